@@ -1,0 +1,107 @@
+//! What a session is configured with. Every limit a peer can push against is here.
+
+use crate::time::Duration;
+use crate::wire::frame::MAX_HEAD_LEN;
+use crate::wire::greeting::{Mechanism, GREETING_LEN};
+use crate::wire::metadata::SocketType;
+
+/// Limits on what a peer may send. Checked against frame headers before anything is buffered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Limits {
+    /// Largest message (all frames of a multipart message together), in bytes.
+    pub max_message_size: u64,
+    /// Largest command frame body (READY, SUBSCRIBE, ...), and largest 3.0-form subscription
+    /// message that is parsed as one. Commands are handed over whole, so the caller's input
+    /// buffer must hold this much (see [`SessionConfig::min_input_capacity`]).
+    pub max_command_size: usize,
+    /// A data frame is announced together with at least this many of its first body bytes (or
+    /// all of them, if fewer): enough for a forwarder to match topics without reassembly.
+    pub head_bytes: usize,
+}
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        max_message_size: 64 << 20,
+        max_command_size: 4096,
+        head_bytes: 256,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+/// ZMTP 3.1 heartbeats (RFC 37), with libzmq's meaning for each knob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Heartbeat {
+    /// Send a PING this often to peers that greeted with 3.1 or later; zero turns PINGs off.
+    pub interval: Duration,
+    /// After a PING, a peer that sends nothing for this long is declared dead.
+    pub timeout: Duration,
+    /// The TTL we ask peers to apply to us (carried in our PINGs); zero for none.
+    pub ttl: Duration,
+}
+
+impl Heartbeat {
+    pub const OFF: Heartbeat = Heartbeat {
+        interval: Duration::ZERO,
+        timeout: Duration::ZERO,
+        ttl: Duration::ZERO,
+    };
+
+    /// PINGs every `interval`, a peer silent for `3 * interval` after one is dead, TTL the same.
+    pub const fn every(interval: Duration) -> Heartbeat {
+        let three = Duration::from_millis(interval.as_millis().saturating_mul(3));
+        Heartbeat {
+            interval,
+            timeout: three,
+            ttl: three,
+        }
+    }
+}
+
+/// Everything one session needs to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SessionConfig {
+    /// The socket type we play on this connection.
+    pub socket_type: SocketType,
+    /// The only mechanism accepted; NULL for now.
+    pub mechanism: Mechanism,
+    /// The as-server bit of our greeting (meaningless for NULL, decisive for PLAIN/CURVE).
+    pub as_server: bool,
+    pub limits: Limits,
+    pub heartbeat: Heartbeat,
+    /// A peer that has not finished greeting and READY within this time is dropped; zero for never.
+    pub handshake_timeout: Duration,
+}
+
+impl SessionConfig {
+    pub const fn new(socket_type: SocketType) -> Self {
+        SessionConfig {
+            socket_type,
+            mechanism: Mechanism::Null,
+            as_server: false,
+            limits: Limits::DEFAULT,
+            heartbeat: Heartbeat::OFF,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Smallest input buffer with which a session always makes progress: the greeting, a
+    /// whole command, or a frame header with its head bytes must fit.
+    pub const fn min_input_capacity(&self) -> usize {
+        let mut n = GREETING_LEN;
+        if self.limits.max_command_size > n {
+            n = self.limits.max_command_size;
+        }
+        if self.limits.head_bytes > n {
+            n = self.limits.head_bytes;
+        }
+        MAX_HEAD_LEN + n
+    }
+}

@@ -1,0 +1,155 @@
+//! Why a session ended. Every variant is final: the caller closes the connection.
+
+use core::fmt;
+
+use crate::wire::command::CommandError;
+use crate::wire::frame::FrameError;
+use crate::wire::greeting::{GreetingError, Mechanism};
+use crate::wire::metadata::{MetadataError, SocketType};
+
+/// The start of an ERROR reason a peer sent, kept for the log.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Reason {
+    buf: [u8; 48],
+    len: u8,
+}
+
+impl Reason {
+    pub(crate) fn new(reason: &[u8]) -> Self {
+        let mut buf = [0u8; 48];
+        let len = reason.len().min(buf.len());
+        buf[..len].copy_from_slice(&reason[..len]);
+        Reason {
+            buf,
+            len: len as u8,
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Debug for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.as_bytes().escape_ascii())
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Reason {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=[u8]:a}", self.as_bytes())
+    }
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SessionError {
+    Greeting(GreetingError),
+    MechanismMismatch {
+        ours: Mechanism,
+        theirs: Mechanism,
+    },
+    Frame(FrameError),
+    Command(CommandError),
+    Metadata(MetadataError),
+    /// A command frame larger than `Limits::max_command_size`.
+    CommandTooLarge {
+        len: u64,
+        limit: usize,
+    },
+    /// A message larger than `Limits::max_message_size`, known from a frame header.
+    MessageTooLarge {
+        len: u64,
+        limit: u64,
+    },
+    /// A data frame before the handshake finished.
+    DataBeforeReady,
+    /// A command that makes no sense where it came (READY twice, SUBSCRIBE during the handshake...).
+    UnexpectedCommand,
+    /// READY without a Socket-Type property.
+    MissingSocketType,
+    /// READY with a Socket-Type we do not know.
+    UnknownSocketType,
+    /// The peer's socket type cannot talk to ours; an ERROR command was queued for it.
+    IncompatibleSocketType {
+        ours: SocketType,
+        theirs: SocketType,
+    },
+    /// An Identity property longer than 255 bytes.
+    IdentityTooLong,
+    /// The peer sent an ERROR command.
+    PeerError(Reason),
+    HandshakeTimeout,
+    /// No traffic from a peer within the heartbeat timeout after our PING.
+    HeartbeatTimeout,
+    /// No traffic within the TTL the peer asked for in its PING.
+    TtlExpired,
+    /// The session already ended; nothing more is processed.
+    Closed,
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Greeting(e) => write!(f, "bad greeting: {e}"),
+            SessionError::MechanismMismatch { ours, theirs } => write!(
+                f,
+                "peer uses security mechanism {theirs:?}, this endpoint requires {ours:?}; configure both alike"
+            ),
+            SessionError::Frame(e) => write!(f, "bad frame: {e}"),
+            SessionError::Command(e) => write!(f, "bad command: {e}"),
+            SessionError::Metadata(e) => write!(f, "bad READY metadata: {e}"),
+            SessionError::CommandTooLarge { len, limit } => {
+                write!(f, "peer announced a {len}-byte command; the limit is {limit} bytes")
+            }
+            SessionError::MessageTooLarge { len, limit } => write!(
+                f,
+                "peer announced a message of at least {len} bytes; the limit is {limit} (raise max message size if this is expected)"
+            ),
+            SessionError::DataBeforeReady => f.write_str("peer sent data before finishing the handshake"),
+            SessionError::UnexpectedCommand => f.write_str("peer sent a command out of place"),
+            SessionError::MissingSocketType => f.write_str("peer's READY has no Socket-Type"),
+            SessionError::UnknownSocketType => f.write_str("peer's READY names an unknown Socket-Type"),
+            SessionError::IncompatibleSocketType { ours, theirs } => write!(
+                f,
+                "a {theirs} peer cannot connect to this {ours} endpoint; check which side of the device it belongs to"
+            ),
+            SessionError::IdentityTooLong => f.write_str("peer's Identity is longer than 255 bytes"),
+            SessionError::PeerError(r) => write!(f, "peer sent ERROR: {}", r.as_bytes().escape_ascii()),
+            SessionError::HandshakeTimeout => f.write_str("peer did not finish the handshake in time"),
+            SessionError::HeartbeatTimeout => f.write_str("peer stopped answering heartbeats"),
+            SessionError::TtlExpired => f.write_str("peer went silent past the TTL it asked for"),
+            SessionError::Closed => f.write_str("session already closed"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SessionError {}
+
+impl From<GreetingError> for SessionError {
+    fn from(e: GreetingError) -> Self {
+        SessionError::Greeting(e)
+    }
+}
+
+impl From<FrameError> for SessionError {
+    fn from(e: FrameError) -> Self {
+        SessionError::Frame(e)
+    }
+}
+
+impl From<CommandError> for SessionError {
+    fn from(e: CommandError) -> Self {
+        SessionError::Command(e)
+    }
+}
+
+impl From<MetadataError> for SessionError {
+    fn from(e: MetadataError) -> Self {
+        SessionError::Metadata(e)
+    }
+}

@@ -1,0 +1,219 @@
+//! Frame headers (RFC 23 §"Framing"): a flags byte, then a 1-byte or 8-byte big-endian size.
+//!
+//! Only headers are handled here. Bodies are never copied by this layer: the session hands
+//! them to its caller as slices of the caller's own input.
+
+use core::fmt;
+
+/// Another frame of the same message follows.
+pub const FLAG_MORE: u8 = 0x01;
+/// The size is 8 bytes, not 1.
+pub const FLAG_LONG: u8 = 0x02;
+/// The frame is a command, not message data.
+pub const FLAG_COMMAND: u8 = 0x04;
+const RESERVED: u8 = !(FLAG_MORE | FLAG_LONG | FLAG_COMMAND);
+
+/// The longest header: flags plus an 8-byte size.
+pub const MAX_HEAD_LEN: usize = 9;
+
+/// A decoded frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FrameHead {
+    pub more: bool,
+    pub command: bool,
+    /// Body length as announced; check it against a limit before trusting it.
+    pub len: u64,
+}
+
+/// A header that breaks the framing rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FrameError {
+    /// Bits 3-7 of the flags byte must be zero.
+    ReservedFlags(u8),
+    /// Commands are single frames.
+    CommandWithMore,
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::ReservedFlags(b) => write!(f, "frame flags {b:#04x} set reserved bits"),
+            FrameError::CommandWithMore => f.write_str("command frame has the MORE flag set"),
+        }
+    }
+}
+
+/// An encoded header, ready to write.
+#[derive(Clone, Copy, Debug)]
+pub struct HeadBytes {
+    buf: [u8; MAX_HEAD_LEN],
+    len: u8,
+}
+
+impl HeadBytes {
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl FrameHead {
+    pub const fn data(len: u64, more: bool) -> Self {
+        FrameHead {
+            more,
+            command: false,
+            len,
+        }
+    }
+
+    pub const fn command(len: u64) -> Self {
+        FrameHead {
+            more: false,
+            command: true,
+            len,
+        }
+    }
+
+    /// Decode a header from the start of `input`: `Ok(None)` if more bytes are needed,
+    /// otherwise the header and how many bytes it took.
+    pub fn decode(input: &[u8]) -> Result<Option<(FrameHead, usize)>, FrameError> {
+        let Some(&flags) = input.first() else {
+            return Ok(None);
+        };
+        if flags & RESERVED != 0 {
+            return Err(FrameError::ReservedFlags(flags));
+        }
+        let more = flags & FLAG_MORE != 0;
+        let command = flags & FLAG_COMMAND != 0;
+        if command && more {
+            return Err(FrameError::CommandWithMore);
+        }
+        let (len, used) = if flags & FLAG_LONG != 0 {
+            let Some(size) = input.get(1..MAX_HEAD_LEN) else {
+                return Ok(None);
+            };
+            let mut be = [0u8; 8];
+            be.copy_from_slice(size);
+            (u64::from_be_bytes(be), MAX_HEAD_LEN)
+        } else {
+            let Some(&size) = input.get(1) else {
+                return Ok(None);
+            };
+            (u64::from(size), 2)
+        };
+        Ok(Some((FrameHead { more, command, len }, used)))
+    }
+
+    /// The header's bytes; the short form whenever the size fits in one byte.
+    pub fn encode(&self) -> HeadBytes {
+        let mut buf = [0u8; MAX_HEAD_LEN];
+        let mut flags = 0;
+        if self.more {
+            flags |= FLAG_MORE;
+        }
+        if self.command {
+            flags |= FLAG_COMMAND;
+        }
+        let len = if self.len <= 0xff {
+            buf[1] = self.len as u8;
+            2
+        } else {
+            flags |= FLAG_LONG;
+            buf[1..].copy_from_slice(&self.len.to_be_bytes());
+            MAX_HEAD_LEN as u8
+        };
+        buf[0] = flags;
+        HeadBytes { buf, len }
+    }
+
+    /// Header length once encoded.
+    pub const fn encoded_len(&self) -> usize {
+        if self.len <= 0xff {
+            2
+        } else {
+            MAX_HEAD_LEN
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::vectors;
+
+    #[test]
+    fn short_and_long_round_trip() {
+        for (head, bytes) in [
+            (FrameHead::data(5, true), &[0x01, 0x05][..]),
+            (FrameHead::data(0, false), &[0x00, 0x00][..]),
+            (FrameHead::command(255), &[0x04, 0xff][..]),
+            (
+                FrameHead::data(256, false),
+                &[0x02, 0, 0, 0, 0, 0, 0, 0x01, 0x00][..],
+            ),
+            (
+                FrameHead::command(300),
+                &[0x06, 0, 0, 0, 0, 0, 0, 0x01, 0x2c][..],
+            ),
+        ] {
+            assert_eq!(head.encode().as_slice(), bytes);
+            assert_eq!(head.encoded_len(), bytes.len());
+            assert_eq!(FrameHead::decode(bytes), Ok(Some((head, bytes.len()))));
+            for n in 0..bytes.len() {
+                assert_eq!(FrameHead::decode(&bytes[..n]), Ok(None));
+            }
+        }
+    }
+
+    #[test]
+    fn long_form_with_small_size_is_accepted() {
+        let bytes = [0x02, 0, 0, 0, 0, 0, 0, 0, 0x03];
+        assert_eq!(
+            FrameHead::decode(&bytes),
+            Ok(Some((FrameHead::data(3, false), 9)))
+        );
+    }
+
+    #[test]
+    fn huge_sizes_are_reported_not_trusted() {
+        let bytes = [0x02, 0x40, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            FrameHead::decode(&bytes),
+            Ok(Some((FrameHead::data(1 << 62, false), 9)))
+        );
+    }
+
+    #[test]
+    fn bad_flags_refused() {
+        assert_eq!(
+            FrameHead::decode(&[0x08]),
+            Err(FrameError::ReservedFlags(0x08))
+        );
+        assert_eq!(
+            FrameHead::decode(&[0x80, 0]),
+            Err(FrameError::ReservedFlags(0x80))
+        );
+        assert_eq!(
+            FrameHead::decode(&[0x05, 0]),
+            Err(FrameError::CommandWithMore)
+        );
+    }
+
+    #[test]
+    fn libzmq_multipart_frames() {
+        // hello, empty, 300 x's: short MORE, short MORE, long last.
+        let mut at = 0;
+        let mut seen = [(false, 0u64); 3];
+        for slot in &mut seen {
+            let (head, used) = FrameHead::decode(&vectors::MULTIPART_PUSH[at..])
+                .unwrap()
+                .unwrap();
+            assert!(!head.command);
+            *slot = (head.more, head.len);
+            at += used + head.len as usize;
+        }
+        assert_eq!(seen, [(true, 5), (true, 0), (false, 300)]);
+        assert_eq!(at, vectors::MULTIPART_PUSH.len());
+    }
+}

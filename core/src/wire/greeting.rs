@@ -1,0 +1,220 @@
+//! The 64-byte ZMTP 3.x greeting (RFC 23): signature, version, mechanism, as-server, filler.
+//!
+//! Peers may send the greeting in pieces (libzmq sends the 10-byte signature first and the
+//! rest only after it has seen ours), so [`Greeting::decode`] judges whatever prefix it has:
+//! a ZMTP 1.0/2.0 peer or plain garbage is refused as soon as the bytes that prove it arrive,
+//! instead of waiting for 64 bytes that will never come.
+
+use core::fmt;
+
+/// Length of a ZMTP 3.x greeting.
+pub const GREETING_LEN: usize = 64;
+const MECHANISM_LEN: usize = 20;
+const MECHANISM_AT: usize = 12;
+const AS_SERVER_AT: usize = 32;
+
+/// The security mechanism named in the greeting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Mechanism {
+    Null,
+    Plain,
+    Curve,
+}
+
+impl Mechanism {
+    pub const fn name(self) -> &'static [u8] {
+        match self {
+            Mechanism::Null => b"NULL",
+            Mechanism::Plain => b"PLAIN",
+            Mechanism::Curve => b"CURVE",
+        }
+    }
+
+    /// The mechanism a 20-byte, NUL-padded field names; `None` for anything else.
+    fn from_field(field: &[u8]) -> Option<Self> {
+        let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+        // Everything after the name must be padding.
+        if field[end..].iter().any(|&b| b != 0) {
+            return None;
+        }
+        [Mechanism::Null, Mechanism::Plain, Mechanism::Curve]
+            .into_iter()
+            .find(|m| m.name() == &field[..end])
+    }
+}
+
+/// A decoded greeting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Greeting {
+    pub major: u8,
+    pub minor: u8,
+    pub mechanism: Mechanism,
+    pub as_server: bool,
+}
+
+/// Why a greeting was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum GreetingError {
+    /// The first bytes are not a ZMTP 2.0+ signature: ZMTP 1.0 or not ZeroMQ at all.
+    BadSignature,
+    /// A ZMTP 2.0 (or older) peer; only 3.x is spoken.
+    UnsupportedVersion { major: u8 },
+    /// The mechanism field does not name a known mechanism.
+    UnknownMechanism,
+}
+
+impl fmt::Display for GreetingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GreetingError::BadSignature => {
+                f.write_str("peer did not send a ZMTP signature (not a ZeroMQ 3.x peer?)")
+            }
+            GreetingError::UnsupportedVersion { major } => write!(
+                f,
+                "peer speaks ZMTP major version {major}; only ZMTP 3.x is supported (upgrade the peer's libzmq to 4.x)"
+            ),
+            GreetingError::UnknownMechanism => f.write_str("peer's greeting names an unknown security mechanism"),
+        }
+    }
+}
+
+impl Greeting {
+    /// The greeting we send: ZMTP 3.1.
+    pub const fn ours(mechanism: Mechanism, as_server: bool) -> Self {
+        Greeting {
+            major: 3,
+            minor: 1,
+            mechanism,
+            as_server,
+        }
+    }
+
+    /// Judge a prefix of the peer's greeting. `Ok(None)` means "need more bytes"; once 64 bytes
+    /// are present the greeting is returned.
+    pub fn decode(input: &[u8]) -> Result<Option<Greeting>, GreetingError> {
+        if let Some(&b) = input.first() {
+            if b != 0xff {
+                return Err(GreetingError::BadSignature);
+            }
+        }
+        // Bytes 1..9 are padding (they carried a length in ZMTP 1.0 days) and are not checked.
+        if let Some(&b) = input.get(9) {
+            if b & 0x01 != 0x01 {
+                return Err(GreetingError::BadSignature);
+            }
+        }
+        if let Some(&major) = input.get(10) {
+            if major < 3 {
+                return Err(GreetingError::UnsupportedVersion { major });
+            }
+        }
+        if input.len() < GREETING_LEN {
+            return Ok(None);
+        }
+        let mechanism = Mechanism::from_field(&input[MECHANISM_AT..MECHANISM_AT + MECHANISM_LEN])
+            .ok_or(GreetingError::UnknownMechanism)?;
+        Ok(Some(Greeting {
+            major: input[10],
+            minor: input[11],
+            mechanism,
+            as_server: input[AS_SERVER_AT] == 0x01,
+        }))
+    }
+
+    /// Write the 64 greeting bytes.
+    pub fn encode(&self) -> [u8; GREETING_LEN] {
+        let mut out = [0u8; GREETING_LEN];
+        // libzmq's padding: a ZMTP 1.0 length of 1, so 1.0 peers read it as an empty identity.
+        out[0] = 0xff;
+        out[8] = 0x01;
+        out[9] = 0x7f;
+        out[10] = self.major;
+        out[11] = self.minor;
+        let name = self.mechanism.name();
+        out[MECHANISM_AT..MECHANISM_AT + name.len()].copy_from_slice(name);
+        out[AS_SERVER_AT] = u8::from(self.as_server);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::vectors;
+
+    #[test]
+    fn round_trip() {
+        let g = Greeting::ours(Mechanism::Null, true);
+        assert_eq!(Greeting::decode(&g.encode()), Ok(Some(g)));
+    }
+
+    #[test]
+    fn libzmq_greeting_decodes_as_3_1_null() {
+        let g = Greeting::decode(vectors::GREETING_31).unwrap().unwrap();
+        assert_eq!(
+            (g.major, g.minor, g.mechanism, g.as_server),
+            (3, 1, Mechanism::Null, false)
+        );
+        // What we send is byte-for-byte what libzmq sends for the same settings.
+        assert_eq!(
+            &Greeting::ours(Mechanism::Null, false).encode()[..],
+            vectors::GREETING_31
+        );
+    }
+
+    #[test]
+    fn every_prefix_of_a_good_greeting_needs_more() {
+        let g = Greeting::ours(Mechanism::Null, false).encode();
+        for n in 0..GREETING_LEN {
+            assert_eq!(Greeting::decode(&g[..n]), Ok(None), "prefix {n}");
+        }
+    }
+
+    #[test]
+    fn zmtp_1_and_2_refused_early() {
+        // ZMTP 1.0: a short frame (length, flags), no 0xff.
+        assert_eq!(
+            Greeting::decode(&[0x01, 0x00]),
+            Err(GreetingError::BadSignature)
+        );
+        // ZMTP 2.0 greeting: signature then revision 0x01; refused at byte 11.
+        let v2 = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, 0x01, 0x05];
+        assert_eq!(
+            Greeting::decode(&v2[..11]),
+            Err(GreetingError::UnsupportedVersion { major: 1 })
+        );
+        // HTTP on the wrong port.
+        assert_eq!(
+            Greeting::decode(b"GET / HTTP/1.1\r\n"),
+            Err(GreetingError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn higher_versions_and_other_mechanisms_are_reported() {
+        let mut g = Greeting {
+            major: 3,
+            minor: 7,
+            mechanism: Mechanism::Curve,
+            as_server: true,
+        }
+        .encode();
+        assert_eq!(
+            Greeting::decode(&g),
+            Ok(Some(Greeting {
+                major: 3,
+                minor: 7,
+                mechanism: Mechanism::Curve,
+                as_server: true
+            }))
+        );
+        g[MECHANISM_AT..MECHANISM_AT + 5].copy_from_slice(b"GSSAP");
+        assert_eq!(Greeting::decode(&g), Err(GreetingError::UnknownMechanism));
+        g[MECHANISM_AT..MECHANISM_AT + 5].copy_from_slice(b"NULL\0");
+        g[MECHANISM_AT + 7] = b'x';
+        assert_eq!(Greeting::decode(&g), Err(GreetingError::UnknownMechanism));
+    }
+}
