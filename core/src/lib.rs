@@ -19,5 +19,6 @@
 extern crate std;
 
 pub mod conn;
+pub mod device;
 pub mod time;
 pub mod wire;

@@ -34,7 +34,8 @@ impl Default for Limits {
     }
 }
 
-/// ZMTP 3.1 heartbeats (RFC 37), with libzmq's meaning for each knob.
+/// ZMTP 3.1 heartbeats (RFC 37), with libzmq's meaning for each knob, except that a zero
+/// timeout turns dead-peer detection off (libzmq falls back to the interval).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Heartbeat {
@@ -102,6 +103,6 @@ impl SessionConfig {
         if self.limits.head_bytes > n {
             n = self.limits.head_bytes;
         }
-        MAX_HEAD_LEN + n
+        n.saturating_add(MAX_HEAD_LEN)
     }
 }

@@ -16,4 +16,7 @@ mod session;
 
 pub use config::{Heartbeat, Limits, SessionConfig};
 pub use error::{Reason, SessionError};
-pub use session::{Event, FrameStart, Input, PeerReady, Session};
+pub use session::{Event, FrameStart, Input, PeerReady, Session, TRANSMIT_BUFFER};
+
+#[cfg(test)]
+mod sim;

@@ -26,6 +26,10 @@ use crate::wire::greeting::{Greeting, GREETING_LEN};
 use crate::wire::metadata::SocketType;
 use crate::wire::{Full, Writer};
 
+/// An output buffer this large takes every command a session can owe at once (greeting,
+/// READY, ERROR, PONG and PING together need less than half of it).
+pub const TRANSMIT_BUFFER: usize = 256;
+
 /// What [`Session::handle_input`] made of the input.
 #[derive(Debug)]
 pub struct Input<'a> {
@@ -256,7 +260,9 @@ impl Session {
         let theirs = SocketType::from_name(name).ok_or(SessionError::UnknownSocketType)?;
         let ours = self.cfg.socket_type;
         if !ours.accepts(theirs) {
-            // ERROR goes out instead of our READY (RFC 23 §"Error Handling").
+            // ERROR tells the peer why before we close (RFC 23 §"Error Handling"). Our READY
+            // has usually gone out already: we send it as soon as the greeting is read, since
+            // two peers that each waited for the other's READY would never finish.
             self.owed.ready = false;
             self.owed.error = Some("Invalid socket type");
             return Err(SessionError::IncompatibleSocketType { ours, theirs });
@@ -409,7 +415,11 @@ impl Session {
                 limit,
             });
         }
-        Ok(input.get(head_len..head_len + head.len as usize))
+        // head.len <= limit, a usize, so the cast is exact; the sum can only overflow for an
+        // absurd limit, and then the body is simply not all here.
+        Ok(head_len
+            .checked_add(head.len as usize)
+            .and_then(|end| input.get(head_len..end)))
     }
 
     /// Commands owed to the peer are waiting for [`Session::poll_transmit`].
@@ -420,6 +430,7 @@ impl Session {
     }
 
     /// Write owed commands into `out`: whole ones only, in protocol order. Returns bytes written.
+    /// [`TRANSMIT_BUFFER`] bytes always take everything owed at once.
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
         let mut w = Writer::new(out);
         let _ = self.write_owed(&mut w);

@@ -137,6 +137,28 @@ impl FrameHead {
     }
 }
 
+/// Whether `input` starts with a whole message: data frames up to and including one without
+/// MORE (commands between them are stepped over). Anything malformed answers `false`; the
+/// session reports the error when it reaches it.
+pub fn holds_message(input: &[u8]) -> bool {
+    let mut at = 0usize;
+    loop {
+        let Ok(Some((head, used))) = FrameHead::decode(&input[at..]) else {
+            return false;
+        };
+        let end = usize::try_from(head.len)
+            .ok()
+            .and_then(|len| at.checked_add(used)?.checked_add(len));
+        match end {
+            Some(end) if end <= input.len() => at = end,
+            _ => return false,
+        }
+        if !head.command && !head.more {
+            return true;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +220,24 @@ mod tests {
             FrameHead::decode(&[0x05, 0]),
             Err(FrameError::CommandWithMore)
         );
+    }
+
+    #[test]
+    fn whole_messages_are_recognised() {
+        let msg = vectors::MULTIPART_PUSH;
+        assert!(holds_message(msg));
+        for n in 0..msg.len() {
+            assert!(!holds_message(&msg[..n]), "prefix {n}");
+        }
+        // A PING between the frames of a message does not end it.
+        let mut with_cmd = std::vec::Vec::from(&msg[..7]);
+        with_cmd.extend_from_slice(vectors::PING_DEALER);
+        assert!(!holds_message(&with_cmd));
+        with_cmd.extend_from_slice(&msg[7..]);
+        assert!(holds_message(&with_cmd));
+        assert!(!holds_message(&[
+            0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+        ]));
     }
 
     #[test]

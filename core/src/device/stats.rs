@@ -1,0 +1,50 @@
+//! Counters every device keeps: what the stats endpoint and logs report.
+
+/// Traffic and peers on one side of a device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SideStats {
+    /// Messages and bytes (data frame bodies) received from this side's peers.
+    pub msgs_in: u64,
+    pub bytes_in: u64,
+    /// Messages and bytes queued to this side's peers (a fanned-out message counts per copy).
+    pub msgs_out: u64,
+    pub bytes_out: u64,
+    /// Peers connected now, handshake finished or not.
+    pub peers: u32,
+    /// Connections ever added on this side.
+    pub connections: u64,
+    /// Connections that ended in a protocol error (bad greeting, wrong socket type, limits...).
+    pub refused: u64,
+}
+
+/// Messages not delivered, by cause. No cause drops silently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Drops {
+    /// A subscriber's queue was above its high-water mark when the message started.
+    pub hwm: u64,
+    /// A subscriber was taking another publisher's large message when this one started.
+    pub busy: u64,
+    /// A reply named a client that is gone (or a routing frame that is not ours).
+    pub unroutable: u64,
+    /// A message whose sender left before finishing it.
+    pub aborted: u64,
+    /// Data a subscriber sent that is not a subscription.
+    pub upstream_data: u64,
+    /// Subscriptions refused because the subscription table is full.
+    pub subscriptions: u64,
+}
+
+/// All counters of a device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Stats {
+    pub frontend: SideStats,
+    pub backend: SideStats,
+    pub dropped: Drops,
+    /// Peers the device reset because a message to them could not be completed.
+    pub resets: u64,
+    /// Subscriptions cut to `MAX_TOPIC` bytes.
+    pub topics_cut: u64,
+}

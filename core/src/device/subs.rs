@@ -1,0 +1,275 @@
+//! The forwarder's subscription table: (subscriber, topic) entries in caller storage.
+//!
+//! Entries are counted, not deduplicated: a subscriber that subscribes twice to a topic must
+//! cancel twice, as with libzmq. A topic's upstream life follows its entry count: the first
+//! entry sends it upstream, the removal of the last cancels it. Matching is a linear scan:
+//! fine for the hundreds to low thousands of subscriptions an edge broker carries.
+
+use crate::wire::Full;
+
+/// Longest topic kept. Longer subscriptions are cut to this length, which only widens them
+/// (a message matching the full topic still matches the cut one); subscribers filter again.
+pub const MAX_TOPIC: usize = 256;
+
+/// One subscription; storage for the table.
+#[derive(Clone)]
+pub struct SubEntry {
+    peer: u32,
+    len: u16,
+    topic: [u8; MAX_TOPIC],
+}
+
+impl Default for SubEntry {
+    fn default() -> Self {
+        SubEntry {
+            peer: 0,
+            len: 0,
+            topic: [0; MAX_TOPIC],
+        }
+    }
+}
+
+impl core::fmt::Debug for SubEntry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "SubEntry({} {:?})",
+            self.peer,
+            self.topic().escape_ascii()
+        )
+    }
+}
+
+impl SubEntry {
+    fn topic(&self) -> &[u8] {
+        &self.topic[..usize::from(self.len)]
+    }
+}
+
+/// Subscriptions, densely packed at the front of the caller's slice.
+#[derive(Debug)]
+pub(crate) struct SubTable<'s> {
+    entries: &'s mut [SubEntry],
+    len: usize,
+}
+
+/// A topic cut to [`MAX_TOPIC`].
+pub(crate) fn cut(topic: &[u8]) -> &[u8] {
+    &topic[..topic.len().min(MAX_TOPIC)]
+}
+
+impl<'s> SubTable<'s> {
+    pub(crate) fn new(entries: &'s mut [SubEntry]) -> Self {
+        SubTable { entries, len: 0 }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn used(&self) -> &[SubEntry] {
+        &self.entries[..self.len]
+    }
+
+    pub(crate) fn count(&self, topic: &[u8]) -> usize {
+        let topic = cut(topic);
+        self.used().iter().filter(|e| e.topic() == topic).count()
+    }
+
+    /// Add a subscription. `Ok(true)` if it is the topic's first.
+    pub(crate) fn add(&mut self, peer: u32, topic: &[u8]) -> Result<bool, Full> {
+        let topic = cut(topic);
+        let first = self.count(topic) == 0;
+        let slot = self.entries.get_mut(self.len).ok_or(Full)?;
+        slot.peer = peer;
+        slot.len = topic.len() as u16;
+        slot.topic[..topic.len()].copy_from_slice(topic);
+        self.len += 1;
+        Ok(first)
+    }
+
+    /// Remove one subscription of `peer` to `topic`. `Some(true)` if it was the topic's last,
+    /// `None` if the peer had no such subscription.
+    pub(crate) fn remove(&mut self, peer: u32, topic: &[u8]) -> Option<bool> {
+        let topic = cut(topic);
+        let at = self
+            .used()
+            .iter()
+            .position(|e| e.peer == peer && e.topic() == topic)?;
+        self.swap_remove(at);
+        Some(self.count(topic) == 0)
+    }
+
+    /// Remove every subscription of `peer`, calling `on_last` for each topic that no one
+    /// subscribes to any more.
+    pub(crate) fn remove_peer(&mut self, peer: u32, mut on_last: impl FnMut(&[u8])) {
+        let mut at = 0;
+        while at < self.len {
+            if self.entries[at].peer != peer {
+                at += 1;
+                continue;
+            }
+            let gone = self.entries[at].clone();
+            self.swap_remove(at);
+            if self.count(gone.topic()) == 0 {
+                on_last(gone.topic());
+            }
+        }
+    }
+
+    fn swap_remove(&mut self, at: usize) {
+        self.len -= 1;
+        self.entries.swap(at, self.len);
+    }
+
+    /// Call `f` with the peer of every subscription that is a prefix of `head` (a peer may be
+    /// named more than once).
+    pub(crate) fn matches(&self, head: &[u8], mut f: impl FnMut(u32)) {
+        for e in self.used() {
+            if head.starts_with(e.topic()) {
+                f(e.peer);
+            }
+        }
+    }
+
+    /// Call `f` once for every distinct topic.
+    pub(crate) fn topics(&self, mut f: impl FnMut(&[u8])) {
+        let used = self.used();
+        for (i, e) in used.iter().enumerate() {
+            if !used[..i].iter().any(|earlier| earlier.topic() == e.topic()) {
+                f(e.topic());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::vec::Vec;
+
+    fn table(n: usize) -> Vec<SubEntry> {
+        std::vec![SubEntry::default(); n]
+    }
+
+    #[test]
+    fn first_and_last_per_topic() {
+        let mut store = table(8);
+        let mut t = SubTable::new(&mut store);
+        assert_eq!(t.add(1, b"a"), Ok(true));
+        assert_eq!(t.add(2, b"a"), Ok(false));
+        assert_eq!(t.add(2, b"a"), Ok(false), "duplicates count");
+        assert_eq!(t.remove(2, b"a"), Some(false));
+        assert_eq!(t.remove(1, b"a"), Some(false));
+        assert_eq!(t.remove(1, b"a"), None, "peer 1 has no more");
+        assert_eq!(t.remove(2, b"a"), Some(true));
+    }
+
+    #[test]
+    fn remove_peer_reports_orphaned_topics_once() {
+        let mut store = table(8);
+        let mut t = SubTable::new(&mut store);
+        for (p, topic) in [(1, &b"x"[..]), (1, b"y"), (1, b"y"), (2, b"y"), (1, b"")] {
+            t.add(p, topic).unwrap();
+        }
+        let mut gone = Vec::new();
+        t.remove_peer(1, |topic| gone.push(topic.to_vec()));
+        gone.sort();
+        assert_eq!(gone, [b"".to_vec(), b"x".to_vec()]);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn prefix_matching_and_full_table() {
+        let mut store = table(3);
+        let mut t = SubTable::new(&mut store);
+        t.add(1, b"weather/").unwrap();
+        t.add(2, b"").unwrap();
+        t.add(3, b"news").unwrap();
+        assert_eq!(t.add(4, b"z"), Err(Full));
+        let mut hit = Vec::new();
+        t.matches(b"weather/paris 12C", |p| hit.push(p));
+        hit.sort();
+        assert_eq!(hit, [1, 2]);
+    }
+
+    #[test]
+    fn long_topics_are_cut_consistently() {
+        let mut store = table(4);
+        let mut t = SubTable::new(&mut store);
+        let long = [b'q'; MAX_TOPIC + 10];
+        assert_eq!(t.add(1, &long), Ok(true));
+        assert_eq!(t.remove(1, &long), Some(true));
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Add(u32, u8),
+        Remove(u32, u8),
+        Drop(u32),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..4u32, 0..4u8).prop_map(|(p, t)| Op::Add(p, t)),
+            (0..4u32, 0..4u8).prop_map(|(p, t)| Op::Remove(p, t)),
+            (0..4u32).prop_map(Op::Drop),
+        ]
+    }
+
+    proptest! {
+        /// Against a model (counts per (peer, topic)): the upstream view (first/last signals)
+        /// always equals "topics with a non-zero total count".
+        #[test]
+        fn behaves_like_a_counted_model(ops in proptest::collection::vec(op(), 0..200)) {
+            let topics: [&[u8]; 4] = [b"", b"a", b"ab", b"b"];
+            let mut store = table(16);
+            let mut t = SubTable::new(&mut store);
+            let mut model: BTreeMap<(u32, u8), usize> = BTreeMap::new();
+            let mut upstream: BTreeMap<Vec<u8>, ()> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Add(p, ti) => match t.add(p, topics[ti as usize]) {
+                        Ok(first) => {
+                            *model.entry((p, ti)).or_default() += 1;
+                            prop_assert_eq!(first, upstream.insert(topics[ti as usize].to_vec(), ()).is_none());
+                        }
+                        Err(Full) => prop_assert_eq!(model.values().sum::<usize>(), 16),
+                    },
+                    Op::Remove(p, ti) => {
+                        let had = model.get(&(p, ti)).copied().unwrap_or(0);
+                        match t.remove(p, topics[ti as usize]) {
+                            None => prop_assert_eq!(had, 0),
+                            Some(last) => {
+                                prop_assert!(had > 0);
+                                *model.get_mut(&(p, ti)).unwrap() -= 1;
+                                if last {
+                                    upstream.remove(topics[ti as usize]);
+                                }
+                            }
+                        }
+                    }
+                    Op::Drop(p) => {
+                        t.remove_peer(p, |topic| { upstream.remove(topic); });
+                        model.retain(|(mp, _), _| *mp != p);
+                    }
+                }
+                let mut live: Vec<Vec<u8>> = model.iter().filter(|(_, n)| **n > 0)
+                    .map(|((_, ti), _)| topics[*ti as usize].to_vec()).collect();
+                live.sort();
+                live.dedup();
+                prop_assert_eq!(&live, &upstream.keys().cloned().collect::<Vec<_>>());
+                let mut distinct = Vec::new();
+                t.topics(|topic| distinct.push(topic.to_vec()));
+                distinct.sort();
+                prop_assert_eq!(&live, &distinct);
+            }
+        }
+    }
+}

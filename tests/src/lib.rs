@@ -1,0 +1,490 @@
+//! Shared helpers for zedge's integration tests against real ZeroMQ peers.
+//!
+//! - [`python`] finds an interpreter that can `import zmq` (libzmq through pyzmq), or fails the
+//!   test with what to do about it: these tests never skip silently.
+//! - [`PyPeer`] runs a Python peer script with a deadline, kills it if the test ends first, and
+//!   checks that it exited cleanly.
+//! - [`Driver`] is the smallest blocking shell around a `zedge_core` [`Session`] over a
+//!   [`TcpStream`]: it follows the session's calling order (read, feed, drain, timers) and hands
+//!   events back as owned values, so tests read like a script of what the peer should do.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use zedge_core::conn::{Event, Session, SessionConfig, SessionError};
+use zedge_core::time::Instant as CoreInstant;
+use zedge_core::wire::frame::FrameHead;
+use zedge_core::wire::metadata::SocketType;
+
+/// Environment variable naming the Python interpreter; `python3` if unset.
+pub const PYTHON_ENV: &str = "ZEDGE_PYTHON";
+
+/// The Python interpreter to run libzmq peers with, checked once per test binary.
+///
+/// Panics (failing the test) if it cannot `import zmq`: a missing reference peer must show up
+/// as a failure, not as a green run that tested nothing.
+pub fn python() -> &'static str {
+    static PYTHON: OnceLock<Result<String, String>> = OnceLock::new();
+    let checked = PYTHON.get_or_init(|| {
+        let python = std::env::var(PYTHON_ENV).unwrap_or_else(|_| "python3".to_owned());
+        let probe = Command::new(&python)
+            .args(["-c", "import zmq; print(zmq.zmq_version())"])
+            .stdin(Stdio::null())
+            .output();
+        match probe {
+            Ok(out) if out.status.success() => Ok(python),
+            Ok(out) => Err(format!(
+                "`{python} -c 'import zmq'` failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => Err(format!("cannot run `{python}`: {e}")),
+        }
+    });
+    match checked {
+        Ok(python) => python,
+        Err(why) => panic!(
+            "the libzmq interop tests need Python with pyzmq:\n{why}\n\
+             Run the tests with the test command from README.md (it installs pyzmq first), \
+             or set {PYTHON_ENV} to an interpreter that has pyzmq."
+        ),
+    }
+}
+
+/// A Python peer script running in a child process.
+#[derive(Debug)]
+pub struct PyPeer {
+    name: String,
+    child: Child,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+    deadline: Instant,
+}
+
+impl PyPeer {
+    /// Run `script` (Python source) with `args` as `sys.argv[1:]`; it must exit within `timeout`.
+    pub fn spawn(name: &str, script: &str, args: &[String], timeout: Duration) -> PyPeer {
+        let mut child = Command::new(python())
+            .arg("-u")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start Python peer {name}: {e}"));
+        // Drained on threads so a chatty peer never blocks on a full pipe.
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().map(drain);
+        PyPeer {
+            name: name.to_owned(),
+            child,
+            stdout,
+            stderr,
+            deadline: Instant::now() + timeout,
+        }
+    }
+
+    /// Wait for the peer to exit; panics if it overruns its deadline or exits non-zero.
+    /// Returns its standard output.
+    pub fn finish(mut self) -> String {
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < self.deadline => {
+                    thread::sleep(Duration::from_millis(10));
+                }
+                Ok(None) => {
+                    self.kill();
+                    break None;
+                }
+                Err(e) => panic!("cannot wait for Python peer {}: {e}", self.name),
+            }
+        };
+        let stdout = join(self.stdout.take());
+        let stderr = join(self.stderr.take());
+        let name = &self.name;
+        match status {
+            Some(s) if s.success() => stdout,
+            Some(s) => panic!(
+                "Python peer {name} failed ({s})\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+            ),
+            None => panic!(
+                "Python peer {name} overran its deadline and was killed\n\
+                 --- stdout\n{stdout}\n--- stderr\n{stderr}"
+            ),
+        }
+    }
+
+    fn kill(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Drop for PyPeer {
+    fn drop(&mut self) {
+        self.kill();
+        // The test failed on our side first; the peer's view is often the explanation.
+        if thread::panicking() && self.stderr.is_some() {
+            let stdout = join(self.stdout.take());
+            let stderr = join(self.stderr.take());
+            eprintln!(
+                "Python peer {}:\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+                self.name
+            );
+        }
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        buf
+    })
+}
+
+fn join(handle: Option<JoinHandle<Vec<u8>>>) -> String {
+    let bytes = handle.and_then(|h| h.join().ok()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A listener on an ephemeral loopback port, for a peer to connect to.
+pub fn listen() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener
+        .set_nonblocking(true)
+        .expect("make the listener non-blocking");
+    let port = listener.local_addr().expect("listener address").port();
+    (listener, port)
+}
+
+/// The next connection on `listener` (made by [`listen`]), or a panic at `deadline`.
+pub fn accept(listener: &TcpListener, deadline: Instant) -> TcpStream {
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).expect("make stream blocking");
+                stream.set_nodelay(true).expect("set TCP_NODELAY");
+                return stream;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                panic!("no peer connected before the deadline")
+            }
+            Err(e) => panic!("accept failed: {e}"),
+        }
+    }
+}
+
+/// Whether another connection is waiting on `listener` (made by [`listen`]).
+pub fn has_pending_connection(listener: &TcpListener) -> bool {
+    listener.accept().is_ok()
+}
+
+/// Write one message: a data frame per part, MORE on all but the last.
+pub fn write_message(w: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
+    let mut bytes = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let more = i + 1 < parts.len();
+        bytes.extend_from_slice(FrameHead::data(part.len() as u64, more).encode().as_slice());
+        bytes.extend_from_slice(part);
+    }
+    w.write_all(&bytes)
+}
+
+/// How often `needle` occurs in `haystack` (overlaps counted).
+pub fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
+}
+
+/// An [`Event`] copied out of the driver's input buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedEvent {
+    Ready {
+        socket_type: SocketType,
+        minor: u8,
+        identity: Vec<u8>,
+    },
+    Frame {
+        more: bool,
+        len: u64,
+        chunk: Vec<u8>,
+    },
+    Body {
+        chunk: Vec<u8>,
+        done: bool,
+    },
+    Subscribe(Vec<u8>),
+    Cancel(Vec<u8>),
+}
+
+impl From<Event<'_>> for OwnedEvent {
+    fn from(event: Event<'_>) -> Self {
+        match event {
+            Event::Ready(r) => OwnedEvent::Ready {
+                socket_type: r.socket_type,
+                minor: r.minor,
+                identity: r.identity.to_vec(),
+            },
+            Event::Frame(f) => OwnedEvent::Frame {
+                more: f.more,
+                len: f.len,
+                chunk: f.chunk.to_vec(),
+            },
+            Event::Body { chunk, done } => OwnedEvent::Body {
+                chunk: chunk.to_vec(),
+                done,
+            },
+            Event::Subscribe(t) => OwnedEvent::Subscribe(t.to_vec()),
+            Event::Cancel(t) => OwnedEvent::Cancel(t.to_vec()),
+        }
+    }
+}
+
+/// What one [`Driver::step`] came to.
+#[derive(Debug)]
+pub enum Step {
+    Event(OwnedEvent),
+    /// The session ended with this error; what it owed the peer (ERROR) has been written.
+    Failed(SessionError),
+    /// The peer closed the connection.
+    PeerClosed,
+    Io(io::Error),
+    /// The `until` instant passed with nothing to report.
+    Idle,
+}
+
+/// One received data frame, reassembled from its `Frame` and `Body` events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RxFrame {
+    pub more: bool,
+    pub body: Vec<u8>,
+    /// Events it took (1 if the `Frame` event carried the whole body).
+    pub events: usize,
+}
+
+/// A blocking shell around one [`Session`] over a TCP connection.
+#[derive(Debug)]
+pub struct Driver {
+    pub session: Session,
+    stream: TcpStream,
+    epoch: Instant,
+    capacity: usize,
+    pending: Vec<u8>,
+    /// Everything `poll_transmit` produced, in order.
+    pub written: Vec<u8>,
+    /// Every byte read from the peer, in order.
+    pub received: Vec<u8>,
+}
+
+impl Driver {
+    /// Start a session on `stream` with an input buffer of exactly
+    /// [`SessionConfig::min_input_capacity`], the smallest the session promises to work with.
+    pub fn new(stream: TcpStream, cfg: SessionConfig) -> Driver {
+        let capacity = cfg.min_input_capacity();
+        Driver::with_capacity(stream, cfg, capacity)
+    }
+
+    pub fn with_capacity(stream: TcpStream, cfg: SessionConfig, capacity: usize) -> Driver {
+        assert!(
+            capacity >= cfg.min_input_capacity(),
+            "input buffer below min_input_capacity"
+        );
+        let epoch = Instant::now();
+        let mut driver = Driver {
+            session: Session::new(cfg, CoreInstant::ZERO),
+            stream,
+            epoch,
+            capacity,
+            pending: Vec::with_capacity(capacity),
+            written: Vec::new(),
+            received: Vec::new(),
+        };
+        driver.flush().expect("write our greeting");
+        driver
+    }
+
+    /// `now` for the core: milliseconds since this driver started.
+    pub fn now(&self) -> CoreInstant {
+        let ms = self.epoch.elapsed().as_millis();
+        CoreInstant::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+
+    fn to_std(&self, t: CoreInstant) -> Instant {
+        self.epoch + Duration::from_millis(t.as_millis())
+    }
+
+    /// Write what the session owes the peer. We only ever write whole messages, so every call
+    /// is at a frame boundary of our outgoing stream.
+    fn flush(&mut self) -> io::Result<()> {
+        let mut buf = [0u8; 512];
+        loop {
+            let n = self.session.poll_transmit(&mut buf);
+            if n == 0 {
+                return Ok(());
+            }
+            self.written.extend_from_slice(&buf[..n]);
+            self.stream.write_all(&buf[..n])?;
+        }
+    }
+
+    /// Send one message (see [`write_message`]), after anything the session owes.
+    pub fn send(&mut self, parts: &[&[u8]]) {
+        self.flush().expect("write session output");
+        write_message(&mut self.stream, parts).expect("write message");
+    }
+
+    /// Drive the session until it has something to report, or until `until` passes.
+    pub fn step(&mut self, until: Instant) -> Step {
+        loop {
+            if let Err(e) = self.flush() {
+                return Step::Io(e);
+            }
+            let now = self.now();
+            let fed = self.session.handle_input(&self.pending, now);
+            let (consumed, event) = match fed {
+                Ok(input) => (input.consumed, input.event.map(OwnedEvent::from)),
+                Err(e) => return self.failed(e),
+            };
+            self.pending.drain(..consumed);
+            if let Some(event) = event {
+                return Step::Event(event);
+            }
+            if consumed > 0 {
+                continue;
+            }
+            assert!(
+                self.pending.len() < self.capacity,
+                "session made no progress with a full {}-byte input buffer",
+                self.capacity
+            );
+            let timeout = self.session.poll_timeout();
+            if timeout.is_some_and(|t| t <= now) {
+                if let Err(e) = self.session.handle_timeout(now) {
+                    return self.failed(e);
+                }
+                continue;
+            }
+            let wake = timeout.map_or(until, |t| self.to_std(t).min(until));
+            let left = wake.saturating_duration_since(Instant::now());
+            if left.is_zero() && Instant::now() >= until {
+                return Step::Idle;
+            }
+            if let Some(step) = self.read(left.max(Duration::from_millis(1))) {
+                return step;
+            }
+        }
+    }
+
+    fn failed(&mut self, e: SessionError) -> Step {
+        match self.flush() {
+            Ok(()) => Step::Failed(e),
+            Err(io) => panic!("session failed ({e}) and its last words could not be written: {io}"),
+        }
+    }
+
+    /// One read of at most `timeout`; `None` if bytes arrived or the read timed out.
+    fn read(&mut self, timeout: Duration) -> Option<Step> {
+        self.stream
+            .set_read_timeout(Some(timeout))
+            .expect("set read timeout");
+        let mut buf = vec![0u8; self.capacity - self.pending.len()];
+        match self.stream.read(&mut buf) {
+            Ok(0) => Some(Step::PeerClosed),
+            Ok(n) => {
+                self.pending.extend_from_slice(&buf[..n]);
+                self.received.extend_from_slice(&buf[..n]);
+                None
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Some(Step::PeerClosed),
+            Err(e) => Some(Step::Io(e)),
+        }
+    }
+
+    /// The next event; panics on anything else.
+    pub fn event(&mut self, deadline: Instant) -> OwnedEvent {
+        match self.step(deadline) {
+            Step::Event(event) => event,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// The handshake's end: the peer's socket type and identity.
+    pub fn ready(&mut self, deadline: Instant) -> (SocketType, Vec<u8>) {
+        match self.event(deadline) {
+            OwnedEvent::Ready {
+                socket_type,
+                identity,
+                ..
+            } => (socket_type, identity),
+            other => panic!("expected Ready, got {other:?}"),
+        }
+    }
+
+    /// The next whole message, with its frames' boundaries and MORE flags as the session
+    /// reported them. Checks that `Body` events add up to the announced lengths.
+    pub fn message(&mut self, deadline: Instant) -> Vec<RxFrame> {
+        let mut frames = Vec::new();
+        loop {
+            let (more, len, mut body) = match self.event(deadline) {
+                OwnedEvent::Frame { more, len, chunk } => (more, len, chunk),
+                other => panic!("expected a data frame, got {other:?}"),
+            };
+            let mut events = 1;
+            while (body.len() as u64) < len {
+                match self.event(deadline) {
+                    OwnedEvent::Body { chunk, done } => {
+                        assert!(!chunk.is_empty(), "empty Body event");
+                        body.extend_from_slice(&chunk);
+                        events += 1;
+                        assert_eq!(done, body.len() as u64 == len, "Body done flag misplaced");
+                    }
+                    other => panic!("expected the rest of a {len}-byte frame, got {other:?}"),
+                }
+            }
+            assert_eq!(body.len() as u64, len, "frame body overran its length");
+            frames.push(RxFrame { more, body, events });
+            if !more {
+                return frames;
+            }
+        }
+    }
+
+    /// Keep the connection serviced (heartbeats) until `until`; panics if anything happens.
+    pub fn idle(&mut self, until: Instant) {
+        match self.step(until) {
+            Step::Idle => {}
+            other => panic!("expected a quiet connection, got {other:?}"),
+        }
+    }
+
+    /// Expect the peer to close the connection (after no further events) by `deadline`.
+    pub fn closed(&mut self, deadline: Instant) {
+        match self.step(deadline) {
+            Step::PeerClosed => {}
+            other => panic!("expected the peer to close, got {other:?}"),
+        }
+    }
+}
