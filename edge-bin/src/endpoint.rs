@@ -1,0 +1,439 @@
+//! ZeroMQ endpoints: parsing `tcp://` and `ipc://` strings, binding and connecting them.
+//!
+//! A leading `>` connects, a leading `@` (or none) binds, as in CZMQ. `tcp://*:PORT` binds
+//! every IPv4 interface, as libzmq does without `ZMQ_IPV6`; `tcp://[::]:PORT` binds IPv6.
+
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::task::{Context, Poll};
+
+use async_io::Async;
+
+/// `sun_path` is 108 bytes on Linux, including the terminating NUL.
+const MAX_IPC_PATH: usize = 107;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Bind,
+    Connect,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// `*`: every IPv4 interface (bind only).
+    Any,
+    Ip(IpAddr),
+    /// A name to resolve.
+    Name(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Addr {
+    Tcp { host: Host, port: u16 },
+    Ipc(PathBuf),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub mode: Mode,
+    pub addr: Addr,
+    /// The endpoint as the user wrote it, without the `@`/`>` prefix, for messages.
+    text: String,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Why an endpoint string is not one we accept; the message names the fix.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParseError(String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Endpoint {
+    pub fn parse(s: &str) -> Result<Endpoint, ParseError> {
+        let bad = |why: &str| ParseError(format!("bad endpoint '{s}': {why}"));
+        let (mode, text) = match s.as_bytes().first() {
+            Some(b'>') => (Mode::Connect, &s[1..]),
+            Some(b'@') => (Mode::Bind, &s[1..]),
+            _ => (Mode::Bind, s),
+        };
+        let addr = if let Some(rest) = text.strip_prefix("tcp://") {
+            let (host, port) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| bad("expected tcp://HOST:PORT"))?;
+            let port = match port.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => return Err(bad("the port must be a number from 1 to 65535")),
+            };
+            let host = parse_host(host).map_err(bad)?;
+            if host == Host::Any && mode == Mode::Connect {
+                return Err(bad("cannot connect to '*'; name a host"));
+            }
+            Addr::Tcp { host, port }
+        } else if let Some(path) = text.strip_prefix("ipc://") {
+            if path.is_empty() {
+                return Err(bad("expected ipc:///path/to/socket"));
+            }
+            if path.len() > MAX_IPC_PATH {
+                return Err(bad("the socket path is longer than 107 bytes"));
+            }
+            Addr::Ipc(PathBuf::from(path))
+        } else {
+            return Err(bad("supported transports are tcp:// and ipc://"));
+        };
+        Ok(Endpoint {
+            mode,
+            addr,
+            text: text.to_owned(),
+        })
+    }
+}
+
+fn parse_host(host: &str) -> Result<Host, &'static str> {
+    if host == "*" {
+        return Ok(Host::Any);
+    }
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6
+            .parse()
+            .map(Host::Ip)
+            .map_err(|_| "bad IPv6 address in brackets");
+    }
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return Ok(Host::Ip(IpAddr::V4(ip)));
+    }
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if valid {
+        Ok(Host::Name(host.to_owned()))
+    } else {
+        Err("expected '*', an IP address, [IPv6] or a host name before the port")
+    }
+}
+
+/// A connection, TCP or Unix, non-blocking.
+#[derive(Debug)]
+pub enum Stream {
+    Tcp(Async<TcpStream>),
+    Unix(Async<UnixStream>),
+}
+
+impl Stream {
+    /// One non-blocking read; `WouldBlock` when nothing is there.
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.get_ref().read(buf),
+            Stream::Unix(s) => s.get_ref().read(buf),
+        }
+    }
+
+    /// One non-blocking vectored write.
+    pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.get_ref().write_vectored(bufs),
+            Stream::Unix(s) => s.get_ref().write_vectored(bufs),
+        }
+    }
+
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => s.poll_readable(cx),
+            Stream::Unix(s) => s.poll_readable(cx),
+        }
+    }
+
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => s.poll_writable(cx),
+            Stream::Unix(s) => s.poll_writable(cx),
+        }
+    }
+
+    /// Send FIN after the last bytes; errors do not matter, the socket is closing anyway.
+    pub fn shutdown_write(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.get_ref().shutdown(Shutdown::Write),
+            Stream::Unix(s) => s.get_ref().shutdown(Shutdown::Write),
+        };
+    }
+}
+
+/// A bound endpoint. An IPC listener removes its socket file when dropped.
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(Async<TcpListener>),
+    Unix(Async<UnixListener>, SocketFile),
+}
+
+/// Removes an IPC socket file on drop.
+#[derive(Debug)]
+pub struct SocketFile(PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Why binding failed, worded for an operator.
+#[derive(Debug)]
+pub struct BindError {
+    endpoint: String,
+    why: String,
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot bind {}: {}", self.endpoint, self.why)
+    }
+}
+
+impl std::error::Error for BindError {}
+
+/// Bind now, synchronously: startup fails fast and clearly if an endpoint is unusable.
+pub fn bind(ep: &Endpoint) -> Result<Listener, BindError> {
+    let fail = |why: String| BindError {
+        endpoint: ep.to_string(),
+        why,
+    };
+    match &ep.addr {
+        Addr::Tcp { host, port } => {
+            let addr = match host {
+                Host::Any => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), *port),
+                Host::Ip(ip) => SocketAddr::new(*ip, *port),
+                Host::Name(name) => (name.as_str(), *port)
+                    .to_socket_addrs()
+                    .map_err(|e| fail(format!("cannot resolve {name}: {e}")))?
+                    .next()
+                    .ok_or_else(|| fail(format!("{name} has no address")))?,
+            };
+            let listener =
+                Async::<TcpListener>::bind(addr).map_err(|e| fail(describe_bind_error(&e)))?;
+            deepen_backlog(listener.get_ref());
+            Ok(Listener::Tcp(listener))
+        }
+        Addr::Ipc(path) => {
+            remove_stale_socket(path).map_err(fail)?;
+            let listener =
+                Async::<UnixListener>::bind(path).map_err(|e| fail(describe_bind_error(&e)))?;
+            deepen_backlog(listener.get_ref());
+            Ok(Listener::Unix(listener, SocketFile(path.clone())))
+        }
+    }
+}
+
+/// std listens with a backlog of 128: a burst of connecting peers (a fleet reconnecting after
+/// an outage) overflows it and each excess peer waits a 1 s SYN retransmit. Listening again
+/// on a listening socket only changes the backlog; the kernel caps it at `somaxconn`.
+fn deepen_backlog(l: impl std::os::fd::AsFd) {
+    let _ = rustix::net::listen(l, 4096);
+}
+
+fn describe_bind_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => "address in use (is another zedge running?)".into(),
+        io::ErrorKind::AddrNotAvailable => "no interface of this host has that address".into(),
+        io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE; check directory permissions for ipc)".into()
+        }
+        io::ErrorKind::NotFound => "the socket's directory does not exist".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// A socket file left by a process that died is removed; one with a live listener is not.
+fn remove_stale_socket(path: &Path) -> Result<(), String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    if !meta.file_type().is_socket() {
+        return Err("a file that is not a socket is in the way".into());
+    }
+    if UnixStream::connect(path).is_ok() {
+        return Err("address in use (is another zedge running?)".into());
+    }
+    std::fs::remove_file(path).map_err(|e| format!("cannot remove the stale socket file: {e}"))
+}
+
+impl Listener {
+    /// Wait for the next connection; returns it with a printable peer address.
+    pub async fn accept(&self) -> io::Result<(Stream, String)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, addr) = l.accept().await?;
+                s.get_ref().set_nodelay(true)?;
+                Ok((Stream::Tcp(s), addr.to_string()))
+            }
+            Listener::Unix(l, file) => {
+                let (s, _) = l.accept().await?;
+                Ok((Stream::Unix(s), format!("ipc://{}", file.0.display())))
+            }
+        }
+    }
+}
+
+/// Connect once: resolve (off the event loop), then try each address in turn.
+pub async fn connect(ep: &Endpoint) -> io::Result<Stream> {
+    match &ep.addr {
+        Addr::Tcp { host, port } => {
+            let addrs = match host {
+                Host::Ip(ip) => vec![SocketAddr::new(*ip, *port)],
+                Host::Name(name) => resolve(name.clone(), *port).await?,
+                Host::Any => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
+            };
+            let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
+            for addr in addrs {
+                match Async::<TcpStream>::connect(addr).await {
+                    Ok(s) => {
+                        s.get_ref().set_nodelay(true)?;
+                        return Ok(Stream::Tcp(s));
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        }
+        Addr::Ipc(path) => Ok(Stream::Unix(Async::<UnixStream>::connect(path).await?)),
+    }
+}
+
+/// `getaddrinfo` blocks, so it runs on a short-lived thread.
+async fn resolve(name: String, port: u16) -> io::Result<Vec<SocketAddr>> {
+    let (tx, rx) = async_channel::bounded(1);
+    std::thread::Builder::new()
+        .name("zedge-resolve".into())
+        .spawn(move || {
+            let r = (name.as_str(), port)
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>());
+            let _ = tx.send_blocking(r);
+        })?;
+    rx.recv()
+        .await
+        .unwrap_or_else(|_| Err(io::Error::other("resolver thread died")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv6Addr;
+
+    fn tcp(s: &str) -> (Mode, Host, u16) {
+        match Endpoint::parse(s) {
+            Ok(Endpoint {
+                mode,
+                addr: Addr::Tcp { host, port },
+                ..
+            }) => (mode, host, port),
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tcp_forms() {
+        assert_eq!(tcp("tcp://*:5559"), (Mode::Bind, Host::Any, 5559));
+        assert_eq!(
+            tcp("@tcp://0.0.0.0:5559"),
+            (Mode::Bind, Host::Ip(Ipv4Addr::UNSPECIFIED.into()), 5559)
+        );
+        assert_eq!(
+            tcp(">tcp://127.0.0.1:5560"),
+            (Mode::Connect, Host::Ip(Ipv4Addr::LOCALHOST.into()), 5560)
+        );
+        assert_eq!(
+            tcp("tcp://[::1]:5559"),
+            (Mode::Bind, Host::Ip(Ipv6Addr::LOCALHOST.into()), 5559)
+        );
+        assert_eq!(
+            tcp(">tcp://broker.example-1.net:7000"),
+            (
+                Mode::Connect,
+                Host::Name("broker.example-1.net".into()),
+                7000
+            )
+        );
+    }
+
+    #[test]
+    fn ipc_form_and_display() {
+        let ep = Endpoint::parse(">ipc:///run/zedge/x.ipc").unwrap();
+        assert_eq!(ep.mode, Mode::Connect);
+        assert_eq!(ep.addr, Addr::Ipc(PathBuf::from("/run/zedge/x.ipc")));
+        assert_eq!(ep.to_string(), "ipc:///run/zedge/x.ipc");
+        assert_eq!(
+            Endpoint::parse("tcp://*:1").unwrap().to_string(),
+            "tcp://*:1"
+        );
+    }
+
+    #[test]
+    fn rejects_with_a_reason() {
+        for bad in [
+            "tcp://*",
+            "tcp://*:0",
+            "tcp://*:65536",
+            "tcp://*:port",
+            "tcp://:5559",
+            "tcp://[::1:5559",
+            "tcp://[zz]:5559",
+            "tcp://ho st:1",
+            ">tcp://*:5559",
+            "ipc://",
+            "udp://1.2.3.4:5",
+            "5559",
+            "",
+        ] {
+            let e = Endpoint::parse(bad).expect_err(bad);
+            assert!(e.to_string().starts_with("bad endpoint"), "{e}");
+        }
+        let long = format!("ipc:///{}", "x".repeat(200));
+        assert!(Endpoint::parse(&long).is_err());
+    }
+
+    #[test]
+    fn bind_reports_address_in_use() {
+        let first = bind(&Endpoint::parse("tcp://127.0.0.1:45917").unwrap());
+        let Ok(_first) = first else { return }; // port taken by someone else: nothing to test
+        let err = bind(&Endpoint::parse("tcp://127.0.0.1:45917").unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot bind tcp://127.0.0.1:45917: address in use (is another zedge running?)"
+        );
+    }
+
+    #[test]
+    fn ipc_stale_socket_is_replaced_live_one_refused_file_removed_on_drop() {
+        let dir = std::env::temp_dir().join(format!("zedge-ep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.ipc");
+        drop(UnixListener::bind(&path).unwrap()); // leaves a stale socket file
+        let ep = Endpoint::parse(&format!("ipc://{}", path.display())).unwrap();
+        let live = bind(&ep).unwrap();
+        let err = bind(&ep).unwrap_err().to_string();
+        assert!(
+            err.ends_with("address in use (is another zedge running?)"),
+            "{err}"
+        );
+        assert!(path.exists());
+        drop(live);
+        assert!(!path.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
