@@ -403,9 +403,13 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     /// Next peer the device wants closed, and why. Write what output it has if that is quick,
     /// close it, and call [`Device::remove_peer`].
     pub fn poll_close(&mut self) -> Option<(PeerId, CloseReason)> {
-        let id = self.pop_live(ListKind::Close)?;
-        let reason = self.peer(id.index)?.close?;
-        Some((id, reason))
+        // An entry whose slot was reused by a peer nobody wants closed is skipped.
+        loop {
+            let id = self.pop_live(ListKind::Close)?;
+            if let Some(reason) = self.peer(id.index).and_then(|p| p.close) {
+                return Some((id, reason));
+            }
+        }
     }
 
     /// The earliest timer of any peer.
@@ -566,7 +570,14 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         if !peer.ready || !matches!(e, SessionError::HeartbeatTimeout | SessionError::TtlExpired) {
             self.side_stats(side).refused += 1;
         }
+        // Nothing more is routed to or from a peer whose session ended, even before the
+        // caller removes it.
         self.abort_message(idx);
+        self.leave_holder(idx);
+        self.unlink_worker(idx);
+        if let Some(peer) = self.peer_mut(idx) {
+            peer.ready = false;
+        }
     }
 }
 
@@ -576,3 +587,6 @@ pub(crate) struct Link {
     pub(crate) queued: bool,
     pub(crate) next: Option<u32>,
 }
+
+#[cfg(test)]
+mod tests;

@@ -126,7 +126,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     );
                     frame[3..7].copy_from_slice(&id.index.to_be_bytes());
                     frame[7..].copy_from_slice(&id.generation.to_be_bytes());
-                    self.push_to(worker, &frame);
+                    if self.push_to(worker, &frame) {
+                        self.stats.backend.bytes_out += ROUTING_ID_LEN as u64;
+                    }
                 }
                 Route::Go
             }
@@ -449,6 +451,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
     // ---- handshakes and subscriptions ----
 
     fn on_ready(&mut self, idx: u32) {
+        // Our READY (owed since the peer's greeting) must precede any subscription we send.
+        self.flush_control(idx);
         let kind = self.cfg.kind;
         let Some(peer) = self.peer_mut(idx) else {
             return;
