@@ -21,20 +21,6 @@ use zedge_core::wire::{Full, Writer};
 
 const NOW: Instant = Instant::ZERO;
 
-const ALL_TYPES: [SocketType; 11] = [
-    SocketType::Pair,
-    SocketType::Pub,
-    SocketType::Sub,
-    SocketType::Req,
-    SocketType::Rep,
-    SocketType::Dealer,
-    SocketType::Router,
-    SocketType::Pull,
-    SocketType::Push,
-    SocketType::XPub,
-    SocketType::XSub,
-];
-
 /// Few enough cases that the file runs in seconds in debug builds. Failures are not persisted:
 /// shrinking prints the minimal case, which belongs in a unit test beside the code it breaks.
 fn cases() -> ProptestConfig {
@@ -613,7 +599,7 @@ proptest! {
     fn garbage_from_the_start_is_survived(
         peer in peer(),
         // Our own type, or any type at all (mostly refused at READY).
-        ours in prop::option::of(prop::sample::select(&ALL_TYPES[..])),
+        ours in prop::option::of(prop::sample::select(&SocketType::ALL[..])),
         limits in limits(),
         // Pure noise, or a valid stream with a few bytes changed.
         noise in vec(any::<u8>(), 0..3000),
@@ -693,7 +679,7 @@ proptest! {
         ttl in any::<u16>(),
         context in vec(any::<u8>(), 0..40),
         reason in vec(any::<u8>(), 0..400),
-        ty in prop::sample::select(&ALL_TYPES[..]),
+        ty in prop::sample::select(&SocketType::ALL[..]),
         identity in vec(any::<u8>(), 0..300),
     ) {
         let frame = written(|w| command::write_subscribe(w, &topic));

@@ -8,23 +8,9 @@ use zedge_core::wire::greeting::{Greeting, Mechanism};
 use zedge_core::wire::metadata::SocketType;
 use zedge_core::wire::Writer;
 
-pub const ALL_TYPES: [SocketType; 11] = [
-    SocketType::Pair,
-    SocketType::Pub,
-    SocketType::Sub,
-    SocketType::Req,
-    SocketType::Rep,
-    SocketType::Dealer,
-    SocketType::Router,
-    SocketType::Pull,
-    SocketType::Push,
-    SocketType::XPub,
-    SocketType::XSub,
-];
-
 /// A greeting and a READY from a peer our socket type accepts.
 pub fn handshake(ours: SocketType) -> Vec<u8> {
-    let theirs = ALL_TYPES
+    let theirs = SocketType::ALL
         .into_iter()
         .find(|t| ours.accepts(*t))
         .expect("every type has a peer type");
@@ -218,7 +204,7 @@ impl Setup {
     /// both ways. Byte 2: head bytes (low 7 bits, x 4) and heartbeats on (bit 7).
     pub fn from_bytes(control: [u8; 3]) -> Self {
         let [kind, limits, extra] = control;
-        let ours = ALL_TYPES[usize::from(kind & 0x0f) % ALL_TYPES.len()];
+        let ours = SocketType::ALL[usize::from(kind & 0x0f) % SocketType::ALL.len()];
         let heartbeat = if extra & 0x80 != 0 {
             Heartbeat::every(Duration::from_millis(300))
         } else {

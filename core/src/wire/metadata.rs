@@ -24,21 +24,22 @@ pub enum SocketType {
     XSub,
 }
 
-const ALL: [SocketType; 11] = [
-    SocketType::Pair,
-    SocketType::Pub,
-    SocketType::Sub,
-    SocketType::Req,
-    SocketType::Rep,
-    SocketType::Dealer,
-    SocketType::Router,
-    SocketType::Pull,
-    SocketType::Push,
-    SocketType::XPub,
-    SocketType::XSub,
-];
-
 impl SocketType {
+    /// Every socket type, for tables and tests.
+    pub const ALL: [SocketType; 11] = [
+        SocketType::Pair,
+        SocketType::Pub,
+        SocketType::Sub,
+        SocketType::Req,
+        SocketType::Rep,
+        SocketType::Dealer,
+        SocketType::Router,
+        SocketType::Pull,
+        SocketType::Push,
+        SocketType::XPub,
+        SocketType::XSub,
+    ];
+
     pub const fn name(self) -> &'static str {
         match self {
             SocketType::Pair => "PAIR",
@@ -57,7 +58,8 @@ impl SocketType {
 
     /// The type a Socket-Type value names (ASCII case is ignored, as libzmq does).
     pub fn from_name(name: &[u8]) -> Option<Self> {
-        ALL.into_iter()
+        Self::ALL
+            .into_iter()
             .find(|t| t.name().as_bytes().eq_ignore_ascii_case(name))
     }
 
@@ -195,8 +197,8 @@ mod tests {
 
     #[test]
     fn compatibility_is_symmetric() {
-        for a in ALL {
-            for b in ALL {
+        for a in SocketType::ALL {
+            for b in SocketType::ALL {
                 assert_eq!(a.accepts(b), b.accepts(a), "{a} vs {b}");
             }
         }
@@ -207,7 +209,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_ignore_case() {
-        for t in ALL {
+        for t in SocketType::ALL {
             assert_eq!(SocketType::from_name(t.name().as_bytes()), Some(t));
         }
         assert_eq!(SocketType::from_name(b"xpub"), Some(SocketType::XPub));
