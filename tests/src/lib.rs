@@ -7,6 +7,14 @@
 //! - [`Driver`] is the smallest blocking shell around a `zedge_core` [`Session`] over a
 //!   [`TcpStream`]: it follows the session's calling order (read, feed, drain, timers) and hands
 //!   events back as owned values, so tests read like a script of what the peer should do.
+//! - [`broker`] builds the `zedge` binary once and runs devices on free ports; [`agent`] drives
+//!   one libzmq socket in a Python process command by command; [`raw`] speaks exact ZMTP bytes
+//!   for hostile peers; [`wait`] bounds every wait.
+
+pub mod agent;
+pub mod broker;
+pub mod raw;
+pub mod wait;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};

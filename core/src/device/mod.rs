@@ -254,6 +254,8 @@ pub struct Device<'s, Q> {
     blocked: List,
     /// Round-robin cursor into the ring of ready backend workers.
     workers: Option<u32>,
+    /// Destinations held by messages in progress, all sources together.
+    held: u32,
     epoch: u32,
 }
 
@@ -269,6 +271,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             close: List::default(),
             blocked: List::default(),
             workers: None,
+            held: 0,
             epoch: 0,
         }
     }

@@ -148,6 +148,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 Route::Go
             }
             (Kind::Forwarder { .. }, Side::Frontend) => {
+                // A subscriber taking another publisher's large message (cut through as it
+                // arrives) gets this one after it: the wait lasts while that message arrives,
+                // since a forwarder never makes a publisher wait mid-message.
+                if self.held > 0 && self.subscriber_held(prefix) {
+                    return Route::Blocked;
+                }
                 self.fan_out(idx, prefix);
                 Route::Go
             }
@@ -171,6 +177,17 @@ impl<Q: ByteQueue> Device<'_, Q> {
         (client.side == Side::Frontend && client.ready && client.close.is_none()).then_some(idx)
     }
 
+    /// Whether a subscriber that `prefix` reaches is held by a message in progress.
+    fn subscriber_held(&self, prefix: &[u8]) -> bool {
+        let mut held = false;
+        self.subs
+            .matches(&prefix[..prefix.len().min(MAX_TOPIC)], |p| {
+                let sub = self.slots.get(p as usize).and_then(|s| s.peer.as_ref());
+                held |= sub.is_some_and(|s| s.held_by.is_some() && s.ready && s.close.is_none());
+            });
+        held
+    }
+
     /// Hold every subscriber whose subscriptions match `prefix` and that has room.
     fn fan_out(&mut self, idx: u32, prefix: &[u8]) {
         self.epoch = self.epoch.wrapping_add(1);
@@ -185,7 +202,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         let (epoch, hwm) = (self.epoch, self.cfg.queue_hwm);
         let Device {
-            slots, subs, stats, ..
+            slots,
+            subs,
+            stats,
+            held,
+            ..
         } = self;
         let mut dests = None;
         subs.matches(&prefix[..prefix.len().min(MAX_TOPIC)], |p| {
@@ -201,6 +222,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             } else if sub.queue.len() >= hwm {
                 stats.dropped.hwm += 1;
             } else {
+                *held += 1;
                 sub.held_by = Some(idx);
                 sub.mark = sub.pushed;
                 sub.next_dest = dests;
@@ -214,11 +236,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     fn hold(&mut self, src: u32, dest: u32) {
         let prev = self.peer(src).and_then(|s| s.dests);
-        if let Some(d) = self.peer_mut(dest) {
-            d.held_by = Some(src);
-            d.mark = d.pushed;
-            d.next_dest = prev;
-        }
+        let Some(d) = self.peer_mut(dest) else { return };
+        d.held_by = Some(src);
+        d.mark = d.pushed;
+        d.next_dest = prev;
+        self.held += 1;
         if let Some(s) = self.peer_mut(src) {
             s.dests = Some(dest);
         }
@@ -313,6 +335,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             cur = dest.next_dest.take();
             dest.held_by = None;
             let side = dest.side;
+            self.held -= 1;
             self.side_stats(side).msgs_out += 1;
             self.flush_control(d);
         }
@@ -337,9 +360,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let Some(dest) = self.peer_mut(d) else { break };
             cur = dest.next_dest.take();
             dest.held_by = None;
-            if dest.written <= dest.mark {
+            let clean = dest.written <= dest.mark;
+            if clean {
                 dest.queue.truncate_back((dest.pushed - dest.mark) as usize);
                 dest.pushed = dest.mark;
+            }
+            self.held -= 1;
+            if clean {
                 self.flush_control(d);
             } else {
                 self.stats.resets += 1;
@@ -354,6 +381,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let Some(src) = self.peer_mut(idx).and_then(|p| p.held_by.take()) else {
             return;
         };
+        self.held -= 1;
         let next = self.peer(idx).and_then(|p| p.next_dest);
         let mut prev: Option<u32> = None;
         let mut cur = self.peer(src).and_then(|s| s.dests);

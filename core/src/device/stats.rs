@@ -24,7 +24,8 @@ pub struct SideStats {
 pub struct Drops {
     /// A subscriber's queue was above its high-water mark when the message started.
     pub hwm: u64,
-    /// A subscriber was taking another publisher's large message when this one started.
+    /// A subscriber was still taking another message when this one started. Stays zero:
+    /// publishers wait for such a subscriber; a non-zero count is a bug worth reporting.
     pub busy: u64,
     /// A reply named a client that is gone (or a routing frame that is not ours).
     pub unroutable: u64,
