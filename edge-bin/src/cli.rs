@@ -1,28 +1,30 @@
-//! The command line: `zedge forwarder|queue|streamer [--frontend EP]... [--backend EP]... [options]`.
+//! The command line: one device (`zedge forwarder|queue|streamer [--frontend EP]... [options]`),
+//! or the devices of a config file (`zedge run --config FILE`, `zedge check-config FILE`).
 
 use std::ffi::OsString;
 use std::fmt;
+use std::path::PathBuf;
 
 use lexopt::ValueExt;
 
-use zedge_core::conn::Heartbeat;
 use zedge_core::device::{DeviceConfig, Kind};
-use zedge_core::time::Duration;
 
 use crate::endpoint::Endpoint;
+use crate::setup::{DeviceSetup, Tuning};
 
 pub const DEFAULT_FRONTEND: &str = "tcp://*:5559";
 pub const DEFAULT_BACKEND: &str = "tcp://*:5560";
-const DEFAULT_MAX_MSG_SIZE: u64 = 64 << 20;
-const DEFAULT_QUEUE_HWM: usize = 1 << 20;
-const DEFAULT_MAX_PEERS: usize = 1024;
-const DEFAULT_MAX_SUBSCRIPTIONS: usize = 4096;
-const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 
 pub const HELP: &str = "\
 zedge: a ZeroMQ broker for edge gateways
 
 Usage: zedge forwarder|queue|streamer [--frontend EP]... [--backend EP]... [options]
+       zedge run --config FILE [-v]...
+       zedge check-config FILE
+
+Several devices in one process, from a TOML file (see /etc/zedge/zedge.toml):
+  run --config FILE          run every [[device]] of FILE
+  check-config FILE          check FILE and print what it would run; exit status 1 if wrong
 
 Devices:
   forwarder   XSUB frontend (publishers) -> XPUB backend (subscribers)
@@ -55,39 +57,26 @@ Stops on SIGINT/SIGTERM after flushing pending output for up to a second.
 pub enum Command {
     Help,
     Version,
-    Run(Options),
+    /// One device, from the command line.
+    Device(Options),
+    /// `zedge run --config FILE`.
+    Run {
+        config: PathBuf,
+        verbosity: u8,
+    },
+    /// `zedge check-config FILE`.
+    CheckConfig(PathBuf),
 }
 
 #[derive(Debug)]
 pub struct Options {
-    pub kind: Kind,
-    pub frontends: Vec<Endpoint>,
-    pub backends: Vec<Endpoint>,
-    pub max_msg_size: u64,
-    pub queue_hwm: usize,
-    pub max_peers: usize,
-    pub max_subscriptions: usize,
-    pub heartbeat_ivl_ms: u64,
-    pub heartbeat_timeout_ms: Option<u64>,
-    pub handshake_timeout_ms: u64,
+    pub setup: DeviceSetup,
     pub verbosity: u8,
 }
 
 impl Options {
     pub fn device_config(&self) -> DeviceConfig {
-        let mut cfg = DeviceConfig::new(self.kind);
-        cfg.limits.max_message_size = self.max_msg_size;
-        cfg.queue_hwm = self.queue_hwm;
-        cfg.handshake_timeout = Duration::from_millis(self.handshake_timeout_ms);
-        if self.heartbeat_ivl_ms > 0 {
-            let mut hb = Heartbeat::every(Duration::from_millis(self.heartbeat_ivl_ms));
-            if let Some(t) = self.heartbeat_timeout_ms {
-                hb.timeout = Duration::from_millis(t);
-                hb.ttl = Duration::from_millis(t);
-            }
-            cfg.heartbeat = hb;
-        }
-        cfg
+        self.setup.device_config()
     }
 }
 
@@ -123,55 +112,95 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     use lexopt::prelude::*;
 
     let mut p = lexopt::Parser::from_args(args);
-    let mut device: Option<String> = None;
+    let mut command: Option<String> = None;
+    let mut file: Option<PathBuf> = None;
+    let mut config: Option<PathBuf> = None;
     let mut frontends = Vec::new();
     let mut backends = Vec::new();
     let mut classic = false;
-    let mut o = Options {
-        kind: Kind::Streamer,
-        frontends: Vec::new(),
-        backends: Vec::new(),
-        max_msg_size: DEFAULT_MAX_MSG_SIZE,
-        queue_hwm: DEFAULT_QUEUE_HWM,
-        max_peers: DEFAULT_MAX_PEERS,
-        max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
-        heartbeat_ivl_ms: 0,
-        heartbeat_timeout_ms: None,
-        handshake_timeout_ms: DEFAULT_HANDSHAKE_TIMEOUT_MS,
-        verbosity: 0,
-    };
+    let mut t = Tuning::default();
+    let mut verbosity = 0u8;
+    // The first option that only makes sense for a device given on the command line.
+    let mut device_only: Option<String> = None;
     while let Some(arg) = p.next()? {
+        if let Long(name) = arg {
+            if !matches!(name, "help" | "version" | "verbose" | "config") {
+                device_only.get_or_insert_with(|| format!("--{name}"));
+            }
+        }
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
-            Short('v') | Long("verbose") => o.verbosity = o.verbosity.saturating_add(1),
+            Short('v') | Long("verbose") => verbosity = verbosity.saturating_add(1),
+            Short('c') | Long("config") => config = Some(p.value()?.into()),
             Long("frontend") => frontends.push(endpoint(&mut p)?),
             Long("backend") => backends.push(endpoint(&mut p)?),
-            Long("max-msg-size") => o.max_msg_size = size(&mut p, "--max-msg-size")?,
-            Long("queue-hwm") => o.queue_hwm = to_usize(size(&mut p, "--queue-hwm")?),
-            Long("max-peers") => o.max_peers = count(&mut p, "--max-peers")?,
+            Long("max-msg-size") => t.max_msg_size = size(&mut p, "--max-msg-size")?,
+            Long("queue-hwm") => t.queue_hwm = to_usize(size(&mut p, "--queue-hwm")?),
+            Long("max-peers") => t.max_peers = count(&mut p, "--max-peers")?,
             Long("max-subscriptions") => {
-                o.max_subscriptions = count(&mut p, "--max-subscriptions")?
+                t.max_subscriptions = count(&mut p, "--max-subscriptions")?
             }
-            Long("heartbeat-ivl") => o.heartbeat_ivl_ms = millis(&mut p, "--heartbeat-ivl")?,
+            Long("heartbeat-ivl") => t.heartbeat_ivl_ms = millis(&mut p, "--heartbeat-ivl")?,
             Long("heartbeat-timeout") => {
-                o.heartbeat_timeout_ms = Some(millis(&mut p, "--heartbeat-timeout")?)
+                t.heartbeat_timeout_ms = Some(millis(&mut p, "--heartbeat-timeout")?)
             }
             Long("handshake-timeout") => {
-                o.handshake_timeout_ms = millis(&mut p, "--handshake-timeout")?
+                t.handshake_timeout_ms = millis(&mut p, "--handshake-timeout")?
             }
             Long("classic") => classic = true,
-            Value(v) if device.is_none() => device = Some(v.string()?),
+            Value(v) if command.is_none() => command = Some(v.string()?),
+            Value(v) if command.as_deref() == Some("check-config") && file.is_none() => {
+                file = Some(v.into())
+            }
             _ => return Err(arg.unexpected().into()),
         }
     }
-    o.kind = match device.as_deref() {
+    if let Some(sub @ ("run" | "check-config")) = command.as_deref() {
+        if let Some(opt) = device_only {
+            return Err(UsageError(format!(
+                "{opt} is for a device on the command line; with a config file, set it in \
+                 the device's [[device]] table"
+            )));
+        }
+        let path = match (sub, file, config) {
+            ("run", _, Some(path)) => {
+                return Ok(Command::Run {
+                    config: path,
+                    verbosity,
+                })
+            }
+            ("run", _, None) => {
+                return Err(UsageError(
+                    "run needs --config FILE, e.g. zedge run --config /etc/zedge/zedge.toml".into(),
+                ))
+            }
+            (_, Some(path), None) | (_, None, Some(path)) => path,
+            (_, Some(_), Some(_)) => {
+                return Err(UsageError("check-config takes one file".into()));
+            }
+            (_, None, None) => {
+                return Err(UsageError(
+                    "check-config needs a file, e.g. zedge check-config /etc/zedge/zedge.toml"
+                        .into(),
+                ))
+            }
+        };
+        return Ok(Command::CheckConfig(path));
+    }
+    if config.is_some() {
+        return Err(UsageError(
+            "--config goes with run: zedge run --config FILE".into(),
+        ));
+    }
+    let kind = match command.as_deref() {
         Some("forwarder") => Kind::Forwarder { classic },
         Some("queue") => Kind::Queue,
         Some("streamer") => Kind::Streamer,
         Some(other) => {
             return Err(UsageError(format!(
-                "unknown device '{other}'; expected forwarder, queue or streamer"
+                "unknown device '{other}'; expected forwarder, queue or streamer \
+                 (or run, check-config)"
             )))
         }
         None => {
@@ -180,16 +209,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             ))
         }
     };
-    if classic && !matches!(o.kind, Kind::Forwarder { .. }) {
+    if classic && !matches!(kind, Kind::Forwarder { .. }) {
         return Err(UsageError("--classic applies to the forwarder only".into()));
     }
-    if o.max_peers == 0 {
+    if t.max_peers == 0 {
         return Err(UsageError("--max-peers must be at least 1".into()));
     }
-    if o.max_msg_size == 0 {
+    if t.max_msg_size == 0 {
         return Err(UsageError("--max-msg-size must be at least 1".into()));
     }
-    if o.queue_hwm == 0 {
+    if t.queue_hwm == 0 {
         return Err(UsageError("--queue-hwm must be at least 1".into()));
     }
     if frontends.is_empty() {
@@ -198,9 +227,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     if backends.is_empty() {
         backends.push(default_endpoint(DEFAULT_BACKEND));
     }
-    o.frontends = frontends;
-    o.backends = backends;
-    Ok(Command::Run(o))
+    Ok(Command::Device(Options {
+        setup: DeviceSetup {
+            name: String::new(),
+            kind,
+            tuning: t,
+            frontends,
+            backends,
+        },
+        verbosity,
+    }))
 }
 
 fn default_endpoint(s: &str) -> Endpoint {
@@ -263,9 +299,12 @@ pub fn parse_size(s: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
+    use zedge_core::conn::Heartbeat;
+    use zedge_core::time::Duration;
+
     fn run(args: &[&str]) -> Result<Options, UsageError> {
         match parse(args.iter().map(OsString::from))? {
-            Command::Run(o) => Ok(o),
+            Command::Device(o) => Ok(o),
             other => panic!("{other:?}"),
         }
     }
@@ -277,12 +316,13 @@ mod tests {
     #[test]
     fn defaults() {
         let o = run(&["streamer"]).unwrap();
-        assert_eq!(o.kind, Kind::Streamer);
-        assert_eq!(o.frontends, vec![Endpoint::parse("tcp://*:5559").unwrap()]);
-        assert_eq!(o.backends, vec![Endpoint::parse("tcp://*:5560").unwrap()]);
-        assert_eq!(o.max_msg_size, 64 << 20);
-        assert_eq!(o.queue_hwm, 1 << 20);
-        assert_eq!((o.max_peers, o.max_subscriptions), (1024, 4096));
+        let (s, t) = (&o.setup, &o.setup.tuning);
+        assert_eq!(s.kind, Kind::Streamer);
+        assert_eq!(s.frontends, vec![Endpoint::parse("tcp://*:5559").unwrap()]);
+        assert_eq!(s.backends, vec![Endpoint::parse("tcp://*:5560").unwrap()]);
+        assert_eq!(t.max_msg_size, 64 << 20);
+        assert_eq!(t.queue_hwm, 1 << 20);
+        assert_eq!((t.max_peers, t.max_subscriptions), (1024, 4096));
         let cfg = o.device_config();
         assert_eq!(cfg.heartbeat, Heartbeat::OFF);
         assert_eq!(cfg.handshake_timeout, Duration::from_millis(10_000));
@@ -314,9 +354,9 @@ mod tests {
             "500",
         ])
         .unwrap();
-        assert_eq!(o.kind, Kind::Forwarder { classic: true });
-        assert_eq!(o.frontends.len(), 2);
-        assert_eq!(o.backends[0].to_string(), "ipc:///tmp/b.ipc");
+        assert_eq!(o.setup.kind, Kind::Forwarder { classic: true });
+        assert_eq!(o.setup.frontends.len(), 2);
+        assert_eq!(o.setup.backends[0].to_string(), "ipc:///tmp/b.ipc");
         assert_eq!(o.verbosity, 2);
         let cfg = o.device_config();
         assert_eq!(cfg.limits.max_message_size, 1 << 20);
@@ -370,6 +410,33 @@ mod tests {
         ] {
             assert!(!err(args).contains('\n'));
         }
+    }
+
+    #[test]
+    fn config_file_commands() {
+        let p = |a: &[&str]| parse(a.iter().map(OsString::from));
+        match p(&["run", "--config", "/etc/zedge/zedge.toml", "-v"]).unwrap() {
+            Command::Run { config, verbosity } => {
+                assert_eq!(config, PathBuf::from("/etc/zedge/zedge.toml"));
+                assert_eq!(verbosity, 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            p(&["run", "-c", "z.toml"]).unwrap(),
+            Command::Run { .. }
+        ));
+        match p(&["check-config", "z.toml"]).unwrap() {
+            Command::CheckConfig(f) => assert_eq!(f, PathBuf::from("z.toml")),
+            other => panic!("{other:?}"),
+        }
+        let e = |a: &[&str]| p(a).expect_err("should fail").0;
+        assert!(e(&["run"]).starts_with("run needs --config FILE"));
+        assert!(e(&["check-config"]).starts_with("check-config needs a file"));
+        assert!(e(&["check-config", "a", "b"]).starts_with("unexpected argument 'b'"));
+        assert!(e(&["run", "--config", "z", "--max-peers", "5"])
+            .starts_with("--max-peers is for a device on the command line"));
+        assert!(e(&["queue", "--config", "z"]).starts_with("--config goes with run"));
     }
 
     #[test]

@@ -1,10 +1,15 @@
-//! The event loop around one device: listeners, connectors, connections, the timer, signals.
+//! The event loop around the devices: listeners, connectors, connections, timers, signals and
+//! systemd.
 //!
-//! Everything runs on one thread, on a `LocalExecutor` driven by async-io's reactor. The device
-//! sits in a `RefCell` inside [`Shared`], borrowed by a task only between awaits. Its storage
-//! (peer slots, subscription entries) is allocated once, at start, from the limits given, and
-//! leaked: it lives as long as the process. Several devices per process would each get their
-//! own `Shared` on the same executor.
+//! Everything runs on one thread, on a `LocalExecutor` driven by async-io's reactor. Each
+//! device sits in a `RefCell` inside its own [`Shared`], borrowed by a task only between
+//! awaits; devices share nothing but the thread. A device's storage (peer slots, subscription
+//! entries, read buffer) is allocated once, at start, from its limits, and leaked: it lives as
+//! long as the process.
+//!
+//! Start-up binds every endpoint of every device before anything else, so a config that cannot
+//! run fails at once and `READY=1` ([`notify`](crate::notify)) means every port takes
+//! connections.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -17,12 +22,14 @@ use async_io::Timer;
 use async_signal::{Signal as UnixSignal, Signals};
 use futures_lite::{future, StreamExt};
 use log::{debug, info, warn};
-use zedge_core::device::{Device, DeviceConfig, Kind, PeerId, PeerTableFull, Side, Slot, SubEntry};
+use zedge_core::device::{Device, Kind, PeerId, PeerTableFull, Side, Slot, SubEntry};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::connection::{self, Signal};
 use crate::endpoint::{self, BindError, Endpoint, Listener, Mode};
+use crate::notify::{self, Notifier};
 use crate::queue::HeapQueue;
+use crate::setup::DeviceSetup;
 
 pub type Dev = Device<'static, HeapQueue>;
 
@@ -37,34 +44,26 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(1);
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
-/// What to run: one device and its endpoints.
-#[derive(Debug)]
-pub struct Setup {
-    pub cfg: DeviceConfig,
-    pub max_peers: usize,
-    pub max_subscriptions: usize,
-    pub frontends: Vec<Endpoint>,
-    pub backends: Vec<Endpoint>,
-}
-
-/// A failure after the command line was accepted; exit status 1.
+/// A failure after the command line and config were accepted; exit status 1.
 #[derive(Debug)]
 pub enum RunError {
-    Bind(BindError),
+    /// An endpoint of the device named (empty for the command line's) cannot be bound.
+    Bind(String, BindError),
     Signals(std::io::Error),
 }
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RunError::Bind(e) => write!(f, "{e}"),
+            RunError::Bind(name, e) if name.is_empty() => write!(f, "{e}"),
+            RunError::Bind(name, e) => write!(f, "device {name:?}: {e}"),
             RunError::Signals(e) => write!(f, "cannot install SIGINT/SIGTERM handlers: {e}"),
         }
     }
 }
 
 /// The process clock as the core sees it: milliseconds since start.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Clock {
     start: StdInstant,
 }
@@ -75,13 +74,17 @@ impl Clock {
         Instant::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
     }
 
-    fn to_std(&self, t: Instant) -> StdInstant {
+    fn to_std(self, t: Instant) -> StdInstant {
         self.start + Duration::from_millis(t.as_millis())
     }
 }
 
 /// What every task of one device shares.
 pub struct Shared {
+    /// For STATUS lines: the device's name, or its kind's.
+    pub name: String,
+    /// Starts every log line about this device: `"name "`, or nothing for the command line's.
+    tag: String,
     pub dev: RefCell<Dev>,
     pub conns: RefCell<HashMap<PeerId, Rc<Signal>>>,
     /// The read buffer, `input_capacity` bytes, lent to one connection at a time.
@@ -130,74 +133,61 @@ impl Shared {
     }
 }
 
-/// Bind everything, then run until SIGINT or SIGTERM.
-pub fn run(setup: Setup) -> Result<(), RunError> {
-    raise_fd_limit(setup.max_peers);
-    let mut listeners = Vec::new();
-    let mut connectors = Vec::new();
-    let sides = [
-        (Side::Frontend, &setup.frontends),
-        (Side::Backend, &setup.backends),
-    ];
-    for (side, eps) in sides {
-        for ep in eps.iter() {
-            match ep.mode {
-                Mode::Bind => {
-                    let l = endpoint::bind(ep).map_err(RunError::Bind)?;
-                    info!("{} listening on {ep}", side_name(side));
-                    listeners.push((side, l, ep.clone()));
-                }
-                Mode::Connect => connectors.push((side, ep.clone())),
-            }
-        }
+/// One device's endpoints, bound (listeners) or to connect to.
+struct Endpoints {
+    listeners: Vec<(Side, Listener, Endpoint)>,
+    connectors: Vec<(Side, Endpoint)>,
+}
+
+/// Bind every endpoint of every device, then run until SIGINT or SIGTERM.
+pub fn run(devices: Vec<DeviceSetup>) -> Result<(), RunError> {
+    raise_fd_limit(devices.iter().map(|d| d.tuning.max_peers).sum());
+    let mut bound = Vec::with_capacity(devices.len());
+    for d in &devices {
+        bound.push(bind_all(d).map_err(|e| RunError::Bind(d.name.clone(), e))?);
     }
     let mut signals =
         Signals::new([UnixSignal::Int, UnixSignal::Term]).map_err(RunError::Signals)?;
-
-    let peers: &'static mut [Slot<HeapQueue>] = Box::leak(
-        std::iter::repeat_with(Slot::default)
-            .take(setup.max_peers)
-            .collect::<Vec<_>>()
-            .into_boxed_slice(),
-    );
-    // Only a forwarder keeps subscriptions; the others would pay for an unused table.
-    let n_subs = match setup.cfg.kind {
-        Kind::Forwarder { .. } => setup.max_subscriptions,
-        Kind::Queue | Kind::Streamer => 0,
+    let clock = Clock {
+        start: StdInstant::now(),
     };
-    let subs: &'static mut [SubEntry] =
-        Box::leak(vec![SubEntry::default(); n_subs].into_boxed_slice());
-    let sh = Rc::new(Shared {
-        dev: RefCell::new(Device::new(setup.cfg, peers, subs)),
-        conns: RefCell::new(HashMap::new()),
-        scratch: RefCell::new(vec![0; setup.cfg.input_capacity].into_boxed_slice()),
-        clock: Clock {
-            start: StdInstant::now(),
-        },
-        stopping: Cell::new(false),
-        queue_capacity: setup.cfg.queue_capacity(),
-        refusals: RateLimit::default(),
-    });
+    let shared: Vec<Rc<Shared>> = devices.iter().map(|d| start_device(d, clock)).collect();
+    let notifier = Notifier::from_env().map(Rc::new);
+    if let Some(n) = &notifier {
+        n.send(&format!("READY=1\nSTATUS={}", notify::status_line(&shared)));
+    }
 
     let ex = Rc::new(LocalExecutor::new());
     async_io::block_on(ex.run(async {
-        let accepts: Vec<Task<()>> = listeners
-            .into_iter()
-            .map(|(side, l, ep)| ex.spawn(accept_loop(sh.clone(), ex.clone(), side, l, ep)))
-            .collect();
-        for (side, ep) in connectors {
-            ex.spawn(connect_loop(sh.clone(), side, ep)).detach();
+        let mut accepts: Vec<Task<()>> = Vec::new();
+        let mut timers: Vec<Task<()>> = Vec::new();
+        for (sh, eps) in shared.iter().zip(bound) {
+            for (side, l, ep) in eps.listeners {
+                accepts.push(ex.spawn(accept_loop(sh.clone(), ex.clone(), side, l, ep)));
+            }
+            for (side, ep) in eps.connectors {
+                ex.spawn(connect_loop(sh.clone(), side, ep)).detach();
+            }
+            timers.push(ex.spawn(timer_loop(sh.clone())));
         }
-        let timer = ex.spawn(timer_loop(sh.clone()));
+        let systemd = notifier
+            .clone()
+            .map(|n| ex.spawn(notify::run(n, shared.clone())));
 
         signals.next().await;
         info!("stopping: no new connections, flushing output for up to {SHUTDOWN_FLUSH:?}");
-        sh.stopping.set(true);
+        if let Some(n) = &notifier {
+            n.send("STOPPING=1\nSTATUS=stopping: flushing output");
+        }
+        for sh in &shared {
+            sh.stopping.set(true);
+        }
         for task in accepts {
             task.cancel().await; // drops the listener, which removes an IPC socket file
         }
+        let flushed = || shared.iter().all(|sh| sh.all_flushed());
         let deadline = StdInstant::now() + SHUTDOWN_FLUSH;
-        while !sh.all_flushed() && StdInstant::now() < deadline {
+        while !flushed() && StdInstant::now() < deadline {
             let tick = async {
                 Timer::after(Duration::from_millis(10)).await;
                 false
@@ -208,12 +198,75 @@ pub fn run(setup: Setup) -> Result<(), RunError> {
                 break;
             }
         }
-        if !sh.all_flushed() {
+        if !flushed() {
             warn!("exiting with output still queued for some peers");
         }
-        timer.cancel().await;
+        for task in timers {
+            task.cancel().await;
+        }
+        if let Some(task) = systemd {
+            task.cancel().await;
+        }
     }));
     Ok(())
+}
+
+fn bind_all(d: &DeviceSetup) -> Result<Endpoints, BindError> {
+    let mut eps = Endpoints {
+        listeners: Vec::new(),
+        connectors: Vec::new(),
+    };
+    let tag = tag(&d.name);
+    for (side, list) in [(Side::Frontend, &d.frontends), (Side::Backend, &d.backends)] {
+        for ep in list {
+            match ep.mode {
+                Mode::Bind => {
+                    let l = endpoint::bind(ep)?;
+                    info!("{tag}{} listening on {ep}", side_name(side));
+                    eps.listeners.push((side, l, ep.clone()));
+                }
+                Mode::Connect => eps.connectors.push((side, ep.clone())),
+            }
+        }
+    }
+    Ok(eps)
+}
+
+fn tag(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!("{name} ")
+    }
+}
+
+/// Allocate a device's storage and wrap it for its tasks.
+fn start_device(d: &DeviceSetup, clock: Clock) -> Rc<Shared> {
+    let cfg = d.device_config();
+    let peers: &'static mut [Slot<HeapQueue>] = Box::leak(
+        std::iter::repeat_with(Slot::default)
+            .take(d.tuning.max_peers)
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
+    // Only a forwarder keeps subscriptions; the others would pay for an unused table.
+    let n_subs = match d.kind {
+        Kind::Forwarder { .. } => d.tuning.max_subscriptions,
+        Kind::Queue | Kind::Streamer => 0,
+    };
+    let subs: &'static mut [SubEntry] =
+        Box::leak(vec![SubEntry::default(); n_subs].into_boxed_slice());
+    Rc::new(Shared {
+        name: d.display_name().to_owned(),
+        tag: tag(&d.name),
+        dev: RefCell::new(Device::new(cfg, peers, subs)),
+        conns: RefCell::new(HashMap::new()),
+        scratch: RefCell::new(vec![0; cfg.input_capacity].into_boxed_slice()),
+        clock,
+        stopping: Cell::new(false),
+        queue_capacity: cfg.queue_capacity(),
+        refusals: RateLimit::default(),
+    })
 }
 
 async fn accept_loop(
@@ -227,7 +280,7 @@ async fn accept_loop(
     loop {
         match l.accept().await {
             Ok((stream, peer)) => {
-                let label = format!("{} {peer}", side_name(side));
+                let label = format!("{}{} {peer}", sh.tag, side_name(side));
                 match sh.admit(side) {
                     Ok((id, sig)) => {
                         debug!("{label}: connected");
@@ -246,7 +299,8 @@ async fn accept_loop(
                 // Out of descriptors or memory: the listener stays readable, so pause.
                 if let Some(n) = errors.tick() {
                     warn!(
-                        "{} {ep}: accept failed: {e} ({n} failures since the last report)",
+                        "{}{} {ep}: accept failed: {e} ({n} failures since the last report)",
+                        sh.tag,
                         side_name(side)
                     );
                 }
@@ -258,7 +312,7 @@ async fn accept_loop(
 
 /// Connect, serve, and reconnect with jittered exponential backoff, until shutdown.
 async fn connect_loop(sh: Rc<Shared>, side: Side, ep: Endpoint) {
-    let label = format!("{} >{ep}", side_name(side));
+    let label = format!("{}{} >{ep}", sh.tag, side_name(side));
     let mut backoff = BACKOFF_MIN;
     let mut failing = false;
     while !sh.stopping.get() {
@@ -322,7 +376,7 @@ async fn timer_loop(sh: Rc<Shared>) {
             sh.dispatch(&mut dev);
             if log::log_enabled!(log::Level::Info) && last_stats.elapsed() >= STATS_EVERY {
                 last_stats = StdInstant::now();
-                info!("stats: {:?}", dev.stats());
+                info!("{}stats: {:?}", sh.tag, dev.stats());
             }
         }
     }

@@ -1,24 +1,42 @@
 //! zedge: a ZeroMQ broker for edge gateways.
 //!
-//! This binary is the shell around `zedge-core`: it parses the command line, binds and
-//! connects endpoints, and drives one device from a single-threaded async loop
-//! ([`driver`]). It owns no protocol logic.
+//! This binary is the shell around `zedge-core`: it parses the command line or a config file,
+//! binds and connects endpoints, and drives one or several devices from a single-threaded async
+//! loop ([`driver`]), telling systemd how it is doing ([`notify`]). It owns no protocol logic.
 //!
-//! Exit status: 0 after SIGINT/SIGTERM, 1 when running fails (an endpoint cannot be bound),
-//! 2 for a bad command line. Errors are one line on stderr.
+//! Exit status: 0 after SIGINT/SIGTERM, 1 when running fails (an endpoint cannot be bound) or
+//! `check-config` finds a mistake, 2 for a bad command line or config file given to `run`
+//! (the unit's `RestartPreventExitStatus=2` keeps systemd from retrying a config that cannot
+//! work). Errors are one line on stderr.
 
 mod cli;
+mod config;
 mod connection;
 mod driver;
 mod endpoint;
 mod log;
+mod notify;
 mod queue;
+mod setup;
 
+use std::path::Path;
 use std::process::ExitCode;
 
+use setup::DeviceSetup;
+
 fn main() -> ExitCode {
-    let opts = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(cli::Command::Run(o)) => o,
+    let (devices, verbosity, base_level) = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli::Command::Device(o)) => {
+            if let Err(e) = o.device_config().validate() {
+                return usage_error(&format!("invalid settings: {e}"));
+            }
+            (vec![o.setup], o.verbosity, None)
+        }
+        Ok(cli::Command::Run { config, verbosity }) => match config::load(&config) {
+            Ok(cfg) => (cfg.devices, verbosity, cfg.log_level),
+            Err(e) => return usage_error(&e.to_string()),
+        },
+        Ok(cli::Command::CheckConfig(path)) => return check_config(&path),
         Ok(cli::Command::Help) => {
             print!("{}", cli::HELP);
             return ExitCode::SUCCESS;
@@ -30,23 +48,29 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e.to_string()),
     };
     let env = std::env::var("ZEDGE_LOG").ok();
-    match log::level(opts.verbosity, env.as_deref()) {
+    match log::level(verbosity, env.as_deref(), base_level) {
         Ok(level) => log::init(level),
         Err(e) => return usage_error(&e),
     }
-    let cfg = opts.device_config();
-    if let Err(e) = cfg.validate() {
-        return usage_error(&format!("invalid settings: {e}"));
-    }
-    let setup = driver::Setup {
-        cfg,
-        max_peers: opts.max_peers,
-        max_subscriptions: opts.max_subscriptions,
-        frontends: opts.frontends,
-        backends: opts.backends,
-    };
-    match driver::run(setup) {
+    run(devices)
+}
+
+fn run(devices: Vec<DeviceSetup>) -> ExitCode {
+    match driver::run(devices) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zedge: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    match config::load(path) {
+        Ok(cfg) => {
+            print!("{}", config::summary(&cfg, &path.display().to_string()));
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("zedge: {e}");
             ExitCode::FAILURE

@@ -14,6 +14,7 @@
 pub mod agent;
 pub mod broker;
 pub mod raw;
+pub mod systemd;
 pub mod wait;
 
 use std::io::{self, Read, Write};

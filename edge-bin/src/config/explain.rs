@@ -1,0 +1,132 @@
+//! Errors from the TOML parser and serde, placed: the device and key at the error's offset,
+//! found in the parsed document, and serde's phrasing turned to lead with what is expected.
+
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+/// 1-based line of byte offset `at`.
+pub fn line_of(text: &str, at: usize) -> usize {
+    let at = at.min(text.len());
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// A parse or serde error, with the device and key it is about, in our words. `key` is the
+/// key's text when the caller knows it better than the document does.
+pub fn explain(doc: &Spanned<DeTable<'_>>, at: usize, key: Option<&str>, msg: &str) -> String {
+    let (section, found) = locate(doc.get_ref(), at);
+    let key = key
+        .map(|k| k.trim_matches(|c| c == '"' || c == '\'').to_owned())
+        .or(found);
+    let mut out = String::new();
+    if let Some(s) = section {
+        out.push_str(&s);
+        out.push_str(": ");
+    }
+    let msg = reword(msg);
+    // "unknown key" names the key itself.
+    if let (Some(k), false) = (key, msg.starts_with("unknown key")) {
+        out.push_str(&format!("key \"{k}\": "));
+    }
+    out.push_str(&msg);
+    out
+}
+
+/// The section (`device "x"`, `[log]`) and key whose text holds byte offset `at`. An offset
+/// on no key (a repeated key, a missing one) belongs to the last section header before it.
+fn locate(doc: &DeTable<'_>, at: usize) -> (Option<String>, Option<String>) {
+    let inside = |span: Range<usize>| span.contains(&at) || span.start == at;
+    let mut sections: Vec<(usize, String, &DeTable<'_>)> = Vec::new();
+    for (k, v) in doc.iter() {
+        let name = k.get_ref().to_string();
+        match v.get_ref() {
+            DeValue::Array(items) if name == "device" => {
+                for (i, item) in items.iter().enumerate() {
+                    if let DeValue::Table(t) = item.get_ref() {
+                        let label = match t.get("name").map(|n| n.get_ref()) {
+                            Some(DeValue::String(n)) if !n.is_empty() => format!("device {n:?}"),
+                            _ => format!("device #{}", i + 1),
+                        };
+                        sections.push((item.span().start, label, t));
+                    }
+                }
+            }
+            DeValue::Table(t) => sections.push((v.span().start, format!("[{name}]"), t)),
+            _ => {}
+        }
+        let section = match v.get_ref() {
+            DeValue::Table(_) => true,
+            DeValue::Array(items) => {
+                !items.is_empty() && items.iter().all(|i| i.get_ref().is_table())
+            }
+            _ => false,
+        };
+        if inside(k.span()) || (inside(v.span()) && !section) {
+            return (None, Some(name));
+        }
+    }
+    for (_, label, t) in &sections {
+        if let Some(key) = key_at(t, at) {
+            return (Some(label.clone()), Some(key));
+        }
+    }
+    let last = sections
+        .into_iter()
+        .filter(|(start, ..)| *start <= at)
+        .max_by_key(|(start, ..)| *start);
+    (last.map(|(_, label, _)| label), None)
+}
+
+fn key_at(t: &DeTable<'_>, at: usize) -> Option<String> {
+    t.iter()
+        .find(|(k, v)| k.span().contains(&at) || v.span().contains(&at) || k.span().start == at)
+        .map(|(k, _)| k.get_ref().to_string())
+}
+
+/// serde's phrasing, turned around to lead with what is expected.
+fn reword(msg: &str) -> String {
+    let strip = |s: &str| s.replace('`', "");
+    if let Some(rest) = msg.strip_prefix("unknown field ") {
+        let (field, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        let field = strip(field);
+        return if expected.is_empty() {
+            format!("unknown key \"{field}\"")
+        } else {
+            format!("unknown key \"{field}\"; expected {}", strip(expected))
+        };
+    }
+    if let Some(field) = msg.strip_prefix("missing field ") {
+        return format!("missing key \"{}\"", strip(field));
+    }
+    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            if let Some((found, expected)) = rest.rsplit_once(", expected ") {
+                return format!("expected {expected}, not {}", found_value(found));
+            }
+        }
+    }
+    if msg == "duplicate key" {
+        return "this key is given twice; keep one".into();
+    }
+    msg.to_owned()
+}
+
+/// `string "x"` -> `"x"`, ``integer `3` `` -> `3`, `map` -> `a table`, `sequence` -> `a list`.
+fn found_value(found: &str) -> String {
+    if let Some(s) = found.strip_prefix("string ") {
+        return s.to_owned();
+    }
+    if let Some((_, v)) = found.split_once(" `") {
+        return v.trim_end_matches('`').to_owned();
+    }
+    match found {
+        "map" => "a table".into(),
+        "sequence" => "a list".into(),
+        other => other.to_owned(),
+    }
+}

@@ -1,0 +1,153 @@
+//! `zedge check-config FILE` and `zedge run --config FILE` through the real binary: the shipped
+//! config checks clean, mistakes are reported with file, line and key, and one process runs
+//! several devices side by side for real libzmq peers.
+
+use std::path::Path;
+use std::time::Duration;
+
+use zedge_tests::broker::free_port;
+use zedge_tests::systemd::{temp_path, zedge, ConfigRun};
+use zedge_tests::PyPeer;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_config_accepts_the_shipped_board_config() {
+    let board = Path::new(env!("CARGO_MANIFEST_DIR")).join("../board/zedge.toml");
+    let board = board.to_str().expect("utf-8 path");
+    let out = zedge(&["check-config", board]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with(&format!("{board}: ok, 2 devices\n")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  telemetry: forwarder\n"), "{stdout}");
+    assert!(stdout.contains("  rpc: queue\n"), "{stdout}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+const BAD_KIND: &str = r#"# gateway
+[[device]]
+name = "sensors"
+kind = "router"
+frontend = "tcp://*:5559"
+backend = "tcp://*:5560"
+"#;
+
+#[test]
+fn check_config_names_file_line_device_and_key() {
+    let path = temp_path("bad.toml");
+    std::fs::write(&path, BAD_KIND).expect("write config");
+    let out = zedge(&["check-config", path.to_str().expect("utf-8 path")]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "zedge: {}:4: device \"sensors\": key \"kind\": expected one of forwarder, queue, \
+             streamer, not \"router\"\n",
+            path.display()
+        )
+    );
+    assert!(out.stdout.is_empty());
+
+    let out = zedge(&["check-config", "/nonexistent/zedge.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("zedge: /nonexistent/zedge.toml: cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn run_refuses_a_bad_config_with_status_2() {
+    let mut run = ConfigRun::start(BAD_KIND, &[]);
+    let status = run.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(2), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains(":4: device \"sensors\": key \"kind\""),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// A forwarder and a streamer in one process, each with libzmq peers on both sides.
+const TWO_DEVICES_PEERS: &str = r#"
+import sys, time, zmq
+feed_in, feed_out, jobs_in, jobs_out = sys.argv[1:5]
+ctx = zmq.Context()
+def sock(kind, ep):
+    s = ctx.socket(kind)
+    s.setsockopt(zmq.LINGER, 1000)
+    s.setsockopt(zmq.RCVTIMEO, 5000)
+    s.connect(ep)
+    return s
+pub, sub = sock(zmq.PUB, feed_in), sock(zmq.SUB, feed_out)
+sub.setsockopt(zmq.SUBSCRIBE, b"temp")
+push, pull = sock(zmq.PUSH, jobs_in), sock(zmq.PULL, jobs_out)
+
+# The subscription travels upstream asynchronously: publish until it has arrived.
+deadline = time.time() + 10
+got = None
+while got is None and time.time() < deadline:
+    pub.send_multipart([b"humidity", b"55"])
+    pub.send_multipart([b"temp", b"21.5"])
+    if sub.poll(100):
+        got = sub.recv_multipart()
+assert got == [b"temp", b"21.5"], got
+
+for i in range(5):
+    push.send_multipart([b"job", str(i).encode()])
+jobs = [pull.recv_multipart() for _ in range(5)]
+assert jobs == [[b"job", str(i).encode()] for i in range(5)], jobs
+print("ok")
+"#;
+
+#[test]
+fn run_config_runs_every_device_in_one_process() {
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let ep = |p: u16| format!("tcp://127.0.0.1:{p}");
+    let config = format!(
+        r#"
+[log]
+level = "info"
+
+[[device]]
+name = "feed"
+kind = "forwarder"
+frontend = "{}"
+backend = ["{}"]
+
+[[device]]
+name = "jobs"
+kind = "streamer"
+frontend = "{}"
+backend = "{}"
+"#,
+        ep(ports[0]),
+        ep(ports[1]),
+        ep(ports[2]),
+        ep(ports[3])
+    );
+    let mut run = ConfigRun::start(&config, &[]);
+    let args: Vec<String> = ports.iter().map(|&p| ep(p)).collect();
+    let peers = PyPeer::spawn(
+        "feed+jobs",
+        TWO_DEVICES_PEERS,
+        &args,
+        Duration::from_secs(30),
+    );
+    assert_eq!(peers.finish().trim(), "ok");
+    run.assert_running();
+    let stderr = run.stderr();
+    for line in ["feed frontend listening on", "jobs backend listening on"] {
+        assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
+    }
+    run.sigterm();
+    assert_eq!(run.wait(Duration::from_secs(10)).code(), Some(0));
+}
