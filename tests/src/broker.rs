@@ -321,21 +321,16 @@ impl Broker {
             .status()
             .expect("run kill -TERM");
         assert!(status.success(), "kill -TERM {} failed", self.pid());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    self.join_reader();
-                    return status;
-                }
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-                Ok(None) => panic!(
-                    "{} still running 10 s after SIGTERM:\n{}",
-                    self.label,
-                    self.stderr()
-                ),
-                Err(e) => panic!("cannot wait for zedge: {e}"),
+        match crate::wait::exit_within(&mut self.child, Duration::from_secs(10)) {
+            Some(status) => {
+                self.join_reader();
+                status
             }
+            None => panic!(
+                "{} still running 10 s after SIGTERM:\n{}",
+                self.label,
+                self.stderr()
+            ),
         }
     }
 

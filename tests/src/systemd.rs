@@ -230,17 +230,12 @@ impl ConfigRun {
 
     /// The exit status, waiting up to `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    self.join_reader();
-                    return status;
-                }
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-                Ok(None) => panic!("zedge still running after {timeout:?}:\n{}", self.stderr()),
-                Err(e) => panic!("cannot wait for zedge: {e}"),
+        match crate::wait::exit_within(&mut self.child, timeout) {
+            Some(status) => {
+                self.join_reader();
+                status
             }
+            None => panic!("zedge still running after {timeout:?}:\n{}", self.stderr()),
         }
     }
 

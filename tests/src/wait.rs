@@ -15,3 +15,19 @@ pub fn until(deadline: Instant, what: &str, mut attempt: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
     }
 }
+
+/// The child's exit status once it exits, or `None` if it is still running after `timeout`.
+pub fn exit_within(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => return None,
+            Err(e) => panic!("cannot wait for process {}: {e}", child.id()),
+        }
+    }
+}

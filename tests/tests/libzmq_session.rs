@@ -4,6 +4,7 @@
 //! its side through `zedge_tests::Driver`. Every wait has a deadline and the Python peer is
 //! killed if it overruns, so a broken session fails the test instead of hanging it.
 
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use zedge_core::conn::{Heartbeat, SessionConfig, SessionError};
@@ -18,6 +19,21 @@ const BUDGET: Duration = Duration::from_secs(20);
 
 fn deadline() -> Instant {
     Instant::now() + BUDGET
+}
+
+/// A Python peer running `script` connects to a fresh listener, and the Rust side takes the
+/// connection with a session configured by `cfg`. The listener stays open for tests that
+/// check that no second connection comes.
+fn connect_peer(
+    role: &str,
+    script: &str,
+    cfg: SessionConfig,
+    deadline: Instant,
+) -> (PyPeer, Driver, TcpListener) {
+    let (listener, port) = listen();
+    let peer = PyPeer::spawn(role, script, &[port.to_string()], BUDGET);
+    let rust = Driver::new(accept(&listener, deadline), cfg);
+    (peer, rust, listener)
 }
 
 /// The big frame: longer than the input buffer, so it arrives as a `Frame` and many `Body`s,
@@ -44,11 +60,11 @@ ctx.term()
 #[test]
 fn pull_receives_multipart_from_libzmq_push() {
     let deadline = deadline();
-    let (listener, port) = listen();
-    let peer = PyPeer::spawn("PUSH", PUSH_TO_RUST, &[port.to_string()], BUDGET);
-    let mut rust = Driver::new(
-        accept(&listener, deadline),
+    let (peer, mut rust, _listener) = connect_peer(
+        "PUSH",
+        PUSH_TO_RUST,
         SessionConfig::new(SocketType::Pull),
+        deadline,
     );
     assert_eq!(rust.ready(deadline), (SocketType::Push, Vec::new()));
 
@@ -93,11 +109,11 @@ ctx.term()
 #[test]
 fn push_sends_multipart_to_libzmq_pull() {
     let deadline = deadline();
-    let (listener, port) = listen();
-    let peer = PyPeer::spawn("PULL", PULL_FROM_RUST, &[port.to_string()], BUDGET);
-    let mut rust = Driver::new(
-        accept(&listener, deadline),
+    let (peer, mut rust, _listener) = connect_peer(
+        "PULL",
+        PULL_FROM_RUST,
         SessionConfig::new(SocketType::Push),
+        deadline,
     );
     assert_eq!(rust.ready(deadline), (SocketType::Pull, Vec::new()));
     let big = big_frame();
@@ -141,16 +157,9 @@ ctx.term()
 #[test]
 fn heartbeats_keep_an_idle_libzmq_dealer_connected() {
     let deadline = deadline();
-    let (listener, port) = listen();
-    let peer = PyPeer::spawn(
-        "DEALER",
-        DEALER_WITH_HEARTBEATS,
-        &[port.to_string()],
-        BUDGET,
-    );
     let mut cfg = SessionConfig::new(SocketType::Router);
     cfg.heartbeat = Heartbeat::every(CoreDuration::from_millis(100));
-    let mut rust = Driver::new(accept(&listener, deadline), cfg);
+    let (peer, mut rust, listener) = connect_peer("DEALER", DEALER_WITH_HEARTBEATS, cfg, deadline);
     assert_eq!(
         rust.ready(deadline),
         (SocketType::Dealer, b"py-dealer".to_vec())
@@ -213,11 +222,11 @@ ctx.term()
 #[test]
 fn pull_rejects_libzmq_pub_with_error() {
     let deadline = deadline();
-    let (listener, port) = listen();
-    let peer = PyPeer::spawn("PUB", PUB_TO_PULL, &[port.to_string()], BUDGET);
-    let mut rust = Driver::new(
-        accept(&listener, deadline),
+    let (peer, mut rust, _listener) = connect_peer(
+        "PUB",
+        PUB_TO_PULL,
         SessionConfig::new(SocketType::Pull),
+        deadline,
     );
     match rust.step(deadline) {
         Step::Failed(SessionError::IncompatibleSocketType { ours, theirs }) => {
@@ -264,11 +273,11 @@ ctx.term()
 #[test]
 fn xpub_sees_libzmq_sub_subscriptions() {
     let deadline = deadline();
-    let (listener, port) = listen();
-    let peer = PyPeer::spawn("SUB", SUB_TO_XPUB, &[port.to_string()], BUDGET);
-    let mut rust = Driver::new(
-        accept(&listener, deadline),
+    let (peer, mut rust, _listener) = connect_peer(
+        "SUB",
+        SUB_TO_XPUB,
         SessionConfig::new(SocketType::XPub),
+        deadline,
     );
     assert_eq!(rust.ready(deadline), (SocketType::Sub, Vec::new()));
     assert_eq!(rust.session.peer_minor(), Some(1));
@@ -302,11 +311,11 @@ ctx.term()
 #[test]
 fn xpub_sees_libzmq_xsub_subscription_messages() {
     let deadline = deadline();
-    let (listener, port) = listen();
-    let peer = PyPeer::spawn("XSUB", XSUB_TO_XPUB, &[port.to_string()], BUDGET);
-    let mut rust = Driver::new(
-        accept(&listener, deadline),
+    let (peer, mut rust, _listener) = connect_peer(
+        "XSUB",
+        XSUB_TO_XPUB,
         SessionConfig::new(SocketType::XPub),
+        deadline,
     );
     assert_eq!(rust.ready(deadline), (SocketType::XSub, Vec::new()));
     assert_eq!(
