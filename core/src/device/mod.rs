@@ -109,7 +109,8 @@ pub struct DeviceConfig {
     /// skipped, subscribers lose it) until it drains below.
     pub queue_hwm: usize,
     /// Size of the caller's per-connection input buffer. Messages that fit are routed whole;
-    /// larger ones are cut through as they arrive.
+    /// larger ones, and those whose first frame is a quarter of it or more, are cut through as
+    /// they arrive.
     pub input_capacity: usize,
 }
 

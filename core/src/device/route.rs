@@ -8,6 +8,10 @@ use crate::time::Instant;
 use crate::wire::frame::{holds_message, FrameHead};
 use crate::wire::Writer;
 
+/// A message whose first frame is at least a quarter of the input buffer is cut through
+/// without waiting to have all of it: large partial messages are not kept between reads.
+const CUT_THROUGH_DIVISOR: usize = 4;
+
 /// Length of the routing frame a queue puts before each request: 0x00, slot, generation.
 const ROUTING_ID_LEN: usize = 9;
 
@@ -51,12 +55,16 @@ impl<Q: ByteQueue> Device<'_, Q> {
             Ok(Some((head, used))) if !head.command => (head, used),
             _ => return self.feed(idx, rest, now),
         };
-        // Whole messages are routed at once; only those larger than the buffer are cut through.
-        if !full && !holds_message(rest) {
-            return Ok(0);
-        }
+        // Whole messages are routed at once. Those that cannot fit in the buffer, or whose
+        // first frame is large, are cut through as they arrive, once the first frame's head
+        // bytes (what a forwarder matches topics on) are here.
         let body = &rest[head_len..];
         let prefix = &body[..(body.len() as u64).min(head.len) as usize];
+        let head_ready = prefix.len() as u64 >= head.len.min(self.cfg.limits.head_bytes as u64);
+        let large = head.len >= (self.cfg.input_capacity / CUT_THROUGH_DIVISOR) as u64;
+        if !holds_message(rest) && !(head_ready && (full || large)) {
+            return Ok(0);
+        }
         let next = match self.route(idx, head, prefix) {
             Route::Blocked => {
                 self.block(idx);
