@@ -1,0 +1,570 @@
+/* zload: the native load generator of tools/bench, one binary with one role per process, on
+ * Debian's libzmq with default socket options. Every role takes its endpoint as ZeroMQ does;
+ * a leading '@' binds (the "direct" runs, no broker), anything else connects.
+ *
+ * Producers run until killed (or MAXSECS). Consumers measure: they wait for the first message
+ * (so connections and subscriptions are in place), print FIRST, warm up for WARM seconds, print
+ * START, count for SECS seconds and print "END key=value ..." and exit. tools/bench samples the
+ * broker's /proc counters when it reads START and END.
+ *
+ *   zload push   EP SIZE                      PUSH SIZE-byte messages, as fast as they go
+ *   zload pull   EP SIZE WARM SECS            PULL and count
+ *   zload req    EP SIZE WARM SECS            REQ lockstep round trips: p50/p99 latency
+ *   zload rep    EP                           REP echo worker
+ *   zload dealer EP SIZE WINDOW WARM SECS     DEALER client, WINDOW requests outstanding
+ *   zload echo   EP                           DEALER echo worker (sends back every frame)
+ *   zload pub    EP NSOCK SIZE NTOPICS        NSOCK publishers (XPUB with XPUB_NODROP, so a
+ *                                             full pipe pushes back instead of burning CPU on
+ *                                             drops), topics "t0".."t{NTOPICS-1}" in turn
+ *   zload sub    EP FILTERS WARM SECS         one SUB socket per comma-separated filter
+ *                                             ("all" = every message), counts all delivered
+ *   zload big    DEVICE FE BE SIZE            one SIZE-byte message through a broker device;
+ *                                             prints READY, waits for a line on stdin, sends,
+ *                                             prints DONE
+ *
+ * Build: cc -O2 -o zload zload.c -lzmq */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#define MAXSECS 120.0 /* a producer never outlives this, even if nobody kills it */
+#define STALL 10.0    /* a consumer that sees nothing for this long gives up */
+
+static void *ctx;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+__attribute__((noreturn)) static void die(const char *what)
+{
+    fprintf(stderr, "zload: %s: %s\n", what, zmq_strerror(zmq_errno()));
+    say("END error=1");
+    exit(1);
+}
+
+static void setint(void *s, int opt, int v)
+{
+    if (zmq_setsockopt(s, opt, &v, sizeof v) != 0)
+        die("setsockopt");
+}
+
+static void *sock(int type)
+{
+    void *s = zmq_socket(ctx, type);
+    if (!s)
+        die("socket");
+    setint(s, ZMQ_LINGER, 0);
+    return s;
+}
+
+static void attach(void *s, const char *ep)
+{
+    if (ep[0] == '@' ? zmq_bind(s, ep + 1) : zmq_connect(s, ep))
+        die(ep);
+}
+
+static char *payload(size_t size)
+{
+    char *b = malloc(size ? size : 1);
+    if (!b) { perror("malloc"); exit(1); }
+    for (size_t i = 0; i < size; i++)
+        b[i] = (char)('a' + i % 26);
+    return b;
+}
+
+/* Send a constant buffer: above libzmq's inline size, a constant message (no free function)
+ * is zero-copy and allocation-free, so the generator spends nothing on copying 64 KiB. */
+static int send_const(void *s, const char *buf, size_t size, int flags)
+{
+    if (size <= 32)
+        return zmq_send(s, buf, size, flags);
+    zmq_msg_t m;
+    zmq_msg_init_data(&m, (void *)buf, size, NULL, NULL);
+    int rc = zmq_msg_send(&m, s, flags);
+    if (rc < 0)
+        zmq_msg_close(&m);
+    return rc;
+}
+
+/* ---- the measuring window shared by all consumers ---- */
+typedef struct {
+    double warm, secs, t_first, t_start, t_last_rx, t_end;
+    int phase; /* 0 waiting for the first message, 1 warming up, 2 counting, 3 done */
+    uint64_t n, bytes, ticks;
+} win_t;
+
+static void win_init(win_t *w, double warm, double secs)
+{
+    memset(w, 0, sizeof *w);
+    w->warm = warm;
+    w->secs = secs;
+    w->t_last_rx = now();
+}
+
+/* Check the clock and advance the phase; returns 1 when the window is over. */
+static int win_check(win_t *w, double t)
+{
+    if (w->phase == 1 && t - w->t_first >= w->warm) {
+        w->phase = 2;
+        w->n = w->bytes = 0;
+        w->t_start = now();
+        say("START");
+    } else if (w->phase == 2 && t - w->t_start >= w->secs) {
+        w->t_end = t;
+        w->phase = 3;
+        return 1;
+    }
+    return 0;
+}
+
+/* Account for one received message; checks the clock every 64 messages (or every message
+ * when they are big). Returns 1 when the window is over. */
+static int win_msg(win_t *w, size_t bytes, int check_every)
+{
+    if (w->phase == 0) {
+        w->phase = 1;
+        w->t_first = w->t_last_rx = now();
+        say("FIRST");
+        return 0;
+    }
+    if (w->phase == 2) {
+        w->n++;
+        w->bytes += bytes;
+    }
+    if (++w->ticks % check_every == 0) {
+        double t = now();
+        w->t_last_rx = t;
+        return win_check(w, t);
+    }
+    return 0;
+}
+
+/* Nothing arrived for a while (a receive timeout): is the window over, or are we stalled? */
+static int win_idle(win_t *w)
+{
+    double t = now();
+    if (w->phase >= 1 && win_check(w, t))
+        return 1;
+    if (t - w->t_last_rx > STALL) {
+        say("END stalled=1 phase=%d msgs=%llu", w->phase, (unsigned long long)w->n);
+        exit(3);
+    }
+    return 0;
+}
+
+static void win_report(win_t *w, const char *extra)
+{
+    double secs = w->t_end - w->t_start;
+    say("END msgs=%llu bytes=%llu secs=%.6f rate=%.1f%s%s", (unsigned long long)w->n,
+        (unsigned long long)w->bytes, secs, w->n / secs, extra ? " " : "", extra ? extra : "");
+}
+
+static int recv_retry(zmq_msg_t *m, void *s, win_t *w)
+{
+    for (;;) {
+        int rc = zmq_msg_recv(m, s, 0);
+        if (rc >= 0)
+            return rc;
+        if (zmq_errno() == EAGAIN) {
+            if (w && win_idle(w))
+                return -2;
+            continue;
+        }
+        if (zmq_errno() == EINTR)
+            continue;
+        die("recv");
+    }
+}
+
+/* ---- roles ---- */
+
+static int cmd_push(char **a)
+{
+    size_t size = strtoul(a[1], 0, 10);
+    void *s = sock(ZMQ_PUSH);
+    attach(s, a[0]);
+    char *buf = payload(size);
+    double t0 = now();
+    for (uint64_t i = 0;; i++) {
+        if (send_const(s, buf, size, 0) < 0 && zmq_errno() != EINTR)
+            die("send");
+        if ((i & 4095) == 0 && now() - t0 > MAXSECS)
+            return 0;
+    }
+}
+
+static int cmd_pull(char **a)
+{
+    size_t size = strtoul(a[1], 0, 10);
+    win_t w;
+    win_init(&w, atof(a[2]), atof(a[3]));
+    void *s = sock(ZMQ_PULL);
+    setint(s, ZMQ_RCVTIMEO, 100);
+    attach(s, a[0]);
+    int every = size >= 4096 ? 1 : 64;
+    uint64_t bad = 0;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    for (;;) {
+        int rc = recv_retry(&m, s, &w);
+        if (rc == -2)
+            break;
+        if ((size_t)rc != size)
+            bad++;
+        if (win_msg(&w, rc, every))
+            break;
+    }
+    char extra[64];
+    snprintf(extra, sizeof extra, "bad=%llu", (unsigned long long)bad);
+    win_report(&w, extra);
+    return 0;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static int cmd_req(char **a)
+{
+    size_t size = strtoul(a[1], 0, 10);
+    win_t w;
+    win_init(&w, atof(a[2]), atof(a[3]));
+    void *s = sock(ZMQ_REQ);
+    setint(s, ZMQ_RCVTIMEO, 100);
+    attach(s, a[0]);
+    char *buf = payload(size);
+    size_t cap = 1 << 20, n = 0;
+    double *rtt = malloc(cap * sizeof *rtt);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    for (;;) {
+        double t1 = now();
+        if (send_const(s, buf, size, 0) < 0)
+            die("send");
+        int rc = recv_retry(&m, s, &w);
+        if (rc == -2)
+            break;
+        double t2 = now();
+        if (w.phase == 2) {
+            if (n == cap)
+                rtt = realloc(rtt, (cap *= 2) * sizeof *rtt);
+            rtt[n++] = t2 - t1;
+        }
+        if (win_msg(&w, rc, 1))
+            break;
+    }
+    if (n == 0) {
+        say("END msgs=0");
+        return 3;
+    }
+    qsort(rtt, n, sizeof *rtt, cmp_double);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += rtt[i];
+    char extra[256];
+    snprintf(extra, sizeof extra, "p50_us=%.2f p99_us=%.2f p999_us=%.2f max_us=%.2f mean_us=%.2f",
+             rtt[n / 2] * 1e6, rtt[(size_t)(n * 0.99)] * 1e6, rtt[(size_t)(n * 0.999)] * 1e6,
+             rtt[n - 1] * 1e6, sum / n * 1e6);
+    win_report(&w, extra);
+    return 0;
+}
+
+static int cmd_rep(char **a)
+{
+    void *s = sock(ZMQ_REP);
+    attach(s, a[0]);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    for (;;) {
+        if (zmq_msg_recv(&m, s, 0) < 0)
+            die("recv");
+        if (zmq_msg_send(&m, s, 0) < 0)
+            die("send");
+    }
+}
+
+static int cmd_dealer(char **a)
+{
+    size_t size = strtoul(a[1], 0, 10);
+    int window = atoi(a[2]);
+    win_t w;
+    win_init(&w, atof(a[3]), atof(a[4]));
+    void *s = sock(ZMQ_DEALER);
+    setint(s, ZMQ_RCVTIMEO, 100);
+    attach(s, a[0]);
+    char *buf = payload(size);
+    /* REQ's envelope (an empty delimiter, then the body), so any worker understands it. */
+    for (int i = 0; i < window; i++)
+        if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0 || send_const(s, buf, size, 0) < 0)
+            die("send");
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    uint64_t bad = 0;
+    for (;;) {
+        size_t frames = 0, last = 0;
+        int more, rc;
+        do {
+            rc = recv_retry(&m, s, &w);
+            if (rc == -2)
+                goto done;
+            frames++;
+            last = rc;
+            more = zmq_msg_more(&m);
+        } while (more);
+        if (frames != 2 || last != size)
+            bad++;
+        if (zmq_send(s, "", 0, ZMQ_SNDMORE) < 0 || send_const(s, buf, size, 0) < 0)
+            die("send");
+        if (win_msg(&w, last, 64))
+            break;
+    }
+done:;
+    char extra[64];
+    snprintf(extra, sizeof extra, "bad=%llu", (unsigned long long)bad);
+    win_report(&w, extra);
+    return 0;
+}
+
+static int cmd_echo(char **a)
+{
+    void *s = sock(ZMQ_DEALER);
+    attach(s, a[0]);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    for (;;) {
+        if (zmq_msg_recv(&m, s, 0) < 0)
+            die("recv");
+        int more = zmq_msg_more(&m);
+        if (zmq_msg_send(&m, s, more ? ZMQ_SNDMORE : 0) < 0)
+            die("send");
+    }
+}
+
+static int cmd_pub(char **a)
+{
+    int nsock = atoi(a[1]), ntopics = atoi(a[3]);
+    size_t size = strtoul(a[2], 0, 10);
+    if (size < 4 || ntopics < 1 || ntopics > 10 || nsock < 1 || nsock > 64) {
+        fprintf(stderr, "zload pub: bad arguments\n");
+        return 2;
+    }
+    void *s[64];
+    char *bufs[10];
+    for (int i = 0; i < nsock; i++) {
+        s[i] = sock(ZMQ_XPUB);
+        setint(s[i], ZMQ_XPUB_NODROP, 1);
+        attach(s[i], a[0]);
+    }
+    for (int t = 0; t < ntopics; t++) {
+        bufs[t] = payload(size);
+        bufs[t][0] = 't';
+        bufs[t][1] = (char)('0' + t);
+    }
+    double t0 = now();
+    for (uint64_t c = 0;; c++) {
+        void *x = s[c % nsock];
+        if (send_const(x, bufs[(c / nsock) % ntopics], size, 0) < 0 && zmq_errno() != EINTR)
+            die("send");
+        if ((c & 4095) == 0 && now() - t0 > MAXSECS)
+            return 0;
+    }
+}
+
+static int cmd_sub(char **a)
+{
+    char *filters = strdup(a[1]);
+    win_t w;
+    win_init(&w, atof(a[2]), atof(a[3]));
+    zmq_pollitem_t it[64];
+    uint64_t per[64] = {0};
+    int got[64] = {0};
+    int n = 0;
+    for (char *f = strtok(filters, ","); f && n < 64; f = strtok(NULL, ","), n++) {
+        const char *filt = strcmp(f, "all") ? f : "";
+        it[n].socket = sock(ZMQ_SUB);
+        it[n].events = ZMQ_POLLIN;
+        it[n].fd = 0;
+        if (zmq_setsockopt(it[n].socket, ZMQ_SUBSCRIBE, filt, strlen(filt)) != 0)
+            die("subscribe");
+        attach(it[n].socket, a[0]);
+    }
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    int have = 0, missing = 0;
+    double t_begin = now();
+    for (;;) {
+        int rc = zmq_poll(it, n, 100);
+        if (rc < 0 && zmq_errno() != EINTR)
+            die("poll");
+        double t = now();
+        if (rc > 0) {
+            w.t_last_rx = t;
+            for (int i = 0; i < n; i++) {
+                if (!(it[i].revents & ZMQ_POLLIN))
+                    continue;
+                for (int k = 0; k < 1024; k++) {
+                    int r = zmq_msg_recv(&m, it[i].socket, ZMQ_DONTWAIT);
+                    if (r < 0)
+                        break;
+                    if (!got[i]) {
+                        got[i] = 1;
+                        have++;
+                    }
+                    if (w.phase == 2) {
+                        per[i]++;
+                        w.n++;
+                        w.bytes += r;
+                    }
+                }
+            }
+        }
+        if (w.phase == 0) {
+            /* Measure only once every subscriber receives: subscriptions have travelled. */
+            if (have == n || (have > 0 && t - t_begin > STALL)) {
+                missing = n - have;
+                w.phase = 1;
+                w.t_first = t;
+                say("FIRST");
+            } else if (t - t_begin > 2 * STALL) {
+                say("END stalled=1 phase=0 msgs=0");
+                return 3;
+            }
+        } else if (win_check(&w, t)) {
+            break;
+        } else if (t - w.t_last_rx > STALL) {
+            say("END stalled=1 phase=%d msgs=%llu", w.phase, (unsigned long long)w.n);
+            return 3;
+        }
+    }
+    char extra[1024];
+    int off = snprintf(extra, sizeof extra, "missing=%d per=", missing);
+    for (int i = 0; i < n && off < (int)sizeof extra - 24; i++)
+        off += snprintf(extra + off, sizeof extra - off, "%s%llu", i ? "/" : "",
+                        (unsigned long long)per[i]);
+    win_report(&w, extra);
+    return 0;
+}
+
+/* One big message through a broker device; both ends live in this process. */
+static int cmd_big(char **a)
+{
+    const char *dev = a[0];
+    size_t size = strtoull(a[3], 0, 10);
+    void *in, *out; /* the message goes in at the frontend and out at the backend */
+    int queue = !strcmp(dev, "queue"), fwd = !strcmp(dev, "forwarder");
+    if (!strcmp(dev, "streamer")) {
+        in = sock(ZMQ_PUSH);
+        out = sock(ZMQ_PULL);
+    } else if (queue) {
+        in = sock(ZMQ_REQ);
+        out = sock(ZMQ_REP);
+    } else if (fwd) {
+        in = sock(ZMQ_XPUB);
+        setint(in, ZMQ_XPUB_NODROP, 1);
+        out = sock(ZMQ_SUB);
+        zmq_setsockopt(out, ZMQ_SUBSCRIBE, "", 0);
+    } else {
+        fprintf(stderr, "zload big: unknown device %s\n", dev);
+        return 2;
+    }
+    setint(out, ZMQ_RCVTIMEO, 30000);
+    setint(in, ZMQ_RCVTIMEO, 30000);
+    /* The receiving end first, so no broker sees the message with nowhere to send it. */
+    attach(out, a[2]);
+    struct timespec settle = {0, 200 * 1000 * 1000};
+    nanosleep(&settle, NULL);
+    attach(in, a[1]);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    /* A small message first: connections (and the subscription) are in place. */
+    if (fwd) {
+        int r = -1;
+        setint(out, ZMQ_RCVTIMEO, 50);
+        for (int i = 0; i < 400 && r < 0; i++) {
+            zmq_send(in, "w", 1, 0);
+            r = zmq_msg_recv(&m, out, 0);
+        }
+        if (r < 0)
+            die("warm-up");
+        setint(out, ZMQ_RCVTIMEO, 50); /* drain the other warm-up messages */
+        while (zmq_msg_recv(&m, out, 0) >= 0)
+            ;
+        setint(out, ZMQ_RCVTIMEO, 30000);
+    } else {
+        if (zmq_send(in, "w", 1, 0) < 0 || zmq_msg_recv(&m, out, 0) < 0)
+            die("warm-up");
+        if (queue && (zmq_msg_send(&m, out, 0) < 0 || zmq_msg_recv(&m, in, 0) < 0))
+            die("warm-up reply");
+    }
+    say("READY");
+    char line[64];
+    if (!fgets(line, sizeof line, stdin))
+        return 1;
+    char *buf = payload(size);
+    double t0 = now();
+    if (send_const(in, buf, size, 0) < 0)
+        die("send big");
+    int rc;
+    do {
+        rc = zmq_msg_recv(&m, out, 0);
+        if (rc < 0)
+            die("recv big");
+    } while (fwd && (size_t)rc != size);
+    int ok = (size_t)rc == size && !memcmp(zmq_msg_data(&m), buf, size);
+    if (queue) { /* and the reply, the same 64 MiB, back through the broker */
+        if (zmq_msg_send(&m, out, 0) < 0)
+            die("send big reply");
+        rc = zmq_msg_recv(&m, in, 0);
+        if (rc < 0)
+            die("recv big reply");
+        ok = ok && (size_t)rc == size && !memcmp(zmq_msg_data(&m), buf, size);
+    }
+    say("DONE ok=%d secs=%.3f", ok, now() - t0);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct { const char *name; int nargs; int (*fn)(char **); } roles[] = {
+        {"push", 2, cmd_push}, {"pull", 4, cmd_pull}, {"req", 4, cmd_req},
+        {"rep", 1, cmd_rep},   {"dealer", 5, cmd_dealer}, {"echo", 1, cmd_echo},
+        {"pub", 4, cmd_pub},   {"sub", 4, cmd_sub},   {"big", 4, cmd_big},
+    };
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (size_t i = 0; argc >= 2 && i < sizeof roles / sizeof roles[0]; i++) {
+        if (strcmp(argv[1], roles[i].name))
+            continue;
+        if (argc - 2 != roles[i].nargs) {
+            fprintf(stderr, "zload %s: expected %d arguments (see the head of bench/zload.c)\n",
+                    argv[1], roles[i].nargs);
+            return 2;
+        }
+        ctx = zmq_ctx_new();
+        return roles[i].fn(argv + 2);
+    }
+    fprintf(stderr, "usage: zload push|pull|req|rep|dealer|echo|pub|sub|big ... "
+                    "(see the head of bench/zload.c)\n");
+    return 2;
+}
