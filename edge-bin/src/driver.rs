@@ -22,7 +22,7 @@ use async_io::Timer;
 use async_signal::{Signal as UnixSignal, Signals};
 use futures_lite::{future, StreamExt};
 use log::{debug, info, warn};
-use zedge_core::device::{Device, Kind, PeerId, PeerTableFull, Side, Slot, SubEntry};
+use zedge_core::device::{Device, Kind, PeerId, PeerTableFull, Side, Slot, SUB_ENTRY_LEN};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::connection::{self, Signal};
@@ -254,8 +254,9 @@ fn start_device(d: &DeviceSetup, clock: Clock) -> Rc<Shared> {
         Kind::Forwarder { .. } => d.tuning.max_subscriptions,
         Kind::Queue | Kind::Streamer => 0,
     };
-    let subs: &'static mut [SubEntry] =
-        Box::leak(vec![SubEntry::default(); n_subs].into_boxed_slice());
+    // Zeroed memory: pages no subscription has used stay untouched and cost no RSS.
+    let subs: &'static mut [u8] =
+        Box::leak(vec![0u8; n_subs.saturating_mul(SUB_ENTRY_LEN)].into_boxed_slice());
     Rc::new(Shared {
         name: d.display_name().to_owned(),
         tag: tag(&d.name),

@@ -42,7 +42,7 @@ pub(crate) mod subs;
 
 pub use peer::Slot;
 pub use stats::{Drops, SideStats, Stats};
-pub use subs::{SubEntry, MAX_TOPIC};
+pub use subs::{MAX_TOPIC, SUB_ENTRY_LEN};
 
 use core::fmt;
 
@@ -261,8 +261,9 @@ pub struct Device<'s, Q> {
 }
 
 impl<'s, Q: ByteQueue> Device<'s, Q> {
-    /// `peers.len()` is the most peers at once; `subs.len()` the most subscriptions.
-    pub fn new(cfg: DeviceConfig, peers: &'s mut [Slot<Q>], subs: &'s mut [SubEntry]) -> Self {
+    /// `peers.len()` is the most peers at once; `subs` (zeroed bytes) holds
+    /// `subs.len() / SUB_ENTRY_LEN` subscriptions.
+    pub fn new(cfg: DeviceConfig, peers: &'s mut [Slot<Q>], subs: &'s mut [u8]) -> Self {
         Device {
             cfg,
             slots: peers,

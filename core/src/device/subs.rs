@@ -11,45 +11,15 @@ use crate::wire::Full;
 /// (a message matching the full topic still matches the cut one); subscribers filter again.
 pub const MAX_TOPIC: usize = 256;
 
-/// One subscription; storage for the table.
-#[derive(Clone)]
-pub struct SubEntry {
-    peer: u32,
-    len: u16,
-    topic: [u8; MAX_TOPIC],
-}
+/// Bytes of table storage per subscription: the subscriber (4), the topic's length (2), the
+/// topic. The caller hands the table zeroed bytes; a hosted caller that takes them from a
+/// zeroed allocation pays memory only for the entries that are ever used.
+pub const SUB_ENTRY_LEN: usize = 4 + 2 + MAX_TOPIC;
 
-impl Default for SubEntry {
-    fn default() -> Self {
-        SubEntry {
-            peer: 0,
-            len: 0,
-            topic: [0; MAX_TOPIC],
-        }
-    }
-}
-
-impl core::fmt::Debug for SubEntry {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "SubEntry({} {:?})",
-            self.peer,
-            self.topic().escape_ascii()
-        )
-    }
-}
-
-impl SubEntry {
-    fn topic(&self) -> &[u8] {
-        &self.topic[..usize::from(self.len)]
-    }
-}
-
-/// Subscriptions, densely packed at the front of the caller's slice.
+/// Subscriptions, densely packed at the front of the caller's bytes, [`SUB_ENTRY_LEN`] each.
 #[derive(Debug)]
 pub(crate) struct SubTable<'s> {
-    entries: &'s mut [SubEntry],
+    bytes: &'s mut [u8],
     len: usize,
 }
 
@@ -58,9 +28,23 @@ pub(crate) fn cut(topic: &[u8]) -> &[u8] {
     &topic[..topic.len().min(MAX_TOPIC)]
 }
 
+/// One stored entry, read in place.
+struct Entry<'a>(&'a [u8]);
+
+impl<'a> Entry<'a> {
+    fn peer(&self) -> u32 {
+        u32::from_le_bytes([self.0[0], self.0[1], self.0[2], self.0[3]])
+    }
+
+    fn topic(&self) -> &'a [u8] {
+        let len = usize::from(u16::from_le_bytes([self.0[4], self.0[5]])).min(MAX_TOPIC);
+        &self.0[6..6 + len]
+    }
+}
+
 impl<'s> SubTable<'s> {
-    pub(crate) fn new(entries: &'s mut [SubEntry]) -> Self {
-        SubTable { entries, len: 0 }
+    pub(crate) fn new(bytes: &'s mut [u8]) -> Self {
+        SubTable { bytes, len: 0 }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -68,26 +52,30 @@ impl<'s> SubTable<'s> {
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.entries.len()
+        self.bytes.len() / SUB_ENTRY_LEN
     }
 
-    fn used(&self) -> &[SubEntry] {
-        &self.entries[..self.len]
+    fn used(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
+        self.bytes
+            .chunks_exact(SUB_ENTRY_LEN)
+            .take(self.len)
+            .map(Entry)
     }
 
     pub(crate) fn count(&self, topic: &[u8]) -> usize {
         let topic = cut(topic);
-        self.used().iter().filter(|e| e.topic() == topic).count()
+        self.used().filter(|e| e.topic() == topic).count()
     }
 
     /// Add a subscription. `Ok(true)` if it is the topic's first.
     pub(crate) fn add(&mut self, peer: u32, topic: &[u8]) -> Result<bool, Full> {
         let topic = cut(topic);
         let first = self.count(topic) == 0;
-        let slot = self.entries.get_mut(self.len).ok_or(Full)?;
-        slot.peer = peer;
-        slot.len = topic.len() as u16;
-        slot.topic[..topic.len()].copy_from_slice(topic);
+        let at = self.len * SUB_ENTRY_LEN;
+        let slot = self.bytes.get_mut(at..at + SUB_ENTRY_LEN).ok_or(Full)?;
+        slot[..4].copy_from_slice(&peer.to_le_bytes());
+        slot[4..6].copy_from_slice(&(topic.len() as u16).to_le_bytes());
+        slot[6..6 + topic.len()].copy_from_slice(topic);
         self.len += 1;
         Ok(first)
     }
@@ -98,8 +86,7 @@ impl<'s> SubTable<'s> {
         let topic = cut(topic);
         let at = self
             .used()
-            .iter()
-            .position(|e| e.peer == peer && e.topic() == topic)?;
+            .position(|e| e.peer() == peer && e.topic() == topic)?;
         self.swap_remove(at);
         Some(self.count(topic) == 0)
     }
@@ -107,23 +94,33 @@ impl<'s> SubTable<'s> {
     /// Remove every subscription of `peer`, calling `on_last` for each topic that no one
     /// subscribes to any more.
     pub(crate) fn remove_peer(&mut self, peer: u32, mut on_last: impl FnMut(&[u8])) {
+        let mut gone = [0u8; MAX_TOPIC];
         let mut at = 0;
         while at < self.len {
-            if self.entries[at].peer != peer {
-                at += 1;
-                continue;
-            }
-            let gone = self.entries[at].clone();
+            let n = {
+                let e = Entry(&self.bytes[at * SUB_ENTRY_LEN..(at + 1) * SUB_ENTRY_LEN]);
+                if e.peer() != peer {
+                    at += 1;
+                    continue;
+                }
+                gone[..e.topic().len()].copy_from_slice(e.topic());
+                e.topic().len()
+            };
             self.swap_remove(at);
-            if self.count(gone.topic()) == 0 {
-                on_last(gone.topic());
+            if self.count(&gone[..n]) == 0 {
+                on_last(&gone[..n]);
             }
         }
     }
 
+    /// Move the last entry into `at`'s place.
     fn swap_remove(&mut self, at: usize) {
         self.len -= 1;
-        self.entries.swap(at, self.len);
+        if at != self.len {
+            let (front, last) = self.bytes.split_at_mut(self.len * SUB_ENTRY_LEN);
+            let dst = &mut front[at * SUB_ENTRY_LEN..(at + 1) * SUB_ENTRY_LEN];
+            dst.copy_from_slice(&last[..SUB_ENTRY_LEN]);
+        }
     }
 
     /// Call `f` with the peer of every subscription that is a prefix of `head` (a peer may be
@@ -131,16 +128,19 @@ impl<'s> SubTable<'s> {
     pub(crate) fn matches(&self, head: &[u8], mut f: impl FnMut(u32)) {
         for e in self.used() {
             if head.starts_with(e.topic()) {
-                f(e.peer);
+                f(e.peer());
             }
         }
     }
 
     /// Call `f` once for every distinct topic.
     pub(crate) fn topics(&self, mut f: impl FnMut(&[u8])) {
-        let used = self.used();
-        for (i, e) in used.iter().enumerate() {
-            if !used[..i].iter().any(|earlier| earlier.topic() == e.topic()) {
+        for (i, e) in self.used().enumerate() {
+            if !self
+                .used()
+                .take(i)
+                .any(|earlier| earlier.topic() == e.topic())
+            {
                 f(e.topic());
             }
         }
@@ -154,8 +154,8 @@ mod tests {
     use std::collections::BTreeMap;
     use std::vec::Vec;
 
-    fn table(n: usize) -> Vec<SubEntry> {
-        std::vec![SubEntry::default(); n]
+    fn table(n: usize) -> Vec<u8> {
+        std::vec![0; n * SUB_ENTRY_LEN]
     }
 
     #[test]

@@ -1094,7 +1094,7 @@ mod harness {
 
     use crate::conn::{Event, Session, SessionConfig, SessionError, TRANSMIT_BUFFER};
     use crate::device::{
-        ByteQueue, CloseReason, Device, DeviceConfig, PeerId, Side, Slot, SubEntry,
+        ByteQueue, CloseReason, Device, DeviceConfig, PeerId, Side, Slot, SUB_ENTRY_LEN,
     };
     use crate::time::Instant;
     use crate::wire::frame::FrameHead;
@@ -1160,14 +1160,14 @@ mod harness {
     #[derive(Debug)]
     pub struct Storage {
         slots: Vec<Slot<VecQueue>>,
-        subs: Vec<SubEntry>,
+        subs: Vec<u8>,
     }
 
     impl Storage {
         pub fn new(peers: usize, subs: usize) -> Self {
             Storage {
                 slots: (0..peers).map(|_| Slot::default()).collect(),
-                subs: vec![SubEntry::default(); subs],
+                subs: vec![0; subs * SUB_ENTRY_LEN],
             }
         }
     }
