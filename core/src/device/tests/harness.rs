@@ -1,0 +1,527 @@
+//! The device's caller and its remote peers, in memory.
+//!
+//! Per connection the caller keeps an input buffer of `input_capacity` bytes. It reads the
+//! remote's bytes into it only while [`Device::wants_read`], feeds the whole buffer to
+//! [`Device::handle_input`] when new bytes came in or [`Device::poll_wake`] named the peer,
+//! and keeps what was not consumed. It writes each peer's output to its remote unless the
+//! test paused that remote (a slow peer), and closes what [`Device::poll_close`] names after
+//! writing what it holds. A buffer that is full, wanted, and not consumed would hang a real
+//! caller: the harness panics.
+//!
+//! A remote queues messages and subscriptions until its handshake is done, as a ZeroMQ
+//! socket does, and records the whole messages and the subscriptions it receives. An echoing
+//! remote answers every message with the same frames, the last prefixed with `re:`: a REP
+//! or DEALER worker keeping the envelope.
+
+use std::collections::VecDeque;
+use std::mem;
+use std::vec;
+use std::vec::Vec;
+
+use crate::conn::{Event, Session, SessionConfig, SessionError, TRANSMIT_BUFFER};
+use crate::device::{
+    ByteQueue, CloseReason, Device, DeviceConfig, PeerId, Side, Slot, SUB_ENTRY_LEN,
+};
+use crate::time::Instant;
+use crate::wire::frame::FrameHead;
+use crate::wire::metadata::SocketType;
+use crate::wire::{Full, Writer};
+
+/// A message: its frames' bodies.
+pub type Msg = Vec<Vec<u8>>;
+
+/// A remote peer: its place in the order of connection.
+pub type P = usize;
+
+/// Where a greeting carries the ZMTP minor version.
+const MINOR_AT: usize = 11;
+
+/// An outbound queue that takes memory only while it holds bytes.
+#[derive(Debug)]
+pub struct VecQueue {
+    buf: VecDeque<u8>,
+    cap: usize,
+}
+
+impl VecQueue {
+    pub fn new(cap: usize) -> Self {
+        VecQueue {
+            buf: VecDeque::new(),
+            cap,
+        }
+    }
+}
+
+impl ByteQueue for VecQueue {
+    fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    fn push(&mut self, data: &[u8]) -> Result<(), Full> {
+        if self.cap - self.buf.len() < data.len() {
+            return Err(Full);
+        }
+        self.buf.extend(data);
+        Ok(())
+    }
+
+    fn front(&self) -> (&[u8], &[u8]) {
+        self.buf.as_slices()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.buf.drain(..n.min(self.buf.len()));
+    }
+
+    fn truncate_back(&mut self, n: usize) {
+        self.buf.truncate(self.buf.len().saturating_sub(n));
+    }
+}
+
+/// The device's peer slots and subscription table.
+#[derive(Debug)]
+pub struct Storage {
+    slots: Vec<Slot<VecQueue>>,
+    subs: Vec<u8>,
+}
+
+impl Storage {
+    pub fn new(peers: usize, subs: usize) -> Self {
+        Storage {
+            slots: (0..peers).map(|_| Slot::default()).collect(),
+            subs: vec![0; subs * SUB_ENTRY_LEN],
+        }
+    }
+}
+
+/// How a remote's connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The remote hung up.
+    Left,
+    /// The device's session failed on the remote's input.
+    Failed(SessionError),
+    /// The device asked for the connection to be closed.
+    Closed(CloseReason),
+}
+
+#[derive(Debug)]
+enum Out {
+    Msg(Msg),
+    Sub(bool, Vec<u8>),
+}
+
+/// A session event with its bytes copied out of the input.
+enum Ev {
+    Frame(bool, u64, Vec<u8>),
+    Body(Vec<u8>),
+    Sub(bool, Vec<u8>),
+    Ready,
+}
+
+impl From<Event<'_>> for Ev {
+    fn from(e: Event<'_>) -> Self {
+        match e {
+            Event::Ready(_) => Ev::Ready,
+            Event::Frame(f) => Ev::Frame(f.more, f.len, f.chunk.to_vec()),
+            Event::Body { chunk, .. } => Ev::Body(chunk.to_vec()),
+            Event::Subscribe(t) => Ev::Sub(true, t.to_vec()),
+            Event::Cancel(t) => Ev::Sub(false, t.to_vec()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Remote {
+    pub id: PeerId,
+    pub session: Session,
+    /// Speaks ZMTP 3.0: its greeting and the device's, as it reads it, say so.
+    old: bool,
+    echo: bool,
+    pub paused: bool,
+    /// Queued by the test until the handshake is done.
+    outbox: Vec<Out>,
+    /// Every byte the remote wrote, and how much of it the caller has read.
+    pub sent: Vec<u8>,
+    sent_read: usize,
+    /// The caller's input buffer for this connection.
+    inbuf: Vec<u8>,
+    woken: bool,
+    /// Every byte the device wrote to the remote, and how much of it the session took.
+    pub wire: Vec<u8>,
+    wire_read: usize,
+    pub msgs: Vec<Msg>,
+    frames: Msg,
+    /// The frame being received: MORE, announced length, body so far.
+    frame: Option<(bool, u64, Vec<u8>)>,
+    /// Subscriptions (true) and cancellations received.
+    pub subs: Vec<(bool, Vec<u8>)>,
+    pub error: Option<SessionError>,
+    pub end: Option<End>,
+    /// The device still has the peer.
+    attached: bool,
+}
+
+impl Remote {
+    /// Take in what the device wrote, then write what the session owes and, after the
+    /// handshake, what the test queued. Returns whether anything moved.
+    fn read(&mut self, now: Instant) -> bool {
+        let mut moved = false;
+        while self.error.is_none() {
+            let ev = match self.session.handle_input(&self.wire[self.wire_read..], now) {
+                Ok(input) if input.needs_more() => break,
+                Ok(input) => {
+                    self.wire_read += input.consumed;
+                    input.event.map(Ev::from)
+                }
+                Err(e) => {
+                    self.error = Some(e);
+                    break;
+                }
+            };
+            moved = true;
+            if let Some(ev) = ev {
+                self.on_event(ev);
+            }
+        }
+        self.transmit() || moved
+    }
+
+    fn on_event(&mut self, ev: Ev) {
+        match ev {
+            Ev::Frame(more, len, chunk) => self.frame = Some((more, len, chunk)),
+            Ev::Body(chunk) => match &mut self.frame {
+                Some((_, _, body)) => body.extend(chunk),
+                None => panic!("body bytes outside a frame"),
+            },
+            Ev::Sub(on, topic) => {
+                self.subs.push((on, topic));
+                return;
+            }
+            Ev::Ready => return,
+        }
+        let Some((more, _, body)) = self.frame.take_if(|(_, len, b)| b.len() as u64 == *len) else {
+            return;
+        };
+        self.frames.push(body);
+        if !more {
+            let m = mem::take(&mut self.frames);
+            if self.echo {
+                self.outbox.push(Out::Msg(super::echo(&m)));
+            }
+            self.msgs.push(m);
+        }
+    }
+
+    /// Write owed commands, then (once ready) queued messages and subscriptions: always at
+    /// a message boundary, since whole messages are written at once.
+    fn transmit(&mut self) -> bool {
+        let before = self.sent.len();
+        let mut buf = [0u8; TRANSMIT_BUFFER];
+        let n = self.session.poll_transmit(&mut buf);
+        self.sent.extend_from_slice(&buf[..n]);
+        if self.session.is_ready() {
+            for out in self.outbox.drain(..) {
+                match out {
+                    Out::Msg(m) => self.sent.extend(encode(&m)),
+                    Out::Sub(on, topic) => {
+                        let mut buf = vec![0u8; topic.len() + 32];
+                        let mut w = Writer::new(&mut buf);
+                        let ok = self.session.write_subscription(&mut w, on, &topic);
+                        assert!(ok.is_ok(), "room for a subscription");
+                        let n = w.len();
+                        self.sent.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+        }
+        self.sent.len() > before
+    }
+}
+
+/// A device, its caller, and the remote peers.
+#[derive(Debug)]
+pub struct Net<'s> {
+    pub dev: Device<'s, VecQueue>,
+    pub now: Instant,
+    remotes: Vec<Remote>,
+    /// Closes the device asked for, in order.
+    pub closes: Vec<(P, CloseReason)>,
+    /// Remove a peer as soon as its session fails. When false the test does it, like a
+    /// caller that first writes the failed peer's output (edge-bin).
+    pub remove_failed: bool,
+}
+
+impl<'s> Net<'s> {
+    pub fn new(cfg: DeviceConfig, store: &'s mut Storage) -> Self {
+        assert_eq!(cfg.validate(), Ok(()));
+        Net {
+            dev: Device::new(cfg, &mut store.slots, &mut store.subs),
+            now: Instant::ZERO,
+            remotes: Vec::new(),
+            closes: Vec::new(),
+            remove_failed: true,
+        }
+    }
+
+    /// A remote of type `ty` connects to the device's `side`.
+    pub fn connect(&mut self, side: Side, ty: SocketType) -> P {
+        self.connect_as(side, ty, false)
+    }
+
+    /// A worker that answers every request.
+    pub fn connect_echo(&mut self, ty: SocketType) -> P {
+        let p = self.connect(Side::Backend, ty);
+        self.remotes[p].echo = true;
+        p
+    }
+
+    /// `old`: the remote speaks ZMTP 3.0.
+    pub fn connect_as(&mut self, side: Side, ty: SocketType, old: bool) -> P {
+        let queue = VecQueue::new(self.dev.config().queue_capacity());
+        let id = self.dev.add_peer(side, queue, self.now);
+        let mut remote = Remote {
+            id: id.expect("a free peer slot"),
+            session: Session::new(SessionConfig::new(ty), self.now),
+            old,
+            echo: false,
+            paused: false,
+            outbox: Vec::new(),
+            sent: Vec::new(),
+            sent_read: 0,
+            inbuf: Vec::new(),
+            woken: false,
+            wire: Vec::new(),
+            wire_read: 0,
+            msgs: Vec::new(),
+            frames: Vec::new(),
+            frame: None,
+            subs: Vec::new(),
+            error: None,
+            end: None,
+            attached: true,
+        };
+        remote.transmit();
+        if old {
+            remote.sent[MINOR_AT] = 0;
+        }
+        self.remotes.push(remote);
+        self.remotes.len() - 1
+    }
+
+    /// The remote hangs up.
+    pub fn disconnect(&mut self, p: P) {
+        let r = &mut self.remotes[p];
+        if r.attached {
+            self.dev.remove_peer(r.id);
+            r.attached = false;
+        }
+        r.end.get_or_insert(End::Left);
+    }
+
+    pub fn send(&mut self, p: P, m: &Msg) {
+        self.remotes[p].outbox.push(Out::Msg(m.clone()));
+    }
+
+    /// Bytes written past the remote's session: a peer that misbehaves or stops mid-way.
+    pub fn send_raw(&mut self, p: P, bytes: &[u8]) {
+        self.remotes[p].sent.extend_from_slice(bytes);
+    }
+
+    pub fn subscribe(&mut self, p: P, topic: &[u8]) {
+        self.remotes[p].outbox.push(Out::Sub(true, topic.to_vec()));
+    }
+
+    pub fn cancel(&mut self, p: P, topic: &[u8]) {
+        self.remotes[p].outbox.push(Out::Sub(false, topic.to_vec()));
+    }
+
+    /// A paused remote takes no output: the device's queue for it fills.
+    pub fn pause(&mut self, p: P, paused: bool) {
+        self.remotes[p].paused = paused;
+    }
+
+    pub fn remote(&self, p: P) -> &Remote {
+        &self.remotes[p]
+    }
+
+    pub fn id(&self, p: P) -> PeerId {
+        self.remotes[p].id
+    }
+
+    pub fn msgs(&self, p: P) -> &[Msg] {
+        &self.remotes[p].msgs
+    }
+
+    /// Subscriptions a publisher received.
+    pub fn upstream(&self, p: P) -> &[(bool, Vec<u8>)] {
+        &self.remotes[p].subs
+    }
+
+    pub fn wants_read(&self, p: P) -> bool {
+        self.dev.wants_read(self.remotes[p].id)
+    }
+
+    /// Bytes the device holds for the remote.
+    pub fn queued(&self, p: P) -> usize {
+        let (a, b) = self.dev.output(self.remotes[p].id);
+        a.len() + b.len()
+    }
+
+    /// What the remote sent or queued that the device has not consumed; 0 when it has
+    /// taken everything.
+    pub fn pending(&self, p: P) -> usize {
+        let r = &self.remotes[p];
+        r.sent.len() - r.sent_read + r.inbuf.len() + r.outbox.len()
+    }
+
+    /// No remote that is still connected saw an error, and the device refused no one.
+    pub fn assert_healthy(&self) {
+        for (p, r) in self.remotes.iter().enumerate() {
+            if matches!(r.end, None | Some(End::Left)) {
+                assert_eq!(r.error, None, "remote {p}'s session failed");
+            }
+            assert!(
+                !matches!(r.end, Some(End::Failed(_))),
+                "device failed remote {p}: {:?}",
+                r.end
+            );
+        }
+    }
+
+    /// Move bytes until nothing moves.
+    pub fn pump(&mut self) {
+        for _ in 0..100_000 {
+            let mut moved = self.dispatch();
+            for p in 0..self.remotes.len() {
+                moved |= self.feed(p);
+                moved |= self.deliver(p);
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("pump() never went idle");
+    }
+
+    /// Write the device's output to the remote (unless paused), and let the remote read it.
+    pub fn deliver(&mut self, p: P) -> bool {
+        let r = &self.remotes[p];
+        if !r.attached {
+            return false;
+        }
+        let wrote = !r.paused && self.write(p, usize::MAX) > 0;
+        self.remotes[p].read(self.now) || wrote
+    }
+
+    /// Write at most `max` bytes of the device's output to the remote.
+    pub fn write(&mut self, p: P, max: usize) -> usize {
+        let r = &mut self.remotes[p];
+        if !r.attached {
+            return 0;
+        }
+        let (a, b) = self.dev.output(r.id);
+        let n = (a.len() + b.len()).min(max);
+        let from_a = n.min(a.len());
+        let start = r.wire.len();
+        r.wire.extend_from_slice(&a[..from_a]);
+        r.wire.extend_from_slice(&b[..n - from_a]);
+        if r.old && (start..r.wire.len()).contains(&MINOR_AT) {
+            r.wire[MINOR_AT] = 0;
+        }
+        self.dev.consume_output(r.id, n);
+        n
+    }
+
+    /// Take the device's wake-ups and carry out its closes.
+    fn dispatch(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(id) = self.dev.poll_wake() {
+            if let Some(p) = self.find(id) {
+                self.remotes[p].woken = true;
+                moved = true;
+            }
+        }
+        while let Some((id, reason)) = self.dev.poll_close() {
+            let p = self.find(id).expect("a close for a connected peer");
+            self.closes.push((p, reason));
+            self.remotes[p].end.get_or_insert(End::Closed(reason));
+            self.hang_up(p);
+            moved = true;
+        }
+        moved
+    }
+
+    /// Read what the remote sent into the caller's buffer and feed it to the device.
+    fn feed(&mut self, p: P) -> bool {
+        let cap = self.dev.config().input_capacity;
+        let r = &mut self.remotes[p];
+        if r.end.is_some() {
+            return false;
+        }
+        let mut moved = false;
+        while self.dev.wants_read(r.id) {
+            let n = (cap - r.inbuf.len()).min(r.sent.len() - r.sent_read);
+            r.inbuf
+                .extend_from_slice(&r.sent[r.sent_read..r.sent_read + n]);
+            r.sent_read += n;
+            let woken = mem::take(&mut r.woken);
+            if n == 0 && !woken {
+                break;
+            }
+            moved |= n > 0;
+            match self.dev.handle_input(r.id, &r.inbuf, self.now) {
+                Ok(0) => {
+                    let stuck = r.inbuf.len() == cap && self.dev.wants_read(r.id);
+                    assert!(
+                        !stuck,
+                        "remote {p}: a full buffer that is wanted and not read"
+                    );
+                    if n == 0 {
+                        break;
+                    }
+                }
+                Ok(used) => {
+                    r.inbuf.drain(..used);
+                    moved = true;
+                }
+                Err(e) => {
+                    r.end = Some(End::Failed(e));
+                    if self.remove_failed {
+                        self.hang_up(p);
+                    }
+                    return true;
+                }
+            }
+        }
+        moved
+    }
+
+    /// Write what the device holds for the remote, then close the connection.
+    fn hang_up(&mut self, p: P) {
+        self.write(p, usize::MAX);
+        let r = &mut self.remotes[p];
+        r.read(self.now);
+        self.dev.remove_peer(r.id);
+        r.attached = false;
+    }
+
+    fn find(&self, id: PeerId) -> Option<P> {
+        self.remotes.iter().position(|r| r.attached && r.id == id)
+    }
+}
+
+/// A message as data frames on the wire.
+pub fn encode(m: &Msg) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, body) in m.iter().enumerate() {
+        let head = FrameHead::data(body.len() as u64, i + 1 < m.len());
+        out.extend_from_slice(head.encode().as_slice());
+        out.extend_from_slice(body);
+    }
+    out
+}
