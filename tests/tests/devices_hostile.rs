@@ -104,45 +104,43 @@ fn junk(n: usize) -> Vec<u8> {
 
 #[test]
 fn garbage_instead_of_a_greeting_is_refused() {
-    let mut broker = Broker::start("streamer", &[]);
+    let broker = Broker::start("streamer", &[]);
     let http = b"GET / HTTP/1.1\r\nHost: zedge\r\n\r\n".to_vec();
     // A first byte of 0xff, then no ZMTP signature.
     let mut ff = vec![0xff; 1];
     ff.extend(junk(4096));
     ff[9] = 0x00;
-    for (what, bytes) in [
-        ("an HTTP request", http),
-        ("junk after 0xff", ff),
-        ("junk", junk(65536)),
-    ] {
-        let mut s = send_raw(&broker, &bytes);
-        assert_closed(&mut s, what);
-    }
-    normal_flow(&mut broker, "streamer");
-    broker.stop();
+    refused_then_normal_flow(
+        broker,
+        "streamer",
+        vec![
+            ("an HTTP request", http),
+            ("junk after 0xff", ff),
+            ("junk", junk(65536)),
+        ],
+    );
 }
 
 #[test]
 fn zmtp_1_and_2_greetings_are_refused() {
-    let mut broker = Broker::start("streamer", &[]);
+    let broker = Broker::start("streamer", &[]);
     // ZMTP 2.0: signature, revision 1, socket type PUSH (8), then an empty identity frame.
     let zmtp2 = b"\xff\0\0\0\0\0\0\0\x01\x7f\x01\x08\x00\x00".to_vec();
     // ZMTP 1.0: an identity frame of length 1 with no flags and nothing in it.
     let zmtp1 = b"\x01\x00".to_vec();
-    for (what, bytes) in [
-        ("a ZMTP 2.0 greeting", zmtp2),
-        ("a ZMTP 1.0 greeting", zmtp1),
-    ] {
-        let mut s = send_raw(&broker, &bytes);
-        assert_closed(&mut s, what);
-    }
-    normal_flow(&mut broker, "streamer");
-    broker.stop();
+    refused_then_normal_flow(
+        broker,
+        "streamer",
+        vec![
+            ("a ZMTP 2.0 greeting", zmtp2),
+            ("a ZMTP 1.0 greeting", zmtp1),
+        ],
+    );
 }
 
 #[test]
 fn unknown_or_unsupported_mechanisms_are_refused() {
-    let mut broker = Broker::start("queue", &[]);
+    let broker = Broker::start("queue", &[]);
     let curve = Greeting::ours(Mechanism::Curve, false).encode().to_vec();
     let plain = Greeting::ours(Mechanism::Plain, false).encode().to_vec();
     let mut foo = raw::greeting().to_vec();
@@ -151,17 +149,16 @@ fn unknown_or_unsupported_mechanisms_are_refused() {
     // A NULL greeting with junk after the name in the mechanism field.
     let mut padded = raw::greeting().to_vec();
     padded[20] = b'X';
-    for (what, bytes) in [
-        ("a CURVE greeting", curve),
-        ("a PLAIN greeting", plain),
-        ("a greeting naming FOO", foo),
-        ("a NULL greeting with junk in its mechanism field", padded),
-    ] {
-        let mut s = send_raw(&broker, &bytes);
-        assert_closed(&mut s, what);
-    }
-    normal_flow(&mut broker, "queue");
-    broker.stop();
+    refused_then_normal_flow(
+        broker,
+        "queue",
+        vec![
+            ("a CURVE greeting", curve),
+            ("a PLAIN greeting", plain),
+            ("a greeting naming FOO", foo),
+            ("a NULL greeting with junk in its mechanism field", padded),
+        ],
+    );
 }
 
 #[test]
@@ -687,5 +684,16 @@ fn a_peer_table_full_of_stalled_handshakes_recovers() {
         stalled.iter_mut().all(|s| raw::closed_by(s, end).0),
         "stalled connections outlived the handshake timeout"
     );
+    broker.stop();
+}
+
+/// Each raw peer in `cases` is closed by the broker, which then still serves a normal flow
+/// and stops cleanly.
+fn refused_then_normal_flow(mut broker: Broker, device: &str, cases: Vec<(&str, Vec<u8>)>) {
+    for (what, bytes) in cases {
+        let mut s = send_raw(&broker, &bytes);
+        assert_closed(&mut s, what);
+    }
+    normal_flow(&mut broker, device);
     broker.stop();
 }
