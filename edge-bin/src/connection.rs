@@ -10,6 +10,13 @@
 //! Reads go into one scratch buffer shared by every connection (the executor is single-threaded
 //! and no borrow is held across an await); only unconsumed bytes are kept per connection. So
 //! an idle peer costs no input buffer at all.
+//!
+//! The rest of a large frame body that the device lets by ([`Device::bypass`]) goes from this
+//! socket to its destination's through a pipe ([`splice`](crate::splice)), after what the
+//! device already holds for that destination: the broker never copies it. After such a body
+//! the next read takes only a frame's head, so the next body can go the same way.
+//!
+//! [`Device::bypass`]: zedge_core::device::Device::bypass
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -26,12 +33,23 @@ use zedge_core::device::PeerId;
 
 use crate::driver::{Dev, Shared};
 use crate::endpoint::Stream;
+use crate::splice::{self, Pipe};
 
 /// How long a connection being closed by us may take to write what it still owes.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 
 /// Kept leftovers above this size are freed once they are consumed.
 const KEEP_PENDING: usize = 4096;
+
+/// Bodies with at least this much still to come go by through a pipe; smaller ones are read.
+const BYPASS_MIN: u64 = 16 << 10;
+
+/// After a body that went by, this many reads take no more than a frame head and the body
+/// bytes the device needs to route it (a multipart message's head frames may need two).
+const SMALL_READS: u8 = 2;
+
+/// The longest frame head (flags and an 8-byte length).
+const MAX_FRAME_HEAD: usize = 9;
 
 /// How one connection tells another's task to run: wake it, or ask it to close.
 #[derive(Debug, Default)]
@@ -82,17 +100,26 @@ enum End {
 
 struct Conn {
     id: PeerId,
-    stream: Stream,
+    stream: Rc<Stream>,
     /// Input the device has not consumed yet.
     pending: Vec<u8>,
     read_blocked: bool,
     write_blocked: bool,
     /// The peer closed its side; what it sent is still fed until the device has all of it.
     eof: bool,
+    /// Body bytes read from our socket for a destination whose socket has not taken them yet.
+    /// No other input is read meanwhile.
+    pipe: Option<(Pipe, PeerId)>,
+    /// A destination whose socket was full when we had bytes for it.
+    dest_blocked: Option<PeerId>,
+    /// The body in progress is going by and has more to come.
+    bypassing: bool,
+    /// Reads left that take only a frame's head.
+    small_reads: u8,
 }
 
 /// Run a connection the device has already taken (`id`) until it ends, then forget it.
-pub async fn run(sh: Rc<Shared>, id: PeerId, sig: Rc<Signal>, stream: Stream, label: String) {
+pub async fn run(sh: Rc<Shared>, id: PeerId, sig: Rc<Signal>, stream: Rc<Stream>, label: String) {
     let mut conn = Conn {
         id,
         stream,
@@ -100,8 +127,15 @@ pub async fn run(sh: Rc<Shared>, id: PeerId, sig: Rc<Signal>, stream: Stream, la
         read_blocked: false,
         write_blocked: false,
         eof: false,
+        pipe: None,
+        dest_blocked: None,
+        bypassing: false,
+        small_reads: 0,
     };
     let end = conn.serve(&sh, &sig).await;
+    if let Some((pipe, _)) = conn.pipe.take() {
+        sh.pipes.give(pipe);
+    }
     match &end {
         End::Eof => debug!("{label}: disconnected"),
         End::Io(e) if is_disconnect(e) => debug!("{label}: disconnected ({e})"),
@@ -156,11 +190,20 @@ impl Conn {
     /// Read, feed, write. `Ok(true)` if any byte moved.
     fn round(&mut self, sh: &Shared, dev: &mut Dev) -> Result<bool, End> {
         let mut moved = false;
-        if !sh.stopping.get() && dev.wants_read(self.id) {
+        if self.pipe.is_some() {
+            moved |= self.drain_pipe(sh, dev)?;
+        }
+        if self.takes_input(sh, dev) {
             moved |= self.read_and_feed(sh, dev)?;
+            moved |= self.bypass(sh, dev)?;
         }
         moved |= self.write(dev)?;
         Ok(moved)
+    }
+
+    /// Whether the device wants our input and none is held in a pipe.
+    fn takes_input(&self, sh: &Shared, dev: &Dev) -> bool {
+        !sh.stopping.get() && self.pipe.is_none() && dev.wants_read(self.id)
     }
 
     fn read_and_feed(&mut self, sh: &Shared, dev: &mut Dev) -> Result<bool, End> {
@@ -171,7 +214,13 @@ impl Conn {
         self.pending.clear();
         let mut moved = false;
         if !self.eof && !self.read_blocked && len < cap {
-            match retry(|| self.stream.read(&mut scratch[len..])) {
+            let mut end = cap;
+            if self.small_reads > 0 {
+                self.small_reads -= 1;
+                let head = MAX_FRAME_HEAD + dev.config().limits.head_bytes;
+                end = (len + head).min(cap);
+            }
+            match retry(|| self.stream.read(&mut scratch[len..end])) {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
                     len += n;
@@ -203,39 +252,162 @@ impl Conn {
         Ok(moved)
     }
 
-    /// Write the peer's output until it is gone or the socket is full.
-    fn write(&mut self, dev: &mut Dev) -> Result<bool, End> {
+    /// Move the rest of a large body the device lets by from our socket to its destination's,
+    /// until it is all there, a socket has to wait, or the device takes it back.
+    fn bypass(&mut self, sh: &Shared, dev: &mut Dev) -> Result<bool, End> {
         let mut moved = false;
-        while !self.write_blocked {
-            let (a, b) = dev.output(self.id);
-            if a.is_empty() && b.is_empty() {
+        while self.pipe.is_none()
+            && self.pending.is_empty()
+            && !self.eof
+            && !self.read_blocked
+            && self.dest_blocked.is_none()
+        {
+            let Some((dest, left)) = dev.bypass(self.id) else {
+                break;
+            };
+            if left < BYPASS_MIN && !self.bypassing {
                 break;
             }
-            match retry(|| {
-                self.stream
-                    .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
-            }) {
-                Ok(0) => return Err(End::Io(io::ErrorKind::WriteZero.into())),
-                Ok(n) => {
-                    dev.consume_output(self.id, n);
+            let Some(to) = sh.stream(dest) else { break };
+            let Some(mut pipe) = sh.pipes.take() else {
+                break;
+            };
+            // What the device already holds for the destination goes first: ahead of the body
+            // in the pipe (one write for both), or if there is much of it, to the socket now.
+            let (a, b) = dev.output(dest);
+            let queued = a.len() + b.len();
+            let put = if queued == 0 {
+                Ok(true)
+            } else {
+                pipe.put_prefix(&[IoSlice::new(a), IoSlice::new(b)])
+            };
+            match put {
+                Ok(true) => dev.consume_output(dest, queued),
+                Ok(false) | Err(_) => match write_output(dev, dest, &to) {
+                    Ok((_, false)) => {}
+                    Ok((_, true)) => {
+                        self.dest_blocked = Some(dest);
+                        sh.pipes.give(pipe);
+                        break;
+                    }
+                    // The destination's own task will meet the error; the body is copied.
+                    Err(_) => {
+                        sh.pipes.give(pipe);
+                        break;
+                    }
+                },
+            }
+            // No more than the input buffer holds, should it have to come back to the device.
+            let max = left.min(dev.config().input_capacity as u64) as usize;
+            match pipe.fill(&*self.stream, max) {
+                Ok(0) => {
+                    // The next round ends the connection.
+                    self.eof = true;
                     moved = true;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.write_blocked = true,
-                Err(e) => return Err(End::Io(e)),
+                Ok(n) => {
+                    moved = true;
+                    self.bypassing = (n as u64) < left;
+                    self.small_reads = SMALL_READS;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.read_blocked = true,
+                Err(e) if splice::unsupported(&e) => sh.pipes.turn_off(&e),
+                Err(e) => {
+                    sh.pipes.give(pipe);
+                    return Err(End::Io(e));
+                }
+            }
+            if pipe.is_empty() {
+                sh.pipes.give(pipe);
+            } else {
+                self.pipe = Some((pipe, dest));
+                self.drain_pipe(sh, dev)?;
             }
         }
         Ok(moved)
     }
 
-    /// Until the socket can do what the device wants of it, or another connection signals.
+    /// Write what the pipe holds to its destination. If the device no longer lets the body by
+    /// to it (the destination left) or its socket failed, the bytes go to the device instead.
+    fn drain_pipe(&mut self, sh: &Shared, dev: &mut Dev) -> Result<bool, End> {
+        let Some((mut pipe, dest)) = self.pipe.take() else {
+            return Ok(false);
+        };
+        let to = dev
+            .bypass(self.id)
+            .filter(|&(d, _)| d == dest)
+            .and_then(|_| sh.stream(dest));
+        let drained = match to {
+            Some(to) => pipe.drain(&*to),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        };
+        let moved = match drained {
+            Ok(n) => {
+                dev.bypassed(self.id, n as u64, sh.clock.now());
+                n > 0
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.dest_blocked = Some(dest);
+                false
+            }
+            Err(e) => {
+                if splice::unsupported(&e) {
+                    sh.pipes.turn_off(&e);
+                }
+                if pipe.has_prefix() {
+                    // Bytes the device had queued for it will never reach it.
+                    sh.close(dest, format!("cannot pass a body on: {e}"));
+                }
+                // Nothing was read since the pipe was filled, so these bytes come first.
+                self.pending = pipe.take_body().map_err(End::Io)?;
+                self.bypassing = false;
+                true
+            }
+        };
+        if pipe.is_empty() {
+            sh.pipes.give(pipe);
+        } else {
+            self.pipe = Some((pipe, dest));
+        }
+        Ok(moved)
+    }
+
+    /// Write the peer's output until it is gone or the socket is full.
+    fn write(&mut self, dev: &mut Dev) -> Result<bool, End> {
+        if self.write_blocked {
+            return Ok(false);
+        }
+        let (n, full) = write_output(dev, self.id, &self.stream).map_err(End::Io)?;
+        self.write_blocked = full;
+        Ok(n > 0)
+    }
+
+    /// Until the socket can do what the device wants of it, a destination we have bytes for
+    /// can take them, or another connection signals.
     async fn wait(&mut self, sh: &Shared, sig: &Signal) -> io::Result<()> {
-        poll_fn(|cx| {
+        let dest = match self.dest_blocked.take() {
+            // Gone: the next round gives what we held for it to the device.
+            Some(d) => match sh.stream(d) {
+                Some(s) => Some(s),
+                None => return Ok(()),
+            },
+            None => None,
+        };
+        let dest_writable = async {
+            match &dest {
+                // An error shows in the next write to it.
+                Some(s) => s.writable().await.unwrap_or(()),
+                None => future::pending().await,
+            }
+            Ok(())
+        };
+        let own = poll_fn(|cx| {
             if sig.poll(cx).is_ready() {
                 return Poll::Ready(Ok(()));
             }
             let dev = sh.dev.borrow();
             let mut ready = false;
-            if self.read_blocked && !self.eof && !sh.stopping.get() && dev.wants_read(self.id) {
+            if self.read_blocked && !self.eof && self.takes_input(sh, &dev) {
                 if let Poll::Ready(r) = self.stream.poll_readable(cx) {
                     r?;
                     self.read_blocked = false;
@@ -255,8 +427,8 @@ impl Conn {
             } else {
                 Poll::Pending
             }
-        })
-        .await
+        });
+        future::or(own, dest_writable).await
     }
 
     /// Write what the peer is still owed (an ERROR command, queued messages) until `deadline`.
@@ -282,6 +454,27 @@ impl Conn {
                 return;
             }
             self.write_blocked = false;
+        }
+    }
+}
+
+/// Write a peer's output to `stream` until it is gone or the socket is full: the bytes
+/// written, and whether the socket is full.
+fn write_output(dev: &mut Dev, id: PeerId, stream: &Stream) -> io::Result<(usize, bool)> {
+    let mut written = 0;
+    loop {
+        let (a, b) = dev.output(id);
+        if a.is_empty() && b.is_empty() {
+            return Ok((written, false));
+        }
+        match retry(|| stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                dev.consume_output(id, n);
+                written += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, true)),
+            Err(e) => return Err(e),
         }
     }
 }

@@ -26,10 +26,11 @@ use zedge_core::device::{Device, Kind, PeerId, PeerTableFull, Side, Slot, SUB_EN
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::connection::{self, Signal};
-use crate::endpoint::{self, BindError, Endpoint, Listener, Mode};
+use crate::endpoint::{self, BindError, Endpoint, Listener, Mode, Stream};
 use crate::notify::{self, Notifier};
 use crate::queue::HeapQueue;
 use crate::setup::DeviceSetup;
+use crate::splice::Pipes;
 
 pub type Dev = Device<'static, HeapQueue>;
 
@@ -43,6 +44,9 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// A connection that lasted this long resets the reconnect backoff.
 const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(1);
 const WARN_EVERY: Duration = Duration::from_secs(10);
+/// At most this many bodies of one device are on their way through a pipe at once (two
+/// descriptors each); more are copied.
+const PIPES_PER_DEVICE: usize = 32;
 
 /// A failure after the command line and config were accepted; exit status 1.
 #[derive(Debug)]
@@ -79,6 +83,9 @@ impl Clock {
     }
 }
 
+/// How the device's tasks reach a connection: its signal, and its socket.
+pub type ConnHandle = (Rc<Signal>, Rc<Stream>);
+
 /// What every task of one device shares.
 pub struct Shared {
     /// For STATUS lines: the device's name, or its kind's.
@@ -86,7 +93,9 @@ pub struct Shared {
     /// Starts every log line about this device: `"name "`, or nothing for the command line's.
     tag: String,
     pub dev: RefCell<Dev>,
-    pub conns: RefCell<HashMap<PeerId, Rc<Signal>>>,
+    pub conns: RefCell<HashMap<PeerId, ConnHandle>>,
+    /// Pipes for moving large bodies socket to socket.
+    pub pipes: Pipes,
     /// The read buffer, `input_capacity` bytes, lent to one connection at a time.
     pub scratch: RefCell<Box<[u8]>>,
     pub clock: Clock,
@@ -102,26 +111,45 @@ impl Shared {
     pub fn dispatch(&self, dev: &mut Dev) {
         let conns = self.conns.borrow();
         while let Some(id) = dev.poll_wake() {
-            if let Some(sig) = conns.get(&id) {
+            if let Some((sig, _)) = conns.get(&id) {
                 sig.wake();
             }
         }
         while let Some((id, reason)) = dev.poll_close() {
-            if let Some(sig) = conns.get(&id) {
+            if let Some((sig, _)) = conns.get(&id) {
                 sig.close(reason.to_string());
             }
         }
     }
 
+    /// Ask a connection's task to close it.
+    pub fn close(&self, id: PeerId, reason: String) {
+        if let Some((sig, _)) = self.conns.borrow().get(&id) {
+            sig.close(reason);
+        }
+    }
+
+    /// A connected peer's socket, for another connection to write to.
+    pub fn stream(&self, id: PeerId) -> Option<Rc<Stream>> {
+        self.conns.borrow().get(&id).map(|(_, s)| s.clone())
+    }
+
     /// Give a new connection to the device.
-    fn admit(&self, side: Side) -> Result<(PeerId, Rc<Signal>), PeerTableFull> {
+    fn admit(
+        &self,
+        side: Side,
+        stream: Stream,
+    ) -> Result<(PeerId, Rc<Signal>, Rc<Stream>), PeerTableFull> {
         let mut dev = self.dev.borrow_mut();
         let queue = HeapQueue::new(self.queue_capacity);
         let id = dev.add_peer(side, queue, self.clock.now())?;
         let sig = Rc::new(Signal::default());
-        self.conns.borrow_mut().insert(id, sig.clone());
+        let stream = Rc::new(stream);
+        self.conns
+            .borrow_mut()
+            .insert(id, (sig.clone(), stream.clone()));
         self.dispatch(&mut dev);
-        Ok((id, sig))
+        Ok((id, sig, stream))
     }
 
     fn all_flushed(&self) -> bool {
@@ -141,7 +169,8 @@ struct Endpoints {
 
 /// Bind every endpoint of every device, then run until SIGINT or SIGTERM.
 pub fn run(devices: Vec<DeviceSetup>) -> Result<(), RunError> {
-    raise_fd_limit(devices.iter().map(|d| d.tuning.max_peers).sum());
+    let peers: usize = devices.iter().map(|d| d.tuning.max_peers).sum();
+    raise_fd_limit(peers + 2 * PIPES_PER_DEVICE * devices.len());
     let mut bound = Vec::with_capacity(devices.len());
     for d in &devices {
         bound.push(bind_all(d).map_err(|e| RunError::Bind(d.name.clone(), e))?);
@@ -262,6 +291,7 @@ fn start_device(d: &DeviceSetup, clock: Clock) -> Rc<Shared> {
         tag: tag(&d.name),
         dev: RefCell::new(Device::new(cfg, peers, subs)),
         conns: RefCell::new(HashMap::new()),
+        pipes: Pipes::new(PIPES_PER_DEVICE),
         scratch: RefCell::new(vec![0; cfg.input_capacity].into_boxed_slice()),
         clock,
         stopping: Cell::new(false),
@@ -282,14 +312,13 @@ async fn accept_loop(
         match l.accept().await {
             Ok((stream, peer)) => {
                 let label = format!("{}{} {peer}", sh.tag, side_name(side));
-                match sh.admit(side) {
-                    Ok((id, sig)) => {
+                match sh.admit(side, stream) {
+                    Ok((id, sig, stream)) => {
                         debug!("{label}: connected");
                         ex.spawn(connection::run(sh.clone(), id, sig, stream, label))
                             .detach();
                     }
                     Err(full) => {
-                        drop(stream);
                         if let Some(n) = sh.refusals.tick() {
                             warn!("{label}: refused on {ep}: {full} ({n} refused since the last report)");
                         }
@@ -323,8 +352,8 @@ async fn connect_loop(sh: Rc<Shared>, side: Side, ep: Endpoint) {
         })
         .await;
         let failure = match attempt {
-            Some(Ok(stream)) => match sh.admit(side) {
-                Ok((id, sig)) => {
+            Some(Ok(stream)) => match sh.admit(side, stream) {
+                Ok((id, sig, stream)) => {
                     debug!("{label}: connected");
                     failing = false;
                     let since = StdInstant::now();
@@ -390,8 +419,8 @@ fn side_name(side: Side) -> &'static str {
     }
 }
 
-/// Every peer is a descriptor: lift the soft limit to the hard one.
-fn raise_fd_limit(max_peers: usize) {
+/// Every peer and pipe end is a descriptor: lift the soft limit to the hard one.
+fn raise_fd_limit(max_fds: usize) {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let mut lim = getrlimit(Resource::Nofile);
     if lim.current < lim.maximum {
@@ -401,11 +430,9 @@ fn raise_fd_limit(max_peers: usize) {
         }
     }
     let have = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
-    let want = max_peers as u64 + 64;
+    let want = max_fds as u64 + 64;
     if have < want {
-        warn!(
-            "open-files limit is {have}; {max_peers} peers need about {want} (raise LimitNOFILE)"
-        );
+        warn!("open-files limit is {have}; the configured peers and pipes need about {want} (raise LimitNOFILE)");
     }
 }
 

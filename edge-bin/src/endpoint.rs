@@ -6,6 +6,7 @@
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -164,12 +165,30 @@ impl Stream {
         }
     }
 
+    /// Until the socket can be written to. Unlike [`Stream::poll_writable`], which serves the
+    /// task that owns the connection, any number of other tasks may wait on this at once.
+    pub async fn writable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.writable().await,
+            Stream::Unix(s) => s.writable().await,
+        }
+    }
+
     /// Send FIN after the last bytes; errors do not matter, the socket is closing anyway.
     pub fn shutdown_write(&self) {
         let _ = match self {
             Stream::Tcp(s) => s.get_ref().shutdown(Shutdown::Write),
             Stream::Unix(s) => s.get_ref().shutdown(Shutdown::Write),
         };
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
     }
 }
 

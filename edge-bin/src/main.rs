@@ -18,6 +18,7 @@ mod log;
 mod notify;
 mod queue;
 mod setup;
+mod splice;
 
 use std::path::Path;
 use std::process::ExitCode;

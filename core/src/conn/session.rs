@@ -182,6 +182,30 @@ impl Session {
         }
     }
 
+    /// Body bytes of the current data frame still to come; 0 between frames.
+    pub fn body_left(&self) -> u64 {
+        match self.state {
+            State::Active { .. } => self.rx.body_left,
+            _ => 0,
+        }
+    }
+
+    /// `n` body bytes of the current data frame went by without passing through
+    /// [`Session::handle_input`] (the caller moved them to where they go): count them as
+    /// received. `n` is capped at [`Session::body_left`]. Returns whether the frame is now
+    /// complete.
+    pub fn skip_body(&mut self, n: u64, now: Instant) -> bool {
+        if !matches!(self.state, State::Active { .. }) || self.rx.body_left == 0 {
+            return false;
+        }
+        let n = n.min(self.rx.body_left);
+        self.rx.body_left -= n;
+        if n > 0 {
+            self.timers.on_rx(now);
+        }
+        self.rx.body_left == 0
+    }
+
     /// Take in bytes from the peer; see the module docs.
     pub fn handle_input<'a>(
         &mut self,

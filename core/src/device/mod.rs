@@ -30,6 +30,10 @@
 //! [`Device::poll_close`] (peers to close), and calls [`Device::handle_timeout`] when
 //! [`Device::poll_timeout`] passes. A closed connection is reported with
 //! [`Device::remove_peer`].
+//!
+//! A caller that can move bytes between sockets without reading them (Linux splice(2)) may
+//! take the rest of a large frame body past the device: [`Device::bypass`] says when and to
+//! whom, [`Device::bypassed`] takes the count.
 
 mod queue;
 

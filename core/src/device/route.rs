@@ -299,6 +299,52 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
+    /// The frame body `id` is sending, when its caller may move the rest of it from `id`'s
+    /// socket straight to the destination's, bypassing the device: the destination and the
+    /// body bytes still to come. Only in a queue or streamer, whose sources wait for their
+    /// destination anyway (a forwarder never makes a publisher wait), and only for a body going
+    /// to one live destination. The caller must first write everything [`Device::output`]
+    /// holds for the destination, feed every byte of `id` it has already read, then report
+    /// what it moved with [`Device::bypassed`].
+    pub fn bypass(&self, id: PeerId) -> Option<(PeerId, u64)> {
+        if matches!(self.cfg.kind, Kind::Forwarder { .. }) {
+            return None;
+        }
+        let src = self.peer(self.index(id)?)?;
+        let left = src.session.body_left();
+        if left == 0 || src.blocked || !matches!(src.src, Src::Forwarding { .. }) {
+            return None;
+        }
+        let d = src.dests?;
+        let dest = self.peer(d)?;
+        if dest.next_dest.is_some() || !dest.ready || dest.close.is_some() {
+            return None;
+        }
+        Some((self.id(d), left))
+    }
+
+    /// `n` body bytes of the frame [`Device::bypass`] named went from `id`'s socket to the
+    /// destination's socket.
+    pub fn bypassed(&mut self, id: PeerId, n: u64, now: Instant) {
+        let Some(idx) = self.index(id) else { return };
+        let Some(src) = self.peer_mut(idx) else {
+            return;
+        };
+        let n = n.min(src.session.body_left());
+        let done = src.session.skip_body(n, now);
+        let last = src.last_frame;
+        if let Some(dest) = src.dests.and_then(|d| self.peer_mut(d)) {
+            // Written, not queued: a message cut short from here on resets the destination.
+            dest.pushed += n;
+            dest.written += n;
+            let side = dest.side;
+            self.side_stats(side).bytes_out += n;
+        }
+        if done && last {
+            self.end_message(idx);
+        }
+    }
+
     /// Append a frame header (if any) and body bytes to every destination `idx` holds.
     fn copy_to_dests(&mut self, idx: u32, head: Option<FrameHead>, chunk: &[u8]) {
         let head = head.map(|h| h.encode());
@@ -390,6 +436,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return;
         };
         self.held -= 1;
+        // A source moving a body to us itself (see `bypass`) must learn that we are gone.
+        self.request_wake(src);
         let next = self.peer(idx).and_then(|p| p.next_dest);
         let mut prev: Option<u32> = None;
         let mut cur = self.peer(src).and_then(|s| s.dests);

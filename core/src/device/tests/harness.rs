@@ -254,6 +254,12 @@ pub struct Net<'s> {
     /// Remove a peer as soon as its session fails. When false the test does it, like a
     /// caller that first writes the failed peer's output (edge-bin).
     pub remove_failed: bool,
+    /// Move frame bodies the device lets by ([`Device::bypass`]) straight from the source
+    /// remote to the destination's, at most this many bytes at a time, as edge-bin does with
+    /// splice(2). Off when `None`.
+    pub bypass: Option<usize>,
+    /// Body bytes moved that way.
+    pub bypassed: u64,
 }
 
 impl<'s> Net<'s> {
@@ -265,6 +271,8 @@ impl<'s> Net<'s> {
             remotes: Vec::new(),
             closes: Vec::new(),
             remove_failed: true,
+            bypass: None,
+            bypassed: 0,
         }
     }
 
@@ -399,6 +407,7 @@ impl<'s> Net<'s> {
             let mut moved = self.dispatch();
             for p in 0..self.remotes.len() {
                 moved |= self.feed(p);
+                moved |= self.bypass_body(p);
                 moved |= self.deliver(p);
             }
             if !moved {
@@ -465,6 +474,9 @@ impl<'s> Net<'s> {
         }
         let mut moved = false;
         while self.dev.wants_read(r.id) {
+            if self.bypass.is_some() && r.inbuf.is_empty() && self.dev.bypass(r.id).is_some() {
+                break;
+            }
             let n = (cap - r.inbuf.len()).min(r.sent.len() - r.sent_read);
             r.inbuf
                 .extend_from_slice(&r.sent[r.sent_read..r.sent_read + n]);
@@ -499,6 +511,38 @@ impl<'s> Net<'s> {
             }
         }
         moved
+    }
+
+    /// Move body bytes the device lets by from the remote's socket to its destination's,
+    /// after what the device holds for the destination, unless that remote is paused.
+    fn bypass_body(&mut self, p: P) -> bool {
+        let Some(chunk) = self.bypass else {
+            return false;
+        };
+        let r = &self.remotes[p];
+        if r.end.is_some() || !r.inbuf.is_empty() {
+            return false;
+        }
+        let Some((dest, left)) = self.dev.bypass(r.id) else {
+            return false;
+        };
+        let d = self.find(dest).expect("bypass names a connected peer");
+        if self.remotes[d].paused {
+            return false;
+        }
+        self.write(d, usize::MAX);
+        let r = &mut self.remotes[p];
+        let n = (r.sent.len() - r.sent_read).min(chunk).min(left as usize);
+        if n == 0 {
+            return false;
+        }
+        let bytes = r.sent[r.sent_read..r.sent_read + n].to_vec();
+        r.sent_read += n;
+        let id = r.id;
+        self.remotes[d].wire.extend_from_slice(&bytes);
+        self.dev.bypassed(id, n as u64, self.now);
+        self.bypassed += n as u64;
+        true
     }
 
     /// Write what the device holds for the remote, then close the connection.

@@ -20,6 +20,7 @@ use crate::wire::metadata::SocketType::{Dealer, Pub, Pull, Push, Rep, Req, Sub, 
 use harness::{encode, End, Msg, Net, Storage, VecQueue, P};
 use Side::{Backend, Frontend};
 
+mod bypass;
 mod forwarder;
 mod harness;
 mod lifecycle;

@@ -33,12 +33,18 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// Two producers and a changing set of workers on a streamer that cuts large messages through
-/// and has a small high-water mark.
-fn run_streamer(ops: &[Op], removals: Removals) -> Result<(), TestCaseError> {
+/// and has a small high-water mark; with `bypass`, the caller moves bodies itself in chunks of
+/// that size.
+fn run_streamer(
+    ops: &[Op],
+    removals: Removals,
+    bypass: Option<usize>,
+) -> Result<(), TestCaseError> {
     let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
     cfg.queue_hwm = 8192;
     let mut store = Storage::new(16, 0);
     let mut net = Net::new(cfg, &mut store);
+    net.bypass = bypass;
     let producers = [net.connect(Frontend, Push), net.connect(Frontend, Push)];
     let mut live = vec![net.connect(Backend, Pull)];
     let mut workers = live.clone();
@@ -113,21 +119,26 @@ proptest! {
     })]
 
     #[test]
-    fn streamer_delivers_everything_once(ops in proptest::collection::vec(op(), 1..60)) {
-        run_streamer(&ops, Removals::Never)?;
+    fn streamer_delivers_everything_once(
+        ops in proptest::collection::vec(op(), 1..60),
+        bypass in proptest::option::of(1..5000usize),
+    ) {
+        run_streamer(&ops, Removals::Never, bypass)?;
     }
 
     #[test]
     fn streamer_loses_nothing_when_idle_workers_leave(
         ops in proptest::collection::vec(op(), 1..60),
+        bypass in proptest::option::of(1..5000usize),
     ) {
-        run_streamer(&ops, Removals::IdleOnly)?;
+        run_streamer(&ops, Removals::IdleOnly, bypass)?;
     }
 
     #[test]
     fn streamer_never_duplicates_nor_corrupts_when_busy_workers_leave(
         ops in proptest::collection::vec(op(), 1..60),
+        bypass in proptest::option::of(1..5000usize),
     ) {
-        run_streamer(&ops, Removals::Any)?;
+        run_streamer(&ops, Removals::Any, bypass)?;
     }
 }

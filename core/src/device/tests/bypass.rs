@@ -1,0 +1,164 @@
+//! Bodies the caller moves itself, socket to socket ([`Device::bypass`](super::super::Device::bypass)).
+
+use super::*;
+
+/// A streamer with 4 KB input buffers whose caller moves bodies in chunks of `chunk` bytes.
+fn streamer_net(store: &mut Storage, chunk: usize) -> Net<'_> {
+    let mut net = Net::new(small_input(DeviceConfig::new(Kind::Streamer)), store);
+    net.bypass = Some(chunk);
+    net
+}
+
+#[test]
+fn streamer_bodies_moved_by_the_caller_arrive_whole_and_in_order() {
+    let mut store = Storage::new(8, 0);
+    let mut net = streamer_net(&mut store, 1500);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    let sizes: [&[usize]; 6] = [&[70_000], &[10], &[5000, 3, 20_000], &[0], &[9000], &[300]];
+    let sent: Vec<Msg> = (0..30u32)
+        .map(|seq| tagged(0, seq, sizes[seq as usize % sizes.len()]))
+        .collect();
+    for m in &sent {
+        net.send(producer, m);
+    }
+    net.pump();
+    assert_eq!(net.msgs(worker), &sent[..]);
+    assert!(net.bypassed > 400_000, "bypassed {} bytes", net.bypassed);
+    let stats = net.dev.stats();
+    assert_eq!(stats.backend.msgs_out, sent.len() as u64);
+    assert_eq!(stats.frontend.bytes_in, stats.backend.bytes_out);
+    net.assert_healthy();
+}
+
+#[test]
+fn queue_requests_and_replies_moved_by_the_caller_reach_the_right_client() {
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(small_input(DeviceConfig::new(Kind::Queue)), &mut store);
+    net.bypass = Some(3000);
+    let clients = [net.connect(Frontend, Req), net.connect(Frontend, Dealer)];
+    let workers = [net.connect_echo(Rep), net.connect_echo(Dealer)];
+    net.pump();
+    let mut want: [Vec<Msg>; 2] = Default::default();
+    for round in 0..4u32 {
+        for (c, &client) in clients.iter().enumerate() {
+            let body = tagged(c as u32, round, &[40_000]).remove(0);
+            let m = envelope(c == 0, &body);
+            net.send(client, &m);
+            want[c].push(echo(&m));
+            // A REQ client waits for each reply.
+            net.pump();
+        }
+    }
+    for (c, &client) in clients.iter().enumerate() {
+        assert_eq!(net.msgs(client), &want[c][..], "client {c}");
+    }
+    assert!(net.bypassed > 8 * 30_000, "bypassed {} bytes", net.bypassed);
+    assert!(workers.iter().all(|&w| !net.msgs(w).is_empty()));
+    net.assert_healthy();
+}
+
+#[test]
+fn a_sender_leaving_mid_body_resets_the_worker_it_was_writing_to() {
+    let mut store = Storage::new(8, 0);
+    let mut net = streamer_net(&mut store, 4000);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    let m = tagged(0, 0, &[50_000]);
+    net.send_raw(producer, &encode(&m)[..30_000]);
+    net.pump();
+    assert!(net.bypassed > 0, "part of the body went by");
+    net.disconnect(producer);
+    net.pump();
+    assert_eq!(
+        net.remote(worker).end,
+        Some(End::Closed(CloseReason::SenderAborted)),
+        "a worker that got part of a message cannot be given another"
+    );
+    assert_eq!(net.dev.stats().resets, 1);
+
+    // The next worker and producer start clean.
+    let worker2 = net.connect(Backend, Pull);
+    let producer2 = net.connect(Frontend, Push);
+    net.pump();
+    let m2 = tagged(1, 0, &[50_000]);
+    net.send(producer2, &m2);
+    net.pump();
+    assert_eq!(net.msgs(worker2), &[m2][..]);
+}
+
+#[test]
+fn a_worker_leaving_mid_body_loses_that_message_only() {
+    let mut store = Storage::new(8, 0);
+    let mut net = streamer_net(&mut store, 4000);
+    let producer = net.connect(Frontend, Push);
+    let first = net.connect(Backend, Pull);
+    net.pump();
+    let m = tagged(0, 0, &[50_000]);
+    let wire = encode(&m);
+    net.send_raw(producer, &wire[..20_000]);
+    net.pump();
+    let moved = net.bypassed;
+    assert!(moved > 0);
+    net.disconnect(first);
+    assert_eq!(
+        net.dev.bypass(net.id(producer)),
+        None,
+        "no one to move it to"
+    );
+    let second = net.connect(Backend, Pull);
+    net.send_raw(producer, &wire[20_000..]);
+    let next = tagged(0, 1, &[30_000]);
+    net.send(producer, &next);
+    net.pump();
+    assert_eq!(
+        net.msgs(second),
+        &[next][..],
+        "the rest of the first was read and dropped"
+    );
+    assert_eq!(net.dev.stats().dropped.aborted, 1);
+    net.assert_healthy();
+}
+
+#[test]
+fn a_slow_worker_stops_the_bypass_until_it_drains() {
+    let mut store = Storage::new(8, 0);
+    let mut net = streamer_net(&mut store, 2000);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    net.pause(worker, true);
+    let sent: Vec<Msg> = (0..3).map(|seq| tagged(0, seq, &[30_000])).collect();
+    for m in &sent {
+        net.send(producer, m);
+    }
+    net.pump();
+    assert_eq!(
+        net.bypassed, 0,
+        "nothing goes by a destination's queued output"
+    );
+    assert!(net.pending(producer) > 0);
+    net.pause(worker, false);
+    net.pump();
+    assert!(net.bypassed > 0);
+    assert_eq!(net.msgs(worker), &sent[..]);
+    net.assert_healthy();
+}
+
+#[test]
+fn a_forwarder_never_offers_a_bypass() {
+    let mut store = Storage::new(8, 16);
+    let mut net = Net::new(small_input(forwarder()), &mut store);
+    net.bypass = Some(4000);
+    let publisher = net.connect(Frontend, Pub);
+    let subscriber = net.connect(Backend, Sub);
+    net.subscribe(subscriber, b"");
+    net.pump();
+    let m = tagged(0, 0, &[50_000]);
+    net.send(publisher, &m);
+    net.pump();
+    assert_eq!(net.bypassed, 0);
+    assert_eq!(net.msgs(subscriber), &[m][..]);
+}
