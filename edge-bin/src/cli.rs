@@ -42,6 +42,8 @@ Options:
   --queue-hwm BYTES          per-peer outbound high-water mark [default: 1M]
   --max-peers N              peers at once, both sides together [default: 1024]
   --max-subscriptions N      subscription table size (forwarder) [default: 4096]
+  --max-splices N            large bodies passed socket to socket through a pipe at once,
+                             two descriptors each; 0 = copy every body [default: 32]
   --heartbeat-ivl MS         PING interval to ZMTP 3.1 peers, 0 = off [default: 0]
   --heartbeat-timeout MS     drop a peer silent this long after a PING [default: 3 * ivl]
   --handshake-timeout MS     drop a peer that has not finished its handshake [default: 10000]
@@ -141,6 +143,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             Long("max-subscriptions") => {
                 t.max_subscriptions = count(&mut p, "--max-subscriptions")?
             }
+            Long("max-splices") => t.max_splices = count(&mut p, "--max-splices")?,
             Long("heartbeat-ivl") => t.heartbeat_ivl_ms = millis(&mut p, "--heartbeat-ivl")?,
             Long("heartbeat-timeout") => {
                 t.heartbeat_timeout_ms = Some(millis(&mut p, "--heartbeat-timeout")?)
@@ -323,6 +326,7 @@ mod tests {
         assert_eq!(t.max_msg_size, 64 << 20);
         assert_eq!(t.queue_hwm, 1 << 20);
         assert_eq!((t.max_peers, t.max_subscriptions), (1024, 4096));
+        assert_eq!(t.max_splices, 32);
         let cfg = o.device_config();
         assert_eq!(cfg.heartbeat, Heartbeat::OFF);
         assert_eq!(cfg.handshake_timeout, Duration::from_millis(10_000));
@@ -345,6 +349,8 @@ mod tests {
             "--max-peers",
             "10",
             "--max-subscriptions",
+            "0",
+            "--max-splices",
             "0",
             "--heartbeat-ivl",
             "1000",

@@ -44,9 +44,6 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// A connection that lasted this long resets the reconnect backoff.
 const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(1);
 const WARN_EVERY: Duration = Duration::from_secs(10);
-/// At most this many bodies of one device are on their way through a pipe at once (two
-/// descriptors each); more are copied.
-const PIPES_PER_DEVICE: usize = 32;
 
 /// A failure after the command line and config were accepted; exit status 1.
 #[derive(Debug)]
@@ -169,8 +166,11 @@ struct Endpoints {
 
 /// Bind every endpoint of every device, then run until SIGINT or SIGTERM.
 pub fn run(devices: Vec<DeviceSetup>) -> Result<(), RunError> {
-    let peers: usize = devices.iter().map(|d| d.tuning.max_peers).sum();
-    raise_fd_limit(peers + 2 * PIPES_PER_DEVICE * devices.len());
+    let fds = devices
+        .iter()
+        .map(|d| d.tuning.max_peers + 2 * d.tuning.max_splices)
+        .sum();
+    raise_fd_limit(fds);
     let mut bound = Vec::with_capacity(devices.len());
     for d in &devices {
         bound.push(bind_all(d).map_err(|e| RunError::Bind(d.name.clone(), e))?);
@@ -291,7 +291,7 @@ fn start_device(d: &DeviceSetup, clock: Clock) -> Rc<Shared> {
         tag: tag(&d.name),
         dev: RefCell::new(Device::new(cfg, peers, subs)),
         conns: RefCell::new(HashMap::new()),
-        pipes: Pipes::new(PIPES_PER_DEVICE),
+        pipes: Pipes::new(d.tuning.max_splices),
         scratch: RefCell::new(vec![0; cfg.input_capacity].into_boxed_slice()),
         clock,
         stopping: Cell::new(false),

@@ -19,6 +19,8 @@ pub struct Tuning {
     pub queue_hwm: usize,
     pub max_peers: usize,
     pub max_subscriptions: usize,
+    /// Large bodies on their way socket to socket through a pipe at once; zero copies them all.
+    pub max_splices: usize,
     /// Zero turns PINGs off.
     pub heartbeat_ivl_ms: u64,
     /// `None`: three intervals.
@@ -34,6 +36,7 @@ impl Default for Tuning {
             queue_hwm: 1 << 20,
             max_peers: 1024,
             max_subscriptions: 4096,
+            max_splices: 32,
             heartbeat_ivl_ms: 0,
             heartbeat_timeout_ms: None,
             handshake_timeout_ms: 10_000,

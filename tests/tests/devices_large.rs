@@ -109,8 +109,12 @@ ctx.destroy(linger=0)
 "#;
 
 fn large_streams(device: &str, ep: Ep) {
+    large_streams_with(device, ep, &[]);
+}
+
+fn large_streams_with(device: &str, ep: Ep, args: &[&str]) {
     let eps = [ep];
-    let broker = Broker::start_with(device, &eps, &eps, &[]);
+    let broker = Broker::start_with(device, &eps, &eps, args);
     let args = [
         device.to_owned(),
         broker.frontend().to_owned(),
@@ -139,4 +143,9 @@ fn queue_routes_large_requests_and_replies_intact_over_tcp() {
 #[test]
 fn queue_routes_large_requests_and_replies_intact_over_ipc() {
     large_streams("queue", Ep::Ipc);
+}
+
+#[test]
+fn streamer_copies_every_body_when_splicing_is_off() {
+    large_streams_with("streamer", Ep::Tcp, &["--max-splices", "0"]);
 }

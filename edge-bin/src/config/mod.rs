@@ -163,6 +163,9 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         if let Some(n) = raw.max_subscriptions {
             tuning.max_subscriptions = to_usize(n.into_inner().0);
         }
+        if let Some(n) = raw.max_splices {
+            tuning.max_splices = to_usize(n.into_inner().0);
+        }
         if let Some(ms) = raw.handshake_timeout {
             tuning.handshake_timeout_ms = ms.into_inner().0;
         }
@@ -256,13 +259,13 @@ pub fn summary(cfg: &Config, file: &str) -> String {
         let _ = writeln!(out, "  {}: {kind}", d.name);
         let _ = writeln!(out, "    frontend  {}", list(&d.frontends));
         let _ = writeln!(out, "    backend   {}", list(&d.backends));
-        let subs = match d.kind {
+        let extra = match d.kind {
             Kind::Forwarder { .. } => format!(", {} subscriptions", t.max_subscriptions),
-            _ => String::new(),
+            _ => format!(", {} splices", t.max_splices),
         };
         let _ = writeln!(
             out,
-            "    limits    {} peers, {} messages, {} per-peer queue{subs}",
+            "    limits    {} peers, {} messages, {} per-peer queue{extra}",
             t.max_peers,
             Bytes(t.max_msg_size),
             Bytes(t.queue_hwm as u64),

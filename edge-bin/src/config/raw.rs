@@ -38,6 +38,7 @@ pub struct RawDevice {
     pub queue_hwm: Option<Spanned<Size>>,
     pub max_peers: Option<Spanned<Count>>,
     pub max_subscriptions: Option<Spanned<Count>>,
+    pub max_splices: Option<Spanned<Count>>,
     pub heartbeat_ivl: Option<Spanned<Millis>>,
     pub heartbeat_timeout: Option<Spanned<Millis>>,
     pub handshake_timeout: Option<Spanned<Millis>>,

@@ -93,6 +93,7 @@ max_msg_size = 1048576
 queue_hwm = "256K"
 max_peers = 10
 max_subscriptions = 0
+max_splices = 0
 heartbeat_ivl = "1s"
 heartbeat_timeout = 2500
 handshake_timeout = "500ms"
@@ -109,6 +110,7 @@ handshake_timeout = "500ms"
             queue_hwm: 256 << 10,
             max_peers: 10,
             max_subscriptions: 0,
+            max_splices: 0,
             heartbeat_ivl_ms: 1000,
             heartbeat_timeout_ms: Some(2500),
             handshake_timeout_ms: 500,
@@ -161,7 +163,7 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "frontends = [\"tcp://*:1\"]",
-            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, max_msg_size, queue_hwm, max_peers, max_subscriptions, heartbeat_ivl, heartbeat_timeout, handshake_timeout",
+            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, max_msg_size, queue_hwm, max_peers, max_subscriptions, max_splices, heartbeat_ivl, heartbeat_timeout, handshake_timeout",
         ),
         (
             "name = \"b\"",
