@@ -33,7 +33,7 @@ use zedge_core::device::PeerId;
 
 use crate::driver::{Dev, Shared};
 use crate::endpoint::Stream;
-use crate::splice::{self, Pipe};
+use crate::splice::{self, Pipe, PREFIX_MAX};
 
 /// How long a connection being closed by us may take to write what it still owes.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);
@@ -112,7 +112,7 @@ struct Conn {
     pipe: Option<(Pipe, PeerId)>,
     /// A destination whose socket was full when we had bytes for it.
     dest_blocked: Option<PeerId>,
-    /// The body in progress is going by and has more to come.
+    /// The body in progress has been going by since its last read and has more to come.
     bypassing: bool,
     /// Reads left that take only a frame's head.
     small_reads: u8,
@@ -187,15 +187,22 @@ impl Conn {
         }
     }
 
-    /// Read, feed, write. `Ok(true)` if any byte moved.
+    /// Read (or move a body by), feed, write. `Ok(true)` if any byte moved.
     fn round(&mut self, sh: &Shared, dev: &mut Dev) -> Result<bool, End> {
+        self.dest_blocked = None;
         let mut moved = false;
         if self.pipe.is_some() {
             moved |= self.drain_pipe(sh, dev)?;
         }
         if self.takes_input(sh, dev) {
-            moved |= self.read_and_feed(sh, dev)?;
-            moved |= self.bypass(sh, dev)?;
+            match self.bypass(sh, dev)? {
+                Some(m) => moved |= m,
+                None => {
+                    moved |= self.read_and_feed(sh, dev)?;
+                    // What was just read may have started a large body.
+                    moved |= self.bypass(sh, dev)?.unwrap_or(false);
+                }
+            }
         }
         moved |= self.write(dev)?;
         Ok(moved)
@@ -235,6 +242,10 @@ impl Conn {
                 .handle_input(self.id, &scratch[..len], sh.clock.now())
                 .map_err(End::Session)?;
             moved |= used > 0;
+            if used > 0 {
+                // Input taken through the device: no body is going by without a break.
+                self.bypassing = false;
+            }
             if used == 0 && len == cap && dev.wants_read(self.id) {
                 return Err(End::Stuck);
             }
@@ -252,83 +263,85 @@ impl Conn {
         Ok(moved)
     }
 
-    /// Move the rest of a large body the device lets by from our socket to its destination's,
-    /// until it is all there, a socket has to wait, or the device takes it back.
-    fn bypass(&mut self, sh: &Shared, dev: &mut Dev) -> Result<bool, End> {
-        let mut moved = false;
-        while self.pipe.is_none()
-            && self.pending.is_empty()
-            && !self.eof
-            && !self.read_blocked
-            && self.dest_blocked.is_none()
-        {
-            let Some((dest, left)) = dev.bypass(self.id) else {
-                break;
-            };
-            if left < BYPASS_MIN && !self.bypassing {
-                break;
-            }
-            let Some(to) = sh.stream(dest) else { break };
-            let Some(mut pipe) = sh.pipes.take() else {
-                break;
-            };
-            // What the device already holds for the destination goes first: ahead of the body
-            // in the pipe (one write for both), or if there is much of it, to the socket now.
-            let (a, b) = dev.output(dest);
-            let queued = a.len() + b.len();
-            let put = if queued == 0 {
-                Ok(true)
-            } else {
-                pipe.put_prefix(&[IoSlice::new(a), IoSlice::new(b)])
-            };
-            match put {
-                Ok(true) => dev.consume_output(dest, queued),
-                Ok(false) | Err(_) => match write_output(dev, dest, &to) {
-                    Ok((_, false)) => {}
-                    Ok((_, true)) => {
-                        self.dest_blocked = Some(dest);
-                        sh.pipes.give(pipe);
-                        break;
-                    }
-                    // The destination's own task will meet the error; the body is copied.
-                    Err(_) => {
-                        sh.pipes.give(pipe);
-                        break;
-                    }
-                },
-            }
-            // No more than the input buffer holds, should it have to come back to the device.
-            let max = left.min(dev.config().input_capacity as u64) as usize;
-            match pipe.fill(&*self.stream, max) {
-                Ok(0) => {
-                    // The next round ends the connection.
-                    self.eof = true;
-                    moved = true;
+    /// One step of moving the rest of a large body the device lets by from our socket to its
+    /// destination's: what the device holds for the destination, then one pipeful of body.
+    /// `None` when there is no such body to move now; the input is then read as usual.
+    fn bypass(&mut self, sh: &Shared, dev: &mut Dev) -> Result<Option<bool>, End> {
+        if self.pipe.is_some() || !self.pending.is_empty() || self.eof || self.read_blocked {
+            return Ok(None);
+        }
+        let Some((dest, left)) = dev.bypass(self.id) else {
+            self.bypassing = false;
+            return Ok(None);
+        };
+        if left < BYPASS_MIN && !self.bypassing {
+            return Ok(None);
+        }
+        let Some(to) = sh.stream(dest) else {
+            return Ok(None);
+        };
+        // What the device already holds for the destination goes first: ahead of the body in
+        // the pipe (one write for both), or if there is much of it, to the socket now.
+        let (a, b) = dev.output(dest);
+        if a.len() + b.len() > PREFIX_MAX {
+            match write_output(dev, dest, &to) {
+                Ok((_, false)) => {}
+                Ok((_, true)) => {
+                    self.dest_blocked = Some(dest);
+                    return Ok(Some(false));
                 }
-                Ok(n) => {
-                    moved = true;
-                    self.bypassing = (n as u64) < left;
-                    self.small_reads = SMALL_READS;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.read_blocked = true,
-                Err(e) if splice::unsupported(&e) => sh.pipes.turn_off(&e),
-                Err(e) => {
-                    sh.pipes.give(pipe);
-                    return Err(End::Io(e));
-                }
-            }
-            if pipe.is_empty() {
-                sh.pipes.give(pipe);
-            } else {
-                self.pipe = Some((pipe, dest));
-                self.drain_pipe(sh, dev)?;
+                // The destination's own task will meet the error; the body is copied.
+                Err(_) => return Ok(None),
             }
         }
-        Ok(moved)
+        let Some(mut pipe) = sh.pipes.take() else {
+            return Ok(None);
+        };
+        let (a, b) = dev.output(dest);
+        let queued = a.len() + b.len();
+        if queued > 0 {
+            if let Err(e) = pipe.put_prefix(&[IoSlice::new(a), IoSlice::new(b)]) {
+                debug!("cannot put queued bytes in a pipe: {e}; copying this body");
+                sh.pipes.give(pipe);
+                return Ok(None);
+            }
+            dev.consume_output(dest, queued);
+        }
+        // No more than the input buffer holds, should it have to come back to the device.
+        let max = left.min(dev.config().input_capacity as u64) as usize;
+        let mut moved = queued > 0;
+        match pipe.fill(&*self.stream, max) {
+            Ok(0) => {
+                // The next round ends the connection.
+                self.eof = true;
+                moved = true;
+            }
+            Ok(n) => {
+                self.bypassing = (n as u64) < left;
+                moved = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.read_blocked = true,
+            Err(e) if splice::unsupported(&e) => sh.pipes.turn_off(&e),
+            Err(e) => {
+                // A prefix still in the pipe is lost with it; the device resets the destination,
+                // which got part of a message that will not be finished.
+                sh.pipes.give(pipe);
+                return Err(End::Io(e));
+            }
+        }
+        if pipe.is_empty() {
+            sh.pipes.give(pipe);
+        } else {
+            self.pipe = Some((pipe, dest));
+            moved |= self.drain_pipe(sh, dev)?;
+        }
+        Ok(Some(moved))
     }
 
     /// Write what the pipe holds to its destination. If the device no longer lets the body by
-    /// to it (the destination left) or its socket failed, the bytes go to the device instead.
+    /// to it (the destination left) or its socket failed, the body bytes go to the device
+    /// instead. The device names no one else meanwhile: a source holding a pipe reads nothing,
+    /// so it cannot become blocked.
     fn drain_pipe(&mut self, sh: &Shared, dev: &mut Dev) -> Result<bool, End> {
         let Some((mut pipe, dest)) = self.pipe.take() else {
             return Ok(false);
@@ -337,39 +350,53 @@ impl Conn {
             .bypass(self.id)
             .filter(|&(d, _)| d == dest)
             .and_then(|_| sh.stream(dest));
-        let drained = match to {
-            Some(to) => pipe.drain(&*to),
+        let drained = match &to {
+            Some(to) => pipe.drain(&**to),
             None => Err(io::ErrorKind::NotConnected.into()),
         };
-        let moved = match drained {
-            Ok(n) => {
-                dev.bypassed(self.id, n as u64, sh.clock.now());
-                n > 0
+        match drained {
+            Ok((total, body)) => {
+                dev.bypassed(self.id, body as u64, sh.clock.now());
+                if pipe.is_empty() {
+                    sh.pipes.give(pipe);
+                    if dev.bypass(self.id).is_none() {
+                        // The body is complete: the next frame's head comes in a small read.
+                        self.small_reads = SMALL_READS;
+                        self.bypassing = false;
+                    }
+                } else {
+                    // The destination's socket is full.
+                    self.dest_blocked = Some(dest);
+                    self.pipe = Some((pipe, dest));
+                }
+                Ok(total > 0)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.dest_blocked = Some(dest);
-                false
+                self.pipe = Some((pipe, dest));
+                Ok(false)
             }
             Err(e) => {
                 if splice::unsupported(&e) {
                     sh.pipes.turn_off(&e);
                 }
                 if pipe.has_prefix() {
-                    // Bytes the device had queued for it will never reach it.
-                    sh.close(dest, format!("cannot pass a body on: {e}"));
+                    // Bytes the device had queued for the destination are lost: its stream has
+                    // a gap, so it gets nothing more, not even what its queue still holds.
+                    debug!("cannot pass a body on: {e}");
+                    dev.fail_peer(dest);
+                    if let Some(to) = &to {
+                        to.shutdown();
+                    }
                 }
                 // Nothing was read since the pipe was filled, so these bytes come first.
-                self.pending = pipe.take_body().map_err(End::Io)?;
+                let body = pipe.take_body();
+                sh.pipes.give(pipe);
+                self.pending = body.map_err(End::Io)?;
                 self.bypassing = false;
-                true
+                Ok(true)
             }
-        };
-        if pipe.is_empty() {
-            sh.pipes.give(pipe);
-        } else {
-            self.pipe = Some((pipe, dest));
         }
-        Ok(moved)
     }
 
     /// Write the peer's output until it is gone or the socket is full.

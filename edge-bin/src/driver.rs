@@ -119,13 +119,6 @@ impl Shared {
         }
     }
 
-    /// Ask a connection's task to close it.
-    pub fn close(&self, id: PeerId, reason: String) {
-        if let Some((sig, _)) = self.conns.borrow().get(&id) {
-            sig.close(reason);
-        }
-    }
-
     /// A connected peer's socket, for another connection to write to.
     pub fn stream(&self, id: PeerId) -> Option<Rc<Stream>> {
         self.conns.borrow().get(&id).map(|(_, s)| s.clone())
@@ -168,7 +161,7 @@ struct Endpoints {
 pub fn run(devices: Vec<DeviceSetup>) -> Result<(), RunError> {
     let fds = devices
         .iter()
-        .map(|d| d.tuning.max_peers + 2 * d.tuning.max_splices)
+        .map(|d| d.tuning.max_peers + 2 * splices(d))
         .sum();
     raise_fd_limit(fds);
     let mut bound = Vec::with_capacity(devices.len());
@@ -269,6 +262,15 @@ fn tag(name: &str) -> String {
     }
 }
 
+/// How many bodies the device may pass through pipes at once: none in a forwarder, which
+/// never lets a body by (see `Device::bypass`).
+fn splices(d: &DeviceSetup) -> usize {
+    match d.kind {
+        Kind::Forwarder { .. } => 0,
+        Kind::Queue | Kind::Streamer => d.tuning.max_splices,
+    }
+}
+
 /// Allocate a device's storage and wrap it for its tasks.
 fn start_device(d: &DeviceSetup, clock: Clock) -> Rc<Shared> {
     let cfg = d.device_config();
@@ -291,7 +293,7 @@ fn start_device(d: &DeviceSetup, clock: Clock) -> Rc<Shared> {
         tag: tag(&d.name),
         dev: RefCell::new(Device::new(cfg, peers, subs)),
         conns: RefCell::new(HashMap::new()),
-        pipes: Pipes::new(d.tuning.max_splices),
+        pipes: Pipes::new(splices(d)),
         scratch: RefCell::new(vec![0; cfg.input_capacity].into_boxed_slice()),
         clock,
         stopping: Cell::new(false),

@@ -174,6 +174,15 @@ impl Stream {
         }
     }
 
+    /// Stop both ways at once, dropping what is queued: the stream can carry nothing more that
+    /// the peer could make sense of. Errors do not matter, the socket is closing anyway.
+    pub fn shutdown(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.get_ref().shutdown(Shutdown::Both),
+            Stream::Unix(s) => s.get_ref().shutdown(Shutdown::Both),
+        };
+    }
+
     /// Send FIN after the last bytes; errors do not matter, the socket is closing anyway.
     pub fn shutdown_write(&self) {
         let _ = match self {

@@ -58,19 +58,21 @@ impl Pipe {
     }
 
     /// Put `bufs` (at most [`PREFIX_MAX`] bytes) into the empty pipe, ahead of the body that
-    /// follows them to the same destination, so that both leave in one write. `Ok(false)`
-    /// when they are not for a pipe (too long, or the pipe is not empty).
-    pub fn put_prefix(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<bool> {
+    /// follows them to the same destination, so that both leave in one write. All of them or,
+    /// with an error, none that count: a pipe that took part of them must not be used.
+    pub fn put_prefix(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<()> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if total > PREFIX_MAX || self.len > 0 {
-            return Ok(false);
+            return Err(io::ErrorKind::InvalidInput.into());
         }
         let n = retry(|| rustix::io::writev(&self.wr, bufs))?;
-        // An empty pipe takes a write of up to PIPE_BUF bytes whole.
-        debug_assert_eq!(n, total);
         self.len += n;
+        if n != total {
+            // An empty pipe takes a write of up to PIPE_BUF bytes whole; this cannot happen.
+            return Err(io::ErrorKind::WriteZero.into());
+        }
         self.prefix += n;
-        Ok(true)
+        Ok(())
     }
 
     /// Move up to `max` bytes from the socket `from` into the pipe. `Ok(0)`: the peer closed.
@@ -80,14 +82,14 @@ impl Pipe {
         Ok(n)
     }
 
-    /// Move what the pipe holds to the socket `to`, as much as it takes. Returns how many of
-    /// the bytes moved were body bytes (not prefix).
-    pub fn drain(&mut self, to: impl AsFd) -> io::Result<usize> {
+    /// Move what the pipe holds to the socket `to`, as much as it takes: the bytes moved, and
+    /// how many of them were body bytes (not prefix).
+    pub fn drain(&mut self, to: impl AsFd) -> io::Result<(usize, usize)> {
         let n = retry(|| splice(&self.rd, None, to.as_fd(), None, self.len, FLAGS))?;
         self.len -= n;
         let prefix = n.min(self.prefix);
         self.prefix -= prefix;
-        Ok(n - prefix)
+        Ok((n, n - prefix))
     }
 
     /// Take the body bytes the pipe holds back into memory; a prefix still there is dropped
@@ -213,7 +215,8 @@ mod tests {
             let n = pipe.fill(&src, 20_000).unwrap();
             assert!(n > 0 && n <= 20_000);
             while !pipe.is_empty() {
-                pipe.drain(&dst).unwrap();
+                let (total, body) = pipe.drain(&dst).unwrap();
+                assert_eq!(total, body, "no prefix");
             }
             let mut buf = vec![0; n];
             rx.read_exact(&mut buf).unwrap();
@@ -231,26 +234,28 @@ mod tests {
         let (dst, mut rx) = UnixStream::pair().unwrap();
         let mut pipe = Pipe::new().unwrap();
         let put = pipe.put_prefix(&[IoSlice::new(b"he"), IoSlice::new(b"ad:")]);
-        assert!(put.unwrap());
-        assert!(
-            !pipe.put_prefix(&[IoSlice::new(b"x")]).unwrap(),
-            "only into an empty pipe"
-        );
+        put.unwrap();
+        let again = pipe.put_prefix(&[IoSlice::new(b"x")]);
+        assert!(again.is_err(), "only into an empty pipe");
         tx.write_all(b"body").unwrap();
         assert_eq!(pipe.fill(&src, 4).unwrap(), 4);
-        assert_eq!(pipe.drain(&dst).unwrap(), 4, "body bytes moved");
+        assert_eq!(
+            pipe.drain(&dst).unwrap(),
+            (9, 4),
+            "all moved, 4 of them body"
+        );
         let mut got = [0u8; 9];
         rx.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"head:body");
         let big = vec![0u8; PREFIX_MAX + 1];
-        assert!(!pipe.put_prefix(&[IoSlice::new(&big)]).unwrap());
+        assert!(pipe.put_prefix(&[IoSlice::new(&big)]).is_err());
     }
 
     #[test]
     fn held_body_bytes_can_be_taken_back_without_the_prefix() {
         let (mut tx, src) = UnixStream::pair().unwrap();
         let mut pipe = Pipe::new().unwrap();
-        assert!(pipe.put_prefix(&[IoSlice::new(b"head")]).unwrap());
+        pipe.put_prefix(&[IoSlice::new(b"head")]).unwrap();
         tx.write_all(b"hello, pipe").unwrap();
         assert_eq!(pipe.fill(&src, 5).unwrap(), 5);
         assert_eq!(pipe.take_body().unwrap(), b"hello");

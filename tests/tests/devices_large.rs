@@ -108,6 +108,68 @@ print("ok %d messages %d bytes" % (len(ids), total))
 ctx.destroy(linger=0)
 "#;
 
+/// Argument 1 is the streamer's frontend, 2 its backend. A worker with a tiny receive buffer
+/// that reads slowly (the broker's pipe drains a little at a time and waits on the socket),
+/// then one that leaves while large messages are on their way to it: what it had not
+/// received is lost with it, as in libzmq, but nothing reaches the next worker twice, out of
+/// order or broken.
+const SLOW_AND_LEAVING: &str = r#"
+import hashlib, sys, time, zmq
+fe, be = sys.argv[1:3]
+ctx = zmq.Context()
+def sock(kind, ep, small=False):
+    s = ctx.socket(kind)
+    s.setsockopt(zmq.LINGER, 0)
+    if small:
+        s.setsockopt(zmq.RCVBUF, 4096)
+        s.setsockopt(zmq.RCVHWM, 1)
+    s.connect(ep)
+    return s
+def body(i, n=200000):
+    seed = hashlib.sha256(b"%d" % i).digest()
+    return (seed * (n // 32 + 1))[:n]
+def check(parts):
+    assert len(parts) == 2, [len(p) for p in parts]
+    i = int(parts[0])
+    assert parts[1] == body(i, len(parts[1])) and len(parts[1]) in (200000, 500000), ("broken", i)
+    return i
+
+push = sock(zmq.PUSH, fe)
+push.setsockopt(zmq.LINGER, 5000)
+slow = sock(zmq.PULL, be, small=True)
+slow.setsockopt(zmq.RCVTIMEO, 20000)
+time.sleep(0.3)
+# 20 MB: more than the kernel buffers on the way hold, so the broker's pipe must wait.
+for i in range(40):
+    push.send_multipart([b"%d" % i, body(i, 500000)])
+time.sleep(1)
+for i in range(40):
+    time.sleep(0.005)
+    assert check(slow.recv_multipart()) == i
+slow.close()
+
+leaving = sock(zmq.PULL, be, small=True)
+leaving.setsockopt(zmq.RCVTIMEO, 20000)
+time.sleep(0.3)
+for i in range(20, 60):
+    push.send_multipart([b"%d" % i, body(i)])
+got = [check(leaving.recv_multipart()) for _ in range(2)]
+time.sleep(0.2)  # the broker is mid-message to it, its socket full
+leaving.close()
+after = sock(zmq.PULL, be)
+after.setsockopt(zmq.RCVTIMEO, 20000)
+for i in range(60, 70):
+    push.send_multipart([b"%d" % i, body(i)])
+seen = []
+while not seen or seen[-1] != 69:
+    seen.append(check(after.recv_multipart()))
+assert seen == sorted(seen) and len(set(seen)) == len(seen), seen
+assert not set(seen) & set(got), ("twice", set(seen) & set(got))
+assert seen[-10:] == list(range(60, 70)), seen[-10:]
+print("ok slow 40, leaving %d, after %d" % (len(got), len(seen)))
+ctx.destroy(linger=0)
+"#;
+
 fn large_streams(device: &str, ep: Ep) {
     large_streams_with(device, ep, &[]);
 }
@@ -148,4 +210,16 @@ fn queue_routes_large_requests_and_replies_intact_over_ipc() {
 #[test]
 fn streamer_copies_every_body_when_splicing_is_off() {
     large_streams_with("streamer", Ep::Tcp, &["--max-splices", "0"]);
+}
+
+#[test]
+fn streamer_waits_for_a_slow_worker_and_survives_one_leaving_mid_message() {
+    for ep in [Ep::Tcp, Ep::Ipc] {
+        let eps = [ep];
+        let broker = Broker::start_with("streamer", &eps, &eps, &[]);
+        let args = [broker.frontend().to_owned(), broker.backend().to_owned()];
+        let out = PyPeer::spawn("slow", SLOW_AND_LEAVING, &args, BUDGET).finish();
+        assert!(out.starts_with("ok slow 40"), "{out:?}");
+        broker.stop();
+    }
 }

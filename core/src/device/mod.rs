@@ -219,6 +219,9 @@ pub enum CloseReason {
     /// The peer's queue could not take what the protocol owes it (a publisher that does not
     /// read its subscriptions, or a queue smaller than `queue_capacity`).
     Overflow,
+    /// Bytes owed to the peer were lost on the way ([`Device::fail_peer`]): its stream has a
+    /// gap, so nothing more may be written to it.
+    Lost,
 }
 
 impl fmt::Display for CloseReason {
@@ -229,6 +232,7 @@ impl fmt::Display for CloseReason {
                 f.write_str("reset: the sender of a message in progress left")
             }
             CloseReason::Overflow => f.write_str("outbound queue overflow"),
+            CloseReason::Lost => f.write_str("output lost on the way to it"),
         }
     }
 }
@@ -371,6 +375,22 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         }
         self.flush_control(idx);
         result
+    }
+
+    /// The caller lost bytes the device had handed it for this peer (taken from
+    /// [`Device::output`] and never written): nothing more goes to it, a message it was
+    /// receiving lets its source go, and it is put up for closing with
+    /// [`CloseReason::Lost`]. Close it without writing what its queue still holds.
+    pub fn fail_peer(&mut self, id: PeerId) {
+        let Some(idx) = self.index(id) else { return };
+        self.abort_message(idx);
+        self.leave_holder(idx);
+        self.unlink_worker(idx);
+        if let Some(peer) = self.peer_mut(idx) {
+            peer.ready = false;
+        }
+        self.stats.resets += 1;
+        self.request_close(idx, CloseReason::Lost);
     }
 
     /// Whether more input may be fed for this peer; false while it waits for room.

@@ -303,9 +303,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// socket straight to the destination's, bypassing the device: the destination and the
     /// body bytes still to come. Only in a queue or streamer, whose sources wait for their
     /// destination anyway (a forwarder never makes a publisher wait), and only for a body going
-    /// to one live destination. The caller must first write everything [`Device::output`]
-    /// holds for the destination, feed every byte of `id` it has already read, then report
-    /// what it moved with [`Device::bypassed`].
+    /// to one live destination. The caller must first feed every byte of `id` it has already
+    /// read and take everything [`Device::output`] holds for the destination (writing it, or
+    /// keeping it to write ahead of the body: taken counts as written, so a sender that dies
+    /// from here on resets the destination), then report what it moved with
+    /// [`Device::bypassed`]. Bytes it took and lost: [`Device::fail_peer`].
     pub fn bypass(&self, id: PeerId) -> Option<(PeerId, u64)> {
         if matches!(self.cfg.kind, Kind::Forwarder { .. }) {
             return None;

@@ -162,3 +162,32 @@ fn a_forwarder_never_offers_a_bypass() {
     assert_eq!(net.bypassed, 0);
     assert_eq!(net.msgs(subscriber), &[m][..]);
 }
+
+#[test]
+fn a_destination_that_lost_bytes_is_closed_and_its_source_discards_the_rest() {
+    let mut store = Storage::new(8, 0);
+    let mut net = streamer_net(&mut store, 4000);
+    let producer = net.connect(Frontend, Push);
+    let first = net.connect(Backend, Pull);
+    net.pump();
+    let wire = encode(&tagged(0, 0, &[50_000]));
+    net.send_raw(producer, &wire[..20_000]);
+    net.pump();
+    assert!(net.bypassed > 0);
+    // The caller lost bytes meant for the worker (a failed splice with its frame head).
+    net.dev.fail_peer(net.id(first));
+    assert_eq!(net.dev.bypass(net.id(producer)), None);
+    net.pump();
+    assert_eq!(net.remote(first).end, Some(End::Closed(CloseReason::Lost)));
+    let second = net.connect(Backend, Pull);
+    net.send_raw(producer, &wire[20_000..]);
+    let next = tagged(0, 1, &[30_000]);
+    net.send(producer, &next);
+    net.pump();
+    assert_eq!(
+        net.msgs(second),
+        &[next][..],
+        "nothing of the broken message"
+    );
+    assert_eq!(net.dev.stats().resets, 1);
+}
