@@ -321,7 +321,11 @@ impl Conn {
                 moved = true;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.read_blocked = true,
-            Err(e) if splice::unsupported(&e) => sh.pipes.turn_off(&e),
+            Err(e) if splice::unsupported(&e) => {
+                // Splicing is off from now on; the next round reads this body instead.
+                sh.pipes.turn_off(&e);
+                moved = true;
+            }
             Err(e) => {
                 // A prefix still in the pipe is lost with it; the device resets the destination,
                 // which got part of a message that will not be finished.
