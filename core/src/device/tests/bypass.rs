@@ -2,20 +2,43 @@
 
 use super::*;
 
-/// A streamer with 4 KB input buffers whose caller moves bodies in chunks of `chunk` bytes.
-fn streamer_net(store: &mut Storage, chunk: usize) -> Net<'_> {
+/// A streamer with 4 KB input buffers whose caller moves bodies in chunks of `chunk` bytes,
+/// with a producer and a worker connected.
+fn streamer_net(store: &mut Storage, chunk: usize) -> (Net<'_>, P, P) {
     let mut net = Net::new(small_input(DeviceConfig::new(Kind::Streamer)), store);
     net.bypass = Some(chunk);
-    net
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    (net, producer, worker)
+}
+
+/// [`streamer_net`] with the first 20,000 bytes of a 50,000-byte message sent and part of its
+/// body moved to the worker; also returns the rest of the message's bytes.
+fn mid_body(store: &mut Storage) -> (Net<'_>, P, P, Vec<u8>) {
+    let (mut net, producer, worker) = streamer_net(store, 4000);
+    let wire = encode(&tagged(0, 0, &[50_000]));
+    net.send_raw(producer, &wire[..20_000]);
+    net.pump();
+    assert!(net.bypassed > 0, "part of the body went by");
+    (net, producer, worker, wire[20_000..].to_vec())
+}
+
+/// A new worker joins and the producer sends the rest of a broken message, then another:
+/// the new worker gets the other one alone, nothing of the broken one.
+fn only_the_next_message_reaches_a_new_worker(net: &mut Net<'_>, producer: P, rest: &[u8]) {
+    let second = net.connect(Backend, Pull);
+    net.send_raw(producer, rest);
+    let next = tagged(0, 1, &[30_000]);
+    net.send(producer, &next);
+    net.pump();
+    assert_eq!(net.msgs(second), &[next][..]);
 }
 
 #[test]
 fn streamer_bodies_moved_by_the_caller_arrive_whole_and_in_order() {
     let mut store = Storage::new(8, 0);
-    let mut net = streamer_net(&mut store, 1500);
-    let producer = net.connect(Frontend, Push);
-    let worker = net.connect(Backend, Pull);
-    net.pump();
+    let (mut net, producer, worker) = streamer_net(&mut store, 1500);
     let sizes: [&[usize]; 6] = [&[70_000], &[10], &[5000, 3, 20_000], &[0], &[9000], &[300]];
     let sent: Vec<Msg> = (0..30u32)
         .map(|seq| tagged(0, seq, sizes[seq as usize % sizes.len()]))
@@ -62,14 +85,7 @@ fn queue_requests_and_replies_moved_by_the_caller_reach_the_right_client() {
 #[test]
 fn a_sender_leaving_mid_body_resets_the_worker_it_was_writing_to() {
     let mut store = Storage::new(8, 0);
-    let mut net = streamer_net(&mut store, 4000);
-    let producer = net.connect(Frontend, Push);
-    let worker = net.connect(Backend, Pull);
-    net.pump();
-    let m = tagged(0, 0, &[50_000]);
-    net.send_raw(producer, &encode(&m)[..30_000]);
-    net.pump();
-    assert!(net.bypassed > 0, "part of the body went by");
+    let (mut net, producer, worker, _) = mid_body(&mut store);
     net.disconnect(producer);
     net.pump();
     assert_eq!(
@@ -92,32 +108,14 @@ fn a_sender_leaving_mid_body_resets_the_worker_it_was_writing_to() {
 #[test]
 fn a_worker_leaving_mid_body_loses_that_message_only() {
     let mut store = Storage::new(8, 0);
-    let mut net = streamer_net(&mut store, 4000);
-    let producer = net.connect(Frontend, Push);
-    let first = net.connect(Backend, Pull);
-    net.pump();
-    let m = tagged(0, 0, &[50_000]);
-    let wire = encode(&m);
-    net.send_raw(producer, &wire[..20_000]);
-    net.pump();
-    let moved = net.bypassed;
-    assert!(moved > 0);
+    let (mut net, producer, first, rest) = mid_body(&mut store);
     net.disconnect(first);
     assert_eq!(
         net.dev.bypass(net.id(producer)),
         None,
         "no one to move it to"
     );
-    let second = net.connect(Backend, Pull);
-    net.send_raw(producer, &wire[20_000..]);
-    let next = tagged(0, 1, &[30_000]);
-    net.send(producer, &next);
-    net.pump();
-    assert_eq!(
-        net.msgs(second),
-        &[next][..],
-        "the rest of the first was read and dropped"
-    );
+    only_the_next_message_reaches_a_new_worker(&mut net, producer, &rest);
     assert_eq!(net.dev.stats().dropped.aborted, 1);
     net.assert_healthy();
 }
@@ -125,10 +123,7 @@ fn a_worker_leaving_mid_body_loses_that_message_only() {
 #[test]
 fn a_slow_worker_stops_the_bypass_until_it_drains() {
     let mut store = Storage::new(8, 0);
-    let mut net = streamer_net(&mut store, 2000);
-    let producer = net.connect(Frontend, Push);
-    let worker = net.connect(Backend, Pull);
-    net.pump();
+    let (mut net, producer, worker) = streamer_net(&mut store, 2000);
     net.pause(worker, true);
     let sent: Vec<Msg> = (0..3).map(|seq| tagged(0, seq, &[30_000])).collect();
     for m in &sent {
@@ -166,28 +161,12 @@ fn a_forwarder_never_offers_a_bypass() {
 #[test]
 fn a_destination_that_lost_bytes_is_closed_and_its_source_discards_the_rest() {
     let mut store = Storage::new(8, 0);
-    let mut net = streamer_net(&mut store, 4000);
-    let producer = net.connect(Frontend, Push);
-    let first = net.connect(Backend, Pull);
-    net.pump();
-    let wire = encode(&tagged(0, 0, &[50_000]));
-    net.send_raw(producer, &wire[..20_000]);
-    net.pump();
-    assert!(net.bypassed > 0);
+    let (mut net, producer, first, rest) = mid_body(&mut store);
     // The caller lost bytes meant for the worker (a failed splice with its frame head).
     net.dev.fail_peer(net.id(first));
     assert_eq!(net.dev.bypass(net.id(producer)), None);
     net.pump();
     assert_eq!(net.remote(first).end, Some(End::Closed(CloseReason::Lost)));
-    let second = net.connect(Backend, Pull);
-    net.send_raw(producer, &wire[20_000..]);
-    let next = tagged(0, 1, &[30_000]);
-    net.send(producer, &next);
-    net.pump();
-    assert_eq!(
-        net.msgs(second),
-        &[next][..],
-        "nothing of the broken message"
-    );
+    only_the_next_message_reaches_a_new_worker(&mut net, producer, &rest);
     assert_eq!(net.dev.stats().resets, 1);
 }
