@@ -174,6 +174,16 @@ impl Stream {
         }
     }
 
+    /// Keep at most `bytes` written but not yet sent in the kernel (TCP_NOTSENT_LOWAT): the
+    /// socket reads as writable only below that. Nothing for IPC. Failure only costs pacing.
+    pub fn limit_unsent(&self, bytes: u32) {
+        if let Stream::Tcp(s) = self {
+            if let Err(e) = socket2::SockRef::from(s.get_ref()).set_tcp_notsent_lowat(bytes) {
+                log::debug!("cannot set TCP_NOTSENT_LOWAT: {e}");
+            }
+        }
+    }
+
     /// Stop both ways at once, dropping what is queued: the stream can carry nothing more that
     /// the peer could make sense of. Errors do not matter, the socket is closing anyway.
     pub fn shutdown(&self) {
@@ -433,6 +443,17 @@ mod tests {
         }
         let long = format!("ipc:///{}", "x".repeat(200));
         assert!(Endpoint::parse(&long).is_err());
+    }
+
+    #[test]
+    fn limit_unsent_sets_tcp_notsent_lowat() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let s = Stream::Tcp(Async::new(c).unwrap());
+        s.limit_unsent(64 << 10);
+        let Stream::Tcp(a) = &s else { unreachable!() };
+        let set = socket2::SockRef::from(a.get_ref()).tcp_notsent_lowat();
+        assert_eq!(set.unwrap(), 64 << 10);
     }
 
     #[test]
