@@ -12,7 +12,7 @@ use crate::wire::Writer;
 /// without waiting to have all of it: large partial messages are not kept between reads.
 const CUT_THROUGH_DIVISOR: usize = 4;
 
-/// Frames up to this long, head included, go into a destination's queue in one push.
+/// Fanned-out frames up to this long, head included, go into each queue in one push.
 const JOIN_MAX: usize = 256;
 
 /// Length of the routing frame a queue puts before each request: 0x00, slot, generation.
@@ -354,23 +354,32 @@ impl<Q: ByteQueue> Device<'_, Q> {
     fn copy_to_dests(&mut self, idx: u32, head: Option<FrameHead>, chunk: &[u8]) {
         let head = head.map(|h| h.encode());
         let head = head.as_ref().map_or(&[][..], |h| h.as_slice());
-        let body_len = chunk.len() as u64;
-        // A small frame is joined to its head first: one push per destination, not two.
-        let mut joined = [0u8; JOIN_MAX];
-        let (head, chunk) = match joined.get_mut(..head.len() + chunk.len()) {
-            Some(j) if !head.is_empty() => {
-                j[..head.len()].copy_from_slice(head);
-                j[head.len()..].copy_from_slice(chunk);
-                (&*j, &[][..])
-            }
-            _ => (head, chunk),
-        };
-        let mut cur = self.peer(idx).and_then(|p| p.dests);
+        let first = self.peer(idx).and_then(|p| p.dests);
+        let several = first
+            .and_then(|d| self.peer(d))
+            .is_some_and(|p| p.next_dest.is_some());
+        let len = head.len() + chunk.len();
+        if several && !head.is_empty() && len <= JOIN_MAX {
+            // Fanned out, a small frame is joined to its head first: one push per
+            // destination, not two.
+            let mut joined = [0u8; JOIN_MAX];
+            joined[..head.len()].copy_from_slice(head);
+            joined[head.len()..len].copy_from_slice(chunk);
+            self.push_to_dests(first, &joined[..len], &[], chunk.len());
+        } else {
+            self.push_to_dests(first, head, chunk, chunk.len());
+        }
+    }
+
+    /// Push `a` then `b` to the destination list starting at `first`; `body` bytes of them
+    /// count as data out.
+    fn push_to_dests(&mut self, first: Option<u32>, a: &[u8], b: &[u8], body: usize) {
+        let mut cur = first;
         while let Some(d) = cur {
             cur = self.peer(d).and_then(|p| p.next_dest);
-            if self.push_to(d, head) && self.push_to(d, chunk) {
+            if self.push_to(d, a) && self.push_to(d, b) {
                 if let Some(side) = self.peer(d).map(|p| p.side) {
-                    self.side_stats(side).bytes_out += body_len;
+                    self.side_stats(side).bytes_out += body as u64;
                 }
             }
         }
