@@ -15,7 +15,9 @@
  *   zload echo   EP                           DEALER echo worker (sends back every frame)
  *   zload pub    EP NSOCK SIZE NTOPICS        NSOCK publishers (XPUB with XPUB_NODROP, so a
  *                                             full pipe pushes back instead of burning CPU on
- *                                             drops), topics "t0".."t{NTOPICS-1}" in turn
+ *                                             drops), topics "t0".."t{NTOPICS-1}" in turn;
+ *                                             on SIGUSR1 prints "SENT n=COUNT t=SECONDS" (the
+ *                                             messages sent so far, CLOCK_MONOTONIC)
  *   zload sub    EP FILTERS WARM SECS         one SUB socket per comma-separated filter
  *                                             ("all" = every message), counts all delivered
  *   zload big    DEVICE FE BE SIZE            one SIZE-byte message through a broker device;
@@ -25,6 +27,7 @@
  * Build: cc -O2 -o zload zload.c -lzmq */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +40,15 @@
 #define STALL 10.0    /* a consumer that sees nothing for this long gives up */
 
 static void *ctx;
+
+/* Set by SIGUSR1: a producer that counts reports its count at its next send. */
+static volatile sig_atomic_t count_asked;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    count_asked = 1;
+}
 
 static double now(void)
 {
@@ -382,11 +394,24 @@ static int cmd_pub(char **a)
         bufs[t][0] = 't';
         bufs[t][1] = (char)('0' + t);
     }
+    /* No SA_RESTART: a send blocked on a full pipe returns EINTR and the count goes out. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
     double t0 = now();
+    uint64_t sent = 0;
     for (uint64_t c = 0;; c++) {
-        void *x = s[c % nsock];
-        if (send_const(x, bufs[(c / nsock) % ntopics], size, 0) < 0 && zmq_errno() != EINTR)
+        void *x = s[sent % nsock];
+        if (send_const(x, bufs[(sent / nsock) % ntopics], size, 0) >= 0)
+            sent++;
+        else if (zmq_errno() != EINTR)
             die("send");
+        if (count_asked) {
+            count_asked = 0;
+            say("SENT n=%llu t=%.6f", (unsigned long long)sent, now());
+        }
         if ((c & 4095) == 0 && now() - t0 > MAXSECS)
             return 0;
     }
