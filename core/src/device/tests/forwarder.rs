@@ -219,13 +219,7 @@ fn forwarder_slow_subscriber_loses_messages_alone() {
     cfg.queue_hwm = 4096;
     let mut store = Storage::new(4, 8);
     let mut net = Net::new(cfg, &mut store);
-    let publisher = net.connect(Frontend, Pub);
-    let slow = net.connect(Backend, Sub);
-    let fast = net.connect(Backend, Sub);
-    net.pump();
-    net.subscribe(slow, b"t");
-    net.subscribe(fast, b"t");
-    net.pump();
+    let (publisher, [slow, fast]) = net.publisher_and_two_subscribers(b"t");
 
     net.pause(slow, true);
     let sent: Vec<Msg> = (0..200u32)

@@ -344,6 +344,21 @@ impl<'s> Net<'s> {
         self.remotes[p].outbox.push(Out::Sub(true, topic.to_vec()));
     }
 
+    /// A publisher and two SUB subscribers to `topic`, connected and subscribed.
+    pub fn publisher_and_two_subscribers(&mut self, topic: &[u8]) -> (P, [P; 2]) {
+        let publisher = self.connect(Side::Frontend, SocketType::Pub);
+        let subs = [
+            self.connect(Side::Backend, SocketType::Sub),
+            self.connect(Side::Backend, SocketType::Sub),
+        ];
+        self.pump();
+        for s in subs {
+            self.subscribe(s, topic);
+        }
+        self.pump();
+        (publisher, subs)
+    }
+
     pub fn cancel(&mut self, p: P, topic: &[u8]) {
         self.remotes[p].outbox.push(Out::Sub(false, topic.to_vec()));
     }

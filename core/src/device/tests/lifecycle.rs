@@ -6,13 +6,7 @@ use super::*;
 fn a_partial_message_is_taken_back_or_its_receiver_reset() {
     let mut store = Storage::new(8, 8);
     let mut net = Net::new(small_input(forwarder()), &mut store);
-    let publisher = net.connect(Frontend, Pub);
-    let slow = net.connect(Backend, Sub);
-    let fast = net.connect(Backend, Sub);
-    net.pump();
-    net.subscribe(slow, b"");
-    net.subscribe(fast, b"");
-    net.pump();
+    let (publisher, [slow, fast]) = net.publisher_and_two_subscribers(b"");
     net.pause(slow, true);
     net.send(publisher, &msg(&[b"before"]));
     net.pump();
@@ -147,13 +141,7 @@ fn stats_add_up_in_a_queue_and_a_forwarder() {
 
     let mut store = Storage::new(8, 8);
     let mut net = Net::new(forwarder(), &mut store);
-    let publisher = net.connect(Frontend, Pub);
-    let subs = [net.connect(Backend, Sub), net.connect(Backend, Sub)];
-    net.pump();
-    for s in subs {
-        net.subscribe(s, b"");
-    }
-    net.pump();
+    let (publisher, subs) = net.publisher_and_two_subscribers(b"");
     for _ in 0..3 {
         net.send(publisher, &msg(&[b"topic", b"body"]));
     }

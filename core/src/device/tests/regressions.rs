@@ -56,13 +56,7 @@ fn poll_close_reports_every_pending_close_after_a_slot_is_reused() {
     for leaving in 0..2 {
         let mut store = Storage::new(8, 8);
         let mut net = Net::new(small_input(forwarder()), &mut store);
-        let publisher = net.connect(Frontend, Pub);
-        let subs = [net.connect(Backend, Sub), net.connect(Backend, Sub)];
-        net.pump();
-        for s in subs {
-            net.subscribe(s, b"");
-        }
-        net.pump();
+        let (publisher, subs) = net.publisher_and_two_subscribers(b"");
         net.send_raw(publisher, &encode(&big(0, 0))[..10_000]);
         net.pump();
         // One round of the caller: the publisher and a subscriber hang up, and new peers take
