@@ -78,6 +78,21 @@ pub enum Side {
 }
 
 impl Kind {
+    /// Whether the caller may move frame bodies past the device ([`Device::bypass`]). Never in
+    /// a forwarder: it must not make a publisher wait for one subscriber's socket.
+    pub const fn bypasses(self) -> bool {
+        !matches!(self, Kind::Forwarder { .. })
+    }
+
+    /// Bytes of subscription storage [`Device::new`] needs for `max` subscriptions: none but
+    /// in a forwarder, the only device that keeps them.
+    pub const fn subscription_bytes(self, max: usize) -> usize {
+        match self {
+            Kind::Forwarder { .. } => max.saturating_mul(SUB_ENTRY_LEN),
+            Kind::Queue | Kind::Streamer => 0,
+        }
+    }
+
     /// The socket type the device plays on `side`.
     pub const fn socket_type(self, side: Side) -> SocketType {
         match (self, side) {
@@ -149,6 +164,13 @@ impl DeviceConfig {
         cfg.handshake_timeout = self.handshake_timeout;
         cfg.as_server = true;
         cfg
+    }
+
+    /// How much a read should take when the next frame is to be routed without its body
+    /// (after a body went by, [`Device::bypass`]): a frame head and the body bytes routing
+    /// looks at.
+    pub const fn routing_read_len(&self) -> usize {
+        crate::wire::frame::MAX_HEAD_LEN + self.limits.head_bytes
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -391,6 +413,13 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         }
         self.stats.resets += 1;
         self.request_close(idx, CloseReason::Lost);
+    }
+
+    /// Whether a peer's input is stuck: `held` bytes, a full input buffer, that the device
+    /// wants and could not take (the last [`Device::handle_input`] used none of them). It
+    /// cannot make progress; close it.
+    pub fn input_stuck(&self, id: PeerId, held: usize) -> bool {
+        held >= self.cfg.input_capacity && self.wants_read(id)
     }
 
     /// Whether more input may be fed for this peer; false while it waits for room.

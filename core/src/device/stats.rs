@@ -37,6 +37,14 @@ pub struct Drops {
     pub subscriptions: u64,
 }
 
+impl Drops {
+    /// Messages dropped, all causes together; `upstream_data` and `subscriptions` are not
+    /// messages on their way between the sides and are not counted.
+    pub const fn messages(&self) -> u64 {
+        self.hwm + self.busy + self.unroutable + self.aborted
+    }
+}
+
 /// All counters of a device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

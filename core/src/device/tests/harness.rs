@@ -503,9 +503,8 @@ impl<'s> Net<'s> {
             moved |= n > 0;
             match self.dev.handle_input(r.id, &r.inbuf, self.now) {
                 Ok(0) => {
-                    let stuck = r.inbuf.len() == cap && self.dev.wants_read(r.id);
                     assert!(
-                        !stuck,
+                        !self.dev.input_stuck(r.id, r.inbuf.len()),
                         "remote {p}: a full buffer that is wanted and not read"
                     );
                     if n == 0 {
