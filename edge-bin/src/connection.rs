@@ -11,12 +11,12 @@
 //! and no borrow is held across an await); only unconsumed bytes are kept per connection. So
 //! an idle peer costs no input buffer at all.
 //!
-//! The rest of a large frame body that the device lets by ([`Device::bypass`]) goes from this
+//! The rest of a large frame body that the device lets by ([`Device::bypass_target`]) goes from this
 //! socket to its destination's through a pipe ([`splice`](crate::splice)), after what the
 //! device already holds for that destination: the broker never copies it. After such a body
 //! the next read takes only a frame's head, so the next body can go the same way.
 //!
-//! [`Device::bypass`]: zedge_core::device::Device::bypass
+//! [`Device::bypass_target`]: zedge_core::device::Device::bypass_target
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -282,7 +282,7 @@ impl Conn {
         if self.pipe.is_some() || !self.pending.is_empty() || self.eof || self.read_blocked {
             return Ok(None);
         }
-        let Some((dest, left)) = dev.bypass(self.id) else {
+        let Some((dest, left)) = dev.bypass_target(self.id) else {
             self.bypassing = false;
             return Ok(None);
         };
@@ -367,7 +367,7 @@ impl Conn {
             return Ok(false);
         };
         let to = dev
-            .bypass(self.id)
+            .bypass_target(self.id)
             .filter(|&(d, _)| d == dest)
             .and_then(|_| sh.stream(dest));
         let drained = match &to {
@@ -379,7 +379,7 @@ impl Conn {
                 dev.bypassed(self.id, body as u64, sh.clock.now());
                 if pipe.is_empty() {
                     sh.pipes.give(pipe);
-                    if dev.bypass(self.id).is_none() {
+                    if dev.bypass_target(self.id).is_none() {
                         // The body is complete: the next frame's head comes in a small read.
                         self.small_reads = SMALL_READS;
                         self.bypassing = false;

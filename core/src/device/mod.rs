@@ -1,112 +1,61 @@
 //! The device layer: forwarder, queue and streamer over many sessions.
 //!
-//! A [`Device`] owns every peer's [`Session`](crate::conn::Session) and outbound
-//! [`ByteQueue`], and routes messages between its two sides:
+//! A [`Device`] owns every peer's [`Session`] and outbound [`ByteQueue`], and routes messages
+//! between its two sides. One module per device holds what only that device does:
 //!
-//! - **forwarder**: XSUB frontend (publishers) to XPUB backend (subscribers); subscriptions
-//!   travel the other way through a counted [`subs::SubTable`]. Each subscriber has its own
-//!   queue: when it is above its high-water mark at the start of a message, that message is
-//!   dropped for it alone and counted.
-//! - **queue**: ROUTER frontend (clients) to DEALER backend (workers). Requests gain a routing
+//! - `forwarder`: XSUB frontend (publishers) to XPUB backend (subscribers);
+//!   subscriptions travel the other way through a counted subscription table. A subscriber
+//!   above its high-water mark when a message starts loses that message alone, counted.
+//! - `queue`: ROUTER frontend (clients) to DEALER backend (workers). Requests gain a routing
 //!   frame naming the client; replies are routed back by it and lose it.
-//! - **streamer**: PULL frontend (producers) to PUSH backend (workers).
+//! - `streamer`: PULL frontend (producers) to PUSH backend (workers).
 //!
-//! Queue and streamer never drop: when no worker has room the device stops taking input
-//! from the frontend ([`Device::wants_read`] turns false) until one does.
+//! What they share: `pump` (a peer's input through its session to routing), `flight` (a
+//! message in flight holds its destinations; taking back an aborted one), `workers` (the
+//! round-robin ring of ready workers), `slots` (the peer table and its intrusive lists),
+//! `bypass` (bodies the caller moves socket to socket), [`kind`](Kind) (the rules that differ
+//! by device) and `config`.
 //!
-//! Messages are cut through, not reassembled: a frame is copied into its destination queue as
-//! its bytes arrive, and a destination is held by one source from the first frame of a message
-//! to the last. A queue may pass its high-water mark by the rest of a message that started
-//! below it, so a peer's memory is bounded by `queue_hwm + max_message_size`. A source that
-//! ends mid-message has its partial message taken back out of every destination queue that
-//! has not yet started writing it; a destination that already has is reset, never spliced.
+//! Queue and streamer never drop: when no worker has room the device stops taking input from
+//! the frontend ([`Device::wants_read`] turns false) until one does.
 //!
-//! # Calling order
-//!
-//! For each connection, the caller [`Device::add_peer`]s it, then feeds its bytes to
-//! [`Device::handle_input`] (keeping what was not consumed), writes [`Device::output`] to its
-//! socket and reports it with [`Device::consume_output`]. Between rounds it drains
-//! [`Device::poll_wake`] (peers with new output or able to read again) and
-//! [`Device::poll_close`] (peers to close), and calls [`Device::handle_timeout`] when
-//! [`Device::poll_timeout`] passes. A closed connection is reported with
-//! [`Device::remove_peer`].
-//!
-//! A caller that can move bytes between sockets without reading them (Linux splice(2)) may
-//! take the rest of a large frame body past the device: [`Device::bypass`] says when and to
-//! whom, [`Device::bypassed`] takes the count.
+//! Messages that fit in the caller's input buffer are routed whole; larger ones are cut
+//! through: a frame is copied into its destination queue as its bytes arrive, and a
+//! destination is held by one source from the first frame of a message to the last. A queue
+//! may pass its high-water mark by the rest of a message that started below it, so a peer's
+//! memory is bounded by [`DeviceConfig::queue_capacity`]. A source that ends mid-message has
+//! its partial message taken back out of every destination queue that has not yet started
+//! writing it; a destination that already has is reset, never spliced.
 
-mod queue;
-
-pub use queue::{ByteQueue, Ring};
-
+mod bypass;
+mod byte_queue;
+mod config;
+mod error;
+mod flight;
+mod forwarder;
+mod kind;
 mod peer;
-mod route;
+mod pump;
+mod queue;
+mod slots;
 mod stats;
+mod streamer;
 pub(crate) mod subs;
+mod workers;
 
-pub use peer::Slot;
+pub use byte_queue::{ByteQueue, Ring};
+pub use config::{ConfigError, DeviceConfig};
+pub use error::{CloseReason, PeerTableFull};
+pub use kind::{Kind, Side};
+pub use slots::Slot;
 pub use stats::{Drops, SideStats, Stats};
 pub use subs::{MAX_TOPIC, SUB_ENTRY_LEN};
 
-use core::fmt;
-
-use crate::conn::{Heartbeat, Limits, Session, SessionConfig, SessionError, TRANSMIT_BUFFER};
-use crate::time::{Duration, Instant};
-use crate::wire::metadata::SocketType;
+use crate::conn::{Session, SessionError, TRANSMIT_BUFFER};
+use crate::time::Instant;
 use peer::Peer;
+use slots::{List, ListKind};
 use subs::SubTable;
-
-/// Which device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Kind {
-    /// XSUB/XPUB, or SUB/PUB with `classic` (publishers get one subscription to everything,
-    /// and subscriptions stay in the broker).
-    Forwarder { classic: bool },
-    /// ROUTER/DEALER.
-    Queue,
-    /// PULL/PUSH.
-    Streamer,
-}
-
-/// The side of a device a peer connected to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Side {
-    Frontend,
-    Backend,
-}
-
-impl Kind {
-    /// Whether the caller may move frame bodies past the device ([`Device::bypass`]). Never in
-    /// a forwarder: it must not make a publisher wait for one subscriber's socket.
-    pub const fn bypasses(self) -> bool {
-        !matches!(self, Kind::Forwarder { .. })
-    }
-
-    /// Bytes of subscription storage [`Device::new`] needs for `max` subscriptions: none but
-    /// in a forwarder, the only device that keeps them.
-    pub const fn subscription_bytes(self, max: usize) -> usize {
-        match self {
-            Kind::Forwarder { .. } => max.saturating_mul(SUB_ENTRY_LEN),
-            Kind::Queue | Kind::Streamer => 0,
-        }
-    }
-
-    /// The socket type the device plays on `side`.
-    pub const fn socket_type(self, side: Side) -> SocketType {
-        match (self, side) {
-            (Kind::Forwarder { classic: false }, Side::Frontend) => SocketType::XSub,
-            (Kind::Forwarder { classic: false }, Side::Backend) => SocketType::XPub,
-            (Kind::Forwarder { classic: true }, Side::Frontend) => SocketType::Sub,
-            (Kind::Forwarder { classic: true }, Side::Backend) => SocketType::Pub,
-            (Kind::Queue, Side::Frontend) => SocketType::Router,
-            (Kind::Queue, Side::Backend) => SocketType::Dealer,
-            (Kind::Streamer, Side::Frontend) => SocketType::Pull,
-            (Kind::Streamer, Side::Backend) => SocketType::Push,
-        }
-    }
-}
 
 /// A handle on a peer; stale handles (of a peer since removed) are ignored.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
@@ -116,164 +65,31 @@ pub struct PeerId {
     generation: u32,
 }
 
-/// How a device is set up. Every peer's memory is bounded by [`DeviceConfig::queue_capacity`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct DeviceConfig {
-    pub kind: Kind,
-    pub limits: Limits,
-    pub heartbeat: Heartbeat,
-    pub handshake_timeout: Duration,
-    /// A peer whose outbound queue holds this many bytes gets no new message (workers are
-    /// skipped, subscribers lose it) until it drains below.
-    pub queue_hwm: usize,
-    /// Size of the caller's per-connection input buffer. Messages that fit are routed whole;
-    /// larger ones, and those whose first frame is a quarter of it or more, are cut through as
-    /// they arrive.
-    pub input_capacity: usize,
-}
-
-/// Room for commands and routing frames beyond a queue's high-water mark and one message.
-const QUEUE_SLACK: usize = 4096;
-
-impl DeviceConfig {
-    pub const fn new(kind: Kind) -> Self {
-        DeviceConfig {
-            kind,
-            limits: Limits::DEFAULT,
-            heartbeat: Heartbeat::OFF,
-            handshake_timeout: Duration::from_secs(10),
-            queue_hwm: 1 << 20,
-            input_capacity: 64 << 10,
-        }
-    }
-
-    /// The hard capacity every peer's queue must have: the high-water mark, one message that
-    /// started below it, and slack for commands.
-    pub fn queue_capacity(&self) -> usize {
-        let max_msg = usize::try_from(self.limits.max_message_size).unwrap_or(usize::MAX);
-        self.queue_hwm
-            .saturating_add(max_msg)
-            .saturating_add(QUEUE_SLACK)
-    }
-
-    pub const fn session_config(&self, side: Side) -> SessionConfig {
-        let mut cfg = SessionConfig::new(self.kind.socket_type(side));
-        cfg.limits = self.limits;
-        cfg.heartbeat = self.heartbeat;
-        cfg.handshake_timeout = self.handshake_timeout;
-        cfg.as_server = true;
-        cfg
-    }
-
-    /// How much a read should take when the next frame is to be routed without its body
-    /// (after a body went by, [`Device::bypass`]): a frame head and the body bytes routing
-    /// looks at.
-    pub const fn routing_read_len(&self) -> usize {
-        crate::wire::frame::MAX_HEAD_LEN + self.limits.head_bytes
-    }
-
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.limits.head_bytes < MAX_TOPIC {
-            return Err(ConfigError::HeadBytesTooSmall {
-                have: self.limits.head_bytes,
-                need: MAX_TOPIC,
-            });
-        }
-        let need = self.session_config(Side::Frontend).min_input_capacity();
-        if self.input_capacity < need {
-            return Err(ConfigError::InputTooSmall {
-                have: self.input_capacity,
-                need,
-            });
-        }
-        if self.queue_hwm == 0 {
-            return Err(ConfigError::ZeroHwm);
-        }
-        Ok(())
-    }
-}
-
-/// A configuration that cannot work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum ConfigError {
-    HeadBytesTooSmall { have: usize, need: usize },
-    InputTooSmall { have: usize, need: usize },
-    ZeroHwm,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::HeadBytesTooSmall { have, need } => {
-                write!(f, "head_bytes is {have}; topic matching needs at least {need}")
-            }
-            ConfigError::InputTooSmall { have, need } => write!(
-                f,
-                "input buffer of {have} bytes cannot hold a whole command; it needs {need} (lower max command size or raise the buffer)"
-            ),
-            ConfigError::ZeroHwm => f.write_str("queue high-water mark must be above zero"),
-        }
-    }
-}
-
-/// The device has no free slot for another peer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct PeerTableFull;
-
-impl fmt::Display for PeerTableFull {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("peer table full (raise max peers)")
-    }
-}
-
-/// Why the device wants a connection closed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum CloseReason {
-    /// The session ended (timeouts; errors found while feeding come back from `handle_input`).
-    Session(SessionError),
-    /// The peer was taking a message whose sender left mid-way, and part of it had already
-    /// been written to the peer's socket.
-    SenderAborted,
-    /// The peer's queue could not take what the protocol owes it (a publisher that does not
-    /// read its subscriptions, or a queue smaller than `queue_capacity`).
-    Overflow,
-    /// Bytes owed to the peer were lost on the way ([`Device::fail_peer`]): its stream has a
-    /// gap, so nothing more may be written to it.
-    Lost,
-}
-
-impl fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CloseReason::Session(e) => write!(f, "{e}"),
-            CloseReason::SenderAborted => {
-                f.write_str("reset: the sender of a message in progress left")
-            }
-            CloseReason::Overflow => f.write_str("outbound queue overflow"),
-            CloseReason::Lost => f.write_str("output lost on the way to it"),
-        }
-    }
-}
-
-/// Intrusive lists of slot indices, linked through [`Slot`]: wake-ups, closes, blocked sources.
-#[derive(Clone, Copy, Debug, Default)]
-struct List {
-    head: Option<u32>,
-    tail: Option<u32>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ListKind {
-    Wake,
-    Close,
-    Blocked,
-}
-
-/// A ZeroMQ device over caller-provided storage; see the module docs.
+/// A ZeroMQ device over caller-provided storage: sans-IO, no clock, no allocation.
+///
+/// # Calling order
+///
+/// For each connection the caller:
+///
+/// 1. [`Device::add_peer`]s it (our greeting is queued at once);
+/// 2. while [`Device::wants_read`], reads from its socket into an input buffer of
+///    [`DeviceConfig::input_capacity`] bytes and feeds everything it holds to
+///    [`Device::handle_input`], keeping what was not consumed (a full buffer that is wanted
+///    and not consumed is [`Device::input_stuck`]: close it);
+/// 3. writes [`Device::output`] to its socket and reports what it wrote with
+///    [`Device::consume_output`];
+/// 4. after every call that changes the device, drains [`Device::poll_wake`] (peers with new
+///    output, or able to read again: run their steps 2 and 3) and [`Device::poll_close`]
+///    (peers to close: write what they hold if that is quick, then close them);
+/// 5. reports a closed connection with [`Device::remove_peer`].
+///
+/// Timers: call [`Device::handle_timeout`] once [`Device::poll_timeout`] has passed. The
+/// deadline moves when a peer is added (its handshake timeout), finishes its handshake
+/// (heartbeats start), sends or receives anything (heartbeat and TTL timers restart), and
+/// when [`Device::handle_timeout`] fires one; after any of these, ask again.
+///
+/// A caller that can move bytes between sockets without reading them may take large frame
+/// bodies past the device: [`Device::bypass_target`].
 #[derive(Debug)]
 pub struct Device<'s, Q> {
     cfg: DeviceConfig,
@@ -287,12 +103,13 @@ pub struct Device<'s, Q> {
     workers: Option<u32>,
     /// Destinations held by messages in progress, all sources together.
     held: u32,
+    /// Stamp of the message being fanned out, to pick each subscriber once.
     epoch: u32,
 }
 
 impl<'s, Q: ByteQueue> Device<'s, Q> {
-    /// `peers.len()` is the most peers at once; `subs` (zeroed bytes) holds
-    /// `subs.len() / SUB_ENTRY_LEN` subscriptions.
+    /// `peers.len()` is the most peers at once; `subs` (zeroed bytes,
+    /// [`Kind::subscription_bytes`]) holds `subs.len() / SUB_ENTRY_LEN` subscriptions.
     pub fn new(cfg: DeviceConfig, peers: &'s mut [Slot<Q>], subs: &'s mut [u8]) -> Self {
         Device {
             cfg,
@@ -308,10 +125,12 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         }
     }
 
+    /// The settings it was made with.
     pub fn config(&self) -> &DeviceConfig {
         &self.cfg
     }
 
+    /// Every counter.
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -351,12 +170,8 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     /// queues it went to (or their peers are reset); one it was receiving is abandoned.
     pub fn remove_peer(&mut self, id: PeerId) {
         let Some(idx) = self.index(id) else { return };
-        self.abort_message(idx);
-        self.leave_holder(idx);
-        self.unlink_worker(idx);
-        if matches!(self.cfg.kind, Kind::Forwarder { .. })
-            && self.peer(idx).is_some_and(|p| p.side == Side::Backend)
-        {
+        self.let_go(idx);
+        if self.peer(idx).is_some_and(|p| p.side == Side::Backend) {
             self.drop_subscriptions(idx);
         }
         let slot = &mut self.slots[idx as usize];
@@ -380,13 +195,8 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let full = input.len() >= self.cfg.input_capacity;
         let mut consumed = 0;
         let result = loop {
-            match self.step(
-                idx,
-                &input[consumed..],
-                consumed == 0,
-                full && consumed == 0,
-                now,
-            ) {
+            let fresh = consumed == 0;
+            match self.step(idx, &input[consumed..], fresh, full && fresh, now) {
                 Ok(0) => break Ok(consumed),
                 Ok(n) => consumed += n,
                 Err(e) => break Err(e),
@@ -405,12 +215,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     /// [`CloseReason::Lost`]. Close it without writing what its queue still holds.
     pub fn fail_peer(&mut self, id: PeerId) {
         let Some(idx) = self.index(id) else { return };
-        self.abort_message(idx);
-        self.leave_holder(idx);
-        self.unlink_worker(idx);
-        if let Some(peer) = self.peer_mut(idx) {
-            peer.ready = false;
-        }
+        self.let_go(idx);
         self.stats.resets += 1;
         self.request_close(idx, CloseReason::Lost);
     }
@@ -497,109 +302,20 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         }
     }
 
-    // ---- slots and lists ----
-
-    fn index(&self, id: PeerId) -> Option<u32> {
-        let slot = self.slots.get(id.index as usize)?;
-        (slot.generation == id.generation && slot.peer.is_some()).then_some(id.index)
-    }
-
-    fn id(&self, idx: u32) -> PeerId {
-        PeerId {
-            index: idx,
-            generation: self.slots[idx as usize].generation,
-        }
-    }
-
-    fn peer(&self, idx: u32) -> Option<&Peer<Q>> {
-        self.slots.get(idx as usize)?.peer.as_ref()
-    }
-
-    fn peer_mut(&mut self, idx: u32) -> Option<&mut Peer<Q>> {
-        self.slots.get_mut(idx as usize)?.peer.as_mut()
-    }
-
-    fn side_stats(&mut self, side: Side) -> &mut SideStats {
-        match side {
-            Side::Frontend => &mut self.stats.frontend,
-            Side::Backend => &mut self.stats.backend,
-        }
-    }
-
-    fn list(&mut self, kind: ListKind) -> &mut List {
-        match kind {
-            ListKind::Wake => &mut self.wake,
-            ListKind::Close => &mut self.close,
-            ListKind::Blocked => &mut self.blocked,
-        }
-    }
-
-    /// Append a slot to a list unless it is on it already. Entries outlive their peer: a
-    /// popped entry whose peer is gone is skipped, one whose slot was reused wakes it for
-    /// nothing, which is harmless.
-    fn push_list(&mut self, kind: ListKind, idx: u32) {
-        let slot = &mut self.slots[idx as usize];
-        let link = slot.link_mut(kind);
-        if link.queued {
+    /// The peer's handshake finished.
+    fn on_ready(&mut self, idx: u32) {
+        // Our READY (owed since the peer's greeting) must precede any subscription we send.
+        self.flush_control(idx);
+        let Some(side) = self.peer(idx).map(|p| p.side) else {
             return;
-        }
-        link.queued = true;
-        link.next = None;
-        let list = *self.list(kind);
-        match list.tail {
-            Some(tail) => self.slots[tail as usize].link_mut(kind).next = Some(idx),
-            None => self.list(kind).head = Some(idx),
-        }
-        self.list(kind).tail = Some(idx);
-    }
-
-    fn pop_list(&mut self, kind: ListKind) -> Option<u32> {
-        let idx = self.list(kind).head?;
-        let link = self.slots[idx as usize].link_mut(kind);
-        let next = link.next.take();
-        link.queued = false;
-        let list = self.list(kind);
-        list.head = next;
-        if next.is_none() {
-            list.tail = None;
-        }
-        Some(idx)
-    }
-
-    fn pop_live(&mut self, kind: ListKind) -> Option<PeerId> {
-        while let Some(idx) = self.pop_list(kind) {
-            if self.peer(idx).is_some() {
-                return Some(self.id(idx));
+        };
+        match (self.cfg.kind, side) {
+            (Kind::Forwarder { .. }, Side::Frontend) => self.on_publisher_ready(idx),
+            (Kind::Queue | Kind::Streamer, Side::Backend) => {
+                self.link_worker(idx);
+                self.wake_blocked();
             }
-        }
-        None
-    }
-
-    fn request_wake(&mut self, idx: u32) {
-        self.push_list(ListKind::Wake, idx);
-    }
-
-    fn request_close(&mut self, idx: u32, reason: CloseReason) {
-        if let Some(peer) = self.peer_mut(idx) {
-            peer.close.get_or_insert(reason);
-            self.push_list(ListKind::Close, idx);
-        }
-    }
-
-    /// Every blocked source gets another try.
-    fn wake_blocked(&mut self) {
-        while let Some(idx) = self.pop_list(ListKind::Blocked) {
-            if let Some(peer) = self.peer_mut(idx) {
-                peer.blocked = false;
-                self.request_wake(idx);
-            }
-        }
-    }
-
-    fn block(&mut self, idx: u32) {
-        if let Some(peer) = self.peer_mut(idx) {
-            peer.blocked = true;
-            self.push_list(ListKind::Blocked, idx);
+            (Kind::Forwarder { .. }, Side::Backend) | (Kind::Queue | Kind::Streamer, _) => {}
         }
     }
 
@@ -609,7 +325,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let Some(peer) = self.peer_mut(idx) else {
             return;
         };
-        if peer.held_by.is_some() || !peer.session.wants_transmit() {
+        if peer.held.is_some() || !peer.session.wants_transmit() {
             return;
         }
         let mut buf = [0u8; TRANSMIT_BUFFER];
@@ -623,27 +339,26 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     }
 
     fn on_session_end(&mut self, idx: u32, e: SessionError) {
-        let Some(peer) = self.peer(idx) else { return };
-        let side = peer.side;
-        if !peer.ready || !matches!(e, SessionError::HeartbeatTimeout | SessionError::TtlExpired) {
+        let Some(side) = self.peer(idx).map(|p| p.side) else {
+            return;
+        };
+        // Heartbeat timeouts only end sessions that finished their handshake; every other
+        // error is a refusal.
+        if !matches!(e, SessionError::HeartbeatTimeout | SessionError::TtlExpired) {
             self.side_stats(side).refused += 1;
         }
         // Nothing more is routed to or from a peer whose session ended, even before the
         // caller removes it.
+        self.let_go(idx);
+    }
+
+    /// Nothing more is routed to or from `idx`: a message it was sending is aborted, one it
+    /// was receiving lets its source go, and it leaves the worker ring.
+    fn let_go(&mut self, idx: u32) {
         self.abort_message(idx);
         self.leave_holder(idx);
         self.unlink_worker(idx);
-        if let Some(peer) = self.peer_mut(idx) {
-            peer.ready = false;
-        }
     }
-}
-
-/// A slot's place on one of the device's lists.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Link {
-    pub(crate) queued: bool,
-    pub(crate) next: Option<u32>,
 }
 
 #[cfg(test)]

@@ -1,53 +1,69 @@
-//! A peer's slot in the device: its session, its outbound queue, and its routing state.
+//! A peer's routing state: its session and outbound queue, and what it is doing as the
+//! source of a message and as a destination of one.
 
-use super::{CloseReason, Link, ListKind, Side};
+use super::error::CloseReason;
+use super::kind::Side;
 use crate::conn::Session;
-
-/// Storage for one peer; the device's capacity is the length of the caller's slot slice.
-#[derive(Debug)]
-pub struct Slot<Q> {
-    /// Bumped each time the slot is reused, so stale [`PeerId`](super::PeerId)s miss.
-    pub(crate) generation: u32,
-    pub(crate) peer: Option<Peer<Q>>,
-    wake: Link,
-    close: Link,
-    blocked: Link,
-}
-
-impl<Q> Default for Slot<Q> {
-    fn default() -> Self {
-        Slot {
-            generation: 0,
-            peer: None,
-            wake: Link::default(),
-            close: Link::default(),
-            blocked: Link::default(),
-        }
-    }
-}
-
-impl<Q> Slot<Q> {
-    pub(crate) fn link_mut(&mut self, kind: ListKind) -> &mut Link {
-        match kind {
-            ListKind::Wake => &mut self.wake,
-            ListKind::Close => &mut self.close,
-            ListKind::Blocked => &mut self.blocked,
-        }
-    }
-}
 
 /// What a peer is doing as the source of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Src {
     /// Between messages.
     Idle,
-    /// Copying a message to the destinations it holds (the list may be empty: no subscriber).
+    /// Copying a message to the destinations it holds.
     Forwarding {
         /// The next frame to start is the message's first (a queue reply's routing frame).
         first: bool,
+        /// The current frame is the message's last.
+        last: bool,
+        /// First destination held (a list through [`Held::next_dest`]); none when the
+        /// message reaches no subscriber, or its one destination left.
+        dests: Option<u32>,
     },
     /// Reading the rest of a message that goes nowhere.
-    Discarding,
+    Discarding {
+        /// The current frame is the message's last.
+        last: bool,
+    },
+}
+
+impl Src {
+    pub(crate) fn is_forwarding(&self) -> bool {
+        matches!(self, Src::Forwarding { .. })
+    }
+
+    pub(crate) fn dests(&self) -> Option<u32> {
+        match self {
+            Src::Forwarding { dests, .. } => *dests,
+            Src::Idle | Src::Discarding { .. } => None,
+        }
+    }
+
+    /// The current frame is the message's last.
+    pub(crate) fn last_frame(&self) -> bool {
+        match self {
+            Src::Forwarding { last, .. } | Src::Discarding { last } => *last,
+            Src::Idle => false,
+        }
+    }
+}
+
+/// A destination taken by a source for the message it is copying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Held {
+    /// The source.
+    pub(crate) by: u32,
+    /// The destination's `pushed` when the message started: what to take back if it aborts.
+    pub(crate) mark: u64,
+    /// The next destination the same source holds.
+    pub(crate) next_dest: Option<u32>,
+}
+
+/// Neighbours in the ring of ready workers (queue and streamer backends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WorkerLink {
+    pub(crate) next: u32,
+    pub(crate) prev: u32,
 }
 
 #[derive(Debug)]
@@ -58,26 +74,14 @@ pub(crate) struct Peer<Q> {
     /// Bytes ever pushed to / written from `queue`: marks for taking back a partial message.
     pub(crate) pushed: u64,
     pub(crate) written: u64,
-
     pub(crate) src: Src,
-    /// The current frame is the message's last.
-    pub(crate) last_frame: bool,
-    /// First destination this peer holds as a source (a list through `next_dest`).
-    pub(crate) dests: Option<u32>,
-
     /// The source whose message is being copied into our queue.
-    pub(crate) held_by: Option<u32>,
-    /// `pushed` when that message started.
-    pub(crate) mark: u64,
-    pub(crate) next_dest: Option<u32>,
-
-    /// The handshake finished.
-    pub(crate) ready: bool,
-    /// Waiting for room before more input is taken.
+    pub(crate) held: Option<Held>,
+    /// Waiting for room before more input is taken (and on the device's blocked list).
     pub(crate) blocked: bool,
+    /// The device wants the peer closed: nothing more is routed to or from it.
     pub(crate) close: Option<CloseReason>,
-    /// Neighbours in the ring of ready workers (queue and streamer backends).
-    pub(crate) worker: Option<(u32, u32)>,
+    pub(crate) worker: Option<WorkerLink>,
     /// Marks a subscriber already chosen for the message being fanned out.
     pub(crate) epoch: u32,
 }
@@ -91,16 +95,17 @@ impl<Q> Peer<Q> {
             pushed: 0,
             written: 0,
             src: Src::Idle,
-            last_frame: false,
-            dests: None,
-            held_by: None,
-            mark: 0,
-            next_dest: None,
-            ready: false,
+            held: None,
             blocked: false,
             close: None,
             worker: None,
             epoch: 0,
         }
+    }
+
+    /// Handshake done, session not ended, not put up for closing: messages may be routed to
+    /// and from it.
+    pub(crate) fn is_live(&self) -> bool {
+        self.session.is_ready() && self.close.is_none()
     }
 }

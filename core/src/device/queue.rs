@@ -1,126 +1,71 @@
-//! Per-peer outbound byte queues: encoded ZMTP frames waiting for the socket.
-//!
-//! The device writes whole encoded frames into a peer's queue and the caller drains it to the
-//! socket. Storage is behind [`ByteQueue`] so a board can use a fixed array ([`Ring`]) and a
-//! hosted broker a buffer that only takes memory while it holds bytes; both enforce the same
-//! limits, so behaviour does not depend on the choice.
+//! The queue (ROUTER frontend, DEALER backend): a client's request goes to the next worker
+//! with room behind a routing frame that names the client; the worker's reply comes back
+//! behind the same frame, which routes it to that client alone and is then dropped.
 
-use crate::wire::Full;
+use super::pump::Route;
+use super::{ByteQueue, Device, Kind, PeerId, Side};
+use crate::wire::frame::FrameHead;
 
-/// A FIFO of bytes with a hard capacity.
-pub trait ByteQueue {
-    /// Bytes queued.
-    fn len(&self) -> usize;
+/// Length of the routing frame a queue puts before each request: 0x00, slot, generation.
+const ROUTING_ID_LEN: usize = 9;
 
-    fn is_empty(&self) -> bool {
-        self.len() == 0
+impl<Q: ByteQueue> Device<'_, Q> {
+    /// Whether a message from `side` starts with a routing frame that is used up in routing.
+    pub(super) fn strips_routing_frame(kind: Kind, side: Side) -> bool {
+        kind == Kind::Queue && side == Side::Backend
     }
 
-    /// Most bytes the queue can ever hold.
-    fn capacity(&self) -> usize;
-
-    /// Append all of `data`, or nothing.
-    fn push(&mut self, data: &[u8]) -> Result<(), Full>;
-
-    /// The queued bytes, oldest first, as up to two slices (a ring wraps).
-    fn front(&self) -> (&[u8], &[u8]);
-
-    /// Drop the `n` oldest bytes (they were written to the socket).
-    fn consume(&mut self, n: usize);
-
-    /// Drop the `n` newest bytes (a message that will never be completed).
-    fn truncate_back(&mut self, n: usize);
-}
-
-/// A fixed ring of `N` bytes.
-#[derive(Debug)]
-pub struct Ring<const N: usize> {
-    buf: [u8; N],
-    head: usize,
-    len: usize,
-}
-
-impl<const N: usize> Ring<N> {
-    pub const fn new() -> Self {
-        Ring {
-            buf: [0; N],
-            head: 0,
-            len: 0,
+    /// A client's request: to the next free worker, behind the client's routing frame.
+    pub(super) fn route_request(&mut self, idx: u32) -> Route {
+        let Some(worker) = self.pick_worker() else {
+            return Route::Blocked;
+        };
+        self.hold(idx, worker);
+        let id = self.id(idx);
+        let mut frame = [0u8; 2 + ROUTING_ID_LEN];
+        frame[..2].copy_from_slice(
+            FrameHead::data(ROUTING_ID_LEN as u64, true)
+                .encode()
+                .as_slice(),
+        );
+        frame[3..7].copy_from_slice(&id.index.to_be_bytes());
+        frame[7..].copy_from_slice(&id.generation.to_be_bytes());
+        if self.push_to(worker, &frame) {
+            self.stats.backend.bytes_out += ROUTING_ID_LEN as u64;
         }
-    }
-}
-
-impl<const N: usize> Default for Ring<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const N: usize> ByteQueue for Ring<N> {
-    fn len(&self) -> usize {
-        self.len
+        Route::Go
     }
 
-    fn capacity(&self) -> usize {
-        N
-    }
-
-    fn push(&mut self, data: &[u8]) -> Result<(), Full> {
-        if N - self.len < data.len() {
-            return Err(Full);
+    /// A worker's reply: to the client its routing frame names, when that client has room.
+    pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
+        let Some(client) = self.reply_target(head, prefix) else {
+            self.stats.dropped.unroutable += 1;
+            return Route::Discard;
+        };
+        let hwm = self.cfg.queue_hwm;
+        if self
+            .peer(client)
+            .is_some_and(|c| c.held.is_some() || c.queue.len() >= hwm)
+        {
+            return Route::Blocked;
         }
-        let tail = (self.head + self.len) % N.max(1);
-        let first = data.len().min(N - tail);
-        self.buf[tail..tail + first].copy_from_slice(&data[..first]);
-        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
-        self.len += data.len();
-        Ok(())
+        self.hold(idx, client);
+        Route::Go
     }
 
-    fn front(&self) -> (&[u8], &[u8]) {
-        let first = self.len.min(N - self.head);
-        (
-            &self.buf[self.head..self.head + first],
-            &self.buf[..self.len - first],
-        )
-    }
-
-    fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
-        self.head = (self.head + n) % N.max(1);
-        self.len -= n;
-        if self.len == 0 {
-            self.head = 0;
+    /// The client a worker's reply names in its routing frame, if it is still here.
+    fn reply_target(&self, head: FrameHead, prefix: &[u8]) -> Option<u32> {
+        if !head.more
+            || head.len != ROUTING_ID_LEN as u64
+            || prefix.len() != ROUTING_ID_LEN
+            || prefix[0] != 0
+        {
+            return None;
         }
-    }
-
-    fn truncate_back(&mut self, n: usize) {
-        self.len -= n.min(self.len);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::vec::Vec;
-
-    fn drain<Q: ByteQueue>(q: &mut Q) -> Vec<u8> {
-        let (a, b) = q.front();
-        let out = [a, b].concat();
-        q.consume(out.len());
-        out
-    }
-
-    #[test]
-    fn ring_wraps_and_refuses_what_does_not_fit() {
-        let mut q = Ring::<8>::new();
-        q.push(b"abcdef").unwrap();
-        q.consume(4);
-        q.push(b"ghijkl").unwrap();
-        assert_eq!(q.push(b"x"), Err(Full));
-        assert_eq!(q.front(), (&b"efgh"[..], &b"ijkl"[..]));
-        q.truncate_back(2);
-        assert_eq!(drain(&mut q), b"efghij");
-        assert!(q.is_empty());
+        let index = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);
+        let generation = u32::from_be_bytes([prefix[5], prefix[6], prefix[7], prefix[8]]);
+        let idx = self.index(PeerId { index, generation })?;
+        let client = self.peer(idx)?;
+        (client.side == Side::Frontend && client.is_live()).then_some(idx)
     }
 }

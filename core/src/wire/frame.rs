@@ -141,11 +141,18 @@ impl FrameHead {
 /// MORE (commands between them are stepped over). Anything malformed answers `false`; the
 /// session reports the error when it reaches it.
 pub fn holds_message(input: &[u8]) -> bool {
+    match FrameHead::decode(input) {
+        Ok(Some((head, used))) => holds_message_after(input, head, used),
+        _ => false,
+    }
+}
+
+/// [`holds_message`] for a caller that has decoded the first frame's head already: `head`,
+/// `head_len` bytes at the start of `input`.
+pub fn holds_message_after(input: &[u8], head: FrameHead, head_len: usize) -> bool {
+    let (mut head, mut used) = (head, head_len);
     let mut at = 0usize;
     loop {
-        let Ok(Some((head, used))) = FrameHead::decode(&input[at..]) else {
-            return false;
-        };
         let end = usize::try_from(head.len)
             .ok()
             .and_then(|len| at.checked_add(used)?.checked_add(len));
@@ -155,6 +162,10 @@ pub fn holds_message(input: &[u8]) -> bool {
         }
         if !head.command && !head.more {
             return true;
+        }
+        match FrameHead::decode(&input[at..]) {
+            Ok(Some(next)) => (head, used) = next,
+            _ => return false,
         }
     }
 }

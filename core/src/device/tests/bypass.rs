@@ -1,4 +1,4 @@
-//! Bodies the caller moves itself, socket to socket ([`Device::bypass`](super::super::Device::bypass)).
+//! Bodies the caller moves itself, socket to socket ([`Device::bypass_target`](super::super::Device::bypass_target)).
 
 use super::*;
 
@@ -111,7 +111,7 @@ fn a_worker_leaving_mid_body_loses_that_message_only() {
     let (mut net, producer, first, rest) = mid_body(&mut store);
     net.disconnect(first);
     assert_eq!(
-        net.dev.bypass(net.id(producer)),
+        net.dev.bypass_target(net.id(producer)),
         None,
         "no one to move it to"
     );
@@ -164,7 +164,7 @@ fn a_destination_that_lost_bytes_is_closed_and_its_source_discards_the_rest() {
     let (mut net, producer, first, rest) = mid_body(&mut store);
     // The caller lost bytes meant for the worker (a failed splice with its frame head).
     net.dev.fail_peer(net.id(first));
-    assert_eq!(net.dev.bypass(net.id(producer)), None);
+    assert_eq!(net.dev.bypass_target(net.id(producer)), None);
     net.pump();
     assert_eq!(net.remote(first).end, Some(End::Closed(CloseReason::Lost)));
     only_the_next_message_reaches_a_new_worker(&mut net, producer, &rest);

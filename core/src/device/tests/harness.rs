@@ -18,14 +18,17 @@ use std::mem;
 use std::vec;
 use std::vec::Vec;
 
-use crate::conn::{Event, Session, SessionConfig, SessionError, TRANSMIT_BUFFER};
+use crate::conn::{Session, SessionConfig};
 use crate::device::{
     ByteQueue, CloseReason, Device, DeviceConfig, PeerId, Side, Slot, SUB_ENTRY_LEN,
 };
 use crate::time::Instant;
 use crate::wire::frame::FrameHead;
 use crate::wire::metadata::SocketType;
-use crate::wire::{Full, Writer};
+use crate::wire::Full;
+
+use super::remote::Out;
+pub use super::remote::{End, Remote};
 
 /// A message: its frames' bodies.
 pub type Msg = Vec<Vec<u8>>;
@@ -98,151 +101,6 @@ impl Storage {
     }
 }
 
-/// How a remote's connection ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
-    /// The remote hung up.
-    Left,
-    /// The device's session failed on the remote's input.
-    Failed(SessionError),
-    /// The device asked for the connection to be closed.
-    Closed(CloseReason),
-}
-
-#[derive(Debug)]
-enum Out {
-    Msg(Msg),
-    Sub(bool, Vec<u8>),
-}
-
-/// A session event with its bytes copied out of the input.
-enum Ev {
-    Frame(bool, u64, Vec<u8>),
-    Body(Vec<u8>),
-    Sub(bool, Vec<u8>),
-    Ready,
-}
-
-impl From<Event<'_>> for Ev {
-    fn from(e: Event<'_>) -> Self {
-        match e {
-            Event::Ready(_) => Ev::Ready,
-            Event::Frame(f) => Ev::Frame(f.more, f.len, f.chunk.to_vec()),
-            Event::Body { chunk, .. } => Ev::Body(chunk.to_vec()),
-            Event::Subscribe(t) => Ev::Sub(true, t.to_vec()),
-            Event::Cancel(t) => Ev::Sub(false, t.to_vec()),
-        }
-    }
-}
-
-#[derive(Debug)]
-pub struct Remote {
-    pub id: PeerId,
-    pub session: Session,
-    /// Speaks ZMTP 3.0: its greeting and the device's, as it reads it, say so.
-    old: bool,
-    echo: bool,
-    pub paused: bool,
-    /// Queued by the test until the handshake is done.
-    outbox: Vec<Out>,
-    /// Every byte the remote wrote, and how much of it the caller has read.
-    pub sent: Vec<u8>,
-    sent_read: usize,
-    /// The caller's input buffer for this connection.
-    inbuf: Vec<u8>,
-    woken: bool,
-    /// Every byte the device wrote to the remote, and how much of it the session took.
-    pub wire: Vec<u8>,
-    wire_read: usize,
-    pub msgs: Vec<Msg>,
-    frames: Msg,
-    /// The frame being received: MORE, announced length, body so far.
-    frame: Option<(bool, u64, Vec<u8>)>,
-    /// Subscriptions (true) and cancellations received.
-    pub subs: Vec<(bool, Vec<u8>)>,
-    pub error: Option<SessionError>,
-    pub end: Option<End>,
-    /// The device still has the peer.
-    attached: bool,
-}
-
-impl Remote {
-    /// Take in what the device wrote, then write what the session owes and, after the
-    /// handshake, what the test queued. Returns whether anything moved.
-    fn read(&mut self, now: Instant) -> bool {
-        let mut moved = false;
-        while self.error.is_none() {
-            let ev = match self.session.handle_input(&self.wire[self.wire_read..], now) {
-                Ok(input) if input.needs_more() => break,
-                Ok(input) => {
-                    self.wire_read += input.consumed;
-                    input.event.map(Ev::from)
-                }
-                Err(e) => {
-                    self.error = Some(e);
-                    break;
-                }
-            };
-            moved = true;
-            if let Some(ev) = ev {
-                self.on_event(ev);
-            }
-        }
-        self.transmit() || moved
-    }
-
-    fn on_event(&mut self, ev: Ev) {
-        match ev {
-            Ev::Frame(more, len, chunk) => self.frame = Some((more, len, chunk)),
-            Ev::Body(chunk) => match &mut self.frame {
-                Some((_, _, body)) => body.extend(chunk),
-                None => panic!("body bytes outside a frame"),
-            },
-            Ev::Sub(on, topic) => {
-                self.subs.push((on, topic));
-                return;
-            }
-            Ev::Ready => return,
-        }
-        let Some((more, _, body)) = self.frame.take_if(|(_, len, b)| b.len() as u64 == *len) else {
-            return;
-        };
-        self.frames.push(body);
-        if !more {
-            let m = mem::take(&mut self.frames);
-            if self.echo {
-                self.outbox.push(Out::Msg(super::echo(&m)));
-            }
-            self.msgs.push(m);
-        }
-    }
-
-    /// Write owed commands, then (once ready) queued messages and subscriptions: always at
-    /// a message boundary, since whole messages are written at once.
-    fn transmit(&mut self) -> bool {
-        let before = self.sent.len();
-        let mut buf = [0u8; TRANSMIT_BUFFER];
-        let n = self.session.poll_transmit(&mut buf);
-        self.sent.extend_from_slice(&buf[..n]);
-        if self.session.is_ready() {
-            for out in self.outbox.drain(..) {
-                match out {
-                    Out::Msg(m) => self.sent.extend(encode(&m)),
-                    Out::Sub(on, topic) => {
-                        let mut buf = vec![0u8; topic.len() + 32];
-                        let mut w = Writer::new(&mut buf);
-                        let ok = self.session.write_subscription(&mut w, on, &topic);
-                        assert!(ok.is_ok(), "room for a subscription");
-                        let n = w.len();
-                        self.sent.extend_from_slice(&buf[..n]);
-                    }
-                }
-            }
-        }
-        self.sent.len() > before
-    }
-}
-
 /// A device, its caller, and the remote peers.
 #[derive(Debug)]
 pub struct Net<'s> {
@@ -254,7 +112,7 @@ pub struct Net<'s> {
     /// Remove a peer as soon as its session fails. When false the test does it, like a
     /// caller that first writes the failed peer's output (edge-bin).
     pub remove_failed: bool,
-    /// Move frame bodies the device lets by ([`Device::bypass`]) straight from the source
+    /// Move frame bodies the device lets by ([`Device::bypass_target`]) straight from the source
     /// remote to the destination's, at most this many bytes at a time, as edge-bin does with
     /// splice(2). Off when `None`.
     pub bypass: Option<usize>,
@@ -489,7 +347,8 @@ impl<'s> Net<'s> {
         }
         let mut moved = false;
         while self.dev.wants_read(r.id) {
-            if self.bypass.is_some() && r.inbuf.is_empty() && self.dev.bypass(r.id).is_some() {
+            if self.bypass.is_some() && r.inbuf.is_empty() && self.dev.bypass_target(r.id).is_some()
+            {
                 break;
             }
             let n = (cap - r.inbuf.len()).min(r.sent.len() - r.sent_read);
@@ -537,7 +396,7 @@ impl<'s> Net<'s> {
         if r.end.is_some() || !r.inbuf.is_empty() {
             return false;
         }
-        let Some((dest, left)) = self.dev.bypass(r.id) else {
+        let Some((dest, left)) = self.dev.bypass_target(r.id) else {
             return false;
         };
         let d = self.find(dest).expect("bypass names a connected peer");

@@ -17,7 +17,8 @@ use proptest::sample::Index;
 use super::{CloseReason, DeviceConfig, Drops, Kind, Side};
 use crate::conn::SessionError;
 use crate::wire::metadata::SocketType::{Dealer, Pub, Pull, Push, Rep, Req, Sub, XPub, XSub};
-use harness::{encode, End, Msg, Net, Storage, VecQueue, P};
+use harness::{encode, Msg, Net, Storage, VecQueue, P};
+use remote::End;
 use Side::{Backend, Frontend};
 
 mod bypass;
@@ -26,6 +27,7 @@ mod harness;
 mod lifecycle;
 mod queue;
 mod regressions;
+mod remote;
 mod sequences;
 mod streamer;
 

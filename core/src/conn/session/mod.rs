@@ -1,0 +1,334 @@
+//! One ZMTP connection, either side of it: greeting, handshake, traffic, heartbeats.
+//!
+//! # Calling order
+//!
+//! A [`Session`] owns no buffers and no socket. Its caller:
+//!
+//! 1. creates it when a TCP/IPC connection is up, and writes what [`Session::poll_transmit`]
+//!    gives (our greeting first) to the socket;
+//! 2. feeds received bytes to [`Session::handle_input`] until it consumes nothing and returns
+//!    no event, keeping unconsumed bytes for the next call (the input buffer must hold at least
+//!    [`SessionConfig::min_input_capacity`] bytes);
+//! 3. after every call, writes what `poll_transmit` gives, at a frame boundary of its own
+//!    outgoing stream (commands may not cut a frame in two);
+//! 4. calls [`Session::handle_timeout`] once [`Session::poll_timeout`] has passed.
+//!
+//! Any `Err` is final: write what `poll_transmit` still gives (an ERROR command, where the
+//! protocol calls for one), then close the connection.
+
+mod handshake;
+mod traffic;
+mod transmit;
+
+use super::config::SessionConfig;
+use super::error::SessionError;
+use super::heartbeat::Timers;
+use crate::time::Instant;
+use crate::wire::command::MAX_PING_CONTEXT;
+use crate::wire::frame::FrameHead;
+use crate::wire::metadata::SocketType;
+
+/// An output buffer this large takes every command a session can owe at once (greeting,
+/// READY, ERROR, PONG and PING together need less than half of it).
+pub const TRANSMIT_BUFFER: usize = 256;
+
+/// What [`Session::handle_input`] made of the input.
+#[derive(Debug)]
+pub struct Input<'a> {
+    /// Bytes of the input used up; drop them before the next call.
+    pub consumed: usize,
+    pub event: Option<Event<'a>>,
+}
+
+impl Input<'_> {
+    const NEED_MORE: Input<'static> = Input {
+        consumed: 0,
+        event: None,
+    };
+
+    /// Nothing was consumed and nothing happened: read more before calling again.
+    pub fn needs_more(&self) -> bool {
+        self.consumed == 0 && self.event.is_none()
+    }
+}
+
+/// Something the peer did that the caller must act on. Slices borrow the caller's input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// The handshake finished; messages may flow both ways.
+    Ready(PeerReady<'a>),
+    /// A data frame starts.
+    Frame(FrameStart<'a>),
+    /// More body bytes of the data frame that started last.
+    Body { chunk: &'a [u8], done: bool },
+    /// The peer subscribed to a topic (SUBSCRIBE command or 3.0 `0x01` message).
+    Subscribe(&'a [u8]),
+    /// The peer cancelled a subscription (CANCEL command or 3.0 `0x00` message).
+    Cancel(&'a [u8]),
+}
+
+/// Who the peer turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PeerReady<'a> {
+    pub socket_type: SocketType,
+    /// ZMTP minor version we speak with this peer: 0 or 1.
+    pub minor: u8,
+    /// Its Identity property; empty if none.
+    pub identity: &'a [u8],
+}
+
+/// The start of a data frame: its header and its first body bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FrameStart<'a> {
+    /// More frames of the same message follow this one.
+    pub more: bool,
+    /// The whole body length.
+    pub len: u64,
+    /// At least `min(len, head_bytes)` bytes; as many as the input held, up to `len`.
+    pub chunk: &'a [u8],
+}
+
+impl FrameStart<'_> {
+    /// The chunk is the whole body; no `Body` events follow.
+    pub fn is_whole(&self) -> bool {
+        self.chunk.len() as u64 == self.len
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum State {
+    Greeting {
+        deadline: Option<Instant>,
+    },
+    Handshake {
+        deadline: Option<Instant>,
+        minor: u8,
+    },
+    Active {
+        minor: u8,
+    },
+    Closed,
+}
+
+/// Where we are in the peer's stream of data frames.
+#[derive(Clone, Copy, Debug, Default)]
+struct Rx {
+    body_left: u64,
+    /// Bytes of the current multipart message so far, for the size limit.
+    msg_len: u64,
+    in_message: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PingContext {
+    buf: [u8; MAX_PING_CONTEXT],
+    len: u8,
+}
+
+/// Commands owed to the peer.
+#[derive(Clone, Copy, Debug)]
+struct Owed {
+    greeting: bool,
+    ready: bool,
+    ping: bool,
+    pong: Option<PingContext>,
+    error: Option<&'static str>,
+}
+
+/// One ZMTP connection; see the module docs for the calling order.
+#[derive(Clone, Debug)]
+pub struct Session {
+    cfg: SessionConfig,
+    state: State,
+    rx: Rx,
+    owed: Owed,
+    timers: Timers,
+}
+
+impl Session {
+    pub fn new(cfg: SessionConfig, now: Instant) -> Self {
+        let deadline = (!cfg.handshake_timeout.is_zero()).then(|| now + cfg.handshake_timeout);
+        Session {
+            cfg,
+            state: State::Greeting { deadline },
+            rx: Rx::default(),
+            owed: Owed {
+                greeting: true,
+                ready: false,
+                ping: false,
+                pong: None,
+                error: None,
+            },
+            timers: Timers::new(cfg.heartbeat, now),
+        }
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    /// The handshake finished and the session has not ended.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state, State::Active { .. })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// ZMTP minor version spoken with the peer, once its greeting arrived.
+    pub fn peer_minor(&self) -> Option<u8> {
+        match self.state {
+            State::Handshake { minor, .. } | State::Active { minor } => Some(minor),
+            State::Greeting { .. } | State::Closed => None,
+        }
+    }
+
+    /// Body bytes of the current data frame still to come; 0 between frames.
+    pub fn body_left(&self) -> u64 {
+        match self.state {
+            State::Active { .. } => self.rx.body_left,
+            _ => 0,
+        }
+    }
+
+    /// `n` body bytes of the current data frame went by without passing through
+    /// [`Session::handle_input`] (the caller moved them to where they go): count them as
+    /// received. `n` is capped at [`Session::body_left`]. Returns whether the frame is now
+    /// complete.
+    pub fn skip_body(&mut self, n: u64, now: Instant) -> bool {
+        if !matches!(self.state, State::Active { .. }) || self.rx.body_left == 0 {
+            return false;
+        }
+        let n = n.min(self.rx.body_left);
+        self.rx.body_left -= n;
+        if n > 0 {
+            self.timers.on_rx(now);
+        }
+        self.rx.body_left == 0
+    }
+
+    /// Take in bytes from the peer; see the module docs.
+    pub fn handle_input<'a>(
+        &mut self,
+        input: &'a [u8],
+        now: Instant,
+    ) -> Result<Input<'a>, SessionError> {
+        let result = match self.state {
+            State::Closed => return Err(SessionError::Closed),
+            State::Greeting { .. } => self.on_greeting(input),
+            State::Handshake { minor, .. } => self.on_handshake(input, minor, now),
+            State::Active { .. } => self.on_traffic(input),
+        };
+        self.after_input(result, now)
+    }
+
+    /// [`Session::handle_input`] for a caller that has decoded the frame head at the start of
+    /// `input` already (`head`, `head_len` bytes): between frames of an active session the
+    /// head is not decoded again.
+    pub(crate) fn handle_frame<'a>(
+        &mut self,
+        input: &'a [u8],
+        head: FrameHead,
+        head_len: usize,
+        now: Instant,
+    ) -> Result<Input<'a>, SessionError> {
+        if !matches!(self.state, State::Active { .. }) || self.rx.body_left > 0 {
+            return self.handle_input(input, now);
+        }
+        let result = self.on_frame_head(input, head, head_len);
+        self.after_input(result, now)
+    }
+
+    fn after_input<'a>(
+        &mut self,
+        result: Result<Input<'a>, SessionError>,
+        now: Instant,
+    ) -> Result<Input<'a>, SessionError> {
+        match &result {
+            Ok(input) if input.consumed > 0 => self.timers.on_rx(now),
+            Ok(_) => {}
+            Err(_) => self.state = State::Closed,
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::vectors;
+
+    /// An XPUB session that has read a libzmq SUB's greeting and READY.
+    fn xpub_after_handshake() -> Session {
+        let mut s = Session::new(SessionConfig::new(SocketType::XPub), Instant::ZERO);
+        let mut stream = std::vec::Vec::from(vectors::GREETING_31);
+        stream.extend_from_slice(vectors::READY_SUB);
+        let mut at = 0;
+        let mut ready = false;
+        while at < stream.len() {
+            let input = s.handle_input(&stream[at..], Instant::ZERO).unwrap();
+            ready |= matches!(
+                input.event,
+                Some(Event::Ready(PeerReady {
+                    socket_type: SocketType::Sub,
+                    minor: 1,
+                    ..
+                }))
+            );
+            at += input.consumed;
+        }
+        assert!(ready);
+        s
+    }
+
+    fn event_of(s: &mut Session, bytes: &[u8]) -> std::string::String {
+        let input = s.handle_input(bytes, Instant::ZERO).unwrap();
+        assert_eq!(input.consumed, bytes.len(), "one whole unit");
+        std::format!("{:?}", input.event)
+    }
+
+    #[test]
+    fn libzmq_subscriptions_in_both_forms() {
+        let mut s = xpub_after_handshake();
+        assert_eq!(
+            event_of(&mut s, vectors::SUBSCRIBE_CMD_31),
+            "Some(Subscribe([119, 101, 97, 116, 104, 101, 114]))"
+        );
+        assert_eq!(
+            event_of(&mut s, vectors::CANCEL_CMD_31),
+            "Some(Cancel([119, 101, 97, 116, 104, 101, 114]))"
+        );
+        assert_eq!(
+            event_of(&mut s, vectors::SUBSCRIBE_MSG_30),
+            "Some(Subscribe([119, 101, 97, 116, 104, 101, 114]))"
+        );
+        assert_eq!(
+            event_of(&mut s, vectors::CANCEL_MSG_30),
+            "Some(Cancel([119, 101, 97, 116, 104, 101, 114]))"
+        );
+        // libzmq's XSUB sends the message form even over 3.1.
+        assert_eq!(
+            event_of(&mut s, vectors::XSUB_SUB_31),
+            "Some(Subscribe([110, 101, 119, 115]))"
+        );
+        assert_eq!(
+            event_of(&mut s, vectors::XSUB_CANCEL_31),
+            "Some(Cancel([110, 101, 119, 115]))"
+        );
+    }
+
+    #[test]
+    fn answers_a_libzmq_style_ping_with_the_pong_libzmq_sends() {
+        let mut s = xpub_after_handshake();
+        let mut out = [0u8; TRANSMIT_BUFFER];
+        let n = s.poll_transmit(&mut out);
+        assert!(n > 0, "greeting and READY owed");
+        assert_eq!(event_of(&mut s, vectors::PING_CTX), "None");
+        let n = s.poll_transmit(&mut out);
+        assert_eq!(&out[..n], vectors::PONG_CTX);
+        // A PING from libzmq with TTL 2 s: the TTL now bounds the peer's silence.
+        assert_eq!(event_of(&mut s, vectors::PING_DEALER), "None");
+        assert_eq!(s.poll_timeout(), Some(Instant::from_millis(2000)));
+    }
+}

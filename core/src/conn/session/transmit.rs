@@ -1,0 +1,114 @@
+//! What we owe the peer (greeting, READY, PING, PONG, ERROR, subscriptions) and the timers
+//! that make us owe it.
+
+use super::{Session, State};
+use crate::conn::error::SessionError;
+use crate::conn::heartbeat::Due;
+use crate::time::Instant;
+use crate::wire::command;
+use crate::wire::frame::FrameHead;
+use crate::wire::greeting::Greeting;
+use crate::wire::{Full, Writer};
+
+impl Session {
+    /// Commands owed to the peer are waiting for [`Session::poll_transmit`].
+    pub fn wants_transmit(&self) -> bool {
+        let o = &self.owed;
+        o.error.is_some()
+            || (!self.is_closed() && (o.greeting || o.ready || o.ping || o.pong.is_some()))
+    }
+
+    /// Write owed commands into `out`: whole ones only, in protocol order. Returns bytes written.
+    /// [`TRANSMIT_BUFFER`] bytes always take everything owed at once.
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
+        let mut w = Writer::new(out);
+        let _ = self.write_owed(&mut w);
+        w.len()
+    }
+
+    fn write_owed(&mut self, w: &mut Writer<'_>) -> Result<(), Full> {
+        let closed = self.is_closed();
+        if closed && self.owed.error.is_none() {
+            return Ok(());
+        }
+        if self.owed.greeting {
+            w.put(&Greeting::ours(self.cfg.mechanism, self.cfg.as_server).encode())?;
+            self.owed.greeting = false;
+        }
+        if let Some(reason) = self.owed.error {
+            command::write_error(w, reason.as_bytes())?;
+            self.owed.error = None;
+        }
+        if closed {
+            return Ok(());
+        }
+        if self.owed.ready {
+            command::write_ready(w, self.cfg.socket_type, b"")?;
+            self.owed.ready = false;
+        }
+        if let Some(ctx) = self.owed.pong {
+            command::write_pong(w, &ctx.buf[..usize::from(ctx.len)])?;
+            self.owed.pong = None;
+        }
+        if self.owed.ping {
+            command::write_ping(w, self.timers.our_ttl(), b"")?;
+            self.owed.ping = false;
+        }
+        Ok(())
+    }
+
+    /// When [`Session::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Greeting { deadline } | State::Handshake { deadline, .. } => deadline,
+            State::Active { .. } => self.timers.next_deadline(),
+            State::Closed => None,
+        }
+    }
+
+    /// Fire whatever timers are due at `now`. An error ends the session.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), SessionError> {
+        let result = match self.state {
+            State::Closed => return Err(SessionError::Closed),
+            State::Greeting { deadline } | State::Handshake { deadline, .. } => match deadline {
+                Some(t) if now >= t => Err(SessionError::HandshakeTimeout),
+                _ => Ok(()),
+            },
+            State::Active { .. } => self.timers.on_timeout(now).map(|due| {
+                if due == Due::SendPing {
+                    self.owed.ping = true;
+                }
+            }),
+        };
+        if result.is_err() {
+            self.state = State::Closed;
+        }
+        result
+    }
+
+    /// Write a subscription (or its cancellation) in the form the peer's version calls for:
+    /// a SUBSCRIBE/CANCEL command to 3.1 peers, a `0x01`/`0x00` message to 3.0 peers. Only
+    /// after the handshake, and at a message boundary of the outgoing stream; before the
+    /// handshake nothing is written and `Full` is returned.
+    pub fn write_subscription(
+        &self,
+        w: &mut Writer<'_>,
+        subscribe: bool,
+        topic: &[u8],
+    ) -> Result<(), Full> {
+        match self.state {
+            State::Active { minor: 1.. } if subscribe => command::write_subscribe(w, topic),
+            State::Active { minor: 1.. } => command::write_cancel(w, topic),
+            State::Active { minor: 0 } => {
+                let head = FrameHead::data(topic.len() as u64 + 1, false);
+                if w.remaining() < head.encoded_len() + 1 + topic.len() {
+                    return Err(Full);
+                }
+                w.put(head.encode().as_slice())?;
+                w.put(&[u8::from(subscribe)])?;
+                w.put(topic)
+            }
+            _ => Err(Full),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Bodies the caller moves itself: a caller that can move bytes between sockets without
+//! reading them (Linux splice(2)) may take the rest of a large frame body past the device,
+//! from the source's socket straight to its one destination's.
+
+use super::{ByteQueue, Device, PeerId};
+use crate::time::Instant;
+
+impl<Q: ByteQueue> Device<'_, Q> {
+    /// Where the rest of the frame body `id` is sending may go past the device, if it may:
+    /// the destination, and the body bytes still to come. Only in a device whose sources wait
+    /// for their destination anyway ([`Kind::bypasses`](super::Kind::bypasses)), and only
+    /// for a body going to one live destination.
+    ///
+    /// Before moving anything the caller must feed every byte of `id` it has already read and
+    /// take everything [`Device::output`] holds for the destination (writing it, or keeping it
+    /// to write ahead of the body: taken counts as written, so a sender that dies from then
+    /// on resets the destination). Then it reports what it moved with [`Device::bypassed`];
+    /// bytes it took and lost, with [`Device::fail_peer`].
+    pub fn bypass_target(&self, id: PeerId) -> Option<(PeerId, u64)> {
+        if !self.cfg.kind.bypasses() {
+            return None;
+        }
+        let src = self.peer(self.index(id)?)?;
+        let left = src.session.body_left();
+        if left == 0 || src.blocked || !src.src.is_forwarding() {
+            return None;
+        }
+        let d = src.src.dests()?;
+        let dest = self.peer(d)?;
+        if self.next_dest(d).is_some() || !dest.is_live() {
+            return None;
+        }
+        Some((self.id(d), left))
+    }
+
+    /// `n` body bytes of the frame [`Device::bypass_target`] named went from `id`'s socket to
+    /// the destination's socket.
+    pub fn bypassed(&mut self, id: PeerId, n: u64, now: Instant) {
+        let Some(idx) = self.index(id) else { return };
+        let Some(src) = self.peer_mut(idx) else {
+            return;
+        };
+        let n = n.min(src.session.body_left());
+        let done = src.session.skip_body(n, now);
+        let last = src.src.last_frame();
+        if let Some(dest) = src.src.dests().and_then(|d| self.peer_mut(d)) {
+            // Written, not queued: a message cut short from here on resets the destination.
+            dest.pushed += n;
+            dest.written += n;
+            let side = dest.side;
+            self.side_stats(side).bytes_out += n;
+        }
+        if done && last {
+            self.end_message(idx);
+        }
+    }
+}

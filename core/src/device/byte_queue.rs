@@ -1,0 +1,126 @@
+//! Per-peer outbound byte queues: encoded ZMTP frames waiting for the socket.
+//!
+//! The device writes whole encoded frames into a peer's queue and the caller drains it to the
+//! socket. Storage is behind [`ByteQueue`] so a board can use a fixed array ([`Ring`]) and a
+//! hosted broker a buffer that only takes memory while it holds bytes; both enforce the same
+//! limits, so behaviour does not depend on the choice.
+
+use crate::wire::Full;
+
+/// A FIFO of bytes with a hard capacity.
+pub trait ByteQueue {
+    /// Bytes queued.
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Most bytes the queue can ever hold.
+    fn capacity(&self) -> usize;
+
+    /// Append all of `data`, or nothing.
+    fn push(&mut self, data: &[u8]) -> Result<(), Full>;
+
+    /// The queued bytes, oldest first, as up to two slices (a ring wraps).
+    fn front(&self) -> (&[u8], &[u8]);
+
+    /// Drop the `n` oldest bytes (they were written to the socket).
+    fn consume(&mut self, n: usize);
+
+    /// Drop the `n` newest bytes (a message that will never be completed).
+    fn truncate_back(&mut self, n: usize);
+}
+
+/// A fixed ring of `N` bytes.
+#[derive(Debug)]
+pub struct Ring<const N: usize> {
+    buf: [u8; N],
+    head: usize,
+    len: usize,
+}
+
+impl<const N: usize> Ring<N> {
+    pub const fn new() -> Self {
+        Ring {
+            buf: [0; N],
+            head: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<const N: usize> Default for Ring<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> ByteQueue for Ring<N> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn capacity(&self) -> usize {
+        N
+    }
+
+    fn push(&mut self, data: &[u8]) -> Result<(), Full> {
+        if N - self.len < data.len() {
+            return Err(Full);
+        }
+        let tail = (self.head + self.len) % N.max(1);
+        let first = data.len().min(N - tail);
+        self.buf[tail..tail + first].copy_from_slice(&data[..first]);
+        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
+        self.len += data.len();
+        Ok(())
+    }
+
+    fn front(&self) -> (&[u8], &[u8]) {
+        let first = self.len.min(N - self.head);
+        (
+            &self.buf[self.head..self.head + first],
+            &self.buf[..self.len - first],
+        )
+    }
+
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.head = (self.head + n) % N.max(1);
+        self.len -= n;
+        if self.len == 0 {
+            self.head = 0;
+        }
+    }
+
+    fn truncate_back(&mut self, n: usize) {
+        self.len -= n.min(self.len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    fn drain<Q: ByteQueue>(q: &mut Q) -> Vec<u8> {
+        let (a, b) = q.front();
+        let out = [a, b].concat();
+        q.consume(out.len());
+        out
+    }
+
+    #[test]
+    fn ring_wraps_and_refuses_what_does_not_fit() {
+        let mut q = Ring::<8>::new();
+        q.push(b"abcdef").unwrap();
+        q.consume(4);
+        q.push(b"ghijkl").unwrap();
+        assert_eq!(q.push(b"x"), Err(Full));
+        assert_eq!(q.front(), (&b"efgh"[..], &b"ijkl"[..]));
+        q.truncate_back(2);
+        assert_eq!(drain(&mut q), b"efghij");
+        assert!(q.is_empty());
+    }
+}

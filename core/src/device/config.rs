@@ -1,0 +1,131 @@
+//! How a device is set up, and the settings that cannot work.
+
+use core::fmt;
+
+use super::kind::{Kind, Side};
+use super::subs::MAX_TOPIC;
+use crate::conn::{Heartbeat, Limits, SessionConfig};
+use crate::time::Duration;
+use crate::wire::frame::MAX_HEAD_LEN;
+
+/// Room for commands and routing frames beyond a queue's high-water mark and one message.
+const QUEUE_SLACK: usize = 4096;
+
+/// How a device is set up. Every peer's memory is bounded by [`DeviceConfig::queue_capacity`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DeviceConfig {
+    /// Which device.
+    pub kind: Kind,
+    /// Sizes every session enforces.
+    pub limits: Limits,
+    /// PINGs to ZMTP 3.1 peers and how long they may stay silent.
+    pub heartbeat: Heartbeat,
+    /// A peer that has not finished its handshake by then is dropped; zero waits forever.
+    pub handshake_timeout: Duration,
+    /// A peer whose outbound queue holds this many bytes gets no new message (workers are
+    /// skipped, subscribers lose it) until it drains below.
+    pub queue_hwm: usize,
+    /// Size of the caller's per-connection input buffer. Messages that fit are routed whole;
+    /// larger ones, and those whose first frame is a quarter of it or more, are cut through as
+    /// they arrive.
+    pub input_capacity: usize,
+}
+
+impl DeviceConfig {
+    /// The defaults: 64 MiB messages, 1 MiB high-water mark, 64 KiB input, no heartbeats.
+    pub const fn new(kind: Kind) -> Self {
+        DeviceConfig {
+            kind,
+            limits: Limits::DEFAULT,
+            heartbeat: Heartbeat::OFF,
+            handshake_timeout: Duration::from_secs(10),
+            queue_hwm: 1 << 20,
+            input_capacity: 64 << 10,
+        }
+    }
+
+    /// The hard capacity every peer's queue must have: the high-water mark, one message that
+    /// started below it, and slack for commands.
+    pub fn queue_capacity(&self) -> usize {
+        let max_msg = usize::try_from(self.limits.max_message_size).unwrap_or(usize::MAX);
+        self.queue_hwm
+            .saturating_add(max_msg)
+            .saturating_add(QUEUE_SLACK)
+    }
+
+    /// How much a read should take when the next frame is to be routed without its body
+    /// (after a body went by, [`Device::bypass_target`](super::Device::bypass_target)): a
+    /// frame head and the body bytes routing looks at.
+    pub const fn routing_read_len(&self) -> usize {
+        MAX_HEAD_LEN + self.limits.head_bytes
+    }
+
+    /// The session of a peer on `side`: we are the server of every connection.
+    pub const fn session_config(&self, side: Side) -> SessionConfig {
+        let mut cfg = SessionConfig::new(self.kind.socket_type(side));
+        cfg.limits = self.limits;
+        cfg.heartbeat = self.heartbeat;
+        cfg.handshake_timeout = self.handshake_timeout;
+        cfg.as_server = true;
+        cfg
+    }
+
+    /// Whether the settings can work together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.limits.head_bytes < MAX_TOPIC {
+            return Err(ConfigError::HeadBytesTooSmall {
+                have: self.limits.head_bytes,
+                need: MAX_TOPIC,
+            });
+        }
+        let need = self.session_config(Side::Frontend).min_input_capacity();
+        if self.input_capacity < need {
+            return Err(ConfigError::InputTooSmall {
+                have: self.input_capacity,
+                need,
+            });
+        }
+        if self.queue_hwm == 0 {
+            return Err(ConfigError::ZeroHwm);
+        }
+        Ok(())
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConfigError {
+    /// Topic matching needs `need` body bytes of a message's first frame.
+    HeadBytesTooSmall {
+        /// Configured.
+        have: usize,
+        /// Needed.
+        need: usize,
+    },
+    /// The input buffer cannot hold a whole command.
+    InputTooSmall {
+        /// Configured.
+        have: usize,
+        /// Needed.
+        need: usize,
+    },
+    /// A high-water mark of zero would never let a message through.
+    ZeroHwm,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::HeadBytesTooSmall { have, need } => {
+                write!(f, "head_bytes is {have}; topic matching needs at least {need}")
+            }
+            ConfigError::InputTooSmall { have, need } => write!(
+                f,
+                "input buffer of {have} bytes cannot hold a whole command; it needs {need} (lower max command size or raise the buffer)"
+            ),
+            ConfigError::ZeroHwm => f.write_str("queue high-water mark must be above zero"),
+        }
+    }
+}

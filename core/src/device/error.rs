@@ -1,0 +1,47 @@
+//! Why the device refuses a peer or wants one closed.
+
+use core::fmt;
+
+use crate::conn::SessionError;
+
+/// The device has no free slot for another peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PeerTableFull;
+
+impl fmt::Display for PeerTableFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("peer table full (raise max peers)")
+    }
+}
+
+/// Why the device wants a connection closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CloseReason {
+    /// The session ended (timeouts; errors found while feeding come back from `handle_input`).
+    Session(SessionError),
+    /// The peer was taking a message whose sender left mid-way, and part of it had already
+    /// been written to the peer's socket.
+    SenderAborted,
+    /// The peer's queue could not take what the protocol owes it (a publisher that does not
+    /// read its subscriptions, or a queue smaller than `queue_capacity`).
+    Overflow,
+    /// Bytes owed to the peer were lost on the way
+    /// ([`Device::fail_peer`](super::Device::fail_peer)): its stream has a gap, so nothing
+    /// more may be written to it.
+    Lost,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Session(e) => write!(f, "{e}"),
+            CloseReason::SenderAborted => {
+                f.write_str("reset: the sender of a message in progress left")
+            }
+            CloseReason::Overflow => f.write_str("outbound queue overflow"),
+            CloseReason::Lost => f.write_str("output lost on the way to it"),
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! A message in flight: a source holds its destinations from the first frame to the last,
+//! copies each frame into their queues, and lets them go at the end, or takes a message it
+//! cannot finish back out of them.
+//!
+//! Each destination records where the message started in its queue ([`Held::mark`]), so an
+//! aborted message is truncated away as long as none of it has been written; a destination
+//! that has started writing it is reset instead, never sent a spliced stream.
+
+use super::peer::{Held, Src};
+use super::{ByteQueue, CloseReason, Device};
+use crate::wire::frame::FrameHead;
+
+/// Fanned-out frames up to this long, head included, go into each queue in one push.
+const JOIN_MAX: usize = 256;
+
+impl<Q: ByteQueue> Device<'_, Q> {
+    /// `src` starts (or goes on) forwarding its message to `dest` too.
+    pub(super) fn hold(&mut self, src: u32, dest: u32) {
+        let prev = self.peer(src).and_then(|s| s.src.dests());
+        let Some(d) = self.peer_mut(dest) else { return };
+        d.held = Some(Held {
+            by: src,
+            mark: d.pushed,
+            next_dest: prev,
+        });
+        self.held += 1;
+        if let Some(s) = self.peer_mut(src) {
+            s.src = match s.src {
+                Src::Forwarding { first, last, .. } => Src::Forwarding {
+                    first,
+                    last,
+                    dests: Some(dest),
+                },
+                Src::Idle | Src::Discarding { .. } => Src::Forwarding {
+                    first: true,
+                    last: false,
+                    dests: Some(dest),
+                },
+            };
+        }
+    }
+
+    /// The destination after `idx` in its source's list.
+    pub(super) fn next_dest(&self, idx: u32) -> Option<u32> {
+        self.peer(idx)?.held?.next_dest
+    }
+
+    /// Append a frame header (if any) and body bytes to every destination `idx` holds.
+    pub(super) fn copy_to_dests(&mut self, idx: u32, head: Option<FrameHead>, chunk: &[u8]) {
+        let head = head.map(|h| h.encode());
+        let head = head.as_ref().map_or(&[][..], |h| h.as_slice());
+        let first = self.peer(idx).and_then(|p| p.src.dests());
+        let several = first.and_then(|d| self.next_dest(d)).is_some();
+        let len = head.len() + chunk.len();
+        if several && !head.is_empty() && len <= JOIN_MAX {
+            // Fanned out, a small frame is joined to its head first: one push per
+            // destination, not two.
+            let mut joined = [0u8; JOIN_MAX];
+            joined[..head.len()].copy_from_slice(head);
+            joined[head.len()..len].copy_from_slice(chunk);
+            self.push_to_dests(first, &joined[..len], &[], chunk.len());
+        } else {
+            self.push_to_dests(first, head, chunk, chunk.len());
+        }
+    }
+
+    /// Push `a` then `b` to the destination list starting at `first`; `body` bytes of them
+    /// count as data out.
+    fn push_to_dests(&mut self, first: Option<u32>, a: &[u8], b: &[u8], body: usize) {
+        let mut cur = first;
+        while let Some(d) = cur {
+            cur = self.next_dest(d);
+            if self.push_to(d, a) && self.push_to(d, b) {
+                if let Some(side) = self.peer(d).map(|p| p.side) {
+                    self.side_stats(side).bytes_out += body as u64;
+                }
+            }
+        }
+    }
+
+    /// Push to a peer's queue; a queue that cannot take it has its peer closed.
+    pub(super) fn push_to(&mut self, idx: u32, bytes: &[u8]) -> bool {
+        let Some(peer) = self.peer_mut(idx) else {
+            return false;
+        };
+        if bytes.is_empty() {
+            return true;
+        }
+        if peer.queue.push(bytes).is_err() {
+            self.request_close(idx, CloseReason::Overflow);
+            return false;
+        }
+        peer.pushed += bytes.len() as u64;
+        self.request_wake(idx);
+        true
+    }
+
+    /// The message from `idx` is complete: release its destinations.
+    pub(super) fn end_message(&mut self, idx: u32) {
+        let Some(peer) = self.peer_mut(idx) else {
+            return;
+        };
+        let mut cur = peer.src.dests();
+        peer.src = Src::Idle;
+        while let Some(d) = cur {
+            let Some(dest) = self.peer_mut(d) else { break };
+            let Some(held) = dest.held.take() else { break };
+            cur = held.next_dest;
+            let side = dest.side;
+            self.held -= 1;
+            self.side_stats(side).msgs_out += 1;
+            self.flush_control(d);
+        }
+        if !self.blocked.is_empty() {
+            self.wake_blocked();
+        }
+    }
+
+    /// The source `idx` will never finish its message: take it back out of every destination
+    /// that has not started writing it, reset the others.
+    pub(super) fn abort_message(&mut self, idx: u32) {
+        let Some(peer) = self.peer_mut(idx) else {
+            return;
+        };
+        let was_forwarding = peer.src.is_forwarding();
+        let mut cur = peer.src.dests();
+        peer.src = Src::Idle;
+        if was_forwarding {
+            self.stats.dropped.aborted += 1;
+        }
+        while let Some(d) = cur {
+            let Some(dest) = self.peer_mut(d) else { break };
+            let Some(held) = dest.held.take() else { break };
+            cur = held.next_dest;
+            let clean = dest.written <= held.mark;
+            if clean {
+                dest.queue.truncate_back((dest.pushed - held.mark) as usize);
+                dest.pushed = held.mark;
+            }
+            self.held -= 1;
+            if clean {
+                self.flush_control(d);
+            } else {
+                self.stats.resets += 1;
+                self.request_close(d, CloseReason::SenderAborted);
+            }
+        }
+        self.wake_blocked();
+    }
+
+    /// `idx` is going away while a source copies a message into it: the source lets go.
+    pub(super) fn leave_holder(&mut self, idx: u32) {
+        let Some(held) = self.peer_mut(idx).and_then(|p| p.held.take()) else {
+            return;
+        };
+        self.held -= 1;
+        let src = held.by;
+        // A source moving a body to us itself (see `bypass_target`) must learn that we are
+        // gone.
+        self.request_wake(src);
+        let mut prev: Option<u32> = None;
+        let mut cur = self.peer(src).and_then(|s| s.src.dests());
+        while let Some(c) = cur {
+            if c == idx {
+                match prev {
+                    Some(p) => {
+                        if let Some(h) = self.peer_mut(p).and_then(|p| p.held.as_mut()) {
+                            h.next_dest = held.next_dest;
+                        }
+                    }
+                    None => {
+                        if let Some(Src::Forwarding { dests, .. }) =
+                            self.peer_mut(src).map(|s| &mut s.src)
+                        {
+                            *dests = held.next_dest;
+                        }
+                    }
+                }
+                break;
+            }
+            prev = Some(c);
+            cur = self.next_dest(c);
+        }
+        // A message for one destination that left goes nowhere now.
+        let single_dest = self.cfg.kind.waits_for_destination();
+        let Some(s) = self.peer_mut(src) else { return };
+        if single_dest && s.src.is_forwarding() && s.src.dests().is_none() {
+            s.src = Src::Discarding {
+                last: s.src.last_frame(),
+            };
+            if s.side == super::Side::Backend {
+                self.stats.dropped.unroutable += 1;
+            } else {
+                self.stats.dropped.aborted += 1;
+            }
+        }
+    }
+}

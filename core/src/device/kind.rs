@@ -1,0 +1,84 @@
+//! Which device, which side: the few rules that differ between the three devices and that the
+//! rest of the device layer (and its caller) asks about instead of matching on [`Kind`].
+
+use super::subs::SUB_ENTRY_LEN;
+use crate::wire::metadata::SocketType;
+
+/// Which device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Kind {
+    /// XSUB/XPUB, or SUB/PUB with `classic` (publishers get one subscription to everything,
+    /// and subscriptions stay in the broker).
+    Forwarder {
+        /// SUB/PUB instead of XSUB/XPUB.
+        classic: bool,
+    },
+    /// ROUTER/DEALER.
+    Queue,
+    /// PULL/PUSH.
+    Streamer,
+}
+
+/// The side of a device a peer connected to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Side {
+    /// Publishers, clients, producers.
+    Frontend,
+    /// Subscribers, workers.
+    Backend,
+}
+
+impl Kind {
+    /// The socket type the device plays on `side`.
+    pub const fn socket_type(self, side: Side) -> SocketType {
+        match (self, side) {
+            (Kind::Forwarder { classic: false }, Side::Frontend) => SocketType::XSub,
+            (Kind::Forwarder { classic: false }, Side::Backend) => SocketType::XPub,
+            (Kind::Forwarder { classic: true }, Side::Frontend) => SocketType::Sub,
+            (Kind::Forwarder { classic: true }, Side::Backend) => SocketType::Pub,
+            (Kind::Queue, Side::Frontend) => SocketType::Router,
+            (Kind::Queue, Side::Backend) => SocketType::Dealer,
+            (Kind::Streamer, Side::Frontend) => SocketType::Pull,
+            (Kind::Streamer, Side::Backend) => SocketType::Push,
+        }
+    }
+
+    /// Whether a source waits for its destination: a queue or streamer message goes to one
+    /// peer and waits for its room, while a forwarder never makes a publisher wait (a full
+    /// subscriber loses the message instead).
+    pub const fn waits_for_destination(self) -> bool {
+        !matches!(self, Kind::Forwarder { .. })
+    }
+
+    /// Whether the caller may move frame bodies past the device
+    /// ([`Device::bypass_target`](super::Device::bypass_target)): only where a source waits
+    /// for its one destination anyway.
+    pub const fn bypasses(self) -> bool {
+        self.waits_for_destination()
+    }
+
+    /// Whether messages from `side` are routed; the other side's data is read and dropped.
+    pub const fn routes_from(self, side: Side) -> bool {
+        matches!(
+            (self, side),
+            (Kind::Queue, _) | (Kind::Forwarder { .. } | Kind::Streamer, Side::Frontend)
+        )
+    }
+
+    /// Whether subscriptions travel upstream to publishers (XSUB); a classic SUB frontend
+    /// subscribes to everything once and keeps subscriptions in the broker.
+    pub const fn forwards_subscriptions(self) -> bool {
+        matches!(self, Kind::Forwarder { classic: false })
+    }
+
+    /// Bytes of subscription storage [`Device::new`](super::Device::new) needs for `max`
+    /// subscriptions: none but in a forwarder, the only device that keeps them.
+    pub const fn subscription_bytes(self, max: usize) -> usize {
+        match self {
+            Kind::Forwarder { .. } => max.saturating_mul(SUB_ENTRY_LEN),
+            Kind::Queue | Kind::Streamer => 0,
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The input pump: a peer's bytes, one unit at a time, through its session and on to the
+//! device's routing. A message is routed when its first frame starts (whole messages at once;
+//! large ones cut through, see [`Device::step`]); its frames then go to the destinations it
+//! holds until its last frame ends.
+
+use super::peer::Src;
+use super::{ByteQueue, Device, Side};
+use crate::conn::{Event, SessionError};
+use crate::time::Instant;
+use crate::wire::frame::{holds_message_after, FrameHead};
+
+/// A message whose first frame is at least a quarter of the input buffer is cut through
+/// without waiting to have all of it: large partial messages are not kept between reads.
+const CUT_THROUGH_DIVISOR: usize = 4;
+
+/// Where the message that starts now goes.
+pub(super) enum Route {
+    /// Destinations are held (the source is forwarding); copy the message.
+    Go,
+    /// No destination has room: take no input until woken.
+    Blocked,
+    /// Read the message and drop it (counted by the router).
+    Discard,
+}
+
+impl<Q: ByteQueue> Device<'_, Q> {
+    /// One unit of progress on a peer's input: a command, a frame, part of a frame, or none
+    /// (0) when more input or more room is needed. `fresh`: this is the first step of a
+    /// `handle_input` call; `full`: the caller's buffer is full and cannot grow.
+    pub(super) fn step(
+        &mut self,
+        idx: u32,
+        rest: &[u8],
+        fresh: bool,
+        full: bool,
+        now: Instant,
+    ) -> Result<usize, SessionError> {
+        let peer = self.peer(idx).ok_or(SessionError::Closed)?;
+        if peer.blocked {
+            return Ok(0);
+        }
+        if peer.src != Src::Idle {
+            // A message cut through across calls waits for its destination to drain.
+            if fresh && self.dest_above_hwm(idx) {
+                self.block(idx);
+                return Ok(0);
+            }
+            return self.feed(idx, rest, None, now);
+        }
+        if !peer.session.is_ready() || !self.cfg.kind.routes_from(peer.side) {
+            return self.feed(idx, rest, None, now);
+        }
+        let (head, head_len) = match FrameHead::decode(rest) {
+            Ok(Some((head, used))) if !head.command => (head, used),
+            Ok(Some(command)) => return self.feed(idx, rest, Some(command), now),
+            _ => return self.feed(idx, rest, None, now),
+        };
+        // Whole messages are routed at once. Those that cannot fit in the buffer, or whose
+        // first frame is large, are cut through as they arrive, once the first frame's head
+        // bytes (what a forwarder matches topics on) are here.
+        let body = &rest[head_len..];
+        let prefix = &body[..(body.len() as u64).min(head.len) as usize];
+        let head_ready = prefix.len() as u64 >= head.len.min(self.cfg.limits.head_bytes as u64);
+        let large = head.len >= (self.cfg.input_capacity / CUT_THROUGH_DIVISOR) as u64;
+        if !(head_ready && (full || large)) && !holds_message_after(rest, head, head_len) {
+            return Ok(0);
+        }
+        match self.route(idx, head, prefix) {
+            Route::Go => {}
+            Route::Blocked => {
+                self.block(idx);
+                return Ok(0);
+            }
+            Route::Discard => {
+                if let Some(peer) = self.peer_mut(idx) {
+                    peer.src = Src::Discarding { last: false };
+                }
+            }
+        }
+        self.feed(idx, rest, Some((head, head_len)), now)
+    }
+
+    /// Whether the destination of a message in progress from `idx` is above its high-water
+    /// mark, where the source must wait.
+    fn dest_above_hwm(&self, idx: u32) -> bool {
+        if !self.cfg.kind.waits_for_destination() {
+            // A forwarder never makes a publisher wait; its subscribers' overshoot is bounded
+            // by one message.
+            return false;
+        }
+        let dest = self.peer(idx).and_then(|p| self.peer(p.src.dests()?));
+        dest.is_some_and(|d| d.queue.len() >= self.cfg.queue_hwm)
+    }
+
+    /// The session's next unit of input (`decoded`: the frame head at the start of `rest`,
+    /// if the caller has decoded it already), and what the device does with it.
+    fn feed(
+        &mut self,
+        idx: u32,
+        rest: &[u8],
+        decoded: Option<(FrameHead, usize)>,
+        now: Instant,
+    ) -> Result<usize, SessionError> {
+        let peer = self.peer_mut(idx).ok_or(SessionError::Closed)?;
+        let input = match decoded {
+            Some((head, used)) => peer.session.handle_frame(rest, head, used, now)?,
+            None => peer.session.handle_input(rest, now)?,
+        };
+        match input.event {
+            None => {}
+            Some(Event::Ready(_)) => self.on_ready(idx),
+            Some(Event::Subscribe(topic)) => self.on_subscription(idx, topic, true),
+            Some(Event::Cancel(topic)) => self.on_subscription(idx, topic, false),
+            Some(Event::Frame(f)) => {
+                let whole = f.is_whole();
+                self.on_frame(idx, FrameHead::data(f.len, f.more), f.chunk, whole);
+            }
+            Some(Event::Body { chunk, done }) => self.on_body(idx, chunk, done),
+        }
+        Ok(input.consumed)
+    }
+
+    fn on_frame(&mut self, idx: u32, head: FrameHead, chunk: &[u8], whole: bool) {
+        let kind = self.cfg.kind;
+        let Some(peer) = self.peer_mut(idx) else {
+            return;
+        };
+        let side = peer.side;
+        let last_frame = !head.more;
+        let mut copy = false;
+        match &mut peer.src {
+            Src::Forwarding { first, last, .. } => {
+                // A reply's routing frame was used to route it; the client never sees it.
+                copy = !(*first && Self::strips_routing_frame(kind, side));
+                *first = false;
+                *last = last_frame;
+            }
+            Src::Discarding { last } => *last = last_frame,
+            Src::Idle => {
+                // Data from a side whose messages go nowhere (subscribers, PULL workers).
+                if head.more || !whole {
+                    peer.src = Src::Discarding { last: last_frame };
+                }
+                self.stats.dropped.upstream_data += 1;
+            }
+        }
+        if copy {
+            self.copy_to_dests(idx, Some(head), chunk);
+        }
+        let side_stats = self.side_stats(side);
+        side_stats.bytes_in += head.len;
+        if last_frame {
+            side_stats.msgs_in += 1;
+            if whole {
+                self.end_message(idx);
+            }
+        }
+    }
+
+    fn on_body(&mut self, idx: u32, chunk: &[u8], done: bool) {
+        let Some(peer) = self.peer(idx) else { return };
+        let last = peer.src.last_frame();
+        if peer.src.is_forwarding() {
+            self.copy_to_dests(idx, None, chunk);
+        }
+        if done && last {
+            self.end_message(idx);
+        }
+    }
+
+    /// Which device routes a message that starts from `idx` now, and where.
+    fn route(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
+        use super::Kind::{Forwarder, Queue, Streamer};
+        let Some(side) = self.peer(idx).map(|p| p.side) else {
+            return Route::Discard;
+        };
+        match (self.cfg.kind, side) {
+            (Streamer, Side::Frontend) => self.route_work(idx),
+            (Queue, Side::Frontend) => self.route_request(idx),
+            (Queue, Side::Backend) => self.route_reply(idx, head, prefix),
+            (Forwarder { .. }, Side::Frontend) => self.route_publication(idx, prefix),
+            (Streamer | Forwarder { .. }, Side::Backend) => Route::Discard,
+        }
+    }
+}

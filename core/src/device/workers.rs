@@ -1,0 +1,72 @@
+//! The ring of ready workers (queue and streamer backends), linked through their peers: new
+//! work goes round-robin to the next one that is free and below its high-water mark.
+
+use super::peer::WorkerLink;
+use super::{ByteQueue, Device};
+
+impl<Q: ByteQueue> Device<'_, Q> {
+    /// The next ready worker, round-robin, that is free and below its high-water mark.
+    pub(super) fn pick_worker(&mut self) -> Option<u32> {
+        let start = self.workers?;
+        let hwm = self.cfg.queue_hwm;
+        let mut w = start;
+        loop {
+            let p = self.peer(w)?;
+            let link = p.worker?;
+            if p.held.is_none() && p.queue.len() < hwm && p.close.is_none() {
+                self.workers = Some(link.next);
+                return Some(w);
+            }
+            w = link.next;
+            if w == start {
+                return None;
+            }
+        }
+    }
+
+    pub(super) fn link_worker(&mut self, idx: u32) {
+        let Some(cursor) = self.workers else {
+            if let Some(p) = self.peer_mut(idx) {
+                p.worker = Some(WorkerLink {
+                    next: idx,
+                    prev: idx,
+                });
+            }
+            self.workers = Some(idx);
+            return;
+        };
+        // Insert just before the cursor: the newcomer is the last to be tried in this round.
+        let Some(prev) = self.peer(cursor).and_then(|c| c.worker).map(|l| l.prev) else {
+            return;
+        };
+        if let Some(p) = self.peer_mut(idx) {
+            p.worker = Some(WorkerLink { next: cursor, prev });
+        }
+        if let Some(l) = self.peer_mut(prev).and_then(|p| p.worker.as_mut()) {
+            l.next = idx;
+        }
+        if let Some(l) = self.peer_mut(cursor).and_then(|p| p.worker.as_mut()) {
+            l.prev = idx;
+        }
+    }
+
+    pub(super) fn unlink_worker(&mut self, idx: u32) {
+        let Some(WorkerLink { next, prev }) = self.peer_mut(idx).and_then(|p| p.worker.take())
+        else {
+            return;
+        };
+        if next == idx {
+            self.workers = None;
+            return;
+        }
+        if let Some(l) = self.peer_mut(prev).and_then(|p| p.worker.as_mut()) {
+            l.next = next;
+        }
+        if let Some(l) = self.peer_mut(next).and_then(|p| p.worker.as_mut()) {
+            l.prev = prev;
+        }
+        if self.workers == Some(idx) {
+            self.workers = Some(next);
+        }
+    }
+}
