@@ -8,12 +8,17 @@
 //!   write whole units into caller buffers or nothing.
 //! - [`conn`]: one `Session` per connection. Greeting, NULL handshake, socket-type check,
 //!   heartbeats (PING/PONG, TTL, timeouts), limits enforced from headers.
+//! - [`device`]: a `Device` over many sessions: forwarder, queue and streamer, one module
+//!   each, over shared machinery (the input pump, messages in flight, the worker ring, the
+//!   peer table and its lists, the subscription table, per-peer outbound byte queues).
 //!
 //! Bytes and `now` go in; events, bytes to send and the next deadline come out. Nothing here
-//! allocates, blocks, or panics on anything a peer sends.
+//! allocates, blocks, or panics on anything a peer sends. `docs/architecture.md` traces one
+//! message through the layers and the binary around them.
 
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;

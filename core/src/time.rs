@@ -19,12 +19,15 @@ pub struct Instant(u64);
 pub struct Duration(u64);
 
 impl Instant {
+    /// The caller's epoch.
     pub const ZERO: Instant = Instant(0);
 
+    /// The instant `ms` milliseconds after the caller's epoch.
     pub const fn from_millis(ms: u64) -> Self {
         Instant(ms)
     }
 
+    /// Milliseconds since the caller's epoch.
     pub const fn as_millis(self) -> u64 {
         self.0
     }
@@ -36,20 +39,25 @@ impl Instant {
 }
 
 impl Duration {
+    /// No time; as an interval or timeout in a config it means "off".
     pub const ZERO: Duration = Duration(0);
 
+    /// A span of `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         Duration(ms)
     }
 
+    /// A span of `s` seconds, saturating rather than overflowing.
     pub const fn from_secs(s: u64) -> Self {
         Duration(s.saturating_mul(1000))
     }
 
+    /// The span in milliseconds, the unit the core counts in.
     pub const fn as_millis(self) -> u64 {
         self.0
     }
 
+    /// Whether the span is empty, which a config reads as "off".
     pub const fn is_zero(self) -> bool {
         self.0 == 0
     }

@@ -21,6 +21,7 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// 64 MiB messages, 4 KiB commands, 256 head bytes; what [`Default`] gives.
     pub const DEFAULT: Limits = Limits {
         max_message_size: 64 << 20,
         max_command_size: 4096,
@@ -48,6 +49,7 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
+    /// No PINGs, no dead-peer detection, no TTL asked of peers: libzmq's default.
     pub const OFF: Heartbeat = Heartbeat {
         interval: Duration::ZERO,
         timeout: Duration::ZERO,
@@ -75,13 +77,16 @@ pub struct SessionConfig {
     pub mechanism: Mechanism,
     /// The as-server bit of our greeting (meaningless for NULL, decisive for PLAIN/CURVE).
     pub as_server: bool,
+    /// What the peer may send.
     pub limits: Limits,
+    /// PING/PONG timing; used only with peers that greeted with ZMTP 3.1 or later.
     pub heartbeat: Heartbeat,
     /// A peer that has not finished greeting and READY within this time is dropped; zero for never.
     pub handshake_timeout: Duration,
 }
 
 impl SessionConfig {
+    /// NULL mechanism, as-server off, default limits, heartbeats off, 10 s for the handshake.
     pub const fn new(socket_type: SocketType) -> Self {
         SessionConfig {
             socket_type,

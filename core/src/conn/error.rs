@@ -25,6 +25,7 @@ impl Reason {
         }
     }
 
+    /// The reason as the peer sent it, cut to 48 bytes; not necessarily UTF-8.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..usize::from(self.len)]
     }
@@ -47,22 +48,33 @@ impl defmt::Format for Reason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SessionError {
+    /// The peer's greeting is not ZMTP 3.x or names an unknown mechanism.
     Greeting(GreetingError),
+    /// The peer's greeting names a security mechanism other than the one we run.
     MechanismMismatch {
+        /// The mechanism we are configured with.
         ours: Mechanism,
+        /// The mechanism the peer's greeting names.
         theirs: Mechanism,
     },
+    /// The peer sent a frame header that breaks the framing rules.
     Frame(FrameError),
+    /// The peer sent a command whose body does not parse.
     Command(CommandError),
+    /// The peer's READY carries a property that does not parse.
     Metadata(MetadataError),
     /// A command frame larger than `Limits::max_command_size`.
     CommandTooLarge {
+        /// Body length the peer announced in the frame header.
         len: u64,
+        /// `Limits::max_command_size`.
         limit: usize,
     },
     /// A message larger than `Limits::max_message_size`, known from a frame header.
     MessageTooLarge {
+        /// Bytes of the message so far, counting the frame just announced.
         len: u64,
+        /// `Limits::max_message_size`.
         limit: u64,
     },
     /// A data frame before the handshake finished.
@@ -75,13 +87,16 @@ pub enum SessionError {
     UnknownSocketType,
     /// The peer's socket type cannot talk to ours; an ERROR command was queued for it.
     IncompatibleSocketType {
+        /// Our socket type.
         ours: SocketType,
+        /// The socket type the peer's READY names.
         theirs: SocketType,
     },
     /// An Identity property longer than 255 bytes.
     IdentityTooLong,
     /// The peer sent an ERROR command.
     PeerError(Reason),
+    /// The peer did not finish its greeting and READY within `SessionConfig::handshake_timeout`.
     HandshakeTimeout,
     /// No traffic from a peer within the heartbeat timeout after our PING.
     HeartbeatTimeout,

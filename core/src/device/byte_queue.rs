@@ -12,6 +12,7 @@ pub trait ByteQueue {
     /// Bytes queued.
     fn len(&self) -> usize;
 
+    /// Nothing is waiting for the socket.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -41,6 +42,7 @@ pub struct Ring<const N: usize> {
 }
 
 impl<const N: usize> Ring<N> {
+    /// An empty ring; `const`, so it can initialise a `static`.
     pub const fn new() -> Self {
         Ring {
             buf: [0; N],

@@ -6,9 +6,11 @@
 pub struct SideStats {
     /// Messages and bytes (data frame bodies) received from this side's peers.
     pub msgs_in: u64,
+    /// Body bytes of those messages, frame headers not counted.
     pub bytes_in: u64,
     /// Messages and bytes queued to this side's peers (a fanned-out message counts per copy).
     pub msgs_out: u64,
+    /// Body bytes of those messages, per copy, frame headers not counted.
     pub bytes_out: u64,
     /// Peers connected now, handshake finished or not.
     pub peers: u32,
@@ -49,8 +51,11 @@ impl Drops {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stats {
+    /// The frontend: publishers (forwarder), clients (queue) or producers (streamer).
     pub frontend: SideStats,
+    /// The backend: subscribers (forwarder) or workers (queue, streamer).
     pub backend: SideStats,
+    /// Messages not delivered, by cause.
     pub dropped: Drops,
     /// Peers the device reset because a message to them could not be completed.
     pub resets: u64,

@@ -15,22 +15,33 @@ pub const MAX_PING_CONTEXT: usize = 16;
 /// A parsed command.
 #[derive(Clone, Debug)]
 pub enum Command<'a> {
+    /// READY: the peer's metadata (Socket-Type, Identity, ...); it ends the NULL handshake.
     Ready(Properties<'a>),
+    /// ERROR: the peer is giving up on the connection.
     Error {
+        /// Why, as the peer put it: at most 255 bytes, not necessarily UTF-8.
         reason: &'a [u8],
     },
+    /// SUBSCRIBE (ZMTP 3.1): the peer wants messages whose first frame starts with this prefix.
     Subscribe(&'a [u8]),
+    /// CANCEL (ZMTP 3.1): the peer withdraws one earlier SUBSCRIBE to this prefix.
     Cancel(&'a [u8]),
+    /// PING (RFC 37): a heartbeat; the session answers it with a PONG carrying the same context.
     /// `ttl` is in tenths of a second, as on the wire; 0 means none.
     Ping {
+        /// How long we may go without hearing from the peer before treating it as dead.
         ttl: u16,
+        /// Up to 16 opaque bytes, echoed back in the PONG.
         context: &'a [u8],
     },
+    /// PONG (RFC 37): the answer to one of our PINGs.
     Pong {
+        /// The context of the PING it answers.
         context: &'a [u8],
     },
     /// A command this implementation does not know; ignored by the session.
     Unknown {
+        /// Its name, for the log.
         name: &'a [u8],
     },
 }
@@ -132,10 +143,12 @@ pub fn write_error(w: &mut Writer<'_>, reason: &[u8]) -> Result<(), Full> {
     write_command(w, "ERROR", &[&[reason.len() as u8], reason])
 }
 
+/// SUBSCRIBE to a topic prefix, in the ZMTP 3.1 command form (3.0 peers need a message).
 pub fn write_subscribe(w: &mut Writer<'_>, topic: &[u8]) -> Result<(), Full> {
     write_command(w, "SUBSCRIBE", &[topic])
 }
 
+/// CANCEL of a topic prefix, in the ZMTP 3.1 command form (3.0 peers need a message).
 pub fn write_cancel(w: &mut Writer<'_>, topic: &[u8]) -> Result<(), Full> {
     write_command(w, "CANCEL", &[topic])
 }
@@ -146,6 +159,7 @@ pub fn write_ping(w: &mut Writer<'_>, ttl: u16, context: &[u8]) -> Result<(), Fu
     write_command(w, "PING", &[&ttl.to_be_bytes(), context])
 }
 
+/// PONG answering a PING; `context` is the PING's, echoed unchanged.
 pub fn write_pong(w: &mut Writer<'_>, context: &[u8]) -> Result<(), Full> {
     write_command(w, "PONG", &[context])
 }

@@ -20,7 +20,9 @@ pub const MAX_HEAD_LEN: usize = 9;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FrameHead {
+    /// The MORE flag: more frames of this message follow.
     pub more: bool,
+    /// The COMMAND flag: a command frame, not part of any message.
     pub command: bool,
     /// Body length as announced; check it against a limit before trusting it.
     pub len: u64,
@@ -53,12 +55,15 @@ pub struct HeadBytes {
 }
 
 impl HeadBytes {
+    /// The header's bytes: 2 in the short form, 9 in the long.
     pub fn as_slice(&self) -> &[u8] {
         &self.buf[..usize::from(self.len)]
     }
 }
 
 impl FrameHead {
+    /// The header of a data frame with a `len`-byte body; `more` if frames of the same message
+    /// follow.
     pub const fn data(len: u64, more: bool) -> Self {
         FrameHead {
             more,
@@ -67,6 +72,7 @@ impl FrameHead {
         }
     }
 
+    /// The header of a command frame with a `len`-byte body (commands never carry MORE).
     pub const fn command(len: u64) -> Self {
         FrameHead {
             more: false,

@@ -17,12 +17,16 @@ const AS_SERVER_AT: usize = 32;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Mechanism {
+    /// NULL (RFC 23): no authentication, no encryption.
     Null,
+    /// PLAIN (RFC 24): clear-text user name and password, no encryption.
     Plain,
+    /// CURVE (RFC 26): CurveZMQ authentication and encryption.
     Curve,
 }
 
 impl Mechanism {
+    /// The name as the greeting's 20-byte mechanism field spells it, before the NUL padding.
     pub const fn name(self) -> &'static [u8] {
         match self {
             Mechanism::Null => b"NULL",
@@ -48,9 +52,13 @@ impl Mechanism {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Greeting {
+    /// ZMTP major version; anything below 3 was refused while decoding.
     pub major: u8,
+    /// ZMTP minor version: 0 is ZMTP 3.0; 1 or more brings 3.1's PING/PONG and SUBSCRIBE/CANCEL.
     pub minor: u8,
+    /// The security mechanism the peer runs; both sides must name the same one.
     pub mechanism: Mechanism,
+    /// Which role the peer takes in a PLAIN or CURVE handshake; NULL ignores it.
     pub as_server: bool,
 }
 
@@ -61,7 +69,10 @@ pub enum GreetingError {
     /// The first bytes are not a ZMTP 2.0+ signature: ZMTP 1.0 or not ZeroMQ at all.
     BadSignature,
     /// A ZMTP 2.0 (or older) peer; only 3.x is spoken.
-    UnsupportedVersion { major: u8 },
+    UnsupportedVersion {
+        /// The major version the peer's greeting announced.
+        major: u8,
+    },
     /// The mechanism field does not name a known mechanism.
     UnknownMechanism,
 }

@@ -11,16 +11,27 @@ use super::{Full, Writer};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SocketType {
+    /// PAIR (RFC 31): one exclusive peer, messages both ways.
     Pair,
+    /// PUB (RFC 29): sends each message to the subscribers whose prefixes match it.
     Pub,
+    /// SUB (RFC 29): receives what it subscribed to; sends only subscriptions.
     Sub,
+    /// REQ (RFC 28): sends a request, then waits for its one reply.
     Req,
+    /// REP (RFC 28): answers requests, one at a time, in order.
     Rep,
+    /// DEALER (RFC 28): unsynchronised requests or replies, round-robin over its peers.
     Dealer,
+    /// ROUTER (RFC 28): routes each message by the identity frame in front of it.
     Router,
+    /// PULL (RFC 30): receives from its pushers, fair-queued.
     Pull,
+    /// PUSH (RFC 30): sends to its pullers, round-robin.
     Push,
+    /// XPUB (RFC 29): a PUB that also hands the subscriptions it receives to its application.
     XPub,
+    /// XSUB (RFC 29): a SUB whose application sends subscriptions as messages.
     XSub,
 }
 
@@ -40,6 +51,7 @@ impl SocketType {
         SocketType::XSub,
     ];
 
+    /// The name as READY's Socket-Type property spells it.
     pub const fn name(self) -> &'static str {
         match self {
             SocketType::Pair => "PAIR",
@@ -128,6 +140,7 @@ pub struct Properties<'a> {
 }
 
 impl<'a> Properties<'a> {
+    /// The properties in `bytes` (a READY body after its name); nothing is parsed until asked for.
     pub fn new(bytes: &'a [u8]) -> Self {
         Properties { rest: bytes }
     }

@@ -38,6 +38,7 @@ pub struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    /// A writer that fills `buf` from its start.
     pub fn new(buf: &'a mut [u8]) -> Self {
         Writer { buf, len: 0 }
     }
@@ -47,10 +48,12 @@ impl<'a> Writer<'a> {
         self.len
     }
 
+    /// Nothing written yet.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// Room left; a unit longer than this is refused whole, as [`Full`].
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.len
     }

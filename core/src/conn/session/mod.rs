@@ -37,6 +37,7 @@ pub const TRANSMIT_BUFFER: usize = 256;
 pub struct Input<'a> {
     /// Bytes of the input used up; drop them before the next call.
     pub consumed: usize,
+    /// What the consumed bytes amount to, if the caller must act on it.
     pub event: Option<Event<'a>>,
 }
 
@@ -60,7 +61,12 @@ pub enum Event<'a> {
     /// A data frame starts.
     Frame(FrameStart<'a>),
     /// More body bytes of the data frame that started last.
-    Body { chunk: &'a [u8], done: bool },
+    Body {
+        /// The next body bytes, in order.
+        chunk: &'a [u8],
+        /// This chunk ends the frame; [`FrameStart::more`] said whether the message goes on.
+        done: bool,
+    },
     /// The peer subscribed to a topic (SUBSCRIBE command or 3.0 `0x01` message).
     Subscribe(&'a [u8]),
     /// The peer cancelled a subscription (CANCEL command or 3.0 `0x00` message).
@@ -70,6 +76,7 @@ pub enum Event<'a> {
 /// Who the peer turned out to be.
 #[derive(Debug, PartialEq, Eq)]
 pub struct PeerReady<'a> {
+    /// The type its READY names, already checked against ours.
     pub socket_type: SocketType,
     /// ZMTP minor version we speak with this peer: 0 or 1.
     pub minor: u8,
@@ -146,6 +153,8 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session for a connection that came up at `now`: the handshake timeout counts from
+    /// here, and our greeting is owed at once.
     pub fn new(cfg: SessionConfig, now: Instant) -> Self {
         let deadline = (!cfg.handshake_timeout.is_zero()).then(|| now + cfg.handshake_timeout);
         Session {
@@ -163,6 +172,7 @@ impl Session {
         }
     }
 
+    /// The config the session was created with.
     pub fn config(&self) -> &SessionConfig {
         &self.cfg
     }
@@ -172,6 +182,7 @@ impl Session {
         matches!(self.state, State::Active { .. })
     }
 
+    /// The session ended with an error; further input is refused with [`SessionError::Closed`].
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed)
     }

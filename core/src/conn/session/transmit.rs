@@ -19,7 +19,7 @@ impl Session {
     }
 
     /// Write owed commands into `out`: whole ones only, in protocol order. Returns bytes written.
-    /// [`TRANSMIT_BUFFER`] bytes always take everything owed at once.
+    /// [`TRANSMIT_BUFFER`](super::TRANSMIT_BUFFER) bytes always take everything owed at once.
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
         let mut w = Writer::new(out);
         let _ = self.write_owed(&mut w);
