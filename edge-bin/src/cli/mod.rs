@@ -10,7 +10,7 @@ use lexopt::ValueExt;
 use zedge_core::device::{DeviceConfig, Kind};
 
 use crate::endpoint::Endpoint;
-use crate::setup::{DeviceSetup, Tuning};
+use crate::setup::{kind_from_name, kind_names, DeviceSetup, Tuning};
 
 pub const DEFAULT_FRONTEND: &str = "tcp://*:5559";
 pub const DEFAULT_BACKEND: &str = "tcp://*:5560";
@@ -196,14 +196,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             "--config goes with run: zedge run --config FILE".into(),
         ));
     }
-    let kind = match command.as_deref() {
-        Some("forwarder") => Kind::Forwarder { classic },
-        Some("queue") => Kind::Queue,
-        Some("streamer") => Kind::Streamer,
-        Some(other) => {
+    let kind = match command.as_deref().map(|c| (c, kind_from_name(c))) {
+        Some((_, Some(Kind::Forwarder { .. }))) => Kind::Forwarder { classic },
+        Some((_, Some(kind))) => kind,
+        Some((other, None)) => {
             return Err(UsageError(format!(
-                "unknown device '{other}'; expected forwarder, queue or streamer \
-                 (or run, check-config)"
+                "unknown device '{other}'; expected one of {} (or run, check-config)",
+                kind_names()
             )))
         }
         None => {

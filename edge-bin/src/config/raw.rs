@@ -11,6 +11,7 @@ use toml::Spanned;
 use zedge_core::device::Kind;
 
 use crate::endpoint::Endpoint;
+use crate::setup::{kind_from_name, kind_names};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,7 +56,7 @@ macro_rules! leaf {
                 impl<'de> Visitor<'de> for V {
                     type Value = $ty;
                     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str($expecting)
+                        write!(f, "{}", $expecting)
                     }
                     fn visit_i64<E: de::Error>(self, v: i64) -> Result<$ty, E> {
                         let f: fn(i64) -> Option<$ty> = $int;
@@ -79,18 +80,9 @@ macro_rules! leaf {
 }
 
 pub struct KindValue(pub Kind);
-leaf!(KindValue, "one of forwarder, queue, streamer",
+leaf!(KindValue, format_args!("one of {}", kind_names()),
     int: |_| None,
-    str: |s| kind(s).map(KindValue).ok_or_else(String::new));
-
-fn kind(s: &str) -> Option<Kind> {
-    match s {
-        "forwarder" => Some(Kind::Forwarder { classic: false }),
-        "queue" => Some(Kind::Queue),
-        "streamer" => Some(Kind::Streamer),
-        _ => None,
-    }
-}
+    str: |s| kind_from_name(s).map(KindValue).ok_or_else(String::new));
 
 pub struct Level(pub LevelFilter);
 leaf!(Level, "one of error, warn, info, debug, trace, off",

@@ -83,12 +83,25 @@ impl DeviceSetup {
     }
 }
 
+/// Every kind, in the order messages list them; `classic` is an option of the forwarder's.
+const KINDS: [Kind; 3] = [Kind::Forwarder { classic: false }, Kind::Queue, Kind::Streamer];
+
+/// The one spelling of each kind, for the command line, the config file, the summary and logs.
 pub fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Forwarder { .. } => "forwarder",
         Kind::Queue => "queue",
         Kind::Streamer => "streamer",
     }
+}
+
+pub fn kind_from_name(name: &str) -> Option<Kind> {
+    KINDS.into_iter().find(|&k| kind_name(k) == name)
+}
+
+/// `forwarder, queue, streamer`: what a kind may be, for messages.
+pub fn kind_names() -> String {
+    KINDS.map(kind_name).join(", ")
 }
 
 /// `64 MiB`, `1 KiB`, `300 B`: sizes as the summary prints them.
@@ -110,6 +123,16 @@ impl fmt::Display for Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_names_go_both_ways() {
+        for kind in KINDS {
+            assert_eq!(kind_from_name(kind_name(kind)), Some(kind));
+        }
+        assert_eq!(kind_name(Kind::Forwarder { classic: true }), "forwarder");
+        assert_eq!(kind_from_name("router"), None);
+        assert_eq!(kind_names(), "forwarder, queue, streamer");
+    }
 
     #[test]
     fn bytes_print_in_the_largest_exact_unit() {
