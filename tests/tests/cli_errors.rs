@@ -1,5 +1,6 @@
 //! The command line through the real binary: mistakes give one clear line and exit 2,
-//! runtime failures (a port in use) exit 1, and the bare device binds the seed's ports.
+//! runtime failures (a port in use) exit 1, and the bare device binds the seed's ports. The
+//! same mistakes in a config file get the same words.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
@@ -7,6 +8,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use zedge_tests::broker::{free_port, zedge_bin};
+use zedge_tests::systemd::temp_path;
 
 fn zedge(args: &[&str]) -> Output {
     Command::new(zedge_bin())
@@ -100,4 +102,99 @@ fn defaults_bind_the_seed_ports() {
     let status = child.wait().expect("wait");
     assert!(listening, "zedge streamer did not listen on 5559 and 5560");
     assert!(status.success(), "SIGTERM exits 0: {status}");
+}
+
+/// One mistake, made on the command line and in a config file: (kind, flags, the key's line
+/// in the file, flag, key, what both say after their place). `{ivl}` is the heartbeat
+/// interval's flag or key.
+const SAME_MISTAKES: &[(&str, &[&str], &str, &str, &str, &str)] = &[
+    (
+        "queue",
+        &["--classic"],
+        "classic = true",
+        "--classic",
+        "classic",
+        "applies to forwarders only, and this device is a queue; remove it",
+    ),
+    (
+        "streamer",
+        &["--max-subscriptions", "100"],
+        "max_subscriptions = 100",
+        "--max-subscriptions",
+        "max_subscriptions",
+        "applies to forwarders only, and this device is a streamer, which keeps no \
+         subscriptions; remove it",
+    ),
+    (
+        "forwarder",
+        &["--max-splices", "8"],
+        "max_splices = 8",
+        "--max-splices",
+        "max_splices",
+        "applies to queues and streamers only, and this device is a forwarder, which never \
+         splices (a message may go to many subscribers); remove it",
+    ),
+    (
+        "queue",
+        &["--max-peers", "0"],
+        "max_peers = 0",
+        "--max-peers",
+        "max_peers",
+        "must be at least 1 (peers)",
+    ),
+    (
+        "streamer",
+        &["--max-msg-size", "lots"],
+        "max_msg_size = \"lots\"",
+        "--max-msg-size",
+        "max_msg_size",
+        "expected bytes, like 65536, \"64K\" or \"64M\", not \"lots\"",
+    ),
+    (
+        "queue",
+        &["--handshake-timeout", "1.5s"],
+        "handshake_timeout = \"1.5s\"",
+        "--handshake-timeout",
+        "handshake_timeout",
+        "expected a duration, like 500 (milliseconds), \"500ms\", \"5s\" or \"2m\", \
+         not \"1.5s\"",
+    ),
+    (
+        "streamer",
+        &["--heartbeat-timeout", "5s"],
+        "heartbeat_timeout = \"5s\"",
+        "--heartbeat-timeout",
+        "heartbeat_timeout",
+        "only applies with heartbeats on; set {ivl} too",
+    ),
+];
+
+#[test]
+fn the_same_mistake_reads_the_same_on_the_command_line_and_in_a_config_file() {
+    for &(kind, flags, line, flag, key, what) in SAME_MISTAKES {
+        let mut args = vec![kind];
+        args.extend(flags);
+        let (code, msg) = fails(&args);
+        assert_eq!(code, 2, "{msg}");
+        let what_here = what.replace("{ivl}", "--heartbeat-ivl");
+        assert_eq!(msg, format!("zedge: {flag}: {what_here}\n"));
+
+        let path = temp_path("same.toml");
+        let text = format!(
+            "[[device]]\nname = \"d\"\nkind = \"{kind}\"\nfrontend = \"tcp://127.0.0.1:1\"\n\
+             backend = \"tcp://127.0.0.1:2\"\n{line}\n"
+        );
+        std::fs::write(&path, text).expect("write config");
+        let (code, msg) = fails(&["check-config", path.to_str().expect("utf-8 path")]);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(code, 1, "{msg}");
+        let what_here = what.replace("{ivl}", "heartbeat_ivl");
+        assert_eq!(
+            msg,
+            format!(
+                "zedge: {}:6: device \"d\": key \"{key}\": {what_here}\n",
+                path.display()
+            )
+        );
+    }
 }

@@ -138,4 +138,6 @@ impl fmt::Display for Bytes {
 }
 
 #[cfg(test)]
+mod both_paths;
+#[cfg(test)]
 mod tests;
