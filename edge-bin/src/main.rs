@@ -27,12 +27,7 @@ use setup::DeviceSetup;
 
 fn main() -> ExitCode {
     let (devices, verbosity, base_level) = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(cli::Command::Device(o)) => {
-            if let Err(e) = o.device_config().validate() {
-                return usage_error(&format!("invalid settings: {e}"));
-            }
-            (vec![o.setup], o.verbosity, None)
-        }
+        Ok(cli::Command::Device(o)) => (vec![o.setup], o.verbosity, None),
         Ok(cli::Command::Run { config, verbosity }) => match config::load(&config) {
             Ok(cfg) => (cfg.devices, verbosity, cfg.log_level),
             Err(e) => return usage_error(&e.to_string()),

@@ -1,5 +1,6 @@
 //! The command line through the real binary: mistakes give one clear line and exit 2,
-//! runtime failures (a port in use) exit 1, and the bare device binds the seed's ports.
+//! runtime failures (a port in use) exit 1, and the bare device binds the seed's ports. The
+//! same mistakes in a config file get the same words.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
@@ -7,6 +8,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use zedge_tests::broker::{free_port, zedge_bin};
+use zedge_tests::systemd::temp_path;
 
 fn zedge(args: &[&str]) -> Output {
     Command::new(zedge_bin())
@@ -100,4 +102,110 @@ fn defaults_bind_the_seed_ports() {
     let status = child.wait().expect("wait");
     assert!(listening, "zedge streamer did not listen on 5559 and 5560");
     assert!(status.success(), "SIGTERM exits 0: {status}");
+}
+
+/// One mistake, made on the command line and in a config file.
+struct Mistake {
+    kind: &'static str,
+    flags: &'static [&'static str],
+    /// The same setting as a line of the file.
+    line: &'static str,
+    flag: &'static str,
+    key: &'static str,
+    /// What both say after their place; `{ivl}` is the heartbeat interval's flag or key.
+    what: &'static str,
+}
+
+const SAME_MISTAKES: &[Mistake] = &[
+    Mistake {
+        kind: "queue",
+        flags: &["--classic"],
+        line: "classic = true",
+        flag: "--classic",
+        key: "classic",
+        what: "applies to forwarders only, and this device is a queue; remove it",
+    },
+    Mistake {
+        kind: "streamer",
+        flags: &["--max-subscriptions", "100"],
+        line: "max_subscriptions = 100",
+        flag: "--max-subscriptions",
+        key: "max_subscriptions",
+        what: "applies to forwarders only, and this device is a streamer, which keeps no \
+         subscriptions; remove it",
+    },
+    Mistake {
+        kind: "forwarder",
+        flags: &["--max-splices", "8"],
+        line: "max_splices = 8",
+        flag: "--max-splices",
+        key: "max_splices",
+        what: "applies to queues and streamers only, and this device is a forwarder, which never \
+         splices (a message may go to many subscribers); remove it",
+    },
+    Mistake {
+        kind: "queue",
+        flags: &["--max-peers", "0"],
+        line: "max_peers = 0",
+        flag: "--max-peers",
+        key: "max_peers",
+        what: "must be at least 1 (peers)",
+    },
+    Mistake {
+        kind: "streamer",
+        flags: &["--max-msg-size", "lots"],
+        line: "max_msg_size = \"lots\"",
+        flag: "--max-msg-size",
+        key: "max_msg_size",
+        what: "expected bytes, like 65536, \"64K\" or \"64M\", not \"lots\"",
+    },
+    Mistake {
+        kind: "queue",
+        flags: &["--handshake-timeout", "1.5s"],
+        line: "handshake_timeout = \"1.5s\"",
+        flag: "--handshake-timeout",
+        key: "handshake_timeout",
+        what: "expected a duration, like 500 (milliseconds), \"500ms\", \"5s\" or \"2m\", \
+         not \"1.5s\"",
+    },
+    Mistake {
+        kind: "streamer",
+        flags: &["--heartbeat-timeout", "5s"],
+        line: "heartbeat_timeout = \"5s\"",
+        flag: "--heartbeat-timeout",
+        key: "heartbeat_timeout",
+        what: "only applies with heartbeats on; set {ivl} too",
+    },
+];
+
+#[test]
+fn the_same_mistake_reads_the_same_on_the_command_line_and_in_a_config_file() {
+    for m in SAME_MISTAKES {
+        let mut args = vec![m.kind];
+        args.extend(m.flags);
+        let (code, msg) = fails(&args);
+        assert_eq!(code, 2, "{msg}");
+        let what = m.what.replace("{ivl}", "--heartbeat-ivl");
+        assert_eq!(msg, format!("zedge: {}: {what}\n", m.flag));
+
+        let path = temp_path("same.toml");
+        let text = format!(
+            "[[device]]\nname = \"d\"\nkind = \"{}\"\nfrontend = \"tcp://127.0.0.1:1\"\n\
+             backend = \"tcp://127.0.0.1:2\"\n{}\n",
+            m.kind, m.line
+        );
+        std::fs::write(&path, text).expect("write config");
+        let (code, msg) = fails(&["check-config", path.to_str().expect("utf-8 path")]);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(code, 1, "{msg}");
+        let what = m.what.replace("{ivl}", "heartbeat_ivl");
+        assert_eq!(
+            msg,
+            format!(
+                "zedge: {}:6: device \"d\": key \"{}\": {what}\n",
+                path.display(),
+                m.key
+            )
+        );
+    }
 }

@@ -2,13 +2,15 @@
 //!
 //! TOML: an optional `[log]` table and one `[[device]]` table per device, keys spelled as the
 //! command-line flags with `_` for `-`. serde checks the structure (unknown, missing and
-//! repeated keys), [`Spanned`] keeps where each value was written, and the checks that span
-//! devices (names, endpoints bound twice) run after. Every error names the file, the line, the
-//! device and the key, and says what would be accepted. `board/zedge.toml` documents each key
-//! and its default.
+//! repeated keys) and [`toml::Spanned`] keeps where each value was written; a device's options
+//! are checked by [`Written::build`], as the command line's are, and the checks that span
+//! devices (names, endpoints bound twice) are this module's. Every error names the file, the
+//! line, the device and the key, and says what would be accepted. `board/zedge.toml`
+//! documents each key and its default.
 
 mod explain;
 mod raw;
+mod summary;
 
 use std::fmt;
 use std::ops::Range;
@@ -17,13 +19,12 @@ use std::path::Path;
 use log::LevelFilter;
 use serde::Deserialize;
 use toml::de::DeTable;
-use toml::Spanned;
-use zedge_core::device::Kind;
 
 use crate::endpoint::{Addr, Endpoint, Host, Mode};
-use crate::setup::{kind_name, Bytes, DeviceSetup, Tuning};
+use crate::setup::{DeviceSetup, Origin, SettingError, Written};
 use explain::{explain, line_of};
-use raw::{Count, RawFile, Size};
+use raw::RawFile;
+pub use summary::summary;
 
 /// A name shows in logs and in `systemctl status`; keep it short and plain.
 const MAX_NAME: usize = 32;
@@ -101,7 +102,8 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
     let mut binds: Vec<(Endpoint, String, usize)> = Vec::new();
     for (i, raw) in raw.device.into_iter().enumerate() {
         let header = line_of(text, raw.span().start);
-        let raw = raw.into_inner();
+        let mut raw = raw.into_inner();
+        let options = raw.options();
         let name_span = raw.name.span();
         let name = raw.name.into_inner();
         let dev_label = if name.is_empty() {
@@ -122,67 +124,11 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
                 format!("the device at line {line} has this name already; names must differ"),
             ));
         }
-        let kind = match (raw.kind.get_ref().0, raw.classic) {
-            (Kind::Forwarder { .. }, c) => Kind::Forwarder {
-                classic: c.is_some_and(|c| c.into_inner()),
-            },
-            (_, Some(c)) => {
-                return Err(key_err(
-                    c.span(),
-                    "classic",
-                    format!(
-                        "applies to forwarders only, and this device is a {}; remove it",
-                        kind_name(raw.kind.get_ref().0)
-                    ),
-                ))
-            }
-            (kind, None) => kind,
-        };
-
-        let mut tuning = Tuning::default();
-        let nonzero = |v: Option<Spanned<u64>>, key: &str, what: &str| match v {
-            Some(v) if v.get_ref() == &0 => Err(key_err(
-                v.span(),
-                key,
-                format!("must be at least 1 ({what})"),
-            )),
-            Some(v) => Ok(Some(v.into_inner())),
-            None => Ok(None),
-        };
-        let sized = |v: Option<Spanned<Size>>| v.map(|s| Spanned::new(s.span(), s.into_inner().0));
-        let count = |v: Option<Spanned<Count>>| v.map(|s| Spanned::new(s.span(), s.into_inner().0));
-        if let Some(n) = nonzero(sized(raw.max_msg_size), "max_msg_size", "bytes")? {
-            tuning.max_msg_size = n;
+        let mut written = Written::new(name, raw.kind.get_ref().0);
+        for (opt, value) in options {
+            let span = value.span();
+            written.set(opt, value.into_inner(), Origin::Key(span));
         }
-        if let Some(n) = nonzero(sized(raw.queue_hwm), "queue_hwm", "bytes")? {
-            tuning.queue_hwm = to_usize(n);
-        }
-        if let Some(n) = nonzero(count(raw.max_peers), "max_peers", "peers")? {
-            tuning.max_peers = to_usize(n);
-        }
-        if let Some(n) = raw.max_subscriptions {
-            tuning.max_subscriptions = to_usize(n.into_inner().0);
-        }
-        if let Some(n) = raw.max_splices {
-            tuning.max_splices = to_usize(n.into_inner().0);
-        }
-        if let Some(ms) = raw.handshake_timeout {
-            tuning.handshake_timeout_ms = ms.into_inner().0;
-        }
-        if let Some(ms) = raw.heartbeat_ivl {
-            tuning.heartbeat_ivl_ms = ms.into_inner().0;
-        }
-        if let Some(ms) = raw.heartbeat_timeout {
-            if tuning.heartbeat_ivl_ms == 0 {
-                return Err(key_err(
-                    ms.span(),
-                    "heartbeat_timeout",
-                    "only applies with heartbeats on; set heartbeat_ivl too".into(),
-                ));
-            }
-            tuning.heartbeat_timeout_ms = Some(ms.into_inner().0);
-        }
-
         let mut sides = [Vec::new(), Vec::new()];
         for (side, key, eps) in [(0, "frontend", raw.frontend), (1, "backend", raw.backend)] {
             let list_span = eps.span();
@@ -213,80 +159,25 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
                 sides[side].push(ep);
             }
         }
-        let [frontends, backends] = sides;
-        let setup = DeviceSetup {
-            name,
-            kind,
-            tuning,
-            frontends,
-            backends,
-        };
-        if let Err(e) = setup.device_config().validate() {
-            return Err(ConfigError {
+        [written.frontends, written.backends] = sides;
+        let setup = written.build().map_err(|e| match &e {
+            SettingError::Option {
+                opt,
+                at: Origin::Key(span),
+                ..
+            } => key_err(span.clone(), opt.key(), e.to_string()),
+            _ => ConfigError {
                 file: file.to_owned(),
                 line: Some(header),
                 what: format!("{dev_label}: {e}"),
-            });
-        }
+            },
+        })?;
         devices.push((setup, header));
     }
     Ok(Config {
         log_level,
         devices: devices.into_iter().map(|(d, _)| d).collect(),
     })
-}
-
-/// What `zedge check-config` prints for a good file.
-pub fn summary(cfg: &Config, file: &str) -> String {
-    use std::fmt::Write;
-    let n = cfg.devices.len();
-    let mut out = format!("{file}: ok, {n} device{}\n", if n == 1 { "" } else { "s" });
-    for d in &cfg.devices {
-        let t = &d.tuning;
-        let kind = match d.kind {
-            Kind::Forwarder { classic: true } => "forwarder (classic SUB/PUB)",
-            k => kind_name(k),
-        };
-        let list = |eps: &[Endpoint]| {
-            eps.iter()
-                .map(|e| match e.mode {
-                    Mode::Bind => e.to_string(),
-                    Mode::Connect => format!(">{e}"),
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let _ = writeln!(out, "  {}: {kind}", d.name);
-        let _ = writeln!(out, "    frontend  {}", list(&d.frontends));
-        let _ = writeln!(out, "    backend   {}", list(&d.backends));
-        let extra = match d.kind {
-            Kind::Forwarder { .. } => format!(", {} subscriptions", t.max_subscriptions),
-            _ => format!(", {} splices", t.max_splices),
-        };
-        let _ = writeln!(
-            out,
-            "    limits    {} peers, {} messages, {} per-peer queue{extra}",
-            t.max_peers,
-            Bytes(t.max_msg_size),
-            Bytes(t.queue_hwm as u64),
-        );
-        let hb = d.device_config().heartbeat;
-        let hb = if t.heartbeat_ivl_ms == 0 {
-            "off".to_owned()
-        } else {
-            format!(
-                "PING every {} ms, timeout {} ms",
-                hb.interval.as_millis(),
-                hb.timeout.as_millis()
-            )
-        };
-        let _ = writeln!(
-            out,
-            "    timers    handshake {} ms, heartbeat {hb}",
-            t.handshake_timeout_ms
-        );
-    }
-    out
 }
 
 /// Names go into logs and STATUS lines: letters, digits, `-`, `_`, `.`.
@@ -326,10 +217,6 @@ fn covers(wild: &Host, other: &Host) -> bool {
         Host::Ip(ip) if ip.is_unspecified() => true,
         _ => false,
     }
-}
-
-fn to_usize(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

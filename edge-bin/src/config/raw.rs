@@ -11,6 +11,7 @@ use toml::Spanned;
 use zedge_core::device::Kind;
 
 use crate::endpoint::Endpoint;
+use crate::setup::{kind_from_name, kind_names, Opt, Value};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,22 +27,44 @@ pub struct RawLog {
     pub level: Option<Spanned<Level>>,
 }
 
+/// A `[[device]]` table. The options are kept as written, with their place, for
+/// [`Written::build`](crate::setup::Written::build) to check as it checks the command line's.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDevice {
     pub name: Spanned<String>,
     pub kind: Spanned<KindValue>,
-    pub classic: Option<Spanned<bool>>,
+    pub classic: Option<Spanned<Value>>,
     pub frontend: Spanned<Endpoints>,
     pub backend: Spanned<Endpoints>,
-    pub max_msg_size: Option<Spanned<Size>>,
-    pub queue_hwm: Option<Spanned<Size>>,
-    pub max_peers: Option<Spanned<Count>>,
-    pub max_subscriptions: Option<Spanned<Count>>,
-    pub max_splices: Option<Spanned<Count>>,
-    pub heartbeat_ivl: Option<Spanned<Millis>>,
-    pub heartbeat_timeout: Option<Spanned<Millis>>,
-    pub handshake_timeout: Option<Spanned<Millis>>,
+    pub max_msg_size: Option<Spanned<Value>>,
+    pub queue_hwm: Option<Spanned<Value>>,
+    pub max_peers: Option<Spanned<Value>>,
+    pub max_subscriptions: Option<Spanned<Value>>,
+    pub max_splices: Option<Spanned<Value>>,
+    pub heartbeat_ivl: Option<Spanned<Value>>,
+    pub heartbeat_timeout: Option<Spanned<Value>>,
+    pub handshake_timeout: Option<Spanned<Value>>,
+}
+
+impl RawDevice {
+    /// Takes out the options that were given, each with the option its key sets (the
+    /// config tests check this spelling against [`Opt::key`]).
+    pub fn options(&mut self) -> impl Iterator<Item = (Opt, Spanned<Value>)> {
+        [
+            (Opt::Classic, self.classic.take()),
+            (Opt::MaxMsgSize, self.max_msg_size.take()),
+            (Opt::QueueHwm, self.queue_hwm.take()),
+            (Opt::MaxPeers, self.max_peers.take()),
+            (Opt::MaxSubscriptions, self.max_subscriptions.take()),
+            (Opt::MaxSplices, self.max_splices.take()),
+            (Opt::HeartbeatIvl, self.heartbeat_ivl.take()),
+            (Opt::HeartbeatTimeout, self.heartbeat_timeout.take()),
+            (Opt::HandshakeTimeout, self.handshake_timeout.take()),
+        ]
+        .into_iter()
+        .filter_map(|(opt, v)| Some((opt, v?)))
+    }
 }
 
 /// Deserialize a leaf from an integer or a string, with our own `expecting` phrase. `$int` and
@@ -55,7 +78,7 @@ macro_rules! leaf {
                 impl<'de> Visitor<'de> for V {
                     type Value = $ty;
                     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str($expecting)
+                        write!(f, "{}", $expecting)
                     }
                     fn visit_i64<E: de::Error>(self, v: i64) -> Result<$ty, E> {
                         let f: fn(i64) -> Option<$ty> = $int;
@@ -79,53 +102,55 @@ macro_rules! leaf {
 }
 
 pub struct KindValue(pub Kind);
-leaf!(KindValue, "one of forwarder, queue, streamer",
+leaf!(KindValue, format_args!("one of {}", kind_names()),
     int: |_| None,
-    str: |s| kind(s).map(KindValue).ok_or_else(String::new));
-
-fn kind(s: &str) -> Option<Kind> {
-    match s {
-        "forwarder" => Some(Kind::Forwarder { classic: false }),
-        "queue" => Some(Kind::Queue),
-        "streamer" => Some(Kind::Streamer),
-        _ => None,
-    }
-}
+    str: |s| kind_from_name(s).map(KindValue).ok_or_else(String::new));
 
 pub struct Level(pub LevelFilter);
 leaf!(Level, "one of error, warn, info, debug, trace, off",
     int: |_| None,
     str: |s| crate::log::parse_level(s).map(Level).ok_or_else(String::new));
 
-/// Bytes: `65536`, or `"64K"`, `"64M"`, `"1G"`.
-pub struct Size(pub u64);
-leaf!(Size, "bytes: a whole number, or a string like \"64K\" or \"64M\"",
-    int: |n| u64::try_from(n).ok().map(Size),
-    str: |s| crate::cli::parse_size(s).map(Size).ok_or_else(String::new));
-
-pub struct Count(pub u64);
-leaf!(Count, "a whole number",
-    int: |n| u64::try_from(n).ok().map(Count),
-    str: |_| Err(String::new()));
-
-/// Milliseconds: `500`, or `"500ms"`, `"10s"`, `"2m"`.
-pub struct Millis(pub u64);
-leaf!(Millis, "milliseconds: a whole number, or a string like \"500ms\" or \"10s\"",
-    int: |n| u64::try_from(n).ok().map(Millis),
-    str: |s| parse_duration_ms(s).map(Millis).ok_or_else(String::new));
-
-pub fn parse_duration_ms(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-    let (num, unit) = s.split_at(digits);
-    let n: u64 = num.parse().ok()?;
-    let scale = match unit.trim() {
-        "ms" => 1,
-        "s" => 1000,
-        "m" | "min" => 60_000,
-        _ => return None,
-    };
-    n.checked_mul(scale)
+/// Any value: what it may be depends on the option, which is [`Form::read`]'s to say.
+///
+/// [`Form::read`]: crate::setup::Form::read
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+                Ok(Value::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+                Ok(i64::try_from(v).map_or(Value::Str(v.to_string()), Value::Int))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+                Ok(Value::Float(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::Str(v.to_owned()))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Value::List)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Value::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 pub struct EndpointValue(pub Endpoint);

@@ -1,5 +1,7 @@
-use super::raw::parse_duration_ms;
+use zedge_core::device::Kind;
+
 use super::*;
+use crate::setup::{kind_name, Opt, Tuning};
 
 /// The example and default config shipped in the package.
 const BOARD: &str = include_str!("../../../board/zedge.toml");
@@ -77,6 +79,40 @@ fn the_shipped_config_documents_every_key() {
     }
 }
 
+/// Each option's documented default, written into a device of a kind it applies to, is
+/// `Tuning::default()`'s: the shipped file cannot drift from the code.
+#[test]
+fn each_documented_default_is_the_one_in_tuning_default() {
+    for opt in Opt::ALL {
+        let prefix = format!("# {} = ", opt.key());
+        let value = BOARD
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("board/zedge.toml documents no default for {}", opt.key()));
+        if opt == Opt::HeartbeatTimeout {
+            // Not a value: what none means, which the core decides.
+            assert!(value.starts_with("(3 x ivl)"), "{value}");
+            assert_eq!(Tuning::default().heartbeat_timeout_ms, None);
+            continue;
+        }
+        let kind = opt.kinds()[0];
+        let device = ONE.replace("streamer", kind_name(kind));
+        let cfg = ok(&format!("{device}{} = {value}\n", opt.key()));
+        assert_eq!(cfg.devices[0].tuning, Tuning::default(), "{}", opt.key());
+        assert_eq!(cfg.devices[0].kind, kind, "{}", opt.key());
+    }
+}
+
+/// Each key sets its own option: a value it cannot take is reported under that key.
+#[test]
+fn each_key_sets_its_own_option() {
+    for opt in Opt::ALL {
+        let e = err(&format!("{ONE}{} = []\n", opt.key()));
+        let want = format!("z.toml:7: device \"a\": key \"{}\": expected ", opt.key());
+        assert!(e.starts_with(&want), "{e}");
+    }
+}
+
 #[test]
 fn everything_a_device_can_set() {
     let cfg = ok(r#"
@@ -93,10 +129,16 @@ max_msg_size = 1048576
 queue_hwm = "256K"
 max_peers = 10
 max_subscriptions = 0
-max_splices = 0
 heartbeat_ivl = "1s"
 heartbeat_timeout = 2500
 handshake_timeout = "500ms"
+
+[[device]]
+name = "jobs"
+kind = "queue"
+frontend = "tcp://127.0.0.1:7001"
+backend = "tcp://127.0.0.1:7002"
+max_splices = 0
 "#);
     assert_eq!(cfg.log_level, Some(LevelFilter::Debug));
     let d = &cfg.devices[0];
@@ -110,12 +152,14 @@ handshake_timeout = "500ms"
             queue_hwm: 256 << 10,
             max_peers: 10,
             max_subscriptions: 0,
-            max_splices: 0,
+            max_splices: Tuning::default().max_splices,
             heartbeat_ivl_ms: 1000,
             heartbeat_timeout_ms: Some(2500),
             handshake_timeout_ms: 500,
         }
     );
+    // The forwarder never splices: max_splices is a queue's and a streamer's.
+    assert_eq!(cfg.devices[1].tuning.max_splices, 0);
 }
 
 #[test]
@@ -143,11 +187,11 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "max_msg_size = \"12X\"",
-            "z.toml:7: device \"a\": key \"max_msg_size\": expected bytes: a whole number, or a string like \"64K\" or \"64M\", not \"12X\"",
+            "z.toml:7: device \"a\": key \"max_msg_size\": expected bytes, like 65536, \"64K\" or \"64M\", not \"12X\"",
         ),
         (
             "heartbeat_ivl = \"1 hour\"",
-            "z.toml:7: device \"a\": key \"heartbeat_ivl\": expected milliseconds: a whole number, or a string like \"500ms\" or \"10s\", not \"1 hour\"",
+            "z.toml:7: device \"a\": key \"heartbeat_ivl\": expected a duration, like 500 (milliseconds), \"500ms\", \"5s\" or \"2m\", not \"1 hour\"",
         ),
         (
             "heartbeat_timeout = 100",
@@ -302,13 +346,4 @@ fn summary_lists_each_device() {
         s.contains("heartbeat PING every 5000 ms, timeout 15000 ms"),
         "{s}"
     );
-}
-
-#[test]
-fn durations() {
-    assert_eq!(parse_duration_ms("250ms"), Some(250));
-    assert_eq!(parse_duration_ms("10s"), Some(10_000));
-    assert_eq!(parse_duration_ms("2m"), Some(120_000));
-    assert_eq!(parse_duration_ms("10"), None);
-    assert_eq!(parse_duration_ms("1.5s"), None);
 }

@@ -1,8 +1,13 @@
 //! What one device needs to run, however it was asked for: its kind, endpoints and limits.
 //!
-//! The command line (`zedge streamer ...`) makes one [`DeviceSetup`]; the config file
-//! (`zedge run --config FILE`) makes several. Both start from [`Tuning::default`], so a key
-//! left out of the config file means what the flag left off the command line means.
+//! The command line (`zedge streamer ...`) and each `[[device]]` table of the config file
+//! record what the operator wrote as a [`Written`]; [`Written::build`] checks it, the same way
+//! for both, and makes the [`DeviceSetup`] starting from [`Tuning::default`], the one set of
+//! defaults (`zedge --help` and `board/zedge.toml` show them; tests hold both to it). Kinds
+//! are spelled by [`kind_name`] and [`kind_from_name`] only, values read by [`Form::read`].
+
+mod value;
+mod written;
 
 use std::fmt;
 
@@ -11,6 +16,13 @@ use zedge_core::device::{DeviceConfig, Kind};
 use zedge_core::time::Duration;
 
 use crate::endpoint::Endpoint;
+pub use value::{Form, Value};
+pub use written::{Opt, Origin, SettingError, Written};
+
+/// The endpoints of a device on the command line that names none (the config file requires
+/// them).
+pub const DEFAULT_FRONTEND: &str = "tcp://*:5559";
+pub const DEFAULT_BACKEND: &str = "tcp://*:5560";
 
 /// The limits and timers of one device, in the units operators write them in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +41,8 @@ pub struct Tuning {
 }
 
 impl Default for Tuning {
-    /// The documented defaults (`zedge --help`, `board/zedge.toml`).
+    /// The one set of defaults, for the command line and the config file alike; `zedge --help`
+    /// and `board/zedge.toml` show them, and tests hold both to these values.
     fn default() -> Self {
         Tuning {
             max_msg_size: 64 << 20,
@@ -83,12 +96,29 @@ impl DeviceSetup {
     }
 }
 
+/// Every kind, in the order messages list them; `classic` is an option of the forwarder's.
+const KINDS: [Kind; 3] = [
+    Kind::Forwarder { classic: false },
+    Kind::Queue,
+    Kind::Streamer,
+];
+
+/// The one spelling of each kind, for the command line, the config file, the summary and logs.
 pub fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Forwarder { .. } => "forwarder",
         Kind::Queue => "queue",
         Kind::Streamer => "streamer",
     }
+}
+
+pub fn kind_from_name(name: &str) -> Option<Kind> {
+    KINDS.into_iter().find(|&k| kind_name(k) == name)
+}
+
+/// `forwarder, queue, streamer`: what a kind may be, for messages.
+pub fn kind_names() -> String {
+    KINDS.map(kind_name).join(", ")
 }
 
 /// `64 MiB`, `1 KiB`, `300 B`: sizes as the summary prints them.
@@ -108,15 +138,6 @@ impl fmt::Display for Bytes {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_print_in_the_largest_exact_unit() {
-        assert_eq!(Bytes(64 << 20).to_string(), "64 MiB");
-        assert_eq!(Bytes(1 << 30).to_string(), "1 GiB");
-        assert_eq!(Bytes(1536).to_string(), "1536 B");
-        assert_eq!(Bytes(2048).to_string(), "2 KiB");
-        assert_eq!(Bytes(0).to_string(), "0 B");
-    }
-}
+mod both_paths;
+#[cfg(test)]
+mod tests;

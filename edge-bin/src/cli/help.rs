@@ -1,0 +1,123 @@
+//! `zedge --help`. The defaults it shows are [`Tuning::default`]'s: a test below holds them to
+//! it, each option's `[default: X]` given back to the parser must change nothing.
+//!
+//! [`Tuning::default`]: crate::setup::Tuning
+
+pub const HELP: &str = "\
+zedge: a ZeroMQ broker for edge gateways
+
+Usage: zedge forwarder|queue|streamer [--frontend EP]... [--backend EP]... [options]
+       zedge run --config FILE [-v]...
+       zedge check-config FILE
+
+Several devices in one process, from a TOML file (see /etc/zedge/zedge.toml):
+  run --config FILE          run every [[device]] of FILE
+  check-config FILE          check FILE and print what it would run; exit status 1 if wrong
+
+Devices:
+  forwarder   XSUB frontend (publishers) -> XPUB backend (subscribers)
+  queue       ROUTER frontend (clients) <-> DEALER backend (workers)
+  streamer    PULL frontend (producers) -> PUSH backend (workers)
+
+Endpoints (repeat an option for several; @ or no prefix binds, > connects):
+  --frontend EP              default tcp://*:5559
+  --backend EP               default tcp://*:5560
+      tcp://*:PORT  tcp://0.0.0.0:PORT  tcp://[::1]:PORT  tcp://HOST:PORT
+      ipc:///run/zedge/x.ipc  >tcp://upstream:5559
+
+Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
+  --max-msg-size BYTES       largest message accepted [default: 64M]
+  --queue-hwm BYTES          per-peer outbound high-water mark [default: 1M]
+  --max-peers N              peers at once, both sides together [default: 1024]
+  --max-subscriptions N      forwarder only: subscription table size [default: 4096]
+  --max-splices N            queue and streamer only: large bodies passed socket to socket
+                             through a pipe at once, two descriptors each; 0 = copy every
+                             body [default: 32]
+  --heartbeat-ivl TIME       PING interval to ZMTP 3.1 peers, 0 = off [default: 0]
+  --heartbeat-timeout TIME   drop a peer silent this long after a PING; needs
+                             --heartbeat-ivl [default: 3 * ivl]
+  --handshake-timeout TIME   drop a peer that has not finished its handshake [default: 10000]
+  --classic                  forwarder only: SUB/PUB instead of XSUB/XPUB
+  -v, -vv, -vvv              log info, debug, trace (or ZEDGE_LOG=error|warn|info|debug|trace)
+  -h, --help                 print this help
+  -V, --version              print the version
+
+Stops on SIGINT/SIGTERM after flushing pending output for up to a second.
+";
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::*;
+    use crate::cli::{parse, Command};
+    use crate::setup::{kind_name, Opt, Tuning, DEFAULT_BACKEND, DEFAULT_FRONTEND};
+
+    /// An option's entry: its line and the continuation lines under it, joined.
+    fn entry(flag: &str) -> String {
+        let mut lines = HELP.lines().skip_while(|l| {
+            !l.trim_start()
+                .strip_prefix(flag)
+                .is_some_and(|rest| rest.starts_with(' '))
+        });
+        let first = lines
+            .next()
+            .unwrap_or_else(|| panic!("{flag} is not in the help"));
+        let more = lines.take_while(|l| l.starts_with(&" ".repeat(29)));
+        std::iter::once(first)
+            .chain(more)
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn shown_default(flag: &str) -> Option<String> {
+        let e = entry(flag);
+        let (_, rest) = e.split_once("[default: ")?;
+        rest.split_once(']').map(|(d, _)| d.to_owned())
+    }
+
+    #[test]
+    fn every_option_is_in_the_help() {
+        for opt in Opt::ALL {
+            let e = entry(opt.flag());
+            let kinds = opt.kinds();
+            if kinds.len() == 1 {
+                assert!(e.contains(&format!("{} only", kind_name(kinds[0]))), "{e}");
+            }
+        }
+        assert!(entry("--max-splices").contains("queue and streamer only"));
+    }
+
+    #[test]
+    fn the_defaults_the_help_shows_are_the_real_ones() {
+        for opt in Opt::ALL {
+            let shown = shown_default(opt.flag());
+            let shown = match opt {
+                Opt::Classic => {
+                    assert_eq!(shown, None, "a switch is off unless given");
+                    continue;
+                }
+                // Not a value: what none means, which the core decides.
+                Opt::HeartbeatTimeout => {
+                    assert_eq!(shown.as_deref(), Some("3 * ivl"));
+                    assert_eq!(Tuning::default().heartbeat_timeout_ms, None);
+                    continue;
+                }
+                _ => shown.unwrap_or_else(|| panic!("{} shows no default", opt.flag())),
+            };
+            let args = [kind_name(opt.kinds()[0]), opt.flag(), &shown];
+            match parse(args.iter().map(OsString::from)) {
+                Ok(Command::Device(o)) => assert_eq!(
+                    o.setup.tuning,
+                    Tuning::default(),
+                    "{} [default: {shown}]",
+                    opt.flag()
+                ),
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+        assert!(entry("--frontend").ends_with(&format!("default {DEFAULT_FRONTEND}")));
+        assert!(entry("--backend").ends_with(&format!("default {DEFAULT_BACKEND}")));
+    }
+}

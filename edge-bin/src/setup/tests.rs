@@ -1,0 +1,214 @@
+//! The shared check of a device as written, [`Written::build`], by itself; `both_paths` has it
+//! through the command line and the config file.
+
+use zedge_core::device::Kind;
+
+use super::written::Problem;
+use super::*;
+
+#[test]
+fn kind_names_go_both_ways() {
+    for kind in KINDS {
+        assert_eq!(kind_from_name(kind_name(kind)), Some(kind));
+    }
+    assert_eq!(kind_name(Kind::Forwarder { classic: true }), "forwarder");
+    assert_eq!(kind_from_name("router"), None);
+    assert_eq!(kind_names(), "forwarder, queue, streamer");
+}
+
+#[test]
+fn bytes_print_in_the_largest_exact_unit() {
+    assert_eq!(Bytes(64 << 20).to_string(), "64 MiB");
+    assert_eq!(Bytes(1 << 30).to_string(), "1 GiB");
+    assert_eq!(Bytes(1536).to_string(), "1536 B");
+    assert_eq!(Bytes(2048).to_string(), "2 KiB");
+    assert_eq!(Bytes(0).to_string(), "0 B");
+}
+
+fn build(kind: Kind, given: &[(Opt, Value)]) -> Result<DeviceSetup, SettingError> {
+    let mut w = Written::new(String::new(), kind);
+    for (opt, value) in given {
+        w.set(*opt, value.clone(), Origin::Flag);
+    }
+    w.build()
+}
+
+fn problem(kind: Kind, given: &[(Opt, Value)]) -> (Opt, Problem) {
+    match build(kind, given) {
+        Err(SettingError::Option { opt, problem, .. }) => (opt, problem),
+        other => panic!("{given:?}: {other:?}"),
+    }
+}
+
+fn str(s: &str) -> Value {
+    Value::Str(s.into())
+}
+
+#[test]
+fn nothing_written_is_the_defaults() {
+    for kind in KINDS {
+        let d = build(kind, &[]).unwrap();
+        assert_eq!(d.kind, kind);
+        assert_eq!(d.tuning, Tuning::default());
+        assert_eq!(d.frontends[0].to_string(), DEFAULT_FRONTEND);
+        assert_eq!(d.backends[0].to_string(), DEFAULT_BACKEND);
+        assert_eq!((d.frontends.len(), d.backends.len()), (1, 1));
+    }
+}
+
+#[test]
+fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
+    use Opt::*;
+    let (fwd, queue, streamer) = (KINDS[0], Kind::Queue, Kind::Streamer);
+    let only: [(Opt, &[Kind]); 3] = [
+        (Classic, &[fwd]),
+        (MaxSubscriptions, &[fwd]),
+        (MaxSplices, &[queue, streamer]),
+    ];
+    for opt in Opt::ALL {
+        let kinds = only
+            .iter()
+            .find(|(o, _)| *o == opt)
+            .map_or(&KINDS[..], |(_, k)| k);
+        let value = match opt.form() {
+            Form::Switch => Value::Bool(false),
+            _ => Value::Int(1),
+        };
+        // A timeout needs heartbeats on.
+        let ivl = (HeartbeatIvl, Value::Int(100));
+        for kind in KINDS {
+            let result = build(kind, &[(opt, value.clone()), ivl.clone()]);
+            if kinds.contains(&kind) {
+                assert!(result.is_ok(), "{opt:?} on {kind:?}: {result:?}");
+            } else {
+                assert_eq!(
+                    problem(kind, &[(opt, value.clone())]),
+                    (opt, Problem::NotFor(kind))
+                );
+            }
+        }
+    }
+    let e = build(queue, &[(MaxSubscriptions, Value::Int(1))]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "applies to forwarders only, and this device is a queue, which keeps no \
+         subscriptions; remove it"
+    );
+    let e = build(fwd, &[(MaxSplices, Value::Int(0))]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "applies to queues and streamers only, and this device is a forwarder, which never \
+         splices (a message may go to many subscribers); remove it"
+    );
+    // Even off: a switch for another kind is a misunderstanding worth pointing out.
+    assert_eq!(
+        build(streamer, &[(Classic, Value::Bool(false))])
+            .unwrap_err()
+            .to_string(),
+        "applies to forwarders only, and this device is a streamer; remove it"
+    );
+}
+
+#[test]
+fn a_value_not_in_the_options_form_is_quoted_back() {
+    let cases = [
+        (Opt::MaxPeers, str("many"), "expected a whole number, not \"many\""),
+        (Opt::MaxPeers, Value::Int(-1), "expected a whole number, not -1"),
+        (Opt::MaxPeers, Value::Float(2.0), "expected a whole number, not 2.0"),
+        (Opt::MaxPeers, Value::Bool(true), "expected a whole number, not true"),
+        (Opt::QueueHwm, Value::List, "expected bytes, like 65536, \"64K\" or \"64M\", not a list"),
+        (
+            Opt::HandshakeTimeout,
+            str("1.5s"),
+            "expected a duration, like 500 (milliseconds), \"500ms\", \"5s\" or \"2m\", not \"1.5s\"",
+        ),
+        (Opt::Classic, str("yes"), "expected a boolean, not \"yes\""),
+    ];
+    for (opt, value, want) in cases {
+        let kind = opt.kinds()[0];
+        let e = build(kind, &[(opt, value.clone())]).unwrap_err();
+        assert_eq!(
+            problem(kind, &[(opt, value.clone())]),
+            (opt, Problem::Invalid(value))
+        );
+        assert_eq!(e.to_string(), want);
+    }
+}
+
+#[test]
+fn zero_is_refused_where_it_cannot_work() {
+    for (opt, unit) in [
+        (Opt::MaxMsgSize, "bytes"),
+        (Opt::QueueHwm, "bytes"),
+        (Opt::MaxPeers, "peers"),
+    ] {
+        let e = build(Kind::Queue, &[(opt, str("0"))]).unwrap_err();
+        assert_eq!(e.to_string(), format!("must be at least 1 ({unit})"));
+    }
+    // Elsewhere zero means none, or off.
+    let zero = |opt| (opt, Value::Int(0));
+    let d = build(
+        KINDS[0],
+        &[
+            zero(Opt::MaxSubscriptions),
+            zero(Opt::HeartbeatIvl),
+            zero(Opt::HandshakeTimeout),
+        ],
+    )
+    .unwrap();
+    assert_eq!(d.tuning.max_subscriptions, 0);
+    assert_eq!(
+        build(Kind::Queue, &[zero(Opt::MaxSplices)])
+            .unwrap()
+            .tuning
+            .max_splices,
+        0
+    );
+}
+
+#[test]
+fn a_heartbeat_timeout_needs_heartbeats_and_says_so_in_the_places_words() {
+    let timeout = (Opt::HeartbeatTimeout, Value::Int(100));
+    for ivl in [None, Some(Value::Int(0)), Some(str("0s"))] {
+        let mut given = vec![timeout.clone()];
+        given.extend(ivl.map(|v| (Opt::HeartbeatIvl, v)));
+        assert_eq!(
+            problem(Kind::Queue, &given),
+            (Opt::HeartbeatTimeout, Problem::NoHeartbeat)
+        );
+    }
+    let mut w = Written::new(String::new(), Kind::Queue);
+    w.set(Opt::HeartbeatTimeout, Value::Int(100), Origin::Key(10..13));
+    let e = w.build().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "only applies with heartbeats on; set heartbeat_ivl too"
+    );
+    let e = build(Kind::Queue, std::slice::from_ref(&timeout)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "only applies with heartbeats on; set --heartbeat-ivl too"
+    );
+    let d = build(Kind::Queue, &[timeout, (Opt::HeartbeatIvl, str("50ms"))]).unwrap();
+    assert_eq!(d.tuning.heartbeat_timeout_ms, Some(100));
+}
+
+#[test]
+fn the_last_of_a_repeated_option_counts() {
+    let d = build(
+        Kind::Streamer,
+        &[(Opt::MaxPeers, str("0")), (Opt::MaxPeers, str("7"))],
+    )
+    .unwrap();
+    assert_eq!(d.tuning.max_peers, 7);
+}
+
+#[test]
+fn flags_and_keys_name_the_same_options() {
+    for (i, opt) in Opt::ALL.into_iter().enumerate() {
+        assert_eq!(opt as usize, i, "Opt::ALL is in declaration order");
+        assert_eq!(opt.flag(), format!("--{}", opt.key().replace('_', "-")));
+        assert_eq!(Opt::from_flag(&opt.flag()[2..]), Some(opt));
+    }
+    assert_eq!(Opt::from_flag("frontend"), None);
+}
