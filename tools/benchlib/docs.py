@@ -11,8 +11,11 @@ from .memory import BIG, PEERS
 from .report import fmt_axis, forwarder_table, latency_table, memory_table, throughput_table
 
 def svg_chart(agg, brokers):
-    series = [b for b in brokers if any(agg.get((f"streamer-{s}", b), {}).get("rate", (None,))[0]
-                                        for s in SIZES)]
+    def cell(size, b, key):
+        """Median, min and max of a streamer run; all None for a size that was not run."""
+        return agg.get((f"streamer-{size}", b), {}).get(key, (None, None, None))
+
+    series = [b for b in brokers if any(cell(s, b, "rate")[0] for s in SIZES)]
     colors = {"direct": "#888888", "zedge": "#d62728", "libzmq": "#1f77b4", "zmqrs": "#2ca02c"}
     dash = {"direct": "6,4"}
     W, H = 980, 430
@@ -26,8 +29,7 @@ def svg_chart(agg, brokers):
     for pi, (ylabel, key, _) in enumerate(panels):
         x0 = left0 + pi * (pw + 110)
         vals = [v for b in series for s in SIZES
-                for v in (agg[(f"streamer-{s}", b)][key][1:] if agg[(f"streamer-{s}", b)][key][0]
-                          else [])]
+                for v in (cell(s, b, key)[1:] if cell(s, b, key)[0] else [])]
         if not vals:
             continue
         lo = 10 ** math.floor(math.log10(max(min(vals), 1e-3)))
@@ -54,7 +56,7 @@ def svg_chart(agg, brokers):
         for b in series:
             pts = []
             for i, s in enumerate(SIZES):
-                m, mn, mx = agg[(f"streamer-{s}", b)][key]
+                m, mn, mx = cell(s, b, key)
                 if m is None:
                     continue
                 pts.append((X(i), Y(m)))
