@@ -4,20 +4,24 @@
 //!
 //! Valid streams are checked against a model of what the session should report (messages,
 //! subscriptions, PONGs owed, and the first limit broken); garbage is checked against the
-//! invariants alone.
+//! invariants alone. The reader and its invariants are `session_check/`, which the `session`
+//! fuzz target shares.
 
 use std::mem;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use zedge_core::conn::{Event, Limits, Session, SessionConfig, SessionError};
+use session_check::{assert_closed, Outcome, Reads, Seen};
+use zedge_core::conn::{Limits, Session, SessionConfig, SessionError};
 use zedge_core::time::{Duration, Instant};
 use zedge_core::wire::command::{self, Command, MAX_PING_CONTEXT};
 use zedge_core::wire::frame::{FrameError, FrameHead, MAX_HEAD_LEN};
 use zedge_core::wire::greeting::{Greeting, Mechanism, GREETING_LEN};
 use zedge_core::wire::metadata::{property_len, write_property, Properties, SocketType};
 use zedge_core::wire::{Full, Writer};
+
+mod session_check;
 
 const NOW: Instant = Instant::ZERO;
 
@@ -88,29 +92,6 @@ impl Unit {
             Unit::Cancel(topic) => written(|w| command::write_cancel(w, topic)),
         }
     }
-}
-
-/// What the caller saw, in the order it completed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Seen {
-    Ready {
-        theirs: SocketType,
-        minor: u8,
-        identity: Vec<u8>,
-    },
-    Message(Vec<Vec<u8>>),
-    Subscribe(Vec<u8>),
-    Cancel(Vec<u8>),
-}
-
-#[derive(Debug)]
-struct Outcome {
-    seen: Vec<Seen>,
-    /// Contexts of the PONGs the session wrote.
-    pongs: Vec<Vec<u8>>,
-    end: Result<(), SessionError>,
-    /// Input bytes left unconsumed when the stream ran out.
-    leftover: usize,
 }
 
 /// What a correct session reports for `units` after the handshake, under `limits`.
@@ -186,200 +167,19 @@ fn model(peer: &Peer, limits: Limits, units: &[Unit]) -> Outcome {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The caller: a reader with a fixed buffer, and a watcher that checks every event.
+// The caller.
 // ---------------------------------------------------------------------------------------------
 
-/// Drive a session as the module docs say: a buffer of `min_input_capacity() + spare` bytes
-/// that keeps what was not consumed, topped up from `stream` in reads of `chunks` sizes (in
-/// turn, cut to the room left), and `poll_transmit` after every call.
+/// Read `stream` in reads of `chunks` sizes (in turn) into a buffer of `min_input_capacity() +
+/// spare` bytes, the clock standing still; `session_check::run` checks every step.
 fn run(cfg: SessionConfig, stream: &[u8], chunks: &[usize], spare: usize) -> (Outcome, Session) {
-    let cap = cfg.min_input_capacity() + spare;
-    let mut session = Session::new(cfg, NOW);
-    let mut watch = Watch::new(cfg.limits);
-    let mut tx = Vec::new();
-    let mut out = [0u8; 1024];
-    let mut buf = Vec::with_capacity(cap);
-    let (mut fed, mut reads) = (0, 0);
-    let end = loop {
-        let n = session.poll_transmit(&mut out);
-        tx.extend_from_slice(&out[..n]);
-        let input = match session.handle_input(&buf, NOW) {
-            Ok(input) => input,
-            Err(e) => break Err(e),
-        };
-        if input.needs_more() {
-            if fed == stream.len() {
-                break Ok(());
-            }
-            let room = cap - buf.len();
-            assert!(room > 0, "session stalled on a full {cap}-byte buffer");
-            let n = chunks[reads % chunks.len()]
-                .min(room)
-                .min(stream.len() - fed);
-            buf.extend_from_slice(&stream[fed..fed + n]);
-            fed += n;
-            reads += 1;
-            continue;
-        }
-        let consumed = input.consumed;
-        assert!(consumed <= buf.len(), "consumed more than it was given");
-        if let Some(event) = input.event {
-            watch.on_event(event);
-        }
-        buf.drain(..consumed);
+    let reads = Reads {
+        sizes: chunks,
+        spare,
+        tick: Duration::ZERO,
     };
-    let n = session.poll_transmit(&mut out);
-    tx.extend_from_slice(&out[..n]);
-    let outcome = Outcome {
-        seen: watch.seen,
-        pongs: pongs_in(&tx),
-        end,
-        leftover: buf.len(),
-    };
+    let (outcome, session, _) = session_check::run(cfg, stream, reads);
     (outcome, session)
-}
-
-/// Reassembles messages from events and checks each event against the limits.
-struct Watch {
-    limits: Limits,
-    seen: Vec<Seen>,
-    frames: Vec<Vec<u8>>,
-    /// The frame whose body is arriving: MORE flag, announced length, body so far.
-    frame: Option<(bool, u64, Vec<u8>)>,
-    msg_len: u64,
-}
-
-impl Watch {
-    fn new(limits: Limits) -> Self {
-        Watch {
-            limits,
-            seen: Vec::new(),
-            frames: Vec::new(),
-            frame: None,
-            msg_len: 0,
-        }
-    }
-
-    fn on_event(&mut self, event: Event<'_>) {
-        let limits = self.limits;
-        if self.frame.is_some() {
-            assert!(
-                matches!(event, Event::Body { .. }),
-                "{event:?} in the middle of a frame's body"
-            );
-        }
-        match event {
-            Event::Ready(ready) => {
-                assert!(self.seen.is_empty(), "READY twice or late");
-                assert!(ready.identity.len() <= 255);
-                self.seen.push(Seen::Ready {
-                    theirs: ready.socket_type,
-                    minor: ready.minor,
-                    identity: ready.identity.to_vec(),
-                });
-            }
-            Event::Frame(start) => {
-                assert!(
-                    start.len <= limits.max_message_size,
-                    "frame of {} bytes over the limit of {}",
-                    start.len,
-                    limits.max_message_size
-                );
-                self.msg_len += start.len;
-                assert!(
-                    self.msg_len <= limits.max_message_size,
-                    "message of {} bytes over the limit of {}",
-                    self.msg_len,
-                    limits.max_message_size
-                );
-                let chunk = start.chunk.len() as u64;
-                assert!(chunk <= start.len, "chunk longer than its frame");
-                assert!(
-                    chunk >= start.len.min(limits.head_bytes as u64),
-                    "frame announced with {chunk} of {} bytes, head_bytes is {}",
-                    start.len,
-                    limits.head_bytes
-                );
-                assert_eq!(start.is_whole(), chunk == start.len);
-                self.frame = Some((start.more, start.len, start.chunk.to_vec()));
-                self.end_frame_if_whole();
-            }
-            Event::Body { chunk, done } => {
-                let Some((_, len, body)) = self.frame.as_mut() else {
-                    panic!("Body event outside a frame");
-                };
-                assert!(!chunk.is_empty(), "empty Body event");
-                body.extend_from_slice(chunk);
-                assert!(body.len() as u64 <= *len, "body longer than announced");
-                assert_eq!(done, body.len() as u64 == *len, "wrong done flag");
-                self.end_frame_if_whole();
-            }
-            Event::Subscribe(topic) | Event::Cancel(topic)
-                if topic.len() > limits.max_command_size =>
-            {
-                panic!(
-                    "{}-byte subscription over the command limit of {}",
-                    topic.len(),
-                    limits.max_command_size
-                );
-            }
-            Event::Subscribe(topic) => self.seen.push(Seen::Subscribe(topic.to_vec())),
-            Event::Cancel(topic) => self.seen.push(Seen::Cancel(topic.to_vec())),
-        }
-    }
-
-    fn end_frame_if_whole(&mut self) {
-        let Some((more, _, body)) = self
-            .frame
-            .take_if(|(_, len, body)| body.len() as u64 == *len)
-        else {
-            return;
-        };
-        self.frames.push(body);
-        if !more {
-            self.seen.push(Seen::Message(mem::take(&mut self.frames)));
-            self.msg_len = 0;
-        }
-    }
-}
-
-/// Contexts of the PONGs in what we wrote, which must be a greeting and whole valid commands.
-fn pongs_in(tx: &[u8]) -> Vec<Vec<u8>> {
-    let Some(greeting) = tx.get(..GREETING_LEN) else {
-        panic!("no greeting sent");
-    };
-    assert!(matches!(Greeting::decode(greeting), Ok(Some(_))));
-    let mut pongs = Vec::new();
-    let mut rest = &tx[GREETING_LEN..];
-    while !rest.is_empty() {
-        let (head, used) = FrameHead::decode(rest)
-            .expect("we send valid frames")
-            .expect("we send whole frames");
-        let end = used + head.len as usize;
-        assert!(head.command, "only commands before any message");
-        let cmd = Command::parse(&rest[used..end]).expect("we send valid commands");
-        if let Command::Pong { context } = cmd {
-            pongs.push(context.to_vec());
-        }
-        rest = &rest[end..];
-    }
-    pongs
-}
-
-/// Once a session has failed, every call says so and nothing is scheduled.
-fn assert_closed(session: &mut Session, peer: &Peer) {
-    assert!(session.is_closed() && !session.is_ready());
-    for input in [&[][..], &peer.handshake()] {
-        assert!(matches!(
-            session.handle_input(input, NOW),
-            Err(SessionError::Closed)
-        ));
-    }
-    for now in [NOW, NOW + Duration::from_secs(1 << 20)] {
-        assert_eq!(session.handle_timeout(now), Err(SessionError::Closed));
-    }
-    assert_eq!(session.poll_timeout(), None);
-    assert_eq!(session.peer_minor(), None);
 }
 
 fn config(ours: SocketType, limits: Limits) -> SessionConfig {
@@ -573,7 +373,7 @@ proptest! {
         prop_assert_eq!(got.seen, want.seen);
         prop_assert_eq!(got.pongs, want.pongs);
         if want.end.is_err() {
-            assert_closed(&mut session, &peer);
+            assert_closed(&mut session, NOW, &peer.handshake());
         } else {
             prop_assert_eq!(got.leftover, 0);
         }
@@ -591,7 +391,7 @@ proptest! {
         stream.extend(garbage);
         let (got, mut session) = run(config(peer.ours, limits), &stream, &chunks, spare);
         if got.end.is_err() {
-            assert_closed(&mut session, &peer);
+            assert_closed(&mut session, NOW, &peer.handshake());
         }
     }
 
@@ -623,7 +423,7 @@ proptest! {
         let ours = ours.unwrap_or(peer.ours);
         let (got, mut session) = run(config(ours, limits), &stream, &chunks, spare);
         if got.end.is_err() {
-            assert_closed(&mut session, &peer);
+            assert_closed(&mut session, NOW, &peer.handshake());
         }
     }
 }

@@ -1,12 +1,18 @@
-//! The caller the fuzz targets play: a reader with a fixed buffer, fed in chunks, that checks
-//! every event against the session's limits and panics on any broken invariant.
+//! The caller the fuzz targets play: the session invariant checker of the property tests
+//! (`core/tests/session_check/`, included here so the two cannot drift apart), fed in chunks
+//! picked by the fuzz input's control bytes.
 
-use zedge_core::conn::{Event, Heartbeat, Limits, Session, SessionConfig, SessionError};
-use zedge_core::time::{Duration, Instant};
+use zedge_core::conn::{Heartbeat, Limits, SessionConfig, SessionError};
+use zedge_core::time::Duration;
 use zedge_core::wire::command;
 use zedge_core::wire::greeting::{Greeting, Mechanism};
 use zedge_core::wire::metadata::SocketType;
 use zedge_core::wire::Writer;
+
+#[path = "../../tests/session_check/mod.rs"]
+pub mod session_check;
+
+use session_check::{assert_closed, Reads};
 
 /// A greeting and a READY from a peer our socket type accepts.
 pub fn handshake(ours: SocketType) -> Vec<u8> {
@@ -25,150 +31,19 @@ pub fn handshake(ours: SocketType) -> Vec<u8> {
 
 /// Feed `stream` to a fresh session in reads of at most `setup.chunk` bytes into a buffer of
 /// `min_input_capacity()` bytes, with the clock moving 10 ms per read and timers fired when
-/// due. Panics if any invariant breaks; returns how the session ended.
+/// due. Panics if any invariant of `session_check` breaks; returns how the session ended.
 pub fn drive(setup: Setup, stream: &[u8]) -> Result<(), SessionError> {
     let Setup { cfg, chunk } = setup;
-    let tick = Duration::from_millis(10);
-    let cap = cfg.min_input_capacity();
-    let mut now = Instant::ZERO;
-    let mut session = Session::new(cfg, now);
-    let mut watch = Watch::new(cfg.limits);
-    let mut out = [0u8; 512];
-    let mut buf = Vec::with_capacity(cap);
-    let mut fed = 0;
-    let end = loop {
-        session.poll_transmit(&mut out);
-        if session.poll_timeout().is_some_and(|t| t <= now) {
-            if let Err(e) = session.handle_timeout(now) {
-                break Err(e);
-            }
-        }
-        let input = match session.handle_input(&buf, now) {
-            Ok(input) => input,
-            Err(e) => break Err(e),
-        };
-        if input.needs_more() {
-            if fed == stream.len() {
-                break Ok(());
-            }
-            let room = cap - buf.len();
-            assert!(room > 0, "session stalled on a full {cap}-byte buffer");
-            let n = chunk.max(1).min(room).min(stream.len() - fed);
-            buf.extend_from_slice(&stream[fed..fed + n]);
-            fed += n;
-            now = now + tick;
-            continue;
-        }
-        let consumed = input.consumed;
-        assert!(consumed <= buf.len(), "consumed more than it was given");
-        if let Some(event) = input.event {
-            watch.on_event(event);
-        }
-        buf.drain(..consumed);
+    let reads = Reads {
+        sizes: &[chunk],
+        spare: 0,
+        tick: Duration::from_millis(10),
     };
-    if end.is_err() {
-        assert_closed(&mut session, now);
+    let (outcome, mut session, now) = session_check::run(cfg, stream, reads);
+    if outcome.end.is_err() {
+        assert_closed(&mut session, now, &handshake(SocketType::Pair));
     }
-    end
-}
-
-fn assert_closed(session: &mut Session, now: Instant) {
-    assert!(session.is_closed() && !session.is_ready());
-    assert!(matches!(
-        session.handle_input(&[], now),
-        Err(SessionError::Closed)
-    ));
-    let again = handshake(SocketType::Pair);
-    assert!(matches!(
-        session.handle_input(&again, now),
-        Err(SessionError::Closed)
-    ));
-    assert_eq!(session.handle_timeout(now), Err(SessionError::Closed));
-    assert_eq!(session.poll_timeout(), None);
-}
-
-/// Tracks frames and messages across events and checks each against the limits.
-struct Watch {
-    limits: Limits,
-    ready: bool,
-    /// Body bytes still owed for the current frame, and whether it has MORE.
-    frame: Option<(u64, bool)>,
-    msg_len: u64,
-}
-
-impl Watch {
-    fn new(limits: Limits) -> Self {
-        Watch {
-            limits,
-            ready: false,
-            frame: None,
-            msg_len: 0,
-        }
-    }
-
-    fn on_event(&mut self, event: Event<'_>) {
-        let limits = self.limits;
-        if self.frame.is_some() {
-            assert!(
-                matches!(event, Event::Body { .. }),
-                "{event:?} inside a frame's body"
-            );
-        }
-        if !matches!(event, Event::Ready(_)) {
-            assert!(self.ready, "{event:?} before READY");
-        }
-        match event {
-            Event::Ready(ready) => {
-                assert!(!self.ready, "READY twice");
-                assert!(ready.identity.len() <= 255);
-                self.ready = true;
-            }
-            Event::Frame(start) => {
-                assert!(
-                    start.len <= limits.max_message_size,
-                    "frame over the message limit"
-                );
-                self.msg_len += start.len;
-                assert!(
-                    self.msg_len <= limits.max_message_size,
-                    "message over the limit"
-                );
-                let chunk = start.chunk.len() as u64;
-                assert!(chunk <= start.len, "chunk longer than its frame");
-                assert!(
-                    chunk >= start.len.min(limits.head_bytes as u64),
-                    "too few head bytes"
-                );
-                self.frame = Some((start.len - chunk, start.more));
-                self.end_frame_if_whole();
-            }
-            Event::Body { chunk, done } => {
-                let Some((left, _)) = self.frame.as_mut() else {
-                    panic!("Body outside a frame");
-                };
-                assert!(!chunk.is_empty(), "empty Body");
-                assert!(chunk.len() as u64 <= *left, "body longer than announced");
-                *left -= chunk.len() as u64;
-                assert_eq!(done, *left == 0, "wrong done flag");
-                self.end_frame_if_whole();
-            }
-            Event::Subscribe(topic) | Event::Cancel(topic) => {
-                assert!(
-                    topic.len() <= limits.max_command_size,
-                    "subscription over the command limit"
-                );
-            }
-        }
-    }
-
-    fn end_frame_if_whole(&mut self) {
-        if let Some((0, more)) = self.frame {
-            self.frame = None;
-            if !more {
-                self.msg_len = 0;
-            }
-        }
-    }
+    outcome.end
 }
 
 /// Read sizes the second nibble of the control byte picks from.
