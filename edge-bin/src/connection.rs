@@ -32,7 +32,7 @@ use zedge_core::conn::SessionError;
 use zedge_core::device::PeerId;
 
 use crate::driver::{Dev, Shared};
-use crate::endpoint::Stream;
+use crate::net::Stream;
 use crate::splice::{self, Pipe, PREFIX_MAX};
 
 /// How long a connection being closed by us may take to write what it still owes.
@@ -239,7 +239,7 @@ impl Conn {
                 let head = MAX_FRAME_HEAD + dev.config().limits.head_bytes;
                 end = (len + head).min(cap);
             }
-            match retry(|| self.stream.read(&mut scratch[len..end])) {
+            match self.stream.read(&mut scratch[len..end]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
                     len += n;
@@ -514,7 +514,7 @@ fn write_output(dev: &mut Dev, id: PeerId, stream: &Stream) -> io::Result<(usize
         if a.is_empty() && b.is_empty() {
             return Ok((written, false));
         }
-        match retry(|| stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])) {
+        match stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 dev.consume_output(id, n);
@@ -522,15 +522,6 @@ fn write_output(dev: &mut Dev, id: PeerId, stream: &Stream) -> io::Result<(usize
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, true)),
             Err(e) => return Err(e),
-        }
-    }
-}
-
-fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    loop {
-        match f() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r,
         }
     }
 }

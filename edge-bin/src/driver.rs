@@ -26,7 +26,8 @@ use zedge_core::device::{Device, Kind, PeerId, PeerTableFull, Side, Slot, SUB_EN
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::connection::{self, Signal};
-use crate::endpoint::{self, BindError, Endpoint, Listener, Mode, Stream};
+use crate::endpoint::{Endpoint, Mode};
+use crate::net::{self, BindError, Listener, Stream};
 use crate::notify::{self, Notifier};
 use crate::queue::HeapQueue;
 use crate::setup::DeviceSetup;
@@ -243,7 +244,7 @@ fn bind_all(d: &DeviceSetup) -> Result<Endpoints, BindError> {
         for ep in list {
             match ep.mode {
                 Mode::Bind => {
-                    let l = endpoint::bind(ep)?;
+                    let l = net::bind(ep)?;
                     info!("{tag}{} listening on {ep}", side_name(side));
                     eps.listeners.push((side, l, ep.clone()));
                 }
@@ -348,7 +349,7 @@ async fn connect_loop(sh: Rc<Shared>, side: Side, ep: Endpoint) {
     let mut backoff = BACKOFF_MIN;
     let mut failing = false;
     while !sh.stopping.get() {
-        let attempt = future::or(async { Some(endpoint::connect(&ep).await) }, async {
+        let attempt = future::or(async { Some(net::connect(&ep).await) }, async {
             Timer::after(CONNECT_TIMEOUT).await;
             None
         })

@@ -15,6 +15,7 @@ mod connection;
 mod driver;
 mod endpoint;
 mod log;
+mod net;
 mod notify;
 mod queue;
 mod setup;
