@@ -1,9 +1,9 @@
 //! One task per connection: socket bytes into the device, the device's output onto the socket.
 //!
 //! Each round reads once (as much as fits), feeds everything the connection holds to
-//! [`Device::handle_input`](zedge_core::device::Device::handle_input), writes the peer's output
-//! until the socket would block, and hands the device's wake and close lists to the other
-//! connections. A round that moved bytes yields to the executor, so a busy peer cannot starve
+//! [`Device::handle_input`](zedge_core::device::Device::handle_input) and writes the peer's
+//! output until the socket would block, all in one [`DeviceHost::with_device`] call, which
+//! passes the device's wake and close requests on to the other connections. A round that moved bytes yields to the executor, so a busy peer cannot starve
 //! the rest; one that did not waits for readability (if the device wants input), writability
 //! (if output is pending) or a [`Signal`] from another connection.
 //!
@@ -18,21 +18,21 @@
 //!
 //! [`Device::bypass`]: zedge_core::device::Device::bypass
 
-use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use futures_lite::future;
 use log::{debug, info, warn};
 use zedge_core::conn::SessionError;
-use zedge_core::device::PeerId;
+use zedge_core::device::{CloseReason, PeerId};
 
-use crate::driver::{Dev, Shared};
+use crate::host::{write_output, Dev, DeviceHost, Peer};
 use crate::net::Stream;
+use crate::signal::Signal;
 use crate::splice::{self, Pipe, PREFIX_MAX};
 
 /// How long a connection being closed by us may take to write what it still owes.
@@ -60,50 +60,12 @@ const MAX_FRAME_HEAD: usize = 9;
 /// for small messages: their throughput dropped about 15 % with it (more, smaller writes).
 const SPLICE_UNSENT_MAX: u32 = 64 << 10;
 
-/// How one connection tells another's task to run: wake it, or ask it to close.
-#[derive(Debug, Default)]
-pub struct Signal {
-    woken: Cell<bool>,
-    close: RefCell<Option<String>>,
-    waker: RefCell<Option<Waker>>,
-}
-
-impl Signal {
-    pub fn wake(&self) {
-        self.woken.set(true);
-        let waker = self.waker.borrow_mut().take();
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    pub fn close(&self, reason: String) {
-        self.close.borrow_mut().get_or_insert(reason);
-        self.wake();
-    }
-
-    fn take_close(&self) -> Option<String> {
-        self.close.borrow_mut().take()
-    }
-
-    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.woken.replace(false) || self.close.borrow().is_some() {
-            return Poll::Ready(());
-        }
-        let mut waker = self.waker.borrow_mut();
-        if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            *waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
-    }
-}
-
 /// Why a connection ended.
 enum End {
     Eof,
     Io(io::Error),
     Session(SessionError),
-    Closed(String),
+    Closed(CloseReason),
     Stuck,
 }
 
@@ -129,8 +91,9 @@ struct Conn {
     paced: Option<PeerId>,
 }
 
-/// Run a connection the device has already taken (`id`) until it ends, then forget it.
-pub async fn run(sh: Rc<Shared>, id: PeerId, sig: Rc<Signal>, stream: Rc<Stream>, label: String) {
+/// Run a connection the device has already taken until it ends, then forget it.
+pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
+    let Peer { id, signal, stream } = peer;
     let mut conn = Conn {
         id,
         stream,
@@ -144,9 +107,9 @@ pub async fn run(sh: Rc<Shared>, id: PeerId, sig: Rc<Signal>, stream: Rc<Stream>
         small_reads: 0,
         paced: None,
     };
-    let end = conn.serve(&sh, &sig).await;
+    let end = conn.serve(&host, &signal).await;
     if let Some((pipe, _)) = conn.pipe.take() {
-        sh.pipes.give(pipe);
+        host.pipes().give(pipe);
     }
     match &end {
         End::Eof => debug!("{label}: disconnected"),
@@ -157,13 +120,10 @@ pub async fn run(sh: Rc<Shared>, id: PeerId, sig: Rc<Signal>, stream: Rc<Stream>
         End::Stuck => warn!("{label}: input buffer full and the device took none of it; closing"),
     }
     if matches!(end, End::Session(_) | End::Closed(_)) {
-        conn.flush(&sh, Instant::now() + CLOSE_FLUSH).await;
+        conn.flush(&host, Instant::now() + CLOSE_FLUSH).await;
         conn.stream.shutdown_write();
     }
-    sh.conns.borrow_mut().remove(&id);
-    let mut dev = sh.dev.borrow_mut();
-    dev.remove_peer(id);
-    sh.dispatch(&mut dev);
+    host.forget(id);
 }
 
 fn is_disconnect(e: &io::Error) -> bool {
@@ -176,21 +136,15 @@ fn is_disconnect(e: &io::Error) -> bool {
 }
 
 impl Conn {
-    async fn serve(&mut self, sh: &Shared, sig: &Signal) -> End {
+    async fn serve(&mut self, host: &DeviceHost, sig: &Signal) -> End {
         loop {
             if let Some(reason) = sig.take_close() {
                 return End::Closed(reason);
             }
-            let round = {
-                let mut dev = sh.dev.borrow_mut();
-                let r = self.round(sh, &mut dev);
-                sh.dispatch(&mut dev);
-                r
-            };
-            match round {
+            match host.with_device(|dev| self.round(host, dev)) {
                 Ok(true) => future::yield_now().await,
                 Ok(false) => {
-                    if let Err(e) = self.wait(sh, sig).await {
+                    if let Err(e) = self.wait(host, sig).await {
                         return End::Io(e);
                     }
                 }
@@ -200,19 +154,19 @@ impl Conn {
     }
 
     /// Read (or move a body by), feed, write. `Ok(true)` if any byte moved.
-    fn round(&mut self, sh: &Shared, dev: &mut Dev) -> Result<bool, End> {
+    fn round(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
         self.dest_blocked = None;
         let mut moved = false;
         if self.pipe.is_some() {
-            moved |= self.drain_pipe(sh, dev)?;
+            moved |= self.drain_pipe(host, dev)?;
         }
-        if self.takes_input(sh, dev) {
-            match self.bypass(sh, dev)? {
+        if self.takes_input(host, dev) {
+            match self.bypass(host, dev)? {
                 Some(m) => moved |= m,
                 None => {
-                    moved |= self.read_and_feed(sh, dev)?;
+                    moved |= self.read_and_feed(host, dev)?;
                     // What was just read may have started a large body.
-                    moved |= self.bypass(sh, dev)?.unwrap_or(false);
+                    moved |= self.bypass(host, dev)?.unwrap_or(false);
                 }
             }
         }
@@ -221,12 +175,12 @@ impl Conn {
     }
 
     /// Whether the device wants our input and none is held in a pipe.
-    fn takes_input(&self, sh: &Shared, dev: &Dev) -> bool {
-        !sh.stopping.get() && self.pipe.is_none() && dev.wants_read(self.id)
+    fn takes_input(&self, host: &DeviceHost, dev: &Dev) -> bool {
+        !host.stopping() && self.pipe.is_none() && dev.wants_read(self.id)
     }
 
-    fn read_and_feed(&mut self, sh: &Shared, dev: &mut Dev) -> Result<bool, End> {
-        let mut scratch = sh.scratch.borrow_mut();
+    fn read_and_feed(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
+        let mut scratch = host.scratch();
         let cap = scratch.len();
         let mut len = self.pending.len();
         scratch[..len].copy_from_slice(&self.pending);
@@ -251,7 +205,7 @@ impl Conn {
         }
         if len > 0 {
             let used = dev
-                .handle_input(self.id, &scratch[..len], sh.clock.now())
+                .handle_input(self.id, &scratch[..len], host.now())
                 .map_err(End::Session)?;
             moved |= used > 0;
             if used > 0 {
@@ -278,7 +232,7 @@ impl Conn {
     /// One step of moving the rest of a large body the device lets by from our socket to its
     /// destination's: what the device holds for the destination, then one pipeful of body.
     /// `None` when there is no such body to move now; the input is then read as usual.
-    fn bypass(&mut self, sh: &Shared, dev: &mut Dev) -> Result<Option<bool>, End> {
+    fn bypass(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<Option<bool>, End> {
         if self.pipe.is_some() || !self.pending.is_empty() || self.eof || self.read_blocked {
             return Ok(None);
         }
@@ -289,7 +243,7 @@ impl Conn {
         if left < BYPASS_MIN && !self.bypassing {
             return Ok(None);
         }
-        let Some(to) = sh.stream(dest) else {
+        let Some(to) = host.stream(dest) else {
             return Ok(None);
         };
         if self.paced != Some(dest) {
@@ -310,7 +264,7 @@ impl Conn {
                 Err(_) => return Ok(None),
             }
         }
-        let Some(mut pipe) = sh.pipes.take() else {
+        let Some(mut pipe) = host.pipes().take() else {
             return Ok(None);
         };
         let (a, b) = dev.output(dest);
@@ -318,7 +272,7 @@ impl Conn {
         if queued > 0 {
             if let Err(e) = pipe.put_prefix(&[IoSlice::new(a), IoSlice::new(b)]) {
                 debug!("cannot put queued bytes in a pipe: {e}; copying this body");
-                sh.pipes.give(pipe);
+                host.pipes().give(pipe);
                 return Ok(None);
             }
             dev.consume_output(dest, queued);
@@ -339,21 +293,21 @@ impl Conn {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.read_blocked = true,
             Err(e) if splice::unsupported(&e) => {
                 // Splicing is off from now on; the next round reads this body instead.
-                sh.pipes.turn_off(&e);
+                host.pipes().turn_off(&e);
                 moved = true;
             }
             Err(e) => {
                 // A prefix still in the pipe is lost with it; the device resets the destination,
                 // which got part of a message that will not be finished.
-                sh.pipes.give(pipe);
+                host.pipes().give(pipe);
                 return Err(End::Io(e));
             }
         }
         if pipe.is_empty() {
-            sh.pipes.give(pipe);
+            host.pipes().give(pipe);
         } else {
             self.pipe = Some((pipe, dest));
-            moved |= self.drain_pipe(sh, dev)?;
+            moved |= self.drain_pipe(host, dev)?;
         }
         Ok(Some(moved))
     }
@@ -362,23 +316,23 @@ impl Conn {
     /// to it (the destination left) or its socket failed, the body bytes go to the device
     /// instead. The device names no one else meanwhile: a source holding a pipe reads nothing,
     /// so it cannot become blocked.
-    fn drain_pipe(&mut self, sh: &Shared, dev: &mut Dev) -> Result<bool, End> {
+    fn drain_pipe(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
         let Some((mut pipe, dest)) = self.pipe.take() else {
             return Ok(false);
         };
         let to = dev
             .bypass(self.id)
             .filter(|&(d, _)| d == dest)
-            .and_then(|_| sh.stream(dest));
+            .and_then(|_| host.stream(dest));
         let drained = match &to {
             Some(to) => pipe.drain(&**to),
             None => Err(io::ErrorKind::NotConnected.into()),
         };
         match drained {
             Ok((total, body)) => {
-                dev.bypassed(self.id, body as u64, sh.clock.now());
+                dev.bypassed(self.id, body as u64, host.now());
                 if pipe.is_empty() {
-                    sh.pipes.give(pipe);
+                    host.pipes().give(pipe);
                     if dev.bypass(self.id).is_none() {
                         // The body is complete: the next frame's head comes in a small read.
                         self.small_reads = SMALL_READS;
@@ -398,7 +352,7 @@ impl Conn {
             }
             Err(e) => {
                 if splice::unsupported(&e) {
-                    sh.pipes.turn_off(&e);
+                    host.pipes().turn_off(&e);
                 }
                 if pipe.has_prefix() {
                     // Bytes the device had queued for the destination are lost: its stream has
@@ -411,7 +365,7 @@ impl Conn {
                 }
                 // Nothing was read since the pipe was filled, so these bytes come first.
                 let body = pipe.take_body();
-                sh.pipes.give(pipe);
+                host.pipes().give(pipe);
                 self.pending = body.map_err(End::Io)?;
                 self.bypassing = false;
                 Ok(true)
@@ -431,10 +385,10 @@ impl Conn {
 
     /// Until the socket can do what the device wants of it, a destination we have bytes for
     /// can take them, or another connection signals.
-    async fn wait(&mut self, sh: &Shared, sig: &Signal) -> io::Result<()> {
+    async fn wait(&mut self, host: &DeviceHost, sig: &Signal) -> io::Result<()> {
         let dest = match self.dest_blocked.take() {
             // Gone: the next round gives what we held for it to the device.
-            Some(d) => match sh.stream(d) {
+            Some(d) => match host.stream(d) {
                 Some(s) => Some(s),
                 None => return Ok(()),
             },
@@ -452,17 +406,23 @@ impl Conn {
             if sig.poll(cx).is_ready() {
                 return Poll::Ready(Ok(()));
             }
-            let dev = sh.dev.borrow();
             let mut ready = false;
-            if self.read_blocked && !self.eof && self.takes_input(sh, &dev) {
+            let wants_read =
+                self.read_blocked && !self.eof && host.peek(|dev| self.takes_input(host, dev));
+            if wants_read {
                 if let Poll::Ready(r) = self.stream.poll_readable(cx) {
                     r?;
                     self.read_blocked = false;
                     ready = true;
                 }
             }
-            let (a, b) = dev.output(self.id);
-            if self.write_blocked && !(a.is_empty() && b.is_empty()) {
+            let owes = || {
+                host.peek(|dev| {
+                    let (a, b) = dev.output(self.id);
+                    !(a.is_empty() && b.is_empty())
+                })
+            };
+            if self.write_blocked && owes() {
                 if let Poll::Ready(r) = self.stream.poll_writable(cx) {
                     r?;
                     self.write_blocked = false;
@@ -479,15 +439,13 @@ impl Conn {
     }
 
     /// Write what the peer is still owed (an ERROR command, queued messages) until `deadline`.
-    async fn flush(&mut self, sh: &Shared, deadline: Instant) {
+    async fn flush(&mut self, host: &DeviceHost, deadline: Instant) {
         loop {
-            let done = {
-                let mut dev = sh.dev.borrow_mut();
-                let r = self.write(&mut dev);
-                sh.dispatch(&mut dev);
+            let done = host.with_device(|dev| {
+                let r = self.write(dev);
                 let (a, b) = dev.output(self.id);
                 r.is_err() || (a.is_empty() && b.is_empty())
-            };
+            });
             if done {
                 return;
             }
@@ -501,27 +459,6 @@ impl Conn {
                 return;
             }
             self.write_blocked = false;
-        }
-    }
-}
-
-/// Write a peer's output to `stream` until it is gone or the socket is full: the bytes
-/// written, and whether the socket is full.
-fn write_output(dev: &mut Dev, id: PeerId, stream: &Stream) -> io::Result<(usize, bool)> {
-    let mut written = 0;
-    loop {
-        let (a, b) = dev.output(id);
-        if a.is_empty() && b.is_empty() {
-            return Ok((written, false));
-        }
-        match stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                dev.consume_output(id, n);
-                written += n;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, true)),
-            Err(e) => return Err(e),
         }
     }
 }
