@@ -48,9 +48,6 @@ const BYPASS_MIN: u64 = 16 << 10;
 /// bytes the device needs to route it (a multipart message's head frames may need two).
 const SMALL_READS: u8 = 2;
 
-/// The longest frame head (flags and an 8-byte length).
-const MAX_FRAME_HEAD: usize = 9;
-
 /// A TCP socket that bodies are spliced to keeps at most this much unsent in the kernel
 /// ([`Stream::limit_unsent`]). Without a limit, megabytes wait in it for the receiver's
 /// window, and are then sent from the receiver's own ACK processing, on its CPU time: on a
@@ -190,8 +187,7 @@ impl Conn {
             let mut end = cap;
             if self.small_reads > 0 {
                 self.small_reads -= 1;
-                let head = MAX_FRAME_HEAD + dev.config().limits.head_bytes;
-                end = (len + head).min(cap);
+                end = (len + dev.config().routing_read_len()).min(cap);
             }
             match self.stream.read(&mut scratch[len..end]) {
                 Ok(0) => self.eof = true,
@@ -212,7 +208,7 @@ impl Conn {
                 // Input taken through the device: no body is going by without a break.
                 self.bypassing = false;
             }
-            if used == 0 && len == cap && dev.wants_read(self.id) {
+            if used == 0 && dev.input_stuck(self.id, len) {
                 return Err(End::Stuck);
             }
             self.pending.extend_from_slice(&scratch[used..len]);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use async_io::Timer;
 use log::info;
-use zedge_core::device::{Device, Kind, PeerId, PeerTableFull, Side, Slot, Stats, SUB_ENTRY_LEN};
+use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::net::Stream;
@@ -94,14 +94,9 @@ impl DeviceHost {
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
         );
-        // Only a forwarder keeps subscriptions; the others would pay for an unused table.
-        let n_subs = match d.kind {
-            Kind::Forwarder { .. } => d.tuning.max_subscriptions,
-            Kind::Queue | Kind::Streamer => 0,
-        };
         // Zeroed memory: pages no subscription has used stay untouched and cost no RSS.
-        let subs: &'static mut [u8] =
-            Box::leak(vec![0u8; n_subs.saturating_mul(SUB_ENTRY_LEN)].into_boxed_slice());
+        let sub_bytes = d.kind.subscription_bytes(d.tuning.max_subscriptions);
+        let subs: &'static mut [u8] = Box::leak(vec![0u8; sub_bytes].into_boxed_slice());
         DeviceHost {
             name: d.display_name().to_owned(),
             tag: tag(&d.name),
@@ -238,12 +233,13 @@ pub fn tag(name: &str) -> String {
     }
 }
 
-/// How many bodies the device may pass through pipes at once: none in a forwarder, which
-/// never lets a body by (see `Device::bypass`).
+/// How many bodies the device may pass through pipes at once: none where the device lets no
+/// body by.
 pub fn max_pipes(d: &DeviceSetup) -> usize {
-    match d.kind {
-        Kind::Forwarder { .. } => 0,
-        Kind::Queue | Kind::Streamer => d.tuning.max_splices,
+    if d.kind.bypasses() {
+        d.tuning.max_splices
+    } else {
+        0
     }
 }
 

@@ -128,8 +128,7 @@ pub fn status_line<'a>(devices: impl IntoIterator<Item = (&'a str, Stats)>) -> S
             f.msgs_in + b.msgs_in,
             f.msgs_out + b.msgs_out
         );
-        let d = st.dropped;
-        let dropped = d.hwm + d.busy + d.unroutable + d.aborted;
+        let dropped = st.dropped.messages();
         if dropped > 0 {
             let _ = write!(out, ", {dropped} dropped");
         }
