@@ -3,13 +3,10 @@
 //! Each round reads once (as much as fits), feeds everything the connection holds to
 //! [`Device::handle_input`](zedge_core::device::Device::handle_input) and writes the peer's
 //! output until the socket would block, all in one [`DeviceHost::with_device`] call, which
-//! passes the device's wake and close requests on to the other connections. A round that moved bytes yields to the executor, so a busy peer cannot starve
-//! the rest; one that did not waits for readability (if the device wants input), writability
-//! (if output is pending) or a [`Signal`] from another connection.
-//!
-//! Reads go into one scratch buffer shared by every connection (the executor is single-threaded
-//! and no borrow is held across an await); only unconsumed bytes are kept per connection. So
-//! an idle peer costs no input buffer at all.
+//! passes the device's wake and close requests on to the other connections. A round that
+//! moved bytes yields to the executor, so a busy peer cannot starve the rest; one that did
+//! not waits for readability (if the device wants input), writability (if output is pending)
+//! or a [`Signal`] from another connection. What is read and not yet taken is the [`Input`]'s.
 //!
 //! The rest of a large frame body that the device lets by ([`Device::bypass`]) goes from this
 //! socket to its destination's through a pipe ([`splice`](crate::splice)), after what the
@@ -31,15 +28,13 @@ use zedge_core::conn::SessionError;
 use zedge_core::device::{CloseReason, PeerId};
 
 use crate::host::{write_output, Dev, DeviceHost, Peer};
+use crate::input::Input;
 use crate::net::Stream;
 use crate::signal::Signal;
 use crate::splice::{self, Pipe, PREFIX_MAX};
 
 /// How long a connection being closed by us may take to write what it still owes.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);
-
-/// Kept leftovers above this size are freed once they are consumed.
-const KEEP_PENDING: usize = 4096;
 
 /// Bodies with at least this much still to come go by through a pipe; smaller ones are read.
 const BYPASS_MIN: u64 = 16 << 10;
@@ -66,15 +61,17 @@ enum End {
     Stuck,
 }
 
+impl From<io::Error> for End {
+    fn from(e: io::Error) -> Self {
+        End::Io(e)
+    }
+}
+
 struct Conn {
     id: PeerId,
     stream: Rc<Stream>,
-    /// Input the device has not consumed yet.
-    pending: Vec<u8>,
-    read_blocked: bool,
+    input: Input,
     write_blocked: bool,
-    /// The peer closed its side; what it sent is still fed until the device has all of it.
-    eof: bool,
     /// Body bytes read from our socket for a destination whose socket has not taken them yet.
     /// No other input is read meanwhile.
     pipe: Option<(Pipe, PeerId)>,
@@ -94,10 +91,8 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
     let mut conn = Conn {
         id,
         stream,
-        pending: Vec::new(),
-        read_blocked: false,
+        input: Input::default(),
         write_blocked: false,
-        eof: false,
         pipe: None,
         dest_blocked: None,
         bypassing: false,
@@ -177,59 +172,42 @@ impl Conn {
     }
 
     fn read_and_feed(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
-        let mut scratch = host.scratch();
-        let cap = scratch.len();
-        let mut len = self.pending.len();
-        scratch[..len].copy_from_slice(&self.pending);
-        self.pending.clear();
-        let mut moved = false;
-        if !self.eof && !self.read_blocked && len < cap {
-            let mut end = cap;
-            if self.small_reads > 0 {
-                self.small_reads -= 1;
-                end = (len + dev.config().routing_read_len()).min(cap);
-            }
-            match self.stream.read(&mut scratch[len..end]) {
-                Ok(0) => self.eof = true,
-                Ok(n) => {
-                    len += n;
-                    moved = true;
+        let cfg = *dev.config();
+        let id = self.id;
+        let small_reads = &mut self.small_reads;
+        let fed = self.input.read_and_feed(
+            &self.stream,
+            &mut host.scratch(),
+            || {
+                if *small_reads > 0 {
+                    *small_reads -= 1;
+                    cfg.routing_read_len()
+                } else {
+                    usize::MAX
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.read_blocked = true,
-                Err(e) => return Err(End::Io(e)),
-            }
-        }
-        if len > 0 {
-            let used = dev
-                .handle_input(self.id, &scratch[..len], host.now())
-                .map_err(End::Session)?;
-            moved |= used > 0;
-            if used > 0 {
-                // Input taken through the device: no body is going by without a break.
-                self.bypassing = false;
-            }
-            if used == 0 && dev.input_stuck(self.id, len) {
-                return Err(End::Stuck);
-            }
-            self.pending.extend_from_slice(&scratch[used..len]);
-        }
-        if self.pending.is_empty() && self.pending.capacity() > KEEP_PENDING {
-            self.pending = Vec::new();
+            },
+            |held| dev.handle_input(id, held, host.now()).map_err(End::Session),
+        )?;
+        if fed.used > 0 {
+            // Input taken through the device: no body is going by without a break.
+            self.bypassing = false;
+        } else if fed.offered > 0 && dev.input_stuck(id, fed.offered) {
+            return Err(End::Stuck);
         }
         // After EOF, input waiting for room stays until the device takes it: a producer that
         // sends and leaves loses nothing. What the device would take but cannot (a frame cut
         // short) is all there will ever be of it.
-        if self.eof && (self.pending.is_empty() || dev.wants_read(self.id)) {
+        if self.input.is_eof() && (self.input.is_empty() || dev.wants_read(id)) {
             return Err(End::Eof);
         }
-        Ok(moved)
+        Ok(fed.read > 0 || fed.used > 0)
     }
 
     /// One step of moving the rest of a large body the device lets by from our socket to its
     /// destination's: what the device holds for the destination, then one pipeful of body.
     /// `None` when there is no such body to move now; the input is then read as usual.
     fn bypass(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<Option<bool>, End> {
-        if self.pipe.is_some() || !self.pending.is_empty() || self.eof || self.read_blocked {
+        if self.pipe.is_some() || !self.input.is_empty() || !self.input.is_open() {
             return Ok(None);
         }
         let Some((dest, left)) = dev.bypass(self.id) else {
@@ -279,14 +257,14 @@ impl Conn {
         match pipe.fill(&*self.stream, max) {
             Ok(0) => {
                 // The next round ends the connection.
-                self.eof = true;
+                self.input.end();
                 moved = true;
             }
             Ok(n) => {
                 self.bypassing = (n as u64) < left;
                 moved = true;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.read_blocked = true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.input.block(),
             Err(e) if splice::unsupported(&e) => {
                 // Splicing is off from now on; the next round reads this body instead.
                 host.pipes().turn_off(&e);
@@ -362,7 +340,7 @@ impl Conn {
                 // Nothing was read since the pipe was filled, so these bytes come first.
                 let body = pipe.take_body();
                 host.pipes().give(pipe);
-                self.pending = body.map_err(End::Io)?;
+                self.input.put_back(body.map_err(End::Io)?);
                 self.bypassing = false;
                 Ok(true)
             }
@@ -403,12 +381,13 @@ impl Conn {
                 return Poll::Ready(Ok(()));
             }
             let mut ready = false;
-            let wants_read =
-                self.read_blocked && !self.eof && host.peek(|dev| self.takes_input(host, dev));
+            let wants_read = self.input.is_blocked()
+                && !self.input.is_eof()
+                && host.peek(|dev| self.takes_input(host, dev));
             if wants_read {
                 if let Poll::Ready(r) = self.stream.poll_readable(cx) {
                     r?;
-                    self.read_blocked = false;
+                    self.input.unblock();
                     ready = true;
                 }
             }

@@ -16,6 +16,7 @@ mod connection;
 mod driver;
 mod endpoint;
 mod host;
+mod input;
 mod log;
 mod net;
 mod notify;

@@ -30,6 +30,14 @@ impl Stream {
         })
     }
 
+    /// [`Stream::read`] into the spare capacity of `buf`, which grows by the bytes read: the
+    /// same `recv(2)` without zero-filling the room first.
+    pub fn read_spare(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        use rustix::buffer::spare_capacity;
+        use rustix::net::{recv, RecvFlags};
+        retry(|| Ok(recv(self, spare_capacity(buf), RecvFlags::empty())?.0))
+    }
+
     /// One non-blocking vectored write.
     pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         retry(|| match self {
