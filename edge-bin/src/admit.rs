@@ -1,5 +1,5 @@
 //! How connections reach a device: accepted on its listeners, or made to the endpoints it
-//! connects to, with backoff, and started as [`connection`](crate::connection) tasks.
+//! connects to, with backoff, and started as [`connection`] tasks.
 //!
 //! Refusals and accept failures come in bursts (a fleet reconnecting to a full device, a
 //! process out of descriptors), so their warnings are rate-limited, with counts.

@@ -5,7 +5,7 @@
 //! device is a [`DeviceHost`]; devices share nothing but the thread.
 //!
 //! Start-up binds every endpoint of every device before anything else, so a config that cannot
-//! run fails at once and `READY=1` ([`notify`](crate::notify)) means every port takes
+//! run fails at once and `READY=1` ([`notify`]) means every port takes
 //! connections.
 
 use std::fmt;

@@ -10,6 +10,7 @@
 //! work). Errors are one line on stderr.
 
 mod admit;
+mod bypass;
 mod cli;
 mod config;
 mod connection;

@@ -1,6 +1,6 @@
 //! Frame bodies moved from one socket to another through a pipe with splice(2), never copied
-//! through user space: how a connection carries out the device's
-//! [`bypass`](zedge_core::device::Device::bypass) of a large body.
+//! through user space: the kernel's part of a [`Bypass`](crate::bypass::Bypass), which decides
+//! when and where.
 //!
 //! A [`Pipe`] holds what was taken from the source's socket and not yet written to the
 //! destination's. Pipes come from a device's [`Pipes`], which keeps a few idle ones and creates
