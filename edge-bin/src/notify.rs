@@ -6,6 +6,14 @@
 //! (a wedged loop stops petting, and systemd restarts us) and `STATUS=` with the devices'
 //! counters when they change. Without `$NOTIFY_SOCKET` (not started by systemd) nothing is
 //! sent. A lost datagram is not an error worth stopping for: it is logged once and forgotten.
+//!
+//! By hand rather than with the `sd-notify` crate (0.5.0, the newest), for its behaviour: it
+//! connects to `@name` as a relative path (ENOENT: no abstract sockets; with it the
+//! `systemd_notify` test of one fails), opens a blocking socket for each message (a full
+//! receive queue would hold the event loop), and takes `WATCHDOG_USEC=0` as a zero period and
+//! an unreadable `WATCHDOG_PID` as ours. Not for size: measured, the stripped x86_64 release
+//! binary was 1,792 bytes larger with it (911,632 against 909,840); it brings only `libc`,
+//! already in the tree.
 
 use std::cell::Cell;
 use std::fmt::Write as _;
