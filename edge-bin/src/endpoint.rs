@@ -2,7 +2,7 @@
 //!
 //! A leading `>` connects, a leading `@` (or none) binds, as in CZMQ. `tcp://*:PORT` binds
 //! every IPv4 interface, as libzmq does without `ZMQ_IPV6`; `tcp://[::]:PORT` binds IPv6.
-//! Binding and connecting them is [`net`](crate::net)'s.
+//! Only text here: the CLI and config parse endpoints long before any socket exists.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
