@@ -15,7 +15,7 @@ use std::io::{self, IoSlice};
 use std::mem;
 
 use log::debug;
-use zedge_core::device::{DeviceConfig, PeerId};
+use zedge_core::device::PeerId;
 
 use crate::host::{write_output, Dev, DeviceHost};
 use crate::input::Input;
@@ -86,12 +86,15 @@ impl Bypass {
         matches!(self.state, State::Holding { .. })
     }
 
-    /// The most the next read may take; called once per read.
-    pub fn next_read_len(&mut self, cfg: &DeviceConfig) -> usize {
+    /// The most the next read may take, given what routing a frame needs
+    /// ([`DeviceConfig::routing_read_len`]); called once per read.
+    ///
+    /// [`DeviceConfig::routing_read_len`]: zedge_core::device::DeviceConfig::routing_read_len
+    pub fn next_read_len(&mut self, routing_len: usize) -> usize {
         match &mut self.state {
             State::Reading { small_reads } if *small_reads > 0 => {
                 *small_reads -= 1;
-                cfg.routing_read_len()
+                routing_len
             }
             _ => usize::MAX,
         }

@@ -152,13 +152,13 @@ impl Conn {
     }
 
     fn read_and_feed(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
-        let cfg = *dev.config();
         let id = self.id;
+        let routing_len = dev.config().routing_read_len();
         let bypass = &mut self.bypass;
         let fed = self.input.read_and_feed(
             &self.stream,
             &mut host.scratch(),
-            || bypass.next_read_len(&cfg),
+            || bypass.next_read_len(routing_len),
             |held| dev.handle_input(id, held, host.now()).map_err(End::Session),
         )?;
         if fed.used > 0 {
