@@ -9,15 +9,21 @@
 //! (the unit's `RestartPreventExitStatus=2` keeps systemd from retrying a config that cannot
 //! work). Errors are one line on stderr.
 
+mod admit;
+mod bypass;
 mod cli;
 mod config;
 mod connection;
 mod driver;
 mod endpoint;
+mod host;
+mod input;
 mod log;
+mod net;
 mod notify;
 mod queue;
 mod setup;
+mod signal;
 mod splice;
 
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! Frame bodies moved from one socket to another through a pipe with splice(2), never copied
-//! through user space: how a connection carries out the device's
-//! [`bypass`](zedge_core::device::Device::bypass) of a large body.
+//! through user space: the kernel's part of carrying out the device's
+//! [`bypass_target`](zedge_core::device::Device::bypass_target) of a large body; when and where to is the
+//! connection's.
 //!
 //! A [`Pipe`] holds what was taken from the source's socket and not yet written to the
 //! destination's. Pipes come from a device's [`Pipes`], which keeps a few idle ones and creates

@@ -1,0 +1,319 @@
+//! The connection's half of [`Device::bypass_target`]: the rest of a large frame body goes from this
+//! socket to its destination's through a pipe ([`splice`]), after what the
+//! device already holds for that destination, and the broker never copies it.
+//!
+//! A connection asks its [`Bypass`] for a step before it reads, and again after feeding what
+//! it read (which may have started a large body). While a pipe holds body bytes the
+//! destination has not taken, the connection reads nothing else. After a body the next reads
+//! take only a frame's head and the bytes routing needs, so that the next body stays in the
+//! socket and can go the same way. When no pipe can be had, or the destination goes away, the
+//! body is read and fed like any other input: that always works.
+//!
+//! [`Device::bypass_target`]: zedge_core::device::Device::bypass_target
+
+use std::io::{self, IoSlice};
+use std::mem;
+
+use log::debug;
+use zedge_core::device::PeerId;
+
+use crate::host::{write_output, Dev, DeviceHost};
+use crate::input::Input;
+use crate::net::Stream;
+use crate::splice::{self, Pipe, PREFIX_MAX};
+
+/// Bodies with at least this much still to come go by through a pipe; smaller ones are read.
+const BYPASS_MIN: u64 = 16 << 10;
+
+/// After a body that went by, this many reads take no more than a frame head and the body
+/// bytes the device needs to route it (a multipart message's head frames may need two).
+const SMALL_READS: u8 = 2;
+
+/// A TCP socket that bodies are spliced to keeps at most this much unsent in the kernel
+/// ([`Stream::limit_unsent`]). Without a limit, megabytes wait in it for the receiver's
+/// window, and are then sent from the receiver's own ACK processing, on its CPU time: on a
+/// busy machine the receiver, usually the slowest stage, ends up paying for our sends. With
+/// it, zedge waits for room and sends them itself. Measured (tools/bench-probe, 64 KiB
+/// streamer, 5 alternating rounds): 21.2-27.6k msg/s with it, 17.8-22.7k without. Not set
+/// for small messages: their throughput dropped about 15 % with it (more, smaller writes).
+const SPLICE_UNSENT_MAX: u32 = 64 << 10;
+
+#[derive(Debug)]
+pub struct Bypass {
+    state: State,
+    /// The destination whose socket we last limited to [`SPLICE_UNSENT_MAX`] unsent bytes.
+    paced: Option<PeerId>,
+}
+
+#[derive(Debug)]
+enum State {
+    /// No body is going by. The next `small_reads` reads take only what routing needs.
+    Reading { small_reads: u8 },
+    /// The body in progress has been going by since its last read and has more to come: it
+    /// keeps going by even once less than [`BYPASS_MIN`] of it is left.
+    Flowing,
+    /// Body bytes (maybe behind the destination's queued output) that `dest`'s socket has not
+    /// taken yet. `flowing`: as [`State::Flowing`] once the pipe is empty.
+    Holding {
+        pipe: Pipe,
+        dest: PeerId,
+        flowing: bool,
+    },
+}
+
+/// What a step moved.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    /// Some byte moved (or the connection's state changed so that the next round differs).
+    pub moved: bool,
+    /// A destination whose socket was full when we had bytes for it: the connection waits
+    /// for it to be writable.
+    pub dest_full: Option<PeerId>,
+}
+
+impl Default for Bypass {
+    fn default() -> Self {
+        Bypass {
+            state: State::Reading { small_reads: 0 },
+            paced: None,
+        }
+    }
+}
+
+impl Bypass {
+    /// A pipe holds body bytes: the connection must not read until they are gone.
+    pub fn holding(&self) -> bool {
+        matches!(self.state, State::Holding { .. })
+    }
+
+    /// The most the next read may take, given what routing a frame needs
+    /// ([`DeviceConfig::routing_read_len`]); called once per read.
+    ///
+    /// [`DeviceConfig::routing_read_len`]: zedge_core::device::DeviceConfig::routing_read_len
+    pub fn next_read_len(&mut self, routing_len: usize) -> usize {
+        match &mut self.state {
+            State::Reading { small_reads } if *small_reads > 0 => {
+                *small_reads -= 1;
+                routing_len
+            }
+            _ => usize::MAX,
+        }
+    }
+
+    /// The device took input read from the socket: no body is going by without a break.
+    pub fn fed(&mut self) {
+        if let State::Flowing = self.state {
+            self.state = State::Reading { small_reads: 0 };
+        }
+    }
+
+    /// One step of moving the rest of a large body that the device lets by from `src`'s
+    /// socket to its destination's: what the device holds for the destination, then one
+    /// pipeful of body. `None` when there is no such body to move now; the input is then read
+    /// as usual.
+    pub fn step(
+        &mut self,
+        src: PeerId,
+        from: &Stream,
+        input: &mut Input,
+        host: &DeviceHost,
+        dev: &mut Dev,
+    ) -> io::Result<Option<Progress>> {
+        if self.holding() || !input.is_empty() || !input.is_open() {
+            return Ok(None);
+        }
+        let Some((dest, left)) = dev.bypass_target(src) else {
+            self.fed();
+            return Ok(None);
+        };
+        let mut flowing = matches!(self.state, State::Flowing);
+        if left < BYPASS_MIN && !flowing {
+            return Ok(None);
+        }
+        let Some(to) = host.stream(dest) else {
+            return Ok(None);
+        };
+        if self.paced != Some(dest) {
+            to.limit_unsent(SPLICE_UNSENT_MAX);
+            self.paced = Some(dest);
+        }
+        // What the device already holds for the destination goes first: ahead of the body in
+        // the pipe (one write for both), or if there is much of it, to the socket now.
+        let (a, b) = dev.output(dest);
+        if a.len() + b.len() > PREFIX_MAX {
+            match write_output(dev, dest, &to) {
+                Ok((_, false)) => {}
+                Ok((_, true)) => {
+                    let full = Progress {
+                        moved: false,
+                        dest_full: Some(dest),
+                    };
+                    return Ok(Some(full));
+                }
+                // The destination's own task will meet the error; the body is copied.
+                Err(_) => return Ok(None),
+            }
+        }
+        let Some(mut pipe) = host.pipes().take() else {
+            return Ok(None);
+        };
+        let (a, b) = dev.output(dest);
+        let queued = a.len() + b.len();
+        if queued > 0 {
+            if let Err(e) = pipe.put_prefix(&[IoSlice::new(a), IoSlice::new(b)]) {
+                debug!("cannot put queued bytes in a pipe: {e}; copying this body");
+                host.pipes().give(pipe);
+                return Ok(None);
+            }
+            dev.consume_output(dest, queued);
+        }
+        // No more than the input buffer holds, should it have to come back to the device.
+        let max = left.min(dev.config().input_capacity as u64) as usize;
+        let mut moved = queued > 0;
+        match pipe.fill(from, max) {
+            Ok(0) => {
+                // The next round ends the connection.
+                input.end();
+                moved = true;
+            }
+            Ok(n) => {
+                flowing = (n as u64) < left;
+                moved = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => input.block(),
+            Err(e) if splice::unsupported(&e) => {
+                // Splicing is off from now on; the next round reads this body instead.
+                host.pipes().turn_off(&e);
+                moved = true;
+            }
+            Err(e) => {
+                // A prefix still in the pipe is lost with it; the device resets the destination,
+                // which got part of a message that will not be finished.
+                host.pipes().give(pipe);
+                return Err(e);
+            }
+        }
+        if pipe.is_empty() {
+            // Nothing went by: the state stays.
+            host.pipes().give(pipe);
+            return Ok(Some(Progress {
+                moved,
+                dest_full: None,
+            }));
+        }
+        self.state = State::Holding {
+            pipe,
+            dest,
+            flowing,
+        };
+        let drained = self.drain(src, input, host, dev)?;
+        Ok(Some(Progress {
+            moved: moved || drained.moved,
+            dest_full: drained.dest_full,
+        }))
+    }
+
+    /// Write what the pipe holds to its destination. If the device no longer lets the body by
+    /// to it (the destination left) or its socket failed, the body bytes go back to `input`,
+    /// for the device. The device names no one else meanwhile: a source holding a pipe reads
+    /// nothing, so it cannot become blocked.
+    pub fn drain(
+        &mut self,
+        src: PeerId,
+        input: &mut Input,
+        host: &DeviceHost,
+        dev: &mut Dev,
+    ) -> io::Result<Progress> {
+        let (mut pipe, dest, flowing) = match mem::replace(&mut self.state, READING) {
+            State::Holding {
+                pipe,
+                dest,
+                flowing,
+            } => (pipe, dest, flowing),
+            other => {
+                self.state = other;
+                return Ok(Progress::default());
+            }
+        };
+        let to = dev
+            .bypass_target(src)
+            .filter(|&(d, _)| d == dest)
+            .and_then(|_| host.stream(dest));
+        let drained = match &to {
+            Some(to) => pipe.drain(&**to),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        };
+        match drained {
+            Ok((total, body)) => {
+                dev.bypassed(src, body as u64, host.now());
+                let mut dest_full = None;
+                if !pipe.is_empty() {
+                    dest_full = Some(dest);
+                    self.state = State::Holding {
+                        pipe,
+                        dest,
+                        flowing,
+                    };
+                } else {
+                    host.pipes().give(pipe);
+                    self.state = if dev.bypass_target(src).is_none() {
+                        // The body is complete: the next frame's head comes in a small read.
+                        State::Reading {
+                            small_reads: SMALL_READS,
+                        }
+                    } else if flowing {
+                        State::Flowing
+                    } else {
+                        READING
+                    };
+                }
+                Ok(Progress {
+                    moved: total > 0,
+                    dest_full,
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.state = State::Holding {
+                    pipe,
+                    dest,
+                    flowing,
+                };
+                Ok(Progress {
+                    moved: false,
+                    dest_full: Some(dest),
+                })
+            }
+            Err(e) => {
+                if splice::unsupported(&e) {
+                    host.pipes().turn_off(&e);
+                }
+                if pipe.has_prefix() {
+                    // Bytes the device had queued for the destination are lost: its stream has
+                    // a gap, so it gets nothing more, not even what its queue still holds.
+                    debug!("cannot pass a body on: {e}");
+                    dev.fail_peer(dest);
+                    if let Some(to) = &to {
+                        to.shutdown();
+                    }
+                }
+                // Nothing was read since the pipe was filled, so these bytes come first.
+                let body = pipe.take_body();
+                host.pipes().give(pipe);
+                input.put_back(body?);
+                Ok(Progress {
+                    moved: true,
+                    dest_full: None,
+                })
+            }
+        }
+    }
+
+    /// Give back a pipe still held when the connection ends.
+    pub fn release(&mut self, host: &DeviceHost) {
+        if let State::Holding { pipe, .. } = mem::replace(&mut self.state, READING) {
+            host.pipes().give(pipe);
+        }
+    }
+}
+
+const READING: State = State::Reading { small_reads: 0 };

@@ -1,0 +1,265 @@
+//! One device and the connections it serves, on the event loop's thread.
+//!
+//! The device is sans-IO: a call that feeds one peer's input may give another peer output or
+//! room, or ask for a peer to be closed, and it says so only through its wake and close lists.
+//! [`DeviceHost::with_device`] is therefore the only way to change the device: it runs the
+//! call and then hands both lists to the connections' [`Signal`]s, so no call site can forget
+//! to. Tasks borrow the device only inside such a call, never across an await.
+//!
+//! A device's storage (peer slots, subscription entries, read buffer) is allocated once, at
+//! start, from its limits, and leaked: it lives as long as the process.
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::collections::HashMap;
+use std::io::{self, IoSlice};
+use std::rc::Rc;
+use std::time::{Duration, Instant as StdInstant};
+
+use async_io::Timer;
+use log::info;
+use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
+use zedge_core::time::{Duration as CoreDuration, Instant};
+
+use crate::net::Stream;
+use crate::queue::HeapQueue;
+use crate::setup::DeviceSetup;
+use crate::signal::Signal;
+use crate::splice::Pipes;
+
+pub type Dev = Device<'static, HeapQueue>;
+
+/// The timer task looks at the device's deadlines at least this often.
+const TIMER_TICK: CoreDuration = CoreDuration::from_millis(100);
+const STATS_EVERY: Duration = Duration::from_secs(60);
+
+/// The process clock as the core sees it: milliseconds since start.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    start: StdInstant,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock {
+            start: StdInstant::now(),
+        }
+    }
+
+    pub fn now(&self) -> Instant {
+        let ms = self.start.elapsed().as_millis();
+        Instant::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+
+    fn to_std(self, t: Instant) -> StdInstant {
+        self.start + Duration::from_millis(t.as_millis())
+    }
+}
+
+/// A connection the device has taken: its handle, how to reach its task, and its socket.
+#[derive(Debug)]
+pub struct Peer {
+    pub id: PeerId,
+    pub signal: Rc<Signal>,
+    pub stream: Rc<Stream>,
+}
+
+/// How the device's tasks reach a connection: its signal, and its socket.
+type Handle = (Rc<Signal>, Rc<Stream>);
+
+/// One device, its connections, and what they share.
+pub struct DeviceHost {
+    /// For STATUS lines: the device's name, or its kind's.
+    name: String,
+    /// Starts every log line about this device: `"name "`, or nothing for the command line's.
+    tag: String,
+    dev: RefCell<Dev>,
+    conns: RefCell<HashMap<PeerId, Handle>>,
+    /// Pipes for moving large bodies socket to socket.
+    pipes: Pipes,
+    /// The read buffer, `input_capacity` bytes, lent to one connection at a time.
+    scratch: RefCell<Box<[u8]>>,
+    clock: Clock,
+    /// Shutting down: no more input is taken, output still drains.
+    stopping: Cell<bool>,
+    queue_capacity: usize,
+}
+
+impl DeviceHost {
+    /// Allocate a device's storage from its limits.
+    pub fn start(d: &DeviceSetup, clock: Clock) -> DeviceHost {
+        let cfg = d.device_config();
+        let peers: &'static mut [Slot<HeapQueue>] = Box::leak(
+            std::iter::repeat_with(Slot::default)
+                .take(d.tuning.max_peers)
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        );
+        // Zeroed memory: pages no subscription has used stay untouched and cost no RSS.
+        let sub_bytes = d.kind.subscription_bytes(d.tuning.max_subscriptions);
+        let subs: &'static mut [u8] = Box::leak(vec![0u8; sub_bytes].into_boxed_slice());
+        DeviceHost {
+            name: d.display_name().to_owned(),
+            tag: tag(&d.name),
+            dev: RefCell::new(Device::new(cfg, peers, subs)),
+            conns: RefCell::new(HashMap::new()),
+            pipes: Pipes::new(max_pipes(d)),
+            scratch: RefCell::new(vec![0; cfg.input_capacity].into_boxed_slice()),
+            clock,
+            stopping: Cell::new(false),
+            queue_capacity: cfg.queue_capacity(),
+        }
+    }
+
+    /// Run `f` on the device, then pass the wake-ups and closes it asked for to the
+    /// connections' tasks.
+    pub fn with_device<R>(&self, f: impl FnOnce(&mut Dev) -> R) -> R {
+        let mut dev = self.dev.borrow_mut();
+        let r = f(&mut dev);
+        let conns = self.conns.borrow();
+        while let Some(id) = dev.poll_wake() {
+            if let Some((sig, _)) = conns.get(&id) {
+                sig.wake();
+            }
+        }
+        while let Some((id, reason)) = dev.poll_close() {
+            if let Some((sig, _)) = conns.get(&id) {
+                sig.close(reason);
+            }
+        }
+        r
+    }
+
+    /// Look at the device without changing it (so with nothing to dispatch).
+    pub fn peek<R>(&self, f: impl FnOnce(&Dev) -> R) -> R {
+        f(&self.dev.borrow())
+    }
+
+    /// Give a new connection to the device.
+    pub fn admit(&self, side: Side, stream: Stream) -> Result<Peer, PeerTableFull> {
+        let queue = HeapQueue::new(self.queue_capacity);
+        let now = self.clock.now();
+        self.with_device(|dev| {
+            let id = dev.add_peer(side, queue, now)?;
+            let peer = Peer {
+                id,
+                signal: Rc::new(Signal::default()),
+                stream: Rc::new(stream),
+            };
+            let handle = (peer.signal.clone(), peer.stream.clone());
+            self.conns.borrow_mut().insert(id, handle);
+            Ok(peer)
+        })
+    }
+
+    /// Take a connection that ended away from the device.
+    pub fn forget(&self, id: PeerId) {
+        self.conns.borrow_mut().remove(&id);
+        self.with_device(|dev| dev.remove_peer(id));
+    }
+
+    /// A connected peer's socket, for another connection to write to.
+    pub fn stream(&self, id: PeerId) -> Option<Rc<Stream>> {
+        self.conns.borrow().get(&id).map(|(_, s)| s.clone())
+    }
+
+    /// The read buffer, for a connection that holds no input of its own.
+    pub fn scratch(&self) -> RefMut<'_, Box<[u8]>> {
+        self.scratch.borrow_mut()
+    }
+
+    pub fn pipes(&self) -> &Pipes {
+        &self.pipes
+    }
+
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    pub fn stats(&self) -> Stats {
+        *self.dev.borrow().stats()
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.get()
+    }
+
+    /// Take no more input; output still drains.
+    pub fn stop(&self) {
+        self.stopping.set(true);
+    }
+
+    /// No connection has output waiting.
+    pub fn all_flushed(&self) -> bool {
+        let dev = self.dev.borrow();
+        self.conns.borrow().keys().all(|&id| {
+            let (a, b) = dev.output(id);
+            a.is_empty() && b.is_empty()
+        })
+    }
+
+    /// Fire the device's timers (handshake limits, heartbeats) and log stats, forever.
+    pub async fn run_timers(self: Rc<Self>) {
+        let mut last_stats = StdInstant::now();
+        loop {
+            let now = self.clock.now();
+            let next = self.peek(|dev| dev.poll_timeout());
+            let at = next.map_or(now + TIMER_TICK, |t| t.min(now + TIMER_TICK));
+            Timer::at(self.clock.to_std(at)).await;
+            self.with_device(|dev| {
+                dev.handle_timeout(self.clock.now());
+                if log::log_enabled!(log::Level::Info) && last_stats.elapsed() >= STATS_EVERY {
+                    last_stats = StdInstant::now();
+                    info!("{}stats: {:?}", self.tag, dev.stats());
+                }
+            });
+        }
+    }
+}
+
+/// `"name "` to start a device's log lines, or nothing for the command line's device.
+pub fn tag(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!("{name} ")
+    }
+}
+
+/// How many bodies the device may pass through pipes at once: none where the device lets no
+/// body by.
+pub fn max_pipes(d: &DeviceSetup) -> usize {
+    if d.kind.bypasses() {
+        d.tuning.max_splices
+    } else {
+        0
+    }
+}
+
+/// Write a peer's output to `stream` until it is gone or the socket is full: the bytes
+/// written, and whether the socket is full.
+pub fn write_output(dev: &mut Dev, id: PeerId, stream: &Stream) -> io::Result<(usize, bool)> {
+    let mut written = 0;
+    loop {
+        let (a, b) = dev.output(id);
+        if a.is_empty() && b.is_empty() {
+            return Ok((written, false));
+        }
+        match stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                dev.consume_output(id, n);
+                written += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, true)),
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! A connection's input that the device has not taken yet, and where the next read goes.
+//!
+//! Most rounds end holding nothing: the device takes all that was read. Those rounds read into
+//! the device's scratch buffer, so an idle peer costs no input buffer. A round that ends with
+//! bytes left over keeps them in the connection's own buffer. Once that holds more than
+//! [`KEEP_PENDING`] bytes, new bytes are read in place after them and fed from there: a large
+//! remainder (a message arriving slowly, input waiting for room) is not copied again each
+//! round. A smaller one is still copied to the scratch buffer and back: reading in place
+//! would grow its buffer to `input_capacity`, which is freed as soon as it drains, so a
+//! stream of messages cut across reads would cost an allocation and a free each time where
+//! the copy of at most 4 KiB costs none.
+
+use std::io;
+
+use crate::net::Stream;
+
+/// A buffer for held input larger than this is freed once it drains; more held bytes than
+/// this are read after in place.
+const KEEP_PENDING: usize = 4096;
+
+#[derive(Debug, Default)]
+pub struct Input {
+    /// What the device has not taken: `buf[start..]`. Its capacity stays within the input
+    /// capacity, so reading into all of it never holds more than the device can take.
+    buf: Vec<u8>,
+    start: usize,
+    /// The peer closed its side; what it sent is still fed until the device has all of it.
+    eof: bool,
+    /// The last read found nothing; no read until the socket is readable again.
+    blocked: bool,
+}
+
+/// What one [`Input::read_and_feed`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fed {
+    /// Bytes read from the socket.
+    pub read: usize,
+    /// Bytes offered to the device: those held before and those read.
+    pub offered: usize,
+    /// Bytes the device took.
+    pub used: usize,
+}
+
+impl Input {
+    pub fn is_empty(&self) -> bool {
+        self.start == self.buf.len()
+    }
+
+    pub fn is_eof(&self) -> bool {
+        self.eof
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        self.blocked
+    }
+
+    /// The socket may have something to read: not at its end nor known to be empty.
+    pub fn is_open(&self) -> bool {
+        !self.eof && !self.blocked
+    }
+
+    /// The peer closed its side (a read found the end of the stream).
+    pub fn end(&mut self) {
+        self.eof = true;
+    }
+
+    /// A read found nothing to read.
+    pub fn block(&mut self) {
+        self.blocked = true;
+    }
+
+    /// The socket became readable.
+    pub fn unblock(&mut self) {
+        self.blocked = false;
+    }
+
+    /// Hold `bytes`, which came from this socket before anything that will be read, while
+    /// nothing else is held.
+    pub fn put_back(&mut self, bytes: Vec<u8>) {
+        debug_assert!(self.is_empty());
+        self.buf = bytes;
+        self.start = 0;
+    }
+
+    /// Read once, unless the socket is at its end, blocked or the input full, no more than
+    /// `read_len()` bytes; then offer everything held to `feed`, which returns how much it
+    /// took. `scratch` is the device's read buffer, as long as the input capacity. Errors are
+    /// the read's (other than `WouldBlock`) and `feed`'s.
+    pub fn read_and_feed<E: From<io::Error>>(
+        &mut self,
+        stream: &Stream,
+        scratch: &mut [u8],
+        read_len: impl FnOnce() -> usize,
+        feed: impl FnOnce(&[u8]) -> Result<usize, E>,
+    ) -> Result<Fed, E> {
+        let cap = scratch.len();
+        let held = self.buf.len() - self.start;
+        let reads = self.is_open() && held < cap;
+        let mut fed = Fed::default();
+        if held > KEEP_PENDING || (held > 0 && !reads) {
+            if reads {
+                fed.read = self.read_in_place(stream, scratch, read_len())?;
+            }
+            fed.offered = self.buf.len() - self.start;
+            fed.used = feed(&self.buf[self.start..])?;
+            self.start += fed.used;
+        } else {
+            scratch[..held].copy_from_slice(&self.buf[self.start..]);
+            self.buf.clear();
+            self.start = 0;
+            let mut len = held;
+            if reads {
+                let end = len.saturating_add(read_len()).min(cap);
+                fed.read = self.note(stream.read(&mut scratch[len..end]))?;
+                len += fed.read;
+            }
+            if len > 0 {
+                fed.offered = len;
+                fed.used = feed(&scratch[..len])?;
+                self.hold(&scratch[fed.used..len], cap);
+            }
+        }
+        if self.is_empty() {
+            self.buf.clear();
+            self.start = 0;
+            if self.buf.capacity() > KEEP_PENDING {
+                self.buf = Vec::new();
+            }
+        }
+        Ok(fed)
+    }
+
+    /// Read after the held bytes, in this buffer: at most `max`, and never more than the input
+    /// capacity in all.
+    fn read_in_place(
+        &mut self,
+        stream: &Stream,
+        scratch: &mut [u8],
+        max: usize,
+    ) -> io::Result<usize> {
+        let cap = scratch.len();
+        self.buf.drain(..self.start);
+        self.start = 0;
+        let room = cap - self.buf.len();
+        self.buf.reserve_exact(room);
+        self.buf.shrink_to(cap);
+        if max >= room && self.buf.capacity() == cap {
+            let r = stream.read_spare(&mut self.buf);
+            self.note(r)
+        } else {
+            // A short read (a frame head after a body went by) would find more room than it
+            // may fill: through the scratch buffer, a few hundred bytes.
+            let n = self.note(stream.read(&mut scratch[..max.min(room)]))?;
+            self.buf.extend_from_slice(&scratch[..n]);
+            Ok(n)
+        }
+    }
+
+    /// What a read brought: the end of the stream and nothing to read are noted, not errors.
+    fn note(&mut self, read: io::Result<usize>) -> io::Result<usize> {
+        match read {
+            Ok(0) => {
+                self.eof = true;
+                Ok(0)
+            }
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.blocked = true;
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Keep `left` (from the scratch buffer) in the empty buffer, growing it as a `Vec` would
+    /// but never past `cap`.
+    fn hold(&mut self, left: &[u8], cap: usize) {
+        let have = self.buf.capacity();
+        if left.len() > have {
+            let want = left.len().max(have.saturating_mul(2)).min(cap);
+            self.buf.reserve_exact(want);
+        }
+        self.buf.extend_from_slice(left);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    use async_io::Async;
+
+    const CAP: usize = 16 << 10;
+
+    struct Peer {
+        tx: UnixStream,
+        rx: Stream,
+        input: Input,
+        scratch: Vec<u8>,
+    }
+
+    impl Peer {
+        fn new() -> Peer {
+            let (tx, rx) = UnixStream::pair().unwrap();
+            Peer {
+                tx,
+                rx: Stream::Unix(Async::new(rx).unwrap()),
+                input: Input::default(),
+                scratch: vec![0; CAP],
+            }
+        }
+
+        /// Send `data`, then one round whose device takes `take` of what it is offered, all
+        /// of it if `None`: what was fed, and the bytes offered.
+        fn round(&mut self, data: &[u8], take: Option<usize>) -> (Fed, Vec<u8>) {
+            self.tx.write_all(data).unwrap();
+            let mut seen = Vec::new();
+            let fed = self
+                .input
+                .read_and_feed(
+                    &self.rx,
+                    &mut self.scratch,
+                    || usize::MAX,
+                    |b: &[u8]| {
+                        seen = b.to_vec();
+                        Ok::<_, io::Error>(take.unwrap_or(b.len()).min(b.len()))
+                    },
+                )
+                .unwrap();
+            (fed, seen)
+        }
+    }
+
+    #[test]
+    fn an_idle_or_drained_connection_holds_no_buffer() {
+        let mut p = Peer::new();
+        let (fed, seen) = p.round(b"hello", None);
+        assert_eq!((fed.read, fed.offered, fed.used), (5, 5, 5));
+        assert_eq!(seen, b"hello");
+        assert_eq!(p.input.buf.capacity(), 0, "read into the scratch buffer");
+        let (fed, _) = p.round(b"", None);
+        assert_eq!(fed, Fed::default());
+        assert!(p.input.is_blocked());
+    }
+
+    #[test]
+    fn a_small_remainder_is_kept_and_its_buffer_reused() {
+        let mut p = Peer::new();
+        p.round(b"abcdef", Some(4));
+        assert_eq!(&p.input.buf[p.input.start..], b"ef");
+        let kept = p.input.buf.as_ptr();
+        let (fed, seen) = p.round(b"gh", Some(3));
+        assert_eq!(seen, b"efgh");
+        assert_eq!(fed.read, 2);
+        assert_eq!(&p.input.buf[p.input.start..], b"h");
+        assert_eq!(p.input.buf.as_ptr(), kept, "no new allocation");
+        p.round(b"", None);
+        assert!(p.input.is_empty());
+        assert!(
+            p.input.buf.capacity() > 0,
+            "a small buffer is kept once drained"
+        );
+    }
+
+    #[test]
+    fn a_large_remainder_is_read_after_in_place_up_to_the_capacity() {
+        let mut p = Peer::new();
+        let big: Vec<u8> = (0..CAP as u32).map(|i| i as u8).collect();
+        p.round(&big[..6000], Some(0));
+        assert_eq!(p.input.buf.len(), 6000);
+        p.scratch.fill(0xAA);
+        // More than fits: only what the capacity leaves room for is read.
+        let (fed, seen) = p.round(&big[6000..], Some(1000));
+        assert_eq!(fed.read, CAP - 6000);
+        assert_eq!(seen, big);
+        assert_eq!(
+            p.input.buf.capacity(),
+            CAP,
+            "never more than the input capacity"
+        );
+        let scratch_untouched = p.scratch.iter().all(|&b| b == 0xAA);
+        assert!(
+            scratch_untouched,
+            "read in place, not through the scratch buffer"
+        );
+        // The remainder moves to the front of the buffer and is read after again.
+        p.tx.write_all(&[7; 1000]).unwrap();
+        let (fed, seen) = p.round(b"", Some(CAP));
+        assert_eq!(fed.read, 1000);
+        assert_eq!(&seen[..CAP - 1000], &big[1000..]);
+        assert!(p.input.is_empty());
+        assert_eq!(
+            p.input.buf.capacity(),
+            0,
+            "a large buffer is freed once drained"
+        );
+    }
+
+    #[test]
+    fn held_input_is_fed_without_a_read_at_the_end_of_the_stream() {
+        let mut p = Peer::new();
+        p.round(b"abc", Some(1));
+        drop(p.tx);
+        let mut seen = Vec::new();
+        let fed = p
+            .input
+            .read_and_feed(
+                &p.rx,
+                &mut p.scratch,
+                || usize::MAX,
+                |b: &[u8]| {
+                    seen = b.to_vec();
+                    Ok::<_, io::Error>(0)
+                },
+            )
+            .unwrap();
+        assert_eq!((fed.read, fed.offered, fed.used), (0, 2, 0));
+        assert!(p.input.is_eof());
+        assert_eq!(seen, b"bc");
+    }
+
+    #[test]
+    fn a_short_read_takes_no_more_than_asked() {
+        let mut p = Peer::new();
+        p.tx.write_all(&[1; 100]).unwrap();
+        let fed = p
+            .input
+            .read_and_feed(
+                &p.rx,
+                &mut p.scratch,
+                || 10,
+                |_: &[u8]| Ok::<_, io::Error>(0),
+            )
+            .unwrap();
+        assert_eq!(fed.read, 10);
+        assert_eq!(p.input.buf.len(), 10);
+    }
+}

@@ -1,0 +1,320 @@
+//! Sockets for endpoints: binding and connecting them, and the non-blocking streams that
+//! connections read and write.
+
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::task::{Context, Poll};
+
+use async_io::Async;
+
+use crate::endpoint::{Addr, Endpoint, Host};
+
+/// A connection, TCP or Unix, non-blocking.
+#[derive(Debug)]
+pub enum Stream {
+    Tcp(Async<TcpStream>),
+    Unix(Async<UnixStream>),
+}
+
+impl Stream {
+    /// One non-blocking read; `WouldBlock` when nothing is there.
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        retry(|| match self {
+            Stream::Tcp(s) => s.get_ref().read(buf),
+            Stream::Unix(s) => s.get_ref().read(buf),
+        })
+    }
+
+    /// [`Stream::read`] into the spare capacity of `buf`, which grows by the bytes read: the
+    /// same `recv(2)` without zero-filling the room first.
+    pub fn read_spare(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        use rustix::buffer::spare_capacity;
+        use rustix::net::{recv, RecvFlags};
+        retry(|| Ok(recv(self, spare_capacity(buf), RecvFlags::empty())?.0))
+    }
+
+    /// One non-blocking vectored write.
+    pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        retry(|| match self {
+            Stream::Tcp(s) => s.get_ref().write_vectored(bufs),
+            Stream::Unix(s) => s.get_ref().write_vectored(bufs),
+        })
+    }
+
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => s.poll_readable(cx),
+            Stream::Unix(s) => s.poll_readable(cx),
+        }
+    }
+
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => s.poll_writable(cx),
+            Stream::Unix(s) => s.poll_writable(cx),
+        }
+    }
+
+    /// Until the socket can be written to. Unlike [`Stream::poll_writable`], which serves the
+    /// task that owns the connection, any number of other tasks may wait on this at once.
+    pub async fn writable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.writable().await,
+            Stream::Unix(s) => s.writable().await,
+        }
+    }
+
+    /// Keep at most `bytes` written but not yet sent in the kernel (TCP_NOTSENT_LOWAT): the
+    /// socket reads as writable only below that. Nothing for IPC. Failure only costs pacing.
+    pub fn limit_unsent(&self, bytes: u32) {
+        if let Stream::Tcp(s) = self {
+            if let Err(e) = socket2::SockRef::from(s.get_ref()).set_tcp_notsent_lowat(bytes) {
+                log::debug!("cannot set TCP_NOTSENT_LOWAT: {e}");
+            }
+        }
+    }
+
+    /// Stop both ways at once, dropping what is queued: the stream can carry nothing more that
+    /// the peer could make sense of. Errors do not matter, the socket is closing anyway.
+    pub fn shutdown(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.get_ref().shutdown(Shutdown::Both),
+            Stream::Unix(s) => s.get_ref().shutdown(Shutdown::Both),
+        };
+    }
+
+    /// Send FIN after the last bytes; errors do not matter, the socket is closing anyway.
+    pub fn shutdown_write(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.get_ref().shutdown(Shutdown::Write),
+            Stream::Unix(s) => s.get_ref().shutdown(Shutdown::Write),
+        };
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+/// Again while a call is interrupted by a signal.
+fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// A bound endpoint. An IPC listener removes its socket file when dropped.
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(Async<TcpListener>),
+    Unix(Async<UnixListener>, SocketFile),
+}
+
+/// Removes an IPC socket file on drop.
+#[derive(Debug)]
+pub struct SocketFile(PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Why binding failed, worded for an operator.
+#[derive(Debug)]
+pub struct BindError {
+    endpoint: String,
+    why: String,
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot bind {}: {}", self.endpoint, self.why)
+    }
+}
+
+impl std::error::Error for BindError {}
+
+/// Bind now, synchronously: startup fails fast and clearly if an endpoint is unusable.
+pub fn bind(ep: &Endpoint) -> Result<Listener, BindError> {
+    let fail = |why: String| BindError {
+        endpoint: ep.to_string(),
+        why,
+    };
+    match &ep.addr {
+        Addr::Tcp { host, port } => {
+            let addr = match host {
+                Host::Any => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), *port),
+                Host::Ip(ip) => SocketAddr::new(*ip, *port),
+                Host::Name(name) => (name.as_str(), *port)
+                    .to_socket_addrs()
+                    .map_err(|e| fail(format!("cannot resolve {name}: {e}")))?
+                    .next()
+                    .ok_or_else(|| fail(format!("{name} has no address")))?,
+            };
+            let listener =
+                Async::<TcpListener>::bind(addr).map_err(|e| fail(describe_bind_error(&e)))?;
+            deepen_backlog(listener.get_ref());
+            Ok(Listener::Tcp(listener))
+        }
+        Addr::Ipc(path) => {
+            remove_stale_socket(path).map_err(fail)?;
+            let listener =
+                Async::<UnixListener>::bind(path).map_err(|e| fail(describe_bind_error(&e)))?;
+            deepen_backlog(listener.get_ref());
+            Ok(Listener::Unix(listener, SocketFile(path.clone())))
+        }
+    }
+}
+
+/// std listens with a backlog of 128: a burst of connecting peers (a fleet reconnecting after
+/// an outage) overflows it and each excess peer waits a 1 s SYN retransmit. Listening again
+/// on a listening socket only changes the backlog; the kernel caps it at `somaxconn`.
+fn deepen_backlog(l: impl std::os::fd::AsFd) {
+    let _ = rustix::net::listen(l, 4096);
+}
+
+fn describe_bind_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => "address in use (is another zedge running?)".into(),
+        io::ErrorKind::AddrNotAvailable => "no interface of this host has that address".into(),
+        io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE; check directory permissions for ipc)".into()
+        }
+        io::ErrorKind::NotFound => "the socket's directory does not exist".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// A socket file left by a process that died is removed; one with a live listener is not.
+fn remove_stale_socket(path: &Path) -> Result<(), String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    if !meta.file_type().is_socket() {
+        return Err("a file that is not a socket is in the way".into());
+    }
+    if UnixStream::connect(path).is_ok() {
+        return Err("address in use (is another zedge running?)".into());
+    }
+    std::fs::remove_file(path).map_err(|e| format!("cannot remove the stale socket file: {e}"))
+}
+
+impl Listener {
+    /// Wait for the next connection; returns it with a printable peer address.
+    pub async fn accept(&self) -> io::Result<(Stream, String)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, addr) = l.accept().await?;
+                s.get_ref().set_nodelay(true)?;
+                Ok((Stream::Tcp(s), addr.to_string()))
+            }
+            Listener::Unix(l, file) => {
+                let (s, _) = l.accept().await?;
+                Ok((Stream::Unix(s), format!("ipc://{}", file.0.display())))
+            }
+        }
+    }
+}
+
+/// Connect once: resolve (off the event loop), then try each address in turn.
+pub async fn connect(ep: &Endpoint) -> io::Result<Stream> {
+    match &ep.addr {
+        Addr::Tcp { host, port } => {
+            let addrs = match host {
+                Host::Ip(ip) => vec![SocketAddr::new(*ip, *port)],
+                Host::Name(name) => resolve(name.clone(), *port).await?,
+                Host::Any => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
+            };
+            let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
+            for addr in addrs {
+                match Async::<TcpStream>::connect(addr).await {
+                    Ok(s) => {
+                        s.get_ref().set_nodelay(true)?;
+                        return Ok(Stream::Tcp(s));
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        }
+        Addr::Ipc(path) => Ok(Stream::Unix(Async::<UnixStream>::connect(path).await?)),
+    }
+}
+
+/// `getaddrinfo` blocks, so it runs on a short-lived thread.
+async fn resolve(name: String, port: u16) -> io::Result<Vec<SocketAddr>> {
+    let (tx, rx) = async_channel::bounded(1);
+    std::thread::Builder::new()
+        .name("zedge-resolve".into())
+        .spawn(move || {
+            let r = (name.as_str(), port)
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>());
+            let _ = tx.send_blocking(r);
+        })?;
+    rx.recv()
+        .await
+        .unwrap_or_else(|_| Err(io::Error::other("resolver thread died")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_unsent_sets_tcp_notsent_lowat() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let s = Stream::Tcp(Async::new(c).unwrap());
+        s.limit_unsent(64 << 10);
+        let Stream::Tcp(a) = &s else { unreachable!() };
+        let set = socket2::SockRef::from(a.get_ref()).tcp_notsent_lowat();
+        assert_eq!(set.unwrap(), 64 << 10);
+    }
+
+    #[test]
+    fn bind_reports_address_in_use() {
+        let first = bind(&Endpoint::parse("tcp://127.0.0.1:45917").unwrap());
+        let Ok(_first) = first else { return }; // port taken by someone else: nothing to test
+        let err = bind(&Endpoint::parse("tcp://127.0.0.1:45917").unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot bind tcp://127.0.0.1:45917: address in use (is another zedge running?)"
+        );
+    }
+
+    #[test]
+    fn ipc_stale_socket_is_replaced_live_one_refused_file_removed_on_drop() {
+        let dir = std::env::temp_dir().join(format!("zedge-ep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.ipc");
+        drop(UnixListener::bind(&path).unwrap()); // leaves a stale socket file
+        let ep = Endpoint::parse(&format!("ipc://{}", path.display())).unwrap();
+        let live = bind(&ep).unwrap();
+        let err = bind(&ep).unwrap_err().to_string();
+        assert!(
+            err.ends_with("address in use (is another zedge running?)"),
+            "{err}"
+        );
+        assert!(path.exists());
+        drop(live);
+        assert!(!path.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

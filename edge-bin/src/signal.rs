@@ -1,0 +1,65 @@
+//! How a connection's task is told to run by others: the device woke it (another
+//! connection's input gave it output or room), or the device wants it closed.
+//!
+//! A flag and a waker rather than a channel: wake-ups coalesce, and a close request keeps its
+//! first reason, so signalling never allocates or fails.
+
+use std::cell::{Cell, RefCell};
+use std::task::{Context, Poll, Waker};
+
+use zedge_core::device::CloseReason;
+
+#[derive(Debug, Default)]
+pub struct Signal {
+    woken: Cell<bool>,
+    close: Cell<Option<CloseReason>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Signal {
+    pub fn wake(&self) {
+        self.woken.set(true);
+        let waker = self.waker.borrow_mut().take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Ask the task to close the connection; a reason already given stands.
+    pub fn close(&self, reason: CloseReason) {
+        if self.close.get().is_none() {
+            self.close.set(Some(reason));
+        }
+        self.wake();
+    }
+
+    pub fn take_close(&self) -> Option<CloseReason> {
+        self.close.take()
+    }
+
+    /// Ready once woken or asked to close.
+    pub fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.woken.replace(false) || self.close.get().is_some() {
+            return Poll::Ready(());
+        }
+        let mut waker = self.waker.borrow_mut();
+        if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_close_reason_stands_until_taken() {
+        let s = Signal::default();
+        s.close(CloseReason::Overflow);
+        s.close(CloseReason::Lost);
+        assert_eq!(s.take_close(), Some(CloseReason::Overflow));
+        assert_eq!(s.take_close(), None);
+    }
+}
