@@ -14,7 +14,6 @@
 //! or DEALER worker keeping the envelope.
 
 use std::collections::VecDeque;
-use std::mem;
 use std::vec;
 use std::vec::Vec;
 
@@ -37,7 +36,7 @@ pub type Msg = Vec<Vec<u8>>;
 pub type P = usize;
 
 /// Where a greeting carries the ZMTP minor version.
-const MINOR_AT: usize = 11;
+pub(super) const MINOR_AT: usize = 11;
 
 /// An outbound queue that takes memory only while it holds bytes.
 #[derive(Debug)]
@@ -106,7 +105,7 @@ impl Storage {
 pub struct Net<'s> {
     pub dev: Device<'s, VecQueue>,
     pub now: Instant,
-    remotes: Vec<Remote>,
+    pub(super) remotes: Vec<Remote>,
     /// Closes the device asked for, in order.
     pub closes: Vec<(P, CloseReason)>,
     /// Remove a peer as soon as its session fails. When false the test does it, like a
@@ -272,163 +271,6 @@ impl<'s> Net<'s> {
                 r.end
             );
         }
-    }
-
-    /// Move bytes until nothing moves.
-    pub fn pump(&mut self) {
-        for _ in 0..100_000 {
-            let mut moved = self.dispatch();
-            for p in 0..self.remotes.len() {
-                moved |= self.feed(p);
-                moved |= self.bypass_body(p);
-                moved |= self.deliver(p);
-            }
-            if !moved {
-                return;
-            }
-        }
-        panic!("pump() never went idle");
-    }
-
-    /// Write the device's output to the remote (unless paused), and let the remote read it.
-    pub fn deliver(&mut self, p: P) -> bool {
-        let r = &self.remotes[p];
-        if !r.attached {
-            return false;
-        }
-        let wrote = !r.paused && self.write(p, usize::MAX) > 0;
-        self.remotes[p].read(self.now) || wrote
-    }
-
-    /// Write at most `max` bytes of the device's output to the remote.
-    pub fn write(&mut self, p: P, max: usize) -> usize {
-        let r = &mut self.remotes[p];
-        if !r.attached {
-            return 0;
-        }
-        let (a, b) = self.dev.output(r.id);
-        let n = (a.len() + b.len()).min(max);
-        let from_a = n.min(a.len());
-        let start = r.wire.len();
-        r.wire.extend_from_slice(&a[..from_a]);
-        r.wire.extend_from_slice(&b[..n - from_a]);
-        if r.old && (start..r.wire.len()).contains(&MINOR_AT) {
-            r.wire[MINOR_AT] = 0;
-        }
-        self.dev.consume_output(r.id, n);
-        n
-    }
-
-    /// Take the device's wake-ups and carry out its closes.
-    fn dispatch(&mut self) -> bool {
-        let mut moved = false;
-        while let Some(id) = self.dev.poll_wake() {
-            if let Some(p) = self.find(id) {
-                self.remotes[p].woken = true;
-                moved = true;
-            }
-        }
-        while let Some((id, reason)) = self.dev.poll_close() {
-            let p = self.find(id).expect("a close for a connected peer");
-            self.closes.push((p, reason));
-            self.remotes[p].end.get_or_insert(End::Closed(reason));
-            self.hang_up(p);
-            moved = true;
-        }
-        moved
-    }
-
-    /// Read what the remote sent into the caller's buffer and feed it to the device.
-    fn feed(&mut self, p: P) -> bool {
-        let cap = self.dev.config().input_capacity;
-        let r = &mut self.remotes[p];
-        if r.end.is_some() {
-            return false;
-        }
-        let mut moved = false;
-        while self.dev.wants_read(r.id) {
-            if self.bypass.is_some() && r.inbuf.is_empty() && self.dev.bypass_target(r.id).is_some()
-            {
-                break;
-            }
-            let n = (cap - r.inbuf.len()).min(r.sent.len() - r.sent_read);
-            r.inbuf
-                .extend_from_slice(&r.sent[r.sent_read..r.sent_read + n]);
-            r.sent_read += n;
-            let woken = mem::take(&mut r.woken);
-            if n == 0 && !woken {
-                break;
-            }
-            moved |= n > 0;
-            match self.dev.handle_input(r.id, &r.inbuf, self.now) {
-                Ok(0) => {
-                    assert!(
-                        !self.dev.input_stuck(r.id, r.inbuf.len()),
-                        "remote {p}: a full buffer that is wanted and not read"
-                    );
-                    if n == 0 {
-                        break;
-                    }
-                }
-                Ok(used) => {
-                    r.inbuf.drain(..used);
-                    moved = true;
-                }
-                Err(e) => {
-                    r.end = Some(End::Failed(e));
-                    if self.remove_failed {
-                        self.hang_up(p);
-                    }
-                    return true;
-                }
-            }
-        }
-        moved
-    }
-
-    /// Move body bytes the device lets by from the remote's socket to its destination's,
-    /// after what the device holds for the destination, unless that remote is paused.
-    fn bypass_body(&mut self, p: P) -> bool {
-        let Some(chunk) = self.bypass else {
-            return false;
-        };
-        let r = &self.remotes[p];
-        if r.end.is_some() || !r.inbuf.is_empty() {
-            return false;
-        }
-        let Some((dest, left)) = self.dev.bypass_target(r.id) else {
-            return false;
-        };
-        let d = self.find(dest).expect("bypass names a connected peer");
-        if self.remotes[d].paused {
-            return false;
-        }
-        self.write(d, usize::MAX);
-        let r = &mut self.remotes[p];
-        let n = (r.sent.len() - r.sent_read).min(chunk).min(left as usize);
-        if n == 0 {
-            return false;
-        }
-        let bytes = r.sent[r.sent_read..r.sent_read + n].to_vec();
-        r.sent_read += n;
-        let id = r.id;
-        self.remotes[d].wire.extend_from_slice(&bytes);
-        self.dev.bypassed(id, n as u64, self.now);
-        self.bypassed += n as u64;
-        true
-    }
-
-    /// Write what the device holds for the remote, then close the connection.
-    fn hang_up(&mut self, p: P) {
-        self.write(p, usize::MAX);
-        let r = &mut self.remotes[p];
-        r.read(self.now);
-        self.dev.remove_peer(r.id);
-        r.attached = false;
-    }
-
-    fn find(&self, id: PeerId) -> Option<P> {
-        self.remotes.iter().position(|r| r.attached && r.id == id)
     }
 }
 

@@ -22,6 +22,7 @@ use remote::End;
 use Side::{Backend, Frontend};
 
 mod bypass;
+mod caller;
 mod forwarder;
 mod harness;
 mod lifecycle;
