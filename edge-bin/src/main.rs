@@ -5,9 +5,9 @@
 //! loop ([`driver`]), telling systemd how it is doing ([`notify`]). It owns no protocol logic.
 //!
 //! Exit status: 0 after SIGINT/SIGTERM, 1 when running fails (an endpoint cannot be bound) or
-//! `check-config` finds a mistake, 2 for a bad command line or config file given to `run`
-//! (the unit's `RestartPreventExitStatus=2` keeps systemd from retrying a config that cannot
-//! work). Errors are one line on stderr.
+//! `check-config` finds a mistake, 2 for a bad command line or config file given to `run`,
+//! including settings that cannot fit `memory_max` (the unit's `RestartPreventExitStatus=2`
+//! keeps systemd from retrying a config that cannot work). Errors are one line on stderr.
 
 mod admit;
 mod bypass;
@@ -32,10 +32,12 @@ use std::process::ExitCode;
 use setup::DeviceSetup;
 
 fn main() -> ExitCode {
-    let (devices, verbosity, base_level) = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(cli::Command::Device(o)) => (vec![o.setup], o.verbosity, None),
+    // Settings that cannot work, or devices that cannot fit memory_max, are refused here,
+    // before anything is bound or allocated.
+    let (devices, process, verbosity, base_level) = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli::Command::Device(o)) => (vec![o.setup], o.process, o.verbosity, None),
         Ok(cli::Command::Run { config, verbosity }) => match config::load(&config) {
-            Ok(cfg) => (cfg.devices, verbosity, cfg.log_level),
+            Ok(cfg) => (cfg.devices, cfg.process, verbosity, cfg.log_level),
             Err(e) => return usage_error(&e.to_string()),
         },
         Ok(cli::Command::CheckConfig(path)) => return check_config(&path),
@@ -54,6 +56,9 @@ fn main() -> ExitCode {
         Ok(level) => log::init(level),
         Err(e) => return usage_error(&e),
     }
+    // The driver does not draw its buffers from memory_max yet; the check above already
+    // holds the fixed part of every device to it.
+    let _budget = process.memory_max;
     run(devices)
 }
 

@@ -1,6 +1,7 @@
 //! The command line through the real binary: mistakes give one clear line and exit 2,
 //! runtime failures (a port in use) exit 1, and the bare device binds the seed's ports. The
-//! same mistakes in a config file get the same words.
+//! same mistakes in a config file get the same words, and so does a device that cannot fit
+//! `memory_max`.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
@@ -108,11 +109,12 @@ fn defaults_bind_the_seed_ports() {
 struct Mistake {
     kind: &'static str,
     flags: &'static [&'static str],
-    /// The same setting as a line of the file.
+    /// The same settings as lines of the file; the mistake is in the one with `key`.
     line: &'static str,
     flag: &'static str,
     key: &'static str,
-    /// What both say after their place; `{ivl}` is the heartbeat interval's flag or key.
+    /// What both say after their place; `{ivl}` and `{subs}` are the heartbeat interval's and
+    /// the subscription table's flag or key.
     what: &'static str,
 }
 
@@ -170,11 +172,74 @@ const SAME_MISTAKES: &[Mistake] = &[
     },
     Mistake {
         kind: "streamer",
-        flags: &["--heartbeat-timeout", "5s"],
-        line: "heartbeat_timeout = \"5s\"",
+        flags: &["--heartbeat-ivl", "0", "--heartbeat-timeout", "5s"],
+        line: "heartbeat_ivl = 0\nheartbeat_timeout = \"5s\"",
         flag: "--heartbeat-timeout",
         key: "heartbeat_timeout",
         what: "only applies with heartbeats on; set {ivl} too",
+    },
+    Mistake {
+        kind: "streamer",
+        flags: &["--max-subscriptions-per-peer", "10"],
+        line: "max_subscriptions_per_peer = 10",
+        flag: "--max-subscriptions-per-peer",
+        key: "max_subscriptions_per_peer",
+        what: "applies to forwarders only, and this device is a streamer, which keeps no \
+         subscriptions; remove it",
+    },
+    Mistake {
+        kind: "forwarder",
+        flags: &[
+            "--max-subscriptions",
+            "100",
+            "--max-subscriptions-per-peer",
+            "200",
+        ],
+        line: "max_subscriptions = 100\nmax_subscriptions_per_peer = 200",
+        flag: "--max-subscriptions-per-peer",
+        key: "max_subscriptions_per_peer",
+        what: "must be at most {subs} (100); lower it or raise {subs}",
+    },
+    Mistake {
+        kind: "queue",
+        flags: &["--store-forward-max", "4K"],
+        line: "store_forward_max = \"4K\"",
+        flag: "--store-forward-max",
+        key: "store_forward_max",
+        what: "must be at least 65536 (bytes)",
+    },
+    Mistake {
+        kind: "streamer",
+        flags: &["--max-splices", "9999"],
+        line: "max_splices = 9999",
+        flag: "--max-splices",
+        key: "max_splices",
+        what: "must be at most 1024 (splices)",
+    },
+    Mistake {
+        kind: "forwarder",
+        flags: &["--max-handshaking", "0"],
+        line: "max_handshaking = 0",
+        flag: "--max-handshaking",
+        key: "max_handshaking",
+        what: "must be at least 1 (connections)",
+    },
+    Mistake {
+        kind: "queue",
+        flags: &["--max-peers-per-address", "few"],
+        line: "max_peers_per_address = \"few\"",
+        flag: "--max-peers-per-address",
+        key: "max_peers_per_address",
+        what: "expected a whole number, not \"few\"",
+    },
+    Mistake {
+        kind: "streamer",
+        flags: &["--progress-timeout", "soon"],
+        line: "progress_timeout = \"soon\"",
+        flag: "--progress-timeout",
+        key: "progress_timeout",
+        what: "expected a duration, like 500 (milliseconds), \"500ms\", \"5s\" or \"2m\", \
+         not \"soon\"",
     },
 ];
 
@@ -185,7 +250,10 @@ fn the_same_mistake_reads_the_same_on_the_command_line_and_in_a_config_file() {
         args.extend(m.flags);
         let (code, msg) = fails(&args);
         assert_eq!(code, 2, "{msg}");
-        let what = m.what.replace("{ivl}", "--heartbeat-ivl");
+        let what = m
+            .what
+            .replace("{ivl}", "--heartbeat-ivl")
+            .replace("{subs}", "--max-subscriptions");
         assert_eq!(msg, format!("zedge: {}: {what}\n", m.flag));
 
         let path = temp_path("same.toml");
@@ -198,14 +266,56 @@ fn the_same_mistake_reads_the_same_on_the_command_line_and_in_a_config_file() {
         let (code, msg) = fails(&["check-config", path.to_str().expect("utf-8 path")]);
         let _ = std::fs::remove_file(&path);
         assert_eq!(code, 1, "{msg}");
-        let what = m.what.replace("{ivl}", "heartbeat_ivl");
+        let what = m
+            .what
+            .replace("{ivl}", "heartbeat_ivl")
+            .replace("{subs}", "max_subscriptions");
+        let line = 6 + m
+            .line
+            .lines()
+            .position(|l| l.starts_with(&format!("{} ", m.key)))
+            .expect("the key is in the lines");
         assert_eq!(
             msg,
             format!(
-                "zedge: {}:6: device \"d\": key \"{}\": {what}\n",
+                "zedge: {}:{line}: device \"d\": key \"{}\": {what}\n",
                 path.display(),
                 m.key
             )
         );
     }
+}
+
+/// A device that cannot fit `memory_max`: refused on the command line (exit 2) and in a config
+/// file (check-config, exit 1) with the same figures, naming the setting to lower.
+#[test]
+fn a_device_over_memory_max_reads_the_same_on_the_command_line_and_in_a_config_file() {
+    let (code, cli) = fails(&["queue", "--max-peers", "1000000", "--memory-max", "64M"]);
+    assert_eq!(code, 2, "{cli}");
+    assert!(cli.starts_with("zedge: the settings need "), "{cli}");
+    assert!(
+        cli.contains(
+            ", more than --memory-max 64 MiB: lower --max-peers (1000000 peers per side cost "
+        ),
+        "{cli}"
+    );
+    assert!(cli.ends_with(") or raise --memory-max\n"), "{cli}");
+
+    let path = temp_path("over.toml");
+    let text = "memory_max = \"64M\"\n[[device]]\nname = \"d\"\nkind = \"queue\"\n\
+                frontend = \"tcp://127.0.0.1:1\"\nbackend = \"tcp://127.0.0.1:2\"\n\
+                max_peers = 1000000\n";
+    std::fs::write(&path, text).expect("write config");
+    let (code, file) = fails(&["check-config", path.to_str().expect("utf-8 path")]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, 1, "{file}");
+    let as_cli = file
+        .replace(
+            &format!("{}:2: device \"d\" needs", path.display()),
+            "the settings need",
+        )
+        .replace(" on device \"d\"", "")
+        .replace("memory_max", "--memory-max")
+        .replace("max_peers", "--max-peers");
+    assert_eq!(as_cli, cli);
 }

@@ -1,8 +1,11 @@
 //! `zedge check-config FILE` and `zedge run --config FILE` through the real binary: the shipped
-//! config checks clean, mistakes are reported with file, line and key, and one process runs
-//! several devices side by side for real libzmq peers.
+//! config checks clean, mistakes are reported with file, line and key, limits that cannot fit
+//! `memory_max` are refused without a crash, and one process runs several devices side by
+//! side for real libzmq peers.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use zedge_tests::broker::free_port;
@@ -26,7 +29,104 @@ fn check_config_accepts_the_shipped_board_config() {
     );
     assert!(stdout.contains("  telemetry: forwarder\n"), "{stdout}");
     assert!(stdout.contains("  rpc: queue\n"), "{stdout}");
+    assert!(stdout.contains("    memory    "), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("  total: ") && l.contains(" of memory_max 256 MiB")),
+        "{stdout}"
+    );
     assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// A device of `max_peers` peers per side on free ports, alone in its file.
+fn huge(max_peers: &str) -> String {
+    format!(
+        "[[device]]\nname = \"big\"\nkind = \"streamer\"\nfrontend = \"tcp://127.0.0.1:{}\"\n\
+         backend = \"tcp://127.0.0.1:{}\"\nmax_peers = {max_peers}\n",
+        free_port(),
+        free_port()
+    )
+}
+
+/// Exited by itself, not killed by a signal (an abort, a panic's abort, the OOM killer).
+fn no_crash(status: ExitStatus, stderr: &str) {
+    assert_eq!(status.signal(), None, "killed by a signal: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("memory allocation"), "{stderr}");
+}
+
+/// The bytes a refusal says the device needs: `N bytes` after "needs", or `None` for a figure
+/// that saturated ("over 18446744073709551615 bytes").
+fn needed_bytes(msg: &str) -> Option<u64> {
+    let (_, rest) = msg.split_once(" needs ")?;
+    let (n, _) = rest.split_once(" bytes (")?;
+    n.parse().ok()
+}
+
+/// Limits that once made `run` abort on a 43 GB allocation (100,000,000 peers) or panic on an
+/// overflow (2^63 - 1): both commands refuse them with what they cost, check-config with exit
+/// status 1, run with 2 and before binding anything.
+#[test]
+fn huge_limits_are_refused_with_their_cost_not_crashed_on() {
+    for max_peers in ["100000000", "9223372036854775807"] {
+        let config = huge(max_peers);
+        let path = temp_path("huge.toml");
+        std::fs::write(&path, &config).expect("write config");
+        let out = zedge(&["check-config", path.to_str().expect("utf-8 path")]);
+        let _ = std::fs::remove_file(&path);
+        let stderr = text(&out.stderr);
+        no_crash(out.status, &stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(out.stdout.is_empty());
+        let want = format!("zedge: {}:1: device \"big\" needs ", path.display());
+        assert!(stderr.starts_with(&want), "{stderr}");
+        let advice = format!(
+            ", more than memory_max 256 MiB: lower max_peers on device \"big\" ({max_peers} \
+             peers per side cost "
+        );
+        assert!(stderr.contains(&advice), "{stderr}");
+        assert!(stderr.ends_with(") or raise memory_max\n"), "{stderr}");
+        match needed_bytes(&stderr) {
+            // Two slots per peer, then the input buffer (1 MiB and a frame head) and two
+            // messages kept (2 MiB): what is left is whole slots of a plausible size.
+            Some(n) => {
+                let table = n - (3 << 20) - 9;
+                assert_eq!(table % 200_000_000, 0, "{stderr}");
+                let slot = table / 200_000_000;
+                assert!((64..=4096).contains(&slot), "{slot} bytes a slot: {stderr}");
+            }
+            None => {
+                assert!(
+                    stderr.contains("needs over 18446744073709551615 bytes (over 16 EiB)"),
+                    "{stderr}"
+                );
+                assert!(
+                    stderr.contains("peers per side cost over 16 EiB)"),
+                    "{stderr}"
+                );
+            }
+        }
+
+        let mut run = ConfigRun::start(&config, &[]);
+        let status = run.wait(Duration::from_secs(10));
+        let run_stderr = run.stderr();
+        no_crash(status, &run_stderr);
+        assert_eq!(status.code(), Some(2), "{run_stderr}");
+        assert!(!run_stderr.contains("listening on"), "{run_stderr}");
+        // The same refusal, for the file run was given.
+        let (_, check_what) = stderr.split_once(": device ").expect("placed");
+        assert!(run_stderr.contains(check_what), "{run_stderr}");
+
+        // And on the command line.
+        let out = zedge(&["streamer", "--max-peers", max_peers]);
+        let cli = text(&out.stderr);
+        no_crash(out.status, &cli);
+        assert_eq!(out.status.code(), Some(2), "{cli}");
+        assert!(cli.starts_with("zedge: the settings need "), "{cli}");
+        assert!(cli.contains("lower --max-peers ("), "{cli}");
+    }
 }
 
 const BAD_KIND: &str = r#"# gateway

@@ -387,8 +387,9 @@ fn silent_peer_is_dropped_by_heartbeat_timeout() {
 
 #[test]
 fn a_peer_silent_past_its_own_ttl_is_dropped() {
-    // No heartbeats of our own configured: the peer's TTL (in its PING) still binds.
-    let mut broker = Broker::start("streamer", &[]);
+    // No heartbeats of our own (they are on by default): the peer's TTL (in its PING) still
+    // binds.
+    let mut broker = Broker::start("streamer", &["--heartbeat-ivl", "0"]);
     let mut s = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
     s.write_all(&raw::ping(5, b"ctx")).expect("PING");
     let (flags, body) = raw::read_frame(&mut s).expect("a PONG");
@@ -607,7 +608,12 @@ print("kept up")
 
 #[test]
 fn a_subscriber_that_never_reads_stalls_nobody() {
-    let mut broker = Broker::start("forwarder", &["--queue-hwm", "256K"]);
+    // Heartbeats off: they would drop the stuck subscriber (it cannot read a PING) 30 s in,
+    // and this is about one that stays.
+    let mut broker = Broker::start(
+        "forwarder",
+        &["--queue-hwm", "256K", "--heartbeat-ivl", "0"],
+    );
     // Subscribes to everything and never reads a byte.
     let mut stuck = raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10));
     stuck.write_all(&raw::subscribe(b"")).expect("subscribe");

@@ -1,7 +1,9 @@
-//! `zedge --help`. The defaults it shows are [`Tuning::default`]'s: a test below holds them to
-//! it, each option's `[default: X]` given back to the parser must change nothing.
+//! `zedge --help`. The defaults it shows are [`Tuning::default`]'s and [`Process::default`]'s:
+//! a test below holds them to it, each option's `[default: X]` given back to the parser must
+//! change nothing.
 //!
 //! [`Tuning::default`]: crate::setup::Tuning
+//! [`Process::default`]: crate::setup::Process
 
 pub const HELP: &str = "\
 zedge: a ZeroMQ broker for edge gateways
@@ -28,15 +30,31 @@ Endpoints (repeat an option for several; @ or no prefix binds, > connects):
 Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --max-msg-size BYTES       largest message accepted [default: 64M]
   --queue-hwm BYTES          per-peer outbound high-water mark [default: 1M]
-  --max-peers N              peers at once, both sides together [default: 1024]
+  --max-peers N              peers at once on each side; each side has its own, so one
+                             cannot lock the other out [default: 1024]
+  --max-peers-per-address N  peers at once on each side from one address [default: 256]
+  --max-handshaking N        connections on each side still in their handshake; one more
+                             drops the oldest of them [default: 64]
   --max-subscriptions N      forwarder only: subscription table size [default: 4096]
+  --max-subscriptions-per-peer N
+                             forwarder only: subscriptions one peer may hold, at most
+                             --max-subscriptions [default: 1024]
   --max-splices N            queue and streamer only: large bodies passed socket to socket
                              through a pipe at once, two descriptors each; 0 = copy every
-                             body [default: 32]
-  --heartbeat-ivl TIME       PING interval to ZMTP 3.1 peers, 0 = off [default: 0]
+                             body; at most 1024 [default: 32]
+  --store-forward-max BYTES  messages up to this size are received whole before they are
+                             forwarded, larger ones cut through; at least 64K [default: 1M]
+  --progress-timeout TIME    a message being cut through that makes no progress this long
+                             aborts its sender, 0 = never [default: 5s]
+  --heartbeat-ivl TIME       PING interval to ZMTP 3.1 peers (libzmq 4.2 and later answer
+                             by themselves; 3.0 peers are never pinged), 0 = off
+                             [default: 10s]
   --heartbeat-timeout TIME   drop a peer silent this long after a PING; needs
                              --heartbeat-ivl [default: 3 * ivl]
   --handshake-timeout TIME   drop a peer that has not finished its handshake [default: 10000]
+  --memory-max BYTES         what every buffer of the process may use together; settings
+                             whose tables and buffers cannot fit are refused, with what
+                             they cost [default: 256M]
   --classic                  forwarder only: SUB/PUB instead of XSUB/XPUB
   -v, -vv, -vvv              log info, debug, trace (or ZEDGE_LOG=error|warn|info|debug|trace)
   -h, --help                 print this help
@@ -51,7 +69,7 @@ mod tests {
 
     use super::*;
     use crate::cli::{parse, Command};
-    use crate::setup::{kind_name, Opt, Tuning, DEFAULT_BACKEND, DEFAULT_FRONTEND};
+    use crate::setup::{kind_name, Opt, Process, Tuning, DEFAULT_BACKEND, DEFAULT_FRONTEND};
 
     /// An option's entry: its line and the continuation lines under it, joined.
     fn entry(flag: &str) -> String {
@@ -79,7 +97,7 @@ mod tests {
 
     #[test]
     fn every_option_is_in_the_help() {
-        for opt in Opt::ALL {
+        for opt in Opt::DEVICE.into_iter().chain(Opt::PROCESS) {
             let e = entry(opt.flag());
             let kinds = opt.kinds();
             if kinds.len() == 1 {
@@ -87,11 +105,12 @@ mod tests {
             }
         }
         assert!(entry("--max-splices").contains("queue and streamer only"));
+        assert!(entry("--max-peers").contains("on each side"));
     }
 
     #[test]
     fn the_defaults_the_help_shows_are_the_real_ones() {
-        for opt in Opt::ALL {
+        for opt in Opt::DEVICE.into_iter().chain(Opt::PROCESS) {
             let shown = shown_default(opt.flag());
             let shown = match opt {
                 Opt::Classic => {
@@ -108,12 +127,11 @@ mod tests {
             };
             let args = [kind_name(opt.kinds()[0]), opt.flag(), &shown];
             match parse(args.iter().map(OsString::from)) {
-                Ok(Command::Device(o)) => assert_eq!(
-                    o.setup.tuning,
-                    Tuning::default(),
-                    "{} [default: {shown}]",
-                    opt.flag()
-                ),
+                Ok(Command::Device(o)) => {
+                    let what = format!("{} [default: {shown}]", opt.flag());
+                    assert_eq!(o.setup.tuning, Tuning::default(), "{what}");
+                    assert_eq!(o.process, Process::default(), "{what}");
+                }
                 other => panic!("{args:?}: {other:?}"),
             }
         }

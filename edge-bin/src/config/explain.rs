@@ -6,6 +6,8 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use crate::setup::Opt;
+
 /// 1-based line of byte offset `at`.
 pub fn line_of(text: &str, at: usize) -> usize {
     let at = at.min(text.len());
@@ -23,12 +25,22 @@ pub fn explain(doc: &Spanned<DeTable<'_>>, at: usize, key: Option<&str>, msg: &s
     let key = key
         .map(|k| k.trim_matches(|c| c == '"' || c == '\'').to_owned())
         .or(found);
+    let mut msg = reword(msg);
+    if let Some(opt) = Opt::PROCESS
+        .into_iter()
+        .find(|o| section.is_some() && msg.starts_with(&format!("unknown key \"{}\"", o.key())))
+    {
+        msg = format!(
+            "unknown key \"{}\" here: it is the whole process's; write it at the top of the \
+             file, before any [table]",
+            opt.key()
+        );
+    }
     let mut out = String::new();
     if let Some(s) = section {
         out.push_str(&s);
         out.push_str(": ");
     }
-    let msg = reword(msg);
     // "unknown key" names the key itself.
     if let (Some(k), false) = (key, msg.starts_with("unknown key")) {
         out.push_str(&format!("key \"{k}\": "));

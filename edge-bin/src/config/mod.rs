@@ -1,12 +1,13 @@
 //! The config file of `zedge run --config FILE` and `zedge check-config FILE`.
 //!
-//! TOML: an optional `[log]` table and one `[[device]]` table per device, keys spelled as the
-//! command-line flags with `_` for `-`. serde checks the structure (unknown, missing and
-//! repeated keys) and [`toml::Spanned`] keeps where each value was written; a device's options
-//! are checked by [`Written::build`], as the command line's are, and the checks that span
-//! devices (names, endpoints bound twice) are this module's. Every error names the file, the
-//! line, the device and the key, and says what would be accepted. `board/zedge.toml`
-//! documents each key and its default.
+//! TOML: process options at the top (`memory_max`), an optional `[log]` table and one
+//! `[[device]]` table per device, keys spelled as the command-line flags with `_` for `-`.
+//! serde checks the structure (unknown, missing and repeated keys) and [`toml::Spanned`] keeps
+//! where each value was written; a device's options are checked by [`Written::build`], as the
+//! command line's are, the process options by [`WrittenProcess::build`], and what the devices
+//! cost by [`Memory::check`]; the checks that span devices (names, endpoints bound twice) are
+//! this module's. Every error names the file, the line, the device and the key, and says what
+//! would be accepted. `board/zedge.toml` documents each key and its default.
 
 mod explain;
 mod raw;
@@ -21,7 +22,9 @@ use serde::Deserialize;
 use toml::de::DeTable;
 
 use crate::endpoint::{Addr, Endpoint, Host, Mode};
-use crate::setup::{DeviceSetup, Origin, SettingError, Written};
+use crate::setup::{
+    DeviceSetup, Memory, Origin, Process, SettingError, Via, Written, WrittenProcess,
+};
 use explain::{explain, line_of};
 use raw::RawFile;
 pub use summary::summary;
@@ -34,7 +37,10 @@ const MAX_NAME: usize = 32;
 pub struct Config {
     /// `[log] level`, the level when neither `-v` nor `ZEDGE_LOG` asks for another.
     pub log_level: Option<LevelFilter>,
+    pub process: Process,
     pub devices: Vec<DeviceSetup>,
+    /// What the devices cost at worst; it fits `process.memory_max`.
+    pub memory: Memory,
 }
 
 /// What is wrong with a config file, and where: `FILE:LINE: device "x": key "y": what to do`.
@@ -87,9 +93,22 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         };
         return Err(at(span.clone(), explain(&doc, span.start, key, &msg)));
     }
-    let raw = RawFile::deserialize(toml::de::Deserializer::from(doc.clone())).map_err(|e| {
+    let mut raw = RawFile::deserialize(toml::de::Deserializer::from(doc.clone())).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         at(span.clone(), explain(&doc, span.start, None, e.message()))
+    })?;
+    let mut process = WrittenProcess::default();
+    for (opt, value) in raw.options() {
+        let span = value.span();
+        process.set(opt, value.into_inner(), Origin::Key(span));
+    }
+    let process = process.build().map_err(|e| match &e {
+        SettingError::Option {
+            opt,
+            at: Origin::Key(span),
+            ..
+        } => at(span.clone(), format!("key \"{}\": {e}", opt.key())),
+        _ => at(0..0, e.to_string()),
     })?;
     let log_level = raw.log.and_then(|l| l.level).map(|l| l.into_inner().0);
     if raw.device.is_empty() {
@@ -174,9 +193,17 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         })?;
         devices.push((setup, header));
     }
+    let (devices, headers): (Vec<DeviceSetup>, Vec<usize>) = devices.into_iter().unzip();
+    let memory = Memory::check(&devices, &process, Via::ConfigFile).map_err(|e| ConfigError {
+        file: file.to_owned(),
+        line: headers.get(e.device).copied(),
+        what: e.to_string(),
+    })?;
     Ok(Config {
         log_level,
-        devices: devices.into_iter().map(|(d, _)| d).collect(),
+        process,
+        devices,
+        memory,
     })
 }
 
@@ -219,5 +246,7 @@ fn covers(wild: &Host, other: &Host) -> bool {
     }
 }
 
+#[cfg(test)]
+mod shipped;
 #[cfg(test)]
 mod tests;

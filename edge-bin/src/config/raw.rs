@@ -19,6 +19,17 @@ pub struct RawFile {
     #[serde(default)]
     pub device: Vec<Spanned<RawDevice>>,
     pub log: Option<RawLog>,
+    /// Process options, at the top of the file (before any table).
+    pub memory_max: Option<Spanned<Value>>,
+}
+
+impl RawFile {
+    /// Takes out the process options that were given, as [`RawDevice::options`] does.
+    pub fn options(&mut self) -> impl Iterator<Item = (Opt, Spanned<Value>)> {
+        [(Opt::MemoryMax, self.memory_max.take())]
+            .into_iter()
+            .filter_map(|(opt, v)| Some((opt, v?)))
+    }
 }
 
 #[derive(Deserialize)]
@@ -40,8 +51,13 @@ pub struct RawDevice {
     pub max_msg_size: Option<Spanned<Value>>,
     pub queue_hwm: Option<Spanned<Value>>,
     pub max_peers: Option<Spanned<Value>>,
+    pub max_peers_per_address: Option<Spanned<Value>>,
+    pub max_handshaking: Option<Spanned<Value>>,
     pub max_subscriptions: Option<Spanned<Value>>,
+    pub max_subscriptions_per_peer: Option<Spanned<Value>>,
     pub max_splices: Option<Spanned<Value>>,
+    pub store_forward_max: Option<Spanned<Value>>,
+    pub progress_timeout: Option<Spanned<Value>>,
     pub heartbeat_ivl: Option<Spanned<Value>>,
     pub heartbeat_timeout: Option<Spanned<Value>>,
     pub handshake_timeout: Option<Spanned<Value>>,
@@ -56,8 +72,16 @@ impl RawDevice {
             (Opt::MaxMsgSize, self.max_msg_size.take()),
             (Opt::QueueHwm, self.queue_hwm.take()),
             (Opt::MaxPeers, self.max_peers.take()),
+            (Opt::MaxPeersPerAddress, self.max_peers_per_address.take()),
+            (Opt::MaxHandshaking, self.max_handshaking.take()),
             (Opt::MaxSubscriptions, self.max_subscriptions.take()),
+            (
+                Opt::MaxSubscriptionsPerPeer,
+                self.max_subscriptions_per_peer.take(),
+            ),
             (Opt::MaxSplices, self.max_splices.take()),
+            (Opt::StoreForwardMax, self.store_forward_max.take()),
+            (Opt::ProgressTimeout, self.progress_timeout.take()),
             (Opt::HeartbeatIvl, self.heartbeat_ivl.take()),
             (Opt::HeartbeatTimeout, self.heartbeat_timeout.take()),
             (Opt::HandshakeTimeout, self.handshake_timeout.take()),

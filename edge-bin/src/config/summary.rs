@@ -1,17 +1,18 @@
-//! What `zedge check-config` prints for a good file: each device as it will run.
+//! What `zedge check-config` prints for a good file: each device as it will run, and what it
+//! costs at worst.
 
 use zedge_core::device::Kind;
 
 use super::Config;
 use crate::endpoint::{Endpoint, Mode};
-use crate::setup::{kind_name, Bytes};
+use crate::setup::{kind_name, Bytes, DeviceMemory, Mib, SLOT_BYTES};
 
 /// What `zedge check-config` prints for a good file.
 pub fn summary(cfg: &Config, file: &str) -> String {
     use std::fmt::Write;
     let n = cfg.devices.len();
     let mut out = format!("{file}: ok, {n} device{}\n", if n == 1 { "" } else { "s" });
-    for d in &cfg.devices {
+    for (d, dm) in cfg.devices.iter().zip(&cfg.memory.devices) {
         let t = &d.tuning;
         let classic = match d.kind {
             Kind::Forwarder { classic: true } => " (classic SUB/PUB)",
@@ -29,16 +30,31 @@ pub fn summary(cfg: &Config, file: &str) -> String {
         let _ = writeln!(out, "  {}: {}{classic}", d.name, kind_name(d.kind));
         let _ = writeln!(out, "    frontend  {}", list(&d.frontends));
         let _ = writeln!(out, "    backend   {}", list(&d.backends));
-        let extra = match d.kind {
-            Kind::Forwarder { .. } => format!(", {} subscriptions", t.max_subscriptions),
+        let subs = match d.kind {
+            Kind::Forwarder { .. } => format!(
+                ", {} subscriptions ({} per peer)",
+                t.max_subscriptions, t.max_subscriptions_per_peer
+            ),
             _ => format!(", {} splices", t.max_splices),
         };
         let _ = writeln!(
             out,
-            "    limits    {} peers, {} messages, {} per-peer queue{extra}",
+            "    limits    {} peers per side ({} per address, {} handshaking), {} messages, {} \
+             per-peer queue{subs}",
             t.max_peers,
+            t.max_peers_per_address,
+            t.max_handshaking,
             Bytes(t.max_msg_size),
             Bytes(t.queue_hwm as u64),
+        );
+        let stalled = match t.progress_timeout_ms {
+            0 => "a stalled one waits forever".to_owned(),
+            ms => format!("a stalled one aborts its sender after {ms} ms"),
+        };
+        let _ = writeln!(
+            out,
+            "    messages  whole up to {}, cut through above; {stalled}",
+            Bytes(t.store_forward_max as u64)
         );
         let hb = d.device_config().heartbeat;
         let hb = if t.heartbeat_ivl_ms == 0 {
@@ -55,6 +71,45 @@ pub fn summary(cfg: &Config, file: &str) -> String {
             "    timers    handshake {} ms, heartbeat {hb}",
             t.handshake_timeout_ms
         );
+        let _ = writeln!(out, "    memory    {}", device_memory(dm));
     }
+    let m = &cfg.memory;
+    let _ = writeln!(
+        out,
+        "  total: {} fixed + {} kept for queued messages = {} of memory_max {}; {} descriptors \
+         at most",
+        Mib(m.fixed()),
+        Mib(m.kept()),
+        Mib(m.need()),
+        Bytes(m.memory_max),
+        m.devices
+            .iter()
+            .map(|d| d.peer_slots.saturating_add(d.pipe_fds))
+            .fold(0, u64::saturating_add),
+    );
     out
+}
+
+/// `0.8 MiB peer table (2048 slots of 432 B), ... = 2.8 MiB fixed; 2.0 MiB kept for queued
+/// messages; 64 pipe descriptors`.
+fn device_memory(dm: &DeviceMemory) -> String {
+    let mut parts = vec![format!(
+        "{} peer table ({} slots of {SLOT_BYTES} B)",
+        Mib(dm.peer_table),
+        dm.peer_slots
+    )];
+    if dm.subscriptions > 0 {
+        parts.push(format!("{} subscriptions", Mib(dm.subscriptions)));
+    }
+    parts.push(format!("{} input", Mib(dm.input)));
+    let mut line = format!(
+        "{} = {} fixed; {} kept for queued messages",
+        parts.join(" + "),
+        Mib(dm.fixed()),
+        Mib(dm.kept)
+    );
+    if dm.pipe_fds > 0 {
+        line.push_str(&format!("; {} pipe descriptors", dm.pipe_fds));
+    }
+    line
 }

@@ -1,22 +1,19 @@
 use zedge_core::device::Kind;
 
 use super::*;
-use crate::setup::{kind_name, Opt, Tuning};
+use crate::setup::{Opt, Tuning};
 
-/// The example and default config shipped in the package.
-const BOARD: &str = include_str!("../../../board/zedge.toml");
-
-fn ok(text: &str) -> Config {
+pub(super) fn ok(text: &str) -> Config {
     parse(text, "z.toml").unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn err(text: &str) -> String {
+pub(super) fn err(text: &str) -> String {
     parse(text, "z.toml")
         .expect_err("should be refused")
         .to_string()
 }
 
-const ONE: &str = r#"
+pub(super) const ONE: &str = r#"
 [[device]]
 name = "a"
 kind = "streamer"
@@ -24,91 +21,17 @@ frontend = "tcp://*:7001"
 backend = ["tcp://*:7002"]
 "#;
 
-#[test]
-fn the_shipped_config_is_valid_and_runs_what_it_says() {
-    let cfg = ok(BOARD);
-    let names: Vec<&str> = cfg.devices.iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(names, ["telemetry", "rpc"]);
-    let t = &cfg.devices[0];
-    assert_eq!(t.kind, Kind::Forwarder { classic: false });
-    assert_eq!(t.tuning, Tuning::default());
-    assert_eq!(t.backends[1].to_string(), "ipc:///run/zedge/telemetry.ipc");
-    assert_eq!(cfg.devices[1].kind, Kind::Queue);
-    assert_eq!(cfg.devices[1].tuning.heartbeat_ivl_ms, 5000);
-    assert_eq!(cfg.log_level, None);
-}
-
-/// `# key = value` lines in the shipped file document the defaults: uncommenting every one of
-/// them must change nothing.
-#[test]
-fn the_defaults_the_shipped_config_documents_are_the_real_ones() {
-    let mut uncommented = 0;
-    let text: String = BOARD
-        .lines()
-        .map(|line| {
-            let Some(rest) = line.strip_prefix("# ") else {
-                return format!("{line}\n");
-            };
-            let Some((key, value)) = rest.split_once(" = ") else {
-                return format!("{line}\n");
-            };
-            let plain_key = key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-            if !plain_key || value.starts_with('(') {
-                return format!("{line}\n");
-            }
-            uncommented += 1;
-            format!("{rest}\n")
-        })
-        .collect();
-    assert!(uncommented >= 8, "only {uncommented} documented defaults");
-    let (base, all) = (ok(BOARD), ok(&text));
-    assert_eq!(base.devices, all.devices);
-    assert_eq!(all.log_level, Some(LevelFilter::Warn));
-}
-
-/// Every key a device accepts is documented in the shipped file.
-#[test]
-fn the_shipped_config_documents_every_key() {
-    let e = err(&format!("{ONE}zzz = 1\n"));
-    let (_, keys) = e.split_once("expected one of ").expect(&e);
-    for key in keys.split(", ") {
-        let documented = BOARD
-            .lines()
-            .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = ")));
-        assert!(documented, "key {key:?} is not in board/zedge.toml");
-    }
-}
-
-/// Each option's documented default, written into a device of a kind it applies to, is
-/// `Tuning::default()`'s: the shipped file cannot drift from the code.
-#[test]
-fn each_documented_default_is_the_one_in_tuning_default() {
-    for opt in Opt::ALL {
-        let prefix = format!("# {} = ", opt.key());
-        let value = BOARD
-            .lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap_or_else(|| panic!("board/zedge.toml documents no default for {}", opt.key()));
-        if opt == Opt::HeartbeatTimeout {
-            // Not a value: what none means, which the core decides.
-            assert!(value.starts_with("(3 x ivl)"), "{value}");
-            assert_eq!(Tuning::default().heartbeat_timeout_ms, None);
-            continue;
-        }
-        let kind = opt.kinds()[0];
-        let device = ONE.replace("streamer", kind_name(kind));
-        let cfg = ok(&format!("{device}{} = {value}\n", opt.key()));
-        assert_eq!(cfg.devices[0].tuning, Tuning::default(), "{}", opt.key());
-        assert_eq!(cfg.devices[0].kind, kind, "{}", opt.key());
-    }
-}
-
 /// Each key sets its own option: a value it cannot take is reported under that key.
 #[test]
 fn each_key_sets_its_own_option() {
-    for opt in Opt::ALL {
+    for opt in Opt::DEVICE {
         let e = err(&format!("{ONE}{} = []\n", opt.key()));
         let want = format!("z.toml:7: device \"a\": key \"{}\": expected ", opt.key());
+        assert!(e.starts_with(&want), "{e}");
+    }
+    for opt in Opt::PROCESS {
+        let e = err(&format!("# top\n{} = []\n{ONE}", opt.key()));
+        let want = format!("z.toml:2: key \"{}\": expected ", opt.key());
         assert!(e.starts_with(&want), "{e}");
     }
 }
@@ -116,6 +39,8 @@ fn each_key_sets_its_own_option() {
 #[test]
 fn everything_a_device_can_set() {
     let cfg = ok(r#"
+memory_max = "64M"
+
 [log]
 level = "debug"
 
@@ -128,7 +53,12 @@ backend = "tcp://127.0.0.1:7000"
 max_msg_size = 1048576
 queue_hwm = "256K"
 max_peers = 10
-max_subscriptions = 0
+max_peers_per_address = 2
+max_handshaking = 3
+max_subscriptions = 100
+max_subscriptions_per_peer = 50
+store_forward_max = "128K"
+progress_timeout = "2s"
 heartbeat_ivl = "1s"
 heartbeat_timeout = 2500
 handshake_timeout = "500ms"
@@ -141,6 +71,7 @@ backend = "tcp://127.0.0.1:7002"
 max_splices = 0
 "#);
     assert_eq!(cfg.log_level, Some(LevelFilter::Debug));
+    assert_eq!(cfg.process.memory_max, 64 << 20);
     let d = &cfg.devices[0];
     assert_eq!(d.kind, Kind::Forwarder { classic: true });
     assert_eq!(d.frontends[0].mode, Mode::Connect);
@@ -151,8 +82,13 @@ max_splices = 0
             max_msg_size: 1 << 20,
             queue_hwm: 256 << 10,
             max_peers: 10,
-            max_subscriptions: 0,
+            max_peers_per_address: 2,
+            max_handshaking: 3,
+            max_subscriptions: 100,
+            max_subscriptions_per_peer: 50,
             max_splices: Tuning::default().max_splices,
+            store_forward_max: 128 << 10,
+            progress_timeout_ms: 2000,
             heartbeat_ivl_ms: 1000,
             heartbeat_timeout_ms: Some(2500),
             handshake_timeout_ms: 500,
@@ -194,8 +130,8 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
             "z.toml:7: device \"a\": key \"heartbeat_ivl\": expected a duration, like 500 (milliseconds), \"500ms\", \"5s\" or \"2m\", not \"1 hour\"",
         ),
         (
-            "heartbeat_timeout = 100",
-            "z.toml:7: device \"a\": key \"heartbeat_timeout\": only applies with heartbeats on; set heartbeat_ivl too",
+            "heartbeat_ivl = 0\nheartbeat_timeout = 100",
+            "z.toml:8: device \"a\": key \"heartbeat_timeout\": only applies with heartbeats on; set heartbeat_ivl too",
         ),
         (
             "classic = true",
@@ -207,7 +143,7 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "frontends = [\"tcp://*:1\"]",
-            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, max_msg_size, queue_hwm, max_peers, max_subscriptions, max_splices, heartbeat_ivl, heartbeat_timeout, handshake_timeout",
+            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, max_subscriptions, max_subscriptions_per_peer, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout",
         ),
         (
             "name = \"b\"",
@@ -254,7 +190,19 @@ fn missing_and_misplaced_keys() {
     let e = err(&format!("{ONE}\n[logging]\nlevel = \"info\"\n"));
     assert_eq!(
         e,
-        "z.toml:8: unknown key \"logging\"; expected device or log"
+        "z.toml:8: unknown key \"logging\"; expected one of device, log, memory_max"
+    );
+    let e = err(&format!("{ONE}memory_max = \"1G\"\n"));
+    assert_eq!(
+        e,
+        "z.toml:7: device \"a\": unknown key \"memory_max\" here: it is the whole process's; \
+         write it at the top of the file, before any [table]"
+    );
+    let e = err(&format!("[log]\nmemory_max = \"1G\"\n{ONE}"));
+    assert_eq!(
+        e,
+        "z.toml:2: [log]: unknown key \"memory_max\" here: it is the whole process's; write \
+         it at the top of the file, before any [table]"
     );
     let e = err(&format!("[log]\nlevel = \"loud\"\n{ONE}"));
     assert_eq!(
@@ -324,26 +272,4 @@ fn an_address_is_bound_in_one_place_only() {
     // Within one device too.
     let e = err(&ONE.replace("[\"tcp://*:7002\"]", "[\"tcp://*:7002\", \"tcp://*:7002\"]"));
     assert!(e.contains("bound already by device \"a\" (line 6)"), "{e}");
-}
-
-#[test]
-fn summary_lists_each_device() {
-    let s = summary(&ok(BOARD), "/etc/zedge/zedge.toml");
-    assert!(
-        s.starts_with("/etc/zedge/zedge.toml: ok, 2 devices\n"),
-        "{s}"
-    );
-    assert!(s.contains("  telemetry: forwarder\n"), "{s}");
-    assert!(
-        s.contains("    backend   tcp://*:5560 ipc:///run/zedge/telemetry.ipc\n"),
-        "{s}"
-    );
-    assert!(
-        s.contains("1024 peers, 64 MiB messages, 1 MiB per-peer queue"),
-        "{s}"
-    );
-    assert!(
-        s.contains("heartbeat PING every 5000 ms, timeout 15000 ms"),
-        "{s}"
-    );
 }

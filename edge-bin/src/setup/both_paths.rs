@@ -15,6 +15,16 @@ fn both_ways(
     args: &[&str],
     keys: &str,
 ) -> (Result<DeviceSetup, String>, Result<DeviceSetup, String>) {
+    both_ways_with(kind, args, "", keys)
+}
+
+/// [`both_ways`], with `top` (process options) at the top of the file, before the device.
+fn both_ways_with(
+    kind: &str,
+    args: &[&str],
+    top: &str,
+    keys: &str,
+) -> (Result<DeviceSetup, String>, Result<DeviceSetup, String>) {
     let endpoints = [
         kind,
         "--frontend",
@@ -27,7 +37,7 @@ fn both_ways(
         Ok(other) => panic!("{other:?}"),
         Err(e) => Err(e.to_string()),
     };
-    let text = format!("{}{keys}\n", file_head(kind));
+    let text = format!("{top}{}{keys}\n", file_head(kind));
     let file = config::parse(&text, "z.toml")
         .map(|mut c| c.devices.remove(0))
         .map_err(|e| e.to_string());
@@ -42,8 +52,8 @@ fn file_head(kind: &str) -> String {
     )
 }
 
-/// The same mistakes, made on the command line and in a config file: `{ivl}` stands for the
-/// heartbeat interval as each names it.
+/// The same mistakes, made on the command line and in a config file: `{ivl}` and `{subs}`
+/// stand for the heartbeat interval and the subscription table size as each names them.
 const SAME_MISTAKES: &[(&str, &[&str], &str, Opt, &str)] = &[
     (
         "queue",
@@ -105,10 +115,72 @@ const SAME_MISTAKES: &[(&str, &[&str], &str, Opt, &str)] = &[
     ),
     (
         "streamer",
-        &["--heartbeat-timeout", "5s"],
-        "heartbeat_timeout = \"5s\"",
+        &["--heartbeat-ivl", "0", "--heartbeat-timeout", "5s"],
+        "heartbeat_ivl = 0\nheartbeat_timeout = \"5s\"",
         Opt::HeartbeatTimeout,
         "only applies with heartbeats on; set {ivl} too",
+    ),
+    (
+        "queue",
+        &["--max-subscriptions-per-peer", "10"],
+        "max_subscriptions_per_peer = 10",
+        Opt::MaxSubscriptionsPerPeer,
+        "applies to forwarders only, and this device is a queue, which keeps no \
+         subscriptions; remove it",
+    ),
+    (
+        "forwarder",
+        &[
+            "--max-subscriptions",
+            "100",
+            "--max-subscriptions-per-peer",
+            "101",
+        ],
+        "max_subscriptions = 100\nmax_subscriptions_per_peer = 101",
+        Opt::MaxSubscriptionsPerPeer,
+        "must be at most {subs} (100); lower it or raise {subs}",
+    ),
+    (
+        "forwarder",
+        &["--max-subscriptions-per-peer", "5000"],
+        "max_subscriptions_per_peer = 5000",
+        Opt::MaxSubscriptionsPerPeer,
+        "must be at most {subs} (4096); lower it or raise {subs}",
+    ),
+    (
+        "streamer",
+        &["--store-forward-max", "32K"],
+        "store_forward_max = \"32K\"",
+        Opt::StoreForwardMax,
+        "must be at least 65536 (bytes)",
+    ),
+    (
+        "queue",
+        &["--max-splices", "100000"],
+        "max_splices = 100000",
+        Opt::MaxSplices,
+        "must be at most 1024 (splices)",
+    ),
+    (
+        "queue",
+        &["--max-handshaking", "0"],
+        "max_handshaking = 0",
+        Opt::MaxHandshaking,
+        "must be at least 1 (connections)",
+    ),
+    (
+        "forwarder",
+        &["--max-peers-per-address", "lots"],
+        "max_peers_per_address = \"lots\"",
+        Opt::MaxPeersPerAddress,
+        "expected a whole number, not \"lots\"",
+    ),
+    (
+        "queue",
+        &["--progress-timeout", "1.5s"],
+        "progress_timeout = \"1.5s\"",
+        Opt::ProgressTimeout,
+        "expected a duration, like 500 (milliseconds), \"500ms\", \"5s\" or \"2m\", not \"1.5s\"",
     ),
     (
         "forwarder",
@@ -127,8 +199,12 @@ fn the_same_mistake_gets_the_same_words_on_both_paths() {
             .lines()
             .position(|l| l.starts_with(opt.key()))
             .unwrap_or(0);
-        let on_cli = core.replace("{ivl}", Opt::HeartbeatIvl.flag());
-        let in_file = core.replace("{ivl}", Opt::HeartbeatIvl.key());
+        let on_cli = core
+            .replace("{ivl}", Opt::HeartbeatIvl.flag())
+            .replace("{subs}", Opt::MaxSubscriptions.flag());
+        let in_file = core
+            .replace("{ivl}", Opt::HeartbeatIvl.key())
+            .replace("{subs}", Opt::MaxSubscriptions.key());
         assert_eq!(
             cli.unwrap_err(),
             format!("{}: {on_cli}", opt.flag()),
@@ -189,5 +265,81 @@ fn the_same_settings_make_the_same_device_on_both_paths() {
         let (cli, mut file) = (cli.unwrap(), file.unwrap());
         file.name.clear();
         assert_eq!(cli, file, "{args:?}");
+    }
+}
+
+/// A process option, wrong on the command line and at the top of a config file.
+#[test]
+fn a_process_mistake_gets_the_same_words_on_both_paths() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "lots",
+            "\"lots\"",
+            "expected bytes, like 65536, \"64K\" or \"64M\", not \"lots\"",
+        ),
+        (
+            "2048G",
+            "\"2048G\"",
+            "must be at most 1099511627776 (bytes)",
+        ),
+    ];
+    for &(arg, value, want) in cases {
+        let top = format!("memory_max = {value}\n");
+        let (cli, file) = both_ways_with("queue", &["--memory-max", arg], &top, "");
+        assert_eq!(cli.unwrap_err(), format!("--memory-max: {want}"));
+        assert_eq!(
+            file.unwrap_err(),
+            format!("z.toml:1: key \"memory_max\": {want}")
+        );
+    }
+}
+
+/// Settings that cannot fit `memory_max`: the same figures and the same advice, in each
+/// path's names.
+#[test]
+fn a_device_over_memory_max_is_refused_the_same_on_both_paths() {
+    let cases: &[(&str, &[&str], &str, &str)] = &[
+        (
+            "queue",
+            &["--max-peers", "100000000"],
+            "",
+            "max_peers = 100000000",
+        ),
+        (
+            "streamer",
+            &["--max-peers", "9223372036854775807"],
+            "",
+            "max_peers = 9223372036854775807",
+        ),
+        (
+            "forwarder",
+            &["--max-subscriptions", "100000", "--memory-max", "16M"],
+            "memory_max = \"16M\"\n",
+            "max_subscriptions = 100000",
+        ),
+        (
+            "streamer",
+            &["--store-forward-max", "100M"],
+            "",
+            "store_forward_max = \"100M\"",
+        ),
+    ];
+    for &(kind, args, top, keys) in cases {
+        let (cli, file) = both_ways_with(kind, args, top, keys);
+        let (cli, file) = (cli.unwrap_err(), file.unwrap_err());
+        assert!(cli.starts_with("the settings need "), "{cli}");
+        assert!(cli.contains(" at worst ("), "{cli}");
+        let line = 1 + top.lines().count();
+        let as_cli = file
+            .replace(
+                &format!("z.toml:{line}: device \"d\" needs "),
+                "the settings need ",
+            )
+            .replace(" on device \"d\"", "");
+        let as_cli = Opt::DEVICE
+            .into_iter()
+            .chain(Opt::PROCESS)
+            .fold(as_cli, |m, o| m.replace(o.key(), o.flag()));
+        assert_eq!(as_cli, cli, "{file}");
     }
 }

@@ -4,8 +4,13 @@
 //! record what the operator wrote as a [`Written`]; [`Written::build`] checks it, the same way
 //! for both, and makes the [`DeviceSetup`] starting from [`Tuning::default`], the one set of
 //! defaults (`zedge --help` and `board/zedge.toml` show them; tests hold both to it). Kinds
-//! are spelled by [`kind_name`] and [`kind_from_name`] only, values read by [`Form::read`].
+//! are spelled by [`kind_name`] and [`kind_from_name`] only, values read by [`Form::read`],
+//! options named and ranged by [`Opt`]. The process-wide settings ([`Process`]) are written
+//! once; [`Memory::check`] then holds what the devices cost, at worst, to `memory_max`.
 
+mod memory;
+mod opt;
+mod process;
 mod value;
 mod written;
 
@@ -14,25 +19,48 @@ use std::fmt;
 use zedge_core::conn::Heartbeat;
 use zedge_core::device::{DeviceConfig, Kind};
 use zedge_core::time::Duration;
+use zedge_core::wire::frame::MAX_HEAD_LEN;
 
 use crate::endpoint::Endpoint;
+pub use memory::{DeviceMemory, Memory, Mib, SLOT_BYTES};
+pub use opt::{Opt, Via};
+pub use process::{Process, WrittenProcess};
 pub use value::{Form, Value};
-pub use written::{Opt, Origin, SettingError, Written};
+pub use written::{Origin, SettingError, Written};
 
 /// The endpoints of a device on the command line that names none (the config file requires
 /// them).
 pub const DEFAULT_FRONTEND: &str = "tcp://*:5559";
 pub const DEFAULT_BACKEND: &str = "tcp://*:5560";
 
-/// The limits and timers of one device, in the units operators write them in.
+/// The limits and timers of one device, in the units operators write them in. Counts of
+/// peers are per side: each side has its own, so one side filling up never locks the other
+/// out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tuning {
     pub max_msg_size: u64,
     pub queue_hwm: usize,
+    /// Peers at once on each side; the peer table has twice as many slots
+    /// ([`DeviceSetup::peer_slots`]).
     pub max_peers: usize,
+    /// Peers at once on each side from one address (IP address; all of an IPC endpoint's
+    /// peers are one address).
+    pub max_peers_per_address: usize,
+    /// Connections on each side that have not finished their handshake; one more drops the
+    /// oldest of them.
+    pub max_handshaking: usize,
     pub max_subscriptions: usize,
+    /// At most `max_subscriptions`: a default above it follows it down, a written one is
+    /// refused.
+    pub max_subscriptions_per_peer: usize,
     /// Large bodies on their way socket to socket through a pipe at once; zero copies them all.
     pub max_splices: usize,
+    /// Messages up to this many bytes are received whole before they are forwarded; larger
+    /// ones are cut through. Sizes the input buffer ([`DeviceSetup::input_capacity`]).
+    pub store_forward_max: usize,
+    /// A message being cut through that makes no progress this long aborts its sender; zero
+    /// waits forever.
+    pub progress_timeout_ms: u64,
     /// Zero turns PINGs off.
     pub heartbeat_ivl_ms: u64,
     /// `None`: three intervals.
@@ -48,9 +76,14 @@ impl Default for Tuning {
             max_msg_size: 64 << 20,
             queue_hwm: 1 << 20,
             max_peers: 1024,
+            max_peers_per_address: 256,
+            max_handshaking: 64,
             max_subscriptions: 4096,
+            max_subscriptions_per_peer: 1024,
             max_splices: 32,
-            heartbeat_ivl_ms: 0,
+            store_forward_max: 1 << 20,
+            progress_timeout_ms: 5_000,
+            heartbeat_ivl_ms: 10_000,
             heartbeat_timeout_ms: None,
             handshake_timeout_ms: 10_000,
         }
@@ -84,6 +117,31 @@ impl DeviceSetup {
             cfg.heartbeat = hb;
         }
         cfg
+    }
+
+    /// Slots of the peer table: [`Tuning::max_peers`] for each side.
+    pub fn peer_slots(&self) -> usize {
+        self.tuning.max_peers.saturating_mul(2)
+    }
+
+    /// Bytes of subscription storage: none but in a forwarder. The one caller of
+    /// [`Kind::subscription_bytes`].
+    pub fn subscription_bytes(&self) -> usize {
+        self.kind.subscription_bytes(self.tuning.max_subscriptions)
+    }
+
+    /// Bytes of the input buffer: a whole message of [`Tuning::store_forward_max`] bytes and
+    /// the head of the frame that carries it.
+    pub fn input_capacity(&self) -> usize {
+        self.tuning.store_forward_max.saturating_add(MAX_HEAD_LEN)
+    }
+
+    /// Pipes the device may hold at once: none in a forwarder, which never lets a body by.
+    pub fn splices(&self) -> usize {
+        match self.kind {
+            Kind::Forwarder { .. } => 0,
+            Kind::Queue | Kind::Streamer => self.tuning.max_splices,
+        }
     }
 
     /// The name in STATUS lines: the configured one, or the kind's.
@@ -139,5 +197,9 @@ impl fmt::Display for Bytes {
 
 #[cfg(test)]
 mod both_paths;
+#[cfg(test)]
+mod costs;
+#[cfg(test)]
+mod ranges;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,9 @@
 //! The shared check of a device as written, [`Written::build`], by itself; `both_paths` has it
 //! through the command line and the config file.
 
+use zedge_core::conn::Heartbeat;
 use zedge_core::device::Kind;
+use zedge_core::time::Duration;
 
 use super::written::Problem;
 use super::*;
@@ -60,18 +62,20 @@ fn nothing_written_is_the_defaults() {
 fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
     use Opt::*;
     let (fwd, queue, streamer) = (KINDS[0], Kind::Queue, Kind::Streamer);
-    let only: [(Opt, &[Kind]); 3] = [
+    let only: [(Opt, &[Kind]); 4] = [
         (Classic, &[fwd]),
         (MaxSubscriptions, &[fwd]),
+        (MaxSubscriptionsPerPeer, &[fwd]),
         (MaxSplices, &[queue, streamer]),
     ];
-    for opt in Opt::ALL {
+    for opt in Opt::DEVICE {
         let kinds = only
             .iter()
             .find(|(o, _)| *o == opt)
             .map_or(&KINDS[..], |(_, k)| k);
-        let value = match opt.form() {
-            Form::Switch => Value::Bool(false),
+        let value = match opt {
+            Classic => Value::Bool(false),
+            StoreForwardMax => str("64K"),
             _ => Value::Int(1),
         };
         // A timeout needs heartbeats on.
@@ -93,6 +97,18 @@ fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
         e.to_string(),
         "applies to forwarders only, and this device is a queue, which keeps no \
          subscriptions; remove it"
+    );
+    let e = build(queue, &[(MaxSubscriptionsPerPeer, Value::Int(1))]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "applies to forwarders only, and this device is a queue, which keeps no \
+         subscriptions; remove it"
+    );
+    // The kind is checked before the range: out of range and for another kind, it is the
+    // kind that is wrong.
+    assert_eq!(
+        problem(fwd, &[(MaxSplices, Value::Int(5000))]),
+        (MaxSplices, Problem::NotFor(fwd))
     );
     let e = build(fwd, &[(MaxSplices, Value::Int(0))]).unwrap_err();
     assert_eq!(
@@ -141,6 +157,8 @@ fn zero_is_refused_where_it_cannot_work() {
         (Opt::MaxMsgSize, "bytes"),
         (Opt::QueueHwm, "bytes"),
         (Opt::MaxPeers, "peers"),
+        (Opt::MaxPeersPerAddress, "peers"),
+        (Opt::MaxHandshaking, "connections"),
     ] {
         let e = build(Kind::Queue, &[(opt, str("0"))]).unwrap_err();
         assert_eq!(e.to_string(), format!("must be at least 1 ({unit})"));
@@ -153,10 +171,13 @@ fn zero_is_refused_where_it_cannot_work() {
             zero(Opt::MaxSubscriptions),
             zero(Opt::HeartbeatIvl),
             zero(Opt::HandshakeTimeout),
+            zero(Opt::ProgressTimeout),
         ],
     )
     .unwrap();
     assert_eq!(d.tuning.max_subscriptions, 0);
+    assert_eq!(d.tuning.max_subscriptions_per_peer, 0);
+    assert_eq!(d.tuning.progress_timeout_ms, 0);
     assert_eq!(
         build(Kind::Queue, &[zero(Opt::MaxSplices)])
             .unwrap()
@@ -169,9 +190,8 @@ fn zero_is_refused_where_it_cannot_work() {
 #[test]
 fn a_heartbeat_timeout_needs_heartbeats_and_says_so_in_the_places_words() {
     let timeout = (Opt::HeartbeatTimeout, Value::Int(100));
-    for ivl in [None, Some(Value::Int(0)), Some(str("0s"))] {
-        let mut given = vec![timeout.clone()];
-        given.extend(ivl.map(|v| (Opt::HeartbeatIvl, v)));
+    for ivl in [Value::Int(0), str("0s")] {
+        let given = [timeout.clone(), (Opt::HeartbeatIvl, ivl)];
         assert_eq!(
             problem(Kind::Queue, &given),
             (Opt::HeartbeatTimeout, Problem::NoHeartbeat)
@@ -179,18 +199,36 @@ fn a_heartbeat_timeout_needs_heartbeats_and_says_so_in_the_places_words() {
     }
     let mut w = Written::new(String::new(), Kind::Queue);
     w.set(Opt::HeartbeatTimeout, Value::Int(100), Origin::Key(10..13));
+    w.set(Opt::HeartbeatIvl, Value::Int(0), Origin::Key(20..21));
     let e = w.build().unwrap_err();
     assert_eq!(
         e.to_string(),
         "only applies with heartbeats on; set heartbeat_ivl too"
     );
-    let e = build(Kind::Queue, std::slice::from_ref(&timeout)).unwrap_err();
+    let off = (Opt::HeartbeatIvl, str("0"));
+    let e = build(Kind::Queue, &[timeout.clone(), off]).unwrap_err();
     assert_eq!(
         e.to_string(),
         "only applies with heartbeats on; set --heartbeat-ivl too"
     );
-    let d = build(Kind::Queue, &[timeout, (Opt::HeartbeatIvl, str("50ms"))]).unwrap();
+    let d = build(
+        Kind::Queue,
+        &[timeout.clone(), (Opt::HeartbeatIvl, str("50ms"))],
+    )
+    .unwrap();
     assert_eq!(d.tuning.heartbeat_timeout_ms, Some(100));
+    // Heartbeats are on by default, so a timeout alone is fine.
+    let d = build(Kind::Queue, &[timeout]).unwrap();
+    assert_eq!(d.tuning.heartbeat_timeout_ms, Some(100));
+}
+
+#[test]
+fn heartbeats_are_on_by_default_every_10_s_with_3_intervals_to_answer() {
+    let cfg = build(Kind::Streamer, &[]).unwrap().device_config();
+    assert_eq!(cfg.heartbeat.interval, Duration::from_millis(10_000));
+    assert_eq!(cfg.heartbeat.timeout, Duration::from_millis(30_000));
+    let off = build(Kind::Streamer, &[(Opt::HeartbeatIvl, Value::Int(0))]).unwrap();
+    assert_eq!(off.device_config().heartbeat, Heartbeat::OFF);
 }
 
 #[test]
@@ -205,10 +243,15 @@ fn the_last_of_a_repeated_option_counts() {
 
 #[test]
 fn flags_and_keys_name_the_same_options() {
-    for (i, opt) in Opt::ALL.into_iter().enumerate() {
-        assert_eq!(opt as usize, i, "Opt::ALL is in declaration order");
+    let all = Opt::DEVICE.into_iter().chain(Opt::PROCESS);
+    for (i, opt) in all.enumerate() {
+        assert_eq!(
+            opt as usize, i,
+            "Opt::DEVICE then Opt::PROCESS, in declaration order"
+        );
         assert_eq!(opt.flag(), format!("--{}", opt.key().replace('_', "-")));
         assert_eq!(Opt::from_flag(&opt.flag()[2..]), Some(opt));
+        assert_eq!(opt.is_process(), i >= Opt::DEVICE.len());
     }
     assert_eq!(Opt::from_flag("frontend"), None);
 }

@@ -11,122 +11,10 @@ use std::ops::Range;
 
 use zedge_core::device::{ConfigError, Kind};
 
-use super::value::{Form, Value};
-use super::{kind_name, DeviceSetup, Tuning, DEFAULT_BACKEND, DEFAULT_FRONTEND, KINDS};
-
-const FORWARDER: &[Kind] = &[Kind::Forwarder { classic: false }];
-/// The devices that pass large bodies through a pipe: one producer to one consumer.
-const SPLICING: &[Kind] = &[Kind::Queue, Kind::Streamer];
+use super::opt::Opt;
+use super::value::Value;
+use super::{kind_name, DeviceSetup, Tuning, DEFAULT_BACKEND, DEFAULT_FRONTEND};
 use crate::endpoint::Endpoint;
-
-/// An option of a device, besides its name, kind and endpoints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Opt {
-    Classic,
-    MaxMsgSize,
-    QueueHwm,
-    MaxPeers,
-    MaxSubscriptions,
-    MaxSplices,
-    HeartbeatIvl,
-    HeartbeatTimeout,
-    HandshakeTimeout,
-}
-
-impl Opt {
-    pub const ALL: [Opt; 9] = [
-        Opt::Classic,
-        Opt::MaxMsgSize,
-        Opt::QueueHwm,
-        Opt::MaxPeers,
-        Opt::MaxSubscriptions,
-        Opt::MaxSplices,
-        Opt::HeartbeatIvl,
-        Opt::HeartbeatTimeout,
-        Opt::HandshakeTimeout,
-    ];
-
-    /// The config key and the flag.
-    fn names(self) -> (&'static str, &'static str) {
-        match self {
-            Opt::Classic => ("classic", "--classic"),
-            Opt::MaxMsgSize => ("max_msg_size", "--max-msg-size"),
-            Opt::QueueHwm => ("queue_hwm", "--queue-hwm"),
-            Opt::MaxPeers => ("max_peers", "--max-peers"),
-            Opt::MaxSubscriptions => ("max_subscriptions", "--max-subscriptions"),
-            Opt::MaxSplices => ("max_splices", "--max-splices"),
-            Opt::HeartbeatIvl => ("heartbeat_ivl", "--heartbeat-ivl"),
-            Opt::HeartbeatTimeout => ("heartbeat_timeout", "--heartbeat-timeout"),
-            Opt::HandshakeTimeout => ("handshake_timeout", "--handshake-timeout"),
-        }
-    }
-
-    pub fn key(self) -> &'static str {
-        self.names().0
-    }
-
-    pub fn flag(self) -> &'static str {
-        self.names().1
-    }
-
-    /// The option of a long flag's name (`max-peers`).
-    pub fn from_flag(name: &str) -> Option<Opt> {
-        Opt::ALL
-            .into_iter()
-            .find(|o| o.flag().strip_prefix("--") == Some(name))
-    }
-
-    /// As the place it was written names it.
-    fn spelled(self, at: &Origin) -> &'static str {
-        match at {
-            Origin::Flag => self.flag(),
-            Origin::Key(_) => self.key(),
-        }
-    }
-
-    pub fn form(self) -> Form {
-        match self {
-            Opt::Classic => Form::Switch,
-            Opt::MaxMsgSize | Opt::QueueHwm => Form::Bytes,
-            Opt::MaxPeers | Opt::MaxSubscriptions | Opt::MaxSplices => Form::Count,
-            Opt::HeartbeatIvl | Opt::HeartbeatTimeout | Opt::HandshakeTimeout => Form::Duration,
-        }
-    }
-
-    /// The least value that can work, and its unit, where zero cannot (elsewhere zero means
-    /// none, or off).
-    fn least(self) -> Option<(u64, &'static str)> {
-        match self {
-            Opt::MaxMsgSize | Opt::QueueHwm => Some((1, "bytes")),
-            Opt::MaxPeers => Some((1, "peers")),
-            _ => None,
-        }
-    }
-
-    /// The kinds of device it means something to.
-    pub fn kinds(self) -> &'static [Kind] {
-        match self {
-            Opt::Classic | Opt::MaxSubscriptions => FORWARDER,
-            Opt::MaxSplices => SPLICING,
-            _ => &KINDS,
-        }
-    }
-
-    pub fn applies_to(self, kind: Kind) -> bool {
-        self.kinds()
-            .iter()
-            .any(|&k| kind_name(k) == kind_name(kind))
-    }
-
-    /// Why it means nothing to the other kinds, after "this device is a queue".
-    fn why_not(self) -> &'static str {
-        match self {
-            Opt::MaxSubscriptions => ", which keeps no subscriptions",
-            Opt::MaxSplices => ", which never splices (a message may go to many subscribers)",
-            _ => "",
-        }
-    }
-}
 
 /// Where an option was written: the message's place and how it names options.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,7 +35,7 @@ pub struct Written {
     /// requires both).
     pub frontends: Vec<Endpoint>,
     pub backends: Vec<Endpoint>,
-    options: [Option<(Value, Origin)>; Opt::ALL.len()],
+    options: [Option<(Value, Origin)>; Opt::DEVICE.len()],
 }
 
 impl Written {
@@ -161,10 +49,18 @@ impl Written {
         }
     }
 
-    /// Record `opt`; given again, the last one counts. (Indexed by `opt as usize`: [`Opt::ALL`]
-    /// is in declaration order.)
+    /// Record `opt`, a device option; given again, the last one counts. (Indexed by
+    /// `opt as usize`: [`Opt::DEVICE`] is in declaration order, and the process options,
+    /// declared after it, are [`Process`](super::Process)'s to record.)
     pub fn set(&mut self, opt: Opt, value: Value, at: Origin) {
-        self.options[opt as usize] = Some((value, at));
+        debug_assert!(!opt.is_process(), "{opt:?} is not a device option");
+        if let Some(slot) = self.options.get_mut(opt as usize) {
+            *slot = Some((value, at));
+        }
+    }
+
+    fn given(&self, opt: Opt) -> Option<&Origin> {
+        self.options.get(opt as usize)?.as_ref().map(|(_, at)| at)
     }
 
     /// Check every option (its form, then whether it applies to the kind, then its range),
@@ -173,44 +69,28 @@ impl Written {
     pub fn build(self) -> Result<DeviceSetup, SettingError> {
         let mut t = Tuning::default();
         let mut classic = false;
-        for (opt, given) in Opt::ALL.into_iter().zip(&self.options) {
+        for (opt, given) in Opt::DEVICE.into_iter().zip(&self.options) {
             let Some((value, at)) = given else { continue };
-            let fail = |problem| SettingError::Option {
-                opt,
-                at: at.clone(),
-                problem,
-            };
-            let n = opt
-                .form()
-                .read(value)
-                .ok_or_else(|| fail(Problem::Invalid(value.clone())))?;
-            if !opt.applies_to(self.kind) {
-                return Err(fail(Problem::NotFor(self.kind)));
-            }
-            if let Some((least, unit)) = opt.least().filter(|&(least, _)| n < least) {
-                return Err(fail(Problem::TooSmall { least, unit }));
-            }
+            let n = opt.check(value, at, Some(self.kind))?;
             match opt {
                 Opt::Classic => classic = n != 0,
                 Opt::MaxMsgSize => t.max_msg_size = n,
                 Opt::QueueHwm => t.queue_hwm = to_usize(n),
                 Opt::MaxPeers => t.max_peers = to_usize(n),
+                Opt::MaxPeersPerAddress => t.max_peers_per_address = to_usize(n),
+                Opt::MaxHandshaking => t.max_handshaking = to_usize(n),
                 Opt::MaxSubscriptions => t.max_subscriptions = to_usize(n),
+                Opt::MaxSubscriptionsPerPeer => t.max_subscriptions_per_peer = to_usize(n),
                 Opt::MaxSplices => t.max_splices = to_usize(n),
+                Opt::StoreForwardMax => t.store_forward_max = to_usize(n),
+                Opt::ProgressTimeout => t.progress_timeout_ms = n,
                 Opt::HeartbeatIvl => t.heartbeat_ivl_ms = n,
                 Opt::HeartbeatTimeout => t.heartbeat_timeout_ms = Some(n),
                 Opt::HandshakeTimeout => t.handshake_timeout_ms = n,
+                Opt::MemoryMax => {}
             }
         }
-        if let Some((_, at)) = &self.options[Opt::HeartbeatTimeout as usize] {
-            if t.heartbeat_ivl_ms == 0 {
-                return Err(SettingError::Option {
-                    opt: Opt::HeartbeatTimeout,
-                    at: at.clone(),
-                    problem: Problem::NoHeartbeat,
-                });
-            }
-        }
+        self.check_together(&mut t)?;
         let kind = match self.kind {
             Kind::Forwarder { .. } => Kind::Forwarder { classic },
             kind => kind,
@@ -228,6 +108,38 @@ impl Written {
             .map_err(SettingError::Device)?;
         Ok(setup)
     }
+
+    /// The rules between options. A default that another option makes impossible follows it
+    /// (`max_subscriptions_per_peer` is at most `max_subscriptions`); a written value that
+    /// does not is refused.
+    fn check_together(&self, t: &mut Tuning) -> Result<(), SettingError> {
+        if let Some(at) = self.given(Opt::HeartbeatTimeout) {
+            if t.heartbeat_ivl_ms == 0 {
+                return Err(SettingError::Option {
+                    opt: Opt::HeartbeatTimeout,
+                    at: at.clone(),
+                    problem: Problem::NoHeartbeat,
+                });
+            }
+        }
+        match self.given(Opt::MaxSubscriptionsPerPeer) {
+            Some(at) if t.max_subscriptions_per_peer > t.max_subscriptions => {
+                return Err(SettingError::Option {
+                    opt: Opt::MaxSubscriptionsPerPeer,
+                    at: at.clone(),
+                    problem: Problem::AboveTotal {
+                        total: Opt::MaxSubscriptions,
+                        value: t.max_subscriptions as u64,
+                    },
+                });
+            }
+            Some(_) => {}
+            None => {
+                t.max_subscriptions_per_peer = t.max_subscriptions_per_peer.min(t.max_subscriptions)
+            }
+        }
+        Ok(())
+    }
 }
 
 fn or_default(eps: Vec<Endpoint>, default: &str) -> Vec<Endpoint> {
@@ -242,10 +154,11 @@ fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-/// Why a device as written cannot run. [`fmt::Display`] gives the message without its place.
+/// Why a device, or the process, as written cannot run. [`fmt::Display`] gives the message
+/// without its place.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SettingError {
-    /// One option is wrong.
+    /// One option is wrong, or wrong with another.
     Option {
         opt: Opt,
         at: Origin,
@@ -263,6 +176,10 @@ pub enum Problem {
     Invalid(Value),
     /// Below the least value that can work.
     TooSmall { least: u64, unit: &'static str },
+    /// Above the hard ceiling.
+    TooLarge { most: u64, unit: &'static str },
+    /// More than the option that bounds it allows.
+    AboveTotal { total: Opt, value: u64 },
     /// A heartbeat timeout, with heartbeats off.
     NoHeartbeat,
 }
@@ -290,6 +207,13 @@ impl fmt::Display for SettingError {
             }
             Problem::Invalid(v) => write!(f, "expected {}, not {v}", opt.form().expects()),
             Problem::TooSmall { least, unit } => write!(f, "must be at least {least} ({unit})"),
+            Problem::TooLarge { most, unit } => write!(f, "must be at most {most} ({unit})"),
+            Problem::AboveTotal { total, value } => write!(
+                f,
+                "must be at most {} ({value}); lower it or raise {}",
+                total.spelled(at),
+                total.spelled(at)
+            ),
             Problem::NoHeartbeat => write!(
                 f,
                 "only applies with heartbeats on; set {} too",

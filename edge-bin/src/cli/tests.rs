@@ -1,0 +1,211 @@
+//! The command line by itself: what each flag sets, and the one-line usage errors.
+
+use super::*;
+
+use zedge_core::device::Kind;
+
+use zedge_core::conn::Heartbeat;
+use zedge_core::time::Duration;
+
+fn run(args: &[&str]) -> Result<Options, UsageError> {
+    match parse(args.iter().map(OsString::from))? {
+        Command::Device(o) => Ok(o),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn err(args: &[&str]) -> String {
+    run(args).expect_err("should fail").0
+}
+
+#[test]
+fn defaults() {
+    let o = run(&["streamer"]).unwrap();
+    let (s, t) = (&o.setup, &o.setup.tuning);
+    assert_eq!(s.kind, Kind::Streamer);
+    assert_eq!(s.frontends, vec![Endpoint::parse("tcp://*:5559").unwrap()]);
+    assert_eq!(s.backends, vec![Endpoint::parse("tcp://*:5560").unwrap()]);
+    assert_eq!(t.max_msg_size, 64 << 20);
+    assert_eq!(t.queue_hwm, 1 << 20);
+    assert_eq!((t.max_peers, t.max_subscriptions), (1024, 4096));
+    assert_eq!(t.max_splices, 32);
+    assert_eq!((t.max_peers_per_address, t.max_handshaking), (256, 64));
+    assert_eq!(t.max_subscriptions_per_peer, 1024);
+    assert_eq!(
+        (t.store_forward_max, t.progress_timeout_ms),
+        (1 << 20, 5000)
+    );
+    assert_eq!(o.process, Process::default());
+    let cfg = o.setup.device_config();
+    assert_eq!(
+        cfg.heartbeat,
+        Heartbeat::every(Duration::from_millis(10_000))
+    );
+    assert_eq!(cfg.handshake_timeout, Duration::from_millis(10_000));
+}
+
+#[test]
+fn everything() {
+    let o = run(&[
+        "-vv",
+        "forwarder",
+        "--classic",
+        "--frontend",
+        "tcp://127.0.0.1:1",
+        "--frontend=>tcp://[::1]:2",
+        "--backend",
+        "ipc:///tmp/b.ipc",
+        "--max-msg-size",
+        "1M",
+        "--queue-hwm=256k",
+        "--max-peers",
+        "10",
+        "--max-subscriptions",
+        "0",
+        "--heartbeat-ivl",
+        "1000",
+        "--heartbeat-timeout",
+        "2500",
+        "--handshake-timeout",
+        "500",
+        "--max-peers-per-address",
+        "5",
+        "--max-handshaking=6",
+        "--store-forward-max",
+        "256K",
+        "--progress-timeout",
+        "1s",
+        "--memory-max",
+        "64M",
+    ])
+    .unwrap();
+    assert_eq!(o.setup.kind, Kind::Forwarder { classic: true });
+    let t = o.setup.tuning;
+    assert_eq!((t.max_peers_per_address, t.max_handshaking), (5, 6));
+    assert_eq!(
+        (t.store_forward_max, t.progress_timeout_ms),
+        (256 << 10, 1000)
+    );
+    assert_eq!(
+        t.max_subscriptions_per_peer, 0,
+        "follows max_subscriptions down"
+    );
+    assert_eq!(o.process.memory_max, 64 << 20);
+    assert_eq!(o.setup.frontends.len(), 2);
+    assert_eq!(o.setup.backends[0].to_string(), "ipc:///tmp/b.ipc");
+    assert_eq!(o.verbosity, 2);
+    let cfg = o.setup.device_config();
+    assert_eq!(cfg.limits.max_message_size, 1 << 20);
+    assert_eq!(cfg.queue_hwm, 256 << 10);
+    assert_eq!(cfg.heartbeat.interval, Duration::from_millis(1000));
+    assert_eq!(cfg.heartbeat.timeout, Duration::from_millis(2500));
+    assert_eq!(cfg.handshake_timeout, Duration::from_millis(500));
+}
+
+#[test]
+fn durations_take_a_unit_and_a_bare_number_is_milliseconds() {
+    let o = run(&[
+        "queue",
+        "--heartbeat-ivl",
+        "5s",
+        "--heartbeat-timeout=2m",
+        "--handshake-timeout",
+        "500",
+        "--max-splices",
+        "0",
+    ])
+    .unwrap();
+    let t = o.setup.tuning;
+    assert_eq!(t.heartbeat_ivl_ms, 5000);
+    assert_eq!(t.heartbeat_timeout_ms, Some(120_000));
+    assert_eq!(t.handshake_timeout_ms, 500);
+    assert_eq!(t.max_splices, 0);
+    let t = run(&["queue", "--handshake-timeout", "500ms"])
+        .unwrap()
+        .setup
+        .tuning;
+    assert_eq!(t.handshake_timeout_ms, 500);
+}
+
+#[test]
+fn heartbeat_timeout_defaults_to_three_intervals() {
+    let cfg = run(&["queue", "--heartbeat-ivl", "200"])
+        .unwrap()
+        .setup
+        .device_config();
+    assert_eq!(cfg.heartbeat.timeout, Duration::from_millis(600));
+}
+
+#[test]
+fn help_and_version() {
+    let p = |a: &[&str]| parse(a.iter().map(OsString::from)).unwrap();
+    assert!(matches!(p(&["--help"]), Command::Help));
+    assert!(matches!(p(&["queue", "-h"]), Command::Help));
+    assert!(matches!(p(&["--version"]), Command::Version));
+    for d in [
+        "64M", "1M", "1024", "4096", "10000", "3 * ivl", "10s", "256M",
+    ] {
+        assert!(HELP.contains(d), "{d}");
+    }
+}
+
+#[test]
+fn usage_errors_are_one_clear_line() {
+    assert_eq!(
+        err(&["queue", "--bogus"]),
+        "unknown option '--bogus'; see zedge --help"
+    );
+    assert_eq!(err(&["queue", "--frontend"]), "--frontend needs a value");
+    assert!(err(&["queue", "--frontend", "tcp://x"]).starts_with("bad endpoint 'tcp://x'"));
+    assert!(err(&["router"]).starts_with("unknown device 'router'"));
+    assert!(err(&[]).starts_with("which device?"));
+    assert!(err(&["queue", "extra"]).starts_with("unexpected argument 'extra'"));
+    assert_eq!(
+        err(&["queue", "--classic"]),
+        "--classic: applies to forwarders only, and this device is a queue; remove it"
+    );
+    assert!(err(&["queue", "--max-msg-size", "12X"]).contains("not \"12X\""));
+    assert!(err(&["queue", "--max-peers", "-1"]).contains("whole number"));
+    assert!(err(&["queue", "--max-peers", "0"]).contains("at least 1"));
+    assert!(err(&["queue", "--heartbeat-ivl", "1 hour"]).contains("a duration"));
+    assert!(err(&["queue", "--max-peers", "100000000"]).starts_with("the settings need "));
+    assert!(err(&["queue", "--memory-max", "1"]).ends_with("or raise --memory-max"));
+    for args in [
+        &["queue", "--bogus"][..],
+        &["queue", "--frontend", "tcp://x"],
+    ] {
+        assert!(!err(args).contains('\n'));
+    }
+}
+
+#[test]
+fn config_file_commands() {
+    let p = |a: &[&str]| parse(a.iter().map(OsString::from));
+    match p(&["run", "--config", "/etc/zedge/zedge.toml", "-v"]).unwrap() {
+        Command::Run { config, verbosity } => {
+            assert_eq!(config, PathBuf::from("/etc/zedge/zedge.toml"));
+            assert_eq!(verbosity, 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        p(&["run", "-c", "z.toml"]).unwrap(),
+        Command::Run { .. }
+    ));
+    match p(&["check-config", "z.toml"]).unwrap() {
+        Command::CheckConfig(f) => assert_eq!(f, PathBuf::from("z.toml")),
+        other => panic!("{other:?}"),
+    }
+    let e = |a: &[&str]| p(a).expect_err("should fail").0;
+    assert!(e(&["run"]).starts_with("run needs --config FILE"));
+    assert!(e(&["check-config"]).starts_with("check-config needs a file"));
+    assert!(e(&["check-config", "a", "b"]).starts_with("unexpected argument 'b'"));
+    assert!(e(&["run", "--config", "z", "--max-peers", "5"])
+        .starts_with("--max-peers is for a device on the command line"));
+    assert_eq!(
+        e(&["check-config", "z", "--memory-max", "1G"]),
+        "--memory-max is for a device on the command line; with a config file, set \
+         memory_max at the top of the file"
+    );
+    assert!(e(&["queue", "--config", "z"]).starts_with("--config goes with run"));
+}

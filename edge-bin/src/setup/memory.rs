@@ -1,0 +1,244 @@
+//! What a set of devices costs at worst, and the check that it fits `memory_max`.
+//!
+//! Each device holds, from start to stop, whatever its peers do: a peer table of
+//! [`DeviceSetup::peer_slots`] slots, its subscription storage, and one input buffer. That is
+//! its *fixed* memory. Queued messages draw from the rest of `memory_max` as traffic needs;
+//! for each device to make progress at least two whole store-and-forward messages must fit
+//! (one being written to its destination while the next waits whole behind it), so that much
+//! is *kept* per device. A set of devices whose fixed and kept memory exceeds `memory_max` is
+//! refused, with the figures and what to change, before anything is bound or allocated.
+//!
+//! Every figure is `u64` and saturating: no value written can overflow it, and one that would
+//! reads "over 16 EiB". Pipes cost descriptors and kernel memory, not heap; they are counted as
+//! descriptors.
+
+use std::fmt;
+use std::mem::size_of;
+
+use zedge_core::device::Slot;
+
+use super::{Bytes, DeviceSetup, Opt, Process, Via};
+use crate::queue::HeapQueue;
+
+/// Bytes of one slot of a peer table (the peer's session and queue handle; its queued bytes
+/// are on the heap, drawn from the budget as they arrive).
+pub const SLOT_BYTES: u64 = size_of::<Slot<HeapQueue>>() as u64;
+
+/// What one device costs, at worst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceMemory {
+    pub peer_slots: u64,
+    /// `peer_slots` slots of [`SLOT_BYTES`].
+    pub peer_table: u64,
+    pub subscriptions: u64,
+    /// The input buffer: one store-and-forward message and its frame head.
+    pub input: u64,
+    /// Kept for queued messages: two store-and-forward messages.
+    pub kept: u64,
+    /// Two per pipe; no heap.
+    pub pipe_fds: u64,
+}
+
+impl DeviceMemory {
+    pub fn of(d: &DeviceSetup) -> DeviceMemory {
+        let peer_slots = d.peer_slots() as u64;
+        DeviceMemory {
+            peer_slots,
+            peer_table: peer_slots.saturating_mul(SLOT_BYTES),
+            subscriptions: d.subscription_bytes() as u64,
+            input: d.input_capacity() as u64,
+            kept: (d.tuning.store_forward_max as u64).saturating_mul(2),
+            pipe_fds: (d.splices() as u64).saturating_mul(2),
+        }
+    }
+
+    /// Held from start to stop.
+    pub fn fixed(&self) -> u64 {
+        self.peer_table
+            .saturating_add(self.subscriptions)
+            .saturating_add(self.input)
+    }
+}
+
+/// What a set of devices costs at worst, within `memory_max`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Memory {
+    /// In the order of the devices.
+    pub devices: Vec<DeviceMemory>,
+    pub memory_max: u64,
+}
+
+impl Memory {
+    pub fn of(devices: &[DeviceSetup], process: &Process) -> Memory {
+        Memory {
+            devices: devices.iter().map(DeviceMemory::of).collect(),
+            memory_max: process.memory_max as u64,
+        }
+    }
+
+    /// The figures, if the devices fit `memory_max`; else what they need, and the setting that
+    /// costs the most, to change. `via` is how the message names settings.
+    pub fn check(
+        devices: &[DeviceSetup],
+        process: &Process,
+        via: Via,
+    ) -> Result<Memory, MemoryError> {
+        let m = Memory::of(devices, process);
+        if m.need() <= m.memory_max {
+            return Ok(m);
+        }
+        let (device, costliest) = Costliest::of(devices, &m);
+        Err(MemoryError {
+            device,
+            name: devices
+                .get(device)
+                .map_or_else(String::new, |d| d.name.clone()),
+            devices: devices.len(),
+            fixed: m.fixed(),
+            kept: m.kept(),
+            memory_max: m.memory_max,
+            costliest,
+            via,
+        })
+    }
+
+    pub fn fixed(&self) -> u64 {
+        self.sum(DeviceMemory::fixed)
+    }
+
+    pub fn kept(&self) -> u64 {
+        self.sum(|d| d.kept)
+    }
+
+    pub fn need(&self) -> u64 {
+        self.fixed().saturating_add(self.kept())
+    }
+
+    fn sum(&self, f: impl Fn(&DeviceMemory) -> u64) -> u64 {
+        self.devices.iter().map(f).fold(0, u64::saturating_add)
+    }
+}
+
+/// The one setting that costs the most, over all devices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Costliest {
+    pub opt: Opt,
+    /// Its value: peers per side, subscriptions, bytes.
+    pub value: u64,
+    /// What it costs: the peer table, the subscription storage, or the input buffer and the
+    /// messages kept.
+    pub cost: u64,
+}
+
+impl Costliest {
+    fn of(devices: &[DeviceSetup], m: &Memory) -> (usize, Costliest) {
+        let mut best = (
+            0,
+            Costliest {
+                opt: Opt::MaxPeers,
+                value: 0,
+                cost: 0,
+            },
+        );
+        for (i, (d, dm)) in devices.iter().zip(&m.devices).enumerate() {
+            let t = &d.tuning;
+            for c in [
+                (Opt::MaxPeers, t.max_peers, dm.peer_table),
+                (Opt::MaxSubscriptions, t.max_subscriptions, dm.subscriptions),
+                (
+                    Opt::StoreForwardMax,
+                    t.store_forward_max,
+                    dm.input.saturating_add(dm.kept),
+                ),
+            ] {
+                let (opt, value, cost) = c;
+                if cost > best.1.cost {
+                    let value = value as u64;
+                    best = (i, Costliest { opt, value, cost });
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Devices that cannot fit `memory_max`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryError {
+    /// Which device to change (its index), and its name.
+    pub device: usize,
+    pub name: String,
+    /// How many devices there are.
+    pub devices: usize,
+    pub fixed: u64,
+    pub kept: u64,
+    pub memory_max: u64,
+    pub costliest: Costliest,
+    pub via: Via,
+}
+
+impl fmt::Display for MemoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let via = self.via;
+        let (who, on) = match (via, self.devices) {
+            (Via::CommandLine, _) => ("the settings need".to_owned(), String::new()),
+            (Via::ConfigFile, 1) => (
+                format!("device {:?} needs", self.name),
+                format!(" on device {:?}", self.name),
+            ),
+            (Via::ConfigFile, n) => (
+                format!("the {n} devices need"),
+                format!(" on device {:?}", self.name),
+            ),
+        };
+        let need = self.fixed.saturating_add(self.kept);
+        let c = self.costliest;
+        let what = match c.opt {
+            Opt::MaxPeers => format!("{} peers per side cost {}", c.value, Mib(c.cost)),
+            Opt::MaxSubscriptions => format!("{} subscriptions cost {}", c.value, Mib(c.cost)),
+            _ => format!(
+                "{} costs {}: the input buffer and two messages kept",
+                Bytes(c.value),
+                Mib(c.cost)
+            ),
+        };
+        write!(
+            f,
+            "{who} {} at worst ({} fixed, {} kept for queued messages), more than {} {}: \
+             lower {}{on} ({what}) or raise {}",
+            Figure(need),
+            Mib(self.fixed),
+            Mib(self.kept),
+            Opt::MemoryMax.named(via),
+            Bytes(self.memory_max),
+            c.opt.named(via),
+            Opt::MemoryMax.named(via),
+        )
+    }
+}
+
+/// `123456 bytes (0.12 MiB)`: a figure with its exact bytes.
+struct Figure(u64);
+
+impl fmt::Display for Figure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            u64::MAX => write!(f, "over {} bytes ({})", u64::MAX, Mib(u64::MAX)),
+            n => write!(f, "{n} bytes ({})", Mib(n)),
+        }
+    }
+}
+
+/// `82397.47 MiB`, rounded up to a hundredth; `over 16 EiB` for a figure that saturated.
+#[derive(Clone, Copy, Debug)]
+pub struct Mib(pub u64);
+
+impl fmt::Display for Mib {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == u64::MAX {
+            return f.write_str("over 16 EiB");
+        }
+        let hundredths = (u128::from(self.0) * 100).div_ceil(1 << 20);
+        write!(f, "{}.{:02} MiB", hundredths / 100, hundredths % 100)
+    }
+}

@@ -1,0 +1,239 @@
+//! The options an operator can write, their two spellings, their form and their range.
+//!
+//! Device options are written per device (`--max-peers`, `max_peers` in a `[[device]]`);
+//! process options once for the whole process (`--memory-max`, `memory_max` at the top of the
+//! file). Both kinds are checked by the same [`Opt::check`], so a value means the same and is
+//! refused in the same words wherever it is written.
+
+use zedge_core::device::Kind;
+
+use super::value::{Form, Value};
+use super::written::{Origin, Problem, SettingError};
+use super::{kind_name, KINDS};
+
+const FORWARDER: &[Kind] = &[Kind::Forwarder { classic: false }];
+/// The devices that pass large bodies through a pipe: one producer to one consumer.
+const SPLICING: &[Kind] = &[Kind::Queue, Kind::Streamer];
+
+/// The most `max_splices` may be: each splice holds two descriptors and a pipe of kernel
+/// memory (64 KiB by default) while a body goes through it, so 1,024 already cost 2,048
+/// descriptors and 64 MiB the budget cannot see, far past what a gateway gains from them.
+pub const MAX_SPLICES_CEILING: u64 = 1024;
+
+/// The most `memory_max` may be, 1 TiB: beyond any gateway, and low enough that every figure
+/// derived from it stays far from overflow and that a peer table it admits is indexed in 32
+/// bits, as the core indexes it (a test holds the two together).
+pub const MEMORY_MAX_CEILING: u64 = 1 << 40;
+
+/// The least `store_forward_max`, 64 KiB: the read buffer every device had before the setting
+/// existed (the one `docs/performance.md` measured); smaller, a busy connection reads less than
+/// the kernel has ready on each wakeup and more messages take the cut-through path, which
+/// routes frame by frame.
+pub const STORE_FORWARD_FLOOR: u64 = 64 << 10;
+
+/// Where settings were written, and so how messages name options: as flags, or as keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    CommandLine,
+    ConfigFile,
+}
+
+/// An option, of a device or of the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opt {
+    Classic,
+    MaxMsgSize,
+    QueueHwm,
+    MaxPeers,
+    MaxPeersPerAddress,
+    MaxHandshaking,
+    MaxSubscriptions,
+    MaxSubscriptionsPerPeer,
+    MaxSplices,
+    StoreForwardMax,
+    ProgressTimeout,
+    HeartbeatIvl,
+    HeartbeatTimeout,
+    HandshakeTimeout,
+    /// The one process option; declared last, so device options index from zero.
+    MemoryMax,
+}
+
+impl Opt {
+    /// The options of a device, in declaration order.
+    pub const DEVICE: [Opt; 14] = [
+        Opt::Classic,
+        Opt::MaxMsgSize,
+        Opt::QueueHwm,
+        Opt::MaxPeers,
+        Opt::MaxPeersPerAddress,
+        Opt::MaxHandshaking,
+        Opt::MaxSubscriptions,
+        Opt::MaxSubscriptionsPerPeer,
+        Opt::MaxSplices,
+        Opt::StoreForwardMax,
+        Opt::ProgressTimeout,
+        Opt::HeartbeatIvl,
+        Opt::HeartbeatTimeout,
+        Opt::HandshakeTimeout,
+    ];
+
+    /// The options of the whole process.
+    pub const PROCESS: [Opt; 1] = [Opt::MemoryMax];
+
+    /// The config key and the flag.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Opt::Classic => ("classic", "--classic"),
+            Opt::MaxMsgSize => ("max_msg_size", "--max-msg-size"),
+            Opt::QueueHwm => ("queue_hwm", "--queue-hwm"),
+            Opt::MaxPeers => ("max_peers", "--max-peers"),
+            Opt::MaxPeersPerAddress => ("max_peers_per_address", "--max-peers-per-address"),
+            Opt::MaxHandshaking => ("max_handshaking", "--max-handshaking"),
+            Opt::MaxSubscriptions => ("max_subscriptions", "--max-subscriptions"),
+            Opt::MaxSubscriptionsPerPeer => {
+                ("max_subscriptions_per_peer", "--max-subscriptions-per-peer")
+            }
+            Opt::MaxSplices => ("max_splices", "--max-splices"),
+            Opt::StoreForwardMax => ("store_forward_max", "--store-forward-max"),
+            Opt::ProgressTimeout => ("progress_timeout", "--progress-timeout"),
+            Opt::HeartbeatIvl => ("heartbeat_ivl", "--heartbeat-ivl"),
+            Opt::HeartbeatTimeout => ("heartbeat_timeout", "--heartbeat-timeout"),
+            Opt::HandshakeTimeout => ("handshake_timeout", "--handshake-timeout"),
+            Opt::MemoryMax => ("memory_max", "--memory-max"),
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        self.names().0
+    }
+
+    pub fn flag(self) -> &'static str {
+        self.names().1
+    }
+
+    /// The option of a long flag's name (`max-peers`), of a device or of the process.
+    pub fn from_flag(name: &str) -> Option<Opt> {
+        Opt::DEVICE
+            .into_iter()
+            .chain(Opt::PROCESS)
+            .find(|o| o.flag().strip_prefix("--") == Some(name))
+    }
+
+    pub fn is_process(self) -> bool {
+        Opt::PROCESS.contains(&self)
+    }
+
+    /// As the place it was written names it.
+    pub fn spelled(self, at: &Origin) -> &'static str {
+        match at {
+            Origin::Flag => self.named(Via::CommandLine),
+            Origin::Key(_) => self.named(Via::ConfigFile),
+        }
+    }
+
+    /// As the settings written `via` name it.
+    pub fn named(self, via: Via) -> &'static str {
+        match via {
+            Via::CommandLine => self.flag(),
+            Via::ConfigFile => self.key(),
+        }
+    }
+
+    pub fn form(self) -> Form {
+        match self {
+            Opt::Classic => Form::Switch,
+            Opt::MaxMsgSize | Opt::QueueHwm | Opt::StoreForwardMax | Opt::MemoryMax => Form::Bytes,
+            Opt::MaxPeers
+            | Opt::MaxPeersPerAddress
+            | Opt::MaxHandshaking
+            | Opt::MaxSubscriptions
+            | Opt::MaxSubscriptionsPerPeer
+            | Opt::MaxSplices => Form::Count,
+            Opt::ProgressTimeout
+            | Opt::HeartbeatIvl
+            | Opt::HeartbeatTimeout
+            | Opt::HandshakeTimeout => Form::Duration,
+        }
+    }
+
+    /// The least value that can work, and its unit, where zero cannot (elsewhere zero means
+    /// none, or off).
+    fn least(self) -> Option<(u64, &'static str)> {
+        match self {
+            Opt::MaxMsgSize | Opt::QueueHwm => Some((1, "bytes")),
+            Opt::StoreForwardMax => Some((STORE_FORWARD_FLOOR, "bytes")),
+            Opt::MaxPeers | Opt::MaxPeersPerAddress => Some((1, "peers")),
+            Opt::MaxHandshaking => Some((1, "connections")),
+            _ => None,
+        }
+    }
+
+    /// The hard ceiling, where one makes sense. Counts that cost memory (peers,
+    /// subscriptions, the store-and-forward size) are bounded by `memory_max` instead, with
+    /// what they cost in the message; counts only compared against (per address, handshaking,
+    /// per peer) need none: above the total they never bind.
+    fn most(self) -> Option<(u64, &'static str)> {
+        match self {
+            Opt::MaxSplices => Some((MAX_SPLICES_CEILING, "splices")),
+            Opt::MemoryMax => Some((MEMORY_MAX_CEILING, "bytes")),
+            _ => None,
+        }
+    }
+
+    /// The value as a number, if it is written in the option's form, means something to the
+    /// device's `kind` (`None` for a process option) and is in its range, checked in that
+    /// order.
+    pub fn check(
+        self,
+        value: &Value,
+        at: &Origin,
+        kind: Option<Kind>,
+    ) -> Result<u64, SettingError> {
+        let fail = |problem| SettingError::Option {
+            opt: self,
+            at: at.clone(),
+            problem,
+        };
+        let n = self
+            .form()
+            .read(value)
+            .ok_or_else(|| fail(Problem::Invalid(value.clone())))?;
+        if let Some(kind) = kind.filter(|&k| !self.applies_to(k)) {
+            return Err(fail(Problem::NotFor(kind)));
+        }
+        if let Some((least, unit)) = self.least().filter(|&(least, _)| n < least) {
+            return Err(fail(Problem::TooSmall { least, unit }));
+        }
+        if let Some((most, unit)) = self.most().filter(|&(most, _)| n > most) {
+            return Err(fail(Problem::TooLarge { most, unit }));
+        }
+        Ok(n)
+    }
+
+    /// The kinds of device it means something to (every kind, for a process option).
+    pub fn kinds(self) -> &'static [Kind] {
+        match self {
+            Opt::Classic | Opt::MaxSubscriptions | Opt::MaxSubscriptionsPerPeer => FORWARDER,
+            Opt::MaxSplices => SPLICING,
+            _ => &KINDS,
+        }
+    }
+
+    pub fn applies_to(self, kind: Kind) -> bool {
+        self.kinds()
+            .iter()
+            .any(|&k| kind_name(k) == kind_name(kind))
+    }
+
+    /// Why it means nothing to the other kinds, after "this device is a queue".
+    pub fn why_not(self) -> &'static str {
+        match self {
+            Opt::MaxSubscriptions | Opt::MaxSubscriptionsPerPeer => {
+                ", which keeps no subscriptions"
+            }
+            Opt::MaxSplices => ", which never splices (a message may go to many subscribers)",
+            _ => "",
+        }
+    }
+}
