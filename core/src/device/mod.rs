@@ -227,6 +227,14 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         held >= self.cfg.input_capacity && self.wants_read(id)
     }
 
+    /// Whether the peer finished its handshake and its session has not ended: a peer that
+    /// stays unready past its handshake timeout is closed by the device itself.
+    pub fn is_ready(&self, id: PeerId) -> bool {
+        self.index(id)
+            .and_then(|i| self.peer(i))
+            .is_some_and(|p| p.session.is_ready())
+    }
+
     /// Whether more input may be fed for this peer; false while it waits for room.
     pub fn wants_read(&self, id: PeerId) -> bool {
         self.index(id)
