@@ -155,11 +155,24 @@ impl Conn {
         let id = self.id;
         let routing_len = dev.config().routing_read_len();
         let bypass = &mut self.bypass;
+        // What the socket holds beyond this read matters only where a message may go by
+        // without being read (a large body, see `Bypass`): then a message over the buffer's
+        // size that is all here or ready is routed at once.
+        let bypasses = dev.config().kind.bypasses() && !host.pipes().is_off();
+        let stream = &self.stream;
         let fed = self.input.read_and_feed(
-            &self.stream,
+            stream,
             &mut host.scratch(),
             || bypass.next_read_len(routing_len),
-            |held| dev.handle_input(id, held, host.now()).map_err(End::Session),
+            |held, more| {
+                let ahead = if bypasses && more {
+                    stream.readable().unwrap_or(0)
+                } else {
+                    0
+                };
+                dev.handle_input_ahead(id, held, ahead, host.now())
+                    .map_err(End::Session)
+            },
         )?;
         if fed.used > 0 {
             self.bypass.fed();

@@ -6,9 +6,14 @@
 //! [`KEEP_PENDING`] bytes, new bytes are read in place after them and fed from there: a large
 //! remainder (a message arriving slowly, input waiting for room) is not copied again each
 //! round. A smaller one is still copied to the scratch buffer and back: reading in place
-//! would grow its buffer to `input_capacity`, which is freed as soon as it drains, so a
-//! stream of messages cut across reads would cost an allocation and a free each time where
-//! the copy of at most 4 KiB costs none.
+//! would grow its buffer by a read's worth, which is freed as soon as it drains, so a stream
+//! of messages cut across reads would cost an allocation and a free each time where the copy
+//! of at most 4 KiB costs none.
+//!
+//! The input capacity is the device's store-and-forward threshold (a megabyte by default):
+//! a message up to that size is held until all of it is here. A read takes at most
+//! [`READ_MAX`], and a connection's own buffer grows by doubling as far as what it holds
+//! needs, so memory follows the messages actually in flight, not the threshold.
 
 use std::io;
 
@@ -17,6 +22,10 @@ use crate::net::Stream;
 /// A buffer for held input larger than this is freed once it drains; more held bytes than
 /// this are read after in place.
 const KEEP_PENDING: usize = 4096;
+
+/// The most one read takes: a round's work stays bounded however large the input capacity,
+/// and a stream of small messages is read as it was with a 64 KiB buffer.
+pub const READ_MAX: usize = 64 << 10;
 
 #[derive(Debug, Default)]
 pub struct Input {
@@ -83,26 +92,31 @@ impl Input {
     }
 
     /// Read once, unless the socket is at its end, blocked or the input full, no more than
-    /// `read_len()` bytes; then offer everything held to `feed`, which returns how much it
-    /// took. `scratch` is the device's read buffer, as long as the input capacity. Errors are
-    /// the read's (other than `WouldBlock`) and `feed`'s.
+    /// `read_len()` (and [`READ_MAX`]) bytes; then offer everything held to `feed`, which
+    /// returns how much it took. `feed` also learns whether the read filled all it asked for
+    /// (so the socket may hold more right now). `scratch` is the device's read buffer, as
+    /// long as the input capacity. Errors are the read's (other than `WouldBlock`) and
+    /// `feed`'s.
     pub fn read_and_feed<E: From<io::Error>>(
         &mut self,
         stream: &Stream,
         scratch: &mut [u8],
         read_len: impl FnOnce() -> usize,
-        feed: impl FnOnce(&[u8]) -> Result<usize, E>,
+        feed: impl FnOnce(&[u8], bool) -> Result<usize, E>,
     ) -> Result<Fed, E> {
         let cap = scratch.len();
         let held = self.buf.len() - self.start;
         let reads = self.is_open() && held < cap;
         let mut fed = Fed::default();
+        let mut more = false;
         if held > KEEP_PENDING || (held > 0 && !reads) {
             if reads {
-                fed.read = self.read_in_place(stream, scratch, read_len())?;
+                let max = read_len().min(READ_MAX).min(cap - held);
+                fed.read = self.read_in_place(stream, scratch, max)?;
+                more = fed.read >= max;
             }
             fed.offered = self.buf.len() - self.start;
-            fed.used = feed(&self.buf[self.start..])?;
+            fed.used = feed(&self.buf[self.start..], more)?;
             self.start += fed.used;
         } else {
             scratch[..held].copy_from_slice(&self.buf[self.start..]);
@@ -110,13 +124,14 @@ impl Input {
             self.start = 0;
             let mut len = held;
             if reads {
-                let end = len.saturating_add(read_len()).min(cap);
+                let end = len.saturating_add(read_len().min(READ_MAX)).min(cap);
                 fed.read = self.note(stream.read(&mut scratch[len..end]))?;
+                more = fed.read == end - len;
                 len += fed.read;
             }
             if len > 0 {
                 fed.offered = len;
-                fed.used = feed(&scratch[..len])?;
+                fed.used = feed(&scratch[..len], more)?;
                 self.hold(&scratch[fed.used..len], cap);
             }
         }
@@ -130,8 +145,9 @@ impl Input {
         Ok(fed)
     }
 
-    /// Read after the held bytes, in this buffer: at most `max`, and never more than the input
-    /// capacity in all.
+    /// Read after the held bytes, in this buffer: `max` (which keeps the total within the
+    /// input capacity), or for a full-size read as much as the buffer has room for. The
+    /// buffer grows by doubling, as far as `max` more bytes need, never past the capacity.
     fn read_in_place(
         &mut self,
         stream: &Stream,
@@ -141,16 +157,18 @@ impl Input {
         let cap = scratch.len();
         self.buf.drain(..self.start);
         self.start = 0;
-        let room = cap - self.buf.len();
-        self.buf.reserve_exact(room);
-        self.buf.shrink_to(cap);
-        if max >= room && self.buf.capacity() == cap {
+        let need = self.buf.len() + max;
+        if need > self.buf.capacity() {
+            let target = need.max(self.buf.capacity().saturating_mul(2)).min(cap);
+            self.buf.reserve_exact(target - self.buf.len());
+        }
+        if max > KEEP_PENDING {
             let r = stream.read_spare(&mut self.buf);
             self.note(r)
         } else {
-            // A short read (a frame head after a body went by) would find more room than it
-            // may fill: through the scratch buffer, a few hundred bytes.
-            let n = self.note(stream.read(&mut scratch[..max.min(room)]))?;
+            // A short read (a frame head after a body went by) must not take more than it
+            // asks: through the scratch buffer, a few hundred bytes.
+            let n = self.note(stream.read(&mut scratch[..max]))?;
             self.buf.extend_from_slice(&scratch[..n]);
             Ok(n)
         }
@@ -223,7 +241,7 @@ mod tests {
                     &self.rx,
                     &mut self.scratch,
                     || usize::MAX,
-                    |b: &[u8]| {
+                    |b: &[u8], _| {
                         seen = b.to_vec();
                         Ok::<_, io::Error>(take.unwrap_or(b.len()).min(b.len()))
                     },
@@ -310,7 +328,7 @@ mod tests {
                 &p.rx,
                 &mut p.scratch,
                 || usize::MAX,
-                |b: &[u8]| {
+                |b: &[u8], _| {
                     seen = b.to_vec();
                     Ok::<_, io::Error>(0)
                 },
@@ -331,7 +349,7 @@ mod tests {
                 &p.rx,
                 &mut p.scratch,
                 || 10,
-                |_: &[u8]| Ok::<_, io::Error>(0),
+                |_: &[u8], _| Ok::<_, io::Error>(0),
             )
             .unwrap();
         assert_eq!(fed.read, 10);

@@ -38,6 +38,11 @@ impl Stream {
         retry(|| Ok(recv(self, spare_capacity(buf), RecvFlags::empty())?.0))
     }
 
+    /// Bytes that can be read right now without waiting (FIONREAD).
+    pub fn readable(&self) -> io::Result<u64> {
+        Ok(rustix::io::ioctl_fionread(self)?)
+    }
+
     /// One non-blocking vectored write.
     pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         retry(|| match self {

@@ -150,6 +150,11 @@ impl Pipes {
         }
     }
 
+    /// Splicing is off: limited to none, or the kernel said it cannot.
+    pub fn is_off(&self) -> bool {
+        self.off.get()
+    }
+
     /// An empty pipe, or `None` if none may or can be had now.
     pub fn take(&self) -> Option<Pipe> {
         if self.off.get() {

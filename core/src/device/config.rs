@@ -26,14 +26,19 @@ pub struct DeviceConfig {
     /// A peer whose outbound queue holds this many bytes gets no new message (workers are
     /// skipped, subscribers lose it) until it drains below.
     pub queue_hwm: usize,
-    /// Size of the caller's per-connection input buffer. Messages that fit are routed whole;
-    /// larger ones, and those whose first frame is a quarter of it or more, are cut through as
-    /// they arrive.
+    /// Size of the caller's per-connection input buffer, and so the store-and-forward
+    /// threshold: a message that fits is received whole before it is routed, so a sender
+    /// that is slow or stalls mid-message holds no destination. A larger one is cut through as
+    /// it arrives, holding its destinations meanwhile (see `progress_timeout`).
     pub input_capacity: usize,
+    /// A message being cut through whose bytes stop moving this long (neither from its sender
+    /// nor to its receivers) is aborted and its sender closed; zero waits forever.
+    pub progress_timeout: Duration,
 }
 
 impl DeviceConfig {
-    /// The defaults: 64 MiB messages, 1 MiB high-water mark, 64 KiB input, no heartbeats.
+    /// The defaults: 64 MiB messages, 1 MiB high-water mark, 64 KiB input, no heartbeats,
+    /// 5 s of progress for a message cut through.
     pub const fn new(kind: Kind) -> Self {
         DeviceConfig {
             kind,
@@ -42,6 +47,7 @@ impl DeviceConfig {
             handshake_timeout: Duration::from_secs(10),
             queue_hwm: 1 << 20,
             input_capacity: 64 << 10,
+            progress_timeout: Duration::from_secs(5),
         }
     }
 

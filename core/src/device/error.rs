@@ -31,6 +31,9 @@ pub enum CloseReason {
     /// ([`Device::fail_peer`](super::Device::fail_peer)): its stream has a gap, so nothing
     /// more may be written to it.
     Lost,
+    /// The peer was sending a message too large to store first, and none of its bytes moved
+    /// for the progress timeout: the message was aborted to free its receivers.
+    Stalled,
 }
 
 impl fmt::Display for CloseReason {
@@ -42,6 +45,9 @@ impl fmt::Display for CloseReason {
             }
             CloseReason::Overflow => f.write_str("outbound queue overflow"),
             CloseReason::Lost => f.write_str("output lost on the way to it"),
+            CloseReason::Stalled => f.write_str(
+                "a message it was sending made no progress for the progress timeout; aborted",
+            ),
         }
     }
 }

@@ -57,6 +57,23 @@ use peer::Peer;
 use slots::{List, ListKind};
 use subs::SubTable;
 
+/// The most units of input (messages, frames, commands) one call of
+/// [`Device::handle_input`] takes: at a few hundred nanoseconds each, about a millisecond.
+pub const MAX_STEPS: usize = 4096;
+
+/// One step's view of a peer's input.
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    /// What is left of it.
+    rest: &'a [u8],
+    /// The first step of a `handle_input` call.
+    fresh: bool,
+    /// The caller's buffer is full and cannot grow.
+    full: bool,
+    /// Bytes the caller can read right away beyond `rest` and move past the device.
+    ahead: u64,
+}
+
 /// A handle on a peer; stale handles (of a peer since removed) are ignored.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -105,6 +122,8 @@ pub struct Device<'s, Q> {
     held: u32,
     /// Stamp of the message being fanned out, to pick each subscriber once.
     epoch: u32,
+    /// The latest `now` the caller gave.
+    last_now: Instant,
 }
 
 impl<'s, Q: ByteQueue> Device<'s, Q> {
@@ -122,6 +141,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             workers: None,
             held: 0,
             epoch: 0,
+            last_now: Instant::ZERO,
         }
     }
 
@@ -154,7 +174,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             .ok_or(PeerTableFull)?;
         let session = Session::new(self.cfg.session_config(side), now);
         let slot = &mut self.slots[index];
-        slot.peer = Some(Peer::new(session, queue, side));
+        slot.peer = Some(Peer::new(session, queue, side, now));
         let id = PeerId {
             index: index as u32,
             generation: slot.generation,
@@ -185,25 +205,61 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     /// Take in bytes from a peer: all the bytes its connection holds, from the oldest. Returns
     /// how many were used; keep the rest. An error ends the peer's session: write what
     /// [`Device::output`] still holds (an ERROR command, maybe), then close it.
+    ///
+    /// At most [`MAX_STEPS`] units (messages, frames, commands) are taken per call, so one
+    /// peer's input keeps the caller from the others for a bounded time: call again with the
+    /// rest after serving them.
     pub fn handle_input(
         &mut self,
         id: PeerId,
         input: &[u8],
         now: Instant,
     ) -> Result<usize, SessionError> {
+        self.handle_input_ahead(id, input, 0, now)
+    }
+
+    /// [`Device::handle_input`] for a caller that can read `ahead` more bytes of this peer's
+    /// stream right away and move them past the device ([`Device::bypass_target`]): a message
+    /// over the input buffer's size whose missing bytes are all ahead is then routed at once,
+    /// as if it were here, instead of being read into the buffer first.
+    pub fn handle_input_ahead(
+        &mut self,
+        id: PeerId,
+        input: &[u8],
+        ahead: u64,
+        now: Instant,
+    ) -> Result<usize, SessionError> {
         let idx = self.index(id).ok_or(SessionError::Closed)?;
+        self.last_now = self.last_now.max(now);
         let full = input.len() >= self.cfg.input_capacity;
+        let ahead = if self.cfg.kind.bypasses() { ahead } else { 0 };
         let mut consumed = 0;
+        let mut steps = 0;
         let result = loop {
             let fresh = consumed == 0;
-            match self.step(idx, &input[consumed..], fresh, full && fresh, now) {
+            let at = Input {
+                rest: &input[consumed..],
+                fresh,
+                full: full && fresh,
+                ahead,
+            };
+            match self.step(at, idx, now) {
                 Ok(0) => break Ok(consumed),
                 Ok(n) => consumed += n,
                 Err(e) => break Err(e),
             }
+            steps += 1;
+            if steps == MAX_STEPS {
+                break Ok(consumed);
+            }
         };
         if let Err(e) = result {
             self.on_session_end(idx, e);
+        }
+        if consumed > 0 {
+            if let Some(p) = self.peer_mut(idx) {
+                p.progress_at = now;
+            }
         }
         self.flush_control(idx);
         result
@@ -261,7 +317,14 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let n = n.min(peer.queue.len());
         peer.queue.consume(n);
         peer.written += n as u64;
-        if was_above && peer.queue.len() < hwm {
+        let now_below = peer.queue.len() < hwm;
+        // A receiver draining a message cut through to it is progress for its sender.
+        let holder = peer.held.map(|h| h.by).filter(|_| n > 0);
+        let now = self.last_now;
+        if let Some(src) = holder.and_then(|s| self.peer_mut(s)) {
+            src.progress_at = src.progress_at.max(now);
+        }
+        if was_above && now_below {
             self.wake_blocked();
         }
     }
@@ -283,20 +346,40 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         }
     }
 
-    /// The earliest timer of any peer.
+    /// The earliest timer of any peer: its session's, or the progress deadline of a message
+    /// it cuts through.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let progress = self.cfg.progress_timeout;
         self.slots
             .iter()
-            .filter_map(|s| s.peer.as_ref()?.session.poll_timeout())
+            .filter_map(|s| {
+                let p = s.peer.as_ref()?;
+                let session = p.session.poll_timeout();
+                match p.progress_deadline(progress) {
+                    Some(t) => Some(session.map_or(t, |s| s.min(t))),
+                    None => session,
+                }
+            })
             .min()
     }
 
-    /// Fire every peer timer due at `now`: PINGs go out, dead peers are put up for closing.
+    /// Fire every peer timer due at `now`: PINGs go out, dead peers are put up for closing,
+    /// and so are senders of a message cut through that stopped moving (the message is
+    /// aborted: taken back out of the receivers that have not started writing it, and those
+    /// that have are reset).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        let progress = self.cfg.progress_timeout;
         for idx in 0..self.slots.len() as u32 {
             let Some(peer) = self.peer_mut(idx) else {
                 continue;
             };
+            if peer.progress_deadline(progress).is_some_and(|t| t <= now) {
+                self.stats.stalled += 1;
+                self.abort_message(idx);
+                self.request_close(idx, CloseReason::Stalled);
+                continue;
+            }
             if peer.session.poll_timeout().is_none_or(|t| t > now) {
                 continue;
             }

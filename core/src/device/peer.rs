@@ -4,6 +4,7 @@
 use super::error::CloseReason;
 use super::kind::Side;
 use crate::conn::Session;
+use crate::time::{Duration, Instant};
 
 /// What a peer is doing as the source of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,10 +85,12 @@ pub(crate) struct Peer<Q> {
     pub(crate) worker: Option<WorkerLink>,
     /// Marks a subscriber already chosen for the message being fanned out.
     pub(crate) epoch: u32,
+    /// When bytes of the message it sends last moved, from it or to its receivers.
+    pub(crate) progress_at: Instant,
 }
 
 impl<Q> Peer<Q> {
-    pub(crate) fn new(session: Session, queue: Q, side: Side) -> Self {
+    pub(crate) fn new(session: Session, queue: Q, side: Side, now: Instant) -> Self {
         Peer {
             session,
             queue,
@@ -100,6 +103,7 @@ impl<Q> Peer<Q> {
             close: None,
             worker: None,
             epoch: 0,
+            progress_at: now,
         }
     }
 
@@ -107,5 +111,12 @@ impl<Q> Peer<Q> {
     /// and from it.
     pub(crate) fn is_live(&self) -> bool {
         self.session.is_ready() && self.close.is_none()
+    }
+
+    /// When a message this peer is cutting through is aborted if nothing moves: only while it
+    /// holds destinations and is not waiting for their room.
+    pub(crate) fn progress_deadline(&self, timeout: Duration) -> Option<Instant> {
+        let cut_through = self.src.dests().is_some() && !self.blocked;
+        (cut_through && !timeout.is_zero()).then(|| self.progress_at + timeout)
     }
 }

@@ -1,17 +1,14 @@
 //! The input pump: a peer's bytes, one unit at a time, through its session and on to the
-//! device's routing. A message is routed when its first frame starts (whole messages at once;
-//! large ones cut through, see [`Device::step`]); its frames then go to the destinations it
-//! holds until its last frame ends.
+//! device's routing. A message is routed once all of it is here (store and forward), or, when
+//! it cannot all be here (larger than the input buffer), once its first frame's head bytes
+//! are: it is then cut through. Its frames go to the destinations it holds until its last
+//! frame ends.
 
 use super::peer::Src;
-use super::{ByteQueue, Device, Side};
+use super::{ByteQueue, Device, Input, Side};
 use crate::conn::{Event, SessionError};
 use crate::time::Instant;
-use crate::wire::frame::{holds_message_after, FrameHead};
-
-/// A message whose first frame is at least a quarter of the input buffer is cut through
-/// without waiting to have all of it: large partial messages are not kept between reads.
-const CUT_THROUGH_DIVISOR: usize = 4;
+use crate::wire::frame::{message_missing, FrameHead};
 
 /// Where the message that starts now goes.
 pub(super) enum Route {
@@ -25,16 +22,19 @@ pub(super) enum Route {
 
 impl<Q: ByteQueue> Device<'_, Q> {
     /// One unit of progress on a peer's input: a command, a frame, part of a frame, or none
-    /// (0) when more input or more room is needed. `fresh`: this is the first step of a
-    /// `handle_input` call; `full`: the caller's buffer is full and cannot grow.
+    /// (0) when more input or more room is needed.
     pub(super) fn step(
         &mut self,
+        input: Input<'_>,
         idx: u32,
-        rest: &[u8],
-        fresh: bool,
-        full: bool,
         now: Instant,
     ) -> Result<usize, SessionError> {
+        let Input {
+            rest,
+            fresh,
+            full,
+            ahead,
+        } = input;
         let peer = self.peer(idx).ok_or(SessionError::Closed)?;
         if peer.blocked {
             return Ok(0);
@@ -55,15 +55,22 @@ impl<Q: ByteQueue> Device<'_, Q> {
             Ok(Some(command)) => return self.feed(idx, rest, Some(command), now),
             _ => return self.feed(idx, rest, None, now),
         };
-        // Whole messages are routed at once. Those that cannot fit in the buffer, or whose
-        // first frame is large, are cut through as they arrive, once the first frame's head
-        // bytes (what a forwarder matches topics on) are here.
+        // Store and forward: a message is routed once all of it is here, so a sender that
+        // is slow or stalls holds no destination meanwhile. One that cannot all be here (the
+        // buffer is full, or its first frame alone is larger) is cut through once the first
+        // frame's head bytes (what a forwarder matches topics on) are here; so is one whose
+        // missing bytes the caller has ready to move past the device.
         let body = &rest[head_len..];
         let prefix = &body[..(body.len() as u64).min(head.len) as usize];
-        let head_ready = prefix.len() as u64 >= head.len.min(self.cfg.limits.head_bytes as u64);
-        let large = head.len >= (self.cfg.input_capacity / CUT_THROUGH_DIVISOR) as u64;
-        if !(head_ready && (full || large)) && !holds_message_after(rest, head, head_len) {
-            return Ok(0);
+        let missing = message_missing(rest, head, head_len);
+        if missing != Some(0) {
+            let head_ready = prefix.len() as u64 >= head.len.min(self.cfg.limits.head_bytes as u64);
+            let too_large =
+                (head_len as u64).saturating_add(head.len) > self.cfg.input_capacity as u64;
+            let all_ahead = missing.is_some_and(|m| m <= ahead);
+            if !(head_ready && (full || too_large || all_ahead)) {
+                return Ok(0);
+            }
         }
         match self.route(idx, head, prefix) {
             Route::Go => {}

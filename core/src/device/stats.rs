@@ -59,6 +59,8 @@ pub struct Stats {
     pub dropped: Drops,
     /// Peers the device reset because a message to them could not be completed.
     pub resets: u64,
+    /// Senders closed because a message they were cutting through stopped moving.
+    pub stalled: u64,
     /// Subscriptions cut to `MAX_TOPIC` bytes.
     pub topics_cut: u64,
 }

@@ -156,23 +156,29 @@ pub fn holds_message(input: &[u8]) -> bool {
 /// [`holds_message`] for a caller that has decoded the first frame's head already: `head`,
 /// `head_len` bytes at the start of `input`.
 pub fn holds_message_after(input: &[u8], head: FrameHead, head_len: usize) -> bool {
+    message_missing(input, head, head_len) == Some(0)
+}
+
+/// How many bytes of the message that starts at `input` (with `head`, `head_len` bytes,
+/// decoded already) are still to come, when that is known: `Some(0)` when all of it is here,
+/// `Some(n)` when every frame head is here and the last frame lacks `n` body bytes, `None`
+/// when a frame head is not here yet (or is malformed: the session reports that).
+pub fn message_missing(input: &[u8], head: FrameHead, head_len: usize) -> Option<u64> {
     let (mut head, mut used) = (head, head_len);
     let mut at = 0usize;
     loop {
-        let end = usize::try_from(head.len)
-            .ok()
-            .and_then(|len| at.checked_add(used)?.checked_add(len));
-        match end {
-            Some(end) if end <= input.len() => at = end,
-            _ => return false,
+        let body_at = at.checked_add(used)?;
+        let have = input.len().saturating_sub(body_at) as u64;
+        if have < head.len {
+            // Only the last frame may be cut short for the count to be known.
+            return (!head.command && !head.more).then(|| head.len - have);
         }
+        // head.len <= have, which is a usize: the cast is exact.
+        at = body_at + head.len as usize;
         if !head.command && !head.more {
-            return true;
+            return Some(0);
         }
-        match FrameHead::decode(&input[at..]) {
-            Ok(Some(next)) => (head, used) = next,
-            _ => return false,
-        }
+        (head, used) = FrameHead::decode(&input[at..]).ok()??;
     }
 }
 

@@ -108,6 +108,8 @@ impl DeviceSetup {
         cfg.limits.max_message_size = t.max_msg_size;
         cfg.queue_hwm = t.queue_hwm;
         cfg.handshake_timeout = Duration::from_millis(t.handshake_timeout_ms);
+        cfg.input_capacity = self.input_capacity();
+        cfg.progress_timeout = Duration::from_millis(t.progress_timeout_ms);
         if t.heartbeat_ivl_ms > 0 {
             let mut hb = Heartbeat::every(Duration::from_millis(t.heartbeat_ivl_ms));
             if let Some(ms) = t.heartbeat_timeout_ms {

@@ -25,6 +25,7 @@ mod bypass;
 mod caller;
 mod forwarder;
 mod harness;
+mod isolation;
 mod lifecycle;
 mod queue;
 mod regressions;

@@ -1,0 +1,159 @@
+//! One sender that is slow, stalled or floods costs the other flows nothing: store and
+//! forward below the input buffer's size, a progress timeout above it, bounded work per call.
+
+use super::*;
+use crate::device::MAX_STEPS;
+use crate::time::Duration;
+
+/// A producer sends part of a message that fits the input buffer, then stalls: the one worker
+/// is not held meanwhile, so another producer's messages reach it; the stalled message
+/// arrives whole once its sender goes on.
+#[test]
+fn a_stalled_sender_holds_no_worker_below_the_threshold() {
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(DeviceConfig::new(Kind::Streamer), &mut store);
+    let (slow, fast) = (net.connect(Frontend, Push), net.connect(Frontend, Push));
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    let stalled = tagged(0, 0, &[20_000, 30_000]);
+    let bytes = encode(&stalled);
+    net.send_raw(slow, &bytes[..25_000]);
+    net.pump();
+    let others: Vec<Msg> = (0..5).map(|seq| tagged(1, seq, &[100])).collect();
+    for m in &others {
+        net.send(fast, m);
+    }
+    net.pump();
+    assert_eq!(
+        net.msgs(worker),
+        &others[..],
+        "not held by the stalled sender"
+    );
+    net.send_raw(slow, &bytes[25_000..]);
+    net.pump();
+    assert_eq!(
+        net.msgs(worker).last(),
+        Some(&stalled),
+        "whole, after the others"
+    );
+    assert_eq!(net.dev.stats().stalled, 0);
+    net.assert_healthy();
+}
+
+/// The same in a forwarder: a publisher dribbling a message holds no subscriber.
+#[test]
+fn a_stalled_publisher_holds_no_subscriber_below_the_threshold() {
+    let mut store = Storage::new(8, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let (slow, [sub, _]) = net.publisher_and_two_subscribers(b"");
+    let fast = net.connect(Frontend, Pub);
+    net.pump();
+    let stalled = tagged(0, 0, &[40_000]);
+    let bytes = encode(&stalled);
+    net.send_raw(slow, &bytes[..1_000]);
+    net.pump();
+    let others: Vec<Msg> = (0..5).map(|seq| tagged(1, seq, &[10])).collect();
+    for m in &others {
+        net.send(fast, m);
+    }
+    net.pump();
+    assert_eq!(net.msgs(sub), &others[..]);
+    net.send_raw(slow, &bytes[1_000..]);
+    net.pump();
+    assert_eq!(net.msgs(sub).len(), 6);
+    assert_eq!(net.msgs(sub)[5], stalled);
+    net.assert_healthy();
+}
+
+/// A message larger than the input buffer is cut through; when its bytes stop moving for the
+/// progress timeout, it is aborted: its sender is closed, the worker that got part of it is
+/// reset, and the other producer's messages go to the other worker.
+#[test]
+fn a_cut_through_message_that_stops_moving_is_aborted() {
+    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
+    cfg.progress_timeout = Duration::from_millis(500);
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let (slow, fast) = (net.connect(Frontend, Push), net.connect(Frontend, Push));
+    let workers = [net.connect(Backend, Pull), net.connect(Backend, Pull)];
+    net.pump();
+    let bytes = encode(&tagged(0, 0, &[20_000]));
+    net.send_raw(slow, &bytes[..10_000]);
+    net.pump();
+    let deadline = net.dev.poll_timeout().expect("a progress deadline");
+    assert!(deadline <= net.now + Duration::from_millis(500));
+    net.now = net.now + Duration::from_millis(499);
+    net.dev.handle_timeout(net.now);
+    net.pump();
+    assert!(net.closes.is_empty(), "not before the timeout");
+    net.now = net.now + Duration::from_millis(1);
+    net.dev.handle_timeout(net.now);
+    net.pump();
+    let held = workers
+        .into_iter()
+        .find(|&w| net.remote(w).wire.len() > 5_000)
+        .expect("one worker got part of it");
+    assert_eq!(
+        net.closes,
+        [
+            (held, CloseReason::SenderAborted),
+            (slow, CloseReason::Stalled)
+        ]
+    );
+    assert_eq!(net.dev.stats().stalled, 1);
+    assert_eq!(net.dev.stats().dropped.aborted, 1);
+    let other = workers.into_iter().find(|&w| w != held).unwrap_or(held);
+    let after: Vec<Msg> = (0..3).map(|seq| tagged(1, seq, &[100])).collect();
+    for m in &after {
+        net.send(fast, m);
+    }
+    net.pump();
+    assert_eq!(net.msgs(other), &after[..], "the other flow goes on");
+}
+
+/// A message cut through keeps going while its bytes keep coming, however slowly.
+#[test]
+fn a_slow_cut_through_message_is_not_aborted() {
+    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
+    cfg.progress_timeout = Duration::from_millis(500);
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    let m = tagged(0, 0, &[20_000]);
+    for chunk in encode(&m).chunks(1_000) {
+        net.send_raw(producer, chunk);
+        net.pump();
+        net.now = net.now + Duration::from_millis(400);
+        net.dev.handle_timeout(net.now);
+        net.pump();
+    }
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    assert_eq!(net.msgs(worker), [m]);
+    assert_eq!(net.dev.poll_timeout(), None, "no deadline between messages");
+}
+
+/// One call takes at most `MAX_STEPS` units, however much input it is given.
+#[test]
+fn one_call_takes_a_bounded_number_of_messages() {
+    let mut cfg = DeviceConfig::new(Kind::Streamer);
+    cfg.input_capacity = 1 << 20;
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    let one = encode(&msg(&[b"x"]));
+    let flood: Vec<u8> = one.repeat(3 * MAX_STEPS);
+    let id = net.id(producer);
+    let used = net.dev.handle_input(id, &flood, net.now).expect("fed");
+    assert_eq!(used, MAX_STEPS * one.len());
+    let rest = net
+        .dev
+        .handle_input(id, &flood[used..], net.now)
+        .expect("fed");
+    assert_eq!(rest, MAX_STEPS * one.len(), "the rest on the next call");
+    net.pump();
+    assert_eq!(net.msgs(worker).len(), 2 * MAX_STEPS);
+}
