@@ -1,7 +1,9 @@
 //! The caller the fuzz targets play: a reader with a fixed buffer, fed in chunks, that checks
 //! every event against the session's limits and panics on any broken invariant.
 
-use zedge_core::conn::{Event, Heartbeat, Limits, Session, SessionConfig, SessionError};
+use zedge_core::conn::{
+    Event, Heartbeat, Limits, Session, SessionConfig, SessionError, MAX_TOPIC,
+};
 use zedge_core::time::{Duration, Instant};
 use zedge_core::wire::command;
 use zedge_core::wire::greeting::{Greeting, Mechanism};
@@ -153,10 +155,10 @@ impl Watch {
                 self.end_frame_if_whole();
             }
             Event::Subscribe(topic) | Event::Cancel(topic) => {
-                assert!(
-                    topic.len() <= limits.max_command_size,
-                    "subscription over the command limit"
-                );
+                assert!(topic.len() <= MAX_TOPIC, "subscription over the topic limit");
+            }
+            Event::TopicTooLong { len, .. } => {
+                assert!(len > MAX_TOPIC as u64, "a topic within the limit refused");
             }
         }
     }

@@ -79,7 +79,10 @@ impl DeviceConfig {
                 need: MAX_TOPIC,
             });
         }
-        let need = self.session_config(Side::Frontend).min_input_capacity();
+        let need = [Side::Frontend, Side::Backend]
+            .map(|side| self.session_config(side).min_input_capacity())
+            .into_iter()
+            .fold(0, usize::max);
         if self.input_capacity < need {
             return Err(ConfigError::InputTooSmall {
                 have: self.input_capacity,
@@ -104,7 +107,7 @@ pub enum ConfigError {
         /// Needed.
         need: usize,
     },
-    /// The input buffer cannot hold a whole command.
+    /// The input buffer cannot hold a whole command or subscription.
     InputTooSmall {
         /// Configured.
         have: usize,
@@ -123,7 +126,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::InputTooSmall { have, need } => write!(
                 f,
-                "input buffer of {have} bytes cannot hold a whole command; it needs {need} (lower max command size or raise the buffer)"
+                "input buffer of {have} bytes cannot hold a whole command or subscription; it needs {need} (lower max command size or raise the buffer)"
             ),
             ConfigError::ZeroHwm => f.write_str("queue high-water mark must be above zero"),
         }

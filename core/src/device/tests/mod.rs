@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 
 use super::{CloseReason, DeviceConfig, Drops, Kind, Side};
-use crate::conn::SessionError;
+use crate::conn::{SessionError, MAX_TOPIC};
 use crate::wire::metadata::SocketType::{Dealer, Pub, Pull, Push, Rep, Req, Sub, XPub, XSub};
 use harness::{encode, Msg, Net, Storage, VecQueue, P};
 use remote::End;
@@ -37,10 +37,14 @@ fn forwarder() -> DeviceConfig {
     DeviceConfig::new(Kind::Forwarder { classic: false })
 }
 
-/// Input buffers of 4 KB: larger messages are cut through.
+/// Input buffers of 4 KB (a forwarder's a little over [`MAX_TOPIC`], as they must hold a
+/// whole subscription): larger messages are cut through.
 fn small_input(mut cfg: DeviceConfig) -> DeviceConfig {
     cfg.limits.max_command_size = 1024;
-    cfg.input_capacity = 4096;
+    cfg.input_capacity = match cfg.kind {
+        Kind::Forwarder { .. } => MAX_TOPIC + 64,
+        Kind::Queue | Kind::Streamer => 4096,
+    };
     cfg
 }
 
