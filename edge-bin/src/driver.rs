@@ -22,7 +22,7 @@ use async_io::Timer;
 use async_signal::{Signal as UnixSignal, Signals};
 use futures_lite::{future, StreamExt};
 use log::{debug, info, warn};
-use zedge_core::device::{Device, Kind, PeerId, PeerTableFull, Side, Slot, SUB_ENTRY_LEN};
+use zedge_core::device::{Device, Kind, PeerId, PeerTableFull, Side, Slot};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::connection::{self, Signal};
@@ -280,18 +280,17 @@ fn start_device(d: &DeviceSetup, clock: Clock) -> Rc<Shared> {
             .collect::<Vec<_>>()
             .into_boxed_slice(),
     );
-    // Only a forwarder keeps subscriptions; the others would pay for an unused table.
-    let n_subs = match d.kind {
-        Kind::Forwarder { .. } => d.tuning.max_subscriptions,
-        Kind::Queue | Kind::Streamer => 0,
-    };
     // Zeroed memory: pages no subscription has used stay untouched and cost no RSS.
-    let subs: &'static mut [u8] =
-        Box::leak(vec![0u8; n_subs.saturating_mul(SUB_ENTRY_LEN)].into_boxed_slice());
+    let subs: &'static mut [u8] = Box::leak(vec![0u8; cfg.subscription_bytes()].into_boxed_slice());
     Rc::new(Shared {
         name: d.display_name().to_owned(),
         tag: tag(&d.name),
-        dev: RefCell::new(Device::new(cfg, peers, subs)),
+        dev: RefCell::new(Device::new(
+            cfg,
+            peers,
+            subs,
+            [fastrand::u64(..), fastrand::u64(..)],
+        )),
         conns: RefCell::new(HashMap::new()),
         pipes: Pipes::new(splices(d)),
         scratch: RefCell::new(vec![0; cfg.input_capacity].into_boxed_slice()),

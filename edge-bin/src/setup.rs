@@ -61,6 +61,7 @@ impl DeviceSetup {
         let mut cfg = DeviceConfig::new(self.kind);
         cfg.limits.max_message_size = t.max_msg_size;
         cfg.queue_hwm = t.queue_hwm;
+        cfg.subscriptions.max = t.max_subscriptions;
         cfg.handshake_timeout = Duration::from_millis(t.handshake_timeout_ms);
         if t.heartbeat_ivl_ms > 0 {
             let mut hb = Heartbeat::every(Duration::from_millis(t.heartbeat_ivl_ms));

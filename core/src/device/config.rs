@@ -3,7 +3,7 @@
 use core::fmt;
 
 use super::kind::{Kind, Side};
-use super::subs::MAX_TOPIC;
+use super::subs::{SubTable, SubscriptionLimits, MAX_TOPIC};
 use crate::conn::{Heartbeat, Limits, SessionConfig};
 use crate::time::Duration;
 use crate::wire::frame::MAX_HEAD_LEN;
@@ -17,7 +17,9 @@ const QUEUE_SLACK: usize = 4096;
 pub struct DeviceConfig {
     /// Which device.
     pub kind: Kind,
-    /// Sizes every session enforces.
+    /// Sizes every session enforces. A forwarder matches topics on a message's first
+    /// [`MAX_TOPIC`] bytes, so its `head_bytes` must be at least that; queue and streamer
+    /// keep the default, which bounds [`DeviceConfig::routing_read_len`].
     pub limits: Limits,
     /// PINGs to ZMTP 3.1 peers and how long they may stay silent.
     pub heartbeat: Heartbeat,
@@ -30,18 +32,38 @@ pub struct DeviceConfig {
     /// larger ones, and those whose first frame is a quarter of it or more, are cut through as
     /// they arrive.
     pub input_capacity: usize,
+    /// The forwarder's subscription table: its size, and each subscriber's share of it.
+    pub subscriptions: SubscriptionLimits,
 }
 
 impl DeviceConfig {
-    /// The defaults: 64 MiB messages, 1 MiB high-water mark, 64 KiB input, no heartbeats.
+    /// The defaults: 64 MiB messages, 1 MiB high-water mark, 64 KiB input, no heartbeats,
+    /// [`SubscriptionLimits::DEFAULT`]; a forwarder's sessions announce frames with
+    /// [`MAX_TOPIC`] head bytes.
     pub const fn new(kind: Kind) -> Self {
+        let mut limits = Limits::DEFAULT;
+        if let Kind::Forwarder { .. } = kind {
+            limits.head_bytes = MAX_TOPIC;
+        }
         DeviceConfig {
             kind,
-            limits: Limits::DEFAULT,
+            limits,
             heartbeat: Heartbeat::OFF,
             handshake_timeout: Duration::from_secs(10),
             queue_hwm: 1 << 20,
             input_capacity: 64 << 10,
+            subscriptions: SubscriptionLimits::DEFAULT,
+        }
+    }
+
+    /// Bytes of zeroed subscription storage [`Device::new`](super::Device::new) needs: none
+    /// but in a forwarder, the only device that keeps subscriptions. About 100 bytes per
+    /// subscription of `subscriptions.max`, 32 per 28 of `subscriptions.topic_bytes`, and
+    /// 66 KiB (see [`SubTable`]); from a zeroed allocation, only pages used cost memory.
+    pub fn subscription_bytes(&self) -> usize {
+        match self.kind {
+            Kind::Forwarder { .. } => SubTable::storage_bytes(&self.subscriptions),
+            Kind::Queue | Kind::Streamer => 0,
         }
     }
 
@@ -73,7 +95,8 @@ impl DeviceConfig {
 
     /// Whether the settings can work together.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.limits.head_bytes < MAX_TOPIC {
+        let forwarder = matches!(self.kind, Kind::Forwarder { .. });
+        if forwarder && self.limits.head_bytes < MAX_TOPIC {
             return Err(ConfigError::HeadBytesTooSmall {
                 have: self.limits.head_bytes,
                 need: MAX_TOPIC,

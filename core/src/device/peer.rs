@@ -3,6 +3,7 @@
 
 use super::error::CloseReason;
 use super::kind::Side;
+use super::subs::PeerSubs;
 use crate::conn::Session;
 
 /// What a peer is doing as the source of a message.
@@ -84,10 +85,13 @@ pub(crate) struct Peer<Q> {
     pub(crate) worker: Option<WorkerLink>,
     /// Marks a subscriber already chosen for the message being fanned out.
     pub(crate) epoch: u32,
+    /// Its subscriptions in the device's table (forwarder subscribers).
+    pub(crate) subs: PeerSubs,
 }
 
 impl<Q> Peer<Q> {
-    pub(crate) fn new(session: Session, queue: Q, side: Side) -> Self {
+    /// `idx`: its slot, the name the subscription table knows it by.
+    pub(crate) fn new(session: Session, queue: Q, side: Side, idx: u32) -> Self {
         Peer {
             session,
             queue,
@@ -100,6 +104,7 @@ impl<Q> Peer<Q> {
             close: None,
             worker: None,
             epoch: 0,
+            subs: PeerSubs::new(idx),
         }
     }
 
