@@ -4,7 +4,8 @@
 //! application would use (REQ clients, REP workers, PUB publishers, SUB subscribers...), wired
 //! to its device peer through in-memory pipes. The [`harness`] plays the device's caller as the
 //! module docs describe it. Tests are grouped by device, then peers leaving and the counters,
-//! random operation sequences, and regressions.
+//! forwarder subscriptions at scale and under abuse, random operation sequences, and
+//! regressions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::iter;
@@ -30,6 +31,7 @@ mod regressions;
 mod remote;
 mod sequences;
 mod streamer;
+mod subscriptions;
 
 // Helpers shared by the test modules.
 
