@@ -241,7 +241,7 @@ fn send_subscription<Q: ByteQueue>(peer: &mut Peer<Q>, subscribe: bool, topic: T
     }
     let n = w.len();
     let total = n + topic.len();
-    if peer.queue.capacity() - peer.queue.len() < total {
+    if peer.queue.capacity().saturating_sub(peer.queue.len()) < total {
         return false;
     }
     let mut pushed = 0;

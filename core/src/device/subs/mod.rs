@@ -6,6 +6,7 @@
 mod entries;
 mod sip;
 mod store;
+mod topic;
 mod topics;
 
 use core::fmt;
@@ -14,8 +15,8 @@ pub use crate::conn::MAX_TOPIC;
 use entries::{Entries, List};
 use sip::{Prefixes, Sip13};
 use store::{Layout, NIL};
+pub use topic::{Pieces, Topic};
 use topics::{pieces_for, Topics};
-pub use topics::{Pieces, Topic};
 
 /// How big the subscription table is and what one subscriber may take of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

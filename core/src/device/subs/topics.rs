@@ -6,6 +6,7 @@
 
 use super::sip::Sip13;
 use super::store::{Layout, Records, NIL};
+use super::topic::Topic;
 use crate::conn::MAX_TOPIC;
 
 /// Topic bytes kept in the topic's own record.
@@ -25,8 +26,8 @@ const BYTES: usize = 24;
 pub(super) const PIECE_DATA: usize = 28;
 /// Piece record: the next piece, then the bytes.
 pub(super) const PIECE_REC: usize = 4 + PIECE_DATA;
-const PIECE_NEXT: usize = 0;
-const PIECE_BYTES: usize = 4;
+pub(super) const PIECE_NEXT: usize = 0;
+pub(super) const PIECE_BYTES: usize = 4;
 
 /// Per topic length, how many topics have it (`u32`s), and a bitmap of those above zero.
 pub(super) const LENGTH_COUNTS_BYTES: usize = (MAX_TOPIC + 1) * 4;
@@ -324,81 +325,5 @@ impl<'s> Topics<'s> {
             .map(|w| (w, self.bits.get64(w as u32)))
             .find(|&(_, bits)| bits != 0)
             .map_or(0, |(w, bits)| w * 64 + 63 - bits.leading_zeros() as usize)
-    }
-}
-
-/// A topic's bytes: as stored in the table (in pieces), or one slice.
-#[derive(Clone, Copy, Debug)]
-pub struct Topic<'a> {
-    len: usize,
-    first: &'a [u8],
-    pieces: Option<&'a Records<'a>>,
-    next: u32,
-}
-
-impl<'a> Topic<'a> {
-    fn stored(len: usize, first: &'a [u8], pieces: &'a Records<'a>, next: u32) -> Self {
-        Topic {
-            len,
-            first,
-            pieces: Some(pieces),
-            next,
-        }
-    }
-
-    /// Its length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// The empty topic: a subscription to everything.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Its bytes, in order, in the pieces they are stored in (none empty).
-    pub fn pieces(&self) -> Pieces<'a> {
-        Pieces {
-            first: Some(self.first),
-            left: self.len - self.first.len(),
-            pieces: self.pieces,
-            next: self.next,
-        }
-    }
-}
-
-impl<'a> From<&'a [u8]> for Topic<'a> {
-    fn from(bytes: &'a [u8]) -> Self {
-        Topic {
-            len: bytes.len(),
-            first: bytes,
-            pieces: None,
-            next: NIL,
-        }
-    }
-}
-
-/// The pieces of a [`Topic`]'s bytes.
-#[derive(Clone, Debug)]
-pub struct Pieces<'a> {
-    first: Option<&'a [u8]>,
-    left: usize,
-    pieces: Option<&'a Records<'a>>,
-    next: u32,
-}
-
-impl<'a> Iterator for Pieces<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if let Some(first) = self.first.take().filter(|f| !f.is_empty()) {
-            return Some(first);
-        }
-        let pieces = self.pieces.filter(|_| self.left > 0)?;
-        let n = self.left.min(PIECE_DATA);
-        let part = pieces.bytes(self.next, PIECE_BYTES, n);
-        self.next = pieces.get(self.next, PIECE_NEXT);
-        self.left -= n;
-        Some(part)
     }
 }
