@@ -24,6 +24,8 @@ use zedge_core::wire::Writer;
 type Queue = Ring<{ 64 << 10 }>;
 
 const NOW: CoreInstant = CoreInstant::ZERO;
+/// Keys the subscription table's hashes; any value does for a benchmark.
+const SEED: [u64; 2] = [1, 2];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -74,7 +76,7 @@ fn frame_head_decode(timing: &Timing) {
 fn streamer(timing: &Timing, name: &str, per_read: usize) {
     let cfg = config(Kind::Streamer);
     let mut slots = slots(2);
-    let mut dev = Device::new(cfg, &mut slots, &mut []);
+    let mut dev = Device::new(cfg, &mut slots, &mut [], SEED);
     let mut producer = Remote::connect(&mut dev, Side::Frontend, SocketType::Push);
     let mut worker = Remote::connect(&mut dev, Side::Backend, SocketType::Pull);
     handshake(&mut dev, &mut [&mut producer, &mut worker]);
@@ -105,10 +107,11 @@ fn forwarder(timing: &Timing, name: &str) {
     const SUBSCRIBERS: usize = 100;
     const TOPICS_EACH: usize = 10;
     let kind = Kind::Forwarder { classic: false };
-    let cfg = config(kind);
+    let mut cfg = config(kind);
+    cfg.subscriptions.max = SUBSCRIBERS * TOPICS_EACH;
     let mut slots = slots(SUBSCRIBERS + 1);
-    let mut subs = vec![0u8; kind.subscription_bytes(SUBSCRIBERS * TOPICS_EACH)];
-    let mut dev = Device::new(cfg, &mut slots, &mut subs);
+    let mut subs = vec![0u8; cfg.subscription_bytes()];
+    let mut dev = Device::new(cfg, &mut slots, &mut subs, SEED);
     let mut publisher = Remote::connect(&mut dev, Side::Frontend, SocketType::Pub);
     let mut subscribers: Vec<Remote> = (0..SUBSCRIBERS)
         .map(|_| Remote::connect(&mut dev, Side::Backend, SocketType::Sub))

@@ -95,12 +95,15 @@ impl DeviceHost {
                 .into_boxed_slice(),
         );
         // Zeroed memory: pages no subscription has used stay untouched and cost no RSS.
-        let sub_bytes = d.kind.subscription_bytes(d.tuning.max_subscriptions);
-        let subs: &'static mut [u8] = Box::leak(vec![0u8; sub_bytes].into_boxed_slice());
+        let subs: &'static mut [u8] =
+            Box::leak(vec![0u8; d.subscription_bytes()].into_boxed_slice());
+        // Peers choose the topics: the table's hashes are keyed so that they cannot aim at
+        // one slot.
+        let seed = [fastrand::u64(..), fastrand::u64(..)];
         DeviceHost {
             name: d.display_name().to_owned(),
             tag: tag(&d.name),
-            dev: RefCell::new(Device::new(cfg, peers, subs)),
+            dev: RefCell::new(Device::new(cfg, peers, subs, seed)),
             conns: RefCell::new(HashMap::new()),
             pipes: Pipes::new(max_pipes(d)),
             scratch: RefCell::new(vec![0; cfg.input_capacity].into_boxed_slice()),

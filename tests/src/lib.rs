@@ -239,6 +239,10 @@ pub enum OwnedEvent {
     },
     Subscribe(Vec<u8>),
     Cancel(Vec<u8>),
+    TopicTooLong {
+        subscribe: bool,
+        len: u64,
+    },
 }
 
 impl From<Event<'_>> for OwnedEvent {
@@ -260,6 +264,7 @@ impl From<Event<'_>> for OwnedEvent {
             },
             Event::Subscribe(t) => OwnedEvent::Subscribe(t.to_vec()),
             Event::Cancel(t) => OwnedEvent::Cancel(t.to_vec()),
+            Event::TopicTooLong { subscribe, len } => OwnedEvent::TopicTooLong { subscribe, len },
         }
     }
 }

@@ -1,9 +1,16 @@
 //! What a session is configured with. Every limit a peer can push against is here.
 
 use crate::time::Duration;
+use crate::wire::command::SUBSCRIBE_NAME;
 use crate::wire::frame::MAX_HEAD_LEN;
 use crate::wire::greeting::{Mechanism, GREETING_LEN};
 use crate::wire::metadata::SocketType;
+
+/// Longest subscription topic a session hands over (16 KiB). libzmq takes any length; a
+/// bound lets a caller's input buffer hold every subscription whole. A SUBSCRIBE or CANCEL
+/// (or ZMTP 3.0 subscription message) with a longer topic is skipped as its bytes arrive and
+/// reported as [`Event::TopicTooLong`](super::Event::TopicTooLong); the session goes on.
+pub const MAX_TOPIC: usize = 16 << 10;
 
 /// Limits on what a peer may send. Checked against frame headers before anything is buffered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,9 +18,10 @@ use crate::wire::metadata::SocketType;
 pub struct Limits {
     /// Largest message (all frames of a multipart message together), in bytes.
     pub max_message_size: u64,
-    /// Largest command frame body (READY, SUBSCRIBE, ...), and largest 3.0-form subscription
-    /// message that is parsed as one. Commands are handed over whole, so the caller's input
-    /// buffer must hold this much (see [`SessionConfig::min_input_capacity`]).
+    /// Largest command frame body (READY, PING, ...). SUBSCRIBE and CANCEL, sent to a socket
+    /// that takes subscriptions, are bounded by [`MAX_TOPIC`] instead, as are ZMTP 3.0
+    /// subscription messages. Commands are handed over whole, so the caller's input buffer
+    /// must hold this much (see [`SessionConfig::min_input_capacity`]).
     pub max_command_size: usize,
     /// A data frame is announced together with at least this many of its first body bytes (or
     /// all of them, if fewer): enough for a forwarder to match topics without reassembly.
@@ -99,11 +107,16 @@ impl SessionConfig {
     }
 
     /// Smallest input buffer with which a session always makes progress: the greeting, a
-    /// whole command, or a frame header with its head bytes must fit.
+    /// whole command, a whole subscription (if the socket type takes them: a [`MAX_TOPIC`]
+    /// topic after its command name), or a frame header with its head bytes must fit.
     pub const fn min_input_capacity(&self) -> usize {
         let mut n = GREETING_LEN;
         if self.limits.max_command_size > n {
             n = self.limits.max_command_size;
+        }
+        let subscription = MAX_TOPIC + SUBSCRIBE_NAME.len();
+        if self.socket_type.takes_subscriptions() && subscription > n {
+            n = subscription;
         }
         if self.limits.head_bytes > n {
             n = self.limits.head_bytes;

@@ -14,7 +14,7 @@ mod error;
 mod heartbeat;
 mod session;
 
-pub use config::{Heartbeat, Limits, SessionConfig};
+pub use config::{Heartbeat, Limits, SessionConfig, MAX_TOPIC};
 pub use error::{Reason, SessionError};
 pub use session::{Event, FrameStart, Input, PeerReady, Session, TRANSMIT_BUFFER};
 

@@ -3,7 +3,7 @@
 use core::fmt;
 
 use super::kind::{Kind, Side};
-use super::subs::MAX_TOPIC;
+use super::subs::{SubTable, SubscriptionLimits, MAX_TOPIC};
 use crate::conn::{Heartbeat, Limits, SessionConfig};
 use crate::time::Duration;
 use crate::wire::frame::MAX_HEAD_LEN;
@@ -17,7 +17,9 @@ const QUEUE_SLACK: usize = 4096;
 pub struct DeviceConfig {
     /// Which device.
     pub kind: Kind,
-    /// Sizes every session enforces.
+    /// Sizes every session enforces. A forwarder matches topics on a message's first
+    /// [`MAX_TOPIC`] bytes, so its `head_bytes` must be at least that; queue and streamer
+    /// keep the default, which bounds [`DeviceConfig::routing_read_len`].
     pub limits: Limits,
     /// PINGs to ZMTP 3.1 peers and how long they may stay silent.
     pub heartbeat: Heartbeat,
@@ -34,20 +36,39 @@ pub struct DeviceConfig {
     /// A message being cut through whose bytes stop moving this long (neither from its sender
     /// nor to its receivers) is aborted and its sender closed; zero waits forever.
     pub progress_timeout: Duration,
+    /// The forwarder's subscription table: its size, and each subscriber's share of it.
+    pub subscriptions: SubscriptionLimits,
 }
 
 impl DeviceConfig {
     /// The defaults: 64 MiB messages, 1 MiB high-water mark, 64 KiB input, no heartbeats,
-    /// 5 s of progress for a message cut through.
+    /// 5 s of progress for a message cut through, [`SubscriptionLimits::DEFAULT`]; a
+    /// forwarder's sessions announce frames with [`MAX_TOPIC`] head bytes.
     pub const fn new(kind: Kind) -> Self {
+        let mut limits = Limits::DEFAULT;
+        if let Kind::Forwarder { .. } = kind {
+            limits.head_bytes = MAX_TOPIC;
+        }
         DeviceConfig {
             kind,
-            limits: Limits::DEFAULT,
+            limits,
             heartbeat: Heartbeat::OFF,
             handshake_timeout: Duration::from_secs(10),
             queue_hwm: 1 << 20,
             input_capacity: 64 << 10,
             progress_timeout: Duration::from_secs(5),
+            subscriptions: SubscriptionLimits::DEFAULT,
+        }
+    }
+
+    /// Bytes of zeroed subscription storage [`Device::new`](super::Device::new) needs: none
+    /// but in a forwarder, the only device that keeps subscriptions. About 100 bytes per
+    /// subscription of `subscriptions.max`, 32 per 28 of `subscriptions.topic_bytes`, and
+    /// 66 KiB (see [`SubTable`]); from a zeroed allocation, only pages used cost memory.
+    pub fn subscription_bytes(&self) -> usize {
+        match self.kind {
+            Kind::Forwarder { .. } => SubTable::storage_bytes(&self.subscriptions),
+            Kind::Queue | Kind::Streamer => 0,
         }
     }
 
@@ -79,13 +100,17 @@ impl DeviceConfig {
 
     /// Whether the settings can work together.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.limits.head_bytes < MAX_TOPIC {
+        let forwarder = matches!(self.kind, Kind::Forwarder { .. });
+        if forwarder && self.limits.head_bytes < MAX_TOPIC {
             return Err(ConfigError::HeadBytesTooSmall {
                 have: self.limits.head_bytes,
                 need: MAX_TOPIC,
             });
         }
-        let need = self.session_config(Side::Frontend).min_input_capacity();
+        let need = [Side::Frontend, Side::Backend]
+            .map(|side| self.session_config(side).min_input_capacity())
+            .into_iter()
+            .fold(0, usize::max);
         if self.input_capacity < need {
             return Err(ConfigError::InputTooSmall {
                 have: self.input_capacity,
@@ -110,7 +135,7 @@ pub enum ConfigError {
         /// Needed.
         need: usize,
     },
-    /// The input buffer cannot hold a whole command.
+    /// The input buffer cannot hold a whole command or subscription.
     InputTooSmall {
         /// Configured.
         have: usize,
@@ -129,7 +154,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::InputTooSmall { have, need } => write!(
                 f,
-                "input buffer of {have} bytes cannot hold a whole command; it needs {need} (lower max command size or raise the buffer)"
+                "input buffer of {have} bytes cannot hold a whole command or subscription; it needs {need} (lower max command size or raise the buffer)"
             ),
             ConfigError::ZeroHwm => f.write_str("queue high-water mark must be above zero"),
         }

@@ -1,7 +1,6 @@
 //! Which device, which side: the few rules that differ between the three devices and that the
 //! rest of the device layer (and its caller) asks about instead of matching on [`Kind`].
 
-use super::subs::SUB_ENTRY_LEN;
 use crate::wire::metadata::SocketType;
 
 /// Which device.
@@ -71,14 +70,5 @@ impl Kind {
     /// subscribes to everything once and keeps subscriptions in the broker.
     pub const fn forwards_subscriptions(self) -> bool {
         matches!(self, Kind::Forwarder { classic: false })
-    }
-
-    /// Bytes of subscription storage [`Device::new`](super::Device::new) needs for `max`
-    /// subscriptions: none but in a forwarder, the only device that keeps them.
-    pub const fn subscription_bytes(self, max: usize) -> usize {
-        match self {
-            Kind::Forwarder { .. } => max.saturating_mul(SUB_ENTRY_LEN),
-            Kind::Queue | Kind::Streamer => 0,
-        }
     }
 }

@@ -4,8 +4,9 @@
 //! between its two sides. One module per device holds what only that device does:
 //!
 //! - `forwarder`: XSUB frontend (publishers) to XPUB backend (subscribers);
-//!   subscriptions travel the other way through a counted subscription table. A subscriber
-//!   above its high-water mark when a message starts loses that message alone, counted.
+//!   subscriptions travel the other way through a counted subscription index ([`SubTable`],
+//!   matching in O(topic length), a share of it per subscriber). A subscriber above its
+//!   high-water mark when a message starts loses that message alone, counted.
 //! - `queue`: ROUTER frontend (clients) to DEALER backend (workers). Requests gain a routing
 //!   frame naming the client; replies are routed back by it and lose it.
 //! - `streamer`: PULL frontend (producers) to PUSH backend (workers).
@@ -40,7 +41,7 @@ mod queue;
 mod slots;
 mod stats;
 mod streamer;
-pub(crate) mod subs;
+mod subs;
 mod workers;
 
 pub use byte_queue::{ByteQueue, Ring};
@@ -48,14 +49,13 @@ pub use config::{ConfigError, DeviceConfig};
 pub use error::{CloseReason, PeerTableFull};
 pub use kind::{Kind, Side};
 pub use slots::Slot;
-pub use stats::{Drops, SideStats, Stats};
-pub use subs::{MAX_TOPIC, SUB_ENTRY_LEN};
+pub use stats::{Drops, SideStats, Stats, SubscriptionRefusals};
+pub use subs::{PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC};
 
 use crate::conn::{Session, SessionError, TRANSMIT_BUFFER};
 use crate::time::Instant;
 use peer::Peer;
 use slots::{List, ListKind};
-use subs::SubTable;
 
 /// The most units of input (messages, frames, commands) one call of
 /// [`Device::handle_input`] takes: at a few hundred nanoseconds each, about a millisecond.
@@ -116,7 +116,8 @@ pub struct Device<'s, Q> {
     wake: List,
     close: List,
     blocked: List,
-    /// Round-robin cursor into the ring of ready backend workers.
+    /// Round-robin cursor into the ring of ready backend workers; in a forwarder, the ring of
+    /// ready publishers (which subscriptions go to).
     workers: Option<u32>,
     /// Destinations held by messages in progress, all sources together.
     held: u32,
@@ -127,13 +128,20 @@ pub struct Device<'s, Q> {
 }
 
 impl<'s, Q: ByteQueue> Device<'s, Q> {
-    /// `peers.len()` is the most peers at once; `subs` (zeroed bytes,
-    /// [`Kind::subscription_bytes`]) holds `subs.len() / SUB_ENTRY_LEN` subscriptions.
-    pub fn new(cfg: DeviceConfig, peers: &'s mut [Slot<Q>], subs: &'s mut [u8]) -> Self {
+    /// `peers.len()` is the most peers at once. `subs` holds the subscriptions: zeroed bytes,
+    /// [`DeviceConfig::subscription_bytes`] of them (none but in a forwarder). `seed` keys
+    /// the subscription index's hash, so that peers cannot choose topics that collide: draw
+    /// it at random.
+    pub fn new(
+        cfg: DeviceConfig,
+        peers: &'s mut [Slot<Q>],
+        subs: &'s mut [u8],
+        seed: [u64; 2],
+    ) -> Self {
         Device {
             cfg,
             slots: peers,
-            subs: SubTable::new(subs),
+            subs: SubTable::new(subs, cfg.subscriptions, seed),
             stats: Stats::default(),
             wake: List::default(),
             close: List::default(),
@@ -155,7 +163,8 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         &self.stats
     }
 
-    /// Subscriptions held now, and the most the table can hold.
+    /// Subscriptions held now (distinct subscriber and topic pairs), and the most the table can
+    /// hold.
     pub fn subscriptions(&self) -> (usize, usize) {
         (self.subs.len(), self.subs.capacity())
     }
@@ -174,7 +183,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             .ok_or(PeerTableFull)?;
         let session = Session::new(self.cfg.session_config(side), now);
         let slot = &mut self.slots[index];
-        slot.peer = Some(Peer::new(session, queue, side, now));
+        slot.peer = Some(Peer::new(session, queue, side, index as u32, now));
         let id = PeerId {
             index: index as u32,
             generation: slot.generation,
@@ -401,7 +410,10 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             return;
         };
         match (self.cfg.kind, side) {
-            (Kind::Forwarder { .. }, Side::Frontend) => self.on_publisher_ready(idx),
+            (Kind::Forwarder { .. }, Side::Frontend) => {
+                self.link_worker(idx);
+                self.on_publisher_ready(idx);
+            }
             (Kind::Queue | Kind::Streamer, Side::Backend) => {
                 self.link_worker(idx);
                 self.wake_blocked();

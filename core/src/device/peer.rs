@@ -3,6 +3,7 @@
 
 use super::error::CloseReason;
 use super::kind::Side;
+use super::subs::PeerSubs;
 use crate::conn::Session;
 use crate::time::{Duration, Instant};
 
@@ -87,10 +88,13 @@ pub(crate) struct Peer<Q> {
     pub(crate) epoch: u32,
     /// When bytes of the message it sends last moved, from it or to its receivers.
     pub(crate) progress_at: Instant,
+    /// Its subscriptions in the device's table (forwarder subscribers).
+    pub(crate) subs: PeerSubs,
 }
 
 impl<Q> Peer<Q> {
-    pub(crate) fn new(session: Session, queue: Q, side: Side, now: Instant) -> Self {
+    /// `idx`: its slot, the name the subscription table knows it by.
+    pub(crate) fn new(session: Session, queue: Q, side: Side, idx: u32, now: Instant) -> Self {
         Peer {
             session,
             queue,
@@ -104,6 +108,7 @@ impl<Q> Peer<Q> {
             worker: None,
             epoch: 0,
             progress_at: now,
+            subs: PeerSubs::new(idx),
         }
     }
 

@@ -35,8 +35,25 @@ pub struct Drops {
     pub aborted: u64,
     /// Data a subscriber sent that is not a subscription.
     pub upstream_data: u64,
-    /// Subscriptions refused because the subscription table is full.
+    /// Subscriptions refused, all causes together; by cause in
+    /// [`Stats::refused_subscriptions`].
     pub subscriptions: u64,
+}
+
+/// Subscriptions refused, by cause ([`Refusal`](super::Refusal)). The subscriber stays
+/// connected and its other subscriptions stand.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SubscriptionRefusals {
+    /// The table was full (`SubscriptionLimits::max`).
+    pub table_full: u64,
+    /// The topic storage was full (`SubscriptionLimits::topic_bytes`).
+    pub topic_bytes_full: u64,
+    /// The subscriber held its share (`SubscriptionLimits::max_per_peer` or
+    /// `topic_bytes_per_peer`).
+    pub peer_share: u64,
+    /// The topic was longer than [`MAX_TOPIC`](super::MAX_TOPIC); its bytes were skipped.
+    pub too_long: u64,
 }
 
 impl Drops {
@@ -61,6 +78,6 @@ pub struct Stats {
     pub resets: u64,
     /// Senders closed because a message they were cutting through stopped moving.
     pub stalled: u64,
-    /// Subscriptions cut to `MAX_TOPIC` bytes.
-    pub topics_cut: u64,
+    /// Subscriptions refused, by cause (their sum is `dropped.subscriptions`).
+    pub refused_subscriptions: SubscriptionRefusals,
 }

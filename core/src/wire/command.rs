@@ -5,12 +5,22 @@
 
 use core::fmt;
 
-use super::frame::FrameHead;
+use super::frame::{FrameHead, MAX_HEAD_LEN};
 use super::metadata::{property_len, write_property, Properties, SocketType};
 use super::{Full, Writer};
 
 /// Most context bytes a PING may carry (RFC 37).
 pub const MAX_PING_CONTEXT: usize = 16;
+
+/// How a SUBSCRIBE command body starts: the name's length, then the name; the topic follows.
+pub const SUBSCRIBE_NAME: &[u8] = b"\x09SUBSCRIBE";
+
+/// How a CANCEL command body starts; the topic follows.
+pub const CANCEL_NAME: &[u8] = b"\x06CANCEL";
+
+/// Longest subscription head, everything but the topic, in either form: a frame header and
+/// [`SUBSCRIBE_NAME`] (3.1), or a frame header and the `0x01` byte (3.0).
+pub const MAX_SUBSCRIPTION_HEAD: usize = MAX_HEAD_LEN + SUBSCRIBE_NAME.len();
 
 /// A parsed command.
 #[derive(Clone, Debug)]
@@ -153,6 +163,27 @@ pub fn write_cancel(w: &mut Writer<'_>, topic: &[u8]) -> Result<(), Full> {
     write_command(w, "CANCEL", &[topic])
 }
 
+/// A SUBSCRIBE (or CANCEL) command without its topic: the frame header for a `topic_len`-byte
+/// topic and the name. The caller appends the topic, which may be stored in pieces (at most
+/// [`MAX_SUBSCRIPTION_HEAD`] bytes are written here, whatever the topic's length).
+pub fn write_subscription_head(
+    w: &mut Writer<'_>,
+    subscribe: bool,
+    topic_len: usize,
+) -> Result<(), Full> {
+    let name = if subscribe {
+        SUBSCRIBE_NAME
+    } else {
+        CANCEL_NAME
+    };
+    let head = FrameHead::command((name.len() as u64).saturating_add(topic_len as u64));
+    if w.remaining() < head.encoded_len() + name.len() {
+        return Err(Full);
+    }
+    w.put(head.encode().as_slice())?;
+    w.put(name)
+}
+
 /// PING with a TTL in tenths of a second and up to 16 bytes of context (longer is cut).
 pub fn write_ping(w: &mut Writer<'_>, ttl: u16, context: &[u8]) -> Result<(), Full> {
     let context = &context[..context.len().min(MAX_PING_CONTEXT)];
@@ -234,6 +265,13 @@ mod tests {
         assert_eq!(&buf[..n], vectors::SUBSCRIBE_CMD_31);
         let (buf, n) = written(|w| write_cancel(w, b"weather"));
         assert_eq!(&buf[..n], vectors::CANCEL_CMD_31);
+        for (subscribe, whole) in [
+            (true, vectors::SUBSCRIBE_CMD_31),
+            (false, vectors::CANCEL_CMD_31),
+        ] {
+            let (buf, n) = written(|w| write_subscription_head(w, subscribe, 7));
+            assert_eq!([&buf[..n], b"weather"].concat(), whole);
+        }
     }
 
     #[test]

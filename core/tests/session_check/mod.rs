@@ -10,7 +10,9 @@
 
 use std::mem;
 
-use zedge_core::conn::{Event, Limits, Session, SessionConfig, SessionError, TRANSMIT_BUFFER};
+use zedge_core::conn::{
+    Event, Limits, Session, SessionConfig, SessionError, MAX_TOPIC, TRANSMIT_BUFFER,
+};
 use zedge_core::time::{Duration, Instant};
 use zedge_core::wire::command::Command;
 use zedge_core::wire::frame::FrameHead;
@@ -28,6 +30,17 @@ pub enum Seen {
     Message(Vec<Vec<u8>>),
     Subscribe(Vec<u8>),
     Cancel(Vec<u8>),
+    /// A subscription (true) or cancellation of a topic of this length, over `MAX_TOPIC`.
+    TooLong(bool, u64),
+}
+
+/// What a socket that takes subscriptions reports for one with `topic`.
+pub fn subscription(subscribe: bool, topic: &[u8]) -> Seen {
+    match (topic.len() > MAX_TOPIC, subscribe) {
+        (true, _) => Seen::TooLong(subscribe, topic.len() as u64),
+        (false, true) => Seen::Subscribe(topic.to_vec()),
+        (false, false) => Seen::Cancel(topic.to_vec()),
+    }
 }
 
 /// How a run ended, and what it saw on the way.
@@ -208,17 +221,18 @@ impl Watch {
                 assert_eq!(done, body.len() as u64 == *len, "wrong done flag");
                 self.end_frame_if_whole();
             }
-            Event::Subscribe(topic) | Event::Cancel(topic)
-                if topic.len() > limits.max_command_size =>
-            {
+            Event::Subscribe(topic) | Event::Cancel(topic) if topic.len() > MAX_TOPIC => {
                 panic!(
-                    "{}-byte subscription over the command limit of {}",
+                    "{}-byte subscription over the topic limit of {MAX_TOPIC}",
                     topic.len(),
-                    limits.max_command_size
                 );
             }
             Event::Subscribe(topic) => self.seen.push(Seen::Subscribe(topic.to_vec())),
             Event::Cancel(topic) => self.seen.push(Seen::Cancel(topic.to_vec())),
+            Event::TopicTooLong { subscribe, len } => {
+                assert!(len > MAX_TOPIC as u64, "{len}-byte topic reported too long");
+                self.seen.push(Seen::TooLong(subscribe, len));
+            }
         }
     }
 

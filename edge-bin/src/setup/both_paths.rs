@@ -313,9 +313,9 @@ fn a_device_over_memory_max_is_refused_the_same_on_both_paths() {
         ),
         (
             "forwarder",
-            &["--max-subscriptions", "100000", "--memory-max", "16M"],
+            &["--max-subscriptions", "300000", "--memory-max", "16M"],
             "memory_max = \"16M\"\n",
-            "max_subscriptions = 100000",
+            "max_subscriptions = 300000",
         ),
         (
             "streamer",

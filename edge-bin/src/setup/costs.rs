@@ -4,7 +4,7 @@
 
 use std::mem::size_of;
 
-use zedge_core::device::{Kind, Slot, SUB_ENTRY_LEN};
+use zedge_core::device::{Kind, Slot};
 
 use super::memory::SLOT_BYTES;
 use super::opt::MEMORY_MAX_CEILING;
@@ -33,11 +33,12 @@ fn a_default_device_costs_its_tables_and_one_input_buffer() {
     let fwd = DeviceMemory::of(&device("f", FWD, &[]));
     assert_eq!(fwd.peer_slots, 2048);
     assert_eq!(fwd.peer_table, 2048 * slot);
-    assert_eq!(fwd.subscriptions, 4096 * SUB_ENTRY_LEN as u64);
+    let table = device("f", FWD, &[]).subscription_bytes() as u64;
+    assert_eq!(fwd.subscriptions, table);
     assert_eq!(fwd.input, (1 << 20) + 9);
     assert_eq!(fwd.kept, 2 << 20);
     assert_eq!(fwd.pipe_fds, 0);
-    assert_eq!(fwd.fixed(), 2048 * slot + 4096 * 262 + (1 << 20) + 9);
+    assert_eq!(fwd.fixed(), 2048 * slot + table + (1 << 20) + 9);
     let queue = DeviceMemory::of(&device("q", Kind::Queue, &[]));
     assert_eq!((queue.subscriptions, queue.pipe_fds), (0, 64));
     assert_eq!(queue.fixed(), 2048 * slot + (1 << 20) + 9);
@@ -99,10 +100,11 @@ fn huge_counts_saturate_and_are_refused_with_what_they_cost() {
 fn the_costliest_setting_of_any_device_is_named() {
     let small = device("small", Kind::Queue, &[]);
     let subs = device("subs", FWD, &[(Opt::MaxSubscriptions, "1000000")]);
+    let table = subs.subscription_bytes() as u64;
     let e = Memory::check(&[small.clone(), subs], &budget(64 << 20), Via::ConfigFile).unwrap_err();
     assert_eq!((e.device, e.name.as_str()), (1, "subs"));
     assert_eq!(e.costliest.opt, Opt::MaxSubscriptions);
-    assert_eq!(e.costliest.cost, 1_000_000 * SUB_ENTRY_LEN as u64);
+    assert_eq!(e.costliest.cost, table);
     let msg = e.to_string();
     assert!(msg.starts_with("the 2 devices need "), "{msg}");
     assert!(

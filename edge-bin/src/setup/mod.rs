@@ -107,6 +107,8 @@ impl DeviceSetup {
         let mut cfg = DeviceConfig::new(self.kind);
         cfg.limits.max_message_size = t.max_msg_size;
         cfg.queue_hwm = t.queue_hwm;
+        cfg.subscriptions.max = t.max_subscriptions;
+        cfg.subscriptions.max_per_peer = t.max_subscriptions_per_peer;
         cfg.handshake_timeout = Duration::from_millis(t.handshake_timeout_ms);
         cfg.input_capacity = self.input_capacity();
         cfg.progress_timeout = Duration::from_millis(t.progress_timeout_ms);
@@ -127,9 +129,9 @@ impl DeviceSetup {
     }
 
     /// Bytes of subscription storage: none but in a forwarder. The one caller of
-    /// [`Kind::subscription_bytes`].
+    /// [`DeviceConfig::subscription_bytes`].
     pub fn subscription_bytes(&self) -> usize {
-        self.kind.subscription_bytes(self.tuning.max_subscriptions)
+        self.device_config().subscription_bytes()
     }
 
     /// Bytes of the input buffer: a whole message of [`Tuning::store_forward_max`] bytes and

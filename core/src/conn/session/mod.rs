@@ -21,6 +21,8 @@ mod traffic;
 mod transmit;
 
 use super::config::SessionConfig;
+#[cfg(doc)]
+use super::config::MAX_TOPIC;
 use super::error::SessionError;
 use super::heartbeat::Timers;
 use crate::time::Instant;
@@ -71,6 +73,14 @@ pub enum Event<'a> {
     Subscribe(&'a [u8]),
     /// The peer cancelled a subscription (CANCEL command or 3.0 `0x00` message).
     Cancel(&'a [u8]),
+    /// The peer subscribed (or cancelled) with a topic longer than [`MAX_TOPIC`]: refused
+    /// alone, its bytes skipped as they arrive (never buffered whole), and the session goes on.
+    TopicTooLong {
+        /// A subscription, not a cancellation.
+        subscribe: bool,
+        /// The topic's length.
+        len: u64,
+    },
 }
 
 /// Who the peer turned out to be.
@@ -121,6 +131,9 @@ enum State {
 #[derive(Clone, Copy, Debug, Default)]
 struct Rx {
     body_left: u64,
+    /// Bytes of a subscription with a topic over [`MAX_TOPIC`](super::MAX_TOPIC) still to
+    /// skip.
+    skip_left: u64,
     /// Bytes of the current multipart message so far, for the size limit.
     msg_len: u64,
     in_message: bool,
@@ -244,7 +257,10 @@ impl Session {
         head_len: usize,
         now: Instant,
     ) -> Result<Input<'a>, SessionError> {
-        if !matches!(self.state, State::Active { .. }) || self.rx.body_left > 0 {
+        if !matches!(self.state, State::Active { .. })
+            || self.rx.body_left > 0
+            || self.rx.skip_left > 0
+        {
             return self.handle_input(input, now);
         }
         let result = self.on_frame_head(input, head, head_len);
@@ -266,80 +282,4 @@ impl Session {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wire::vectors;
-
-    /// An XPUB session that has read a libzmq SUB's greeting and READY.
-    fn xpub_after_handshake() -> Session {
-        let mut s = Session::new(SessionConfig::new(SocketType::XPub), Instant::ZERO);
-        let mut stream = std::vec::Vec::from(vectors::GREETING_31);
-        stream.extend_from_slice(vectors::READY_SUB);
-        let mut at = 0;
-        let mut ready = false;
-        while at < stream.len() {
-            let input = s.handle_input(&stream[at..], Instant::ZERO).unwrap();
-            ready |= matches!(
-                input.event,
-                Some(Event::Ready(PeerReady {
-                    socket_type: SocketType::Sub,
-                    minor: 1,
-                    ..
-                }))
-            );
-            at += input.consumed;
-        }
-        assert!(ready);
-        s
-    }
-
-    fn event_of(s: &mut Session, bytes: &[u8]) -> std::string::String {
-        let input = s.handle_input(bytes, Instant::ZERO).unwrap();
-        assert_eq!(input.consumed, bytes.len(), "one whole unit");
-        std::format!("{:?}", input.event)
-    }
-
-    #[test]
-    fn libzmq_subscriptions_in_both_forms() {
-        let mut s = xpub_after_handshake();
-        assert_eq!(
-            event_of(&mut s, vectors::SUBSCRIBE_CMD_31),
-            "Some(Subscribe([119, 101, 97, 116, 104, 101, 114]))"
-        );
-        assert_eq!(
-            event_of(&mut s, vectors::CANCEL_CMD_31),
-            "Some(Cancel([119, 101, 97, 116, 104, 101, 114]))"
-        );
-        assert_eq!(
-            event_of(&mut s, vectors::SUBSCRIBE_MSG_30),
-            "Some(Subscribe([119, 101, 97, 116, 104, 101, 114]))"
-        );
-        assert_eq!(
-            event_of(&mut s, vectors::CANCEL_MSG_30),
-            "Some(Cancel([119, 101, 97, 116, 104, 101, 114]))"
-        );
-        // libzmq's XSUB sends the message form even over 3.1.
-        assert_eq!(
-            event_of(&mut s, vectors::XSUB_SUB_31),
-            "Some(Subscribe([110, 101, 119, 115]))"
-        );
-        assert_eq!(
-            event_of(&mut s, vectors::XSUB_CANCEL_31),
-            "Some(Cancel([110, 101, 119, 115]))"
-        );
-    }
-
-    #[test]
-    fn answers_a_libzmq_style_ping_with_the_pong_libzmq_sends() {
-        let mut s = xpub_after_handshake();
-        let mut out = [0u8; TRANSMIT_BUFFER];
-        let n = s.poll_transmit(&mut out);
-        assert!(n > 0, "greeting and READY owed");
-        assert_eq!(event_of(&mut s, vectors::PING_CTX), "None");
-        let n = s.poll_transmit(&mut out);
-        assert_eq!(&out[..n], vectors::PONG_CTX);
-        // A PING from libzmq with TTL 2 s: the TTL now bounds the peer's silence.
-        assert_eq!(event_of(&mut s, vectors::PING_DEALER), "None");
-        assert_eq!(s.poll_timeout(), Some(Instant::from_millis(2000)));
-    }
-}
+mod tests;

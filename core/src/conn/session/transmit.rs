@@ -89,24 +89,45 @@ impl Session {
     /// Write a subscription (or its cancellation) in the form the peer's version calls for:
     /// a SUBSCRIBE/CANCEL command to 3.1 peers, a `0x01`/`0x00` message to 3.0 peers. Only
     /// after the handshake, and at a message boundary of the outgoing stream; before the
-    /// handshake nothing is written and `Full` is returned.
+    /// handshake, or without room for all of it, nothing is written and `Full` is returned.
     pub fn write_subscription(
         &self,
         w: &mut Writer<'_>,
         subscribe: bool,
         topic: &[u8],
     ) -> Result<(), Full> {
+        let mut head = [0u8; command::MAX_SUBSCRIPTION_HEAD];
+        let mut hw = Writer::new(&mut head);
+        self.write_subscription_head(&mut hw, subscribe, topic.len())?;
+        let n = hw.len();
+        if w.remaining() < n + topic.len() {
+            return Err(Full);
+        }
+        w.put(&head[..n])?;
+        w.put(topic)
+    }
+
+    /// [`Session::write_subscription`] without the topic, for a caller that appends the
+    /// `topic_len` topic bytes itself (a stored topic may be in pieces): at most
+    /// [`MAX_SUBSCRIPTION_HEAD`](command::MAX_SUBSCRIPTION_HEAD) bytes, whatever the topic's
+    /// length.
+    pub fn write_subscription_head(
+        &self,
+        w: &mut Writer<'_>,
+        subscribe: bool,
+        topic_len: usize,
+    ) -> Result<(), Full> {
         match self.state {
-            State::Active { minor: 1.. } if subscribe => command::write_subscribe(w, topic),
-            State::Active { minor: 1.. } => command::write_cancel(w, topic),
+            State::Active { minor: 1.. } => {
+                command::write_subscription_head(w, subscribe, topic_len)
+            }
             State::Active { minor: 0 } => {
-                let head = FrameHead::data(topic.len() as u64 + 1, false);
-                if w.remaining() < head.encoded_len() + 1 + topic.len() {
+                let head = FrameHead::data((topic_len as u64).saturating_add(1), false);
+                if w.remaining() < head.encoded_len() + 1 {
                     return Err(Full);
                 }
                 w.put(head.encode().as_slice())?;
-                w.put(&[u8::from(subscribe)])?;
-                w.put(topic)
+                w.put(&[u8::from(subscribe)])
             }
             _ => Err(Full),
         }

@@ -47,6 +47,8 @@ enum Ev {
     Body(Vec<u8>, bool),
     Subscribe(Vec<u8>),
     Cancel(Vec<u8>),
+    /// A subscription (true) or cancellation over the topic limit, and the topic's length.
+    TopicTooLong(bool, u64),
 }
 
 impl From<Event<'_>> for Ev {
@@ -57,6 +59,7 @@ impl From<Event<'_>> for Ev {
             Event::Body { chunk, done } => Ev::Body(chunk.to_vec(), done),
             Event::Subscribe(t) => Ev::Subscribe(t.to_vec()),
             Event::Cancel(t) => Ev::Cancel(t.to_vec()),
+            Event::TopicTooLong { subscribe, len } => Ev::TopicTooLong(subscribe, len),
         }
     }
 }

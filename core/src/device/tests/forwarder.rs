@@ -184,7 +184,7 @@ fn forwarder_interleaved_large_messages_from_two_publishers_all_arrive() {
         // Each publisher's message arrives in two halves, the other's first half in between.
         let halves: Vec<(Vec<u8>, Vec<u8>)> = (0..2u8)
             .map(|n| {
-                let m = msg(&[&[b'p', n, round], &[round ^ n; 20_000], b"end"]);
+                let m = msg(&[&[b'p', n, round], &[round ^ n; 40_000], b"end"]);
                 let mut bytes = encode(&m);
                 sent.push(m);
                 let second = bytes.split_off(bytes.len() / 2);

@@ -18,9 +18,7 @@ use std::vec;
 use std::vec::Vec;
 
 use crate::conn::{Session, SessionConfig};
-use crate::device::{
-    ByteQueue, CloseReason, Device, DeviceConfig, PeerId, Side, Slot, SUB_ENTRY_LEN,
-};
+use crate::device::{ByteQueue, CloseReason, Device, DeviceConfig, PeerId, Side, Slot};
 use crate::time::Instant;
 use crate::wire::frame::FrameHead;
 use crate::wire::metadata::SocketType;
@@ -88,6 +86,8 @@ impl ByteQueue for VecQueue {
 #[derive(Debug)]
 pub struct Storage {
     slots: Vec<Slot<VecQueue>>,
+    /// Subscriptions the table holds; its bytes are sized when the device is made.
+    max_subs: usize,
     subs: Vec<u8>,
 }
 
@@ -95,10 +95,15 @@ impl Storage {
     pub fn new(peers: usize, subs: usize) -> Self {
         Storage {
             slots: (0..peers).map(|_| Slot::default()).collect(),
-            subs: vec![0; subs * SUB_ENTRY_LEN],
+            max_subs: subs,
+            subs: Vec::new(),
         }
     }
 }
+
+/// The hash seed of every test device: results do not depend on it, and a fixed one keeps
+/// failures reproducible.
+const SEED: [u64; 2] = [0x5eed, 0x7e57];
 
 /// A device, its caller, and the remote peers.
 #[derive(Debug)]
@@ -120,10 +125,13 @@ pub struct Net<'s> {
 }
 
 impl<'s> Net<'s> {
-    pub fn new(cfg: DeviceConfig, store: &'s mut Storage) -> Self {
+    /// A device of `cfg`, its table holding as many subscriptions as `store` says.
+    pub fn new(mut cfg: DeviceConfig, store: &'s mut Storage) -> Self {
         assert_eq!(cfg.validate(), Ok(()));
+        cfg.subscriptions.max = store.max_subs;
+        store.subs = vec![0; cfg.subscription_bytes()];
         Net {
-            dev: Device::new(cfg, &mut store.slots, &mut store.subs),
+            dev: Device::new(cfg, &mut store.slots, &mut store.subs, SEED),
             now: Instant::ZERO,
             remotes: Vec::new(),
             closes: Vec::new(),

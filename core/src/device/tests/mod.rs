@@ -4,7 +4,8 @@
 //! application would use (REQ clients, REP workers, PUB publishers, SUB subscribers...), wired
 //! to its device peer through in-memory pipes. The [`harness`] plays the device's caller as the
 //! module docs describe it. Tests are grouped by device, then peers leaving and the counters,
-//! random operation sequences, and regressions.
+//! forwarder subscriptions at scale and under abuse, random operation sequences, and
+//! regressions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::iter;
@@ -15,7 +16,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 
 use super::{CloseReason, DeviceConfig, Drops, Kind, Side};
-use crate::conn::SessionError;
+use crate::conn::{SessionError, MAX_TOPIC};
 use crate::wire::metadata::SocketType::{Dealer, Pub, Pull, Push, Rep, Req, Sub, XPub, XSub};
 use harness::{encode, Msg, Net, Storage, VecQueue, P};
 use remote::End;
@@ -32,6 +33,7 @@ mod regressions;
 mod remote;
 mod sequences;
 mod streamer;
+mod subscriptions;
 
 // Helpers shared by the test modules.
 
@@ -39,10 +41,14 @@ fn forwarder() -> DeviceConfig {
     DeviceConfig::new(Kind::Forwarder { classic: false })
 }
 
-/// Input buffers of 4 KB: larger messages are cut through.
+/// Input buffers of 4 KB (a forwarder's a little over [`MAX_TOPIC`], as they must hold a
+/// whole subscription): larger messages are cut through.
 fn small_input(mut cfg: DeviceConfig) -> DeviceConfig {
     cfg.limits.max_command_size = 1024;
-    cfg.input_capacity = 4096;
+    cfg.input_capacity = match cfg.kind {
+        Kind::Forwarder { .. } => MAX_TOPIC + 64,
+        Kind::Queue | Kind::Streamer => 4096,
+    };
     cfg
 }
 

@@ -44,6 +44,7 @@ impl From<Event<'_>> for Ev {
             Event::Body { chunk, .. } => Ev::Body(chunk.to_vec()),
             Event::Subscribe(t) => Ev::Sub(true, t.to_vec()),
             Event::Cancel(t) => Ev::Sub(false, t.to_vec()),
+            Event::TopicTooLong { .. } => unreachable!("the device sends topics within the limit"),
         }
     }
 }

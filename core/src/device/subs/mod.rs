@@ -1,0 +1,326 @@
+//! The forwarder's subscription index, in caller storage: matching a message costs O(its
+//! topic's length), not O(table), and each subscriber has a share of the table.
+//!
+//! The design and the memory it takes are on [`SubTable`].
+
+mod entries;
+mod sip;
+mod store;
+mod topic;
+mod topics;
+
+use core::fmt;
+
+pub use crate::conn::MAX_TOPIC;
+use entries::{Entries, List};
+use sip::{Prefixes, Sip13};
+use store::{Layout, NIL};
+pub use topic::{Pieces, Topic};
+use topics::{pieces_for, Topics};
+
+/// How big the subscription table is and what one subscriber may take of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SubscriptionLimits {
+    /// Subscriptions the table holds: distinct (subscriber, topic) pairs. Subscribing again
+    /// to a topic one holds only counts it up, costs nothing and is never refused. Default
+    /// 4,096.
+    pub max: usize,
+    /// Subscriptions one subscriber may hold, so that none can fill the table for the others.
+    /// Default 1,024, a quarter of the default table.
+    pub max_per_peer: usize,
+    /// Storage for topic bytes beyond each topic's first 16, taken in 28-byte pieces. Default
+    /// 1 MiB.
+    pub topic_bytes: usize,
+    /// What the topics one subscriber holds may take of `topic_bytes`, each counted in full
+    /// even when others hold it too. Default 256 KiB.
+    pub topic_bytes_per_peer: usize,
+}
+
+impl SubscriptionLimits {
+    /// The defaults; what [`Default`] gives.
+    pub const DEFAULT: SubscriptionLimits = SubscriptionLimits {
+        max: 4096,
+        max_per_peer: 1024,
+        topic_bytes: 1 << 20,
+        topic_bytes_per_peer: 256 << 10,
+    };
+}
+
+impl Default for SubscriptionLimits {
+    fn default() -> Self {
+        SubscriptionLimits::DEFAULT
+    }
+}
+
+/// Why a subscription was refused. The subscriber is not told (ZMTP has no way to), and its
+/// other subscriptions stand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Refusal {
+    /// The table holds [`SubscriptionLimits::max`] subscriptions.
+    TableFull,
+    /// The topic storage ([`SubscriptionLimits::topic_bytes`]) has no room for the topic.
+    TopicBytesFull,
+    /// The subscriber holds its share: [`SubscriptionLimits::max_per_peer`] subscriptions, or
+    /// [`SubscriptionLimits::topic_bytes_per_peer`].
+    PeerShare,
+    /// The topic is longer than [`MAX_TOPIC`].
+    TooLong,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Refusal::TableFull => "subscription table full (raise max subscriptions)",
+            Refusal::TopicBytesFull => "topic storage full (raise topic bytes)",
+            Refusal::PeerShare => "the subscriber holds its share of the subscription table",
+            Refusal::TooLong => "topic longer than the 16 KiB limit",
+        })
+    }
+}
+
+/// One subscriber's part of the table: the head of its list of subscriptions and what they
+/// take. The caller keeps one per subscriber (the device keeps it in the peer's slot) and
+/// passes that one for every call about the subscriber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerSubs {
+    peer: u32,
+    head: u32,
+    len: u32,
+    pieces: u32,
+}
+
+impl PeerSubs {
+    /// No subscriptions yet, for the subscriber that [`SubTable::matches`] names `peer`. No two
+    /// subscribers in a table may share a name.
+    pub const fn new(peer: u32) -> Self {
+        PeerSubs {
+            peer,
+            head: NIL,
+            len: 0,
+            pieces: 0,
+        }
+    }
+
+    /// Subscriptions it holds (distinct topics).
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// It holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The subscription index over caller storage.
+///
+/// Entries are counted, as with libzmq: a subscriber that subscribes twice to a topic must
+/// cancel twice. A topic's upstream life follows its entries: the first subscription sends it
+/// upstream, the removal of the last cancels it.
+///
+/// # Design
+///
+/// - Distinct topics live in a hash table (open addressing over `u32` ids, a power of two of
+///   slots, at most half full) keyed by SipHash-1-3 with a seed the caller draws at random:
+///   peers choose topics, and could flood an unkeyed hash. A topic's first 16 bytes sit in its
+///   record, the rest in a chain of 28-byte pieces from a free list: any length up to
+///   [`MAX_TOPIC`] fits, and nothing fragments.
+/// - A bitmap (with counts) of which topic lengths exist. A message head is hashed
+///   incrementally and looked up only at the lengths some topic has, the bytes compared on a
+///   hash hit: O(head length + matching subscribers) per message, whatever the table holds.
+/// - Each (subscriber, topic) pair is one entry with a count, found by the pair through a
+///   second hash table, and linked on two doubly linked lists: the topic's subscribers (what
+///   matching walks) and the subscriber's topics ([`PeerSubs`], kept by the caller): a
+///   subscriber leaving costs O(its own subscriptions), and [`SubTable::topics`] walks a list
+///   of the distinct topics in O(topics).
+///
+/// # Memory
+///
+/// For each subscription of [`SubscriptionLimits::max`]: an entry record (28 bytes), a topic
+/// record (40: a topic has at least one entry), and four to eight hash slots of 4 bytes (two
+/// tables, each at least twice the records, rounded up to a power of two): 84 to 100 bytes,
+/// against 262 for the flat table this replaced. Then 32 bytes per 28 of
+/// [`SubscriptionLimits::topic_bytes`], and 66 KiB for the lengths. The caller hands zeroed
+/// bytes ([`SubTable::storage_bytes`]); records are taken in order as the table grows, so a
+/// hosted caller that takes them from a zeroed allocation pays memory only for pages the
+/// table has used (hash slots are spread at random, so their pages are the first to fill).
+#[derive(Debug)]
+pub struct SubTable<'s> {
+    topics: Topics<'s>,
+    entries: Entries<'s>,
+    max_per_peer: usize,
+    pieces_per_peer: usize,
+}
+
+impl<'s> SubTable<'s> {
+    /// Zeroed bytes [`SubTable::new`] needs for `limits` (none if `limits.max` is zero).
+    pub fn storage_bytes(limits: &SubscriptionLimits) -> usize {
+        Layout::new(limits.max, limits.topic_bytes).bytes()
+    }
+
+    /// An empty table in `storage`, which must be zeroed. With fewer than
+    /// [`SubTable::storage_bytes`] bytes it holds less (halved until it fits; see
+    /// [`SubTable::capacity`]). `seed` keys the hash: draw it at random, once per table.
+    pub fn new(storage: &'s mut [u8], limits: SubscriptionLimits, seed: [u64; 2]) -> Self {
+        let layout = Layout::new(limits.max, limits.topic_bytes).fit(storage.len());
+        let keyed = Sip13::new(seed);
+        let mut rest = storage;
+        let topics = Topics::new(&mut rest, &layout, keyed);
+        // Pairs are hashed with a key of their own, so topic hashes say nothing about them.
+        let pair_key = [keyed.hash(b"pairs"), keyed.hash(b"pairs key")];
+        let entries = Entries::new(&mut rest, &layout, Sip13::new(pair_key));
+        SubTable {
+            topics,
+            entries,
+            max_per_peer: limits.max_per_peer,
+            pieces_per_peer: limits.topic_bytes_per_peer / topics::PIECE_DATA,
+        }
+    }
+
+    /// Subscriptions held: distinct (subscriber, topic) pairs.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// No subscriptions.
+    pub fn is_empty(&self) -> bool {
+        self.entries.len() == 0
+    }
+
+    /// Most subscriptions it can hold.
+    pub fn capacity(&self) -> usize {
+        self.entries.capacity()
+    }
+
+    /// Distinct topics held.
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+
+    /// Records visited changing the table so far (adding, removing): the work done, which
+    /// follows the subscriptions touched and never the table's size.
+    pub fn visited(&self) -> u64 {
+        self.topics.visited + self.entries.visited
+    }
+
+    /// Add a subscription of `subs`'s subscriber. `Ok(true)` if it is the topic's first.
+    pub fn add(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Result<bool, Refusal> {
+        if topic.len() > MAX_TOPIC {
+            return Err(Refusal::TooLong);
+        }
+        let h = self.topics.hash(topic);
+        let found = self.topics.find(h, topic);
+        if let Some(e) = found.and_then(|id| self.entries.find(id, subs.peer)) {
+            let n = self
+                .entries
+                .count(e)
+                .checked_add(1)
+                .ok_or(Refusal::PeerShare)?;
+            self.entries.set_count(e, n);
+            return Ok(false);
+        }
+        let pieces = pieces_for(topic.len());
+        if subs.len() >= self.max_per_peer || subs.pieces as usize + pieces > self.pieces_per_peer {
+            return Err(Refusal::PeerShare);
+        }
+        if self.entries.len() >= self.entries.capacity() {
+            return Err(Refusal::TableFull);
+        }
+        let id = match found {
+            Some(id) => id,
+            None if self.topics.pieces_free() < pieces => return Err(Refusal::TopicBytesFull),
+            // Fewer topics than entries, so a topic record is free.
+            None => self.topics.insert(h, topic),
+        };
+        let e = self.entries.insert(id, subs.peer);
+        let mut head = self.topics.subscribers(id);
+        self.entries.push(List::Topic, e, &mut head);
+        self.topics.set_subscribers(id, head);
+        self.entries.push(List::Peer, e, &mut subs.head);
+        subs.len += 1;
+        subs.pieces += pieces as u32;
+        Ok(found.is_none())
+    }
+
+    /// Remove one subscription of `subs`'s subscriber to `topic`. `Some(true)` if it was the
+    /// topic's last, `None` if the subscriber had no such subscription.
+    pub fn remove(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Option<bool> {
+        if topic.len() > MAX_TOPIC {
+            return None;
+        }
+        let id = self.topics.find(self.topics.hash(topic), topic)?;
+        let e = self.entries.find(id, subs.peer)?;
+        match self.entries.count(e) {
+            n @ 2.. => {
+                self.entries.set_count(e, n - 1);
+                Some(false)
+            }
+            _ => {
+                let last = self.drop_entry(subs, e);
+                if last {
+                    self.topics.release(id);
+                }
+                Some(last)
+            }
+        }
+    }
+
+    /// Remove every subscription of `subs`'s subscriber, calling `on_last` once for each topic
+    /// no one subscribes to any more. Costs O(its subscriptions).
+    pub fn remove_peer(&mut self, subs: &mut PeerSubs, mut on_last: impl FnMut(Topic<'_>)) {
+        while subs.head != NIL {
+            let e = subs.head;
+            let id = self.entries.topic(e);
+            if self.drop_entry(subs, e) {
+                on_last(self.topics.topic(id));
+                self.topics.release(id);
+            }
+        }
+    }
+
+    /// Take an entry off both its lists and out of the table; whether its topic has no
+    /// subscribers left (the caller then releases it).
+    fn drop_entry(&mut self, subs: &mut PeerSubs, e: u32) -> bool {
+        let id = self.entries.topic(e);
+        let mut head = self.topics.subscribers(id);
+        self.entries.unlink(List::Topic, e, &mut head);
+        self.topics.set_subscribers(id, head);
+        self.entries.unlink(List::Peer, e, &mut subs.head);
+        self.entries.release(e);
+        subs.len -= 1;
+        subs.pieces -= pieces_for(self.topics.topic_len(id)) as u32;
+        head == NIL
+    }
+
+    /// Call `f` with the subscriber of every subscription whose topic is a prefix of `head`
+    /// (a subscriber may be named more than once, once per topic). Only the first
+    /// [`MAX_TOPIC`] bytes of `head` matter.
+    #[inline]
+    pub fn matches(&self, head: &[u8], mut f: impl FnMut(u32)) {
+        let mut prefixes = Prefixes::new(self.topics.keyed(), head);
+        self.topics.each_length(head.len(), |len| {
+            let Some(id) = self.topics.find(prefixes.hash(len), &head[..len]) else {
+                return;
+            };
+            let mut e = self.topics.subscribers(id);
+            while e != NIL {
+                f(self.entries.peer(e));
+                e = self.entries.next(List::Topic, e);
+            }
+        });
+    }
+
+    /// Call `f` once for every distinct topic, in O(topics).
+    pub fn topics(&self, mut f: impl FnMut(Topic<'_>)) {
+        let mut id = self.topics.first();
+        while id != NIL {
+            f(self.topics.topic(id));
+            id = self.topics.next(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

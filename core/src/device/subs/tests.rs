@@ -1,0 +1,293 @@
+//! The index against a model of counted (subscriber, topic) entries, with tiny tables (hash
+//! collisions on every other insert), long topics, shares and every kind of refusal.
+
+use super::*;
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::vec::Vec;
+use std::{format, vec};
+
+fn limits(
+    max: usize,
+    max_per_peer: usize,
+    pieces: usize,
+    pieces_per_peer: usize,
+) -> SubscriptionLimits {
+    SubscriptionLimits {
+        max,
+        max_per_peer,
+        topic_bytes: pieces * topics::PIECE_DATA,
+        topic_bytes_per_peer: pieces_per_peer * topics::PIECE_DATA,
+    }
+}
+
+fn storage(l: &SubscriptionLimits) -> Vec<u8> {
+    vec![0; SubTable::storage_bytes(l)]
+}
+
+fn bytes(t: Topic<'_>) -> Vec<u8> {
+    let v: Vec<u8> = t.pieces().flatten().copied().collect();
+    assert_eq!(v.len(), t.len());
+    v
+}
+
+fn matched(t: &SubTable<'_>, head: &[u8]) -> Vec<u32> {
+    let mut hit = Vec::new();
+    t.matches(head, |p| hit.push(p));
+    hit.sort();
+    hit
+}
+
+fn peers<const N: usize>() -> [PeerSubs; N] {
+    core::array::from_fn(|p| PeerSubs::new(p as u32))
+}
+
+#[test]
+fn first_and_last_per_topic() {
+    let l = limits(8, 8, 0, 0);
+    let mut store = storage(&l);
+    let mut t = SubTable::new(&mut store, l, [1, 2]);
+    let [mut p1, mut p2] = peers();
+    assert_eq!(t.add(&mut p1, b"a"), Ok(true));
+    assert_eq!(t.add(&mut p2, b"a"), Ok(false));
+    assert_eq!(t.add(&mut p2, b"a"), Ok(false), "duplicates count");
+    assert_eq!((t.len(), p2.len()), (2, 1), "and take no room");
+    assert_eq!(t.remove(&mut p2, b"a"), Some(false));
+    assert_eq!(t.remove(&mut p1, b"a"), Some(false));
+    assert_eq!(t.remove(&mut p1, b"a"), None, "peer 1 has no more");
+    assert_eq!(t.remove(&mut p2, b"a"), Some(true));
+    assert!(t.is_empty() && t.topic_count() == 0);
+}
+
+#[test]
+fn remove_peer_reports_orphaned_topics_once() {
+    let l = limits(8, 8, 0, 0);
+    let mut store = storage(&l);
+    let mut t = SubTable::new(&mut store, l, [3, 4]);
+    let [mut p0, mut p1] = peers();
+    for (p, topic) in [(0, &b"x"[..]), (0, b"y"), (0, b"y"), (1, b"y"), (0, b"")] {
+        let subs = if p == 0 { &mut p0 } else { &mut p1 };
+        t.add(subs, topic).unwrap();
+    }
+    let mut gone = Vec::new();
+    t.remove_peer(&mut p0, |topic| gone.push(bytes(topic)));
+    gone.sort();
+    assert_eq!(gone, [b"".to_vec(), b"x".to_vec()]);
+    assert_eq!((t.len(), p0.len()), (1, 0));
+}
+
+#[test]
+fn prefix_matching_long_topics_and_a_full_table() {
+    let l = limits(4, 4, 200, 200);
+    let mut store = storage(&l);
+    let mut t = SubTable::new(&mut store, l, [5, 6]);
+    let mut p = peers::<5>();
+    let long = [b'w'; 5000];
+    t.add(&mut p[1], b"weather/").unwrap();
+    t.add(&mut p[2], b"").unwrap();
+    t.add(&mut p[3], &long).unwrap();
+    t.add(&mut p[0], &long[..17]).unwrap();
+    assert_eq!(t.add(&mut p[4], b"z"), Err(Refusal::TableFull));
+    assert_eq!(matched(&t, b"weather/paris 12C"), [1, 2]);
+    assert_eq!(matched(&t, &[&long[..], b"!"].concat()), [0, 2, 3]);
+    assert_eq!(matched(&t, &long[..4999]), [0, 2]);
+    let mut all = Vec::new();
+    t.topics(|topic| all.push(bytes(topic)));
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            b"".to_vec(),
+            b"weather/".to_vec(),
+            vec![b'w'; 17],
+            long.to_vec()
+        ]
+    );
+}
+
+#[test]
+fn a_table_without_storage_holds_nothing_and_a_short_one_less() {
+    let mut none: [u8; 0] = [];
+    let mut t = SubTable::new(&mut none, SubscriptionLimits::DEFAULT, [0, 0]);
+    let mut p = PeerSubs::new(0);
+    assert_eq!(t.add(&mut p, b"a"), Err(Refusal::TableFull));
+    assert_eq!(matched(&t, b"abc"), []);
+    let l = limits(64, 64, 64, 64);
+    let mut short = vec![0; SubTable::storage_bytes(&l) - 1];
+    let t = SubTable::new(&mut short, l, [0, 0]);
+    assert!(t.capacity() > 0 && t.capacity() < 64, "{}", t.capacity());
+}
+
+#[test]
+fn a_subscriber_leaving_costs_its_own_subscriptions_not_the_tables() {
+    let l = limits(20_000, 10_000, 0, 0);
+    let mut store = storage(&l);
+    let mut t = SubTable::new(&mut store, l, [7, 8]);
+    let [mut big, mut other] = peers();
+    for i in 0..10_000u32 {
+        t.add(&mut big, format!("t{i}").as_bytes()).unwrap();
+        t.add(&mut other, format!("u{i}").as_bytes()).unwrap();
+    }
+    let before = t.visited();
+    let mut orphaned = 0;
+    t.remove_peer(&mut big, |_| orphaned += 1);
+    assert_eq!(orphaned, 10_000);
+    let work = t.visited() - before;
+    assert!(work < 10 * 10_000, "{work} records visited");
+}
+
+/// Topics: prefixes of each other, inline and in pieces, at and over the limit.
+fn topic_set() -> Vec<Vec<u8>> {
+    vec![
+        b"".to_vec(),
+        b"a".to_vec(),
+        b"ab".to_vec(),
+        b"b".to_vec(),
+        vec![b'l'; 16],
+        vec![b'l'; 17],
+        vec![b'l'; 45],
+        vec![b'l'; 5000],
+        vec![b'm'; MAX_TOPIC],
+        vec![b'm'; MAX_TOPIC + 1],
+    ]
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Add(usize, usize),
+    Remove(usize, usize),
+    Drop(usize),
+    Match(usize, u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let (p, t) = (0..4usize, 0..topic_set().len());
+    prop_oneof![
+        4 => (p.clone(), t.clone()).prop_map(|(p, t)| Op::Add(p, t)),
+        2 => (p.clone(), t.clone()).prop_map(|(p, t)| Op::Remove(p, t)),
+        1 => p.prop_map(Op::Drop),
+        2 => (t, any::<u8>()).prop_map(|(t, b)| Op::Match(t, b)),
+    ]
+}
+
+/// Small tables: full, shares and topic storage all bind.
+fn small_limits() -> impl Strategy<Value = SubscriptionLimits> {
+    prop_oneof![
+        Just(limits(1, 1, 0, 0)),
+        Just(limits(3, 2, 2, 1)),
+        Just(limits(12, 5, 200, 190)),
+        Just(limits(12, 12, 700, 700)),
+        Just(limits(40, 40, 2000, 2000)),
+    ]
+}
+
+/// What the model says `add` should give.
+fn expect_add(
+    model: &BTreeMap<(usize, usize), u32>,
+    l: &SubscriptionLimits,
+    topics: &[Vec<u8>],
+    (p, ti): (usize, usize),
+) -> Result<bool, Refusal> {
+    let len = topics[ti].len();
+    if len > MAX_TOPIC {
+        return Err(Refusal::TooLong);
+    }
+    if model.contains_key(&(p, ti)) {
+        return Ok(false);
+    }
+    let pieces = |t: usize| pieces_for(topics[t].len());
+    let mine: Vec<usize> = model.keys().filter(|k| k.0 == p).map(|k| k.1).collect();
+    let my_pieces: usize = mine.iter().map(|&t| pieces(t)).sum();
+    let per_peer_pieces = l.topic_bytes_per_peer / topics::PIECE_DATA;
+    if mine.len() >= l.max_per_peer || my_pieces + pieces(ti) > per_peer_pieces {
+        return Err(Refusal::PeerShare);
+    }
+    if model.len() >= l.max {
+        return Err(Refusal::TableFull);
+    }
+    let live: BTreeSet<usize> = model.keys().map(|k| k.1).collect();
+    let used: usize = live.iter().map(|&t| pieces(t)).sum();
+    let total = l.topic_bytes / topics::PIECE_DATA;
+    if !live.contains(&ti) && used + pieces(ti) > total {
+        return Err(Refusal::TopicBytesFull);
+    }
+    Ok(!live.contains(&ti))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Against a model (counts per (peer, topic)): refusals by cause, first/last signals,
+    /// matching (once per matching subscription), the distinct topics, and orphans reported
+    /// once when a peer leaves.
+    #[test]
+    fn behaves_like_a_counted_model(
+        l in small_limits(),
+        seed: [u64; 2],
+        ops in proptest::collection::vec(op(), 0..120),
+    ) {
+        let topics = topic_set();
+        let mut store = storage(&l);
+        let mut t = SubTable::new(&mut store, l, seed);
+        let mut subs = peers::<4>();
+        let mut model: BTreeMap<(usize, usize), u32> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Add(p, ti) => {
+                    let want = expect_add(&model, &l, &topics, (p, ti));
+                    prop_assert_eq!(t.add(&mut subs[p], &topics[ti]), want);
+                    if want.is_ok() {
+                        *model.entry((p, ti)).or_default() += 1;
+                    }
+                }
+                Op::Remove(p, ti) => {
+                    let want = model.get(&(p, ti)).map(|&n| {
+                        n == 1 && model.keys().filter(|k| k.1 == ti).count() == 1
+                    });
+                    prop_assert_eq!(t.remove(&mut subs[p], &topics[ti]), want);
+                    if let Some(n) = model.get_mut(&(p, ti)) {
+                        *n -= 1;
+                        if *n == 0 {
+                            model.remove(&(p, ti));
+                        }
+                    }
+                }
+                Op::Drop(p) => {
+                    let mine: BTreeSet<usize> = model.keys().filter(|k| k.0 == p).map(|k| k.1).collect();
+                    model.retain(|k, _| k.0 != p);
+                    let live: BTreeSet<usize> = model.keys().map(|k| k.1).collect();
+                    let mut want: Vec<Vec<u8>> = mine.difference(&live).map(|&ti| topics[ti].clone()).collect();
+                    let mut gone = Vec::new();
+                    t.remove_peer(&mut subs[p], |topic| gone.push(bytes(topic)));
+                    want.sort();
+                    gone.sort();
+                    prop_assert_eq!(gone, want);
+                    prop_assert!(subs[p].is_empty());
+                }
+                Op::Match(ti, extra) => {
+                    let head = [&topics[ti][..], &[extra]].concat();
+                    let mut want: Vec<u32> = model.keys()
+                        .filter(|(_, mt)| head.starts_with(&topics[*mt]))
+                        .map(|&(p, _)| p as u32)
+                        .collect();
+                    want.sort();
+                    prop_assert_eq!(matched(&t, &head), want);
+                }
+            }
+            prop_assert_eq!(t.len(), model.len());
+            let mut live: Vec<Vec<u8>> = model.keys().map(|k| topics[k.1].clone()).collect();
+            live.dedup();
+            live.sort();
+            live.dedup();
+            let mut distinct = Vec::new();
+            t.topics(|topic| distinct.push(bytes(topic)));
+            distinct.sort();
+            prop_assert_eq!(&live, &distinct);
+            prop_assert_eq!(t.topic_count(), live.len());
+        }
+    }
+}

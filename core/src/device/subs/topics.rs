@@ -1,0 +1,329 @@
+//! Distinct topics: a record each, found by hash through an open-addressing table (linear
+//! probing, deletion by backward shift: no tombstones), its bytes (the first 16 inline, the
+//! rest in a chain of fixed pieces from a free list: any length fits, nothing fragments), a
+//! list of them all (replay to a new publisher costs O(topics)), and which topic lengths exist
+//! (matching hashes only prefixes of those lengths).
+
+use super::sip::Sip13;
+use super::store::{Layout, Records, NIL};
+use super::topic::Topic;
+use crate::conn::MAX_TOPIC;
+
+/// Topic bytes kept in the topic's own record.
+const INLINE: usize = 16;
+/// Topic record: hash (low 32 bits), length, first subscriber entry, first piece, previous and
+/// next topic, then the inline bytes. A free record links the next free one through `NEXT`.
+pub(super) const TOPIC_REC: usize = 24 + INLINE;
+const HASH: usize = 0;
+const LEN: usize = 4;
+const SUBS: usize = 8;
+const PIECE: usize = 12;
+const PREV: usize = 16;
+const NEXT: usize = 20;
+const BYTES: usize = 24;
+
+/// Topic bytes in one piece.
+pub(super) const PIECE_DATA: usize = 28;
+/// Piece record: the next piece, then the bytes.
+pub(super) const PIECE_REC: usize = 4 + PIECE_DATA;
+pub(super) const PIECE_NEXT: usize = 0;
+pub(super) const PIECE_BYTES: usize = 4;
+
+/// Per topic length, how many topics have it (`u32`s), and a bitmap of those above zero.
+pub(super) const LENGTH_COUNTS_BYTES: usize = (MAX_TOPIC + 1) * 4;
+pub(super) const LENGTH_BITS_BYTES: usize = (MAX_TOPIC + 1).div_ceil(64) * 8;
+
+/// Pieces a topic of `len` bytes takes beyond its record.
+pub(super) const fn pieces_for(len: usize) -> usize {
+    len.saturating_sub(INLINE).div_ceil(PIECE_DATA)
+}
+
+#[derive(Debug)]
+pub(super) struct Topics<'s> {
+    keyed: Sip13,
+    slots: Records<'s>,
+    recs: Records<'s>,
+    pieces: Records<'s>,
+    counts: Records<'s>,
+    bits: Records<'s>,
+    mask: usize,
+    len: usize,
+    /// Records below `bump` were handed out at least once; those free since are on `free`.
+    /// Storage is touched only as the table grows.
+    bump: u32,
+    free: u32,
+    pieces_used: usize,
+    piece_bump: u32,
+    piece_free: u32,
+    /// The list of all topics.
+    first: u32,
+    /// The longest length any topic has.
+    longest: usize,
+    /// Records visited changing the table.
+    pub(super) visited: u64,
+}
+
+impl<'s> Topics<'s> {
+    pub(super) fn new(rest: &mut &'s mut [u8], layout: &Layout, keyed: Sip13) -> Self {
+        let on = layout.entries > 0;
+        Topics {
+            keyed,
+            slots: Records::take(rest, layout.slots, 4),
+            recs: Records::take(rest, layout.entries, TOPIC_REC),
+            pieces: Records::take(rest, layout.pieces, PIECE_REC),
+            counts: Records::take(rest, if on { MAX_TOPIC + 1 } else { 0 }, 4),
+            bits: Records::take(rest, if on { LENGTH_BITS_BYTES / 8 } else { 0 }, 8),
+            mask: layout.slots.wrapping_sub(1),
+            len: 0,
+            bump: 0,
+            free: NIL,
+            pieces_used: 0,
+            piece_bump: 0,
+            piece_free: NIL,
+            first: NIL,
+            longest: 0,
+            visited: 0,
+        }
+    }
+
+    pub(super) fn keyed(&self) -> Sip13 {
+        self.keyed
+    }
+
+    pub(super) fn hash(&self, topic: &[u8]) -> u64 {
+        self.keyed.hash(topic)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn pieces_free(&self) -> usize {
+        self.pieces.len() - self.pieces_used
+    }
+
+    pub(super) fn topic_len(&self, id: u32) -> usize {
+        self.recs.get(id, LEN) as usize
+    }
+
+    /// The first entry on the topic's list of subscribers.
+    pub(super) fn subscribers(&self, id: u32) -> u32 {
+        self.recs.get(id, SUBS)
+    }
+
+    pub(super) fn set_subscribers(&mut self, id: u32, entry: u32) {
+        self.recs.set(id, SUBS, entry);
+    }
+
+    pub(super) fn first(&self) -> u32 {
+        self.first
+    }
+
+    pub(super) fn next(&self, id: u32) -> u32 {
+        self.recs.get(id, NEXT)
+    }
+
+    /// The topic whose bytes are `topic` and whose hash is `h`.
+    #[inline]
+    pub(super) fn find(&self, h: u64, topic: &[u8]) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut at = h as usize & self.mask;
+        loop {
+            let id = self.slots.get(at as u32, 0).checked_sub(1)?;
+            if self.recs.get(id, HASH) == h as u32
+                && self.topic_len(id) == topic.len()
+                && self.equals(id, topic)
+            {
+                return Some(id);
+            }
+            at = (at + 1) & self.mask;
+        }
+    }
+
+    fn equals(&self, id: u32, topic: &[u8]) -> bool {
+        let (inline, mut rest) = topic.split_at(topic.len().min(INLINE));
+        if self.recs.bytes(id, BYTES, inline.len()) != inline {
+            return false;
+        }
+        let mut piece = self.recs.get(id, PIECE);
+        while !rest.is_empty() {
+            let (part, tail) = rest.split_at(rest.len().min(PIECE_DATA));
+            if self.pieces.bytes(piece, PIECE_BYTES, part.len()) != part {
+                return false;
+            }
+            rest = tail;
+            piece = self.pieces.get(piece, PIECE_NEXT);
+        }
+        true
+    }
+
+    /// The topic's bytes, in the pieces they are stored in.
+    pub(super) fn topic(&self, id: u32) -> Topic<'_> {
+        let len = self.topic_len(id);
+        let inline = self.recs.bytes(id, BYTES, len.min(INLINE));
+        Topic::stored(len, inline, &self.pieces, self.recs.get(id, PIECE))
+    }
+
+    /// Call `f` with every length (ascending) up to `max` that some topic has.
+    #[inline]
+    pub(super) fn each_length(&self, max: usize, mut f: impl FnMut(usize)) {
+        if self.len == 0 {
+            return;
+        }
+        let max = max.min(self.longest);
+        let last = max / 64;
+        for w in 0..=last {
+            let mut bits = self.bits.get64(w as u32);
+            if w == last {
+                bits &= u64::MAX >> (63 - max % 64);
+            }
+            while bits != 0 {
+                f(w * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
+    }
+
+    /// Store a new topic (its hash `h`), with no subscribers yet. The caller checked that a
+    /// record and [`pieces_for`] its length pieces are free.
+    pub(super) fn insert(&mut self, h: u64, topic: &[u8]) -> u32 {
+        let id = match self.free {
+            NIL => {
+                self.bump += 1;
+                self.bump - 1
+            }
+            id => {
+                self.free = self.recs.get(id, NEXT);
+                id
+            }
+        };
+        let (inline, rest) = topic.split_at(topic.len().min(INLINE));
+        self.recs.set(id, HASH, h as u32);
+        self.recs.set(id, LEN, topic.len() as u32);
+        self.recs.set(id, SUBS, NIL);
+        self.recs
+            .bytes_mut(id, BYTES, inline.len())
+            .copy_from_slice(inline);
+        let mut prev = None;
+        self.recs.set(id, PIECE, NIL);
+        for part in rest.chunks(PIECE_DATA) {
+            let piece = self.take_piece();
+            self.pieces.set(piece, PIECE_NEXT, NIL);
+            self.pieces
+                .bytes_mut(piece, PIECE_BYTES, part.len())
+                .copy_from_slice(part);
+            match prev {
+                None => self.recs.set(id, PIECE, piece),
+                Some(p) => self.pieces.set(p, PIECE_NEXT, piece),
+            }
+            prev = Some(piece);
+        }
+        self.recs.set(id, PREV, NIL);
+        self.recs.set(id, NEXT, self.first);
+        if self.first != NIL {
+            self.recs.set(self.first, PREV, id);
+        }
+        self.first = id;
+        let mut at = h as usize & self.mask;
+        while self.slots.get(at as u32, 0) != 0 {
+            self.visited += 1;
+            at = (at + 1) & self.mask;
+        }
+        self.slots.set(at as u32, 0, id + 1);
+        self.count_length(topic.len(), true);
+        self.len += 1;
+        id
+    }
+
+    fn take_piece(&mut self) -> u32 {
+        self.pieces_used += 1;
+        match self.piece_free {
+            NIL => {
+                self.piece_bump += 1;
+                self.piece_bump - 1
+            }
+            p => {
+                self.piece_free = self.pieces.get(p, PIECE_NEXT);
+                p
+            }
+        }
+    }
+
+    /// Forget a topic that has no subscribers left.
+    pub(super) fn release(&mut self, id: u32) {
+        self.unslot(id);
+        let mut piece = self.recs.get(id, PIECE);
+        while piece != NIL {
+            self.visited += 1;
+            let next = self.pieces.get(piece, PIECE_NEXT);
+            self.pieces.set(piece, PIECE_NEXT, self.piece_free);
+            self.piece_free = piece;
+            self.pieces_used -= 1;
+            piece = next;
+        }
+        let (prev, next) = (self.recs.get(id, PREV), self.recs.get(id, NEXT));
+        match prev {
+            NIL => self.first = next,
+            p => self.recs.set(p, NEXT, next),
+        }
+        if next != NIL {
+            self.recs.set(next, PREV, prev);
+        }
+        self.count_length(self.topic_len(id), false);
+        self.recs.set(id, NEXT, self.free);
+        self.free = id;
+        self.len -= 1;
+    }
+
+    /// Take `id` out of the hash table, moving back the records after it that would no
+    /// longer be found past the hole.
+    fn unslot(&mut self, id: u32) {
+        let home = |recs: &Records<'_>, id: u32, mask: usize| recs.get(id, HASH) as usize & mask;
+        let mut hole = home(&self.recs, id, self.mask);
+        while self.slots.get(hole as u32, 0) != id + 1 {
+            self.visited += 1;
+            hole = (hole + 1) & self.mask;
+        }
+        let mut at = hole;
+        loop {
+            at = (at + 1) & self.mask;
+            let v = self.slots.get(at as u32, 0);
+            let Some(other) = v.checked_sub(1) else { break };
+            self.visited += 1;
+            let from_home = at.wrapping_sub(home(&self.recs, other, self.mask)) & self.mask;
+            if from_home >= at.wrapping_sub(hole) & self.mask {
+                self.slots.set(hole as u32, 0, v);
+                hole = at;
+            }
+        }
+        self.slots.set(hole as u32, 0, 0);
+    }
+
+    fn count_length(&mut self, len: usize, up: bool) {
+        let n = self.counts.get(len as u32, 0);
+        let n = if up { n + 1 } else { n - 1 };
+        self.counts.set(len as u32, 0, n);
+        let (word, bit) = ((len / 64) as u32, 1u64 << (len % 64));
+        if up && n == 1 {
+            self.bits.set64(word, self.bits.get64(word) | bit);
+        } else if n == 0 {
+            self.bits.set64(word, self.bits.get64(word) & !bit);
+        }
+        if up {
+            self.longest = self.longest.max(len);
+        } else if n == 0 && len == self.longest {
+            self.longest = self.highest_length_below(len);
+        }
+    }
+
+    /// The longest length some topic has, below `len`; 0 if none.
+    fn highest_length_below(&self, len: usize) -> usize {
+        (0..=len / 64)
+            .rev()
+            .map(|w| (w, self.bits.get64(w as u32)))
+            .find(|&(_, bits)| bits != 0)
+            .map_or(0, |(w, bits)| w * 64 + 63 - bits.leading_zeros() as usize)
+    }
+}
