@@ -15,7 +15,9 @@
  *   zload echo   EP                           DEALER echo worker (sends back every frame)
  *   zload pub    EP NSOCK SIZE NTOPICS        NSOCK publishers (XPUB with XPUB_NODROP, so a
  *                                             full pipe pushes back instead of burning CPU on
- *                                             drops), topics "t0".."t{NTOPICS-1}" in turn;
+ *                                             drops), topics "t0".."t{NTOPICS-1}" in turn
+ *                                             (NTOPICS up to 10,000; above 10 the numbers are
+ *                                             zero-padded, "t000".."t999", see topic_name);
  *                                             on SIGUSR1 prints "SENT n=COUNT t=SECONDS" (the
  *                                             messages sent so far, CLOCK_MONOTONIC)
  *   zload sub    EP FILTERS WARM SECS         one SUB socket per comma-separated filter
@@ -24,22 +26,8 @@
  *                                             prints READY, waits for a line on stdin, sends,
  *                                             prints DONE
  *
- * Build: cc -O2 -o zload zload.c -lzmq */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <zmq.h>
-
-#define MAXSECS 120.0 /* a producer never outlives this, even if nobody kills it */
-#define STALL 10.0    /* a consumer that sees nothing for this long gives up */
-
-static void *ctx;
+ * Build: cc -O2 -o zload zload.c -lzmq (with zcommon.h beside it) */
+#include "zcommon.h"
 
 /* Set by SIGUSR1: a producer that counts reports its count at its next send. */
 static volatile sig_atomic_t count_asked;
@@ -48,164 +36,6 @@ static void on_usr1(int sig)
 {
     (void)sig;
     count_asked = 1;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-}
-
-__attribute__((noreturn)) static void die(const char *what)
-{
-    fprintf(stderr, "zload: %s: %s\n", what, zmq_strerror(zmq_errno()));
-    say("END error=1");
-    exit(1);
-}
-
-static void setint(void *s, int opt, int v)
-{
-    if (zmq_setsockopt(s, opt, &v, sizeof v) != 0)
-        die("setsockopt");
-}
-
-static void *sock(int type)
-{
-    void *s = zmq_socket(ctx, type);
-    if (!s)
-        die("socket");
-    setint(s, ZMQ_LINGER, 0);
-    return s;
-}
-
-static void attach(void *s, const char *ep)
-{
-    if (ep[0] == '@' ? zmq_bind(s, ep + 1) : zmq_connect(s, ep))
-        die(ep);
-}
-
-static char *payload(size_t size)
-{
-    char *b = malloc(size ? size : 1);
-    if (!b) { perror("malloc"); exit(1); }
-    for (size_t i = 0; i < size; i++)
-        b[i] = (char)('a' + i % 26);
-    return b;
-}
-
-/* Send a constant buffer: above libzmq's inline size, a constant message (no free function)
- * is zero-copy and allocation-free, so the generator spends nothing on copying 64 KiB. */
-static int send_const(void *s, const char *buf, size_t size, int flags)
-{
-    if (size <= 32)
-        return zmq_send(s, buf, size, flags);
-    zmq_msg_t m;
-    zmq_msg_init_data(&m, (void *)buf, size, NULL, NULL);
-    int rc = zmq_msg_send(&m, s, flags);
-    if (rc < 0)
-        zmq_msg_close(&m);
-    return rc;
-}
-
-/* ---- the measuring window shared by all consumers ---- */
-typedef struct {
-    double warm, secs, t_first, t_start, t_last_rx, t_end;
-    int phase; /* 0 waiting for the first message, 1 warming up, 2 counting, 3 done */
-    uint64_t n, bytes, ticks;
-} win_t;
-
-static void win_init(win_t *w, double warm, double secs)
-{
-    memset(w, 0, sizeof *w);
-    w->warm = warm;
-    w->secs = secs;
-    w->t_last_rx = now();
-}
-
-/* Check the clock and advance the phase; returns 1 when the window is over. */
-static int win_check(win_t *w, double t)
-{
-    if (w->phase == 1 && t - w->t_first >= w->warm) {
-        w->phase = 2;
-        w->n = w->bytes = 0;
-        w->t_start = now();
-        say("START");
-    } else if (w->phase == 2 && t - w->t_start >= w->secs) {
-        w->t_end = t;
-        w->phase = 3;
-        return 1;
-    }
-    return 0;
-}
-
-/* Account for one received message; checks the clock every 64 messages (or every message
- * when they are big). Returns 1 when the window is over. */
-static int win_msg(win_t *w, size_t bytes, int check_every)
-{
-    if (w->phase == 0) {
-        w->phase = 1;
-        w->t_first = w->t_last_rx = now();
-        say("FIRST");
-        return 0;
-    }
-    if (w->phase == 2) {
-        w->n++;
-        w->bytes += bytes;
-    }
-    if (++w->ticks % check_every == 0) {
-        double t = now();
-        w->t_last_rx = t;
-        return win_check(w, t);
-    }
-    return 0;
-}
-
-/* Nothing arrived for a while (a receive timeout): is the window over, or are we stalled? */
-static int win_idle(win_t *w)
-{
-    double t = now();
-    if (w->phase >= 1 && win_check(w, t))
-        return 1;
-    if (t - w->t_last_rx > STALL) {
-        say("END stalled=1 phase=%d msgs=%llu", w->phase, (unsigned long long)w->n);
-        exit(3);
-    }
-    return 0;
-}
-
-static void win_report(win_t *w, const char *extra)
-{
-    double secs = w->t_end - w->t_start;
-    say("END msgs=%llu bytes=%llu secs=%.6f rate=%.1f%s%s", (unsigned long long)w->n,
-        (unsigned long long)w->bytes, secs, w->n / secs, extra ? " " : "", extra ? extra : "");
-}
-
-static int recv_retry(zmq_msg_t *m, void *s, win_t *w)
-{
-    for (;;) {
-        int rc = zmq_msg_recv(m, s, 0);
-        if (rc >= 0)
-            return rc;
-        if (zmq_errno() == EAGAIN) {
-            if (w && win_idle(w))
-                return -2;
-            continue;
-        }
-        if (zmq_errno() == EINTR)
-            continue;
-        die("recv");
-    }
 }
 
 /* ---- roles ---- */
@@ -252,11 +82,6 @@ static int cmd_pull(char **a)
     return 0;
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
 
 static int cmd_req(char **a)
 {
@@ -378,21 +203,21 @@ static int cmd_pub(char **a)
 {
     int nsock = atoi(a[1]), ntopics = atoi(a[3]);
     size_t size = strtoul(a[2], 0, 10);
-    if (size < 4 || ntopics < 1 || ntopics > 10 || nsock < 1 || nsock > 64) {
+    if (ntopics < 1 || ntopics > 10000 || nsock < 1 || nsock > 64 || size < 8) {
         fprintf(stderr, "zload pub: bad arguments\n");
         return 2;
     }
     void *s[64];
-    char *bufs[10];
+    char **bufs = malloc(ntopics * sizeof *bufs);
     for (int i = 0; i < nsock; i++) {
         s[i] = sock(ZMQ_XPUB);
         setint(s[i], ZMQ_XPUB_NODROP, 1);
         attach(s[i], a[0]);
     }
     for (int t = 0; t < ntopics; t++) {
+        char name[16];
         bufs[t] = payload(size);
-        bufs[t][0] = 't';
-        bufs[t][1] = (char)('0' + t);
+        memcpy(bufs[t], name, topic_name(name, t, ntopics));
     }
     /* No SA_RESTART: a send blocked on a full pipe returns EINTR and the count goes out. */
     struct sigaction sa;

@@ -4,7 +4,7 @@ import os
 import signal
 import time
 
-from .common import ZLOAD
+from .common import ZLOAD, ZSUBS
 from .procs import (Broker, Proc, ep, free_port, kv, machine_busy, proc_cpu, status_kib,
                     threads_cpu)
 
@@ -16,16 +16,25 @@ FWD_TOPICS = 4           # the publisher cycles through t0..t3
 # Fan-out subscribers: four take everything, six take one topic each (a quarter of the
 # traffic), so each published message is delivered 4 + 6/4 = 5.5 times.
 FANOUT_FILTERS = ["all"] * 4 + ["t0", "t1", "t2", "t3", "t0", "t1"]
+# 10,000 subscriptions: 100 SUB sockets (one zsubs process), each subscribed to 100 of 1,000
+# topics t000..t999 so that every topic is held by 10 of them (bench/zsubs.c, the topic grid);
+# one publisher sends 64-byte messages to the 1,000 topics in turn.
+SUBS_SOCKETS, SUBS_TOPICS, SUBS_PER, SUBS_SIZE = 100, 1000, 100, 64
+SUBS_DUE = SUBS_SOCKETS * SUBS_PER // SUBS_TOPICS      # deliveries per message: 10
+SUBS_ZEDGE = ["--max-subscriptions", str(SUBS_SOCKETS * SUBS_PER),
+              "--max-subscriptions-per-peer", str(SUBS_PER)]
 
 
 class Case:
     def __init__(self, key, title, device, size, unit, consumer, producers, binder,
-                 count_per="message", consumer_side="backend", due=None):
+                 count_per="message", consumer_side="backend", due=None, zedge_args=(),
+                 direct_is_ceiling=True):
         self.key, self.title, self.device, self.size = key, title, device, size
         self.consumer_side = consumer_side  # where the measuring process meets the broker
-        # Fan-out without a broker is the publisher sending to 10 peers itself, paced by the
-        # slowest (lossless): shown, but no upper bound for a broker that may drop.
-        self.direct_is_ceiling = key != "fwd-fanout"
+        # Fan-out without a broker is the publisher sending to its subscribers itself, paced
+        # by the slowest (lossless): shown, but no upper bound for a broker that may drop.
+        self.direct_is_ceiling = direct_is_ceiling
+        self.zedge_args = list(zedge_args)   # settings the case needs beyond zedge's defaults
         self.unit = unit            # what the rate counts
         self.consumer = consumer    # fn(endpoint, warm, secs) -> argv
         self.producers = producers  # [fn(endpoint) -> argv]
@@ -61,13 +70,22 @@ def make_cases():
         lambda e, w, s: [ZLOAD, "sub", e, ",".join(FANOUT_FILTERS), str(w), str(s)],
         [lambda e: [ZLOAD, "pub", e, "1", str(FWD_SIZE), str(FWD_TOPICS)]], "producer",
         count_per="delivered message",
-        due=sum(1 if f == "all" else 1 / FWD_TOPICS for f in FANOUT_FILTERS)))
+        due=sum(1 if f == "all" else 1 / FWD_TOPICS for f in FANOUT_FILTERS),
+        direct_is_ceiling=False))
     cases.append(Case(
         "fwd-fanin", f"forwarder 10 pub -> 1 sub {FWD_SIZE} B", "forwarder", FWD_SIZE,
         "delivered msg/s",
         lambda e, w, s: [ZLOAD, "sub", e, "all", str(w), str(s)],
         [lambda e: [ZLOAD, "pub", e, "10", str(FWD_SIZE), str(FWD_TOPICS)]], "consumer",
         count_per="delivered message", due=1))
+    cases.append(Case(
+        "fwd-subs10k", f"forwarder 10,000 subscriptions {SUBS_SIZE} B", "forwarder", SUBS_SIZE,
+        "delivered msg/s",
+        lambda e, w, s: [ZSUBS, "subs", e, str(SUBS_SOCKETS), str(SUBS_TOPICS), str(SUBS_PER),
+                         str(w), str(s)],
+        [lambda e: [ZLOAD, "pub", e, "1", str(SUBS_SIZE), str(SUBS_TOPICS)]], "producer",
+        count_per="delivered message", due=SUBS_DUE, zedge_args=SUBS_ZEDGE,
+        direct_is_ceiling=False))
     return cases
 
 
@@ -105,7 +123,8 @@ def run_once(case, broker, opts):
             cons_ep = bind if case.binder == "consumer" else conn
             prod_ep = bind if case.binder == "producer" else conn
         else:
-            b = Broker(broker, case.device, cpu=bcpu)
+            b = Broker(broker, case.device, extra=case.zedge_args if broker == "zedge" else (),
+                       cpu=bcpu)
             cons_ep, prod_ep = ep(b.be), ep(b.fe)
             if case.consumer_side == "frontend":   # the queue's client measures
                 cons_ep, prod_ep = prod_ep, cons_ep

@@ -10,6 +10,8 @@ ZMQ_PROXY = os.path.join(TB, "zmq_proxy")
 ZMQRS = os.path.join(TB, "zmqrs", "release", "zmqrs-proxy")
 ZLOAD = os.path.join(TB, "zload")
 ZPEERS = os.path.join(TB, "zpeers")
+ZSUBS = os.path.join(TB, "zsubs")
+ZFLOW = os.path.join(TB, "zflow")
 LOGS = os.path.join(TB, "logs")
 HOST = "127.0.0.1"
 

@@ -4,11 +4,14 @@ import html
 import math
 import os
 
-from .cases import FANOUT_FILTERS, FWD_SIZE, QUEUE_SIZE, QUEUE_WINDOW, SIZES
+from .cases import (FANOUT_FILTERS, FWD_SIZE, QUEUE_SIZE, QUEUE_WINDOW, SIZES, SUBS_SIZE,
+                    SUBS_ZEDGE)
 from .common import LABEL, ROOT, log
 from .goals import GEN_HOT
+from .isolation import FLOW_RATE, HOLD_ZEDGE, SLOW, SLOW_RATE, SLOW_SIZE, SUBS100K, TITLES
 from .memory import BIG, PEERS
-from .report import fmt_axis, forwarder_table, latency_table, memory_table, throughput_table
+from .report import (fmt_axis, forwarder_table, latency_table, memory_table, slow_table,
+                     subs100k_table, throughput_table)
 
 def svg_chart(agg, brokers):
     def cell(size, b, key):
@@ -79,7 +82,7 @@ def svg_chart(agg, brokers):
     return "\n".join(out) + "\n"
 
 
-def write_docs(opts, command, started, mach, agg, cases, brokers, idle, big, peers, warn,
+def write_docs(opts, command, started, mach, agg, cases, brokers, idle, big, peers, iso, warn,
                goal_lines, have, elapsed):
     docs = os.path.join(ROOT, "docs")
     os.makedirs(docs, exist_ok=True)
@@ -129,12 +132,14 @@ def write_docs(opts, command, started, mach, agg, cases, brokers, idle, big, pee
         L.append("`published msg/s`: what the publisher process sent in the measured window "
                  "(it reports its count on SIGUSR1 at the window's start and end); "
                  "`delivered of due`: delivered messages / (published x the deliveries each "
-                 "message is due: 5.5 in the fan-out, 1 in the fan-in); the two counts come from different "
+                 "message is due: 5.5 in the fan-out, 1 in the fan-in, 10 with 10,000 "
+                 "subscriptions); the two counts come from different "
                  "processes over nearly the same 2 s, so a backlog from before the window that "
                  "drains in it can put the share a little over 100 %. A forwarder never makes "
                  "a publisher wait for a slow subscriber: what a subscriber cannot take in time "
                  "is dropped at its high-water mark, so a broker that takes more from the "
                  "publisher than the subscribers can read shows a lower share.\n")
+    L += iso_docs(iso)
     if have("queue-lat"):
         L.append("## Queue round-trip latency (REQ -> ROUTER/DEALER -> REP, lockstep)\n")
         L.append(latency_table(agg, brokers, md=True))
@@ -155,8 +160,8 @@ def write_docs(opts, command, started, mach, agg, cases, brokers, idle, big, pee
     L.append("## The load\n")
     L.append(f"""All brokers run with their defaults on `tcp://127.0.0.1` (libzmq: HWM 1000
 messages per pipe; zedge: `--queue-hwm 1M` bytes per peer). The load generators are
-`bench/zload.c` (one role per process, libzmq {mach['libzmq']}) and `bench/zpeers.c`, the same
-for every broker; `direct` connects the producer straight to the consumer and is the ceiling.
+`bench/zload.c` (one role per process, libzmq {mach['libzmq']}), `bench/zsubs.c`,
+`bench/zflow.c` and `bench/zpeers.c`, the same for every broker; `direct` connects the producer straight to the consumer and is the ceiling.
 A consumer counts only after its first message arrived (every subscriber's, for the forwarder)
 and a warm-up, so connections and subscriptions are in place.
 
@@ -167,6 +172,9 @@ and a warm-up, so connections and subscriptions are in place.
 | queue pipelined | 1 DEALER client keeping {QUEUE_WINDOW} requests (REQ envelope, {QUEUE_SIZE} B) outstanding -> ROUTER/DEALER -> 1 DEALER echo worker |
 | forwarder 1 -> 10 | 1 publisher (XPUB with XPUB_NODROP, so a full pipe pushes back rather than dropping), topics t0..t3 in turn, {FWD_SIZE} B -> XSUB/XPUB -> 10 SUB sockets in one process: 4 subscribe to everything, 6 to one topic each ({' '.join(FANOUT_FILTERS)}); every published message is due 5.5 times. Direct: the subscribers connect to the publisher, which then fans out itself, losslessly, paced by the slowest subscriber: shown, but not an upper bound for a broker (which drops for a slow subscriber) |
 | forwarder 10 -> 1 | 10 such publishers (one process, sent to in turn) -> XSUB/XPUB -> 1 SUB taking everything |
+| forwarder 10,000 subscriptions | 1 such publisher, {SUBS_SIZE} B messages to the topics t000..t999 in turn -> XSUB/XPUB -> 100 SUB sockets in one process (`bench/zsubs.c`), each subscribed to 100 of the 1,000 topics, every topic held by 10 of them (a different set on each socket): every message is due 10 times. zedge runs with `{' '.join(SUBS_ZEDGE)}` (its defaults are 4096 and 1024). Direct: as the fan-out, not an upper bound |
+| 100,000 subscriptions | zedge and libzmq only; see its section |
+| slow sender | zedge and libzmq only; see its section |
 
 A load generator marked in the warnings had a thread at {GEN_HOT:.0f} % of a core or more, or the
 direct run was barely faster than the best broker: there the generator, not the broker, may set
@@ -175,3 +183,55 @@ the number. With 2 cores the broker and the generators share the machine in ever
     with open(os.path.join(docs, "benchmarks.md"), "w") as f:
         f.write("\n".join(L))
     log("tools/bench: wrote docs/benchmarks.md and docs/benchmarks.svg")
+
+
+def para(text):
+    """A paragraph written over several source lines, as one Markdown line."""
+    return " ".join(text.split()) + "\n"
+
+
+def iso_docs(iso):
+    """The sections of the isolation cases that ran (isolation.py)."""
+    L = []
+    if any(k == SUBS100K for k, _ in iso):
+        L.append(f"## {TITLES[SUBS100K].capitalize()}\n")
+        L.append(subs100k_table(iso, md=True))
+        L.append("")
+        L.append(para(f"""Recorded figures, no goal, except the flow's longest latency while they leave (at
+most 100 ms, ARCHITECTURE's isolation bound: removal must not freeze the broker). 100
+subscribers (100 SUB sockets in one `zsubs hold` process) each subscribe to 1,000 topics of
+their own: 100,000 distinct topics. zedge runs with `{' '.join(HOLD_ZEDGE)}`. Meanwhile a
+timed flow (`zflow lat`: a raw ZMTP publisher, {FLOW_RATE:,} messages a second, to a libzmq
+SUB) runs through the same broker, and a publisher (`zsubs upstream`, a libzmq XPUB) counts the
+subscriptions and cancels the broker passes upstream. `add s`: from the subscribers' first
+connect until every subscriber has received a message on a probe topic it subscribed to after
+its 1,000 (a broker handles one connection's subscriptions in order, so it then holds all
+100,000). `remove s`: from the subscribers closing their sockets until the last cancel reached
+the publisher (all 100,000, or none more for 2 s). `reached the publisher`: the fewest over the
+runs; fewer than 100,000 means the broker lost some on the way upstream (libzmq's XSUB drops a
+subscription that finds its pipe to a publisher full, 1,000 messages by default). `RSS`:
+the broker's VmRSS before the subscribers connect (the flow and the counting publisher
+connected), once all 100,000 arrived, and after the removal; the growth includes the 100
+subscriber connections. `broker CPU s`: utime + stime while they are added and removed.
+`flow max ms`: the timed flow's longest latency while they arrive and while they leave (the
+longest stall, worst run); `flow lost`: its messages lost, all runs."""))
+    if any(k == SLOW for k, _ in iso):
+        L.append(f"## {TITLES[SLOW].capitalize()}\n")
+        L.append(slow_table(iso, md=True))
+        L.append("")
+        L.append(para(f"""Goal (ARCHITECTURE, isolation): a slow, stalled or hostile peer adds at most 100 ms to
+any other flow and costs it no message. One publisher (`zflow slow`) writes a single
+{SLOW_SIZE >> 20} MiB message at {SLOW_RATE:,} bytes/s: the frame header, then
+{SLOW_RATE // 100:,} bytes every 10 ms, {SLOW_SIZE / SLOW_RATE:.1f} s in all. It speaks ZMTP
+itself over a plain TCP socket (greeting, READY with Socket-Type PUB, the frame), written in C
+beside the other load generators, because a libzmq socket only ever writes a message whole.
+Beside it a timed flow (`zflow lat`: a raw ZMTP publisher, {FLOW_RATE:,} 17-byte messages a
+second with their send time, to a libzmq SUB) runs through the same broker; its SUB also
+subscribes to the slow message's topic, so the two share a destination. zedge runs with its
+defaults, under which a message of up to 1 MiB (`--store-forward-max`) is received whole
+before it is forwarded. `before`: the flow's latency over a window before the slow send
+(medians of the runs; max: worst run); `during`: from the first byte of the slow message
+until 0.3 s after its last; `max added`: the worst run's max during, minus its p50 before;
+`flow lost`: sequence numbers that never arrived, all runs; `delivered`: the 1 MiB message
+reached the subscriber whole."""))
+    return L

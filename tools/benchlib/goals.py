@@ -4,6 +4,7 @@ ratios, and the warnings that say when a number may not be the broker's."""
 import statistics
 
 from .cases import SIZES, make_cases
+from .isolation import HOLD_TOPICS, SLOW, SUBS100K
 from .memory import PEERS
 from .report import fmt_rate, ratio
 
@@ -46,8 +47,9 @@ def warnings(agg, cases, brokers):
     return out
 
 
-def goals(agg, idle, big, peers, have):
-    """The issue's goals as PASS/FAIL lines with the measured ratio."""
+def goals(agg, idle, big, peers, have, iso=None):
+    """The issue's goals as PASS/FAIL lines with the measured ratio; `iso`: the isolation
+    cases' summary (report.iso_summary)."""
     out = []
 
     def line(text, ok):
@@ -108,6 +110,15 @@ def goals(agg, idle, big, peers, have):
         else:
             line(f"{name}: zedge/libzmq = {x:.2f}x (goal >= {want}x){note}", x >= want)
 
+    def cpu_goal(case, name, want=0.5):
+        x = ratio(agg, case, "zedge", "cpu_per_m")
+        if x is None:
+            line(f"{name}: zedge/libzmq = n/a (goal <= {want}x)", False)
+            return
+        a, l = agg[(case, "zedge")]["cpu_per_m"][0], agg[(case, "libzmq")]["cpu_per_m"][0]
+        line(f"{name}: zedge/libzmq = {x:.2f}x ({a:.3f} vs {l:.3f} s per M) (goal <= {want}x)",
+             x <= want)
+
     if have("streamer-16"):
         rate_goal("streamer-16", "streamer 16 B", 1.5)
     if have("streamer-256"):
@@ -116,14 +127,7 @@ def goals(agg, idle, big, peers, have):
         rate_goal("streamer-65536", "streamer 64 KiB", 1.2)
     for s in SIZES:
         if have(f"streamer-{s}"):
-            x = ratio(agg, f"streamer-{s}", "zedge", "cpu_per_m")
-            a = agg[(f"streamer-{s}", "zedge")]["cpu_per_m"][0]
-            l = agg[(f"streamer-{s}", "libzmq")]["cpu_per_m"][0]
-            if x is None:
-                line(f"streamer {s} B CPU/msg: zedge/libzmq = n/a (goal <= 0.5x)", False)
-            else:
-                line(f"streamer {s} B CPU/msg: zedge/libzmq = {x:.2f}x ({a:.3f} vs {l:.3f} "
-                     f"s per M msgs) (goal <= 0.5x)", x <= 0.5)
+            cpu_goal(f"streamer-{s}", f"streamer {s} B CPU/msg")
     if have("queue-lat"):
         for k in ("p50", "p99"):
             x = ratio(agg, "queue-lat", "zedge", k)
@@ -136,8 +140,13 @@ def goals(agg, idle, big, peers, have):
     if have("queue-thr"):
         rate_goal("queue-thr", "queue pipelined", 1.5)
     if have("fwd-fanout"):
-        rate_goal("fwd-fanout", "forwarder fan-out 1->10 delivered", 1.5,
+        rate_goal("fwd-fanout", "forwarder fan-out 1->10 delivered", 1.1,
                   published_note("fwd-fanout"))
+        cpu_goal("fwd-fanout", "forwarder fan-out 1->10 CPU/delivered msg")
+    if have("fwd-subs10k"):
+        rate_goal("fwd-subs10k", "forwarder 10,000 subscriptions delivered", 1.0,
+                  published_note("fwd-subs10k"))
+        cpu_goal("fwd-subs10k", "forwarder 10,000 subscriptions CPU/delivered msg")
     if have("streamer-65536"):
         rss = agg[("streamer-65536", "zedge")]["rss"][2]
         if rss is not None:
@@ -172,4 +181,44 @@ def goals(agg, idle, big, peers, have):
         m = statistics.median(starts)
         line(f"start: zedge listening {m:.1f} ms after exec (median of {len(starts)}; "
              f"includes this script's 0.5 ms polling) (goal <= 50 ms)", m <= 50)
+    out += iso_goals(iso or {}, line)
+    return out
+
+
+def iso_goals(summ, line):
+    """The isolation cases: the slow sender's goal (ARCHITECTURE: a slow, stalled or hostile
+    peer adds at most 100 ms to any other flow and costs it no message), the same bound on the
+    flow while 100,000 subscriptions leave, and the 100,000-subscription figures as a NOTE."""
+    out = []
+    z = summ.get((SLOW, "zedge"))
+    if z is not None:
+        if not z["ok"]:
+            line(f"slow sender: zedge failed ({'; '.join(z['whys'])}) (goal: other flow "
+                 f"+<= 100 ms, nothing lost)", False)
+        else:
+            l = summ.get((SLOW, "libzmq"), {})
+            ref = f"; libzmq +{l['added_ms']:.1f} ms" if l.get("ok") else ""
+            line(f"slow sender 1 MiB at 200 KB/s: the other flow's max latency +"
+                 f"{z['added_ms']:.1f} ms over its p50, {z['lost']} lost (worst of "
+                 f"{z['ok']} runs{ref}) (goal: <= 100 ms, none lost)",
+                 z["added_ms"] <= 100 and z["lost"] == 0)
+    z = summ.get((SUBS100K, "zedge"))
+    if z is not None:
+        if not z["ok"]:
+            line(f"100,000 subscriptions leaving: zedge failed ({'; '.join(z['whys'])}) "
+                 f"(goal: the other flow stalls <= 100 ms)", False)
+            return out
+        line(f"100,000 subscriptions leaving: the other flow's longest latency "
+             f"{z['stall_remove_ms']:.1f} ms, {z['lost']} lost (worst of {z['ok']} runs) "
+             f"(goal: <= 100 ms, none lost)", z["stall_remove_ms"] <= 100 and z["lost"] == 0)
+        parts = []
+        for b in ("zedge", "libzmq"):
+            s = summ.get((SUBS100K, b))
+            if s and s["ok"]:
+                rm = s["remove_secs"][0]
+                parts.append(f"{b} adds them in {s['add_secs'][0]:.3f} s, removes them in "
+                             f"{'-' if rm is None else f'{rm:.3f}'} s, RSS +"
+                             f"{s['growth'][0] / 1024:.1f} MiB, passes {s['up_subs']} / "
+                             f"{s['up_cancels']} of {HOLD_TOPICS} upstream")
+        out.append("NOTE 100,000 subscriptions (recorded, no goal): " + "; ".join(parts))
     return out

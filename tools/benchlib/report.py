@@ -8,6 +8,7 @@ import statistics
 import subprocess
 
 from .common import ROOT
+from .isolation import HOLD_TOPICS, ISO_BROKERS, SLOW, SUBS100K
 from .memory import PEERS
 
 def fmt_rate(x):
@@ -181,3 +182,90 @@ def machine():
     return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
             "libzmq": libzmq, "rustc": rustc, "git": git, "zeromq": zeromq,
             "mem": f"{mem / 1024:.0f} GiB", "load": os.getloadavg()}
+
+
+# ---------------------------------------------------------------- isolation (isolation.py)
+
+def iso_summary(iso):
+    """{(key, broker): summary} of the isolation runs: medians, and the worst of the worsts
+    (longest stall or latency, every loss added up)."""
+    out = {}
+    for (key, b), runs in iso.items():
+        ok = [r for r in runs if r["ok"]]
+        s = {"runs": len(runs), "ok": len(ok),
+             "whys": sorted({r.get("why", "?") for r in runs if not r["ok"]})}
+        if ok:
+            med = lambda k: med3([r.get(k) for r in ok])
+            worst = lambda k: max(r[k] for r in ok)
+            s["lost"] = sum(r["lost"] for r in ok)
+            if key == SUBS100K:
+                for k in ("add_secs", "remove_secs", "growth", "rss_before", "rss_with",
+                          "rss_after", "cpu_add", "cpu_remove", "flow_p50_us"):
+                    s[k] = med(k)
+                s.update(up_subs=min(r["up_subs"] for r in ok),
+                         up_cancels=min(r["up_cancels"] for r in ok),
+                         stall_add_ms=worst("stall_add_ms"),
+                         stall_remove_ms=worst("stall_remove_ms"))
+            else:
+                for when in ("before", "during"):
+                    for k in ("p50_us", "p99_us"):
+                        s[f"{when}_{k}"] = med3([r[when][k] for r in ok])
+                s.update(before_max_ms=max(r["before"]["max_us"] for r in ok) / 1e3,
+                         max_ms=worst("max_ms"), added_ms=worst("added_ms"),
+                         big_ok=sum(r["big_ok"] for r in ok))
+        out[(key, b)] = s
+    return out
+
+
+def _mib(x):
+    return "-" if x is None else f"{x / 1024:.1f}"
+
+
+def _range(m, d=3, scale=1.0):
+    """median (min - max) of a med3 triple."""
+    if m[0] is None:
+        return "-"
+    return (f"{m[0] * scale:.{d}f} ({m[1] * scale:.{d}f} - {m[2] * scale:.{d}f})"
+            if m[1] != m[2] else f"{m[0] * scale:.{d}f}")
+
+
+def subs100k_table(summ, md):
+    head = ["broker", "add s", "remove s", "reached the publisher (subs / cancels)",
+            "RSS before MiB", "with 100k MiB", "growth MiB", "after removal MiB",
+            "broker CPU s add / remove", "flow max ms, add", "flow max ms, removal",
+            "flow lost"]
+    rows = []
+    for b in ISO_BROKERS:
+        s = summ.get((SUBS100K, b))
+        if not s:
+            continue
+        if not s["ok"]:
+            rows.append([b, "FAILED", "; ".join(s["whys"])] + [""] * 9)
+            continue
+        rows.append([b, _range(s["add_secs"]), _range(s["remove_secs"]),
+                     f"{s['up_subs']} / {s['up_cancels']} of {HOLD_TOPICS}",
+                     _mib(s["rss_before"][0]), _mib(s["rss_with"][0]), _mib(s["growth"][0]),
+                     _mib(s["rss_after"][0]),
+                     f"{fmt_num(s['cpu_add'][0], 2)} / {fmt_num(s['cpu_remove'][0], 2)}",
+                     f"{s['stall_add_ms']:.1f}", f"{s['stall_remove_ms']:.1f}", s["lost"]])
+    return table(head, rows, md)
+
+
+def slow_table(summ, md):
+    head = ["broker", "before: p50 / p99 / max ms", "during: p50 / p99 ms", "during: max ms",
+            "max added ms", "flow lost", "1 MiB message delivered"]
+    rows = []
+    for b in ISO_BROKERS:
+        s = summ.get((SLOW, b))
+        if not s:
+            continue
+        if not s["ok"]:
+            rows.append([b, "FAILED", "; ".join(s["whys"])] + [""] * 4)
+            continue
+        ms = lambda m: "-" if m[0] is None else f"{m[0] / 1e3:.2f}"
+        rows.append([b, f"{ms(s['before_p50_us'])} / {ms(s['before_p99_us'])} / "
+                        f"{s['before_max_ms']:.2f}",
+                     f"{ms(s['during_p50_us'])} / {ms(s['during_p99_us'])}",
+                     f"{s['max_ms']:.2f}", f"{s['added_ms']:.2f}", s["lost"],
+                     f"{s['big_ok']} of {s['ok']} runs"])
+    return table(head, rows, md)
