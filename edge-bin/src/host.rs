@@ -1,4 +1,4 @@
-//! One device and the connections it serves, on the event loop's thread.
+//! One device and the connections it serves, on its device thread.
 //!
 //! The device is sans-IO: a call that feeds one peer's input may give another peer output or
 //! room, or ask for a peer to be closed, and it says so only through its wake and close lists.
@@ -6,8 +6,10 @@
 //! call and then hands both lists to the connections' [`Signal`]s, so no call site can forget
 //! to. Tasks borrow the device only inside such a call, never across an await.
 //!
-//! A device's storage (peer slots, subscription entries, read buffer) is allocated once, at
-//! start, from its limits, and leaked: it lives as long as the process.
+//! A host is built on its device's own thread and stays there (`Rc`, `RefCell`). Its storage
+//! (peer slots, subscription entries, read buffer) is allocated before, fallibly, from its
+//! limits ([`Storage`]); the tables are leaked, so a device a reload stops or restarts leaves
+//! them behind (about 2 MiB at the default limits) until the process restarts.
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
@@ -20,11 +22,13 @@ use log::info;
 use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
+use crate::flush::Queued;
 use crate::net::Stream;
 use crate::queue::HeapQueue;
 use crate::setup::DeviceSetup;
 use crate::signal::Signal;
 use crate::splice::Pipes;
+use crate::storage::Storage;
 
 pub type Dev = Device<'static, HeapQueue>;
 
@@ -68,8 +72,6 @@ type Handle = (Rc<Signal>, Rc<Stream>);
 
 /// One device, its connections, and what they share.
 pub struct DeviceHost {
-    /// For STATUS lines: the device's name, or its kind's.
-    name: String,
     /// Starts every log line about this device: `"name "`, or nothing for the command line's.
     tag: String,
     dev: RefCell<Dev>,
@@ -85,25 +87,19 @@ pub struct DeviceHost {
 }
 
 impl DeviceHost {
-    /// Allocate a device's storage from its limits.
-    pub fn start(d: &DeviceSetup, clock: Clock) -> DeviceHost {
+    /// Build the device over `storage` (taken by [`Storage::allocate`], so nothing here can
+    /// fail). The peer table and subscription storage are leaked: the device borrows them for
+    /// as long as it lives, and a device runs until the process ends or a reload stops it.
+    pub fn start(d: &DeviceSetup, storage: Storage, clock: Clock) -> DeviceHost {
         let cfg = d.device_config();
-        let peers: &'static mut [Slot<HeapQueue>] = Box::leak(
-            std::iter::repeat_with(Slot::default)
-                .take(d.tuning.max_peers)
-                .collect::<Vec<_>>()
-                .into_boxed_slice(),
-        );
-        // Zeroed memory: pages no subscription has used stay untouched and cost no RSS.
-        let sub_bytes = d.kind.subscription_bytes(d.tuning.max_subscriptions);
-        let subs: &'static mut [u8] = Box::leak(vec![0u8; sub_bytes].into_boxed_slice());
+        let peers: &'static mut [Slot<HeapQueue>] = storage.peers.leak();
+        let subs: &'static mut [u8] = storage.subs.leak();
         DeviceHost {
-            name: d.display_name().to_owned(),
             tag: tag(&d.name),
             dev: RefCell::new(Device::new(cfg, peers, subs)),
             conns: RefCell::new(HashMap::new()),
             pipes: Pipes::new(max_pipes(d)),
-            scratch: RefCell::new(vec![0; cfg.input_capacity].into_boxed_slice()),
+            scratch: RefCell::new(storage.scratch.into_boxed_slice()),
             clock,
             stopping: Cell::new(false),
             queue_capacity: cfg.queue_capacity(),
@@ -175,10 +171,6 @@ impl DeviceHost {
         self.clock.now()
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     pub fn tag(&self) -> &str {
         &self.tag
     }
@@ -203,6 +195,21 @@ impl DeviceHost {
             let (a, b) = dev.output(id);
             a.is_empty() && b.is_empty()
         })
+    }
+
+    /// What the connections still have queued, for the report at stop.
+    pub fn queued(&self) -> Queued {
+        let dev = self.dev.borrow();
+        let mut q = Queued::default();
+        for &id in self.conns.borrow().keys() {
+            let (a, b) = dev.output(id);
+            let n = a.len() + b.len();
+            if n > 0 {
+                q.peers += 1;
+                q.bytes += n as u64;
+            }
+        }
+        q
     }
 
     /// Fire the device's timers (handshake limits, heartbeats) and log stats, forever.
