@@ -142,7 +142,7 @@ impl Conn {
                 }
             }
         }
-        moved |= self.write(dev)?;
+        moved |= self.write(host, dev)?;
         Ok(moved)
     }
 
@@ -191,11 +191,11 @@ impl Conn {
     }
 
     /// Write the peer's output until it is gone or the socket is full.
-    fn write(&mut self, dev: &mut Dev) -> Result<bool, End> {
+    fn write(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
         if self.write_blocked {
             return Ok(false);
         }
-        let (n, full) = write_output(dev, self.id, &self.stream)?;
+        let (n, full) = write_output(host, dev, self.id, &self.stream)?;
         self.write_blocked = full;
         Ok(n > 0)
     }
@@ -260,7 +260,7 @@ impl Conn {
     async fn flush(&mut self, host: &DeviceHost, deadline: Instant) {
         loop {
             let done = host.with_device(|dev| {
-                let r = self.write(dev);
+                let r = self.write(host, dev);
                 let (a, b) = dev.output(self.id);
                 r.is_err() || (a.is_empty() && b.is_empty())
             });

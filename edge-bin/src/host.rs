@@ -24,6 +24,7 @@ use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::flush::Queued;
 use crate::net::Stream;
+use crate::outframes::OutFrames;
 use crate::queue::HeapQueue;
 use crate::setup::DeviceSetup;
 use crate::signal::Signal;
@@ -76,6 +77,8 @@ pub struct DeviceHost {
     tag: String,
     dev: RefCell<Dev>,
     conns: RefCell<HashMap<PeerId, Handle>>,
+    /// Where the frames are in each connection's output, for the report at stop.
+    frames: RefCell<HashMap<PeerId, OutFrames>>,
     /// Pipes for moving large bodies socket to socket.
     pipes: Pipes,
     /// The read buffer, `input_capacity` bytes, lent to one connection at a time.
@@ -98,6 +101,7 @@ impl DeviceHost {
             tag: tag(&d.name),
             dev: RefCell::new(Device::new(cfg, peers, subs)),
             conns: RefCell::new(HashMap::new()),
+            frames: RefCell::new(HashMap::new()),
             pipes: Pipes::new(max_pipes(d)),
             scratch: RefCell::new(storage.scratch.into_boxed_slice()),
             clock,
@@ -150,6 +154,7 @@ impl DeviceHost {
     /// Take a connection that ended away from the device.
     pub fn forget(&self, id: PeerId) {
         self.conns.borrow_mut().remove(&id);
+        self.frames.borrow_mut().remove(&id);
         self.with_device(|dev| dev.remove_peer(id));
     }
 
@@ -197,12 +202,34 @@ impl DeviceHost {
         })
     }
 
+    /// `n` bytes of a peer's output are about to be consumed: written, or taken into a pipe.
+    pub fn output_written(&self, dev: &Dev, id: PeerId, n: usize) {
+        let (a, b) = dev.output(id);
+        self.frames
+            .borrow_mut()
+            .entry(id)
+            .or_default()
+            .written(a, b, n);
+    }
+
+    /// `n` body bytes went to a peer's socket past its queue.
+    pub fn output_bypassed(&self, id: PeerId, n: u64) {
+        self.frames.borrow_mut().entry(id).or_default().bypassed(n);
+    }
+
     /// What the connections still have queued, for the report at stop.
     pub fn queued(&self) -> Queued {
         let dev = self.dev.borrow();
+        let frames = self.frames.borrow();
         let mut q = Queued::default();
         for &id in self.conns.borrow().keys() {
             let (a, b) = dev.output(id);
+            let f = frames.get(&id).copied().unwrap_or_default();
+            match f.undelivered(a, b) {
+                Some(0) => {}
+                Some(n) => q.messages += n,
+                None => q.unfollowed += 1,
+            }
             let n = a.len() + b.len();
             if n > 0 {
                 q.peers += 1;
@@ -252,7 +279,12 @@ pub fn max_pipes(d: &DeviceSetup) -> usize {
 
 /// Write a peer's output to `stream` until it is gone or the socket is full: the bytes
 /// written, and whether the socket is full.
-pub fn write_output(dev: &mut Dev, id: PeerId, stream: &Stream) -> io::Result<(usize, bool)> {
+pub fn write_output(
+    host: &DeviceHost,
+    dev: &mut Dev,
+    id: PeerId,
+    stream: &Stream,
+) -> io::Result<(usize, bool)> {
     let mut written = 0;
     loop {
         let (a, b) = dev.output(id);
@@ -262,6 +294,7 @@ pub fn write_output(dev: &mut Dev, id: PeerId, stream: &Stream) -> io::Result<(u
         match stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
+                host.output_written(dev, id, n);
                 dev.consume_output(id, n);
                 written += n;
             }

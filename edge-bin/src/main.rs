@@ -26,6 +26,7 @@ mod input;
 mod log;
 mod net;
 mod notify;
+mod outframes;
 mod queue;
 mod reload;
 mod setup;
