@@ -96,11 +96,11 @@ pub fn run(devices: Vec<DeviceSetup>, source: Option<Source>) -> Result<(), RunE
     // First, so a signal during start-up is not the default action (SIGHUP would end us).
     let mut signals = Signals::new([UnixSignal::Int, UnixSignal::Term, UnixSignal::Hup])
         .map_err(RunError::Signals)?;
-    raise_fd_limit(&devices);
     let mut storage = Vec::with_capacity(devices.len());
     for d in &devices {
         storage.push(Storage::allocate(d).map_err(RunError::Alloc)?);
     }
+    raise_fd_limit(&devices);
     let mut bound = Vec::with_capacity(devices.len());
     for d in &devices {
         let eps = gateway::bind(d, &|_| false).map_err(|e| RunError::Bind(d.name.clone(), e))?;
