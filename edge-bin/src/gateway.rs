@@ -158,3 +158,43 @@ pub fn spawn(
 ) -> std::io::Result<DeviceThread> {
     DeviceThread::spawn(d, storage, eps, gw.clock)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roster(pulses: &[(&str, Pulse)]) -> Roster {
+        let members = pulses.iter().map(|(n, _)| n.to_string());
+        let r: Vec<(String, Arc<Pulse>)> = members
+            .zip(
+                pulses
+                    .iter()
+                    .map(|(_, p)| Arc::new(Pulse::beaten(p.silent_for()))),
+            )
+            .collect();
+        Rc::new(RefCell::new(r))
+    }
+
+    #[test]
+    fn the_watchdog_is_petted_only_while_every_device_beats() {
+        let mut warned = false;
+        let fresh = || Pulse::beaten(Duration::from_millis(100));
+        let r = roster(&[("a", fresh()), ("b", fresh())]);
+        assert!(healthy(&r, &mut warned));
+        assert!(!warned);
+
+        // b wedged: silent past STALE.
+        let r = roster(&[("a", fresh()), ("b", Pulse::beaten(STALE * 2))]);
+        assert!(r.borrow()[1].1.silent_for() > STALE);
+        assert!(!healthy(&r, &mut warned));
+        assert!(warned);
+        assert!(!healthy(&r, &mut warned));
+
+        // a ended.
+        let r = roster(&[("a", fresh()), ("b", fresh())]);
+        assert!(healthy(&r, &mut warned));
+        assert!(!warned, "beating again clears the warning");
+        r.borrow()[0].1.end();
+        assert!(!healthy(&r, &mut warned));
+    }
+}

@@ -71,7 +71,7 @@ pub struct Pulse {
 }
 
 impl Pulse {
-    fn new() -> Pulse {
+    pub fn new() -> Pulse {
         Pulse {
             stats: Mutex::new(Stats::default()),
             beat: AtomicU64::new(0),
@@ -100,6 +100,24 @@ impl Pulse {
     /// The thread has ended (stopped, or died).
     pub fn ended(&self) -> bool {
         self.ended.load(Ordering::Acquire)
+    }
+
+    /// A pulse that last beat `ago`, for tests.
+    #[cfg(test)]
+    pub fn beaten(ago: Duration) -> Pulse {
+        let p = Pulse::new();
+        let ms = u64::try_from(ago.as_millis()).unwrap_or(u64::MAX);
+        p.beat.store(ms, Ordering::Relaxed);
+        Pulse {
+            epoch: p.epoch - ago * 2,
+            ..p
+        }
+    }
+
+    /// Mark it ended, for tests.
+    #[cfg(test)]
+    pub fn end(&self) {
+        self.ended.store(true, Ordering::Release);
     }
 }
 
