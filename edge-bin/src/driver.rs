@@ -16,7 +16,6 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -30,7 +29,7 @@ use crate::gateway::{self, Gateway};
 use crate::host::{self, Clock};
 use crate::net::BindError;
 use crate::notify::{self, Notifier};
-use crate::reload;
+use crate::reload::{self, Source};
 use crate::setup::DeviceSetup;
 use crate::storage::{AllocError, Storage};
 
@@ -80,15 +79,6 @@ impl fmt::Display for RunError {
             RunError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
         }
     }
-}
-
-/// The config file `run --config FILE` was given, for SIGHUP; `None` for the command line's
-/// device.
-#[derive(Debug)]
-pub struct Source {
-    pub path: PathBuf,
-    /// `-v` repetitions, for the new file's `[log] level`.
-    pub verbosity: u8,
 }
 
 /// Start every device, then run until SIGINT or SIGTERM (or a device thread dies).

@@ -22,9 +22,8 @@ use log::info;
 use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
-use crate::flush::Queued;
 use crate::net::Stream;
-use crate::outframes::OutFrames;
+use crate::outframes::{OutFrames, Queued};
 use crate::queue::HeapQueue;
 use crate::setup::DeviceSetup;
 use crate::signal::Signal;

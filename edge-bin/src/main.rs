@@ -38,7 +38,7 @@ mod worker;
 use std::path::Path;
 use std::process::ExitCode;
 
-use driver::Source;
+use reload::Source;
 use setup::DeviceSetup;
 
 fn main() -> ExitCode {

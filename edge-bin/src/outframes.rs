@@ -6,6 +6,8 @@
 //! keeps the distance from the queue's front to the next frame head: one frame-head decode per
 //! frame written, none while a large frame goes by.
 
+use std::fmt;
+
 use zedge_core::wire::frame::{FrameHead, MAX_HEAD_LEN};
 use zedge_core::wire::greeting::GREETING_LEN;
 
@@ -92,6 +94,34 @@ impl OutFrames {
             count += 1;
         }
         Some(count)
+    }
+}
+
+/// Output still queued, summed over a device's connections.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Queued {
+    /// Peers with anything queued.
+    pub peers: usize,
+    pub bytes: u64,
+    /// Messages not wholly written, of the peers whose output could be followed.
+    pub messages: u64,
+    /// Peers whose output could not be followed (not counted in `messages`).
+    pub unfollowed: usize,
+}
+
+impl fmt::Display for Queued {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.peers == 1 { "" } else { "s" };
+        let m = if self.messages == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} message{m} ({} bytes) queued for {} peer{s}",
+            self.messages, self.bytes, self.peers
+        )?;
+        if self.unfollowed > 0 {
+            write!(f, ", and more for {} of them", self.unfollowed)?;
+        }
+        Ok(())
     }
 }
 

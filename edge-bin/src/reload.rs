@@ -14,6 +14,7 @@
 //! let go of them, so an address may move between devices in one reload.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
@@ -23,13 +24,21 @@ use zedge_core::device::Side;
 
 use crate::admit::side_name;
 use crate::config;
-use crate::driver::Source;
 use crate::endpoint::{Endpoint, Mode};
 use crate::gateway::{self, Gateway};
 use crate::net::{self, Listener};
 use crate::setup::DeviceSetup;
 use crate::storage::Storage;
 use crate::worker::{same, Command, DeviceThread, Endpoints};
+
+/// The config file `run --config FILE` was given, for SIGHUP; `None` for the command line's
+/// device.
+#[derive(Debug)]
+pub struct Source {
+    pub path: PathBuf,
+    /// `-v` repetitions, for the new file's `[log] level`.
+    pub verbosity: u8,
+}
 
 /// A device stopped by a reload writes what it has queued for up to this long.
 const FLUSH: Duration = Duration::from_secs(1);
