@@ -113,10 +113,11 @@ pub fn run(devices: Vec<DeviceSetup>, source: Option<Source>) -> Result<(), RunE
             (!stopping.get()).then(|| notify::status_line(devices))
         }
     };
+    // Stopping, device threads end one by one: no more petting, and no warning about it.
     let healthy = {
-        let roster = gw.roster.clone();
+        let (roster, stopping) = (gw.roster.clone(), stopping.clone());
         let mut warned = false;
-        move || gateway::healthy(&roster, &mut warned)
+        move || !stopping.get() && gateway::healthy(&roster, &mut warned)
     };
     let notifier = Notifier::from_env().map(Rc::new);
     if let Some(n) = &notifier {
