@@ -224,15 +224,13 @@ impl DeviceHost {
         for &id in self.conns.borrow().keys() {
             let (a, b) = dev.output(id);
             let f = frames.get(&id).copied().unwrap_or_default();
-            match f.undelivered(a, b) {
-                Some(0) => {}
-                Some(n) => q.messages += n,
-                None => q.unfollowed += 1,
-            }
+            let messages = f.undelivered(a, b);
             let n = a.len() + b.len();
-            if n > 0 {
+            if n > 0 || messages != Some(0) {
                 q.peers += 1;
                 q.bytes += n as u64;
+                q.messages += messages.unwrap_or(0);
+                q.unfollowed += usize::from(messages.is_none());
             }
         }
         q

@@ -208,6 +208,9 @@ struct Served {
     listens: bool,
 }
 
+/// The device thread's event loop: its endpoints' tasks and its timers run beside this, which
+/// takes the main thread's commands until one says stop, then stops the device, flushes it
+/// until the deadline and reports.
 async fn serve(
     host: Rc<DeviceHost>,
     ex: Rc<LocalExecutor<'static>>,
