@@ -263,7 +263,8 @@ async fn serve(
                     .position(|s| s.side == side && same(&s.ep, &ep));
                 if let Some(s) = at.map(|i| served.swap_remove(i)) {
                     s.task.cancel().await;
-                    info!("{}{} {ep}: closed", host.tag(), side_name(side));
+                    let to = if s.listens { "" } else { ">" };
+                    info!("{}{} {to}{ep}: closed", host.tag(), side_name(side));
                 }
                 let _ = done.try_send(());
             }

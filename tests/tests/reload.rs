@@ -272,3 +272,32 @@ fn sighup_on_the_command_lines_device_has_nothing_to_reload() {
     assert!(accepts(broker.frontend()));
     broker.stop();
 }
+
+#[test]
+fn a_connector_removed_by_reload_ends_its_connection_and_does_not_come_back() {
+    let (front, up, back2) = (ep(), ep(), ep());
+    let mut upstream = Agent::spawn(
+        "upstream",
+        "PULL",
+        &[format!("bind={up}"), "monitor".into()],
+    );
+    let conf = |back: &str| device("feed", "streamer", &[&front], &[back], "");
+    let mut run = ConfigRun::start(&conf(&format!(">{up}")), &[]);
+    run.wait_log("feed frontend listening", soon());
+    let mut push = Agent::connect("push", "PUSH", &front, &[]);
+    push.send(&[b"one"]);
+    assert_eq!(upstream.recv(10 * SECOND), Some(vec![b"one".to_vec()]));
+
+    run.reload(&conf(&back2));
+    run.wait_log(&format!("feed backend >{up}: closed"), soon());
+    assert!(
+        upstream.wait_event("DISCONNECTED", 10 * SECOND),
+        "still connected"
+    );
+    let events = upstream.events(SECOND);
+    let accepted = events.iter().filter(|e| *e == "ACCEPTED").count();
+    assert_eq!(accepted, 1, "the connector came back: {events:?}");
+    wait_accepting(&back2, true);
+    run.sigterm();
+    assert_eq!(run.wait(10 * SECOND).code(), Some(0), "{}", run.stderr());
+}
