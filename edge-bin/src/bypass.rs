@@ -141,7 +141,7 @@ impl Bypass {
         // the pipe (one write for both), or if there is much of it, to the socket now.
         let (a, b) = dev.output(dest);
         if a.len() + b.len() > PREFIX_MAX {
-            match write_output(dev, dest, &to) {
+            match write_output(host, dev, dest, &to) {
                 Ok((_, false)) => {}
                 Ok((_, true)) => {
                     let full = Progress {
@@ -165,6 +165,7 @@ impl Bypass {
                 host.pipes().give(pipe);
                 return Ok(None);
             }
+            host.output_written(dev, dest, queued);
             dev.consume_output(dest, queued);
         }
         // No more than the input buffer holds, should it have to come back to the device.
@@ -246,6 +247,7 @@ impl Bypass {
         match drained {
             Ok((total, body)) => {
                 dev.bypassed(src, body as u64, host.now());
+                host.output_bypassed(dest, body as u64);
                 let mut dest_full = None;
                 if !pipe.is_empty() {
                     dest_full = Some(dest);

@@ -60,7 +60,7 @@ struct Conn {
 /// Run a connection the device has already taken until it ends, then forget it.
 pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
     let Peer { id, signal, stream } = peer;
-    let mut conn = Conn {
+    let conn = Conn {
         id,
         stream,
         input: Input::default(),
@@ -68,8 +68,10 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         bypass: Bypass::default(),
         dest_blocked: None,
     };
-    let end = conn.serve(&host, &signal).await;
-    conn.bypass.release(&host);
+    let mut taken = Taken { host, conn };
+    let Taken { host, conn } = &mut taken;
+    let end = conn.serve(host, &signal).await;
+    conn.bypass.release(host);
     match &end {
         End::Eof => debug!("{label}: disconnected"),
         End::Io(e) if is_disconnect(e) => debug!("{label}: disconnected ({e})"),
@@ -79,10 +81,23 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         End::Stuck => warn!("{label}: input buffer full and the device took none of it; closing"),
     }
     if matches!(end, End::Session(_) | End::Closed(_)) {
-        conn.flush(&host, Instant::now() + CLOSE_FLUSH).await;
+        conn.flush(host, Instant::now() + CLOSE_FLUSH).await;
         conn.stream.shutdown_write();
     }
-    host.forget(id);
+}
+
+/// A connection the device has taken: given back to it however the task ends, by itself or
+/// dropped mid-way (a connector a reload removed, a device thread ending).
+struct Taken {
+    host: Rc<DeviceHost>,
+    conn: Conn,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.conn.bypass.release(&self.host);
+        self.host.forget(self.conn.id);
+    }
 }
 
 fn is_disconnect(e: &io::Error) -> bool {
@@ -127,7 +142,7 @@ impl Conn {
                 }
             }
         }
-        moved |= self.write(dev)?;
+        moved |= self.write(host, dev)?;
         Ok(moved)
     }
 
@@ -189,11 +204,11 @@ impl Conn {
     }
 
     /// Write the peer's output until it is gone or the socket is full.
-    fn write(&mut self, dev: &mut Dev) -> Result<bool, End> {
+    fn write(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
         if self.write_blocked {
             return Ok(false);
         }
-        let (n, full) = write_output(dev, self.id, &self.stream)?;
+        let (n, full) = write_output(host, dev, self.id, &self.stream)?;
         self.write_blocked = full;
         Ok(n > 0)
     }
@@ -258,7 +273,7 @@ impl Conn {
     async fn flush(&mut self, host: &DeviceHost, deadline: Instant) {
         loop {
             let done = host.with_device(|dev| {
-                let r = self.write(dev);
+                let r = self.write(host, dev);
                 let (a, b) = dev.output(self.id);
                 r.is_err() || (a.is_empty() && b.is_empty())
             });

@@ -1,39 +1,67 @@
-//! The event loop around the devices: start-up, the tasks of every device, signals, systemd
-//! and shutdown.
+//! The main thread: start-up, the device threads, signals, systemd and shutdown.
 //!
-//! Everything runs on one thread, on a `LocalExecutor` driven by async-io's reactor. Each
-//! device is a [`DeviceHost`]; devices share nothing but the thread.
+//! Start-up takes every device's memory ([`Storage`], fallibly: the system refusing it is exit
+//! status 2), binds every endpoint of every device, and only then starts one
+//! [`DeviceThread`](crate::worker::DeviceThread) per device, so a config that cannot run fails
+//! at once and `READY=1` ([`notify`]) means every port takes connections. The main thread
+//! keeps what belongs to the process: signals (SIGINT and SIGTERM stop, SIGHUP reloads the
+//! config file: [`reload`]), systemd's notify socket (STATUS= from each device's published
+//! counters, WATCHDOG=1 only while every device thread beats: [`gateway::healthy`]) and the
+//! flush at shutdown, which every device does on its own thread and reports on.
 //!
-//! Start-up binds every endpoint of every device before anything else, so a config that cannot
-//! run fails at once and `READY=1` ([`notify`]) means every port takes
-//! connections.
+//! Threads: one per device, this one, and async-io's reactor thread; a connector to a host
+//! name resolves it on a short-lived thread of its own. The unit's `TasksMax=64` leaves room
+//! for about 60 devices.
 
+use std::cell::Cell;
 use std::fmt;
+use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use async_executor::{LocalExecutor, Task};
+use async_executor::LocalExecutor;
 use async_io::Timer;
 use async_signal::{Signal as UnixSignal, Signals};
 use futures_lite::{future, StreamExt};
-use log::{debug, info, warn};
-use zedge_core::device::Side;
+use log::{debug, error, info, warn};
 
-use crate::admit::{self, RateLimit};
-use crate::endpoint::{Endpoint, Mode};
-use crate::host::{self, Clock, DeviceHost};
-use crate::net::{self, BindError, Listener};
+use crate::gateway::{self, Gateway};
+use crate::host::{self, Clock};
+use crate::net::BindError;
 use crate::notify::{self, Notifier};
+use crate::reload::{self, Source};
 use crate::setup::DeviceSetup;
+use crate::storage::{AllocError, Storage};
 
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(1);
+/// How long past the flush deadline the main thread waits for a device thread to end.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How often the main thread looks for device threads that died or finished retiring.
+const CHECK_EVERY: Duration = Duration::from_millis(500);
 
-/// A failure after the command line and config were accepted; exit status 1.
+/// A failure after the command line and config were accepted.
 #[derive(Debug)]
 pub enum RunError {
     /// An endpoint of the device named (empty for the command line's) cannot be bound.
     Bind(String, BindError),
-    Signals(std::io::Error),
+    /// The system would not give a device its memory.
+    Alloc(AllocError),
+    /// A device's thread could not be started.
+    Thread(String, io::Error),
+    /// A device's thread ended while it should run.
+    Died(String),
+    Signals(io::Error),
+}
+
+impl RunError {
+    /// 2 for memory the system will not give (retrying will not help, as for a bad config),
+    /// 1 for the rest.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            RunError::Alloc(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 impl fmt::Display for RunError {
@@ -41,41 +69,55 @@ impl fmt::Display for RunError {
         match self {
             RunError::Bind(name, e) if name.is_empty() => write!(f, "{e}"),
             RunError::Bind(name, e) => write!(f, "device {name:?}: {e}"),
-            RunError::Signals(e) => write!(f, "cannot install SIGINT/SIGTERM handlers: {e}"),
+            RunError::Alloc(e) => write!(f, "{e}"),
+            RunError::Thread(name, e) => write!(
+                f,
+                "device {name:?}: cannot start its thread: {e} (the unit's TasksMax= allows \
+                 one thread per device and two more)"
+            ),
+            RunError::Died(name) => write!(f, "device {name:?}: its thread ended unexpectedly"),
+            RunError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
         }
     }
 }
 
-/// One device's endpoints, bound (listeners) or to connect to.
-struct Endpoints {
-    listeners: Vec<(Side, Listener, Endpoint)>,
-    connectors: Vec<(Side, Endpoint)>,
-}
-
-/// Bind every endpoint of every device, then run until SIGINT or SIGTERM.
-pub fn run(devices: Vec<DeviceSetup>) -> Result<(), RunError> {
-    let fds = devices
-        .iter()
-        .map(|d| d.tuning.max_peers + 2 * host::max_pipes(d))
-        .sum();
-    raise_fd_limit(fds);
+/// Start every device, then run until SIGINT or SIGTERM (or a device thread dies).
+pub fn run(devices: Vec<DeviceSetup>, source: Option<Source>) -> Result<(), RunError> {
+    // First, so a signal during start-up is not the default action (SIGHUP would end us).
+    let mut signals = Signals::new([UnixSignal::Int, UnixSignal::Term, UnixSignal::Hup])
+        .map_err(RunError::Signals)?;
+    let mut storage = Vec::with_capacity(devices.len());
+    for d in &devices {
+        storage.push(Storage::allocate(d).map_err(RunError::Alloc)?);
+    }
+    raise_fd_limit(&devices);
     let mut bound = Vec::with_capacity(devices.len());
     for d in &devices {
-        bound.push(bind_all(d).map_err(|e| RunError::Bind(d.name.clone(), e))?);
+        let eps = gateway::bind(d, &|_| false).map_err(|e| RunError::Bind(d.name.clone(), e))?;
+        bound.push(eps);
     }
-    let mut signals =
-        Signals::new([UnixSignal::Int, UnixSignal::Term]).map_err(RunError::Signals)?;
-    let clock = Clock::start();
-    let hosts: Vec<Rc<DeviceHost>> = devices
-        .iter()
-        .map(|d| Rc::new(DeviceHost::start(d, clock)))
-        .collect();
+    let mut gw = Gateway::new(Clock::start());
+    for ((d, s), eps) in devices.into_iter().zip(storage).zip(bound) {
+        let name = d.name.clone();
+        let t = gateway::spawn(&gw, d, s, eps).map_err(|e| RunError::Thread(name, e))?;
+        gw.threads.push(t);
+    }
+    gw.sync_roster();
+
+    let stopping = Rc::new(Cell::new(false));
     let status = {
-        let hosts = hosts.clone();
+        let (roster, stopping) = (gw.roster.clone(), stopping.clone());
         move || {
-            let stopping = hosts.iter().any(|h| h.stopping());
-            (!stopping).then(|| notify::status_line(hosts.iter().map(|h| (h.name(), h.stats()))))
+            let r = roster.borrow();
+            let devices = r.iter().map(|(name, p)| (name.as_str(), p.stats()));
+            (!stopping.get()).then(|| notify::status_line(devices))
         }
+    };
+    // Stopping, device threads end one by one: no more petting, and no warning about it.
+    let healthy = {
+        let (roster, stopping) = (gw.roster.clone(), stopping.clone());
+        let mut warned = false;
+        move || !stopping.get() && gateway::healthy(&roster, &mut warned)
     };
     let notifier = Notifier::from_env().map(Rc::new);
     if let Some(n) = &notifier {
@@ -83,85 +125,99 @@ pub fn run(devices: Vec<DeviceSetup>) -> Result<(), RunError> {
         n.send(&format!("READY=1\nSTATUS={line}"));
     }
 
-    let ex = Rc::new(LocalExecutor::new());
+    let ex = LocalExecutor::new();
     async_io::block_on(ex.run(async {
-        let mut accepts: Vec<Task<()>> = Vec::new();
-        let mut timers: Vec<Task<()>> = Vec::new();
-        for (h, eps) in hosts.iter().zip(bound) {
-            let refusals = Rc::new(RateLimit::default());
-            for (side, l, ep) in eps.listeners {
-                let accept =
-                    admit::accept_loop(h.clone(), ex.clone(), side, l, ep, refusals.clone());
-                accepts.push(ex.spawn(accept));
-            }
-            for (side, ep) in eps.connectors {
-                ex.spawn(admit::connect_loop(h.clone(), side, ep)).detach();
-            }
-            timers.push(ex.spawn(h.clone().run_timers()));
-        }
-        let systemd = notifier.clone().map(|n| ex.spawn(notify::run(n, status)));
-
-        signals.next().await;
+        let systemd = notifier
+            .clone()
+            .map(|n| ex.spawn(notify::run(n, status, healthy)));
+        let outcome = serve(&mut gw, &mut signals, source.as_ref()).await;
         info!("stopping: no new connections, flushing output for up to {SHUTDOWN_FLUSH:?}");
+        stopping.set(true);
         if let Some(n) = &notifier {
             n.send("STOPPING=1\nSTATUS=stopping: flushing output");
         }
-        for h in &hosts {
-            h.stop();
-        }
-        for task in accepts {
-            task.cancel().await; // drops the listener, which removes an IPC socket file
-        }
-        let flushed = || hosts.iter().all(|h| h.all_flushed());
-        let deadline = Instant::now() + SHUTDOWN_FLUSH;
-        while !flushed() && Instant::now() < deadline {
-            let tick = async {
-                Timer::after(Duration::from_millis(10)).await;
-                false
-            };
-            let again = async { signals.next().await.is_some() };
-            if future::or(again, tick).await {
-                info!("second signal: exiting without flushing");
-                break;
-            }
-        }
-        if !flushed() {
-            warn!("exiting with output still queued for some peers");
-        }
-        for task in timers {
-            task.cancel().await;
-        }
+        shutdown(&mut gw, &mut signals).await;
         if let Some(task) = systemd {
             task.cancel().await;
         }
-    }));
-    Ok(())
+        outcome
+    }))
 }
 
-fn bind_all(d: &DeviceSetup) -> Result<Endpoints, BindError> {
-    let mut eps = Endpoints {
-        listeners: Vec::new(),
-        connectors: Vec::new(),
-    };
-    let tag = host::tag(&d.name);
-    for (side, list) in [(Side::Frontend, &d.frontends), (Side::Backend, &d.backends)] {
-        for ep in list {
-            match ep.mode {
-                Mode::Bind => {
-                    let l = net::bind(ep)?;
-                    info!("{tag}{} listening on {ep}", admit::side_name(side));
-                    eps.listeners.push((side, l, ep.clone()));
+/// Until a stop signal: reload on SIGHUP, and watch the device threads.
+async fn serve(
+    gw: &mut Gateway,
+    signals: &mut Signals,
+    source: Option<&Source>,
+) -> Result<(), RunError> {
+    loop {
+        let check = async {
+            Timer::after(CHECK_EVERY).await;
+            None
+        };
+        match future::or(async { Some(signals.next().await) }, check).await {
+            Some(Some(Ok(UnixSignal::Hup))) => match source {
+                Some(src) => reload::reload(gw, src).await,
+                None => warn!(
+                    "SIGHUP: nothing to reload: the device was given on the command line \
+                     (zedge run --config FILE reloads its file)"
+                ),
+            },
+            Some(Some(Ok(_)) | None) => return Ok(()),
+            Some(Some(Err(e))) => warn!("cannot read signals: {e}"),
+            None => {
+                gw.reap();
+                if let Some(name) = gw.died() {
+                    error!("device {name}: its thread ended unexpectedly; stopping");
+                    return Err(RunError::Died(name.to_owned()));
                 }
-                Mode::Connect => eps.connectors.push((side, ep.clone())),
             }
         }
     }
-    Ok(eps)
+}
+
+/// Every device stops taking input and flushes on its own thread until the deadline, and
+/// reports what it could not deliver. A second SIGINT or SIGTERM exits at once.
+async fn shutdown(gw: &mut Gateway, signals: &mut Signals) {
+    let deadline = Instant::now() + SHUTDOWN_FLUSH;
+    gw.stop_all(deadline);
+    loop {
+        let running = gw.running();
+        if running.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline + SHUTDOWN_GRACE {
+            error!("exiting with devices still running: {}", running.join(", "));
+            return;
+        }
+        let tick = async {
+            Timer::after(Duration::from_millis(10)).await;
+            false
+        };
+        let again = async {
+            loop {
+                match signals.next().await {
+                    Some(Ok(UnixSignal::Hup)) => info!("SIGHUP while stopping: ignored"),
+                    Some(Err(_)) => {}
+                    Some(Ok(_)) | None => return true,
+                }
+            }
+        };
+        if future::or(again, tick).await {
+            info!("second signal: exiting without flushing");
+            return;
+        }
+    }
+    gw.join_all();
 }
 
 /// Every peer and pipe end is a descriptor: lift the soft limit to the hard one.
-fn raise_fd_limit(max_fds: usize) {
+fn raise_fd_limit(devices: &[DeviceSetup]) {
     use rustix::process::{getrlimit, setrlimit, Resource};
+    let max_fds: usize = devices
+        .iter()
+        .map(|d| d.peer_slots().saturating_add(2 * host::max_pipes(d)))
+        .fold(0, usize::saturating_add);
     let mut lim = getrlimit(Resource::Nofile);
     if lim.current < lim.maximum {
         lim.current = lim.maximum;
@@ -170,7 +226,7 @@ fn raise_fd_limit(max_fds: usize) {
         }
     }
     let have = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
-    let want = max_fds as u64 + 64;
+    let want = (max_fds as u64).saturating_add(64);
     if have < want {
         warn!("open-files limit is {have}; the configured peers and pipes need about {want} (raise LimitNOFILE)");
     }

@@ -1,4 +1,4 @@
-//! One device and the connections it serves, on the event loop's thread.
+//! One device and the connections it serves, on its device thread.
 //!
 //! The device is sans-IO: a call that feeds one peer's input may give another peer output or
 //! room, or ask for a peer to be closed, and it says so only through its wake and close lists.
@@ -6,8 +6,10 @@
 //! call and then hands both lists to the connections' [`Signal`]s, so no call site can forget
 //! to. Tasks borrow the device only inside such a call, never across an await.
 //!
-//! A device's storage (peer slots, subscription entries, read buffer) is allocated once, at
-//! start, from its limits, and leaked: it lives as long as the process.
+//! A host is built on its device's own thread and stays there (`Rc`, `RefCell`). Its storage
+//! (peer slots, subscription entries, read buffer) is allocated before, fallibly, from its
+//! limits ([`Storage`]); the tables are leaked, so a device a reload stops or restarts leaves
+//! them behind (about 2 MiB at the default limits) until the process restarts.
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
@@ -21,10 +23,12 @@ use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::net::Stream;
+use crate::outframes::{OutFrames, Queued};
 use crate::queue::HeapQueue;
 use crate::setup::DeviceSetup;
 use crate::signal::Signal;
 use crate::splice::Pipes;
+use crate::storage::Storage;
 
 pub type Dev = Device<'static, HeapQueue>;
 
@@ -68,12 +72,12 @@ type Handle = (Rc<Signal>, Rc<Stream>);
 
 /// One device, its connections, and what they share.
 pub struct DeviceHost {
-    /// For STATUS lines: the device's name, or its kind's.
-    name: String,
     /// Starts every log line about this device: `"name "`, or nothing for the command line's.
     tag: String,
     dev: RefCell<Dev>,
     conns: RefCell<HashMap<PeerId, Handle>>,
+    /// Where the frames are in each connection's output, for the report at stop.
+    frames: RefCell<HashMap<PeerId, OutFrames>>,
     /// Pipes for moving large bodies socket to socket.
     pipes: Pipes,
     /// The read buffer, `input_capacity` bytes, lent to one connection at a time.
@@ -85,28 +89,23 @@ pub struct DeviceHost {
 }
 
 impl DeviceHost {
-    /// Allocate a device's storage from its limits.
-    pub fn start(d: &DeviceSetup, clock: Clock) -> DeviceHost {
+    /// Build the device over `storage` (taken by [`Storage::allocate`], so nothing here can
+    /// fail). The peer table and subscription storage are leaked: the device borrows them for
+    /// as long as it lives, and a device runs until the process ends or a reload stops it.
+    pub fn start(d: &DeviceSetup, storage: Storage, clock: Clock) -> DeviceHost {
         let cfg = d.device_config();
-        let peers: &'static mut [Slot<HeapQueue>] = Box::leak(
-            std::iter::repeat_with(Slot::default)
-                .take(d.tuning.max_peers)
-                .collect::<Vec<_>>()
-                .into_boxed_slice(),
-        );
-        // Zeroed memory: pages no subscription has used stay untouched and cost no RSS.
-        let subs: &'static mut [u8] =
-            Box::leak(vec![0u8; d.subscription_bytes()].into_boxed_slice());
+        let peers: &'static mut [Slot<HeapQueue>] = storage.peers.leak();
+        let subs: &'static mut [u8] = storage.subs.leak();
         // Peers choose the topics: the table's hashes are keyed so that they cannot aim at
         // one slot.
         let seed = [fastrand::u64(..), fastrand::u64(..)];
         DeviceHost {
-            name: d.display_name().to_owned(),
             tag: tag(&d.name),
             dev: RefCell::new(Device::new(cfg, peers, subs, seed)),
             conns: RefCell::new(HashMap::new()),
+            frames: RefCell::new(HashMap::new()),
             pipes: Pipes::new(max_pipes(d)),
-            scratch: RefCell::new(vec![0; cfg.input_capacity].into_boxed_slice()),
+            scratch: RefCell::new(storage.scratch.into_boxed_slice()),
             clock,
             stopping: Cell::new(false),
             queue_capacity: cfg.queue_capacity(),
@@ -157,6 +156,7 @@ impl DeviceHost {
     /// Take a connection that ended away from the device.
     pub fn forget(&self, id: PeerId) {
         self.conns.borrow_mut().remove(&id);
+        self.frames.borrow_mut().remove(&id);
         self.with_device(|dev| dev.remove_peer(id));
     }
 
@@ -176,10 +176,6 @@ impl DeviceHost {
 
     pub fn now(&self) -> Instant {
         self.clock.now()
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
     }
 
     pub fn tag(&self) -> &str {
@@ -206,6 +202,41 @@ impl DeviceHost {
             let (a, b) = dev.output(id);
             a.is_empty() && b.is_empty()
         })
+    }
+
+    /// `n` bytes of a peer's output are about to be consumed: written, or taken into a pipe.
+    pub fn output_written(&self, dev: &Dev, id: PeerId, n: usize) {
+        let (a, b) = dev.output(id);
+        self.frames
+            .borrow_mut()
+            .entry(id)
+            .or_default()
+            .written(a, b, n);
+    }
+
+    /// `n` body bytes went to a peer's socket past its queue.
+    pub fn output_bypassed(&self, id: PeerId, n: u64) {
+        self.frames.borrow_mut().entry(id).or_default().bypassed(n);
+    }
+
+    /// What the connections still have queued, for the report at stop.
+    pub fn queued(&self) -> Queued {
+        let dev = self.dev.borrow();
+        let frames = self.frames.borrow();
+        let mut q = Queued::default();
+        for &id in self.conns.borrow().keys() {
+            let (a, b) = dev.output(id);
+            let f = frames.get(&id).copied().unwrap_or_default();
+            let messages = f.undelivered(a, b);
+            let n = a.len() + b.len();
+            if n > 0 || messages != Some(0) {
+                q.peers += 1;
+                q.bytes += n as u64;
+                q.messages += messages.unwrap_or(0);
+                q.unfollowed += usize::from(messages.is_none());
+            }
+        }
+        q
     }
 
     /// Fire the device's timers (handshake limits, heartbeats) and log stats, forever.
@@ -248,7 +279,12 @@ pub fn max_pipes(d: &DeviceSetup) -> usize {
 
 /// Write a peer's output to `stream` until it is gone or the socket is full: the bytes
 /// written, and whether the socket is full.
-pub fn write_output(dev: &mut Dev, id: PeerId, stream: &Stream) -> io::Result<(usize, bool)> {
+pub fn write_output(
+    host: &DeviceHost,
+    dev: &mut Dev,
+    id: PeerId,
+    stream: &Stream,
+) -> io::Result<(usize, bool)> {
     let mut written = 0;
     loop {
         let (a, b) = dev.output(id);
@@ -258,6 +294,7 @@ pub fn write_output(dev: &mut Dev, id: PeerId, stream: &Stream) -> io::Result<(u
         match stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
+                host.output_written(dev, id, n);
                 dev.consume_output(id, n);
                 written += n;
             }

@@ -1,13 +1,16 @@
 //! zedge: a ZeroMQ broker for edge gateways.
 //!
 //! This binary is the shell around `zedge-core`: it parses the command line or a config file,
-//! binds and connects endpoints, and drives one or several devices from a single-threaded async
-//! loop ([`driver`]), telling systemd how it is doing ([`notify`]). It owns no protocol logic.
+//! binds and connects endpoints, and drives each device from a single-threaded async loop on
+//! a thread of its own ([`worker`]), while the main thread handles signals, reloads and
+//! shutdown ([`driver`]) and tells systemd how it is doing ([`notify`]). It owns no protocol
+//! logic.
 //!
-//! Exit status: 0 after SIGINT/SIGTERM, 1 when running fails (an endpoint cannot be bound) or
-//! `check-config` finds a mistake, 2 for a bad command line or config file given to `run`,
-//! including settings that cannot fit `memory_max` (the unit's `RestartPreventExitStatus=2`
-//! keeps systemd from retrying a config that cannot work). Errors are one line on stderr.
+//! Exit status: 0 after SIGINT/SIGTERM, 1 when running fails (an endpoint cannot be bound, a
+//! device thread dies) or `check-config` finds a mistake, 2 for a bad command line or config
+//! file given to `run`, including settings that cannot fit `memory_max` or memory the system
+//! will not give (the unit's `RestartPreventExitStatus=2` keeps systemd from retrying a config
+//! that cannot work). Errors are one line on stderr.
 
 mod admit;
 mod bypass;
@@ -16,41 +19,56 @@ mod config;
 mod connection;
 mod driver;
 mod endpoint;
+mod flush;
+mod gateway;
 mod host;
 mod input;
 mod log;
 mod net;
 mod notify;
+mod outframes;
 mod queue;
+mod reload;
 mod setup;
 mod signal;
 mod splice;
+mod storage;
+mod worker;
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use reload::Source;
 use setup::DeviceSetup;
 
 fn main() -> ExitCode {
     // Settings that cannot work, or devices that cannot fit memory_max, are refused here,
     // before anything is bound or allocated.
-    let (devices, process, verbosity, base_level) = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(cli::Command::Device(o)) => (vec![o.setup], o.process, o.verbosity, None),
-        Ok(cli::Command::Run { config, verbosity }) => match config::load(&config) {
-            Ok(cfg) => (cfg.devices, cfg.process, verbosity, cfg.log_level),
+    let (devices, process, verbosity, base_level, source) =
+        match cli::parse(std::env::args_os().skip(1)) {
+            Ok(cli::Command::Device(o)) => (vec![o.setup], o.process, o.verbosity, None, None),
+            Ok(cli::Command::Run { config, verbosity }) => match config::load(&config) {
+                Ok(cfg) => {
+                    let source = Source {
+                        path: config,
+                        verbosity,
+                    };
+                    let level = cfg.log_level;
+                    (cfg.devices, cfg.process, verbosity, level, Some(source))
+                }
+                Err(e) => return usage_error(&e.to_string()),
+            },
+            Ok(cli::Command::CheckConfig(path)) => return check_config(&path),
+            Ok(cli::Command::Help) => {
+                print!("{}", cli::HELP);
+                return ExitCode::SUCCESS;
+            }
+            Ok(cli::Command::Version) => {
+                println!("zedge {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
             Err(e) => return usage_error(&e.to_string()),
-        },
-        Ok(cli::Command::CheckConfig(path)) => return check_config(&path),
-        Ok(cli::Command::Help) => {
-            print!("{}", cli::HELP);
-            return ExitCode::SUCCESS;
-        }
-        Ok(cli::Command::Version) => {
-            println!("zedge {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => return usage_error(&e.to_string()),
-    };
+        };
     let env = std::env::var("ZEDGE_LOG").ok();
     match log::level(verbosity, env.as_deref(), base_level) {
         Ok(level) => log::init(level),
@@ -59,15 +77,15 @@ fn main() -> ExitCode {
     // The driver does not draw its buffers from memory_max yet; the check above already
     // holds the fixed part of every device to it.
     let _budget = process.memory_max;
-    run(devices)
+    run(devices, source)
 }
 
-fn run(devices: Vec<DeviceSetup>) -> ExitCode {
-    match driver::run(devices) {
+fn run(devices: Vec<DeviceSetup>, source: Option<Source>) -> ExitCode {
+    match driver::run(devices, source) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("zedge: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_status())
         }
     }
 }

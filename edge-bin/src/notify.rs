@@ -2,8 +2,9 @@
 //! Unix socket named by `$NOTIFY_SOCKET`, a path or an abstract name written `@name`.
 //!
 //! The driver sends `READY=1` once every endpoint of every device is bound and `STOPPING=1` on
-//! SIGTERM; [`run`], a task on the event loop, sends `WATCHDOG=1` every half `$WATCHDOG_USEC`
-//! (a wedged loop stops petting, and systemd restarts us) and `STATUS=` with the devices'
+//! SIGTERM; [`run`], a task on the main thread, sends `WATCHDOG=1` every half
+//! `$WATCHDOG_USEC` while every device thread beats (a wedged device thread, or a wedged main
+//! thread, stops the petting, and systemd restarts us) and `STATUS=` with the devices'
 //! counters when they change. Without `$NOTIFY_SOCKET` (not started by systemd) nothing is
 //! sent. A lost datagram is not an error worth stopping for: it is logged once and forgotten.
 //!
@@ -92,17 +93,21 @@ impl Notifier {
     }
 }
 
-/// Pet systemd's watchdog from the event loop and keep its STATUS= current. `status` gives the
-/// STATUS= text ([`status_line`]), or `None` once the process is stopping: STATUS= then says
-/// so and stays.
-pub async fn run(n: Rc<Notifier>, status: impl Fn() -> Option<String>) {
+/// Pet systemd's watchdog while `healthy` says every device runs, and keep its STATUS=
+/// current. `status` gives the STATUS= text ([`status_line`]), or `None` once the process is
+/// stopping: STATUS= then says so and stays.
+pub async fn run(
+    n: Rc<Notifier>,
+    status: impl Fn() -> Option<String>,
+    mut healthy: impl FnMut() -> bool,
+) {
     let watchdog = n.watchdog();
     let mut ticks = Timer::interval(watchdog.map_or(STATUS_EVERY, |w| w.min(STATUS_EVERY)));
     let mut last = status().unwrap_or_default();
     let mut last_at = Instant::now();
     loop {
         ticks.next().await;
-        if watchdog.is_some() {
+        if watchdog.is_some() && healthy() {
             n.send("WATCHDOG=1");
         }
         // Ticks come a little early or late: a millisecond or two short still counts as due.

@@ -220,12 +220,49 @@ impl ConfigRun {
 
     /// Send SIGTERM; the caller then reads notices and calls [`ConfigRun::wait`].
     pub fn sigterm(&mut self) {
+        self.signal("TERM");
+    }
+
+    /// Write `config` over the file it runs from, and send SIGHUP to reload it.
+    pub fn reload(&mut self, config: &str) {
+        std::fs::write(&self.config, config).expect("rewrite the config file");
+        self.signal("HUP");
+    }
+
+    /// Send `kill -NAME`, the process being alive.
+    pub fn signal(&mut self, name: &str) {
         self.assert_running();
         let ok = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
             .is_ok_and(|s| s.success());
-        assert!(ok, "kill -TERM {} failed", self.pid());
+        assert!(ok, "kill -{name} {} failed", self.pid());
+    }
+
+    /// Waits until stderr has a line containing `text` (panics with stderr at `deadline`).
+    pub fn wait_log(&mut self, text: &str, deadline: Instant) -> String {
+        loop {
+            let stderr = self.stderr();
+            if let Some(line) = stderr.lines().find(|l| l.contains(text)) {
+                return line.to_owned();
+            }
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {text:?} in time:\n{stderr}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The names of the process's threads (`/proc/PID/task/*/comm`).
+    pub fn threads(&self) -> Vec<String> {
+        let dir = format!("/proc/{}/task", self.pid());
+        let tasks = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {dir}: {e}"));
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .map(|c| c.trim().to_owned())
+            .collect()
     }
 
     /// The exit status, waiting up to `timeout`.

@@ -251,3 +251,79 @@ backend = "{}"
     run.sigterm();
     assert_eq!(run.wait(Duration::from_secs(10)).code(), Some(0));
 }
+
+/// Limits that fit `memory_max` but not the memory the system gives (here `ulimit -v`, as a
+/// board with less memory than the budget says): the allocation is refused, one line says
+/// which table and what to lower, exit status 2, before anything is bound; never an abort.
+#[test]
+fn memory_the_system_will_not_give_is_exit_status_2_not_an_abort() {
+    let under_ulimit = |args: &[&str]| {
+        let bin = zedge_tests::broker::zedge_bin();
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg("ulimit -v 4000000 && exec \"$@\"")
+            .arg("bash")
+            .arg(bin)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run zedge under bash")
+    };
+    let cases = [
+        (
+            "streamer",
+            "max_peers = 50000000",
+            "peer table (100000000 slots, ",
+        ),
+        (
+            "forwarder",
+            "max_subscriptions = 100000000",
+            "subscription table (100000000 entries, ",
+        ),
+    ];
+    for (kind, limit, table) in cases {
+        let config = format!(
+            "memory_max = \"1024G\"\n\n[[device]]\nname = \"big\"\nkind = \"{kind}\"\n\
+             frontend = \"tcp://127.0.0.1:{}\"\nbackend = \"tcp://127.0.0.1:{}\"\n{limit}\n",
+            free_port(),
+            free_port()
+        );
+        let path = temp_path("big.toml");
+        std::fs::write(&path, &config).expect("write config");
+        let out = under_ulimit(&["run", "-v", "--config", path.to_str().expect("utf-8")]);
+        let _ = std::fs::remove_file(&path);
+        let stderr = text(&out.stderr);
+        no_crash(out.status, &stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        let want = format!("zedge: device \"big\": the system refused its {table}");
+        assert!(stderr.starts_with(&want), "{stderr}");
+        let opt = limit.split(' ').next().unwrap_or_default();
+        assert!(
+            stderr.trim_end().ends_with(&format!(
+                " bytes): out of memory; lower {opt} (and memory_max with it) or run where \
+                 that much memory is available"
+            )),
+            "{stderr}"
+        );
+    }
+
+    let out = under_ulimit(&[
+        "streamer",
+        "--max-peers",
+        "50000000",
+        "--memory-max",
+        "1024G",
+    ]);
+    let stderr = text(&out.stderr);
+    no_crash(out.status, &stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("zedge: the system refused its peer table (100000000 slots, "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("lower --max-peers (and --memory-max with it)"),
+        "{stderr}"
+    );
+}

@@ -213,3 +213,33 @@ fn no_ready_when_an_endpoint_cannot_be_bound() {
     let heard = systemd.collect(Instant::now() + Duration::from_millis(200));
     assert!(heard.is_empty(), "zedge told systemd {heard:#?}");
 }
+
+/// SIGHUP with a device added: STATUS= lists it, the watchdog is petted all along (every
+/// device thread, old and new, beats), and stopping warns about none of them.
+#[test]
+fn a_reload_shows_in_status_and_the_watchdog_goes_on() {
+    let deadline = Instant::now() + BUDGET;
+    let mut systemd = FakeSystemd::bind();
+    let (mut run, ports, _) = start(&mut systemd, &[("WATCHDOG_USEC", "200000")]);
+    let late = format!(
+        "\n[[device]]\nname = \"late\"\nkind = \"streamer\"\nfrontend = \"tcp://127.0.0.1:{}\"\n\
+         backend = \"tcp://127.0.0.1:{}\"\n",
+        free_port(),
+        free_port()
+    );
+    run.reload(&(ports.config() + &late));
+    let status = systemd.wait_for("STATUS", |s| s.contains("; late: 0 peers"), deadline);
+    assert!(status
+        .get("STATUS")
+        .is_some_and(|s| s.starts_with("work: 0 peers")));
+    let after = systemd.collect(Instant::now() + Duration::from_millis(600));
+    assert!(
+        watchdogs(&after).len() >= 3,
+        "the watchdog stopped after the reload: {after:#?}"
+    );
+    run.sigterm();
+    systemd.wait_for("STOPPING", |v| v == "1", deadline);
+    assert_eq!(run.wait(Duration::from_secs(10)).code(), Some(0));
+    let stderr = run.stderr();
+    assert!(!stderr.contains("WARN"), "{stderr}");
+}

@@ -13,7 +13,8 @@ Usage: zedge forwarder|queue|streamer [--frontend EP]... [--backend EP]... [opti
        zedge check-config FILE
 
 Several devices in one process, from a TOML file (see /etc/zedge/zedge.toml):
-  run --config FILE          run every [[device]] of FILE
+  run --config FILE          run every [[device]] of FILE, each on a thread of its own;
+                             SIGHUP reads FILE again and applies what changed
   check-config FILE          check FILE and print what it would run; exit status 1 if wrong
 
 Devices:
@@ -60,7 +61,8 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   -h, --help                 print this help
   -V, --version              print the version
 
-Stops on SIGINT/SIGTERM after flushing pending output for up to a second.
+Stops on SIGINT/SIGTERM after flushing pending output for up to a second, and logs per
+device the messages it could not deliver.
 ";
 
 #[cfg(test)]

@@ -1,0 +1,21 @@
+//! What a stopping device could not deliver: the messages (and their bytes) still queued for
+//! its peers when the flush deadline passed, logged per device at warn, or at info when every
+//! message was written. Messages are counted by [`OutFrames`](crate::outframes::OutFrames);
+//! bytes left that are no message's (a greeting, a PING) are not worth a warning.
+
+use log::{info, warn};
+
+use crate::host::DeviceHost;
+
+/// Log what `host`'s device leaves undelivered as it stops.
+pub fn report(host: &DeviceHost) {
+    let q = host.queued();
+    if q.messages == 0 && q.unfollowed == 0 {
+        info!("{}stopped: every queued message written", host.tag());
+    } else {
+        warn!(
+            "{}stopped with output not delivered: {q} when the flush deadline passed",
+            host.tag()
+        );
+    }
+}
