@@ -8,6 +8,10 @@
 //!
 //! A device's storage (peer slots, subscription entries, read buffer) is allocated once, at
 //! start, from its limits, and leaked: it lives as long as the process.
+//!
+//! New connections pass the [`Gate`] first: [`DeviceHost::admit`] refuses one that a cap
+//! keeps out, and closes a connection still in its handshake at once where the gate says so
+//! to make room.
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
@@ -20,6 +24,7 @@ use log::info;
 use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
+use crate::gate::{Displace, Gate, Limits, Rank, Refusal, Source};
 use crate::net::Stream;
 use crate::queue::HeapQueue;
 use crate::setup::DeviceSetup;
@@ -63,8 +68,16 @@ pub struct Peer {
     pub stream: Rc<Stream>,
 }
 
-/// How the device's tasks reach a connection: its signal, and its socket.
-type Handle = (Rc<Signal>, Rc<Stream>);
+/// How the device's tasks reach a connection, and what admission knows of it.
+#[derive(Debug)]
+struct Handle {
+    signal: Rc<Signal>,
+    stream: Rc<Stream>,
+    side: Side,
+    src: Source,
+    /// Its whole greeting came in, so the device has sent its READY.
+    answered: Cell<bool>,
+}
 
 /// One device, its connections, and what they share.
 pub struct DeviceHost {
@@ -74,6 +87,7 @@ pub struct DeviceHost {
     tag: String,
     dev: RefCell<Dev>,
     conns: RefCell<HashMap<PeerId, Handle>>,
+    gate: RefCell<Gate<PeerId>>,
     /// Pipes for moving large bodies socket to socket.
     pipes: Pipes,
     /// The read buffer, `input_capacity` bytes, lent to one connection at a time.
@@ -90,7 +104,7 @@ impl DeviceHost {
         let cfg = d.device_config();
         let peers: &'static mut [Slot<HeapQueue>] = Box::leak(
             std::iter::repeat_with(Slot::default)
-                .take(d.tuning.max_peers)
+                .take(d.peer_slots())
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
         );
@@ -102,6 +116,7 @@ impl DeviceHost {
             tag: tag(&d.name),
             dev: RefCell::new(Device::new(cfg, peers, subs)),
             conns: RefCell::new(HashMap::new()),
+            gate: RefCell::new(Gate::new(limits(d))),
             pipes: Pipes::new(max_pipes(d)),
             scratch: RefCell::new(vec![0; cfg.input_capacity].into_boxed_slice()),
             clock,
@@ -117,13 +132,13 @@ impl DeviceHost {
         let r = f(&mut dev);
         let conns = self.conns.borrow();
         while let Some(id) = dev.poll_wake() {
-            if let Some((sig, _)) = conns.get(&id) {
-                sig.wake();
+            if let Some(h) = conns.get(&id) {
+                h.signal.wake();
             }
         }
         while let Some((id, reason)) = dev.poll_close() {
-            if let Some((sig, _)) = conns.get(&id) {
-                sig.close(reason);
+            if let Some(h) = conns.get(&id) {
+                h.signal.close(reason);
             }
         }
         r
@@ -134,32 +149,91 @@ impl DeviceHost {
         f(&self.dev.borrow())
     }
 
-    /// Give a new connection to the device.
-    pub fn admit(&self, side: Side, stream: Stream) -> Result<Peer, PeerTableFull> {
+    /// Give a new connection from `src` to the device, if the [`Gate`] lets it in. With it
+    /// comes the connection that was closed to make room for it, if one was.
+    pub fn admit(
+        &self,
+        side: Side,
+        stream: Stream,
+        src: Source,
+    ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
         let queue = HeapQueue::new(self.queue_capacity);
         let now = self.clock.now();
         self.with_device(|dev| {
-            let id = dev.add_peer(side, queue, now)?;
+            let mut gate = self.gate.borrow_mut();
+            let peers = side_peers(dev.stats(), side);
+            let displace =
+                gate.check(side, src, peers, |id| dev.is_ready(id), |id| self.rank(id))?;
+            if let Some(d) = displace {
+                gate.left(side, d.id, d.src);
+                self.displace(dev, d.id);
+            }
+            let id = dev
+                .add_peer(side, queue, now)
+                .map_err(|PeerTableFull| Refusal::NoSlot)?;
+            gate.joined(side, id, src);
             let peer = Peer {
                 id,
                 signal: Rc::new(Signal::default()),
                 stream: Rc::new(stream),
             };
-            let handle = (peer.signal.clone(), peer.stream.clone());
+            let handle = Handle {
+                signal: peer.signal.clone(),
+                stream: peer.stream.clone(),
+                side,
+                src,
+                answered: Cell::new(false),
+            };
             self.conns.borrow_mut().insert(id, handle);
-            Ok(peer)
+            Ok((peer, displace))
         })
+    }
+
+    /// What closing a connection still in its handshake could cost its peer.
+    fn rank(&self, id: PeerId) -> Rank {
+        let conns = self.conns.borrow();
+        match conns.get(&id) {
+            Some(h) if h.answered.get() => {
+                if h.stream.has_input() {
+                    Rank::Talking
+                } else {
+                    Rank::Answered
+                }
+            }
+            _ => Rank::Unanswered,
+        }
+    }
+
+    /// A whole greeting came in on the connection: the device has answered it with its own
+    /// READY (it is no longer [`Rank::Unanswered`]).
+    pub fn greeted(&self, id: PeerId) {
+        if let Some(h) = self.conns.borrow().get(&id) {
+            h.answered.set(true);
+        }
+    }
+
+    /// Close a connection still in its handshake now, not when its task next runs: out of
+    /// the device and the books, its socket shut down, its task told to end.
+    fn displace(&self, dev: &mut Dev, id: PeerId) {
+        if let Some(h) = self.conns.borrow_mut().remove(&id) {
+            h.stream.shutdown();
+            h.signal.displaced();
+        }
+        dev.remove_peer(id);
     }
 
     /// Take a connection that ended away from the device.
     pub fn forget(&self, id: PeerId) {
-        self.conns.borrow_mut().remove(&id);
+        let gone = self.conns.borrow_mut().remove(&id);
+        if let Some(h) = gone {
+            self.gate.borrow_mut().left(h.side, id, h.src);
+        }
         self.with_device(|dev| dev.remove_peer(id));
     }
 
     /// A connected peer's socket, for another connection to write to.
     pub fn stream(&self, id: PeerId) -> Option<Rc<Stream>> {
-        self.conns.borrow().get(&id).map(|(_, s)| s.clone())
+        self.conns.borrow().get(&id).map(|h| h.stream.clone())
     }
 
     /// The read buffer, for a connection that holds no input of its own.
@@ -222,6 +296,24 @@ impl DeviceHost {
             });
         }
     }
+}
+
+/// The caps of the device's [`Gate`].
+fn limits(d: &DeviceSetup) -> Limits {
+    Limits {
+        max_peers: d.tuning.max_peers,
+        per_address: d.tuning.max_peers_per_address,
+        max_handshaking: d.tuning.max_handshaking,
+    }
+}
+
+/// Peers on one side, handshake finished or not.
+fn side_peers(s: &Stats, side: Side) -> usize {
+    let n = match side {
+        Side::Frontend => s.frontend.peers,
+        Side::Backend => s.backend.peers,
+    };
+    n as usize
 }
 
 /// `"name "` to start a device's log lines, or nothing for the command line's device.
