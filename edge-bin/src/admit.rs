@@ -1,10 +1,15 @@
 //! How connections reach a device: accepted on its listeners, or made to the endpoints it
 //! connects to, with backoff, and started as [`connection`] tasks.
 //!
-//! Refusals and accept failures come in bursts (a fleet reconnecting to a full device, a
-//! process out of descriptors), so their warnings are rate-limited, with counts.
+//! Whom the device lets in is the [`Gate`](crate::gate)'s to decide, through
+//! [`DeviceHost::admit`]. Refusals, connections closed to make room and accept failures come
+//! in bursts (a fleet reconnecting to a full device, a flood of connections that never greet,
+//! a process out of descriptors), so their warnings are rate-limited per side and cause
+//! ([`RateLimit`]), with counts, and what a burst held back is reported when its interval
+//! ends, whether or not anything follows it.
 
-use std::cell::Cell;
+use std::cell::RefCell;
+use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -16,56 +21,91 @@ use zedge_core::device::Side;
 
 use crate::connection;
 use crate::endpoint::Endpoint;
+use crate::gate::{Crowd, Refusal, Source};
 use crate::host::DeviceHost;
-use crate::net::{self, Listener};
+use crate::net::{self, Listener, Remote};
+use crate::report::{Burst, Limiter, WARN_EVERY};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// A connection that lasted this long resets the reconnect backoff.
 const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(1);
-const WARN_EVERY: Duration = Duration::from_secs(10);
 
-/// Accept connections on `l` for one side of the device, forever. `refusals` is shared by
-/// the device's listeners.
+/// Accept connections on `l` for one side of the device, forever. `warnings` is shared by
+/// the device's listeners; each of them reports what is due when it wakes.
 pub async fn accept_loop(
     host: Rc<DeviceHost>,
     ex: Rc<LocalExecutor<'static>>,
     side: Side,
     l: Listener,
     ep: Endpoint,
-    refusals: Rc<RateLimit>,
+    warnings: Rc<RateLimit>,
 ) {
-    let errors = RateLimit::default();
+    let on = format!("{}{}", host.tag(), side_name(side));
     loop {
-        match l.accept().await {
-            Ok((stream, peer)) => {
-                let label = format!("{}{} {peer}", host.tag(), side_name(side));
-                match host.admit(side, stream) {
-                    Ok(peer) => {
-                        debug!("{label}: connected");
-                        ex.spawn(connection::run(host.clone(), peer, label))
+        warnings.flush(Instant::now());
+        let due = warnings.due();
+        let accepted = future::or(async { Some(l.accept().await) }, async {
+            match due {
+                Some(t) => Timer::at(t).await,
+                None => future::pending().await,
+            };
+            None
+        })
+        .await;
+        let now = Instant::now();
+        match accepted {
+            None => {}
+            Some(Ok((stream, remote))) => {
+                let (src, addr) = match remote {
+                    Remote::Tcp(a) => (Source::Tcp(a.ip()), a.to_string()),
+                    Remote::Ipc => (Source::Ipc, ep.to_string()),
+                };
+                match host.admit(side, stream, src) {
+                    Ok((peer, displaced)) => {
+                        debug!("{on} {addr}: connected");
+                        if let Some(d) = displaced {
+                            let why = Cause::Displaced(d.because);
+                            warnings.hit(side, why, now, || {
+                                format!("{on} {}: {why}", from(d.src, &ep))
+                            });
+                        }
+                        ex.spawn(connection::run(host.clone(), peer, format!("{on} {addr}")))
                             .detach();
                     }
-                    Err(full) => {
-                        if let Some(n) = refusals.tick() {
-                            warn!("{label}: refused on {ep}: {full} ({n} refused since the last report)");
-                        }
+                    Err(refusal) => {
+                        let why = Cause::Refused(refusal);
+                        warnings.hit(side, why, now, || {
+                            format!("{on} {addr}: refused on {ep}: {why}")
+                        });
                     }
                 }
+                // A flood of connections must not keep the peers already in from running.
+                future::yield_now().await;
             }
-            Err(e) => {
-                // Out of descriptors or memory: the listener stays readable, so pause.
-                if let Some(n) = errors.tick() {
-                    warn!(
-                        "{}{} {ep}: accept failed: {e} ({n} failures since the last report)",
-                        host.tag(),
-                        side_name(side)
-                    );
+            Some(Err(e)) => {
+                warnings.hit(side, Cause::AcceptFailed, now, || {
+                    format!("{on} {ep}: accept failed: {e}")
+                });
+                // Out of descriptors or memory: the listener stays readable, so pause. A
+                // connection that died in the backlog is no reason to.
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                ) {
+                    Timer::after(BACKOFF_MIN).await;
                 }
-                Timer::after(BACKOFF_MIN).await;
             }
         }
+    }
+}
+
+/// A connection's address for a warning: an IPC peer has only the endpoint.
+fn from(src: Source, ep: &Endpoint) -> String {
+    match src {
+        Source::Tcp(ip) => ip.to_string(),
+        Source::Ipc | Source::Connected => ep.to_string(),
     }
 }
 
@@ -81,8 +121,8 @@ pub async fn connect_loop(host: Rc<DeviceHost>, side: Side, ep: Endpoint) {
         })
         .await;
         let failure = match attempt {
-            Some(Ok(stream)) => match host.admit(side, stream) {
-                Ok(peer) => {
+            Some(Ok(stream)) => match host.admit(side, stream, Source::Connected) {
+                Ok((peer, _)) => {
                     debug!("{label}: connected");
                     failing = false;
                     let since = Instant::now();
@@ -128,23 +168,100 @@ pub fn side_name(side: Side) -> &'static str {
     }
 }
 
-/// Lets a repeated warning through once per [`WARN_EVERY`], counting what it held back.
+/// What a warning of the accept loop is about; one [`Limiter`] per side and cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cause {
+    Refused(Refusal),
+    Displaced(Crowd),
+    AcceptFailed,
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Refused(r) => write!(f, "{r}"),
+            Cause::Displaced(c) => write!(f, "{c}"),
+            Cause::AcceptFailed => f.write_str("accept failed"),
+        }
+    }
+}
+
+impl Cause {
+    /// What the count counts.
+    fn counted(self) -> &'static str {
+        match self {
+            Cause::Refused(_) => "refused for this cause",
+            Cause::Displaced(_) => "closed for this cause",
+            Cause::AcceptFailed => "failures",
+        }
+    }
+}
+
+/// The rate-limited warnings of one device's listeners: each side and cause is logged at
+/// most once per [`WARN_EVERY`], and what was held back is reported when the interval ends
+/// ([`RateLimit::flush`], which the accept loops call when [`RateLimit::due`]), or at the
+/// latest when the process stops.
 #[derive(Debug, Default)]
 pub struct RateLimit {
-    last: Cell<Option<Instant>>,
-    count: Cell<u64>,
+    limits: RefCell<Vec<(Side, Cause, Limiter)>>,
 }
 
 impl RateLimit {
-    fn tick(&self) -> Option<u64> {
-        self.count.set(self.count.get() + 1);
-        let now = Instant::now();
-        if self.last.get().is_some_and(|t| now - t < WARN_EVERY) {
-            return None;
+    /// One event; `what` is the line without its count.
+    fn hit(&self, side: Side, cause: Cause, now: Instant, what: impl FnOnce() -> String) {
+        let mut limits = self.limits.borrow_mut();
+        let i = match limits
+            .iter()
+            .position(|(s, c, _)| (*s, *c) == (side, cause))
+        {
+            Some(i) => i,
+            None => {
+                limits.push((side, cause, Limiter::new(WARN_EVERY)));
+                limits.len() - 1
+            }
+        };
+        if let Some(b) = limits[i].2.hit(now, what) {
+            log_burst(cause, &b);
         }
-        self.last.set(Some(now));
-        Some(self.count.replace(0))
     }
+
+    /// The earliest end of an interval with events held back.
+    fn due(&self) -> Option<Instant> {
+        self.limits
+            .borrow()
+            .iter()
+            .filter_map(|(_, _, l)| l.due())
+            .min()
+    }
+
+    /// Report what was held back in every interval that has ended by `now`.
+    fn flush(&self, now: Instant) {
+        for (_, cause, l) in self.limits.borrow_mut().iter_mut() {
+            if let Some(b) = l.flush(now) {
+                log_burst(*cause, &b);
+            }
+        }
+    }
+}
+
+impl Drop for RateLimit {
+    /// The listeners are gone (the process is stopping): nothing held back goes unreported.
+    fn drop(&mut self) {
+        for (_, cause, l) in self.limits.get_mut().iter_mut() {
+            if let Some(b) = l.drain() {
+                log_burst(*cause, &b);
+            }
+        }
+    }
+}
+
+fn log_burst(cause: Cause, b: &Burst) {
+    warn!(
+        "{} ({} {} since the last report)",
+        b.last,
+        b.count,
+        cause.counted()
+    );
 }
 
 #[cfg(test)]
@@ -161,15 +278,5 @@ mod tests {
             );
         }
         assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
-    }
-
-    #[test]
-    fn rate_limit_reports_what_it_held_back() {
-        let r = RateLimit::default();
-        assert_eq!(r.tick(), Some(1));
-        assert_eq!(r.tick(), None);
-        assert_eq!(r.tick(), None);
-        r.last.set(Some(Instant::now() - WARN_EVERY));
-        assert_eq!(r.tick(), Some(3));
     }
 }

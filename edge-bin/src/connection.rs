@@ -22,12 +22,13 @@ use futures_lite::future;
 use log::{debug, info, warn};
 use zedge_core::conn::SessionError;
 use zedge_core::device::{CloseReason, PeerId};
+use zedge_core::wire::greeting::GREETING_LEN;
 
 use crate::bypass::{Bypass, Progress};
 use crate::host::{write_output, Dev, DeviceHost, Peer};
 use crate::input::Input;
 use crate::net::Stream;
-use crate::signal::Signal;
+use crate::signal::{Close, Signal};
 
 /// How long a connection being closed by us may take to write what it still owes.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);
@@ -38,6 +39,9 @@ enum End {
     Io(io::Error),
     Session(SessionError),
     Closed(CloseReason),
+    /// Admission closed it, still in its handshake, to make room: the device and the socket
+    /// are done with it already.
+    Displaced,
     Stuck,
 }
 
@@ -55,6 +59,9 @@ struct Conn {
     bypass: Bypass,
     /// A destination whose socket was full this round when we had bytes for it.
     dest_blocked: Option<PeerId>,
+    /// Bytes the peer has sent, counted up to a whole greeting (told to the host then, for
+    /// admission).
+    heard: usize,
 }
 
 /// Run a connection the device has already taken until it ends, then forget it.
@@ -67,6 +74,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         write_blocked: false,
         bypass: Bypass::default(),
         dest_blocked: None,
+        heard: 0,
     };
     let mut taken = Taken { host, conn };
     let Taken { host, conn } = &mut taken;
@@ -78,6 +86,8 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         End::Io(e) => info!("{label}: connection error: {e}"),
         End::Session(e) => info!("{label}: {e}"),
         End::Closed(reason) => info!("{label}: closing: {reason}"),
+        // Counted and warned about, rate-limited, where it was decided.
+        End::Displaced => debug!("{label}: closed to make room for a newer connection"),
         End::Stuck => warn!("{label}: input buffer full and the device took none of it; closing"),
     }
     if matches!(end, End::Session(_) | End::Closed(_)) {
@@ -112,8 +122,10 @@ fn is_disconnect(e: &io::Error) -> bool {
 impl Conn {
     async fn serve(&mut self, host: &DeviceHost, sig: &Signal) -> End {
         loop {
-            if let Some(reason) = sig.take_close() {
-                return End::Closed(reason);
+            match sig.take_close() {
+                Some(Close::Device(reason)) => return End::Closed(reason),
+                Some(Close::Displaced) => return End::Displaced,
+                None => {}
             }
             match host.with_device(|dev| self.round(host, dev)) {
                 Ok(true) => future::yield_now().await,
@@ -189,6 +201,12 @@ impl Conn {
                     .map_err(End::Session)
             },
         )?;
+        if self.heard < GREETING_LEN && fed.read > 0 {
+            self.heard += fed.read;
+            if self.heard >= GREETING_LEN {
+                host.greeted(id);
+            }
+        }
         if fed.used > 0 {
             self.bypass.fed();
         } else if fed.offered > 0 && dev.input_stuck(id, fed.offered) {

@@ -10,6 +10,10 @@
 //! (peer slots, subscription entries, read buffer) is allocated before, fallibly, from its
 //! limits ([`Storage`]); the tables are leaked, so a device a reload stops or restarts leaves
 //! them behind (about 2 MiB at the default limits) until the process restarts.
+//!
+//! New connections pass the [`Gate`] first: [`DeviceHost::admit`] refuses one that a cap
+//! keeps out, and closes a connection still in its handshake at once where the gate says so
+//! to make room.
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
@@ -22,6 +26,7 @@ use log::info;
 use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
+use crate::gate::{Displace, Gate, Limits, Rank, Refusal, Source};
 use crate::net::Stream;
 use crate::outframes::{OutFrames, Queued};
 use crate::queue::HeapQueue;
@@ -67,8 +72,16 @@ pub struct Peer {
     pub stream: Rc<Stream>,
 }
 
-/// How the device's tasks reach a connection: its signal, and its socket.
-type Handle = (Rc<Signal>, Rc<Stream>);
+/// How the device's tasks reach a connection, and what admission knows of it.
+#[derive(Debug)]
+struct Handle {
+    signal: Rc<Signal>,
+    stream: Rc<Stream>,
+    side: Side,
+    src: Source,
+    /// Its whole greeting came in, so the device has sent its READY.
+    answered: Cell<bool>,
+}
 
 /// One device, its connections, and what they share.
 pub struct DeviceHost {
@@ -78,6 +91,7 @@ pub struct DeviceHost {
     conns: RefCell<HashMap<PeerId, Handle>>,
     /// Where the frames are in each connection's output, for the report at stop.
     frames: RefCell<HashMap<PeerId, OutFrames>>,
+    gate: RefCell<Gate<PeerId>>,
     /// Pipes for moving large bodies socket to socket.
     pipes: Pipes,
     /// The read buffer, `input_capacity` bytes, lent to one connection at a time.
@@ -104,6 +118,7 @@ impl DeviceHost {
             dev: RefCell::new(Device::new(cfg, peers, subs, seed)),
             conns: RefCell::new(HashMap::new()),
             frames: RefCell::new(HashMap::new()),
+            gate: RefCell::new(Gate::new(limits(d))),
             pipes: Pipes::new(max_pipes(d)),
             scratch: RefCell::new(storage.scratch.into_boxed_slice()),
             clock,
@@ -119,13 +134,13 @@ impl DeviceHost {
         let r = f(&mut dev);
         let conns = self.conns.borrow();
         while let Some(id) = dev.poll_wake() {
-            if let Some((sig, _)) = conns.get(&id) {
-                sig.wake();
+            if let Some(h) = conns.get(&id) {
+                h.signal.wake();
             }
         }
         while let Some((id, reason)) = dev.poll_close() {
-            if let Some((sig, _)) = conns.get(&id) {
-                sig.close(reason);
+            if let Some(h) = conns.get(&id) {
+                h.signal.close(reason);
             }
         }
         r
@@ -136,33 +151,92 @@ impl DeviceHost {
         f(&self.dev.borrow())
     }
 
-    /// Give a new connection to the device.
-    pub fn admit(&self, side: Side, stream: Stream) -> Result<Peer, PeerTableFull> {
+    /// Give a new connection from `src` to the device, if the [`Gate`] lets it in. With it
+    /// comes the connection that was closed to make room for it, if one was.
+    pub fn admit(
+        &self,
+        side: Side,
+        stream: Stream,
+        src: Source,
+    ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
         let queue = HeapQueue::new(self.queue_capacity);
         let now = self.clock.now();
         self.with_device(|dev| {
-            let id = dev.add_peer(side, queue, now)?;
+            let mut gate = self.gate.borrow_mut();
+            let peers = side_peers(dev.stats(), side);
+            let displace =
+                gate.check(side, src, peers, |id| dev.is_ready(id), |id| self.rank(id))?;
+            if let Some(d) = displace {
+                gate.left(side, d.id, d.src);
+                self.displace(dev, d.id);
+            }
+            let id = dev
+                .add_peer(side, queue, now)
+                .map_err(|PeerTableFull| Refusal::NoSlot)?;
+            gate.joined(side, id, src);
             let peer = Peer {
                 id,
                 signal: Rc::new(Signal::default()),
                 stream: Rc::new(stream),
             };
-            let handle = (peer.signal.clone(), peer.stream.clone());
+            let handle = Handle {
+                signal: peer.signal.clone(),
+                stream: peer.stream.clone(),
+                side,
+                src,
+                answered: Cell::new(false),
+            };
             self.conns.borrow_mut().insert(id, handle);
-            Ok(peer)
+            Ok((peer, displace))
         })
+    }
+
+    /// What closing a connection still in its handshake could cost its peer.
+    fn rank(&self, id: PeerId) -> Rank {
+        let conns = self.conns.borrow();
+        match conns.get(&id) {
+            Some(h) if h.answered.get() => {
+                if h.stream.has_input() {
+                    Rank::Talking
+                } else {
+                    Rank::Answered
+                }
+            }
+            _ => Rank::Unanswered,
+        }
+    }
+
+    /// A whole greeting came in on the connection: the device has answered it with its own
+    /// READY (it is no longer [`Rank::Unanswered`]).
+    pub fn greeted(&self, id: PeerId) {
+        if let Some(h) = self.conns.borrow().get(&id) {
+            h.answered.set(true);
+        }
+    }
+
+    /// Close a connection still in its handshake now, not when its task next runs: out of
+    /// the device and the books, its socket shut down, its task told to end.
+    fn displace(&self, dev: &mut Dev, id: PeerId) {
+        if let Some(h) = self.conns.borrow_mut().remove(&id) {
+            h.stream.shutdown();
+            h.signal.displaced();
+        }
+        dev.remove_peer(id);
     }
 
     /// Take a connection that ended away from the device.
     pub fn forget(&self, id: PeerId) {
-        self.conns.borrow_mut().remove(&id);
+        let gone = self.conns.borrow_mut().remove(&id);
+        if let Some(h) = gone {
+            self.gate.borrow_mut().left(h.side, id, h.src);
+        }
         self.frames.borrow_mut().remove(&id);
         self.with_device(|dev| dev.remove_peer(id));
     }
 
     /// A connected peer's socket, for another connection to write to.
     pub fn stream(&self, id: PeerId) -> Option<Rc<Stream>> {
-        self.conns.borrow().get(&id).map(|(_, s)| s.clone())
+        self.conns.borrow().get(&id).map(|h| h.stream.clone())
     }
 
     /// The read buffer, for a connection that holds no input of its own.
@@ -207,11 +281,15 @@ impl DeviceHost {
     /// `n` bytes of a peer's output are about to be consumed: written, or taken into a pipe.
     pub fn output_written(&self, dev: &Dev, id: PeerId, n: usize) {
         let (a, b) = dev.output(id);
-        self.frames
-            .borrow_mut()
-            .entry(id)
-            .or_default()
-            .written(a, b, n);
+        let mut frames = self.frames.borrow_mut();
+        let f = frames.entry(id).or_default();
+        if n == a.len() + b.len() && !dev.receiving(id) {
+            // All of it, and it ends at a frame boundary: nothing to decode (the usual case,
+            // so following the frames costs the message path nothing).
+            f.drained();
+        } else {
+            f.written(a, b, n);
+        }
     }
 
     /// `n` body bytes went to a peer's socket past its queue.
@@ -256,6 +334,24 @@ impl DeviceHost {
             });
         }
     }
+}
+
+/// The caps of the device's [`Gate`].
+fn limits(d: &DeviceSetup) -> Limits {
+    Limits {
+        max_peers: d.tuning.max_peers,
+        per_address: d.tuning.max_peers_per_address,
+        max_handshaking: d.tuning.max_handshaking,
+    }
+}
+
+/// Peers on one side, handshake finished or not.
+fn side_peers(s: &Stats, side: Side) -> usize {
+    let n = match side {
+        Side::Frontend => s.frontend.peers,
+        Side::Backend => s.backend.peers,
+    };
+    n as usize
 }
 
 /// `"name "` to start a device's log lines, or nothing for the command line's device.

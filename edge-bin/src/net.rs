@@ -43,6 +43,14 @@ impl Stream {
         Ok(rustix::io::ioctl_fionread(self)?)
     }
 
+    /// Whether bytes are waiting to be read, without reading them.
+    pub fn has_input(&self) -> bool {
+        use rustix::net::{recv, RecvFlags};
+        let mut byte = [0u8; 1];
+        let peek = retry(|| Ok(recv(self, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT)?.0));
+        matches!(peek, Ok(1..))
+    }
+
     /// One non-blocking vectored write.
     pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         retry(|| match self {
@@ -125,7 +133,10 @@ fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
 #[derive(Debug)]
 pub enum Listener {
     Tcp(Async<TcpListener>),
-    Unix(Async<UnixListener>, SocketFile),
+    Unix(
+        Async<UnixListener>,
+        #[allow(dead_code, reason = "held for its drop, which removes the socket file")] SocketFile,
+    ),
 }
 
 /// Removes an IPC socket file on drop.
@@ -220,18 +231,27 @@ fn remove_stale_socket(path: &Path) -> Result<(), String> {
     std::fs::remove_file(path).map_err(|e| format!("cannot remove the stale socket file: {e}"))
 }
 
+/// Who is at the other end of an accepted connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remote {
+    Tcp(SocketAddr),
+    /// A process on this host; IPC peers have no address worth printing but the endpoint.
+    Ipc,
+}
+
 impl Listener {
-    /// Wait for the next connection; returns it with a printable peer address.
-    pub async fn accept(&self) -> io::Result<(Stream, String)> {
+    /// Wait for the next connection; returns it with who is at the other end.
+    pub async fn accept(&self) -> io::Result<(Stream, Remote)> {
         match self {
             Listener::Tcp(l) => {
                 let (s, addr) = l.accept().await?;
-                s.get_ref().set_nodelay(true)?;
-                Ok((Stream::Tcp(s), addr.to_string()))
+                // Fails only for a peer gone already, which its first read will show.
+                let _ = s.get_ref().set_nodelay(true);
+                Ok((Stream::Tcp(s), Remote::Tcp(addr)))
             }
-            Listener::Unix(l, file) => {
+            Listener::Unix(l, _) => {
                 let (s, _) = l.accept().await?;
-                Ok((Stream::Unix(s), format!("ipc://{}", file.0.display())))
+                Ok((Stream::Unix(s), Remote::Ipc))
             }
         }
     }

@@ -57,6 +57,13 @@ impl OutFrames {
         self.to_next = at - n;
     }
 
+    /// The whole queue was written, and it ended at a frame boundary.
+    pub fn drained(&mut self) {
+        if self.to_next != u64::MAX {
+            self.to_next = 0;
+        }
+    }
+
     /// `n` body bytes of the frame partly written went to the socket past the queue.
     pub fn bypassed(&mut self, n: u64) {
         if self.to_next != u64::MAX {

@@ -1,5 +1,6 @@
 //! How a connection's task is told to run by others: the device woke it (another
-//! connection's input gave it output or room), or the device wants it closed.
+//! connection's input gave it output or room), the device wants it closed, or admission
+//! closed it to make room ([`Close`]).
 //!
 //! A flag and a waker rather than a channel: wake-ups coalesce, and a close request keeps its
 //! first reason, so signalling never allocates or fails.
@@ -9,10 +10,20 @@ use std::task::{Context, Poll, Waker};
 
 use zedge_core::device::CloseReason;
 
+/// Why a connection's task is told to close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Close {
+    /// The device wants it closed: write what it is owed if that is quick, then close.
+    Device(CloseReason),
+    /// Admission closed it, still in its handshake, to make room for a newer connection: it
+    /// is out of the device and its socket is shut down already.
+    Displaced,
+}
+
 #[derive(Debug, Default)]
 pub struct Signal {
     woken: Cell<bool>,
-    close: Cell<Option<CloseReason>>,
+    close: Cell<Option<Close>>,
     waker: RefCell<Option<Waker>>,
 }
 
@@ -27,13 +38,22 @@ impl Signal {
 
     /// Ask the task to close the connection; a reason already given stands.
     pub fn close(&self, reason: CloseReason) {
+        self.end(Close::Device(reason));
+    }
+
+    /// Tell the task its connection was closed to make room; a reason already given stands.
+    pub fn displaced(&self) {
+        self.end(Close::Displaced);
+    }
+
+    fn end(&self, why: Close) {
         if self.close.get().is_none() {
-            self.close.set(Some(reason));
+            self.close.set(Some(why));
         }
         self.wake();
     }
 
-    pub fn take_close(&self) -> Option<CloseReason> {
+    pub fn take_close(&self) -> Option<Close> {
         self.close.take()
     }
 
@@ -59,7 +79,10 @@ mod tests {
         let s = Signal::default();
         s.close(CloseReason::Overflow);
         s.close(CloseReason::Lost);
-        assert_eq!(s.take_close(), Some(CloseReason::Overflow));
+        s.displaced();
+        assert_eq!(s.take_close(), Some(Close::Device(CloseReason::Overflow)));
         assert_eq!(s.take_close(), None);
+        s.displaced();
+        assert_eq!(s.take_close(), Some(Close::Displaced));
     }
 }

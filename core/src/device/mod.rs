@@ -300,6 +300,14 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             .is_some_and(|p| p.session.is_ready())
     }
 
+    /// Whether a message is being copied into this peer's output: then the last bytes of
+    /// [`Device::output`] may end mid-frame. Otherwise its output ends at a frame boundary.
+    pub fn receiving(&self, id: PeerId) -> bool {
+        self.index(id)
+            .and_then(|i| self.peer(i))
+            .is_some_and(|p| p.held.is_some())
+    }
+
     /// Whether more input may be fed for this peer; false while it waits for room.
     pub fn wants_read(&self, id: PeerId) -> bool {
         self.index(id)

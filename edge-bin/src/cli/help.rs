@@ -33,9 +33,11 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --queue-hwm BYTES          per-peer outbound high-water mark [default: 1M]
   --max-peers N              peers at once on each side; each side has its own, so one
                              cannot lock the other out [default: 1024]
-  --max-peers-per-address N  peers at once on each side from one address [default: 256]
+  --max-peers-per-address N  peers at once on each side from one IP address (IPC peers
+                             are not capped by address) [default: 256]
   --max-handshaking N        connections on each side still in their handshake; one more
-                             drops the oldest of them [default: 64]
+                             closes the oldest of them (one that never greeted first)
+                             [default: 64]
   --max-subscriptions N      forwarder only: subscription table size [default: 4096]
   --max-subscriptions-per-peer N
                              forwarder only: subscriptions one peer may hold, at most

@@ -43,11 +43,10 @@ pub struct Tuning {
     /// Peers at once on each side; the peer table has twice as many slots
     /// ([`DeviceSetup::peer_slots`]).
     pub max_peers: usize,
-    /// Peers at once on each side from one address (IP address; all of an IPC endpoint's
-    /// peers are one address).
+    /// Peers at once on each side from one IP address; IPC peers are not capped by address.
     pub max_peers_per_address: usize,
-    /// Connections on each side that have not finished their handshake; one more drops the
-    /// oldest of them.
+    /// Connections on each side that have not finished their handshake; one more closes the
+    /// oldest of them (the gate's rules: `crate::gate`).
     pub max_handshaking: usize,
     pub max_subscriptions: usize,
     /// At most `max_subscriptions`: a default above it follows it down, a written one is

@@ -1,0 +1,275 @@
+//! Who may join a side of a device: the caps that keep one kind of peer from crowding out
+//! another, as books the host consults before it adds a peer.
+//!
+//! - Each side has its own `max_peers`, so idle producers never lock workers out.
+//! - One IP address may hold `max_peers_per_address` of a side. IPC peers are programs on the
+//!   gateway itself and are not capped by address; connections zedge makes go to endpoints
+//!   the operator chose and are neither capped by address nor closed for their handshake.
+//! - Connections still in their handshake are kept in arrival order, at most
+//!   `max_handshaking` per side: one more closes the oldest of them, and so does a new
+//!   connection to a side at `max_peers` while any of its peers is still in its handshake.
+//!   A flood of connections that never greet therefore holds a few slots, each for a moment,
+//!   a real peer's handshake (a few round trips) finishes among them, and the handshake
+//!   timeout ends those left when the flood stops.
+//! - The oldest, that is, of those whose closing loses nothing ([`Rank`]). Until we have a
+//!   connection's whole greeting we have not sent our READY, so its handshake cannot have
+//!   finished on its side and it has sent no message. Once we have answered, its peer may
+//!   finish its handshake and send messages before we read its READY, and closing it then
+//!   loses them (measured: a burst of a hundred libzmq producers lost one message in about
+//!   ten runs when the oldest answered connection was closed). So an answered connection
+//!   goes only when none is unanswered, and never one with input waiting to be read; when
+//!   every connection in its handshake has input waiting, the new connection is refused
+//!   instead (it has sent nothing that could be lost, and a ZeroMQ peer tries again).
+//!   Connections that never greet are never answered, so they are always the ones closed.
+//!
+//! Refusing before adding, rather than adding and closing, costs a refused connection nothing
+//! but its descriptor for the moment it takes to close it.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::IpAddr;
+
+use zedge_core::device::Side;
+
+/// What closing a connection still in its handshake could cost its peer; the least first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rank {
+    /// We do not have its whole greeting, so have not answered it: nothing to lose.
+    Unanswered,
+    /// We answered its greeting, and nothing of it waits to be read.
+    Answered,
+    /// We answered its greeting, and input waits to be read: maybe its READY and the
+    /// messages after it.
+    Talking,
+}
+
+/// The caps of one device; each holds for each side on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_peers: usize,
+    pub per_address: usize,
+    pub max_handshaking: usize,
+}
+
+/// Where a connection comes from, as far as admission cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Accepted over TCP from this address.
+    Tcp(IpAddr),
+    /// Accepted on an IPC endpoint.
+    Ipc,
+    /// Made by zedge to an endpoint of the config.
+    Connected,
+}
+
+/// Why a connection was not let in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// The side has `max_peers` peers, every one past its handshake.
+    MaxPeers(usize),
+    /// The address has `max_peers_per_address` peers on the side.
+    MaxPerAddress(usize),
+    /// The side was full (`max_peers` or `max_handshaking`) and every connection still in
+    /// its handshake was [`Rank::Talking`], so none could be closed to make room.
+    Busy(Crowd),
+    /// The device's peer table had no slot (the caps should make this impossible).
+    NoSlot,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::MaxPeers(n) => write!(
+                f,
+                "max_peers ({n}) reached on this side, all past their handshake; raise max_peers"
+            ),
+            Refusal::MaxPerAddress(n) => write!(
+                f,
+                "max_peers_per_address ({n}) reached for this address on this side; \
+                 raise max_peers_per_address"
+            ),
+            Refusal::Busy(c) => write!(
+                f,
+                "{} reached on this side and every connection still in its handshake is \
+                 sending; a ZeroMQ peer tries again",
+                c.setting()
+            ),
+            Refusal::NoSlot => f.write_str("peer table full"),
+        }
+    }
+}
+
+/// A connection to close to make room for a new one: the oldest still in its handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Displace<Id> {
+    pub id: Id,
+    pub src: Source,
+    pub because: Crowd,
+}
+
+/// What a new connection found full, so that one still in its handshake made room for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Crowd {
+    /// `max_peers` on the side.
+    Peers(usize),
+    /// `max_handshaking` on the side.
+    Handshaking(usize),
+}
+
+impl Crowd {
+    /// `max_peers (1024)`: the setting and its value.
+    fn setting(self) -> String {
+        match self {
+            Crowd::Peers(n) => format!("max_peers ({n})"),
+            Crowd::Handshaking(n) => format!("max_handshaking ({n})"),
+        }
+    }
+}
+
+impl fmt::Display for Crowd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "closed while still in its handshake, to make room for a newer connection: {} \
+             reached on this side",
+            self.setting()
+        )
+    }
+}
+
+/// The books of both sides of one device, over peer handles `Id`.
+#[derive(Debug)]
+pub struct Gate<Id> {
+    limits: Limits,
+    sides: [Books<Id>; 2],
+}
+
+#[derive(Debug)]
+struct Books<Id> {
+    /// Connections not known to have finished their handshake, oldest first.
+    handshaking: VecDeque<(Id, Source)>,
+    /// Peers per TCP address; an address with none has no entry.
+    per_address: HashMap<IpAddr, usize>,
+}
+
+impl<Id> Default for Books<Id> {
+    fn default() -> Self {
+        Books {
+            handshaking: VecDeque::new(),
+            per_address: HashMap::new(),
+        }
+    }
+}
+
+impl<Id: Copy + Eq> Gate<Id> {
+    pub fn new(limits: Limits) -> Self {
+        Gate {
+            limits,
+            sides: [Books::default(), Books::default()],
+        }
+    }
+
+    /// Whether a connection from `src` may join `side`, which has `peers` peers now (`ready`
+    /// says which have finished their handshake, `rank` ranks the others). `Ok(Some(..))`
+    /// names the connection to close first, to make room: the oldest of the lowest rank
+    /// below [`Rank::Talking`]. Tell the gate with [`Gate::left`] once it is closed, and with
+    /// [`Gate::joined`] once the new one is in.
+    pub fn check(
+        &mut self,
+        side: Side,
+        src: Source,
+        peers: usize,
+        ready: impl Fn(Id) -> bool,
+        rank: impl Fn(Id) -> Rank,
+    ) -> Result<Option<Displace<Id>>, Refusal> {
+        let limits = self.limits;
+        let books = self.books(side);
+        books.handshaking.retain(|&(id, _)| !ready(id));
+        if let Source::Tcp(ip) = src {
+            if books.per_address.get(&key(ip)) >= Some(&limits.per_address) {
+                return Err(Refusal::MaxPerAddress(limits.per_address));
+            }
+        }
+        let full = peers >= limits.max_peers;
+        let crowded = src != Source::Connected && books.handshaking.len() >= limits.max_handshaking;
+        if !(full || crowded) {
+            return Ok(None);
+        }
+        let because = if full {
+            Crowd::Peers(limits.max_peers)
+        } else {
+            Crowd::Handshaking(limits.max_handshaking)
+        };
+        // Oldest first; an unanswered one ends the search (under a flood of connections that
+        // never greet, the first looked at).
+        let mut least: Option<(Rank, Id, Source)> = None;
+        for &(id, src) in &books.handshaking {
+            let r = rank(id);
+            if least.is_none_or(|(l, _, _)| r < l) {
+                least = Some((r, id, src));
+            }
+            if r == Rank::Unanswered {
+                break;
+            }
+        }
+        match least {
+            Some((Rank::Talking, _, _)) => Err(Refusal::Busy(because)),
+            Some((_, id, src)) => Ok(Some(Displace { id, src, because })),
+            None if full => Err(Refusal::MaxPeers(limits.max_peers)),
+            None => Ok(None),
+        }
+    }
+
+    /// `id`, from `src`, joined `side`.
+    pub fn joined(&mut self, side: Side, id: Id, src: Source) {
+        let books = self.books(side);
+        match src {
+            Source::Tcp(ip) => *books.per_address.entry(key(ip)).or_default() += 1,
+            Source::Ipc => {}
+            Source::Connected => return,
+        }
+        books.handshaking.push_back((id, src));
+    }
+
+    /// `id`, from `src`, left `side`, or was closed to make room.
+    pub fn left(&mut self, side: Side, id: Id, src: Source) {
+        let books = self.books(side);
+        if let Some(i) = books.handshaking.iter().position(|&(h, _)| h == id) {
+            books.handshaking.remove(i);
+        }
+        if let Source::Tcp(ip) = src {
+            let ip = key(ip);
+            if let Some(n) = books.per_address.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    books.per_address.remove(&ip);
+                }
+            }
+        }
+    }
+
+    /// Connections on `side` not known to have finished their handshake.
+    #[cfg(test)]
+    fn handshaking(&self, side: Side) -> usize {
+        self.sides[index(side)].handshaking.len()
+    }
+
+    fn books(&mut self, side: Side) -> &mut Books<Id> {
+        &mut self.sides[index(side)]
+    }
+}
+
+fn index(side: Side) -> usize {
+    match side {
+        Side::Frontend => 0,
+        Side::Backend => 1,
+    }
+}
+
+/// An IPv4 peer on an IPv6 socket (`::ffff:a.b.c.d`) is the IPv4 address it is.
+fn key(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+#[cfg(test)]
+mod tests;

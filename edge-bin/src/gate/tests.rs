@@ -1,0 +1,243 @@
+//! The gate's books driven like the host drives them, without sockets.
+
+use super::*;
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+const FE: Side = Side::Frontend;
+const BE: Side = Side::Backend;
+
+fn ip(last: u8) -> Source {
+    Source::Tcp(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
+}
+
+/// A device's side as the host sees it: the gate, and which peers are in and ready.
+struct Host {
+    gate: Gate<u32>,
+    peers: [Vec<(u32, Source)>; 2],
+    ready: HashSet<u32>,
+    /// Connections whose greeting we answered, and those with input waiting.
+    answered: HashSet<u32>,
+    talking: HashSet<u32>,
+    next: u32,
+}
+
+impl Host {
+    fn new(max_peers: usize, per_address: usize, max_handshaking: usize) -> Host {
+        let limits = Limits {
+            max_peers,
+            per_address,
+            max_handshaking,
+        };
+        Host {
+            gate: Gate::new(limits),
+            peers: [Vec::new(), Vec::new()],
+            ready: HashSet::new(),
+            answered: HashSet::new(),
+            talking: HashSet::new(),
+            next: 0,
+        }
+    }
+
+    /// Admit like the host does: `Ok((id, closed to make room))`.
+    fn admit(&mut self, side: Side, src: Source) -> Result<(u32, Option<u32>), Refusal> {
+        let n = self.peers[index(side)].len();
+        let (ready, answered, talking) = (&self.ready, &self.answered, &self.talking);
+        let victim = self.gate.check(
+            side,
+            src,
+            n,
+            |id| ready.contains(&id),
+            |id| rank(answered, talking, id),
+        )?;
+        if let Some(v) = victim {
+            self.peers[index(side)].retain(|&(id, _)| id != v.id);
+            self.gate.left(side, v.id, v.src);
+        }
+        let id = self.next;
+        self.next += 1;
+        self.peers[index(side)].push((id, src));
+        self.gate.joined(side, id, src);
+        Ok((id, victim.map(|v| v.id)))
+    }
+
+    fn leave(&mut self, side: Side, id: u32) {
+        let list = &mut self.peers[index(side)];
+        let i = list.iter().position(|&(p, _)| p == id).unwrap();
+        let (_, src) = list.remove(i);
+        self.gate.left(side, id, src);
+    }
+}
+
+fn rank(answered: &HashSet<u32>, talking: &HashSet<u32>, id: u32) -> Rank {
+    if !answered.contains(&id) {
+        Rank::Unanswered
+    } else if talking.contains(&id) {
+        Rank::Talking
+    } else {
+        Rank::Answered
+    }
+}
+
+#[test]
+fn a_full_side_refuses_and_the_other_side_is_unaffected() {
+    let mut h = Host::new(3, 100, 100);
+    for _ in 0..3 {
+        let (id, _) = h.admit(FE, ip(1)).unwrap();
+        h.ready.insert(id);
+    }
+    assert_eq!(h.admit(FE, ip(2)), Err(Refusal::MaxPeers(3)));
+    assert_eq!(h.admit(FE, Source::Ipc), Err(Refusal::MaxPeers(3)));
+    assert_eq!(h.admit(FE, Source::Connected), Err(Refusal::MaxPeers(3)));
+    for _ in 0..3 {
+        assert!(h.admit(BE, ip(1)).is_ok());
+    }
+    // One leaves: room for one.
+    h.leave(FE, 0);
+    let (id, closed) = h.admit(FE, ip(2)).unwrap();
+    assert_eq!(closed, None);
+    h.ready.insert(id);
+    assert_eq!(h.admit(FE, ip(2)), Err(Refusal::MaxPeers(3)));
+}
+
+#[test]
+fn a_full_side_makes_room_by_closing_the_oldest_unfinished_handshake() {
+    let mut h = Host::new(3, 100, 100);
+    let (a, _) = h.admit(FE, ip(1)).unwrap();
+    let (b, _) = h.admit(FE, ip(1)).unwrap();
+    let (c, _) = h.admit(FE, ip(1)).unwrap();
+    h.ready.insert(a);
+    assert_eq!(h.admit(FE, ip(2)).map(|(_, v)| v), Ok(Some(b)));
+    assert_eq!(h.admit(FE, ip(2)).map(|(_, v)| v), Ok(Some(c)));
+}
+
+#[test]
+fn an_address_at_its_cap_is_refused_and_others_are_not() {
+    let mut h = Host::new(100, 2, 100);
+    let (a, _) = h.admit(FE, ip(1)).unwrap();
+    h.admit(FE, ip(1)).unwrap();
+    assert_eq!(h.admit(FE, ip(1)), Err(Refusal::MaxPerAddress(2)));
+    // IPv4 on an IPv6 socket is the same address.
+    let mapped = Source::Tcp(IpAddr::V6(Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped()));
+    assert_eq!(h.admit(FE, mapped), Err(Refusal::MaxPerAddress(2)));
+    assert!(h.admit(FE, ip(2)).is_ok());
+    assert!(h.admit(BE, ip(1)).is_ok(), "the cap is per side");
+    h.leave(FE, a);
+    assert!(
+        h.admit(FE, ip(1)).is_ok(),
+        "a peer that left frees its place"
+    );
+}
+
+#[test]
+fn ipc_and_our_own_connections_are_not_capped_by_address() {
+    let mut h = Host::new(100, 1, 100);
+    for _ in 0..10 {
+        assert!(h.admit(FE, Source::Ipc).is_ok());
+        assert!(h.admit(FE, Source::Connected).is_ok());
+    }
+}
+
+#[test]
+fn one_handshake_too_many_closes_the_oldest_still_unfinished() {
+    let mut h = Host::new(100, 100, 3);
+    let ids: Vec<u32> = (0..3).map(|_| h.admit(FE, ip(1)).unwrap().0).collect();
+    h.ready.insert(ids[0]);
+    // Three in, one of them ready: two handshaking, room for one more.
+    assert_eq!(h.admit(FE, ip(1)).map(|(_, v)| v), Ok(None));
+    assert_eq!(h.admit(FE, ip(1)).map(|(_, v)| v), Ok(Some(ids[1])));
+    assert_eq!(h.admit(FE, ip(2)).map(|(_, v)| v), Ok(Some(ids[2])));
+    assert_eq!(h.gate.handshaking(FE), 3);
+    assert_eq!(h.gate.handshaking(BE), 0);
+    assert_eq!(h.admit(BE, ip(1)).map(|(_, v)| v), Ok(None));
+}
+
+#[test]
+fn the_unanswered_go_first_then_the_answered_and_never_one_with_input_waiting() {
+    let mut h = Host::new(100, 100, 3);
+    let ids: Vec<u32> = (0..3).map(|_| h.admit(FE, ip(1)).unwrap().0).collect();
+    h.answered.extend(&ids);
+    h.talking.insert(ids[0]);
+    let (d, closed) = h.admit(FE, ip(1)).unwrap();
+    assert_eq!(
+        closed,
+        Some(ids[1]),
+        "the oldest answered one, passing over the talking"
+    );
+    // Input waiting does not protect one we have not answered.
+    h.talking.insert(d);
+    let (e, closed) = h.admit(FE, ip(1)).unwrap();
+    assert_eq!(
+        closed,
+        Some(d),
+        "an unanswered one before older answered ones"
+    );
+    h.answered.insert(e);
+    h.talking.extend([ids[2], e]);
+    assert_eq!(
+        h.admit(FE, ip(1)),
+        Err(Refusal::Busy(Crowd::Handshaking(3))),
+        "every one answered and talking: the new one is refused"
+    );
+    assert_eq!(h.gate.handshaking(FE), 3);
+}
+
+#[test]
+fn what_was_full_is_named() {
+    let mut h = Host::new(2, 100, 1);
+    let n = h.peers[0].len();
+    let (a, _) = h.admit(FE, ip(1)).unwrap();
+    let d = h
+        .gate
+        .check(FE, ip(2), n + 1, |_| false, |_| Rank::Unanswered);
+    assert_eq!(
+        d.map(|d| d.map(|d| (d.id, d.because))),
+        Ok(Some((a, Crowd::Handshaking(1))))
+    );
+    let d = h.gate.check(FE, ip(2), 2, |_| false, |_| Rank::Answered);
+    assert_eq!(d.map(|d| d.map(|d| d.because)), Ok(Some(Crowd::Peers(2))));
+}
+
+#[test]
+fn a_flood_of_silent_connections_holds_max_handshaking_and_no_more() {
+    let mut h = Host::new(1024, 256, 64);
+    let (worker, _) = h.admit(BE, ip(1)).unwrap();
+    h.ready.insert(worker);
+    for _ in 0..5000 {
+        h.admit(FE, ip(1)).unwrap();
+    }
+    assert_eq!(h.peers[0].len(), 64);
+    assert_eq!(h.gate.handshaking(FE), 64);
+    // The address holds 64 of its 256, so a real peer from it still gets in, and one
+    // that finishes its handshake before 64 more arrive stays.
+    let (real, victim) = h.admit(FE, ip(1)).unwrap();
+    assert!(victim.is_some());
+    h.ready.insert(real);
+    for _ in 0..1000 {
+        h.admit(FE, ip(1)).unwrap();
+    }
+    assert!(h.peers[0].iter().any(|&(id, _)| id == real));
+    assert_eq!(h.peers[1], [(worker, ip(1))]);
+}
+
+#[test]
+fn our_own_connections_are_never_closed_for_their_handshake() {
+    let mut h = Host::new(100, 100, 1);
+    let (up, _) = h.admit(FE, Source::Connected).unwrap();
+    assert_eq!(h.admit(FE, ip(1)).map(|(_, v)| v), Ok(None));
+    assert_eq!(h.admit(FE, Source::Connected).map(|(_, v)| v), Ok(None));
+    let (_, v) = h.admit(FE, ip(2)).unwrap();
+    assert_ne!(v, Some(up));
+    assert!(h.peers[0].iter().any(|&(id, _)| id == up));
+}
+
+#[test]
+fn the_books_empty_when_every_peer_leaves() {
+    let mut h = Host::new(10, 10, 10);
+    let ids: Vec<u32> = (0..5).map(|i| h.admit(FE, ip(i)).unwrap().0).collect();
+    for id in ids {
+        h.leave(FE, id);
+    }
+    assert_eq!(h.gate.handshaking(FE), 0);
+    assert!(h.gate.sides[0].per_address.is_empty());
+}

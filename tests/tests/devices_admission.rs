@@ -1,0 +1,373 @@
+//! Admission through the real binary: caps per side and per source address, connections
+//! that never finish their handshake, and the warnings that report refusals. Real peers are
+//! libzmq (pyzmq); the crowds are raw TCP connections.
+//!
+//! The floods open thousands of descriptors in this process and in the broker, and their
+//! timing is the point, so they take turns ([`FLOOD`]) rather than run beside each other.
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{mpsc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use zedge_core::wire::metadata::SocketType;
+use zedge_tests::agent::Agent;
+use zedge_tests::broker::{free_port, Broker, Ep};
+use zedge_tests::raw;
+use zedge_tests::systemd::ConfigRun;
+use zedge_tests::wait::{deadline, until};
+use zedge_tests::PyPeer;
+
+/// Silent connections in a flood.
+const FLOOD_SIZE: usize = 5000;
+/// What a real peer may take, under a flood, to finish its handshake and pass ten messages.
+const UNDER_FLOOD_WITHIN: Duration = Duration::from_secs(2);
+/// "At once", for a connection the broker refuses.
+const REFUSED_WITHIN: Duration = Duration::from_secs(1);
+
+static FLOOD: Mutex<()> = Mutex::new(());
+
+fn one_flood_at_a_time() -> MutexGuard<'static, ()> {
+    FLOOD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Room for a flood's descriptors: lift this process's soft limit to the hard one.
+fn raise_fd_limit(need: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum {
+        lim.current = lim.maximum;
+        setrlimit(Resource::Nofile, lim).expect("raise RLIMIT_NOFILE to its hard limit");
+    }
+    let have = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    assert!(
+        have >= need,
+        "this test opens about {need} descriptors and the open-files limit is {have}: raise it \
+         (ulimit -n) to run it"
+    );
+}
+
+/// `n` connections to `addr`, opened one after another as fast as one thread can and never
+/// sent a byte. After the first `mark` are open, `marked` is told.
+fn flood(
+    addr: SocketAddr,
+    n: usize,
+    mark: usize,
+    marked: mpsc::Sender<()>,
+) -> thread::JoinHandle<Vec<TcpStream>> {
+    thread::spawn(move || {
+        let mut open = Vec::with_capacity(n);
+        for i in 0..n {
+            if i == mark {
+                let _ = marked.send(());
+            }
+            open.push(TcpStream::connect(addr).expect("open a silent connection"));
+        }
+        open
+    })
+}
+
+/// The total of the counts in the broker's warnings that contain `what`:
+/// `... (N refused for this cause since the last report)`.
+fn reported(stderr: &str, what: &str) -> u64 {
+    stderr
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains(what))
+        .filter_map(|l| {
+            l.rsplit_once(" (")?
+                .1
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// Under a flood of silent connections to `flooded` ("frontend" or "backend") of a streamer,
+/// a libzmq peer that connects to that side mid-flood still gets its handshake done and ten
+/// messages through, within [`UNDER_FLOOD_WITHIN`]; the peer on the other side was in first.
+fn real_peer_gets_in_under_a_flood(flooded: &str) {
+    let _turn = one_flood_at_a_time();
+    raise_fd_limit(FLOOD_SIZE as u64 + 256);
+    let mut broker = Broker::start("streamer", &[]);
+    let frontend = flooded == "frontend";
+    let (steady_type, steady_ep, new_type, new_ep, flood_addr) = if frontend {
+        let be = broker.backend().to_owned();
+        (
+            "PULL",
+            be,
+            "PUSH",
+            broker.frontend().to_owned(),
+            broker.frontend_addr(),
+        )
+    } else {
+        let fe = broker.frontend().to_owned();
+        (
+            "PUSH",
+            fe,
+            "PULL",
+            broker.backend().to_owned(),
+            broker.backend_addr(),
+        )
+    };
+    let mut steady = Agent::connect("steady", steady_type, &steady_ep, &["monitor"]);
+    assert!(steady.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
+    let mut new = Agent::spawn("new", new_type, &[]);
+    let (marked, mid_flood) = mpsc::channel();
+    let silent = flood(flood_addr, FLOOD_SIZE, FLOOD_SIZE / 2, marked);
+    mid_flood
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the flood got going");
+
+    // The new peer connects mid-flood; the producer's messages wait in libzmq until the path
+    // through the broker is up.
+    let t0 = Instant::now();
+    new.connect_to(&new_ep);
+    let (producer, worker) = if frontend {
+        (&mut new, &mut steady)
+    } else {
+        (&mut steady, &mut new)
+    };
+    for i in 0..10u32 {
+        producer.send(&[b"through", i.to_string().as_bytes()]);
+    }
+    let mut got = Vec::new();
+    until(deadline(20), "ten messages through the new peer", || {
+        got.extend(worker.drain(10 - got.len(), Duration::from_millis(20)));
+        got.len() == 10
+    });
+    let took = t0.elapsed();
+    let silent = silent.join().expect("the flood thread");
+    eprintln!(
+        "{flooded} under {} silent connections: a new libzmq {new_type} finished its handshake \
+         and passed 10 messages in {took:?}",
+        silent.len()
+    );
+    let want: Vec<Vec<Vec<u8>>> = (0..10u32)
+        .map(|i| vec![b"through".to_vec(), i.to_string().into_bytes()])
+        .collect();
+    assert_eq!(got, want);
+    assert!(
+        took <= UNDER_FLOOD_WITHIN,
+        "a real peer took {took:?} to get in and pass ten messages under a flood of \
+         {FLOOD_SIZE} silent connections to the {flooded}"
+    );
+    broker.assert_running();
+    // Connections closed to make room are warned about: the first at once, the rest when
+    // their interval ends (not waited for here).
+    let stderr = broker.stderr();
+    assert!(
+        stderr.contains(&format!(
+            "{flooded} 127.0.0.1: closed while still in its handshake"
+        )),
+        "no warning about connections closed to make room"
+    );
+    drop(silent);
+    new.close();
+    steady.close();
+    broker.stop();
+}
+
+#[test]
+fn a_real_peer_gets_in_under_a_flood_of_silent_connections_to_the_frontend() {
+    real_peer_gets_in_under_a_flood("frontend");
+}
+
+#[test]
+fn a_real_peer_gets_in_under_a_flood_of_silent_connections_to_the_backend() {
+    real_peer_gets_in_under_a_flood("backend");
+}
+
+/// Receive `n` messages on `worker` (each `[tag, i]`), in order.
+fn expect_work(worker: &mut Agent, tag: &[u8], n: u32) {
+    let mut got = Vec::new();
+    until(deadline(20), "the worker gets its messages", || {
+        got.extend(worker.drain(n as usize - got.len(), Duration::from_millis(100)));
+        got.len() >= n as usize
+    });
+    let want: Vec<Vec<Vec<u8>>> = (0..n)
+        .map(|i| vec![tag.to_vec(), i.to_string().into_bytes()])
+        .collect();
+    assert_eq!(got, want);
+}
+
+/// The broker closes `s` at once, sending nothing: it was refused.
+fn assert_refused(s: &mut TcpStream, what: &str) {
+    let (closed, seen) = raw::closed_by(s, Instant::now() + REFUSED_WITHIN);
+    assert!(closed, "{what} was not refused within {REFUSED_WITHIN:?}");
+    assert_eq!(
+        seen, 0,
+        "{what} was refused after {seen} bytes: it had been let in"
+    );
+}
+
+#[test]
+fn a_frontend_full_of_idle_producers_leaves_the_backend_open() {
+    let broker = Broker::start("streamer", &["--max-peers", "50"]);
+    let fe = broker.frontend_addr();
+    let mut idle: Vec<TcpStream> = (0..50)
+        .map(|_| raw::handshake(fe, SocketType::Push, deadline(10)))
+        .collect();
+    assert_refused(&mut raw::connect(fe, deadline(10)), "a 51st producer");
+    // The backend has max_peers of its own: a new worker gets in, and gets work.
+    let mut worker = Agent::connect("worker", "PULL", broker.backend(), &["monitor"]);
+    assert!(worker.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
+    for i in 0..10u32 {
+        raw::send_message(&mut idle[7], &[b"work", i.to_string().as_bytes()]);
+    }
+    expect_work(&mut worker, b"work", 10);
+    let stderr = broker.stderr();
+    assert_eq!(
+        reported(&stderr, "max_peers (50) reached on this side"),
+        1,
+        "one refusal, warned about at once"
+    );
+    assert!(stderr.contains("WARN  frontend 127.0.0.1:"), "{stderr}");
+    worker.close();
+    drop(idle);
+    broker.stop();
+}
+
+#[test]
+fn a_burst_of_refusals_is_reported_when_its_interval_ends() {
+    let (fe, be) = (free_port(), free_port());
+    let config = format!(
+        "[[device]]\nname = \"gw\"\nkind = \"streamer\"\nfrontend = \"tcp://127.0.0.1:{fe}\"\n\
+         backend = \"tcp://127.0.0.1:{be}\"\nmax_peers = 2\n"
+    );
+    let mut run = ConfigRun::start(&config, &[]);
+    let addr = SocketAddr::from(([127, 0, 0, 1], fe));
+    let two: Vec<TcpStream> = (0..2)
+        .map(|_| raw::handshake(addr, SocketType::Push, deadline(10)))
+        .collect();
+    let burst = 20;
+    for i in 0..burst {
+        assert_refused(
+            &mut raw::connect(addr, deadline(10)),
+            &format!("connection {i}"),
+        );
+    }
+    // The first is reported at once, the other 19 when the interval ends, 10 s after the
+    // first, with nothing happening meanwhile.
+    let cause = format!("refused on tcp://127.0.0.1:{fe}: max_peers (2) reached");
+    until(deadline(15), "the refusals held back are reported", || {
+        thread::sleep(Duration::from_millis(100));
+        reported(&run.stderr(), &cause) == burst
+    });
+    let stderr = run.stderr();
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(&cause)).collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    for (line, n) in lines.iter().zip([1, burst - 1]) {
+        assert!(line.contains(" WARN  gw frontend 127.0.0.1:"), "{line}");
+        let count = format!("({n} refused for this cause since the last report)");
+        assert!(line.ends_with(&count), "{line}");
+    }
+    run.assert_running();
+    drop(two);
+}
+
+#[test]
+fn one_address_at_its_cap_is_refused_and_other_addresses_are_not() {
+    let broker = Broker::start("streamer", &["--max-peers-per-address", "3"]);
+    let fe = broker.frontend_addr();
+    let mut three: Vec<TcpStream> = (0..3)
+        .map(|_| raw::handshake(fe, SocketType::Push, deadline(10)))
+        .collect();
+    assert_refused(
+        &mut raw::connect(fe, deadline(10)),
+        "a 4th producer from 127.0.0.1",
+    );
+    // The cap is per side: a worker from 127.0.0.1 on the backend gets in.
+    let mut worker = Agent::connect("worker", "PULL", broker.backend(), &["monitor"]);
+    assert!(worker.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
+    // Another address (libzmq's source-address form of connect) gets in on the frontend.
+    let other = format!("tcp://127.0.0.2:0;{fe}");
+    let mut producer = Agent::connect("producer from 127.0.0.2", "PUSH", &other, &[]);
+    producer.burst(10, &[b"other"]);
+    let mut got = Vec::new();
+    until(deadline(20), "ten messages from 127.0.0.2", || {
+        got.extend(worker.drain(10 - got.len(), Duration::from_millis(100)));
+        got.len() >= 10
+    });
+    assert!(got.iter().all(|m| m[0] == b"other"), "{got:?}");
+    // And one of the three that leaves makes room for its address again.
+    drop(three.pop());
+    let end = deadline(10);
+    until(end, "a connection from 127.0.0.1 gets in again", || {
+        let mut s = raw::connect(fe, end);
+        !raw::closed_by(&mut s, Instant::now() + Duration::from_millis(300)).0
+    });
+    let stderr = broker.stderr();
+    assert!(
+        stderr.contains("WARN  frontend 127.0.0.1:")
+            && reported(
+                &stderr,
+                "max_peers_per_address (3) reached for this address"
+            ) >= 1,
+        "{stderr}"
+    );
+    producer.close();
+    worker.close();
+    broker.stop();
+}
+
+/// Arguments: frontend, backend, count. `count` PUSH sockets (so as many connections) send
+/// one message each; the PULL gets every one.
+const MANY_PRODUCERS: &str = r#"
+import sys, zmq
+fe, be, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ctx = zmq.Context()
+pull = ctx.socket(zmq.PULL)
+pull.connect(be)
+pushes = []
+for i in range(n):
+    s = ctx.socket(zmq.PUSH)
+    s.setsockopt(zmq.LINGER, 5000)
+    s.connect(fe)
+    pushes.append(s)
+for i, s in enumerate(pushes):
+    s.send(b"%d" % i)
+got = set()
+while len(got) < n:
+    assert pull.poll(10000), ("only", len(got))
+    got.add(pull.recv())
+assert got == {b"%d" % i for i in range(n)}, sorted(got)
+ctx.destroy(linger=0)
+print("all", len(got))
+"#;
+
+fn many_producers(broker: &Broker, n: usize) {
+    let args = [
+        broker.frontend().to_owned(),
+        broker.backend().to_owned(),
+        n.to_string(),
+    ];
+    let out = PyPeer::spawn("producers", MANY_PRODUCERS, &args, Duration::from_secs(30)).finish();
+    assert_eq!(out.trim(), format!("all {n}"));
+}
+
+#[test]
+fn a_hundred_local_producers_over_loopback_fit_the_defaults() {
+    let broker = Broker::start("streamer", &[]);
+    // All at once: more than max_handshaking (64) may be in their handshake together, and
+    // some may be asked to try again, but none is kept out and no message is lost.
+    many_producers(&broker, 100);
+    let stderr = broker.stderr();
+    assert!(!stderr.contains("max_peers_per_address"), "{stderr}");
+    broker.stop();
+}
+
+#[test]
+fn ipc_peers_are_not_capped_by_address() {
+    let broker = Broker::start_with(
+        "streamer",
+        &[Ep::Ipc],
+        &[Ep::Tcp],
+        &["--max-peers-per-address", "2"],
+    );
+    many_producers(&broker, 10);
+    broker.stop();
+}
