@@ -30,6 +30,10 @@ use crate::input::Input;
 use crate::net::Stream;
 use crate::signal::{Close, Signal};
 
+/// The longest a connection keeps the loop in rounds that move bytes before the reactor gets
+/// to see the other sockets: about the bounded work per turn of the architecture.
+const FAIR_TURN: Duration = Duration::from_millis(1);
+
 /// How long a connection being closed by us may take to write what it still owes.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 
@@ -62,6 +66,8 @@ struct Conn {
     /// Bytes the peer has sent, counted up to a whole greeting (told to the host then, for
     /// admission).
     heard: usize,
+    /// When the rounds that moved bytes without a break began.
+    busy_since: Option<Instant>,
 }
 
 /// Run a connection the device has already taken until it ends, then forget it.
@@ -75,6 +81,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         bypass: Bypass::default(),
         dest_blocked: None,
         heard: 0,
+        busy_since: None,
     };
     let mut taken = Taken { host, conn };
     let Taken { host, conn } = &mut taken;
@@ -128,8 +135,9 @@ impl Conn {
                 None => {}
             }
             match host.with_device(|dev| self.round(host, dev)) {
-                Ok(true) => future::yield_now().await,
+                Ok(true) => self.take_turns(sig).await,
                 Ok(false) => {
+                    self.busy_since = None;
                     if let Err(e) = self.wait(host, sig).await {
                         return End::Io(e);
                     }
@@ -137,6 +145,24 @@ impl Conn {
                 Err(end) => return end,
             }
         }
+    }
+
+    /// Let the others run after a round that moved bytes. A plain yield lets the other ready
+    /// tasks run, but the reactor only looks at the sockets once no task is ready: a
+    /// connection whose input never runs out would keep every other socket waiting. So after
+    /// [`FAIR_TURN`] of busy rounds it waits for its own socket through the reactor, which
+    /// sees to every other socket on the way (a signal from another connection also ends
+    /// the wait).
+    async fn take_turns(&mut self, sig: &Signal) {
+        let now = Instant::now();
+        let since = *self.busy_since.get_or_insert(now);
+        if now.duration_since(since) < FAIR_TURN {
+            future::yield_now().await;
+            return;
+        }
+        self.busy_since = None;
+        let woken = poll_fn(|cx| sig.poll(cx));
+        future::or(self.stream.ready(), woken).await;
     }
 
     /// Read (or move a body by), feed, write. `Ok(true)` if any byte moved.

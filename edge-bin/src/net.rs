@@ -2,6 +2,7 @@
 //! connections read and write.
 
 use std::fmt;
+use std::future::poll_fn;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -75,6 +76,14 @@ impl Stream {
 
     /// Until the socket can be written to. Unlike [`Stream::poll_writable`], which serves the
     /// task that owns the connection, any number of other tasks may wait on this at once.
+    /// Until the reactor has seen the socket readable or writable (at its next look, if it is
+    /// either already). An error is left for the next read or write to meet.
+    pub async fn ready(&self) {
+        let readable = poll_fn(|cx| self.poll_readable(cx));
+        let writable = poll_fn(|cx| self.poll_writable(cx));
+        let _ = futures_lite::future::or(readable, writable).await;
+    }
+
     pub async fn writable(&self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.writable().await,

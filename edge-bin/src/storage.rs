@@ -130,7 +130,7 @@ impl std::error::Error for AllocError {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::setup::{Tuning, Written};
+    use crate::setup::{Tuning, Written, HEADS_ROOM};
     use zedge_core::device::Kind;
 
     fn device(name: &str, kind: Kind) -> DeviceSetup {
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(s.subs.len(), d.subscription_bytes());
         assert!(s.subs.iter().all(|&b| b == 0));
         assert_eq!(s.scratch.len(), d.device_config().input_capacity);
-        assert_eq!(s.scratch.len(), (1 << 20) + 9);
+        assert_eq!(s.scratch.len(), (1 << 20) + HEADS_ROOM);
     }
 
     #[test]

@@ -42,9 +42,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         let n = n.min(src.session.body_left());
         let done = src.session.skip_body(n, now);
-        if n > 0 {
-            src.progress_at = now;
-        }
+        src.progressed(n, now);
         let last = src.src.last_frame();
         if let Some(dest) = src.src.dests().and_then(|d| self.peer_mut(d)) {
             // Written, not queued: a message cut short from here on resets the destination.

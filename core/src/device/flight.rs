@@ -24,7 +24,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
             next_dest: prev,
         });
         self.held += 1;
+        let now = self.last_now;
         if let Some(s) = self.peer_mut(src) {
+            if !s.src.is_forwarding() {
+                s.start_progress(now);
+            }
             s.src = match s.src {
                 Src::Forwarding { first, last, .. } => Src::Forwarding {
                     first,

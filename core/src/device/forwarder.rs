@@ -79,7 +79,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 dests = Some(p);
             }
         });
+        let now = self.last_now;
         if let Some(src) = self.peer_mut(idx) {
+            src.start_progress(now);
             src.src = Src::Forwarding {
                 first: true,
                 last: false,

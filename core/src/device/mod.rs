@@ -48,6 +48,7 @@ pub use byte_queue::{ByteQueue, Ring};
 pub use config::{ConfigError, DeviceConfig};
 pub use error::{CloseReason, PeerTableFull};
 pub use kind::{Kind, Side};
+pub use peer::PROGRESS_BYTES;
 pub use slots::Slot;
 pub use stats::{Drops, SideStats, Stats, SubscriptionRefusals};
 pub use subs::{PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC};
@@ -267,7 +268,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         }
         if consumed > 0 {
             if let Some(p) = self.peer_mut(idx) {
-                p.progress_at = now;
+                p.progressed(consumed as u64, now);
             }
         }
         self.flush_control(idx);
@@ -339,7 +340,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let holder = peer.held.map(|h| h.by).filter(|_| n > 0);
         let now = self.last_now;
         if let Some(src) = holder.and_then(|s| self.peer_mut(s)) {
-            src.progress_at = src.progress_at.max(now);
+            src.progressed(n as u64, now);
         }
         if was_above && now_below {
             self.wake_blocked();

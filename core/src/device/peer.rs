@@ -7,6 +7,11 @@ use super::subs::PeerSubs;
 use crate::conn::Session;
 use crate::time::{Duration, Instant};
 
+/// What a message being cut through must move, from its sender or to its receivers, within
+/// each `progress_timeout` to count as moving: a sender trickling a byte now and then does not
+/// hold its receivers past the timeout. At the default 5 s, about 3 KB/s.
+pub const PROGRESS_BYTES: u64 = 16 << 10;
+
 /// What a peer is doing as the source of a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Src {
@@ -86,8 +91,11 @@ pub(crate) struct Peer<Q> {
     pub(crate) worker: Option<WorkerLink>,
     /// Marks a subscriber already chosen for the message being fanned out.
     pub(crate) epoch: u32,
-    /// When bytes of the message it sends last moved, from it or to its receivers.
+    /// When the message it sends last made progress: [`PROGRESS_BYTES`] moved, from it or to
+    /// its receivers, since the time before.
     pub(crate) progress_at: Instant,
+    /// Bytes moved since `progress_at`.
+    pub(crate) progress_bytes: u64,
     /// Its subscriptions in the device's table (forwarder subscribers).
     pub(crate) subs: PeerSubs,
 }
@@ -108,6 +116,7 @@ impl<Q> Peer<Q> {
             worker: None,
             epoch: 0,
             progress_at: now,
+            progress_bytes: 0,
             subs: PeerSubs::new(idx),
         }
     }
@@ -116,6 +125,21 @@ impl<Q> Peer<Q> {
     /// and from it.
     pub(crate) fn is_live(&self) -> bool {
         self.session.is_ready() && self.close.is_none()
+    }
+
+    /// `n` bytes of its message moved at `now`.
+    pub(crate) fn progressed(&mut self, n: u64, now: Instant) {
+        self.progress_bytes = self.progress_bytes.saturating_add(n);
+        if self.progress_bytes >= PROGRESS_BYTES {
+            self.progress_bytes = 0;
+            self.progress_at = self.progress_at.max(now);
+        }
+    }
+
+    /// A message starts going to its destinations at `now`: its progress is counted afresh.
+    pub(crate) fn start_progress(&mut self, now: Instant) {
+        self.progress_at = now;
+        self.progress_bytes = 0;
     }
 
     /// When a message this peer is cutting through is aborted if nothing moves: only while it

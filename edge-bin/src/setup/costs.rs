@@ -35,13 +35,16 @@ fn a_default_device_costs_its_tables_and_one_input_buffer() {
     assert_eq!(fwd.peer_table, 2048 * slot);
     let table = device("f", FWD, &[]).subscription_bytes() as u64;
     assert_eq!(fwd.subscriptions, table);
-    assert_eq!(fwd.input, (1 << 20) + 9);
+    assert_eq!(fwd.input, (1 << 20) + HEADS_ROOM as u64);
     assert_eq!(fwd.kept, 2 << 20);
     assert_eq!(fwd.pipe_fds, 0);
-    assert_eq!(fwd.fixed(), 2048 * slot + table + (1 << 20) + 9);
+    assert_eq!(
+        fwd.fixed(),
+        2048 * slot + table + (1 << 20) + HEADS_ROOM as u64
+    );
     let queue = DeviceMemory::of(&device("q", Kind::Queue, &[]));
     assert_eq!((queue.subscriptions, queue.pipe_fds), (0, 64));
-    assert_eq!(queue.fixed(), 2048 * slot + (1 << 20) + 9);
+    assert_eq!(queue.fixed(), 2048 * slot + (1 << 20) + HEADS_ROOM as u64);
 }
 
 #[test]
@@ -82,7 +85,7 @@ fn huge_counts_saturate_and_are_refused_with_what_they_cost() {
     let d = device("s", Kind::Streamer, &[(Opt::MaxPeers, "100000000")]);
     let table = 200_000_000 * SLOT_BYTES;
     let e = Memory::check(&[d], &Process::default(), Via::CommandLine).unwrap_err();
-    let need = table + (1 << 20) + 9 + (2 << 20);
+    let need = table + (1 << 20) + HEADS_ROOM as u64 + (2 << 20);
     assert_eq!(
         e.to_string(),
         format!(

@@ -19,7 +19,11 @@ use std::fmt;
 use zedge_core::conn::Heartbeat;
 use zedge_core::device::{DeviceConfig, Kind};
 use zedge_core::time::Duration;
-use zedge_core::wire::frame::MAX_HEAD_LEN;
+
+/// Room in the input buffer beyond `store_forward_max` for a message's frame heads (2 to 9
+/// bytes a frame): a multipart message of `store_forward_max` bytes of body in up to a few
+/// hundred frames is still received whole.
+pub const HEADS_ROOM: usize = 4096;
 
 use crate::endpoint::Endpoint;
 pub use memory::{DeviceMemory, Memory, Mib, SLOT_BYTES};
@@ -134,9 +138,9 @@ impl DeviceSetup {
     }
 
     /// Bytes of the input buffer: a whole message of [`Tuning::store_forward_max`] bytes and
-    /// the head of the frame that carries it.
+    /// the heads of the frames that carry it (up to [`HEADS_ROOM`] of them).
     pub fn input_capacity(&self) -> usize {
-        self.tuning.store_forward_max.saturating_add(MAX_HEAD_LEN)
+        self.tuning.store_forward_max.saturating_add(HEADS_ROOM)
     }
 
     /// Pipes the device may hold at once: none in a forwarder, which never lets a body by.

@@ -85,7 +85,7 @@ fn max_peers_is_per_side_and_the_table_holds_both_sides() {
 fn store_forward_max_has_a_floor_and_sizes_the_input_buffer() {
     assert_eq!(STORE_FORWARD_FLOOR, 64 << 10);
     let d = build(Kind::Queue, &[(Opt::StoreForwardMax, "64K")]).unwrap();
-    assert_eq!(d.input_capacity(), (64 << 10) + 9);
+    assert_eq!(d.input_capacity(), (64 << 10) + HEADS_ROOM);
     assert_eq!(
         refusal(Kind::Queue, &[(Opt::StoreForwardMax, "65535")]),
         "must be at least 65536 (bytes)"

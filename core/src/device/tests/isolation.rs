@@ -111,7 +111,8 @@ fn a_cut_through_message_that_stops_moving_is_aborted() {
     assert_eq!(net.msgs(other), &after[..], "the other flow goes on");
 }
 
-/// A message cut through keeps going while its bytes keep coming, however slowly.
+/// A message cut through keeps going while its bytes keep coming at [`PROGRESS_BYTES`](crate::device::PROGRESS_BYTES) per
+/// progress timeout or more.
 #[test]
 fn a_slow_cut_through_message_is_not_aborted() {
     let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
@@ -121,17 +122,52 @@ fn a_slow_cut_through_message_is_not_aborted() {
     let producer = net.connect(Frontend, Push);
     let worker = net.connect(Backend, Pull);
     net.pump();
-    let m = tagged(0, 0, &[20_000]);
-    for chunk in encode(&m).chunks(1_000) {
+    let m = tagged(0, 0, &[60_000]);
+    // 2,000 bytes every 50 ms: 20,000 per timeout, just over PROGRESS_BYTES.
+    for chunk in encode(&m).chunks(2_000) {
         net.send_raw(producer, chunk);
         net.pump();
-        net.now = net.now + Duration::from_millis(400);
+        net.now = net.now + Duration::from_millis(50);
         net.dev.handle_timeout(net.now);
         net.pump();
     }
     assert!(net.closes.is_empty(), "{:?}", net.closes);
     assert_eq!(net.msgs(worker), [m]);
     assert_eq!(net.dev.poll_timeout(), None, "no deadline between messages");
+}
+
+/// A sender trickling a message cut through (a byte now and then) does not hold its
+/// receivers past the progress timeout: bytes that come slower than [`PROGRESS_BYTES`](crate::device::PROGRESS_BYTES) per
+/// timeout are not progress.
+#[test]
+fn a_trickled_cut_through_message_is_aborted_at_the_progress_timeout() {
+    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
+    cfg.progress_timeout = Duration::from_millis(500);
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    let bytes = encode(&tagged(0, 0, &[20_000]));
+    net.send_raw(producer, &bytes[..5_000]);
+    net.pump();
+    let mut sent = 5_000;
+    for _ in 0..5 {
+        net.send_raw(producer, &bytes[sent..sent + 100]);
+        sent += 100;
+        net.pump();
+        net.now = net.now + Duration::from_millis(100);
+        net.dev.handle_timeout(net.now);
+        net.pump();
+    }
+    assert_eq!(
+        net.closes,
+        [
+            (worker, CloseReason::SenderAborted),
+            (producer, CloseReason::Stalled)
+        ]
+    );
+    assert_eq!(net.dev.stats().stalled, 1);
 }
 
 /// One call takes at most `MAX_STEPS` units, however much input it is given.
