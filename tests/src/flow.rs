@@ -233,9 +233,30 @@ impl FlowResult {
     }
 
     /// Every tick arrived once, in order, none malformed, and neither end was disconnected.
+    pub fn is_whole(&self) -> bool {
+        let disconnected = ["rx", "tx"].iter().any(|end| {
+            self.events(end)
+                .iter()
+                .any(|e| e == "DISCONNECTED" || e == "CLOSED")
+        });
+        (
+            self.got(),
+            self.num("dup"),
+            self.num("ooo"),
+            self.num("bad"),
+        ) == (self.sent(), 0.0, 0.0, 0.0)
+            && !disconnected
+    }
+
+    /// Panics unless [`FlowResult::is_whole`], saying what was wrong.
     pub fn assert_whole(&self, what: &str) {
         assert_eq!(
-            (self.got(), self.num("dup"), self.num("ooo"), self.num("bad")),
+            (
+                self.got(),
+                self.num("dup"),
+                self.num("ooo"),
+                self.num("bad")
+            ),
             (self.sent(), 0.0, 0.0, 0.0),
             "{what}: the normal flow lost, repeated or reordered messages: {}",
             self.line
@@ -268,7 +289,11 @@ impl Flow {
         let extra = if spec.extra.is_empty() {
             "-".to_owned()
         } else {
-            spec.extra.iter().map(|t| hex(t)).collect::<Vec<_>>().join(",")
+            spec.extra
+                .iter()
+                .map(|t| hex(t))
+                .collect::<Vec<_>>()
+                .join(",")
         };
         let mut child = Command::new(python())
             .arg("-u")
