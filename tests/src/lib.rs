@@ -9,10 +9,12 @@
 //!   events back as owned values, so tests read like a script of what the peer should do.
 //! - [`broker`] builds the `zedge` binary once and runs devices on free ports; [`agent`] drives
 //!   one libzmq socket in a Python process command by command; [`raw`] speaks exact ZMTP bytes
-//!   for hostile peers; [`wait`] bounds every wait.
+//!   for hostile peers; [`wait`] bounds every wait; [`flow`] runs a timestamped normal flow
+//!   beside an abuse and reports what it got.
 
 pub mod agent;
 pub mod broker;
+pub mod flow;
 pub mod raw;
 pub mod systemd;
 pub mod wait;

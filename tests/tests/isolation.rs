@@ -1,0 +1,1285 @@
+//! Isolation through the real binary: each abuse runs beside a normal, timestamped flow between
+//! real libzmq peers ([`Flow`]), and the test asserts what that flow still gets (every message,
+//! within its latency) and that nobody innocent is closed. The abusers are raw TCP peers
+//! (exact ZMTP bytes, paced by the test) or libzmq peers.
+//!
+//! Latency bounds: the architecture's goal is that a slow, stalled or hostile peer adds at most
+//! 100 ms to any other flow. The binary under test is the debug build on a small, shared
+//! machine, so where a bound rests on "bounded work per turn" rather than on "nothing waits",
+//! the test says how it was chosen.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use zedge_core::conn::MAX_TOPIC;
+use zedge_core::wire::command::{CANCEL_NAME, SUBSCRIBE_NAME};
+use zedge_core::wire::metadata::SocketType;
+use zedge_tests::agent::Agent;
+use zedge_tests::broker::Broker;
+use zedge_tests::flow::{pattern, Flow, FlowResult, FlowSpec};
+use zedge_tests::raw;
+use zedge_tests::wait::{deadline, until};
+
+/// The architecture's isolation goal: what an abuse may add to another flow's latency.
+const ISOLATION_MS: f64 = 100.0;
+
+/// The bound asserted beside a flood (row 7): the isolation goal. The device takes at most
+/// 4,096 units (here: subscriptions) per call, a few milliseconds of the debug build, and a
+/// tick crosses two connections (its publisher's, its subscriber's), each of which should wait
+/// at most a round of the flooder's between its own rounds: a few rounds' worth, well under
+/// 100 ms even with someone else's load on the machine. A flood that is served while the
+/// others wait shows as seconds.
+const FLOOD_MS: f64 = ISOLATION_MS;
+
+const KIB: usize = 1 << 10;
+const MIB: usize = 1 << 20;
+
+/// A message's bytes on the wire: a data frame per part, MORE on all but the last.
+fn wire(parts: &[&[u8]]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        bytes.extend(raw::data_head(part.len() as u64, i + 1 < parts.len()));
+        bytes.extend_from_slice(part);
+    }
+    bytes
+}
+
+/// `len` bytes: the topic `slow`, then [`pattern`] (what [`Flow`] checks extra messages by).
+fn slow_body(len: usize) -> Vec<u8> {
+    let mut b = b"slow".to_vec();
+    b.extend(pattern(len - 4));
+    b
+}
+
+/// Write `bytes` to `s` on a thread, `chunk` bytes every `every`; the stream is handed back.
+fn paced(mut s: TcpStream, bytes: Vec<u8>, chunk: usize, every: Duration) -> JoinHandle<TcpStream> {
+    thread::spawn(move || {
+        let start = Instant::now();
+        for (i, piece) in bytes.chunks(chunk).enumerate() {
+            let at = start + every * i as u32;
+            thread::sleep(at.saturating_duration_since(Instant::now()));
+            s.write_all(piece).expect("write a paced chunk");
+        }
+        s
+    })
+}
+
+/// A raw publisher, handshake done, on the forwarder's frontend.
+fn raw_pub(broker: &Broker) -> TcpStream {
+    raw::handshake(broker.frontend_addr(), SocketType::Pub, deadline(10))
+}
+
+/// The flow's subscriber also takes `slow` messages; one is expected within `wait` s after the
+/// ticks.
+fn with_slow(rate: u32, secs: f64, expect: usize, wait: f64) -> FlowSpec {
+    FlowSpec {
+        rate,
+        secs,
+        extra: vec![b"slow".to_vec()],
+        expect_extra: expect,
+        extra_wait: wait,
+    }
+}
+
+fn flow(broker: &Broker, device: &str, spec: FlowSpec) -> Flow {
+    Flow::start(device, broker.frontend(), broker.backend(), spec)
+}
+
+/// Run a scenario; if its flow was whole but over `bound_ms`, run it once more and take that:
+/// the machine is small and shared, and a moment of someone else's load can cost a flow a
+/// hundred milliseconds once. The stalls these tests exist for (seconds, or every run) show
+/// twice; a loss or a disconnect is never run again.
+fn retry_latency(bound_ms: f64, mut scenario: impl FnMut() -> FlowResult) -> FlowResult {
+    let first = scenario();
+    if first.max_ms() <= bound_ms || !first.is_whole() {
+        return first;
+    }
+    eprintln!(
+        "over {bound_ms} ms once ({:.1} ms); running it again",
+        first.max_ms()
+    );
+    scenario()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row 3: a message arriving slowly is stored, and holds no destination meanwhile.
+// ---------------------------------------------------------------------------------------------
+
+/// A raw publisher sends `parts` as one message at about 200 KB/s while the flow runs at
+/// 200 msgs/s for 3 s; the flow's subscriber also takes the slow message's topic, so it is the
+/// slow message's destination. The flow gets every tick within the isolation bound, and then
+/// the slow message, whole.
+fn slow_message_beside_a_flow(args: &[&str], parts: &[&[u8]]) {
+    let r = retry_latency(ISOLATION_MS, || slow_message_run(args, parts));
+    r.assert_within("a publisher sending 1 MiB at 200 KB/s", ISOLATION_MS);
+}
+
+fn slow_message_run(args: &[&str], parts: &[&[u8]]) -> FlowResult {
+    let broker = Broker::start("forwarder", args);
+    let mut f = flow(&broker, "forwarder", with_slow(200, 3.0, 1, 10.0));
+    let bytes = wire(parts);
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    // 4 KiB every 20 ms: 204.8 KB/s, 1 MiB in about 5 s.
+    let sender = paced(raw_pub(&broker), bytes, 4 * KIB, Duration::from_millis(20));
+    thread::sleep(Duration::from_millis(500));
+    f.go();
+    let r = f.finish();
+    let s = sender.join().expect("the slow sender");
+    r.assert_whole("a publisher sending 1 MiB at 200 KB/s");
+    let extras = r.extras();
+    assert_eq!(
+        extras.len(),
+        1,
+        "the slow message did not arrive once: {}",
+        r.line
+    );
+    let (len, n, ok, _) = extras[0];
+    assert_eq!(
+        (len, n, ok),
+        (total, parts.len(), true),
+        "the slow message arrived damaged: {}",
+        r.line
+    );
+    drop(s);
+    broker.stop();
+    r
+}
+
+#[test]
+fn a_slow_1mib_message_stored_under_a_2m_threshold_holds_no_subscriber() {
+    let body = slow_body(MIB);
+    slow_message_beside_a_flow(&["--store-forward-max", "2M"], &[&body]);
+}
+
+#[test]
+fn a_slow_message_just_under_the_default_threshold_holds_no_subscriber() {
+    let body = slow_body(MIB - 64);
+    slow_message_beside_a_flow(&[], &[&body]);
+}
+
+#[test]
+fn a_slow_single_frame_of_exactly_the_threshold_is_stored() {
+    // 1 MiB of body in one frame: exactly --store-forward-max (default 1M).
+    let body = slow_body(MIB);
+    slow_message_beside_a_flow(&[], &[&body]);
+}
+
+#[test]
+fn a_slow_multipart_message_of_exactly_the_threshold_arrives() {
+    // [b"slow", 1 MiB - 4]: a message of 1 MiB (what --max-msg-size and ZeroMQ count), two
+    // frame heads (2 + 9 bytes) on the wire: 1 MiB + 11 bytes, 2 more than the input buffer.
+    // It is cut through once the buffer is full, 2 bytes before its end: sent steadily, that
+    // holds its subscriber for one chunk's time.
+    let body = slow_body(MIB);
+    slow_message_beside_a_flow(&[], &[&body[..4], &body[4..]]);
+}
+
+#[test]
+fn a_slow_multipart_message_under_the_threshold_with_its_heads_is_stored() {
+    // The same, 8 bytes shorter: with its heads it fits the buffer.
+    let body = slow_body(MIB - 8);
+    slow_message_beside_a_flow(&[], &[&body[..4], &body[4..]]);
+}
+
+/// A raw publisher sends all but the last `short` bytes of `parts` at once, stalls 6 s (past
+/// the 5 s progress timeout), then leaves, while the flow (200 msgs/s for 4 s) runs; the
+/// flow's subscriber takes `slow` too.
+fn stalled_before_its_end(parts: &[&[u8]], short: usize) -> FlowResult {
+    let broker = Broker::start("forwarder", &[]);
+    let mut f = flow(&broker, "forwarder", with_slow(200, 4.0, 0, 0.0));
+    let bytes = wire(parts);
+    let mut s = raw_pub(&broker);
+    s.write_all(&bytes[..bytes.len() - short])
+        .expect("all but the end of the message");
+    thread::sleep(Duration::from_millis(200));
+    f.go();
+    let leaves = thread::spawn(move || {
+        thread::sleep(Duration::from_secs(6));
+        drop(s);
+    });
+    let r = f.finish();
+    leaves.join().expect("the stalled publisher");
+    assert!(
+        r.extras().is_empty(),
+        "a message its sender never finished was delivered: {}",
+        r.line
+    );
+    broker.stop();
+    r
+}
+
+#[test]
+fn a_publisher_stalling_before_the_end_of_a_stored_message_holds_nobody() {
+    // A one-frame message of 1 MiB, 2 bytes short: it fits the buffer, nothing is held.
+    let body = slow_body(MIB);
+    let r = retry_latency(ISOLATION_MS, || stalled_before_its_end(&[&body], 2));
+    r.assert_within(
+        "a 1 MiB message stalled 2 bytes before its end",
+        ISOLATION_MS,
+    );
+}
+
+#[test]
+#[ignore = "bug: a multipart message of exactly --store-forward-max is cut through once the buffer is full (its frame heads count), so a sender stalling 2 bytes before its end holds the subscriber 5 s and then resets it"]
+fn a_publisher_stalling_before_the_end_of_a_threshold_sized_multipart_message_holds_nobody() {
+    // [b"slow", 1 MiB - 4]: 1 MiB of message, 1 MiB + 11 bytes on the wire; all but its
+    // last 2 bytes fill the 1 MiB + 9 buffer exactly.
+    let body = slow_body(MIB);
+    let r = retry_latency(ISOLATION_MS, || {
+        stalled_before_its_end(&[&body[..4], &body[4..]], 2)
+    });
+    r.assert_within(
+        "a 2-part message of 1 MiB stalled 2 bytes before its end",
+        ISOLATION_MS,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages over the threshold, cut through.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "bug: a publisher whose message reaches a subscriber held by another publisher's cut-through message is blocked whole, so subscribers unrelated to the slow message stall with it"]
+fn a_slow_cut_through_message_stalls_no_unrelated_subscriber() {
+    // A legitimate large message (1 MiB + 1 KiB, over the default 1M threshold) on a slow link
+    // (200 KB/s: about 5 s) to a subscriber of everything. The flow's subscriber takes only
+    // `tick`: nothing of the slow message is for it, so nothing should hold it.
+    let broker = Broker::start("forwarder", &[]);
+    let mut all = Agent::connect(
+        "subscriber of everything",
+        "SUB",
+        broker.backend(),
+        &["sub=-", "monitor"],
+    );
+    assert!(all.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
+    let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 3.0));
+    let body = slow_body(MIB + KIB);
+    let sender = paced(
+        raw_pub(&broker),
+        wire(&[&body]),
+        4 * KIB,
+        Duration::from_millis(20),
+    );
+    thread::sleep(Duration::from_millis(500));
+    f.go();
+    let r = f.finish();
+    drop(sender.join().expect("the slow sender"));
+    r.assert_within(
+        "a 1 MiB + 1 KiB message at 200 KB/s to another subscriber",
+        ISOLATION_MS,
+    );
+    broker.stop();
+}
+
+/// A raw publisher sends the head and 32 KiB of a `frame`-byte frame on topic `slow`, then one
+/// byte a second for `trickle` seconds, then leaves; the flow (500 msgs/s for `secs`) takes
+/// `slow` too, so it is that message's destination.
+fn trickle_beside_a_flow(frame: usize, trickle: u32, secs: f64) -> FlowResult {
+    let broker = Broker::start("forwarder", &[]);
+    let mut f = flow(&broker, "forwarder", with_slow(500, secs, 0, 0.0));
+    let body = slow_body(frame);
+    let mut s = raw_pub(&broker);
+    let mut bytes = raw::data_head(frame as u64, false);
+    bytes.extend_from_slice(&body[..32 * KIB]);
+    s.write_all(&bytes).expect("the first 32 KiB");
+    f.go();
+    let trickler = thread::spawn(move || {
+        for i in 0..trickle as usize {
+            thread::sleep(Duration::from_secs(1));
+            if s.write_all(&body[32 * KIB + i..][..1]).is_err() {
+                break;
+            }
+        }
+        drop(s);
+    });
+    let r = f.finish();
+    trickler.join().expect("the trickling publisher");
+    assert!(
+        r.extras().is_empty(),
+        "a message its sender never finished was delivered: {}",
+        r.line
+    );
+    broker.stop();
+    r
+}
+
+#[test]
+fn a_publisher_trickling_a_stored_message_and_leaving_costs_nothing() {
+    // Row 4: 32 KiB of a 1 MiB frame (it fits the 1M buffer: stored), then 1 byte/s, then
+    // gone. The subscriber used to be reset and lose half of another flow.
+    let r = retry_latency(ISOLATION_MS, || trickle_beside_a_flow(MIB, 3, 4.0));
+    r.assert_within("32 KiB of 1 MiB, then 1 byte/s, then gone", ISOLATION_MS);
+}
+
+#[test]
+#[ignore = "bug: any byte counts as progress, so a cut-through message trickled at 1 byte/s holds its subscribers past --progress-timeout for as long as its sender likes"]
+fn a_publisher_trickling_a_cut_through_message_is_cut_off_at_the_progress_timeout() {
+    // Over the threshold (1 MiB + 1): cut through once its first 16 KiB are here, holding the
+    // subscribers it goes to. The documented bound for such a message is the progress timeout
+    // (5 s): one that crawls at 1 byte/s (12 days for the rest of it) is not arriving, and its
+    // sender should be closed by then. It trickles for up to 10 s here.
+    let broker = Broker::start("forwarder", &[]);
+    let mut sub = Agent::connect("subscriber", "SUB", broker.backend(), &["sub=-", "monitor"]);
+    assert!(sub.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
+    thread::sleep(Duration::from_millis(300));
+    let frame = MIB + 1;
+    let body = slow_body(frame);
+    let mut s = raw_pub(&broker);
+    let mut bytes = raw::data_head(frame as u64, false);
+    bytes.extend_from_slice(&body[..32 * KIB]);
+    s.write_all(&bytes).expect("the first 32 KiB");
+    let started = Instant::now();
+    let mut closed_after = None;
+    for i in 0..10 {
+        thread::sleep(Duration::from_secs(1));
+        let (closed, _) = raw::closed_by(&mut s, Instant::now() + Duration::from_millis(10));
+        if closed || s.write_all(&body[32 * KIB + i..][..1]).is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+    }
+    broker.stop();
+    let limit = Duration::from_millis(6_500);
+    assert!(
+        closed_after.is_some_and(|t| t <= limit),
+        "a sender trickling a cut-through message at 1 byte/s was still holding its subscriber \
+         after {:?} (closed after {closed_after:?}); the progress timeout is 5 s",
+        started.elapsed()
+    );
+}
+
+/// CPU seconds (user and system) the process has used.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // After the command name in parentheses: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')').expect("stat has a command") + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
+    ticks / 100.0
+}
+
+#[test]
+#[ignore = "bug: while a message is incomplete every call walks all of its frames present (message_missing), so a message of many small frames arriving in pieces costs O(frames^2): 100 KB of empty frames over 2 s takes ~2 s of broker CPU"]
+fn a_message_of_many_small_frames_arriving_slowly_costs_little_cpu() {
+    // 50,000 empty MORE frames (2 bytes each) and an end: a 100 KB message of no size at all
+    // as --max-msg-size counts, well under the threshold, so it is stored. Sent 100 bytes
+    // every 2 ms (50 KB/s, about 2 s), beside the flow.
+    let broker = Broker::start("forwarder", &[]);
+    let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 3.0));
+    let mut bytes = wire(&[b"slow"]);
+    bytes[0] |= 0x01; // MORE
+    for _ in 0..50_000 {
+        bytes.extend(raw::data_head(0, true));
+    }
+    bytes.extend(raw::data_head(0, false));
+    let before = cpu_secs(broker.pid());
+    let sender = paced(raw_pub(&broker), bytes, 100, Duration::from_millis(2));
+    f.go();
+    let r = f.finish();
+    drop(sender.join().expect("the sender"));
+    let used = cpu_secs(broker.pid()) - before;
+    eprintln!("broker CPU while 100 KB of empty frames arrived over 2 s: {used:.2} s");
+    r.assert_within(
+        "a message of 50,000 empty frames arriving slowly",
+        ISOLATION_MS,
+    );
+    assert!(
+        used < 0.5,
+        "the broker used {used:.2} s of CPU taking a 100 KB message that arrived over 2 s"
+    );
+    broker.stop();
+}
+
+#[test]
+fn many_slow_senders_at_once_hold_nobody() {
+    let r = retry_latency(ISOLATION_MS, many_slow_senders_run);
+    r.assert_within("20 senders at 64 KiB/s each", ISOLATION_MS);
+}
+
+fn many_slow_senders_run() -> FlowResult {
+    // 20 raw publishers, each sending a 256 KiB message at 64 KiB/s (about 4 s), started
+    // 100 ms apart, to a subscriber of `slow`; the flow runs beside them. Every slow message
+    // is stored until whole, then delivered whole.
+    let broker = Broker::start("forwarder", &[]);
+    let mut slow_sub = Agent::connect(
+        "slow subscriber",
+        "SUB",
+        broker.backend(),
+        &["sub=736c6f77", "monitor"],
+    );
+    assert!(slow_sub.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
+    let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 4.0));
+    let body = slow_body(256 * KIB);
+    let senders: Vec<JoinHandle<TcpStream>> = (0..20)
+        .map(|i| {
+            let s = raw_pub(&broker);
+            let bytes = wire(&[&body]);
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(100 * i));
+                paced(s, bytes, 4 * KIB, Duration::from_millis(62))
+                    .join()
+                    .expect("a slow sender")
+            })
+        })
+        .collect();
+    f.go();
+    let r = f.finish();
+    let streams: Vec<TcpStream> = senders
+        .into_iter()
+        .map(|h| h.join().expect("a slow sender"))
+        .collect();
+    r.assert_whole("20 senders at 64 KiB/s each");
+    let got = slow_sub.drain(20, Duration::from_secs(3));
+    assert_eq!(got.len(), 20, "the slow messages delivered");
+    assert!(
+        got.iter().all(|m| m.len() == 1 && m[0] == body),
+        "a slow message arrived damaged"
+    );
+    never_disconnected(&mut slow_sub, "the slow messages' subscriber");
+    drop(streams);
+    broker.stop();
+    r
+}
+
+#[test]
+#[ignore = "bug: each connection holds up to --store-forward-max of a message being stored, outside --memory-max and its check: 24 senders stalled near the end of 1 MiB messages take 24 MiB with --memory-max 8M (the defaults allow 1024 x 1 MiB against 256M)"]
+fn many_senders_stalled_near_the_end_of_stored_messages_stay_within_memory_max() {
+    // 24 raw producers each send all but the last byte of a 1 MiB message (under the 1M
+    // threshold, so each is held whole, waiting) and stall, beside the flow.
+    let mut broker = Broker::start("streamer", &["--memory-max", "8M"]);
+    let before = broker.rss_kib();
+    let stalled: Vec<TcpStream> = (0..24)
+        .map(|_| {
+            let mut s = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
+            let mut bytes = raw::data_head(MIB as u64, false);
+            bytes.extend(pattern(MIB - 1));
+            s.write_all(&bytes).expect("all but the last byte");
+            s
+        })
+        .collect();
+    let mut f = flow(&broker, "streamer", FlowSpec::ticks(200, 2.0));
+    f.go();
+    let r = f.finish();
+    let after = broker.rss_kib();
+    broker.assert_running();
+    r.assert_within(
+        "24 senders stalled near the end of 1 MiB messages",
+        ISOLATION_MS,
+    );
+    drop(stalled);
+    assert!(
+        after.saturating_sub(before) <= 8 << 10,
+        "with --memory-max 8M, 24 stalled senders grew the broker from {before} KiB to {after} KiB"
+    );
+    broker.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row 5: the streamer, one worker, a producer stalled mid-message.
+// ---------------------------------------------------------------------------------------------
+
+/// A raw PUSH producer sends the head of a `frame`-byte frame and `sent` bytes of it, then
+/// stalls for the flow's 3 s (200 msgs/s from a libzmq PUSH to the one libzmq PULL worker),
+/// then leaves. The worker gets the flow at once and is never reset.
+fn producer_stalls_beside_a_flow(frame: usize, sent: usize) {
+    let r = retry_latency(ISOLATION_MS, || producer_stalls_run(frame, sent));
+    r.assert_within(
+        &format!("a producer stalled after {sent} bytes of a {frame}-byte message"),
+        ISOLATION_MS,
+    );
+}
+
+fn producer_stalls_run(frame: usize, sent: usize) -> FlowResult {
+    let broker = Broker::start("streamer", &[]);
+    let mut f = flow(&broker, "streamer", FlowSpec::ticks(200, 3.0));
+    let mut s = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
+    let mut bytes = raw::data_head(frame as u64, false);
+    bytes.extend(pattern(sent));
+    s.write_all(&bytes).expect("part of a message");
+    thread::sleep(Duration::from_millis(200));
+    f.go();
+    let r = f.finish();
+    drop(s);
+    broker.stop();
+    r
+}
+
+#[test]
+fn streamer_producer_stalled_mid_message_holds_no_worker() {
+    // Row 5: 32 KiB of a 1 MiB frame. Used to hold the one worker 12 s and then reset it.
+    producer_stalls_beside_a_flow(MIB, 32 * KIB);
+}
+
+#[test]
+fn streamer_producer_stalled_just_before_the_end_of_a_threshold_message_holds_no_worker() {
+    // All of a 1 MiB frame (exactly the default threshold) but its last byte.
+    producer_stalls_beside_a_flow(MIB, MIB - 1);
+}
+
+#[test]
+#[ignore = "bug: every subscribe and cancel of a topic goes to every publisher in full, with no bound but the publisher's queue capacity (hwm + max message, 65 MiB): one subscriber's churn of a 16 KiB topic grows a slow-reading publisher's queue until that innocent publisher is closed (outbound queue overflow)"]
+fn subscribe_and_cancel_churn_of_a_long_topic_closes_no_publisher() {
+    // A publisher on a slow link (here: one that does not read at all for the few seconds
+    // this takes; heartbeats off) and a subscriber that subscribes to and cancels one 16 KiB
+    // topic 2,500 times (80 MiB). Each of those goes upstream, 16 KiB each, to the publisher.
+    let mut broker = Broker::start("forwarder", &["--heartbeat-ivl", "0"]);
+    let mut publisher = raw_pub(&broker);
+    let before = broker.rss_kib();
+    let mut topic = b"churn".to_vec();
+    topic.resize(MAX_TOPIC, b'c');
+    let pair = [sub_message(true, &topic), sub_message(false, &topic)].concat();
+    let mut churn = raw_xsub(&broker);
+    for _ in 0..2_500 {
+        churn.write_all(&pair).expect("subscribe and cancel");
+    }
+    thread::sleep(Duration::from_millis(500));
+    let after = broker.rss_kib();
+    let (closed, _) = raw::closed_by(&mut publisher, Instant::now() + Duration::from_millis(200));
+    broker.assert_running();
+    eprintln!("broker RSS {before} KiB -> {after} KiB; publisher closed: {closed}");
+    assert!(
+        !closed,
+        "a publisher was closed because a subscriber subscribed and cancelled"
+    );
+    broker.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Not in the table: a publisher at full speed.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "bug: a connection whose input never runs out is served round after round while the other connections' sockets wait: one publisher at full speed stalls every other flow for as long as it sends"]
+fn a_publisher_at_full_speed_stalls_no_other_flow() {
+    // Not hostile at all: a publisher with a backlog (small messages nobody subscribes to),
+    // written as fast as the broker reads them, for the flow's 3 s. Each read takes at most
+    // 64 KiB and each call at most 4,096 messages, yet the flow's own publisher is not read
+    // until the flood pauses.
+    let batch: Vec<u8> = (0..200_000)
+        .flat_map(|i: u32| wire(&[format!("nobody{:04}", i % 10_000).as_bytes()]))
+        .collect();
+    flood_beside_a_flow(true, batch, ISOLATION_MS, "a publisher at full speed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows 1 and 2: long subscriptions.
+// ---------------------------------------------------------------------------------------------
+
+/// A topic of `len` bytes, distinct per length: `L<len>-` then letters.
+fn long_topic(len: usize) -> Vec<u8> {
+    let mut t = format!("L{len}-").into_bytes();
+    t.extend((0..len).map(|i| b'a' + (i % 26) as u8));
+    t.truncate(len);
+    t
+}
+
+/// A publisher agent of `kind` (`PUB`, or `XPUB`, which also shows the subscriptions it gets)
+/// on the frontend, monitored.
+fn publisher(broker: &Broker, name: &str, kind: &str) -> Agent {
+    let mut p = Agent::connect(name, kind, broker.frontend(), &["monitor"]);
+    assert!(
+        p.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)),
+        "{name} never connected"
+    );
+    p
+}
+
+/// `publisher` publishes `[topic, body]` until `sub` gets it.
+fn delivered(publisher: &mut Agent, sub: &mut Agent, topic: &[u8], body: &[u8]) {
+    until(deadline(20), "the message is delivered", || {
+        publisher.send(&[topic, body]);
+        sub.recv(Duration::from_millis(100))
+            .is_some_and(|m| m == vec![topic.to_vec(), body.to_vec()])
+    });
+    // Copies sent while the subscription travelled.
+    sub.drain(1000, Duration::from_millis(100));
+}
+
+/// Nothing in an agent's monitor events says it was disconnected.
+fn never_disconnected(agent: &mut Agent, who: &str) {
+    let events = agent.events(Duration::from_millis(50));
+    assert!(
+        !events.iter().any(|e| e == "DISCONNECTED" || e == "CLOSED"),
+        "{who} was disconnected: {events:?}"
+    );
+}
+
+#[test]
+fn long_subscriptions_reach_every_publisher_and_close_none() {
+    // Row 1: topics of 254..4086 bytes used to close every publisher ("outbound queue
+    // overflow") on each reconnect.
+    let lens = [254, 255, 256, 300, 4086];
+    let topics: Vec<Vec<u8>> = lens.iter().map(|&l| long_topic(l)).collect();
+    let broker = Broker::start("forwarder", &[]);
+    // Two publishers learn the subscriptions as they are made, two more by replay. A libzmq
+    // XSUB cannot publish to the broker's XSUB frontend; XPUB is the publisher that shows what
+    // it is sent.
+    let mut early = [
+        publisher(&broker, "early PUB", "PUB"),
+        publisher(&broker, "early XPUB", "XPUB"),
+    ];
+    let mut sub = Agent::connect("subscriber", "SUB", broker.backend(), &["monitor"]);
+    assert!(sub.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
+    for t in &topics {
+        sub.sub(t);
+    }
+    let mut late = [
+        publisher(&broker, "late PUB", "PUB"),
+        publisher(&broker, "late XPUB", "XPUB"),
+    ];
+    for xpub in [&mut early[1], &mut late[1]] {
+        let mut seen: Vec<Vec<u8>> = Vec::new();
+        until(
+            deadline(20),
+            "every long subscription reaches the XPUB publisher",
+            || {
+                if let Some(m) = xpub.recv(Duration::from_millis(200)) {
+                    assert_eq!(m.len(), 1, "a subscription is one frame");
+                    seen.push(m[0].clone());
+                }
+                topics.iter().all(|t| {
+                    let mut want = vec![1u8];
+                    want.extend_from_slice(t);
+                    seen.contains(&want)
+                })
+            },
+        );
+    }
+    for p in early.iter_mut().chain(late.iter_mut()) {
+        for t in &topics {
+            delivered(p, &mut sub, t, b"long");
+        }
+    }
+    let mut f = flow(&broker, "forwarder", FlowSpec::ticks(20, 1.0));
+    f.go();
+    let r = f.finish();
+    r.assert_whole("after long subscriptions");
+    assert_eq!(r.got(), 20);
+    for (i, p) in early.iter_mut().chain(late.iter_mut()).enumerate() {
+        never_disconnected(p, &format!("publisher #{i}"));
+    }
+    never_disconnected(&mut sub, "the subscriber of long topics");
+    broker.stop();
+}
+
+#[test]
+fn a_5000_byte_topic_is_taken_and_a_1mib_topic_refused_closing_nobody() {
+    // Row 2.
+    let broker = Broker::start("forwarder", &[]);
+    let mut xpub = publisher(&broker, "XPUB publisher", "XPUB");
+    let mut a = Agent::connect(
+        "5000-byte subscriber",
+        "SUB",
+        broker.backend(),
+        &["monitor"],
+    );
+    let mut b = Agent::connect("1 MiB subscriber", "SUB", broker.backend(), &["monitor"]);
+    assert!(a.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
+    assert!(b.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
+    let t5000 = long_topic(5000);
+    let t1m = long_topic(MIB);
+    a.sub(&t5000);
+    b.sub(&t1m);
+    // The 1 MiB subscriber's session goes on: a short subscription after it works.
+    b.sub(b"short");
+    let mut seen = Vec::new();
+    until(
+        deadline(20),
+        "the short subscription after the refused one arrives",
+        || {
+            if let Some(m) = xpub.recv(Duration::from_millis(200)) {
+                seen.push(m[0].clone());
+            }
+            seen.iter().any(|s| s == b"\x01short")
+        },
+    );
+    // Everything the publisher got by now: the 5000-byte topic (sent before, by another
+    // subscriber, so maybe not yet) and never the 1 MiB one.
+    until(deadline(20), "the 5000-byte subscription arrives", || {
+        let mut want = vec![1u8];
+        want.extend_from_slice(&t5000);
+        if seen.contains(&want) {
+            return true;
+        }
+        if let Some(m) = xpub.recv(Duration::from_millis(200)) {
+            seen.push(m[0].clone());
+        }
+        false
+    });
+    assert!(
+        seen.iter().all(|s| s.len() < 6000),
+        "a 1 MiB subscription reached the publisher"
+    );
+    delivered(&mut xpub, &mut a, &t5000, b"5000");
+    delivered(&mut xpub, &mut b, b"short", b"after 1 MiB");
+    let r = retry_latency(ISOLATION_MS, || {
+        let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 2.0));
+        f.go();
+        f.finish()
+    });
+    r.assert_within("beside a 1 MiB subscription", ISOLATION_MS);
+    never_disconnected(&mut a, "the 5000-byte subscriber");
+    never_disconnected(&mut b, "the 1 MiB subscriber");
+    never_disconnected(&mut xpub, "the publisher");
+    broker.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows 6, 7 and 8: many subscriptions.
+// ---------------------------------------------------------------------------------------------
+
+/// A SUBSCRIBE (or CANCEL) command, ZMTP 3.1.
+fn command(subscribe: bool, topic: &[u8]) -> Vec<u8> {
+    let name = if subscribe {
+        SUBSCRIBE_NAME
+    } else {
+        CANCEL_NAME
+    };
+    let mut b = raw::command_head((name.len() + topic.len()) as u64);
+    b.extend_from_slice(name);
+    b.extend_from_slice(topic);
+    b
+}
+
+/// A subscription message (`0x01` / `0x00` and the topic), what an XSUB sends.
+fn sub_message(subscribe: bool, topic: &[u8]) -> Vec<u8> {
+    let mut body = vec![u8::from(subscribe)];
+    body.extend_from_slice(topic);
+    wire(&[&body])
+}
+
+/// `n` distinct topics `<prefix><i>`, as subscription messages.
+fn distinct_subscriptions(prefix: &str, n: usize) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| sub_message(true, format!("{prefix}{i:06}").as_bytes()))
+        .collect()
+}
+
+/// `n` distinct topics `<prefix><i>`, as SUBSCRIBE commands (ZMTP 3.1).
+fn distinct_commands(prefix: &str, n: usize) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| command(true, format!("{prefix}{i:06}").as_bytes()))
+        .collect()
+}
+
+/// A raw XSUB subscriber, handshake done, on the forwarder's backend.
+fn raw_xsub(broker: &Broker) -> TcpStream {
+    raw::handshake(broker.backend_addr(), SocketType::XSub, deadline(10))
+}
+
+/// What a raw publisher was sent: distinct topics subscribed (starting with `prefix`), and
+/// every SUBSCRIBE and CANCEL.
+#[derive(Debug, Default)]
+struct Sent {
+    topics: std::collections::BTreeSet<Vec<u8>>,
+    subscribes: usize,
+    cancels: usize,
+    closed: bool,
+}
+
+/// A raw publisher that reads what it is sent until `stop` is set, counting subscriptions to
+/// topics starting with `prefix`.
+fn counting_pub(
+    broker: &Broker,
+    prefix: &'static [u8],
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> JoinHandle<Sent> {
+    let s = raw_pub(broker);
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
+    thread::spawn(move || {
+        let mut sent = Sent::default();
+        let mut r = std::io::BufReader::new(s);
+        loop {
+            match read_frame(&mut r) {
+                Ok((flags, body)) if flags & 0x04 != 0 => {
+                    if let Some(t) = body.strip_prefix(SUBSCRIBE_NAME) {
+                        sent.subscribes += 1;
+                        if t.starts_with(prefix) {
+                            sent.topics.insert(t.to_vec());
+                        }
+                    } else if body.starts_with(CANCEL_NAME) {
+                        sent.cancels += 1;
+                    }
+                }
+                Ok(_) => {}
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return sent;
+                    }
+                }
+                Err(_) => {
+                    sent.closed = true;
+                    return sent;
+                }
+            }
+        }
+    })
+}
+
+/// One frame from a buffered reader (a read timeout between frames is passed on; within one it
+/// is waited out).
+fn read_frame(r: &mut impl std::io::BufRead) -> std::io::Result<(u8, Vec<u8>)> {
+    let mut flags = [0u8; 1];
+    r.read_exact(&mut flags)?;
+    let mut patient = |buf: &mut [u8]| -> std::io::Result<()> {
+        let mut at = 0;
+        while at < buf.len() {
+            match r.read(&mut buf[at..]) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => at += n,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    };
+    let len = if flags[0] & 0x02 != 0 {
+        let mut l = [0u8; 8];
+        patient(&mut l)?;
+        u64::from_be_bytes(l) as usize
+    } else {
+        let mut l = [0u8; 1];
+        patient(&mut l)?;
+        usize::from(l[0])
+    };
+    let mut body = vec![0u8; len];
+    patient(&mut body)?;
+    Ok((flags[0], body))
+}
+
+#[test]
+fn a_subscriber_with_100k_subscriptions_gets_its_share_and_locks_nobody_out() {
+    // Row 6: later subscribers used to get 0 of 1000 forever.
+    let broker = Broker::start("forwarder", &[]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counter = counting_pub(&broker, b"h", stop.clone());
+    let mut hostile = raw_xsub(&broker);
+    hostile
+        .write_all(&distinct_subscriptions("h", 100_000))
+        .expect("100,000 subscriptions");
+    let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 2.0));
+    f.go();
+    let r = f.finish();
+    r.assert_within("after 100,000 subscriptions from one peer", ISOLATION_MS);
+    let mut later = Agent::connect(
+        "later subscriber",
+        "SUB",
+        broker.backend(),
+        &["sub=6c61746572"],
+    );
+    let mut p = publisher(&broker, "later publisher", "PUB");
+    delivered(&mut p, &mut later, b"later", b"0");
+    for i in 0..1000u32 {
+        p.send(&[b"later", i.to_string().as_bytes()]);
+    }
+    let got = later.drain(1000, Duration::from_millis(500));
+    assert_eq!(
+        got.len(),
+        1000,
+        "a later subscriber got {} of 1000",
+        got.len()
+    );
+    thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = counter.join().expect("the counting publisher");
+    assert!(!sent.closed, "the counting publisher was closed");
+    assert_eq!(
+        sent.topics.len(),
+        1024,
+        "the flooding subscriber's topics that reached a publisher (its share is 1024)"
+    );
+    let (closed, _) = raw::closed_by(&mut hostile, Instant::now() + Duration::from_millis(100));
+    assert!(!closed, "a subscriber refused past its share was closed");
+    broker.stop();
+}
+
+/// A raw peer (`s`, handshake done) writes `batch` over and over until `stop` is set (or the
+/// broker closes it); it hands back the stream and the batches written.
+fn flood(
+    mut s: TcpStream,
+    batch: Vec<u8>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> JoinHandle<(TcpStream, usize)> {
+    thread::spawn(move || {
+        let mut n = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if s.write_all(&batch).is_err() {
+                break;
+            }
+            n += 1;
+        }
+        (s, n)
+    })
+}
+
+/// A raw peer (a publisher if `from_publisher`, else an XSUB subscriber) writes `batch` over
+/// and over, as fast as the broker takes it, for the flow's 3 s.
+fn flood_beside_a_flow(from_publisher: bool, batch: Vec<u8>, bound_ms: f64, what: &str) {
+    let broker = Broker::start("forwarder", &[]);
+    let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 3.0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = if from_publisher {
+        raw_pub(&broker)
+    } else {
+        raw_xsub(&broker)
+    };
+    let flooder = flood(s, batch, stop.clone());
+    thread::sleep(Duration::from_millis(300));
+    f.go();
+    let r = f.finish();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut s, batches) = flooder.join().expect("the flooder");
+    eprintln!("{what}: {batches} batches written");
+    r.assert_within(what, bound_ms);
+    let (closed, _) = raw::closed_by(&mut s, Instant::now() + Duration::from_millis(100));
+    drop(s);
+    assert!(batches >= 1, "not one batch of the flood was taken");
+    assert!(
+        !closed,
+        "the flooding peer was closed (nothing it sent is an error)"
+    );
+    broker.stop();
+}
+
+#[test]
+#[ignore = "bug: a connection whose input never runs out is served round after round while the other connections' sockets wait: the flow stalls for as long as the flood lasts (3 s here)"]
+fn a_flood_of_distinct_subscriptions_keeps_the_flow_within_its_bound() {
+    // Row 7: 200,000 distinct SUBSCRIBE commands a batch, as fast as they go, for the flow's
+    // 3 s (past its share of 1,024, each is refused).
+    flood_beside_a_flow(
+        false,
+        distinct_commands("f", 200_000),
+        FLOOD_MS,
+        "a flood of distinct subscriptions",
+    );
+}
+
+#[test]
+#[ignore = "bug: a connection whose input never runs out is served round after round while the other connections' sockets wait: the flow stalls for as long as the flood lasts (3 s here)"]
+fn a_flood_of_subscribe_and_cancel_keeps_the_flow_within_its_bound() {
+    // Row 7, the other way to flood: subscribe and cancel one topic, 100,000 times a batch:
+    // each of them travels upstream, to the flow's publisher too.
+    let pair: Vec<u8> = [sub_message(true, b"churn"), sub_message(false, b"churn")].concat();
+    flood_beside_a_flow(
+        false,
+        pair.repeat(100_000),
+        FLOOD_MS,
+        "a flood of subscribe and cancel",
+    );
+}
+
+/// Publish `[topic]` from `probe` until the raw subscriber `s` receives it: every subscription
+/// `s` sent before the one to `topic` is in the broker's table by then.
+fn await_subscribed(probe: &mut Agent, s: &mut TcpStream, topic: &[u8]) {
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
+    let mut r = std::io::BufReader::new(s.try_clone().expect("clone the raw subscriber"));
+    until(
+        deadline(60),
+        "the raw subscriber's last subscription is in",
+        || {
+            probe.send(&[topic]);
+            matches!(read_frame(&mut r), Ok((0, body)) if body == topic)
+        },
+    );
+}
+
+/// A forwarder whose table holds 200,000, a probe publisher, and raw subscribers holding
+/// `counts` distinct topics each (all in the table when this returns).
+fn big_table(counts: &[usize]) -> (Broker, Agent, Vec<TcpStream>) {
+    let broker = Broker::start(
+        "forwarder",
+        &[
+            "--max-subscriptions",
+            "200000",
+            "--max-subscriptions-per-peer",
+            "200000",
+        ],
+    );
+    let mut probe = publisher(&broker, "probe publisher", "PUB");
+    let mut subs = Vec::new();
+    for (i, &n) in counts.iter().enumerate() {
+        let prefix = format!("{}", char::from(b'A' + i as u8));
+        let mut s = raw_xsub(&broker);
+        s.write_all(&distinct_subscriptions(&prefix, n))
+            .expect("the subscriptions");
+        subs.push(s);
+    }
+    for (i, (&n, s)) in counts.iter().zip(subs.iter_mut()).enumerate() {
+        let last = format!("{}{:06}", char::from(b'A' + i as u8), n - 1);
+        await_subscribed(&mut probe, s, last.as_bytes());
+    }
+    (broker, probe, subs)
+}
+
+/// The flow while a raw subscriber holding 100,000 topics leaves, 1 s in.
+fn leaving_beside_a_flow() -> FlowResult {
+    let (mut broker, mut probe, mut subs) = big_table(&[100_000]);
+    let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 3.0));
+    f.go();
+    thread::sleep(Duration::from_secs(1));
+    subs.clear();
+    let r = f.finish();
+    never_disconnected(&mut probe, "the probe publisher");
+    broker.assert_running();
+    broker.stop();
+    r
+}
+
+/// The flow while a new publisher connects, 1 s in, and learns 150,000 topics of two raw
+/// subscribers (the table holds 200,000: room is left for the flow's).
+fn replay_beside_a_flow() -> FlowResult {
+    let (broker, mut probe, subs) = big_table(&[100_000, 50_000]);
+    let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 3.0));
+    f.go();
+    thread::sleep(Duration::from_secs(1));
+    let mut late = publisher(&broker, "late publisher", "PUB");
+    let r = f.finish();
+    never_disconnected(&mut late, "the late publisher");
+    never_disconnected(&mut probe, "the probe publisher");
+    drop(subs);
+    broker.stop();
+    r
+}
+
+/// What rows 8's regression tests assert: no freeze. The old code froze every flow 11.2 s;
+/// the debug build now stalls 0.25-0.5 s (leaving) and 80-145 ms (replay), all of it one turn of
+/// work proportional to the table (see the two ignored tests, which hold it to
+/// [`ISOLATION_MS`]). A second here is a freeze come back, not noise.
+const NO_FREEZE_MS: f64 = 1000.0;
+
+#[test]
+fn a_subscriber_with_100k_entries_leaving_freezes_nothing() {
+    // Row 8: used to freeze all traffic 11.2 s. A raw subscriber holds 100,000 topics; it
+    // leaves 1 s into the flow: 100,000 entries out, a CANCEL each to both publishers.
+    let r = retry_latency(NO_FREEZE_MS, leaving_beside_a_flow);
+    r.assert_within("a 100,000-entry subscriber leaving", NO_FREEZE_MS);
+}
+
+#[test]
+#[ignore = "bug: a subscriber leaving removes all its entries and sends every CANCEL in one turn (O(its subscriptions x publishers)): 100,000 entries stall every flow 0.25-0.5 s (debug build)"]
+fn a_subscriber_with_100k_entries_leaving_stays_within_the_isolation_bound() {
+    let r = retry_latency(ISOLATION_MS, leaving_beside_a_flow);
+    r.assert_within("a 100,000-entry subscriber leaving", ISOLATION_MS);
+}
+
+#[test]
+fn a_replay_of_150k_topics_to_a_new_publisher_freezes_nothing() {
+    // Row 8, the other half: the topics replayed to a publisher that connects.
+    let r = retry_latency(NO_FREEZE_MS, replay_beside_a_flow);
+    r.assert_within("a 150,000-topic replay to a new publisher", NO_FREEZE_MS);
+}
+
+#[test]
+#[ignore = "bug: a publisher that connects is sent every topic in one turn (O(topics)): 150,000 topics stall every flow 80-145 ms (debug build), growing with the table"]
+fn a_replay_of_150k_topics_stays_within_the_isolation_bound() {
+    let r = retry_latency(ISOLATION_MS, replay_beside_a_flow);
+    r.assert_within("a 150,000-topic replay to a new publisher", ISOLATION_MS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shares, long topics and cancels at the edges.
+// ---------------------------------------------------------------------------------------------
+
+/// Raw subscribers, each sending `subs`; then a libzmq subscriber to `topic` must get a
+/// libzmq publisher's message on it.
+fn later_subscriber_after(subs: &[Vec<u8>], topic: &[u8]) {
+    let broker = Broker::start("forwarder", &[]);
+    let mut probe = publisher(&broker, "probe publisher", "XPUB");
+    let mut hostile: Vec<TcpStream> = Vec::new();
+    for batch in subs {
+        let mut s = raw_xsub(&broker);
+        s.write_all(batch).expect("the subscriptions");
+        hostile.push(s);
+    }
+    // Let the broker take all of them: the probe sees subscriptions until they stop coming.
+    while probe.recv(Duration::from_millis(500)).is_some() {}
+    let hex = zedge_tests::agent::hex(topic);
+    let mut later = Agent::connect(
+        "later subscriber",
+        "SUB",
+        broker.backend(),
+        &[&format!("sub={hex}")],
+    );
+    let mut p = publisher(&broker, "later publisher", "PUB");
+    delivered(&mut p, &mut later, topic, b"later");
+    drop(hostile);
+    broker.stop();
+}
+
+#[test]
+#[ignore = "bug: shares are per connection (a quarter of the table each by default), so four connections fill the subscription table and every later subscriber is refused"]
+fn four_subscribers_at_their_share_lock_out_no_later_subscriber() {
+    // 4 x 1,024 distinct topics (the default share) fill the default 4,096-entry table.
+    let subs: Vec<Vec<u8>> = (0..4)
+        .map(|i| distinct_subscriptions(&format!("x{i}-"), 1024))
+        .collect();
+    later_subscriber_after(&subs, b"later");
+}
+
+#[test]
+#[ignore = "bug: topic storage shares are per connection (256 KiB of 1 MiB each), so four connections with 16 subscriptions of 16 KiB each (64 in all) fill it and nobody can subscribe to a topic over 268 bytes"]
+fn sixty_four_long_topics_lock_out_no_later_subscriber() {
+    let subs: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            (0..16)
+                .flat_map(|j| {
+                    let mut t = format!("x{i}-{j:02}-").into_bytes();
+                    t.resize(MAX_TOPIC, b'x');
+                    sub_message(true, &t)
+                })
+                .collect()
+        })
+        .collect();
+    // They leave 9 pieces of 28 bytes: a topic of 300 bytes needs 11.
+    let mut topic = b"later".to_vec();
+    topic.resize(300, b'-');
+    later_subscriber_after(&subs, &topic);
+}
+
+/// What a raw subscriber is sent: its data messages, each one frame's body, until `idle`.
+fn received(s: &mut TcpStream, idle: Duration) -> Vec<Vec<u8>> {
+    s.set_read_timeout(Some(idle)).expect("read timeout");
+    let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));
+    let mut got = Vec::new();
+    while let Ok((flags, body)) = read_frame(&mut r) {
+        if flags & 0x04 == 0 {
+            got.push(body);
+        }
+    }
+    got
+}
+
+#[test]
+fn long_subscriptions_as_zmtp_3_0_messages_at_and_over_the_limit() {
+    // A ZMTP 3.0 subscriber sends `0x01` messages: a topic of exactly 16 KiB (taken), one of
+    // 16 KiB + 1 and one of 1 MiB (refused, skipped as they arrive), cancels of a topic it
+    // never had and of an over-long one (nothing happens), then a short one (taken).
+    let broker = Broker::start("forwarder", &["--heartbeat-ivl", "0"]);
+    let mut probe = publisher(&broker, "XPUB publisher", "XPUB");
+    let mut s = raw::handshake_as(broker.backend_addr(), SocketType::XSub, 0, deadline(10));
+    let at_limit = {
+        let mut t = b"edge".to_vec();
+        t.resize(MAX_TOPIC, b'e');
+        t
+    };
+    let mut over = b"over".to_vec();
+    over.resize(MAX_TOPIC + 1, b'o');
+    let mut huge = b"huge".to_vec();
+    huge.resize(MIB, b'h');
+    let mut bytes = Vec::new();
+    for (subscribe, topic) in [
+        (true, &at_limit[..]),
+        (true, &over[..]),
+        (true, &huge[..]),
+        (false, b"never".as_slice()),
+        (false, &over[..]),
+        (false, &huge[..]),
+        (true, b"short".as_slice()),
+    ] {
+        bytes.extend(sub_message(subscribe, topic));
+    }
+    s.write_all(&bytes).expect("the subscriptions");
+    let mut seen = Vec::new();
+    until(
+        deadline(20),
+        "the short subscription reaches the publisher",
+        || {
+            if let Some(m) = probe.recv(Duration::from_millis(200)) {
+                seen.push(m[0].clone());
+            }
+            seen.iter().any(|t| t == b"\x01short")
+        },
+    );
+    let mut want_edge = vec![1u8];
+    want_edge.extend_from_slice(&at_limit);
+    assert!(
+        seen == vec![want_edge, b"\x01short".to_vec()],
+        "the publisher got other subscriptions than the 16 KiB and the short one: {:?}",
+        seen.iter()
+            .map(|t| (
+                t.len(),
+                String::from_utf8_lossy(&t[..t.len().min(16)]).into_owned()
+            ))
+            .collect::<Vec<_>>()
+    );
+    probe.send(&[&at_limit, b"at the limit"]);
+    probe.send(&[&over, b"over the limit"]);
+    probe.send(&[b"short", b"after"]);
+    let got = received(&mut s, Duration::from_millis(1000));
+    let want = vec![
+        at_limit.clone(),
+        b"at the limit".to_vec(),
+        b"short".to_vec(),
+        b"after".to_vec(),
+    ];
+    assert!(
+        got == want,
+        "the ZMTP 3.0 subscriber got other messages than those it subscribed to: {:?}",
+        got.iter()
+            .map(|f| (
+                f.len(),
+                String::from_utf8_lossy(&f[..f.len().min(16)]).into_owned()
+            ))
+            .collect::<Vec<_>>()
+    );
+    let (closed, _) = raw::closed_by(&mut s, Instant::now() + Duration::from_millis(100));
+    assert!(!closed, "a subscriber with over-long topics was closed");
+    never_disconnected(&mut probe, "the publisher");
+    broker.stop();
+}
+
+#[test]
+fn a_subscriber_at_its_share_may_cancel_and_subscribe_again() {
+    // 1,024 topics (the share), a 1,025th refused; one cancelled, the refused one again:
+    // taken now. Cancels of topics never held change nothing upstream.
+    let broker = Broker::start("forwarder", &[]);
+    let mut probe = publisher(&broker, "XPUB publisher", "XPUB");
+    let mut s = raw_xsub(&broker);
+    let mut bytes = distinct_subscriptions("s", 1025);
+    bytes.extend(sub_message(false, b"never held"));
+    bytes.extend(sub_message(false, b"s000000"));
+    bytes.extend(sub_message(false, b"s001024")); // refused, so not held either
+    bytes.extend(sub_message(true, b"s001024"));
+    s.write_all(&bytes).expect("the subscriptions");
+    let mut seen = Vec::new();
+    until(
+        deadline(20),
+        "the resubscription reaches the publisher",
+        || {
+            if let Some(m) = probe.recv(Duration::from_millis(300)) {
+                seen.push(m[0].clone());
+            }
+            seen.last().is_some_and(|t| t == b"\x01s001024")
+        },
+    );
+    let mut want: Vec<Vec<u8>> = (0..1024)
+        .map(|i| format!("\x01s{i:06}").into_bytes())
+        .collect();
+    want.push(b"\x00s000000".to_vec());
+    want.push(b"\x01s001024".to_vec());
+    assert_eq!(seen.len(), want.len(), "subscriptions upstream");
+    assert_eq!(seen, want, "subscriptions upstream, in order");
+    probe.send(&[b"s001024", b"now"]);
+    probe.send(&[b"s000000", b"cancelled"]);
+    probe.send(&[b"s000001", b"held"]);
+    let got = received(&mut s, Duration::from_millis(1000));
+    assert_eq!(
+        got,
+        vec![
+            b"s001024".to_vec(),
+            b"now".to_vec(),
+            b"s000001".to_vec(),
+            b"held".to_vec()
+        ]
+    );
+    broker.stop();
+}
