@@ -222,7 +222,6 @@ fn a_publisher_stalling_before_the_end_of_a_stored_message_holds_nobody() {
 }
 
 #[test]
-#[ignore = "bug: a multipart message of exactly --store-forward-max is cut through once the buffer is full (its frame heads count), so a sender stalling 2 bytes before its end holds the subscriber 5 s and then resets it"]
 fn a_publisher_stalling_before_the_end_of_a_threshold_sized_multipart_message_holds_nobody() {
     // [b"slow", 1 MiB - 4]: 1 MiB of message, 1 MiB + 11 bytes on the wire; all but its
     // last 2 bytes fill the 1 MiB + 9 buffer exactly.
@@ -241,7 +240,7 @@ fn a_publisher_stalling_before_the_end_of_a_threshold_sized_multipart_message_ho
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-#[ignore = "bug: a publisher whose message reaches a subscriber held by another publisher's cut-through message is blocked whole, so subscribers unrelated to the slow message stall with it"]
+#[ignore = "open (documented in docs/isolation.md): a publisher whose message reaches a subscriber held by another publisher's cut-through message (over store_forward_max) waits for it, so its other subscribers wait too; dropping for the held subscriber instead would cost a subscriber that keeps up one of two overlapping large messages"]
 fn a_slow_cut_through_message_stalls_no_unrelated_subscriber() {
     // A legitimate large message (1 MiB + 1 KiB, over the default 1M threshold) on a slow link
     // (200 KB/s: about 5 s) to a subscriber of everything. The flow's subscriber takes only
@@ -314,9 +313,9 @@ fn a_publisher_trickling_a_stored_message_and_leaving_costs_nothing() {
 }
 
 #[test]
-#[ignore = "bug: any byte counts as progress, so a cut-through message trickled at 1 byte/s holds its subscribers past --progress-timeout for as long as its sender likes"]
 fn a_publisher_trickling_a_cut_through_message_is_cut_off_at_the_progress_timeout() {
-    // Over the threshold (1 MiB + 1): cut through once its first 16 KiB are here, holding the
+    // Over the threshold (1 MiB + 8 KiB: more than the buffer's 1 MiB and 4 KiB of room for
+    // frame heads): cut through once the buffer is full, holding the
     // subscribers it goes to. The documented bound for such a message is the progress timeout
     // (5 s): one that crawls at 1 byte/s (12 days for the rest of it) is not arriving, and its
     // sender should be closed by then. It trickles for up to 10 s here.
@@ -324,18 +323,18 @@ fn a_publisher_trickling_a_cut_through_message_is_cut_off_at_the_progress_timeou
     let mut sub = Agent::connect("subscriber", "SUB", broker.backend(), &["sub=-", "monitor"]);
     assert!(sub.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
     thread::sleep(Duration::from_millis(300));
-    let frame = MIB + 1;
+    let frame = MIB + 8 * KIB;
     let body = slow_body(frame);
     let mut s = raw_pub(&broker);
     let mut bytes = raw::data_head(frame as u64, false);
-    bytes.extend_from_slice(&body[..32 * KIB]);
-    s.write_all(&bytes).expect("the first 32 KiB");
+    bytes.extend_from_slice(&body[..MIB + 6 * KIB]);
+    s.write_all(&bytes).expect("all but the last 2 KiB");
     let started = Instant::now();
     let mut closed_after = None;
     for i in 0..10 {
         thread::sleep(Duration::from_secs(1));
         let (closed, _) = raw::closed_by(&mut s, Instant::now() + Duration::from_millis(10));
-        if closed || s.write_all(&body[32 * KIB + i..][..1]).is_err() {
+        if closed || s.write_all(&body[MIB + 6 * KIB + i..][..1]).is_err() {
             closed_after = Some(started.elapsed());
             break;
         }
@@ -551,7 +550,6 @@ fn subscribe_and_cancel_churn_of_a_long_topic_closes_no_publisher() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-#[ignore = "bug: a connection whose input never runs out is served round after round while the other connections' sockets wait: one publisher at full speed stalls every other flow for as long as it sends"]
 fn a_publisher_at_full_speed_stalls_no_other_flow() {
     // Not hostile at all: a publisher with a backlog (small messages nobody subscribes to),
     // written as fast as the broker reads them, for the flow's 3 s. Each read takes at most
@@ -950,7 +948,6 @@ fn flood_beside_a_flow(from_publisher: bool, batch: Vec<u8>, bound_ms: f64, what
 }
 
 #[test]
-#[ignore = "bug: a connection whose input never runs out is served round after round while the other connections' sockets wait: the flow stalls for as long as the flood lasts (3 s here)"]
 fn a_flood_of_distinct_subscriptions_keeps_the_flow_within_its_bound() {
     // Row 7: 200,000 distinct SUBSCRIBE commands a batch, as fast as they go, for the flow's
     // 3 s (past its share of 1,024, each is refused).
