@@ -155,8 +155,10 @@ def write_docs(opts, command, started, mach, agg, cases, brokers, idle, big, pee
                  f"`{PEERS} idle peers`: raw TCP peers that complete a ZMTP 3.1 NULL handshake "
                  f"(the broker's READY received) and stay idle: PUSH on the streamer's frontend, "
                  f"REQ on the queue's frontend, SUB on the forwarder's backend; zedge runs "
-                 f"with `--max-peers {PEERS + 16}` (its default is 1024), the others have no "
-                 f"such limit. Open-files limit raised by the bench.\n")
+                 f"with `--max-peers {PEERS + 16}` (its default is 1024 per side) and the same "
+                 f"`--max-peers-per-address` and `--max-handshaking` (defaults 256 and 64: "
+                 f"every peer comes from 127.0.0.1 at once), the others have no such limits. "
+                 f"Open-files limit raised by the bench.\n")
     L.append("## The load\n")
     L.append(f"""All brokers run with their defaults on `tcp://127.0.0.1` (libzmq: HWM 1000
 messages per pipe; zedge: `--queue-hwm 1M` bytes per peer). The load generators are

@@ -74,7 +74,11 @@ def mem_peers(brokers):
     for dev in ("streamer", "queue", "forwarder"):
         side, stype = PEER_SIDE[dev]
         for name in brokers:
-            extra = ["--max-peers", str(PEERS + 16)] if name == "zedge" else []
+            # All from 127.0.0.1 and connecting at once: the admission caps (per address, and
+            # connections in their handshake) are raised with the peer cap.
+            cap = str(PEERS + 16)
+            extra = (["--max-peers", cap, "--max-peers-per-address", cap,
+                      "--max-handshaking", cap] if name == "zedge" else [])
             b = Broker(name, dev, extra=extra)
             time.sleep(0.2)
             r = {"idle": status_kib(b.pid, "VmRSS"), "ok": False}

@@ -14,8 +14,9 @@
 //! What they share: `pump` (a peer's input through its session to routing), `flight` (a
 //! message in flight holds its destinations; taking back an aborted one), `workers` (the
 //! round-robin ring of ready workers), `slots` (the peer table and its intrusive lists),
-//! `bypass` (bodies the caller moves socket to socket), [`kind`](Kind) (the rules that differ
-//! by device) and `config`.
+//! `bypass` (bodies the caller moves socket to socket), `output` (what the caller writes, and
+//! the peers to wake or close), `timers` (session timers and the progress deadline of a
+//! message cut through), [`kind`](Kind) (the rules that differ by device) and `config`.
 //!
 //! Queue and streamer never drop: when no worker has room the device stops taking input from
 //! the frontend ([`Device::wants_read`] turns false) until one does.
@@ -35,6 +36,7 @@ mod error;
 mod flight;
 mod forwarder;
 mod kind;
+mod output;
 mod peer;
 mod pump;
 mod queue;
@@ -42,6 +44,7 @@ mod slots;
 mod stats;
 mod streamer;
 mod subs;
+mod timers;
 mod workers;
 
 pub use byte_queue::{ByteQueue, Ring};
@@ -56,7 +59,7 @@ pub use subs::{PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, M
 use crate::conn::{Session, SessionError, TRANSMIT_BUFFER};
 use crate::time::Instant;
 use peer::Peer;
-use slots::{List, ListKind};
+use slots::List;
 
 /// The most units of input (messages, frames, commands) one call of
 /// [`Device::handle_input`] takes: at a few hundred nanoseconds each, about a millisecond.
@@ -314,101 +317,6 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         self.index(id)
             .and_then(|i| self.peer(i))
             .is_some_and(|p| !p.blocked && !p.session.is_closed())
-    }
-
-    /// Bytes waiting to be written to the peer's socket, oldest first.
-    pub fn output(&self, id: PeerId) -> (&[u8], &[u8]) {
-        match self.index(id).and_then(|i| self.peer(i)) {
-            Some(p) => p.queue.front(),
-            None => (&[], &[]),
-        }
-    }
-
-    /// `n` bytes of [`Device::output`] were written to the socket.
-    pub fn consume_output(&mut self, id: PeerId, n: usize) {
-        let Some(idx) = self.index(id) else { return };
-        let hwm = self.cfg.queue_hwm;
-        let Some(peer) = self.peer_mut(idx) else {
-            return;
-        };
-        let was_above = peer.queue.len() >= hwm;
-        let n = n.min(peer.queue.len());
-        peer.queue.consume(n);
-        peer.written += n as u64;
-        let now_below = peer.queue.len() < hwm;
-        // A receiver draining a message cut through to it is progress for its sender.
-        let holder = peer.held.map(|h| h.by).filter(|_| n > 0);
-        let now = self.last_now;
-        if let Some(src) = holder.and_then(|s| self.peer_mut(s)) {
-            src.progressed(n as u64, now);
-        }
-        if was_above && now_below {
-            self.wake_blocked();
-        }
-    }
-
-    /// Next peer with new output, or able to take input again, since the last call.
-    pub fn poll_wake(&mut self) -> Option<PeerId> {
-        self.pop_live(ListKind::Wake)
-    }
-
-    /// Next peer the device wants closed, and why. Write what output it has if that is quick,
-    /// close it, and call [`Device::remove_peer`].
-    pub fn poll_close(&mut self) -> Option<(PeerId, CloseReason)> {
-        // An entry whose slot was reused by a peer nobody wants closed is skipped.
-        loop {
-            let id = self.pop_live(ListKind::Close)?;
-            if let Some(reason) = self.peer(id.index).and_then(|p| p.close) {
-                return Some((id, reason));
-            }
-        }
-    }
-
-    /// The earliest timer of any peer: its session's, or the progress deadline of a message
-    /// it cuts through.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let progress = self.cfg.progress_timeout;
-        self.slots
-            .iter()
-            .filter_map(|s| {
-                let p = s.peer.as_ref()?;
-                let session = p.session.poll_timeout();
-                match p.progress_deadline(progress) {
-                    Some(t) => Some(session.map_or(t, |s| s.min(t))),
-                    None => session,
-                }
-            })
-            .min()
-    }
-
-    /// Fire every peer timer due at `now`: PINGs go out, dead peers are put up for closing,
-    /// and so are senders of a message cut through that stopped moving (the message is
-    /// aborted: taken back out of the receivers that have not started writing it, and those
-    /// that have are reset).
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.last_now = self.last_now.max(now);
-        let progress = self.cfg.progress_timeout;
-        for idx in 0..self.slots.len() as u32 {
-            let Some(peer) = self.peer_mut(idx) else {
-                continue;
-            };
-            if peer.progress_deadline(progress).is_some_and(|t| t <= now) {
-                self.stats.stalled += 1;
-                self.abort_message(idx);
-                self.request_close(idx, CloseReason::Stalled);
-                continue;
-            }
-            if peer.session.poll_timeout().is_none_or(|t| t > now) {
-                continue;
-            }
-            match peer.session.handle_timeout(now) {
-                Ok(()) => self.flush_control(idx),
-                Err(e) => {
-                    self.on_session_end(idx, e);
-                    self.request_close(idx, CloseReason::Session(e));
-                }
-            }
-        }
     }
 
     /// The peer's handshake finished.

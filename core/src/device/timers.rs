@@ -1,0 +1,54 @@
+//! The device's timers: each peer's session timers (handshake, heartbeats) and the progress
+//! deadline of a message being cut through.
+
+use super::{ByteQueue, CloseReason, Device};
+use crate::time::Instant;
+
+impl<Q: ByteQueue> Device<'_, Q> {
+    /// The earliest timer of any peer: its session's, or the progress deadline of a message
+    /// it cuts through.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let progress = self.cfg.progress_timeout;
+        self.slots
+            .iter()
+            .filter_map(|s| {
+                let p = s.peer.as_ref()?;
+                let session = p.session.poll_timeout();
+                match p.progress_deadline(progress) {
+                    Some(t) => Some(session.map_or(t, |s| s.min(t))),
+                    None => session,
+                }
+            })
+            .min()
+    }
+
+    /// Fire every peer timer due at `now`: PINGs go out, dead peers are put up for closing,
+    /// and so are senders of a message cut through that stopped moving (the message is
+    /// aborted: taken back out of the receivers that have not started writing it, and those
+    /// that have are reset).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        let progress = self.cfg.progress_timeout;
+        for idx in 0..self.slots.len() as u32 {
+            let Some(peer) = self.peer_mut(idx) else {
+                continue;
+            };
+            if peer.progress_deadline(progress).is_some_and(|t| t <= now) {
+                self.stats.stalled += 1;
+                self.abort_message(idx);
+                self.request_close(idx, CloseReason::Stalled);
+                continue;
+            }
+            if peer.session.poll_timeout().is_none_or(|t| t > now) {
+                continue;
+            }
+            match peer.session.handle_timeout(now) {
+                Ok(()) => self.flush_control(idx),
+                Err(e) => {
+                    self.on_session_end(idx, e);
+                    self.request_close(idx, CloseReason::Session(e));
+                }
+            }
+        }
+    }
+}
