@@ -115,21 +115,14 @@ fn a_cut_through_message_that_stops_moving_is_aborted() {
 /// progress timeout or more.
 #[test]
 fn a_slow_cut_through_message_is_not_aborted() {
-    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
-    cfg.progress_timeout = Duration::from_millis(500);
     let mut store = Storage::new(8, 0);
-    let mut net = Net::new(cfg, &mut store);
-    let producer = net.connect(Frontend, Push);
-    let worker = net.connect(Backend, Pull);
-    net.pump();
+    let (mut net, producer, worker) = cut_through_streamer(&mut store);
     let m = tagged(0, 0, &[60_000]);
     // 2,000 bytes every 50 ms: 20,000 per timeout, just over PROGRESS_BYTES.
     for chunk in encode(&m).chunks(2_000) {
         net.send_raw(producer, chunk);
         net.pump();
-        net.now = net.now + Duration::from_millis(50);
-        net.dev.handle_timeout(net.now);
-        net.pump();
+        later(&mut net, 50);
     }
     assert!(net.closes.is_empty(), "{:?}", net.closes);
     assert_eq!(net.msgs(worker), [m]);
@@ -141,13 +134,8 @@ fn a_slow_cut_through_message_is_not_aborted() {
 /// timeout are not progress.
 #[test]
 fn a_trickled_cut_through_message_is_aborted_at_the_progress_timeout() {
-    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
-    cfg.progress_timeout = Duration::from_millis(500);
     let mut store = Storage::new(8, 0);
-    let mut net = Net::new(cfg, &mut store);
-    let producer = net.connect(Frontend, Push);
-    let worker = net.connect(Backend, Pull);
-    net.pump();
+    let (mut net, producer, worker) = cut_through_streamer(&mut store);
     let bytes = encode(&tagged(0, 0, &[20_000]));
     net.send_raw(producer, &bytes[..5_000]);
     net.pump();
@@ -156,8 +144,7 @@ fn a_trickled_cut_through_message_is_aborted_at_the_progress_timeout() {
         net.send_raw(producer, &bytes[sent..sent + 100]);
         sent += 100;
         net.pump();
-        net.now = net.now + Duration::from_millis(100);
-        net.dev.handle_timeout(net.now);
+        later(&mut net, 100);
         net.pump();
     }
     assert_eq!(
@@ -192,4 +179,23 @@ fn one_call_takes_a_bounded_number_of_messages() {
     assert_eq!(rest, MAX_STEPS * one.len(), "the rest on the next call");
     net.pump();
     assert_eq!(net.msgs(worker).len(), 2 * MAX_STEPS);
+}
+
+/// A streamer whose messages over 4 KiB are cut through, with a progress timeout of 500 ms:
+/// the device, a producer and a worker, handshaken.
+fn cut_through_streamer(store: &mut Storage) -> (Net<'_>, P, P) {
+    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
+    cfg.progress_timeout = Duration::from_millis(500);
+    let mut net = Net::new(cfg, store);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    (net, producer, worker)
+}
+
+/// `ms` pass: the device's timers fire, and what they did goes round.
+fn later(net: &mut Net<'_>, ms: u64) {
+    net.now = net.now + Duration::from_millis(ms);
+    net.dev.handle_timeout(net.now);
+    net.pump();
 }
