@@ -1,5 +1,5 @@
 //! The caller's bytes, cut into tables of fixed-size records whose fields are little-endian
-//! words read and written in place: the storage stays plain zeroed bytes (no unsafe code, no
+//! words read and written in place: the storage stays plain zeroed bytes (safe code only, no
 //! alignment asked of the caller), and a page costs memory only once a record on it is
 //! written. Zero means "empty" wherever a table must start out so.
 
