@@ -27,10 +27,10 @@ pub const HEADS_ROOM: usize = 4096;
 
 use crate::endpoint::Endpoint;
 pub use memory::{DeviceMemory, Memory, Mib, SLOT_BYTES};
-pub use opt::{Opt, Via};
+pub use opt::{Opt, Origin, SettingError, Via};
 pub use process::{Process, WrittenProcess};
 pub use value::{Form, Value};
-pub use written::{Origin, SettingError, Written};
+pub use written::Written;
 
 /// The endpoints of a device on the command line that names none (the config file requires
 /// them).

@@ -8,8 +8,11 @@
 use zedge_core::device::Kind;
 
 use super::value::{Form, Value};
-use super::written::{Origin, Problem, SettingError};
+use std::fmt;
+use std::ops::Range;
+
 use super::{kind_name, KINDS};
+use zedge_core::device::ConfigError;
 
 const FORWARDER: &[Kind] = &[Kind::Forwarder { classic: false }];
 /// The devices that pass large bodies through a pipe: one producer to one consumer.
@@ -234,6 +237,84 @@ impl Opt {
             }
             Opt::MaxSplices => ", which never splices (a message may go to many subscribers)",
             _ => "",
+        }
+    }
+}
+
+/// Where an option was written: the message's place and how it names options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// On the command line, as its flag.
+    Flag,
+    /// In the config file, as its key, at these bytes of the file.
+    Key(Range<usize>),
+}
+
+/// Why a device, or the process, as written cannot run. [`fmt::Display`] gives the message
+/// without its place.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SettingError {
+    /// One option is wrong, or wrong with another.
+    Option {
+        opt: Opt,
+        at: Origin,
+        problem: Problem,
+    },
+    /// The options together make a device the core cannot run.
+    Device(ConfigError),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Problem {
+    /// The option means nothing to this kind of device.
+    NotFor(Kind),
+    /// Not written in the option's form.
+    Invalid(Value),
+    /// Below the least value that can work.
+    TooSmall { least: u64, unit: &'static str },
+    /// Above the hard ceiling.
+    TooLarge { most: u64, unit: &'static str },
+    /// More than the option that bounds it allows.
+    AboveTotal { total: Opt, value: u64 },
+    /// A heartbeat timeout, with heartbeats off.
+    NoHeartbeat,
+}
+
+impl fmt::Display for SettingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (opt, at, problem) = match self {
+            SettingError::Option { opt, at, problem } => (*opt, at, problem),
+            SettingError::Device(e) => return write!(f, "{e}"),
+        };
+        match problem {
+            Problem::NotFor(kind) => {
+                let kinds: Vec<String> = opt
+                    .kinds()
+                    .iter()
+                    .map(|&k| format!("{}s", kind_name(k)))
+                    .collect();
+                write!(
+                    f,
+                    "applies to {} only, and this device is a {}{}; remove it",
+                    kinds.join(" and "),
+                    kind_name(*kind),
+                    opt.why_not()
+                )
+            }
+            Problem::Invalid(v) => write!(f, "expected {}, not {v}", opt.form().expects()),
+            Problem::TooSmall { least, unit } => write!(f, "must be at least {least} ({unit})"),
+            Problem::TooLarge { most, unit } => write!(f, "must be at most {most} ({unit})"),
+            Problem::AboveTotal { total, value } => write!(
+                f,
+                "must be at most {} ({value}); lower it or raise {}",
+                total.spelled(at),
+                total.spelled(at)
+            ),
+            Problem::NoHeartbeat => write!(
+                f,
+                "only applies with heartbeats on; set {} too",
+                Opt::HeartbeatIvl.spelled(at)
+            ),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! device's options.
 
 use super::opt::Opt;
+use super::opt::{Origin, SettingError};
 use super::value::Value;
-use super::written::{Origin, SettingError};
 
 /// What the process as a whole may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 
 use zedge_core::device::Kind;
 
+use super::opt::Problem;
 use super::opt::{MAX_SPLICES_CEILING, MEMORY_MAX_CEILING, STORE_FORWARD_FLOOR};
-use super::written::Problem;
 use super::*;
 
 const FWD: Kind = Kind::Forwarder { classic: false };

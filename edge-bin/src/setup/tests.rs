@@ -5,7 +5,7 @@ use zedge_core::conn::Heartbeat;
 use zedge_core::device::Kind;
 use zedge_core::time::Duration;
 
-use super::written::Problem;
+use super::opt::Problem;
 use super::*;
 
 #[test]

@@ -6,24 +6,12 @@
 //! words on either path, and the front end only adds the place: `--max-peers: ...` on the
 //! command line, `FILE:LINE: device "x": key "max_peers": ...` in the file.
 
-use std::fmt;
-use std::ops::Range;
+use zedge_core::device::Kind;
 
-use zedge_core::device::{ConfigError, Kind};
-
-use super::opt::Opt;
+use super::opt::{Opt, Origin, Problem, SettingError};
 use super::value::Value;
-use super::{kind_name, DeviceSetup, Tuning, DEFAULT_BACKEND, DEFAULT_FRONTEND};
+use super::{DeviceSetup, Tuning, DEFAULT_BACKEND, DEFAULT_FRONTEND};
 use crate::endpoint::Endpoint;
-
-/// Where an option was written: the message's place and how it names options.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Origin {
-    /// On the command line, as its flag.
-    Flag,
-    /// In the config file, as its key, at these bytes of the file.
-    Key(Range<usize>),
-}
 
 /// One device as the operator wrote it: nothing checked, nothing defaulted.
 #[derive(Debug)]
@@ -152,73 +140,4 @@ fn or_default(eps: Vec<Endpoint>, default: &str) -> Vec<Endpoint> {
 
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
-}
-
-/// Why a device, or the process, as written cannot run. [`fmt::Display`] gives the message
-/// without its place.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SettingError {
-    /// One option is wrong, or wrong with another.
-    Option {
-        opt: Opt,
-        at: Origin,
-        problem: Problem,
-    },
-    /// The options together make a device the core cannot run.
-    Device(ConfigError),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Problem {
-    /// The option means nothing to this kind of device.
-    NotFor(Kind),
-    /// Not written in the option's form.
-    Invalid(Value),
-    /// Below the least value that can work.
-    TooSmall { least: u64, unit: &'static str },
-    /// Above the hard ceiling.
-    TooLarge { most: u64, unit: &'static str },
-    /// More than the option that bounds it allows.
-    AboveTotal { total: Opt, value: u64 },
-    /// A heartbeat timeout, with heartbeats off.
-    NoHeartbeat,
-}
-
-impl fmt::Display for SettingError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (opt, at, problem) = match self {
-            SettingError::Option { opt, at, problem } => (*opt, at, problem),
-            SettingError::Device(e) => return write!(f, "{e}"),
-        };
-        match problem {
-            Problem::NotFor(kind) => {
-                let kinds: Vec<String> = opt
-                    .kinds()
-                    .iter()
-                    .map(|&k| format!("{}s", kind_name(k)))
-                    .collect();
-                write!(
-                    f,
-                    "applies to {} only, and this device is a {}{}; remove it",
-                    kinds.join(" and "),
-                    kind_name(*kind),
-                    opt.why_not()
-                )
-            }
-            Problem::Invalid(v) => write!(f, "expected {}, not {v}", opt.form().expects()),
-            Problem::TooSmall { least, unit } => write!(f, "must be at least {least} ({unit})"),
-            Problem::TooLarge { most, unit } => write!(f, "must be at most {most} ({unit})"),
-            Problem::AboveTotal { total, value } => write!(
-                f,
-                "must be at most {} ({value}); lower it or raise {}",
-                total.spelled(at),
-                total.spelled(at)
-            ),
-            Problem::NoHeartbeat => write!(
-                f,
-                "only applies with heartbeats on; set {} too",
-                Opt::HeartbeatIvl.spelled(at)
-            ),
-        }
-    }
 }
