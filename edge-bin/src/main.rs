@@ -13,6 +13,7 @@
 //! that cannot work). Errors are one line on stderr.
 
 mod admit;
+mod budget;
 mod bypass;
 mod cli;
 mod config;
