@@ -23,6 +23,13 @@ pub trait ByteQueue {
     /// Append all of `data`, or nothing.
     fn push(&mut self, data: &[u8]) -> Result<(), Full>;
 
+    /// Make room for `n` more bytes, so that pushing up to `n` bytes cannot fail; false if
+    /// there is none now. A queue whose memory is rationed may refuse below its capacity: the
+    /// device then treats it as full.
+    fn reserve(&mut self, n: usize) -> bool {
+        self.capacity().saturating_sub(self.len()) >= n
+    }
+
     /// The queued bytes, oldest first, as up to two slices (a ring wraps).
     fn front(&self) -> (&[u8], &[u8]);
 

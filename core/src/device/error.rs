@@ -34,6 +34,10 @@ pub enum CloseReason {
     /// The peer was sending a message too large to store first, and none of its bytes moved
     /// for the progress timeout: the message was aborted to free its receivers.
     Stalled,
+    /// The peer's queue could not grow for the rest of a message that had started to be
+    /// written to it (the memory budget was spent), so the message could be neither finished
+    /// nor taken back.
+    OutOfMemory,
 }
 
 impl fmt::Display for CloseReason {
@@ -47,6 +51,9 @@ impl fmt::Display for CloseReason {
             CloseReason::Lost => f.write_str("output lost on the way to it"),
             CloseReason::Stalled => f.write_str(
                 "a message it was sending made no progress for the progress timeout; aborted",
+            ),
+            CloseReason::OutOfMemory => f.write_str(
+                "reset: memory_max could not take the rest of a message being written to it",
             ),
         }
     }

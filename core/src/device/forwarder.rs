@@ -48,7 +48,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             self.epoch = 1;
         }
-        let (epoch, hwm) = (self.epoch, self.cfg.queue_hwm);
+        let (epoch, hwm, need) = (self.epoch, self.cfg.queue_hwm, self.need);
         let Device {
             slots,
             subs,
@@ -69,6 +69,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 stats.dropped.busy += 1;
             } else if sub.queue.len() >= hwm {
                 stats.dropped.hwm += 1;
+            } else if !sub.queue.reserve(need) {
+                stats.dropped.memory += 1;
             } else {
                 *held += 1;
                 sub.held = Some(Held {

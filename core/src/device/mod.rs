@@ -40,6 +40,7 @@ mod output;
 mod peer;
 mod pump;
 mod queue;
+mod room;
 mod slots;
 mod stats;
 mod streamer;
@@ -129,6 +130,11 @@ pub struct Device<'s, Q> {
     epoch: u32,
     /// The latest `now` the caller gave.
     last_now: Instant,
+    /// Bytes the message being routed needs in each destination's queue.
+    need: usize,
+    /// A destination's queue refused to grow since the last [`Device::retry_blocked`]: a queue
+    /// that drains wakes the blocked sources.
+    memory_blocked: bool,
 }
 
 impl<'s, Q: ByteQueue> Device<'s, Q> {
@@ -154,6 +160,8 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             held: 0,
             epoch: 0,
             last_now: Instant::ZERO,
+            need: 0,
+            memory_blocked: false,
         }
     }
 

@@ -31,8 +31,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if let Some(src) = holder.and_then(|s| self.peer_mut(s)) {
             src.progressed(n as u64, now);
         }
-        if was_above && now_below {
-            self.wake_blocked();
+        // A queue that could not grow may now have room in what it holds.
+        if (was_above && now_below) || (self.memory_blocked && n > 0) {
+            self.retry_blocked();
         }
     }
 

@@ -41,7 +41,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         if peer.src != Src::Idle {
             // A message cut through across calls waits for its destination to drain.
-            if fresh && self.dest_above_hwm(idx) {
+            if fresh && (self.dest_above_hwm(idx) || !self.room_for_more(idx, rest.len())) {
                 self.block(idx);
                 return Ok(0);
             }
@@ -72,6 +72,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 return Ok(0);
             }
         }
+        self.need = super::room::need(rest, head, head_len, missing);
         match self.route(idx, head, prefix) {
             Route::Go => {}
             Route::Blocked => {

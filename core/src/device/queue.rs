@@ -43,10 +43,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return Route::Discard;
         };
         let hwm = self.cfg.queue_hwm;
-        if self
+        let busy = self
             .peer(client)
-            .is_some_and(|c| c.held.is_some() || c.queue.len() >= hwm)
-        {
+            .is_some_and(|c| c.held.is_some() || c.queue.len() >= hwm);
+        if busy || !self.has_room(client) {
             return Route::Blocked;
         }
         self.hold(idx, client);

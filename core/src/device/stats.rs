@@ -33,6 +33,9 @@ pub struct Drops {
     pub unroutable: u64,
     /// A message whose sender left before finishing it.
     pub aborted: u64,
+    /// A subscriber's queue was below its high-water mark but could not grow: the process's
+    /// memory budget was spent (`memory_max`).
+    pub memory: u64,
     /// Data a subscriber sent that is not a subscription.
     pub upstream_data: u64,
     /// Subscriptions refused, all causes together; by cause in
@@ -60,7 +63,7 @@ impl Drops {
     /// Messages dropped, all causes together; `upstream_data` and `subscriptions` are not
     /// messages on their way between the sides and are not counted.
     pub const fn messages(&self) -> u64 {
-        self.hwm + self.busy + self.unroutable + self.aborted
+        self.hwm + self.busy + self.unroutable + self.aborted + self.memory
     }
 }
 

@@ -5,7 +5,8 @@ use super::peer::WorkerLink;
 use super::{ByteQueue, Device};
 
 impl<Q: ByteQueue> Device<'_, Q> {
-    /// The next ready worker, round-robin, that is free and below its high-water mark.
+    /// The next ready worker, round-robin, that is free, below its high-water mark, and has
+    /// room for the message being routed.
     pub(super) fn pick_worker(&mut self) -> Option<u32> {
         let start = self.workers?;
         let hwm = self.cfg.queue_hwm;
@@ -13,7 +14,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         loop {
             let p = self.peer(w)?;
             let link = p.worker?;
-            if p.held.is_none() && p.queue.len() < hwm && p.close.is_none() {
+            let free = p.held.is_none() && p.queue.len() < hwm && p.close.is_none();
+            if free && self.has_room(w) {
                 self.workers = Some(link.next);
                 return Some(w);
             }

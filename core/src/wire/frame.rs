@@ -182,6 +182,24 @@ pub fn message_missing(input: &[u8], head: FrameHead, head_len: usize) -> Option
     }
 }
 
+/// The length of the message that starts at `input` (with `head`, `head_len` bytes, decoded
+/// already), heads included, when all of it is here; `None` otherwise.
+pub fn message_len(input: &[u8], head: FrameHead, head_len: usize) -> Option<usize> {
+    let (mut head, mut used) = (head, head_len);
+    let mut at = 0usize;
+    loop {
+        let end = at.checked_add(used)?.checked_add(usize::try_from(head.len).ok()?)?;
+        if end > input.len() {
+            return None;
+        }
+        at = end;
+        if !head.command && !head.more {
+            return Some(at);
+        }
+        (head, used) = FrameHead::decode(&input[at..]).ok()??;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +279,22 @@ mod tests {
         assert!(!holds_message(&[
             0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
         ]));
+    }
+
+    #[test]
+    fn a_whole_message_has_a_length_and_a_partial_one_none() {
+        let msg = vectors::MULTIPART_PUSH;
+        let (head, used) = FrameHead::decode(msg).unwrap().unwrap();
+        assert_eq!(message_len(msg, head, used), Some(msg.len()));
+        let mut two = msg.to_vec();
+        two.extend_from_slice(msg);
+        assert_eq!(message_len(&two, head, used), Some(msg.len()), "the first only");
+        for n in used..msg.len() {
+            assert_eq!(message_len(&msg[..n], head, used), None, "prefix {n}");
+        }
+        let huge = [0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        let (head, used) = FrameHead::decode(&huge).unwrap().unwrap();
+        assert_eq!(message_len(&huge, head, used), None, "no overflow");
     }
 
     #[test]

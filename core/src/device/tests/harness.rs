@@ -36,11 +36,14 @@ pub type P = usize;
 /// Where a greeting carries the ZMTP minor version.
 pub(super) const MINOR_AT: usize = 11;
 
-/// An outbound queue that takes memory only while it holds bytes.
+/// An outbound queue that takes memory only while it holds bytes; a test may ration it, as a
+/// caller with a memory budget does: it then holds no more than its ration, whatever its
+/// capacity.
 #[derive(Debug)]
 pub struct VecQueue {
     buf: VecDeque<u8>,
     cap: usize,
+    ration: Option<usize>,
 }
 
 impl VecQueue {
@@ -48,7 +51,12 @@ impl VecQueue {
         VecQueue {
             buf: VecDeque::new(),
             cap,
+            ration: None,
         }
+    }
+
+    fn room(&self) -> usize {
+        self.ration.unwrap_or(self.cap).min(self.cap) - self.buf.len().min(self.cap)
     }
 }
 
@@ -62,11 +70,15 @@ impl ByteQueue for VecQueue {
     }
 
     fn push(&mut self, data: &[u8]) -> Result<(), Full> {
-        if self.cap - self.buf.len() < data.len() {
+        if self.room() < data.len() {
             return Err(Full);
         }
         self.buf.extend(data);
         Ok(())
+    }
+
+    fn reserve(&mut self, n: usize) -> bool {
+        self.room() >= n
     }
 
     fn front(&self) -> (&[u8], &[u8]) {
@@ -226,6 +238,15 @@ impl<'s> Net<'s> {
 
     pub fn cancel(&mut self, p: P, topic: &[u8]) {
         self.remotes[p].outbox.push(Out::Sub(false, topic.to_vec()));
+    }
+
+    /// The device's queue for `p` holds at most `bytes` from now on (its memory rationed), or
+    /// up to its capacity again (`None`). A caller whose memory was given back tells the
+    /// device so: [`Device::retry_blocked`](crate::device::Device::retry_blocked).
+    pub fn ration(&mut self, p: P, bytes: Option<usize>) {
+        let idx = self.dev.index(self.remotes[p].id).expect("a connected remote");
+        let peer = self.dev.peer_mut(idx).expect("a connected remote");
+        peer.queue.ration = bytes;
     }
 
     /// A paused remote takes no output: the device's queue for it fills.

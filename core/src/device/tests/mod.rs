@@ -28,6 +28,7 @@ mod forwarder;
 mod harness;
 mod isolation;
 mod lifecycle;
+mod memory;
 mod queue;
 mod regressions;
 mod remote;

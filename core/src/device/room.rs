@@ -1,0 +1,92 @@
+//! Room in the destinations' queues before a message (or more of one) goes to them.
+//!
+//! A queue may refuse to grow below its capacity ([`ByteQueue::reserve`]): the caller rations
+//! memory (edge-bin's process budget). Room is therefore asked for before anything is copied,
+//! never found missing half-way through a push: for a message stored whole, all of it when
+//! it is routed; for one cut through, what the caller holds of it at the start of each call.
+//! A queue that has no room is full, whatever its length:
+//!
+//! - a forwarder drops the message for that subscriber (counted, `Drops::memory`); one whose
+//!   queue cannot take the rest of a message it is already receiving lets it go, taken back if
+//!   none of it was written, reset otherwise;
+//! - a queue or streamer waits for room as it does above the high-water mark, and is woken
+//!   when a queue drains or [`Device::retry_blocked`] says memory was given back.
+
+use super::{ByteQueue, CloseReason, Device};
+use crate::conn::TRANSMIT_BUFFER;
+use crate::wire::frame::{message_len, FrameHead};
+
+/// Room asked beyond a message's own bytes: a queue's routing frame, and the commands a
+/// session may owe once the message ends.
+const SLACK: usize = TRANSMIT_BUFFER + 16;
+
+/// What a message that starts at `input` (its first head decoded) needs in each queue it goes
+/// to: all of it when it is all here (`missing` is `Some(0)`), else everything the caller
+/// holds, which is all of this message's.
+pub(super) fn need(input: &[u8], head: FrameHead, head_len: usize, missing: Option<u64>) -> usize {
+    let held = match missing {
+        Some(0) => message_len(input, head, head_len).unwrap_or(input.len()),
+        _ => input.len(),
+    };
+    held.saturating_add(SLACK)
+}
+
+impl<Q: ByteQueue> Device<'_, Q> {
+    /// Whether `idx`'s queue has room for the message being routed ([`need`]); a refusal is
+    /// remembered, so that draining queues wake the sources it blocks.
+    pub(super) fn has_room(&mut self, idx: u32) -> bool {
+        let need = self.need;
+        let room = self.peer_mut(idx).is_some_and(|p| {
+            // A message that started below the high-water mark fits the queue's capacity
+            // whole (`DeviceConfig::queue_capacity`): never ask for more than that leaves.
+            let left = p.queue.capacity().saturating_sub(p.queue.len());
+            p.queue.reserve(need.min(left))
+        });
+        self.memory_blocked |= !room;
+        room
+    }
+
+    /// Before `n` more bytes of the message in progress from `idx` are fed: room for them in
+    /// every destination it holds. False if its source must wait (queue, streamer); a
+    /// forwarder lets go of each subscriber that has none, and goes on.
+    pub(super) fn room_for_more(&mut self, idx: u32, n: usize) -> bool {
+        self.need = n.saturating_add(SLACK);
+        let mut cur = self.peer(idx).and_then(|p| p.src.dests());
+        if self.cfg.kind.waits_for_destination() {
+            return cur.is_none_or(|d| self.has_room(d));
+        }
+        while let Some(d) = cur {
+            cur = self.next_dest(d);
+            if !self.has_room(d) {
+                self.shed(d);
+            }
+        }
+        true
+    }
+
+    /// A subscriber whose queue cannot take the rest of the message it is receiving lets it
+    /// go: taken back if none of it was written (the subscriber lost that message, counted),
+    /// else the subscriber is reset.
+    fn shed(&mut self, dest: u32) {
+        let Some(d) = self.peer(dest) else { return };
+        let Some(held) = d.held else { return };
+        let clean = d.written <= held.mark;
+        self.leave_holder(dest);
+        let Some(d) = self.peer_mut(dest) else { return };
+        if clean {
+            d.queue.truncate_back((d.pushed - held.mark) as usize);
+            d.pushed = held.mark;
+            self.stats.dropped.memory += 1;
+            self.flush_control(dest);
+        } else {
+            self.stats.resets += 1;
+            self.request_close(dest, CloseReason::OutOfMemory);
+        }
+    }
+
+    /// The caller's memory was given back: every source waiting for room tries again.
+    pub fn retry_blocked(&mut self) {
+        self.memory_blocked = false;
+        self.wake_blocked();
+    }
+}

@@ -1,0 +1,164 @@
+//! Queues whose memory the caller rations (a process budget): a queue that cannot grow is
+//! full below its high-water mark. A forwarder drops for that subscriber alone (counted as
+//! `memory`), a streamer or queue waits for room and loses nothing.
+
+use super::*;
+
+/// A subscriber whose queue cannot grow loses the messages, counted by their own cause; the
+/// other gets them all, the publisher never waits, and nobody is closed. Given memory
+/// again, it gets what comes next.
+#[test]
+fn a_forwarder_drops_for_a_subscriber_whose_queue_cannot_grow() {
+    let mut store = Storage::new(4, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let (publisher, [starved, fed]) = net.publisher_and_two_subscribers(b"");
+    net.ration(starved, Some(100));
+    let sent: Vec<Msg> = (0..10).map(|seq| tagged(0, seq, &[200])).collect();
+    for m in &sent {
+        net.send(publisher, m);
+        net.pump();
+        assert!(net.wants_read(publisher) && net.pending(publisher) == 0);
+    }
+    assert_eq!(net.msgs(fed), &sent[..]);
+    assert!(net.msgs(starved).is_empty());
+    let dropped = net.dev.stats().dropped;
+    assert_eq!((dropped.memory, dropped.hwm), (10, 0));
+    assert_eq!(dropped.messages(), 10);
+
+    net.ration(starved, None);
+    let after = tagged(0, 10, &[200]);
+    net.send(publisher, &after);
+    net.pump();
+    assert_eq!(net.msgs(starved), [after]);
+    assert!(net.closes.is_empty());
+    net.assert_healthy();
+}
+
+/// A worker whose queue cannot grow is skipped; with no other, the producer waits, and every
+/// message arrives, in order, once memory is given back.
+#[test]
+fn a_streamer_waits_for_memory_and_loses_nothing() {
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(DeviceConfig::new(Kind::Streamer), &mut store);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    net.ration(worker, Some(100));
+    let sent: Vec<Msg> = (0..20).map(|seq| tagged(0, seq, &[300])).collect();
+    for m in &sent {
+        net.send(producer, m);
+    }
+    net.pump();
+    assert!(!net.wants_read(producer), "no room: the producer waits");
+    assert!(net.msgs(worker).is_empty());
+    assert!(net.pending(producer) > 0);
+
+    net.ration(worker, None);
+    net.pump();
+    assert!(net.msgs(worker).is_empty(), "nothing tells it yet");
+    net.dev.retry_blocked();
+    net.pump();
+    assert_eq!(net.msgs(worker), &sent[..]);
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+    net.assert_healthy();
+}
+
+/// A worker whose queue holds a few messages and cannot grow: the producer waits while it is
+/// full, and each time the worker writes some, the room it made is used. Nothing is lost.
+#[test]
+fn a_queue_that_drains_wakes_the_sources_waiting_for_its_room() {
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(DeviceConfig::new(Kind::Streamer), &mut store);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    net.ration(worker, Some(2000));
+    net.pause(worker, true);
+    let sent: Vec<Msg> = (0..20).map(|seq| tagged(0, seq, &[300])).collect();
+    for m in &sent {
+        net.send(producer, m);
+    }
+    net.pump();
+    assert!(!net.wants_read(producer));
+    let queued = net.queued(worker);
+    assert!(queued > 0 && queued <= 2000, "{queued}");
+    net.pause(worker, false);
+    net.pump();
+    assert_eq!(net.msgs(worker), &sent[..], "the ration was never lifted");
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+    net.assert_healthy();
+}
+
+/// A client whose queue cannot grow holds its reply back (the worker waits), then gets it.
+#[test]
+fn a_queue_reply_waits_for_its_client_to_have_room() {
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(DeviceConfig::new(Kind::Queue), &mut store);
+    let client = net.connect(Frontend, Req);
+    let _worker = net.connect_echo(Rep);
+    net.pump();
+    net.ration(client, Some(50));
+    let request = envelope(true, &[7; 300]);
+    net.send(client, &request);
+    net.pump();
+    assert!(net.msgs(client).is_empty());
+    net.ration(client, None);
+    net.dev.retry_blocked();
+    net.pump();
+    assert_eq!(net.msgs(client), [echo(&request)]);
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+    net.assert_healthy();
+}
+
+/// A message cut through to two subscribers: one whose queue cannot take the rest of it lets
+/// it go, taken back (it had written none of it), counted; the other gets it whole, and the
+/// first gets the next message intact.
+#[test]
+fn a_subscriber_that_cannot_take_the_rest_of_a_cut_through_message_lets_it_go() {
+    let mut store = Storage::new(4, 8);
+    let mut net = Net::new(small_input(forwarder()), &mut store);
+    let (publisher, [starved, fed]) = net.publisher_and_two_subscribers(b"");
+    net.pause(starved, true);
+    net.ration(starved, Some(30_000));
+    let large = tagged(0, 0, &[60_000]);
+    let bytes = encode(&large);
+    for piece in bytes.chunks(10_000) {
+        net.send_raw(publisher, piece);
+        net.pump();
+    }
+    assert_eq!(net.msgs(fed), [large]);
+    assert_eq!(net.queued(starved), 0, "taken back out of its queue");
+    assert_eq!(net.dev.stats().dropped.memory, 1);
+    assert!(net.closes.is_empty());
+
+    net.pause(starved, false);
+    let next = tagged(0, 1, &[100]);
+    net.send(publisher, &next);
+    net.pump();
+    assert_eq!(net.msgs(starved), [next]);
+    net.assert_healthy();
+}
+
+/// The same when the subscriber had written part of the message: it cannot be taken back, so
+/// that subscriber is reset; the other still gets it whole.
+#[test]
+fn a_subscriber_that_wrote_part_of_a_message_it_cannot_finish_is_reset() {
+    let mut store = Storage::new(4, 8);
+    let mut net = Net::new(small_input(forwarder()), &mut store);
+    let (publisher, [starved, fed]) = net.publisher_and_two_subscribers(b"");
+    let large = tagged(0, 0, &[60_000]);
+    let bytes = encode(&large);
+    // Past the topic bytes a forwarder matches on (MAX_TOPIC): cut through at once.
+    net.send_raw(publisher, &bytes[..20_000]);
+    net.pump();
+    assert!(net.remote(starved).wire.len() > 10_000, "it wrote the first part");
+    net.pause(starved, true);
+    net.ration(starved, Some(15_000));
+    for piece in bytes[20_000..].chunks(10_000) {
+        net.send_raw(publisher, piece);
+        net.pump();
+    }
+    assert_eq!(net.msgs(fed), [large]);
+    assert_eq!(net.closes, [(starved, CloseReason::OutOfMemory)]);
+    assert_eq!(net.dev.stats().resets, 1);
+}
