@@ -106,7 +106,9 @@ pub struct Account {
     lane_bytes: usize,
     kept_free: AtomicUsize,
     kept: usize,
-    /// Memory was given back since the host last looked ([`Account::take_freed`]).
+    /// A request was refused since the host last woke those waiting.
+    wanted: AtomicBool,
+    /// Memory was given back since then ([`Account::take_freed`]).
     freed: AtomicBool,
     /// Requests refused, ever.
     refused: AtomicU64,
@@ -122,6 +124,7 @@ impl Account {
             lane_bytes: lane,
             kept_free: AtomicUsize::new(kept),
             kept,
+            wanted: AtomicBool::new(false),
             freed: AtomicBool::new(false),
             refused: AtomicU64::new(0),
         }
@@ -137,9 +140,26 @@ impl Account {
         &self.budget
     }
 
-    /// Whether memory was given back since the last call: waiters may try again.
+    /// Whether memory was given back since a request was refused: those waiting may try
+    /// again (and the next refusal starts another wait).
     pub fn take_freed(&self) -> bool {
-        self.freed.load(Relaxed) && self.freed.swap(false, Relaxed)
+        let freed = self.freed.load(Relaxed) && self.freed.swap(false, Relaxed);
+        if freed {
+            self.wanted.store(false, Relaxed);
+        }
+        freed
+    }
+
+    /// Whether a request was refused since those waiting were last woken.
+    pub fn wanted(&self) -> bool {
+        self.wanted.load(Relaxed)
+    }
+
+    /// Memory went back: if anyone waits for it, say so.
+    fn gave(&self) {
+        if self.wanted.load(Relaxed) {
+            self.freed.store(true, Relaxed);
+        }
     }
 
     /// Requests refused since the account was made.
@@ -149,6 +169,7 @@ impl Account {
 
     fn refuse(&self) -> bool {
         self.refused.fetch_add(1, Relaxed);
+        self.wanted.store(true, Relaxed);
         false
     }
 
@@ -191,7 +212,11 @@ impl Charge {
 
     /// Bytes it may hold.
     pub fn bytes(&self) -> usize {
-        let lane = if self.lane { self.account.lane_bytes } else { 0 };
+        let lane = if self.lane {
+            self.account.lane_bytes
+        } else {
+            0
+        };
         self.shared.saturating_add(self.kept).saturating_add(lane)
     }
 
@@ -244,7 +269,7 @@ impl Charge {
         self.lane = true;
         let shared = std::mem::take(&mut self.shared);
         self.account.budget.give(shared);
-        self.account.freed.store(true, Relaxed);
+        self.account.gave();
         true
     }
 
@@ -276,7 +301,7 @@ impl Charge {
         let shared = (excess - kept).min(self.shared);
         self.shared -= shared;
         account.budget.give(shared);
-        account.freed.store(true, Relaxed);
+        account.gave();
     }
 }
 
@@ -390,8 +415,10 @@ mod tests {
         assert_eq!(a.refused(), 1);
         c.shrink_to(100);
         assert_eq!((c.bytes(), a.budget().used()), (100, 100));
-        assert!(a.take_freed());
+        assert!(a.take_freed(), "given back after a refusal");
         assert!(!a.take_freed(), "seen once");
+        c.shrink_to(50);
+        assert!(!a.take_freed(), "nobody was refused since");
         drop(c);
         assert_eq!(a.budget().used(), 0);
     }
@@ -405,16 +432,26 @@ mod tests {
         assert!(one.take_lane());
         assert_eq!(a.budget().used(), 0, "the lane covers what it held");
         assert_eq!(one.bytes(), 5000);
-        assert!(two.grow_to(100), "the budget it gave back serves the others");
+        assert!(
+            two.grow_to(100),
+            "the budget it gave back serves the others"
+        );
         assert!(!two.take_lane());
         one.shrink_to(10);
-        assert_eq!(one.bytes(), 5000, "the lane is kept while the buffer needs any of it");
+        assert_eq!(
+            one.bytes(),
+            5000,
+            "the lane is kept while the buffer needs any of it"
+        );
         one.shrink_to(0);
         assert!(!one.holds_kept());
         assert!(two.take_lane());
         drop(two);
         assert_eq!(a.budget().used(), 0);
-        assert!(Charge::new(a.clone()).take_lane(), "a dropped charge lets the lane go");
+        assert!(
+            Charge::new(a.clone()).take_lane(),
+            "a dropped charge lets the lane go"
+        );
     }
 
     #[test]
@@ -423,13 +460,20 @@ mod tests {
         let mut q = Charge::new(a.clone());
         assert!(!q.grow_to(1));
         assert!(q.grow_kept_to(600));
-        assert!(!Charge::new(a.clone()).grow_kept_to(401), "whole or nothing");
+        assert!(
+            !Charge::new(a.clone()).grow_kept_to(401),
+            "whole or nothing"
+        );
         assert!(q.holds_kept());
         q.force_to(700);
         assert_eq!((q.bytes(), a.budget().used()), (700, 100));
         q.shrink_to(200);
         assert_eq!(q.bytes(), 200);
-        assert_eq!(a.budget().used(), 100, "kept room given back before the budget");
+        assert_eq!(
+            a.budget().used(),
+            100,
+            "kept room given back before the budget"
+        );
         drop(q);
         assert_eq!(a.budget().used(), 0);
         assert!(Charge::new(a).grow_kept_to(1000));

@@ -76,7 +76,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
     let conn = Conn {
         id,
         stream,
-        input: Input::default(),
+        input: Input::new(host.charge()),
         write_blocked: false,
         bypass: Bypass::default(),
         dest_blocked: None,
@@ -138,6 +138,10 @@ impl Conn {
                 Ok(true) => self.take_turns(sig).await,
                 Ok(false) => {
                     self.busy_since = None;
+                    self.input.trim();
+                    if self.input.is_starved() {
+                        host.wait_for_memory(self.id);
+                    }
                     if let Err(e) = self.wait(host, sig).await {
                         return End::Io(e);
                     }

@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_executor::LocalExecutor;
@@ -25,12 +26,13 @@ use async_signal::{Signal as UnixSignal, Signals};
 use futures_lite::{future, StreamExt};
 use log::{debug, error, info, warn};
 
+use crate::budget::Budget;
 use crate::gateway::{self, Gateway};
-use crate::host::{self, Clock};
+use crate::host::Clock;
 use crate::net::BindError;
 use crate::notify::{self, Notifier};
 use crate::reload::{self, Source};
-use crate::setup::DeviceSetup;
+use crate::setup::{DeviceSetup, Memory, Process};
 use crate::storage::{AllocError, Storage};
 
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(1);
@@ -81,22 +83,30 @@ impl fmt::Display for RunError {
     }
 }
 
-/// Start every device, then run until SIGINT or SIGTERM (or a device thread dies).
-pub fn run(devices: Vec<DeviceSetup>, source: Option<Source>) -> Result<(), RunError> {
+/// Start every device, then run until SIGINT or SIGTERM (or a device thread dies). The
+/// devices fit `process.memory_max` (checked when they were read); what they leave of it is
+/// the budget they share.
+pub fn run(
+    devices: Vec<DeviceSetup>,
+    process: Process,
+    source: Option<Source>,
+) -> Result<(), RunError> {
     // First, so a signal during start-up is not the default action (SIGHUP would end us).
     let mut signals = Signals::new([UnixSignal::Int, UnixSignal::Term, UnixSignal::Hup])
         .map_err(RunError::Signals)?;
+    let memory = Memory::of(&devices, &process);
     let mut storage = Vec::with_capacity(devices.len());
     for d in &devices {
         storage.push(Storage::allocate(d).map_err(RunError::Alloc)?);
     }
-    raise_fd_limit(&devices);
+    raise_fd_limit(&memory);
     let mut bound = Vec::with_capacity(devices.len());
     for d in &devices {
         let eps = gateway::bind(d, &|_| false).map_err(|e| RunError::Bind(d.name.clone(), e))?;
         bound.push(eps);
     }
-    let mut gw = Gateway::new(Clock::start());
+    let budget = usize::try_from(memory.budget()).unwrap_or(usize::MAX);
+    let mut gw = Gateway::new(Clock::start(), Arc::new(Budget::new(budget)));
     for ((d, s), eps) in devices.into_iter().zip(storage).zip(bound) {
         let name = d.name.clone();
         let t = gateway::spawn(&gw, d, s, eps).map_err(|e| RunError::Thread(name, e))?;
@@ -217,12 +227,9 @@ async fn shutdown(gw: &mut Gateway, signals: &mut Signals) {
 }
 
 /// Every peer and pipe end is a descriptor: lift the soft limit to the hard one.
-fn raise_fd_limit(devices: &[DeviceSetup]) {
+fn raise_fd_limit(memory: &Memory) {
     use rustix::process::{getrlimit, setrlimit, Resource};
-    let max_fds: usize = devices
-        .iter()
-        .map(|d| d.peer_slots().saturating_add(2 * host::max_pipes(d)))
-        .fold(0, usize::saturating_add);
+    let max_fds = memory.descriptors();
     let mut lim = getrlimit(Resource::Nofile);
     if lim.current < lim.maximum {
         lim.current = lim.maximum;
@@ -231,7 +238,7 @@ fn raise_fd_limit(devices: &[DeviceSetup]) {
         }
     }
     let have = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
-    let want = (max_fds as u64).saturating_add(64);
+    let want = max_fds.saturating_add(64);
     if have < want {
         warn!("open-files limit is {have}; the configured peers and pipes need about {want} (raise LimitNOFILE)");
     }

@@ -1,7 +1,8 @@
 //! What a stopping device could not deliver: the messages (and their bytes) still queued for
 //! its peers when the flush deadline passed, logged per device at warn, or at info when every
 //! message was written. Messages are counted by [`OutFrames`](crate::outframes::OutFrames);
-//! bytes left that are no message's (a greeting, a PING) are not worth a warning.
+//! bytes left that are no message's (a greeting, a PING) are not worth a warning. Then the
+//! messages it dropped while it ran, by cause, if any.
 
 use log::{info, warn};
 
@@ -16,6 +17,20 @@ pub fn report(host: &DeviceHost) {
         warn!(
             "{}stopped with output not delivered: {q} when the flush deadline passed",
             host.tag()
+        );
+    }
+    let d = host.stats().dropped;
+    if d.messages() > 0 {
+        info!(
+            "{}dropped {} messages while running: {} above a high-water mark, {} for memory, {} \
+             unroutable, {} aborted, {} busy",
+            host.tag(),
+            d.messages(),
+            d.hwm,
+            d.memory,
+            d.unroutable,
+            d.aborted,
+            d.busy
         );
     }
 }

@@ -13,6 +13,7 @@ use log::{info, warn};
 use zedge_core::device::Side;
 
 use crate::admit::side_name;
+use crate::budget::Budget;
 use crate::endpoint::{Endpoint, Mode};
 use crate::host::{self, Clock};
 use crate::net::{self, BindError};
@@ -35,15 +36,18 @@ pub struct Gateway {
     pub retiring: Vec<DeviceThread>,
     pub clock: Clock,
     pub roster: Roster,
+    /// What the devices share of `memory_max` at run time.
+    pub budget: Arc<Budget>,
 }
 
 impl Gateway {
-    pub fn new(clock: Clock) -> Gateway {
+    pub fn new(clock: Clock, budget: Arc<Budget>) -> Gateway {
         Gateway {
             threads: Vec::new(),
             retiring: Vec::new(),
             clock,
             roster: Rc::default(),
+            budget,
         }
     }
 
@@ -156,7 +160,7 @@ pub fn spawn(
     storage: Storage,
     eps: Endpoints,
 ) -> std::io::Result<DeviceThread> {
-    DeviceThread::spawn(d, storage, eps, gw.clock)
+    DeviceThread::spawn(d, storage, eps, gw.clock, gw.budget.clone())
 }
 
 #[cfg(test)]

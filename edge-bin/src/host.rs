@@ -19,18 +19,21 @@ use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use async_io::Timer;
-use log::info;
+use log::{info, warn};
 use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
+use crate::budget::{Account, Budget, Charge};
 use crate::gate::{Displace, Gate, Limits, Rank, Refusal, Source};
 use crate::net::Stream;
 use crate::outframes::{OutFrames, Queued};
 use crate::queue::HeapQueue;
-use crate::setup::DeviceSetup;
+use crate::report::WARN_EVERY;
+use crate::setup::{DeviceSetup, Mib};
 use crate::signal::Signal;
 use crate::splice::Pipes;
 use crate::storage::Storage;
@@ -100,14 +103,25 @@ pub struct DeviceHost {
     /// Shutting down: no more input is taken, output still drains.
     stopping: Cell<bool>,
     queue_capacity: usize,
+    /// What the device's buffers draw from as they grow.
+    account: Arc<Account>,
+    /// Connections that could read nothing for want of memory, to wake when some is given back.
+    starved: RefCell<Vec<PeerId>>,
 }
 
 impl DeviceHost {
     /// Build the device over `storage` (taken by [`Storage::allocate`], so nothing here can
-    /// fail). The peer table and subscription storage are leaked: the device borrows them for
-    /// as long as it lives, and a device runs until the process ends or a reload stops it.
-    pub fn start(d: &DeviceSetup, storage: Storage, clock: Clock) -> DeviceHost {
+    /// fail), its buffers drawing from `budget`. The peer table and subscription storage are
+    /// leaked: the device borrows them for as long as it lives, and a device runs until the
+    /// process ends or a reload stops it.
+    pub fn start(
+        d: &DeviceSetup,
+        storage: Storage,
+        clock: Clock,
+        budget: Arc<Budget>,
+    ) -> DeviceHost {
         let cfg = d.device_config();
+        let kept = d.kept();
         let peers: &'static mut [Slot<HeapQueue>] = storage.peers.leak();
         let subs: &'static mut [u8] = storage.subs.leak();
         // Peers choose the topics: the table's hashes are keyed so that they cannot aim at
@@ -119,11 +133,36 @@ impl DeviceHost {
             conns: RefCell::new(HashMap::new()),
             frames: RefCell::new(HashMap::new()),
             gate: RefCell::new(Gate::new(limits(d))),
-            pipes: Pipes::new(max_pipes(d)),
+            pipes: Pipes::new(d.splices()),
             scratch: RefCell::new(storage.scratch.into_boxed_slice()),
             clock,
             stopping: Cell::new(false),
             queue_capacity: cfg.queue_capacity(),
+            account: Arc::new(Account::new(budget, kept.lane, kept.queue)),
+            starved: RefCell::default(),
+        }
+    }
+
+    /// A new buffer's hold on the device's memory.
+    pub fn charge(&self) -> Charge {
+        Charge::new(self.account.clone())
+    }
+
+    /// The connection `id` could read nothing for want of memory: wake it when some is given
+    /// back.
+    pub fn wait_for_memory(&self, id: PeerId) {
+        self.starved.borrow_mut().push(id);
+    }
+
+    /// Memory was given back (or may be free again): every source and connection waiting for
+    /// some tries again.
+    fn memory_freed(&self, dev: &mut Dev) {
+        dev.retry_blocked();
+        let conns = self.conns.borrow();
+        for id in self.starved.take() {
+            if let Some(h) = conns.get(&id) {
+                h.signal.wake();
+            }
         }
     }
 
@@ -132,6 +171,9 @@ impl DeviceHost {
     pub fn with_device<R>(&self, f: impl FnOnce(&mut Dev) -> R) -> R {
         let mut dev = self.dev.borrow_mut();
         let r = f(&mut dev);
+        if self.account.take_freed() {
+            self.memory_freed(&mut dev);
+        }
         let conns = self.conns.borrow();
         while let Some(id) = dev.poll_wake() {
             if let Some(h) = conns.get(&id) {
@@ -159,7 +201,7 @@ impl DeviceHost {
         stream: Stream,
         src: Source,
     ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
-        let queue = HeapQueue::new(self.queue_capacity);
+        let queue = HeapQueue::new(self.queue_capacity, self.charge());
         let now = self.clock.now();
         self.with_device(|dev| {
             let mut gate = self.gate.borrow_mut();
@@ -320,6 +362,7 @@ impl DeviceHost {
     /// Fire the device's timers (handshake limits, heartbeats) and log stats, forever.
     pub async fn run_timers(self: Rc<Self>) {
         let mut last_stats = StdInstant::now();
+        let mut spent = Spent::default();
         loop {
             let now = self.clock.now();
             let next = self.peek(|dev| dev.poll_timeout());
@@ -327,12 +370,49 @@ impl DeviceHost {
             Timer::at(self.clock.to_std(at)).await;
             self.with_device(|dev| {
                 dev.handle_timeout(self.clock.now());
+                // Another device may have given memory back: those waiting try again.
+                if self.account.wanted() && self.account.budget().has(1) {
+                    self.memory_freed(dev);
+                }
+                spent.warn(&self.tag, &self.account, dev.stats());
                 if log::log_enabled!(log::Level::Info) && last_stats.elapsed() >= STATS_EVERY {
                     last_stats = StdInstant::now();
                     info!("{}stats: {:?}", self.tag, dev.stats());
                 }
             });
         }
+    }
+}
+
+/// Warns, at most once per [`WARN_EVERY`], that the device's buffers could not grow for want
+/// of memory.
+#[derive(Debug, Default)]
+struct Spent {
+    /// Refusals and drops for memory already reported.
+    refused: u64,
+    dropped: u64,
+    warned: Option<StdInstant>,
+}
+
+impl Spent {
+    fn warn(&mut self, tag: &str, account: &Account, stats: &Stats) {
+        let (refused, dropped) = (account.refused(), stats.dropped.memory);
+        let now = StdInstant::now();
+        let quiet = self.warned.is_some_and(|t| now - t < WARN_EVERY);
+        if refused == self.refused || quiet {
+            return;
+        }
+        let budget = account.budget();
+        warn!(
+            "{tag}memory_max is spent: {} of the {} the devices share is in use; since the last \
+             report {} buffers could not grow ({} messages dropped for subscribers, the other \
+             peers waited). Raise memory_max, or lower queue_hwm, store_forward_max or max_peers",
+            Mib(budget.used() as u64),
+            Mib(budget.total() as u64),
+            refused - self.refused,
+            dropped - self.dropped,
+        );
+        (self.refused, self.dropped, self.warned) = (refused, dropped, Some(now));
     }
 }
 
@@ -360,16 +440,6 @@ pub fn tag(name: &str) -> String {
         String::new()
     } else {
         format!("{name} ")
-    }
-}
-
-/// How many bodies the device may pass through pipes at once: none where the device lets no
-/// body by.
-pub fn max_pipes(d: &DeviceSetup) -> usize {
-    if d.kind.bypasses() {
-        d.tuning.max_splices
-    } else {
-        0
     }
 }
 

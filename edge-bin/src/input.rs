@@ -14,20 +14,32 @@
 //! a message up to that size is held until all of it is here. A read takes at most
 //! [`READ_MAX`], and a connection's own buffer grows by doubling as far as what it holds
 //! needs, so memory follows the messages actually in flight, not the threshold.
+//!
+//! What a read leaves held is memory too, and it is read before anyone knows how much of it
+//! the device will take: so a connection reads no more than it may hold. [`KEEP_PENDING`] is
+//! its own (counted at start for every connection); beyond that it holds what its [`Charge`]
+//! has from the process's budget, taken before the read (a reading connection holds a read's
+//! worth, given back when it waits) and as its buffer grows. When the budget has no more, a
+//! connection holding part of a message takes its device's lane, if free, which lets it grow
+//! to the whole input capacity: one message at a time always arrives whole. Otherwise it reads
+//! what it may (nothing, at worst) and is *starved*: it holds no destination and waits until
+//! memory is given back.
 
 use std::io;
 
+use crate::budget::Charge;
 use crate::net::Stream;
 
 /// A buffer for held input larger than this is freed once it drains; more held bytes than
-/// this are read after in place.
-const KEEP_PENDING: usize = 4096;
+/// this are read after in place. Every connection may hold this much without asking the
+/// budget (it is counted at start).
+pub const KEEP_PENDING: usize = 4096;
 
 /// The most one read takes: a round's work stays bounded however large the input capacity,
 /// and a stream of small messages is read as it was with a 64 KiB buffer.
 pub const READ_MAX: usize = 64 << 10;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Input {
     /// What the device has not taken: `buf[start..]`. Its capacity stays within the input
     /// capacity, so reading into all of it never holds more than the device can take.
@@ -37,6 +49,11 @@ pub struct Input {
     eof: bool,
     /// The last read found nothing; no read until the socket is readable again.
     blocked: bool,
+    /// What it may hold beyond [`KEEP_PENDING`]: its buffer's allocation, and while it
+    /// reads, what a read may leave.
+    charge: Charge,
+    /// The budget let the last round read nothing: no read until memory is given back.
+    starved: bool,
 }
 
 /// What one [`Input::read_and_feed`] did.
@@ -51,6 +68,17 @@ pub struct Fed {
 }
 
 impl Input {
+    pub fn new(charge: Charge) -> Input {
+        Input {
+            buf: Vec::new(),
+            start: 0,
+            eof: false,
+            blocked: false,
+            charge,
+            starved: false,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.start == self.buf.len()
     }
@@ -66,6 +94,17 @@ impl Input {
     /// The socket may have something to read: not at its end nor known to be empty.
     pub fn is_open(&self) -> bool {
         !self.eof && !self.blocked
+    }
+
+    /// The last round could read nothing for want of memory: wait until some is given back.
+    pub fn is_starved(&self) -> bool {
+        self.starved
+    }
+
+    /// Going to wait: hold no more of the budget than the buffer does.
+    pub fn trim(&mut self) {
+        let held = self.buf.capacity().saturating_sub(KEEP_PENDING);
+        self.charge.shrink_to(held);
     }
 
     /// The peer closed its side (a read found the end of the stream).
@@ -87,6 +126,9 @@ impl Input {
     /// nothing else is held.
     pub fn put_back(&mut self, bytes: Vec<u8>) {
         debug_assert!(self.is_empty());
+        // Here already, and kept whatever the budget says (a pipe's worth at most).
+        self.charge
+            .force_to(bytes.capacity().saturating_sub(KEEP_PENDING));
         self.buf = bytes;
         self.start = 0;
     }
@@ -106,12 +148,17 @@ impl Input {
     ) -> Result<Fed, E> {
         let cap = scratch.len();
         let held = self.buf.len() - self.start;
-        let reads = self.is_open() && held < cap;
+        let mut max = 0;
+        if self.is_open() && held < cap {
+            let want = read_len().min(READ_MAX).min(cap - held);
+            max = self.room_for(held, want, cap);
+            self.starved = max == 0 && want > 0;
+        }
+        let reads = max > 0;
         let mut fed = Fed::default();
         let mut more = false;
         if held > KEEP_PENDING || (held > 0 && !reads) {
             if reads {
-                let max = read_len().min(READ_MAX).min(cap - held);
                 fed.read = self.read_in_place(stream, scratch, max)?;
                 more = fed.read >= max;
             }
@@ -124,7 +171,7 @@ impl Input {
             self.start = 0;
             let mut len = held;
             if reads {
-                let end = len.saturating_add(read_len().min(READ_MAX)).min(cap);
+                let end = len + max;
                 fed.read = self.note(stream.read(&mut scratch[len..end]))?;
                 more = fed.read == end - len;
                 len += fed.read;
@@ -132,7 +179,7 @@ impl Input {
             if len > 0 {
                 fed.offered = len;
                 fed.used = feed(&scratch[..len], more)?;
-                self.hold(&scratch[fed.used..len], cap);
+                self.hold(&scratch[fed.used..len]);
             }
         }
         if self.is_empty() {
@@ -143,6 +190,25 @@ impl Input {
             }
         }
         Ok(fed)
+    }
+
+    /// Bytes it may hold: its own and what its charge has.
+    fn room(&self) -> usize {
+        KEEP_PENDING.saturating_add(self.charge.bytes())
+    }
+
+    /// How much of a `want`-byte read it may make holding `held`: all of it if it may hold
+    /// both, which it asks the budget for (doubling, as its buffer grows), then the lane if
+    /// it holds part of a message; else what room it has.
+    fn room_for(&mut self, held: usize, want: usize, cap: usize) -> usize {
+        let need = held + want;
+        if need > self.room() {
+            let doubled = need.max(self.buf.capacity().saturating_mul(2)).min(cap);
+            let _ = self.charge.grow_to(doubled - KEEP_PENDING)
+                || self.charge.grow_to(need - KEEP_PENDING)
+                || (held > 0 && self.charge.take_lane());
+        }
+        self.room().saturating_sub(held).min(want)
     }
 
     /// Read after the held bytes, in this buffer: `max` (which keeps the total within the
@@ -159,7 +225,10 @@ impl Input {
         self.start = 0;
         let need = self.buf.len() + max;
         if need > self.buf.capacity() {
-            let target = need.max(self.buf.capacity().saturating_mul(2)).min(cap);
+            let target = need
+                .max(self.buf.capacity().saturating_mul(2))
+                .min(cap)
+                .min(self.room());
             self.buf.reserve_exact(target - self.buf.len());
         }
         if max > KEEP_PENDING {
@@ -191,11 +260,11 @@ impl Input {
     }
 
     /// Keep `left` (from the scratch buffer) in the empty buffer, growing it as a `Vec` would
-    /// but never past `cap`.
-    fn hold(&mut self, left: &[u8], cap: usize) {
+    /// but never past what it may hold (which the read that brought `left` was sized to).
+    fn hold(&mut self, left: &[u8]) {
         let have = self.buf.capacity();
         if left.len() > have {
-            let want = left.len().max(have.saturating_mul(2)).min(cap);
+            let want = left.len().max(have.saturating_mul(2)).min(self.room());
             self.buf.reserve_exact(want);
         }
         self.buf.extend_from_slice(left);
@@ -208,9 +277,19 @@ mod tests {
     use std::io::Write;
     use std::os::unix::net::UnixStream;
 
+    use std::sync::Arc;
+
     use async_io::Async;
 
+    use crate::budget::{Account, Budget};
+
     const CAP: usize = 16 << 10;
+
+    /// A device's account: `budget` bytes to share, and a lane that lets one connection hold
+    /// the whole input capacity.
+    fn account(budget: usize) -> Arc<Account> {
+        Arc::new(Account::new(Arc::new(Budget::new(budget)), CAP, 0))
+    }
 
     struct Peer {
         tx: UnixStream,
@@ -221,11 +300,15 @@ mod tests {
 
     impl Peer {
         fn new() -> Peer {
+            Peer::charged(Charge::new(Account::unlimited()))
+        }
+
+        fn charged(charge: Charge) -> Peer {
             let (tx, rx) = UnixStream::pair().unwrap();
             Peer {
                 tx,
                 rx: Stream::Unix(Async::new(rx).unwrap()),
-                input: Input::default(),
+                input: Input::new(charge),
                 scratch: vec![0; CAP],
             }
         }
@@ -354,5 +437,85 @@ mod tests {
             .unwrap();
         assert_eq!(fed.read, 10);
         assert_eq!(p.input.buf.len(), 10);
+    }
+
+    #[test]
+    fn a_connection_reads_no_more_than_it_may_hold() {
+        let account = Arc::new(Account::new(Arc::new(Budget::new(0)), 0, 0));
+        let mut p = Peer::charged(Charge::new(account.clone()));
+        let (fed, _) = p.round(&[5; 10_000], Some(0));
+        assert_eq!(
+            fed.read, KEEP_PENDING,
+            "its own and no more: the budget is spent"
+        );
+        assert!(!p.input.is_starved());
+        let (fed, _) = p.round(b"", Some(0));
+        assert_eq!(fed.read, 0);
+        assert!(
+            p.input.is_starved(),
+            "it holds what it may and waits for memory"
+        );
+        assert_eq!(account.budget().used(), 0);
+    }
+
+    #[test]
+    fn a_read_takes_room_from_the_budget_and_a_waiting_connection_gives_it_back() {
+        let account = account(1 << 20);
+        let mut p = Peer::charged(Charge::new(account.clone()));
+        let (fed, _) = p.round(&[5; 10_000], None);
+        assert_eq!(fed.read, 10_000);
+        assert!(
+            account.budget().used() >= CAP - KEEP_PENDING,
+            "a read's worth, asked first"
+        );
+        p.input.trim();
+        assert_eq!(
+            account.budget().used(),
+            0,
+            "drained, it holds nothing of the budget"
+        );
+        p.round(&[5; 10_000], Some(0));
+        p.input.trim();
+        assert_eq!(p.input.buf.len(), 10_000);
+        assert_eq!(
+            account.budget().used(),
+            p.input.buf.capacity() - KEEP_PENDING,
+            "what its buffer holds, waiting"
+        );
+        drop(p);
+        assert_eq!(account.budget().used(), 0);
+    }
+
+    #[test]
+    fn one_connection_at_a_time_takes_the_lane_and_gets_its_message_whole() {
+        let account = account(2_000);
+        let mut one = Peer::charged(Charge::new(account.clone()));
+        let mut two = Peer::charged(Charge::new(account.clone()));
+        let message = vec![9; CAP - 100];
+        // Both hold part of a message the device takes only whole.
+        one.round(&message[..5_000], Some(0));
+        two.round(&message[..5_000], Some(0));
+        one.tx.write_all(&message[5_000..]).unwrap();
+        let mut held = 0;
+        for _ in 0..10 {
+            let (fed, _) = one.round(b"", Some(0));
+            held = fed.offered;
+        }
+        assert_eq!(held, message.len(), "the lane's holder gets all of it");
+        two.tx.write_all(&message[5_000..]).unwrap();
+        two.round(b"", Some(0));
+        two.round(b"", Some(0));
+        assert!(two.input.is_starved(), "the other waits for memory");
+        assert!(two.input.buf.len() < message.len());
+        // The first message goes; its buffer and the lane go back: the other gets its turn.
+        one.round(b"", None);
+        one.input.trim();
+        assert!(account.take_freed());
+        let mut held = 0;
+        for _ in 0..10 {
+            let (fed, _) = two.round(b"", Some(0));
+            held = fed.offered;
+        }
+        assert_eq!(held, message.len());
     }
 }

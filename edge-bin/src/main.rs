@@ -42,7 +42,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use reload::Source;
-use setup::DeviceSetup;
+use setup::{DeviceSetup, Process};
 
 fn main() -> ExitCode {
     // Settings that cannot work, or devices that cannot fit memory_max, are refused here,
@@ -77,14 +77,11 @@ fn main() -> ExitCode {
         Ok(level) => log::init(level),
         Err(e) => return usage_error(&e),
     }
-    // The driver does not draw its buffers from memory_max yet; the check above already
-    // holds the fixed part of every device to it.
-    let _budget = process.memory_max;
-    run(devices, source)
+    run(devices, process, source)
 }
 
-fn run(devices: Vec<DeviceSetup>, source: Option<Source>) -> ExitCode {
-    match driver::run(devices, source) {
+fn run(devices: Vec<DeviceSetup>, process: Process, source: Option<Source>) -> ExitCode {
+    match driver::run(devices, process, source) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("zedge: {e}");

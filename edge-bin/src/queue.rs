@@ -7,6 +7,12 @@
 //! the ring (two slices out, `memcpy` in, no zero-filling on growth); this type adds the hard
 //! capacity and the growth and release policy.
 //!
+//! Growth past the first allocation (counted at start for every connection) draws from the
+//! process's memory budget through the queue's [`Charge`]; a growth the budget refuses makes
+//! the queue full for now ([`ByteQueue::reserve`] says no, a push is refused). An empty queue
+//! may take a whole message's room from what its device keeps, and gives it back as soon as
+//! it drains.
+//!
 //! [`DeviceConfig::queue_capacity`]: zedge_core::device::DeviceConfig::queue_capacity
 
 use std::collections::VecDeque;
@@ -14,8 +20,11 @@ use std::collections::VecDeque;
 use zedge_core::device::ByteQueue;
 use zedge_core::wire::Full;
 
-/// First allocation: a greeting plus READY fit, and idle peers stay cheap.
-const MIN_ALLOC: usize = 512;
+use crate::budget::Charge;
+
+/// First allocation: a greeting plus READY fit, and idle peers stay cheap. Counted at start
+/// for every connection; the budget is asked only for growth past it.
+pub const MIN_ALLOC: usize = 512;
 
 /// An empty queue keeps a buffer up to this size and frees anything larger. Steady traffic of
 /// messages up to about 100 KiB then reuses one buffer instead of allocating (and faulting in
@@ -27,14 +36,18 @@ const KEEP_WHEN_EMPTY: usize = 256 << 10;
 pub struct HeapQueue {
     buf: VecDeque<u8>,
     capacity: usize,
+    /// What the buffer holds past [`MIN_ALLOC`].
+    charge: Charge,
 }
 
 impl HeapQueue {
-    /// An empty queue that will never hold more than `capacity` bytes. Allocates nothing.
-    pub fn new(capacity: usize) -> Self {
+    /// An empty queue that will never hold more than `capacity` bytes, growing with what
+    /// `charge` grants. Allocates nothing.
+    pub fn new(capacity: usize, charge: Charge) -> Self {
         HeapQueue {
             buf: VecDeque::new(),
             capacity,
+            charge,
         }
     }
 
@@ -45,9 +58,35 @@ impl HeapQueue {
     }
 
     fn release_if_drained(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > KEEP_WHEN_EMPTY {
+        let large = self.buf.capacity() > KEEP_WHEN_EMPTY || self.charge.holds_kept();
+        if self.buf.is_empty() && large {
             self.buf = VecDeque::new();
+            self.charge.shrink_to(0);
         }
+    }
+
+    /// Grow to hold `need` bytes: double, but never past the hard capacity nor what the
+    /// budget grants; when it grants no more than `need`, that; an empty queue that may use
+    /// what its device keeps (`kept`) takes `need` from there. False if none of that is there.
+    fn grow(&mut self, need: usize, kept: bool) -> bool {
+        let doubled = need
+            .max(self.buf.capacity().saturating_mul(2))
+            .max(MIN_ALLOC)
+            .min(self.capacity);
+        let charged = |n: usize| n.saturating_sub(MIN_ALLOC);
+        let target = if self.charge.grow_to(charged(doubled)) {
+            doubled
+        } else if self.charge.grow_to(charged(need))
+            || (kept && self.buf.is_empty() && self.charge.grow_kept_to(charged(need)))
+        {
+            need
+        } else {
+            return false;
+        };
+        self.buf.reserve_exact(target - self.buf.len());
+        // The allocator may have given more than asked.
+        self.charge.force_to(charged(self.buf.capacity()));
+        true
     }
 }
 
@@ -66,16 +105,19 @@ impl ByteQueue for HeapQueue {
             return Err(Full);
         }
         let need = len + data.len();
-        if need > self.buf.capacity() {
-            // Double, but never allocate past the hard capacity.
-            let target = need
-                .max(self.buf.capacity().saturating_mul(2))
-                .max(MIN_ALLOC)
-                .min(self.capacity);
-            self.buf.reserve_exact(target - len);
+        if need > self.buf.capacity() && !self.grow(need, false) {
+            return Err(Full);
         }
         self.buf.extend(data);
         Ok(())
+    }
+
+    fn reserve(&mut self, n: usize) -> bool {
+        let len = self.buf.len();
+        if self.capacity - len < n {
+            return false;
+        }
+        len + n <= self.buf.capacity() || self.grow(len + n, true)
     }
 
     fn front(&self) -> (&[u8], &[u8]) {
@@ -98,6 +140,22 @@ impl ByteQueue for HeapQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use crate::budget::{Account, Budget};
+
+    fn queue(capacity: usize) -> HeapQueue {
+        HeapQueue::new(capacity, Charge::new(Account::unlimited()))
+    }
+
+    /// A queue of a device with `budget` bytes to share and `kept` of its own.
+    fn budgeted(budget: usize, kept: usize) -> (HeapQueue, Arc<Account>) {
+        let account = Arc::new(Account::new(Arc::new(Budget::new(budget)), 0, kept));
+        (
+            HeapQueue::new(1 << 20, Charge::new(account.clone())),
+            account,
+        )
+    }
 
     fn contents(q: &HeapQueue) -> Vec<u8> {
         let (a, b) = q.front();
@@ -106,7 +164,7 @@ mod tests {
 
     #[test]
     fn starts_without_memory() {
-        let q = HeapQueue::new(1 << 20);
+        let q = queue(1 << 20);
         assert_eq!(q.allocated(), 0);
         assert!(q.is_empty());
         assert_eq!(q.capacity(), 1 << 20);
@@ -114,7 +172,7 @@ mod tests {
 
     #[test]
     fn wraps_and_keeps_order() {
-        let mut q = HeapQueue::new(1 << 20);
+        let mut q = queue(1 << 20);
         q.push(&[1; 400]).unwrap();
         let alloc = q.allocated();
         assert_eq!(alloc, MIN_ALLOC);
@@ -132,7 +190,7 @@ mod tests {
 
     #[test]
     fn truncate_back_drops_newest() {
-        let mut q = HeapQueue::new(64);
+        let mut q = queue(64);
         q.push(b"hello").unwrap();
         q.push(b"partial").unwrap();
         q.truncate_back(7);
@@ -143,7 +201,7 @@ mod tests {
 
     #[test]
     fn refuses_what_does_not_fit_and_keeps_what_it_had() {
-        let mut q = HeapQueue::new(10);
+        let mut q = queue(10);
         q.push(b"abcdef").unwrap();
         assert_eq!(q.push(b"ghijk"), Err(Full));
         assert_eq!(contents(&q), b"abcdef");
@@ -156,7 +214,7 @@ mod tests {
     #[test]
     fn never_allocates_past_capacity() {
         let cap = 100_000;
-        let mut q = HeapQueue::new(cap);
+        let mut q = queue(cap);
         for _ in 0..99 {
             q.push(&[7; 1000]).unwrap();
         }
@@ -172,7 +230,7 @@ mod tests {
 
     #[test]
     fn large_buffer_is_released_when_drained_small_one_kept() {
-        let mut q = HeapQueue::new(1 << 20);
+        let mut q = queue(1 << 20);
         q.push(&[0; 400 << 10]).unwrap();
         assert!(q.allocated() >= 400 << 10);
         q.consume(200 << 10);
@@ -187,5 +245,63 @@ mod tests {
         assert!(kept > 64 << 10, "{kept}");
         q.push(&[0; (64 << 10) + 9]).unwrap();
         assert_eq!(q.allocated(), kept);
+    }
+
+    #[test]
+    fn growth_past_the_first_allocation_draws_from_the_budget_and_goes_back() {
+        let (mut q, account) = budgeted(1 << 20, 0);
+        q.push(&[1; 100]).unwrap();
+        assert_eq!(
+            account.budget().used(),
+            0,
+            "the first allocation is counted at start"
+        );
+        q.push(&[1; 400 << 10]).unwrap();
+        assert_eq!(account.budget().used(), q.allocated() - MIN_ALLOC);
+        q.consume(q.len());
+        assert_eq!((q.allocated(), account.budget().used()), (0, 0));
+        q.push(&[1; 100 << 10]).unwrap();
+        assert!(account.budget().used() > 0);
+        drop(q);
+        assert_eq!(
+            account.budget().used(),
+            0,
+            "a queue dropped gives it all back"
+        );
+    }
+
+    #[test]
+    fn a_queue_the_budget_cannot_grow_is_full_and_keeps_what_it_holds() {
+        let (mut q, account) = budgeted(10_000, 0);
+        q.push(&[1; 9_000]).unwrap();
+        assert!(
+            !q.reserve(5_000),
+            "no room: 14,000 would need more than the budget"
+        );
+        assert_eq!(q.push(&[2; 5_000]), Err(Full));
+        assert_eq!(contents(&q), vec![1; 9_000]);
+        assert!(
+            q.reserve(q.allocated() - q.len()),
+            "what it holds is still its own"
+        );
+        assert!(account.refused() > 0);
+        q.consume(9_000);
+        assert!(q.reserve(5_000), "drained, it has room again");
+        q.push(&[2; 5_000]).unwrap();
+        assert!(account.budget().used() <= 10_000);
+    }
+
+    #[test]
+    fn an_empty_queue_takes_a_message_from_what_the_device_keeps_and_gives_it_back() {
+        let (mut q, account) = budgeted(0, 100_000);
+        assert!(!q.reserve(150_000), "more than is kept");
+        assert!(q.reserve(80_000));
+        q.push(&[3; 80_000]).unwrap();
+        assert!(!q.reserve(80_000), "only an empty queue may");
+        let mut other = HeapQueue::new(1 << 20, Charge::new(account.clone()));
+        assert!(!other.reserve(80_000), "one message's room at a time");
+        q.consume(80_000);
+        assert_eq!(q.allocated(), 0, "kept room goes back as soon as it drains");
+        assert!(other.reserve(80_000));
     }
 }

@@ -136,6 +136,10 @@ pub async fn reload(gw: &mut Gateway, src: &Source) {
     if let Err(why) = apply(gw, &old, plan, &cfg.devices).await {
         return refuse(&why);
     }
+    // What the new devices leave of the new memory_max; devices still flushing give back
+    // what they hold as they end.
+    gw.budget
+        .resize(usize::try_from(cfg.memory.budget()).unwrap_or(usize::MAX));
     let env = std::env::var("ZEDGE_LOG").ok();
     if let Ok(level) = crate::log::level(src.verbosity, env.as_deref(), cfg.log_level) {
         log::set_max_level(level);

@@ -24,6 +24,7 @@ use log::info;
 use zedge_core::device::{Side, Stats};
 
 use crate::admit::{self, side_name, RateLimit};
+use crate::budget::Budget;
 use crate::endpoint::Endpoint;
 use crate::flush;
 use crate::host::{Clock, DeviceHost};
@@ -142,12 +143,14 @@ pub struct DeviceThread {
 
 impl DeviceThread {
     /// Start `setup` on a thread named after it (its first 15 bytes show in `top -H` and
-    /// `/proc/PID/task/*/comm`), over `storage` and with `eps` already bound.
+    /// `/proc/PID/task/*/comm`), over `storage`, with `eps` already bound, its buffers
+    /// drawing from `budget`.
     pub fn spawn(
         setup: DeviceSetup,
         storage: Storage,
         eps: Endpoints,
         clock: Clock,
+        budget: Arc<Budget>,
     ) -> io::Result<DeviceThread> {
         let (tx, rx) = async_channel::unbounded();
         let pulse = Arc::new(Pulse::new());
@@ -157,7 +160,7 @@ impl DeviceThread {
             .name(setup.display_name().to_owned())
             .spawn(move || {
                 let _ending = Ending(p.clone());
-                let host = Rc::new(DeviceHost::start(&d, storage, clock));
+                let host = Rc::new(DeviceHost::start(&d, storage, clock, budget));
                 let ex = Rc::new(LocalExecutor::new());
                 async_io::block_on(ex.run(serve(host, ex.clone(), eps, rx, p)));
             })?;

@@ -188,7 +188,9 @@ pub fn message_len(input: &[u8], head: FrameHead, head_len: usize) -> Option<usi
     let (mut head, mut used) = (head, head_len);
     let mut at = 0usize;
     loop {
-        let end = at.checked_add(used)?.checked_add(usize::try_from(head.len).ok()?)?;
+        let end = at
+            .checked_add(used)?
+            .checked_add(usize::try_from(head.len).ok()?)?;
         if end > input.len() {
             return None;
         }
@@ -288,7 +290,11 @@ mod tests {
         assert_eq!(message_len(msg, head, used), Some(msg.len()));
         let mut two = msg.to_vec();
         two.extend_from_slice(msg);
-        assert_eq!(message_len(&two, head, used), Some(msg.len()), "the first only");
+        assert_eq!(
+            message_len(&two, head, used),
+            Some(msg.len()),
+            "the first only"
+        );
         for n in used..msg.len() {
             assert_eq!(message_len(&msg[..n], head, used), None, "prefix {n}");
         }

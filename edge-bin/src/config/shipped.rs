@@ -5,7 +5,9 @@ use zedge_core::device::Kind;
 
 use super::tests::{err, ok, ONE};
 use super::*;
-use crate::setup::{kind_name, Mib, Opt, Process, Tuning, SLOT_BYTES};
+use crate::setup::{
+    kind_name, Mib, Opt, Process, Tuning, CONNECTION_BYTES, HEADS_ROOM, SLOT_BYTES,
+};
 
 /// The example and default config shipped in the package.
 const BOARD: &str = include_str!("../../../board/zedge.toml");
@@ -142,9 +144,13 @@ fn summary_shows_what_each_device_costs_and_the_total() {
     let s = summary(&cfg, "z.toml");
     let (fwd, queue) = (&cfg.memory.devices[0], &cfg.memory.devices[1]);
     let slots = format!("({} slots of {SLOT_BYTES} B)", 2048);
+    let conns = format!(
+        "{} connections ({CONNECTION_BYTES} B each)",
+        Mib(2048 * CONNECTION_BYTES)
+    );
     let fwd_line = format!(
-        "    memory    {} peer table {slots} + {} subscriptions + {} input = {} fixed; {} kept \
-         for queued messages\n",
+        "    memory    {} peer table {slots} + {conns} + {} subscriptions + {} input = {} fixed; \
+         {} kept for two whole messages\n",
         Mib(fwd.peer_table),
         Mib(fwd.subscriptions),
         Mib(fwd.input),
@@ -153,8 +159,8 @@ fn summary_shows_what_each_device_costs_and_the_total() {
     );
     assert!(s.contains(&fwd_line), "{fwd_line}\n{s}");
     let queue_line = format!(
-        "    memory    {} peer table {slots} + {} input = {} fixed; {} kept for queued \
-         messages; 64 pipe descriptors\n",
+        "    memory    {} peer table {slots} + {conns} + {} input = {} fixed; {} kept for two \
+         whole messages; 64 pipe descriptors\n",
         Mib(queue.peer_table),
         Mib(queue.input),
         Mib(queue.fixed()),
@@ -162,11 +168,15 @@ fn summary_shows_what_each_device_costs_and_the_total() {
     );
     assert!(s.contains(&queue_line), "{queue_line}\n{s}");
     let m = &cfg.memory;
+    assert_eq!(m.kept(), 4 * ((1 << 20) + HEADS_ROOM as u64));
+    assert_eq!(m.budget(), (256 << 20) - m.need());
     let total = format!(
-        "  total: {} fixed + 4.00 MiB kept for queued messages = {} of memory_max 256 MiB; \
-         4160 descriptors at most\n",
+        "  total: {} fixed + 4.02 MiB kept = {} of memory_max 256 MiB; the other {} is the \
+         budget the devices share for queued messages and input as traffic needs; 4160 \
+         descriptors at most\n",
         Mib(m.fixed()),
-        Mib(m.need())
+        Mib(m.need()),
+        Mib(m.budget())
     );
     assert!(s.ends_with(&total), "{total}\n{s}");
 }
@@ -183,19 +193,22 @@ fn devices_that_cannot_fit_memory_max_are_refused_at_their_line() {
     let e = err(&two);
     assert!(e.starts_with("z.toml:9: the 2 devices need "), "{e}");
     assert!(e.contains(", more than memory_max 8 MiB: "), "{e}");
-    let table = Mib(10_000 * SLOT_BYTES);
+    let per_peer = SLOT_BYTES + CONNECTION_BYTES;
+    let cost = Mib(10_000 * per_peer);
     assert!(
         e.ends_with(&format!(
-            "lower max_peers on device \"b\" (5000 peers per side cost {table}) or raise \
-             memory_max"
+            "lower max_peers on device \"b\" (5000 peers per side cost {cost}, {per_peer} B \
+             for each on either side) or raise memory_max"
         )),
         "{e}"
     );
     let e = err(&format!("{ONE}max_peers = 100000000\n"));
     assert!(e.starts_with("z.toml:2: device \"a\" needs "), "{e}");
     // Raised far enough, the same device fits.
+    let e = err(&format!("{ONE}max_peers = 10000000\n"));
+    assert!(e.starts_with("z.toml:2: device \"a\" needs "), "{e}");
     let cfg = ok(&format!(
-        "memory_max = \"100G\"\n{ONE}max_peers = 100000000\n"
+        "memory_max = \"200G\"\n{ONE}max_peers = 10000000\n"
     ));
-    assert_eq!(cfg.memory.devices[0].peer_slots, 200_000_000);
+    assert_eq!(cfg.memory.devices[0].peer_slots, 20_000_000);
 }

@@ -5,7 +5,7 @@ use zedge_core::device::Kind;
 
 use super::Config;
 use crate::endpoint::{Endpoint, Mode};
-use crate::setup::{kind_name, Bytes, DeviceMemory, Mib, SLOT_BYTES};
+use crate::setup::{kind_name, Bytes, DeviceMemory, Mib, CONNECTION_BYTES, SLOT_BYTES};
 
 /// What `zedge check-config` prints for a good file.
 pub fn summary(cfg: &Config, file: &str) -> String {
@@ -76,34 +76,38 @@ pub fn summary(cfg: &Config, file: &str) -> String {
     let m = &cfg.memory;
     let _ = writeln!(
         out,
-        "  total: {} fixed + {} kept for queued messages = {} of memory_max {}; {} descriptors \
-         at most",
+        "  total: {} fixed + {} kept = {} of memory_max {}; the other {} is the budget the \
+         devices share for queued messages and input as traffic needs; {} descriptors at most",
         Mib(m.fixed()),
         Mib(m.kept()),
         Mib(m.need()),
         Bytes(m.memory_max),
-        m.devices
-            .iter()
-            .map(|d| d.peer_slots.saturating_add(d.pipe_fds))
-            .fold(0, u64::saturating_add),
+        Mib(m.budget()),
+        m.descriptors(),
     );
     out
 }
 
-/// `0.8 MiB peer table (2048 slots of 432 B), ... = 2.8 MiB fixed; 2.0 MiB kept for queued
-/// messages; 64 pipe descriptors`.
+/// `0.98 MiB peer table (2048 slots of 504 B) + 12.00 MiB connections (6144 B each) + ... =
+/// 15.0 MiB fixed; 2.01 MiB kept for two whole messages; 64 pipe descriptors`.
 fn device_memory(dm: &DeviceMemory) -> String {
-    let mut parts = vec![format!(
-        "{} peer table ({} slots of {SLOT_BYTES} B)",
-        Mib(dm.peer_table),
-        dm.peer_slots
-    )];
+    let mut parts = vec![
+        format!(
+            "{} peer table ({} slots of {SLOT_BYTES} B)",
+            Mib(dm.peer_table),
+            dm.peer_slots
+        ),
+        format!(
+            "{} connections ({CONNECTION_BYTES} B each)",
+            Mib(dm.connections)
+        ),
+    ];
     if dm.subscriptions > 0 {
         parts.push(format!("{} subscriptions", Mib(dm.subscriptions)));
     }
     parts.push(format!("{} input", Mib(dm.input)));
     let mut line = format!(
-        "{} = {} fixed; {} kept for queued messages",
+        "{} = {} fixed; {} kept for two whole messages",
         parts.join(" + "),
         Mib(dm.fixed()),
         Mib(dm.kept)

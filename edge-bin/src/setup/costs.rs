@@ -6,7 +6,7 @@ use std::mem::size_of;
 
 use zedge_core::device::{Kind, Slot};
 
-use super::memory::SLOT_BYTES;
+use super::memory::{CONNECTION_BYTES, SLOT_BYTES};
 use super::opt::MEMORY_MAX_CEILING;
 use super::*;
 use crate::queue::HeapQueue;
@@ -27,24 +27,38 @@ fn budget(memory_max: u64) -> Process {
 
 const FWD: Kind = Kind::Forwarder { classic: false };
 
+const INPUT: u64 = (1 << 20) + HEADS_ROOM as u64;
+
 #[test]
-fn a_default_device_costs_its_tables_and_one_input_buffer() {
+fn a_default_device_costs_its_tables_its_connections_and_one_input_buffer() {
     let slot = size_of::<Slot<HeapQueue>>() as u64;
     let fwd = DeviceMemory::of(&device("f", FWD, &[]));
     assert_eq!(fwd.peer_slots, 2048);
     assert_eq!(fwd.peer_table, 2048 * slot);
+    assert_eq!(fwd.connections, 2048 * CONNECTION_BYTES);
+    assert_eq!(
+        CONNECTION_BYTES,
+        1536 + 512 + 4096,
+        "task, first queue buffer, input kept"
+    );
     let table = device("f", FWD, &[]).subscription_bytes() as u64;
     assert_eq!(fwd.subscriptions, table);
-    assert_eq!(fwd.input, (1 << 20) + HEADS_ROOM as u64);
-    assert_eq!(fwd.kept, 2 << 20);
+    assert_eq!(fwd.input, INPUT);
+    assert_eq!(
+        fwd.kept,
+        2 * INPUT,
+        "one message arriving whole, one queued"
+    );
     assert_eq!(fwd.pipe_fds, 0);
     assert_eq!(
         fwd.fixed(),
-        2048 * slot + table + (1 << 20) + HEADS_ROOM as u64
+        2048 * (slot + CONNECTION_BYTES) + table + INPUT
     );
+    assert_eq!(fwd.descriptors(), 2048);
     let queue = DeviceMemory::of(&device("q", Kind::Queue, &[]));
     assert_eq!((queue.subscriptions, queue.pipe_fds), (0, 64));
-    assert_eq!(queue.fixed(), 2048 * slot + (1 << 20) + HEADS_ROOM as u64);
+    assert_eq!(queue.fixed(), 2048 * (slot + CONNECTION_BYTES) + INPUT);
+    assert_eq!(queue.descriptors(), 2048 + 64);
 }
 
 #[test]
@@ -52,8 +66,23 @@ fn the_defaults_fit_the_default_budget_with_room() {
     let devices = [device("f", FWD, &[]), device("q", Kind::Queue, &[])];
     let m = Memory::check(&devices, &Process::default(), Via::ConfigFile).unwrap();
     assert_eq!(m.need(), m.fixed() + m.kept());
-    assert_eq!(m.kept(), 4 << 20);
-    assert!(m.need() < m.memory_max / 16, "{}", Mib(m.need()));
+    assert_eq!(m.kept(), 4 * INPUT);
+    assert_eq!(m.budget(), m.memory_max - m.need());
+    assert!(
+        m.budget() > m.memory_max / 4 * 3,
+        "three quarters left for traffic: {} of {}",
+        Mib(m.budget()),
+        Mib(m.memory_max)
+    );
+}
+
+#[test]
+fn the_budget_is_what_the_devices_leave_and_never_less_than_nothing() {
+    let devices = [device("s", Kind::Streamer, &[])];
+    let need = Memory::of(&devices, &Process::default()).need();
+    for (memory_max, left) in [(need, 0), (need + 1, 1), (need - 1, 0), (0, 0)] {
+        assert_eq!(Memory::of(&devices, &budget(memory_max)).budget(), left);
+    }
 }
 
 #[test]
@@ -75,26 +104,30 @@ fn huge_counts_saturate_and_are_refused_with_what_they_cost() {
     let m = DeviceMemory::of(&d);
     assert_eq!((m.peer_table, m.fixed()), (u64::MAX, u64::MAX));
     let e = Memory::check(&[d], &Process::default(), Via::ConfigFile).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "device \"s\" needs over 18446744073709551615 bytes (over 16 EiB) at worst (over \
-         16 EiB fixed, 2.00 MiB kept for queued messages), more than memory_max 256 MiB: \
-         lower max_peers on device \"s\" (9223372036854775807 peers per side cost over 16 \
-         EiB) or raise memory_max"
-    );
-    let d = device("s", Kind::Streamer, &[(Opt::MaxPeers, "100000000")]);
-    let table = 200_000_000 * SLOT_BYTES;
-    let e = Memory::check(&[d], &Process::default(), Via::CommandLine).unwrap_err();
-    let need = table + (1 << 20) + HEADS_ROOM as u64 + (2 << 20);
+    let per_peer = SLOT_BYTES + CONNECTION_BYTES;
     assert_eq!(
         e.to_string(),
         format!(
-            "the settings need {need} bytes ({}) at worst ({} fixed, 2.00 MiB kept for \
-             queued messages), more than --memory-max 256 MiB: lower --max-peers \
-             (100000000 peers per side cost {}) or raise --memory-max",
+            "device \"s\" needs over 18446744073709551615 bytes (over 16 EiB) at worst (over \
+             16 EiB fixed, 2.01 MiB kept for two whole messages), more than memory_max 256 \
+             MiB: lower max_peers on device \"s\" (9223372036854775807 peers per side cost \
+             over 16 EiB, {per_peer} B for each on either side) or raise memory_max"
+        )
+    );
+    let d = device("s", Kind::Streamer, &[(Opt::MaxPeers, "100000000")]);
+    let peers = 200_000_000 * per_peer;
+    let e = Memory::check(&[d], &Process::default(), Via::CommandLine).unwrap_err();
+    let need = peers + 3 * INPUT;
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the settings need {need} bytes ({}) at worst ({} fixed, 2.01 MiB kept for two \
+             whole messages), more than --memory-max 256 MiB: lower --max-peers (100000000 \
+             peers per side cost {}, {per_peer} B for each on either side) or raise \
+             --memory-max",
             Mib(need),
-            Mib(need - (2 << 20)),
-            Mib(table)
+            Mib(need - 2 * INPUT),
+            Mib(peers)
         )
     );
 }
@@ -121,10 +154,15 @@ fn the_costliest_setting_of_any_device_is_named() {
     let big = device("big", Kind::Streamer, &[(Opt::StoreForwardMax, "100M")]);
     let e = Memory::check(&[big, small], &budget(64 << 20), Via::ConfigFile).unwrap_err();
     assert_eq!((e.device, e.costliest.opt), (0, Opt::StoreForwardMax));
-    assert!(e.to_string().contains(
-        "lower store_forward_max on device \"big\" (100 MiB costs 300.01 MiB: the input \
-         buffer and two messages kept)"
-    ));
+    let input = (100 << 20) + HEADS_ROOM as u64;
+    assert!(
+        e.to_string().contains(&format!(
+            "lower store_forward_max on device \"big\" (100 MiB costs {}: the input buffer \
+             and two messages kept)",
+            Mib(3 * input)
+        )),
+        "{e}"
+    );
 }
 
 #[test]

@@ -1,16 +1,20 @@
 //! What a set of devices costs at worst, and the check that it fits `memory_max`.
 //!
 //! Each device holds, from start to stop, whatever its peers do: a peer table of
-//! [`DeviceSetup::peer_slots`] slots, its subscription storage, and one input buffer. That is
-//! its *fixed* memory. Queued messages draw from the rest of `memory_max` as traffic needs;
-//! for each device to make progress at least two whole store-and-forward messages must fit
-//! (one being written to its destination while the next waits whole behind it), so that much
-//! is *kept* per device. A set of devices whose fixed and kept memory exceeds `memory_max` is
-//! refused, with the figures and what to change, before anything is bound or allocated.
+//! [`DeviceSetup::peer_slots`] slots, its subscription storage, its read buffer, and for each
+//! slot what a connection holds without asking the budget ([`CONNECTION_BYTES`]: its task and
+//! socket's bookkeeping, its queue's first allocation and the input it keeps between reads).
+//! That is its *fixed* memory. Each device also *keeps* room for two whole store-and-forward
+//! messages (one arriving whole into an input buffer, one queued to a peer that keeps up),
+//! which only it may use, so that it can always make progress ([`DeviceSetup::kept`]). The
+//! rest of `memory_max` is the *budget* the devices share at run time for queued messages and
+//! input held between reads ([`crate::budget`]). A set of devices whose fixed and kept memory
+//! exceeds `memory_max` is refused, with the figures and what to change, before anything is
+//! bound or allocated.
 //!
 //! Every figure is `u64` and saturating: no value written can overflow it, and one that would
 //! reads "over 16 EiB". Pipes cost descriptors and kernel memory, not heap; they are counted as
-//! descriptors.
+//! descriptors, and so is every peer slot (its socket).
 
 use std::fmt;
 use std::mem::size_of;
@@ -18,11 +22,23 @@ use std::mem::size_of;
 use zedge_core::device::Slot;
 
 use super::{Bytes, DeviceSetup, Opt, Process, Via};
-use crate::queue::HeapQueue;
+use crate::input::KEEP_PENDING;
+use crate::queue::{HeapQueue, MIN_ALLOC};
 
 /// Bytes of one slot of a peer table (the peer's session and queue handle; its queued bytes
 /// are on the heap, drawn from the budget as they arrive).
 pub const SLOT_BYTES: u64 = size_of::<Slot<HeapQueue>>() as u64;
+
+/// A connection's task, socket registration, wake-up signal and the host's and admission's
+/// entries for it: an idle connection grew the process by about 1.8 KiB (VmRSS over 2,000 idle
+/// connections, its greeting's 512-byte queue buffer included), so 1.5 KiB besides that
+/// buffer.
+pub const TASK_BYTES: u64 = 1536;
+
+/// What one connection holds without asking the budget, counted for every peer slot: its task
+/// ([`TASK_BYTES`]), its queue's first allocation ([`MIN_ALLOC`]) and the input it may keep
+/// between reads ([`KEEP_PENDING`]).
+pub const CONNECTION_BYTES: u64 = TASK_BYTES + MIN_ALLOC as u64 + KEEP_PENDING as u64;
 
 /// What one device costs, at worst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,10 +46,12 @@ pub struct DeviceMemory {
     pub peer_slots: u64,
     /// `peer_slots` slots of [`SLOT_BYTES`].
     pub peer_table: u64,
+    /// `peer_slots` connections of [`CONNECTION_BYTES`].
+    pub connections: u64,
     pub subscriptions: u64,
-    /// The input buffer: one store-and-forward message and its frame head.
+    /// The read buffer: one store-and-forward message and its frame heads.
     pub input: u64,
-    /// Kept for queued messages: two store-and-forward messages.
+    /// Kept for one message arriving whole and one queued ([`DeviceSetup::kept`]).
     pub kept: u64,
     /// Two per pipe; no heap.
     pub pipe_fds: u64,
@@ -42,12 +60,14 @@ pub struct DeviceMemory {
 impl DeviceMemory {
     pub fn of(d: &DeviceSetup) -> DeviceMemory {
         let peer_slots = d.peer_slots() as u64;
+        let kept = d.kept();
         DeviceMemory {
             peer_slots,
             peer_table: peer_slots.saturating_mul(SLOT_BYTES),
+            connections: peer_slots.saturating_mul(CONNECTION_BYTES),
             subscriptions: d.subscription_bytes() as u64,
             input: d.input_capacity() as u64,
-            kept: (d.tuning.store_forward_max as u64).saturating_mul(2),
+            kept: (kept.lane as u64).saturating_add(kept.queue as u64),
             pipe_fds: (d.splices() as u64).saturating_mul(2),
         }
     }
@@ -55,8 +75,14 @@ impl DeviceMemory {
     /// Held from start to stop.
     pub fn fixed(&self) -> u64 {
         self.peer_table
+            .saturating_add(self.connections)
             .saturating_add(self.subscriptions)
             .saturating_add(self.input)
+    }
+
+    /// Descriptors at most: a socket per peer slot, two per pipe.
+    pub fn descriptors(&self) -> u64 {
+        self.peer_slots.saturating_add(self.pipe_fds)
     }
 }
 
@@ -114,6 +140,16 @@ impl Memory {
         self.fixed().saturating_add(self.kept())
     }
 
+    /// What the devices share at run time: `memory_max` less what they need.
+    pub fn budget(&self) -> u64 {
+        self.memory_max.saturating_sub(self.need())
+    }
+
+    /// Descriptors at most, every device together.
+    pub fn descriptors(&self) -> u64 {
+        self.sum(DeviceMemory::descriptors)
+    }
+
     fn sum(&self, f: impl Fn(&DeviceMemory) -> u64) -> u64 {
         self.devices.iter().map(f).fold(0, u64::saturating_add)
     }
@@ -125,8 +161,8 @@ pub struct Costliest {
     pub opt: Opt,
     /// Its value: peers per side, subscriptions, bytes.
     pub value: u64,
-    /// What it costs: the peer table, the subscription storage, or the input buffer and the
-    /// messages kept.
+    /// What it costs: the peer table and the connections, the subscription storage, or the
+    /// input buffer and the messages kept.
     pub cost: u64,
 }
 
@@ -143,7 +179,11 @@ impl Costliest {
         for (i, (d, dm)) in devices.iter().zip(&m.devices).enumerate() {
             let t = &d.tuning;
             for c in [
-                (Opt::MaxPeers, t.max_peers, dm.peer_table),
+                (
+                    Opt::MaxPeers,
+                    t.max_peers,
+                    dm.peer_table.saturating_add(dm.connections),
+                ),
                 (Opt::MaxSubscriptions, t.max_subscriptions, dm.subscriptions),
                 (
                     Opt::StoreForwardMax,
@@ -194,7 +234,12 @@ impl fmt::Display for MemoryError {
         let need = self.fixed.saturating_add(self.kept);
         let c = self.costliest;
         let what = match c.opt {
-            Opt::MaxPeers => format!("{} peers per side cost {}", c.value, Mib(c.cost)),
+            Opt::MaxPeers => format!(
+                "{} peers per side cost {}, {} B for each on either side",
+                c.value,
+                Mib(c.cost),
+                SLOT_BYTES + CONNECTION_BYTES
+            ),
             Opt::MaxSubscriptions => format!("{} subscriptions cost {}", c.value, Mib(c.cost)),
             _ => format!(
                 "{} costs {}: the input buffer and two messages kept",
@@ -204,7 +249,7 @@ impl fmt::Display for MemoryError {
         };
         write!(
             f,
-            "{who} {} at worst ({} fixed, {} kept for queued messages), more than {} {}: \
+            "{who} {} at worst ({} fixed, {} kept for two whole messages), more than {} {}: \
              lower {}{on} ({what}) or raise {}",
             Figure(need),
             Mib(self.fixed),

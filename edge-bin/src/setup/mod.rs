@@ -26,7 +26,7 @@ use zedge_core::time::Duration;
 pub const HEADS_ROOM: usize = 4096;
 
 use crate::endpoint::Endpoint;
-pub use memory::{DeviceMemory, Memory, Mib, SLOT_BYTES};
+pub use memory::{DeviceMemory, Memory, Mib, CONNECTION_BYTES, SLOT_BYTES};
 pub use opt::{Opt, Origin, SettingError, Via};
 pub use process::{Process, WrittenProcess};
 pub use value::{Form, Value};
@@ -143,6 +143,17 @@ impl DeviceSetup {
         self.tuning.store_forward_max.saturating_add(HEADS_ROOM)
     }
 
+    /// What the device keeps of `memory_max` for itself ([`crate::budget::Account`]): room for
+    /// one message to arrive whole however many others wait for memory (the lane), and for
+    /// one to be queued to a peer that keeps up.
+    pub fn kept(&self) -> Kept {
+        let whole = self.input_capacity();
+        Kept {
+            lane: whole,
+            queue: whole,
+        }
+    }
+
     /// Pipes the device may hold at once: none in a forwarder, which never lets a body by.
     pub fn splices(&self) -> usize {
         match self.kind {
@@ -159,6 +170,15 @@ impl DeviceSetup {
             &self.name
         }
     }
+}
+
+/// What a device keeps for itself at run time, in bytes ([`DeviceSetup::kept`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kept {
+    /// One input buffer at a time may hold this much more than a connection's own.
+    pub lane: usize,
+    /// An empty queue may take this much for one message.
+    pub queue: usize,
 }
 
 /// Every kind, in the order messages list them; `classic` is an option of the forwarder's.

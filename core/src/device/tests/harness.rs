@@ -244,7 +244,10 @@ impl<'s> Net<'s> {
     /// up to its capacity again (`None`). A caller whose memory was given back tells the
     /// device so: [`Device::retry_blocked`](crate::device::Device::retry_blocked).
     pub fn ration(&mut self, p: P, bytes: Option<usize>) {
-        let idx = self.dev.index(self.remotes[p].id).expect("a connected remote");
+        let idx = self
+            .dev
+            .index(self.remotes[p].id)
+            .expect("a connected remote");
         let peer = self.dev.peer_mut(idx).expect("a connected remote");
         peer.queue.ration = bytes;
     }

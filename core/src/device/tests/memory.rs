@@ -151,7 +151,10 @@ fn a_subscriber_that_wrote_part_of_a_message_it_cannot_finish_is_reset() {
     // Past the topic bytes a forwarder matches on (MAX_TOPIC): cut through at once.
     net.send_raw(publisher, &bytes[..20_000]);
     net.pump();
-    assert!(net.remote(starved).wire.len() > 10_000, "it wrote the first part");
+    assert!(
+        net.remote(starved).wire.len() > 10_000,
+        "it wrote the first part"
+    );
     net.pause(starved, true);
     net.ration(starved, Some(15_000));
     for piece in bytes[20_000..].chunks(10_000) {
