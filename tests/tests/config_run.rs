@@ -90,13 +90,17 @@ fn huge_limits_are_refused_with_their_cost_not_crashed_on() {
         assert!(stderr.ends_with(") or raise memory_max\n"), "{stderr}");
         match needed_bytes(&stderr) {
             // Two slots per peer, then the input buffer (1 MiB and 4 KiB of room for frame
-            // heads) and two messages kept (2 MiB): what is left is whole slots of a
-            // plausible size.
+            // heads) and two such messages kept: what is left is whole slots of a plausible
+            // size, each with what a connection holds by itself (6 KiB).
             Some(n) => {
-                let table = n - (3 << 20) - 4096;
-                assert_eq!(table % 200_000_000, 0, "{stderr}");
-                let slot = table / 200_000_000;
-                assert!((64..=4096).contains(&slot), "{slot} bytes a slot: {stderr}");
+                let peers = n - 3 * ((1 << 20) + 4096);
+                assert_eq!(peers % 200_000_000, 0, "{stderr}");
+                let slot = peers / 200_000_000;
+                assert!(
+                    (6144..=16384).contains(&slot),
+                    "{slot} bytes a slot: {stderr}"
+                );
+                assert!(stderr.contains(" B for each on either side)"), "{stderr}");
             }
             None => {
                 assert!(
@@ -104,7 +108,7 @@ fn huge_limits_are_refused_with_their_cost_not_crashed_on() {
                     "{stderr}"
                 );
                 assert!(
-                    stderr.contains("peers per side cost over 16 EiB)"),
+                    stderr.contains("peers per side cost over 16 EiB, "),
                     "{stderr}"
                 );
             }
