@@ -220,6 +220,11 @@ impl Charge {
         self.shared.saturating_add(self.kept).saturating_add(lane)
     }
 
+    /// Whether it holds the device's lane.
+    pub fn holds_lane(&self) -> bool {
+        self.lane
+    }
+
     /// Whether it holds any of what the device keeps: give it back as soon as the buffer is
     /// empty, so that it serves the next.
     pub fn holds_kept(&self) -> bool {

@@ -21,7 +21,7 @@ use async_io::Timer;
 use futures_lite::future;
 use log::{debug, info, warn};
 use zedge_core::conn::SessionError;
-use zedge_core::device::{CloseReason, PeerId};
+use zedge_core::device::{CloseReason, PeerId, PROGRESS_BYTES};
 use zedge_core::wire::greeting::GREETING_LEN;
 
 use crate::bypass::{Bypass, Progress};
@@ -68,6 +68,9 @@ struct Conn {
     heard: usize,
     /// When the rounds that moved bytes without a break began.
     busy_since: Option<Instant>,
+    /// While the input holds its device's lane: when its sender's last [`PROGRESS_BYTES`]
+    /// began coming, and how many have since.
+    lane: Option<(Instant, u64)>,
 }
 
 /// Run a connection the device has already taken until it ends, then forget it.
@@ -82,6 +85,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         dest_blocked: None,
         heard: 0,
         busy_since: None,
+        lane: None,
     };
     let mut taken = Taken { host, conn };
     let Taken { host, conn } = &mut taken;
@@ -133,6 +137,11 @@ impl Conn {
                 Some(Close::Device(reason)) => return End::Closed(reason),
                 Some(Close::Displaced) => return End::Displaced,
                 None => {}
+            }
+            if self.lane_stalled(host) {
+                // Closed through the device, which counts it: the next turn ends the task.
+                host.with_device(|dev| dev.stall_peer(self.id));
+                continue;
             }
             match host.with_device(|dev| self.round(host, dev)) {
                 Ok(true) => self.take_turns(sig).await,
@@ -231,6 +240,7 @@ impl Conn {
                     .map_err(End::Session)
             },
         )?;
+        self.track_lane(fed.read);
         if self.heard < GREETING_LEN && fed.read > 0 {
             self.heard += fed.read;
             if self.heard >= GREETING_LEN {
@@ -251,6 +261,37 @@ impl Conn {
         Ok(fed.read > 0 || fed.used > 0)
     }
 
+    /// Count `read` bytes towards the progress the lane's holder owes.
+    fn track_lane(&mut self, read: usize) {
+        if !self.input.holds_lane() {
+            self.lane = None;
+            return;
+        }
+        let now = Instant::now();
+        let (since, bytes) = self.lane.get_or_insert((now, 0));
+        *bytes += read as u64;
+        if *bytes >= PROGRESS_BYTES {
+            (*since, *bytes) = (now, 0);
+        }
+    }
+
+    /// Whether the lane's holder sent less than [`PROGRESS_BYTES`] of its message in the
+    /// progress timeout while another connection waits for memory: the lane must serve the
+    /// next, and the holder is closed as a stalled sender. With nobody waiting it may go on.
+    fn lane_stalled(&mut self, host: &DeviceHost) -> bool {
+        let (Some((since, _)), Some(timeout)) = (self.lane, host.progress_timeout()) else {
+            return false;
+        };
+        if since.elapsed() < timeout {
+            return false;
+        }
+        if !host.has_starved() {
+            self.lane = Some((Instant::now(), 0));
+            return false;
+        }
+        true
+    }
+
     /// Write the peer's output until it is gone or the socket is full.
     fn write(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
         if self.write_blocked {
@@ -264,6 +305,8 @@ impl Conn {
     /// Until the socket can do what the device wants of it, a destination we have bytes for
     /// can take them, or another connection signals.
     async fn wait(&mut self, host: &DeviceHost, sig: &Signal) -> io::Result<()> {
+        // The lane's holder is looked at again when its progress is due.
+        let due = self.lane.zip(host.progress_timeout());
         let dest = match self.dest_blocked.take() {
             // Gone: the next round gives what we held for it to the device.
             Some(d) => match host.stream(d) {
@@ -314,7 +357,16 @@ impl Conn {
                 Poll::Pending
             }
         });
-        future::or(own, dest_writable).await
+        let lane_due = async {
+            match due {
+                Some(((since, _), timeout)) => {
+                    Timer::at(since + timeout).await;
+                }
+                None => future::pending().await,
+            }
+            Ok(())
+        };
+        future::or(future::or(own, dest_writable), lane_due).await
     }
 
     /// Write what the peer is still owed (an ERROR command, queued messages) until `deadline`.

@@ -154,6 +154,18 @@ impl DeviceHost {
         self.starved.borrow_mut().push(id);
     }
 
+    /// Whether a connection waits for memory.
+    pub fn has_starved(&self) -> bool {
+        !self.starved.borrow().is_empty()
+    }
+
+    /// How long a message may go without
+    /// [`PROGRESS_BYTES`](zedge_core::device::PROGRESS_BYTES) moving; `None`: forever.
+    pub fn progress_timeout(&self) -> Option<Duration> {
+        let ms = self.peek(|dev| dev.config().progress_timeout.as_millis());
+        (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
     /// Memory was given back (or may be free again): every source and connection waiting for
     /// some tries again.
     fn memory_freed(&self, dev: &mut Dev) {

@@ -101,6 +101,11 @@ impl Input {
         self.starved
     }
 
+    /// It holds its device's lane: its sender must keep its message moving.
+    pub fn holds_lane(&self) -> bool {
+        self.charge.holds_lane()
+    }
+
     /// Going to wait: hold no more of the budget than the buffer does.
     pub fn trim(&mut self) {
         let held = self.buf.capacity().saturating_sub(KEEP_PENDING);

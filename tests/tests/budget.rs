@@ -176,3 +176,54 @@ fn a_streamer_out_of_memory_makes_its_producer_wait_and_loses_nothing() {
     assert!(stderr.contains("memory_max is spent"), "{stderr}");
     drop((worker, producer));
 }
+
+/// Senders stalled near the end of 1 MiB messages take all of an 8M streamer's budget and its
+/// lane; a sender with a whole 1 MiB message waits for memory. The lane's holder, making no
+/// progress for the progress timeout while others wait, is closed as stalled, and the whole
+/// message gets the lane in its turn and reaches the worker.
+#[test]
+fn a_stalled_sender_holding_the_lane_is_closed_and_a_whole_message_gets_through() {
+    // 64 peer slots: 4.6 MiB shared, the lane 1 MiB: five of these senders' buffers.
+    let broker = Broker::start(
+        "streamer",
+        &[
+            "--memory-max",
+            "8M",
+            "--max-peers",
+            "32",
+            "--progress-timeout",
+            "1s",
+        ],
+    );
+    let mut worker = raw::handshake(broker.backend_addr(), SocketType::Pull, deadline(10));
+    let stalled: Vec<TcpStream> = (0..6)
+        .map(|_| {
+            let mut s = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
+            let mut bytes = raw::data_head(1 << 20, false);
+            bytes.extend(vec![7; (1 << 20) - 1]);
+            s.write_all(&bytes).expect("all but the last byte");
+            s
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    let mut whole = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
+    let message = bulk(1, 1 << 20);
+    raw::send_message(&mut whole, &[&message]);
+    worker
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("read timeout");
+    let body = loop {
+        let (flags, body) = raw::read_frame(&mut worker).expect("the whole message");
+        if flags & COMMAND == 0 {
+            break body;
+        }
+    };
+    assert!(body == message, "the whole message arrived damaged");
+    let stderr = broker.stderr();
+    assert!(
+        stderr.contains("closing: a message it was sending made no progress"),
+        "{stderr}"
+    );
+    drop((stalled, whole));
+    broker.stop();
+}

@@ -32,7 +32,9 @@ pub enum CloseReason {
     /// more may be written to it.
     Lost,
     /// The peer was sending a message too large to store first, and none of its bytes moved
-    /// for the progress timeout: the message was aborted to free its receivers.
+    /// for the progress timeout: the message was aborted to free its receivers. Or it was
+    /// sending one into memory that others waited for, and too little of it came for the
+    /// progress timeout ([`Device::stall_peer`](super::Device::stall_peer)).
     Stalled,
     /// The peer's queue could not grow for the rest of a message that had started to be
     /// written to it (the memory budget was spent), so the message could be neither finished

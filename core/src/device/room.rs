@@ -12,7 +12,7 @@
 //! - a queue or streamer waits for room as it does above the high-water mark, and is woken
 //!   when a queue drains or [`Device::retry_blocked`] says memory was given back.
 
-use super::{ByteQueue, CloseReason, Device};
+use super::{ByteQueue, CloseReason, Device, PeerId};
 use crate::conn::TRANSMIT_BUFFER;
 use crate::wire::frame::{message_len, FrameHead};
 
@@ -88,5 +88,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
     pub fn retry_blocked(&mut self) {
         self.memory_blocked = false;
         self.wake_blocked();
+    }
+
+    /// The caller closes a sender whose message, held in memory that others wait for while
+    /// it arrives, stopped moving for the progress timeout: counted as stalled, and put up
+    /// for closing with [`CloseReason::Stalled`].
+    pub fn stall_peer(&mut self, id: PeerId) {
+        let Some(idx) = self.index(id) else { return };
+        self.stats.stalled += 1;
+        self.let_go(idx);
+        self.request_close(idx, CloseReason::Stalled);
     }
 }

@@ -79,7 +79,9 @@ pub struct Stats {
     pub dropped: Drops,
     /// Peers the device reset because a message to them could not be completed.
     pub resets: u64,
-    /// Senders closed because a message they were cutting through stopped moving.
+    /// Senders closed because a message they were cutting through stopped moving, or one
+    /// they were sending into memory others waited for did
+    /// ([`Device::stall_peer`](super::Device::stall_peer)).
     pub stalled: u64,
     /// Subscriptions refused, by cause (their sum is `dropped.subscriptions`).
     pub refused_subscriptions: SubscriptionRefusals,
