@@ -446,7 +446,7 @@ fn many_slow_senders_run() -> FlowResult {
 fn many_senders_stalled_near_the_end_of_stored_messages_stay_within_memory_max() {
     // 24 raw producers each send all but the last byte of a 1 MiB message (under the 1M
     // threshold, so each is held whole, waiting) and stall, beside the flow. 32 peers a side
-    // (at 6.5 KiB each, counted at start) leave most of the 8M for the budget.
+    // (at 7 KiB each, counted at start) leave most of the 8M for the budget.
     let mut broker = Broker::start("streamer", &["--memory-max", "8M", "--max-peers", "32"]);
     let before = broker.rss_kib();
     let stalled: Vec<TcpStream> = (0..24)

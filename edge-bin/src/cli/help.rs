@@ -57,7 +57,9 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --handshake-timeout TIME   drop a peer that has not finished its handshake [default: 10000]
   --memory-max BYTES         what every buffer of the process may use together; settings
                              whose tables and buffers cannot fit are refused, with what
-                             they cost [default: 256M]
+                             they cost; when the rest is spent at run time, subscribers
+                             whose queues cannot grow lose messages and senders to a queue
+                             or streamer wait [default: 256M]
   --classic                  forwarder only: SUB/PUB instead of XSUB/XPUB
   -v, -vv, -vvv              log info, debug, trace (or ZEDGE_LOG=error|warn|info|debug|trace)
   -h, --help                 print this help

@@ -88,8 +88,8 @@ pub fn summary(cfg: &Config, file: &str) -> String {
     out
 }
 
-/// `0.98 MiB peer table (2048 slots of 504 B) + 12.00 MiB connections (6144 B each) + ... =
-/// 15.0 MiB fixed; 2.01 MiB kept for two whole messages; 64 pipe descriptors`.
+/// `0.98 MiB peer table (2048 slots of 504 B) + 13.00 MiB connections (6656 B each) + ... =
+/// 16.0 MiB fixed; 2.01 MiB kept for two whole messages; 64 pipe descriptors`.
 fn device_memory(dm: &DeviceMemory) -> String {
     let mut parts = vec![
         format!(

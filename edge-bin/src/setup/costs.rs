@@ -38,7 +38,7 @@ fn a_default_device_costs_its_tables_its_connections_and_one_input_buffer() {
     assert_eq!(fwd.connections, 2048 * CONNECTION_BYTES);
     assert_eq!(
         CONNECTION_BYTES,
-        1536 + 512 + 4096,
+        2048 + 512 + 4096,
         "task, first queue buffer, input kept"
     );
     let table = device("f", FWD, &[]).subscription_bytes() as u64;
