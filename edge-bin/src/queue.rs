@@ -68,6 +68,9 @@ impl HeapQueue {
     /// Grow to hold `need` bytes: double, but never past the hard capacity nor what the
     /// budget grants; when it grants no more than `need`, that; an empty queue that may use
     /// what its device keeps (`kept`) takes `need` from there. False if none of that is there.
+    /// Off the message path: a queue grows by doubling, rarely.
+    #[cold]
+    #[inline(never)]
     fn grow(&mut self, need: usize, kept: bool) -> bool {
         let doubled = need
             .max(self.buf.capacity().saturating_mul(2))
@@ -113,11 +116,9 @@ impl ByteQueue for HeapQueue {
     }
 
     fn reserve(&mut self, n: usize) -> bool {
+        // Room in what it holds (never more than its capacity) is the message path's case.
         let len = self.buf.len();
-        if self.capacity - len < n {
-            return false;
-        }
-        len + n <= self.buf.capacity() || self.grow(len + n, true)
+        n <= self.buf.capacity() - len || (n <= self.capacity - len && self.grow(len + n, true))
     }
 
     fn front(&self) -> (&[u8], &[u8]) {

@@ -8,7 +8,7 @@ use super::peer::Src;
 use super::{ByteQueue, Device, Input, Side};
 use crate::conn::{Event, SessionError};
 use crate::time::Instant;
-use crate::wire::frame::{message_missing, FrameHead};
+use crate::wire::frame::{message_extent, FrameHead};
 
 /// Where the message that starts now goes.
 pub(super) enum Route {
@@ -62,7 +62,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // missing bytes the caller has ready to move past the device.
         let body = &rest[head_len..];
         let prefix = &body[..(body.len() as u64).min(head.len) as usize];
-        let missing = message_missing(rest, head, head_len);
+        let (missing, held) = message_extent(rest, head, head_len);
         if missing != Some(0) {
             let head_ready = prefix.len() as u64 >= head.len.min(self.cfg.limits.head_bytes as u64);
             let too_large =
@@ -72,7 +72,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 return Ok(0);
             }
         }
-        self.need = super::room::need(rest, head, head_len, missing);
+        self.need = super::room::need(held);
         match self.route(idx, head, prefix) {
             Route::Go => {}
             Route::Blocked => {

@@ -14,36 +14,39 @@
 
 use super::{ByteQueue, CloseReason, Device, PeerId};
 use crate::conn::TRANSMIT_BUFFER;
-use crate::wire::frame::{message_len, FrameHead};
 
 /// Room asked beyond a message's own bytes: a queue's routing frame, and the commands a
 /// session may owe once the message ends.
 const SLACK: usize = TRANSMIT_BUFFER + 16;
 
-/// What a message that starts at `input` (its first head decoded) needs in each queue it goes
-/// to: all of it when it is all here (`missing` is `Some(0)`), else everything the caller
-/// holds, which is all of this message's.
-pub(super) fn need(input: &[u8], head: FrameHead, head_len: usize, missing: Option<u64>) -> usize {
-    let held = match missing {
-        Some(0) => message_len(input, head, head_len).unwrap_or(input.len()),
-        _ => input.len(),
-    };
-    held.saturating_add(SLACK)
+/// What a message of which the caller holds `held` bytes needs in each queue it goes to: all
+/// of it when it is all here, else everything the caller holds, which is all of this
+/// message's ([`message_extent`](crate::wire::frame::message_extent)).
+#[inline]
+pub(super) fn need(held: usize) -> usize {
+    // `held` is at most an input buffer's length: no overflow.
+    held + SLACK
+}
+
+/// Whether `queue` has room for `need` more bytes, or for all its capacity leaves if that is
+/// less (a message that started below the high-water mark fits the capacity whole:
+/// `DeviceConfig::queue_capacity`).
+#[inline]
+pub(super) fn room<Q: ByteQueue>(queue: &mut Q, need: usize) -> bool {
+    let left = queue.capacity().saturating_sub(queue.len());
+    queue.reserve(need.min(left))
 }
 
 impl<Q: ByteQueue> Device<'_, Q> {
-    /// Whether `idx`'s queue has room for the message being routed ([`need`]); a refusal is
-    /// remembered, so that draining queues wake the sources it blocks.
+    /// Whether `idx`'s queue, below its high-water mark, has room for the message being
+    /// routed ([`need`]); a refusal is remembered, so that draining queues wake the sources it
+    /// blocks.
+    #[inline]
     pub(super) fn has_room(&mut self, idx: u32) -> bool {
         let need = self.need;
-        let room = self.peer_mut(idx).is_some_and(|p| {
-            // A message that started below the high-water mark fits the queue's capacity
-            // whole (`DeviceConfig::queue_capacity`): never ask for more than that leaves.
-            let left = p.queue.capacity().saturating_sub(p.queue.len());
-            p.queue.reserve(need.min(left))
-        });
-        self.memory_blocked |= !room;
-        room
+        let has = self.peer_mut(idx).is_some_and(|p| p.queue.reserve(need));
+        self.memory_blocked |= !has;
+        has
     }
 
     /// Before `n` more bytes of the message in progress from `idx` are fed: room for them in
@@ -51,15 +54,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// forwarder lets go of each subscriber that has none, and goes on.
     pub(super) fn room_for_more(&mut self, idx: u32, n: usize) -> bool {
         self.need = n.saturating_add(SLACK);
+        let need = self.need;
         let mut cur = self.peer(idx).and_then(|p| p.src.dests());
-        if self.cfg.kind.waits_for_destination() {
-            return cur.is_none_or(|d| self.has_room(d));
-        }
         while let Some(d) = cur {
             cur = self.next_dest(d);
-            if !self.has_room(d) {
-                self.shed(d);
+            // Past its high-water mark, a forwarder's subscriber may hold the start of it.
+            if self.peer_mut(d).is_some_and(|p| room(&mut p.queue, need)) {
+                continue;
             }
+            self.memory_blocked = true;
+            if self.cfg.kind.waits_for_destination() {
+                return false;
+            }
+            self.shed(d);
         }
         true
     }

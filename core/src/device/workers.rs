@@ -9,15 +9,17 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// room for the message being routed.
     pub(super) fn pick_worker(&mut self) -> Option<u32> {
         let start = self.workers?;
-        let hwm = self.cfg.queue_hwm;
+        let (hwm, need) = (self.cfg.queue_hwm, self.need);
         let mut w = start;
         loop {
-            let p = self.peer(w)?;
+            let p = self.peer_mut(w)?;
             let link = p.worker?;
-            let free = p.held.is_none() && p.queue.len() < hwm && p.close.is_none();
-            if free && self.has_room(w) {
-                self.workers = Some(link.next);
-                return Some(w);
+            if p.held.is_none() && p.queue.len() < hwm && p.close.is_none() {
+                if p.queue.reserve(need) {
+                    self.workers = Some(link.next);
+                    return Some(w);
+                }
+                self.memory_blocked = true;
             }
             w = link.next;
             if w == start {

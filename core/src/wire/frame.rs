@@ -163,42 +163,36 @@ pub fn holds_message_after(input: &[u8], head: FrameHead, head_len: usize) -> bo
 /// decoded already) are still to come, when that is known: `Some(0)` when all of it is here,
 /// `Some(n)` when every frame head is here and the last frame lacks `n` body bytes, `None`
 /// when a frame head is not here yet (or is malformed: the session reports that).
+#[inline]
 pub fn message_missing(input: &[u8], head: FrameHead, head_len: usize) -> Option<u64> {
+    message_extent(input, head, head_len).0
+}
+
+/// [`message_missing`], and how many bytes of `input` are the message's: its length, heads
+/// included, when all of it is here; else all of `input`.
+#[inline]
+pub fn message_extent(input: &[u8], head: FrameHead, head_len: usize) -> (Option<u64>, usize) {
     let (mut head, mut used) = (head, head_len);
     let mut at = 0usize;
     loop {
-        let body_at = at.checked_add(used)?;
+        let Some(body_at) = at.checked_add(used) else {
+            return (None, input.len());
+        };
         let have = input.len().saturating_sub(body_at) as u64;
         if have < head.len {
             // Only the last frame may be cut short for the count to be known.
-            return (!head.command && !head.more).then(|| head.len - have);
+            let missing = (!head.command && !head.more).then(|| head.len - have);
+            return (missing, input.len());
         }
         // head.len <= have, which is a usize: the cast is exact.
         at = body_at + head.len as usize;
         if !head.command && !head.more {
-            return Some(0);
+            return (Some(0), at);
         }
-        (head, used) = FrameHead::decode(&input[at..]).ok()??;
-    }
-}
-
-/// The length of the message that starts at `input` (with `head`, `head_len` bytes, decoded
-/// already), heads included, when all of it is here; `None` otherwise.
-pub fn message_len(input: &[u8], head: FrameHead, head_len: usize) -> Option<usize> {
-    let (mut head, mut used) = (head, head_len);
-    let mut at = 0usize;
-    loop {
-        let end = at
-            .checked_add(used)?
-            .checked_add(usize::try_from(head.len).ok()?)?;
-        if end > input.len() {
-            return None;
-        }
-        at = end;
-        if !head.command && !head.more {
-            return Some(at);
-        }
-        (head, used) = FrameHead::decode(&input[at..]).ok()??;
+        (head, used) = match FrameHead::decode(&input[at..]) {
+            Ok(Some(next)) => next,
+            _ => return (None, input.len()),
+        };
     }
 }
 
@@ -284,23 +278,30 @@ mod tests {
     }
 
     #[test]
-    fn a_whole_message_has_a_length_and_a_partial_one_none() {
+    fn a_whole_message_has_a_length_and_a_partial_one_is_all_of_the_input() {
         let msg = vectors::MULTIPART_PUSH;
         let (head, used) = FrameHead::decode(msg).unwrap().unwrap();
-        assert_eq!(message_len(msg, head, used), Some(msg.len()));
+        assert_eq!(message_extent(msg, head, used), (Some(0), msg.len()));
         let mut two = msg.to_vec();
         two.extend_from_slice(msg);
         assert_eq!(
-            message_len(&two, head, used),
-            Some(msg.len()),
+            message_extent(&two, head, used),
+            (Some(0), msg.len()),
             "the first only"
         );
         for n in used..msg.len() {
-            assert_eq!(message_len(&msg[..n], head, used), None, "prefix {n}");
+            let (missing, len) = message_extent(&msg[..n], head, used);
+            assert_eq!(len, n, "prefix {n}");
+            assert_eq!(missing, message_missing(&msg[..n], head, used));
+            assert_ne!(missing, Some(0));
         }
         let huge = [0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
         let (head, used) = FrameHead::decode(&huge).unwrap().unwrap();
-        assert_eq!(message_len(&huge, head, used), None, "no overflow");
+        assert_eq!(
+            message_extent(&huge, head, used).1,
+            huge.len(),
+            "no overflow"
+        );
     }
 
     #[test]
