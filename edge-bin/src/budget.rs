@@ -81,11 +81,6 @@ impl Budget {
     pub fn used(&self) -> usize {
         self.used.load(Relaxed)
     }
-
-    /// Whether a take of `n` would succeed now (it may not by the time it is made).
-    pub fn has(&self, n: usize) -> bool {
-        self.used().saturating_add(n) <= self.total()
-    }
 }
 
 /// One device's memory at run time: the process's [`Budget`], and what the device keeps for
@@ -167,10 +162,9 @@ impl Account {
         self.refused.load(Relaxed)
     }
 
-    fn refuse(&self) -> bool {
+    fn refuse(&self) {
         self.refused.fetch_add(1, Relaxed);
         self.wanted.store(true, Relaxed);
-        false
     }
 
     fn take_kept(&self, n: usize) -> bool {
@@ -238,7 +232,7 @@ impl Charge {
             return true;
         };
         if !self.account.budget.take(more) {
-            return self.account.refuse();
+            return false;
         }
         self.shared += more;
         true
@@ -251,7 +245,7 @@ impl Charge {
             return true;
         };
         if !self.account.take_kept(more) {
-            return self.account.refuse();
+            return false;
         }
         self.kept += more;
         true
@@ -269,13 +263,19 @@ impl Charge {
             .compare_exchange(false, true, Relaxed, Relaxed)
             .is_ok();
         if !free {
-            return self.account.refuse();
+            return false;
         }
         self.lane = true;
         let shared = std::mem::take(&mut self.shared);
         self.account.budget.give(shared);
         self.account.gave();
         true
+    }
+
+    /// The buffer could not grow as it needed, by any of the above: counted, and those waiting
+    /// are woken when memory is given back.
+    pub fn refused(&self) {
+        self.account.refuse();
     }
 
     /// Hold `bytes` in all, taking what is missing from the budget even past its total: for
@@ -336,7 +336,6 @@ mod tests {
         assert!(b.take(0), "nothing is always there");
         b.give(100);
         assert_eq!(b.used(), 0);
-        assert!(b.has(100) && !b.has(101));
     }
 
     #[test]
@@ -417,6 +416,8 @@ mod tests {
         assert_eq!((c.bytes(), a.budget().used()), (300, 300));
         assert!(!c.grow_to(1001));
         assert_eq!(c.bytes(), 300, "a refusal keeps what it held");
+        assert_eq!(a.refused(), 0, "counted when the buffer gives up");
+        c.refused();
         assert_eq!(a.refused(), 1);
         c.shrink_to(100);
         assert_eq!((c.bytes(), a.budget().used()), (100, 100));

@@ -382,8 +382,9 @@ impl DeviceHost {
             Timer::at(self.clock.to_std(at)).await;
             self.with_device(|dev| {
                 dev.handle_timeout(self.clock.now());
-                // Another device may have given memory back: those waiting try again.
-                if self.account.wanted() && self.account.budget().has(1) {
+                // Another device may have given memory back, or a wake-up came before its
+                // waiter said it waits: those waiting try again.
+                if self.account.wanted() || self.has_starved() {
                     self.memory_freed(dev);
                 }
                 spent.warn(&self.tag, &self.account, dev.stats());

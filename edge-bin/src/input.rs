@@ -209,9 +209,12 @@ impl Input {
         let need = held + want;
         if need > self.room() {
             let doubled = need.max(self.buf.capacity().saturating_mul(2)).min(cap);
-            let _ = self.charge.grow_to(doubled - KEEP_PENDING)
+            let grown = self.charge.grow_to(doubled - KEEP_PENDING)
                 || self.charge.grow_to(need - KEEP_PENDING)
                 || (held > 0 && self.charge.take_lane());
+            if !grown {
+                self.charge.refused();
+            }
         }
         self.room().saturating_sub(held).min(want)
     }

@@ -10,8 +10,8 @@
 //! Growth past the first allocation (counted at start for every connection) draws from the
 //! process's memory budget through the queue's [`Charge`]; a growth the budget refuses makes
 //! the queue full for now ([`ByteQueue::reserve`] says no, a push is refused). An empty queue
-//! may take a whole message's room from what its device keeps, and gives it back as soon as
-//! it drains.
+//! may take a whole message's room (or a command's) from what its device keeps, and gives it
+//! back as soon as it drains.
 //!
 //! [`DeviceConfig::queue_capacity`]: zedge_core::device::DeviceConfig::queue_capacity
 
@@ -66,12 +66,12 @@ impl HeapQueue {
     }
 
     /// Grow to hold `need` bytes: double, but never past the hard capacity nor what the
-    /// budget grants; when it grants no more than `need`, that; an empty queue that may use
-    /// what its device keeps (`kept`) takes `need` from there. False if none of that is there.
-    /// Off the message path: a queue grows by doubling, rarely.
+    /// budget grants; when it grants no more than `need`, that; an empty queue takes `need`
+    /// from what its device keeps. False if none of that is there. Off the message path: a
+    /// queue grows by doubling, rarely.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, need: usize, kept: bool) -> bool {
+    fn grow(&mut self, need: usize) -> bool {
         let doubled = need
             .max(self.buf.capacity().saturating_mul(2))
             .max(MIN_ALLOC)
@@ -80,10 +80,11 @@ impl HeapQueue {
         let target = if self.charge.grow_to(charged(doubled)) {
             doubled
         } else if self.charge.grow_to(charged(need))
-            || (kept && self.buf.is_empty() && self.charge.grow_kept_to(charged(need)))
+            || (self.buf.is_empty() && self.charge.grow_kept_to(charged(need)))
         {
             need
         } else {
+            self.charge.refused();
             return false;
         };
         self.buf.reserve_exact(target - self.buf.len());
@@ -108,7 +109,7 @@ impl ByteQueue for HeapQueue {
             return Err(Full);
         }
         let need = len + data.len();
-        if need > self.buf.capacity() && !self.grow(need, false) {
+        if need > self.buf.capacity() && !self.grow(need) {
             return Err(Full);
         }
         self.buf.extend(data);
@@ -118,7 +119,7 @@ impl ByteQueue for HeapQueue {
     fn reserve(&mut self, n: usize) -> bool {
         // Room in what it holds (never more than its capacity) is the message path's case.
         let len = self.buf.len();
-        n <= self.buf.capacity() - len || (n <= self.capacity - len && self.grow(len + n, true))
+        n <= self.buf.capacity() - len || (n <= self.capacity - len && self.grow(len + n))
     }
 
     fn front(&self) -> (&[u8], &[u8]) {
@@ -305,4 +306,17 @@ mod tests {
         assert_eq!(q.allocated(), 0, "kept room goes back as soon as it drains");
         assert!(other.reserve(80_000));
     }
+
+    #[test]
+    fn a_command_to_an_empty_queue_is_queued_when_the_budget_is_spent() {
+        // A long SUBSCRIBE to a publisher whose queue is empty: not closed for want of memory.
+        let (mut q, account) = budgeted(0, 100_000);
+        q.push(&[4; 20_000]).unwrap();
+        assert_eq!(account.budget().used(), 0);
+        assert_eq!(q.push(&[4; 100_000]), Err(Full), "not empty: the budget alone");
+        assert!(account.refused() > 0);
+        q.consume(20_000);
+        assert_eq!(q.allocated(), 0, "the kept room goes back");
+    }
 }
+
