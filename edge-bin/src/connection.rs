@@ -305,8 +305,12 @@ impl Conn {
     /// Until the socket can do what the device wants of it, a destination we have bytes for
     /// can take them, or another connection signals.
     async fn wait(&mut self, host: &DeviceHost, sig: &Signal) -> io::Result<()> {
-        // The lane's holder is looked at again when its progress is due.
-        let due = self.lane.zip(host.progress_timeout());
+        // The lane's holder is looked at again when its progress is due (a timeout past any
+        // clock's end is never due).
+        let due = self
+            .lane
+            .zip(host.progress_timeout())
+            .and_then(|((since, _), timeout)| since.checked_add(timeout));
         let dest = match self.dest_blocked.take() {
             // Gone: the next round gives what we held for it to the device.
             Some(d) => match host.stream(d) {
@@ -359,8 +363,8 @@ impl Conn {
         });
         let lane_due = async {
             match due {
-                Some(((since, _), timeout)) => {
-                    Timer::at(since + timeout).await;
+                Some(at) => {
+                    Timer::at(at).await;
                 }
                 None => future::pending().await,
             }

@@ -313,10 +313,13 @@ mod tests {
         let (mut q, account) = budgeted(0, 100_000);
         q.push(&[4; 20_000]).unwrap();
         assert_eq!(account.budget().used(), 0);
-        assert_eq!(q.push(&[4; 100_000]), Err(Full), "not empty: the budget alone");
+        assert_eq!(
+            q.push(&[4; 100_000]),
+            Err(Full),
+            "not empty: the budget alone"
+        );
         assert!(account.refused() > 0);
         q.consume(20_000);
         assert_eq!(q.allocated(), 0, "the kept room goes back");
     }
 }
-

@@ -177,6 +177,41 @@ fn a_streamer_out_of_memory_makes_its_producer_wait_and_loses_nothing() {
     drop((worker, producer));
 }
 
+/// Senders stalled near the end of 1 MiB messages, the budget spent and the lane held.
+fn stall_senders(broker: &Broker, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let mut s = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
+            let mut bytes = raw::data_head(1 << 20, false);
+            bytes.extend(vec![7; (1 << 20) - 1]);
+            s.write_all(&bytes).expect("all but the last byte");
+            s
+        })
+        .collect()
+}
+
+/// The longest progress timeout there is, with the lane held and others waiting: the lane's
+/// holder is never due, and nothing overflows.
+#[test]
+fn a_lane_held_under_the_longest_progress_timeout_crashes_nothing() {
+    let mut broker = Broker::start(
+        "streamer",
+        &[
+            "--memory-max",
+            "8M",
+            "--max-peers",
+            "32",
+            "--progress-timeout",
+            "18446744073709551615",
+        ],
+    );
+    let stalled = stall_senders(&broker, 7);
+    thread::sleep(Duration::from_millis(500));
+    broker.assert_running();
+    drop(stalled);
+    broker.stop();
+}
+
 /// Senders stalled near the end of 1 MiB messages take all of an 8M streamer's budget and its
 /// lane; a sender with a whole 1 MiB message waits for memory. The lane's holder, making no
 /// progress for the progress timeout while others wait, is closed as stalled, and the whole
@@ -196,15 +231,7 @@ fn a_stalled_sender_holding_the_lane_is_closed_and_a_whole_message_gets_through(
         ],
     );
     let mut worker = raw::handshake(broker.backend_addr(), SocketType::Pull, deadline(10));
-    let stalled: Vec<TcpStream> = (0..6)
-        .map(|_| {
-            let mut s = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
-            let mut bytes = raw::data_head(1 << 20, false);
-            bytes.extend(vec![7; (1 << 20) - 1]);
-            s.write_all(&bytes).expect("all but the last byte");
-            s
-        })
-        .collect();
+    let stalled = stall_senders(&broker, 6);
     thread::sleep(Duration::from_millis(500));
     let mut whole = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
     let message = bulk(1, 1 << 20);

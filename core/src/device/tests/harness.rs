@@ -56,7 +56,8 @@ impl VecQueue {
     }
 
     fn room(&self) -> usize {
-        self.ration.unwrap_or(self.cap).min(self.cap) - self.buf.len().min(self.cap)
+        let most = self.ration.unwrap_or(self.cap).min(self.cap);
+        most.saturating_sub(self.buf.len())
     }
 }
 
