@@ -16,8 +16,8 @@ fn limits(
     SubscriptionLimits {
         max,
         max_per_peer,
-        topic_bytes: pieces * topics::PIECE_DATA,
-        topic_bytes_per_peer: pieces_per_peer * topics::PIECE_DATA,
+        topic_bytes: pieces * store::PIECE_DATA,
+        topic_bytes_per_peer: pieces_per_peer * store::PIECE_DATA,
     }
 }
 
@@ -136,15 +136,22 @@ fn a_subscriber_leaving_costs_its_own_subscriptions_not_the_tables() {
     assert!(work < 10 * 10_000, "{work} records visited");
 }
 
-/// Topics: prefixes of each other, inline and in pieces, at and over the limit.
+/// Topics: prefixes of each other, inline and in pieces, at and over the limit, some differing
+/// only in their last byte; more than [`SCAN_TOPICS`], so matching takes both of its ways.
 fn topic_set() -> Vec<Vec<u8>> {
+    let ends_in = |n: usize, last: u8| [&vec![b'l'; n - 1][..], &[last]].concat();
     vec![
         b"".to_vec(),
         b"a".to_vec(),
         b"ab".to_vec(),
+        b"ac".to_vec(),
+        b"abc".to_vec(),
         b"b".to_vec(),
+        ends_in(15, b'x'),
         vec![b'l'; 16],
+        ends_in(16, b'x'),
         vec![b'l'; 17],
+        ends_in(17, b'x'),
         vec![b'l'; 45],
         vec![b'l'; 5000],
         vec![b'm'; MAX_TOPIC],
@@ -157,7 +164,8 @@ enum Op {
     Add(usize, usize),
     Remove(usize, usize),
     Drop(usize),
-    Match(usize, u8),
+    /// A head: the topic's first bytes (as many as the `usize`, at most all) and a byte.
+    Match(usize, usize, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -166,7 +174,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (p.clone(), t.clone()).prop_map(|(p, t)| Op::Add(p, t)),
         2 => (p.clone(), t.clone()).prop_map(|(p, t)| Op::Remove(p, t)),
         1 => p.prop_map(Op::Drop),
-        2 => (t, any::<u8>()).prop_map(|(t, b)| Op::Match(t, b)),
+        3 => (t, 0..20_000usize, prop::sample::select(b"abclmx\0".to_vec())).prop_map(|(t, cut, b)| Op::Match(t, cut, b)),
     ]
 }
 
@@ -198,7 +206,7 @@ fn expect_add(
     let pieces = |t: usize| pieces_for(topics[t].len());
     let mine: Vec<usize> = model.keys().filter(|k| k.0 == p).map(|k| k.1).collect();
     let my_pieces: usize = mine.iter().map(|&t| pieces(t)).sum();
-    let per_peer_pieces = l.topic_bytes_per_peer / topics::PIECE_DATA;
+    let per_peer_pieces = l.topic_bytes_per_peer / store::PIECE_DATA;
     if mine.len() >= l.max_per_peer || my_pieces + pieces(ti) > per_peer_pieces {
         return Err(Refusal::PeerShare);
     }
@@ -207,7 +215,7 @@ fn expect_add(
     }
     let live: BTreeSet<usize> = model.keys().map(|k| k.1).collect();
     let used: usize = live.iter().map(|&t| pieces(t)).sum();
-    let total = l.topic_bytes / topics::PIECE_DATA;
+    let total = l.topic_bytes / store::PIECE_DATA;
     if !live.contains(&ti) && used + pieces(ti) > total {
         return Err(Refusal::TopicBytesFull);
     }
@@ -268,8 +276,9 @@ proptest! {
                     prop_assert_eq!(gone, want);
                     prop_assert!(subs[p].is_empty());
                 }
-                Op::Match(ti, extra) => {
-                    let head = [&topics[ti][..], &[extra]].concat();
+                Op::Match(ti, cut, extra) => {
+                    let topic = &topics[ti];
+                    let head = [&topic[..cut.min(topic.len())], &[extra]].concat();
                     let mut want: Vec<u32> = model.keys()
                         .filter(|(_, mt)| head.starts_with(&topics[*mt]))
                         .map(|&(p, _)| p as u32)

@@ -5,15 +5,16 @@
 //! (matching hashes only prefixes of those lengths).
 
 use super::sip::Sip13;
-use super::store::{Layout, Records, NIL};
+use super::store::{
+    Layout, Records, INLINE, LENGTH_BITS_BYTES, NIL, PIECE_BYTES, PIECE_DATA, PIECE_NEXT,
+    PIECE_REC, TOPIC_REC,
+};
 use super::topic::Topic;
 use crate::conn::MAX_TOPIC;
 
-/// Topic bytes kept in the topic's own record.
-const INLINE: usize = 16;
-/// Topic record: hash (low 32 bits), length, first subscriber entry, first piece, previous and
-/// next topic, then the inline bytes. A free record links the next free one through `NEXT`.
-pub(super) const TOPIC_REC: usize = 24 + INLINE;
+// Topic record fields (`TOPIC_REC` bytes): hash (low 32 bits), length, first subscriber
+// entry, first piece, previous and next topic, then the first `INLINE` bytes. A free record
+// links the next free one through `NEXT`.
 const HASH: usize = 0;
 const LEN: usize = 4;
 const SUBS: usize = 8;
@@ -21,17 +22,6 @@ const PIECE: usize = 12;
 const PREV: usize = 16;
 const NEXT: usize = 20;
 const BYTES: usize = 24;
-
-/// Topic bytes in one piece.
-pub(super) const PIECE_DATA: usize = 28;
-/// Piece record: the next piece, then the bytes.
-pub(super) const PIECE_REC: usize = 4 + PIECE_DATA;
-pub(super) const PIECE_NEXT: usize = 0;
-pub(super) const PIECE_BYTES: usize = 4;
-
-/// Per topic length, how many topics have it (`u32`s), and a bitmap of those above zero.
-pub(super) const LENGTH_COUNTS_BYTES: usize = (MAX_TOPIC + 1) * 4;
-pub(super) const LENGTH_BITS_BYTES: usize = (MAX_TOPIC + 1).div_ceil(64) * 8;
 
 /// Pieces a topic of `len` bytes takes beyond its record.
 pub(super) const fn pieces_for(len: usize) -> usize {
@@ -157,6 +147,34 @@ impl<'s> Topics<'s> {
             piece = self.pieces.get(piece, PIECE_NEXT);
         }
         true
+    }
+
+    /// Call `f` with every topic that is a prefix of `head`, comparing each topic in turn:
+    /// O(topics), cheaper than hashing prefixes while there are only a few
+    /// ([`SCAN_TOPICS`](super::SCAN_TOPICS)). A topic's first 16 bytes are compared as one word.
+    #[inline]
+    pub(super) fn each_prefix_by_scan(&self, head: &[u8], mut f: impl FnMut(u32)) {
+        let mut first = [0u8; INLINE];
+        let n = head.len().min(INLINE);
+        first[..n].copy_from_slice(&head[..n]);
+        let first = u128::from_le_bytes(first);
+        let mut id = self.first;
+        while id != NIL {
+            let len = self.topic_len(id);
+            if len <= head.len() {
+                // The topic's inline bytes (little-endian: its first byte lowest), masked to
+                // its length; what lies beyond it in the record is not cleared.
+                let mask = u128::MAX
+                    .checked_shr(128 - 8 * len.min(INLINE) as u32)
+                    .unwrap_or(0);
+                if (self.recs.get128(id, BYTES) ^ first) & mask == 0
+                    && (len <= INLINE || self.equals(id, &head[..len]))
+                {
+                    f(id);
+                }
+            }
+            id = self.next(id);
+        }
     }
 
     /// The topic's bytes, in the pieces they are stored in.
