@@ -70,15 +70,26 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// Push `a` then `b` to the destination list starting at `first`; `body` bytes of them
     /// count as data out.
+    /// One look-up of each destination: this runs once per frame and destination.
     fn push_to_dests(&mut self, first: Option<u32>, a: &[u8], b: &[u8], body: usize) {
+        let n = a.len() + b.len();
         let mut cur = first;
         while let Some(d) = cur {
-            cur = self.next_dest(d);
-            if self.push_to(d, a) && self.push_to(d, b) {
-                if let Some(side) = self.peer(d).map(|p| p.side) {
-                    self.side_stats(side).bytes_out += body as u64;
-                }
+            let Some(peer) = self.peer_mut(d) else { break };
+            cur = peer.held.as_ref().and_then(|h| h.next_dest);
+            if n == 0 {
+                continue;
             }
+            let q = &mut peer.queue;
+            let pushed = (a.is_empty() || q.push(a).is_ok()) && (b.is_empty() || q.push(b).is_ok());
+            if !pushed {
+                self.request_close(d, CloseReason::Overflow);
+                continue;
+            }
+            peer.pushed += n as u64;
+            let side = peer.side;
+            self.side_stats(side).bytes_out += body as u64;
+            self.request_wake(d);
         }
     }
 
@@ -111,9 +122,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let Some(held) = dest.held.take() else { break };
             cur = held.next_dest;
             let side = dest.side;
+            let owes = dest.session.wants_transmit();
             self.held -= 1;
             self.side_stats(side).msgs_out += 1;
-            self.flush_control(d);
+            if owes {
+                self.flush_control(d);
+            }
         }
         if !self.blocked.is_empty() {
             self.wake_blocked();
