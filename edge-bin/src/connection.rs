@@ -63,6 +63,8 @@ struct Conn {
     bypass: Bypass,
     /// A destination whose socket was full this round when we had bytes for it.
     dest_blocked: Option<PeerId>,
+    /// When to try again for `dest_blocked` even if it is not writable ([`Progress::retry_at`]).
+    retry_at: Option<Instant>,
     /// Bytes the peer has sent, counted up to a whole greeting (told to the host then, for
     /// admission).
     heard: usize,
@@ -80,6 +82,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         write_blocked: false,
         bypass: Bypass::default(),
         dest_blocked: None,
+        retry_at: None,
         heard: 0,
         busy_since: None,
     };
@@ -168,6 +171,7 @@ impl Conn {
     /// Read (or move a body by), feed, write. `Ok(true)` if any byte moved.
     fn round(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
         self.dest_blocked = None;
+        self.retry_at = None;
         let drained = self.bypass.drain(self.id, &mut self.input, host, dev)?;
         let mut moved = self.note(drained);
         if self.takes_input(host, dev) {
@@ -200,6 +204,7 @@ impl Conn {
     fn note(&mut self, p: Progress) -> bool {
         if p.dest_full.is_some() {
             self.dest_blocked = p.dest_full;
+            self.retry_at = p.retry_at;
         }
         p.moved
     }
@@ -268,10 +273,23 @@ impl Conn {
             },
             None => None,
         };
+        let retry_at = self.retry_at.take();
         let dest_writable = async {
             match &dest {
-                // An error shows in the next write to it.
-                Some(s) => s.writable().await.unwrap_or(()),
+                // An error shows in the next write to it. A destination that takes nothing
+                // until `retry_at` has its bytes taken back in the next round.
+                Some(s) => {
+                    let writable = async { s.writable().await.unwrap_or(()) };
+                    match retry_at {
+                        Some(at) => {
+                            let expired = async {
+                                Timer::at(at).await;
+                            };
+                            future::or(writable, expired).await
+                        }
+                        None => writable.await,
+                    }
+                }
                 None => future::pending().await,
             }
             Ok(())

@@ -297,6 +297,11 @@ impl DeviceHost {
         self.frames.borrow_mut().entry(id).or_default().bypassed(n);
     }
 
+    /// Bytes taken from `id`'s output came back to its queue ([`Device::return_output`]).
+    pub fn output_returned(&self, id: PeerId) {
+        self.frames.borrow_mut().entry(id).or_default().returned();
+    }
+
     /// What the connections still have queued, for the report at stop.
     pub fn queued(&self) -> Queued {
         let dev = self.dev.borrow();

@@ -71,6 +71,12 @@ impl OutFrames {
         }
     }
 
+    /// Bytes taken from the queue came back to it: where its frames are is not followed from
+    /// here on (rare: a destination that took nothing of a body going by, see `Bypass`).
+    pub fn returned(&mut self) {
+        self.to_next = u64::MAX;
+    }
+
     /// Messages not (wholly) written, of a queue holding `a` then `b`: the one partly written
     /// and every one after it, a message whose last frame is not queued yet included. `None`
     /// if the stream could not be followed.

@@ -129,6 +129,9 @@ pub struct Device<'s, Q> {
     epoch: u32,
     /// The latest `now` the caller gave.
     last_now: Instant,
+    /// When a worker waiting to reply to a client over its mark gets another try (the client
+    /// may have stopped reading by then: `queue::CLIENT_STALL`).
+    reply_retry: Option<Instant>,
 }
 
 impl<'s, Q: ByteQueue> Device<'s, Q> {
@@ -154,6 +157,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             held: 0,
             epoch: 0,
             last_now: Instant::ZERO,
+            reply_retry: None,
         }
     }
 

@@ -16,7 +16,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// `n` bytes of [`Device::output`] were written to the socket.
     pub fn consume_output(&mut self, id: PeerId, n: usize) {
         let Some(idx) = self.index(id) else { return };
-        let hwm = self.cfg.queue_hwm;
+        let (hwm, now) = (self.cfg.queue_hwm, self.last_now);
         let Some(peer) = self.peer_mut(idx) else {
             return;
         };
@@ -24,16 +24,36 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let n = n.min(peer.queue.len());
         peer.queue.consume(n);
         peer.written += n as u64;
+        if n > 0 {
+            peer.drained_at = now;
+        }
         let now_below = peer.queue.len() < hwm;
         // A receiver draining a message cut through to it is progress for its sender.
         let holder = peer.held.map(|h| h.by).filter(|_| n > 0);
-        let now = self.last_now;
         if let Some(src) = holder.and_then(|s| self.peer_mut(s)) {
             src.progressed(n as u64, now);
         }
         if was_above && now_below {
             self.wake_blocked();
         }
+    }
+
+    /// `bytes`, the first of [`Device::output`] that the caller took out for the socket and
+    /// that the socket did not take, come back to be written first. Only into an empty queue
+    /// (whatever came after them would otherwise go first): `false`, and nothing done, if the
+    /// queue holds bytes or cannot take them.
+    pub fn return_output(&mut self, id: PeerId, bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return true;
+        }
+        let Some(peer) = self.index(id).and_then(|i| self.peer_mut(i)) else {
+            return false;
+        };
+        if !peer.queue.is_empty() || peer.queue.push(bytes).is_err() {
+            return false;
+        }
+        peer.written = peer.written.saturating_sub(bytes.len() as u64);
+        true
     }
 
     /// Next peer with new output, or able to take input again, since the last call.

@@ -98,6 +98,8 @@ pub(crate) struct Peer<Q> {
     pub(crate) progress_bytes: u64,
     /// Its subscriptions in the device's table (forwarder subscribers).
     pub(crate) subs: PeerSubs,
+    /// When its socket last took some of its queue (or it connected).
+    pub(crate) drained_at: Instant,
 }
 
 impl<Q> Peer<Q> {
@@ -118,6 +120,7 @@ impl<Q> Peer<Q> {
             progress_at: now,
             progress_bytes: 0,
             subs: PeerSubs::new(idx),
+            drained_at: now,
         }
     }
 

@@ -90,13 +90,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// Whether the destination of a message in progress from `idx` is above its high-water
     /// mark, where the source must wait.
     fn dest_above_hwm(&self, idx: u32) -> bool {
-        if !self.cfg.kind.waits_for_destination() {
-            // A forwarder never makes a publisher wait; its subscribers' overshoot is bounded
-            // by one message.
+        let Some(src) = self.peer(idx) else {
+            return false;
+        };
+        if !self.cfg.kind.waits_mid_message(src.side) {
+            // The destination's overshoot is bounded by one message.
             return false;
         }
-        let dest = self.peer(idx).and_then(|p| self.peer(p.src.dests()?));
-        dest.is_some_and(|d| d.queue.len() >= self.cfg.queue_hwm)
+        // A message that could be stored whole (at most the input buffer) always finishes:
+        // a destination that stopped reading must not hold its sender mid-message. One cut
+        // through waits once its destination holds that much beyond its mark.
+        let mark = self.cfg.queue_hwm.saturating_add(self.cfg.input_capacity);
+        let dest = src.src.dests().and_then(|d| self.peer(d));
+        dest.is_some_and(|d| d.queue.len() >= mark)
     }
 
     /// The session's next unit of input (`decoded`: the frame head at the start of `rest`,

@@ -4,7 +4,14 @@
 
 use super::pump::Route;
 use super::{ByteQueue, Device, Kind, PeerId, Side};
+use crate::time::Duration;
 use crate::wire::frame::FrameHead;
+
+/// A client over its high-water mark whose socket has taken nothing for this long is not
+/// reading: replies for it are dropped (counted) rather than hold their worker, which answers
+/// other clients too. Until then the worker waits, so a client that reads, however slowly,
+/// loses nothing. A worker waiting on such a client costs the others at most this, once.
+pub const CLIENT_STALL: Duration = Duration::from_millis(250);
 
 /// Length of the routing frame a queue puts before each request: 0x00, slot, generation.
 const ROUTING_ID_LEN: usize = 9;
@@ -36,18 +43,30 @@ impl<Q: ByteQueue> Device<'_, Q> {
         Route::Go
     }
 
-    /// A worker's reply: to the client its routing frame names, when that client has room.
+    /// A worker's reply: to the client its routing frame names. A client at its high-water
+    /// mark gets it once it drains below; one that has not read for [`CLIENT_STALL`] loses
+    /// it (counted), as with libzmq's ROUTER: a client that does not read its replies must
+    /// not hold the worker. A client taking another reply that is still arriving gets this
+    /// one after it.
     pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
         let Some(client) = self.reply_target(head, prefix) else {
             self.stats.dropped.unroutable += 1;
             return Route::Discard;
         };
         let hwm = self.cfg.queue_hwm;
-        if self
-            .peer(client)
-            .is_some_and(|c| c.held.is_some() || c.queue.len() >= hwm)
-        {
-            return Route::Blocked;
+        let now = self.last_now;
+        match self.peer(client) {
+            Some(c) if c.queue.len() >= hwm => {
+                let stalled_at = c.drained_at + CLIENT_STALL;
+                if now >= stalled_at {
+                    self.stats.dropped.hwm += 1;
+                    return Route::Discard;
+                }
+                self.reply_retry = Some(self.reply_retry.map_or(stalled_at, |t| t.min(stalled_at)));
+                return Route::Blocked;
+            }
+            Some(c) if c.held.is_some() => return Route::Blocked,
+            _ => {}
         }
         self.hold(idx, client);
         Route::Go

@@ -9,7 +9,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// it cuts through.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let progress = self.cfg.progress_timeout;
-        self.slots
+        let peers = self
+            .slots
             .iter()
             .filter_map(|s| {
                 let p = s.peer.as_ref()?;
@@ -19,7 +20,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     None => session,
                 }
             })
-            .min()
+            .min();
+        match (peers, self.reply_retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Fire every peer timer due at `now`: PINGs go out, dead peers are put up for closing,
@@ -28,6 +33,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// that have are reset).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
+        if self.reply_retry.is_some_and(|t| t <= now) {
+            self.reply_retry = None;
+            self.wake_blocked();
+        }
         let progress = self.cfg.progress_timeout;
         for idx in 0..self.slots.len() as u32 {
             let Some(peer) = self.peer_mut(idx) else {
