@@ -10,6 +10,7 @@
 //! [`DeviceConfig::queue_capacity`]: zedge_core::device::DeviceConfig::queue_capacity
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
 
 use zedge_core::device::ByteQueue;
 use zedge_core::wire::Full;
@@ -52,6 +53,8 @@ impl HeapQueue {
 }
 
 impl ByteQueue for HeapQueue {
+    type Shared = Infallible;
+
     fn len(&self) -> usize {
         self.buf.len()
     }
@@ -76,6 +79,14 @@ impl ByteQueue for HeapQueue {
         }
         self.buf.extend(data);
         Ok(())
+    }
+
+    fn share(&self, _: &[u8]) -> Option<Infallible> {
+        None
+    }
+
+    fn push_shared(&mut self, piece: &Infallible) -> Result<(), Full> {
+        match *piece {}
     }
 
     fn front(&self) -> (&[u8], &[u8]) {

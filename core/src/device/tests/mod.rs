@@ -34,6 +34,7 @@ mod remote;
 mod sequences;
 mod streamer;
 mod subscriptions;
+mod vec_queue;
 
 // Helpers shared by the test modules.
 
