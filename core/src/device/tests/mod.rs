@@ -32,6 +32,7 @@ mod queue;
 mod regressions;
 mod remote;
 mod sequences;
+mod sharing;
 mod streamer;
 mod subscriptions;
 mod vec_queue;

@@ -49,7 +49,10 @@ impl ShareLog {
 
     /// Pieces made that a queue still holds.
     pub fn alive(&self) -> usize {
-        self.made.iter().filter(|(_, w)| w.strong_count() > 0).count()
+        self.made
+            .iter()
+            .filter(|(_, w)| w.strong_count() > 0)
+            .count()
     }
 }
 
