@@ -72,29 +72,35 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let first = self.peer(idx).and_then(|p| p.src.dests());
         let several = first.and_then(|d| self.next_dest(d)).is_some();
         let len = head.len() + chunk.len();
-        if several && !head.is_empty() && len <= JOIN_MAX {
-            // Fanned out, a small frame is joined to its head first: one push per
-            // destination, not two.
-            let mut joined = [0u8; JOIN_MAX];
-            joined[..head.len()].copy_from_slice(head);
-            joined[head.len()..len].copy_from_slice(chunk);
-            self.push_to_dests(first, &joined[..len], &[], chunk.len());
-        } else if several && chunk.len() >= SHARE_MIN && Q::SHARES {
-            self.share_to_dests(first, head, chunk);
-        } else {
-            self.push_to_dests(first, head, chunk, chunk.len());
+        if several {
+            if !head.is_empty() && len <= JOIN_MAX {
+                // Fanned out, a small frame is joined to its head first: one push per
+                // destination, not two.
+                let mut joined = [0u8; JOIN_MAX];
+                joined[..head.len()].copy_from_slice(head);
+                joined[head.len()..len].copy_from_slice(chunk);
+                self.push_to_dests(first, &joined[..len], &[], chunk.len());
+                return;
+            }
+            if Q::SHARES && chunk.len() >= SHARE_MIN && self.share_to_dests(first, head, chunk) {
+                return;
+            }
         }
+        self.push_to_dests(first, head, chunk, chunk.len());
     }
 
     /// [`Device::push_to_dests`] for a large body piece: stored once, each destination
-    /// holds it after its own copy of `head`; copied if the queues cannot share it now.
-    fn share_to_dests(&mut self, first: Option<u32>, head: &[u8], chunk: &[u8]) {
+    /// holds it after its own copy of `head`. False if the queues cannot share it now: it is
+    /// to be copied.
+    // Cold, not inlined: the path of small messages stays as it was without it.
+    #[cold]
+    #[inline(never)]
+    fn share_to_dests(&mut self, first: Option<u32>, head: &[u8], chunk: &[u8]) -> bool {
         let shared = first
             .and_then(|d| self.peer(d))
             .and_then(|p| p.queue.share(chunk));
         let Some(piece) = shared else {
-            self.push_to_dests(first, head, chunk, chunk.len());
-            return;
+            return false;
         };
         let mut cur = first;
         while let Some(d) = cur {
@@ -105,12 +111,16 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 }
             }
         }
+        true
     }
 
     /// Whether the message `idx` is cutting through should wait for more of its body before
     /// the next piece goes out: a piece for several destinations that would be too short to
     /// share (see [`SHARE_MIN`]), while more of the body is to come and the caller's buffer
-    /// has room for it.
+    /// has room for it. Asked once a call, before its first step (a body's first piece
+    /// after its frame head, in the middle of a call, goes as it is).
+    // Not inlined: the pump's loop stays as it was without it.
+    #[inline(never)]
     pub(super) fn gathers(&self, idx: u32, here: usize, full: bool) -> bool {
         if !Q::SHARES || full || here >= SHARE_MIN {
             return false;
@@ -124,6 +134,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// Push `a` then `b` to the destination list starting at `first`; `body` bytes of them
     /// count as data out.
+    // Always inlined, as it was before sharing gave its caller a call more (a forwarder's
+    // small messages took 4 instructions more each, tools/bench-callgrind forwarder).
+    #[inline(always)]
     fn push_to_dests(&mut self, first: Option<u32>, a: &[u8], b: &[u8], body: usize) {
         let mut cur = first;
         while let Some(d) = cur {

@@ -251,22 +251,27 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let ahead = if self.cfg.kind.bypasses() { ahead } else { 0 };
         let mut consumed = 0;
         let mut steps = 0;
-        let result = loop {
-            let fresh = consumed == 0;
-            let at = Input {
-                rest: &input[consumed..],
-                fresh,
-                full: full && fresh,
-                ahead,
-            };
-            match self.step(at, idx, now) {
-                Ok(0) => break Ok(consumed),
-                Ok(n) => consumed += n,
-                Err(e) => break Err(e),
-            }
-            steps += 1;
-            if steps == MAX_STEPS {
-                break Ok(consumed);
+        let result = if self.gathers(idx, input.len(), full) {
+            // A message fanned out as it arrives waits for a piece of it worth sharing.
+            Ok(0)
+        } else {
+            loop {
+                let fresh = consumed == 0;
+                let at = Input {
+                    rest: &input[consumed..],
+                    fresh,
+                    full: full && fresh,
+                    ahead,
+                };
+                match self.step(at, idx, now) {
+                    Ok(0) => break Ok(consumed),
+                    Ok(n) => consumed += n,
+                    Err(e) => break Err(e),
+                }
+                steps += 1;
+                if steps == MAX_STEPS {
+                    break Ok(consumed);
+                }
             }
         };
         if let Err(e) = result {

@@ -45,10 +45,6 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 self.block(idx);
                 return Ok(0);
             }
-            // Or, fanned out, for a piece of it worth sharing.
-            if self.gathers(idx, rest.len(), full) {
-                return Ok(0);
-            }
             return self.feed(idx, rest, None, now);
         }
         if !peer.session.is_ready() || !self.cfg.kind.routes_from(peer.side) {
