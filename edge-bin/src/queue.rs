@@ -12,7 +12,8 @@
 //! order between its copied bytes. A piece is freed when the last queue holding it has
 //! written it (or taken it back). It counts in [`ByteQueue::len`] like copied bytes, so the
 //! high-water mark and the capacity mean the same either way. A queue holding no pieces works
-//! as it did before there were any: one check more per call.
+//! as it did before there were any: one check more per call. Its list of pieces is boxed,
+//! allocated with the first piece and kept for the next ones while it is small.
 //!
 //! A device and its queues live on one thread, but the peer table (empty slots of this type)
 //! is allocated on the main thread and moved to the device's, so the queue must be `Send`:
@@ -36,6 +37,11 @@ const MIN_ALLOC: usize = 512;
 /// one that received a burst holds at most this much once drained.
 const KEEP_WHEN_EMPTY: usize = 256 << 10;
 
+/// A queue whose pieces are all written keeps their list for the next ones if it has room for
+/// this many (about 700 bytes), and frees a larger one: steady fan-out of large messages then
+/// allocates nothing but the pieces themselves.
+const KEEP_PIECES: usize = 16;
+
 #[derive(Debug)]
 pub struct HeapQueue {
     /// The bytes copied in, in order; the pieces sit between them.
@@ -44,9 +50,9 @@ pub struct HeapQueue {
     copy_room: usize,
     /// Bytes the pieces hold.
     shared: usize,
-    /// The shared pieces, while there are any: boxed, so that a queue holding none (every
-    /// queue of a queue or streamer, and most of a forwarder's) is a word larger than one
-    /// that could not share, and its copied bytes take the path they took before.
+    /// The shared pieces, once there have been any (none while `shared` is 0): boxed, so
+    /// that a queue that never holds one (every queue of a queue or streamer) is a word larger
+    /// than one that could not share, and its copied bytes take the path they took before.
     pieces: Option<Box<Pieces>>,
 }
 
@@ -109,12 +115,16 @@ impl HeapQueue {
     /// Whether the queue holds shared pieces (then [`ByteQueue::front`] may not show all of
     /// it).
     pub fn has_pieces(&self) -> bool {
-        self.pieces.is_some()
+        self.shared != 0
     }
 
     fn release_if_drained(&mut self) {
         if self.buf.is_empty() && self.buf.capacity() > KEEP_WHEN_EMPTY {
             self.buf = VecDeque::new();
+        }
+        let spent = |p: &Pieces| p.list.is_empty() && p.list.capacity() > KEEP_PIECES;
+        if self.pieces.as_deref().is_some_and(spent) {
+            self.pieces = None;
         }
     }
 
@@ -133,14 +143,9 @@ impl HeapQueue {
 
     #[cold]
     fn consume_with_pieces(&mut self, mut n: usize) {
-        while n > 0 {
-            let Some(p) = self.pieces.as_deref_mut() else {
-                self.buf.drain(..n.min(self.buf.len()));
-                break;
-            };
+        while let Some(p) = self.pieces.as_deref_mut().filter(|_| n > 0) {
             let Some(first) = p.list.front_mut() else {
-                self.pieces = None;
-                continue;
+                break;
             };
             if first.gap > 0 {
                 let k = n.min(first.gap);
@@ -158,20 +163,14 @@ impl HeapQueue {
             }
             self.unshare(k);
         }
-        if self.pieces.as_ref().is_some_and(|p| p.list.is_empty()) {
-            self.pieces = None;
-        }
+        // The copied bytes after the last piece.
+        self.buf.drain(..n.min(self.buf.len()));
         self.release_if_drained();
     }
 
     #[cold]
     fn truncate_with_pieces(&mut self, mut n: usize) {
-        while n > 0 {
-            let Some(p) = self.pieces.as_deref_mut() else {
-                let keep = self.buf.len().saturating_sub(n);
-                self.buf.truncate(keep);
-                break;
-            };
+        while let Some(p) = self.pieces.as_deref_mut().filter(|_| n > 0) {
             let behind_last = self.buf.len() - p.ahead_of_last;
             if behind_last > 0 {
                 let k = n.min(behind_last);
@@ -180,8 +179,7 @@ impl HeapQueue {
                 continue;
             }
             let Some(last) = p.list.back_mut() else {
-                self.pieces = None;
-                continue;
+                break;
             };
             let k = n.min(last.end - last.start);
             last.end -= k;
@@ -189,12 +187,12 @@ impl HeapQueue {
             if last.start == last.end {
                 p.ahead_of_last -= last.gap;
                 p.list.pop_back();
-                if p.list.is_empty() {
-                    self.pieces = None;
-                }
             }
             self.unshare(k);
         }
+        // With no piece left, all of `buf` is behind the last one there was.
+        let keep = self.buf.len().saturating_sub(n);
+        self.buf.truncate(keep);
         self.release_if_drained();
     }
 }
@@ -255,14 +253,14 @@ impl ByteQueue for HeapQueue {
     }
 
     fn front(&self) -> (&[u8], &[u8]) {
-        if self.pieces.is_some() {
+        if self.shared != 0 {
             return self.front_with_pieces();
         }
         self.buf.as_slices()
     }
 
     fn consume(&mut self, n: usize) {
-        if self.pieces.is_some() {
+        if self.shared != 0 {
             return self.consume_with_pieces(n.min(self.len()));
         }
         let n = n.min(self.buf.len());
@@ -271,7 +269,7 @@ impl ByteQueue for HeapQueue {
     }
 
     fn truncate_back(&mut self, n: usize) {
-        if self.pieces.is_some() {
+        if self.shared != 0 {
             return self.truncate_with_pieces(n.min(self.len()));
         }
         let keep = self.buf.len().saturating_sub(n);
