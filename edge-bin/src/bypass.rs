@@ -23,7 +23,7 @@ use std::mem;
 use std::time::{Duration, Instant};
 
 use log::debug;
-use zedge_core::device::PeerId;
+use zedge_core::device::{ByteQueue, PeerId};
 
 use crate::host::{write_output, Dev, DeviceHost};
 use crate::input::Input;
@@ -157,9 +157,10 @@ impl Bypass {
             self.paced = Some(dest);
         }
         // What the device already holds for the destination goes first: ahead of the body in
-        // the pipe (one write for both), or if there is much of it, to the socket now.
-        let (a, b) = dev.output(dest);
-        if a.len() + b.len() > PREFIX_MAX {
+        // the pipe (one write for both), or if there is much of it (or it is not all in
+        // `output`: shared pieces), to the socket now.
+        let queued = dev.queue(dest);
+        if queued.is_some_and(|q| q.len() > PREFIX_MAX || q.has_pieces()) {
             match write_output(host, dev, dest, &to) {
                 Ok((_, false)) => {}
                 // A destination that is not taking what it has: the body is copied to its

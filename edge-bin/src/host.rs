@@ -23,7 +23,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use async_io::Timer;
 use log::info;
-use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
+use zedge_core::device::{ByteQueue, Device, PeerId, PeerTableFull, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::gate::{Displace, Gate, Limits, Rank, Refusal, Source};
@@ -280,15 +280,15 @@ impl DeviceHost {
 
     /// `n` bytes of a peer's output are about to be consumed: written, or taken into a pipe.
     pub fn output_written(&self, dev: &Dev, id: PeerId, n: usize) {
-        let (a, b) = dev.output(id);
+        let Some(q) = dev.queue(id) else { return };
         let mut frames = self.frames.borrow_mut();
         let f = frames.entry(id).or_default();
-        if n == a.len() + b.len() && !dev.receiving(id) {
+        if n == q.len() && !dev.receiving(id) {
             // All of it, and it ends at a frame boundary: nothing to decode (the usual case,
             // so following the frames costs the message path nothing).
             f.drained();
         } else {
-            f.written(a, b, n);
+            f.written(q.slices(), n);
         }
     }
 
@@ -308,10 +308,10 @@ impl DeviceHost {
         let frames = self.frames.borrow();
         let mut q = Queued::default();
         for &id in self.conns.borrow().keys() {
-            let (a, b) = dev.output(id);
+            let Some(out) = dev.queue(id) else { continue };
             let f = frames.get(&id).copied().unwrap_or_default();
-            let messages = f.undelivered(a, b);
-            let n = a.len() + b.len();
+            let messages = f.undelivered(out.slices());
+            let n = out.len();
             if n > 0 || messages != Some(0) {
                 q.peers += 1;
                 q.bytes += n as u64;
@@ -378,6 +378,11 @@ pub fn max_pipes(d: &DeviceSetup) -> usize {
     }
 }
 
+/// The most slices of a peer's output one write takes. A shared piece (a large body fanned
+/// out) is a slice of its own, so that a queue of them still goes out in few writes, as a
+/// queue of copies does.
+const WRITE_SLICES: usize = 64;
+
 /// Write a peer's output to `stream` until it is gone or the socket is full: the bytes
 /// written, and whether the socket is full.
 pub fn write_output(
@@ -388,11 +393,25 @@ pub fn write_output(
 ) -> io::Result<(usize, bool)> {
     let mut written = 0;
     loop {
-        let (a, b) = dev.output(id);
-        if a.is_empty() && b.is_empty() {
+        let Some(q) = dev.queue(id) else {
             return Ok((written, false));
-        }
-        match stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
+        };
+        let wrote = if q.has_pieces() {
+            let mut iov = [IoSlice::new(&[]); WRITE_SLICES];
+            let mut n = 0;
+            for (to, s) in iov.iter_mut().zip(q.slices()) {
+                *to = IoSlice::new(s);
+                n += 1;
+            }
+            stream.write_vectored(&iov[..n])
+        } else {
+            let (a, b) = q.front();
+            if a.is_empty() && b.is_empty() {
+                return Ok((written, false));
+            }
+            stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+        };
+        match wrote {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 host.output_written(dev, id, n);

@@ -23,7 +23,9 @@
 //!
 //! Messages that fit in the caller's input buffer are routed whole; larger ones are cut
 //! through: a frame is copied into its destination queue as its bytes arrive, and a
-//! destination is held by one source from the first frame of a message to the last. A queue
+//! destination is held by one source from the first frame of a message to the last. A body
+//! piece of [`SHARE_MIN`] bytes or more going to several destinations is stored once and
+//! shared by their queues, where the queues can share ([`ByteQueue::share`]). A queue
 //! may pass its high-water mark by the rest of a message that started below it, so a peer's
 //! memory is bounded by [`DeviceConfig::queue_capacity`]. A source that ends mid-message has
 //! its partial message taken back out of every destination queue that has not yet started
@@ -50,6 +52,7 @@ mod workers;
 pub use byte_queue::{ByteQueue, Ring};
 pub use config::{ConfigError, DeviceConfig};
 pub use error::{CloseReason, PeerTableFull};
+pub use flight::SHARE_MIN;
 pub use kind::{Kind, Side};
 pub use peer::PROGRESS_BYTES;
 pub use slots::Slot;
@@ -252,22 +255,27 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let ahead = if self.cfg.kind.bypasses() { ahead } else { 0 };
         let mut consumed = 0;
         let mut steps = 0;
-        let result = loop {
-            let fresh = consumed == 0;
-            let at = Input {
-                rest: &input[consumed..],
-                fresh,
-                full: full && fresh,
-                ahead,
-            };
-            match self.step(at, idx, now) {
-                Ok(0) => break Ok(consumed),
-                Ok(n) => consumed += n,
-                Err(e) => break Err(e),
-            }
-            steps += 1;
-            if steps == MAX_STEPS {
-                break Ok(consumed);
+        let result = if self.gathers(idx, input.len(), full) {
+            // A message fanned out as it arrives waits for a piece of it worth sharing.
+            Ok(0)
+        } else {
+            loop {
+                let fresh = consumed == 0;
+                let at = Input {
+                    rest: &input[consumed..],
+                    fresh,
+                    full: full && fresh,
+                    ahead,
+                };
+                match self.step(at, idx, now) {
+                    Ok(0) => break Ok(consumed),
+                    Ok(n) => consumed += n,
+                    Err(e) => break Err(e),
+                }
+                steps += 1;
+                if steps == MAX_STEPS {
+                    break Ok(consumed);
+                }
             }
         };
         if let Err(e) = result {

@@ -5,12 +5,21 @@ use super::slots::ListKind;
 use super::{ByteQueue, CloseReason, Device, PeerId};
 
 impl<Q: ByteQueue> Device<'_, Q> {
-    /// Bytes waiting to be written to the peer's socket, oldest first.
+    /// Bytes waiting to be written to the peer's socket, oldest first: all of them, or the
+    /// first ones if its queue holds shared pieces ([`ByteQueue::front`]); empty only when
+    /// nothing waits.
     pub fn output(&self, id: PeerId) -> (&[u8], &[u8]) {
         match self.index(id).and_then(|i| self.peer(i)) {
             Some(p) => p.queue.front(),
             None => (&[], &[]),
         }
+    }
+
+    /// The peer's outbound queue, to read: its length, or all of its bytes where
+    /// [`Device::output`] shows the first ones. Report what was written from it with
+    /// [`Device::consume_output`], as for [`Device::output`].
+    pub fn queue(&self, id: PeerId) -> Option<&Q> {
+        self.index(id).and_then(|i| self.peer(i)).map(|p| &p.queue)
     }
 
     /// `n` bytes of [`Device::output`] were written to the socket.

@@ -40,17 +40,26 @@ impl Net<'_> {
         if !r.attached {
             return 0;
         }
-        let (a, b) = self.dev.output(r.id);
-        let n = (a.len() + b.len()).min(max);
-        let from_a = n.min(a.len());
-        let start = r.wire.len();
-        r.wire.extend_from_slice(&a[..from_a]);
-        r.wire.extend_from_slice(&b[..n - from_a]);
-        if r.old && (start..r.wire.len()).contains(&MINOR_AT) {
-            r.wire[MINOR_AT] = 0;
+        let mut written = 0;
+        // The output shows the oldest bytes, a slice per shared piece: as many writes as
+        // it takes.
+        while written < max {
+            let (a, b) = self.dev.output(r.id);
+            let n = (a.len() + b.len()).min(max - written);
+            if n == 0 {
+                break;
+            }
+            let from_a = n.min(a.len());
+            let start = r.wire.len();
+            r.wire.extend_from_slice(&a[..from_a]);
+            r.wire.extend_from_slice(&b[..n - from_a]);
+            if r.old && (start..r.wire.len()).contains(&MINOR_AT) {
+                r.wire[MINOR_AT] = 0;
+            }
+            self.dev.consume_output(r.id, n);
+            written += n;
         }
-        self.dev.consume_output(r.id, n);
-        n
+        written
     }
 
     /// Take the device's wake-ups and carry out its closes.

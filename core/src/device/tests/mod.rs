@@ -32,8 +32,10 @@ mod queue;
 mod regressions;
 mod remote;
 mod sequences;
+mod sharing;
 mod streamer;
 mod subscriptions;
+mod vec_queue;
 
 // Helpers shared by the test modules.
 

@@ -186,7 +186,10 @@ fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
     assert_eq!(net.dev.stats().dropped.hwm, 0, "nothing dropped at once");
     net.send(normal, &envelope(true, &[0]));
     net.pump();
-    assert!(net.msgs(normal).is_empty(), "the worker waits for a client over its mark");
+    assert!(
+        net.msgs(normal).is_empty(),
+        "the worker waits for a client over its mark"
+    );
     // ...until the client has taken nothing for CLIENT_STALL: then its replies are dropped,
     // counted, and the worker goes on.
     let retry = net.dev.poll_timeout().expect("a retry is due");
@@ -203,7 +206,11 @@ fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
     let want: Vec<Msg> = (0..5u8)
         .map(|i| envelope(true, &[b'r', b'e', b':', i]))
         .collect();
-    assert_eq!(net.msgs(normal), want, "the worker answers the normal client");
+    assert_eq!(
+        net.msgs(normal),
+        want,
+        "the worker answers the normal client"
+    );
     assert_eq!(net.msgs(worker).len(), 25);
     net.pause(stuck, false);
     net.pump();
