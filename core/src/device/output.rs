@@ -24,12 +24,16 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let n = n.min(peer.queue.len());
         peer.queue.consume(n);
         peer.written += n as u64;
+        let pong_written = peer.pong_end.is_some_and(|end| peer.written >= end);
         let now_below = peer.queue.len() < hwm;
         // A receiver draining a message cut through to it is progress for its sender.
         let holder = peer.held.map(|h| h.by).filter(|_| n > 0);
         let now = self.last_now;
         if let Some(src) = holder.and_then(|s| self.peer_mut(s)) {
             src.progressed(n as u64, now);
+        }
+        if pong_written {
+            self.pong_written(idx);
         }
         if was_above && now_below {
             self.wake_blocked();

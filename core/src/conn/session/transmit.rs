@@ -15,7 +15,21 @@ impl Session {
     pub fn wants_transmit(&self) -> bool {
         let o = &self.owed;
         o.error.is_some()
-            || (!self.is_closed() && (o.greeting || o.ready || o.ping || o.pong.is_some()))
+            || (!self.is_closed()
+                && (o.greeting || o.ready || o.ping || (o.pong.is_some() && !self.pongs_held)))
+    }
+
+    /// The next [`Session::poll_transmit`] writes a PONG: one is owed and not held back.
+    pub fn pong_due(&self) -> bool {
+        self.owed.pong.is_some() && !self.pongs_held && !self.is_closed()
+    }
+
+    /// While `held`, owed PONGs wait: for a caller that still holds our last PONG unwritten
+    /// (its peer is not reading). PINGs that arrive meanwhile are answered once it lets go,
+    /// with the latest one's context, as libzmq (which keeps one PONG) answers them: a peer
+    /// that pings without reading costs one queued PONG however many PINGs it sends.
+    pub fn hold_pongs(&mut self, held: bool) {
+        self.pongs_held = held;
     }
 
     /// Write owed commands into `out`: whole ones only, in protocol order. Returns bytes written.
@@ -46,7 +60,7 @@ impl Session {
             command::write_ready(w, self.cfg.socket_type, b"")?;
             self.owed.ready = false;
         }
-        if let Some(ctx) = self.owed.pong {
+        if let Some(ctx) = self.owed.pong.filter(|_| !self.pongs_held) {
             command::write_pong(w, &ctx.buf[..usize::from(ctx.len)])?;
             self.owed.pong = None;
         }
