@@ -989,7 +989,6 @@ fn a_sighup_storm_during_traffic_loses_nothing() {
 }
 
 #[test]
-#[ignore = "bug: an integer too large for TOML (over i64) reads `expected a value, not 99999999999999999999999` as i128` (the parser's words, a stray backtick), where every other bad size or time names what the key expects (e.g. `expected bytes, like 65536, \"64K\" or \"64M\"`)"]
 fn an_integer_too_large_for_toml_reads_as_the_keys_own_error() {
     let path = zedge_tests::systemd::temp_path("huge-int.toml");
     let config = format!(
