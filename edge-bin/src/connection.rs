@@ -32,7 +32,7 @@ use crate::signal::{Close, Signal};
 
 /// The longest a connection keeps the loop in rounds that move bytes before the reactor gets
 /// to see the other sockets: about the bounded work per turn of the architecture.
-const FAIR_TURN: Duration = Duration::from_millis(1);
+pub const FAIR_TURN: Duration = Duration::from_millis(1);
 
 /// How long a connection being closed by us may take to write what it still owes.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);

@@ -3,8 +3,10 @@
 //! binary. Each test asserts what the innocent side must still get: every message, within
 //! the isolation bound (100 ms), the process alive, no panic, memory bounded, a clear error.
 //!
-//! Tests marked `#[ignore = "bug: ..."]` fail today; the reason says what was measured. The
-//! others pass and are kept as regression tests (each a few seconds at most).
+//! Tests marked `#[ignore = "bug: ..."]` fail today; the reason says what was measured. Those
+//! marked `#[ignore = "probe: ..."]` pass, but too rarely under load to assert on a shared
+//! machine: run them by hand (`-- --ignored --exact NAME --nocapture`) to measure. The others
+//! pass and are kept as regression tests (each a few seconds at most).
 //!
 //! Known and worked on elsewhere, so not here: subscription leave/replay in one turn,
 //! subscribe/cancel churn, per-connection shares, the quadratic scan of incomplete messages,
@@ -728,6 +730,62 @@ fn cpu_secs(pid: u32) -> f64 {
     let f: Vec<&str> = rest.split(' ').collect();
     let ticks: f64 = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
     ticks / 100.0
+}
+
+/// A 200 msgs/s streamer flow while `rate` connections a second to each side connect and
+/// close at once, sending nothing. Prints the connections made.
+fn connect_and_close_storm(rate: f64) -> FlowResult {
+    let mut broker = Broker::start("streamer", &[]);
+    let mut flow = Flow::start(
+        "streamer",
+        broker.frontend(),
+        broker.backend(),
+        FlowSpec::ticks(200, 2.0),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let storms: Vec<_> = [broker.frontend_addr(), broker.backend_addr()]
+        .into_iter()
+        .map(|addr| {
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                let start = Instant::now();
+                let mut made = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    if TcpStream::connect(addr).is_ok() {
+                        made += 1;
+                    }
+                    let due = start + Duration::from_secs_f64(f64::from(made) / rate);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        thread::sleep(wait);
+                    }
+                }
+                made
+            })
+        })
+        .collect();
+    flow.go();
+    let r = flow.finish();
+    stop.store(true, Ordering::Relaxed);
+    let made: Vec<u32> = storms
+        .into_iter()
+        .map(|t| t.join().expect("storm"))
+        .collect();
+    eprintln!("connections made and closed: {made:?}");
+    broker.assert_running();
+    no_panic(&broker.stderr());
+    broker.stop();
+    r
+}
+
+/// Before the accept loop took fair turns (it yielded after each accept, but `accept` takes
+/// a waiting connection without the reactor, so the other sockets waited): 93-326 ms, over
+/// the bound in 5 runs of 6; after: 13-53 ms, with one run of 108-127 ms in ten suite runs
+/// at a load average of 5 on 2 cores.
+#[test]
+#[ignore = "probe: 5,000 connect-and-close a second on each side; 13-53 ms since the accept loop takes fair turns (93-326 ms before), but over 100 ms now and then when the machine is loaded"]
+fn a_connect_and_close_storm_costs_no_latency() {
+    let r = retry_latency(ISOLATION_MS, || connect_and_close_storm(5000.0));
+    r.assert_within("connect-and-close storms on both sides", ISOLATION_MS);
 }
 
 #[test]
