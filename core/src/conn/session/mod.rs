@@ -166,9 +166,10 @@ pub struct Session {
     state: State,
     rx: Rx,
     owed: Owed,
-    /// The caller still holds our last PONG unwritten: a PONG owed since waits
-    /// ([`Session::hold_pongs`]).
+    /// The caller still holds our last PONG unwritten: PINGs are answered into `held_pong`
+    /// instead of `owed.pong` ([`Session::hold_pongs`]).
     pongs_held: bool,
+    held_pong: Option<PingContext>,
     timers: Timers,
 }
 
@@ -189,6 +190,7 @@ impl Session {
                 error: None,
             },
             pongs_held: false,
+            held_pong: None,
             timers: Timers::new(cfg.heartbeat, now),
         }
     }

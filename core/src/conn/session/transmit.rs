@@ -15,13 +15,12 @@ impl Session {
     pub fn wants_transmit(&self) -> bool {
         let o = &self.owed;
         o.error.is_some()
-            || (!self.is_closed()
-                && (o.greeting || o.ready || o.ping || (o.pong.is_some() && !self.pongs_held)))
+            || (!self.is_closed() && (o.greeting || o.ready || o.ping || o.pong.is_some()))
     }
 
     /// The next [`Session::poll_transmit`] writes a PONG: one is owed and not held back.
     pub fn pong_due(&self) -> bool {
-        self.owed.pong.is_some() && !self.pongs_held && !self.is_closed()
+        self.owed.pong.is_some() && !self.is_closed()
     }
 
     /// While `held`, owed PONGs wait: for a caller that still holds our last PONG unwritten
@@ -30,6 +29,14 @@ impl Session {
     /// that pings without reading costs one queued PONG however many PINGs it sends.
     pub fn hold_pongs(&mut self, held: bool) {
         self.pongs_held = held;
+        // Kept apart from what is owed, so that checking what is owed costs nothing more.
+        let (from, to) = match held {
+            true => (&mut self.owed.pong, &mut self.held_pong),
+            false => (&mut self.held_pong, &mut self.owed.pong),
+        };
+        if from.is_some() {
+            *to = from.take();
+        }
     }
 
     /// Write owed commands into `out`: whole ones only, in protocol order. Returns bytes written.
@@ -60,7 +67,7 @@ impl Session {
             command::write_ready(w, self.cfg.socket_type, b"")?;
             self.owed.ready = false;
         }
-        if let Some(ctx) = self.owed.pong.filter(|_| !self.pongs_held) {
+        if let Some(ctx) = self.owed.pong {
             command::write_pong(w, &ctx.buf[..usize::from(ctx.len)])?;
             self.owed.pong = None;
         }
