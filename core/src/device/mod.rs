@@ -359,7 +359,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         peer.pushed += n as u64;
         if pong {
             // A peer that pings and does not read gets one PONG until it reads it.
-            peer.pong_end = Some(peer.pushed);
+            peer.pong_end = peer.pushed;
             peer.session.hold_pongs(true);
         }
         self.request_wake(idx);
@@ -368,7 +368,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     /// Our last PONG to `idx` was written: a PING since is answered now.
     fn pong_written(&mut self, idx: u32) {
         if let Some(peer) = self.peer_mut(idx) {
-            peer.pong_end = None;
+            peer.pong_end = 0;
             peer.session.hold_pongs(false);
         }
         self.flush_control(idx);

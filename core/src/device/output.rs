@@ -24,7 +24,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let n = n.min(peer.queue.len());
         peer.queue.consume(n);
         peer.written += n as u64;
-        let pong_written = peer.pong_end.is_some_and(|end| peer.written >= end);
+        let pong_written = peer.pong_end != 0 && peer.written >= peer.pong_end;
         let now_below = peer.queue.len() < hwm;
         // A receiver draining a message cut through to it is progress for its sender.
         let holder = peer.held.map(|h| h.by).filter(|_| n > 0);

@@ -166,10 +166,10 @@ pub struct Session {
     state: State,
     rx: Rx,
     owed: Owed,
-    /// The caller still holds our last PONG unwritten: PINGs are answered into `held_pong`
-    /// instead of `owed.pong` ([`Session::hold_pongs`]).
-    pongs_held: bool,
-    held_pong: Option<PingContext>,
+    /// `Some` while the caller holds PONGs back ([`Session::hold_pongs`]), with the latest
+    /// PING's context since, if any: apart from `owed`, so checking what is owed costs nothing
+    /// more.
+    pongs_held: Option<Option<PingContext>>,
     timers: Timers,
 }
 
@@ -189,8 +189,7 @@ impl Session {
                 pong: None,
                 error: None,
             },
-            pongs_held: false,
-            held_pong: None,
+            pongs_held: None,
             timers: Timers::new(cfg.heartbeat, now),
         }
     }

@@ -187,10 +187,9 @@ impl Session {
                     buf,
                     len: context.len() as u8,
                 });
-                if self.pongs_held {
-                    self.held_pong = pong;
-                } else {
-                    self.owed.pong = pong;
+                match &mut self.pongs_held {
+                    Some(held) => *held = pong,
+                    None => self.owed.pong = pong,
                 }
                 self.timers.on_peer_ttl(ttl);
                 None

@@ -28,14 +28,11 @@ impl Session {
     /// with the latest one's context, as libzmq (which keeps one PONG) answers them: a peer
     /// that pings without reading costs one queued PONG however many PINGs it sends.
     pub fn hold_pongs(&mut self, held: bool) {
-        self.pongs_held = held;
-        // Kept apart from what is owed, so that checking what is owed costs nothing more.
-        let (from, to) = match held {
-            true => (&mut self.owed.pong, &mut self.held_pong),
-            false => (&mut self.held_pong, &mut self.owed.pong),
-        };
-        if from.is_some() {
-            *to = from.take();
+        let latest = self.pongs_held.take().flatten();
+        if held {
+            self.pongs_held = Some(self.owed.pong.take().or(latest));
+        } else if latest.is_some() {
+            self.owed.pong = latest;
         }
     }
 
