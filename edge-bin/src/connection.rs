@@ -32,7 +32,7 @@ use crate::signal::{Close, Signal};
 
 /// The longest a connection keeps the loop in rounds that move bytes before the reactor gets
 /// to see the other sockets: about the bounded work per turn of the architecture.
-const FAIR_TURN: Duration = Duration::from_millis(1);
+pub const FAIR_TURN: Duration = Duration::from_millis(1);
 
 /// How long a connection being closed by us may take to write what it still owes.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);
@@ -156,6 +156,11 @@ impl Conn {
     /// [`FAIR_TURN`] of busy rounds it waits for its own socket through the reactor, which
     /// sees to every other socket on the way (a signal from another connection also ends
     /// the wait).
+    ///
+    /// A wake-up given before the wait does not end it: a peer whose every round owes it
+    /// output (a PONG for its PINGs) wakes itself each round, and would never wait. The round
+    /// after the wait does what the wake-up asked; should our socket stay neither readable
+    /// nor writable, a timer (through the reactor too) brings that round [`FAIR_TURN`] later.
     async fn take_turns(&mut self, sig: &Signal) {
         let now = Instant::now();
         let since = *self.busy_since.get_or_insert(now);
@@ -164,8 +169,16 @@ impl Conn {
             return;
         }
         self.busy_since = None;
+        let was_woken = sig.take_wake();
         let woken = poll_fn(|cx| sig.poll(cx));
-        future::or(self.stream.ready(), woken).await;
+        let late = async {
+            if was_woken {
+                Timer::after(FAIR_TURN).await;
+            } else {
+                future::pending::<()>().await;
+            }
+        };
+        future::or(self.stream.ready(), future::or(woken, late)).await;
     }
 
     /// Read (or move a body by), feed, write. `Ok(true)` if any byte moved.

@@ -3,8 +3,10 @@
 //! binary. Each test asserts what the innocent side must still get: every message, within
 //! the isolation bound (100 ms), the process alive, no panic, memory bounded, a clear error.
 //!
-//! Tests marked `#[ignore = "bug: ..."]` fail today; the reason says what was measured. The
-//! others pass and are kept as regression tests (each a few seconds at most).
+//! Tests marked `#[ignore = "bug: ..."]` fail today; the reason says what was measured. Those
+//! marked `#[ignore = "probe: ..."]` pass, but too rarely under load to assert on a shared
+//! machine: run them by hand (`-- --ignored --exact NAME --nocapture`) to measure. The others
+//! pass and are kept as regression tests (each a few seconds at most).
 //!
 //! Known and worked on elsewhere, so not here: subscription leave/replay in one turn,
 //! subscribe/cancel churn, per-connection shares, the quadratic scan of incomplete messages,
@@ -336,52 +338,89 @@ fn a_half_close_after_a_message_delivers_it_and_a_reset_mid_frame_costs_nothing(
 // Heartbeats: a peer that pings without end and never reads.
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-#[ignore = "bug: a peer flooding PINGs (never reading its PONGs, or reading them) adds 0.3-1.6 s to a 200 msgs/s flow on the same device (measured 430 ms then 1240 ms, p50 274 ms; Python probes 321-1610 ms), where a flood of PONGs or unknown commands at the same rate adds under 20 ms: PING handling escapes the fair turns. Memory stays flat (+70 KiB for 3M PINGs)"]
-fn a_peer_pinging_nonstop_that_never_reads_costs_no_memory_and_no_latency() {
-    let r = retry_latency(ISOLATION_MS, || {
-        let broker = Broker::start("streamer", &[]);
-        let mut flow = Flow::start(
-            "streamer",
-            broker.frontend(),
-            broker.backend(),
-            FlowSpec::ticks(200, 2.0),
-        );
-        let before = broker.rss_kib();
-        let s = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
-        let stop = Arc::new(AtomicBool::new(false));
-        let pinger = {
-            let stop = Arc::clone(&stop);
-            let mut s = s.try_clone().expect("clone");
-            s.set_write_timeout(Some(Duration::from_millis(200)))
-                .expect("write timeout");
-            thread::spawn(move || {
-                let batch = raw::ping(0, &[b'C'; 16]).repeat(4096);
-                let mut sent = 0usize;
-                while !stop.load(Ordering::Relaxed) {
-                    if s.write_all(&batch).is_ok() {
-                        sent += 4096;
-                    }
+/// A 200 msgs/s streamer flow while a raw PUSH peer on the same frontend writes PINGs
+/// without end, 4096 per write; it reads its PONGs (and drops them) if `reads`. The broker's
+/// memory must not grow, whatever it is sent. A PING owes a PONG: the PINGs must cost the
+/// pinger its turns and not the others theirs.
+fn pinging_nonstop(reads: bool) -> FlowResult {
+    let broker = Broker::start("streamer", &[]);
+    let mut flow = Flow::start(
+        "streamer",
+        broker.frontend(),
+        broker.backend(),
+        FlowSpec::ticks(200, 2.0),
+    );
+    let before = broker.rss_kib();
+    let s = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
+    let stop = Arc::new(AtomicBool::new(false));
+    let pinger = {
+        let stop = Arc::clone(&stop);
+        let mut s = s.try_clone().expect("clone");
+        s.set_write_timeout(Some(Duration::from_millis(200)))
+            .expect("write timeout");
+        thread::spawn(move || {
+            let batch = raw::ping(0, &[b'C'; 16]).repeat(4096);
+            let mut sent = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                if s.write_all(&batch).is_ok() {
+                    sent += 4096;
                 }
-                sent
-            })
-        };
-        flow.go();
-        let r = flow.finish();
-        stop.store(true, Ordering::Relaxed);
-        let sent = pinger.join().expect("pinger");
-        let after = broker.rss_kib();
-        eprintln!("{sent} PINGs written, RSS {before} -> {after} KiB");
-        assert!(
-            after <= before + 4096,
-            "{sent} PINGs never read: broker RSS grew from {before} KiB to {after} KiB"
-        );
-        drop(s);
-        no_panic(&broker.stderr());
-        broker.stop();
-        r
+            }
+            sent
+        })
+    };
+    let reader = reads.then(|| {
+        let mut s = s.try_clone().expect("clone");
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("read timeout");
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * KIB];
+            let mut got = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                match s.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(_) => {}
+                }
+            }
+            got
+        })
     });
+    flow.go();
+    let r = flow.finish();
+    stop.store(true, Ordering::Relaxed);
+    let sent = pinger.join().expect("pinger");
+    let pongs = reader.map(|t| t.join().expect("reader"));
+    let after = broker.rss_kib();
+    eprintln!("{sent} PINGs written, PONG bytes read {pongs:?}, RSS {before} -> {after} KiB");
+    assert!(
+        after <= before + 4096,
+        "{sent} PINGs: broker RSS grew from {before} KiB to {after} KiB"
+    );
+    if let Some(pongs) = pongs {
+        assert!(pongs > 0, "a pinger that reads got no PONG");
+    }
+    drop(s);
+    no_panic(&broker.stderr());
+    broker.stop();
+    r
+}
+
+/// A pinger that never reads is owed one PONG at a time (answering the latest PING once the
+/// last one is read), so its PINGs neither grow its queue nor wake its connection each round.
+#[test]
+fn a_peer_pinging_nonstop_that_never_reads_costs_no_memory_and_no_latency() {
+    let r = retry_latency(ISOLATION_MS, || pinging_nonstop(false));
     r.assert_within("a peer pinging nonstop, never reading", ISOLATION_MS);
+}
+
+/// A pinger that reads gets a PONG every round; that output must not let its connection skip
+/// the wait through the reactor that gives the other sockets their turn.
+#[test]
+fn a_peer_pinging_nonstop_and_reading_its_pongs_costs_no_latency() {
+    let r = retry_latency(ISOLATION_MS, || pinging_nonstop(true));
+    r.assert_within("a peer pinging nonstop, reading its PONGs", ISOLATION_MS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -691,6 +730,62 @@ fn cpu_secs(pid: u32) -> f64 {
     ticks / 100.0
 }
 
+/// A 200 msgs/s streamer flow while `rate` connections a second to each side connect and
+/// close at once, sending nothing. Prints the connections made.
+fn connect_and_close_storm(rate: f64) -> FlowResult {
+    let mut broker = Broker::start("streamer", &[]);
+    let mut flow = Flow::start(
+        "streamer",
+        broker.frontend(),
+        broker.backend(),
+        FlowSpec::ticks(200, 2.0),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let storms: Vec<_> = [broker.frontend_addr(), broker.backend_addr()]
+        .into_iter()
+        .map(|addr| {
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                let start = Instant::now();
+                let mut made = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    if TcpStream::connect(addr).is_ok() {
+                        made += 1;
+                    }
+                    let due = start + Duration::from_secs_f64(f64::from(made) / rate);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        thread::sleep(wait);
+                    }
+                }
+                made
+            })
+        })
+        .collect();
+    flow.go();
+    let r = flow.finish();
+    stop.store(true, Ordering::Relaxed);
+    let made: Vec<u32> = storms
+        .into_iter()
+        .map(|t| t.join().expect("storm"))
+        .collect();
+    eprintln!("connections made and closed: {made:?}");
+    broker.assert_running();
+    no_panic(&broker.stderr());
+    broker.stop();
+    r
+}
+
+/// Before the accept loop took fair turns (it yielded after each accept, but `accept` takes
+/// a waiting connection without the reactor, so the other sockets waited): 93-326 ms, over
+/// the bound in 5 runs of 6; after: 13-53 ms, with one run of 108-127 ms in ten suite runs
+/// at a load average of 5 on 2 cores.
+#[test]
+#[ignore = "probe: 5,000 connect-and-close a second on each side; 13-53 ms since the accept loop takes fair turns (93-326 ms before), but over 100 ms now and then when the machine is loaded"]
+fn a_connect_and_close_storm_costs_no_latency() {
+    let r = retry_latency(ISOLATION_MS, || connect_and_close_storm(5000.0));
+    r.assert_within("connect-and-close storms on both sides", ISOLATION_MS);
+}
+
 #[test]
 fn a_full_descriptor_table_costs_no_cpu_and_the_device_recovers() {
     let mut broker = Broker::start("streamer", &["--heartbeat-ivl", "0"]);
@@ -950,7 +1045,6 @@ fn a_sighup_storm_during_traffic_loses_nothing() {
 }
 
 #[test]
-#[ignore = "bug: an integer too large for TOML (over i64) reads `expected a value, not 99999999999999999999999` as i128` (the parser's words, a stray backtick), where every other bad size or time names what the key expects (e.g. `expected bytes, like 65536, \"64K\" or \"64M\"`)"]
 fn an_integer_too_large_for_toml_reads_as_the_keys_own_error() {
     let path = zedge_tests::systemd::temp_path("huge-int.toml");
     let config = format!(

@@ -352,7 +352,8 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     }
 
     /// Move owed commands (greeting, READY, PONG, PING, ERROR) into the peer's queue, unless a
-    /// message is being copied into it: commands wait for the message boundary.
+    /// message is being copied into it: commands wait for the message boundary. A PONG also
+    /// waits while the last one is queued ([`Session::hold_pongs`]).
     fn flush_control(&mut self, idx: u32) {
         let Some(peer) = self.peer_mut(idx) else {
             return;
@@ -360,6 +361,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         if peer.held.is_some() || !peer.session.wants_transmit() {
             return;
         }
+        let pong = peer.session.pong_due();
         let mut buf = [0u8; TRANSMIT_BUFFER];
         let n = peer.session.poll_transmit(&mut buf);
         if peer.queue.push(&buf[..n]).is_err() {
@@ -367,7 +369,21 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             return;
         }
         peer.pushed += n as u64;
+        if pong {
+            // A peer that pings and does not read gets one PONG until it reads it.
+            peer.pong_end = peer.pushed;
+            peer.session.hold_pongs(true);
+        }
         self.request_wake(idx);
+    }
+
+    /// Our last PONG to `idx` was written: a PING since is answered now.
+    fn pong_written(&mut self, idx: u32) {
+        if let Some(peer) = self.peer_mut(idx) {
+            peer.pong_end = 0;
+            peer.session.hold_pongs(false);
+        }
+        self.flush_control(idx);
     }
 
     fn on_session_end(&mut self, idx: u32, e: SessionError) {

@@ -36,11 +36,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if n > 0 {
             peer.drained_at = now;
         }
+        let pong_written = peer.pong_end != 0 && peer.written >= peer.pong_end;
         let now_below = peer.queue.len() < hwm;
         // A receiver draining a message cut through to it is progress for its sender.
         let holder = peer.held.map(|h| h.by).filter(|_| n > 0);
         if let Some(src) = holder.and_then(|s| self.peer_mut(s)) {
             src.progressed(n as u64, now);
+        }
+        if pong_written {
+            self.pong_written(idx);
         }
         if was_above && now_below {
             self.wake_blocked();

@@ -81,6 +81,9 @@ pub(crate) struct Peer<Q> {
     /// Bytes ever pushed to / written from `queue`: marks for taking back a partial message.
     pub(crate) pushed: u64,
     pub(crate) written: u64,
+    /// `pushed` once our last PONG was queued (0: none is): until `written` reaches it, the
+    /// session holds further PONGs back (one answers every PING meanwhile).
+    pub(crate) pong_end: u64,
     pub(crate) src: Src,
     /// The source whose message is being copied into our queue.
     pub(crate) held: Option<Held>,
@@ -111,6 +114,7 @@ impl<Q> Peer<Q> {
             side,
             pushed: 0,
             written: 0,
+            pong_end: 0,
             src: Src::Idle,
             held: None,
             blocked: false,

@@ -26,6 +26,7 @@ mod bypass;
 mod caller;
 mod forwarder;
 mod harness;
+mod heartbeat;
 mod isolation;
 mod lifecycle;
 mod queue;
