@@ -129,6 +129,9 @@ pub struct Device<'s, Q> {
     epoch: u32,
     /// The latest `now` the caller gave.
     last_now: Instant,
+    /// Frame heads the pump read looking for the ends of messages: its work.
+    #[cfg(test)]
+    scanned: u64,
 }
 
 impl<'s, Q: ByteQueue> Device<'s, Q> {
@@ -154,6 +157,8 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             held: 0,
             epoch: 0,
             last_now: Instant::ZERO,
+            #[cfg(test)]
+            scanned: 0,
         }
     }
 
@@ -272,6 +277,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         if consumed > 0 {
             if let Some(p) = self.peer_mut(idx) {
                 p.progressed(consumed as u64, now);
+                p.scan = None;
             }
         }
         self.flush_control(idx);

@@ -6,6 +6,7 @@ use super::kind::Side;
 use super::subs::PeerSubs;
 use crate::conn::Session;
 use crate::time::{Duration, Instant};
+use crate::wire::frame::MessageScan;
 
 /// What a message being cut through must move, from its sender or to its receivers, within
 /// each `progress_timeout` to count as moving: a sender trickling a byte now and then does not
@@ -98,6 +99,9 @@ pub(crate) struct Peer<Q> {
     pub(crate) progress_bytes: u64,
     /// Its subscriptions in the device's table (forwarder subscribers).
     pub(crate) subs: PeerSubs,
+    /// How far the pump has looked into a message at the start of its input that is not all
+    /// here yet; valid until input is consumed.
+    pub(crate) scan: Option<MessageScan>,
 }
 
 impl<Q> Peer<Q> {
@@ -118,6 +122,7 @@ impl<Q> Peer<Q> {
             progress_at: now,
             progress_bytes: 0,
             subs: PeerSubs::new(idx),
+            scan: None,
         }
     }
 

@@ -8,7 +8,7 @@ use super::peer::Src;
 use super::{ByteQueue, Device, Input, Side};
 use crate::conn::{Event, SessionError};
 use crate::time::Instant;
-use crate::wire::frame::{message_missing, FrameHead};
+use crate::wire::frame::{FrameHead, MessageScan};
 
 /// Where the message that starts now goes.
 pub(super) enum Route {
@@ -62,7 +62,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // missing bytes the caller has ready to move past the device.
         let body = &rest[head_len..];
         let prefix = &body[..(body.len() as u64).min(head.len) as usize];
-        let missing = message_missing(rest, head, head_len);
+        let missing = self.message_missing(idx, rest, head, head_len, fresh);
         if missing != Some(0) {
             let head_ready = prefix.len() as u64 >= head.len.min(self.cfg.limits.head_bytes as u64);
             let too_large =
@@ -85,6 +85,37 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
         }
         self.feed(idx, rest, Some((head, head_len)), now)
+    }
+
+    /// How much of the message at the start of `rest` is still to come
+    /// ([`message_missing`](crate::wire::frame::message_missing)). While it is not all here,
+    /// the scan is kept with the peer and goes on from where it stood at the next call that
+    /// starts at the same message (the first step of a call, nothing consumed since): a
+    /// message of many small frames arriving in pieces is walked once in all.
+    fn message_missing(
+        &mut self,
+        idx: u32,
+        rest: &[u8],
+        head: FrameHead,
+        head_len: usize,
+        fresh: bool,
+    ) -> Option<u64> {
+        let Some(peer) = self.peer_mut(idx) else {
+            return None;
+        };
+        let mut scan = match peer.scan {
+            Some(s) if fresh && s.resumes_within(rest.len()) => s,
+            _ => MessageScan::new(head, head_len),
+        };
+        #[cfg(test)]
+        let start = scan.frames();
+        let missing = scan.missing(rest);
+        peer.scan = (missing != Some(0)).then_some(scan);
+        #[cfg(test)]
+        {
+            self.scanned += u64::from(scan.frames() - start);
+        }
+        missing
     }
 
     /// Whether the destination of a message in progress from `idx` is above its high-water

@@ -164,21 +164,71 @@ pub fn holds_message_after(input: &[u8], head: FrameHead, head_len: usize) -> bo
 /// `Some(n)` when every frame head is here and the last frame lacks `n` body bytes, `None`
 /// when a frame head is not here yet (or is malformed: the session reports that).
 pub fn message_missing(input: &[u8], head: FrameHead, head_len: usize) -> Option<u64> {
-    let (mut head, mut used) = (head, head_len);
-    let mut at = 0usize;
-    loop {
-        let body_at = at.checked_add(used)?;
-        let have = input.len().saturating_sub(body_at) as u64;
-        if have < head.len {
-            // Only the last frame may be cut short for the count to be known.
-            return (!head.command && !head.more).then(|| head.len - have);
+    MessageScan::new(head, head_len).missing(input)
+}
+
+/// Where [`message_missing`] got to in a message that is not all here yet: the last frame
+/// whose head it has read. Kept while the input it walked stays where it was, it answers
+/// again for more input from there, so a message arriving in many pieces costs one walk of
+/// its frames in all, not one per piece.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct MessageScan {
+    /// Where that frame's head starts.
+    at: usize,
+    head: FrameHead,
+    /// Its head's length.
+    used: usize,
+    /// Frame heads read after the first.
+    frames: u32,
+}
+
+impl MessageScan {
+    /// A scan of the message whose first frame's head, `head_len` bytes, starts the input.
+    pub const fn new(head: FrameHead, head_len: usize) -> Self {
+        MessageScan {
+            at: 0,
+            head,
+            used: head_len,
+            frames: 0,
         }
-        // head.len <= have, which is a usize: the cast is exact.
-        at = body_at + head.len as usize;
-        if !head.command && !head.more {
-            return Some(0);
+    }
+
+    /// Frame heads it has read after the first: its work so far.
+    pub const fn frames(&self) -> u32 {
+        self.frames
+    }
+
+    /// Whether this scan can go on over `len` bytes of the same input: they hold all it read.
+    pub const fn resumes_within(&self, len: usize) -> bool {
+        self.at.saturating_add(self.used) <= len
+    }
+
+    /// [`message_missing`] for `input`, which starts with the bytes scanned so far
+    /// ([`MessageScan::resumes_within`] its length); the scan moves on to the last frame head
+    /// found.
+    pub fn missing(&mut self, input: &[u8]) -> Option<u64> {
+        loop {
+            let body_at = self.at.checked_add(self.used)?;
+            let have = input.len().saturating_sub(body_at) as u64;
+            if have < self.head.len {
+                // Only the last frame may be cut short for the count to be known.
+                let last = !self.head.command && !self.head.more;
+                return last.then(|| self.head.len - have);
+            }
+            if !self.head.command && !self.head.more {
+                return Some(0);
+            }
+            // head.len <= have, which is a usize: the cast is exact.
+            let at = body_at + self.head.len as usize;
+            let (head, used) = FrameHead::decode(&input[at..]).ok()??;
+            *self = MessageScan {
+                at,
+                head,
+                used,
+                frames: self.frames.saturating_add(1),
+            };
         }
-        (head, used) = FrameHead::decode(&input[at..]).ok()??;
     }
 }
 
@@ -278,5 +328,40 @@ mod tests {
         }
         assert_eq!(seen, [(true, 5), (true, 0), (false, 300)]);
         assert_eq!(at, vectors::MULTIPART_PUSH.len());
+    }
+
+    #[test]
+    fn a_scan_resumed_piece_by_piece_answers_as_a_fresh_one_and_reads_each_frame_once() {
+        // The libzmq multipart message with a PING between its frames, then 1,000 empty MORE
+        // frames before its end.
+        let msg = vectors::MULTIPART_PUSH;
+        let mut bytes = std::vec::Vec::from(&msg[..7]);
+        bytes.extend_from_slice(vectors::PING_DEALER);
+        bytes.extend_from_slice(&msg[7..msg.len() - 300 - 9]);
+        for _ in 0..1000 {
+            bytes.extend_from_slice(&[0x01, 0x00]);
+        }
+        bytes.extend_from_slice(&msg[msg.len() - 300 - 9..]);
+        let (head, used) = FrameHead::decode(&bytes).unwrap().unwrap();
+        let mut scan = MessageScan::new(head, used);
+        let mut frames_read = 0u32;
+        for n in 0..=bytes.len() {
+            assert!(scan.resumes_within(n) || n < used);
+            if n < used {
+                continue;
+            }
+            let before = scan.at;
+            assert_eq!(
+                scan.missing(&bytes[..n]),
+                message_missing(&bytes[..n], head, used),
+                "prefix {n}"
+            );
+            frames_read += u32::from(scan.at != before);
+        }
+        // Each frame head after the first was read once: the PING, 1,001 empty frames, the
+        // last.
+        assert_eq!(frames_read, 1 + 1001 + 1);
+        assert_eq!(scan.frames(), 1 + 1001 + 1);
+        assert_eq!(scan.missing(&bytes), Some(0));
     }
 }

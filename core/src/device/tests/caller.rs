@@ -80,6 +80,9 @@ impl Net<'_> {
             return false;
         }
         let mut moved = false;
+        // A call that took some of the buffer may have stopped at its bound on work
+        // (`MAX_STEPS`): the rest is fed again even if nothing new came in.
+        let mut again = false;
         while self.dev.wants_read(r.id) {
             if self.bypass.is_some() && r.inbuf.is_empty() && self.dev.bypass_target(r.id).is_some()
             {
@@ -90,7 +93,7 @@ impl Net<'_> {
                 .extend_from_slice(&r.sent[r.sent_read..r.sent_read + n]);
             r.sent_read += n;
             let woken = mem::take(&mut r.woken);
-            if n == 0 && !woken {
+            if n == 0 && !woken && !mem::take(&mut again) {
                 break;
             }
             moved |= n > 0;
@@ -107,6 +110,7 @@ impl Net<'_> {
                 Ok(used) => {
                     r.inbuf.drain(..used);
                     moved = true;
+                    again = !r.inbuf.is_empty();
                 }
                 Err(e) => {
                     r.end = Some(End::Failed(e));

@@ -199,3 +199,42 @@ fn later(net: &mut Net<'_>, ms: u64) {
     net.dev.handle_timeout(net.now);
     net.pump();
 }
+
+/// A message of 20,000 empty frames arriving 100 bytes at a time (as in
+/// `tests/tests/isolation.rs`, where it cost seconds of CPU): each call goes on from where the
+/// last one stopped looking for its end, so the pump reads each frame head once in all, not
+/// once per call; and the message arrives whole, after a message of another publisher that
+/// came meanwhile.
+#[test]
+fn a_message_of_many_small_frames_arriving_in_pieces_is_walked_once() {
+    const FRAMES: usize = 20_000;
+    let mut store = Storage::new(8, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let (slow, [sub, _]) = net.publisher_and_two_subscribers(b"");
+    let fast = net.connect(Frontend, Pub);
+    net.pump();
+    let mut frames = vec![b"slow".to_vec()];
+    frames.extend(iter::repeat_n(Vec::new(), FRAMES));
+    let bytes = encode(&frames);
+    let pieces = bytes.chunks(100).count() as u64;
+    let before = net.dev.scanned;
+    for (i, piece) in bytes.chunks(100).enumerate() {
+        net.send_raw(slow, piece);
+        net.pump();
+        if i == 10 {
+            net.send(fast, &msg(&[b"fast"]));
+        }
+    }
+    let scanned = net.dev.scanned - before;
+    assert!(
+        scanned <= FRAMES as u64 + pieces,
+        "{scanned} frame heads read for a message of {FRAMES} frames in {pieces} pieces"
+    );
+    let got = net.msgs(sub);
+    assert!(
+        got.len() == 2 && got[0] == msg(&[b"fast"]) && got[1] == frames,
+        "the subscriber got {} messages, not the fast one and then the slow one whole",
+        got.len()
+    );
+    net.assert_healthy();
+}
