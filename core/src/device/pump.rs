@@ -100,9 +100,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         head_len: usize,
         fresh: bool,
     ) -> Option<u64> {
-        let Some(peer) = self.peer_mut(idx) else {
-            return None;
-        };
+        let peer = self.peer_mut(idx)?;
         let mut scan = match peer.scan {
             Some(s) if fresh && s.resumes_within(rest.len()) => s,
             _ => MessageScan::new(head, head_len),
