@@ -45,6 +45,7 @@ mod stats;
 mod streamer;
 mod subs;
 mod timers;
+mod upstream;
 mod workers;
 
 pub use byte_queue::{ByteQueue, Ring};
@@ -55,6 +56,7 @@ pub use peer::PROGRESS_BYTES;
 pub use slots::Slot;
 pub use stats::{Drops, SideStats, Stats, SubscriptionRefusals};
 pub use subs::{PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC};
+pub use upstream::UPSTREAM_BATCH;
 
 use crate::conn::{Session, SessionError, TRANSMIT_BUFFER};
 use crate::time::Instant;
@@ -109,6 +111,14 @@ pub struct PeerId {
 /// (heartbeats start), sends or receives anything (heartbeat and TTL timers restart), and
 /// when [`Device::handle_timeout`] fires one; after any of these, ask again.
 ///
+/// Work that one call must not do all at once waits for [`Device::handle_timeout`], which
+/// does a bounded part of it ([`MAX_STEPS`] units) per call: a forwarder's subscriptions of
+/// subscribers that left, and topics owed to publishers (a publisher that connects learns
+/// every topic this way, as its queue drains). While some waits, [`Device::has_work`] is true
+/// and [`Device::poll_timeout`] says now: after any call, a caller that sleeps until the next
+/// deadline checks [`Device::has_work`] first, and between calls for it lets its other
+/// connections run.
+///
 /// A caller that can move bytes between sockets without reading them may take large frame
 /// bodies past the device: [`Device::bypass_target`].
 #[derive(Debug)]
@@ -127,8 +137,15 @@ pub struct Device<'s, Q> {
     held: u32,
     /// Stamp of the message being fanned out, to pick each subscriber once.
     epoch: u32,
+    /// Slots of subscribers that left whose subscriptions are still to be taken out.
+    leaving: u32,
+    /// Work waits for [`Device::handle_timeout`]: subscriptions of subscribers that left,
+    /// topics owed to publishers that can take them, the sweep (`upstream.rs`).
+    work: bool,
     /// The latest `now` the caller gave.
     last_now: Instant,
+    /// The last subscription refused, and whose.
+    last_refused: Option<(PeerId, Refusal)>,
     /// Frame heads the pump read looking for the ends of messages: its work.
     #[cfg(test)]
     scanned: u64,
@@ -156,7 +173,10 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             workers: None,
             held: 0,
             epoch: 0,
+            leaving: 0,
+            work: false,
             last_now: Instant::ZERO,
+            last_refused: None,
             #[cfg(test)]
             scanned: 0,
         }
@@ -178,6 +198,12 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         (self.subs.len(), self.subs.capacity())
     }
 
+    /// The last subscription refused (counted in [`Stats::refused_subscriptions`]): by whom,
+    /// and why. For a caller's log line; the counters say how many.
+    pub fn last_refused(&self) -> Option<(PeerId, Refusal)> {
+        self.last_refused
+    }
+
     /// Take a new connection. Our greeting is queued at once.
     pub fn add_peer(
         &mut self,
@@ -188,7 +214,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let index = self
             .slots
             .iter()
-            .position(|s| s.peer.is_none())
+            .position(|s| s.peer.is_none() && s.leaving.is_none())
             .ok_or(PeerTableFull)?;
         let session = Session::new(self.cfg.session_config(side), now);
         let slot = &mut self.slots[index];
@@ -383,6 +409,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     fn let_go(&mut self, idx: u32) {
         self.abort_message(idx);
         self.leave_holder(idx);
+        self.forget_upstream(idx);
         self.unlink_worker(idx);
     }
 }

@@ -25,6 +25,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         peer.queue.consume(n);
         peer.written += n as u64;
         let now_below = peer.queue.len() < hwm;
+        // A publisher owed topics takes more once its queue is empty.
+        let owed = peer.queue.is_empty() && !peer.upstream.owes_nothing();
         // A receiver draining a message cut through to it is progress for its sender.
         let holder = peer.held.map(|h| h.by).filter(|_| n > 0);
         let now = self.last_now;
@@ -34,6 +36,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if was_above && now_below {
             self.wake_blocked();
         }
+        self.work |= owed;
     }
 
     /// Next peer with new output, or able to take input again, since the last call.

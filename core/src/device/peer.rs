@@ -3,7 +3,7 @@
 
 use super::error::CloseReason;
 use super::kind::Side;
-use super::subs::PeerSubs;
+use super::subs::{Cursor, PeerSubs};
 use crate::conn::Session;
 use crate::time::{Duration, Instant};
 use crate::wire::frame::MessageScan;
@@ -99,6 +99,8 @@ pub(crate) struct Peer<Q> {
     pub(crate) progress_bytes: u64,
     /// Its subscriptions in the device's table (forwarder subscribers).
     pub(crate) subs: PeerSubs,
+    /// What it is owed of the subscriptions (forwarder publishers, once ready).
+    pub(crate) upstream: Cursor,
     /// How far the pump has looked into a message at the start of its input that is not all
     /// here yet; valid until input is consumed.
     pub(crate) scan: Option<MessageScan>,
@@ -122,6 +124,7 @@ impl<Q> Peer<Q> {
             progress_at: now,
             progress_bytes: 0,
             subs: PeerSubs::new(idx),
+            upstream: Cursor::NONE,
             scan: None,
         }
     }

@@ -147,7 +147,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             Some(Event::Ready(_)) => self.on_ready(idx),
             Some(Event::Subscribe(topic)) => self.on_subscription(idx, topic, true),
             Some(Event::Cancel(topic)) => self.on_subscription(idx, topic, false),
-            Some(Event::TopicTooLong { subscribe, .. }) => self.on_topic_too_long(subscribe),
+            Some(Event::TopicTooLong { subscribe, .. }) => self.on_topic_too_long(idx, subscribe),
             Some(Event::Frame(f)) => {
                 let whole = f.is_whole();
                 self.on_frame(idx, FrameHead::data(f.len, f.more), f.chunk, whole);

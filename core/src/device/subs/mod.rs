@@ -8,6 +8,7 @@ mod sip;
 mod store;
 mod topic;
 mod topics;
+mod upstream;
 
 use core::fmt;
 
@@ -17,6 +18,7 @@ use sip::{Prefixes, Sip13};
 use store::{Layout, NIL};
 pub use topic::{Pieces, Topic};
 use topics::{pieces_for, Topics};
+pub(crate) use upstream::{Cursor, Owed};
 
 /// Up to this many distinct topics, matching compares the message head with each topic instead
 /// of hashing its prefixes: a prefix hash and lookup cost about 100 instructions, comparing a
@@ -139,14 +141,19 @@ impl PeerSubs {
 /// - Each (subscriber, topic) pair is one entry with a count, found by the pair through a
 ///   second hash table, and linked on two doubly linked lists: the topic's subscribers (what
 ///   matching walks) and the subscriber's topics ([`PeerSubs`], kept by the caller): a
-///   subscriber leaving costs O(its own subscriptions), and [`SubTable::topics`] walks a list
-///   of the distinct topics in O(topics).
+///   subscriber leaving costs O(its own subscriptions), one at a time if the caller wants.
+/// - The topics are also on one list, the log, in the order their upstream state (whether they
+///   have subscribers) last changed: what each publisher is owed is where it stands in the log,
+///   coalesced per topic (`upstream.rs`), and [`SubTable::topics`] walks it in O(topics). A
+///   topic without subscribers stays, matching nothing, while some publisher is owed its
+///   cancellation; such topics hold records, so a new topic may be refused as
+///   [`Refusal::TableFull`] until publishers have taken them.
 ///
 /// # Memory
 ///
 /// For each subscription of [`SubscriptionLimits::max`]: an entry record (28 bytes), a topic
-/// record (40: a topic has at least one entry), and four to eight hash slots of 4 bytes (two
-/// tables, each at least twice the records, rounded up to a power of two): 84 to 100 bytes,
+/// record (48: a topic has at least one entry), and four to eight hash slots of 4 bytes (two
+/// tables, each at least twice the records, rounded up to a power of two): 92 to 108 bytes,
 /// against 262 for the flat table this replaced. Then 32 bytes per 28 of
 /// [`SubscriptionLimits::topic_bytes`], and 66 KiB for the lengths. The caller hands zeroed
 /// bytes ([`SubTable::storage_bytes`]); records are taken in order as the table grows, so a
@@ -158,6 +165,8 @@ pub struct SubTable<'s> {
     entries: Entries<'s>,
     max_per_peer: usize,
     pieces_per_peer: usize,
+    /// Where the sweep for topics owed only to publishers that left stands (`upstream.rs`).
+    sweep: u32,
 }
 
 impl<'s> SubTable<'s> {
@@ -182,6 +191,7 @@ impl<'s> SubTable<'s> {
             entries,
             max_per_peer: limits.max_per_peer,
             pieces_per_peer: limits.topic_bytes_per_peer / store::PIECE_DATA,
+            sweep: NIL,
         }
     }
 
@@ -200,9 +210,9 @@ impl<'s> SubTable<'s> {
         self.entries.capacity()
     }
 
-    /// Distinct topics held.
+    /// Distinct topics held (with subscribers).
     pub fn topic_count(&self) -> usize {
-        self.topics.len()
+        self.topics.live()
     }
 
     /// Records visited changing the table so far (adding, removing): the work done, which
@@ -213,6 +223,16 @@ impl<'s> SubTable<'s> {
 
     /// Add a subscription of `subs`'s subscriber. `Ok(true)` if it is the topic's first.
     pub fn add(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Result<bool, Refusal> {
+        self.subscribe(subs, topic).map(|first| first.is_some())
+    }
+
+    /// [`SubTable::add`], naming the topic when this is its first subscription (and whether
+    /// the topic is new to the table, or one still owed to some publisher as cancelled).
+    pub(crate) fn subscribe(
+        &mut self,
+        subs: &mut PeerSubs,
+        topic: &[u8],
+    ) -> Result<Option<(u32, bool)>, Refusal> {
         if topic.len() > MAX_TOPIC {
             return Err(Refusal::TooLong);
         }
@@ -225,7 +245,7 @@ impl<'s> SubTable<'s> {
                 .checked_add(1)
                 .ok_or(Refusal::PeerShare)?;
             self.entries.set_count(e, n);
-            return Ok(false);
+            return Ok(None);
         }
         let pieces = pieces_for(topic.len());
         if subs.len() >= self.max_per_peer || subs.pieces as usize + pieces > self.pieces_per_peer {
@@ -237,9 +257,11 @@ impl<'s> SubTable<'s> {
         let id = match found {
             Some(id) => id,
             None if self.topics.pieces_free() < pieces => return Err(Refusal::TopicBytesFull),
-            // Fewer topics than entries, so a topic record is free.
+            // Topics still owed to a publisher as cancelled hold records: there may be none.
+            None if self.topics.records_free() == 0 => return Err(Refusal::TableFull),
             None => self.topics.insert(h, topic),
         };
+        let first = !self.topics.is_live(id);
         let e = self.entries.insert(id, subs.peer);
         let mut head = self.topics.subscribers(id);
         self.entries.push(List::Topic, e, &mut head);
@@ -247,12 +269,23 @@ impl<'s> SubTable<'s> {
         self.entries.push(List::Peer, e, &mut subs.head);
         subs.len += 1;
         subs.pieces += pieces as u32;
-        Ok(found.is_none())
+        Ok(first.then_some((id, found.is_none())))
     }
 
     /// Remove one subscription of `subs`'s subscriber to `topic`. `Some(true)` if it was the
     /// topic's last, `None` if the subscriber had no such subscription.
     pub fn remove(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Option<bool> {
+        let last = self.unsubscribe(subs, topic)?;
+        if let Some(id) = last {
+            self.release(id);
+        }
+        Some(last.is_some())
+    }
+
+    /// [`SubTable::remove`], but a topic whose last subscription it was stays, with no
+    /// subscribers, and is named: the caller releases it ([`SubTable::release`]) once no
+    /// publisher is owed its cancellation.
+    pub(crate) fn unsubscribe(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Option<Option<u32>> {
         if topic.len() > MAX_TOPIC {
             return None;
         }
@@ -261,29 +294,53 @@ impl<'s> SubTable<'s> {
         match self.entries.count(e) {
             n @ 2.. => {
                 self.entries.set_count(e, n - 1);
-                Some(false)
+                Some(None)
             }
-            _ => {
-                let last = self.drop_entry(subs, e);
-                if last {
-                    self.topics.release(id);
-                }
-                Some(last)
-            }
+            _ => Some(self.drop_entry(subs, e).then_some(id)),
         }
     }
 
     /// Remove every subscription of `subs`'s subscriber, calling `on_last` once for each topic
     /// no one subscribes to any more. Costs O(its subscriptions).
     pub fn remove_peer(&mut self, subs: &mut PeerSubs, mut on_last: impl FnMut(Topic<'_>)) {
-        while subs.head != NIL {
-            let e = subs.head;
-            let id = self.entries.topic(e);
-            if self.drop_entry(subs, e) {
+        while let Some((id, last)) = self.leave_one(subs) {
+            if last {
                 on_last(self.topics.topic(id));
-                self.topics.release(id);
+                self.release(id);
             }
         }
+    }
+
+    /// Remove one subscription of `subs`'s subscriber, whatever its count: `None` if it had
+    /// none left, else its topic and whether that was the topic's last subscription (the
+    /// topic is then kept as [`SubTable::unsubscribe`] keeps it). A subscriber that left is
+    /// taken out this way, a bounded number at a time.
+    pub(crate) fn leave_one(&mut self, subs: &mut PeerSubs) -> Option<(u32, bool)> {
+        let e = subs.head;
+        if e == NIL {
+            return None;
+        }
+        let id = self.entries.topic(e);
+        Some((id, self.drop_entry(subs, e)))
+    }
+
+    /// Records the topics take: those with subscribers, and those still owed to a publisher
+    /// as cancelled.
+    #[cfg(test)]
+    pub(crate) fn topic_records(&self) -> usize {
+        self.topics.len()
+    }
+
+    /// Forget a topic without subscribers (named by [`SubTable::unsubscribe`] or
+    /// [`SubTable::leave_one`]) that no publisher is owed.
+    pub(crate) fn release(&mut self, id: u32) {
+        self.upstream_released(id);
+        self.topics.release(id);
+    }
+
+    /// The topic's bytes.
+    pub(crate) fn topic(&self, id: u32) -> Topic<'_> {
+        self.topics.topic(id)
     }
 
     /// Take an entry off both its lists and out of the table; whether its topic has no
@@ -324,11 +381,13 @@ impl<'s> SubTable<'s> {
         });
     }
 
-    /// Call `f` once for every distinct topic, in O(topics).
+    /// Call `f` once for every distinct topic (with subscribers), in O(topics).
     pub fn topics(&self, mut f: impl FnMut(Topic<'_>)) {
         let mut id = self.topics.first();
         while id != NIL {
-            f(self.topics.topic(id));
+            if self.topics.is_live(id) {
+                f(self.topics.topic(id));
+            }
             id = self.topics.next(id);
         }
     }

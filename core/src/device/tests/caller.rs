@@ -8,10 +8,16 @@ use super::remote::End;
 use crate::device::PeerId;
 
 impl Net<'_> {
-    /// Move bytes until nothing moves.
+    /// Move bytes until nothing moves, doing the device's waiting work
+    /// ([`Device::has_work`](crate::device::Device::has_work)) between rounds, as a caller's
+    /// timer does.
     pub fn pump(&mut self) {
         for _ in 0..100_000 {
             let mut moved = self.dispatch();
+            if self.dev.has_work() {
+                self.dev.handle_timeout(self.now);
+                moved = true;
+            }
             for p in 0..self.remotes.len() {
                 moved |= self.feed(p);
                 moved |= self.bypass_body(p);
