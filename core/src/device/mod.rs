@@ -214,7 +214,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let index = self
             .slots
             .iter()
-            .position(|s| s.peer.is_none() && s.leaving.is_none())
+            .position(|s| s.peer.is_none() && s.leaving.is_empty())
             .ok_or(PeerTableFull)?;
         let session = Session::new(self.cfg.session_config(side), now);
         let slot = &mut self.slots[index];
@@ -303,7 +303,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         if consumed > 0 {
             if let Some(p) = self.peer_mut(idx) {
                 p.progressed(consumed as u64, now);
-                p.scan = None;
+                p.scan = 0;
             }
         }
         self.flush_control(idx);

@@ -6,7 +6,6 @@ use super::kind::Side;
 use super::subs::{Cursor, PeerSubs};
 use crate::conn::Session;
 use crate::time::{Duration, Instant};
-use crate::wire::frame::MessageScan;
 
 /// What a message being cut through must move, from its sender or to its receivers, within
 /// each `progress_timeout` to count as moving: a sender trickling a byte now and then does not
@@ -101,9 +100,10 @@ pub(crate) struct Peer<Q> {
     pub(crate) subs: PeerSubs,
     /// What it is owed of the subscriptions (forwarder publishers, once ready).
     pub(crate) upstream: Cursor,
-    /// How far the pump has looked into a message at the start of its input that is not all
-    /// here yet; valid until input is consumed.
-    pub(crate) scan: Option<MessageScan>,
+    /// Where the pump's scan of a message at the start of its input that is not all here yet
+    /// stands ([`MessageScan::position`](crate::wire::frame::MessageScan::position), 0 for
+    /// none); valid until input is consumed.
+    pub(crate) scan: usize,
 }
 
 impl<Q> Peer<Q> {
@@ -125,7 +125,7 @@ impl<Q> Peer<Q> {
             progress_bytes: 0,
             subs: PeerSubs::new(idx),
             upstream: Cursor::NONE,
-            scan: None,
+            scan: 0,
         }
     }
 

@@ -89,9 +89,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// How much of the message at the start of `rest` is still to come
     /// ([`message_missing`](crate::wire::frame::message_missing)). While it is not all here,
-    /// the scan is kept with the peer and goes on from where it stood at the next call that
-    /// starts at the same message (the first step of a call, nothing consumed since): a
-    /// message of many small frames arriving in pieces is walked once in all.
+    /// where the scan stood is kept with the peer, and the next call that starts at the same
+    /// message (the first step of a call, nothing consumed since) goes on from there: a message
+    /// of many small frames arriving in pieces is walked once in all.
     fn message_missing(
         &mut self,
         idx: u32,
@@ -101,17 +101,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
         fresh: bool,
     ) -> Option<u64> {
         let peer = self.peer_mut(idx)?;
-        let mut scan = match peer.scan {
-            Some(s) if fresh && s.resumes_within(rest.len()) => s,
-            _ => MessageScan::new(head, head_len),
+        let resumed = match peer.scan {
+            at @ 1.. if fresh => MessageScan::resume(rest, at),
+            _ => None,
+        };
+        let mut scan = resumed.unwrap_or(MessageScan::new(head, head_len));
+        let missing = scan.missing(rest);
+        peer.scan = if missing == Some(0) {
+            0
+        } else {
+            scan.position()
         };
         #[cfg(test)]
-        let start = scan.frames();
-        let missing = scan.missing(rest);
-        peer.scan = (missing != Some(0)).then_some(scan);
-        #[cfg(test)]
         {
-            self.scanned += u64::from(scan.frames() - start);
+            self.scanned += u64::from(scan.frames());
         }
         missing
     }

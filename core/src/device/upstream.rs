@@ -15,8 +15,10 @@
 //! slot is not reused until they are out); and the sweep of topics owed only to publishers
 //! that left.
 
+use core::mem;
+
 use super::peer::Peer;
-use super::subs::{Owed, Topic};
+use super::subs::{Cursor, Owed, PeerSubs, Topic};
 use super::{ByteQueue, CloseReason, Device, Slot, MAX_STEPS};
 use crate::wire::command::MAX_SUBSCRIPTION_HEAD;
 use crate::wire::Writer;
@@ -61,7 +63,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         if !p.upstream.owes_nothing() {
             subs.forget(&p.upstream);
-            p.upstream = super::subs::Cursor::NONE;
+            p.upstream = Cursor::NONE;
             self.work = true;
         }
     }
@@ -103,8 +105,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if p.subs.is_empty() {
             return;
         }
-        slot.leaving = Some(p.subs);
-        p.subs = super::subs::PeerSubs::new(idx);
+        slot.leaving = mem::replace(&mut p.subs, PeerSubs::new(idx));
         self.leaving += 1;
         self.work = true;
     }
@@ -220,13 +221,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
     fn take_out_leaving(&mut self, budget: &mut usize) {
         let upstream = self.cfg.kind.forwards_subscriptions();
         while *budget > 0 && self.leaving > 0 {
-            let Some(at) = self.slots.iter().position(|s| s.leaving.is_some()) else {
+            let Some(at) = self.slots.iter().position(|s| !s.leaving.is_empty()) else {
                 self.leaving = 0;
                 return;
             };
-            let Some(mut mine) = self.slots[at].leaving.take() else {
-                return;
-            };
+            let mut mine = self.slots[at].leaving;
             let done = loop {
                 if *budget == 0 {
                     break false;
@@ -245,10 +244,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     self.subs.release(id);
                 }
             };
+            self.slots[at].leaving = mine;
             if done {
                 self.leaving -= 1;
-            } else {
-                self.slots[at].leaving = Some(mine);
             }
         }
     }

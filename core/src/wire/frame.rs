@@ -168,9 +168,10 @@ pub fn message_missing(input: &[u8], head: FrameHead, head_len: usize) -> Option
 }
 
 /// Where [`message_missing`] got to in a message that is not all here yet: the last frame
-/// whose head it has read. Kept while the input it walked stays where it was, it answers
-/// again for more input from there, so a message arriving in many pieces costs one walk of
-/// its frames in all, not one per piece.
+/// whose head it has read. Kept while the input it walked stays where it was (its
+/// [`MessageScan::position`] is all that needs keeping), it answers again for more input from
+/// there, so a message arriving in many pieces costs one walk of its frames in all, not one per
+/// piece.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct MessageScan {
@@ -179,7 +180,7 @@ pub struct MessageScan {
     head: FrameHead,
     /// Its head's length.
     used: usize,
-    /// Frame heads read after the first.
+    /// Frame heads read since it was made or resumed.
     frames: u32,
 }
 
@@ -194,19 +195,30 @@ impl MessageScan {
         }
     }
 
-    /// Frame heads it has read after the first: its work so far.
+    /// The scan of `input` that stood at `position` (a [`MessageScan::position`] of the same
+    /// input), or `None` if `input` does not reach that far.
+    pub fn resume(input: &[u8], position: usize) -> Option<Self> {
+        let (head, used) = FrameHead::decode(input.get(position..)?).ok()??;
+        Some(MessageScan {
+            at: position,
+            head,
+            used,
+            frames: 0,
+        })
+    }
+
+    /// Where the last frame head it read starts.
+    pub const fn position(&self) -> usize {
+        self.at
+    }
+
+    /// Frame heads it has read since it was made or resumed: its work.
     pub const fn frames(&self) -> u32 {
         self.frames
     }
 
-    /// Whether this scan can go on over `len` bytes of the same input: they hold all it read.
-    pub const fn resumes_within(&self, len: usize) -> bool {
-        self.at.saturating_add(self.used) <= len
-    }
-
-    /// [`message_missing`] for `input`, which starts with the bytes scanned so far
-    /// ([`MessageScan::resumes_within`] its length); the scan moves on to the last frame head
-    /// found.
+    /// [`message_missing`] for `input`, which starts with the bytes scanned so far; the scan
+    /// moves on to the last frame head found.
     pub fn missing(&mut self, input: &[u8]) -> Option<u64> {
         loop {
             let body_at = self.at.checked_add(self.used)?;
@@ -343,25 +355,22 @@ mod tests {
         }
         bytes.extend_from_slice(&msg[msg.len() - 300 - 9..]);
         let (head, used) = FrameHead::decode(&bytes).unwrap().unwrap();
-        let mut scan = MessageScan::new(head, used);
-        let mut frames_read = 0u32;
-        for n in 0..=bytes.len() {
-            assert!(scan.resumes_within(n) || n < used);
-            if n < used {
-                continue;
-            }
-            let before = scan.at;
-            assert_eq!(
-                scan.missing(&bytes[..n]),
-                message_missing(&bytes[..n], head, used),
-                "prefix {n}"
-            );
-            frames_read += u32::from(scan.at != before);
+        let mut kept = MessageScan::new(head, used);
+        let mut frames_read = 0;
+        for n in used..=bytes.len() {
+            // Kept as it is, or only its position, as the device keeps it.
+            let mut resumed = MessageScan::resume(&bytes[..n], kept.position()).unwrap();
+            let want = message_missing(&bytes[..n], head, used);
+            assert_eq!(resumed.missing(&bytes[..n]), want, "prefix {n}");
+            assert_eq!(kept.missing(&bytes[..n]), want, "prefix {n}");
+            assert_eq!(resumed.position(), kept.position());
+            frames_read += resumed.frames();
         }
         // Each frame head after the first was read once: the PING, 1,001 empty frames, the
         // last.
         assert_eq!(frames_read, 1 + 1001 + 1);
-        assert_eq!(scan.frames(), 1 + 1001 + 1);
-        assert_eq!(scan.missing(&bytes), Some(0));
+        assert_eq!(kept.frames(), 1 + 1001 + 1);
+        assert_eq!(kept.missing(&bytes), Some(0));
+        assert_eq!(MessageScan::resume(&bytes[..3], 7), None);
     }
 }
