@@ -96,7 +96,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if subscribe {
             match subs.subscribe(&mut peer.subs, topic) {
                 Ok(Some((id, new))) if upstream => {
-                    self.settle(id, new);
+                    self.extra_steps += self.settle(id, new);
                 }
                 Ok(_) => {}
                 Err(refusal) => self.refused(idx, refusal),
@@ -104,7 +104,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         } else {
             match subs.unsubscribe(&mut peer.subs, topic) {
                 Some(Some(id)) if upstream => {
-                    self.settle(id, false);
+                    self.extra_steps += self.settle(id, false);
                 }
                 Some(Some(id)) => subs.release(id),
                 Some(None) | None => {}

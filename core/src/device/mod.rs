@@ -58,13 +58,16 @@ pub use stats::{Drops, SideStats, Stats, SubscriptionRefusals};
 pub use subs::{PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC};
 pub use upstream::UPSTREAM_BATCH;
 
+use core::mem;
+
 use crate::conn::{Session, SessionError, TRANSMIT_BUFFER};
 use crate::time::Instant;
 use peer::Peer;
 use slots::List;
 
 /// The most units of input (messages, frames, commands) one call of
-/// [`Device::handle_input`] takes: at a few hundred nanoseconds each, about a millisecond.
+/// [`Device::handle_input`] takes: at a few hundred nanoseconds each, about a millisecond. A
+/// subscription that changes what the publishers hold counts one more per publisher.
 pub const MAX_STEPS: usize = 4096;
 
 /// One step's view of a peer's input.
@@ -139,6 +142,8 @@ pub struct Device<'s, Q> {
     epoch: u32,
     /// Slots of subscribers that left whose subscriptions are still to be taken out.
     leaving: u32,
+    /// Units of work the last step did beyond its own (publishers a subscription went to).
+    extra_steps: usize,
     /// Work waits for [`Device::handle_timeout`]: subscriptions of subscribers that left,
     /// topics owed to publishers that can take them, the sweep (`upstream.rs`).
     work: bool,
@@ -174,6 +179,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             held: 0,
             epoch: 0,
             leaving: 0,
+            extra_steps: 0,
             work: false,
             last_now: Instant::ZERO,
             last_refused: None,
@@ -279,6 +285,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let ahead = if self.cfg.kind.bypasses() { ahead } else { 0 };
         let mut consumed = 0;
         let mut steps = 0;
+        self.extra_steps = 0;
         let result = loop {
             let fresh = consumed == 0;
             let at = Input {
@@ -292,8 +299,10 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
                 Ok(n) => consumed += n,
                 Err(e) => break Err(e),
             }
-            steps += 1;
-            if steps == MAX_STEPS {
+            // A subscription that changed what the publishers hold cost more: one unit more per
+            // publisher it went to.
+            steps += 1 + mem::take(&mut self.extra_steps);
+            if steps >= MAX_STEPS {
                 break Ok(consumed);
             }
         };

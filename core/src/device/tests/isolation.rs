@@ -238,3 +238,29 @@ fn a_message_of_many_small_frames_arriving_in_pieces_is_walked_once() {
     );
     net.assert_healthy();
 }
+
+/// A subscriber subscribing to and cancelling one topic over and over: each change goes to the
+/// publishers, and counts one unit more per publisher, so one call takes fewer of them than
+/// of subscriptions that change nothing upstream.
+#[test]
+fn subscriptions_that_go_upstream_count_per_publisher_in_a_call() {
+    let mut store = Storage::new(8, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let _publishers = [net.connect(Frontend, Pub), net.connect(Frontend, Pub)];
+    let sub = net.connect(Backend, XSub);
+    net.pump();
+    let pair = [encode(&msg(&[b"\x01churn"])), encode(&msg(&[b"\x00churn"]))].concat();
+    let flood = pair.repeat(2 * MAX_STEPS);
+    let id = net.id(sub);
+    let one = pair.len() / 2;
+    let used = net.dev.handle_input(id, &flood, net.now).expect("fed");
+    // Each change: its own unit and one per publisher.
+    assert_eq!(used / one, MAX_STEPS.div_ceil(3));
+    // The last was a cancellation: the first subscription is a change, the rest count up.
+    let counting_up = flood[..one].repeat(2 * MAX_STEPS);
+    let used = net
+        .dev
+        .handle_input(id, &counting_up, net.now)
+        .expect("fed");
+    assert_eq!(used / one, MAX_STEPS - 2);
+}
