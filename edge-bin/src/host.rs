@@ -170,12 +170,11 @@ impl DeviceHost {
     /// Refused subscriptions counted since the last look: warned per cause, rate-limited,
     /// naming the last subscriber refused.
     fn warn_refused(&self, dev: &Dev) {
-        let last = dev.last_refused();
         let conns = self.conns.borrow();
         let who = |cause: Refused| {
-            let from = last
-                .filter(|(_, c)| *c == cause)
-                .and_then(|(id, _)| conns.get(&id))
+            let from = dev
+                .last_refused(cause)
+                .and_then(|id| conns.get(&id))
                 .map_or_else(|| "a subscriber".to_owned(), |h| source(h.src));
             format!("{}backend {from}: subscription refused: {cause}", self.tag)
         };

@@ -116,13 +116,7 @@ impl Default for RefusedSubscriptions {
     fn default() -> Self {
         RefusedSubscriptions {
             seen: SubscriptionRefusals::default(),
-            limits: [
-                Refusal::TableFull,
-                Refusal::TopicBytesFull,
-                Refusal::PeerShare,
-                Refusal::TooLong,
-            ]
-            .map(|r| (r, Limiter::new(WARN_EVERY))),
+            limits: Refusal::ALL.map(|r| (r, Limiter::new(WARN_EVERY))),
         }
     }
 }

@@ -122,7 +122,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     fn refused(&mut self, idx: u32, refusal: Refusal) {
-        self.last_refused = Some((self.id(idx), refusal));
+        self.last_refused[refusal as usize] = Some(self.id(idx));
         self.stats.dropped.subscriptions += 1;
         let by_cause = &mut self.stats.refused_subscriptions;
         *match refusal {

@@ -149,8 +149,8 @@ pub struct Device<'s, Q> {
     work: bool,
     /// The latest `now` the caller gave.
     last_now: Instant,
-    /// The last subscription refused, and whose.
-    last_refused: Option<(PeerId, Refusal)>,
+    /// Whose subscription was refused last, per cause (in [`Refusal::ALL`]'s order).
+    last_refused: [Option<PeerId>; 4],
     /// Frame heads the pump read looking for the ends of messages: its work.
     #[cfg(test)]
     scanned: u64,
@@ -182,7 +182,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             extra_steps: 0,
             work: false,
             last_now: Instant::ZERO,
-            last_refused: None,
+            last_refused: [None; 4],
             #[cfg(test)]
             scanned: 0,
         }
@@ -204,10 +204,10 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         (self.subs.len(), self.subs.capacity())
     }
 
-    /// The last subscription refused (counted in [`Stats::refused_subscriptions`]): by whom,
-    /// and why. For a caller's log line; the counters say how many.
-    pub fn last_refused(&self) -> Option<(PeerId, Refusal)> {
-        self.last_refused
+    /// Whose subscription was refused last for `cause` (counted in
+    /// [`Stats::refused_subscriptions`]), for a caller's log line; the counters say how many.
+    pub fn last_refused(&self, cause: Refusal) -> Option<PeerId> {
+        self.last_refused[cause as usize]
     }
 
     /// Take a new connection. Our greeting is queued at once.

@@ -77,6 +77,16 @@ pub enum Refusal {
     TooLong,
 }
 
+impl Refusal {
+    /// Every cause.
+    pub const ALL: [Refusal; 4] = [
+        Refusal::TableFull,
+        Refusal::TopicBytesFull,
+        Refusal::PeerShare,
+        Refusal::TooLong,
+    ];
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

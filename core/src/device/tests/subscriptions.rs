@@ -377,7 +377,8 @@ fn subscribe_and_cancel_churn_is_coalesced_per_publisher() {
     net.assert_healthy();
 }
 
-/// A refused subscription is counted by cause and names its subscriber, for the caller's log.
+/// A refused subscription is counted by cause, and the last subscriber refused for each cause
+/// is named, for the caller's log.
 #[test]
 fn a_refused_subscription_names_its_subscriber() {
     let mut cfg = forwarder();
@@ -386,17 +387,16 @@ fn a_refused_subscription_names_its_subscriber() {
     let mut net = Net::new(cfg, &mut store);
     let [a, b] = [0; 2].map(|_| net.connect(Backend, Sub));
     net.pump();
-    assert_eq!(net.dev.last_refused(), None);
+    assert_eq!(net.dev.last_refused(Refusal::PeerShare), None);
     net.subscribe(a, b"1");
     net.subscribe(b, b"1");
     net.subscribe(b, b"2");
     net.pump();
-    assert_eq!(
-        net.dev.last_refused(),
-        Some((net.id(b), Refusal::PeerShare))
-    );
+    assert_eq!(net.dev.last_refused(Refusal::PeerShare), Some(net.id(b)));
     net.subscribe(a, &vec![b'x'; MAX_TOPIC + 1]);
     net.pump();
-    assert_eq!(net.dev.last_refused(), Some((net.id(a), Refusal::TooLong)));
+    assert_eq!(net.dev.last_refused(Refusal::TooLong), Some(net.id(a)));
+    assert_eq!(net.dev.last_refused(Refusal::PeerShare), Some(net.id(b)));
+    assert_eq!(net.dev.last_refused(Refusal::TableFull), None);
     assert_eq!(net.dev.stats().dropped.subscriptions, 2);
 }
