@@ -523,7 +523,7 @@ fn subscribe_and_cancel_churn_of_a_long_topic_closes_no_publisher() {
     // topic 2,500 times (80 MiB). Each of those used to go upstream, 16 KiB each, to the
     // publisher; what waits for it now is one state of the topic, however long it churns.
     let mut broker = Broker::start("forwarder", &["--heartbeat-ivl", "0"]);
-    let mut publisher = raw_pub(&broker);
+    let publisher = raw_pub(&broker);
     let before = broker.rss_kib();
     let mut topic = b"churn".to_vec();
     topic.resize(MAX_TOPIC, b'c');
