@@ -1145,7 +1145,6 @@ fn later_subscriber_after(subs: &[Vec<u8>], topic: &[u8]) {
 }
 
 #[test]
-#[ignore = "bug: shares are per connection (a quarter of the table each by default), so four connections fill the subscription table and every later subscriber is refused"]
 fn four_subscribers_at_their_share_lock_out_no_later_subscriber() {
     // 4 x 1,024 distinct topics (the default share) fill the default 4,096-entry table.
     let subs: Vec<Vec<u8>> = (0..4)
@@ -1155,7 +1154,6 @@ fn four_subscribers_at_their_share_lock_out_no_later_subscriber() {
 }
 
 #[test]
-#[ignore = "bug: topic storage shares are per connection (256 KiB of 1 MiB each), so four connections with 16 subscriptions of 16 KiB each (64 in all) fill it and nobody can subscribe to a topic over 268 bytes"]
 fn sixty_four_long_topics_lock_out_no_later_subscriber() {
     let subs: Vec<Vec<u8>> = (0..4)
         .map(|i| {

@@ -55,7 +55,9 @@ pub use kind::{Kind, Side};
 pub use peer::PROGRESS_BYTES;
 pub use slots::Slot;
 pub use stats::{Drops, SideStats, Stats, SubscriptionRefusals};
-pub use subs::{PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC};
+pub use subs::{
+    PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC, SHARE_OF_FREE,
+};
 pub use upstream::UPSTREAM_BATCH;
 
 use core::mem;

@@ -26,6 +26,15 @@ pub(crate) use upstream::{Cursor, Owed};
 /// bytes). The bound keeps the scan's cost as small as one or two lookups, whatever the topics.
 const SCAN_TOPICS: usize = 8;
 
+/// A subscriber may hold at most this many times what the table has left free, beside its
+/// fixed share ([`SubscriptionLimits::max_per_peer`], `topic_bytes_per_peer`): each one's share
+/// shrinks as the table fills, so a fifth of what the subscribers before it left is still
+/// there for the next, however many came first at their full share (four at the default share
+/// filled the default table, and locked out everyone after them). Past it, a subscription is
+/// refused as [`Refusal::TableFull`] (or [`Refusal::TopicBytesFull`]): what is left is not
+/// for this subscriber.
+pub const SHARE_OF_FREE: usize = 4;
+
 /// How big the subscription table is and what one subscriber may take of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -35,13 +44,16 @@ pub struct SubscriptionLimits {
     /// 4,096.
     pub max: usize,
     /// Subscriptions one subscriber may hold, so that none can fill the table for the others.
-    /// Default 1,024, a quarter of the default table.
+    /// Default 1,024, a quarter of the default table. As the table fills, a subscriber's share
+    /// shrinks below this: it may hold at most [`SHARE_OF_FREE`] times what is left free (then
+    /// refused as [`Refusal::TableFull`]).
     pub max_per_peer: usize,
     /// Storage for topic bytes beyond each topic's first 16, taken in 28-byte pieces. Default
     /// 1 MiB.
     pub topic_bytes: usize,
     /// What the topics one subscriber holds may take of `topic_bytes`, each counted in full
-    /// even when others hold it too. Default 256 KiB.
+    /// even when others hold it too. Default 256 KiB. As the topic storage fills, this shrinks
+    /// as `max_per_peer` does.
     pub topic_bytes_per_peer: usize,
 }
 
@@ -66,9 +78,11 @@ impl Default for SubscriptionLimits {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Refusal {
-    /// The table holds [`SubscriptionLimits::max`] subscriptions.
+    /// The table holds [`SubscriptionLimits::max`] subscriptions, or what is left is not for
+    /// this subscriber, which holds [`SHARE_OF_FREE`] times as much.
     TableFull,
-    /// The topic storage ([`SubscriptionLimits::topic_bytes`]) has no room for the topic.
+    /// The topic storage ([`SubscriptionLimits::topic_bytes`]) has no room for the topic, or
+    /// what is left is not for this subscriber ([`SHARE_OF_FREE`]).
     TopicBytesFull,
     /// The subscriber holds its share: [`SubscriptionLimits::max_per_peer`] subscriptions, or
     /// [`SubscriptionLimits::topic_bytes_per_peer`].
@@ -258,17 +272,31 @@ impl<'s> SubTable<'s> {
             return Ok(None);
         }
         let pieces = pieces_for(topic.len());
-        if subs.len() >= self.max_per_peer || subs.pieces as usize + pieces > self.pieces_per_peer {
+        let (len, held) = (subs.len() + 1, subs.pieces as usize + pieces);
+        if len > self.max_per_peer || held > self.pieces_per_peer {
             return Err(Refusal::PeerShare);
         }
-        if self.entries.len() >= self.entries.capacity() {
+        let free = self.entries.capacity() - self.entries.len();
+        if free == 0 {
             return Err(Refusal::TableFull);
         }
-        let id = match found {
-            Some(id) => id,
+        let new_pieces = if found.is_some() { 0 } else { pieces };
+        match found {
             None if self.topics.pieces_free() < pieces => return Err(Refusal::TopicBytesFull),
             // Topics still owed to a publisher as cancelled hold records: there may be none.
             None if self.topics.records_free() == 0 => return Err(Refusal::TableFull),
+            _ => {}
+        }
+        // Too little is left for this subscriber: for it, the table is full.
+        if len > SHARE_OF_FREE * (free - 1) {
+            return Err(Refusal::TableFull);
+        }
+        let pieces_left = self.topics.pieces_free() - new_pieces;
+        if pieces > 0 && held > SHARE_OF_FREE * pieces_left {
+            return Err(Refusal::TopicBytesFull);
+        }
+        let id = match found {
+            Some(id) => id,
             None => self.topics.insert(h, topic),
         };
         let first = !self.topics.is_live(id);

@@ -78,7 +78,9 @@ fn remove_peer_reports_orphaned_topics_once() {
 
 #[test]
 fn prefix_matching_long_topics_and_a_full_table() {
-    let l = limits(4, 4, 200, 200);
+    // Room for 5, but none of the last one is for a subscriber that would hold it and leave
+    // none (`SHARE_OF_FREE`): full for it.
+    let l = limits(5, 4, 1000, 1000);
     let mut store = storage(&l);
     let mut t = SubTable::new(&mut store, l, [5, 6]);
     let mut p = peers::<5>();
@@ -120,7 +122,7 @@ fn a_table_without_storage_holds_nothing_and_a_short_one_less() {
 
 #[test]
 fn a_subscriber_leaving_costs_its_own_subscriptions_not_the_tables() {
-    let l = limits(20_000, 10_000, 0, 0);
+    let l = limits(40_000, 10_000, 0, 0);
     let mut store = storage(&l);
     let mut t = SubTable::new(&mut store, l, [7, 8]);
     let [mut big, mut other] = peers();
@@ -216,10 +218,19 @@ fn expect_add(
     let live: BTreeSet<usize> = model.keys().map(|k| k.1).collect();
     let used: usize = live.iter().map(|&t| pieces(t)).sum();
     let total = l.topic_bytes / store::PIECE_DATA;
-    if !live.contains(&ti) && used + pieces(ti) > total {
+    let new = !live.contains(&ti);
+    if new && used + pieces(ti) > total {
         return Err(Refusal::TopicBytesFull);
     }
-    Ok(!live.contains(&ti))
+    // What it would hold against what would be left.
+    if mine.len() + 1 > SHARE_OF_FREE * (l.max - model.len() - 1) {
+        return Err(Refusal::TableFull);
+    }
+    let left = total - used - if new { pieces(ti) } else { 0 };
+    if pieces(ti) > 0 && my_pieces + pieces(ti) > SHARE_OF_FREE * left {
+        return Err(Refusal::TopicBytesFull);
+    }
+    Ok(new)
 }
 
 proptest! {
@@ -636,4 +647,46 @@ proptest! {
         }
         w.settle()?;
     }
+}
+
+/// Subscribers at their full share one after the other leave a fifth of what was free before
+/// each: the next always finds room, and so does one more after it.
+#[test]
+fn a_share_shrinks_as_the_table_fills_so_a_later_subscriber_finds_room() {
+    // The default table and share: four at 1,024 used to fill it.
+    let l = limits(4096, 1024, 1000, 250);
+    let mut store = storage(&l);
+    let mut t = SubTable::new(&mut store, l, [9, 10]);
+    let mut p = peers::<6>();
+    let mut took = Vec::new();
+    for (i, subs) in p.iter_mut().enumerate().take(5) {
+        let mut n = 0;
+        while n < 2000 && t.add(subs, format!("{i}/{n}").as_bytes()).is_ok() {
+            n += 1;
+        }
+        took.push(n);
+    }
+    // 1,024 each while a fifth of what is left is more than that, then four fifths of it.
+    assert_eq!(took, [1024, 1024, 1024, 819, 164]);
+    assert_eq!(t.add(&mut p[5], b"later"), Ok(true));
+    // Topic bytes alike: 250 pieces each at most, and four times what would be left.
+    let long =
+        |i: usize, j: usize| [format!("{i}/{j}/").as_bytes(), &[b'l'; 16 + 28 * 49]].concat();
+    let mut q = peers::<6>().map(|mut s| {
+        s.peer += 10;
+        s
+    });
+    let mut held = Vec::new();
+    for (i, subs) in q.iter_mut().enumerate().take(5) {
+        let mut n = 0;
+        while n < 10 && t.add(subs, &long(i, n)).is_ok() {
+            n += 1;
+        }
+        held.push(n);
+    }
+    // 50 pieces a topic: 5 (the share) while four times what would be left is more, then 4
+    // of the 250 left (leaving 50), then none: a topic of 50 is more than four times nothing.
+    assert_eq!(held, [5, 5, 5, 4, 0]);
+    let topic = [&b"later/"[..], &[b'l'; 16 + 28 * 2]].concat();
+    assert_eq!(t.add(&mut q[5], &topic), Ok(true));
 }

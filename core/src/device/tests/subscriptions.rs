@@ -111,15 +111,17 @@ fn a_subscriber_with_its_share_full_does_not_stop_another() {
     );
     assert_eq!(net.msgs(greedy), [msg(&[b"g0 for both"])]);
 
-    // The table itself full: the next subscription is refused as such.
+    // The table itself full: the next subscriptions are refused as such. Its last entry is for
+    // no subscriber (it would hold more than `SHARE_OF_FREE` times what is left: nothing).
     let third = net.connect(Backend, Sub);
     net.pump();
     for topic in [&b"t1"[..], b"t2", b"t3"] {
         net.subscribe(third, topic);
     }
     net.pump();
-    assert_eq!(refusals(&net).table_full, 1);
-    assert_eq!(net.dev.stats().dropped.subscriptions, 98);
+    assert_eq!(refusals(&net).table_full, 2);
+    assert_eq!(net.dev.subscriptions(), (7, 8));
+    assert_eq!(net.dev.stats().dropped.subscriptions, 99);
     net.assert_healthy();
 }
 
