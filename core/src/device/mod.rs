@@ -60,8 +60,6 @@ pub use subs::{
 };
 pub use upstream::UPSTREAM_BATCH;
 
-use core::mem;
-
 use crate::conn::{Session, SessionError, TRANSMIT_BUFFER};
 use crate::time::Instant;
 use peer::Peer;
@@ -144,7 +142,8 @@ pub struct Device<'s, Q> {
     epoch: u32,
     /// Slots of subscribers that left whose subscriptions are still to be taken out.
     leaving: u32,
-    /// Units of work the last step did beyond its own (publishers a subscription went to).
+    /// Units of work the steps of this `handle_input` call did beyond their own (publishers
+    /// subscriptions went to).
     extra_steps: usize,
     /// Work waits for [`Device::handle_timeout`]: subscriptions of subscribers that left,
     /// topics owed to publishers that can take them, the sweep (`upstream.rs`).
@@ -301,10 +300,10 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
                 Ok(n) => consumed += n,
                 Err(e) => break Err(e),
             }
-            // A subscription that changed what the publishers hold cost more: one unit more per
-            // publisher it went to.
-            steps += 1 + mem::take(&mut self.extra_steps);
-            if steps >= MAX_STEPS {
+            steps += 1;
+            // Subscriptions that changed what the publishers hold cost more: one unit more per
+            // publisher they went to.
+            if steps + self.extra_steps >= MAX_STEPS {
                 break Ok(consumed);
             }
         };

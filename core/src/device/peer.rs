@@ -131,6 +131,7 @@ impl<Q> Peer<Q> {
 
     /// Handshake done, session not ended, not put up for closing: messages may be routed to
     /// and from it.
+    #[inline]
     pub(crate) fn is_live(&self) -> bool {
         self.session.is_ready() && self.close.is_none()
     }

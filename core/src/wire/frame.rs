@@ -164,7 +164,24 @@ pub fn holds_message_after(input: &[u8], head: FrameHead, head_len: usize) -> bo
 /// `Some(n)` when every frame head is here and the last frame lacks `n` body bytes, `None`
 /// when a frame head is not here yet (or is malformed: the session reports that).
 pub fn message_missing(input: &[u8], head: FrameHead, head_len: usize) -> Option<u64> {
-    MessageScan::new(head, head_len).missing(input)
+    // What `MessageScan::missing` does, without keeping where it got to: the message path
+    // asks this of every message, nearly all whole.
+    let (mut head, mut used) = (head, head_len);
+    let mut at = 0usize;
+    loop {
+        let body_at = at.checked_add(used)?;
+        let have = input.len().saturating_sub(body_at) as u64;
+        if have < head.len {
+            // Only the last frame may be cut short for the count to be known.
+            return (!head.command && !head.more).then(|| head.len - have);
+        }
+        // head.len <= have, which is a usize: the cast is exact.
+        at = body_at + head.len as usize;
+        if !head.command && !head.more {
+            return Some(0);
+        }
+        (head, used) = FrameHead::decode(&input[at..]).ok()??;
+    }
 }
 
 /// Where [`message_missing`] got to in a message that is not all here yet: the last frame
@@ -219,6 +236,7 @@ impl MessageScan {
 
     /// [`message_missing`] for `input`, which starts with the bytes scanned so far; the scan
     /// moves on to the last frame head found.
+    #[inline]
     pub fn missing(&mut self, input: &[u8]) -> Option<u64> {
         loop {
             let body_at = self.at.checked_add(self.used)?;

@@ -102,6 +102,7 @@ impl<'s> Topics<'s> {
     }
 
     /// Records in use: topics with subscribers and those without, still owed.
+    #[inline]
     pub(super) fn len(&self) -> usize {
         self.len
     }
@@ -119,11 +120,13 @@ impl<'s> Topics<'s> {
         self.pieces.len() - self.pieces_used
     }
 
+    #[inline]
     pub(super) fn topic_len(&self, id: u32) -> usize {
         self.recs.get(id, LEN) as usize
     }
 
     /// The first entry on the topic's list of subscribers.
+    #[inline]
     pub(super) fn subscribers(&self, id: u32) -> u32 {
         self.recs.get(id, SUBS)
     }
@@ -146,11 +149,13 @@ impl<'s> Topics<'s> {
     }
 
     /// The oldest change in the log.
+    #[inline]
     pub(super) fn first(&self) -> u32 {
         self.first
     }
 
     /// The next change in the log.
+    #[inline]
     pub(super) fn next(&self, id: u32) -> u32 {
         self.recs.get(id, NEXT)
     }
