@@ -111,6 +111,9 @@ pub struct DeviceHost {
     timer: Signal,
     /// Refused subscriptions, warned rate-limited; flushed by the timer task.
     refused: RefCell<RefusedSubscriptions>,
+    /// Subscriptions refused, all causes, when last looked at: one word to compare after each
+    /// call into the device.
+    refused_seen: Cell<u64>,
 }
 
 impl DeviceHost {
@@ -137,6 +140,7 @@ impl DeviceHost {
             queue_capacity: cfg.queue_capacity(),
             timer: Signal::default(),
             refused: RefCell::new(RefusedSubscriptions::default()),
+            refused_seen: Cell::new(0),
         }
     }
 
@@ -149,8 +153,9 @@ impl DeviceHost {
         if dev.has_work() {
             self.timer.wake();
         }
-        let refused = &dev.stats().refused_subscriptions;
-        if self.refused.borrow().changed(refused) {
+        let refused = dev.stats().dropped.subscriptions;
+        if refused != self.refused_seen.get() {
+            self.refused_seen.set(refused);
             self.warn_refused(&dev);
         }
         let conns = self.conns.borrow();

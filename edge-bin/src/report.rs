@@ -104,8 +104,8 @@ impl Limiter {
 }
 
 /// Refused subscriptions, warned per cause at most once per [`WARN_EVERY`]: the device counts
-/// them ([`SubscriptionRefusals`]); [`RefusedSubscriptions::update`] takes the counters after
-/// each call into the device and hands back what to log.
+/// them ([`SubscriptionRefusals`]); [`RefusedSubscriptions::update`] takes the counters after a
+/// call into the device that refused some, and hands back what to log.
 #[derive(Debug)]
 pub struct RefusedSubscriptions {
     seen: SubscriptionRefusals,
@@ -122,13 +122,6 @@ impl Default for RefusedSubscriptions {
 }
 
 impl RefusedSubscriptions {
-    /// Whether `counts` differ from the last seen: the cheap check before [`update`].
-    ///
-    /// [`update`]: RefusedSubscriptions::update
-    pub fn changed(&self, counts: &SubscriptionRefusals) -> bool {
-        self.seen != *counts
-    }
-
     /// The device's counters at `now`: each cause that went up is a burst of that many, the
     /// last described by `what`; `log` gets what is to be logged now.
     pub fn update(
@@ -261,14 +254,11 @@ mod tests {
         let mut r = RefusedSubscriptions::default();
         let mut lines = Vec::new();
         let mut counts = SubscriptionRefusals::default();
-        assert!(!r.changed(&counts));
         // 500 refused past a share in one call, and one too long: each cause at once.
         counts.peer_share = 500;
         counts.too_long = 1;
-        assert!(r.changed(&counts));
         let what = |c: Refusal| format!("{c}");
         r.update(t0, &counts, what, |b| lines.push(b.clone()));
-        assert!(!r.changed(&counts));
         // 300 more past the share within the interval: held, then reported when it ends.
         counts.peer_share = 800;
         r.update(t0 + S, &counts, what, |b| lines.push(b.clone()));

@@ -86,7 +86,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
-    /// A subscriber subscribed or cancelled.
+    /// A subscriber subscribed or cancelled. Kept out of the message path's code, which it
+    /// would crowd out of the inliner's reach.
+    #[inline(never)]
     pub(super) fn on_subscription(&mut self, idx: u32, topic: &[u8], subscribe: bool) {
         let upstream = self.cfg.kind.forwards_subscriptions();
         let Device { slots, subs, .. } = self;

@@ -26,7 +26,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         peer.written += n as u64;
         let now_below = peer.queue.len() < hwm;
         // A publisher owed topics takes more once its queue is empty.
-        let owed = peer.queue.is_empty() && !peer.upstream.owes_nothing();
+        let owed = !peer.upstream.owes_nothing() && peer.queue.is_empty();
         // A receiver draining a message cut through to it is progress for its sender.
         let holder = peer.held.map(|h| h.by).filter(|_| n > 0);
         let now = self.last_now;
@@ -36,7 +36,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if was_above && now_below {
             self.wake_blocked();
         }
-        self.work |= owed;
+        if owed {
+            self.work = true;
+        }
     }
 
     /// Next peer with new output, or able to take input again, since the last call.

@@ -70,6 +70,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// Topic `id`'s upstream state changed (it has subscribers now, `new` to the table, or
     /// none): settled with every ready publisher. Returns how many there were, the work done.
+    #[inline(never)]
     pub(super) fn settle(&mut self, id: u32, new: bool) -> usize {
         let Device {
             slots,

@@ -400,21 +400,30 @@ impl<'s> SubTable<'s> {
     /// [`MAX_TOPIC`] bytes of `head` matter.
     #[inline]
     pub fn matches(&self, head: &[u8], mut f: impl FnMut(u32)) {
-        let mut subscribers = |id: u32| {
+        if self.topics.len() > SCAN_TOPICS {
+            return self.matches_by_hash(head, f);
+        }
+        self.topics.each_prefix_by_scan(head, |id| {
             let mut e = self.topics.subscribers(id);
             while e != NIL {
                 f(self.entries.peer(e));
                 e = self.entries.next(List::Topic, e);
             }
-        };
-        if self.topics.len() <= SCAN_TOPICS {
-            self.topics.each_prefix_by_scan(head, subscribers);
-            return;
-        }
+        });
+    }
+
+    /// [`SubTable::matches`] over more than [`SCAN_TOPICS`] topics: a lookup per length some
+    /// topic has. A function of its own, so that `f` is inlined once where matching is done.
+    #[inline(never)]
+    fn matches_by_hash(&self, head: &[u8], mut f: impl FnMut(u32)) {
         let mut prefixes = Prefixes::new(self.topics.keyed(), head);
         self.topics.each_length(head.len(), |len| {
             if let Some(id) = self.topics.find(prefixes.hash(len), &head[..len]) {
-                subscribers(id);
+                let mut e = self.topics.subscribers(id);
+                while e != NIL {
+                    f(self.entries.peer(e));
+                    e = self.entries.next(List::Topic, e);
+                }
             }
         });
     }
