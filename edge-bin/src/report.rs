@@ -253,10 +253,12 @@ mod tests {
         let t0 = Instant::now();
         let mut r = RefusedSubscriptions::default();
         let mut lines = Vec::new();
-        let mut counts = SubscriptionRefusals::default();
         // 500 refused past a share in one call, and one too long: each cause at once.
-        counts.peer_share = 500;
-        counts.too_long = 1;
+        let mut counts = SubscriptionRefusals {
+            peer_share: 500,
+            too_long: 1,
+            ..Default::default()
+        };
         let what = |c: Refusal| format!("{c}");
         r.update(t0, &counts, what, |b| lines.push(b.clone()));
         // 300 more past the share within the interval: held, then reported when it ends.
