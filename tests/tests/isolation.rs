@@ -808,11 +808,15 @@ struct Sent {
     topics: std::collections::BTreeSet<Vec<u8>>,
     subscribes: usize,
     cancels: usize,
+    /// What it holds (a cancellation of a topic not held changes nothing).
+    held: std::collections::BTreeSet<Vec<u8>>,
+    /// Subscriptions to a topic it held already.
+    twice: usize,
     closed: bool,
 }
 
 /// A raw publisher that reads what it is sent until `stop` is set, counting subscriptions to
-/// topics starting with `prefix`.
+/// topics starting with `prefix`, and what it holds.
 fn counting_pub(
     broker: &Broker,
     prefix: &'static [u8],
@@ -832,8 +836,10 @@ fn counting_pub(
                         if t.starts_with(prefix) {
                             sent.topics.insert(t.to_vec());
                         }
-                    } else if body.starts_with(CANCEL_NAME) {
+                        sent.twice += usize::from(!sent.held.insert(t.to_vec()));
+                    } else if let Some(t) = body.strip_prefix(CANCEL_NAME) {
                         sent.cancels += 1;
+                        sent.held.remove(t);
                     }
                 }
                 Ok(_) => {}
@@ -1053,11 +1059,22 @@ fn big_table(counts: &[usize]) -> (Broker, Agent, Vec<TcpStream>) {
 /// The flow while a raw subscriber holding 100,000 topics leaves, 1 s in.
 fn leaving_beside_a_flow() -> FlowResult {
     let (mut broker, mut probe, mut subs) = big_table(&[100_000]);
+    // A publisher that counts: it learns the 100,000 topics, then is sent their cancellations.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counter = counting_pub(&broker, b"A", stop.clone());
     let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 3.0));
     f.go();
     thread::sleep(Duration::from_secs(1));
     subs.clear();
     let r = f.finish();
+    thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = counter.join().expect("the counting publisher");
+    assert!(!sent.closed, "the counting publisher was closed");
+    assert_eq!(sent.topics.len(), 100_000, "the topics it learnt");
+    assert_eq!(sent.twice, 0, "subscriptions to topics it held");
+    let left = sent.held.iter().filter(|t| t.starts_with(b"A")).count();
+    assert_eq!(left, 0, "topics of the subscriber that left it still holds");
     never_disconnected(&mut probe, "the probe publisher");
     broker.assert_running();
     broker.stop();
@@ -1072,7 +1089,20 @@ fn replay_beside_a_flow() -> FlowResult {
     f.go();
     thread::sleep(Duration::from_secs(1));
     let mut late = publisher(&broker, "late publisher", "PUB");
+    // A raw one beside it, which counts: it ends holding every topic, each once.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counter = counting_pub(&broker, b"", stop.clone());
     let r = f.finish();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = counter.join().expect("the counting publisher");
+    assert!(!sent.closed, "the counting publisher was closed");
+    let replayed = sent
+        .held
+        .iter()
+        .filter(|t| t.starts_with(b"A") || t.starts_with(b"B"))
+        .count();
+    assert_eq!(replayed, 150_000, "the topics the late publisher learnt");
+    assert_eq!(sent.twice, 0, "subscriptions to topics it held");
     never_disconnected(&mut late, "the late publisher");
     never_disconnected(&mut probe, "the probe publisher");
     drop(subs);
@@ -1108,10 +1138,16 @@ fn a_replay_of_150k_topics_to_a_new_publisher_freezes_nothing() {
     r.assert_within("a 150,000-topic replay to a new publisher", NO_FREEZE_MS);
 }
 
+/// A replay is sent a batch per drain of the publisher's queue, each a bounded part of a turn:
+/// 17-37 ms measured beside it (two publishers learning the 150,000 topics). Done in one turn
+/// it stalled the flow 71-145 ms, which the isolation bound let through on a quiet machine;
+/// this does not.
+const REPLAY_MS: f64 = 60.0;
+
 #[test]
 fn a_replay_of_150k_topics_stays_within_the_isolation_bound() {
-    let r = retry_latency(ISOLATION_MS, replay_beside_a_flow);
-    r.assert_within("a 150,000-topic replay to a new publisher", ISOLATION_MS);
+    let r = retry_latency(REPLAY_MS, replay_beside_a_flow);
+    r.assert_within("a 150,000-topic replay to a new publisher", REPLAY_MS);
 }
 
 // ---------------------------------------------------------------------------------------------
