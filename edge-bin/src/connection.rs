@@ -308,10 +308,10 @@ impl Conn {
             Ok(())
         };
         let own = poll_fn(|cx| {
-            if sig.poll(cx).is_ready() {
-                return Poll::Ready(Ok(()));
-            }
-            let mut ready = false;
+            // A signal ends the wait, but the socket is looked at all the same: a connection
+            // signalled again and again (a publisher sent subscriptions, a subscriber sent
+            // messages) would otherwise never see that its input came in.
+            let mut ready = sig.poll(cx).is_ready();
             let wants_read = self.input.is_blocked()
                 && !self.input.is_eof()
                 && host.peek(|dev| self.takes_input(host, dev));

@@ -17,19 +17,24 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
+use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::rc::Rc;
 use std::time::{Duration, Instant as StdInstant};
 
 use async_io::Timer;
-use log::info;
-use zedge_core::device::{ByteQueue, Device, PeerId, PeerTableFull, Side, Slot, Stats};
+use futures_lite::future;
+use log::{info, warn};
+use zedge_core::device::{
+    ByteQueue, Device, PeerId, PeerTableFull, Refusal as Refused, Side, Slot, Stats,
+};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::gate::{Displace, Gate, Limits, Rank, Refusal, Source};
 use crate::net::Stream;
 use crate::outframes::{OutFrames, Queued};
 use crate::queue::HeapQueue;
+use crate::report::{Burst, RefusedSubscriptions};
 use crate::setup::DeviceSetup;
 use crate::signal::Signal;
 use crate::splice::Pipes;
@@ -39,6 +44,10 @@ pub type Dev = Device<'static, HeapQueue>;
 
 /// The timer task looks at the device's deadlines at least this often.
 const TIMER_TICK: CoreDuration = CoreDuration::from_millis(100);
+/// Between two calls for the device's waiting work ([`Device::has_work`]), the timer task
+/// waits this long through the reactor: every other task runs and every socket is seen to
+/// between two bounded parts of it.
+const WORK_GAP: Duration = Duration::from_micros(100);
 const STATS_EVERY: Duration = Duration::from_secs(60);
 
 /// The process clock as the core sees it: milliseconds since start.
@@ -100,6 +109,13 @@ pub struct DeviceHost {
     /// Shutting down: no more input is taken, output still drains.
     stopping: Cell<bool>,
     queue_capacity: usize,
+    /// Wakes the timer task when the device has work waiting for it.
+    timer: Signal,
+    /// Refused subscriptions, warned rate-limited; flushed by the timer task.
+    refused: RefCell<RefusedSubscriptions>,
+    /// Subscriptions refused, all causes, when last looked at: one word to compare after each
+    /// call into the device.
+    refused_seen: Cell<u64>,
 }
 
 impl DeviceHost {
@@ -124,14 +140,26 @@ impl DeviceHost {
             clock,
             stopping: Cell::new(false),
             queue_capacity: cfg.queue_capacity(),
+            timer: Signal::default(),
+            refused: RefCell::new(RefusedSubscriptions::default()),
+            refused_seen: Cell::new(0),
         }
     }
 
     /// Run `f` on the device, then pass the wake-ups and closes it asked for to the
-    /// connections' tasks.
+    /// connections' tasks, wake the timer task if work waits for it, and warn of refused
+    /// subscriptions.
     pub fn with_device<R>(&self, f: impl FnOnce(&mut Dev) -> R) -> R {
         let mut dev = self.dev.borrow_mut();
         let r = f(&mut dev);
+        if dev.has_work() {
+            self.timer.wake();
+        }
+        let refused = dev.stats().dropped.subscriptions;
+        if refused != self.refused_seen.get() {
+            self.refused_seen.set(refused);
+            self.warn_refused(&dev);
+        }
         let conns = self.conns.borrow();
         while let Some(id) = dev.poll_wake() {
             if let Some(h) = conns.get(&id) {
@@ -144,6 +172,23 @@ impl DeviceHost {
             }
         }
         r
+    }
+
+    /// Refused subscriptions counted since the last look: warned per cause, rate-limited,
+    /// naming the last subscriber refused.
+    fn warn_refused(&self, dev: &Dev) {
+        let conns = self.conns.borrow();
+        let who = |cause: Refused| {
+            let from = dev
+                .last_refused(cause)
+                .and_then(|id| conns.get(&id))
+                .map_or_else(|| "a subscriber".to_owned(), |h| source(h.src));
+            format!("{}backend {from}: subscription refused: {cause}", self.tag)
+        };
+        let counts = dev.stats().refused_subscriptions;
+        self.refused
+            .borrow_mut()
+            .update(StdInstant::now(), &counts, who, log_refused);
     }
 
     /// Look at the device without changing it (so with nothing to dispatch).
@@ -322,14 +367,23 @@ impl DeviceHost {
         q
     }
 
-    /// Fire the device's timers (handshake limits, heartbeats) and log stats, forever.
+    /// Fire the device's timers (handshake limits, heartbeats), do its waiting work a bounded
+    /// part at a time ([`Device::has_work`]), log stats and the refused subscriptions held
+    /// back, forever.
     pub async fn run_timers(self: Rc<Self>) {
         let mut last_stats = StdInstant::now();
         loop {
-            let now = self.clock.now();
-            let next = self.peek(|dev| dev.poll_timeout());
-            let at = next.map_or(now + TIMER_TICK, |t| t.min(now + TIMER_TICK));
-            Timer::at(self.clock.to_std(at)).await;
+            if self.peek(|dev| dev.has_work()) {
+                Timer::after(WORK_GAP).await;
+            } else {
+                let now = self.clock.now();
+                let next = self.peek(|dev| dev.poll_timeout());
+                let at = next.map_or(now + TIMER_TICK, |t| t.min(now + TIMER_TICK));
+                let due = async {
+                    Timer::at(self.clock.to_std(at)).await;
+                };
+                future::or(due, poll_fn(|cx| self.timer.poll(cx))).await;
+            }
             self.with_device(|dev| {
                 dev.handle_timeout(self.clock.now());
                 if log::log_enabled!(log::Level::Info) && last_stats.elapsed() >= STATS_EVERY {
@@ -337,7 +391,33 @@ impl DeviceHost {
                     info!("{}stats: {:?}", self.tag, dev.stats());
                 }
             });
+            self.refused
+                .borrow_mut()
+                .flush(StdInstant::now(), log_refused);
         }
+    }
+}
+
+impl Drop for DeviceHost {
+    /// The device is stopping: refused subscriptions held back are reported.
+    fn drop(&mut self) {
+        self.refused.get_mut().drain(log_refused);
+    }
+}
+
+fn log_refused(b: &Burst) {
+    warn!(
+        "{} ({} refused for this cause since the last report)",
+        b.last, b.count
+    );
+}
+
+/// A subscriber's address for a warning.
+fn source(src: Source) -> String {
+    match src {
+        Source::Tcp(ip) => ip.to_string(),
+        Source::Ipc => "(ipc)".to_owned(),
+        Source::Connected => "(connected)".to_owned(),
     }
 }
 

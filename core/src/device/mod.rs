@@ -47,6 +47,7 @@ mod stats;
 mod streamer;
 mod subs;
 mod timers;
+mod upstream;
 mod workers;
 
 pub use byte_queue::{ByteQueue, Ring};
@@ -57,7 +58,10 @@ pub use kind::{Kind, Side};
 pub use peer::PROGRESS_BYTES;
 pub use slots::Slot;
 pub use stats::{Drops, SideStats, Stats, SubscriptionRefusals};
-pub use subs::{PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC};
+pub use subs::{
+    PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC, SHARE_OF_FREE,
+};
+pub use upstream::UPSTREAM_BATCH;
 
 use crate::conn::{Session, SessionError, TRANSMIT_BUFFER};
 use crate::time::Instant;
@@ -65,7 +69,8 @@ use peer::Peer;
 use slots::List;
 
 /// The most units of input (messages, frames, commands) one call of
-/// [`Device::handle_input`] takes: at a few hundred nanoseconds each, about a millisecond.
+/// [`Device::handle_input`] takes: at a few hundred nanoseconds each, about a millisecond. A
+/// subscription that changes what the publishers hold counts one more per publisher.
 pub const MAX_STEPS: usize = 4096;
 
 /// One step's view of a peer's input.
@@ -112,6 +117,14 @@ pub struct PeerId {
 /// (heartbeats start), sends or receives anything (heartbeat and TTL timers restart), and
 /// when [`Device::handle_timeout`] fires one; after any of these, ask again.
 ///
+/// Work that one call must not do all at once waits for [`Device::handle_timeout`], which
+/// does a bounded part of it ([`MAX_STEPS`] units) per call: a forwarder's subscriptions of
+/// subscribers that left, and topics owed to publishers (a publisher that connects learns
+/// every topic this way, as its queue drains). While some waits, [`Device::has_work`] is true
+/// and [`Device::poll_timeout`] says now: after any call, a caller that sleeps until the next
+/// deadline checks [`Device::has_work`] first, and between calls for it lets its other
+/// connections run.
+///
 /// A caller that can move bytes between sockets without reading them may take large frame
 /// bodies past the device: [`Device::bypass_target`].
 #[derive(Debug)]
@@ -130,11 +143,24 @@ pub struct Device<'s, Q> {
     held: u32,
     /// Stamp of the message being fanned out, to pick each subscriber once.
     epoch: u32,
+    /// Slots of subscribers that left whose subscriptions are still to be taken out.
+    leaving: u32,
+    /// Units of work the steps of this `handle_input` call did beyond their own (publishers
+    /// subscriptions went to).
+    extra_steps: usize,
+    /// Work waits for [`Device::handle_timeout`]: subscriptions of subscribers that left,
+    /// topics owed to publishers that can take them, the sweep (`upstream.rs`).
+    work: bool,
     /// The latest `now` the caller gave.
     last_now: Instant,
     /// When a worker waiting to reply to a client over its mark gets another try (the client
     /// may have stopped reading by then: `queue::CLIENT_STALL`).
     reply_retry: Option<Instant>,
+    /// Whose subscription was refused last, per cause (in [`Refusal::ALL`]'s order).
+    last_refused: [Option<PeerId>; 4],
+    /// Frame heads the pump read looking for the ends of messages: its work.
+    #[cfg(test)]
+    scanned: u64,
 }
 
 impl<'s, Q: ByteQueue> Device<'s, Q> {
@@ -159,8 +185,14 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             workers: None,
             held: 0,
             epoch: 0,
+            leaving: 0,
+            extra_steps: 0,
+            work: false,
             last_now: Instant::ZERO,
             reply_retry: None,
+            last_refused: [None; 4],
+            #[cfg(test)]
+            scanned: 0,
         }
     }
 
@@ -180,6 +212,12 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         (self.subs.len(), self.subs.capacity())
     }
 
+    /// Whose subscription was refused last for `cause` (counted in
+    /// [`Stats::refused_subscriptions`]), for a caller's log line; the counters say how many.
+    pub fn last_refused(&self, cause: Refusal) -> Option<PeerId> {
+        self.last_refused[cause as usize]
+    }
+
     /// Take a new connection. Our greeting is queued at once.
     pub fn add_peer(
         &mut self,
@@ -190,7 +228,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let index = self
             .slots
             .iter()
-            .position(|s| s.peer.is_none())
+            .position(|s| s.peer.is_none() && s.leaving.is_empty())
             .ok_or(PeerTableFull)?;
         let session = Session::new(self.cfg.session_config(side), now);
         let slot = &mut self.slots[index];
@@ -255,6 +293,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let ahead = if self.cfg.kind.bypasses() { ahead } else { 0 };
         let mut consumed = 0;
         let mut steps = 0;
+        self.extra_steps = 0;
         let result = if self.gathers(idx, input.len(), full) {
             // A message fanned out as it arrives waits for a piece of it worth sharing.
             Ok(0)
@@ -273,7 +312,9 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
                     Err(e) => break Err(e),
                 }
                 steps += 1;
-                if steps == MAX_STEPS {
+                // Subscriptions that changed what the publishers hold cost more: one unit
+                // more per publisher they went to.
+                if steps + self.extra_steps >= MAX_STEPS {
                     break Ok(consumed);
                 }
             }
@@ -284,6 +325,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         if consumed > 0 {
             if let Some(p) = self.peer_mut(idx) {
                 p.progressed(consumed as u64, now);
+                p.scan = 0;
             }
         }
         self.flush_control(idx);
@@ -405,6 +447,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     fn let_go(&mut self, idx: u32) {
         self.abort_message(idx);
         self.leave_holder(idx);
+        self.forget_upstream(idx);
         self.unlink_worker(idx);
     }
 }

@@ -38,6 +38,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         let pong_written = peer.pong_end != 0 && peer.written >= peer.pong_end;
         let now_below = peer.queue.len() < hwm;
+        // A publisher owed topics takes more once its queue is empty.
+        let owed = !peer.upstream.owes_nothing() && peer.queue.is_empty();
         // A receiver draining a message cut through to it is progress for its sender.
         let holder = peer.held.map(|h| h.by).filter(|_| n > 0);
         if let Some(src) = holder.and_then(|s| self.peer_mut(s)) {
@@ -48,6 +50,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         if was_above && now_below {
             self.wake_blocked();
+        }
+        if owed {
+            self.work = true;
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::error::CloseReason;
 use super::kind::Side;
-use super::subs::PeerSubs;
+use super::subs::{Cursor, PeerSubs};
 use crate::conn::Session;
 use crate::time::{Duration, Instant};
 
@@ -103,6 +103,12 @@ pub(crate) struct Peer<Q> {
     pub(crate) subs: PeerSubs,
     /// When its socket last took some of its queue (or it connected).
     pub(crate) drained_at: Instant,
+    /// What it is owed of the subscriptions (forwarder publishers, once ready).
+    pub(crate) upstream: Cursor,
+    /// Where the pump's scan of a message at the start of its input that is not all here yet
+    /// stands ([`MessageScan::position`](crate::wire::frame::MessageScan::position), 0 for
+    /// none); valid until input is consumed.
+    pub(crate) scan: usize,
 }
 
 impl<Q> Peer<Q> {
@@ -125,11 +131,14 @@ impl<Q> Peer<Q> {
             progress_bytes: 0,
             subs: PeerSubs::new(idx),
             drained_at: now,
+            upstream: Cursor::NONE,
+            scan: 0,
         }
     }
 
     /// Handshake done, session not ended, not put up for closing: messages may be routed to
     /// and from it.
+    #[inline]
     pub(crate) fn is_live(&self) -> bool {
         self.session.is_ready() && self.close.is_none()
     }

@@ -195,7 +195,7 @@ fn devices_that_cannot_fit_memory_max_are_refused_at_their_line() {
     assert!(e.starts_with("z.toml:2: device \"a\" needs "), "{e}");
     // Raised far enough, the same device fits.
     let cfg = ok(&format!(
-        "memory_max = \"100G\"\n{ONE}max_peers = 100000000\n"
+        "memory_max = \"200G\"\n{ONE}max_peers = 100000000\n"
     ));
     assert_eq!(cfg.memory.devices[0].peer_slots, 200_000_000);
 }

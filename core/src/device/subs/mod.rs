@@ -8,6 +8,7 @@ mod sip;
 mod store;
 mod topic;
 mod topics;
+mod upstream;
 
 use core::fmt;
 
@@ -17,12 +18,22 @@ use sip::{Prefixes, Sip13};
 use store::{Layout, NIL};
 pub use topic::{Pieces, Topic};
 use topics::{pieces_for, Topics};
+pub(crate) use upstream::{Cursor, Owed};
 
 /// Up to this many distinct topics, matching compares the message head with each topic instead
 /// of hashing its prefixes: a prefix hash and lookup cost about 100 instructions, comparing a
 /// topic of up to 16 bytes about 12 (`tools/bench-callgrind forwarder`, 5 topics of 0 and 2
 /// bytes). The bound keeps the scan's cost as small as one or two lookups, whatever the topics.
 const SCAN_TOPICS: usize = 8;
+
+/// A subscriber may hold at most this many times what the table has left free, beside its
+/// fixed share ([`SubscriptionLimits::max_per_peer`], `topic_bytes_per_peer`): each one's share
+/// shrinks as the table fills, so a fifth of what the subscribers before it left is still
+/// there for the next, however many came first at their full share (four at the default share
+/// filled the default table, and locked out everyone after them). Past it, a subscription is
+/// refused as [`Refusal::TableFull`] (or [`Refusal::TopicBytesFull`]): what is left is not
+/// for this subscriber.
+pub const SHARE_OF_FREE: usize = 4;
 
 /// How big the subscription table is and what one subscriber may take of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,13 +44,16 @@ pub struct SubscriptionLimits {
     /// 4,096.
     pub max: usize,
     /// Subscriptions one subscriber may hold, so that none can fill the table for the others.
-    /// Default 1,024, a quarter of the default table.
+    /// Default 1,024, a quarter of the default table. As the table fills, a subscriber's share
+    /// shrinks below this: it may hold at most [`SHARE_OF_FREE`] times what is left free (then
+    /// refused as [`Refusal::TableFull`]).
     pub max_per_peer: usize,
     /// Storage for topic bytes beyond each topic's first 16, taken in 28-byte pieces. Default
     /// 1 MiB.
     pub topic_bytes: usize,
     /// What the topics one subscriber holds may take of `topic_bytes`, each counted in full
-    /// even when others hold it too. Default 256 KiB.
+    /// even when others hold it too. Default 256 KiB. As the topic storage fills, this shrinks
+    /// as `max_per_peer` does.
     pub topic_bytes_per_peer: usize,
 }
 
@@ -64,15 +78,27 @@ impl Default for SubscriptionLimits {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Refusal {
-    /// The table holds [`SubscriptionLimits::max`] subscriptions.
+    /// The table holds [`SubscriptionLimits::max`] subscriptions, or what is left is not for
+    /// this subscriber, which holds [`SHARE_OF_FREE`] times as much.
     TableFull,
-    /// The topic storage ([`SubscriptionLimits::topic_bytes`]) has no room for the topic.
+    /// The topic storage ([`SubscriptionLimits::topic_bytes`]) has no room for the topic, or
+    /// what is left is not for this subscriber ([`SHARE_OF_FREE`]).
     TopicBytesFull,
     /// The subscriber holds its share: [`SubscriptionLimits::max_per_peer`] subscriptions, or
     /// [`SubscriptionLimits::topic_bytes_per_peer`].
     PeerShare,
     /// The topic is longer than [`MAX_TOPIC`].
     TooLong,
+}
+
+impl Refusal {
+    /// Every cause.
+    pub const ALL: [Refusal; 4] = [
+        Refusal::TableFull,
+        Refusal::TopicBytesFull,
+        Refusal::PeerShare,
+        Refusal::TooLong,
+    ];
 }
 
 impl fmt::Display for Refusal {
@@ -139,14 +165,19 @@ impl PeerSubs {
 /// - Each (subscriber, topic) pair is one entry with a count, found by the pair through a
 ///   second hash table, and linked on two doubly linked lists: the topic's subscribers (what
 ///   matching walks) and the subscriber's topics ([`PeerSubs`], kept by the caller): a
-///   subscriber leaving costs O(its own subscriptions), and [`SubTable::topics`] walks a list
-///   of the distinct topics in O(topics).
+///   subscriber leaving costs O(its own subscriptions), one at a time if the caller wants.
+/// - The topics are also on one list, the log, in the order their upstream state (whether they
+///   have subscribers) last changed: what each publisher is owed is where it stands in the log,
+///   coalesced per topic (`upstream.rs`), and [`SubTable::topics`] walks it in O(topics). A
+///   topic without subscribers stays, matching nothing, while some publisher is owed its
+///   cancellation; such topics hold records, so a new topic may be refused as
+///   [`Refusal::TableFull`] until publishers have taken them.
 ///
 /// # Memory
 ///
 /// For each subscription of [`SubscriptionLimits::max`]: an entry record (28 bytes), a topic
-/// record (40: a topic has at least one entry), and four to eight hash slots of 4 bytes (two
-/// tables, each at least twice the records, rounded up to a power of two): 84 to 100 bytes,
+/// record (48: a topic has at least one entry), and four to eight hash slots of 4 bytes (two
+/// tables, each at least twice the records, rounded up to a power of two): 92 to 108 bytes,
 /// against 262 for the flat table this replaced. Then 32 bytes per 28 of
 /// [`SubscriptionLimits::topic_bytes`], and 66 KiB for the lengths. The caller hands zeroed
 /// bytes ([`SubTable::storage_bytes`]); records are taken in order as the table grows, so a
@@ -158,6 +189,8 @@ pub struct SubTable<'s> {
     entries: Entries<'s>,
     max_per_peer: usize,
     pieces_per_peer: usize,
+    /// Where the sweep for topics owed only to publishers that left stands (`upstream.rs`).
+    sweep: u32,
 }
 
 impl<'s> SubTable<'s> {
@@ -182,6 +215,7 @@ impl<'s> SubTable<'s> {
             entries,
             max_per_peer: limits.max_per_peer,
             pieces_per_peer: limits.topic_bytes_per_peer / store::PIECE_DATA,
+            sweep: NIL,
         }
     }
 
@@ -200,9 +234,9 @@ impl<'s> SubTable<'s> {
         self.entries.capacity()
     }
 
-    /// Distinct topics held.
+    /// Distinct topics held (with subscribers).
     pub fn topic_count(&self) -> usize {
-        self.topics.len()
+        self.topics.live()
     }
 
     /// Records visited changing the table so far (adding, removing): the work done, which
@@ -213,6 +247,16 @@ impl<'s> SubTable<'s> {
 
     /// Add a subscription of `subs`'s subscriber. `Ok(true)` if it is the topic's first.
     pub fn add(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Result<bool, Refusal> {
+        self.subscribe(subs, topic).map(|first| first.is_some())
+    }
+
+    /// [`SubTable::add`], naming the topic when this is its first subscription (and whether
+    /// the topic is new to the table, or one still owed to some publisher as cancelled).
+    pub(crate) fn subscribe(
+        &mut self,
+        subs: &mut PeerSubs,
+        topic: &[u8],
+    ) -> Result<Option<(u32, bool)>, Refusal> {
         if topic.len() > MAX_TOPIC {
             return Err(Refusal::TooLong);
         }
@@ -225,21 +269,37 @@ impl<'s> SubTable<'s> {
                 .checked_add(1)
                 .ok_or(Refusal::PeerShare)?;
             self.entries.set_count(e, n);
-            return Ok(false);
+            return Ok(None);
         }
         let pieces = pieces_for(topic.len());
-        if subs.len() >= self.max_per_peer || subs.pieces as usize + pieces > self.pieces_per_peer {
+        let (len, held) = (subs.len() + 1, subs.pieces as usize + pieces);
+        if len > self.max_per_peer || held > self.pieces_per_peer {
             return Err(Refusal::PeerShare);
         }
-        if self.entries.len() >= self.entries.capacity() {
+        let free = self.entries.capacity() - self.entries.len();
+        if free == 0 {
             return Err(Refusal::TableFull);
+        }
+        let new_pieces = if found.is_some() { 0 } else { pieces };
+        match found {
+            None if self.topics.pieces_free() < pieces => return Err(Refusal::TopicBytesFull),
+            // Topics still owed to a publisher as cancelled hold records: there may be none.
+            None if self.topics.records_free() == 0 => return Err(Refusal::TableFull),
+            _ => {}
+        }
+        // Too little is left for this subscriber: for it, the table is full.
+        if len > SHARE_OF_FREE * (free - 1) {
+            return Err(Refusal::TableFull);
+        }
+        let pieces_left = self.topics.pieces_free() - new_pieces;
+        if pieces > 0 && held > SHARE_OF_FREE * pieces_left {
+            return Err(Refusal::TopicBytesFull);
         }
         let id = match found {
             Some(id) => id,
-            None if self.topics.pieces_free() < pieces => return Err(Refusal::TopicBytesFull),
-            // Fewer topics than entries, so a topic record is free.
             None => self.topics.insert(h, topic),
         };
+        let first = !self.topics.is_live(id);
         let e = self.entries.insert(id, subs.peer);
         let mut head = self.topics.subscribers(id);
         self.entries.push(List::Topic, e, &mut head);
@@ -247,12 +307,23 @@ impl<'s> SubTable<'s> {
         self.entries.push(List::Peer, e, &mut subs.head);
         subs.len += 1;
         subs.pieces += pieces as u32;
-        Ok(found.is_none())
+        Ok(first.then_some((id, found.is_none())))
     }
 
     /// Remove one subscription of `subs`'s subscriber to `topic`. `Some(true)` if it was the
     /// topic's last, `None` if the subscriber had no such subscription.
     pub fn remove(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Option<bool> {
+        let last = self.unsubscribe(subs, topic)?;
+        if let Some(id) = last {
+            self.release(id);
+        }
+        Some(last.is_some())
+    }
+
+    /// [`SubTable::remove`], but a topic whose last subscription it was stays, with no
+    /// subscribers, and is named: the caller releases it ([`SubTable::release`]) once no
+    /// publisher is owed its cancellation.
+    pub(crate) fn unsubscribe(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Option<Option<u32>> {
         if topic.len() > MAX_TOPIC {
             return None;
         }
@@ -261,29 +332,53 @@ impl<'s> SubTable<'s> {
         match self.entries.count(e) {
             n @ 2.. => {
                 self.entries.set_count(e, n - 1);
-                Some(false)
+                Some(None)
             }
-            _ => {
-                let last = self.drop_entry(subs, e);
-                if last {
-                    self.topics.release(id);
-                }
-                Some(last)
-            }
+            _ => Some(self.drop_entry(subs, e).then_some(id)),
         }
     }
 
     /// Remove every subscription of `subs`'s subscriber, calling `on_last` once for each topic
     /// no one subscribes to any more. Costs O(its subscriptions).
     pub fn remove_peer(&mut self, subs: &mut PeerSubs, mut on_last: impl FnMut(Topic<'_>)) {
-        while subs.head != NIL {
-            let e = subs.head;
-            let id = self.entries.topic(e);
-            if self.drop_entry(subs, e) {
+        while let Some((id, last)) = self.leave_one(subs) {
+            if last {
                 on_last(self.topics.topic(id));
-                self.topics.release(id);
+                self.release(id);
             }
         }
+    }
+
+    /// Remove one subscription of `subs`'s subscriber, whatever its count: `None` if it had
+    /// none left, else its topic and whether that was the topic's last subscription (the
+    /// topic is then kept as [`SubTable::unsubscribe`] keeps it). A subscriber that left is
+    /// taken out this way, a bounded number at a time.
+    pub(crate) fn leave_one(&mut self, subs: &mut PeerSubs) -> Option<(u32, bool)> {
+        let e = subs.head;
+        if e == NIL {
+            return None;
+        }
+        let id = self.entries.topic(e);
+        Some((id, self.drop_entry(subs, e)))
+    }
+
+    /// Records the topics take: those with subscribers, and those still owed to a publisher
+    /// as cancelled.
+    #[cfg(test)]
+    pub(crate) fn topic_records(&self) -> usize {
+        self.topics.len()
+    }
+
+    /// Forget a topic without subscribers (named by [`SubTable::unsubscribe`] or
+    /// [`SubTable::leave_one`]) that no publisher is owed.
+    pub(crate) fn release(&mut self, id: u32) {
+        self.upstream_released(id);
+        self.topics.release(id);
+    }
+
+    /// The topic's bytes.
+    pub(crate) fn topic(&self, id: u32) -> Topic<'_> {
+        self.topics.topic(id)
     }
 
     /// Take an entry off both its lists and out of the table; whether its topic has no
@@ -305,30 +400,41 @@ impl<'s> SubTable<'s> {
     /// [`MAX_TOPIC`] bytes of `head` matter.
     #[inline]
     pub fn matches(&self, head: &[u8], mut f: impl FnMut(u32)) {
-        let mut subscribers = |id: u32| {
+        if self.topics.len() > SCAN_TOPICS {
+            return self.matches_by_hash(head, f);
+        }
+        self.topics.each_prefix_by_scan(head, |id| {
             let mut e = self.topics.subscribers(id);
             while e != NIL {
                 f(self.entries.peer(e));
                 e = self.entries.next(List::Topic, e);
             }
-        };
-        if self.topics.len() <= SCAN_TOPICS {
-            self.topics.each_prefix_by_scan(head, subscribers);
-            return;
-        }
+        });
+    }
+
+    /// [`SubTable::matches`] over more than [`SCAN_TOPICS`] topics: a lookup per length some
+    /// topic has. A function of its own, so that `f` is inlined once where matching is done.
+    #[inline(never)]
+    fn matches_by_hash(&self, head: &[u8], mut f: impl FnMut(u32)) {
         let mut prefixes = Prefixes::new(self.topics.keyed(), head);
         self.topics.each_length(head.len(), |len| {
             if let Some(id) = self.topics.find(prefixes.hash(len), &head[..len]) {
-                subscribers(id);
+                let mut e = self.topics.subscribers(id);
+                while e != NIL {
+                    f(self.entries.peer(e));
+                    e = self.entries.next(List::Topic, e);
+                }
             }
         });
     }
 
-    /// Call `f` once for every distinct topic, in O(topics).
+    /// Call `f` once for every distinct topic (with subscribers), in O(topics).
     pub fn topics(&self, mut f: impl FnMut(Topic<'_>)) {
         let mut id = self.topics.first();
         while id != NIL {
-            f(self.topics.topic(id));
+            if self.topics.is_live(id) {
+                f(self.topics.topic(id));
+            }
             id = self.topics.next(id);
         }
     }

@@ -9,8 +9,8 @@ use crate::conn::MAX_TOPIC;
 pub(super) const ENTRY_REC: usize = 28;
 /// Topic bytes kept in the topic's own record.
 pub(super) const INLINE: usize = 16;
-/// Topic record: six fields, then the first `INLINE` bytes (`topics.rs`).
-pub(super) const TOPIC_REC: usize = 24 + INLINE;
+/// Topic record: eight fields, then the first `INLINE` bytes (`topics.rs`).
+pub(super) const TOPIC_REC: usize = 32 + INLINE;
 /// Topic bytes in one piece.
 pub(super) const PIECE_DATA: usize = 28;
 /// Piece record: the next piece, then the bytes.
