@@ -120,9 +120,9 @@ pub fn run(devices: Vec<DeviceSetup>, source: Option<Source>) -> Result<(), RunE
         move || !stopping.get() && gateway::healthy(&roster, &mut warned)
     };
     let notifier = Notifier::from_env().map(Rc::new);
+    let ready = status().unwrap_or_default();
     if let Some(n) = &notifier {
-        let line = status().unwrap_or_default();
-        n.send(&format!("READY=1\nSTATUS={line}"));
+        n.send(&format!("READY=1\nSTATUS={ready}"));
     }
 
     let ex = LocalExecutor::new();
@@ -134,7 +134,7 @@ pub fn run(devices: Vec<DeviceSetup>, source: Option<Source>) -> Result<(), RunE
     future::block_on(ex.run(async {
         let systemd = notifier
             .clone()
-            .map(|n| ex.spawn(notify::run(n, status, healthy)));
+            .map(|n| ex.spawn(notify::run(n, ready, status, healthy)));
         let outcome = serve(&mut gw, &mut signals, source.as_ref()).await;
         info!("stopping: no new connections, flushing output for up to {SHUTDOWN_FLUSH:?}");
         stopping.set(true);

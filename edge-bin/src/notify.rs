@@ -94,16 +94,18 @@ impl Notifier {
 }
 
 /// Pet systemd's watchdog while `healthy` says every device runs, and keep its STATUS=
-/// current. `status` gives the STATUS= text ([`status_line`]), or `None` once the process is
-/// stopping: STATUS= then says so and stays.
+/// current from `sent` (the text READY=1 came with: a reload before this task first runs
+/// still changes it). `status` gives the STATUS= text ([`status_line`]), or `None` once the
+/// process is stopping: STATUS= then says so and stays.
 pub async fn run(
     n: Rc<Notifier>,
+    sent: String,
     status: impl Fn() -> Option<String>,
     mut healthy: impl FnMut() -> bool,
 ) {
     let watchdog = n.watchdog();
     let mut ticks = Timer::interval(watchdog.map_or(STATUS_EVERY, |w| w.min(STATUS_EVERY)));
-    let mut last = status().unwrap_or_default();
+    let mut last = sent;
     let mut last_at = Instant::now();
     loop {
         ticks.next().await;
