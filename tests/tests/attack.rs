@@ -23,30 +23,13 @@ use std::time::{Duration, Instant};
 use zedge_core::wire::greeting::GREETING_LEN;
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker};
-use zedge_tests::flow::{Flow, FlowResult, FlowSpec};
+use zedge_tests::flow::{retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS};
 use zedge_tests::raw;
 use zedge_tests::systemd::{zedge, ConfigRun};
 use zedge_tests::wait::deadline;
 use zedge_tests::PyPeer;
 
-/// The architecture's isolation goal: what an abuse may add to another flow's latency.
-const ISOLATION_MS: f64 = 100.0;
-
 const KIB: usize = 1 << 10;
-
-/// Run a scenario; if it was whole but over `bound_ms`, run it once more and take that (the
-/// machine is small and shared). A loss or a disconnect is never run again.
-fn retry_latency(bound_ms: f64, mut scenario: impl FnMut() -> FlowResult) -> FlowResult {
-    let first = scenario();
-    if first.max_ms() <= bound_ms || !first.is_whole() {
-        return first;
-    }
-    eprintln!(
-        "over {bound_ms} ms once ({:.1} ms); running it again",
-        first.max_ms()
-    );
-    scenario()
-}
 
 /// No panic anywhere in the broker's log.
 fn no_panic(stderr: &str) {

@@ -18,12 +18,9 @@ use zedge_core::wire::command::{CANCEL_NAME, SUBSCRIBE_NAME};
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::agent::Agent;
 use zedge_tests::broker::Broker;
-use zedge_tests::flow::{pattern, Flow, FlowResult, FlowSpec};
+use zedge_tests::flow::{pattern, retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS};
 use zedge_tests::raw;
 use zedge_tests::wait::{deadline, until};
-
-/// The architecture's isolation goal: what an abuse may add to another flow's latency.
-const ISOLATION_MS: f64 = 100.0;
 
 /// The bound asserted beside a flood (row 7): the isolation goal. The device takes at most
 /// 4,096 units (here: subscriptions) per call, a few milliseconds of the debug build, and a
@@ -85,22 +82,6 @@ fn with_slow(rate: u32, secs: f64, expect: usize, wait: f64) -> FlowSpec {
 
 fn flow(broker: &Broker, device: &str, spec: FlowSpec) -> Flow {
     Flow::start(device, broker.frontend(), broker.backend(), spec)
-}
-
-/// Run a scenario; if its flow was whole but over `bound_ms`, run it once more and take that:
-/// the machine is small and shared, and a moment of someone else's load can cost a flow a
-/// hundred milliseconds once. The stalls these tests exist for (seconds, or every run) show
-/// twice; a loss or a disconnect is never run again.
-fn retry_latency(bound_ms: f64, mut scenario: impl FnMut() -> FlowResult) -> FlowResult {
-    let first = scenario();
-    if first.max_ms() <= bound_ms || !first.is_whole() {
-        return first;
-    }
-    eprintln!(
-        "over {bound_ms} ms once ({:.1} ms); running it again",
-        first.max_ms()
-    );
-    scenario()
 }
 
 // ---------------------------------------------------------------------------------------------
