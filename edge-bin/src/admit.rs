@@ -19,7 +19,7 @@ use futures_lite::future;
 use log::{debug, info, warn};
 use zedge_core::device::Side;
 
-use crate::connection;
+use crate::connection::{self, FAIR_TURN};
 use crate::endpoint::Endpoint;
 use crate::gate::{Crowd, Refusal, Source};
 use crate::host::DeviceHost;
@@ -43,6 +43,7 @@ pub async fn accept_loop(
     warnings: Rc<RateLimit>,
 ) {
     let on = format!("{}{}", host.tag(), side_name(side));
+    let mut busy_since = None;
     loop {
         warnings.flush(Instant::now());
         let due = warnings.due();
@@ -82,23 +83,45 @@ pub async fn accept_loop(
                     }
                 }
                 // A flood of connections must not keep the peers already in from running.
-                future::yield_now().await;
+                take_turns(&l, &mut busy_since).await;
             }
             Some(Err(e)) => {
                 warnings.hit(side, Cause::AcceptFailed, now, || {
                     format!("{on} {ep}: accept failed: {e}")
                 });
                 // Out of descriptors or memory: the listener stays readable, so pause. A
-                // connection that died in the backlog is no reason to.
-                if !matches!(
+                // connection that died in the backlog is no reason to, but counts as a turn.
+                if matches!(
                     e.kind(),
                     io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
                 ) {
+                    take_turns(&l, &mut busy_since).await;
+                } else {
                     Timer::after(BACKOFF_MIN).await;
                 }
             }
         }
     }
+}
+
+/// Let the others run after an accept, as a busy connection does: a plain yield lets the
+/// other ready tasks run, but the reactor only looks at the sockets once no task is ready, and
+/// `accept` takes a waiting connection without asking it, so a flood of connections (each
+/// closed at once, say) would keep every other socket waiting. After [`FAIR_TURN`] of
+/// accepts the loop waits for the listener through the reactor, which sees to every other
+/// socket on the way (or for a timer through it, should nothing more be waiting).
+async fn take_turns(l: &Listener, busy_since: &mut Option<Instant>) {
+    let now = Instant::now();
+    let since = *busy_since.get_or_insert(now);
+    if now.duration_since(since) < FAIR_TURN {
+        future::yield_now().await;
+        return;
+    }
+    *busy_since = None;
+    future::or(l.ready(), async {
+        Timer::after(FAIR_TURN).await;
+    })
+    .await;
 }
 
 /// A connection's address for a warning: an IPC peer has only the endpoint.

@@ -204,6 +204,11 @@ impl Charge {
         }
     }
 
+    /// A new charge, holding nothing, on the same device's account.
+    pub fn fresh(&self) -> Charge {
+        Charge::new(self.account.clone())
+    }
+
     /// Bytes it may hold.
     pub fn bytes(&self) -> usize {
         let lane = if self.lane {

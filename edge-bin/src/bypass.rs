@@ -2,6 +2,13 @@
 //! socket to its destination's through a pipe ([`splice`]), after what the
 //! device already holds for that destination, and the broker never copies it.
 //!
+//! A destination that stops reading must not hold the source: when the pipe's bytes find its
+//! socket full for [`DEST_STALL`], they are taken back (what was the destination's own output
+//! back to its queue, the body to the source's input) and the body is copied to the
+//! destination's queue like any other, so the source goes on with its next message. A body
+//! does not start going by to a destination whose queue already holds more than a frame head
+//! and whose socket is full: it is copied too.
+//!
 //! A connection asks its [`Bypass`] for a step before it reads, and again after feeding what
 //! it read (which may have started a large body). While a pipe holds body bytes the
 //! destination has not taken, the connection reads nothing else. After a body the next reads
@@ -13,9 +20,10 @@
 
 use std::io::{self, IoSlice};
 use std::mem;
+use std::time::{Duration, Instant};
 
 use log::debug;
-use zedge_core::device::PeerId;
+use zedge_core::device::{ByteQueue, PeerId};
 
 use crate::host::{write_output, Dev, DeviceHost};
 use crate::input::Input;
@@ -24,6 +32,13 @@ use crate::splice::{self, Pipe, PREFIX_MAX};
 
 /// Bodies with at least this much still to come go by through a pipe; smaller ones are read.
 const BYPASS_MIN: u64 = 16 << 10;
+
+/// How long the bytes in a pipe may wait for their destination's socket to take any of them
+/// before they are taken back and the body is copied instead. A consumer that keeps up takes
+/// some every few milliseconds, however loaded the machine; one that does not read costs its
+/// source this once, since the copied body then waits in its queue and the next body is not
+/// let by to it.
+const DEST_STALL: Duration = Duration::from_millis(20);
 
 /// After a body that went by, this many reads take no more than a frame head and the body
 /// bytes the device needs to route it (a multipart message's head frames may need two).
@@ -53,11 +68,13 @@ enum State {
     /// keeps going by even once less than [`BYPASS_MIN`] of it is left.
     Flowing,
     /// Body bytes (maybe behind the destination's queued output) that `dest`'s socket has not
-    /// taken yet. `flowing`: as [`State::Flowing`] once the pipe is empty.
+    /// taken yet. `flowing`: as [`State::Flowing`] once the pipe is empty. `stuck_since`: when
+    /// the destination's socket was first found full with nothing taken since.
     Holding {
         pipe: Pipe,
         dest: PeerId,
         flowing: bool,
+        stuck_since: Option<Instant>,
     },
 }
 
@@ -67,8 +84,10 @@ pub struct Progress {
     /// Some byte moved (or the connection's state changed so that the next round differs).
     pub moved: bool,
     /// A destination whose socket was full when we had bytes for it: the connection waits
-    /// for it to be writable.
+    /// for it to be writable, or until `retry_at`.
     pub dest_full: Option<PeerId>,
+    /// When the bytes waiting for `dest_full` are to be taken back if it has not taken any.
+    pub retry_at: Option<Instant>,
 }
 
 impl Default for Bypass {
@@ -138,20 +157,15 @@ impl Bypass {
             self.paced = Some(dest);
         }
         // What the device already holds for the destination goes first: ahead of the body in
-        // the pipe (one write for both), or if there is much of it, to the socket now.
-        let (a, b) = dev.output(dest);
-        if a.len() + b.len() > PREFIX_MAX {
+        // the pipe (one write for both), or if there is much of it (or it is not all in
+        // `output`: shared pieces), to the socket now.
+        let queued = dev.queue(dest);
+        if queued.is_some_and(|q| q.len() > PREFIX_MAX || q.has_pieces()) {
             match write_output(host, dev, dest, &to) {
                 Ok((_, false)) => {}
-                Ok((_, true)) => {
-                    let full = Progress {
-                        moved: false,
-                        dest_full: Some(dest),
-                    };
-                    return Ok(Some(full));
-                }
-                // The destination's own task will meet the error; the body is copied.
-                Err(_) => return Ok(None),
+                // A destination that is not taking what it has: the body is copied to its
+                // queue rather than wait for it here. Its own task meets any error.
+                Ok((_, true)) | Err(_) => return Ok(None),
             }
         }
         let Some(mut pipe) = host.pipes().take() else {
@@ -199,25 +213,26 @@ impl Bypass {
             host.pipes().give(pipe);
             return Ok(Some(Progress {
                 moved,
-                dest_full: None,
+                ..Progress::default()
             }));
         }
         self.state = State::Holding {
             pipe,
             dest,
             flowing,
+            stuck_since: None,
         };
         let drained = self.drain(src, input, host, dev)?;
         Ok(Some(Progress {
             moved: moved || drained.moved,
-            dest_full: drained.dest_full,
+            ..drained
         }))
     }
 
     /// Write what the pipe holds to its destination. If the device no longer lets the body by
-    /// to it (the destination left) or its socket failed, the body bytes go back to `input`,
-    /// for the device. The device names no one else meanwhile: a source holding a pipe reads
-    /// nothing, so it cannot become blocked.
+    /// to it (the destination left), its socket failed or has taken nothing for
+    /// [`DEST_STALL`], the body bytes go back to `input`, for the device. The device names no
+    /// one else meanwhile: a source holding a pipe reads nothing, so it cannot become blocked.
     pub fn drain(
         &mut self,
         src: PeerId,
@@ -225,12 +240,13 @@ impl Bypass {
         host: &DeviceHost,
         dev: &mut Dev,
     ) -> io::Result<Progress> {
-        let (mut pipe, dest, flowing) = match mem::replace(&mut self.state, READING) {
+        let (mut pipe, dest, flowing, stuck_since) = match mem::replace(&mut self.state, READING) {
             State::Holding {
                 pipe,
                 dest,
                 flowing,
-            } => (pipe, dest, flowing),
+                stuck_since,
+            } => (pipe, dest, flowing, stuck_since),
             other => {
                 self.state = other;
                 return Ok(Progress::default());
@@ -255,6 +271,7 @@ impl Bypass {
                         pipe,
                         dest,
                         flowing,
+                        stuck_since: None,
                     };
                 } else {
                     host.pipes().give(pipe);
@@ -272,17 +289,25 @@ impl Bypass {
                 Ok(Progress {
                     moved: total > 0,
                     dest_full,
+                    retry_at: None,
                 })
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let now = Instant::now();
+                let since = stuck_since.unwrap_or(now);
+                if now.duration_since(since) >= DEST_STALL {
+                    return self.take_back(pipe, dest, input, host, dev);
+                }
                 self.state = State::Holding {
                     pipe,
                     dest,
                     flowing,
+                    stuck_since: Some(since),
                 };
                 Ok(Progress {
                     moved: false,
                     dest_full: Some(dest),
+                    retry_at: Some(since + DEST_STALL),
                 })
             }
             Err(e) => {
@@ -304,10 +329,43 @@ impl Bypass {
                 input.put_back(body?);
                 Ok(Progress {
                     moved: true,
-                    dest_full: None,
+                    ..Progress::default()
                 })
             }
         }
+    }
+
+    /// The destination has taken nothing for [`DEST_STALL`]: what is left of its own output
+    /// goes back to its queue, the body to `input`, and the device copies the body to it.
+    fn take_back(
+        &mut self,
+        mut pipe: Pipe,
+        dest: PeerId,
+        input: &mut Input,
+        host: &DeviceHost,
+        dev: &mut Dev,
+    ) -> io::Result<Progress> {
+        debug!(
+            "destination {dest:?} took nothing for {DEST_STALL:?}: copying the body to its queue"
+        );
+        let taken = pipe.take_all();
+        host.pipes().give(pipe);
+        let (prefix, body) = taken?;
+        if dev.return_output(dest, &prefix) {
+            host.output_returned(dest);
+        } else {
+            // Its queue took something else meanwhile: its stream would have a gap.
+            dev.fail_peer(dest);
+            if let Some(to) = host.stream(dest) {
+                to.shutdown();
+            }
+        }
+        // Nothing was read since the pipe was filled, so these bytes come first.
+        input.put_back(body);
+        Ok(Progress {
+            moved: true,
+            ..Progress::default()
+        })
     }
 
     /// Give back a pipe still held when the connection ends.

@@ -32,7 +32,7 @@ use crate::signal::{Close, Signal};
 
 /// The longest a connection keeps the loop in rounds that move bytes before the reactor gets
 /// to see the other sockets: about the bounded work per turn of the architecture.
-const FAIR_TURN: Duration = Duration::from_millis(1);
+pub const FAIR_TURN: Duration = Duration::from_millis(1);
 
 /// How long a connection being closed by us may take to write what it still owes.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);
@@ -63,6 +63,8 @@ struct Conn {
     bypass: Bypass,
     /// A destination whose socket was full this round when we had bytes for it.
     dest_blocked: Option<PeerId>,
+    /// When to try again for `dest_blocked` even if it is not writable ([`Progress::retry_at`]).
+    retry_at: Option<Instant>,
     /// Bytes the peer has sent, counted up to a whole greeting (told to the host then, for
     /// admission).
     heard: usize,
@@ -83,6 +85,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         write_blocked: false,
         bypass: Bypass::default(),
         dest_blocked: None,
+        retry_at: None,
         heard: 0,
         busy_since: None,
         lane: None,
@@ -166,6 +169,11 @@ impl Conn {
     /// [`FAIR_TURN`] of busy rounds it waits for its own socket through the reactor, which
     /// sees to every other socket on the way (a signal from another connection also ends
     /// the wait).
+    ///
+    /// A wake-up given before the wait does not end it: a peer whose every round owes it
+    /// output (a PONG for its PINGs) wakes itself each round, and would never wait. The round
+    /// after the wait does what the wake-up asked; should our socket stay neither readable
+    /// nor writable, a timer (through the reactor too) brings that round [`FAIR_TURN`] later.
     async fn take_turns(&mut self, sig: &Signal) {
         let now = Instant::now();
         let since = *self.busy_since.get_or_insert(now);
@@ -174,13 +182,22 @@ impl Conn {
             return;
         }
         self.busy_since = None;
+        let was_woken = sig.take_wake();
         let woken = poll_fn(|cx| sig.poll(cx));
-        future::or(self.stream.ready(), woken).await;
+        let late = async {
+            if was_woken {
+                Timer::after(FAIR_TURN).await;
+            } else {
+                future::pending::<()>().await;
+            }
+        };
+        future::or(self.stream.ready(), future::or(woken, late)).await;
     }
 
     /// Read (or move a body by), feed, write. `Ok(true)` if any byte moved.
     fn round(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
         self.dest_blocked = None;
+        self.retry_at = None;
         let drained = self.bypass.drain(self.id, &mut self.input, host, dev)?;
         let mut moved = self.note(drained);
         if self.takes_input(host, dev) {
@@ -213,6 +230,7 @@ impl Conn {
     fn note(&mut self, p: Progress) -> bool {
         if p.dest_full.is_some() {
             self.dest_blocked = p.dest_full;
+            self.retry_at = p.retry_at;
         }
         p.moved
     }
@@ -319,19 +337,32 @@ impl Conn {
             },
             None => None,
         };
+        let retry_at = self.retry_at.take();
         let dest_writable = async {
             match &dest {
-                // An error shows in the next write to it.
-                Some(s) => s.writable().await.unwrap_or(()),
+                // An error shows in the next write to it. A destination that takes nothing
+                // until `retry_at` has its bytes taken back in the next round.
+                Some(s) => {
+                    let writable = async { s.writable().await.unwrap_or(()) };
+                    match retry_at {
+                        Some(at) => {
+                            let expired = async {
+                                Timer::at(at).await;
+                            };
+                            future::or(writable, expired).await
+                        }
+                        None => writable.await,
+                    }
+                }
                 None => future::pending().await,
             }
             Ok(())
         };
         let own = poll_fn(|cx| {
-            if sig.poll(cx).is_ready() {
-                return Poll::Ready(Ok(()));
-            }
-            let mut ready = false;
+            // A signal ends the wait, but the socket is looked at all the same: a connection
+            // signalled again and again (a publisher sent subscriptions, a subscriber sent
+            // messages) would otherwise never see that its input came in.
+            let mut ready = sig.poll(cx).is_ready();
             let wants_read = self.input.is_blocked()
                 && !self.input.is_eof()
                 && host.peek(|dev| self.takes_input(host, dev));

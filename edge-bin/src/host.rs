@@ -17,14 +17,18 @@
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
+use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use async_io::Timer;
+use futures_lite::future;
 use log::{info, warn};
-use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
+use zedge_core::device::{
+    ByteQueue, Device, PeerId, PeerTableFull, Refusal as Refused, Side, Slot, Stats,
+};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::budget::{Account, Budget, Charge};
@@ -32,7 +36,7 @@ use crate::gate::{Displace, Gate, Limits, Rank, Refusal, Source};
 use crate::net::Stream;
 use crate::outframes::{OutFrames, Queued};
 use crate::queue::HeapQueue;
-use crate::report::WARN_EVERY;
+use crate::report::{Burst, RefusedSubscriptions, WARN_EVERY};
 use crate::setup::{DeviceSetup, Mib};
 use crate::signal::Signal;
 use crate::splice::Pipes;
@@ -42,6 +46,10 @@ pub type Dev = Device<'static, HeapQueue>;
 
 /// The timer task looks at the device's deadlines at least this often.
 const TIMER_TICK: CoreDuration = CoreDuration::from_millis(100);
+/// Between two calls for the device's waiting work ([`Device::has_work`]), the timer task
+/// waits this long through the reactor: every other task runs and every socket is seen to
+/// between two bounded parts of it.
+const WORK_GAP: Duration = Duration::from_micros(100);
 const STATS_EVERY: Duration = Duration::from_secs(60);
 
 /// The process clock as the core sees it: milliseconds since start.
@@ -103,6 +111,13 @@ pub struct DeviceHost {
     /// Shutting down: no more input is taken, output still drains.
     stopping: Cell<bool>,
     queue_capacity: usize,
+    /// Wakes the timer task when the device has work waiting for it.
+    timer: Signal,
+    /// Refused subscriptions, warned rate-limited; flushed by the timer task.
+    refused: RefCell<RefusedSubscriptions>,
+    /// Subscriptions refused, all causes, when last looked at: one word to compare after each
+    /// call into the device.
+    refused_seen: Cell<u64>,
     /// What the device's buffers draw from as they grow.
     account: Arc<Account>,
     /// Connections that could read nothing for want of memory, to wake when some is given back.
@@ -140,6 +155,9 @@ impl DeviceHost {
             queue_capacity: cfg.queue_capacity(),
             account: Arc::new(Account::new(budget, kept.lane, kept.queue)),
             starved: RefCell::default(),
+            timer: Signal::default(),
+            refused: RefCell::new(RefusedSubscriptions::default()),
+            refused_seen: Cell::new(0),
         }
     }
 
@@ -179,12 +197,21 @@ impl DeviceHost {
     }
 
     /// Run `f` on the device, then pass the wake-ups and closes it asked for to the
-    /// connections' tasks.
+    /// connections' tasks, wake the timer task if work waits for it, and warn of refused
+    /// subscriptions.
     pub fn with_device<R>(&self, f: impl FnOnce(&mut Dev) -> R) -> R {
         let mut dev = self.dev.borrow_mut();
         let r = f(&mut dev);
         if self.account.take_freed() {
             self.memory_freed(&mut dev);
+        }
+        if dev.has_work() {
+            self.timer.wake();
+        }
+        let refused = dev.stats().dropped.subscriptions;
+        if refused != self.refused_seen.get() {
+            self.refused_seen.set(refused);
+            self.warn_refused(&dev);
         }
         let conns = self.conns.borrow();
         while let Some(id) = dev.poll_wake() {
@@ -198,6 +225,23 @@ impl DeviceHost {
             }
         }
         r
+    }
+
+    /// Refused subscriptions counted since the last look: warned per cause, rate-limited,
+    /// naming the last subscriber refused.
+    fn warn_refused(&self, dev: &Dev) {
+        let conns = self.conns.borrow();
+        let who = |cause: Refused| {
+            let from = dev
+                .last_refused(cause)
+                .and_then(|id| conns.get(&id))
+                .map_or_else(|| "a subscriber".to_owned(), |h| source(h.src));
+            format!("{}backend {from}: subscription refused: {cause}", self.tag)
+        };
+        let counts = dev.stats().refused_subscriptions;
+        self.refused
+            .borrow_mut()
+            .update(StdInstant::now(), &counts, who, log_refused);
     }
 
     /// Look at the device without changing it (so with nothing to dispatch).
@@ -334,15 +378,15 @@ impl DeviceHost {
 
     /// `n` bytes of a peer's output are about to be consumed: written, or taken into a pipe.
     pub fn output_written(&self, dev: &Dev, id: PeerId, n: usize) {
-        let (a, b) = dev.output(id);
+        let Some(q) = dev.queue(id) else { return };
         let mut frames = self.frames.borrow_mut();
         let f = frames.entry(id).or_default();
-        if n == a.len() + b.len() && !dev.receiving(id) {
+        if n == q.len() && !dev.receiving(id) {
             // All of it, and it ends at a frame boundary: nothing to decode (the usual case,
             // so following the frames costs the message path nothing).
             f.drained();
         } else {
-            f.written(a, b, n);
+            f.written(q.slices(), n);
         }
     }
 
@@ -351,16 +395,21 @@ impl DeviceHost {
         self.frames.borrow_mut().entry(id).or_default().bypassed(n);
     }
 
+    /// Bytes taken from `id`'s output came back to its queue ([`Device::return_output`]).
+    pub fn output_returned(&self, id: PeerId) {
+        self.frames.borrow_mut().entry(id).or_default().returned();
+    }
+
     /// What the connections still have queued, for the report at stop.
     pub fn queued(&self) -> Queued {
         let dev = self.dev.borrow();
         let frames = self.frames.borrow();
         let mut q = Queued::default();
         for &id in self.conns.borrow().keys() {
-            let (a, b) = dev.output(id);
+            let Some(out) = dev.queue(id) else { continue };
             let f = frames.get(&id).copied().unwrap_or_default();
-            let messages = f.undelivered(a, b);
-            let n = a.len() + b.len();
+            let messages = f.undelivered(out.slices());
+            let n = out.len();
             if n > 0 || messages != Some(0) {
                 q.peers += 1;
                 q.bytes += n as u64;
@@ -371,15 +420,24 @@ impl DeviceHost {
         q
     }
 
-    /// Fire the device's timers (handshake limits, heartbeats) and log stats, forever.
+    /// Fire the device's timers (handshake limits, heartbeats), do its waiting work a bounded
+    /// part at a time ([`Device::has_work`]), log stats and the refused subscriptions held
+    /// back, forever.
     pub async fn run_timers(self: Rc<Self>) {
         let mut last_stats = StdInstant::now();
         let mut spent = Spent::default();
         loop {
-            let now = self.clock.now();
-            let next = self.peek(|dev| dev.poll_timeout());
-            let at = next.map_or(now + TIMER_TICK, |t| t.min(now + TIMER_TICK));
-            Timer::at(self.clock.to_std(at)).await;
+            if self.peek(|dev| dev.has_work()) {
+                Timer::after(WORK_GAP).await;
+            } else {
+                let now = self.clock.now();
+                let next = self.peek(|dev| dev.poll_timeout());
+                let at = next.map_or(now + TIMER_TICK, |t| t.min(now + TIMER_TICK));
+                let due = async {
+                    Timer::at(self.clock.to_std(at)).await;
+                };
+                future::or(due, poll_fn(|cx| self.timer.poll(cx))).await;
+            }
             self.with_device(|dev| {
                 dev.handle_timeout(self.clock.now());
                 // Another device may have given memory back, or a wake-up came before its
@@ -393,6 +451,9 @@ impl DeviceHost {
                     info!("{}stats: {:?}", self.tag, dev.stats());
                 }
             });
+            self.refused
+                .borrow_mut()
+                .flush(StdInstant::now(), log_refused);
         }
     }
 }
@@ -429,6 +490,29 @@ impl Spent {
     }
 }
 
+impl Drop for DeviceHost {
+    /// The device is stopping: refused subscriptions held back are reported.
+    fn drop(&mut self) {
+        self.refused.get_mut().drain(log_refused);
+    }
+}
+
+fn log_refused(b: &Burst) {
+    warn!(
+        "{} ({} refused for this cause since the last report)",
+        b.last, b.count
+    );
+}
+
+/// A subscriber's address for a warning.
+fn source(src: Source) -> String {
+    match src {
+        Source::Tcp(ip) => ip.to_string(),
+        Source::Ipc => "(ipc)".to_owned(),
+        Source::Connected => "(connected)".to_owned(),
+    }
+}
+
 /// The caps of the device's [`Gate`].
 fn limits(d: &DeviceSetup) -> Limits {
     Limits {
@@ -456,6 +540,11 @@ pub fn tag(name: &str) -> String {
     }
 }
 
+/// The most slices of a peer's output one write takes. A shared piece (a large body fanned
+/// out) is a slice of its own, so that a queue of them still goes out in few writes, as a
+/// queue of copies does.
+const WRITE_SLICES: usize = 64;
+
 /// Write a peer's output to `stream` until it is gone or the socket is full: the bytes
 /// written, and whether the socket is full.
 pub fn write_output(
@@ -466,11 +555,25 @@ pub fn write_output(
 ) -> io::Result<(usize, bool)> {
     let mut written = 0;
     loop {
-        let (a, b) = dev.output(id);
-        if a.is_empty() && b.is_empty() {
+        let Some(q) = dev.queue(id) else {
             return Ok((written, false));
-        }
-        match stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
+        };
+        let wrote = if q.has_pieces() {
+            let mut iov = [IoSlice::new(&[]); WRITE_SLICES];
+            let mut n = 0;
+            for (to, s) in iov.iter_mut().zip(q.slices()) {
+                *to = IoSlice::new(s);
+                n += 1;
+            }
+            stream.write_vectored(&iov[..n])
+        } else {
+            let (a, b) = q.front();
+            if a.is_empty() && b.is_empty() {
+                return Ok((written, false));
+            }
+            stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+        };
+        match wrote {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 host.output_written(dev, id, n);

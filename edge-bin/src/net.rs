@@ -264,6 +264,15 @@ impl Listener {
             }
         }
     }
+
+    /// Until the reactor has seen a connection waiting (at its next look, if one is
+    /// already). [`Listener::accept`] takes a waiting connection without asking the reactor.
+    pub async fn ready(&self) {
+        let _ = match self {
+            Listener::Tcp(l) => l.readable().await,
+            Listener::Unix(l, _) => l.readable().await,
+        };
+    }
 }
 
 /// Connect once: resolve (off the event loop), then try each address in turn.

@@ -1,13 +1,17 @@
 //! Warnings that come in bursts, rate-limited without losing any.
 //!
 //! A fleet reconnecting to a full device, or a process out of descriptors, can refuse
-//! thousands of connections a second: a line each would flood the journal, and a line only
-//! when the next event comes would hide the end of every burst. A [`Limiter`] lets the first
-//! event of a quiet period through at once, counts the rest for one interval, and reports that
-//! count when the interval ends, whether or not anything happens after it. Time is passed in,
-//! so the unit tests need no clock.
+//! thousands of connections a second, and a subscriber past its share thousands of
+//! subscriptions: a line each would flood the journal, and a line only when the next event
+//! comes would hide the end of every burst. A [`Limiter`] lets the first event of a quiet
+//! period through at once, counts the rest for one interval, and reports that count when the
+//! interval ends, whether or not anything happens after it. [`RefusedSubscriptions`] keeps one
+//! per cause of a refused subscription, fed from the device's counters. Time is passed in, so
+//! the unit tests need no clock.
 
 use std::time::{Duration, Instant};
+
+use zedge_core::device::{Refusal, SubscriptionRefusals};
 
 /// How often one kind of warning may be logged.
 pub const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -43,7 +47,17 @@ impl Limiter {
     /// An event at `now`, described by `what`: the burst to log now, or `None` if it is held
     /// for [`Limiter::flush`].
     pub fn hit(&mut self, now: Instant, what: impl FnOnce() -> String) -> Option<Burst> {
-        self.held += 1;
+        self.hit_many(now, 1, what)
+    }
+
+    /// `n` events at `now`, the last described by `what`, as [`Limiter::hit`].
+    pub fn hit_many(
+        &mut self,
+        now: Instant,
+        n: u64,
+        what: impl FnOnce() -> String,
+    ) -> Option<Burst> {
+        self.held += n;
         if self.until.is_some_and(|t| now < t) {
             self.last = what();
             return None;
@@ -86,6 +100,73 @@ impl Limiter {
             count: std::mem::take(&mut self.held),
             last: std::mem::take(&mut self.last),
         }
+    }
+}
+
+/// Refused subscriptions, warned per cause at most once per [`WARN_EVERY`]: the device counts
+/// them ([`SubscriptionRefusals`]); [`RefusedSubscriptions::update`] takes the counters after a
+/// call into the device that refused some, and hands back what to log.
+#[derive(Debug)]
+pub struct RefusedSubscriptions {
+    seen: SubscriptionRefusals,
+    limits: [(Refusal, Limiter); 4],
+}
+
+impl Default for RefusedSubscriptions {
+    fn default() -> Self {
+        RefusedSubscriptions {
+            seen: SubscriptionRefusals::default(),
+            limits: Refusal::ALL.map(|r| (r, Limiter::new(WARN_EVERY))),
+        }
+    }
+}
+
+impl RefusedSubscriptions {
+    /// The device's counters at `now`: each cause that went up is a burst of that many, the
+    /// last described by `what`; `log` gets what is to be logged now.
+    pub fn update(
+        &mut self,
+        now: Instant,
+        counts: &SubscriptionRefusals,
+        what: impl Fn(Refusal) -> String,
+        mut log: impl FnMut(&Burst),
+    ) {
+        for (cause, limiter) in &mut self.limits {
+            let n = count(counts, *cause).saturating_sub(count(&self.seen, *cause));
+            if n > 0 {
+                if let Some(b) = limiter.hit_many(now, n, || what(*cause)) {
+                    log(&b);
+                }
+            }
+        }
+        self.seen = *counts;
+    }
+
+    /// What was held back in every interval that has ended by `now`.
+    pub fn flush(&mut self, now: Instant, mut log: impl FnMut(&Burst)) {
+        for (_, l) in &mut self.limits {
+            if let Some(b) = l.flush(now) {
+                log(&b);
+            }
+        }
+    }
+
+    /// Whatever is held, for a device about to stop.
+    pub fn drain(&mut self, mut log: impl FnMut(&Burst)) {
+        for (_, l) in &mut self.limits {
+            if let Some(b) = l.drain() {
+                log(&b);
+            }
+        }
+    }
+}
+
+fn count(c: &SubscriptionRefusals, cause: Refusal) -> u64 {
+    match cause {
+        Refusal::TableFull => c.table_full,
+        Refusal::TopicBytesFull => c.topic_bytes_full,
+        Refusal::PeerShare => c.peer_share,
+        Refusal::TooLong => c.too_long,
     }
 }
 
@@ -165,5 +246,31 @@ mod tests {
         l.hit(t0 + S, || "y".into());
         assert_eq!(l.drain(), burst(1, "y"));
         assert_eq!(l.flush(t0 + 20 * S), None);
+    }
+
+    #[test]
+    fn refused_subscriptions_are_reported_per_cause_with_their_counts() {
+        let t0 = Instant::now();
+        let mut r = RefusedSubscriptions::default();
+        let mut lines = Vec::new();
+        // 500 refused past a share in one call, and one too long: each cause at once.
+        let mut counts = SubscriptionRefusals {
+            peer_share: 500,
+            too_long: 1,
+            ..Default::default()
+        };
+        let what = |c: Refusal| format!("{c}");
+        r.update(t0, &counts, what, |b| lines.push(b.clone()));
+        // 300 more past the share within the interval: held, then reported when it ends.
+        counts.peer_share = 800;
+        r.update(t0 + S, &counts, what, |b| lines.push(b.clone()));
+        assert_eq!(lines.len(), 2);
+        r.flush(t0 + 10 * S, |b| lines.push(b.clone()));
+        let got: Vec<(u64, &str)> = lines.iter().map(|b| (b.count, b.last.as_str())).collect();
+        let share = format!("{}", Refusal::PeerShare);
+        let long = format!("{}", Refusal::TooLong);
+        assert_eq!(got, [(500, &share[..]), (1, &long[..]), (300, &share[..])]);
+        r.drain(|b| lines.push(b.clone()));
+        assert_eq!(lines.len(), 3, "nothing held");
     }
 }

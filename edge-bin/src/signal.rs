@@ -53,6 +53,12 @@ impl Signal {
         self.wake();
     }
 
+    /// Forget a wake-up already given (the round that follows does what it asked); whether
+    /// there was one.
+    pub fn take_wake(&self) -> bool {
+        self.woken.replace(false)
+    }
+
     pub fn take_close(&self) -> Option<Close> {
         self.close.take()
     }

@@ -96,6 +96,12 @@ impl Pipe {
     /// Take the body bytes the pipe holds back into memory; a prefix still there is dropped
     /// (its destination is gone or failing).
     pub fn take_body(&mut self) -> io::Result<Vec<u8>> {
+        Ok(self.take_all()?.1)
+    }
+
+    /// Take everything the pipe holds back into memory: what is left of the prefix, and the
+    /// body bytes.
+    pub fn take_all(&mut self) -> io::Result<(Vec<u8>, Vec<u8>)> {
         let mut buf = vec![0; self.len];
         let mut got = 0;
         while got < buf.len() {
@@ -104,10 +110,10 @@ impl Pipe {
                 n => got += n,
             }
         }
-        buf.drain(..self.prefix);
+        let body = buf.split_off(self.prefix);
         self.len = 0;
         self.prefix = 0;
-        Ok(buf)
+        Ok((buf, body))
     }
 }
 

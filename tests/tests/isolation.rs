@@ -18,12 +18,9 @@ use zedge_core::wire::command::{CANCEL_NAME, SUBSCRIBE_NAME};
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::agent::Agent;
 use zedge_tests::broker::Broker;
-use zedge_tests::flow::{pattern, Flow, FlowResult, FlowSpec};
+use zedge_tests::flow::{pattern, retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS};
 use zedge_tests::raw;
 use zedge_tests::wait::{deadline, until};
-
-/// The architecture's isolation goal: what an abuse may add to another flow's latency.
-const ISOLATION_MS: f64 = 100.0;
 
 /// The bound asserted beside a flood (row 7): the isolation goal. The device takes at most
 /// 4,096 units (here: subscriptions) per call, a few milliseconds of the debug build, and a
@@ -85,22 +82,6 @@ fn with_slow(rate: u32, secs: f64, expect: usize, wait: f64) -> FlowSpec {
 
 fn flow(broker: &Broker, device: &str, spec: FlowSpec) -> Flow {
     Flow::start(device, broker.frontend(), broker.backend(), spec)
-}
-
-/// Run a scenario; if its flow was whole but over `bound_ms`, run it once more and take that:
-/// the machine is small and shared, and a moment of someone else's load can cost a flow a
-/// hundred milliseconds once. The stalls these tests exist for (seconds, or every run) show
-/// twice; a loss or a disconnect is never run again.
-fn retry_latency(bound_ms: f64, mut scenario: impl FnMut() -> FlowResult) -> FlowResult {
-    let first = scenario();
-    if first.max_ms() <= bound_ms || !first.is_whole() {
-        return first;
-    }
-    eprintln!(
-        "over {bound_ms} ms once ({:.1} ms); running it again",
-        first.max_ms()
-    );
-    scenario()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -360,7 +341,6 @@ fn cpu_secs(pid: u32) -> f64 {
 }
 
 #[test]
-#[ignore = "bug: while a message is incomplete every call walks all of its frames present (message_missing), so a message of many small frames arriving in pieces costs O(frames^2): 100 KB of empty frames over 2 s takes ~2 s of broker CPU"]
 fn a_message_of_many_small_frames_arriving_slowly_costs_little_cpu() {
     // 50,000 empty MORE frames (2 bytes each) and an end: a 100 KB message of no size at all
     // as --max-msg-size counts, well under the threshold, so it is stored. Sent 100 bytes
@@ -525,13 +505,13 @@ fn streamer_producer_stalled_just_before_the_end_of_a_threshold_message_holds_no
 }
 
 #[test]
-#[ignore = "bug: every subscribe and cancel of a topic goes to every publisher in full, with no bound but the publisher's queue capacity (hwm + max message, 65 MiB): one subscriber's churn of a 16 KiB topic grows a slow-reading publisher's queue until that innocent publisher is closed (outbound queue overflow)"]
 fn subscribe_and_cancel_churn_of_a_long_topic_closes_no_publisher() {
     // A publisher on a slow link (here: one that does not read at all for the few seconds
     // this takes; heartbeats off) and a subscriber that subscribes to and cancels one 16 KiB
-    // topic 2,500 times (80 MiB). Each of those goes upstream, 16 KiB each, to the publisher.
+    // topic 2,500 times (80 MiB). Each of those used to go upstream, 16 KiB each, to the
+    // publisher; what waits for it now is one state of the topic, however long it churns.
     let mut broker = Broker::start("forwarder", &["--heartbeat-ivl", "0"]);
-    let mut publisher = raw_pub(&broker);
+    let publisher = raw_pub(&broker);
     let before = broker.rss_kib();
     let mut topic = b"churn".to_vec();
     topic.resize(MAX_TOPIC, b'c');
@@ -542,12 +522,47 @@ fn subscribe_and_cancel_churn_of_a_long_topic_closes_no_publisher() {
     }
     thread::sleep(Duration::from_millis(500));
     let after = broker.rss_kib();
-    let (closed, _) = raw::closed_by(&mut publisher, Instant::now() + Duration::from_millis(200));
     broker.assert_running();
-    eprintln!("broker RSS {before} KiB -> {after} KiB; publisher closed: {closed}");
+    // It reads now: what its socket's buffers took while it did not (a few MiB on loopback)
+    // and the last state, a cancellation; not the 5,000 changes.
+    publisher
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("read timeout");
+    let mut r = std::io::BufReader::new(publisher);
+    let mut got = Vec::new();
+    let closed = loop {
+        match read_frame(&mut r) {
+            Ok((flags, body)) => {
+                if flags & 0x04 != 0 && body.ends_with(&topic[5..]) {
+                    got.push(body.starts_with(SUBSCRIBE_NAME));
+                }
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                break false
+            }
+            Err(_) => break true,
+        }
+    };
+    eprintln!(
+        "broker RSS {before} KiB -> {after} KiB; publisher closed: {closed}; sent {} states",
+        got.len()
+    );
     assert!(
         !closed,
         "a publisher was closed because a subscriber subscribed and cancelled"
+    );
+    assert!(
+        after.saturating_sub(before) < 16 << 10,
+        "a churning subscriber grew the broker from {before} KiB to {after} KiB"
+    );
+    assert!(
+        got.len() < 5_000 / 4 && got.last() == Some(&false),
+        "the publisher was sent {} subscriptions and cancellations of the topic, the last {:?}",
+        got.len(),
+        got.last()
     );
     broker.stop();
 }
@@ -781,11 +796,15 @@ struct Sent {
     topics: std::collections::BTreeSet<Vec<u8>>,
     subscribes: usize,
     cancels: usize,
+    /// What it holds (a cancellation of a topic not held changes nothing).
+    held: std::collections::BTreeSet<Vec<u8>>,
+    /// Subscriptions to a topic it held already.
+    twice: usize,
     closed: bool,
 }
 
 /// A raw publisher that reads what it is sent until `stop` is set, counting subscriptions to
-/// topics starting with `prefix`.
+/// topics starting with `prefix`, and what it holds.
 fn counting_pub(
     broker: &Broker,
     prefix: &'static [u8],
@@ -805,8 +824,10 @@ fn counting_pub(
                         if t.starts_with(prefix) {
                             sent.topics.insert(t.to_vec());
                         }
-                    } else if body.starts_with(CANCEL_NAME) {
+                        sent.twice += usize::from(!sent.held.insert(t.to_vec()));
+                    } else if let Some(t) = body.strip_prefix(CANCEL_NAME) {
                         sent.cancels += 1;
+                        sent.held.remove(t);
                     }
                 }
                 Ok(_) => {}
@@ -967,7 +988,6 @@ fn a_flood_of_distinct_subscriptions_keeps_the_flow_within_its_bound() {
 }
 
 #[test]
-#[ignore = "bug: every subscribe and cancel of one topic goes upstream in full to every publisher, the flow's too, so a churning subscriber loads the flow's publisher (up to 1 s of latency measured after fair turns fixed the loop's part); coalescing churn upstream is still to do"]
 fn a_flood_of_subscribe_and_cancel_keeps_the_flow_within_its_bound() {
     // Row 7, the other way to flood: subscribe and cancel one topic, 100,000 times a batch:
     // each of them travels upstream, to the flow's publisher too.
@@ -1027,11 +1047,22 @@ fn big_table(counts: &[usize]) -> (Broker, Agent, Vec<TcpStream>) {
 /// The flow while a raw subscriber holding 100,000 topics leaves, 1 s in.
 fn leaving_beside_a_flow() -> FlowResult {
     let (mut broker, mut probe, mut subs) = big_table(&[100_000]);
+    // A publisher that counts: it learns the 100,000 topics, then is sent their cancellations.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counter = counting_pub(&broker, b"A", stop.clone());
     let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 3.0));
     f.go();
     thread::sleep(Duration::from_secs(1));
     subs.clear();
     let r = f.finish();
+    thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = counter.join().expect("the counting publisher");
+    assert!(!sent.closed, "the counting publisher was closed");
+    assert_eq!(sent.topics.len(), 100_000, "the topics it learnt");
+    assert_eq!(sent.twice, 0, "subscriptions to topics it held");
+    let left = sent.held.iter().filter(|t| t.starts_with(b"A")).count();
+    assert_eq!(left, 0, "topics of the subscriber that left it still holds");
     never_disconnected(&mut probe, "the probe publisher");
     broker.assert_running();
     broker.stop();
@@ -1046,7 +1077,20 @@ fn replay_beside_a_flow() -> FlowResult {
     f.go();
     thread::sleep(Duration::from_secs(1));
     let mut late = publisher(&broker, "late publisher", "PUB");
+    // A raw one beside it, which counts: it ends holding every topic, each once.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let counter = counting_pub(&broker, b"", stop.clone());
     let r = f.finish();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = counter.join().expect("the counting publisher");
+    assert!(!sent.closed, "the counting publisher was closed");
+    let replayed = sent
+        .held
+        .iter()
+        .filter(|t| t.starts_with(b"A") || t.starts_with(b"B"))
+        .count();
+    assert_eq!(replayed, 150_000, "the topics the late publisher learnt");
+    assert_eq!(sent.twice, 0, "subscriptions to topics it held");
     never_disconnected(&mut late, "the late publisher");
     never_disconnected(&mut probe, "the probe publisher");
     drop(subs);
@@ -1054,10 +1098,11 @@ fn replay_beside_a_flow() -> FlowResult {
     r
 }
 
-/// What rows 8's regression tests assert: no freeze. The old code froze every flow 11.2 s;
-/// the debug build now stalls 0.25-0.5 s (leaving) and 80-145 ms (replay), all of it one turn of
-/// work proportional to the table (see the two ignored tests, which hold it to
-/// [`ISOLATION_MS`]). A second here is a freeze come back, not noise.
+/// What rows 8's regression tests assert: no freeze. The old code froze every flow 11.2 s; one
+/// turn of work proportional to the table later stalled it 0.25-0.5 s (leaving) and
+/// 80-145 ms (replay) in the debug build. Both are done a bounded part per turn now, and held
+/// to [`ISOLATION_MS`] by the tests after these (17 and 28 ms measured). A second here is a
+/// freeze come back, not noise.
 const NO_FREEZE_MS: f64 = 1000.0;
 
 #[test]
@@ -1069,7 +1114,6 @@ fn a_subscriber_with_100k_entries_leaving_freezes_nothing() {
 }
 
 #[test]
-#[ignore = "bug: a subscriber leaving removes all its entries and sends every CANCEL in one turn (O(its subscriptions x publishers)): 100,000 entries stall every flow 0.25-0.5 s (debug build)"]
 fn a_subscriber_with_100k_entries_leaving_stays_within_the_isolation_bound() {
     let r = retry_latency(ISOLATION_MS, leaving_beside_a_flow);
     r.assert_within("a 100,000-entry subscriber leaving", ISOLATION_MS);
@@ -1082,11 +1126,16 @@ fn a_replay_of_150k_topics_to_a_new_publisher_freezes_nothing() {
     r.assert_within("a 150,000-topic replay to a new publisher", NO_FREEZE_MS);
 }
 
+/// A replay is sent a batch per drain of the publisher's queue, each a bounded part of a turn:
+/// 17-37 ms measured beside it (two publishers learning the 150,000 topics). Done in one turn
+/// it stalled the flow 71-145 ms, which the isolation bound let through on a quiet machine;
+/// this does not.
+const REPLAY_MS: f64 = 60.0;
+
 #[test]
-#[ignore = "bug: a publisher that connects is sent every topic in one turn (O(topics)): 150,000 topics stall every flow 80-145 ms (debug build), growing with the table"]
 fn a_replay_of_150k_topics_stays_within_the_isolation_bound() {
-    let r = retry_latency(ISOLATION_MS, replay_beside_a_flow);
-    r.assert_within("a 150,000-topic replay to a new publisher", ISOLATION_MS);
+    let r = retry_latency(REPLAY_MS, replay_beside_a_flow);
+    r.assert_within("a 150,000-topic replay to a new publisher", REPLAY_MS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1120,7 +1169,6 @@ fn later_subscriber_after(subs: &[Vec<u8>], topic: &[u8]) {
 }
 
 #[test]
-#[ignore = "bug: shares are per connection (a quarter of the table each by default), so four connections fill the subscription table and every later subscriber is refused"]
 fn four_subscribers_at_their_share_lock_out_no_later_subscriber() {
     // 4 x 1,024 distinct topics (the default share) fill the default 4,096-entry table.
     let subs: Vec<Vec<u8>> = (0..4)
@@ -1130,7 +1178,6 @@ fn four_subscribers_at_their_share_lock_out_no_later_subscriber() {
 }
 
 #[test]
-#[ignore = "bug: topic storage shares are per connection (256 KiB of 1 MiB each), so four connections with 16 subscriptions of 16 KiB each (64 in all) fill it and nobody can subscribe to a topic over 268 bytes"]
 fn sixty_four_long_topics_lock_out_no_later_subscriber() {
     let subs: Vec<Vec<u8>> = (0..4)
         .map(|i| {
@@ -1285,5 +1332,74 @@ fn a_subscriber_at_its_share_may_cancel_and_subscribe_again() {
             b"held".to_vec()
         ]
     );
+    broker.stop();
+}
+
+/// The refusals of `cause` a broker's log reports, summed over its lines.
+fn refusals_reported(stderr: &str, cause: &str) -> u64 {
+    stderr
+        .lines()
+        .filter(|l| l.contains(cause))
+        .filter_map(|l| {
+            let n = l
+                .rsplit_once(" (")?
+                .1
+                .split_once(" refused for this cause")?
+                .0;
+            n.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+#[test]
+fn refused_subscriptions_are_warned_with_their_cause_rate_limited() {
+    // A subscriber past its share of 2 (8 refused), then one topic over 16 KiB: each cause is
+    // warned at once, naming the subscriber; 5 more past the share within the 10 s interval
+    // are held and reported when it ends.
+    let broker = Broker::start("forwarder", &["--max-subscriptions-per-peer", "2"]);
+    let mut s = raw_xsub(&broker);
+    s.write_all(&distinct_subscriptions("r", 10))
+        .expect("10 subscriptions");
+    let mut long = b"long".to_vec();
+    long.resize(MAX_TOPIC + 1, b'l');
+    s.write_all(&sub_message(true, &long))
+        .expect("a subscription too long");
+    let share = "subscription refused: the subscriber holds its share of the subscription table";
+    let too_long = "subscription refused: topic longer than the 16 KiB limit";
+    until(deadline(10), "both causes are warned about", || {
+        let e = broker.stderr();
+        refusals_reported(&e, share) == 8 && refusals_reported(&e, too_long) == 1
+    });
+    let started = Instant::now();
+    thread::sleep(Duration::from_millis(200));
+    s.write_all(&distinct_subscriptions("q", 5))
+        .expect("5 more subscriptions");
+    until(deadline(15), "the refusals held back are reported", || {
+        thread::sleep(Duration::from_millis(100));
+        refusals_reported(&broker.stderr(), share) == 13
+    });
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "held back for the interval"
+    );
+    let stderr = broker.stderr();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("subscription refused"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "one line per cause, then one for what was held: {lines:?}"
+    );
+    for line in &lines {
+        assert!(
+            line.contains(" WARN  backend 127.0.0.1: subscription refused: "),
+            "{line}"
+        );
+    }
+    assert_eq!(refusals_reported(&stderr, too_long), 1);
+    let (closed, _) = raw::closed_by(&mut s, Instant::now() + Duration::from_millis(100));
+    assert!(!closed, "a subscriber refused past its share was closed");
     broker.stop();
 }

@@ -4,12 +4,28 @@
 //! socket. Storage is behind [`ByteQueue`] so a board can use a fixed array ([`Ring`]) and a
 //! hosted broker a buffer that only takes memory while it holds bytes; both enforce the same
 //! limits, so behaviour does not depend on the choice.
+//!
+//! A queue may also hold [shared pieces](ByteQueue::Shared): bytes stored once that several
+//! queues hold at the same time, so a large body fanned out to N subscribers costs its size
+//! once, not N times. Whether a queue kind shares is its own choice ([`Ring`] copies); a
+//! shared piece counts in each queue's [`len`](ByteQueue::len) like copied bytes, so the
+//! limits are the same either way.
+
+use core::convert::Infallible;
 
 use crate::wire::Full;
 
 /// A FIFO of bytes with a hard capacity.
 pub trait ByteQueue {
-    /// Bytes queued.
+    /// Bytes stored once and held by several queues: see [`ByteQueue::share`]. A kind that
+    /// never shares names an uninhabited type (`core::convert::Infallible`).
+    type Shared;
+
+    /// Whether [`ByteQueue::share`] can ever make a piece. The device then gathers the bytes
+    /// of a large message it fans out into pieces worth sharing before it passes them on.
+    const SHARES: bool = false;
+
+    /// Bytes queued, shared pieces included.
     fn len(&self) -> usize;
 
     /// Nothing is waiting for the socket.
@@ -30,7 +46,18 @@ pub trait ByteQueue {
         self.capacity().saturating_sub(self.len()) >= n
     }
 
-    /// The queued bytes, oldest first, as up to two slices (a ring wraps).
+    /// Store `data` once, for this queue and others of its kind to hold with
+    /// [`ByteQueue::push_shared`]. `None` when this kind of queue copies instead (or cannot
+    /// take the memory now): the device then pushes copies.
+    fn share(&self, data: &[u8]) -> Option<Self::Shared>;
+
+    /// Append a shared piece, all of it or nothing. It counts in [`ByteQueue::len`] and
+    /// against the capacity for its whole length, as copied bytes do.
+    fn push_shared(&mut self, piece: &Self::Shared) -> Result<(), Full>;
+
+    /// The oldest queued bytes, in order, as up to two slices: all of them in a ring (which
+    /// wraps), maybe only the first in a queue holding shared pieces (each piece is a slice
+    /// of its own). Both are empty only when the queue is.
     fn front(&self) -> (&[u8], &[u8]);
 
     /// Drop the `n` oldest bytes (they were written to the socket).
@@ -66,6 +93,9 @@ impl<const N: usize> Default for Ring<N> {
 }
 
 impl<const N: usize> ByteQueue for Ring<N> {
+    /// A ring copies: its bytes are its own.
+    type Shared = Infallible;
+
     fn len(&self) -> usize {
         self.len
     }
@@ -84,6 +114,14 @@ impl<const N: usize> ByteQueue for Ring<N> {
         self.buf[..data.len() - first].copy_from_slice(&data[first..]);
         self.len += data.len();
         Ok(())
+    }
+
+    fn share(&self, _: &[u8]) -> Option<Infallible> {
+        None
+    }
+
+    fn push_shared(&mut self, piece: &Infallible) -> Result<(), Full> {
+        match *piece {}
     }
 
     fn front(&self) -> (&[u8], &[u8]) {
@@ -131,5 +169,12 @@ mod tests {
         q.truncate_back(2);
         assert_eq!(drain(&mut q), b"efghij");
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_ring_copies_instead_of_sharing() {
+        let q = Ring::<8>::new();
+        const { assert!(!<Ring<8> as ByteQueue>::SHARES) };
+        assert!(q.share(b"abc").is_none());
     }
 }

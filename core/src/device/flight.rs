@@ -2,6 +2,10 @@
 //! copies each frame into their queues, and lets them go at the end, or takes a message it
 //! cannot finish back out of them.
 //!
+//! A body piece of [`SHARE_MIN`] bytes or more going to several destinations is stored once
+//! ([`ByteQueue::share`]) and each queue holds a reference to it; frame heads and smaller
+//! pieces are copied into each queue.
+//!
 //! Each destination records where the message started in its queue ([`Held::mark`]), so an
 //! aborted message is truncated away as long as none of it has been written; a destination
 //! that has started writing it is reset instead, never sent a spliced stream.
@@ -12,6 +16,18 @@ use crate::wire::frame::FrameHead;
 
 /// Fanned-out frames up to this long, head included, go into each queue in one push.
 const JOIN_MAX: usize = 256;
+
+/// Body pieces at least this long that go to several destinations are stored once and
+/// shared by their queues, when the queues can share ([`ByteQueue::SHARES`]); shorter ones
+/// are copied into each. Measured with edge-bin's queue (`HeapQueue`, see
+/// docs/isolation.md): a shared piece costs about as much as a copy of 1-2 KiB per
+/// destination (a reference and its count, an entry in the queue, a slice in the write) and
+/// one allocation; from 4 KiB on, sharing is cheaper at every fan-out measured, and memory
+/// (N x M for N destinations of M bytes) is what matters from there on. It is also the size
+/// a large message's pieces are gathered to before they are fanned out: well under
+/// [`PROGRESS_BYTES`](super::PROGRESS_BYTES), so the wait never decides whether a slow
+/// message counts as moving.
+pub const SHARE_MIN: usize = 4 << 10;
 
 impl<Q: ByteQueue> Device<'_, Q> {
     /// `src` starts (or goes on) forwarding its message to `dest` too.
@@ -56,29 +72,97 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let first = self.peer(idx).and_then(|p| p.src.dests());
         let several = first.and_then(|d| self.next_dest(d)).is_some();
         let len = head.len() + chunk.len();
-        if several && !head.is_empty() && len <= JOIN_MAX {
-            // Fanned out, a small frame is joined to its head first: one push per
-            // destination, not two.
-            let mut joined = [0u8; JOIN_MAX];
-            joined[..head.len()].copy_from_slice(head);
-            joined[head.len()..len].copy_from_slice(chunk);
-            self.push_to_dests(first, &joined[..len], &[], chunk.len());
-        } else {
-            self.push_to_dests(first, head, chunk, chunk.len());
+        if several {
+            if !head.is_empty() && len <= JOIN_MAX {
+                // Fanned out, a small frame is joined to its head first: one push per
+                // destination, not two.
+                let mut joined = [0u8; JOIN_MAX];
+                joined[..head.len()].copy_from_slice(head);
+                joined[head.len()..len].copy_from_slice(chunk);
+                self.push_to_dests(first, &joined[..len], &[], chunk.len());
+                return;
+            }
+            if Q::SHARES && chunk.len() >= SHARE_MIN {
+                if self.share_to_dests(first, head, chunk) {
+                    return;
+                }
+                // Copied instead, to those with room for it.
+                self.copies_instead(first, len);
+                let first = self.peer(idx).and_then(|p| p.src.dests());
+                return self.push_to_dests(first, head, chunk, chunk.len());
+            }
         }
+        self.push_to_dests(first, head, chunk, chunk.len());
+    }
+
+    /// [`Device::push_to_dests`] for a large body piece: stored once, each destination
+    /// holds it after its own copy of `head`. False if the queues cannot share it now: it is
+    /// to be copied.
+    // Cold, not inlined: the path of small messages stays as it was without it.
+    #[cold]
+    #[inline(never)]
+    fn share_to_dests(&mut self, first: Option<u32>, head: &[u8], chunk: &[u8]) -> bool {
+        let shared = first
+            .and_then(|d| self.peer(d))
+            .and_then(|p| p.queue.share(chunk));
+        let Some(piece) = shared else {
+            return false;
+        };
+        let mut cur = first;
+        while let Some(d) = cur {
+            cur = self.next_dest(d);
+            if self.push_to(d, head) && self.push_shared_to(d, &piece, chunk.len()) {
+                if let Some(side) = self.peer(d).map(|p| p.side) {
+                    self.side_stats(side).bytes_out += chunk.len() as u64;
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether the message `idx` is cutting through should wait for more of its body before
+    /// the next piece goes out: a piece for several destinations that would be too short to
+    /// share (see [`SHARE_MIN`]), while more of the body is to come and the caller's buffer
+    /// has room for it. Asked once a call, before its first step (a body's first piece
+    /// after its frame head, in the middle of a call, goes as it is).
+    // Not inlined: the pump's loop stays as it was without it.
+    #[inline(never)]
+    pub(super) fn gathers(&self, idx: u32, here: usize, full: bool) -> bool {
+        if !Q::SHARES || full || here >= SHARE_MIN {
+            return false;
+        }
+        let Some(src) = self.peer(idx) else {
+            return false;
+        };
+        let several = src.src.dests().and_then(|d| self.next_dest(d)).is_some();
+        several && src.session.body_left() > here as u64
     }
 
     /// Push `a` then `b` to the destination list starting at `first`; `body` bytes of them
     /// count as data out.
+    /// One look-up of each destination: this runs once per frame and destination.
+    // Always inlined, as it was before sharing gave its caller a call more (a forwarder's
+    // small messages took 4 instructions more each, tools/bench-callgrind forwarder).
+    #[inline(always)]
     fn push_to_dests(&mut self, first: Option<u32>, a: &[u8], b: &[u8], body: usize) {
+        let n = a.len() + b.len();
         let mut cur = first;
         while let Some(d) = cur {
-            cur = self.next_dest(d);
-            if self.push_to(d, a) && self.push_to(d, b) {
-                if let Some(side) = self.peer(d).map(|p| p.side) {
-                    self.side_stats(side).bytes_out += body as u64;
-                }
+            let Some(peer) = self.peer_mut(d) else { break };
+            cur = peer.held.as_ref().and_then(|h| h.next_dest);
+            if n == 0 {
+                continue;
             }
+            let q = &mut peer.queue;
+            let pushed = (a.is_empty() || q.push(a).is_ok()) && (b.is_empty() || q.push(b).is_ok());
+            if !pushed {
+                self.request_close(d, CloseReason::Overflow);
+                continue;
+            }
+            peer.pushed += n as u64;
+            let side = peer.side;
+            self.side_stats(side).bytes_out += body as u64;
+            self.request_wake(d);
         }
     }
 
@@ -99,6 +183,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
         true
     }
 
+    /// [`Device::push_to`] for a shared piece of `len` bytes.
+    fn push_shared_to(&mut self, idx: u32, piece: &Q::Shared, len: usize) -> bool {
+        let Some(peer) = self.peer_mut(idx) else {
+            return false;
+        };
+        if peer.queue.push_shared(piece).is_err() {
+            self.request_close(idx, CloseReason::Overflow);
+            return false;
+        }
+        peer.pushed += len as u64;
+        self.request_wake(idx);
+        true
+    }
+
     /// The message from `idx` is complete: release its destinations.
     pub(super) fn end_message(&mut self, idx: u32) {
         let Some(peer) = self.peer_mut(idx) else {
@@ -111,9 +209,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let Some(held) = dest.held.take() else { break };
             cur = held.next_dest;
             let side = dest.side;
+            let owes = dest.session.wants_transmit();
             self.held -= 1;
             self.side_stats(side).msgs_out += 1;
-            self.flush_control(d);
+            if owes {
+                self.flush_control(d);
+            }
         }
         if !self.blocked.is_empty() {
             self.wake_blocked();

@@ -1,17 +1,13 @@
 //! The forwarder (XSUB frontend, XPUB backend; SUB/PUB when classic): each publication goes
 //! to every subscriber whose subscriptions match it and that has room; a subscriber above its
 //! high-water mark loses it (counted), never the others and never the publisher. Subscriptions
-//! travel upstream: the first subscriber to a topic sends it to every publisher, the last to
-//! leave cancels it, and a publisher that (re)connects learns them all.
+//! travel upstream (`upstream.rs`): the first subscriber to a topic sends it to every
+//! publisher, the last to leave cancels it, and a publisher that (re)connects learns them all.
 
-use core::mem;
-
-use super::peer::{Held, Peer, Src};
+use super::peer::{Held, Src};
 use super::pump::Route;
-use super::subs::{PeerSubs, Refusal, Topic};
-use super::{ByteQueue, CloseReason, Device, Slot};
-use crate::wire::command::MAX_SUBSCRIPTION_HEAD;
-use crate::wire::Writer;
+use super::subs::Refusal;
+use super::{ByteQueue, Device};
 
 impl<Q: ByteQueue> Device<'_, Q> {
     /// A publication: to every matching subscriber with room.
@@ -48,7 +44,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             self.epoch = 1;
         }
-        let (epoch, hwm, need) = (self.epoch, self.cfg.queue_hwm, self.need);
+        // Room for what each copies: shared bodies are stored once (`room.rs`).
+        let (epoch, hwm, need) = (self.epoch, self.cfg.queue_hwm, self.need - self.need_shared);
         let Device {
             slots,
             subs,
@@ -81,6 +78,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 dests = Some(p);
             }
         });
+        if self.need_shared > 0 {
+            dests = self.alone_copies(dests);
+        }
         let now = self.last_now;
         if let Some(src) = self.peer_mut(idx) {
             src.start_progress(now);
@@ -92,22 +92,29 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
-    /// A publisher (or upstream broker) finished its handshake: it learns every topic, or
-    /// (classic) one subscription to everything.
-    pub(super) fn on_publisher_ready(&mut self, idx: u32) {
-        let forwards = self.cfg.kind.forwards_subscriptions();
-        let Device { slots, subs, .. } = self;
-        if let Some(p) = slots[idx as usize].peer.as_mut() {
-            if forwards {
-                subs.topics(|topic| send_or_close(p, true, topic));
-            } else {
-                send_or_close(p, true, Topic::from(&b""[..]));
-            }
+    /// A message whose large bodies would be shared, held by one subscriber alone: that one
+    /// gets copies, and needs room for all of it. Without, it loses the message (counted).
+    #[cold]
+    fn alone_copies(&mut self, dests: Option<u32>) -> Option<u32> {
+        let d = dests?;
+        if self.next_dest(d).is_some() {
+            return dests;
         }
-        self.after_upstream(idx);
+        let need = self.need;
+        let sub = self.peer_mut(d)?;
+        if sub.queue.reserve(need) {
+            return dests;
+        }
+        sub.held = None;
+        self.held -= 1;
+        self.memory_blocked = true;
+        self.stats.dropped.memory += 1;
+        None
     }
 
-    /// A subscriber subscribed or cancelled.
+    /// A subscriber subscribed or cancelled. Kept out of the message path's code, which it
+    /// would crowd out of the inliner's reach.
+    #[inline(never)]
     pub(super) fn on_subscription(&mut self, idx: u32, topic: &[u8], subscribe: bool) {
         let upstream = self.cfg.kind.forwards_subscriptions();
         let Device { slots, subs, .. } = self;
@@ -115,26 +122,35 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return;
         };
         if subscribe {
-            match subs.add(&mut peer.subs, topic) {
-                Ok(true) if upstream => self.send_upstream(true, topic.into()),
+            match subs.subscribe(&mut peer.subs, topic) {
+                Ok(Some((id, new))) if upstream => {
+                    self.extra_steps += self.settle(id, new);
+                }
                 Ok(_) => {}
-                Err(refusal) => self.refused(refusal),
+                Err(refusal) => self.refused(idx, refusal),
             }
-        } else if subs.remove(&mut peer.subs, topic) == Some(true) && upstream {
-            self.send_upstream(false, topic.into());
+        } else {
+            match subs.unsubscribe(&mut peer.subs, topic) {
+                Some(Some(id)) if upstream => {
+                    self.extra_steps += self.settle(id, false);
+                }
+                Some(Some(id)) => subs.release(id),
+                Some(None) | None => {}
+            }
         }
     }
 
     /// A subscription with a topic over [`MAX_TOPIC`](super::MAX_TOPIC), whose bytes the
     /// session skipped.
-    pub(super) fn on_topic_too_long(&mut self, subscribe: bool) {
+    pub(super) fn on_topic_too_long(&mut self, idx: u32, subscribe: bool) {
         // A cancellation of it matches nothing held: nothing was refused.
         if subscribe {
-            self.refused(Refusal::TooLong);
+            self.refused(idx, Refusal::TooLong);
         }
     }
 
-    fn refused(&mut self, refusal: Refusal) {
+    fn refused(&mut self, idx: u32, refusal: Refusal) {
+        self.last_refused[refusal as usize] = Some(self.id(idx));
         self.stats.dropped.subscriptions += 1;
         let by_cause = &mut self.stats.refused_subscriptions;
         *match refusal {
@@ -144,118 +160,4 @@ impl<Q: ByteQueue> Device<'_, Q> {
             Refusal::TooLong => &mut by_cause.too_long,
         } += 1;
     }
-
-    /// Every ready publisher gets the subscription (or cancellation).
-    fn send_upstream(&mut self, subscribe: bool, topic: Topic<'_>) {
-        let Device { slots, workers, .. } = self;
-        each_publisher(slots, *workers, |p| send_or_close(p, subscribe, topic));
-        self.after_upstream_all();
-    }
-
-    /// A subscriber left: cancel upstream every topic no one else wants. Costs O(its
-    /// subscriptions x publishers), whatever the table holds.
-    pub(super) fn drop_subscriptions(&mut self, idx: u32) {
-        let upstream = self.cfg.kind.forwards_subscriptions();
-        let Some(mut mine) = self
-            .peer_mut(idx)
-            .map(|p| mem::replace(&mut p.subs, PeerSubs::new(idx)))
-        else {
-            return;
-        };
-        let Device {
-            slots,
-            subs,
-            workers,
-            ..
-        } = self;
-        subs.remove_peer(&mut mine, |topic| {
-            if upstream {
-                each_publisher(slots, *workers, |p| send_or_close(p, false, topic));
-            }
-        });
-        if upstream {
-            self.after_upstream_all();
-        }
-    }
-
-    /// Wake every publisher that was sent subscriptions, or close it if its queue overflowed.
-    fn after_upstream_all(&mut self) {
-        let Some(start) = self.workers else { return };
-        let mut idx = start;
-        loop {
-            self.after_upstream(idx);
-            idx = self
-                .peer(idx)
-                .and_then(|p| p.worker)
-                .map_or(start, |l| l.next);
-            if idx == start {
-                return;
-            }
-        }
-    }
-
-    /// Wake an upstream peer that was sent subscriptions, or close it if its queue overflowed.
-    fn after_upstream(&mut self, idx: u32) {
-        let Some(p) = self.peer(idx) else { return };
-        match p.close {
-            Some(reason) => self.request_close(idx, reason),
-            None if !p.queue.is_empty() => self.request_wake(idx),
-            None => {}
-        }
-    }
-}
-
-/// Call `f` with each ready publisher: the ring of them from `start` (the device's
-/// `workers`, which in a forwarder links publishers).
-fn each_publisher<Q>(slots: &mut [Slot<Q>], start: Option<u32>, mut f: impl FnMut(&mut Peer<Q>)) {
-    let Some(start) = start else { return };
-    let mut idx = start;
-    loop {
-        let Some(p) = slots.get_mut(idx as usize).and_then(|s| s.peer.as_mut()) else {
-            return;
-        };
-        f(p);
-        idx = p.worker.map_or(start, |l| l.next);
-        if idx == start {
-            return;
-        }
-    }
-}
-
-/// [`send_subscription`], or the publisher is put up for closing: it does not read what it
-/// is sent.
-fn send_or_close<Q: ByteQueue>(p: &mut Peer<Q>, subscribe: bool, topic: Topic<'_>) {
-    if !send_subscription(p, subscribe, topic) {
-        p.close.get_or_insert(CloseReason::Overflow);
-    }
-}
-
-/// Queue a subscription (or cancellation) to an upstream peer, in the form its ZMTP version
-/// calls for, all of it or nothing: its head from a small buffer, then the topic's pieces.
-/// False if its queue has no room for it.
-fn send_subscription<Q: ByteQueue>(peer: &mut Peer<Q>, subscribe: bool, topic: Topic<'_>) -> bool {
-    let mut head = [0u8; MAX_SUBSCRIPTION_HEAD];
-    let mut w = Writer::new(&mut head);
-    if peer
-        .session
-        .write_subscription_head(&mut w, subscribe, topic.len())
-        .is_err()
-    {
-        return false;
-    }
-    let n = w.len();
-    let total = n + topic.len();
-    if peer.queue.capacity().saturating_sub(peer.queue.len()) < total {
-        return false;
-    }
-    let mut pushed = 0;
-    for part in core::iter::once(&head[..n]).chain(topic.pieces()) {
-        if peer.queue.push(part).is_err() {
-            peer.queue.truncate_back(pushed);
-            return false;
-        }
-        pushed += part.len();
-    }
-    peer.pushed += total as u64;
-    true
 }

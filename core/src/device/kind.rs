@@ -51,6 +51,16 @@ impl Kind {
         !matches!(self, Kind::Forwarder { .. })
     }
 
+    /// Whether a message from `side` already on its way waits for its destination to drain
+    /// below its high-water mark: a streamer's work and a queue's request do (their sender is
+    /// pushed back, nothing is lost). A publication never does, nor does a queue's reply: the
+    /// worker answers other clients too, and a client's queue always has room for the rest of
+    /// one message (its capacity is the mark plus a whole message); the next reply for a
+    /// client over its mark is dropped instead.
+    pub const fn waits_mid_message(self, side: Side) -> bool {
+        matches!((self, side), (Kind::Streamer | Kind::Queue, Side::Frontend))
+    }
+
     /// Whether the caller may move frame bodies past the device
     /// ([`Device::bypass_target`](super::Device::bypass_target)): only where a source waits
     /// for its one destination anyway.

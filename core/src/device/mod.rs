@@ -1,6 +1,6 @@
 //! The device layer: forwarder, queue and streamer over many sessions.
 //!
-//! A [`Device`] owns every peer's [`Session`] and outbound [`ByteQueue`], and routes messages
+//! A [`Device`] owns every peer's [`Session`](crate::conn::Session) and outbound [`ByteQueue`], and routes messages
 //! between its two sides. One module per device holds what only that device does:
 //!
 //! - `forwarder`: XSUB frontend (publishers) to XPUB backend (subscribers);
@@ -23,7 +23,9 @@
 //!
 //! Messages that fit in the caller's input buffer are routed whole; larger ones are cut
 //! through: a frame is copied into its destination queue as its bytes arrive, and a
-//! destination is held by one source from the first frame of a message to the last. A queue
+//! destination is held by one source from the first frame of a message to the last. A body
+//! piece of [`SHARE_MIN`] bytes or more going to several destinations is stored once and
+//! shared by their queues, where the queues can share ([`ByteQueue::share`]). A queue
 //! may pass its high-water mark by the rest of a message that started below it, so a peer's
 //! memory is bounded by [`DeviceConfig::queue_capacity`]. A source that ends mid-message has
 //! its partial message taken back out of every destination queue that has not yet started
@@ -36,6 +38,7 @@ mod error;
 mod flight;
 mod forwarder;
 mod kind;
+mod lifecycle;
 mod output;
 mod peer;
 mod pump;
@@ -46,24 +49,29 @@ mod stats;
 mod streamer;
 mod subs;
 mod timers;
+mod upstream;
 mod workers;
 
 pub use byte_queue::{ByteQueue, Ring};
 pub use config::{ConfigError, DeviceConfig};
 pub use error::{CloseReason, PeerTableFull};
+pub use flight::SHARE_MIN;
 pub use kind::{Kind, Side};
 pub use peer::PROGRESS_BYTES;
 pub use slots::Slot;
 pub use stats::{Drops, SideStats, Stats, SubscriptionRefusals};
-pub use subs::{PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC};
+pub use subs::{
+    PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC, SHARE_OF_FREE,
+};
+pub use upstream::UPSTREAM_BATCH;
 
-use crate::conn::{Session, SessionError, TRANSMIT_BUFFER};
+use crate::conn::SessionError;
 use crate::time::Instant;
-use peer::Peer;
 use slots::List;
 
 /// The most units of input (messages, frames, commands) one call of
-/// [`Device::handle_input`] takes: at a few hundred nanoseconds each, about a millisecond.
+/// [`Device::handle_input`] takes: at a few hundred nanoseconds each, about a millisecond. A
+/// subscription that changes what the publishers hold counts one more per publisher.
 pub const MAX_STEPS: usize = 4096;
 
 /// One step's view of a peer's input.
@@ -110,6 +118,14 @@ pub struct PeerId {
 /// (heartbeats start), sends or receives anything (heartbeat and TTL timers restart), and
 /// when [`Device::handle_timeout`] fires one; after any of these, ask again.
 ///
+/// Work that one call must not do all at once waits for [`Device::handle_timeout`], which
+/// does a bounded part of it ([`MAX_STEPS`] units) per call: a forwarder's subscriptions of
+/// subscribers that left, and topics owed to publishers (a publisher that connects learns
+/// every topic this way, as its queue drains). While some waits, [`Device::has_work`] is true
+/// and [`Device::poll_timeout`] says now: after any call, a caller that sleeps until the next
+/// deadline checks [`Device::has_work`] first, and between calls for it lets its other
+/// connections run.
+///
 /// A caller that can move bytes between sockets without reading them may take large frame
 /// bodies past the device: [`Device::bypass_target`].
 #[derive(Debug)]
@@ -128,13 +144,31 @@ pub struct Device<'s, Q> {
     held: u32,
     /// Stamp of the message being fanned out, to pick each subscriber once.
     epoch: u32,
+    /// Slots of subscribers that left whose subscriptions are still to be taken out.
+    leaving: u32,
+    /// Units of work the steps of this `handle_input` call did beyond their own (publishers
+    /// subscriptions went to).
+    extra_steps: usize,
+    /// Work waits for [`Device::handle_timeout`]: subscriptions of subscribers that left,
+    /// topics owed to publishers that can take them, the sweep (`upstream.rs`).
+    work: bool,
     /// The latest `now` the caller gave.
     last_now: Instant,
     /// Bytes the message being routed needs in each destination's queue.
     need: usize,
+    /// Bytes of `need` that go as shared pieces when there are several destinations.
+    need_shared: usize,
     /// A destination's queue refused to grow since the last [`Device::retry_blocked`]: a queue
     /// that drains wakes the blocked sources.
     memory_blocked: bool,
+    /// When a worker waiting to reply to a client over its mark gets another try (the client
+    /// may have stopped reading by then: `queue::CLIENT_STALL`).
+    reply_retry: Option<Instant>,
+    /// Whose subscription was refused last, per cause (in [`Refusal::ALL`]'s order).
+    last_refused: [Option<PeerId>; 4],
+    /// Frame heads the pump read looking for the ends of messages: its work.
+    #[cfg(test)]
+    scanned: u64,
 }
 
 impl<'s, Q: ByteQueue> Device<'s, Q> {
@@ -159,9 +193,17 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             workers: None,
             held: 0,
             epoch: 0,
+            leaving: 0,
+            extra_steps: 0,
+            work: false,
             last_now: Instant::ZERO,
             need: 0,
+            need_shared: 0,
             memory_blocked: false,
+            reply_retry: None,
+            last_refused: [None; 4],
+            #[cfg(test)]
+            scanned: 0,
         }
     }
 
@@ -181,46 +223,10 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         (self.subs.len(), self.subs.capacity())
     }
 
-    /// Take a new connection. Our greeting is queued at once.
-    pub fn add_peer(
-        &mut self,
-        side: Side,
-        queue: Q,
-        now: Instant,
-    ) -> Result<PeerId, PeerTableFull> {
-        let index = self
-            .slots
-            .iter()
-            .position(|s| s.peer.is_none())
-            .ok_or(PeerTableFull)?;
-        let session = Session::new(self.cfg.session_config(side), now);
-        let slot = &mut self.slots[index];
-        slot.peer = Some(Peer::new(session, queue, side, index as u32, now));
-        let id = PeerId {
-            index: index as u32,
-            generation: slot.generation,
-        };
-        let side_stats = self.side_stats(side);
-        side_stats.peers += 1;
-        side_stats.connections += 1;
-        self.flush_control(index as u32);
-        Ok(id)
-    }
-
-    /// Forget a connection that is gone. A message it was sending is taken back out of the
-    /// queues it went to (or their peers are reset); one it was receiving is abandoned.
-    pub fn remove_peer(&mut self, id: PeerId) {
-        let Some(idx) = self.index(id) else { return };
-        self.let_go(idx);
-        if self.peer(idx).is_some_and(|p| p.side == Side::Backend) {
-            self.drop_subscriptions(idx);
-        }
-        let slot = &mut self.slots[idx as usize];
-        if let Some(peer) = slot.peer.take() {
-            slot.generation = slot.generation.wrapping_add(1);
-            self.side_stats(peer.side).peers -= 1;
-        }
-        self.wake_blocked();
+    /// Whose subscription was refused last for `cause` (counted in
+    /// [`Stats::refused_subscriptions`]), for a caller's log line; the counters say how many.
+    pub fn last_refused(&self, cause: Refusal) -> Option<PeerId> {
+        self.last_refused[cause as usize]
     }
 
     /// Take in bytes from a peer: all the bytes its connection holds, from the oldest. Returns
@@ -256,22 +262,30 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let ahead = if self.cfg.kind.bypasses() { ahead } else { 0 };
         let mut consumed = 0;
         let mut steps = 0;
-        let result = loop {
-            let fresh = consumed == 0;
-            let at = Input {
-                rest: &input[consumed..],
-                fresh,
-                full: full && fresh,
-                ahead,
-            };
-            match self.step(at, idx, now) {
-                Ok(0) => break Ok(consumed),
-                Ok(n) => consumed += n,
-                Err(e) => break Err(e),
-            }
-            steps += 1;
-            if steps == MAX_STEPS {
-                break Ok(consumed);
+        self.extra_steps = 0;
+        let result = if self.gathers(idx, input.len(), full) {
+            // A message fanned out as it arrives waits for a piece of it worth sharing.
+            Ok(0)
+        } else {
+            loop {
+                let fresh = consumed == 0;
+                let at = Input {
+                    rest: &input[consumed..],
+                    fresh,
+                    full: full && fresh,
+                    ahead,
+                };
+                match self.step(at, idx, now) {
+                    Ok(0) => break Ok(consumed),
+                    Ok(n) => consumed += n,
+                    Err(e) => break Err(e),
+                }
+                steps += 1;
+                // Subscriptions that changed what the publishers hold cost more: one unit
+                // more per publisher they went to.
+                if steps + self.extra_steps >= MAX_STEPS {
+                    break Ok(consumed);
+                }
             }
         };
         if let Err(e) = result {
@@ -280,21 +294,11 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         if consumed > 0 {
             if let Some(p) = self.peer_mut(idx) {
                 p.progressed(consumed as u64, now);
+                p.scan = 0;
             }
         }
         self.flush_control(idx);
         result
-    }
-
-    /// The caller lost bytes the device had handed it for this peer (taken from
-    /// [`Device::output`] and never written): nothing more goes to it, a message it was
-    /// receiving lets its source go, and it is put up for closing with
-    /// [`CloseReason::Lost`]. Close it without writing what its queue still holds.
-    pub fn fail_peer(&mut self, id: PeerId) {
-        let Some(idx) = self.index(id) else { return };
-        self.let_go(idx);
-        self.stats.resets += 1;
-        self.request_close(idx, CloseReason::Lost);
     }
 
     /// Whether a peer's input is stuck: `held` bytes, a full input buffer, that the device
@@ -325,67 +329,6 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         self.index(id)
             .and_then(|i| self.peer(i))
             .is_some_and(|p| !p.blocked && !p.session.is_closed())
-    }
-
-    /// The peer's handshake finished.
-    fn on_ready(&mut self, idx: u32) {
-        // Our READY (owed since the peer's greeting) must precede any subscription we send.
-        self.flush_control(idx);
-        let Some(side) = self.peer(idx).map(|p| p.side) else {
-            return;
-        };
-        match (self.cfg.kind, side) {
-            (Kind::Forwarder { .. }, Side::Frontend) => {
-                self.link_worker(idx);
-                self.on_publisher_ready(idx);
-            }
-            (Kind::Queue | Kind::Streamer, Side::Backend) => {
-                self.link_worker(idx);
-                self.wake_blocked();
-            }
-            (Kind::Forwarder { .. }, Side::Backend) | (Kind::Queue | Kind::Streamer, _) => {}
-        }
-    }
-
-    /// Move owed commands (greeting, READY, PONG, PING, ERROR) into the peer's queue, unless a
-    /// message is being copied into it: commands wait for the message boundary.
-    fn flush_control(&mut self, idx: u32) {
-        let Some(peer) = self.peer_mut(idx) else {
-            return;
-        };
-        if peer.held.is_some() || !peer.session.wants_transmit() {
-            return;
-        }
-        let mut buf = [0u8; TRANSMIT_BUFFER];
-        let n = peer.session.poll_transmit(&mut buf);
-        if peer.queue.push(&buf[..n]).is_err() {
-            self.request_close(idx, CloseReason::Overflow);
-            return;
-        }
-        peer.pushed += n as u64;
-        self.request_wake(idx);
-    }
-
-    fn on_session_end(&mut self, idx: u32, e: SessionError) {
-        let Some(side) = self.peer(idx).map(|p| p.side) else {
-            return;
-        };
-        // Heartbeat timeouts only end sessions that finished their handshake; every other
-        // error is a refusal.
-        if !matches!(e, SessionError::HeartbeatTimeout | SessionError::TtlExpired) {
-            self.side_stats(side).refused += 1;
-        }
-        // Nothing more is routed to or from a peer whose session ended, even before the
-        // caller removes it.
-        self.let_go(idx);
-    }
-
-    /// Nothing more is routed to or from `idx`: a message it was sending is aborted, one it
-    /// was receiving lets its source go, and it leaves the worker ring.
-    fn let_go(&mut self, idx: u32) {
-        self.abort_message(idx);
-        self.leave_holder(idx);
-        self.unlink_worker(idx);
     }
 }
 

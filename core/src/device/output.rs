@@ -5,7 +5,9 @@ use super::slots::ListKind;
 use super::{ByteQueue, CloseReason, Device, PeerId};
 
 impl<Q: ByteQueue> Device<'_, Q> {
-    /// Bytes waiting to be written to the peer's socket, oldest first.
+    /// Bytes waiting to be written to the peer's socket, oldest first: all of them, or the
+    /// first ones if its queue holds shared pieces ([`ByteQueue::front`]); empty only when
+    /// nothing waits.
     pub fn output(&self, id: PeerId) -> (&[u8], &[u8]) {
         match self.index(id).and_then(|i| self.peer(i)) {
             Some(p) => p.queue.front(),
@@ -13,10 +15,17 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
+    /// The peer's outbound queue, to read: its length, or all of its bytes where
+    /// [`Device::output`] shows the first ones. Report what was written from it with
+    /// [`Device::consume_output`], as for [`Device::output`].
+    pub fn queue(&self, id: PeerId) -> Option<&Q> {
+        self.index(id).and_then(|i| self.peer(i)).map(|p| &p.queue)
+    }
+
     /// `n` bytes of [`Device::output`] were written to the socket.
     pub fn consume_output(&mut self, id: PeerId, n: usize) {
         let Some(idx) = self.index(id) else { return };
-        let hwm = self.cfg.queue_hwm;
+        let (hwm, now) = (self.cfg.queue_hwm, self.last_now);
         let Some(peer) = self.peer_mut(idx) else {
             return;
         };
@@ -24,17 +33,46 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let n = n.min(peer.queue.len());
         peer.queue.consume(n);
         peer.written += n as u64;
+        if n > 0 {
+            peer.drained_at = now;
+        }
+        let pong_written = peer.pong_end != 0 && peer.written >= peer.pong_end;
         let now_below = peer.queue.len() < hwm;
+        // A publisher owed topics takes more once its queue is empty.
+        let owed = !peer.upstream.owes_nothing() && peer.queue.is_empty();
         // A receiver draining a message cut through to it is progress for its sender.
         let holder = peer.held.map(|h| h.by).filter(|_| n > 0);
-        let now = self.last_now;
         if let Some(src) = holder.and_then(|s| self.peer_mut(s)) {
             src.progressed(n as u64, now);
+        }
+        if pong_written {
+            self.pong_written(idx);
         }
         // A queue that could not grow may now have room in what it holds.
         if (was_above && now_below) || (self.memory_blocked && n > 0) {
             self.retry_blocked();
         }
+        if owed {
+            self.work = true;
+        }
+    }
+
+    /// `bytes`, the first of [`Device::output`] that the caller took out for the socket and
+    /// that the socket did not take, come back to be written first. Only into an empty queue
+    /// (whatever came after them would otherwise go first): `false`, and nothing done, if the
+    /// queue holds bytes or cannot take them.
+    pub fn return_output(&mut self, id: PeerId, bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return true;
+        }
+        let Some(peer) = self.index(id).and_then(|i| self.peer_mut(i)) else {
+            return false;
+        };
+        if !peer.queue.is_empty() || peer.queue.push(bytes).is_err() {
+            return false;
+        }
+        peer.written = peer.written.saturating_sub(bytes.len() as u64);
+        true
     }
 
     /// Next peer with new output, or able to take input again, since the last call.

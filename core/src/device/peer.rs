@@ -3,7 +3,7 @@
 
 use super::error::CloseReason;
 use super::kind::Side;
-use super::subs::PeerSubs;
+use super::subs::{Cursor, PeerSubs};
 use crate::conn::Session;
 use crate::time::{Duration, Instant};
 
@@ -81,6 +81,9 @@ pub(crate) struct Peer<Q> {
     /// Bytes ever pushed to / written from `queue`: marks for taking back a partial message.
     pub(crate) pushed: u64,
     pub(crate) written: u64,
+    /// `pushed` once our last PONG was queued (0: none is): until `written` reaches it, the
+    /// session holds further PONGs back (one answers every PING meanwhile).
+    pub(crate) pong_end: u64,
     pub(crate) src: Src,
     /// The source whose message is being copied into our queue.
     pub(crate) held: Option<Held>,
@@ -98,6 +101,14 @@ pub(crate) struct Peer<Q> {
     pub(crate) progress_bytes: u64,
     /// Its subscriptions in the device's table (forwarder subscribers).
     pub(crate) subs: PeerSubs,
+    /// When its socket last took some of its queue (or it connected).
+    pub(crate) drained_at: Instant,
+    /// What it is owed of the subscriptions (forwarder publishers, once ready).
+    pub(crate) upstream: Cursor,
+    /// Where the pump's scan of a message at the start of its input that is not all here yet
+    /// stands ([`MessageScan::position`](crate::wire::frame::MessageScan::position), 0 for
+    /// none); valid until input is consumed.
+    pub(crate) scan: usize,
 }
 
 impl<Q> Peer<Q> {
@@ -109,6 +120,7 @@ impl<Q> Peer<Q> {
             side,
             pushed: 0,
             written: 0,
+            pong_end: 0,
             src: Src::Idle,
             held: None,
             blocked: false,
@@ -118,11 +130,15 @@ impl<Q> Peer<Q> {
             progress_at: now,
             progress_bytes: 0,
             subs: PeerSubs::new(idx),
+            drained_at: now,
+            upstream: Cursor::NONE,
+            scan: 0,
         }
     }
 
     /// Handshake done, session not ended, not put up for closing: messages may be routed to
     /// and from it.
+    #[inline]
     pub(crate) fn is_live(&self) -> bool {
         self.session.is_ready() && self.close.is_none()
     }

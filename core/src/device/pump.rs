@@ -8,7 +8,7 @@ use super::peer::Src;
 use super::{ByteQueue, Device, Input, Side};
 use crate::conn::{Event, SessionError};
 use crate::time::Instant;
-use crate::wire::frame::{message_extent, FrameHead};
+use crate::wire::frame::{message_extent, FrameHead, MessageScan};
 
 /// Where the message that starts now goes.
 pub(super) enum Route {
@@ -47,6 +47,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             return self.feed(idx, rest, None, now);
         }
+        // Where the scan for this message's end stood, if this call starts at it.
+        let scanned = if fresh { peer.scan } else { 0 };
         if !peer.session.is_ready() || !self.cfg.kind.routes_from(peer.side) {
             return self.feed(idx, rest, None, now);
         }
@@ -62,7 +64,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // missing bytes the caller has ready to move past the device.
         let body = &rest[head_len..];
         let prefix = &body[..(body.len() as u64).min(head.len) as usize];
-        let (missing, held) = message_extent(rest, head, head_len);
+        let (missing, held) = self.message_missing(idx, rest, (head, head_len), scanned);
         if missing != Some(0) {
             let head_ready = prefix.len() as u64 >= head.len.min(self.cfg.limits.head_bytes as u64);
             let too_large =
@@ -72,7 +74,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 return Ok(0);
             }
         }
-        self.need = super::room::need(held);
+        self.set_need(rest, held);
         match self.route(idx, head, prefix) {
             Route::Go => {}
             Route::Blocked => {
@@ -88,16 +90,72 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.feed(idx, rest, Some((head, head_len)), now)
     }
 
+    /// How much of the message at the start of `rest` (its first frame's head decoded) is still
+    /// to come, and how many bytes of `rest` are the message's ([`message_extent`]).
+    #[inline]
+    fn message_missing(
+        &mut self,
+        idx: u32,
+        rest: &[u8],
+        (head, head_len): (FrameHead, usize),
+        scanned: usize,
+    ) -> (Option<u64>, usize) {
+        if scanned == 0 {
+            let extent = message_extent(rest, head, head_len);
+            if extent.0 == Some(0) {
+                return extent;
+            }
+        }
+        self.keep_scanning(idx, rest, (head, head_len), scanned)
+    }
+
+    /// [`Device::message_missing`] of a message that is not all here (or was not at the last
+    /// call): where the scan stands is kept with the peer, and the next call that starts at
+    /// the same message (`scanned`: nothing consumed since) goes on from there, so a message of
+    /// many small frames arriving in pieces is walked once in all (twice at its first piece).
+    #[cold]
+    #[inline(never)]
+    fn keep_scanning(
+        &mut self,
+        idx: u32,
+        rest: &[u8],
+        (head, head_len): (FrameHead, usize),
+        scanned: usize,
+    ) -> (Option<u64>, usize) {
+        let fresh = MessageScan::new(head, head_len);
+        let mut scan = match scanned {
+            0 => fresh,
+            at => MessageScan::resume(rest, at).unwrap_or(fresh),
+        };
+        let missing = scan.missing(rest);
+        let whole = missing == Some(0);
+        if let Some(p) = self.peer_mut(idx) {
+            p.scan = if whole { 0 } else { scan.position() };
+        }
+        #[cfg(test)]
+        {
+            self.scanned += u64::from(scan.frames());
+        }
+        let held = if whole { scan.end() } else { rest.len() };
+        (missing, held)
+    }
+
     /// Whether the destination of a message in progress from `idx` is above its high-water
     /// mark, where the source must wait.
     fn dest_above_hwm(&self, idx: u32) -> bool {
-        if !self.cfg.kind.waits_for_destination() {
-            // A forwarder never makes a publisher wait; its subscribers' overshoot is bounded
-            // by one message.
+        let Some(src) = self.peer(idx) else {
+            return false;
+        };
+        if !self.cfg.kind.waits_mid_message(src.side) {
+            // The destination's overshoot is bounded by one message.
             return false;
         }
-        let dest = self.peer(idx).and_then(|p| self.peer(p.src.dests()?));
-        dest.is_some_and(|d| d.queue.len() >= self.cfg.queue_hwm)
+        // A message that could be stored whole (at most the input buffer) always finishes:
+        // a destination that stopped reading must not hold its sender mid-message. One cut
+        // through waits once its destination holds that much beyond its mark.
+        let mark = self.cfg.queue_hwm.saturating_add(self.cfg.input_capacity);
+        let dest = src.src.dests().and_then(|d| self.peer(d));
+        dest.is_some_and(|d| d.queue.len() >= mark)
     }
 
     /// The session's next unit of input (`decoded`: the frame head at the start of `rest`,
@@ -119,7 +177,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             Some(Event::Ready(_)) => self.on_ready(idx),
             Some(Event::Subscribe(topic)) => self.on_subscription(idx, topic, true),
             Some(Event::Cancel(topic)) => self.on_subscription(idx, topic, false),
-            Some(Event::TopicTooLong { subscribe, .. }) => self.on_topic_too_long(subscribe),
+            Some(Event::TopicTooLong { subscribe, .. }) => self.on_topic_too_long(idx, subscribe),
             Some(Event::Frame(f)) => {
                 let whole = f.is_whole();
                 self.on_frame(idx, FrameHead::data(f.len, f.more), f.chunk, whole);

@@ -4,7 +4,14 @@
 
 use super::pump::Route;
 use super::{ByteQueue, Device, Kind, PeerId, Side};
+use crate::time::Duration;
 use crate::wire::frame::FrameHead;
+
+/// A client over its high-water mark whose socket has taken nothing for this long is not
+/// reading: replies for it are dropped (counted) rather than hold their worker, which answers
+/// other clients too. Until then the worker waits, so a client that reads, however slowly,
+/// loses nothing. A worker waiting on such a client costs the others at most this, once.
+pub const CLIENT_STALL: Duration = Duration::from_millis(250);
 
 /// Length of the routing frame a queue puts before each request: 0x00, slot, generation.
 const ROUTING_ID_LEN: usize = 9;
@@ -36,21 +43,46 @@ impl<Q: ByteQueue> Device<'_, Q> {
         Route::Go
     }
 
-    /// A worker's reply: to the client its routing frame names, when that client has room.
+    /// A worker's reply: to the client its routing frame names. A client at its high-water
+    /// mark (or whose queue cannot grow for want of memory) gets it once it drains; one that
+    /// has not read for [`CLIENT_STALL`] loses it (counted), as with libzmq's ROUTER: a client
+    /// that does not read its replies must not hold the worker. A client taking another reply
+    /// that is still arriving gets this one after it.
     pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
         let Some(client) = self.reply_target(head, prefix) else {
             self.stats.dropped.unroutable += 1;
             return Route::Discard;
         };
         let hwm = self.cfg.queue_hwm;
-        let busy = self
-            .peer(client)
-            .is_some_and(|c| c.held.is_some() || c.queue.len() >= hwm);
-        if busy || !self.has_room(client) {
+        let now = self.last_now;
+        let Some(c) = self.peer(client) else {
+            return Route::Discard;
+        };
+        let (above, held) = (c.queue.len() >= hwm, c.held.is_some());
+        // A client holding bytes it does not read is full below its mark too when the memory
+        // for more is spent; one with an empty queue waits for memory like the others.
+        let stuck = c.queue.len() > 0;
+        let stalled_at = c.drained_at + CLIENT_STALL;
+        if !above && held {
             return Route::Blocked;
         }
-        self.hold(idx, client);
-        Route::Go
+        if !above && self.has_room(client) {
+            self.hold(idx, client);
+            return Route::Go;
+        }
+        if above || stuck {
+            if now >= stalled_at {
+                let dropped = &mut self.stats.dropped;
+                *if above {
+                    &mut dropped.hwm
+                } else {
+                    &mut dropped.memory
+                } += 1;
+                return Route::Discard;
+            }
+            self.reply_retry = Some(self.reply_retry.map_or(stalled_at, |t| t.min(stalled_at)));
+        }
+        Route::Blocked
     }
 
     /// The client a worker's reply names in its routing frame, if it is still here.

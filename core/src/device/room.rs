@@ -11,9 +11,17 @@
 //!   none of it was written, reset otherwise;
 //! - a queue or streamer waits for room as it does above the high-water mark, and is woken
 //!   when a queue drains or [`Device::retry_blocked`] says memory was given back.
+//!
+//! Bodies a forwarder shares between several subscribers ([`SHARE_MIN`]) are not copied into
+//! their queues: the room asked of each is the rest ([`Device::need_shared`] less), and the
+//! piece is charged once, when the queue kind stores it ([`ByteQueue::share`]). A piece that
+//! cannot be stored is copied after all, to the subscribers with room for it; the others let
+//! the message go, as above.
 
+use super::flight::SHARE_MIN;
 use super::{ByteQueue, CloseReason, Device, PeerId};
 use crate::conn::TRANSMIT_BUFFER;
+use crate::wire::frame::FrameHead;
 
 /// Room asked beyond a message's own bytes: a queue's routing frame, and the commands a
 /// session may owe once the message ends.
@@ -23,9 +31,32 @@ const SLACK: usize = TRANSMIT_BUFFER + 16;
 /// of it when it is all here, else everything the caller holds, which is all of this
 /// message's ([`message_extent`](crate::wire::frame::message_extent)).
 #[inline]
-pub(super) fn need(held: usize) -> usize {
+fn need(held: usize) -> usize {
     // `held` is at most an input buffer's length: no overflow.
     held + SLACK
+}
+
+/// Bytes of `msg` (a message's start, its first frame head at 0) that go as shared pieces
+/// when it goes to several destinations: each data frame's body of [`SHARE_MIN`] or more
+/// that is in `msg`, which the session hands over as one piece.
+#[cold]
+#[inline(never)]
+fn shared_bytes(msg: &[u8]) -> usize {
+    let mut at = 0usize;
+    let mut shared = 0usize;
+    while let Ok(Some((head, used))) = FrameHead::decode(&msg[at..]) {
+        let body_at = at + used;
+        let here = msg.len().saturating_sub(body_at);
+        let piece = (here as u64).min(head.len) as usize;
+        if !head.command && piece >= SHARE_MIN {
+            shared += piece;
+        }
+        at = body_at + piece;
+        if at >= msg.len() || (!head.command && !head.more) {
+            break;
+        }
+    }
+    shared
 }
 
 /// Whether `queue` has room for `need` more bytes, or for all its capacity leaves if that is
@@ -38,6 +69,20 @@ pub(super) fn room<Q: ByteQueue>(queue: &mut Q, need: usize) -> bool {
 }
 
 impl<Q: ByteQueue> Device<'_, Q> {
+    /// Room a message needs in each destination's queue: `held` bytes of it are at the
+    /// start of `input`.
+    #[inline]
+    pub(super) fn set_need(&mut self, input: &[u8], held: usize) {
+        self.need = need(held);
+        // Only a forwarder has several destinations; small messages are copied whole.
+        let fans_out = !self.cfg.kind.waits_for_destination();
+        self.need_shared = if Q::SHARES && fans_out && held >= SHARE_MIN {
+            shared_bytes(&input[..held.min(input.len())])
+        } else {
+            0
+        };
+    }
+
     /// Whether `idx`'s queue, below its high-water mark, has room for the message being
     /// routed ([`need`]); a refusal is remembered, so that draining queues wake the sources it
     /// blocks.
@@ -50,12 +95,23 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// Before `n` more bytes of the message in progress from `idx` are fed: room for them in
-    /// every destination it holds. False if its source must wait (queue, streamer); a
-    /// forwarder lets go of each subscriber that has none, and goes on.
+    /// every destination it holds (less the body piece they start with, when it is to be
+    /// shared). False if its source must wait (queue, streamer); a forwarder lets go of each
+    /// subscriber that has none, and goes on.
     pub(super) fn room_for_more(&mut self, idx: u32, n: usize) -> bool {
-        self.need = n.saturating_add(SLACK);
-        let need = self.need;
-        let mut cur = self.peer(idx).and_then(|p| p.src.dests());
+        let first = self.peer(idx).and_then(|p| p.src.dests());
+        let several = first.and_then(|d| self.next_dest(d)).is_some();
+        let mut need = n.saturating_add(SLACK);
+        if Q::SHARES && several {
+            let left = self.peer(idx).map_or(0, |p| p.session.body_left());
+            let piece = (n as u64).min(left) as usize;
+            if piece >= SHARE_MIN {
+                need -= piece;
+            }
+        }
+        self.need = need;
+        self.need_shared = 0;
+        let mut cur = first;
         while let Some(d) = cur {
             cur = self.next_dest(d);
             // Past its high-water mark, a forwarder's subscriber may hold the start of it.
@@ -71,10 +127,25 @@ impl<Q: ByteQueue> Device<'_, Q> {
         true
     }
 
+    /// A body piece of `len` bytes that was to be shared could not be stored: each of the
+    /// destinations from `first` on takes a copy if it has room, and lets the message go if
+    /// not.
+    #[cold]
+    pub(super) fn copies_instead(&mut self, first: Option<u32>, len: usize) {
+        let mut cur = first;
+        while let Some(d) = cur {
+            cur = self.next_dest(d);
+            if !self.peer_mut(d).is_some_and(|p| room(&mut p.queue, len)) {
+                self.memory_blocked = true;
+                self.shed(d);
+            }
+        }
+    }
+
     /// A subscriber whose queue cannot take the rest of the message it is receiving lets it
     /// go: taken back if none of it was written (the subscriber lost that message, counted),
     /// else the subscriber is reset.
-    fn shed(&mut self, dest: u32) {
+    pub(super) fn shed(&mut self, dest: u32) {
         let Some(d) = self.peer(dest) else { return };
         let Some(held) = d.held else { return };
         let clean = d.written <= held.mark;

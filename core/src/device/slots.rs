@@ -2,6 +2,7 @@
 //! link slots without any storage of their own (peers to wake, to close, waiting for room).
 
 use super::peer::Peer;
+use super::subs::PeerSubs;
 use super::{ByteQueue, CloseReason, Device, PeerId, Side, SideStats};
 
 /// Storage for one peer; the device's capacity is the length of the caller's slot slice.
@@ -10,6 +11,10 @@ pub struct Slot<Q> {
     /// Bumped each time the slot is reused, so stale [`PeerId`]s miss.
     pub(crate) generation: u32,
     pub(crate) peer: Option<Peer<Q>>,
+    /// The subscriptions of a subscriber that left, still to be taken out of the table (empty
+    /// when none): the table names subscribers by slot, so the slot is not reused until they
+    /// are.
+    pub(crate) leaving: PeerSubs,
     wake: Link,
     close: Link,
     blocked: Link,
@@ -20,6 +25,7 @@ impl<Q> Default for Slot<Q> {
         Slot {
             generation: 0,
             peer: None,
+            leaving: PeerSubs::new(0),
             wake: Link::default(),
             close: Link::default(),
             blocked: Link::default(),

@@ -9,7 +9,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// it cuts through.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let progress = self.cfg.progress_timeout;
-        self.slots
+        let timers = self
+            .slots
             .iter()
             .filter_map(|s| {
                 let p = s.peer.as_ref()?;
@@ -19,15 +20,28 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     None => session,
                 }
             })
-            .min()
+            .min();
+        let timers = match (timers, self.reply_retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match timers {
+            _ if !self.work => timers,
+            Some(t) => Some(t.min(self.last_now)),
+            None => Some(self.last_now),
+        }
     }
 
     /// Fire every peer timer due at `now`: PINGs go out, dead peers are put up for closing,
     /// and so are senders of a message cut through that stopped moving (the message is
     /// aborted: taken back out of the receivers that have not started writing it, and those
-    /// that have are reset).
+    /// that have are reset). Then a bounded part of the work waiting ([`Device::has_work`]).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
+        if self.reply_retry.is_some_and(|t| t <= now) {
+            self.reply_retry = None;
+            self.wake_blocked();
+        }
         let progress = self.cfg.progress_timeout;
         for idx in 0..self.slots.len() as u32 {
             let Some(peer) = self.peer_mut(idx) else {
@@ -49,6 +63,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     self.request_close(idx, CloseReason::Session(e));
                 }
             }
+        }
+        if self.work {
+            self.do_work();
         }
     }
 }

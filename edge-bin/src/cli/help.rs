@@ -41,7 +41,8 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --max-subscriptions N      forwarder only: subscription table size [default: 4096]
   --max-subscriptions-per-peer N
                              forwarder only: subscriptions one peer may hold, at most
-                             --max-subscriptions [default: 1024]
+                             --max-subscriptions, and at most 4x what the table has left
+                             [default: 1024]
   --max-splices N            queue and streamer only: large bodies passed socket to socket
                              through a pipe at once, two descriptors each; 0 = copy every
                              body; at most 1024 [default: 32]

@@ -6,6 +6,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use super::raw::TOO_LARGE;
 use crate::setup::Opt;
 
 /// 1-based line of byte offset `at`.
@@ -19,13 +20,23 @@ pub fn line_of(text: &str, at: usize) -> usize {
 }
 
 /// A parse or serde error, with the device and key it is about, in our words. `key` is the
-/// key's text when the caller knows it better than the document does.
-pub fn explain(doc: &Spanned<DeTable<'_>>, at: usize, key: Option<&str>, msg: &str) -> String {
+/// key's text when the caller knows it better than the document does; `written`, the text
+/// the error points at, where it has one.
+pub fn explain(
+    doc: &Spanned<DeTable<'_>>,
+    at: usize,
+    key: Option<&str>,
+    written: Option<&str>,
+    msg: &str,
+) -> String {
     let (section, found) = locate(doc.get_ref(), at);
     let key = key
         .map(|k| k.trim_matches(|c| c == '"' || c == '\'').to_owned())
         .or(found);
     let mut msg = reword(msg);
+    if msg == TOO_LARGE {
+        msg = too_large(key.as_deref(), written.unwrap_or("this integer"));
+    }
     if let Some(opt) = Opt::PROCESS
         .into_iter()
         .find(|o| section.is_some() && msg.starts_with(&format!("unknown key \"{}\"", o.key())))
@@ -100,6 +111,18 @@ fn key_at(t: &DeTable<'_>, at: usize) -> Option<String> {
         .map(|(k, _)| k.get_ref().to_string())
 }
 
+/// An integer over 64 bits, `written`: what the option at `key` expects, where it is one.
+fn too_large(key: Option<&str>, written: &str) -> String {
+    let opt = Opt::DEVICE
+        .into_iter()
+        .chain(Opt::PROCESS)
+        .find(|o| key == Some(o.key()));
+    match opt {
+        Some(opt) => format!("expected {}, not {written}", opt.form().expects()),
+        None => format!("{written} is an integer too large to read"),
+    }
+}
+
 /// serde's phrasing, turned around to lead with what is expected.
 fn reword(msg: &str) -> String {
     let strip = |s: &str| s.replace('`', "");
@@ -128,13 +151,14 @@ fn reword(msg: &str) -> String {
     msg.to_owned()
 }
 
-/// `string "x"` -> `"x"`, ``integer `3` `` -> `3`, `map` -> `a table`, `sequence` -> `a list`.
+/// `string "x"` -> `"x"`, ``integer `3` `` -> `3`, ``integer `3` as i128`` -> `3`, `map` -> `a
+/// table`, `sequence` -> `a list`.
 fn found_value(found: &str) -> String {
     if let Some(s) = found.strip_prefix("string ") {
         return s.to_owned();
     }
     if let Some((_, v)) = found.split_once(" `") {
-        return v.trim_end_matches('`').to_owned();
+        return v.split('`').next().unwrap_or(v).to_owned();
     }
     match found {
         "map" => "a table".into(),

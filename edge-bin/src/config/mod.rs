@@ -91,11 +91,15 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             "duplicate key" => (e.message().to_owned(), text.get(span.clone())),
             m => (format!("not valid TOML: {m}"), None),
         };
-        return Err(at(span.clone(), explain(&doc, span.start, key, &msg)));
+        return Err(at(span.clone(), explain(&doc, span.start, key, None, &msg)));
     }
     let mut raw = RawFile::deserialize(toml::de::Deserializer::from(doc.clone())).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        at(span.clone(), explain(&doc, span.start, None, e.message()))
+        let written = text.get(span.clone());
+        at(
+            span.clone(),
+            explain(&doc, span.start, None, written, e.message()),
+        )
     })?;
     let mut process = WrittenProcess::default();
     for (opt, value) in raw.options() {

@@ -135,6 +135,10 @@ leaf!(Level, "one of error, warn, info, debug, trace, off",
     int: |_| None,
     str: |s| crate::log::parse_level(s).map(Level).ok_or_else(String::new));
 
+/// What the parser says of an integer too large for it (over 128 bits), and what an option's
+/// value over 64 bits is refused with.
+pub const TOO_LARGE: &str = "integer number overflowed";
+
 /// Any value: what it may be depends on the option, which is [`Form::read`]'s to say.
 ///
 /// [`Form::read`]: crate::setup::Form::read
@@ -154,6 +158,14 @@ impl<'de> Deserialize<'de> for Value {
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
                 Ok(i64::try_from(v).map_or(Value::Str(v.to_string()), Value::Int))
+            }
+            // The parser reads integers of up to 128 bits; no option takes one over 64, and
+            // [`explain`](super::explain) says so in the key's words, as for larger ones.
+            fn visit_i128<E: de::Error>(self, _: i128) -> Result<Value, E> {
+                Err(E::custom(TOO_LARGE))
+            }
+            fn visit_u128<E: de::Error>(self, _: u128) -> Result<Value, E> {
+                Err(E::custom(TOO_LARGE))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
                 Ok(Value::Float(v))

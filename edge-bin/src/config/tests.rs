@@ -161,6 +161,46 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
     }
 }
 
+/// An integer over 64 bits (the parser reads up to 128, and refuses larger ones in its own
+/// words) is answered as every other bad value is: what the key expects, and the value as
+/// written.
+#[test]
+fn integers_over_64_bits_read_as_the_keys_own_error() {
+    let bytes = "expected bytes, like 65536, \"64K\" or \"64M\", not";
+    let cases = [
+        (
+            "queue_hwm = 99999999999999999999999".to_owned(),
+            format!("z.toml:7: device \"a\": key \"queue_hwm\": {bytes} 99999999999999999999999"),
+        ),
+        (
+            "heartbeat_ivl = -1_000_000_000_000_000_000_000".to_owned(),
+            "z.toml:7: device \"a\": key \"heartbeat_ivl\": expected a duration, like 500 (milliseconds), \"500ms\", \"5s\" or \"2m\", not -1_000_000_000_000_000_000_000".to_owned(),
+        ),
+        (
+            format!("max_peers = 0x{}", "f".repeat(40)),
+            format!("z.toml:7: device \"a\": key \"max_peers\": expected a whole number, not 0x{}", "f".repeat(40)),
+        ),
+        (
+            format!("store_forward_max = {}", "9".repeat(50)),
+            format!("z.toml:7: device \"a\": key \"store_forward_max\": {bytes} {}", "9".repeat(50)),
+        ),
+    ];
+    for (extra, want) in &cases {
+        assert_eq!(&err(&format!("{ONE}{extra}\n")), want, "for {extra}");
+    }
+    let e = err(&format!("memory_max = 99999999999999999999999\n{ONE}"));
+    assert_eq!(
+        e,
+        format!("z.toml:1: key \"memory_max\": {bytes} 99999999999999999999999")
+    );
+    // Keys that take no integer at all say what they take.
+    let e = err(&ONE.replace("\"streamer\"", "99999999999999999999999"));
+    assert_eq!(
+        e,
+        "z.toml:4: device \"a\": key \"kind\": expected one of forwarder, queue, streamer, not 99999999999999999999999"
+    );
+}
+
 #[test]
 fn endpoints_are_checked_where_they_are_written() {
     let e = err(&ONE.replace("tcp://*:7002", "tcp://*:0"));

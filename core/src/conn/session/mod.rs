@@ -13,6 +13,10 @@
 //!    outgoing stream (commands may not cut a frame in two);
 //! 4. calls [`Session::handle_timeout`] once [`Session::poll_timeout`] has passed.
 //!
+//! A caller that queues what `poll_transmit` gives may hold back further PONGs while the last
+//! one is still queued ([`Session::hold_pongs`]): a peer that pings without reading then costs
+//! one PONG, not one per PING.
+//!
 //! Any `Err` is final: write what `poll_transmit` still gives (an ERROR command, where the
 //! protocol calls for one), then close the connection.
 
@@ -162,6 +166,10 @@ pub struct Session {
     state: State,
     rx: Rx,
     owed: Owed,
+    /// `Some` while the caller holds PONGs back ([`Session::hold_pongs`]), with the latest
+    /// PING's context since, if any: apart from `owed`, so checking what is owed costs nothing
+    /// more.
+    pongs_held: Option<Option<PingContext>>,
     timers: Timers,
 }
 
@@ -181,6 +189,7 @@ impl Session {
                 pong: None,
                 error: None,
             },
+            pongs_held: None,
             timers: Timers::new(cfg.heartbeat, now),
         }
     }

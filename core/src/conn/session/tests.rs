@@ -82,6 +82,25 @@ fn answers_a_libzmq_style_ping_with_the_pong_libzmq_sends() {
     assert_eq!(s.poll_timeout(), Some(Instant::from_millis(2000)));
 }
 
+/// While the caller holds PONGs back, PINGs owe one PONG, for the latest of them, written once
+/// it lets go.
+#[test]
+fn held_pongs_answer_the_latest_ping_once() {
+    let mut s = xpub_after_handshake();
+    let mut out = [0u8; TRANSMIT_BUFFER];
+    s.poll_transmit(&mut out);
+    assert_eq!(event_of(&mut s, vectors::PING_DEALER), "None");
+    s.hold_pongs(true);
+    assert_eq!(event_of(&mut s, vectors::PING_CTX), "None");
+    assert!(!s.pong_due() && !s.wants_transmit());
+    assert_eq!(s.poll_transmit(&mut out), 0);
+    s.hold_pongs(false);
+    assert!(s.pong_due() && s.wants_transmit());
+    let n = s.poll_transmit(&mut out);
+    assert_eq!(&out[..n], vectors::PONG_CTX, "one PONG, the latest context");
+    assert!(!s.wants_transmit());
+}
+
 /// A subscription with a `len`-byte topic of `fill`, in the 3.1 command form or the 3.0
 /// message form.
 fn subscription(command: bool, len: usize, fill: u8) -> Vec<u8> {

@@ -183,10 +183,14 @@ impl Session {
             Command::Ping { ttl, context } => {
                 let mut buf = [0u8; MAX_PING_CONTEXT];
                 buf[..context.len()].copy_from_slice(context);
-                self.owed.pong = Some(PingContext {
+                let pong = Some(PingContext {
                     buf,
                     len: context.len() as u8,
                 });
+                match &mut self.pongs_held {
+                    Some(held) => *held = pong,
+                    None => self.owed.pong = pong,
+                }
                 self.timers.on_peer_ttl(ttl);
                 None
             }

@@ -18,6 +18,24 @@ impl Session {
             || (!self.is_closed() && (o.greeting || o.ready || o.ping || o.pong.is_some()))
     }
 
+    /// The next [`Session::poll_transmit`] writes a PONG: one is owed and not held back.
+    pub fn pong_due(&self) -> bool {
+        self.owed.pong.is_some() && !self.is_closed()
+    }
+
+    /// While `held`, owed PONGs wait: for a caller that still holds our last PONG unwritten
+    /// (its peer is not reading). PINGs that arrive meanwhile are answered once it lets go,
+    /// with the latest one's context, as libzmq (which keeps one PONG) answers them: a peer
+    /// that pings without reading costs one queued PONG however many PINGs it sends.
+    pub fn hold_pongs(&mut self, held: bool) {
+        let latest = self.pongs_held.take().flatten();
+        if held {
+            self.pongs_held = Some(self.owed.pong.take().or(latest));
+        } else if latest.is_some() {
+            self.owed.pong = latest;
+        }
+    }
+
     /// Write owed commands into `out`: whole ones only, in protocol order. Returns bytes written.
     /// [`TRANSMIT_BUFFER`](super::TRANSMIT_BUFFER) bytes always take everything owed at once.
     pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {

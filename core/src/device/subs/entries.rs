@@ -4,11 +4,10 @@
 //! entry up in O(1).
 
 use super::sip::Sip13;
-use super::store::{Layout, Records, NIL};
+use super::store::{Layout, Records, ENTRY_REC, NIL};
 
-/// Entry record: topic, subscriber, count, then the links of the two lists. A free record
-/// links the next free one through `T_NEXT`.
-pub(super) const ENTRY_REC: usize = 28;
+// Entry record fields (`ENTRY_REC` bytes): topic, subscriber, count, then the links of the
+// two lists. A free record links the next free one through `T_NEXT`.
 const TOPIC: usize = 0;
 const PEER: usize = 4;
 const COUNT: usize = 8;

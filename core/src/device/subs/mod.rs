@@ -4,115 +4,27 @@
 //! The design and the memory it takes are on [`SubTable`].
 
 mod entries;
+mod limits;
 mod sip;
 mod store;
 mod topic;
 mod topics;
-
-use core::fmt;
+mod upstream;
 
 pub use crate::conn::MAX_TOPIC;
 use entries::{Entries, List};
+pub use limits::{PeerSubs, Refusal, SubscriptionLimits, SHARE_OF_FREE};
 use sip::{Prefixes, Sip13};
 use store::{Layout, NIL};
 pub use topic::{Pieces, Topic};
 use topics::{pieces_for, Topics};
+pub(crate) use upstream::{Cursor, Owed};
 
-/// How big the subscription table is and what one subscriber may take of it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct SubscriptionLimits {
-    /// Subscriptions the table holds: distinct (subscriber, topic) pairs. Subscribing again
-    /// to a topic one holds only counts it up, costs nothing and is never refused. Default
-    /// 4,096.
-    pub max: usize,
-    /// Subscriptions one subscriber may hold, so that none can fill the table for the others.
-    /// Default 1,024, a quarter of the default table.
-    pub max_per_peer: usize,
-    /// Storage for topic bytes beyond each topic's first 16, taken in 28-byte pieces. Default
-    /// 1 MiB.
-    pub topic_bytes: usize,
-    /// What the topics one subscriber holds may take of `topic_bytes`, each counted in full
-    /// even when others hold it too. Default 256 KiB.
-    pub topic_bytes_per_peer: usize,
-}
-
-impl SubscriptionLimits {
-    /// The defaults; what [`Default`] gives.
-    pub const DEFAULT: SubscriptionLimits = SubscriptionLimits {
-        max: 4096,
-        max_per_peer: 1024,
-        topic_bytes: 1 << 20,
-        topic_bytes_per_peer: 256 << 10,
-    };
-}
-
-impl Default for SubscriptionLimits {
-    fn default() -> Self {
-        SubscriptionLimits::DEFAULT
-    }
-}
-
-/// Why a subscription was refused. The subscriber is not told (ZMTP has no way to), and its
-/// other subscriptions stand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Refusal {
-    /// The table holds [`SubscriptionLimits::max`] subscriptions.
-    TableFull,
-    /// The topic storage ([`SubscriptionLimits::topic_bytes`]) has no room for the topic.
-    TopicBytesFull,
-    /// The subscriber holds its share: [`SubscriptionLimits::max_per_peer`] subscriptions, or
-    /// [`SubscriptionLimits::topic_bytes_per_peer`].
-    PeerShare,
-    /// The topic is longer than [`MAX_TOPIC`].
-    TooLong,
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Refusal::TableFull => "subscription table full (raise max subscriptions)",
-            Refusal::TopicBytesFull => "topic storage full (raise topic bytes)",
-            Refusal::PeerShare => "the subscriber holds its share of the subscription table",
-            Refusal::TooLong => "topic longer than the 16 KiB limit",
-        })
-    }
-}
-
-/// One subscriber's part of the table: the head of its list of subscriptions and what they
-/// take. The caller keeps one per subscriber (the device keeps it in the peer's slot) and
-/// passes that one for every call about the subscriber.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeerSubs {
-    peer: u32,
-    head: u32,
-    len: u32,
-    pieces: u32,
-}
-
-impl PeerSubs {
-    /// No subscriptions yet, for the subscriber that [`SubTable::matches`] names `peer`. No two
-    /// subscribers in a table may share a name.
-    pub const fn new(peer: u32) -> Self {
-        PeerSubs {
-            peer,
-            head: NIL,
-            len: 0,
-            pieces: 0,
-        }
-    }
-
-    /// Subscriptions it holds (distinct topics).
-    pub fn len(&self) -> usize {
-        self.len as usize
-    }
-
-    /// It holds none.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
+/// Up to this many distinct topics, matching compares the message head with each topic instead
+/// of hashing its prefixes: a prefix hash and lookup cost about 100 instructions, comparing a
+/// topic of up to 16 bytes about 12 (`tools/bench-callgrind forwarder`, 5 topics of 0 and 2
+/// bytes). The bound keeps the scan's cost as small as one or two lookups, whatever the topics.
+const SCAN_TOPICS: usize = 8;
 
 /// The subscription index over caller storage.
 ///
@@ -133,14 +45,19 @@ impl PeerSubs {
 /// - Each (subscriber, topic) pair is one entry with a count, found by the pair through a
 ///   second hash table, and linked on two doubly linked lists: the topic's subscribers (what
 ///   matching walks) and the subscriber's topics ([`PeerSubs`], kept by the caller): a
-///   subscriber leaving costs O(its own subscriptions), and [`SubTable::topics`] walks a list
-///   of the distinct topics in O(topics).
+///   subscriber leaving costs O(its own subscriptions), one at a time if the caller wants.
+/// - The topics are also on one list, the log, in the order their upstream state (whether they
+///   have subscribers) last changed: what each publisher is owed is where it stands in the log,
+///   coalesced per topic (`upstream.rs`), and [`SubTable::topics`] walks it in O(topics). A
+///   topic without subscribers stays, matching nothing, while some publisher is owed its
+///   cancellation; such topics hold records, so a new topic may be refused as
+///   [`Refusal::TableFull`] until publishers have taken them.
 ///
 /// # Memory
 ///
 /// For each subscription of [`SubscriptionLimits::max`]: an entry record (28 bytes), a topic
-/// record (40: a topic has at least one entry), and four to eight hash slots of 4 bytes (two
-/// tables, each at least twice the records, rounded up to a power of two): 84 to 100 bytes,
+/// record (48: a topic has at least one entry), and four to eight hash slots of 4 bytes (two
+/// tables, each at least twice the records, rounded up to a power of two): 92 to 108 bytes,
 /// against 262 for the flat table this replaced. Then 32 bytes per 28 of
 /// [`SubscriptionLimits::topic_bytes`], and 66 KiB for the lengths. The caller hands zeroed
 /// bytes ([`SubTable::storage_bytes`]); records are taken in order as the table grows, so a
@@ -152,6 +69,8 @@ pub struct SubTable<'s> {
     entries: Entries<'s>,
     max_per_peer: usize,
     pieces_per_peer: usize,
+    /// Where the sweep for topics owed only to publishers that left stands (`upstream.rs`).
+    sweep: u32,
 }
 
 impl<'s> SubTable<'s> {
@@ -175,7 +94,8 @@ impl<'s> SubTable<'s> {
             topics,
             entries,
             max_per_peer: limits.max_per_peer,
-            pieces_per_peer: limits.topic_bytes_per_peer / topics::PIECE_DATA,
+            pieces_per_peer: limits.topic_bytes_per_peer / store::PIECE_DATA,
+            sweep: NIL,
         }
     }
 
@@ -194,9 +114,9 @@ impl<'s> SubTable<'s> {
         self.entries.capacity()
     }
 
-    /// Distinct topics held.
+    /// Distinct topics held (with subscribers).
     pub fn topic_count(&self) -> usize {
-        self.topics.len()
+        self.topics.live()
     }
 
     /// Records visited changing the table so far (adding, removing): the work done, which
@@ -207,6 +127,16 @@ impl<'s> SubTable<'s> {
 
     /// Add a subscription of `subs`'s subscriber. `Ok(true)` if it is the topic's first.
     pub fn add(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Result<bool, Refusal> {
+        self.subscribe(subs, topic).map(|first| first.is_some())
+    }
+
+    /// [`SubTable::add`], naming the topic when this is its first subscription (and whether
+    /// the topic is new to the table, or one still owed to some publisher as cancelled).
+    pub(crate) fn subscribe(
+        &mut self,
+        subs: &mut PeerSubs,
+        topic: &[u8],
+    ) -> Result<Option<(u32, bool)>, Refusal> {
         if topic.len() > MAX_TOPIC {
             return Err(Refusal::TooLong);
         }
@@ -219,21 +149,37 @@ impl<'s> SubTable<'s> {
                 .checked_add(1)
                 .ok_or(Refusal::PeerShare)?;
             self.entries.set_count(e, n);
-            return Ok(false);
+            return Ok(None);
         }
         let pieces = pieces_for(topic.len());
-        if subs.len() >= self.max_per_peer || subs.pieces as usize + pieces > self.pieces_per_peer {
+        let (len, held) = (subs.len() + 1, subs.pieces as usize + pieces);
+        if len > self.max_per_peer || held > self.pieces_per_peer {
             return Err(Refusal::PeerShare);
         }
-        if self.entries.len() >= self.entries.capacity() {
+        let free = self.entries.capacity() - self.entries.len();
+        if free == 0 {
             return Err(Refusal::TableFull);
+        }
+        let new_pieces = if found.is_some() { 0 } else { pieces };
+        match found {
+            None if self.topics.pieces_free() < pieces => return Err(Refusal::TopicBytesFull),
+            // Topics still owed to a publisher as cancelled hold records: there may be none.
+            None if self.topics.records_free() == 0 => return Err(Refusal::TableFull),
+            _ => {}
+        }
+        // Too little is left for this subscriber: for it, the table is full.
+        if len > SHARE_OF_FREE * (free - 1) {
+            return Err(Refusal::TableFull);
+        }
+        let pieces_left = self.topics.pieces_free() - new_pieces;
+        if pieces > 0 && held > SHARE_OF_FREE * pieces_left {
+            return Err(Refusal::TopicBytesFull);
         }
         let id = match found {
             Some(id) => id,
-            None if self.topics.pieces_free() < pieces => return Err(Refusal::TopicBytesFull),
-            // Fewer topics than entries, so a topic record is free.
             None => self.topics.insert(h, topic),
         };
+        let first = !self.topics.is_live(id);
         let e = self.entries.insert(id, subs.peer);
         let mut head = self.topics.subscribers(id);
         self.entries.push(List::Topic, e, &mut head);
@@ -241,12 +187,23 @@ impl<'s> SubTable<'s> {
         self.entries.push(List::Peer, e, &mut subs.head);
         subs.len += 1;
         subs.pieces += pieces as u32;
-        Ok(found.is_none())
+        Ok(first.then_some((id, found.is_none())))
     }
 
     /// Remove one subscription of `subs`'s subscriber to `topic`. `Some(true)` if it was the
     /// topic's last, `None` if the subscriber had no such subscription.
     pub fn remove(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Option<bool> {
+        let last = self.unsubscribe(subs, topic)?;
+        if let Some(id) = last {
+            self.release(id);
+        }
+        Some(last.is_some())
+    }
+
+    /// [`SubTable::remove`], but a topic whose last subscription it was stays, with no
+    /// subscribers, and is named: the caller releases it ([`SubTable::release`]) once no
+    /// publisher is owed its cancellation.
+    pub(crate) fn unsubscribe(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Option<Option<u32>> {
         if topic.len() > MAX_TOPIC {
             return None;
         }
@@ -255,29 +212,53 @@ impl<'s> SubTable<'s> {
         match self.entries.count(e) {
             n @ 2.. => {
                 self.entries.set_count(e, n - 1);
-                Some(false)
+                Some(None)
             }
-            _ => {
-                let last = self.drop_entry(subs, e);
-                if last {
-                    self.topics.release(id);
-                }
-                Some(last)
-            }
+            _ => Some(self.drop_entry(subs, e).then_some(id)),
         }
     }
 
     /// Remove every subscription of `subs`'s subscriber, calling `on_last` once for each topic
     /// no one subscribes to any more. Costs O(its subscriptions).
     pub fn remove_peer(&mut self, subs: &mut PeerSubs, mut on_last: impl FnMut(Topic<'_>)) {
-        while subs.head != NIL {
-            let e = subs.head;
-            let id = self.entries.topic(e);
-            if self.drop_entry(subs, e) {
+        while let Some((id, last)) = self.leave_one(subs) {
+            if last {
                 on_last(self.topics.topic(id));
-                self.topics.release(id);
+                self.release(id);
             }
         }
+    }
+
+    /// Remove one subscription of `subs`'s subscriber, whatever its count: `None` if it had
+    /// none left, else its topic and whether that was the topic's last subscription (the
+    /// topic is then kept as [`SubTable::unsubscribe`] keeps it). A subscriber that left is
+    /// taken out this way, a bounded number at a time.
+    pub(crate) fn leave_one(&mut self, subs: &mut PeerSubs) -> Option<(u32, bool)> {
+        let e = subs.head;
+        if e == NIL {
+            return None;
+        }
+        let id = self.entries.topic(e);
+        Some((id, self.drop_entry(subs, e)))
+    }
+
+    /// Records the topics take: those with subscribers, and those still owed to a publisher
+    /// as cancelled.
+    #[cfg(test)]
+    pub(crate) fn topic_records(&self) -> usize {
+        self.topics.len()
+    }
+
+    /// Forget a topic without subscribers (named by [`SubTable::unsubscribe`] or
+    /// [`SubTable::leave_one`]) that no publisher is owed.
+    pub(crate) fn release(&mut self, id: u32) {
+        self.upstream_released(id);
+        self.topics.release(id);
+    }
+
+    /// The topic's bytes.
+    pub(crate) fn topic(&self, id: u32) -> Topic<'_> {
+        self.topics.topic(id)
     }
 
     /// Take an entry off both its lists and out of the table; whether its topic has no
@@ -299,11 +280,10 @@ impl<'s> SubTable<'s> {
     /// [`MAX_TOPIC`] bytes of `head` matter.
     #[inline]
     pub fn matches(&self, head: &[u8], mut f: impl FnMut(u32)) {
-        let mut prefixes = Prefixes::new(self.topics.keyed(), head);
-        self.topics.each_length(head.len(), |len| {
-            let Some(id) = self.topics.find(prefixes.hash(len), &head[..len]) else {
-                return;
-            };
+        if self.topics.len() > SCAN_TOPICS {
+            return self.matches_by_hash(head, f);
+        }
+        self.topics.each_prefix_by_scan(head, |id| {
             let mut e = self.topics.subscribers(id);
             while e != NIL {
                 f(self.entries.peer(e));
@@ -312,11 +292,29 @@ impl<'s> SubTable<'s> {
         });
     }
 
-    /// Call `f` once for every distinct topic, in O(topics).
+    /// [`SubTable::matches`] over more than [`SCAN_TOPICS`] topics: a lookup per length some
+    /// topic has. A function of its own, so that `f` is inlined once where matching is done.
+    #[inline(never)]
+    fn matches_by_hash(&self, head: &[u8], mut f: impl FnMut(u32)) {
+        let mut prefixes = Prefixes::new(self.topics.keyed(), head);
+        self.topics.each_length(head.len(), |len| {
+            if let Some(id) = self.topics.find(prefixes.hash(len), &head[..len]) {
+                let mut e = self.topics.subscribers(id);
+                while e != NIL {
+                    f(self.entries.peer(e));
+                    e = self.entries.next(List::Topic, e);
+                }
+            }
+        });
+    }
+
+    /// Call `f` once for every distinct topic (with subscribers), in O(topics).
     pub fn topics(&self, mut f: impl FnMut(Topic<'_>)) {
         let mut id = self.topics.first();
         while id != NIL {
-            f(self.topics.topic(id));
+            if self.topics.is_live(id) {
+                f(self.topics.topic(id));
+            }
             id = self.topics.next(id);
         }
     }

@@ -3,8 +3,23 @@
 //! alignment asked of the caller), and a page costs memory only once a record on it is
 //! written. Zero means "empty" wherever a table must start out so.
 
-use super::entries::ENTRY_REC;
-use super::topics::{LENGTH_BITS_BYTES, LENGTH_COUNTS_BYTES, PIECE_DATA, PIECE_REC, TOPIC_REC};
+use crate::conn::MAX_TOPIC;
+
+/// Entry record: topic, subscriber, count, then the links of its two lists (`entries.rs`).
+pub(super) const ENTRY_REC: usize = 28;
+/// Topic bytes kept in the topic's own record.
+pub(super) const INLINE: usize = 16;
+/// Topic record: eight fields, then the first `INLINE` bytes (`topics.rs`).
+pub(super) const TOPIC_REC: usize = 32 + INLINE;
+/// Topic bytes in one piece.
+pub(super) const PIECE_DATA: usize = 28;
+/// Piece record: the next piece, then the bytes.
+pub(super) const PIECE_REC: usize = 4 + PIECE_DATA;
+pub(super) const PIECE_NEXT: usize = 0;
+pub(super) const PIECE_BYTES: usize = 4;
+/// Per topic length, how many topics have it (`u32`s), and a bitmap of those above zero.
+pub(super) const LENGTH_COUNTS_BYTES: usize = (MAX_TOPIC + 1) * 4;
+pub(super) const LENGTH_BITS_BYTES: usize = (MAX_TOPIC + 1).div_ceil(64) * 8;
 
 /// The end of a list, or no record.
 pub(super) const NIL: u32 = u32::MAX;
@@ -51,6 +66,15 @@ impl<'s> Records<'s> {
         let mut w = [0u8; 8];
         w.copy_from_slice(&self.bytes[at..at + 8]);
         u64::from_le_bytes(w)
+    }
+
+    /// The 16 bytes at `field`, as a little-endian word.
+    #[inline]
+    pub(super) fn get128(&self, rec: u32, field: usize) -> u128 {
+        let at = rec as usize * self.size + field;
+        let mut w = [0u8; 16];
+        w.copy_from_slice(&self.bytes[at..at + 16]);
+        u128::from_le_bytes(w)
     }
 
     pub(super) fn set64(&mut self, rec: u32, value: u64) {

@@ -1,8 +1,7 @@
 //! A topic as the index hands it out: its bytes in the pieces they are stored in, so that a
 //! caller copies them where they go (a publisher's queue) without a buffer of its own.
 
-use super::store::{Records, NIL};
-use super::topics::{PIECE_BYTES, PIECE_DATA, PIECE_NEXT};
+use super::store::{Records, NIL, PIECE_BYTES, PIECE_DATA, PIECE_NEXT};
 
 /// A topic's bytes: as stored in the table (in pieces), or one slice.
 #[derive(Clone, Copy, Debug)]

@@ -1,37 +1,36 @@
 //! Distinct topics: a record each, found by hash through an open-addressing table (linear
-//! probing, deletion by backward shift: no tombstones), its bytes (the first 16 inline, the
-//! rest in a chain of fixed pieces from a free list: any length fits, nothing fragments), a
-//! list of them all (replay to a new publisher costs O(topics)), and which topic lengths exist
-//! (matching hashes only prefixes of those lengths).
+//! probing, deletion by backward shift: no tombstones in the hash table), its bytes (the first
+//! 16 inline, the rest in a chain of fixed pieces from a free list: any length fits, nothing
+//! fragments), which topic lengths exist (matching hashes only prefixes of those lengths), and
+//! the log: a list of them all in the order their upstream state last changed, each with the
+//! sequence number of that change (`upstream.rs` reads it for each publisher).
+//!
+//! A topic whose last subscriber left stays, with no subscribers, while some publisher is still
+//! owed its cancellation: it matches nothing, and a subscriber who wants it again finds it.
 
 use super::sip::Sip13;
-use super::store::{Layout, Records, NIL};
+use super::store::{
+    Layout, Records, INLINE, LENGTH_BITS_BYTES, NIL, PIECE_BYTES, PIECE_DATA, PIECE_NEXT,
+    PIECE_REC, TOPIC_REC,
+};
 use super::topic::Topic;
 use crate::conn::MAX_TOPIC;
 
-/// Topic bytes kept in the topic's own record.
-const INLINE: usize = 16;
-/// Topic record: hash (low 32 bits), length, first subscriber entry, first piece, previous and
-/// next topic, then the inline bytes. A free record links the next free one through `NEXT`.
-pub(super) const TOPIC_REC: usize = 24 + INLINE;
+// Topic record fields (`TOPIC_REC` bytes): hash (low 32 bits), length, first subscriber
+// entry, first piece, previous and next topic in the log, the sequence number of its last
+// change (two words; the top bit of the high one is `CLEAN`), then the first `INLINE` bytes.
+// A free record links the next free one through `NEXT`.
 const HASH: usize = 0;
 const LEN: usize = 4;
 const SUBS: usize = 8;
 const PIECE: usize = 12;
 const PREV: usize = 16;
 const NEXT: usize = 20;
-const BYTES: usize = 24;
-
-/// Topic bytes in one piece.
-pub(super) const PIECE_DATA: usize = 28;
-/// Piece record: the next piece, then the bytes.
-pub(super) const PIECE_REC: usize = 4 + PIECE_DATA;
-pub(super) const PIECE_NEXT: usize = 0;
-pub(super) const PIECE_BYTES: usize = 4;
-
-/// Per topic length, how many topics have it (`u32`s), and a bitmap of those above zero.
-pub(super) const LENGTH_COUNTS_BYTES: usize = (MAX_TOPIC + 1) * 4;
-pub(super) const LENGTH_BITS_BYTES: usize = (MAX_TOPIC + 1).div_ceil(64) * 8;
+const SEQ_LO: usize = 24;
+const SEQ_HI: usize = 28;
+const BYTES: usize = 32;
+/// In `SEQ_HI`: every publisher still owed this topic's state is known not to hold it.
+const CLEAN: u32 = 1 << 31;
 
 /// Pieces a topic of `len` bytes takes beyond its record.
 pub(super) const fn pieces_for(len: usize) -> usize {
@@ -55,8 +54,13 @@ pub(super) struct Topics<'s> {
     pieces_used: usize,
     piece_bump: u32,
     piece_free: u32,
-    /// The list of all topics.
+    /// The log of all topics, oldest change first.
     first: u32,
+    last: u32,
+    /// The sequence number of the latest change.
+    seq: u64,
+    /// Topics with subscribers (the others are owed to some publisher as cancelled).
+    live: usize,
     /// The longest length any topic has.
     longest: usize,
     /// Records visited changing the table.
@@ -81,6 +85,9 @@ impl<'s> Topics<'s> {
             piece_bump: 0,
             piece_free: NIL,
             first: NIL,
+            last: NIL,
+            seq: 0,
+            live: 0,
             longest: 0,
             visited: 0,
         }
@@ -94,33 +101,123 @@ impl<'s> Topics<'s> {
         self.keyed.hash(topic)
     }
 
+    /// Records in use: topics with subscribers and those without, still owed.
+    #[inline]
     pub(super) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Topics with subscribers.
+    pub(super) fn live(&self) -> usize {
+        self.live
+    }
+
+    pub(super) fn records_free(&self) -> usize {
+        self.recs.len() - self.len
     }
 
     pub(super) fn pieces_free(&self) -> usize {
         self.pieces.len() - self.pieces_used
     }
 
+    #[inline]
     pub(super) fn topic_len(&self, id: u32) -> usize {
         self.recs.get(id, LEN) as usize
     }
 
     /// The first entry on the topic's list of subscribers.
+    #[inline]
     pub(super) fn subscribers(&self, id: u32) -> u32 {
         self.recs.get(id, SUBS)
     }
 
+    /// Set the first entry on the topic's list of subscribers; the count of live topics
+    /// follows it.
     pub(super) fn set_subscribers(&mut self, id: u32, entry: u32) {
+        let was = self.recs.get(id, SUBS);
+        match (was == NIL, entry == NIL) {
+            (true, false) => self.live += 1,
+            (false, true) => self.live -= 1,
+            _ => {}
+        }
         self.recs.set(id, SUBS, entry);
     }
 
+    /// It has subscribers.
+    pub(super) fn is_live(&self, id: u32) -> bool {
+        self.recs.get(id, SUBS) != NIL
+    }
+
+    /// The oldest change in the log.
+    #[inline]
     pub(super) fn first(&self) -> u32 {
         self.first
     }
 
+    /// The next change in the log.
+    #[inline]
     pub(super) fn next(&self, id: u32) -> u32 {
         self.recs.get(id, NEXT)
+    }
+
+    /// The sequence number of the topic's last change.
+    pub(super) fn seq(&self, id: u32) -> u64 {
+        let hi = self.recs.get(id, SEQ_HI) & !CLEAN;
+        u64::from(hi) << 32 | u64::from(self.recs.get(id, SEQ_LO))
+    }
+
+    /// The sequence number of the latest change of any topic.
+    pub(super) fn last_seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub(super) fn is_clean(&self, id: u32) -> bool {
+        self.recs.get(id, SEQ_HI) & CLEAN != 0
+    }
+
+    pub(super) fn set_clean(&mut self, id: u32, clean: bool) {
+        let hi = self.recs.get(id, SEQ_HI) & !CLEAN;
+        self.recs
+            .set(id, SEQ_HI, if clean { hi | CLEAN } else { hi });
+    }
+
+    /// A new change of the topic: it takes the next sequence number and goes to the end of
+    /// the log (not clean until said so).
+    pub(super) fn touch(&mut self, id: u32) {
+        if self.last != id {
+            self.unlink(id);
+            self.append(id);
+        }
+        self.stamp(id);
+    }
+
+    fn stamp(&mut self, id: u32) {
+        // 2^63 changes would take centuries at a billion a second: the top bit stays free.
+        self.seq += 1;
+        self.recs.set(id, SEQ_LO, self.seq as u32);
+        self.recs.set(id, SEQ_HI, (self.seq >> 32) as u32 & !CLEAN);
+    }
+
+    fn append(&mut self, id: u32) {
+        self.recs.set(id, PREV, self.last);
+        self.recs.set(id, NEXT, NIL);
+        match self.last {
+            NIL => self.first = id,
+            last => self.recs.set(last, NEXT, id),
+        }
+        self.last = id;
+    }
+
+    fn unlink(&mut self, id: u32) {
+        let (prev, next) = (self.recs.get(id, PREV), self.recs.get(id, NEXT));
+        match prev {
+            NIL => self.first = next,
+            p => self.recs.set(p, NEXT, next),
+        }
+        match next {
+            NIL => self.last = prev,
+            n => self.recs.set(n, PREV, prev),
+        }
     }
 
     /// The topic whose bytes are `topic` and whose hash is `h`.
@@ -157,6 +254,34 @@ impl<'s> Topics<'s> {
             piece = self.pieces.get(piece, PIECE_NEXT);
         }
         true
+    }
+
+    /// Call `f` with every topic that is a prefix of `head`, comparing each topic in turn:
+    /// O(topics), cheaper than hashing prefixes while there are only a few
+    /// ([`SCAN_TOPICS`](super::SCAN_TOPICS)). A topic's first 16 bytes are compared as one word.
+    #[inline]
+    pub(super) fn each_prefix_by_scan(&self, head: &[u8], mut f: impl FnMut(u32)) {
+        let mut first = [0u8; INLINE];
+        let n = head.len().min(INLINE);
+        first[..n].copy_from_slice(&head[..n]);
+        let first = u128::from_le_bytes(first);
+        let mut id = self.first;
+        while id != NIL {
+            let len = self.topic_len(id);
+            if len <= head.len() {
+                // The topic's inline bytes (little-endian: its first byte lowest), masked to
+                // its length; what lies beyond it in the record is not cleared.
+                let mask = u128::MAX
+                    .checked_shr(128 - 8 * len.min(INLINE) as u32)
+                    .unwrap_or(0);
+                if (self.recs.get128(id, BYTES) ^ first) & mask == 0
+                    && (len <= INLINE || self.equals(id, &head[..len]))
+                {
+                    f(id);
+                }
+            }
+            id = self.next(id);
+        }
     }
 
     /// The topic's bytes, in the pieces they are stored in.
@@ -220,12 +345,8 @@ impl<'s> Topics<'s> {
             }
             prev = Some(piece);
         }
-        self.recs.set(id, PREV, NIL);
-        self.recs.set(id, NEXT, self.first);
-        if self.first != NIL {
-            self.recs.set(self.first, PREV, id);
-        }
-        self.first = id;
+        self.append(id);
+        self.stamp(id);
         let mut at = h as usize & self.mask;
         while self.slots.get(at as u32, 0) != 0 {
             self.visited += 1;
@@ -251,7 +372,7 @@ impl<'s> Topics<'s> {
         }
     }
 
-    /// Forget a topic that has no subscribers left.
+    /// Forget a topic that has no subscribers left and is owed to no publisher.
     pub(super) fn release(&mut self, id: u32) {
         self.unslot(id);
         let mut piece = self.recs.get(id, PIECE);
@@ -263,14 +384,7 @@ impl<'s> Topics<'s> {
             self.pieces_used -= 1;
             piece = next;
         }
-        let (prev, next) = (self.recs.get(id, PREV), self.recs.get(id, NEXT));
-        match prev {
-            NIL => self.first = next,
-            p => self.recs.set(p, NEXT, next),
-        }
-        if next != NIL {
-            self.recs.set(next, PREV, prev);
-        }
+        self.unlink(id);
         self.count_length(self.topic_len(id), false);
         self.recs.set(id, NEXT, self.free);
         self.free = id;

@@ -8,10 +8,16 @@ use super::remote::End;
 use crate::device::PeerId;
 
 impl Net<'_> {
-    /// Move bytes until nothing moves.
+    /// Move bytes until nothing moves, doing the device's waiting work
+    /// ([`Device::has_work`](crate::device::Device::has_work)) between rounds, as a caller's
+    /// timer does.
     pub fn pump(&mut self) {
         for _ in 0..100_000 {
             let mut moved = self.dispatch();
+            if self.dev.has_work() {
+                self.dev.handle_timeout(self.now);
+                moved = true;
+            }
             for p in 0..self.remotes.len() {
                 moved |= self.feed(p);
                 moved |= self.bypass_body(p);
@@ -40,17 +46,26 @@ impl Net<'_> {
         if !r.attached {
             return 0;
         }
-        let (a, b) = self.dev.output(r.id);
-        let n = (a.len() + b.len()).min(max);
-        let from_a = n.min(a.len());
-        let start = r.wire.len();
-        r.wire.extend_from_slice(&a[..from_a]);
-        r.wire.extend_from_slice(&b[..n - from_a]);
-        if r.old && (start..r.wire.len()).contains(&MINOR_AT) {
-            r.wire[MINOR_AT] = 0;
+        let mut written = 0;
+        // The output shows the oldest bytes, a slice per shared piece: as many writes as
+        // it takes.
+        while written < max {
+            let (a, b) = self.dev.output(r.id);
+            let n = (a.len() + b.len()).min(max - written);
+            if n == 0 {
+                break;
+            }
+            let from_a = n.min(a.len());
+            let start = r.wire.len();
+            r.wire.extend_from_slice(&a[..from_a]);
+            r.wire.extend_from_slice(&b[..n - from_a]);
+            if r.old && (start..r.wire.len()).contains(&MINOR_AT) {
+                r.wire[MINOR_AT] = 0;
+            }
+            self.dev.consume_output(r.id, n);
+            written += n;
         }
-        self.dev.consume_output(r.id, n);
-        n
+        written
     }
 
     /// Take the device's wake-ups and carry out its closes.
@@ -80,6 +95,9 @@ impl Net<'_> {
             return false;
         }
         let mut moved = false;
+        // A call that took some of the buffer may have stopped at its bound on work
+        // (`MAX_STEPS`): the rest is fed again even if nothing new came in.
+        let mut again = false;
         while self.dev.wants_read(r.id) {
             if self.bypass.is_some() && r.inbuf.is_empty() && self.dev.bypass_target(r.id).is_some()
             {
@@ -90,7 +108,7 @@ impl Net<'_> {
                 .extend_from_slice(&r.sent[r.sent_read..r.sent_read + n]);
             r.sent_read += n;
             let woken = mem::take(&mut r.woken);
-            if n == 0 && !woken {
+            if n == 0 && !woken && !mem::take(&mut again) {
                 break;
             }
             moved |= n > 0;
@@ -107,6 +125,7 @@ impl Net<'_> {
                 Ok(used) => {
                     r.inbuf.drain(..used);
                     moved = true;
+                    again = !r.inbuf.is_empty();
                 }
                 Err(e) => {
                     r.end = Some(End::Failed(e));

@@ -13,7 +13,6 @@
 //! remote answers every message with the same frames, the last prefixed with `re:`: a REP
 //! or DEALER worker keeping the envelope.
 
-use std::collections::VecDeque;
 use std::vec;
 use std::vec::Vec;
 
@@ -22,10 +21,10 @@ use crate::device::{ByteQueue, CloseReason, Device, DeviceConfig, PeerId, Side, 
 use crate::time::Instant;
 use crate::wire::frame::FrameHead;
 use crate::wire::metadata::SocketType;
-use crate::wire::Full;
 
 use super::remote::Out;
 pub use super::remote::{End, Remote};
+pub use super::vec_queue::VecQueue;
 
 /// A message: its frames' bodies.
 pub type Msg = Vec<Vec<u8>>;
@@ -35,65 +34,6 @@ pub type P = usize;
 
 /// Where a greeting carries the ZMTP minor version.
 pub(super) const MINOR_AT: usize = 11;
-
-/// An outbound queue that takes memory only while it holds bytes; a test may ration it, as a
-/// caller with a memory budget does: it then holds no more than its ration, whatever its
-/// capacity.
-#[derive(Debug)]
-pub struct VecQueue {
-    buf: VecDeque<u8>,
-    cap: usize,
-    ration: Option<usize>,
-}
-
-impl VecQueue {
-    pub fn new(cap: usize) -> Self {
-        VecQueue {
-            buf: VecDeque::new(),
-            cap,
-            ration: None,
-        }
-    }
-
-    fn room(&self) -> usize {
-        let most = self.ration.unwrap_or(self.cap).min(self.cap);
-        most.saturating_sub(self.buf.len())
-    }
-}
-
-impl ByteQueue for VecQueue {
-    fn len(&self) -> usize {
-        self.buf.len()
-    }
-
-    fn capacity(&self) -> usize {
-        self.cap
-    }
-
-    fn push(&mut self, data: &[u8]) -> Result<(), Full> {
-        if self.room() < data.len() {
-            return Err(Full);
-        }
-        self.buf.extend(data);
-        Ok(())
-    }
-
-    fn reserve(&mut self, n: usize) -> bool {
-        self.room() >= n
-    }
-
-    fn front(&self) -> (&[u8], &[u8]) {
-        self.buf.as_slices()
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.buf.drain(..n.min(self.buf.len()));
-    }
-
-    fn truncate_back(&mut self, n: usize) {
-        self.buf.truncate(self.buf.len().saturating_sub(n));
-    }
-}
 
 /// The device's peer slots and subscription table.
 #[derive(Debug)]
@@ -250,7 +190,7 @@ impl<'s> Net<'s> {
             .index(self.remotes[p].id)
             .expect("a connected remote");
         let peer = self.dev.peer_mut(idx).expect("a connected remote");
-        peer.queue.ration = bytes;
+        peer.queue.ration(bytes);
     }
 
     /// A paused remote takes no output: the device's queue for it fills.
@@ -281,8 +221,7 @@ impl<'s> Net<'s> {
 
     /// Bytes the device holds for the remote.
     pub fn queued(&self, p: P) -> usize {
-        let (a, b) = self.dev.output(self.remotes[p].id);
-        a.len() + b.len()
+        self.dev.queue(self.remotes[p].id).map_or(0, |q| q.len())
     }
 
     /// What the remote sent or queued that the device has not consumed; 0 when it has

@@ -199,3 +199,68 @@ fn later(net: &mut Net<'_>, ms: u64) {
     net.dev.handle_timeout(net.now);
     net.pump();
 }
+
+/// A message of 20,000 empty frames arriving 100 bytes at a time (as in
+/// `tests/tests/isolation.rs`, where it cost seconds of CPU): each call goes on from where the
+/// last one stopped looking for its end, so the pump reads each frame head once in all, not
+/// once per call; and the message arrives whole, after a message of another publisher that
+/// came meanwhile.
+#[test]
+fn a_message_of_many_small_frames_arriving_in_pieces_is_walked_once() {
+    const FRAMES: usize = 20_000;
+    let mut store = Storage::new(8, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let (slow, [sub, _]) = net.publisher_and_two_subscribers(b"");
+    let fast = net.connect(Frontend, Pub);
+    net.pump();
+    let mut frames = vec![b"slow".to_vec()];
+    frames.extend(iter::repeat_n(Vec::new(), FRAMES));
+    let bytes = encode(&frames);
+    let pieces = bytes.chunks(100).count() as u64;
+    let before = net.dev.scanned;
+    for (i, piece) in bytes.chunks(100).enumerate() {
+        net.send_raw(slow, piece);
+        net.pump();
+        if i == 10 {
+            net.send(fast, &msg(&[b"fast"]));
+        }
+    }
+    let scanned = net.dev.scanned - before;
+    assert!(
+        scanned <= FRAMES as u64 + pieces,
+        "{scanned} frame heads read for a message of {FRAMES} frames in {pieces} pieces"
+    );
+    let got = net.msgs(sub);
+    assert!(
+        got.len() == 2 && got[0] == msg(&[b"fast"]) && got[1] == frames,
+        "the subscriber got {} messages, not the fast one and then the slow one whole",
+        got.len()
+    );
+    net.assert_healthy();
+}
+
+/// A subscriber subscribing to and cancelling one topic over and over: each change goes to the
+/// publishers, and counts one unit more per publisher, so one call takes fewer of them than
+/// of subscriptions that change nothing upstream.
+#[test]
+fn subscriptions_that_go_upstream_count_per_publisher_in_a_call() {
+    let mut store = Storage::new(8, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let _publishers = [net.connect(Frontend, Pub), net.connect(Frontend, Pub)];
+    let sub = net.connect(Backend, XSub);
+    net.pump();
+    let pair = [encode(&msg(&[b"\x01churn"])), encode(&msg(&[b"\x00churn"]))].concat();
+    let flood = pair.repeat(2 * MAX_STEPS);
+    let id = net.id(sub);
+    let one = pair.len() / 2;
+    let used = net.dev.handle_input(id, &flood, net.now).expect("fed");
+    // Each change: its own unit and one per publisher.
+    assert_eq!(used / one, MAX_STEPS.div_ceil(3));
+    // The last was a cancellation: the first subscription is a change, the rest count up.
+    let counting_up = flood[..one].repeat(2 * MAX_STEPS);
+    let used = net
+        .dev
+        .handle_input(id, &counting_up, net.now)
+        .expect("fed");
+    assert_eq!(used / one, MAX_STEPS - 2);
+}

@@ -2,6 +2,7 @@
 //! full below its high-water mark. A forwarder drops for that subscriber alone (counted as
 //! `memory`), a streamer or queue waits for room and loses nothing.
 
+use super::vec_queue::copy_only;
 use super::*;
 
 /// A subscriber whose queue cannot grow loses the messages, counted by their own cause; the
@@ -115,6 +116,8 @@ fn a_queue_reply_waits_for_its_client_to_have_room() {
 /// first gets the next message intact.
 #[test]
 fn a_subscriber_that_cannot_take_the_rest_of_a_cut_through_message_lets_it_go() {
+    // The queues copy (as when a piece cannot be stored for want of memory).
+    copy_only();
     let mut store = Storage::new(4, 8);
     let mut net = Net::new(small_input(forwarder()), &mut store);
     let (publisher, [starved, fed]) = net.publisher_and_two_subscribers(b"");
@@ -143,6 +146,7 @@ fn a_subscriber_that_cannot_take_the_rest_of_a_cut_through_message_lets_it_go() 
 /// that subscriber is reset; the other still gets it whole.
 #[test]
 fn a_subscriber_that_wrote_part_of_a_message_it_cannot_finish_is_reset() {
+    copy_only();
     let mut store = Storage::new(4, 8);
     let mut net = Net::new(small_input(forwarder()), &mut store);
     let (publisher, [starved, fed]) = net.publisher_and_two_subscribers(b"");
@@ -164,4 +168,72 @@ fn a_subscriber_that_wrote_part_of_a_message_it_cannot_finish_is_reset() {
     assert_eq!(net.msgs(fed), [large]);
     assert_eq!(net.closes, [(starved, CloseReason::OutOfMemory)]);
     assert_eq!(net.dev.stats().resets, 1);
+}
+
+/// A large body fanned out is stored once and charged where it is stored, not to each queue:
+/// a subscriber whose queue may hold few copied bytes still gets it whole, cut through or
+/// stored whole, beside another.
+#[test]
+fn a_shared_body_needs_room_only_for_what_each_queue_copies() {
+    let mut store = Storage::new(4, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let (publisher, [rationed, fed]) = net.publisher_and_two_subscribers(b"");
+    net.pause(rationed, true);
+    net.ration(rationed, Some(2_000));
+    let stored = tagged(0, 0, &[20_000, 30_000]);
+    net.send(publisher, &stored);
+    net.pump();
+    let cut = tagged(0, 1, &[3 << 20]);
+    for piece in encode(&cut).chunks(100_000) {
+        net.send_raw(publisher, piece);
+        net.pump();
+    }
+    net.pause(rationed, false);
+    net.pump();
+    let both = [stored, cut];
+    assert_eq!(net.msgs(fed), &both[..]);
+    assert_eq!(net.msgs(rationed), &both[..]);
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+    net.assert_healthy();
+}
+
+/// A subscriber alone gets copies of what would have been shared: it needs room for all of
+/// it, and without it loses the message (counted), whatever room it has for the rest.
+#[test]
+fn a_subscriber_alone_needs_room_for_a_whole_copy() {
+    let mut store = Storage::new(4, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let publisher = net.connect(Frontend, Pub);
+    let sub = net.connect(Backend, Sub);
+    net.subscribe(sub, b"");
+    net.pump();
+    net.ration(sub, Some(10_000));
+    net.send(publisher, &tagged(0, 0, &[20_000]));
+    net.pump();
+    assert!(net.msgs(sub).is_empty());
+    assert_eq!(net.dev.stats().dropped.memory, 1);
+    let small = tagged(0, 1, &[5_000]);
+    net.send(publisher, &small);
+    net.pump();
+    assert_eq!(net.msgs(sub), [small]);
+    net.assert_healthy();
+}
+
+/// A body that cannot be stored to share (the memory is spent) is copied to the subscribers
+/// with room for a copy; one without loses that message alone, and nobody is closed.
+#[test]
+fn a_body_that_cannot_be_shared_is_copied_to_those_with_room() {
+    copy_only();
+    let mut store = Storage::new(4, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let (publisher, [rationed, fed]) = net.publisher_and_two_subscribers(b"");
+    net.ration(rationed, Some(10_000));
+    let large = tagged(0, 0, &[50_000]);
+    net.send(publisher, &large);
+    net.pump();
+    assert_eq!(net.msgs(fed), [large]);
+    assert!(net.msgs(rationed).is_empty());
+    assert_eq!(net.dev.stats().dropped.memory, 1);
+    assert!(net.closes.is_empty());
+    net.assert_healthy();
 }

@@ -26,6 +26,7 @@ mod bypass;
 mod caller;
 mod forwarder;
 mod harness;
+mod heartbeat;
 mod isolation;
 mod lifecycle;
 mod memory;
@@ -33,8 +34,10 @@ mod queue;
 mod regressions;
 mod remote;
 mod sequences;
+mod sharing;
 mod streamer;
 mod subscriptions;
+mod vec_queue;
 
 // Helpers shared by the test modules.
 

@@ -1,6 +1,8 @@
 //! Queue: reply routing, late workers, large messages, backpressure.
 
 use super::*;
+use crate::device::queue::CLIENT_STALL;
+use crate::time::Duration;
 
 #[test]
 fn queue_routes_every_reply_to_its_client() {
@@ -161,5 +163,85 @@ fn queue_holds_requests_until_a_worker_arrives() {
         assert_eq!(net.pending(c), 0);
     }
     assert_eq!(net.msgs(worker).len(), 9);
+    net.assert_healthy();
+}
+
+#[test]
+fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
+    let mut cfg = DeviceConfig::new(Kind::Queue);
+    cfg.queue_hwm = 1024;
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let worker = net.connect_echo(Dealer);
+    let stuck = net.connect(Frontend, Dealer);
+    let normal = net.connect(Frontend, Req);
+    net.pump();
+    net.pause(stuck, true);
+    for i in 0..20u8 {
+        net.send(stuck, &envelope(false, &[i; 500]));
+    }
+    net.pump();
+    // Its replies fill its queue to the mark; the worker waits for it a while...
+    assert!(net.queued(stuck) >= 1024);
+    assert_eq!(net.dev.stats().dropped.hwm, 0, "nothing dropped at once");
+    net.send(normal, &envelope(true, &[0]));
+    net.pump();
+    assert!(
+        net.msgs(normal).is_empty(),
+        "the worker waits for a client over its mark"
+    );
+    // ...until the client has taken nothing for CLIENT_STALL: then its replies are dropped,
+    // counted, and the worker goes on.
+    let retry = net.dev.poll_timeout().expect("a retry is due");
+    assert!(retry <= net.now + CLIENT_STALL);
+    net.now = retry;
+    net.dev.handle_timeout(net.now);
+    net.pump();
+    let dropped = net.dev.stats().dropped.hwm;
+    assert!(dropped > 0, "no reply was dropped");
+    for i in 1..5u8 {
+        net.send(normal, &envelope(true, &[i]));
+        net.pump();
+    }
+    let want: Vec<Msg> = (0..5u8)
+        .map(|i| envelope(true, &[b'r', b'e', b':', i]))
+        .collect();
+    assert_eq!(
+        net.msgs(normal),
+        want,
+        "the worker answers the normal client"
+    );
+    assert_eq!(net.msgs(worker).len(), 25);
+    net.pause(stuck, false);
+    net.pump();
+    assert_eq!(net.msgs(stuck).len() as u64 + dropped, 20);
+    net.assert_healthy();
+}
+
+#[test]
+fn a_client_that_reads_slowly_loses_no_reply() {
+    let mut cfg = DeviceConfig::new(Kind::Queue);
+    cfg.queue_hwm = 1024;
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    net.connect_echo(Dealer);
+    let slow = net.connect(Frontend, Dealer);
+    net.pump();
+    net.pause(slow, true);
+    for i in 0..20u8 {
+        net.send(slow, &envelope(false, &[i; 500]));
+    }
+    net.pump();
+    // It takes a little well within CLIENT_STALL each time: the worker waits for it.
+    for _ in 0..40 {
+        net.now = net.now + Duration::from_millis(CLIENT_STALL.as_millis() / 2);
+        net.dev.handle_timeout(net.now);
+        net.write(slow, 600);
+        net.pump();
+    }
+    net.pause(slow, false);
+    net.pump();
+    assert_eq!(net.dev.stats().dropped.hwm, 0);
+    assert_eq!(net.msgs(slow).len(), 20);
     net.assert_healthy();
 }

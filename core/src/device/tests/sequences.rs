@@ -142,3 +142,136 @@ proptest! {
         run_streamer(&ops, Removals::Any, bypass)?;
     }
 }
+
+#[derive(Clone, Debug)]
+enum SubOp {
+    Subscribe(Index, usize),
+    Cancel(Index, usize),
+    AddSubscriber,
+    RemoveSubscriber(Index),
+    AddPublisher,
+    RemovePublisher(Index),
+    TogglePause(Index),
+    Pump,
+    /// One call of the device's waiting work, if any.
+    Work,
+}
+
+fn sub_op() -> impl Strategy<Value = SubOp> {
+    let t = 0..SUB_TOPICS.len();
+    prop_oneof![
+        6 => (any::<Index>(), t.clone()).prop_map(|(s, t)| SubOp::Subscribe(s, t)),
+        5 => (any::<Index>(), t).prop_map(|(s, t)| SubOp::Cancel(s, t)),
+        1 => Just(SubOp::AddSubscriber),
+        1 => any::<Index>().prop_map(SubOp::RemoveSubscriber),
+        1 => Just(SubOp::AddPublisher),
+        1 => any::<Index>().prop_map(SubOp::RemovePublisher),
+        2 => any::<Index>().prop_map(SubOp::TogglePause),
+        2 => Just(SubOp::Pump),
+        2 => Just(SubOp::Work),
+    ]
+}
+
+const SUB_TOPICS: [&[u8]; 5] = [b"", b"a", b"ab", b"b", &[b'l'; 300]];
+
+/// Subscribers that subscribe, cancel and leave, publishers that join, leave and stop reading,
+/// in any order, on a forwarder: once everyone reads again
+/// and the device is idle, every publisher holds exactly the topics some subscriber holds,
+/// none twice (it is never sent a subscription it holds), a publisher that does not read is
+/// never owed more than a batch, and nobody is closed.
+fn run_forwarder_subscriptions(ops: &[SubOp]) -> Result<(), TestCaseError> {
+    use crate::device::UPSTREAM_BATCH;
+    let mut store = Storage::new(16, 32);
+    let mut net = Net::new(forwarder(), &mut store);
+    let mut pubs = vec![net.connect(Frontend, XPub)];
+    let mut subs = vec![net.connect(Backend, XSub)];
+    // Counted subscriptions of each subscriber still connected, as the device counts them.
+    let mut held: BTreeMap<(P, usize), u32> = BTreeMap::new();
+    net.pump();
+    for op in ops {
+        match op {
+            SubOp::Subscribe(s, t) if !subs.is_empty() => {
+                let s = subs[s.index(subs.len())];
+                net.subscribe(s, SUB_TOPICS[*t]);
+                *held.entry((s, *t)).or_default() += 1;
+            }
+            SubOp::Cancel(s, t) if !subs.is_empty() => {
+                let s = subs[s.index(subs.len())];
+                net.cancel(s, SUB_TOPICS[*t]);
+                if let Some(n) = held.get_mut(&(s, *t)) {
+                    *n -= 1;
+                    if *n == 0 {
+                        held.remove(&(s, *t));
+                    }
+                }
+            }
+            SubOp::AddSubscriber if subs.len() < 4 => subs.push(net.connect(Backend, XSub)),
+            SubOp::RemoveSubscriber(i) if !subs.is_empty() => {
+                let s = subs.remove(i.index(subs.len()));
+                net.disconnect(s);
+                held.retain(|k, _| k.0 != s);
+            }
+            SubOp::AddPublisher if pubs.len() < 4 => pubs.push(net.connect(Frontend, XPub)),
+            SubOp::RemovePublisher(i) if !pubs.is_empty() => {
+                let p = pubs.remove(i.index(pubs.len()));
+                net.disconnect(p);
+            }
+            SubOp::TogglePause(i) if !pubs.is_empty() => {
+                let p = pubs[i.index(pubs.len())];
+                let paused = net.remote(p).paused;
+                net.pause(p, !paused);
+            }
+            SubOp::Pump => net.pump(),
+            SubOp::Work if net.dev.has_work() => net.dev.handle_timeout(net.now),
+            _ => {}
+        }
+        for &p in &pubs {
+            prop_assert!(
+                net.queued(p) <= UPSTREAM_BATCH + 2 * 400,
+                "{} bytes queued for publisher {}",
+                net.queued(p),
+                p
+            );
+        }
+    }
+    for &p in &pubs {
+        net.pause(p, false);
+    }
+    net.pump();
+    prop_assert!(!net.dev.has_work());
+    prop_assert_eq!(net.dev.stats().dropped.subscriptions, 0);
+    let live: BTreeSet<Vec<u8>> = held.keys().map(|k| SUB_TOPICS[k.1].to_vec()).collect();
+    for &p in &pubs {
+        let mut got = BTreeSet::new();
+        for (on, topic) in net.upstream(p) {
+            if *on {
+                prop_assert!(
+                    got.insert(topic.clone()),
+                    "publisher {} subscribed twice",
+                    p
+                );
+            } else {
+                got.remove(topic);
+            }
+        }
+        prop_assert_eq!(&got, &live, "publisher {}", p);
+    }
+    prop_assert!(net.closes.is_empty(), "{:?}", net.closes);
+    net.assert_healthy();
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn forwarder_publishers_end_with_the_subscriptions_there_are(
+        ops in proptest::collection::vec(sub_op(), 1..120),
+    ) {
+        run_forwarder_subscriptions(&ops)?;
+    }
+}

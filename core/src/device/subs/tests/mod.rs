@@ -16,8 +16,8 @@ fn limits(
     SubscriptionLimits {
         max,
         max_per_peer,
-        topic_bytes: pieces * topics::PIECE_DATA,
-        topic_bytes_per_peer: pieces_per_peer * topics::PIECE_DATA,
+        topic_bytes: pieces * store::PIECE_DATA,
+        topic_bytes_per_peer: pieces_per_peer * store::PIECE_DATA,
     }
 }
 
@@ -78,7 +78,9 @@ fn remove_peer_reports_orphaned_topics_once() {
 
 #[test]
 fn prefix_matching_long_topics_and_a_full_table() {
-    let l = limits(4, 4, 200, 200);
+    // Room for 5, but none of the last one is for a subscriber that would hold it and leave
+    // none (`SHARE_OF_FREE`): full for it.
+    let l = limits(5, 4, 1000, 1000);
     let mut store = storage(&l);
     let mut t = SubTable::new(&mut store, l, [5, 6]);
     let mut p = peers::<5>();
@@ -120,7 +122,7 @@ fn a_table_without_storage_holds_nothing_and_a_short_one_less() {
 
 #[test]
 fn a_subscriber_leaving_costs_its_own_subscriptions_not_the_tables() {
-    let l = limits(20_000, 10_000, 0, 0);
+    let l = limits(40_000, 10_000, 0, 0);
     let mut store = storage(&l);
     let mut t = SubTable::new(&mut store, l, [7, 8]);
     let [mut big, mut other] = peers();
@@ -136,15 +138,22 @@ fn a_subscriber_leaving_costs_its_own_subscriptions_not_the_tables() {
     assert!(work < 10 * 10_000, "{work} records visited");
 }
 
-/// Topics: prefixes of each other, inline and in pieces, at and over the limit.
+/// Topics: prefixes of each other, inline and in pieces, at and over the limit, some differing
+/// only in their last byte; more than [`SCAN_TOPICS`], so matching takes both of its ways.
 fn topic_set() -> Vec<Vec<u8>> {
+    let ends_in = |n: usize, last: u8| [&vec![b'l'; n - 1][..], &[last]].concat();
     vec![
         b"".to_vec(),
         b"a".to_vec(),
         b"ab".to_vec(),
+        b"ac".to_vec(),
+        b"abc".to_vec(),
         b"b".to_vec(),
+        ends_in(15, b'x'),
         vec![b'l'; 16],
+        ends_in(16, b'x'),
         vec![b'l'; 17],
+        ends_in(17, b'x'),
         vec![b'l'; 45],
         vec![b'l'; 5000],
         vec![b'm'; MAX_TOPIC],
@@ -157,7 +166,8 @@ enum Op {
     Add(usize, usize),
     Remove(usize, usize),
     Drop(usize),
-    Match(usize, u8),
+    /// A head: the topic's first bytes (as many as the `usize`, at most all) and a byte.
+    Match(usize, usize, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -166,7 +176,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (p.clone(), t.clone()).prop_map(|(p, t)| Op::Add(p, t)),
         2 => (p.clone(), t.clone()).prop_map(|(p, t)| Op::Remove(p, t)),
         1 => p.prop_map(Op::Drop),
-        2 => (t, any::<u8>()).prop_map(|(t, b)| Op::Match(t, b)),
+        3 => (t, 0..20_000usize, prop::sample::select(b"abclmx\0".to_vec())).prop_map(|(t, cut, b)| Op::Match(t, cut, b)),
     ]
 }
 
@@ -198,7 +208,7 @@ fn expect_add(
     let pieces = |t: usize| pieces_for(topics[t].len());
     let mine: Vec<usize> = model.keys().filter(|k| k.0 == p).map(|k| k.1).collect();
     let my_pieces: usize = mine.iter().map(|&t| pieces(t)).sum();
-    let per_peer_pieces = l.topic_bytes_per_peer / topics::PIECE_DATA;
+    let per_peer_pieces = l.topic_bytes_per_peer / store::PIECE_DATA;
     if mine.len() >= l.max_per_peer || my_pieces + pieces(ti) > per_peer_pieces {
         return Err(Refusal::PeerShare);
     }
@@ -207,11 +217,20 @@ fn expect_add(
     }
     let live: BTreeSet<usize> = model.keys().map(|k| k.1).collect();
     let used: usize = live.iter().map(|&t| pieces(t)).sum();
-    let total = l.topic_bytes / topics::PIECE_DATA;
-    if !live.contains(&ti) && used + pieces(ti) > total {
+    let total = l.topic_bytes / store::PIECE_DATA;
+    let new = !live.contains(&ti);
+    if new && used + pieces(ti) > total {
         return Err(Refusal::TopicBytesFull);
     }
-    Ok(!live.contains(&ti))
+    // What it would hold against what would be left.
+    if mine.len() + 1 > SHARE_OF_FREE * (l.max - model.len() - 1) {
+        return Err(Refusal::TableFull);
+    }
+    let left = total - used - if new { pieces(ti) } else { 0 };
+    if pieces(ti) > 0 && my_pieces + pieces(ti) > SHARE_OF_FREE * left {
+        return Err(Refusal::TopicBytesFull);
+    }
+    Ok(new)
 }
 
 proptest! {
@@ -268,8 +287,9 @@ proptest! {
                     prop_assert_eq!(gone, want);
                     prop_assert!(subs[p].is_empty());
                 }
-                Op::Match(ti, extra) => {
-                    let head = [&topics[ti][..], &[extra]].concat();
+                Op::Match(ti, cut, extra) => {
+                    let topic = &topics[ti];
+                    let head = [&topic[..cut.min(topic.len())], &[extra]].concat();
                     let mut want: Vec<u32> = model.keys()
                         .filter(|(_, mt)| head.starts_with(&topics[*mt]))
                         .map(|&(p, _)| p as u32)
@@ -290,4 +310,75 @@ proptest! {
             prop_assert_eq!(t.topic_count(), live.len());
         }
     }
+}
+
+mod upstream;
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 1024,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// The upstream log against a model of counted subscriptions and publishers that count
+    /// what they are sent: subscribers leave a few entries at a time, publishers lag, join and
+    /// leave at any point, and once all is worked off every publisher holds exactly the live
+    /// topics, none twice; a publisher is never sent a subscription it holds, and no topic is
+    /// kept that nobody is owed.
+    #[test]
+    fn the_upstream_log_leaves_every_publisher_with_the_live_topics(
+        l in small_limits(),
+        seed: [u64; 2],
+        ops in proptest::collection::vec(upstream::up_op(), 0..200),
+    ) {
+        let mut store = storage(&l);
+        let mut w = upstream::World::new(SubTable::new(&mut store, l, seed));
+        for op in ops {
+            w.apply(op)?;
+        }
+        w.settle()?;
+    }
+}
+
+/// Subscribers at their full share one after the other leave a fifth of what was free before
+/// each: the next always finds room, and so does one more after it.
+#[test]
+fn a_share_shrinks_as_the_table_fills_so_a_later_subscriber_finds_room() {
+    // The default table and share: four at 1,024 used to fill it.
+    let l = limits(4096, 1024, 1000, 250);
+    let mut store = storage(&l);
+    let mut t = SubTable::new(&mut store, l, [9, 10]);
+    let mut p = peers::<6>();
+    let mut took = Vec::new();
+    for (i, subs) in p.iter_mut().enumerate().take(5) {
+        let mut n = 0;
+        while n < 2000 && t.add(subs, format!("{i}/{n}").as_bytes()).is_ok() {
+            n += 1;
+        }
+        took.push(n);
+    }
+    // 1,024 each while a fifth of what is left is more than that, then four fifths of it.
+    assert_eq!(took, [1024, 1024, 1024, 819, 164]);
+    assert_eq!(t.add(&mut p[5], b"later"), Ok(true));
+    // Topic bytes alike: 250 pieces each at most, and four times what would be left.
+    let long =
+        |i: usize, j: usize| [format!("{i}/{j}/").as_bytes(), &[b'l'; 16 + 28 * 49]].concat();
+    let mut q = peers::<6>().map(|mut s| {
+        s.peer += 10;
+        s
+    });
+    let mut held = Vec::new();
+    for (i, subs) in q.iter_mut().enumerate().take(5) {
+        let mut n = 0;
+        while n < 10 && t.add(subs, &long(i, n)).is_ok() {
+            n += 1;
+        }
+        held.push(n);
+    }
+    // 50 pieces a topic: 5 (the share) while four times what would be left is more, then 4
+    // of the 250 left (leaving 50), then none: a topic of 50 is more than four times nothing.
+    assert_eq!(held, [5, 5, 5, 4, 0]);
+    let topic = [&b"later/"[..], &[b'l'; 16 + 28 * 2]].concat();
+    assert_eq!(t.add(&mut q[5], &topic), Ok(true));
 }

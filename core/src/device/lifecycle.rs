@@ -1,0 +1,141 @@
+//! A peer's life in the device: added (our greeting queued), ready (a worker or publisher
+//! joins its ring), its owed commands moved into its queue between messages, its session
+//! ended, let go of, failed, removed.
+
+use super::peer::Peer;
+use super::{ByteQueue, CloseReason, Device, Kind, PeerId, PeerTableFull, Side};
+use crate::conn::{Session, SessionError, TRANSMIT_BUFFER};
+use crate::time::Instant;
+
+impl<Q: ByteQueue> Device<'_, Q> {
+    /// Take a new connection. Our greeting is queued at once.
+    pub fn add_peer(
+        &mut self,
+        side: Side,
+        queue: Q,
+        now: Instant,
+    ) -> Result<PeerId, PeerTableFull> {
+        let index = self
+            .slots
+            .iter()
+            .position(|s| s.peer.is_none() && s.leaving.is_empty())
+            .ok_or(PeerTableFull)?;
+        let session = Session::new(self.cfg.session_config(side), now);
+        let slot = &mut self.slots[index];
+        slot.peer = Some(Peer::new(session, queue, side, index as u32, now));
+        let id = PeerId {
+            index: index as u32,
+            generation: slot.generation,
+        };
+        let side_stats = self.side_stats(side);
+        side_stats.peers += 1;
+        side_stats.connections += 1;
+        self.flush_control(index as u32);
+        Ok(id)
+    }
+
+    /// Forget a connection that is gone. A message it was sending is taken back out of the
+    /// queues it went to (or their peers are reset); one it was receiving is abandoned.
+    pub fn remove_peer(&mut self, id: PeerId) {
+        let Some(idx) = self.index(id) else { return };
+        self.let_go(idx);
+        if self.peer(idx).is_some_and(|p| p.side == Side::Backend) {
+            self.drop_subscriptions(idx);
+        }
+        let slot = &mut self.slots[idx as usize];
+        if let Some(peer) = slot.peer.take() {
+            slot.generation = slot.generation.wrapping_add(1);
+            self.side_stats(peer.side).peers -= 1;
+        }
+        self.wake_blocked();
+    }
+
+    /// The caller lost bytes the device had handed it for this peer (taken from
+    /// [`Device::output`] and never written): nothing more goes to it, a message it was
+    /// receiving lets its source go, and it is put up for closing with
+    /// [`CloseReason::Lost`]. Close it without writing what its queue still holds.
+    pub fn fail_peer(&mut self, id: PeerId) {
+        let Some(idx) = self.index(id) else { return };
+        self.let_go(idx);
+        self.stats.resets += 1;
+        self.request_close(idx, CloseReason::Lost);
+    }
+
+    /// The peer's handshake finished.
+    pub(super) fn on_ready(&mut self, idx: u32) {
+        // Our READY (owed since the peer's greeting) must precede any subscription we send.
+        self.flush_control(idx);
+        let Some(side) = self.peer(idx).map(|p| p.side) else {
+            return;
+        };
+        match (self.cfg.kind, side) {
+            (Kind::Forwarder { .. }, Side::Frontend) => {
+                self.link_worker(idx);
+                self.on_publisher_ready(idx);
+            }
+            (Kind::Queue | Kind::Streamer, Side::Backend) => {
+                self.link_worker(idx);
+                self.wake_blocked();
+            }
+            (Kind::Forwarder { .. }, Side::Backend) | (Kind::Queue | Kind::Streamer, _) => {}
+        }
+    }
+
+    /// Move owed commands (greeting, READY, PONG, PING, ERROR) into the peer's queue, unless a
+    /// message is being copied into it: commands wait for the message boundary. A PONG also
+    /// waits while the last one is queued ([`Session::hold_pongs`]).
+    pub(super) fn flush_control(&mut self, idx: u32) {
+        let Some(peer) = self.peer_mut(idx) else {
+            return;
+        };
+        if peer.held.is_some() || !peer.session.wants_transmit() {
+            return;
+        }
+        let pong = peer.session.pong_due();
+        let mut buf = [0u8; TRANSMIT_BUFFER];
+        let n = peer.session.poll_transmit(&mut buf);
+        if peer.queue.push(&buf[..n]).is_err() {
+            self.request_close(idx, CloseReason::Overflow);
+            return;
+        }
+        peer.pushed += n as u64;
+        if pong {
+            // A peer that pings and does not read gets one PONG until it reads it.
+            peer.pong_end = peer.pushed;
+            peer.session.hold_pongs(true);
+        }
+        self.request_wake(idx);
+    }
+
+    /// Our last PONG to `idx` was written: a PING since is answered now.
+    pub(super) fn pong_written(&mut self, idx: u32) {
+        if let Some(peer) = self.peer_mut(idx) {
+            peer.pong_end = 0;
+            peer.session.hold_pongs(false);
+        }
+        self.flush_control(idx);
+    }
+
+    pub(super) fn on_session_end(&mut self, idx: u32, e: SessionError) {
+        let Some(side) = self.peer(idx).map(|p| p.side) else {
+            return;
+        };
+        // Heartbeat timeouts only end sessions that finished their handshake; every other
+        // error is a refusal.
+        if !matches!(e, SessionError::HeartbeatTimeout | SessionError::TtlExpired) {
+            self.side_stats(side).refused += 1;
+        }
+        // Nothing more is routed to or from a peer whose session ended, even before the
+        // caller removes it.
+        self.let_go(idx);
+    }
+
+    /// Nothing more is routed to or from `idx`: a message it was sending is aborted, one it
+    /// was receiving lets its source go, and it leaves the worker ring.
+    pub(super) fn let_go(&mut self, idx: u32) {
+        self.abort_message(idx);
+        self.leave_holder(idx);
+        self.forget_upstream(idx);
+        self.unlink_worker(idx);
+    }
+}

@@ -1,0 +1,87 @@
+//! PINGs from a peer: each costs a step like any command, and a peer that pings without
+//! reading is owed one PONG at a time, whatever it sends.
+
+use super::*;
+use crate::device::MAX_STEPS;
+use crate::wire::command::{write_ping, write_pong};
+use crate::wire::Writer;
+
+/// A PING with `context` (and no TTL), or the PONG that answers it.
+fn command(pong: bool, context: &[u8]) -> Vec<u8> {
+    let mut buf = [0u8; 64];
+    let mut w = Writer::new(&mut buf);
+    if pong {
+        write_pong(&mut w, context).expect("room");
+    } else {
+        write_ping(&mut w, 0, context).expect("room");
+    }
+    let n = w.len();
+    buf[..n].to_vec()
+}
+
+/// What the device holds for `id`, in one piece.
+fn output(net: &Net<'_>, id: crate::device::PeerId) -> Vec<u8> {
+    let (a, b) = net.dev.output(id);
+    [a, b].concat()
+}
+
+/// A burst of PINGs in one input is taken `MAX_STEPS` at a time, one step each, and a peer
+/// that does not read is owed one PONG, however many calls its PINGs take: the PONG queued
+/// first answers the first call's last PING; the next is queued once that one is written, and
+/// answers the latest PING.
+#[test]
+fn a_burst_of_pings_costs_one_step_each_and_one_pong_at_a_time() {
+    let mut cfg = DeviceConfig::new(Kind::Streamer);
+    cfg.input_capacity = 1 << 20;
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    let id = net.id(producer);
+    assert_eq!(net.queued(producer), 0);
+    let context = |i: usize| (i as u32).to_be_bytes();
+    let one = command(false, &context(0)).len();
+    let burst: Vec<u8> = (0..3 * MAX_STEPS)
+        .flat_map(|i| command(false, &context(i)))
+        .collect();
+
+    let used = net.dev.handle_input(id, &burst, net.now).expect("fed");
+    assert_eq!(used, MAX_STEPS * one, "one step per PING");
+    let first = command(true, &context(MAX_STEPS - 1));
+    assert_eq!(output(&net, id), first, "one PONG, for the latest PING");
+
+    let mut at = used;
+    while at < burst.len() {
+        let used = net
+            .dev
+            .handle_input(id, &burst[at..], net.now)
+            .expect("fed");
+        assert_eq!(used, MAX_STEPS * one);
+        at += used;
+    }
+    assert_eq!(output(&net, id), first, "no PONG more while it is unread");
+
+    // Half of it written: the rest still holds the next one back.
+    net.dev.consume_output(id, first.len() / 2);
+    assert_eq!(net.queued(producer), first.len() - first.len() / 2);
+    net.dev.consume_output(id, first.len() - first.len() / 2);
+    let last = command(true, &context(3 * MAX_STEPS - 1));
+    assert_eq!(output(&net, id), last, "the latest PING answered once read");
+    net.dev.consume_output(id, last.len());
+    assert_eq!(net.queued(producer), 0);
+
+    // A peer that reads is answered every time.
+    for i in 0..3 {
+        let ping = command(false, &context(i));
+        let used = net.dev.handle_input(id, &ping, net.now).expect("fed");
+        assert_eq!(used, ping.len());
+        let pong = command(true, &context(i));
+        assert_eq!(output(&net, id), pong);
+        net.dev.consume_output(id, pong.len());
+    }
+    net.pump();
+    assert!(net.msgs(worker).is_empty());
+    assert!(net.closes.is_empty());
+    net.assert_healthy();
+}

@@ -1,0 +1,218 @@
+//! A peer's outbound queue on the heap, holding memory only while it holds bytes.
+//!
+//! The device bounds every queue by [`DeviceConfig::queue_capacity`], which is the high-water
+//! mark plus a whole maximum-size message: megabytes. A fixed ring of that size per peer would
+//! make 10,000 idle peers cost gigabytes, so this queue grows geometrically up to its hard
+//! capacity as bytes arrive and gives a large buffer back once it drains. `VecDeque` supplies
+//! the ring (two slices out, `memcpy` in, no zero-filling on growth); this type adds the hard
+//! capacity and the growth and release policy.
+//!
+//! Growth past the first allocation (counted at start for every connection) draws from the
+//! process's memory budget through the queue's [`Charge`]; a growth the budget refuses makes
+//! the queue full for now ([`ByteQueue::reserve`] says no, a push is refused). An empty queue
+//! may take a whole message's room (or a command's) from what its device keeps, and gives it
+//! back as soon as it drains.
+//!
+//! Large bodies fanned out to several peers are not copied in: the device stores such a piece
+//! once ([`ByteQueue::share`], a [`Stored`] behind an `Arc`) and each queue holds a reference
+//! to it, in order between its copied bytes (`pieces.rs`). A piece is charged to the budget
+//! once, when it is stored, and given back when the last queue holding it has written it (or
+//! taken it back); a piece the budget refuses is not made, and the device copies instead. It
+//! counts in [`ByteQueue::len`] like copied bytes, so the high-water mark and the capacity mean
+//! the same either way. A queue holding no pieces works as it did before there were any: one
+//! check more per call.
+//!
+//! A device and its queues live on one thread, but the peer table (empty slots of this type)
+//! is allocated on the main thread and moved to the device's, so the queue must be `Send`:
+//! hence `Arc`, not `Rc`. Its counts are touched once per piece and queue (a few KiB at
+//! least, see [`SHARE_MIN`](zedge_core::device::SHARE_MIN)), never per small message.
+//!
+//! [`DeviceConfig::queue_capacity`]: zedge_core::device::DeviceConfig::queue_capacity
+
+mod pieces;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use zedge_core::device::ByteQueue;
+use zedge_core::wire::Full;
+
+use crate::budget::Charge;
+use pieces::Pieces;
+pub use pieces::Stored;
+
+/// First allocation: a greeting plus READY fit, and idle peers stay cheap. Counted at start
+/// for every connection; the budget is asked only for growth past it.
+pub const MIN_ALLOC: usize = 512;
+
+/// An empty queue keeps a buffer up to this size and frees anything larger. Steady traffic of
+/// messages up to about 100 KiB then reuses one buffer instead of allocating (and faulting in
+/// fresh pages) for every message; a peer that never receives still allocates nothing, and
+/// one that received a burst holds at most this much once drained.
+const KEEP_WHEN_EMPTY: usize = 256 << 10;
+
+#[derive(Debug)]
+pub struct HeapQueue {
+    /// The bytes copied in, in order; the pieces sit between them.
+    buf: VecDeque<u8>,
+    /// What `buf` may hold: the capacity less what the pieces hold.
+    copy_room: usize,
+    /// Bytes the pieces hold.
+    shared: usize,
+    /// The shared pieces, once there have been any (none while `shared` is 0): boxed, so
+    /// that a queue that never holds one (every queue of a queue or streamer) is a word larger
+    /// than one that could not share, and its copied bytes take the path they took before.
+    pieces: Option<Box<Pieces>>,
+    /// What `buf` holds past [`MIN_ALLOC`].
+    charge: Charge,
+}
+
+impl HeapQueue {
+    /// An empty queue that will never hold more than `capacity` bytes, growing with what
+    /// `charge` grants. Allocates nothing.
+    pub fn new(capacity: usize, charge: Charge) -> Self {
+        HeapQueue {
+            buf: VecDeque::new(),
+            copy_room: capacity,
+            shared: 0,
+            pieces: None,
+            charge,
+        }
+    }
+
+    /// Bytes of heap the queue holds now, whatever its length (the pieces it shares not
+    /// counted).
+    #[cfg(test)]
+    pub fn allocated(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Whether the queue holds shared pieces (then [`ByteQueue::front`] may not show all of
+    /// it).
+    pub fn has_pieces(&self) -> bool {
+        self.shared != 0
+    }
+
+    fn release_if_drained(&mut self) {
+        let large = self.buf.capacity() > KEEP_WHEN_EMPTY || self.charge.holds_kept();
+        if self.buf.is_empty() && large {
+            self.buf = VecDeque::new();
+            self.charge.shrink_to(0);
+        }
+        pieces::release_if_spent(&mut self.pieces);
+    }
+
+    /// `n` bytes of the pieces were written or taken back.
+    fn unshare(&mut self, n: usize) {
+        self.shared -= n;
+        self.copy_room += n;
+    }
+
+    /// Grow to hold `need` bytes: double, but never past the hard capacity nor what the
+    /// budget grants; when it grants no more than `need`, that; an empty queue takes `need`
+    /// from what its device keeps. False if none of that is there. Off the message path: a
+    /// queue grows by doubling, rarely.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, need: usize) -> bool {
+        let doubled = need
+            .max(self.buf.capacity().saturating_mul(2))
+            .max(MIN_ALLOC)
+            .min(self.copy_room);
+        let charged = |n: usize| n.saturating_sub(MIN_ALLOC);
+        let target = if self.charge.grow_to(charged(doubled)) {
+            doubled
+        } else if self.charge.grow_to(charged(need))
+            || (self.buf.is_empty() && self.charge.grow_kept_to(charged(need)))
+        {
+            need
+        } else {
+            self.charge.refused();
+            return false;
+        };
+        self.buf.reserve_exact(target - self.buf.len());
+        // The allocator may have given more than asked.
+        self.charge.force_to(charged(self.buf.capacity()));
+        true
+    }
+}
+
+impl ByteQueue for HeapQueue {
+    type Shared = Arc<Stored>;
+    const SHARES: bool = true;
+
+    fn len(&self) -> usize {
+        self.buf.len() + self.shared
+    }
+
+    fn capacity(&self) -> usize {
+        self.copy_room + self.shared
+    }
+
+    fn push(&mut self, data: &[u8]) -> Result<(), Full> {
+        let len = self.buf.len();
+        if self.copy_room - len < data.len() {
+            return Err(Full);
+        }
+        let need = len + data.len();
+        if need > self.buf.capacity() && !self.grow(need) {
+            return Err(Full);
+        }
+        self.buf.extend(data);
+        Ok(())
+    }
+
+    fn reserve(&mut self, n: usize) -> bool {
+        // Room in what it holds (never more than its capacity) is the message path's case.
+        let len = self.buf.len();
+        n <= self.buf.capacity() - len || (n <= self.copy_room - len && self.grow(len + n))
+    }
+
+    fn share(&self, data: &[u8]) -> Option<Arc<Stored>> {
+        Stored::new(data, self.charge.fresh()).map(Arc::new)
+    }
+
+    fn push_shared(&mut self, piece: &Arc<Stored>) -> Result<(), Full> {
+        let n = piece.len();
+        if self.copy_room - self.buf.len() < n {
+            return Err(Full);
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let len = self.buf.len();
+        self.pieces
+            .get_or_insert_with(Box::default)
+            .push(len, piece.clone());
+        self.shared += n;
+        self.copy_room -= n;
+        Ok(())
+    }
+
+    fn front(&self) -> (&[u8], &[u8]) {
+        if self.shared != 0 {
+            return self.front_with_pieces();
+        }
+        self.buf.as_slices()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if self.shared != 0 {
+            return self.consume_with_pieces(n.min(self.len()));
+        }
+        let n = n.min(self.buf.len());
+        self.buf.drain(..n);
+        self.release_if_drained();
+    }
+
+    fn truncate_back(&mut self, n: usize) {
+        if self.shared != 0 {
+            return self.truncate_with_pieces(n.min(self.len()));
+        }
+        let keep = self.buf.len().saturating_sub(n);
+        self.buf.truncate(keep);
+        self.release_if_drained();
+    }
+}

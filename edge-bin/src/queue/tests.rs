@@ -1,0 +1,291 @@
+//! The queue's unit tests: growth and release, the budget, shared pieces.
+
+use super::*;
+use crate::budget::{Account, Budget};
+
+fn queue(capacity: usize) -> HeapQueue {
+    HeapQueue::new(capacity, Charge::new(Account::unlimited()))
+}
+
+/// A queue of a device with `budget` bytes to share and `kept` of its own.
+fn budgeted(budget: usize, kept: usize) -> (HeapQueue, Arc<Account>) {
+    let account = Arc::new(Account::new(Arc::new(Budget::new(budget)), 0, kept));
+    (
+        HeapQueue::new(1 << 20, Charge::new(account.clone())),
+        account,
+    )
+}
+
+fn contents(q: &HeapQueue) -> Vec<u8> {
+    let (a, b) = q.front();
+    [a, b].concat()
+}
+
+#[test]
+fn starts_without_memory() {
+    let q = queue(1 << 20);
+    assert_eq!(q.allocated(), 0);
+    assert!(q.is_empty());
+    assert_eq!(q.capacity(), 1 << 20);
+}
+
+#[test]
+fn wraps_and_keeps_order() {
+    let mut q = queue(1 << 20);
+    q.push(&[1; 400]).unwrap();
+    let alloc = q.allocated();
+    assert_eq!(alloc, MIN_ALLOC);
+    q.consume(350);
+    // Fills the space freed at the front without growing: the data wraps.
+    q.push(&[2; 200]).unwrap();
+    assert_eq!(q.allocated(), alloc);
+    let (a, b) = q.front();
+    assert!(!b.is_empty(), "expected a wrapped ring");
+    assert_eq!(a.len() + b.len(), 250);
+    let mut want = vec![1; 50];
+    want.extend_from_slice(&[2; 200]);
+    assert_eq!(contents(&q), want);
+}
+
+#[test]
+fn truncate_back_drops_newest() {
+    let mut q = queue(64);
+    q.push(b"hello").unwrap();
+    q.push(b"partial").unwrap();
+    q.truncate_back(7);
+    assert_eq!(contents(&q), b"hello");
+    q.truncate_back(100);
+    assert!(q.is_empty());
+}
+
+#[test]
+fn refuses_what_does_not_fit_and_keeps_what_it_had() {
+    let mut q = queue(10);
+    q.push(b"abcdef").unwrap();
+    assert_eq!(q.push(b"ghijk"), Err(Full));
+    assert_eq!(contents(&q), b"abcdef");
+    q.push(b"ghij").unwrap();
+    assert_eq!(q.len(), 10);
+    assert_eq!(q.push(b""), Ok(()));
+    assert_eq!(q.push(b"x"), Err(Full));
+}
+
+#[test]
+fn never_allocates_past_capacity() {
+    let cap = 100_000;
+    let mut q = queue(cap);
+    for _ in 0..99 {
+        q.push(&[7; 1000]).unwrap();
+    }
+    assert!(
+        q.allocated() <= cap.next_power_of_two(),
+        "{}",
+        q.allocated()
+    );
+    q.push(&[7; 1000]).unwrap();
+    assert_eq!(q.len(), cap);
+    assert_eq!(q.push(&[7]), Err(Full));
+}
+
+#[test]
+fn large_buffer_is_released_when_drained_small_one_kept() {
+    let mut q = queue(1 << 20);
+    q.push(&[0; 400 << 10]).unwrap();
+    assert!(q.allocated() >= 400 << 10);
+    q.consume(200 << 10);
+    assert!(q.allocated() >= 400 << 10);
+    q.consume(200 << 10);
+    assert_eq!(q.allocated(), 0, "a burst's buffer goes back once drained");
+
+    // A 64 KiB message (and its header) reuses one buffer message after message.
+    q.push(&[0; (64 << 10) + 9]).unwrap();
+    q.consume((64 << 10) + 9);
+    let kept = q.allocated();
+    assert!(kept > 64 << 10, "{kept}");
+    q.push(&[0; (64 << 10) + 9]).unwrap();
+    assert_eq!(q.allocated(), kept);
+}
+
+#[test]
+fn growth_past_the_first_allocation_draws_from_the_budget_and_goes_back() {
+    let (mut q, account) = budgeted(1 << 20, 0);
+    q.push(&[1; 100]).unwrap();
+    assert_eq!(
+        account.budget().used(),
+        0,
+        "the first allocation is counted at start"
+    );
+    q.push(&[1; 400 << 10]).unwrap();
+    assert_eq!(account.budget().used(), q.allocated() - MIN_ALLOC);
+    q.consume(q.len());
+    assert_eq!((q.allocated(), account.budget().used()), (0, 0));
+    q.push(&[1; 100 << 10]).unwrap();
+    assert!(account.budget().used() > 0);
+    drop(q);
+    assert_eq!(
+        account.budget().used(),
+        0,
+        "a queue dropped gives it all back"
+    );
+}
+
+#[test]
+fn a_queue_the_budget_cannot_grow_is_full_and_keeps_what_it_holds() {
+    let (mut q, account) = budgeted(10_000, 0);
+    q.push(&[1; 9_000]).unwrap();
+    assert!(
+        !q.reserve(5_000),
+        "no room: 14,000 would need more than the budget"
+    );
+    assert_eq!(q.push(&[2; 5_000]), Err(Full));
+    assert_eq!(contents(&q), vec![1; 9_000]);
+    assert!(
+        q.reserve(q.allocated() - q.len()),
+        "what it holds is still its own"
+    );
+    assert!(account.refused() > 0);
+    q.consume(9_000);
+    assert!(q.reserve(5_000), "drained, it has room again");
+    q.push(&[2; 5_000]).unwrap();
+    assert!(account.budget().used() <= 10_000);
+}
+
+#[test]
+fn an_empty_queue_takes_a_message_from_what_the_device_keeps_and_gives_it_back() {
+    let (mut q, account) = budgeted(0, 100_000);
+    assert!(!q.reserve(150_000), "more than is kept");
+    assert!(q.reserve(80_000));
+    q.push(&[3; 80_000]).unwrap();
+    assert!(!q.reserve(80_000), "only an empty queue may");
+    let mut other = HeapQueue::new(1 << 20, Charge::new(account.clone()));
+    assert!(!other.reserve(80_000), "one message's room at a time");
+    q.consume(80_000);
+    assert_eq!(q.allocated(), 0, "kept room goes back as soon as it drains");
+    assert!(other.reserve(80_000));
+}
+
+#[test]
+fn a_command_to_an_empty_queue_is_queued_when_the_budget_is_spent() {
+    // A long SUBSCRIBE to a publisher whose queue is empty: not closed for want of memory.
+    let (mut q, account) = budgeted(0, 100_000);
+    q.push(&[4; 20_000]).unwrap();
+    assert_eq!(account.budget().used(), 0);
+    assert_eq!(
+        q.push(&[4; 100_000]),
+        Err(Full),
+        "not empty: the budget alone"
+    );
+    assert!(account.refused() > 0);
+    q.consume(20_000);
+    assert_eq!(q.allocated(), 0, "the kept room goes back");
+}
+
+fn all(q: &HeapQueue) -> Vec<u8> {
+    q.slices().collect::<Vec<_>>().concat()
+}
+
+/// Copied bytes and pieces in turn, the ring wrapped under them: heads `h`, bodies shared.
+fn mixed() -> (HeapQueue, Vec<u8>, Arc<Stored>) {
+    let mut q = queue(1 << 20);
+    q.push(&[b'x'; 300]).unwrap();
+    q.consume(290);
+    let data: Vec<u8> = (0..5_000).map(|i| i as u8).collect();
+    let body = q.share(&data).unwrap();
+    let mut want = vec![b'x'; 10];
+    for head in [&b"h1"[..], b"h2", b""] {
+        q.push(head).unwrap();
+        q.push_shared(&body).unwrap();
+        want.extend_from_slice(head);
+        want.extend_from_slice(&data);
+    }
+    q.push(&[b't'; 500]).unwrap();
+    want.extend_from_slice(&[b't'; 500]);
+    (q, want, body)
+}
+
+#[test]
+fn pieces_come_out_in_order_and_count_in_the_length() {
+    let (q, want, body) = mixed();
+    assert_eq!(q.len(), want.len());
+    assert_eq!(all(&q), want);
+    assert!(q.slices().all(|s| !s.is_empty()));
+    assert_eq!(Arc::strong_count(&body), 4, "held three times, not copied");
+    // The front is the first bytes, then the first piece: a head and its body in one
+    // write.
+    let (a, b) = q.front();
+    assert_eq!([a, b].concat(), want[..12 + 5_000]);
+}
+
+#[test]
+fn consume_goes_across_pieces_whatever_the_steps() {
+    for step in [1, 7, 12, 999, 5_002, 20_000] {
+        let (mut q, want, body) = mixed();
+        let mut out = Vec::new();
+        while !q.is_empty() {
+            let (a, b) = q.front();
+            assert!(!a.is_empty(), "an empty front with {} queued", q.len());
+            let front = [a, b].concat();
+            let n = step.min(front.len());
+            out.extend_from_slice(&front[..n]);
+            q.consume(n);
+            assert_eq!(q.len(), want.len() - out.len());
+            assert_eq!(all(&q), want[out.len()..], "step {step}");
+        }
+        assert_eq!(out, want, "step {step}");
+        assert_eq!(Arc::strong_count(&body), 1, "let go once written");
+        assert!(!q.has_pieces());
+        q.push(b"more").unwrap();
+        assert_eq!(contents(&q), b"more");
+    }
+}
+
+#[test]
+fn truncate_back_goes_across_pieces() {
+    let (_, want, _) = mixed();
+    let total = want.len();
+    for n in [
+        1,
+        500,
+        501,
+        3_000,
+        5_500,
+        5_502,
+        10_502,
+        total - 10,
+        total,
+        total + 5,
+    ] {
+        let (mut q, _, body) = mixed();
+        q.truncate_back(n);
+        let left = total.saturating_sub(n);
+        assert_eq!(q.len(), left);
+        assert_eq!(all(&q), want[..left], "truncated {n}");
+        // What comes after lands after what is left.
+        q.push(b"next").unwrap();
+        q.push_shared(&body).unwrap();
+        let mut after = want[..left].to_vec();
+        after.extend_from_slice(b"next");
+        after.extend_from_slice(&body);
+        assert_eq!(all(&q), after, "truncated {n}");
+        q.consume(q.len());
+        assert!(q.is_empty());
+    }
+}
+
+#[test]
+fn pieces_obey_the_capacity() {
+    let mut q = queue(10_000);
+    let body = q.share(&[1; 6_000]).unwrap();
+    q.push(&[0; 3_000]).unwrap();
+    q.push_shared(&body).unwrap();
+    assert_eq!(q.len(), 9_000);
+    assert_eq!(q.push_shared(&body), Err(Full));
+    assert_eq!(q.push(&[0; 1_001]), Err(Full));
+    q.push(&[0; 1_000]).unwrap();
+    assert_eq!(q.len(), q.capacity());
+    assert_eq!(
+        Arc::strong_count(&body),
+        2,
+        "the refused push holds nothing"
+    );
+}
