@@ -8,13 +8,14 @@
 //! A topic whose last subscriber left stays, with no subscribers, while some publisher is still
 //! owed its cancellation: it matches nothing, and a subscriber who wants it again finds it.
 
+mod lengths;
+
 use super::sip::Sip13;
 use super::store::{
-    Layout, Records, INLINE, LENGTH_BITS_BYTES, NIL, PIECE_BYTES, PIECE_DATA, PIECE_NEXT,
-    PIECE_REC, TOPIC_REC,
+    Layout, Records, INLINE, NIL, PIECE_BYTES, PIECE_DATA, PIECE_NEXT, PIECE_REC, TOPIC_REC,
 };
 use super::topic::Topic;
-use crate::conn::MAX_TOPIC;
+use lengths::Lengths;
 
 // Topic record fields (`TOPIC_REC` bytes): hash (low 32 bits), length, first subscriber
 // entry, first piece, previous and next topic in the log, the sequence number of its last
@@ -43,8 +44,7 @@ pub(super) struct Topics<'s> {
     slots: Records<'s>,
     recs: Records<'s>,
     pieces: Records<'s>,
-    counts: Records<'s>,
-    bits: Records<'s>,
+    lengths: Lengths<'s>,
     mask: usize,
     len: usize,
     /// Records below `bump` were handed out at least once; those free since are on `free`.
@@ -61,8 +61,6 @@ pub(super) struct Topics<'s> {
     seq: u64,
     /// Topics with subscribers (the others are owed to some publisher as cancelled).
     live: usize,
-    /// The longest length any topic has.
-    longest: usize,
     /// Records visited changing the table.
     pub(super) visited: u64,
 }
@@ -75,8 +73,7 @@ impl<'s> Topics<'s> {
             slots: Records::take(rest, layout.slots, 4),
             recs: Records::take(rest, layout.entries, TOPIC_REC),
             pieces: Records::take(rest, layout.pieces, PIECE_REC),
-            counts: Records::take(rest, if on { MAX_TOPIC + 1 } else { 0 }, 4),
-            bits: Records::take(rest, if on { LENGTH_BITS_BYTES / 8 } else { 0 }, 8),
+            lengths: Lengths::new(rest, on),
             mask: layout.slots.wrapping_sub(1),
             len: 0,
             bump: 0,
@@ -88,7 +85,6 @@ impl<'s> Topics<'s> {
             last: NIL,
             seq: 0,
             live: 0,
-            longest: 0,
             visited: 0,
         }
     }
@@ -293,22 +289,11 @@ impl<'s> Topics<'s> {
 
     /// Call `f` with every length (ascending) up to `max` that some topic has.
     #[inline]
-    pub(super) fn each_length(&self, max: usize, mut f: impl FnMut(usize)) {
+    pub(super) fn each_length(&self, max: usize, f: impl FnMut(usize)) {
         if self.len == 0 {
             return;
         }
-        let max = max.min(self.longest);
-        let last = max / 64;
-        for w in 0..=last {
-            let mut bits = self.bits.get64(w as u32);
-            if w == last {
-                bits &= u64::MAX >> (63 - max % 64);
-            }
-            while bits != 0 {
-                f(w * 64 + bits.trailing_zeros() as usize);
-                bits &= bits - 1;
-            }
-        }
+        self.lengths.each_length(max, f);
     }
 
     /// Store a new topic (its hash `h`), with no subscribers yet. The caller checked that a
@@ -353,7 +338,7 @@ impl<'s> Topics<'s> {
             at = (at + 1) & self.mask;
         }
         self.slots.set(at as u32, 0, id + 1);
-        self.count_length(topic.len(), true);
+        self.lengths.count_length(topic.len(), true);
         self.len += 1;
         id
     }
@@ -385,7 +370,7 @@ impl<'s> Topics<'s> {
             piece = next;
         }
         self.unlink(id);
-        self.count_length(self.topic_len(id), false);
+        self.lengths.count_length(self.topic_len(id), false);
         self.recs.set(id, NEXT, self.free);
         self.free = id;
         self.len -= 1;
@@ -413,31 +398,5 @@ impl<'s> Topics<'s> {
             }
         }
         self.slots.set(hole as u32, 0, 0);
-    }
-
-    fn count_length(&mut self, len: usize, up: bool) {
-        let n = self.counts.get(len as u32, 0);
-        let n = if up { n + 1 } else { n - 1 };
-        self.counts.set(len as u32, 0, n);
-        let (word, bit) = ((len / 64) as u32, 1u64 << (len % 64));
-        if up && n == 1 {
-            self.bits.set64(word, self.bits.get64(word) | bit);
-        } else if n == 0 {
-            self.bits.set64(word, self.bits.get64(word) & !bit);
-        }
-        if up {
-            self.longest = self.longest.max(len);
-        } else if n == 0 && len == self.longest {
-            self.longest = self.highest_length_below(len);
-        }
-    }
-
-    /// The longest length some topic has, below `len`; 0 if none.
-    fn highest_length_below(&self, len: usize) -> usize {
-        (0..=len / 64)
-            .rev()
-            .map(|w| (w, self.bits.get64(w as u32)))
-            .find(|&(_, bits)| bits != 0)
-            .map_or(0, |(w, bits)| w * 64 + 63 - bits.leading_zeros() as usize)
     }
 }
