@@ -9,6 +9,8 @@
 //! owed its cancellation: it matches nothing, and a subscriber who wants it again finds it.
 
 mod lengths;
+mod log;
+mod scan;
 
 use super::sip::Sip13;
 use super::store::{
@@ -144,78 +146,6 @@ impl<'s> Topics<'s> {
         self.recs.get(id, SUBS) != NIL
     }
 
-    /// The oldest change in the log.
-    #[inline]
-    pub(super) fn first(&self) -> u32 {
-        self.first
-    }
-
-    /// The next change in the log.
-    #[inline]
-    pub(super) fn next(&self, id: u32) -> u32 {
-        self.recs.get(id, NEXT)
-    }
-
-    /// The sequence number of the topic's last change.
-    pub(super) fn seq(&self, id: u32) -> u64 {
-        let hi = self.recs.get(id, SEQ_HI) & !CLEAN;
-        u64::from(hi) << 32 | u64::from(self.recs.get(id, SEQ_LO))
-    }
-
-    /// The sequence number of the latest change of any topic.
-    pub(super) fn last_seq(&self) -> u64 {
-        self.seq
-    }
-
-    pub(super) fn is_clean(&self, id: u32) -> bool {
-        self.recs.get(id, SEQ_HI) & CLEAN != 0
-    }
-
-    pub(super) fn set_clean(&mut self, id: u32, clean: bool) {
-        let hi = self.recs.get(id, SEQ_HI) & !CLEAN;
-        self.recs
-            .set(id, SEQ_HI, if clean { hi | CLEAN } else { hi });
-    }
-
-    /// A new change of the topic: it takes the next sequence number and goes to the end of
-    /// the log (not clean until said so).
-    pub(super) fn touch(&mut self, id: u32) {
-        if self.last != id {
-            self.unlink(id);
-            self.append(id);
-        }
-        self.stamp(id);
-    }
-
-    fn stamp(&mut self, id: u32) {
-        // 2^63 changes would take centuries at a billion a second: the top bit stays free.
-        self.seq += 1;
-        self.recs.set(id, SEQ_LO, self.seq as u32);
-        self.recs.set(id, SEQ_HI, (self.seq >> 32) as u32 & !CLEAN);
-    }
-
-    fn append(&mut self, id: u32) {
-        self.recs.set(id, PREV, self.last);
-        self.recs.set(id, NEXT, NIL);
-        match self.last {
-            NIL => self.first = id,
-            last => self.recs.set(last, NEXT, id),
-        }
-        self.last = id;
-    }
-
-    fn unlink(&mut self, id: u32) {
-        let (prev, next) = (self.recs.get(id, PREV), self.recs.get(id, NEXT));
-        match prev {
-            NIL => self.first = next,
-            p => self.recs.set(p, NEXT, next),
-        }
-        match next {
-            NIL => self.last = prev,
-            n => self.recs.set(n, PREV, prev),
-        }
-    }
-
     /// The topic whose bytes are `topic` and whose hash is `h`.
     #[inline]
     pub(super) fn find(&self, h: u64, topic: &[u8]) -> Option<u32> {
@@ -250,34 +180,6 @@ impl<'s> Topics<'s> {
             piece = self.pieces.get(piece, PIECE_NEXT);
         }
         true
-    }
-
-    /// Call `f` with every topic that is a prefix of `head`, comparing each topic in turn:
-    /// O(topics), cheaper than hashing prefixes while there are only a few
-    /// ([`SCAN_TOPICS`](super::SCAN_TOPICS)). A topic's first 16 bytes are compared as one word.
-    #[inline]
-    pub(super) fn each_prefix_by_scan(&self, head: &[u8], mut f: impl FnMut(u32)) {
-        let mut first = [0u8; INLINE];
-        let n = head.len().min(INLINE);
-        first[..n].copy_from_slice(&head[..n]);
-        let first = u128::from_le_bytes(first);
-        let mut id = self.first;
-        while id != NIL {
-            let len = self.topic_len(id);
-            if len <= head.len() {
-                // The topic's inline bytes (little-endian: its first byte lowest), masked to
-                // its length; what lies beyond it in the record is not cleared.
-                let mask = u128::MAX
-                    .checked_shr(128 - 8 * len.min(INLINE) as u32)
-                    .unwrap_or(0);
-                if (self.recs.get128(id, BYTES) ^ first) & mask == 0
-                    && (len <= INLINE || self.equals(id, &head[..len]))
-                {
-                    f(id);
-                }
-            }
-            id = self.next(id);
-        }
     }
 
     /// The topic's bytes, in the pieces they are stored in.
