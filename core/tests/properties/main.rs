@@ -21,6 +21,7 @@ use zedge_core::wire::greeting::{Greeting, Mechanism, GREETING_LEN};
 use zedge_core::wire::metadata::{property_len, write_property, Properties, SocketType};
 use zedge_core::wire::{Full, Writer};
 
+#[path = "../session_check/mod.rs"]
 mod session_check;
 
 const NOW: Instant = Instant::ZERO;
