@@ -4,7 +4,7 @@
 //! buffer, an event out of order or over the limits, body bytes that do not add up, bytes we
 //! wrote that are not a greeting and whole valid commands, or a closed session that answers.
 //!
-//! One file for two crates: the property tests (`core/tests/properties.rs`) compare what it
+//! One file for two crates: the property tests (`core/tests/properties/`) compare what it
 //! saw with a model, and the `session` fuzz target (`core/fuzz/src/lib.rs` includes this file
 //! by path) feeds it fuzzed streams. So it uses only `std` and zedge-core's public API.
 

@@ -9,7 +9,7 @@ use crate::conn::MAX_TOPIC;
 pub(super) const ENTRY_REC: usize = 28;
 /// Topic bytes kept in the topic's own record.
 pub(super) const INLINE: usize = 16;
-/// Topic record: eight fields, then the first `INLINE` bytes (`topics.rs`).
+/// Topic record: eight fields, then the first `INLINE` bytes (`topics/mod.rs`).
 pub(super) const TOPIC_REC: usize = 32 + INLINE;
 /// Topic bytes in one piece.
 pub(super) const PIECE_DATA: usize = 28;

@@ -2,8 +2,8 @@
 //!
 //! A topic's upstream state is whether it has subscribers. Every change of it (its first
 //! subscriber came, its last left) moves the topic to the end of the log, with the next
-//! sequence number (`topics.rs`). Each publisher has a [`Cursor`]: it has been told the state
-//! of every topic before it and is owed the topics from it on. The device writes a change at
+//! sequence number (`topics/log.rs`). Each publisher has a [`Cursor`]: it has been told the
+//! state of every topic before it and is owed the topics from it on. The device writes a change at
 //! once to a publisher that is owed nothing and can take it ([`Change::publisher`]); any other
 //! publisher is owed the topic, and is sent its state as it is when its turn comes
 //! ([`SubTable::owed`]). So a topic that changes a thousand times while a publisher cannot

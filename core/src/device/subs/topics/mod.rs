@@ -8,13 +8,16 @@
 //! A topic whose last subscriber left stays, with no subscribers, while some publisher is still
 //! owed its cancellation: it matches nothing, and a subscriber who wants it again finds it.
 
+mod lengths;
+mod log;
+mod scan;
+
 use super::sip::Sip13;
 use super::store::{
-    Layout, Records, INLINE, LENGTH_BITS_BYTES, NIL, PIECE_BYTES, PIECE_DATA, PIECE_NEXT,
-    PIECE_REC, TOPIC_REC,
+    Layout, Records, INLINE, NIL, PIECE_BYTES, PIECE_DATA, PIECE_NEXT, PIECE_REC, TOPIC_REC,
 };
 use super::topic::Topic;
-use crate::conn::MAX_TOPIC;
+use lengths::Lengths;
 
 // Topic record fields (`TOPIC_REC` bytes): hash (low 32 bits), length, first subscriber
 // entry, first piece, previous and next topic in the log, the sequence number of its last
@@ -43,8 +46,7 @@ pub(super) struct Topics<'s> {
     slots: Records<'s>,
     recs: Records<'s>,
     pieces: Records<'s>,
-    counts: Records<'s>,
-    bits: Records<'s>,
+    lengths: Lengths<'s>,
     mask: usize,
     len: usize,
     /// Records below `bump` were handed out at least once; those free since are on `free`.
@@ -61,8 +63,6 @@ pub(super) struct Topics<'s> {
     seq: u64,
     /// Topics with subscribers (the others are owed to some publisher as cancelled).
     live: usize,
-    /// The longest length any topic has.
-    longest: usize,
     /// Records visited changing the table.
     pub(super) visited: u64,
 }
@@ -75,8 +75,7 @@ impl<'s> Topics<'s> {
             slots: Records::take(rest, layout.slots, 4),
             recs: Records::take(rest, layout.entries, TOPIC_REC),
             pieces: Records::take(rest, layout.pieces, PIECE_REC),
-            counts: Records::take(rest, if on { MAX_TOPIC + 1 } else { 0 }, 4),
-            bits: Records::take(rest, if on { LENGTH_BITS_BYTES / 8 } else { 0 }, 8),
+            lengths: Lengths::new(rest, on),
             mask: layout.slots.wrapping_sub(1),
             len: 0,
             bump: 0,
@@ -88,7 +87,6 @@ impl<'s> Topics<'s> {
             last: NIL,
             seq: 0,
             live: 0,
-            longest: 0,
             visited: 0,
         }
     }
@@ -148,78 +146,6 @@ impl<'s> Topics<'s> {
         self.recs.get(id, SUBS) != NIL
     }
 
-    /// The oldest change in the log.
-    #[inline]
-    pub(super) fn first(&self) -> u32 {
-        self.first
-    }
-
-    /// The next change in the log.
-    #[inline]
-    pub(super) fn next(&self, id: u32) -> u32 {
-        self.recs.get(id, NEXT)
-    }
-
-    /// The sequence number of the topic's last change.
-    pub(super) fn seq(&self, id: u32) -> u64 {
-        let hi = self.recs.get(id, SEQ_HI) & !CLEAN;
-        u64::from(hi) << 32 | u64::from(self.recs.get(id, SEQ_LO))
-    }
-
-    /// The sequence number of the latest change of any topic.
-    pub(super) fn last_seq(&self) -> u64 {
-        self.seq
-    }
-
-    pub(super) fn is_clean(&self, id: u32) -> bool {
-        self.recs.get(id, SEQ_HI) & CLEAN != 0
-    }
-
-    pub(super) fn set_clean(&mut self, id: u32, clean: bool) {
-        let hi = self.recs.get(id, SEQ_HI) & !CLEAN;
-        self.recs
-            .set(id, SEQ_HI, if clean { hi | CLEAN } else { hi });
-    }
-
-    /// A new change of the topic: it takes the next sequence number and goes to the end of
-    /// the log (not clean until said so).
-    pub(super) fn touch(&mut self, id: u32) {
-        if self.last != id {
-            self.unlink(id);
-            self.append(id);
-        }
-        self.stamp(id);
-    }
-
-    fn stamp(&mut self, id: u32) {
-        // 2^63 changes would take centuries at a billion a second: the top bit stays free.
-        self.seq += 1;
-        self.recs.set(id, SEQ_LO, self.seq as u32);
-        self.recs.set(id, SEQ_HI, (self.seq >> 32) as u32 & !CLEAN);
-    }
-
-    fn append(&mut self, id: u32) {
-        self.recs.set(id, PREV, self.last);
-        self.recs.set(id, NEXT, NIL);
-        match self.last {
-            NIL => self.first = id,
-            last => self.recs.set(last, NEXT, id),
-        }
-        self.last = id;
-    }
-
-    fn unlink(&mut self, id: u32) {
-        let (prev, next) = (self.recs.get(id, PREV), self.recs.get(id, NEXT));
-        match prev {
-            NIL => self.first = next,
-            p => self.recs.set(p, NEXT, next),
-        }
-        match next {
-            NIL => self.last = prev,
-            n => self.recs.set(n, PREV, prev),
-        }
-    }
-
     /// The topic whose bytes are `topic` and whose hash is `h`.
     #[inline]
     pub(super) fn find(&self, h: u64, topic: &[u8]) -> Option<u32> {
@@ -256,34 +182,6 @@ impl<'s> Topics<'s> {
         true
     }
 
-    /// Call `f` with every topic that is a prefix of `head`, comparing each topic in turn:
-    /// O(topics), cheaper than hashing prefixes while there are only a few
-    /// ([`SCAN_TOPICS`](super::SCAN_TOPICS)). A topic's first 16 bytes are compared as one word.
-    #[inline]
-    pub(super) fn each_prefix_by_scan(&self, head: &[u8], mut f: impl FnMut(u32)) {
-        let mut first = [0u8; INLINE];
-        let n = head.len().min(INLINE);
-        first[..n].copy_from_slice(&head[..n]);
-        let first = u128::from_le_bytes(first);
-        let mut id = self.first;
-        while id != NIL {
-            let len = self.topic_len(id);
-            if len <= head.len() {
-                // The topic's inline bytes (little-endian: its first byte lowest), masked to
-                // its length; what lies beyond it in the record is not cleared.
-                let mask = u128::MAX
-                    .checked_shr(128 - 8 * len.min(INLINE) as u32)
-                    .unwrap_or(0);
-                if (self.recs.get128(id, BYTES) ^ first) & mask == 0
-                    && (len <= INLINE || self.equals(id, &head[..len]))
-                {
-                    f(id);
-                }
-            }
-            id = self.next(id);
-        }
-    }
-
     /// The topic's bytes, in the pieces they are stored in.
     pub(super) fn topic(&self, id: u32) -> Topic<'_> {
         let len = self.topic_len(id);
@@ -293,22 +191,11 @@ impl<'s> Topics<'s> {
 
     /// Call `f` with every length (ascending) up to `max` that some topic has.
     #[inline]
-    pub(super) fn each_length(&self, max: usize, mut f: impl FnMut(usize)) {
+    pub(super) fn each_length(&self, max: usize, f: impl FnMut(usize)) {
         if self.len == 0 {
             return;
         }
-        let max = max.min(self.longest);
-        let last = max / 64;
-        for w in 0..=last {
-            let mut bits = self.bits.get64(w as u32);
-            if w == last {
-                bits &= u64::MAX >> (63 - max % 64);
-            }
-            while bits != 0 {
-                f(w * 64 + bits.trailing_zeros() as usize);
-                bits &= bits - 1;
-            }
-        }
+        self.lengths.each_length(max, f);
     }
 
     /// Store a new topic (its hash `h`), with no subscribers yet. The caller checked that a
@@ -353,7 +240,7 @@ impl<'s> Topics<'s> {
             at = (at + 1) & self.mask;
         }
         self.slots.set(at as u32, 0, id + 1);
-        self.count_length(topic.len(), true);
+        self.lengths.count_length(topic.len(), true);
         self.len += 1;
         id
     }
@@ -385,7 +272,7 @@ impl<'s> Topics<'s> {
             piece = next;
         }
         self.unlink(id);
-        self.count_length(self.topic_len(id), false);
+        self.lengths.count_length(self.topic_len(id), false);
         self.recs.set(id, NEXT, self.free);
         self.free = id;
         self.len -= 1;
@@ -413,31 +300,5 @@ impl<'s> Topics<'s> {
             }
         }
         self.slots.set(hole as u32, 0, 0);
-    }
-
-    fn count_length(&mut self, len: usize, up: bool) {
-        let n = self.counts.get(len as u32, 0);
-        let n = if up { n + 1 } else { n - 1 };
-        self.counts.set(len as u32, 0, n);
-        let (word, bit) = ((len / 64) as u32, 1u64 << (len % 64));
-        if up && n == 1 {
-            self.bits.set64(word, self.bits.get64(word) | bit);
-        } else if n == 0 {
-            self.bits.set64(word, self.bits.get64(word) & !bit);
-        }
-        if up {
-            self.longest = self.longest.max(len);
-        } else if n == 0 && len == self.longest {
-            self.longest = self.highest_length_below(len);
-        }
-    }
-
-    /// The longest length some topic has, below `len`; 0 if none.
-    fn highest_length_below(&self, len: usize) -> usize {
-        (0..=len / 64)
-            .rev()
-            .map(|w| (w, self.bits.get64(w as u32)))
-            .find(|&(_, bits)| bits != 0)
-            .map_or(0, |(w, bits)| w * 64 + 63 - bits.leading_zeros() as usize)
     }
 }
