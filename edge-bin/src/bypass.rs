@@ -3,7 +3,7 @@
 //! device already holds for that destination, and the broker never copies it.
 //!
 //! A destination that stops reading must not hold the source: when the pipe's bytes find its
-//! socket full for [`DEST_STALL`], they are taken back (what was the destination's own output
+//! socket full for `splice_stall` (20 ms by default), they are taken back (what was the destination's own output
 //! back to its queue, the body to the source's input) and the body is copied to the
 //! destination's queue like any other, so the source goes on with its next message. A body
 //! does not start going by to a destination whose queue already holds more than a frame head
@@ -34,11 +34,13 @@ use crate::splice::{self, Pipe, PREFIX_MAX};
 const BYPASS_MIN: u64 = 16 << 10;
 
 /// How long the bytes in a pipe may wait for their destination's socket to take any of them
-/// before they are taken back and the body is copied instead. A consumer that keeps up takes
-/// some every few milliseconds, however loaded the machine; one that does not read costs its
-/// source this once, since the copied body then waits in its queue and the next body is not
-/// let by to it.
-const DEST_STALL: Duration = Duration::from_millis(20);
+/// before they are taken back and the body is copied instead: the device's `splice_stall`
+/// (20 ms by default). A consumer that keeps up takes some every few milliseconds, however
+/// loaded the machine; one that does not read costs its source this once, since the copied
+/// body then waits in its queue and the next body is not let by to it.
+fn dest_stall(dev: &Dev) -> Duration {
+    Duration::from_millis(dev.config().splice_stall.as_millis())
+}
 
 /// After a body that went by, this many reads take no more than a frame head and the body
 /// bytes the device needs to route it (a multipart message's head frames may need two).
@@ -231,7 +233,7 @@ impl Bypass {
 
     /// Write what the pipe holds to its destination. If the device no longer lets the body by
     /// to it (the destination left), its socket failed or has taken nothing for
-    /// [`DEST_STALL`], the body bytes go back to `input`, for the device. The device names no
+    /// [`dest_stall`], the body bytes go back to `input`, for the device. The device names no
     /// one else meanwhile: a source holding a pipe reads nothing, so it cannot become blocked.
     pub fn drain(
         &mut self,
@@ -295,7 +297,8 @@ impl Bypass {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let now = Instant::now();
                 let since = stuck_since.unwrap_or(now);
-                if now.duration_since(since) >= DEST_STALL {
+                let stall = dest_stall(dev);
+                if now.duration_since(since) >= stall {
                     return self.take_back(pipe, dest, input, host, dev);
                 }
                 self.state = State::Holding {
@@ -307,7 +310,7 @@ impl Bypass {
                 Ok(Progress {
                     moved: false,
                     dest_full: Some(dest),
-                    retry_at: Some(since + DEST_STALL),
+                    retry_at: Some(since + stall),
                 })
             }
             Err(e) => {
@@ -335,7 +338,7 @@ impl Bypass {
         }
     }
 
-    /// The destination has taken nothing for [`DEST_STALL`]: what is left of its own output
+    /// The destination has taken nothing for [`dest_stall`]: what is left of its own output
     /// goes back to its queue, the body to `input`, and the device copies the body to it.
     fn take_back(
         &mut self,
@@ -346,7 +349,8 @@ impl Bypass {
         dev: &mut Dev,
     ) -> io::Result<Progress> {
         debug!(
-            "destination {dest:?} took nothing for {DEST_STALL:?}: copying the body to its queue"
+            "destination {dest:?} took nothing for {:?}: copying the body to its queue",
+            dest_stall(dev)
         );
         let taken = pipe.take_all();
         host.pipes().give(pipe);

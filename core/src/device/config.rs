@@ -38,12 +38,23 @@ pub struct DeviceConfig {
     pub progress_timeout: Duration,
     /// The forwarder's subscription table: its size, and each subscriber's share of it.
     pub subscriptions: SubscriptionLimits,
+    /// A queue's client over its high-water mark (or whose queue cannot grow for want of
+    /// memory) whose socket has taken nothing this long is not reading: replies for it are
+    /// dropped (counted) rather than hold their worker. Zero drops them at once, as libzmq's
+    /// ROUTER does.
+    pub client_stall: Duration,
+    /// How long body bytes the caller moves past the device
+    /// ([`Device::bypass_target`](super::Device::bypass_target)) may wait for their
+    /// destination's socket to take any of them before the caller takes them back and the body
+    /// is queued instead. The device does not use it; it is the caller's side of the bypass.
+    pub splice_stall: Duration,
 }
 
 impl DeviceConfig {
     /// The defaults: 64 MiB messages, 1 MiB high-water mark, 64 KiB input, no heartbeats,
-    /// 5 s of progress for a message cut through, [`SubscriptionLimits::DEFAULT`]; a
-    /// forwarder's sessions announce frames with [`MAX_TOPIC`] head bytes.
+    /// 5 s of progress for a message cut through, [`SubscriptionLimits::DEFAULT`], 250 ms
+    /// for a client not reading its replies, 20 ms for a destination not taking a body that
+    /// goes by; a forwarder's sessions announce frames with [`MAX_TOPIC`] head bytes.
     pub const fn new(kind: Kind) -> Self {
         let mut limits = Limits::DEFAULT;
         if let Kind::Forwarder { .. } = kind {
@@ -58,6 +69,8 @@ impl DeviceConfig {
             input_capacity: 64 << 10,
             progress_timeout: Duration::from_secs(5),
             subscriptions: SubscriptionLimits::DEFAULT,
+            client_stall: Duration::from_millis(250),
+            splice_stall: Duration::from_millis(20),
         }
     }
 

@@ -162,7 +162,7 @@ pub struct Device<'s, Q> {
     /// that drains wakes the blocked sources.
     memory_blocked: bool,
     /// When a worker waiting to reply to a client over its mark gets another try (the client
-    /// may have stopped reading by then: `queue::CLIENT_STALL`).
+    /// may have stopped reading by then: `DeviceConfig::client_stall`).
     reply_retry: Option<Instant>,
     /// Whose subscription was refused last, per cause (in [`Refusal::ALL`]'s order).
     last_refused: [Option<PeerId>; 4],

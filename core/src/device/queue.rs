@@ -4,14 +4,7 @@
 
 use super::pump::Route;
 use super::{ByteQueue, Device, Kind, PeerId, Side};
-use crate::time::Duration;
 use crate::wire::frame::FrameHead;
-
-/// A client over its high-water mark whose socket has taken nothing for this long is not
-/// reading: replies for it are dropped (counted) rather than hold their worker, which answers
-/// other clients too. Until then the worker waits, so a client that reads, however slowly,
-/// loses nothing. A worker waiting on such a client costs the others at most this, once.
-pub const CLIENT_STALL: Duration = Duration::from_millis(250);
 
 /// Length of the routing frame a queue puts before each request: 0x00, slot, generation.
 const ROUTING_ID_LEN: usize = 9;
@@ -45,9 +38,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// A worker's reply: to the client its routing frame names. A client at its high-water
     /// mark (or whose queue cannot grow for want of memory) gets it once it drains; one that
-    /// has not read for [`CLIENT_STALL`] loses it (counted), as with libzmq's ROUTER: a client
-    /// that does not read its replies must not hold the worker. A client taking another reply
-    /// that is still arriving gets this one after it.
+    /// has not read for [`DeviceConfig::client_stall`](super::DeviceConfig::client_stall)
+    /// loses it (counted), as with libzmq's ROUTER: a client that does not read its replies
+    /// must not hold the worker, which answers other clients too. Until then the worker waits,
+    /// so a client that reads, however slowly, loses nothing; a worker waiting on one that
+    /// does not costs the others at most that, once. A client taking another reply that is
+    /// still arriving gets this one after it.
     pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
         let Some(client) = self.reply_target(head, prefix) else {
             self.stats.dropped.unroutable += 1;
@@ -62,7 +58,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // A client holding bytes it does not read is full below its mark too when the memory
         // for more is spent; one with an empty queue waits for memory like the others.
         let stuck = c.queue.len() > 0;
-        let stalled_at = c.drained_at + CLIENT_STALL;
+        let stalled_at = c.drained_at + self.cfg.client_stall;
         if !above && held {
             return Route::Blocked;
         }

@@ -61,6 +61,8 @@ pub struct RawDevice {
     pub heartbeat_ivl: Option<Spanned<Value>>,
     pub heartbeat_timeout: Option<Spanned<Value>>,
     pub handshake_timeout: Option<Spanned<Value>>,
+    pub client_stall: Option<Spanned<Value>>,
+    pub splice_stall: Option<Spanned<Value>>,
 }
 
 impl RawDevice {
@@ -85,6 +87,8 @@ impl RawDevice {
             (Opt::HeartbeatIvl, self.heartbeat_ivl.take()),
             (Opt::HeartbeatTimeout, self.heartbeat_timeout.take()),
             (Opt::HandshakeTimeout, self.handshake_timeout.take()),
+            (Opt::ClientStall, self.client_stall.take()),
+            (Opt::SpliceStall, self.splice_stall.take()),
         ]
         .into_iter()
         .filter_map(|(opt, v)| Some((opt, v?)))

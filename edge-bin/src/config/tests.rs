@@ -69,6 +69,8 @@ kind = "queue"
 frontend = "tcp://127.0.0.1:7001"
 backend = "tcp://127.0.0.1:7002"
 max_splices = 0
+client_stall = "1500ms"
+splice_stall = 5
 "#);
     assert_eq!(cfg.log_level, Some(LevelFilter::Debug));
     assert_eq!(cfg.process.memory_max, 64 << 20);
@@ -92,10 +94,14 @@ max_splices = 0
             heartbeat_ivl_ms: 1000,
             heartbeat_timeout_ms: Some(2500),
             handshake_timeout_ms: 500,
+            client_stall_ms: 250,
+            splice_stall_ms: 20,
         }
     );
     // The forwarder never splices: max_splices is a queue's and a streamer's.
-    assert_eq!(cfg.devices[1].tuning.max_splices, 0);
+    let jobs = &cfg.devices[1].tuning;
+    assert_eq!(jobs.max_splices, 0);
+    assert_eq!((jobs.client_stall_ms, jobs.splice_stall_ms), (1500, 5));
 }
 
 #[test]
@@ -143,7 +149,7 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "frontends = [\"tcp://*:1\"]",
-            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, max_subscriptions, max_subscriptions_per_peer, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout",
+            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, max_subscriptions, max_subscriptions_per_peer, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, splice_stall",
         ),
         (
             "name = \"b\"",

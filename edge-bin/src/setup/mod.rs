@@ -69,6 +69,12 @@ pub struct Tuning {
     /// `None`: three intervals.
     pub heartbeat_timeout_ms: Option<u64>,
     pub handshake_timeout_ms: u64,
+    /// A queue's client that reads nothing this long while its replies wait loses them;
+    /// zero drops them at once.
+    pub client_stall_ms: u64,
+    /// A body going socket to socket that its destination takes nothing of this long is
+    /// taken back and queued instead.
+    pub splice_stall_ms: u64,
 }
 
 impl Default for Tuning {
@@ -89,6 +95,8 @@ impl Default for Tuning {
             heartbeat_ivl_ms: 10_000,
             heartbeat_timeout_ms: None,
             handshake_timeout_ms: 10_000,
+            client_stall_ms: 250,
+            splice_stall_ms: 20,
         }
     }
 }
@@ -115,6 +123,8 @@ impl DeviceSetup {
         cfg.handshake_timeout = Duration::from_millis(t.handshake_timeout_ms);
         cfg.input_capacity = self.input_capacity();
         cfg.progress_timeout = Duration::from_millis(t.progress_timeout_ms);
+        cfg.client_stall = Duration::from_millis(t.client_stall_ms);
+        cfg.splice_stall = Duration::from_millis(t.splice_stall_ms);
         if t.heartbeat_ivl_ms > 0 {
             let mut hb = Heartbeat::every(Duration::from_millis(t.heartbeat_ivl_ms));
             if let Some(ms) = t.heartbeat_timeout_ms {

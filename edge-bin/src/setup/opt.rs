@@ -17,6 +17,7 @@ use zedge_core::device::ConfigError;
 const FORWARDER: &[Kind] = &[Kind::Forwarder { classic: false }];
 /// The devices that pass large bodies through a pipe: one producer to one consumer.
 const SPLICING: &[Kind] = &[Kind::Queue, Kind::Streamer];
+const QUEUE: &[Kind] = &[Kind::Queue];
 
 /// The most `max_splices` may be: each splice holds two descriptors and a pipe of kernel
 /// memory (64 KiB by default) while a body goes through it, so 1,024 already cost 2,048
@@ -58,13 +59,15 @@ pub enum Opt {
     HeartbeatIvl,
     HeartbeatTimeout,
     HandshakeTimeout,
+    ClientStall,
+    SpliceStall,
     /// The one process option; declared last, so device options index from zero.
     MemoryMax,
 }
 
 impl Opt {
     /// The options of a device, in declaration order.
-    pub const DEVICE: [Opt; 14] = [
+    pub const DEVICE: [Opt; 16] = [
         Opt::Classic,
         Opt::MaxMsgSize,
         Opt::QueueHwm,
@@ -79,6 +82,8 @@ impl Opt {
         Opt::HeartbeatIvl,
         Opt::HeartbeatTimeout,
         Opt::HandshakeTimeout,
+        Opt::ClientStall,
+        Opt::SpliceStall,
     ];
 
     /// The options of the whole process.
@@ -103,6 +108,8 @@ impl Opt {
             Opt::HeartbeatIvl => ("heartbeat_ivl", "--heartbeat-ivl"),
             Opt::HeartbeatTimeout => ("heartbeat_timeout", "--heartbeat-timeout"),
             Opt::HandshakeTimeout => ("handshake_timeout", "--handshake-timeout"),
+            Opt::ClientStall => ("client_stall", "--client-stall"),
+            Opt::SpliceStall => ("splice_stall", "--splice-stall"),
             Opt::MemoryMax => ("memory_max", "--memory-max"),
         }
     }
@@ -156,7 +163,9 @@ impl Opt {
             Opt::ProgressTimeout
             | Opt::HeartbeatIvl
             | Opt::HeartbeatTimeout
-            | Opt::HandshakeTimeout => Form::Duration,
+            | Opt::HandshakeTimeout
+            | Opt::ClientStall
+            | Opt::SpliceStall => Form::Duration,
         }
     }
 
@@ -218,7 +227,8 @@ impl Opt {
     pub fn kinds(self) -> &'static [Kind] {
         match self {
             Opt::Classic | Opt::MaxSubscriptions | Opt::MaxSubscriptionsPerPeer => FORWARDER,
-            Opt::MaxSplices => SPLICING,
+            Opt::MaxSplices | Opt::SpliceStall => SPLICING,
+            Opt::ClientStall => QUEUE,
             _ => &KINDS,
         }
     }
@@ -235,7 +245,10 @@ impl Opt {
             Opt::MaxSubscriptions | Opt::MaxSubscriptionsPerPeer => {
                 ", which keeps no subscriptions"
             }
-            Opt::MaxSplices => ", which never splices (a message may go to many subscribers)",
+            Opt::MaxSplices | Opt::SpliceStall => {
+                ", which never splices (a message may go to many subscribers)"
+            }
+            Opt::ClientStall => ", which has no clients waiting for replies",
             _ => "",
         }
     }

@@ -75,6 +75,8 @@ impl Written {
                 Opt::HeartbeatIvl => t.heartbeat_ivl_ms = n,
                 Opt::HeartbeatTimeout => t.heartbeat_timeout_ms = Some(n),
                 Opt::HandshakeTimeout => t.handshake_timeout_ms = n,
+                Opt::ClientStall => t.client_stall_ms = n,
+                Opt::SpliceStall => t.splice_stall_ms = n,
                 Opt::MemoryMax => {}
             }
         }

@@ -1,7 +1,6 @@
 //! Queue: reply routing, late workers, large messages, backpressure.
 
 use super::*;
-use crate::device::queue::CLIENT_STALL;
 use crate::time::Duration;
 
 #[test]
@@ -170,6 +169,7 @@ fn queue_holds_requests_until_a_worker_arrives() {
 fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
     let mut cfg = DeviceConfig::new(Kind::Queue);
     cfg.queue_hwm = 1024;
+    cfg.client_stall = Duration::from_millis(700);
     let mut store = Storage::new(8, 0);
     let mut net = Net::new(cfg, &mut store);
     let worker = net.connect_echo(Dealer);
@@ -190,10 +190,14 @@ fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
         net.msgs(normal).is_empty(),
         "the worker waits for a client over its mark"
     );
-    // ...until the client has taken nothing for CLIENT_STALL: then its replies are dropped,
+    // ...until the client has taken nothing for client_stall: then its replies are dropped,
     // counted, and the worker goes on.
     let retry = net.dev.poll_timeout().expect("a retry is due");
-    assert!(retry <= net.now + CLIENT_STALL);
+    assert!(retry <= net.now + cfg.client_stall);
+    net.now = net.now + Duration::from_millis((retry - net.now).as_millis() - 1);
+    net.dev.handle_timeout(net.now);
+    net.pump();
+    assert_eq!(net.dev.stats().dropped.hwm, 0, "not before client_stall");
     net.now = retry;
     net.dev.handle_timeout(net.now);
     net.pump();
@@ -222,6 +226,7 @@ fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
 fn a_client_that_reads_slowly_loses_no_reply() {
     let mut cfg = DeviceConfig::new(Kind::Queue);
     cfg.queue_hwm = 1024;
+    cfg.client_stall = Duration::from_secs(2);
     let mut store = Storage::new(8, 0);
     let mut net = Net::new(cfg, &mut store);
     net.connect_echo(Dealer);
@@ -232,9 +237,9 @@ fn a_client_that_reads_slowly_loses_no_reply() {
         net.send(slow, &envelope(false, &[i; 500]));
     }
     net.pump();
-    // It takes a little well within CLIENT_STALL each time: the worker waits for it.
+    // It takes a little well within client_stall each time: the worker waits for it.
     for _ in 0..40 {
-        net.now = net.now + Duration::from_millis(CLIENT_STALL.as_millis() / 2);
+        net.now = net.now + Duration::from_millis(1_500);
         net.dev.handle_timeout(net.now);
         net.write(slow, 600);
         net.pump();
@@ -243,5 +248,29 @@ fn a_client_that_reads_slowly_loses_no_reply() {
     net.pump();
     assert_eq!(net.dev.stats().dropped.hwm, 0);
     assert_eq!(net.msgs(slow).len(), 20);
+    net.assert_healthy();
+}
+
+/// With `client_stall` at zero, a reply for a client over its mark is dropped at once, as
+/// libzmq's ROUTER drops it: the worker never waits.
+#[test]
+fn a_client_stall_of_zero_drops_at_once() {
+    let mut cfg = DeviceConfig::new(Kind::Queue);
+    cfg.queue_hwm = 1024;
+    cfg.client_stall = Duration::ZERO;
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    net.connect_echo(Dealer);
+    let stuck = net.connect(Frontend, Dealer);
+    let normal = net.connect(Frontend, Req);
+    net.pump();
+    net.pause(stuck, true);
+    for i in 0..20u8 {
+        net.send(stuck, &envelope(false, &[i; 500]));
+    }
+    net.send(normal, &envelope(true, &[0]));
+    net.pump();
+    assert!(net.dev.stats().dropped.hwm > 0);
+    assert_eq!(net.msgs(normal), [envelope(true, &[b'r', b'e', b':', 0])]);
     net.assert_healthy();
 }
