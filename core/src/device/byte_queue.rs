@@ -65,6 +65,36 @@ pub trait ByteQueue {
 
     /// Drop the `n` newest bytes (a message that will never be completed).
     fn truncate_back(&mut self, n: usize);
+
+    /// Whether the queue can hold messages back ([`ByteQueue::push_later`]) while another
+    /// message is still going into it. A forwarder's subscriber taking a message cut through
+    /// from one publisher then gets the other publishers' messages after it, instead of
+    /// making them wait for it.
+    const DEFERS: bool = false;
+
+    /// Make room to hold `n` more bytes back, so that [`ByteQueue::push_later`] of up to `n`
+    /// bytes cannot fail; false if there is none (always, in a queue that does not defer).
+    fn reserve_later(&mut self, n: usize) -> bool {
+        n == 0
+    }
+
+    /// Hold `data` back until [`ByteQueue::release_later`], after a
+    /// [`ByteQueue::reserve_later`] that covers it. Held-back bytes are neither in
+    /// [`ByteQueue::len`] nor in [`ByteQueue::front`].
+    fn push_later(&mut self, data: &[u8]) {
+        let _ = data;
+    }
+
+    /// Bytes held back.
+    fn later_len(&self) -> usize {
+        0
+    }
+
+    /// Append what was held back to the queue, in order: how many bytes. They go in even past
+    /// the capacity (by at most what [`ByteQueue::reserve_later`] let in).
+    fn release_later(&mut self) -> usize {
+        0
+    }
 }
 
 /// A fixed ring of `N` bytes.

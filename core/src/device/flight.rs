@@ -215,6 +215,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             if owes {
                 self.flush_control(d);
             }
+            self.release_later(d);
         }
         if !self.blocked.is_empty() {
             self.wake_blocked();
@@ -245,6 +246,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             self.held -= 1;
             if clean {
                 self.flush_control(d);
+                self.release_later(d);
             } else {
                 self.stats.resets += 1;
                 self.request_close(d, CloseReason::SenderAborted);

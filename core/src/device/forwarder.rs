@@ -4,21 +4,31 @@
 //! travel upstream (`upstream.rs`): the first subscriber to a topic sends it to every
 //! publisher, the last to leave cancels it, and a publisher that (re)connects learns them all.
 
+use super::later;
 use super::peer::{Held, Src};
 use super::pump::Route;
 use super::subs::Refusal;
 use super::{ByteQueue, Device};
 
 impl<Q: ByteQueue> Device<'_, Q> {
-    /// A publication: to every matching subscriber with room.
-    pub(super) fn route_publication(&mut self, idx: u32, prefix: &[u8]) -> Route {
+    /// A publication: to every matching subscriber with room. `whole`: all of it, when it is
+    /// all here.
+    pub(super) fn route_publication(
+        &mut self,
+        idx: u32,
+        prefix: &[u8],
+        whole: Option<&[u8]>,
+    ) -> Route {
         // A subscriber taking another publisher's large message (cut through as it arrives)
-        // gets this one after it: the wait lasts while that message arrives, since a
-        // forwarder never makes a publisher wait mid-message.
-        if self.held > 0 && self.subscriber_held(prefix) {
+        // gets this one after it. Where its queue can hold messages back, this one is held
+        // back for it (`later.rs`) and goes to the others now; else the publisher waits while
+        // that message arrives (a forwarder never makes a publisher wait mid-message, so
+        // nothing else can hold it).
+        let whole = whole.filter(|_| Q::DEFERS);
+        if self.held > 0 && whole.is_none() && self.subscriber_held(prefix) {
             return Route::Blocked;
         }
-        self.fan_out(idx, prefix);
+        self.fan_out(idx, prefix, whole);
         Route::Go
     }
 
@@ -32,8 +42,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         held
     }
 
-    /// Hold every subscriber whose subscriptions match `prefix` and that has room.
-    fn fan_out(&mut self, idx: u32, prefix: &[u8]) {
+    /// Hold every subscriber whose subscriptions match `prefix` and that has room; one held
+    /// by another message gets `whole` held back, if given.
+    fn fan_out(&mut self, idx: u32, prefix: &[u8], whole: Option<&[u8]>) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             // Stamps from 2^32 messages ago could read as fresh: clear them.
@@ -46,6 +57,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         // Room for what each copies: shared bodies are stored once (`room.rs`).
         let (epoch, hwm, need) = (self.epoch, self.cfg.queue_hwm, self.need - self.need_shared);
+        let max_size = self.cfg.limits.max_message_size;
         let Device {
             slots,
             subs,
@@ -63,7 +75,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             sub.epoch = epoch;
             if sub.held.is_some() {
-                stats.dropped.busy += 1;
+                match whole {
+                    Some(msg) => later::hold_back(&mut sub.queue, msg, (hwm, max_size), stats),
+                    None => stats.dropped.busy += 1,
+                }
             } else if sub.queue.len() >= hwm {
                 stats.dropped.hwm += 1;
             } else if !sub.queue.reserve(need) {

@@ -38,6 +38,7 @@ mod error;
 mod flight;
 mod forwarder;
 mod kind;
+mod later;
 mod lifecycle;
 mod output;
 mod peer;

@@ -75,7 +75,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
         }
         self.set_need(rest, held);
-        match self.route(idx, head, prefix) {
+        let whole = (missing == Some(0)).then(|| &rest[..held]);
+        match self.route(idx, head, prefix, whole) {
             Route::Go => {}
             Route::Blocked => {
                 self.block(idx);
@@ -235,8 +236,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
-    /// Which device routes a message that starts from `idx` now, and where.
-    fn route(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
+    /// Which device routes a message that starts from `idx` now, and where; `whole`: all of
+    /// it, when it is all here.
+    fn route(&mut self, idx: u32, head: FrameHead, prefix: &[u8], whole: Option<&[u8]>) -> Route {
         use super::Kind::{Forwarder, Queue, Streamer};
         let Some(side) = self.peer(idx).map(|p| p.side) else {
             return Route::Discard;
@@ -245,7 +247,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             (Streamer, Side::Frontend) => self.route_work(idx),
             (Queue, Side::Frontend) => self.route_request(idx),
             (Queue, Side::Backend) => self.route_reply(idx, head, prefix),
-            (Forwarder { .. }, Side::Frontend) => self.route_publication(idx, prefix),
+            (Forwarder { .. }, Side::Frontend) => self.route_publication(idx, prefix, whole),
             (Streamer | Forwarder { .. }, Side::Backend) => Route::Discard,
         }
     }

@@ -156,6 +156,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             d.pushed = held.mark;
             self.stats.dropped.memory += 1;
             self.flush_control(dest);
+            self.release_later(dest);
         } else {
             self.stats.resets += 1;
             self.request_close(dest, CloseReason::OutOfMemory);

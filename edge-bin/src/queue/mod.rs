@@ -67,6 +67,16 @@ pub struct HeapQueue {
     pieces: Option<Box<Pieces>>,
     /// What `buf` holds past [`MIN_ALLOC`].
     charge: Charge,
+    /// Messages held back until the one going in now is all in
+    /// ([`ByteQueue::push_later`]); allocated with the first.
+    later: Option<Box<Later>>,
+}
+
+/// Bytes held back, and what they hold of the budget.
+#[derive(Debug)]
+struct Later {
+    bytes: Vec<u8>,
+    charge: Charge,
 }
 
 impl HeapQueue {
@@ -79,6 +89,7 @@ impl HeapQueue {
             shared: 0,
             pieces: None,
             charge,
+            later: None,
         }
     }
 
@@ -142,6 +153,7 @@ impl HeapQueue {
 impl ByteQueue for HeapQueue {
     type Shared = Arc<Stored>;
     const SHARES: bool = true;
+    const DEFERS: bool = true;
 
     fn len(&self) -> usize {
         self.buf.len() + self.shared
@@ -153,7 +165,8 @@ impl ByteQueue for HeapQueue {
 
     fn push(&mut self, data: &[u8]) -> Result<(), Full> {
         let len = self.buf.len();
-        if self.copy_room - len < data.len() {
+        // Bytes held back and let in may have taken it past its capacity for a while.
+        if self.copy_room.saturating_sub(len) < data.len() {
             return Err(Full);
         }
         let need = len + data.len();
@@ -167,7 +180,8 @@ impl ByteQueue for HeapQueue {
     fn reserve(&mut self, n: usize) -> bool {
         // Room in what it holds (never more than its capacity) is the message path's case.
         let len = self.buf.len();
-        n <= self.buf.capacity() - len || (n <= self.copy_room - len && self.grow(len + n))
+        n <= self.buf.capacity() - len
+            || (n <= self.copy_room.saturating_sub(len) && self.grow(len + n))
     }
 
     fn share(&self, data: &[u8]) -> Option<Arc<Stored>> {
@@ -176,7 +190,7 @@ impl ByteQueue for HeapQueue {
 
     fn push_shared(&mut self, piece: &Arc<Stored>) -> Result<(), Full> {
         let n = piece.len();
-        if self.copy_room - self.buf.len() < n {
+        if self.copy_room.saturating_sub(self.buf.len()) < n {
             return Err(Full);
         }
         if n == 0 {
@@ -214,5 +228,63 @@ impl ByteQueue for HeapQueue {
         let keep = self.buf.len().saturating_sub(n);
         self.buf.truncate(keep);
         self.release_if_drained();
+    }
+
+    fn reserve_later(&mut self, n: usize) -> bool {
+        let capacity = self.capacity();
+        let charge = &self.charge;
+        let later = self.later.get_or_insert_with(|| {
+            Box::new(Later {
+                bytes: Vec::new(),
+                charge: charge.fresh(),
+            })
+        });
+        let need = later.bytes.len().saturating_add(n);
+        if need <= later.bytes.capacity() {
+            return true;
+        }
+        if need > capacity {
+            return false;
+        }
+        let doubled = need.max(later.bytes.capacity() * 2).min(capacity);
+        let target = if later.charge.grow_to(doubled) {
+            doubled
+        } else if later.charge.grow_to(need) {
+            need
+        } else {
+            later.charge.refused();
+            return false;
+        };
+        later.bytes.reserve_exact(target - later.bytes.len());
+        later.charge.force_to(later.bytes.capacity());
+        true
+    }
+
+    fn push_later(&mut self, data: &[u8]) {
+        if let Some(later) = self.later.as_deref_mut() {
+            later.bytes.extend_from_slice(data);
+            // Within what was reserved, unless the caller did not ask.
+            later.charge.force_to(later.bytes.capacity());
+        }
+    }
+
+    fn later_len(&self) -> usize {
+        self.later.as_ref().map_or(0, |l| l.bytes.len())
+    }
+
+    fn release_later(&mut self) -> usize {
+        let Some(later) = self.later.take() else {
+            return 0;
+        };
+        let n = later.bytes.len();
+        if n > 0 {
+            // They are here already: the queue's own charge takes them over, before the
+            // charge that held them goes back with `later`.
+            self.buf.reserve(n);
+            self.charge
+                .force_to(self.buf.capacity().saturating_sub(MIN_ALLOC));
+            self.buf.extend(&later.bytes);
+        }
+        n
     }
 }

@@ -289,3 +289,45 @@ fn pieces_obey_the_capacity() {
         "the refused push holds nothing"
     );
 }
+
+/// Bytes held back stay out of the queue, charged to the budget, until released: then they
+/// follow what the queue held, in order, and their charge is the queue's.
+#[test]
+fn held_back_bytes_follow_the_message_in_progress_and_stay_charged() {
+    let (mut q, account) = budgeted(1 << 20, 0);
+    q.push(b"head of a large message").unwrap();
+    assert!(q.reserve_later(10_000));
+    q.push_later(b"later-1 ");
+    q.push_later(b"later-2");
+    assert_eq!((q.len(), q.later_len()), (23, 15));
+    assert_eq!(
+        contents(&q),
+        b"head of a large message",
+        "not in the queue yet"
+    );
+    assert!(
+        account.budget().used() >= 10_000,
+        "the room held back is charged"
+    );
+    q.push(b" and its end").unwrap();
+    assert_eq!(q.release_later(), 15);
+    assert_eq!(q.later_len(), 0);
+    assert_eq!(
+        contents(&q),
+        b"head of a large message and its endlater-1 later-2"
+    );
+    q.consume(q.len());
+    assert_eq!(account.budget().used(), 0, "all given back");
+}
+
+/// Holding back is refused past the capacity and when the budget has nothing left; the
+/// queue is unchanged.
+#[test]
+fn holding_back_is_refused_without_room() {
+    let (mut q, _account) = budgeted(4_000, 0);
+    assert!(!q.reserve_later(5_000), "the budget");
+    assert_eq!(q.later_len(), 0);
+    let mut small = queue(1_000);
+    assert!(!small.reserve_later(1_001), "the capacity");
+    assert!(small.reserve_later(1_000));
+}

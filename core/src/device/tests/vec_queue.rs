@@ -27,6 +27,8 @@ pub struct VecQueue {
     /// Copied bytes queued.
     copied: usize,
     ration: Option<usize>,
+    /// Bytes held back.
+    later: Vec<u8>,
 }
 
 /// The part `start..end` of `bytes` is queued.
@@ -100,6 +102,7 @@ impl VecQueue {
             cap,
             copied: 0,
             ration: None,
+            later: Vec::new(),
         }
     }
 
@@ -113,12 +116,12 @@ impl VecQueue {
         let rationed = self
             .ration
             .map_or(usize::MAX, |r| r.saturating_sub(self.copied));
-        (self.cap - self.len).min(rationed)
+        self.cap.saturating_sub(self.len).min(rationed)
     }
 
     fn append(&mut self, bytes: Rc<[u8]>, shared: bool) -> Result<(), Full> {
         let room = if shared {
-            self.cap - self.len
+            self.cap.saturating_sub(self.len)
         } else {
             self.copy_room()
         };
@@ -149,6 +152,7 @@ fn slice(c: Option<&Chunk>) -> &[u8] {
 impl ByteQueue for VecQueue {
     type Shared = Rc<[u8]>;
     const SHARES: bool = true;
+    const DEFERS: bool = true;
 
     fn len(&self) -> usize {
         self.len
@@ -182,6 +186,35 @@ impl ByteQueue for VecQueue {
 
     fn reserve(&mut self, n: usize) -> bool {
         self.copy_room() >= n
+    }
+
+    fn reserve_later(&mut self, n: usize) -> bool {
+        self.copy_room().saturating_sub(self.later.len()) >= n
+    }
+
+    fn push_later(&mut self, data: &[u8]) {
+        self.later.extend_from_slice(data);
+    }
+
+    fn later_len(&self) -> usize {
+        self.later.len()
+    }
+
+    fn release_later(&mut self) -> usize {
+        let later: Rc<[u8]> = core::mem::take(&mut self.later).into();
+        let n = later.len();
+        if n > 0 {
+            // Past the capacity if need be, as the trait allows.
+            self.len += n;
+            self.copied += n;
+            self.chunks.push_back(Chunk {
+                bytes: later,
+                start: 0,
+                end: n,
+                shared: false,
+            });
+        }
+        n
     }
 
     fn front(&self) -> (&[u8], &[u8]) {

@@ -1,0 +1,101 @@
+//! Messages held back for a subscriber that is taking another publisher's message cut
+//! through: they go into its queue after that message, in the order they came, while the
+//! publishers that sent them and the other subscribers go on.
+//!
+//! Without it, a publisher whose message reached such a subscriber had to wait for the whole
+//! cut-through message (seconds, from a sender on a slow link), and so did every other
+//! subscriber of that publisher. Only a message that is all here is held back (it is copied
+//! in one go, at routing); one that would itself be cut through still waits. A queue kind
+//! that cannot hold bytes back ([`ByteQueue::DEFERS`], the board's `Ring`) keeps the wait.
+//! What is held back counts toward the subscriber's high-water mark, as queued bytes do: past
+//! it, a message is dropped for that subscriber (counted), never for the others.
+
+use super::stats::Stats;
+use super::{ByteQueue, Device};
+use crate::wire::frame::FrameHead;
+
+/// Hold the message `msg` (all of it, as it came: its first frame head at 0) back for a
+/// subscriber whose queue is `queue`, re-encoded frame by frame as the device forwards it
+/// (commands between its frames are not part of it). Counted as sent once it is held back,
+/// or as dropped: above `hwm` (with what is held back), or for want of memory. A message over
+/// `max_size` is left alone: the session refuses it, and it goes to nobody.
+pub(super) fn hold_back<Q: ByteQueue>(
+    queue: &mut Q,
+    msg: &[u8],
+    (hwm, max_size): (usize, u64),
+    stats: &mut Stats,
+) {
+    let Some((len, body)) = encoded_len(msg) else {
+        return;
+    };
+    if body > max_size {
+        return;
+    }
+    if queue.len().saturating_add(queue.later_len()) >= hwm {
+        stats.dropped.hwm += 1;
+        return;
+    }
+    if !queue.reserve_later(len) {
+        stats.dropped.memory += 1;
+        return;
+    }
+    each_frame(msg, |head, bytes| {
+        queue.push_later(head.encode().as_slice());
+        queue.push_later(bytes);
+    });
+    stats.backend.msgs_out += 1;
+    stats.backend.bytes_out += body;
+}
+
+/// The bytes `msg`'s data frames take re-encoded, and their bodies' bytes; `None` if it is
+/// not one whole message.
+fn encoded_len(msg: &[u8]) -> Option<(usize, u64)> {
+    let (mut len, mut body) = (0usize, 0u64);
+    let whole = each_frame(msg, |head, bytes| {
+        len = len.saturating_add(head.encoded_len() + bytes.len());
+        body = body.saturating_add(head.len);
+    });
+    whole.then_some((len, body))
+}
+
+/// Each data frame of the message `msg`, its head and body, in order; whether it was one
+/// whole message.
+fn each_frame(msg: &[u8], mut f: impl FnMut(FrameHead, &[u8])) -> bool {
+    let mut at = 0usize;
+    while let Ok(Some((head, used))) = FrameHead::decode(&msg[at..]) {
+        let start = at + used;
+        let Some(bytes) = usize::try_from(head.len)
+            .ok()
+            .and_then(|n| msg.get(start..start.checked_add(n)?))
+        else {
+            return false;
+        };
+        at = start + bytes.len();
+        if head.command {
+            continue;
+        }
+        f(head, bytes);
+        if !head.more {
+            return true;
+        }
+    }
+    false
+}
+
+impl<Q: ByteQueue> Device<'_, Q> {
+    /// `idx`'s message in progress ended or was taken back: what was held back for it goes
+    /// into its queue now.
+    pub(super) fn release_later(&mut self, idx: u32) {
+        if !Q::DEFERS {
+            return;
+        }
+        let Some(peer) = self.peer_mut(idx) else {
+            return;
+        };
+        let n = peer.queue.release_later();
+        if n > 0 {
+            peer.pushed += n as u64;
+            self.request_wake(idx);
+        }
+    }
+}
