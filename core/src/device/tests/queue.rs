@@ -165,13 +165,10 @@ fn queue_holds_requests_until_a_worker_arrives() {
     net.assert_healthy();
 }
 
-#[test]
-fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
-    let mut cfg = DeviceConfig::new(Kind::Queue);
-    cfg.queue_hwm = 1024;
-    cfg.client_stall = Duration::from_millis(700);
-    let mut store = Storage::new(8, 0);
-    let mut net = Net::new(cfg, &mut store);
+/// A queue with a 1 KiB mark: an echo worker, a client `stuck` that reads nothing and has
+/// sent 20 requests of 500 bytes, and a `normal` REQ client.
+fn stuck_client(cfg: DeviceConfig, store: &mut Storage) -> (Net<'_>, [P; 3]) {
+    let mut net = Net::new(cfg, store);
     let worker = net.connect_echo(Dealer);
     let stuck = net.connect(Frontend, Dealer);
     let normal = net.connect(Frontend, Req);
@@ -181,6 +178,21 @@ fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
         net.send(stuck, &envelope(false, &[i; 500]));
     }
     net.pump();
+    (net, [worker, stuck, normal])
+}
+
+fn queue_with_mark(client_stall: Duration) -> DeviceConfig {
+    let mut cfg = DeviceConfig::new(Kind::Queue);
+    cfg.queue_hwm = 1024;
+    cfg.client_stall = client_stall;
+    cfg
+}
+
+#[test]
+fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
+    let cfg = queue_with_mark(Duration::from_millis(700));
+    let mut store = Storage::new(8, 0);
+    let (mut net, [worker, stuck, normal]) = stuck_client(cfg, &mut store);
     // Its replies fill its queue to the mark; the worker waits for it a while...
     assert!(net.queued(stuck) >= 1024);
     assert_eq!(net.dev.stats().dropped.hwm, 0, "nothing dropped at once");
@@ -224,9 +236,7 @@ fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
 
 #[test]
 fn a_client_that_reads_slowly_loses_no_reply() {
-    let mut cfg = DeviceConfig::new(Kind::Queue);
-    cfg.queue_hwm = 1024;
-    cfg.client_stall = Duration::from_secs(2);
+    let cfg = queue_with_mark(Duration::from_secs(2));
     let mut store = Storage::new(8, 0);
     let mut net = Net::new(cfg, &mut store);
     net.connect_echo(Dealer);
@@ -255,19 +265,8 @@ fn a_client_that_reads_slowly_loses_no_reply() {
 /// libzmq's ROUTER drops it: the worker never waits.
 #[test]
 fn a_client_stall_of_zero_drops_at_once() {
-    let mut cfg = DeviceConfig::new(Kind::Queue);
-    cfg.queue_hwm = 1024;
-    cfg.client_stall = Duration::ZERO;
     let mut store = Storage::new(8, 0);
-    let mut net = Net::new(cfg, &mut store);
-    net.connect_echo(Dealer);
-    let stuck = net.connect(Frontend, Dealer);
-    let normal = net.connect(Frontend, Req);
-    net.pump();
-    net.pause(stuck, true);
-    for i in 0..20u8 {
-        net.send(stuck, &envelope(false, &[i; 500]));
-    }
+    let (mut net, [_, _, normal]) = stuck_client(queue_with_mark(Duration::ZERO), &mut store);
     net.send(normal, &envelope(true, &[0]));
     net.pump();
     assert!(net.dev.stats().dropped.hwm > 0);
