@@ -10,11 +10,13 @@
 //! - [`broker`] builds the `zedge` binary once and runs devices on free ports; [`agent`] drives
 //!   one libzmq socket in a Python process command by command; [`raw`] speaks exact ZMTP bytes
 //!   for hostile peers; [`wait`] bounds every wait; [`flow`] runs a timestamped normal flow
-//!   beside an abuse and reports what it got.
+//!   beside an abuse and reports what it got; [`normal`] checks a device still carries ten
+//!   messages between fresh libzmq peers after one.
 
 pub mod agent;
 pub mod broker;
 pub mod flow;
+pub mod normal;
 pub mod raw;
 pub mod systemd;
 pub mod wait;

@@ -24,6 +24,7 @@ use zedge_core::wire::greeting::GREETING_LEN;
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker};
 use zedge_tests::flow::{retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS};
+use zedge_tests::normal::normal_flow;
 use zedge_tests::raw;
 use zedge_tests::systemd::{zedge, ConfigRun};
 use zedge_tests::wait::deadline;
@@ -42,47 +43,6 @@ fn field(out: &str, key: &str) -> f64 {
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no {key}= in {out:?}"))
-}
-
-/// Arguments: device, frontend, backend. Ten messages (request/replies for the queue) between
-/// fresh libzmq peers.
-const NORMAL_FLOW: &str = r#"
-import sys, zmq
-device, fe, be = sys.argv[1:4]
-ctx = zmq.Context()
-def sock(kind, ep):
-    s = ctx.socket(kind)
-    s.setsockopt(zmq.LINGER, 0)
-    s.setsockopt(zmq.RCVTIMEO, 10000)
-    s.setsockopt(zmq.SNDTIMEO, 10000)
-    s.connect(ep)
-    return s
-if device == "streamer":
-    a, b = sock(zmq.PUSH, fe), sock(zmq.PULL, be)
-    for i in range(10):
-        a.send_multipart([b"ok", str(i).encode()])
-    for i in range(10):
-        assert b.recv_multipart() == [b"ok", str(i).encode()]
-else:
-    a, b = sock(zmq.REQ, fe), sock(zmq.REP, be)
-    for i in range(10):
-        a.send_multipart([b"ok", str(i).encode()])
-        b.send_multipart(b.recv_multipart() + [b"r"])
-        assert a.recv_multipart() == [b"ok", str(i).encode(), b"r"]
-ctx.destroy(linger=0)
-print("flowed")
-"#;
-
-fn normal_flow(broker: &mut Broker, device: &str) {
-    broker.assert_running();
-    let args = [
-        device.to_owned(),
-        broker.frontend().to_owned(),
-        broker.backend().to_owned(),
-    ];
-    let out = PyPeer::spawn("normal flow", NORMAL_FLOW, &args, Duration::from_secs(30)).finish();
-    assert_eq!(out.trim(), "flowed");
-    broker.assert_running();
 }
 
 // ---------------------------------------------------------------------------------------------
