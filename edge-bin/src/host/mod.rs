@@ -16,6 +16,7 @@
 //! to make room.
 
 mod output;
+mod warnings;
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
@@ -26,8 +27,8 @@ use std::time::{Duration, Instant as StdInstant};
 
 use async_io::Timer;
 use futures_lite::future;
-use log::{info, warn};
-use zedge_core::device::{Device, PeerId, PeerTableFull, Refusal as Refused, Side, Slot, Stats};
+use log::info;
+use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::budget::{Account, Budget, Charge};
@@ -35,12 +36,13 @@ use crate::gate::{Displace, Gate, Limits, Rank, Refusal, Source};
 use crate::net::Stream;
 use crate::outframes::OutFrames;
 use crate::queue::HeapQueue;
-use crate::report::{Burst, RefusedSubscriptions, WARN_EVERY};
-use crate::setup::{DeviceSetup, Mib};
+use crate::report::RefusedSubscriptions;
+use crate::setup::DeviceSetup;
 use crate::signal::Signal;
 use crate::splice::Pipes;
 use crate::storage::Storage;
 pub use output::write_output;
+use warnings::{log_refused, Spent};
 
 pub type Dev = Device<'static, HeapQueue>;
 
@@ -227,23 +229,6 @@ impl DeviceHost {
         r
     }
 
-    /// Refused subscriptions counted since the last look: warned per cause, rate-limited,
-    /// naming the last subscriber refused.
-    fn warn_refused(&self, dev: &Dev) {
-        let conns = self.conns.borrow();
-        let who = |cause: Refused| {
-            let from = dev
-                .last_refused(cause)
-                .and_then(|id| conns.get(&id))
-                .map_or_else(|| "a subscriber".to_owned(), |h| source(h.src));
-            format!("{}backend {from}: subscription refused: {cause}", self.tag)
-        };
-        let counts = dev.stats().refused_subscriptions;
-        self.refused
-            .borrow_mut()
-            .update(StdInstant::now(), &counts, who, log_refused);
-    }
-
     /// Look at the device without changing it (so with nothing to dispatch).
     pub fn peek<R>(&self, f: impl FnOnce(&Dev) -> R) -> R {
         f(&self.dev.borrow())
@@ -402,61 +387,6 @@ impl DeviceHost {
                 .borrow_mut()
                 .flush(StdInstant::now(), log_refused);
         }
-    }
-}
-
-/// Warns, at most once per [`WARN_EVERY`], that the device's buffers could not grow for want
-/// of memory.
-#[derive(Debug, Default)]
-struct Spent {
-    /// Refusals and drops for memory already reported.
-    refused: u64,
-    dropped: u64,
-    warned: Option<StdInstant>,
-}
-
-impl Spent {
-    fn warn(&mut self, tag: &str, account: &Account, stats: &Stats) {
-        let (refused, dropped) = (account.refused(), stats.dropped.memory);
-        let now = StdInstant::now();
-        let quiet = self.warned.is_some_and(|t| now - t < WARN_EVERY);
-        if refused == self.refused || quiet {
-            return;
-        }
-        let budget = account.budget();
-        warn!(
-            "{tag}memory_max is spent: {} of the {} the devices share is in use; since the last \
-             report {} buffers could not grow ({} messages dropped for subscribers, the other \
-             peers waited). Raise memory_max, or lower queue_hwm, store_forward_max or max_peers",
-            Mib(budget.used() as u64),
-            Mib(budget.total() as u64),
-            refused - self.refused,
-            dropped - self.dropped,
-        );
-        (self.refused, self.dropped, self.warned) = (refused, dropped, Some(now));
-    }
-}
-
-impl Drop for DeviceHost {
-    /// The device is stopping: refused subscriptions held back are reported.
-    fn drop(&mut self) {
-        self.refused.get_mut().drain(log_refused);
-    }
-}
-
-fn log_refused(b: &Burst) {
-    warn!(
-        "{} ({} refused for this cause since the last report)",
-        b.last, b.count
-    );
-}
-
-/// A subscriber's address for a warning.
-fn source(src: Source) -> String {
-    match src {
-        Source::Tcp(ip) => ip.to_string(),
-        Source::Ipc => "(ipc)".to_owned(),
-        Source::Connected => "(connected)".to_owned(),
     }
 }
 
