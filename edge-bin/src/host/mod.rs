@@ -15,6 +15,7 @@
 //! keeps out, and closes a connection still in its handshake at once where the gate says so
 //! to make room.
 
+mod admission;
 mod output;
 mod warnings;
 
@@ -28,11 +29,11 @@ use std::time::{Duration, Instant as StdInstant};
 use async_io::Timer;
 use futures_lite::future;
 use log::info;
-use zedge_core::device::{Device, PeerId, PeerTableFull, Side, Slot, Stats};
+use zedge_core::device::{Device, PeerId, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::budget::{Account, Budget, Charge};
-use crate::gate::{Displace, Gate, Limits, Rank, Refusal, Source};
+use crate::gate::{Gate, Limits, Source};
 use crate::net::Stream;
 use crate::outframes::OutFrames;
 use crate::queue::HeapQueue;
@@ -234,89 +235,6 @@ impl DeviceHost {
         f(&self.dev.borrow())
     }
 
-    /// Give a new connection from `src` to the device, if the [`Gate`] lets it in. With it
-    /// comes the connection that was closed to make room for it, if one was.
-    pub fn admit(
-        &self,
-        side: Side,
-        stream: Stream,
-        src: Source,
-    ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
-        let queue = HeapQueue::new(self.queue_capacity, self.charge());
-        let now = self.clock.now();
-        self.with_device(|dev| {
-            let mut gate = self.gate.borrow_mut();
-            let peers = side_peers(dev.stats(), side);
-            let displace =
-                gate.check(side, src, peers, |id| dev.is_ready(id), |id| self.rank(id))?;
-            if let Some(d) = displace {
-                gate.left(side, d.id, d.src);
-                self.displace(dev, d.id);
-            }
-            let id = dev
-                .add_peer(side, queue, now)
-                .map_err(|PeerTableFull| Refusal::NoSlot)?;
-            gate.joined(side, id, src);
-            let peer = Peer {
-                id,
-                signal: Rc::new(Signal::default()),
-                stream: Rc::new(stream),
-            };
-            let handle = Handle {
-                signal: peer.signal.clone(),
-                stream: peer.stream.clone(),
-                side,
-                src,
-                answered: Cell::new(false),
-            };
-            self.conns.borrow_mut().insert(id, handle);
-            Ok((peer, displace))
-        })
-    }
-
-    /// What closing a connection still in its handshake could cost its peer.
-    fn rank(&self, id: PeerId) -> Rank {
-        let conns = self.conns.borrow();
-        match conns.get(&id) {
-            Some(h) if h.answered.get() => {
-                if h.stream.has_input() {
-                    Rank::Talking
-                } else {
-                    Rank::Answered
-                }
-            }
-            _ => Rank::Unanswered,
-        }
-    }
-
-    /// A whole greeting came in on the connection: the device has answered it with its own
-    /// READY (it is no longer [`Rank::Unanswered`]).
-    pub fn greeted(&self, id: PeerId) {
-        if let Some(h) = self.conns.borrow().get(&id) {
-            h.answered.set(true);
-        }
-    }
-
-    /// Close a connection still in its handshake now, not when its task next runs: out of
-    /// the device and the books, its socket shut down, its task told to end.
-    fn displace(&self, dev: &mut Dev, id: PeerId) {
-        if let Some(h) = self.conns.borrow_mut().remove(&id) {
-            h.stream.shutdown();
-            h.signal.displaced();
-        }
-        dev.remove_peer(id);
-    }
-
-    /// Take a connection that ended away from the device.
-    pub fn forget(&self, id: PeerId) {
-        let gone = self.conns.borrow_mut().remove(&id);
-        if let Some(h) = gone {
-            self.gate.borrow_mut().left(h.side, id, h.src);
-        }
-        self.frames.borrow_mut().remove(&id);
-        self.with_device(|dev| dev.remove_peer(id));
-    }
-
     /// A connected peer's socket, for another connection to write to.
     pub fn stream(&self, id: PeerId) -> Option<Rc<Stream>> {
         self.conns.borrow().get(&id).map(|h| h.stream.clone())
@@ -397,15 +315,6 @@ fn limits(d: &DeviceSetup) -> Limits {
         per_address: d.tuning.max_peers_per_address,
         max_handshaking: d.tuning.max_handshaking,
     }
-}
-
-/// Peers on one side, handshake finished or not.
-fn side_peers(s: &Stats, side: Side) -> usize {
-    let n = match side {
-        Side::Frontend => s.frontend.peers,
-        Side::Backend => s.backend.peers,
-    };
-    n as usize
 }
 
 /// `"name "` to start a device's log lines, or nothing for the command line's device.
