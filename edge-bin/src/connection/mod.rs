@@ -11,10 +11,11 @@
 //! What is read and not yet taken is the [`Input`]'s; moving large bodies past the device is
 //! the [`Bypass`]'s, which gets a step before the read and after the feed.
 
+mod wait;
+
 use std::future::poll_fn;
 use std::io;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
@@ -163,37 +164,6 @@ impl Conn {
         }
     }
 
-    /// Let the others run after a round that moved bytes. A plain yield lets the other ready
-    /// tasks run, but the reactor only looks at the sockets once no task is ready: a
-    /// connection whose input never runs out would keep every other socket waiting. So after
-    /// [`FAIR_TURN`] of busy rounds it waits for its own socket through the reactor, which
-    /// sees to every other socket on the way (a signal from another connection also ends
-    /// the wait).
-    ///
-    /// A wake-up given before the wait does not end it: a peer whose every round owes it
-    /// output (a PONG for its PINGs) wakes itself each round, and would never wait. The round
-    /// after the wait does what the wake-up asked; should our socket stay neither readable
-    /// nor writable, a timer (through the reactor too) brings that round [`FAIR_TURN`] later.
-    async fn take_turns(&mut self, sig: &Signal) {
-        let now = Instant::now();
-        let since = *self.busy_since.get_or_insert(now);
-        if now.duration_since(since) < FAIR_TURN {
-            future::yield_now().await;
-            return;
-        }
-        self.busy_since = None;
-        let was_woken = sig.take_wake();
-        let woken = poll_fn(|cx| sig.poll(cx));
-        let late = async {
-            if was_woken {
-                Timer::after(FAIR_TURN).await;
-            } else {
-                future::pending::<()>().await;
-            }
-        };
-        future::or(self.stream.ready(), future::or(woken, late)).await;
-    }
-
     /// Read (or move a body by), feed, write. `Ok(true)` if any byte moved.
     fn round(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
         self.dest_blocked = None;
@@ -318,90 +288,6 @@ impl Conn {
         let (n, full) = write_output(host, dev, self.id, &self.stream)?;
         self.write_blocked = full;
         Ok(n > 0)
-    }
-
-    /// Until the socket can do what the device wants of it, a destination we have bytes for
-    /// can take them, or another connection signals.
-    async fn wait(&mut self, host: &DeviceHost, sig: &Signal) -> io::Result<()> {
-        // The lane's holder is looked at again when its progress is due (a timeout past any
-        // clock's end is never due).
-        let due = self
-            .lane
-            .zip(host.progress_timeout())
-            .and_then(|((since, _), timeout)| since.checked_add(timeout));
-        let dest = match self.dest_blocked.take() {
-            // Gone: the next round gives what we held for it to the device.
-            Some(d) => match host.stream(d) {
-                Some(s) => Some(s),
-                None => return Ok(()),
-            },
-            None => None,
-        };
-        let retry_at = self.retry_at.take();
-        let dest_writable = async {
-            match &dest {
-                // An error shows in the next write to it. A destination that takes nothing
-                // until `retry_at` has its bytes taken back in the next round.
-                Some(s) => {
-                    let writable = async { s.writable().await.unwrap_or(()) };
-                    match retry_at {
-                        Some(at) => {
-                            let expired = async {
-                                Timer::at(at).await;
-                            };
-                            future::or(writable, expired).await
-                        }
-                        None => writable.await,
-                    }
-                }
-                None => future::pending().await,
-            }
-            Ok(())
-        };
-        let own = poll_fn(|cx| {
-            // A signal ends the wait, but the socket is looked at all the same: a connection
-            // signalled again and again (a publisher sent subscriptions, a subscriber sent
-            // messages) would otherwise never see that its input came in.
-            let mut ready = sig.poll(cx).is_ready();
-            let wants_read = self.input.is_blocked()
-                && !self.input.is_eof()
-                && host.peek(|dev| self.takes_input(host, dev));
-            if wants_read {
-                if let Poll::Ready(r) = self.stream.poll_readable(cx) {
-                    r?;
-                    self.input.unblock();
-                    ready = true;
-                }
-            }
-            let owes = || {
-                host.peek(|dev| {
-                    let (a, b) = dev.output(self.id);
-                    !(a.is_empty() && b.is_empty())
-                })
-            };
-            if self.write_blocked && owes() {
-                if let Poll::Ready(r) = self.stream.poll_writable(cx) {
-                    r?;
-                    self.write_blocked = false;
-                    ready = true;
-                }
-            }
-            if ready {
-                Poll::Ready(Ok(()))
-            } else {
-                Poll::Pending
-            }
-        });
-        let lane_due = async {
-            match due {
-                Some(at) => {
-                    Timer::at(at).await;
-                }
-                None => future::pending().await,
-            }
-            Ok(())
-        };
-        future::or(future::or(own, dest_writable), lane_due).await
     }
 
     /// Write what the peer is still owed (an ERROR command, queued messages) until `deadline`.

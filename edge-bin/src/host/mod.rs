@@ -15,32 +15,35 @@
 //! keeps out, and closes a connection still in its handshake at once where the gate says so
 //! to make room.
 
+mod admission;
+mod output;
+mod warnings;
+
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
 use std::future::poll_fn;
-use std::io::{self, IoSlice};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use async_io::Timer;
 use futures_lite::future;
-use log::{info, warn};
-use zedge_core::device::{
-    ByteQueue, Device, PeerId, PeerTableFull, Refusal as Refused, Side, Slot, Stats,
-};
+use log::info;
+use zedge_core::device::{Device, PeerId, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::budget::{Account, Budget, Charge};
-use crate::gate::{Displace, Gate, Limits, Rank, Refusal, Source};
+use crate::gate::{Gate, Limits, Source};
 use crate::net::Stream;
-use crate::outframes::{OutFrames, Queued};
+use crate::outframes::OutFrames;
 use crate::queue::HeapQueue;
-use crate::report::{Burst, RefusedSubscriptions, WARN_EVERY};
-use crate::setup::{DeviceSetup, Mib};
+use crate::report::RefusedSubscriptions;
+use crate::setup::DeviceSetup;
 use crate::signal::Signal;
 use crate::splice::Pipes;
 use crate::storage::Storage;
+pub use output::write_output;
+use warnings::{log_refused, Spent};
 
 pub type Dev = Device<'static, HeapQueue>;
 
@@ -227,109 +230,9 @@ impl DeviceHost {
         r
     }
 
-    /// Refused subscriptions counted since the last look: warned per cause, rate-limited,
-    /// naming the last subscriber refused.
-    fn warn_refused(&self, dev: &Dev) {
-        let conns = self.conns.borrow();
-        let who = |cause: Refused| {
-            let from = dev
-                .last_refused(cause)
-                .and_then(|id| conns.get(&id))
-                .map_or_else(|| "a subscriber".to_owned(), |h| source(h.src));
-            format!("{}backend {from}: subscription refused: {cause}", self.tag)
-        };
-        let counts = dev.stats().refused_subscriptions;
-        self.refused
-            .borrow_mut()
-            .update(StdInstant::now(), &counts, who, log_refused);
-    }
-
     /// Look at the device without changing it (so with nothing to dispatch).
     pub fn peek<R>(&self, f: impl FnOnce(&Dev) -> R) -> R {
         f(&self.dev.borrow())
-    }
-
-    /// Give a new connection from `src` to the device, if the [`Gate`] lets it in. With it
-    /// comes the connection that was closed to make room for it, if one was.
-    pub fn admit(
-        &self,
-        side: Side,
-        stream: Stream,
-        src: Source,
-    ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
-        let queue = HeapQueue::new(self.queue_capacity, self.charge());
-        let now = self.clock.now();
-        self.with_device(|dev| {
-            let mut gate = self.gate.borrow_mut();
-            let peers = side_peers(dev.stats(), side);
-            let displace =
-                gate.check(side, src, peers, |id| dev.is_ready(id), |id| self.rank(id))?;
-            if let Some(d) = displace {
-                gate.left(side, d.id, d.src);
-                self.displace(dev, d.id);
-            }
-            let id = dev
-                .add_peer(side, queue, now)
-                .map_err(|PeerTableFull| Refusal::NoSlot)?;
-            gate.joined(side, id, src);
-            let peer = Peer {
-                id,
-                signal: Rc::new(Signal::default()),
-                stream: Rc::new(stream),
-            };
-            let handle = Handle {
-                signal: peer.signal.clone(),
-                stream: peer.stream.clone(),
-                side,
-                src,
-                answered: Cell::new(false),
-            };
-            self.conns.borrow_mut().insert(id, handle);
-            Ok((peer, displace))
-        })
-    }
-
-    /// What closing a connection still in its handshake could cost its peer.
-    fn rank(&self, id: PeerId) -> Rank {
-        let conns = self.conns.borrow();
-        match conns.get(&id) {
-            Some(h) if h.answered.get() => {
-                if h.stream.has_input() {
-                    Rank::Talking
-                } else {
-                    Rank::Answered
-                }
-            }
-            _ => Rank::Unanswered,
-        }
-    }
-
-    /// A whole greeting came in on the connection: the device has answered it with its own
-    /// READY (it is no longer [`Rank::Unanswered`]).
-    pub fn greeted(&self, id: PeerId) {
-        if let Some(h) = self.conns.borrow().get(&id) {
-            h.answered.set(true);
-        }
-    }
-
-    /// Close a connection still in its handshake now, not when its task next runs: out of
-    /// the device and the books, its socket shut down, its task told to end.
-    fn displace(&self, dev: &mut Dev, id: PeerId) {
-        if let Some(h) = self.conns.borrow_mut().remove(&id) {
-            h.stream.shutdown();
-            h.signal.displaced();
-        }
-        dev.remove_peer(id);
-    }
-
-    /// Take a connection that ended away from the device.
-    pub fn forget(&self, id: PeerId) {
-        let gone = self.conns.borrow_mut().remove(&id);
-        if let Some(h) = gone {
-            self.gate.borrow_mut().left(h.side, id, h.src);
-        }
-        self.frames.borrow_mut().remove(&id);
-        self.with_device(|dev| dev.remove_peer(id));
     }
 
     /// A connected peer's socket, for another connection to write to.
@@ -365,59 +268,6 @@ impl DeviceHost {
     /// Take no more input; output still drains.
     pub fn stop(&self) {
         self.stopping.set(true);
-    }
-
-    /// No connection has output waiting.
-    pub fn all_flushed(&self) -> bool {
-        let dev = self.dev.borrow();
-        self.conns.borrow().keys().all(|&id| {
-            let (a, b) = dev.output(id);
-            a.is_empty() && b.is_empty()
-        })
-    }
-
-    /// `n` bytes of a peer's output are about to be consumed: written, or taken into a pipe.
-    pub fn output_written(&self, dev: &Dev, id: PeerId, n: usize) {
-        let Some(q) = dev.queue(id) else { return };
-        let mut frames = self.frames.borrow_mut();
-        let f = frames.entry(id).or_default();
-        if n == q.len() && !dev.receiving(id) {
-            // All of it, and it ends at a frame boundary: nothing to decode (the usual case,
-            // so following the frames costs the message path nothing).
-            f.drained();
-        } else {
-            f.written(q.slices(), n);
-        }
-    }
-
-    /// `n` body bytes went to a peer's socket past its queue.
-    pub fn output_bypassed(&self, id: PeerId, n: u64) {
-        self.frames.borrow_mut().entry(id).or_default().bypassed(n);
-    }
-
-    /// Bytes taken from `id`'s output came back to its queue ([`Device::return_output`]).
-    pub fn output_returned(&self, id: PeerId) {
-        self.frames.borrow_mut().entry(id).or_default().returned();
-    }
-
-    /// What the connections still have queued, for the report at stop.
-    pub fn queued(&self) -> Queued {
-        let dev = self.dev.borrow();
-        let frames = self.frames.borrow();
-        let mut q = Queued::default();
-        for &id in self.conns.borrow().keys() {
-            let Some(out) = dev.queue(id) else { continue };
-            let f = frames.get(&id).copied().unwrap_or_default();
-            let messages = f.undelivered(out.slices());
-            let n = out.len();
-            if n > 0 || messages != Some(0) {
-                q.peers += 1;
-                q.bytes += n as u64;
-                q.messages += messages.unwrap_or(0);
-                q.unfollowed += usize::from(messages.is_none());
-            }
-        }
-        q
     }
 
     /// Fire the device's timers (handshake limits, heartbeats), do its waiting work a bounded
@@ -458,61 +308,6 @@ impl DeviceHost {
     }
 }
 
-/// Warns, at most once per [`WARN_EVERY`], that the device's buffers could not grow for want
-/// of memory.
-#[derive(Debug, Default)]
-struct Spent {
-    /// Refusals and drops for memory already reported.
-    refused: u64,
-    dropped: u64,
-    warned: Option<StdInstant>,
-}
-
-impl Spent {
-    fn warn(&mut self, tag: &str, account: &Account, stats: &Stats) {
-        let (refused, dropped) = (account.refused(), stats.dropped.memory);
-        let now = StdInstant::now();
-        let quiet = self.warned.is_some_and(|t| now - t < WARN_EVERY);
-        if refused == self.refused || quiet {
-            return;
-        }
-        let budget = account.budget();
-        warn!(
-            "{tag}memory_max is spent: {} of the {} the devices share is in use; since the last \
-             report {} buffers could not grow ({} messages dropped for subscribers, the other \
-             peers waited). Raise memory_max, or lower queue_hwm, store_forward_max or max_peers",
-            Mib(budget.used() as u64),
-            Mib(budget.total() as u64),
-            refused - self.refused,
-            dropped - self.dropped,
-        );
-        (self.refused, self.dropped, self.warned) = (refused, dropped, Some(now));
-    }
-}
-
-impl Drop for DeviceHost {
-    /// The device is stopping: refused subscriptions held back are reported.
-    fn drop(&mut self) {
-        self.refused.get_mut().drain(log_refused);
-    }
-}
-
-fn log_refused(b: &Burst) {
-    warn!(
-        "{} ({} refused for this cause since the last report)",
-        b.last, b.count
-    );
-}
-
-/// A subscriber's address for a warning.
-fn source(src: Source) -> String {
-    match src {
-        Source::Tcp(ip) => ip.to_string(),
-        Source::Ipc => "(ipc)".to_owned(),
-        Source::Connected => "(connected)".to_owned(),
-    }
-}
-
 /// The caps of the device's [`Gate`].
 fn limits(d: &DeviceSetup) -> Limits {
     Limits {
@@ -522,66 +317,11 @@ fn limits(d: &DeviceSetup) -> Limits {
     }
 }
 
-/// Peers on one side, handshake finished or not.
-fn side_peers(s: &Stats, side: Side) -> usize {
-    let n = match side {
-        Side::Frontend => s.frontend.peers,
-        Side::Backend => s.backend.peers,
-    };
-    n as usize
-}
-
 /// `"name "` to start a device's log lines, or nothing for the command line's device.
 pub fn tag(name: &str) -> String {
     if name.is_empty() {
         String::new()
     } else {
         format!("{name} ")
-    }
-}
-
-/// The most slices of a peer's output one write takes. A shared piece (a large body fanned
-/// out) is a slice of its own, so that a queue of them still goes out in few writes, as a
-/// queue of copies does.
-const WRITE_SLICES: usize = 64;
-
-/// Write a peer's output to `stream` until it is gone or the socket is full: the bytes
-/// written, and whether the socket is full.
-pub fn write_output(
-    host: &DeviceHost,
-    dev: &mut Dev,
-    id: PeerId,
-    stream: &Stream,
-) -> io::Result<(usize, bool)> {
-    let mut written = 0;
-    loop {
-        let Some(q) = dev.queue(id) else {
-            return Ok((written, false));
-        };
-        let wrote = if q.has_pieces() {
-            let mut iov = [IoSlice::new(&[]); WRITE_SLICES];
-            let mut n = 0;
-            for (to, s) in iov.iter_mut().zip(q.slices()) {
-                *to = IoSlice::new(s);
-                n += 1;
-            }
-            stream.write_vectored(&iov[..n])
-        } else {
-            let (a, b) = q.front();
-            if a.is_empty() && b.is_empty() {
-                return Ok((written, false));
-            }
-            stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
-        };
-        match wrote {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
-                host.output_written(dev, id, n);
-                dev.consume_output(id, n);
-                written += n;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, true)),
-            Err(e) => return Err(e),
-        }
     }
 }

@@ -1,0 +1,182 @@
+//! The budget's unit tests: takes and refusals at the edges, threads sharing it, and the
+//! lane and kept room as charges grow, shrink and are dropped.
+
+use super::*;
+use std::thread;
+
+fn account(budget: usize, lane: usize, kept: usize) -> Arc<Account> {
+    Arc::new(Account::new(Arc::new(Budget::new(budget)), lane, kept))
+}
+
+#[test]
+fn takes_what_it_has_and_refuses_the_rest_whole() {
+    let b = Budget::new(100);
+    assert!(b.take(60));
+    assert!(!b.take(41), "all or nothing");
+    assert_eq!(b.used(), 60);
+    assert!(b.take(40));
+    assert!(!b.take(1));
+    assert!(b.take(0), "nothing is always there");
+    b.give(100);
+    assert_eq!(b.used(), 0);
+}
+
+#[test]
+fn no_value_overflows_or_underflows_it() {
+    for total in [0, 1, u32::MAX as usize, (1 << 63) - 1, usize::MAX] {
+        let b = Budget::new(total);
+        if total < usize::MAX {
+            assert!(!b.take(usize::MAX));
+            assert!(!b.take(total + 1));
+        }
+        assert!(b.take(total));
+        assert!(!b.take(1), "all of it taken");
+        b.give(usize::MAX);
+        assert_eq!(b.used(), 0, "given back past what was taken: stays at zero");
+        b.force(usize::MAX);
+        b.force(usize::MAX);
+        assert_eq!(b.used(), usize::MAX, "forced past everything: saturates");
+        assert!(!b.take(1));
+        b.give(usize::MAX);
+        assert_eq!(b.used(), 0);
+    }
+}
+
+#[test]
+fn a_smaller_total_refuses_until_enough_is_given_back() {
+    let b = Budget::new(100);
+    assert!(b.take(80));
+    b.resize(50);
+    assert!(!b.take(1));
+    b.give(40);
+    assert!(b.take(10));
+    assert!(!b.take(1));
+    b.resize(usize::MAX);
+    assert!(b.take(usize::MAX - 50));
+}
+
+#[test]
+fn a_forced_take_is_counted_past_the_total() {
+    let b = Budget::new(10);
+    b.force(15);
+    assert_eq!(b.used(), 15);
+    assert!(!b.take(1));
+    b.give(15);
+    assert!(b.take(10));
+}
+
+#[test]
+fn two_threads_never_take_more_than_there_is() {
+    let b = Arc::new(Budget::new(1000));
+    let workers: Vec<_> = (0..2)
+        .map(|t| {
+            let b = b.clone();
+            thread::spawn(move || {
+                let mut taken = 0u64;
+                for i in 0..100_000usize {
+                    let n = 1 + (i * 7 + t * 13) % 300;
+                    if b.take(n) {
+                        assert!(b.used() <= 1000, "over the total: {}", b.used());
+                        taken += 1;
+                        b.give(n);
+                    }
+                }
+                taken
+            })
+        })
+        .collect();
+    let taken: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(taken > 0);
+    assert_eq!(b.used(), 0, "every take given back");
+}
+
+#[test]
+fn a_charge_grows_shrinks_and_gives_everything_back_when_dropped() {
+    let a = account(1000, 0, 0);
+    let mut c = Charge::new(a.clone());
+    assert!(c.grow_to(300));
+    assert!(c.grow_to(200), "already held");
+    assert_eq!((c.bytes(), a.budget().used()), (300, 300));
+    assert!(!c.grow_to(1001));
+    assert_eq!(c.bytes(), 300, "a refusal keeps what it held");
+    assert_eq!(a.refused(), 0, "counted when the buffer gives up");
+    c.refused();
+    assert_eq!(a.refused(), 1);
+    c.shrink_to(100);
+    assert_eq!((c.bytes(), a.budget().used()), (100, 100));
+    assert!(a.take_freed(), "given back after a refusal");
+    assert!(!a.take_freed(), "seen once");
+    c.shrink_to(50);
+    assert!(!a.take_freed(), "nobody was refused since");
+    drop(c);
+    assert_eq!(a.budget().used(), 0);
+}
+
+#[test]
+fn one_buffer_at_a_time_holds_the_lane() {
+    let a = account(100, 5000, 0);
+    let (mut one, mut two) = (Charge::new(a.clone()), Charge::new(a.clone()));
+    assert!(one.grow_to(100));
+    assert!(!one.grow_to(101));
+    assert!(one.take_lane());
+    assert_eq!(a.budget().used(), 0, "the lane covers what it held");
+    assert_eq!(one.bytes(), 5000);
+    assert!(
+        two.grow_to(100),
+        "the budget it gave back serves the others"
+    );
+    assert!(!two.take_lane());
+    one.shrink_to(10);
+    assert_eq!(
+        one.bytes(),
+        5000,
+        "the lane is kept while the buffer needs any of it"
+    );
+    one.shrink_to(0);
+    assert!(!one.holds_kept());
+    assert!(two.take_lane());
+    drop(two);
+    assert_eq!(a.budget().used(), 0);
+    assert!(
+        Charge::new(a.clone()).take_lane(),
+        "a dropped charge lets the lane go"
+    );
+}
+
+#[test]
+fn kept_room_serves_whole_requests_and_goes_back_first() {
+    let a = account(0, 0, 1000);
+    let mut q = Charge::new(a.clone());
+    assert!(!q.grow_to(1));
+    assert!(q.grow_kept_to(600));
+    assert!(
+        !Charge::new(a.clone()).grow_kept_to(401),
+        "whole or nothing"
+    );
+    assert!(q.holds_kept());
+    q.force_to(700);
+    assert_eq!((q.bytes(), a.budget().used()), (700, 100));
+    q.shrink_to(200);
+    assert_eq!(q.bytes(), 200);
+    assert_eq!(
+        a.budget().used(),
+        100,
+        "kept room given back before the budget"
+    );
+    drop(q);
+    assert_eq!(a.budget().used(), 0);
+    assert!(Charge::new(a).grow_kept_to(1000));
+}
+
+#[test]
+fn no_charge_value_overflows() {
+    let a = account(usize::MAX, usize::MAX, usize::MAX);
+    let mut c = Charge::new(a.clone());
+    assert!(c.grow_to(usize::MAX));
+    assert!(c.grow_kept_to(usize::MAX), "saturated: already held");
+    assert!(c.take_lane());
+    assert_eq!(c.bytes(), usize::MAX);
+    c.force_to(usize::MAX);
+    c.shrink_to(0);
+    assert_eq!((c.bytes(), a.budget().used()), (0, 0));
+}

@@ -1,0 +1,110 @@
+//! Who joins the device and who leaves it: a new connection passes the gate (a connection
+//! still in its handshake is closed at once to make room where the gate says so), and one
+//! that ended is taken out of the device and the books.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use zedge_core::device::{PeerId, PeerTableFull, Side, Stats};
+
+use super::{Dev, DeviceHost, Handle, Peer};
+use crate::gate::{Displace, Rank, Refusal, Source};
+use crate::net::Stream;
+use crate::queue::HeapQueue;
+use crate::signal::Signal;
+
+impl DeviceHost {
+    /// Give a new connection from `src` to the device, if the [`Gate`] lets it in. With it
+    /// comes the connection that was closed to make room for it, if one was.
+    ///
+    /// [`Gate`]: crate::gate::Gate
+    pub fn admit(
+        &self,
+        side: Side,
+        stream: Stream,
+        src: Source,
+    ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
+        let queue = HeapQueue::new(self.queue_capacity, self.charge());
+        let now = self.clock.now();
+        self.with_device(|dev| {
+            let mut gate = self.gate.borrow_mut();
+            let peers = side_peers(dev.stats(), side);
+            let displace =
+                gate.check(side, src, peers, |id| dev.is_ready(id), |id| self.rank(id))?;
+            if let Some(d) = displace {
+                gate.left(side, d.id, d.src);
+                self.displace(dev, d.id);
+            }
+            let id = dev
+                .add_peer(side, queue, now)
+                .map_err(|PeerTableFull| Refusal::NoSlot)?;
+            gate.joined(side, id, src);
+            let peer = Peer {
+                id,
+                signal: Rc::new(Signal::default()),
+                stream: Rc::new(stream),
+            };
+            let handle = Handle {
+                signal: peer.signal.clone(),
+                stream: peer.stream.clone(),
+                side,
+                src,
+                answered: Cell::new(false),
+            };
+            self.conns.borrow_mut().insert(id, handle);
+            Ok((peer, displace))
+        })
+    }
+
+    /// What closing a connection still in its handshake could cost its peer.
+    fn rank(&self, id: PeerId) -> Rank {
+        let conns = self.conns.borrow();
+        match conns.get(&id) {
+            Some(h) if h.answered.get() => {
+                if h.stream.has_input() {
+                    Rank::Talking
+                } else {
+                    Rank::Answered
+                }
+            }
+            _ => Rank::Unanswered,
+        }
+    }
+
+    /// A whole greeting came in on the connection: the device has answered it with its own
+    /// READY (it is no longer [`Rank::Unanswered`]).
+    pub fn greeted(&self, id: PeerId) {
+        if let Some(h) = self.conns.borrow().get(&id) {
+            h.answered.set(true);
+        }
+    }
+
+    /// Close a connection still in its handshake now, not when its task next runs: out of
+    /// the device and the books, its socket shut down, its task told to end.
+    fn displace(&self, dev: &mut Dev, id: PeerId) {
+        if let Some(h) = self.conns.borrow_mut().remove(&id) {
+            h.stream.shutdown();
+            h.signal.displaced();
+        }
+        dev.remove_peer(id);
+    }
+
+    /// Take a connection that ended away from the device.
+    pub fn forget(&self, id: PeerId) {
+        let gone = self.conns.borrow_mut().remove(&id);
+        if let Some(h) = gone {
+            self.gate.borrow_mut().left(h.side, id, h.src);
+        }
+        self.frames.borrow_mut().remove(&id);
+        self.with_device(|dev| dev.remove_peer(id));
+    }
+}
+
+/// Peers on one side, handshake finished or not.
+fn side_peers(s: &Stats, side: Side) -> usize {
+    let n = match side {
+        Side::Frontend => s.frontend.peers,
+        Side::Backend => s.backend.peers,
+    };
+    n as usize
+}

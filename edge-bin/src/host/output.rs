@@ -1,0 +1,113 @@
+//! A peer's output: written to its socket, and followed frame by frame as it goes, so that a
+//! stopping device can say what it could not deliver ([`Queued`]).
+
+use std::io::{self, IoSlice};
+
+use zedge_core::device::{ByteQueue, PeerId};
+
+use super::{Dev, DeviceHost};
+use crate::net::Stream;
+use crate::outframes::Queued;
+
+impl DeviceHost {
+    /// No connection has output waiting.
+    pub fn all_flushed(&self) -> bool {
+        let dev = self.dev.borrow();
+        self.conns.borrow().keys().all(|&id| {
+            let (a, b) = dev.output(id);
+            a.is_empty() && b.is_empty()
+        })
+    }
+
+    /// `n` bytes of a peer's output are about to be consumed: written, or taken into a pipe.
+    pub fn output_written(&self, dev: &Dev, id: PeerId, n: usize) {
+        let Some(q) = dev.queue(id) else { return };
+        let mut frames = self.frames.borrow_mut();
+        let f = frames.entry(id).or_default();
+        if n == q.len() && !dev.receiving(id) {
+            // All of it, and it ends at a frame boundary: nothing to decode (the usual case,
+            // so following the frames costs the message path nothing).
+            f.drained();
+        } else {
+            f.written(q.slices(), n);
+        }
+    }
+
+    /// `n` body bytes went to a peer's socket past its queue.
+    pub fn output_bypassed(&self, id: PeerId, n: u64) {
+        self.frames.borrow_mut().entry(id).or_default().bypassed(n);
+    }
+
+    /// Bytes taken from `id`'s output came back to its queue ([`Device::return_output`]).
+    ///
+    /// [`Device::return_output`]: zedge_core::device::Device::return_output
+    pub fn output_returned(&self, id: PeerId) {
+        self.frames.borrow_mut().entry(id).or_default().returned();
+    }
+
+    /// What the connections still have queued, for the report at stop.
+    pub fn queued(&self) -> Queued {
+        let dev = self.dev.borrow();
+        let frames = self.frames.borrow();
+        let mut q = Queued::default();
+        for &id in self.conns.borrow().keys() {
+            let Some(out) = dev.queue(id) else { continue };
+            let f = frames.get(&id).copied().unwrap_or_default();
+            let messages = f.undelivered(out.slices());
+            let n = out.len();
+            if n > 0 || messages != Some(0) {
+                q.peers += 1;
+                q.bytes += n as u64;
+                q.messages += messages.unwrap_or(0);
+                q.unfollowed += usize::from(messages.is_none());
+            }
+        }
+        q
+    }
+}
+
+/// The most slices of a peer's output one write takes. A shared piece (a large body fanned
+/// out) is a slice of its own, so that a queue of them still goes out in few writes, as a
+/// queue of copies does.
+const WRITE_SLICES: usize = 64;
+
+/// Write a peer's output to `stream` until it is gone or the socket is full: the bytes
+/// written, and whether the socket is full.
+pub fn write_output(
+    host: &DeviceHost,
+    dev: &mut Dev,
+    id: PeerId,
+    stream: &Stream,
+) -> io::Result<(usize, bool)> {
+    let mut written = 0;
+    loop {
+        let Some(q) = dev.queue(id) else {
+            return Ok((written, false));
+        };
+        let wrote = if q.has_pieces() {
+            let mut iov = [IoSlice::new(&[]); WRITE_SLICES];
+            let mut n = 0;
+            for (to, s) in iov.iter_mut().zip(q.slices()) {
+                *to = IoSlice::new(s);
+                n += 1;
+            }
+            stream.write_vectored(&iov[..n])
+        } else {
+            let (a, b) = q.front();
+            if a.is_empty() && b.is_empty() {
+                return Ok((written, false));
+            }
+            stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+        };
+        match wrote {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                host.output_written(dev, id, n);
+                dev.consume_output(id, n);
+                written += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, true)),
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! What the host warns of, rate-limited: subscriptions the device refused (per cause, naming
+//! the last subscriber refused; those held back are reported when the device stops), and
+//! `memory_max` spent.
+
+use std::time::Instant as StdInstant;
+
+use log::warn;
+use zedge_core::device::{Refusal as Refused, Stats};
+
+use super::{Dev, DeviceHost};
+use crate::budget::Account;
+use crate::gate::Source;
+use crate::report::{Burst, WARN_EVERY};
+use crate::setup::Mib;
+
+impl DeviceHost {
+    /// Refused subscriptions counted since the last look: warned per cause, rate-limited,
+    /// naming the last subscriber refused.
+    pub(super) fn warn_refused(&self, dev: &Dev) {
+        let conns = self.conns.borrow();
+        let who = |cause: Refused| {
+            let from = dev
+                .last_refused(cause)
+                .and_then(|id| conns.get(&id))
+                .map_or_else(|| "a subscriber".to_owned(), |h| source(h.src));
+            format!("{}backend {from}: subscription refused: {cause}", self.tag)
+        };
+        let counts = dev.stats().refused_subscriptions;
+        self.refused
+            .borrow_mut()
+            .update(StdInstant::now(), &counts, who, log_refused);
+    }
+}
+
+/// Warns, at most once per [`WARN_EVERY`], that the device's buffers could not grow for want
+/// of memory.
+#[derive(Debug, Default)]
+pub(super) struct Spent {
+    /// Refusals and drops for memory already reported.
+    refused: u64,
+    dropped: u64,
+    warned: Option<StdInstant>,
+}
+
+impl Spent {
+    pub(super) fn warn(&mut self, tag: &str, account: &Account, stats: &Stats) {
+        let (refused, dropped) = (account.refused(), stats.dropped.memory);
+        let now = StdInstant::now();
+        let quiet = self.warned.is_some_and(|t| now - t < WARN_EVERY);
+        if refused == self.refused || quiet {
+            return;
+        }
+        let budget = account.budget();
+        warn!(
+            "{tag}memory_max is spent: {} of the {} the devices share is in use; since the last \
+             report {} buffers could not grow ({} messages dropped for subscribers, the other \
+             peers waited). Raise memory_max, or lower queue_hwm, store_forward_max or max_peers",
+            Mib(budget.used() as u64),
+            Mib(budget.total() as u64),
+            refused - self.refused,
+            dropped - self.dropped,
+        );
+        (self.refused, self.dropped, self.warned) = (refused, dropped, Some(now));
+    }
+}
+
+impl Drop for DeviceHost {
+    /// The device is stopping: refused subscriptions held back are reported.
+    fn drop(&mut self) {
+        self.refused.get_mut().drain(log_refused);
+    }
+}
+
+pub(super) fn log_refused(b: &Burst) {
+    warn!(
+        "{} ({} refused for this cause since the last report)",
+        b.last, b.count
+    );
+}
+
+/// A subscriber's address for a warning.
+fn source(src: Source) -> String {
+    match src {
+        Source::Tcp(ip) => ip.to_string(),
+        Source::Ipc => "(ipc)".to_owned(),
+        Source::Connected => "(connected)".to_owned(),
+    }
+}
