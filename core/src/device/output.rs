@@ -33,8 +33,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let n = n.min(peer.queue.len());
         peer.queue.consume(n);
         peer.written += n as u64;
-        if n > 0 {
-            peer.drained_at = now;
+        if peer.queue.is_empty() {
+            // Caught up: the time it made workers wait starts again.
+            peer.stall_spent_ms = 0;
         }
         let pong_written = peer.pong_end != 0 && peer.written >= peer.pong_end;
         let now_below = peer.queue.len() < hwm;

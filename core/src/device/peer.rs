@@ -101,8 +101,11 @@ pub(crate) struct Peer<Q> {
     pub(crate) progress_bytes: u64,
     /// Its subscriptions in the device's table (forwarder subscribers).
     pub(crate) subs: PeerSubs,
-    /// When its socket last took some of its queue (or it connected).
-    pub(crate) drained_at: Instant,
+    /// Milliseconds workers waited for it to read its replies since its queue was last empty
+    /// (queue clients: `DeviceConfig::client_stall`).
+    pub(crate) stall_spent_ms: u64,
+    /// When the reply it is sending started waiting for its client (queue workers).
+    pub(crate) waiting_since: Option<Instant>,
     /// What it is owed of the subscriptions (forwarder publishers, once ready).
     pub(crate) upstream: Cursor,
     /// Where the pump's scan of a message at the start of its input that is not all here yet
@@ -130,7 +133,8 @@ impl<Q> Peer<Q> {
             progress_at: now,
             progress_bytes: 0,
             subs: PeerSubs::new(idx),
-            drained_at: now,
+            stall_spent_ms: 0,
+            waiting_since: None,
             upstream: Cursor::NONE,
             scan: 0,
         }

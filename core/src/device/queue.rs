@@ -4,6 +4,7 @@
 
 use super::pump::Route;
 use super::{ByteQueue, Device, Kind, PeerId, Side};
+use crate::time::Duration;
 use crate::wire::frame::FrameHead;
 
 /// Length of the routing frame a queue puts before each request: 0x00, slot, generation.
@@ -37,16 +38,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// A worker's reply: to the client its routing frame names. A client at its high-water
-    /// mark (or whose queue cannot grow for want of memory) gets it once it drains; one that
-    /// has not read for [`DeviceConfig::client_stall`](super::DeviceConfig::client_stall)
-    /// loses it (counted), as with libzmq's ROUTER: a client that does not read its replies
-    /// must not hold the worker, which answers other clients too. Until then the worker waits,
-    /// so a client that reads, however slowly, loses nothing; a worker waiting on one that
-    /// does not costs the others at most that, once. A client taking another reply that is
+    /// mark, or whose queue cannot grow for want of memory, gets it once it drains or memory
+    /// is given back, while it has held workers waiting for less than
+    /// [`DeviceConfig::client_stall`](super::DeviceConfig::client_stall) in all since its
+    /// queue was last empty; past that, it loses the reply (counted), as with libzmq's ROUTER
+    /// at its high-water mark. A worker answers other clients too: a client that does not
+    /// read, or reads slowly, costs them at most that, until it has caught up. A client that
+    /// empties its queue now and then loses nothing. A client taking another reply that is
     /// still arriving gets this one after it.
     pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
         let Some(client) = self.reply_target(head, prefix) else {
             self.stats.dropped.unroutable += 1;
+            if let Some(w) = self.peer_mut(idx) {
+                w.waiting_since = None;
+            }
             return Route::Discard;
         };
         let hwm = self.cfg.queue_hwm;
@@ -54,31 +59,47 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let Some(c) = self.peer(client) else {
             return Route::Discard;
         };
-        let (above, held) = (c.queue.len() >= hwm, c.held.is_some());
-        // A client holding bytes it does not read is full below its mark too when the memory
-        // for more is spent; one with an empty queue waits for memory like the others.
-        let stuck = c.queue.len() > 0;
-        let stalled_at = c.drained_at + self.cfg.client_stall;
-        if !above && held {
+        let above = c.queue.len() >= hwm;
+        if !above && c.held.is_some() {
             return Route::Blocked;
         }
         if !above && self.has_room(client) {
+            self.stop_waiting(idx, client);
             self.hold(idx, client);
             return Route::Go;
         }
-        if above || stuck {
-            if now >= stalled_at {
-                let dropped = &mut self.stats.dropped;
-                *if above {
-                    &mut dropped.hwm
-                } else {
-                    &mut dropped.memory
-                } += 1;
-                return Route::Discard;
-            }
-            self.reply_retry = Some(self.reply_retry.map_or(stalled_at, |t| t.min(stalled_at)));
+        let since = match self.peer_mut(idx) {
+            Some(w) => *w.waiting_since.get_or_insert(now),
+            None => now,
+        };
+        let waited = now.saturating_since(since).as_millis();
+        let spent = self.peer(client).map_or(0, |c| c.stall_spent_ms);
+        let allowed = self.cfg.client_stall.as_millis();
+        if spent.saturating_add(waited) >= allowed {
+            self.stop_waiting(idx, client);
+            let dropped = &mut self.stats.dropped;
+            *if above {
+                &mut dropped.hwm
+            } else {
+                &mut dropped.memory
+            } += 1;
+            return Route::Discard;
         }
+        let due = now + Duration::from_millis(allowed - spent - waited);
+        self.reply_retry = Some(self.reply_retry.map_or(due, |t| t.min(due)));
         Route::Blocked
+    }
+
+    /// Worker `idx` no longer waits on `client`: the time it waited is the client's.
+    fn stop_waiting(&mut self, idx: u32, client: u32) {
+        let now = self.last_now;
+        let Some(since) = self.peer_mut(idx).and_then(|w| w.waiting_since.take()) else {
+            return;
+        };
+        if let Some(c) = self.peer_mut(client) {
+            let waited = now.saturating_since(since).as_millis();
+            c.stall_spent_ms = c.stall_spent_ms.saturating_add(waited);
+        }
     }
 
     /// The client a worker's reply names in its routing frame, if it is still here.

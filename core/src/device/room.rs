@@ -169,6 +169,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.wake_blocked();
     }
 
+    /// The caller can take no more of `id`'s input for want of memory: a message it is
+    /// cutting through waits, as it waits for room at its destinations (it owes no progress
+    /// meanwhile), until [`Device::retry_blocked`] says memory was given back.
+    pub fn wait_for_memory(&mut self, id: PeerId) {
+        let Some(idx) = self.index(id) else { return };
+        let cutting = self
+            .peer(idx)
+            .is_some_and(|p| p.src.dests().is_some() && !p.blocked);
+        if cutting {
+            self.memory_blocked = true;
+            self.block(idx);
+        }
+    }
+
     /// The caller closes a sender whose message, held in memory that others wait for while
     /// it arrives, stopped moving for the progress timeout: counted as stalled, and put up
     /// for closing with [`CloseReason::Stalled`].

@@ -161,11 +161,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
-    /// Every blocked source gets another try.
+    /// Every blocked source gets another try. The time it waited does not count against the
+    /// progress its message owes: it waited for room, not for its sender.
     pub(super) fn wake_blocked(&mut self) {
+        let now = self.last_now;
         while let Some(idx) = self.pop_list(ListKind::Blocked) {
             if let Some(peer) = self.peer_mut(idx) {
                 peer.blocked = false;
+                peer.progress_at = peer.progress_at.max(now);
                 self.request_wake(idx);
             }
         }

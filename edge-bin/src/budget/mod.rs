@@ -21,6 +21,14 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
+/// What buffers that are behind (a queue its peer has not emptied for [`BEHIND_AFTER_MS`]) may
+/// take of the budget, as a fraction: the last quarter is for the peers that keep up, so that
+/// subscribers that stopped reading cannot take all of it from one that reads.
+pub const BEHIND_SHARE: (usize, usize) = (3, 4);
+
+/// A queue not emptied for this long is behind.
+pub const BEHIND_AFTER_MS: u64 = 1_000;
+
 /// The bytes every device of the process draws from as its buffers grow.
 #[derive(Debug)]
 pub struct Budget {
@@ -38,10 +46,30 @@ impl Budget {
 
     /// `n` bytes, if that many are free; all or nothing.
     pub fn take(&self, n: usize) -> bool {
+        self.take_below(n, self.total.load(Relaxed))
+    }
+
+    /// `n` bytes, if that many are free below [`BEHIND_SHARE`] of the total: what a buffer
+    /// that is behind may take ([`Charge::grow_behind_to`]), so that the rest stays for
+    /// those that keep up.
+    pub fn take_behind(&self, n: usize) -> bool {
+        self.take_below(n, self.behind_limit())
+    }
+
+    /// Whether buffers that are behind may take no more.
+    pub fn is_tight(&self) -> bool {
+        self.used() >= self.behind_limit()
+    }
+
+    fn behind_limit(&self) -> usize {
+        let total = self.total.load(Relaxed);
+        total - total / BEHIND_SHARE.1 * (BEHIND_SHARE.1 - BEHIND_SHARE.0)
+    }
+
+    fn take_below(&self, n: usize, total: usize) -> bool {
         if n == 0 {
             return true;
         }
-        let total = self.total.load(Relaxed);
         self.used
             .fetch_update(Relaxed, Relaxed, |u| {
                 u.checked_add(n).filter(|&after| after <= total)
@@ -107,6 +135,9 @@ pub struct Account {
     freed: AtomicBool,
     /// Requests refused, ever.
     refused: AtomicU64,
+    /// The device's clock in milliseconds, as its timer last set it: coarse, for telling
+    /// which queues are behind without a clock read per message.
+    now_ms: AtomicU64,
 }
 
 impl Account {
@@ -122,7 +153,18 @@ impl Account {
             wanted: AtomicBool::new(false),
             freed: AtomicBool::new(false),
             refused: AtomicU64::new(0),
+            now_ms: AtomicU64::new(0),
         }
+    }
+
+    /// The device's clock, in milliseconds, now (its timer sets it at each tick).
+    pub fn tick(&self, now_ms: u64) {
+        self.now_ms.store(now_ms, Relaxed);
+    }
+
+    /// The device's clock as its timer last set it, in milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms.load(Relaxed)
     }
 
     /// An account that never refuses (tests, and buffers outside any device).
@@ -202,6 +244,24 @@ impl Charge {
             kept: 0,
             lane: false,
         }
+    }
+
+    /// The account it draws from.
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    /// Like [`Charge::grow_to`], for a buffer that is behind: only below
+    /// [`BEHIND_SHARE`] of the budget.
+    pub fn grow_behind_to(&mut self, bytes: usize) -> bool {
+        let Some(more) = bytes.checked_sub(self.bytes()).filter(|&m| m > 0) else {
+            return true;
+        };
+        if !self.account.budget.take_behind(more) {
+            return false;
+        }
+        self.shared += more;
+        true
     }
 
     /// A new charge, holding nothing, on the same device's account.

@@ -265,7 +265,9 @@ impl Conn {
 
     /// Whether the lane's holder sent less than [`PROGRESS_BYTES`] of its message in the
     /// progress timeout while another connection waits for memory: the lane must serve the
-    /// next, and the holder is closed as a stalled sender. With nobody waiting it may go on.
+    /// next, and the holder is closed as a stalled sender. With nobody waiting it may go on;
+    /// one whose message is all here waits for its destination, as senders to a full queue
+    /// or streamer do, and owes nothing.
     fn lane_stalled(&mut self, host: &DeviceHost) -> bool {
         let (Some((since, _)), Some(timeout)) = (self.lane, host.progress_timeout()) else {
             return false;
@@ -273,7 +275,7 @@ impl Conn {
         if since.elapsed() < timeout {
             return false;
         }
-        if !host.has_starved() {
+        if !host.has_starved() || self.input.holds_message() {
             self.lane = Some((Instant::now(), 0));
             return false;
         }

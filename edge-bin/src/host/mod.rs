@@ -172,6 +172,7 @@ impl DeviceHost {
     /// The connection `id` could read nothing for want of memory: wake it when some is given
     /// back.
     pub fn wait_for_memory(&self, id: PeerId) {
+        self.with_device(|dev| dev.wait_for_memory(id));
         self.starved.borrow_mut().push(id);
     }
 
@@ -289,7 +290,10 @@ impl DeviceHost {
                 future::or(due, poll_fn(|cx| self.timer.poll(cx))).await;
             }
             self.with_device(|dev| {
-                dev.handle_timeout(self.clock.now());
+                let now = self.clock.now();
+                // Which queues are behind is told by this coarse clock (`queue/mod.rs`).
+                self.account.tick(now.as_millis());
+                dev.handle_timeout(now);
                 // Another device may have given memory back, or a wake-up came before its
                 // waiter said it waits: those waiting try again.
                 if self.account.wanted() || self.has_starved() {

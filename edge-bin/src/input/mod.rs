@@ -106,6 +106,12 @@ impl Input {
         self.charge.holds_lane()
     }
 
+    /// It holds a whole message: what is left to it waits on the device (room at its
+    /// destination), not on its sender.
+    pub fn holds_message(&self) -> bool {
+        zedge_core::wire::frame::holds_message(&self.buf[self.start..])
+    }
+
     /// Going to wait: hold no more of the budget than the buffer does.
     pub fn trim(&mut self) {
         let held = self.buf.capacity().saturating_sub(KEEP_PENDING);

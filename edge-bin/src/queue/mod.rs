@@ -39,9 +39,13 @@ use std::sync::Arc;
 use zedge_core::device::ByteQueue;
 use zedge_core::wire::Full;
 
-use crate::budget::Charge;
+use crate::budget::{Charge, BEHIND_AFTER_MS};
 use pieces::Pieces;
 pub use pieces::Stored;
+
+/// A queue holding this much is behind, however recently it was empty: its peer reads less
+/// than comes (a subscriber that keeps up holds a message or two).
+const BEHIND_BYTES: usize = 256 << 10;
 
 /// First allocation: a greeting plus READY fit, and idle peers stay cheap. Counted at start
 /// for every connection; the budget is asked only for growth past it.
@@ -70,6 +74,10 @@ pub struct HeapQueue {
     /// Messages held back until the one going in now is all in
     /// ([`ByteQueue::push_later`]); allocated with the first.
     later: Option<Box<Later>>,
+    /// When it was last empty, by its device's coarse clock ([`Account::now_ms`]).
+    ///
+    /// [`Account::now_ms`]: crate::budget::Account::now_ms
+    empty_at: u64,
 }
 
 /// Bytes held back, and what they hold of the budget.
@@ -88,8 +96,9 @@ impl HeapQueue {
             copy_room: capacity,
             shared: 0,
             pieces: None,
-            charge,
             later: None,
+            empty_at: charge.account().now_ms(),
+            charge,
         }
     }
 
@@ -106,7 +115,20 @@ impl HeapQueue {
         self.shared != 0
     }
 
+    /// Whether it holds [`BEHIND_BYTES`] or more, or its peer has not emptied it for
+    /// [`BEHIND_AFTER_MS`]: it is among the slowest, and when the budget is tight it is
+    /// refused first.
+    fn is_behind(&self) -> bool {
+        let len = self.len();
+        len >= BEHIND_BYTES
+            || (len > 0
+                && self.charge.account().now_ms().saturating_sub(self.empty_at) >= BEHIND_AFTER_MS)
+    }
+
     fn release_if_drained(&mut self) {
+        if self.is_empty() {
+            self.empty_at = self.charge.account().now_ms();
+        }
         let large = self.buf.capacity() > KEEP_WHEN_EMPTY || self.charge.holds_kept();
         if self.buf.is_empty() && large {
             self.buf = VecDeque::new();
@@ -133,9 +155,17 @@ impl HeapQueue {
             .max(MIN_ALLOC)
             .min(self.copy_room);
         let charged = |n: usize| n.saturating_sub(MIN_ALLOC);
-        let target = if self.charge.grow_to(charged(doubled)) {
+        let behind = self.is_behind();
+        let grow = |charge: &mut Charge, n: usize| {
+            if behind {
+                charge.grow_behind_to(n)
+            } else {
+                charge.grow_to(n)
+            }
+        };
+        let target = if grow(&mut self.charge, charged(doubled)) {
             doubled
-        } else if self.charge.grow_to(charged(need))
+        } else if grow(&mut self.charge, charged(need))
             || (self.buf.is_empty() && self.charge.grow_kept_to(charged(need)))
         {
             need
@@ -178,6 +208,12 @@ impl ByteQueue for HeapQueue {
     }
 
     fn reserve(&mut self, n: usize) -> bool {
+        // A queue behind while the budget is tight takes nothing more, even into room it
+        // holds: what it would pin (shared pieces, its buffer) is for those that keep up.
+        if !self.is_empty() && self.charge.account().budget().is_tight() && self.is_behind() {
+            self.charge.refused();
+            return false;
+        }
         // Room in what it holds (never more than its capacity) is the message path's case.
         let len = self.buf.len();
         n <= self.buf.capacity() - len
@@ -197,8 +233,9 @@ impl ByteQueue for HeapQueue {
             return Ok(());
         }
         let len = self.buf.len();
+        let charge = &self.charge;
         self.pieces
-            .get_or_insert_with(Box::default)
+            .get_or_insert_with(|| Box::new(Pieces::new(charge.fresh())))
             .push(len, piece.clone());
         self.shared += n;
         self.copy_room -= n;

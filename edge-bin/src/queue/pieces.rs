@@ -21,9 +21,13 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// `data` stored, charged to `charge`; `None` if the budget does not have its length.
+    /// `data` stored, charged to `charge` (its length and what the allocator and the
+    /// reference counts take beside it); `None` if the budget does not have that.
     pub fn new(data: &[u8], mut charge: Charge) -> Option<Stored> {
-        if !charge.grow_to(data.len()) {
+        // Pieces are held by the slowest subscribers longest: they may take no more than
+        // those that are behind, so that the rest of the budget stays for copies to the
+        // subscribers that keep up (a piece not stored is copied to those with room).
+        if !charge.grow_behind_to(data.len().saturating_add(STORED_EXTRA)) {
             return None;
         }
         Some(Stored {
@@ -41,18 +45,35 @@ impl std::ops::Deref for Stored {
     }
 }
 
+/// What a stored piece takes beside its bytes: the `Arc`'s counts, the `Stored` and the
+/// allocator's headers of both allocations.
+const STORED_EXTRA: usize = 2 * std::mem::size_of::<usize>() + std::mem::size_of::<Stored>() + 32;
+
 /// A queue's shared pieces, oldest first.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Pieces {
     list: VecDeque<Piece>,
     /// Bytes of `buf` ahead of the newest piece: the sum of their gaps.
     ahead_of_last: usize,
+    /// What the list takes of the budget (each piece's entry, as it grows).
+    charge: Charge,
 }
 
 impl Pieces {
-    /// `data` goes after the `copied` bytes the queue holds now.
+    pub(super) fn new(charge: Charge) -> Pieces {
+        Pieces {
+            list: VecDeque::new(),
+            ahead_of_last: 0,
+            charge,
+        }
+    }
+
+    /// `data` goes after the `copied` bytes the queue holds now. The entry is here to stay
+    /// (the device asked for room before it pushed): its memory is counted, whatever the
+    /// budget says.
     pub(super) fn push(&mut self, copied: usize, data: Arc<Stored>) {
         let end = data.len();
+        let before = self.list.capacity();
         self.list.push_back(Piece {
             gap: copied - self.ahead_of_last,
             data,
@@ -60,6 +81,10 @@ impl Pieces {
             end,
         });
         self.ahead_of_last = copied;
+        if self.list.capacity() != before {
+            let bytes = self.list.capacity() * std::mem::size_of::<Piece>();
+            self.charge.force_to(bytes + std::mem::size_of::<Pieces>());
+        }
     }
 }
 

@@ -234,8 +234,10 @@ fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
     net.assert_healthy();
 }
 
+/// A client that reads in bursts, each within `client_stall` of the last, and takes all it
+/// has each time, loses nothing: the worker waits for it.
 #[test]
-fn a_client_that_reads_slowly_loses_no_reply() {
+fn a_client_that_reads_slowly_but_catches_up_loses_no_reply() {
     let cfg = queue_with_mark(Duration::from_secs(2));
     let mut store = Storage::new(8, 0);
     let mut net = Net::new(cfg, &mut store);
@@ -247,17 +249,48 @@ fn a_client_that_reads_slowly_loses_no_reply() {
         net.send(slow, &envelope(false, &[i; 500]));
     }
     net.pump();
-    // It takes a little well within client_stall each time: the worker waits for it.
     for _ in 0..40 {
         net.now = net.now + Duration::from_millis(1_500);
         net.dev.handle_timeout(net.now);
-        net.write(slow, 600);
+        net.write(slow, usize::MAX);
         net.pump();
     }
     net.pause(slow, false);
     net.pump();
     assert_eq!(net.dev.stats().dropped.hwm, 0);
     assert_eq!(net.msgs(slow).len(), 20);
+    net.assert_healthy();
+}
+
+/// A client that takes a little now and then and never catches up holds the worker at most
+/// `client_stall` in all: then its replies are dropped while it stays behind, and the normal
+/// client's reply waits no longer than that.
+#[test]
+fn a_client_trickling_its_replies_holds_the_worker_at_most_client_stall_in_all() {
+    let cfg = queue_with_mark(Duration::from_millis(500));
+    let mut store = Storage::new(8, 0);
+    let (mut net, [_, stuck, normal]) = stuck_client(cfg, &mut store);
+    net.send(normal, &envelope(true, &[0]));
+    net.pump();
+    // 600 bytes every 100 ms: below its mark each time, never empty.
+    let start = net.now;
+    while net.msgs(normal).is_empty() {
+        assert!(
+            net.now.saturating_since(start).as_millis() <= 600,
+            "the normal client waited past client_stall"
+        );
+        net.now = net.now + Duration::from_millis(100);
+        net.dev.handle_timeout(net.now);
+        net.write(stuck, 600);
+        net.pump();
+    }
+    assert!(net.dev.stats().dropped.hwm > 0);
+    net.pause(stuck, false);
+    net.pump();
+    assert_eq!(
+        net.msgs(stuck).len() as u64 + net.dev.stats().dropped.hwm,
+        20
+    );
     net.assert_healthy();
 }
 
