@@ -210,12 +210,21 @@ impl<Q: ByteQueue> Device<'_, Q> {
             cur = held.next_dest;
             let side = dest.side;
             let owes = dest.session.wants_transmit();
+            // What was held back for it goes in after the message (`later.rs`).
+            let later = if Q::DEFERS {
+                dest.queue.release_later()
+            } else {
+                0
+            };
+            if later > 0 {
+                dest.pushed += later as u64;
+                self.request_wake(d);
+            }
             self.held -= 1;
             self.side_stats(side).msgs_out += 1;
             if owes {
                 self.flush_control(d);
             }
-            self.release_later(d);
         }
         if !self.blocked.is_empty() {
             self.wake_blocked();

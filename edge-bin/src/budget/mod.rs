@@ -34,6 +34,9 @@ pub const BEHIND_AFTER_MS: u64 = 1_000;
 pub struct Budget {
     total: AtomicUsize,
     used: AtomicUsize,
+    /// `used` is at [`BEHIND_SHARE`] of `total` or more, as of the last change: one load on
+    /// the message path ([`Budget::is_tight`]).
+    tight: AtomicBool,
 }
 
 impl Budget {
@@ -41,6 +44,7 @@ impl Budget {
         Budget {
             total: AtomicUsize::new(total),
             used: AtomicUsize::new(0),
+            tight: AtomicBool::new(false),
         }
     }
 
@@ -57,8 +61,17 @@ impl Budget {
     }
 
     /// Whether buffers that are behind may take no more.
+    #[inline]
     pub fn is_tight(&self) -> bool {
-        self.used() >= self.behind_limit()
+        self.tight.load(Relaxed)
+    }
+
+    /// `used` changed to `now`.
+    fn changed(&self, now: usize) {
+        let tight = now >= self.behind_limit();
+        if self.tight.load(Relaxed) != tight {
+            self.tight.store(tight, Relaxed);
+        }
     }
 
     fn behind_limit(&self) -> usize {
@@ -70,19 +83,24 @@ impl Budget {
         if n == 0 {
             return true;
         }
-        self.used
-            .fetch_update(Relaxed, Relaxed, |u| {
-                u.checked_add(n).filter(|&after| after <= total)
-            })
-            .is_ok()
+        let taken = self.used.fetch_update(Relaxed, Relaxed, |u| {
+            u.checked_add(n).filter(|&after| after <= total)
+        });
+        if let Ok(before) = taken {
+            self.changed(before + n);
+        }
+        taken.is_ok()
     }
 
     /// `n` bytes already spent (held bytes that had to be kept): counted even past the total,
     /// which then refuses every take until enough is given back.
     pub fn force(&self, n: usize) {
-        let _ = self
+        let before = self
             .used
             .fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_add(n)));
+        if let Ok(before) = before {
+            self.changed(before.saturating_add(n));
+        }
     }
 
     /// Give back `n` bytes taken (or forced) before. Never below zero: a miscount cannot make
@@ -91,15 +109,19 @@ impl Budget {
         if n == 0 {
             return;
         }
-        let _ = self
+        let before = self
             .used
             .fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_sub(n)));
+        if let Ok(before) = before {
+            self.changed(before.saturating_sub(n));
+        }
     }
 
     /// A new total (a reload changed the devices): takes are refused while more than it is
     /// used, and what is held stays held.
     pub fn resize(&self, total: usize) {
         self.total.store(total, Relaxed);
+        self.changed(self.used());
     }
 
     pub fn total(&self) -> usize {

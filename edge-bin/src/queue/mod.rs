@@ -143,6 +143,40 @@ impl HeapQueue {
         self.copy_room += n;
     }
 
+    /// [`ByteQueue::reserve`] when the budget is tight or the queue must grow. A queue behind
+    /// while the budget is tight takes nothing more, even into room it holds: what it would
+    /// pin (shared pieces, its buffer) is for those that keep up.
+    #[cold]
+    #[inline(never)]
+    fn reserve_slow(&mut self, n: usize) -> bool {
+        if self.charge.account().budget().is_tight() && self.is_behind() {
+            self.charge.refused();
+            return false;
+        }
+        let len = self.buf.len();
+        n <= self.buf.capacity() - len
+            || (n <= self.copy_room.saturating_sub(len) && self.grow(len + n))
+    }
+
+    /// [`ByteQueue::release_later`] when something was held back.
+    #[cold]
+    #[inline(never)]
+    fn release_later_slow(&mut self) -> usize {
+        let Some(later) = self.later.take() else {
+            return 0;
+        };
+        let n = later.bytes.len();
+        if n > 0 {
+            // They are here already: the queue's own charge takes them over, before the
+            // charge that held them goes back with `later`.
+            self.buf.reserve(n);
+            self.charge
+                .force_to(self.buf.capacity().saturating_sub(MIN_ALLOC));
+            self.buf.extend(&later.bytes);
+        }
+        n
+    }
+
     /// Grow to hold `need` bytes: double, but never past the hard capacity nor what the
     /// budget grants; when it grants no more than `need`, that; an empty queue takes `need`
     /// from what its device keeps. False if none of that is there. Off the message path: a
@@ -207,17 +241,15 @@ impl ByteQueue for HeapQueue {
         Ok(())
     }
 
+    #[inline]
     fn reserve(&mut self, n: usize) -> bool {
-        // A queue behind while the budget is tight takes nothing more, even into room it
-        // holds: what it would pin (shared pieces, its buffer) is for those that keep up.
-        if !self.is_empty() && self.charge.account().budget().is_tight() && self.is_behind() {
-            self.charge.refused();
-            return false;
-        }
-        // Room in what it holds (never more than its capacity) is the message path's case.
+        // Room in what it holds (never more than its capacity), the budget not tight, is the
+        // message path's case.
         let len = self.buf.len();
-        n <= self.buf.capacity() - len
-            || (n <= self.copy_room.saturating_sub(len) && self.grow(len + n))
+        if n <= self.buf.capacity() - len && !self.charge.account().budget().is_tight() {
+            return true;
+        }
+        self.reserve_slow(n)
     }
 
     fn share(&self, data: &[u8]) -> Option<Arc<Stored>> {
@@ -309,19 +341,11 @@ impl ByteQueue for HeapQueue {
         self.later.as_ref().map_or(0, |l| l.bytes.len())
     }
 
+    #[inline]
     fn release_later(&mut self) -> usize {
-        let Some(later) = self.later.take() else {
+        if self.later.is_none() {
             return 0;
-        };
-        let n = later.bytes.len();
-        if n > 0 {
-            // They are here already: the queue's own charge takes them over, before the
-            // charge that held them goes back with `later`.
-            self.buf.reserve(n);
-            self.charge
-                .force_to(self.buf.capacity().saturating_sub(MIN_ALLOC));
-            self.buf.extend(&later.bytes);
         }
-        n
+        self.release_later_slow()
     }
 }
