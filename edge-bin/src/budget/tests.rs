@@ -180,3 +180,24 @@ fn no_charge_value_overflows() {
     c.shrink_to(0);
     assert_eq!((c.bytes(), a.budget().used()), (0, 0));
 }
+
+/// Buffers that are behind take no more than three quarters of the budget; the rest is for
+/// those that keep up, and the budget says it is tight from there on, until it is given back.
+#[test]
+fn buffers_behind_take_three_quarters_and_the_rest_is_for_those_that_keep_up() {
+    let b = Budget::new(1_000);
+    assert!(!b.is_tight());
+    assert!(b.take_behind(700));
+    assert!(!b.take_behind(100), "past three quarters");
+    assert!(!b.is_tight());
+    assert!(b.take(100));
+    assert!(b.is_tight(), "800 of 1,000");
+    assert!(b.take(200), "the last quarter, for a buffer that keeps up");
+    assert!(!b.take(1));
+    b.give(300);
+    assert!(!b.is_tight(), "700 of 1,000");
+    b.force(600);
+    assert!(b.is_tight());
+    b.resize(10_000);
+    assert!(!b.is_tight(), "a larger total");
+}
