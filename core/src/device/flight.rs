@@ -199,6 +199,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// The message from `idx` is complete: release its destinations.
     pub(super) fn end_message(&mut self, idx: u32) {
+        // Only a forwarder's subscribers have messages held back for them (`later.rs`).
+        let defers = Q::DEFERS && !self.cfg.kind.waits_for_destination();
         let Some(peer) = self.peer_mut(idx) else {
             return;
         };
@@ -211,7 +213,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let side = dest.side;
             let owes = dest.session.wants_transmit();
             // What was held back for it goes in after the message (`later.rs`).
-            let later = if Q::DEFERS {
+            let later = if defers {
                 dest.queue.release_later()
             } else {
                 0
