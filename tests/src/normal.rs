@@ -1,5 +1,7 @@
-//! The normal flow an abuse test checks after its abuse: fresh libzmq peers on both sides of
-//! a device exchange ten messages, and the broker is still running before and after.
+//! The normal flows an abuse test checks beside or after its abuse: fresh libzmq peers on both
+//! sides of a device exchange ten messages, and the broker is still running before and after;
+//! a queue's echo worker and a client timing its round trips; the one-line reports they print,
+//! and the drops a broker reports when it stops.
 
 use std::time::Duration;
 
@@ -62,4 +64,76 @@ pub fn normal_flow(broker: &mut Broker, device: &str) {
     let out = PyPeer::spawn("normal flow", NORMAL_FLOW, &args, Duration::from_secs(30)).finish();
     assert_eq!(out.trim(), "flowed");
     broker.assert_running();
+}
+
+/// Arguments: frontend, backend, N, and the seconds the worker has to connect first (1 if
+/// left out). A libzmq DEALER worker echoing every request, then a REQ client making N round
+/// trips (each given 3 s). Prints `answered=.. max_ms=..` ([`field`] reads them).
+pub const QUEUE_WORKER_AND_CLIENT: &str = r#"
+import sys, time, threading, zmq
+fe, be, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+warm = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+ctx = zmq.Context()
+w = ctx.socket(zmq.DEALER)
+w.setsockopt(zmq.LINGER, 0)
+w.connect(be)
+stop = threading.Event()
+def echo():
+    while not stop.is_set():
+        if w.poll(50):
+            w.send_multipart(w.recv_multipart())
+t = threading.Thread(target=echo)
+t.start()
+time.sleep(warm)
+c = ctx.socket(zmq.REQ)
+c.setsockopt(zmq.LINGER, 0)
+c.setsockopt(zmq.RCVTIMEO, 3000)
+c.connect(fe)
+answered, worst = 0, 0.0
+for i in range(n):
+    t0 = time.monotonic()
+    c.send(b"req %d" % i)
+    try:
+        assert c.recv() == b"req %d" % i
+    except zmq.Again:
+        break
+    answered += 1
+    worst = max(worst, time.monotonic() - t0)
+    time.sleep(0.01)
+stop.set()
+t.join()
+print("answered=%d max_ms=%.1f" % (answered, worst * 1000))
+ctx.destroy(linger=0)
+"#;
+
+/// `key=value` from a script's one-line report, as a number.
+pub fn field(out: &str, key: &str) -> f64 {
+    out.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key}= in {out:?}"))
+}
+
+/// The counts of the report a device logs at stop: `dropped N messages while running: H above
+/// a high-water mark, M for memory, ...`; zeros when it dropped nothing.
+pub fn dropped_at_stop(stderr: &str) -> (u64, u64, u64) {
+    let Some(line) = stderr
+        .lines()
+        .find(|l| l.contains("messages while running: "))
+    else {
+        return (0, 0, 0);
+    };
+    let number_before = |what: &str| -> u64 {
+        let head = &line[..line
+            .find(what)
+            .unwrap_or_else(|| panic!("no {what:?}: {line}"))];
+        let word = head.trim_end().rsplit(' ').next().unwrap_or("");
+        word.parse()
+            .unwrap_or_else(|_| panic!("no count before {what:?}: {line}"))
+    };
+    (
+        number_before(" messages while running"),
+        number_before(" above a high-water mark"),
+        number_before(" for memory"),
+    )
 }

@@ -24,7 +24,7 @@ use zedge_core::wire::greeting::GREETING_LEN;
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker};
 use zedge_tests::flow::{retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS};
-use zedge_tests::normal::normal_flow;
+use zedge_tests::normal::{field, normal_flow, QUEUE_WORKER_AND_CLIENT};
 use zedge_tests::raw;
 use zedge_tests::systemd::{zedge, ConfigRun};
 use zedge_tests::wait::deadline;
@@ -35,14 +35,6 @@ const KIB: usize = 1 << 10;
 /// No panic anywhere in the broker's log.
 fn no_panic(stderr: &str) {
     assert!(!stderr.contains("panicked"), "zedge panicked:\n{stderr}");
-}
-
-/// `key=value` from a script's one-line report.
-fn field(out: &str, key: &str) -> f64 {
-    out.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {key}= in {out:?}"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,44 +467,6 @@ fn a_streamer_worker_that_stops_reading_costs_the_producer_nothing() {
 // Queue: a client that never reads its replies; malformed reply envelopes.
 // ---------------------------------------------------------------------------------------------
 
-/// Arguments: frontend, backend, N. A libzmq DEALER worker echoing every request, then a REQ
-/// client making N round trips (each given 3 s). Prints `answered=.. max_ms=..`.
-const WORKER_AND_CLIENT: &str = r#"
-import sys, time, threading, zmq
-fe, be, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-ctx = zmq.Context()
-w = ctx.socket(zmq.DEALER)
-w.setsockopt(zmq.LINGER, 0)
-w.connect(be)
-stop = threading.Event()
-def echo():
-    while not stop.is_set():
-        if w.poll(50):
-            w.send_multipart(w.recv_multipart())
-t = threading.Thread(target=echo)
-t.start()
-time.sleep(1.0)
-c = ctx.socket(zmq.REQ)
-c.setsockopt(zmq.LINGER, 0)
-c.setsockopt(zmq.RCVTIMEO, 3000)
-c.connect(fe)
-answered, worst = 0, 0.0
-for i in range(n):
-    t0 = time.monotonic()
-    c.send(b"req %d" % i)
-    try:
-        assert c.recv() == b"req %d" % i
-    except zmq.Again:
-        break
-    answered += 1
-    worst = max(worst, time.monotonic() - t0)
-    time.sleep(0.01)
-stop.set()
-t.join()
-print("answered=%d max_ms=%.1f" % (answered, worst * 1000))
-ctx.destroy(linger=0)
-"#;
-
 fn client_that_never_reads_run() -> (f64, f64) {
     let mut broker = Broker::start("queue", &["--heartbeat-ivl", "0"]);
     // A DEALER client that sends 300 requests of 64 KiB and never reads a reply.
@@ -535,7 +489,7 @@ fn client_that_never_reads_run() -> (f64, f64) {
     ];
     let out = PyPeer::spawn(
         "worker and client",
-        WORKER_AND_CLIENT,
+        QUEUE_WORKER_AND_CLIENT,
         &args,
         Duration::from_secs(90),
     )

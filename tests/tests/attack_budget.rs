@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::Broker;
+use zedge_tests::normal::{dropped_at_stop, field, QUEUE_WORKER_AND_CLIENT};
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
@@ -73,30 +74,6 @@ fn deaf_subscriber_at(backend: SocketAddr, topic: &[u8]) -> TcpStream {
     let mut s = raw::handshake(backend, SocketType::Sub, deadline(10));
     s.write_all(&raw::subscribe(topic)).expect("subscribe");
     s
-}
-
-/// The counts of the report a device logs at stop (`dropped N messages while running: H above
-/// a high-water mark, M for memory, ...`): (all, hwm, memory); zeros if it dropped nothing.
-fn dropped_at_stop(stderr: &str) -> (u64, u64, u64) {
-    let Some(line) = stderr
-        .lines()
-        .find(|l| l.contains("messages while running: "))
-    else {
-        return (0, 0, 0);
-    };
-    let before = |what: &str| -> u64 {
-        let at = line
-            .find(what)
-            .unwrap_or_else(|| panic!("no {what:?}: {line}"));
-        let word = line[..at].trim_end().rsplit(' ').next().unwrap_or("");
-        word.parse()
-            .unwrap_or_else(|_| panic!("no count before {what:?}: {line}"))
-    };
-    (
-        before(" messages while running"),
-        before(" above a high-water mark"),
-        before(" for memory"),
-    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,52 +343,6 @@ fn many_deaf_subscribers_of_shared_bodies_stay_within_memory_max() {
 // Queue: a client that reads its replies, but slowly.
 // ---------------------------------------------------------------------------------------------
 
-/// Arguments: frontend, backend, N. A libzmq DEALER worker echoing every request, then a REQ
-/// client making N round trips (each given 3 s). Prints `answered=.. max_ms=..`.
-const ECHO_WORKER_AND_CLIENT: &str = r#"
-import sys, time, threading, zmq
-fe, be, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-ctx = zmq.Context()
-w = ctx.socket(zmq.DEALER)
-w.setsockopt(zmq.LINGER, 0)
-w.connect(be)
-stop = threading.Event()
-def echo():
-    while not stop.is_set():
-        if w.poll(50):
-            w.send_multipart(w.recv_multipart())
-t = threading.Thread(target=echo)
-t.start()
-time.sleep(1.5)
-c = ctx.socket(zmq.REQ)
-c.setsockopt(zmq.LINGER, 0)
-c.setsockopt(zmq.RCVTIMEO, 3000)
-c.connect(fe)
-answered, worst = 0, 0.0
-for i in range(n):
-    t0 = time.monotonic()
-    c.send(b"req %d" % i)
-    try:
-        assert c.recv() == b"req %d" % i
-    except zmq.Again:
-        break
-    answered += 1
-    worst = max(worst, time.monotonic() - t0)
-    time.sleep(0.01)
-stop.set()
-t.join()
-print("answered=%d max_ms=%.1f" % (answered, worst * 1000))
-ctx.destroy(linger=0)
-"#;
-
-/// `key=value` from a script's one-line report.
-fn field(out: &str, key: &str) -> f64 {
-    out.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {key}= in {out:?}"))
-}
-
 /// A queue whose memory is spent by one client's replies: the client sends 200 requests of
 /// 64 KiB to the one worker and reads its replies, but slowly (64 KiB every 150 ms, a bad
 /// radio link), so its socket takes something well within `CLIENT_STALL` (250 ms) and its
@@ -477,10 +408,11 @@ fn a_queue_client_reading_slowly_holds_no_worker_from_other_clients() {
         broker.frontend().to_owned(),
         broker.backend().to_owned(),
         "10".to_owned(),
+        "1.5".to_owned(),
     ];
     let out = zedge_tests::PyPeer::spawn(
         "echo worker and client",
-        ECHO_WORKER_AND_CLIENT,
+        QUEUE_WORKER_AND_CLIENT,
         &args,
         Duration::from_secs(60),
     )
@@ -787,10 +719,11 @@ fn a_queue_client_that_never_reads_while_memory_is_spent_costs_other_clients_one
         broker.frontend().to_owned(),
         broker.backend().to_owned(),
         "20".to_owned(),
+        "1.5".to_owned(),
     ];
     let out = zedge_tests::PyPeer::spawn(
         "echo worker and client",
-        ECHO_WORKER_AND_CLIENT,
+        QUEUE_WORKER_AND_CLIENT,
         &args,
         Duration::from_secs(60),
     )

@@ -12,6 +12,7 @@ use std::time::Duration;
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::Broker;
 use zedge_tests::flow::{Flow, FlowSpec};
+use zedge_tests::normal::dropped_at_stop;
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
@@ -33,30 +34,6 @@ fn bulk(seq: u32, len: usize) -> Vec<u8> {
     m.extend(seq.to_be_bytes());
     m.extend((0..len - 8).map(|i| (i as u32).wrapping_mul(31).wrapping_add(seq) as u8));
     m
-}
-
-/// The counts of the report a device logs at stop: `dropped N messages while running: H above
-/// a high-water mark, M for memory, ...`; zeros when it dropped nothing.
-fn dropped_at_stop(stderr: &str) -> (u64, u64, u64) {
-    let Some(line) = stderr
-        .lines()
-        .find(|l| l.contains("messages while running: "))
-    else {
-        return (0, 0, 0);
-    };
-    let number_before = |what: &str| -> u64 {
-        let head = &line[..line
-            .find(what)
-            .unwrap_or_else(|| panic!("no {what:?}: {line}"))];
-        let word = head.trim_end().rsplit(' ').next().unwrap_or("");
-        word.parse()
-            .unwrap_or_else(|_| panic!("no count before {what:?}: {line}"))
-    };
-    (
-        number_before(" messages while running"),
-        number_before(" above a high-water mark"),
-        number_before(" for memory"),
-    )
 }
 
 /// Four subscribers that never read take 64 KiB messages (25 MiB each) past what their sockets
