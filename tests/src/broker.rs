@@ -129,6 +129,24 @@ pub struct Broker {
     label: String,
 }
 
+/// A device under a small memory budget, as the budget's attack tests run it: `memory_max`,
+/// 32 peers a side, a 64M high-water mark (so the budget binds first), heartbeats off, then
+/// `extra`.
+pub fn under_budget(kind: &str, memory_max: &str, extra: &[&str]) -> Broker {
+    let mut args = vec![
+        "--memory-max",
+        memory_max,
+        "--max-peers",
+        "32",
+        "--queue-hwm",
+        "64M",
+        "--heartbeat-ivl",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    Broker::start(kind, &args)
+}
+
 impl Broker {
     /// `zedge <device>` with one loopback TCP endpoint bound on each side, `-v`, and `args`.
     pub fn start(device: &str, args: &[&str]) -> Broker {
