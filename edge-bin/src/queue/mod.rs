@@ -43,9 +43,10 @@ use crate::budget::{Charge, BEHIND_AFTER_MS};
 use pieces::Pieces;
 pub use pieces::Stored;
 
-/// A queue holding this much is behind, however recently it was empty: its peer reads less
-/// than comes (a subscriber that keeps up holds a message or two).
-const BEHIND_BYTES: usize = 256 << 10;
+/// A queue holding this part of the budget or more is behind, however recently it was empty:
+/// its peer reads less than comes. A subscriber that keeps up holds a message or two, which
+/// may be large (a 640 KiB message beside 16 MiB of `memory_max` is about a part in 18).
+const BEHIND_PART: usize = 8;
 
 /// First allocation: a greeting plus READY fit, and idle peers stay cheap. Counted at start
 /// for every connection; the budget is asked only for growth past it.
@@ -115,12 +116,13 @@ impl HeapQueue {
         self.shared != 0
     }
 
-    /// Whether it holds [`BEHIND_BYTES`] or more, or its peer has not emptied it for
+    /// Whether it holds a [`BEHIND_PART`] of the budget or more, or its peer has not emptied it for
     /// [`BEHIND_AFTER_MS`]: it is among the slowest, and when the budget is tight it is
     /// refused first.
     fn is_behind(&self) -> bool {
         let len = self.len();
-        len >= BEHIND_BYTES
+        let share = self.charge.account().budget().total() / BEHIND_PART;
+        len >= share
             || (len > 0
                 && self.charge.account().now_ms().saturating_sub(self.empty_at) >= BEHIND_AFTER_MS)
     }
