@@ -139,10 +139,10 @@ fn a_queue_the_budget_cannot_grow_is_full_and_keeps_what_it_holds() {
     );
     assert_eq!(q.push(&[2; 5_000]), Err(Full));
     assert_eq!(contents(&q), vec![1; 9_000]);
-    assert!(
-        q.reserve(q.allocated() - q.len()),
-        "what it holds is still its own"
-    );
+    // It holds most of a tight budget: it is behind, and takes nothing more, not even into the
+    // room it holds; that is for the queues that keep up.
+    assert!(account.budget().is_tight());
+    assert!(!q.reserve(q.allocated() - q.len()), "behind, while tight");
     assert!(account.refused() > 0);
     q.consume(9_000);
     assert!(q.reserve(5_000), "drained, it has room again");
@@ -330,4 +330,19 @@ fn holding_back_is_refused_without_room() {
     let mut small = queue(1_000);
     assert!(!small.reserve_later(1_001), "the capacity");
     assert!(small.reserve_later(1_000));
+}
+
+/// A queue that is not behind keeps the room it holds when the budget is tight.
+#[test]
+fn a_queue_keeping_up_keeps_its_room_when_the_budget_is_tight() {
+    let (mut q, account) = budgeted(100_000, 0);
+    q.push(&[1; 1_000]).unwrap();
+    let mut other = HeapQueue::new(1 << 20, q.charge.fresh());
+    other.push(&[2; 80_000]).unwrap();
+    assert!(account.budget().is_tight());
+    assert!(
+        q.reserve(q.allocated() - q.len()),
+        "what it holds is its own"
+    );
+    assert!(!other.reserve(1), "the one behind is refused");
 }
