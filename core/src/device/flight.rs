@@ -12,9 +12,10 @@
 
 use super::peer::{Held, Src};
 use super::{ByteQueue, CloseReason, Device};
-use crate::wire::frame::FrameHead;
+use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
 
-/// Fanned-out frames up to this long, head included, go into each queue in one push.
+/// Frames up to this long, head included, go into each queue in one push: joined on the
+/// stack first, one copy more of a few bytes, one push less per destination.
 const JOIN_MAX: usize = 256;
 
 /// Body pieces at least this long that go to several destinations are stored once and
@@ -67,30 +68,30 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// Append a frame header (if any) and body bytes to every destination `idx` holds.
     pub(super) fn copy_to_dests(&mut self, idx: u32, head: Option<FrameHead>, chunk: &[u8]) {
-        let head = head.map(|h| h.encode());
-        let head = head.as_ref().map_or(&[][..], |h| h.as_slice());
+        let encoded = head.map(|h| h.encode());
         let first = self.peer(idx).and_then(|p| p.src.dests());
-        let several = first.and_then(|d| self.next_dest(d)).is_some();
-        let len = head.len() + chunk.len();
-        if several {
-            if !head.is_empty() && len <= JOIN_MAX {
-                // Fanned out, a small frame is joined to its head first: one push per
-                // destination, not two.
+        if let Some(h) = &encoded {
+            let (at, len) = (h.as_slice().len(), h.as_slice().len() + chunk.len());
+            if len <= JOIN_MAX {
+                // A small frame is joined to its head first: one push per destination, not
+                // two.
                 let mut joined = [0u8; JOIN_MAX];
-                joined[..head.len()].copy_from_slice(head);
-                joined[head.len()..len].copy_from_slice(chunk);
-                self.push_to_dests(first, &joined[..len], &[], chunk.len());
+                joined[..MAX_HEAD_LEN].copy_from_slice(h.padded());
+                joined[at..len].copy_from_slice(chunk);
+                return self.push_to_dests(first, &joined[..len], &[], chunk.len());
+            }
+        }
+        let head = encoded.as_ref().map_or(&[][..], |h| h.as_slice());
+        let len = head.len() + chunk.len();
+        if Q::SHARES && chunk.len() >= SHARE_MIN && first.and_then(|d| self.next_dest(d)).is_some()
+        {
+            if self.share_to_dests(first, head, chunk) {
                 return;
             }
-            if Q::SHARES && chunk.len() >= SHARE_MIN {
-                if self.share_to_dests(first, head, chunk) {
-                    return;
-                }
-                // Copied instead, to those with room for it.
-                self.copies_instead(first, len);
-                let first = self.peer(idx).and_then(|p| p.src.dests());
-                return self.push_to_dests(first, head, chunk, chunk.len());
-            }
+            // Copied instead, to those with room for it.
+            self.copies_instead(first, len);
+            let first = self.peer(idx).and_then(|p| p.src.dests());
+            return self.push_to_dests(first, head, chunk, chunk.len());
         }
         self.push_to_dests(first, head, chunk, chunk.len());
     }

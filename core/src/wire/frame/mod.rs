@@ -59,6 +59,12 @@ impl HeadBytes {
     pub fn as_slice(&self) -> &[u8] {
         &self.buf[..usize::from(self.len)]
     }
+
+    /// All [`MAX_HEAD_LEN`] bytes, the header's first and zeros after it: for a caller that
+    /// copies a fixed size (no call to `memcpy`) and then writes over what follows.
+    pub fn padded(&self) -> &[u8; MAX_HEAD_LEN] {
+        &self.buf
+    }
 }
 
 impl FrameHead {
