@@ -3,8 +3,7 @@
 //! or the process, now that queues and input buffers draw from `memory_max` and a forwarder stores
 //! a large body once for all its subscribers.
 //!
-//! The one test marked `#[ignore = "open: ..."]` fails still; the reason says what was measured.
-//! The others failed before their fixes and are kept as regression tests: each asserts what the
+//! Every test here failed before its fix and is kept as a regression test: each asserts what the
 //! normal flow must still get (every message, in order, within its bound) or that the budget comes
 //! back whole.
 
@@ -320,14 +319,12 @@ fn many_deaf_subscribers_of_shared_bodies_stay_within_memory_max() {
 /// libzmq client of the same worker must still get its 10 replies, each within 250 ms: the
 /// slow client may hold the worker `client_stall` (250 ms) in all until it catches up.
 ///
-/// Before this session's fixes the normal client's first request got no answer within 3 s
-/// (with a 15 s timeout, after 10.4 s): a reply waited as long as the slow client's socket had
-/// taken anything in the last 250 ms. That rule is gone (`queue.rs` `route_reply`), but under
-/// this 8M budget the test still fails 2 runs in 3: the slow client's requests and queue take
-/// the memory the worker's next reply needs to be read at all (see the test below). Under the
-/// default memory_max the normal client is served at once.
+/// Before its fixes the normal client's first request got no answer within 3 s (with a 15 s
+/// timeout, after 10.4 s): a reply waited as long as the slow client's socket had taken
+/// anything in the last 250 ms. That rule went (`queue.rs` `route_reply`), and the test still
+/// failed 2 runs in 3 under this 8M budget: a reply cut through to the slow client waited for
+/// room with no deadline (see the test below).
 #[test]
-#[ignore = "open (fails 2 runs in 3): under an 8M budget a client flooding 64 KiB requests and reading its replies slowly still starves a normal client of the same worker: same cause as a_queue_client_that_never_reads_while_memory_is_spent_costs_other_clients_one_stall (the requests and the slow client's queue take the memory the worker's replies and the other clients' requests need)"]
 fn a_queue_client_reading_slowly_holds_no_worker_from_other_clients() {
     let mut broker = under_budget("queue", "8M", &[]);
     let mut slow = raw::handshake(broker.frontend_addr(), SocketType::Dealer, deadline(10));
@@ -592,18 +589,14 @@ fn a_large_message_cut_through_reaches_a_subscriber_that_keeps_up_while_the_budg
 /// libzmq client of the same worker must get its 20 replies, each within 300 ms (the stall
 /// once, and slack).
 ///
-/// Today the normal client gets none of them within 3 s (nor within 20 s with a longer
-/// timeout), and the innocent worker is closed as a stalled sender every progress timeout
-/// (`backend ...: closing: a message it was sending made no progress`, at 5.6 s and 10.8 s
-/// in one run). The bad client's kernel buffers hold its first replies, so its queue is
-/// *empty*, yet it has no room for the next (the budget is spent); `route_reply` drops only
-/// for a client whose queue holds bytes (`stuck`), so this one's reply waits for memory with
-/// no deadline. The memory it waits for is held by the worker's own queue (requests the
-/// worker cannot take while its replies are not read) and the worker's input holds the
-/// reply in the device's lane, so nothing moves until the lane's holder, the worker, is
-/// closed as stalled.
+/// It got none of them within 3 s (nor within 20 s with a longer timeout), and the innocent
+/// worker was closed as a stalled sender every progress timeout. The budget spent, the
+/// worker's input reads 4 KiB at a time, so each 64 KiB reply is cut through; the bad client's
+/// queue could take the start of one and not the rest, and a reply already on its way waited
+/// for room with no deadline: `client_stall` bounded only the wait before a reply started.
+/// Now it bounds the wait for the rest too (`room.rs` `room_for_more`, `queue.rs`
+/// `reply_may_wait`): past it the client lets the reply go, taken back or reset.
 #[test]
-#[ignore = "open: a client that floods requests and never reads its replies holds the budget in its queue; the worker's next reply cannot even be read (its input waits for memory), so other clients of that worker wait for good; needs a policy for a client that holds memory and reads nothing (close it, as Redis closes a client past its output-buffer limit)"]
 fn a_queue_client_that_never_reads_while_memory_is_spent_costs_other_clients_one_stall() {
     let mut broker = under_budget("queue", "8M", &[]);
     let mut bad = raw::handshake(broker.frontend_addr(), SocketType::Dealer, deadline(10));

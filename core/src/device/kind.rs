@@ -51,6 +51,12 @@ impl Kind {
         !matches!(self, Kind::Forwarder { .. })
     }
 
+    /// Whether messages from `side` are replies (a queue's workers'): each goes to the client
+    /// its routing frame names, which may hold the worker `client_stall` at most.
+    pub const fn replies_from(self, side: Side) -> bool {
+        matches!((self, side), (Kind::Queue, Side::Backend))
+    }
+
     /// Whether a message from `side` already on its way waits for its destination to drain
     /// below its high-water mark: a streamer's work and a queue's request do (their sender is
     /// pushed back, nothing is lost). A publication never does, nor does a queue's reply: the

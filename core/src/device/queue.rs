@@ -13,7 +13,7 @@ const ROUTING_ID_LEN: usize = 9;
 impl<Q: ByteQueue> Device<'_, Q> {
     /// Whether a message from `side` starts with a routing frame that is used up in routing.
     pub(super) fn strips_routing_frame(kind: Kind, side: Side) -> bool {
-        kind == Kind::Queue && side == Side::Backend
+        kind.replies_from(side)
     }
 
     /// A client's request: to the next free worker, behind the client's routing frame.
@@ -45,7 +45,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// at its high-water mark. A worker answers other clients too: a client that does not
     /// read, or reads slowly, costs them at most that, until it has caught up. A client that
     /// empties its queue now and then loses nothing. A client taking another reply that is
-    /// still arriving gets this one after it.
+    /// still arriving gets this one after it. The same holds for the rest of a reply cut
+    /// through ([`Device::reply_may_wait`]).
     pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
         let Some(client) = self.reply_target(head, prefix) else {
             self.stats.dropped.unroutable += 1;
@@ -55,7 +56,6 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return Route::Discard;
         };
         let hwm = self.cfg.queue_hwm;
-        let now = self.last_now;
         let Some(c) = self.peer(client) else {
             return Route::Discard;
         };
@@ -68,6 +68,24 @@ impl<Q: ByteQueue> Device<'_, Q> {
             self.hold(idx, client);
             return Route::Go;
         }
+        if self.reply_may_wait(idx, client) {
+            return Route::Blocked;
+        }
+        let dropped = &mut self.stats.dropped;
+        *if above {
+            &mut dropped.hwm
+        } else {
+            &mut dropped.memory
+        } += 1;
+        Route::Discard
+    }
+
+    /// Whether worker `idx` may wait for room at `client` for its reply (or the rest of it):
+    /// while the client has held workers less than `client_stall` in all, counting this wait
+    /// (a timer wakes the worker when that is up). False once it has: the worker stops
+    /// waiting, and the client loses the reply.
+    pub(super) fn reply_may_wait(&mut self, idx: u32, client: u32) -> bool {
+        let now = self.last_now;
         let since = match self.peer_mut(idx) {
             Some(w) => *w.waiting_since.get_or_insert(now),
             None => now,
@@ -77,21 +95,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let allowed = self.cfg.client_stall.as_millis();
         if spent.saturating_add(waited) >= allowed {
             self.stop_waiting(idx, client);
-            let dropped = &mut self.stats.dropped;
-            *if above {
-                &mut dropped.hwm
-            } else {
-                &mut dropped.memory
-            } += 1;
-            return Route::Discard;
+            return false;
         }
         let due = now + Duration::from_millis(allowed - spent - waited);
         self.reply_retry = Some(self.reply_retry.map_or(due, |t| t.min(due)));
-        Route::Blocked
+        true
     }
 
     /// Worker `idx` no longer waits on `client`: the time it waited is the client's.
-    fn stop_waiting(&mut self, idx: u32, client: u32) {
+    pub(super) fn stop_waiting(&mut self, idx: u32, client: u32) {
         let now = self.last_now;
         let Some(since) = self.peer_mut(idx).and_then(|w| w.waiting_since.take()) else {
             return;

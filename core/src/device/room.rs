@@ -10,7 +10,9 @@
 //!   queue cannot take the rest of a message it is already receiving lets it go, taken back if
 //!   none of it was written, reset otherwise;
 //! - a queue or streamer waits for room as it does above the high-water mark, and is woken
-//!   when a queue drains or [`Device::retry_blocked`] says memory was given back.
+//!   when a queue drains or [`Device::retry_blocked`] says memory was given back; a queue's
+//!   worker waits for its client's room no longer than `client_stall`, then the client lets
+//!   the reply go as a subscriber would.
 //!
 //! Bodies a forwarder shares between several subscribers ([`SHARE_MIN`]) are not copied into
 //! their queues: the room asked of each is the rest ([`Device::need_shared`] less), and the
@@ -111,14 +113,25 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         self.need = need;
         self.need_shared = 0;
+        // A queue's worker replying waits for its client no longer than the client may make
+        // workers wait (`client_stall`).
+        let kind = self.cfg.kind;
+        let reply = self.peer(idx).is_some_and(|p| kind.replies_from(p.side));
         let mut cur = first;
         while let Some(d) = cur {
             cur = self.next_dest(d);
             // Past its high-water mark, a forwarder's subscriber may hold the start of it.
             if self.peer_mut(d).is_some_and(|p| room(&mut p.queue, need)) {
+                if reply {
+                    self.stop_waiting(idx, d);
+                }
                 continue;
             }
             self.memory_blocked = true;
+            if reply && !self.reply_may_wait(idx, d) {
+                self.shed(d);
+                continue;
+            }
             if self.cfg.kind.waits_for_destination() {
                 return false;
             }
@@ -142,9 +155,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
-    /// A subscriber whose queue cannot take the rest of the message it is receiving lets it
-    /// go: taken back if none of it was written (the subscriber lost that message, counted),
-    /// else the subscriber is reset.
+    /// A destination whose queue cannot take the rest of the message it is receiving (a
+    /// forwarder's subscriber, a queue's client past `client_stall`) lets it go: taken back if
+    /// none of it was written (it lost that message, counted), else it is reset.
     pub(super) fn shed(&mut self, dest: u32) {
         let Some(d) = self.peer(dest) else { return };
         let Some(held) = d.held else { return };

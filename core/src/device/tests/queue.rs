@@ -306,3 +306,54 @@ fn a_client_stall_of_zero_drops_at_once() {
     assert_eq!(net.msgs(normal), [envelope(true, &[b'r', b'e', b':', 0])]);
     net.assert_healthy();
 }
+
+/// A reply larger than the input buffer is cut through; a client whose queue cannot take the
+/// rest of it (its memory rationed, reading nothing) holds the worker no longer than
+/// `client_stall`, as it would before the reply started: then it lets the reply go (taken
+/// back, none of it written: counted as dropped for memory) and the worker's next reply,
+/// to a normal client, goes through.
+#[test]
+fn a_reply_cut_through_to_a_client_without_room_holds_the_worker_at_most_client_stall() {
+    let mut cfg = DeviceConfig::new(Kind::Queue);
+    cfg.input_capacity = 8 << 10;
+    cfg.client_stall = Duration::from_millis(300);
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let worker = net.connect_echo(Dealer);
+    let stuck = net.connect(Frontend, Dealer);
+    let normal = net.connect(Frontend, Req);
+    net.pump();
+    net.pause(stuck, true);
+    net.ration(stuck, Some(10_000));
+    net.send(stuck, &envelope(false, &[7; 32 << 10]));
+    net.pump();
+    assert!(
+        (1..10_000).contains(&net.queued(stuck)),
+        "the start of the reply is queued"
+    );
+    net.send(normal, &envelope(true, &[0]));
+    net.pump();
+    assert!(
+        net.msgs(normal).is_empty(),
+        "the worker waits for the stuck client a while"
+    );
+    let retry = net.dev.poll_timeout().expect("a retry is due");
+    assert!(retry > net.now && retry <= net.now + cfg.client_stall);
+    net.now = retry;
+    net.dev.handle_timeout(net.now);
+    net.pump();
+    assert_eq!(net.msgs(normal), [envelope(true, b"re:\0")]);
+    assert_eq!(net.msgs(worker).len(), 2);
+    assert_eq!(net.dev.stats().dropped.memory, 1);
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    assert_eq!(
+        net.queued(stuck),
+        0,
+        "the start of the reply was taken back"
+    );
+    net.pause(stuck, false);
+    net.ration(stuck, None);
+    net.pump();
+    assert!(net.msgs(stuck).is_empty());
+    net.assert_healthy();
+}
