@@ -1,8 +1,11 @@
 //! The normal flows an abuse test checks beside or after its abuse: fresh libzmq peers on both
 //! sides of a device exchange ten messages, and the broker is still running before and after;
 //! a queue's echo worker and a client timing its round trips; the one-line reports they print,
-//! and the drops a broker reports when it stops.
+//! and the drops a broker reports when it stops. Also the queue's bad client they are run
+//! beside: one that floods large requests.
 
+use std::net::TcpStream;
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::broker::Broker;
@@ -136,4 +139,26 @@ pub fn dropped_at_stop(stderr: &str) -> (u64, u64, u64) {
         number_before(" above a high-water mark"),
         number_before(" for memory"),
     )
+}
+
+/// A queue client (`client`, a raw DEALER already handshaken) that sends `n` requests of
+/// 64 KiB as fast as the broker takes them, each write given up after `write_timeout`; it
+/// reads nothing itself. The thread gives the stream back when it is done.
+pub fn flood_requests(
+    mut client: TcpStream,
+    n: usize,
+    write_timeout: Duration,
+) -> JoinHandle<TcpStream> {
+    client
+        .set_write_timeout(Some(write_timeout))
+        .expect("write timeout");
+    thread::spawn(move || {
+        let body = vec![b'x'; 64 << 10];
+        for _ in 0..n {
+            if crate::write_message(&mut client, &[b"", &body]).is_err() {
+                break;
+            }
+        }
+        client
+    })
 }

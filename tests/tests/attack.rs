@@ -24,7 +24,7 @@ use zedge_core::wire::greeting::GREETING_LEN;
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker};
 use zedge_tests::flow::{retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS};
-use zedge_tests::normal::{field, normal_flow, QUEUE_WORKER_AND_CLIENT};
+use zedge_tests::normal::{field, flood_requests, normal_flow, QUEUE_WORKER_AND_CLIENT};
 use zedge_tests::raw;
 use zedge_tests::systemd::{zedge, ConfigRun};
 use zedge_tests::wait::deadline;
@@ -470,18 +470,8 @@ fn a_streamer_worker_that_stops_reading_costs_the_producer_nothing() {
 fn client_that_never_reads_run() -> (f64, f64) {
     let mut broker = Broker::start("queue", &["--heartbeat-ivl", "0"]);
     // A DEALER client that sends 300 requests of 64 KiB and never reads a reply.
-    let mut bad = raw::handshake(broker.frontend_addr(), SocketType::Dealer, deadline(10));
-    bad.set_write_timeout(Some(Duration::from_secs(20)))
-        .expect("write timeout");
-    let writer = thread::spawn(move || {
-        let body = vec![b'x'; 64 * KIB];
-        for _ in 0..300 {
-            if zedge_tests::write_message(&mut bad, &[b"", &body]).is_err() {
-                break;
-            }
-        }
-        bad
-    });
+    let bad = raw::handshake(broker.frontend_addr(), SocketType::Dealer, deadline(10));
+    let writer = flood_requests(bad, 300, Duration::from_secs(20));
     let args = [
         broker.frontend().to_owned(),
         broker.backend().to_owned(),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{under_budget, Broker};
-use zedge_tests::normal::{dropped_at_stop, field, QUEUE_WORKER_AND_CLIENT};
+use zedge_tests::normal::{dropped_at_stop, field, flood_requests, QUEUE_WORKER_AND_CLIENT};
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
@@ -327,20 +327,10 @@ fn many_deaf_subscribers_of_shared_bodies_stay_within_memory_max() {
 #[test]
 fn a_queue_client_reading_slowly_holds_no_worker_from_other_clients() {
     let mut broker = under_budget("queue", "8M", &[]);
-    let mut slow = raw::handshake(broker.frontend_addr(), SocketType::Dealer, deadline(10));
+    let slow = raw::handshake(broker.frontend_addr(), SocketType::Dealer, deadline(10));
     let mut link = slow.try_clone().expect("clone the slow client");
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = thread::spawn(move || {
-        let body = vec![b'x'; 64 * KIB];
-        slow.set_write_timeout(Some(Duration::from_secs(30)))
-            .expect("write timeout");
-        for _ in 0..200 {
-            if zedge_tests::write_message(&mut slow, &[b"", &body]).is_err() {
-                break;
-            }
-        }
-        slow
-    });
+    let writer = flood_requests(slow, 200, Duration::from_secs(30));
     let reading = done.clone();
     let trickle = thread::spawn(move || {
         let mut buf = vec![0u8; 64 * KIB];
@@ -599,18 +589,8 @@ fn a_large_message_cut_through_reaches_a_subscriber_that_keeps_up_while_the_budg
 #[test]
 fn a_queue_client_that_never_reads_while_memory_is_spent_costs_other_clients_one_stall() {
     let mut broker = under_budget("queue", "8M", &[]);
-    let mut bad = raw::handshake(broker.frontend_addr(), SocketType::Dealer, deadline(10));
-    bad.set_write_timeout(Some(Duration::from_secs(20)))
-        .expect("write timeout");
-    let writer = thread::spawn(move || {
-        let body = vec![b'x'; 64 * KIB];
-        for _ in 0..300 {
-            if zedge_tests::write_message(&mut bad, &[b"", &body]).is_err() {
-                break;
-            }
-        }
-        bad
-    });
+    let bad = raw::handshake(broker.frontend_addr(), SocketType::Dealer, deadline(10));
+    let writer = flood_requests(bad, 300, Duration::from_secs(20));
     let args = [
         broker.frontend().to_owned(),
         broker.backend().to_owned(),
