@@ -162,3 +162,23 @@ pub fn flood_requests(
         client
     })
 }
+
+/// Run [`QUEUE_WORKER_AND_CLIENT`] against `broker`: its worker connects, `warm_secs` later its
+/// client makes `n` round trips; its one-line report (`answered=... max_ms=...`).
+pub fn worker_and_client(broker: &Broker, n: u32, warm_secs: f64) -> String {
+    let args = [
+        broker.frontend().to_owned(),
+        broker.backend().to_owned(),
+        n.to_string(),
+        warm_secs.to_string(),
+    ];
+    let out = PyPeer::spawn(
+        "echo worker and client",
+        QUEUE_WORKER_AND_CLIENT,
+        &args,
+        Duration::from_secs(90),
+    )
+    .finish();
+    eprintln!("{}", out.trim());
+    out
+}

@@ -24,7 +24,7 @@ use zedge_core::wire::greeting::GREETING_LEN;
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker};
 use zedge_tests::flow::{retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS};
-use zedge_tests::normal::{field, flood_requests, normal_flow, QUEUE_WORKER_AND_CLIENT};
+use zedge_tests::normal::{field, flood_requests, normal_flow, worker_and_client};
 use zedge_tests::raw;
 use zedge_tests::systemd::{zedge, ConfigRun};
 use zedge_tests::wait::deadline;
@@ -472,19 +472,7 @@ fn client_that_never_reads_run() -> (f64, f64) {
     // A DEALER client that sends 300 requests of 64 KiB and never reads a reply.
     let bad = raw::handshake(broker.frontend_addr(), SocketType::Dealer, deadline(10));
     let writer = flood_requests(bad, 300, Duration::from_secs(20));
-    let args = [
-        broker.frontend().to_owned(),
-        broker.backend().to_owned(),
-        "20".to_owned(),
-    ];
-    let out = PyPeer::spawn(
-        "worker and client",
-        QUEUE_WORKER_AND_CLIENT,
-        &args,
-        Duration::from_secs(90),
-    )
-    .finish();
-    eprintln!("{}", out.trim());
+    let out = worker_and_client(&broker, 20, 1.0);
     broker.assert_running();
     no_panic(&broker.stderr());
     drop(broker);

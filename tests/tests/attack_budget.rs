@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{under_budget, Broker};
-use zedge_tests::normal::{dropped_at_stop, field, flood_requests, QUEUE_WORKER_AND_CLIENT};
+use zedge_tests::normal::{dropped_at_stop, field, flood_requests, worker_and_client};
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
@@ -348,19 +348,7 @@ fn a_queue_client_reading_slowly_holds_no_worker_from_other_clients() {
         }
         read
     });
-    let args = [
-        broker.frontend().to_owned(),
-        broker.backend().to_owned(),
-        "10".to_owned(),
-        "1.5".to_owned(),
-    ];
-    let out = zedge_tests::PyPeer::spawn(
-        "echo worker and client",
-        QUEUE_WORKER_AND_CLIENT,
-        &args,
-        Duration::from_secs(60),
-    )
-    .finish();
+    let out = worker_and_client(&broker, 10, 1.5);
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let read = trickle.join().expect("the slow reader");
     eprintln!("{} (the slow client read {read} bytes)", out.trim());
@@ -591,20 +579,7 @@ fn a_queue_client_that_never_reads_while_memory_is_spent_costs_other_clients_one
     let mut broker = under_budget("queue", "8M", &[]);
     let bad = raw::handshake(broker.frontend_addr(), SocketType::Dealer, deadline(10));
     let writer = flood_requests(bad, 300, Duration::from_secs(20));
-    let args = [
-        broker.frontend().to_owned(),
-        broker.backend().to_owned(),
-        "20".to_owned(),
-        "1.5".to_owned(),
-    ];
-    let out = zedge_tests::PyPeer::spawn(
-        "echo worker and client",
-        QUEUE_WORKER_AND_CLIENT,
-        &args,
-        Duration::from_secs(60),
-    )
-    .finish();
-    eprintln!("{}", out.trim());
+    let out = worker_and_client(&broker, 20, 1.5);
     broker.assert_running();
     let stderr = broker.stderr();
     no_panic(&stderr);
