@@ -4,9 +4,9 @@
 //! small frame is joined to its head before it is pushed for one destination too
 //! (`flight.rs` `copy_to_dests`).
 //!
-//! Each test asserts what the normal peer must still get. Tests marked
-//! `#[ignore = "open: ..."]` fail today; the reason says what was measured. The others pass and
-//! are kept as regression tests.
+//! Each test asserts what the normal peer must still get. The two that failed when this round
+//! found them are fixed (their docs say what was measured); the others passed from the start
+//! and are kept as regression tests.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -317,8 +317,12 @@ fn bursty_client(period: Duration) -> (u32, (u64, u64, u64), String) {
     let mut chunk = vec![0u8; 256 * KIB];
     let (mut got, mut next) = (0u32, 0u32);
     let mut idle_since = Instant::now();
+    // A burst every `period` from the first, however long checking the last one took (the
+    // test's own work, in a debug build, is tens of milliseconds for a few MiB).
+    let mut burst_at = Instant::now();
     while next < BURST_N && idle_since.elapsed() < Duration::from_secs(2) {
-        thread::sleep(period);
+        burst_at += period;
+        thread::sleep(burst_at.saturating_duration_since(Instant::now()));
         // The burst: everything the socket has.
         loop {
             match link.read(&mut chunk) {
@@ -378,16 +382,14 @@ fn parse_frame(b: &[u8]) -> Option<(u8, &[u8], usize)> {
 
 /// Reading every 200 ms (under the 250 ms `client_stall`), the client must lose nothing.
 ///
-/// Measured: it got 1206-1230 of 1500 replies, 270-294 dropped above the high-water mark (3 of
-/// 3 runs; at 150 ms it lost none, the kernel's socket buffers hiding most of each wait). The wait a
-/// worker had for it before it caught up is charged to it after (`stop_waiting` runs when the
-/// worker retries, after `consume_output` emptied the queue and set `stall_spent_ms` to 0), so
-/// each burst starts with ~200 ms already spent, and the next wait passes 250 ms after another
-/// ~50 ms: the client loses replies though no single wait came near `client_stall` and it
-/// caught up at every burst.
+/// Measured when found: it got 1206-1230 of 1500 replies, 270-294 dropped above the high-water
+/// mark. Part of that was this test's own pace (it slept 200 ms after checking each burst,
+/// which takes tens of milliseconds in a debug build; it now keeps a 200 ms cadence), part the
+/// rule of the time: a worker's wait that began before the client caught up was counted
+/// against it after (the core test
+/// `a_client_catching_up_within_client_stall_each_time_loses_no_reply` shows that part alone:
+/// 36 of 40 replies lost). The rule now counts how long the client has been behind.
 #[test]
-#[ignore = "open: a client reading all it has every 200 ms (client_stall 250 ms) lost 270-294 \
-            of 1500 replies above its mark: the wait before it caught up is charged after"]
 fn a_client_reading_in_bursts_under_client_stall_loses_no_reply() {
     let (got, drops, stderr) = bursty_client(Duration::from_millis(200));
     assert!(
@@ -626,15 +628,14 @@ ctx.destroy(linger=0)
 /// needs room as it comes, and now waits for it at most `client_stall`. It must get all 10, its
 /// connection never reset, each within a second.
 ///
-/// Measured: in 4 runs of 8 it got 0, 0, 1 or 2 of 10 (the others 10 of 10, within 600 ms);
-/// the broker reported up to 15 replies unroutable besides the deaf clients' drops for memory,
-/// the normal client's replies after its connection was reset. Without the deaf clients: 10 of
-/// 10 within 26 ms. A reply cut through to a client that keeps up, whose queue cannot grow
-/// because others hold the budget, now waits `client_stall` and is then shed (`room.rs`
-/// `room_for_more`): the normal client loses the reply or is reset, where before it waited.
+/// Measured when found: in 4 runs of 8 it got 0, 0, 1 or 2 of 10 (the others 10 of 10,
+/// within 600 ms); without the deaf clients, 10 of 10 within 26 ms. A trace showed its first
+/// request waiting for room at the worker for good: the deaf clients' queues and their inputs
+/// (requests waiting for the worker) held the budget, and each deaf client cost the worker
+/// `client_stall` in turn before its reply was dropped, while keeping its memory. Now a client
+/// behind for `client_stall` with no room for want of memory is closed (`CloseReason::Unread`):
+/// 10 of 10, the slowest 630 ms, the deaf clients closed within 1.3 s.
 #[test]
-#[ignore = "open: under --memory-max 8M with 16 deaf clients, a libzmq client reading 2 MiB \
-            replies as fast as it can got 0-2 of 10 in half the runs (reset or reply shed)"]
 fn large_replies_reach_a_client_that_keeps_up_while_deaf_clients_hold_the_budget() {
     let mut broker = zedge_tests::broker::under_budget("queue", "8M", &[]);
     let args = [

@@ -38,10 +38,11 @@ pub struct DeviceConfig {
     pub progress_timeout: Duration,
     /// The forwarder's subscription table: its size, and each subscriber's share of it.
     pub subscriptions: SubscriptionLimits,
-    /// A queue's client over its high-water mark (or whose queue cannot grow for want of
-    /// memory) whose socket has taken nothing this long is not reading: replies for it are
-    /// dropped (counted) rather than hold their worker. Zero drops them at once, as libzmq's
-    /// ROUTER does.
+    /// A queue's client whose queue has held bytes this long without being emptied is behind:
+    /// a reply for it over its high-water mark is dropped (counted) rather than hold its
+    /// worker, and if its queue cannot grow for want of memory it is also closed
+    /// ([`CloseReason::Unread`](super::CloseReason::Unread)). Until then the worker waits for
+    /// it. Zero drops at once, as libzmq's ROUTER does.
     pub client_stall: Duration,
     /// How long body bytes the caller moves past the device
     /// ([`Device::bypass_target`](super::Device::bypass_target)) may wait for their

@@ -40,6 +40,10 @@ pub enum CloseReason {
     /// written to it (the memory budget was spent), so the message could be neither finished
     /// nor taken back.
     OutOfMemory,
+    /// A queue client that has been behind (its queue not emptied) for `client_stall`, and
+    /// whose queue could not grow for its next reply for want of memory: it is closed to give
+    /// back what it holds to the peers that read.
+    Unread,
 }
 
 impl fmt::Display for CloseReason {
@@ -56,6 +60,9 @@ impl fmt::Display for CloseReason {
             ),
             CloseReason::OutOfMemory => f.write_str(
                 "reset: memory_max could not take the rest of a message being written to it",
+            ),
+            CloseReason::Unread => f.write_str(
+                "closed: behind on its replies for client_stall while memory_max was spent",
             ),
         }
     }

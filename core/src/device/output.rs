@@ -34,8 +34,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         peer.queue.consume(n);
         peer.written += n as u64;
         if peer.queue.is_empty() {
-            // Caught up: the time it made workers wait starts again.
-            peer.stall_spent_ms = 0;
+            // Caught up: its time behind starts again.
+            peer.stall_from = now;
         }
         let pong_written = peer.pong_end != 0 && peer.written >= peer.pong_end;
         let now_below = peer.queue.len() < hwm;

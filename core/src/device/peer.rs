@@ -101,11 +101,10 @@ pub(crate) struct Peer<Q> {
     pub(crate) progress_bytes: u64,
     /// Its subscriptions in the device's table (forwarder subscribers).
     pub(crate) subs: PeerSubs,
-    /// Milliseconds workers waited for it to read its replies since its queue was last empty
-    /// (queue clients: `DeviceConfig::client_stall`).
-    pub(crate) stall_spent_ms: u64,
-    /// When the reply it is sending started waiting for its client (queue workers).
-    pub(crate) waiting_since: Option<Instant>,
+    /// Since when its queue has held bytes without being emptied (queue clients: a client
+    /// behind for `DeviceConfig::client_stall` gets no more waiting); when it was last empty
+    /// if it is empty now.
+    pub(crate) stall_from: Instant,
     /// What it is owed of the subscriptions (forwarder publishers, once ready).
     pub(crate) upstream: Cursor,
     /// Where the pump's scan of a message at the start of its input that is not all here yet
@@ -133,8 +132,7 @@ impl<Q> Peer<Q> {
             progress_at: now,
             progress_bytes: 0,
             subs: PeerSubs::new(idx),
-            stall_spent_ms: 0,
-            waiting_since: None,
+            stall_from: now,
             upstream: Cursor::NONE,
             scan: 0,
         }

@@ -3,8 +3,7 @@
 //! behind the same frame, which routes it to that client alone and is then dropped.
 
 use super::pump::Route;
-use super::{ByteQueue, Device, Kind, PeerId, Side};
-use crate::time::Duration;
+use super::{ByteQueue, CloseReason, Device, Kind, PeerId, Side};
 use crate::wire::frame::FrameHead;
 
 /// Length of the routing frame a queue puts before each request: 0x00, slot, generation.
@@ -39,24 +38,21 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// A worker's reply: to the client its routing frame names. A client at its high-water
     /// mark, or whose queue cannot grow for want of memory, gets it once it drains or memory
-    /// is given back, while it has held workers waiting for less than
-    /// [`DeviceConfig::client_stall`](super::DeviceConfig::client_stall) in all since its
-    /// queue was last empty; past that, it loses the reply (counted), as with libzmq's ROUTER
-    /// at its high-water mark. A worker answers other clients too: a client that does not
-    /// read, or reads slowly, costs them at most that, until it has caught up. A client that
-    /// empties its queue now and then loses nothing. A client taking another reply that is
-    /// still arriving gets this one after it. The same holds for the rest of a reply cut
-    /// through ([`Device::reply_may_wait`]).
+    /// is given back, as long as it has been behind (its queue not emptied since it last held
+    /// bytes) for less than [`DeviceConfig::client_stall`](super::DeviceConfig::client_stall).
+    /// Past that, it loses the reply (counted), as with libzmq's ROUTER at its high-water mark;
+    /// one that has no room for want of memory is also closed ([`Device::close_unread`]). A
+    /// worker answers other clients too: a client that does not read, or reads slowly, costs
+    /// them at most that, until it has caught up; one that empties its queue now and then
+    /// loses nothing. A client taking another reply that is still arriving gets this one
+    /// after it. The same holds for the rest of a reply cut through (`room.rs`).
     pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
         let Some(client) = self.reply_target(head, prefix) else {
             self.stats.dropped.unroutable += 1;
-            if let Some(w) = self.peer_mut(idx) {
-                w.waiting_since = None;
-            }
             return Route::Discard;
         };
-        let hwm = self.cfg.queue_hwm;
-        let Some(c) = self.peer(client) else {
+        let (hwm, now) = (self.cfg.queue_hwm, self.last_now);
+        let Some(c) = self.peer_mut(client) else {
             return Route::Discard;
         };
         let above = c.queue.len() >= hwm;
@@ -64,54 +60,54 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return Route::Blocked;
         }
         if !above && self.has_room(client) {
-            self.stop_waiting(idx, client);
+            if let Some(c) = self.peer_mut(client).filter(|c| c.queue.is_empty()) {
+                c.stall_from = now;
+            }
             self.hold(idx, client);
             return Route::Go;
         }
-        if self.reply_may_wait(idx, client) {
+        if self.reply_may_wait(client) {
             return Route::Blocked;
         }
-        let dropped = &mut self.stats.dropped;
-        *if above {
-            &mut dropped.hwm
+        if above {
+            self.stats.dropped.hwm += 1;
         } else {
-            &mut dropped.memory
-        } += 1;
+            self.stats.dropped.memory += 1;
+            self.close_unread(client);
+        }
         Route::Discard
     }
 
-    /// Whether worker `idx` may wait for room at `client` for its reply (or the rest of it):
-    /// while the client has held workers less than `client_stall` in all, counting this wait
-    /// (a timer wakes the worker when that is up). False once it has: the worker stops
-    /// waiting, and the client loses the reply.
-    pub(super) fn reply_may_wait(&mut self, idx: u32, client: u32) -> bool {
+    /// Whether a worker may wait for room at `client` for its reply (or the rest of it): while
+    /// the client has been behind for less than `client_stall` (a timer wakes the worker when
+    /// that is up), or holds nothing (it has taken all it was sent, and waits with the worker
+    /// for memory others hold). False once it has been behind that long: it loses the reply.
+    pub(super) fn reply_may_wait(&mut self, client: u32) -> bool {
         let now = self.last_now;
-        let since = match self.peer_mut(idx) {
-            Some(w) => *w.waiting_since.get_or_insert(now),
-            None => now,
-        };
-        let waited = now.saturating_since(since).as_millis();
-        let spent = self.peer(client).map_or(0, |c| c.stall_spent_ms);
-        let allowed = self.cfg.client_stall.as_millis();
-        if spent.saturating_add(waited) >= allowed {
-            self.stop_waiting(idx, client);
+        let allowed = self.cfg.client_stall;
+        let Some(c) = self.peer(client) else {
             return false;
-        }
-        let due = now + Duration::from_millis(allowed - spent - waited);
+        };
+        let due = if c.queue.is_empty() {
+            now + allowed
+        } else {
+            let due = c.stall_from + allowed;
+            if due <= now {
+                return false;
+            }
+            due
+        };
         self.reply_retry = Some(self.reply_retry.map_or(due, |t| t.min(due)));
         true
     }
 
-    /// Worker `idx` no longer waits on `client`: the time it waited is the client's.
-    pub(super) fn stop_waiting(&mut self, idx: u32, client: u32) {
-        let now = self.last_now;
-        let Some(since) = self.peer_mut(idx).and_then(|w| w.waiting_since.take()) else {
-            return;
-        };
-        if let Some(c) = self.peer_mut(client) {
-            let waited = now.saturating_since(since).as_millis();
-            c.stall_spent_ms = c.stall_spent_ms.saturating_add(waited);
-        }
+    /// A client that has been behind for `client_stall` and has no room for want of memory:
+    /// closed, so that what its queue holds goes back to the peers that read (a client that
+    /// only stopped at its high-water mark loses replies instead, as with libzmq's ROUTER). A
+    /// live libzmq peer reconnects.
+    pub(super) fn close_unread(&mut self, client: u32) {
+        self.stats.unread += 1;
+        self.request_close(client, CloseReason::Unread);
     }
 
     /// The client a worker's reply names in its routing frame, if it is still here.

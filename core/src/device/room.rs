@@ -122,14 +122,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
             cur = self.next_dest(d);
             // Past its high-water mark, a forwarder's subscriber may hold the start of it.
             if self.peer_mut(d).is_some_and(|p| room(&mut p.queue, need)) {
-                if reply {
-                    self.stop_waiting(idx, d);
-                }
                 continue;
             }
             self.memory_blocked = true;
-            if reply && !self.reply_may_wait(idx, d) {
+            if reply && !self.reply_may_wait(d) {
                 self.shed(d);
+                self.close_unread(d);
                 continue;
             }
             if self.cfg.kind.waits_for_destination() {

@@ -83,6 +83,9 @@ pub struct Stats {
     /// they were sending into memory others waited for did
     /// ([`Device::stall_peer`](super::Device::stall_peer)).
     pub stalled: u64,
+    /// Queue clients closed because they read none of their replies for `client_stall` while
+    /// memory was spent ([`CloseReason::Unread`](super::CloseReason::Unread)).
+    pub unread: u64,
     /// Subscriptions refused, by cause (their sum is `dropped.subscriptions`).
     pub refused_subscriptions: SubscriptionRefusals,
 }

@@ -56,9 +56,10 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --heartbeat-timeout TIME   drop a peer silent this long after a PING; needs
                              --heartbeat-ivl [default: 3 * ivl]
   --handshake-timeout TIME   drop a peer that has not finished its handshake [default: 10000]
-  --client-stall TIME        queue only: a client that reads nothing this long while its
-                             replies wait (over --queue-hwm, or memory spent) loses them,
-                             so it cannot hold their worker; 0 = at once [default: 250ms]
+  --client-stall TIME        queue only: a client behind on its replies this long (its
+                             queue not emptied) loses those that wait (over --queue-hwm),
+                             and is closed if memory is spent, so it cannot hold their
+                             worker; 0 = at once [default: 250ms]
   --splice-stall TIME        queue and streamer only: a body going socket to socket that
                              its destination takes nothing of this long is queued instead,
                              so the sender goes on [default: 20ms]
