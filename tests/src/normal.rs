@@ -69,13 +69,15 @@ pub fn normal_flow(broker: &mut Broker, device: &str) {
     broker.assert_running();
 }
 
-/// Arguments: frontend, backend, N, and the seconds the worker has to connect first (1 if
-/// left out). A libzmq DEALER worker echoing every request, then a REQ client making N round
-/// trips (each given 3 s). Prints `answered=.. max_ms=..` ([`field`] reads them).
+/// Arguments: frontend, backend, N, the seconds the worker has to connect first (1 if left
+/// out) and the requests' size (a few bytes if left out). A libzmq DEALER worker echoing every
+/// request, then a REQ client making N round trips (each given 3 s). Prints
+/// `answered=.. max_ms=..` ([`field`] reads them).
 pub const QUEUE_WORKER_AND_CLIENT: &str = r#"
 import sys, time, threading, zmq
 fe, be, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 warm = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+size = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 ctx = zmq.Context()
 w = ctx.socket(zmq.DEALER)
 w.setsockopt(zmq.LINGER, 0)
@@ -94,10 +96,11 @@ c.setsockopt(zmq.RCVTIMEO, 3000)
 c.connect(fe)
 answered, worst = 0, 0.0
 for i in range(n):
+    body = (b"%08d" % i) * (size // 8) if size else b"req %d" % i
     t0 = time.monotonic()
-    c.send(b"req %d" % i)
+    c.send(body)
     try:
-        assert c.recv() == b"req %d" % i
+        assert c.recv() == body
     except zmq.Again:
         break
     answered += 1
@@ -181,4 +184,9 @@ pub fn worker_and_client(broker: &Broker, n: u32, warm_secs: f64) -> String {
     .finish();
     eprintln!("{}", out.trim());
     out
+}
+
+/// No panic anywhere in a broker's log.
+pub fn no_panic(stderr: &str) {
+    assert!(!stderr.contains("panicked"), "zedge panicked:\n{stderr}");
 }

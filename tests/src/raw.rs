@@ -129,6 +129,24 @@ pub fn read_frame(s: &mut TcpStream) -> io::Result<(u8, Vec<u8>)> {
     Ok((flags[0], body))
 }
 
+/// A ZMTP frame's flag: a command (PING, say), not a message's part.
+pub const COMMAND: u8 = 0x04;
+
+/// The next data frame on `s` (commands skipped), its flags and body; an error at `until`.
+pub fn next_data_frame(s: &mut TcpStream, until: Instant) -> io::Result<(u8, Vec<u8>)> {
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        s.set_read_timeout(Some(left))?;
+        let (flags, body) = read_frame(s)?;
+        if flags & COMMAND == 0 {
+            return Ok((flags, body));
+        }
+    }
+}
+
 /// A data frame header announcing `len` bytes.
 pub fn data_head(len: u64, more: bool) -> Vec<u8> {
     FrameHead::data(len, more).encode().as_slice().to_vec()

@@ -24,18 +24,13 @@ use zedge_core::wire::greeting::GREETING_LEN;
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker};
 use zedge_tests::flow::{retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS};
-use zedge_tests::normal::{field, flood_requests, normal_flow, worker_and_client};
+use zedge_tests::normal::{field, flood_requests, no_panic, normal_flow, worker_and_client};
 use zedge_tests::raw;
 use zedge_tests::systemd::{zedge, ConfigRun};
 use zedge_tests::wait::deadline;
 use zedge_tests::PyPeer;
 
 const KIB: usize = 1 << 10;
-
-/// No panic anywhere in the broker's log.
-fn no_panic(stderr: &str) {
-    assert!(!stderr.contains("panicked"), "zedge panicked:\n{stderr}");
-}
 
 // ---------------------------------------------------------------------------------------------
 // ZMTP parsing: odd but valid input is taken, broken input closes only its own connection.

@@ -7,26 +7,18 @@
 //! normal flow must still get (every message, in order, within its bound) or that the budget comes
 //! back whole.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{under_budget, Broker};
-use zedge_tests::normal::{dropped_at_stop, field, flood_requests, worker_and_client};
+use zedge_tests::normal::{dropped_at_stop, field, flood_requests, no_panic, worker_and_client};
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
 const KIB: usize = 1 << 10;
-
-/// A ZMTP frame's flag: a command (PING, say), not a message's part.
-const COMMAND: u8 = 0x04;
-
-/// No panic anywhere in the broker's log.
-fn no_panic(stderr: &str) {
-    assert!(!stderr.contains("panicked"), "zedge panicked:\n{stderr}");
-}
 
 /// Message `seq` from sender `from`, `len` bytes: a tag, the sender, the number, then bytes
 /// that depend on all three, so that a damaged, repeated or misrouted message shows.
@@ -46,21 +38,6 @@ fn untag(tag: &[u8; 4], m: &[u8]) -> Option<(u8, u32)> {
     }
     let (from, seq) = (m[4], u32::from_be_bytes([m[5], m[6], m[7], m[8]]));
     (tagged(tag, from, seq, m.len()) == m).then_some((from, seq))
-}
-
-/// The next data frame on `s` (commands skipped), its flags and body; an error at `until`.
-fn next_frame(s: &mut TcpStream, until: Instant) -> io::Result<(u8, Vec<u8>)> {
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        s.set_read_timeout(Some(left))?;
-        let (flags, body) = raw::read_frame(s)?;
-        if flags & COMMAND == 0 {
-            return Ok((flags, body));
-        }
-    }
 }
 
 /// A raw SUB on the backend, subscribed to `topic`, that reads nothing until told to.
@@ -122,7 +99,9 @@ fn a_producer_waiting_in_the_lane_for_a_stalled_worker_is_not_closed() {
     let mut next = [0u32; 2];
     while next != [N, N] {
         // Whatever is coming has come once nothing came for 2 s.
-        let Ok((_, body)) = next_frame(&mut worker, Instant::now() + Duration::from_secs(2)) else {
+        let Ok((_, body)) =
+            raw::next_data_frame(&mut worker, Instant::now() + Duration::from_secs(2))
+        else {
             break;
         };
         let (from, seq) = untag(b"work", &body).expect("a damaged message");
@@ -179,7 +158,9 @@ fn reader(broker: &Broker, topic: &[u8], want: Vec<u8>, n: usize) -> thread::Joi
     thread::spawn(move || {
         let (mut got, mut whole) = (0, 0);
         while got < n {
-            let Ok((_, body)) = next_frame(&mut s, Instant::now() + Duration::from_secs(3)) else {
+            let Ok((_, body)) =
+                raw::next_data_frame(&mut s, Instant::now() + Duration::from_secs(3))
+            else {
                 break;
             };
             got += 1;
@@ -417,7 +398,9 @@ fn capacity_at(frontend: SocketAddr, backend: SocketAddr, round: u8, n: u32) -> 
     }
     thread::sleep(Duration::from_millis(500));
     let mut got = 0;
-    while let Ok((_, body)) = next_frame(&mut sub, Instant::now() + Duration::from_secs(1)) {
+    while let Ok((_, body)) =
+        raw::next_data_frame(&mut sub, Instant::now() + Duration::from_secs(1))
+    {
         assert!(untag(b"cap.", &body).is_some(), "a damaged message");
         got += 1;
     }
@@ -606,7 +589,9 @@ fn a_streamer_with_a_stalled_worker_and_its_budget_spent_loses_nothing() {
     const N: u32 = 300;
     let reader = thread::spawn(move || {
         let mut got = Vec::new();
-        while let Ok((_, body)) = next_frame(&mut live, Instant::now() + Duration::from_secs(3)) {
+        while let Ok((_, body)) =
+            raw::next_data_frame(&mut live, Instant::now() + Duration::from_secs(3))
+        {
             got.push(untag(b"work", &body).expect("a damaged message").1);
         }
         got
@@ -623,7 +608,9 @@ fn a_streamer_with_a_stalled_worker_and_its_budget_spent_loses_nothing() {
     let sent_in = started.elapsed();
     let live_got = reader.join().expect("the live worker");
     let mut stalled_got = Vec::new();
-    while let Ok((_, body)) = next_frame(&mut stalled, Instant::now() + Duration::from_secs(1)) {
+    while let Ok((_, body)) =
+        raw::next_data_frame(&mut stalled, Instant::now() + Duration::from_secs(1))
+    {
         stalled_got.push(untag(b"work", &body).expect("a damaged message").1);
     }
     broker.terminate();

@@ -17,41 +17,22 @@ use std::time::{Duration, Instant};
 
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::Broker;
-use zedge_tests::normal::{dropped_at_stop, field, QUEUE_WORKER_AND_CLIENT};
+use zedge_tests::normal::{
+    dropped_at_stop, field, flood_requests, no_panic, QUEUE_WORKER_AND_CLIENT,
+};
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
 const KIB: usize = 1 << 10;
 
-/// A ZMTP frame's flags: more frames follow; a command (PING, say), not a message's part.
+/// A ZMTP frame's flag: more frames follow.
 const MORE: u8 = 0x01;
-const COMMAND: u8 = 0x04;
-
-/// No panic anywhere in the broker's log.
-fn no_panic(stderr: &str) {
-    assert!(!stderr.contains("panicked"), "zedge panicked:\n{stderr}");
-}
-
-/// The next data frame on `s` (commands skipped), its flags and body; an error at `until`.
-fn next_frame(s: &mut TcpStream, until: Instant) -> io::Result<(u8, Vec<u8>)> {
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        s.set_read_timeout(Some(left))?;
-        let (flags, body) = raw::read_frame(s)?;
-        if flags & COMMAND == 0 {
-            return Ok((flags, body));
-        }
-    }
-}
 
 /// The next whole message on `s`, its frames; an error at `until`.
 fn next_message(s: &mut TcpStream, until: Instant) -> io::Result<Vec<Vec<u8>>> {
     let mut frames = Vec::new();
     loop {
-        let (flags, body) = next_frame(s, until)?;
+        let (flags, body) = raw::next_data_frame(s, until)?;
         frames.push(body);
         if flags & MORE == 0 {
             return Ok(frames);
@@ -339,7 +320,7 @@ fn bursty_client(period: Duration) -> (u32, (u64, u64, u64), String) {
         let mut at = 0;
         while let Some((flags, body, used)) = parse_frame(&buf[at..]) {
             at += used;
-            if flags & COMMAND != 0 || body.is_empty() {
+            if flags & raw::COMMAND != 0 || body.is_empty() {
                 continue;
             }
             let seq = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
@@ -582,51 +563,14 @@ fn clients_leaving_or_stalling_half_way_through_large_replies_cost_a_normal_clie
 // Queue: large replies to a client that keeps up while deaf clients hold the budget.
 // ---------------------------------------------------------------------------------------------
 
-/// Arguments: frontend, backend, N, size. A libzmq DEALER echo worker, then a REQ client making
-/// N round trips of `size` bytes (each given 3 s). Prints `answered=.. max_ms=..`.
-const LARGE_ROUND_TRIPS: &str = r#"
-import sys, time, threading, zmq
-fe, be, n, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-ctx = zmq.Context()
-w = ctx.socket(zmq.DEALER)
-w.setsockopt(zmq.LINGER, 0)
-w.connect(be)
-stop = threading.Event()
-def echo():
-    while not stop.is_set():
-        if w.poll(50):
-            w.send_multipart(w.recv_multipart())
-t = threading.Thread(target=echo)
-t.start()
-time.sleep(1.0)
-c = ctx.socket(zmq.REQ)
-c.setsockopt(zmq.LINGER, 0)
-c.setsockopt(zmq.RCVTIMEO, 3000)
-c.connect(fe)
-answered, worst = 0, 0.0
-for i in range(n):
-    body = (b"%08d" % i) * (size // 8)
-    t0 = time.monotonic()
-    c.send(body)
-    try:
-        assert c.recv() == body
-    except zmq.Again:
-        break
-    answered += 1
-    worst = max(worst, time.monotonic() - t0)
-    time.sleep(0.05)
-stop.set()
-t.join()
-print("answered=%d max_ms=%.1f" % (answered, worst * 1000))
-ctx.destroy(linger=0)
-"#;
-
 /// Under `--memory-max 8M`, deaf clients (16 of them, each sending 40 requests of 64 KiB to
 /// the one echo worker and reading nothing) take what the budget lets their queues hold. A
 /// normal libzmq client of the same worker makes 10 round trips of 2 MiB (over
 /// `store_forward_max`: cut through both ways), reading as fast as it can: each of its replies
 /// needs room as it comes, and now waits for it at most `client_stall`. It must get all 10, its
-/// connection never reset, each within a second.
+/// connection never reset, each within 2 s: its first round trip waits while the deaf
+/// clients are closed one by one, as their replies meet the spent budget (600-1,000 ms
+/// measured, 1,016 ms with a busy loop on one of the 2 cores).
 ///
 /// Measured when found: in 4 runs of 8 it got 0, 0, 1 or 2 of 10 (the others 10 of 10,
 /// within 600 ms); without the deaf clients, 10 of 10 within 26 ms. A trace showed its first
@@ -642,11 +586,12 @@ fn large_replies_reach_a_client_that_keeps_up_while_deaf_clients_hold_the_budget
         broker.frontend().to_owned(),
         broker.backend().to_owned(),
         "10".to_owned(),
+        "1.0".to_owned(),
         (2 << 20).to_string(),
     ];
     let normal = zedge_tests::PyPeer::spawn(
         "echo worker and large client",
-        LARGE_ROUND_TRIPS,
+        QUEUE_WORKER_AND_CLIENT,
         &args,
         Duration::from_secs(90),
     );
@@ -654,18 +599,8 @@ fn large_replies_reach_a_client_that_keeps_up_while_deaf_clients_hold_the_budget
     let addr = broker.frontend_addr();
     let deaf: Vec<thread::JoinHandle<TcpStream>> = (0..16)
         .map(|_| {
-            let mut c = raw::handshake(addr, SocketType::Dealer, deadline(10));
-            c.set_write_timeout(Some(Duration::from_secs(20)))
-                .expect("write timeout");
-            thread::spawn(move || {
-                let body = vec![b'x'; 64 * KIB];
-                for _ in 0..40 {
-                    if zedge_tests::write_message(&mut c, &[b"", &body]).is_err() {
-                        break;
-                    }
-                }
-                c
-            })
+            let c = raw::handshake(addr, SocketType::Dealer, deadline(10));
+            flood_requests(c, 40, Duration::from_secs(20))
         })
         .collect();
     let out = normal.finish();
@@ -681,7 +616,7 @@ fn large_replies_reach_a_client_that_keeps_up_while_deaf_clients_hold_the_budget
     no_panic(&stderr);
     let (answered, max_ms) = (field(&out, "answered"), field(&out, "max_ms"));
     assert!(
-        answered == 10.0 && max_ms <= 1000.0,
+        answered == 10.0 && max_ms <= 2000.0,
         "beside deaf clients holding the budget, a normal client got {answered} of 10 replies \
          of 2 MiB, the slowest in {max_ms:.1} ms:\n{stderr}"
     );
