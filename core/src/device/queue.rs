@@ -4,10 +4,15 @@
 
 use super::pump::Route;
 use super::{ByteQueue, CloseReason, Device, Kind, PeerId, Side};
+use crate::time::Duration;
 use crate::wire::frame::FrameHead;
 
 /// Length of the routing frame a queue puts before each request: 0x00, slot, generation.
 const ROUTING_ID_LEN: usize = 9;
+
+/// How often a worker whose reply waits for memory at a client that holds nothing looks
+/// again, besides being woken when memory is given back.
+const EMPTY_RETRY_MS: u64 = 100;
 
 impl<Q: ByteQueue> Device<'_, Q> {
     /// Whether a message from `side` starts with a routing frame that is used up in routing.
@@ -89,7 +94,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return false;
         };
         let due = if c.queue.is_empty() {
-            now + allowed
+            // Memory given back wakes the worker; the timer only makes sure (and never spins,
+            // whatever `client_stall` is).
+            now + allowed.max(Duration::from_millis(EMPTY_RETRY_MS))
         } else {
             let due = c.stall_from + allowed;
             if due <= now {

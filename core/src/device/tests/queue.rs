@@ -382,3 +382,29 @@ fn a_client_catching_up_within_client_stall_each_time_loses_no_reply() {
     assert_eq!(net.msgs(client).len(), 40);
     net.assert_healthy();
 }
+
+/// With `client_stall` at zero, a reply waiting for memory at a client that holds nothing (it
+/// has read all it was sent) waits without spinning: the next look is a timer away, and memory
+/// given back lets it through. The client is not behind, so it is neither dropped for nor
+/// closed.
+#[test]
+fn a_reply_waiting_for_memory_at_a_client_holding_nothing_waits_without_spinning() {
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(queue_with_mark(Duration::ZERO), &mut store);
+    net.connect_echo(Dealer);
+    let client = net.connect(Frontend, Req);
+    net.pump();
+    net.ration(client, Some(0));
+    net.send(client, &envelope(true, &[1; 100]));
+    net.pump();
+    assert!(net.msgs(client).is_empty(), "no room: the reply waits");
+    assert!(net.closes.is_empty());
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+    let next = net.dev.poll_timeout().expect("a retry is due");
+    assert!(next > net.now, "a retry due at once would spin");
+    net.ration(client, None);
+    net.dev.retry_blocked();
+    net.pump();
+    assert_eq!(net.msgs(client), [echo(&envelope(true, &[1; 100]))]);
+    net.assert_healthy();
+}
