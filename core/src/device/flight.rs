@@ -220,8 +220,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 0
             };
             if later > 0 {
-                dest.pushed += later as u64;
-                self.request_wake(d);
+                self.later_released(d, later);
             }
             self.held -= 1;
             self.side_stats(side).msgs_out += 1;

@@ -76,7 +76,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             sub.epoch = epoch;
             if sub.held.is_some() {
                 match whole {
-                    Some(msg) => later::hold_back(&mut sub.queue, msg, (hwm, max_size), stats),
+                    Some(msg) => later::hold_back(sub, msg, (hwm, max_size), stats),
                     None => stats.dropped.busy += 1,
                 }
             } else if sub.queue.len() >= hwm {

@@ -10,17 +10,19 @@
 //! What is held back counts toward the subscriber's high-water mark, as queued bytes do: past
 //! it, a message is dropped for that subscriber (counted), never for the others.
 
+use super::peer::Peer;
 use super::stats::Stats;
 use super::{ByteQueue, Device};
 use crate::wire::frame::FrameHead;
 
-/// Hold the message `msg` (all of it, as it came: its first frame head at 0) back for a
-/// subscriber whose queue is `queue`, re-encoded frame by frame as the device forwards it
-/// (commands between its frames are not part of it). Counted as sent once it is held back,
-/// or as dropped: above `hwm` (with what is held back), or for want of memory. A message over
-/// `max_size` is left alone: the session refuses it, and it goes to nobody.
+/// Hold the message `msg` (all of it, as it came: its first frame head at 0) back for the
+/// subscriber `sub`, re-encoded frame by frame as the device forwards it (commands between
+/// its frames are not part of it). Counted as sent once it goes into the subscriber's queue
+/// ([`Device::later_released`]; never, if the subscriber is reset first), or as dropped now:
+/// above `hwm` (with what is held back), or for want of memory. A message over `max_size` is
+/// left alone: the session refuses it, and it goes to nobody.
 pub(super) fn hold_back<Q: ByteQueue>(
-    queue: &mut Q,
+    sub: &mut Peer<Q>,
     msg: &[u8],
     (hwm, max_size): (usize, u64),
     stats: &mut Stats,
@@ -31,6 +33,7 @@ pub(super) fn hold_back<Q: ByteQueue>(
     if body > max_size {
         return;
     }
+    let queue = &mut sub.queue;
     if queue.len().saturating_add(queue.later_len()) >= hwm {
         stats.dropped.hwm += 1;
         return;
@@ -43,8 +46,8 @@ pub(super) fn hold_back<Q: ByteQueue>(
         queue.push_later(head.encode().as_slice());
         queue.push_later(bytes);
     });
-    stats.backend.msgs_out += 1;
-    stats.backend.bytes_out += body;
+    sub.later.0 += 1;
+    sub.later.1 += body;
 }
 
 /// The bytes `msg`'s data frames take re-encoded, and their bodies' bytes; `None` if it is
@@ -94,8 +97,23 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         let n = peer.queue.release_later();
         if n > 0 {
-            peer.pushed += n as u64;
-            self.request_wake(idx);
+            self.later_released(idx, n);
         }
+    }
+
+    /// `n` bytes held back for `idx` went into its queue: they are its, and the messages they
+    /// hold count as sent.
+    #[cold]
+    pub(super) fn later_released(&mut self, idx: u32, n: usize) {
+        let Some(peer) = self.peer_mut(idx) else {
+            return;
+        };
+        peer.pushed += n as u64;
+        let (msgs, body) = core::mem::take(&mut peer.later);
+        let side = peer.side;
+        let stats = self.side_stats(side);
+        stats.msgs_out += msgs;
+        stats.bytes_out += body;
+        self.request_wake(idx);
     }
 }

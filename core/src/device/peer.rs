@@ -105,6 +105,9 @@ pub(crate) struct Peer<Q> {
     /// behind for `DeviceConfig::client_stall` gets no more waiting); when it was last empty
     /// if it is empty now.
     pub(crate) stall_from: Instant,
+    /// Messages held back for it and their body bytes (`later.rs`), counted as sent once they
+    /// go into its queue.
+    pub(crate) later: (u64, u64),
     /// What it is owed of the subscriptions (forwarder publishers, once ready).
     pub(crate) upstream: Cursor,
     /// Where the pump's scan of a message at the start of its input that is not all here yet
@@ -133,6 +136,7 @@ impl<Q> Peer<Q> {
             progress_bytes: 0,
             subs: PeerSubs::new(idx),
             stall_from: now,
+            later: (0, 0),
             upstream: Cursor::NONE,
             scan: 0,
         }

@@ -127,3 +127,25 @@ fn what_was_held_back_goes_in_when_the_cut_through_message_is_taken_back() {
     assert_eq!(s.net.dev.stats().dropped.aborted, 1);
     assert!(s.net.closes.is_empty());
 }
+
+/// The large message's publisher leaves after part of it was written to the subscriber, which
+/// is reset: what was held back for it is lost with it and never counted as sent.
+#[test]
+fn what_was_held_back_for_a_subscriber_that_is_reset_is_not_counted_as_sent() {
+    let mut store = Storage::new(8, 8);
+    let mut s = scene(&mut store, 1 << 20, false);
+    let ticks: Vec<Msg> = (0..5).map(tick).collect();
+    for t in &ticks {
+        s.net.send(s.fast, t);
+        s.net.pump();
+    }
+    s.net.disconnect(s.slow);
+    s.net.pump();
+    assert_eq!(s.net.closes, [(s.all, CloseReason::SenderAborted)]);
+    assert_eq!(s.net.msgs(s.ticks), &ticks[..]);
+    assert_eq!(
+        s.net.dev.stats().backend.msgs_out,
+        5,
+        "the ticks to their other subscriber only"
+    );
+}
