@@ -147,6 +147,21 @@ pub fn next_data_frame(s: &mut TcpStream, until: Instant) -> io::Result<(u8, Vec
     }
 }
 
+/// A ZMTP frame's flag: more frames of the same message follow.
+pub const MORE: u8 = 0x01;
+
+/// The next whole message on `s` (commands skipped), its frames; an error at `until`.
+pub fn next_message(s: &mut TcpStream, until: Instant) -> io::Result<Vec<Vec<u8>>> {
+    let mut frames = Vec::new();
+    loop {
+        let (flags, body) = next_data_frame(s, until)?;
+        frames.push(body);
+        if flags & MORE == 0 {
+            return Ok(frames);
+        }
+    }
+}
+
 /// A data frame header announcing `len` bytes.
 pub fn data_head(len: u64, more: bool) -> Vec<u8> {
     FrameHead::data(len, more).encode().as_slice().to_vec()

@@ -25,21 +25,6 @@ use zedge_tests::wait::deadline;
 
 const KIB: usize = 1 << 10;
 
-/// A ZMTP frame's flag: more frames follow.
-const MORE: u8 = 0x01;
-
-/// The next whole message on `s`, its frames; an error at `until`.
-fn next_message(s: &mut TcpStream, until: Instant) -> io::Result<Vec<Vec<u8>>> {
-    let mut frames = Vec::new();
-    loop {
-        let (flags, body) = raw::next_data_frame(s, until)?;
-        frames.push(body);
-        if flags & MORE == 0 {
-            return Ok(frames);
-        }
-    }
-}
-
 /// Bytes of frame `frame` of message `seq`, `len` long: each depends on all three, so that a
 /// damaged, repeated, reordered or misplaced frame shows.
 fn frame_bytes(seq: u32, frame: usize, len: usize) -> Vec<u8> {
@@ -93,7 +78,7 @@ fn echo_worker(backend: SocketAddr) -> (TcpStream, thread::JoinHandle<u32>) {
     let thread = thread::spawn(move || {
         let mut echoed = 0;
         // Reads block (a read cut short by a timeout would lose part of a frame).
-        while let Ok(m) = next_message(&mut w, Instant::now() + Duration::from_secs(60)) {
+        while let Ok(m) = raw::next_message(&mut w, Instant::now() + Duration::from_secs(60)) {
             if write_parts(&mut w, &m).is_err() {
                 break;
             }
@@ -124,7 +109,7 @@ fn two_faced_worker(
         .expect("write timeout");
     let handle = w.try_clone().expect("clone the worker");
     let thread = thread::spawn(move || {
-        while let Ok(mut m) = next_message(&mut w, Instant::now() + Duration::from_secs(60)) {
+        while let Ok(mut m) = raw::next_message(&mut w, Instant::now() + Duration::from_secs(60)) {
             if m.last().is_some_and(|b| b == b"slow") {
                 slow_one.store(name, Ordering::Relaxed);
                 // The routing frame and the delimiter, then the large body a piece at a time.
@@ -216,7 +201,7 @@ fn a_worker_replying_slowly_to_one_client_holds_no_other_worker() {
     let mut answers = Vec::new();
     let until = Instant::now() + Duration::from_secs(10);
     while answers.len() < N as usize {
-        let Ok(m) = next_message(&mut d_reader, until) else {
+        let Ok(m) = raw::next_message(&mut d_reader, until) else {
             break;
         };
         let at = Instant::now();
@@ -430,7 +415,7 @@ fn small_frames_around_the_join_arrive_byte_for_byte_and_in_order_through_a_stre
     });
     let until = Instant::now() + Duration::from_secs(20);
     for seq in 0..N {
-        let got = next_message(&mut worker, until)
+        let got = raw::next_message(&mut worker, until)
             .unwrap_or_else(|e| panic!("message {seq} of {N} did not come: {e}"));
         assert!(
             got == message(seq),
@@ -466,7 +451,7 @@ fn small_frames_around_the_join_arrive_byte_for_byte_and_in_order_through_a_queu
     });
     let until = Instant::now() + Duration::from_secs(20);
     for seq in 0..N {
-        let got = next_message(&mut reader, until)
+        let got = raw::next_message(&mut reader, until)
             .unwrap_or_else(|e| panic!("reply {seq} of {N} did not come: {e}"));
         assert!(
             got.first().is_some_and(Vec::is_empty) && got[1..] == message(seq)[..],

@@ -14,7 +14,7 @@
 //! a worker replying with bogus routing frames, a deaf client sending at a steady rate.
 
 use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,21 +29,6 @@ use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
 const KIB: usize = 1 << 10;
-
-/// A ZMTP frame's flag: more frames follow.
-const MORE: u8 = 0x01;
-
-/// The next whole message on `s`, its frames; an error at `until`.
-fn next_message(s: &mut TcpStream, until: Instant) -> io::Result<Vec<Vec<u8>>> {
-    let mut frames = Vec::new();
-    loop {
-        let (flags, body) = raw::next_data_frame(s, until)?;
-        frames.push(body);
-        if flags & MORE == 0 {
-            return Ok(frames);
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Forwarder: subscribers of several speeds, a publisher of mixed sizes.
@@ -238,7 +223,7 @@ fn normal_worker(
     let mut w = raw::handshake(backend, SocketType::Dealer, deadline(10));
     let handle = w.try_clone().expect("clone the worker");
     let thread = thread::spawn(move || {
-        while let Ok(m) = next_message(&mut w, Instant::now() + Duration::from_secs(60)) {
+        while let Ok(m) = raw::next_message(&mut w, Instant::now() + Duration::from_secs(60)) {
             if let Some(body) = m.last() {
                 echoed.lock().expect("echoed").insert(body.clone());
             }
@@ -253,7 +238,7 @@ fn normal_worker(
 
 /// A raw DEALER worker answering each request with a bogus reply, a different kind each time,
 /// every body starting with `H`: a routing frame one byte too long, one byte short, 256 bytes,
-/// of an unknown peer, empty, alone without MORE, naming another live client, and a huge
+/// of an unknown peer, empty, alone without raw::MORE, naming another live client, and a huge
 /// multipart reply (4,000 frames of 1 KiB) to the client that asked, then 8 MiB to nobody.
 fn hostile_worker(backend: SocketAddr) -> (TcpStream, JoinHandle<u32>) {
     let mut w = raw::handshake(backend, SocketType::Dealer, deadline(10));
@@ -265,7 +250,7 @@ fn hostile_worker(backend: SocketAddr) -> (TcpStream, JoinHandle<u32>) {
         let mut n = 0u32;
         let kilo = vec![b'H'; KIB];
         let huge = vec![b'H'; 8 << 20];
-        while let Ok(m) = next_message(&mut w, Instant::now() + Duration::from_secs(60)) {
+        while let Ok(m) = raw::next_message(&mut w, Instant::now() + Duration::from_secs(60)) {
             let id = m[0].clone();
             if !ids.contains(&id) {
                 ids.push(id.clone());
@@ -336,7 +321,7 @@ fn client(frontend: SocketAddr, tag: u8) -> JoinHandle<ClientSaw> {
     thread::spawn(move || {
         let mut saw = ClientSaw::default();
         let until = Instant::now() + Duration::from_secs(4);
-        while let Ok(m) = next_message(&mut reader, until) {
+        while let Ok(m) = raw::next_message(&mut reader, until) {
             let at = Instant::now();
             let last = m.last().cloned().unwrap_or_default();
             if last.first() == Some(&b'H') {
