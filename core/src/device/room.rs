@@ -11,8 +11,8 @@
 //!   none of it was written, reset otherwise;
 //! - a queue or streamer waits for room as it does above the high-water mark, and is woken
 //!   when a queue drains or [`Device::retry_blocked`] says memory was given back; a queue's
-//!   worker waits for its client's room no longer than `client_stall`, then the client lets
-//!   the reply go as a subscriber would.
+//!   worker waits for a client's room only while the client has been behind for less than
+//!   `client_stall`, then the client lets the reply go as a subscriber would, and is closed.
 //!
 //! Bodies a forwarder shares between several subscribers ([`SHARE_MIN`]) are not copied into
 //! their queues: the room asked of each is the rest ([`Device::need_shared`] less), and the
@@ -113,8 +113,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         self.need = need;
         self.need_shared = 0;
-        // A queue's worker replying waits for its client no longer than the client may make
-        // workers wait (`client_stall`).
+        // A queue's worker replying waits for its client only while the client has been behind
+        // for less than `client_stall` (`queue.rs`).
         let kind = self.cfg.kind;
         let reply = self.peer(idx).is_some_and(|p| kind.replies_from(p.side));
         let mut cur = first;
