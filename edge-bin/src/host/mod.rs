@@ -97,14 +97,47 @@ struct Handle {
     answered: Cell<bool>,
 }
 
+/// Hashes a [`PeerId`] for the host's maps, which look one up several times per message.
+/// The device hands out the ids (a slot and its generation), so no peer can choose keys that
+/// collide: a multiply-and-rotate mix does, where SipHash's keyed rounds would only cost time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ById;
+
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl std::hash::BuildHasher for ById {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(26) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// One device, its connections, and what they share.
 pub struct DeviceHost {
     /// Starts every log line about this device: `"name "`, or nothing for the command line's.
     tag: String,
     dev: RefCell<Dev>,
-    conns: RefCell<HashMap<PeerId, Handle>>,
+    conns: RefCell<HashMap<PeerId, Handle, ById>>,
     /// Where the frames are in each connection's output, for the report at stop.
-    frames: RefCell<HashMap<PeerId, OutFrames>>,
+    frames: RefCell<HashMap<PeerId, OutFrames, ById>>,
     gate: RefCell<Gate<PeerId>>,
     /// Pipes for moving large bodies socket to socket.
     pipes: Pipes,
@@ -148,8 +181,8 @@ impl DeviceHost {
         DeviceHost {
             tag: tag(&d.name),
             dev: RefCell::new(Device::new(cfg, peers, subs, seed)),
-            conns: RefCell::new(HashMap::new()),
-            frames: RefCell::new(HashMap::new()),
+            conns: RefCell::new(HashMap::default()),
+            frames: RefCell::new(HashMap::default()),
             gate: RefCell::new(Gate::new(limits(d))),
             pipes: Pipes::new(d.splices()),
             scratch: RefCell::new(storage.scratch.into_boxed_slice()),
