@@ -31,7 +31,7 @@ use crate::net::Stream;
 use crate::splice::{self, Pipe, PREFIX_MAX};
 
 /// Bodies with at least this much still to come go by through a pipe; smaller ones are read.
-const BYPASS_MIN: u64 = 16 << 10;
+pub const BYPASS_MIN: u64 = 16 << 10;
 
 /// How long the bytes in a pipe may wait for their destination's socket to take any of them
 /// before they are taken back and the body is copied instead: the device's `splice_stall`
@@ -108,16 +108,23 @@ impl Bypass {
     }
 
     /// The most the next read may take, given what routing a frame needs
-    /// ([`DeviceConfig::routing_read_len`]); called once per read.
+    /// ([`DeviceConfig::routing_read_len`]).
     ///
     /// [`DeviceConfig::routing_read_len`]: zedge_core::device::DeviceConfig::routing_read_len
-    pub fn next_read_len(&mut self, routing_len: usize) -> usize {
-        match &mut self.state {
-            State::Reading { small_reads } if *small_reads > 0 => {
-                *small_reads -= 1;
-                routing_len
-            }
+    pub fn next_read_len(&self, routing_len: usize) -> usize {
+        match self.state {
+            State::Reading { small_reads } if small_reads > 0 => routing_len,
             _ => usize::MAX,
+        }
+    }
+
+    /// A read took `n` bytes. One that found nothing (the next message has not come) does
+    /// not count as one of the small reads.
+    pub fn read(&mut self, n: usize) {
+        if let State::Reading { small_reads } = &mut self.state {
+            if n > 0 {
+                *small_reads = small_reads.saturating_sub(1);
+            }
         }
     }
 

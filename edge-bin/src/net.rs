@@ -101,6 +101,31 @@ impl Stream {
         }
     }
 
+    /// Let a read (and the reactor's readiness) wait until `bytes` can be read at once
+    /// (SO_RCVLOWAT; 1 is the default, any byte). TCP only: poll(2) ignores it on Unix
+    /// sockets, so `false` there and on failure, and nothing changes.
+    pub fn wait_for_bytes(&self, bytes: u32) -> bool {
+        let Stream::Tcp(s) = self else { return false };
+        let value = libc::c_int::try_from(bytes.max(1)).unwrap_or(libc::c_int::MAX);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(s.get_ref());
+        // SAFETY: `fd` is this open socket's, and the option's value is a live c_int whose
+        // size is passed with it; setsockopt reads no more than that.
+        #[allow(unsafe_code)]
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                std::ptr::from_ref(&value).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            log::debug!("cannot set SO_RCVLOWAT: {}", io::Error::last_os_error());
+        }
+        r == 0
+    }
+
     /// Stop both ways at once, dropping what is queued: the stream can carry nothing more that
     /// the peer could make sense of. Errors do not matter, the socket is closing anyway.
     pub fn shutdown(&self) {
@@ -329,6 +354,34 @@ mod tests {
         let Stream::Tcp(a) = &s else { unreachable!() };
         let set = socket2::SockRef::from(a.get_ref()).tcp_notsent_lowat();
         assert_eq!(set.unwrap(), 64 << 10);
+    }
+
+    #[test]
+    fn wait_for_bytes_holds_readiness_until_that_many_are_here() {
+        use std::io::Write as _;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let s = Stream::Tcp(Async::new(l.accept().unwrap().0).unwrap());
+        // Readable through the reactor within 100 ms.
+        let readable = |s: &Stream| {
+            let ready = async { poll_fn(|cx| s.poll_readable(cx)).await.is_ok() };
+            let late = async {
+                async_io::Timer::after(std::time::Duration::from_millis(100)).await;
+                false
+            };
+            futures_lite::future::block_on(futures_lite::future::or(ready, late))
+        };
+        assert!(s.wait_for_bytes(100));
+        c.write_all(&[7; 60]).unwrap();
+        assert!(!readable(&s), "60 of 100 bytes made it readable");
+        c.write_all(&[7; 40]).unwrap();
+        assert!(readable(&s), "100 of 100 bytes did not make it readable");
+        // Back to any byte: 100 are there, so readable at once.
+        assert!(s.wait_for_bytes(1));
+        assert!(readable(&s));
+        drop(c);
+        let (a, _b) = UnixStream::pair().unwrap();
+        assert!(!Stream::Unix(Async::new(a).unwrap()).wait_for_bytes(100));
     }
 
     #[test]

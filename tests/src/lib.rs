@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use zedge_core::conn::{Event, Session, SessionConfig, SessionError};
 use zedge_core::time::Instant as CoreInstant;
-use zedge_core::wire::frame::FrameHead;
 use zedge_core::wire::metadata::SocketType;
 
 /// Environment variable naming the Python interpreter; `python3` if unset.
@@ -207,13 +206,7 @@ pub fn has_pending_connection(listener: &TcpListener) -> bool {
 
 /// Write one message: a data frame per part, MORE on all but the last.
 pub fn write_message(w: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
-    let mut bytes = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
-        let more = i + 1 < parts.len();
-        bytes.extend_from_slice(FrameHead::data(part.len() as u64, more).encode().as_slice());
-        bytes.extend_from_slice(part);
-    }
-    w.write_all(&bytes)
+    w.write_all(&raw::message_bytes(parts))
 }
 
 /// How often `needle` occurs in `haystack` (overlaps counted).

@@ -198,6 +198,34 @@ pub fn closed_by(s: &mut TcpStream, deadline: Instant) -> (bool, usize) {
     }
 }
 
+/// A message's bytes on the wire: a data frame per part, MORE on all but the last.
+pub fn message_bytes(parts: &[&[u8]]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        bytes.extend(data_head(part.len() as u64, i + 1 < parts.len()));
+        bytes.extend_from_slice(part);
+    }
+    bytes
+}
+
+/// Write `bytes` to `s` on a thread, `chunk` bytes every `every`; the stream is handed back.
+pub fn paced(
+    mut s: TcpStream,
+    bytes: Vec<u8>,
+    chunk: usize,
+    every: Duration,
+) -> thread::JoinHandle<TcpStream> {
+    thread::spawn(move || {
+        let start = Instant::now();
+        for (i, piece) in bytes.chunks(chunk).enumerate() {
+            let at = start + every * i as u32;
+            thread::sleep(at.saturating_duration_since(Instant::now()));
+            s.write_all(piece).expect("write a paced chunk");
+        }
+        s
+    })
+}
+
 /// Write one message, a data frame per part.
 pub fn send_message(s: &mut TcpStream, parts: &[&[u8]]) {
     crate::write_message(s, parts).expect("write message");

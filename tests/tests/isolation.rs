@@ -33,34 +33,11 @@ const FLOOD_MS: f64 = ISOLATION_MS;
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
 
-/// A message's bytes on the wire: a data frame per part, MORE on all but the last.
-fn wire(parts: &[&[u8]]) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
-        bytes.extend(raw::data_head(part.len() as u64, i + 1 < parts.len()));
-        bytes.extend_from_slice(part);
-    }
-    bytes
-}
-
 /// `len` bytes: the topic `slow`, then [`pattern`] (what [`Flow`] checks extra messages by).
 fn slow_body(len: usize) -> Vec<u8> {
     let mut b = b"slow".to_vec();
     b.extend(pattern(len - 4));
     b
-}
-
-/// Write `bytes` to `s` on a thread, `chunk` bytes every `every`; the stream is handed back.
-fn paced(mut s: TcpStream, bytes: Vec<u8>, chunk: usize, every: Duration) -> JoinHandle<TcpStream> {
-    thread::spawn(move || {
-        let start = Instant::now();
-        for (i, piece) in bytes.chunks(chunk).enumerate() {
-            let at = start + every * i as u32;
-            thread::sleep(at.saturating_duration_since(Instant::now()));
-            s.write_all(piece).expect("write a paced chunk");
-        }
-        s
-    })
 }
 
 /// A raw publisher, handshake done, on the forwarder's frontend.
@@ -100,10 +77,10 @@ fn slow_message_beside_a_flow(args: &[&str], parts: &[&[u8]]) {
 fn slow_message_run(args: &[&str], parts: &[&[u8]]) -> FlowResult {
     let broker = Broker::start("forwarder", args);
     let mut f = flow(&broker, "forwarder", with_slow(200, 3.0, 1, 10.0));
-    let bytes = wire(parts);
+    let bytes = raw::message_bytes(parts);
     let total: usize = parts.iter().map(|p| p.len()).sum();
     // 4 KiB every 20 ms: 204.8 KB/s, 1 MiB in about 5 s.
-    let sender = paced(raw_pub(&broker), bytes, 4 * KIB, Duration::from_millis(20));
+    let sender = raw::paced(raw_pub(&broker), bytes, 4 * KIB, Duration::from_millis(20));
     thread::sleep(Duration::from_millis(500));
     f.go();
     let r = f.finish();
@@ -170,7 +147,7 @@ fn a_slow_multipart_message_under_the_threshold_with_its_heads_is_stored() {
 fn stalled_before_its_end(parts: &[&[u8]], short: usize) -> FlowResult {
     let broker = Broker::start("forwarder", &[]);
     let mut f = flow(&broker, "forwarder", with_slow(200, 4.0, 0, 0.0));
-    let bytes = wire(parts);
+    let bytes = raw::message_bytes(parts);
     let mut s = raw_pub(&broker);
     s.write_all(&bytes[..bytes.len() - short])
         .expect("all but the end of the message");
@@ -235,9 +212,9 @@ fn a_slow_cut_through_message_stalls_no_unrelated_subscriber() {
     assert!(all.wait_event("HANDSHAKE_SUCCEEDED", Duration::from_secs(10)));
     let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 3.0));
     let body = slow_body(MIB + KIB);
-    let sender = paced(
+    let sender = raw::paced(
         raw_pub(&broker),
-        wire(&[&body]),
+        raw::message_bytes(&[&body]),
         4 * KIB,
         Duration::from_millis(20),
     );
@@ -367,14 +344,14 @@ fn a_message_of_many_small_frames_arriving_slowly_costs_little_cpu() {
     // every 2 ms (50 KB/s, about 2 s), beside the flow.
     let broker = Broker::start("forwarder", &[]);
     let mut f = flow(&broker, "forwarder", FlowSpec::ticks(200, 3.0));
-    let mut bytes = wire(&[b"slow"]);
+    let mut bytes = raw::message_bytes(&[b"slow"]);
     bytes[0] |= 0x01; // MORE
     for _ in 0..50_000 {
         bytes.extend(raw::data_head(0, true));
     }
     bytes.extend(raw::data_head(0, false));
     let before = cpu_secs(broker.pid());
-    let sender = paced(raw_pub(&broker), bytes, 100, Duration::from_millis(2));
+    let sender = raw::paced(raw_pub(&broker), bytes, 100, Duration::from_millis(2));
     f.go();
     let r = f.finish();
     drop(sender.join().expect("the sender"));
@@ -414,10 +391,10 @@ fn many_slow_senders_run() -> FlowResult {
     let senders: Vec<JoinHandle<TcpStream>> = (0..20)
         .map(|i| {
             let s = raw_pub(&broker);
-            let bytes = wire(&[&body]);
+            let bytes = raw::message_bytes(&[&body]);
             thread::spawn(move || {
                 thread::sleep(Duration::from_millis(100 * i));
-                paced(s, bytes, 4 * KIB, Duration::from_millis(62))
+                raw::paced(s, bytes, 4 * KIB, Duration::from_millis(62))
                     .join()
                     .expect("a slow sender")
             })
@@ -598,7 +575,7 @@ fn a_publisher_at_full_speed_stalls_no_other_flow() {
     // 64 KiB and each call at most 4,096 messages, yet the flow's own publisher is not read
     // until the flood pauses.
     let batch: Vec<u8> = (0..200_000)
-        .flat_map(|i: u32| wire(&[format!("nobody{:04}", i % 10_000).as_bytes()]))
+        .flat_map(|i: u32| raw::message_bytes(&[format!("nobody{:04}", i % 10_000).as_bytes()]))
         .collect();
     flood_beside_a_flow(true, batch, ISOLATION_MS, "a publisher at full speed");
 }
@@ -787,7 +764,7 @@ fn command(subscribe: bool, topic: &[u8]) -> Vec<u8> {
 fn sub_message(subscribe: bool, topic: &[u8]) -> Vec<u8> {
     let mut body = vec![u8::from(subscribe)];
     body.extend_from_slice(topic);
-    wire(&[&body])
+    raw::message_bytes(&[&body])
 }
 
 /// `n` distinct topics `<prefix><i>`, as subscription messages.

@@ -6,6 +6,18 @@ use super::{ByteQueue, Device, PeerId};
 use crate::time::Instant;
 
 impl<Q: ByteQueue> Device<'_, Q> {
+    /// How many bytes of the message at the start of `id`'s input are still to come, when the
+    /// last [`Device::handle_input_ahead`] left it there to wait for all of it (store and
+    /// forward); `None` if it did not, or if that is not known yet (a later frame's head has
+    /// not come). A caller that can wait until its socket holds them without reading them
+    /// (a receive low-water mark) may do so and then offer them as `ahead`: the message is
+    /// routed and its body can go past the device ([`Device::bypass_target`]) rather than be
+    /// read and copied.
+    pub fn awaits(&self, id: PeerId) -> Option<u64> {
+        let p = self.peer(self.index(id)?)?;
+        (p.awaits > 0).then_some(p.awaits)
+    }
+
     /// Where the rest of the frame body `id` is sending may go past the device, if it may:
     /// the destination, and the body bytes still to come. Only in a device whose sources wait
     /// for their destination anyway ([`Kind::bypasses`](super::Kind::bypasses)), and only

@@ -259,6 +259,9 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     ) -> Result<usize, SessionError> {
         let idx = self.index(id).ok_or(SessionError::Closed)?;
         self.last_now = self.last_now.max(now);
+        if let Some(p) = self.peer_mut(idx) {
+            p.awaits = 0;
+        }
         let full = input.len() >= self.cfg.input_capacity;
         let ahead = if self.cfg.kind.bypasses() { ahead } else { 0 };
         let mut consumed = 0;

@@ -114,6 +114,9 @@ pub(crate) struct Peer<Q> {
     /// stands ([`MessageScan::position`](crate::wire::frame::MessageScan::position), 0 for
     /// none); valid until input is consumed.
     pub(crate) scan: usize,
+    /// Bytes still to come of the message at the start of its input, when the last call
+    /// stopped to wait for all of it to be here (0: it did not, or how many is not known yet).
+    pub(crate) awaits: u64,
 }
 
 impl<Q> Peer<Q> {
@@ -139,6 +142,7 @@ impl<Q> Peer<Q> {
             later: (0, 0),
             upstream: Cursor::NONE,
             scan: 0,
+            awaits: 0,
         }
     }
 

@@ -71,6 +71,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 (head_len as u64).saturating_add(head.len) > self.cfg.input_capacity as u64;
             let all_ahead = missing.is_some_and(|m| m <= ahead);
             if !(head_ready && (full || too_large || all_ahead)) {
+                if let (Some(m), Some(p)) = (missing, self.peer_mut(idx)) {
+                    p.awaits = m;
+                }
                 return Ok(0);
             }
         }

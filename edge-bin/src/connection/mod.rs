@@ -12,6 +12,7 @@
 //! the [`Bypass`]'s, which gets a step before the read and after the feed.
 
 mod wait;
+mod whole;
 
 use std::future::poll_fn;
 use std::io;
@@ -30,6 +31,7 @@ use crate::host::{write_output, Dev, DeviceHost, Peer};
 use crate::input::Input;
 use crate::net::Stream;
 use crate::signal::{Close, Signal};
+use whole::Whole;
 
 /// The longest a connection keeps the loop in rounds that move bytes before the reactor gets
 /// to see the other sockets: about the bounded work per turn of the architecture.
@@ -74,6 +76,8 @@ struct Conn {
     /// While the input holds its device's lane: when its sender's last [`PROGRESS_BYTES`]
     /// began coming, and how many have since.
     lane: Option<(Instant, u64)>,
+    /// Waiting in the socket for the rest of a large message, so that its body goes by.
+    whole: Whole,
 }
 
 /// Run a connection the device has already taken until it ends, then forget it.
@@ -90,6 +94,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         heard: 0,
         busy_since: None,
         lane: None,
+        whole: Whole::default(),
     };
     let mut taken = Taken { host, conn };
     let Taken { host, conn } = &mut taken;
@@ -208,18 +213,26 @@ impl Conn {
     fn read_and_feed(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<bool, End> {
         let id = self.id;
         let routing_len = dev.config().routing_read_len();
-        let bypass = &mut self.bypass;
+        let bypass = &self.bypass;
         // What the socket holds beyond this read matters only where a message may go by
         // without being read (a large body, see `Bypass`): then a message over the buffer's
         // size that is all here or ready is routed at once.
         let bypasses = dev.config().kind.bypasses() && !host.pipes().is_off();
+        let waiting = self.whole.waiting();
+        let woken = waiting && !self.input.is_blocked();
+        let len = bypasses
+            .then(|| {
+                self.whole
+                    .read_len(dev.awaits(id), self.input.held(), routing_len)
+            })
+            .flatten();
         let stream = &self.stream;
         let fed = self.input.read_and_feed(
             stream,
             &mut host.scratch(),
-            || bypass.next_read_len(routing_len),
+            || len.unwrap_or_else(|| bypass.next_read_len(routing_len)),
             |held, more| {
-                let ahead = if bypasses && more {
+                let ahead = if bypasses && (more || waiting) {
                     stream.readable().unwrap_or(0)
                 } else {
                     0
@@ -228,7 +241,12 @@ impl Conn {
                     .map_err(End::Session)
             },
         )?;
+        self.bypass.read(fed.read);
         self.track_lane(fed.read);
+        let changed = bypasses
+            && self
+                .whole
+                .update(dev.awaits(id), woken, &self.stream, &mut self.input);
         if self.heard < GREETING_LEN && fed.read > 0 {
             self.heard += fed.read;
             if self.heard >= GREETING_LEN {
@@ -246,7 +264,7 @@ impl Conn {
         if self.input.is_eof() && (self.input.is_empty() || dev.wants_read(id)) {
             return Err(End::Eof);
         }
-        Ok(fed.read > 0 || fed.used > 0)
+        Ok(fed.read > 0 || fed.used > 0 || changed)
     }
 
     /// Count `read` bytes towards the progress the lane's holder owes.

@@ -52,10 +52,15 @@ impl Conn {
     pub(super) async fn wait(&mut self, host: &DeviceHost, sig: &Signal) -> io::Result<()> {
         // The lane's holder is looked at again when its progress is due (a timeout past any
         // clock's end is never due).
-        let due = self
+        let lane_at = self
             .lane
             .zip(host.progress_timeout())
             .and_then(|((since, _), timeout)| since.checked_add(timeout));
+        // A wait for the rest of a message in the socket ends when its patience does.
+        let due = match (lane_at, self.whole.due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let dest = match self.dest_blocked.take() {
             // Gone: the next round gives what we held for it to the device.
             Some(d) => match host.stream(d) {
