@@ -21,7 +21,8 @@ pub const ZEDGE_BIN_ENV: &str = "ZEDGE_BIN";
 /// How long a broker may take to start listening.
 pub const START_DEADLINE: Duration = Duration::from_secs(5);
 
-/// The `zedge` binary, built (debug profile) once per test process.
+/// The `zedge` binary, built once per test process with the `checked` profile (optimized,
+/// with debug assertions and overflow checks; see the workspace's Cargo.toml).
 pub fn zedge_bin() -> &'static Path {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let found = BIN.get_or_init(|| {
@@ -48,6 +49,8 @@ fn build_zedge() -> Result<PathBuf, String> {
             "zedge",
             "--bin",
             "zedge",
+            "--profile",
+            "checked",
             "--message-format=json",
         ])
         .current_dir(workspace)
