@@ -175,7 +175,11 @@ impl Conn {
         self.retry_at = None;
         let drained = self.bypass.drain(self.id, &mut self.input, host, dev)?;
         let mut moved = self.note(drained);
-        if self.takes_input(host, dev) {
+        if !self.takes_input(host, dev) {
+            // A wait for a message in the socket ends with the device's wish to read: its
+            // patience must not come due while nothing here would end it.
+            moved |= self.whole.cancel(&self.stream, &mut self.input);
+        } else {
             match self.bypass_step(host, dev)? {
                 Some(m) => moved |= m,
                 None => {
@@ -220,12 +224,8 @@ impl Conn {
         let bypasses = dev.config().kind.bypasses() && !host.pipes().is_off();
         let waiting = self.whole.waiting();
         let woken = waiting && !self.input.is_blocked();
-        let len = bypasses
-            .then(|| {
-                self.whole
-                    .read_len(dev.awaits(id), self.input.held(), routing_len)
-            })
-            .flatten();
+        // While it waits for a message in the socket, nothing is read.
+        let len = waiting.then_some(0);
         let stream = &self.stream;
         let fed = self.input.read_and_feed(
             stream,
@@ -246,7 +246,7 @@ impl Conn {
         let changed = bypasses
             && self
                 .whole
-                .update(dev.awaits(id), woken, &self.stream, &mut self.input);
+                .update(id, dev.awaits(id), woken, &self.stream, &mut self.input);
         if self.heard < GREETING_LEN && fed.read > 0 {
             self.heard += fed.read;
             if self.heard >= GREETING_LEN {

@@ -79,11 +79,6 @@ impl Input {
         }
     }
 
-    /// Bytes held that the device has not taken.
-    pub fn held(&self) -> usize {
-        self.buf.len() - self.start
-    }
-
     pub fn is_empty(&self) -> bool {
         self.start == self.buf.len()
     }
