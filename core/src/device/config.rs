@@ -44,6 +44,13 @@ pub struct DeviceConfig {
     /// ([`CloseReason::Unread`](super::CloseReason::Unread)). Until then the worker waits for
     /// it. Zero drops at once, as libzmq's ROUTER does.
     pub client_stall: Duration,
+    /// A queue's worker holding this many requests it has not answered gets no more until it
+    /// answers one: the others go to other workers, or wait in their clients' connections,
+    /// which take turns. So a request waits behind at most this many at a busy worker, not
+    /// behind whatever one client's flood put in the socket buffers and the worker's own
+    /// queue. One reply answers one request; a worker that drops requests unanswered counts
+    /// them until it leaves. Zero: no limit, as with libzmq's proxy.
+    pub worker_inflight: u32,
     /// How long body bytes the caller moves past the device
     /// ([`Device::bypass_target`](super::Device::bypass_target)) may wait for their
     /// destination's socket to take any of them before the caller takes them back and the body
@@ -54,7 +61,7 @@ pub struct DeviceConfig {
 impl DeviceConfig {
     /// The defaults: 64 MiB messages, 1 MiB high-water mark, 64 KiB input, no heartbeats,
     /// 5 s of progress for a message cut through, [`SubscriptionLimits::DEFAULT`], 250 ms
-    /// for a client not reading its replies, 20 ms for a destination not taking a body that
+    /// for a client not reading its replies, 1,000 unanswered requests per worker, 20 ms for a destination not taking a body that
     /// goes by; a forwarder's sessions announce frames with [`MAX_TOPIC`] head bytes.
     pub const fn new(kind: Kind) -> Self {
         let mut limits = Limits::DEFAULT;
@@ -71,7 +78,17 @@ impl DeviceConfig {
             progress_timeout: Duration::from_secs(5),
             subscriptions: SubscriptionLimits::DEFAULT,
             client_stall: Duration::from_millis(250),
+            worker_inflight: 1000,
             splice_stall: Duration::from_millis(20),
+        }
+    }
+
+    /// The unanswered requests a queue's worker may hold ([`DeviceConfig::worker_inflight`]),
+    /// zero read as no limit; every other kind never counts any.
+    pub(super) const fn inflight_limit(&self) -> u32 {
+        match (self.kind, self.worker_inflight) {
+            (Kind::Queue, 0) | (Kind::Streamer | Kind::Forwarder { .. }, _) => u32::MAX,
+            (Kind::Queue, n) => n,
         }
     }
 

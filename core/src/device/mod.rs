@@ -138,6 +138,10 @@ pub struct Device<'s, Q> {
     wake: List,
     close: List,
     blocked: List,
+    /// The last of the sources woken from `blocked` that found no room again before getting
+    /// anything in: they wait at the front of the line, in the order they had, ahead of
+    /// those that got a message in (`slots.rs`).
+    line_front: Option<u32>,
     /// Round-robin cursor into the ring of ready backend workers; in a forwarder, the ring of
     /// ready publishers (which subscriptions go to).
     workers: Option<u32>,
@@ -165,6 +169,9 @@ pub struct Device<'s, Q> {
     /// When a worker waiting to reply to a client over its mark gets another try (the client
     /// may have stopped reading by then: `DeviceConfig::client_stall`).
     reply_retry: Option<Instant>,
+    /// When the queue may next close the clients behind for `client_stall` because a peer
+    /// waits for memory (`queue.rs`, `shed_behind`).
+    shed_at: Instant,
     /// Whose subscription was refused last, per cause (in [`Refusal::ALL`]'s order).
     last_refused: [Option<PeerId>; 4],
     /// Frame heads the pump read looking for the ends of messages: its work.
@@ -191,6 +198,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             wake: List::default(),
             close: List::default(),
             blocked: List::default(),
+            line_front: None,
             workers: None,
             held: 0,
             epoch: 0,
@@ -202,6 +210,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             need_shared: 0,
             memory_blocked: false,
             reply_retry: None,
+            shed_at: Instant::ZERO,
             last_refused: [None; 4],
             #[cfg(test)]
             scanned: 0,

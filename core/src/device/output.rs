@@ -76,7 +76,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         true
     }
 
-    /// Next peer with new output, or able to take input again, since the last call.
+    /// Next peer with new output, or able to take input again, since the last call. Run them
+    /// in this order: sources woken from waiting for room take turns in it (one that found
+    /// none again before getting a message in keeps its place ahead of those that did).
     pub fn poll_wake(&mut self) -> Option<PeerId> {
         self.pop_live(ListKind::Wake)
     }

@@ -117,6 +117,11 @@ pub(crate) struct Peer<Q> {
     /// Bytes still to come of the message at the start of its input, when the last call
     /// stopped to wait for all of it to be here (0: it did not, or how many is not known yet).
     pub(crate) awaits: u64,
+    /// Woken from the line of sources waiting for room, it has not got a message in since:
+    /// should it have to wait again, it keeps its place ahead of those that did.
+    pub(crate) turn_due: bool,
+    /// Requests a queue's worker has been given and not answered (one reply answers one).
+    pub(crate) unanswered: u32,
 }
 
 impl<Q> Peer<Q> {
@@ -143,6 +148,8 @@ impl<Q> Peer<Q> {
             upstream: Cursor::NONE,
             scan: 0,
             awaits: 0,
+            turn_due: false,
+            unanswered: 0,
         }
     }
 

@@ -80,7 +80,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.set_need(rest, held);
         let whole = (missing == Some(0)).then(|| &rest[..held]);
         match self.route(idx, head, prefix, whole) {
-            Route::Go => {}
+            Route::Go => self.took_turn(idx),
             Route::Blocked => {
                 self.block(idx);
                 return Ok(0);

@@ -23,9 +23,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// A client's request: to the next free worker, behind the client's routing frame.
     pub(super) fn route_request(&mut self, idx: u32) -> Route {
         let Some(worker) = self.pick_worker() else {
+            if self.memory_blocked {
+                self.shed_behind();
+            }
             return Route::Blocked;
         };
         self.hold(idx, worker);
+        if let Some(w) = self.peer_mut(worker) {
+            w.unanswered = w.unanswered.saturating_add(1);
+        }
         let id = self.id(idx);
         let mut frame = [0u8; 2 + ROUTING_ID_LEN];
         frame[..2].copy_from_slice(
@@ -52,6 +58,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// loses nothing. A client taking another reply that is still arriving gets this one
     /// after it. The same holds for the rest of a reply cut through (`room.rs`).
     pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
+        self.answered(idx);
         let Some(client) = self.reply_target(head, prefix) else {
             self.stats.dropped.unroutable += 1;
             return Route::Discard;
@@ -72,6 +79,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return Route::Go;
         }
         if self.reply_may_wait(client) {
+            if !above {
+                self.shed_behind();
+            }
             return Route::Blocked;
         }
         if above {
@@ -81,6 +91,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
             self.close_unread(client);
         }
         Route::Discard
+    }
+
+    /// A reply from worker `idx` answers one of its requests; one that was at
+    /// `worker_inflight` may take requests again, and the clients waiting for a worker are
+    /// woken.
+    fn answered(&mut self, idx: u32) {
+        let limit = self.cfg.inflight_limit();
+        let Some(w) = self.peer_mut(idx) else { return };
+        let was_full = w.unanswered >= limit;
+        w.unanswered = w.unanswered.saturating_sub(1);
+        if was_full && w.unanswered < limit {
+            self.wake_blocked();
+        }
     }
 
     /// Whether a worker may wait for room at `client` for its reply (or the rest of it): while
@@ -115,6 +138,42 @@ impl<Q: ByteQueue> Device<'_, Q> {
     pub(super) fn close_unread(&mut self, client: u32) {
         self.stats.unread += 1;
         self.request_close(client, CloseReason::Unread);
+    }
+
+    /// A message waits for memory: every client that has been behind for `client_stall` is
+    /// closed now, as [`Device::close_unread`] closes one whose own reply finds no room, so
+    /// that what its queue holds comes back. Waiting for that reply is not enough: the
+    /// worker's next reply may be the one waiting, for a client that reads, while the clients
+    /// that do not read hold the memory and get nothing that would close them (found with 16
+    /// deaf clients beside a normal one under `--memory-max 8M`: the normal client waited for
+    /// good). A client behind for less is looked at again when its time is up (the blocked
+    /// sources are woken then); no scan is made before the first such time.
+    fn shed_behind(&mut self) {
+        let now = self.last_now;
+        if now < self.shed_at {
+            return;
+        }
+        let stall = self.cfg.client_stall;
+        // A client not behind yet cannot be due before `now + stall`.
+        let mut next = now + stall;
+        for idx in 0..self.slots.len() as u32 {
+            let Some(c) = self.peer(idx) else { continue };
+            if c.side != Side::Frontend || c.close.is_some() || c.queue.is_empty() {
+                continue;
+            }
+            let due = c.stall_from + stall;
+            if due <= now {
+                self.close_unread(idx);
+            } else {
+                next = next.min(due);
+            }
+        }
+        if next <= now {
+            // `client_stall` is zero: nobody can become due but by being given a reply.
+            next = now + Duration::from_millis(EMPTY_RETRY_MS);
+        }
+        self.shed_at = next;
+        self.reply_retry = Some(self.reply_retry.map_or(next, |t| t.min(next)));
     }
 
     /// The client a worker's reply names in its routing frame, if it is still here.

@@ -163,21 +163,56 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// Every blocked source gets another try. The time it waited does not count against the
     /// progress its message owes: it waited for room, not for its sender.
+    /// Every source waiting for room may try again, in the order they have been waiting.
     pub(super) fn wake_blocked(&mut self) {
         let now = self.last_now;
+        self.line_front = None;
         while let Some(idx) = self.pop_list(ListKind::Blocked) {
             if let Some(peer) = self.peer_mut(idx) {
                 peer.blocked = false;
+                peer.turn_due = true;
                 peer.progress_at = peer.progress_at.max(now);
                 self.request_wake(idx);
             }
         }
     }
 
+    /// `idx` waits for room. One woken from the line that has found none before getting a
+    /// message in goes back to the front (behind others like it, in their order); any other
+    /// goes to the back. So sources take turns: one that always has input ready and runs
+    /// first after every wake cannot take each bit of room that frees up while another waits.
     pub(super) fn block(&mut self, idx: u32) {
-        if let Some(peer) = self.peer_mut(idx) {
-            peer.blocked = true;
+        let Some(peer) = self.peer_mut(idx) else {
+            return;
+        };
+        peer.blocked = true;
+        if !peer.turn_due {
             self.push_list(ListKind::Blocked, idx);
+            return;
+        }
+        let link = self.slots[idx as usize].link_mut(ListKind::Blocked);
+        if link.queued {
+            return;
+        }
+        link.queued = true;
+        let after = self.line_front.replace(idx);
+        let next = match after {
+            Some(a) => self.slots[a as usize]
+                .link_mut(ListKind::Blocked)
+                .next
+                .replace(idx),
+            None => self.blocked.head.replace(idx),
+        };
+        self.slots[idx as usize].link_mut(ListKind::Blocked).next = next;
+        if next.is_none() {
+            self.blocked.tail = Some(idx);
+        }
+    }
+
+    /// `idx` got a message (or part of one) in: its turn is taken.
+    pub(super) fn took_turn(&mut self, idx: u32) {
+        if let Some(peer) = self.peer_mut(idx) {
+            peer.turn_due = false;
         }
     }
 }

@@ -5,16 +5,19 @@ use super::peer::WorkerLink;
 use super::{ByteQueue, Device};
 
 impl<Q: ByteQueue> Device<'_, Q> {
-    /// The next ready worker, round-robin, that is free, below its high-water mark, and has
-    /// room for the message being routed.
+    /// The next ready worker, round-robin, that is free, below its high-water mark, has fewer
+    /// unanswered requests than `worker_inflight` (a queue's), and has room for the message
+    /// being routed.
     pub(super) fn pick_worker(&mut self) -> Option<u32> {
         let start = self.workers?;
         let (hwm, need) = (self.cfg.queue_hwm, self.need);
+        let inflight = self.cfg.inflight_limit();
         let mut w = start;
         loop {
             let p = self.peer_mut(w)?;
             let link = p.worker?;
-            if p.held.is_none() && p.queue.len() < hwm && p.close.is_none() {
+            let free = p.held.is_none() && p.close.is_none() && p.unanswered < inflight;
+            if free && p.queue.len() < hwm {
                 if p.queue.reserve(need) {
                     self.workers = Some(link.next);
                     return Some(w);

@@ -60,6 +60,10 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
                              queue not emptied) loses those that wait (over --queue-hwm),
                              and is closed if memory is spent, so it cannot hold their
                              worker; 0 = at once [default: 250ms]
+  --worker-inflight N        queue only: a worker holding this many requests it has not
+                             answered gets no more until it answers one, so a request
+                             waits behind at most that many of other clients' at a busy
+                             worker; 0 = no limit [default: 1000]
   --splice-stall TIME        queue and streamer only: a body going socket to socket that
                              its destination takes nothing of this long is queued instead,
                              so the sender goes on [default: 20ms]

@@ -21,7 +21,7 @@ pub enum Command {
     Help,
     Version,
     /// One device, from the command line.
-    Device(Options),
+    Device(Box<Options>),
     /// `zedge run --config FILE`.
     Run {
         config: PathBuf,
@@ -188,11 +188,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let process = process.build().map_err(placed)?;
     Memory::check(std::slice::from_ref(&setup), &process, Via::CommandLine)
         .map_err(|e| UsageError(e.to_string()))?;
-    Ok(Command::Device(Options {
+    Ok(Command::Device(Box::new(Options {
         setup,
         process,
         verbosity,
-    }))
+    })))
 }
 
 fn in_device_table(key: &str) -> String {

@@ -9,7 +9,7 @@ use zedge_core::time::Duration;
 
 fn run(args: &[&str]) -> Result<Options, UsageError> {
     match parse(args.iter().map(OsString::from))? {
-        Command::Device(o) => Ok(o),
+        Command::Device(o) => Ok(*o),
         other => panic!("{other:?}"),
     }
 }

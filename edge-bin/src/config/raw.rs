@@ -62,6 +62,7 @@ pub struct RawDevice {
     pub heartbeat_timeout: Option<Spanned<Value>>,
     pub handshake_timeout: Option<Spanned<Value>>,
     pub client_stall: Option<Spanned<Value>>,
+    pub worker_inflight: Option<Spanned<Value>>,
     pub splice_stall: Option<Spanned<Value>>,
 }
 
@@ -88,6 +89,7 @@ impl RawDevice {
             (Opt::HeartbeatTimeout, self.heartbeat_timeout.take()),
             (Opt::HandshakeTimeout, self.handshake_timeout.take()),
             (Opt::ClientStall, self.client_stall.take()),
+            (Opt::WorkerInflight, self.worker_inflight.take()),
             (Opt::SpliceStall, self.splice_stall.take()),
         ]
         .into_iter()

@@ -70,6 +70,7 @@ frontend = "tcp://127.0.0.1:7001"
 backend = "tcp://127.0.0.1:7002"
 max_splices = 0
 client_stall = "1500ms"
+worker_inflight = 0
 splice_stall = 5
 "#);
     assert_eq!(cfg.log_level, Some(LevelFilter::Debug));
@@ -95,6 +96,7 @@ splice_stall = 5
             heartbeat_timeout_ms: Some(2500),
             handshake_timeout_ms: 500,
             client_stall_ms: 250,
+            worker_inflight: 1000,
             splice_stall_ms: 20,
         }
     );
@@ -102,6 +104,7 @@ splice_stall = 5
     let jobs = &cfg.devices[1].tuning;
     assert_eq!(jobs.max_splices, 0);
     assert_eq!((jobs.client_stall_ms, jobs.splice_stall_ms), (1500, 5));
+    assert_eq!(jobs.worker_inflight, 0);
 }
 
 #[test]
@@ -149,7 +152,7 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "frontends = [\"tcp://*:1\"]",
-            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, max_subscriptions, max_subscriptions_per_peer, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, splice_stall",
+            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, max_subscriptions, max_subscriptions_per_peer, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall",
         ),
         (
             "name = \"b\"",

@@ -72,6 +72,9 @@ pub struct Tuning {
     /// A queue's client that reads nothing this long while its replies wait loses them;
     /// zero drops them at once.
     pub client_stall_ms: u64,
+    /// A queue's worker with this many requests unanswered gets no more until it answers;
+    /// zero: no limit.
+    pub worker_inflight: u32,
     /// A body going socket to socket that its destination takes nothing of this long is
     /// taken back and queued instead.
     pub splice_stall_ms: u64,
@@ -96,6 +99,7 @@ impl Default for Tuning {
             heartbeat_timeout_ms: None,
             handshake_timeout_ms: 10_000,
             client_stall_ms: 250,
+            worker_inflight: 1000,
             splice_stall_ms: 20,
         }
     }
@@ -124,6 +128,7 @@ impl DeviceSetup {
         cfg.input_capacity = self.input_capacity();
         cfg.progress_timeout = Duration::from_millis(t.progress_timeout_ms);
         cfg.client_stall = Duration::from_millis(t.client_stall_ms);
+        cfg.worker_inflight = t.worker_inflight;
         cfg.splice_stall = Duration::from_millis(t.splice_stall_ms);
         if t.heartbeat_ivl_ms > 0 {
             let mut hb = Heartbeat::every(Duration::from_millis(t.heartbeat_ivl_ms));

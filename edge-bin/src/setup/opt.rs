@@ -60,6 +60,7 @@ pub enum Opt {
     HeartbeatTimeout,
     HandshakeTimeout,
     ClientStall,
+    WorkerInflight,
     SpliceStall,
     /// The one process option; declared last, so device options index from zero.
     MemoryMax,
@@ -67,7 +68,7 @@ pub enum Opt {
 
 impl Opt {
     /// The options of a device, in declaration order.
-    pub const DEVICE: [Opt; 16] = [
+    pub const DEVICE: [Opt; 17] = [
         Opt::Classic,
         Opt::MaxMsgSize,
         Opt::QueueHwm,
@@ -83,6 +84,7 @@ impl Opt {
         Opt::HeartbeatTimeout,
         Opt::HandshakeTimeout,
         Opt::ClientStall,
+        Opt::WorkerInflight,
         Opt::SpliceStall,
     ];
 
@@ -109,6 +111,7 @@ impl Opt {
             Opt::HeartbeatTimeout => ("heartbeat_timeout", "--heartbeat-timeout"),
             Opt::HandshakeTimeout => ("handshake_timeout", "--handshake-timeout"),
             Opt::ClientStall => ("client_stall", "--client-stall"),
+            Opt::WorkerInflight => ("worker_inflight", "--worker-inflight"),
             Opt::SpliceStall => ("splice_stall", "--splice-stall"),
             Opt::MemoryMax => ("memory_max", "--memory-max"),
         }
@@ -159,7 +162,8 @@ impl Opt {
             | Opt::MaxHandshaking
             | Opt::MaxSubscriptions
             | Opt::MaxSubscriptionsPerPeer
-            | Opt::MaxSplices => Form::Count,
+            | Opt::MaxSplices
+            | Opt::WorkerInflight => Form::Count,
             Opt::ProgressTimeout
             | Opt::HeartbeatIvl
             | Opt::HeartbeatTimeout
@@ -189,6 +193,7 @@ impl Opt {
         match self {
             Opt::MaxSplices => Some((MAX_SPLICES_CEILING, "splices")),
             Opt::MemoryMax => Some((MEMORY_MAX_CEILING, "bytes")),
+            Opt::WorkerInflight => Some((u64::from(u32::MAX), "requests")),
             _ => None,
         }
     }
@@ -228,7 +233,7 @@ impl Opt {
         match self {
             Opt::Classic | Opt::MaxSubscriptions | Opt::MaxSubscriptionsPerPeer => FORWARDER,
             Opt::MaxSplices | Opt::SpliceStall => SPLICING,
-            Opt::ClientStall => QUEUE,
+            Opt::ClientStall | Opt::WorkerInflight => QUEUE,
             _ => &KINDS,
         }
     }
@@ -249,6 +254,7 @@ impl Opt {
                 ", which never splices (a message may go to many subscribers)"
             }
             Opt::ClientStall => ", which has no clients waiting for replies",
+            Opt::WorkerInflight => ", whose workers answer nothing",
             _ => "",
         }
     }

@@ -113,6 +113,26 @@ fn max_splices_has_a_ceiling() {
 }
 
 #[test]
+fn worker_inflight_fits_the_core_s_count_and_zero_is_no_limit() {
+    let most = u32::MAX.to_string();
+    let t = tuning(Kind::Queue, &[(Opt::WorkerInflight, &most)]);
+    assert_eq!(t.worker_inflight, u32::MAX);
+    assert_eq!(
+        refusal(Kind::Queue, &[(Opt::WorkerInflight, "4294967296")]),
+        "must be at most 4294967295 (requests)"
+    );
+    let d = build(Kind::Queue, &[(Opt::WorkerInflight, "0")]).unwrap();
+    assert_eq!(d.device_config().worker_inflight, 0);
+    assert_eq!(
+        build(Kind::Queue, &[])
+            .unwrap()
+            .device_config()
+            .worker_inflight,
+        1000
+    );
+}
+
+#[test]
 fn subscriptions_per_peer_are_at_most_the_table() {
     use Opt::{MaxSubscriptions as Total, MaxSubscriptionsPerPeer as PerPeer};
     // Written above the table, in either order: refused in the place's words.

@@ -62,13 +62,14 @@ fn nothing_written_is_the_defaults() {
 fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
     use Opt::*;
     let (fwd, queue, streamer) = (KINDS[0], Kind::Queue, Kind::Streamer);
-    let only: [(Opt, &[Kind]); 6] = [
+    let only: [(Opt, &[Kind]); 7] = [
         (Classic, &[fwd]),
         (MaxSubscriptions, &[fwd]),
         (MaxSubscriptionsPerPeer, &[fwd]),
         (MaxSplices, &[queue, streamer]),
         (SpliceStall, &[queue, streamer]),
         (ClientStall, &[queue]),
+        (WorkerInflight, &[queue]),
     ];
     for opt in Opt::DEVICE {
         let kinds = only

@@ -76,6 +76,7 @@ impl Written {
                 Opt::HeartbeatTimeout => t.heartbeat_timeout_ms = Some(n),
                 Opt::HandshakeTimeout => t.handshake_timeout_ms = n,
                 Opt::ClientStall => t.client_stall_ms = n,
+                Opt::WorkerInflight => t.worker_inflight = u32::try_from(n).unwrap_or(u32::MAX),
                 Opt::SpliceStall => t.splice_stall_ms = n,
                 Opt::MemoryMax => {}
             }

@@ -18,6 +18,11 @@ impl Net<'_> {
                 self.dev.handle_timeout(self.now);
                 moved = true;
             }
+            // The peers the device woke run first, in its order, as tasks woken by their
+            // signals do in edge-bin; then every peer, for what came in on its own.
+            for p in mem::take(&mut self.wake_order) {
+                moved |= self.feed(p);
+            }
             for p in 0..self.remotes.len() {
                 moved |= self.feed(p);
                 moved |= self.bypass_body(p);
@@ -74,6 +79,7 @@ impl Net<'_> {
         while let Some(id) = self.dev.poll_wake() {
             if let Some(p) = self.find(id) {
                 self.remotes[p].woken = true;
+                self.wake_order.push(p);
                 moved = true;
             }
         }

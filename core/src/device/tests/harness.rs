@@ -75,6 +75,8 @@ pub struct Net<'s> {
     pub bypass: Option<usize>,
     /// Body bytes moved that way.
     pub bypassed: u64,
+    /// The peers the device woke since the last round, in its order.
+    pub(super) wake_order: Vec<P>,
 }
 
 impl<'s> Net<'s> {
@@ -91,6 +93,7 @@ impl<'s> Net<'s> {
             remove_failed: true,
             bypass: None,
             bypassed: 0,
+            wake_order: Vec::new(),
         }
     }
 

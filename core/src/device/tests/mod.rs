@@ -38,6 +38,7 @@ mod sequences;
 mod sharing;
 mod streamer;
 mod subscriptions;
+mod turns;
 mod vec_queue;
 
 // Helpers shared by the test modules.
