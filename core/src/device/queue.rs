@@ -58,7 +58,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// loses nothing. A client taking another reply that is still arriving gets this one
     /// after it. The same holds for the rest of a reply cut through (`room.rs`).
     pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
-        self.answered(idx);
+        let route = self.reply_route(idx, head, prefix);
+        // A reply that waits is routed again later: it answers its request once.
+        if !matches!(route, Route::Blocked) {
+            self.answered(idx);
+        }
+        route
+    }
+
+    fn reply_route(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
         let Some(client) = self.reply_target(head, prefix) else {
             self.stats.dropped.unroutable += 1;
             return Route::Discard;

@@ -161,9 +161,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
-    /// Every blocked source gets another try. The time it waited does not count against the
+    /// Every blocked source gets another try, in the order they have been waiting (the
+    /// caller runs woken peers in that order). The time it waited does not count against the
     /// progress its message owes: it waited for room, not for its sender.
-    /// Every source waiting for room may try again, in the order they have been waiting.
     pub(super) fn wake_blocked(&mut self) {
         let now = self.last_now;
         self.line_front = None;

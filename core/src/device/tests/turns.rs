@@ -132,3 +132,42 @@ fn a_reply_waiting_for_memory_closes_the_clients_behind_for_client_stall() {
     net.pump();
     assert_eq!(net.msgs(normal), [envelope(true, b"normal")]);
 }
+
+#[test]
+fn a_reply_that_waits_answers_its_request_once() {
+    // The worker's reply waits for room at its client and is tried again and again; the
+    // worker still holds both requests it was given, and gets no third until a reply goes.
+    let mut store = Storage::new(4, 0);
+    let mut net = Net::new(queue(2), &mut store);
+    let worker = net.connect(Backend, Dealer);
+    let client = net.connect(Frontend, Dealer);
+    net.pump();
+    for i in 0..4u8 {
+        net.send(client, &envelope(true, &[i]));
+    }
+    net.pump();
+    assert_eq!(net.msgs(worker).len(), 2);
+    net.ration(client, Some(0));
+    let mut answered = 0;
+    answer_oldest(&mut net, worker, &mut answered);
+    for _ in 0..5 {
+        net.now = net.now + crate::time::Duration::from_millis(100);
+        net.dev.handle_timeout(net.now);
+        net.pump();
+    }
+    assert!(net.msgs(client).is_empty(), "the reply waits for room");
+    assert_eq!(
+        net.msgs(worker).len(),
+        2,
+        "a waiting reply answered its request more than once"
+    );
+    net.ration(client, None);
+    net.dev.retry_blocked();
+    net.pump();
+    assert_eq!(net.msgs(client).len(), 1);
+    assert_eq!(
+        net.msgs(worker).len(),
+        3,
+        "the reply that went let one more in"
+    );
+}
