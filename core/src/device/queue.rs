@@ -72,7 +72,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return Route::Discard;
         };
         let (hwm, now) = (self.cfg.queue_hwm, self.last_now);
-        let Some(c) = self.peer_mut(client) else {
+        let Some(c) = self.peer(client) else {
             return Route::Discard;
         };
         let above = c.queue.len() >= hwm;

@@ -126,8 +126,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             self.memory_blocked = true;
             if reply && !self.reply_may_wait(d) {
-                self.shed(d);
-                self.close_unread(d);
+                // Reset if it had written part of the reply (counted there), else closed as
+                // a client that does not read.
+                if self.shed(d) {
+                    self.close_unread(d);
+                }
                 continue;
             }
             if self.cfg.kind.waits_for_destination() {
@@ -155,13 +158,18 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// A destination whose queue cannot take the rest of the message it is receiving (a
     /// forwarder's subscriber, a queue's client past `client_stall`) lets it go: taken back if
-    /// none of it was written (it lost that message, counted), else it is reset.
-    pub(super) fn shed(&mut self, dest: u32) {
-        let Some(d) = self.peer(dest) else { return };
-        let Some(held) = d.held else { return };
+    /// none of it was written (it lost that message, counted), else it is reset. Whether it
+    /// was taken back.
+    pub(super) fn shed(&mut self, dest: u32) -> bool {
+        let Some(d) = self.peer(dest) else {
+            return false;
+        };
+        let Some(held) = d.held else { return false };
         let clean = d.written <= held.mark;
         self.leave_holder(dest);
-        let Some(d) = self.peer_mut(dest) else { return };
+        let Some(d) = self.peer_mut(dest) else {
+            return false;
+        };
         if clean {
             d.queue.truncate_back((d.pushed - held.mark) as usize);
             d.pushed = held.mark;
@@ -172,6 +180,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             self.stats.resets += 1;
             self.request_close(dest, CloseReason::OutOfMemory);
         }
+        clean
     }
 
     /// The caller's memory was given back: every source waiting for room tries again.
