@@ -46,6 +46,19 @@ pub enum CloseReason {
     Unread,
 }
 
+impl CloseReason {
+    /// Whether what the peer's queue still holds should be written before its connection
+    /// closes. Not for a client closed because it does not read (its queue is the memory its
+    /// closing gives back, at once), one whose stream has a gap, or one reset in the middle of
+    /// a message.
+    pub const fn flushes(self) -> bool {
+        !matches!(
+            self,
+            CloseReason::Unread | CloseReason::Lost | CloseReason::OutOfMemory
+        )
+    }
+}
+
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -110,8 +110,14 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         End::Displaced => debug!("{label}: closed to make room for a newer connection"),
         End::Stuck => warn!("{label}: input buffer full and the device took none of it; closing"),
     }
+    match end {
+        End::Session(_) => conn.flush(host, Instant::now() + CLOSE_FLUSH).await,
+        End::Closed(reason) if reason.flushes() => {
+            conn.flush(host, Instant::now() + CLOSE_FLUSH).await;
+        }
+        _ => {}
+    }
     if matches!(end, End::Session(_) | End::Closed(_)) {
-        conn.flush(host, Instant::now() + CLOSE_FLUSH).await;
         conn.stream.shutdown_write();
     }
 }
