@@ -1,0 +1,70 @@
+use super::*;
+
+#[test]
+fn limit_unsent_sets_tcp_notsent_lowat() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let s = Stream::Tcp(Async::new(c).unwrap());
+    s.limit_unsent(64 << 10);
+    let Stream::Tcp(a) = &s else { unreachable!() };
+    let set = socket2::SockRef::from(a.get_ref()).tcp_notsent_lowat();
+    assert_eq!(set.unwrap(), 64 << 10);
+}
+
+#[test]
+fn wait_for_bytes_holds_readiness_until_that_many_are_here() {
+    use std::io::Write as _;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let s = Stream::Tcp(Async::new(l.accept().unwrap().0).unwrap());
+    // Readable through the reactor within 100 ms.
+    let readable = |s: &Stream| {
+        let ready = async { poll_fn(|cx| s.poll_readable(cx)).await.is_ok() };
+        let late = async {
+            async_io::Timer::after(std::time::Duration::from_millis(100)).await;
+            false
+        };
+        futures_lite::future::block_on(futures_lite::future::or(ready, late))
+    };
+    assert!(s.wait_for_bytes(100));
+    c.write_all(&[7; 60]).unwrap();
+    assert!(!readable(&s), "60 of 100 bytes made it readable");
+    c.write_all(&[7; 40]).unwrap();
+    assert!(readable(&s), "100 of 100 bytes did not make it readable");
+    // Back to any byte: 100 are there, so readable at once.
+    assert!(s.wait_for_bytes(1));
+    assert!(readable(&s));
+    drop(c);
+    let (a, _b) = UnixStream::pair().unwrap();
+    assert!(!Stream::Unix(Async::new(a).unwrap()).wait_for_bytes(100));
+}
+
+#[test]
+fn bind_reports_address_in_use() {
+    let first = bind(&Endpoint::parse("tcp://127.0.0.1:45917").unwrap());
+    let Ok(_first) = first else { return }; // port taken by someone else: nothing to test
+    let err = bind(&Endpoint::parse("tcp://127.0.0.1:45917").unwrap()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot bind tcp://127.0.0.1:45917: address in use (is another zedge running?)"
+    );
+}
+
+#[test]
+fn ipc_stale_socket_is_replaced_live_one_refused_file_removed_on_drop() {
+    let dir = std::env::temp_dir().join(format!("zedge-ep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.ipc");
+    drop(UnixListener::bind(&path).unwrap()); // leaves a stale socket file
+    let ep = Endpoint::parse(&format!("ipc://{}", path.display())).unwrap();
+    let live = bind(&ep).unwrap();
+    let err = bind(&ep).unwrap_err().to_string();
+    assert!(
+        err.ends_with("address in use (is another zedge running?)"),
+        "{err}"
+    );
+    assert!(path.exists());
+    drop(live);
+    assert!(!path.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
