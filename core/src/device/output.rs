@@ -33,6 +33,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let n = n.min(peer.queue.len());
         peer.queue.consume(n);
         peer.written += n as u64;
+        if n > 0 {
+            peer.took_at = now;
+        }
         if peer.queue.is_empty() {
             // Caught up: its time behind starts again.
             peer.stall_from = now;

@@ -105,6 +105,8 @@ pub(crate) struct Peer<Q> {
     /// behind for `DeviceConfig::client_stall` gets no more waiting); when it was last empty
     /// if it is empty now.
     pub(crate) stall_from: Instant,
+    /// When its socket last took any of its output (or it joined).
+    pub(crate) took_at: Instant,
     /// Messages held back for it and their body bytes (`later.rs`), counted as sent once they
     /// go into its queue.
     pub(crate) later: (u64, u64),
@@ -144,6 +146,7 @@ impl<Q> Peer<Q> {
             progress_bytes: 0,
             subs: PeerSubs::new(idx),
             stall_from: now,
+            took_at: now,
             later: (0, 0),
             upstream: Cursor::NONE,
             scan: 0,

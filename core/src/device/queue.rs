@@ -2,6 +2,7 @@
 //! with room behind a routing frame that names the client; the worker's reply comes back
 //! behind the same frame, which routes it to that client alone and is then dropped.
 
+use super::peer::Src;
 use super::pump::Route;
 use super::{ByteQueue, CloseReason, Device, Kind, PeerId, Side};
 use crate::time::Duration;
@@ -59,8 +60,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// after it. The same holds for the rest of a reply cut through (`room.rs`).
     pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
         let route = self.reply_route(idx, head, prefix);
-        // A reply that waits is routed again later: it answers its request once.
-        if !matches!(route, Route::Blocked) {
+        // A reply that waits is routed again later: it answers its request once. One without
+        // a routing frame of ours answers nothing (a worker replying with garbage would
+        // otherwise never be at `worker_inflight`); one to a client that left does.
+        if !matches!(route, Route::Blocked) && routing_frame(head, prefix).is_some() {
             self.answered(idx);
         }
         route
@@ -103,7 +106,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// A reply from worker `idx` answers one of its requests; one that was at
     /// `worker_inflight` may take requests again, and the clients waiting for a worker are
-    /// woken.
+    /// woken. (Waking them only once it is an eighth below was tried: beside twenty flooding
+    /// clients the REQ client then got 4 of 30, the first woken flooder taking every place.)
     fn answered(&mut self, idx: u32) {
         let limit = self.cfg.inflight_limit();
         let Some(w) = self.peer_mut(idx) else { return };
@@ -148,8 +152,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.request_close(client, CloseReason::Unread);
     }
 
-    /// A message waits for memory: every client that has been behind for `client_stall` is
-    /// closed now, as [`Device::close_unread`] closes one whose own reply finds no room, so
+    /// A message waits for memory: every client that has been behind for `client_stall`, and
+    /// has taken none of its output for as long, is closed now (unless a request of its own is
+    /// on its way to a worker: then once it is through), as [`Device::close_unread`] closes one whose own reply finds no room, so
     /// that what its queue holds comes back. Waiting for that reply is not enough: the
     /// worker's next reply may be the one waiting, for a client that reads, while the clients
     /// that do not read hold the memory and get nothing that would close them (found with 16
@@ -169,11 +174,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
             if c.side != Side::Frontend || c.close.is_some() || c.queue.is_empty() {
                 continue;
             }
-            let due = c.stall_from + stall;
-            if due <= now {
-                self.close_unread(idx);
-            } else {
+            // Behind, and not reading at all: a client that keeps reading a deep pipeline
+            // never empties its queue, but is no reason to close anyone.
+            let due = c.stall_from.max(c.took_at) + stall;
+            if due > now {
                 next = next.min(due);
+            } else if c.src != Src::Idle && !c.blocked {
+                // Closing it mid-request would cut the request short at its worker, which
+                // would then be reset, with every request it holds: wait for it to finish,
+                // as long as it is moving (one waiting for room may wait on the very memory
+                // it holds).
+                next = next.min(now + Duration::from_millis(EMPTY_RETRY_MS));
+            } else {
+                self.close_unread(idx);
             }
         }
         if next <= now {
@@ -186,17 +199,22 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// The client a worker's reply names in its routing frame, if it is still here.
     fn reply_target(&self, head: FrameHead, prefix: &[u8]) -> Option<u32> {
-        if !head.more
-            || head.len != ROUTING_ID_LEN as u64
-            || prefix.len() != ROUTING_ID_LEN
-            || prefix[0] != 0
-        {
-            return None;
-        }
-        let index = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);
-        let generation = u32::from_be_bytes([prefix[5], prefix[6], prefix[7], prefix[8]]);
-        let idx = self.index(PeerId { index, generation })?;
+        let idx = self.index(routing_frame(head, prefix)?)?;
         let client = self.peer(idx)?;
         (client.side == Side::Frontend && client.is_live()).then_some(idx)
     }
+}
+
+/// The client a reply's first frame names, if it is a routing frame as the queue writes them.
+fn routing_frame(head: FrameHead, prefix: &[u8]) -> Option<PeerId> {
+    if !head.more
+        || head.len != ROUTING_ID_LEN as u64
+        || prefix.len() != ROUTING_ID_LEN
+        || prefix[0] != 0
+    {
+        return None;
+    }
+    let index = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]);
+    let generation = u32::from_be_bytes([prefix[5], prefix[6], prefix[7], prefix[8]]);
+    Some(PeerId { index, generation })
 }
