@@ -110,12 +110,15 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         End::Displaced => debug!("{label}: closed to make room for a newer connection"),
         End::Stuck => warn!("{label}: input buffer full and the device took none of it; closing"),
     }
-    match end {
-        End::Session(_) => conn.flush(host, Instant::now() + CLOSE_FLUSH).await,
-        End::Closed(reason) if reason.flushes() => {
-            conn.flush(host, Instant::now() + CLOSE_FLUSH).await;
-        }
-        _ => {}
+    // What the peer is still owed is written first, but not to one closed for not reading
+    // (its queue is the memory its closing gives back) or whose stream is broken.
+    let owed = match &end {
+        End::Session(_) => true,
+        End::Closed(reason) => reason.flushes(),
+        _ => false,
+    };
+    if owed {
+        conn.flush(host, Instant::now() + CLOSE_FLUSH).await;
     }
     if matches!(end, End::Session(_) | End::Closed(_)) {
         conn.stream.shutdown_write();

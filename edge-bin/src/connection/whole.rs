@@ -18,11 +18,12 @@
 //!
 //! Tried and left out: while the device waits for the last few bytes of a large message (too
 //! few to go by), reading just those and the next frame's head, so that a full-size read does
-//! not take most of the next message's body. It kept every 64 KiB body going by, but under a
-//! spent `memory_max` a queue's client beside deaf clients (`attack_round3.rs`,
-//! `large_replies_reach_...`) then lost a round trip for over 3 s in about one run of ten
-//! (none in 14 runs without it). Without it, a run of the 64 KiB streamer now and then reads
-//! about one message in ten (`tools/bench-probe`).
+//! not take most of the next message's body. It kept every 64 KiB body going by. It was taken
+//! out while hunting a stall (a queue client beside deaf clients under a spent `memory_max`,
+//! `attack_round3.rs` `large_replies_reach_...`, over 3 s in about one run of ten) that turned
+//! out to be the queue's (`shed_behind` in core's `queue.rs`) and happened without it too; it
+//! has not been tried again since. Without it, one probe run of four of the 64 KiB streamer
+//! read about one message in ten (`docs/performance.md`).
 //!
 //! [`Device::awaits`]: zedge_core::device::Device::awaits
 //! [`Bypass`]: crate::bypass::Bypass
