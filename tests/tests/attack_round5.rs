@@ -26,6 +26,16 @@
 //! to a departed or forged client still does: open); `shed_behind` closes only clients that
 //! took nothing for `client_stall` and none mid-request (the worker is still reset when a deaf
 //! client is closed mid-request by its own reply's rule: open).
+//! Fixed in session 9 (all five un-ignored): sources waiting for room are woken one at a
+//! time, in turn (`slots.rs`: a turn is passed on only when the room was not used up, and
+//! every waiting source gets a try each 50 ms anyway), instead of every one of them at every
+//! reply and at every message's end: the twenty flooders woke twenty tasks per reply, which
+//! took the CPU the worker needed, and under a budget every try that failed to grow a buffer
+//! gave the next wake-up; the REQ client's slowest round trip is now 57-67 ms beside twenty
+//! flooders (418-2,955 ms before) and 87-273 ms under `--memory-max 8M` (stalled for good
+//! before). A client closed for not reading while its own request is being cut through to a
+//! worker is closed once the request is through (`close_after`), not in its middle: the
+//! worker is no longer reset.
 //! Withstood: a silent worker beside a normal one (it takes exactly `worker_inflight`),
 //! twenty clients that flooded and sit unread without a budget (30-64 ms), senders stalled or
 //! trickling mid-message beside a streamer flow (ticks within 2-15 ms, the broker at 3-4% of
@@ -197,7 +207,11 @@ fn a_silent_worker_takes_at_most_worker_inflight_requests() {
 /// `--worker-inflight 10`, beside an echo worker, it took 100 of a client's 200 requests
 /// (round robin, every one lost) where a silent worker takes 10: the client got 100 replies
 /// instead of 190. A worker can so swallow half of every client's requests for good, the
-/// very thing the limit is there to bound.
+/// very thing the limit is there to bound. Left open, as a limit (docs/isolation.md, "Not yet
+/// done"): a reply to a client that left must answer its request (else a worker serving
+/// clients that come and go would be locked out in the end), and telling a forged routing
+/// frame from a departed client's needs a token per request that the device can check once
+/// (a worker can replay the frames it was given); workers are the operator's own services.
 #[test]
 #[ignore = "open: a worker replying to nobody (unroutable) is never at worker_inflight: took 100 of 200 requests under --worker-inflight 10 (a silent one takes 10); the client got 100 of 200 replies"]
 fn a_worker_replying_to_nobody_takes_at_most_worker_inflight_requests() {
@@ -343,7 +357,8 @@ fn many_flooders(broker: impl Fn() -> Broker, flooders: usize, cap: u64, reads: 
     );
 }
 
-/// Open. Twenty raw DEALER clients writing 16-byte requests as fast as the broker and the
+/// Withstood since session 9 (sources woken one at a time): the slowest round trip 57-67 ms
+/// in three runs. Found: twenty raw DEALER clients writing 16-byte requests as fast as the broker and the
 /// kernel take them (6.4-7.1 million in the run, most in the sockets' buffers), reading
 /// nothing, beside a libzmq REQ client of the same single (Python echo) worker: the slowest
 /// round trip took 418, 887, 427, 2,955, 2,400 (then one over 3 s: 18 of 30) and 1,590 ms
@@ -354,7 +369,6 @@ fn many_flooders(broker: impl Fn() -> Broker, flooders: usize, cap: u64, reads: 
 /// cost the REQ client one request per flooder, 20 of them). Not told apart: how much of it
 /// is the flooders' own CPU on this 2-core machine (their writes, the kernel's copies).
 #[test]
-#[ignore = "open: beside 20 clients flooding tiny requests unread, a REQ client of the same worker: slowest round trip 418-2955 ms, twice one over 3 s (2 flooders: 52 ms, 5: 282-350 ms; libzmq proxy 0 of 30)"]
 fn twenty_clients_flooding_tiny_requests_unread_cost_a_req_client_nothing() {
     many_flooders(
         || Broker::start("queue", &["--heartbeat-ivl", "0"]),
@@ -364,11 +378,10 @@ fn twenty_clients_flooding_tiny_requests_unread_cost_a_req_client_nothing() {
     );
 }
 
-/// Open. As above under `--memory-max 8M`: the REQ client got 0, 0 and 1 of 30 in three runs
-/// (then a round trip not answered within 3 s), the broker at about half a core; see the
-/// stall below, which this is likely to be.
+/// Withstood since session 9: 30 of 30, the slowest 122-211 ms in three runs. Found: as above
+/// under `--memory-max 8M`: the REQ client got 0, 0 and 1 of 30 in three runs (then a round
+/// trip not answered within 3 s), the broker at about half a core; see the stall below.
 #[test]
-#[ignore = "open: under --memory-max 8M, beside 20 clients flooding tiny requests unread, a REQ client of the same worker got 0-1 of 30 (then a round trip not answered in 3 s)"]
 fn twenty_clients_flooding_tiny_requests_unread_under_an_8m_budget_cost_a_req_client_nothing() {
     many_flooders(|| under_budget("queue", "8M", &[]), 20, u64::MAX, false);
 }
@@ -387,7 +400,9 @@ fn twenty_clients_that_flooded_tiny_requests_and_sit_unread_cost_a_req_client_no
     );
 }
 
-/// Open, a stall for good under a budget. As above under `--memory-max 8M` (4.55 MiB shared):
+/// Withstood since session 9: 30 of 30, the slowest 87-209 ms in six runs (each wake-up of
+/// every waiting source had given the next: the broker spun on buffers that could not grow).
+/// Found, a stall for good under a budget: as above under `--memory-max 8M` (4.55 MiB shared):
 /// the REQ client's round trips stop after a few (6, 5, 1, 2 of 30 in four runs; in one run
 /// three runs of the client one after the other got 12, 1 and 1 of 30, each ending at a
 /// round trip not answered in 3 s), while the broker spins at about half a core (2.2 CPU s
@@ -398,12 +413,12 @@ fn twenty_clients_that_flooded_tiny_requests_and_sit_unread_cost_a_req_client_no
 /// leave, a fresh REQ client gets 30 of 30 at once (1.6 ms). Five or two such flooders,
 /// or twenty of 4,096 requests each: 30 of 30 within 46-73 ms.
 #[test]
-#[ignore = "open: under --memory-max 8M, 20 clients that flooded 50,000 tiny requests each and sit unread: the REQ client of the same worker stalls for good (12, 1, 1 of 30; 6 of 30), broker at ~0.5 core, 2.1M failed buffer grows in 10 s, none closed"]
 fn twenty_clients_that_flooded_tiny_requests_and_sit_unread_under_an_8m_budget_cost_nothing() {
     many_flooders(|| under_budget("queue", "8M", &[]), 20, 50_000, false);
 }
 
-/// Open. As above, but the twenty clients read (and drop) every reply: they only have a
+/// Withstood since session 9: 30 of 30, the slowest 161-274 ms in three runs. Found: as above,
+/// but the twenty clients read (and drop) every reply: they only have a
 /// backlog of requests (50,000 of 16 bytes each, sent at once). Under `--memory-max 8M` the
 /// REQ client of the same worker got 3, 1 and 3 of 30 in three runs (then a round trip not
 /// answered in 3 s), the broker at about half a core (2.1-2.2 CPU s), while the flooders got 2.7 MB of replies (some
@@ -411,7 +426,6 @@ fn twenty_clients_that_flooded_tiny_requests_and_sit_unread_under_an_8m_budget_c
 /// not come, though sources waiting for room take turns. Without the budget (and unread) the
 /// REQ client is served within 30-64 ms.
 #[test]
-#[ignore = "open: under --memory-max 8M, 20 clients with a backlog of 50,000 tiny requests each that read their replies: the REQ client of the same worker got 1-3 of 30 (then a round trip over 3 s)"]
 fn twenty_clients_with_a_backlog_of_requests_under_an_8m_budget_cost_a_req_client_nothing() {
     many_flooders(|| under_budget("queue", "8M", &[]), 20, 50_000, true);
 }
@@ -547,14 +561,15 @@ fn a_client_reading_slowly_but_steadily_keeps_its_worker_while_deaf_clients_are_
     );
 }
 
-/// Open. As above with 16 requests (1 MiB) in flight, read at 640 KB/s: its queue at the
+/// Withstood since session 9 (3 of 3 runs: 36-38 replies, the worker not reset): a deaf
+/// client closed in the middle of its own request is closed once the request is through.
+/// Found: as above with 16 requests (1 MiB) in flight, read at 640 KB/s: its queue at the
 /// broker never empties, so it counts as behind, and `shed_behind` closed it in 6 of 10 runs
 /// (after 11-19 replies), with the deaf clients, although it never stopped reading. Since
 /// session 8 it is not closed (it keeps taking its output), but it got 16 replies in 4 s in
 /// one run of one: the worker was still reset, a deaf client closed mid-request by the rule
 /// of its own reply (`route_reply`, `room_for_more`: `close_unread`), not by `shed_behind`.
 #[test]
-#[ignore = "open: a client reading 640 KB/s steadily with 1 MiB of requests in flight was closed by shed_behind in 6 of 10 runs under --memory-max 8M beside deaf clients; since session 8 not closed, but the worker is still reset when a deaf client is closed mid-request (16 replies in 4 s)"]
 fn a_client_reading_steadily_with_1m_in_flight_is_not_shed_while_deaf_clients_spend_memory() {
     let (closed, replies, _) = steady_reader_run(16);
     assert!(

@@ -207,6 +207,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         let mut cur = peer.src.dests();
         peer.src = Src::Idle;
+        // Only a message that was in progress between calls held its destinations where
+        // another source could find them busy and wait.
+        let spanned = core::mem::take(&mut peer.spanned);
+        // A client closed for not reading while its request was on its way goes now.
+        if peer.close_after.take().is_some() {
+            self.request_close(idx, CloseReason::Unread);
+        }
         while let Some(d) = cur {
             let Some(dest) = self.peer_mut(d) else { break };
             let Some(held) = dest.held.take() else { break };
@@ -228,7 +235,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 self.flush_control(d);
             }
         }
-        if !self.blocked.is_empty() {
+        if spanned && !self.blocked.is_empty() {
             self.wake_blocked();
         }
     }

@@ -142,6 +142,11 @@ pub struct Device<'s, Q> {
     /// anything in: they wait at the front of the line, in the order they had, ahead of
     /// those that got a message in (`slots.rs`).
     line_front: Option<u32>,
+    /// Rounds of turns for the sources waiting for room (`slots.rs`): each that freed room
+    /// starts one.
+    wake_round: u32,
+    /// When every source waiting for room gets a try anyway (`slots::RECHECK`).
+    recheck_at: Option<Instant>,
     /// Round-robin cursor into the ring of ready backend workers; in a forwarder, the ring of
     /// ready publishers (which subscriptions go to).
     workers: Option<u32>,
@@ -199,6 +204,8 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             close: List::default(),
             blocked: List::default(),
             line_front: None,
+            wake_round: 0,
+            recheck_at: None,
             workers: None,
             held: 0,
             epoch: 0,
@@ -215,6 +222,12 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             #[cfg(test)]
             scanned: 0,
         }
+    }
+
+    /// When a worker waiting to reply to a client over its mark gets another try.
+    #[cfg(test)]
+    pub(crate) fn reply_retry(&self) -> Option<Instant> {
+        self.reply_retry
     }
 
     /// The settings it was made with.
@@ -310,7 +323,11 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
                 p.scan = 0;
             }
         }
+        if let Some(p) = self.peer_mut(idx) {
+            p.spanned |= p.src != peer::Src::Idle;
+        }
         self.flush_control(idx);
+        self.pass_turn(idx);
         result
     }
 

@@ -122,8 +122,21 @@ pub(crate) struct Peer<Q> {
     /// Woken from the line of sources waiting for room, it has not got a message in since:
     /// should it have to wait again, it keeps its place ahead of those that did.
     pub(crate) turn_due: bool,
+    /// Woken to take its turn ([`Device::wake_blocked`](super::Device)): passes it on to the
+    /// next in line unless it uses up the room that freed.
+    pub(crate) baton: bool,
+    /// The round of turns it last had a try in.
+    pub(crate) round: u32,
     /// Requests a queue's worker has been given and not answered (one reply answers one).
     pub(crate) unanswered: u32,
+    /// A queue's client closed for not reading ([`CloseReason::Unread`]) while a request of
+    /// its own was on its way to a worker: closed once that request is through, or at this
+    /// time if it is not (cutting it short would reset the worker). Meanwhile it is no
+    /// destination.
+    pub(crate) close_after: Option<Instant>,
+    /// The message it sends was in progress at the end of a call: its destinations were held
+    /// where other sources could find them busy.
+    pub(crate) spanned: bool,
 }
 
 impl<Q> Peer<Q> {
@@ -152,7 +165,11 @@ impl<Q> Peer<Q> {
             scan: 0,
             awaits: 0,
             turn_due: false,
+            baton: false,
+            round: 0,
             unanswered: 0,
+            close_after: None,
+            spanned: false,
         }
     }
 
@@ -160,7 +177,7 @@ impl<Q> Peer<Q> {
     /// and from it.
     #[inline]
     pub(crate) fn is_live(&self) -> bool {
-        self.session.is_ready() && self.close.is_none()
+        self.session.is_ready() && self.close.is_none() && self.close_after.is_none()
     }
 
     /// `n` bytes of its message moved at `now`.

@@ -36,7 +36,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
             ahead,
         } = input;
         let peer = self.peer(idx).ok_or(SessionError::Closed)?;
-        if peer.blocked {
+        // One put up for closing starts no new message.
+        if peer.blocked || (peer.close.is_some() && peer.src == Src::Idle) {
             return Ok(0);
         }
         if peer.src != Src::Idle {

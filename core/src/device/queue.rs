@@ -2,7 +2,6 @@
 //! with room behind a routing frame that names the client; the worker's reply comes back
 //! behind the same frame, which routes it to that client alone and is then dropped.
 
-use super::peer::Src;
 use super::pump::Route;
 use super::{ByteQueue, CloseReason, Device, Kind, PeerId, Side};
 use crate::time::Duration;
@@ -145,16 +144,41 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// A client that has been behind for `client_stall` and has no room for want of memory:
     /// closed, so that what its queue holds goes back to the peers that read (a client that
-    /// only stopped at its high-water mark loses replies instead, as with libzmq's ROUTER). A
-    /// live libzmq peer reconnects.
+    /// only stopped at its high-water mark loses replies instead, as with libzmq's ROUTER),
+    /// unless it took some of its output within `client_stall`: one that reads is not closed
+    /// (it loses the reply that found no room). A live libzmq peer reconnects.
+    ///
+    /// One in the middle of a request of its own (cut through to a worker) is closed once the
+    /// request is through: cut short, it would reset the worker, and every other client's
+    /// requests in flight there with it. It gets nothing more meanwhile, and is closed anyway
+    /// if the request is not through after `client_stall` (100 ms at least).
     pub(super) fn close_unread(&mut self, client: u32) {
+        let wait = self
+            .cfg
+            .client_stall
+            .max(Duration::from_millis(EMPTY_RETRY_MS));
+        let (now, stall) = (self.last_now, self.cfg.client_stall);
+        let deadline = now + wait;
+        let Some(c) = self.peer_mut(client) else {
+            return;
+        };
+        // One that took some of its output within `client_stall` is reading: it gives its
+        // memory back as it goes, and only loses the reply that found none.
+        let reading = !stall.is_zero() && c.took_at + stall > now;
+        if c.close.is_some() || c.close_after.is_some() || reading {
+            return;
+        }
+        if c.src.is_forwarding() {
+            c.close_after = Some(deadline);
+        } else {
+            self.request_close(client, CloseReason::Unread);
+        }
         self.stats.unread += 1;
-        self.request_close(client, CloseReason::Unread);
     }
 
     /// A message waits for memory: every client that has been behind for `client_stall`, and
-    /// has taken none of its output for as long, is closed now (unless a request of its own is
-    /// on its way to a worker: then once it is through), as [`Device::close_unread`] closes one whose own reply finds no room, so
+    /// has taken none of its output for as long, is closed ([`Device::close_unread`]), as one
+    /// whose own reply finds no room is, so
     /// that what its queue holds comes back. Waiting for that reply is not enough: the
     /// worker's next reply may be the one waiting, for a client that reads, while the clients
     /// that do not read hold the memory and get nothing that would close them (found with 16
@@ -171,7 +195,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let mut next = now + stall;
         for idx in 0..self.slots.len() as u32 {
             let Some(c) = self.peer(idx) else { continue };
-            if c.side != Side::Frontend || c.close.is_some() || c.queue.is_empty() {
+            if c.side != Side::Frontend || !c.is_live() || c.queue.is_empty() {
                 continue;
             }
             // Behind, and not reading at all: a client that keeps reading a deep pipeline
@@ -179,12 +203,6 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let due = c.stall_from.max(c.took_at) + stall;
             if due > now {
                 next = next.min(due);
-            } else if c.src != Src::Idle && !c.blocked {
-                // Closing it mid-request would cut the request short at its worker, which
-                // would then be reset, with every request it holds: wait for it to finish,
-                // as long as it is moving (one waiting for room may wait on the very memory
-                // it holds).
-                next = next.min(now + Duration::from_millis(EMPTY_RETRY_MS));
             } else {
                 self.close_unread(idx);
             }

@@ -183,9 +183,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
         clean
     }
 
-    /// The caller's memory was given back: every source waiting for room tries again.
+    /// The caller's memory was given back: every source in the middle of a message tries
+    /// again (it holds its destinations meanwhile, and what it needs may be little), and the
+    /// first in line of the others gets its turn.
     pub fn retry_blocked(&mut self) {
         self.memory_blocked = false;
+        self.wake_senders_mid_message();
         self.wake_blocked();
     }
 

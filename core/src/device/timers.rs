@@ -14,17 +14,18 @@ impl<Q: ByteQueue> Device<'_, Q> {
             .iter()
             .filter_map(|s| {
                 let p = s.peer.as_ref()?;
-                let session = p.session.poll_timeout();
-                match p.progress_deadline(progress) {
-                    Some(t) => Some(session.map_or(t, |s| s.min(t))),
-                    None => session,
-                }
+                [p.progress_deadline(progress), p.close_after]
+                    .into_iter()
+                    .flatten()
+                    .fold(p.session.poll_timeout(), |a, t| Some(a.map_or(t, |a| a.min(t))))
             })
             .min();
-        let timers = match (timers, self.reply_retry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let timers = [self.reply_retry, self.recheck_at]
+            .into_iter()
+            .fold(timers, |a, b| match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            });
         match timers {
             _ if !self.work => timers,
             Some(t) => Some(t.min(self.last_now)),
@@ -42,11 +43,21 @@ impl<Q: ByteQueue> Device<'_, Q> {
             self.reply_retry = None;
             self.wake_blocked();
         }
+        if self.recheck_at.is_some_and(|t| t <= now) {
+            self.wake_all_blocked();
+        }
         let progress = self.cfg.progress_timeout;
         for idx in 0..self.slots.len() as u32 {
             let Some(peer) = self.peer_mut(idx) else {
                 continue;
             };
+            if peer.close_after.is_some_and(|t| t <= now) {
+                peer.close_after = None;
+                // A client closed for not reading whose request did not get through in time:
+                // cut short, it resets the worker it was going to.
+                self.request_close(idx, CloseReason::Unread);
+                continue;
+            }
             if peer.progress_deadline(progress).is_some_and(|t| t <= now) {
                 self.stats.stalled += 1;
                 self.abort_message(idx);

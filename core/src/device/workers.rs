@@ -31,6 +31,27 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
+    /// Whether [`Device::pick_worker`] could find a worker for a small message.
+    pub(super) fn a_worker_has_room(&self) -> bool {
+        let Some(start) = self.workers else {
+            return false;
+        };
+        let (hwm, inflight) = (self.cfg.queue_hwm, self.cfg.inflight_limit());
+        let mut w = start;
+        loop {
+            let Some(p) = self.peer(w) else { return false };
+            let Some(link) = p.worker else { return false };
+            let free = p.held.is_none() && p.close.is_none() && p.unanswered < inflight;
+            if free && p.queue.len() < hwm {
+                return true;
+            }
+            w = link.next;
+            if w == start {
+                return false;
+            }
+        }
+    }
+
     pub(super) fn link_worker(&mut self, idx: u32) {
         let Some(cursor) = self.workers else {
             if let Some(p) = self.peer_mut(idx) {

@@ -6,6 +6,7 @@ use std::mem;
 use super::harness::{Net, MINOR_AT, P};
 use super::remote::End;
 use crate::device::PeerId;
+use crate::time::Instant;
 
 impl Net<'_> {
     /// Move bytes until nothing moves, doing the device's waiting work
@@ -33,6 +34,19 @@ impl Net<'_> {
             }
         }
         panic!("pump() never went idle");
+    }
+
+    /// Fire the device's timers in their order up to `t`, moving bytes after each, and leave
+    /// the clock at `t`.
+    pub fn run_until(&mut self, t: Instant) {
+        while let Some(next) = self.dev.poll_timeout().filter(|&n| n > self.now && n <= t) {
+            self.now = next;
+            self.dev.handle_timeout(next);
+            self.pump();
+        }
+        self.now = t;
+        self.dev.handle_timeout(t);
+        self.pump();
     }
 
     /// Write the device's output to the remote (unless paused), and let the remote read it.
@@ -80,6 +94,7 @@ impl Net<'_> {
             if let Some(p) = self.find(id) {
                 self.remotes[p].woken = true;
                 self.wake_order.push(p);
+                self.wakes += 1;
                 moved = true;
             }
         }

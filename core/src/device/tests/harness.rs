@@ -77,6 +77,8 @@ pub struct Net<'s> {
     pub bypassed: u64,
     /// The peers the device woke since the last round, in its order.
     pub(super) wake_order: Vec<P>,
+    /// Wake-ups the device asked for, all peers together.
+    pub wakes: usize,
 }
 
 impl<'s> Net<'s> {
@@ -94,6 +96,7 @@ impl<'s> Net<'s> {
             bypass: None,
             bypassed: 0,
             wake_order: Vec::new(),
+            wakes: 0,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Queue: reply routing, late workers, large messages, backpressure.
 
 use super::*;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 
 #[test]
 fn queue_routes_every_reply_to_its_client() {
@@ -204,15 +204,11 @@ fn a_client_that_does_not_read_loses_its_replies_and_holds_no_worker() {
     );
     // ...until the client has taken nothing for client_stall: then its replies are dropped,
     // counted, and the worker goes on.
-    let retry = net.dev.poll_timeout().expect("a retry is due");
+    let retry = net.dev.reply_retry().expect("a retry is due");
     assert!(retry <= net.now + cfg.client_stall);
-    net.now = net.now + Duration::from_millis((retry - net.now).as_millis() - 1);
-    net.dev.handle_timeout(net.now);
-    net.pump();
+    net.run_until(Instant::from_millis(retry.as_millis() - 1));
     assert_eq!(net.dev.stats().dropped.hwm, 0, "not before client_stall");
-    net.now = retry;
-    net.dev.handle_timeout(net.now);
-    net.pump();
+    net.run_until(retry);
     let dropped = net.dev.stats().dropped.hwm;
     assert!(dropped > 0, "no reply was dropped");
     for i in 1..5u8 {
@@ -338,11 +334,9 @@ fn a_reply_cut_through_to_a_client_without_room_holds_the_worker_at_most_client_
         net.msgs(normal).is_empty(),
         "the worker waits for the stuck client a while"
     );
-    let retry = net.dev.poll_timeout().expect("a retry is due");
+    let retry = net.dev.reply_retry().expect("a retry is due");
     assert!(retry > net.now && retry <= net.now + cfg.client_stall);
-    net.now = retry;
-    net.dev.handle_timeout(net.now);
-    net.pump();
+    net.run_until(retry);
     assert_eq!(net.msgs(normal), [envelope(true, b"re:\0")]);
     assert_eq!(net.msgs(worker).len(), 2);
     assert_eq!(net.dev.stats().dropped.memory, 1);
@@ -407,4 +401,122 @@ fn a_reply_waiting_for_memory_at_a_client_holding_nothing_waits_without_spinning
     net.pump();
     assert_eq!(net.msgs(client), [echo(&envelope(true, &[1; 100]))]);
     net.assert_healthy();
+}
+
+/// A client closed for not reading while a request of its own is being cut through to a
+/// worker is closed once that request is through, not in its middle: cut short, the request
+/// would reset the worker, and with it every other client's requests in flight there.
+#[test]
+fn a_client_closed_for_not_reading_finishes_the_request_it_is_sending_first() {
+    let (mut net_store, stall) = (Storage::new(8, 0), Duration::from_millis(300));
+    let mut cfg = DeviceConfig::new(Kind::Queue);
+    cfg.input_capacity = 8 << 10;
+    cfg.client_stall = stall;
+    let mut net = Net::new(cfg, &mut net_store);
+    let worker = net.connect(Backend, Dealer);
+    let deaf = net.connect(Frontend, Dealer);
+    net.pump();
+    net.pause(deaf, true);
+    net.ration(deaf, Some(600));
+    net.send(deaf, &envelope(true, b"one"));
+    net.send(deaf, &envelope(true, b"two"));
+    net.pump();
+    // The first reply waits in its queue: the client is behind from now on.
+    let first = net.msgs(worker)[0].clone();
+    net.send(worker, &first);
+    net.pump();
+    assert!(net.queued(deaf) > 0);
+    // The worker's reply cannot go in: the client reads nothing and its queue has no room.
+    let mut reply = net.msgs(worker)[1].clone();
+    *reply.last_mut().expect("a body") = vec![b'r'; 1000];
+    net.send(worker, &reply);
+    net.pump();
+    // Meanwhile the client sends a request too large to be stored: half of it is here.
+    let large = envelope(true, &[b'L'; 32 << 10]);
+    let bytes = encode(&large);
+    net.send_raw(deaf, &bytes[..16 << 10]);
+    net.pump();
+    assert!(net.remote(worker).wire.len() > 8 << 10, "the request is cut through");
+    net.run_until(net.now + stall + Duration::from_millis(1));
+    assert!(net.closes.is_empty(), "not while its request is on its way");
+    net.send_raw(deaf, &bytes[16 << 10..]);
+    net.pump();
+    assert_eq!(net.closes, [(deaf, CloseReason::Unread)]);
+    assert_eq!(net.msgs(worker).len(), 3, "the worker got the request whole");
+    assert_eq!(net.msgs(worker)[2].last(), large.last());
+    assert_eq!(net.dev.stats().unread, 1);
+    assert_eq!(net.dev.stats().resets, 0);
+}
+
+/// As above, but the rest of the request never comes: the client is closed `client_stall`
+/// after it was due, and the worker, holding part of the request, is reset.
+#[test]
+fn a_client_closed_for_not_reading_that_stops_mid_request_is_closed_after_client_stall() {
+    let (mut net_store, stall) = (Storage::new(8, 0), Duration::from_millis(300));
+    let mut cfg = DeviceConfig::new(Kind::Queue);
+    cfg.input_capacity = 8 << 10;
+    cfg.client_stall = stall;
+    let mut net = Net::new(cfg, &mut net_store);
+    let worker = net.connect(Backend, Dealer);
+    let deaf = net.connect(Frontend, Dealer);
+    net.pump();
+    net.pause(deaf, true);
+    net.ration(deaf, Some(600));
+    net.send(deaf, &envelope(true, b"one"));
+    net.send(deaf, &envelope(true, b"two"));
+    net.pump();
+    // The first reply waits in its queue: the client is behind from now on.
+    let first = net.msgs(worker)[0].clone();
+    net.send(worker, &first);
+    net.pump();
+    assert!(net.queued(deaf) > 0);
+    let mut reply = net.msgs(worker)[1].clone();
+    *reply.last_mut().expect("a body") = vec![b'r'; 1000];
+    net.send(worker, &reply);
+    net.pump();
+    let bytes = encode(&envelope(true, &[b'L'; 32 << 10]));
+    net.send_raw(deaf, &bytes[..16 << 10]);
+    net.pump();
+    let due = net.now + stall + Duration::from_millis(1);
+    net.run_until(due);
+    assert!(net.closes.is_empty());
+    net.run_until(due + stall);
+    assert_eq!(
+        net.closes,
+        [(deaf, CloseReason::Unread), (worker, CloseReason::SenderAborted)]
+    );
+}
+
+/// As `a_reply_cut_through_to_a_client_without_room_holds_the_worker_at_most_client_stall`,
+/// but the client takes a few bytes of an earlier reply every 100 ms: it reads, so it is not
+/// closed; the reply that found no room is let go (counted) once it has waited
+/// `client_stall`, and the worker goes on.
+#[test]
+fn a_client_that_reads_is_not_closed_when_a_reply_finds_no_room() {
+    let mut cfg = DeviceConfig::new(Kind::Queue);
+    cfg.input_capacity = 8 << 10;
+    cfg.client_stall = Duration::from_millis(300);
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let worker = net.connect_echo(Dealer);
+    let slow = net.connect(Frontend, Dealer);
+    let normal = net.connect(Frontend, Req);
+    net.pump();
+    net.pause(slow, true);
+    net.ration(slow, Some(10_000));
+    // A first reply it reads a little of at a time; then one that does not fit.
+    net.send(slow, &envelope(false, &[1; 2000]));
+    net.send(slow, &envelope(false, &[7; 32 << 10]));
+    net.pump();
+    net.send(normal, &envelope(true, &[0]));
+    net.pump();
+    for _ in 0..10 {
+        net.write(slow, 16);
+        net.run_until(net.now + Duration::from_millis(100));
+    }
+    assert_eq!(net.msgs(normal), [envelope(true, b"re:\0")]);
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    assert_eq!(net.dev.stats().unread, 0);
+    assert_eq!(net.dev.stats().dropped.memory, 1);
+    let _ = worker;
 }

@@ -97,6 +97,65 @@ fn a_client_waiting_for_a_worker_is_not_overtaken_by_one_with_more_to_send() {
 }
 
 #[test]
+fn a_reply_that_frees_one_place_wakes_one_waiting_client_not_all() {
+    let mut store = Storage::new(16, 0);
+    let mut net = Net::new(queue(1), &mut store);
+    let worker = net.connect(Backend, Dealer);
+    let clients: Vec<P> = (0..10).map(|_| net.connect(Frontend, Dealer)).collect();
+    net.pump();
+    for (c, &client) in clients.iter().enumerate() {
+        for i in 0..3u8 {
+            net.send(client, &envelope(true, &[c as u8, i]));
+        }
+    }
+    net.pump();
+    assert_eq!(net.msgs(worker).len(), 1);
+    let mut answered = 0;
+    for n in 0..20 {
+        let before = net.wakes;
+        answer_oldest(&mut net, worker, &mut answered);
+        // The client the reply goes to, the one whose turn it is, and the worker its request
+        // goes to; not the other eight.
+        assert!(
+            net.wakes - before <= 3,
+            "answer {n} woke {} peers",
+            net.wakes - before
+        );
+    }
+    // Each client had its turn: the first 21 requests are from all ten, in turn.
+    let firsts: BTreeSet<u8> = net.msgs(worker)[..21]
+        .iter()
+        .filter_map(|m| m.last().map(|b| b[0]))
+        .collect();
+    assert_eq!(firsts.len(), 10);
+    while answered < 30 {
+        answer_oldest(&mut net, worker, &mut answered);
+    }
+    net.assert_healthy();
+}
+
+#[test]
+fn a_client_that_leaves_room_passes_its_turn_on() {
+    // Five clients of one request each wait for a worker holding its three; a second
+    // worker joins with room for three: the first client woken gets its request in and has
+    // no more, so it passes its turn on, and three requests go to the newcomer at once.
+    let mut store = Storage::new(16, 0);
+    let mut net = Net::new(queue(3), &mut store);
+    let first = net.connect(Backend, Dealer);
+    let clients: Vec<P> = (0..6).map(|_| net.connect(Frontend, Dealer)).collect();
+    net.pump();
+    for (c, &client) in clients.iter().enumerate() {
+        net.send(client, &envelope(true, &[c as u8]));
+    }
+    net.pump();
+    assert_eq!(net.msgs(first).len(), 3);
+    let second = net.connect(Backend, Dealer);
+    net.pump();
+    assert_eq!(net.msgs(second).len(), 3, "every waiting client got its turn");
+    net.assert_healthy();
+}
+
+#[test]
 fn a_reply_waiting_for_memory_closes_the_clients_behind_for_client_stall() {
     // A deaf client holds a reply in its queue; a normal client's reply then waits for memory
     // (its queue rationed). Nothing else will ever go to the deaf client, so waiting for its
