@@ -14,8 +14,9 @@
  *       messages received since the previous mark (G: sequence numbers skipped, lost or
  *       reordered) and starts a new window; "end" stops sending, waits up to 2 s for what is
  *       still on the way, prints a last MARK (name=tail) and "END sent=S received=R lost=L
- *       big=B big_bytes=N big_ok=K" (counted from the first message received; B messages
- *       starting with 'B' arrived, the last N bytes long, K of them intact) and exits.
+ *       big=B big_bytes=N big_ok=K tail=T" (counted from the first message received; B
+ *       messages starting with 'B' arrived, the last N bytes long, K of them intact; T of the
+ *       lost ones were sent after the last that arrived) and exits.
  *   zflow slow FE SIZE RATE
  *       one SIZE-byte message ('B', then zload's payload bytes) written at RATE bytes a
  *       second by a raw publisher: prints READY after the handshake, waits for a line on
@@ -236,10 +237,11 @@ static int cmd_lat(char **a)
     }
     window_mark(&w, "tail");
     uint64_t sent = started ? seq - first : 0;
-    say("END sent=%llu received=%llu lost=%llu big=%llu big_bytes=%zu big_ok=%llu",
+    say("END sent=%llu received=%llu lost=%llu big=%llu big_bytes=%zu big_ok=%llu tail=%llu",
         (unsigned long long)sent, (unsigned long long)received,
         (unsigned long long)(sent > received ? sent - received : 0), (unsigned long long)big,
-        big_bytes, (unsigned long long)big_ok);
+        big_bytes, (unsigned long long)big_ok,
+        (unsigned long long)(seq > expect ? seq - expect : 0));
     return 0;
 }
 

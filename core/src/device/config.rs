@@ -26,7 +26,8 @@ pub struct DeviceConfig {
     /// A peer that has not finished its handshake by then is dropped; zero waits forever.
     pub handshake_timeout: Duration,
     /// A peer whose outbound queue holds this many bytes gets no new message (workers are
-    /// skipped, subscribers lose it) until it drains below.
+    /// skipped, subscribers lose it) until it drains below; a forwarder's subscriber still
+    /// takes small messages a sixteenth of it past it ([`DeviceConfig::small_slack`]).
     pub queue_hwm: usize,
     /// Size of the caller's per-connection input buffer, and so the store-and-forward
     /// threshold: a message that fits is received whole before it is routed, so a sender
@@ -108,8 +109,29 @@ impl DeviceConfig {
     pub fn queue_capacity(&self) -> usize {
         let max_msg = usize::try_from(self.limits.max_message_size).unwrap_or(usize::MAX);
         self.queue_hwm
+            .saturating_add(self.small_slack())
             .saturating_add(max_msg)
             .saturating_add(QUEUE_SLACK)
+    }
+
+    /// How far past the high-water mark a forwarder's subscriber still takes a small message
+    /// (one of at most this many bytes): a sixteenth of the mark. A large message that took a
+    /// subscriber over its mark (one message may start below it and end far above) then does
+    /// not cost it the small ones that come while it drains, as with libzmq, whose mark
+    /// counts messages; a subscriber that is behind loses them a little later.
+    pub(super) const fn small_slack(&self) -> usize {
+        self.queue_hwm / 16
+    }
+
+    /// The mark a forwarder's subscriber must be below to take a message needing `need`
+    /// bytes of its queue ([`DeviceConfig::small_slack`]).
+    pub(super) const fn mark_for(&self, need: usize) -> usize {
+        let small = self.small_slack();
+        if need <= small {
+            self.queue_hwm.saturating_add(small)
+        } else {
+            self.queue_hwm
+        }
     }
 
     /// How much a read should take when the next frame is to be routed without its body

@@ -57,6 +57,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         // Room for what each copies: shared bodies are stored once (`room.rs`).
         let (epoch, hwm, need) = (self.epoch, self.cfg.queue_hwm, self.need - self.need_shared);
+        let mark = self.cfg.mark_for(self.need);
         let max_size = self.cfg.limits.max_message_size;
         let Device {
             slots,
@@ -79,7 +80,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     Some(msg) => later::hold_back(sub, msg, (hwm, max_size), stats),
                     None => stats.dropped.busy += 1,
                 }
-            } else if sub.queue.len() >= hwm {
+            } else if sub.queue.len() >= mark {
                 stats.dropped.hwm += 1;
             } else if !sub.queue.reserve(need) {
                 stats.dropped.memory += 1;

@@ -297,3 +297,42 @@ fn classic_forwarder_subscribes_publishers_to_everything() {
     }
     net.assert_healthy();
 }
+
+/// A subscriber that one large message took over its mark still takes the small messages that
+/// come while it drains (as with libzmq, whose mark counts messages), up to a sixteenth of the
+/// mark past it; it loses larger ones, and small ones beyond that.
+#[test]
+fn a_large_message_over_the_mark_costs_a_subscriber_no_small_message() {
+    const HWM: usize = 16 << 10;
+    let mut cfg = forwarder();
+    cfg.queue_hwm = HWM;
+    let mut store = Storage::new(4, 8);
+    let mut net = Net::new(cfg, &mut store);
+    let (publisher, [sub, _]) = net.publisher_and_two_subscribers(b"t");
+    net.pause(sub, true);
+    let large = msg(&[b"t large", &[7; HWM + 100]]);
+    net.send(publisher, &large);
+    let small: Vec<Msg> = (0..3u8).map(|i| msg(&[b"t small", &[i; 20]])).collect();
+    for m in &small {
+        net.send(publisher, m);
+    }
+    net.pump();
+    assert!(net.queued(sub) > HWM, "the large message took it over its mark");
+    assert_eq!(net.dev.stats().dropped.hwm, 0, "no small message lost");
+    // A second large one is lost; small ones once a sixteenth past the mark are too.
+    net.send(publisher, &msg(&[b"t large 2", &[8; 2000]]));
+    for i in 0..60u8 {
+        net.send(publisher, &msg(&[b"t small", &[i; 20]]));
+    }
+    net.pump();
+    assert!(net.queued(sub) < HWM + HWM / 16 + 64, "{}", net.queued(sub));
+    let lost = net.dev.stats().dropped.hwm;
+    assert!(lost > 1, "{lost}");
+    net.pause(sub, false);
+    net.pump();
+    let got = net.msgs(sub);
+    assert_eq!(got[0], large);
+    assert_eq!(&got[1..4], &small[..]);
+    assert_eq!(got.len() as u64 + lost, 1 + 3 + 1 + 60);
+    net.assert_healthy();
+}
