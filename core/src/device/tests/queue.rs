@@ -303,6 +303,22 @@ fn a_client_stall_of_zero_drops_at_once() {
     net.assert_healthy();
 }
 
+/// A queue with an 8 KiB input buffer and `client_stall` at 300 ms, an echo worker, a DEALER
+/// client that reads nothing (paused) with room for 10,000 bytes of replies, and a REQ client.
+fn echo_and_rationed_client(store: &mut Storage) -> (Net<'_>, [P; 3]) {
+    let mut cfg = DeviceConfig::new(Kind::Queue);
+    cfg.input_capacity = 8 << 10;
+    cfg.client_stall = Duration::from_millis(300);
+    let mut net = Net::new(cfg, store);
+    let worker = net.connect_echo(Dealer);
+    let client = net.connect(Frontend, Dealer);
+    let normal = net.connect(Frontend, Req);
+    net.pump();
+    net.pause(client, true);
+    net.ration(client, Some(10_000));
+    (net, [worker, client, normal])
+}
+
 /// A reply larger than the input buffer is cut through; a client whose queue cannot take the
 /// rest of it (its memory rationed, reading nothing) holds the worker no longer than
 /// `client_stall`, as it would before the reply started: then it lets the reply go (taken
@@ -311,17 +327,9 @@ fn a_client_stall_of_zero_drops_at_once() {
 /// through.
 #[test]
 fn a_reply_cut_through_to_a_client_without_room_holds_the_worker_at_most_client_stall() {
-    let mut cfg = DeviceConfig::new(Kind::Queue);
-    cfg.input_capacity = 8 << 10;
-    cfg.client_stall = Duration::from_millis(300);
     let mut store = Storage::new(8, 0);
-    let mut net = Net::new(cfg, &mut store);
-    let worker = net.connect_echo(Dealer);
-    let stuck = net.connect(Frontend, Dealer);
-    let normal = net.connect(Frontend, Req);
-    net.pump();
-    net.pause(stuck, true);
-    net.ration(stuck, Some(10_000));
+    let (mut net, [worker, stuck, normal]) = echo_and_rationed_client(&mut store);
+    let cfg = *net.dev.config();
     net.send(stuck, &envelope(false, &[7; 32 << 10]));
     net.pump();
     assert!(
@@ -403,16 +411,16 @@ fn a_reply_waiting_for_memory_at_a_client_holding_nothing_waits_without_spinning
     net.assert_healthy();
 }
 
-/// A client closed for not reading while a request of its own is being cut through to a
-/// worker is closed once that request is through, not in its middle: cut short, the request
-/// would reset the worker, and with it every other client's requests in flight there.
-#[test]
-fn a_client_closed_for_not_reading_finishes_the_request_it_is_sending_first() {
-    let (mut net_store, stall) = (Storage::new(8, 0), Duration::from_millis(300));
+const STALL: Duration = Duration::from_millis(300);
+
+/// A client behind on its replies, whose next reply finds no room, sends half of a request
+/// too large to be stored (cut through to the worker). Returns the net, the worker, the client
+/// and the request's bytes.
+fn deaf_client_mid_request(store: &mut Storage) -> (Net<'_>, P, P, Vec<u8>) {
     let mut cfg = DeviceConfig::new(Kind::Queue);
     cfg.input_capacity = 8 << 10;
-    cfg.client_stall = stall;
-    let mut net = Net::new(cfg, &mut net_store);
+    cfg.client_stall = STALL;
+    let mut net = Net::new(cfg, store);
     let worker = net.connect(Backend, Dealer);
     let deaf = net.connect(Frontend, Dealer);
     net.pump();
@@ -426,24 +434,32 @@ fn a_client_closed_for_not_reading_finishes_the_request_it_is_sending_first() {
     net.send(worker, &first);
     net.pump();
     assert!(net.queued(deaf) > 0);
-    // The worker's reply cannot go in: the client reads nothing and its queue has no room.
+    // The worker's next reply cannot go in: the client reads nothing and has no room.
     let mut reply = net.msgs(worker)[1].clone();
     *reply.last_mut().expect("a body") = vec![b'r'; 1000];
     net.send(worker, &reply);
     net.pump();
-    // Meanwhile the client sends a request too large to be stored: half of it is here.
-    let large = envelope(true, &[b'L'; 32 << 10]);
-    let bytes = encode(&large);
+    let bytes = encode(&envelope(true, &[b'L'; 32 << 10]));
     net.send_raw(deaf, &bytes[..16 << 10]);
     net.pump();
     assert!(net.remote(worker).wire.len() > 8 << 10, "the request is cut through");
-    net.run_until(net.now + stall + Duration::from_millis(1));
+    (net, worker, deaf, bytes)
+}
+
+/// A client closed for not reading while a request of its own is being cut through to a
+/// worker is closed once that request is through, not in its middle: cut short, the request
+/// would reset the worker, and with it every other client's requests in flight there.
+#[test]
+fn a_client_closed_for_not_reading_finishes_the_request_it_is_sending_first() {
+    let mut store = Storage::new(8, 0);
+    let (mut net, worker, deaf, bytes) = deaf_client_mid_request(&mut store);
+    net.run_until(net.now + STALL + Duration::from_millis(1));
     assert!(net.closes.is_empty(), "not while its request is on its way");
     net.send_raw(deaf, &bytes[16 << 10..]);
     net.pump();
     assert_eq!(net.closes, [(deaf, CloseReason::Unread)]);
     assert_eq!(net.msgs(worker).len(), 3, "the worker got the request whole");
-    assert_eq!(net.msgs(worker)[2].last(), large.last());
+    assert_eq!(net.msgs(worker)[2].last(), Some(&vec![b'L'; 32 << 10]));
     assert_eq!(net.dev.stats().unread, 1);
     assert_eq!(net.dev.stats().resets, 0);
 }
@@ -452,35 +468,12 @@ fn a_client_closed_for_not_reading_finishes_the_request_it_is_sending_first() {
 /// after it was due, and the worker, holding part of the request, is reset.
 #[test]
 fn a_client_closed_for_not_reading_that_stops_mid_request_is_closed_after_client_stall() {
-    let (mut net_store, stall) = (Storage::new(8, 0), Duration::from_millis(300));
-    let mut cfg = DeviceConfig::new(Kind::Queue);
-    cfg.input_capacity = 8 << 10;
-    cfg.client_stall = stall;
-    let mut net = Net::new(cfg, &mut net_store);
-    let worker = net.connect(Backend, Dealer);
-    let deaf = net.connect(Frontend, Dealer);
-    net.pump();
-    net.pause(deaf, true);
-    net.ration(deaf, Some(600));
-    net.send(deaf, &envelope(true, b"one"));
-    net.send(deaf, &envelope(true, b"two"));
-    net.pump();
-    // The first reply waits in its queue: the client is behind from now on.
-    let first = net.msgs(worker)[0].clone();
-    net.send(worker, &first);
-    net.pump();
-    assert!(net.queued(deaf) > 0);
-    let mut reply = net.msgs(worker)[1].clone();
-    *reply.last_mut().expect("a body") = vec![b'r'; 1000];
-    net.send(worker, &reply);
-    net.pump();
-    let bytes = encode(&envelope(true, &[b'L'; 32 << 10]));
-    net.send_raw(deaf, &bytes[..16 << 10]);
-    net.pump();
-    let due = net.now + stall + Duration::from_millis(1);
+    let mut store = Storage::new(8, 0);
+    let (mut net, worker, deaf, _) = deaf_client_mid_request(&mut store);
+    let due = net.now + STALL + Duration::from_millis(1);
     net.run_until(due);
     assert!(net.closes.is_empty());
-    net.run_until(due + stall);
+    net.run_until(due + STALL);
     assert_eq!(
         net.closes,
         [(deaf, CloseReason::Unread), (worker, CloseReason::SenderAborted)]
@@ -493,17 +486,8 @@ fn a_client_closed_for_not_reading_that_stops_mid_request_is_closed_after_client
 /// `client_stall`, and the worker goes on.
 #[test]
 fn a_client_that_reads_is_not_closed_when_a_reply_finds_no_room() {
-    let mut cfg = DeviceConfig::new(Kind::Queue);
-    cfg.input_capacity = 8 << 10;
-    cfg.client_stall = Duration::from_millis(300);
     let mut store = Storage::new(8, 0);
-    let mut net = Net::new(cfg, &mut store);
-    let worker = net.connect_echo(Dealer);
-    let slow = net.connect(Frontend, Dealer);
-    let normal = net.connect(Frontend, Req);
-    net.pump();
-    net.pause(slow, true);
-    net.ration(slow, Some(10_000));
+    let (mut net, [worker, slow, normal]) = echo_and_rationed_client(&mut store);
     // A first reply it reads a little of at a time; then one that does not fit.
     net.send(slow, &envelope(false, &[1; 2000]));
     net.send(slow, &envelope(false, &[7; 32 << 10]));
