@@ -264,7 +264,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// `idx`, woken to take its turn, is done with it without using up the room that freed
     /// (its input ran out, or it went away): the next in line gets the turn.
     pub(super) fn pass_turn(&mut self, idx: u32) {
-        let passed = self.peer_mut(idx).is_some_and(|p| !p.blocked && mem::take(&mut p.baton));
+        let passed = self
+            .peer_mut(idx)
+            .is_some_and(|p| !p.blocked && mem::take(&mut p.baton));
         if !passed {
             return;
         }
@@ -272,7 +274,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // some; a single request each must not walk the whole line at every reply. Whoever
         // else might have used what it left gets a try at the next recheck at the latest.
         let side = self.peer(idx).map(|p| p.side);
-        let takes_workers = side.is_some_and(|s| self.cfg.kind.waits_for_destination() && s == Side::Frontend);
+        let takes_workers =
+            side.is_some_and(|s| self.cfg.kind.waits_for_destination() && s == Side::Frontend);
         if !takes_workers || self.a_worker_has_room() {
             self.wake_next();
         }

@@ -17,7 +17,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 [p.progress_deadline(progress), p.close_after]
                     .into_iter()
                     .flatten()
-                    .fold(p.session.poll_timeout(), |a, t| Some(a.map_or(t, |a| a.min(t))))
+                    .fold(p.session.poll_timeout(), |a, t| {
+                        Some(a.map_or(t, |a| a.min(t)))
+                    })
             })
             .min();
         let timers = [self.reply_retry, self.recheck_at]

@@ -317,7 +317,10 @@ fn a_large_message_over_the_mark_costs_a_subscriber_no_small_message() {
         net.send(publisher, m);
     }
     net.pump();
-    assert!(net.queued(sub) > HWM, "the large message took it over its mark");
+    assert!(
+        net.queued(sub) > HWM,
+        "the large message took it over its mark"
+    );
     assert_eq!(net.dev.stats().dropped.hwm, 0, "no small message lost");
     // A second large one is lost; small ones once a sixteenth past the mark are too.
     net.send(publisher, &msg(&[b"t large 2", &[8; 2000]]));

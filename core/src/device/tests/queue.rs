@@ -442,7 +442,10 @@ fn deaf_client_mid_request(store: &mut Storage) -> (Net<'_>, P, P, Vec<u8>) {
     let bytes = encode(&envelope(true, &[b'L'; 32 << 10]));
     net.send_raw(deaf, &bytes[..16 << 10]);
     net.pump();
-    assert!(net.remote(worker).wire.len() > 8 << 10, "the request is cut through");
+    assert!(
+        net.remote(worker).wire.len() > 8 << 10,
+        "the request is cut through"
+    );
     (net, worker, deaf, bytes)
 }
 
@@ -458,7 +461,11 @@ fn a_client_closed_for_not_reading_finishes_the_request_it_is_sending_first() {
     net.send_raw(deaf, &bytes[16 << 10..]);
     net.pump();
     assert_eq!(net.closes, [(deaf, CloseReason::Unread)]);
-    assert_eq!(net.msgs(worker).len(), 3, "the worker got the request whole");
+    assert_eq!(
+        net.msgs(worker).len(),
+        3,
+        "the worker got the request whole"
+    );
     assert_eq!(net.msgs(worker)[2].last(), Some(&vec![b'L'; 32 << 10]));
     assert_eq!(net.dev.stats().unread, 1);
     assert_eq!(net.dev.stats().resets, 0);
@@ -476,7 +483,10 @@ fn a_client_closed_for_not_reading_that_stops_mid_request_is_closed_after_client
     net.run_until(due + STALL);
     assert_eq!(
         net.closes,
-        [(deaf, CloseReason::Unread), (worker, CloseReason::SenderAborted)]
+        [
+            (deaf, CloseReason::Unread),
+            (worker, CloseReason::SenderAborted)
+        ]
     );
 }
 

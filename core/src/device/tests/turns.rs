@@ -151,7 +151,11 @@ fn a_client_that_leaves_room_passes_its_turn_on() {
     assert_eq!(net.msgs(first).len(), 3);
     let second = net.connect(Backend, Dealer);
     net.pump();
-    assert_eq!(net.msgs(second).len(), 3, "every waiting client got its turn");
+    assert_eq!(
+        net.msgs(second).len(),
+        3,
+        "every waiting client got its turn"
+    );
     net.assert_healthy();
 }
 
