@@ -36,6 +36,7 @@ mod regressions;
 mod remote;
 mod sequences;
 mod sharing;
+mod slow_clients;
 mod streamer;
 mod subscriptions;
 mod turns;
