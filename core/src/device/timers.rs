@@ -5,29 +5,25 @@ use super::{ByteQueue, CloseReason, Device};
 use crate::time::Instant;
 
 impl<Q: ByteQueue> Device<'_, Q> {
-    /// The earliest timer of any peer: its session's, or the progress deadline of a message
-    /// it cuts through.
+    /// The earliest timer: any peer's (its session's, the progress deadline of a message it
+    /// cuts through, the close of a client waiting for its request to get through), a retry
+    /// of replies waiting, or the recheck of sources waiting for room.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let progress = self.cfg.progress_timeout;
         let timers = self
             .slots
             .iter()
-            .filter_map(|s| {
-                let p = s.peer.as_ref()?;
-                [p.progress_deadline(progress), p.close_after]
-                    .into_iter()
-                    .flatten()
-                    .fold(p.session.poll_timeout(), |a, t| {
-                        Some(a.map_or(t, |a| a.min(t)))
-                    })
+            .filter_map(|s| s.peer.as_ref())
+            .flat_map(|p| {
+                [
+                    p.session.poll_timeout(),
+                    p.progress_deadline(progress),
+                    p.close_after,
+                ]
             })
+            .chain([self.reply_retry, self.recheck_at])
+            .flatten()
             .min();
-        let timers = [self.reply_retry, self.recheck_at]
-            .into_iter()
-            .fold(timers, |a, b| match (a, b) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            });
         match timers {
             _ if !self.work => timers,
             Some(t) => Some(t.min(self.last_now)),
