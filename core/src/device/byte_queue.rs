@@ -46,6 +46,13 @@ pub trait ByteQueue {
         self.capacity().saturating_sub(self.len()) >= n
     }
 
+    /// Whether the caller's rationing counts this queue among the slowest (its peer has not
+    /// kept up). When memory is spent and a forwarder's subscriber that does not lag finds no
+    /// room, the subscribers whose queues lag are closed to give it back.
+    fn lags(&self) -> bool {
+        false
+    }
+
     /// Store `data` once, for this queue and others of its kind to hold with
     /// [`ByteQueue::push_shared`]. `None` when this kind of queue copies instead (or cannot
     /// take the memory now): the device then pushes copies.

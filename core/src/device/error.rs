@@ -44,6 +44,10 @@ pub enum CloseReason {
     /// whose queue could not grow for its next reply for want of memory: it is closed to give
     /// back what it holds to the peers that read.
     Unread,
+    /// A forwarder's subscriber that lagged ([`ByteQueue::lags`](super::ByteQueue::lags))
+    /// while memory was spent and a subscriber that keeps up found no room: it is closed, its
+    /// queue emptied at once, to give back what it held to the ones that keep up.
+    Lagging,
 }
 
 impl CloseReason {
@@ -54,7 +58,10 @@ impl CloseReason {
     pub const fn flushes(self) -> bool {
         !matches!(
             self,
-            CloseReason::Unread | CloseReason::Lost | CloseReason::OutOfMemory
+            CloseReason::Unread
+                | CloseReason::Lost
+                | CloseReason::OutOfMemory
+                | CloseReason::Lagging
         )
     }
 }
@@ -76,6 +83,9 @@ impl fmt::Display for CloseReason {
             ),
             CloseReason::Unread => f.write_str(
                 "closed: behind on its replies for client_stall while memory_max was spent",
+            ),
+            CloseReason::Lagging => f.write_str(
+                "closed: a subscriber lagging while memory_max was spent and one that keeps up needed room",
             ),
         }
     }

@@ -89,7 +89,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 return;
             }
             // Copied instead, to those with room for it.
-            self.copies_instead(first, len);
+            self.copies_instead(idx, len);
             let first = self.peer(idx).and_then(|p| p.src.dests());
             return self.push_to_dests(first, head, chunk, chunk.len());
         }

@@ -67,6 +67,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
             ..
         } = self;
         let mut dests = None;
+        // A subscriber that keeps up and found no memory (`room.rs`, `close_lagging`).
+        let mut starved = None;
         subs.matches(prefix, |p| {
             let Some(sub) = slots.get_mut(p as usize).and_then(|s| s.peer.as_mut()) else {
                 return;
@@ -84,6 +86,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 stats.dropped.hwm += 1;
             } else if !sub.queue.reserve(need) {
                 stats.dropped.memory += 1;
+                if starved.is_none() && !sub.queue.lags() {
+                    starved = Some(p);
+                }
             } else {
                 *held += 1;
                 sub.held = Some(Held {
@@ -94,9 +99,6 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 dests = Some(p);
             }
         });
-        if self.need_shared > 0 {
-            dests = self.alone_copies(dests);
-        }
         let now = self.last_now;
         if let Some(src) = self.peer_mut(idx) {
             src.start_progress(now);
@@ -105,6 +107,60 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 last: false,
                 dests,
             };
+        }
+        if let Some(keeper) = starved {
+            self.refan(idx, keeper, prefix);
+        }
+        if self.need_shared > 0 {
+            let dests = self.peer(idx).and_then(|p| p.src.dests());
+            let alone = self.alone_copies(dests);
+            self.set_dests(idx, alone);
+        }
+    }
+
+    /// Subscribers that keep up found no memory for the message `idx` is routing: if closing
+    /// those that lag gave some back ([`Device::close_lagging`]), each subscriber refused for
+    /// memory (matched, held by nothing, below its mark) tries again, and holds the message
+    /// if it has room now (its drop taken back).
+    #[cold]
+    #[inline(never)]
+    fn refan(&mut self, idx: u32, keeper: u32, prefix: &[u8]) {
+        if !self.close_lagging(keeper) {
+            return;
+        }
+        let (epoch, need) = (self.epoch, self.need - self.need_shared);
+        let mark = self.cfg.mark_for(self.need);
+        let mut dests = self.peer(idx).and_then(|p| p.src.dests());
+        let Device {
+            slots,
+            subs,
+            stats,
+            held,
+            ..
+        } = self;
+        subs.matches(prefix, |p| {
+            let Some(sub) = slots.get_mut(p as usize).and_then(|s| s.peer.as_mut()) else {
+                return;
+            };
+            let refused = sub.epoch == epoch && sub.held.is_none() && sub.queue.len() < mark;
+            if refused && sub.is_live() && sub.queue.reserve(need) {
+                stats.dropped.memory -= 1;
+                *held += 1;
+                sub.held = Some(Held {
+                    by: idx,
+                    mark: sub.pushed,
+                    next_dest: dests,
+                });
+                dests = Some(p);
+            }
+        });
+        self.set_dests(idx, dests);
+    }
+
+    /// The destination list of the message `idx` is routing starts at `dests` now.
+    fn set_dests(&mut self, idx: u32, dests: Option<u32>) {
+        if let Some(Src::Forwarding { dests: d, .. }) = self.peer_mut(idx).map(|p| &mut p.src) {
+            *d = dests;
         }
     }
 
@@ -117,10 +173,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return dests;
         }
         let need = self.need;
-        let sub = self.peer_mut(d)?;
-        if sub.queue.reserve(need) {
+        if self.peer_mut(d)?.queue.reserve(need)
+            || (self.close_lagging(d) && self.peer_mut(d)?.queue.reserve(need))
+        {
             return dests;
         }
+        let sub = self.peer_mut(d)?;
         sub.held = None;
         self.held -= 1;
         self.memory_blocked = true;

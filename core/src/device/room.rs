@@ -8,7 +8,9 @@
 //!
 //! - a forwarder drops the message for that subscriber (counted, `Drops::memory`); one whose
 //!   queue cannot take the rest of a message it is already receiving lets it go, taken back if
-//!   none of it was written, reset otherwise;
+//!   none of it was written, reset otherwise. But first, if that subscriber's queue does not
+//!   lag ([`ByteQueue::lags`]), the subscribers whose queues do are closed and their memory
+//!   given back ([`Device::close_lagging`]), and it tries again;
 //! - a queue or streamer waits for room as it does above the high-water mark, and is woken
 //!   when a queue drains or [`Device::retry_blocked`] says memory was given back; a queue's
 //!   worker waits for a client's room only while the client has been behind for less than
@@ -21,7 +23,7 @@
 //! the message go, as above.
 
 use super::flight::SHARE_MIN;
-use super::{ByteQueue, CloseReason, Device, PeerId};
+use super::{ByteQueue, CloseReason, Device, PeerId, Side};
 use crate::conn::TRANSMIT_BUFFER;
 use crate::wire::frame::FrameHead;
 
@@ -136,24 +138,68 @@ impl<Q: ByteQueue> Device<'_, Q> {
             if self.cfg.kind.waits_for_destination() {
                 return false;
             }
+            if self.close_lagging(d) {
+                // Some of the list may have gone with them: start over (those with room keep
+                // it, and `d` may have some now).
+                cur = self.peer(idx).and_then(|p| p.src.dests());
+                continue;
+            }
             self.shed(d);
         }
         true
     }
 
     /// A body piece of `len` bytes that was to be shared could not be stored: each of the
-    /// destinations from `first` on takes a copy if it has room, and lets the message go if
-    /// not.
+    /// destinations `idx` holds takes a copy if it has room, and lets the message go if not.
     #[cold]
-    pub(super) fn copies_instead(&mut self, first: Option<u32>, len: usize) {
-        let mut cur = first;
+    pub(super) fn copies_instead(&mut self, idx: u32, len: usize) {
+        let mut cur = self.peer(idx).and_then(|p| p.src.dests());
         while let Some(d) = cur {
             cur = self.next_dest(d);
-            if !self.peer_mut(d).is_some_and(|p| room(&mut p.queue, len)) {
-                self.memory_blocked = true;
-                self.shed(d);
+            if self.peer_mut(d).is_some_and(|p| room(&mut p.queue, len)) {
+                continue;
             }
+            self.memory_blocked = true;
+            if self.close_lagging(d) {
+                // As in `room_for_more`.
+                cur = self.peer(idx).and_then(|p| p.src.dests());
+                continue;
+            }
+            self.shed(d);
         }
+    }
+
+    /// A forwarder's subscriber `keeper` found no room for want of memory: if its own queue
+    /// does not lag ([`ByteQueue::lags`]), every other subscriber whose queue lags is closed
+    /// (`CloseReason::Lagging`) and its queue emptied at once, so that what they held goes to
+    /// the ones that keep up. Whether any was.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn close_lagging(&mut self, keeper: u32) -> bool {
+        let kind = self.cfg.kind;
+        if kind.waits_for_destination() || self.peer(keeper).is_none_or(|p| p.queue.lags()) {
+            return false;
+        }
+        let mut any = false;
+        for idx in 0..self.slots.len() as u32 {
+            let lags = self
+                .peer(idx)
+                .is_some_and(|p| p.side == Side::Backend && p.close.is_none() && p.queue.lags());
+            if !lags {
+                continue;
+            }
+            // Out of the message it takes, if any, then empty.
+            self.shed(idx);
+            if let Some(p) = self.peer_mut(idx) {
+                let n = p.queue.len();
+                p.queue.truncate_back(n);
+                p.pushed -= n as u64;
+            }
+            self.stats.lagging += 1;
+            self.request_close(idx, CloseReason::Lagging);
+            any = true;
+        }
+        any
     }
 
     /// A destination whose queue cannot take the rest of the message it is receiving (a

@@ -86,6 +86,10 @@ pub struct Stats {
     /// Queue clients closed because they read none of their replies for `client_stall` while
     /// memory was spent ([`CloseReason::Unread`](super::CloseReason::Unread)).
     pub unread: u64,
+    /// Forwarder subscribers closed because they lagged while memory was spent and a
+    /// subscriber that keeps up needed room
+    /// ([`CloseReason::Lagging`](super::CloseReason::Lagging)).
+    pub lagging: u64,
     /// Subscriptions refused, by cause (their sum is `dropped.subscriptions`).
     pub refused_subscriptions: SubscriptionRefusals,
 }

@@ -254,6 +254,10 @@ impl ByteQueue for HeapQueue {
         self.reserve_slow(n)
     }
 
+    fn lags(&self) -> bool {
+        self.is_behind()
+    }
+
     fn share(&self, data: &[u8]) -> Option<Arc<Stored>> {
         Stored::new(data, self.charge.fresh()).map(Arc::new)
     }

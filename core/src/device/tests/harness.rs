@@ -199,6 +199,17 @@ impl<'s> Net<'s> {
         peer.queue.ration(bytes);
     }
 
+    /// The device's queue for `p` lags ([`ByteQueue::lags`](crate::device::ByteQueue::lags))
+    /// from now on, or not.
+    pub fn lag(&mut self, p: P, lagging: bool) {
+        let idx = self
+            .dev
+            .index(self.remotes[p].id)
+            .expect("a connected remote");
+        let peer = self.dev.peer_mut(idx).expect("a connected remote");
+        peer.queue.lag(lagging);
+    }
+
     /// A paused remote takes no output: the device's queue for it fills.
     pub fn pause(&mut self, p: P, paused: bool) {
         self.remotes[p].paused = paused;

@@ -28,6 +28,7 @@ mod forwarder;
 mod harness;
 mod heartbeat;
 mod isolation;
+mod lagging;
 mod later;
 mod lifecycle;
 mod memory;

@@ -26,7 +26,12 @@ pub struct VecQueue {
     cap: usize,
     /// Copied bytes queued.
     copied: usize,
+    /// Room for copies it holds (taken from the pool past [`POOL_FREE`]), at least `copied`:
+    /// room reserved is taken, as a queue that grows its buffer takes it.
+    alloc: usize,
     ration: Option<usize>,
+    /// Whether it lags ([`ByteQueue::lags`]), as the test says.
+    lagging: bool,
     /// Bytes held back.
     later: Vec<u8>,
 }
@@ -69,6 +74,24 @@ impl ShareLog {
 std::thread_local! {
     static LOG: RefCell<ShareLog> = RefCell::new(ShareLog::default());
     static SHARING: Cell<bool> = const { Cell::new(true) };
+    /// Bytes of copies the queues on this thread may still take, all together (`None`: no
+    /// limit): a memory budget they share.
+    static POOL: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// From now on the queues on this thread share `bytes` for their copies (`None`: no limit),
+/// as queues drawing from one memory budget do: what one gives back, another may take.
+pub fn pool(bytes: Option<usize>) {
+    POOL.with(|p| p.set(bytes));
+}
+
+/// Bytes of copies each queue holds without drawing from the pool, as a queue's first
+/// allocation does.
+const POOL_FREE: usize = 512;
+
+/// What a queue holding room for `alloc` bytes of copies draws from the pool.
+const fn drawn(alloc: usize) -> usize {
+    alloc.saturating_sub(POOL_FREE)
 }
 
 /// Forget what was logged so far on this thread.
@@ -101,7 +124,9 @@ impl VecQueue {
             len: 0,
             cap,
             copied: 0,
+            alloc: 0,
             ration: None,
+            lagging: false,
             later: Vec::new(),
         }
     }
@@ -109,6 +134,11 @@ impl VecQueue {
     /// Hold at most `bytes` of copies from now on (`None`: up to the capacity).
     pub fn ration(&mut self, bytes: Option<usize>) {
         self.ration = bytes;
+    }
+
+    /// Lag ([`ByteQueue::lags`]) from now on, or not.
+    pub fn lag(&mut self, lagging: bool) {
+        self.lagging = lagging;
     }
 
     /// Room for more copied bytes.
@@ -119,13 +149,39 @@ impl VecQueue {
         self.cap.saturating_sub(self.len).min(rationed)
     }
 
+    /// Hold room for `bytes` of copies: false if the pool does not have what that takes.
+    fn grow_to(&mut self, bytes: usize) -> bool {
+        if bytes <= self.alloc {
+            return true;
+        }
+        let more = drawn(bytes) - drawn(self.alloc);
+        let taken = POOL.with(|p| match p.get() {
+            Some(left) if left < more => false,
+            left => {
+                p.set(left.map(|l| l - more));
+                true
+            }
+        });
+        if taken {
+            self.alloc = bytes;
+        }
+        taken
+    }
+
+    /// Copies went from the queue: the room they held goes back to the pool.
+    fn shrink(&mut self) {
+        let back = drawn(self.alloc) - drawn(self.copied);
+        POOL.with(|p| p.set(p.get().map(|l| l + back)));
+        self.alloc = self.copied;
+    }
+
     fn append(&mut self, bytes: Rc<[u8]>, shared: bool) -> Result<(), Full> {
         let room = if shared {
             self.cap.saturating_sub(self.len)
         } else {
             self.copy_room()
         };
-        if room < bytes.len() {
+        if room < bytes.len() || (!shared && !self.grow_to(self.copied + bytes.len())) {
             return Err(Full);
         }
         if !bytes.is_empty() {
@@ -162,6 +218,10 @@ impl ByteQueue for VecQueue {
         self.cap
     }
 
+    fn lags(&self) -> bool {
+        self.lagging
+    }
+
     fn push(&mut self, data: &[u8]) -> Result<(), Full> {
         self.append(Rc::from(data), false)?;
         LOG.with(|l| l.borrow_mut().copies.push(data.len()));
@@ -185,7 +245,7 @@ impl ByteQueue for VecQueue {
     }
 
     fn reserve(&mut self, n: usize) -> bool {
-        self.copy_room() >= n
+        self.copy_room() >= n && self.grow_to(self.copied + n)
     }
 
     fn reserve_later(&mut self, n: usize) -> bool {
@@ -207,6 +267,9 @@ impl ByteQueue for VecQueue {
             // Past the capacity if need be, as the trait allows.
             self.len += n;
             self.copied += n;
+            let more = drawn(self.copied) - drawn(self.alloc.min(self.copied));
+            POOL.with(|p| p.set(p.get().map(|l| l.saturating_sub(more))));
+            self.alloc = self.alloc.max(self.copied);
             self.chunks.push_back(Chunk {
                 bytes: later,
                 start: 0,
@@ -226,7 +289,7 @@ impl ByteQueue for VecQueue {
         self.len -= n;
         while n > 0 {
             let Some(c) = self.chunks.front_mut() else {
-                return;
+                break;
             };
             let k = n.min(c.end - c.start);
             c.start += k;
@@ -238,6 +301,7 @@ impl ByteQueue for VecQueue {
                 self.chunks.pop_front();
             }
         }
+        self.shrink();
     }
 
     fn truncate_back(&mut self, n: usize) {
@@ -245,7 +309,7 @@ impl ByteQueue for VecQueue {
         self.len -= n;
         while n > 0 {
             let Some(c) = self.chunks.back_mut() else {
-                return;
+                break;
             };
             let k = n.min(c.end - c.start);
             c.end -= k;
@@ -257,5 +321,6 @@ impl ByteQueue for VecQueue {
                 self.chunks.pop_back();
             }
         }
+        self.shrink();
     }
 }

@@ -1,0 +1,98 @@
+//! Memory spent: a forwarder's subscriber that keeps up and finds no room makes the ones that
+//! lag give theirs back (`room.rs`, `close_lagging`): they are closed, their queues emptied,
+//! and it takes the message. One that lags itself only loses the message, as before.
+
+use super::vec_queue::{copy_only, pool};
+use super::*;
+
+/// A publisher, a subscriber of everything that does not read and lags, and one that reads
+/// only what publisher 1 sends ([`tagged`] messages start with their sender).
+fn lagging_and_keeper(net: &mut Net<'_>) -> (P, P, P) {
+    let publisher = net.connect(Frontend, Pub);
+    let lagging = net.connect(Backend, Sub);
+    let keeper = net.connect(Backend, Sub);
+    net.pump();
+    net.subscribe(lagging, b"");
+    net.subscribe(keeper, &1u32.to_be_bytes());
+    net.pump();
+    net.pause(lagging, true);
+    net.lag(lagging, true);
+    (publisher, lagging, keeper)
+}
+
+/// `n` messages of one `body`-byte frame from sender `from`, one at a time, each pumped
+/// through.
+fn send_each(net: &mut Net<'_>, publisher: P, from: u32, n: u32, body: usize) -> Vec<Msg> {
+    (0..n)
+        .map(|seq| {
+            let m = tagged(from, seq, &[body]);
+            net.send(publisher, &m);
+            net.pump();
+            m
+        })
+        .collect()
+}
+
+#[test]
+fn a_subscriber_that_keeps_up_and_finds_no_memory_closes_those_that_lag() {
+    let mut store = Storage::new(4, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let (publisher, lagging, keeper) = lagging_and_keeper(&mut net);
+    pool(Some(8_000));
+    // Only the one that lags takes these, until it holds all the memory there is.
+    send_each(&mut net, publisher, 0, 4, 3_000);
+    assert!(net.dev.stats().dropped.memory > 0, "the pool is spent");
+    assert!(net.closes.is_empty());
+    let sent = send_each(&mut net, publisher, 1, 4, 3_000);
+    assert!(
+        net.msgs(keeper) == &sent[..],
+        "every message, in order: {} of {}",
+        net.msgs(keeper).len(),
+        sent.len()
+    );
+    assert_eq!(net.closes, [(lagging, CloseReason::Lagging)]);
+    assert_eq!(net.dev.stats().lagging, 1);
+    pool(None);
+}
+
+#[test]
+fn a_subscriber_that_lags_and_finds_no_memory_loses_the_message_and_closes_nobody() {
+    let mut store = Storage::new(4, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let (publisher, lagging, keeper) = lagging_and_keeper(&mut net);
+    net.pause(keeper, true);
+    net.lag(keeper, true);
+    pool(Some(8_000));
+    send_each(&mut net, publisher, 0, 4, 3_000);
+    let dropped = net.dev.stats().dropped.memory;
+    send_each(&mut net, publisher, 1, 4, 3_000);
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    let stats = net.dev.stats();
+    assert_eq!(stats.lagging, 0);
+    assert!(stats.dropped.memory > dropped);
+    assert!(net.queued(lagging) > 0, "it keeps what it holds");
+    assert_eq!(net.queued(keeper), 0);
+    pool(None);
+    net.assert_healthy();
+}
+
+/// A large body that cannot be shared is copied to each subscriber with room
+/// (`copies_instead`): one that keeps up and has none makes the lagging one give it back.
+#[test]
+fn a_copy_for_a_subscriber_that_keeps_up_closes_those_that_lag() {
+    let mut store = Storage::new(12, 16);
+    let mut net = Net::new(small_input(forwarder()), &mut store);
+    let (publisher, lagging, keeper) = lagging_and_keeper(&mut net);
+    copy_only();
+    pool(Some(30_000));
+    send_each(&mut net, publisher, 0, 3, 12_000);
+    let sent = send_each(&mut net, publisher, 1, 3, 12_000);
+    assert!(
+        net.msgs(keeper) == &sent[..],
+        "{} of {}",
+        net.msgs(keeper).len(),
+        sent.len()
+    );
+    assert_eq!(net.closes, [(lagging, CloseReason::Lagging)]);
+    pool(None);
+}
