@@ -11,9 +11,10 @@ pub(crate) enum Due {
     SendPing,
 }
 
+/// The timers' state; their settings are the session's (`SessionConfig::heartbeat`), passed in
+/// by each call rather than copied into every peer's slot.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timers {
-    cfg: Heartbeat,
     last_rx: Instant,
     /// When the next PING goes out; `None` when we do not ping this peer.
     next_ping: Option<Instant>,
@@ -24,9 +25,8 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    pub(crate) fn new(cfg: Heartbeat, now: Instant) -> Self {
+    pub(crate) fn new(now: Instant) -> Self {
         Timers {
-            cfg,
             last_rx: now,
             next_ping: None,
             unanswered_since: None,
@@ -35,9 +35,9 @@ impl Timers {
     }
 
     /// The handshake is done: start pinging if the peer understands PING.
-    pub(crate) fn start(&mut self, peer_minor: u8, now: Instant) {
-        if peer_minor >= 1 && !self.cfg.interval.is_zero() {
-            self.next_ping = Some(now + self.cfg.interval);
+    pub(crate) fn start(&mut self, cfg: &Heartbeat, peer_minor: u8, now: Instant) {
+        if peer_minor >= 1 && !cfg.interval.is_zero() {
+            self.next_ping = Some(now + cfg.interval);
         }
     }
 
@@ -53,30 +53,34 @@ impl Timers {
     }
 
     /// TTL to put in our PINGs, in tenths of a second.
-    pub(crate) fn our_ttl(&self) -> u16 {
-        u16::try_from(self.cfg.ttl.as_millis() / 100).unwrap_or(u16::MAX)
+    pub(crate) fn our_ttl(cfg: &Heartbeat) -> u16 {
+        u16::try_from(cfg.ttl.as_millis() / 100).unwrap_or(u16::MAX)
     }
 
-    fn ping_deadline(&self) -> Option<Instant> {
-        if self.cfg.timeout.is_zero() {
+    fn ping_deadline(&self, cfg: &Heartbeat) -> Option<Instant> {
+        if cfg.timeout.is_zero() {
             return None;
         }
-        self.unanswered_since.map(|t| t + self.cfg.timeout)
+        self.unanswered_since.map(|t| t + cfg.timeout)
     }
 
     fn ttl_deadline(&self) -> Option<Instant> {
         (!self.peer_ttl.is_zero()).then(|| self.last_rx + self.peer_ttl)
     }
 
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [self.next_ping, self.ping_deadline(), self.ttl_deadline()]
+    pub(crate) fn next_deadline(&self, cfg: &Heartbeat) -> Option<Instant> {
+        [self.next_ping, self.ping_deadline(cfg), self.ttl_deadline()]
             .into_iter()
             .flatten()
             .min()
     }
 
-    pub(crate) fn on_timeout(&mut self, now: Instant) -> Result<Due, SessionError> {
-        if self.ping_deadline().is_some_and(|t| now >= t) {
+    pub(crate) fn on_timeout(
+        &mut self,
+        cfg: &Heartbeat,
+        now: Instant,
+    ) -> Result<Due, SessionError> {
+        if self.ping_deadline(cfg).is_some_and(|t| now >= t) {
             return Err(SessionError::HeartbeatTimeout);
         }
         if self.ttl_deadline().is_some_and(|t| now >= t) {
@@ -84,7 +88,7 @@ impl Timers {
         }
         match self.next_ping {
             Some(t) if now >= t => {
-                self.next_ping = Some(now + self.cfg.interval);
+                self.next_ping = Some(now + cfg.interval);
                 self.unanswered_since.get_or_insert(now);
                 Ok(Due::SendPing)
             }
@@ -103,41 +107,48 @@ mod tests {
 
     #[test]
     fn pings_on_interval_and_times_out_without_answer() {
-        let mut t = Timers::new(Heartbeat::every(Duration::from_millis(100)), ms(0));
-        t.start(1, ms(0));
-        assert_eq!(t.next_deadline(), Some(ms(100)));
-        assert_eq!(t.on_timeout(ms(100)), Ok(Due::SendPing));
-        assert_eq!(t.on_timeout(ms(200)), Ok(Due::SendPing));
+        let cfg = Heartbeat::every(Duration::from_millis(100));
+        let mut t = Timers::new(ms(0));
+        t.start(&cfg, 1, ms(0));
+        assert_eq!(t.next_deadline(&cfg), Some(ms(100)));
+        assert_eq!(t.on_timeout(&cfg, ms(100)), Ok(Due::SendPing));
+        assert_eq!(t.on_timeout(&cfg, ms(200)), Ok(Due::SendPing));
         // The timeout runs from the first unanswered PING.
-        assert_eq!(t.next_deadline(), Some(ms(300)));
-        assert_eq!(t.on_timeout(ms(400)), Err(SessionError::HeartbeatTimeout));
+        assert_eq!(t.next_deadline(&cfg), Some(ms(300)));
+        assert_eq!(
+            t.on_timeout(&cfg, ms(400)),
+            Err(SessionError::HeartbeatTimeout)
+        );
     }
 
     #[test]
     fn traffic_answers_pings() {
-        let mut t = Timers::new(Heartbeat::every(Duration::from_millis(100)), ms(0));
-        t.start(1, ms(0));
+        let cfg = Heartbeat::every(Duration::from_millis(100));
+        let mut t = Timers::new(ms(0));
+        t.start(&cfg, 1, ms(0));
         for i in 1..50 {
-            assert_eq!(t.on_timeout(ms(i * 100)), Ok(Due::SendPing));
+            assert_eq!(t.on_timeout(&cfg, ms(i * 100)), Ok(Due::SendPing));
             t.on_rx(ms(i * 100 + 5));
         }
     }
 
     #[test]
     fn no_pings_to_3_0_peers() {
-        let mut t = Timers::new(Heartbeat::every(Duration::from_millis(100)), ms(0));
-        t.start(0, ms(0));
-        assert_eq!(t.next_deadline(), None);
+        let cfg = Heartbeat::every(Duration::from_millis(100));
+        let mut t = Timers::new(ms(0));
+        t.start(&cfg, 0, ms(0));
+        assert_eq!(t.next_deadline(&cfg), None);
     }
 
     #[test]
     fn peer_ttl_enforced_even_without_our_heartbeats() {
-        let mut t = Timers::new(Heartbeat::OFF, ms(0));
-        t.start(1, ms(0));
+        let cfg = Heartbeat::OFF;
+        let mut t = Timers::new(ms(0));
+        t.start(&cfg, 1, ms(0));
         t.on_peer_ttl(20);
         t.on_rx(ms(10));
-        assert_eq!(t.next_deadline(), Some(ms(2010)));
-        assert_eq!(t.on_timeout(ms(2009)), Ok(Due::Nothing));
-        assert_eq!(t.on_timeout(ms(2010)), Err(SessionError::TtlExpired));
+        assert_eq!(t.next_deadline(&cfg), Some(ms(2010)));
+        assert_eq!(t.on_timeout(&cfg, ms(2009)), Ok(Due::Nothing));
+        assert_eq!(t.on_timeout(&cfg, ms(2010)), Err(SessionError::TtlExpired));
     }
 }

@@ -15,12 +15,51 @@ impl fmt::Display for PeerTableFull {
     }
 }
 
+/// How a session's timers ended it ([`Session::handle_timeout`](crate::conn::Session)): all a
+/// [`CloseReason`] keeps of the [`SessionError`], whose larger variants (a peer's ERROR
+/// reason) would make every slot of the peer table 48 bytes larger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Expired {
+    /// The peer did not finish its handshake in time.
+    Handshake,
+    /// It stopped answering our PINGs.
+    Heartbeat,
+    /// It went silent past the TTL it asked for.
+    Ttl,
+    /// The session had ended before, or a timer ended it some other way.
+    Closed,
+}
+
+impl Expired {
+    /// What a timer's error was.
+    pub const fn of(e: SessionError) -> Self {
+        match e {
+            SessionError::HandshakeTimeout => Expired::Handshake,
+            SessionError::HeartbeatTimeout => Expired::Heartbeat,
+            SessionError::TtlExpired => Expired::Ttl,
+            _ => Expired::Closed,
+        }
+    }
+
+    /// The error it stands for.
+    pub const fn error(self) -> SessionError {
+        match self {
+            Expired::Handshake => SessionError::HandshakeTimeout,
+            Expired::Heartbeat => SessionError::HeartbeatTimeout,
+            Expired::Ttl => SessionError::TtlExpired,
+            Expired::Closed => SessionError::Closed,
+        }
+    }
+}
+
 /// Why the device wants a connection closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CloseReason {
-    /// The session ended (timeouts; errors found while feeding come back from `handle_input`).
-    Session(SessionError),
+    /// The session's own timers ended it (errors found while feeding come back from
+    /// `handle_input`).
+    Session(Expired),
     /// The peer was taking a message whose sender left mid-way, and part of it had already
     /// been written to the peer's socket.
     SenderAborted,
@@ -69,7 +108,7 @@ impl CloseReason {
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CloseReason::Session(e) => write!(f, "{e}"),
+            CloseReason::Session(e) => write!(f, "{}", e.error()),
             CloseReason::SenderAborted => {
                 f.write_str("reset: the sender of a message in progress left")
             }

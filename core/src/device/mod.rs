@@ -55,7 +55,7 @@ mod workers;
 
 pub use byte_queue::{ByteQueue, Ring};
 pub use config::{ConfigError, DeviceConfig};
-pub use error::{CloseReason, PeerTableFull};
+pub use error::{CloseReason, Expired, PeerTableFull};
 pub use flight::SHARE_MIN;
 pub use kind::{Kind, Side};
 pub use peer::PROGRESS_BYTES;

@@ -1,7 +1,7 @@
 //! The device's timers: each peer's session timers (handshake, heartbeats) and the progress
 //! deadline of a message being cut through.
 
-use super::{ByteQueue, CloseReason, Device};
+use super::{ByteQueue, CloseReason, Device, Expired};
 use crate::time::Instant;
 
 impl<Q: ByteQueue> Device<'_, Q> {
@@ -69,7 +69,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 Ok(()) => self.flush_control(idx),
                 Err(e) => {
                     self.on_session_end(idx, e);
-                    self.request_close(idx, CloseReason::Session(e));
+                    self.request_close(idx, CloseReason::Session(Expired::of(e)));
                 }
             }
         }

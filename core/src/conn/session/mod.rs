@@ -190,7 +190,7 @@ impl Session {
                 error: None,
             },
             pongs_held: None,
-            timers: Timers::new(cfg.heartbeat, now),
+            timers: Timers::new(now),
         }
     }
 

@@ -69,7 +69,11 @@ impl Session {
             self.owed.pong = None;
         }
         if self.owed.ping {
-            command::write_ping(w, self.timers.our_ttl(), b"")?;
+            command::write_ping(
+                w,
+                crate::conn::heartbeat::Timers::our_ttl(&self.cfg.heartbeat),
+                b"",
+            )?;
             self.owed.ping = false;
         }
         Ok(())
@@ -79,7 +83,7 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Greeting { deadline } | State::Handshake { deadline, .. } => deadline,
-            State::Active { .. } => self.timers.next_deadline(),
+            State::Active { .. } => self.timers.next_deadline(&self.cfg.heartbeat),
             State::Closed => None,
         }
     }
@@ -92,7 +96,7 @@ impl Session {
                 Some(t) if now >= t => Err(SessionError::HandshakeTimeout),
                 _ => Ok(()),
             },
-            State::Active { .. } => self.timers.on_timeout(now).map(|due| {
+            State::Active { .. } => self.timers.on_timeout(&self.cfg.heartbeat, now).map(|due| {
                 if due == Due::SendPing {
                     self.owed.ping = true;
                 }
