@@ -120,6 +120,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let kind = self.cfg.kind;
         let reply = self.peer(idx).is_some_and(|p| kind.replies_from(p.side));
         let mut cur = first;
+        let mut tried = false;
         while let Some(d) = cur {
             cur = self.next_dest(d);
             // Past its high-water mark, a forwarder's subscriber may hold the start of it.
@@ -138,7 +139,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             if self.cfg.kind.waits_for_destination() {
                 return false;
             }
-            if self.close_lagging(d) {
+            if self.close_lagging_once(d, &mut tried) {
                 // Some of the list may have gone with them: start over (those with room keep
                 // it, and `d` may have some now).
                 cur = self.peer(idx).and_then(|p| p.src.dests());
@@ -154,19 +155,31 @@ impl<Q: ByteQueue> Device<'_, Q> {
     #[cold]
     pub(super) fn copies_instead(&mut self, idx: u32, len: usize) {
         let mut cur = self.peer(idx).and_then(|p| p.src.dests());
+        let mut tried = false;
         while let Some(d) = cur {
             cur = self.next_dest(d);
             if self.peer_mut(d).is_some_and(|p| room(&mut p.queue, len)) {
                 continue;
             }
             self.memory_blocked = true;
-            if self.close_lagging(d) {
+            if self.close_lagging_once(d, &mut tried) {
                 // As in `room_for_more`.
                 cur = self.peer(idx).and_then(|p| p.src.dests());
                 continue;
             }
             self.shed(d);
         }
+    }
+
+    /// [`Device::close_lagging`] for the first of a message's destinations that keeps up and
+    /// found no room (`tried` says whether one did): it scans every slot, and once closing the
+    /// ones that lag has given back what it could, another scan would find none.
+    fn close_lagging_once(&mut self, keeper: u32, tried: &mut bool) -> bool {
+        if *tried || self.peer(keeper).is_none_or(|p| p.queue.lags()) {
+            return false;
+        }
+        *tried = true;
+        self.close_lagging(keeper)
     }
 
     /// A forwarder's subscriber `keeper` found no room for want of memory: if its own queue

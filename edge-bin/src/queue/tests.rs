@@ -346,3 +346,26 @@ fn a_queue_keeping_up_keeps_its_room_when_the_budget_is_tight() {
     );
     assert!(!other.reserve(1), "the one behind is refused");
 }
+
+/// A queue that sat empty is not behind when its next message comes, however long it waited:
+/// "not emptied for a second" counts from the first byte it holds (found by attacker round 6,
+/// `tests/tests/attack_round6.rs`).
+#[test]
+fn a_queue_idle_for_a_while_keeps_up_from_the_first_byte_of_its_next_message() {
+    let (mut q, account) = budgeted(100_000_000, 0);
+    account.tick(1_000);
+    q.push(&[1; 100]).unwrap();
+    q.consume(100);
+    account.tick(1_500);
+    q.push(&[1; 100]).unwrap();
+    assert!(!q.lags(), "queued 0.5 s after it drained");
+    q.consume(100);
+    // Empty for 2.5 s, then a message.
+    account.tick(4_000);
+    q.push(&[2; 100]).unwrap();
+    assert!(!q.lags(), "queued this very millisecond");
+    account.tick(4_900);
+    assert!(!q.lags(), "held 0.9 s");
+    account.tick(5_000);
+    assert!(q.lags(), "held a second");
+}
