@@ -96,3 +96,25 @@ fn a_copy_for_a_subscriber_that_keeps_up_closes_those_that_lag() {
     assert_eq!(net.closes, [(lagging, CloseReason::Lagging)]);
     pool(None);
 }
+
+/// A message cut through (larger than the input buffer): the room asked for each piece of it
+/// (`room_for_more`) makes the lagging subscriber give its memory back to one that keeps up.
+#[test]
+fn a_message_cut_through_to_a_subscriber_that_keeps_up_closes_those_that_lag() {
+    let mut store = Storage::new(12, 16);
+    let mut net = Net::new(small_input(forwarder()), &mut store);
+    let (publisher, lagging, keeper) = lagging_and_keeper(&mut net);
+    copy_only();
+    pool(Some(100_000));
+    send_each(&mut net, publisher, 0, 3, 40_000);
+    assert!(net.closes.is_empty());
+    let sent = send_each(&mut net, publisher, 1, 3, 40_000);
+    assert!(
+        net.msgs(keeper) == &sent[..],
+        "{} of {}",
+        net.msgs(keeper).len(),
+        sent.len()
+    );
+    assert_eq!(net.closes, [(lagging, CloseReason::Lagging)]);
+    pool(None);
+}
