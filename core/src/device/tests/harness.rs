@@ -187,27 +187,26 @@ impl<'s> Net<'s> {
         self.remotes[p].outbox.push(Out::Sub(false, topic.to_vec()));
     }
 
-    /// The device's queue for `p` holds at most `bytes` from now on (its memory rationed), or
-    /// up to its capacity again (`None`). A caller whose memory was given back tells the
-    /// device so: [`Device::retry_blocked`](crate::device::Device::retry_blocked).
-    pub fn ration(&mut self, p: P, bytes: Option<usize>) {
+    /// The device's queue for the connected remote `p`.
+    fn queue_mut(&mut self, p: P) -> &mut VecQueue {
         let idx = self
             .dev
             .index(self.remotes[p].id)
             .expect("a connected remote");
-        let peer = self.dev.peer_mut(idx).expect("a connected remote");
-        peer.queue.ration(bytes);
+        &mut self.dev.peer_mut(idx).expect("a connected remote").queue
+    }
+
+    /// The device's queue for `p` holds at most `bytes` from now on (its memory rationed), or
+    /// up to its capacity again (`None`). A caller whose memory was given back tells the
+    /// device so: [`Device::retry_blocked`](crate::device::Device::retry_blocked).
+    pub fn ration(&mut self, p: P, bytes: Option<usize>) {
+        self.queue_mut(p).ration(bytes);
     }
 
     /// The device's queue for `p` lags ([`ByteQueue::lags`](crate::device::ByteQueue::lags))
     /// from now on, or not.
     pub fn lag(&mut self, p: P, lagging: bool) {
-        let idx = self
-            .dev
-            .index(self.remotes[p].id)
-            .expect("a connected remote");
-        let peer = self.dev.peer_mut(idx).expect("a connected remote");
-        peer.queue.lag(lagging);
+        self.queue_mut(p).lag(lagging);
     }
 
     /// A paused remote takes no output: the device's queue for it fills.
