@@ -57,6 +57,11 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
+    /// The TTL to put in our PINGs, in tenths of a second.
+    pub(crate) fn ttl_ds(&self) -> u16 {
+        u16::try_from(self.ttl.as_millis() / 100).unwrap_or(u16::MAX)
+    }
+
     /// No PINGs, no dead-peer detection, no TTL asked of peers: libzmq's default.
     pub const OFF: Heartbeat = Heartbeat {
         interval: Duration::ZERO,

@@ -52,11 +52,6 @@ impl Timers {
         self.peer_ttl = Duration::from_millis(u64::from(ttl_ds) * 100);
     }
 
-    /// TTL to put in our PINGs, in tenths of a second.
-    pub(crate) fn our_ttl(cfg: &Heartbeat) -> u16 {
-        u16::try_from(cfg.ttl.as_millis() / 100).unwrap_or(u16::MAX)
-    }
-
     fn ping_deadline(&self, cfg: &Heartbeat) -> Option<Instant> {
         if cfg.timeout.is_zero() {
             return None;

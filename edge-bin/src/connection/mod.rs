@@ -120,10 +120,10 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
     if owed {
         conn.flush(host, Instant::now() + CLOSE_FLUSH).await;
     }
-    if matches!(end, End::Closed(reason) if !reason.flushes()) {
-        conn.stream.reset_on_close();
-    } else if matches!(end, End::Session(_) | End::Closed(_)) {
-        conn.stream.shutdown_write();
+    match &end {
+        End::Closed(reason) if !reason.flushes() => conn.stream.reset_on_close(),
+        End::Session(_) | End::Closed(_) => conn.stream.shutdown_write(),
+        _ => {}
     }
 }
 

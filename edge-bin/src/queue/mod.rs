@@ -75,10 +75,11 @@ pub struct HeapQueue {
     /// Messages held back until the one going in now is all in
     /// ([`ByteQueue::push_later`]); allocated with the first.
     later: Option<Box<Later>>,
-    /// When it was last empty, by its device's coarse clock ([`Account::now_ms`]).
+    /// When it last took a byte while empty, by its device's coarse clock
+    /// ([`Account::now_ms`]): while it holds any, its peer has owed them since.
     ///
     /// [`Account::now_ms`]: crate::budget::Account::now_ms
-    empty_at: u64,
+    filled_at: u64,
 }
 
 /// Bytes held back, and what they hold of the budget.
@@ -98,7 +99,7 @@ impl HeapQueue {
             shared: 0,
             pieces: None,
             later: None,
-            empty_at: charge.account().now_ms(),
+            filled_at: charge.account().now_ms(),
             charge,
         }
     }
@@ -124,25 +125,27 @@ impl HeapQueue {
         let share = self.charge.account().budget().total() / BEHIND_PART;
         len >= share
             || (len > 0
-                && self.charge.account().now_ms().saturating_sub(self.empty_at) >= BEHIND_AFTER_MS)
+                && self
+                    .charge
+                    .account()
+                    .now_ms()
+                    .saturating_sub(self.filled_at)
+                    >= BEHIND_AFTER_MS)
     }
 
-    /// Bytes go into the queue: if it was empty, its peer owes nothing older than now. A queue
-    /// that sat empty for a second was behind from the first byte of its next message before
-    /// (attacker round 6: a subscriber of a quiet topic, reading at full speed, lost messages
-    /// 2 and 3 of each burst, and subscribers of a large message every 2 s got none under a
-    /// tight budget).
+    /// Bytes go into the queue: if it was empty, its peer owes nothing older than now. When it
+    /// counted from the queue's last drain instead, one that sat empty for a second was behind
+    /// from the first byte of its next message (attacker round 6: a subscriber of a quiet
+    /// topic, reading at full speed, lost messages 2 and 3 of each burst, and subscribers of a
+    /// large message every 2 s got none under a tight budget).
     #[inline]
     fn filling(&mut self) {
         if self.is_empty() {
-            self.empty_at = self.charge.account().now_ms();
+            self.filled_at = self.charge.account().now_ms();
         }
     }
 
     fn release_if_drained(&mut self) {
-        if self.is_empty() {
-            self.empty_at = self.charge.account().now_ms();
-        }
         let large = self.buf.capacity() > KEEP_WHEN_EMPTY || self.charge.holds_kept();
         if self.buf.is_empty() && large {
             self.buf = VecDeque::new();

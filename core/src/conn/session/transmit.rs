@@ -69,11 +69,7 @@ impl Session {
             self.owed.pong = None;
         }
         if self.owed.ping {
-            command::write_ping(
-                w,
-                crate::conn::heartbeat::Timers::our_ttl(&self.cfg.heartbeat),
-                b"",
-            )?;
+            command::write_ping(w, self.cfg.heartbeat.ttl_ds(), b"")?;
             self.owed.ping = false;
         }
         Ok(())
