@@ -68,8 +68,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// Append a frame header (if any) and body bytes to every destination `idx` holds.
     pub(super) fn copy_to_dests(&mut self, idx: u32, head: Option<FrameHead>, chunk: &[u8]) {
-        let encoded = head.map(|h| h.encode());
         let first = self.peer(idx).and_then(|p| p.src.dests());
+        if first.is_none() {
+            // Nobody to copy to (a message every subscriber dropped: what an overloaded
+            // forwarder does most).
+            return;
+        }
+        let encoded = head.map(|h| h.encode());
         if let Some(h) = &encoded {
             let (at, len) = (h.as_slice().len(), h.as_slice().len() + chunk.len());
             if len <= JOIN_MAX {

@@ -24,7 +24,7 @@ pub(crate) use upstream::{Cursor, Owed};
 /// of hashing its prefixes: a prefix hash and lookup cost about 100 instructions, comparing a
 /// topic of up to 16 bytes about 12 (`tools/bench-callgrind forwarder`, 5 topics of 0 and 2
 /// bytes). The bound keeps the scan's cost as small as one or two lookups, whatever the topics.
-const SCAN_TOPICS: usize = 8;
+pub(super) const SCAN_TOPICS: usize = 8;
 
 /// The subscription index over caller storage.
 ///

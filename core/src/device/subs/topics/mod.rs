@@ -18,6 +18,7 @@ use super::store::{
 };
 use super::topic::Topic;
 use lengths::Lengths;
+use scan::ScanSet;
 
 // Topic record fields (`TOPIC_REC` bytes): hash (low 32 bits), length, first subscriber
 // entry, first piece, previous and next topic in the log, the sequence number of its last
@@ -65,6 +66,8 @@ pub(super) struct Topics<'s> {
     live: usize,
     /// Records visited changing the table.
     pub(super) visited: u64,
+    /// What matching compares while there are few topics.
+    scan: ScanSet,
 }
 
 impl<'s> Topics<'s> {
@@ -88,6 +91,7 @@ impl<'s> Topics<'s> {
             seq: 0,
             live: 0,
             visited: 0,
+            scan: ScanSet::new(),
         }
     }
 
@@ -242,6 +246,7 @@ impl<'s> Topics<'s> {
         self.slots.set(at as u32, 0, id + 1);
         self.lengths.count_length(topic.len(), true);
         self.len += 1;
+        self.rescan();
         id
     }
 
@@ -276,6 +281,7 @@ impl<'s> Topics<'s> {
         self.recs.set(id, NEXT, self.free);
         self.free = id;
         self.len -= 1;
+        self.rescan();
     }
 
     /// Take `id` out of the hash table, moving back the records after it that would no
