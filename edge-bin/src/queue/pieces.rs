@@ -144,7 +144,7 @@ impl HeapQueue {
                 let k = n.min(first.gap);
                 first.gap -= k;
                 p.ahead_of_last -= k;
-                self.buf.drain(..k);
+                self.buf.consume(k);
                 n -= k;
                 continue;
             }
@@ -157,7 +157,7 @@ impl HeapQueue {
             self.unshare(k);
         }
         // The copied bytes after the last piece.
-        self.buf.drain(..n.min(self.buf.len()));
+        self.buf.consume(n);
         self.release_if_drained();
     }
 
