@@ -5,6 +5,7 @@
 
 mod entries;
 mod limits;
+mod scan;
 mod sip;
 mod store;
 mod topic;
@@ -14,17 +15,12 @@ mod upstream;
 pub use crate::conn::MAX_TOPIC;
 use entries::{Entries, List};
 pub use limits::{PeerSubs, Refusal, SubscriptionLimits, SHARE_OF_FREE};
+use scan::{ScanSet, SCAN_TOPICS};
 use sip::{Prefixes, Sip13};
 use store::{Layout, NIL};
 pub use topic::{Pieces, Topic};
 use topics::{pieces_for, Topics};
 pub(crate) use upstream::{Cursor, Owed};
-
-/// Up to this many distinct topics, matching compares the message head with each topic instead
-/// of hashing its prefixes: a prefix hash and lookup cost about 100 instructions, comparing a
-/// topic of up to 16 bytes about 12 (`tools/bench-callgrind forwarder`, 5 topics of 0 and 2
-/// bytes). The bound keeps the scan's cost as small as one or two lookups, whatever the topics.
-pub(super) const SCAN_TOPICS: usize = 8;
 
 /// The subscription index over caller storage.
 ///
@@ -71,6 +67,8 @@ pub struct SubTable<'s> {
     pieces_per_peer: usize,
     /// Where the sweep for topics owed only to publishers that left stands (`upstream.rs`).
     sweep: u32,
+    /// What matching compares while there are few topics (`scan.rs`).
+    scan: ScanSet,
 }
 
 impl<'s> SubTable<'s> {
@@ -96,6 +94,7 @@ impl<'s> SubTable<'s> {
             max_per_peer: limits.max_per_peer,
             pieces_per_peer: limits.topic_bytes_per_peer / store::PIECE_DATA,
             sweep: NIL,
+            scan: ScanSet::new(),
         }
     }
 
@@ -187,6 +186,7 @@ impl<'s> SubTable<'s> {
         self.entries.push(List::Peer, e, &mut subs.head);
         subs.len += 1;
         subs.pieces += pieces as u32;
+        self.rescan();
         Ok(first.then_some((id, found.is_none())))
     }
 
@@ -254,6 +254,7 @@ impl<'s> SubTable<'s> {
     pub(crate) fn release(&mut self, id: u32) {
         self.upstream_released(id);
         self.topics.release(id);
+        self.rescan();
     }
 
     /// The topic's bytes.
@@ -272,6 +273,7 @@ impl<'s> SubTable<'s> {
         self.entries.release(e);
         subs.len -= 1;
         subs.pieces -= pieces_for(self.topics.topic_len(id)) as u32;
+        self.rescan();
         head == NIL
     }
 
@@ -279,17 +281,11 @@ impl<'s> SubTable<'s> {
     /// (a subscriber may be named more than once, once per topic). Only the first
     /// [`MAX_TOPIC`] bytes of `head` matter.
     #[inline]
-    pub fn matches(&self, head: &[u8], mut f: impl FnMut(u32)) {
+    pub fn matches(&self, head: &[u8], f: impl FnMut(u32)) {
         if self.topics.len() > SCAN_TOPICS {
             return self.matches_by_hash(head, f);
         }
-        self.topics.each_prefix_by_scan(head, |id| {
-            let mut e = self.topics.subscribers(id);
-            while e != NIL {
-                f(self.entries.peer(e));
-                e = self.entries.next(List::Topic, e);
-            }
-        });
+        self.matches_by_scan(head, f);
     }
 
     /// [`SubTable::matches`] over more than [`SCAN_TOPICS`] topics: a lookup per length some

@@ -59,6 +59,50 @@ fn first_and_last_per_topic() {
     assert!(t.is_empty() && t.topic_count() == 0);
 }
 
+/// The scan set lists up to 32 subscriptions by peer: a topic with more is walked in the
+/// table, and the topics after it are still listed; every change to a topic's subscribers
+/// shows at once, whichever way it is matched.
+#[test]
+fn few_topics_match_alike_whether_their_subscribers_are_listed_or_walked() {
+    let l = limits(256, 8, 0, 0);
+    let mut store = storage(&l);
+    let mut t = SubTable::new(&mut store, l, [5, 6]);
+    let mut ps: [PeerSubs; 40] = peers();
+    let [busy, a, ab] = [&b""[..], b"a", b"ab"];
+    for p in ps.iter_mut().take(3) {
+        t.add(p, ab).unwrap();
+    }
+    // 40 on the empty topic, more than the set lists; "a" after it.
+    for p in ps.iter_mut() {
+        t.add(p, busy).unwrap();
+    }
+    t.add(&mut ps[7], a).unwrap();
+    let all: Vec<u32> = (0..40).collect();
+    let with = |extra: &[u32]| {
+        let mut v = all.clone();
+        v.extend_from_slice(extra);
+        v.sort();
+        v
+    };
+    assert_eq!(matched(&t, b"xyz"), all);
+    assert_eq!(matched(&t, b"a"), with(&[7]));
+    assert_eq!(matched(&t, b"abc"), with(&[0, 1, 2, 7]));
+    // Down to 30 on the empty topic: all listed now.
+    for p in ps.iter_mut().skip(30) {
+        assert_eq!(t.remove(p, busy), Some(false));
+    }
+    let all: Vec<u32> = (0..30).collect();
+    assert_eq!(matched(&t, b"xyz"), all);
+    let mut want = all.clone();
+    want.extend([0, 1, 2, 7]);
+    want.sort();
+    assert_eq!(matched(&t, b"abc"), want);
+    // A subscriber leaving is gone from every topic's list at once.
+    t.remove_peer(&mut ps[1], |_| {});
+    assert!(!matched(&t, b"abc").contains(&1));
+    assert_eq!(matched(&t, b"ab").len(), 29 + 1 + 2);
+}
+
 #[test]
 fn remove_peer_reports_orphaned_topics_once() {
     let l = limits(8, 8, 0, 0);

@@ -18,7 +18,7 @@ use super::store::{
 };
 use super::topic::Topic;
 use lengths::Lengths;
-use scan::ScanSet;
+pub(super) use scan::head_word;
 
 // Topic record fields (`TOPIC_REC` bytes): hash (low 32 bits), length, first subscriber
 // entry, first piece, previous and next topic in the log, the sequence number of its last
@@ -66,8 +66,6 @@ pub(super) struct Topics<'s> {
     live: usize,
     /// Records visited changing the table.
     pub(super) visited: u64,
-    /// What matching compares while there are few topics.
-    scan: ScanSet,
 }
 
 impl<'s> Topics<'s> {
@@ -91,7 +89,6 @@ impl<'s> Topics<'s> {
             seq: 0,
             live: 0,
             visited: 0,
-            scan: ScanSet::new(),
         }
     }
 
@@ -169,7 +166,7 @@ impl<'s> Topics<'s> {
         }
     }
 
-    fn equals(&self, id: u32, topic: &[u8]) -> bool {
+    pub(super) fn equals(&self, id: u32, topic: &[u8]) -> bool {
         let (inline, mut rest) = topic.split_at(topic.len().min(INLINE));
         if self.recs.bytes(id, BYTES, inline.len()) != inline {
             return false;
@@ -246,7 +243,6 @@ impl<'s> Topics<'s> {
         self.slots.set(at as u32, 0, id + 1);
         self.lengths.count_length(topic.len(), true);
         self.len += 1;
-        self.rescan();
         id
     }
 
@@ -281,7 +277,6 @@ impl<'s> Topics<'s> {
         self.recs.set(id, NEXT, self.free);
         self.free = id;
         self.len -= 1;
-        self.rescan();
     }
 
     /// Take `id` out of the hash table, moving back the records after it that would no

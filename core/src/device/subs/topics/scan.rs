@@ -1,10 +1,8 @@
-//! Matching by scan: the topics that are prefixes of a message's head, found by comparing each
-//! topic in turn, the way [`SubTable::matches`](crate::device::subs::SubTable::matches) takes
-//! while there are only a few.
+//! What matching by scan compares of a topic (see the parent's `scan.rs`): its first bytes
+//! as one little-endian word, masked to its length.
 
 use super::{Topics, BYTES};
-use crate::device::subs::store::{INLINE, NIL};
-use crate::device::subs::SCAN_TOPICS;
+use crate::device::subs::store::INLINE;
 
 /// For each length up to [`INLINE`], the mask of a topic's first bytes in a little-endian
 /// word: a load where a 128-bit shift took a dozen instructions per topic scanned.
@@ -18,79 +16,28 @@ const PREFIX_MASKS: [u128; INLINE + 1] = {
     masks
 };
 
-/// The topics a scan compares, side by side: while there are at most [`SCAN_TOPICS`], each
-/// one's first bytes masked to its length, the mask, its length and its id, refilled from the
-/// log whenever a topic comes or goes ([`Topics::insert`], [`Topics::release`]: rare beside
-/// the messages matched). Walking the log instead read three fields of each topic's record,
-/// scattered over the table, and the comparison waited on them: route was a sixth of the
-/// forwarder's fan-out CPU, most of it there (`perf annotate`, tools/bench-probe fanout).
-#[derive(Debug)]
-pub(super) struct ScanSet {
-    n: usize,
-    words: [u128; SCAN_TOPICS],
-    masks: [u128; SCAN_TOPICS],
-    lens: [u32; SCAN_TOPICS],
-    ids: [u32; SCAN_TOPICS],
-}
-
-impl ScanSet {
-    pub(super) const fn new() -> Self {
-        ScanSet {
-            n: 0,
-            words: [0; SCAN_TOPICS],
-            masks: [0; SCAN_TOPICS],
-            lens: [0; SCAN_TOPICS],
-            ids: [NIL; SCAN_TOPICS],
+/// A message head's first bytes as the word [`Topics::scan_word`] compares: a head shorter
+/// than a word is padded with zeroes.
+#[inline]
+pub(in crate::device::subs) fn head_word(head: &[u8]) -> u128 {
+    match head.first_chunk::<INLINE>() {
+        // A fixed-size load; a head shorter than a word is copied into one.
+        Some(word) => u128::from_le_bytes(*word),
+        None => {
+            let mut word = [0u8; INLINE];
+            word[..head.len()].copy_from_slice(head);
+            u128::from_le_bytes(word)
         }
     }
 }
 
 impl Topics<'_> {
-    /// Refill the scan set from the log, if there are few enough topics to scan (with more,
-    /// matching hashes and the set is left as it is).
-    pub(super) fn rescan(&mut self) {
-        if self.len > SCAN_TOPICS {
-            return;
-        }
-        let mut set = ScanSet::new();
-        let mut id = self.first;
-        while id != NIL && set.n < SCAN_TOPICS {
-            let len = self.topic_len(id);
-            let mask = PREFIX_MASKS[len.min(INLINE)];
-            set.words[set.n] = self.recs.get128(id, BYTES) & mask;
-            set.masks[set.n] = mask;
-            set.lens[set.n] = len as u32;
-            set.ids[set.n] = id;
-            set.n += 1;
-            id = self.next(id);
-        }
-        self.scan = set;
-    }
-
-    /// Call `f` with every topic that is a prefix of `head`, comparing each topic in turn:
-    /// O(topics), cheaper than hashing prefixes while there are only a few
-    /// ([`SCAN_TOPICS`]). A topic's first 16 bytes are compared as one word.
-    #[inline]
-    pub(in crate::device::subs) fn each_prefix_by_scan(&self, head: &[u8], mut f: impl FnMut(u32)) {
-        let first = match head.first_chunk::<INLINE>() {
-            // A fixed-size load; a head shorter than a word is copied into one.
-            Some(word) => u128::from_le_bytes(*word),
-            None => {
-                let mut word = [0u8; INLINE];
-                word[..head.len()].copy_from_slice(head);
-                u128::from_le_bytes(word)
-            }
-        };
-        let set = &self.scan;
-        let n = set.n.min(SCAN_TOPICS);
-        for i in 0..n {
-            let len = set.lens[i] as usize;
-            if len <= head.len()
-                && first & set.masks[i] == set.words[i]
-                && (len <= INLINE || self.equals(set.ids[i], &head[..len]))
-            {
-                f(set.ids[i]);
-            }
-        }
+    /// The topic's first bytes masked to its length, and the mask: a head whose
+    /// [`head_word`] masked equals the word starts with those bytes.
+    pub(in crate::device::subs) fn scan_word(&self, id: u32) -> (u128, u128) {
+        let mask = PREFIX_MASKS[self.topic_len(id).min(INLINE)];
+        // The topic's inline bytes (little-endian: its first byte lowest), masked to its
+        // length; what lies beyond it in the record is not cleared.
+        (self.recs.get128(id, BYTES) & mask, mask)
     }
 }
