@@ -3,7 +3,7 @@ ratios, and the warnings that say when a number may not be the broker's."""
 
 import statistics
 
-from .cases import SIZES, make_cases
+from .cases import FWD_PACED, SIZES, make_cases
 from .isolation import HOLD_TOPICS, SLOW, SUBS100K
 from .memory import PEERS
 from .report import fmt_rate, ratio
@@ -143,6 +143,14 @@ def goals(agg, idle, big, peers, have, iso=None):
         rate_goal("fwd-fanout", "forwarder fan-out 1->10 delivered", 1.1,
                   published_note("fwd-fanout"))
         cpu_goal("fwd-fanout", "forwarder fan-out 1->10 CPU/delivered msg")
+    if have("fwd-paced"):
+        x = ratio(agg, "fwd-paced", "zedge", "cpu_per_m")
+        if x is not None:
+            a, l = agg[("fwd-paced", "zedge")]["cpu_per_m"][0], \
+                agg[("fwd-paced", "libzmq")]["cpu_per_m"][0]
+            out.append(f"NOTE forwarder fan-out 1->10 paced at {FWD_PACED // 1000}k msg/s "
+                       f"(recorded, no goal): CPU/delivered msg zedge/libzmq = {x:.2f}x "
+                       f"({a:.3f} vs {l:.3f} s per M)")
     if have("fwd-subs10k"):
         rate_goal("fwd-subs10k", "forwarder 10,000 subscriptions delivered", 1.0,
                   published_note("fwd-subs10k"))
