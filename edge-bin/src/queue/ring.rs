@@ -13,6 +13,25 @@
 //! An empty ring starts again at the front of its buffer: a queue that keeps up is written
 //! from one contiguous slice.
 
+/// `dst.copy_from_slice(src)`, a short one (a small message's frame, into each subscriber's
+/// queue) as two fixed-size copies that overlap in the middle: moves, not a call to `memcpy`
+/// (whose call and size dispatch were most of `memmove`'s 9 % of a forwarder's fan-out CPU).
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    match n {
+        8..=16 => {
+            dst[..8].copy_from_slice(&src[..8]);
+            dst[n - 8..n].copy_from_slice(&src[n - 8..]);
+        }
+        17..=32 => {
+            dst[..16].copy_from_slice(&src[..16]);
+            dst[n - 16..n].copy_from_slice(&src[n - 16..]);
+        }
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// A ring of bytes: `len` bytes from `head`, wrapping at the capacity of `buf`.
 ///
 /// `buf.len()` is how far bytes have ever been written: everything the ring holds lies below
@@ -80,7 +99,7 @@ impl ByteRing {
             self.buf.extend_from_slice(data);
         } else if let Some(room) = self.buf.get_mut(tail..tail + data.len()) {
             // Over bytes written before and taken out since.
-            room.copy_from_slice(data);
+            copy(room, data);
         } else {
             self.write_across(tail, data);
         }
@@ -122,21 +141,31 @@ impl ByteRing {
         }
     }
 
-    /// Room for at least `additional` bytes more: a new allocation of about that, the bytes
-    /// moved to its front. Nothing happens if there is room.
+    /// Room for at least `additional` bytes more. The allocation grows in place as a `Vec`
+    /// does (`realloc`: a large one is moved by remapping its pages, not copied); the bytes
+    /// stay where they are, but for a wrapped ring's front part, copied to follow its back
+    /// part. (A new allocation with everything copied over was 3 % of a forwarder's fan-out
+    /// CPU: queues grow to a megabyte and give it back as they drain.) Nothing happens if
+    /// there is room.
     #[cold]
     #[inline(never)]
     pub fn reserve_exact(&mut self, additional: usize) {
         let need = self.len.saturating_add(additional);
-        if need <= self.capacity() {
+        let cap = self.capacity();
+        if need <= cap {
             return;
         }
-        let mut buf = Vec::with_capacity(need);
-        let (a, b) = self.as_slices();
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b);
-        self.buf = buf;
-        self.head = 0;
+        let end = self.head + self.len;
+        if end <= cap {
+            // What lies past the bytes held was taken out: it need not be kept.
+            self.buf.truncate(end);
+            self.buf.reserve_exact(need - end);
+        } else {
+            // Wrapped: written up to the capacity. The front part goes after the back.
+            let front = end - cap;
+            self.buf.reserve_exact(need.max(end) - cap);
+            self.buf.extend_from_within(..front);
+        }
     }
 }
 
@@ -161,10 +190,10 @@ mod tests {
         assert_eq!(r.capacity(), 8);
         assert!(!r.as_slices().1.is_empty());
         assert_eq!(contents(&r), b"efghij");
-        // Growing moves the wrapped bytes to the front of the new buffer.
+        // Growing copies the wrapped front part after the back part; the rest wraps again.
         r.extend_from_slice(b"klmnop");
         assert_eq!(r.capacity(), 12);
-        assert_eq!(r.as_slices(), (&b"efghijklmnop"[..], &b""[..]));
+        assert_eq!(r.as_slices(), (&b"efghijkl"[..], &b"mnop"[..]));
         r.truncate(3);
         assert_eq!(contents(&r), b"efg");
         r.consume(10);
