@@ -439,8 +439,13 @@ fn twenty_clients_with_a_backlog_of_requests_under_an_8m_budget_cost_a_req_clien
 /// `outstanding` 64 KiB requests in flight, reading 64 KiB every 100 ms (640 KB/s) for 4 s
 /// and sending a request for each reply it has read. Returns whether the steady client was
 /// closed, how many replies it read, and whether the broker reset the worker.
+///
+/// `client_stall` is 500 ms: over loopback (a 64 KiB MSS) a reader's window opens again only
+/// once it has made room for a whole segment and more, about every second read here (it
+/// showed nothing for 250-350 ms at times with busy loops beside the test), and nothing the
+/// broker can see tells a reader from a deaf client in between (docs/isolation.md).
 fn steady_reader_run(outstanding: usize) -> (bool, u64, bool) {
-    let mut broker = under_budget("queue", "8M", &[]);
+    let mut broker = under_budget("queue", "8M", &["--client-stall", "500ms"]);
     let (w, wt) = echo_worker(broker.backend_addr());
     thread::sleep(Duration::from_millis(100));
     let stop = Arc::new(AtomicBool::new(false));

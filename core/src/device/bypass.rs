@@ -60,6 +60,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
             // Written, not queued: a message cut short from here on resets the destination.
             dest.pushed += n;
             dest.written += n;
+            // Its socket took them: it reads (`queue.rs`, `close_unread`).
+            if n > 0 {
+                dest.took(now);
+            }
             let side = dest.side;
             self.side_stats(side).bytes_out += n;
         }

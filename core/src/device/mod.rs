@@ -111,7 +111,10 @@ pub struct PeerId {
 ///    [`Device::consume_output`];
 /// 4. after every call that changes the device, drains [`Device::poll_wake`] (peers with new
 ///    output, or able to read again: run their steps 2 and 3) and [`Device::poll_close`]
-///    (peers to close: write what they hold if that is quick, then close them);
+///    (peers to close: write what they hold if that is quick, then close them), and first
+///    [`Device::poll_probe`] (peers whose sockets to try now, though they did not read as
+///    writable: [`Device::socket_took`] if the socket passed on some of what it held, and
+///    step 3);
 /// 5. reports a closed connection with [`Device::remove_peer`].
 ///
 /// Timers: call [`Device::handle_timeout`] once [`Device::poll_timeout`] has passed. The
@@ -138,6 +141,7 @@ pub struct Device<'s, Q> {
     wake: List,
     close: List,
     blocked: List,
+    probe: List,
     /// The last of the sources woken from `blocked` that found no room again before getting
     /// anything in: they wait at the front of the line, in the order they had, ahead of
     /// those that got a message in (`slots.rs`).
@@ -203,6 +207,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             wake: List::default(),
             close: List::default(),
             blocked: List::default(),
+            probe: List::default(),
             line_front: None,
             wake_round: 0,
             recheck_at: None,

@@ -22,6 +22,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.index(id).and_then(|i| self.peer(i)).map(|p| &p.queue)
     }
 
+    /// The peer's socket passed on some of what was written to it before, though it took
+    /// nothing more ([`Device::poll_probe`]): its peer reads.
+    pub fn socket_took(&mut self, id: PeerId) {
+        let now = self.last_now;
+        if let Some(p) = self.index(id).and_then(|i| self.peer_mut(i)) {
+            p.took(now);
+        }
+    }
+
     /// `n` bytes of [`Device::output`] were written to the socket.
     pub fn consume_output(&mut self, id: PeerId, n: usize) {
         let Some(idx) = self.index(id) else { return };
@@ -34,7 +43,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         peer.queue.consume(n);
         peer.written += n as u64;
         if n > 0 {
-            peer.took_at = now;
+            peer.took(now);
         }
         if peer.queue.is_empty() {
             // Caught up: its time behind starts again.
@@ -84,6 +93,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// none again before getting a message in keeps its place ahead of those that did).
     pub fn poll_wake(&mut self) -> Option<PeerId> {
         self.pop_live(ListKind::Wake)
+    }
+
+    /// Next peer whose socket the device wants tried now, though it did not read as writable:
+    /// before the next call, tell it whether the socket passed on any of what it held since a
+    /// write last found it full ([`Device::socket_took`]), and write its output if the socket
+    /// takes any ([`Device::consume_output`]). The device is about to close it for taking
+    /// none of its output (a queue's client behind on its replies while memory is short),
+    /// and a socket's notice of room comes late: a TCP socket reads as writable only once a
+    /// third of its buffer is free (or below its TCP_NOTSENT_LOWAT), a Unix one three
+    /// quarters, which a peer reading slowly but steadily can take longer to free than it is
+    /// given. One found reading is kept; the others are closed a millisecond later.
+    pub fn poll_probe(&mut self) -> Option<PeerId> {
+        self.pop_live(ListKind::Probe)
     }
 
     /// Next peer the device wants closed, and why. Write what output it has if that is quick,

@@ -1,5 +1,6 @@
 //! The peer table: slots in caller storage, handles into it, and the intrusive lists that
-//! link slots without any storage of their own (peers to wake, to close, waiting for room).
+//! link slots without any storage of their own (peers to wake, to close, waiting for room,
+//! whose sockets to try).
 
 use core::mem;
 
@@ -27,6 +28,7 @@ pub struct Slot<Q> {
     wake: Link,
     close: Link,
     blocked: Link,
+    probe: Link,
 }
 
 impl<Q> Default for Slot<Q> {
@@ -38,6 +40,7 @@ impl<Q> Default for Slot<Q> {
             wake: Link::default(),
             close: Link::default(),
             blocked: Link::default(),
+            probe: Link::default(),
         }
     }
 }
@@ -48,6 +51,7 @@ impl<Q> Slot<Q> {
             ListKind::Wake => &mut self.wake,
             ListKind::Close => &mut self.close,
             ListKind::Blocked => &mut self.blocked,
+            ListKind::Probe => &mut self.probe,
         }
     }
 }
@@ -80,6 +84,8 @@ pub(crate) enum ListKind {
     Close,
     /// Waiting for room before taking more input.
     Blocked,
+    /// Its socket to be tried for room now (`Device::poll_probe`).
+    Probe,
 }
 
 impl<Q: ByteQueue> Device<'_, Q> {
@@ -115,6 +121,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             ListKind::Wake => &mut self.wake,
             ListKind::Close => &mut self.close,
             ListKind::Blocked => &mut self.blocked,
+            ListKind::Probe => &mut self.probe,
         }
     }
 
@@ -161,6 +168,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     pub(super) fn request_wake(&mut self, idx: u32) {
         self.push_list(ListKind::Wake, idx);
+    }
+
+    pub(super) fn request_probe(&mut self, idx: u32) {
+        self.push_list(ListKind::Probe, idx);
     }
 
     pub(super) fn request_close(&mut self, idx: u32, reason: CloseReason) {

@@ -1,12 +1,14 @@
 //! The device's timers: each peer's session timers (handshake, heartbeats) and the progress
 //! deadline of a message being cut through.
 
+use super::queue::PROBE_WAIT;
 use super::{ByteQueue, CloseReason, Device, Expired};
 use crate::time::Instant;
 
 impl<Q: ByteQueue> Device<'_, Q> {
     /// The earliest timer: any peer's (its session's, the progress deadline of a message it
-    /// cuts through, the close of a client waiting for its request to get through), a retry
+    /// cuts through, the close of a client waiting for its request to get through, the look
+    /// at a client whose socket was tried before closing it for not reading), a retry
     /// of replies waiting, or the recheck of sources waiting for room.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let progress = self.cfg.progress_timeout;
@@ -19,6 +21,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     p.session.poll_timeout(),
                     p.progress_deadline(progress),
                     p.close_after,
+                    p.probed_at.map(|t| t + PROBE_WAIT),
                 ]
             })
             .chain([self.reply_retry, self.recheck_at])
@@ -54,6 +57,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 // A client closed for not reading whose request did not get through in time:
                 // cut short, it resets the worker it was going to.
                 self.request_close(idx, CloseReason::Unread);
+                continue;
+            }
+            if peer.probed_at.is_some_and(|t| t + PROBE_WAIT <= now) {
+                // Its socket, tried before closing it for not reading, took nothing.
+                self.close_unread(idx);
+                if let Some(p) = self.peer_mut(idx) {
+                    p.probed_at = None;
+                }
                 continue;
             }
             if peer.progress_deadline(progress).is_some_and(|t| t <= now) {

@@ -4,7 +4,7 @@
 //! room, or ask for a peer to be closed, and it says so only through its wake and close lists.
 //! [`DeviceHost::with_device`] is therefore the only way to change the device: it runs the
 //! call and then hands both lists to the connections' [`Signal`]s, so no call site can forget
-//! to. Tasks borrow the device only inside such a call, never across an await.
+//! to (it also tries the sockets the device asks it to, `Device::poll_probe`). Tasks borrow the device only inside such a call, never across an await.
 //!
 //! A host is built on its device's own thread and stays there (`Rc`, `RefCell`). Its storage
 //! (peer slots, subscription entries, read buffer) is allocated before, fallibly, from its
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant as StdInstant};
 use async_io::Timer;
 use futures_lite::future;
 use log::info;
-use zedge_core::device::{Device, PeerId, Side, Slot, Stats};
+use zedge_core::device::{Device, Kind, PeerId, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::budget::{Account, Budget, Charge};
@@ -95,6 +95,9 @@ struct Handle {
     src: Source,
     /// Its whole greeting came in, so the device has sent its READY.
     answered: Cell<bool>,
+    /// What its socket held untaken ([`Stream::unsent`]) when a write last found it full, or
+    /// when it was last tried: less now means its peer reads.
+    backlog: Cell<u32>,
 }
 
 /// Hashes a [`PeerId`] for the host's maps, which look one up several times per message.
@@ -147,6 +150,9 @@ pub struct DeviceHost {
     /// Shutting down: no more input is taken, output still drains.
     stopping: Cell<bool>,
     queue_capacity: usize,
+    /// A queue: its clients' sockets may be tried before closing them for not reading
+    /// (`Device::poll_probe`), so a full one's backlog is noted.
+    probes: bool,
     /// Wakes the timer task when the device has work waiting for it.
     timer: Signal,
     /// Refused subscriptions, warned rate-limited; flushed by the timer task.
@@ -189,6 +195,7 @@ impl DeviceHost {
             clock,
             stopping: Cell::new(false),
             queue_capacity: cfg.queue_capacity(),
+            probes: cfg.kind == Kind::Queue,
             account: Arc::new(Account::new(budget, kept.lane, kept.queue)),
             starved: RefCell::default(),
             timer: Signal::default(),
@@ -251,6 +258,20 @@ impl DeviceHost {
             self.warn_refused(&dev);
         }
         let conns = self.conns.borrow();
+        // A socket tried for room that takes some, or that passed on some of what it held
+        // since a write last found it full, is a peer still reading. The device looks at
+        // the others again by a timer. An error is the connection's own to meet.
+        while let Some(id) = dev.poll_probe() {
+            if let Some(h) = conns.get(&id) {
+                let held = h.stream.unsent();
+                if held.is_some_and(|n| n < h.backlog.get()) {
+                    dev.socket_took(id);
+                }
+                h.backlog.set(held.unwrap_or(0));
+                let _ = write_output(self, &mut dev, id, &h.stream);
+            }
+            self.timer.wake();
+        }
         while let Some(id) = dev.poll_wake() {
             if let Some(h) = conns.get(&id) {
                 h.signal.wake();

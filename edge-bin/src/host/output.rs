@@ -3,7 +3,7 @@
 
 use std::io::{self, IoSlice};
 
-use zedge_core::device::{ByteQueue, PeerId};
+use zedge_core::device::{ByteQueue, PeerId, Side};
 
 use super::{Dev, DeviceHost};
 use crate::net::Stream;
@@ -43,6 +43,23 @@ impl DeviceHost {
     /// [`Device::return_output`]: zedge_core::device::Device::return_output
     pub fn output_returned(&self, id: PeerId) {
         self.frames.borrow_mut().entry(id).or_default().returned();
+    }
+
+    /// A write found `id`'s socket full: what it holds untaken is the mark its peer's reading
+    /// is told by when the device tries it (`Device::poll_probe`). Only a queue's clients
+    /// are ever tried.
+    fn socket_full(&self, id: PeerId, stream: &Stream) {
+        if !self.probes {
+            return;
+        }
+        if let Some(h) = self
+            .conns
+            .borrow()
+            .get(&id)
+            .filter(|h| h.side == Side::Frontend)
+        {
+            h.backlog.set(stream.unsent().unwrap_or(0));
+        }
     }
 
     /// What the connections still have queued, for the report at stop.
@@ -106,7 +123,10 @@ pub fn write_output(
                 dev.consume_output(id, n);
                 written += n;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((written, true)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                host.socket_full(id, stream);
+                return Ok((written, true));
+            }
             Err(e) => return Err(e),
         }
     }

@@ -101,6 +101,23 @@ impl Stream {
         }
     }
 
+    /// Bytes written to the socket that the peer has not taken yet (SIOCOUTQ): for TCP, those
+    /// its kernel has not acknowledged (with its window shut, until its reader makes room);
+    /// for a Unix stream, those its reader has not read (with the kernel's overhead per
+    /// buffer). `None` if the kernel does not say.
+    pub fn unsent(&self) -> Option<u32> {
+        let fd = match self {
+            Stream::Tcp(s) => std::os::fd::AsRawFd::as_raw_fd(s.get_ref()),
+            Stream::Unix(s) => std::os::fd::AsRawFd::as_raw_fd(s.get_ref()),
+        };
+        let mut n: libc::c_int = 0;
+        // SAFETY: `fd` is this open socket's; SIOCOUTQ (TIOCOUTQ) writes one c_int to the
+        // live one it is given.
+        #[allow(unsafe_code)]
+        let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, std::ptr::from_mut(&mut n)) };
+        (r == 0).then(|| u32::try_from(n).ok()).flatten()
+    }
+
     /// Let a read (and the reactor's readiness) wait until `bytes` can be read at once
     /// (SO_RCVLOWAT; 1 is the default, any byte). TCP only: poll(2) ignores it on Unix
     /// sockets, so `false` there and on failure, and nothing changes.

@@ -68,3 +68,46 @@ fn ipc_stale_socket_is_replaced_live_one_refused_file_removed_on_drop() {
     assert!(!path.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// What a socket holds untaken falls as its reader reads, on TCP (bytes not acknowledged:
+/// the reader's window shut until it makes room) and on Unix streams (bytes not read).
+#[test]
+fn unsent_falls_as_the_peer_reads() {
+    use std::io::Read as _;
+    fn fill(w: &mut impl std::io::Write) -> usize {
+        let mut n = 0;
+        while let Ok(k) = w.write(&[1; 64 << 10]) {
+            n += k;
+        }
+        n
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let mut r = l.accept().unwrap().0;
+    c.set_nonblocking(true).unwrap();
+    let mut w = c.try_clone().unwrap();
+    let s = Stream::Tcp(Async::new(c).unwrap());
+    assert_eq!(s.unsent(), Some(0));
+    let written = fill(&mut w);
+    let held = s.unsent().unwrap();
+    assert!(held > 0, "a reader that reads nothing leaves bytes untaken");
+    // Read until the kernel lets more go (a window shut until the reader made room).
+    let mut buf = vec![0; 64 << 10];
+    let mut read = 0;
+    while s.unsent().unwrap() >= held && read < written {
+        read += r.read(&mut buf).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(s.unsent().unwrap() < held, "read {read} of {written}");
+
+    let (a, mut b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let mut w = a.try_clone().unwrap();
+    let s = Stream::Unix(Async::new(a).unwrap());
+    let written = fill(&mut w);
+    // Counted with the kernel's own overhead per buffer, so about as many.
+    let held = s.unsent().unwrap() as usize;
+    assert!(held >= written, "{held} of {written}");
+    assert!(b.read(&mut buf).unwrap() > 0);
+    assert!((s.unsent().unwrap() as usize) < held);
+}

@@ -1,7 +1,9 @@
 //! Queue: clients that read slowly or not at all (`client_stall`), and what a worker's
 //! replies to them may cost the others; clients closed for not reading.
 
+use super::remote::Remote;
 use super::*;
+use crate::device::queue::PROBE_WAIT;
 use crate::time::{Duration, Instant};
 
 /// A queue with a 1 KiB mark: an echo worker, a client `stuck` that reads nothing and has
@@ -187,6 +189,10 @@ fn a_reply_cut_through_to_a_client_without_room_holds_the_worker_at_most_client_
     assert_eq!(net.msgs(normal), [envelope(true, b"re:\0")]);
     assert_eq!(net.msgs(worker).len(), 2);
     assert_eq!(net.dev.stats().dropped.memory, 1);
+    // Its socket is tried first, and takes nothing.
+    assert!(net.closes.is_empty());
+    net.run_until(retry + PROBE_WAIT);
+    assert_eq!(net.remote(stuck).probes, 1);
     assert_eq!(net.closes, [(stuck, CloseReason::Unread)]);
     assert_eq!(net.dev.stats().unread, 1);
     assert!(net.msgs(stuck).is_empty());
@@ -352,4 +358,74 @@ fn a_client_that_reads_is_not_closed_when_a_reply_finds_no_room() {
     assert_eq!(net.dev.stats().unread, 0);
     assert_eq!(net.dev.stats().dropped.memory, 1);
     let _ = worker;
+}
+
+/// As `a_reply_cut_through_to_a_client_without_room_holds_the_worker_at_most_client_stall`,
+/// but the client's socket never reads as writable (the caller writes nothing to it on its
+/// own), and `reads` says what it shows when tried: a socket's notice of room lags behind a
+/// client that reads slowly. A first reply it holds, then one that does not fit; once that
+/// reply has waited `client_stall`, the client is due to be closed and its socket is tried.
+/// Returns the device and the client; the normal client was served meanwhile.
+fn tried_when_due(store: &mut Storage, reads: impl FnOnce(&mut Remote)) -> (Net<'_>, P) {
+    let (mut net, [_worker, slow, normal]) = echo_and_rationed_client(store);
+    reads(&mut net.remotes[slow]);
+    net.send(slow, &envelope(false, &[1; 2000]));
+    net.send(slow, &envelope(false, &[7; 32 << 10]));
+    net.pump();
+    net.send(normal, &envelope(true, &[0]));
+    net.pump();
+    let retry = net.dev.reply_retry().expect("a retry is due");
+    net.run_until(retry + PROBE_WAIT);
+    assert_eq!(net.msgs(normal), [envelope(true, b"re:\0")]);
+    assert_eq!(net.remote(slow).probes, 1, "its socket was tried");
+    (net, slow)
+}
+
+/// Its socket takes 16 bytes of the earlier reply whenever it is tried: found reading, it is
+/// kept, for longer as its reading shows that far apart; once its socket takes nothing when
+/// tried, it is closed.
+#[test]
+fn a_client_whose_socket_takes_bytes_when_tried_is_not_closed_for_not_reading() {
+    let mut store = Storage::new(8, 0);
+    let (mut net, slow) = tried_when_due(&mut store, |r| r.room_untold = 16);
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    assert_eq!(net.dev.stats().unread, 0);
+    // It took nothing for 300 ms (`client_stall`) between two takes while behind: it now
+    // counts as reading for four times that. Another reply that finds no room before then
+    // is let go, and it is kept.
+    net.remotes[slow].room_untold = 0;
+    net.run_until(net.now + Duration::from_millis(1100));
+    net.send(slow, &envelope(false, &[8; 32 << 10]));
+    net.pump();
+    net.run_until(net.now + PROBE_WAIT);
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    assert_eq!(net.dev.stats().dropped.memory, 2);
+    // One after that: tried again, its socket takes nothing, and it is closed.
+    net.run_until(net.now + Duration::from_millis(200));
+    net.send(slow, &envelope(false, &[9; 32 << 10]));
+    net.pump();
+    assert!(net.closes.is_empty());
+    net.run_until(net.now + PROBE_WAIT);
+    assert_eq!(net.remote(slow).probes, 2);
+    assert_eq!(net.closes, [(slow, CloseReason::Unread)]);
+    assert_eq!(net.dev.stats().unread, 1);
+}
+
+/// Its socket takes nothing more when tried, but passed on some of what it held (the
+/// kernel's queue for it shrank): that is reading too.
+#[test]
+fn a_client_whose_socket_passed_bytes_on_is_not_closed_for_not_reading() {
+    let mut store = Storage::new(8, 0);
+    let (net, _) = tried_when_due(&mut store, |r| r.passes_on = true);
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    assert_eq!(net.dev.stats().unread, 0);
+}
+
+/// And one whose socket neither takes nor passes on anything is closed.
+#[test]
+fn a_client_whose_socket_shows_nothing_when_tried_is_closed_for_not_reading() {
+    let mut store = Storage::new(8, 0);
+    let (net, slow) = tried_when_due(&mut store, |_| {});
+    assert_eq!(net.closes, [(slow, CloseReason::Unread)]);
+    assert_eq!(net.dev.stats().unread, 1);
 }

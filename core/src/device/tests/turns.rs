@@ -187,6 +187,9 @@ fn a_reply_waiting_for_memory_closes_the_clients_behind_for_client_stall() {
     net.now = net.now + stall;
     net.dev.handle_timeout(net.now);
     net.pump();
+    // Its socket is tried first (`Device::poll_probe`), and takes nothing.
+    assert!(net.closes.is_empty());
+    net.run_until(net.now + crate::device::queue::PROBE_WAIT);
     assert_eq!(net.closes, [(deaf, CloseReason::Unread)]);
     assert_eq!(net.dev.stats().unread, 1);
     // Memory comes back with the deaf client's queue; the normal client gets its reply.
