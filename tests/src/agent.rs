@@ -303,6 +303,16 @@ impl Agent {
         rest.split_whitespace().map(str::to_owned).collect()
     }
 
+    /// Nothing in its monitor events says it was disconnected; `who` names it if something
+    /// does.
+    pub fn assert_never_disconnected(&mut self, who: &str) {
+        let events = self.events(Duration::from_millis(50));
+        assert!(
+            !events.iter().any(|e| e == "DISCONNECTED" || e == "CLOSED"),
+            "{who} was disconnected: {events:?}"
+        );
+    }
+
     /// Close the socket (lingering up to 2 s) and end the process.
     pub fn close(mut self) {
         self.expect_ok("close", Duration::from_secs(3));

@@ -50,23 +50,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use zedge_core::wire::metadata::SocketType;
-use zedge_tests::broker::{under_budget, Broker};
+use zedge_tests::broker::{cpu_secs, under_budget, Broker};
 use zedge_tests::flow::{retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS};
 use zedge_tests::normal::{dropped_at_stop, field, no_panic, normal_flow, worker_and_client};
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
 const KIB: usize = 1 << 10;
-
-/// The broker's CPU time so far (user + system), in seconds.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/pid/stat");
-    let rest = &stat[stat.rfind(')').expect("stat has a ')'") + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    // Fields 14 and 15 of stat (utime, stime); `rest` starts at field 3.
-    let ticks: f64 = f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0);
-    ticks / 100.0
-}
 
 // ---------------------------------------------------------------------------------------------
 // Queue: workers that do not answer.
