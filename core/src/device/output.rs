@@ -22,8 +22,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.index(id).and_then(|i| self.peer(i)).map(|p| &p.queue)
     }
 
-    /// The peer's socket passed on some of what was written to it before, though it took
-    /// nothing more ([`Device::poll_probe`]): its peer reads.
+    /// The peer's socket passed on enough of what was written to it before, though it did
+    /// not read as writable ([`Device::poll_probe`]): its peer reads.
     pub fn socket_took(&mut self, id: PeerId) {
         let now = self.last_now;
         if let Some(p) = self.index(id).and_then(|i| self.peer_mut(i)) {
@@ -96,16 +96,29 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// Next peer whose socket the device wants tried now, though it did not read as writable:
-    /// before the next call, tell it whether the socket passed on any of what it held since a
-    /// write last found it full ([`Device::socket_took`]), and write its output if the socket
-    /// takes any ([`Device::consume_output`]). The device is about to close it for taking
-    /// none of its output (a queue's client behind on its replies while memory is short),
-    /// and a socket's notice of room comes late: a TCP socket reads as writable only once a
-    /// third of its buffer is free (or below its TCP_NOTSENT_LOWAT), a Unix one three
-    /// quarters, which a peer reading slowly but steadily can take longer to free than it is
-    /// given. One found reading is kept; the others are closed a millisecond later.
+    /// before the next call, tell it whether the socket passed on enough of what it held
+    /// since a write last found it full ([`Device::socket_took`]; the caller says how much is
+    /// enough), and if so write its output. The device is about to close it for taking none
+    /// of its output (a queue's client behind on its replies while memory is short), and a
+    /// socket's notice of room comes late: a TCP socket reads as writable only once a third
+    /// of its buffer is free (or below its TCP_NOTSENT_LOWAT), a Unix one three quarters,
+    /// which a peer reading slowly but steadily can take longer to free than it is given.
+    /// One found reading is kept; the others are closed a millisecond later.
     pub fn poll_probe(&mut self) -> Option<PeerId> {
-        self.pop_live(ListKind::Probe)
+        // One put up for closing meanwhile gets nothing more.
+        loop {
+            let id = self.pop_live(ListKind::Probe)?;
+            if self.peer(id.index).is_some_and(|p| p.is_live()) {
+                return Some(id);
+            }
+        }
+    }
+
+    /// Bytes ever handed to the peer's socket: written from its queue or moved past it.
+    pub fn written(&self, id: PeerId) -> u64 {
+        self.index(id)
+            .and_then(|i| self.peer(i))
+            .map_or(0, |p| p.written)
     }
 
     /// Next peer the device wants closed, and why. Write what output it has if that is quick,

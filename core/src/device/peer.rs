@@ -107,9 +107,6 @@ pub(crate) struct Peer<Q> {
     pub(crate) stall_from: Instant,
     /// When its socket last took any of its output (or it joined).
     pub(crate) took_at: Instant,
-    /// The longest its socket took nothing while its queue held bytes, between two takes: a
-    /// peer that reads shows it only in bursts (`Peer::patience`).
-    pub(crate) took_gap: Duration,
     /// When the device asked its caller to try its socket for room (`Device::poll_probe`),
     /// if its socket has taken nothing since.
     pub(crate) probed_at: Option<Instant>,
@@ -166,7 +163,6 @@ impl<Q> Peer<Q> {
             subs: PeerSubs::new(idx),
             stall_from: now,
             took_at: now,
-            took_gap: Duration::ZERO,
             probed_at: None,
             later: (0, 0),
             upstream: Cursor::NONE,
@@ -188,28 +184,10 @@ impl<Q> Peer<Q> {
         self.session.is_ready() && self.close.is_none() && self.close_after.is_none()
     }
 
-    /// Its socket took some of its output at `now` (from its queue, or moved past it). A
-    /// take after its queue held bytes all along since the last one measures how far apart
-    /// its reading shows ([`Peer::patience`]).
+    /// Its socket took some of its output at `now` (from its queue, or moved past it).
     pub(crate) fn took(&mut self, now: Instant) {
-        if self.stall_from <= self.took_at {
-            self.took_gap = self.took_gap.max(now - self.took_at);
-        }
         self.took_at = now;
         self.probed_at = None;
-    }
-
-    /// How long a queue's client behind on its replies may take none of them and still
-    /// count as reading: `stall`, or four times the longest its socket took nothing between
-    /// two takes, up to eight times `stall`. A TCP peer's reading shows only when its window
-    /// opens again, which a receiver holds shut until a sixteenth of its receive buffer is
-    /// free: with the buffer grown to megabytes, a client reading 64 KiB every 100 ms took
-    /// nothing for over 250 ms at a time (found on a loaded machine: closed after 3-10 of
-    /// its replies in 1 run of 5). One that never read has no such gap.
-    pub(crate) fn patience(&self, stall: Duration) -> Duration {
-        let gap = Duration::from_millis(self.took_gap.as_millis().saturating_mul(4));
-        let most = Duration::from_millis(stall.as_millis().saturating_mul(8));
-        gap.min(most).max(stall)
     }
 
     /// `n` bytes of its message moved at `now`.

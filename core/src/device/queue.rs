@@ -157,7 +157,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// lag behind a peer that reads slowly but steadily by more than `client_stall` (found
     /// with a client reading 64 KiB every 100 ms, 1 MiB in flight: closed after 5-9 replies
     /// in 1 run of 4 on a loaded machine, though it never went 110 ms without reading). Only
-    /// one that took nothing when tried is closed, [`PROBE_WAIT`] later (`timers.rs`).
+    /// one whose socket passed too little on is closed, [`PROBE_WAIT`] later (`timers.rs`);
+    /// with `client_stall` zero, at once.
     ///
     /// One in the middle of a request of its own (cut through to a worker) is closed once the
     /// request is through: cut short, it would reset the worker, and every other client's
@@ -175,18 +176,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         // One that took some of its output within `client_stall` is reading: it gives its
         // memory back as it goes, and only loses the reply that found none.
-        let reading = !stall.is_zero() && c.took_at + c.patience(stall) > now;
+        let reading = !stall.is_zero() && c.took_at + stall > now;
         if c.close.is_some() || c.close_after.is_some() || reading {
             return;
         }
         match c.probed_at {
-            None => {
+            // With `client_stall` zero, at once, unasked.
+            None if !stall.is_zero() => {
                 c.probed_at = Some(now);
                 self.request_probe(client);
                 return;
             }
             Some(at) if at + PROBE_WAIT > now => return,
-            Some(_) => c.probed_at = None,
+            _ => c.probed_at = None,
         }
         if c.src.is_forwarding() {
             c.close_after = Some(deadline);
@@ -220,7 +222,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             // Behind, and not reading at all: a client that keeps reading a deep pipeline
             // never empties its queue, but is no reason to close anyone.
-            let due = (c.stall_from + stall).max(c.took_at + c.patience(stall));
+            let due = c.stall_from.max(c.took_at) + stall;
             if due > now {
                 next = next.min(due);
             } else {

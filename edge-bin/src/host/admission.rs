@@ -45,7 +45,7 @@ impl DeviceHost {
                 stream: Rc::new(stream),
             };
             let handle = Handle {
-                backlog: Cell::new(0),
+                backlog: Cell::new((0, 0)),
                 signal: peer.signal.clone(),
                 stream: peer.stream.clone(),
                 side,

@@ -54,6 +54,21 @@ const TIMER_TICK: CoreDuration = CoreDuration::from_millis(100);
 /// between two bounded parts of it.
 const WORK_GAP: Duration = Duration::from_micros(100);
 const STATS_EVERY: Duration = Duration::from_secs(60);
+/// Whether a socket passed on enough between two looks, each the bytes ever written to it and
+/// what it held untaken then: what left its queue is what was written since, less what it
+/// gained; enough is [`PROBE_PROGRESS`], or all it held if less.
+fn passed_on((written, held): (u64, u32), (written_now, held_now): (u64, u32)) -> bool {
+    let passed =
+        i128::from(written_now.saturating_sub(written)) - i128::from(held_now) + i128::from(held);
+    passed >= i128::from(PROBE_PROGRESS.min(held.max(1)))
+}
+
+/// What a queue client's socket must pass on between two looks, when the device is about to
+/// close it for not reading (`Device::poll_probe`), to count as reading (or all it held, if
+/// less): a window opened a few bytes at a time (a hostile TCP stack) buys no more time than
+/// it did when only our writes counted, about what a socket that reads as writable again
+/// has freed.
+const PROBE_PROGRESS: u32 = 4 << 10;
 
 /// The process clock as the core sees it: milliseconds since start.
 #[derive(Clone, Copy, Debug)]
@@ -95,9 +110,10 @@ struct Handle {
     src: Source,
     /// Its whole greeting came in, so the device has sent its READY.
     answered: Cell<bool>,
-    /// What its socket held untaken ([`Stream::unsent`]) when a write last found it full, or
-    /// when it was last tried: less now means its peer reads.
-    backlog: Cell<u32>,
+    /// Bytes written to its socket ([`Device::written`]) and what the socket held untaken
+    /// ([`Stream::unsent`]) when a write last found it full, or when it was last tried: the
+    /// mark what it passed on since is told from.
+    backlog: Cell<(u64, u32)>,
 }
 
 /// Hashes a [`PeerId`] for the host's maps, which look one up several times per message.
@@ -258,17 +274,19 @@ impl DeviceHost {
             self.warn_refused(&dev);
         }
         let conns = self.conns.borrow();
-        // A socket tried for room that takes some, or that passed on some of what it held
-        // since a write last found it full, is a peer still reading. The device looks at
-        // the others again by a timer. An error is the connection's own to meet.
+        // A socket tried that passed on enough of what it held since a write last found it
+        // full is a peer still reading: it is written what it takes. The device looks at the
+        // others again by a timer.
         while let Some(id) = dev.poll_probe() {
             if let Some(h) = conns.get(&id) {
-                let held = h.stream.unsent();
-                if held.is_some_and(|n| n < h.backlog.get()) {
-                    dev.socket_took(id);
+                if let Some(held) = h.stream.unsent() {
+                    if passed_on(h.backlog.get(), (dev.written(id), held)) {
+                        dev.socket_took(id);
+                        let _ = write_output(self, &mut dev, id, &h.stream);
+                    }
+                    h.backlog
+                        .set((dev.written(id), h.stream.unsent().unwrap_or(held)));
                 }
-                h.backlog.set(held.unwrap_or(0));
-                let _ = write_output(self, &mut dev, id, &h.stream);
             }
             self.timer.wake();
         }
@@ -381,5 +399,32 @@ pub fn tag(name: &str) -> String {
         String::new()
     } else {
         format!("{name} ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passed_on;
+
+    #[test]
+    fn a_socket_passed_on_what_left_its_queue_counting_what_was_written_since() {
+        // Nothing left: deaf, whatever it held.
+        assert!(!passed_on((1000, 300_000), (1000, 300_000)));
+        // 4 KiB left: reading; a few bytes do not count.
+        assert!(passed_on((1000, 300_000), (1000, 300_000 - 4096)));
+        assert!(!passed_on((1000, 300_000), (1000, 300_000 - 100)));
+        // 64 KiB spliced to it since and 60 KiB more held: 4 KiB left.
+        assert!(passed_on(
+            (1000, 300_000),
+            (1000 + 65_536, 300_000 + 61_440)
+        ));
+        // The same 64 KiB all held: nothing left.
+        assert!(!passed_on(
+            (1000, 300_000),
+            (1000 + 65_536, 300_000 + 65_536)
+        ));
+        // It held less than 4 KiB, and passed all of it on.
+        assert!(passed_on((1000, 100), (1000, 0)));
+        assert!(!passed_on((1000, 0), (1000, 0)));
     }
 }

@@ -48,7 +48,7 @@ impl DeviceHost {
     /// A write found `id`'s socket full: what it holds untaken is the mark its peer's reading
     /// is told by when the device tries it (`Device::poll_probe`). Only a queue's clients
     /// are ever tried.
-    fn socket_full(&self, id: PeerId, stream: &Stream) {
+    fn socket_full(&self, dev: &Dev, id: PeerId, stream: &Stream) {
         if !self.probes {
             return;
         }
@@ -58,7 +58,8 @@ impl DeviceHost {
             .get(&id)
             .filter(|h| h.side == Side::Frontend)
         {
-            h.backlog.set(stream.unsent().unwrap_or(0));
+            h.backlog
+                .set((dev.written(id), stream.unsent().unwrap_or(0)));
         }
     }
 
@@ -124,7 +125,7 @@ pub fn write_output(
                 written += n;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                host.socket_full(id, stream);
+                host.socket_full(dev, id, stream);
                 return Ok((written, true));
             }
             Err(e) => return Err(e),

@@ -90,17 +90,14 @@ impl Net<'_> {
     /// Take the device's wake-ups and carry out its closes.
     pub(super) fn dispatch(&mut self) -> bool {
         let mut moved = false;
-        // A socket to try for room: every remote unpaused is written to in each round
-        // (`deliver`), as if it always read as writable; one with room it did not tell of
-        // takes that much now.
+        // A socket to try: every remote unpaused is written to in each round (`deliver`), as
+        // if it always read as writable; one that passes on what it holds, unseen, reads.
         while let Some(id) = self.dev.poll_probe() {
             if let Some(p) = self.find(id) {
                 self.remotes[p].probes += 1;
                 if self.remotes[p].passes_on {
                     self.dev.socket_took(id);
                 }
-                let n = self.remotes[p].room_untold;
-                moved |= self.write(p, n) > 0;
             }
         }
         while let Some(id) = self.dev.poll_wake() {

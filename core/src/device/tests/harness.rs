@@ -122,7 +122,6 @@ impl<'s> Net<'s> {
             old,
             echo: false,
             paused: false,
-            room_untold: 0,
             passes_on: false,
             probes: 0,
             outbox: Vec::new(),

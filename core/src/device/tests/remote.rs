@@ -57,12 +57,8 @@ pub struct Remote {
     pub(super) old: bool,
     pub(super) echo: bool,
     pub paused: bool,
-    /// Bytes its socket takes each time the device asks for it to be tried
-    /// ([`Device::poll_probe`](crate::device::Device::poll_probe)): room the caller was not
-    /// told of, which a paused remote may have too.
-    pub room_untold: usize,
-    /// Its socket passed on some of what it held each time it is tried, though it takes
-    /// nothing more ([`Device::socket_took`](crate::device::Device::socket_took)).
+    /// Its socket passed on some of what it held, unseen by the caller, each time it is tried
+    /// ([`Device::socket_took`](crate::device::Device::socket_took)).
     pub passes_on: bool,
     /// Times the device asked for its socket to be tried.
     pub probes: usize,

@@ -1,7 +1,6 @@
 //! Queue: clients that read slowly or not at all (`client_stall`), and what a worker's
 //! replies to them may cost the others; clients closed for not reading.
 
-use super::remote::Remote;
 use super::*;
 use crate::device::queue::PROBE_WAIT;
 use crate::time::{Duration, Instant};
@@ -362,13 +361,14 @@ fn a_client_that_reads_is_not_closed_when_a_reply_finds_no_room() {
 
 /// As `a_reply_cut_through_to_a_client_without_room_holds_the_worker_at_most_client_stall`,
 /// but the client's socket never reads as writable (the caller writes nothing to it on its
-/// own), and `reads` says what it shows when tried: a socket's notice of room lags behind a
-/// client that reads slowly. A first reply it holds, then one that does not fit; once that
-/// reply has waited `client_stall`, the client is due to be closed and its socket is tried.
-/// Returns the device and the client; the normal client was served meanwhile.
-fn tried_when_due(store: &mut Storage, reads: impl FnOnce(&mut Remote)) -> (Net<'_>, P) {
+/// own), and `passes_on` says whether it passed on enough of what it held when tried: a
+/// socket's notice of room lags behind a client that reads slowly. A first reply it holds,
+/// then one that does not fit; once that reply has waited `client_stall`, the client is due
+/// to be closed and its socket is tried. Returns the device and the client; the normal
+/// client was served meanwhile.
+fn tried_when_due(store: &mut Storage, passes_on: bool) -> (Net<'_>, P) {
     let (mut net, [_worker, slow, normal]) = echo_and_rationed_client(store);
-    reads(&mut net.remotes[slow]);
+    net.remotes[slow].passes_on = passes_on;
     net.send(slow, &envelope(false, &[1; 2000]));
     net.send(slow, &envelope(false, &[7; 32 << 10]));
     net.pump();
@@ -381,27 +381,27 @@ fn tried_when_due(store: &mut Storage, reads: impl FnOnce(&mut Remote)) -> (Net<
     (net, slow)
 }
 
-/// Its socket takes 16 bytes of the earlier reply whenever it is tried: found reading, it is
-/// kept, for longer as its reading shows that far apart; once its socket takes nothing when
-/// tried, it is closed.
+/// Its socket passed on enough when tried: it reads, and is kept; a reply that finds no room
+/// within `client_stall` of that is let go. Tried again once that is up, it passes nothing
+/// on, and is closed.
 #[test]
-fn a_client_whose_socket_takes_bytes_when_tried_is_not_closed_for_not_reading() {
+fn a_client_whose_socket_passed_bytes_on_is_not_closed_for_not_reading() {
     let mut store = Storage::new(8, 0);
-    let (mut net, slow) = tried_when_due(&mut store, |r| r.room_untold = 16);
+    let (mut net, slow) = tried_when_due(&mut store, true);
     assert!(net.closes.is_empty(), "{:?}", net.closes);
     assert_eq!(net.dev.stats().unread, 0);
-    // It took nothing for 300 ms (`client_stall`) between two takes while behind: it now
-    // counts as reading for four times that. Another reply that finds no room before then
-    // is let go, and it is kept.
-    net.remotes[slow].room_untold = 0;
-    net.run_until(net.now + Duration::from_millis(1100));
+    net.remotes[slow].passes_on = false;
     net.send(slow, &envelope(false, &[8; 32 << 10]));
     net.pump();
     net.run_until(net.now + PROBE_WAIT);
     assert!(net.closes.is_empty(), "{:?}", net.closes);
     assert_eq!(net.dev.stats().dropped.memory, 2);
-    // One after that: tried again, its socket takes nothing, and it is closed.
-    net.run_until(net.now + Duration::from_millis(200));
+    assert_eq!(
+        net.remote(slow).probes,
+        1,
+        "not tried again while it counts as reading"
+    );
+    net.run_until(net.now + net.dev.config().client_stall);
     net.send(slow, &envelope(false, &[9; 32 << 10]));
     net.pump();
     assert!(net.closes.is_empty());
@@ -411,21 +411,11 @@ fn a_client_whose_socket_takes_bytes_when_tried_is_not_closed_for_not_reading() 
     assert_eq!(net.dev.stats().unread, 1);
 }
 
-/// Its socket takes nothing more when tried, but passed on some of what it held (the
-/// kernel's queue for it shrank): that is reading too.
-#[test]
-fn a_client_whose_socket_passed_bytes_on_is_not_closed_for_not_reading() {
-    let mut store = Storage::new(8, 0);
-    let (net, _) = tried_when_due(&mut store, |r| r.passes_on = true);
-    assert!(net.closes.is_empty(), "{:?}", net.closes);
-    assert_eq!(net.dev.stats().unread, 0);
-}
-
-/// And one whose socket neither takes nor passes on anything is closed.
+/// One whose socket passed nothing on is closed.
 #[test]
 fn a_client_whose_socket_shows_nothing_when_tried_is_closed_for_not_reading() {
     let mut store = Storage::new(8, 0);
-    let (net, slow) = tried_when_due(&mut store, |_| {});
+    let (net, slow) = tried_when_due(&mut store, false);
     assert_eq!(net.closes, [(slow, CloseReason::Unread)]);
     assert_eq!(net.dev.stats().unread, 1);
 }
