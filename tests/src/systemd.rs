@@ -223,6 +223,13 @@ impl ConfigRun {
         self.signal("TERM");
     }
 
+    /// Send SIGTERM and wait up to 10 s for it to exit 0 (its stderr in the panic if not).
+    pub fn stop_clean(&mut self) {
+        self.sigterm();
+        let status = self.wait(Duration::from_secs(10));
+        assert_eq!(status.code(), Some(0), "{}", self.stderr());
+    }
+
     /// Write `config` over the file it runs from, and send SIGHUP to reload it.
     pub fn reload(&mut self, config: &str) {
         std::fs::write(&self.config, config).expect("rewrite the config file");

@@ -271,13 +271,7 @@ fn reloads_that_swap_endpoints_and_rename_devices_keep_serving() {
     streams(&[(&c, &b), (&a, &d)]);
     run.assert_running();
     no_panic(&run.stderr());
-    run.sigterm();
-    assert_eq!(
-        run.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        run.stderr()
-    );
+    run.stop_clean();
 }
 
 /// Arguments: frontend, backend, N. Pushes N numbered messages 2 ms apart and checks the PULL
@@ -337,13 +331,7 @@ fn a_sighup_storm_during_traffic_loses_nothing() {
     );
     run.assert_running();
     no_panic(&run.stderr());
-    run.sigterm();
-    assert_eq!(
-        run.wait(Duration::from_secs(10)).code(),
-        Some(0),
-        "{}",
-        run.stderr()
-    );
+    run.stop_clean();
 }
 
 #[test]

@@ -253,8 +253,7 @@ backend = "{}"
     for line in ["feed frontend listening on", "jobs backend listening on"] {
         assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
     }
-    run.sigterm();
-    assert_eq!(run.wait(Duration::from_secs(10)).code(), Some(0));
+    run.stop_clean();
 }
 
 /// Limits that fit `memory_max` but not the memory the system gives (here `ulimit -v`, as a

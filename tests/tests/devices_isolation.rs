@@ -171,6 +171,5 @@ fn a_flooded_streamer_adds_at_most_100_ms_to_a_queue_beside_it() {
         "worst round trip {flooded} ms flooded against {idle} ms idle: {out}"
     );
     run.assert_running();
-    run.sigterm();
-    assert_eq!(run.wait(Duration::from_secs(10)).code(), Some(0));
+    run.stop_clean();
 }

@@ -101,8 +101,7 @@ fn reload_adds_removes_and_restarts_devices() {
         "the worker did not reconnect once: {events:?}"
     );
 
-    run.sigterm();
-    assert_eq!(run.wait(10 * SECOND).code(), Some(0), "{}", run.stderr());
+    run.stop_clean();
 }
 
 /// Sends `N` numbered messages, one a millisecond, on one connection, and prints how often it
@@ -204,8 +203,7 @@ fn an_endpoint_added_by_reload_leaves_the_other_peers_connected() {
         .events(Duration::ZERO)
         .iter()
         .any(|e| e == "DISCONNECTED"));
-    run.sigterm();
-    assert_eq!(run.wait(10 * SECOND).code(), Some(0), "{}", run.stderr());
+    run.stop_clean();
 }
 
 #[test]
@@ -251,8 +249,7 @@ fn a_file_that_cannot_work_is_refused_and_the_old_devices_keep_serving() {
     round_trip(&mut req, &mut rep, b"three");
     let events = rep.events(Duration::ZERO);
     assert!(!events.iter().any(|e| e == "DISCONNECTED"), "{events:?}");
-    run.sigterm();
-    assert_eq!(run.wait(10 * SECOND).code(), Some(0), "{}", run.stderr());
+    run.stop_clean();
 }
 
 #[test]
@@ -298,6 +295,5 @@ fn a_connector_removed_by_reload_ends_its_connection_and_does_not_come_back() {
     let accepted = events.iter().filter(|e| *e == "ACCEPTED").count();
     assert_eq!(accepted, 1, "the connector came back: {events:?}");
     wait_accepting(&back2, true);
-    run.sigterm();
-    assert_eq!(run.wait(10 * SECOND).code(), Some(0), "{}", run.stderr());
+    run.stop_clean();
 }

@@ -146,9 +146,13 @@ fn a_client_stall_of_zero_drops_at_once() {
 /// A queue with an 8 KiB input buffer and `client_stall` at 300 ms, an echo worker, a DEALER
 /// client that reads nothing (paused) with room for 10,000 bytes of replies, and a REQ client.
 fn echo_and_rationed_client(store: &mut Storage) -> (Net<'_>, [P; 3]) {
+    echo_and_rationed_client_stalled(store, Duration::from_millis(300))
+}
+
+fn echo_and_rationed_client_stalled(store: &mut Storage, stall: Duration) -> (Net<'_>, [P; 3]) {
     let mut cfg = DeviceConfig::new(Kind::Queue);
     cfg.input_capacity = 8 << 10;
-    cfg.client_stall = Duration::from_millis(300);
+    cfg.client_stall = stall;
     let mut net = Net::new(cfg, store);
     let worker = net.connect_echo(Dealer);
     let client = net.connect(Frontend, Dealer);
@@ -418,4 +422,19 @@ fn a_client_whose_socket_shows_nothing_when_tried_is_closed_for_not_reading() {
     let (net, slow) = tried_when_due(&mut store, false);
     assert_eq!(net.closes, [(slow, CloseReason::Unread)]);
     assert_eq!(net.dev.stats().unread, 1);
+}
+
+/// With `client_stall` zero a client whose reply finds no room for want of memory is closed
+/// at once, its socket untried ("0 = at once").
+#[test]
+fn with_client_stall_zero_a_client_without_room_is_closed_untried() {
+    let mut store = Storage::new(8, 0);
+    let (mut net, [_worker, slow, _normal]) =
+        echo_and_rationed_client_stalled(&mut store, Duration::ZERO);
+    net.remotes[slow].passes_on = true;
+    net.send(slow, &envelope(false, &[1; 2000]));
+    net.send(slow, &envelope(false, &[7; 32 << 10]));
+    net.pump();
+    assert_eq!(net.closes, [(slow, CloseReason::Unread)]);
+    assert_eq!(net.remote(slow).probes, 0);
 }
