@@ -4,7 +4,8 @@
 //! room, or ask for a peer to be closed, and it says so only through its wake and close lists.
 //! [`DeviceHost::with_device`] is therefore the only way to change the device: it runs the
 //! call and then hands both lists to the connections' [`Signal`]s, so no call site can forget
-//! to (it also tries the sockets the device asks it to, `Device::poll_probe`). Tasks borrow the device only inside such a call, never across an await.
+//! to (it also tries the sockets the device asks it to, `Device::poll_probe`). Tasks borrow
+//! the device only inside such a call, never across an await.
 //!
 //! A host is built on its device's own thread and stays there (`Rc`, `RefCell`). Its storage
 //! (peer slots, subscription entries, read buffer) is allocated before, fallibly, from its
@@ -54,6 +55,13 @@ const TIMER_TICK: CoreDuration = CoreDuration::from_millis(100);
 /// between two bounded parts of it.
 const WORK_GAP: Duration = Duration::from_micros(100);
 const STATS_EVERY: Duration = Duration::from_secs(60);
+/// What a queue client's socket must pass on between two looks, when the device is about to
+/// close it for not reading (`Device::poll_probe`), to count as reading (or all it held, if
+/// less): a window opened a few bytes at a time (a hostile TCP stack) buys no more time than
+/// it did when only our writes counted, about what a socket that reads as writable again
+/// has freed.
+const PROBE_PROGRESS: u32 = 4 << 10;
+
 /// Whether a socket passed on enough between two looks, each the bytes ever written to it and
 /// what it held untaken then: what left its queue is what was written since, less what it
 /// gained; enough is [`PROBE_PROGRESS`], or all it held if less.
@@ -62,13 +70,6 @@ fn passed_on((written, held): (u64, u32), (written_now, held_now): (u64, u32)) -
         i128::from(written_now.saturating_sub(written)) - i128::from(held_now) + i128::from(held);
     passed >= i128::from(PROBE_PROGRESS.min(held.max(1)))
 }
-
-/// What a queue client's socket must pass on between two looks, when the device is about to
-/// close it for not reading (`Device::poll_probe`), to count as reading (or all it held, if
-/// less): a window opened a few bytes at a time (a hostile TCP stack) buys no more time than
-/// it did when only our writes counted, about what a socket that reads as writable again
-/// has freed.
-const PROBE_PROGRESS: u32 = 4 << 10;
 
 /// The process clock as the core sees it: milliseconds since start.
 #[derive(Clone, Copy, Debug)]

@@ -32,6 +32,7 @@ mod lagging;
 mod later;
 mod lifecycle;
 mod memory;
+mod probe;
 mod queue;
 mod regressions;
 mod remote;

@@ -145,11 +145,14 @@ fn a_client_stall_of_zero_drops_at_once() {
 
 /// A queue with an 8 KiB input buffer and `client_stall` at 300 ms, an echo worker, a DEALER
 /// client that reads nothing (paused) with room for 10,000 bytes of replies, and a REQ client.
-fn echo_and_rationed_client(store: &mut Storage) -> (Net<'_>, [P; 3]) {
+pub(super) fn echo_and_rationed_client(store: &mut Storage) -> (Net<'_>, [P; 3]) {
     echo_and_rationed_client_stalled(store, Duration::from_millis(300))
 }
 
-fn echo_and_rationed_client_stalled(store: &mut Storage, stall: Duration) -> (Net<'_>, [P; 3]) {
+pub(super) fn echo_and_rationed_client_stalled(
+    store: &mut Storage,
+    stall: Duration,
+) -> (Net<'_>, [P; 3]) {
     let mut cfg = DeviceConfig::new(Kind::Queue);
     cfg.input_capacity = 8 << 10;
     cfg.client_stall = stall;
@@ -361,80 +364,4 @@ fn a_client_that_reads_is_not_closed_when_a_reply_finds_no_room() {
     assert_eq!(net.dev.stats().unread, 0);
     assert_eq!(net.dev.stats().dropped.memory, 1);
     let _ = worker;
-}
-
-/// As `a_reply_cut_through_to_a_client_without_room_holds_the_worker_at_most_client_stall`,
-/// but the client's socket never reads as writable (the caller writes nothing to it on its
-/// own), and `passes_on` says whether it passed on enough of what it held when tried: a
-/// socket's notice of room lags behind a client that reads slowly. A first reply it holds,
-/// then one that does not fit; once that reply has waited `client_stall`, the client is due
-/// to be closed and its socket is tried. Returns the device and the client; the normal
-/// client was served meanwhile.
-fn tried_when_due(store: &mut Storage, passes_on: bool) -> (Net<'_>, P) {
-    let (mut net, [_worker, slow, normal]) = echo_and_rationed_client(store);
-    net.remotes[slow].passes_on = passes_on;
-    net.send(slow, &envelope(false, &[1; 2000]));
-    net.send(slow, &envelope(false, &[7; 32 << 10]));
-    net.pump();
-    net.send(normal, &envelope(true, &[0]));
-    net.pump();
-    let retry = net.dev.reply_retry().expect("a retry is due");
-    net.run_until(retry + PROBE_WAIT);
-    assert_eq!(net.msgs(normal), [envelope(true, b"re:\0")]);
-    assert_eq!(net.remote(slow).probes, 1, "its socket was tried");
-    (net, slow)
-}
-
-/// Its socket passed on enough when tried: it reads, and is kept; a reply that finds no room
-/// within `client_stall` of that is let go. Tried again once that is up, it passes nothing
-/// on, and is closed.
-#[test]
-fn a_client_whose_socket_passed_bytes_on_is_not_closed_for_not_reading() {
-    let mut store = Storage::new(8, 0);
-    let (mut net, slow) = tried_when_due(&mut store, true);
-    assert!(net.closes.is_empty(), "{:?}", net.closes);
-    assert_eq!(net.dev.stats().unread, 0);
-    net.remotes[slow].passes_on = false;
-    net.send(slow, &envelope(false, &[8; 32 << 10]));
-    net.pump();
-    net.run_until(net.now + PROBE_WAIT);
-    assert!(net.closes.is_empty(), "{:?}", net.closes);
-    assert_eq!(net.dev.stats().dropped.memory, 2);
-    assert_eq!(
-        net.remote(slow).probes,
-        1,
-        "not tried again while it counts as reading"
-    );
-    net.run_until(net.now + net.dev.config().client_stall);
-    net.send(slow, &envelope(false, &[9; 32 << 10]));
-    net.pump();
-    assert!(net.closes.is_empty());
-    net.run_until(net.now + PROBE_WAIT);
-    assert_eq!(net.remote(slow).probes, 2);
-    assert_eq!(net.closes, [(slow, CloseReason::Unread)]);
-    assert_eq!(net.dev.stats().unread, 1);
-}
-
-/// One whose socket passed nothing on is closed.
-#[test]
-fn a_client_whose_socket_shows_nothing_when_tried_is_closed_for_not_reading() {
-    let mut store = Storage::new(8, 0);
-    let (net, slow) = tried_when_due(&mut store, false);
-    assert_eq!(net.closes, [(slow, CloseReason::Unread)]);
-    assert_eq!(net.dev.stats().unread, 1);
-}
-
-/// With `client_stall` zero a client whose reply finds no room for want of memory is closed
-/// at once, its socket untried ("0 = at once").
-#[test]
-fn with_client_stall_zero_a_client_without_room_is_closed_untried() {
-    let mut store = Storage::new(8, 0);
-    let (mut net, [_worker, slow, _normal]) =
-        echo_and_rationed_client_stalled(&mut store, Duration::ZERO);
-    net.remotes[slow].passes_on = true;
-    net.send(slow, &envelope(false, &[1; 2000]));
-    net.send(slow, &envelope(false, &[7; 32 << 10]));
-    net.pump();
-    assert_eq!(net.closes, [(slow, CloseReason::Unread)]);
-    assert_eq!(net.remote(slow).probes, 0);
 }
