@@ -5,7 +5,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TB = os.path.join(ROOT, "target", "bench")
-ZEDGE = os.path.join(ROOT, "target", "release", "zedge")
+# BENCH_ZEDGE=PATH measures another zedge build (an A/B against an older commit, say).
+ZEDGE = os.environ.get("BENCH_ZEDGE") or os.path.join(ROOT, "target", "release", "zedge")
 ZMQ_PROXY = os.path.join(TB, "zmq_proxy")
 ZMQRS = os.path.join(TB, "zmqrs", "release", "zmqrs-proxy")
 ZLOAD = os.path.join(TB, "zload")
