@@ -165,12 +165,30 @@ async fn serve(
     signals: &mut Signals,
     source: Option<&Source>,
 ) -> Result<(), RunError> {
+    let terminated = gw.terminate.1.clone();
     loop {
         let check = async {
             Timer::after(CHECK_EVERY).await;
             None
         };
-        match future::or(async { Some(signals.next().await) }, check).await {
+        let terminate = async {
+            match terminated.recv().await {
+                Ok(name) => Some(Err(name)),
+                Err(_) => future::pending().await,
+            }
+        };
+        let next = future::or(async { Some(Ok(signals.next().await)) }, terminate);
+        let got = match future::or(next, check).await {
+            Some(Err(name)) => {
+                if terminate_device(gw, &name) {
+                    return Ok(());
+                }
+                continue;
+            }
+            Some(Ok(signal)) => Some(signal),
+            None => None,
+        };
+        match got {
             Some(Some(Ok(UnixSignal::Hup))) => match source {
                 Some(src) => reload::reload(gw, src).await,
                 None => warn!(
@@ -189,6 +207,23 @@ async fn serve(
             }
         }
     }
+}
+
+/// A device's control endpoint was sent TERMINATE: it stops (flushing as at SIGTERM) and
+/// retires. True when it was the last device: the process ends, with exit status 0.
+fn terminate_device(gw: &mut Gateway, name: &str) -> bool {
+    let Some(at) = gw.threads.iter().position(|t| t.setup.name == name) else {
+        return false;
+    };
+    let mut t = gw.threads.remove(at);
+    t.stop(Instant::now() + SHUTDOWN_FLUSH, None);
+    gw.retiring.push(t);
+    gw.sync_roster();
+    if gw.threads.is_empty() {
+        info!("the last device was terminated from its control endpoint: exiting");
+        return true;
+    }
+    false
 }
 
 /// Every device stops taking input and flushes on its own thread until the deadline, and

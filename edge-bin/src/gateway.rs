@@ -9,11 +9,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_channel::{Receiver, Sender};
 use log::{info, warn};
 use zedge_core::device::Side;
 
 use crate::admit::side_name;
 use crate::budget::Budget;
+use crate::control::{ControlEndpoint, Steering};
 use crate::endpoint::{Endpoint, Mode};
 use crate::host::{self, Clock};
 use crate::net::{self, BindError};
@@ -38,6 +40,8 @@ pub struct Gateway {
     pub roster: Roster,
     /// What the devices share of `memory_max` at run time.
     pub budget: Arc<Budget>,
+    /// Devices whose control endpoint was sent TERMINATE, by name: the main thread stops them.
+    pub terminate: (Sender<String>, Receiver<String>),
 }
 
 impl Gateway {
@@ -48,6 +52,7 @@ impl Gateway {
             clock,
             roster: Rc::default(),
             budget,
+            terminate: async_channel::unbounded(),
         }
     }
 
@@ -144,7 +149,27 @@ pub fn bind(d: &DeviceSetup, held: &dyn Fn(&Endpoint) -> bool) -> Result<Endpoin
             Mode::Connect => eps.connectors.push((side, ep.clone())),
         }
     }
+    match &d.control {
+        Some(ep) if ep.mode == Mode::Bind && held(ep) => {}
+        Some(ep) => eps.control = Some(control_endpoint(d, ep)?),
+        None => {}
+    }
     Ok(eps)
+}
+
+/// The device's control endpoint, bound if it binds.
+pub fn control_endpoint(d: &DeviceSetup, ep: &Endpoint) -> Result<ControlEndpoint, BindError> {
+    if ep.mode == Mode::Connect {
+        return Ok(ControlEndpoint::Connect(ep.clone()));
+    }
+    let l = net::bind(ep)?;
+    info!("{}control listening on {ep}", host::tag(&d.name));
+    Ok(ControlEndpoint::Listen(l, ep.clone()))
+}
+
+/// Every endpoint a device binds or connects to: its sides' and its control endpoint.
+pub fn all_endpoints(d: &DeviceSetup) -> impl Iterator<Item = &Endpoint> {
+    sides(d).map(|(_, e)| e).chain(d.control.iter())
 }
 
 /// Every endpoint of a device with its side, frontends first.
@@ -160,7 +185,10 @@ pub fn spawn(
     storage: Storage,
     eps: Endpoints,
 ) -> std::io::Result<DeviceThread> {
-    DeviceThread::spawn(d, storage, eps, gw.clock, gw.budget.clone())
+    let steering = Steering {
+        terminate: gw.terminate.0.clone(),
+    };
+    DeviceThread::spawn(d, storage, eps, gw.clock, gw.budget.clone(), steering)
 }
 
 #[cfg(test)]

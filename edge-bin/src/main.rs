@@ -18,6 +18,7 @@ mod bypass;
 mod cli;
 mod config;
 mod connection;
+mod control;
 mod driver;
 mod endpoint;
 mod flush;

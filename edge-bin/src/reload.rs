@@ -81,6 +81,8 @@ impl Plan {
                 plan.restarted.push((d.clone(), "kind"));
             } else if was.tuning != d.tuning {
                 plan.restarted.push((d.clone(), "limits"));
+            } else if !same_control(&was.control, &d.control) {
+                plan.restarted.push((d.clone(), "control endpoint"));
             } else {
                 let add = missing(d, was);
                 let remove = missing(was, d);
@@ -112,6 +114,13 @@ impl Plan {
             && self.removed.is_empty()
             && self.restarted.is_empty()
             && self.rewired.is_empty()
+    }
+}
+
+fn same_control(a: &Option<Endpoint>, b: &Option<Endpoint>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same(a, b),
+        (a, b) => a.is_none() && b.is_none(),
     }
 }
 
@@ -166,8 +175,7 @@ async fn apply(
     let held = |ep: &Endpoint| {
         let bound = |e: &&Endpoint| e.mode == Mode::Bind && e.addr == ep.addr;
         old.iter()
-            .flat_map(gateway::sides)
-            .map(|(_, e)| e)
+            .flat_map(gateway::all_endpoints)
             .any(|e| bound(&e))
     };
     let mut starting = Vec::new();
@@ -307,6 +315,19 @@ fn bind_held(d: &DeviceSetup, held: &dyn Fn(&Endpoint) -> bool, eps: &mut Endpoi
             }
             Err(e) => warn!(
                 "reload: device {:?}: {e}; it runs without that endpoint",
+                d.name
+            ),
+        }
+    }
+    if let Some(ep) = d
+        .control
+        .as_ref()
+        .filter(|ep| ep.mode == Mode::Bind && held(ep))
+    {
+        match gateway::control_endpoint(d, ep) {
+            Ok(c) => eps.control = Some(c),
+            Err(e) => warn!(
+                "reload: device {:?}: {e}; it runs without its control endpoint",
                 d.name
             ),
         }

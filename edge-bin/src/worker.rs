@@ -25,6 +25,7 @@ use zedge_core::device::{Side, Stats};
 
 use crate::admit::{self, side_name, RateLimit};
 use crate::budget::Budget;
+use crate::control::{self, ControlEndpoint, Steering};
 use crate::endpoint::Endpoint;
 use crate::flush;
 use crate::host::{Clock, DeviceHost};
@@ -58,6 +59,7 @@ pub enum Command {
 pub struct Endpoints {
     pub listeners: Vec<(Side, Listener, Endpoint)>,
     pub connectors: Vec<(Side, Endpoint)>,
+    pub control: Option<ControlEndpoint>,
 }
 
 /// What a device thread shows the main thread: its counters, when it last ran its timer
@@ -151,6 +153,7 @@ impl DeviceThread {
         eps: Endpoints,
         clock: Clock,
         budget: Arc<Budget>,
+        steering: Steering,
     ) -> io::Result<DeviceThread> {
         let (tx, rx) = async_channel::unbounded();
         let pulse = Arc::new(Pulse::new());
@@ -162,7 +165,7 @@ impl DeviceThread {
                 let _ending = Ending(p.clone());
                 let host = Rc::new(DeviceHost::start(&d, storage, clock, budget));
                 let ex = Rc::new(LocalExecutor::new());
-                async_io::block_on(ex.run(serve(host, ex.clone(), eps, rx, p)));
+                async_io::block_on(ex.run(serve(host, ex.clone(), eps, rx, p, steering)));
             })?;
         Ok(DeviceThread {
             setup,
@@ -220,6 +223,7 @@ async fn serve(
     eps: Endpoints,
     rx: Receiver<Command>,
     pulse: Arc<Pulse>,
+    steering: Steering,
 ) {
     let refusals = Rc::new(RateLimit::default());
     let listen = |side, l, ep: Endpoint| {
@@ -251,6 +255,9 @@ async fn serve(
     for (side, ep) in eps.connectors {
         served.push(connect(side, ep));
     }
+    let control = eps
+        .control
+        .map(|c| ex.spawn(control::serve(host.clone(), ex.clone(), c, steering)));
     let timers = ex.spawn(host.clone().run_timers());
     let beats = ex.spawn(beat(host.clone(), pulse));
     let (deadline, closed) = loop {
@@ -277,6 +284,9 @@ async fn serve(
         }
     };
     host.stop();
+    if let Some(c) = control {
+        c.cancel().await;
+    }
     let mut connectors = Vec::new();
     for s in served {
         if s.listens {

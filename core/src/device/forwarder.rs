@@ -198,6 +198,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if subscribe {
             match subs.subscribe(&mut peer.subs, topic) {
                 Ok(Some((id, new))) if upstream => {
+                    self.passed_up(topic.len());
                     self.extra_steps += self.settle(id, new);
                 }
                 Ok(_) => {}
@@ -206,12 +207,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
         } else {
             match subs.unsubscribe(&mut peer.subs, topic) {
                 Some(Some(id)) if upstream => {
+                    self.passed_up(topic.len());
                     self.extra_steps += self.settle(id, false);
                 }
                 Some(Some(id)) => subs.release(id),
                 Some(None) | None => {}
             }
         }
+    }
+
+    /// A subscription or cancellation of a `topic_len`-byte topic goes upstream: libzmq's
+    /// XPUB would hand it to its proxy (non-verbose: the first subscription to a topic, the
+    /// last cancellation), as a message of a byte more than the topic.
+    pub(super) fn passed_up(&mut self, topic_len: usize) {
+        self.stats.proxy_view.up.add(topic_len as u64 + 1);
     }
 
     /// A subscription with a topic over [`MAX_TOPIC`](super::MAX_TOPIC), whose bytes the

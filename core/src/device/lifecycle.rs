@@ -62,7 +62,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// The peer's handshake finished.
-    pub(super) fn on_ready(&mut self, idx: u32) {
+    pub(super) fn on_ready(&mut self, idx: u32, identity_len: usize) {
+        if let (Some(p), Ok(len @ 1..)) = (self.peer_mut(idx), u8::try_from(identity_len)) {
+            p.id_len = len;
+        }
         // Our READY (owed since the peer's greeting) must precede any subscription we send.
         self.flush_control(idx);
         let Some(side) = self.peer(idx).map(|p| p.side) else {

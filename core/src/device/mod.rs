@@ -60,7 +60,7 @@ pub use flight::SHARE_MIN;
 pub use kind::{Kind, Side};
 pub use peer::PROGRESS_BYTES;
 pub use slots::Slot;
-pub use stats::{Drops, SideStats, Stats, SubscriptionRefusals};
+pub use stats::{Drops, ProxyStats, SideStats, Stats, SubscriptionRefusals, Tally};
 pub use subs::{
     PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC, SHARE_OF_FREE,
 };
@@ -183,6 +183,8 @@ pub struct Device<'s, Q> {
     shed_at: Instant,
     /// Whose subscription was refused last, per cause (in [`Refusal::ALL`]'s order).
     last_refused: [Option<PeerId>; 4],
+    /// No message starts moving from either side ([`Device::pause`]).
+    paused: bool,
     /// Frame heads the pump read looking for the ends of messages: its work.
     #[cfg(test)]
     scanned: u64,
@@ -224,6 +226,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             reply_retry: None,
             shed_at: Instant::ZERO,
             last_refused: [None; 4],
+            paused: false,
             #[cfg(test)]
             scanned: 0,
         }
@@ -243,6 +246,24 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     /// Every counter.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Stop (`true`) or restart moving messages, as libzmq's steerable proxy does on PAUSE and
+    /// RESUME: while paused no message starts from either side, and a source with one to send
+    /// waits for the restart as it waits for room, so its input backs up to its peer and
+    /// nothing is lost. Messages under way finish; handshakes, heartbeats and subscriptions go
+    /// on, and what is queued is still written.
+    pub fn pause(&mut self, on: bool) {
+        if self.paused && !on {
+            self.paused = false;
+            self.wake_all_blocked();
+        }
+        self.paused = on;
+    }
+
+    /// Whether [`Device::pause`] holds it.
+    pub fn paused(&self) -> bool {
+        self.paused
     }
 
     /// Subscriptions held now (distinct subscriber and topic pairs), and the most the table can

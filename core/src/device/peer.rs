@@ -140,7 +140,14 @@ pub(crate) struct Peer<Q> {
     /// The message it sends was in progress at the end of a call: its destinations were held
     /// where other sources could find them busy.
     pub(crate) spanned: bool,
+    /// The length of the routing frame libzmq's ROUTER would put before its messages: its
+    /// Identity property's, or 5 bytes (`ProxyStats`).
+    pub(crate) id_len: u8,
 }
+
+/// The length of the routing id libzmq's ROUTER gives a peer that names none: a zero byte
+/// and a 32-bit counter.
+pub(crate) const LIBZMQ_ID_LEN: u8 = 5;
 
 impl<Q> Peer<Q> {
     /// `idx`: its slot, the name the subscription table knows it by.
@@ -165,6 +172,7 @@ impl<Q> Peer<Q> {
             took_at: now,
             probed_at: None,
             later: (0, 0),
+            id_len: LIBZMQ_ID_LEN,
             upstream: Cursor::NONE,
             scan: 0,
             awaits: 0,

@@ -58,6 +58,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
             Ok(Some(command)) => return self.feed(idx, rest, Some(command), now),
             _ => return self.feed(idx, rest, None, now),
         };
+        if self.paused {
+            self.block(idx);
+            return Ok(0);
+        }
         // Store and forward: a message is routed once all of it is here, so a sender that
         // is slow or stalls holds no destination meanwhile. One that cannot all be here (the
         // buffer is full, or its first frame alone is larger) is cut through once the first
@@ -179,7 +183,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         match input.event {
             None => {}
-            Some(Event::Ready(_)) => self.on_ready(idx),
+            Some(Event::Ready(r)) => self.on_ready(idx, r.identity.len()),
             Some(Event::Subscribe(topic)) => self.on_subscription(idx, topic, true),
             Some(Event::Cancel(topic)) => self.on_subscription(idx, topic, false),
             Some(Event::TopicTooLong { subscribe, .. }) => self.on_topic_too_long(idx, subscribe),
@@ -200,6 +204,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let side = peer.side;
         let last_frame = !head.more;
         let mut copy = false;
+        // Data libzmq's proxy would never see (from a side it does not read).
+        let mut unseen = false;
         match &mut peer.src {
             Src::Forwarding { first, last, .. } => {
                 // A reply's routing frame was used to route it; the client never sees it.
@@ -207,8 +213,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 *first = false;
                 *last = last_frame;
             }
-            Src::Discarding { last } => *last = last_frame,
+            Src::Discarding { last } => {
+                *last = last_frame;
+                unseen = !kind.routes_from(side);
+            }
             Src::Idle => {
+                unseen = true;
                 // Data from a side whose messages go nowhere (subscribers, PULL workers).
                 if head.more || !whole {
                     peer.src = Src::Discarding { last: last_frame };
@@ -219,7 +229,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if copy {
             self.copy_to_dests(idx, Some(head), chunk);
         }
+        if unseen {
+            self.stats.proxy_view.unseen(side).add(head.len);
+        }
         let side_stats = self.side_stats(side);
+        side_stats.frames_in += 1;
         side_stats.bytes_in += head.len;
         if last_frame {
             side_stats.msgs_in += 1;

@@ -2,13 +2,14 @@
 //! with room behind a routing frame that names the client; the worker's reply comes back
 //! behind the same frame, which routes it to that client alone and is then dropped.
 
+use super::peer::LIBZMQ_ID_LEN;
 use super::pump::Route;
 use super::{ByteQueue, CloseReason, Device, Kind, PeerId, Side};
 use crate::time::Duration;
 use crate::wire::frame::FrameHead;
 
 /// Length of the routing frame a queue puts before each request: 0x00, slot, generation.
-const ROUTING_ID_LEN: usize = 9;
+pub(super) const ROUTING_ID_LEN: usize = 9;
 
 /// How often a worker whose reply waits for memory at a client that holds nothing looks
 /// again, besides being woken when memory is given back.
@@ -49,6 +50,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if self.push_to(worker, &frame) {
             self.stats.backend.bytes_out += ROUTING_ID_LEN as u64;
         }
+        // libzmq's ROUTER puts a routing frame of its own before the request.
+        let id_len = self.peer(idx).map_or(0, |c| c.id_len);
+        self.stats.proxy_view.ids_in.add(u64::from(id_len));
         Route::Go
     }
 
@@ -69,6 +73,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // otherwise never be at `worker_inflight`); one to a client that left does.
         if !matches!(route, Route::Blocked) && routing_frame(head, prefix).is_some() {
             self.answered(idx);
+            // In libzmq's proxy the routing frame would be libzmq's id for the client.
+            let client = self.reply_target(head, prefix).and_then(|c| self.peer(c));
+            let id_len = client.map_or(LIBZMQ_ID_LEN, |c| c.id_len);
+            self.stats.proxy_view.reply_ids.add(u64::from(id_len));
         }
         route
     }

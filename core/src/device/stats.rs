@@ -8,6 +8,8 @@ pub struct SideStats {
     pub msgs_in: u64,
     /// Body bytes of those messages, frame headers not counted.
     pub bytes_in: u64,
+    /// The frames (message parts) of those messages.
+    pub frames_in: u64,
     /// Messages and bytes queued to this side's peers (a fanned-out message counts per copy).
     pub msgs_out: u64,
     /// Body bytes of those messages, per copy, frame headers not counted.
@@ -67,6 +69,63 @@ impl Drops {
     }
 }
 
+/// Messages (frames: each part of a multipart message is one) and their body bytes, as
+/// libzmq's proxy counts them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Tally {
+    /// Message parts.
+    pub msgs: u64,
+    /// Their body bytes.
+    pub bytes: u64,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, bytes: u64) {
+        self.msgs += 1;
+        self.bytes += bytes;
+    }
+}
+
+/// What libzmq's `zmq_proxy_steerable` would report in its STATISTICS reply for the same
+/// traffic (libzmq 4.3.5 and later): every part of a message is counted as one, bytes are
+/// frame bodies, and a part counts as sent once the proxy has handed it to the other side's
+/// socket, whether that socket then delivers it to one peer, several (a forwarder's
+/// subscribers: once, however many), or none (a subscriber at its mark, a reply to a
+/// client that left). A queue's requests carry the routing frame libzmq's ROUTER would put
+/// before them (the client's identity, or 5 bytes), and its replies the same frame in
+/// place of ours. A forwarder's subscribers "send" the subscriptions that travel upstream
+/// (the first to a topic, the last cancel), as libzmq's XPUB hands them to its proxy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ProxyStats {
+    /// Received from the frontend's peers.
+    pub frontend_in: Tally,
+    /// Sent to the frontend's peers (a queue's replies, a forwarder's subscriptions).
+    pub frontend_out: Tally,
+    /// Received from the backend's peers (replies, subscriptions).
+    pub backend_in: Tally,
+    /// Sent to the backend's peers.
+    pub backend_out: Tally,
+}
+
+impl ProxyStats {
+    /// The eight numbers in libzmq's order: frontend received messages and bytes, sent
+    /// messages and bytes, then the same for the backend.
+    pub const fn libzmq_order(&self) -> [u64; 8] {
+        [
+            self.frontend_in.msgs,
+            self.frontend_in.bytes,
+            self.frontend_out.msgs,
+            self.frontend_out.bytes,
+            self.backend_in.msgs,
+            self.backend_in.bytes,
+            self.backend_out.msgs,
+            self.backend_out.bytes,
+        ]
+    }
+}
+
 /// All counters of a device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -92,4 +151,56 @@ pub struct Stats {
     pub lagging: u64,
     /// Subscriptions refused, by cause (their sum is `dropped.subscriptions`).
     pub refused_subscriptions: SubscriptionRefusals,
+    /// What it takes to tell the traffic as libzmq's steerable proxy counts it
+    /// ([`Stats::proxy`]) from the counters above.
+    pub(crate) proxy_view: ProxyView,
+}
+
+impl Stats {
+    /// The traffic as libzmq's steerable proxy would count it (its STATISTICS).
+    pub fn proxy(&self) -> ProxyStats {
+        let v = &self.proxy_view;
+        let (f, b) = (&self.frontend, &self.backend);
+        let frontend_in = Tally {
+            msgs: (f.frames_in + v.ids_in.msgs).saturating_sub(v.unseen[0].msgs),
+            bytes: (f.bytes_in + v.ids_in.bytes).saturating_sub(v.unseen[0].bytes),
+        };
+        // Replies came with our routing frame; libzmq's would be its id for the client.
+        let ours = v.reply_ids.msgs * super::queue::ROUTING_ID_LEN as u64;
+        let backend_in = Tally {
+            msgs: (b.frames_in + v.up.msgs).saturating_sub(v.unseen[1].msgs),
+            bytes: (b.bytes_in + v.up.bytes + v.reply_ids.bytes)
+                .saturating_sub(v.unseen[1].bytes + ours),
+        };
+        // libzmq's proxy sends each part it received on at once, and the send succeeds
+        // whether the part then reaches one peer, several or none.
+        ProxyStats {
+            frontend_in,
+            frontend_out: backend_in,
+            backend_in,
+            backend_out: frontend_in,
+        }
+    }
+}
+
+/// Where the frames and bytes the sides received differ from what libzmq's proxy would
+/// have read (each counted off the message path).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) struct ProxyView {
+    /// Data from a side the proxy does not read (subscribers, PULL workers), per side.
+    pub(crate) unseen: [Tally; 2],
+    /// The routing frames libzmq's ROUTER would put before the requests read.
+    pub(crate) ids_in: Tally,
+    /// Replies that came with our routing frame, and libzmq's id for their clients.
+    pub(crate) reply_ids: Tally,
+    /// Subscriptions and cancellations that went upstream (libzmq's XPUB would hand them to
+    /// the proxy).
+    pub(crate) up: Tally,
+}
+
+impl ProxyView {
+    pub(crate) fn unseen(&mut self, side: super::Side) -> &mut Tally {
+        &mut self.unseen[side as usize]
+    }
 }

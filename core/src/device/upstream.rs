@@ -239,6 +239,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     continue;
                 }
                 if upstream {
+                    self.passed_up(self.subs.topic(id).len());
                     let n = self.settle(id, false);
                     *budget = budget.saturating_sub(n);
                 } else {

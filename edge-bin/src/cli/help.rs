@@ -27,6 +27,9 @@ Endpoints (repeat an option for several; @ or no prefix binds, > connects):
   --backend EP               default tcp://*:5560
       tcp://*:PORT  tcp://0.0.0.0:PORT  tcp://[::1]:PORT  tcp://HOST:PORT
       ipc:///run/zedge/x.ipc  >tcp://upstream:5559
+  --control EP               a control endpoint for REQ clients, as libzmq's
+                             zmq_proxy_steerable: PAUSE, RESUME, TERMINATE, STATISTICS
+                             (8 counters), and STATS (every counter, JSON); none by default
 
 Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --max-msg-size BYTES       largest message accepted [default: 64M]

@@ -76,6 +76,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let mut config: Option<PathBuf> = None;
     let mut frontends = Vec::new();
     let mut backends = Vec::new();
+    let mut control = None;
     let mut given: Vec<(Opt, setup::Value)> = Vec::new();
     let mut verbosity = 0u8;
     // The first option that only makes sense for a device given on the command line, and
@@ -89,7 +90,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                     Some(format!("set {} at the top of the file", opt.key()))
                 }
                 (Some(opt), _) => Some(in_device_table(opt.key())),
-                (None, "frontend" | "backend") => Some(in_device_table(name)),
+                (None, "frontend" | "backend" | "control") => Some(in_device_table(name)),
                 _ => None,
             };
             if let Some(instead) = instead {
@@ -111,6 +112,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             Short('c') | Long("config") => config = Some(p.value()?.into()),
             Long("frontend") => frontends.push(endpoint(&mut p)?),
             Long("backend") => backends.push(endpoint(&mut p)?),
+            Long("control") => control = Some(endpoint(&mut p)?),
             Value(v) if command.is_none() => command = Some(v.string()?),
             Value(v) if command.as_deref() == Some("check-config") && file.is_none() => {
                 file = Some(v.into())
@@ -171,6 +173,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let mut process = WrittenProcess::default();
     written.frontends = frontends;
     written.backends = backends;
+    written.control = control;
     for (opt, value) in given {
         if opt.is_process() {
             process.set(opt, value, Origin::Flag);

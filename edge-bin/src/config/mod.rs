@@ -183,6 +183,24 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             }
         }
         [written.frontends, written.backends] = sides;
+        if let Some(ep) = raw.control {
+            let span = ep.span();
+            let ep = ep.into_inner().0;
+            if ep.mode == Mode::Bind {
+                if let Some((_, owner, line)) = binds.iter().find(|(b, ..)| clash(b, &ep)) {
+                    return Err(key_err(
+                        span,
+                        "control",
+                        format!(
+                            "{ep} is bound already by {owner} (line {line}); \
+                             bind each address in one place only"
+                        ),
+                    ));
+                }
+                binds.push((ep.clone(), dev_label.clone(), line_of(text, span.start)));
+            }
+            written.control = Some(ep);
+        }
         let setup = written.build().map_err(|e| match &e {
             SettingError::Option {
                 opt,

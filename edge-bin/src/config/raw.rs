@@ -48,6 +48,7 @@ pub struct RawDevice {
     pub classic: Option<Spanned<Value>>,
     pub frontend: Spanned<Endpoints>,
     pub backend: Spanned<Endpoints>,
+    pub control: Option<Spanned<EndpointValue>>,
     pub max_msg_size: Option<Spanned<Value>>,
     pub queue_hwm: Option<Spanned<Value>>,
     pub max_peers: Option<Spanned<Value>>,

@@ -30,6 +30,9 @@ pub fn summary(cfg: &Config, file: &str) -> String {
         let _ = writeln!(out, "  {}: {}{classic}", d.name, kind_name(d.kind));
         let _ = writeln!(out, "    frontend  {}", list(&d.frontends));
         let _ = writeln!(out, "    backend   {}", list(&d.backends));
+        if let Some(c) = &d.control {
+            let _ = writeln!(out, "    control   {}", list(std::slice::from_ref(c)));
+        }
         let subs = match d.kind {
             Kind::Forwarder { .. } => format!(
                 ", {} subscriptions ({} per peer)",

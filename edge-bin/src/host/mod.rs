@@ -89,7 +89,7 @@ impl Clock {
         Instant::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
     }
 
-    fn to_std(self, t: Instant) -> StdInstant {
+    pub fn to_std(self, t: Instant) -> StdInstant {
         self.start + Duration::from_millis(t.as_millis())
     }
 }
@@ -154,6 +154,9 @@ impl std::hash::Hasher for IdHasher {
 pub struct DeviceHost {
     /// Starts every log line about this device: `"name "`, or nothing for the command line's.
     tag: String,
+    /// Its name (empty for the command line's) and when it started.
+    name: String,
+    started: StdInstant,
     dev: RefCell<Dev>,
     conns: RefCell<HashMap<PeerId, Handle, ById>>,
     /// Where the frames are in each connection's output, for the report at stop.
@@ -203,6 +206,8 @@ impl DeviceHost {
         let seed = [fastrand::u64(..), fastrand::u64(..)];
         DeviceHost {
             tag: tag(&d.name),
+            name: d.name.clone(),
+            started: StdInstant::now(),
             dev: RefCell::new(Device::new(cfg, peers, subs, seed)),
             conns: RefCell::new(HashMap::default()),
             frames: RefCell::new(HashMap::default()),
@@ -329,6 +334,19 @@ impl DeviceHost {
 
     pub fn tag(&self) -> &str {
         &self.tag
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// How long the device has run.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 
     pub fn stats(&self) -> Stats {

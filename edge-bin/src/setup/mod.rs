@@ -114,6 +114,8 @@ pub struct DeviceSetup {
     pub tuning: Tuning,
     pub frontends: Vec<Endpoint>,
     pub backends: Vec<Endpoint>,
+    /// Where its control endpoint is (`crate::control`), if it has one.
+    pub control: Option<Endpoint>,
 }
 
 impl DeviceSetup {

@@ -23,6 +23,7 @@ pub struct Written {
     /// requires both).
     pub frontends: Vec<Endpoint>,
     pub backends: Vec<Endpoint>,
+    pub control: Option<Endpoint>,
     options: [Option<(Value, Origin)>; Opt::DEVICE.len()],
 }
 
@@ -33,6 +34,7 @@ impl Written {
             kind,
             frontends: Vec::new(),
             backends: Vec::new(),
+            control: None,
             options: Default::default(),
         }
     }
@@ -92,6 +94,7 @@ impl Written {
             tuning: t,
             frontends: or_default(self.frontends, DEFAULT_FRONTEND),
             backends: or_default(self.backends, DEFAULT_BACKEND),
+            control: self.control,
         };
         setup
             .device_config()

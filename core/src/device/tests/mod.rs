@@ -39,6 +39,7 @@ mod remote;
 mod sequences;
 mod sharing;
 mod slow_clients;
+mod steering;
 mod streamer;
 mod subscriptions;
 mod turns;
