@@ -173,14 +173,14 @@ async fn serve(
         };
         let terminate = async {
             match terminated.recv().await {
-                Ok(name) => Some(Err(name)),
+                Ok(id) => Some(Err(id)),
                 Err(_) => future::pending().await,
             }
         };
         let next = future::or(async { Some(Ok(signals.next().await)) }, terminate);
         let got = match future::or(next, check).await {
-            Some(Err(name)) => {
-                if terminate_device(gw, &name) {
+            Some(Err(id)) => {
+                if terminate_device(gw, id) {
                     return Ok(());
                 }
                 continue;
@@ -209,10 +209,12 @@ async fn serve(
     }
 }
 
-/// A device's control endpoint was sent TERMINATE: it stops (flushing as at SIGTERM) and
-/// retires. True when it was the last device: the process ends, with exit status 0.
-fn terminate_device(gw: &mut Gateway, name: &str) -> bool {
-    let Some(at) = gw.threads.iter().position(|t| t.setup.name == name) else {
+/// A device's control endpoint was sent TERMINATE: its thread stops (flushing as at SIGTERM)
+/// and retires (a reload that still lists the device starts it again). True when it was the
+/// last device: the process ends, with exit status 0.
+fn terminate_device(gw: &mut Gateway, thread: u64) -> bool {
+    // A thread a reload has stopped meanwhile is gone from `threads`: nothing to do.
+    let Some(at) = gw.threads.iter().position(|t| t.id == thread) else {
         return false;
     };
     let mut t = gw.threads.remove(at);

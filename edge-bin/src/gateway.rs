@@ -40,8 +40,9 @@ pub struct Gateway {
     pub roster: Roster,
     /// What the devices share of `memory_max` at run time.
     pub budget: Arc<Budget>,
-    /// Devices whose control endpoint was sent TERMINATE, by name: the main thread stops them.
-    pub terminate: (Sender<String>, Receiver<String>),
+    /// Device threads whose control endpoint was sent TERMINATE, by id: the main thread stops
+    /// them.
+    pub terminate: (Sender<u64>, Receiver<u64>),
 }
 
 impl Gateway {
@@ -187,6 +188,7 @@ pub fn spawn(
 ) -> std::io::Result<DeviceThread> {
     let steering = Steering {
         terminate: gw.terminate.0.clone(),
+        thread: 0,
     };
     DeviceThread::spawn(d, storage, eps, gw.clock, gw.budget.clone(), steering)
 }

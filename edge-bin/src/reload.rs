@@ -140,6 +140,14 @@ pub async fn reload(gw: &mut Gateway, src: &Source) {
         Ok(cfg) => cfg,
         Err(e) => return refuse(&e.to_string()),
     };
+    // A device stopped from its control endpoint (TERMINATE) may still hold its ports for the
+    // second of its flush: one the file still lists starts again, on them.
+    let give_up = Instant::now() + LET_GO;
+    gw.reap();
+    while !gw.retiring.is_empty() && Instant::now() < give_up {
+        Timer::after(Duration::from_millis(20)).await;
+        gw.reap();
+    }
     let old: Vec<DeviceSetup> = gw.threads.iter().map(|t| t.setup.clone()).collect();
     let plan = Plan::new(&old, &cfg.devices);
     if let Err(why) = apply(gw, &old, plan, &cfg.devices).await {

@@ -136,6 +136,8 @@ impl Drop for Ending {
 /// A running device thread, seen from the main thread.
 #[derive(Debug)]
 pub struct DeviceThread {
+    /// Unique in the process: a device restarted by a reload is another thread.
+    pub id: u64,
     pub setup: DeviceSetup,
     tx: Sender<Command>,
     pub pulse: Arc<Pulse>,
@@ -153,8 +155,11 @@ impl DeviceThread {
         eps: Endpoints,
         clock: Clock,
         budget: Arc<Budget>,
-        steering: Steering,
+        mut steering: Steering,
     ) -> io::Result<DeviceThread> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        steering.thread = id;
         let (tx, rx) = async_channel::unbounded();
         let pulse = Arc::new(Pulse::new());
         let d = setup.clone();
@@ -168,6 +173,7 @@ impl DeviceThread {
                 async_io::block_on(ex.run(serve(host, ex.clone(), eps, rx, p, steering)));
             })?;
         Ok(DeviceThread {
+            id,
             setup,
             tx,
             pulse,

@@ -305,7 +305,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
         peer.blocked = true;
         let baton = mem::take(&mut peer.baton);
         let front = peer.turn_due;
-        self.recheck_at.get_or_insert(now + RECHECK);
+        // Paused, no source can take a turn: RESUME wakes them all.
+        let paused = self.paused;
+        if !paused {
+            self.recheck_at.get_or_insert(now + RECHECK);
+        }
         if !front {
             self.push_list(ListKind::Blocked, idx);
             return;
@@ -326,7 +330,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 self.blocked.tail = Some(idx);
             }
         }
-        if baton {
+        if baton && !paused {
             self.wake_next();
         }
     }

@@ -47,7 +47,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if self.recheck_at.is_some_and(|t| t <= now) {
             self.wake_all_blocked();
         }
-        let progress = self.cfg.progress_timeout;
+        let (progress, paused) = (self.cfg.progress_timeout, self.paused);
         for idx in 0..self.slots.len() as u32 {
             let Some(peer) = self.peer_mut(idx) else {
                 continue;
@@ -75,6 +75,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             if peer.session.poll_timeout().is_none_or(|t| t > now) {
                 continue;
+            }
+            if paused && peer.blocked {
+                // Its input waits for RESUME, PONGs and all: not a dead peer.
+                peer.session.input_held(now);
             }
             match peer.session.handle_timeout(now) {
                 Ok(()) => self.flush_control(idx),

@@ -62,10 +62,12 @@ pub enum ControlEndpoint {
 }
 
 /// What a control connection needs beyond the device: how to ask the main thread to stop
-/// the device (the device's name goes to it).
+/// the device's thread (its [`DeviceThread::id`](crate::worker::DeviceThread) goes to it).
 #[derive(Clone, Debug)]
 pub struct Steering {
-    pub terminate: Sender<String>,
+    pub terminate: Sender<u64>,
+    /// Set by [`DeviceThread::spawn`](crate::worker::DeviceThread::spawn).
+    pub thread: u64,
 }
 
 /// Serve the control endpoint, forever (the device's thread cancels it when it stops).
@@ -117,8 +119,10 @@ async fn accept_loop(
             );
             drop(live.pop_front());
         }
-        let (host, steering) = (host.clone(), steering.clone());
-        live.push_back(ex.spawn(async move { converse(&host, stream, &steering).await }));
+        let (host2, steering) = (host.clone(), steering.clone());
+        live.push_back(ex.spawn(async move { converse(&host2, stream, &steering).await }));
+        // A flood of connections takes turns with the device's peers.
+        l.ready().await;
     }
 }
 
@@ -159,8 +163,9 @@ async fn converse(host: &DeviceHost, stream: Stream, steering: &Steering) {
                 "{}TERMINATE from the control endpoint: stopping",
                 host.tag()
             );
-            let _ = steering.terminate.try_send(host.name().to_owned());
+            let _ = steering.terminate.try_send(steering.thread);
         }
+        ch.take_turns().await;
     }
 }
 

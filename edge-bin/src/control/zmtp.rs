@@ -17,6 +17,9 @@ use crate::net::Stream;
 
 /// How long a write may wait for the peer to read before the connection is given up.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most frames of one message: empty frames count nothing against the size limit, and
+/// each would cost a vector.
+pub const MAX_FRAMES: usize = 16;
 
 /// A message as its frames.
 pub type Message = Vec<Vec<u8>>;
@@ -63,7 +66,12 @@ impl Channel {
             }
             match self.stream.read_spare(&mut self.input) {
                 Ok(0) => return Ok(None),
-                Ok(_) => continue,
+                Ok(_) => {
+                    // One read per look of the reactor: a peer that keeps sending does not
+                    // keep the device's peers waiting.
+                    self.stream.ready().await;
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
@@ -102,6 +110,11 @@ impl Channel {
             let (consumed, mut done) = (got.consumed, None);
             match got.event {
                 Some(Event::Frame(f)) => {
+                    if self.partial.len() >= MAX_FRAMES {
+                        return Err(io::Error::other(format!(
+                            "a message of more than {MAX_FRAMES} frames"
+                        )));
+                    }
                     self.partial.push(f.chunk.to_vec());
                     self.more = f.more;
                     if f.is_whole() && !f.more {
@@ -124,6 +137,12 @@ impl Channel {
                 return Ok(done);
             }
         }
+    }
+
+    /// Until the reactor has looked at the socket again: one message per look, so a client
+    /// sending requests back to back takes its turn with the device's peers.
+    pub async fn take_turns(&self) {
+        self.stream.ready().await;
     }
 
     /// Send a message of `frames` (at least one).

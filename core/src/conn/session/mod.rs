@@ -241,6 +241,15 @@ impl Session {
         self.rx.body_left == 0
     }
 
+    /// The peer's input waits, unread, because the caller holds it back (a paused device):
+    /// its silence is not taken for a dead peer (counted as traffic for the heartbeat and
+    /// TTL timers).
+    pub fn input_held(&mut self, now: Instant) {
+        if matches!(self.state, State::Active { .. }) {
+            self.timers.on_rx(now);
+        }
+    }
+
     /// Take in bytes from the peer; see the module docs.
     pub fn handle_input<'a>(
         &mut self,

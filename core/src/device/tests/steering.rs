@@ -137,3 +137,33 @@ fn paused_a_reply_waits_too_and_resumed_reaches_its_client() {
     assert_eq!(net.msgs(client), [envelope(true, b"a")]);
     net.assert_healthy();
 }
+
+/// Paused for longer than the heartbeat timeout: the sources it holds back, whose PONGs wait
+/// behind their messages, are not taken for dead, and lose nothing.
+#[test]
+fn a_long_pause_closes_no_peer_whose_input_it_holds_back() {
+    use crate::conn::Heartbeat;
+    use crate::time::Duration;
+    let mut cfg = DeviceConfig::new(Kind::Streamer);
+    cfg.heartbeat = Heartbeat::every(Duration::from_millis(1000));
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    net.dev.pause(true);
+    let sent: Vec<Msg> = (0..10).map(|i| tagged(0, i, &[30])).collect();
+    for m in &sent {
+        net.send(producer, m);
+    }
+    net.pump();
+    net.run_until(net.now + Duration::from_secs(30));
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    assert!(net.msgs(worker).is_empty());
+    net.dev.pause(false);
+    net.pump();
+    assert_eq!(net.msgs(worker), sent);
+    net.run_until(net.now + Duration::from_secs(10));
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    net.assert_healthy();
+}
