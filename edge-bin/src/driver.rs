@@ -29,6 +29,7 @@ use log::{debug, error, info, warn};
 use crate::budget::Budget;
 use crate::gateway::{self, Gateway};
 use crate::host::Clock;
+use crate::metrics;
 use crate::net::BindError;
 use crate::notify::{self, Notifier};
 use crate::reload::{self, Source};
@@ -105,8 +106,16 @@ pub fn run(
         let eps = gateway::bind(d, &|_| false).map_err(|e| RunError::Bind(d.name.clone(), e))?;
         bound.push(eps);
     }
+    let metrics = match process.metrics {
+        Some(addr) => Some(
+            metrics::bind(addr)
+                .map_err(|e| RunError::Bind(String::new(), BindError::on(addr, e)))?,
+        ),
+        None => None,
+    };
     let budget = usize::try_from(memory.budget()).unwrap_or(usize::MAX);
     let mut gw = Gateway::new(Clock::start(), Arc::new(Budget::new(budget)));
+    gw.metrics = process.metrics;
     for ((d, s), eps) in devices.into_iter().zip(storage).zip(bound) {
         let name = d.name.clone();
         let t = gateway::spawn(&gw, d, s, eps).map_err(|e| RunError::Thread(name, e))?;
@@ -135,7 +144,7 @@ pub fn run(
         n.send(&format!("READY=1\nSTATUS={ready}"));
     }
 
-    let ex = LocalExecutor::new();
+    let ex: Rc<LocalExecutor<'static>> = Rc::new(LocalExecutor::new());
     // Not async-io's `block_on`: that one drives the reactor while it waits, and the main
     // thread, which only waits for signals and timers, would then take the reactor from the
     // device threads, which must wait for it to wake them for their own sockets (measured:
@@ -145,6 +154,15 @@ pub fn run(
         let systemd = notifier
             .clone()
             .map(|n| ex.spawn(notify::run(n, ready, status, healthy)));
+        let metrics = metrics.map(|l| {
+            info!(
+                "metrics on http://{}/metrics",
+                l.get_ref()
+                    .local_addr()
+                    .map_or_else(|_| "?".into(), |a| a.to_string())
+            );
+            ex.spawn(metrics::serve(ex.clone(), l, gw.roster.clone()))
+        });
         let outcome = serve(&mut gw, &mut signals, source.as_ref()).await;
         info!("stopping: no new connections, flushing output for up to {SHUTDOWN_FLUSH:?}");
         stopping.set(true);
@@ -153,6 +171,9 @@ pub fn run(
         }
         shutdown(&mut gw, &mut signals).await;
         if let Some(task) = systemd {
+            task.cancel().await;
+        }
+        if let Some(task) = metrics {
             task.cancel().await;
         }
         outcome

@@ -43,6 +43,8 @@ pub struct Gateway {
     /// Device threads whose control endpoint was sent TERMINATE, by id: the main thread stops
     /// them.
     pub terminate: (Sender<u64>, Receiver<u64>),
+    /// Where metrics are served since start (a reload does not move them).
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Gateway {
@@ -54,6 +56,7 @@ impl Gateway {
             roster: Rc::default(),
             budget,
             terminate: async_channel::unbounded(),
+            metrics: None,
         }
     }
 

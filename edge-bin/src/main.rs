@@ -27,6 +27,7 @@ mod gateway;
 mod host;
 mod input;
 mod log;
+mod metrics;
 mod net;
 mod notify;
 mod outframes;

@@ -140,6 +140,10 @@ pub async fn reload(gw: &mut Gateway, src: &Source) {
         Ok(cfg) => cfg,
         Err(e) => return refuse(&e.to_string()),
     };
+    if cfg.process.metrics != gw.metrics {
+        let now = gw.metrics.map_or("nowhere".into(), |a| format!("on {a}"));
+        warn!("reload: [metrics] changes when zedge restarts; metrics stay {now} until then");
+    }
     // A device stopped from its control endpoint (TERMINATE) may still hold its ports for the
     // second of its flush: one the file still lists starts again, on them.
     let give_up = Instant::now() + LET_GO;

@@ -21,7 +21,7 @@ use async_channel::{Receiver, Sender};
 use async_executor::{LocalExecutor, Task};
 use async_io::Timer;
 use log::info;
-use zedge_core::device::{Side, Stats};
+use zedge_core::device::{Kind, Side, Stats};
 
 use crate::admit::{self, side_name, RateLimit};
 use crate::budget::Budget;
@@ -62,11 +62,23 @@ pub struct Endpoints {
     pub control: Option<ControlEndpoint>,
 }
 
+/// What a device shows outside its thread, as of its last beat: its counters, and what the
+/// metrics report beside them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Snapshot {
+    pub stats: Stats,
+    /// Bytes queued for each side's peers (frontend, backend), not yet written.
+    pub queued: (u64, u64),
+    pub subscriptions: usize,
+    pub paused: bool,
+}
+
 /// What a device thread shows the main thread: its counters, when it last ran its timer
 /// task, and whether it has ended.
 #[derive(Debug)]
 pub struct Pulse {
-    stats: Mutex<Stats>,
+    kind: Kind,
+    snapshot: Mutex<Snapshot>,
     /// Milliseconds since `epoch` at the last beat.
     beat: AtomicU64,
     epoch: Instant,
@@ -74,24 +86,35 @@ pub struct Pulse {
 }
 
 impl Pulse {
-    pub fn new() -> Pulse {
+    pub fn new(kind: Kind) -> Pulse {
         Pulse {
-            stats: Mutex::new(Stats::default()),
+            kind,
+            snapshot: Mutex::new(Snapshot::default()),
             beat: AtomicU64::new(0),
             epoch: Instant::now(),
             ended: AtomicBool::new(false),
         }
     }
 
-    fn publish(&self, stats: Stats) {
-        *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = stats;
+    fn publish(&self, snapshot: Snapshot) {
+        *self.snapshot.lock().unwrap_or_else(PoisonError::into_inner) = snapshot;
         let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.beat.store(ms, Ordering::Relaxed);
     }
 
     /// The counters at the last beat.
     pub fn stats(&self) -> Stats {
-        *self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+        self.snapshot().stats
+    }
+
+    /// The device's kind.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// All it showed at the last beat.
+    pub fn snapshot(&self) -> Snapshot {
+        *self.snapshot.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How long since the last beat.
@@ -108,7 +131,7 @@ impl Pulse {
     /// A pulse that last beat `ago`, for tests.
     #[cfg(test)]
     pub fn beaten(ago: Duration) -> Pulse {
-        let p = Pulse::new();
+        let p = Pulse::new(Kind::Streamer);
         let ms = u64::try_from(ago.as_millis()).unwrap_or(u64::MAX);
         p.beat.store(ms, Ordering::Relaxed);
         Pulse {
@@ -161,7 +184,7 @@ impl DeviceThread {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         steering.thread = id;
         let (tx, rx) = async_channel::unbounded();
-        let pulse = Arc::new(Pulse::new());
+        let pulse = Arc::new(Pulse::new(setup.kind));
         let d = setup.clone();
         let p = pulse.clone();
         let handle = thread::Builder::new()
@@ -321,7 +344,12 @@ pub fn same(a: &Endpoint, b: &Endpoint) -> bool {
 /// Publish the counters and a heartbeat every [`BEAT`], for as long as the thread runs.
 async fn beat(host: Rc<DeviceHost>, pulse: Arc<Pulse>) {
     loop {
-        pulse.publish(host.stats());
+        pulse.publish(host.peek(|d| Snapshot {
+            stats: *d.stats(),
+            queued: d.queued(),
+            subscriptions: d.subscriptions().0,
+            paused: d.paused(),
+        }));
         Timer::after(BEAT).await;
     }
 }

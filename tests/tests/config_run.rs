@@ -33,8 +33,11 @@ fn check_config_accepts_the_shipped_board_config() {
     assert!(
         stdout
             .lines()
-            .last()
-            .is_some_and(|l| l.starts_with("  total: ") && l.contains(" of memory_max 256 MiB")),
+            .any(|l| l.starts_with("  total: ") && l.contains(" of memory_max 256 MiB")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("  metrics: http://127.0.0.1:9559/metrics\n"),
         "{stdout}"
     );
     assert!(stderr.is_empty(), "{stderr}");

@@ -45,7 +45,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let slot = &mut self.slots[idx as usize];
         if let Some(peer) = slot.peer.take() {
             slot.generation = slot.generation.wrapping_add(1);
-            self.side_stats(peer.side).peers -= 1;
+            let s = self.side_stats(peer.side);
+            s.peers -= 1;
+            // Gone before its handshake was done, and not for an error its bytes made
+            // (those are counted by their reason).
+            if !peer.session.handshaken() && !peer.session.is_closed() {
+                s.handshake_failures.closed += 1;
+            }
         }
         self.wake_blocked();
     }
@@ -120,13 +126,17 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     pub(super) fn on_session_end(&mut self, idx: u32, e: SessionError) {
-        let Some(side) = self.peer(idx).map(|p| p.side) else {
+        let Some((side, ready)) = self.peer(idx).map(|p| (p.side, p.session.handshaken())) else {
             return;
         };
         // Heartbeat timeouts only end sessions that finished their handshake; every other
         // error is a refusal.
         if !matches!(e, SessionError::HeartbeatTimeout | SessionError::TtlExpired) {
-            self.side_stats(side).refused += 1;
+            let s = self.side_stats(side);
+            s.refused += 1;
+            if !ready {
+                s.handshake_failures.count(&e);
+            }
         }
         // Nothing more is routed to or from a peer whose session ended, even before the
         // caller removes it.

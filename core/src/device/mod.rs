@@ -60,7 +60,9 @@ pub use flight::SHARE_MIN;
 pub use kind::{Kind, Side};
 pub use peer::PROGRESS_BYTES;
 pub use slots::Slot;
-pub use stats::{Drops, ProxyStats, SideStats, Stats, SubscriptionRefusals, Tally};
+pub use stats::{
+    Drops, HandshakeFailures, ProxyStats, SideStats, Stats, SubscriptionRefusals, Tally,
+};
 pub use subs::{
     PeerSubs, Pieces, Refusal, SubTable, SubscriptionLimits, Topic, MAX_TOPIC, SHARE_OF_FREE,
 };

@@ -20,6 +20,56 @@ pub struct SideStats {
     pub connections: u64,
     /// Connections that ended in a protocol error (bad greeting, wrong socket type, limits...).
     pub refused: u64,
+    /// Those of them that ended before their handshake was done, by reason.
+    pub handshake_failures: HandshakeFailures,
+}
+
+/// Connections that failed their handshake, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct HandshakeFailures {
+    /// The greeting was not ZMTP 3.x (not ZeroMQ, or a version not spoken).
+    pub greeting: u64,
+    /// The peer asked for another security mechanism.
+    pub mechanism: u64,
+    /// The peer's socket type is missing, unknown, or cannot talk to this side's.
+    pub socket_type: u64,
+    /// The handshake did not finish in time.
+    pub timeout: u64,
+    /// The connection ended before the handshake was done without an error in what it sent:
+    /// the peer left (a port scan, a health check), or zedge closed it to make room for others
+    /// (`max_handshaking`) or at shutdown.
+    pub closed: u64,
+    /// Anything else: a malformed command or property, a limit, data before READY, an
+    /// ERROR from the peer.
+    pub protocol: u64,
+}
+
+impl HandshakeFailures {
+    /// The reasons as metric labels, with their counts.
+    pub const fn by_reason(&self) -> [(&'static str, u64); 6] {
+        [
+            ("greeting", self.greeting),
+            ("mechanism", self.mechanism),
+            ("socket_type", self.socket_type),
+            ("timeout", self.timeout),
+            ("protocol", self.protocol),
+            ("closed", self.closed),
+        ]
+    }
+
+    pub(crate) fn count(&mut self, e: &crate::conn::SessionError) {
+        use crate::conn::SessionError as E;
+        *match e {
+            E::Greeting(_) => &mut self.greeting,
+            E::MechanismMismatch { .. } => &mut self.mechanism,
+            E::MissingSocketType | E::UnknownSocketType | E::IncompatibleSocketType { .. } => {
+                &mut self.socket_type
+            }
+            E::HandshakeTimeout => &mut self.timeout,
+            _ => &mut self.protocol,
+        } += 1;
+    }
 }
 
 /// Messages not delivered, by cause. No cause drops silently.

@@ -30,6 +30,8 @@ Endpoints (repeat an option for several; @ or no prefix binds, > connects):
   --control EP               a control endpoint for REQ clients, as libzmq's
                              zmq_proxy_steerable: PAUSE, RESUME, TERMINATE, STATISTICS
                              (8 counters), and STATS (every counter, JSON); none by default
+  --metrics ADDR             Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9559
+                             (no authentication: keep it on loopback); none by default
 
 Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --max-msg-size BYTES       largest message accepted [default: 64M]

@@ -77,6 +77,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let mut frontends = Vec::new();
     let mut backends = Vec::new();
     let mut control = None;
+    let mut metrics = None;
     let mut given: Vec<(Opt, setup::Value)> = Vec::new();
     let mut verbosity = 0u8;
     // The first option that only makes sense for a device given on the command line, and
@@ -91,6 +92,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 }
                 (Some(opt), _) => Some(in_device_table(opt.key())),
                 (None, "frontend" | "backend" | "control") => Some(in_device_table(name)),
+                (None, "metrics") => Some("set listen in the file's [metrics] table".into()),
                 _ => None,
             };
             if let Some(instead) = instead {
@@ -113,6 +115,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             Long("frontend") => frontends.push(endpoint(&mut p)?),
             Long("backend") => backends.push(endpoint(&mut p)?),
             Long("control") => control = Some(endpoint(&mut p)?),
+            Long("metrics") => {
+                let v = p.value()?.string()?;
+                let addr = v.parse().map_err(|_| {
+                    UsageError(format!(
+                        "--metrics {v}: expected an address and port, like 127.0.0.1:9559"
+                    ))
+                })?;
+                metrics = Some(addr);
+            }
             Value(v) if command.is_none() => command = Some(v.string()?),
             Value(v) if command.as_deref() == Some("check-config") && file.is_none() => {
                 file = Some(v.into())
@@ -174,6 +185,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     written.frontends = frontends;
     written.backends = backends;
     written.control = control;
+    process.metrics = metrics;
     for (opt, value) in given {
         if opt.is_process() {
             process.set(opt, value, Origin::Flag);

@@ -102,6 +102,22 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         )
     })?;
     let mut process = WrittenProcess::default();
+    if let Some(m) = raw.metrics.take() {
+        process.metrics = Some(match m.listen {
+            Some(l) => l.get_ref().parse().map_err(|_| {
+                at(
+                    l.span(),
+                    format!(
+                        "[metrics] key \"listen\": expected an address and port like \
+                         \"127.0.0.1:{}\", got {:?}",
+                        crate::metrics::DEFAULT_PORT,
+                        l.get_ref()
+                    ),
+                )
+            })?,
+            None => crate::metrics::default_listen(),
+        });
+    }
     for (opt, value) in raw.options() {
         let span = value.span();
         process.set(opt, value.into_inner(), Origin::Key(span));

@@ -19,6 +19,7 @@ pub struct RawFile {
     #[serde(default)]
     pub device: Vec<Spanned<RawDevice>>,
     pub log: Option<RawLog>,
+    pub metrics: Option<RawMetrics>,
     /// Process options, at the top of the file (before any table).
     pub memory_max: Option<Spanned<Value>>,
 }
@@ -30,6 +31,13 @@ impl RawFile {
             .into_iter()
             .filter_map(|(opt, v)| Some((opt, v?)))
     }
+}
+
+/// The `[metrics]` table: where Prometheus metrics are served.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

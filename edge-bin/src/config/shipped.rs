@@ -24,7 +24,15 @@ fn the_shipped_config_is_valid_and_runs_what_it_says() {
     assert_eq!(cfg.devices[1].kind, Kind::Queue);
     assert_eq!(cfg.devices[1].tuning.heartbeat_ivl_ms, 5000);
     assert_eq!(cfg.log_level, None);
-    assert_eq!(cfg.process, Process::default());
+    // Metrics on loopback, where `zedge stat` and a local agent find them.
+    let metrics = Some(crate::metrics::default_listen());
+    assert_eq!(
+        cfg.process,
+        Process {
+            metrics,
+            ..Process::default()
+        }
+    );
 }
 
 /// `# key = value` lines in the shipped file document the defaults: uncommenting every one of
@@ -52,7 +60,7 @@ fn the_defaults_the_shipped_config_documents_are_the_real_ones() {
     assert!(uncommented >= 8, "only {uncommented} documented defaults");
     let (base, all) = (ok(BOARD), ok(&text));
     assert_eq!(base.devices, all.devices);
-    assert_eq!(all.process, Process::default());
+    assert_eq!(all.process, base.process);
     assert_eq!(all.log_level, Some(LevelFilter::Warn));
 }
 
@@ -66,7 +74,7 @@ fn the_shipped_config_documents_every_key() {
         keys.to_owned()
     });
     let keys = keys.iter().flat_map(|k| k.split(", "));
-    for key in keys.filter(|&k| !matches!(k, "device" | "log")) {
+    for key in keys.filter(|&k| !matches!(k, "device" | "log" | "metrics")) {
         let documented = BOARD
             .lines()
             .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = ")));
@@ -173,7 +181,7 @@ fn summary_shows_what_each_device_costs_and_the_total() {
     let total = format!(
         "  total: {} fixed + 4.02 MiB kept = {} of memory_max 256 MiB; the other {} is the \
          budget the devices share for queued messages and input as traffic needs; 4160 \
-         descriptors at most\n",
+         descriptors at most\n  metrics: http://127.0.0.1:9559/metrics\n",
         Mib(m.fixed()),
         Mib(m.need()),
         Mib(m.budget())

@@ -88,6 +88,9 @@ pub fn summary(cfg: &Config, file: &str) -> String {
         Mib(m.budget()),
         m.descriptors(),
     );
+    if let Some(addr) = cfg.process.metrics {
+        let _ = writeln!(out, "  metrics: http://{addr}/metrics");
+    }
     out
 }
 

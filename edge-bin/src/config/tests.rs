@@ -239,7 +239,7 @@ fn missing_and_misplaced_keys() {
     let e = err(&format!("{ONE}\n[logging]\nlevel = \"info\"\n"));
     assert_eq!(
         e,
-        "z.toml:8: unknown key \"logging\"; expected one of device, log, memory_max"
+        "z.toml:8: unknown key \"logging\"; expected one of device, log, metrics, memory_max"
     );
     let e = err(&format!("{ONE}memory_max = \"1G\"\n"));
     assert_eq!(
@@ -321,4 +321,20 @@ fn an_address_is_bound_in_one_place_only() {
     // Within one device too.
     let e = err(&ONE.replace("[\"tcp://*:7002\"]", "[\"tcp://*:7002\", \"tcp://*:7002\"]"));
     assert!(e.contains("bound already by device \"a\" (line 6)"), "{e}");
+}
+
+#[test]
+fn metrics_listen_on_loopback_unless_told_and_a_bad_address_is_refused_at_its_line() {
+    assert_eq!(ok(ONE).process.metrics, None);
+    let on = ok(&format!("[metrics]\n{ONE}"));
+    assert_eq!(on.process.metrics, Some(crate::metrics::default_listen()));
+    let there = ok(&format!("[metrics]\nlisten = \"[::1]:9100\"\n{ONE}"));
+    assert_eq!(there.process.metrics, Some("[::1]:9100".parse().unwrap()));
+    let e = err(&format!("[metrics]\nlisten = \"localhost\"\n{ONE}"));
+    assert!(
+        e.starts_with("z.toml:2: [metrics] key \"listen\": expected an address and port"),
+        "{e}"
+    );
+    let e = err(&format!("[metrics]\nport = 1\n{ONE}"));
+    assert!(e.contains("unknown key \"port\""), "{e}");
 }

@@ -227,6 +227,16 @@ impl fmt::Display for BindError {
 
 impl std::error::Error for BindError {}
 
+impl BindError {
+    /// Binding `addr` (a plain address, not a ZeroMQ endpoint) failed with `e`.
+    pub fn on(addr: SocketAddr, e: io::Error) -> BindError {
+        BindError {
+            endpoint: format!("http://{addr}"),
+            why: describe_bind_error(&e),
+        }
+    }
+}
+
 /// Bind now, synchronously: startup fails fast and clearly if an endpoint is unusable.
 pub fn bind(ep: &Endpoint) -> Result<Listener, BindError> {
     let fail = |why: String| BindError {

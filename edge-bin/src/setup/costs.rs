@@ -22,6 +22,7 @@ fn device(name: &str, kind: Kind, given: &[(Opt, &str)]) -> DeviceSetup {
 fn budget(memory_max: u64) -> Process {
     Process {
         memory_max: memory_max as usize,
+        metrics: None,
     }
 }
 

@@ -12,6 +12,8 @@ pub struct Process {
     /// Bytes every buffer of the process draws from: the devices' tables and input buffers
     /// (fixed at start, see [`Memory`](super::Memory)) and all queued messages.
     pub memory_max: usize,
+    /// Where Prometheus metrics are served (`crate::metrics`), if anywhere.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Default for Process {
@@ -22,6 +24,7 @@ impl Default for Process {
     fn default() -> Self {
         Process {
             memory_max: 256 << 20,
+            metrics: None,
         }
     }
 }
@@ -30,6 +33,8 @@ impl Default for Process {
 #[derive(Debug, Default)]
 pub struct WrittenProcess {
     memory_max: Option<(Value, Origin)>,
+    /// Parsed already by the front end (`--metrics`, `[metrics] listen`).
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl WrittenProcess {
@@ -43,7 +48,10 @@ impl WrittenProcess {
 
     /// Check each option and make the settings: [`Process::default`] for what was left out.
     pub fn build(self) -> Result<Process, SettingError> {
-        let mut p = Process::default();
+        let mut p = Process {
+            metrics: self.metrics,
+            ..Process::default()
+        };
         if let Some((value, at)) = &self.memory_max {
             let n = Opt::MemoryMax.check(value, at, None)?;
             p.memory_max = usize::try_from(n).unwrap_or(usize::MAX);

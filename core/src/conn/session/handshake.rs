@@ -79,6 +79,7 @@ impl Session {
             return Err(SessionError::IdentityTooLong);
         }
         self.state = State::Active { minor };
+        self.handshaken = true;
         self.timers.start(&self.cfg.heartbeat, minor, now);
         let ready = PeerReady {
             socket_type: theirs,

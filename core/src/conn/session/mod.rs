@@ -171,6 +171,8 @@ pub struct Session {
     /// more.
     pongs_held: Option<Option<PingContext>>,
     timers: Timers,
+    /// The handshake finished once (the session may have ended since).
+    handshaken: bool,
 }
 
 impl Session {
@@ -191,6 +193,7 @@ impl Session {
             },
             pongs_held: None,
             timers: Timers::new(now),
+            handshaken: false,
         }
     }
 
@@ -202,6 +205,11 @@ impl Session {
     /// The handshake finished and the session has not ended.
     pub fn is_ready(&self) -> bool {
         matches!(self.state, State::Active { .. })
+    }
+
+    /// The handshake finished, whether or not the session has ended since.
+    pub fn handshaken(&self) -> bool {
+        self.handshaken
     }
 
     /// The session ended with an error; further input is refused with [`SessionError::Closed`].

@@ -162,3 +162,43 @@ fn stats_add_up_in_a_queue_and_a_forwarder() {
     );
     net.assert_healthy();
 }
+
+/// Connections that end in an error before their handshake is done count as handshake
+/// failures by reason; one that ends after it is refused, not a handshake failure.
+#[test]
+fn handshake_failures_are_counted_by_reason() {
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(DeviceConfig::new(Kind::Streamer), &mut store);
+    // Not ZeroMQ at all.
+    let http = net.connect(Frontend, Push);
+    net.remotes[http].sent.clear();
+    net.send_raw(http, b"GET /metrics HTTP/1.1\r\nHost: gateway\r\n\r\n");
+    // A greeting, then a command that is not READY.
+    let bad = net.connect(Frontend, Push);
+    net.remotes[bad]
+        .sent
+        .truncate(crate::wire::greeting::GREETING_LEN);
+    net.send_raw(bad, &[0x04, 0x06, 0x05, b'H', b'E', b'L', b'L', b'O']);
+    let producer = net.connect(Frontend, Push);
+    // A port scan: connected, gone.
+    let scan = net.connect(Frontend, Push);
+    net.disconnect(scan);
+    net.pump();
+    // A command out of place (READY again), once in.
+    net.send_raw(producer, &[0x04, 0x06, 0x05, b'R', b'E', b'A', b'D', b'Y']);
+    net.pump();
+    let f = net.dev.stats().frontend;
+    assert_eq!(f.refused, 3, "{f:?}");
+    let h = f.handshake_failures;
+    assert_eq!(
+        (h.greeting, h.protocol, h.socket_type, h.timeout),
+        (1, 1, 0, 0),
+        "{h:?}"
+    );
+    assert_eq!(h.closed, 1, "{h:?}");
+    // The refused ones, removed by their caller, are not counted again.
+    for p in [http, bad, producer] {
+        net.disconnect(p);
+    }
+    assert_eq!(net.dev.stats().frontend.handshake_failures, h);
+}

@@ -1,0 +1,180 @@
+//! Prometheus metrics (`[metrics] listen`, `--metrics`), read with a real text-format parser
+//! (the `prometheus-client` package's), against traffic from real libzmq peers.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use zedge_tests::agent::Agent;
+use zedge_tests::broker::{free_port, tcp_addr, Broker};
+use zedge_tests::systemd::ConfigRun;
+use zedge_tests::PyPeer;
+
+/// Scrapes argv[1] and prints each sample as `name{k=v,...} value`, labels sorted, parsed by
+/// prometheus_client (which refuses what is not the text format).
+const SCRAPE: &str = r#"
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+r = urllib.request.urlopen(sys.argv[1], timeout=5)
+assert r.status == 200, r.status
+assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers["Content-Type"]
+for fam in text_string_to_metric_families(r.read().decode()):
+    for s in fam.samples:
+        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
+        print("%s{%s} %r" % (s.name, labels, s.value))
+"#;
+
+/// Every sample of `url`'s metrics, by `name{labels}`.
+fn scrape(url: &str) -> BTreeMap<String, f64> {
+    let out = PyPeer::spawn("scrape", SCRAPE, &[url.to_owned()], Duration::from_secs(20)).finish();
+    out.lines()
+        .map(|l| {
+            let (k, v) = l
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("bad line {l:?}"));
+            (
+                k.to_owned(),
+                v.parse().unwrap_or_else(|_| panic!("bad value in {l:?}")),
+            )
+        })
+        .collect()
+}
+
+fn get(m: &BTreeMap<String, f64>, key: &str) -> f64 {
+    *m.get(key)
+        .unwrap_or_else(|| panic!("no sample {key}; have:\n{:#?}", m.keys()))
+}
+
+fn ep() -> String {
+    format!("tcp://127.0.0.1:{}", free_port())
+}
+
+#[test]
+fn metrics_parse_and_equal_the_traffic_of_every_device() {
+    let (jf, jb, tf, tb) = (ep(), ep(), ep(), ep());
+    let port = free_port();
+    let config = format!(
+        "[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[[device]]\nname = \"jobs\"\n\
+         kind = \"streamer\"\nfrontend = \"{jf}\"\nbackend = \"{jb}\"\n\n[[device]]\n\
+         name = \"telemetry\"\nkind = \"forwarder\"\nfrontend = \"{tf}\"\nbackend = \"{tb}\"\n"
+    );
+    let mut run = ConfigRun::start(&config, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    run.wait_log("metrics on http://", deadline);
+    let url = format!("http://127.0.0.1:{port}/metrics");
+
+    // Streamer: 100 two-part messages of 3 + 4 bytes.
+    let mut pull = Agent::connect("pull", "PULL", &jb, &[]);
+    let mut push = Agent::connect("push", "PUSH", &jf, &[]);
+    push.burst(100, &[b"abc"]); // frames "abc" and the sequence number
+    let got = pull.drain(100, Duration::from_secs(3));
+    assert_eq!(got.len(), 100);
+    let seq_bytes: usize = (0..100).map(|i: u32| i.to_string().len()).sum();
+    // Forwarder: one subscriber to "t", 20 publications on "t", 5 on "u" (filtered at the
+    // publisher).
+    let mut sub = Agent::connect("sub", "SUB", &tb, &["sub=74"]);
+    let mut publ = Agent::connect("pub", "PUB", &tf, &[]);
+    let wait = Instant::now() + Duration::from_secs(10);
+    loop {
+        publ.send(&[b"t-probe"]);
+        if sub.recv(Duration::from_millis(100)).is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < wait,
+            "the subscription never reached the publisher"
+        );
+    }
+    let probes = sub.drain(1000, Duration::from_millis(300)).len() + 1;
+    publ.burst(20, &[b"t"]);
+    publ.burst(5, &[b"u"]);
+    assert_eq!(sub.drain(20, Duration::from_secs(3)).len(), 20);
+    // Not ZeroMQ: a handshake failure on the streamer's frontend.
+    let mut junk = TcpStream::connect(tcp_addr(&jf)).unwrap();
+    junk.write_all(&[0xff; 64]).unwrap();
+    junk.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = junk.read_to_end(&mut Vec::new());
+    std::thread::sleep(Duration::from_millis(300)); // a beat or two
+
+    let m = scrape(&url);
+    let jobs = |name: &str, side: &str| get(&m, &format!("{name}{{device=jobs,side={side}}}"));
+    assert_eq!(jobs("zedge_messages_received_total", "frontend"), 100.0);
+    assert_eq!(jobs("zedge_messages_sent_total", "backend"), 100.0);
+    assert_eq!(
+        jobs("zedge_bytes_received_total", "frontend"),
+        (300 + seq_bytes) as f64
+    );
+    assert_eq!(
+        jobs("zedge_bytes_sent_total", "backend"),
+        (300 + seq_bytes) as f64
+    );
+    assert_eq!(jobs("zedge_peers", "frontend"), 1.0);
+    assert_eq!(jobs("zedge_peers", "backend"), 1.0);
+    assert_eq!(jobs("zedge_queued_bytes", "backend"), 0.0);
+    assert_eq!(
+        get(
+            &m,
+            "zedge_handshake_failures_total{device=jobs,reason=greeting,side=frontend}"
+        ),
+        1.0
+    );
+    let tel = |name: &str, side: &str| get(&m, &format!("{name}{{device=telemetry,side={side}}}"));
+    assert_eq!(
+        tel("zedge_messages_received_total", "frontend"),
+        (probes + 20) as f64
+    );
+    assert_eq!(
+        tel("zedge_messages_sent_total", "backend"),
+        (probes + 20) as f64
+    );
+    assert_eq!(get(&m, "zedge_subscriptions{device=telemetry}"), 1.0);
+    assert_eq!(
+        get(
+            &m,
+            "zedge_messages_dropped_total{device=telemetry,reason=hwm,side=backend}"
+        ),
+        0.0
+    );
+    assert_eq!(get(&m, "zedge_build_info{version=0.1.0}"), 1.0);
+    assert!(get(&m, "process_resident_memory_bytes{}") > 1e6);
+    assert!(get(&m, "process_open_fds{}") >= 10.0);
+    assert!(get(&m, "process_cpu_seconds_total{}") >= 0.0);
+    let start = get(&m, "process_start_time_seconds{}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        start <= now && now - start < 120.0,
+        "start {start}, now {now}"
+    );
+    run.stop_clean();
+}
+
+#[test]
+fn the_metrics_endpoint_answers_only_get_metrics_and_outlasts_hostile_clients() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut broker = Broker::start("queue", &["--metrics", &addr]);
+    let http = |req: &[u8]| -> String {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.write_all(req).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    assert!(http(b"GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
+    assert!(http(b"POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
+    let huge = [&b"GET /metrics HTTP/1.1\r\nX: "[..], &[b'a'; 20_000]].concat();
+    assert!(http(&huge).starts_with("HTTP/1.1 431"));
+    // Connections that send nothing: the oldest make room; a scrape still gets through.
+    let idle: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let m = scrape(&format!("http://{addr}/metrics"));
+    assert_eq!(get(&m, "zedge_peers{device=queue,side=frontend}"), 0.0);
+    drop(idle);
+    broker.assert_running();
+}
