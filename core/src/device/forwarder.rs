@@ -84,8 +84,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 }
             } else if sub.queue.len() >= mark {
                 stats.dropped.hwm += 1;
+                sub.dropped += 1;
             } else if !sub.queue.reserve(need) {
                 stats.dropped.memory += 1;
+                sub.dropped += 1;
                 if starved.is_none() && !sub.queue.lags() {
                     starved = Some(p);
                 }
@@ -145,6 +147,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let refused = sub.epoch == epoch && sub.held.is_none() && sub.queue.len() < mark;
             if refused && sub.is_live() && sub.queue.reserve(need) {
                 stats.dropped.memory -= 1;
+                sub.dropped -= 1;
                 *held += 1;
                 sub.held = Some(Held {
                     by: idx,
@@ -180,6 +183,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         let sub = self.peer_mut(d)?;
         sub.held = None;
+        sub.dropped += 1;
         self.held -= 1;
         self.memory_blocked = true;
         self.stats.dropped.memory += 1;

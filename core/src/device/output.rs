@@ -35,6 +35,17 @@ impl<Q: ByteQueue> Device<'_, Q> {
         q
     }
 
+    /// Each live peer that has lost messages (a subscriber's publications, a client's
+    /// replies, dropped at its high-water mark or for want of memory), with how many in all:
+    /// for a caller's warning about slow readers. A walk over every slot.
+    pub fn each_lossy(&self, mut f: impl FnMut(PeerId, u64)) {
+        for (idx, slot) in self.slots.iter().enumerate() {
+            if let Some(p) = slot.peer.as_ref().filter(|p| p.dropped > 0 && p.is_live()) {
+                f(self.id(idx as u32), p.dropped);
+            }
+        }
+    }
+
     /// The peer's socket passed on enough of what was written to it before, though it did
     /// not read as writable ([`Device::poll_probe`]): its peer reads.
     pub fn socket_took(&mut self, id: PeerId) {

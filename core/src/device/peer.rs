@@ -143,6 +143,9 @@ pub(crate) struct Peer<Q> {
     /// The length of the routing frame libzmq's ROUTER would put before its messages: its
     /// Identity property's, or 5 bytes (`ProxyStats`).
     pub(crate) id_len: u8,
+    /// Messages it lost: a subscriber's publications, a client's replies, dropped at its
+    /// high-water mark or for want of memory (`Device::each_lossy`).
+    pub(crate) dropped: u64,
 }
 
 /// The length of the routing id libzmq's ROUTER gives a peer that names none: a zero byte
@@ -173,6 +176,7 @@ impl<Q> Peer<Q> {
             probed_at: None,
             later: (0, 0),
             id_len: LIBZMQ_ID_LEN,
+            dropped: 0,
             upstream: Cursor::NONE,
             scan: 0,
             awaits: 0,

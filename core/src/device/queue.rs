@@ -107,6 +107,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             return Route::Blocked;
         }
+        if let Some(c) = self.peer_mut(client) {
+            c.dropped += 1;
+        }
         if above {
             self.stats.dropped.hwm += 1;
         } else {

@@ -46,6 +46,7 @@ impl DeviceHost {
             };
             let handle = Handle {
                 backlog: Cell::new((0, 0)),
+                reported_drops: Cell::new(0),
                 signal: peer.signal.clone(),
                 stream: peer.stream.clone(),
                 side,

@@ -44,7 +44,7 @@ use crate::signal::Signal;
 use crate::splice::Pipes;
 use crate::storage::Storage;
 pub use output::write_output;
-use warnings::{log_refused, Spent};
+use warnings::{log_refused, Lossy, Spent};
 
 pub type Dev = Device<'static, HeapQueue>;
 
@@ -115,6 +115,8 @@ struct Handle {
     /// ([`Stream::unsent`]) when a write last found it full, or when it was last tried: the
     /// mark what it passed on since is told from.
     backlog: Cell<(u64, u32)>,
+    /// Messages it had lost when a warning last said so (`warnings.rs`, `Lossy`).
+    reported_drops: Cell<u64>,
 }
 
 /// Hashes a [`PeerId`] for the host's maps, which look one up several times per message.
@@ -368,6 +370,7 @@ impl DeviceHost {
     pub async fn run_timers(self: Rc<Self>) {
         let mut last_stats = StdInstant::now();
         let mut spent = Spent::default();
+        let mut lossy = Lossy::default();
         loop {
             if self.peek(|dev| dev.has_work()) {
                 Timer::after(WORK_GAP).await;
@@ -391,6 +394,7 @@ impl DeviceHost {
                     self.memory_freed(dev);
                 }
                 spent.warn(&self.tag, &self.account, dev.stats());
+                lossy.warn(&self, dev);
                 if log::log_enabled!(log::Level::Info) && last_stats.elapsed() >= STATS_EVERY {
                     last_stats = StdInstant::now();
                     info!("{}stats: {:?}", self.tag, dev.stats());

@@ -5,7 +5,7 @@
 use std::time::Instant as StdInstant;
 
 use log::warn;
-use zedge_core::device::{Refusal as Refused, Stats};
+use zedge_core::device::{Refusal as Refused, Side, Stats};
 
 use super::{Dev, DeviceHost};
 use crate::budget::Account;
@@ -61,6 +61,67 @@ impl Spent {
             dropped - self.dropped,
         );
         (self.refused, self.dropped, self.warned) = (refused, dropped, Some(now));
+    }
+}
+
+/// The most slow readers named in one warning round; the others are summed up in a line.
+const LOSSY_NAMED: usize = 3;
+
+/// Warns, at most once per [`WARN_EVERY`] for each, of the peers that lost messages because
+/// they read too slowly (a subscriber's publications, a client's replies): how many since the
+/// last warning and in all, and the high-water mark they were over. The worst
+/// [`LOSSY_NAMED`] are named; the rest are summed up.
+#[derive(Debug, Default)]
+pub(super) struct Lossy {
+    last: Option<StdInstant>,
+}
+
+impl Lossy {
+    pub(super) fn warn(&mut self, host: &DeviceHost, dev: &Dev) {
+        let now = StdInstant::now();
+        if self.last.is_some_and(|t| now - t < WARN_EVERY) {
+            return;
+        }
+        self.last = Some(now);
+        let conns = host.conns.borrow();
+        let mut lost: Vec<(u64, u64, String, bool)> = Vec::new();
+        dev.each_lossy(|id, total| {
+            let Some(h) = conns.get(&id) else { return };
+            let new = total.saturating_sub(h.reported_drops.replace(total));
+            if new > 0 {
+                lost.push((new, total, source(h.src), h.side == Side::Backend));
+            }
+        });
+        if lost.is_empty() {
+            return;
+        }
+        lost.sort_unstable_by_key(|l| std::cmp::Reverse(l.0));
+        let cfg = dev.config();
+        let hwm = Mib(cfg.queue_hwm as u64);
+        for (new, total, addr, subscriber) in lost.iter().take(LOSSY_NAMED) {
+            let (side, who, what) = if *subscriber {
+                ("backend", "subscriber", "messages")
+            } else {
+                ("frontend", "client", "replies")
+            };
+            warn!(
+                "{}{side} {addr}: slow {who} lost {new} {what} in the last {}s ({total} in all): \
+                 its queue was over queue_hwm ({hwm}) or memory_max was spent; it reads slower \
+                 than they come",
+                host.tag,
+                WARN_EVERY.as_secs(),
+            );
+        }
+        if lost.len() > LOSSY_NAMED {
+            let rest = &lost[LOSSY_NAMED..];
+            let n: u64 = rest.iter().map(|l| l.0).sum();
+            warn!(
+                "{}{} more slow peers lost {n} messages in the last {}s",
+                host.tag,
+                rest.len(),
+                WARN_EVERY.as_secs()
+            );
+        }
     }
 }
 
