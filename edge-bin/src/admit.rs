@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use async_executor::LocalExecutor;
 use async_io::Timer;
 use futures_lite::future;
-use log::{debug, info, warn};
+use log::{debug, warn};
 use zedge_core::device::Side;
 
 use crate::connection::{self, FAIR_TURN};
@@ -136,7 +136,8 @@ fn from(src: Source, ep: &Endpoint) -> String {
 pub async fn connect_loop(host: Rc<DeviceHost>, side: Side, ep: Endpoint) {
     let label = format!("{}{} >{ep}", host.tag(), side_name(side));
     let mut backoff = BACKOFF_MIN;
-    let mut failing = false;
+    // Attempts that failed in a row, and since when.
+    let mut failing: Option<(u32, Instant)> = None;
     while !host.stopping() {
         let attempt = future::or(async { Some(net::connect(&ep).await) }, async {
             Timer::after(CONNECT_TIMEOUT).await;
@@ -146,8 +147,13 @@ pub async fn connect_loop(host: Rc<DeviceHost>, side: Side, ep: Endpoint) {
         let failure = match attempt {
             Some(Ok(stream)) => match host.admit(side, stream, Source::Connected) {
                 Ok((peer, _)) => {
-                    debug!("{label}: connected");
-                    failing = false;
+                    match failing.take() {
+                        Some((n, since)) => crate::notice!(
+                            "{label}: connected after {n} failed attempts over {:.0?}",
+                            since.elapsed()
+                        ),
+                        None => debug!("{label}: connected"),
+                    }
                     let since = Instant::now();
                     connection::run(host.clone(), peer, label.clone()).await;
                     if since.elapsed() >= BACKOFF_RESET_AFTER {
@@ -161,13 +167,18 @@ pub async fn connect_loop(host: Rc<DeviceHost>, side: Side, ep: Endpoint) {
             None => Some(format!("no answer within {CONNECT_TIMEOUT:?}")),
         };
         if let Some(why) = failure {
-            if failing {
-                debug!("{label}: cannot connect: {why}");
-            } else {
-                info!(
-                    "{label}: cannot connect: {why}; retrying with backoff up to {BACKOFF_MAX:?}"
-                );
-                failing = true;
+            match &mut failing {
+                Some((n, _)) => {
+                    *n += 1;
+                    debug!("{label}: cannot connect: {why}");
+                }
+                None => {
+                    warn!(
+                        "{label}: cannot connect: {why}; retrying with backoff up to \
+                         {BACKOFF_MAX:?}, and saying so again once connected"
+                    );
+                    failing = Some((1, Instant::now()));
+                }
             }
         }
         if host.stopping() {

@@ -101,6 +101,7 @@ pub fn run(
         storage.push(Storage::allocate(d).map_err(RunError::Alloc)?);
     }
     raise_fd_limit(&memory);
+    let started = start_line(&devices, &process, source.as_ref());
     let mut bound = Vec::with_capacity(devices.len());
     for d in &devices {
         let eps = gateway::bind(d, &|_| false).map_err(|e| RunError::Bind(d.name.clone(), e))?;
@@ -138,6 +139,8 @@ pub fn run(
         let mut warned = false;
         move || !stopping.get() && gateway::healthy(&roster, &mut warned)
     };
+    crate::notice!("{started}");
+    let start = Instant::now();
     let notifier = Notifier::from_env().map(Rc::new);
     let ready = status().unwrap_or_default();
     if let Some(n) = &notifier {
@@ -164,6 +167,7 @@ pub fn run(
             ex.spawn(metrics::serve(ex.clone(), l, gw.roster.clone()))
         });
         let outcome = serve(&mut gw, &mut signals, source.as_ref()).await;
+        let totals = totals(&gw);
         info!("stopping: no new connections, flushing output for up to {SHUTDOWN_FLUSH:?}");
         stopping.set(true);
         if let Some(n) = &notifier {
@@ -176,6 +180,7 @@ pub fn run(
         if let Some(task) = metrics {
             task.cancel().await;
         }
+        crate::notice!("zedge stopped after {:.0?}: {totals}", start.elapsed());
         outcome
     }))
 }
@@ -228,6 +233,56 @@ async fn serve(
             }
         }
     }
+}
+
+/// The one line said at start, at the default level: the version, where the devices come
+/// from, each device with its endpoints, and the metrics address.
+fn start_line(devices: &[DeviceSetup], process: &Process, source: Option<&Source>) -> String {
+    use std::fmt::Write;
+    let from = source.map_or_else(
+        || "the command line".to_owned(),
+        |s| s.path.display().to_string(),
+    );
+    let mut line = format!("zedge {} starting from {from}:", env!("CARGO_PKG_VERSION"));
+    for (i, d) in devices.iter().enumerate() {
+        let eps = |v: &[crate::endpoint::Endpoint]| {
+            v.iter()
+                .map(|e| e.with_mode())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let sep = if i > 0 { ";" } else { "" };
+        let kind = crate::setup::kind_name(d.kind);
+        let who = match d.name.as_str() {
+            "" => kind.to_owned(),
+            name => format!("{name} ({kind})"),
+        };
+        let _ = write!(
+            line,
+            "{sep} {who} frontend {} backend {}",
+            eps(&d.frontends),
+            eps(&d.backends)
+        );
+        if let Some(c) = &d.control {
+            let _ = write!(line, " control {}", c.with_mode());
+        }
+    }
+    if let Some(m) = process.metrics {
+        let _ = write!(line, "; metrics http://{m}/metrics");
+    }
+    line
+}
+
+/// What the devices running now moved, all together, as of their last beat.
+fn totals(gw: &Gateway) -> String {
+    let (mut msgs_in, mut msgs_out, mut dropped) = (0, 0, 0);
+    for (_, p) in gw.roster.borrow().iter() {
+        let s = p.stats();
+        msgs_in += s.frontend.msgs_in + s.backend.msgs_in;
+        msgs_out += s.frontend.msgs_out + s.backend.msgs_out;
+        dropped += s.dropped.messages();
+    }
+    format!("{msgs_in} messages in, {msgs_out} out, {dropped} dropped")
 }
 
 /// A device's control endpoint was sent TERMINATE: its thread stops (flushing as at SIGTERM)

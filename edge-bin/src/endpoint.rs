@@ -40,6 +40,16 @@ pub struct Endpoint {
     text: String,
 }
 
+impl Endpoint {
+    /// As written in a config: a leading `>` when it connects.
+    pub fn with_mode(&self) -> String {
+        match self.mode {
+            Mode::Bind => self.text.clone(),
+            Mode::Connect => format!(">{}", self.text),
+        }
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
