@@ -37,6 +37,7 @@ mod report;
 mod setup;
 mod signal;
 mod splice;
+mod stat;
 mod storage;
 mod worker;
 
@@ -64,6 +65,15 @@ fn main() -> ExitCode {
                 Err(e) => return usage_error(&e.to_string()),
             },
             Ok(cli::Command::CheckConfig(path)) => return check_config(&path),
+            Ok(cli::Command::Stat(o)) => {
+                return match stat::run(&o) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("zedge stat: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
             Ok(cli::Command::Help) => {
                 print!("{}", cli::HELP);
                 return ExitCode::SUCCESS;

@@ -178,3 +178,54 @@ fn the_metrics_endpoint_answers_only_get_metrics_and_outlasts_hostile_clients() 
     drop(idle);
     broker.assert_running();
 }
+
+#[test]
+fn zedge_stat_prints_each_device_from_the_metrics_endpoint() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut broker = Broker::start("streamer", &["--metrics", &addr]);
+    let mut pull = Agent::connect("pull", "PULL", broker.backend(), &[]);
+    let mut push = Agent::connect("push", "PUSH", broker.frontend(), &[]);
+    push.burst(50, &[b"m"]);
+    assert_eq!(pull.drain(50, Duration::from_secs(3)).len(), 50);
+    let stat = |args: &[&str]| {
+        let out = std::process::Command::new(zedge_tests::broker::zedge_bin())
+            .arg("stat")
+            .args(args)
+            .output()
+            .expect("run zedge stat");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (
+            out.status.code(),
+            text,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, table, err) = stat(&[&addr]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(table.starts_with("streamer (streamer)"), "{table}");
+    let peers = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("peers"))
+        .unwrap_or_default();
+    assert_eq!(
+        peers.split_whitespace().collect::<Vec<_>>(),
+        ["peers", "1", "1"],
+        "{table}"
+    );
+    assert!(table.contains("messages/s in"), "{table}");
+    let (code, json, err) = stat(&["--json", &addr]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        json.starts_with("{\"streamer\":{\"peers\":{\"frontend\":1.0,"),
+        "{json}"
+    );
+    // Nobody there: a clear error and status 1.
+    let (code, _, err) = stat(&["127.0.0.1:1"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with("zedge stat: http://127.0.0.1:1/metrics: "),
+        "{err}"
+    );
+    broker.assert_running();
+}

@@ -11,11 +11,18 @@ zedge: a ZeroMQ broker for edge gateways
 Usage: zedge forwarder|queue|streamer [--frontend EP]... [--backend EP]... [options]
        zedge run --config FILE [-v]...
        zedge check-config FILE
+       zedge stat [--watch] [--json] [ADDR]
 
 Several devices in one process, from a TOML file (see /etc/zedge/zedge.toml):
   run --config FILE          run every [[device]] of FILE, each on a thread of its own;
                              SIGHUP reads FILE again and applies what changed
   check-config FILE          check FILE and print what it would run; exit status 1 if wrong
+
+A running zedge, from its metrics (ADDR, or [metrics] listen of /etc/zedge/zedge.toml):
+  stat [--watch] [--json] [ADDR]
+                             per device: peers, messages and bytes per second in and out
+                             per side, queued bytes, drops by cause; --watch refreshes
+                             every second
 
 Devices:
   forwarder   XSUB frontend (publishers) -> XPUB backend (subscribers)

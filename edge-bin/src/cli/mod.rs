@@ -29,6 +29,8 @@ pub enum Command {
     },
     /// `zedge check-config FILE`.
     CheckConfig(PathBuf),
+    /// `zedge stat [--watch] [--json] [ADDR]`.
+    Stat(crate::stat::StatOptions),
 }
 
 #[derive(Debug)]
@@ -70,6 +72,10 @@ impl From<lexopt::Error> for UsageError {
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
     use lexopt::prelude::*;
 
+    let args: Vec<OsString> = args.into_iter().collect();
+    if args.first().is_some_and(|a| a == "stat") {
+        return parse_stat(args.into_iter().skip(1));
+    }
     let mut p = lexopt::Parser::from_args(args);
     let mut command: Option<String> = None;
     let mut file: Option<PathBuf> = None;
@@ -208,6 +214,34 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         process,
         verbosity,
     })))
+}
+
+/// `zedge stat`'s own options.
+fn parse_stat(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(args);
+    let mut o = crate::stat::StatOptions {
+        addr: None,
+        watch: false,
+        json: false,
+    };
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('w') | Long("watch") => o.watch = true,
+            Long("json") => o.json = true,
+            Value(v) if o.addr.is_none() => {
+                let v = v.string()?;
+                o.addr = Some(v.parse().map_err(|_| {
+                    UsageError(format!(
+                        "stat {v}: expected the metrics address and port, like 127.0.0.1:9559"
+                    ))
+                })?);
+            }
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Command::Stat(o))
 }
 
 fn in_device_table(key: &str) -> String {

@@ -1,0 +1,275 @@
+//! `zedge stat [--watch] [--json] [ADDR]`: a running zedge's devices at a glance, read from its
+//! metrics endpoint (`crate::metrics`): peers per side, messages and bytes per second in and
+//! out (from two samples a second apart), drops by cause, queued bytes. ADDR is the one given,
+//! or `[metrics] listen` of `/etc/zedge/zedge.toml`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Where `zedge stat` looks for the address when none is given.
+pub const DEFAULT_CONFIG: &str = "/etc/zedge/zedge.toml";
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest response read.
+const MAX_RESPONSE: u64 = 16 << 20;
+
+/// One sample's numbers: device -> metric (with its other labels) -> value.
+type Sample = BTreeMap<String, BTreeMap<String, f64>>;
+
+/// What `zedge stat` was asked.
+#[derive(Debug, PartialEq, Eq)]
+pub struct StatOptions {
+    pub addr: Option<SocketAddr>,
+    pub watch: bool,
+    pub json: bool,
+}
+
+/// Print the table (once, or every second with `--watch`); `Err` with what went wrong.
+pub fn run(o: &StatOptions) -> Result<(), String> {
+    let addr = match o.addr {
+        Some(a) => a,
+        None => configured(Path::new(DEFAULT_CONFIG))?,
+    };
+    let mut before = (Instant::now(), fetch(addr)?);
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = (Instant::now(), fetch(addr)?);
+        let secs = now.0.duration_since(before.0).as_secs_f64();
+        let out = if o.json {
+            json(&before.1, &now.1, secs)
+        } else {
+            table(&before.1, &now.1, secs)
+        };
+        if o.watch && !o.json {
+            // Clear the screen and go home, as `watch` does.
+            print!("\x1b[H\x1b[2J");
+        }
+        print!("{out}");
+        let _ = std::io::stdout().flush();
+        if !o.watch {
+            return Ok(());
+        }
+        before = now;
+    }
+}
+
+/// `[metrics] listen` of the config file at `path`.
+fn configured(path: &Path) -> Result<SocketAddr, String> {
+    let cfg = crate::config::load(path).map_err(|e| e.to_string())?;
+    cfg.process.metrics.ok_or_else(|| {
+        format!(
+            "{}: no [metrics] table; give the address (zedge stat 127.0.0.1:9559) or add \
+             [metrics] to the file",
+            path.display()
+        )
+    })
+}
+
+/// One scrape, as device -> `name{other labels}` -> value.
+fn fetch(addr: SocketAddr) -> Result<Sample, String> {
+    let fail = |e: std::io::Error| format!("http://{addr}/metrics: {e}");
+    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(fail)?;
+    s.set_read_timeout(Some(TIMEOUT)).map_err(fail)?;
+    s.set_write_timeout(Some(TIMEOUT)).map_err(fail)?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(fail)?;
+    let mut body = String::new();
+    s.take(MAX_RESPONSE)
+        .read_to_string(&mut body)
+        .map_err(fail)?;
+    let Some((head, text)) = body.split_once("\r\n\r\n") else {
+        return Err(format!("http://{addr}/metrics: not an HTTP response"));
+    };
+    if !head.starts_with("HTTP/1.1 200") {
+        let status = head.lines().next().unwrap_or_default();
+        return Err(format!("http://{addr}/metrics: {status}"));
+    }
+    Ok(parse(text))
+}
+
+/// The samples of a text-format body that carry a `device` label.
+pub fn parse(text: &str) -> Sample {
+    let mut out = Sample::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        let (name, labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let mut device = None;
+        let mut others = Vec::new();
+        for pair in labels.split("\",").filter(|p| !p.is_empty()) {
+            let Some((k, v)) = pair.split_once("=\"") else {
+                continue;
+            };
+            let v = v.trim_end_matches('"');
+            if k == "device" {
+                device = Some(v.to_owned());
+            } else {
+                others.push(format!("{k}={v}"));
+            }
+        }
+        if let Some(d) = device {
+            let key = format!("{name}{{{}}}", others.join(","));
+            out.entry(d).or_default().insert(key, value);
+        }
+    }
+    out
+}
+
+fn get(s: &BTreeMap<String, f64>, key: &str) -> f64 {
+    s.get(key).copied().unwrap_or(0.0)
+}
+
+/// Per second between two values of a counter (0 if it went down: a device restarted).
+fn rate(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>, key: &str, secs: f64) -> f64 {
+    ((get(b, key) - get(a, key)) / secs.max(0.001)).max(0.0)
+}
+
+const SIDES: [&str; 2] = ["frontend", "backend"];
+
+/// The rows of one device: (label, frontend, backend).
+fn rows(
+    a: &BTreeMap<String, f64>,
+    b: &BTreeMap<String, f64>,
+    secs: f64,
+) -> Vec<(String, [f64; 2])> {
+    let per_side = |f: &dyn Fn(&str) -> f64| SIDES.map(f);
+    let mut rows = vec![(
+        "peers".to_owned(),
+        per_side(&|s| get(b, &format!("zedge_peers{{side={s}}}"))),
+    )];
+    for (label, metric) in [
+        ("messages/s in", "zedge_messages_received_total"),
+        ("messages/s out", "zedge_messages_sent_total"),
+        ("bytes/s in", "zedge_bytes_received_total"),
+        ("bytes/s out", "zedge_bytes_sent_total"),
+    ] {
+        let v = per_side(&|s| rate(a, b, &format!("{metric}{{side={s}}}"), secs));
+        rows.push((label.to_owned(), v));
+    }
+    rows.push((
+        "queued bytes".to_owned(),
+        per_side(&|s| get(b, &format!("zedge_queued_bytes{{side={s}}}"))),
+    ));
+    // Drops, by cause, where there were any.
+    for (key, total) in b
+        .iter()
+        .filter(|(k, _)| k.starts_with("zedge_messages_dropped_total"))
+    {
+        if *total == 0.0 {
+            continue;
+        }
+        let reason = key
+            .split("reason=")
+            .nth(1)
+            .and_then(|r| r.split([',', '}']).next());
+        let side = key
+            .split("side=")
+            .nth(1)
+            .and_then(|r| r.split([',', '}']).next());
+        let mut v = [0.0; 2];
+        let at = usize::from(side == Some("backend"));
+        v[at] = *total;
+        rows.push((format!("dropped ({})", reason.unwrap_or("?")), v));
+    }
+    rows
+}
+
+fn table(a: &Sample, b: &Sample, secs: f64) -> String {
+    let mut out = String::new();
+    let empty = BTreeMap::new();
+    for (dev, now) in b {
+        let was = a.get(dev).unwrap_or(&empty);
+        let kind = now
+            .keys()
+            .find_map(|k| k.strip_prefix("zedge_paused{kind="))
+            .map(|k| k.trim_end_matches('}'))
+            .unwrap_or("device");
+        let paused = if get(now, &format!("zedge_paused{{kind={kind}}}")) > 0.0 {
+            ", PAUSED"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{dev} ({kind}{paused}){:>18}{:>14}",
+            "frontend", "backend"
+        );
+        for (label, [f, b]) in rows(was, now, secs) {
+            let _ = writeln!(out, "  {label:<26}{f:>14.0}{b:>14.0}");
+        }
+        out.push('\n');
+    }
+    if b.is_empty() {
+        out.push_str("no devices\n");
+    }
+    out
+}
+
+fn json(a: &Sample, b: &Sample, secs: f64) -> String {
+    let empty = BTreeMap::new();
+    let mut out = String::from("{");
+    for (i, (dev, now)) in b.iter().enumerate() {
+        let was = a.get(dev).unwrap_or(&empty);
+        let sep = if i > 0 { "," } else { "" };
+        let _ = write!(
+            out,
+            "{sep}\"{}\":{{",
+            dev.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        for (j, (label, [f, b])) in rows(was, now, secs).iter().enumerate() {
+            let sep = if j > 0 { "," } else { "" };
+            let _ = write!(
+                out,
+                "{sep}\"{label}\":{{\"frontend\":{f:.1},\"backend\":{b:.1}}}"
+            );
+        }
+        out.push('}');
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_read_per_device_and_rates_from_two_of_them() {
+        let a = parse(
+            "# HELP x\nzedge_messages_received_total{device=\"a b\",side=\"frontend\"} 100\n\
+             zedge_peers{device=\"a b\",side=\"backend\"} 2\nprocess_open_fds 9\n",
+        );
+        let b = parse(
+            "zedge_messages_received_total{device=\"a b\",side=\"frontend\"} 300\n\
+             zedge_peers{device=\"a b\",side=\"backend\"} 3\n\
+             zedge_messages_dropped_total{device=\"a b\",side=\"backend\",reason=\"hwm\"} 7\n",
+        );
+        assert_eq!(a.len(), 1, "process metrics have no device");
+        let rows = rows(&a["a b"], &b["a b"], 2.0);
+        assert_eq!(rows[0], ("peers".to_owned(), [0.0, 3.0]));
+        assert_eq!(rows[1], ("messages/s in".to_owned(), [100.0, 0.0]));
+        assert_eq!(
+            rows.last().cloned(),
+            Some(("dropped (hwm)".to_owned(), [0.0, 7.0]))
+        );
+        let t = table(&a, &b, 2.0);
+        assert!(t.starts_with("a b (device)"), "{t}");
+        assert!(
+            t.contains("  messages/s in                        100             0\n"),
+            "{t}"
+        );
+    }
+}
