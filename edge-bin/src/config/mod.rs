@@ -153,6 +153,23 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let key_err = |span: Range<usize>, key: &str, what: String| {
             at(span, format!("{dev_label}: key \"{key}\": {what}"))
         };
+        // An endpoint that binds is noted, or refused if another place binds it already.
+        let claim = |binds: &mut Vec<(Endpoint, String, usize)>,
+                     ep: &Endpoint,
+                     (span, key): (Range<usize>, &str)| {
+            if ep.mode != Mode::Bind {
+                return Ok(());
+            }
+            if let Some((_, owner, line)) = binds.iter().find(|(b, ..)| clash(b, ep)) {
+                let what = format!(
+                    "{ep} is bound already by {owner} (line {line}); bind each address in one \
+                     place only"
+                );
+                return Err(key_err(span, key, what));
+            }
+            binds.push((ep.clone(), dev_label.clone(), line_of(text, span.start)));
+            Ok(())
+        };
         if let Err(why) = check_name(&name) {
             return Err(key_err(name_span, "name", why));
         }
@@ -182,19 +199,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             for ep in eps {
                 let span = ep.span();
                 let ep = ep.into_inner().0;
-                if ep.mode == Mode::Bind {
-                    if let Some((_, owner, line)) = binds.iter().find(|(b, ..)| clash(b, &ep)) {
-                        return Err(key_err(
-                            span,
-                            key,
-                            format!(
-                                "{ep} is bound already by {owner} (line {line}); \
-                                 bind each address in one place only"
-                            ),
-                        ));
-                    }
-                    binds.push((ep.clone(), dev_label.clone(), line_of(text, span.start)));
-                }
+                claim(&mut binds, &ep, (span, key))?;
                 sides[side].push(ep);
             }
         }
@@ -202,19 +207,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         if let Some(ep) = raw.control {
             let span = ep.span();
             let ep = ep.into_inner().0;
-            if ep.mode == Mode::Bind {
-                if let Some((_, owner, line)) = binds.iter().find(|(b, ..)| clash(b, &ep)) {
-                    return Err(key_err(
-                        span,
-                        "control",
-                        format!(
-                            "{ep} is bound already by {owner} (line {line}); \
-                             bind each address in one place only"
-                        ),
-                    ));
-                }
-                binds.push((ep.clone(), dev_label.clone(), line_of(text, span.start)));
-            }
+            claim(&mut binds, &ep, (span, "control"))?;
             written.control = Some(ep);
         }
         let setup = written.build().map_err(|e| match &e {

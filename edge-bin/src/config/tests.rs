@@ -338,3 +338,17 @@ fn metrics_listen_on_loopback_unless_told_and_a_bad_address_is_refused_at_its_li
     let e = err(&format!("[metrics]\nport = 1\n{ONE}"));
     assert!(e.contains("unknown key \"port\""), "{e}");
 }
+
+#[test]
+fn a_control_endpoint_binds_its_own_address() {
+    let ok_cfg = ok(&format!("{ONE}control = \"ipc:///run/zedge/a-ctl.ipc\"\n"));
+    assert_eq!(
+        ok_cfg.devices[0].control.as_ref().map(|e| e.to_string()),
+        Some("ipc:///run/zedge/a-ctl.ipc".to_owned())
+    );
+    let e = err(&format!("{ONE}control = \"tcp://*:7002\"\n"));
+    assert!(
+        e.starts_with("z.toml:7: device \"a\": key \"control\": tcp://*:7002 is bound already"),
+        "{e}"
+    );
+}
