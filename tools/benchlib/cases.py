@@ -139,7 +139,8 @@ def run_once(case, broker, opts):
             cons_ep = bind if case.binder == "consumer" else conn
             prod_ep = bind if case.binder == "producer" else conn
         else:
-            b = Broker(broker, case.device, extra=case.zedge_args if broker == "zedge" else (),
+            b = Broker(broker, case.device,
+                       extra=case.zedge_args if broker.startswith("zedge") else (),
                        cpu=bcpu)
             cons_ep, prod_ep = ep(b.be), ep(b.fe)
             if case.consumer_side == "frontend":   # the queue's client measures

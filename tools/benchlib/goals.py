@@ -47,9 +47,10 @@ def warnings(agg, cases, brokers):
     return out
 
 
-def goals(agg, idle, big, peers, have, iso=None):
+def goals(agg, idle, big, peers, have, iso=None, watched=None):
     """The issue's goals as PASS/FAIL lines with the measured ratio; `iso`: the isolation
-    cases' summary (report.iso_summary)."""
+    cases' summary (report.iso_summary); `watched`: the streamer's 16 B rates through zedge
+    plain and watched (control endpoint, metrics scraped every second), by broker name."""
     out = []
 
     def line(text, ok):
@@ -121,6 +122,22 @@ def goals(agg, idle, big, peers, have, iso=None):
 
     if have("streamer-16"):
         rate_goal("streamer-16", "streamer 16 B", 1.5)
+    if watched:
+        def med(b, i):
+            vals = [r[i] for r in watched.get(b, []) if r and r[i]]
+            return statistics.median(vals) if vals else None
+        plain, seen = med("zedge", 0), med("zedge-watched", 0)
+        cpu_plain, cpu_seen = med("zedge", 1), med("zedge-watched", 1)
+        name = "streamer 16 B with control and metrics, scraped every second (capture not yet)"
+        if plain and seen:
+            cpu = (f"; CPU/msg watched/plain {cpu_seen / cpu_plain:.2f}x"
+                   if cpu_plain and cpu_seen else "")
+            n = len(watched.get("zedge", []))
+            line(f"{name}: watched/plain = {seen / plain:.2f}x ({seen / 1e6:.2f}M vs "
+                 f"{plain / 1e6:.2f}M msg/s, medians of {n}{cpu}) (goal >= 0.97x)",
+                 seen / plain >= 0.97)
+        else:
+            line(f"{name}: n/a (a run failed) (goal >= 0.97x)", False)
     if have("streamer-256"):
         rate_goal("streamer-256", "streamer 256 B", 1.5)
     if have("streamer-65536"):

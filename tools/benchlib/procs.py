@@ -9,6 +9,7 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 from .common import HOST, LOGS, ZEDGE, ZMQ_PROXY, ZMQRS
@@ -203,6 +204,18 @@ def kv(line):
     return dict(tok.split("=", 1) for tok in line.split()[1:] if "=" in tok)
 
 
+# Scrapes a metrics URL every second until killed.
+SCRAPER = """
+import sys, time, urllib.request
+while True:
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=5).read()
+    except OSError:
+        pass
+    time.sleep(1)
+"""
+
+
 def ep(port):
     return f"tcp://{HOST}:{port}"
 
@@ -212,8 +225,16 @@ class Broker:
         self.name, self.device = name, device
         self.fe, self.be = free_port(), free_port()
         fe, be = ep(self.fe), ep(self.be)
+        self.watcher = None
         if name == "zedge":
             cmd = [ZEDGE, device, "--frontend", fe, "--backend", be, *extra]
+        elif name == "zedge-watched":
+            # zedge as an operator runs it: a control endpoint and metrics, scraped every
+            # second (what Prometheus does every 15 s at most).
+            mport = free_port()
+            ctl = f"ipc://{LOGS}/control-{self.fe}.ipc"
+            cmd = [ZEDGE, device, "--frontend", fe, "--backend", be, "--control", ctl,
+                   "--metrics", f"{HOST}:{mport}", *extra]
         elif name == "libzmq":
             cmd = [ZMQ_PROXY, device, fe, be]
         elif name == "zmqrs":
@@ -229,6 +250,11 @@ class Broker:
                 raise RuntimeError(f"{name} {device} did not start listening (see {LOGS})")
             time.sleep(0.0005)
         self.start_ms = (time.monotonic() - t0) * 1e3
+        if name == "zedge-watched":
+            self.watcher = Proc([sys.executable, "-c", SCRAPER, f"http://{HOST}:{mport}/metrics"],
+                                "watcher")
 
     def kill(self):
+        if self.watcher:
+            self.watcher.kill()
         self.proc.kill()
