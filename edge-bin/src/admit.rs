@@ -196,10 +196,7 @@ fn jitter(d: Duration) -> Duration {
 }
 
 pub fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Frontend => "frontend",
-        Side::Backend => "backend",
-    }
+    side.name()
 }
 
 /// What a warning of the accept loop is about; one [`Limiter`] per side and cause.

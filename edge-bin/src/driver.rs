@@ -263,6 +263,9 @@ fn start_line(devices: &[DeviceSetup], process: &Process, source: Option<&Source
             eps(&d.frontends),
             eps(&d.backends)
         );
+        if let Some(c) = &d.capture {
+            let _ = write!(line, " capture {}", c.with_mode());
+        }
         if let Some(c) = &d.control {
             let _ = write!(line, " control {}", c.with_mode());
         }

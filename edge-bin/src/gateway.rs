@@ -176,10 +176,12 @@ pub fn all_endpoints(d: &DeviceSetup) -> impl Iterator<Item = &Endpoint> {
     sides(d).map(|(_, e)| e).chain(d.control.iter())
 }
 
-/// Every endpoint of a device with its side, frontends first.
+/// Every endpoint of a device with its side, frontends first, its capture endpoint last.
 pub fn sides(d: &DeviceSetup) -> impl Iterator<Item = (Side, &Endpoint)> {
     let front = d.frontends.iter().map(|e| (Side::Frontend, e));
-    front.chain(d.backends.iter().map(|e| (Side::Backend, e)))
+    let back = d.backends.iter().map(|e| (Side::Backend, e));
+    let capture = d.capture.iter().map(|e| (Side::Capture, e));
+    front.chain(back).chain(capture)
 }
 
 /// Start a device whose memory is taken and whose endpoints are bound.

@@ -83,6 +83,9 @@ impl Plan {
                 plan.restarted.push((d.clone(), "limits"));
             } else if !same_control(&was.control, &d.control) {
                 plan.restarted.push((d.clone(), "control endpoint"));
+            } else if was.capture.is_some() != d.capture.is_some() {
+                // Its peer table has room for capture readers only with a capture endpoint.
+                plan.restarted.push((d.clone(), "capture endpoint"));
             } else {
                 let add = missing(d, was);
                 let remove = missing(was, d);

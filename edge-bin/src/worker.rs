@@ -67,8 +67,8 @@ pub struct Endpoints {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Snapshot {
     pub stats: Stats,
-    /// Bytes queued for each side's peers (frontend, backend), not yet written.
-    pub queued: (u64, u64),
+    /// Bytes queued for each side's peers (by [`Side::index`]), not yet written.
+    pub queued: [u64; 3],
     pub subscriptions: usize,
     pub paused: bool,
 }

@@ -205,8 +205,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// The message from `idx` is complete: release its destinations.
     pub(super) fn end_message(&mut self, idx: u32) {
-        // Only a forwarder's subscribers have messages held back for them (`later.rs`).
-        let defers = Q::DEFERS && !self.cfg.kind.waits_for_destination();
+        // Only a forwarder's subscribers and capture readers have messages held back for them
+        // (`later.rs`).
+        let fans_out = !self.cfg.kind.waits_for_destination();
         let Some(peer) = self.peer_mut(idx) else {
             return;
         };
@@ -226,7 +227,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let side = dest.side;
             let owes = dest.session.wants_transmit();
             // What was held back for it goes in after the message (`later.rs`).
-            let later = if defers {
+            let later = if Q::DEFERS && (fans_out || side == super::Side::Capture) {
                 dest.queue.release_later()
             } else {
                 0
@@ -311,8 +312,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
             prev = Some(c);
             cur = self.next_dest(c);
         }
-        // A message for one destination that left goes nowhere now.
+        // A message for one destination that left goes nowhere now: nor to the capture
+        // readers taking it.
         let single_dest = self.cfg.kind.waits_for_destination();
+        let reader = self.is_capture(idx);
+        if single_dest && !reader && self.peer(src).is_some_and(|s| s.src.is_forwarding()) {
+            self.shed_readers(src);
+        }
         let Some(s) = self.peer_mut(src) else { return };
         if single_dest && s.src.is_forwarding() && s.src.dests().is_none() {
             s.src = Src::Discarding {

@@ -79,7 +79,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
             sub.epoch = epoch;
             if sub.held.is_some() {
                 match whole {
-                    Some(msg) => later::hold_back(sub, msg, (hwm, max_size), stats),
+                    Some(msg) => match later::hold_back(sub, msg, (hwm, max_size)) {
+                        Ok(()) => {}
+                        Err(later::Lost::Hwm) => stats.dropped.hwm += 1,
+                        Err(later::Lost::Memory) => stats.dropped.memory += 1,
+                    },
                     None => stats.dropped.busy += 1,
                 }
             } else if sub.queue.len() >= mark {
@@ -194,6 +198,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// would crowd out of the inliner's reach.
     #[inline(never)]
     pub(super) fn on_subscription(&mut self, idx: u32, topic: &[u8], subscribe: bool) {
+        if self.is_capture(idx) {
+            return self.on_capture_subscription(idx, subscribe);
+        }
         let upstream = self.cfg.kind.forwards_subscriptions();
         let Device { slots, subs, .. } = self;
         let Some(peer) = slots.get_mut(idx as usize).and_then(|s| s.peer.as_mut()) else {
@@ -230,6 +237,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// A subscription with a topic over [`MAX_TOPIC`](super::MAX_TOPIC), whose bytes the
     /// session skipped.
     pub(super) fn on_topic_too_long(&mut self, idx: u32, subscribe: bool) {
+        if self.is_capture(idx) {
+            return self.on_capture_subscription(idx, subscribe);
+        }
         // A cancellation of it matches nothing held: nothing was refused.
         if subscribe {
             self.refused(idx, Refusal::TooLong);

@@ -27,6 +27,29 @@ pub enum Side {
     Frontend,
     /// Subscribers, workers.
     Backend,
+    /// Capture readers: SUB sockets that get a copy of every message the device forwards,
+    /// either way (`capture.rs`). They are no destination of their own and never slow the
+    /// device: a reader that is behind loses copies, counted.
+    Capture,
+}
+
+impl Side {
+    /// Every side, in the order of [`Side::index`].
+    pub const ALL: [Side; 3] = [Side::Frontend, Side::Backend, Side::Capture];
+
+    /// Its place in [`Side::ALL`]: for per-side tables.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Its name in logs, metrics labels and the control endpoint's JSON.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Side::Frontend => "frontend",
+            Side::Backend => "backend",
+            Side::Capture => "capture",
+        }
+    }
 }
 
 impl Kind {
@@ -41,6 +64,8 @@ impl Kind {
             (Kind::Queue, Side::Backend) => SocketType::Dealer,
             (Kind::Streamer, Side::Frontend) => SocketType::Pull,
             (Kind::Streamer, Side::Backend) => SocketType::Push,
+            // A tap: PUB, as libzmq's capture socket is in the ZeroMQ Guide.
+            (_, Side::Capture) => SocketType::Pub,
         }
     }
 
@@ -78,7 +103,8 @@ impl Kind {
     pub const fn routes_from(self, side: Side) -> bool {
         matches!(
             (self, side),
-            (Kind::Queue, _) | (Kind::Forwarder { .. } | Kind::Streamer, Side::Frontend)
+            (Kind::Queue, Side::Frontend | Side::Backend)
+                | (Kind::Forwarder { .. } | Kind::Streamer, Side::Frontend)
         )
     }
 

@@ -11,36 +11,41 @@
 //! it, a message is dropped for that subscriber (counted), never for the others.
 
 use super::peer::Peer;
-use super::stats::Stats;
 use super::{ByteQueue, Device};
 use crate::wire::frame::FrameHead;
 
+/// Why a message could not be held back: the peer loses it (its caller counts it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Lost {
+    /// Above the high-water mark, with what is held back.
+    Hwm,
+    /// For want of memory.
+    Memory,
+}
+
 /// Hold the message `msg` (all of it, as it came: its first frame head at 0) back for the
-/// subscriber `sub`, re-encoded frame by frame as the device forwards it (commands between
-/// its frames are not part of it). Counted as sent once it goes into the subscriber's queue
-/// ([`Device::later_released`]; never, if the subscriber is reset first), or as dropped now:
-/// above `hwm` (with what is held back), or for want of memory. A message over `max_size` is
-/// left alone: the session refuses it, and it goes to nobody.
+/// peer `sub` (a subscriber, a capture reader), re-encoded frame by frame as the device
+/// forwards it (commands between its frames are not part of it). Counted as sent once it goes
+/// into the peer's queue ([`Device::later_released`]; never, if the peer is reset first), or
+/// lost now: above `hwm` (with what is held back), or for want of memory. A message over
+/// `max_size` is left alone: the session refuses it, and it goes to nobody.
 pub(super) fn hold_back<Q: ByteQueue>(
     sub: &mut Peer<Q>,
     msg: &[u8],
     (hwm, max_size): (usize, u64),
-    stats: &mut Stats,
-) {
+) -> Result<(), Lost> {
     let Some((len, body)) = encoded_len(msg) else {
-        return;
+        return Ok(());
     };
     if body > max_size {
-        return;
+        return Ok(());
     }
     let queue = &mut sub.queue;
     if queue.len().saturating_add(queue.later_len()) >= hwm {
-        stats.dropped.hwm += 1;
-        return;
+        return Err(Lost::Hwm);
     }
     if !queue.reserve_later(len) {
-        stats.dropped.memory += 1;
-        return;
+        return Err(Lost::Memory);
     }
     each_frame(msg, |head, bytes| {
         queue.push_later(head.encode().as_slice());
@@ -48,6 +53,7 @@ pub(super) fn hold_back<Q: ByteQueue>(
     });
     sub.later.0 += 1;
     sub.later.1 += body;
+    Ok(())
 }
 
 /// The bytes `msg`'s data frames take re-encoded, and their bodies' bytes; `None` if it is

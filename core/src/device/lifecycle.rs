@@ -39,8 +39,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
     pub fn remove_peer(&mut self, id: PeerId) {
         let Some(idx) = self.index(id) else { return };
         self.let_go(idx);
-        if self.peer(idx).is_some_and(|p| p.side == Side::Backend) {
-            self.drop_subscriptions(idx);
+        match self.peer(idx).map(|p| p.side) {
+            Some(Side::Backend) => self.drop_subscriptions(idx),
+            Some(Side::Capture) => self.forget_tap(idx),
+            Some(Side::Frontend) | None => {}
         }
         let slot = &mut self.slots[idx as usize];
         if let Some(peer) = slot.peer.take() {
@@ -86,7 +88,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 self.link_worker(idx);
                 self.wake_blocked();
             }
-            (Kind::Forwarder { .. }, Side::Backend) | (Kind::Queue | Kind::Streamer, _) => {}
+            (Kind::Forwarder { .. }, Side::Backend)
+            | (Kind::Queue | Kind::Streamer, _)
+            | (_, Side::Capture) => {}
         }
     }
 

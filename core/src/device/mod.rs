@@ -33,6 +33,7 @@
 
 mod bypass;
 mod byte_queue;
+mod capture;
 mod config;
 mod error;
 mod flight;
@@ -54,6 +55,7 @@ mod upstream;
 mod workers;
 
 pub use byte_queue::{ByteQueue, Ring};
+pub use capture::MAX_CAPTURE_READERS;
 pub use config::{ConfigError, DeviceConfig};
 pub use error::{CloseReason, Expired, PeerTableFull};
 pub use flight::SHARE_MIN;
@@ -187,6 +189,9 @@ pub struct Device<'s, Q> {
     last_refused: [Option<PeerId>; 4],
     /// No message starts moving from either side ([`Device::pause`]).
     paused: bool,
+    /// The capture readers that subscribed: each message routed is copied to them
+    /// (`capture.rs`).
+    taps: heapless::Vec<u32, MAX_CAPTURE_READERS>,
     /// Frame heads the pump read looking for the ends of messages: its work.
     #[cfg(test)]
     scanned: u64,
@@ -229,6 +234,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             shed_at: Instant::ZERO,
             last_refused: [None; 4],
             paused: false,
+            taps: heapless::Vec::new(),
             #[cfg(test)]
             scanned: 0,
         }

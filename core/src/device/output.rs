@@ -22,15 +22,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.index(id).and_then(|i| self.peer(i)).map(|p| &p.queue)
     }
 
-    /// Bytes queued for the peers of each side (frontend, backend), not yet written: a walk
-    /// over every slot, for a report, not the message path.
-    pub fn queued(&self) -> (u64, u64) {
-        let mut q = (0, 0);
+    /// Bytes queued for the peers of each side (by [`Side::index`](super::Side::index)), not
+    /// yet written: a walk over every slot, for a report, not the message path.
+    pub fn queued(&self) -> [u64; 3] {
+        let mut q = [0; 3];
         for p in self.slots.iter().filter_map(|s| s.peer.as_ref()) {
-            match p.side {
-                super::Side::Frontend => q.0 += p.queue.len() as u64,
-                super::Side::Backend => q.1 += p.queue.len() as u64,
-            }
+            q[p.side.index()] += p.queue.len() as u64;
         }
         q
     }

@@ -85,7 +85,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.set_need(rest, held);
         let whole = (missing == Some(0)).then(|| &rest[..held]);
         match self.route(idx, head, prefix, whole) {
-            Route::Go => self.took_turn(idx),
+            Route::Go => {
+                if !self.taps.is_empty() {
+                    self.tap(idx, head, prefix, whole);
+                }
+                self.took_turn(idx);
+            }
             Route::Blocked => {
                 self.block(idx);
                 return Ok(0);
@@ -266,7 +271,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             (Queue, Side::Frontend) => self.route_request(idx),
             (Queue, Side::Backend) => self.route_reply(idx, head, prefix),
             (Forwarder { .. }, Side::Frontend) => self.route_publication(idx, prefix, whole),
-            (Streamer | Forwarder { .. }, Side::Backend) => Route::Discard,
+            (Streamer | Forwarder { .. }, Side::Backend) | (_, Side::Capture) => Route::Discard,
         }
     }
 }

@@ -38,6 +38,18 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if let Some(w) = self.peer_mut(worker) {
             w.unanswered = w.unanswered.saturating_add(1);
         }
+        let frame = self.routing_frame_of(idx);
+        if self.push_to(worker, &frame) {
+            self.stats.backend.bytes_out += ROUTING_ID_LEN as u64;
+        }
+        // libzmq's ROUTER puts a routing frame of its own before the request.
+        let id_len = self.peer(idx).map_or(0, |c| c.id_len);
+        self.stats.proxy_view.ids_in.add(u64::from(id_len));
+        Route::Go
+    }
+
+    /// The routing frame that names the client `idx` before its requests, head and body.
+    pub(super) fn routing_frame_of(&self, idx: u32) -> [u8; 2 + ROUTING_ID_LEN] {
         let id = self.id(idx);
         let mut frame = [0u8; 2 + ROUTING_ID_LEN];
         frame[..2].copy_from_slice(
@@ -47,13 +59,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         );
         frame[3..7].copy_from_slice(&id.index.to_be_bytes());
         frame[7..].copy_from_slice(&id.generation.to_be_bytes());
-        if self.push_to(worker, &frame) {
-            self.stats.backend.bytes_out += ROUTING_ID_LEN as u64;
-        }
-        // libzmq's ROUTER puts a routing frame of its own before the request.
-        let id_len = self.peer(idx).map_or(0, |c| c.id_len);
-        self.stats.proxy_view.ids_in.add(u64::from(id_len));
-        Route::Go
+        frame
     }
 
     /// A worker's reply: to the client its routing frame names. A client at its high-water

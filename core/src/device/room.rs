@@ -136,7 +136,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 }
                 continue;
             }
-            if self.cfg.kind.waits_for_destination() {
+            // A capture reader never makes its source wait: it lets the message go.
+            if self.cfg.kind.waits_for_destination() && !self.is_capture(d) {
                 return false;
             }
             if self.close_lagging_once(d, &mut tried) {
@@ -232,7 +233,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if clean {
             d.queue.truncate_back((d.pushed - held.mark) as usize);
             d.pushed = held.mark;
-            self.stats.dropped.memory += 1;
+            if d.side == Side::Capture {
+                d.dropped += 1;
+                self.stats.dropped.capture += 1;
+            } else {
+                self.stats.dropped.memory += 1;
+            }
             self.flush_control(dest);
             self.release_later(dest);
         } else {

@@ -113,6 +113,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         match side {
             Side::Frontend => &mut self.stats.frontend,
             Side::Backend => &mut self.stats.backend,
+            Side::Capture => &mut self.stats.capture,
         }
     }
 

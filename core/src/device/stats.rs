@@ -93,6 +93,10 @@ pub struct Drops {
     /// Subscriptions refused, all causes together; by cause in
     /// [`Stats::refused_subscriptions`].
     pub subscriptions: u64,
+    /// Copies a capture reader lost: it was above its high-water mark, still taking another
+    /// message, or out of memory when the message started, or could not take the rest of
+    /// one. One per reader and message.
+    pub capture: u64,
 }
 
 /// Subscriptions refused, by cause ([`Refusal`](super::Refusal)). The subscriber stays
@@ -112,8 +116,8 @@ pub struct SubscriptionRefusals {
 }
 
 impl Drops {
-    /// Messages dropped, all causes together; `upstream_data` and `subscriptions` are not
-    /// messages on their way between the sides and are not counted.
+    /// Messages dropped, all causes together; `upstream_data`, `subscriptions` and `capture`
+    /// (copies) are not messages on their way between the sides and are not counted.
     pub const fn messages(&self) -> u64 {
         self.hwm + self.busy + self.unroutable + self.aborted + self.memory
     }
@@ -184,6 +188,9 @@ pub struct Stats {
     pub frontend: SideStats,
     /// The backend: subscribers (forwarder) or workers (queue, streamer).
     pub backend: SideStats,
+    /// The capture readers (`capture.rs`): the copies queued to them (`msgs_out`,
+    /// `bytes_out`), those they lost in `dropped.capture`.
+    pub capture: SideStats,
     /// Messages not delivered, by cause.
     pub dropped: Drops,
     /// Peers the device reset because a message to them could not be completed.
@@ -238,8 +245,9 @@ impl Stats {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct ProxyView {
-    /// Data from a side the proxy does not read (subscribers, PULL workers), per side.
-    pub(crate) unseen: [Tally; 2],
+    /// Data from a side the proxy does not read (subscribers, PULL workers, capture
+    /// readers), per side ([`Side::index`](super::Side::index)).
+    pub(crate) unseen: [Tally; 3],
     /// The routing frames libzmq's ROUTER would put before the requests read.
     pub(crate) ids_in: Tally,
     /// Replies that came with our routing frame, and libzmq's id for their clients.
@@ -251,6 +259,6 @@ pub(crate) struct ProxyView {
 
 impl ProxyView {
     pub(crate) fn unseen(&mut self, side: super::Side) -> &mut Tally {
-        &mut self.unseen[side as usize]
+        &mut self.unseen[side.index()]
     }
 }

@@ -37,6 +37,9 @@ Endpoints (repeat an option for several; @ or no prefix binds, > connects):
   --control EP               a control endpoint for REQ clients, as libzmq's
                              zmq_proxy_steerable: PAUSE, RESUME, TERMINATE, STATISTICS
                              (8 counters), and STATS (every counter, JSON); none by default
+  --capture EP               a tap: SUB sockets connected here get a copy of every message
+                             the device forwards, either way; a slow reader loses copies
+                             (counted), never slows the device; at most 4 readers
   --metrics ADDR             Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9559
                              (no authentication: keep it on loopback); none by default
 

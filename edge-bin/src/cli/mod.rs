@@ -83,6 +83,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let mut frontends = Vec::new();
     let mut backends = Vec::new();
     let mut control = None;
+    let mut capture = None;
     let mut metrics = None;
     let mut given: Vec<(Opt, setup::Value)> = Vec::new();
     let mut verbosity = 0u8;
@@ -97,7 +98,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                     Some(format!("set {} at the top of the file", opt.key()))
                 }
                 (Some(opt), _) => Some(in_device_table(opt.key())),
-                (None, "frontend" | "backend" | "control") => Some(in_device_table(name)),
+                (None, "frontend" | "backend" | "control" | "capture") => {
+                    Some(in_device_table(name))
+                }
                 (None, "metrics") => Some("set listen in the file's [metrics] table".into()),
                 _ => None,
             };
@@ -121,6 +124,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             Long("frontend") => frontends.push(endpoint(&mut p)?),
             Long("backend") => backends.push(endpoint(&mut p)?),
             Long("control") => control = Some(endpoint(&mut p)?),
+            Long("capture") => capture = Some(endpoint(&mut p)?),
             Long("metrics") => {
                 let v = p.value()?.string()?;
                 let addr = v.parse().map_err(|_| {
@@ -191,6 +195,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     written.frontends = frontends;
     written.backends = backends;
     written.control = control;
+    written.capture = capture;
     process.metrics = metrics;
     for (opt, value) in given {
         if opt.is_process() {

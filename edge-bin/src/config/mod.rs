@@ -204,11 +204,16 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             }
         }
         [written.frontends, written.backends] = sides;
-        if let Some(ep) = raw.control {
-            let span = ep.span();
-            let ep = ep.into_inner().0;
-            claim(&mut binds, &ep, (span, "control"))?;
-            written.control = Some(ep);
+        for (key, raw_ep, to) in [
+            ("control", raw.control, &mut written.control),
+            ("capture", raw.capture, &mut written.capture),
+        ] {
+            if let Some(ep) = raw_ep {
+                let span = ep.span();
+                let ep = ep.into_inner().0;
+                claim(&mut binds, &ep, (span, key))?;
+                *to = Some(ep);
+            }
         }
         let setup = written.build().map_err(|e| match &e {
             SettingError::Option {

@@ -57,6 +57,7 @@ pub struct RawDevice {
     pub frontend: Spanned<Endpoints>,
     pub backend: Spanned<Endpoints>,
     pub control: Option<Spanned<EndpointValue>>,
+    pub capture: Option<Spanned<EndpointValue>>,
     pub max_msg_size: Option<Spanned<Value>>,
     pub queue_hwm: Option<Spanned<Value>>,
     pub max_peers: Option<Spanned<Value>>,

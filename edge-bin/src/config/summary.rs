@@ -33,6 +33,9 @@ pub fn summary(cfg: &Config, file: &str) -> String {
         if let Some(c) = &d.control {
             let _ = writeln!(out, "    control   {}", list(std::slice::from_ref(c)));
         }
+        if let Some(c) = &d.capture {
+            let _ = writeln!(out, "    capture   {}", list(std::slice::from_ref(c)));
+        }
         let subs = match d.kind {
             Kind::Forwarder { .. } => format!(
                 ", {} subscriptions ({} per peer)",

@@ -31,7 +31,7 @@ use async_executor::{LocalExecutor, Task};
 use async_io::Timer;
 use log::{debug, info, warn};
 use zedge_core::conn::SessionConfig;
-use zedge_core::device::{SideStats, Stats};
+use zedge_core::device::{Side, SideStats, Stats};
 use zedge_core::time::Duration as CoreDuration;
 use zedge_core::wire::metadata::SocketType;
 
@@ -226,8 +226,10 @@ pub fn stats_json(host: &DeviceHost) -> String {
         kind_name(kind),
         host.uptime().as_secs_f64(),
     );
-    side_json(&mut j, "frontend", &s.frontend, queued.0);
-    side_json(&mut j, "backend", &s.backend, queued.1);
+    let sides = [&s.frontend, &s.backend, &s.capture];
+    for ((side, stats), queued) in Side::ALL.iter().zip(sides).zip(queued) {
+        side_json(&mut j, side.name(), stats, queued);
+    }
     stats_rest(&mut j, &s, subs, subs_max);
     j
 }
@@ -248,7 +250,7 @@ fn stats_rest(j: &mut String, s: &Stats, subs: usize, subs_max: usize) {
     let _ = write!(
         j,
         "\"dropped\":{{\"hwm\":{},\"busy\":{},\"unroutable\":{},\"aborted\":{},\"memory\":{},\
-         \"upstream_data\":{},\"subscriptions\":{}}},\
+         \"upstream_data\":{},\"subscriptions\":{},\"capture\":{}}},\
          \"refused_subscriptions\":{{\"table_full\":{},\"topic_bytes_full\":{},\
          \"peer_share\":{},\"too_long\":{}}},\
          \"subscriptions\":{subs},\"max_subscriptions\":{subs_max},\
@@ -261,6 +263,7 @@ fn stats_rest(j: &mut String, s: &Stats, subs: usize, subs_max: usize) {
         d.memory,
         d.upstream_data,
         d.subscriptions,
+        d.capture,
         r.table_full,
         r.topic_bytes_full,
         r.peer_share,

@@ -29,7 +29,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 
-use zedge_core::device::Side;
+use zedge_core::device::{Side, MAX_CAPTURE_READERS};
 
 /// What closing a connection still in its handshake could cost its peer; the least first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -141,7 +141,7 @@ impl fmt::Display for Crowd {
 #[derive(Debug)]
 pub struct Gate<Id> {
     limits: Limits,
-    sides: [Books<Id>; 2],
+    sides: [Books<Id>; 3],
 }
 
 #[derive(Debug)]
@@ -165,7 +165,7 @@ impl<Id: Copy + Eq> Gate<Id> {
     pub fn new(limits: Limits) -> Self {
         Gate {
             limits,
-            sides: [Books::default(), Books::default()],
+            sides: Default::default(),
         }
     }
 
@@ -190,13 +190,18 @@ impl<Id: Copy + Eq> Gate<Id> {
                 return Err(Refusal::MaxPerAddress(limits.per_address));
             }
         }
-        let full = peers >= limits.max_peers;
+        // A device serves so many capture readers, whatever its `max_peers`.
+        let max_peers = match side {
+            Side::Capture => limits.max_peers.min(MAX_CAPTURE_READERS),
+            Side::Frontend | Side::Backend => limits.max_peers,
+        };
+        let full = peers >= max_peers;
         let crowded = src != Source::Connected && books.handshaking.len() >= limits.max_handshaking;
         if !(full || crowded) {
             return Ok(None);
         }
         let because = if full {
-            Crowd::Peers(limits.max_peers)
+            Crowd::Peers(max_peers)
         } else {
             Crowd::Handshaking(limits.max_handshaking)
         };
@@ -260,10 +265,7 @@ impl<Id: Copy + Eq> Gate<Id> {
 }
 
 fn index(side: Side) -> usize {
-    match side {
-        Side::Frontend => 0,
-        Side::Backend => 1,
-    }
+    side.index()
 }
 
 /// An IPv4 peer on an IPv6 socket (`::ffff:a.b.c.d`) is the IPv4 address it is.

@@ -107,6 +107,7 @@ fn side_peers(s: &Stats, side: Side) -> usize {
     let n = match side {
         Side::Frontend => s.frontend.peers,
         Side::Backend => s.backend.peers,
+        Side::Capture => s.capture.peers,
     };
     n as usize
 }

@@ -2,7 +2,7 @@
 //! the last subscriber refused; those held back are reported when the device stops), and
 //! `memory_max` spent.
 
-use std::time::Instant as StdInstant;
+use std::time::{Duration, Instant as StdInstant};
 
 use log::warn;
 use zedge_core::device::{Refusal as Refused, Side, Stats};
@@ -67,43 +67,51 @@ impl Spent {
 /// The most slow readers named in one warning round; the others are summed up in a line.
 const LOSSY_NAMED: usize = 3;
 
-/// Warns, at most once per [`WARN_EVERY`] for each, of the peers that lost messages because
-/// they read too slowly (a subscriber's publications, a client's replies): how many since the
-/// last warning and in all, and the high-water mark they were over. The worst
-/// [`LOSSY_NAMED`] are named; the rest are summed up.
+/// How often the peers are walked for losses: a reader that starts losing is named within
+/// this, while it is still connected.
+const LOSSY_LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// Warns, at most once per [`WARN_EVERY`], of the peers that lost messages because they read
+/// too slowly (a subscriber's publications, a client's replies, a capture reader's copies):
+/// how many since the last warning and in all, and the high-water mark they were over. The
+/// worst [`LOSSY_NAMED`] are named; the rest are summed up.
 #[derive(Debug, Default)]
 pub(super) struct Lossy {
-    last: Option<StdInstant>,
+    looked: Option<StdInstant>,
+    warned: Option<StdInstant>,
 }
 
 impl Lossy {
     pub(super) fn warn(&mut self, host: &DeviceHost, dev: &Dev) {
         let now = StdInstant::now();
-        if self.last.is_some_and(|t| now - t < WARN_EVERY) {
+        let recent = |t: Option<StdInstant>, every| t.is_some_and(|t| now - t < every);
+        if recent(self.looked, LOSSY_LOOK_EVERY) || recent(self.warned, WARN_EVERY) {
             return;
         }
-        self.last = Some(now);
+        self.looked = Some(now);
         let conns = host.conns.borrow();
-        let mut lost: Vec<(u64, u64, String, bool)> = Vec::new();
+        let mut lost: Vec<(u64, u64, String, Side)> = Vec::new();
         dev.each_lossy(|id, total| {
             let Some(h) = conns.get(&id) else { return };
             let new = total.saturating_sub(h.reported_drops.replace(total));
             if new > 0 {
-                lost.push((new, total, source(h.src), h.side == Side::Backend));
+                lost.push((new, total, source(h.src), h.side));
             }
         });
         if lost.is_empty() {
             return;
         }
+        self.warned = Some(now);
         lost.sort_unstable_by_key(|l| std::cmp::Reverse(l.0));
         let cfg = dev.config();
         let hwm = Mib(cfg.queue_hwm as u64);
-        for (new, total, addr, subscriber) in lost.iter().take(LOSSY_NAMED) {
-            let (side, who, what) = if *subscriber {
-                ("backend", "subscriber", "messages")
-            } else {
-                ("frontend", "client", "replies")
+        for (new, total, addr, side) in lost.iter().take(LOSSY_NAMED) {
+            let (who, what) = match side {
+                Side::Backend => ("subscriber", "messages"),
+                Side::Frontend => ("client", "replies"),
+                Side::Capture => ("capture reader", "copies"),
             };
+            let side = side.name();
             warn!(
                 "{}{side} {addr}: slow {who} lost {new} {what} in the last {}s ({total} in all): \
                  its queue was over queue_hwm ({hwm}) or memory_max was spent; it reads slower \

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use zedge_core::device::{Kind, SideStats};
+use zedge_core::device::{Kind, Side, SideStats};
 
 use crate::setup::kind_name;
 use crate::worker::Snapshot;
@@ -41,7 +41,13 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-const SIDES: [&str; 2] = ["frontend", "backend"];
+/// The sides, in [`Side::ALL`]'s order (a device without a capture endpoint has no capture
+/// readers: zeros).
+const SIDES: [&str; 3] = [
+    Side::ALL[0].name(),
+    Side::ALL[1].name(),
+    Side::ALL[2].name(),
+];
 
 /// A counter kept per side: its name, its help, and where it is in [`SideStats`].
 type SideCounter = (&'static str, &'static str, fn(&SideStats) -> u64);
@@ -49,7 +55,7 @@ type SideCounter = (&'static str, &'static str, fn(&SideStats) -> u64);
 /// Every device's metrics, then the process's.
 pub fn render(devices: &[(String, Kind, Snapshot)]) -> String {
     let mut out = String::with_capacity(4096 + devices.len() * 4096);
-    let per_side = |s: &Snapshot| [s.stats.frontend, s.stats.backend];
+    let per_side = |s: &Snapshot| [s.stats.frontend, s.stats.backend, s.stats.capture];
     let side_counters: [SideCounter; 5] = [
         (
             "zedge_messages_received_total",
@@ -100,6 +106,16 @@ pub fn render(devices: &[(String, Kind, Snapshot)]) -> String {
                 n,
             );
         }
+    }
+    let name = "zedge_capture_copies_dropped_total";
+    let mut f = Family::new(
+        &mut out,
+        name,
+        "counter",
+        "Copies a capture reader lost: it was behind, or out of memory (one per reader and message).",
+    );
+    for (dev, _, snap) in devices {
+        f.sample(name, &[("device", dev)], snap.stats.dropped.capture);
     }
     let name = "zedge_upstream_data_dropped_total";
     let mut f = Family::new(
@@ -160,7 +176,8 @@ fn gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
     let name = "zedge_peers";
     let mut f = Family::new(out, name, "gauge", "Peers connected now.");
     for (dev, _, s) in devices {
-        let peers = [s.stats.frontend.peers, s.stats.backend.peers];
+        let st = &s.stats;
+        let peers = [st.frontend.peers, st.backend.peers, st.capture.peers];
         for (side, n) in SIDES.iter().zip(peers) {
             f.sample(name, &[("device", dev), ("side", side)], n);
         }
@@ -173,7 +190,7 @@ fn gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
         "Bytes queued for the side's peers, not yet written to their sockets.",
     );
     for (dev, _, s) in devices {
-        for (side, n) in SIDES.iter().zip([s.queued.0, s.queued.1]) {
+        for (side, n) in SIDES.iter().zip(s.queued) {
             f.sample(name, &[("device", dev), ("side", side)], n);
         }
     }

@@ -116,6 +116,9 @@ pub struct DeviceSetup {
     pub backends: Vec<Endpoint>,
     /// Where its control endpoint is (`crate::control`), if it has one.
     pub control: Option<Endpoint>,
+    /// Where capture readers connect (or which reader it connects to), if anywhere: the
+    /// device's third side ([`Side::Capture`](zedge_core::device::Side::Capture)).
+    pub capture: Option<Endpoint>,
 }
 
 impl DeviceSetup {
@@ -143,9 +146,19 @@ impl DeviceSetup {
         cfg
     }
 
-    /// Slots of the peer table: [`Tuning::max_peers`] for each side.
+    /// Slots of the peer table: [`Tuning::max_peers`] for each side, and the capture
+    /// readers' ([`MAX_CAPTURE_READERS`](zedge_core::device::MAX_CAPTURE_READERS)) if it has a
+    /// capture endpoint.
     pub fn peer_slots(&self) -> usize {
-        self.tuning.max_peers.saturating_mul(2)
+        let readers = if self.capture.is_some() {
+            zedge_core::device::MAX_CAPTURE_READERS
+        } else {
+            0
+        };
+        self.tuning
+            .max_peers
+            .saturating_mul(2)
+            .saturating_add(readers)
     }
 
     /// Bytes of subscription storage: none but in a forwarder. The one caller of

@@ -24,6 +24,7 @@ pub struct Written {
     pub frontends: Vec<Endpoint>,
     pub backends: Vec<Endpoint>,
     pub control: Option<Endpoint>,
+    pub capture: Option<Endpoint>,
     options: [Option<(Value, Origin)>; Opt::DEVICE.len()],
 }
 
@@ -35,6 +36,7 @@ impl Written {
             frontends: Vec::new(),
             backends: Vec::new(),
             control: None,
+            capture: None,
             options: Default::default(),
         }
     }
@@ -95,6 +97,7 @@ impl Written {
             frontends: or_default(self.frontends, DEFAULT_FRONTEND),
             backends: or_default(self.backends, DEFAULT_BACKEND),
             control: self.control,
+            capture: self.capture,
         };
         setup
             .device_config()

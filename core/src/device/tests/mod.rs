@@ -24,6 +24,7 @@ use Side::{Backend, Frontend};
 
 mod bypass;
 mod caller;
+mod capture;
 mod forwarder;
 mod harness;
 mod heartbeat;
