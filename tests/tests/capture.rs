@@ -340,5 +340,10 @@ fn wrong_and_hostile_peers_on_the_capture_endpoint_are_refused_and_readers_serve
     assert_eq!(field(&out, &["capture", "peers"]), 4, "{out}");
     assert_eq!(field(&out, &["capture", "messages_out"]), 400, "{out}");
     assert!(field(&out, &["dropped", "upstream_data"]) >= 1, "{out}");
+    let log = broker.stderr();
+    assert!(
+        log.contains("at most 4 capture readers"),
+        "the fifth reader's refusal is not logged\n{log}"
+    );
     broker.assert_running();
 }

@@ -72,6 +72,9 @@ pub enum Refusal {
     /// The side was full (`max_peers` or `max_handshaking`) and every connection still in
     /// its handshake was [`Rank::Talking`], so none could be closed to make room.
     Busy(Crowd),
+    /// The capture side has as many readers as a device serves, every one past its
+    /// handshake.
+    MaxReaders(usize),
     /// The device's peer table had no slot (the caps should make this impossible).
     NoSlot,
 }
@@ -93,6 +96,10 @@ impl fmt::Display for Refusal {
                 "{} reached on this side and every connection still in its handshake is \
                  sending; a ZeroMQ peer tries again",
                 c.setting()
+            ),
+            Refusal::MaxReaders(n) => write!(
+                f,
+                "a device serves at most {n} capture readers, and has them all"
             ),
             Refusal::NoSlot => f.write_str("peer table full"),
         }
@@ -220,6 +227,7 @@ impl<Id: Copy + Eq> Gate<Id> {
         match least {
             Some((Rank::Talking, _, _)) => Err(Refusal::Busy(because)),
             Some((_, id, src)) => Ok(Some(Displace { id, src, because })),
+            None if full && side == Side::Capture => Err(Refusal::MaxReaders(max_peers)),
             None if full => Err(Refusal::MaxPeers(limits.max_peers)),
             None => Ok(None),
         }
