@@ -281,8 +281,8 @@ fn totals(gw: &Gateway) -> String {
     let (mut msgs_in, mut msgs_out, mut dropped) = (0, 0, 0);
     for (_, p) in gw.roster.borrow().iter() {
         let s = p.stats();
-        msgs_in += s.frontend.msgs_in + s.backend.msgs_in;
-        msgs_out += s.frontend.msgs_out + s.backend.msgs_out;
+        msgs_in += s.frontend().msgs_in + s.backend().msgs_in;
+        msgs_out += s.frontend().msgs_out + s.backend().msgs_out;
         dropped += s.dropped.messages();
     }
     format!("{msgs_in} messages in, {msgs_out} out, {dropped} dropped")

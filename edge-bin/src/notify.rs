@@ -131,7 +131,7 @@ pub async fn run(
 pub fn status_line<'a>(devices: impl IntoIterator<Item = (&'a str, Stats)>) -> String {
     let mut out = String::new();
     for (i, (name, st)) in devices.into_iter().enumerate() {
-        let (f, b) = (st.frontend, st.backend);
+        let (f, b) = (st.frontend(), st.backend());
         if i > 0 {
             out.push_str("; ");
         }

@@ -128,7 +128,8 @@ def goals(agg, idle, big, peers, have, iso=None, watched=None):
             return statistics.median(vals) if vals else None
         plain, seen = med("zedge", 0), med("zedge-watched", 0)
         cpu_plain, cpu_seen = med("zedge", 1), med("zedge-watched", 1)
-        name = "streamer 16 B with control and metrics, scraped every second (capture not yet)"
+        name = ("streamer 16 B with control, capture (no reader) and metrics scraped every "
+                "second")
         if plain and seen:
             cpu = (f"; CPU/msg watched/plain {cpu_seen / cpu_plain:.2f}x"
                    if cpu_plain and cpu_seen else "")

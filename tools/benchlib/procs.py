@@ -229,12 +229,14 @@ class Broker:
         if name == "zedge":
             cmd = [ZEDGE, device, "--frontend", fe, "--backend", be, *extra]
         elif name == "zedge-watched":
-            # zedge as an operator runs it: a control endpoint and metrics, scraped every
-            # second (what Prometheus does every 15 s at most).
+            # zedge as an operator runs it: a control endpoint, a capture endpoint (no reader:
+            # one would cost a copy of every message) and metrics, scraped every second (what
+            # Prometheus does every 15 s at most).
             mport = free_port()
             ctl = f"ipc://{LOGS}/control-{self.fe}.ipc"
+            tap = f"ipc://{LOGS}/capture-{self.fe}.ipc"
             cmd = [ZEDGE, device, "--frontend", fe, "--backend", be, "--control", ctl,
-                   "--metrics", f"{HOST}:{mport}", *extra]
+                   "--capture", tap, "--metrics", f"{HOST}:{mport}", *extra]
         elif name == "libzmq":
             cmd = [ZMQ_PROXY, device, fe, be]
         elif name == "zmqrs":

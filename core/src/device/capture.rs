@@ -111,7 +111,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             self.join_after_first(idx, t);
             if !front.is_empty() && self.push_to(t, front) {
-                self.stats.capture.bytes_out += front_body;
+                self.side_stats(Side::Capture).bytes_out += front_body;
             }
         }
     }

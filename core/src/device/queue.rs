@@ -40,7 +40,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         let frame = self.routing_frame_of(idx);
         if self.push_to(worker, &frame) {
-            self.stats.backend.bytes_out += ROUTING_ID_LEN as u64;
+            self.side_stats(Side::Backend).bytes_out += ROUTING_ID_LEN as u64;
         }
         // libzmq's ROUTER puts a routing frame of its own before the request.
         let id_len = self.peer(idx).map_or(0, |c| c.id_len);

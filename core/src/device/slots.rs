@@ -110,11 +110,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     pub(super) fn side_stats(&mut self, side: Side) -> &mut SideStats {
-        match side {
-            Side::Frontend => &mut self.stats.frontend,
-            Side::Backend => &mut self.stats.backend,
-            Side::Capture => &mut self.stats.capture,
-        }
+        &mut self.stats.sides[side.index()]
     }
 
     fn list(&mut self, kind: ListKind) -> &mut List {

@@ -226,9 +226,8 @@ pub fn stats_json(host: &DeviceHost) -> String {
         kind_name(kind),
         host.uptime().as_secs_f64(),
     );
-    let sides = [&s.frontend, &s.backend, &s.capture];
-    for ((side, stats), queued) in Side::ALL.iter().zip(sides).zip(queued) {
-        side_json(&mut j, side.name(), stats, queued);
+    for (side, queued) in Side::ALL.into_iter().zip(queued) {
+        side_json(&mut j, side.name(), s.side(side), queued);
     }
     stats_rest(&mut j, &s, subs, subs_max);
     j

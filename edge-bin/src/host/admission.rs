@@ -104,10 +104,5 @@ impl DeviceHost {
 
 /// Peers on one side, handshake finished or not.
 fn side_peers(s: &Stats, side: Side) -> usize {
-    let n = match side {
-        Side::Frontend => s.frontend.peers,
-        Side::Backend => s.backend.peers,
-        Side::Capture => s.capture.peers,
-    };
-    n as usize
+    s.side(side).peers as usize
 }

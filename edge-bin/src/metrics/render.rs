@@ -55,7 +55,7 @@ type SideCounter = (&'static str, &'static str, fn(&SideStats) -> u64);
 /// Every device's metrics, then the process's.
 pub fn render(devices: &[(String, Kind, Snapshot)]) -> String {
     let mut out = String::with_capacity(4096 + devices.len() * 4096);
-    let per_side = |s: &Snapshot| [s.stats.frontend, s.stats.backend, s.stats.capture];
+    let per_side = |s: &Snapshot| Side::ALL.map(|side| *s.stats.side(side));
     let side_counters: [SideCounter; 5] = [
         (
             "zedge_messages_received_total",
@@ -177,7 +177,7 @@ fn gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
     let mut f = Family::new(out, name, "gauge", "Peers connected now.");
     for (dev, _, s) in devices {
         let st = &s.stats;
-        let peers = [st.frontend.peers, st.backend.peers, st.capture.peers];
+        let peers = [st.frontend().peers, st.backend().peers, st.capture().peers];
         for (side, n) in SIDES.iter().zip(peers) {
             f.sample(name, &[("device", dev), ("side", side)], n);
         }

@@ -50,8 +50,8 @@ fn streamer_bodies_moved_by_the_caller_arrive_whole_and_in_order() {
     assert_eq!(net.msgs(worker), &sent[..]);
     assert!(net.bypassed > 400_000, "bypassed {} bytes", net.bypassed);
     let stats = net.dev.stats();
-    assert_eq!(stats.backend.msgs_out, sent.len() as u64);
-    assert_eq!(stats.frontend.bytes_in, stats.backend.bytes_out);
+    assert_eq!(stats.backend().msgs_out, sent.len() as u64);
+    assert_eq!(stats.frontend().bytes_in, stats.backend().bytes_out);
     net.assert_healthy();
 }
 

@@ -35,8 +35,8 @@ fn a_streamer_reader_gets_every_message_whole_and_in_order() {
     assert_eq!(net.msgs(worker), sent);
     assert_eq!(net.msgs(r), sent);
     let s = net.dev.stats();
-    assert_eq!((s.capture.msgs_out, s.dropped.capture), (100, 0));
-    assert_eq!(s.capture.bytes_out, s.frontend.bytes_in);
+    assert_eq!((s.capture().msgs_out, s.dropped.capture), (100, 0));
+    assert_eq!(s.capture().bytes_out, s.frontend().bytes_in);
     net.assert_healthy();
 }
 
@@ -52,7 +52,7 @@ fn a_reader_without_a_subscription_gets_nothing() {
     net.pump();
     assert_eq!(net.msgs(worker).len(), 1);
     assert!(net.msgs(quiet).is_empty());
-    assert_eq!(net.dev.stats().capture.msgs_out, 0);
+    assert_eq!(net.dev.stats().capture().msgs_out, 0);
 }
 
 #[test]
@@ -232,7 +232,7 @@ fn readers_are_counted_and_as_many_as_the_limit_all_get_copies() {
     let _worker = net.connect(Backend, Pull);
     net.pump();
     let readers: Vec<P> = (0..MAX_CAPTURE_READERS).map(|_| reader(&mut net)).collect();
-    assert_eq!(net.dev.stats().capture.peers, MAX_CAPTURE_READERS as u32);
+    assert_eq!(net.dev.stats().capture().peers, MAX_CAPTURE_READERS as u32);
     net.send(producer, &msg(&[b"a", b"b"]));
     net.pump();
     for &r in &readers {

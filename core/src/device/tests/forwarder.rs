@@ -35,7 +35,7 @@ fn forwarder_filters_by_topic_prefix() {
     assert_eq!(net.msgs(weather), [sent[0].clone()]);
     assert_eq!(net.msgs(news), [sent[1].clone(), sent[4].clone()]);
     assert!(net.msgs(none).is_empty());
-    assert_eq!(net.dev.stats().backend.msgs_out, 6 + 1 + 2);
+    assert_eq!(net.dev.stats().backend().msgs_out, 6 + 1 + 2);
     net.assert_healthy();
 }
 

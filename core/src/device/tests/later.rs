@@ -73,7 +73,7 @@ fn a_subscriber_taking_a_cut_through_message_gets_the_others_after_it() {
     want.extend(ticks);
     assert_eq!(s.net.msgs(s.all), &want[..]);
     assert_eq!(s.net.dev.stats().dropped, Drops::default());
-    assert_eq!(s.net.dev.stats().backend.msgs_out, 21);
+    assert_eq!(s.net.dev.stats().backend().msgs_out, 21);
     s.net.assert_healthy();
 }
 
@@ -144,7 +144,7 @@ fn what_was_held_back_for_a_subscriber_that_is_reset_is_not_counted_as_sent() {
     assert_eq!(s.net.closes, [(s.all, CloseReason::SenderAborted)]);
     assert_eq!(s.net.msgs(s.ticks), &ticks[..]);
     assert_eq!(
-        s.net.dev.stats().backend.msgs_out,
+        s.net.dev.stats().backend().msgs_out,
         5,
         "the ticks to their other subscriber only"
     );

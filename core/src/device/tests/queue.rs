@@ -149,7 +149,7 @@ fn queue_holds_requests_until_a_worker_arrives() {
         assert!(!net.wants_read(c), "client {c} waits for a worker");
         assert!(net.pending(c) > 0);
     }
-    assert_eq!(net.dev.stats().frontend.msgs_in, 0);
+    assert_eq!(net.dev.stats().frontend().msgs_in, 0);
 
     let worker = net.connect_echo(Dealer);
     net.pump();

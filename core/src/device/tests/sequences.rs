@@ -101,12 +101,12 @@ fn run_streamer(
     }
     if everything {
         prop_assert_eq!(seen.len(), sent.len(), "lost messages");
-        prop_assert_eq!(net.dev.stats().backend.msgs_out, sent.len() as u64);
+        prop_assert_eq!(net.dev.stats().backend().msgs_out, sent.len() as u64);
     }
     for p in producers {
         prop_assert_eq!(net.pending(p), 0, "producer {} stuck", p);
     }
-    prop_assert_eq!(net.dev.stats().frontend.msgs_in, sent.len() as u64);
+    prop_assert_eq!(net.dev.stats().frontend().msgs_in, sent.len() as u64);
     net.assert_healthy();
     Ok(())
 }

@@ -24,7 +24,7 @@ fn paused_no_message_starts_from_either_side_and_resumed_all_of_them_go_in_order
     }
     net.pump();
     assert!(net.msgs(client).is_empty(), "a request moved while paused");
-    assert_eq!(net.dev.stats().frontend.msgs_in, 0);
+    assert_eq!(net.dev.stats().frontend().msgs_in, 0);
     // A paused device still times out nothing and loses nothing: a timer run changes nothing.
     net.run_until(net.now + crate::time::Duration::from_millis(500));
     assert!(net.msgs(client).is_empty());
