@@ -184,7 +184,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// A forwarder's subscriber `keeper` found no room for want of memory: if its own queue
-    /// does not lag ([`ByteQueue::lags`]), every other subscriber whose queue lags is closed
+    /// does not lag ([`ByteQueue::lags`]), every other subscriber (or capture reader) whose
+    /// queue lags is closed
     /// (`CloseReason::Lagging`) and its queue emptied at once, so that what they held goes to
     /// the ones that keep up. Whether any was.
     #[cold]
@@ -198,7 +199,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         for idx in 0..self.slots.len() as u32 {
             let lags = self
                 .peer(idx)
-                .is_some_and(|p| p.side == Side::Backend && p.close.is_none() && p.queue.lags());
+                .is_some_and(|p| p.side != Side::Frontend && p.close.is_none() && p.queue.lags());
             if !lags {
                 continue;
             }

@@ -111,3 +111,26 @@ fn a_copy_for_a_subscriber_that_keeps_up_closes_those_that_lag() {
 fn a_message_cut_through_to_a_subscriber_that_keeps_up_closes_those_that_lag() {
     copies_make_the_lagging_give_way(&mut Storage::new(12, 16), 100_000, 3, 40_000);
 }
+
+#[test]
+fn a_capture_reader_that_lags_gives_its_memory_to_a_subscriber_that_keeps_up() {
+    let mut store = Storage::new(4, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let publisher = net.connect(Frontend, Pub);
+    let keeper = net.connect(Backend, Sub);
+    let reader = net.connect(Side::Capture, Sub);
+    net.pump();
+    net.subscribe(keeper, &1u32.to_be_bytes());
+    net.subscribe(reader, b"");
+    net.pump();
+    net.pause(reader, true);
+    net.lag(reader, true);
+    pool(Some(8_000));
+    // Only the reader takes these, until it holds all the memory there is.
+    send_each(&mut net, publisher, 0, 4, 3_000);
+    assert!(net.dev.stats().dropped.capture > 0, "the pool is spent");
+    let sent = send_each(&mut net, publisher, 1, 4, 3_000);
+    assert_eq!(net.msgs(keeper), &sent[..], "every message, in order");
+    assert_eq!(net.closes, [(reader, CloseReason::Lagging)]);
+    pool(None);
+}
