@@ -12,6 +12,7 @@ pub mod command;
 pub mod frame;
 pub mod greeting;
 pub mod metadata;
+pub mod z85;
 
 #[cfg(test)]
 #[allow(dead_code)] // captured for reference; not every vector has a test of its own
