@@ -35,6 +35,7 @@ mod bypass;
 mod byte_queue;
 mod config;
 mod error;
+mod facts;
 mod flight;
 mod forwarder;
 mod kind;
@@ -56,6 +57,7 @@ mod workers;
 pub use byte_queue::{ByteQueue, Ring};
 pub use config::{ConfigError, DeviceConfig};
 pub use error::{CloseReason, Expired, PeerTableFull};
+pub use facts::{PeerView, Traffic};
 pub use flight::SHARE_MIN;
 pub use kind::{Kind, Side};
 pub use peer::PROGRESS_BYTES;
@@ -187,6 +189,8 @@ pub struct Device<'s, Q> {
     last_refused: [Option<PeerId>; 4],
     /// No message starts moving from either side ([`Device::pause`]).
     paused: bool,
+    /// The Identity of the peer that became ready last (`facts.rs`).
+    joined: facts::Joined,
     /// Frame heads the pump read looking for the ends of messages: its work.
     #[cfg(test)]
     scanned: u64,
@@ -229,6 +233,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             shed_at: Instant::ZERO,
             last_refused: [None; 4],
             paused: false,
+            joined: facts::Joined::default(),
             #[cfg(test)]
             scanned: 0,
         }

@@ -49,6 +49,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         frame[7..].copy_from_slice(&id.generation.to_be_bytes());
         if self.push_to(worker, &frame) {
             self.stats.backend.bytes_out += ROUTING_ID_LEN as u64;
+            if let Some(w) = self.peer_mut(worker) {
+                w.facts.traffic.bytes_out += ROUTING_ID_LEN as u64;
+            }
         }
         // libzmq's ROUTER puts a routing frame of its own before the request.
         let id_len = self.peer(idx).map_or(0, |c| c.id_len);

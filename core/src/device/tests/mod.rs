@@ -24,6 +24,7 @@ use Side::{Backend, Frontend};
 
 mod bypass;
 mod caller;
+mod facts;
 mod forwarder;
 mod harness;
 mod heartbeat;
