@@ -160,7 +160,7 @@ fn a_slow_subscriber_losing_messages_is_warned_of_at_the_default_level() {
         thread::sleep(Duration::from_millis(100));
     };
     assert!(line.contains("WARN"), "{line}");
-    assert!(line.contains("backend 127.0.0.1"), "{line}");
+    assert!(line.contains("forwarder backend 127.0.0.1"), "{line}");
     assert!(line.contains("queue_hwm (0.25 MiB)"), "{line}");
     // Said once per interval for that peer, not per message.
     let count = log().matches("slow subscriber lost").count();
