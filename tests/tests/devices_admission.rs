@@ -225,7 +225,10 @@ fn a_frontend_full_of_idle_producers_leaves_the_backend_open() {
         1,
         "one refusal, warned about at once"
     );
-    assert!(stderr.contains("WARN  streamer frontend 127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.contains("WARN  streamer frontend 127.0.0.1:"),
+        "{stderr}"
+    );
     worker.close();
     drop(idle);
     broker.stop();
