@@ -159,10 +159,7 @@ impl DeviceHost {
 fn refusal(e: &SessionError) -> (&'static str, String) {
     use SessionError as E;
     match e {
-        E::Greeting(g) => (
-            "not ZeroMQ 3.x",
-            format!("sent a greeting that is not ({g:?})"),
-        ),
+        E::Greeting(g) => ("not ZeroMQ 3.x", format!("whose {g}")),
         E::MechanismMismatch { theirs, .. } => {
             ("wrong security mechanism", format!("asked for {theirs:?}"))
         }
