@@ -101,6 +101,16 @@ impl Quiet {
     }
 }
 
+impl Drop for Quiet {
+    /// A test that failed before [`Quiet::stop`] leaves no zedge running behind it.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn ep() -> String {
     format!("tcp://127.0.0.1:{}", free_port())
 }
