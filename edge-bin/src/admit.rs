@@ -63,9 +63,9 @@ pub async fn accept_loop(
                     Remote::Tcp(a) => (Source::Tcp(a.ip()), a.to_string()),
                     Remote::Ipc => (Source::Ipc, ep.to_string()),
                 };
-                match host.admit(side, stream, src) {
+                match host.admit(side, stream, src, addr.clone()) {
                     Ok((peer, displaced)) => {
-                        debug!("{on} {addr}: connected");
+                        debug!("{on} {addr}: accepted");
                         if let Some(d) = displaced {
                             let why = Cause::Displaced(d.because);
                             warnings.hit(side, why, now, || {
@@ -132,6 +132,18 @@ fn from(src: Source, ep: &Endpoint) -> String {
     }
 }
 
+/// Where a connection zedge made goes: the address it reached for TCP (a name may resolve to
+/// several), the endpoint for IPC.
+fn remote_of(stream: &net::Stream, ep: &Endpoint) -> String {
+    match stream {
+        net::Stream::Tcp(s) => s
+            .get_ref()
+            .peer_addr()
+            .map_or_else(|_| ep.to_string(), |a| a.to_string()),
+        net::Stream::Unix(_) => ep.to_string(),
+    }
+}
+
 /// Connect, serve, and reconnect with jittered exponential backoff, until shutdown.
 pub async fn connect_loop(host: Rc<DeviceHost>, side: Side, ep: Endpoint) {
     let label = format!("{}{} >{ep}", host.tag(), side_name(side));
@@ -139,13 +151,18 @@ pub async fn connect_loop(host: Rc<DeviceHost>, side: Side, ep: Endpoint) {
     // Attempts that failed in a row, and since when.
     let mut failing: Option<(u32, Instant)> = None;
     while !host.stopping() {
-        let attempt = future::or(async { Some(net::connect(&ep).await) }, async {
+        let connect = async {
+            let stream = net::connect(&ep).await?;
+            let addr = remote_of(&stream, &ep);
+            Ok::<_, io::Error>((stream, addr))
+        };
+        let attempt = future::or(async { Some(connect.await) }, async {
             Timer::after(CONNECT_TIMEOUT).await;
             None
         })
         .await;
         let failure = match attempt {
-            Some(Ok(stream)) => match host.admit(side, stream, Source::Connected) {
+            Some(Ok((stream, addr))) => match host.admit(side, stream, Source::Connected, addr) {
                 Ok((peer, _)) => {
                     match failing.take() {
                         Some((n, since)) => crate::notice!(

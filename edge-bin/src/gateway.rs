@@ -145,7 +145,7 @@ pub fn bind(d: &DeviceSetup, held: &dyn Fn(&Endpoint) -> bool) -> Result<Endpoin
                 let l = net::bind(ep)?;
                 info!(
                     "{}{} listening on {ep}",
-                    host::tag(&d.name),
+                    host::tag(d.display_name()),
                     side_name(side)
                 );
                 eps.listeners.push((side, l, ep.clone()));
@@ -167,7 +167,7 @@ pub fn control_endpoint(d: &DeviceSetup, ep: &Endpoint) -> Result<ControlEndpoin
         return Ok(ControlEndpoint::Connect(ep.clone()));
     }
     let l = net::bind(ep)?;
-    info!("{}control listening on {ep}", host::tag(&d.name));
+    info!("{}control listening on {ep}", host::tag(d.display_name()));
     Ok(ControlEndpoint::Listen(l, ep.clone()))
 }
 

@@ -31,6 +31,7 @@ mod metrics;
 mod net;
 mod notify;
 mod outframes;
+mod peers;
 mod queue;
 mod reload;
 mod report;
@@ -70,6 +71,15 @@ fn main() -> ExitCode {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
                         eprintln!("zedge stat: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Ok(cli::Command::Peers(o)) => {
+                return match peers::run(&o) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("zedge peers: {e}");
                         ExitCode::FAILURE
                     }
                 }

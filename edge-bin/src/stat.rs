@@ -137,15 +137,23 @@ fn rate(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>, key: &str, secs: f
     ((get(b, key) - get(a, key)) / secs.max(0.001)).max(0.0)
 }
 
-const SIDES: [&str; 2] = ["frontend", "backend"];
+/// The sides a device's table shows: the capture side only where readers came.
+fn sides(now: &BTreeMap<String, f64>) -> Vec<&'static str> {
+    let mut sides = vec!["frontend", "backend"];
+    if get(now, "zedge_connections_total{side=capture}") > 0.0 {
+        sides.push("capture");
+    }
+    sides
+}
 
-/// The rows of one device: (label, frontend, backend).
+/// The rows of one device: (label, a value per side of `sides`).
 fn rows(
     a: &BTreeMap<String, f64>,
     b: &BTreeMap<String, f64>,
     secs: f64,
-) -> Vec<(String, [f64; 2])> {
-    let per_side = |f: &dyn Fn(&str) -> f64| SIDES.map(f);
+    sides: &[&str],
+) -> Vec<(String, Vec<f64>)> {
+    let per_side = |f: &dyn Fn(&str) -> f64| sides.iter().map(|s| f(s)).collect::<Vec<f64>>();
     let mut rows = vec![(
         "peers".to_owned(),
         per_side(&|s| get(b, &format!("zedge_peers{{side={s}}}"))),
@@ -179,10 +187,15 @@ fn rows(
             .split("side=")
             .nth(1)
             .and_then(|r| r.split([',', '}']).next());
-        let mut v = [0.0; 2];
+        let mut v = vec![0.0; sides.len()];
         let at = usize::from(side == Some("backend"));
         v[at] = *total;
         rows.push((format!("dropped ({})", reason.unwrap_or("?")), v));
+    }
+    if let Some(at) = sides.iter().position(|&s| s == "capture") {
+        let mut v = vec![0.0; sides.len()];
+        v[at] = get(b, "zedge_capture_copies_dropped_total{}");
+        rows.push(("copies lost".to_owned(), v));
     }
     rows
 }
@@ -202,13 +215,18 @@ fn table(a: &Sample, b: &Sample, secs: f64) -> String {
         } else {
             ""
         };
-        let _ = writeln!(
-            out,
-            "{dev} ({kind}{paused}){:>18}{:>14}",
-            "frontend", "backend"
-        );
-        for (label, [f, b]) in rows(was, now, secs) {
-            let _ = writeln!(out, "  {label:<26}{f:>14.0}{b:>14.0}");
+        let sides = sides(now);
+        let _ = write!(out, "{dev} ({kind}{paused}){:>18}", sides[0]);
+        for s in &sides[1..] {
+            let _ = write!(out, "{s:>14}");
+        }
+        out.push('\n');
+        for (label, values) in rows(was, now, secs, &sides) {
+            let _ = write!(out, "  {label:<26}");
+            for v in values {
+                let _ = write!(out, "{v:>14.0}");
+            }
+            out.push('\n');
         }
         out.push('\n');
     }
@@ -229,12 +247,15 @@ fn json(a: &Sample, b: &Sample, secs: f64) -> String {
             "{sep}\"{}\":{{",
             dev.replace('\\', "\\\\").replace('"', "\\\"")
         );
-        for (j, (label, [f, b])) in rows(was, now, secs).iter().enumerate() {
+        let sides = sides(now);
+        for (j, (label, values)) in rows(was, now, secs, &sides).iter().enumerate() {
             let sep = if j > 0 { "," } else { "" };
-            let _ = write!(
-                out,
-                "{sep}\"{label}\":{{\"frontend\":{f:.1},\"backend\":{b:.1}}}"
-            );
+            let _ = write!(out, "{sep}\"{label}\":{{");
+            for (k, (side, v)) in sides.iter().zip(values).enumerate() {
+                let sep = if k > 0 { "," } else { "" };
+                let _ = write!(out, "{sep}\"{side}\":{v:.1}");
+            }
+            out.push('}');
         }
         out.push('}');
     }
@@ -258,18 +279,48 @@ mod tests {
              zedge_messages_dropped_total{device=\"a b\",side=\"backend\",reason=\"hwm\"} 7\n",
         );
         assert_eq!(a.len(), 1, "process metrics have no device");
-        let rows = rows(&a["a b"], &b["a b"], 2.0);
-        assert_eq!(rows[0], ("peers".to_owned(), [0.0, 3.0]));
-        assert_eq!(rows[1], ("messages/s in".to_owned(), [100.0, 0.0]));
+        let rows = rows(&a["a b"], &b["a b"], 2.0, &sides(&b["a b"]));
+        assert_eq!(rows[0], ("peers".to_owned(), vec![0.0, 3.0]));
+        assert_eq!(rows[1], ("messages/s in".to_owned(), vec![100.0, 0.0]));
         assert_eq!(
             rows.last().cloned(),
-            Some(("dropped (hwm)".to_owned(), [0.0, 7.0]))
+            Some(("dropped (hwm)".to_owned(), vec![0.0, 7.0]))
         );
         let t = table(&a, &b, 2.0);
         assert!(t.starts_with("a b (device)"), "{t}");
         assert!(
             t.contains("  messages/s in                        100             0\n"),
             "{t}"
+        );
+    }
+
+    #[test]
+    fn a_device_with_capture_readers_gets_a_capture_column_and_its_copies_lost() {
+        let b = parse(
+            "zedge_connections_total{device=\"t\",side=\"capture\"} 1\n\
+             zedge_peers{device=\"t\",side=\"capture\"} 1\n\
+             zedge_capture_copies_dropped_total{device=\"t\"} 12\n",
+        );
+        let t = table(&b, &b, 1.0);
+        assert!(t.contains("frontend       backend       capture\n"), "{t}");
+        assert!(
+            t.contains(
+                "  peers                                  0             0             1
+"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "  copies lost                            0             0            12
+"
+            ),
+            "{t}"
+        );
+        let j = json(&b, &b, 1.0);
+        assert!(
+            j.contains("\"copies lost\":{\"frontend\":0.0,\"backend\":0.0,\"capture\":12.0}"),
+            "{j}"
         );
     }
 }

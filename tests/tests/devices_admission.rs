@@ -225,7 +225,10 @@ fn a_frontend_full_of_idle_producers_leaves_the_backend_open() {
         1,
         "one refusal, warned about at once"
     );
-    assert!(stderr.contains("WARN  frontend 127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.contains("WARN  streamer frontend 127.0.0.1:"),
+        "{stderr}"
+    );
     worker.close();
     drop(idle);
     broker.stop();
@@ -302,7 +305,7 @@ fn one_address_at_its_cap_is_refused_and_other_addresses_are_not() {
     });
     let stderr = broker.stderr();
     assert!(
-        stderr.contains("WARN  frontend 127.0.0.1:")
+        stderr.contains("WARN  streamer frontend 127.0.0.1:")
             && reported(
                 &stderr,
                 "max_peers_per_address (3) reached for this address"

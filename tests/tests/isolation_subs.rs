@@ -925,7 +925,7 @@ fn refused_subscriptions_are_warned_with_their_cause_rate_limited() {
     );
     for line in &lines {
         assert!(
-            line.contains(" WARN  backend 127.0.0.1: subscription refused: "),
+            line.contains(" WARN  forwarder backend 127.0.0.1: subscription refused: "),
             "{line}"
         );
     }

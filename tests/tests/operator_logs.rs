@@ -1,15 +1,18 @@
 //! What an operator reads at the default log level (no `-v`): a subscriber losing messages
 //! because it reads too slowly is named, with how many it lost, while the others get
-//! everything.
+//! everything; a flood of peers refused in their handshake makes a few lines with counts;
+//! every line names its device, the command line's too.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use zedge_core::wire::metadata::SocketType;
 use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, zedge_bin};
+use zedge_tests::raw;
 use zedge_tests::PyPeer;
 
 /// Publishes argv[2] messages of 1000 bytes on argv[1], 500 at a time, 25 ms apart.
@@ -98,6 +101,16 @@ impl Quiet {
     }
 }
 
+impl Drop for Quiet {
+    /// A test that failed before [`Quiet::stop`] leaves no zedge running behind it.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn ep() -> String {
     format!("tcp://127.0.0.1:{}", free_port())
 }
@@ -160,7 +173,7 @@ fn a_slow_subscriber_losing_messages_is_warned_of_at_the_default_level() {
         thread::sleep(Duration::from_millis(100));
     };
     assert!(line.contains("WARN"), "{line}");
-    assert!(line.contains("backend 127.0.0.1"), "{line}");
+    assert!(line.contains("forwarder backend 127.0.0.1"), "{line}");
     assert!(line.contains("queue_hwm (0.25 MiB)"), "{line}");
     // Said once per interval for that peer, not per message.
     let count = log().matches("slow subscriber lost").count();
@@ -197,4 +210,66 @@ fn a_connector_that_cannot_connect_says_so_once_and_again_when_it_does() {
         "{back}"
     );
     z.stop();
+}
+
+#[test]
+fn a_flood_of_peers_of_the_wrong_type_makes_a_few_lines_naming_the_device_with_counts() {
+    let (fe, be) = (ep(), ep());
+    let z = Quiet::start(&["streamer", "--frontend", &fe, "--backend", &be]);
+    let soon = Instant::now() + Duration::from_secs(10);
+    z.line("starting from the command line", soon);
+    // 200 subscribers knock on a PULL frontend, one after the other.
+    let addr = zedge_tests::broker::tcp_addr(&fe);
+    let n = 200;
+    for _ in 0..n {
+        let mut s = raw::connect(addr, soon);
+        s.write_all(&raw::greeting()).expect("greeting");
+        s.write_all(&raw::ready(SocketType::Sub)).expect("READY");
+        raw::closed_by(&mut s, Instant::now() + Duration::from_secs(5));
+    }
+    let first = z.line("refused", soon + Duration::from_secs(20));
+    assert!(
+        first.contains(" WARN  streamer frontend: refused 1 peer: "),
+        "{first}"
+    );
+    assert!(
+        first.contains("wrong socket type (the last, 127.0.0.1:")
+            && first.contains(" sent SUB, which cannot talk to PULL)"),
+        "{first}"
+    );
+    // The device still works.
+    let mut pull = Agent::connect("pull", "PULL", &be, &[]);
+    let mut push = Agent::connect("push", "PUSH", &fe, &[]);
+    push.burst(10, &[b"m"]);
+    assert_eq!(pull.drain(10, Duration::from_secs(5)).len(), 10);
+    let all = z.stop();
+    let lines: Vec<&str> = all.lines().filter(|l| l.contains("refused")).collect();
+    // The first at once, the rest held for the minute, reported at stop at the latest.
+    assert!(lines.len() <= 3, "{lines:#?}");
+    let counted: u64 = lines
+        .iter()
+        .filter_map(|l| {
+            l.split("refused ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(counted, n, "{lines:#?}");
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.contains(" peers in the last 60 s: wrong socket type")),
+        "{lines:#?}"
+    );
+    // Every line of the device names it: none starts with a side.
+    for l in all.lines() {
+        let text = l.splitn(3, ' ').nth(2).unwrap_or_default().trim_start();
+        assert!(
+            !text.starts_with("frontend") && !text.starts_with("backend"),
+            "a line without the device's name: {l}"
+        );
+    }
 }

@@ -64,6 +64,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             if n > 0 {
                 dest.took(now);
             }
+            dest.facts.traffic.bytes_out += n;
             let side = dest.side;
             self.side_stats(side).bytes_out += n;
         }

@@ -112,6 +112,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
             self.join_after_first(idx, t);
             if !front.is_empty() && self.push_to(t, front) {
                 self.side_stats(Side::Capture).bytes_out += front_body;
+                if let Some(r) = self.peer_mut(t) {
+                    r.facts.traffic.bytes_out += front_body;
+                }
             }
         }
     }

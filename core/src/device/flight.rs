@@ -118,7 +118,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         while let Some(d) = cur {
             cur = self.next_dest(d);
             if self.push_to(d, head) && self.push_shared_to(d, &piece, chunk.len()) {
-                if let Some(side) = self.peer(d).map(|p| p.side) {
+                if let Some(p) = self.peer_mut(d) {
+                    p.facts.traffic.bytes_out += chunk.len() as u64;
+                    let side = p.side;
                     self.side_stats(side).bytes_out += chunk.len() as u64;
                 }
             }
@@ -166,6 +168,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 continue;
             }
             peer.pushed += n as u64;
+            peer.facts.traffic.bytes_out += body as u64;
             let side = peer.side;
             self.side_stats(side).bytes_out += body as u64;
             self.request_wake(d);
@@ -224,6 +227,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let Some(dest) = self.peer_mut(d) else { break };
             let Some(held) = dest.held.take() else { break };
             cur = held.next_dest;
+            dest.facts.traffic.msgs_out += 1;
             let side = dest.side;
             let owes = dest.session.wants_transmit();
             // What was held back for it goes in after the message (`later.rs`).

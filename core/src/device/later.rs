@@ -116,6 +116,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         peer.pushed += n as u64;
         let (msgs, body) = core::mem::take(&mut peer.later);
+        peer.facts.traffic.msgs_out += msgs;
+        peer.facts.traffic.bytes_out += body;
         let side = peer.side;
         let stats = self.side_stats(side);
         stats.msgs_out += msgs;

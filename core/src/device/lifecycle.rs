@@ -4,7 +4,7 @@
 
 use super::peer::Peer;
 use super::{ByteQueue, CloseReason, Device, Kind, PeerId, PeerTableFull, Side};
-use crate::conn::{Session, SessionError, TRANSMIT_BUFFER};
+use crate::conn::{PeerReady, Session, SessionError, TRANSMIT_BUFFER};
 use crate::time::Instant;
 
 impl<Q: ByteQueue> Device<'_, Q> {
@@ -70,10 +70,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// The peer's handshake finished.
-    pub(super) fn on_ready(&mut self, idx: u32, identity_len: usize) {
-        if let (Some(p), Ok(len @ 1..)) = (self.peer_mut(idx), u8::try_from(identity_len)) {
+    pub(super) fn on_ready(&mut self, idx: u32, r: &PeerReady<'_>) {
+        if let (Some(p), Ok(len @ 1..)) = (self.peer_mut(idx), u8::try_from(r.identity.len())) {
             p.id_len = len;
         }
+        self.note_ready(idx, r);
         // Our READY (owed since the peer's greeting) must precede any subscription we send.
         self.flush_control(idx);
         let Some(side) = self.peer(idx).map(|p| p.side) else {

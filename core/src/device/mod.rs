@@ -36,6 +36,7 @@ mod byte_queue;
 mod capture;
 mod config;
 mod error;
+mod facts;
 mod flight;
 mod forwarder;
 mod kind;
@@ -58,6 +59,7 @@ pub use byte_queue::{ByteQueue, Ring};
 pub use capture::MAX_CAPTURE_READERS;
 pub use config::{ConfigError, DeviceConfig};
 pub use error::{CloseReason, Expired, PeerTableFull};
+pub use facts::{PeerView, Traffic};
 pub use flight::SHARE_MIN;
 pub use kind::{Kind, Side};
 pub use peer::PROGRESS_BYTES;
@@ -192,6 +194,8 @@ pub struct Device<'s, Q> {
     /// The capture readers that subscribed: each message routed is copied to them
     /// (`capture.rs`).
     taps: heapless::Vec<u32, MAX_CAPTURE_READERS>,
+    /// The Identity of the peer that became ready last (`facts.rs`).
+    joined: facts::Joined,
     /// Frame heads the pump read looking for the ends of messages: its work.
     #[cfg(test)]
     scanned: u64,
@@ -235,6 +239,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             last_refused: [None; 4],
             paused: false,
             taps: heapless::Vec::new(),
+            joined: facts::Joined::default(),
             #[cfg(test)]
             scanned: 0,
         }

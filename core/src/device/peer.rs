@@ -2,6 +2,7 @@
 //! source of a message and as a destination of one.
 
 use super::error::CloseReason;
+use super::facts::Facts;
 use super::kind::Side;
 use super::subs::{Cursor, PeerSubs};
 use crate::conn::Session;
@@ -146,6 +147,8 @@ pub(crate) struct Peer<Q> {
     /// Messages it lost: a subscriber's publications, a client's replies, dropped at its
     /// high-water mark or for want of memory (`Device::each_lossy`).
     pub(crate) dropped: u64,
+    /// What an operator may ask about it (`facts.rs`).
+    pub(crate) facts: Facts,
 }
 
 /// The length of the routing id libzmq's ROUTER gives a peer that names none: a zero byte
@@ -177,6 +180,7 @@ impl<Q> Peer<Q> {
             later: (0, 0),
             id_len: LIBZMQ_ID_LEN,
             dropped: 0,
+            facts: Facts::new(now),
             upstream: Cursor::NONE,
             scan: 0,
             awaits: 0,

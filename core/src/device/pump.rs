@@ -188,7 +188,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         match input.event {
             None => {}
-            Some(Event::Ready(r)) => self.on_ready(idx, r.identity.len()),
+            Some(Event::Ready(r)) => self.on_ready(idx, &r),
             Some(Event::Subscribe(topic)) => self.on_subscription(idx, topic, true),
             Some(Event::Cancel(topic)) => self.on_subscription(idx, topic, false),
             Some(Event::TopicTooLong { subscribe, .. }) => self.on_topic_too_long(idx, subscribe),
@@ -208,6 +208,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         let side = peer.side;
         let last_frame = !head.more;
+        // Counted as the side's are, below.
+        peer.facts.traffic.bytes_in += head.len;
+        peer.facts.traffic.msgs_in += u64::from(last_frame);
         let mut copy = false;
         // Data libzmq's proxy would never see (from a side it does not read).
         let mut unseen = false;

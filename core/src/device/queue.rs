@@ -41,6 +41,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let frame = self.routing_frame_of(idx);
         if self.push_to(worker, &frame) {
             self.side_stats(Side::Backend).bytes_out += ROUTING_ID_LEN as u64;
+            if let Some(w) = self.peer_mut(worker) {
+                w.facts.traffic.bytes_out += ROUTING_ID_LEN as u64;
+            }
         }
         // libzmq's ROUTER puts a routing frame of its own before the request.
         let id_len = self.peer(idx).map_or(0, |c| c.id_len);

@@ -233,6 +233,11 @@ impl Stats {
         &self.sides[side.index()]
     }
 
+    /// One side's, to change (in a copy: a caller's tests, sums of several devices).
+    pub fn side_mut(&mut self, side: super::Side) -> &mut SideStats {
+        &mut self.sides[side.index()]
+    }
+
     /// The traffic as libzmq's steerable proxy would count it (its STATISTICS).
     pub fn proxy(&self) -> ProxyStats {
         let v = &self.proxy_view;

@@ -12,6 +12,7 @@ Usage: zedge forwarder|queue|streamer [--frontend EP]... [--backend EP]... [opti
        zedge run --config FILE [-v]...
        zedge check-config FILE
        zedge stat [--watch] [--json] [ADDR]
+       zedge peers [--json] [--control EP]
 
 Several devices in one process, from a TOML file (see /etc/zedge/zedge.toml):
   run --config FILE          run every [[device]] of FILE, each on a thread of its own;
@@ -23,6 +24,13 @@ A running zedge, from its metrics (ADDR, or [metrics] listen of /etc/zedge/zedge
                              per device: peers, messages and bytes per second in and out
                              per side, queued bytes, drops by cause; --watch refreshes
                              every second
+
+A running device's peers, from its control endpoint (EP, or the control endpoints of
+/etc/zedge/zedge.toml's devices):
+  peers [--json] [--control EP]
+                             per peer: side, address, socket type, ZMTP version, time
+                             connected, messages and bytes in and out, queued bytes,
+                             drops, identity; --json prints the PEERS answers
 
 Devices:
   forwarder   XSUB frontend (publishers) -> XPUB backend (subscribers)
@@ -36,7 +44,8 @@ Endpoints (repeat an option for several; @ or no prefix binds, > connects):
       ipc:///run/zedge/x.ipc  >tcp://upstream:5559
   --control EP               a control endpoint for REQ clients, as libzmq's
                              zmq_proxy_steerable: PAUSE, RESUME, TERMINATE, STATISTICS
-                             (8 counters), and STATS (every counter, JSON); none by default
+                             (8 counters), STATS (every counter, JSON) and PEERS (every
+                             peer, JSON); none by default
   --capture EP               a tap: SUB sockets connected here get a copy of every message
                              the device forwards, either way; a slow reader loses copies
                              (counted), never slows the device; at most 4 readers

@@ -31,6 +31,8 @@ pub enum Command {
     CheckConfig(PathBuf),
     /// `zedge stat [--watch] [--json] [ADDR]`.
     Stat(crate::stat::StatOptions),
+    /// `zedge peers [--json] [--control EP]`.
+    Peers(crate::peers::PeersOptions),
 }
 
 #[derive(Debug)]
@@ -75,6 +77,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let args: Vec<OsString> = args.into_iter().collect();
     if args.first().is_some_and(|a| a == "stat") {
         return parse_stat(args.into_iter().skip(1));
+    }
+    if args.first().is_some_and(|a| a == "peers") {
+        return parse_peers(args.into_iter().skip(1));
     }
     let mut p = lexopt::Parser::from_args(args);
     let mut command: Option<String> = None;
@@ -247,6 +252,34 @@ fn parse_stat(args: impl IntoIterator<Item = OsString>) -> Result<Command, Usage
         }
     }
     Ok(Command::Stat(o))
+}
+
+/// `zedge peers`' own options.
+fn parse_peers(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(args);
+    let mut o = crate::peers::PeersOptions {
+        control: None,
+        json: false,
+    };
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Long("json") => o.json = true,
+            Long("control") => {
+                let ep = endpoint(&mut p)?;
+                if ep.mode == crate::endpoint::Mode::Connect {
+                    return Err(UsageError(format!(
+                        "peers --control >{ep}: give the address the device's control \
+                         endpoint listens on, without >"
+                    )));
+                }
+                o.control = Some(ep);
+            }
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Command::Peers(o))
 }
 
 fn in_device_table(key: &str) -> String {

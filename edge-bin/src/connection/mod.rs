@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use futures_lite::future;
-use log::{debug, info, warn};
+use log::{debug, warn};
 use zedge_core::conn::SessionError;
-use zedge_core::device::{CloseReason, PeerId, PROGRESS_BYTES};
+use zedge_core::device::{CloseReason, Expired, PeerId, PROGRESS_BYTES};
 use zedge_core::wire::greeting::GREETING_LEN;
 
 use crate::bypass::{Bypass, Progress};
@@ -78,6 +78,8 @@ struct Conn {
     lane: Option<(Instant, u64)>,
     /// Waiting in the socket for the rest of a large message, so that its body goes by.
     whole: Whole,
+    /// Its handshake is done and its connect line logged ([`DeviceHost::announce`]).
+    announced: bool,
 }
 
 /// Run a connection the device has already taken until it ends, then forget it.
@@ -95,21 +97,34 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         busy_since: None,
         lane: None,
         whole: Whole::default(),
+        announced: false,
     };
     let mut taken = Taken { host, conn };
     let Taken { host, conn } = &mut taken;
     let end = conn.serve(host, &signal).await;
     conn.bypass.release(host);
-    match &end {
-        End::Eof => debug!("{label}: disconnected"),
-        End::Io(e) if is_disconnect(e) => debug!("{label}: disconnected ({e})"),
-        End::Io(e) => info!("{label}: connection error: {e}"),
-        End::Session(e) => info!("{label}: {e}"),
-        End::Closed(reason) => info!("{label}: closing: {reason}"),
+    // The disconnect line (at info), or the refusal of a peer whose handshake failed.
+    let (why, refusal) = match &end {
+        End::Eof => ("it closed the connection".to_owned(), None),
+        End::Io(e) if is_disconnect(e) => (format!("connection lost ({e})"), None),
+        End::Io(e) => (format!("connection error: {e}"), None),
+        End::Session(e) => (e.to_string(), Some(*e)),
+        End::Closed(CloseReason::Session(Expired::Handshake)) => (
+            "handshake timeout".to_owned(),
+            Some(SessionError::HandshakeTimeout),
+        ),
+        End::Closed(reason) => (format!("closing: {reason}"), None),
         // Counted and warned about, rate-limited, where it was decided.
-        End::Displaced => debug!("{label}: closed to make room for a newer connection"),
-        End::Stuck => warn!("{label}: input buffer full and the device took none of it; closing"),
-    }
+        End::Displaced => {
+            debug!("{label}: closed to make room for a newer connection");
+            ("closed to make room".to_owned(), None)
+        }
+        End::Stuck => {
+            warn!("{label}: input buffer full and the device took none of it; closing");
+            ("input stuck".to_owned(), None)
+        }
+    };
+    host.farewell(conn.id, conn.announced, &why, refusal.as_ref());
     // What the peer is still owed is written first, but not to one closed for not reading
     // (its queue is the memory its closing gives back) or whose stream is broken.
     let owed = match &end {
@@ -195,6 +210,11 @@ impl Conn {
                 Some(m) => moved |= m,
                 None => {
                     moved |= self.read_and_feed(host, dev)?;
+                    // Right after the call that finished its handshake: the device keeps
+                    // the Identity of the last peer to finish one only.
+                    if !self.announced {
+                        self.announced = host.announce(dev, self.id);
+                    }
                     // What was just read may have started a large body.
                     moved |= self.bypass_step(host, dev)?.unwrap_or(false);
                 }

@@ -9,6 +9,7 @@
 //! | `TERMINATE` | stops this device (flushes and closes; the process exits 0 when it was the last) | an empty frame |
 //! | `STATISTICS` | | 8 frames of 8-byte unsigned integers, host byte order, libzmq's order ([`ProxyStats`]) |
 //! | `STATS` | | one frame: every counter of the device, as JSON ([`stats_json`]) |
+//! | `PEERS [FROM]` | | one frame: the device's peers, as JSON ([`peers`]) |
 //! | anything else | | one frame: `ERROR unknown command ...` |
 //!
 //! PAUSE and RESUME follow libzmq master (4.3.5 swaps them). The endpoint runs on the
@@ -19,7 +20,8 @@
 //! [`Device::pause`]: zedge_core::device::Device::pause
 //! [`ProxyStats`]: zedge_core::device::ProxyStats
 
-mod zmtp;
+pub mod peers;
+pub mod zmtp;
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -52,7 +54,7 @@ const HANDSHAKE_TIMEOUT: CoreDuration = CoreDuration::from_secs(5);
 const RECONNECT_EVERY: Duration = Duration::from_secs(1);
 
 /// The commands, as the error answer lists them.
-const COMMANDS: &str = "PAUSE, RESUME, TERMINATE, STATISTICS, STATS";
+const COMMANDS: &str = "PAUSE, RESUME, TERMINATE, STATISTICS, STATS, PEERS";
 
 /// Where a device's control endpoint is, bound or to connect to.
 #[derive(Debug)]
@@ -204,6 +206,9 @@ fn answer(host: &DeviceHost, body: &[Vec<u8>]) -> (Vec<Vec<u8>>, Then) {
             (frames, Then::Nothing)
         }
         b"STATS" => (vec![stats_json(host).into_bytes()], Then::Nothing),
+        [b'P', b'E', b'E', b'R', b'S', rest @ ..] if matches!(rest.first(), None | Some(b' ')) => {
+            (vec![peers::answer(host, rest).into_bytes()], Then::Nothing)
+        }
         other => {
             let shown = String::from_utf8_lossy(&other[..other.len().min(64)]).into_owned();
             let e = format!("ERROR unknown command {shown:?}; the commands are {COMMANDS}");

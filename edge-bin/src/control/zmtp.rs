@@ -56,9 +56,23 @@ impl Channel {
 
     /// The next whole message; `Ok(None)` when the peer closed the connection.
     pub async fn recv(&mut self) -> io::Result<Option<Message>> {
+        self.read(false).await
+    }
+
+    /// Until the handshake is done: a client must not send before, since the server reads
+    /// data before READY as an error. `Ok(false)` when the peer closed the connection.
+    pub async fn handshake(&mut self) -> io::Result<bool> {
+        Ok(self.read(true).await?.is_some())
+    }
+
+    /// The next whole message, or (`until_ready`) an empty one once the handshake is done.
+    async fn read(&mut self, until_ready: bool) -> io::Result<Option<Message>> {
         loop {
             if let Some(msg) = self.take_input()? {
                 return Ok(Some(msg));
+            }
+            if until_ready && self.session.is_ready() {
+                return Ok(Some(Message::new()));
             }
             self.transmit().await?;
             if self.input.len() == self.input.capacity() {

@@ -2,7 +2,7 @@
 //! still in its handshake is closed at once to make room where the gate says so), and one
 //! that ended is taken out of the device and the books.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::rc::Rc;
 
 use zedge_core::device::{PeerId, PeerTableFull, Side, Stats};
@@ -14,8 +14,9 @@ use crate::queue::HeapQueue;
 use crate::signal::Signal;
 
 impl DeviceHost {
-    /// Give a new connection from `src` to the device, if the [`Gate`] lets it in. With it
-    /// comes the connection that was closed to make room for it, if one was.
+    /// Give a new connection from `src` (at `addr`: `ip:port`, or the endpoint for IPC) to the
+    /// device, if the [`Gate`] lets it in. With it comes the connection that was closed to
+    /// make room for it, if one was.
     ///
     /// [`Gate`]: crate::gate::Gate
     pub fn admit(
@@ -23,6 +24,7 @@ impl DeviceHost {
         side: Side,
         stream: Stream,
         src: Source,
+        addr: String,
     ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
         let queue = HeapQueue::new(self.queue_capacity, self.charge());
         let now = self.clock.now();
@@ -52,6 +54,8 @@ impl DeviceHost {
                 side,
                 src,
                 answered: Cell::new(false),
+                addr,
+                identity: OnceCell::new(),
             };
             self.conns.borrow_mut().insert(id, handle);
             Ok((peer, displace))

@@ -18,9 +18,11 @@
 
 mod admission;
 mod output;
+mod peers;
+mod summary;
 mod warnings;
 
-use std::cell::{Cell, RefCell, RefMut};
+use std::cell::{Cell, OnceCell, RefCell, RefMut};
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -29,7 +31,6 @@ use std::time::{Duration, Instant as StdInstant};
 
 use async_io::Timer;
 use futures_lite::future;
-use log::info;
 use zedge_core::device::{Device, Kind, PeerId, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
@@ -44,6 +45,8 @@ use crate::signal::Signal;
 use crate::splice::Pipes;
 use crate::storage::Storage;
 pub use output::write_output;
+use peers::RefusedPeers;
+pub use peers::{hex, show, Human, PeerLine, Secs};
 use warnings::{log_refused, Lossy, Spent};
 
 pub type Dev = Device<'static, HeapQueue>;
@@ -117,6 +120,10 @@ struct Handle {
     backlog: Cell<(u64, u32)>,
     /// Messages it had lost when a warning last said so (`warnings.rs`, `Lossy`).
     reported_drops: Cell<u64>,
+    /// Its address: `ip:port`, or the endpoint for IPC (`peers.rs`).
+    addr: String,
+    /// The Identity its READY carried, if not empty (`peers.rs`).
+    identity: OnceCell<Box<[u8]>>,
 }
 
 /// Hashes a [`PeerId`] for the host's maps, which look one up several times per message.
@@ -154,7 +161,8 @@ impl std::hash::Hasher for IdHasher {
 
 /// One device, its connections, and what they share.
 pub struct DeviceHost {
-    /// Starts every log line about this device: `"name "`, or nothing for the command line's.
+    /// Starts every log line about this device: `"name "`, the kind's name for the command
+    /// line's.
     tag: String,
     /// Its name (empty for the command line's) and when it started.
     name: String,
@@ -182,6 +190,8 @@ pub struct DeviceHost {
     /// Subscriptions refused, all causes, when last looked at: one word to compare after each
     /// call into the device.
     refused_seen: Cell<u64>,
+    /// Peers refused in their handshake, warned rate-limited (`peers.rs`).
+    refused_peers: RefCell<RefusedPeers>,
     /// What the device's buffers draw from as they grow.
     account: Arc<Account>,
     /// Connections that could read nothing for want of memory, to wake when some is given back.
@@ -207,7 +217,7 @@ impl DeviceHost {
         // one slot.
         let seed = [fastrand::u64(..), fastrand::u64(..)];
         DeviceHost {
-            tag: tag(&d.name),
+            tag: tag(d.display_name()),
             name: d.name.clone(),
             started: StdInstant::now(),
             dev: RefCell::new(Device::new(cfg, peers, subs, seed)),
@@ -225,6 +235,7 @@ impl DeviceHost {
             timer: Signal::default(),
             refused: RefCell::new(RefusedSubscriptions::default()),
             refused_seen: Cell::new(0),
+            refused_peers: RefCell::default(),
         }
     }
 
@@ -368,7 +379,7 @@ impl DeviceHost {
     /// part at a time ([`Device::has_work`]), log stats and the refused subscriptions held
     /// back, forever.
     pub async fn run_timers(self: Rc<Self>) {
-        let mut last_stats = StdInstant::now();
+        let mut stats = summary::Periodic::new(self.stats(), StdInstant::now());
         let mut spent = Spent::default();
         let mut lossy = Lossy::default();
         loop {
@@ -395,14 +406,12 @@ impl DeviceHost {
                 }
                 spent.warn(&self.tag, &self.account, dev.stats());
                 lossy.warn(&self, dev);
-                if log::log_enabled!(log::Level::Info) && last_stats.elapsed() >= STATS_EVERY {
-                    last_stats = StdInstant::now();
-                    info!("{}stats: {:?}", self.tag, dev.stats());
-                }
+                stats.log(&self.tag, dev, STATS_EVERY);
             });
             self.refused
                 .borrow_mut()
                 .flush(StdInstant::now(), log_refused);
+            self.flush_refused_peers(false);
         }
     }
 }
@@ -416,13 +425,10 @@ fn limits(d: &DeviceSetup) -> Limits {
     }
 }
 
-/// `"name "` to start a device's log lines, or nothing for the command line's device.
-pub fn tag(name: &str) -> String {
-    if name.is_empty() {
-        String::new()
-    } else {
-        format!("{name} ")
-    }
+/// `"name "` to start a device's log lines (`display_name`: the kind's for the command
+/// line's device, so that every line names its device).
+pub fn tag(display_name: &str) -> String {
+    format!("{display_name} ")
 }
 
 #[cfg(test)]

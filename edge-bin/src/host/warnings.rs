@@ -134,9 +134,10 @@ impl Lossy {
 }
 
 impl Drop for DeviceHost {
-    /// The device is stopping: refused subscriptions held back are reported.
+    /// The device is stopping: refused subscriptions and peers held back are reported.
     fn drop(&mut self) {
         self.refused.get_mut().drain(log_refused);
+        self.flush_refused_peers(true);
     }
 }
 

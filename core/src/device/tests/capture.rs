@@ -76,6 +76,16 @@ fn a_queue_reader_sees_requests_and_replies_with_their_routing_frame() {
         "the reply behind the same routing frame"
     );
     assert_eq!(got[1][1..], envelope(true, b"re:ping")[..]);
+    // The reader's own counters are the capture side's: routing frames included.
+    let view = net.dev.peer_view(net.id(r)).expect("the reader");
+    let side = net.dev.stats().capture();
+    assert_eq!(view.side, Capture);
+    assert_eq!(view.socket_type, Some(Sub));
+    assert_eq!(
+        (view.traffic.msgs_out, view.traffic.bytes_out),
+        (side.msgs_out, side.bytes_out)
+    );
+    assert_eq!(side.bytes_out, 2 * 9 + 4 + 7);
     net.assert_healthy();
 }
 
