@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod broker;
+pub mod control;
 pub mod flow;
 pub mod normal;
 pub mod raw;

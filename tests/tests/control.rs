@@ -12,6 +12,7 @@ use zedge_core::conn::SessionConfig;
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, tcp_addr, Broker};
+use zedge_tests::control::flood_beside_flow;
 use zedge_tests::systemd::ConfigRun;
 use zedge_tests::{Driver, PyPeer};
 
@@ -342,50 +343,11 @@ fn wrong_and_hostile_requests_get_errors_or_are_dropped_and_the_device_goes_on()
     broker.assert_running();
 }
 
-/// A control client that floods requests and never reads the answers: it costs itself.
-const CONTROL_FLOOD: &str = r#"
-import sys, time, zmq
-ctx = zmq.Context()
-s = ctx.socket(zmq.DEALER)
-s.setsockopt(zmq.LINGER, 0)
-s.setsockopt(zmq.SNDHWM, 0)
-s.setsockopt(zmq.RCVHWM, 1)
-s.connect(sys.argv[1])
-end = time.time() + float(sys.argv[2])
-n = 0
-while time.time() < end:
-    s.send_multipart([b"", b"STATS"])
-    n += 1
-print(n)
-"#;
-
 #[test]
 fn a_control_client_flooding_requests_costs_the_device_s_flow_nothing() {
     let ctl = ep();
     let mut broker = Broker::start("streamer", &["--control", &ctl]);
-    let mut pull = Agent::connect("pull", "PULL", broker.backend(), &[]);
-    let mut push = Agent::connect("push", "PUSH", broker.frontend(), &[]);
-    push.send(&[b"warm"]);
-    assert!(pull.recv(Duration::from_secs(5)).is_some());
-    let flood = PyPeer::spawn(
-        "flood",
-        CONTROL_FLOOD,
-        &[ctl.clone(), "4".into()],
-        Duration::from_secs(30),
-    );
-    std::thread::sleep(Duration::from_millis(500));
-    for round in 0..5 {
-        let start = Instant::now();
-        push.burst(200, &[b"m"]);
-        let got = pull.drain(200, Duration::from_millis(500));
-        assert_eq!(got.len(), 200, "round {round}: {} of 200", got.len());
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "round {round} took {:?} beside the flood",
-            start.elapsed()
-        );
-    }
-    let sent: u64 = flood.finish().trim().parse().unwrap();
+    let sent = flood_beside_flow(&broker, &ctl, "STATS");
     assert!(sent > 1000, "the flood sent only {sent} requests");
     // The operator still gets in.
     assert_eq!(ask(&ctl, b"STATISTICS").len(), 8);
