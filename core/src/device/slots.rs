@@ -7,7 +7,7 @@ use core::mem;
 use super::peer::{Peer, Src};
 use super::subs::PeerSubs;
 use super::{ByteQueue, CloseReason, Device, PeerId, Side, SideStats};
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 
 /// How often, while sources wait for room, every one of them gets a try whatever woke them:
 /// a turn is given to one at a time, and one given to a peer that never ran (its caller had
@@ -197,6 +197,18 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.line_front = None;
         self.recheck_at = None;
         while self.wake_next() {}
+    }
+
+    /// Every source waiting on the line: its input is held back, not missing
+    /// ([`Session::input_held`](crate::conn::Session::input_held)).
+    pub(super) fn hold_input_of_blocked(&mut self, now: Instant) {
+        let mut cur = self.blocked.head;
+        while let Some(idx) = cur {
+            cur = self.slots[idx as usize].blocked.next;
+            if let Some(peer) = self.peer_mut(idx) {
+                peer.session.input_held(now);
+            }
+        }
     }
 
     /// Every source waiting in the middle of a message gets a try, out of turn.

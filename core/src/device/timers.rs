@@ -40,6 +40,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// that have are reset). Then a bounded part of the work waiting ([`Device::has_work`]).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
+        // Before any of them is woken below: the sources whose input waits, PONGs and all,
+        // for room at their destinations, a worker, or RESUME are no dead peers. (Closed,
+        // what they had sent would be lost, uncounted: the attacker session's 5261 of 12000
+        // messages with no worker for 50 s.)
+        self.hold_input_of_blocked(now);
         if self.reply_retry.is_some_and(|t| t <= now) {
             self.reply_retry = None;
             self.wake_blocked();
@@ -47,7 +52,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if self.recheck_at.is_some_and(|t| t <= now) {
             self.wake_all_blocked();
         }
-        let (progress, paused) = (self.cfg.progress_timeout, self.paused);
+        let progress = self.cfg.progress_timeout;
         for idx in 0..self.slots.len() as u32 {
             let Some(peer) = self.peer_mut(idx) else {
                 continue;
@@ -76,8 +81,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
             if peer.session.poll_timeout().is_none_or(|t| t > now) {
                 continue;
             }
-            if paused && peer.blocked {
-                // Its input waits for RESUME, PONGs and all: not a dead peer.
+            if peer.blocked || peer.turn_due {
+                // Waiting, or woken from the line and not yet in (as above).
                 peer.session.input_held(now);
             }
             match peer.session.handle_timeout(now) {

@@ -85,3 +85,62 @@ fn a_burst_of_pings_costs_one_step_each_and_one_pong_at_a_time() {
     assert!(net.closes.is_empty());
     net.assert_healthy();
 }
+
+/// Held back for want of a destination longer than the heartbeat timeout (no worker, or the
+/// only one stalled and closed): the sources whose input waits, PONGs and all, are not taken
+/// for dead, and what they sent reaches the worker that comes.
+#[test]
+fn senders_waiting_for_a_worker_past_the_heartbeat_timeout_are_kept_and_lose_nothing() {
+    use crate::conn::Heartbeat;
+    use crate::time::Duration;
+    for kind in [Kind::Streamer, Kind::Queue] {
+        let mut cfg = DeviceConfig::new(kind);
+        cfg.heartbeat = Heartbeat::every(Duration::from_millis(1000));
+        let mut store = Storage::new(8, 0);
+        let mut net = Net::new(cfg, &mut store);
+        let (ty, worker_ty) = match kind {
+            Kind::Queue => (Dealer, Dealer),
+            _ => (Push, Pull),
+        };
+        let sender = net.connect(Frontend, ty);
+        let stalled = net.connect(Backend, worker_ty);
+        net.pump();
+        net.pause(stalled, true);
+        // Enough to fill the stalled worker's queue, then wait at the device.
+        let sent: Vec<Msg> = (0..400).map(|i| tagged(0, i, &[8000])).collect();
+        for m in &sent {
+            net.send(sender, m);
+        }
+        net.pump();
+        net.run_until(net.now + Duration::from_secs(30));
+        assert!(
+            net.closes.iter().all(|&(p, _)| p == stalled),
+            "{kind:?}: {:?}",
+            net.closes
+        );
+        assert!(net.closes.iter().any(|&(p, _)| p == stalled), "{kind:?}");
+        let worker = match kind {
+            Kind::Queue => net.connect(Backend, Dealer),
+            _ => net.connect(Backend, Pull),
+        };
+        net.pump();
+        net.run_until(net.now + Duration::from_secs(2));
+        let got = net.msgs(worker).len() + net.msgs(stalled).len();
+        assert!(got > 0, "{kind:?}");
+        // Every message the stalled worker did not take went to the new one, in order (a
+        // queue's behind the routing frame).
+        let skip = usize::from(kind == Kind::Queue);
+        let got: Vec<Msg> = net
+            .msgs(worker)
+            .iter()
+            .map(|m| m[skip..].to_vec())
+            .collect();
+        let tail = &sent[sent.len() - got.len()..];
+        assert!(
+            got == tail,
+            "{kind:?}: {} messages not the last sent",
+            got.len()
+        );
+        assert_eq!(net.pending(sender), 0, "{kind:?}: input left unread");
+    }
+}
