@@ -15,13 +15,16 @@
 //! above its high-water mark, out of memory, or still taking a large message from another
 //! source (cut through) when a message starts loses that copy; one whose queue cannot take the
 //! rest of a message it is receiving lets it go (taken back if none of it was written, reset
-//! otherwise). Each lost copy is counted in [`Drops::capture`](super::Drops::capture).
+//! otherwise). Each lost copy is counted in [`Drops::capture`](super::Drops::capture). A
+//! reader whose socket has taken nothing for the progress timeout when it loses a copy is
+//! closed ([`CloseReason::ReaderStalled`]), so that one that stalls (a ZMTP 3.0 peer is
+//! never pinged) does not keep its slot from a reader that reads.
 //!
 //! At most [`MAX_CAPTURE_READERS`] readers at once: each costs a copy of all the traffic.
 
 use super::later;
 use super::peer::Held;
-use super::{ByteQueue, Device, Kind, Side};
+use super::{ByteQueue, CloseReason, Device, Kind, Side};
 use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
 
 /// The most capture readers a device serves at once; its caller admits no more.
@@ -106,7 +109,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 continue;
             }
             if reader.queue.len() >= mark || !reader.queue.reserve(need) {
+                let stalled = reader.took_at + self.cfg.progress_timeout <= self.last_now;
                 self.lost_copy(t);
+                if stalled {
+                    self.forget_tap(t);
+                    self.request_close(t, CloseReason::ReaderStalled);
+                }
                 continue;
             }
             self.join_after_first(idx, t);

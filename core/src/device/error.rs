@@ -87,6 +87,11 @@ pub enum CloseReason {
     /// while memory was spent and a subscriber that keeps up found no room: it is closed, its
     /// queue emptied at once, to give back what it held to the ones that keep up.
     Lagging,
+    /// A capture reader whose socket took nothing for the progress timeout while it lost
+    /// copies: its slot (one of [`MAX_CAPTURE_READERS`](super::MAX_CAPTURE_READERS)) goes to
+    /// a reader that reads. Peers of ZMTP 3.0 are never pinged, so this is what frees the
+    /// slot of one that stalled.
+    ReaderStalled,
 }
 
 impl CloseReason {
@@ -101,6 +106,7 @@ impl CloseReason {
                 | CloseReason::Lost
                 | CloseReason::OutOfMemory
                 | CloseReason::Lagging
+                | CloseReason::ReaderStalled
         )
     }
 }
@@ -125,6 +131,9 @@ impl fmt::Display for CloseReason {
             ),
             CloseReason::Lagging => f.write_str(
                 "closed: a subscriber lagging while memory_max was spent and one that keeps up needed room",
+            ),
+            CloseReason::ReaderStalled => f.write_str(
+                "closed: a capture reader that read nothing for the progress timeout while losing copies",
             ),
         }
     }

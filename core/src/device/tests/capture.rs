@@ -255,3 +255,40 @@ fn readers_are_counted_and_as_many_as_the_limit_all_get_copies() {
     net.pump();
     assert_eq!(net.msgs(again), [msg(&[b"c"])]);
 }
+
+#[test]
+fn a_reader_that_reads_nothing_for_the_progress_timeout_while_losing_copies_is_closed() {
+    use crate::time::Duration;
+    let mut cfg = DeviceConfig::new(Kind::Streamer);
+    cfg.queue_hwm = 4096;
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    // A ZMTP 3.0 reader: never pinged, so the heartbeat would never close it.
+    let stalled = net.connect_as(Side::Capture, Sub, true);
+    net.pump();
+    net.subscribe(stalled, b"");
+    net.pump();
+    net.pause(stalled, true);
+    let reading = reader(&mut net);
+    let step = |net: &mut Net<'_>, seq: u32| {
+        net.send(producer, &tagged(1, seq, &[500]));
+        net.pump();
+    };
+    for seq in 0..40 {
+        step(&mut net, seq);
+    }
+    assert!(net.dev.stats().dropped.capture > 0, "it is behind");
+    assert!(net.closes.is_empty(), "not yet: {:?}", net.closes);
+    net.run_until(net.now + cfg.progress_timeout + Duration::from_millis(1));
+    step(&mut net, 40);
+    assert_eq!(net.closes, [(stalled, CloseReason::ReaderStalled)]);
+    // The reader that reads was never behind: it has every copy, and the flow every message.
+    assert_eq!(net.msgs(reading).len(), 41);
+    assert_eq!(net.msgs(worker).len(), 41);
+    let again = reader(&mut net);
+    step(&mut net, 41);
+    assert_eq!(net.msgs(again).len(), 1, "its slot is free again");
+}
