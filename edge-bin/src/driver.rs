@@ -167,7 +167,6 @@ pub fn run(
             ex.spawn(metrics::serve(ex.clone(), l, gw.roster.clone()))
         });
         let outcome = serve(&mut gw, &mut signals, source.as_ref()).await;
-        let totals = totals(&gw);
         info!("stopping: no new connections, flushing output for up to {SHUTDOWN_FLUSH:?}");
         stopping.set(true);
         if let Some(n) = &notifier {
@@ -180,7 +179,14 @@ pub fn run(
         if let Some(task) = metrics {
             task.cancel().await;
         }
-        crate::notice!("zedge stopped after {:.0?}: {totals}", start.elapsed());
+        let t = gw.totals();
+        crate::notice!(
+            "zedge stopped after {:.0?}: {} messages in, {} out, {} dropped",
+            start.elapsed(),
+            t.msgs_in,
+            t.msgs_out,
+            t.dropped
+        );
         outcome
     }))
 }
@@ -274,18 +280,6 @@ fn start_line(devices: &[DeviceSetup], process: &Process, source: Option<&Source
         let _ = write!(line, "; metrics http://{m}/metrics");
     }
     line
-}
-
-/// What the devices running now moved, all together, as of their last beat.
-fn totals(gw: &Gateway) -> String {
-    let (mut msgs_in, mut msgs_out, mut dropped) = (0, 0, 0);
-    for (_, p) in gw.roster.borrow().iter() {
-        let s = p.stats();
-        msgs_in += s.frontend().msgs_in + s.backend().msgs_in;
-        msgs_out += s.frontend().msgs_out + s.backend().msgs_out;
-        dropped += s.dropped.messages();
-    }
-    format!("{msgs_in} messages in, {msgs_out} out, {dropped} dropped")
 }
 
 /// A device's control endpoint was sent TERMINATE: its thread stops (flushing as at SIGTERM)

@@ -45,6 +45,26 @@ pub struct Gateway {
     pub terminate: (Sender<u64>, Receiver<u64>),
     /// Where metrics are served since start (a reload does not move them).
     pub metrics: Option<std::net::SocketAddr>,
+    /// What the devices whose threads were joined moved (stopped by TERMINATE or a reload):
+    /// part of the process's totals at stop.
+    gone: Totals,
+}
+
+/// Messages moved, all devices together: for the line at stop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub msgs_in: u64,
+    pub msgs_out: u64,
+    pub dropped: u64,
+}
+
+impl Totals {
+    fn add(&mut self, s: &zedge_core::device::Stats) {
+        // Copies to capture readers are not messages between the sides.
+        self.msgs_in += s.frontend().msgs_in + s.backend().msgs_in;
+        self.msgs_out += s.frontend().msgs_out + s.backend().msgs_out;
+        self.dropped += s.dropped.messages();
+    }
 }
 
 impl Gateway {
@@ -57,6 +77,7 @@ impl Gateway {
             budget,
             terminate: async_channel::unbounded(),
             metrics: None,
+            gone: Totals::default(),
         }
     }
 
@@ -84,8 +105,19 @@ impl Gateway {
             .partition(|t| t.pulse.ended());
         self.retiring = flushing;
         for t in ended {
+            self.gone.add(&t.pulse.stats());
             t.join();
         }
+    }
+
+    /// What every device of the process moved, running, stopping or gone, as of their last
+    /// beats (a thread's last is when it ends).
+    pub fn totals(&self) -> Totals {
+        let mut all = self.gone;
+        for t in self.threads.iter().chain(&self.retiring) {
+            all.add(&t.pulse.stats());
+        }
+        all
     }
 
     /// Stop every device by `deadline`.
@@ -107,7 +139,13 @@ impl Gateway {
 
     /// Join every thread (after [`Gateway::running`] came back empty).
     pub fn join_all(&mut self) {
-        for t in self.threads.drain(..).chain(self.retiring.drain(..)) {
+        let all: Vec<DeviceThread> = self
+            .threads
+            .drain(..)
+            .chain(self.retiring.drain(..))
+            .collect();
+        for t in all {
+            self.gone.add(&t.pulse.stats());
             t.join();
         }
     }

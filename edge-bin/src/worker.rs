@@ -288,7 +288,7 @@ async fn serve(
         .control
         .map(|c| ex.spawn(control::serve(host.clone(), ex.clone(), c, steering)));
     let timers = ex.spawn(host.clone().run_timers());
-    let beats = ex.spawn(beat(host.clone(), pulse));
+    let beats = ex.spawn(beat(host.clone(), pulse.clone()));
     let (deadline, closed) = loop {
         match rx.recv().await {
             Ok(Command::Listen(side, l, ep)) => {
@@ -334,6 +334,8 @@ async fn serve(
     drop(connectors);
     timers.cancel().await;
     beats.cancel().await;
+    // The counters as they end, for the process's totals at stop.
+    pulse.publish(snapshot(&host));
 }
 
 /// The same endpoint: the same address, bound or connected to.
@@ -344,12 +346,17 @@ pub fn same(a: &Endpoint, b: &Endpoint) -> bool {
 /// Publish the counters and a heartbeat every [`BEAT`], for as long as the thread runs.
 async fn beat(host: Rc<DeviceHost>, pulse: Arc<Pulse>) {
     loop {
-        pulse.publish(host.peek(|d| Snapshot {
-            stats: *d.stats(),
-            queued: d.queued(),
-            subscriptions: d.subscriptions().0,
-            paused: d.paused(),
-        }));
+        pulse.publish(snapshot(&host));
         Timer::after(BEAT).await;
     }
+}
+
+/// What the device shows now.
+fn snapshot(host: &DeviceHost) -> Snapshot {
+    host.peek(|d| Snapshot {
+        stats: *d.stats(),
+        queued: d.queued(),
+        subscriptions: d.subscriptions().0,
+        paused: d.paused(),
+    })
 }
