@@ -10,12 +10,19 @@ use crate::host::DeviceHost;
 
 /// Log what `host`'s device leaves undelivered as it stops.
 pub fn report(host: &DeviceHost) {
-    let q = host.queued();
+    let (q, copies) = host.queued();
     if q.messages == 0 && q.unfollowed == 0 {
         info!("{}stopped: every queued message written", host.tag());
     } else {
         warn!(
             "{}stopped with output not delivered: {q} when the flush deadline passed",
+            host.tag()
+        );
+    }
+    // Capture readers lose copies by design: not worth a warning.
+    if copies.messages > 0 || copies.unfollowed > 0 {
+        info!(
+            "{}capture copies not written when the flush deadline passed: {copies}",
             host.tag()
         );
     }

@@ -63,16 +63,22 @@ impl DeviceHost {
         }
     }
 
-    /// What the connections still have queued, for the report at stop.
-    pub fn queued(&self) -> Queued {
+    /// What the connections still have queued, for the report at stop: the peers', and the
+    /// capture readers' (copies, which they may lose).
+    pub fn queued(&self) -> (Queued, Queued) {
         let dev = self.dev.borrow();
         let frames = self.frames.borrow();
-        let mut q = Queued::default();
-        for &id in self.conns.borrow().keys() {
+        let (mut peers, mut readers) = (Queued::default(), Queued::default());
+        for (&id, h) in self.conns.borrow().iter() {
             let Some(out) = dev.queue(id) else { continue };
             let f = frames.get(&id).copied().unwrap_or_default();
             let messages = f.undelivered(out.slices());
             let n = out.len();
+            let q = if h.side == Side::Capture {
+                &mut readers
+            } else {
+                &mut peers
+            };
             if n > 0 || messages != Some(0) {
                 q.peers += 1;
                 q.bytes += n as u64;
@@ -80,7 +86,7 @@ impl DeviceHost {
                 q.unfollowed += usize::from(messages.is_none());
             }
         }
-        q
+        (peers, readers)
     }
 }
 
