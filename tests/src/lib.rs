@@ -13,6 +13,33 @@
 //!   beside an abuse and reports what it got; [`normal`] checks a device still carries ten
 //!   messages between fresh libzmq peers after one.
 
+/// The start of a Python peer script: `sys`, `time`, `json`, `struct`, `threading` and pyzmq
+/// imported, a context `ctx`, and `sock(type, endpoint, **options)`, which connects a socket
+/// with the script's `LINGER` and, for receives and sends, `T` (ms; 1000 and 5000 unless the
+/// script sets them after this) and any other option by name. Use:
+/// `concat!(zmq_prelude!(), r#"..."#)`.
+#[macro_export]
+macro_rules! zmq_prelude {
+    () => {
+        r#"
+import sys, time, json, struct, threading, zmq
+ctx = zmq.Context()
+T = 5000
+LINGER = 1000
+
+def sock(t, ep, **opts):
+    s = ctx.socket(t)
+    s.setsockopt(zmq.LINGER, LINGER)
+    s.setsockopt(zmq.RCVTIMEO, T)
+    s.setsockopt(zmq.SNDTIMEO, T)
+    for k, v in opts.items():
+        s.setsockopt(getattr(zmq, k), v)
+    s.connect(ep)
+    return s
+"#
+    };
+}
+
 pub mod agent;
 pub mod broker;
 pub mod control;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use zedge_tests::broker::{free_port, Broker};
-use zedge_tests::{wait, PyPeer};
+use zedge_tests::{wait, zmq_prelude, PyPeer};
 
 /// Runs traffic through a device (argv: kind, frontend, backend, capture, control, mode) with
 /// capture readers on the capture endpoint, and prints what the readers and the flow got.
@@ -17,22 +17,13 @@ use zedge_tests::{wait, PyPeer};
 /// on the capture endpoint beside a flow of 20,000 messages of 1 KB (20 MB: more than the
 /// kernel's socket buffers on loopback hold); prints the flow's count, its
 /// time, and the device's STATS.
-const CAPTURE_TRAFFIC: &str = r#"
-import sys, time, threading, json, zmq
+const CAPTURE_TRAFFIC: &str = concat!(
+    zmq_prelude!(),
+    r#"
 
 kind, fe, be, cap, ctl, mode = sys.argv[1:7]
-ctx = zmq.Context()
 T = 10000
-
-def sock(t, ep, **opts):
-    s = ctx.socket(t)
-    s.setsockopt(zmq.LINGER, 0)
-    s.setsockopt(zmq.RCVTIMEO, T)
-    s.setsockopt(zmq.SNDTIMEO, T)
-    for k, v in opts.items():
-        s.setsockopt(getattr(zmq, k), v)
-    s.connect(ep)
-    return s
+LINGER = 0
 
 def reader(**opts):
     r = sock(zmq.SUB, cap, **opts)
@@ -168,7 +159,8 @@ else:
     print(json.dumps({"got": N, "took": took, "stats": s}))
     # The readers stay while the device looks for slow readers to warn of (every second).
     time.sleep(1.5)
-"#;
+"#
+);
 
 fn ep() -> String {
     format!("tcp://127.0.0.1:{}", free_port())

@@ -14,30 +14,20 @@ use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, tcp_addr, Broker};
 use zedge_tests::control::flood_beside_flow;
 use zedge_tests::systemd::ConfigRun;
+use zedge_tests::zmq_prelude;
 use zedge_tests::{Driver, PyPeer};
 
 /// Runs the same traffic through a device (argv: kind, frontend, backend, control, and
 /// `libzmq` to run libzmq's steerable proxy on those endpoints itself, or `zedge` for one
 /// already there), then asks the control endpoint for STATISTICS and prints the 8 numbers.
-const STEER_TRAFFIC: &str = r#"
-import sys, time, threading, struct, json, zmq
+const STEER_TRAFFIC: &str = concat!(
+    zmq_prelude!(),
+    r#"
 
 kind, fe, be, ctl, who = sys.argv[1:6]
 if who == "libzmq" and zmq.zmq_version_info() < (4, 3, 5):
     print("OLD-LIBZMQ", zmq.zmq_version())
     sys.exit(0)
-ctx = zmq.Context()
-T = 5000
-
-def sock(t, ep, **opts):
-    s = ctx.socket(t)
-    s.setsockopt(zmq.LINGER, 1000)
-    s.setsockopt(zmq.RCVTIMEO, T)
-    s.setsockopt(zmq.SNDTIMEO, T)
-    for k, v in opts.items():
-        s.setsockopt(getattr(zmq, k), v)
-    s.connect(ep)
-    return s
 
 proxy = None
 if who == "libzmq":
@@ -110,7 +100,8 @@ if proxy is not None:
     c.send(b"TERMINATE")
     c.recv()
     proxy.join(5)
-"#;
+"#
+);
 
 /// The numbers `STEER_TRAFFIC` printed, or `None` where the reference libzmq is too old to
 /// count as libzmq 4.3.5 and later do.

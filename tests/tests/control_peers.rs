@@ -12,6 +12,7 @@ use zedge_tests::broker::{free_port, tcp_addr, Broker};
 use zedge_tests::control::flood_beside_flow;
 use zedge_tests::raw;
 use zedge_tests::systemd::zedge;
+use zedge_tests::zmq_prelude;
 use zedge_tests::PyPeer;
 
 fn ep() -> String {
@@ -20,22 +21,11 @@ fn ep() -> String {
 
 /// Queue traffic of known sizes (argv: frontend, backend, control), then `PEERS` and `STATS`,
 /// checked against it; prints `OK` and the clients' addresses as the broker saw them.
-const QUEUE_THEN_PEERS: &str = r#"
-import sys, time, threading, json, zmq
+const QUEUE_THEN_PEERS: &str = concat!(
+    zmq_prelude!(),
+    r#"
 
 fe, be, ctl = sys.argv[1:4]
-ctx = zmq.Context()
-T = 5000
-
-def sock(t, ep, **opts):
-    s = ctx.socket(t)
-    s.setsockopt(zmq.LINGER, 1000)
-    s.setsockopt(zmq.RCVTIMEO, T)
-    s.setsockopt(zmq.SNDTIMEO, T)
-    for k, v in opts.items():
-        s.setsockopt(getattr(zmq, k), v)
-    s.connect(ep)
-    return s
 
 def worker(w):
     for _ in range(15):
@@ -93,7 +83,8 @@ for side in ("frontend", "backend"):
     for key in ("messages_in", "bytes_in", "messages_out", "bytes_out"):
         assert sum(p[key] for p in peers) == stats[side][key], (side, key, peers, stats)
 print("OK", r["address"], d["address"])
-"#;
+"#
+);
 
 #[test]
 fn peers_lists_every_peer_with_its_facts_and_counters_equal_to_the_traffic() {
