@@ -184,19 +184,26 @@ fn a_reader_that_cannot_take_the_rest_of_a_large_message_lets_it_go_and_the_work
     net.assert_healthy();
 }
 
-#[test]
-fn the_worker_leaving_mid_message_takes_it_back_from_the_reader_too() {
-    let mut store = Storage::new(8, 0);
-    let mut net = Net::new(small_input(DeviceConfig::new(Kind::Streamer)), &mut store);
+/// A streamer's producer, worker and reader, with half of a large message (cut through) sent;
+/// the message's wire bytes. `stalled`: the reader does not read.
+fn half_sent(net: &mut Net<'_>, stalled: bool) -> (P, P, P, Msg, Vec<u8>) {
     let producer = net.connect(Frontend, Push);
     let worker = net.connect(Backend, Pull);
     net.pump();
-    let r = reader(&mut net);
-    net.pause(r, true);
+    let r = reader(net);
+    net.pause(r, stalled);
     let m = big(1, 0);
     let wire = encode(&m);
     net.send_raw(producer, &wire[..wire.len() / 2]);
     net.pump();
+    (producer, worker, r, m, wire)
+}
+
+#[test]
+fn the_worker_leaving_mid_message_takes_it_back_from_the_reader_too() {
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(small_input(DeviceConfig::new(Kind::Streamer)), &mut store);
+    let (producer, worker, r, _, wire) = half_sent(&mut net, true);
     net.disconnect(worker);
     net.pump();
     let w2 = net.connect(Backend, Pull);
@@ -218,14 +225,7 @@ fn the_worker_leaving_mid_message_takes_it_back_from_the_reader_too() {
 fn a_reader_leaving_mid_message_costs_the_worker_nothing() {
     let mut store = Storage::new(8, 0);
     let mut net = Net::new(small_input(DeviceConfig::new(Kind::Streamer)), &mut store);
-    let producer = net.connect(Frontend, Push);
-    let worker = net.connect(Backend, Pull);
-    net.pump();
-    let r = reader(&mut net);
-    let m = big(1, 0);
-    let wire = encode(&m);
-    net.send_raw(producer, &wire[..wire.len() / 2]);
-    net.pump();
+    let (producer, worker, r, m, wire) = half_sent(&mut net, false);
     net.disconnect(r);
     net.pump();
     net.send_raw(producer, &wire[wire.len() / 2..]);
