@@ -24,6 +24,8 @@
 extern crate std;
 
 pub mod conn;
+#[cfg(feature = "curve")]
+pub mod curve;
 pub mod device;
 pub mod time;
 pub mod wire;

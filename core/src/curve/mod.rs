@@ -1,0 +1,45 @@
+//! CurveZMQ (RFC 26), the CURVE security mechanism, as libzmq implements it: where the RFC
+//! and libzmq differ, libzmq wins (72 bytes of HELLO padding, MESSAGE nonce prefixes
+//! `CurveZMQMESSAGEC` and `CurveZMQMESSAGES`).
+//!
+//! Sans-IO like the rest of the core: randomness comes in from the caller (transient keys,
+//! nonces, the cookie key), and nothing here allocates. Every length is checked before
+//! anything is decrypted, and a box that does not open is an error, never a panic.
+//!
+//! - [`crypto`]: key pairs, the NaCl boxes (`crypto_box`, `crypto_secretbox`) in their wire
+//!   layout, nonces, and the refusal of low-order public keys.
+//! - [`hello`]: the HELLO and WELCOME commands, both roles.
+
+pub mod crypto;
+pub mod hello;
+
+use core::fmt;
+
+/// Why a CURVE command was refused. The connection ends; nothing of it is trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CurveError {
+    /// The command is not the one expected now, or not the length its kind has.
+    Malformed,
+    /// A version this implementation does not speak (HELLO: 1.0 only).
+    Version,
+    /// A box did not open: wrong keys, a forged or corrupted command, or a wrong nonce.
+    Box,
+    /// A public key of small order (its shared secret would be all zeros): refused before it
+    /// is used, as libsodium refuses it.
+    LowOrderKey,
+}
+
+impl fmt::Display for CurveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CurveError::Malformed => "malformed CURVE command",
+            CurveError::Version => "unsupported CurveZMQ version",
+            CurveError::Box => "CURVE box did not open (wrong key or forged command)",
+            CurveError::LowOrderKey => "CURVE public key of small order",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CurveError {}
