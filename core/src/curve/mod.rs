@@ -9,9 +9,13 @@
 //! - [`crypto`]: key pairs, the NaCl boxes (`crypto_box`, `crypto_secretbox`) in their wire
 //!   layout, nonces, and the refusal of low-order public keys.
 //! - [`hello`]: the HELLO and WELCOME commands, both roles.
+//! - [`initiate`]: the INITIATE and READY commands, both roles.
+//! - [`message`]: MESSAGE, every frame after the handshake.
 
 pub mod crypto;
 pub mod hello;
+pub mod initiate;
+pub mod message;
 
 use core::fmt;
 
@@ -28,6 +32,9 @@ pub enum CurveError {
     /// A public key of small order (its shared secret would be all zeros): refused before it
     /// is used, as libsodium refuses it.
     LowOrderKey,
+    /// A short nonce not greater than the last one taken in its direction: a replayed or
+    /// reordered command.
+    Replay,
 }
 
 impl fmt::Display for CurveError {
@@ -37,6 +44,7 @@ impl fmt::Display for CurveError {
             CurveError::Version => "unsupported CurveZMQ version",
             CurveError::Box => "CURVE box did not open (wrong key or forged command)",
             CurveError::LowOrderKey => "CURVE public key of small order",
+            CurveError::Replay => "CURVE nonce replayed or out of order",
         })
     }
 }
