@@ -6,15 +6,20 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use zedge_core::curve::crypto::KeyPair;
-use zedge_core::curve::hello::{read_hello, write_welcome, WelcomeRandom, WELCOME_LEN};
-use zedge_core::curve::initiate::{read_initiate, write_ready, Welcomed};
+use zedge_core::curve::crypto::{CryptoBox, KeyPair};
+use zedge_core::curve::hello::{
+    read_hello, read_welcome, write_hello, write_welcome, WelcomeRandom, HELLO_LEN, WELCOME_LEN,
+};
+use zedge_core::curve::initiate::{
+    read_initiate, read_ready, write_initiate, write_ready, ClientKeys, Welcomed, INITIATE_MIN,
+};
 use zedge_core::curve::message::{read_message, write_message, From, OVERHEAD};
 use zedge_core::wire::frame::FrameHead;
 use zedge_core::wire::metadata::Properties;
 use zedge_core::wire::z85::decode_key;
+use zedge_tests::broker::free_port;
 use zedge_tests::PyPeer;
 
 /// libzmq's test key pairs (its tests/testutil_security.cpp).
@@ -55,6 +60,23 @@ fn read_frame(s: &mut TcpStream) -> (FrameHead, Vec<u8>) {
     (h, body)
 }
 
+/// The 64-byte ZMTP 3.1 greeting of a CURVE peer.
+fn curve_greeting(as_server: bool) -> [u8; 64] {
+    let mut greeting = [0u8; 64];
+    greeting[0] = 0xff;
+    greeting[9] = 0x7f;
+    greeting[10..12].copy_from_slice(&[3, 1]);
+    greeting[12..17].copy_from_slice(b"CURVE");
+    greeting[32] = u8::from(as_server);
+    greeting
+}
+
+fn write_data(s: &mut TcpStream, body: &[u8]) {
+    let head = FrameHead::data(body.len() as u64, false).encode();
+    s.write_all(head.as_slice()).expect("a data head");
+    s.write_all(body).expect("a data body");
+}
+
 fn write_command(s: &mut TcpStream, body: &[u8]) {
     let head = FrameHead::command(body.len() as u64).encode();
     s.write_all(head.as_slice()).expect("a command head");
@@ -74,13 +96,7 @@ fn a_libzmq_curve_client_completes_the_handshake_with_zedge_s_commands_and_talks
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
 
     // Greetings: ours says CURVE, as server.
-    let mut greeting = [0u8; 64];
-    greeting[0] = 0xff;
-    greeting[9] = 0x7f;
-    greeting[10..12].copy_from_slice(&[3, 1]);
-    greeting[12..17].copy_from_slice(b"CURVE");
-    greeting[32] = 1;
-    s.write_all(&greeting).unwrap();
+    s.write_all(&curve_greeting(true)).unwrap();
     let mut theirs = [0u8; 64];
     s.read_exact(&mut theirs).unwrap();
     assert_eq!(&theirs[12..17], b"CURVE");
@@ -134,9 +150,82 @@ fn a_libzmq_curve_client_completes_the_handshake_with_zedge_s_commands_and_talks
     let mut out = [0u8; 64];
     let n = write_message(&session, From::Server, 2, 0, b"world", &mut out).unwrap();
     assert_eq!(n, OVERHEAD + 5);
-    let head = FrameHead::data(n as u64, false).encode();
-    s.write_all(head.as_slice()).unwrap();
-    s.write_all(&out[..n]).unwrap();
+    write_data(&mut s, &out[..n]);
     let printed = client.finish();
     assert!(printed.contains("GOT world"), "{printed}");
+}
+
+/// A libzmq ROUTER that is a CURVE server (argv: the server's secret key and the endpoint it
+/// binds): answers one message with `world`, and prints the request.
+const SERVER: &str = r#"
+import sys, zmq
+s = zmq.Context().socket(zmq.ROUTER)
+s.setsockopt(zmq.LINGER, 1000)
+s.setsockopt(zmq.RCVTIMEO, 10000)
+s.curve_server = True
+s.curve_secretkey = sys.argv[1].encode()
+s.bind(sys.argv[2])
+who, body = s.recv_multipart()
+s.send_multipart([who, b"world"])
+print("GOT", body.decode())
+"#;
+
+#[test]
+fn zedge_s_client_commands_complete_the_handshake_with_a_libzmq_curve_server() {
+    let port = free_port();
+    let args = vec![SERVER_SECRET.to_owned(), format!("tcp://127.0.0.1:{port}")];
+    let server_proc = PyPeer::spawn("curve server", SERVER, &args, Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut s = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "the server never bound: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&curve_greeting(false)).unwrap();
+    let mut theirs = [0u8; 64];
+    s.read_exact(&mut theirs).unwrap();
+    // libzmq 4.3.5 says as-server 0 in its greeting even as a CURVE server: a client must not
+    // require the flag.
+    assert_eq!(&theirs[12..17], b"CURVE");
+
+    let server = decode_key(SERVER_PUBLIC.as_bytes()).unwrap();
+    let client = KeyPair::from_secret(decode_key(CLIENT_SECRET.as_bytes()).unwrap());
+    let transient = KeyPair::from_secret([0x51; 32]);
+    let mut hello = [0u8; HELLO_LEN];
+    write_hello(&server, &transient, 1, &mut hello).unwrap();
+    write_command(&mut s, &hello);
+    let (_, welcome) = read_frame(&mut s);
+    let welcome = read_welcome(&welcome, &server, &transient).expect("libzmq's WELCOME");
+
+    let meta = b"\x0bSocket-Type\x00\x00\x00\x06DEALER";
+    let keys = ClientKeys {
+        server: &server,
+        client: &client,
+        transient: &transient,
+        welcome: &welcome,
+    };
+    let mut initiate = vec![0u8; INITIATE_MIN + meta.len()];
+    let n = write_initiate(&keys, 2, &[0x52; 16], meta, &mut initiate).unwrap();
+    write_command(&mut s, &initiate[..n]);
+    let session = CryptoBox::new(&welcome.server_transient, transient.secret()).unwrap();
+    let (_, mut ready) = read_frame(&mut s);
+    let (ready_nonce, props) = read_ready(&mut ready, &session).expect("libzmq's READY");
+    assert_eq!(
+        Properties::new(props).find("Socket-Type"),
+        Ok(Some(&b"ROUTER"[..]))
+    );
+
+    let mut out = [0u8; 64];
+    let n = write_message(&session, From::Client, 3, 0, b"hello", &mut out).unwrap();
+    write_data(&mut s, &out[..n]);
+    let (_, mut answer) = read_frame(&mut s);
+    let opened = read_message(&mut answer, &session, From::Server, ready_nonce).expect("a MESSAGE");
+    assert_eq!((opened.flags, opened.body), (0, &b"world"[..]));
+    let printed = server_proc.finish();
+    assert!(printed.contains("GOT hello"), "{printed}");
 }
