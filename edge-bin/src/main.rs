@@ -15,6 +15,7 @@
 mod admit;
 mod budget;
 mod bypass;
+mod cert;
 mod cli;
 mod config;
 mod connection;
@@ -80,6 +81,15 @@ fn main() -> ExitCode {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
                         eprintln!("zedge peers: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Ok(cli::Command::Keygen(name)) => {
+                return match cert::keygen(&name) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("zedge keygen: {e}");
                         ExitCode::FAILURE
                     }
                 }

@@ -13,6 +13,7 @@ Usage: zedge forwarder|queue|streamer [--frontend EP]... [--backend EP]... [opti
        zedge check-config FILE
        zedge stat [--watch] [--json] [ADDR]
        zedge peers [--json] [--control EP]
+       zedge keygen NAME
 
 Several devices in one process, from a TOML file (see /etc/zedge/zedge.toml):
   run --config FILE          run every [[device]] of FILE, each on a thread of its own;
@@ -31,6 +32,10 @@ A running device's peers, from its control endpoint (EP, or the control endpoint
                              per peer: side, address, socket type, ZMTP version, time
                              connected, messages and bytes in and out, queued bytes,
                              drops, identity; --json prints the PEERS answers
+
+CURVE keys (CZMQ's certificate format, as zcert_save writes and pyzmq's zmq.auth reads):
+  keygen NAME                a new key pair: NAME (public) and NAME_secret (mode 0600);
+                             prints the public key in Z85
 
 Devices:
   forwarder   XSUB frontend (publishers) -> XPUB backend (subscribers)

@@ -33,6 +33,8 @@ pub enum Command {
     Stat(crate::stat::StatOptions),
     /// `zedge peers [--json] [--control EP]`.
     Peers(crate::peers::PeersOptions),
+    /// `zedge keygen NAME`: a CURVE certificate pair.
+    Keygen(PathBuf),
 }
 
 #[derive(Debug)]
@@ -80,6 +82,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     }
     if args.first().is_some_and(|a| a == "peers") {
         return parse_peers(args.into_iter().skip(1));
+    }
+    if args.first().is_some_and(|a| a == "keygen") {
+        return parse_keygen(args.into_iter().skip(1));
     }
     let mut p = lexopt::Parser::from_args(args);
     let mut command: Option<String> = None;
@@ -280,6 +285,23 @@ fn parse_peers(args: impl IntoIterator<Item = OsString>) -> Result<Command, Usag
         }
     }
     Ok(Command::Peers(o))
+}
+
+/// `zedge keygen NAME`.
+fn parse_keygen(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(args);
+    let mut name = None;
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Value(v) if name.is_none() => name = Some(PathBuf::from(v)),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    name.map(Command::Keygen).ok_or_else(|| {
+        UsageError("keygen needs a NAME: zedge keygen NAME writes NAME and NAME_secret".into())
+    })
 }
 
 fn in_device_table(key: &str) -> String {
