@@ -51,3 +51,6 @@ impl fmt::Display for CurveError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for CurveError {}
+
+#[cfg(test)]
+mod tests;
