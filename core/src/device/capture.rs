@@ -16,9 +16,10 @@
 //! source (cut through) when a message starts loses that copy; one whose queue cannot take the
 //! rest of a message it is receiving lets it go (taken back if none of it was written, reset
 //! otherwise). Each lost copy is counted in [`Drops::capture`](super::Drops::capture). A
-//! reader whose socket has taken nothing for the progress timeout when it loses a copy is
-//! closed ([`CloseReason::ReaderStalled`]), so that one that stalls (a ZMTP 3.0 peer is
-//! never pinged) does not keep its slot from a reader that reads.
+//! reader that loses a copy when its queue has not been empty, and its socket has taken
+//! nothing, for the progress timeout is closed ([`CloseReason::ReaderStalled`]), so that one
+//! that stalls (a ZMTP 3.0 peer is never pinged) does not keep its slot from a reader that
+//! reads.
 //!
 //! At most [`MAX_CAPTURE_READERS`] readers at once: each costs a copy of all the traffic.
 
@@ -91,7 +92,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let request = self.cfg.kind == Kind::Queue && side == Side::Frontend;
         let whole = whole.filter(|_| Q::DEFERS && !request);
         let limits = (self.cfg.queue_hwm, self.cfg.limits.max_message_size);
-        let need = self.need;
+        let (need, now, patience) = (self.need, self.last_now, self.cfg.progress_timeout);
         let mark = self.cfg.mark_for(need);
         let taps = self.taps.clone();
         for &t in &taps {
@@ -109,13 +110,21 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 continue;
             }
             if reader.queue.len() >= mark || !reader.queue.reserve(need) {
-                let stalled = reader.took_at + self.cfg.progress_timeout <= self.last_now;
+                // Behind since its queue was last empty, and its socket took nothing since
+                // then either: a reader that was quiet and is sent a burst in one call is
+                // not (its queue was empty when the burst began).
+                let since = reader.stall_from.max(reader.took_at);
+                let stalled = since + patience <= now;
                 self.lost_copy(t);
                 if stalled {
                     self.forget_tap(t);
                     self.request_close(t, CloseReason::ReaderStalled);
                 }
                 continue;
+            }
+            if reader.queue.is_empty() {
+                // Behind from now on, if at all.
+                reader.stall_from = now;
             }
             self.join_after_first(idx, t);
             if !front.is_empty() && self.push_to(t, front) {

@@ -292,3 +292,31 @@ fn a_reader_that_reads_nothing_for_the_progress_timeout_while_losing_copies_is_c
     step(&mut net, 41);
     assert_eq!(net.msgs(again).len(), 1, "its slot is free again");
 }
+
+#[test]
+fn a_reader_quiet_for_long_then_sent_a_burst_in_one_call_is_not_taken_for_stalled() {
+    let mut cfg = DeviceConfig::new(Kind::Streamer);
+    cfg.queue_hwm = 4096;
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    let r = reader(&mut net);
+    net.send(producer, &msg(&[b"first"]));
+    net.pump();
+    // Quiet for twice the progress timeout (its socket took nothing since), then a burst
+    // faster than it reads: it loses copies, and it is no stalled reader.
+    net.run_until(net.now + cfg.progress_timeout + cfg.progress_timeout);
+    net.pause(r, true);
+    for seq in 0..40 {
+        net.send(producer, &tagged(1, seq, &[500]));
+    }
+    net.pump();
+    assert!(net.dev.stats().dropped.capture > 0, "the burst overran it");
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    net.pause(r, false);
+    net.pump();
+    assert_eq!(net.msgs(worker).len(), 41);
+    assert!(net.msgs(r).len() > 1);
+}
