@@ -3,7 +3,7 @@
 //! - [`python()`] finds an interpreter that can `import zmq` (libzmq through pyzmq), or fails the
 //!   test with what to do about it: these tests never skip silently.
 //! - [`PyPeer`] runs a Python peer script with a deadline, kills it if the test ends first, and
-//!   checks that it exited cleanly; [`zmq_prelude!`] starts the scripts (module [`python`]).
+//!   checks that it exited cleanly; [`zmq_prelude!`] starts the scripts (module [`python`](mod@python)).
 //! - [`Driver`] is the smallest blocking shell around a `zedge_core` [`Session`] over a
 //!   [`TcpStream`]: it follows the session's calling order (read, feed, drain, timers) and hands
 //!   events back as owned values, so tests read like a script of what the peer should do.
