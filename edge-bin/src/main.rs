@@ -67,33 +67,9 @@ fn main() -> ExitCode {
                 Err(e) => return usage_error(&e.to_string()),
             },
             Ok(cli::Command::CheckConfig(path)) => return check_config(&path),
-            Ok(cli::Command::Stat(o)) => {
-                return match stat::run(&o) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("zedge stat: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
-            }
-            Ok(cli::Command::Peers(o)) => {
-                return match peers::run(&o) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("zedge peers: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
-            }
-            Ok(cli::Command::Keygen(name)) => {
-                return match cert::keygen(&name) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("zedge keygen: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
-            }
+            Ok(cli::Command::Stat(o)) => return tool("stat", stat::run(&o)),
+            Ok(cli::Command::Peers(o)) => return tool("peers", peers::run(&o)),
+            Ok(cli::Command::Keygen(name)) => return tool("keygen", cert::keygen(&name)),
             Ok(cli::Command::Help) => {
                 print!("{}", cli::HELP);
                 return ExitCode::SUCCESS;
@@ -130,6 +106,17 @@ fn check_config(path: &Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("zedge: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// How a tool command (`stat`, `peers`, `keygen`) ended: status 1 and its error, named.
+fn tool(name: &str, result: Result<(), impl std::fmt::Display>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zedge {name}: {e}");
             ExitCode::FAILURE
         }
     }
