@@ -104,6 +104,9 @@ pub enum SessionError {
     TtlExpired,
     /// The session already ended; nothing more is processed.
     Closed,
+    /// The CURVE handshake or a MESSAGE failed.
+    #[cfg(feature = "curve")]
+    Curve(crate::curve::CurveError),
 }
 
 impl fmt::Display for SessionError {
@@ -138,6 +141,8 @@ impl fmt::Display for SessionError {
             SessionError::HeartbeatTimeout => f.write_str("peer stopped answering heartbeats"),
             SessionError::TtlExpired => f.write_str("peer went silent past the TTL it asked for"),
             SessionError::Closed => f.write_str("session already closed"),
+            #[cfg(feature = "curve")]
+            SessionError::Curve(e) => write!(f, "{e}"),
         }
     }
 }

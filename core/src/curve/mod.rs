@@ -11,10 +11,12 @@
 //! - [`hello`]: the HELLO and WELCOME commands, both roles.
 //! - [`initiate`]: the INITIATE and READY commands, both roles.
 //! - [`message`]: MESSAGE, every frame after the handshake.
+//! - [`link`]: one connection, either role, between the socket and a NULL session.
 
 pub mod crypto;
 pub mod hello;
 pub mod initiate;
+pub mod link;
 pub mod message;
 
 use core::fmt;
@@ -35,6 +37,10 @@ pub enum CurveError {
     /// A short nonce not greater than the last one taken in its direction: a replayed or
     /// reordered command.
     Replay,
+    /// The client's long-term key is not on the server's allow-list.
+    Denied,
+    /// A frame to seal before the handshake let it (a caller's mistake).
+    NotReady,
 }
 
 impl fmt::Display for CurveError {
@@ -45,6 +51,8 @@ impl fmt::Display for CurveError {
             CurveError::Box => "CURVE box did not open (wrong key or forged command)",
             CurveError::LowOrderKey => "CURVE public key of small order",
             CurveError::Replay => "CURVE nonce replayed or out of order",
+            CurveError::Denied => "CURVE client key not allowed",
+            CurveError::NotReady => "CURVE frame sealed before the handshake finished",
         })
     }
 }
