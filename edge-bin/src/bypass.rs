@@ -158,7 +158,9 @@ impl Bypass {
         if left < BYPASS_MIN && !flowing {
             return Ok(None);
         }
-        let Some(to) = host.stream(dest) else {
+        // A CURVE destination takes nothing but through its layer (and a device with CURVE
+        // has no pipes anyway).
+        let Some(to) = host.stream(dest).filter(|_| !host.is_secure(dest)) else {
             return Ok(None);
         };
         if self.paced != Some(dest) {
@@ -170,7 +172,7 @@ impl Bypass {
         // `output`: shared pieces), to the socket now.
         let queued = dev.queue(dest);
         if queued.is_some_and(|q| q.len() > PREFIX_MAX || q.has_pieces()) {
-            match write_output(host, dev, dest, &to) {
+            match write_output(host, dev, dest, &*to, &to) {
                 Ok((_, false)) => {}
                 // A destination that is not taking what it has: the body is copied to its
                 // queue rather than wait for it here. Its own task meets any error.

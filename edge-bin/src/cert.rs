@@ -144,7 +144,7 @@ fn render(pair: &KeyPair, secret: bool) -> String {
 /// A new key pair from the system's random source.
 pub fn generate() -> io::Result<KeyPair> {
     let mut secret = [0u8; KEY_LEN];
-    fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
+    crate::secure::fill_random(&mut secret)?;
     Ok(KeyPair::from_secret(secret))
 }
 
@@ -175,7 +175,7 @@ pub fn save(name: &Path, pair: &KeyPair) -> Result<(PathBuf, PathBuf), CertError
 
 /// `zedge keygen NAME`: a new pair in `NAME` and `NAME_secret`; prints the public key.
 pub fn keygen(name: &Path) -> Result<(), CertError> {
-    let pair = generate().map_err(|e| CertError::Io(PathBuf::from("/dev/urandom"), e))?;
+    let pair = generate().map_err(|e| CertError::Io(PathBuf::from("getrandom(2)"), e))?;
     let (public, secret) = save(name, &pair)?;
     // Read back as a device will read them.
     let (p, s) = (load(&public)?, load(&secret)?);

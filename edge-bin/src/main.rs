@@ -35,6 +35,7 @@ mod outframes;
 mod peers;
 mod queue;
 mod reload;
+mod secure;
 mod report;
 mod setup;
 mod signal;

@@ -18,6 +18,8 @@ pub enum Close {
     /// Admission closed it, still in its handshake, to make room for a newer connection: it
     /// is out of the device and its socket is shut down already.
     Displaced,
+    /// A CURVE client whose key a reload took off the allow-list.
+    Revoked,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +46,11 @@ impl Signal {
     /// Tell the task its connection was closed to make room; a reason already given stands.
     pub fn displaced(&self) {
         self.end(Close::Displaced);
+    }
+
+    /// Tell the task its CURVE client is no longer allowed; a reason already given stands.
+    pub fn revoked(&self) {
+        self.end(Close::Revoked);
     }
 
     fn end(&self, why: Close) {

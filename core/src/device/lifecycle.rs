@@ -130,6 +130,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.flush_control(idx);
     }
 
+    /// The connection of `id` failed below its session (a security layer between the socket
+    /// and it refused the peer, or a MESSAGE did not open): counted as the session's own
+    /// errors are, and nothing more is routed to or from it. The caller closes it.
+    pub fn fail_session(&mut self, id: PeerId, e: SessionError) {
+        if let Some(idx) = self.index(id) {
+            self.on_session_end(idx, e);
+        }
+    }
+
     pub(super) fn on_session_end(&mut self, idx: u32, e: SessionError) {
         let Some((side, ready)) = self.peer(idx).map(|p| (p.side, p.session.handshaken())) else {
             return;

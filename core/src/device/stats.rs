@@ -43,12 +43,19 @@ pub struct HandshakeFailures {
     /// Anything else: a malformed command or property, a limit, data before READY, an
     /// ERROR from the peer.
     pub protocol: u64,
+    /// A CURVE handshake that failed: a box that did not open (a wrong server key, a forged
+    /// or replayed command), a malformed CURVE command, a key of small order.
+    pub curve: u64,
+    /// A CURVE client whose key is not on the allow-list.
+    pub denied: u64,
 }
 
 impl HandshakeFailures {
     /// The reasons as metric labels, with their counts.
-    pub const fn by_reason(&self) -> [(&'static str, u64); 6] {
+    pub const fn by_reason(&self) -> [(&'static str, u64); 8] {
         [
+            ("curve", self.curve),
+            ("denied", self.denied),
             ("greeting", self.greeting),
             ("mechanism", self.mechanism),
             ("socket_type", self.socket_type),
@@ -67,6 +74,10 @@ impl HandshakeFailures {
                 &mut self.socket_type
             }
             E::HandshakeTimeout => &mut self.timeout,
+            #[cfg(feature = "curve")]
+            E::Curve(crate::curve::CurveError::Denied) => &mut self.denied,
+            #[cfg(feature = "curve")]
+            E::Curve(_) => &mut self.curve,
             _ => &mut self.protocol,
         } += 1;
     }

@@ -11,7 +11,7 @@ use lexopt::ValueExt;
 
 use crate::endpoint::Endpoint;
 use crate::setup::{
-    self, kind_from_name, kind_names, DeviceSetup, Form, Memory, Opt, Origin, Process,
+    self, kind_from_name, kind_names, CurveOpt, CurveWritten, DeviceSetup, Form, Memory, Opt, Origin, Process,
     SettingError, Via, Written, WrittenProcess,
 };
 pub use help::HELP;
@@ -96,6 +96,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let mut capture = None;
     let mut metrics = None;
     let mut given: Vec<(Opt, setup::Value)> = Vec::new();
+    let mut curve = CurveWritten::default();
     let mut verbosity = 0u8;
     // The first option that only makes sense for a device given on the command line, and
     // where the config file takes it instead.
@@ -112,10 +113,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                     Some(in_device_table(name))
                 }
                 (None, "metrics") => Some("set listen in the file's [metrics] table".into()),
-                _ => None,
+                (None, _) => CurveOpt::from_flag(name).map(|c| in_device_table(c.key())),
             };
             if let Some(instead) = instead {
                 device_only.get_or_insert_with(|| (format!("--{name}"), instead));
+            }
+            if let Some(c) = CurveOpt::from_flag(name) {
+                curve.set(c, p.value()?.string()?, Origin::Flag);
+                continue;
             }
             if let Some(opt) = opt {
                 let value = match opt.form() {
@@ -206,6 +211,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     written.backends = backends;
     written.control = control;
     written.capture = capture;
+    written.curve = curve;
     process.metrics = metrics;
     for (opt, value) in given {
         if opt.is_process() {
@@ -218,6 +224,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         UsageError(match &e {
             SettingError::Option { opt, .. } => format!("{}: {e}", opt.flag()),
             SettingError::Device(_) => format!("invalid settings: {e}"),
+            SettingError::Curve { .. } => e.to_string(),
         })
     };
     let setup = written.build().map_err(placed)?;

@@ -143,6 +143,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let header = line_of(text, raw.span().start);
         let mut raw = raw.into_inner();
         let options = raw.options();
+        let curve = raw.curve();
         let name_span = raw.name.span();
         let name = raw.name.into_inner();
         let dev_label = if name.is_empty() {
@@ -185,6 +186,10 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             let span = value.span();
             written.set(opt, value.into_inner(), Origin::Key(span));
         }
+        for (opt, value) in curve {
+            let span = value.span();
+            written.curve.set(opt, value.into_inner(), Origin::Key(span));
+        }
         let mut sides = [Vec::new(), Vec::new()];
         for (side, key, eps) in [(0, "frontend", raw.frontend), (1, "backend", raw.backend)] {
             let list_span = eps.span();
@@ -221,6 +226,11 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
                 at: Origin::Key(span),
                 ..
             } => key_err(span.clone(), opt.key(), e.to_string()),
+            SettingError::Curve {
+                key,
+                at: Origin::Key(span),
+                why,
+            } => key_err(span.clone(), key, why.clone()),
             _ => ConfigError {
                 file: file.to_owned(),
                 line: Some(header),

@@ -11,7 +11,7 @@ use toml::Spanned;
 use zedge_core::device::Kind;
 
 use crate::endpoint::Endpoint;
-use crate::setup::{kind_from_name, kind_names, Opt, Value};
+use crate::setup::{kind_from_name, kind_names, CurveOpt, Opt, Value};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,9 +74,25 @@ pub struct RawDevice {
     pub client_stall: Option<Spanned<Value>>,
     pub worker_inflight: Option<Spanned<Value>>,
     pub splice_stall: Option<Spanned<Value>>,
+    pub curve_secret: Option<Spanned<String>>,
+    pub curve_allow: Option<Spanned<String>>,
+    pub curve_server_key: Option<Spanned<String>>,
+    pub curve_sides: Option<Spanned<String>>,
 }
 
 impl RawDevice {
+    /// Takes out the CURVE settings that were given, each with the setting its key sets.
+    pub fn curve(&mut self) -> impl Iterator<Item = (CurveOpt, Spanned<String>)> {
+        [
+            (CurveOpt::Secret, self.curve_secret.take()),
+            (CurveOpt::Allow, self.curve_allow.take()),
+            (CurveOpt::ServerKey, self.curve_server_key.take()),
+            (CurveOpt::Sides, self.curve_sides.take()),
+        ]
+        .into_iter()
+        .filter_map(|(opt, v)| Some((opt, v?)))
+    }
+
     /// Takes out the options that were given, each with the option its key sets (the
     /// config tests check this spelling against [`Opt::key`]).
     pub fn options(&mut self) -> impl Iterator<Item = (Opt, Spanned<Value>)> {

@@ -14,6 +14,7 @@
 mod wait;
 mod whole;
 
+use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
 use std::rc::Rc;
@@ -27,7 +28,10 @@ use zedge_core::device::{CloseReason, Expired, PeerId, PROGRESS_BYTES};
 use zedge_core::wire::greeting::GREETING_LEN;
 
 use crate::bypass::{Bypass, Progress};
-use crate::host::{write_output, Dev, DeviceHost, Peer};
+use crate::net::Wire;
+use crate::secure::{Secure, Secured};
+
+use crate::host::{write_peer, Dev, DeviceHost, Peer};
 use crate::input::Input;
 use crate::net::Stream;
 use crate::signal::{Close, Signal};
@@ -50,11 +54,18 @@ enum End {
     /// are done with it already.
     Displaced,
     Stuck,
+    /// A CURVE client a reload took off the allow-list.
+    Revoked,
 }
 
 impl From<io::Error> for End {
+    /// A CURVE peer's failure comes through its socket's read or write: it ends the
+    /// connection as the session's own errors do.
     fn from(e: io::Error) -> Self {
-        End::Io(e)
+        match crate::secure::session_error(&e) {
+            Some(e) => End::Session(e),
+            None => End::Io(e),
+        }
     }
 }
 
@@ -80,11 +91,18 @@ struct Conn {
     whole: Whole,
     /// Its handshake is done and its connect line logged ([`DeviceHost::announce`]).
     announced: bool,
+    /// A CURVE peer's layer between the socket and the device.
+    secure: Option<Rc<RefCell<Secure>>>,
 }
 
 /// Run a connection the device has already taken until it ends, then forget it.
 pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
-    let Peer { id, signal, stream } = peer;
+    let Peer {
+        id,
+        signal,
+        stream,
+        secure,
+    } = peer;
     let conn = Conn {
         id,
         stream,
@@ -98,11 +116,18 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         lane: None,
         whole: Whole::default(),
         announced: false,
+        secure,
     };
     let mut taken = Taken { host, conn };
     let Taken { host, conn } = &mut taken;
     let end = conn.serve(host, &signal).await;
     conn.bypass.release(host);
+    if let End::Session(e) = &end {
+        if conn.secure.is_some() {
+            // Failed in the CURVE layer, which the device did not see: counted as a refusal.
+            host.with_device(|dev| dev.fail_session(conn.id, *e));
+        }
+    }
     // The disconnect line (at info), or the refusal of a peer whose handshake failed.
     let (why, refusal) = match &end {
         End::Eof => ("it closed the connection".to_owned(), None),
@@ -119,6 +144,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
             debug!("{label}: closed to make room for a newer connection");
             ("closed to make room".to_owned(), None)
         }
+        End::Revoked => ("its key is no longer allowed".to_owned(), None),
         End::Stuck => {
             warn!("{label}: input buffer full and the device took none of it; closing");
             ("input stuck".to_owned(), None)
@@ -171,6 +197,7 @@ impl Conn {
             match sig.take_close() {
                 Some(Close::Device(reason)) => return End::Closed(reason),
                 Some(Close::Displaced) => return End::Displaced,
+                Some(Close::Revoked) => return End::Revoked,
                 None => {}
             }
             if self.lane_stalled(host) {
@@ -258,8 +285,16 @@ impl Conn {
         // While it waits for a message in the socket, nothing is read.
         let len = waiting.then_some(0);
         let stream = &self.stream;
+        let secured;
+        let wire: &dyn Wire = match self.secure.as_deref() {
+            Some(secure) => {
+                secured = Secured { stream, secure };
+                &secured
+            }
+            None => &**stream,
+        };
         let fed = self.input.read_and_feed(
-            stream,
+            wire,
             &mut host.scratch(),
             || len.unwrap_or_else(|| bypass.next_read_len(routing_len)),
             |held, more| {
@@ -336,9 +371,16 @@ impl Conn {
         if self.write_blocked {
             return Ok(false);
         }
-        let (n, full) = write_output(host, dev, self.id, &self.stream)?;
+        let secure = self.secure.as_deref();
+        let (n, full) = write_peer(host, dev, self.id, &self.stream, secure)?;
         self.write_blocked = full;
         Ok(n > 0)
+    }
+
+    /// Whether anything waits to be written: the device's output for the peer, or ciphertext.
+    fn owes(&self, dev: &Dev) -> bool {
+        let (a, b) = dev.output(self.id);
+        !(a.is_empty() && b.is_empty()) || self.secure.as_ref().is_some_and(|s| s.borrow().owes())
     }
 
     /// Write what the peer is still owed (an ERROR command, queued messages) until `deadline`.
@@ -346,8 +388,7 @@ impl Conn {
         loop {
             let done = host.with_device(|dev| {
                 let r = self.write(host, dev);
-                let (a, b) = dev.output(self.id);
-                r.is_err() || (a.is_empty() && b.is_empty())
+                r.is_err() || !self.owes(dev)
             });
             if done {
                 return;

@@ -105,12 +105,7 @@ impl Conn {
                     ready = true;
                 }
             }
-            let owes = || {
-                host.peek(|dev| {
-                    let (a, b) = dev.output(self.id);
-                    !(a.is_empty() && b.is_empty())
-                })
-            };
+            let owes = || host.peek(|dev| self.owes(dev));
             if self.write_blocked && owes() {
                 if let Poll::Ready(r) = self.stream.poll_writable(cx) {
                     r?;

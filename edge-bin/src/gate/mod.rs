@@ -77,6 +77,8 @@ pub enum Refusal {
     MaxReaders(usize),
     /// The device's peer table had no slot (the caps should make this impossible).
     NoSlot,
+    /// The OS gave no randomness for a CURVE handshake's keys.
+    NoRandom,
 }
 
 impl fmt::Display for Refusal {
@@ -102,6 +104,7 @@ impl fmt::Display for Refusal {
                 "a device serves at most {n} capture readers, and has them all"
             ),
             Refusal::NoSlot => f.write_str("peer table full"),
+            Refusal::NoRandom => f.write_str("the OS gave no randomness for the CURVE handshake"),
         }
     }
 }

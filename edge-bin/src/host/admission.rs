@@ -2,7 +2,7 @@
 //! still in its handshake is closed at once to make room where the gate says so), and one
 //! that ended is taken out of the device and the books.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 
 use zedge_core::device::{PeerId, PeerTableFull, Side, Stats};
@@ -26,6 +26,13 @@ impl DeviceHost {
         src: Source,
         addr: String,
     ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
+        let secure = match &self.curve {
+            Some(c) => c
+                .secure_for(side, src == Source::Connected)
+                .map_err(|_| Refusal::NoRandom)?
+                .map(|s| Rc::new(RefCell::new(s))),
+            None => None,
+        };
         let queue = HeapQueue::new(self.queue_capacity, self.charge());
         let now = self.clock.now();
         self.with_device(|dev| {
@@ -45,8 +52,10 @@ impl DeviceHost {
                 id,
                 signal: Rc::new(Signal::default()),
                 stream: Rc::new(stream),
+                secure,
             };
             let handle = Handle {
+                secure: peer.secure.clone(),
                 backlog: Cell::new((0, 0)),
                 reported_drops: Cell::new(0),
                 signal: peer.signal.clone(),

@@ -17,6 +17,7 @@
 //! to make room.
 
 mod admission;
+mod curve;
 mod output;
 mod peers;
 mod summary;
@@ -37,6 +38,8 @@ use zedge_core::time::{Duration as CoreDuration, Instant};
 use crate::budget::{Account, Budget, Charge};
 use crate::gate::{Gate, Limits, Source};
 use crate::net::Stream;
+use crate::secure::Secure;
+use curve::Curve;
 use crate::outframes::OutFrames;
 use crate::queue::HeapQueue;
 use crate::report::RefusedSubscriptions;
@@ -44,7 +47,7 @@ use crate::setup::DeviceSetup;
 use crate::signal::Signal;
 use crate::splice::Pipes;
 use crate::storage::Storage;
-pub use output::write_output;
+pub use output::{write_output, write_peer};
 use peers::RefusedPeers;
 pub use peers::{hex, show, Human, PeerLine, Secs};
 use warnings::{log_refused, Lossy, Spent};
@@ -103,6 +106,9 @@ pub struct Peer {
     pub id: PeerId,
     pub signal: Rc<Signal>,
     pub stream: Rc<Stream>,
+    /// A CURVE peer's layer between the socket and the device: every write to the socket
+    /// goes through it.
+    pub secure: Option<Rc<RefCell<Secure>>>,
 }
 
 /// How the device's tasks reach a connection, and what admission knows of it.
@@ -110,6 +116,7 @@ pub struct Peer {
 struct Handle {
     signal: Rc<Signal>,
     stream: Rc<Stream>,
+    secure: Option<Rc<RefCell<Secure>>>,
     side: Side,
     src: Source,
     /// Its whole greeting came in, so the device has sent its READY.
@@ -169,6 +176,8 @@ pub struct DeviceHost {
     started: StdInstant,
     dev: RefCell<Dev>,
     conns: RefCell<HashMap<PeerId, Handle, ById>>,
+    /// Its CURVE keys and allow-list, if it uses CURVE.
+    curve: Option<Curve>,
     /// Where the frames are in each connection's output, for the report at stop.
     frames: RefCell<HashMap<PeerId, OutFrames, ById>>,
     gate: RefCell<Gate<PeerId>>,
@@ -224,7 +233,9 @@ impl DeviceHost {
             conns: RefCell::new(HashMap::default()),
             frames: RefCell::new(HashMap::default()),
             gate: RefCell::new(Gate::new(limits(d))),
-            pipes: Pipes::new(d.splices()),
+            // Every byte of a CURVE peer passes through its `Secure`: nothing goes by in a pipe.
+            pipes: Pipes::new(if d.curve.is_some() { 0 } else { d.splices() }),
+            curve: d.curve.as_ref().map(|c| Curve::start(c, cfg.limits.max_message_size)),
             scratch: RefCell::new(storage.scratch.into_boxed_slice()),
             clock,
             stopping: Cell::new(false),
@@ -301,7 +312,7 @@ impl DeviceHost {
                 if let Some(held) = h.stream.unsent() {
                     if passed_on(h.backlog.get(), (dev.written(id), held)) {
                         dev.socket_took(id);
-                        let _ = write_output(self, &mut dev, id, &h.stream);
+                        let _ = write_peer(self, &mut dev, id, &h.stream, h.secure.as_deref());
                     }
                     h.backlog
                         .set((dev.written(id), h.stream.unsent().unwrap_or(held)));
@@ -330,6 +341,12 @@ impl DeviceHost {
     /// A connected peer's socket, for another connection to write to.
     pub fn stream(&self, id: PeerId) -> Option<Rc<Stream>> {
         self.conns.borrow().get(&id).map(|h| h.stream.clone())
+    }
+
+    /// Whether `id` is a CURVE peer: nothing may be written to its socket but through its
+    /// [`Secure`].
+    pub fn is_secure(&self, id: PeerId) -> bool {
+        self.conns.borrow().get(&id).is_some_and(|h| h.secure.is_some())
     }
 
     /// The read buffer, for a connection that holds no input of its own.

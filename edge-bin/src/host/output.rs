@@ -6,7 +6,9 @@ use std::io::{self, IoSlice};
 use zedge_core::device::{ByteQueue, PeerId, Side};
 
 use super::{Dev, DeviceHost};
-use crate::net::Stream;
+use crate::net::{Stream, Wire};
+use crate::secure::{Secure, Secured};
+use std::cell::RefCell;
 use crate::outframes::Queued;
 
 impl DeviceHost {
@@ -90,17 +92,36 @@ impl DeviceHost {
     }
 }
 
+/// [`write_output`] to a peer's socket `stream`, through its CURVE layer if it has one (then
+/// with the ciphertext that layer still holds, a handshake command perhaps, flushed too).
+pub fn write_peer(
+    host: &DeviceHost,
+    dev: &mut Dev,
+    id: PeerId,
+    stream: &Stream,
+    secure: Option<&RefCell<Secure>>,
+) -> io::Result<(usize, bool)> {
+    let Some(secure) = secure else {
+        return write_output(host, dev, id, stream, stream);
+    };
+    let wire = Secured { stream, secure };
+    let (n, full) = write_output(host, dev, id, &wire, stream)?;
+    let flushed = secure.borrow_mut().flush(stream)?;
+    Ok((n, full || !flushed))
+}
+
 /// The most slices of a peer's output one write takes. A shared piece (a large body fanned
 /// out) is a slice of its own, so that a queue of them still goes out in few writes, as a
 /// queue of copies does.
 const WRITE_SLICES: usize = 64;
 
-/// Write a peer's output to `stream` until it is gone or the socket is full: the bytes
-/// written, and whether the socket is full.
+/// Write a peer's output to `wire` (its socket `stream`, or through its security layer) until
+/// it is gone or the socket is full: the bytes written, and whether the socket is full.
 pub fn write_output(
     host: &DeviceHost,
     dev: &mut Dev,
     id: PeerId,
+    wire: &dyn Wire,
     stream: &Stream,
 ) -> io::Result<(usize, bool)> {
     let mut written = 0;
@@ -115,13 +136,13 @@ pub fn write_output(
                 *to = IoSlice::new(s);
                 n += 1;
             }
-            stream.write_vectored(&iov[..n])
+            wire.write_vectored(&iov[..n])
         } else {
             let (a, b) = q.front();
             if a.is_empty() && b.is_empty() {
                 return Ok((written, false));
             }
-            stream.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+            wire.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
         };
         match wrote {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

@@ -28,7 +28,7 @@
 use std::io;
 
 use crate::budget::Charge;
-use crate::net::Stream;
+use crate::net::Wire;
 
 /// A buffer for held input larger than this is freed once it drains; more held bytes than
 /// this are read after in place. Every connection may hold this much without asking the
@@ -152,7 +152,7 @@ impl Input {
     /// `feed`'s.
     pub fn read_and_feed<E: From<io::Error>>(
         &mut self,
-        stream: &Stream,
+        stream: &dyn Wire,
         scratch: &mut [u8],
         read_len: impl FnOnce() -> usize,
         feed: impl FnOnce(&[u8], bool) -> Result<usize, E>,
@@ -230,7 +230,7 @@ impl Input {
     /// buffer grows by doubling, as far as `max` more bytes need, never past the capacity.
     fn read_in_place(
         &mut self,
-        stream: &Stream,
+        stream: &dyn Wire,
         scratch: &mut [u8],
         max: usize,
     ) -> io::Result<usize> {

@@ -173,6 +173,31 @@ impl Stream {
     }
 }
 
+/// What a connection reads and writes: its socket, or its socket through a security layer
+/// ([`Secured`](crate::secure::Secured)).
+pub trait Wire {
+    /// [`Stream::read`].
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// [`Stream::read_spare`].
+    fn read_spare(&self, buf: &mut Vec<u8>) -> io::Result<usize>;
+    /// [`Stream::write_vectored`].
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+}
+
+impl Wire for Stream {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        Stream::read(self, buf)
+    }
+
+    fn read_spare(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        Stream::read_spare(self, buf)
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Stream::write_vectored(self, bufs)
+    }
+}
+
 impl AsFd for Stream {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {

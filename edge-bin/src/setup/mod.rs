@@ -8,6 +8,7 @@
 //! options named and ranged by [`Opt`]. The process-wide settings ([`Process`]) are written
 //! once; [`Memory::check`] then holds what the devices cost, at worst, to `memory_max`.
 
+mod curve;
 mod memory;
 mod opt;
 mod process;
@@ -26,6 +27,7 @@ use zedge_core::time::Duration;
 pub const HEADS_ROOM: usize = 4096;
 
 use crate::endpoint::Endpoint;
+pub use curve::{load_allow, CurveOpt, CurveSetup, CurveWritten};
 pub use memory::{DeviceMemory, Memory, Mib, CONNECTION_BYTES, SLOT_BYTES};
 pub use opt::{Opt, Origin, SettingError, Via};
 pub use process::{Process, WrittenProcess};
@@ -119,6 +121,8 @@ pub struct DeviceSetup {
     /// Where capture readers connect (or which reader it connects to), if anywhere: the
     /// device's third side ([`Side::Capture`](zedge_core::device::Side::Capture)).
     pub capture: Option<Endpoint>,
+    /// Its CURVE keys and whom it lets in, if it uses CURVE.
+    pub curve: Option<CurveSetup>,
 }
 
 impl DeviceSetup {

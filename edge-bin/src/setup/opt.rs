@@ -281,6 +281,13 @@ pub enum SettingError {
     },
     /// The options together make a device the core cannot run.
     Device(ConfigError),
+    /// A CURVE setting ([`super::curve`]): its key, where it was written, and why (naming it
+    /// as it was written).
+    Curve {
+        key: &'static str,
+        at: Origin,
+        why: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -304,6 +311,7 @@ impl fmt::Display for SettingError {
         let (opt, at, problem) = match self {
             SettingError::Option { opt, at, problem } => (*opt, at, problem),
             SettingError::Device(e) => return write!(f, "{e}"),
+            SettingError::Curve { why, .. } => return f.write_str(why),
         };
         match problem {
             Problem::NotFor(kind) => {

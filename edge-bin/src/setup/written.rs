@@ -10,7 +10,7 @@ use zedge_core::device::Kind;
 
 use super::opt::{Opt, Origin, Problem, SettingError};
 use super::value::Value;
-use super::{DeviceSetup, Tuning, DEFAULT_BACKEND, DEFAULT_FRONTEND};
+use super::{CurveWritten, DeviceSetup, Tuning, DEFAULT_BACKEND, DEFAULT_FRONTEND};
 use crate::endpoint::Endpoint;
 
 /// One device as the operator wrote it: nothing checked, nothing defaulted.
@@ -25,6 +25,7 @@ pub struct Written {
     pub backends: Vec<Endpoint>,
     pub control: Option<Endpoint>,
     pub capture: Option<Endpoint>,
+    pub curve: CurveWritten,
     options: [Option<(Value, Origin)>; Opt::DEVICE.len()],
 }
 
@@ -37,6 +38,7 @@ impl Written {
             backends: Vec::new(),
             control: None,
             capture: None,
+            curve: CurveWritten::default(),
             options: Default::default(),
         }
     }
@@ -86,6 +88,7 @@ impl Written {
             }
         }
         self.check_together(&mut t)?;
+        let curve = self.curve.build()?;
         let kind = match self.kind {
             Kind::Forwarder { .. } => Kind::Forwarder { classic },
             kind => kind,
@@ -98,6 +101,7 @@ impl Written {
             backends: or_default(self.backends, DEFAULT_BACKEND),
             control: self.control,
             capture: self.capture,
+            curve,
         };
         setup
             .device_config()

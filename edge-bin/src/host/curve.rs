@@ -1,0 +1,84 @@
+//! A device's CURVE keys and allow-list, on its thread: which new connection gets a
+//! [`Secure`] layer, in which role, and which connected clients a new allow-list removes.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+
+use log::{error, info};
+use zedge_core::curve::crypto::KeyPair;
+use zedge_core::device::{PeerId, Side};
+
+use super::DeviceHost;
+use crate::cert::z85;
+use crate::secure::{AllowList, Secure};
+use crate::setup::{load_allow, CurveSetup};
+
+#[derive(Debug)]
+pub struct Curve {
+    setup: CurveSetup,
+    keys: KeyPair,
+    /// `None`: any client that completes the handshake.
+    allow: Option<Rc<RefCell<AllowList>>>,
+    max_frame: u64,
+}
+
+impl Curve {
+    pub fn start(setup: &CurveSetup, max_frame: u64) -> Curve {
+        let allow = setup.allow.as_ref().map(|path| {
+            // Read when the setup was checked, moments ago; if it went since, nobody is let
+            // in until a reload finds it again.
+            let keys = load_allow(path).unwrap_or_else(|why| {
+                error!("cannot read the CURVE allow-list: {why}; no client is let in");
+                AllowList::new()
+            });
+            Rc::new(RefCell::new(keys))
+        });
+        Curve {
+            setup: setup.clone(),
+            keys: setup.keys(),
+            allow,
+            max_frame,
+        }
+    }
+
+    /// The layer for a new connection on `side` (`connects`: one of its `>` endpoints), if
+    /// it uses CURVE.
+    pub fn secure_for(&self, side: Side, connects: bool) -> io::Result<Option<Secure>> {
+        if !self.setup.on(side, connects) {
+            return Ok(None);
+        }
+        let keys = self.keys.clone();
+        let secure = match (connects, self.setup.server_key) {
+            (true, Some(server)) => Secure::client(keys, server, self.max_frame)?,
+            _ => Secure::server(keys, self.allow.clone(), self.max_frame)?,
+        };
+        Ok(Some(secure))
+    }
+}
+
+impl DeviceHost {
+    /// A new allow-list (a reload read it): connected clients whose key it no longer holds
+    /// are closed; the others stay as they are.
+    pub fn set_allow_list(&self, keys: AllowList) {
+        let Some(allow) = self.curve.as_ref().and_then(|c| c.allow.as_ref()) else {
+            return;
+        };
+        let removed: Vec<(PeerId, String)> = self
+            .conns
+            .borrow()
+            .iter()
+            .filter_map(|(&id, h)| {
+                let key = *h.secure.as_ref()?.borrow().client_key()?;
+                (!keys.contains(&key)).then(|| (id, z85(&key)))
+            })
+            .collect();
+        *allow.borrow_mut() = keys;
+        for (id, key) in removed {
+            info!("{}client {key} is no longer allowed; closing its connection", self.tag);
+            if let Some(h) = self.conns.borrow().get(&id) {
+                h.signal.revoked();
+            }
+        }
+    }
+}

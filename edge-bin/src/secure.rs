@@ -1,0 +1,379 @@
+//! A CURVE connection's bytes: ciphertext on the socket, plaintext for the device.
+//!
+//! The device and its session see a NULL peer ([`zedge_core::curve::link`]): [`Secured`]
+//! reads the socket through the [`Link`], which opens each MESSAGE in this connection's own
+//! buffer and hands the plaintext on from there, and writes the device's output through it,
+//! sealing frame by frame. So the connection code, the input's memory rules and the device
+//! are the same for a CURVE peer as for any other; only the zero-copy paths (splice, the
+//! wait for a large message in the socket) are off for a device with CURVE endpoints, since
+//! every byte has to pass through here.
+//!
+//! A MESSAGE is opened only once all of it is here (its MAC covers all of it): the buffer
+//! grows to the largest frame the peer sends, at most the device's `max_msg_size` plus a
+//! frame header and the MESSAGE's overhead, and is freed once it drains if it grew past
+//! [`KEEP`]. Going out, the ciphertext waiting for the socket is kept under [`TX_HIGH`]
+//! before more of the device's output is taken (a larger frame passes whole).
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::io::{self, IoSlice};
+use std::ops::Range;
+
+use zedge_core::conn::SessionError;
+use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
+use zedge_core::curve::link::{
+    self, Link, Opened, Outgoing, CLIENT_RANDOM, SERVER_RANDOM, TX_ROOM,
+};
+use zedge_core::curve::CurveError;
+use zedge_core::wire::frame::{FrameHead, MAX_HEAD_LEN};
+
+use crate::net::{Stream, Wire};
+
+/// Ciphertext held for the socket beyond which no more output is taken.
+pub const TX_HIGH: usize = 64 << 10;
+/// A buffer that grew past this for a large frame is freed once it drains.
+pub const KEEP: usize = 256 << 10;
+/// The least a read of ciphertext asks for.
+const READ_CHUNK: usize = 16 << 10;
+
+/// The client keys a CURVE server lets in; `None` in [`Secure::server`] lets in any client
+/// that completes the handshake (libzmq's behaviour without a ZAP handler).
+pub type AllowList = HashSet<[u8; KEY_LEN]>;
+
+/// A CURVE connection's state and buffers; see the module docs.
+#[derive(Debug)]
+pub struct Secure {
+    link: Link,
+    allow: Option<std::rc::Rc<RefCell<AllowList>>>,
+    /// Ciphertext read, with the unit being delivered decrypted in place.
+    rx: Vec<u8>,
+    /// Where the unit being delivered starts in `rx` (or the next one, once it is).
+    unit: usize,
+    /// Where it ends.
+    unit_end: usize,
+    /// Its plaintext not delivered yet.
+    deliver: Range<usize>,
+    eof: bool,
+    /// Ciphertext for the socket: `tx[tx_start..]`.
+    tx: Vec<u8>,
+    tx_start: usize,
+    /// A frame of the device's output that came cut across writes, and the bytes it needs.
+    staging: Vec<u8>,
+    staging_need: usize,
+    /// The session's READY, come before the handshake owed it.
+    stash: Option<Vec<u8>>,
+}
+
+/// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
+/// write to the connection, which ends with it as the session's own.
+#[derive(Debug)]
+pub struct Failed(pub SessionError);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+fn failed(e: SessionError) -> io::Error {
+    io::Error::other(Failed(e))
+}
+
+impl Secure {
+    /// The server end of a connection accepted on a CURVE endpoint.
+    pub fn server(
+        keys: KeyPair,
+        allow: Option<std::rc::Rc<RefCell<AllowList>>>,
+        max_frame: u64,
+    ) -> io::Result<Secure> {
+        let mut random = [0u8; SERVER_RANDOM];
+        fill_random(&mut random)?;
+        Ok(Secure::new(Link::server(keys, random, max_frame), allow))
+    }
+
+    /// The client end of a connection to a CURVE server whose public key is `server`.
+    pub fn client(keys: KeyPair, server: [u8; KEY_LEN], max_frame: u64) -> io::Result<Secure> {
+        let mut random = [0u8; CLIENT_RANDOM];
+        fill_random(&mut random)?;
+        Ok(Secure::new(
+            Link::client(keys, server, random, max_frame),
+            None,
+        ))
+    }
+
+    fn new(link: Link, allow: Option<std::rc::Rc<RefCell<AllowList>>>) -> Secure {
+        let tx = link.greeting().to_vec();
+        Secure {
+            link,
+            allow,
+            rx: Vec::new(),
+            unit: 0,
+            unit_end: 0,
+            deliver: 0..0,
+            eof: false,
+            tx,
+            tx_start: 0,
+            staging: Vec::new(),
+            staging_need: 0,
+            stash: None,
+        }
+    }
+
+    /// The client's long-term key, once its handshake is done (server end).
+    pub fn client_key(&self) -> Option<&[u8; KEY_LEN]> {
+        self.link.client_key()
+    }
+
+    /// Ciphertext waits for the socket.
+    pub fn owes(&self) -> bool {
+        self.tx_start < self.tx.len()
+    }
+
+    /// Plaintext for the device, up to `room` bytes, each piece given to `put`: the bytes
+    /// given, `Ok(0)` at the end of the stream, `WouldBlock` when the socket has nothing
+    /// that makes a whole unit.
+    fn fill(
+        &mut self,
+        sock: &Stream,
+        room: usize,
+        put: &mut dyn FnMut(&[u8]),
+    ) -> io::Result<usize> {
+        let mut n = 0;
+        let result = loop {
+            if !self.deliver.is_empty() {
+                let k = (room - n).min(self.deliver.len());
+                put(&self.rx[self.deliver.start..self.deliver.start + k]);
+                self.deliver.start += k;
+                n += k;
+                if n == room {
+                    break Ok(n);
+                }
+            }
+            self.unit = self.unit_end;
+            match self.open_next() {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => break Err(e),
+            }
+            if n > 0 {
+                break Ok(n);
+            }
+            if self.eof {
+                break Ok(0);
+            }
+            match self.read_more(sock) {
+                Ok(()) => continue,
+                Err(e) => break Err(e),
+            }
+        };
+        // A handshake command may be owed (WELCOME, READY, INITIATE, ERROR).
+        if self.owes() {
+            self.flush(sock)?;
+        }
+        result
+    }
+
+    /// Open the unit at `rx[unit..]`: `Ok(false)` if it is not all here yet.
+    fn open_next(&mut self) -> io::Result<bool> {
+        let mut tx = [0u8; TX_ROOM];
+        let allow = &self.allow;
+        let opened = self.link.open(&mut self.rx[self.unit..], &mut tx, |key| {
+            allow.as_ref().is_none_or(|a| a.borrow().contains(key))
+        });
+        match opened {
+            Ok(Opened::NeedMore(_)) => Ok(false),
+            Ok(Opened::Step(step)) => {
+                self.tx.extend_from_slice(&tx[..step.sent]);
+                self.deliver = self.unit + step.deliver.start..self.unit + step.deliver.end;
+                self.unit_end = self.unit + step.consumed;
+                self.send_stash().map_err(failed)?;
+                Ok(true)
+            }
+            Err(e) => {
+                if e == SessionError::Curve(CurveError::Denied) {
+                    // As libzmq answers a ZAP refusal.
+                    let at = self.tx.len();
+                    self.tx.resize(at + 16, 0);
+                    let n = Link::write_error(b"400", &mut self.tx[at..]);
+                    self.tx.truncate(at + n);
+                }
+                Err(failed(e))
+            }
+        }
+    }
+
+    /// Read ciphertext after what `rx` holds (all of it undelivered: it starts at the unit
+    /// that needs more).
+    fn read_more(&mut self, sock: &Stream) -> io::Result<()> {
+        self.rx.drain(..self.unit);
+        (self.unit, self.unit_end, self.deliver) = (0, 0, 0..0);
+        if self.rx.is_empty() && self.rx.capacity() > KEEP {
+            self.rx = Vec::new();
+        }
+        // At least the rest of the unit, if its header said how long it is.
+        let need = match FrameHead::decode(&self.rx) {
+            Ok(Some((head, hl))) => hl.saturating_add(usize::try_from(head.len).unwrap_or(0)),
+            _ => 0,
+        };
+        let want = need.saturating_sub(self.rx.len()).max(READ_CHUNK);
+        self.rx.reserve(want);
+        match sock.read_spare(&mut self.rx)? {
+            0 => self.eof = true,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The session's READY came early; give it to the link once the handshake owes it.
+    fn send_stash(&mut self) -> Result<(), SessionError> {
+        if !self.link.owes_metadata() {
+            return Ok(());
+        }
+        if let Some(ready) = self.stash.take() {
+            self.take(&ready)?;
+        }
+        Ok(())
+    }
+
+    /// Take one unit of the device's output at the start of `plain` into `tx`: the bytes
+    /// taken, or `None` if the unit is not all in `plain`.
+    fn take(&mut self, plain: &[u8]) -> Result<Option<usize>, SessionError> {
+        let frame = match FrameHead::decode(plain) {
+            Ok(Some((head, hl))) => hl.saturating_add(usize::try_from(head.len).unwrap_or(0)),
+            _ => plain.len().min(MAX_HEAD_LEN),
+        };
+        let room = link::sealed_len(frame).max(link::metadata_room(frame));
+        let at = self.tx.len();
+        self.tx.resize(at + room, 0);
+        let r = self.link.take_outgoing(plain, &mut self.tx[at..]);
+        let (taken, written) = match r {
+            Ok(Outgoing::Taken { consumed, written }) => (Some(consumed), written),
+            Ok(Outgoing::NeedMore(n)) => {
+                self.staging_need = n;
+                (None, 0)
+            }
+            Ok(Outgoing::Early) => {
+                self.stash = Some(plain[..frame].to_vec());
+                (Some(frame), 0)
+            }
+            Err(e) => {
+                self.tx.truncate(at);
+                return Err(e);
+            }
+        };
+        self.tx.truncate(at + written);
+        Ok(taken)
+    }
+
+    /// Take the device's output (`bufs`, in order) as far as [`TX_HIGH`] lets, and write.
+    fn write(&mut self, sock: &Stream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.flush(sock)?;
+        let mut taken = 0;
+        'bufs: for buf in bufs {
+            let mut b: &[u8] = buf;
+            while !b.is_empty() {
+                if self.tx.len() - self.tx_start >= TX_HIGH {
+                    break 'bufs;
+                }
+                if !self.staging.is_empty() {
+                    let k = (self.staging_need - self.staging.len()).min(b.len());
+                    self.staging.extend_from_slice(&b[..k]);
+                    (b, taken) = (&b[k..], taken + k);
+                    if self.staging.len() == self.staging_need {
+                        let staged = std::mem::take(&mut self.staging);
+                        match self.take(&staged).map_err(failed)? {
+                            Some(_) => {}
+                            // Only its header was known: now the whole frame is.
+                            None => self.staging = staged,
+                        }
+                    }
+                    continue;
+                }
+                match self.take(b).map_err(failed)? {
+                    Some(n) => (b, taken) = (&b[n..], taken + n),
+                    None => {
+                        self.staging.extend_from_slice(b);
+                        (b, taken) = (&[], taken + b.len());
+                    }
+                }
+            }
+        }
+        self.flush(sock)?;
+        if taken == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(taken)
+    }
+
+    /// Write what `tx` holds until the socket is full: whether all of it went.
+    pub fn flush(&mut self, sock: &Stream) -> io::Result<bool> {
+        while self.owes() {
+            match sock.write_vectored(&[IoSlice::new(&self.tx[self.tx_start..])]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.tx_start += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        self.tx.clear();
+        self.tx_start = 0;
+        if self.tx.capacity() > KEEP {
+            self.tx = Vec::new();
+        }
+        Ok(true)
+    }
+}
+
+/// A socket read and written through its connection's [`Secure`].
+pub struct Secured<'a> {
+    pub stream: &'a Stream,
+    pub secure: &'a RefCell<Secure>,
+}
+
+impl Wire for Secured<'_> {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut at = 0;
+        self.secure
+            .borrow_mut()
+            .fill(self.stream, buf.len(), &mut |piece| {
+                buf[at..at + piece.len()].copy_from_slice(piece);
+                at += piece.len();
+            })
+    }
+
+    fn read_spare(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let room = buf.capacity() - buf.len();
+        self.secure
+            .borrow_mut()
+            .fill(self.stream, room, &mut |piece| buf.extend_from_slice(piece))
+    }
+
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.secure.borrow_mut().write(self.stream, bufs)
+    }
+}
+
+/// Fresh randomness from the OS (getrandom(2)), for keys and nonces.
+pub fn fill_random(buf: &mut [u8]) -> io::Result<()> {
+    let mut at = 0;
+    while at < buf.len() {
+        match rustix::rand::getrandom(&mut buf[at..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) => at += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// What a read or write error says of the CURVE layer, if it came from it.
+pub fn session_error(e: &io::Error) -> Option<SessionError> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<Failed>())
+        .map(|f| f.0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,329 @@
+//! A device's CURVE settings, as written and as checked: its key pair (`curve_secret`), the
+//! clients it lets in (`curve_allow`), the server its `>` endpoints are clients of
+//! (`curve_server_key`) and the sides that use CURVE (`curve_sides`).
+//!
+//! With `curve_secret`, every bind endpoint of the chosen sides (both by default) and the
+//! capture endpoint, if it binds, accept CURVE clients only; with `curve_server_key` too,
+//! their `>` endpoints are CURVE clients of that server, with the device's own key pair. The
+//! control endpoint stays NULL (it is for the local operator). The allow-list is read at start
+//! and again at each reload (SIGHUP), without restarting the device.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
+use zedge_core::device::Side;
+use zedge_core::wire::z85::decode_key;
+
+use super::opt::{Origin, SettingError};
+use crate::cert;
+
+/// A CURVE setting, as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CurveOpt {
+    Secret,
+    Allow,
+    ServerKey,
+    Sides,
+}
+
+impl CurveOpt {
+    pub const ALL: [CurveOpt; 4] = [
+        CurveOpt::Secret,
+        CurveOpt::Allow,
+        CurveOpt::ServerKey,
+        CurveOpt::Sides,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            CurveOpt::Secret => "curve_secret",
+            CurveOpt::Allow => "curve_allow",
+            CurveOpt::ServerKey => "curve_server_key",
+            CurveOpt::Sides => "curve_sides",
+        }
+    }
+
+    pub fn flag(self) -> &'static str {
+        match self {
+            CurveOpt::Secret => "--curve-secret",
+            CurveOpt::Allow => "--curve-allow",
+            CurveOpt::ServerKey => "--curve-server-key",
+            CurveOpt::Sides => "--curve-sides",
+        }
+    }
+
+    pub fn from_flag(flag: &str) -> Option<CurveOpt> {
+        CurveOpt::ALL
+            .into_iter()
+            .find(|o| o.flag().strip_prefix("--") == Some(flag))
+    }
+
+    /// As the operator wrote it: its flag or its key.
+    fn spelled(self, at: &Origin) -> &'static str {
+        match at {
+            Origin::Flag => self.flag(),
+            Origin::Key(_) => self.key(),
+        }
+    }
+}
+
+/// The CURVE settings of a device, as written.
+#[derive(Clone, Debug, Default)]
+pub struct CurveWritten {
+    given: [Option<(String, Origin)>; 4],
+}
+
+/// Which sides use CURVE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sides {
+    pub frontend: bool,
+    pub backend: bool,
+}
+
+/// A device's checked CURVE settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CurveSetup {
+    /// The file the key pair came from.
+    pub secret_file: PathBuf,
+    /// The key pair's secret (the public key follows from it).
+    secret: [u8; KEY_LEN],
+    /// Where the allow-list is read from; `None`: any client that completes the handshake.
+    pub allow: Option<PathBuf>,
+    /// The server `>` endpoints are clients of.
+    pub server_key: Option<[u8; KEY_LEN]>,
+    pub sides: Sides,
+}
+
+impl fmt::Debug for CurveSetup {
+    /// Never the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CurveSetup")
+            .field("secret_file", &self.secret_file)
+            .field("public", &cert::z85(&self.keys().public))
+            .field("allow", &self.allow)
+            .field("server_key", &self.server_key.as_ref().map(cert::z85))
+            .field("sides", &self.sides)
+            .finish()
+    }
+}
+
+impl CurveSetup {
+    pub fn keys(&self) -> KeyPair {
+        KeyPair::from_secret(self.secret)
+    }
+
+    /// Whether connections on `side` use CURVE: bind endpoints as servers, `>` endpoints (as
+    /// clients) only with a server key.
+    pub fn on(&self, side: Side, connects: bool) -> bool {
+        let chosen = match side {
+            Side::Frontend => self.sides.frontend,
+            Side::Backend => self.sides.backend,
+            Side::Capture => true,
+        };
+        chosen && (!connects || self.server_key.is_some())
+    }
+}
+
+impl CurveWritten {
+    /// Record a setting; given again, the last one counts.
+    pub fn set(&mut self, opt: CurveOpt, value: String, at: Origin) {
+        self.given[opt as usize] = Some((value, at));
+    }
+
+    fn get(&self, opt: CurveOpt) -> Option<&(String, Origin)> {
+        self.given[opt as usize].as_ref()
+    }
+
+    /// Check the settings, reading the key files: `None` without `curve_secret`.
+    pub fn build(&self) -> Result<Option<CurveSetup>, SettingError> {
+        let err = |opt: CurveOpt, at: &Origin, why: String| SettingError::Curve {
+            key: opt.key(),
+            at: at.clone(),
+            why: format!("{}: {why}", opt.spelled(at)),
+        };
+        let Some((secret_file, at)) = self.get(CurveOpt::Secret) else {
+            if let Some((opt, (_, at))) = CurveOpt::ALL
+                .into_iter()
+                .find_map(|o| self.get(o).map(|g| (o, g)))
+            {
+                let secret = CurveOpt::Secret.spelled(at);
+                return Err(err(
+                    opt,
+                    at,
+                    format!("needs {secret}, the device's CURVE key pair (make one with zedge keygen NAME)"),
+                ));
+            }
+            return Ok(None);
+        };
+        let secret_file = PathBuf::from(secret_file);
+        let secret = match cert::load(&secret_file) {
+            Ok(cert::Cert {
+                secret: Some(s), ..
+            }) => s,
+            Ok(_) => {
+                return Err(err(
+                    CurveOpt::Secret,
+                    at,
+                    format!(
+                        "{} has no secret-key: give the NAME_secret file zedge keygen wrote",
+                        secret_file.display()
+                    ),
+                ))
+            }
+            Err(e) => return Err(err(CurveOpt::Secret, at, e.to_string())),
+        };
+        let allow = match self.get(CurveOpt::Allow) {
+            Some((path, at)) => {
+                let path = PathBuf::from(path);
+                load_allow(&path).map_err(|why| err(CurveOpt::Allow, at, why))?;
+                Some(path)
+            }
+            None => None,
+        };
+        let server_key = match self.get(CurveOpt::ServerKey) {
+            Some((key, at)) => {
+                Some(server_key(key).map_err(|why| err(CurveOpt::ServerKey, at, why))?)
+            }
+            None => None,
+        };
+        let sides = match self.get(CurveOpt::Sides) {
+            None => Sides {
+                frontend: true,
+                backend: true,
+            },
+            Some((v, at)) => match v.as_str() {
+                "both" => Sides {
+                    frontend: true,
+                    backend: true,
+                },
+                "frontend" => Sides {
+                    frontend: true,
+                    backend: false,
+                },
+                "backend" => Sides {
+                    frontend: false,
+                    backend: true,
+                },
+                _ => {
+                    return Err(err(
+                        CurveOpt::Sides,
+                        at,
+                        format!("expected both, frontend or backend, not \"{v}\""),
+                    ))
+                }
+            },
+        };
+        Ok(Some(CurveSetup {
+            secret_file,
+            secret,
+            allow,
+            server_key,
+            sides,
+        }))
+    }
+}
+
+/// A server's public key: 40 characters of Z85, or a certificate file holding it.
+fn server_key(written: &str) -> Result<[u8; KEY_LEN], String> {
+    if written.len() == 40 {
+        if let Ok(key) = decode_key(written.as_bytes()) {
+            return Ok(key);
+        }
+    }
+    let path = Path::new(written);
+    if path.exists() {
+        return cert::load(path).map(|c| c.public).map_err(|e| e.to_string());
+    }
+    Err(format!(
+        "\"{written}\" is neither a Z85 public key (40 characters) nor a certificate file"
+    ))
+}
+
+/// Read an allow-list: a directory of public certificate files (CZMQ zcertstore's convention:
+/// every file in it but those named `*_secret`, which `zedge keygen` and `zcert_save` write
+/// beside the public ones; a secret certificate under another name is refused), or a file
+/// with one Z85 public key per line (`#` comments and blank lines skipped).
+pub fn load_allow(path: &Path) -> Result<HashSet<[u8; KEY_LEN]>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut keys = HashSet::new();
+    if meta.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .filter(|p| !p.to_string_lossy().ends_with("_secret"))
+            .collect();
+        files.sort();
+        for file in files {
+            let cert = cert::load(&file).map_err(|e| e.to_string())?;
+            if cert.secret.is_some() {
+                return Err(format!(
+                    "{} is a secret certificate; an allow-list holds public ones only",
+                    file.display()
+                ));
+            }
+            keys.insert(cert.public);
+        }
+        return Ok(keys);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = decode_key(line.as_bytes()).map_err(|_| {
+            format!(
+                "{}:{}: not a Z85 public key (40 characters)",
+                path.display(),
+                n + 1
+            )
+        })?;
+        keys.insert(key);
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list_from_a_file_and_a_directory() {
+        let dir = std::env::temp_dir().join(format!("zedge-allow-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("certs")).unwrap();
+        let a = KeyPair::from_secret([1; 32]);
+        let b = KeyPair::from_secret([2; 32]);
+        let list = dir.join("keys");
+        std::fs::write(
+            &list,
+            format!("# two\n{}\n\n  {}  \n", cert::z85(&a.public), cert::z85(&b.public)),
+        )
+        .unwrap();
+        let keys = load_allow(&list).unwrap();
+        assert!(keys.contains(&a.public) && keys.contains(&b.public) && keys.len() == 2);
+        cert::save(&dir.join("certs/a"), &a).unwrap();
+        // The secret file beside it is skipped; under another name it is refused.
+        assert_eq!(load_allow(&dir.join("certs")).unwrap().len(), 1);
+        std::fs::rename(dir.join("certs/a_secret"), dir.join("certs/a.secret")).unwrap();
+        let e = load_allow(&dir.join("certs")).unwrap_err();
+        assert!(e.contains("secret certificate"), "{e}");
+        std::fs::write(&list, "not a key\n").unwrap();
+        let e = load_allow(&list).unwrap_err();
+        assert!(e.ends_with("keys:1: not a Z85 public key (40 characters)"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn settings_without_a_secret_say_what_is_missing() {
+        let mut w = CurveWritten::default();
+        w.set(CurveOpt::Allow, "/x".into(), Origin::Flag);
+        let e = w.build().unwrap_err().to_string();
+        assert!(e.starts_with("--curve-allow: needs --curve-secret"), "{e}");
+        assert_eq!(CurveWritten::default().build().unwrap(), None);
+    }
+}
