@@ -27,7 +27,7 @@ use crate::config;
 use crate::endpoint::{Endpoint, Mode};
 use crate::gateway::{self, Gateway};
 use crate::net::{self, Listener};
-use crate::setup::DeviceSetup;
+use crate::setup::{load_allow, DeviceSetup};
 use crate::storage::Storage;
 use crate::worker::{same, Command, DeviceThread, Endpoints};
 
@@ -83,6 +83,10 @@ impl Plan {
                 plan.restarted.push((d.clone(), "limits"));
             } else if !same_control(&was.control, &d.control) {
                 plan.restarted.push((d.clone(), "control endpoint"));
+            } else if was.curve != d.curve {
+                // Its keys (or sides, or allow-list file): connections made under the old
+                // ones end. The allow-list's contents alone change without a restart.
+                plan.restarted.push((d.clone(), "CURVE settings"));
             } else if was.capture.is_some() != d.capture.is_some() {
                 // Its peer table has room for capture readers only with a capture endpoint.
                 plan.restarted.push((d.clone(), "capture endpoint"));
@@ -160,6 +164,7 @@ pub async fn reload(gw: &mut Gateway, src: &Source) {
     if let Err(why) = apply(gw, &old, plan, &cfg.devices).await {
         return refuse(&why);
     }
+    reload_allow_lists(gw);
     // What the new devices leave of the new memory_max; devices still flushing give back
     // what they hold as they end.
     gw.budget
@@ -167,6 +172,27 @@ pub async fn reload(gw: &mut Gateway, src: &Source) {
     let env = std::env::var("ZEDGE_LOG").ok();
     if let Ok(level) = crate::log::level(src.verbosity, env.as_deref(), cfg.log_level) {
         log::set_max_level(level);
+    }
+}
+
+/// Read every running device's CURVE allow-list again: each device closes the clients its new
+/// list no longer holds. One that cannot be read is kept as it was.
+fn reload_allow_lists(gw: &Gateway) {
+    for t in &gw.threads {
+        let Some(path) = t.setup.curve.as_ref().and_then(|c| c.allow.as_ref()) else {
+            continue;
+        };
+        match load_allow(path) {
+            Ok(keys) => {
+                info!(
+                    "reload: {} CURVE clients allowed by {}",
+                    keys.len(),
+                    path.display()
+                );
+                t.send(Command::Allow(keys));
+            }
+            Err(why) => warn!("reload: allow-list kept as it was: {why}"),
+        }
     }
 }
 

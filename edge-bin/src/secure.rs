@@ -33,6 +33,8 @@ use crate::net::{Stream, Wire};
 pub const TX_HIGH: usize = 64 << 10;
 /// A buffer that grew past this for a large frame is freed once it drains.
 pub const KEEP: usize = 256 << 10;
+/// Bytes of a greeting's signature.
+const SIGNATURE: usize = 10;
 /// The least a read of ciphertext asks for.
 const READ_CHUNK: usize = 16 << 10;
 
@@ -161,10 +163,17 @@ impl Secure {
                 break Ok(n);
             }
             if self.eof {
-                break Ok(0);
+                break match self.cut_short() {
+                    Some(why) => Err(failed(why)),
+                    None => Ok(0),
+                };
             }
             match self.read_more(sock) {
                 Ok(()) => continue,
+                // A reset rather than an end: the peer closed with our bytes unread.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    break Err(self.cut_short().map_or(e, failed))
+                }
                 Err(e) => break Err(e),
             }
         };
@@ -173,6 +182,18 @@ impl Secure {
             self.flush(sock)?;
         }
         result
+    }
+
+    /// Why the peer's stream ended where the handshake stands, if that tells of a refusal.
+    fn cut_short(&self) -> Option<SessionError> {
+        if self.link.awaits_welcome() {
+            return Some(CurveError::NoWelcome.into());
+        }
+        // A signature, then the end: libzmq's answer to a mechanism it does not run.
+        if self.link.awaits_greeting() && self.rx.len() >= SIGNATURE {
+            return Some(CurveError::NotCurve.into());
+        }
+        None
     }
 
     /// Open the unit at `rx[unit..]`: `Ok(false)` if it is not all here yet.
@@ -219,9 +240,8 @@ impl Secure {
         };
         let want = need.saturating_sub(self.rx.len()).max(READ_CHUNK);
         self.rx.reserve(want);
-        match sock.read_spare(&mut self.rx)? {
-            0 => self.eof = true,
-            _ => {}
+        if sock.read_spare(&mut self.rx)? == 0 {
+            self.eof = true;
         }
         Ok(())
     }

@@ -46,6 +46,8 @@ pub enum Command {
     /// Stop accepting on, or connecting to, this endpoint; the sender hears once the listener
     /// is closed. Peers it accepted stay; the connection a connector made ends.
     Close(Side, Endpoint, Sender<()>),
+    /// A new CURVE allow-list (a reload read it): clients it no longer holds are closed.
+    Allow(crate::secure::AllowList),
     /// Take no more input and close every listener (then the sender, if any, hears), write
     /// what is queued until `deadline`, log what could not be, and end.
     Stop {
@@ -307,6 +309,7 @@ async fn serve(
                 }
                 let _ = done.try_send(());
             }
+            Ok(Command::Allow(keys)) => host.set_allow_list(keys),
             Ok(Command::Stop { deadline, closed }) => break (deadline, closed),
             // The main thread is gone: the process is exiting.
             Err(_) => break (Instant::now(), None),

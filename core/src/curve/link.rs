@@ -201,7 +201,8 @@ impl Link {
         Greeting::ours(Mechanism::Curve, self.role == Role::Server).encode()
     }
 
-    /// Server: the client's long-term public key, once its INITIATE was taken.
+    /// Server: the client's long-term public key, once its INITIATE opened (whether or not
+    /// the allow-list let it in).
     pub fn client_key(&self) -> Option<&[u8; KEY_LEN]> {
         self.client.as_ref()
     }
@@ -209,6 +210,17 @@ impl Link {
     /// The handshake is done (our READY may still be owed).
     pub fn is_active(&self) -> bool {
         matches!(self.phase, Phase::Active { .. })
+    }
+
+    /// The peer's greeting has not come in whole yet.
+    pub fn awaits_greeting(&self) -> bool {
+        matches!(self.phase, Phase::Greeting)
+    }
+
+    /// A client that sent HELLO and has had no WELCOME: a server that closes the connection
+    /// now did not take the HELLO (most likely, it is not the key it was made for).
+    pub fn awaits_welcome(&self) -> bool {
+        matches!(self.phase, Phase::Welcome)
     }
 
     /// The handshake waits for the session's metadata (its READY's properties).
@@ -313,10 +325,11 @@ impl Link {
             Phase::Initiate(welcomed) => {
                 let welcomed = *welcomed;
                 let opened = initiate::read_initiate(body, &self.keys, &welcomed)?;
+                // Kept even when refused: the key is what the operator needs to know.
+                self.client = Some(opened.client);
                 if !allowed(&opened.client) {
                     return Err(CurveError::Denied.into());
                 }
-                self.client = Some(opened.client);
                 self.rx_nonce = opened.nonce;
                 let md_len = opened.metadata.len();
                 self.phase = Phase::Active {

@@ -41,6 +41,12 @@ pub enum CurveError {
     Denied,
     /// A frame to seal before the handshake let it (a caller's mistake).
     NotReady,
+    /// The server closed the connection after our HELLO, without a WELCOME: it could not open
+    /// the HELLO, most likely because it is not the server whose key we were given.
+    NoWelcome,
+    /// The peer closed the connection after our greeting, its own cut short after the
+    /// signature: libzmq does so when the mechanisms differ (a NULL peer at a CURVE endpoint).
+    NotCurve,
 }
 
 impl fmt::Display for CurveError {
@@ -53,6 +59,12 @@ impl fmt::Display for CurveError {
             CurveError::Replay => "CURVE nonce replayed or out of order",
             CurveError::Denied => "CURVE client key not allowed",
             CurveError::NotReady => "CURVE frame sealed before the handshake finished",
+            CurveError::NotCurve => {
+                "peer closed the connection during the greeting, as one that does not speak CURVE does (a NULL peer?)"
+            }
+            CurveError::NoWelcome => {
+                "CURVE server closed the connection after our HELLO (is curve_server_key its public key?)"
+            }
         })
     }
 }

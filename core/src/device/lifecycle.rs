@@ -136,6 +136,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
     pub fn fail_session(&mut self, id: PeerId, e: SessionError) {
         if let Some(idx) = self.index(id) {
             self.on_session_end(idx, e);
+            if let Some(p) = self.peer_mut(idx) {
+                p.session.fail();
+            }
         }
     }
 

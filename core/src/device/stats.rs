@@ -77,6 +77,8 @@ impl HandshakeFailures {
             #[cfg(feature = "curve")]
             E::Curve(crate::curve::CurveError::Denied) => &mut self.denied,
             #[cfg(feature = "curve")]
+            E::Curve(crate::curve::CurveError::NotCurve) => &mut self.mechanism,
+            #[cfg(feature = "curve")]
             E::Curve(_) => &mut self.curve,
             _ => &mut self.protocol,
         } += 1;

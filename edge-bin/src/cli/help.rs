@@ -57,6 +57,15 @@ Endpoints (repeat an option for several; @ or no prefix binds, > connects):
   --metrics ADDR             Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9559
                              (no authentication: keep it on loopback); none by default
 
+Security (CURVE, as libzmq's; docs/security.md):
+  --curve-secret FILE        the device's key pair (a secret certificate: zedge keygen NAME
+                             writes NAME_secret); bind endpoints then take CURVE clients only
+  --curve-allow PATH         only these clients: a directory of public certificates or a
+                             file of Z85 public keys, one a line; read again on reload
+  --curve-server-key KEY     > endpoints are CURVE clients of this server (its Z85 public key
+                             or certificate file)
+  --curve-sides SIDES        both, frontend or backend: the sides that use CURVE [default: both]
+
 Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --max-msg-size BYTES       largest message accepted [default: 64M]
   --queue-hwm BYTES          per-peer outbound high-water mark [default: 1M]

@@ -11,8 +11,8 @@ use lexopt::ValueExt;
 
 use crate::endpoint::Endpoint;
 use crate::setup::{
-    self, kind_from_name, kind_names, CurveOpt, CurveWritten, DeviceSetup, Form, Memory, Opt, Origin, Process,
-    SettingError, Via, Written, WrittenProcess,
+    self, kind_from_name, kind_names, CurveOpt, CurveWritten, DeviceSetup, Form, Memory, Opt,
+    Origin, Process, SettingError, Via, Written, WrittenProcess,
 };
 pub use help::HELP;
 

@@ -188,7 +188,9 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         }
         for (opt, value) in curve {
             let span = value.span();
-            written.curve.set(opt, value.into_inner(), Origin::Key(span));
+            written
+                .curve
+                .set(opt, value.into_inner(), Origin::Key(span));
         }
         let mut sides = [Vec::new(), Vec::new()];
         for (side, key, eps) in [(0, "frontend", raw.frontend), (1, "backend", raw.backend)] {

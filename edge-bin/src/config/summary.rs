@@ -36,11 +36,16 @@ pub fn summary(cfg: &Config, file: &str) -> String {
         if let Some(c) = &d.capture {
             let _ = writeln!(out, "    capture   {}", list(std::slice::from_ref(c)));
         }
+        if let Some(c) = &d.curve {
+            let _ = writeln!(out, "    curve     {}", c.summary());
+        }
         let subs = match d.kind {
             Kind::Forwarder { .. } => format!(
                 ", {} subscriptions ({} per peer)",
                 t.max_subscriptions, t.max_subscriptions_per_peer
             ),
+            // Every byte of a CURVE peer is decrypted or encrypted in passing: no pipes.
+            _ if d.curve.is_some() => ", no splices (CURVE)".to_owned(),
             _ => format!(", {} splices", t.max_splices),
         };
         let _ = writeln!(

@@ -75,7 +75,10 @@ impl DeviceHost {
             .collect();
         *allow.borrow_mut() = keys;
         for (id, key) in removed {
-            info!("{}client {key} is no longer allowed; closing its connection", self.tag);
+            info!(
+                "{}client {key} is no longer allowed; closing its connection",
+                self.tag
+            );
             if let Some(h) = self.conns.borrow().get(&id) {
                 h.signal.revoked();
             }

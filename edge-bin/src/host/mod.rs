@@ -38,15 +38,15 @@ use zedge_core::time::{Duration as CoreDuration, Instant};
 use crate::budget::{Account, Budget, Charge};
 use crate::gate::{Gate, Limits, Source};
 use crate::net::Stream;
-use crate::secure::Secure;
-use curve::Curve;
 use crate::outframes::OutFrames;
 use crate::queue::HeapQueue;
 use crate::report::RefusedSubscriptions;
+use crate::secure::Secure;
 use crate::setup::DeviceSetup;
 use crate::signal::Signal;
 use crate::splice::Pipes;
 use crate::storage::Storage;
+use curve::Curve;
 pub use output::{write_output, write_peer};
 use peers::RefusedPeers;
 pub use peers::{hex, show, Human, PeerLine, Secs};
@@ -235,7 +235,10 @@ impl DeviceHost {
             gate: RefCell::new(Gate::new(limits(d))),
             // Every byte of a CURVE peer passes through its `Secure`: nothing goes by in a pipe.
             pipes: Pipes::new(if d.curve.is_some() { 0 } else { d.splices() }),
-            curve: d.curve.as_ref().map(|c| Curve::start(c, cfg.limits.max_message_size)),
+            curve: d
+                .curve
+                .as_ref()
+                .map(|c| Curve::start(c, cfg.limits.max_message_size)),
             scratch: RefCell::new(storage.scratch.into_boxed_slice()),
             clock,
             stopping: Cell::new(false),
@@ -346,7 +349,10 @@ impl DeviceHost {
     /// Whether `id` is a CURVE peer: nothing may be written to its socket but through its
     /// [`Secure`].
     pub fn is_secure(&self, id: PeerId) -> bool {
-        self.conns.borrow().get(&id).is_some_and(|h| h.secure.is_some())
+        self.conns
+            .borrow()
+            .get(&id)
+            .is_some_and(|h| h.secure.is_some())
     }
 
     /// The read buffer, for a connection that holds no input of its own.

@@ -7,9 +7,9 @@ use zedge_core::device::{ByteQueue, PeerId, Side};
 
 use super::{Dev, DeviceHost};
 use crate::net::{Stream, Wire};
+use crate::outframes::Queued;
 use crate::secure::{Secure, Secured};
 use std::cell::RefCell;
-use crate::outframes::Queued;
 
 impl DeviceHost {
     /// No connection has output waiting.

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant as StdInstant, SystemTime};
 
 use log::{debug, info};
 use zedge_core::conn::SessionError;
+use zedge_core::curve::CurveError;
 use zedge_core::device::{PeerId, PeerView, Side};
+use zedge_core::wire::greeting::Mechanism;
 
 use super::{Dev, DeviceHost};
 use crate::admit::side_name;
@@ -53,8 +55,15 @@ impl DeviceHost {
         }
         if log::log_enabled!(log::Level::Info) {
             let shown = identity.map_or_else(String::new, |i| format!(", identity {}", show(i)));
+            let curve = match &h.secure {
+                Some(s) => match s.borrow().client_key() {
+                    Some(k) => format!(", CURVE client {}", crate::cert::z85(k)),
+                    None => ", CURVE".to_owned(),
+                },
+                None => String::new(),
+            };
             info!(
-                "{}{} {}: {ty} connected (ZMTP 3.{}{shown})",
+                "{}{} {}: {ty} connected (ZMTP 3.{}{curve}{shown})",
                 self.tag,
                 side_name(view.side),
                 h.addr,
@@ -81,7 +90,18 @@ impl DeviceHost {
         let on = format!("{}{} {addr}", self.tag, side_name(view.side));
         let Some(ty) = view.socket_type else {
             match refusal {
-                Some(e) => self.refused_peer(view.side, e, &addr),
+                Some(e) => {
+                    // A CURVE client's key, as far as its handshake got: the one to allow.
+                    let key = self.conns.borrow().get(&id).and_then(|h| {
+                        let key = *h.secure.as_ref()?.borrow().client_key()?;
+                        Some(crate::cert::z85(&key))
+                    });
+                    let who = match key {
+                        Some(k) => format!("{addr} (client key {k})"),
+                        None => addr,
+                    };
+                    self.refused_peer(view.side, e, &who)
+                }
                 None => debug!("{on}: gone before its handshake was done: {why}"),
             }
             return;
@@ -160,9 +180,23 @@ fn refusal(e: &SessionError) -> (&'static str, String) {
     use SessionError as E;
     match e {
         E::Greeting(g) => ("not ZeroMQ 3.x", format!("whose {g}")),
-        E::MechanismMismatch { theirs, .. } => {
-            ("wrong security mechanism", format!("asked for {theirs:?}"))
-        }
+        E::MechanismMismatch { theirs, ours } => (
+            "wrong security mechanism",
+            format!(
+                "asked for {}; this endpoint speaks {}",
+                mechanism(*theirs),
+                mechanism(*ours)
+            ),
+        ),
+        E::Curve(CurveError::Denied) => (
+            "CURVE client not allowed",
+            "completed the handshake with a key not on curve_allow".into(),
+        ),
+        E::Curve(CurveError::NotCurve) => (
+            "wrong security mechanism",
+            "closed the connection during the greeting, as a peer without CURVE does".into(),
+        ),
+        E::Curve(c) => ("CURVE handshake failed", format!("failed: {c}")),
         E::IncompatibleSocketType { ours, theirs } => (
             "wrong socket type",
             format!("sent {theirs}, which cannot talk to {ours}"),
@@ -173,6 +207,14 @@ fn refusal(e: &SessionError) -> (&'static str, String) {
         ),
         E::HandshakeTimeout => ("handshake timeout", "did not finish in time".into()),
         other => ("protocol error", format!("sent {other}")),
+    }
+}
+
+fn mechanism(m: Mechanism) -> &'static str {
+    match m {
+        Mechanism::Null => "NULL",
+        Mechanism::Plain => "PLAIN",
+        Mechanism::Curve => "CURVE",
     }
 }
 

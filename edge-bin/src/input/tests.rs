@@ -2,6 +2,7 @@
 //! the budget lets a connection read.
 
 use super::*;
+use crate::net::Stream;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 

@@ -61,7 +61,7 @@ impl CurveOpt {
     }
 
     /// As the operator wrote it: its flag or its key.
-    fn spelled(self, at: &Origin) -> &'static str {
+    pub fn spelled(self, at: &Origin) -> &'static str {
         match at {
             Origin::Flag => self.flag(),
             Origin::Key(_) => self.key(),
@@ -114,6 +114,31 @@ impl CurveSetup {
         KeyPair::from_secret(self.secret)
     }
 
+    /// One line for `check-config`: the public key, the sides, whom it lets in, whom it
+    /// connects to.
+    pub fn summary(&self) -> String {
+        let sides = match (self.sides.frontend, self.sides.backend) {
+            (true, true) => "both sides",
+            (true, false) => "frontend",
+            _ => "backend",
+        };
+        let allow = match &self.allow {
+            Some(p) => match load_allow(p) {
+                Ok(keys) => format!("{} clients allowed by {}", keys.len(), p.display()),
+                Err(why) => why,
+            },
+            None => "any client with the server key".to_owned(),
+        };
+        let server = match &self.server_key {
+            Some(k) => format!("; > endpoints are clients of {}", cert::z85(k)),
+            None => String::new(),
+        };
+        format!(
+            "public key {} on {sides}; {allow}{server}",
+            cert::z85(&self.keys().public)
+        )
+    }
+
     /// Whether connections on `side` use CURVE: bind endpoints as servers, `>` endpoints (as
     /// clients) only with a server key.
     pub fn on(&self, side: Side, connects: bool) -> bool {
@@ -138,10 +163,15 @@ impl CurveWritten {
 
     /// Check the settings, reading the key files: `None` without `curve_secret`.
     pub fn build(&self) -> Result<Option<CurveSetup>, SettingError> {
+        // The file's messages get their key and line where they are placed; the command
+        // line's start with the flag.
         let err = |opt: CurveOpt, at: &Origin, why: String| SettingError::Curve {
             key: opt.key(),
             at: at.clone(),
-            why: format!("{}: {why}", opt.spelled(at)),
+            why: match at {
+                Origin::Flag => format!("{}: {why}", opt.flag()),
+                Origin::Key(_) => why,
+            },
         };
         let Some((secret_file, at)) = self.get(CurveOpt::Secret) else {
             if let Some((opt, (_, at))) = CurveOpt::ALL
@@ -234,7 +264,9 @@ fn server_key(written: &str) -> Result<[u8; KEY_LEN], String> {
     }
     let path = Path::new(written);
     if path.exists() {
-        return cert::load(path).map(|c| c.public).map_err(|e| e.to_string());
+        return cert::load(path)
+            .map(|c| c.public)
+            .map_err(|e| e.to_string());
     }
     Err(format!(
         "\"{written}\" is neither a Z85 public key (40 characters) nor a certificate file"
@@ -301,7 +333,11 @@ mod tests {
         let list = dir.join("keys");
         std::fs::write(
             &list,
-            format!("# two\n{}\n\n  {}  \n", cert::z85(&a.public), cert::z85(&b.public)),
+            format!(
+                "# two\n{}\n\n  {}  \n",
+                cert::z85(&a.public),
+                cert::z85(&b.public)
+            ),
         )
         .unwrap();
         let keys = load_allow(&list).unwrap();
@@ -314,7 +350,10 @@ mod tests {
         assert!(e.contains("secret certificate"), "{e}");
         std::fs::write(&list, "not a key\n").unwrap();
         let e = load_allow(&list).unwrap_err();
-        assert!(e.ends_with("keys:1: not a Z85 public key (40 characters)"), "{e}");
+        assert!(
+            e.ends_with("keys:1: not a Z85 public key (40 characters)"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -225,6 +225,12 @@ impl Session {
         }
     }
 
+    /// End the session from outside: the layer under it failed. It counts as ended with an
+    /// error ([`Session::is_closed`]).
+    pub(crate) fn fail(&mut self) {
+        self.state = State::Closed;
+    }
+
     /// Body bytes of the current data frame still to come; 0 between frames.
     pub fn body_left(&self) -> u64 {
         match self.state {

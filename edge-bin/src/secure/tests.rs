@@ -1,0 +1,163 @@
+//! Two [`Secure`] ends over a socket pair, each under a NULL session: the handshake, a large
+//! frame written in pieces and read in small ones, and a refused client.
+
+use std::io::IoSlice;
+use std::os::unix::net::UnixStream;
+
+use async_io::Async;
+use zedge_core::conn::{Event, Session, SessionConfig, TRANSMIT_BUFFER};
+use zedge_core::time::Instant;
+use zedge_core::wire::frame::FrameHead;
+use zedge_core::wire::metadata::SocketType;
+
+use super::*;
+
+struct End {
+    session: Session,
+    stream: Stream,
+    secure: RefCell<Secure>,
+    /// Plaintext read, not yet taken by the session.
+    input: Vec<u8>,
+    frames: Vec<Vec<u8>>,
+    ready: bool,
+}
+
+impl End {
+    fn new(ty: SocketType, stream: UnixStream, secure: Secure) -> End {
+        End {
+            session: Session::new(SessionConfig::new(ty), Instant::ZERO),
+            stream: Stream::Unix(Async::new(stream).unwrap()),
+            secure: RefCell::new(secure),
+            input: Vec::new(),
+            frames: Vec::new(),
+            ready: false,
+        }
+    }
+
+    fn wire(&self) -> Secured<'_> {
+        Secured {
+            stream: &self.stream,
+            secure: &self.secure,
+        }
+    }
+
+    /// Write what the session owes, plus `extra` (frames, in pieces), through the layer.
+    fn send(&mut self, extra: &[&[u8]]) -> io::Result<()> {
+        let mut buf = [0u8; TRANSMIT_BUFFER];
+        let n = self.session.poll_transmit(&mut buf);
+        let mut pieces: Vec<IoSlice<'_>> = vec![IoSlice::new(&buf[..n])];
+        pieces.extend(extra.iter().map(|p| IoSlice::new(p)));
+        let total: usize = pieces.iter().map(|p| p.len()).sum();
+        let mut done = 0;
+        while done < total {
+            let mut skip = done;
+            let rest: Vec<IoSlice<'_>> = pieces
+                .iter()
+                .filter_map(|p| {
+                    if skip >= p.len() {
+                        skip -= p.len();
+                        None
+                    } else {
+                        let s = IoSlice::new(&p[skip..]);
+                        skip = 0;
+                        Some(s)
+                    }
+                })
+                .collect();
+            match self.wire().write_vectored(&rest) {
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        self.secure.borrow_mut().flush(&self.stream)?;
+        Ok(())
+    }
+
+    /// Read what there is, 100 bytes at a time, into the session.
+    fn receive(&mut self) -> io::Result<()> {
+        loop {
+            let mut buf = [0u8; 100];
+            match self.wire().read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => self.input.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        loop {
+            let input = self
+                .session
+                .handle_input(&self.input, Instant::ZERO)
+                .map_err(failed)?;
+            if input.needs_more() {
+                return Ok(());
+            }
+            match input.event {
+                Some(Event::Ready(_)) => self.ready = true,
+                Some(Event::Frame(f)) if f.is_whole() => self.frames.push(f.chunk.to_vec()),
+                _ => {}
+            }
+            let used = input.consumed;
+            self.input.drain(..used);
+        }
+    }
+}
+
+fn pair(allow: Option<AllowList>) -> (End, End) {
+    let (a, b) = UnixStream::pair().unwrap();
+    let server_keys = KeyPair::from_secret([4; 32]);
+    let server_public = server_keys.public;
+    let allow = allow.map(|a| std::rc::Rc::new(RefCell::new(a)));
+    let s = Secure::server(server_keys, allow, 1 << 20).unwrap();
+    let c = Secure::client(KeyPair::from_secret([6; 32]), server_public, 1 << 20).unwrap();
+    (
+        End::new(SocketType::Dealer, a, c),
+        End::new(SocketType::Router, b, s),
+    )
+}
+
+fn run(c: &mut End, s: &mut End, extra: &[&[u8]]) -> io::Result<()> {
+    for round in 0..50 {
+        c.send(if round == 5 { extra } else { &[] })?;
+        s.send(&[])?;
+        s.receive()?;
+        c.receive()?;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_large_frame_written_in_pieces_arrives_whole() {
+    let (mut c, mut s) = pair(None);
+    run(&mut c, &mut s, &[]).unwrap();
+    assert!(c.ready && s.ready);
+    let body = vec![0xab; 100_000];
+    let head = FrameHead {
+        more: false,
+        command: false,
+        len: body.len() as u64,
+    }
+    .encode();
+    let frame = [head.as_slice(), &body].concat();
+    let (a, b) = frame.split_at(5);
+    let (b, d) = b.split_at(40_000);
+    run(&mut c, &mut s, &[a, b, d]).unwrap();
+    assert_eq!(s.frames, [body]);
+}
+
+#[test]
+fn a_client_off_the_list_is_told_400_and_refused() {
+    let (mut c, mut s) = pair(Some(AllowList::new()));
+    let e = run(&mut c, &mut s, &[]).unwrap_err();
+    assert_eq!(
+        session_error(&e),
+        Some(SessionError::Curve(CurveError::Denied))
+    );
+    // The client reads the ERROR.
+    let e = c.receive().unwrap_err();
+    assert!(
+        matches!(session_error(&e), Some(SessionError::PeerError(r)) if r.as_bytes() == b"400"),
+        "{e}"
+    );
+}
