@@ -26,7 +26,9 @@ use zedge_core::curve::link::{
 };
 use zedge_core::curve::CurveError;
 use zedge_core::wire::frame::{FrameHead, MAX_HEAD_LEN};
+use zedge_core::wire::greeting::GREETING_LEN;
 
+use crate::budget::Charge;
 use crate::net::{Stream, Wire};
 
 /// Ciphertext held for the socket beyond which no more output is taken.
@@ -37,6 +39,8 @@ pub const KEEP: usize = 256 << 10;
 const SIGNATURE: usize = 10;
 /// The least a read of ciphertext asks for.
 const READ_CHUNK: usize = 16 << 10;
+/// The least a read asks for in the handshake, whose commands are short.
+const HANDSHAKE_CHUNK: usize = 1 << 10;
 
 /// The client keys a CURVE server lets in; `None` in [`Secure::server`] lets in any client
 /// that completes the handshake (libzmq's behaviour without a ZAP handler).
@@ -64,6 +68,14 @@ pub struct Secure {
     staging_need: usize,
     /// The session's READY, come before the handshake owed it.
     stash: Option<Vec<u8>>,
+    /// What the buffers hold, drawn from the device's budget: `rx` grows only as far as the
+    /// budget lets it (else the connection waits for memory, [`Secure::starved`]); what is
+    /// written into `tx` and `staging` is here already, and counted whatever the budget says.
+    charge: Charge,
+    /// The last read needed more room than the budget had.
+    starved: bool,
+    /// A server's greeting, until the client's signature is here.
+    held: Option<[u8; GREETING_LEN]>,
 }
 
 /// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
@@ -89,24 +101,36 @@ impl Secure {
         keys: KeyPair,
         allow: Option<std::rc::Rc<RefCell<AllowList>>>,
         max_frame: u64,
+        charge: Charge,
     ) -> io::Result<Secure> {
         let mut random = [0u8; SERVER_RANDOM];
         fill_random(&mut random)?;
-        Ok(Secure::new(Link::server(keys, random, max_frame), allow))
+        let link = Link::server(keys, random, max_frame);
+        Ok(Secure::new(link, allow, charge))
     }
 
     /// The client end of a connection to a CURVE server whose public key is `server`.
-    pub fn client(keys: KeyPair, server: [u8; KEY_LEN], max_frame: u64) -> io::Result<Secure> {
+    pub fn client(
+        keys: KeyPair,
+        server: [u8; KEY_LEN],
+        max_frame: u64,
+        charge: Charge,
+    ) -> io::Result<Secure> {
         let mut random = [0u8; CLIENT_RANDOM];
         fill_random(&mut random)?;
-        Ok(Secure::new(
-            Link::client(keys, server, random, max_frame),
-            None,
-        ))
+        let link = Link::client(keys, server, random, max_frame);
+        Ok(Secure::new(link, None, charge))
     }
 
-    fn new(link: Link, allow: Option<std::rc::Rc<RefCell<AllowList>>>) -> Secure {
-        let tx = link.greeting().to_vec();
+    fn new(link: Link, allow: Option<std::rc::Rc<RefCell<AllowList>>>, charge: Charge) -> Secure {
+        // A server answers the client's signature: a libzmq client that does not run CURVE
+        // then sends its signature before it reads ours and hangs up, so the refusal can be
+        // told from a port probe ([`Secure::cut_short`]). Clients send at once, as libzmq's.
+        let (tx, held) = if link.is_server() {
+            (Vec::new(), Some(link.greeting()))
+        } else {
+            (link.greeting().to_vec(), None)
+        };
         Secure {
             link,
             allow,
@@ -120,6 +144,35 @@ impl Secure {
             staging: Vec::new(),
             staging_need: 0,
             stash: None,
+            charge,
+            starved: false,
+            held,
+        }
+    }
+
+    /// The last read wanted more memory than the budget had: wait until some is given back
+    /// (then [`Secure::retry`]).
+    pub fn starved(&self) -> bool {
+        self.starved
+    }
+
+    /// Memory may have been given back: the next read asks again.
+    pub fn retry(&mut self) {
+        self.starved = false;
+    }
+
+    /// Bytes the buffers hold.
+    fn held(&self) -> usize {
+        self.rx.capacity() + self.tx.capacity() + self.staging.capacity()
+    }
+
+    /// The charge follows what the buffers hold.
+    fn settle(&mut self) {
+        let held = self.held();
+        if held > self.charge.bytes() {
+            self.charge.force_to(held);
+        } else {
+            self.charge.shrink_to(held);
         }
     }
 
@@ -232,16 +285,37 @@ impl Secure {
         (self.unit, self.unit_end, self.deliver) = (0, 0, 0..0);
         if self.rx.is_empty() && self.rx.capacity() > KEEP {
             self.rx = Vec::new();
+            self.settle();
         }
         // At least the rest of the unit, if its header said how long it is.
         let need = match FrameHead::decode(&self.rx) {
             Ok(Some((head, hl))) => hl.saturating_add(usize::try_from(head.len).unwrap_or(0)),
             _ => 0,
         };
-        let want = need.saturating_sub(self.rx.len()).max(READ_CHUNK);
-        self.rx.reserve(want);
+        // A handshake command is small (the link refuses one over MAX_HANDSHAKE).
+        let chunk = if self.link.is_active() {
+            READ_CHUNK
+        } else {
+            HANDSHAKE_CHUNK
+        };
+        let want = need.saturating_sub(self.rx.len()).max(chunk);
+        let grow = (self.rx.len() + want).saturating_sub(self.rx.capacity());
+        if grow > 0 {
+            if !self.charge.grow_to(self.held() + grow) {
+                self.charge.refused();
+                self.starved = true;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.rx.reserve_exact(want);
+            self.settle();
+        }
         if sock.read_spare(&mut self.rx)? == 0 {
             self.eof = true;
+        }
+        if self.rx.len() >= SIGNATURE {
+            if let Some(greeting) = self.held.take() {
+                self.tx.extend_from_slice(&greeting);
+            }
         }
         Ok(())
     }
@@ -284,6 +358,7 @@ impl Secure {
             }
         };
         self.tx.truncate(at + written);
+        self.settle();
         Ok(taken)
     }
 
@@ -315,6 +390,7 @@ impl Secure {
                     Some(n) => (b, taken) = (&b[n..], taken + n),
                     None => {
                         self.staging.extend_from_slice(b);
+                        self.settle();
                         (b, taken) = (&[], taken + b.len());
                     }
                 }
@@ -339,8 +415,12 @@ impl Secure {
         }
         self.tx.clear();
         self.tx_start = 0;
-        if self.tx.capacity() > KEEP {
-            self.tx = Vec::new();
+        if self.tx.capacity() > KEEP || self.staging.capacity() > KEEP && self.staging.is_empty() {
+            self.tx.shrink_to(KEEP);
+            if self.staging.is_empty() {
+                self.staging = Vec::new();
+            }
+            self.settle();
         }
         Ok(true)
     }

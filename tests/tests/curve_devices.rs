@@ -169,8 +169,11 @@ else:
     bad = refused_peers(lambda mk: mk(zmq.REQ, fe))
     for b in bad:
         b.setsockopt(zmq.RCVTIMEO, 500)
-        b.send(b"q")
+        b.setsockopt(zmq.SNDTIMEO, 200)
         try:
+            # A REQ holds its request until a connection is up: one that never comes up
+            # refuses to send.
+            b.send(b"q")
             raise SystemExit("a refused client got a reply: %r" % b.recv())
         except zmq.Again:
             pass
@@ -184,7 +187,8 @@ while time.time() < deadline:
     if all(got.values()):
         break
     time.sleep(0.2)
-print("OK", json.dumps(got))
+closed = metric(url, '%s{device="%s",side="%s",reason="closed"}' % (name, kind, SIDE))
+print("OK", json.dumps(got), "closed before the handshake:", closed)
 "#;
 
 fn script(body: &str) -> String {

@@ -45,6 +45,10 @@ pub const SERVER_RANDOM: usize = 96;
 pub const CLIENT_RANDOM: usize = 48;
 /// A `tx` buffer this large takes any command [`Link::open`] writes (HELLO, WELCOME).
 pub const TX_ROOM: usize = 256;
+/// The longest handshake command taken: an INITIATE with 4 KiB of metadata (a NULL READY's
+/// limit, `Limits::max_command_size`, by default). Before the client is known, no more is
+/// buffered for it.
+pub const MAX_HANDSHAKE: u64 = 4096 + initiate::INITIATE_MIN as u64;
 
 /// Bytes `tx` needs for [`Link::send_metadata`] with `metadata_len` bytes of metadata.
 pub const fn metadata_room(metadata_len: usize) -> usize {
@@ -196,6 +200,11 @@ impl Link {
         }
     }
 
+    /// We are the server of the handshake.
+    pub fn is_server(&self) -> bool {
+        self.role == Role::Server
+    }
+
     /// Our greeting, to send first.
     pub fn greeting(&self) -> [u8; GREETING_LEN] {
         Greeting::ours(Mechanism::Curve, self.role == Role::Server).encode()
@@ -277,6 +286,13 @@ impl Link {
         let Some((head, hl)) = FrameHead::decode(input)? else {
             return Ok(Opened::NeedMore(MAX_HEAD_LEN.min(input.len() + 1)));
         };
+        let handshaking = !matches!(self.phase, Phase::Active { .. });
+        if handshaking && head.len > MAX_HANDSHAKE {
+            return Err(SessionError::CommandTooLarge {
+                len: head.len,
+                limit: MAX_HANDSHAKE as usize,
+            });
+        }
         if head.len > self.max_frame {
             return Err(SessionError::MessageTooLarge {
                 len: head.len,
@@ -304,7 +320,6 @@ impl Link {
         }
         // Until READY, only commands; after it, MESSAGEs as libzmq sends them (a final data
         // frame) or as RFC 26 says (a command).
-        let handshaking = !matches!(self.phase, Phase::Active { .. });
         if head.more || (handshaking && !head.command) {
             return Err(CurveError::Malformed.into());
         }

@@ -210,7 +210,7 @@ impl Conn {
                 Ok(false) => {
                     self.busy_since = None;
                     self.input.trim();
-                    if self.input.is_starved() {
+                    if self.input.is_starved() || self.secure_starved() {
                         host.wait_for_memory(self.id);
                     }
                     if let Err(e) = self.wait(host, sig).await {
@@ -375,6 +375,11 @@ impl Conn {
         let (n, full) = write_peer(host, dev, self.id, &self.stream, secure)?;
         self.write_blocked = full;
         Ok(n > 0)
+    }
+
+    /// Whether its CURVE layer could not read for want of memory.
+    fn secure_starved(&self) -> bool {
+        self.secure.as_ref().is_some_and(|s| s.borrow().starved())
     }
 
     /// Whether anything waits to be written: the device's output for the peer, or ciphertext.

@@ -70,6 +70,9 @@ impl Conn {
             None => None,
         };
         let retry_at = self.retry_at.take();
+        // A CURVE layer waiting for memory reads again when some is given back (a signal),
+        // not when the socket is readable (it is: that is what it could not take).
+        let starved = self.secure_starved();
         let dest_writable = async {
             match &dest {
                 // An error shows in the next write to it. A destination that takes nothing
@@ -95,7 +98,8 @@ impl Conn {
             // signalled again and again (a publisher sent subscriptions, a subscriber sent
             // messages) would otherwise never see that its input came in.
             let mut ready = sig.poll(cx).is_ready();
-            let wants_read = self.input.is_blocked()
+            let wants_read = !starved
+                && self.input.is_blocked()
                 && !self.input.is_eof()
                 && host.peek(|dev| self.takes_input(host, dev));
             if wants_read {
@@ -128,6 +132,13 @@ impl Conn {
             }
             Ok(())
         };
-        future::or(future::or(own, dest_writable), lane_due).await
+        let r = future::or(future::or(own, dest_writable), lane_due).await;
+        if starved {
+            if let Some(s) = &self.secure {
+                s.borrow_mut().retry();
+            }
+            self.input.unblock();
+        }
+        r
     }
 }

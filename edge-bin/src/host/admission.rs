@@ -28,7 +28,7 @@ impl DeviceHost {
     ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
         let secure = match &self.curve {
             Some(c) => c
-                .secure_for(side, src == Source::Connected)
+                .secure_for(side, src == Source::Connected, || self.charge())
                 .map_err(|_| Refusal::NoRandom)?
                 .map(|s| Rc::new(RefCell::new(s))),
             None => None,

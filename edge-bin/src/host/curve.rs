@@ -10,6 +10,7 @@ use zedge_core::curve::crypto::KeyPair;
 use zedge_core::device::{PeerId, Side};
 
 use super::DeviceHost;
+use crate::budget::Charge;
 use crate::cert::z85;
 use crate::secure::{AllowList, Secure};
 use crate::setup::{load_allow, CurveSetup};
@@ -44,14 +45,19 @@ impl Curve {
 
     /// The layer for a new connection on `side` (`connects`: one of its `>` endpoints), if
     /// it uses CURVE.
-    pub fn secure_for(&self, side: Side, connects: bool) -> io::Result<Option<Secure>> {
+    pub fn secure_for(
+        &self,
+        side: Side,
+        connects: bool,
+        charge: impl FnOnce() -> Charge,
+    ) -> io::Result<Option<Secure>> {
         if !self.setup.on(side, connects) {
             return Ok(None);
         }
         let keys = self.keys.clone();
         let secure = match (connects, self.setup.server_key) {
-            (true, Some(server)) => Secure::client(keys, server, self.max_frame)?,
-            _ => Secure::server(keys, self.allow.clone(), self.max_frame)?,
+            (true, Some(server)) => Secure::client(keys, server, self.max_frame, charge())?,
+            _ => Secure::server(keys, self.allow.clone(), self.max_frame, charge())?,
         };
         Ok(Some(secure))
     }

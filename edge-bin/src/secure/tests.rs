@@ -109,8 +109,15 @@ fn pair(allow: Option<AllowList>) -> (End, End) {
     let server_keys = KeyPair::from_secret([4; 32]);
     let server_public = server_keys.public;
     let allow = allow.map(|a| std::rc::Rc::new(RefCell::new(a)));
-    let s = Secure::server(server_keys, allow, 1 << 20).unwrap();
-    let c = Secure::client(KeyPair::from_secret([6; 32]), server_public, 1 << 20).unwrap();
+    let charge = || Charge::new(crate::budget::Account::unlimited());
+    let s = Secure::server(server_keys, allow, 1 << 20, charge()).unwrap();
+    let c = Secure::client(
+        KeyPair::from_secret([6; 32]),
+        server_public,
+        1 << 20,
+        charge(),
+    );
+    let c = c.unwrap();
     (
         End::new(SocketType::Dealer, a, c),
         End::new(SocketType::Router, b, s),

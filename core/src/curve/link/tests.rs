@@ -322,3 +322,16 @@ fn cut_input_at_every_byte_gives_the_same_frames() {
     }
     assert_eq!(s.got, [(false, b"one byte at a time".to_vec())]);
 }
+
+#[test]
+fn a_large_handshake_command_is_refused_from_its_header() {
+    let mut s = End::new(SocketType::Router, server());
+    let mut bytes = Greeting::ours(Mechanism::Curve, false).encode().to_vec();
+    // A command frame announcing 1 MiB where HELLO goes: refused before it is buffered.
+    bytes.push(0x06);
+    bytes.extend_from_slice(&(1u64 << 20).to_be_bytes());
+    assert!(matches!(
+        s.receive(&bytes).unwrap_err(),
+        SessionError::CommandTooLarge { .. }
+    ));
+}
