@@ -71,3 +71,48 @@ proptest! {
         prop_assert!(read_message(&mut m[..n], &theirs, From::Client, 1).is_err());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The link fuzz target's checks (`core/fuzz/fuzz_targets/link.rs`): a link of either
+    /// role fed any bytes, a CURVE greeting first or not, hands back ranges within its input
+    /// and never completes a handshake.
+    #[test]
+    fn any_bytes_to_a_link_stay_in_bounds(
+        server in any::<bool>(),
+        greet in any::<bool>(),
+        body in proptest::collection::vec(any::<u8>(), 0..600),
+    ) {
+        use super::link::{Link, Opened, CLIENT_RANDOM, SERVER_RANDOM, TX_ROOM};
+        use crate::wire::greeting::{Greeting, Mechanism};
+        let keys = KeyPair::from_secret([1; 32]);
+        let mut link = if server {
+            Link::server(keys, [2; SERVER_RANDOM], 1 << 16)
+        } else {
+            Link::client(keys, [7; 32], [3; CLIENT_RANDOM], 1 << 16)
+        };
+        let mut buf = Vec::new();
+        if greet {
+            buf.extend_from_slice(&Greeting::ours(Mechanism::Curve, !server).encode());
+        }
+        buf.extend_from_slice(&body);
+        let mut at = 0;
+        while at < buf.len() {
+            let mut tx = [0u8; TX_ROOM];
+            match link.open(&mut buf[at..], &mut tx, |_| true) {
+                Ok(Opened::NeedMore(n)) => {
+                    prop_assert!(n > buf.len() - at);
+                    break;
+                }
+                Ok(Opened::Step(step)) => {
+                    prop_assert!(step.consumed > 0 && step.consumed <= buf.len() - at);
+                    prop_assert!(step.deliver.end <= step.consumed && step.sent <= TX_ROOM);
+                    at += step.consumed;
+                }
+                Err(_) => break,
+            }
+        }
+        prop_assert!(!link.can_seal());
+    }
+}
