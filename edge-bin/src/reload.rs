@@ -27,7 +27,7 @@ use crate::config;
 use crate::endpoint::{Endpoint, Mode};
 use crate::gateway::{self, Gateway};
 use crate::net::{self, Listener};
-use crate::setup::{load_allow, DeviceSetup};
+use crate::setup::{load_allow, load_passwords, DeviceSetup};
 use crate::storage::Storage;
 use crate::worker::{same, Command, DeviceThread, Endpoints};
 
@@ -83,7 +83,7 @@ impl Plan {
                 plan.restarted.push((d.clone(), "limits"));
             } else if !same_control(&was.control, &d.control) {
                 plan.restarted.push((d.clone(), "control endpoint"));
-            } else if was.curve != d.curve {
+            } else if was.curve != d.curve || was.plain != d.plain {
                 // Its keys (or sides, or allow-list file): connections made under the old
                 // ones end. The allow-list's contents alone change without a restart.
                 plan.restarted.push((d.clone(), "CURVE settings"));
@@ -179,19 +179,32 @@ pub async fn reload(gw: &mut Gateway, src: &Source) {
 /// list no longer holds. One that cannot be read is kept as it was.
 fn reload_allow_lists(gw: &Gateway) {
     for t in &gw.threads {
+        if let Some(p) = &t.setup.plain {
+            match load_passwords(&p.passwords) {
+                Ok(users) => t.send(Command::Passwords(users)),
+                Err(why) => warn!(
+                    "reload: device {:?}: passwords kept as they were: {why}",
+                    t.setup.name
+                ),
+            }
+        }
         let Some(path) = t.setup.curve.as_ref().and_then(|c| c.allow.as_ref()) else {
             continue;
         };
         match load_allow(path) {
             Ok(keys) => {
                 info!(
-                    "reload: {} CURVE clients allowed by {}",
+                    "reload: device {:?}: {} CURVE clients allowed by {}",
+                    t.setup.name,
                     keys.len(),
                     path.display()
                 );
                 t.send(Command::Allow(keys));
             }
-            Err(why) => warn!("reload: allow-list kept as it was: {why}"),
+            Err(why) => warn!(
+                "reload: device {:?}: allow-list kept as it was: {why}",
+                t.setup.name
+            ),
         }
     }
 }

@@ -19,6 +19,7 @@ use std::collections::HashSet;
 use std::io::{self, IoSlice};
 use std::ops::Range;
 
+use zedge_core::conn::plain;
 use zedge_core::conn::SessionError;
 use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
 use zedge_core::curve::link::{
@@ -30,6 +31,8 @@ use zedge_core::wire::greeting::GREETING_LEN;
 
 use crate::budget::Charge;
 use crate::net::{Stream, Wire};
+use crate::setup::Passwords;
+use std::rc::Rc;
 
 /// Ciphertext held for the socket beyond which no more output is taken.
 pub const TX_HIGH: usize = 64 << 10;
@@ -49,8 +52,8 @@ pub type AllowList = HashSet<[u8; KEY_LEN]>;
 /// A CURVE connection's state and buffers; see the module docs.
 #[derive(Debug)]
 pub struct Secure {
-    link: Link,
-    allow: Option<std::rc::Rc<RefCell<AllowList>>>,
+    link: Layer,
+    gate: Gate,
     /// Ciphertext read, with the unit being delivered decrypted in place.
     rx: Vec<u8>,
     /// Where the unit being delivered starts in `rx` (or the next one, once it is).
@@ -78,6 +81,95 @@ pub struct Secure {
     held: Option<[u8; GREETING_LEN]>,
 }
 
+/// The mechanism under the session: CURVE (either role) or a PLAIN server.
+#[derive(Debug)]
+pub enum Layer {
+    Curve(Box<Link>),
+    Plain(plain::Server),
+}
+
+/// Whom a server lets in.
+#[derive(Debug)]
+pub enum Gate {
+    /// CURVE client keys; `None`: any client that completes the handshake.
+    Keys(Option<Rc<RefCell<AllowList>>>),
+    /// PLAIN user names and passwords.
+    Passwords(Rc<RefCell<Passwords>>),
+}
+
+impl Layer {
+    fn greeting(&self) -> [u8; GREETING_LEN] {
+        match self {
+            Layer::Curve(l) => l.greeting(),
+            Layer::Plain(p) => p.greeting(),
+        }
+    }
+
+    fn is_server(&self) -> bool {
+        match self {
+            Layer::Curve(l) => l.is_server(),
+            Layer::Plain(_) => true,
+        }
+    }
+
+    fn is_active(&self) -> bool {
+        match self {
+            Layer::Curve(l) => l.is_active(),
+            Layer::Plain(p) => p.is_active(),
+        }
+    }
+
+    fn owes_metadata(&self) -> bool {
+        match self {
+            Layer::Curve(l) => l.owes_metadata(),
+            Layer::Plain(p) => p.owes_metadata(),
+        }
+    }
+
+    fn awaits_greeting(&self) -> bool {
+        match self {
+            Layer::Curve(l) => l.awaits_greeting(),
+            Layer::Plain(p) => p.awaits_greeting(),
+        }
+    }
+
+    fn awaits_welcome(&self) -> bool {
+        matches!(self, Layer::Curve(l) if l.awaits_welcome())
+    }
+
+    fn client_key(&self) -> Option<&[u8; KEY_LEN]> {
+        match self {
+            Layer::Curve(l) => l.client_key(),
+            Layer::Plain(_) => None,
+        }
+    }
+
+    fn open(
+        &mut self,
+        input: &mut [u8],
+        tx: &mut [u8; TX_ROOM],
+        gate: &Gate,
+    ) -> Result<Opened, SessionError> {
+        match (self, gate) {
+            (Layer::Curve(l), Gate::Keys(allow)) => l.open(input, tx, |key| {
+                allow.as_ref().is_none_or(|a| a.borrow().contains(key))
+            }),
+            (Layer::Curve(l), Gate::Passwords(_)) => l.open(input, tx, |_| false),
+            (Layer::Plain(p), Gate::Passwords(users)) => p.open(input, tx, |user, password| {
+                users.borrow().get(user).is_some_and(|p| p == password)
+            }),
+            (Layer::Plain(p), Gate::Keys(_)) => p.open(input, tx, |_, _| false),
+        }
+    }
+
+    fn take_outgoing(&mut self, plain: &[u8], out: &mut [u8]) -> Result<Outgoing, SessionError> {
+        match self {
+            Layer::Curve(l) => l.take_outgoing(plain, out),
+            Layer::Plain(p) => p.take_outgoing(plain, out),
+        }
+    }
+}
+
 /// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
 /// write to the connection, which ends with it as the session's own.
 #[derive(Debug)]
@@ -99,14 +191,20 @@ impl Secure {
     /// The server end of a connection accepted on a CURVE endpoint.
     pub fn server(
         keys: KeyPair,
-        allow: Option<std::rc::Rc<RefCell<AllowList>>>,
+        allow: Option<Rc<RefCell<AllowList>>>,
         max_frame: u64,
         charge: Charge,
     ) -> io::Result<Secure> {
         let mut random = [0u8; SERVER_RANDOM];
         fill_random(&mut random)?;
         let link = Link::server(keys, random, max_frame);
-        Ok(Secure::new(link, allow, charge))
+        Ok(Secure::new(Layer::Curve(Box::new(link)), Gate::Keys(allow), charge))
+    }
+
+    /// The server end of a connection accepted on a PLAIN endpoint.
+    pub fn plain(users: Rc<RefCell<Passwords>>, charge: Charge) -> Secure {
+        let layer = Layer::Plain(plain::Server::new());
+        Secure::new(layer, Gate::Passwords(users), charge)
     }
 
     /// The client end of a connection to a CURVE server whose public key is `server`.
@@ -119,10 +217,10 @@ impl Secure {
         let mut random = [0u8; CLIENT_RANDOM];
         fill_random(&mut random)?;
         let link = Link::client(keys, server, random, max_frame);
-        Ok(Secure::new(link, None, charge))
+        Ok(Secure::new(Layer::Curve(Box::new(link)), Gate::Keys(None), charge))
     }
 
-    fn new(link: Link, allow: Option<std::rc::Rc<RefCell<AllowList>>>, charge: Charge) -> Secure {
+    fn new(link: Layer, gate: Gate, charge: Charge) -> Secure {
         // A server answers the client's signature: a libzmq client that does not run CURVE
         // then sends its signature before it reads ours and hangs up, so the refusal can be
         // told from a port probe ([`Secure::cut_short`]). Clients send at once, as libzmq's.
@@ -133,7 +231,7 @@ impl Secure {
         };
         Secure {
             link,
-            allow,
+            gate,
             rx: Vec::new(),
             unit: 0,
             unit_end: 0,
@@ -179,6 +277,14 @@ impl Secure {
     /// The client's long-term key, once its handshake is done (server end).
     pub fn client_key(&self) -> Option<&[u8; KEY_LEN]> {
         self.link.client_key()
+    }
+
+    /// The mechanism's name, for the log.
+    pub fn mechanism(&self) -> &'static str {
+        match self.link {
+            Layer::Curve(_) => "CURVE",
+            Layer::Plain(_) => "PLAIN",
+        }
     }
 
     /// Ciphertext waits for the socket.
@@ -252,10 +358,9 @@ impl Secure {
     /// Open the unit at `rx[unit..]`: `Ok(false)` if it is not all here yet.
     fn open_next(&mut self) -> io::Result<bool> {
         let mut tx = [0u8; TX_ROOM];
-        let allow = &self.allow;
-        let opened = self.link.open(&mut self.rx[self.unit..], &mut tx, |key| {
-            allow.as_ref().is_none_or(|a| a.borrow().contains(key))
-        });
+        let opened = self
+            .link
+            .open(&mut self.rx[self.unit..], &mut tx, &self.gate);
         match opened {
             Ok(Opened::NeedMore(_)) => Ok(false),
             Ok(Opened::Step(step)) => {
@@ -266,7 +371,10 @@ impl Secure {
                 Ok(true)
             }
             Err(e) => {
-                if e == SessionError::Curve(CurveError::Denied) {
+                if matches!(
+                    e,
+                    SessionError::Curve(CurveError::Denied) | SessionError::Denied
+                ) {
                     // As libzmq answers a ZAP refusal.
                     let at = self.tx.len();
                     self.tx.resize(at + 16, 0);

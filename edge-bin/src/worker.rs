@@ -48,6 +48,8 @@ pub enum Command {
     Close(Side, Endpoint, Sender<()>),
     /// A new CURVE allow-list (a reload read it): clients it no longer holds are closed.
     Allow(crate::secure::AllowList),
+    /// A new PLAIN password list (a reload read it), for the connections to come.
+    Passwords(crate::setup::Passwords),
     /// Take no more input and close every listener (then the sender, if any, hears), write
     /// what is queued until `deadline`, log what could not be, and end.
     Stop {
@@ -310,6 +312,7 @@ async fn serve(
                 let _ = done.try_send(());
             }
             Ok(Command::Allow(keys)) => host.set_allow_list(keys),
+            Ok(Command::Passwords(users)) => host.set_passwords(users),
             Ok(Command::Stop { deadline, closed }) => break (deadline, closed),
             // The main thread is gone: the process is exiting.
             Err(_) => break (Instant::now(), None),

@@ -104,6 +104,8 @@ pub enum SessionError {
     TtlExpired,
     /// The session already ended; nothing more is processed.
     Closed,
+    /// A PLAIN client's user name and password are not on the server's list.
+    Denied,
     /// The CURVE handshake or a MESSAGE failed.
     #[cfg(feature = "curve")]
     Curve(crate::curve::CurveError),
@@ -141,6 +143,7 @@ impl fmt::Display for SessionError {
             SessionError::HeartbeatTimeout => f.write_str("peer stopped answering heartbeats"),
             SessionError::TtlExpired => f.write_str("peer went silent past the TTL it asked for"),
             SessionError::Closed => f.write_str("session already closed"),
+            SessionError::Denied => f.write_str("user name or password not accepted"),
             #[cfg(feature = "curve")]
             SessionError::Curve(e) => write!(f, "{e}"),
         }

@@ -12,6 +12,8 @@
 mod config;
 mod error;
 mod heartbeat;
+pub mod layer;
+pub mod plain;
 mod session;
 
 pub use config::{Heartbeat, Limits, SessionConfig, MAX_TOPIC};

@@ -32,6 +32,7 @@ use super::hello::{self, Welcome, WelcomeRandom, HELLO_LEN, WELCOME_LEN};
 use super::initiate::{self, ClientKeys, Welcomed};
 use super::message::{self, From, COMMAND, MORE, OVERHEAD};
 use super::CurveError;
+pub use crate::conn::layer::{Opened, Outgoing, Step};
 use crate::conn::{Reason, SessionError};
 use crate::wire::command::Command;
 use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
@@ -96,44 +97,6 @@ enum Phase {
         owe_ready: bool,
     },
     Failed,
-}
-
-/// What [`Link::open`] did with the input.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Opened {
-    /// The next unit needs this many bytes of input in all; read more.
-    NeedMore(usize),
-    /// One unit was taken.
-    Step(Step),
-}
-
-/// What [`Link::take_outgoing`] did with the session's bytes.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outgoing {
-    /// The next frame needs this many bytes in all, in one piece.
-    NeedMore(usize),
-    /// The session's READY came before the handshake owes it (a server that has not had the
-    /// INITIATE yet): keep it, and offer it again once [`Link::owes_metadata`].
-    Early,
-    /// `consumed` bytes of the session's were taken, `written` bytes of `out` are to be sent.
-    Taken {
-        /// Bytes of the session's output taken.
-        consumed: usize,
-        /// Bytes written to `out`.
-        written: usize,
-    },
-}
-
-/// One unit taken by [`Link::open`].
-#[derive(Debug, PartialEq, Eq)]
-pub struct Step {
-    /// Bytes of the input the unit took.
-    pub consumed: usize,
-    /// Bytes of the input, now plaintext, for the session (possibly empty), within
-    /// `..consumed`.
-    pub deliver: Range<usize>,
-    /// Bytes written to `tx`, to send before anything else.
-    pub sent: usize,
 }
 
 /// One CURVE connection; see the module docs.

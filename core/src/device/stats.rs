@@ -46,7 +46,8 @@ pub struct HandshakeFailures {
     /// A CURVE handshake that failed: a box that did not open (a wrong server key, a forged
     /// or replayed command), a malformed CURVE command, a key of small order.
     pub curve: u64,
-    /// A CURVE client whose key is not on the allow-list.
+    /// A CURVE client whose key is not on the allow-list, or a PLAIN client whose user name
+    /// and password are not on the server's list.
     pub denied: u64,
 }
 
@@ -74,6 +75,7 @@ impl HandshakeFailures {
                 &mut self.socket_type
             }
             E::HandshakeTimeout => &mut self.timeout,
+            E::Denied => &mut self.denied,
             #[cfg(feature = "curve")]
             E::Curve(crate::curve::CurveError::Denied) => &mut self.denied,
             #[cfg(feature = "curve")]

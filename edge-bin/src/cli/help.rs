@@ -65,6 +65,9 @@ Security (CURVE, as libzmq's; docs/security.md):
   --curve-server-key KEY     > endpoints are CURVE clients of this server (its Z85 public key
                              or certificate file)
   --curve-sides SIDES        both, frontend or backend: the sides that use CURVE [default: both]
+  --plain-passwords FILE     PLAIN instead (RFC 24, passwords in the clear): bind endpoints
+                             take clients whose user:password line is in FILE; loopback and
+                             IPC endpoints only, unless --plain-anywhere
 
 Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --max-msg-size BYTES       largest message accepted [default: 64M]

@@ -119,7 +119,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                 device_only.get_or_insert_with(|| (format!("--{name}"), instead));
             }
             if let Some(c) = CurveOpt::from_flag(name) {
-                curve.set(c, p.value()?.string()?, Origin::Flag);
+                let value = if c.is_switch() {
+                    "true".to_owned()
+                } else {
+                    p.value()?.string()?
+                };
+                curve.set(c, value, Origin::Flag);
                 continue;
             }
             if let Some(opt) = opt {

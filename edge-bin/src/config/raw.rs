@@ -78,6 +78,8 @@ pub struct RawDevice {
     pub curve_allow: Option<Spanned<String>>,
     pub curve_server_key: Option<Spanned<String>>,
     pub curve_sides: Option<Spanned<String>>,
+    pub plain_passwords: Option<Spanned<String>>,
+    pub plain_anywhere: Option<Spanned<bool>>,
 }
 
 impl RawDevice {
@@ -88,6 +90,13 @@ impl RawDevice {
             (CurveOpt::Allow, self.curve_allow.take()),
             (CurveOpt::ServerKey, self.curve_server_key.take()),
             (CurveOpt::Sides, self.curve_sides.take()),
+            (CurveOpt::Passwords, self.plain_passwords.take()),
+            (
+                CurveOpt::PlainAnywhere,
+                self.plain_anywhere
+                    .take()
+                    .map(|b| Spanned::new(b.span(), b.into_inner().to_string())),
+            ),
         ]
         .into_iter()
         .filter_map(|(opt, v)| Some((opt, v?)))

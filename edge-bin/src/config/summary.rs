@@ -39,13 +39,27 @@ pub fn summary(cfg: &Config, file: &str) -> String {
         if let Some(c) = &d.curve {
             let _ = writeln!(out, "    curve     {}", c.summary());
         }
+        if let Some(p) = &d.plain {
+            let where_ = if p.anywhere {
+                "any address"
+            } else {
+                "loopback and IPC"
+            };
+            let _ = writeln!(
+                out,
+                "    plain     users from {} ({where_}; passwords travel in the clear)",
+                p.passwords.display()
+            );
+        }
         let subs = match d.kind {
             Kind::Forwarder { .. } => format!(
                 ", {} subscriptions ({} per peer)",
                 t.max_subscriptions, t.max_subscriptions_per_peer
             ),
             // Every byte of a CURVE peer is decrypted or encrypted in passing: no pipes.
-            _ if d.curve.is_some() => ", no splices (CURVE)".to_owned(),
+            _ if d.curve.is_some() || d.plain.is_some() => {
+                ", no splices (CURVE or PLAIN)".to_owned()
+            }
             _ => format!(", {} splices", t.max_splices),
         };
         let _ = writeln!(

@@ -26,7 +26,7 @@ impl DeviceHost {
         src: Source,
         addr: String,
     ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
-        let secure = match &self.curve {
+        let secure = match &self.security {
             Some(c) => c
                 .secure_for(side, src == Source::Connected, || self.charge())
                 .map_err(|_| Refusal::NoRandom)?

@@ -13,7 +13,44 @@ use super::DeviceHost;
 use crate::budget::Charge;
 use crate::cert::z85;
 use crate::secure::{AllowList, Secure};
-use crate::setup::{load_allow, CurveSetup};
+use crate::setup::{load_allow, load_passwords, CurveSetup, DeviceSetup, Passwords};
+
+/// A device's security: CURVE, or a PLAIN server.
+#[derive(Debug)]
+pub enum Security {
+    Curve(Curve),
+    Plain(Rc<RefCell<Passwords>>),
+}
+
+impl Security {
+    /// The device's, if it has any.
+    pub fn start(d: &DeviceSetup, max_frame: u64) -> Option<Security> {
+        if let Some(c) = &d.curve {
+            return Some(Security::Curve(Curve::start(c, max_frame)));
+        }
+        let p = d.plain.as_ref()?;
+        let users = load_passwords(&p.passwords).unwrap_or_else(|why| {
+            error!("cannot read the PLAIN passwords: {why}; no client is let in");
+            Passwords::new()
+        });
+        Some(Security::Plain(Rc::new(RefCell::new(users))))
+    }
+
+    /// The layer for a new connection on `side` (`connects`: one of its `>` endpoints), if
+    /// it has one: PLAIN is for bind endpoints only.
+    pub fn secure_for(
+        &self,
+        side: Side,
+        connects: bool,
+        charge: impl FnOnce() -> Charge,
+    ) -> io::Result<Option<Secure>> {
+        match self {
+            Security::Curve(c) => c.secure_for(side, connects, charge),
+            Security::Plain(_) if connects => Ok(None),
+            Security::Plain(users) => Ok(Some(Secure::plain(users.clone(), charge()))),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Curve {
@@ -64,10 +101,21 @@ impl Curve {
 }
 
 impl DeviceHost {
+    /// A new password list (a reload read it), for the connections to come; those in are
+    /// not asked again.
+    pub fn set_passwords(&self, users: Passwords) {
+        if let Some(Security::Plain(p)) = &self.security {
+            *p.borrow_mut() = users;
+        }
+    }
+
     /// A new allow-list (a reload read it): connected clients whose key it no longer holds
     /// are closed; the others stay as they are.
     pub fn set_allow_list(&self, keys: AllowList) {
-        let Some(allow) = self.curve.as_ref().and_then(|c| c.allow.as_ref()) else {
+        let Some(Security::Curve(Curve {
+            allow: Some(allow), ..
+        })) = &self.security
+        else {
             return;
         };
         let removed: Vec<(PeerId, String)> = self

@@ -46,7 +46,7 @@ use crate::setup::DeviceSetup;
 use crate::signal::Signal;
 use crate::splice::Pipes;
 use crate::storage::Storage;
-use curve::Curve;
+use curve::Security;
 pub use output::{write_output, write_peer};
 use peers::RefusedPeers;
 pub use peers::{hex, show, Human, PeerLine, Secs};
@@ -176,8 +176,8 @@ pub struct DeviceHost {
     started: StdInstant,
     dev: RefCell<Dev>,
     conns: RefCell<HashMap<PeerId, Handle, ById>>,
-    /// Its CURVE keys and allow-list, if it uses CURVE.
-    curve: Option<Curve>,
+    /// Its CURVE keys and allow-list, or its PLAIN passwords, if it has either.
+    security: Option<Security>,
     /// Where the frames are in each connection's output, for the report at stop.
     frames: RefCell<HashMap<PeerId, OutFrames, ById>>,
     gate: RefCell<Gate<PeerId>>,
@@ -233,12 +233,14 @@ impl DeviceHost {
             conns: RefCell::new(HashMap::default()),
             frames: RefCell::new(HashMap::default()),
             gate: RefCell::new(Gate::new(limits(d))),
-            // Every byte of a CURVE peer passes through its `Secure`: nothing goes by in a pipe.
-            pipes: Pipes::new(if d.curve.is_some() { 0 } else { d.splices() }),
-            curve: d
-                .curve
-                .as_ref()
-                .map(|c| Curve::start(c, cfg.limits.max_message_size)),
+            // Every byte of a CURVE or PLAIN peer passes through its `Secure`: nothing goes
+            // by in a pipe.
+            pipes: Pipes::new(if d.curve.is_some() || d.plain.is_some() {
+                0
+            } else {
+                d.splices()
+            }),
+            security: Security::start(d, cfg.limits.max_message_size),
             scratch: RefCell::new(storage.scratch.into_boxed_slice()),
             clock,
             stopping: Cell::new(false),

@@ -58,7 +58,7 @@ impl DeviceHost {
             let curve = match &h.secure {
                 Some(s) => match s.borrow().client_key() {
                     Some(k) => format!(", CURVE client {}", crate::cert::z85(k)),
-                    None => ", CURVE".to_owned(),
+                    None => format!(", {}", s.borrow().mechanism()),
                 },
                 None => String::new(),
             };
@@ -197,6 +197,10 @@ fn refusal(e: &SessionError) -> (&'static str, String) {
             "closed the connection during the greeting, as a peer without CURVE does".into(),
         ),
         E::Curve(c) => ("CURVE handshake failed", format!("failed: {c}")),
+        E::Denied => (
+            "PLAIN client not allowed",
+            "gave a user name and password not in plain_passwords".into(),
+        ),
         E::IncompatibleSocketType { ours, theirs } => (
             "wrong socket type",
             format!("sent {theirs}, which cannot talk to {ours}"),

@@ -168,3 +168,44 @@ fn a_client_off_the_list_is_told_400_and_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn a_plain_client_with_the_password_gets_in() {
+    use std::io::{Read, Write};
+    let (mut a, b) = UnixStream::pair().unwrap();
+    let mut users = Passwords::new();
+    users.insert(b"admin".to_vec(), b"secret".to_vec());
+    let charge = Charge::new(crate::budget::Account::unlimited());
+    let secure = Secure::plain(Rc::new(RefCell::new(users)), charge);
+    let mut s = End::new(SocketType::Pull, b, secure);
+    let mut greeting = [0u8; 64];
+    greeting[0] = 0xff;
+    greeting[8] = 1;
+    greeting[9] = 0x7f;
+    greeting[10] = 3;
+    greeting[11] = 1;
+    greeting[12..17].copy_from_slice(b"PLAIN");
+    a.write_all(&greeting).unwrap();
+    a.write_all(b"\x04\x13\x05HELLO\x05admin\x06secret")
+        .unwrap();
+    a.write_all(b"\x04\x1d\x08INITIATE\x0bSocket-Type\x00\x00\x00\x04PUSH")
+        .unwrap();
+    a.write_all(b"\x00\x02hi").unwrap();
+    for _ in 0..5 {
+        s.send(&[]).unwrap();
+        s.receive().unwrap();
+    }
+    assert!(s.ready);
+    assert_eq!(s.frames, [b"hi".to_vec()]);
+    a.set_nonblocking(true).unwrap();
+    let mut got = vec![0u8; 256];
+    let n = a.read(&mut got).unwrap();
+    let got = &got[..n];
+    assert_eq!(&got[..12], &greeting[..12]);
+    assert_eq!(&got[64..74], b"\x04\x08\x07WELCOME");
+    assert!(
+        got[74..].starts_with(b"\x04\x1a\x05READY"),
+        "{:?}",
+        &got[74..]
+    );
+}

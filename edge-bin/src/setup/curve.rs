@@ -18,6 +18,7 @@ use zedge_core::wire::z85::decode_key;
 
 use super::opt::{Origin, SettingError};
 use crate::cert;
+use crate::endpoint::{Addr, Endpoint, Host};
 
 /// A CURVE setting, as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,14 +27,20 @@ pub enum CurveOpt {
     Allow,
     ServerKey,
     Sides,
+    /// PLAIN's password file (RFC 24), the other mechanism: not with CURVE.
+    Passwords,
+    /// PLAIN on endpoints other than loopback and IPC (a switch).
+    PlainAnywhere,
 }
 
 impl CurveOpt {
-    pub const ALL: [CurveOpt; 4] = [
+    pub const ALL: [CurveOpt; 6] = [
         CurveOpt::Secret,
         CurveOpt::Allow,
         CurveOpt::ServerKey,
         CurveOpt::Sides,
+        CurveOpt::Passwords,
+        CurveOpt::PlainAnywhere,
     ];
 
     pub fn key(self) -> &'static str {
@@ -42,7 +49,14 @@ impl CurveOpt {
             CurveOpt::Allow => "curve_allow",
             CurveOpt::ServerKey => "curve_server_key",
             CurveOpt::Sides => "curve_sides",
+            CurveOpt::Passwords => "plain_passwords",
+            CurveOpt::PlainAnywhere => "plain_anywhere",
         }
+    }
+
+    /// A switch: given without a value on the command line (`true` in the file).
+    pub fn is_switch(self) -> bool {
+        self == CurveOpt::PlainAnywhere
     }
 
     pub fn flag(self) -> &'static str {
@@ -51,6 +65,8 @@ impl CurveOpt {
             CurveOpt::Allow => "--curve-allow",
             CurveOpt::ServerKey => "--curve-server-key",
             CurveOpt::Sides => "--curve-sides",
+            CurveOpt::Passwords => "--plain-passwords",
+            CurveOpt::PlainAnywhere => "--plain-anywhere",
         }
     }
 
@@ -72,7 +88,7 @@ impl CurveOpt {
 /// The CURVE settings of a device, as written.
 #[derive(Clone, Debug, Default)]
 pub struct CurveWritten {
-    given: [Option<(String, Origin)>; 4],
+    given: [Option<(String, Origin)>; 6],
 }
 
 /// Which sides use CURVE.
@@ -161,6 +177,71 @@ impl CurveWritten {
         self.given[opt as usize].as_ref()
     }
 
+    /// The PLAIN settings, checked (the password file read): `None` without
+    /// `plain_passwords`. `binds` are the device's bind endpoints, which must be on loopback
+    /// or IPC unless `plain_anywhere`.
+    pub fn build_plain<'a>(
+        &self,
+        binds: impl IntoIterator<Item = &'a Endpoint>,
+    ) -> Result<Option<PlainSetup>, SettingError> {
+        let err = |opt: CurveOpt, at: &Origin, why: String| SettingError::Curve {
+            key: opt.key(),
+            at: at.clone(),
+            why: match at {
+                Origin::Flag => format!("{}: {why}", opt.flag()),
+                Origin::Key(_) => why,
+            },
+        };
+        let anywhere = match self.get(CurveOpt::PlainAnywhere) {
+            Some((v, at)) => match v.as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(err(
+                        CurveOpt::PlainAnywhere,
+                        at,
+                        format!("expected true or false, not {v}"),
+                    ))
+                }
+            },
+            None => false,
+        };
+        let Some((path, at)) = self.get(CurveOpt::Passwords) else {
+            if let (true, Some((_, at))) = (anywhere, self.get(CurveOpt::PlainAnywhere)) {
+                let needs = CurveOpt::Passwords.spelled(at);
+                return Err(err(CurveOpt::PlainAnywhere, at, format!("needs {needs}")));
+            }
+            return Ok(None);
+        };
+        if let Some((_, cat)) = self.get(CurveOpt::Secret) {
+            let secret = CurveOpt::Secret.spelled(cat);
+            return Err(err(
+                CurveOpt::Passwords,
+                at,
+                format!("a device runs one mechanism: {secret} or this, not both"),
+            ));
+        }
+        let path = PathBuf::from(path);
+        load_passwords(&path).map_err(|why| err(CurveOpt::Passwords, at, why))?;
+        if !anywhere {
+            if let Some(ep) = binds.into_iter().find(|ep| !is_local(ep)) {
+                let anywhere = CurveOpt::PlainAnywhere.spelled(at);
+                return Err(err(
+                    CurveOpt::Passwords,
+                    at,
+                    format!(
+                        "PLAIN sends passwords in the clear, and {ep} is not loopback or IPC; \
+                         bind it there, use CURVE, or set {anywhere}"
+                    ),
+                ));
+            }
+        }
+        Ok(Some(PlainSetup {
+            passwords: path,
+            anywhere,
+        }))
+    }
+
     /// Check the settings, reading the key files: `None` without `curve_secret`.
     pub fn build(&self) -> Result<Option<CurveSetup>, SettingError> {
         // The file's messages get their key and line where they are placed; the command
@@ -174,7 +255,7 @@ impl CurveWritten {
             },
         };
         let Some((secret_file, at)) = self.get(CurveOpt::Secret) else {
-            if let Some((opt, (_, at))) = CurveOpt::ALL
+            if let Some((opt, (_, at))) = [CurveOpt::Allow, CurveOpt::ServerKey, CurveOpt::Sides]
                 .into_iter()
                 .find_map(|o| self.get(o).map(|g| (o, g)))
             {
@@ -253,6 +334,60 @@ impl CurveWritten {
             sides,
         }))
     }
+}
+
+/// A device's checked PLAIN settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlainSetup {
+    /// Where the user names and passwords are read from (at start and at each reload).
+    pub passwords: PathBuf,
+    pub anywhere: bool,
+}
+
+/// The user names and passwords a PLAIN server lets in.
+pub type Passwords = std::collections::HashMap<Vec<u8>, Vec<u8>>;
+
+/// Whether `ep` stays on this host: IPC, or TCP on a loopback address or `localhost`.
+fn is_local(ep: &Endpoint) -> bool {
+    match &ep.addr {
+        Addr::Ipc(_) => true,
+        Addr::Tcp { host, .. } => match host {
+            Host::Ip(ip) => ip.is_loopback(),
+            Host::Name(n) => n == "localhost",
+            Host::Any => false,
+        },
+    }
+}
+
+/// Read a password file: `user:password` a line (the first `:` splits them), `#` comments
+/// and blank lines skipped. It must not be readable by others than its owner and group.
+pub fn load_passwords(path: &Path) -> Result<Passwords, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if meta.permissions().mode() & 0o004 != 0 {
+        return Err(format!(
+            "{shown} is readable by every user; chmod o-r it (it holds passwords)"
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let mut users = Passwords::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let Some((user, password)) = line.split_once(':') else {
+            return Err(format!("{shown}:{}: expected user:password", n + 1));
+        };
+        if user.is_empty() || user.len() > 255 || password.len() > 255 {
+            return Err(format!(
+                "{shown}:{}: user names and passwords are 1 to 255 bytes (RFC 24)",
+                n + 1
+            ));
+        }
+        users.insert(user.as_bytes().to_vec(), password.as_bytes().to_vec());
+    }
+    Ok(users)
 }
 
 /// A server's public key: 40 characters of Z85, or a certificate file holding it.

@@ -27,7 +27,9 @@ use zedge_core::time::Duration;
 pub const HEADS_ROOM: usize = 4096;
 
 use crate::endpoint::Endpoint;
-pub use curve::{load_allow, CurveOpt, CurveSetup, CurveWritten};
+pub use curve::{
+    load_allow, load_passwords, CurveOpt, CurveSetup, CurveWritten, Passwords, PlainSetup,
+};
 pub use memory::{DeviceMemory, Memory, Mib, CONNECTION_BYTES, SLOT_BYTES};
 pub use opt::{Opt, Origin, SettingError, Via};
 pub use process::{Process, WrittenProcess};
@@ -123,6 +125,8 @@ pub struct DeviceSetup {
     pub capture: Option<Endpoint>,
     /// Its CURVE keys and whom it lets in, if it uses CURVE.
     pub curve: Option<CurveSetup>,
+    /// Its PLAIN password file, if its bind endpoints take PLAIN clients.
+    pub plain: Option<PlainSetup>,
 }
 
 impl DeviceSetup {

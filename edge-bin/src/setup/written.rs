@@ -89,6 +89,13 @@ impl Written {
         }
         self.check_together(&mut t)?;
         let curve = self.curve.build()?;
+        let binds = self
+            .frontends
+            .iter()
+            .chain(&self.backends)
+            .chain(&self.capture)
+            .filter(|e| e.mode == crate::endpoint::Mode::Bind);
+        let plain = self.curve.build_plain(binds)?;
         let kind = match self.kind {
             Kind::Forwarder { .. } => Kind::Forwarder { classic },
             kind => kind,
@@ -102,6 +109,7 @@ impl Written {
             control: self.control,
             capture: self.capture,
             curve,
+            plain,
         };
         setup
             .device_config()

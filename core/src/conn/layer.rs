@@ -1,0 +1,48 @@
+//! What a security layer under a NULL [`Session`](super::Session) says of the bytes it is
+//! given: the CURVE link (`crate::curve::link`, feature `curve`) and the PLAIN server
+//! ([`super::plain`]) both speak these, so their caller drives either the same way.
+//!
+//! A layer takes the peer's bytes one unit at a time (its greeting, or one frame), rewrites
+//! them in the caller's buffer into what the session should see (a NULL greeting, a READY,
+//! decrypted frames), and says which bytes to hand on and what to send first. Going out it
+//! takes the session's bytes a frame at a time and writes what goes to the peer instead.
+
+use core::ops::Range;
+
+/// What a layer's `open` did with the input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// The next unit needs this many bytes of input in all; read more.
+    NeedMore(usize),
+    /// One unit was taken.
+    Step(Step),
+}
+
+/// What a layer's `take_outgoing` did with the session's bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    /// The next frame needs this many bytes in all, in one piece.
+    NeedMore(usize),
+    /// The session's READY came before the handshake owes it (a server that has not had the
+    /// INITIATE yet): keep it, and offer it again once the layer owes the metadata.
+    Early,
+    /// `consumed` bytes of the session's were taken, `written` bytes of `out` are to be sent.
+    Taken {
+        /// Bytes of the session's output taken.
+        consumed: usize,
+        /// Bytes written to `out`.
+        written: usize,
+    },
+}
+
+/// One unit taken by a layer's `open`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Bytes of the input the unit took.
+    pub consumed: usize,
+    /// Bytes of the input, now plaintext, for the session (possibly empty), within
+    /// `..consumed`.
+    pub deliver: Range<usize>,
+    /// Bytes written to `tx`, to send before anything else.
+    pub sent: usize,
+}
