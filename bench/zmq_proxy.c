@@ -5,7 +5,9 @@
  *   queue      ROUTER frontend <-> DEALER backend
  *   streamer   PULL frontend -> PUSH backend
  *
- * Both endpoints are bound (a leading '@' is accepted and ignored).
+ * Both endpoints are bound (a leading '@' is accepted and ignored). With ZMQ_PROXY_CURVE_SECRET
+ * set (a Z85 secret key), both are CURVE servers with that key, as tools/bench's CURVE cases
+ * run it.
  * Build: cc -O2 -o zmq_proxy zmq_proxy.c -lzmq */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,17 @@ int main(int argc, char **argv)
 
     void *ctx = zmq_ctx_new();
     void *f = zmq_socket(ctx, ft), *b = zmq_socket(ctx, bt);
+    const char *secret = getenv("ZMQ_PROXY_CURVE_SECRET");
+    if (secret) {
+        int one = 1;
+        void *both[2] = {f, b};
+        for (int i = 0; i < 2; i++)
+            if (zmq_setsockopt(both[i], ZMQ_CURVE_SERVER, &one, sizeof one) != 0
+                || zmq_setsockopt(both[i], ZMQ_CURVE_SECRETKEY, secret, 40) != 0) {
+                fprintf(stderr, "zmq_proxy: CURVE: %s\n", zmq_strerror(zmq_errno()));
+                return 1;
+            }
+    }
     if (zmq_bind(f, ep(argv[2])) != 0 || zmq_bind(b, ep(argv[3])) != 0) {
         fprintf(stderr, "zmq_proxy: bind: %s\n", zmq_strerror(zmq_errno()));
         return 1;

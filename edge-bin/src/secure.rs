@@ -198,7 +198,11 @@ impl Secure {
         let mut random = [0u8; SERVER_RANDOM];
         fill_random(&mut random)?;
         let link = Link::server(keys, random, max_frame);
-        Ok(Secure::new(Layer::Curve(Box::new(link)), Gate::Keys(allow), charge))
+        Ok(Secure::new(
+            Layer::Curve(Box::new(link)),
+            Gate::Keys(allow),
+            charge,
+        ))
     }
 
     /// The server end of a connection accepted on a PLAIN endpoint.
@@ -217,7 +221,11 @@ impl Secure {
         let mut random = [0u8; CLIENT_RANDOM];
         fill_random(&mut random)?;
         let link = Link::client(keys, server, random, max_frame);
-        Ok(Secure::new(Layer::Curve(Box::new(link)), Gate::Keys(None), charge))
+        Ok(Secure::new(
+            Layer::Curve(Box::new(link)),
+            Gate::Keys(None),
+            charge,
+        ))
     }
 
     fn new(link: Layer, gate: Gate, charge: Charge) -> Secure {

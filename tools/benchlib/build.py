@@ -42,6 +42,6 @@ def build():
                                                          "Cargo.lock")) else []
     sh(["cargo", "build", "--release", "-q", *locked, "--manifest-path", manifest,
         "--target-dir", os.path.join(TB, "zmqrs")], cwd=ROOT)
-    for name in ("zload", "zmq_proxy", "zpeers", "zsubs", "zflow"):
+    for name in ("zload", "zmq_proxy", "zpeers", "zsubs", "zflow", "zcurve"):
         sh(["cc", "-O2", "-Wall", "-o", os.path.join(TB, name),
             os.path.join(ROOT, "bench", name + ".c"), "-lzmq"])

@@ -125,8 +125,9 @@ def ask_sent(pubs):
     return n, t
 
 
-def run_once(case, broker, opts):
-    """One run of one case against one broker; returns a result dict (ok False on failure)."""
+def run_once(case, broker, opts, start=None):
+    """One run of one case against one broker; returns a result dict (ok False on failure).
+    `start(device)`, if given, starts the broker instead of `Broker(broker, ...)`."""
     res = {"case": case.key, "broker": broker, "ok": False}
     bcpu = {0} if opts.pin else None
     gcpu = {1} if opts.pin else None
@@ -139,9 +140,9 @@ def run_once(case, broker, opts):
             cons_ep = bind if case.binder == "consumer" else conn
             prod_ep = bind if case.binder == "producer" else conn
         else:
-            b = Broker(broker, case.device,
-                       extra=case.zedge_args if broker.startswith("zedge") else (),
-                       cpu=bcpu)
+            b = start(case.device) if start else Broker(
+                broker, case.device,
+                extra=case.zedge_args if broker.startswith("zedge") else (), cpu=bcpu)
             cons_ep, prod_ep = ep(b.be), ep(b.fe)
             if case.consumer_side == "frontend":   # the queue's client measures
                 cons_ep, prod_ep = prod_ep, cons_ep

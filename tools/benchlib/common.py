@@ -13,6 +13,7 @@ ZLOAD = os.path.join(TB, "zload")
 ZPEERS = os.path.join(TB, "zpeers")
 ZSUBS = os.path.join(TB, "zsubs")
 ZFLOW = os.path.join(TB, "zflow")
+ZCURVE = os.path.join(TB, "zcurve")
 LOGS = os.path.join(TB, "logs")
 HOST = "127.0.0.1"
 

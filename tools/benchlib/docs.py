@@ -83,7 +83,7 @@ def svg_chart(agg, brokers):
 
 
 def write_docs(opts, command, started, mach, agg, cases, brokers, idle, big, peers, iso, warn,
-               goal_lines, have, elapsed):
+               goal_lines, have, elapsed, curve_md=None):
     docs = os.path.join(ROOT, "docs")
     os.makedirs(docs, exist_ok=True)
     with open(os.path.join(docs, "benchmarks.svg"), "w") as f:
@@ -109,6 +109,16 @@ def write_docs(opts, command, started, mach, agg, cases, brokers, idle, big, pee
     L += goal_lines
     L.append(f"{sum(' PASS' in g for g in verdicts)} of {len(verdicts)} goals met")
     L.append("```\n")
+    if curve_md:
+        L.append("## CURVE (issue 13)\n")
+        L.append("The streamer with CURVE on both sides: zedge with `--curve-secret`, libzmq's "
+                 "zmq_proxy with `ZMQ_CURVE_SERVER` and the same key pair; the load generators "
+                 "are CURVE clients (one key pair per process). Handshakes: 10,000 PUSH sockets, "
+                 "100 at a time, each sending one message once connected (bench/zcurve.c); "
+                 "broker CPU per handshake; then the broker's RSS with them idle. zmq.rs has "
+                 "no CURVE.\n")
+        L.append(curve_md)
+        L.append("")
     if warn:
         L.append("## Warnings\n")
         L += ["- " + w for w in warn]

@@ -221,7 +221,7 @@ def ep(port):
 
 
 class Broker:
-    def __init__(self, name, device, extra=(), cpu=None):
+    def __init__(self, name, device, extra=(), cpu=None, env=None):
         self.name, self.device = name, device
         self.fe, self.be = free_port(), free_port()
         fe, be = ep(self.fe), ep(self.be)
@@ -239,6 +239,8 @@ class Broker:
                    "--capture", tap, "--metrics", f"{HOST}:{mport}", *extra]
         elif name == "libzmq":
             cmd = [ZMQ_PROXY, device, fe, be]
+            if env:
+                cmd = ["env", *(f"{k}={v}" for k, v in env.items()), *cmd]
         elif name == "zmqrs":
             cmd = [ZMQRS, device, fe, be]
         else:

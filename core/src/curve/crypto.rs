@@ -3,12 +3,9 @@
 //! secret key), in NaCl's wire layout (the 16-byte MAC, then the ciphertext), and the 24-byte
 //! nonces the commands build from a prefix and a counter or random bytes.
 
-use crypto_box::aead::generic_array::GenericArray;
-use crypto_box::aead::{AeadInPlace, KeyInit};
-use crypto_box::{PublicKey, SalsaBox, SecretKey};
-use crypto_secretbox::XSalsa20Poly1305;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 
+use super::salsa;
 use super::CurveError;
 
 /// Bytes of a key, public or secret.
@@ -29,7 +26,7 @@ pub struct KeyPair {
 impl KeyPair {
     /// The pair of a secret key (32 random bytes for a new one: X25519 clamps them).
     pub fn from_secret(secret: [u8; KEY_LEN]) -> KeyPair {
-        let public = SecretKey::from(secret).public_key().to_bytes();
+        let public = MontgomeryPoint::mul_base_clamped(secret).to_bytes();
         KeyPair { public, secret }
     }
 
@@ -58,8 +55,9 @@ pub fn low_order(public: &[u8; KEY_LEN]) -> bool {
 }
 
 /// A `crypto_box` between our secret key and a peer's public key, its shared key computed
-/// once (`crypto_box_beforenm`).
-pub struct CryptoBox(SalsaBox);
+/// once (`crypto_box_beforenm`: HSalsa20 of the X25519 secret); each box is then a
+/// `crypto_secretbox` under it ([`salsa`]).
+pub struct CryptoBox([u8; KEY_LEN]);
 
 impl core::fmt::Debug for CryptoBox {
     /// Nothing of the key.
@@ -78,11 +76,8 @@ impl CryptoBox {
         if low_order(their_public) {
             return Err(CurveError::LowOrderKey);
         }
-        let public = PublicKey::from(*their_public);
-        Ok(CryptoBox(SalsaBox::new(
-            &public,
-            &SecretKey::from(*our_secret),
-        )))
+        let shared = MontgomeryPoint(*their_public).mul_clamped(*our_secret);
+        Ok(CryptoBox(salsa::hsalsa20(&shared.to_bytes(), &[0; 16])))
     }
 
     /// Seal `buf[MAC_LEN..]` in place and put its MAC in `buf[..MAC_LEN]`.
@@ -98,7 +93,7 @@ impl CryptoBox {
 }
 
 /// A `crypto_secretbox` under a secret key: a cookie's.
-pub struct SecretBox(XSalsa20Poly1305);
+pub struct SecretBox([u8; KEY_LEN]);
 
 impl core::fmt::Debug for SecretBox {
     /// Nothing of the key.
@@ -110,7 +105,7 @@ impl core::fmt::Debug for SecretBox {
 impl SecretBox {
     /// The box under `key`.
     pub fn new(key: &[u8; KEY_LEN]) -> SecretBox {
-        SecretBox(XSalsa20Poly1305::new(GenericArray::from_slice(key)))
+        SecretBox(*key)
     }
 
     /// As [`CryptoBox::seal`].
@@ -124,32 +119,23 @@ impl SecretBox {
     }
 }
 
-fn seal(
-    aead: &impl AeadInPlace,
-    nonce: &[u8; NONCE_LEN],
-    buf: &mut [u8],
-) -> Result<(), CurveError> {
-    let (mac, body) = buf
-        .split_at_mut_checked(MAC_LEN)
-        .ok_or(CurveError::Malformed)?;
-    let tag = aead
-        .encrypt_in_place_detached(GenericArray::from_slice(nonce), b"", body)
-        .map_err(|_| CurveError::Malformed)?;
-    mac.copy_from_slice(&tag);
-    Ok(())
+fn seal(key: &[u8; KEY_LEN], nonce: &[u8; NONCE_LEN], buf: &mut [u8]) -> Result<(), CurveError> {
+    if salsa::seal(key, nonce, buf) {
+        Ok(())
+    } else {
+        Err(CurveError::Malformed)
+    }
 }
 
-fn open(
-    aead: &impl AeadInPlace,
-    nonce: &[u8; NONCE_LEN],
-    buf: &mut [u8],
-) -> Result<(), CurveError> {
-    let (mac, body) = buf
-        .split_at_mut_checked(MAC_LEN)
-        .ok_or(CurveError::Malformed)?;
-    let tag = GenericArray::clone_from_slice(mac);
-    aead.decrypt_in_place_detached(GenericArray::from_slice(nonce), b"", body, &tag)
-        .map_err(|_| CurveError::Box)
+fn open(key: &[u8; KEY_LEN], nonce: &[u8; NONCE_LEN], buf: &mut [u8]) -> Result<(), CurveError> {
+    if buf.len() < MAC_LEN {
+        return Err(CurveError::Malformed);
+    }
+    if salsa::open(key, nonce, buf) {
+        Ok(())
+    } else {
+        Err(CurveError::Box)
+    }
 }
 
 /// A nonce of a 16-byte prefix and a big-endian 64-bit counter (a short nonce).

@@ -8,6 +8,7 @@
 //!
 //! - [`crypto`]: key pairs, the NaCl boxes (`crypto_box`, `crypto_secretbox`) in their wire
 //!   layout, nonces, and the refusal of low-order public keys.
+//! - [`salsa`]: XSalsa20 and Poly1305, written for the compiler to vectorize.
 //! - [`hello`]: the HELLO and WELCOME commands, both roles.
 //! - [`initiate`]: the INITIATE and READY commands, both roles.
 //! - [`message`]: MESSAGE, every frame after the handshake.
@@ -18,6 +19,7 @@ pub mod hello;
 pub mod initiate;
 pub mod link;
 pub mod message;
+pub mod salsa;
 
 use core::fmt;
 
