@@ -3,7 +3,7 @@
  * Opens N PUSH sockets to FRONTEND, BATCH at a time, each a CURVE client (ZLOAD_CURVE_SERVER,
  * bench/zcommon.h) that sends one message once connected; a PULL on BACKEND (a CURVE client
  * too) takes them. A batch is done when all its messages have arrived: every one of its
- * handshakes has completed on both sides of the broker. Prints
+ * handshakes has completed on both sides of the broker. The PULL is closed then. Prints
  * "HANDSHAKES n=N secs=T rate=R", then keeps the N connections idle, prints "READY", waits for
  * a line on stdin and exits: the broker's memory with N idle CURVE peers is read meanwhile.
  *
@@ -46,6 +46,9 @@ int main(int argc, char **argv)
                 die("recv (a handshake did not complete)");
     }
     double secs = now() - t0;
+    /* A second zcurve on the same broker must get its own messages: the streamer deals them
+     * out among the PULLs it has. */
+    zmq_close(pull);
     say("HANDSHAKES n=%d secs=%.3f rate=%.0f", n, secs, n / secs);
     say("READY");
     char line[16];

@@ -20,6 +20,9 @@ LABEL = {"zedge-curve": "zedge", "libzmq-curve": "libzmq zmq_proxy"}
 SIZES = [256, 65536]
 PEERS = 10000            # idle CURVE peers of the memory case
 BATCH = 100              # handshakes under way at once
+# libzmq holds two descriptors a socket (the connection and its mailbox): the peers are made
+# by two processes, so that neither needs more than the usual hard limit of 20,000.
+SPLIT = 2
 
 
 def keys():
@@ -65,29 +68,31 @@ def handshakes(name, k):
     extra = ["--max-peers", cap, "--max-peers-per-address", cap, "--max-handshaking", cap]
     b = broker(name, "streamer", k, extra=extra if name == "zedge-curve" else ())
     r = {"ok": False}
-    t = None
+    loads = []
     try:
         time.sleep(0.3)
         r["idle"] = status_kib(b.pid, "VmRSS")
         cpu0 = proc_cpu(b.pid)
-        t = Proc(["env", f"ZLOAD_CURVE_SERVER={k[1]}", ZCURVE, ep(b.fe), ep(b.be), str(PEERS),
-                  str(BATCH)], "load", stdin=True)
-        hs = t.expect("HANDSHAKES", 300)
-        if hs is None or not hs.startswith("HANDSHAKES"):
-            r["why"] = "handshakes did not complete"
-            return r
+        secs = 0.0
+        for _ in range(SPLIT):
+            t = Proc(["env", f"ZLOAD_CURVE_SERVER={k[1]}", ZCURVE, ep(b.fe), ep(b.be),
+                      str(PEERS // SPLIT), str(BATCH)], "load", stdin=True)
+            loads.append(t)
+            hs = t.expect("HANDSHAKES", 300)
+            if hs is None or not hs.startswith("HANDSHAKES"):
+                r["why"] = "handshakes did not complete"
+                return r
+            secs += float(kv(hs)["secs"])
+            if t.expect("READY", 10) is None:
+                r["why"] = "no READY"
+                return r
         cpu = proc_cpu(b.pid) - cpu0
-        d = kv(hs)
-        if t.expect("READY", 10) is None:
-            r["why"] = "no READY"
-            return r
         time.sleep(0.5)
-        r.update(ok=True, rate=float(d["rate"]), secs=float(d["secs"]),
-                 cpu_us=cpu / PEERS * 1e6, rss=status_kib(b.pid, "VmRSS"))
+        r.update(ok=True, rate=PEERS / secs, secs=secs, cpu_us=cpu / PEERS * 1e6,
+                 rss=status_kib(b.pid, "VmRSS"))
         r["per_peer"] = (r["rss"] - r["idle"]) / PEERS
-        t.send("bye\n")
     finally:
-        if t:
+        for t in loads:
             t.kill()
         b.kill()
     return r

@@ -58,6 +58,12 @@ pub fn write_hello(
 
 /// The server reads a HELLO (the command's body, name first) with its long-term pair.
 pub fn read_hello(cmd: &[u8], server: &KeyPair) -> Result<Hello, CurveError> {
+    read_hello_boxed(cmd, server).map(|(hello, _)| hello)
+}
+
+/// [`read_hello`], with the box between the client's transient key and the server's
+/// long-term one, which WELCOME is sealed in too ([`write_welcome_boxed`]): one X25519 less.
+pub fn read_hello_boxed(cmd: &[u8], server: &KeyPair) -> Result<(Hello, CryptoBox), CurveError> {
     if cmd.len() != HELLO_LEN || !cmd.starts_with(HELLO_NAME) {
         return Err(CurveError::Malformed);
     }
@@ -71,15 +77,16 @@ pub fn read_hello(cmd: &[u8], server: &KeyPair) -> Result<Hello, CurveError> {
     let nonce = u64::from_be_bytes(n);
     let mut signature = [0u8; MAC_LEN + 64];
     signature.copy_from_slice(&cmd[HELLO_BOX..]);
-    CryptoBox::new(&client_transient, server.secret())?
-        .open(&short_nonce(HELLO_PREFIX, nonce), &mut signature)?;
+    let boxed = CryptoBox::new(&client_transient, server.secret())?;
+    boxed.open(&short_nonce(HELLO_PREFIX, nonce), &mut signature)?;
     if signature[MAC_LEN..].iter().any(|&b| b != 0) {
         return Err(CurveError::Box);
     }
-    Ok(Hello {
+    let hello = Hello {
         client_transient,
         nonce,
-    })
+    };
+    Ok((hello, boxed))
 }
 
 /// What a server draws at random for each WELCOME: fresh for every connection. (No `Debug`:
@@ -103,6 +110,17 @@ pub fn write_welcome(
     random: &WelcomeRandom,
     out: &mut [u8; WELCOME_LEN],
 ) -> Result<(), CurveError> {
+    let boxed = CryptoBox::new(&hello.client_transient, server.secret())?;
+    write_welcome_boxed(hello, &boxed, random, out)
+}
+
+/// [`write_welcome`] with the box [`read_hello_boxed`] gave.
+pub fn write_welcome_boxed(
+    hello: &Hello,
+    boxed: &CryptoBox,
+    random: &WelcomeRandom,
+    out: &mut [u8; WELCOME_LEN],
+) -> Result<(), CurveError> {
     let transient = KeyPair::from_secret(random.transient_secret);
     // The cookie: its nonce, then SecretBox[C' + s'](K).
     let mut cookie = [0u8; COOKIE_LEN];
@@ -115,11 +133,10 @@ pub fn write_welcome(
     )?;
     out[..WELCOME_NAME.len()].copy_from_slice(WELCOME_NAME);
     out[8..24].copy_from_slice(&random.welcome_nonce);
-    let boxed = &mut out[24..];
-    boxed[MAC_LEN..MAC_LEN + KEY_LEN].copy_from_slice(&transient.public);
-    boxed[MAC_LEN + KEY_LEN..].copy_from_slice(&cookie);
-    CryptoBox::new(&hello.client_transient, server.secret())?
-        .seal(&long_nonce(b"WELCOME-", &random.welcome_nonce), boxed)
+    let sealed = &mut out[24..];
+    sealed[MAC_LEN..MAC_LEN + KEY_LEN].copy_from_slice(&transient.public);
+    sealed[MAC_LEN + KEY_LEN..].copy_from_slice(&cookie);
+    boxed.seal(&long_nonce(b"WELCOME-", &random.welcome_nonce), sealed)
 }
 
 /// What a WELCOME told the client.

@@ -288,10 +288,10 @@ impl Link {
         }
         match &self.phase {
             Phase::Hello => {
-                let hello = hello::read_hello(body, &self.keys)?;
+                let (hello, boxed) = hello::read_hello_boxed(body, &self.keys)?;
                 let random = self.welcome_random();
                 let mut welcome = [0u8; WELCOME_LEN];
-                hello::write_welcome(&hello, &self.keys, &random, &mut welcome)?;
+                hello::write_welcome_boxed(&hello, &boxed, &random, &mut welcome)?;
                 let sent = put_command(tx, &welcome)?;
                 self.phase = Phase::Initiate(Welcomed {
                     cookie_key: random.cookie_key,
