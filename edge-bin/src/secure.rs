@@ -47,6 +47,12 @@ const SIGNATURE: usize = 10;
 const READ_CHUNK: usize = 16 << 10;
 /// The least a read asks for in the handshake, whose commands are short.
 const HANDSHAKE_CHUNK: usize = 1 << 10;
+/// The most one read takes, as a clear connection's input ([`crate::input::READ_MAX`]).
+const READ_MAX: usize = crate::input::READ_MAX;
+/// What a CURVE connection's buffers may hold without drawing from the budget: a handshake
+/// (its longest command is 4.3 KiB) never waits for memory. At most `max_handshaking` per
+/// side are in their handshake at once.
+const FREE: usize = 8 << 10;
 
 /// The client keys a CURVE server lets in; `None` in [`Secure::server`] lets in any client
 /// that completes the handshake (libzmq's behaviour without a ZAP handler).
@@ -275,14 +281,38 @@ impl Secure {
         self.rx.capacity() + self.tx.capacity() + self.staging.capacity()
     }
 
-    /// The charge follows what the buffers hold.
+    /// The charge follows what the buffers hold beyond [`FREE`] (bytes that are here).
     fn settle(&mut self) {
-        let held = self.held();
+        let held = self.held().saturating_sub(FREE);
         if held > self.charge.bytes() {
             self.charge.force_to(held);
         } else {
             self.charge.shrink_to(held);
         }
+    }
+
+    /// Whether the buffers may grow by `extra` bytes: the budget has them (for output, only
+    /// below the share a reader that is behind may hold, as a queue that lags). If not, the
+    /// connection waits for memory ([`Secure::starved`]).
+    fn may_grow(&mut self, extra: usize, output: bool) -> bool {
+        let target = (self.held() + extra).saturating_sub(FREE);
+        let granted = if output {
+            self.charge.grow_behind_to(target)
+        } else {
+            // A sender part-way through a unit may take the device's lane, as one sending
+            // a message in the clear does: one at a time always arrives whole.
+            self.charge.grow_to(target) || (self.rx.len() > self.unit && self.charge.take_lane())
+        };
+        if !granted {
+            self.charge.refused();
+            self.starved = true;
+        }
+        granted
+    }
+
+    /// It holds part of a unit (a frame cut short): its sender owes the rest.
+    pub fn holds_partial(&self) -> bool {
+        self.deliver.is_empty() && self.unit_end < self.rx.len()
     }
 
     /// The client's long-term key, once its handshake is done (server end).
@@ -385,7 +415,6 @@ impl Secure {
                 self.tx.extend_from_slice(&tx[..step.sent]);
                 self.deliver = self.unit + step.deliver.start..self.unit + step.deliver.end;
                 self.unit_end = self.unit + step.consumed;
-                self.send_stash().map_err(failed)?;
                 Ok(true)
             }
             Err(e) => {
@@ -413,26 +442,35 @@ impl Secure {
             self.rx = Vec::new();
             self.settle();
         }
-        // At least the rest of the unit, if its header said how long it is.
+        // The rest of the unit, if its header said how long it is, but no more than
+        // READ_MAX at a time: the buffer grows as the bytes come, never for what a header
+        // only announces. A handshake command is small (the link refuses one over
+        // MAX_HANDSHAKE).
         let need = match FrameHead::decode(&self.rx) {
             Ok(Some((head, hl))) => hl.saturating_add(usize::try_from(head.len).unwrap_or(0)),
             _ => 0,
         };
-        // A handshake command is small (the link refuses one over MAX_HANDSHAKE).
         let chunk = if self.link.is_active() {
             READ_CHUNK
         } else {
             HANDSHAKE_CHUNK
         };
-        let want = need.saturating_sub(self.rx.len()).max(chunk);
+        let want = need
+            .saturating_sub(self.rx.len())
+            .clamp(chunk, READ_MAX.max(chunk));
         let grow = (self.rx.len() + want).saturating_sub(self.rx.capacity());
         if grow > 0 {
-            if !self.charge.grow_to(self.held() + grow) {
-                self.charge.refused();
-                self.starved = true;
+            // Doubling, so that a large unit does not cost a copy per read.
+            let grow = grow.max(
+                self.rx
+                    .capacity()
+                    .min(need.saturating_sub(self.rx.capacity())),
+            );
+            if !self.may_grow(grow, false) {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            self.rx.reserve_exact(want);
+            self.rx
+                .reserve_exact(grow + self.rx.capacity() - self.rx.len());
             self.settle();
         }
         if sock.read_spare(&mut self.rx)? == 0 {
@@ -446,8 +484,15 @@ impl Secure {
         Ok(())
     }
 
-    /// The session's READY came early; give it to the link once the handshake owes it.
-    fn send_stash(&mut self) -> Result<(), SessionError> {
+    /// The session's READY came early; give it to the link once the handshake owes it and,
+    /// for a server, the session has taken the peer's metadata (`accepted`: the device says
+    /// the peer is ready; a READY must not answer an INITIATE whose metadata the session
+    /// refuses).
+    pub fn send_stash(&mut self, accepted: bool) -> Result<(), SessionError> {
+        // A client's INITIATE carries its metadata before it hears anything of the server's.
+        if self.link.is_server() && !accepted {
+            return Ok(());
+        }
         if !self.link.owes_metadata() {
             return Ok(());
         }
@@ -458,13 +503,18 @@ impl Secure {
     }
 
     /// Take one unit of the device's output at the start of `plain` into `tx`: the bytes
-    /// taken, or `None` if the unit is not all in `plain`.
+    /// taken, or `None` if the unit is not all in `plain` or the budget has no room for it
+    /// ([`Secure::starved`] then).
     fn take(&mut self, plain: &[u8]) -> Result<Option<usize>, SessionError> {
         let frame = match FrameHead::decode(plain) {
             Ok(Some((head, hl))) => hl.saturating_add(usize::try_from(head.len).unwrap_or(0)),
             _ => plain.len().min(MAX_HEAD_LEN),
         };
         let room = link::sealed_len(frame).max(link::metadata_room(frame));
+        let spare = self.tx.capacity() - self.tx.len();
+        if plain.len() >= frame && room > spare && !self.may_grow(room - spare, true) {
+            return Ok(None);
+        }
         let at = self.tx.len();
         self.tx.resize(at + room, 0);
         let r = self.link.take_outgoing(plain, &mut self.tx[at..]);
@@ -498,8 +548,15 @@ impl Secure {
                 if self.tx.len() - self.tx_start >= TX_HIGH {
                     break 'bufs;
                 }
+                if self.starved {
+                    break 'bufs;
+                }
                 if !self.staging.is_empty() {
                     let k = (self.staging_need - self.staging.len()).min(b.len());
+                    let spare = self.staging.capacity() - self.staging.len();
+                    if k > spare && !self.may_grow(k - spare, true) {
+                        break 'bufs;
+                    }
                     self.staging.extend_from_slice(&b[..k]);
                     (b, taken) = (&b[k..], taken + k);
                     if self.staging.len() == self.staging_need {
@@ -514,7 +571,11 @@ impl Secure {
                 }
                 match self.take(b).map_err(failed)? {
                     Some(n) => (b, taken) = (&b[n..], taken + n),
+                    None if self.starved => break 'bufs,
                     None => {
+                        if !self.may_grow(b.len(), true) {
+                            break 'bufs;
+                        }
                         self.staging.extend_from_slice(b);
                         self.settle();
                         (b, taken) = (&[], taken + b.len());

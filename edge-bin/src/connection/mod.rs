@@ -251,9 +251,13 @@ impl Conn {
         Ok(moved)
     }
 
-    /// Whether the device wants our input and none is held in a pipe.
+    /// Whether the device wants our input and none is held in a pipe (nor does a CURVE
+    /// layer wait for memory to read into: it reads again once some is given back).
     fn takes_input(&self, host: &DeviceHost, dev: &Dev) -> bool {
-        !host.stopping() && !self.bypass.holding() && dev.wants_read(self.id)
+        !host.stopping()
+            && !self.bypass.holding()
+            && !self.secure_starved()
+            && dev.wants_read(self.id)
     }
 
     fn bypass_step(&mut self, host: &DeviceHost, dev: &mut Dev) -> Result<Option<bool>, End> {
@@ -333,9 +337,14 @@ impl Conn {
         Ok(fed.read > 0 || fed.used > 0 || changed)
     }
 
-    /// Count `read` bytes towards the progress the lane's holder owes.
+    /// Count `read` bytes towards the progress the lane's holder owes (or a CURVE sender
+    /// part-way through a frame, which its layer holds until all of it is here).
     fn track_lane(&mut self, read: usize) {
-        if !self.input.holds_lane() {
+        let partial = self
+            .secure
+            .as_ref()
+            .is_some_and(|s| s.borrow().holds_partial());
+        if !self.input.holds_lane() && !partial {
             self.lane = None;
             return;
         }
@@ -372,6 +381,12 @@ impl Conn {
             return Ok(false);
         }
         let secure = self.secure.as_deref();
+        if let Some(s) = secure {
+            // The session took the peer's metadata: our READY may go.
+            s.borrow_mut()
+                .send_stash(dev.is_ready(self.id))
+                .map_err(End::Session)?;
+        }
         let (n, full) = write_peer(host, dev, self.id, &self.stream, secure)?;
         self.write_blocked = full;
         Ok(n > 0)

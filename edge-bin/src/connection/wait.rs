@@ -110,7 +110,7 @@ impl Conn {
                 }
             }
             let owes = || host.peek(|dev| self.owes(dev));
-            if self.write_blocked && owes() {
+            if self.write_blocked && !starved && owes() {
                 if let Poll::Ready(r) = self.stream.poll_writable(cx) {
                     r?;
                     self.write_blocked = false;

@@ -43,6 +43,8 @@ impl End {
 
     /// Write what the session owes, plus `extra` (frames, in pieces), through the layer.
     fn send(&mut self, extra: &[&[u8]]) -> io::Result<()> {
+        let ready = self.session.is_ready();
+        self.secure.borrow_mut().send_stash(ready).map_err(failed)?;
         let mut buf = [0u8; TRANSMIT_BUFFER];
         let n = self.session.poll_transmit(&mut buf);
         let mut pieces: Vec<IoSlice<'_>> = vec![IoSlice::new(&buf[..n])];
