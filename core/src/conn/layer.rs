@@ -9,6 +9,9 @@
 
 use core::ops::Range;
 
+use super::SessionError;
+use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
+
 /// What a layer's `open` did with the input.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Opened {
@@ -45,4 +48,29 @@ pub struct Step {
     pub deliver: Range<usize>,
     /// Bytes written to `tx`, to send before anything else.
     pub sent: usize,
+}
+
+/// Where a layer's `take_outgoing` starts: what is left of the session's own greeting is
+/// dropped (`Err(Outgoing::Taken)`, nothing written), then one whole frame is found
+/// (`Ok((head, head_len, end))`, or `Err(Outgoing::NeedMore)`).
+pub(crate) fn next_unit(
+    greeting_left: &mut u8,
+    plain: &[u8],
+) -> Result<Result<(FrameHead, usize, usize), Outgoing>, SessionError> {
+    if *greeting_left > 0 {
+        let n = plain.len().min(usize::from(*greeting_left));
+        *greeting_left -= n as u8;
+        return Ok(Err(Outgoing::Taken {
+            consumed: n,
+            written: 0,
+        }));
+    }
+    let Some((head, hl)) = FrameHead::decode(plain)? else {
+        return Ok(Err(Outgoing::NeedMore(MAX_HEAD_LEN.min(plain.len() + 1))));
+    };
+    let end = hl.saturating_add(usize::try_from(head.len).unwrap_or(usize::MAX));
+    if plain.len() < end {
+        return Ok(Err(Outgoing::NeedMore(end)));
+    }
+    Ok(Ok((head, hl, end)))
 }

@@ -5,7 +5,7 @@
 //! they are: PLAIN neither encrypts nor authenticates them. Anyone on the path reads the
 //! password; it is for loopback and IPC, as libzmq's documentation says.
 
-use super::layer::{Opened, Outgoing, Step};
+use super::layer::{next_unit, Opened, Outgoing, Step};
 use super::{Reason, SessionError};
 use crate::wire::command::Command;
 use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
@@ -202,21 +202,10 @@ impl Server {
         plain: &[u8],
         out: &mut [u8],
     ) -> Result<Outgoing, SessionError> {
-        if self.greeting_left > 0 {
-            let n = plain.len().min(usize::from(self.greeting_left));
-            self.greeting_left -= n as u8;
-            return Ok(Outgoing::Taken {
-                consumed: n,
-                written: 0,
-            });
-        }
-        let Some((head, hl)) = FrameHead::decode(plain)? else {
-            return Ok(Outgoing::NeedMore(MAX_HEAD_LEN.min(plain.len() + 1)));
+        let (head, hl, end) = match next_unit(&mut self.greeting_left, plain)? {
+            Ok(frame) => frame,
+            Err(done) => return Ok(done),
         };
-        let end = hl.saturating_add(usize::try_from(head.len).unwrap_or(usize::MAX));
-        if plain.len() < end {
-            return Ok(Outgoing::NeedMore(end));
-        }
         let ready = head.command && plain[hl..end].starts_with(b"\x05READY");
         match self.phase {
             Phase::Active { owe_ready: false } => {}

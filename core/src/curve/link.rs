@@ -32,6 +32,7 @@ use super::hello::{self, Welcome, WelcomeRandom, HELLO_LEN, WELCOME_LEN};
 use super::initiate::{self, ClientKeys, Welcomed};
 use super::message::{self, From, COMMAND, MORE, OVERHEAD};
 use super::CurveError;
+use crate::conn::layer::next_unit;
 pub use crate::conn::layer::{Opened, Outgoing, Step};
 use crate::conn::{Reason, SessionError};
 use crate::wire::command::Command;
@@ -522,21 +523,10 @@ impl Link {
         plain: &[u8],
         out: &mut [u8],
     ) -> Result<Outgoing, SessionError> {
-        if self.greeting_left > 0 {
-            let n = plain.len().min(usize::from(self.greeting_left));
-            self.greeting_left -= n as u8;
-            return Ok(Outgoing::Taken {
-                consumed: n,
-                written: 0,
-            });
-        }
-        let Some((head, hl)) = FrameHead::decode(plain)? else {
-            return Ok(Outgoing::NeedMore(MAX_HEAD_LEN.min(plain.len() + 1)));
+        let (head, hl, end) = match next_unit(&mut self.greeting_left, plain)? {
+            Ok(frame) => frame,
+            Err(done) => return Ok(done),
         };
-        let end = hl.saturating_add(usize::try_from(head.len).unwrap_or(usize::MAX));
-        if plain.len() < end {
-            return Ok(Outgoing::NeedMore(end));
-        }
         let body = &plain[hl..end];
         let taken = |written| {
             Ok(Outgoing::Taken {

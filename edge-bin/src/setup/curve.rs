@@ -184,14 +184,6 @@ impl CurveWritten {
         &self,
         binds: impl IntoIterator<Item = &'a Endpoint>,
     ) -> Result<Option<PlainSetup>, SettingError> {
-        let err = |opt: CurveOpt, at: &Origin, why: String| SettingError::Curve {
-            key: opt.key(),
-            at: at.clone(),
-            why: match at {
-                Origin::Flag => format!("{}: {why}", opt.flag()),
-                Origin::Key(_) => why,
-            },
-        };
         let anywhere = match self.get(CurveOpt::PlainAnywhere) {
             Some((v, at)) => match v.as_str() {
                 "true" => true,
@@ -244,16 +236,6 @@ impl CurveWritten {
 
     /// Check the settings, reading the key files: `None` without `curve_secret`.
     pub fn build(&self) -> Result<Option<CurveSetup>, SettingError> {
-        // The file's messages get their key and line where they are placed; the command
-        // line's start with the flag.
-        let err = |opt: CurveOpt, at: &Origin, why: String| SettingError::Curve {
-            key: opt.key(),
-            at: at.clone(),
-            why: match at {
-                Origin::Flag => format!("{}: {why}", opt.flag()),
-                Origin::Key(_) => why,
-            },
-        };
         let Some((secret_file, at)) = self.get(CurveOpt::Secret) else {
             if let Some((opt, (_, at))) = [CurveOpt::Allow, CurveOpt::ServerKey, CurveOpt::Sides]
                 .into_iter()
@@ -388,6 +370,19 @@ pub fn load_passwords(path: &Path) -> Result<Passwords, String> {
         users.insert(user.as_bytes().to_vec(), password.as_bytes().to_vec());
     }
     Ok(users)
+}
+
+/// A setting's error: the file's messages get their key and line where they are placed; the
+/// command line's start with the flag.
+fn err(opt: CurveOpt, at: &Origin, why: String) -> SettingError {
+    SettingError::Curve {
+        key: opt.key(),
+        at: at.clone(),
+        why: match at {
+            Origin::Flag => format!("{}: {why}", opt.flag()),
+            Origin::Key(_) => why,
+        },
+    }
 }
 
 /// A server's public key: 40 characters of Z85, or a certificate file holding it.
