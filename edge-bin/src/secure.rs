@@ -22,14 +22,12 @@ use std::ops::Range;
 use zedge_core::conn::plain;
 use zedge_core::conn::SessionError;
 use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
-use zedge_core::curve::link::{
-    self, Link, Opened, Outgoing, CLIENT_RANDOM, SERVER_RANDOM, TX_ROOM,
-};
+use zedge_core::curve::link::{Link, Opened, Outgoing, CLIENT_RANDOM, SERVER_RANDOM, TX_ROOM};
 use zedge_core::curve::CurveError;
-use zedge_core::wire::frame::{FrameHead, MAX_HEAD_LEN};
+use zedge_core::wire::frame::FrameHead;
 use zedge_core::wire::greeting::GREETING_LEN;
 
-use crate::budget::Charge;
+use crate::budget::{Charge, BEHIND_AFTER_MS};
 use crate::net::{Stream, Wire};
 use crate::setup::Passwords;
 use std::rc::Rc;
@@ -86,6 +84,10 @@ pub struct Secure {
     charge: Charge,
     /// The last read needed more room than the budget had.
     starved: bool,
+    /// The device's clock (ms) when `tx` was last all written: output buffers of a peer
+    /// that keeps up draw from the whole budget, of one that is behind only from the share
+    /// such a peer may hold.
+    drained_ms: u64,
     /// A server's greeting, until the client's signature is here.
     held: Option<[u8; GREETING_LEN]>,
 }
@@ -259,6 +261,7 @@ impl Secure {
             staging: Vec::new(),
             staging_need: 0,
             stash: None,
+            drained_ms: charge.account().now_ms(),
             charge,
             starved: false,
             held,
@@ -291,13 +294,23 @@ impl Secure {
         }
     }
 
-    /// Whether the buffers may grow by `extra` bytes: the budget has them (for output, only
-    /// below the share a reader that is behind may hold, as a queue that lags). If not, the
-    /// connection waits for memory ([`Secure::starved`]).
+    /// Whether the buffers may grow by `extra` bytes: the budget has them (for output to a
+    /// peer that has not read what it was sent for [`BEHIND_AFTER_MS`], only below the share
+    /// a reader that is behind may hold, as a queue that lags). If not, the connection waits
+    /// for memory ([`Secure::starved`]).
     fn may_grow(&mut self, extra: usize, output: bool) -> bool {
         let target = (self.held() + extra).saturating_sub(FREE);
         let granted = if output {
-            self.charge.grow_behind_to(target)
+            let since = self
+                .charge
+                .account()
+                .now_ms()
+                .saturating_sub(self.drained_ms);
+            if since >= BEHIND_AFTER_MS {
+                self.charge.grow_behind_to(target)
+            } else {
+                self.charge.grow_to(target)
+            }
         } else {
             // A sender part-way through a unit may take the device's lane, as one sending
             // a message in the clear does: one at a time always arrives whole.
@@ -483,134 +496,6 @@ impl Secure {
         }
         Ok(())
     }
-
-    /// The session's READY came early; give it to the link once the handshake owes it and,
-    /// for a server, the session has taken the peer's metadata (`accepted`: the device says
-    /// the peer is ready; a READY must not answer an INITIATE whose metadata the session
-    /// refuses).
-    pub fn send_stash(&mut self, accepted: bool) -> Result<(), SessionError> {
-        // A client's INITIATE carries its metadata before it hears anything of the server's.
-        if self.link.is_server() && !accepted {
-            return Ok(());
-        }
-        if !self.link.owes_metadata() {
-            return Ok(());
-        }
-        if let Some(ready) = self.stash.take() {
-            self.take(&ready)?;
-        }
-        Ok(())
-    }
-
-    /// Take one unit of the device's output at the start of `plain` into `tx`: the bytes
-    /// taken, or `None` if the unit is not all in `plain` or the budget has no room for it
-    /// ([`Secure::starved`] then).
-    fn take(&mut self, plain: &[u8]) -> Result<Option<usize>, SessionError> {
-        let frame = match FrameHead::decode(plain) {
-            Ok(Some((head, hl))) => hl.saturating_add(usize::try_from(head.len).unwrap_or(0)),
-            _ => plain.len().min(MAX_HEAD_LEN),
-        };
-        let room = link::sealed_len(frame).max(link::metadata_room(frame));
-        let spare = self.tx.capacity() - self.tx.len();
-        if plain.len() >= frame && room > spare && !self.may_grow(room - spare, true) {
-            return Ok(None);
-        }
-        let at = self.tx.len();
-        self.tx.resize(at + room, 0);
-        let r = self.link.take_outgoing(plain, &mut self.tx[at..]);
-        let (taken, written) = match r {
-            Ok(Outgoing::Taken { consumed, written }) => (Some(consumed), written),
-            Ok(Outgoing::NeedMore(n)) => {
-                self.staging_need = n;
-                (None, 0)
-            }
-            Ok(Outgoing::Early) => {
-                self.stash = Some(plain[..frame].to_vec());
-                (Some(frame), 0)
-            }
-            Err(e) => {
-                self.tx.truncate(at);
-                return Err(e);
-            }
-        };
-        self.tx.truncate(at + written);
-        self.settle();
-        Ok(taken)
-    }
-
-    /// Take the device's output (`bufs`, in order) as far as [`TX_HIGH`] lets, and write.
-    fn write(&mut self, sock: &Stream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.flush(sock)?;
-        let mut taken = 0;
-        'bufs: for buf in bufs {
-            let mut b: &[u8] = buf;
-            while !b.is_empty() {
-                if self.tx.len() - self.tx_start >= TX_HIGH {
-                    break 'bufs;
-                }
-                if self.starved {
-                    break 'bufs;
-                }
-                if !self.staging.is_empty() {
-                    let k = (self.staging_need - self.staging.len()).min(b.len());
-                    let spare = self.staging.capacity() - self.staging.len();
-                    if k > spare && !self.may_grow(k - spare, true) {
-                        break 'bufs;
-                    }
-                    self.staging.extend_from_slice(&b[..k]);
-                    (b, taken) = (&b[k..], taken + k);
-                    if self.staging.len() == self.staging_need {
-                        let staged = std::mem::take(&mut self.staging);
-                        match self.take(&staged).map_err(failed)? {
-                            Some(_) => {}
-                            // Only its header was known: now the whole frame is.
-                            None => self.staging = staged,
-                        }
-                    }
-                    continue;
-                }
-                match self.take(b).map_err(failed)? {
-                    Some(n) => (b, taken) = (&b[n..], taken + n),
-                    None if self.starved => break 'bufs,
-                    None => {
-                        if !self.may_grow(b.len(), true) {
-                            break 'bufs;
-                        }
-                        self.staging.extend_from_slice(b);
-                        self.settle();
-                        (b, taken) = (&[], taken + b.len());
-                    }
-                }
-            }
-        }
-        self.flush(sock)?;
-        if taken == 0 {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        Ok(taken)
-    }
-
-    /// Write what `tx` holds until the socket is full: whether all of it went.
-    pub fn flush(&mut self, sock: &Stream) -> io::Result<bool> {
-        while self.owes() {
-            match sock.write_vectored(&[IoSlice::new(&self.tx[self.tx_start..])]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.tx_start += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) => return Err(e),
-            }
-        }
-        self.tx.clear();
-        self.tx_start = 0;
-        if self.tx.capacity() > IDLE || self.staging.capacity() > IDLE && self.staging.is_empty() {
-            self.tx = Vec::new();
-            if self.staging.is_empty() {
-                self.staging = Vec::new();
-            }
-            self.settle();
-        }
-        Ok(true)
-    }
 }
 
 /// A socket read and written through its connection's [`Secure`].
@@ -662,5 +547,6 @@ pub fn session_error(e: &io::Error) -> Option<SessionError> {
         .map(|f| f.0)
 }
 
+mod output;
 #[cfg(test)]
 mod tests;

@@ -148,7 +148,7 @@ fn a_libzmq_curve_client_completes_the_handshake_with_zedge_s_commands_and_talks
     assert_eq!((opened.flags, opened.body), (0, &b"hello"[..]));
 
     let mut out = [0u8; 64];
-    let n = write_message(&session, From::Server, 2, 0, b"world", &mut out).unwrap();
+    let n = write_message(&session, From::Server, 2, 0, &[b"world"], &mut out).unwrap();
     assert_eq!(n, OVERHEAD + 5);
     write_data(&mut s, &out[..n]);
     let printed = client.finish();
@@ -221,7 +221,7 @@ fn zedge_s_client_commands_complete_the_handshake_with_a_libzmq_curve_server() {
     );
 
     let mut out = [0u8; 64];
-    let n = write_message(&session, From::Client, 3, 0, b"hello", &mut out).unwrap();
+    let n = write_message(&session, From::Client, 3, 0, &[b"hello"], &mut out).unwrap();
     write_data(&mut s, &out[..n]);
     let (_, mut answer) = read_frame(&mut s);
     let opened = read_message(&mut answer, &session, From::Server, ready_nonce).expect("a MESSAGE");

@@ -478,13 +478,14 @@ impl Link {
         Ok(shift_under_head(tx, len, true))
     }
 
-    /// A frame the session sends (`more`, `command`: its flags), as a MESSAGE into `out`,
-    /// which needs [`sealed_len`] bytes; the bytes written.
+    /// A frame the session sends (`more`, `command`: its flags; its body in `body`'s parts,
+    /// one after the other), as a MESSAGE into `out`, which needs [`sealed_len`] bytes; the
+    /// bytes written.
     pub fn seal(
         &mut self,
         more: bool,
         command: bool,
-        body: &[u8],
+        body: &[&[u8]],
         out: &mut [u8],
     ) -> Result<usize, SessionError> {
         let Phase::Active {
@@ -499,7 +500,7 @@ impl Link {
             Role::Client { .. } => From::Client,
         };
         let flags = if more { MORE } else { 0 } | if command { COMMAND } else { 0 };
-        let boxed = OVERHEAD + body.len();
+        let boxed = OVERHEAD + body.iter().map(|p| p.len()).sum::<usize>();
         let head = FrameHead {
             more: false,
             command: false,
@@ -535,7 +536,7 @@ impl Link {
             })
         };
         if self.can_seal() {
-            return taken(self.seal(head.more, head.command, body, out)?);
+            return taken(self.seal(head.more, head.command, &[body], out)?);
         }
         if !head.command {
             return Err(CurveError::NotReady.into());

@@ -38,22 +38,27 @@ impl From {
     }
 }
 
-/// A frame `body` with `flags` ([`MORE`], [`COMMAND`]) as a MESSAGE from `from` with short
-/// nonce `nonce`, into `out` (it needs [`OVERHEAD`] bytes more than the frame); its length.
+/// A frame, its `body` in `parts` one after the other, with `flags` ([`MORE`], [`COMMAND`]) as
+/// a MESSAGE from `from` with short nonce `nonce`, into `out` (it needs [`OVERHEAD`] bytes
+/// more than the frame); its length.
 pub fn write_message(
     session: &CryptoBox,
     from: From,
     nonce: u64,
     flags: u8,
-    body: &[u8],
+    body: &[&[u8]],
     out: &mut [u8],
 ) -> Result<usize, CurveError> {
-    let len = OVERHEAD + body.len();
+    let len = OVERHEAD + body.iter().map(|p| p.len()).sum::<usize>();
     let out = out.get_mut(..len).ok_or(CurveError::Malformed)?;
     out[..NAME.len()].copy_from_slice(NAME);
     out[8..16].copy_from_slice(&nonce.to_be_bytes());
     out[16 + MAC_LEN] = flags & (MORE | COMMAND);
-    out[16 + MAC_LEN + 1..].copy_from_slice(body);
+    let mut at = 16 + MAC_LEN + 1;
+    for part in body {
+        out[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
     session.seal(&short_nonce(from.prefix(), nonce), &mut out[16..])?;
     Ok(len)
 }

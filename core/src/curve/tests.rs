@@ -64,7 +64,7 @@ proptest! {
         let session = CryptoBox::new(&server.public, client_t.secret()).unwrap();
         let theirs = CryptoBox::new(&client_t.public, server.secret()).unwrap();
         let mut m = [0u8; 64];
-        let n = write_message(&session, From::Client, 2, 0, b"twenty-three bytes long", &mut m)
+        let n = write_message(&session, From::Client, 2, 0, &[b"twenty-three bytes long"], &mut m)
             .unwrap();
         let at = msg_at % n;
         m[at] ^= flip;

@@ -142,17 +142,39 @@ fn a_large_frame_written_in_pieces_arrives_whole() {
     run(&mut c, &mut s, &[]).unwrap();
     assert!(c.ready && s.ready);
     let body = vec![0xab; 100_000];
-    let head = FrameHead {
-        more: false,
-        command: false,
-        len: body.len() as u64,
-    }
-    .encode();
-    let frame = [head.as_slice(), &body].concat();
+    let frame = [data_head(body.len()), body.clone()].concat();
     let (a, b) = frame.split_at(5);
     let (b, d) = b.split_at(40_000);
     run(&mut c, &mut s, &[a, b, d]).unwrap();
     assert_eq!(s.frames, [body]);
+}
+
+fn data_head(len: usize) -> Vec<u8> {
+    FrameHead {
+        more: false,
+        command: false,
+        len: len as u64,
+    }
+    .encode()
+    .as_slice()
+    .to_vec()
+}
+
+#[test]
+fn frames_apart_from_their_headers_are_sealed_where_they_lie() {
+    let (mut c, mut s) = pair(None);
+    run(&mut c, &mut s, &[]).unwrap();
+    let (one, two) = (vec![1u8; 70_000], vec![2u8; 300]);
+    let (h1, h2) = (data_head(one.len()), data_head(two.len()));
+    // Header, body in three pieces, then a second frame's header and body: no piece stages.
+    let pieces: [&[u8]; 6] = [&h1, &one[..10], &one[10..50_000], &one[50_000..], &h2, &two];
+    run(&mut c, &mut s, &pieces).unwrap();
+    assert_eq!(s.frames, [one.clone(), two.clone()]);
+    assert_eq!(c.secure.borrow().staging.capacity(), 0);
+    // In more pieces than a frame is sealed from: staged, and whole all the same.
+    let many: Vec<&[u8]> = std::iter::once(&h2[..]).chain(two.chunks(20)).collect();
+    run(&mut c, &mut s, &many).unwrap();
+    assert_eq!(s.frames, [one, two.clone(), two]);
 }
 
 #[test]

@@ -90,7 +90,7 @@ fn a_whole_handshake_then_messages_both_ways() {
         From::Client,
         3,
         MORE | 0x80,
-        b"hello",
+        &[b"hel", b"", b"lo"],
         &mut m,
     )
     .unwrap();
@@ -105,7 +105,7 @@ fn a_whole_handshake_then_messages_both_ways() {
         From::Server,
         2,
         COMMAND,
-        b"\x04PING",
+        &[b"\x04PING"],
         &mut m,
     )
     .unwrap();
@@ -122,7 +122,7 @@ fn messages_replayed_reordered_forged_or_short_are_refused() {
         .session;
     let client = CryptoBox::new(&s.welcome.server_transient, s.transient.secret()).unwrap();
     let mut m = [0u8; 64];
-    let n = write_message(&client, From::Client, 5, 0, b"x", &mut m).unwrap();
+    let n = write_message(&client, From::Client, 5, 0, &[b"x"], &mut m).unwrap();
     let sent = m;
     // Replayed (or reordered behind a later one): not greater than the last taken.
     for last in [5, 6] {

@@ -1,0 +1,284 @@
+//! The device's output through a [`Secure`]: sealed a frame at a time into `tx` (a frame
+//! sealed where it lies in the device's queue, its header and body apart or not; one the
+//! output gives only part of is staged until the rest comes), `tx` written to the socket.
+
+use std::io::{self, IoSlice};
+
+use zedge_core::conn::SessionError;
+use zedge_core::curve::link::{self, Outgoing};
+use zedge_core::wire::frame::{FrameHead, MAX_HEAD_LEN};
+
+use super::{failed, Layer, Secure, IDLE, TX_HIGH};
+use crate::net::Stream;
+
+impl Secure {
+    /// The session's READY came early; give it to the link once the handshake owes it and,
+    /// for a server, the session has taken the peer's metadata (`accepted`: the device says
+    /// the peer is ready; a READY must not answer an INITIATE whose metadata the session
+    /// refuses).
+    pub fn send_stash(&mut self, accepted: bool) -> Result<(), SessionError> {
+        // A client's INITIATE carries its metadata before it hears anything of the server's.
+        if self.link.is_server() && !accepted {
+            return Ok(());
+        }
+        if !self.link.owes_metadata() {
+            return Ok(());
+        }
+        if let Some(ready) = self.stash.take() {
+            self.take(&ready)?;
+        }
+        Ok(())
+    }
+
+    /// Take one unit of the device's output at the start of `plain` into `tx`: the bytes
+    /// taken, or `None` if the unit is not all in `plain` or the budget has no room for it
+    /// ([`Secure::starved`] then).
+    fn take(&mut self, plain: &[u8]) -> Result<Option<usize>, SessionError> {
+        let frame = match FrameHead::decode(plain) {
+            Ok(Some((head, hl))) => hl.saturating_add(usize::try_from(head.len).unwrap_or(0)),
+            _ => plain.len().min(MAX_HEAD_LEN),
+        };
+        let room = link::sealed_len(frame).max(link::metadata_room(frame));
+        let spare = self.tx.capacity() - self.tx.len();
+        if plain.len() >= frame && room > spare && !self.may_grow(room - spare, true) {
+            return Ok(None);
+        }
+        let at = self.tx.len();
+        self.tx.resize(at + room, 0);
+        let r = self.link.take_outgoing(plain, &mut self.tx[at..]);
+        let (taken, written) = match r {
+            Ok(Outgoing::Taken { consumed, written }) => (Some(consumed), written),
+            Ok(Outgoing::NeedMore(n)) => {
+                self.staging_need = n;
+                (None, 0)
+            }
+            Ok(Outgoing::Early) => {
+                self.stash = Some(plain[..frame].to_vec());
+                (Some(frame), 0)
+            }
+            Err(e) => {
+                self.tx.truncate(at);
+                return Err(e);
+            }
+        };
+        self.tx.truncate(at + written);
+        self.settle();
+        Ok(taken)
+    }
+
+    /// Take the device's output (`bufs`, in order) as far as [`TX_HIGH`] lets, and write.
+    pub(super) fn write(&mut self, sock: &Stream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.flush(sock)?;
+        if self.passes_through() {
+            return sock.write_vectored(bufs);
+        }
+        let mut cur = Cursor::new(bufs);
+        let mut taken = 0;
+        while !cur.is_empty() && !self.starved && self.tx.len() - self.tx_start < TX_HIGH {
+            let n = if !self.staging.is_empty() {
+                match self.stage(cur.here()).map_err(failed)? {
+                    Some(n) => n,
+                    None => break,
+                }
+            } else if let Some(n) = self.take_sealed(&cur).map_err(failed)? {
+                n
+            } else if self.starved {
+                break;
+            } else {
+                match self.take(cur.here()).map_err(failed)? {
+                    Some(n) => n,
+                    None if self.starved => break,
+                    // Not all of the unit is in what the device gave: keep what is, until
+                    // the rest comes.
+                    None => {
+                        let b = cur.here();
+                        if !self.may_grow(b.len(), true) {
+                            break;
+                        }
+                        self.staging.extend_from_slice(b);
+                        self.settle();
+                        b.len()
+                    }
+                }
+            };
+            cur.advance(n);
+            taken += n;
+        }
+        self.flush(sock)?;
+        if taken == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(taken)
+    }
+
+    /// A PLAIN connection past its handshake with nothing held: the device's output goes to
+    /// the socket as it is.
+    fn passes_through(&self) -> bool {
+        matches!(&self.link, Layer::Plain(p) if p.is_active() && !p.owes_metadata())
+            && self.staging.is_empty()
+            && self.stash.is_none()
+            && !self.owes()
+    }
+
+    /// Add the start of `b` to the unit being staged: the bytes taken, `None` if the budget
+    /// has no room for them.
+    fn stage(&mut self, b: &[u8]) -> Result<Option<usize>, SessionError> {
+        let k = (self.staging_need - self.staging.len()).min(b.len());
+        let spare = self.staging.capacity() - self.staging.len();
+        if k > spare && !self.may_grow(k - spare, true) {
+            return Ok(None);
+        }
+        self.staging.extend_from_slice(&b[..k]);
+        if self.staging.len() == self.staging_need {
+            let staged = std::mem::take(&mut self.staging);
+            // Only its header was known: now the whole frame is.
+            if self.take(&staged)?.is_none() {
+                self.staging = staged;
+            }
+        }
+        Ok(Some(k))
+    }
+
+    /// Seal the frame the device's output starts with at `cur`, once the handshake is done,
+    /// wherever its bytes lie (a queued message's header and body are apart): the bytes
+    /// taken, or `None` if this is not such a frame, not all of it is here, or the budget
+    /// has no room for it ([`Secure::starved`] then).
+    fn take_sealed(&mut self, cur: &Cursor<'_, '_>) -> Result<Option<usize>, SessionError> {
+        if !matches!(&self.link, Layer::Curve(l) if l.can_seal()) {
+            return Ok(None);
+        }
+        let Ok(Some((head, hl))) = FrameHead::decode(cur.here()) else {
+            return Ok(None);
+        };
+        let Some(end) = usize::try_from(head.len)
+            .ok()
+            .and_then(|len| len.checked_add(hl))
+        else {
+            return Ok(None);
+        };
+        let Some(parts) = cur.parts(hl, end) else {
+            return Ok(None);
+        };
+        let room = link::sealed_len(end);
+        let spare = self.tx.capacity() - self.tx.len();
+        if room > spare && !self.may_grow(room - spare, true) {
+            return Ok(None);
+        }
+        let Layer::Curve(link) = &mut self.link else {
+            return Ok(None);
+        };
+        let at = self.tx.len();
+        self.tx.resize(at + room, 0);
+        let sealed = link.seal(
+            head.more,
+            head.command,
+            parts.as_slice(),
+            &mut self.tx[at..],
+        );
+        let written = match sealed {
+            Ok(n) => n,
+            Err(e) => {
+                self.tx.truncate(at);
+                return Err(e);
+            }
+        };
+        self.tx.truncate(at + written);
+        self.settle();
+        Ok(Some(end))
+    }
+
+    /// Write what `tx` holds until the socket is full: whether all of it went.
+    pub fn flush(&mut self, sock: &Stream) -> io::Result<bool> {
+        while self.owes() {
+            match sock.write_vectored(&[IoSlice::new(&self.tx[self.tx_start..])]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.tx_start += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        self.tx.clear();
+        self.tx_start = 0;
+        self.drained_ms = self.charge.account().now_ms();
+        if self.tx.capacity() > IDLE || self.staging.capacity() > IDLE && self.staging.is_empty() {
+            self.tx = Vec::new();
+            if self.staging.is_empty() {
+                self.staging = Vec::new();
+            }
+            self.settle();
+        }
+        Ok(true)
+    }
+}
+
+/// The most pieces a frame sealed where it lies may be in ([`Cursor::parts`]); one in more
+/// is staged.
+const PARTS: usize = 8;
+
+/// Where a write is in the device's output: `bufs[i][off..]`, then the rest of `bufs`.
+struct Cursor<'a, 'b> {
+    bufs: &'a [IoSlice<'b>],
+    i: usize,
+    off: usize,
+}
+
+impl<'a> Cursor<'a, '_> {
+    fn new<'b>(bufs: &'a [IoSlice<'b>]) -> Cursor<'a, 'b> {
+        let mut cur = Cursor { bufs, i: 0, off: 0 };
+        cur.advance(0);
+        cur
+    }
+
+    fn is_empty(&self) -> bool {
+        self.i >= self.bufs.len()
+    }
+
+    /// The bytes of the slice it is in, from where it is.
+    fn here(&self) -> &'a [u8] {
+        self.bufs
+            .get(self.i)
+            .map_or(&[], |b| b.get(self.off..).unwrap_or(&[]))
+    }
+
+    /// Past `n` more bytes (no further than the end).
+    fn advance(&mut self, mut n: usize) {
+        while let Some(b) = self.bufs.get(self.i) {
+            let k = n.min(b.len() - self.off);
+            (self.off, n) = (self.off + k, n - k);
+            if self.off < b.len() {
+                return;
+            }
+            (self.i, self.off) = (self.i + 1, 0);
+        }
+    }
+
+    /// Bytes `from..to` after where it is, as the pieces they lie in, if all are here in at
+    /// most [`PARTS`] pieces.
+    fn parts(&self, from: usize, to: usize) -> Option<Parts<'a>> {
+        let mut parts = Parts::default();
+        let (mut at, mut i, mut off) = (0usize, self.i, self.off);
+        while at < to {
+            let b: &'a [u8] = self.bufs.get(i)?.get(off..)?;
+            let (lo, hi) = (from.max(at), to.min(at + b.len()));
+            if lo < hi {
+                *parts.list.get_mut(parts.n)? = &b[lo - at..hi - at];
+                parts.n += 1;
+            }
+            (at, i, off) = (at + b.len(), i + 1, 0);
+        }
+        Some(parts)
+    }
+}
+
+/// A frame's body as the pieces it lies in.
+#[derive(Default)]
+struct Parts<'a> {
+    list: [&'a [u8]; PARTS],
+    n: usize,
+}
+
+impl<'a> Parts<'a> {
+    fn as_slice(&self) -> &[&'a [u8]] {
+        &self.list[..self.n]
+    }
+}
