@@ -9,6 +9,7 @@ use crypto_box::aead::generic_array::GenericArray;
 use crypto_box::aead::{AeadInPlace, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
 
+use super::poly::{poly1305_32, poly1305_64};
 use super::*;
 
 /// The reference `crypto_secretbox`, in NaCl's layout.
