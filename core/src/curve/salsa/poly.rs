@@ -185,7 +185,7 @@ pub(super) fn poly1305_64(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
 /// [`poly1305`] in five 26-bit limbs with 64-bit products ("poly1305-donna-32"): no u128, so
 /// as quick on 32-bit cores.
 pub(super) fn poly1305_32(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
-    let le = |i: usize| super::word(key, i);
+    let le = |i: usize| super::stream::word(key, i);
     let r0 = le(0) & 0x3ff_ffff;
     let r1 = (le(0) >> 26 | le(1) << 6) & 0x3ff_ff03;
     let r2 = (le(1) >> 20 | le(2) << 12) & 0x3ff_c0ff;
@@ -201,7 +201,7 @@ pub(super) fn poly1305_32(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
     let (s1, s2, s3, s4) = (r1 * 5, r2 * 5, r3 * 5, r4 * 5);
     let (mut h0, mut h1, mut h2, mut h3, mut h4) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut block = |m: &[u8; 16], hibit: u64| {
-        let w = |i: usize| u64::from(super::word(m, i));
+        let w = |i: usize| u64::from(super::stream::word(m, i));
         h0 += w(0) & 0x3ff_ffff;
         h1 += (w(0) >> 26 | w(1) << 6) & 0x3ff_ffff;
         h2 += (w(1) >> 20 | w(2) << 12) & 0x3ff_ffff;
