@@ -1,12 +1,13 @@
 //! XSalsa20 and Poly1305 as NaCl's `crypto_secretbox` combines them, without `unsafe`:
-//! Salsa20 four blocks at a time in `wide`'s 4-lane vectors (SSE2, NEON; [`stream`]), Poly1305
-//! in 44-bit limbs four blocks at a time, 26-bit limbs on 32-bit cores ([`poly`]). RustCrypto's
-//! `salsa20` computes one block at a time, and its `poly1305` took its AVX2 path at run time,
-//! whose helpers the compiler does not inline (each vector instruction a call): through them a
-//! 256-byte MESSAGE cost about twice, a 64 KiB one three times, what it cost here before the
-//! passes were widened (`tools/bench --cases curve`). The tests check every byte against
-//! RustCrypto's `crypto_secretbox` and `crypto_box`; `cargo bench -p zedge-core --features
-//! curve --bench curve` times both against libsodium's (`bench/sodium_box.c`).
+//! Salsa20 eight blocks a pass, two sets of four side by side in `wide`'s 4-lane vectors (SSE2,
+//! NEON; [`stream`]), Poly1305 in 44-bit limbs four blocks at a time, 26-bit limbs on 32-bit
+//! cores ([`poly`]). RustCrypto's `salsa20` computes one block at a time, and its `poly1305`
+//! took its AVX2 path at run time, whose helpers the compiler does not inline (each vector
+//! instruction a call): through them a 256-byte MESSAGE cost about twice, a 64 KiB one three
+//! times, what it cost with this module's first version (`tools/bench --cases curve`). The
+//! tests check every byte against RustCrypto's `crypto_secretbox` and `crypto_box`; `cargo
+//! bench -p zedge-core --features curve --bench curve` times seal and open against libsodium's
+//! (`bench/sodium_box.c`).
 
 mod poly;
 mod stream;

@@ -60,7 +60,7 @@ fn a_box_at_any_alignment_matches_the_reference() {
     }
 }
 
-/// The passes of four and eight blocks (aarch64's) are the blocks one at a time, at any
+/// The passes of four and eight blocks (x86_64's and aarch64's) are the blocks one at a time, at any
 /// counter, across the low word's wrap too.
 #[test]
 fn passes_are_consecutive_blocks() {
