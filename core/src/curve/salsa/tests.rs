@@ -9,6 +9,7 @@ use crypto_box::aead::generic_array::GenericArray;
 use crypto_box::aead::{AeadInPlace, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
 
+use super::poly::{poly1305_32, poly1305_64};
 use super::*;
 
 /// The reference `crypto_secretbox`, in NaCl's layout.
@@ -38,6 +39,45 @@ fn every_length_across_the_passes_matches_the_reference() {
         let mut back = sealed.clone();
         assert!(open(&key, &nonce, &mut back), "length {len}");
         assert_eq!(&back[16..], &plain[..]);
+    }
+}
+
+#[test]
+fn a_box_at_any_alignment_matches_the_reference() {
+    let key = [0x17; 32];
+    let nonce = [0x29; 24];
+    for len in [31, 32, 33, 223, 224, 225, 479, 480, 481, 5000] {
+        let plain: Vec<u8> = (0..len).map(|i| (i * 13) as u8).collect();
+        let expected = reference_seal(&key, &nonce, &plain);
+        for at in 1..8 {
+            let mut space = std::vec![0u8; at + 16 + len];
+            space[at + 16..].copy_from_slice(&plain);
+            assert!(seal(&key, &nonce, &mut space[at..]));
+            assert_eq!(space[at..], expected[..], "length {len} at {at}");
+            assert!(open(&key, &nonce, &mut space[at..]));
+            assert_eq!(space[at + 16..], plain[..], "length {len} at {at}");
+        }
+    }
+}
+
+/// The passes of four and eight blocks (x86_64's and aarch64's) are the blocks one at a time, at any
+/// counter, across the low word's wrap too.
+#[test]
+fn passes_are_consecutive_blocks() {
+    let st = stream::xsalsa20(&[7; 32], &[3; 24]);
+    for counter in [0u64, 1, 5, u64::from(u32::MAX) - 5, u64::MAX - 2] {
+        let one = stream::blocks::<1>(&st, counter);
+        let two = stream::blocks::<2>(&st, counter);
+        for b in 0..8 {
+            let alone = stream::block(&st, counter.wrapping_add(b as u64));
+            for w in 0..16 {
+                let word = stream::word(&alone, w);
+                assert_eq!(two[b / 4][w].to_array()[b % 4], word, "{counter} {b} {w}");
+                if b < 4 {
+                    assert_eq!(one[0][w].to_array()[b], word, "{counter} {b} {w}");
+                }
+            }
+        }
     }
 }
 
@@ -100,7 +140,7 @@ proptest! {
     #[test]
     fn both_poly1305s_agree(
         key in any::<[u8; 32]>(),
-        msg in proptest::collection::vec(any::<u8>(), 0..300),
+        msg in proptest::collection::vec(any::<u8>(), 0..600),
     ) {
         prop_assert_eq!(poly1305_64(&key, &msg), poly1305_32(&key, &msg));
     }
