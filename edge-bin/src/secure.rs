@@ -23,6 +23,7 @@ use zedge_core::conn::plain;
 use zedge_core::conn::SessionError;
 use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
 use zedge_core::curve::link::{Link, Opened, Outgoing, CLIENT_RANDOM, SERVER_RANDOM, TX_ROOM};
+use zedge_core::curve::message::Sealing;
 use zedge_core::curve::CurveError;
 use zedge_core::wire::frame::FrameHead;
 use zedge_core::wire::greeting::GREETING_LEN;
@@ -78,6 +79,8 @@ pub struct Secure {
     staging_need: usize,
     /// The session's READY, come before the handshake owed it.
     stash: Option<Vec<u8>>,
+    /// A frame too long to seal whole, part-way out ([`Sealing`]).
+    sealing: Option<Box<Sealing>>,
     /// What the buffers hold, drawn from the device's budget: `rx` grows only as far as the
     /// budget lets it (else the connection waits for memory, [`Secure::starved`]); what is
     /// written into `tx` and `staging` is here already, and counted whatever the budget says.
@@ -261,6 +264,7 @@ impl Secure {
             staging: Vec::new(),
             staging_need: 0,
             stash: None,
+            sealing: None,
             drained_ms: charge.account().now_ms(),
             charge,
             starved: false,
@@ -428,6 +432,12 @@ impl Secure {
                 self.tx.extend_from_slice(&tx[..step.sent]);
                 self.deliver = self.unit + step.deliver.start..self.unit + step.deliver.end;
                 self.unit_end = self.unit + step.consumed;
+                // Opened, it waits only to be copied to the connection's input, which may
+                // need the lane to take it whole.
+                if self.charge.holds_lane() {
+                    self.charge.lane_to_held();
+                    self.settle();
+                }
                 Ok(true)
             }
             Err(e) => {

@@ -16,6 +16,7 @@
 pub mod agent;
 pub mod broker;
 pub mod control;
+pub mod curve;
 pub mod flow;
 pub mod normal;
 pub mod python;

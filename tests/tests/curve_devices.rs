@@ -4,89 +4,12 @@
 //! a libzmq server, and chained to another zedge over CURVE; and a flow that keeps every
 //! message beside a HELLO flood, stalled handshakes and slow readers.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use zedge_tests::broker::{free_port, zedge_bin, Broker, Ep};
-use zedge_tests::systemd::{temp_path, ConfigRun};
+use zedge_tests::broker::{free_port, Broker, Ep};
+use zedge_tests::curve::{script, Keys, CURVE_PRELUDE};
+use zedge_tests::systemd::ConfigRun;
 use zedge_tests::{wait, zmq_prelude, PyPeer};
-
-/// Key pairs made by `zedge keygen` in a directory of their own: `srv` (the device), `cli`
-/// (an allowed client), `intruder` (a client not on the list), and `allowed`, a file with
-/// `cli`'s public key.
-struct Keys {
-    dir: PathBuf,
-}
-
-impl Keys {
-    fn new() -> Keys {
-        let dir = temp_path("curve");
-        std::fs::create_dir_all(&dir).expect("make the key directory");
-        let keys = Keys { dir };
-        for name in ["srv", "cli", "intruder", "edge"] {
-            keys.keygen(name);
-        }
-        let cli = keys.public("cli");
-        std::fs::write(keys.path("allowed"), format!("# the clients\n{cli}\n"))
-            .expect("write the allow-list");
-        keys
-    }
-
-    fn keygen(&self, name: &str) {
-        let out = Command::new(zedge_bin())
-            .arg("keygen")
-            .arg(self.path(name))
-            .output()
-            .expect("run zedge keygen");
-        assert!(out.status.success(), "{out:?}");
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    fn arg(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-
-    /// A public key in Z85, from its certificate.
-    fn public(&self, name: &str) -> String {
-        let text = std::fs::read_to_string(self.path(name)).expect("read a certificate");
-        let line = text
-            .lines()
-            .find(|l| l.contains("public-key"))
-            .expect("a public-key line");
-        line.split('"').nth(1).expect("a quoted key").to_owned()
-    }
-}
-
-impl Drop for Keys {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Shared by the scripts: CURVE sockets from the key directory.
-const CURVE_PRELUDE: &str = r#"
-import zmq.auth, urllib.request, socket, os
-assert zmq.has("curve"), "this libzmq has no CURVE"
-keys = sys.argv[1]
-def cert(name):
-    return zmq.auth.load_certificate(os.path.join(keys, name))
-SRV = cert("srv")[0]
-def curve(t, ep, me="cli", server=None, **opts):
-    pub, sec = cert(me + "_secret")
-    return sock(t, ep, CURVE_SERVERKEY=server or SRV, CURVE_PUBLICKEY=pub,
-                CURVE_SECRETKEY=sec, **opts)
-def metric(url, name):
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-"#;
 
 /// argv: keys, kind, frontend, backend, metrics url. Runs each device's traffic between
 /// allowed CURVE clients, then tries the peers that must be refused; prints `OK` and the
@@ -191,13 +114,9 @@ closed = metric(url, '%s{device="%s",side="%s",reason="closed"}' % (name, kind, 
 print("OK", json.dumps(got), "closed before the handshake:", closed)
 "#;
 
-fn script(body: &str) -> String {
-    format!("{}{CURVE_PRELUDE}{body}", zmq_prelude!())
-}
-
 /// A device with CURVE on both sides, allowing `cli`, with metrics; the flow's output.
 fn device_flow(kind: &str, side: &str) {
-    let keys = Keys::new();
+    let keys = Keys::generate();
     let port = free_port();
     let metrics = format!("127.0.0.1:{port}");
     let (secret, allowed) = (keys.arg("srv_secret"), keys.arg("allowed"));
@@ -278,7 +197,7 @@ print("OK")
 
 #[test]
 fn zedge_is_a_curve_client_of_a_libzmq_server() {
-    let keys = Keys::new();
+    let keys = Keys::generate();
     let server_ep = format!("tcp://127.0.0.1:{}", free_port());
     let (secret, server_key) = (keys.arg("edge_secret"), keys.public("srv"));
     let mut broker = Broker::start_with(
@@ -308,7 +227,7 @@ fn zedge_is_a_curve_client_of_a_libzmq_server() {
 
 #[test]
 fn a_wrong_server_key_is_named_in_the_log() {
-    let keys = Keys::new();
+    let keys = Keys::generate();
     let server_ep = format!("tcp://127.0.0.1:{}", free_port());
     // The server is `srv`; zedge is told `intruder`'s key.
     let (secret, wrong) = (keys.arg("edge_secret"), keys.public("intruder"));
@@ -388,7 +307,7 @@ print("OK")
 
 #[test]
 fn zedge_chains_to_zedge_over_curve() {
-    let keys = Keys::new();
+    let keys = Keys::generate();
     let cloud_fe = format!("tcp://127.0.0.1:{}", free_port());
     let (srv, allowed) = (keys.arg("srv_secret"), keys.arg("allowed"));
     // The cloud: its frontend takes CURVE clients on the list; `edge` is added to it.
@@ -506,7 +425,7 @@ print("OK", N, "in %.1f s" % took)
 
 #[test]
 fn a_curve_flow_keeps_every_message_beside_hostile_slow_and_stalled_peers() {
-    let keys = Keys::new();
+    let keys = Keys::generate();
     let (secret, allowed) = (keys.arg("srv_secret"), keys.arg("allowed"));
     let mut broker = Broker::start(
         "forwarder",
@@ -565,7 +484,7 @@ print("OK")
 
 #[test]
 fn a_reloaded_allow_list_closes_removed_clients_and_keeps_the_rest() {
-    let keys = Keys::new();
+    let keys = Keys::generate();
     let (fe, be) = (free_port(), free_port());
     let cli = keys.public("cli");
     let intruder = keys.public("intruder");

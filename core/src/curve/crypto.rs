@@ -89,6 +89,11 @@ impl CryptoBox {
         seal(&self.0, nonce, buf)
     }
 
+    /// Its key (the X25519 secret through HSalsa20), for a box sealed in pieces.
+    pub(crate) fn key(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
     /// Open a box made by [`CryptoBox::seal`] (or NaCl's `crypto_box`) in place: the
     /// plaintext is `buf[MAC_LEN..]` once it returns `Ok`.
     pub fn open(&self, nonce: &[u8; NONCE_LEN], buf: &mut [u8]) -> Result<(), CurveError> {

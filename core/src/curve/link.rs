@@ -30,7 +30,7 @@ use core::ops::Range;
 use super::crypto::{CryptoBox, KeyPair, KEY_LEN};
 use super::hello::{self, Welcome, WelcomeRandom, HELLO_LEN, WELCOME_LEN};
 use super::initiate::{self, ClientKeys, Welcomed};
-use super::message::{self, From, COMMAND, MORE, OVERHEAD};
+use super::message::{self, From, Sealing, COMMAND, MORE, OVERHEAD};
 use super::CurveError;
 use crate::conn::layer::next_unit;
 pub use crate::conn::layer::{Opened, Outgoing, Step};
@@ -47,6 +47,14 @@ pub const SERVER_RANDOM: usize = 96;
 pub const CLIENT_RANDOM: usize = 48;
 /// A `tx` buffer this large takes any command [`Link::open`] writes (HELLO, WELCOME).
 pub const TX_ROOM: usize = 256;
+/// The most [`Link::seal_long`] writes: a frame header and a MESSAGE's name, nonce, MAC and
+/// flags.
+pub const SEAL_START: usize = MAX_HEAD_LEN + OVERHEAD;
+/// Frames whose body is longer than this are best sealed as they go out
+/// ([`Link::seal_long`]): the keystream is made twice, once for the MAC and once for the
+/// ciphertext, but the sender holds none of the frame's ciphertext beyond what the socket
+/// takes next.
+pub const SEAL_WHOLE_MAX: usize = 256 << 10;
 /// The longest handshake command taken: an INITIATE with 4 KiB of metadata (a NULL READY's
 /// limit, `Limits::max_command_size`, by default). Before the client is known, no more is
 /// buffered for it.
@@ -478,6 +486,14 @@ impl Link {
         Ok(shift_under_head(tx, len, true))
     }
 
+    /// Who we are, in the MESSAGEs we send.
+    fn from(&self) -> From {
+        match self.role {
+            Role::Server => From::Server,
+            Role::Client { .. } => From::Client,
+        }
+    }
+
     /// A frame the session sends (`more`, `command`: its flags; its body in `body`'s parts,
     /// one after the other), as a MESSAGE into `out`, which needs [`sealed_len`] bytes; the
     /// bytes written.
@@ -495,10 +511,7 @@ impl Link {
         else {
             return Err(CurveError::NotReady.into());
         };
-        let from = match self.role {
-            Role::Server => From::Server,
-            Role::Client { .. } => From::Client,
-        };
+        let from = self.from();
         let flags = if more { MORE } else { 0 } | if command { COMMAND } else { 0 };
         let boxed = OVERHEAD + body.iter().map(|p| p.len()).sum::<usize>();
         let head = FrameHead {
@@ -514,6 +527,41 @@ impl Link {
         message::write_message(session, from, nonce, flags, body, &mut out[hl..])?;
         self.tx_nonce += 1;
         Ok(hl + boxed)
+    }
+
+    /// As [`Link::seal`], for a frame too long to seal in one buffer: its frame header and
+    /// the start of its MESSAGE (all but the frame's ciphertext, [`SEAL_START`] bytes at
+    /// most) into `out`, the bytes written, and the [`Sealing`] that makes the rest.
+    pub fn seal_long(
+        &mut self,
+        more: bool,
+        command: bool,
+        body: &[&[u8]],
+        out: &mut [u8; SEAL_START],
+    ) -> Result<(usize, Sealing), SessionError> {
+        let Phase::Active {
+            session,
+            owe_ready: false,
+        } = &self.phase
+        else {
+            return Err(CurveError::NotReady.into());
+        };
+        let flags = if more { MORE } else { 0 } | if command { COMMAND } else { 0 };
+        let len = body.iter().map(|p| p.len()).sum::<usize>();
+        let head = FrameHead {
+            more: false,
+            command: false,
+            len: (OVERHEAD + len) as u64,
+        }
+        .encode();
+        let hl = head.as_slice().len();
+        out[..hl].copy_from_slice(head.as_slice());
+        let mut start = [0u8; OVERHEAD];
+        let from = self.from();
+        let sealing = message::begin_message(session, from, self.tx_nonce, flags, body, &mut start);
+        out[hl..hl + OVERHEAD].copy_from_slice(&start);
+        self.tx_nonce += 1;
+        Ok((hl + OVERHEAD, sealing))
     }
 
     /// Take the next unit of what the session sends (its greeting's bytes, dropped, or one

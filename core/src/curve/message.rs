@@ -10,6 +10,7 @@
 //! than the last one taken is a replay or a reordering, and ends the connection.
 
 use super::crypto::{short_nonce, CryptoBox, MAC_LEN};
+use super::salsa::Sealer;
 use super::CurveError;
 
 const NAME: &[u8] = b"\x07MESSAGE";
@@ -61,6 +62,61 @@ pub fn write_message(
     }
     session.seal(&short_nonce(from.prefix(), nonce), &mut out[16..])?;
     Ok(len)
+}
+
+/// A MESSAGE sealed as it goes out, for a frame too long to seal in one buffer: its MAC is
+/// taken first, in a pass of the keystream over the whole frame where it lies
+/// ([`begin_message`]), then its ciphertext is made a piece at a time ([`Sealing::seal_next`])
+/// from the same plaintext, which must not change in between. What it holds is the same
+/// whatever the frame's length: the keystream's state.
+#[derive(Debug)]
+pub struct Sealing {
+    sealer: Sealer,
+    left: usize,
+}
+
+impl Sealing {
+    /// Bytes of the frame not sealed yet.
+    pub fn left(&self) -> usize {
+        self.left
+    }
+
+    /// Seal the next bytes of the frame, from `plain` into `out`, as many as both hold (and
+    /// the frame has left); the count.
+    pub fn seal_next(&mut self, plain: &[u8], out: &mut [u8]) -> usize {
+        let n = plain.len().min(out.len()).min(self.left);
+        out[..n].copy_from_slice(&plain[..n]);
+        self.sealer.xor(&mut out[..n]);
+        self.left -= n;
+        n
+    }
+}
+
+/// The start of a MESSAGE as [`write_message`] makes it (the frame's `body` in `parts`, all of
+/// it) into `out`: its name, nonce, MAC and flags; the frame's ciphertext comes after, from
+/// the [`Sealing`].
+pub fn begin_message(
+    session: &CryptoBox,
+    from: From,
+    nonce: u64,
+    flags: u8,
+    body: &[&[u8]],
+    out: &mut [u8; OVERHEAD],
+) -> Sealing {
+    let full = short_nonce(from.prefix(), nonce);
+    let mut flags = [flags & (MORE | COMMAND)];
+    let plain = core::iter::once(&flags[..]).chain(body.iter().copied());
+    let mac = Sealer::mac(session.key(), &full, plain);
+    out[..NAME.len()].copy_from_slice(NAME);
+    out[8..16].copy_from_slice(&nonce.to_be_bytes());
+    out[16..16 + MAC_LEN].copy_from_slice(&mac);
+    let mut sealer = Sealer::new(session.key(), &full);
+    sealer.xor(&mut flags);
+    out[16 + MAC_LEN] = flags[0];
+    Sealing {
+        sealer,
+        left: body.iter().map(|p| p.len()).sum(),
+    }
 }
 
 /// A MESSAGE, opened.

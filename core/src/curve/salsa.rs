@@ -13,6 +13,7 @@ mod poly;
 mod stream;
 
 pub use poly::poly1305;
+use poly::Poly;
 pub use stream::hsalsa20;
 
 /// Constant-time equality of two MACs.
@@ -71,6 +72,96 @@ fn xor_body(st: &[u32; 16], first: &[u8; 32], body: &mut [u8]) {
     let (head, rest) = body.split_at_mut(body.len().min(32));
     stream::xor_bytes(head, first);
     stream::xor_from(st, 1, rest);
+}
+
+/// A `crypto_secretbox` made in pieces, for a plaintext too long to copy whole: its MAC in a
+/// pass of the keystream over all of it ([`Sealer::mac`]), then its ciphertext a piece at a
+/// time, in order ([`Sealer::xor`]), the same as [`seal`] makes. It holds the keystream's
+/// state and where it is, whatever the length.
+pub struct Sealer {
+    st: [u32; 16],
+    /// The keystream of the body's first 32 bytes (block 0's second half).
+    first: [u8; 32],
+    /// Bytes of the body XORed so far.
+    at: u64,
+}
+
+impl core::fmt::Debug for Sealer {
+    /// Nothing of the keystream.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Sealer {{ at: {} }}", self.at)
+    }
+}
+
+/// Bytes of plaintext [`Sealer::mac`] encrypts at a time, on the stack (a multiple of the
+/// pass of [`stream::xor_from`], 512 bytes).
+const MAC_CHUNK: usize = 2048;
+
+impl Sealer {
+    /// The keystream of `key` and `nonce`, at the body's first byte.
+    pub fn new(key: &[u8; 32], nonce: &[u8; 24]) -> Sealer {
+        let (st, _, first) = start(key, nonce);
+        Sealer { st, first, at: 0 }
+    }
+
+    /// The MAC of the box of `plain` (its pieces, in order), as [`seal`] would put it in the
+    /// box's first 16 bytes; nothing is written.
+    pub fn mac<'a>(
+        key: &[u8; 32],
+        nonce: &[u8; 24],
+        plain: impl Iterator<Item = &'a [u8]>,
+    ) -> [u8; 16] {
+        let (st, otk, first) = start(key, nonce);
+        let mut stream = Sealer { st, first, at: 0 };
+        let mut poly = Poly::new(&otk);
+        // The first chunk takes block 0's 32 bytes more, so that the others start on a
+        // block of their own.
+        let mut chunk = [0u8; MAC_CHUNK + 32];
+        let (mut n, mut size) = (0, MAC_CHUNK + 32);
+        for mut piece in plain {
+            while !piece.is_empty() {
+                let k = (size - n).min(piece.len());
+                chunk[n..n + k].copy_from_slice(&piece[..k]);
+                (n, piece) = (n + k, &piece[k..]);
+                if n == size {
+                    stream.xor(&mut chunk[..n]);
+                    poly.blocks(&chunk[..n]);
+                    (n, size) = (0, MAC_CHUNK);
+                }
+            }
+        }
+        let rest = &mut chunk[..n];
+        stream.xor(rest);
+        let whole = n & !15;
+        poly.blocks(&rest[..whole]);
+        poly.finish(&rest[whole..])
+    }
+
+    /// XOR the next `buf.len()` bytes of the body with the keystream.
+    pub fn xor(&mut self, mut buf: &mut [u8]) {
+        let len = buf.len() as u64;
+        let mut at = self.at;
+        if at < 32 {
+            let from = at as usize;
+            let k = (32 - from).min(buf.len());
+            let (now, later) = buf.split_at_mut(k);
+            stream::xor_bytes(now, &self.first[from..from + k]);
+            (buf, at) = (later, at + k as u64);
+        }
+        if !buf.is_empty() {
+            // Block 1 starts at the body's byte 32.
+            let (block, off) = (1 + (at - 32) / 64, ((at - 32) % 64) as usize);
+            if off == 0 {
+                stream::xor_from(&self.st, block, buf);
+            } else {
+                let k = (64 - off).min(buf.len());
+                let (now, later) = buf.split_at_mut(k);
+                stream::xor_bytes(now, &stream::block(&self.st, block)[off..off + k]);
+                stream::xor_from(&self.st, block + 1, later);
+            }
+        }
+        self.at += len;
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::vec::Vec;
 use super::crypto::{CryptoBox, KeyPair};
 use super::hello::{open_cookie, read_hello, read_welcome, write_hello, HELLO_LEN};
 use super::initiate::{read_initiate, read_ready, Welcomed};
-use super::message::{read_message, write_message, From};
+use super::message::{begin_message, read_message, write_message, From, OVERHEAD};
 
 fn welcomed(client_transient: [u8; 32]) -> Welcomed {
     Welcomed {
@@ -114,5 +114,48 @@ proptest! {
             }
         }
         prop_assert!(!link.can_seal());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A MESSAGE sealed as it goes ([`begin_message`], then [`Sealing::seal_next`] piece by
+    /// piece) is the one [`write_message`] seals whole, byte for byte, wherever the frame's
+    /// body is cut and however the output is handed out.
+    #[test]
+    fn a_message_sealed_in_pieces_is_the_one_sealed_whole(
+        len in 0usize..5000,
+        cuts in proptest::collection::vec(0usize..5000, 0..6),
+        steps in proptest::collection::vec(1usize..700, 1..8),
+        flags in any::<u8>(),
+    ) {
+        let a = KeyPair::from_secret([5; 32]);
+        let b = KeyPair::from_secret([7; 32]);
+        let session = CryptoBox::new(&b.public, a.secret()).unwrap();
+        let body: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let mut at: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
+        at.sort_unstable();
+        let mut parts: Vec<&[u8]> = Vec::new();
+        let mut from = 0;
+        for &c in at.iter().chain(core::iter::once(&len)) {
+            parts.push(&body[from..c]);
+            from = c;
+        }
+        let mut whole = std::vec![0u8; OVERHEAD + len];
+        let n = write_message(&session, From::Server, 9, flags, &parts, &mut whole).unwrap();
+        prop_assert_eq!(n, whole.len());
+
+        let mut start = [0u8; OVERHEAD];
+        let mut sealing = begin_message(&session, From::Server, 9, flags, &parts, &mut start);
+        let mut out = start.to_vec();
+        let (mut done, mut step) = (0, steps.iter().cycle());
+        while sealing.left() > 0 {
+            let mut piece = std::vec![0u8; *step.next().unwrap()];
+            let k = sealing.seal_next(&body[done..], &mut piece);
+            out.extend_from_slice(&piece[..k]);
+            done += k;
+        }
+        prop_assert_eq!(out, whole);
     }
 }

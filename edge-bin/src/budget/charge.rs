@@ -120,6 +120,21 @@ impl Charge {
         true
     }
 
+    /// Let the device's lane go while keeping what it let this buffer hold, counted as held
+    /// bytes ([`Charge::force_to`]): for a buffer whose unit is all here and only waits to be
+    /// copied on into a buffer that needs the lane next (a CURVE MESSAGE, opened, to the
+    /// connection's input). Until it is given back the budget refuses every other take.
+    pub fn lane_to_held(&mut self) {
+        if !self.lane {
+            return;
+        }
+        let held = self.bytes();
+        self.lane = false;
+        self.account.lane_taken.store(false, Relaxed);
+        self.account.gave();
+        self.force_to(held);
+    }
+
     /// The buffer could not grow as it needed, by any of the above: counted, and those waiting
     /// are woken when memory is given back.
     pub fn refused(&self) {

@@ -201,3 +201,28 @@ fn buffers_behind_take_three_quarters_and_the_rest_is_for_those_that_keep_up() {
     b.resize(10_000);
     assert!(!b.is_tight(), "a larger total");
 }
+
+#[test]
+fn a_lane_let_go_as_held_bytes_serves_the_next_buffer_and_is_given_back() {
+    let a = account(100, 1000, 0);
+    let mut cipher = Charge::new(a.clone());
+    assert!(!cipher.grow_to(800) && cipher.take_lane());
+    assert!(cipher.grow_to(800), "within the lane");
+    cipher.lane_to_held();
+    assert!(!cipher.holds_lane());
+    assert_eq!(
+        cipher.bytes(),
+        1000,
+        "what the lane let it hold, still held"
+    );
+    assert_eq!(a.budget().used(), 1000, "counted past the total");
+    let mut input = Charge::new(a.clone());
+    assert!(
+        !input.grow_to(10),
+        "the budget is spent until it is given back"
+    );
+    assert!(input.take_lane(), "the next buffer has the lane");
+    drop(cipher);
+    assert_eq!(a.budget().used(), 0);
+    assert!(a.take_freed() || !a.wanted());
+}

@@ -5,7 +5,7 @@ use zedge_core::device::Kind;
 
 use super::Config;
 use crate::endpoint::{Endpoint, Mode};
-use crate::setup::{kind_name, Bytes, DeviceMemory, Mib, CONNECTION_BYTES, SLOT_BYTES};
+use crate::setup::{kind_name, Bytes, DeviceMemory, Mib, Opt, CONNECTION_BYTES, SLOT_BYTES};
 
 /// What `zedge check-config` prints for a good file.
 pub fn summary(cfg: &Config, file: &str) -> String {
@@ -76,11 +76,19 @@ pub fn summary(cfg: &Config, file: &str) -> String {
             0 => "a stalled one waits forever".to_owned(),
             ms => format!("a stalled one aborts its sender after {ms} ms"),
         };
-        let _ = writeln!(
-            out,
-            "    messages  whole up to {}, cut through above; {stalled}",
-            Bytes(t.store_forward_max as u64)
-        );
+        let _ = if t.store_forward_max as u64 >= t.max_msg_size {
+            let why = match d.input_sized_by() {
+                Opt::MaxMsgSize => " (CURVE frames are sealed whole)",
+                _ => "",
+            };
+            writeln!(out, "    messages  all received whole{why}")
+        } else {
+            writeln!(
+                out,
+                "    messages  whole up to {}, cut through above; {stalled}",
+                Bytes(t.store_forward_max as u64)
+            )
+        };
         let hb = d.device_config().heartbeat;
         let hb = if t.heartbeat_ivl_ms == 0 {
             "off".to_owned()

@@ -5,10 +5,10 @@
 use std::io::{self, IoSlice};
 
 use zedge_core::conn::SessionError;
-use zedge_core::curve::link::{self, Outgoing};
+use zedge_core::curve::link::{self, Outgoing, SEAL_START, SEAL_WHOLE_MAX};
 use zedge_core::wire::frame::{FrameHead, MAX_HEAD_LEN};
 
-use super::{failed, Layer, Secure, IDLE, TX_HIGH};
+use super::{failed, Layer, Secure, FREE, IDLE, TX_HIGH};
 use crate::net::Stream;
 
 impl Secure {
@@ -75,7 +75,12 @@ impl Secure {
         let mut cur = Cursor::new(bufs);
         let mut taken = 0;
         while !cur.is_empty() && !self.starved && self.tx.len() - self.tx_start < TX_HIGH {
-            let n = if !self.staging.is_empty() {
+            let n = if self.sealing.is_some() {
+                match self.seal_more(cur.here()) {
+                    Some(n) => n,
+                    None => break,
+                }
+            } else if !self.staging.is_empty() {
                 match self.stage(cur.here()).map_err(failed)? {
                     Some(n) => n,
                     None => break,
@@ -159,6 +164,9 @@ impl Secure {
         let Some(parts) = cur.parts(hl, end) else {
             return Ok(None);
         };
+        if end - hl > SEAL_WHOLE_MAX {
+            return self.begin_long(head, parts.as_slice()).map(|()| Some(hl));
+        }
         let room = link::sealed_len(end);
         let spare = self.tx.capacity() - self.tx.len();
         if room > spare && !self.may_grow(room - spare, true) {
@@ -187,6 +195,60 @@ impl Secure {
         Ok(Some(end))
     }
 
+    /// Start a frame too long to seal whole ([`SEAL_WHOLE_MAX`]): its MAC, over `body` where
+    /// it lies, and the start of its MESSAGE into `tx`; the body follows as the device's
+    /// output gives it again ([`Secure::seal_more`]).
+    fn begin_long(&mut self, head: FrameHead, body: &[&[u8]]) -> Result<(), SessionError> {
+        let spare = self.tx.capacity() - self.tx.len();
+        if SEAL_START > spare && !self.may_grow(SEAL_START - spare, true) {
+            return Ok(());
+        }
+        let Layer::Curve(link) = &mut self.link else {
+            return Ok(());
+        };
+        let mut start = [0u8; SEAL_START];
+        let (n, sealing) = link.seal_long(head.more, head.command, body, &mut start)?;
+        self.tx.extend_from_slice(&start[..n]);
+        self.sealing = Some(Box::new(sealing));
+        self.settle();
+        Ok(())
+    }
+
+    /// The next piece of a frame being sealed as it goes, from the start of `plain`, into
+    /// `tx` as far as [`TX_HIGH`]: the bytes taken, `None` if `tx` has no room for any. When
+    /// the budget is spent (the message being sealed may hold it) it goes on in the room
+    /// `tx` has and what [`FREE`] leaves, a slow sender rather than a stalled one.
+    fn seal_more(&mut self, plain: &[u8]) -> Option<usize> {
+        let left = self.sealing.as_ref().map_or(0, |s| s.left());
+        let want = plain
+            .len()
+            .min(left)
+            .min(TX_HIGH.saturating_sub(self.tx.len() - self.tx_start));
+        let spare = self.tx.capacity() - self.tx.len();
+        let k = if want <= spare || self.may_grow(want - spare, true) {
+            want
+        } else {
+            let k = want.min(spare + FREE.saturating_sub(self.held()));
+            if k == 0 {
+                return None;
+            }
+            self.starved = false;
+            k
+        };
+        if k > spare {
+            self.tx.reserve_exact(k - spare);
+        }
+        let sealing = self.sealing.as_mut()?;
+        let at = self.tx.len();
+        self.tx.resize(at + k, 0);
+        let n = sealing.seal_next(&plain[..k], &mut self.tx[at..]);
+        if sealing.left() == 0 {
+            self.sealing = None;
+        }
+        self.settle();
+        Some(n)
+    }
+
     /// Write what `tx` holds until the socket is full: whether all of it went.
     pub fn flush(&mut self, sock: &Stream) -> io::Result<bool> {
         while self.owes() {
@@ -200,9 +262,14 @@ impl Secure {
         self.tx.clear();
         self.tx_start = 0;
         self.drained_ms = self.charge.account().now_ms();
-        if self.tx.capacity() > IDLE || self.staging.capacity() > IDLE && self.staging.is_empty() {
-            self.tx = Vec::new();
-            if self.staging.is_empty() {
+        // An idle peer holds no buffer (but one sealing a long frame keeps its room).
+        let tx_idle = self.tx.capacity() > IDLE && self.sealing.is_none();
+        let staging_idle = self.staging.is_empty() && self.staging.capacity() > 0;
+        if tx_idle || staging_idle && self.staging.capacity() > IDLE {
+            if tx_idle {
+                self.tx = Vec::new();
+            }
+            if staging_idle {
                 self.staging = Vec::new();
             }
             self.settle();

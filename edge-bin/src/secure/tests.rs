@@ -178,6 +178,53 @@ fn frames_apart_from_their_headers_are_sealed_where_they_lie() {
 }
 
 #[test]
+fn a_frame_too_long_to_seal_whole_is_sealed_as_it_goes() {
+    let (mut c, mut s) = pair(None);
+    run(&mut c, &mut s, &[]).unwrap();
+    let body: Vec<u8> = (0..zedge_core::curve::link::SEAL_WHOLE_MAX + 100_001)
+        .map(|i| i as u8)
+        .collect();
+    let head = data_head(body.len());
+    let next = vec![7u8; 50];
+    let next_head = data_head(next.len());
+    // Written as a queue gives it, a piece per write as the socket takes it: the sender's
+    // buffer never holds more than TX_HIGH and a write's worth.
+    let mut sent = 0;
+    let pieces: [&[u8]; 4] = [&head, &body, &next_head, &next];
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut most = 0;
+    for _ in 0..10_000 {
+        if sent == total {
+            break;
+        }
+        let mut skip = sent;
+        let rest: Vec<IoSlice<'_>> = pieces
+            .iter()
+            .filter_map(|p| {
+                let r = p.get(skip..).filter(|r| !r.is_empty());
+                skip = skip.saturating_sub(p.len());
+                r.map(IoSlice::new)
+            })
+            .collect();
+        match c.wire().write_vectored(&rest) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+        most = most.max(c.secure.borrow().tx.capacity());
+        s.receive().unwrap();
+    }
+    c.secure.borrow_mut().flush(&c.stream).unwrap();
+    for _ in 0..100 {
+        s.receive().unwrap();
+        c.secure.borrow_mut().flush(&c.stream).unwrap();
+    }
+    assert_eq!(sent, total);
+    assert_eq!(s.frames, [body, next]);
+    assert!(most <= 2 * TX_HIGH, "the sender's buffer grew to {most}");
+}
+
+#[test]
 fn a_client_off_the_list_is_told_400_and_refused() {
     let (mut c, mut s) = pair(Some(AllowList::new()));
     let e = run(&mut c, &mut s, &[]).unwrap_err();

@@ -186,7 +186,7 @@ impl Costliest {
                 ),
                 (Opt::MaxSubscriptions, t.max_subscriptions, dm.subscriptions),
                 (
-                    Opt::StoreForwardMax,
+                    d.input_sized_by(),
                     t.store_forward_max,
                     dm.input.saturating_add(dm.kept),
                 ),

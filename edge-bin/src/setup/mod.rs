@@ -109,6 +109,15 @@ impl Default for Tuning {
     }
 }
 
+/// Whether a device of `kind` with CURVE on `sides` sends data to CURVE peers: those of its
+/// backend (a forwarder's subscribers, a streamer's workers), and a queue's either side.
+pub fn sends_sealed(kind: Kind, sides: curve::Sides) -> bool {
+    match kind {
+        Kind::Queue => sides.frontend || sides.backend,
+        Kind::Forwarder { .. } | Kind::Streamer => sides.backend,
+    }
+}
+
 /// One device to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceSetup {
@@ -173,6 +182,15 @@ impl DeviceSetup {
     /// [`DeviceConfig::subscription_bytes`].
     pub fn subscription_bytes(&self) -> usize {
         self.device_config().subscription_bytes()
+    }
+
+    /// The setting that sizes its input buffer: `store_forward_max`, or `max_msg_size` when
+    /// the device sends to CURVE peers (and so stores every message whole).
+    pub fn input_sized_by(&self) -> Opt {
+        match &self.curve {
+            Some(c) if sends_sealed(self.kind, c.sides) => Opt::MaxMsgSize,
+            _ => Opt::StoreForwardMax,
+        }
     }
 
     /// Bytes of the input buffer: a whole message of [`Tuning::store_forward_max`] bytes and

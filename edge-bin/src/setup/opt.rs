@@ -304,6 +304,8 @@ pub enum Problem {
     AboveTotal { total: Opt, value: u64 },
     /// A heartbeat timeout, with heartbeats off.
     NoHeartbeat,
+    /// `store_forward_max` below `max_msg_size` on a device that sends to CURVE peers.
+    BelowCurve { max_msg_size: u64 },
 }
 
 impl fmt::Display for SettingError {
@@ -341,6 +343,14 @@ impl fmt::Display for SettingError {
                 f,
                 "only applies with heartbeats on; set {} too",
                 Opt::HeartbeatIvl.spelled(at)
+            ),
+            Problem::BelowCurve { max_msg_size } => write!(
+                f,
+                "must be at least {} ({max_msg_size}) on a device that sends to CURVE peers: a \
+                 CURVE frame is sealed whole, so its messages are stored whole; raise it, \
+                 lower {}, or leave it out",
+                Opt::MaxMsgSize.spelled(at),
+                Opt::MaxMsgSize.spelled(at)
             ),
         }
     }

@@ -89,6 +89,7 @@ impl Written {
         }
         self.check_together(&mut t)?;
         let curve = self.curve.build()?;
+        self.stored_whole_for_curve(&mut t, curve.as_ref())?;
         let binds = self
             .frontends
             .iter()
@@ -148,6 +149,37 @@ impl Written {
             }
         }
         Ok(())
+    }
+
+    /// A device that sends data to CURVE peers stores every message whole: a CURVE frame is
+    /// sealed whole (its MAC covers all of it), so a frame cut through would be copied whole
+    /// for each CURVE peer it goes to. `store_forward_max` follows `max_msg_size` up; one
+    /// written below it is refused.
+    fn stored_whole_for_curve(
+        &self,
+        t: &mut Tuning,
+        curve: Option<&super::CurveSetup>,
+    ) -> Result<(), SettingError> {
+        let Some(sides) = curve.map(|c| c.sides) else {
+            return Ok(());
+        };
+        let whole = to_usize(t.max_msg_size);
+        if !super::sends_sealed(self.kind, sides) || t.store_forward_max >= whole {
+            return Ok(());
+        }
+        match self.given(Opt::StoreForwardMax) {
+            Some(at) => Err(SettingError::Option {
+                opt: Opt::StoreForwardMax,
+                at: at.clone(),
+                problem: Problem::BelowCurve {
+                    max_msg_size: t.max_msg_size,
+                },
+            }),
+            None => {
+                t.store_forward_max = whole;
+                Ok(())
+            }
+        }
     }
 }
 

@@ -12,6 +12,39 @@ pub fn poly1305(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
     }
 }
 
+/// Poly1305 of a message given in pieces ([`Poly::blocks`], whole 16-byte blocks, then
+/// [`Poly::finish`] with what is left), in the limbs that suit the core.
+#[cfg(target_pointer_width = "64")]
+pub type Poly = P64;
+/// As on a 64-bit core, in 26-bit limbs.
+#[cfg(not(target_pointer_width = "64"))]
+pub type Poly = P32;
+
+/// [`poly1305`] in 44-bit limbs, at once.
+pub(super) fn poly1305_64(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
+    let whole = msg.len() & !15;
+    let mut p = P64::new(key);
+    p.blocks(&msg[..whole]);
+    p.finish(&msg[whole..])
+}
+
+/// [`poly1305`] in 26-bit limbs, at once.
+pub(super) fn poly1305_32(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
+    let whole = msg.len() & !15;
+    let mut p = P32::new(key);
+    p.blocks(&msg[..whole]);
+    p.finish(&msg[whole..])
+}
+
+/// A message's last bytes (fewer than 16, at least one) as a block: a 1 after them, no high
+/// bit.
+fn last_block(tail: &[u8]) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..tail.len()].copy_from_slice(tail);
+    b[tail.len()] = 1;
+    b
+}
+
 const M44: u64 = 0xfff_ffff_ffff;
 const M42: u64 = 0x3ff_ffff_ffff;
 /// 2^128 in the top limb: the bit after a whole block.
@@ -94,114 +127,155 @@ fn add3(a: [u128; 3], b: [u128; 3]) -> [u128; 3] {
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
 }
 
-/// [`poly1305`] in three limbs of 44, 44 and 42 bits: h = (h + m1) r^4 + m2 r^3 + m3 r^2 + m4 r
+/// [`Poly`] in three limbs of 44, 44 and 42 bits: h = (h + m1) r^4 + m2 r^3 + m3 r^2 + m4 r
 /// over each 64 bytes, then h = (h + m) r a block at a time.
-pub(super) fn poly1305_64(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
-    let (t0, t1) = (le64(&key[0..]), le64(&key[8..]));
-    let r = [
-        t0 & 0xffc_0fff_ffff,
-        ((t0 >> 44) | (t1 << 20)) & 0xfff_ffc0_ffff,
-        (t1 >> 24) & 0x00f_ffff_fc0f,
-    ];
-    let r1 = Mul::new(r);
-    let mut h = [0u64; 3];
-    let mut quads = msg.chunks_exact(64);
-    if msg.len() >= 64 {
+pub struct P64 {
+    r1: Mul,
+    r2: Mul,
+    r3: Mul,
+    r4: Mul,
+    h: [u64; 3],
+    /// The key's second half, added at the end.
+    s: [u8; 16],
+}
+
+impl P64 {
+    pub fn new(key: &[u8; 32]) -> P64 {
+        let (t0, t1) = (le64(&key[0..]), le64(&key[8..]));
+        let r = [
+            t0 & 0xffc_0fff_ffff,
+            ((t0 >> 44) | (t1 << 20)) & 0xfff_ffc0_ffff,
+            (t1 >> 24) & 0x00f_ffff_fc0f,
+        ];
+        let r1 = Mul::new(r);
         let r2 = Mul::new(carry(mul(r, &r1)));
         let r3 = Mul::new(carry(mul(r2.r, &r1)));
         let r4 = Mul::new(carry(mul(r3.r, &r1)));
+        let mut s = [0u8; 16];
+        s.copy_from_slice(&key[16..]);
+        P64 {
+            r1,
+            r2,
+            r3,
+            r4,
+            h: [0; 3],
+            s,
+        }
+    }
+
+    /// Take `msg`'s whole 16-byte blocks (a length that is not a multiple of 16 leaves its
+    /// last bytes out: give them to [`P64::finish`]).
+    pub fn blocks(&mut self, msg: &[u8]) {
+        let (r1, mut h) = (self.r1, self.h);
+        let mut quads = msg.chunks_exact(64);
         for q in &mut quads {
-            let a = mul(add(h, limbs(q, HIBIT)), &r4);
-            let b = mul(limbs(&q[16..], HIBIT), &r3);
-            let c = mul(limbs(&q[32..], HIBIT), &r2);
+            let a = mul(add(h, limbs(q, HIBIT)), &self.r4);
+            let b = mul(limbs(&q[16..], HIBIT), &self.r3);
+            let c = mul(limbs(&q[32..], HIBIT), &self.r2);
             let d = mul(limbs(&q[48..], HIBIT), &r1);
             h = carry(add3(add3(a, b), add3(c, d)));
         }
+        for m in quads.remainder().chunks_exact(16) {
+            h = carry(mul(add(h, limbs(m, HIBIT)), &r1));
+        }
+        self.h = h;
     }
-    let rest = quads.remainder();
-    let mut blocks = rest.chunks_exact(16);
-    for m in &mut blocks {
-        h = carry(mul(add(h, limbs(m, HIBIT)), &r1));
+
+    /// The MAC, once the message's last bytes (fewer than 16) are in.
+    pub fn finish(self, tail: &[u8]) -> [u8; 16] {
+        let mut h = self.h;
+        if !tail.is_empty() {
+            h = carry(mul(add(h, limbs(&last_block(tail), 0)), &self.r1));
+        }
+        let [mut h0, mut h1, mut h2] = h;
+        let mut c = h1 >> 44;
+        h1 &= M44;
+        h2 += c;
+        c = h2 >> 42;
+        h2 &= M42;
+        h0 += c * 5;
+        c = h0 >> 44;
+        h0 &= M44;
+        h1 += c;
+        c = h1 >> 44;
+        h1 &= M44;
+        h2 += c;
+        c = h2 >> 42;
+        h2 &= M42;
+        h0 += c * 5;
+        c = h0 >> 44;
+        h0 &= M44;
+        h1 += c;
+        // g = h + 5 - 2^130; take it if it did not go negative (constant time).
+        let mut g0 = h0 + 5;
+        c = g0 >> 44;
+        g0 &= M44;
+        let mut g1 = h1 + c;
+        c = g1 >> 44;
+        g1 &= M44;
+        let mut g2 = (h2 + c).wrapping_sub(1 << 42);
+        let take = (g2 >> 63).wrapping_sub(1);
+        g0 &= take;
+        g1 &= take;
+        g2 &= take;
+        let keep = !take;
+        h0 = (h0 & keep) | g0;
+        h1 = (h1 & keep) | g1;
+        h2 = (h2 & keep) | g2;
+        let (t0, t1) = (le64(&self.s), le64(&self.s[8..]));
+        h0 += t0 & M44;
+        c = h0 >> 44;
+        h0 &= M44;
+        h1 += (((t0 >> 44) | (t1 << 20)) & M44) + c;
+        c = h1 >> 44;
+        h1 &= M44;
+        h2 += ((t1 >> 24) & M42) + c;
+        h2 &= M42;
+        let lo = h0 | (h1 << 44);
+        let hi = (h1 >> 20) | (h2 << 24);
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&lo.to_le_bytes());
+        out[8..].copy_from_slice(&hi.to_le_bytes());
+        out
     }
-    let tail = blocks.remainder();
-    if !tail.is_empty() {
-        let mut b = [0u8; 16];
-        b[..tail.len()].copy_from_slice(tail);
-        b[tail.len()] = 1;
-        h = carry(mul(add(h, limbs(&b, 0)), &r1));
-    }
-    let [mut h0, mut h1, mut h2] = h;
-    let mut c = h1 >> 44;
-    h1 &= M44;
-    h2 += c;
-    c = h2 >> 42;
-    h2 &= M42;
-    h0 += c * 5;
-    c = h0 >> 44;
-    h0 &= M44;
-    h1 += c;
-    c = h1 >> 44;
-    h1 &= M44;
-    h2 += c;
-    c = h2 >> 42;
-    h2 &= M42;
-    h0 += c * 5;
-    c = h0 >> 44;
-    h0 &= M44;
-    h1 += c;
-    // g = h + 5 - 2^130; take it if it did not go negative (constant time).
-    let mut g0 = h0 + 5;
-    c = g0 >> 44;
-    g0 &= M44;
-    let mut g1 = h1 + c;
-    c = g1 >> 44;
-    g1 &= M44;
-    let mut g2 = (h2 + c).wrapping_sub(1 << 42);
-    let take = (g2 >> 63).wrapping_sub(1);
-    g0 &= take;
-    g1 &= take;
-    g2 &= take;
-    let keep = !take;
-    h0 = (h0 & keep) | g0;
-    h1 = (h1 & keep) | g1;
-    h2 = (h2 & keep) | g2;
-    let (t0, t1) = (le64(&key[16..]), le64(&key[24..]));
-    h0 += t0 & M44;
-    c = h0 >> 44;
-    h0 &= M44;
-    h1 += (((t0 >> 44) | (t1 << 20)) & M44) + c;
-    c = h1 >> 44;
-    h1 &= M44;
-    h2 += ((t1 >> 24) & M42) + c;
-    h2 &= M42;
-    let lo = h0 | (h1 << 44);
-    let hi = (h1 >> 20) | (h2 << 24);
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&lo.to_le_bytes());
-    out[8..].copy_from_slice(&hi.to_le_bytes());
-    out
 }
 
-/// [`poly1305`] in five 26-bit limbs with 64-bit products ("poly1305-donna-32"): no u128, so
-/// as quick on 32-bit cores.
-pub(super) fn poly1305_32(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
-    let le = |i: usize| super::stream::word(key, i);
-    let r0 = le(0) & 0x3ff_ffff;
-    let r1 = (le(0) >> 26 | le(1) << 6) & 0x3ff_ff03;
-    let r2 = (le(1) >> 20 | le(2) << 12) & 0x3ff_c0ff;
-    let r3 = (le(2) >> 14 | le(3) << 18) & 0x3f0_3fff;
-    let r4 = (le(3) >> 8) & 0x00f_ffff;
-    let (r0, r1, r2, r3, r4) = (
-        u64::from(r0),
-        u64::from(r1),
-        u64::from(r2),
-        u64::from(r3),
-        u64::from(r4),
-    );
-    let (s1, s2, s3, s4) = (r1 * 5, r2 * 5, r3 * 5, r4 * 5);
-    let (mut h0, mut h1, mut h2, mut h3, mut h4) = (0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut block = |m: &[u8; 16], hibit: u64| {
+/// [`Poly`] in five 26-bit limbs with 64-bit products ("poly1305-donna-32"): no u128, so as
+/// quick on 32-bit cores.
+pub struct P32 {
+    r: [u64; 5],
+    /// r1 to r4 times 5.
+    s: [u64; 4],
+    h: [u64; 5],
+    /// The key's second half, added at the end.
+    pad: [u8; 16],
+}
+
+impl P32 {
+    pub fn new(key: &[u8; 32]) -> P32 {
+        let le = |i: usize| u64::from(super::stream::word(key, i));
+        let r = [
+            le(0) & 0x3ff_ffff,
+            (le(0) >> 26 | le(1) << 6) & 0x3ff_ff03,
+            (le(1) >> 20 | le(2) << 12) & 0x3ff_c0ff,
+            (le(2) >> 14 | le(3) << 18) & 0x3f0_3fff,
+            (le(3) >> 8) & 0x00f_ffff,
+        ];
+        let mut pad = [0u8; 16];
+        pad.copy_from_slice(&key[16..]);
+        P32 {
+            r,
+            s: [r[1] * 5, r[2] * 5, r[3] * 5, r[4] * 5],
+            h: [0; 5],
+            pad,
+        }
+    }
+
+    fn block(&mut self, m: &[u8], hibit: u64) {
         let w = |i: usize| u64::from(super::stream::word(m, i));
+        let [r0, r1, r2, r3, r4] = self.r;
+        let [s1, s2, s3, s4] = self.s;
+        let [mut h0, mut h1, mut h2, mut h3, mut h4] = self.h;
         h0 += w(0) & 0x3ff_ffff;
         h1 += (w(0) >> 26 | w(1) << 6) & 0x3ff_ffff;
         h2 += (w(1) >> 20 | w(2) << 12) & 0x3ff_ffff;
@@ -230,70 +304,74 @@ pub(super) fn poly1305_32(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
         c = h0 >> 26;
         h0 &= 0x3ff_ffff;
         h1 += c;
-    };
-    let mut chunks = msg.chunks_exact(16);
-    for m in &mut chunks {
-        let mut b = [0u8; 16];
-        b.copy_from_slice(m);
-        block(&b, 1 << 24);
+        self.h = [h0, h1, h2, h3, h4];
     }
-    let tail = chunks.remainder();
-    if !tail.is_empty() {
-        let mut b = [0u8; 16];
-        b[..tail.len()].copy_from_slice(tail);
-        b[tail.len()] = 1;
-        block(&b, 0);
+
+    /// As [`P64::blocks`].
+    pub fn blocks(&mut self, msg: &[u8]) {
+        for m in msg.chunks_exact(16) {
+            self.block(m, 1 << 24);
+        }
     }
-    // Full carry, then h mod 2^130 - 5.
-    let mut c = h1 >> 26;
-    h1 &= 0x3ff_ffff;
-    h2 += c;
-    c = h2 >> 26;
-    h2 &= 0x3ff_ffff;
-    h3 += c;
-    c = h3 >> 26;
-    h3 &= 0x3ff_ffff;
-    h4 += c;
-    c = h4 >> 26;
-    h4 &= 0x3ff_ffff;
-    h0 += c * 5;
-    c = h0 >> 26;
-    h0 &= 0x3ff_ffff;
-    h1 += c;
-    // g = h + 5 - 2^130; take it if it did not go negative (constant time).
-    let mut g0 = h0 + 5;
-    c = g0 >> 26;
-    g0 &= 0x3ff_ffff;
-    let mut g1 = h1 + c;
-    c = g1 >> 26;
-    g1 &= 0x3ff_ffff;
-    let mut g2 = h2 + c;
-    c = g2 >> 26;
-    g2 &= 0x3ff_ffff;
-    let mut g3 = h3 + c;
-    c = g3 >> 26;
-    g3 &= 0x3ff_ffff;
-    let g4 = (h4 + c).wrapping_sub(1 << 26);
-    let mask = (g4 >> 63).wrapping_sub(1); // all ones if g4 did not borrow
-    let keep = !mask;
-    h0 = (h0 & keep) | (g0 & mask);
-    h1 = (h1 & keep) | (g1 & mask);
-    h2 = (h2 & keep) | (g2 & mask);
-    h3 = (h3 & keep) | (g3 & mask);
-    h4 = (h4 & keep) | (g4 & mask & 0x3ff_ffff);
-    // h as 128 bits, plus s.
-    let h0_ = (h0 | h1 << 26) & 0xffff_ffff;
-    let h1_ = (h1 >> 6 | h2 << 20) & 0xffff_ffff;
-    let h2_ = (h2 >> 12 | h3 << 14) & 0xffff_ffff;
-    let h3_ = (h3 >> 18 | h4 << 8) & 0xffff_ffff;
-    let mut f = h0_ + u64::from(le(4));
-    let mut out = [0u8; 16];
-    out[0..4].copy_from_slice(&(f as u32).to_le_bytes());
-    f = h1_ + u64::from(le(5)) + (f >> 32);
-    out[4..8].copy_from_slice(&(f as u32).to_le_bytes());
-    f = h2_ + u64::from(le(6)) + (f >> 32);
-    out[8..12].copy_from_slice(&(f as u32).to_le_bytes());
-    f = h3_ + u64::from(le(7)) + (f >> 32);
-    out[12..16].copy_from_slice(&(f as u32).to_le_bytes());
-    out
+
+    /// As [`P64::finish`].
+    pub fn finish(mut self, tail: &[u8]) -> [u8; 16] {
+        if !tail.is_empty() {
+            self.block(&last_block(tail), 0);
+        }
+        let le = |i: usize| super::stream::word(&self.pad, i);
+        let [mut h0, mut h1, mut h2, mut h3, mut h4] = self.h;
+        // Full carry, then h mod 2^130 - 5.
+        let mut c = h1 >> 26;
+        h1 &= 0x3ff_ffff;
+        h2 += c;
+        c = h2 >> 26;
+        h2 &= 0x3ff_ffff;
+        h3 += c;
+        c = h3 >> 26;
+        h3 &= 0x3ff_ffff;
+        h4 += c;
+        c = h4 >> 26;
+        h4 &= 0x3ff_ffff;
+        h0 += c * 5;
+        c = h0 >> 26;
+        h0 &= 0x3ff_ffff;
+        h1 += c;
+        // g = h + 5 - 2^130; take it if it did not go negative (constant time).
+        let mut g0 = h0 + 5;
+        c = g0 >> 26;
+        g0 &= 0x3ff_ffff;
+        let mut g1 = h1 + c;
+        c = g1 >> 26;
+        g1 &= 0x3ff_ffff;
+        let mut g2 = h2 + c;
+        c = g2 >> 26;
+        g2 &= 0x3ff_ffff;
+        let mut g3 = h3 + c;
+        c = g3 >> 26;
+        g3 &= 0x3ff_ffff;
+        let g4 = (h4 + c).wrapping_sub(1 << 26);
+        let mask = (g4 >> 63).wrapping_sub(1); // all ones if g4 did not borrow
+        let keep = !mask;
+        h0 = (h0 & keep) | (g0 & mask);
+        h1 = (h1 & keep) | (g1 & mask);
+        h2 = (h2 & keep) | (g2 & mask);
+        h3 = (h3 & keep) | (g3 & mask);
+        h4 = (h4 & keep) | (g4 & mask & 0x3ff_ffff);
+        // h as 128 bits, plus s.
+        let h0_ = (h0 | h1 << 26) & 0xffff_ffff;
+        let h1_ = (h1 >> 6 | h2 << 20) & 0xffff_ffff;
+        let h2_ = (h2 >> 12 | h3 << 14) & 0xffff_ffff;
+        let h3_ = (h3 >> 18 | h4 << 8) & 0xffff_ffff;
+        let mut f = h0_ + u64::from(le(0));
+        let mut out = [0u8; 16];
+        out[0..4].copy_from_slice(&(f as u32).to_le_bytes());
+        f = h1_ + u64::from(le(1)) + (f >> 32);
+        out[4..8].copy_from_slice(&(f as u32).to_le_bytes());
+        f = h2_ + u64::from(le(2)) + (f >> 32);
+        out[8..12].copy_from_slice(&(f as u32).to_le_bytes());
+        f = h3_ + u64::from(le(3)) + (f >> 32);
+        out[12..16].copy_from_slice(&(f as u32).to_le_bytes());
+        out
+    }
 }

@@ -1,0 +1,146 @@
+//! CURVE with large messages under `memory_max`: each CURVE peer needs its own ciphertext, so
+//! a device that sealed a whole large frame per subscriber would need the message's size per
+//! peer, beyond what its queues hold. Frames over `SEAL_WHOLE_MAX` are sealed as they go out
+//! instead (a device that sends to CURVE peers stores its messages whole), so every
+//! subscriber that reads gets every message whether or not others stopped reading, and the
+//! broker stays within its memory.
+
+use std::time::Duration;
+
+use zedge_tests::broker::Broker;
+use zedge_tests::curve::{script, Keys};
+use zedge_tests::systemd::zedge;
+use zedge_tests::PyPeer;
+
+/// argv: keys, frontend, backend, readers, non-readers, message bytes, messages. `readers`
+/// CURVE subscribers read every message, in order; `non-readers` subscribe and never read.
+const FAN_OUT: &str = r#"
+fe, be = sys.argv[2:4]
+readers, idle, size, count = map(int, sys.argv[4:8])
+subs = [curve(zmq.SUB, be, RCVHWM=0) for _ in range(readers)]
+stuck = [curve(zmq.SUB, be, RCVHWM=1, RCVBUF=4096) for _ in range(idle)]
+for s in subs + stuck:
+    s.subscribe(b"")
+pub = curve(zmq.PUB, fe, SNDHWM=0)
+time.sleep(1.5)
+got = [0] * readers
+def read(i, s):
+    s.setsockopt(zmq.RCVTIMEO, 30000)
+    for k in range(count):
+        m = s.recv()
+        assert len(m) == size and m[:8] == b"%08d" % k, (i, k, len(m), m[:8])
+        got[i] += 1
+threads = [threading.Thread(target=read, args=(i, s), daemon=True) for i, s in enumerate(subs)]
+for t in threads:
+    t.start()
+start = time.monotonic()
+for k in range(count):
+    pub.send(b"%08d" % k + b"q" * (size - 8))
+    time.sleep(0.2)
+for t in threads:
+    t.join(90)
+print("OK" if got == [count] * readers else "SHORT", got, "in %.1f s" % (time.monotonic() - start))
+"#;
+
+/// The broker's peak resident memory (`VmHWM`), in MiB.
+fn peak_mib(broker: &Broker) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", broker.pid()))
+        .expect("read the broker's status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmHWM line");
+    kib >> 10
+}
+
+/// A CURVE forwarder under `memory_max`, `readers` and `idle` subscribers, `count` messages
+/// of `size` bytes: every reader gets all of them and the broker's peak memory stays near
+/// `memory_max` (its fixed costs and the allocator's slack on top).
+fn fan_out(memory_max: u64, max_msg: &str, readers: usize, idle: usize, size: usize, count: usize) {
+    let keys = Keys::generate();
+    let mem = format!("{memory_max}M");
+    let mut broker = Broker::start(
+        "forwarder",
+        &[
+            "--curve-secret",
+            &keys.arg("srv_secret"),
+            "--memory-max",
+            &mem,
+            "--max-msg-size",
+            max_msg,
+        ],
+    );
+    let argv = [
+        keys.arg(""),
+        broker.frontend().into(),
+        broker.backend().into(),
+        readers.to_string(),
+        idle.to_string(),
+        size.to_string(),
+        count.to_string(),
+    ];
+    let out = PyPeer::spawn("fan-out", &script(FAN_OUT), &argv, Duration::from_secs(150)).finish();
+    broker.assert_running();
+    assert!(out.contains("OK"), "{out}\n{}", broker.stderr());
+    let peak = peak_mib(&broker);
+    assert!(
+        peak <= memory_max + 24,
+        "peak {peak} MiB over memory_max {memory_max}M"
+    );
+}
+
+/// Each subscriber's queue holds the message it has not all read: 8 of 8 MiB, and the
+/// publisher's 8 MiB, fit the budget 128 MiB leaves.
+#[test]
+fn eight_curve_readers_of_8_mib_messages_get_all_of_them() {
+    fan_out(128, "10M", 8, 0, 8 << 20, 6);
+}
+
+#[test]
+fn a_curve_reader_gets_every_1_mib_message_beside_twenty_that_never_read() {
+    fan_out(48, "4M", 1, 20, 1 << 20, 60);
+}
+
+/// `zedge check-config` on a config of one forwarder with CURVE on `sides`, and `extra`
+/// lines: its status and what it printed.
+fn check_config(keys: &Keys, sides: &str, extra: &str) -> (bool, String) {
+    let path = keys.path("zedge.toml");
+    let config = format!(
+        "[[device]]\nname = \"f\"\nkind = \"forwarder\"\nfrontend = [\"tcp://127.0.0.1:1\"]\n\
+         backend = [\"tcp://127.0.0.1:2\"]\ncurve_secret = {:?}\ncurve_sides = \"{sides}\"\n\
+         max_msg_size = \"8M\"\n{extra}",
+        keys.arg("srv_secret")
+    );
+    std::fs::write(&path, config).expect("write the config");
+    let out = zedge(&["check-config", &path.display().to_string()]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// Sending to CURVE peers stores messages whole, `store_forward_max` following
+/// `max_msg_size`; one written below it is refused, saying why; with CURVE on the publishers'
+/// side only, large messages are still cut through.
+#[test]
+fn a_device_that_sends_to_curve_peers_stores_its_messages_whole() {
+    let keys = Keys::generate();
+    let (ok, text) = check_config(&keys, "both", "");
+    assert!(ok, "{text}");
+    assert!(text.contains("messages  all received whole (CURVE frames are sealed whole)"));
+    assert!(text.contains("8.01 MiB input"), "{text}");
+
+    let (ok, text) = check_config(&keys, "backend", "store_forward_max = \"1M\"\n");
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("key \"store_forward_max\": must be at least max_msg_size (8388608) on a device that sends to CURVE peers"),
+        "{text}"
+    );
+
+    let (ok, text) = check_config(&keys, "frontend", "");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("whole up to 1 MiB, cut through above"),
+        "{text}"
+    );
+}
