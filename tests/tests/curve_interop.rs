@@ -15,7 +15,7 @@ use zedge_core::curve::hello::{
 use zedge_core::curve::initiate::{
     read_initiate, read_ready, write_initiate, write_ready, ClientKeys, Welcomed, INITIATE_MIN,
 };
-use zedge_core::curve::message::{read_message, write_message, From, OVERHEAD};
+use zedge_core::curve::message::{read_message, write_message, From, Keys, OVERHEAD};
 use zedge_core::wire::frame::FrameHead;
 use zedge_core::wire::metadata::Properties;
 use zedge_core::wire::z85::decode_key;
@@ -144,11 +144,20 @@ fn a_libzmq_curve_client_completes_the_handshake_with_zedge_s_commands_and_talks
     // MESSAGE as a final data frame (its MORE and COMMAND bits are inside the box).
     let (head, mut msg) = read_frame(&mut s);
     assert!(!head.command && !head.more, "{head:?}");
-    let opened = read_message(&mut msg, &session, From::Client, last_in).expect("a MESSAGE");
+    let opened =
+        read_message(&mut msg, &Keys::new(&session), From::Client, last_in).expect("a MESSAGE");
     assert_eq!((opened.flags, opened.body), (0, &b"hello"[..]));
 
     let mut out = [0u8; 64];
-    let n = write_message(&session, From::Server, 2, 0, &[b"world"], &mut out).unwrap();
+    let n = write_message(
+        &Keys::new(&session),
+        From::Server,
+        2,
+        0,
+        &[b"world"],
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(n, OVERHEAD + 5);
     write_data(&mut s, &out[..n]);
     let printed = client.finish();
@@ -221,10 +230,19 @@ fn zedge_s_client_commands_complete_the_handshake_with_a_libzmq_curve_server() {
     );
 
     let mut out = [0u8; 64];
-    let n = write_message(&session, From::Client, 3, 0, &[b"hello"], &mut out).unwrap();
+    let n = write_message(
+        &Keys::new(&session),
+        From::Client,
+        3,
+        0,
+        &[b"hello"],
+        &mut out,
+    )
+    .unwrap();
     write_data(&mut s, &out[..n]);
     let (_, mut answer) = read_frame(&mut s);
-    let opened = read_message(&mut answer, &session, From::Server, ready_nonce).expect("a MESSAGE");
+    let opened = read_message(&mut answer, &Keys::new(&session), From::Server, ready_nonce)
+        .expect("a MESSAGE");
     assert_eq!((opened.flags, opened.body), (0, &b"world"[..]));
     let printed = server_proc.finish();
     assert!(printed.contains("GOT hello"), "{printed}");

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use zedge_core::curve::crypto::{CryptoBox, KeyPair};
 use zedge_core::curve::hello::{open_cookie, read_hello, read_welcome, COOKIE_LEN};
 use zedge_core::curve::initiate::{read_initiate, read_ready, Welcomed};
-use zedge_core::curve::message::{read_message, From};
+use zedge_core::curve::message::{read_message, From, Keys};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else {
@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
         }
         4 => {
             let session = CryptoBox::new(&server.public, client_t.secret()).unwrap();
-            assert!(read_message(&mut cmd, &session, From::Server, 0).is_err());
+            assert!(read_message(&mut cmd, &Keys::new(&session), From::Server, 0).is_err());
         }
         _ => {
             if let Ok(cookie) = <[u8; COOKIE_LEN]>::try_from(body) {

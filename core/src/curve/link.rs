@@ -30,7 +30,7 @@ use core::ops::Range;
 use super::crypto::{CryptoBox, KeyPair, KEY_LEN};
 use super::hello::{self, Welcome, WelcomeRandom, HELLO_LEN, WELCOME_LEN};
 use super::initiate::{self, ClientKeys, Welcomed};
-use super::message::{self, From, Sealing, COMMAND, MORE, OVERHEAD};
+use super::message::{self, From, Keys, Sealing, COMMAND, MORE, OVERHEAD};
 use super::CurveError;
 use crate::conn::layer::next_unit;
 pub use crate::conn::layer::{Opened, Outgoing, Step};
@@ -103,6 +103,8 @@ enum Phase {
     /// Handshake done. A server owes its READY until the session's metadata is known.
     Active {
         session: CryptoBox,
+        /// The MESSAGE subkeys of `session`.
+        keys: Keys,
         owe_ready: bool,
     },
     Failed,
@@ -320,6 +322,7 @@ impl Link {
                 self.rx_nonce = opened.nonce;
                 let md_len = opened.metadata.len();
                 self.phase = Phase::Active {
+                    keys: Keys::new(&opened.session),
                     session: opened.session,
                     owe_ready: true,
                 };
@@ -347,17 +350,18 @@ impl Link {
                     return Err(SessionError::Closed);
                 };
                 self.phase = Phase::Active {
+                    keys: Keys::new(&session),
                     session,
                     owe_ready: false,
                 };
                 taken(ready_in_place(input, end - md_len, end), 0)
             }
-            Phase::Active { session, .. } => {
+            Phase::Active { keys, .. } => {
                 let from = match self.role {
                     Role::Server => From::Client,
                     Role::Client { .. } => From::Server,
                 };
-                let opened = message::read_message(body, session, from, self.rx_nonce)?;
+                let opened = message::read_message(body, keys, from, self.rx_nonce)?;
                 self.rx_nonce = opened.nonce;
                 let frame = FrameHead {
                     more: opened.flags & MORE != 0,
@@ -463,9 +467,10 @@ impl Link {
             Phase::Active {
                 session,
                 owe_ready: true,
+                ..
             } => {
                 let len = initiate::write_ready(session, self.tx_nonce, metadata, body)?;
-                let Phase::Active { session, .. } =
+                let Phase::Active { session, keys, .. } =
                     core::mem::replace(&mut self.phase, Phase::Failed)
                 else {
                     return Err(SessionError::Closed);
@@ -474,6 +479,7 @@ impl Link {
                     len,
                     Phase::Active {
                         session,
+                        keys,
                         owe_ready: false,
                     },
                 )
@@ -505,8 +511,9 @@ impl Link {
         out: &mut [u8],
     ) -> Result<usize, SessionError> {
         let Phase::Active {
-            session,
+            keys,
             owe_ready: false,
+            ..
         } = &self.phase
         else {
             return Err(CurveError::NotReady.into());
@@ -524,7 +531,7 @@ impl Link {
         let out = out.get_mut(..hl + boxed).ok_or(CurveError::Malformed)?;
         out[..hl].copy_from_slice(head.as_slice());
         let nonce = self.tx_nonce;
-        message::write_message(session, from, nonce, flags, body, &mut out[hl..])?;
+        message::write_message(keys, from, nonce, flags, body, &mut out[hl..])?;
         self.tx_nonce += 1;
         Ok(hl + boxed)
     }
@@ -540,8 +547,9 @@ impl Link {
         out: &mut [u8; SEAL_START],
     ) -> Result<(usize, Sealing), SessionError> {
         let Phase::Active {
-            session,
+            keys,
             owe_ready: false,
+            ..
         } = &self.phase
         else {
             return Err(CurveError::NotReady.into());
@@ -558,7 +566,7 @@ impl Link {
         out[..hl].copy_from_slice(head.as_slice());
         let mut start = [0u8; OVERHEAD];
         let from = self.from();
-        let sealing = message::begin_message(session, from, self.tx_nonce, flags, body, &mut start);
+        let sealing = message::begin_message(keys, from, self.tx_nonce, flags, body, &mut start);
         out[hl..hl + OVERHEAD].copy_from_slice(&start);
         self.tx_nonce += 1;
         Ok((hl + OVERHEAD, sealing))

@@ -9,8 +9,8 @@
 //! Short nonces strictly increase in each direction: a MESSAGE whose nonce is not greater
 //! than the last one taken is a replay or a reordering, and ends the connection.
 
-use super::crypto::{short_nonce, CryptoBox, MAC_LEN};
-use super::salsa::Sealer;
+use super::crypto::{CryptoBox, MAC_LEN};
+use super::salsa::{self, Sealer, Subkey};
 use super::CurveError;
 
 const NAME: &[u8] = b"\x07MESSAGE";
@@ -39,11 +39,36 @@ impl From {
     }
 }
 
+/// A session's MESSAGE keys: XSalsa20's subkey for each direction's nonce prefix, made once
+/// when the handshake ends rather than for each MESSAGE.
+#[derive(Debug)]
+pub struct Keys {
+    client: Subkey,
+    server: Subkey,
+}
+
+impl Keys {
+    /// The keys of the session whose box is `session`.
+    pub fn new(session: &CryptoBox) -> Keys {
+        Keys {
+            client: Subkey::new(session.key(), From::Client.prefix()),
+            server: Subkey::new(session.key(), From::Server.prefix()),
+        }
+    }
+
+    fn of(&self, from: From) -> &Subkey {
+        match from {
+            From::Client => &self.client,
+            From::Server => &self.server,
+        }
+    }
+}
+
 /// A frame, its `body` in `parts` one after the other, with `flags` ([`MORE`], [`COMMAND`]) as
 /// a MESSAGE from `from` with short nonce `nonce`, into `out` (it needs [`OVERHEAD`] bytes
 /// more than the frame); its length.
 pub fn write_message(
-    session: &CryptoBox,
+    keys: &Keys,
     from: From,
     nonce: u64,
     flags: u8,
@@ -60,7 +85,9 @@ pub fn write_message(
         out[at..at + part.len()].copy_from_slice(part);
         at += part.len();
     }
-    session.seal(&short_nonce(from.prefix(), nonce), &mut out[16..])?;
+    if !salsa::seal_with(keys.of(from), &nonce.to_be_bytes(), &mut out[16..]) {
+        return Err(CurveError::Malformed);
+    }
     Ok(len)
 }
 
@@ -96,21 +123,21 @@ impl Sealing {
 /// it) into `out`: its name, nonce, MAC and flags; the frame's ciphertext comes after, from
 /// the [`Sealing`].
 pub fn begin_message(
-    session: &CryptoBox,
+    keys: &Keys,
     from: From,
     nonce: u64,
     flags: u8,
     body: &[&[u8]],
     out: &mut [u8; OVERHEAD],
 ) -> Sealing {
-    let full = short_nonce(from.prefix(), nonce);
+    let (sub, short) = (keys.of(from), nonce.to_be_bytes());
     let mut flags = [flags & (MORE | COMMAND)];
     let plain = core::iter::once(&flags[..]).chain(body.iter().copied());
-    let mac = Sealer::mac(session.key(), &full, plain);
+    let mac = Sealer::mac(sub, &short, plain);
     out[..NAME.len()].copy_from_slice(NAME);
     out[8..16].copy_from_slice(&nonce.to_be_bytes());
     out[16..16 + MAC_LEN].copy_from_slice(&mac);
-    let mut sealer = Sealer::new(session.key(), &full);
+    let mut sealer = Sealer::new(sub, &short);
     sealer.xor(&mut flags);
     out[16 + MAC_LEN] = flags[0];
     Sealing {
@@ -134,7 +161,7 @@ pub struct Opened<'a> {
 /// must be greater than `last`, the last one taken in that direction.
 pub fn read_message<'a>(
     cmd: &'a mut [u8],
-    session: &CryptoBox,
+    keys: &Keys,
     from: From,
     last: u64,
 ) -> Result<Opened<'a>, CurveError> {
@@ -147,7 +174,9 @@ pub fn read_message<'a>(
     if nonce <= last {
         return Err(CurveError::Replay);
     }
-    session.open(&short_nonce(from.prefix(), nonce), &mut cmd[16..])?;
+    if !salsa::open_with(keys.of(from), &n, &mut cmd[16..]) {
+        return Err(CurveError::Box);
+    }
     let flags = cmd[16 + MAC_LEN] & (MORE | COMMAND);
     Ok(Opened {
         nonce,

@@ -8,7 +8,7 @@ use std::vec::Vec;
 use super::crypto::{CryptoBox, KeyPair};
 use super::hello::{open_cookie, read_hello, read_welcome, write_hello, HELLO_LEN};
 use super::initiate::{read_initiate, read_ready, Welcomed};
-use super::message::{begin_message, read_message, write_message, From, OVERHEAD};
+use super::message::{begin_message, read_message, write_message, From, Keys, OVERHEAD};
 
 fn welcomed(client_transient: [u8; 32]) -> Welcomed {
     Welcomed {
@@ -41,7 +41,7 @@ proptest! {
         let mut c = cmd.clone();
         prop_assert!(read_ready(&mut c, &session).is_err());
         let mut c = cmd.clone();
-        prop_assert!(read_message(&mut c, &session, From::Server, 0).is_err());
+        prop_assert!(read_message(&mut c, &Keys::new(&session), From::Server, 0).is_err());
         if let Ok(cookie) = <[u8; 96]>::try_from(&body[..body.len().min(96)]) {
             prop_assert!(open_cookie(&cookie, &[9; 32]).is_err());
         }
@@ -61,8 +61,8 @@ proptest! {
         // The padding (bytes 8 to 79) is in no box: libzmq does not read it either.
         prop_assert_eq!(read_hello(&hello, &server).is_ok(), (8..80).contains(&at));
 
-        let session = CryptoBox::new(&server.public, client_t.secret()).unwrap();
-        let theirs = CryptoBox::new(&client_t.public, server.secret()).unwrap();
+        let session = Keys::new(&CryptoBox::new(&server.public, client_t.secret()).unwrap());
+        let theirs = Keys::new(&CryptoBox::new(&client_t.public, server.secret()).unwrap());
         let mut m = [0u8; 64];
         let n = write_message(&session, From::Client, 2, 0, &[b"twenty-three bytes long"], &mut m)
             .unwrap();
@@ -132,7 +132,7 @@ proptest! {
     ) {
         let a = KeyPair::from_secret([5; 32]);
         let b = KeyPair::from_secret([7; 32]);
-        let session = CryptoBox::new(&b.public, a.secret()).unwrap();
+        let session = Keys::new(&CryptoBox::new(&b.public, a.secret()).unwrap());
         let body: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
         let mut at: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
         at.sort_unstable();

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::curve::hello::{read_hello, read_welcome, write_hello, write_welcome, WelcomeRandom};
-use crate::curve::message::{read_message, write_message, From, COMMAND, MORE, OVERHEAD};
+use crate::curve::message::{read_message, write_message, From, Keys, COMMAND, MORE, OVERHEAD};
 use std::vec::Vec;
 
 struct Sides {
@@ -84,9 +84,10 @@ fn a_whole_handshake_then_messages_both_ways() {
         (1, &b"\x0bSocket-Type\x00\x00\x00\x06ROUTER"[..])
     );
 
+    let (client_keys, server_keys) = (Keys::new(&client_session), Keys::new(&server_session));
     let mut m = [0u8; 64];
     let n = write_message(
-        &client_session,
+        &client_keys,
         From::Client,
         3,
         MORE | 0x80,
@@ -95,13 +96,13 @@ fn a_whole_handshake_then_messages_both_ways() {
     )
     .unwrap();
     assert_eq!(n, OVERHEAD + 5);
-    let opened = read_message(&mut m[..n], &server_session, From::Client, 2).unwrap();
+    let opened = read_message(&mut m[..n], &server_keys, From::Client, 2).unwrap();
     assert_eq!(
         (opened.nonce, opened.flags, opened.body),
         (3, MORE, &b"hello"[..])
     );
     let n = write_message(
-        &server_session,
+        &server_keys,
         From::Server,
         2,
         COMMAND,
@@ -109,7 +110,7 @@ fn a_whole_handshake_then_messages_both_ways() {
         &mut m,
     )
     .unwrap();
-    let opened = read_message(&mut m[..n], &client_session, From::Server, 1).unwrap();
+    let opened = read_message(&mut m[..n], &client_keys, From::Server, 1).unwrap();
     assert_eq!((opened.flags, opened.body), (COMMAND, &b"\x04PING"[..]));
 }
 
@@ -117,10 +118,13 @@ fn a_whole_handshake_then_messages_both_ways() {
 fn messages_replayed_reordered_forged_or_short_are_refused() {
     let s = welcomed([9; 32]);
     let mut cmd = initiate(&s, &s.server.public, 2, META);
-    let server = read_initiate(&mut cmd, &s.server, &s.welcomed)
-        .unwrap()
-        .session;
-    let client = CryptoBox::new(&s.welcome.server_transient, s.transient.secret()).unwrap();
+    let server = Keys::new(
+        &read_initiate(&mut cmd, &s.server, &s.welcomed)
+            .unwrap()
+            .session,
+    );
+    let client =
+        Keys::new(&CryptoBox::new(&s.welcome.server_transient, s.transient.secret()).unwrap());
     let mut m = [0u8; 64];
     let n = write_message(&client, From::Client, 5, 0, &[b"x"], &mut m).unwrap();
     let sent = m;

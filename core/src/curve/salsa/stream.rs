@@ -68,14 +68,12 @@ pub fn hsalsa20(key: &[u8; 32], input: &[u8; 16]) -> [u8; 32] {
     out
 }
 
-/// XSalsa20's Salsa20 state for `key` and the 24-byte `nonce`, at block 0.
-pub(super) fn xsalsa20(key: &[u8; 32], nonce: &[u8; 24]) -> [u32; 16] {
-    let mut head = [0u8; 16];
-    head.copy_from_slice(&nonce[..16]);
-    let subkey = hsalsa20(key, &head);
+/// Salsa20's state for `key` (XSalsa20's subkey) and the 8-byte `nonce` (the last 8 bytes of
+/// XSalsa20's), at block 0.
+pub(super) fn salsa20(key: &[u8; 32], nonce: &[u8; 8]) -> [u32; 16] {
     let mut input = [0u8; 16];
-    input[..8].copy_from_slice(&nonce[16..]);
-    state(&subkey, &input)
+    input[..8].copy_from_slice(nonce);
+    state(key, &input)
 }
 
 /// Block `counter` of `st`, one block alone (plain `u32`s).
