@@ -11,6 +11,7 @@ use core::ops::Range;
 
 use super::SessionError;
 use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
+use crate::wire::greeting::{Greeting, Mechanism, GREETING_LEN};
 
 /// What a layer's `open` did with the input.
 #[derive(Debug, PartialEq, Eq)]
@@ -73,4 +74,27 @@ pub(crate) fn next_unit(
         return Ok(Err(Outgoing::NeedMore(end)));
     }
     Ok(Ok((head, hl, end)))
+}
+
+/// The peer's greeting at the start of `input`, for a layer that runs `ours`: rewritten in
+/// place as the NULL greeting its session is to see (`Ok(true)`), `Ok(false)` if not all of it
+/// is here yet, and refused if the peer runs another mechanism. (libzmq 4.3 servers do not
+/// set as-server, so it is not checked.)
+pub(crate) fn greeting_as_null(input: &mut [u8], ours: Mechanism) -> Result<bool, SessionError> {
+    let Some(greeting) = Greeting::decode(input)? else {
+        return Ok(false);
+    };
+    if greeting.mechanism != ours {
+        return Err(SessionError::MechanismMismatch {
+            ours,
+            theirs: greeting.mechanism,
+        });
+    }
+    let null = Greeting {
+        mechanism: Mechanism::Null,
+        as_server: false,
+        ..greeting
+    };
+    input[..GREETING_LEN].copy_from_slice(&null.encode());
+    Ok(true)
 }

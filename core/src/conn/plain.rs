@@ -5,7 +5,7 @@
 //! they are: PLAIN neither encrypts nor authenticates them. Anyone on the path reads the
 //! password; it is for loopback and IPC, as libzmq's documentation says.
 
-use super::layer::{next_unit, Opened, Outgoing, Step};
+use super::layer::{greeting_as_null, next_unit, Opened, Outgoing, Step};
 use super::{Reason, SessionError};
 use crate::wire::command::Command;
 use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
@@ -171,21 +171,9 @@ impl Server {
     }
 
     fn on_greeting(&mut self, input: &mut [u8]) -> Result<Opened, SessionError> {
-        let Some(greeting) = Greeting::decode(input)? else {
+        if !greeting_as_null(input, Mechanism::Plain)? {
             return Ok(Opened::NeedMore(GREETING_LEN));
-        };
-        if greeting.mechanism != Mechanism::Plain {
-            return Err(SessionError::MechanismMismatch {
-                ours: Mechanism::Plain,
-                theirs: greeting.mechanism,
-            });
         }
-        let null = Greeting {
-            mechanism: Mechanism::Null,
-            as_server: false,
-            ..greeting
-        };
-        input[..GREETING_LEN].copy_from_slice(&null.encode());
         self.phase = Phase::Hello;
         Ok(Opened::Step(Step {
             consumed: GREETING_LEN,

@@ -7,6 +7,7 @@ use super::*;
 use crate::conn::{Event, Session, SessionConfig, TRANSMIT_BUFFER};
 use crate::time::Instant;
 use crate::wire::metadata::SocketType;
+use crate::wire::Writer;
 
 const SERVER_SECRET: [u8; 32] = [7; 32];
 const CLIENT_SECRET: [u8; 32] = [9; 32];
