@@ -415,12 +415,18 @@ def produce():
         if i % 100 == 99:
             time.sleep(0.005)
 threading.Thread(target=produce, daemon=True).start()
+# The normal flow's latency: no wait between two of its messages may be long (the producer
+# pauses 5 ms every 100; a slow or stalled peer that held the device would show here).
+gap, last = 0.0, time.monotonic()
 for i in range(N):
     assert sub.recv_multipart() == [b"%d" % i, b"z" * 1000], i
+    now = time.monotonic()
+    gap, last = max(gap, now - last), now
 took = time.monotonic() - start
 stop.set()
 time.sleep(0.3)
-print("OK", N, "in %.1f s" % took)
+assert gap < 2.0, "a %.2f s wait between two messages" % gap
+print("OK", N, "in %.1f s, longest wait %.0f ms" % (took, gap * 1000))
 "#;
 
 #[test]
