@@ -11,8 +11,10 @@
 //! A MESSAGE is opened only once all of it is here (its MAC covers all of it): the buffer
 //! grows to the largest frame the peer sends, at most the device's `max_msg_size` plus a
 //! frame header and the MESSAGE's overhead, and is freed once it drains if it grew past
-//! [`KEEP`]. Going out, the ciphertext waiting for the socket is kept under [`TX_HIGH`]
-//! before more of the device's output is taken (a larger frame passes whole).
+//! [`KEEP`]. Going out ([`output`]), the ciphertext waiting for the socket is kept under
+//! [`TX_HIGH`] before more of the device's output is taken; a frame up to
+//! [`SEAL_WHOLE_MAX`](zedge_core::curve::link::SEAL_WHOLE_MAX) is sealed whole, a longer one
+//! as it goes.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -22,7 +24,7 @@ use std::ops::Range;
 use zedge_core::conn::plain;
 use zedge_core::conn::SessionError;
 use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
-use zedge_core::curve::link::{Link, Opened, Outgoing, CLIENT_RANDOM, SERVER_RANDOM, TX_ROOM};
+use zedge_core::curve::link::{Link, Opened, CLIENT_RANDOM, SERVER_RANDOM, TX_ROOM};
 use zedge_core::curve::message::Sealing;
 use zedge_core::curve::CurveError;
 use zedge_core::wire::frame::FrameHead;
@@ -32,6 +34,8 @@ use crate::budget::{Charge, BEHIND_AFTER_MS};
 use crate::net::{Stream, Wire};
 use crate::setup::Passwords;
 use std::rc::Rc;
+
+pub use layer::{Gate, Layer};
 
 /// Ciphertext held for the socket beyond which no more output is taken.
 pub const TX_HIGH: usize = 64 << 10;
@@ -93,95 +97,6 @@ pub struct Secure {
     drained_ms: u64,
     /// A server's greeting, until the client's signature is here.
     held: Option<[u8; GREETING_LEN]>,
-}
-
-/// The mechanism under the session: CURVE (either role) or a PLAIN server.
-#[derive(Debug)]
-pub enum Layer {
-    Curve(Box<Link>),
-    Plain(plain::Server),
-}
-
-/// Whom a server lets in.
-#[derive(Debug)]
-pub enum Gate {
-    /// CURVE client keys; `None`: any client that completes the handshake.
-    Keys(Option<Rc<RefCell<AllowList>>>),
-    /// PLAIN user names and passwords.
-    Passwords(Rc<RefCell<Passwords>>),
-}
-
-impl Layer {
-    fn greeting(&self) -> [u8; GREETING_LEN] {
-        match self {
-            Layer::Curve(l) => l.greeting(),
-            Layer::Plain(p) => p.greeting(),
-        }
-    }
-
-    fn is_server(&self) -> bool {
-        match self {
-            Layer::Curve(l) => l.is_server(),
-            Layer::Plain(_) => true,
-        }
-    }
-
-    fn is_active(&self) -> bool {
-        match self {
-            Layer::Curve(l) => l.is_active(),
-            Layer::Plain(p) => p.is_active(),
-        }
-    }
-
-    fn owes_metadata(&self) -> bool {
-        match self {
-            Layer::Curve(l) => l.owes_metadata(),
-            Layer::Plain(p) => p.owes_metadata(),
-        }
-    }
-
-    fn awaits_greeting(&self) -> bool {
-        match self {
-            Layer::Curve(l) => l.awaits_greeting(),
-            Layer::Plain(p) => p.awaits_greeting(),
-        }
-    }
-
-    fn awaits_welcome(&self) -> bool {
-        matches!(self, Layer::Curve(l) if l.awaits_welcome())
-    }
-
-    fn client_key(&self) -> Option<&[u8; KEY_LEN]> {
-        match self {
-            Layer::Curve(l) => l.client_key(),
-            Layer::Plain(_) => None,
-        }
-    }
-
-    fn open(
-        &mut self,
-        input: &mut [u8],
-        tx: &mut [u8; TX_ROOM],
-        gate: &Gate,
-    ) -> Result<Opened, SessionError> {
-        match (self, gate) {
-            (Layer::Curve(l), Gate::Keys(allow)) => l.open(input, tx, |key| {
-                allow.as_ref().is_none_or(|a| a.borrow().contains(key))
-            }),
-            (Layer::Curve(l), Gate::Passwords(_)) => l.open(input, tx, |_| false),
-            (Layer::Plain(p), Gate::Passwords(users)) => p.open(input, tx, |user, password| {
-                users.borrow().get(user).is_some_and(|p| p == password)
-            }),
-            (Layer::Plain(p), Gate::Keys(_)) => p.open(input, tx, |_, _| false),
-        }
-    }
-
-    fn take_outgoing(&mut self, plain: &[u8], out: &mut [u8]) -> Result<Outgoing, SessionError> {
-        match self {
-            Layer::Curve(l) => l.take_outgoing(plain, out),
-            Layer::Plain(p) => p.take_outgoing(plain, out),
-        }
-    }
 }
 
 /// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
@@ -557,6 +472,7 @@ pub fn session_error(e: &io::Error) -> Option<SessionError> {
         .map(|f| f.0)
 }
 
+mod layer;
 mod output;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! XSalsa20 and Poly1305 as NaCl's `crypto_secretbox` combines them, without `unsafe`:
 //! Salsa20 eight blocks a pass, two sets of four side by side in `wide`'s 4-lane vectors (SSE2,
-//! NEON; [`stream`]), Poly1305 in 44-bit limbs four blocks at a time, 26-bit limbs on 32-bit
-//! cores ([`poly`]). RustCrypto's `salsa20` computes one block at a time, and its `poly1305`
+//! NEON; `stream`), Poly1305 in 44-bit limbs four blocks at a time, 26-bit limbs on 32-bit
+//! cores (`poly`). RustCrypto's `salsa20` computes one block at a time, and its `poly1305`
 //! took its AVX2 path at run time, whose helpers the compiler does not inline (each vector
 //! instruction a call): through them a 256-byte MESSAGE cost about twice, a 64 KiB one three
 //! times, what it cost with this module's first version (`tools/bench --cases curve`). The

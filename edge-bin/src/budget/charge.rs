@@ -35,7 +35,7 @@ impl Charge {
     }
 
     /// Like [`Charge::grow_to`], for a buffer that is behind: only below
-    /// [`BEHIND_SHARE`] of the budget.
+    /// [`BEHIND_SHARE`](super::BEHIND_SHARE) of the budget.
     pub fn grow_behind_to(&mut self, bytes: usize) -> bool {
         let Some(more) = bytes.checked_sub(self.bytes()).filter(|&m| m > 0) else {
             return true;

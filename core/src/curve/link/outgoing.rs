@@ -13,7 +13,7 @@ use crate::wire::Writer;
 
 impl Link {
     /// Send the session's READY properties (`metadata`, without READY's name) as our READY
-    /// (server) or INITIATE (client) into `tx`, which needs [`metadata_room`] bytes; the bytes
+    /// (server) or INITIATE (client) into `tx`, which needs [`metadata_room`](super::metadata_room) bytes; the bytes
     /// written. Nothing while the handshake does not owe them.
     pub fn send_metadata(&mut self, metadata: &[u8], tx: &mut [u8]) -> Result<usize, SessionError> {
         let body = tx.get_mut(MAX_HEAD_LEN..).ok_or(CurveError::Malformed)?;
@@ -73,7 +73,7 @@ impl Link {
     }
 
     /// A frame the session sends (`more`, `command`: its flags; its body in `body`'s parts,
-    /// one after the other), as a MESSAGE into `out`, which needs [`sealed_len`] bytes; the
+    /// one after the other), as a MESSAGE into `out`, which needs [`sealed_len`](super::sealed_len) bytes; the
     /// bytes written.
     pub fn seal(
         &mut self,
@@ -146,7 +146,7 @@ impl Link {
 
     /// Take the next unit of what the session sends (its greeting's bytes, dropped, or one
     /// whole frame, at the start of `plain`), writing what goes to the peer in its place into
-    /// `out`: [`metadata_room`] for its READY, [`sealed_len`] for a frame, at least.
+    /// `out`: [`metadata_room`](super::metadata_room) for its READY, [`sealed_len`](super::sealed_len) for a frame, at least.
     pub fn take_outgoing(
         &mut self,
         plain: &[u8],
