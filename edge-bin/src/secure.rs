@@ -91,6 +91,9 @@ pub struct Secure {
     charge: Charge,
     /// The last read needed more room than the budget had.
     starved: bool,
+    /// The last write needed more room than the budget had (apart from `starved`: a
+    /// connection whose input waits for memory still answers a PING).
+    tx_starved: bool,
     /// The device's clock (ms) when `tx` was last all written: output buffers of a peer
     /// that keeps up draw from the whole budget, of one that is behind only from the share
     /// such a peer may hold.
@@ -183,6 +186,7 @@ impl Secure {
             drained_ms: charge.account().now_ms(),
             charge,
             starved: false,
+            tx_starved: false,
             held,
         }
     }
@@ -190,12 +194,12 @@ impl Secure {
     /// The last read wanted more memory than the budget had: wait until some is given back
     /// (then [`Secure::retry`]).
     pub fn starved(&self) -> bool {
-        self.starved
+        self.starved || self.tx_starved
     }
 
     /// Memory may have been given back: the next read asks again.
     pub fn retry(&mut self) {
-        self.starved = false;
+        (self.starved, self.tx_starved) = (false, false);
     }
 
     /// Bytes the buffers hold.
@@ -231,13 +235,19 @@ impl Secure {
                 self.charge.grow_to(target)
             }
         } else {
-            // A sender part-way through a unit may take the device's lane, as one sending
-            // a message in the clear does: one at a time always arrives whole.
-            self.charge.grow_to(target) || (self.rx.len() > self.unit && self.charge.take_lane())
+            // A sender part-way through a unit may take the device's cipher lane, as one
+            // sending a message in the clear takes the input lane: one frame at a time
+            // always arrives whole, and then has the input lane to go on by.
+            self.charge.grow_to(target)
+                || (self.rx.len() > self.unit && self.charge.take_cipher_lane())
         };
         if !granted {
             self.charge.refused();
-            self.starved = true;
+            if output {
+                self.tx_starved = true;
+            } else {
+                self.starved = true;
+            }
         }
         granted
     }
@@ -347,12 +357,6 @@ impl Secure {
                 self.tx.extend_from_slice(&tx[..step.sent]);
                 self.deliver = self.unit + step.deliver.start..self.unit + step.deliver.end;
                 self.unit_end = self.unit + step.consumed;
-                // Opened, it waits only to be copied to the connection's input, which may
-                // need the lane to take it whole.
-                if self.charge.holds_lane() {
-                    self.charge.lane_to_held();
-                    self.settle();
-                }
                 Ok(true)
             }
             Err(e) => {

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use super::Account;
+use super::{Account, Lane};
 
 /// What one buffer holds of its device's [`Account`] beyond what is fixed for it: taken as it
 /// grows, given back as it shrinks, and all of it when it is dropped.
@@ -15,8 +15,8 @@ pub struct Charge {
     shared: usize,
     /// From the device's kept queue room.
     kept: usize,
-    /// Holds the device's lane.
-    lane: bool,
+    /// Holds the device's lane ([`Lane::Input`] or [`Lane::Cipher`]).
+    lane: Option<Lane>,
 }
 
 impl Charge {
@@ -25,7 +25,7 @@ impl Charge {
             account,
             shared: 0,
             kept: 0,
-            lane: false,
+            lane: None,
         }
     }
 
@@ -54,23 +54,19 @@ impl Charge {
 
     /// Bytes it may hold.
     pub fn bytes(&self) -> usize {
-        let lane = if self.lane {
-            self.account.lane_bytes
-        } else {
-            0
-        };
+        let lane = self.lane.map_or(0, |l| self.account.lane_bytes[l as usize]);
         self.shared.saturating_add(self.kept).saturating_add(lane)
     }
 
-    /// Whether it holds the device's lane.
+    /// Whether it holds one of the device's lanes.
     pub fn holds_lane(&self) -> bool {
-        self.lane
+        self.lane.is_some()
     }
 
     /// Whether it holds any of what the device keeps: give it back as soon as the buffer is
     /// empty, so that it serves the next.
     pub fn holds_kept(&self) -> bool {
-        self.lane || self.kept > 0
+        self.lane.is_some() || self.kept > 0
     }
 
     /// Hold `bytes` in all, the difference from the shared budget; false (holding what it
@@ -99,40 +95,33 @@ impl Charge {
         true
     }
 
-    /// Take the device's lane, if no other buffer holds it: this one may then hold the lane's
-    /// bytes whatever the budget has left, and gives back what it held of the budget.
+    /// Take the device's input lane, if no other buffer holds it: this one may then hold the
+    /// lane's bytes whatever the budget has left, and gives back what it held of the budget.
     pub fn take_lane(&mut self) -> bool {
-        if self.lane {
-            return true;
+        self.take(Lane::Input)
+    }
+
+    /// Take the device's [`Lane::Cipher`], as [`Charge::take_lane`] the input lane (never,
+    /// in a device that keeps none).
+    pub fn take_cipher_lane(&mut self) -> bool {
+        self.account.lane_bytes[Lane::Cipher as usize] > 0 && self.take(Lane::Cipher)
+    }
+
+    fn take(&mut self, lane: Lane) -> bool {
+        if let Some(held) = self.lane {
+            return held == lane;
         }
-        let free = self
-            .account
-            .lane_taken
+        let free = self.account.lane_taken[lane as usize]
             .compare_exchange(false, true, Relaxed, Relaxed)
             .is_ok();
         if !free {
             return false;
         }
-        self.lane = true;
+        self.lane = Some(lane);
         let shared = std::mem::take(&mut self.shared);
         self.account.budget.give(shared);
         self.account.gave();
         true
-    }
-
-    /// Let the device's lane go while keeping what it let this buffer hold, counted as held
-    /// bytes ([`Charge::force_to`]): for a buffer whose unit is all here and only waits to be
-    /// copied on into a buffer that needs the lane next (a CURVE MESSAGE, opened, to the
-    /// connection's input). Until it is given back the budget refuses every other take.
-    pub fn lane_to_held(&mut self) {
-        if !self.lane {
-            return;
-        }
-        let held = self.bytes();
-        self.lane = false;
-        self.account.lane_taken.store(false, Relaxed);
-        self.account.gave();
-        self.force_to(held);
     }
 
     /// The buffer could not grow as it needed, by any of the above: counted, and those waiting
@@ -153,15 +142,29 @@ impl Charge {
     /// Hold no more than `bytes`: the rest goes back, the device's kept room first. The lane
     /// is let go only once the buffer needs none of it.
     pub fn shrink_to(&mut self, bytes: usize) {
+        if self.give_back_to(bytes) {
+            self.account.gave();
+        }
+    }
+
+    /// As [`Charge::shrink_to`], without waking those waiting for memory: for bytes taken
+    /// for a moment and not used (a read's worth that found nothing to read), whose return
+    /// is no news to them. (Else a connection that waits for memory would wake itself.)
+    pub fn shrink_quietly_to(&mut self, bytes: usize) {
+        self.give_back_to(bytes);
+    }
+
+    /// Give back what is held beyond `bytes`: whether anything went back.
+    fn give_back_to(&mut self, bytes: usize) -> bool {
         let mut excess = self.bytes().saturating_sub(bytes);
         if excess == 0 {
-            return;
+            return false;
         }
         let account = &self.account;
-        if self.lane && bytes <= self.shared + self.kept {
-            self.lane = false;
-            account.lane_taken.store(false, Relaxed);
-            excess = excess.saturating_sub(account.lane_bytes);
+        if let Some(lane) = self.lane.filter(|_| bytes <= self.shared + self.kept) {
+            self.lane = None;
+            account.lane_taken[lane as usize].store(false, Relaxed);
+            excess = excess.saturating_sub(account.lane_bytes[lane as usize]);
         }
         let kept = excess.min(self.kept);
         self.kept -= kept;
@@ -169,7 +172,7 @@ impl Charge {
         let shared = (excess - kept).min(self.shared);
         self.shared -= shared;
         account.budget.give(shared);
-        account.gave();
+        true
     }
 }
 

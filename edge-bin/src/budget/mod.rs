@@ -24,6 +24,15 @@ use std::sync::Arc;
 mod charge;
 pub use charge::Charge;
 
+/// The room a device keeps for one buffer at a time ([`Charge::take_lane`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// A connection's input: one message arrives whole.
+    Input = 0,
+    /// A CURVE connection's ciphertext: one frame arrives whole.
+    Cipher = 1,
+}
+
 /// What buffers that are behind (a queue its peer has not emptied for [`BEHIND_AFTER_MS`]) may
 /// take of the budget, as a fraction: the last quarter is for the peers that keep up, so that
 /// subscribers that stopped reading cannot take all of it from one that reads.
@@ -139,6 +148,9 @@ impl Budget {
 /// One device's memory at run time: the process's [`Budget`], and what the device keeps for
 /// itself so that it can always make progress when the budget is spent:
 ///
+/// - the *cipher lane*, in a device that takes data from CURVE peers: one such connection at a
+///   time may hold a whole frame's ciphertext with it (a MESSAGE opens only once all of it is
+///   here), however many others wait, and then copy its plaintext on through the lane;
 /// - the *lane*: one input buffer at a time may grow to the whole input capacity with it, so
 ///   one stored message can always arrive whole (however many others wait, half-stored, for
 ///   memory to be given back);
@@ -150,8 +162,9 @@ impl Budget {
 #[derive(Debug)]
 pub struct Account {
     budget: Arc<Budget>,
-    lane_taken: AtomicBool,
-    lane_bytes: usize,
+    /// Whether each [`Lane`] is held, and what it lets its holder hold.
+    lane_taken: [AtomicBool; 2],
+    lane_bytes: [usize; 2],
     kept_free: AtomicUsize,
     kept: usize,
     /// A request was refused since the host last woke those waiting.
@@ -168,11 +181,19 @@ pub struct Account {
 impl Account {
     /// `lane`: what the lane lets one input buffer hold beyond what is fixed for it; `kept`:
     /// the room kept for queued messages.
+    #[cfg(test)]
     pub fn new(budget: Arc<Budget>, lane: usize, kept: usize) -> Account {
+        Account::with_cipher(budget, lane, kept, 0)
+    }
+
+    /// As [`Account::new`], with the [`Lane::Cipher`] too: what one CURVE connection's buffer
+    /// may hold beyond what is fixed for it, a whole frame's ciphertext (a device that takes
+    /// data from CURVE peers).
+    pub fn with_cipher(budget: Arc<Budget>, lane: usize, kept: usize, cipher: usize) -> Account {
         Account {
             budget,
-            lane_taken: AtomicBool::new(false),
-            lane_bytes: lane,
+            lane_taken: [AtomicBool::new(false), AtomicBool::new(false)],
+            lane_bytes: [lane, cipher],
             kept_free: AtomicUsize::new(kept),
             kept,
             wanted: AtomicBool::new(false),

@@ -203,26 +203,27 @@ fn buffers_behind_take_three_quarters_and_the_rest_is_for_those_that_keep_up() {
 }
 
 #[test]
-fn a_lane_let_go_as_held_bytes_serves_the_next_buffer_and_is_given_back() {
-    let a = account(100, 1000, 0);
-    let mut cipher = Charge::new(a.clone());
-    assert!(!cipher.grow_to(800) && cipher.take_lane());
-    assert!(cipher.grow_to(800), "within the lane");
-    cipher.lane_to_held();
-    assert!(!cipher.holds_lane());
-    assert_eq!(
-        cipher.bytes(),
+fn the_cipher_lane_is_a_second_lane_of_its_own() {
+    let a = Arc::new(Account::with_cipher(
+        Arc::new(Budget::new(100)),
         1000,
-        "what the lane let it hold, still held"
-    );
-    assert_eq!(a.budget().used(), 1000, "counted past the total");
+        0,
+        2000,
+    ));
+    let mut cipher = Charge::new(a.clone());
+    assert!(!cipher.grow_to(1500) && cipher.take_cipher_lane());
+    assert!(cipher.grow_to(1500), "within the cipher lane");
+    assert!(!cipher.take_lane(), "one lane a buffer");
+    let mut other = Charge::new(a.clone());
+    assert!(!other.take_cipher_lane(), "one buffer a lane");
     let mut input = Charge::new(a.clone());
+    assert!(input.take_lane(), "the input lane is free beside it");
+    assert_eq!(a.budget().used(), 0, "neither draws from the budget");
+    cipher.shrink_to(0);
+    assert!(other.take_cipher_lane(), "given back, it serves the next");
+    let none = Account::unlimited();
     assert!(
-        !input.grow_to(10),
-        "the budget is spent until it is given back"
+        !Charge::new(none).take_cipher_lane(),
+        "a device that keeps none"
     );
-    assert!(input.take_lane(), "the next buffer has the lane");
-    drop(cipher);
-    assert_eq!(a.budget().used(), 0);
-    assert!(a.take_freed() || !a.wanted());
 }

@@ -70,7 +70,7 @@ Security (CURVE, as libzmq's; docs/security.md):
                              IPC endpoints only, unless --plain-anywhere
 
 Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
-  --max-msg-size BYTES       largest message accepted [default: 64M]
+  --max-msg-size BYTES       largest message accepted (16M with CURVE) [default: 64M]
   --queue-hwm BYTES          per-peer outbound high-water mark [default: 1M]
   --max-peers N              peers at once on each side; each side has its own, so one
                              cannot lock the other out [default: 1024]

@@ -158,7 +158,7 @@ fn summary_shows_what_each_device_costs_and_the_total() {
     );
     let fwd_line = format!(
         "    memory    {} peer table {slots} + {conns} + {} subscriptions + {} input = {} fixed; \
-         {} kept for two whole messages\n",
+         {} kept for whole messages\n",
         Mib(fwd.peer_table),
         Mib(fwd.subscriptions),
         Mib(fwd.input),
@@ -167,8 +167,8 @@ fn summary_shows_what_each_device_costs_and_the_total() {
     );
     assert!(s.contains(&fwd_line), "{fwd_line}\n{s}");
     let queue_line = format!(
-        "    memory    {} peer table {slots} + {conns} + {} input = {} fixed; {} kept for two \
-         whole messages; 64 pipe descriptors\n",
+        "    memory    {} peer table {slots} + {conns} + {} input = {} fixed; {} kept for whole \
+         messages; 64 pipe descriptors\n",
         Mib(queue.peer_table),
         Mib(queue.input),
         Mib(queue.fixed()),

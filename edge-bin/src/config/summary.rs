@@ -125,7 +125,7 @@ pub fn summary(cfg: &Config, file: &str) -> String {
 }
 
 /// `0.98 MiB peer table (2048 slots of 504 B) + 13.00 MiB connections (6656 B each) + ... =
-/// 16.0 MiB fixed; 2.01 MiB kept for two whole messages; 64 pipe descriptors`.
+/// 16.0 MiB fixed; 2.01 MiB kept for whole messages; 64 pipe descriptors`.
 fn device_memory(dm: &DeviceMemory) -> String {
     let mut parts = vec![
         format!(
@@ -143,7 +143,7 @@ fn device_memory(dm: &DeviceMemory) -> String {
     }
     parts.push(format!("{} input", Mib(dm.input)));
     let mut line = format!(
-        "{} = {} fixed; {} kept for two whole messages",
+        "{} = {} fixed; {} kept for whole messages",
         parts.join(" + "),
         Mib(dm.fixed()),
         Mib(dm.kept)

@@ -340,15 +340,20 @@ impl Conn {
     /// Count `read` bytes towards the progress the lane's holder owes (or a CURVE sender
     /// part-way through a frame, which its layer holds until all of it is here).
     fn track_lane(&mut self, read: usize) {
-        let partial = self
-            .secure
-            .as_ref()
-            .is_some_and(|s| s.borrow().holds_partial());
+        let (partial, starved) = self.secure.as_ref().map_or((false, false), |s| {
+            let s = s.borrow();
+            (s.holds_partial(), s.starved())
+        });
         if !self.input.holds_lane() && !partial {
             self.lane = None;
             return;
         }
         let now = Instant::now();
+        if starved {
+            // Waiting for memory, not for its sender: the wait is not the sender's stall.
+            self.lane = Some((now, 0));
+            return;
+        }
         let (since, bytes) = self.lane.get_or_insert((now, 0));
         *bytes += read as u64;
         if *bytes >= PROGRESS_BYTES {

@@ -246,7 +246,12 @@ impl DeviceHost {
             stopping: Cell::new(false),
             queue_capacity: cfg.queue_capacity(),
             probes: cfg.kind == Kind::Queue,
-            account: Arc::new(Account::new(budget, kept.lane, kept.queue)),
+            account: Arc::new(Account::with_cipher(
+                budget,
+                kept.lane,
+                kept.queue,
+                kept.cipher,
+            )),
             starved: RefCell::default(),
             timer: Signal::default(),
             refused: RefCell::new(RefusedSubscriptions::default()),
@@ -407,6 +412,7 @@ impl DeviceHost {
         let mut stats = summary::Periodic::new(self.stats(), StdInstant::now());
         let mut spent = Spent::default();
         let mut lossy = Lossy::default();
+        let mut last_retry = self.clock.now();
         loop {
             if self.peek(|dev| dev.has_work()) {
                 Timer::after(WORK_GAP).await;
@@ -425,8 +431,13 @@ impl DeviceHost {
                 self.account.tick(now.as_millis());
                 dev.handle_timeout(now);
                 // Another device may have given memory back, or a wake-up came before its
-                // waiter said it waits: those waiting try again.
-                if self.account.wanted() || self.has_starved() {
+                // waiter said it waits: those waiting try again, once a tick (this loop runs
+                // every WORK_GAP while the device has work, and a retry that finds no memory
+                // must not make that a spin).
+                if (self.account.wanted() || self.has_starved())
+                    && now.saturating_since(last_retry) >= TIMER_TICK
+                {
+                    last_retry = now;
                     self.memory_freed(dev);
                 }
                 spent.warn(&self.tag, &self.account, dev.stats());

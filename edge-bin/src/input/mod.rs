@@ -54,6 +54,9 @@ pub struct Input {
     charge: Charge,
     /// The budget let the last round read nothing: no read until memory is given back.
     starved: bool,
+    /// Its buffer was freed since it last waited: what goes back then is news to those
+    /// waiting for memory (a read's worth taken and not used is not).
+    freed: bool,
 }
 
 /// What one [`Input::read_and_feed`] did.
@@ -76,6 +79,7 @@ impl Input {
             blocked: false,
             charge,
             starved: false,
+            freed: false,
         }
     }
 
@@ -115,7 +119,11 @@ impl Input {
     /// Going to wait: hold no more of the budget than the buffer does.
     pub fn trim(&mut self) {
         let held = self.buf.capacity().saturating_sub(KEEP_PENDING);
-        self.charge.shrink_to(held);
+        if std::mem::take(&mut self.freed) {
+            self.charge.shrink_to(held);
+        } else {
+            self.charge.shrink_quietly_to(held);
+        }
     }
 
     /// The peer closed its side (a read found the end of the stream).
@@ -198,6 +206,7 @@ impl Input {
             self.start = 0;
             if self.buf.capacity() > KEEP_PENDING {
                 self.buf = Vec::new();
+                self.freed = true;
             }
         }
         Ok(fed)

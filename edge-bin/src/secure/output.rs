@@ -68,13 +68,15 @@ impl Secure {
 
     /// Take the device's output (`bufs`, in order) as far as [`TX_HIGH`] lets, and write.
     pub(super) fn write(&mut self, sock: &Stream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        // Each write asks the budget afresh (what `tx` has room for may do, [`FREE`] at least).
+        self.tx_starved = false;
         self.flush(sock)?;
         if self.passes_through() {
             return sock.write_vectored(bufs);
         }
         let mut cur = Cursor::new(bufs);
         let mut taken = 0;
-        while !cur.is_empty() && !self.starved && self.tx.len() - self.tx_start < TX_HIGH {
+        while !cur.is_empty() && !self.tx_starved && self.tx.len() - self.tx_start < TX_HIGH {
             let n = if self.sealing.is_some() {
                 match self.seal_more(cur.here()) {
                     Some(n) => n,
@@ -87,12 +89,12 @@ impl Secure {
                 }
             } else if let Some(n) = self.take_sealed(&cur).map_err(failed)? {
                 n
-            } else if self.starved {
+            } else if self.tx_starved {
                 break;
             } else {
                 match self.take(cur.here()).map_err(failed)? {
                     Some(n) => n,
-                    None if self.starved => break,
+                    None if self.tx_starved => break,
                     // Not all of the unit is in what the device gave: keep what is, until
                     // the rest comes.
                     None => {
@@ -165,7 +167,9 @@ impl Secure {
             return Ok(None);
         };
         if end - hl > SEAL_WHOLE_MAX {
-            return self.begin_long(head, parts.as_slice()).map(|()| Some(hl));
+            // Its header is taken only once the sealing has begun.
+            let begun = self.begin_long(head, parts.as_slice())?;
+            return Ok(begun.then_some(hl));
         }
         let room = link::sealed_len(end);
         let spare = self.tx.capacity() - self.tx.len();
@@ -197,21 +201,22 @@ impl Secure {
 
     /// Start a frame too long to seal whole ([`SEAL_WHOLE_MAX`]): its MAC, over `body` where
     /// it lies, and the start of its MESSAGE into `tx`; the body follows as the device's
-    /// output gives it again ([`Secure::seal_more`]).
-    fn begin_long(&mut self, head: FrameHead, body: &[&[u8]]) -> Result<(), SessionError> {
+    /// output gives it again ([`Secure::seal_more`]): whether it began (not if the budget
+    /// has no room for the start, [`Secure::starved`] then).
+    fn begin_long(&mut self, head: FrameHead, body: &[&[u8]]) -> Result<bool, SessionError> {
         let spare = self.tx.capacity() - self.tx.len();
         if SEAL_START > spare && !self.may_grow(SEAL_START - spare, true) {
-            return Ok(());
+            return Ok(false);
         }
         let Layer::Curve(link) = &mut self.link else {
-            return Ok(());
+            return Ok(false);
         };
         let mut start = [0u8; SEAL_START];
         let (n, sealing) = link.seal_long(head.more, head.command, body, &mut start)?;
         self.tx.extend_from_slice(&start[..n]);
         self.sealing = Some(Box::new(sealing));
         self.settle();
-        Ok(())
+        Ok(true)
     }
 
     /// The next piece of a frame being sealed as it goes, from the start of `plain`, into
@@ -232,7 +237,7 @@ impl Secure {
             if k == 0 {
                 return None;
             }
-            self.starved = false;
+            self.tx_starved = false;
             k
         };
         if k > spare {
@@ -255,7 +260,15 @@ impl Secure {
             match sock.write_vectored(&[IoSlice::new(&self.tx[self.tx_start..])]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.tx_start += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // What went is dropped once it is a TX_HIGH's worth: a reader that
+                    // always takes a little must not make the buffer grow behind it.
+                    if self.tx_start >= TX_HIGH {
+                        self.tx.drain(..self.tx_start);
+                        self.tx_start = 0;
+                    }
+                    return Ok(false);
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -110,7 +110,7 @@ fn huge_counts_saturate_and_are_refused_with_what_they_cost() {
         e.to_string(),
         format!(
             "device \"s\" needs over 18446744073709551615 bytes (over 16 EiB) at worst (over \
-             16 EiB fixed, 2.01 MiB kept for two whole messages), more than memory_max 256 \
+             16 EiB fixed, 2.01 MiB kept for whole messages), more than memory_max 256 \
              MiB: lower max_peers on device \"s\" (9223372036854775807 peers per side cost \
              over 16 EiB, {per_peer} B for each on either side) or raise memory_max"
         )
@@ -122,8 +122,8 @@ fn huge_counts_saturate_and_are_refused_with_what_they_cost() {
     assert_eq!(
         e.to_string(),
         format!(
-            "the settings need {need} bytes ({}) at worst ({} fixed, 2.01 MiB kept for two \
-             whole messages), more than --memory-max 256 MiB: lower --max-peers (100000000 \
+            "the settings need {need} bytes ({}) at worst ({} fixed, 2.01 MiB kept for whole \
+             messages), more than --memory-max 256 MiB: lower --max-peers (100000000 \
              peers per side cost {}, {per_peer} B for each on either side) or raise \
              --memory-max",
             Mib(need),
@@ -159,7 +159,7 @@ fn the_costliest_setting_of_any_device_is_named() {
     assert!(
         e.to_string().contains(&format!(
             "lower store_forward_max on device \"big\" (100 MiB costs {}: the input buffer \
-             and two messages kept)",
+             and the messages kept)",
             Mib(3 * input)
         )),
         "{e}"

@@ -5,7 +5,8 @@
 //! slot what a connection holds without asking the budget ([`CONNECTION_BYTES`]: its task and
 //! socket's bookkeeping, its queue's first allocation and the input it keeps between reads).
 //! That is its *fixed* memory. Each device also *keeps* room for two whole store-and-forward
-//! messages (one arriving whole into an input buffer, one queued to a peer that keeps up),
+//! messages (one arriving whole into an input buffer, one queued to a peer that keeps up;
+//! and a third, a frame's ciphertext, in a device that takes data from CURVE peers),
 //! which only it may use, so that it can always make progress ([`DeviceSetup::kept`]). The
 //! rest of `memory_max` is the *budget* the devices share at run time for queued messages and
 //! input held between reads ([`crate::budget`]). A set of devices whose fixed and kept memory
@@ -67,7 +68,7 @@ impl DeviceMemory {
             connections: peer_slots.saturating_mul(CONNECTION_BYTES),
             subscriptions: d.subscription_bytes() as u64,
             input: d.input_capacity() as u64,
-            kept: (kept.lane as u64).saturating_add(kept.queue as u64),
+            kept: kept.total(),
             pipe_fds: (d.splices() as u64).saturating_mul(2),
         }
     }
@@ -242,14 +243,14 @@ impl fmt::Display for MemoryError {
             ),
             Opt::MaxSubscriptions => format!("{} subscriptions cost {}", c.value, Mib(c.cost)),
             _ => format!(
-                "{} costs {}: the input buffer and two messages kept",
+                "{} costs {}: the input buffer and the messages kept",
                 Bytes(c.value),
                 Mib(c.cost)
             ),
         };
         write!(
             f,
-            "{who} {} at worst ({} fixed, {} kept for two whole messages), more than {} {}: \
+            "{who} {} at worst ({} fixed, {} kept for whole messages), more than {} {}: \
              lower {}{on} ({what}) or raise {}",
             Figure(need),
             Mib(self.fixed),

@@ -109,12 +109,29 @@ impl Default for Tuning {
     }
 }
 
+/// `max_msg_size` unless set, on a device with CURVE: it stores messages whole and keeps room
+/// for three (one arriving as ciphertext, one arriving whole, one queued), and the 64 MiB of
+/// other devices would then take all of the default `memory_max`.
+pub const CURVE_MAX_MSG_SIZE: u64 = 16 << 20;
+
 /// Whether a device of `kind` with CURVE on `sides` sends data to CURVE peers: those of its
-/// backend (a forwarder's subscribers, a streamer's workers), and a queue's either side.
-pub fn sends_sealed(kind: Kind, sides: curve::Sides) -> bool {
+/// backend (a forwarder's subscribers, a streamer's workers), a queue's either side, and its
+/// capture readers (`capture`: it has a capture endpoint, which is CURVE whenever the device
+/// has a key).
+pub fn sends_sealed(kind: Kind, sides: curve::Sides, capture: bool) -> bool {
+    capture
+        || match kind {
+            Kind::Queue => sides.frontend || sides.backend,
+            Kind::Forwarder { .. } | Kind::Streamer => sides.backend,
+        }
+}
+
+/// Whether a device of `kind` with CURVE on `sides` takes data from CURVE peers: those of its
+/// frontend (publishers, producers), and a queue's either side.
+pub fn takes_sealed(kind: Kind, sides: curve::Sides) -> bool {
     match kind {
         Kind::Queue => sides.frontend || sides.backend,
-        Kind::Forwarder { .. } | Kind::Streamer => sides.backend,
+        Kind::Forwarder { .. } | Kind::Streamer => sides.frontend,
     }
 }
 
@@ -188,7 +205,7 @@ impl DeviceSetup {
     /// the device sends to CURVE peers (and so stores every message whole).
     pub fn input_sized_by(&self) -> Opt {
         match &self.curve {
-            Some(c) if sends_sealed(self.kind, c.sides) => Opt::MaxMsgSize,
+            Some(c) if sends_sealed(self.kind, c.sides, self.capture.is_some()) => Opt::MaxMsgSize,
             _ => Opt::StoreForwardMax,
         }
     }
@@ -200,13 +217,21 @@ impl DeviceSetup {
     }
 
     /// What the device keeps of `memory_max` for itself ([`crate::budget::Account`]): room for
-    /// one message to arrive whole however many others wait for memory (the lane), and for
-    /// one to be queued to a peer that keeps up.
+    /// one message to arrive whole however many others wait for memory (the lane), for one to
+    /// be queued to a peer that keeps up, and, if it takes data from CURVE peers, for one
+    /// frame's ciphertext to arrive whole (with a read's worth after it).
     pub fn kept(&self) -> Kept {
         let whole = self.input_capacity();
+        let cipher = match &self.curve {
+            Some(c) if takes_sealed(self.kind, c.sides) => {
+                whole.saturating_add(crate::input::READ_MAX)
+            }
+            _ => 0,
+        };
         Kept {
             lane: whole,
             queue: whole,
+            cipher,
         }
     }
 
@@ -235,6 +260,17 @@ pub struct Kept {
     pub lane: usize,
     /// An empty queue may take this much for one message.
     pub queue: usize,
+    /// One CURVE connection at a time may hold this much ciphertext (a device that takes
+    /// data from CURVE peers; none elsewhere).
+    pub cipher: usize,
+}
+
+impl Kept {
+    pub fn total(&self) -> u64 {
+        (self.lane as u64)
+            .saturating_add(self.queue as u64)
+            .saturating_add(self.cipher as u64)
+    }
 }
 
 /// Every kind, in the order messages list them; `classic` is an option of the forwarder's.

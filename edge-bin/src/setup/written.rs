@@ -89,6 +89,9 @@ impl Written {
         }
         self.check_together(&mut t)?;
         let curve = self.curve.build()?;
+        if curve.is_some() && self.given(Opt::MaxMsgSize).is_none() {
+            t.max_msg_size = super::CURVE_MAX_MSG_SIZE;
+        }
         self.stored_whole_for_curve(&mut t, curve.as_ref())?;
         let binds = self
             .frontends
@@ -164,7 +167,8 @@ impl Written {
             return Ok(());
         };
         let whole = to_usize(t.max_msg_size);
-        if !super::sends_sealed(self.kind, sides) || t.store_forward_max >= whole {
+        let capture = self.capture.is_some();
+        if !super::sends_sealed(self.kind, sides, capture) || t.store_forward_max >= whole {
             return Ok(());
         }
         match self.given(Opt::StoreForwardMax) {
