@@ -6,9 +6,9 @@ use crate::conn::layer::{next_unit, Outgoing};
 use crate::conn::SessionError;
 use crate::curve::crypto::{CryptoBox, KEY_LEN};
 use crate::curve::initiate::{self, ClientKeys};
-use crate::curve::message::{self, From, Sealing, COMMAND, MORE, OVERHEAD};
+use crate::curve::message::{self, From, Keys, Sealing, COMMAND, MORE, OVERHEAD};
 use crate::curve::CurveError;
-use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
+use crate::wire::frame::{FrameHead, HeadBytes, MAX_HEAD_LEN};
 use crate::wire::Writer;
 
 impl Link {
@@ -82,6 +82,33 @@ impl Link {
         body: &[&[u8]],
         out: &mut [u8],
     ) -> Result<usize, SessionError> {
+        let len = body.iter().map(|p| p.len()).sum::<usize>();
+        let (keys, flags, head) = self.message_frame(more, command, len)?;
+        let hl = head.as_slice().len();
+        let boxed = OVERHEAD + len;
+        let out = out.get_mut(..hl + boxed).ok_or(CurveError::Malformed)?;
+        out[..hl].copy_from_slice(head.as_slice());
+        message::write_message(
+            keys,
+            self.from(),
+            self.tx_nonce,
+            flags,
+            body,
+            &mut out[hl..],
+        )?;
+        self.tx_nonce += 1;
+        Ok(hl + boxed)
+    }
+
+    /// What a sealed frame starts with: the session's MESSAGE keys (once the handshake is
+    /// done and our READY went), the MESSAGE's flags, and the frame header of a MESSAGE
+    /// around `len` bytes of frame.
+    fn message_frame(
+        &self,
+        more: bool,
+        command: bool,
+        len: usize,
+    ) -> Result<(&Keys, u8, HeadBytes), SessionError> {
         let Phase::Active {
             keys,
             owe_ready: false,
@@ -90,22 +117,14 @@ impl Link {
         else {
             return Err(CurveError::NotReady.into());
         };
-        let from = self.from();
         let flags = if more { MORE } else { 0 } | if command { COMMAND } else { 0 };
-        let boxed = OVERHEAD + body.iter().map(|p| p.len()).sum::<usize>();
         let head = FrameHead {
             more: false,
             command: false,
-            len: boxed as u64,
+            len: (OVERHEAD + len) as u64,
         }
         .encode();
-        let hl = head.as_slice().len();
-        let out = out.get_mut(..hl + boxed).ok_or(CurveError::Malformed)?;
-        out[..hl].copy_from_slice(head.as_slice());
-        let nonce = self.tx_nonce;
-        message::write_message(keys, from, nonce, flags, body, &mut out[hl..])?;
-        self.tx_nonce += 1;
-        Ok(hl + boxed)
+        Ok((keys, flags, head))
     }
 
     /// As [`Link::seal`], for a frame too long to seal in one buffer: its frame header and
@@ -118,22 +137,8 @@ impl Link {
         body: &[&[u8]],
         out: &mut [u8; SEAL_START],
     ) -> Result<(usize, Sealing), SessionError> {
-        let Phase::Active {
-            keys,
-            owe_ready: false,
-            ..
-        } = &self.phase
-        else {
-            return Err(CurveError::NotReady.into());
-        };
-        let flags = if more { MORE } else { 0 } | if command { COMMAND } else { 0 };
         let len = body.iter().map(|p| p.len()).sum::<usize>();
-        let head = FrameHead {
-            more: false,
-            command: false,
-            len: (OVERHEAD + len) as u64,
-        }
-        .encode();
+        let (keys, flags, head) = self.message_frame(more, command, len)?;
         let hl = head.as_slice().len();
         out[..hl].copy_from_slice(head.as_slice());
         let mut start = [0u8; OVERHEAD];

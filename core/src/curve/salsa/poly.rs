@@ -188,24 +188,19 @@ impl P64 {
             h = carry(mul(add(h, limbs(&last_block(tail), 0)), &self.r1));
         }
         let [mut h0, mut h1, mut h2] = h;
-        let mut c = h1 >> 44;
-        h1 &= M44;
-        h2 += c;
-        c = h2 >> 42;
-        h2 &= M42;
-        h0 += c * 5;
-        c = h0 >> 44;
-        h0 &= M44;
-        h1 += c;
-        c = h1 >> 44;
-        h1 &= M44;
-        h2 += c;
-        c = h2 >> 42;
-        h2 &= M42;
-        h0 += c * 5;
-        c = h0 >> 44;
-        h0 &= M44;
-        h1 += c;
+        let mut c;
+        // Carried all the way round twice.
+        for _ in 0..2 {
+            c = h1 >> 44;
+            h1 &= M44;
+            h2 += c;
+            c = h2 >> 42;
+            h2 &= M42;
+            h0 += c * 5;
+            c = h0 >> 44;
+            h0 &= M44;
+            h1 += c;
+        }
         // g = h + 5 - 2^130; take it if it did not go negative (constant time).
         let mut g0 = h0 + 5;
         c = g0 >> 44;
