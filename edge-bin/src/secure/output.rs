@@ -113,6 +113,10 @@ impl Secure {
         }
         self.flush(sock)?;
         if taken == 0 {
+            if self.owes() {
+                // The socket is full: room comes as it drains, not from the budget.
+                self.tx_starved = false;
+            }
             return Err(io::ErrorKind::WouldBlock.into());
         }
         Ok(taken)
@@ -166,15 +170,17 @@ impl Secure {
         let Some(parts) = cur.parts(hl, end) else {
             return Ok(None);
         };
-        if end - hl > SEAL_WHOLE_MAX {
-            // Its header is taken only once the sealing has begun.
-            let begun = self.begin_long(head, parts.as_slice())?;
-            return Ok(begun.then_some(hl));
-        }
         let room = link::sealed_len(end);
         let spare = self.tx.capacity() - self.tx.len();
-        if room > spare && !self.may_grow(room - spare, true) {
-            return Ok(None);
+        let whole =
+            end - hl <= SEAL_WHOLE_MAX && (room <= spare || self.may_grow(room - spare, true));
+        if !whole {
+            // Too long to seal whole, or no room for it: sealed as it goes, which needs no
+            // more than `tx` has or FREE leaves, so that output never waits on the budget.
+            // Its header is taken only once the sealing has begun.
+            self.tx_starved = false;
+            let begun = self.begin_long(head, parts.as_slice())?;
+            return Ok(begun.then_some(hl));
         }
         let Layer::Curve(link) = &mut self.link else {
             return Ok(None);
@@ -229,6 +235,11 @@ impl Secure {
             .len()
             .min(left)
             .min(TX_HIGH.saturating_sub(self.tx.len() - self.tx_start));
+        if want > self.tx.capacity() - self.tx.len() && self.tx_start > 0 {
+            // What went makes room first.
+            self.tx.drain(..self.tx_start);
+            self.tx_start = 0;
+        }
         let spare = self.tx.capacity() - self.tx.len();
         let k = if want <= spare || self.may_grow(want - spare, true) {
             want
