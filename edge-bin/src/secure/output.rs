@@ -251,9 +251,7 @@ impl Secure {
             self.tx_starved = false;
             k
         };
-        if k > spare {
-            self.tx.reserve_exact(k - spare);
-        }
+        self.tx.reserve_exact(k);
         let sealing = self.sealing.as_mut()?;
         let at = self.tx.len();
         self.tx.resize(at + k, 0);
