@@ -12,23 +12,60 @@ use zedge_tests::curve::{script, Keys};
 use zedge_tests::systemd::zedge;
 use zedge_tests::PyPeer;
 
-/// argv: keys, frontend, backend, readers, non-readers, message bytes, messages. `readers`
-/// CURVE subscribers read every message, in order; `non-readers` subscribe and never read.
+/// argv: keys, frontend, backend, readers, non-readers, message bytes, messages, bad day.
+/// `readers` CURVE subscribers read every message, in order, none waiting over 5 s between
+/// two; `non-readers` subscribe and never read (stalled). On a bad day a slow CURVE
+/// subscriber reads one message a second, and hostile peers keep connecting: libzmq clients
+/// with the wrong server key, and greetings followed by garbage.
 const FAN_OUT: &str = r#"
 fe, be = sys.argv[2:4]
-readers, idle, size, count = map(int, sys.argv[4:8])
+readers, idle, size, count, bad_day = map(int, sys.argv[4:9])
 subs = [curve(zmq.SUB, be, RCVHWM=0) for _ in range(readers)]
 stuck = [curve(zmq.SUB, be, RCVHWM=1, RCVBUF=4096) for _ in range(idle)]
 for s in subs + stuck:
     s.subscribe(b"")
+stop = threading.Event()
+if bad_day:
+    slow = curve(zmq.SUB, be, RCVHWM=1, RCVBUF=4096)
+    slow.subscribe(b"")
+    def read_slowly():
+        slow.setsockopt(zmq.RCVTIMEO, 100)
+        while not stop.is_set():
+            try:
+                slow.recv()
+            except zmq.Again:
+                pass
+            time.sleep(1)
+    def hostile():
+        wrong = zmq.curve_keypair()[0]
+        host, port = be[len("tcp://"):].rsplit(":", 1)
+        greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01CURVE" + b"\0" * 15 + b"\0" * 32
+        held = []
+        while not stop.is_set():
+            held.append(curve(zmq.SUB, be, server=wrong))
+            c = socket.create_connection((host, int(port)))
+            c.sendall(greeting + b"\x04\xc8" + os.urandom(200))
+            held.append(c)
+            if len(held) > 40:
+                for h in held[:20]:
+                    h.close()
+                held = held[20:]
+            time.sleep(0.02)
+    threading.Thread(target=read_slowly, daemon=True).start()
+    threading.Thread(target=hostile, daemon=True).start()
 pub = curve(zmq.PUB, fe, SNDHWM=0)
 time.sleep(1.5)
-got = [0] * readers
+got, gaps = [0] * readers, [0.0] * readers
 def read(i, s):
     s.setsockopt(zmq.RCVTIMEO, 30000)
+    last = time.monotonic()
     for k in range(count):
         m = s.recv()
         assert len(m) == size and m[:8] == b"%08d" % k, (i, k, len(m), m[:8])
+        now = time.monotonic()
+        if k > 0:
+            gaps[i] = max(gaps[i], now - last)
+        last = now
         got[i] += 1
 threads = [threading.Thread(target=read, args=(i, s), daemon=True) for i, s in enumerate(subs)]
 for t in threads:
@@ -39,7 +76,9 @@ for k in range(count):
     time.sleep(0.2)
 for t in threads:
     t.join(90)
-print("OK" if got == [count] * readers else "SHORT", got, "in %.1f s" % (time.monotonic() - start))
+stop.set()
+whole = got == [count] * readers and max(gaps) < 5.0
+print("OK" if whole else "SHORT", got, "in %.1f s, longest wait %.2f s" % (time.monotonic() - start, max(gaps)))
 "#;
 
 /// The broker's peak resident memory (`VmHWM`), in MiB.
@@ -54,52 +93,85 @@ fn peak_mib(broker: &Broker) -> u64 {
     kib >> 10
 }
 
-/// A CURVE forwarder under `memory_max`, `readers` and `idle` subscribers, `count` messages
-/// of `size` bytes: every reader gets all of them and the broker's peak memory stays near
-/// `memory_max` (its fixed costs and the allocator's slack on top).
-fn fan_out(memory_max: u64, max_msg: &str, readers: usize, idle: usize, size: usize, count: usize) {
+/// A CURVE `kind` device under `memory_max` with `max_msg` and `extra` flags, running `body`
+/// with argv keys, frontend, backend and `args`: the broker still runs, the script printed
+/// `ok`, no peer was closed as a stalled sender, and the broker's peak memory stayed near
+/// `memory_max` (its fixed costs and the allocator's slack on top). Returns its log.
+fn run_under(
+    kind: &str,
+    memory_max: u64,
+    max_msg: &str,
+    extra: &[&str],
+    body: &str,
+    args: &[String],
+    ok: &str,
+) -> String {
     let keys = Keys::generate();
     let mem = format!("{memory_max}M");
-    let mut broker = Broker::start(
-        "forwarder",
-        &[
-            "--curve-secret",
-            &keys.arg("srv_secret"),
-            "--memory-max",
-            &mem,
-            "--max-msg-size",
-            max_msg,
-        ],
-    );
-    let argv = [
+    let secret = keys.arg("srv_secret");
+    let mut flags = vec![
+        "--curve-secret",
+        &secret,
+        "--memory-max",
+        &mem,
+        "--max-msg-size",
+        max_msg,
+    ];
+    flags.extend_from_slice(extra);
+    let mut broker = Broker::start(kind, &flags);
+    let mut argv = vec![
         keys.arg(""),
         broker.frontend().into(),
         broker.backend().into(),
-        readers.to_string(),
-        idle.to_string(),
-        size.to_string(),
-        count.to_string(),
     ];
-    let out = PyPeer::spawn("fan-out", &script(FAN_OUT), &argv, Duration::from_secs(150)).finish();
+    argv.extend_from_slice(args);
+    let out = PyPeer::spawn(kind, &script(body), &argv, Duration::from_secs(150)).finish();
     broker.assert_running();
-    assert!(out.contains("OK"), "{out}\n{}", broker.stderr());
+    let log = broker.stderr();
+    assert!(out.contains(ok), "{out}\n{log}");
+    assert!(!log.contains("stalled"), "{log}");
     let peak = peak_mib(&broker);
     assert!(
         peak <= memory_max + 24,
         "peak {peak} MiB over memory_max {memory_max}M"
     );
+    log
+}
+
+/// A CURVE forwarder under `memory_max`: `readers` and `idle` subscribers (and a slow one and
+/// hostile peers on a `bad_day`), `count` messages of `size` bytes: every reader gets all of
+/// them, in time.
+fn fan_out(
+    memory_max: u64,
+    max_msg: &str,
+    readers: usize,
+    idle: usize,
+    size: usize,
+    count: usize,
+    bad_day: bool,
+) {
+    let args = [readers, idle, size, count, usize::from(bad_day)].map(|n| n.to_string());
+    let log = run_under("forwarder", memory_max, max_msg, &[], FAN_OUT, &args, "OK");
+    if bad_day {
+        assert!(
+            log.contains("CURVE handshake failed"),
+            "no hostile peer seen:\n{log}"
+        );
+    }
 }
 
 /// Each subscriber's queue holds the message it has not all read: 8 of 8 MiB, and the
 /// publisher's 8 MiB, fit the budget 128 MiB leaves.
 #[test]
 fn eight_curve_readers_of_8_mib_messages_get_all_of_them() {
-    fan_out(128, "10M", 8, 0, 8 << 20, 6);
+    fan_out(128, "10M", 8, 0, 8 << 20, 6, false);
 }
 
+/// The bad day: twenty CURVE subscribers that never read, a slow one and hostile peers
+/// beside the one that reads, which still gets every 1 MiB message in time.
 #[test]
-fn a_curve_reader_gets_every_1_mib_message_beside_twenty_that_never_read() {
-    fan_out(48, "4M", 1, 20, 1 << 20, 60);
+fn a_curve_reader_gets_every_1_mib_message_beside_stalled_slow_and_hostile_peers() {
+    fan_out(48, "4M", 1, 20, 1 << 20, 60, true);
 }
 
 /// `zedge check-config` on a config of one forwarder with CURVE on `sides`, and `extra`
@@ -174,39 +246,16 @@ print("OK", next_of, "in %.1f s" % (time.monotonic() - start))
 /// each sender's in order, none is closed as a stalled sender, and the broker stays within
 /// its memory.
 fn senders(memory_max: u64, max_msg: &str, senders: usize, size: usize, count: usize) {
-    let keys = Keys::generate();
-    let mem = format!("{memory_max}M");
-    let mut broker = Broker::start(
-        "streamer",
-        &[
-            "--curve-secret",
-            &keys.arg("srv_secret"),
-            "--memory-max",
-            &mem,
-            "--max-msg-size",
-            max_msg,
-            "--max-peers",
-            "64",
-        ],
-    );
-    let argv = [
-        keys.arg(""),
-        broker.frontend().into(),
-        broker.backend().into(),
-        senders.to_string(),
-        size.to_string(),
-        count.to_string(),
-    ];
-    let out = PyPeer::spawn("senders", &script(SENDERS), &argv, Duration::from_secs(150)).finish();
-    broker.assert_running();
-    let log = broker.stderr();
+    let args = [senders, size, count].map(|n| n.to_string());
     let all = format!("OK {:?}", vec![count; senders]);
-    assert!(out.contains(&all), "{out}\n{log}");
-    assert!(!log.contains("stalled"), "{log}");
-    let peak = peak_mib(&broker);
-    assert!(
-        peak <= memory_max + 24,
-        "peak {peak} MiB over memory_max {memory_max}M"
+    run_under(
+        "streamer",
+        memory_max,
+        max_msg,
+        &["--max-peers", "64"],
+        SENDERS,
+        &args,
+        &all,
     );
 }
 
