@@ -2,8 +2,9 @@
 //! in place at 256 B and 64 KiB, and Poly1305 alone (seal less it: about XSalsa20's share), to compare with libsodium's `crypto_secretbox` through
 //! `bench/sodium_box.c`, which prints the same lines.
 //!
-//! Run: `cargo bench -p zedge-core --features curve --bench curve` (`-- NAME` runs the lines
-//! whose name contains NAME, e.g. `-- open`). Reference:
+//! Run: `cargo bench -p zedge-core --features curve,std --bench curve` (`-- NAME` runs the lines
+//! whose name contains NAME, e.g. `-- open`; `-- --wide` gives the keystream to the binary's
+//! widest path for this CPU, `edge-bin/src/secure/wide.rs`, AVX2 on x86_64). Reference:
 //! `cc -O2 -o /tmp/sodium_box bench/sodium_box.c -lsodium && /tmp/sodium_box`.
 //!
 //! Each line: the best of REPS timed batches (each about 20 ms) in ns per message and MB/s
@@ -18,11 +19,21 @@ use std::time::{Duration, Instant};
 
 use zedge_core::curve::salsa::{open, poly1305, seal};
 
+/// The binary's wider keystream paths, the same source.
+#[path = "../../edge-bin/src/secure/wide.rs"]
+mod wide;
+
 const REPS: usize = 15;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let bench = args.iter().any(|a| a == "--bench");
+    if args.iter().any(|a| a == "--wide") {
+        println!(
+            "keystream: {}",
+            wide::use_widest().unwrap_or("the core's own")
+        );
+    }
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(*f));
     let key = [0x42u8; 32];

@@ -104,6 +104,9 @@ fn main() -> ExitCode {
         Ok(level) => log::init(level),
         Err(e) => return usage_error(&e),
     }
+    if let Some(path) = secure::use_widest() {
+        ::log::debug!("CURVE keystream in {path} vectors");
+    }
     run(devices, process, source)
 }
 

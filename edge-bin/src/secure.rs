@@ -36,6 +36,7 @@ use crate::setup::Passwords;
 use std::rc::Rc;
 
 pub use layer::{Gate, Layer};
+pub use wide::use_widest;
 
 /// Ciphertext held for the socket beyond which no more output is taken.
 pub const TX_HIGH: usize = 64 << 10;
@@ -480,3 +481,4 @@ mod layer;
 mod output;
 #[cfg(test)]
 mod tests;
+mod wide;

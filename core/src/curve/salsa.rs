@@ -4,9 +4,10 @@
 //! cores (`poly`). RustCrypto's `salsa20` computes one block at a time, and its `poly1305`
 //! took its AVX2 path at run time, whose helpers the compiler does not inline (each vector
 //! instruction a call): through them a 256-byte MESSAGE cost about twice, a 64 KiB one three
-//! times, what it cost with this module's first version (`tools/bench --cases curve`). The
-//! tests check every byte against RustCrypto's `crypto_secretbox` and `crypto_box`; `cargo
-//! bench -p zedge-core --features curve --bench curve` times seal and open against libsodium's
+//! times, what it cost with this module's first version (`tools/bench --cases curve`). A
+//! binary may give wider vectors for the same rounds ([`Lanes`], [`set_wide`]: zedge's AVX2
+//! on x86_64). The tests check every byte against RustCrypto's `crypto_secretbox` and `crypto_box`; `cargo
+//! bench -p zedge-core --features curve,std --bench curve` times seal and open against libsodium's
 //! (`bench/sodium_box.c`).
 
 mod poly;
@@ -14,7 +15,46 @@ mod stream;
 
 pub use poly::poly1305;
 use poly::Poly;
-pub use stream::hsalsa20;
+pub use stream::{hsalsa20, Lanes};
+
+/// Where a keystream starts, for a wider path ([`set_wide`]): the Salsa20 state and the block
+/// counter, opaque.
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    st: &'a [u32; 16],
+    counter: u64,
+}
+
+impl core::fmt::Debug for At<'_> {
+    /// Nothing of the key.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "At {{ counter: {} }}", self.counter)
+    }
+}
+
+/// XOR `buf` with the keystream from `at` on, `S` sets of `V`'s lanes a pass (and the core's
+/// own passes for the rest): the rounds are the core's, the vectors the caller's. Inlined into
+/// the caller, a function compiled for the vectors `V` uses (the binary's AVX2 path), which
+/// the core cannot ask for without `unsafe`.
+#[inline(always)]
+pub fn xor_wide<V: Lanes, const S: usize>(at: At<'_>, buf: &mut [u8]) {
+    stream::xor_lanes::<V, S>(at.st, at.counter, buf);
+}
+
+/// A wider keystream path: `xor_wide` compiled for vectors the machine has.
+pub type Wide = fn(At<'_>, &mut [u8]);
+
+#[cfg(feature = "std")]
+static WIDE: std::sync::OnceLock<Wide> = std::sync::OnceLock::new();
+
+/// Use `wide` for every keystream of at least 1 KiB from now on, in place of the core's own
+/// passes (SSE2 on x86_64): the binary's choice, made once at start after it has checked the
+/// CPU. It must make the same bytes as [`xor_wide`] (the tests check that the binary's does).
+/// False if a path was set already (it stays).
+#[cfg(feature = "std")]
+pub fn set_wide(wide: Wide) -> bool {
+    WIDE.set(wide).is_ok()
+}
 
 /// Constant-time equality of two MACs.
 pub fn same_mac(a: &[u8; 16], b: &[u8]) -> bool {

@@ -280,3 +280,39 @@ fn a_plain_client_with_the_password_gets_in() {
         &got[74..]
     );
 }
+
+/// Where the CPU has AVX2, every length's box (passes of eight blocks, the core's passes
+/// after them, at any alignment) is the same as the core's own, and opens.
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn avx2_boxes_are_the_cores() {
+    if !std::is_x86_feature_detected!("avx2") {
+        eprintln!("no AVX2 on this CPU: nothing to compare");
+        return;
+    }
+    let key = [0x5a; 32];
+    let nonce: [u8; 24] = core::array::from_fn(|i| (3 * i) as u8);
+    use zedge_core::curve::salsa::{open, seal};
+    let lens = [
+        0, 1, 31, 32, 33, 1000, 1024, 1055, 1056, 1057, 4096, 5000, 65536, 70001,
+    ];
+    let mut expected = Vec::new();
+    for &len in &lens {
+        let mut b: Vec<u8> = (0..16 + len).map(|i| (i * 11 + 5) as u8).collect();
+        assert!(seal(&key, &nonce, &mut b));
+        expected.push(b);
+    }
+    // From here on the core takes the AVX2 path for keystreams of 1 KiB and more.
+    assert_eq!(use_widest(), Some("avx2"));
+    for (&len, want) in lens.iter().zip(&expected) {
+        for at in [0, 1, 7] {
+            let mut space = vec![0u8; at + 16 + len];
+            for (i, b) in space[at..].iter_mut().enumerate() {
+                *b = (i * 11 + 5) as u8;
+            }
+            assert!(seal(&key, &nonce, &mut space[at..]));
+            assert_eq!(&space[at..], &want[..], "length {len} at {at}");
+            assert!(open(&key, &nonce, &mut space[at..]));
+        }
+    }
+}

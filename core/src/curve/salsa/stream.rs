@@ -108,36 +108,81 @@ pub(super) const SETS: usize = 2;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub(super) const SETS: usize = 1;
 
-#[inline(always)]
-fn rol<const L: u32>(v: u32x4) -> u32x4 {
-    (v << L) | (v >> (32 - L))
+/// One Salsa20 state word in [`Lanes::LANES`] blocks side by side, the blocks of a pass each
+/// in a lane: the core's own is `wide`'s `u32x4` (SSE2, NEON, arrays elsewhere); the binary
+/// gives a wider one where the CPU has it ([`super::set_wide`], [`super::xor_wide`]).
+pub trait Lanes: Copy {
+    /// Blocks side by side.
+    const LANES: usize;
+    /// `w` in every lane.
+    fn splat(w: u32) -> Self;
+    /// Lane `l` `f(l)`.
+    fn from_fn(f: impl FnMut(usize) -> u32) -> Self;
+    /// Lane by lane, wrapping.
+    fn add(self, o: Self) -> Self;
+    /// Lane by lane.
+    fn xor(self, o: Self) -> Self;
+    /// Each lane rotated left by `L` bits; `R` is `32 - L` (given, as a constant expression
+    /// of `L` cannot be).
+    fn rol<const L: i32, const R: i32>(self) -> Self;
+    /// XOR `buf`, exactly `64 * LANES` bytes, with the blocks whose words are `x`: block `l`
+    /// is lane `l` of each word, in order, little-endian.
+    fn xor_blocks(x: &[Self; 16], buf: &mut [u8]);
 }
 
-/// Blocks `counter` to `counter + 4 * S - 1` of `st`, set `s` blocks `4s` to `4s + 3`, each
-/// word of a set a `u32x4` of its four blocks'.
+impl Lanes for u32x4 {
+    const LANES: usize = 4;
+    #[inline(always)]
+    fn splat(w: u32) -> Self {
+        u32x4::splat(w)
+    }
+    #[inline(always)]
+    fn from_fn(f: impl FnMut(usize) -> u32) -> Self {
+        u32x4::new(core::array::from_fn(f))
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    #[inline(always)]
+    fn xor(self, o: Self) -> Self {
+        self ^ o
+    }
+    #[inline(always)]
+    fn rol<const L: i32, const R: i32>(self) -> Self {
+        (self << L) | (self >> R)
+    }
+    #[inline(always)]
+    fn xor_blocks(x: &[Self; 16], buf: &mut [u8]) {
+        xor_blocks(core::slice::from_ref(x), buf);
+    }
+}
+
+/// Blocks `counter` to `counter + S * LANES - 1` of `st`: set `s` the blocks from
+/// `counter + s * LANES`, each word of a set a `V` of its blocks'.
 #[inline(always)]
-pub(super) fn blocks<const S: usize>(st: &[u32; 16], counter: u64) -> [[u32x4; 16]; S] {
-    let mut x: [[u32x4; 16]; S] = core::array::from_fn(|s| {
-        let mut v: [u32x4; 16] = core::array::from_fn(|w| u32x4::splat(st[w]));
-        let c: [u64; 4] = core::array::from_fn(|l| counter.wrapping_add((4 * s + l) as u64));
-        v[8] = u32x4::new(c.map(|c| c as u32));
-        v[9] = u32x4::new(c.map(|c| (c >> 32) as u32));
+pub(super) fn blocks<V: Lanes, const S: usize>(st: &[u32; 16], counter: u64) -> [[V; 16]; S] {
+    let mut x: [[V; 16]; S] = core::array::from_fn(|s| {
+        let mut v: [V; 16] = core::array::from_fn(|w| V::splat(st[w]));
+        let c = |l: usize| counter.wrapping_add((V::LANES * s + l) as u64);
+        v[8] = V::from_fn(|l| c(l) as u32);
+        v[9] = V::from_fn(|l| (c(l) >> 32) as u32);
         v
     });
     let start = x;
     macro_rules! qr {
         ($a:expr, $b:expr, $c:expr, $d:expr) => {
             for v in x.iter_mut() {
-                v[$b] ^= rol::<7>(v[$a] + v[$d]);
+                v[$b] = v[$b].xor(v[$a].add(v[$d]).rol::<7, 25>());
             }
             for v in x.iter_mut() {
-                v[$c] ^= rol::<9>(v[$b] + v[$a]);
+                v[$c] = v[$c].xor(v[$b].add(v[$a]).rol::<9, 23>());
             }
             for v in x.iter_mut() {
-                v[$d] ^= rol::<13>(v[$c] + v[$b]);
+                v[$d] = v[$d].xor(v[$c].add(v[$b]).rol::<13, 19>());
             }
             for v in x.iter_mut() {
-                v[$a] ^= rol::<18>(v[$d] + v[$c]);
+                v[$a] = v[$a].xor(v[$d].add(v[$c]).rol::<18, 14>());
             }
         };
     }
@@ -153,7 +198,7 @@ pub(super) fn blocks<const S: usize>(st: &[u32; 16], counter: u64) -> [[u32x4; 1
     }
     for (v, s) in x.iter_mut().zip(&start) {
         for (w, s) in v.iter_mut().zip(s) {
-            *w += *s;
+            *w = w.add(*s);
         }
     }
     x
@@ -176,10 +221,10 @@ fn xor16(dst: &mut [u8], k: u32x4) {
     }
 }
 
-/// XOR `buf` (at most `256 * S` bytes) with the blocks `x` from [`blocks`]: each four words
+/// XOR `buf` (at most 256 bytes a set) with the blocks `x` from [`blocks`]: each four words
 /// of a set transposed into 16 bytes of each of its blocks.
 #[inline(always)]
-fn xor_blocks<const S: usize>(x: &[[u32x4; 16]; S], buf: &mut [u8]) {
+fn xor_blocks(x: &[[u32x4; 16]], buf: &mut [u8]) {
     for (s, v) in x.iter().enumerate() {
         for g in 0..4 {
             let rows = u32x4::transpose([v[4 * g], v[4 * g + 1], v[4 * g + 2], v[4 * g + 3]]);
@@ -194,16 +239,33 @@ fn xor_blocks<const S: usize>(x: &[[u32x4; 16]; S], buf: &mut [u8]) {
     }
 }
 
-/// XOR `buf` with the keystream of `st` from block `counter` on.
-pub(super) fn xor_from(st: &[u32; 16], mut counter: u64, buf: &mut [u8]) {
+/// XOR `buf` with the keystream of `st` from block `counter` on: through the wider path the
+/// binary gave ([`super::set_wide`]) if there is one and `buf` is long enough for it.
+pub(super) fn xor_from(st: &[u32; 16], counter: u64, buf: &mut [u8]) {
+    #[cfg(feature = "std")]
+    if buf.len() >= WIDE_MIN {
+        if let Some(wide) = super::WIDE.get() {
+            return wide(super::At { st, counter }, buf);
+        }
+    }
+    xor_base(st, counter, buf);
+}
+
+/// The shortest keystream handed to the wider path: one pass of 16 blocks, below which the
+/// core's own passes cost no more.
+#[cfg(feature = "std")]
+const WIDE_MIN: usize = 1024;
+
+/// [`xor_from`] in the core's own passes.
+fn xor_base(st: &[u32; 16], mut counter: u64, buf: &mut [u8]) {
     let mut passes = buf.chunks_exact_mut(256 * SETS);
     for p in &mut passes {
-        xor_blocks::<SETS>(&blocks::<SETS>(st, counter), p);
+        xor_blocks(&blocks::<u32x4, SETS>(st, counter), p);
         counter = counter.wrapping_add(4 * SETS as u64);
     }
     for part in passes.into_remainder().chunks_mut(256) {
         if part.len() > 128 {
-            xor_blocks::<1>(&blocks::<1>(st, counter), part);
+            xor_blocks(&blocks::<u32x4, 1>(st, counter), part);
             counter = counter.wrapping_add(4);
         } else {
             for b in part.chunks_mut(64) {
@@ -212,4 +274,23 @@ pub(super) fn xor_from(st: &[u32; 16], mut counter: u64, buf: &mut [u8]) {
             }
         }
     }
+}
+
+/// [`xor_from`] in passes of `S` sets of `V`'s lanes, what is left after them in the core's
+/// own passes.
+#[inline(always)]
+pub(super) fn xor_lanes<V: Lanes, const S: usize>(
+    st: &[u32; 16],
+    mut counter: u64,
+    buf: &mut [u8],
+) {
+    let mut passes = buf.chunks_exact_mut(64 * V::LANES * S);
+    for p in &mut passes {
+        let x = blocks::<V, S>(st, counter);
+        for (v, b) in x.iter().zip(p.chunks_exact_mut(64 * V::LANES)) {
+            V::xor_blocks(v, b);
+        }
+        counter = counter.wrapping_add((V::LANES * S) as u64);
+    }
+    xor_base(st, counter, passes.into_remainder());
 }

@@ -66,8 +66,8 @@ fn a_box_at_any_alignment_matches_the_reference() {
 fn passes_are_consecutive_blocks() {
     let st = stream::salsa20(&[7; 32], &[3; 8]);
     for counter in [0u64, 1, 5, u64::from(u32::MAX) - 5, u64::MAX - 2] {
-        let one = stream::blocks::<1>(&st, counter);
-        let two = stream::blocks::<2>(&st, counter);
+        let one = stream::blocks::<wide::u32x4, 1>(&st, counter);
+        let two = stream::blocks::<wide::u32x4, 2>(&st, counter);
         for b in 0..8 {
             let alone = stream::block(&st, counter.wrapping_add(b as u64));
             for w in 0..16 {
