@@ -13,8 +13,8 @@
 mod poly;
 mod stream;
 
-pub use poly::poly1305;
 use poly::Poly;
+pub use poly::{poly1305, poly_wide, PolyLanes, Wide26};
 pub use stream::{hsalsa20, Lanes};
 
 /// Where a keystream starts, for a wider path ([`set_wide`]): the Salsa20 state and the block
@@ -41,16 +41,24 @@ pub fn xor_wide<V: Lanes, const S: usize>(at: At<'_>, buf: &mut [u8]) {
     stream::xor_lanes::<V, S>(at.st, at.counter, buf);
 }
 
-/// A wider keystream path: `xor_wide` compiled for vectors the machine has.
-pub type Wide = fn(At<'_>, &mut [u8]);
+/// Wider paths for the keystream and Poly1305: [`xor_wide`] and [`poly_wide`] compiled for
+/// vectors the machine has.
+#[derive(Clone, Copy, Debug)]
+pub struct Wide {
+    /// The keystream from `At` XORed into the buffer, all of it.
+    pub xor: fn(At<'_>, &mut [u8]),
+    /// Poly1305 over the buffer's first whole groups of blocks: the bytes it took.
+    pub poly: fn(&mut Wide26, &[u8]) -> usize,
+}
 
 #[cfg(feature = "std")]
 static WIDE: std::sync::OnceLock<Wide> = std::sync::OnceLock::new();
 
-/// Use `wide` for every keystream of at least 1 KiB from now on, in place of the core's own
-/// passes (SSE2 on x86_64): the binary's choice, made once at start after it has checked the
-/// CPU. It must make the same bytes as [`xor_wide`] (the tests check that the binary's does).
-/// False if a path was set already (it stays).
+/// Use `wide` for every keystream of at least 1 KiB and every run of at least 256 bytes of
+/// Poly1305 from now on, in place of the core's own (SSE2 lanes, 64-bit limbs on x86_64): the
+/// binary's choice, made once at start after it has checked the CPU. It must compute the same
+/// as [`xor_wide`] and [`poly_wide`] (the tests check that the binary's does). False if paths
+/// were set already (they stay).
 #[cfg(feature = "std")]
 pub fn set_wide(wide: Wide) -> bool {
     WIDE.set(wide).is_ok()

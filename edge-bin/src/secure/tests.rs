@@ -281,8 +281,10 @@ fn a_plain_client_with_the_password_gets_in() {
     );
 }
 
-/// Where the CPU has AVX2, every length's box (passes of eight blocks, the core's passes
-/// after them, at any alignment) is the same as the core's own, and opens.
+/// Where the CPU has AVX2, every length's box (keystream passes of sixteen blocks and
+/// Poly1305 groups of four, the core's own after them, at any alignment) is the same as the
+/// core's own, and opens; and Poly1305 at its limbs' largest (all-ones blocks, the largest r)
+/// is the core's.
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn avx2_boxes_are_the_cores() {

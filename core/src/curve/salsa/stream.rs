@@ -245,7 +245,7 @@ pub(super) fn xor_from(st: &[u32; 16], counter: u64, buf: &mut [u8]) {
     #[cfg(feature = "std")]
     if buf.len() >= WIDE_MIN {
         if let Some(wide) = super::WIDE.get() {
-            return wide(super::At { st, counter }, buf);
+            return (wide.xor)(super::At { st, counter }, buf);
         }
     }
     xor_base(st, counter, buf);

@@ -145,3 +145,148 @@ proptest! {
         prop_assert_eq!(poly1305_64(&key, &msg), poly1305_32(&key, &msg));
     }
 }
+
+/// Lanes in plain arrays, for the wider paths' generic parts: the rounds and passes over
+/// `Lanes` with eight lanes, Poly1305 over `PolyLanes` with `N` (the binary's AVX2 has 8 and
+/// 4).
+#[derive(Clone, Copy)]
+struct Arr<const N: usize, T>([T; N]);
+
+impl<const N: usize> Lanes for Arr<N, u32> {
+    const LANES: usize = N;
+    fn splat(w: u32) -> Self {
+        Arr([w; N])
+    }
+    fn from_fn(f: impl FnMut(usize) -> u32) -> Self {
+        Arr(core::array::from_fn(f))
+    }
+    fn add(self, o: Self) -> Self {
+        Arr(core::array::from_fn(|l| self.0[l].wrapping_add(o.0[l])))
+    }
+    fn xor(self, o: Self) -> Self {
+        Arr(core::array::from_fn(|l| self.0[l] ^ o.0[l]))
+    }
+    fn rol<const L: i32, const R: i32>(self) -> Self {
+        Arr(self.0.map(|w| w.rotate_left(L as u32)))
+    }
+    fn xor_blocks(x: &[Self; 16], buf: &mut [u8]) {
+        for (l, b) in buf.chunks_exact_mut(64).enumerate() {
+            for (k, w) in b.chunks_exact_mut(4).zip(x) {
+                for (d, s) in k.iter_mut().zip(w.0[l].to_le_bytes()) {
+                    *d ^= s;
+                }
+            }
+        }
+    }
+}
+
+impl<const N: usize> PolyLanes for Arr<N, u64> {
+    const LANES: usize = N;
+    fn splat(v: u64) -> Self {
+        Arr([v; N])
+    }
+    fn from_fn(f: impl FnMut(usize) -> u64) -> Self {
+        Arr(core::array::from_fn(f))
+    }
+    fn add(self, o: Self) -> Self {
+        Arr(core::array::from_fn(|l| self.0[l].wrapping_add(o.0[l])))
+    }
+    fn mul32(self, o: Self) -> Self {
+        Arr(core::array::from_fn(|l| {
+            (self.0[l] & 0xffff_ffff) * (o.0[l] & 0xffff_ffff)
+        }))
+    }
+    fn and(self, o: Self) -> Self {
+        Arr(core::array::from_fn(|l| self.0[l] & o.0[l]))
+    }
+    fn shr<const S: i32>(self) -> Self {
+        Arr(self.0.map(|v| v >> S))
+    }
+    fn shl<const S: i32>(self) -> Self {
+        Arr(self.0.map(|v| v << S))
+    }
+    fn lane(self, l: usize) -> u64 {
+        self.0[l]
+    }
+    fn load(m: &[u8]) -> [Self; 5] {
+        let w = |l: usize, i: usize| u64::from(stream::word(&m[16 * l..], i));
+        [
+            Arr(core::array::from_fn(|l| w(l, 0) & 0x3ff_ffff)),
+            Arr(core::array::from_fn(|l| {
+                (w(l, 0) >> 26 | w(l, 1) << 6) & 0x3ff_ffff
+            })),
+            Arr(core::array::from_fn(|l| {
+                (w(l, 1) >> 20 | w(l, 2) << 12) & 0x3ff_ffff
+            })),
+            Arr(core::array::from_fn(|l| {
+                (w(l, 2) >> 14 | w(l, 3) << 18) & 0x3ff_ffff
+            })),
+            Arr(core::array::from_fn(|l| w(l, 3) >> 8 | 1 << 24)),
+        ]
+    }
+}
+
+/// Poly1305 of `msg` with its blocks through `poly_wide` over `N` lanes.
+fn poly_through<const N: usize>(key: &[u8; 32], msg: &[u8]) -> [u8; 16] {
+    let whole = msg.len() & !15;
+    let mut p = poly::P64::new(key);
+    p.blocks_via(&msg[..whole], poly_wide::<Arr<N, u64>>);
+    p.finish(&msg[whole..])
+}
+
+/// The keystream's passes over eight-lane arrays in one and two sets are the core's own, at
+/// any length and counter (across the low word's wrap too).
+#[test]
+fn wider_passes_are_the_cores_keystream() {
+    let st = stream::salsa20(&[9; 32], &[4; 8]);
+    for counter in [1u64, u64::from(u32::MAX) - 9] {
+        for len in [0, 63, 64, 511, 512, 513, 1024, 1100, 2048, 3000] {
+            let mut want = std::vec![0x5au8; len];
+            stream::xor_from(&st, counter, &mut want);
+            let at = At { st: &st, counter };
+            let mut one = std::vec![0x5au8; len];
+            xor_wide::<Arr<8, u32>, 1>(at, &mut one);
+            let mut two = std::vec![0x5au8; len];
+            xor_wide::<Arr<8, u32>, 2>(at, &mut two);
+            assert_eq!(one, want, "one set, {len} from {counter}");
+            assert_eq!(two, want, "two sets, {len} from {counter}");
+        }
+    }
+}
+
+/// Limbs at their largest: all-ones blocks under the largest r the clamp allows.
+#[test]
+fn wider_poly1305_at_the_limbs_largest() {
+    let mut key = [0xff; 32];
+    key[16..].fill(0x11);
+    for len in [256, 1024, 4096, 4096 + 15] {
+        let msg = std::vec![0xff; len];
+        let want = poly1305_32(&key, &msg);
+        assert_eq!(poly_through::<4>(&key, &msg), want, "{len}");
+        assert_eq!(poly_through::<2>(&key, &msg), want, "{len}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Poly1305 through `poly_wide`, four and two lanes and the core's own after it, is the
+    /// 26-bit one's, for any key and length, and from any accumulator (blocks before it).
+    #[test]
+    fn wider_poly1305_is_the_cores(
+        key in any::<[u8; 32]>(),
+        msg in proptest::collection::vec(any::<u8>(), 0..1500),
+        before in 0usize..5,
+    ) {
+        let want = poly1305_32(&key, &msg);
+        prop_assert_eq!(poly_through::<4>(&key, &msg), want);
+        prop_assert_eq!(poly_through::<2>(&key, &msg), want);
+        // A few blocks the core's own way first: the wide path starts from that accumulator.
+        let head = (16 * before).min(msg.len() & !15);
+        let whole = msg.len() & !15;
+        let mut p = poly::P64::new(&key);
+        p.blocks(&msg[..head]);
+        p.blocks_via(&msg[head..whole], poly_wide::<Arr<4, u64>>);
+        prop_assert_eq!(p.finish(&msg[whole..]), want);
+    }
+}
