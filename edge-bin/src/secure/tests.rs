@@ -281,40 +281,42 @@ fn a_plain_client_with_the_password_gets_in() {
     );
 }
 
-/// Where the CPU has AVX2, every length's box (keystream passes of sixteen blocks and
-/// Poly1305 groups of four, the core's own after them, at any alignment) is the same as the
-/// core's own, and opens; and Poly1305 at its limbs' largest (all-ones blocks, the largest r)
-/// is the core's.
+/// Where the CPU has AVX2, every length's box (keystream in one pass of eight blocks, or in
+/// passes of sixteen and eight; Poly1305 in groups of four; the core's own after them; at any
+/// alignment) is the same as the core's own, and opens; and Poly1305 at its limbs' largest
+/// (all-ones blocks under the largest r) is the core's.
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn avx2_boxes_are_the_cores() {
+    use zedge_core::curve::salsa::{open, poly1305, seal};
     if !std::is_x86_feature_detected!("avx2") {
         eprintln!("no AVX2 on this CPU: nothing to compare");
         return;
     }
     let key = [0x5a; 32];
     let nonce: [u8; 24] = core::array::from_fn(|i| (3 * i) as u8);
-    use zedge_core::curve::salsa::{open, seal};
-    let lens = [
-        0, 1, 31, 32, 33, 1000, 1024, 1055, 1056, 1057, 4096, 5000, 65536, 70001,
-    ];
+    let lens: Vec<usize> = (0..=1100).chain([4096, 5000, 65536, 70001]).collect();
+    let plain = |len: usize| -> Vec<u8> { (0..16 + len).map(|i| (i * 11 + 5) as u8).collect() };
     let mut expected = Vec::new();
     for &len in &lens {
-        let mut b: Vec<u8> = (0..16 + len).map(|i| (i * 11 + 5) as u8).collect();
+        let mut b = plain(len);
         assert!(seal(&key, &nonce, &mut b));
         expected.push(b);
     }
-    // From here on the core takes the AVX2 path for keystreams of 1 KiB and more.
+    let (mut big, ones) = ([0xff; 32], vec![0xff; 4096 + 7]);
+    big[16..].fill(0x3c);
+    let want_mac = poly1305(&big, &ones);
+    // From here on the core takes the AVX2 paths.
     assert_eq!(use_widest(), Some("avx2"));
     for (&len, want) in lens.iter().zip(&expected) {
         for at in [0, 1, 7] {
-            let mut space = vec![0u8; at + 16 + len];
-            for (i, b) in space[at..].iter_mut().enumerate() {
-                *b = (i * 11 + 5) as u8;
-            }
+            let mut space = vec![0u8; at];
+            space.extend(plain(len));
             assert!(seal(&key, &nonce, &mut space[at..]));
             assert_eq!(&space[at..], &want[..], "length {len} at {at}");
             assert!(open(&key, &nonce, &mut space[at..]));
+            assert_eq!(space[at + 16..], plain(len)[16..], "length {len} at {at}");
         }
     }
+    assert_eq!(poly1305(&big, &ones), want_mac);
 }

@@ -251,10 +251,10 @@ pub(super) fn xor_from(st: &[u32; 16], counter: u64, buf: &mut [u8]) {
     xor_base(st, counter, buf);
 }
 
-/// The shortest keystream handed to the wider path: one pass of 16 blocks, below which the
-/// core's own passes cost no more.
+/// The shortest keystream handed to the wider path: one set of its lanes (AVX2's eight
+/// blocks), below which the core's own passes cost no more.
 #[cfg(feature = "std")]
-const WIDE_MIN: usize = 1024;
+const WIDE_MIN: usize = 512;
 
 /// [`xor_from`] in the core's own passes.
 fn xor_base(st: &[u32; 16], mut counter: u64, buf: &mut [u8]) {
@@ -276,8 +276,8 @@ fn xor_base(st: &[u32; 16], mut counter: u64, buf: &mut [u8]) {
     }
 }
 
-/// [`xor_from`] in passes of `S` sets of `V`'s lanes, what is left after them in the core's
-/// own passes.
+/// [`xor_from`] in passes of `S` sets of `V`'s lanes, then of one set, what is left after
+/// them in the core's own passes.
 #[inline(always)]
 pub(super) fn xor_lanes<V: Lanes, const S: usize>(
     st: &[u32; 16],
@@ -292,5 +292,11 @@ pub(super) fn xor_lanes<V: Lanes, const S: usize>(
         }
         counter = counter.wrapping_add((V::LANES * S) as u64);
     }
-    xor_base(st, counter, passes.into_remainder());
+    let mut sets = passes.into_remainder().chunks_exact_mut(64 * V::LANES);
+    for b in &mut sets {
+        let [x] = blocks::<V, 1>(st, counter);
+        V::xor_blocks(&x, b);
+        counter = counter.wrapping_add(V::LANES as u64);
+    }
+    xor_base(st, counter, sets.into_remainder());
 }
