@@ -19,16 +19,18 @@
 #[cfg(target_arch = "x86_64")]
 use zedge_core::curve::salsa::{self, At, Lanes, PolyLanes, Wide, Wide26};
 
-/// The keystream path the CPU allows beyond the core's own, handed to the core once: its
-/// name for the start-up log, or `None` (none here, or one was set already).
+/// The keystream and Poly1305 paths the CPU allows beyond the core's own, handed to the core
+/// once: their name for the start-up log, or `None` (none here, or they were set already).
 pub fn use_widest() -> Option<&'static str> {
     #[cfg(target_arch = "x86_64")]
-    let avx2 = Wide {
-        xor: avx2_xor,
-        poly: avx2_poly,
-    };
-    if std::is_x86_feature_detected!("avx2") && salsa::set_wide(avx2) {
-        return Some("avx2");
+    {
+        let avx2 = Wide {
+            xor: avx2_xor,
+            poly: avx2_poly,
+        };
+        if std::is_x86_feature_detected!("avx2") && salsa::set_wide(avx2) {
+            return Some("avx2");
+        }
     }
     None
 }
