@@ -27,7 +27,7 @@ pub struct DeviceConfig {
     pub handshake_timeout: Duration,
     /// A peer whose outbound queue holds this many bytes gets no new message (workers are
     /// skipped, subscribers lose it) until it drains below; a forwarder's subscriber still
-    /// takes small messages a sixteenth of it past it ([`DeviceConfig::small_slack`]).
+    /// takes small messages a sixteenth of it past it (`DeviceConfig::small_slack`).
     pub queue_hwm: usize,
     /// Size of the caller's per-connection input buffer, and so the store-and-forward
     /// threshold: a message that fits is received whole before it is routed, so a sender
