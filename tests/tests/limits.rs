@@ -19,12 +19,13 @@ use zedge_tests::systemd::{temp_path, zedge};
 const VALUES: [&str; 4] = ["0", "1", "9223372036854775807", "18446744073709551615"];
 
 /// Every option that takes a number, with a kind of device it applies to.
-const OPTIONS: [(&str, &str); 14] = [
+const OPTIONS: [(&str, &str); 15] = [
     ("max-msg-size", "streamer"),
     ("queue-hwm", "queue"),
     ("max-peers", "streamer"),
     ("max-peers-per-address", "queue"),
     ("max-handshaking", "streamer"),
+    ("handshake-rate-per-address", "forwarder"),
     ("max-subscriptions", "forwarder"),
     ("max-subscriptions-per-peer", "forwarder"),
     ("max-splices", "streamer"),

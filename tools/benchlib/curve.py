@@ -67,7 +67,9 @@ def handshakes(name, k):
     cap = str(PEERS + 64)
     # 10,000 peers' slots and connections take 205 MiB of memory_max; a CURVE device stores
     # messages whole, so its input buffer and the two messages it keeps follow max_msg_size:
-    # 1 MiB (the handshakes send 8-byte messages) rather than the default 64 MiB.
+    # 1 MiB (the handshakes send 8-byte messages) rather than the default 64 MiB. All come
+    # from 127.0.0.1: max_peers_per_address is also the burst of handshake_rate_per_address,
+    # so all are let in at once, as libzmq lets them.
     extra = ["--max-peers", cap, "--max-peers-per-address", cap, "--max-handshaking", cap,
              "--max-msg-size", "1M"]
     b = broker(name, "streamer", k, extra=extra if name == "zedge-curve" else ())

@@ -79,6 +79,10 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --max-handshaking N        connections on each side still in their handshake; one more
                              closes the oldest of them (one that never greeted first)
                              [default: 64]
+  --handshake-rate-per-address N
+                             new connections a second a side with CURVE or PLAIN takes
+                             from one IP address, after a first burst of
+                             --max-peers-per-address; 0: no limit [default: 64]
   --max-subscriptions N      forwarder only: subscription table size [default: 4096]
   --max-subscriptions-per-peer N
                              forwarder only: subscriptions one peer may hold, at most

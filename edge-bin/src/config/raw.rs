@@ -63,6 +63,7 @@ pub struct RawDevice {
     pub max_peers: Option<Spanned<Value>>,
     pub max_peers_per_address: Option<Spanned<Value>>,
     pub max_handshaking: Option<Spanned<Value>>,
+    pub handshake_rate_per_address: Option<Spanned<Value>>,
     pub max_subscriptions: Option<Spanned<Value>>,
     pub max_subscriptions_per_peer: Option<Spanned<Value>>,
     pub max_splices: Option<Spanned<Value>>,
@@ -112,6 +113,10 @@ impl RawDevice {
             (Opt::MaxPeers, self.max_peers.take()),
             (Opt::MaxPeersPerAddress, self.max_peers_per_address.take()),
             (Opt::MaxHandshaking, self.max_handshaking.take()),
+            (
+                Opt::HandshakeRatePerAddress,
+                self.handshake_rate_per_address.take(),
+            ),
             (Opt::MaxSubscriptions, self.max_subscriptions.take()),
             (
                 Opt::MaxSubscriptionsPerPeer,

@@ -62,10 +62,15 @@ pub fn summary(cfg: &Config, file: &str) -> String {
             }
             _ => format!(", {} splices", t.max_splices),
         };
+        let rate = match t.handshake_rate_per_address {
+            _ if d.curve.is_none() && d.plain.is_none() => String::new(),
+            0 => ", handshakes not rate-limited".to_owned(),
+            n => format!(", {n} handshakes a second per address"),
+        };
         let _ = writeln!(
             out,
-            "    limits    {} peers per side ({} per address, {} handshaking), {} messages, {} \
-             per-peer queue{subs}",
+            "    limits    {} peers per side ({} per address, {} handshaking{rate}), {} \
+             messages, {} per-peer queue{subs}",
             t.max_peers,
             t.max_peers_per_address,
             t.max_handshaking,

@@ -54,6 +54,7 @@ max_msg_size = 1048576
 queue_hwm = "256K"
 max_peers = 10
 max_peers_per_address = 2
+handshake_rate_per_address = 7
 max_handshaking = 3
 max_subscriptions = 100
 max_subscriptions_per_peer = 50
@@ -87,6 +88,7 @@ splice_stall = 5
             max_peers: 10,
             max_peers_per_address: 2,
             max_handshaking: 3,
+            handshake_rate_per_address: 7,
             max_subscriptions: 100,
             max_subscriptions_per_peer: 50,
             max_splices: Tuning::default().max_splices,
@@ -152,7 +154,7 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "frontends = [\"tcp://*:1\"]",
-            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, max_subscriptions, max_subscriptions_per_peer, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
+            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
         ),
         (
             "name = \"b\"",

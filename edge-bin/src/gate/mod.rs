@@ -22,12 +22,20 @@
 //!   instead (it has sent nothing that could be lost, and a ZeroMQ peer tries again).
 //!   Connections that never greet are never answered, so they are always the ones closed.
 //!
+//! - A side with CURVE or PLAIN takes at most `handshake_rate_per_address` new connections a
+//!   second from one IP address, after a first burst of `max_peers_per_address` (a token
+//!   bucket per address: [`Gate::rate`]). Each such handshake costs the device's thread two
+//!   X25519 (CURVE's WELCOME) or tries a password (PLAIN): a flood of them from one host
+//!   would otherwise take the thread from the flows it serves. IPC peers and zedge's own
+//!   connections are not counted; NULL sides, whose handshake costs next to nothing, neither.
+//!
 //! Refusing before adding, rather than adding and closing, costs a refused connection nothing
 //! but its descriptor for the moment it takes to close it.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Instant;
 
 use zedge_core::device::{Side, MAX_CAPTURE_READERS};
 
@@ -49,6 +57,8 @@ pub struct Limits {
     pub max_peers: usize,
     pub per_address: usize,
     pub max_handshaking: usize,
+    /// New connections a second a secured side takes from one address; zero: no limit.
+    pub handshake_rate: usize,
 }
 
 /// Where a connection comes from, as far as admission cares.
@@ -79,6 +89,9 @@ pub enum Refusal {
     NoSlot,
     /// The OS gave no randomness for a CURVE handshake's keys.
     NoRandom,
+    /// The address opened `handshake_rate_per_address` connections a second to a secured
+    /// side, past its first burst.
+    HandshakeRate(usize),
 }
 
 impl fmt::Display for Refusal {
@@ -105,6 +118,11 @@ impl fmt::Display for Refusal {
             ),
             Refusal::NoSlot => f.write_str("peer table full"),
             Refusal::NoRandom => f.write_str("the OS gave no randomness for the CURVE handshake"),
+            Refusal::HandshakeRate(n) => write!(
+                f,
+                "handshake_rate_per_address ({n} a second) reached for this address on this \
+                 side; a ZeroMQ peer tries again; raise handshake_rate_per_address"
+            ),
         }
     }
 }
@@ -160,6 +178,11 @@ struct Books<Id> {
     handshaking: VecDeque<(Id, Source)>,
     /// Peers per TCP address; an address with none has no entry.
     per_address: HashMap<IpAddr, usize>,
+    /// The handshakes each TCP address may still start ([`Gate::rate`]); an address whose
+    /// bucket has filled again needs no entry, and those are dropped now and then.
+    buckets: HashMap<IpAddr, Bucket>,
+    /// Entries in `buckets` past which the full ones are dropped.
+    prune_at: usize,
 }
 
 impl<Id> Default for Books<Id> {
@@ -167,7 +190,28 @@ impl<Id> Default for Books<Id> {
         Books {
             handshaking: VecDeque::new(),
             per_address: HashMap::new(),
+            buckets: HashMap::new(),
+            prune_at: PRUNE_FLOOR,
         }
+    }
+}
+
+/// Bucket entries kept before the full ones are looked for.
+const PRUNE_FLOOR: usize = 64;
+
+/// An address's handshakes to come: `tokens` at `at`, one more every `1 / rate` seconds up
+/// to the burst.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    /// Its tokens at `now`, at `rate` a second up to `burst`.
+    fn at(&self, now: Instant, rate: f64, burst: f64) -> f64 {
+        let grown = now.saturating_duration_since(self.at).as_secs_f64() * rate;
+        (self.tokens + grown).min(burst)
     }
 }
 
@@ -236,6 +280,39 @@ impl<Id: Copy + Eq> Gate<Id> {
         }
     }
 
+    /// Whether a connection from `ip` may start a handshake on a secured `side` at `now`: it
+    /// takes one of the address's tokens, which come back at `handshake_rate` a second up to
+    /// `max_peers_per_address`. A refusal costs the address no token.
+    pub fn rate(&mut self, side: Side, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
+        let Limits {
+            handshake_rate,
+            per_address,
+            ..
+        } = self.limits;
+        if handshake_rate == 0 {
+            return Ok(());
+        }
+        let (rate, burst) = (handshake_rate as f64, per_address.max(1) as f64);
+        let books = self.books(side);
+        if books.buckets.len() >= books.prune_at {
+            books.buckets.retain(|_, b| b.at(now, rate, burst) < burst);
+            books.prune_at = (2 * books.buckets.len()).max(PRUNE_FLOOR);
+        }
+        let b = books.buckets.entry(key(ip)).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        let tokens = b.at(now, rate, burst);
+        if tokens < 1.0 {
+            return Err(Refusal::HandshakeRate(handshake_rate));
+        }
+        *b = Bucket {
+            tokens: tokens - 1.0,
+            at: now,
+        };
+        Ok(())
+    }
+
     /// `id`, from `src`, joined `side`.
     pub fn joined(&mut self, side: Side, id: Id, src: Source) {
         let books = self.books(side);
@@ -262,6 +339,12 @@ impl<Id: Copy + Eq> Gate<Id> {
                 }
             }
         }
+    }
+
+    /// Addresses on `side` with a bucket.
+    #[cfg(test)]
+    fn buckets(&self, side: Side) -> usize {
+        self.sides[index(side)].buckets.len()
     }
 
     /// Connections on `side` not known to have finished their handshake.

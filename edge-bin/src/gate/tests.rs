@@ -3,6 +3,7 @@
 use super::*;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 const FE: Side = Side::Frontend;
 const BE: Side = Side::Backend;
@@ -28,6 +29,7 @@ impl Host {
             max_peers,
             per_address,
             max_handshaking,
+            handshake_rate: 0,
         };
         Host {
             gate: Gate::new(limits),
@@ -240,4 +242,85 @@ fn the_books_empty_when_every_peer_leaves() {
     }
     assert_eq!(h.gate.handshaking(FE), 0);
     assert!(h.gate.sides[0].per_address.is_empty());
+}
+
+/// A gate over two sides with `rate` handshakes a second per address and bursts of `burst`.
+fn rated(rate: usize, burst: usize) -> Gate<u32> {
+    Gate::new(Limits {
+        max_peers: 1000,
+        per_address: burst,
+        max_handshaking: 1000,
+        handshake_rate: rate,
+    })
+}
+
+fn addr(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, last))
+}
+
+#[test]
+fn an_address_gets_its_burst_then_the_rate() {
+    let mut g = rated(10, 5);
+    let t0 = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(g.rate(FE, addr(1), t0), Ok(()));
+    }
+    assert_eq!(g.rate(FE, addr(1), t0), Err(Refusal::HandshakeRate(10)));
+    // Refusals cost nothing: a tenth of a second later there is one token again.
+    let t1 = t0 + Duration::from_millis(100);
+    assert_eq!(g.rate(FE, addr(1), t1), Ok(()));
+    assert_eq!(g.rate(FE, addr(1), t1), Err(Refusal::HandshakeRate(10)));
+    // Other addresses, and the other side, have their own buckets.
+    assert_eq!(g.rate(FE, addr(2), t1), Ok(()));
+    assert_eq!(g.rate(BE, addr(1), t1), Ok(()));
+    // An IPv4 peer on an IPv6 socket is the IPv4 address.
+    let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+    assert_eq!(g.rate(FE, mapped, t1), Err(Refusal::HandshakeRate(10)));
+    // Idle, the bucket fills to the burst and no further.
+    let t2 = t1 + Duration::from_secs(60);
+    for _ in 0..5 {
+        assert_eq!(g.rate(FE, addr(1), t2), Ok(()));
+    }
+    assert!(g.rate(FE, addr(1), t2).is_err());
+}
+
+#[test]
+fn a_rate_of_zero_is_no_limit() {
+    let mut g = rated(0, 1);
+    let t = Instant::now();
+    for _ in 0..1000 {
+        assert_eq!(g.rate(FE, addr(1), t), Ok(()));
+    }
+    assert_eq!(g.buckets(FE), 0);
+}
+
+/// Addresses seen once are forgotten once their buckets are full again: a flood from many
+/// addresses holds a table of those of the last moments, no more.
+#[test]
+fn full_buckets_are_dropped() {
+    let mut g = rated(100, 2);
+    let t0 = Instant::now();
+    for a in 0..=255u8 {
+        assert_eq!(g.rate(FE, addr(a), t0), Ok(()));
+    }
+    assert_eq!(g.buckets(FE), 256, "none full yet: all kept");
+    // A second later every one is full again: the table holds the new addresses only.
+    let t1 = t0 + Duration::from_secs(1);
+    for a in 0..=255u8 {
+        let v6 = IpAddr::V6(std::net::Ipv6Addr::new(
+            0xfd00,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            u16::from(a),
+        ));
+        assert_eq!(g.rate(FE, v6, t1), Ok(()));
+        assert!(g.buckets(FE) <= 256, "{}", g.buckets(FE));
+    }
+    let t2 = t1 + Duration::from_secs(1);
+    assert!(g.rate(FE, addr(9), t2).is_ok());
+    assert_eq!(g.buckets(FE), 1);
 }

@@ -26,6 +26,15 @@ impl DeviceHost {
         src: Source,
         addr: String,
     ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
+        // A CURVE or PLAIN handshake costs the thread (or tries a password): so many a second
+        // from one address, refused before its keys are drawn.
+        if let (Some(s), Source::Tcp(ip)) = (&self.security, src) {
+            if s.serves(side) {
+                self.gate
+                    .borrow_mut()
+                    .rate(side, ip, std::time::Instant::now())?;
+            }
+        }
         let secure = match &self.security {
             Some(c) => c
                 .secure_for(side, src == Source::Connected, || self.charge())

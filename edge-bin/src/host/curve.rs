@@ -36,6 +36,15 @@ impl Security {
         Some(Security::Plain(Rc::new(RefCell::new(users))))
     }
 
+    /// Whether a connection accepted on `side` has a server's handshake to pass (one that
+    /// costs the device: [`crate::gate::Gate::rate`]).
+    pub fn serves(&self, side: Side) -> bool {
+        match self {
+            Security::Curve(c) => c.setup.on(side, false),
+            Security::Plain(_) => true,
+        }
+    }
+
     /// The layer for a new connection on `side` (`connects`: one of its `>` endpoints), if
     /// it has one: PLAIN is for bind endpoints only.
     pub fn secure_for(

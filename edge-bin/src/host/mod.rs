@@ -458,6 +458,7 @@ fn limits(d: &DeviceSetup) -> Limits {
         max_peers: d.tuning.max_peers,
         per_address: d.tuning.max_peers_per_address,
         max_handshaking: d.tuning.max_handshaking,
+        handshake_rate: d.tuning.handshake_rate_per_address,
     }
 }
 

@@ -56,6 +56,9 @@ pub struct Tuning {
     /// Connections on each side that have not finished their handshake; one more closes the
     /// oldest of them (the gate's rules: `crate::gate`).
     pub max_handshaking: usize,
+    /// New connections a second a side with CURVE or PLAIN takes from one IP address, after
+    /// a first burst of `max_peers_per_address`; zero: no limit.
+    pub handshake_rate_per_address: usize,
     pub max_subscriptions: usize,
     /// At most `max_subscriptions`: a default above it follows it down, a written one is
     /// refused.
@@ -94,6 +97,7 @@ impl Default for Tuning {
             max_peers: 1024,
             max_peers_per_address: 256,
             max_handshaking: 64,
+            handshake_rate_per_address: 64,
             max_subscriptions: 4096,
             max_subscriptions_per_peer: 1024,
             max_splices: 32,

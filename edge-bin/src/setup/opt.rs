@@ -51,6 +51,7 @@ pub enum Opt {
     MaxPeers,
     MaxPeersPerAddress,
     MaxHandshaking,
+    HandshakeRatePerAddress,
     MaxSubscriptions,
     MaxSubscriptionsPerPeer,
     MaxSplices,
@@ -68,13 +69,14 @@ pub enum Opt {
 
 impl Opt {
     /// The options of a device, in declaration order.
-    pub const DEVICE: [Opt; 17] = [
+    pub const DEVICE: [Opt; 18] = [
         Opt::Classic,
         Opt::MaxMsgSize,
         Opt::QueueHwm,
         Opt::MaxPeers,
         Opt::MaxPeersPerAddress,
         Opt::MaxHandshaking,
+        Opt::HandshakeRatePerAddress,
         Opt::MaxSubscriptions,
         Opt::MaxSubscriptionsPerPeer,
         Opt::MaxSplices,
@@ -100,6 +102,9 @@ impl Opt {
             Opt::MaxPeers => ("max_peers", "--max-peers"),
             Opt::MaxPeersPerAddress => ("max_peers_per_address", "--max-peers-per-address"),
             Opt::MaxHandshaking => ("max_handshaking", "--max-handshaking"),
+            Opt::HandshakeRatePerAddress => {
+                ("handshake_rate_per_address", "--handshake-rate-per-address")
+            }
             Opt::MaxSubscriptions => ("max_subscriptions", "--max-subscriptions"),
             Opt::MaxSubscriptionsPerPeer => {
                 ("max_subscriptions_per_peer", "--max-subscriptions-per-peer")
@@ -160,6 +165,7 @@ impl Opt {
             Opt::MaxPeers
             | Opt::MaxPeersPerAddress
             | Opt::MaxHandshaking
+            | Opt::HandshakeRatePerAddress
             | Opt::MaxSubscriptions
             | Opt::MaxSubscriptionsPerPeer
             | Opt::MaxSplices

@@ -73,6 +73,7 @@ impl Written {
                 Opt::MaxPeers => t.max_peers = to_usize(n),
                 Opt::MaxPeersPerAddress => t.max_peers_per_address = to_usize(n),
                 Opt::MaxHandshaking => t.max_handshaking = to_usize(n),
+                Opt::HandshakeRatePerAddress => t.handshake_rate_per_address = to_usize(n),
                 Opt::MaxSubscriptions => t.max_subscriptions = to_usize(n),
                 Opt::MaxSubscriptionsPerPeer => t.max_subscriptions_per_peer = to_usize(n),
                 Opt::MaxSplices => t.max_splices = to_usize(n),
