@@ -101,6 +101,9 @@ pub struct Secure {
     drained_ms: u64,
     /// A server's greeting, until the client's signature is here.
     held: Option<[u8; GREETING_LEN]>,
+    /// Ciphertext read from the socket since [`Secure::take_arrived`] last looked: a frame's
+    /// progress while none of its plaintext can be delivered yet.
+    arrived: usize,
 }
 
 /// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
@@ -189,6 +192,7 @@ impl Secure {
             starved: false,
             tx_starved: false,
             held,
+            arrived: 0,
         }
     }
 
@@ -256,6 +260,16 @@ impl Secure {
     /// It holds part of a unit (a frame cut short): its sender owes the rest.
     pub fn holds_partial(&self) -> bool {
         self.deliver.is_empty() && self.unit_end < self.rx.len()
+    }
+
+    /// It holds its device's cipher lane, which others may be waiting for.
+    pub fn holds_cipher_lane(&self) -> bool {
+        self.charge.holds_cipher_lane()
+    }
+
+    /// Ciphertext bytes read since the last call.
+    pub fn take_arrived(&mut self) -> usize {
+        std::mem::take(&mut self.arrived)
     }
 
     /// The client's long-term key, once its handshake is done (server end).
@@ -355,6 +369,8 @@ impl Secure {
         match opened {
             Ok(Opened::NeedMore(_)) => Ok(false),
             Ok(Opened::Step(step)) => {
+                // What it waited in line for (if it did) is here.
+                self.charge.leave_line();
                 self.tx.extend_from_slice(&tx[..step.sent]);
                 self.deliver = self.unit + step.deliver.start..self.unit + step.deliver.end;
                 self.unit_end = self.unit + step.consumed;
@@ -398,9 +414,15 @@ impl Secure {
         } else {
             HANDSHAKE_CHUNK
         };
-        let want = need
-            .saturating_sub(self.rx.len())
-            .clamp(chunk, READ_MAX.max(chunk));
+        let rest = need.saturating_sub(self.rx.len());
+        // In the cipher lane, no further than the frame's end: with none of the next frame's
+        // start held, the buffer is let go once the frame is delivered, and the lane with it,
+        // for the next in line.
+        let want = if rest > 0 && self.charge.holds_cipher_lane() {
+            rest.min(READ_MAX)
+        } else {
+            rest.clamp(chunk, READ_MAX.max(chunk))
+        };
         let grow = (self.rx.len() + want).saturating_sub(self.rx.capacity());
         if grow > 0 {
             // Doubling, so that a large unit does not cost a copy per read.
@@ -416,7 +438,9 @@ impl Secure {
                 .reserve_exact(grow + self.rx.capacity() - self.rx.len());
             self.settle();
         }
-        if sock.read_spare(&mut self.rx)? == 0 {
+        let n = sock.read_spare(&mut self.rx)?;
+        self.arrived = self.arrived.saturating_add(n);
+        if n == 0 {
             self.eof = true;
         }
         if self.rx.len() >= SIGNATURE {

@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use super::turns::Ticket;
 use super::{Account, Lane};
 
 /// What one buffer holds of its device's [`Account`] beyond what is fixed for it: taken as it
@@ -17,6 +18,11 @@ pub struct Charge {
     kept: usize,
     /// Holds the device's lane ([`Lane::Input`] or [`Lane::Cipher`]).
     lane: Option<Lane>,
+    /// Its place in line for the cipher lane, while it waits for it.
+    ticket: Option<Ticket>,
+    /// It has brought a frame in through the cipher lane (held it until it needed none of
+    /// it): it waits in the line of known senders.
+    known: bool,
 }
 
 impl Charge {
@@ -26,6 +32,8 @@ impl Charge {
             shared: 0,
             kept: 0,
             lane: None,
+            ticket: None,
+            known: false,
         }
     }
 
@@ -102,9 +110,35 @@ impl Charge {
     }
 
     /// Take the device's [`Lane::Cipher`], as [`Charge::take_lane`] the input lane (never,
-    /// in a device that keeps none).
+    /// in a device that keeps none), but in turn: refused, it waits in line, and once the lane
+    /// is let go it is this one's only when none has waited longer in its line, and its line's
+    /// turn (`turns.rs`). It keeps its place until it has the lane, [`Charge::leave_line`] or
+    /// is dropped.
     pub fn take_cipher_lane(&mut self) -> bool {
-        self.account.lane_bytes[Lane::Cipher as usize] > 0 && self.take(Lane::Cipher)
+        if self.account.lane_bytes[Lane::Cipher as usize] == 0 {
+            return false;
+        }
+        if let Some(held) = self.lane {
+            return held == Lane::Cipher;
+        }
+        if !self.account.cipher_turn(&mut self.ticket, self.known) {
+            return false;
+        }
+        self.took(Lane::Cipher);
+        true
+    }
+
+    /// It waits for the cipher lane no more (what it needed it for is here): the next in
+    /// line is not kept waiting for it.
+    pub fn leave_line(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.account.leave_line(ticket);
+        }
+    }
+
+    /// Whether it holds the cipher lane.
+    pub fn holds_cipher_lane(&self) -> bool {
+        self.lane == Some(Lane::Cipher)
     }
 
     fn take(&mut self, lane: Lane) -> bool {
@@ -117,11 +151,16 @@ impl Charge {
         if !free {
             return false;
         }
+        self.took(lane);
+        true
+    }
+
+    /// It has `lane`: what it held of the budget goes back.
+    fn took(&mut self, lane: Lane) {
         self.lane = Some(lane);
         let shared = std::mem::take(&mut self.shared);
         self.account.budget.give(shared);
         self.account.gave();
-        true
     }
 
     /// The buffer could not grow as it needed, by any of the above: counted, and those waiting
@@ -164,6 +203,10 @@ impl Charge {
         if let Some(lane) = self.lane.filter(|_| bytes <= self.shared + self.kept) {
             self.lane = None;
             account.lane_taken[lane as usize].store(false, Relaxed);
+            if lane == Lane::Cipher {
+                account.cipher_freed();
+                self.known = true;
+            }
             excess = excess.saturating_sub(account.lane_bytes[lane as usize]);
         }
         let kept = excess.min(self.kept);
@@ -178,6 +221,7 @@ impl Charge {
 
 impl Drop for Charge {
     fn drop(&mut self) {
+        self.leave_line();
         self.shrink_to(0);
     }
 }

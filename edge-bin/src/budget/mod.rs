@@ -19,9 +19,10 @@
 //! room), an input buffer takes no more bytes until memory is given back.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 mod charge;
+mod turns;
 pub use charge::Charge;
 
 /// The room a device keeps for one buffer at a time ([`Charge::take_lane`]).
@@ -150,7 +151,8 @@ impl Budget {
 ///
 /// - the *cipher lane*, in a device that takes data from CURVE peers: one such connection at a
 ///   time may hold a whole frame's ciphertext with it (a MESSAGE opens only once all of it is
-///   here), however many others wait, and then copy its plaintext on through the lane;
+///   here), however many others wait, and then copy its plaintext on through the lane; those
+///   refused it wait in line and have it in turn (`turns.rs`);
 /// - the *lane*: one input buffer at a time may grow to the whole input capacity with it, so
 ///   one stored message can always arrive whole (however many others wait, half-stored, for
 ///   memory to be given back);
@@ -165,6 +167,8 @@ pub struct Account {
     /// Whether each [`Lane`] is held, and what it lets its holder hold.
     lane_taken: [AtomicBool; 2],
     lane_bytes: [usize; 2],
+    /// Those waiting for the cipher lane, in line.
+    turns: Mutex<turns::Turns>,
     kept_free: AtomicUsize,
     kept: usize,
     /// A request was refused since the host last woke those waiting.
@@ -194,6 +198,7 @@ impl Account {
             budget,
             lane_taken: [AtomicBool::new(false), AtomicBool::new(false)],
             lane_bytes: [lane, cipher],
+            turns: Mutex::default(),
             kept_free: AtomicUsize::new(kept),
             kept,
             wanted: AtomicBool::new(false),

@@ -227,3 +227,118 @@ fn the_cipher_lane_is_a_second_lane_of_its_own() {
         "a device that keeps none"
     );
 }
+
+/// A device with only a cipher lane of 1,000 bytes, and no budget.
+fn cipher_account() -> Arc<Account> {
+    Arc::new(Account::with_cipher(Arc::new(Budget::new(0)), 0, 0, 1000))
+}
+
+/// A charge that has brought a frame in through the cipher lane: it took the lane and let it
+/// go once its buffer needed none of it.
+fn known(a: &Arc<Account>) -> Charge {
+    let mut c = Charge::new(a.clone());
+    assert!(c.take_cipher_lane());
+    c.shrink_to(0);
+    c
+}
+
+/// Let go, the lane goes to the buffer that waited longest, whoever asks first: the last to
+/// ask waits for both ahead of it, and each leaves the line as it takes the lane.
+#[test]
+fn the_cipher_lane_goes_to_the_buffer_that_waited_longest() {
+    let a = cipher_account();
+    let mut holder = Charge::new(a.clone());
+    assert!(holder.take_cipher_lane());
+    let [mut one, mut two, mut three] = [(); 3].map(|()| Charge::new(a.clone()));
+    for c in [&mut one, &mut two, &mut three] {
+        assert!(!c.take_cipher_lane(), "held");
+    }
+    assert_eq!(a.cipher_waiting(), 3);
+    holder.shrink_to(0);
+    assert!(!three.take_cipher_lane(), "free, but the first in line's");
+    assert!(!two.take_cipher_lane(), "free, but the first in line's");
+    assert!(one.take_cipher_lane(), "the first in line");
+    assert_eq!(a.cipher_waiting(), 2);
+    one.shrink_to(0);
+    let mut last = Charge::new(a.clone());
+    assert!(!last.take_cipher_lane(), "a newcomer goes to the back");
+    assert!(!three.take_cipher_lane());
+    assert!(two.take_cipher_lane());
+    two.shrink_to(0);
+    assert!(!last.take_cipher_lane());
+    assert!(three.take_cipher_lane());
+    three.shrink_to(0);
+    assert!(last.take_cipher_lane(), "last in line, last served");
+    assert_eq!(a.cipher_waiting(), 0);
+}
+
+/// A sender that brings its frames in through the lane waits for one newcomer's turn at
+/// most, however many newcomers wait (a trickler's every new connection is one): the line of
+/// known senders and the newcomers' take turns.
+#[test]
+fn a_known_sender_waits_for_one_newcomer_at_most() {
+    let a = cipher_account();
+    let mut sender = known(&a);
+    let mut holder = Charge::new(a.clone());
+    assert!(holder.take_cipher_lane());
+    let mut new: Vec<Charge> = (0..4).map(|_| Charge::new(a.clone())).collect();
+    for c in &mut new {
+        assert!(!c.take_cipher_lane());
+    }
+    assert!(
+        !sender.take_cipher_lane(),
+        "held; it waits behind four newcomers"
+    );
+    holder.shrink_to(0);
+    assert!(!new[0].take_cipher_lane(), "the newcomer had the last turn");
+    assert!(sender.take_cipher_lane(), "the known sender's turn");
+    sender.shrink_to(0);
+    assert!(!sender.take_cipher_lane(), "in line again");
+    assert!(!new[1].take_cipher_lane(), "the first newcomer first");
+    assert!(new[0].take_cipher_lane());
+    drop(new.remove(0));
+    assert!(!new[1].take_cipher_lane(), "a known sender waits");
+    assert!(sender.take_cipher_lane(), "after one newcomer");
+    sender.shrink_to(0);
+    assert!(
+        new[0].take_cipher_lane(),
+        "with no known sender waiting, newcomers in turn"
+    );
+    assert_eq!(a.cipher_waiting(), 2);
+}
+
+/// A waiter whose turn it is and that does not come for the lane within the hand-off's
+/// patience keeps its place, but not the lane, which serves whoever asks meanwhile; one that
+/// leaves the line, or is dropped, keeps nobody waiting.
+#[test]
+fn a_waiter_that_does_not_come_keeps_its_place_but_not_the_lane() {
+    let a = cipher_account();
+    a.tick(1_000);
+    let mut holder = Charge::new(a.clone());
+    assert!(holder.take_cipher_lane());
+    let [mut late, mut next, mut gone] = [(); 3].map(|()| Charge::new(a.clone()));
+    for c in [&mut late, &mut next, &mut gone] {
+        assert!(!c.take_cipher_lane());
+    }
+    holder.shrink_to(0);
+    a.tick(1_000 + super::turns::HANDOFF_MS - 1);
+    assert!(!next.take_cipher_lane(), "still kept for the first");
+    a.tick(1_000 + super::turns::HANDOFF_MS);
+    assert!(next.take_cipher_lane(), "the first did not come for it");
+    next.shrink_to(0);
+    assert!(!gone.take_cipher_lane(), "kept for the first again");
+    assert!(late.take_cipher_lane(), "which kept its place");
+    late.shrink_to(0);
+    drop(gone);
+    let mut after = Charge::new(a.clone());
+    assert!(
+        after.take_cipher_lane(),
+        "nobody waits: the dropped one left the line"
+    );
+    let mut leaving = Charge::new(a.clone());
+    assert!(!leaving.take_cipher_lane());
+    leaving.leave_line();
+    after.shrink_to(0);
+    assert_eq!(a.cipher_waiting(), 0);
+    assert!(Charge::new(a.clone()).take_cipher_lane());
+}

@@ -44,6 +44,14 @@ pub const FAIR_TURN: Duration = Duration::from_millis(1);
 /// How long a connection being closed by us may take to write what it still owes.
 const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 
+/// The cipher lane's holder, its frame still arriving, owes its progress this many times as
+/// often, a part as large each time: [`PROGRESS_BYTES`] / 4 per progress timeout / 4 (4 KiB
+/// per 1.25 s by default), the same least rate as any other sender's, looked at in shorter
+/// turns. A CURVE sender that takes the lane, sends most of a large frame and then trickles
+/// the rest holds it for a quarter of the progress timeout, not all of it, while others wait
+/// in line (docs/isolation.md).
+pub const CIPHER_LANE_GRAIN: u32 = 4;
+
 /// Why a connection ended.
 enum End {
     Eof,
@@ -87,6 +95,11 @@ struct Conn {
     /// While the input holds its device's lane: when its sender's last [`PROGRESS_BYTES`]
     /// began coming, and how many have since.
     lane: Option<(Instant, u64)>,
+    /// The lane it is tracked for is the cipher lane, a frame still arriving in it: its
+    /// progress is owed [`CIPHER_LANE_GRAIN`] times as often.
+    cipher_lane: bool,
+    /// It was closed as a stalled sender while it held the cipher lane (for the log).
+    cipher_stalled: bool,
     /// Waiting in the socket for the rest of a large message, so that its body goes by.
     whole: Whole,
     /// Its handshake is done and its connect line logged ([`DeviceHost::announce`]).
@@ -114,6 +127,8 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         heard: 0,
         busy_since: None,
         lane: None,
+        cipher_lane: false,
+        cipher_stalled: false,
         whole: Whole::default(),
         announced: false,
         secure,
@@ -138,6 +153,17 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
             "handshake timeout".to_owned(),
             Some(SessionError::HandshakeTimeout),
         ),
+        End::Closed(CloseReason::Stalled) if conn.cipher_stalled => {
+            let (bytes, ms) = host
+                .progress_timeout()
+                .map_or((0, Duration::ZERO), |t| conn.lane_owes(t));
+            let why = format!(
+                "closing: it held the cipher lane while others waited for it, and less than \
+                 {bytes} B of its frame came in {} ms; aborted",
+                ms.as_millis()
+            );
+            (why, None)
+        }
         End::Closed(reason) => (format!("closing: {reason}"), None),
         // Counted and warned about, rate-limited, where it was decided.
         End::Displaced => {
@@ -202,6 +228,7 @@ impl Conn {
             }
             if self.lane_stalled(host) {
                 // Closed through the device, which counts it: the next turn ends the task.
+                self.cipher_stalled = self.cipher_lane;
                 host.with_device(|dev| dev.stall_peer(self.id));
                 continue;
             }
@@ -338,42 +365,71 @@ impl Conn {
     }
 
     /// Count `read` bytes towards the progress the lane's holder owes (or a CURVE sender
-    /// part-way through a frame, which its layer holds until all of it is here).
+    /// part-way through a frame, which its layer holds until all of it is here: its progress
+    /// is the ciphertext that came, since none of the frame is delivered before its end).
     fn track_lane(&mut self, read: usize) {
-        let (partial, starved) = self.secure.as_ref().map_or((false, false), |s| {
-            let s = s.borrow();
-            (s.holds_partial(), s.starved())
-        });
+        let (partial, starved, cipher, arrived) =
+            self.secure.as_ref().map_or((false, false, false, 0), |s| {
+                let mut s = s.borrow_mut();
+                let partial = s.holds_partial();
+                let cipher = partial && s.holds_cipher_lane();
+                (partial, s.starved(), cipher, s.take_arrived())
+            });
         if !self.input.holds_lane() && !partial {
-            self.lane = None;
+            (self.lane, self.cipher_lane) = (None, false);
             return;
         }
         let now = Instant::now();
-        if starved {
+        if self.cipher_lane != cipher {
+            // Owed on another grain from here.
+            (self.lane, self.cipher_lane) = (None, cipher);
+        }
+        if starved || self.input.is_starved() {
             // Waiting for memory, not for its sender: the wait is not the sender's stall.
             self.lane = Some((now, 0));
             return;
         }
+        let owed = self.lane_grain();
         let (since, bytes) = self.lane.get_or_insert((now, 0));
-        *bytes += read as u64;
-        if *bytes >= PROGRESS_BYTES {
+        *bytes += read.max(arrived) as u64;
+        if *bytes >= PROGRESS_BYTES / u64::from(owed) {
             (*since, *bytes) = (now, 0);
         }
     }
 
+    /// How many times as often its progress is owed: [`CIPHER_LANE_GRAIN`] for a frame
+    /// arriving in the cipher lane, else once per progress timeout.
+    fn lane_grain(&self) -> u32 {
+        if self.cipher_lane {
+            CIPHER_LANE_GRAIN
+        } else {
+            1
+        }
+    }
+
+    /// The bytes the lane's holder owes per how long, with progress timeout `timeout`.
+    fn lane_owes(&self, timeout: Duration) -> (u64, Duration) {
+        let grain = self.lane_grain();
+        (PROGRESS_BYTES / u64::from(grain), timeout / grain)
+    }
+
     /// Whether the lane's holder sent less than [`PROGRESS_BYTES`] of its message in the
-    /// progress timeout while another connection waits for memory: the lane must serve the
-    /// next, and the holder is closed as a stalled sender. With nobody waiting it may go on;
-    /// one whose message is all here waits for its destination, as senders to a full queue
-    /// or streamer do, and owes nothing.
+    /// progress timeout (a quarter of each in the cipher lane, [`CIPHER_LANE_GRAIN`]) while
+    /// another connection waits for memory: the lane must serve the next, and the holder is
+    /// closed as a stalled sender. With nobody waiting it may go on; one whose message is all
+    /// here waits for its destination, as senders to a full queue or streamer do, and owes
+    /// nothing; bytes that wait in its socket, unread because this task was late, are
+    /// progress not yet counted.
     fn lane_stalled(&mut self, host: &DeviceHost) -> bool {
         let (Some((since, _)), Some(timeout)) = (self.lane, host.progress_timeout()) else {
             return false;
         };
-        if since.elapsed() < timeout {
+        let (owed, window) = self.lane_owes(timeout);
+        if since.elapsed() < window {
             return false;
         }
-        if !host.has_starved() || self.input.holds_message() {
+        let unread = || self.stream.readable().unwrap_or(0) >= owed;
+        if !host.has_starved() || self.input.holds_message() || unread() {
             self.lane = Some((Instant::now(), 0));
             return false;
         }

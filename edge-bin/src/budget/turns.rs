@@ -1,0 +1,121 @@
+//! Turns at the cipher lane: the buffers refused it wait in line, and it goes to the one that
+//! has waited longest, not to whichever asks first once it is let go.
+//!
+//! A hostile CURVE sender can take the lane, send most of a large frame and then trickle the
+//! rest until it is closed as a stalled sender (`connection/mod.rs`, `lane_stalled`). Handed to
+//! whoever asked next, the lane went to the hostile peers' next connections again and again,
+//! since they ask at once, while a legitimate sender waited for a wake-up: its large messages
+//! went through two in 20 s instead of a hundred.
+//!
+//! In one line, a sender would still wait for every connection ahead of it, and a trickler's
+//! every new connection joins the line again: the wait grows with the number of tricklers. So
+//! there are two lines, served turn about when both have waiters: buffers that have brought a
+//! whole frame in through the lane before (a sender that completes its frames), and the others
+//! (new connections, and every trickler, which never completes one). A sender that keeps its
+//! frames coming waits for one newcomer's turn at most, and for the other known senders ahead
+//! of it; a newcomer waits for the newcomers ahead of it, every other turn.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{MutexGuard, PoisonError};
+
+use super::{Account, Lane};
+
+/// How long (by the device's coarse clock) a lane let go is kept for the one whose turn it
+/// is: one that does not come for it by then (its device does not want its input just now)
+/// keeps its place, and the lane serves whoever asks meanwhile.
+pub const HANDOFF_MS: u64 = 250;
+
+/// A place in line for the cipher lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Ticket {
+    number: u64,
+    /// In the line of those that brought a frame in through the lane before.
+    known: bool,
+}
+
+/// The buffers waiting for the cipher lane, oldest first in each line.
+#[derive(Debug, Default)]
+pub(super) struct Turns {
+    /// `[new, known]`, by ticket number.
+    lines: [VecDeque<u64>; 2],
+    next: u64,
+    /// The line last served: the other goes first next, if it has waiters.
+    served_known: bool,
+    /// The account's clock when the lane was last let go.
+    freed_ms: u64,
+}
+
+impl Turns {
+    /// Whose turn it is: the first of the line not served last, if it has waiters, else the
+    /// first of the other.
+    fn first(&self) -> Option<Ticket> {
+        let other = !self.served_known;
+        [other, !other].into_iter().find_map(|known| {
+            let number = *self.lines[usize::from(known)].front()?;
+            Some(Ticket { number, known })
+        })
+    }
+
+    fn leave(&mut self, t: Ticket) {
+        self.lines[usize::from(t.known)].retain(|&n| n != t.number);
+    }
+
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        self.lines[0].len() + self.lines[1].len()
+    }
+}
+
+impl Account {
+    fn turns(&self) -> MutexGuard<'_, Turns> {
+        // Nothing panics while holding it; a poisoned line is still a line.
+        self.turns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Take the cipher lane for the holder of `ticket`, which has brought a frame in through
+    /// it before if `known`, if the lane is free and it is its turn ([`Turns::first`], or
+    /// the one whose turn it was has not come for it within [`HANDOFF_MS`]): it then leaves
+    /// its line. Else it waits in line, keeping its place if it has one.
+    pub(super) fn cipher_turn(&self, ticket: &mut Option<Ticket>, known: bool) -> bool {
+        let mut turns = self.turns();
+        let taken = &self.lane_taken[Lane::Cipher as usize];
+        let first = turns.first();
+        let patience_out = self.now_ms().saturating_sub(turns.freed_ms) >= HANDOFF_MS;
+        let turn = first.is_none() || first == *ticket || patience_out;
+        if turn
+            && taken
+                .compare_exchange(false, true, Relaxed, Relaxed)
+                .is_ok()
+        {
+            if let Some(t) = ticket.take() {
+                turns.leave(t);
+            }
+            turns.served_known = known;
+            return true;
+        }
+        if ticket.is_none() {
+            let number = turns.next;
+            turns.next = number.wrapping_add(1);
+            turns.lines[usize::from(known)].push_back(number);
+            *ticket = Some(Ticket { number, known });
+        }
+        false
+    }
+
+    /// The holder of `ticket` no longer waits for the cipher lane.
+    pub(super) fn leave_line(&self, ticket: Ticket) {
+        self.turns().leave(ticket);
+    }
+
+    /// The cipher lane was let go: kept for the one whose turn it is for [`HANDOFF_MS`].
+    pub(super) fn cipher_freed(&self) {
+        self.turns().freed_ms = self.now_ms();
+    }
+
+    /// How many buffers wait for the cipher lane.
+    #[cfg(test)]
+    pub fn cipher_waiting(&self) -> usize {
+        self.turns().waiting()
+    }
+}
