@@ -1,8 +1,17 @@
-//! CURVE peers for the tests: key pairs made by the binary, and what a Python script needs
-//! to open libzmq CURVE sockets with them.
+//! CURVE peers for the tests: key pairs made by the binary, what a Python script needs to
+//! open libzmq CURVE sockets with them, and a client handshake made by hand (from
+//! `zedge_core::curve`), for hostile peers that libzmq will not play.
 
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
+
+use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
+use zedge_core::curve::hello::{read_welcome, write_hello, HELLO_LEN};
+use zedge_core::curve::initiate::{write_initiate, ClientKeys, INITIATE_MIN};
+use zedge_core::wire::frame::FrameHead;
+use zedge_core::wire::z85::decode_key;
 
 use crate::broker::zedge_bin;
 use crate::systemd::temp_path;
@@ -46,6 +55,11 @@ impl Keys {
         self.path(name).display().to_string()
     }
 
+    /// A public key, from its certificate.
+    pub fn public_key(&self, name: &str) -> [u8; KEY_LEN] {
+        decode_key(self.public(name).as_bytes()).expect("a Z85 public key")
+    }
+
     /// A public key in Z85, from its certificate.
     pub fn public(&self, name: &str) -> String {
         let text = std::fs::read_to_string(self.path(name)).expect("read a certificate");
@@ -87,4 +101,75 @@ def metric(url, name):
 /// A pyzmq script: the prelude ([`crate::zmq_prelude`]), [`CURVE_PRELUDE`], then `body`.
 pub fn script(body: &str) -> String {
     format!("{}{CURVE_PRELUDE}{body}", crate::zmq_prelude!())
+}
+
+/// A CURVE client's stream to `addr` whose handshake was made by hand: a `socket_type` peer
+/// of long-term pair `client` and transient pair `transient`, to the server whose public key
+/// is `server`. Its next MESSAGE's short nonce is 3. No READY is waited for: a PUSH has
+/// nothing to read, and the server reads its MESSAGEs whether or not it has read ours.
+pub fn handshake_by_hand(
+    addr: SocketAddr,
+    server: &[u8; KEY_LEN],
+    client: &KeyPair,
+    transient: &KeyPair,
+    socket_type: &str,
+) -> io::Result<TcpStream> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let mut greeting = [0u8; 64];
+    greeting[0] = 0xff;
+    greeting[9] = 0x7f;
+    greeting[10..12].copy_from_slice(&[3, 1]);
+    greeting[12..17].copy_from_slice(b"CURVE");
+    s.write_all(&greeting)?;
+    s.read_exact(&mut greeting)?;
+    let mut hello = [0u8; HELLO_LEN];
+    write_hello(server, transient, 1, &mut hello).map_err(io::Error::other)?;
+    write_frame(&mut s, &hello, true)?;
+    let welcome = read_frame(&mut s)?;
+    let welcome = read_welcome(&welcome, server, transient).map_err(io::Error::other)?;
+    let ty = socket_type.as_bytes();
+    let mut meta = b"\x0bSocket-Type\x00\x00\x00".to_vec();
+    meta.push(u8::try_from(ty.len()).expect("a short socket type"));
+    meta.extend_from_slice(ty);
+    let keys = ClientKeys {
+        server,
+        client,
+        transient,
+        welcome: &welcome,
+    };
+    let mut initiate = vec![0u8; INITIATE_MIN + meta.len()];
+    let n =
+        write_initiate(&keys, 2, &[0x52; 16], &meta, &mut initiate).map_err(io::Error::other)?;
+    write_frame(&mut s, &initiate[..n], true)?;
+    Ok(s)
+}
+
+/// A frame's head and body.
+fn write_frame(s: &mut TcpStream, body: &[u8], command: bool) -> io::Result<()> {
+    let len = body.len() as u64;
+    let head = if command {
+        FrameHead::command(len)
+    } else {
+        FrameHead::data(len, false)
+    };
+    s.write_all(head.encode().as_slice())?;
+    s.write_all(body)
+}
+
+/// One frame's body.
+fn read_frame(s: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut head = vec![0u8; 2];
+    s.read_exact(&mut head)?;
+    if head[0] & 0x02 != 0 {
+        head.resize(9, 0);
+        s.read_exact(&mut head[2..])?;
+    }
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a frame head");
+    let (h, _) = FrameHead::decode(&head)
+        .map_err(|_| bad())?
+        .ok_or_else(bad)?;
+    let mut body = vec![0u8; usize::try_from(h.len).map_err(|_| bad())?];
+    s.read_exact(&mut body)?;
+    Ok(body)
 }

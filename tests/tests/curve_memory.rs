@@ -5,10 +5,18 @@
 //! subscriber that reads gets every message whether or not others stopped reading, and the
 //! broker stays within its memory.
 
+use std::io::Write;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
 
+use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
+use zedge_core::curve::message::OVERHEAD;
+use zedge_core::wire::frame::FrameHead;
 use zedge_tests::broker::Broker;
-use zedge_tests::curve::{script, Keys};
+use zedge_tests::curve::{handshake_by_hand, script, Keys};
 use zedge_tests::systemd::zedge;
 use zedge_tests::PyPeer;
 
@@ -93,10 +101,61 @@ fn peak_mib(broker: &Broker) -> u64 {
     kib >> 10
 }
 
-/// A CURVE `kind` device under `memory_max` with `max_msg` and `extra` flags, running `body`
-/// with argv keys, frontend, backend and `args`: the broker still runs, the script printed
-/// `ok`, no peer was closed as a stalled sender, and the broker's peak memory stayed near
-/// `memory_max` (its fixed costs and the allocator's slack on top). Returns its log.
+/// A CURVE device under `memory_max`, for a script to run against.
+struct Under {
+    keys: Keys,
+    broker: Broker,
+    memory_max: u64,
+}
+
+impl Under {
+    /// A CURVE `kind` device under `memory_max` with `max_msg` and `extra` flags.
+    fn start(kind: &str, memory_max: u64, max_msg: &str, extra: &[&str]) -> Under {
+        let keys = Keys::generate();
+        let mem = format!("{memory_max}M");
+        let secret = keys.arg("srv_secret");
+        let mut flags = vec![
+            "--curve-secret",
+            &secret,
+            "--memory-max",
+            &mem,
+            "--max-msg-size",
+            max_msg,
+        ];
+        flags.extend_from_slice(extra);
+        let broker = Broker::start(kind, &flags);
+        Under {
+            keys,
+            broker,
+            memory_max,
+        }
+    }
+
+    /// Run `body` with argv keys, frontend, backend and `args`: the broker still runs, the
+    /// script printed `ok`, and the broker's peak memory stayed near `memory_max` (its fixed
+    /// costs and the allocator's slack on top). Returns its log.
+    fn run(&mut self, body: &str, args: &[String], ok: &str) -> String {
+        let mut argv = vec![
+            self.keys.arg(""),
+            self.broker.frontend().into(),
+            self.broker.backend().into(),
+        ];
+        argv.extend_from_slice(args);
+        let out = PyPeer::spawn("curve", &script(body), &argv, Duration::from_secs(150)).finish();
+        self.broker.assert_running();
+        let log = self.broker.stderr();
+        assert!(out.contains(ok), "{out}\n{log}");
+        let peak = peak_mib(&self.broker);
+        let memory_max = self.memory_max;
+        assert!(
+            peak <= memory_max + 24,
+            "peak {peak} MiB over memory_max {memory_max}M"
+        );
+        log
+    }
+}
+
+/// [`Under::run`] on a fresh device, where no peer may be closed as a stalled sender.
 fn run_under(
     kind: &str,
     memory_max: u64,
@@ -106,35 +165,8 @@ fn run_under(
     args: &[String],
     ok: &str,
 ) -> String {
-    let keys = Keys::generate();
-    let mem = format!("{memory_max}M");
-    let secret = keys.arg("srv_secret");
-    let mut flags = vec![
-        "--curve-secret",
-        &secret,
-        "--memory-max",
-        &mem,
-        "--max-msg-size",
-        max_msg,
-    ];
-    flags.extend_from_slice(extra);
-    let mut broker = Broker::start(kind, &flags);
-    let mut argv = vec![
-        keys.arg(""),
-        broker.frontend().into(),
-        broker.backend().into(),
-    ];
-    argv.extend_from_slice(args);
-    let out = PyPeer::spawn(kind, &script(body), &argv, Duration::from_secs(150)).finish();
-    broker.assert_running();
-    let log = broker.stderr();
-    assert!(out.contains(ok), "{out}\n{log}");
+    let log = Under::start(kind, memory_max, max_msg, extra).run(body, args, ok);
     assert!(!log.contains("stalled"), "{log}");
-    let peak = peak_mib(&broker);
-    assert!(
-        peak <= memory_max + 24,
-        "peak {peak} MiB over memory_max {memory_max}M"
-    );
     log
 }
 
@@ -274,4 +306,135 @@ fn three_curve_senders_of_15_mib_messages_all_get_through_in_80_mib() {
 #[test]
 fn fifty_curve_senders_of_1_mib_messages_all_get_through_in_24_mib() {
     senders(24, "2M", 50, 1 << 20, 2);
+}
+
+/// argv: keys, frontend, backend, message bytes, messages, longest wait (s). A libzmq CURVE
+/// producer sends numbered messages; a CURVE worker must get every one, in order, none later
+/// than the longest wait after the one before (the first, after the producer's start).
+const LARGE_SENDER: &str = r#"
+fe, be = sys.argv[2:4]
+size, count = map(int, sys.argv[4:6])
+longest = float(sys.argv[6])
+pull = curve(zmq.PULL, be, RCVHWM=1)
+pull.setsockopt(zmq.RCVTIMEO, int(longest * 1000))
+push = curve(zmq.PUSH, fe, SNDHWM=1)
+def send():
+    for k in range(count):
+        push.send(b"%08d" % k + b"w" * (size - 8))
+threading.Thread(target=send, daemon=True).start()
+start = last = time.monotonic()
+waits = []
+for k in range(count):
+    try:
+        m = pull.recv()
+    except zmq.Again:
+        print("LATE: message %d not here %.0f s after the one before; waits so far %s"
+              % (k, longest, ["%.1f" % w for w in waits]))
+        sys.exit(0)
+    assert len(m) == size and m[:8] == b"%08d" % k, (k, len(m), m[:8])
+    now = time.monotonic()
+    waits.append(now - last)
+    last = now
+print("OK", count, "in %.1f s, longest wait %.1f s" % (time.monotonic() - start, max(waits)))
+"#;
+
+/// Hostile CURVE senders of the cipher lane (attacker round 2's `lane_loris.py`), each on a
+/// thread of its own until [`Tricklers::stop`]: a handshake made by hand, a MESSAGE frame
+/// announced at 15 MiB, 14 MiB of it at once, then 100 bytes every 200 ms; closed, it
+/// connects again 200 ms later.
+struct Tricklers {
+    stop: Arc<AtomicBool>,
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Tricklers {
+    fn start(n: u8, addr: SocketAddr, server: [u8; KEY_LEN]) -> Tricklers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let streams = Arc::new(Mutex::new(Vec::new()));
+        let threads = (1..=n)
+            .map(|i| {
+                let (stop, streams) = (stop.clone(), streams.clone());
+                thread::spawn(move || trickle(i, addr, &server, &stop, &streams))
+            })
+            .collect();
+        Tricklers {
+            stop,
+            streams,
+            threads,
+        }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Relaxed);
+        for s in self.streams.lock().expect("the tricklers' streams").iter() {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        for t in self.threads {
+            t.join().expect("a trickler");
+        }
+    }
+}
+
+fn trickle(
+    i: u8,
+    addr: SocketAddr,
+    server: &[u8; KEY_LEN],
+    stop: &AtomicBool,
+    streams: &Mutex<Vec<TcpStream>>,
+) {
+    let client = KeyPair::from_secret([i; 32]);
+    let announced = (15 << 20) + OVERHEAD;
+    let mut body = vec![0x5a; 14 << 20];
+    body[..8].copy_from_slice(b"\x07MESSAGE");
+    body[8..16].copy_from_slice(&3u64.to_be_bytes());
+    let mut round = 0u8;
+    while !stop.load(Relaxed) {
+        round = round.wrapping_add(1);
+        let mut secret = [0x7e; KEY_LEN];
+        (secret[0], secret[1]) = (i, round);
+        let transient = KeyPair::from_secret(secret);
+        let sent =
+            handshake_by_hand(addr, server, &client, &transient, "PUSH").and_then(|mut s| {
+                streams
+                    .lock()
+                    .expect("the tricklers' streams")
+                    .push(s.try_clone()?);
+                s.write_all(FrameHead::data(announced as u64, false).encode().as_slice())?;
+                s.write_all(&body)?;
+                let mut at = body.len();
+                while at < announced && !stop.load(Relaxed) {
+                    thread::sleep(Duration::from_millis(200));
+                    s.write_all(&[0x5a; 100])?;
+                    at += 100;
+                }
+                Ok(())
+            });
+        if sent.is_err() {
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Four hostile CURVE senders keep asking for the cipher lane (attacker round 2): each takes
+/// it in turn, sends most of a 15 MiB frame and trickles the rest, and connects again once
+/// closed. Beside them a libzmq CURVE producer of 15 MiB messages still gets every one through
+/// to its worker, in order, none over 20 s after the one before: the lane goes to those that
+/// waited longest, a sender that brings its frames in waits for one newcomer at most, and a
+/// trickler holding it is closed within a quarter of the progress timeout. (Before, the lane
+/// went to whoever asked first once let go, and its holder kept it for the whole progress
+/// timeout: the producer got two messages through in 20 s.)
+#[test]
+fn a_curve_sender_of_15_mib_messages_gets_the_cipher_lane_beside_tricklers() {
+    let mut under = Under::start("streamer", 80, "16M", &[]);
+    let server = under.keys.public_key("srv");
+    let tricklers = Tricklers::start(4, under.broker.frontend_addr(), server);
+    thread::sleep(Duration::from_secs(2));
+    let args = [15 << 20, 6, 20].map(|n: usize| n.to_string());
+    let log = under.run(LARGE_SENDER, &args, "OK 6");
+    tricklers.stop();
+    assert!(
+        log.contains("it held the cipher lane while others waited for it"),
+        "no trickler closed for holding the cipher lane:\n{log}"
+    );
 }
