@@ -374,3 +374,113 @@ fn ipc_peers_are_not_capped_by_address() {
     many_producers(&broker, 10);
     broker.stop();
 }
+
+/// argv: frontend, backend, delay ms each way. Greetings from 127.0.0.2, a hundred a second,
+/// each connection held open and sending nothing more; beside them new producers from
+/// 127.0.0.1 through a proxy that delays every chunk (a radio link), one after another, each
+/// with one message. Prints how many got through within 5 s each.
+const SLOW_LINK_UNDER_GREETINGS: &str = r#"
+import sys, time, socket, threading, asyncio, zmq
+fe, be, delay = sys.argv[1], sys.argv[2], float(sys.argv[3]) / 1000
+host, port = fe[len("tcp://"):].rsplit(":", 1)
+port = int(port)
+
+async def pipe(reader, writer):
+    q = asyncio.Queue()
+    async def pump():
+        while (item := await q.get()) is not None:
+            due, data = item
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+    t = asyncio.ensure_future(pump())
+    try:
+        while data := await reader.read(65536):
+            q.put_nowait((time.monotonic() + delay, data))
+    except OSError:
+        pass
+    q.put_nowait(None)
+    await t
+
+async def handle(cr, cw):
+    sr, sw = await asyncio.open_connection(host, port)
+    await asyncio.gather(pipe(cr, sw), pipe(sr, cw), return_exceptions=True)
+
+proxy_port = []
+def serve():
+    loop = asyncio.new_event_loop()
+    srv = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
+    proxy_port.append(srv.sockets[0].getsockname()[1])
+    loop.run_forever()
+threading.Thread(target=serve, daemon=True).start()
+while not proxy_port:
+    time.sleep(0.01)
+
+greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01NULL" + b"\0" * 16 + b"\0" * 32
+stop = threading.Event()
+def flood():
+    held, nxt = [], time.time()
+    while not stop.is_set():
+        try:
+            c = socket.socket()
+            c.bind(("127.0.0.2", 0))
+            c.settimeout(0.5)
+            c.connect((host, port))
+            c.sendall(greeting)
+            held.append(c)
+        except OSError:
+            pass
+        while len(held) > 800:
+            held.pop(0).close()
+        nxt += 0.01
+        time.sleep(max(0.0, nxt - time.time()))
+threading.Thread(target=flood, daemon=True).start()
+time.sleep(2)
+
+ctx = zmq.Context()
+pull = ctx.socket(zmq.PULL)
+pull.connect(be)
+through = 0
+for i in range(5):
+    push = ctx.socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 0)
+    push.connect("tcp://127.0.0.1:%d" % proxy_port[0])
+    tag = b"slow %d" % i
+    push.send(tag)
+    if pull.poll(5000) and pull.recv() == tag:
+        through += 1
+    push.close()
+stop.set()
+print("through", through)
+ctx.destroy(linger=0)
+"#;
+
+/// Attacker round 3: with max_handshaking full of greeted connections from one host, a new
+/// peer over a link with latency was closed at once to make room (unanswered until its
+/// greeting crossed the link, it ranked below them). The flood's address makes room among
+/// its own, so every new peer over the slow link gets in.
+#[test]
+fn a_peer_over_a_slow_link_gets_in_under_a_flood_of_greetings_from_one_host() {
+    let _one = one_flood_at_a_time();
+    let broker = Broker::start("streamer", &[]);
+    let args = [
+        broker.frontend().to_owned(),
+        broker.backend().to_owned(),
+        "50".to_owned(),
+    ];
+    let out = PyPeer::spawn(
+        "slow link",
+        SLOW_LINK_UNDER_GREETINGS,
+        &args,
+        Duration::from_secs(60),
+    )
+    .finish();
+    let stderr = broker.stderr();
+    assert_eq!(out.trim(), "through 5", "{stderr}");
+    assert!(
+        stderr.contains("127.0.0.2: closed while still in its handshake"),
+        "the flood made room among its own: {stderr}"
+    );
+    broker.stop();
+}

@@ -11,9 +11,11 @@
 //!   A flood of connections that never greet therefore holds a few slots, each for a moment,
 //!   a real peer's handshake (a few round trips) finishes among them, and the handshake
 //!   timeout ends those left when the flood stops.
-//! - The oldest, that is, of those whose closing loses nothing ([`Rank`]). Until we have a
-//!   connection's whole greeting we have not sent our READY, so its handshake cannot have
-//!   finished on its side and it has sent no message. Once we have answered, its peer may
+//! - The oldest, that is, from the address with the most connections in their handshake (a
+//!   flood from one host makes room among its own, not by closing a real peer whose
+//!   handshake takes a few round trips over a slow radio link, and which is unanswered for a
+//!   moment after it connects), of those whose closing loses least ([`Rank`]). Until we have a connection's whole greeting we have not sent our
+//!   READY, so its handshake cannot have finished on its side and it has sent no message. Once we have answered, its peer may
 //!   finish its handshake and send messages before we read its READY, and closing it then
 //!   loses them (measured: a burst of a hundred libzmq producers lost one message in about
 //!   ten runs when the oldest answered connection was closed). So an answered connection
@@ -21,7 +23,6 @@
 //!   every connection in its handshake has input waiting, the new connection is refused
 //!   instead (it has sent nothing that could be lost, and a ZeroMQ peer tries again).
 //!   Connections that never greet are never answered, so they are always the ones closed.
-//!
 //! - A side with CURVE or PLAIN takes at most `handshake_rate_per_address` new connections a
 //!   second from one IP address, after a first burst of `max_peers_per_address` (a token
 //!   bucket per address: [`Gate::rate`]). Each such handshake costs the device's thread two
@@ -32,6 +33,7 @@
 //! Refusing before adding, rather than adding and closing, costs a refused connection nothing
 //! but its descriptor for the moment it takes to close it.
 
+use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
@@ -259,18 +261,24 @@ impl<Id: Copy + Eq> Gate<Id> {
         } else {
             Crowd::Handshaking(limits.max_handshaking)
         };
-        // Oldest first; an unanswered one ends the search (under a flood of connections that
-        // never greet, the first looked at).
-        let mut least: Option<(Rank, Id, Source)> = None;
+        // From the address with the most connections in their handshake (a flood from one
+        // host makes room among its own: its greeted connections outrank a real peer's that
+        // is still unanswered for a moment over a slow link); among those, the lowest rank;
+        // among those, the oldest. Never one with input waiting while another will do.
+        let mut crowds: HashMap<Option<IpAddr>, usize> = HashMap::new();
+        for (_, src) in &books.handshaking {
+            *crowds.entry(crowd_key(*src)).or_default() += 1;
+        }
+        let mut least: Option<(bool, Reverse<usize>, Rank, Id, Source)> = None;
         for &(id, src) in &books.handshaking {
             let r = rank(id);
-            if least.is_none_or(|(l, _, _)| r < l) {
-                least = Some((r, id, src));
-            }
-            if r == Rank::Unanswered {
-                break;
+            let n = crowds.get(&crowd_key(src)).copied().unwrap_or(0);
+            let k = (r == Rank::Talking, Reverse(n), r);
+            if least.is_none_or(|(t, m, l, _, _)| k < (t, m, l)) {
+                least = Some((k.0, k.1, k.2, id, src));
             }
         }
+        let least = least.map(|(_, _, r, id, src)| (r, id, src));
         match least {
             Some((Rank::Talking, _, _)) => Err(Refusal::Busy(because)),
             Some((_, id, src)) => Ok(Some(Displace { id, src, because })),
@@ -360,6 +368,15 @@ impl<Id: Copy + Eq> Gate<Id> {
 
 fn index(side: Side) -> usize {
     side.index()
+}
+
+/// Who a connection in its handshake counts with when the gate looks for the most crowded
+/// source: its address, or all IPC peers together.
+fn crowd_key(src: Source) -> Option<IpAddr> {
+    match src {
+        Source::Tcp(ip) => Some(key(ip)),
+        Source::Ipc | Source::Connected => None,
+    }
 }
 
 /// An IPv4 peer on an IPv6 socket (`::ffff:a.b.c.d`) is the IPv4 address it is.

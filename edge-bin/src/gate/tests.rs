@@ -154,6 +154,52 @@ fn one_handshake_too_many_closes_the_oldest_still_unfinished() {
     assert_eq!(h.admit(BE, ip(1)).map(|(_, v)| v), Ok(None));
 }
 
+/// Attacker round 3: greetings from one host, a hundred a second, closed a real client's
+/// handshake (a few round trips over a slow link) as soon as max_handshaking newer ones came,
+/// and a new client over a slow link at once (unanswered until its greeting crosses it). The
+/// flood's own go first: the address with the most handshakes makes room.
+#[test]
+fn a_flood_from_one_address_makes_room_among_its_own() {
+    let mut h = Host::new(100, 100, 8);
+    let real = h.admit(FE, ip(1)).unwrap().0;
+    h.answered.insert(real);
+    let mut flood: Vec<u32> = Vec::new();
+    let mut greet = |h: &mut Host, flood: &mut Vec<u32>| {
+        let (id, closed) = h.admit(FE, ip(2)).unwrap();
+        h.answered.insert(id);
+        flood.push(id);
+        closed
+    };
+    for _ in 0..7 {
+        assert_eq!(greet(&mut h, &mut flood), None);
+    }
+    for _ in 0..20 {
+        let oldest = flood[0];
+        assert_eq!(
+            greet(&mut h, &mut flood),
+            Some(oldest),
+            "the flood's oldest"
+        );
+        flood.remove(0);
+    }
+    // A new client, not answered yet, makes room among the flood's too, and stays.
+    let (slow, closed) = h.admit(FE, ip(1)).unwrap();
+    assert_eq!(closed, Some(flood.remove(0)));
+    for _ in 0..20 {
+        let oldest = flood[0];
+        assert_eq!(greet(&mut h, &mut flood), Some(oldest));
+        flood.remove(0);
+    }
+    let alive: Vec<u32> = h.peers[0].iter().map(|&(id, _)| id).collect();
+    assert!(alive.contains(&real) && alive.contains(&slow), "{alive:?}");
+    // Crowds alike, rank decides: the unanswered one before the answered.
+    let mut h = Host::new(100, 100, 2);
+    let unanswered = h.admit(FE, ip(1)).unwrap().0;
+    let noisy = h.admit(FE, ip(2)).unwrap().0;
+    h.answered.insert(noisy);
+    assert_eq!(h.admit(FE, ip(3)).map(|(_, v)| v), Ok(Some(unanswered)));
+}
+
 #[test]
 fn the_unanswered_go_first_then_the_answered_and_never_one_with_input_waiting() {
     let mut h = Host::new(100, 100, 3);
