@@ -164,7 +164,7 @@ fn a_flood_from_one_address_makes_room_among_its_own() {
     let real = h.admit(FE, ip(1)).unwrap().0;
     h.answered.insert(real);
     let mut flood: Vec<u32> = Vec::new();
-    let mut greet = |h: &mut Host, flood: &mut Vec<u32>| {
+    let greet = |h: &mut Host, flood: &mut Vec<u32>| {
         let (id, closed) = h.admit(FE, ip(2)).unwrap();
         h.answered.insert(id);
         flood.push(id);
