@@ -135,6 +135,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// errors are, and nothing more is routed to or from it. The caller closes it.
     pub fn fail_session(&mut self, id: PeerId, e: SessionError) {
         if let Some(idx) = self.index(id) {
+            // Ended already by its own bytes, and counted then: once is enough.
+            if self.peer(idx).is_some_and(|p| p.session.is_closed()) {
+                return;
+            }
             self.on_session_end(idx, e);
             if let Some(p) = self.peer_mut(idx) {
                 p.session.fail();

@@ -202,6 +202,12 @@ fn handshake_failures_are_counted_by_reason() {
         "{h:?}"
     );
     assert_eq!(h.closed, 1, "{h:?}");
+    // A layer under the session (CURVE, PLAIN) passes the same error on: not counted again
+    // (attacker round 3: every refusal after a CURVE handshake counted twice).
+    net.dev
+        .fail_session(net.remotes[bad].id, SessionError::Closed);
+    assert_eq!(net.dev.stats().frontend().handshake_failures, h);
+    assert_eq!(net.dev.stats().frontend().refused, 3);
     // The refused ones, removed by their caller, are not counted again.
     for p in [http, bad, producer] {
         net.disconnect(p);
