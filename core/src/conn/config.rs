@@ -28,6 +28,11 @@ pub struct Limits {
     pub head_bytes: usize,
 }
 
+/// The most metadata a READY holds under the default command limit: 4 KiB less the command's
+/// name (`\x05READY`). A CURVE or PLAIN INITIATE carries metadata that becomes such a READY
+/// for the session, so they take no more than this.
+pub const READY_METADATA_MAX: usize = 4096 - 6;
+
 impl Limits {
     /// 64 MiB messages, 4 KiB commands, 256 head bytes; what [`Default`] gives.
     pub const DEFAULT: Limits = Limits {

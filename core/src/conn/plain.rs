@@ -11,9 +11,9 @@ use crate::wire::command::Command;
 use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
 use crate::wire::greeting::{Greeting, Mechanism, GREETING_LEN};
 
-/// The longest handshake command taken: a HELLO of two 255-byte fields, an INITIATE with 4 KiB
-/// of metadata.
-pub const MAX_HANDSHAKE: u64 = 4096 + 9;
+/// The longest handshake command taken: a HELLO of two 255-byte fields, an INITIATE (`\x08`
+/// and its name) with as much metadata as the READY it becomes may hold.
+pub const MAX_HANDSHAKE: u64 = super::READY_METADATA_MAX as u64 + 9;
 /// A `tx` buffer this large takes any command [`Server::open`] writes (WELCOME, ERROR).
 pub const TX_ROOM: usize = 64;
 

@@ -54,10 +54,12 @@ pub const SEAL_START: usize = MAX_HEAD_LEN + OVERHEAD;
 /// ciphertext, but the sender holds none of the frame's ciphertext beyond what the socket
 /// takes next.
 pub const SEAL_WHOLE_MAX: usize = 256 << 10;
-/// The longest handshake command taken: an INITIATE with 4 KiB of metadata (a NULL READY's
-/// limit, `Limits::max_command_size`, by default). Before the client is known, no more is
-/// buffered for it.
-pub const MAX_HANDSHAKE: u64 = 4096 + initiate::INITIATE_MIN as u64;
+/// The longest handshake command taken: an INITIATE with as much metadata as the READY it
+/// becomes for the session may hold under the default command limit
+/// ([`READY_METADATA_MAX`](crate::conn::READY_METADATA_MAX), 4,090 bytes). Before the client
+/// is known, no more is buffered for it.
+pub const MAX_HANDSHAKE: u64 =
+    crate::conn::READY_METADATA_MAX as u64 + initiate::INITIATE_MIN as u64;
 
 /// Bytes `tx` needs for [`Link::send_metadata`] with `metadata_len` bytes of metadata.
 pub const fn metadata_room(metadata_len: usize) -> usize {
