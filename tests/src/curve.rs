@@ -96,6 +96,17 @@ def metric(url, name):
         if line.startswith(name):
             total += float(line.rsplit(" ", 1)[1])
     return total
+def read_slowly(s, every, stop):
+    """A slow reader of `s`: one message every `every` seconds, until `stop` is set."""
+    s.setsockopt(zmq.RCVTIMEO, 100)
+    def run():
+        while not stop.is_set():
+            try:
+                s.recv_multipart()
+            except zmq.Again:
+                pass
+            time.sleep(every)
+    threading.Thread(target=run, daemon=True).start()
 "#;
 
 /// A pyzmq script: the prelude ([`crate::zmq_prelude`]), [`CURVE_PRELUDE`], then `body`.

@@ -368,15 +368,7 @@ slow = curve(zmq.SUB, be, RCVHWM=1, RCVBUF=4096)
 slow.subscribe(b"")
 stalled = curve(zmq.SUB, be, RCVHWM=1, RCVBUF=4096)
 stalled.subscribe(b"")
-def read_slowly():
-    slow.setsockopt(zmq.RCVTIMEO, 100)
-    while not stop.is_set():
-        try:
-            slow.recv_multipart()
-        except zmq.Again:
-            pass
-        time.sleep(0.02)
-threading.Thread(target=read_slowly, daemon=True).start()
+read_slowly(slow, 0.02, stop)
 host, port = fe[len("tcp://"):].rsplit(":", 1)
 greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01CURVE" + b"\0" * 15 + b"\0" * 32
 def hostile():

@@ -23,15 +23,7 @@ slow = curve(zmq.SUB, be, RCVHWM=1, RCVBUF=4096)
 for s in (normal, stalled, slow):
     s.subscribe(b"")
 stop = threading.Event()
-def read_slowly():
-    slow.setsockopt(zmq.RCVTIMEO, 100)
-    while not stop.is_set():
-        try:
-            slow.recv()
-        except zmq.Again:
-            pass
-        time.sleep(0.2)
-threading.Thread(target=read_slowly, daemon=True).start()
+read_slowly(slow, 0.2, stop)
 pub = curve(zmq.PUB, fe, SNDHWM=0)
 time.sleep(1.5)
 

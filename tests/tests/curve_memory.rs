@@ -36,14 +36,7 @@ stop = threading.Event()
 if bad_day:
     slow = curve(zmq.SUB, be, RCVHWM=1, RCVBUF=4096)
     slow.subscribe(b"")
-    def read_slowly():
-        slow.setsockopt(zmq.RCVTIMEO, 100)
-        while not stop.is_set():
-            try:
-                slow.recv()
-            except zmq.Again:
-                pass
-            time.sleep(1)
+    read_slowly(slow, 1, stop)
     def hostile():
         wrong = zmq.curve_keypair()[0]
         host, port = be[len("tcp://"):].rsplit(":", 1)
@@ -59,7 +52,6 @@ if bad_day:
                     h.close()
                 held = held[20:]
             time.sleep(0.02)
-    threading.Thread(target=read_slowly, daemon=True).start()
     threading.Thread(target=hostile, daemon=True).start()
 pub = curve(zmq.PUB, fe, SNDHWM=0)
 time.sleep(1.5)
