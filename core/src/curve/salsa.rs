@@ -5,10 +5,10 @@
 //! took its AVX2 path at run time, whose helpers the compiler does not inline (each vector
 //! instruction a call): through them a 256-byte MESSAGE cost about twice, a 64 KiB one three
 //! times, what it cost with this module's first version (`tools/bench --cases curve`). A
-//! binary may give wider vectors for the same rounds ([`Lanes`], [`set_wide`]: zedge's AVX2
-//! on x86_64). The tests check every byte against RustCrypto's `crypto_secretbox` and `crypto_box`; `cargo
-//! bench -p zedge-core --features curve,std --bench curve` times seal and open against libsodium's
-//! (`bench/sodium_box.c`).
+//! binary may give wider vectors for the same rounds and Poly1305 ([`Lanes`], [`PolyLanes`],
+//! [`set_wide`]: zedge's AVX2 on x86_64). The tests check every byte against RustCrypto's
+//! `crypto_secretbox` and `crypto_box`; `cargo bench -p zedge-core --features curve,std
+//! --bench curve` times seal and open against libsodium's (`bench/sodium_box.c`).
 
 mod poly;
 mod stream;
@@ -54,8 +54,9 @@ pub struct Wide {
 #[cfg(feature = "std")]
 static WIDE: std::sync::OnceLock<Wide> = std::sync::OnceLock::new();
 
-/// Use `wide` for every keystream of at least 1 KiB and every run of at least 256 bytes of
-/// Poly1305 from now on, in place of the core's own (SSE2 lanes, 64-bit limbs on x86_64): the
+/// Use `wide` for every keystream of at least 512 bytes (and a box of 97 to 480 bytes, whose
+/// keystream fits one pass of eight blocks) and every run of at least 256 bytes of Poly1305
+/// from now on, in place of the core's own (SSE2 lanes, 64-bit limbs on x86_64): the
 /// binary's choice, made once at start after it has checked the CPU. It must compute the same
 /// as [`xor_wide`] and [`poly_wide`] (the tests check that the binary's does). False if paths
 /// were set already (they stay).
