@@ -106,6 +106,9 @@ pub struct Secure {
     /// Ciphertext read from the socket since [`Secure::take_arrived`] last looked: a frame's
     /// progress while none of its plaintext can be delivered yet.
     arrived: usize,
+    /// The rest of the unit part-way here is all in the socket, as of the read being made:
+    /// it does not wait on its sender ([`Secure::may_grow`]).
+    rest_here: bool,
 }
 
 /// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
@@ -195,6 +198,7 @@ impl Secure {
             tx_starved: false,
             held,
             arrived: 0,
+            rest_here: false,
         }
     }
 
@@ -249,7 +253,11 @@ impl Secure {
             // that it may take the device's cipher lane, as one sending a message in the
             // clear takes the input lane: one frame at a time always arrives whole, and
             // then has the input lane to go on by.
-            self.charge.grow_behind_to(target) || self.charge.take_cipher_lane()
+            // A frame whose rest is all in the socket already does not wait on its sender:
+            // it completes as soon as it is read, and may take from the whole budget.
+            (self.rest_here && self.charge.grow_to(target))
+                || self.charge.grow_behind_to(target)
+                || self.charge.take_cipher_lane()
         } else {
             // The start of a unit: none of it is here, nothing waits on the sender yet.
             self.charge.grow_to(target)
@@ -430,6 +438,7 @@ impl Secure {
             HANDSHAKE_CHUNK
         };
         let rest = need.saturating_sub(self.rx.len());
+        self.rest_here = rest > 0 && sock.readable().unwrap_or(0) >= rest as u64;
         // In the cipher lane, no further than the frame's end: with none of the next frame's
         // start held, the buffer is let go once the frame is delivered, and the lane with it,
         // for the next in line.
