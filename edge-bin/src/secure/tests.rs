@@ -179,7 +179,7 @@ fn a_small_frame_arrives_with_the_budget_spent() {
         s.frames.clear();
         let frame = [data_head(body.len()), body.clone()].concat();
         run(&mut c, &mut s, &[&frame]).unwrap();
-        assert_eq!(s.frames, [body.clone()]);
+        assert_eq!(s.frames, std::slice::from_ref(&body));
         assert!(!s.secure.borrow().starved());
     }
 }
