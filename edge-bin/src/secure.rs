@@ -57,6 +57,8 @@ const READ_MAX: usize = crate::input::READ_MAX;
 /// (its longest command is 4.3 KiB) never waits for memory. At most `max_handshaking` per
 /// side are in their handshake at once.
 const FREE: usize = 8 << 10;
+/// The least of [`FREE`] worth a read when the budget has no more (a short frame, a PING).
+const FREE_READ_MIN: usize = 1 << 10;
 
 /// The client keys a CURVE server lets in; `None` in [`Secure::server`] lets in any client
 /// that completes the handshake (libzmq's behaviour without a ZAP handler).
@@ -104,6 +106,9 @@ pub struct Secure {
     /// Ciphertext read from the socket since [`Secure::take_arrived`] last looked: a frame's
     /// progress while none of its plaintext can be delivered yet.
     arrived: usize,
+    /// The rest of the unit part-way here is all in the socket, as of the read being made:
+    /// it does not wait on its sender ([`Secure::may_grow`]).
+    rest_here: bool,
 }
 
 /// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
@@ -193,6 +198,7 @@ impl Secure {
             tx_starved: false,
             held,
             arrived: 0,
+            rest_here: false,
         }
     }
 
@@ -239,12 +245,22 @@ impl Secure {
             } else {
                 self.charge.grow_to(target)
             }
+        } else if self.rx.len() > self.unit {
+            // Part-way through a unit: its bytes wait on its sender, as a lagging reader's
+            // queue waits on it, and draw only below the share such buffers may hold
+            // (BEHIND_SHARE), so that senders part-way through frames cannot take the budget
+            // from the frames that are complete and the small flows that keep up. Beyond
+            // that it may take the device's cipher lane, as one sending a message in the
+            // clear takes the input lane: one frame at a time always arrives whole, and
+            // then has the input lane to go on by.
+            // A frame whose rest is all in the socket already does not wait on its sender:
+            // it completes as soon as it is read, and may take from the whole budget.
+            (self.rest_here && self.charge.grow_to(target))
+                || self.charge.grow_behind_to(target)
+                || self.charge.take_cipher_lane()
         } else {
-            // A sender part-way through a unit may take the device's cipher lane, as one
-            // sending a message in the clear takes the input lane: one frame at a time
-            // always arrives whole, and then has the input lane to go on by.
+            // The start of a unit: none of it is here, nothing waits on the sender yet.
             self.charge.grow_to(target)
-                || (self.rx.len() > self.unit && self.charge.take_cipher_lane())
         };
         if !granted {
             self.charge.refused();
@@ -255,6 +271,13 @@ impl Secure {
             }
         }
         granted
+    }
+
+    /// As [`Secure::may_grow`] for a read that holds nothing of a unit, without counting a
+    /// refusal or waiting for memory: the caller falls back on what [`FREE`] leaves.
+    fn may_grow_quietly(&mut self, extra: usize) -> bool {
+        let target = (self.held() + extra).saturating_sub(FREE);
+        self.charge.grow_to(target)
     }
 
     /// It holds part of a unit (a frame cut short): its sender owes the rest.
@@ -415,6 +438,7 @@ impl Secure {
             HANDSHAKE_CHUNK
         };
         let rest = need.saturating_sub(self.rx.len());
+        self.rest_here = rest > 0 && sock.readable().unwrap_or(0) >= rest as u64;
         // In the cipher lane, no further than the frame's end: with none of the next frame's
         // start held, the buffer is let go once the frame is delivered, and the lane with it,
         // for the next in line.
@@ -431,9 +455,22 @@ impl Secure {
                     .capacity()
                     .min(need.saturating_sub(self.rx.capacity())),
             );
-            if !self.may_grow(grow, false) {
+            // With nothing of a unit held, what FREE leaves is read into without the budget
+            // when it has no more: a small frame (and a PING, a handshake's command) always
+            // arrives whole and goes on, however many others wait for memory part-way through
+            // theirs, as a clear connection's fixed read buffer takes small messages.
+            let free = FREE.saturating_sub(self.held());
+            let grow = if self.rx.is_empty() && free >= FREE_READ_MIN {
+                if self.may_grow_quietly(grow) {
+                    grow
+                } else {
+                    free
+                }
+            } else if self.may_grow(grow, false) {
+                grow
+            } else {
                 return Err(io::ErrorKind::WouldBlock.into());
-            }
+            };
             self.rx
                 .reserve_exact(grow + self.rx.capacity() - self.rx.len());
             self.settle();
