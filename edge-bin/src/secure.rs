@@ -106,8 +106,8 @@ pub struct Secure {
     /// Ciphertext read from the socket since [`Secure::take_arrived`] last looked: a frame's
     /// progress while none of its plaintext can be delivered yet.
     arrived: usize,
-    /// The rest of the unit part-way here is all in the socket, as of the read being made:
-    /// it does not wait on its sender ([`Secure::may_grow`]).
+    /// The rest of the unit part-way here is all in the socket, as of the last read that had
+    /// to grow the buffer for it: it does not wait on its sender ([`Secure::may_grow`]).
     rest_here: bool,
 }
 
@@ -438,7 +438,6 @@ impl Secure {
             HANDSHAKE_CHUNK
         };
         let rest = need.saturating_sub(self.rx.len());
-        self.rest_here = rest > 0 && sock.readable().unwrap_or(0) >= rest as u64;
         // In the cipher lane, no further than the frame's end: with none of the next frame's
         // start held, the buffer is let go once the frame is delivered, and the lane with it,
         // for the next in line.
@@ -466,10 +465,16 @@ impl Secure {
                 } else {
                     free
                 }
-            } else if self.may_grow(grow, false) {
-                grow
             } else {
-                return Err(io::ErrorKind::WouldBlock.into());
+                // Asked only when a unit part-way here must grow (the socket's count is a
+                // system call), not on every read.
+                self.rest_here = rest > 0
+                    && self.rx.len() > self.unit
+                    && sock.readable().unwrap_or(0) >= rest as u64;
+                if !self.may_grow(grow, false) {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                grow
             };
             self.rx
                 .reserve_exact(grow + self.rx.capacity() - self.rx.len());
