@@ -103,6 +103,9 @@ pub struct Secure {
     drained_ms: u64,
     /// A server's greeting, until the client's signature is here.
     held: Option<[u8; GREETING_LEN]>,
+    /// This connection's input holds its device's input lane (as the input said before its
+    /// read, [`Wire::input_lane`]).
+    input_lane: bool,
     /// Ciphertext read from the socket since [`Secure::take_arrived`] last looked: a frame's
     /// progress while none of its plaintext can be delivered yet.
     arrived: usize,
@@ -197,6 +200,7 @@ impl Secure {
             starved: false,
             tx_starved: false,
             held,
+            input_lane: false,
             arrived: 0,
             rest_here: false,
         }
@@ -206,6 +210,11 @@ impl Secure {
     /// (then [`Secure::retry`]).
     pub fn starved(&self) -> bool {
         self.starved || self.tx_starved
+    }
+
+    /// The last write wanted more memory than the budget had.
+    pub fn tx_starved(&self) -> bool {
+        self.tx_starved
     }
 
     /// Memory may have been given back: the next read asks again.
@@ -257,7 +266,7 @@ impl Secure {
             // it completes as soon as it is read, and may take from the whole budget.
             (self.rest_here && self.charge.grow_to(target))
                 || self.charge.grow_behind_to(target)
-                || self.charge.take_cipher_lane()
+                || self.charge.take_cipher_lane_beside(Some(self.input_lane))
         } else {
             // The start of a unit: none of it is here, nothing waits on the sender yet.
             self.charge.grow_to(target)
@@ -278,6 +287,45 @@ impl Secure {
     fn may_grow_quietly(&mut self, extra: usize) -> bool {
         let target = (self.held() + extra).saturating_sub(FREE);
         self.charge.grow_to(target)
+    }
+
+    /// Whether its input may take the device's input lane: it has plaintext ready
+    /// ([`Secure::has_ready`]) and no other connection holds the cipher lane (whose holder
+    /// could need the input lane to hand its frame on; see [`Charge::take_cipher_lane_beside`]
+    /// for the other half of the rule).
+    pub fn input_may_take_lane(&self) -> bool {
+        self.has_ready() && !self.charge.lane_taken_by_other(crate::budget::Lane::Cipher)
+    }
+
+    /// Read ciphertext for a frame while the input can take none of its plaintext yet (it
+    /// waits for memory, and may take the input lane only once a frame is here to open):
+    /// the frame comes on by this layer's own memory rules (the budget, the cipher lane).
+    fn pump(&mut self, sock: &Stream) -> io::Result<()> {
+        if self.has_ready() || self.eof {
+            return Ok(());
+        }
+        self.unit = self.unit_end;
+        match self.read_more(sock) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            r => r,
+        }
+    }
+
+    pub fn has_ready(&self) -> bool {
+        if !matches!(self.link, Layer::Curve(_)) || !self.link.is_active() {
+            return true;
+        }
+        if !self.deliver.is_empty() {
+            return true;
+        }
+        let rest = self.rx.get(self.unit_end..).unwrap_or(&[]);
+        match FrameHead::decode(rest) {
+            Ok(Some((head, hl))) => usize::try_from(head.len)
+                .ok()
+                .and_then(|len| len.checked_add(hl))
+                .is_some_and(|n| rest.len() >= n),
+            _ => false,
+        }
     }
 
     /// It holds part of a unit (a frame cut short): its sender owes the rest.
@@ -520,6 +568,18 @@ impl Wire for Secured<'_> {
 
     fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.secure.borrow_mut().write(self.stream, bufs)
+    }
+
+    fn lane_ok(&self) -> bool {
+        self.secure.borrow().input_may_take_lane()
+    }
+
+    fn input_lane(&self, holds: bool) {
+        self.secure.borrow_mut().input_lane = holds;
+    }
+
+    fn pump(&self) -> io::Result<()> {
+        self.secure.borrow_mut().pump(self.stream)
     }
 }
 

@@ -114,14 +114,22 @@ impl Charge {
     /// is let go it is this one's only when none has waited longer in its line, and its line's
     /// turn (`turns.rs`). It keeps its place until it has the lane, [`Charge::leave_line`] or
     /// is dropped.
+    #[cfg(test)]
     pub fn take_cipher_lane(&mut self) -> bool {
+        self.take_cipher_lane_beside(None)
+    }
+
+    /// [`Charge::take_cipher_lane`] for a connection whose input holds the input lane
+    /// (`Some(true)`) or not (`Some(false)`): not while another's input holds it, and before
+    /// the others in line if its own does ([`Account::cipher_turn`]).
+    pub fn take_cipher_lane_beside(&mut self, own_input: Option<bool>) -> bool {
         if self.account.lane_bytes[Lane::Cipher as usize] == 0 {
             return false;
         }
         if let Some(held) = self.lane {
             return held == Lane::Cipher;
         }
-        if !self.account.cipher_turn(&mut self.ticket, self.known) {
+        if !self.account.cipher_turn(&mut self.ticket, self.known, own_input) {
             return false;
         }
         self.took(Lane::Cipher);
@@ -134,6 +142,11 @@ impl Charge {
         if let Some(ticket) = self.ticket.take() {
             self.account.leave_line(ticket);
         }
+    }
+
+    /// Whether another buffer holds the device's `lane`.
+    pub fn lane_taken_by_other(&self, lane: Lane) -> bool {
+        self.lane != Some(lane) && self.account.lane_taken[lane as usize].load(Relaxed)
     }
 
     /// Whether it holds the cipher lane.

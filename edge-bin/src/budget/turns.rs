@@ -77,12 +77,28 @@ impl Account {
     /// it before if `known`, if the lane is free and it is its turn ([`Turns::first`], or
     /// the one whose turn it was has not come for it within [`HANDOFF_MS`]): it then leaves
     /// its line. Else it waits in line, keeping its place if it has one.
-    pub(super) fn cipher_turn(&self, ticket: &mut Option<Ticket>, known: bool) -> bool {
+    ///
+    /// `own_input`: whether the input lane is held by the same connection's input (`None`:
+    /// not known). While another connection's input holds the input lane, the cipher lane is
+    /// not taken: its holder could need the input lane to hand its frame on, and the input
+    /// lane's holder the cipher lane for the rest of its message (each would wait for the
+    /// other, and nothing gives memory back). The input lane's own connection goes first.
+    pub(super) fn cipher_turn(
+        &self,
+        ticket: &mut Option<Ticket>,
+        known: bool,
+        own_input: Option<bool>,
+    ) -> bool {
         let mut turns = self.turns();
         let taken = &self.lane_taken[Lane::Cipher as usize];
+        let input_taken = self.lane_taken[Lane::Input as usize].load(Relaxed);
         let first = turns.first();
         let patience_out = self.now_ms().saturating_sub(turns.freed_ms) >= HANDOFF_MS;
-        let turn = first.is_none() || first == *ticket || patience_out;
+        let turn = match (input_taken, own_input) {
+            (true, Some(false)) => false,
+            (true, Some(true)) => true,
+            _ => first.is_none() || first == *ticket || patience_out,
+        };
         if turn
             && taken
                 .compare_exchange(false, true, Relaxed, Relaxed)

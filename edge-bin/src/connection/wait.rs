@@ -73,6 +73,13 @@ impl Conn {
         // A CURVE layer waiting for memory reads again when some is given back (a signal),
         // not when the socket is readable (it is: that is what it could not take).
         let starved = self.secure_starved();
+        // Output waiting for memory waits for a signal too; input waiting for memory still
+        // lets the socket take what is owed (a queue to this peer drains meanwhile: the
+        // memory it gives back may be what the input waits for).
+        let tx_starved = self
+            .secure
+            .as_ref()
+            .is_some_and(|s| s.borrow().tx_starved());
         let dest_writable = async {
             match &dest {
                 // An error shows in the next write to it. A destination that takes nothing
@@ -110,7 +117,7 @@ impl Conn {
                 }
             }
             let owes = || host.peek(|dev| self.owes(dev));
-            if self.write_blocked && !starved && owes() {
+            if self.write_blocked && !tx_starved && owes() {
                 if let Poll::Ready(r) = self.stream.poll_writable(cx) {
                     r?;
                     self.write_blocked = false;

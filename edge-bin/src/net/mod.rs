@@ -182,6 +182,21 @@ pub trait Wire {
     fn read_spare(&self, buf: &mut Vec<u8>) -> io::Result<usize>;
     /// [`Stream::write_vectored`].
     fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Whether the input may take its device's lane to read: a read may give bytes without this wire first needing memory of its own: so
+    /// for a socket read as it is; a CURVE layer only once it has a whole frame to open or
+    /// plaintext to hand on. The input takes its device's lane only then
+    /// ([`crate::input::Input`]): holding it while the wire waits for the cipher lane would
+    /// keep it from the cipher lane's holder, which needs it to hand its frame on.
+    fn lane_ok(&self) -> bool {
+        true
+    }
+    /// The input says whether it holds its device's input lane, before it reads.
+    fn input_lane(&self, _holds: bool) {}
+    /// The input can take nothing now (it waits for memory): a wire that needs bytes of its
+    /// own before it can give any (a CURVE layer's frame) reads them, by its own rules.
+    fn pump(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Wire for Stream {
