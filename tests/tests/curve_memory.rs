@@ -430,3 +430,53 @@ fn a_curve_sender_of_15_mib_messages_gets_the_cipher_lane_beside_tricklers() {
         "no trickler closed for holding the cipher lane:\n{log}"
     );
 }
+
+/// argv: keys, frontend, backend, message bytes, in flight, replies, longest wait (s). A
+/// libzmq CURVE DEALER client keeps `in flight` numbered requests outstanding through a queue;
+/// a libzmq CURVE DEALER worker echoes them. Every reply must come back, in order, none later
+/// than the longest wait after the one before.
+const ECHO: &str = r#"
+fe, be = sys.argv[2:4]
+size, inflight, replies = map(int, sys.argv[4:7])
+longest = float(sys.argv[7])
+w = curve(zmq.DEALER, be)
+stop = threading.Event()
+def work():
+    w.setsockopt(zmq.RCVTIMEO, 100)
+    while not stop.is_set():
+        try:
+            m = w.recv_multipart(copy=False)
+        except zmq.Again:
+            continue
+        w.send_multipart(m, copy=False)
+threading.Thread(target=work, daemon=True).start()
+c = curve(zmq.DEALER, fe)
+c.setsockopt(zmq.RCVTIMEO, int(longest * 1000))
+time.sleep(0.5)
+sent = got = 0
+while got < replies:
+    while sent - got < inflight:
+        c.send(b"%08d" % sent + b"r" * (size - 8))
+        sent += 1
+    try:
+        m = c.recv()
+    except zmq.Again:
+        print("STALLED after", got, "replies of", sent, "requests")
+        sys.exit(1)
+    assert len(m) == size and int(m[:8]) == got, (len(m), m[:8], got)
+    got += 1
+stop.set()
+print("OK", got)
+"#;
+
+/// A CURVE queue whose memory_max holds one 15 MiB frame as ciphertext, one arriving whole and
+/// one queued (the shared budget is about 1.5 MiB): a client keeps four 15 MiB requests in
+/// flight to an echoing worker. The client's connection took the cipher lane for a request
+/// and waited for the input lane, held by the worker's connection with the start of a reply
+/// (its routing frames) waiting for the cipher lane for the body: both stopped for good
+/// (attacker round, `queue_deadlock.py 80M 4 30 15`, 4 runs of 5 within 2-19 s).
+#[test]
+fn a_curve_queue_echoes_15_mib_requests_four_in_flight_in_80_mib() {
+    let args = [15 << 20, 4, 24, 10].map(|n: usize| n.to_string());
+    run_under("queue", 80, "16M", &[], ECHO, &args, "OK 24");
+}
