@@ -342,3 +342,36 @@ fn a_waiter_that_does_not_come_keeps_its_place_but_not_the_lane() {
     assert_eq!(a.cipher_waiting(), 0);
     assert!(Charge::new(a.clone()).take_cipher_lane());
 }
+
+/// While another connection's input holds the input lane, the cipher lane is not taken (its
+/// holder could need the input lane to hand its frame on while the input lane's holder waits
+/// for the cipher lane: attacker round, a CURVE queue of 15 MiB echoes in 80 MiB); the input
+/// lane's own connection goes before those in line.
+#[test]
+fn the_cipher_lane_waits_while_another_connection_holds_the_input_lane() {
+    let a = Arc::new(Account::with_cipher(
+        Arc::new(Budget::new(100)),
+        1000,
+        0,
+        2000,
+    ));
+    let mut input = Charge::new(a.clone());
+    assert!(input.take_lane());
+    let mut other = Charge::new(a.clone());
+    assert!(
+        !other.take_cipher_lane_beside(Some(false)),
+        "another's input holds the input lane"
+    );
+    assert_eq!(a.cipher_waiting(), 1, "it waits in line");
+    let mut own = Charge::new(a.clone());
+    assert!(
+        own.take_cipher_lane_beside(Some(true)),
+        "the input lane's own connection, before the line"
+    );
+    own.shrink_to(0);
+    input.shrink_to(0);
+    assert!(
+        other.take_cipher_lane_beside(Some(false)),
+        "both let go: its turn"
+    );
+}
