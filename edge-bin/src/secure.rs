@@ -574,6 +574,10 @@ impl Wire for Secured<'_> {
         self.secure.borrow().input_may_take_lane()
     }
 
+    fn sealed(&self) -> bool {
+        matches!(self.secure.borrow().link, Layer::Curve(_))
+    }
+
     fn input_lane(&self, holds: bool) {
         self.secure.borrow_mut().input_lane = holds;
     }

@@ -105,8 +105,21 @@ impl Charge {
 
     /// Take the device's input lane, if no other buffer holds it: this one may then hold the
     /// lane's bytes whatever the budget has left, and gives back what it held of the budget.
+    #[cfg(test)]
     pub fn take_lane(&mut self) -> bool {
-        self.take(Lane::Input)
+        self.take_lane_sealed(false)
+    }
+
+    /// [`Charge::take_lane`] for a connection's input: `sealed` if a CURVE layer brings it its
+    /// bytes, which may need the cipher lane for the rest of its message (then no other
+    /// connection takes the cipher lane until it lets the input lane go,
+    /// [`Charge::take_cipher_lane_beside`]).
+    pub fn take_lane_sealed(&mut self, sealed: bool) -> bool {
+        let took = self.take(Lane::Input);
+        if took {
+            self.account.input_sealed.store(sealed, Relaxed);
+        }
+        took
     }
 
     /// Take the device's [`Lane::Cipher`], as [`Charge::take_lane`] the input lane (never,

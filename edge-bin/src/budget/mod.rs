@@ -166,6 +166,9 @@ pub struct Account {
     budget: Arc<Budget>,
     /// Whether each [`Lane`] is held, and what it lets its holder hold.
     lane_taken: [AtomicBool; 2],
+    /// The input lane's holder is a CURVE connection's input, which may need the cipher lane
+    /// for the rest of its message ([`Charge::take_lane_sealed`]).
+    input_sealed: AtomicBool,
     lane_bytes: [usize; 2],
     /// Those waiting for the cipher lane, in line.
     turns: Mutex<turns::Turns>,
@@ -197,6 +200,7 @@ impl Account {
         Account {
             budget,
             lane_taken: [AtomicBool::new(false), AtomicBool::new(false)],
+            input_sealed: AtomicBool::new(false),
             lane_bytes: [lane, cipher],
             turns: Mutex::default(),
             kept_free: AtomicUsize::new(kept),

@@ -345,8 +345,8 @@ fn a_waiter_that_does_not_come_keeps_its_place_but_not_the_lane() {
 
 /// While another connection's input holds the input lane, the cipher lane is not taken (its
 /// holder could need the input lane to hand its frame on while the input lane's holder waits
-/// for the cipher lane: attacker round, a CURVE queue of 15 MiB echoes in 80 MiB); the input
-/// lane's own connection goes before those in line.
+/// for the cipher lane: attacker round, a CURVE queue of 15 MiB echoes in 80 MiB), if that
+/// input is a CURVE connection's; the input lane's own connection goes before those in line.
 #[test]
 fn the_cipher_lane_waits_while_another_connection_holds_the_input_lane() {
     let a = Arc::new(Account::with_cipher(
@@ -355,9 +355,18 @@ fn the_cipher_lane_waits_while_another_connection_holds_the_input_lane() {
         0,
         2000,
     ));
-    let mut input = Charge::new(a.clone());
-    assert!(input.take_lane());
+    let mut clear = Charge::new(a.clone());
+    assert!(clear.take_lane());
     let mut other = Charge::new(a.clone());
+    assert!(
+        other.take_cipher_lane_beside(Some(false)),
+        "a clear connection's input never waits for the cipher lane"
+    );
+    other.shrink_to(0);
+    clear.shrink_to(0);
+    a.tick(super::turns::HANDOFF_MS);
+    let mut input = Charge::new(a.clone());
+    assert!(input.take_lane_sealed(true));
     assert!(
         !other.take_cipher_lane_beside(Some(false)),
         "another's input holds the input lane"

@@ -80,7 +80,7 @@ impl Account {
     ///
     /// `own_input`: whether the input lane is held by the same connection's input (`None`:
     /// not known). While another connection's input holds the input lane, the cipher lane is
-    /// not taken: its holder could need the input lane to hand its frame on, and the input
+    /// not taken if that input is a CURVE connection's: its holder could need the input lane to hand its frame on, and the input
     /// lane's holder the cipher lane for the rest of its message (each would wait for the
     /// other, and nothing gives memory back). The input lane's own connection goes first.
     pub(super) fn cipher_turn(
@@ -91,7 +91,9 @@ impl Account {
     ) -> bool {
         let mut turns = self.turns();
         let taken = &self.lane_taken[Lane::Cipher as usize];
-        let input_taken = self.lane_taken[Lane::Input as usize].load(Relaxed);
+        // Only an input lane held by a CURVE connection's input can wait for the cipher lane.
+        let input_taken = self.lane_taken[Lane::Input as usize].load(Relaxed)
+            && self.input_sealed.load(Relaxed);
         let first = turns.first();
         let patience_out = self.now_ms().saturating_sub(turns.freed_ms) >= HANDOFF_MS;
         let turn = match (input_taken, own_input) {

@@ -190,6 +190,10 @@ pub trait Wire {
     fn lane_ok(&self) -> bool {
         true
     }
+    /// A CURVE layer brings its bytes (which may need its device's cipher lane).
+    fn sealed(&self) -> bool {
+        false
+    }
     /// The input says whether it holds its device's input lane, before it reads.
     fn input_lane(&self, _holds: bool) {}
     /// The input can take nothing now (it waits for memory): a wire that needs bytes of its
