@@ -142,7 +142,10 @@ impl Charge {
         if let Some(held) = self.lane {
             return held == Lane::Cipher;
         }
-        if !self.account.cipher_turn(&mut self.ticket, self.known, own_input) {
+        if !self
+            .account
+            .cipher_turn(&mut self.ticket, self.known, own_input)
+        {
             return false;
         }
         self.took(Lane::Cipher);

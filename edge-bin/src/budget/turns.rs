@@ -92,8 +92,8 @@ impl Account {
         let mut turns = self.turns();
         let taken = &self.lane_taken[Lane::Cipher as usize];
         // Only an input lane held by a CURVE connection's input can wait for the cipher lane.
-        let input_taken = self.lane_taken[Lane::Input as usize].load(Relaxed)
-            && self.input_sealed.load(Relaxed);
+        let input_taken =
+            self.lane_taken[Lane::Input as usize].load(Relaxed) && self.input_sealed.load(Relaxed);
         let first = turns.first();
         let patience_out = self.now_ms().saturating_sub(turns.freed_ms) >= HANDOFF_MS;
         let turn = match (input_taken, own_input) {
