@@ -157,9 +157,14 @@ fn a_large_frame_written_in_pieces_arrives_whole() {
 /// A server whose device's budget (1 MiB) is held as far as `used` by others, and the
 /// charge holding it.
 fn pair_in_budget(used: usize) -> (End, End, Charge) {
+    pair_in_budget_with_lane(used, 0)
+}
+
+/// As [`pair_in_budget`], the device keeping a cipher lane of `cipher` bytes.
+fn pair_in_budget_with_lane(used: usize, cipher: usize) -> (End, End, Charge) {
     use crate::budget::{Account, Budget};
     let budget = std::sync::Arc::new(Budget::new(1 << 20));
-    let account = std::sync::Arc::new(Account::with_cipher(budget, 0, 0, 0));
+    let account = std::sync::Arc::new(Account::with_cipher(budget, 0, 0, cipher));
     let mut others = Charge::new(account.clone());
     others.force_to(used);
     let (c, s) = pair_charged(None, Charge::new(account));
@@ -184,11 +189,114 @@ fn a_small_frame_arrives_with_the_budget_spent() {
     }
 }
 
-// To do: a frame part-way here, its sender owing the rest, grows no further once three
-// quarters are held (nor takes a cipher lane the device keeps none of), and completes once
-// memory is given back. The client layer seals a frame only once its whole body is in hand
-// (the MAC), so this needs ciphertext cut by hand (as tests/tests/curve_memory.rs's
-// tricklers, with zedge_core::curve), not the `pair` here.
+/// `body` sealed by the client's own link as the MESSAGE frame it would send next: whole
+/// ciphertext, for the test to write to the socket as it likes.
+fn sealed_by_hand(c: &End, body: &[u8]) -> Vec<u8> {
+    let mut secure = c.secure.borrow_mut();
+    let Layer::Curve(link) = &mut secure.link else {
+        panic!("a CURVE client");
+    };
+    let mut out = vec![0u8; zedge_core::curve::link::sealed_len(body.len() + 9)];
+    let n = link.seal(false, false, &[body], &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+/// Write all of `bytes` to the client's socket as it takes them, the server reading.
+fn write_raw(c: &End, s: &mut End, bytes: &[u8]) {
+    let mut at = 0;
+    for _ in 0..10_000 {
+        if at == bytes.len() {
+            return;
+        }
+        match c.stream.write_vectored(&[IoSlice::new(&bytes[at..])]) {
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+        s.receive().unwrap();
+    }
+    panic!("the socket took {at} of {} bytes", bytes.len());
+}
+
+#[test]
+fn a_frame_part_way_here_grows_no_further_at_three_quarters() {
+    // Others (queues behind, other partial frames) hold three quarters of the budget; the
+    // device keeps no cipher lane. A frame of which only part is in the socket waits on its
+    // sender: its buffer must not grow into the last quarter (attacker round: 1000 CURVE
+    // senders each holding part of a 4 MB frame took the whole budget from the flows that
+    // keep up).
+    let (mut c, mut s, mut others) = pair_in_budget(3 << 18);
+    run(&mut c, &mut s, &[]).unwrap();
+    assert!(c.ready && s.ready);
+    let body: Vec<u8> = (0..300_000).map(|i| (i * 7) as u8).collect();
+    let sealed = sealed_by_hand(&c, &body);
+    let part = 100_000;
+    write_raw(&c, &mut s, &sealed[..part]);
+    for _ in 0..20 {
+        s.receive().unwrap();
+    }
+    {
+        let server = s.secure.borrow();
+        let left = s.stream.readable().unwrap();
+        assert!(
+            left > 0 && server.rx.len() < part,
+            "read {} of the {part} bytes in the socket ({left} left there), holding {} of \
+             the budget",
+            server.rx.len(),
+            server.charge.bytes()
+        );
+        assert!(server.starved(), "not waiting for memory");
+        assert!(server.holds_partial());
+        assert!(!server.holds_cipher_lane());
+        // What it took is the read a unit's start may take, no more.
+        assert!(
+            server.charge.bytes() <= READ_CHUNK,
+            "{}",
+            server.charge.bytes()
+        );
+    }
+    assert!(s.frames.is_empty());
+    // Memory given back: it reads on below the share, and the frame completes as its sender
+    // brings the rest.
+    others.shrink_to(0);
+    s.secure.borrow_mut().retry();
+    for _ in 0..20 {
+        s.receive().unwrap();
+    }
+    assert_eq!(s.stream.readable().unwrap(), 0);
+    assert_eq!(s.secure.borrow().rx.len(), part);
+    write_raw(&c, &mut s, &sealed[part..]);
+    for _ in 0..20 {
+        s.receive().unwrap();
+    }
+    assert_eq!(s.frames, [body]);
+    assert!(!s.secure.borrow().holds_partial());
+}
+
+#[test]
+fn a_frame_part_way_here_takes_the_cipher_lane_at_three_quarters() {
+    // The same, in a device that keeps a cipher lane: beyond the share the frame takes the
+    // lane, reads on, and lets it go once it is delivered.
+    let (mut c, mut s, _others) = pair_in_budget_with_lane(3 << 18, 512 << 10);
+    run(&mut c, &mut s, &[]).unwrap();
+    let body: Vec<u8> = (0..300_000).map(|i| (i * 5) as u8).collect();
+    let sealed = sealed_by_hand(&c, &body);
+    let part = 100_000;
+    write_raw(&c, &mut s, &sealed[..part]);
+    for _ in 0..20 {
+        s.receive().unwrap();
+    }
+    assert_eq!(s.stream.readable().unwrap(), 0);
+    assert!(s.secure.borrow().holds_cipher_lane());
+    assert_eq!(s.secure.borrow().rx.len(), part);
+    write_raw(&c, &mut s, &sealed[part..]);
+    for _ in 0..20 {
+        s.receive().unwrap();
+    }
+    assert_eq!(s.frames, [body]);
+    assert!(!s.secure.borrow().holds_cipher_lane());
+}
 
 #[test]
 fn a_frame_all_in_the_socket_takes_from_the_last_quarter() {
