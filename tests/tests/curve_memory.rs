@@ -5,7 +5,7 @@
 //! subscriber that reads gets every message whether or not others stopped reading, and the
 //! broker stays within its memory.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -134,6 +134,7 @@ impl Under {
         ];
         argv.extend_from_slice(args);
         let out = PyPeer::spawn("curve", &script(body), &argv, Duration::from_secs(150)).finish();
+        eprintln!("{out}");
         self.broker.assert_running();
         let log = self.broker.stderr();
         assert!(out.contains(ok), "{out}\n{log}");
@@ -479,4 +480,238 @@ print("OK", got)
 fn a_curve_queue_echoes_15_mib_requests_four_in_flight_in_80_mib() {
     let args = [15 << 20, 4, 24, 10].map(|n: usize| n.to_string());
     run_under("queue", 80, "16M", &[], ECHO, &args, "OK 24");
+}
+
+/// argv: keys, frontend, backend, seconds, longest latency (s). Through a forwarder, two
+/// libzmq CURVE publishers: one of 1 KB messages (50 a second), one of 64 KB (10 a second),
+/// each numbered and stamped with when it was sent. A CURVE subscriber must get every one of
+/// both, each publisher's in order, none later than the longest latency after it was sent;
+/// beside it a subscriber that never reads (stalled) and one that reads a message a second.
+/// A warm-up (unnumbered) runs until the reader hears both publishers, so that no numbered
+/// message goes before its subscription is in place.
+const FLOWS_BESIDE_HOLDERS: &str = r#"
+import struct
+fe, be = sys.argv[2:4]
+secs, longest = float(sys.argv[4]), float(sys.argv[5])
+reader = curve(zmq.SUB, be, RCVHWM=0)
+stalled = curve(zmq.SUB, be, RCVHWM=1, RCVBUF=4096)
+slow = curve(zmq.SUB, be, RCVHWM=1, RCVBUF=4096)
+for s in (reader, stalled, slow):
+    s.subscribe(b"")
+stop = threading.Event()
+read_slowly(slow, 1, stop)
+flows = {b"s": (1000, 0.02), b"L": (64000, 0.1)}
+pubs = {tag: curve(zmq.PUB, fe, SNDHWM=0) for tag in flows}
+heard = set()
+t0 = time.monotonic()
+phases = {}
+sent = {tag: 0 for tag in flows}
+done = threading.Event()
+def publish(tag):
+    size, every = flows[tag]
+    p = pubs[tag]
+    while heard != set(flows):
+        p.send(tag + b"w" + b"\0" * 16)
+        time.sleep(0.05)
+    phases[tag] = round(time.monotonic() - t0, 1)
+    end = time.monotonic() + secs
+    k = 0
+    while time.monotonic() < end:
+        head = tag + b"n" + struct.pack(">Qd", k, time.monotonic())
+        p.send(head + b"x" * (size - len(head)))
+        k += 1
+        sent[tag] = k
+        time.sleep(every)
+threads = [threading.Thread(target=publish, args=(t,), daemon=True) for t in flows]
+for t in threads:
+    t.start()
+reader.setsockopt(zmq.RCVTIMEO, 100)
+got = {tag: 0 for tag in flows}
+worst = {tag: 0.0 for tag in flows}
+late, wrong = [], []
+deadline = None
+while True:
+    try:
+        m = reader.recv()
+    except zmq.Again:
+        m = None
+    now = time.monotonic()
+    if m is not None:
+        tag, kind = m[:1], m[1:2]
+        if kind == b"w":
+            heard.add(tag)
+        else:
+            k, at = struct.unpack(">Qd", m[2:18])
+            size = flows[tag][0]
+            if k != got[tag] or len(m) != size:
+                wrong.append((tag, k, got[tag], len(m)))
+            got[tag] = k + 1
+            worst[tag] = max(worst[tag], now - at)
+            if now - at > longest:
+                late.append((tag, k, round(now - at, 2)))
+    if deadline is None and not any(t.is_alive() for t in threads):
+        deadline = now + longest + 2
+    if deadline is not None and (got == sent or now > deadline):
+        break
+stop.set()
+whole = got == sent and not late and not wrong and min(sent.values()) > 0
+print("OK" if whole else "SHORT", "got", got, "of", sent,
+      "worst latency", {t: round(w, 3) for t, w in worst.items()},
+      "late", late[:5], len(late), "wrong", wrong[:5],
+      "warm-up done (s)", phases, "all in %.1f s" % (time.monotonic() - t0))
+# Not the interpreter's teardown: a publisher's unsent 64 KB messages can hold it for tens of
+# seconds when the test fails.
+sys.stdout.flush()
+os._exit(0)
+"#;
+
+/// Hostile CURVE publishers (the attacker's `fill_conns.py`), made by [`Holders::start`]: a
+/// handshake made by hand, a MESSAGE frame announced at 3 MiB, [`HOLD_FIRST`] of it at once,
+/// then 4 KB every 250 ms (16 KB/s: above the least progress rate, in the cipher lane or
+/// not), so that none is closed as a stalled sender and each holds what it sent for as long
+/// as it is connected. The frame never completes.
+struct Holders {
+    stop: Arc<AtomicBool>,
+    held: Arc<Mutex<Vec<TcpStream>>>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+/// What each [`Holders`] connection sends of its frame at once.
+const HOLD_FIRST: usize = 200_000;
+
+impl Holders {
+    /// `n` connections to `addr`, made `per_thread` at a time on threads of their own; back
+    /// once all have sent their first part.
+    fn start(n: usize, per_thread: usize, addr: SocketAddr, server: [u8; KEY_LEN]) -> Holders {
+        let stop = Arc::new(AtomicBool::new(false));
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let ready = Arc::new(std::sync::Barrier::new(n.div_ceil(per_thread) + 1));
+        let threads = (0..n)
+            .step_by(per_thread)
+            .map(|first| {
+                let (stop, held, ready) = (stop.clone(), held.clone(), ready.clone());
+                let ids = first..(first + per_thread).min(n);
+                thread::spawn(move || hold(ids, addr, &server, &stop, &held, &ready))
+            })
+            .collect();
+        ready.wait();
+        Holders {
+            stop,
+            held,
+            threads,
+        }
+    }
+
+    /// Stop them: how many were still connected (the device closed none of them).
+    fn stop(mut self) -> usize {
+        self.stop.store(true, Relaxed);
+        for t in std::mem::take(&mut self.threads) {
+            t.join().expect("a holder");
+        }
+        let held = self.held.lock().expect("the holders' streams");
+        held.iter()
+            .filter(|s| {
+                // What the device sent (its READY) is read; an end or an error: closed.
+                let mut buf = [0u8; 4096];
+                loop {
+                    match (&**s).read(&mut buf) {
+                        Ok(0) => return false,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                        Err(_) => return false,
+                    }
+                }
+            })
+            .count()
+    }
+}
+
+impl Drop for Holders {
+    /// Their connections end before the device is stopped, even when a test fails.
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        if let Ok(held) = self.held.lock() {
+            for s in held.iter() {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+fn hold(
+    ids: std::ops::Range<usize>,
+    addr: SocketAddr,
+    server: &[u8; KEY_LEN],
+    stop: &AtomicBool,
+    held: &Mutex<Vec<TcpStream>>,
+    ready: &std::sync::Barrier,
+) {
+    let announced = (3 << 20) + OVERHEAD;
+    let mut first = vec![0x5a; HOLD_FIRST];
+    first[..8].copy_from_slice(b"\x07MESSAGE");
+    first[8..16].copy_from_slice(&3u64.to_be_bytes());
+    let mut mine = Vec::new();
+    for i in ids {
+        let client = KeyPair::from_secret([0x3c; 32]);
+        let mut secret = [0x7e; KEY_LEN];
+        secret[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        let transient = KeyPair::from_secret(secret);
+        let made = handshake_by_hand(addr, server, &client, &transient, "PUB").and_then(|mut s| {
+            s.set_write_timeout(Some(Duration::from_secs(10)))?;
+            s.write_all(FrameHead::data(announced as u64, false).encode().as_slice())?;
+            s.write_all(&first)?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        });
+        match made {
+            Ok(s) => {
+                held.lock()
+                    .expect("the holders' streams")
+                    .push(s.try_clone().expect("a stream's clone"));
+                mine.push(s);
+            }
+            Err(e) => eprintln!("holder {i}: {e}"),
+        }
+    }
+    ready.wait();
+    while !stop.load(Relaxed) {
+        thread::sleep(Duration::from_millis(250));
+        for s in &mut mine {
+            // Refused while the device reads none of it (it waits for memory): the bytes
+            // wait here, the frame no further along.
+            let _ = s.write(&[0x5a; 4000]);
+        }
+    }
+}
+
+/// Senders part-way through large frames may hold no more than the share of the budget that
+/// buffers waiting on a peer may hold (3/4): 120 hostile CURVE publishers each hold 200 KB of
+/// a frame announced at 3 MiB (about 256 KiB of the budget each, doubling: more than all of
+/// it under 40M) and trickle on, with heartbeats off, so that none is ever closed. Beside
+/// them, through the same CURVE forwarder, libzmq CURVE flows of 1 KB and of 64 KB messages
+/// must each get every message to a subscriber that reads, in order, none later than 3 s
+/// after it was sent, while another subscriber never reads and a third reads one a second.
+/// (The attacker's round: 1000 such senders stopped a CURVE flow for good, 0 of 27.)
+#[test]
+fn curve_flows_of_1_kb_and_64_kb_get_through_beside_120_partial_frame_holders() {
+    let mut under = Under::start(
+        "forwarder",
+        40,
+        "4M",
+        &["--heartbeat-ivl", "0", "--max-handshaking", "256"],
+    );
+    let server = under.keys.public_key("srv");
+    let holders = Holders::start(120, 10, under.broker.frontend_addr(), server);
+    thread::sleep(Duration::from_millis(500));
+    let args = ["8", "3"].map(String::from);
+    let log = under.run(FLOWS_BESIDE_HOLDERS, &args, "OK");
+    let still = holders.stop();
+    eprintln!("{still} of 120 holders still connected");
+    // The holders were refused memory: the share was all theirs to take.
+    assert!(log.contains("buffers could not grow"), "{log}");
+    assert!(
+        still >= 110,
+        "only {still} of 120 holders were still connected:\n{}",
+        under.broker.stderr()
+    );
 }
