@@ -30,7 +30,7 @@ use zedge_core::curve::CurveError;
 use zedge_core::wire::frame::FrameHead;
 use zedge_core::wire::greeting::GREETING_LEN;
 
-use crate::budget::{Charge, BEHIND_AFTER_MS};
+use crate::budget::{Charge, InputLane, BEHIND_AFTER_MS};
 use crate::net::{Stream, Wire};
 use crate::setup::Passwords;
 use std::rc::Rc;
@@ -106,6 +106,12 @@ pub struct Secure {
     /// This connection's input holds its device's input lane (as the input said before its
     /// read, [`Wire::input_lane`]).
     input_lane: bool,
+    /// The last frame opened ends its message (no MORE): what the input has of the message
+    /// needs no further frame through this layer.
+    ends_message: bool,
+    /// The frame opened last starts a message (the one before ended its own), and none of it
+    /// has been handed on yet.
+    fresh_message: bool,
     /// Ciphertext read from the socket since [`Secure::take_arrived`] last looked: a frame's
     /// progress while none of its plaintext can be delivered yet.
     arrived: usize,
@@ -201,6 +207,8 @@ impl Secure {
             tx_starved: false,
             held,
             input_lane: false,
+            ends_message: true,
+            fresh_message: false,
             arrived: 0,
             rest_here: false,
         }
@@ -266,7 +274,7 @@ impl Secure {
             // it completes as soon as it is read, and may take from the whole budget.
             (self.rest_here && self.charge.grow_to(target))
                 || self.charge.grow_behind_to(target)
-                || self.charge.take_cipher_lane_beside(Some(self.input_lane))
+                || self.charge.take_cipher_lane_beside(self.input_lane_here())
         } else {
             // The start of a unit: none of it is here, nothing waits on the sender yet.
             self.charge.grow_to(target)
@@ -292,15 +300,50 @@ impl Secure {
     /// Whether its input may take the device's input lane: it has plaintext ready
     /// ([`Secure::has_ready`]) and no other connection holds the cipher lane (whose holder
     /// could need the input lane to hand its frame on; see [`Charge::take_cipher_lane_beside`]
-    /// for the other half of the rule).
+    /// for the other half of the rule), unless what it has opened ends its message: then it
+    /// never needs the cipher lane to let the input lane go, and cannot keep the cipher
+    /// lane's holder waiting for good (a sender of large messages whose next frame came
+    /// through the cipher lane as it handed the last one on kept both lanes, turn after
+    /// turn, while another's whole frame waited: attacker round 4).
     pub fn input_may_take_lane(&self) -> bool {
-        self.has_ready() && !self.charge.lane_taken_by_other(crate::budget::Lane::Cipher)
+        self.has_ready()
+            && (!self.charge.lane_taken_by_other(crate::budget::Lane::Cipher)
+                || (!self.deliver.is_empty() && self.ends_message))
+    }
+
+    /// The frame opened last starts a message of several frames, and its input holds the
+    /// device's input lane for the message before while another connection holds the cipher
+    /// lane: it is not handed on yet. Handed on, the input would hold the input lane in the
+    /// middle of a message whose next frame may need the cipher lane, which the other holds,
+    /// maybe waiting for the input lane to hand its own frame on: each would wait for the
+    /// other. The input lets the lane go once it has handed the message before on, and this
+    /// one then comes by the rules any message does.
+    fn holds_back(&self) -> bool {
+        self.input_lane
+            && self.fresh_message
+            && !self.ends_message
+            && self.charge.lane_taken_by_other(crate::budget::Lane::Cipher)
+    }
+
+    /// Where the input lane is for this connection, as it asks for the cipher lane.
+    fn input_lane_here(&self) -> InputLane {
+        match (self.input_lane, self.ends_message) {
+            (false, _) => InputLane::Other,
+            (true, true) => InputLane::Own,
+            (true, false) => InputLane::OwnUnfinished,
+        }
     }
 
     /// Read ciphertext for a frame while the input can take none of its plaintext yet (it
     /// waits for memory, and may take the input lane only once a frame is here to open):
-    /// the frame comes on by this layer's own memory rules (the budget, the cipher lane).
+    /// the frame comes on by this layer's own memory rules (the budget, the cipher lane). A
+    /// whole frame here is opened, so that whether it ends its message is known.
     fn pump(&mut self, sock: &Stream) -> io::Result<()> {
+        if self.deliver.is_empty() && self.link.is_active() && self.has_ready() {
+            self.unit = self.unit_end;
+            self.open_next()?;
+            return Ok(());
+        }
         if self.has_ready() || self.eof {
             return Ok(());
         }
@@ -373,6 +416,15 @@ impl Secure {
         let mut n = 0;
         let result = loop {
             if !self.deliver.is_empty() {
+                if self.holds_back() {
+                    if n > 0 {
+                        break Ok(n);
+                    }
+                    // Waits for a lane to be let go (memory given back), not for the socket.
+                    self.starved = true;
+                    break Err(io::ErrorKind::WouldBlock.into());
+                }
+                self.fresh_message = false;
                 let k = (room - n).min(self.deliver.len());
                 put(&self.rx[self.deliver.start..self.deliver.start + k]);
                 self.deliver.start += k;
@@ -445,6 +497,11 @@ impl Secure {
                 self.tx.extend_from_slice(&tx[..step.sent]);
                 self.deliver = self.unit + step.deliver.start..self.unit + step.deliver.end;
                 self.unit_end = self.unit + step.consumed;
+                if self.link.is_active() && !self.deliver.is_empty() {
+                    // A data frame's flags: MORE is bit 0.
+                    self.fresh_message = self.ends_message;
+                    self.ends_message = self.rx[self.deliver.start] & 0x01 == 0;
+                }
                 Ok(true)
             }
             Err(e) => {
@@ -574,8 +631,9 @@ impl Wire for Secured<'_> {
         self.secure.borrow().input_may_take_lane()
     }
 
-    fn sealed(&self) -> bool {
-        matches!(self.secure.borrow().link, Layer::Curve(_))
+    fn unfinished(&self) -> bool {
+        let s = self.secure.borrow();
+        matches!(s.link, Layer::Curve(_)) && !s.ends_message
     }
 
     fn input_lane(&self, holds: bool) {

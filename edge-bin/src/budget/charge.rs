@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use super::turns::Ticket;
-use super::{Account, Lane};
+use super::{Account, InputLane, Lane};
 
 /// What one buffer holds of its device's [`Account`] beyond what is fixed for it: taken as it
 /// grows, given back as it shrinks, and all of it when it is dropped.
@@ -110,16 +110,24 @@ impl Charge {
         self.take_lane_sealed(false)
     }
 
-    /// [`Charge::take_lane`] for a connection's input: `sealed` if a CURVE layer brings it its
-    /// bytes, which may need the cipher lane for the rest of its message (then no other
-    /// connection takes the cipher lane until it lets the input lane go,
-    /// [`Charge::take_cipher_lane_beside`]).
-    pub fn take_lane_sealed(&mut self, sealed: bool) -> bool {
+    /// [`Charge::take_lane`] for a connection's input: `unfinished` if a CURVE layer brings it
+    /// its bytes and the message it is in needs a frame still to come through it, which may
+    /// need the cipher lane (then no other connection takes the cipher lane while it holds
+    /// the input lane so, [`Charge::take_cipher_lane_beside`]).
+    pub fn take_lane_sealed(&mut self, unfinished: bool) -> bool {
         let took = self.take(Lane::Input);
         if took {
-            self.account.input_sealed.store(sealed, Relaxed);
+            self.account.input_unfinished.store(unfinished, Relaxed);
         }
         took
+    }
+
+    /// The input lane's holder says whether its message now needs a frame still to come
+    /// through its CURVE layer ([`Charge::take_lane_sealed`]).
+    pub fn note_lane_unfinished(&self, unfinished: bool) {
+        if self.lane == Some(Lane::Input) {
+            self.account.input_unfinished.store(unfinished, Relaxed);
+        }
     }
 
     /// Take the device's [`Lane::Cipher`], as [`Charge::take_lane`] the input lane (never,
@@ -129,13 +137,14 @@ impl Charge {
     /// is dropped.
     #[cfg(test)]
     pub fn take_cipher_lane(&mut self) -> bool {
-        self.take_cipher_lane_beside(None)
+        self.take_cipher_lane_beside(InputLane::Unknown)
     }
 
-    /// [`Charge::take_cipher_lane`] for a connection whose input holds the input lane
-    /// (`Some(true)`) or not (`Some(false)`): not while another's input holds it, and before
-    /// the others in line if its own does ([`Account::cipher_turn`]).
-    pub fn take_cipher_lane_beside(&mut self, own_input: Option<bool>) -> bool {
+    /// [`Charge::take_cipher_lane`] for a connection whose input holds the input lane or not
+    /// (`input`): not while another CURVE connection's input holds it, and before the others
+    /// in line if its own holds it and needs the cipher lane to finish its message
+    /// ([`Account::cipher_turn`]).
+    pub fn take_cipher_lane_beside(&mut self, input: InputLane) -> bool {
         if self.account.lane_bytes[Lane::Cipher as usize] == 0 {
             return false;
         }
@@ -144,7 +153,7 @@ impl Charge {
         }
         if !self
             .account
-            .cipher_turn(&mut self.ticket, self.known, own_input)
+            .cipher_turn(&mut self.ticket, self.known, input)
         {
             return false;
         }

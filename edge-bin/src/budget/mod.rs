@@ -146,6 +146,23 @@ impl Budget {
     }
 }
 
+/// Where the device's input lane is, as a connection asking for the cipher lane sees it
+/// ([`Charge::take_cipher_lane_beside`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputLane {
+    /// Not known (tests): the line's rules alone.
+    #[cfg(test)]
+    Unknown,
+    /// This connection's input does not hold it.
+    Other,
+    /// This connection's input holds it, and what it has opened ends the message: it does
+    /// not need the cipher lane to let the input lane go.
+    Own,
+    /// This connection's input holds it in the middle of a message whose next frame is still
+    /// to come: it needs the cipher lane before it can let the input lane go.
+    OwnUnfinished,
+}
+
 /// One device's memory at run time: the process's [`Budget`], and what the device keeps for
 /// itself so that it can always make progress when the budget is spent:
 ///
@@ -166,9 +183,10 @@ pub struct Account {
     budget: Arc<Budget>,
     /// Whether each [`Lane`] is held, and what it lets its holder hold.
     lane_taken: [AtomicBool; 2],
-    /// The input lane's holder is a CURVE connection's input, which may need the cipher lane
-    /// for the rest of its message ([`Charge::take_lane_sealed`]).
-    input_sealed: AtomicBool,
+    /// The input lane's holder is a CURVE connection's input in the middle of a message whose
+    /// next frame is still to come through its CURVE layer, which may need the cipher lane
+    /// ([`Charge::take_lane_sealed`]).
+    input_unfinished: AtomicBool,
     lane_bytes: [usize; 2],
     /// Those waiting for the cipher lane, in line.
     turns: Mutex<turns::Turns>,
@@ -200,7 +218,7 @@ impl Account {
         Account {
             budget,
             lane_taken: [AtomicBool::new(false), AtomicBool::new(false)],
-            input_sealed: AtomicBool::new(false),
+            input_unfinished: AtomicBool::new(false),
             lane_bytes: [lane, cipher],
             turns: Mutex::default(),
             kept_free: AtomicUsize::new(kept),

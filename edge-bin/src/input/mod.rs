@@ -170,12 +170,12 @@ impl Input {
         let mut max = 0;
         if self.is_open() && held < cap {
             let want = read_len().min(READ_MAX).min(cap - held);
-            max = self.room_for(held, want, cap, (stream.lane_ok(), stream.sealed()));
+            max = self.room_for(held, want, cap, (stream.lane_ok(), stream.unfinished()));
             if max == 0 && want > 0 {
                 // Its wire may need a frame of its own first, which may make room for the lane.
                 stream.input_lane(self.charge.holds_lane());
                 stream.pump()?;
-                max = self.room_for(held, want, cap, (stream.lane_ok(), stream.sealed()));
+                max = self.room_for(held, want, cap, (stream.lane_ok(), stream.unfinished()));
             }
             self.starved = max == 0 && want > 0;
             stream.input_lane(self.charge.holds_lane());
@@ -216,6 +216,11 @@ impl Input {
                 self.freed = true;
             }
         }
+        if self.charge.holds_lane() {
+            // Whether its message now needs a frame still to come through a CURVE layer:
+            // noted before any other connection runs (the device's one thread).
+            self.charge.note_lane_unfinished(stream.unfinished());
+        }
         Ok(fed)
     }
 
@@ -233,14 +238,14 @@ impl Input {
         held: usize,
         want: usize,
         cap: usize,
-        (ready, sealed): (bool, bool),
+        (ready, unfinished): (bool, bool),
     ) -> usize {
         let need = held + want;
         if need > self.room() {
             let doubled = need.max(self.buf.capacity().saturating_mul(2)).min(cap);
             let grown = self.charge.grow_to(doubled - KEEP_PENDING)
                 || self.charge.grow_to(need - KEEP_PENDING)
-                || (held > 0 && ready && self.charge.take_lane_sealed(sealed));
+                || (held > 0 && ready && self.charge.take_lane_sealed(unfinished));
             if !grown {
                 self.charge.refused();
             }

@@ -190,8 +190,9 @@ pub trait Wire {
     fn lane_ok(&self) -> bool {
         true
     }
-    /// A CURVE layer brings its bytes (which may need its device's cipher lane).
-    fn sealed(&self) -> bool {
+    /// A CURVE layer brings its bytes, and the message they are in goes on in a frame still
+    /// to come through it (which may need its device's cipher lane).
+    fn unfinished(&self) -> bool {
         false
     }
     /// The input says whether it holds its device's input lane, before it reads.
