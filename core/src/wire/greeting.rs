@@ -13,6 +13,43 @@ const MECHANISM_LEN: usize = 20;
 const MECHANISM_AT: usize = 12;
 const AS_SERVER_AT: usize = 32;
 
+/// Length of the signature every ZMTP 2.0 and 3.x greeting starts with, sent first on its
+/// own so that a peer can tell what the other speaks before saying more (RFC 23 "Version
+/// Negotiation").
+pub const SIGNATURE_LEN: usize = 10;
+/// Length of a ZMTP 2.0 greeting (RFC 15): the signature, the revision, the socket type.
+pub const V2_GREETING_LEN: usize = 12;
+
+/// What a peer's first bytes say it speaks, decided as libzmq 4.3 decides
+/// (`zmtp_engine.cpp`): as soon as the bytes that tell have come, never reading past them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Detected {
+    /// ZMTP 1.0 (RFC 13) without a greeting: its first byte is not `ff` (a short frame
+    /// length), or its tenth has bit 0 clear (the flags of a frame with a long length). None
+    /// of its bytes is a greeting: they are its identity frame.
+    V1,
+    /// ZMTP 1.0 after a 12-byte greeting (revision 0).
+    V1Versioned,
+    /// ZMTP 2.0 (RFC 15, revision 1): a 12-byte greeting whose last byte is the socket type.
+    V2,
+    /// ZMTP 3.x: the rest of the 64-byte greeting follows. libzmq takes every revision but 0
+    /// and 1 for this (2 included, which RFC 23 calls 2.0; its greeting then fails).
+    V3,
+}
+
+/// Judge what the peer speaks from the prefix of its first bytes: `None` until they tell.
+pub fn detect(input: &[u8]) -> Option<Detected> {
+    match (input.first(), input.get(SIGNATURE_LEN - 1), input.get(SIGNATURE_LEN)) {
+        (Some(&b), _, _) if b != 0xff => Some(Detected::V1),
+        (_, Some(&flags), _) if flags & 0x01 == 0 => Some(Detected::V1),
+        (_, _, Some(0)) => Some(Detected::V1Versioned),
+        (_, _, Some(1)) => Some(Detected::V2),
+        (_, _, Some(_)) => Some(Detected::V3),
+        _ => None,
+    }
+}
+
 /// The security mechanism named in the greeting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -202,6 +239,39 @@ mod tests {
             Greeting::decode(b"GET / HTTP/1.1\r\n"),
             Err(GreetingError::BadSignature)
         );
+    }
+
+    /// Every prefix of each kind of first bytes: undecided until the byte that tells, then
+    /// decided as libzmq 4.3 decides (the captures of notes/zmtp-legacy: libzmq answers
+    /// revisions 2, 4 and ff with the rest of a 3.x greeting).
+    #[test]
+    fn detection_decides_at_the_byte_that_tells() {
+        let sig = |rev: u8, ty: u8| [0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, rev, ty];
+        // JeroMQ sends its identity's length in the signature's padding.
+        let jeromq = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x03, 0x7f, 0x01, 0x03];
+        // A 1.0 identity of 255 bytes: its long length (256 = len + 1), then its flags.
+        let v1_long = [0xff, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00];
+        let cases: [(&[u8], usize, Detected); 9] = [
+            (vectors::GREETING_31, 11, Detected::V3),
+            (&sig(1, 8), 11, Detected::V2),
+            (&jeromq, 11, Detected::V2),
+            (&sig(0, 8), 11, Detected::V1Versioned),
+            (&sig(2, 0), 11, Detected::V3),
+            (&sig(4, 0), 11, Detected::V3),
+            (&sig(0xff, 0), 11, Detected::V3),
+            (&v1_long, 10, Detected::V1),
+            (&[0x01, 0x00], 1, Detected::V1),
+        ];
+        for (bytes, tells, want) in cases {
+            for n in 0..=bytes.len() {
+                let got = detect(&bytes[..n]);
+                let expect = (n >= tells).then_some(want);
+                assert_eq!(got, expect, "{bytes:02x?} prefix {n}");
+            }
+        }
+        // HTTP and TLS on the wrong port look like a 1.0 frame from their first byte.
+        assert_eq!(detect(b"GET / HTTP/1.1\r\n"), Some(Detected::V1));
+        assert_eq!(detect(&[0x16, 0x03, 0x01]), Some(Detected::V1));
     }
 
     #[test]

@@ -68,6 +68,17 @@ impl SocketType {
         }
     }
 
+    /// The byte a ZMTP 2.0 greeting gives for this type (RFC 15; libzmq's `ZMQ_*` number,
+    /// its index in [`SocketType::ALL`]: libzmq 4.3 sends 9 and 10 for XPUB and XSUB).
+    pub const fn zmtp2_code(self) -> u8 {
+        self as u8
+    }
+
+    /// The type a ZMTP 2.0 greeting's socket-type byte names.
+    pub fn from_zmtp2_code(code: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(code)).copied()
+    }
+
     /// The type a Socket-Type value names (ASCII case is ignored, as libzmq does).
     pub fn from_name(name: &[u8]) -> Option<Self> {
         Self::ALL
@@ -225,6 +236,15 @@ mod tests {
         for t in SocketType::ALL {
             assert_eq!(SocketType::from_name(t.name().as_bytes()), Some(t));
         }
+        for (code, t) in SocketType::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(t.zmtp2_code()), code);
+            assert_eq!(SocketType::from_zmtp2_code(t.zmtp2_code()), Some(t));
+        }
+        // libzmq 4.3's own codes (zmq.h), as it sends them in a 2.0 greeting.
+        assert_eq!(SocketType::XPub.zmtp2_code(), 9);
+        assert_eq!(SocketType::Push.zmtp2_code(), 8);
+        assert_eq!(SocketType::from_zmtp2_code(11), None);
+        assert_eq!(SocketType::from_zmtp2_code(0x63), None);
         assert_eq!(SocketType::from_name(b"xpub"), Some(SocketType::XPub));
         assert_eq!(SocketType::from_name(b"STREAM"), None);
     }
