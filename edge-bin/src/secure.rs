@@ -28,7 +28,7 @@ use zedge_core::curve::link::{Link, Opened, CLIENT_RANDOM, SERVER_RANDOM, TX_ROO
 use zedge_core::curve::message::Sealing;
 use zedge_core::curve::CurveError;
 use zedge_core::wire::frame::FrameHead;
-use zedge_core::wire::greeting::GREETING_LEN;
+use zedge_core::wire::greeting::{self, GREETING_LEN};
 
 use crate::budget::{Charge, InputLane, BEHIND_AFTER_MS};
 use crate::net::{Stream, Wire};
@@ -101,8 +101,11 @@ pub struct Secure {
     /// that keeps up draw from the whole budget, of one that is behind only from the share
     /// such a peer may hold.
     drained_ms: u64,
-    /// A server's greeting, until the client's signature is here.
-    held: Option<[u8; GREETING_LEN]>,
+    /// A server's greeting and how much of it went, until all of it has: it goes in pieces
+    /// as libzmq sends its own (RFC 23 "Version Negotiation"), the signature and major
+    /// version once the client's signature is here, the rest once the client's version
+    /// says it speaks ZMTP 3.x; an older peer says what it speaks, and is refused with that.
+    held: Option<([u8; GREETING_LEN], usize)>,
     /// This connection's input holds its device's input lane (as the input said before its
     /// read, [`Wire::input_lane`]).
     input_lane: bool,
@@ -183,7 +186,7 @@ impl Secure {
         // then sends its signature before it reads ours and hangs up, so the refusal can be
         // told from a port probe ([`Secure::cut_short`]). Clients send at once, as libzmq's.
         let (tx, held) = if link.is_server() {
-            (Vec::new(), Some(link.greeting()))
+            (Vec::new(), Some((link.greeting(), 0)))
         } else {
             (link.greeting().to_vec(), None)
         };
@@ -369,6 +372,11 @@ impl Secure {
                 .is_some_and(|n| rest.len() >= n),
             _ => false,
         }
+    }
+
+    /// What it read of the peer's and has not opened (a refused greeting, for the log).
+    pub fn unread(&self) -> &[u8] {
+        self.rx.get(self.unit_end..).unwrap_or(&[])
     }
 
     /// It holds part of a unit (a frame cut short): its sender owes the rest.
@@ -590,9 +598,19 @@ impl Secure {
         if n == 0 {
             self.eof = true;
         }
-        if self.rx.len() >= SIGNATURE {
-            if let Some(greeting) = self.held.take() {
-                self.tx.extend_from_slice(&greeting);
+        if let Some((greeting, sent)) = &mut self.held {
+            // Nothing before the client's signature (a port probe gets nothing).
+            let due = if self.rx.len() < SIGNATURE {
+                0
+            } else {
+                greeting::due_for(&self.rx)
+            };
+            if due > *sent {
+                self.tx.extend_from_slice(&greeting[*sent..due]);
+                *sent = due;
+            }
+            if *sent == GREETING_LEN {
+                self.held = None;
             }
         }
         Ok(())

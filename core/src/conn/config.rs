@@ -85,6 +85,21 @@ impl Heartbeat {
     }
 }
 
+/// How the session greets, and what it does with a peer older than ZMTP 3.0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LegacyMode {
+    /// The whole 64-byte greeting at once; a ZMTP 1.0/2.0 peer is refused as soon as its
+    /// bytes show it. An old peer that waits for ours before saying its version (JeroMQ 0.3)
+    /// sees a greeting it cannot read and goes without a word.
+    Whole,
+    /// The greeting in pieces, as libzmq 4.3 sends it (RFC 23 "Version Negotiation"): the
+    /// 10-byte signature, the major version once the peer's signature is here, the rest once
+    /// its version is; so an old peer says what it speaks, and is refused with that reason
+    /// ([`GreetingError::Legacy`](crate::wire::greeting::GreetingError::Legacy)).
+    Refuse,
+}
+
 /// Everything one session needs to know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -101,10 +116,13 @@ pub struct SessionConfig {
     pub heartbeat: Heartbeat,
     /// A peer that has not finished greeting and READY within this time is dropped; zero for never.
     pub handshake_timeout: Duration,
+    /// How it greets, and what it does with a ZMTP 1.0/2.0 peer.
+    pub legacy: LegacyMode,
 }
 
 impl SessionConfig {
-    /// NULL mechanism, as-server off, default limits, heartbeats off, 10 s for the handshake.
+    /// NULL mechanism, as-server off, default limits, heartbeats off, 10 s for the handshake,
+    /// the whole greeting at once.
     pub const fn new(socket_type: SocketType) -> Self {
         SessionConfig {
             socket_type,
@@ -113,6 +131,7 @@ impl SessionConfig {
             limits: Limits::DEFAULT,
             heartbeat: Heartbeat::OFF,
             handshake_timeout: Duration::from_secs(10),
+            legacy: LegacyMode::Whole,
         }
     }
 

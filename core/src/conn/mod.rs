@@ -16,7 +16,7 @@ pub mod layer;
 pub mod plain;
 mod session;
 
-pub use config::{Heartbeat, Limits, SessionConfig, MAX_TOPIC, READY_METADATA_MAX};
+pub use config::{Heartbeat, LegacyMode, Limits, SessionConfig, MAX_TOPIC, READY_METADATA_MAX};
 pub use error::{Reason, SessionError};
 pub use session::{Event, FrameStart, Input, PeerReady, Session, TRANSMIT_BUFFER};
 

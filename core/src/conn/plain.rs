@@ -57,6 +57,11 @@ impl Server {
         Greeting::ours(Mechanism::Plain, true).encode()
     }
 
+    /// Bytes of the session's own greeting it still drops from what the session sends.
+    pub fn session_greeting_left(&self) -> usize {
+        usize::from(self.greeting_left)
+    }
+
     /// The peer's greeting has not come in whole yet.
     pub fn awaits_greeting(&self) -> bool {
         self.phase == Phase::Greeting

@@ -196,6 +196,12 @@ impl Link {
         matches!(self.phase, Phase::Active { .. })
     }
 
+    /// Bytes of the session's own greeting it still drops from what the session sends
+    /// (which may come in pieces, as the session's greeting goes out).
+    pub fn session_greeting_left(&self) -> usize {
+        usize::from(self.greeting_left)
+    }
+
     /// The peer's greeting has not come in whole yet.
     pub fn awaits_greeting(&self) -> bool {
         matches!(self.phase, Phase::Greeting)

@@ -4,7 +4,7 @@ use core::fmt;
 
 use super::kind::{Kind, Side};
 use super::subs::{SubTable, SubscriptionLimits, MAX_TOPIC};
-use crate::conn::{Heartbeat, Limits, SessionConfig};
+use crate::conn::{Heartbeat, LegacyMode, Limits, SessionConfig};
 use crate::time::Duration;
 use crate::wire::frame::MAX_HEAD_LEN;
 
@@ -25,6 +25,8 @@ pub struct DeviceConfig {
     pub heartbeat: Heartbeat,
     /// A peer that has not finished its handshake by then is dropped; zero waits forever.
     pub handshake_timeout: Duration,
+    /// How its sessions greet, and what they do with ZMTP 1.0/2.0 peers ([`LegacyMode`]).
+    pub legacy: LegacyMode,
     /// A peer whose outbound queue holds this many bytes gets no new message (workers are
     /// skipped, subscribers lose it) until it drains below; a forwarder's subscriber still
     /// takes small messages a sixteenth of it past it (`DeviceConfig::small_slack`).
@@ -74,6 +76,7 @@ impl DeviceConfig {
             limits,
             heartbeat: Heartbeat::OFF,
             handshake_timeout: Duration::from_secs(10),
+            legacy: LegacyMode::Whole,
             queue_hwm: 1 << 20,
             input_capacity: 64 << 10,
             progress_timeout: Duration::from_secs(5),
@@ -147,6 +150,7 @@ impl DeviceConfig {
         cfg.limits = self.limits;
         cfg.heartbeat = self.heartbeat;
         cfg.handshake_timeout = self.handshake_timeout;
+        cfg.legacy = self.legacy;
         cfg.as_server = true;
         cfg
     }

@@ -38,9 +38,34 @@ pub enum Detected {
     V3,
 }
 
+impl Detected {
+    /// Who speaks it, for a log line.
+    pub const fn speakers(self) -> &'static str {
+        match self {
+            Detected::V1 | Detected::V1Versioned => "libzmq 2.x",
+            Detected::V2 => "libzmq 3.x, JeroMQ 0.3, NetMQ 3",
+            Detected::V3 => "libzmq 4.x",
+        }
+    }
+}
+
+impl fmt::Display for Detected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Detected::V1 | Detected::V1Versioned => "ZMTP 1.0",
+            Detected::V2 => "ZMTP 2.0",
+            Detected::V3 => "ZMTP 3.x",
+        })
+    }
+}
+
 /// Judge what the peer speaks from the prefix of its first bytes: `None` until they tell.
 pub fn detect(input: &[u8]) -> Option<Detected> {
-    match (input.first(), input.get(SIGNATURE_LEN - 1), input.get(SIGNATURE_LEN)) {
+    match (
+        input.first(),
+        input.get(SIGNATURE_LEN - 1),
+        input.get(SIGNATURE_LEN),
+    ) {
         (Some(&b), _, _) if b != 0xff => Some(Detected::V1),
         (_, Some(&flags), _) if flags & 0x01 == 0 => Some(Detected::V1),
         (_, _, Some(0)) => Some(Detected::V1Versioned),
@@ -48,6 +73,38 @@ pub fn detect(input: &[u8]) -> Option<Detected> {
         (_, _, Some(_)) => Some(Detected::V3),
         _ => None,
     }
+}
+
+/// How much of our greeting, sent in pieces as libzmq 4.3 sends it, the peer's first bytes
+/// (`input`) call for: the signature at once; the major version too once the peer's
+/// signature is here; all of it once its version says ZMTP 3.x. An older peer gets no more:
+/// it is refused as its bytes tell ([`Greeting::decode`]).
+pub fn due_for(input: &[u8]) -> usize {
+    match detect(input) {
+        Some(Detected::V3) => GREETING_LEN,
+        None if input.len() >= SIGNATURE_LEN => SIGNATURE_LEN + 1,
+        _ => SIGNATURE_LEN,
+    }
+}
+
+/// Why a peer that does not speak ZMTP 3.x is refused, once its first bytes tell (`None`
+/// until then): a ZMTP 1.0 peer's first bytes are its identity frame, length then flags,
+/// and flags with reserved bits set (or a length of 0) are not ZeroMQ at all (HTTP, TLS, a
+/// port scan): [`GreetingError::BadSignature`].
+pub fn refusal(input: &[u8], zmtp: Detected) -> Option<GreetingError> {
+    if zmtp != Detected::V1 {
+        return Some(GreetingError::Legacy(zmtp));
+    }
+    let (len, flags) = match input.first() {
+        Some(0xff) => (1, *input.get(SIGNATURE_LEN - 1)?),
+        Some(&len) => (len, *input.get(1)?),
+        None => return None,
+    };
+    Some(if len == 0 || flags & !0x01 != 0 {
+        GreetingError::BadSignature
+    } else {
+        GreetingError::Legacy(zmtp)
+    })
 }
 
 /// The security mechanism named in the greeting.
@@ -112,6 +169,8 @@ pub enum GreetingError {
     },
     /// The mechanism field does not name a known mechanism.
     UnknownMechanism,
+    /// A ZMTP 1.0 or 2.0 peer, told by its first bytes ([`detect`]); only 3.x is spoken.
+    Legacy(Detected),
 }
 
 impl fmt::Display for GreetingError {
@@ -125,6 +184,11 @@ impl fmt::Display for GreetingError {
                 "peer speaks ZMTP major version {major}; only ZMTP 3.x is supported (upgrade the peer's libzmq to 4.x)"
             ),
             GreetingError::UnknownMechanism => f.write_str("peer's greeting names an unknown security mechanism"),
+            GreetingError::Legacy(z) => write!(
+                f,
+                "peer speaks {z} ({}); only ZMTP 3.x (libzmq 4.x) is spoken here",
+                z.speakers()
+            ),
         }
     }
 }
@@ -143,16 +207,11 @@ impl Greeting {
     /// Judge a prefix of the peer's greeting. `Ok(None)` means "need more bytes"; once 64 bytes
     /// are present the greeting is returned.
     pub fn decode(input: &[u8]) -> Result<Option<Greeting>, GreetingError> {
-        if let Some(&b) = input.first() {
-            if b != 0xff {
-                return Err(GreetingError::BadSignature);
-            }
-        }
         // Bytes 1..9 are padding (they carried a length in ZMTP 1.0 days) and are not checked.
-        if let Some(&b) = input.get(9) {
-            if b & 0x01 != 0x01 {
-                return Err(GreetingError::BadSignature);
-            }
+        match detect(input) {
+            Some(Detected::V3) => {}
+            Some(zmtp) => return refusal(input, zmtp).map_or(Ok(None), Err),
+            None => return Ok(None),
         }
         if let Some(&major) = input.get(10) {
             if major < 3 {
@@ -223,16 +282,25 @@ mod tests {
 
     #[test]
     fn zmtp_1_and_2_refused_early() {
-        // ZMTP 1.0: a short frame (length, flags), no 0xff.
+        // ZMTP 1.0: a short frame (length, flags), no 0xff; told at its first byte, named
+        // at its flags.
+        assert_eq!(Greeting::decode(&[0x01]), Ok(None));
         assert_eq!(
             Greeting::decode(&[0x01, 0x00]),
-            Err(GreetingError::BadSignature)
+            Err(GreetingError::Legacy(Detected::V1))
         );
         // ZMTP 2.0 greeting: signature then revision 0x01; refused at byte 11.
         let v2 = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, 0x01, 0x05];
         assert_eq!(
             Greeting::decode(&v2[..11]),
-            Err(GreetingError::UnsupportedVersion { major: 1 })
+            Err(GreetingError::Legacy(Detected::V2))
+        );
+        // Revision 2 is taken for 3.x, as libzmq does, and its greeting refused.
+        let mut v = Greeting::ours(Mechanism::Null, false).encode();
+        v[10] = 2;
+        assert_eq!(
+            Greeting::decode(&v[..11]),
+            Err(GreetingError::UnsupportedVersion { major: 2 })
         );
         // HTTP on the wrong port.
         assert_eq!(

@@ -176,7 +176,13 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
             ("input stuck".to_owned(), None)
         }
     };
-    host.farewell(conn.id, conn.announced, &why, refusal.as_ref());
+    // What a peer that never finished its handshake sent and was not taken, in hex at debug:
+    // the bytes that tell what it speaks (an old ZeroMQ, HTTP, a scanner).
+    let seen = match &conn.secure {
+        Some(s) => hex_start(s.borrow().unread()),
+        None => hex_start(conn.input.unread()),
+    };
+    host.farewell(conn.id, conn.announced, &why, refusal.as_ref(), &seen);
     // What the peer is still owed is written first, but not to one closed for not reading
     // (its queue is the memory its closing gives back) or whose stream is broken.
     let owed = match &end {
@@ -487,3 +493,20 @@ impl Conn {
         }
     }
 }
+
+/// The first [`SEEN_MAX`] of `bytes` in hex, for a debug line ("" for none).
+fn hex_start(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for b in bytes.iter().take(SEEN_MAX) {
+        let _ = write!(out, "{}{b:02x}", if out.is_empty() { "" } else { " " });
+    }
+    if bytes.len() > SEEN_MAX {
+        out.push_str(" ...");
+    }
+    out
+}
+
+/// Bytes of a refused or vanished peer's greeting shown at debug: a 3.x greeting's signature,
+/// version and mechanism; all of a 2.0 greeting.
+const SEEN_MAX: usize = 24;

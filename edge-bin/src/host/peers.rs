@@ -77,7 +77,17 @@ impl DeviceHost {
     /// and its disconnect line: at info for a peer that finished its handshake, with `why`
     /// and what it moved; a refusal for one whose handshake failed (aggregated, see
     /// [`RefusedPeers`]); at debug for one that left before it said anything wrong.
-    pub fn farewell(&self, id: PeerId, announced: bool, why: &str, refusal: Option<&SessionError>) {
+    ///
+    /// `seen`: what it sent that was not taken, in hex, for a peer that never finished its
+    /// handshake (at debug).
+    pub fn farewell(
+        &self,
+        id: PeerId,
+        announced: bool,
+        why: &str,
+        refusal: Option<&SessionError>,
+        seen: &str,
+    ) {
         let view = self.peek(|dev| {
             if !announced {
                 self.announce(dev, id);
@@ -89,6 +99,11 @@ impl DeviceHost {
         let addr = addr.unwrap_or_default();
         let on = format!("{}{} {addr}", self.tag, side_name(view.side));
         let Some(ty) = view.socket_type else {
+            let sent = if seen.is_empty() {
+                String::new()
+            } else {
+                format!("; it sent: {seen}")
+            };
             match refusal {
                 Some(e) => {
                     // A CURVE client's key, as far as its handshake got: the one to allow.
@@ -100,9 +115,10 @@ impl DeviceHost {
                         Some(k) => format!("{addr} (client key {k})"),
                         None => addr,
                     };
+                    debug!("{on}: refused: {e}{sent}");
                     self.refused_peer(view.side, e, &who)
                 }
-                None => debug!("{on}: gone before its handshake was done: {why}"),
+                None => debug!("{on}: gone before its handshake was done: {why}{sent}"),
             }
             return;
         };

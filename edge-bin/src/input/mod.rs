@@ -83,6 +83,11 @@ impl Input {
         }
     }
 
+    /// What the device has not taken (a refused greeting, for the log).
+    pub fn unread(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or(&[])
+    }
+
     pub fn is_empty(&self) -> bool {
         self.start == self.buf.len()
     }
@@ -198,13 +203,29 @@ impl Input {
             let mut len = held;
             if reads {
                 let end = len + max;
-                fed.read = self.note(stream.read(&mut scratch[len..end]))?;
+                let read = stream.read(&mut scratch[len..end]);
+                fed.read = match self.note(read) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        // What it held stays (a greeting cut short, for the log).
+                        self.hold(&scratch[..held]);
+                        return Err(e.into());
+                    }
+                };
                 more = fed.read == end - len;
                 len += fed.read;
             }
             if len > 0 {
                 fed.offered = len;
-                fed.used = feed(&scratch[..len], more)?;
+                fed.used = match feed(&scratch[..len], more) {
+                    Ok(used) => used,
+                    Err(e) => {
+                        // What the device refused (a greeting) stays for the log to show,
+                        // within what the input holds without asking.
+                        self.hold(&scratch[..len.min(KEEP_PENDING)]);
+                        return Err(e);
+                    }
+                };
                 self.hold(&scratch[fed.used..len]);
             }
         }

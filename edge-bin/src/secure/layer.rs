@@ -65,6 +65,13 @@ impl Layer {
         }
     }
 
+    pub(super) fn session_greeting_left(&self) -> usize {
+        match self {
+            Layer::Curve(l) => l.session_greeting_left(),
+            Layer::Plain(p) => p.session_greeting_left(),
+        }
+    }
+
     pub(super) fn awaits_welcome(&self) -> bool {
         matches!(self, Layer::Curve(l) if l.awaits_welcome())
     }

@@ -34,7 +34,11 @@ impl Secure {
     /// taken, or `None` if the unit is not all in `plain` or the budget has no room for it
     /// ([`Secure::starved`] then).
     fn take(&mut self, plain: &[u8]) -> Result<Option<usize>, SessionError> {
+        // What is left of the session's own greeting (which the link drops) comes first, in
+        // as many pieces as the session sends it: it is no frame.
+        let greeting = self.link.session_greeting_left();
         let frame = match FrameHead::decode(plain) {
+            _ if greeting > 0 => plain.len().min(greeting),
             Ok(Some((head, hl))) => hl.saturating_add(usize::try_from(head.len).unwrap_or(0)),
             _ => plain.len().min(MAX_HEAD_LEN),
         };

@@ -17,7 +17,7 @@ mod written;
 
 use std::fmt;
 
-use zedge_core::conn::Heartbeat;
+use zedge_core::conn::{Heartbeat, LegacyMode};
 use zedge_core::device::{DeviceConfig, Kind};
 use zedge_core::time::Duration;
 
@@ -168,6 +168,9 @@ impl DeviceSetup {
         cfg.subscriptions.max = t.max_subscriptions;
         cfg.subscriptions.max_per_peer = t.max_subscriptions_per_peer;
         cfg.handshake_timeout = Duration::from_millis(t.handshake_timeout_ms);
+        // The greeting in pieces, as libzmq sends it, so that an old peer says what it speaks
+        // and is refused with that reason.
+        cfg.legacy = LegacyMode::Refuse;
         cfg.input_capacity = self.input_capacity();
         cfg.progress_timeout = Duration::from_millis(t.progress_timeout_ms);
         cfg.client_stall = Duration::from_millis(t.client_stall_ms);

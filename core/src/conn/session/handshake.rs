@@ -2,14 +2,19 @@
 
 use super::{Event, Input, PeerReady, Session, State};
 use crate::conn::error::{Reason, SessionError};
+use crate::conn::LegacyMode;
 use crate::time::Instant;
 use crate::wire::command::Command;
 use crate::wire::frame::FrameHead;
-use crate::wire::greeting::{Greeting, GREETING_LEN};
+use crate::wire::greeting::{self, Greeting, GREETING_LEN};
 use crate::wire::metadata::SocketType;
 
 impl Session {
     pub(super) fn on_greeting<'a>(&mut self, input: &'a [u8]) -> Result<Input<'a>, SessionError> {
+        if self.cfg.legacy == LegacyMode::Refuse {
+            let due = greeting::due_for(input) as u8;
+            self.owed.greeting_due = self.owed.greeting_due.max(due);
+        }
         let Some(greeting) = Greeting::decode(input)? else {
             return Ok(Input::NEED_MORE);
         };

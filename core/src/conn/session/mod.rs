@@ -24,14 +24,15 @@ mod handshake;
 mod traffic;
 mod transmit;
 
-use super::config::SessionConfig;
 #[cfg(doc)]
 use super::config::MAX_TOPIC;
+use super::config::{LegacyMode, SessionConfig};
 use super::error::SessionError;
 use super::heartbeat::Timers;
 use crate::time::Instant;
 use crate::wire::command::MAX_PING_CONTEXT;
 use crate::wire::frame::FrameHead;
+use crate::wire::greeting::{GREETING_LEN, SIGNATURE_LEN};
 use crate::wire::metadata::SocketType;
 
 /// An output buffer this large takes every command a session can owe at once (greeting,
@@ -152,7 +153,10 @@ struct PingContext {
 /// Commands owed to the peer.
 #[derive(Clone, Copy, Debug)]
 struct Owed {
-    greeting: bool,
+    /// Our greeting's bytes owed so far (all 64 at once, or in pieces: [`LegacyMode`]), and
+    /// those written.
+    greeting_due: u8,
+    greeting_sent: u8,
     ready: bool,
     ping: bool,
     pong: Option<PingContext>,
@@ -185,7 +189,11 @@ impl Session {
             state: State::Greeting { deadline },
             rx: Rx::default(),
             owed: Owed {
-                greeting: true,
+                greeting_due: match cfg.legacy {
+                    LegacyMode::Whole => GREETING_LEN as u8,
+                    LegacyMode::Refuse => SIGNATURE_LEN as u8,
+                },
+                greeting_sent: 0,
                 ready: false,
                 ping: false,
                 pong: None,

@@ -208,3 +208,151 @@ fn other_commands_keep_the_command_limit() {
     let pull = SessionConfig::new(SocketType::Pull);
     assert!(pull.min_input_capacity() < MAX_TOPIC);
 }
+
+/// A session that greets in pieces ([`LegacyMode::Refuse`]).
+fn split(socket_type: SocketType) -> Session {
+    let cfg = SessionConfig {
+        legacy: crate::conn::LegacyMode::Refuse,
+        ..SessionConfig::new(socket_type)
+    };
+    Session::new(cfg, Instant::ZERO)
+}
+
+fn sent(s: &mut Session) -> Vec<u8> {
+    let mut out = [0u8; TRANSMIT_BUFFER];
+    let n = s.poll_transmit(&mut out);
+    out[..n].to_vec()
+}
+
+/// Greeting in pieces, as libzmq 4.3 sends it (notes/zmtp-legacy, captured): the 10-byte
+/// signature at once; the major version once the peer's signature is here; the rest once its
+/// version is. Fed byte by byte, nothing more goes out between; then the handshake goes on.
+#[test]
+fn a_split_greeting_goes_out_as_the_peers_bytes_call_for_it() {
+    let mut s = split(SocketType::XPub);
+    let ours = crate::wire::greeting::Greeting::ours(crate::wire::greeting::Mechanism::Null, false)
+        .encode();
+    assert_eq!(sent(&mut s), &ours[..10]);
+    let peer = vectors::GREETING_31;
+    for n in 1..GREETING_LEN {
+        let input = s.handle_input(&peer[..n], Instant::ZERO).unwrap();
+        assert_eq!(input.consumed, 0, "prefix {n}");
+        let want: &[u8] = match n {
+            10 => &ours[10..11],
+            11 => &ours[11..],
+            _ => &[],
+        };
+        assert_eq!(sent(&mut s), want, "after {n} bytes of the peer's");
+    }
+    let input = s.handle_input(peer, Instant::ZERO).unwrap();
+    assert_eq!(input.consumed, GREETING_LEN);
+    assert!(sent(&mut s).ends_with(b"\x05READY\x0bSocket-Type\x00\x00\x00\x04XPUB"));
+    assert_eq!(
+        event_of(&mut s, vectors::READY_SUB).get(..10),
+        Some("Some(Ready")
+    );
+    assert!(s.is_ready());
+}
+
+/// A peer that sends its whole greeting at once (zmq.rs, zedge's own sessions) is answered
+/// with the whole of ours, as before.
+#[test]
+fn a_split_greeting_answers_a_whole_one_whole() {
+    let mut s = split(SocketType::Pull);
+    let _ = sent(&mut s);
+    let input = s.handle_input(vectors::GREETING_31, Instant::ZERO).unwrap();
+    assert_eq!(input.consumed, GREETING_LEN);
+    let out = sent(&mut s);
+    let ours = crate::wire::greeting::Greeting::ours(crate::wire::greeting::Mechanism::Null, false)
+        .encode();
+    assert_eq!(&out[..GREETING_LEN - 10], &ours[10..]);
+    assert!(
+        out[GREETING_LEN - 10..].starts_with(&[0x04]),
+        "READY follows"
+    );
+}
+
+/// An old peer says what it speaks, and is refused with it: a ZMTP 2.0 peer (JeroMQ 0.3's
+/// bytes) at its revision byte, having had our signature and major version; a ZMTP 1.0 peer
+/// at its identity frame's flags; HTTP at its second byte, as not ZeroMQ.
+#[test]
+fn old_peers_are_refused_with_what_they_speak() {
+    use crate::wire::greeting::{Detected, GreetingError};
+    let jeromq = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x03, 0x7f, 0x01, 0x08];
+    let mut s = split(SocketType::Pull);
+    assert_eq!(sent(&mut s).len(), 10);
+    assert_eq!(
+        s.handle_input(&jeromq[..10], Instant::ZERO)
+            .unwrap()
+            .consumed,
+        0
+    );
+    assert_eq!(sent(&mut s), [0x03]);
+    let e = s.handle_input(&jeromq[..11], Instant::ZERO).unwrap_err();
+    assert_eq!(
+        e,
+        SessionError::Greeting(GreetingError::Legacy(Detected::V2))
+    );
+    assert!(
+        format!("{e}").contains("ZMTP 2.0 (libzmq 3.x, JeroMQ 0.3"),
+        "{e}"
+    );
+    assert!(s.is_closed());
+    assert_eq!(sent(&mut s), b"", "nothing more for it");
+
+    let versioned = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, 0x00, 0x08];
+    let e = split(SocketType::Pull).handle_input(&versioned, Instant::ZERO);
+    assert_eq!(
+        e.unwrap_err(),
+        SessionError::Greeting(GreetingError::Legacy(Detected::V1Versioned))
+    );
+
+    // libzmq 2.x: its identity frame (empty: length 1, flags 0) is its first bytes.
+    let mut s = split(SocketType::Pull);
+    assert!(s.handle_input(&[0x01], Instant::ZERO).unwrap().consumed == 0);
+    let e = s.handle_input(&[0x01, 0x00], Instant::ZERO).unwrap_err();
+    assert_eq!(
+        e,
+        SessionError::Greeting(GreetingError::Legacy(Detected::V1))
+    );
+    assert!(format!("{e}").contains("ZMTP 1.0"), "{e}");
+    // A long identity: ff, its length in 8 bytes, then flags with bit 0 clear.
+    let long = [0xff, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00];
+    let e = split(SocketType::Pull).handle_input(&long, Instant::ZERO);
+    assert_eq!(
+        e.unwrap_err(),
+        SessionError::Greeting(GreetingError::Legacy(Detected::V1))
+    );
+
+    for junk in [
+        &b"GET / HTTP/1.1\r\n"[..],
+        &[0x16, 0x03, 0x01, 0x02],
+        &[0x00, 0x00],
+    ] {
+        let e = split(SocketType::Pull).handle_input(junk, Instant::ZERO);
+        assert_eq!(
+            e.unwrap_err(),
+            SessionError::Greeting(GreetingError::BadSignature),
+            "{junk:02x?}"
+        );
+    }
+}
+
+/// A peer that stops after its signature, or after its version, is timed out as any
+/// greeting that stops.
+#[test]
+fn a_split_greeting_that_stops_is_timed_out() {
+    for n in [0, 10, 11, 12, 40] {
+        let mut s = split(SocketType::Push);
+        let _ = s
+            .handle_input(&vectors::GREETING_31[..n], Instant::ZERO)
+            .unwrap();
+        let at = s.poll_timeout().expect("a deadline");
+        assert!(at <= Instant::ZERO + crate::time::Duration::from_secs(10));
+        assert_eq!(
+            s.handle_timeout(at),
+            Err(SessionError::HandshakeTimeout),
+            "stopped after {n}"
+        );
+    }
+}

@@ -15,7 +15,8 @@ impl Session {
     pub fn wants_transmit(&self) -> bool {
         let o = &self.owed;
         o.error.is_some()
-            || (!self.is_closed() && (o.greeting || o.ready || o.ping || o.pong.is_some()))
+            || (!self.is_closed()
+                && (o.greeting_sent < o.greeting_due || o.ready || o.ping || o.pong.is_some()))
     }
 
     /// The next [`Session::poll_transmit`] writes a PONG: one is owed and not held back.
@@ -49,9 +50,11 @@ impl Session {
         if closed && self.owed.error.is_none() {
             return Ok(());
         }
-        if self.owed.greeting {
-            w.put(&Greeting::ours(self.cfg.mechanism, self.cfg.as_server).encode())?;
-            self.owed.greeting = false;
+        let (sent, due) = (self.owed.greeting_sent, self.owed.greeting_due);
+        if sent < due {
+            let ours = Greeting::ours(self.cfg.mechanism, self.cfg.as_server).encode();
+            w.put(&ours[usize::from(sent)..usize::from(due)])?;
+            self.owed.greeting_sent = due;
         }
         if let Some(reason) = self.owed.error {
             command::write_error(w, reason.as_bytes())?;
