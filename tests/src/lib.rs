@@ -18,6 +18,7 @@ pub mod broker;
 pub mod control;
 pub mod curve;
 pub mod flow;
+pub mod jeromq;
 pub mod normal;
 pub mod python;
 pub mod raw;
