@@ -110,6 +110,12 @@ impl Jeromq {
         Some(words.map(unhex).collect())
     }
 
+    /// The next line it prints by itself (an `--echo` peer's `msg ...`), if one comes within
+    /// `within`.
+    pub fn printed(&mut self, within: Duration) -> Option<String> {
+        self.lines.recv_timeout(within).ok()
+    }
+
     fn line(&mut self, within: Duration) -> String {
         match self.lines.recv_timeout(within) {
             Ok(l) => l,

@@ -98,6 +98,11 @@ pub enum LegacyMode {
     /// its version is; so an old peer says what it speaks, and is refused with that reason
     /// ([`GreetingError::Legacy`](crate::wire::greeting::GreetingError::Legacy)).
     Refuse,
+    /// The greeting in pieces, and a ZMTP 2.0 peer spoken to in 2.0 (RFC 15), as libzmq 4.3
+    /// downgrades: the rest of its greeting is its socket type, then an identity frame each
+    /// way; no mechanism, no commands, no heartbeats, subscriptions as `0x01`/`0x00`
+    /// messages. A ZMTP 1.0 peer is still refused.
+    Accept,
 }
 
 /// Everything one session needs to know.

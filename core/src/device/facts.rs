@@ -40,8 +40,9 @@ pub(crate) struct Facts {
     pub(crate) traffic: Traffic,
     /// When it was added.
     pub(crate) since: Instant,
-    /// Its socket type and the ZMTP minor version spoken with it, once its handshake is done.
-    pub(crate) ready: Option<(SocketType, u8)>,
+    /// Its socket type and the ZMTP version spoken with it (major, minor), once its handshake
+    /// is done.
+    pub(crate) ready: Option<(SocketType, (u8, u8))>,
 }
 
 impl Facts {
@@ -65,8 +66,9 @@ pub struct PeerView {
     pub since: Instant,
     /// The socket type its READY named; `None` while its handshake goes on.
     pub socket_type: Option<SocketType>,
-    /// The ZMTP minor version spoken with it (3.0 or 3.1); `None` while its handshake goes on.
-    pub zmtp_minor: Option<u8>,
+    /// The ZMTP version spoken with it, major and minor (3.0, 3.1, or 2.0 with an older
+    /// peer); `None` while its handshake goes on.
+    pub zmtp: Option<(u8, u8)>,
     /// What it sent and was sent.
     pub traffic: Traffic,
     /// Bytes in its queue, not yet handed to the caller to write.
@@ -122,7 +124,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             side: p.side,
             since: p.facts.since,
             socket_type: p.facts.ready.map(|r| r.0),
-            zmtp_minor: p.facts.ready.map(|r| r.1),
+            zmtp: p.facts.ready.map(|r| r.1),
             traffic: p.facts.traffic,
             queued: p.queue.len() as u64,
             dropped: p.dropped,
@@ -132,7 +134,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// `idx` finished its handshake as `r` says.
     pub(super) fn note_ready(&mut self, idx: u32, r: &PeerReady<'_>) {
         if let Some(p) = self.peer_mut(idx) {
-            p.facts.ready = Some((r.socket_type, r.minor));
+            p.facts.ready = Some((r.socket_type, (r.major, r.minor)));
         }
         // The session refuses an Identity over 255 bytes; cut to fit all the same.
         let len = r.identity.len().min(self.joined.identity.len());

@@ -77,11 +77,13 @@ pub fn detect(input: &[u8]) -> Option<Detected> {
 
 /// How much of our greeting, sent in pieces as libzmq 4.3 sends it, the peer's first bytes
 /// (`input`) call for: the signature at once; the major version too once the peer's
-/// signature is here; all of it once its version says ZMTP 3.x. An older peer gets no more:
-/// it is refused as its bytes tell ([`Greeting::decode`]).
+/// signature is here (also when its version came with it, and says 2.0: a 2.0 peer reads
+/// that byte as our revision); all of it once its version says ZMTP 3.x. A ZMTP 1.0 peer
+/// gets no more than the signature, as from libzmq.
 pub fn due_for(input: &[u8]) -> usize {
     match detect(input) {
         Some(Detected::V3) => GREETING_LEN,
+        Some(Detected::V2 | Detected::V1Versioned) => SIGNATURE_LEN + 1,
         None if input.len() >= SIGNATURE_LEN => SIGNATURE_LEN + 1,
         _ => SIGNATURE_LEN,
     }

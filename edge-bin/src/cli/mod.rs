@@ -129,7 +129,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             }
             if let Some(opt) = opt {
                 let value = match opt.form() {
-                    Form::Switch => setup::Value::Bool(true),
+                    Form::Switch => setup::Value::Bool(opt.flag_sets()),
                     _ => setup::Value::Str(p.value()?.string()?),
                 };
                 given.push((opt, value));

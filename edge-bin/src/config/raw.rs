@@ -75,6 +75,7 @@ pub struct RawDevice {
     pub client_stall: Option<Spanned<Value>>,
     pub worker_inflight: Option<Spanned<Value>>,
     pub splice_stall: Option<Spanned<Value>>,
+    pub legacy: Option<Spanned<Value>>,
     pub curve_secret: Option<Spanned<String>>,
     pub curve_allow: Option<Spanned<String>>,
     pub curve_server_key: Option<Spanned<String>>,
@@ -131,6 +132,7 @@ impl RawDevice {
             (Opt::ClientStall, self.client_stall.take()),
             (Opt::WorkerInflight, self.worker_inflight.take()),
             (Opt::SpliceStall, self.splice_stall.take()),
+            (Opt::Legacy, self.legacy.take()),
         ]
         .into_iter()
         .filter_map(|(opt, v)| Some((opt, v?)))

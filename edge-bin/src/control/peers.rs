@@ -82,8 +82,10 @@ fn peer_json(j: &mut String, v: &PeerView, line: &PeerLine<'_>) {
         json_str(line.addr),
         v.socket_type
             .map_or_else(|| "null".to_owned(), |t| format!("\"{t}\"")),
-        v.zmtp_minor
-            .map_or_else(|| "null".to_owned(), |m| format!("\"3.{m}\"")),
+        v.zmtp.map_or_else(
+            || "null".to_owned(),
+            |(major, minor)| format!("\"{major}.{minor}\"")
+        ),
         line.identity.map_or_else(
             || "null".to_owned(),
             |i| format!("\"{}\"", crate::host::hex(i))

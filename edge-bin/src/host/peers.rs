@@ -63,11 +63,12 @@ impl DeviceHost {
                 None => String::new(),
             };
             info!(
-                "{}{} {}: {ty} connected (ZMTP 3.{}{curve}{shown})",
+                "{}{} {}: {ty} connected (ZMTP {}.{}{curve}{shown})",
                 self.tag,
                 side_name(view.side),
                 h.addr,
-                view.zmtp_minor.unwrap_or(0),
+                view.zmtp.map_or(3, |v| v.0),
+                view.zmtp.map_or(0, |v| v.1),
             );
         }
         true

@@ -85,6 +85,8 @@ pub struct Tuning {
     /// A body going socket to socket that its destination takes nothing of this long is
     /// taken back and queued instead.
     pub splice_stall_ms: u64,
+    /// Peers older than ZMTP 3.0 are spoken to (ZMTP 2.0; `false`: told apart and refused).
+    pub legacy: bool,
 }
 
 impl Default for Tuning {
@@ -109,6 +111,7 @@ impl Default for Tuning {
             client_stall_ms: 250,
             worker_inflight: 1000,
             splice_stall_ms: 20,
+            legacy: true,
         }
     }
 }
@@ -168,9 +171,13 @@ impl DeviceSetup {
         cfg.subscriptions.max = t.max_subscriptions;
         cfg.subscriptions.max_per_peer = t.max_subscriptions_per_peer;
         cfg.handshake_timeout = Duration::from_millis(t.handshake_timeout_ms);
-        // The greeting in pieces, as libzmq sends it, so that an old peer says what it speaks
-        // and is refused with that reason.
-        cfg.legacy = LegacyMode::Refuse;
+        // The greeting in pieces, as libzmq sends it, so that an old peer says what it speaks,
+        // and a ZMTP 2.0 peer is spoken to in 2.0 (or refused with that reason).
+        cfg.legacy = if t.legacy {
+            LegacyMode::Accept
+        } else {
+            LegacyMode::Refuse
+        };
         cfg.input_capacity = self.input_capacity();
         cfg.progress_timeout = Duration::from_millis(t.progress_timeout_ms);
         cfg.client_stall = Duration::from_millis(t.client_stall_ms);

@@ -63,13 +63,14 @@ pub enum Opt {
     ClientStall,
     WorkerInflight,
     SpliceStall,
+    Legacy,
     /// The one process option; declared last, so device options index from zero.
     MemoryMax,
 }
 
 impl Opt {
     /// The options of a device, in declaration order.
-    pub const DEVICE: [Opt; 18] = [
+    pub const DEVICE: [Opt; 19] = [
         Opt::Classic,
         Opt::MaxMsgSize,
         Opt::QueueHwm,
@@ -88,6 +89,7 @@ impl Opt {
         Opt::ClientStall,
         Opt::WorkerInflight,
         Opt::SpliceStall,
+        Opt::Legacy,
     ];
 
     /// The options of the whole process.
@@ -118,6 +120,7 @@ impl Opt {
             Opt::ClientStall => ("client_stall", "--client-stall"),
             Opt::WorkerInflight => ("worker_inflight", "--worker-inflight"),
             Opt::SpliceStall => ("splice_stall", "--splice-stall"),
+            Opt::Legacy => ("legacy", "--no-legacy"),
             Opt::MemoryMax => ("memory_max", "--memory-max"),
         }
     }
@@ -136,6 +139,12 @@ impl Opt {
             .into_iter()
             .chain(Opt::PROCESS)
             .find(|o| o.flag().strip_prefix("--") == Some(name))
+    }
+
+    /// The value a switch's flag gives: `--classic` turns classic on, `--no-legacy` turns
+    /// legacy off.
+    pub fn flag_sets(self) -> bool {
+        self != Opt::Legacy
     }
 
     pub fn is_process(self) -> bool {
@@ -160,7 +169,7 @@ impl Opt {
 
     pub fn form(self) -> Form {
         match self {
-            Opt::Classic => Form::Switch,
+            Opt::Classic | Opt::Legacy => Form::Switch,
             Opt::MaxMsgSize | Opt::QueueHwm | Opt::StoreForwardMax | Opt::MemoryMax => Form::Bytes,
             Opt::MaxPeers
             | Opt::MaxPeersPerAddress

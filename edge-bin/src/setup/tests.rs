@@ -77,7 +77,7 @@ fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
             .find(|(o, _)| *o == opt)
             .map_or(&KINDS[..], |(_, k)| k);
         let value = match opt {
-            Classic => Value::Bool(false),
+            Classic | Legacy => Value::Bool(false),
             StoreForwardMax => str("64K"),
             _ => Value::Int(1),
         };
@@ -252,7 +252,12 @@ fn flags_and_keys_name_the_same_options() {
             opt as usize, i,
             "Opt::DEVICE then Opt::PROCESS, in declaration order"
         );
-        assert_eq!(opt.flag(), format!("--{}", opt.key().replace('_', "-")));
+        // A switch that is on by default is turned off by its flag.
+        let flag = match opt {
+            Opt::Legacy => format!("--no-{}", opt.key()),
+            _ => format!("--{}", opt.key().replace('_', "-")),
+        };
+        assert_eq!(opt.flag(), flag);
         assert_eq!(Opt::from_flag(&opt.flag()[2..]), Some(opt));
         assert_eq!(opt.is_process(), i >= Opt::DEVICE.len());
     }

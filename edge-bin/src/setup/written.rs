@@ -85,6 +85,7 @@ impl Written {
                 Opt::ClientStall => t.client_stall_ms = n,
                 Opt::WorkerInflight => t.worker_inflight = u32::try_from(n).unwrap_or(u32::MAX),
                 Opt::SpliceStall => t.splice_stall_ms = n,
+                Opt::Legacy => t.legacy = n != 0,
                 Opt::MemoryMax => {}
             }
         }

@@ -93,7 +93,10 @@ pub enum Event<'a> {
 pub struct PeerReady<'a> {
     /// The type its READY names, already checked against ours.
     pub socket_type: SocketType,
-    /// ZMTP minor version we speak with this peer: 0 or 1.
+    /// ZMTP version we speak with this peer: 3.0, 3.1, or 2.0 with an older peer
+    /// ([`LegacyMode::Accept`](crate::conn::LegacyMode::Accept)).
+    pub major: u8,
+    /// ZMTP minor version we speak with this peer: 0 or 1 (0 for 2.0).
     pub minor: u8,
     /// Its Identity property; empty if none.
     pub identity: &'a [u8],
@@ -161,6 +164,9 @@ struct Owed {
     ping: bool,
     pong: Option<PingContext>,
     error: Option<&'static str>,
+    /// A ZMTP 2.0 peer is owed the rest of our greeting (our socket type) and our identity
+    /// frame (empty).
+    v2_tail: bool,
 }
 
 /// One ZMTP connection; see the module docs for the calling order.
@@ -177,6 +183,9 @@ pub struct Session {
     timers: Timers,
     /// The handshake finished once (the session may have ended since).
     handshaken: bool,
+    /// A ZMTP 2.0 peer, with the socket type its greeting gave: its handshake is its identity
+    /// frame, its traffic has no commands.
+    v2: Option<SocketType>,
 }
 
 impl Session {
@@ -191,17 +200,19 @@ impl Session {
             owed: Owed {
                 greeting_due: match cfg.legacy {
                     LegacyMode::Whole => GREETING_LEN as u8,
-                    LegacyMode::Refuse => SIGNATURE_LEN as u8,
+                    LegacyMode::Refuse | LegacyMode::Accept => SIGNATURE_LEN as u8,
                 },
                 greeting_sent: 0,
                 ready: false,
                 ping: false,
                 pong: None,
                 error: None,
+                v2_tail: false,
             },
             pongs_held: None,
             timers: Timers::new(now),
             handshaken: false,
+            v2: None,
         }
     }
 
@@ -223,6 +234,12 @@ impl Session {
     /// The session ended with an error; further input is refused with [`SessionError::Closed`].
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed)
+    }
+
+    /// The peer speaks ZMTP 2.0 (its greeting said so, and the session speaks it:
+    /// [`LegacyMode::Accept`]).
+    pub fn is_zmtp2(&self) -> bool {
+        self.v2.is_some()
     }
 
     /// ZMTP minor version spoken with the peer, once its greeting arrived.

@@ -356,3 +356,88 @@ fn a_split_greeting_that_stops_is_timed_out() {
         );
     }
 }
+
+/// A ZMTP 2.0 peer spoken to in 2.0 ([`LegacyMode::Accept`]): its 12 bytes all at once (as
+/// JeroMQ 0.3 sends them) are answered with our major version (its revision for it), our
+/// socket type and an empty identity frame, nothing else (no READY, no PING ever); its
+/// identity frame makes it ready as ZMTP 2.0; its messages and ours go in 3.0's framing; a
+/// command frame from it is refused.
+#[test]
+fn a_zmtp_2_peer_is_spoken_to_in_2_0() {
+    let cfg = SessionConfig {
+        legacy: crate::conn::LegacyMode::Accept,
+        heartbeat: crate::conn::Heartbeat::every(crate::time::Duration::from_millis(100)),
+        ..SessionConfig::new(SocketType::Pull)
+    };
+    let mut s = Session::new(cfg, Instant::ZERO);
+    assert_eq!(sent(&mut s).len(), 10);
+    let jeromq = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x03, 0x7f, 0x01, 0x08];
+    let input = s.handle_input(&jeromq, Instant::ZERO).unwrap();
+    assert_eq!(input.consumed, 12);
+    assert_eq!(
+        sent(&mut s),
+        [0x03, SocketType::Pull.zmtp2_code(), 0x00, 0x00]
+    );
+    assert!(!s.is_ready(), "its identity frame is still to come");
+    let identity = [0x00, 0x02, b'C', b'1'];
+    let input = s.handle_input(&identity, Instant::ZERO).unwrap();
+    assert_eq!(input.consumed, 4);
+    match input.event {
+        Some(Event::Ready(r)) => assert_eq!(
+            (r.socket_type, r.major, r.minor, r.identity),
+            (SocketType::Push, 2, 0, &b"C1"[..])
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.is_ready() && s.is_zmtp2());
+    let later = Instant::ZERO + crate::time::Duration::from_secs(5);
+    let _ = s.handle_timeout(later);
+    assert_eq!(sent(&mut s), b"", "no PING to a 2.0 peer");
+    assert_eq!(s.poll_timeout(), None, "no heartbeat timer either");
+    let input = s
+        .handle_input(&[0x00, 0x03, b'j', b'o', b'b'], later)
+        .unwrap();
+    assert!(matches!(input.event, Some(Event::Frame(f)) if f.chunk == b"job"));
+    let e = s.handle_input(&[0x04, 0x05, 0x04, b'P', b'I', b'N', b'G'], later);
+    assert_eq!(e.unwrap_err(), SessionError::UnexpectedCommand);
+}
+
+/// A 2.0 peer whose type cannot talk to ours, or unknown, or whose identity is longer than
+/// 255 bytes, is refused; and one that stops before its identity frame is timed out (libzmq
+/// waits for ever).
+#[test]
+fn a_zmtp_2_peer_is_checked_as_a_3_x_one() {
+    let accept = || {
+        let cfg = SessionConfig {
+            legacy: crate::conn::LegacyMode::Accept,
+            ..SessionConfig::new(SocketType::Pull)
+        };
+        Session::new(cfg, Instant::ZERO)
+    };
+    let greeting = |ty: u8| [0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, 0x01, ty];
+    let pub_greeting = greeting(SocketType::Pub.zmtp2_code());
+    let e = accept()
+        .handle_input(&pub_greeting, Instant::ZERO)
+        .map(|i| i.consumed);
+    assert!(
+        matches!(e, Err(SessionError::IncompatibleSocketType { .. })),
+        "{e:?}"
+    );
+    let unknown = greeting(0x63);
+    let e = accept()
+        .handle_input(&unknown, Instant::ZERO)
+        .map(|i| i.consumed);
+    assert_eq!(e.unwrap_err(), SessionError::UnknownSocketType);
+    let mut s = accept();
+    s.handle_input(&greeting(8), Instant::ZERO).unwrap();
+    let mut long = std::vec![0x02, 0, 0, 0, 0, 0, 0, 0x01, 0x00];
+    long.extend([b'x'; 256]);
+    assert_eq!(
+        s.handle_input(&long, Instant::ZERO).unwrap_err(),
+        SessionError::IdentityTooLong
+    );
+    let mut s = accept();
+    s.handle_input(&greeting(8), Instant::ZERO).unwrap();
+    let at = s.poll_timeout().expect("the handshake deadline runs on");
+    assert_eq!(s.handle_timeout(at), Err(SessionError::HandshakeTimeout));
+}

@@ -48,6 +48,10 @@ impl Session {
         head_len: usize,
     ) -> Result<Input<'a>, SessionError> {
         if head.command {
+            // ZMTP 2.0 has no commands.
+            if self.v2.is_some() {
+                return Err(SessionError::UnexpectedCommand);
+            }
             return self.on_command_frame(input, head, head_len);
         }
         let limit = self.cfg.limits.max_message_size;

@@ -16,7 +16,11 @@ impl Session {
         let o = &self.owed;
         o.error.is_some()
             || (!self.is_closed()
-                && (o.greeting_sent < o.greeting_due || o.ready || o.ping || o.pong.is_some()))
+                && (o.greeting_sent < o.greeting_due
+                    || o.v2_tail
+                    || o.ready
+                    || o.ping
+                    || o.pong.is_some()))
     }
 
     /// The next [`Session::poll_transmit`] writes a PONG: one is owed and not held back.
@@ -55,6 +59,11 @@ impl Session {
             let ours = Greeting::ours(self.cfg.mechanism, self.cfg.as_server).encode();
             w.put(&ours[usize::from(sent)..usize::from(due)])?;
             self.owed.greeting_sent = due;
+        }
+        if self.owed.v2_tail {
+            // The 2.0 greeting's last byte, then an empty identity frame (libzmq's default).
+            w.put(&[self.cfg.socket_type.zmtp2_code(), 0x00, 0x00])?;
+            self.owed.v2_tail = false;
         }
         if let Some(reason) = self.owed.error {
             command::write_error(w, reason.as_bytes())?;

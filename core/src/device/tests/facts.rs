@@ -41,11 +41,7 @@ fn a_streamer_s_peers_are_shown_with_their_type_version_and_traffic() {
     let producer = net.connect(Frontend, Push);
     let old = net.connect_as(Backend, Pull, true);
     let view = net.dev.peer_view(net.id(producer)).expect("listed");
-    assert_eq!(
-        (view.socket_type, view.zmtp_minor),
-        (None, None),
-        "before READY"
-    );
+    assert_eq!((view.socket_type, view.zmtp), (None, None), "before READY");
     net.pump();
     let worker = net.connect(Backend, Pull);
     net.pump();
@@ -55,7 +51,7 @@ fn a_streamer_s_peers_are_shown_with_their_type_version_and_traffic() {
     net.pump();
     let p = net.dev.peer_view(net.id(producer)).expect("listed");
     assert_eq!(p.side, Frontend);
-    assert_eq!((p.socket_type, p.zmtp_minor), (Some(Push), Some(1)));
+    assert_eq!((p.socket_type, p.zmtp), (Some(Push), Some((3, 1))));
     assert_eq!(
         p.traffic,
         Traffic {
@@ -66,7 +62,7 @@ fn a_streamer_s_peers_are_shown_with_their_type_version_and_traffic() {
         }
     );
     let o = net.dev.peer_view(net.id(old)).expect("listed");
-    assert_eq!((o.socket_type, o.zmtp_minor), (Some(Pull), Some(0)));
+    assert_eq!((o.socket_type, o.zmtp), (Some(Pull), Some((3, 0))));
     let w = net.dev.peer_view(net.id(worker)).expect("listed");
     assert_eq!(o.traffic.msgs_out + w.traffic.msgs_out, 3);
     assert_eq!(o.traffic.bytes_out + w.traffic.bytes_out, 3007);
