@@ -64,9 +64,12 @@ fn garbage_instead_of_a_greeting_is_refused() {
     );
 }
 
+/// ZMTP 1.0 is refused; ZMTP 2.0 too with `--no-legacy` (by default zedge speaks 2.0 to it:
+/// `legacy_peers.rs`), and on any endpoint when its greeting names a type that cannot talk to
+/// the side's, or none.
 #[test]
 fn zmtp_1_and_2_greetings_are_refused() {
-    let broker = Broker::start("streamer", &[]);
+    let broker = Broker::start("streamer", &["--no-legacy"]);
     // ZMTP 2.0: signature, revision 1, socket type PUSH (8), then an empty identity frame.
     let zmtp2 = b"\xff\0\0\0\0\0\0\0\x01\x7f\x01\x08\x00\x00".to_vec();
     // ZMTP 1.0: an identity frame of length 1 with no flags and nothing in it.
@@ -76,6 +79,19 @@ fn zmtp_1_and_2_greetings_are_refused() {
         "streamer",
         vec![
             ("a ZMTP 2.0 greeting", zmtp2),
+            ("a ZMTP 1.0 greeting", zmtp1.clone()),
+        ],
+    );
+    let broker = Broker::start("streamer", &[]);
+    // A 2.0 PUB (1) at a PULL frontend, and an unknown type.
+    let wrong = b"\xff\0\0\0\0\0\0\0\x01\x7f\x01\x01\x00\x00".to_vec();
+    let unknown = b"\xff\0\0\0\0\0\0\0\x01\x7f\x01\x63\x00\x00".to_vec();
+    refused_then_normal_flow(
+        broker,
+        "streamer",
+        vec![
+            ("a ZMTP 2.0 PUB at a PULL", wrong),
+            ("a ZMTP 2.0 greeting with no known type", unknown),
             ("a ZMTP 1.0 greeting", zmtp1),
         ],
     );

@@ -188,7 +188,7 @@ impl fmt::Display for GreetingError {
             GreetingError::UnknownMechanism => f.write_str("peer's greeting names an unknown security mechanism"),
             GreetingError::Legacy(z) => write!(
                 f,
-                "peer speaks {z} ({}); only ZMTP 3.x (libzmq 4.x) is spoken here",
+                "peer speaks {z} ({}), which this endpoint does not speak",
                 z.speakers()
             ),
         }

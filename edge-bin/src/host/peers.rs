@@ -14,7 +14,7 @@ use log::{debug, info};
 use zedge_core::conn::SessionError;
 use zedge_core::curve::CurveError;
 use zedge_core::device::{PeerId, PeerView, Side};
-use zedge_core::wire::greeting::Mechanism;
+use zedge_core::wire::greeting::{Detected, GreetingError, Mechanism};
 
 use super::{Dev, DeviceHost};
 use crate::admit::side_name;
@@ -108,13 +108,26 @@ impl DeviceHost {
             match refusal {
                 Some(e) => {
                     // A CURVE client's key, as far as its handshake got: the one to allow.
-                    let key = self.conns.borrow().get(&id).and_then(|h| {
-                        let key = *h.secure.as_ref()?.borrow().client_key()?;
-                        Some(crate::cert::z85(&key))
+                    let (key, mechanism) = self.conns.borrow().get(&id).map_or((None, None), |h| {
+                        let s = h.secure.as_ref().map(|s| s.borrow());
+                        let key = s
+                            .as_ref()
+                            .and_then(|s| Some(crate::cert::z85(s.client_key()?)));
+                        (key, s.map(|s| s.mechanism()))
                     });
                     let who = match key {
                         Some(k) => format!("{addr} (client key {k})"),
                         None => addr,
+                    };
+                    // Why an older peer is not spoken to here.
+                    let who = match (e, mechanism) {
+                        (SessionError::Greeting(GreetingError::Legacy(_)), Some(m)) => {
+                            format!("{who}, at an endpoint that runs {m}, which peers older than ZMTP 3.0 cannot,")
+                        }
+                        (SessionError::Greeting(GreetingError::Legacy(Detected::V2)), None) => {
+                            format!("{who}, at a device that has legacy = false (--no-legacy),")
+                        }
+                        _ => who,
                     };
                     debug!("{on}: refused: {e}{sent}");
                     self.refused_peer(view.side, e, &who)
