@@ -94,6 +94,11 @@ pub enum SessionError {
     },
     /// An Identity property longer than 255 bytes.
     IdentityTooLong,
+    /// The peer closed the connection once it had our READY, before sending its own: libzmq
+    /// does so when our socket type cannot talk to its own ([`Session::hang_up_reason`]).
+    ///
+    /// [`Session::hang_up_reason`]: crate::conn::Session::hang_up_reason
+    ClosedOnReady,
     /// The peer sent an ERROR command.
     PeerError(Reason),
     /// The peer did not finish its greeting and READY within `SessionConfig::handshake_timeout`.
@@ -138,6 +143,9 @@ impl fmt::Display for SessionError {
                 "a {theirs} peer cannot connect to this {ours} endpoint; check which side of the device it belongs to"
             ),
             SessionError::IdentityTooLong => f.write_str("peer's Identity is longer than 255 bytes"),
+            SessionError::ClosedOnReady => f.write_str(
+                "peer closed the connection on our READY, before sending its own (libzmq does so when this endpoint's socket type cannot talk to its own)"
+            ),
             SessionError::PeerError(r) => write!(f, "peer sent ERROR: {}", r.as_bytes().escape_ascii()),
             SessionError::HandshakeTimeout => f.write_str("peer did not finish the handshake in time"),
             SessionError::HeartbeatTimeout => f.write_str("peer stopped answering heartbeats"),

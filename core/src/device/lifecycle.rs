@@ -130,9 +130,16 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.flush_control(idx);
     }
 
+    /// What `id`'s hanging up (its connection ended before its handshake) says, if it tells
+    /// of a refusal ([`Session::hang_up_reason`](crate::conn::Session::hang_up_reason)).
+    pub fn hang_up_reason(&self, id: PeerId) -> Option<SessionError> {
+        self.peer(self.index(id)?)?.session.hang_up_reason()
+    }
+
     /// The connection of `id` failed below its session (a security layer between the socket
-    /// and it refused the peer, or a MESSAGE did not open): counted as the session's own
-    /// errors are, and nothing more is routed to or from it. The caller closes it.
+    /// and it refused the peer, or a MESSAGE did not open), or its hanging up told of a
+    /// refusal: counted as the session's own errors are, and nothing more is routed to or
+    /// from it. The caller closes it.
     pub fn fail_session(&mut self, id: PeerId, e: SessionError) {
         if let Some(idx) = self.index(id) {
             // Ended already by its own bytes, and counted then: once is enough.

@@ -71,9 +71,10 @@ impl HandshakeFailures {
         *match e {
             E::Greeting(_) => &mut self.greeting,
             E::MechanismMismatch { .. } => &mut self.mechanism,
-            E::MissingSocketType | E::UnknownSocketType | E::IncompatibleSocketType { .. } => {
-                &mut self.socket_type
-            }
+            E::MissingSocketType
+            | E::UnknownSocketType
+            | E::IncompatibleSocketType { .. }
+            | E::ClosedOnReady => &mut self.socket_type,
             E::HandshakeTimeout => &mut self.timeout,
             E::Denied => &mut self.denied,
             #[cfg(feature = "curve")]

@@ -143,8 +143,18 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
             host.with_device(|dev| dev.fail_session(conn.id, *e));
         }
     }
+    // A peer that hung up in its handshake may have said why by when it did.
+    let hung_up = match &end {
+        End::Eof if conn.secure.is_none() => host.with_device(|dev| {
+            let e = dev.hang_up_reason(conn.id)?;
+            dev.fail_session(conn.id, e);
+            Some(e)
+        }),
+        _ => None,
+    };
     // The disconnect line (at info), or the refusal of a peer whose handshake failed.
     let (why, refusal) = match &end {
+        End::Eof if hung_up.is_some() => ("it closed the connection".to_owned(), hung_up),
         End::Eof => ("it closed the connection".to_owned(), None),
         End::Io(e) if is_disconnect(e) => (format!("connection lost ({e})"), None),
         End::Io(e) => (format!("connection error: {e}"), None),

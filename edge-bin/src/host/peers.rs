@@ -239,6 +239,12 @@ fn refusal(e: &SessionError) -> (&'static str, String) {
             "wrong socket type",
             "named no socket type zedge knows".into(),
         ),
+        E::ClosedOnReady => (
+            "wrong socket type",
+            "closed the connection on our READY, as libzmq does when its socket type cannot \
+             talk to this endpoint's"
+                .into(),
+        ),
         E::HandshakeTimeout => ("handshake timeout", "did not finish in time".into()),
         other => ("protocol error", format!("sent {other}")),
     }

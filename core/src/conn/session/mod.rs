@@ -236,6 +236,15 @@ impl Session {
         matches!(self.state, State::Closed)
     }
 
+    /// What the peer's hanging up now says, if it tells of a refusal: one that closes the
+    /// connection once it has our READY and before sending its own refused our socket type,
+    /// as libzmq does (with the greeting in pieces, libzmq reads our READY with the rest of
+    /// our greeting, before it sends its own).
+    pub fn hang_up_reason(&self) -> Option<SessionError> {
+        let ours_sent = matches!(self.state, State::Handshake { .. }) && !self.owed.ready;
+        (ours_sent && self.v2.is_none()).then_some(SessionError::ClosedOnReady)
+    }
+
     /// The peer speaks ZMTP 2.0 (its greeting said so, and the session speaks it:
     /// [`LegacyMode::Accept`]).
     pub fn is_zmtp2(&self) -> bool {

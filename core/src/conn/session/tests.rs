@@ -441,3 +441,20 @@ fn a_zmtp_2_peer_is_checked_as_a_3_x_one() {
     let at = s.poll_timeout().expect("the handshake deadline runs on");
     assert_eq!(s.handle_timeout(at), Err(SessionError::HandshakeTimeout));
 }
+
+/// A peer that hangs up once it has our READY, before sending its own, refused our socket
+/// type as libzmq does (with the greeting in pieces libzmq reads our READY with the rest of
+/// our greeting, before it sends its own READY): its hang-up says so. Before our READY went,
+/// or from a ZMTP 2.0 peer (no READY), a hang-up says nothing.
+#[test]
+fn a_hang_up_on_our_ready_tells_of_a_socket_type_refused() {
+    let mut s = split(SocketType::Pub);
+    let _ = sent(&mut s);
+    assert_eq!(s.hang_up_reason(), None, "in its greeting");
+    s.handle_input(vectors::GREETING_31, Instant::ZERO).unwrap();
+    assert_eq!(s.hang_up_reason(), None, "our READY not written yet");
+    assert!(sent(&mut s).ends_with(b"PUB"));
+    assert_eq!(s.hang_up_reason(), Some(SessionError::ClosedOnReady));
+    s.handle_input(vectors::READY_SUB, Instant::ZERO).unwrap();
+    assert_eq!(s.hang_up_reason(), None, "its handshake is done");
+}
