@@ -51,6 +51,7 @@ fn classes() -> &'static Path {
 }
 
 /// One JeroMQ socket in its own JVM, bound or connected, answering one line per command.
+#[derive(Debug)]
 pub struct Jeromq {
     child: Child,
     stdin: ChildStdin,
