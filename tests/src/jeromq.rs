@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::Duration;
 
+use crate::agent::hex;
+
 /// Where the JeroMQ jar is: `ZEDGE_JEROMQ`, else Debian's.
 pub fn jar() -> PathBuf {
     let jar = std::env::var_os("ZEDGE_JEROMQ").map_or_else(
@@ -103,12 +105,7 @@ impl Jeromq {
     /// The next message (within the peer's receive timeout), or `None`.
     pub fn recv(&mut self) -> Option<Vec<Vec<u8>>> {
         let answer = self.cmd("recv");
-        if answer == "timeout" {
-            return None;
-        }
-        let mut words = answer.split_whitespace();
-        assert_eq!(words.next(), Some("msg"), "JeroMQ recv: {answer}");
-        Some(words.map(unhex).collect())
+        (answer != "timeout").then(|| frames(&answer))
     }
 
     /// The next line it prints by itself (an `--echo` peer's `msg ...`), if one comes within
@@ -145,11 +142,11 @@ fn reader(out: ChildStdout) -> Receiver<String> {
     rx
 }
 
-fn hex(bytes: &[u8]) -> String {
-    if bytes.is_empty() {
-        return "-".into();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The frames of one of the peer's `msg HEX HEX ...` lines.
+pub fn frames(line: &str) -> Vec<Vec<u8>> {
+    let mut words = line.split_whitespace();
+    assert_eq!(words.next(), Some("msg"), "a JeroMQ message line: {line}");
+    words.map(unhex).collect()
 }
 
 fn unhex(word: &str) -> Vec<u8> {

@@ -15,7 +15,7 @@ use zedge_tests::agent::Agent;
 use zedge_tests::broker::Broker;
 use zedge_tests::curve::Keys;
 use zedge_tests::flow::{Flow, FlowSpec};
-use zedge_tests::jeromq::Jeromq;
+use zedge_tests::jeromq::{frames, Jeromq};
 use zedge_tests::raw;
 use zedge_tests::wait::{deadline, until};
 use zedge_tests::PyPeer;
@@ -174,19 +174,6 @@ fn connected(broker: &Broker, lines: &[&str]) {
         let log = broker.stderr();
         lines.iter().all(|l| log.matches(l).count() >= 1)
     });
-}
-
-/// The frames of a JeroMQ `msg` line.
-fn frames(line: &str) -> Vec<Vec<u8>> {
-    let mut words = line.split_whitespace();
-    assert_eq!(words.next(), Some("msg"), "{line}");
-    words
-        .map(|w| {
-            (0..w.len() / 2)
-                .map(|i| u8::from_str_radix(&w[2 * i..2 * i + 2], 16).expect("hex"))
-                .collect()
-        })
-        .collect()
 }
 
 /// A streamer with a ZMTP 2.0 and a 3.1 producer, and a 2.0 and a 3.1 worker: every message
