@@ -106,6 +106,8 @@ pub struct Secure {
     /// version once the client's signature is here, the rest once the client's version
     /// says it speaks ZMTP 3.x; an older peer says what it speaks, and is refused with that.
     held: Option<([u8; GREETING_LEN], usize)>,
+    /// The peer's greeting was taken (opened as the first unit).
+    greeting_taken: bool,
     /// This connection's input holds its device's input lane (as the input said before its
     /// read, [`Wire::input_lane`]).
     input_lane: bool,
@@ -210,6 +212,7 @@ impl Secure {
             tx_starved: false,
             held,
             input_lane: false,
+            greeting_taken: false,
             ends_message: true,
             fresh_message: false,
             arrived: 0,
@@ -374,9 +377,15 @@ impl Secure {
         }
     }
 
-    /// What it read of the peer's and has not opened (a refused greeting, for the log).
-    pub fn unread(&self) -> &[u8] {
-        self.rx.get(self.unit_end..).unwrap_or(&[])
+    /// What it read of the peer's greeting, while the greeting is not all taken (a refused or
+    /// cut short greeting, for the log): nothing after it, which may be a PLAIN HELLO's
+    /// password.
+    pub fn unread_greeting(&self) -> &[u8] {
+        if self.greeting_taken {
+            return &[];
+        }
+        let rest = self.rx.get(self.unit_end..).unwrap_or(&[]);
+        &rest[..rest.len().min(GREETING_LEN)]
     }
 
     /// It holds part of a unit (a frame cut short): its sender owes the rest.
@@ -494,12 +503,14 @@ impl Secure {
     /// Open the unit at `rx[unit..]`: `Ok(false)` if it is not all here yet.
     fn open_next(&mut self) -> io::Result<bool> {
         let mut tx = [0u8; TX_ROOM];
+        let greeting = self.link.awaits_greeting();
         let opened = self
             .link
             .open(&mut self.rx[self.unit..], &mut tx, &self.gate);
         match opened {
             Ok(Opened::NeedMore(_)) => Ok(false),
             Ok(Opened::Step(step)) => {
+                self.greeting_taken |= greeting;
                 // What it waited in line for (if it did) is here.
                 self.charge.leave_line();
                 self.tx.extend_from_slice(&tx[..step.sent]);

@@ -117,3 +117,62 @@ fn plain_off_loopback_needs_forcing_and_a_private_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("readable by every user"), "{err}");
 }
+
+/// At `-vv` a peer whose greeting was refused, or that left in it, is logged with the bytes it
+/// sent, but never bytes past its greeting: on a PLAIN endpoint they are the HELLO, with the
+/// password (attacker review: a HELLO cut short by the handshake timeout, or cut off, or with
+/// bytes after it, was logged in hex, password and all).
+#[test]
+fn a_plain_hello_is_never_logged() {
+    use std::io::Write;
+    use zedge_core::wire::greeting::{Greeting, Mechanism};
+    let pw = passwords();
+    let broker = Broker::start(
+        "streamer",
+        &[
+            "--plain-passwords",
+            &pw,
+            "-vv",
+            "--handshake-timeout",
+            "500ms",
+        ],
+    );
+    let greeting = Greeting::ours(Mechanism::Plain, false).encode();
+    // HELLO: name, user "admin", password "TopSecretPass" (body cut or with bytes after it).
+    let mut hello = vec![0x04, 0x1d, 0x05];
+    hello.extend(b"HELLO\x05admin\x0dTopSecretPass");
+    let cut = hello[..hello.len() - 4].to_vec();
+    let mut trailing = hello.clone();
+    trailing[1] += 3;
+    trailing.extend(b"xyz");
+    let mut gone = Vec::new();
+    for body in [&cut, &trailing, &cut] {
+        let mut s =
+            zedge_tests::raw::connect(broker.frontend_addr(), zedge_tests::wait::deadline(10));
+        let _ = s.write_all(&greeting);
+        let _ = s.write_all(body);
+        gone.push(s);
+    }
+    // The last one goes away mid-HELLO; the first waits for the handshake timeout.
+    drop(gone.pop());
+    // And one refused in its greeting: its bytes are shown.
+    let mut http =
+        zedge_tests::raw::connect(broker.frontend_addr(), zedge_tests::wait::deadline(10));
+    let _ = http.write_all(b"GET / HTTP/1.1\r\n\r\n");
+    zedge_tests::wait::until(
+        zedge_tests::wait::deadline(10),
+        "the refusals logged",
+        || {
+            let log = broker.stderr();
+            log.contains("did not finish the handshake in time") && log.contains("47 45 54 20")
+        },
+    );
+    let log = broker.stderr();
+    let secret_hex: Vec<String> = b"TopSecret".iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        !log.contains("TopSecret") && !log.contains(&secret_hex.join(" ")),
+        "the password is in the log:\n{log}"
+    );
+    drop(gone);
+    broker.stop();
+}

@@ -137,7 +137,7 @@ impl fmt::Display for SessionError {
             SessionError::DataBeforeReady => f.write_str("peer sent data before finishing the handshake"),
             SessionError::UnexpectedCommand => f.write_str("peer sent a command out of place"),
             SessionError::MissingSocketType => f.write_str("peer's READY has no Socket-Type"),
-            SessionError::UnknownSocketType => f.write_str("peer's READY names an unknown Socket-Type"),
+            SessionError::UnknownSocketType => f.write_str("peer names a socket type zedge does not know (in its READY, or its ZMTP 2.0 greeting)"),
             SessionError::IncompatibleSocketType { ours, theirs } => write!(
                 f,
                 "a {theirs} peer cannot connect to this {ours} endpoint; check which side of the device it belongs to"

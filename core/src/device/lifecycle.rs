@@ -130,6 +130,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.flush_control(idx);
     }
 
+    /// `id`'s session did not take the peer's greeting (yet, or it refused it).
+    pub fn in_greeting(&self, id: PeerId) -> bool {
+        self.index(id)
+            .and_then(|idx| self.peer(idx))
+            .is_some_and(|p| p.session.in_greeting())
+    }
+
     /// What `id`'s hanging up (its connection ended before its handshake) says, if it tells
     /// of a refusal ([`Session::hang_up_reason`](crate::conn::Session::hang_up_reason)).
     pub fn hang_up_reason(&self, id: PeerId) -> Option<SessionError> {

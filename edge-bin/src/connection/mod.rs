@@ -145,11 +145,14 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
     }
     // A peer that hung up in its handshake may have said why by when it did.
     let hung_up = match &end {
-        End::Eof if conn.secure.is_none() => host.with_device(|dev| {
-            let e = dev.hang_up_reason(conn.id)?;
-            dev.fail_session(conn.id, e);
-            Some(e)
-        }),
+        // None of its READY came: one that sent part of it was not refusing ours.
+        End::Eof if conn.secure.is_none() && conn.input.unread().is_empty() => {
+            host.with_device(|dev| {
+                let e = dev.hang_up_reason(conn.id)?;
+                dev.fail_session(conn.id, e);
+                Some(e)
+            })
+        }
         _ => None,
     };
     // The disconnect line (at info), or the refusal of a peer whose handshake failed.
@@ -186,11 +189,16 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
             ("input stuck".to_owned(), None)
         }
     };
-    // What a peer that never finished its handshake sent and was not taken, in hex at debug:
-    // the bytes that tell what it speaks (an old ZeroMQ, HTTP, a scanner).
+    // What a peer whose greeting was not taken sent, in hex at debug: the bytes that tell
+    // what it speaks (an old ZeroMQ, HTTP, a scanner). Only greeting bytes: what follows may
+    // be a PLAIN HELLO's password.
     let seen = match &conn.secure {
-        Some(s) => hex_start(s.borrow().unread()),
-        None => hex_start(conn.input.unread()),
+        Some(s) => hex_start(s.borrow().unread_greeting()),
+        None if host.peek(|dev| dev.in_greeting(conn.id)) => {
+            let unread = conn.input.unread();
+            hex_start(&unread[..unread.len().min(GREETING_LEN)])
+        }
+        None => String::new(),
     };
     host.farewell(conn.id, conn.announced, &why, refusal.as_ref(), &seen);
     // What the peer is still owed is written first, but not to one closed for not reading

@@ -120,17 +120,17 @@ impl DeviceHost {
                         None => addr,
                     };
                     // Why an older peer is not spoken to here.
-                    let who = match (e, mechanism) {
-                        (SessionError::Greeting(GreetingError::Legacy(_)), Some(m)) => {
-                            format!("{who}, at an endpoint that runs {m}, which peers older than ZMTP 3.0 cannot,")
-                        }
+                    let note = match (e, mechanism) {
+                        (SessionError::Greeting(GreetingError::Legacy(_)), Some(m)) => format!(
+                            "; this endpoint runs {m}, which peers older than ZMTP 3.0 cannot"
+                        ),
                         (SessionError::Greeting(GreetingError::Legacy(Detected::V2)), None) => {
-                            format!("{who}, at a device that has legacy = false (--no-legacy),")
+                            "; this device has legacy = false (--no-legacy)".to_owned()
                         }
-                        _ => who,
+                        _ => String::new(),
                     };
-                    debug!("{on}: refused: {e}{sent}");
-                    self.refused_peer(view.side, e, &who)
+                    debug!("{on}: refused: {e}{note}{sent}");
+                    self.refused_peer(view.side, e, &format!("{who} {}{note}", self::refusal(e).1))
                 }
                 None => debug!("{on}: gone before its handshake was done: {why}{sent}"),
             }
@@ -180,14 +180,13 @@ impl DeviceHost {
     }
 
     /// A peer refused in its handshake for `e`, from `addr`: aggregated per side and reason.
-    fn refused_peer(&self, side: Side, e: &SessionError, addr: &str) {
-        let (reason, detail) = refusal(e);
-        let line = self.refused_peers.borrow_mut().hit(
-            side,
-            reason,
-            StdInstant::now(),
-            format!("{addr} {detail}"),
-        );
+    /// `last`: the peer and what it did, for the line's "the last" part.
+    fn refused_peer(&self, side: Side, e: &SessionError, last: &str) {
+        let reason = refusal(e).0;
+        let line =
+            self.refused_peers
+                .borrow_mut()
+                .hit(side, reason, StdInstant::now(), last.to_owned());
         if let Some(b) = line {
             log_refused_peers(&self.tag, side, reason, &b, false);
         }
@@ -246,7 +245,7 @@ fn refusal(e: &SessionError) -> (&'static str, String) {
                 .into(),
         ),
         E::HandshakeTimeout => ("handshake timeout", "did not finish in time".into()),
-        other => ("protocol error", format!("sent {other}")),
+        other => ("protocol error", format!("failed: {other}")),
     }
 }
 

@@ -40,6 +40,7 @@ impl Session {
             _ => None,
         };
         self.state = State::Handshake { deadline, minor };
+        self.greeted = true;
         self.owed.ready = true;
         Ok(Input {
             consumed: GREETING_LEN,
@@ -63,6 +64,7 @@ impl Session {
             _ => None,
         };
         self.state = State::Handshake { deadline, minor: 0 };
+        self.greeted = true;
         self.v2 = Some(theirs);
         self.owed.v2_tail = true;
         Ok(Input {

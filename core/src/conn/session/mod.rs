@@ -186,6 +186,8 @@ pub struct Session {
     /// A ZMTP 2.0 peer, with the socket type its greeting gave: its handshake is its identity
     /// frame, its traffic has no commands.
     v2: Option<SocketType>,
+    /// The peer's greeting was taken.
+    greeted: bool,
 }
 
 impl Session {
@@ -213,6 +215,7 @@ impl Session {
             timers: Timers::new(now),
             handshaken: false,
             v2: None,
+            greeted: false,
         }
     }
 
@@ -234,6 +237,11 @@ impl Session {
     /// The session ended with an error; further input is refused with [`SessionError::Closed`].
     pub fn is_closed(&self) -> bool {
         matches!(self.state, State::Closed)
+    }
+
+    /// The peer's greeting was not taken (it may have been refused).
+    pub fn in_greeting(&self) -> bool {
+        !self.greeted
     }
 
     /// What the peer's hanging up now says, if it tells of a refusal: one that closes the
