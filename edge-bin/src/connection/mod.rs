@@ -157,8 +157,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
     };
     // The disconnect line (at info), or the refusal of a peer whose handshake failed.
     let (why, refusal) = match &end {
-        End::Eof if hung_up.is_some() => ("it closed the connection".to_owned(), hung_up),
-        End::Eof => ("it closed the connection".to_owned(), None),
+        End::Eof => ("it closed the connection".to_owned(), hung_up),
         End::Io(e) if is_disconnect(e) => (format!("connection lost ({e})"), None),
         End::Io(e) => (format!("connection error: {e}"), None),
         End::Session(e) => (e.to_string(), Some(*e)),

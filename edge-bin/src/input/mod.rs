@@ -175,12 +175,12 @@ impl Input {
         let mut max = 0;
         if self.is_open() && held < cap {
             let want = read_len().min(READ_MAX).min(cap - held);
-            max = self.room_for(held, want, cap, (stream.lane_ok(), stream.unfinished()));
+            max = self.room_for(held, want, cap, stream);
             if max == 0 && want > 0 {
                 // Its wire may need a frame of its own first, which may make room for the lane.
                 stream.input_lane(self.charge.holds_lane());
                 stream.pump()?;
-                max = self.room_for(held, want, cap, (stream.lane_ok(), stream.unfinished()));
+                max = self.room_for(held, want, cap, stream);
             }
             self.starved = max == 0 && want > 0;
             stream.input_lane(self.charge.holds_lane());
@@ -252,21 +252,17 @@ impl Input {
 
     /// How much of a `want`-byte read it may make holding `held`: all of it if it may hold
     /// both, which it asks the budget for (doubling, as its buffer grows), then the lane if
-    /// it holds part of a message and the wire has bytes ready for it (`ready`,
-    /// [`Wire::lane_ok`]); else what room it has.
-    fn room_for(
-        &mut self,
-        held: usize,
-        want: usize,
-        cap: usize,
-        (ready, unfinished): (bool, bool),
-    ) -> usize {
+    /// it holds part of a message and its wire has bytes ready for it ([`Wire::lane_ok`],
+    /// asked only then: not on every read); else what room it has.
+    fn room_for(&mut self, held: usize, want: usize, cap: usize, stream: &dyn Wire) -> usize {
         let need = held + want;
         if need > self.room() {
             let doubled = need.max(self.buf.capacity().saturating_mul(2)).min(cap);
             let grown = self.charge.grow_to(doubled - KEEP_PENDING)
                 || self.charge.grow_to(need - KEEP_PENDING)
-                || (held > 0 && ready && self.charge.take_lane_sealed(unfinished));
+                || (held > 0
+                    && stream.lane_ok()
+                    && self.charge.take_lane_sealed(stream.unfinished()));
             if !grown {
                 self.charge.refused();
             }
