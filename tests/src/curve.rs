@@ -7,9 +7,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 
-use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
+use zedge_core::curve::crypto::{CryptoBox, KeyPair, KEY_LEN};
 use zedge_core::curve::hello::{read_welcome, write_hello, HELLO_LEN};
 use zedge_core::curve::initiate::{write_initiate, ClientKeys, INITIATE_MIN};
+use zedge_core::curve::message::{write_message, From, Keys as MessageKeys, MORE, OVERHEAD};
 use zedge_core::wire::frame::FrameHead;
 use zedge_core::wire::z85::decode_key;
 
@@ -125,6 +126,51 @@ pub fn handshake_by_hand(
     transient: &KeyPair,
     socket_type: &str,
 ) -> io::Result<TcpStream> {
+    Ok(sealing_by_hand(addr, server, client, transient, socket_type)?.stream)
+}
+
+/// A CURVE client's session made by hand ([`handshake_by_hand`]), which seals its MESSAGEs
+/// ([`ByHand::message`]): for hostile peers that send some frames whole and others in part.
+#[derive(Debug)]
+pub struct ByHand {
+    pub stream: TcpStream,
+    keys: MessageKeys,
+    nonce: u64,
+}
+
+impl ByHand {
+    /// A MESSAGE frame, head and all, of `body` with `more` set or not, sealed with the next
+    /// short nonce.
+    pub fn message(&mut self, body: &[u8], more: bool) -> Vec<u8> {
+        let mut sealed = vec![0u8; OVERHEAD + body.len()];
+        let flags = if more { MORE } else { 0 };
+        let n = write_message(
+            &self.keys,
+            From::Client,
+            self.nonce,
+            flags,
+            &[body],
+            &mut sealed,
+        )
+        .expect("a MESSAGE sealed");
+        self.nonce += 1;
+        let mut frame = FrameHead::data(n as u64, false)
+            .encode()
+            .as_slice()
+            .to_vec();
+        frame.extend_from_slice(&sealed[..n]);
+        frame
+    }
+}
+
+/// [`handshake_by_hand`], keeping the session's keys.
+pub fn sealing_by_hand(
+    addr: SocketAddr,
+    server: &[u8; KEY_LEN],
+    client: &KeyPair,
+    transient: &KeyPair,
+    socket_type: &str,
+) -> io::Result<ByHand> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let mut greeting = [0u8; 64];
@@ -153,7 +199,13 @@ pub fn handshake_by_hand(
     let n =
         write_initiate(&keys, 2, &[0x52; 16], &meta, &mut initiate).map_err(io::Error::other)?;
     write_frame(&mut s, &initiate[..n], true)?;
-    Ok(s)
+    let session =
+        CryptoBox::new(&welcome.server_transient, transient.secret()).map_err(io::Error::other)?;
+    Ok(ByHand {
+        stream: s,
+        keys: MessageKeys::new(&session),
+        nonce: 3,
+    })
 }
 
 /// A frame's head and body.

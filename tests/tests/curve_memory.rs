@@ -16,7 +16,7 @@ use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
 use zedge_core::curve::message::OVERHEAD;
 use zedge_core::wire::frame::FrameHead;
 use zedge_tests::broker::Broker;
-use zedge_tests::curve::{handshake_by_hand, script, Keys};
+use zedge_tests::curve::{handshake_by_hand, script, sealing_by_hand, Keys};
 use zedge_tests::systemd::zedge;
 use zedge_tests::PyPeer;
 
@@ -441,6 +441,70 @@ fn a_curve_sender_of_15_mib_messages_gets_the_cipher_lane_beside_tricklers() {
     assert!(
         log.contains("it held the cipher lane while others waited for it"),
         "no trickler closed for holding the cipher lane:\n{log}"
+    );
+}
+
+/// A hostile CURVE sender of the input lane (attacker round 4, `r4_inlane.py`) on a thread of
+/// its own until `stop`: a handshake made by hand, a whole 2 MiB first frame with MORE set
+/// (which comes through and holds the input lane, being part of a message), then a second
+/// frame announced at 14 MB, trickled 1000 B every 200 ms: more than the least rate
+/// (4 KiB per 1.25 s), so that it was never closed. Closed, it connects again.
+fn hold_input_lane(addr: SocketAddr, server: [u8; KEY_LEN], stop: &AtomicBool) {
+    let client = KeyPair::from_secret([0x41; 32]);
+    let first = vec![0x31; 2 << 20];
+    let announced = 14_000_000u64;
+    let mut round = 0u8;
+    while !stop.load(Relaxed) {
+        round = round.wrapping_add(1);
+        let mut secret = [0x6b; KEY_LEN];
+        secret[0] = round;
+        let transient = KeyPair::from_secret(secret);
+        let sent = sealing_by_hand(addr, &server, &client, &transient, "PUSH").and_then(|mut h| {
+            let frame = h.message(&first, true);
+            h.stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+            h.stream.write_all(&frame)?;
+            h.stream
+                .write_all(FrameHead::data(announced, false).encode().as_slice())?;
+            let mut at = 0;
+            while at < announced && !stop.load(Relaxed) {
+                thread::sleep(Duration::from_millis(200));
+                h.stream.write_all(&[0x5a; 1000])?;
+                at += 1000;
+            }
+            Ok(())
+        });
+        if sent.is_err() {
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// A CURVE sender that holds the input lane in the middle of a message (its first frame here,
+/// its second trickled at 5 KB/s, above the least rate) kept every other connection from the
+/// cipher lane for as long as its 14 MB took (47 minutes): a libzmq producer of 12 MiB
+/// messages beside it got none through in 25 s. Now a lane's holder owes the part of its
+/// frame's rest that would bring it within four progress timeouts, while others wait: it is
+/// closed within a turn, each time it comes back, and the producer's messages go through,
+/// none over 10 s after the one before.
+#[test]
+fn a_curve_sender_of_12_mib_messages_gets_through_beside_one_that_trickles_holding_the_input_lane()
+{
+    let mut under = Under::start("streamer", 80, "16M", &[]);
+    let server = under.keys.public_key("srv");
+    let addr = under.broker.frontend_addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let hostile = {
+        let stop = stop.clone();
+        thread::spawn(move || hold_input_lane(addr, server, &stop))
+    };
+    thread::sleep(Duration::from_secs(3));
+    let args = [12 << 20, 20, 10].map(|n: usize| n.to_string());
+    let log = under.run(LARGE_SENDER, &args, "OK 20");
+    stop.store(true, Relaxed);
+    hostile.join().expect("the hostile sender");
+    assert!(
+        log.contains("it held the input lane while others waited for memory"),
+        "the trickler was not closed for holding the input lane:\n{log}"
     );
 }
 

@@ -52,6 +52,25 @@ const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 /// in line (docs/isolation.md).
 pub const CIPHER_LANE_GRAIN: u32 = 4;
 
+/// While others wait for memory, a lane's holder whose CURVE frame is still arriving owes, in
+/// each turn, at least the part of what is left of the frame that would bring all of it in
+/// this many progress timeouts at that pace: the least rate alone let one connection trickle
+/// a 14 MB frame at 5 KB/s and hold the lanes (47 minutes a frame) while every other large
+/// CURVE message waited (attacker round 4). A sender at a steady rate must be able to bring a
+/// whole frame in this long when it starts; as the rest shrinks it owes less, never below
+/// the least rate. With nobody waiting it may go as slowly as it likes, and a frame that
+/// holds no lane owes only the least rate.
+pub const LANE_PATIENCE: u32 = 4;
+
+/// The progress a lane's holder owes in its current turn: when the turn began, the bytes
+/// that came since, and how many it owes.
+#[derive(Clone, Copy, Debug)]
+struct Turn {
+    since: Instant,
+    bytes: u64,
+    owed: u64,
+}
+
 /// Why a connection ended.
 enum End {
     Eof,
@@ -94,12 +113,13 @@ struct Conn {
     busy_since: Option<Instant>,
     /// While the input holds its device's lane: when its sender's last [`PROGRESS_BYTES`]
     /// began coming, and how many have since.
-    lane: Option<(Instant, u64)>,
+    lane: Option<Turn>,
     /// The lane it is tracked for is the cipher lane, a frame still arriving in it: its
     /// progress is owed [`CIPHER_LANE_GRAIN`] times as often.
     cipher_lane: bool,
-    /// It was closed as a stalled sender while it held the cipher lane (for the log).
-    cipher_stalled: bool,
+    /// It was closed as a stalled sender while it held a lane (for the log): the cipher lane
+    /// or the input lane, what it owed and in how long.
+    lane_stall: Option<(bool, u64, Duration)>,
     /// Waiting in the socket for the rest of a large message, so that its body goes by.
     whole: Whole,
     /// Its handshake is done and its connect line logged ([`DeviceHost::announce`]).
@@ -128,7 +148,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         busy_since: None,
         lane: None,
         cipher_lane: false,
-        cipher_stalled: false,
+        lane_stall: None,
         whole: Whole::default(),
         announced: false,
         secure,
@@ -165,14 +185,14 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
             "handshake timeout".to_owned(),
             Some(SessionError::HandshakeTimeout),
         ),
-        End::Closed(CloseReason::Stalled) if conn.cipher_stalled => {
-            let (bytes, ms) = host
-                .progress_timeout()
-                .map_or((0, Duration::ZERO), |t| conn.lane_owes(t));
+        End::Closed(CloseReason::Stalled) if conn.lane_stall.is_some() => {
+            let (cipher, owed, window) = conn.lane_stall.unwrap_or_default();
             let why = format!(
-                "closing: it held the cipher lane while others waited for it, and less than \
-                 {bytes} B of its frame came in {} ms; aborted",
-                ms.as_millis()
+                "closing: it held the {} lane while others waited for {}, and less than \
+                 {owed} B of its frame came in {} ms; aborted",
+                if cipher { "cipher" } else { "input" },
+                if cipher { "it" } else { "memory" },
+                window.as_millis()
             );
             (why, None)
         }
@@ -251,7 +271,12 @@ impl Conn {
             }
             if self.lane_stalled(host) {
                 // Closed through the device, which counts it: the next turn ends the task.
-                self.cipher_stalled = self.cipher_lane;
+                let holds = self.cipher_lane || self.input.holds_lane();
+                self.lane_stall = self
+                    .lane
+                    .zip(host.progress_timeout())
+                    .filter(|_| holds)
+                    .map(|(t, timeout)| (self.cipher_lane, t.owed, timeout / self.lane_grain()));
                 host.with_device(|dev| dev.stall_peer(self.id));
                 continue;
             }
@@ -402,58 +427,73 @@ impl Conn {
             (self.lane, self.cipher_lane) = (None, false);
             return;
         }
-        let now = Instant::now();
         if self.cipher_lane != cipher {
             // Owed on another grain from here.
             (self.lane, self.cipher_lane) = (None, cipher);
         }
         if starved || self.input.is_starved() {
             // Waiting for memory, not for its sender: the wait is not the sender's stall.
-            self.lane = Some((now, 0));
+            self.lane = Some(self.new_turn());
             return;
         }
-        let owed = self.lane_grain();
-        let (since, bytes) = self.lane.get_or_insert((now, 0));
-        *bytes += read.max(arrived) as u64;
-        if *bytes >= PROGRESS_BYTES / u64::from(owed) {
-            (*since, *bytes) = (now, 0);
+        let turn = match &mut self.lane {
+            Some(t) => t,
+            None => self.lane.insert(self.new_turn()),
+        };
+        turn.bytes += read.max(arrived) as u64;
+        if turn.bytes >= turn.owed {
+            self.lane = Some(self.new_turn());
         }
     }
 
     /// How many times as often its progress is owed: [`CIPHER_LANE_GRAIN`] for a frame
-    /// arriving in the cipher lane, else once per progress timeout.
+    /// arriving in the cipher lane, or in a CURVE connection whose input holds the input lane
+    /// (which keeps every other connection from the cipher lane), else once per progress
+    /// timeout.
     fn lane_grain(&self) -> u32 {
-        if self.cipher_lane {
+        if self.cipher_lane || (self.secure.is_some() && self.input.holds_lane()) {
             CIPHER_LANE_GRAIN
         } else {
             1
         }
     }
 
-    /// The bytes the lane's holder owes per how long, with progress timeout `timeout`.
-    fn lane_owes(&self, timeout: Duration) -> (u64, Duration) {
-        let grain = self.lane_grain();
-        (PROGRESS_BYTES / u64::from(grain), timeout / grain)
+    /// A turn beginning now: it owes [`PROGRESS_BYTES`] (a [`Conn::lane_grain`]th of it),
+    /// or, holding a lane, the part of its CURVE frame's rest that brings all of it within
+    /// [`LANE_PATIENCE`] progress timeouts if each turn brings as much.
+    fn new_turn(&self) -> Turn {
+        let grain = u64::from(self.lane_grain());
+        let least = PROGRESS_BYTES / grain;
+        let holds = self.cipher_lane || self.input.holds_lane();
+        let rest = match &self.secure {
+            Some(s) if holds => s.borrow().partial_rest(),
+            _ => 0,
+        };
+        let owed = least.max(rest / (grain * u64::from(LANE_PATIENCE)));
+        Turn {
+            since: Instant::now(),
+            bytes: 0,
+            owed,
+        }
     }
 
-    /// Whether the lane's holder sent less than [`PROGRESS_BYTES`] of its message in the
-    /// progress timeout (a quarter of each in the cipher lane, [`CIPHER_LANE_GRAIN`]) while
-    /// another connection waits for memory: the lane must serve the next, and the holder is
-    /// closed as a stalled sender. With nobody waiting it may go on; one whose message is all
-    /// here waits for its destination, as senders to a full queue or streamer do, and owes
-    /// nothing; bytes that wait in its socket, unread because this task was late, are
-    /// progress not yet counted.
+    /// Whether the lane's holder sent less than it owes in its turn ([`Conn::new_turn`]: at
+    /// least [`PROGRESS_BYTES`] of its message per progress timeout, a quarter of each in the
+    /// cipher lane, [`CIPHER_LANE_GRAIN`]) while another connection waits for memory: the
+    /// lane must serve the next, and the holder is closed as a stalled sender. With nobody
+    /// waiting it may go on; one whose message is all here waits for its destination, as
+    /// senders to a full queue or streamer do, and owes nothing; bytes that wait in its
+    /// socket, unread because this task was late, are progress not yet counted.
     fn lane_stalled(&mut self, host: &DeviceHost) -> bool {
-        let (Some((since, _)), Some(timeout)) = (self.lane, host.progress_timeout()) else {
+        let (Some(turn), Some(timeout)) = (self.lane, host.progress_timeout()) else {
             return false;
         };
-        let (owed, window) = self.lane_owes(timeout);
-        if since.elapsed() < window {
+        if turn.since.elapsed() < timeout / self.lane_grain() {
             return false;
         }
-        let unread = || self.stream.readable().unwrap_or(0) >= owed;
+        let unread = || self.stream.readable().unwrap_or(0) >= turn.owed.saturating_sub(turn.bytes);
         if !host.has_starved() || self.input.holds_message() || unread() {
-            self.lane = Some((Instant::now(), 0));
+            self.lane = Some(self.new_turn());
             return false;
         }
         true

@@ -55,7 +55,7 @@ impl Conn {
         let lane_at = self
             .lane
             .zip(host.progress_timeout())
-            .and_then(|((since, _), timeout)| since.checked_add(self.lane_owes(timeout).1));
+            .and_then(|(turn, timeout)| turn.since.checked_add(timeout / self.lane_grain()));
         // A wait for the rest of a message in the socket ends when its patience does.
         let due = match (lane_at, self.whole.due()) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -19,7 +19,8 @@
 //! the device will take: so a connection reads no more than it may hold. [`KEEP_PENDING`] is
 //! its own (counted at start for every connection); beyond that it holds what its [`Charge`]
 //! has from the process's budget, taken before the read (a reading connection holds a read's
-//! worth, given back when it waits) and as its buffer grows. When the budget has no more, a
+//! worth, given back when it waits; behind a CURVE layer, no more than the layer has for it:
+//! nothing while the layer holds only part of a frame) and as its buffer grows. When the budget has no more, a
 //! connection holding part of a message takes its device's lane, if free, which lets it grow
 //! to the whole input capacity: one message at a time always arrives whole. Otherwise it reads
 //! what it may (nothing, at worst) and is *starved*: it holds no destination and waits until
@@ -255,6 +256,16 @@ impl Input {
     /// it holds part of a message and its wire has bytes ready for it ([`Wire::lane_ok`],
     /// asked only then: not on every read); else what room it has.
     fn room_for(&mut self, held: usize, want: usize, cap: usize, stream: &dyn Wire) -> usize {
+        let mut want = want;
+        if held + want > self.room() {
+            // Room beyond what it has is asked only for bytes its wire has for it: a CURVE
+            // layer part-way through a frame has none, and its read then asks for none (a
+            // thousand senders part-way through large frames each took a read's worth of the
+            // budget for plaintext that was not there: attacker round 4).
+            if let Some(ready) = stream.ready() {
+                want = want.min(ready.max(self.room().saturating_sub(held)));
+            }
+        }
         let need = held + want;
         if need > self.room() {
             let doubled = need.max(self.buf.capacity().saturating_mul(2)).min(cap);

@@ -247,3 +247,71 @@ fn one_connection_at_a_time_takes_the_lane_and_gets_its_message_whole() {
     }
     assert_eq!(held, message.len());
 }
+
+/// A wire that knows how many bytes a read can give without reading its socket, as a CURVE
+/// layer knows its plaintext: `ready`.
+struct Layered<'a> {
+    socket: &'a Stream,
+    ready: usize,
+}
+
+impl Wire for Layered<'_> {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.socket.read(buf)
+    }
+
+    fn read_spare(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        self.socket.read_spare(buf)
+    }
+
+    fn write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+        self.socket.write_vectored(bufs)
+    }
+
+    fn ready(&self) -> Option<usize> {
+        Some(self.ready)
+    }
+}
+
+#[test]
+fn a_read_asks_the_budget_only_for_what_its_wire_has() {
+    // A CURVE layer part-way through a frame has nothing for the input: a read then asks the
+    // budget for nothing (a thousand senders part-way through large frames each took a read's
+    // worth for plaintext that was not there, and the flows that keep up had none left).
+    let account = account(1 << 20);
+    let mut p = Peer::charged(Charge::new(account.clone()));
+    p.tx.write_all(&[3; 100]).unwrap();
+    let keep_all = |b: &[u8], _| Ok::<_, io::Error>(b.len());
+    let wire = Layered {
+        socket: &p.rx,
+        ready: 0,
+    };
+    let fed = p
+        .input
+        .read_and_feed(&wire, &mut p.scratch, || usize::MAX, keep_all)
+        .unwrap();
+    // What a layer's read brings all the same goes on, within what the input holds itself.
+    assert_eq!(fed.read, 100);
+    assert_eq!(account.budget().used(), 0, "room asked for nothing");
+    // Bytes it has: room for them, held while the device takes none.
+    p.tx.write_all(&[3; 10_000]).unwrap();
+    let wire = Layered {
+        socket: &p.rx,
+        ready: 10_000,
+    };
+    let fed = p
+        .input
+        .read_and_feed(
+            &wire,
+            &mut p.scratch,
+            || usize::MAX,
+            |_, _| Ok::<_, io::Error>(0),
+        )
+        .unwrap();
+    assert_eq!(fed.read, 10_000);
+    let used = account.budget().used();
+    assert!(
+        (10_000 - KEEP_PENDING..CAP - KEEP_PENDING).contains(&used),
+        "{used}"
+    );
+}

@@ -202,6 +202,13 @@ pub trait Wire {
     fn pump(&self) -> io::Result<()> {
         Ok(())
     }
+    /// Bytes a read can give without this wire reading its socket, if it knows: a CURVE
+    /// layer's plaintext opened or a whole frame's. The input asks the budget for room only
+    /// for those ([`crate::input::Input`]); what a read brings beyond them is the layer's to
+    /// hold, by its own memory rules. `None` for a socket read as it is.
+    fn ready(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl Wire for Stream {

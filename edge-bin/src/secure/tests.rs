@@ -481,3 +481,23 @@ fn avx2_boxes_are_the_cores() {
     }
     assert_eq!(poly1305(&big, &ones), want_mac);
 }
+
+#[test]
+fn a_frame_start_takes_nothing_of_the_last_quarter() {
+    // Three quarters of the budget held by others: a read of a frame's start does not know
+    // how long the frame is, nor whether its rest will come; it draws below the share, or
+    // falls back on FREE, and so leaves the last quarter to frames that complete (a thousand
+    // senders' starts took 16 KiB each of it, and a 64 KB flow waited behind them for good).
+    let (mut c, mut s, _others) = pair_in_budget(3 << 18);
+    run(&mut c, &mut s, &[]).unwrap();
+    let before = s.secure.borrow().charge.account().budget().used();
+    let body = vec![0x42; 300_000];
+    let sealed = sealed_by_hand(&c, &body);
+    write_raw(&c, &mut s, &sealed[..100_000]);
+    s.receive().unwrap();
+    let server = s.secure.borrow();
+    assert!(server.holds_partial());
+    assert!(server.rx.len() <= FREE, "read {}", server.rx.len());
+    assert_eq!(server.charge.bytes(), 0);
+    assert_eq!(server.charge.account().budget().used(), before);
+}
