@@ -5,12 +5,12 @@ libzmq's PUB (an XPUB underneath) takes in the subscriptions and cancellations i
 inside send(), on the application's thread, each at a cost of about its topic's length in its
 trie. This binds a pyzmq PUB that publishes 1 KB messages at 50/s on its main thread, while a
 raw ZMTP 3.0 NULL subscriber (another process) sends it SUBSCRIBE and CANCEL of NT topics of
-TOPIC_LEN bytes, alternating, paced at RATE bytes a second (0: no flood, 'max': as fast as the
-PUB takes them). It prints the rate the subscriber achieved, the share of its thread the PUB
+TOPIC_LEN bytes, alternating, paced at RATE bytes a second (0: no flood; 'max': as fast as the
+PUB takes them, and then its send() never returns, nor does this). It prints the rate the subscriber achieved, the share of its thread the PUB
 spent in send() (thread CPU time over wall time) and how long its send() calls took.
 
 usage: pub-sub-cost.py TOPIC_LEN NT SECS RATE [RATE ...]
-e.g.   pub-sub-cost.py 16000 2 5 0 250000 500000 1000000 2000000 4000000 max
+e.g.   pub-sub-cost.py 16000 2 5 0 128000 256000 512000 1000000 2000000
 """
 import multiprocessing as mp
 import os

@@ -114,7 +114,10 @@ fn max_splices_has_a_ceiling() {
 
 #[test]
 fn the_upstream_pace_reads_bytes_fits_the_core_and_zero_is_no_limit() {
-    let t = tuning(FWD, &[(Opt::UpstreamRate, "1M"), (Opt::UpstreamBurst, "64K")]);
+    let t = tuning(
+        FWD,
+        &[(Opt::UpstreamRate, "1M"), (Opt::UpstreamBurst, "64K")],
+    );
     assert_eq!((t.upstream_rate, t.upstream_burst), (1 << 20, 64 << 10));
     let d = build(FWD, &[(Opt::UpstreamRate, "0")]).unwrap();
     assert!(d.device_config().upstream.is_off());
