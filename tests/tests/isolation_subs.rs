@@ -104,6 +104,56 @@ fn subscribe_and_cancel_churn_of_a_long_topic_closes_no_publisher() {
     broker.stop();
 }
 
+/// What a libzmq PUB's `send()` may take beside a churn of long topics, generously: it takes
+/// in the subscriptions it was sent on its own thread, at most the pace's burst (256 KiB of
+/// 16,000-byte topics: 25 ms measured) at once, then the rate (4% of its thread). Unpaced,
+/// its `send()` never returned.
+const CHURN_MS: f64 = 500.0;
+
+#[test]
+fn a_churn_of_long_topics_never_freezes_a_libzmq_publisher() {
+    // The attacker's r4_subflood: a subscriber subscribes to and cancels two 16,000-byte
+    // topics as fast as the broker takes them. libzmq's PUB takes subscriptions in inside
+    // send(), at a cost of their length each, and reads all that has arrived: fed them as fast
+    // as its socket took them, the flow's publisher got one message out in 50 s. Beside it, a
+    // subscriber to the flow's topic that never reads.
+    let r = retry_latency(CHURN_MS, || {
+        let broker = Broker::start("forwarder", &["--heartbeat-ivl", "0"]);
+        let mut stalled = raw_xsub(&broker);
+        stalled
+            .write_all(&sub_message(true, b"tick"))
+            .expect("the stalled subscriber's subscription");
+        let mut f = flow(&broker, "forwarder", FlowSpec::ticks(50, 5.0));
+        let topics: Vec<Vec<u8>> = (0..2u8)
+            .map(|i| {
+                let mut t = format!("churn{i}-").into_bytes();
+                t.resize(16_000, b'z');
+                t
+            })
+            .collect();
+        let churn: Vec<u8> = [true, false]
+            .iter()
+            .flat_map(|&on| topics.iter().flat_map(move |t| sub_message(on, t)))
+            .collect();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flooder = flood(raw_xsub(&broker), churn.repeat(16), stop.clone());
+        thread::sleep(Duration::from_millis(500));
+        f.go();
+        let r = f.finish();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut s, batches) = flooder.join().expect("the flooder");
+        eprintln!("churn of long topics: {batches} batches of 64 changes written");
+        assert!(batches >= 10, "the churn was not taken: {batches} batches");
+        let (closed, _) = raw::closed_by(&mut s, Instant::now() + Duration::from_millis(100));
+        assert!(!closed, "the churning subscriber was closed");
+        let (closed, _) = raw::closed_by(&mut stalled, Instant::now() + Duration::from_millis(100));
+        assert!(!closed, "the stalled subscriber was closed");
+        broker.stop();
+        r
+    });
+    r.assert_within("beside a churn of two 16,000-byte topics", CHURN_MS);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Not in the table: a publisher at full speed.
 // ---------------------------------------------------------------------------------------------
@@ -548,7 +598,10 @@ fn await_subscribed(probe: &mut Agent, s: &mut TcpStream, topic: &[u8]) {
 }
 
 /// A forwarder whose table holds 200,000, a probe publisher, and raw subscribers holding
-/// `counts` distinct topics each (all in the table when this returns).
+/// `counts` distinct topics each (all in the table when this returns). Subscriptions go
+/// upstream unpaced (`--upstream-rate 0`): these measure the table's work beside a flow, and
+/// the counting publishers must learn 150,000 topics within it, which at the default pace
+/// (256 KiB/s, 19 bytes a topic) takes 11 s.
 fn big_table(counts: &[usize]) -> (Broker, Agent, Vec<TcpStream>) {
     let broker = Broker::start(
         "forwarder",
@@ -557,6 +610,8 @@ fn big_table(counts: &[usize]) -> (Broker, Agent, Vec<TcpStream>) {
             "200000",
             "--max-subscriptions-per-peer",
             "200000",
+            "--upstream-rate",
+            "0",
         ],
     );
     let mut probe = publisher(&broker, "probe publisher", "PUB");

@@ -3,6 +3,7 @@
 use core::fmt;
 
 use super::kind::{Kind, Side};
+use super::pace::UpstreamPace;
 use super::subs::{SubTable, SubscriptionLimits, MAX_TOPIC};
 use crate::conn::{Heartbeat, LegacyMode, Limits, SessionConfig};
 use crate::time::Duration;
@@ -41,6 +42,9 @@ pub struct DeviceConfig {
     pub progress_timeout: Duration,
     /// The forwarder's subscription table: its size, and each subscriber's share of it.
     pub subscriptions: SubscriptionLimits,
+    /// How fast a forwarder sends subscriptions and cancellations to each publisher: what is
+    /// above it is coalesced, each topic's latest state sent once.
+    pub upstream: UpstreamPace,
     /// A queue's client whose queue has held bytes this long without being emptied is behind:
     /// a reply for it over its high-water mark is dropped (counted) rather than hold its
     /// worker, and if its queue cannot grow for want of memory it is also closed
@@ -63,7 +67,8 @@ pub struct DeviceConfig {
 
 impl DeviceConfig {
     /// The defaults: 64 MiB messages, 1 MiB high-water mark, 64 KiB input, no heartbeats,
-    /// 5 s of progress for a message cut through, [`SubscriptionLimits::DEFAULT`], 250 ms
+    /// 5 s of progress for a message cut through, [`SubscriptionLimits::DEFAULT`] and
+    /// [`UpstreamPace::DEFAULT`], 250 ms
     /// for a client not reading its replies, 1,000 unanswered requests per worker, 20 ms for a destination not taking a body that
     /// goes by; a forwarder's sessions announce frames with [`MAX_TOPIC`] head bytes.
     pub const fn new(kind: Kind) -> Self {
@@ -81,6 +86,7 @@ impl DeviceConfig {
             input_capacity: 64 << 10,
             progress_timeout: Duration::from_secs(5),
             subscriptions: SubscriptionLimits::DEFAULT,
+            upstream: UpstreamPace::DEFAULT,
             client_stall: Duration::from_millis(250),
             worker_inflight: 1000,
             splice_stall: Duration::from_millis(20),

@@ -43,6 +43,7 @@ mod kind;
 mod later;
 mod lifecycle;
 mod output;
+mod pace;
 mod peer;
 mod pump;
 mod queue;
@@ -62,6 +63,7 @@ pub use error::{CloseReason, Expired, PeerTableFull};
 pub use facts::{PeerView, Traffic};
 pub use flight::SHARE_MIN;
 pub use kind::{Kind, Side};
+pub use pace::UpstreamPace;
 pub use peer::PROGRESS_BYTES;
 pub use slots::Slot;
 pub use stats::{

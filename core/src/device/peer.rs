@@ -4,6 +4,7 @@
 use super::error::CloseReason;
 use super::facts::Facts;
 use super::kind::Side;
+use super::pace::{Allowance, UpstreamPace};
 use super::subs::{Cursor, PeerSubs};
 use crate::conn::Session;
 use crate::time::{Duration, Instant};
@@ -116,6 +117,8 @@ pub(crate) struct Peer<Q> {
     pub(crate) later: (u64, u64),
     /// What it is owed of the subscriptions (forwarder publishers, once ready).
     pub(crate) upstream: Cursor,
+    /// What it may be sent of them now (forwarder publishers, once ready).
+    pub(crate) pace: Allowance,
     /// Where the pump's scan of a message at the start of its input that is not all here yet
     /// stands ([`MessageScan::position`](crate::wire::frame::MessageScan::position), 0 for
     /// none); valid until input is consumed.
@@ -182,6 +185,7 @@ impl<Q> Peer<Q> {
             dropped: 0,
             facts: Facts::new(now),
             upstream: Cursor::NONE,
+            pace: Allowance::full(&UpstreamPace::OFF, now),
             scan: 0,
             awaits: 0,
             turn_due: false,

@@ -9,7 +9,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// The earliest timer: any peer's (its session's, the progress deadline of a message it
     /// cuts through, the close of a client waiting for its request to get through, the look
     /// at a client whose socket was tried before closing it for not reading), a retry
-    /// of replies waiting, or the recheck of sources waiting for room.
+    /// of replies waiting, the recheck of sources waiting for room, or the refill of the
+    /// allowance of a publisher owed subscriptions (`pace.rs`).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let progress = self.cfg.progress_timeout;
         let timers = self
@@ -24,7 +25,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     p.probed_at.map(|t| t + PROBE_WAIT),
                 ]
             })
-            .chain([self.reply_retry, self.recheck_at])
+            .chain([self.reply_retry, self.recheck_at, self.pace_deadline()])
             .flatten()
             .min();
         match timers {
@@ -92,6 +93,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     self.request_close(idx, CloseReason::Session(Expired::of(e)));
                 }
             }
+        }
+        if !self.work {
+            self.pace_refilled();
         }
         if self.work {
             self.do_work();

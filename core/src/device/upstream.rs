@@ -1,25 +1,32 @@
 //! Subscriptions upstream, and the work the forwarder does a bounded amount of at a time.
 //!
 //! A topic's first subscription and the cancellation of its last go to every publisher: at
-//! once to a publisher that is owed nothing else and whose queue is empty, otherwise through
-//! the table's log (`subs/upstream.rs`), which owes each publisher every topic's latest state
-//! once, not every change: a subscriber that subscribes and cancels one topic as fast as it
-//! can costs a publisher that does not keep up one state of that topic per drained queue,
-//! never a queue that grows until the publisher is closed. A publisher that (re)connects is
-//! owed every topic the same way, and is sent them as its queue drains.
+//! once to a publisher that is owed nothing else, whose queue is empty and whose allowance
+//! of subscription bytes is not spent (`pace.rs`), otherwise through the table's log
+//! (`subs/upstream.rs`), which owes each publisher every topic's latest state once, not every
+//! change: a subscriber that subscribes and cancels one topic as fast as it can costs a
+//! publisher that does not keep up, or that has had its allowance, one state of that topic per
+//! drained queue or refill, never a queue that grows until the publisher is closed, and never
+//! more bytes a second than [`UpstreamPace::rate`](super::UpstreamPace) (a libzmq PUB takes
+//! them in on its application's thread, and stops publishing while they keep coming). A
+//! publisher that (re)connects is owed every topic the same way, and is sent them as its queue
+//! drains and its allowance lets it.
 //!
 //! What waits for [`Device::handle_timeout`] ([`Device::has_work`]), at most [`MAX_STEPS`]
 //! units per call: topics owed to publishers whose queues are empty, up to [`UPSTREAM_BATCH`]
-//! bytes each per drain; the subscriptions of subscribers that left (a subscriber leaving with
+//! bytes each per drain and as their allowances let them (a publisher that waits for its
+//! allowance to refill is a deadline of [`Device::poll_timeout`], not work); the subscriptions of subscribers that left (a subscriber leaving with
 //! 100,000 of them stalls nobody; it matches nothing from the moment it is removed, and its
 //! slot is not reused until they are out); and the sweep of topics owed only to publishers
 //! that left.
 
 use core::mem;
 
+use super::pace::Allowance;
 use super::peer::Peer;
 use super::subs::{Cursor, Owed, PeerSubs, Topic};
 use super::{ByteQueue, CloseReason, Device, Slot, MAX_STEPS};
+use crate::time::Instant;
 use crate::wire::command::MAX_SUBSCRIPTION_HEAD;
 use crate::wire::Writer;
 
@@ -47,6 +54,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         if forwards {
             p.upstream = subs.join();
+            p.pace = Allowance::full(&self.cfg.upstream, self.last_now);
             self.work |= !p.upstream.owes_nothing() && p.queue.is_empty();
         } else {
             send_or_close(p, true, Topic::from(&b""[..]));
@@ -77,16 +85,23 @@ impl<Q: ByteQueue> Device<'_, Q> {
             subs,
             workers,
             work,
+            cfg,
+            last_now,
             ..
         } = self;
+        let (pace, now) = (&cfg.upstream, *last_now);
         let mut ch = subs.changed(id, new);
         let mut n = 0;
         each_publisher(slots, *workers, |p| {
             n += 1;
             let ready = p.queue.is_empty() && p.close.is_none();
-            if ch.publisher(subs, &mut p.upstream, ready) {
+            // Spent: owed it, it goes when the allowance refills (`poll_timeout`).
+            let paced = ready && p.pace.allows(pace, now);
+            if ch.publisher(subs, &mut p.upstream, paced) {
+                let before = p.pushed;
                 send_or_close(p, ch.live(), subs.topic(ch.id()));
-            } else if ready {
+                p.pace.spend(pace, now, p.pushed - before);
+            } else if paced {
                 // Owed something else first (a replay, say): taken in turn.
                 *work = true;
             }
@@ -143,9 +158,37 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if !self.cfg.kind.forwards_subscriptions() {
             return false;
         }
+        let (pace, now) = (&self.cfg.upstream, self.last_now);
         any_publisher(self.slots, self.workers, |p| {
-            !p.upstream.owes_nothing() && p.queue.is_empty() && p.close.is_none()
+            !p.upstream.owes_nothing()
+                && p.queue.is_empty()
+                && p.close.is_none()
+                && p.pace.allows(pace, now)
         })
+    }
+
+    /// When a publisher owed topics that waits only for its allowance to refill may be sent
+    /// them ([`Device::poll_timeout`]).
+    pub(super) fn pace_deadline(&self) -> Option<Instant> {
+        if !self.cfg.kind.forwards_subscriptions() || self.cfg.upstream.is_off() {
+            return None;
+        }
+        let pace = &self.cfg.upstream;
+        let mut first: Option<Instant> = None;
+        any_publisher(self.slots, self.workers, |p| {
+            if !p.upstream.owes_nothing() && p.queue.is_empty() && p.close.is_none() {
+                if let Some(t) = p.pace.refilled_at(pace) {
+                    first = Some(first.map_or(t, |f| f.min(t)));
+                }
+            }
+            false
+        });
+        first
+    }
+
+    /// A timer fired: a publisher owed topics whose allowance has refilled makes work.
+    pub(super) fn pace_refilled(&mut self) {
+        self.work |= self.owed_ready();
     }
 
     /// Each publisher whose queue is empty is sent up to [`UPSTREAM_BATCH`] of what it is
@@ -177,17 +220,25 @@ impl<Q: ByteQueue> Device<'_, Q> {
             slots,
             subs,
             workers,
+            cfg,
+            last_now,
             ..
         } = self;
+        let (pace, now) = (&cfg.upstream, *last_now);
         if ready(slots, idx).is_none_or(|p| !p.queue.is_empty()) {
             return;
         }
         while *budget > 0 {
             let Some(p) = ready(slots, idx) else { return };
+            if !p.pace.allows(pace, now) {
+                // The rest when it refills (`Device::pace_deadline`).
+                return;
+            }
             let Some((id, owed)) = subs.owed(&p.upstream) else {
                 return;
             };
             let topic = subs.topic(id);
+            let before = p.pushed;
             let sent = match owed {
                 Owed::Subscribe { cancel_first } => send_owed(p, cancel_first, topic),
                 Owed::Cancel => send_subscription(p, false, topic),
@@ -200,6 +251,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 }
                 return;
             }
+            p.pace.spend(pace, now, p.pushed - before);
             *budget -= 1;
             let Some(gone) = subs.pass(&mut p.upstream) else {
                 continue;

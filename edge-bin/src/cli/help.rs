@@ -88,6 +88,12 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
                              forwarder only: subscriptions one peer may hold, at most
                              --max-subscriptions, and at most 4x what the table has left
                              [default: 1024]
+  --upstream-rate BYTES      forwarder only: subscriptions and cancellations sent to each
+                             publisher a second; above it, each topic's latest state goes
+                             once (a libzmq PUB takes them in on its own thread, inside
+                             send()); 0 = no limit [default: 256K]
+  --upstream-burst BYTES     forwarder only: what a publisher may be sent at once before
+                             --upstream-rate holds it back [default: 256K]
   --max-splices N            queue and streamer only: large bodies passed socket to socket
                              through a pipe at once, two descriptors each; 0 = copy every
                              body; at most 1024 [default: 32]

@@ -58,6 +58,8 @@ handshake_rate_per_address = 7
 max_handshaking = 3
 max_subscriptions = 100
 max_subscriptions_per_peer = 50
+upstream_rate = "64K"
+upstream_burst = 0
 store_forward_max = "128K"
 progress_timeout = "2s"
 heartbeat_ivl = "1s"
@@ -92,6 +94,8 @@ splice_stall = 5
             handshake_rate_per_address: 7,
             max_subscriptions: 100,
             max_subscriptions_per_peer: 50,
+            upstream_rate: 64 << 10,
+            upstream_burst: 0,
             max_splices: Tuning::default().max_splices,
             store_forward_max: 128 << 10,
             progress_timeout_ms: 2000,
@@ -157,7 +161,7 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "frontends = [\"tcp://*:1\"]",
-            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, legacy, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
+            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, upstream_rate, upstream_burst, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, legacy, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
         ),
         (
             "name = \"b\"",

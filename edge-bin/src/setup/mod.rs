@@ -18,7 +18,7 @@ mod written;
 use std::fmt;
 
 use zedge_core::conn::{Heartbeat, LegacyMode};
-use zedge_core::device::{DeviceConfig, Kind};
+use zedge_core::device::{DeviceConfig, Kind, UpstreamPace};
 use zedge_core::time::Duration;
 
 /// Room in the input buffer beyond `store_forward_max` for a message's frame heads (2 to 9
@@ -63,6 +63,11 @@ pub struct Tuning {
     /// At most `max_subscriptions`: a default above it follows it down, a written one is
     /// refused.
     pub max_subscriptions_per_peer: usize,
+    /// Bytes a second of subscriptions and cancellations a forwarder sends each publisher
+    /// (the rest coalesced); zero: no limit.
+    pub upstream_rate: u32,
+    /// What it may send a publisher at once after a quiet spell.
+    pub upstream_burst: u32,
     /// Large bodies on their way socket to socket through a pipe at once; zero copies them all.
     pub max_splices: usize,
     /// Messages up to this many bytes are received whole before they are forwarded; larger
@@ -102,6 +107,8 @@ impl Default for Tuning {
             handshake_rate_per_address: 64,
             max_subscriptions: 4096,
             max_subscriptions_per_peer: 1024,
+            upstream_rate: UpstreamPace::DEFAULT.rate,
+            upstream_burst: UpstreamPace::DEFAULT.burst,
             max_splices: 32,
             store_forward_max: 1 << 20,
             progress_timeout_ms: 5_000,
@@ -170,6 +177,10 @@ impl DeviceSetup {
         cfg.queue_hwm = t.queue_hwm;
         cfg.subscriptions.max = t.max_subscriptions;
         cfg.subscriptions.max_per_peer = t.max_subscriptions_per_peer;
+        cfg.upstream = UpstreamPace {
+            rate: t.upstream_rate,
+            burst: t.upstream_burst,
+        };
         cfg.handshake_timeout = Duration::from_millis(t.handshake_timeout_ms);
         // The greeting in pieces, as libzmq sends it, so that an old peer says what it speaks,
         // and a ZMTP 2.0 peer is spoken to in 2.0 (or refused with that reason).

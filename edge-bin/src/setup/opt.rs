@@ -54,6 +54,8 @@ pub enum Opt {
     HandshakeRatePerAddress,
     MaxSubscriptions,
     MaxSubscriptionsPerPeer,
+    UpstreamRate,
+    UpstreamBurst,
     MaxSplices,
     StoreForwardMax,
     ProgressTimeout,
@@ -70,7 +72,7 @@ pub enum Opt {
 
 impl Opt {
     /// The options of a device, in declaration order.
-    pub const DEVICE: [Opt; 19] = [
+    pub const DEVICE: [Opt; 21] = [
         Opt::Classic,
         Opt::MaxMsgSize,
         Opt::QueueHwm,
@@ -80,6 +82,8 @@ impl Opt {
         Opt::HandshakeRatePerAddress,
         Opt::MaxSubscriptions,
         Opt::MaxSubscriptionsPerPeer,
+        Opt::UpstreamRate,
+        Opt::UpstreamBurst,
         Opt::MaxSplices,
         Opt::StoreForwardMax,
         Opt::ProgressTimeout,
@@ -111,6 +115,8 @@ impl Opt {
             Opt::MaxSubscriptionsPerPeer => {
                 ("max_subscriptions_per_peer", "--max-subscriptions-per-peer")
             }
+            Opt::UpstreamRate => ("upstream_rate", "--upstream-rate"),
+            Opt::UpstreamBurst => ("upstream_burst", "--upstream-burst"),
             Opt::MaxSplices => ("max_splices", "--max-splices"),
             Opt::StoreForwardMax => ("store_forward_max", "--store-forward-max"),
             Opt::ProgressTimeout => ("progress_timeout", "--progress-timeout"),
@@ -170,7 +176,12 @@ impl Opt {
     pub fn form(self) -> Form {
         match self {
             Opt::Classic | Opt::Legacy => Form::Switch,
-            Opt::MaxMsgSize | Opt::QueueHwm | Opt::StoreForwardMax | Opt::MemoryMax => Form::Bytes,
+            Opt::MaxMsgSize
+            | Opt::QueueHwm
+            | Opt::UpstreamRate
+            | Opt::UpstreamBurst
+            | Opt::StoreForwardMax
+            | Opt::MemoryMax => Form::Bytes,
             Opt::MaxPeers
             | Opt::MaxPeersPerAddress
             | Opt::MaxHandshaking
@@ -209,6 +220,8 @@ impl Opt {
             Opt::MaxSplices => Some((MAX_SPLICES_CEILING, "splices")),
             Opt::MemoryMax => Some((MEMORY_MAX_CEILING, "bytes")),
             Opt::WorkerInflight => Some((u64::from(u32::MAX), "requests")),
+            Opt::UpstreamRate => Some((u64::from(u32::MAX), "bytes a second")),
+            Opt::UpstreamBurst => Some((u64::from(u32::MAX), "bytes")),
             _ => None,
         }
     }
@@ -246,7 +259,11 @@ impl Opt {
     /// The kinds of device it means something to (every kind, for a process option).
     pub fn kinds(self) -> &'static [Kind] {
         match self {
-            Opt::Classic | Opt::MaxSubscriptions | Opt::MaxSubscriptionsPerPeer => FORWARDER,
+            Opt::Classic
+            | Opt::MaxSubscriptions
+            | Opt::MaxSubscriptionsPerPeer
+            | Opt::UpstreamRate
+            | Opt::UpstreamBurst => FORWARDER,
             Opt::MaxSplices | Opt::SpliceStall => SPLICING,
             Opt::ClientStall | Opt::WorkerInflight => QUEUE,
             _ => &KINDS,
@@ -265,6 +282,7 @@ impl Opt {
             Opt::MaxSubscriptions | Opt::MaxSubscriptionsPerPeer => {
                 ", which keeps no subscriptions"
             }
+            Opt::UpstreamRate | Opt::UpstreamBurst => ", which sends no subscriptions upstream",
             Opt::MaxSplices | Opt::SpliceStall => {
                 ", which never splices (a message may go to many subscribers)"
             }

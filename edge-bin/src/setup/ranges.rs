@@ -113,6 +113,29 @@ fn max_splices_has_a_ceiling() {
 }
 
 #[test]
+fn the_upstream_pace_reads_bytes_fits_the_core_and_zero_is_no_limit() {
+    let t = tuning(
+        FWD,
+        &[(Opt::UpstreamRate, "1M"), (Opt::UpstreamBurst, "64K")],
+    );
+    assert_eq!((t.upstream_rate, t.upstream_burst), (1 << 20, 64 << 10));
+    let d = build(FWD, &[(Opt::UpstreamRate, "0")]).unwrap();
+    assert!(d.device_config().upstream.is_off());
+    assert_eq!(
+        build(FWD, &[]).unwrap().device_config().upstream,
+        zedge_core::device::UpstreamPace::DEFAULT
+    );
+    assert_eq!(
+        refusal(FWD, &[(Opt::UpstreamRate, "4G")]),
+        "must be at most 4294967295 (bytes a second)"
+    );
+    assert!(
+        refusal(Kind::Queue, &[(Opt::UpstreamBurst, "1K")]).contains("forwarders only"),
+        "a queue sends no subscriptions"
+    );
+}
+
+#[test]
 fn worker_inflight_fits_the_core_s_count_and_zero_is_no_limit() {
     let most = u32::MAX.to_string();
     let t = tuning(Kind::Queue, &[(Opt::WorkerInflight, &most)]);

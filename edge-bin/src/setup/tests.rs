@@ -62,10 +62,12 @@ fn nothing_written_is_the_defaults() {
 fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
     use Opt::*;
     let (fwd, queue, streamer) = (KINDS[0], Kind::Queue, Kind::Streamer);
-    let only: [(Opt, &[Kind]); 7] = [
+    let only: [(Opt, &[Kind]); 9] = [
         (Classic, &[fwd]),
         (MaxSubscriptions, &[fwd]),
         (MaxSubscriptionsPerPeer, &[fwd]),
+        (UpstreamRate, &[fwd]),
+        (UpstreamBurst, &[fwd]),
         (MaxSplices, &[queue, streamer]),
         (SpliceStall, &[queue, streamer]),
         (ClientStall, &[queue]),

@@ -76,6 +76,8 @@ impl Written {
                 Opt::HandshakeRatePerAddress => t.handshake_rate_per_address = to_usize(n),
                 Opt::MaxSubscriptions => t.max_subscriptions = to_usize(n),
                 Opt::MaxSubscriptionsPerPeer => t.max_subscriptions_per_peer = to_usize(n),
+                Opt::UpstreamRate => t.upstream_rate = u32::try_from(n).unwrap_or(u32::MAX),
+                Opt::UpstreamBurst => t.upstream_burst = u32::try_from(n).unwrap_or(u32::MAX),
                 Opt::MaxSplices => t.max_splices = to_usize(n),
                 Opt::StoreForwardMax => t.store_forward_max = to_usize(n),
                 Opt::ProgressTimeout => t.progress_timeout_ms = n,

@@ -5,6 +5,7 @@
 use super::*;
 use crate::device::{Refusal, SubscriptionRefusals};
 
+mod pace;
 mod scale;
 
 fn refusals(net: &Net<'_>) -> SubscriptionRefusals {

@@ -3,7 +3,7 @@
 //! times, each done in bounded work per call and coalesced per publisher.
 
 use super::*;
-use crate::device::{MAX_STEPS, UPSTREAM_BATCH};
+use crate::device::{UpstreamPace, MAX_STEPS, UPSTREAM_BATCH};
 
 /// A subscriber with 10,000 subscriptions leaving visits its own entries and topics, not the
 /// table's: work in proportion to what it held, whatever the others hold, and none of it in
@@ -16,6 +16,8 @@ fn a_subscriber_with_10000_subscriptions_leaves_cheaply_a_bounded_part_per_call(
     const N: u32 = 10_000;
     let mut cfg = forwarder();
     cfg.subscriptions.max_per_peer = N as usize + 1;
+    // The work, not the pace (`pace.rs`): the clock does not move here.
+    cfg.upstream = UpstreamPace::OFF;
     let mut store = Storage::new(8, 4 * N as usize);
     let mut net = Net::new(cfg, &mut store);
     let publisher = net.connect(Frontend, Pub);
@@ -109,7 +111,7 @@ fn a_subscriber_with_10000_subscriptions_leaves_cheaply_a_bounded_part_per_call(
 
 /// What a publisher holds after the subscriptions it was sent, counted as an upstream that
 /// counts them (ours) does; fails on a subscription to a topic it holds.
-fn held(upstream: &[(bool, Vec<u8>)]) -> BTreeSet<Vec<u8>> {
+pub(super) fn held(upstream: &[(bool, Vec<u8>)]) -> BTreeSet<Vec<u8>> {
     let mut held = BTreeSet::new();
     for (on, topic) in upstream {
         if *on {
@@ -222,7 +224,10 @@ fn a_late_publisher_learns_every_topic_a_batch_per_drain_and_ends_with_the_curre
 #[test]
 fn subscribe_and_cancel_churn_is_coalesced_per_publisher() {
     let mut store = Storage::new(8, 8);
-    let mut net = Net::new(forwarder(), &mut store);
+    let mut cfg = forwarder();
+    // The coalescing, not the pace (`pace.rs`): the clock does not move here.
+    cfg.upstream = UpstreamPace::OFF;
+    let mut net = Net::new(cfg, &mut store);
     let slow = net.connect(Frontend, Pub);
     let reading = net.connect(Frontend, Pub);
     let churn = net.connect(Backend, Sub);
