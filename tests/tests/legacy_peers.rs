@@ -424,3 +424,25 @@ fn a_queue_carries_old_and_new_clients_to_old_and_new_workers() {
     );
     broker.stop();
 }
+
+/// The control endpoint speaks ZMTP 2.0 as the device does: a JeroMQ 0.3 REQ asks for
+/// STATISTICS and gets the eight numbers (it timed out before: the endpoint sent its whole
+/// greeting and refused the 2.0 peer), and with `--no-legacy` it is refused there too.
+#[test]
+fn a_zmtp_2_client_asks_the_control_endpoint() {
+    let ctl = format!("tcp://127.0.0.1:{}", zedge_tests::broker::free_port());
+    let broker = Broker::start("streamer", &["--control", &ctl]);
+    let mut req = Jeromq::start("REQ", "connect", &ctl, &["--timeout", "5000"]);
+    req.send(&[b"STATISTICS"]);
+    let reply = req.recv().expect("STATISTICS for a 2.0 client");
+    assert_eq!(reply.len(), 8, "eight numbers: {reply:?}");
+    assert!(reply.iter().all(|n| n.len() == 8), "{reply:?}");
+    drop(req);
+    drop(broker);
+    let ctl = format!("tcp://127.0.0.1:{}", zedge_tests::broker::free_port());
+    let broker = Broker::start("streamer", &["--control", &ctl, "--no-legacy"]);
+    let mut req = Jeromq::start("REQ", "connect", &ctl, &["--timeout", "1500"]);
+    req.send(&[b"STATISTICS"]);
+    assert_eq!(req.recv(), None, "a 2.0 client refused with --no-legacy");
+    drop(broker);
+}

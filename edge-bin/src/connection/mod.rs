@@ -117,8 +117,8 @@ struct Conn {
     /// The lane it is tracked for is the cipher lane, a frame still arriving in it: its
     /// progress is owed [`CIPHER_LANE_GRAIN`] times as often.
     cipher_lane: bool,
-    /// It was closed as a stalled sender while it held a lane (for the log): the cipher lane
-    /// or the input lane, what it owed and in how long.
+    /// It was closed as a stalled sender while it held a lane, a CURVE connection (for the
+    /// log): the cipher lane or the input lane, what it owed and in how long.
     lane_stall: Option<(bool, u64, Duration)>,
     /// Waiting in the socket for the rest of a large message, so that its body goes by.
     whole: Whole,
@@ -271,7 +271,8 @@ impl Conn {
             }
             if self.lane_stalled(host) {
                 // Closed through the device, which counts it: the next turn ends the task.
-                let holds = self.cipher_lane || self.input.holds_lane();
+                // A clear sender's line stays the core's (it owes the least rate only).
+                let holds = self.cipher_lane || (self.secure.is_some() && self.input.holds_lane());
                 self.lane_stall = self
                     .lane
                     .zip(host.progress_timeout())

@@ -130,9 +130,12 @@ async fn accept_loop(
 
 /// Answer one client's requests until it leaves or breaks the protocol.
 async fn converse(host: &DeviceHost, stream: Stream, steering: &Steering) {
+    // Older peers as the device speaks to them (a ZMTP 2.0 REQ asks as a 3.x one does).
+    let legacy = host.peek(|dev| dev.config().legacy);
     let cfg = SessionConfig {
         limits: zmtp::small_messages(COMMAND_MAX),
         handshake_timeout: HANDSHAKE_TIMEOUT,
+        legacy,
         ..SessionConfig::new(SocketType::Rep)
     };
     let mut ch = match Channel::open(stream, cfg, host.clock()).await {
