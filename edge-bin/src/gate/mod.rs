@@ -6,28 +6,31 @@
 //!   gateway itself and are not capped by address; connections zedge makes go to endpoints
 //!   the operator chose and are neither capped by address nor closed for their handshake.
 //! - Connections still in their handshake are kept, at most `max_handshaking` per side: one
-//!   more closes one of them, and so does a new connection to a side at `max_peers` while any
-//!   of its peers is still in its handshake. A flood of connections that never greet
-//!   therefore holds a few slots, each for a moment, a real peer's handshake (a few round
-//!   trips) finishes among them, and the handshake timeout ends those left when the flood
-//!   stops.
-//! - Which one: first one that has gone [`QUIET`] (no byte from it for a second: a greeting
+//!   more closes one of them, or is refused, and so does a new connection to a side at
+//!   `max_peers` while any of its peers is still in its handshake. The handshake timeout
+//!   ends those left when a flood stops.
+//! - First to go is one that has gone [`QUIET`]: no byte from it for a second (a greeting
 //!   and then nothing, or nothing at all). A real peer in its handshake waits on us at most
-//!   about a round trip before its next bytes come, even over a slow radio link, and is
-//!   unanswered for a moment after it connects; a connection that greeted and went quiet
-//!   stays so until its handshake timeout. So a flood of greetings from many addresses, one
-//!   each like a real peer's, makes room among its own quiet ones, however few connections a
-//!   second it takes to keep every slot taken (attacker round 4: from 64 addresses, a hundred
-//!   a second, it closed every new peer over a 50 ms link while it was unanswered).
-//! - When none has gone quiet, one from the address with the most connections in their
-//!   handshake, if it has two or more: a flood from one host makes room among its own.
+//!   about a round trip before its next bytes come, even over a slow radio link; a
+//!   connection that greeted and went quiet stays so until its handshake timeout. So a flood
+//!   of greetings from many addresses, one each as a real peer has, makes room among its own
+//!   quiet ones (attacker round 4: from 64 addresses, a hundred a second, it closed every new
+//!   peer over a 50 ms link while the peer was unanswered, and thus ranked lowest).
+//! - When none is quiet, one from the address with the most connections in their handshake,
+//!   if it has two or more: a flood from one host, however fast, makes room among its own.
 //!   When every connection in its handshake has sent lately and is its address's only one,
 //!   none can be told from a real peer between two round trips, and the new connection is
 //!   refused instead (it has sent nothing that could be lost, and a ZeroMQ peer tries
-//!   again): a flood that keeps every slot busy delays new peers, but does not close one
-//!   whose handshake is under way. A flood that sends a byte each second on every slot
-//!   (from as many addresses) holds the side until their handshake timeouts, for a packet a
-//!   slot a second: `max_handshaking` and `handshake_timeout` bound it.
+//!   again). A flood from many addresses that keeps every slot busy (more than
+//!   `max_handshaking` connections a [`QUIET`]) thus delays new peers (each try gets in
+//!   when a quiet one is there to make room) but closes none whose handshake is under way.
+//!   One that sends a byte a second on each connection (within a greeting's 64 bytes or a
+//!   command's, which the handshake timeout outlasts) holds the side until its connections
+//!   time out, for a packet a slot a second: `max_handshaking` and `handshake_timeout` bound
+//!   that.
+//! - Counted by address, not by network prefix: a gateway's peers often share their LAN's
+//!   /24 (or /64), and a crowd by prefix would close them for a flood from elsewhere; and an
+//!   attacker with many addresses has them in many prefixes as cheaply.
 //! - Among those, the most crowded address's first, then those whose closing loses least
 //!   ([`Rank`]), then the one quiet longest. Until we have a connection's whole greeting we
 //!   have not sent our READY, so its handshake cannot have finished on its side and it has
@@ -35,9 +38,9 @@
 //!   messages before we read its READY, and closing it then loses them (measured: a burst
 //!   of a hundred libzmq producers lost one message in about ten runs when the oldest
 //!   answered connection was closed). So an answered connection goes only when no
-//!   unanswered one of the same standing (quiet or crowded alike) will do, and never one with
-//!   input waiting to be read; when every connection in its handshake has input waiting,
-//!   the new connection is refused.
+//!   unanswered one as quiet and as crowded will do, and never one with input waiting to be
+//!   read; when every connection in its handshake has input waiting, the new connection is
+//!   refused.
 //! - A side with CURVE or PLAIN takes at most `handshake_rate_per_address` new connections a
 //!   second from one IP address, after a first burst of `max_peers_per_address` (a token
 //!   bucket per address: [`Gate::rate`]). Each such handshake costs the device's thread two
@@ -75,12 +78,19 @@ pub enum Rank {
 /// every one of them under way (`max_handshaking` of them a `QUIET`).
 pub const QUIET: Duration = Duration::from_secs(1);
 
+/// How long a handshake of a few round trips takes over the slowest link [`QUIET`] allows
+/// for: one in its handshake longer than this is no longer kept for having sent lately (a
+/// trickle of bytes does not hold a slot until the handshake timeout).
+pub const UNDER_WAY: Duration = Duration::from_secs(5);
+
 /// How a connection in its handshake stands, for choosing one to close.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Standing {
     pub rank: Rank,
     /// When a byte last came from it; when it was accepted, if none has.
     pub heard: Instant,
+    /// When it was accepted.
+    pub since: Instant,
 }
 
 /// The caps of one device; each holds for each side on its own.
@@ -141,10 +151,11 @@ impl fmt::Display for Refusal {
             Refusal::Busy(c) => write!(
                 f,
                 "{} reached on this side and every connection still in its handshake is under \
-                 way (input waiting, or it sent in the last {} s and is its address's only \
-                 one); a ZeroMQ peer tries again",
+                 way (input waiting, or it sent in the last {} s, began less than {} s ago and \
+                 is its address's only one); a ZeroMQ peer tries again",
                 c.setting(),
-                QUIET.as_secs()
+                QUIET.as_secs(),
+                UNDER_WAY.as_secs()
             ),
             Refusal::MaxReaders(n) => write!(
                 f,
@@ -298,20 +309,28 @@ impl<Id: Copy + Eq> Gate<Id> {
         for (_, src) in &books.handshaking {
             *crowds.entry(crowd_key(*src)).or_default() += 1;
         }
-        // Quiet ones first, then (all having sent lately) those of a crowded address; within
-        // either the most crowded address's, the lowest rank, the quietest. Never one with
-        // input waiting, nor one under way alone from its address: it may be a real peer
-        // between two round trips over a slow link.
+        // Quiet ones first, then those in their handshake for long, then those of a crowded
+        // address; within each the most crowded address's, the lowest rank, the quietest.
+        // Never one with input waiting, nor one under way alone from its address: it may be
+        // a real peer between two round trips over a slow link.
         let mut least: Option<(Choice, Id, Source)> = None;
         for &(id, src) in &books.handshaking {
             let s = standing(id);
             let quiet = now.saturating_duration_since(s.heard);
             let n = crowds.get(&crowd_key(src)).copied().unwrap_or(0);
-            let lately = quiet < QUIET;
-            if s.rank == Rank::Talking || (lately && n < 2) {
+            let fit = if quiet >= QUIET {
+                Fit::Quiet
+            } else if now.saturating_duration_since(s.since) >= UNDER_WAY {
+                Fit::Long
+            } else if n >= 2 {
+                Fit::Crowded
+            } else {
+                continue;
+            };
+            if s.rank == Rank::Talking {
                 continue;
             }
-            let k = (lately, Reverse(n), s.rank, Reverse(quiet));
+            let k = (fit, Reverse(n), s.rank, Reverse(quiet));
             if least.as_ref().is_none_or(|(m, _, _)| k < *m) {
                 least = Some((k, id, src));
             }
@@ -403,10 +422,21 @@ impl<Id: Copy + Eq> Gate<Id> {
     }
 }
 
-/// How fit a connection in its handshake is to be closed, the fittest least: whether it sent
-/// lately, its address's connections in their handshake, its rank, how long it has been
-/// quiet.
-type Choice = (bool, Reverse<usize>, Rank, Reverse<Duration>);
+/// How fit a connection in its handshake is to be closed, the fittest least: [`Fit`], its
+/// address's connections in their handshake, its rank, how long it has been quiet.
+type Choice = (Fit, Reverse<usize>, Rank, Reverse<Duration>);
+
+/// Why a connection in its handshake may be closed to make room; the likeliest not a real
+/// peer's first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Fit {
+    /// Nothing came from it for [`QUIET`].
+    Quiet,
+    /// It sent lately, but has been in its handshake for [`UNDER_WAY`].
+    Long,
+    /// It sent lately, and others from its address are in their handshake.
+    Crowded,
+}
 
 fn index(side: Side) -> usize {
     side.index()

@@ -20,8 +20,9 @@ struct Host {
     /// Connections whose greeting we answered, and those with input waiting.
     answered: HashSet<u32>,
     talking: HashSet<u32>,
-    /// When a byte last came from each (when it joined, until one does).
+    /// When a byte last came from each (when it joined, until one does), and when it joined.
     heard: HashMap<u32, Instant>,
+    since: HashMap<u32, Instant>,
     now: Instant,
     next: u32,
 }
@@ -41,6 +42,7 @@ impl Host {
             answered: HashSet::new(),
             talking: HashSet::new(),
             heard: HashMap::new(),
+            since: HashMap::new(),
             now: Instant::now(),
             next: 0,
         }
@@ -59,6 +61,7 @@ impl Host {
             |id| Standing {
                 rank: rank(answered, talking, id),
                 heard: self.heard[&id],
+                since: self.since[&id],
             },
         )?;
         if let Some(v) = victim {
@@ -69,6 +72,7 @@ impl Host {
         self.next += 1;
         self.peers[index(side)].push((id, src));
         self.heard.insert(id, self.now);
+        self.since.insert(id, self.now);
         self.gate.joined(side, id, src);
         Ok((id, victim.map(|v| v.id)))
     }
@@ -366,34 +370,50 @@ fn the_quiet_go_first_and_none_under_way_alone_from_its_address() {
     assert!(h.alive(FE, talking));
 }
 
-/// A connection that sends a byte a second, within its greeting's 64 bytes or after it,
-/// counts as under way: enough of them from as many addresses keep new connections out until
-/// they stop (or their handshake timeout ends them), for a packet a slot a second. They
-/// cannot close a peer already under way.
+/// Connections that send a byte now and then (within their greeting's 64 bytes, or a
+/// command's) from as many addresses as there are slots count as under way, and keep new
+/// connections out, but only as long as a real handshake might take ([`UNDER_WAY`]): then
+/// they make room, and a real peer that gets in is not closed for them.
 #[test]
-fn tricklers_hold_their_slots_but_close_no_peer_under_way() {
+fn tricklers_hold_their_slots_no_longer_than_a_handshake_takes() {
     let mut h = Host::new(100, 100, 4);
-    let real = h.admit(FE, ip(1)).unwrap().0;
-    let tricklers: Vec<u32> = (0..3).map(|i| h.admit(FE, ip(10 + i)).unwrap().0).collect();
-    for _ in 0..8 {
-        h.pass(QUIET - Duration::from_millis(100));
+    let t0 = h.now;
+    let tricklers: Vec<u32> = (0..4).map(|i| h.admit(FE, ip(10 + i)).unwrap().0).collect();
+    let trickle = |h: &mut Host| {
         for &t in &tricklers {
-            h.hear(t);
+            if h.alive(FE, t) {
+                h.hear(t);
+            }
         }
-        h.hear(real);
+    };
+    while h.now + Duration::from_millis(700) < t0 + UNDER_WAY {
+        h.pass(Duration::from_millis(700));
+        trickle(&mut h);
         assert_eq!(
-            h.admit(FE, ip(20)),
+            h.admit(FE, ip(1)),
             Err(Refusal::Busy(Crowd::Handshaking(4)))
         );
-        assert!(h.alive(FE, real));
     }
-    h.ready.insert(real);
-    // One slot free: one newcomer in, and then the side is held again.
-    assert!(h.admit(FE, ip(21)).is_ok());
-    assert!(h.admit(FE, ip(22)).is_err());
-    // They stop: a second later they go, the quietest first.
-    h.pass(QUIET);
-    assert_eq!(h.admit(FE, ip(22)).map(|(_, v)| v), Ok(Some(tricklers[0])));
+    h.pass(t0 + UNDER_WAY - h.now);
+    let (real, closed) = h.admit(FE, ip(1)).unwrap();
+    assert_eq!(closed, Some(tricklers[0]));
+    // Its handshake, heard from each 100 ms, beside the tricklers and a flood of greetings
+    // from other addresses, one each 50 ms.
+    for tick in 0..8u8 {
+        h.pass(Duration::from_millis(50));
+        if tick % 2 == 1 {
+            h.hear(real);
+            trickle(&mut h);
+        }
+        if let Ok((id, _)) = h.admit(FE, ip(30 + tick)) {
+            h.answered.insert(id);
+        }
+        assert!(h.alive(FE, real), "closed under way at {tick}");
+    }
+    assert!(
+        tricklers.iter().all(|&t| !h.alive(FE, t)),
+        "the tricklers made room"
+    );
 }
 
 #[test]
@@ -433,7 +453,13 @@ fn what_was_full_is_named() {
     let (a, _) = h.admit(FE, ip(1)).unwrap();
     let then = h.now;
     let now = then + QUIET;
-    let quiet = |rank| move |_| Standing { rank, heard: then };
+    let quiet = |rank| {
+        move |_| Standing {
+            rank,
+            heard: then,
+            since: then,
+        }
+    };
     let d = h
         .gate
         .check(FE, ip(2), n + 1, now, |_| false, quiet(Rank::Unanswered));

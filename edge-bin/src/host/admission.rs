@@ -79,6 +79,7 @@ impl DeviceHost {
                 src,
                 answered: Cell::new(false),
                 heard: Cell::new(at),
+                since: at,
                 addr,
                 identity: OnceCell::new(),
             };
@@ -95,6 +96,7 @@ impl DeviceHost {
             return Standing {
                 rank: Rank::Unanswered,
                 heard: now,
+                since: now,
             };
         };
         let rank = if !h.answered.get() {
@@ -107,6 +109,7 @@ impl DeviceHost {
         Standing {
             rank,
             heard: h.heard.get(),
+            since: h.since,
         }
     }
 
