@@ -16,22 +16,23 @@
 //!   of greetings from many addresses, one each as a real peer has, makes room among its own
 //!   quiet ones (attacker round 4: from 64 addresses, a hundred a second, it closed every new
 //!   peer over a 50 ms link while the peer was unanswered, and thus ranked lowest).
-//! - When none is quiet, one from the address with the most connections in their handshake,
-//!   if it has two or more: a flood from one host, however fast, makes room among its own.
-//!   When every connection in its handshake has sent lately and is its address's only one,
-//!   none can be told from a real peer between two round trips, and the new connection is
-//!   refused instead (it has sent nothing that could be lost, and a ZeroMQ peer tries
+//! - Next, one in its handshake for longer than a handshake of a few round trips takes over
+//!   such a link ([`UNDER_WAY`]): a byte now and then (within a greeting's 64 bytes, or a
+//!   command's) keeps a connection from going quiet, not its slot until the handshake
+//!   timeout.
+//! - Next, one from the address with the most connections in their handshake, if it has two
+//!   or more: a flood from one host, however fast, makes room among its own. When every
+//!   connection in its handshake has sent lately, began lately and is its address's only
+//!   one, none can be told from a real peer between two round trips, and the new connection
+//!   is refused instead (it has sent nothing that could be lost, and a ZeroMQ peer tries
 //!   again). A flood from many addresses that keeps every slot busy (more than
-//!   `max_handshaking` connections a [`QUIET`]) thus delays new peers (each try gets in
-//!   when a quiet one is there to make room) but closes none whose handshake is under way.
-//!   One that sends a byte a second on each connection (within a greeting's 64 bytes or a
-//!   command's, which the handshake timeout outlasts) holds the side until its connections
-//!   time out, for a packet a slot a second: `max_handshaking` and `handshake_timeout` bound
-//!   that.
-//! - Counted by address, not by network prefix: a gateway's peers often share their LAN's
-//!   /24 (or /64), and a crowd by prefix would close them for a flood from elsewhere; and an
-//!   attacker with many addresses has them in many prefixes as cheaply.
-//! - Among those, the most crowded address's first, then those whose closing loses least
+//!   `max_handshaking` connections a [`QUIET`]) thus delays new peers (a try gets in when a
+//!   quiet one is there to make room) but closes none whose handshake is under way. What
+//!   it does not stop: connections from as many addresses as there are slots, each sending
+//!   a byte a second and replaced before [`UNDER_WAY`], hold the side, for
+//!   `max_handshaking` packets and a fifth as many connections a second (64 and 13 at the
+//!   defaults); a larger `max_handshaking` raises that cost in proportion.
+//! - Within each of these, the most crowded address's first, then those whose closing loses least
 //!   ([`Rank`]), then the one quiet longest. Until we have a connection's whole greeting we
 //!   have not sent our READY, so its handshake cannot have finished on its side and it has
 //!   sent no message. Once we have answered, its peer may finish its handshake and send
@@ -41,6 +42,9 @@
 //!   unanswered one as quiet and as crowded will do, and never one with input waiting to be
 //!   read; when every connection in its handshake has input waiting, the new connection is
 //!   refused.
+//! - Crowds are counted by address, not by network prefix: a gateway's peers often share
+//!   their LAN's /24 (or /64), and a crowd by prefix would close them for a flood from
+//!   elsewhere; and an attacker with many addresses has them in many prefixes as cheaply.
 //! - A side with CURVE or PLAIN takes at most `handshake_rate_per_address` new connections a
 //!   second from one IP address, after a first burst of `max_peers_per_address` (a token
 //!   bucket per address: [`Gate::rate`]). Each such handshake costs the device's thread two
