@@ -430,6 +430,11 @@ impl Secure {
         self.charge.holds_cipher_lane()
     }
 
+    /// Ciphertext bytes read since [`Secure::take_arrived`] last looked.
+    pub fn arrived(&self) -> usize {
+        self.arrived
+    }
+
     /// Ciphertext bytes read since the last call.
     pub fn take_arrived(&mut self) -> usize {
         std::mem::take(&mut self.arrived)

@@ -375,13 +375,18 @@ fn ipc_peers_are_not_capped_by_address() {
     broker.stop();
 }
 
-/// argv: frontend, backend, delay ms each way. Greetings from 127.0.0.2, a hundred a second,
-/// each connection held open and sending nothing more; beside them new producers from
-/// 127.0.0.1 through a proxy that delays every chunk (a radio link), one after another, each
-/// with one message. Prints how many got through within 5 s each.
+/// argv: frontend, backend, delay ms each way, source addresses. Greetings a hundred a second,
+/// from 127.0.0.2 or, with more than one address, from 127.1.0.2, 127.2.0.2 and so on in turn
+/// (each its own /24), each connection held open and sending nothing more; beside them new
+/// producers from 127.0.0.1 through a proxy that delays every chunk (a radio link), one after
+/// another, each with one message, and a steady producer connected before the flood, a
+/// message every 20 ms. Prints how many new producers got through within 5 s each, and how
+/// many of the steady producer's messages came, in order, of how many it sent.
 const SLOW_LINK_UNDER_GREETINGS: &str = r#"
 import sys, time, socket, threading, asyncio, zmq
 fe, be, delay = sys.argv[1], sys.argv[2], float(sys.argv[3]) / 1000
+naddr = int(sys.argv[4])
+sources = ["127.0.0.2"] if naddr == 1 else ["127.%d.0.2" % (1 + i) for i in range(naddr)]
 host, port = fe[len("tcp://"):].rsplit(":", 1)
 port = int(port)
 
@@ -417,14 +422,33 @@ threading.Thread(target=serve, daemon=True).start()
 while not proxy_port:
     time.sleep(0.01)
 
-greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01NULL" + b"\0" * 16 + b"\0" * 32
+ctx = zmq.Context()
+pull = ctx.socket(zmq.PULL)
+pull.connect(be)
 stop = threading.Event()
-def flood():
-    held, nxt = [], time.time()
+sent = []
+def steady():
+    push = ctx.socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 1000)
+    push.connect(fe)
     while not stop.is_set():
+        push.send(b"steady %d" % len(sent))
+        sent.append(1)
+        time.sleep(0.02)
+    push.close()
+steady_thread = threading.Thread(target=steady, daemon=True)
+steady_thread.start()
+time.sleep(0.5)
+
+greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01NULL" + b"\0" * 16 + b"\0" * 32
+flooding = threading.Event()
+def flood():
+    held, nxt, n = [], time.time(), 0
+    while not flooding.is_set():
         try:
             c = socket.socket()
-            c.bind(("127.0.0.2", 0))
+            c.bind((sources[n % len(sources)], 0))
+            n += 1
             c.settimeout(0.5)
             c.connect((host, port))
             c.sendall(greeting)
@@ -436,11 +460,17 @@ def flood():
         nxt += 0.01
         time.sleep(max(0.0, nxt - time.time()))
 threading.Thread(target=flood, daemon=True).start()
-time.sleep(2)
 
-ctx = zmq.Context()
-pull = ctx.socket(zmq.PULL)
-pull.connect(be)
+steadies = []
+def take(timeout_ms):
+    if not pull.poll(timeout_ms):
+        return None
+    m = pull.recv()
+    if m.startswith(b"steady "):
+        steadies.append(int(m.split()[1]))
+    return m
+
+time.sleep(2)
 through = 0
 for i in range(5):
     push = ctx.socket(zmq.PUSH)
@@ -448,13 +478,65 @@ for i in range(5):
     push.connect("tcp://127.0.0.1:%d" % proxy_port[0])
     tag = b"slow %d" % i
     push.send(tag)
-    if pull.poll(5000) and pull.recv() == tag:
-        through += 1
+    end = time.time() + 5
+    while (left := end - time.time()) > 0:
+        if take(int(left * 1000) + 1) == tag:
+            through += 1
+            break
     push.close()
+flooding.set()
 stop.set()
-print("through", through)
+steady_thread.join()
+while len(steadies) < len(sent) and take(3000) is not None:
+    pass
+in_order = steadies == list(range(len(steadies)))
+print("through %d steady %d/%d%s" % (through, len(steadies), len(sent), "" if in_order else " out of order"))
 ctx.destroy(linger=0)
 "#;
+
+/// The slow-link producers under a flood of greetings from `addresses` source addresses:
+/// the script's line, and the broker's log.
+fn slow_link_under_greetings(addresses: usize) -> (String, String) {
+    let _one = one_flood_at_a_time();
+    let mut broker = Broker::start("streamer", &[]);
+    let args = [
+        broker.frontend().to_owned(),
+        broker.backend().to_owned(),
+        "50".to_owned(),
+        addresses.to_string(),
+    ];
+    let out = PyPeer::spawn(
+        "slow link",
+        SLOW_LINK_UNDER_GREETINGS,
+        &args,
+        Duration::from_secs(90),
+    )
+    .finish();
+    let stderr = broker.stderr();
+    broker.assert_running();
+    broker.stop();
+    (out.trim().to_owned(), stderr)
+}
+
+/// Every one of the five slow-link producers got through, and the steady producer lost
+/// nothing.
+fn assert_all_through(out: &str, stderr: &str) {
+    let (through, steady) = out
+        .strip_prefix("through ")
+        .and_then(|r| r.split_once(" steady "))
+        .unwrap_or_else(|| panic!("unexpected script output: {out}"));
+    assert_eq!(
+        through, "5",
+        "new producers over the slow link: {out}\n{stderr}"
+    );
+    let (got, sent) = steady
+        .split_once('/')
+        .unwrap_or_else(|| panic!("unexpected script output: {out}"));
+    assert!(
+        sent.parse::<u32>().is_ok_and(|n| n > 100) && got == sent,
+        "the steady producer: {out}"
+    );
+}
 
 /// Attacker round 3: with max_handshaking full of greeted connections from one host, a new
 /// peer over a link with latency was closed at once to make room (unanswered until its
@@ -462,25 +544,24 @@ ctx.destroy(linger=0)
 /// its own, so every new peer over the slow link gets in.
 #[test]
 fn a_peer_over_a_slow_link_gets_in_under_a_flood_of_greetings_from_one_host() {
-    let _one = one_flood_at_a_time();
-    let broker = Broker::start("streamer", &[]);
-    let args = [
-        broker.frontend().to_owned(),
-        broker.backend().to_owned(),
-        "50".to_owned(),
-    ];
-    let out = PyPeer::spawn(
-        "slow link",
-        SLOW_LINK_UNDER_GREETINGS,
-        &args,
-        Duration::from_secs(60),
-    )
-    .finish();
-    let stderr = broker.stderr();
-    assert_eq!(out.trim(), "through 5", "{stderr}");
+    let (out, stderr) = slow_link_under_greetings(1);
+    assert_all_through(&out, &stderr);
     assert!(
         stderr.contains("127.0.0.2: closed while still in its handshake"),
         "the flood made room among its own: {stderr}"
     );
-    broker.stop();
+}
+
+/// Attacker round 4: the same flood from 64 addresses, one connection in its handshake each
+/// as the real peer has, closed every new peer over the slow link while it was unanswered
+/// (0 of 5 got through). The quiet go first, and one under way alone from its address is
+/// never closed. The addresses are in 64 /24s: no rule by network prefix passes this.
+#[test]
+fn a_peer_over_a_slow_link_gets_in_under_a_flood_of_greetings_from_64_addresses() {
+    let (out, stderr) = slow_link_under_greetings(64);
+    assert_all_through(&out, &stderr);
+    assert!(
+        stderr.contains("closed while still in its handshake"),
+        "the flood's quiet connections made room: {stderr}"
+    );
 }

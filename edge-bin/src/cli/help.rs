@@ -77,8 +77,8 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --max-peers-per-address N  peers at once on each side from one IP address (IPC peers
                              are not capped by address) [default: 256]
   --max-handshaking N        connections on each side still in their handshake; one more
-                             closes the oldest of them (one that never greeted first)
-                             [default: 64]
+                             closes one quiet for a second (else one of a host's several),
+                             or is refused [default: 64]
   --handshake-rate-per-address N
                              new connections a second a side with CURVE or PLAIN takes
                              from one IP address, after a first burst of

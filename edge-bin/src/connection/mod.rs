@@ -388,6 +388,10 @@ impl Conn {
             },
         )?;
         self.bypass.read(fed.read);
+        if !self.announced && (fed.read > 0 || self.secure.as_ref().is_some_and(came)) {
+            // In its handshake, and it sent: admission closes quiet ones first.
+            host.heard(id);
+        }
         self.track_lane(fed.read);
         let changed = bypasses
             && self
@@ -550,6 +554,12 @@ impl Conn {
             self.write_blocked = false;
         }
     }
+}
+
+/// Whether ciphertext came since the lane's tracking last looked (a HELLO delivers nothing
+/// to the device).
+fn came(secure: &Rc<RefCell<Secure>>) -> bool {
+    secure.borrow().arrived() > 0
 }
 
 /// The first [`SEEN_MAX`] of `bytes` in hex, for a debug line ("" for none).

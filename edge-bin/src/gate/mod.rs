@@ -5,24 +5,46 @@
 //! - One IP address may hold `max_peers_per_address` of a side. IPC peers are programs on the
 //!   gateway itself and are not capped by address; connections zedge makes go to endpoints
 //!   the operator chose and are neither capped by address nor closed for their handshake.
-//! - Connections still in their handshake are kept in arrival order, at most
-//!   `max_handshaking` per side: one more closes the oldest of them, and so does a new
-//!   connection to a side at `max_peers` while any of its peers is still in its handshake.
-//!   A flood of connections that never greet therefore holds a few slots, each for a moment,
-//!   a real peer's handshake (a few round trips) finishes among them, and the handshake
-//!   timeout ends those left when the flood stops.
-//! - The oldest, that is, from the address with the most connections in their handshake (a
-//!   flood from one host makes room among its own, not by closing a real peer whose
-//!   handshake takes a few round trips over a slow radio link, and which is unanswered for a
-//!   moment after it connects), of those whose closing loses least ([`Rank`]). Until we have a connection's whole greeting we have not sent our
-//!   READY, so its handshake cannot have finished on its side and it has sent no message. Once we have answered, its peer may
-//!   finish its handshake and send messages before we read its READY, and closing it then
-//!   loses them (measured: a burst of a hundred libzmq producers lost one message in about
-//!   ten runs when the oldest answered connection was closed). So an answered connection
-//!   goes only when none is unanswered, and never one with input waiting to be read; when
-//!   every connection in its handshake has input waiting, the new connection is refused
-//!   instead (it has sent nothing that could be lost, and a ZeroMQ peer tries again).
-//!   Connections that never greet are never answered, so they are always the ones closed.
+//! - Connections still in their handshake are kept, at most `max_handshaking` per side: one
+//!   more closes one of them, or is refused, and so does a new connection to a side at
+//!   `max_peers` while any of its peers is still in its handshake. The handshake timeout
+//!   ends those left when a flood stops.
+//! - First to go is one that has gone [`QUIET`]: no byte from it for a second (a greeting
+//!   and then nothing, or nothing at all). A real peer in its handshake waits on us at most
+//!   about a round trip before its next bytes come, even over a slow radio link; a
+//!   connection that greeted and went quiet stays so until its handshake timeout. So a flood
+//!   of greetings from many addresses, one each as a real peer has, makes room among its own
+//!   quiet ones (attacker round 4: from 64 addresses, a hundred a second, it closed every new
+//!   peer over a 50 ms link while the peer was unanswered, and thus ranked lowest).
+//! - Next, one in its handshake for longer than a handshake of a few round trips takes over
+//!   such a link ([`UNDER_WAY`]): a byte now and then (within a greeting's 64 bytes, or a
+//!   command's) keeps a connection from going quiet, not its slot until the handshake
+//!   timeout.
+//! - Next, one from the address with the most connections in their handshake, if it has two
+//!   or more: a flood from one host, however fast, makes room among its own. When every
+//!   connection in its handshake has sent lately, began lately and is its address's only
+//!   one, none can be told from a real peer between two round trips, and the new connection
+//!   is refused instead (it has sent nothing that could be lost, and a ZeroMQ peer tries
+//!   again). A flood from many addresses that keeps every slot busy (more than
+//!   `max_handshaking` connections a [`QUIET`]) thus delays new peers (a try gets in when a
+//!   quiet one is there to make room) but closes none whose handshake is under way. What
+//!   it does not stop: connections from as many addresses as there are slots, each sending
+//!   a byte a second and replaced before [`UNDER_WAY`], hold the side, for
+//!   `max_handshaking` packets and a fifth as many connections a second (64 and 13 at the
+//!   defaults); a larger `max_handshaking` raises that cost in proportion.
+//! - Within each of these, the most crowded address's first, then those whose closing loses least
+//!   ([`Rank`]), then the one quiet longest. Until we have a connection's whole greeting we
+//!   have not sent our READY, so its handshake cannot have finished on its side and it has
+//!   sent no message. Once we have answered, its peer may finish its handshake and send
+//!   messages before we read its READY, and closing it then loses them (measured: a burst
+//!   of a hundred libzmq producers lost one message in about ten runs when the oldest
+//!   answered connection was closed). So an answered connection goes only when no
+//!   unanswered one as quiet and as crowded will do, and never one with input waiting to be
+//!   read; when every connection in its handshake has input waiting, the new connection is
+//!   refused.
+//! - Crowds are counted by address, not by network prefix: a gateway's peers often share
+//!   their LAN's /24 (or /64), and a crowd by prefix would close them for a flood from
+//!   elsewhere; and an attacker with many addresses has them in many prefixes as cheaply.
 //! - A side with CURVE or PLAIN takes at most `handshake_rate_per_address` new connections a
 //!   second from one IP address, after a first burst of `max_peers_per_address` (a token
 //!   bucket per address: [`Gate::rate`]). Each such handshake costs the device's thread two
@@ -37,7 +59,7 @@ use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use zedge_core::device::{Side, MAX_CAPTURE_READERS};
 
@@ -51,6 +73,28 @@ pub enum Rank {
     /// We answered its greeting, and input waits to be read: maybe its READY and the
     /// messages after it.
     Talking,
+}
+
+/// How long a connection in its handshake may go without sending a byte and still count as
+/// under way: about the longest round trip a real peer's link takes (a satellite or a
+/// crowded cellular link's are well under it). Shorter lets a flood's connections be closed
+/// sooner; longer protects slower links but lets a flood of fewer connections a second keep
+/// every one of them under way (`max_handshaking` of them a `QUIET`).
+pub const QUIET: Duration = Duration::from_secs(1);
+
+/// How long a handshake of a few round trips takes over the slowest link [`QUIET`] allows
+/// for: one in its handshake longer than this is no longer kept for having sent lately (a
+/// trickle of bytes does not hold a slot until the handshake timeout).
+pub const UNDER_WAY: Duration = Duration::from_secs(5);
+
+/// How a connection in its handshake stands, for choosing one to close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Standing {
+    pub rank: Rank,
+    /// When a byte last came from it; when it was accepted, if none has.
+    pub heard: Instant,
+    /// When it was accepted.
+    pub since: Instant,
 }
 
 /// The caps of one device; each holds for each side on its own.
@@ -82,7 +126,7 @@ pub enum Refusal {
     /// The address has `max_peers_per_address` peers on the side.
     MaxPerAddress(usize),
     /// The side was full (`max_peers` or `max_handshaking`) and every connection still in
-    /// its handshake was [`Rank::Talking`], so none could be closed to make room.
+    /// its handshake was under way (see the module's doc), so none was closed to make room.
     Busy(Crowd),
     /// The capture side has as many readers as a device serves, every one past its
     /// handshake.
@@ -110,9 +154,12 @@ impl fmt::Display for Refusal {
             ),
             Refusal::Busy(c) => write!(
                 f,
-                "{} reached on this side and every connection still in its handshake is \
-                 sending; a ZeroMQ peer tries again",
-                c.setting()
+                "{} reached on this side and every connection still in its handshake is under \
+                 way (input waiting, or it sent in the last {} s, began less than {} s ago and \
+                 is its address's only one); a ZeroMQ peer tries again",
+                c.setting(),
+                QUIET.as_secs(),
+                UNDER_WAY.as_secs()
             ),
             Refusal::MaxReaders(n) => write!(
                 f,
@@ -129,7 +176,7 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// A connection to close to make room for a new one: the oldest still in its handshake.
+/// A connection still in its handshake to close to make room for a new one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Displace<Id> {
     pub id: Id,
@@ -176,7 +223,7 @@ pub struct Gate<Id> {
 
 #[derive(Debug)]
 struct Books<Id> {
-    /// Connections not known to have finished their handshake, oldest first.
+    /// Connections not known to have finished their handshake, in arrival order.
     handshaking: VecDeque<(Id, Source)>,
     /// Peers per TCP address; an address with none has no entry.
     per_address: HashMap<IpAddr, usize>,
@@ -225,18 +272,19 @@ impl<Id: Copy + Eq> Gate<Id> {
         }
     }
 
-    /// Whether a connection from `src` may join `side`, which has `peers` peers now (`ready`
-    /// says which have finished their handshake, `rank` ranks the others). `Ok(Some(..))`
-    /// names the connection to close first, to make room: the oldest of the lowest rank
-    /// below [`Rank::Talking`]. Tell the gate with [`Gate::left`] once it is closed, and with
+    /// Whether a connection from `src` may join `side` at `now`, which has `peers` peers
+    /// (`ready` says which have finished their handshake, `standing` how the others stand).
+    /// `Ok(Some(..))` names the connection to close first, to make room (the module's doc
+    /// says which). Tell the gate with [`Gate::left`] once it is closed, and with
     /// [`Gate::joined`] once the new one is in.
     pub fn check(
         &mut self,
         side: Side,
         src: Source,
         peers: usize,
+        now: Instant,
         ready: impl Fn(Id) -> bool,
-        rank: impl Fn(Id) -> Rank,
+        standing: impl Fn(Id) -> Standing,
     ) -> Result<Option<Displace<Id>>, Refusal> {
         let limits = self.limits;
         let books = self.books(side);
@@ -261,27 +309,39 @@ impl<Id: Copy + Eq> Gate<Id> {
         } else {
             Crowd::Handshaking(limits.max_handshaking)
         };
-        // From the address with the most connections in their handshake (a flood from one
-        // host makes room among its own: its greeted connections outrank a real peer's that
-        // is still unanswered for a moment over a slow link); among those, the lowest rank;
-        // among those, the oldest. Never one with input waiting while another will do.
         let mut crowds: HashMap<Option<IpAddr>, usize> = HashMap::new();
         for (_, src) in &books.handshaking {
             *crowds.entry(crowd_key(*src)).or_default() += 1;
         }
-        let mut least: Option<(bool, Reverse<usize>, Rank, Id, Source)> = None;
+        // Quiet ones first, then those in their handshake for long, then those of a crowded
+        // address; within each the most crowded address's, the lowest rank, the quietest.
+        // Never one with input waiting, nor one under way alone from its address: it may be
+        // a real peer between two round trips over a slow link.
+        let mut least: Option<(Choice, Id, Source)> = None;
         for &(id, src) in &books.handshaking {
-            let r = rank(id);
+            let s = standing(id);
+            let quiet = now.saturating_duration_since(s.heard);
             let n = crowds.get(&crowd_key(src)).copied().unwrap_or(0);
-            let k = (r == Rank::Talking, Reverse(n), r);
-            if least.is_none_or(|(t, m, l, _, _)| k < (t, m, l)) {
-                least = Some((k.0, k.1, k.2, id, src));
+            let fit = if quiet >= QUIET {
+                Fit::Quiet
+            } else if now.saturating_duration_since(s.since) >= UNDER_WAY {
+                Fit::Long
+            } else if n >= 2 {
+                Fit::Crowded
+            } else {
+                continue;
+            };
+            if s.rank == Rank::Talking {
+                continue;
+            }
+            let k = (fit, Reverse(n), s.rank, Reverse(quiet));
+            if least.as_ref().is_none_or(|(m, _, _)| k < *m) {
+                least = Some((k, id, src));
             }
         }
-        let least = least.map(|(_, _, r, id, src)| (r, id, src));
         match least {
-            Some((Rank::Talking, _, _)) => Err(Refusal::Busy(because)),
             Some((_, id, src)) => Ok(Some(Displace { id, src, because })),
+            None if !books.handshaking.is_empty() => Err(Refusal::Busy(because)),
             None if full && side == Side::Capture => Err(Refusal::MaxReaders(max_peers)),
             None if full => Err(Refusal::MaxPeers(limits.max_peers)),
             None => Ok(None),
@@ -364,6 +424,22 @@ impl<Id: Copy + Eq> Gate<Id> {
     fn books(&mut self, side: Side) -> &mut Books<Id> {
         &mut self.sides[index(side)]
     }
+}
+
+/// How fit a connection in its handshake is to be closed, the fittest least: [`Fit`], its
+/// address's connections in their handshake, its rank, how long it has been quiet.
+type Choice = (Fit, Reverse<usize>, Rank, Reverse<Duration>);
+
+/// Why a connection in its handshake may be closed to make room; the likeliest not a real
+/// peer's first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Fit {
+    /// Nothing came from it for [`QUIET`].
+    Quiet,
+    /// It sent lately, but has been in its handshake for [`UNDER_WAY`].
+    Long,
+    /// It sent lately, and others from its address are in their handshake.
+    Crowded,
 }
 
 fn index(side: Side) -> usize {

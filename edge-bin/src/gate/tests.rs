@@ -1,7 +1,7 @@
 //! The gate's books driven like the host drives them, without sockets.
 
 use super::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -20,6 +20,10 @@ struct Host {
     /// Connections whose greeting we answered, and those with input waiting.
     answered: HashSet<u32>,
     talking: HashSet<u32>,
+    /// When a byte last came from each (when it joined, until one does), and when it joined.
+    heard: HashMap<u32, Instant>,
+    since: HashMap<u32, Instant>,
+    now: Instant,
     next: u32,
 }
 
@@ -37,6 +41,9 @@ impl Host {
             ready: HashSet::new(),
             answered: HashSet::new(),
             talking: HashSet::new(),
+            heard: HashMap::new(),
+            since: HashMap::new(),
+            now: Instant::now(),
             next: 0,
         }
     }
@@ -49,8 +56,13 @@ impl Host {
             side,
             src,
             n,
+            self.now,
             |id| ready.contains(&id),
-            |id| rank(answered, talking, id),
+            |id| Standing {
+                rank: rank(answered, talking, id),
+                heard: self.heard[&id],
+                since: self.since[&id],
+            },
         )?;
         if let Some(v) = victim {
             self.peers[index(side)].retain(|&(id, _)| id != v.id);
@@ -59,8 +71,24 @@ impl Host {
         let id = self.next;
         self.next += 1;
         self.peers[index(side)].push((id, src));
+        self.heard.insert(id, self.now);
+        self.since.insert(id, self.now);
         self.gate.joined(side, id, src);
         Ok((id, victim.map(|v| v.id)))
+    }
+
+    /// Time passes.
+    fn pass(&mut self, d: Duration) {
+        self.now += d;
+    }
+
+    /// Bytes came from `id`.
+    fn hear(&mut self, id: u32) {
+        self.heard.insert(id, self.now);
+    }
+
+    fn alive(&self, side: Side, id: u32) -> bool {
+        self.peers[index(side)].iter().any(|&(p, _)| p == id)
     }
 
     fn leave(&mut self, side: Side, id: u32) {
@@ -110,6 +138,9 @@ fn a_full_side_makes_room_by_closing_the_oldest_unfinished_handshake() {
     let (c, _) = h.admit(FE, ip(1)).unwrap();
     h.ready.insert(a);
     assert_eq!(h.admit(FE, ip(2)).map(|(_, v)| v), Ok(Some(b)));
+    // c and the newcomer, one each from their addresses and heard from lately: neither goes.
+    assert_eq!(h.admit(FE, ip(2)), Err(Refusal::Busy(Crowd::Peers(3))));
+    h.pass(QUIET);
     assert_eq!(h.admit(FE, ip(2)).map(|(_, v)| v), Ok(Some(c)));
 }
 
@@ -192,12 +223,197 @@ fn a_flood_from_one_address_makes_room_among_its_own() {
     }
     let alive: Vec<u32> = h.peers[0].iter().map(|&(id, _)| id).collect();
     assert!(alive.contains(&real) && alive.contains(&slow), "{alive:?}");
-    // Crowds alike, rank decides: the unanswered one before the answered.
+    // Both quiet, crowds alike, rank decides: the unanswered one before the answered.
     let mut h = Host::new(100, 100, 2);
     let unanswered = h.admit(FE, ip(1)).unwrap().0;
     let noisy = h.admit(FE, ip(2)).unwrap().0;
     h.answered.insert(noisy);
+    h.pass(QUIET);
     assert_eq!(h.admit(FE, ip(3)).map(|(_, v)| v), Ok(Some(unanswered)));
+}
+
+/// Attacker round 4: greetings from 64 addresses, a hundred a second, one connection in its
+/// handshake each, as a real peer has: the tie fell to rank and age, and every new peer over
+/// a 50 ms link was closed while it was unanswered. Quiet ones go first now, and a peer
+/// under way alone from its address is never closed: it gets in when a quiet one makes
+/// room, and finishes.
+#[test]
+fn a_flood_of_greetings_from_many_addresses_closes_no_peer_under_way() {
+    for per_second in [100, 1000] {
+        let through = slow_peers_under_flood(per_second, 64, 5);
+        eprintln!("{per_second} a second: {through:?}");
+        assert_eq!(through.len(), 5, "{per_second} a second: {through:?}");
+        if per_second == 100 {
+            let worst = through.iter().max().unwrap();
+            assert!(*worst < Duration::from_secs(2), "{through:?}");
+        }
+    }
+}
+
+/// `n` new peers over a link of 50 ms each way, one after another, each trying again 100 ms
+/// after a refusal, beside `per_second` greetings a second from `addresses` addresses (each
+/// answered at once and quiet after). How long each took from its first try to its READY;
+/// panics if one was closed while under way.
+fn slow_peers_under_flood(per_second: u64, addresses: u8, n: usize) -> Vec<Duration> {
+    let mut h = Host::new(1024, 256, 64);
+    let mut rng = fastrand::Rng::with_seed(7);
+    let gap = Duration::from_micros(1_000_000 / per_second);
+    let ms = Duration::from_millis(1);
+    let mut next_flood = h.now;
+    let mut sent = 0u64;
+    // The peer now connecting: its connection and when it was let in; when it first tried.
+    let mut real: Option<(u32, Instant)> = None;
+    // The first once the flood has filled the side.
+    let mut retry_at = h.now + Duration::from_secs(2);
+    let mut first_try = retry_at;
+    let mut through = Vec::new();
+    let end = h.now + Duration::from_secs(30);
+    while through.len() < n && h.now < end {
+        while next_flood <= h.now {
+            let from = ip(100 + (sent % u64::from(addresses)) as u8);
+            sent += 1;
+            match h.admit(FE, from) {
+                Ok((id, closed)) => {
+                    h.answered.insert(id);
+                    if let (Some((r, _)), Some(c)) = (real, closed) {
+                        assert_ne!(c, r, "{per_second}/s: a peer under way was closed");
+                    }
+                }
+                Err(e) => assert_eq!(e, Refusal::Busy(Crowd::Handshaking(64))),
+            }
+            // Each a little late, as a sender's are.
+            next_flood += gap + ms * rng.u32(0..3);
+        }
+        match real {
+            None if h.now >= retry_at => match h.admit(FE, ip(1)) {
+                Ok((id, _)) => real = Some((id, h.now)),
+                Err(_) => retry_at = h.now + Duration::from_millis(100),
+            },
+            None => {}
+            Some((id, since)) => {
+                assert!(
+                    h.alive(FE, id),
+                    "{per_second}/s: a peer under way was closed"
+                );
+                // Its signature, major version and the rest of its greeting a round trip
+                // apart (libzmq's), then its READY.
+                let t = h.now - since;
+                if [50, 100, 150, 250].map(Duration::from_millis).contains(&t) {
+                    h.hear(id);
+                }
+                if t == Duration::from_millis(150) {
+                    h.answered.insert(id);
+                }
+                if t == Duration::from_millis(250) {
+                    h.ready.insert(id);
+                    through.push(h.now - first_try);
+                    h.leave(FE, id);
+                    // The next a moment later: the room it left is the flood's by then.
+                    real = None;
+                    retry_at = h.now + Duration::from_millis(100);
+                    first_try = retry_at;
+                }
+            }
+        }
+        h.pass(ms);
+    }
+    through
+}
+
+#[test]
+fn the_quiet_go_first_and_none_under_way_alone_from_its_address() {
+    let mut h = Host::new(100, 100, 4);
+    let quiet = h.admit(FE, ip(1)).unwrap().0;
+    h.answered.insert(quiet);
+    h.pass(QUIET);
+    // Newer, unanswered and answered, each heard from lately.
+    h.admit(FE, ip(2)).unwrap();
+    let answered = h.admit(FE, ip(3)).unwrap().0;
+    h.answered.insert(answered);
+    let talking = h.admit(FE, ip(4)).unwrap().0;
+    h.answered.insert(talking);
+    h.talking.insert(talking);
+    assert_eq!(
+        h.admit(FE, ip(5)).map(|(_, v)| v),
+        Ok(Some(quiet)),
+        "the quiet one, though answered and the unanswered one newer"
+    );
+    assert_eq!(
+        h.admit(FE, ip(6)),
+        Err(Refusal::Busy(Crowd::Handshaking(4))),
+        "every one under way alone from its address: the new one is refused"
+    );
+
+    // Two from one address, all heard from lately: that address makes room, its unanswered
+    // one first; the other address's unanswered one stays.
+    let mut h = Host::new(100, 100, 3);
+    let first = h.admit(FE, ip(1)).unwrap().0;
+    let second = h.admit(FE, ip(1)).unwrap().0;
+    h.answered.insert(first);
+    let alone = h.admit(FE, ip(2)).unwrap().0;
+    assert_eq!(h.admit(FE, ip(3)).map(|(_, v)| v), Ok(Some(second)));
+    assert!(h.alive(FE, alone));
+
+    // Input waiting: never closed, however quiet.
+    let mut h = Host::new(100, 100, 2);
+    let talking = h.admit(FE, ip(1)).unwrap().0;
+    h.answered.insert(talking);
+    h.talking.insert(talking);
+    h.pass(QUIET * 5);
+    let fresh = h.admit(FE, ip(2)).unwrap().0;
+    assert_eq!(
+        h.admit(FE, ip(3)),
+        Err(Refusal::Busy(Crowd::Handshaking(2)))
+    );
+    h.pass(QUIET);
+    assert_eq!(h.admit(FE, ip(3)).map(|(_, v)| v), Ok(Some(fresh)));
+    assert!(h.alive(FE, talking));
+}
+
+/// Connections that send a byte now and then (within their greeting's 64 bytes, or a
+/// command's) from as many addresses as there are slots count as under way, and keep new
+/// connections out, but only as long as a real handshake might take ([`UNDER_WAY`]): then
+/// they make room, and a real peer that gets in is not closed for them.
+#[test]
+fn tricklers_hold_their_slots_no_longer_than_a_handshake_takes() {
+    let mut h = Host::new(100, 100, 4);
+    let t0 = h.now;
+    let tricklers: Vec<u32> = (0..4).map(|i| h.admit(FE, ip(10 + i)).unwrap().0).collect();
+    let trickle = |h: &mut Host| {
+        for &t in &tricklers {
+            if h.alive(FE, t) {
+                h.hear(t);
+            }
+        }
+    };
+    while h.now + Duration::from_millis(700) < t0 + UNDER_WAY {
+        h.pass(Duration::from_millis(700));
+        trickle(&mut h);
+        assert_eq!(
+            h.admit(FE, ip(1)),
+            Err(Refusal::Busy(Crowd::Handshaking(4)))
+        );
+    }
+    h.pass(t0 + UNDER_WAY - h.now);
+    let (real, closed) = h.admit(FE, ip(1)).unwrap();
+    assert_eq!(closed, Some(tricklers[0]));
+    // Its handshake, heard from each 100 ms, beside the tricklers and a flood of greetings
+    // from other addresses, one each 50 ms.
+    for tick in 0..8u8 {
+        h.pass(Duration::from_millis(50));
+        if tick % 2 == 1 {
+            h.hear(real);
+            trickle(&mut h);
+        }
+        if let Ok((id, _)) = h.admit(FE, ip(30 + tick)) {
+            h.answered.insert(id);
+        }
+        assert!(h.alive(FE, real), "closed under way at {tick}");
+    }
+    assert!(
+        tricklers.iter().all(|&t| !h.alive(FE, t)),
+        "the tricklers made room"
+    );
 }
 
 #[test]
@@ -235,14 +451,25 @@ fn what_was_full_is_named() {
     let mut h = Host::new(2, 100, 1);
     let n = h.peers[0].len();
     let (a, _) = h.admit(FE, ip(1)).unwrap();
+    let then = h.now;
+    let now = then + QUIET;
+    let quiet = |rank| {
+        move |_| Standing {
+            rank,
+            heard: then,
+            since: then,
+        }
+    };
     let d = h
         .gate
-        .check(FE, ip(2), n + 1, |_| false, |_| Rank::Unanswered);
+        .check(FE, ip(2), n + 1, now, |_| false, quiet(Rank::Unanswered));
     assert_eq!(
         d.map(|d| d.map(|d| (d.id, d.because))),
         Ok(Some((a, Crowd::Handshaking(1))))
     );
-    let d = h.gate.check(FE, ip(2), 2, |_| false, |_| Rank::Answered);
+    let d = h
+        .gate
+        .check(FE, ip(2), 2, now, |_| false, quiet(Rank::Answered));
     assert_eq!(d.map(|d| d.map(|d| d.because)), Ok(Some(Crowd::Peers(2))));
 }
 
@@ -274,6 +501,7 @@ fn our_own_connections_are_never_closed_for_their_handshake() {
     let (up, _) = h.admit(FE, Source::Connected).unwrap();
     assert_eq!(h.admit(FE, ip(1)).map(|(_, v)| v), Ok(None));
     assert_eq!(h.admit(FE, Source::Connected).map(|(_, v)| v), Ok(None));
+    h.pass(QUIET);
     let (_, v) = h.admit(FE, ip(2)).unwrap();
     assert_ne!(v, Some(up));
     assert!(h.peers[0].iter().any(|&(id, _)| id == up));

@@ -4,11 +4,12 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
+use std::time::Instant as StdInstant;
 
 use zedge_core::device::{PeerId, PeerTableFull, Side, Stats};
 
 use super::{Dev, DeviceHost, Handle, Peer};
-use crate::gate::{Displace, Rank, Refusal, Source};
+use crate::gate::{Displace, Rank, Refusal, Source, Standing};
 use crate::net::Stream;
 use crate::queue::HeapQueue;
 use crate::signal::Signal;
@@ -26,13 +27,12 @@ impl DeviceHost {
         src: Source,
         addr: String,
     ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
+        let at = StdInstant::now();
         // A CURVE or PLAIN handshake costs the thread (or tries a password): so many a second
         // from one address, refused before its keys are drawn.
         if let (Some(s), Source::Tcp(ip)) = (&self.security, src) {
             if s.serves(side) {
-                self.gate
-                    .borrow_mut()
-                    .rate(side, ip, std::time::Instant::now())?;
+                self.gate.borrow_mut().rate(side, ip, at)?;
             }
         }
         let secure = match &self.security {
@@ -47,8 +47,14 @@ impl DeviceHost {
         self.with_device(|dev| {
             let mut gate = self.gate.borrow_mut();
             let peers = side_peers(dev.stats(), side);
-            let displace =
-                gate.check(side, src, peers, |id| dev.is_ready(id), |id| self.rank(id))?;
+            let displace = gate.check(
+                side,
+                src,
+                peers,
+                at,
+                |id| dev.is_ready(id),
+                |id| self.standing(id, at),
+            )?;
             if let Some(d) = displace {
                 gate.left(side, d.id, d.src);
                 self.displace(dev, d.id);
@@ -72,6 +78,8 @@ impl DeviceHost {
                 side,
                 src,
                 answered: Cell::new(false),
+                heard: Cell::new(at),
+                since: at,
                 addr,
                 identity: OnceCell::new(),
             };
@@ -80,18 +88,36 @@ impl DeviceHost {
         })
     }
 
-    /// What closing a connection still in its handshake could cost its peer.
-    fn rank(&self, id: PeerId) -> Rank {
+    /// What closing a connection still in its handshake could cost its peer, and when it
+    /// last sent (`now` for one the books do not know).
+    fn standing(&self, id: PeerId, now: StdInstant) -> Standing {
         let conns = self.conns.borrow();
-        match conns.get(&id) {
-            Some(h) if h.answered.get() => {
-                if h.stream.has_input() {
-                    Rank::Talking
-                } else {
-                    Rank::Answered
-                }
-            }
-            _ => Rank::Unanswered,
+        let Some(h) = conns.get(&id) else {
+            return Standing {
+                rank: Rank::Unanswered,
+                heard: now,
+                since: now,
+            };
+        };
+        let rank = if !h.answered.get() {
+            Rank::Unanswered
+        } else if h.stream.has_input() {
+            Rank::Talking
+        } else {
+            Rank::Answered
+        };
+        Standing {
+            rank,
+            heard: h.heard.get(),
+            since: h.since,
+        }
+    }
+
+    /// Bytes came from a connection still in its handshake: it is under way (admission
+    /// closes the quiet ones first).
+    pub fn heard(&self, id: PeerId) {
+        if let Some(h) = self.conns.borrow().get(&id) {
+            h.heard.set(StdInstant::now());
         }
     }
 

@@ -121,6 +121,11 @@ struct Handle {
     src: Source,
     /// Its whole greeting came in, so the device has sent its READY.
     answered: Cell<bool>,
+    /// When a byte last came from it while in its handshake (when it was accepted, until
+    /// one does); not kept after it.
+    heard: Cell<StdInstant>,
+    /// When it was accepted.
+    since: StdInstant,
     /// Bytes written to its socket ([`Device::written`]) and what the socket held untaken
     /// ([`Stream::unsent`]) when a write last found it full, or when it was last tried: the
     /// mark what it passed on since is told from.
