@@ -412,15 +412,14 @@ impl Secure {
         self.deliver.is_empty() && self.unit_end < self.rx.len()
     }
 
-    /// Bytes of the frame part-way here still to come, as its head announced them (none
+    /// The length of the frame part-way here, head and all, as its head announced it (none
     /// while no frame is part-way here, or its head is not all here).
-    pub fn partial_rest(&self) -> u64 {
+    pub fn partial_len(&self) -> u64 {
         if !self.holds_partial() {
             return 0;
         }
-        let rest = &self.rx[self.unit_end..];
-        match FrameHead::decode(rest) {
-            Ok(Some((head, hl))) => (head.len + hl as u64).saturating_sub(rest.len() as u64),
+        match FrameHead::decode(&self.rx[self.unit_end..]) {
+            Ok(Some((head, hl))) => head.len.saturating_add(hl as u64),
             _ => 0,
         }
     }

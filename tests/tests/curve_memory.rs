@@ -444,15 +444,26 @@ fn a_curve_sender_of_15_mib_messages_gets_the_cipher_lane_beside_tricklers() {
     );
 }
 
-/// A hostile CURVE sender of the input lane (attacker round 4, `r4_inlane.py`) on a thread of
-/// its own until `stop`: a handshake made by hand, a whole 2 MiB first frame with MORE set
-/// (which comes through and holds the input lane, being part of a message), then a second
-/// frame announced at 14 MB, trickled 1000 B every 200 ms: more than the least rate
-/// (4 KiB per 1.25 s), so that it was never closed. Closed, it connects again.
-fn hold_input_lane(addr: SocketAddr, server: [u8; KEY_LEN], stop: &AtomicBool) {
+/// How a hostile CURVE sender holds the input lane ([`hold_input_lane`]).
+#[derive(Clone, Copy)]
+struct Holding {
+    /// Its first frame, whole, with MORE set.
+    first: usize,
+    /// The second frame's length, trickled 1000 B every 200 ms (5 KB/s: more than the least
+    /// rate, 4 KiB per 1.25 s).
+    second: usize,
+    /// Once a message is done, the next at once on the same connection.
+    repeat: bool,
+}
+
+/// A hostile CURVE sender of the input lane (attacker rounds 4 and 5, `r4_inlane.py`,
+/// `r5_pace.py`) on a thread of its own until `stop`: a handshake made by hand, a whole first
+/// frame with MORE set (which comes through and holds the input lane, being part of a
+/// message), then the second frame trickled ([`Holding`]). Closed, it connects again.
+fn hold_input_lane(addr: SocketAddr, server: [u8; KEY_LEN], how: Holding, stop: &AtomicBool) {
     let client = KeyPair::from_secret([0x41; 32]);
-    let first = vec![0x31; 2 << 20];
-    let announced = 14_000_000u64;
+    let first = vec![0x31; how.first];
+    let second = vec![0x32; how.second];
     let mut round = 0u8;
     while !stop.load(Relaxed) {
         round = round.wrapping_add(1);
@@ -460,18 +471,23 @@ fn hold_input_lane(addr: SocketAddr, server: [u8; KEY_LEN], stop: &AtomicBool) {
         secret[0] = round;
         let transient = KeyPair::from_secret(secret);
         let sent = sealing_by_hand(addr, &server, &client, &transient, "PUSH").and_then(|mut h| {
-            let frame = h.message(&first, true);
             h.stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-            h.stream.write_all(&frame)?;
-            h.stream
-                .write_all(FrameHead::data(announced, false).encode().as_slice())?;
-            let mut at = 0;
-            while at < announced && !stop.load(Relaxed) {
-                thread::sleep(Duration::from_millis(200));
-                h.stream.write_all(&[0x5a; 1000])?;
-                at += 1000;
+            loop {
+                let frame = h.message(&first, true);
+                h.stream.write_all(&frame)?;
+                // A frame sealed whole, sent a little at a time.
+                let frame = h.message(&second, false);
+                for piece in frame.chunks(1000) {
+                    if stop.load(Relaxed) {
+                        return Ok(());
+                    }
+                    h.stream.write_all(piece)?;
+                    thread::sleep(Duration::from_millis(200));
+                }
+                if !how.repeat {
+                    return Ok(());
+                }
             }
-            Ok(())
         });
         if sent.is_err() {
             thread::sleep(Duration::from_millis(200));
@@ -479,23 +495,17 @@ fn hold_input_lane(addr: SocketAddr, server: [u8; KEY_LEN], stop: &AtomicBool) {
     }
 }
 
-/// A CURVE sender that holds the input lane in the middle of a message (its first frame here,
-/// its second trickled at 5 KB/s, above the least rate) kept every other connection from the
-/// cipher lane for as long as its 14 MB took (47 minutes): a libzmq producer of 12 MiB
-/// messages beside it got none through in 25 s. Now a lane's holder owes the part of its
-/// frame's rest that would bring it within four progress timeouts, while others wait: it is
-/// closed within a turn, each time it comes back, and the producer's messages go through,
-/// none over 10 s after the one before.
-#[test]
-fn a_curve_sender_of_12_mib_messages_gets_through_beside_one_that_trickles_holding_the_input_lane()
-{
-    let mut under = Under::start("streamer", 80, "16M", &[]);
+/// A libzmq CURVE producer of 12 MiB messages under `memory_max` beside a hostile sender that
+/// holds the input lane [`Holding`] so: 20 messages arrive, in order, none over 10 s after
+/// the one before, and the hostile was closed for holding the input lane. Returns the log.
+fn large_sender_beside_a_lane_holder(memory_max: u64, how: Holding) -> String {
+    let mut under = Under::start("streamer", memory_max, "16M", &[]);
     let server = under.keys.public_key("srv");
     let addr = under.broker.frontend_addr();
     let stop = Arc::new(AtomicBool::new(false));
     let hostile = {
         let stop = stop.clone();
-        thread::spawn(move || hold_input_lane(addr, server, &stop))
+        thread::spawn(move || hold_input_lane(addr, server, how, &stop))
     };
     thread::sleep(Duration::from_secs(3));
     let args = [12 << 20, 20, 10].map(|n: usize| n.to_string());
@@ -504,7 +514,95 @@ fn a_curve_sender_of_12_mib_messages_gets_through_beside_one_that_trickles_holdi
     hostile.join().expect("the hostile sender");
     assert!(
         log.contains("it held the input lane while others waited for memory"),
-        "the trickler was not closed for holding the input lane:\n{log}"
+        "the hostile was not closed for holding the input lane:\n{log}"
+    );
+    log
+}
+
+/// A CURVE sender that holds the input lane in the middle of a message (its first frame here,
+/// its second trickled at 5 KB/s, above the least rate) kept every other connection from the
+/// cipher lane for as long as its 14 MB took (47 minutes): a libzmq producer of 12 MiB
+/// messages beside it got none through in 25 s. Now a lane's holder owes the part of its
+/// message known so far that would bring it within four progress timeouts, while others
+/// wait: it is closed within a turn, each time it comes back, and the producer's messages go
+/// through, none over 10 s after the one before.
+#[test]
+fn a_curve_sender_of_12_mib_messages_gets_through_beside_one_that_trickles_holding_the_input_lane()
+{
+    large_sender_beside_a_lane_holder(
+        80,
+        Holding {
+            first: 2 << 20,
+            second: 14_000_000,
+            repeat: false,
+        },
+    );
+}
+
+/// As above, the hostile's messages a whole 12 MiB first frame and a 100 KB second trickled
+/// at 5 KB/s, one after the other on one connection (attacker round 5, `r5_pace.py ... 96M`):
+/// a frame that short owed only the least rate, so each message held the lanes 20 s, and the
+/// producer got one message through in 30 s. Now what a lane's holder owes is reckoned from
+/// its whole message as far as it is known (12 MiB and more).
+#[test]
+fn a_curve_sender_of_12_mib_messages_gets_through_beside_one_that_repeats_short_trickled_frames() {
+    large_sender_beside_a_lane_holder(
+        96,
+        Holding {
+            first: 12 << 20,
+            second: 100_000,
+            repeat: true,
+        },
+    );
+}
+
+/// argv: keys, frontend, backend, bytes, seconds. A libzmq CURVE worker gets one message of
+/// `bytes` within `seconds`.
+const ONE_MESSAGE: &str = r#"
+fe, be = sys.argv[2:4]
+size, secs = int(sys.argv[4]), float(sys.argv[5])
+pull = curve(zmq.PULL, be)
+pull.setsockopt(zmq.RCVTIMEO, int(secs * 1000))
+m = pull.recv()
+assert len(m) == size, len(m)
+print("OK got", len(m))
+"#;
+
+/// A CURVE sender of a 2 MiB frame over a slow link (64 KiB every 100 ms: about 3 s) under
+/// heartbeats of 500 ms and a 1.5 s timeout. Its session sees nothing of a frame before its
+/// last byte, and it can answer no PING meanwhile: it was closed as silent while it sent
+/// (attacker round 5: a 15 MiB message at 300 KB/s never got through). The ciphertext that
+/// comes now counts as its sign of life, and the message arrives.
+#[test]
+fn a_curve_sender_of_a_large_frame_over_a_slow_link_is_not_taken_for_dead() {
+    let mut under = Under::start(
+        "streamer",
+        256,
+        "16M",
+        &["--heartbeat-ivl", "500ms", "--heartbeat-timeout", "1500ms"],
+    );
+    let server = under.keys.public_key("srv");
+    let addr = under.broker.frontend_addr();
+    let sender = thread::spawn(move || {
+        thread::sleep(Duration::from_secs(1));
+        let client = KeyPair::from_secret([0x51; 32]);
+        let transient = KeyPair::from_secret([0x52; 32]);
+        let mut h = sealing_by_hand(addr, &server, &client, &transient, "PUSH")
+            .expect("a handshake made by hand");
+        let frame = h.message(&vec![0x33; 2 << 20], false);
+        for piece in frame.chunks(64 << 10) {
+            if h.stream.write_all(piece).is_err() {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        true
+    });
+    let args = [(2 << 20).to_string(), "20".into()];
+    let log = under.run(ONE_MESSAGE, &args, "OK got");
+    assert!(
+        sender.join().expect("the sender"),
+        "closed as it sent:\n{log}"
     );
 }
 

@@ -25,6 +25,7 @@
 use super::flight::SHARE_MIN;
 use super::{ByteQueue, CloseReason, Device, PeerId, Side};
 use crate::conn::TRANSMIT_BUFFER;
+use crate::time::Instant;
 use crate::wire::frame::FrameHead;
 
 /// Room asked beyond a message's own bytes: a queue's routing frame, and the commands a
@@ -269,6 +270,16 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if cutting {
             self.memory_blocked = true;
             self.block(idx);
+        }
+    }
+
+    /// Bytes came from peer `id` that its session has not seen yet (a CURVE frame part-way
+    /// here, which opens only once all of it is): a peer that sends is alive, whatever its
+    /// heartbeat owes (it cannot answer a PING before its frame ends).
+    pub fn heard(&mut self, id: PeerId, now: Instant) {
+        let Some(idx) = self.index(id) else { return };
+        if let Some(peer) = self.peer_mut(idx) {
+            peer.session.input_held(now);
         }
     }
 

@@ -52,14 +52,14 @@ const CLOSE_FLUSH: Duration = Duration::from_secs(1);
 /// in line (docs/isolation.md).
 pub const CIPHER_LANE_GRAIN: u32 = 4;
 
-/// While others wait for memory, a lane's holder whose CURVE frame is still arriving owes, in
-/// each turn, at least the part of what is left of the frame that would bring all of it in
-/// this many progress timeouts at that pace: the least rate alone let one connection trickle
-/// a 14 MB frame at 5 KB/s and hold the lanes (47 minutes a frame) while every other large
-/// CURVE message waited (attacker round 4). A sender at a steady rate must be able to bring a
-/// whole frame in this long when it starts; as the rest shrinks it owes less, never below
-/// the least rate. With nobody waiting it may go as slowly as it likes, and a frame that
-/// holds no lane owes only the least rate.
+/// While others wait for memory, a CURVE connection holding a lane owes, in each turn, the
+/// part of its message as far as it is known (what its input holds of it and the whole of the
+/// frame arriving) that brings all of it in this many progress timeouts at that pace, never
+/// less than the least rate. The least rate alone let one connection trickle the rest of a
+/// message at 5 KB/s and hold the lanes while every other large CURVE message waited: a 14 MB
+/// frame (47 minutes of it), or a 100 KB frame after a 12 MiB one, message after message
+/// (attacker rounds 4 and 5). With nobody waiting it may go as slowly as it likes, and a
+/// frame that holds no lane owes only the least rate.
 pub const LANE_PATIENCE: u32 = 4;
 
 /// The progress a lane's holder owes in its current turn: when the turn began, the bytes
@@ -392,7 +392,11 @@ impl Conn {
             // In its handshake, and it sent: admission closes quiet ones first.
             host.heard(id);
         }
-        self.track_lane(fed.read);
+        if self.track_lane(fed.read) {
+            // A large CURVE frame on its way: its sender is alive, though its session sees
+            // nothing of it (and it can answer no PING) until its last byte.
+            dev.heard(id, host.now());
+        }
         let changed = bypasses
             && self
                 .whole
@@ -420,7 +424,8 @@ impl Conn {
     /// Count `read` bytes towards the progress the lane's holder owes (or a CURVE sender
     /// part-way through a frame, which its layer holds until all of it is here: its progress
     /// is the ciphertext that came, since none of the frame is delivered before its end).
-    fn track_lane(&mut self, read: usize) {
+    /// Whether ciphertext of a frame part-way here came: bytes its session has not seen.
+    fn track_lane(&mut self, read: usize) -> bool {
         let (partial, starved, cipher, arrived) =
             self.secure.as_ref().map_or((false, false, false, 0), |s| {
                 let mut s = s.borrow_mut();
@@ -428,9 +433,10 @@ impl Conn {
                 let cipher = partial && s.holds_cipher_lane();
                 (partial, s.starved(), cipher, s.take_arrived())
             });
+        let came = partial && arrived > 0;
         if !self.input.holds_lane() && !partial {
             (self.lane, self.cipher_lane) = (None, false);
-            return;
+            return came;
         }
         if self.cipher_lane != cipher {
             // Owed on another grain from here.
@@ -439,7 +445,7 @@ impl Conn {
         if starved || self.input.is_starved() {
             // Waiting for memory, not for its sender: the wait is not the sender's stall.
             self.lane = Some(self.new_turn());
-            return;
+            return came;
         }
         let turn = match &mut self.lane {
             Some(t) => t,
@@ -449,6 +455,7 @@ impl Conn {
         if turn.bytes >= turn.owed {
             self.lane = Some(self.new_turn());
         }
+        came
     }
 
     /// How many times as often its progress is owed: [`CIPHER_LANE_GRAIN`] for a frame
@@ -464,17 +471,23 @@ impl Conn {
     }
 
     /// A turn beginning now: it owes [`PROGRESS_BYTES`] (a [`Conn::lane_grain`]th of it),
-    /// or, holding a lane, the part of its CURVE frame's rest that brings all of it within
-    /// [`LANE_PATIENCE`] progress timeouts if each turn brings as much.
+    /// or, a CURVE connection holding a lane, the part of its message known so far that brings
+    /// all of it in [`LANE_PATIENCE`] progress timeouts ([`LANE_PATIENCE`]).
     fn new_turn(&self) -> Turn {
         let grain = u64::from(self.lane_grain());
         let least = PROGRESS_BYTES / grain;
-        let holds = self.cipher_lane || self.input.holds_lane();
-        let rest = match &self.secure {
-            Some(s) if holds => s.borrow().partial_rest(),
+        let known = match &self.secure {
+            Some(s) if self.cipher_lane || self.input.holds_lane() => {
+                let held = if self.input.holds_lane() {
+                    self.input.held() as u64
+                } else {
+                    0
+                };
+                held.saturating_add(s.borrow().partial_len())
+            }
             _ => 0,
         };
-        let owed = least.max(rest / (grain * u64::from(LANE_PATIENCE)));
+        let owed = least.max(known / (grain * u64::from(LANE_PATIENCE)));
         Turn {
             since: Instant::now(),
             bytes: 0,

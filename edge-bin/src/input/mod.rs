@@ -89,6 +89,11 @@ impl Input {
         self.buf.get(self.start..).unwrap_or(&[])
     }
 
+    /// Bytes it holds (of a message not all here, or not taken yet).
+    pub fn held(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
     pub fn is_empty(&self) -> bool {
         self.start == self.buf.len()
     }
