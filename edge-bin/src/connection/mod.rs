@@ -501,7 +501,9 @@ impl Conn {
     /// lane must serve the next, and the holder is closed as a stalled sender. With nobody
     /// waiting it may go on; one whose message is all here waits for its destination, as
     /// senders to a full queue or streamer do, and owes nothing; bytes that wait in its
-    /// socket, unread because this task was late, are progress not yet counted.
+    /// socket, unread because this task was late or its destination had no room, are
+    /// progress not yet counted (a least turn's worth of them is enough: a large message's
+    /// pace is owed only while it is read).
     fn lane_stalled(&mut self, host: &DeviceHost) -> bool {
         let (Some(turn), Some(timeout)) = (self.lane, host.progress_timeout()) else {
             return false;
@@ -509,7 +511,11 @@ impl Conn {
         if turn.since.elapsed() < timeout / self.lane_grain() {
             return false;
         }
-        let unread = || self.stream.readable().unwrap_or(0) >= turn.owed.saturating_sub(turn.bytes);
+        // A least turn's worth waiting unread: this task did not read (it was late, or its
+        // message waits for room at its destination), its sender did not stall.
+        let least = PROGRESS_BYTES / u64::from(self.lane_grain());
+        let owed = turn.owed.saturating_sub(turn.bytes).min(least);
+        let unread = || self.stream.readable().unwrap_or(0) >= owed;
         if !host.has_starved() || self.input.holds_message() || unread() {
             self.lane = Some(self.new_turn());
             return false;
