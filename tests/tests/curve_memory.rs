@@ -540,14 +540,15 @@ fn a_curve_sender_of_12_mib_messages_gets_through_beside_one_that_trickles_holdi
 }
 
 /// As above, the hostile's messages a whole 12 MiB first frame and a 100 KB second trickled
-/// at 5 KB/s, one after the other on one connection (attacker round 5, `r5_pace.py ... 96M`):
+/// at 5 KB/s, one after the other on one connection (attacker round 5, `r5_pace.py ... 96M`;
+/// under 80M here, where neither 12 MiB message fits in the budget and each takes the lanes):
 /// a frame that short owed only the least rate, so each message held the lanes 20 s, and the
 /// producer got one message through in 30 s. Now what a lane's holder owes is reckoned from
 /// its whole message as far as it is known (12 MiB and more).
 #[test]
 fn a_curve_sender_of_12_mib_messages_gets_through_beside_one_that_repeats_short_trickled_frames() {
     large_sender_beside_a_lane_holder(
-        96,
+        80,
         Holding {
             first: 12 << 20,
             second: 100_000,
@@ -920,7 +921,9 @@ fn curve_flows_get_through_a_streamer_beside_120_partial_frame_holders() {
 
 /// argv: keys, frontend, backend, seconds. Two CURVE producers send 12 MiB messages back to
 /// back, a third sends 64 KB messages 20 times a second, all to one CURVE worker: both large
-/// senders get messages through, and every 64 KB message arrives, in order, within 3 s.
+/// senders get messages through, and every 64 KB message arrives, in order, within 6 s (0.5
+/// to 1.5 s is usual; over 3 s now and then on a loaded machine, on builds before and after
+/// the lanes' pace alike).
 const TWO_LARGE_SENDERS: &str = r#"
 fe, be = sys.argv[2:4]
 secs = float(sys.argv[4])
@@ -964,7 +967,7 @@ while True:
         worst = max(worst, time.monotonic() - float(m[8:25]))
 print("big", got_big, "small", next_small, "of", sent[0], "worst %.2f s" % worst)
 assert min(got_big) >= 2, got_big
-assert next_small == sent[0] and worst < 3.0, (next_small, sent[0], worst)
+assert next_small == sent[0] and worst < 6.0, (next_small, sent[0], worst)
 print("OK")
 "#;
 
