@@ -497,7 +497,7 @@ fn hold_input_lane(addr: SocketAddr, server: [u8; KEY_LEN], how: Holding, stop: 
 
 /// A libzmq CURVE producer of 12 MiB messages under `memory_max` beside a hostile sender that
 /// holds the input lane [`Holding`] so: 20 messages arrive, in order, none over 10 s after
-/// the one before, and the hostile was closed for holding the input lane. Returns the log.
+/// the one before, and the hostile was closed for holding a lane. Returns the log.
 fn large_sender_beside_a_lane_holder(memory_max: u64, how: Holding) -> String {
     let mut under = Under::start("streamer", memory_max, "16M", &[]);
     let server = under.keys.public_key("srv");
@@ -512,9 +512,11 @@ fn large_sender_beside_a_lane_holder(memory_max: u64, how: Holding) -> String {
     let log = under.run(LARGE_SENDER, &args, "OK 20");
     stop.store(true, Relaxed);
     hostile.join().expect("the hostile sender");
+    // Closed holding the input lane as its second frame trickles, or, its first frame slow
+    // to come through the cipher lane on a loaded machine, holding that.
     assert!(
-        log.contains("it held the input lane while others waited for memory"),
-        "the hostile was not closed for holding the input lane:\n{log}"
+        log.contains("lane while others waited for"),
+        "the hostile was not closed for holding a lane:\n{log}"
     );
     log
 }
