@@ -346,7 +346,9 @@ fn parse_frame(b: &[u8]) -> Option<(u8, &[u8], usize)> {
     Some((flags, body, at + len))
 }
 
-/// Reading every 200 ms (under the 250 ms `client_stall`), the client must lose nothing.
+/// Reading every 150 ms (under the 250 ms `client_stall`), the client must lose nothing. (At
+/// 200 ms, with this file's other tests running beside it in a debug build, a CI run once saw
+/// the cadence stretch past 250 ms and 348 replies dropped; 100 ms of margin, not 50.)
 ///
 /// Measured when found: it got 1206-1230 of 1500 replies, 270-294 dropped above the high-water
 /// mark. Part of that was this test's own pace (it slept 200 ms after checking each burst,
@@ -357,10 +359,10 @@ fn parse_frame(b: &[u8]) -> Option<(u8, &[u8], usize)> {
 /// 36 of 40 replies lost). The rule now counts how long the client has been behind.
 #[test]
 fn a_client_reading_in_bursts_under_client_stall_loses_no_reply() {
-    let (got, drops, stderr) = bursty_client(Duration::from_millis(200));
+    let (got, drops, stderr) = bursty_client(Duration::from_millis(150));
     assert!(
         got == BURST_N && (drops.1, drops.2) == (0, 0),
-        "a client reading every 200 ms got {got} of {BURST_N} replies; dropped (all, hwm, \
+        "a client reading every 150 ms got {got} of {BURST_N} replies; dropped (all, hwm, \
          memory) {drops:?}:\n{stderr}"
     );
 }
