@@ -49,15 +49,17 @@ use ring::ByteRing;
 /// may be large (a 640 KiB message beside 16 MiB of `memory_max` is about a part in 18).
 const BEHIND_PART: usize = 8;
 
-/// While the budget is tight (buffers that are behind hold their whole share), a queue
-/// holding this part of it or more is behind, and a queue grows no further than this part
-/// at a time: the last quarter is for the peers that keep up, and a queue that starts to
-/// lag may take of it only this much before it is behind. At [`BEHIND_PART`], the stalled
-/// and the slow subscriber of a tight forwarder took the whole last quarter in the second
-/// before they were behind, and kept it: a CURVE publisher of 64 KB messages beside 120
-/// senders part-way through frames (which hold the rest) then waited for memory for good
+/// While the budget is tight (buffers that are behind hold their whole share), a queue that
+/// is not behind grows by no more than this part of the budget at a time, or what its next
+/// message needs: the last quarter is for the peers that keep up, and a queue that has
+/// started to lag but is not behind yet (it has held bytes for less than [`BEHIND_AFTER_MS`])
+/// takes of it what it holds, not twice that. Doubling, the stalled and the slow subscriber
+/// of a tight forwarder took the whole last quarter in the second before they were behind,
+/// and kept it: a CURVE publisher of 64 KB messages beside 120 senders part-way through
+/// frames (which held the rest) then waited for memory for good
 /// (`curve_flows_of_1_kb_and_64_kb_get_through_beside_120_partial_frame_holders`, one run
-/// in ten).
+/// in ten). Being behind is not told by this part: a subscriber that keeps up with large
+/// messages holds one whole while it writes it, and the next comes.
 const BEHIND_PART_TIGHT: usize = 32;
 
 /// First allocation: a greeting plus READY fit, and idle peers stay cheap. Counted at start
@@ -134,7 +136,8 @@ impl HeapQueue {
     /// refused first.
     fn is_behind(&self) -> bool {
         let len = self.len();
-        len >= self.part()
+        let share = self.charge.account().budget().total() / BEHIND_PART;
+        len >= share
             || (len > 0
                 && self
                     .charge
@@ -142,18 +145,6 @@ impl HeapQueue {
                     .now_ms()
                     .saturating_sub(self.filled_at)
                     >= BEHIND_AFTER_MS)
-    }
-
-    /// The part of the budget a queue holding as much is behind at: [`BEHIND_PART`], or
-    /// [`BEHIND_PART_TIGHT`] while the budget is tight.
-    fn part(&self) -> usize {
-        let budget = self.charge.account().budget();
-        let part = if budget.is_tight() {
-            BEHIND_PART_TIGHT
-        } else {
-            BEHIND_PART
-        };
-        budget.total() / part
     }
 
     /// Bytes go into the queue: if it was empty, its peer owes nothing older than now. When it
@@ -230,8 +221,9 @@ impl HeapQueue {
             .max(self.buf.capacity().saturating_mul(2))
             .max(MIN_ALLOC)
             .min(self.copy_room);
-        if self.charge.account().budget().is_tight() {
-            doubled = doubled.min(need.max(self.part()));
+        let budget = self.charge.account().budget();
+        if budget.is_tight() {
+            doubled = doubled.min(need.max(budget.total() / BEHIND_PART_TIGHT));
         }
         let charged = |n: usize| n.saturating_sub(MIN_ALLOC);
         let behind = self.is_behind();
