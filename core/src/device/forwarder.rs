@@ -9,6 +9,7 @@ use super::peer::{Held, Src};
 use super::pump::Route;
 use super::subs::Refusal;
 use super::{ByteQueue, Device};
+use crate::wire::metadata::SocketType;
 
 impl<Q: ByteQueue> Device<'_, Q> {
     /// A publication: to every matching subscriber with room. `whole`: all of it, when it is
@@ -207,7 +208,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return;
         };
         if subscribe {
-            match subs.subscribe(&mut peer.subs, topic) {
+            let proxy = peer.facts.ready.is_some_and(|r| r.0 == SocketType::XSub);
+            match subs.subscribe(&mut peer.subs, topic, proxy) {
                 Ok(Some((id, new))) if upstream => {
                     self.passed_up(topic.len());
                     self.extra_steps += self.settle(id, new);

@@ -126,15 +126,25 @@ impl<'s> SubTable<'s> {
 
     /// Add a subscription of `subs`'s subscriber. `Ok(true)` if it is the topic's first.
     pub fn add(&mut self, subs: &mut PeerSubs, topic: &[u8]) -> Result<bool, Refusal> {
-        self.subscribe(subs, topic).map(|first| first.is_some())
+        self.subscribe(subs, topic, false)
+            .map(|first| first.is_some())
     }
 
     /// [`SubTable::add`], naming the topic when this is its first subscription (and whether
     /// the topic is new to the table, or one still owed to some publisher as cancelled).
+    ///
+    /// A `proxy` (an XSUB peer: another broker, subscribing for all of its own subscribers)
+    /// is not held to the per-subscriber share (`max_per_peer`, `topic_bytes_per_peer`),
+    /// only to [`SHARE_OF_FREE`] of what is left, as every subscriber is: held to the share
+    /// of one subscriber, a downstream forwarder whose subscribers held more topics between
+    /// them lost every topic past it, silently (ZMTP tells a subscriber of no refusal), and
+    /// one subscriber there holding a share's worth cut off every topic subscribed after it
+    /// (attacker round 6).
     pub(crate) fn subscribe(
         &mut self,
         subs: &mut PeerSubs,
         topic: &[u8],
+        proxy: bool,
     ) -> Result<Option<(u32, bool)>, Refusal> {
         if topic.len() > MAX_TOPIC {
             return Err(Refusal::TooLong);
@@ -152,7 +162,7 @@ impl<'s> SubTable<'s> {
         }
         let pieces = pieces_for(topic.len());
         let (len, held) = (subs.len() + 1, subs.pieces as usize + pieces);
-        if len > self.max_per_peer || held > self.pieces_per_peer {
+        if !proxy && (len > self.max_per_peer || held > self.pieces_per_peer) {
             return Err(Refusal::PeerShare);
         }
         let free = self.entries.capacity() - self.entries.len();

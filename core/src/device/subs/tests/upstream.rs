@@ -199,7 +199,7 @@ impl<'s> World<'s> {
                 let name = self.subs[p].peer;
                 let held = self.model.contains_key(&(name, ti));
                 let live = self.model.keys().any(|k| k.1 == ti);
-                match self.t.subscribe(&mut self.subs[p], &self.topics[ti]) {
+                match self.t.subscribe(&mut self.subs[p], &self.topics[ti], false) {
                     Ok(first) => {
                         prop_assert_eq!(first.is_some(), !live);
                         *self.model.entry((name, ti)).or_default() += 1;
