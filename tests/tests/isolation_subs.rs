@@ -13,7 +13,7 @@ use zedge_core::conn::MAX_TOPIC;
 use zedge_core::wire::command::{CANCEL_NAME, SUBSCRIBE_NAME};
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::agent::Agent;
-use zedge_tests::broker::Broker;
+use zedge_tests::broker::{Broker, Ep};
 use zedge_tests::flow::{retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS};
 use zedge_tests::raw;
 use zedge_tests::wait::{deadline, until};
@@ -988,4 +988,66 @@ fn refused_subscriptions_are_warned_with_their_cause_rate_limited() {
     let (closed, _) = raw::closed_by(&mut s, Instant::now() + Duration::from_millis(100));
     assert!(!closed, "a subscriber refused past its share was closed");
     broker.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chained forwarders.
+// ---------------------------------------------------------------------------------------------
+
+/// Two forwarders at their defaults, the downstream one connected to the upstream one's
+/// backend (one XSUB peer there, subscribing for all of its subscribers). At the downstream
+/// forwarder a hostile subscriber holds its whole share (1,024 distinct topics) and a stalled
+/// one subscribes to everything and never reads; a normal flow, its publisher upstream and
+/// its subscriber downstream, subscribed after them, gets every message; after the hostile
+/// leaves, a later subscriber's topic still crosses both. Held to one subscriber's share
+/// upstream, the downstream forwarder's topics past the hostile's 1,024 were refused there
+/// for good: the flow got nothing, and the later subscriber nothing (attacker round 6,
+/// `chain_persist.py`).
+#[test]
+fn a_subscriber_at_its_share_downstream_cuts_no_later_topic_off_upstream() {
+    let upstream = Broker::start("forwarder", &[]);
+    let downstream = Broker::start_with(
+        "forwarder",
+        &[Ep::Connect(upstream.backend().to_owned())],
+        &[Ep::Tcp],
+        &[],
+    );
+    let mut probe = publisher(&upstream, "probe publisher", "XPUB");
+    let mut hostile = raw_xsub(&downstream);
+    hostile
+        .write_all(&distinct_subscriptions("h-", 1024))
+        .expect("the hostile's subscriptions");
+    let mut stalled = raw_xsub(&downstream);
+    stalled
+        .set_nonblocking(false)
+        .and_then(|()| stalled.write_all(&sub_message(true, b"")))
+        .expect("the stalled subscriber's subscription");
+    // Until the upstream forwarder's publisher sees no more subscriptions come.
+    let mut seen = 0;
+    while probe.recv(Duration::from_millis(500)).is_some() {
+        seen += 1;
+    }
+    assert!(seen >= 1024, "only {seen} subscriptions crossed");
+    let mut f = Flow::start(
+        "forwarder",
+        upstream.frontend(),
+        downstream.backend(),
+        FlowSpec::ticks(200, 3.0),
+    );
+    f.go();
+    f.finish()
+        .assert_whole("a flow across two forwarders beside a share's worth of topics");
+    drop(hostile);
+    thread::sleep(Duration::from_millis(300));
+    let mut later = Agent::connect(
+        "later subscriber",
+        "SUB",
+        downstream.backend(),
+        &[&format!("sub={}", zedge_tests::agent::hex(b"later"))],
+    );
+    let mut p = publisher(&upstream, "later publisher", "PUB");
+    delivered(&mut p, &mut later, b"later", b"after the hostile left");
+    drop(stalled);
+    downstream.stop();
+    upstream.stop();
 }
