@@ -424,6 +424,12 @@ impl Secure {
         }
     }
 
+    /// Its connection comes from an address recently closed for holding a lane while others
+    /// waited: it waits for the cipher lane behind everyone else (`host/strikes.rs`).
+    pub fn strike(&mut self) {
+        self.charge.strike();
+    }
+
     /// It holds its device's cipher lane, which others may be waiting for.
     pub fn holds_cipher_lane(&self) -> bool {
         self.charge.holds_cipher_lane()

@@ -23,6 +23,9 @@ pub struct Charge {
     /// It has brought a frame in through the cipher lane (held it until it needed none of
     /// it): it waits in the line of known senders.
     known: bool,
+    /// Its connection comes from an address closed for holding a lane while others waited
+    /// ([`Charge::strike`]).
+    struck: bool,
 }
 
 impl Charge {
@@ -34,7 +37,14 @@ impl Charge {
             lane: None,
             ticket: None,
             known: false,
+            struck: false,
         }
+    }
+
+    /// Its connection comes from an address recently closed for holding a lane while others
+    /// waited: it has the cipher lane only when nobody else waits for it (`turns.rs`).
+    pub fn strike(&mut self) {
+        self.struck = true;
     }
 
     /// The account it draws from.
@@ -153,7 +163,7 @@ impl Charge {
         }
         if !self
             .account
-            .cipher_turn(&mut self.ticket, self.known, input)
+            .cipher_turn(&mut self.ticket, self.known, self.struck, input)
         {
             return false;
         }

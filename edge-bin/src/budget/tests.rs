@@ -421,3 +421,35 @@ fn the_input_lanes_holder_with_its_message_whole_waits_its_turn_for_the_cipher_l
         "in the middle of a message: before the line"
     );
 }
+
+/// A connection from an address closed for holding a lane while others waited has the cipher
+/// lane only when nobody else waits for it, however long it has waited (newcomers and known
+/// senders that came after it go first), and only once it has been free for the hand-off's
+/// patience (a sender of large messages back to back asks again within it).
+#[test]
+fn a_struck_connection_has_the_cipher_lane_only_when_nobody_else_waits() {
+    let a = cipher_account();
+    let mut sender = known(&a);
+    let mut holder = Charge::new(a.clone());
+    assert!(holder.take_cipher_lane());
+    let mut struck = Charge::new(a.clone());
+    struck.strike();
+    assert!(!struck.take_cipher_lane(), "held");
+    let mut newcomer = Charge::new(a.clone());
+    assert!(!newcomer.take_cipher_lane() && !sender.take_cipher_lane());
+    holder.shrink_to(0);
+    assert!(!struck.take_cipher_lane(), "first in line, but others wait");
+    assert!(!newcomer.take_cipher_lane(), "the known sender's turn");
+    assert!(sender.take_cipher_lane());
+    sender.shrink_to(0);
+    assert!(!struck.take_cipher_lane(), "the newcomer waits");
+    assert!(newcomer.take_cipher_lane());
+    newcomer.shrink_to(0);
+    assert!(
+        !struck.take_cipher_lane(),
+        "nobody else waits, but the newcomer may come back for it"
+    );
+    a.tick(super::turns::HANDOFF_MS);
+    assert!(struck.take_cipher_lane(), "free for a hand-off's patience");
+    assert_eq!(a.cipher_waiting(), 0);
+}

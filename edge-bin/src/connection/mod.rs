@@ -62,6 +62,12 @@ pub const CIPHER_LANE_GRAIN: u32 = 4;
 /// frame that holds no lane owes only the least rate.
 pub const LANE_PATIENCE: u32 = 4;
 
+/// A connection from an address recently closed for holding a lane while others waited owes
+/// its progress this many times as often again, a part as large each time (the same pace,
+/// looked at in shorter turns): one that comes back to hold a lane again is closed within
+/// about 0.3 s, not 1.25 s.
+pub const STRUCK_GRAIN: u32 = 4;
+
 /// The progress a lane's holder owes in its current turn: when the turn began, the bytes
 /// that came since, and how many it owes.
 #[derive(Clone, Copy, Debug)]
@@ -120,6 +126,10 @@ struct Conn {
     /// It was closed as a stalled sender while it held a lane, a CURVE connection (for the
     /// log): the cipher lane or the input lane, what it owed and in how long.
     lane_stall: Option<(bool, u64, Duration)>,
+    /// It comes from an address recently closed for holding a lane while others waited
+    /// (`host/strikes.rs`): it waits for the cipher lane behind everyone else, and holding a
+    /// lane, it is judged in turns [`STRUCK_GRAIN`] times shorter.
+    struck: bool,
     /// Waiting in the socket for the rest of a large message, so that its body goes by.
     whole: Whole,
     /// Its handshake is done and its connect line logged ([`DeviceHost::announce`]).
@@ -149,13 +159,21 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         lane: None,
         cipher_lane: false,
         lane_stall: None,
+        struck: false,
         whole: Whole::default(),
         announced: false,
         secure,
     };
     let mut taken = Taken { host, conn };
     let Taken { host, conn } = &mut taken;
+    if let Some(s) = conn.secure.as_ref().filter(|_| host.struck(id)) {
+        s.borrow_mut().strike();
+        conn.struck = true;
+    }
     let end = conn.serve(host, &signal).await;
+    if conn.lane_stall.is_some() {
+        host.strike(id);
+    }
     conn.bypass.release(host);
     if let End::Session(e) = &end {
         if conn.secure.is_some() {
@@ -463,10 +481,15 @@ impl Conn {
     /// (which keeps every other connection from the cipher lane), else once per progress
     /// timeout.
     fn lane_grain(&self) -> u32 {
-        if self.cipher_lane || (self.secure.is_some() && self.input.holds_lane()) {
+        let grain = if self.cipher_lane || (self.secure.is_some() && self.input.holds_lane()) {
             CIPHER_LANE_GRAIN
         } else {
             1
+        };
+        if self.struck {
+            grain * STRUCK_GRAIN
+        } else {
+            grain
         }
     }
 

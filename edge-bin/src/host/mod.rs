@@ -20,6 +20,7 @@ mod admission;
 mod curve;
 mod output;
 mod peers;
+mod strikes;
 mod summary;
 mod warnings;
 
@@ -210,6 +211,8 @@ pub struct DeviceHost {
     account: Arc<Account>,
     /// Connections that could read nothing for want of memory, to wake when some is given back.
     starved: RefCell<Vec<PeerId>>,
+    /// Addresses closed for holding a lane while others waited (`strikes.rs`).
+    strikes: RefCell<strikes::Strikes>,
 }
 
 impl DeviceHost {
@@ -258,6 +261,7 @@ impl DeviceHost {
                 kept.cipher,
             )),
             starved: RefCell::default(),
+            strikes: RefCell::default(),
             timer: Signal::default(),
             refused: RefCell::new(RefusedSubscriptions::default()),
             refused_seen: Cell::new(0),
