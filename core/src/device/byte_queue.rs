@@ -46,6 +46,14 @@ pub trait ByteQueue {
         self.capacity().saturating_sub(self.len()) >= n
     }
 
+    /// [`ByteQueue::reserve`] for more of a message the queue has started taking, from a
+    /// source that cannot let it go part-way (a streamer's or a queue's): a queue whose memory
+    /// is rationed grants room it holds already, whatever it would say to a new message, so
+    /// that a message given room for all of it when it was routed always ends.
+    fn reserve_rest(&mut self, n: usize) -> bool {
+        self.reserve(n)
+    }
+
     /// Whether the caller's rationing counts this queue among the slowest (its peer has not
     /// kept up). When memory is spent and a forwarder's subscriber that does not lag finds no
     /// room, the subscribers whose queues lag are closed to give it back.

@@ -82,7 +82,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 return Ok(0);
             }
         }
-        self.set_need(rest, held);
+        self.set_need(rest, held, missing);
         let whole = (missing == Some(0)).then(|| &rest[..held]);
         match self.route(idx, head, prefix, whole) {
             Route::Go => {

@@ -73,12 +73,32 @@ pub(super) fn room<Q: ByteQueue>(queue: &mut Q, need: usize) -> bool {
     queue.reserve(need.min(left))
 }
 
+/// [`room`] for more of a message `queue` has started taking, from a source that cannot let
+/// it go ([`ByteQueue::reserve_rest`]).
+#[inline]
+fn room_for_rest<Q: ByteQueue>(queue: &mut Q, need: usize) -> bool {
+    let left = queue.capacity().saturating_sub(queue.len());
+    queue.reserve_rest(need.min(left))
+}
+
 impl<Q: ByteQueue> Device<'_, Q> {
     /// Room a message needs in each destination's queue: `held` bytes of it are at the
-    /// start of `input`.
+    /// start of `input`, and `missing` more are known to be still to come.
+    ///
+    /// A message routed before all of it is here because the rest is ready behind it (the
+    /// caller's `ahead`) needs room for all of it, as if it were stored whole, when it fits
+    /// the input buffer: its source cannot let it go part-way, and a destination given room
+    /// for the start alone may be refused the rest for good. A streamer's worker that did not
+    /// read, behind and with the budget spent by the time the rest came, held the producer so
+    /// and no other worker got anything (tests/tests/attack_budget.rs
+    /// a_streamer_with_a_stalled_worker_...).
     #[inline]
-    pub(super) fn set_need(&mut self, input: &[u8], held: usize) {
-        self.need = need(held);
+    pub(super) fn set_need(&mut self, input: &[u8], held: usize, missing: Option<u64>) {
+        let whole = missing
+            .and_then(|m| (held as u64).checked_add(m))
+            .filter(|&w| w <= self.cfg.input_capacity as u64);
+        // At most the input buffer's size: no truncation.
+        self.need = need(whole.map_or(held, |w| w as usize));
         // Only a forwarder has several destinations; small messages are copied whole.
         let fans_out = !self.cfg.kind.waits_for_destination();
         self.need_shared = if Q::SHARES && fans_out && held >= SHARE_MIN {
@@ -106,6 +126,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
     pub(super) fn room_for_more(&mut self, idx: u32, n: usize) -> bool {
         let first = self.peer(idx).and_then(|p| p.src.dests());
         let several = first.and_then(|d| self.next_dest(d)).is_some();
+        // A source that waits for its destinations asks them only for the rest of its
+        // message (in its last frame's body, what is left of it: what `n` holds past that is
+        // the next message's, which asks for room of its own when it is routed), and asks it
+        // as the rest of a message they took the start of ([`room_for_rest`]): given room for
+        // all of it when it was routed (`set_need`), it always ends.
+        let waits = self.cfg.kind.waits_for_destination();
+        let mut n = n;
+        if let Some(p) = self.peer(idx).filter(|p| waits && p.src.last_frame()) {
+            let left = p.session.body_left();
+            if left > 0 {
+                n = n.min(usize::try_from(left).unwrap_or(usize::MAX));
+            }
+        }
         let mut need = n.saturating_add(SLACK);
         if Q::SHARES && several {
             let left = self.peer(idx).map_or(0, |p| p.session.body_left());
@@ -125,7 +158,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
         while let Some(d) = cur {
             cur = self.next_dest(d);
             // Past its high-water mark, a forwarder's subscriber may hold the start of it.
-            if self.peer_mut(d).is_some_and(|p| room(&mut p.queue, need)) {
+            let has = self.peer_mut(d).is_some_and(|p| {
+                if waits {
+                    room_for_rest(&mut p.queue, need)
+                } else {
+                    room(&mut p.queue, need)
+                }
+            });
+            if has {
                 continue;
             }
             self.memory_blocked = true;

@@ -293,6 +293,14 @@ impl ByteQueue for HeapQueue {
         self.reserve_slow(n)
     }
 
+    fn reserve_rest(&mut self, n: usize) -> bool {
+        // Room it holds costs the budget nothing more: a queue behind while the budget is
+        // tight is refused only growth here. Refused the rest of a message, a streamer's
+        // producer waited for it mid-message for good, and no other worker got anything
+        // (tests/tests/attack_budget.rs a_streamer_with_a_stalled_worker_...).
+        n <= self.buf.capacity() - self.buf.len() || self.reserve_slow(n)
+    }
+
     fn lags(&self) -> bool {
         self.is_behind()
     }

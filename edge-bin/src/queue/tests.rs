@@ -332,6 +332,31 @@ fn holding_back_is_refused_without_room() {
     assert!(small.reserve_later(1_000));
 }
 
+/// A queue behind while the budget is tight is refused new messages, even into the room it
+/// holds, but not the rest of one it has started taking ([`ByteQueue::reserve_rest`]): that
+/// room costs the budget nothing more, and a streamer's producer cannot let the message go
+/// part-way. Growth stays refused. (Refused that, a producer waited mid-message for a stalled
+/// worker for good: attack_budget a_streamer_with_a_stalled_worker_..., 1 run in 4 passed.)
+#[test]
+fn a_queue_behind_takes_the_rest_of_a_message_into_the_room_it_holds() {
+    let (mut q, account) = budgeted(100_000, 0);
+    q.push(&[1; 20_000]).unwrap();
+    assert!(q.lags(), "a fifth of the budget");
+    // Room for a whole message of 40,000 bytes, given while the budget had it; then others
+    // take the last quarter.
+    assert!(q.reserve(40_000));
+    let mut other = q.charge.fresh();
+    assert!(other.grow_to(20_000));
+    assert!(account.budget().is_tight());
+    let room = q.allocated() - q.len();
+    assert!(room > 0, "it holds room");
+    assert!(!q.reserve(room), "no new message");
+    assert!(q.reserve_rest(room), "the rest of one it has started");
+    q.push(&vec![2; room]).unwrap();
+    assert!(!q.reserve_rest(1), "no growth");
+    assert!(account.budget().used() <= 100_000);
+}
+
 /// A queue that is not behind keeps the room it holds when the budget is tight.
 #[test]
 fn a_queue_keeping_up_keeps_its_room_when_the_budget_is_tight() {

@@ -4,6 +4,7 @@
 
 use super::vec_queue::copy_only;
 use super::*;
+use crate::device::PeerId;
 
 /// A subscriber whose queue cannot grow loses the messages, counted by their own cause; the
 /// other gets them all, the publisher never waits, and nobody is closed. Given memory
@@ -235,5 +236,83 @@ fn a_body_that_cannot_be_shared_is_copied_to_those_with_room() {
     assert!(net.msgs(rationed).is_empty());
     assert_eq!(net.dev.stats().dropped.memory, 1);
     assert!(net.closes.is_empty());
+    net.assert_healthy();
+}
+
+/// A streamer with a producer and two workers, connected; the first does not read and its
+/// queue holds at most `ration` bytes of copies. Returns the net, the producer's id, the
+/// stalled worker and the live one.
+fn stalled_and_live(store: &mut Storage, ration: usize) -> (Net<'_>, PeerId, P, P) {
+    copy_only();
+    let mut net = Net::new(DeviceConfig::new(Kind::Streamer), store);
+    let producer = net.connect(Frontend, Push);
+    let stalled = net.connect(Backend, Pull);
+    let live = net.connect(Backend, Pull);
+    net.pump();
+    net.pause(stalled, true);
+    net.ration(stalled, Some(ration));
+    let id = net.id(producer);
+    (net, id, stalled, live)
+}
+
+/// Room the device asks beyond a message's bytes (`room.rs`).
+const SLACK: usize = crate::conn::TRANSMIT_BUFFER + 16;
+
+/// A message routed before all of it is here, because the rest is ready behind it (the
+/// caller's `ahead`), goes only to a worker with room for all of it. A worker that stalled
+/// with room for its start alone would hold the producer mid-message for good, and the worker
+/// that reads would get nothing more (edge-bin: a stalled worker of a streamer, behind and
+/// with the budget spent, was given the first 2 KB of a 64 KiB message and never the rest).
+#[test]
+fn a_message_routed_before_it_is_all_here_goes_to_a_worker_with_room_for_all_of_it() {
+    let mut store = Storage::new(8, 0);
+    let (mut net, id, stalled, live) = stalled_and_live(&mut store, 2000);
+    let m = tagged(0, 0, &[3000]);
+    let wire = encode(&m);
+    let used = net
+        .dev
+        .handle_input_ahead(id, &wire[..1000], (wire.len() - 1000) as u64, net.now)
+        .expect("fed");
+    let used = used
+        + net
+            .dev
+            .handle_input(id, &wire[used..], net.now)
+            .expect("fed");
+    assert_eq!(used, wire.len(), "the producer is not held");
+    net.pump();
+    assert_eq!(net.msgs(live), [m]);
+    assert_eq!(net.queued(stalled), 0);
+    net.assert_healthy();
+}
+
+/// A message routed before all of it is here to a worker with room for all of it, and no
+/// more, ends there when its rest comes with the next message's start: the rest is asked
+/// room for, not what follows it (which goes to the other worker).
+#[test]
+fn the_rest_of_a_message_asks_room_for_itself_not_for_the_next_message() {
+    let mut store = Storage::new(8, 0);
+    let first = tagged(0, 0, &[3000]);
+    let wire = encode(&first);
+    let (mut net, id, stalled, live) = stalled_and_live(&mut store, wire.len() + SLACK);
+    let used = net
+        .dev
+        .handle_input_ahead(id, &wire[..1000], (wire.len() - 1000) as u64, net.now)
+        .expect("fed");
+    assert_eq!(used, 1000, "routed at once");
+    let second = tagged(0, 1, &[3000]);
+    let rest: Vec<u8> = wire[used..]
+        .iter()
+        .chain(&encode(&second))
+        .copied()
+        .collect();
+    let used = net.dev.handle_input(id, &rest, net.now).expect("fed");
+    assert_eq!(used, rest.len(), "the producer is not held");
+    net.pump();
+    assert_eq!(
+        net.queued(stalled),
+        wire.len(),
+        "the first ended at the stalled worker"
+    );
+    assert_eq!(net.msgs(live), [second]);
     net.assert_healthy();
 }
