@@ -53,7 +53,7 @@ fn subscribe_and_cancel_churn_of_a_long_topic_closes_no_publisher() {
     let mut topic = b"churn".to_vec();
     topic.resize(MAX_TOPIC, b'c');
     let pair = [sub_message(true, &topic), sub_message(false, &topic)].concat();
-    let mut churn = raw_xsub(&broker);
+    let mut churn = raw_sub(&broker);
     for _ in 0..2_500 {
         churn.write_all(&pair).expect("subscribe and cancel");
     }
@@ -119,7 +119,7 @@ fn a_churn_of_long_topics_never_freezes_a_libzmq_publisher() {
     // subscriber to the flow's topic that never reads.
     let r = retry_latency(CHURN_MS, || {
         let broker = Broker::start("forwarder", &["--heartbeat-ivl", "0"]);
-        let mut stalled = raw_xsub(&broker);
+        let mut stalled = raw_sub(&broker);
         stalled
             .write_all(&sub_message(true, b"tick"))
             .expect("the stalled subscriber's subscription");
@@ -136,7 +136,7 @@ fn a_churn_of_long_topics_never_freezes_a_libzmq_publisher() {
             .flat_map(|&on| topics.iter().flat_map(move |t| sub_message(on, t)))
             .collect();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flooder = flood(raw_xsub(&broker), churn.repeat(16), stop.clone());
+        let flooder = flood(raw_sub(&broker), churn.repeat(16), stop.clone());
         thread::sleep(Duration::from_millis(500));
         f.go();
         let r = f.finish();
@@ -362,9 +362,11 @@ fn distinct_commands(prefix: &str, n: usize) -> Vec<u8> {
         .collect()
 }
 
-/// A raw XSUB subscriber, handshake done, on the forwarder's backend.
-fn raw_xsub(broker: &Broker) -> TcpStream {
-    raw::handshake(broker.backend_addr(), SocketType::XSub, deadline(10))
+/// A raw SUB subscriber, handshake done, on the forwarder's backend; it subscribes with
+/// ZMTP 3.0 messages (`0x01` and the topic), which zedge takes from any subscriber. Not an
+/// XSUB: that is a downstream broker, held to no per-subscriber share.
+fn raw_sub(broker: &Broker) -> TcpStream {
+    raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10))
 }
 
 /// What a raw publisher was sent: distinct topics subscribed (starting with `prefix`), and
@@ -462,10 +464,26 @@ fn read_frame(r: &mut impl std::io::BufRead) -> std::io::Result<(u8, Vec<u8>)> {
 #[test]
 fn a_subscriber_with_100k_subscriptions_gets_its_share_and_locks_nobody_out() {
     // Row 6: later subscribers used to get 0 of 1000 forever.
+    hundred_thousand_subscriptions(SocketType::Sub, 1024);
+}
+
+/// As [`a_subscriber_with_100k_subscriptions_gets_its_share_and_locks_nobody_out`], from a
+/// peer that says it is an XSUB (a downstream broker, held to no per-subscriber share): it gets
+/// what the shrinking share leaves it, four fifths of the default table (3,276), and locks
+/// nobody out either.
+#[test]
+fn an_xsub_with_100k_subscriptions_gets_four_fifths_of_the_table_and_locks_nobody_out() {
+    hundred_thousand_subscriptions(SocketType::XSub, 3276);
+}
+
+/// A `ty` peer subscribes to 100,000 distinct topics beside a flow: the flow stays within the
+/// isolation bound, `share` of its topics reach a publisher, it is not closed, and a later
+/// subscriber gets every message of its topic.
+fn hundred_thousand_subscriptions(ty: SocketType, share: usize) {
     let broker = Broker::start("forwarder", &[]);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let counter = counting_pub(&broker, b"h", stop.clone());
-    let mut hostile = raw_xsub(&broker);
+    let mut hostile = raw::handshake(broker.backend_addr(), ty, deadline(10));
     hostile
         .write_all(&distinct_subscriptions("h", 100_000))
         .expect("100,000 subscriptions");
@@ -497,8 +515,8 @@ fn a_subscriber_with_100k_subscriptions_gets_its_share_and_locks_nobody_out() {
     assert!(!sent.closed, "the counting publisher was closed");
     assert_eq!(
         sent.topics.len(),
-        1024,
-        "the flooding subscriber's topics that reached a publisher (its share is 1024)"
+        share,
+        "the flooding subscriber's topics that reached a publisher (its share is {share})"
     );
     let (closed, _) = raw::closed_by(&mut hostile, Instant::now() + Duration::from_millis(100));
     assert!(!closed, "a subscriber refused past its share was closed");
@@ -534,7 +552,7 @@ fn flood_beside_a_flow(from_publisher: bool, batch: Vec<u8>, bound_ms: f64, what
         let s = if from_publisher {
             raw_pub(&broker)
         } else {
-            raw_xsub(&broker)
+            raw_sub(&broker)
         };
         let flooder = flood(s, batch.clone(), stop.clone());
         thread::sleep(Duration::from_millis(300));
@@ -618,7 +636,7 @@ fn big_table(counts: &[usize]) -> (Broker, Agent, Vec<TcpStream>) {
     let mut subs = Vec::new();
     for (i, &n) in counts.iter().enumerate() {
         let prefix = format!("{}", char::from(b'A' + i as u8));
-        let mut s = raw_xsub(&broker);
+        let mut s = raw_sub(&broker);
         s.write_all(&distinct_subscriptions(&prefix, n))
             .expect("the subscriptions");
         subs.push(s);
@@ -735,7 +753,7 @@ fn later_subscriber_after(subs: &[Vec<u8>], topic: &[u8]) {
     let mut probe = publisher(&broker, "probe publisher", "XPUB");
     let mut hostile: Vec<TcpStream> = Vec::new();
     for batch in subs {
-        let mut s = raw_xsub(&broker);
+        let mut s = raw_sub(&broker);
         s.write_all(batch).expect("the subscriptions");
         hostile.push(s);
     }
@@ -880,7 +898,7 @@ fn a_subscriber_at_its_share_may_cancel_and_subscribe_again() {
     // taken now. Cancels of topics never held change nothing upstream.
     let broker = Broker::start("forwarder", &[]);
     let mut probe = publisher(&broker, "XPUB publisher", "XPUB");
-    let mut s = raw_xsub(&broker);
+    let mut s = raw_sub(&broker);
     let mut bytes = distinct_subscriptions("s", 1025);
     bytes.extend(sub_message(false, b"never held"));
     bytes.extend(sub_message(false, b"s000000"));
@@ -943,7 +961,7 @@ fn refused_subscriptions_are_warned_with_their_cause_rate_limited() {
     // warned at once, naming the subscriber; 5 more past the share within the 10 s interval
     // are held and reported when it ends.
     let broker = Broker::start("forwarder", &["--max-subscriptions-per-peer", "2"]);
-    let mut s = raw_xsub(&broker);
+    let mut s = raw_sub(&broker);
     s.write_all(&distinct_subscriptions("r", 10))
         .expect("10 subscriptions");
     let mut long = b"long".to_vec();
@@ -1013,11 +1031,11 @@ fn a_subscriber_at_its_share_downstream_cuts_no_later_topic_off_upstream() {
         &[],
     );
     let mut probe = publisher(&upstream, "probe publisher", "XPUB");
-    let mut hostile = raw_xsub(&downstream);
+    let mut hostile = raw_sub(&downstream);
     hostile
         .write_all(&distinct_subscriptions("h-", 1024))
         .expect("the hostile's subscriptions");
-    let mut stalled = raw_xsub(&downstream);
+    let mut stalled = raw_sub(&downstream);
     stalled
         .set_nonblocking(false)
         .and_then(|()| stalled.write_all(&sub_message(true, b"")))
