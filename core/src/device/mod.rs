@@ -311,8 +311,10 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
 
     /// [`Device::handle_input`] for a caller that can read `ahead` more bytes of this peer's
     /// stream right away and move them past the device ([`Device::bypass_target`]): a message
-    /// over the input buffer's size whose missing bytes are all ahead is then routed at once,
-    /// as if it were here, instead of being read into the buffer first.
+    /// whose missing bytes are all ahead (of any size; or one over the input buffer's size
+    /// once its head is here) is then routed at once, as if it were here, instead of being
+    /// read into the buffer first; one that fits the buffer is given room for all of it at
+    /// its destinations (`room.rs`, `set_need`).
     pub fn handle_input_ahead(
         &mut self,
         id: PeerId,
