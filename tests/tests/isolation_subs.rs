@@ -1069,3 +1069,37 @@ fn a_subscriber_at_its_share_downstream_cuts_no_later_topic_off_upstream() {
     downstream.stop();
     upstream.stop();
 }
+
+/// Six peers that say they are XSUBs, each subscribing 4,096 distinct topics, under
+/// `--max-subscriptions-per-peer 64`: each holds four subscribers' shares (256), and a later
+/// subscriber gets its topic. With no share at all for an XSUB, six filled the table (each
+/// taking 4/5 of what the last left) and locked every later subscriber out, whatever the
+/// setting said (attacker round 7, `r7_xsubfill.py`).
+#[test]
+fn six_peers_that_say_they_are_xsubs_are_held_to_four_shares() {
+    let broker = Broker::start("forwarder", &["--max-subscriptions-per-peer", "64"]);
+    let mut probe = publisher(&broker, "probe publisher", "XPUB");
+    let hostile: Vec<TcpStream> = (0..6)
+        .map(|i| {
+            let mut s = raw::handshake(broker.backend_addr(), SocketType::XSub, deadline(10));
+            s.write_all(&distinct_subscriptions(&format!("x{i}-"), 4096))
+                .expect("the subscriptions");
+            s
+        })
+        .collect();
+    let mut seen = 0;
+    while probe.recv(Duration::from_millis(500)).is_some() {
+        seen += 1;
+    }
+    assert_eq!(seen, 6 * 4 * 64, "subscriptions that reached the publisher");
+    let mut later = Agent::connect(
+        "later subscriber",
+        "SUB",
+        broker.backend(),
+        &[&format!("sub={}", zedge_tests::agent::hex(b"later"))],
+    );
+    let mut p = publisher(&broker, "later publisher", "PUB");
+    delivered(&mut p, &mut later, b"later", b"after six XSUBs");
+    drop(hostile);
+    broker.stop();
+}

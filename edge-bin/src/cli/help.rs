@@ -87,7 +87,7 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --max-subscriptions-per-peer N
                              forwarder only: subscriptions one peer may hold, at most
                              --max-subscriptions, and at most 4x what the table has left
-                             (an XSUB peer, a downstream broker: only the latter)
+                             (an XSUB peer, a downstream broker: 4 such shares)
                              [default: 1024]
   --upstream-rate BYTES      forwarder only: subscriptions and cancellations sent to each
                              publisher a second; above it, each topic's latest state goes

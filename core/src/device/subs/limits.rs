@@ -16,6 +16,11 @@ use super::SubTable;
 /// for this subscriber.
 pub const SHARE_OF_FREE: usize = 4;
 
+/// The per-subscriber share an XSUB peer (a downstream broker, subscribing for all of its
+/// own subscribers) has, in subscribers' shares: at the defaults, the whole table, which the
+/// shrinking share ([`SHARE_OF_FREE`]) then bounds; a smaller `max_per_peer` bounds it too.
+pub const PROXY_SHARES: usize = 4;
+
 /// How big the subscription table is and what one subscriber may take of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

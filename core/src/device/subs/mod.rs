@@ -14,7 +14,7 @@ mod upstream;
 
 pub use crate::conn::MAX_TOPIC;
 use entries::{Entries, List};
-pub use limits::{PeerSubs, Refusal, SubscriptionLimits, SHARE_OF_FREE};
+pub use limits::{PeerSubs, Refusal, SubscriptionLimits, PROXY_SHARES, SHARE_OF_FREE};
 use scan::{ScanSet, SCAN_TOPICS};
 use sip::{Prefixes, Sip13};
 use store::{Layout, NIL};
@@ -134,12 +134,14 @@ impl<'s> SubTable<'s> {
     /// the topic is new to the table, or one still owed to some publisher as cancelled).
     ///
     /// A `proxy` (an XSUB peer: another broker, subscribing for all of its own subscribers)
-    /// is not held to the per-subscriber share (`max_per_peer`, `topic_bytes_per_peer`),
-    /// only to [`SHARE_OF_FREE`] of what is left, as every subscriber is: held to the share
-    /// of one subscriber, a downstream forwarder whose subscribers held more topics between
-    /// them lost every topic past it, silently (ZMTP tells a subscriber of no refusal), and
-    /// one subscriber there holding a share's worth cut off every topic subscribed after it
-    /// (attacker round 6).
+    /// has [`PROXY_SHARES`] times the per-subscriber share (`max_per_peer`,
+    /// `topic_bytes_per_peer`), and [`SHARE_OF_FREE`] of what is left as every subscriber:
+    /// held to the share of one subscriber, a downstream forwarder whose subscribers held
+    /// more topics between them lost every topic past it, silently (ZMTP tells a subscriber
+    /// of no refusal), and one subscriber there holding a share's worth cut off every topic
+    /// subscribed after it (attacker round 6). Not exempt from the share: any peer may say it
+    /// is an XSUB, and six that did, with no share at all, filled the default table and
+    /// locked every later subscriber out whatever `max_per_peer` said (attacker round 7).
     pub(crate) fn subscribe(
         &mut self,
         subs: &mut PeerSubs,
@@ -162,7 +164,10 @@ impl<'s> SubTable<'s> {
         }
         let pieces = pieces_for(topic.len());
         let (len, held) = (subs.len() + 1, subs.pieces as usize + pieces);
-        if !proxy && (len > self.max_per_peer || held > self.pieces_per_peer) {
+        let shares = if proxy { PROXY_SHARES } else { 1 };
+        if len > self.max_per_peer.saturating_mul(shares)
+            || held > self.pieces_per_peer.saturating_mul(shares)
+        {
             return Err(Refusal::PeerShare);
         }
         let free = self.entries.capacity() - self.entries.len();
