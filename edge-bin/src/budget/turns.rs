@@ -17,9 +17,9 @@
 //!
 //! A third line is for connections from an address recently closed for holding a lane while
 //! others waited (`host/strikes.rs`): they have the lane only when nobody waits in the other
-//! two and it has been free for a hand-off's patience. Closed within 1.25 s each time, six tricklers that came back at once still held a
-//! lane most of the time, and a 12 MiB producer beside them got 14 messages in 30 s instead
-//! of 273 (attacker round 6).
+//! two and it has been free for a hand-off's patience. Closed within 1.25 s each time, six
+//! tricklers that came back at once still held a lane most of the time, and a 12 MiB producer
+//! beside them got 14 messages in 30 s instead of 273 (attacker round 6).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
