@@ -757,19 +757,34 @@ fn later_subscriber_after(subs: &[Vec<u8>], topic: &[u8]) {
         s.write_all(batch).expect("the subscriptions");
         hostile.push(s);
     }
-    // Let the broker take all of them: the probe sees subscriptions until they stop coming.
-    while probe.recv(Duration::from_millis(500)).is_some() {}
+    settled(&mut probe);
+    later_gets(&broker, &broker, topic, b"later");
+    drop(hostile);
+    broker.stop();
+}
+
+/// Let the broker take every subscription sent: `probe` (a publisher) sees them until they
+/// stop coming. How many it saw.
+fn settled(probe: &mut Agent) -> usize {
+    let mut seen = 0;
+    while probe.recv(Duration::from_millis(500)).is_some() {
+        seen += 1;
+    }
+    seen
+}
+
+/// A libzmq subscriber to `topic` on `sub_at`'s backend gets `body` from a libzmq publisher on
+/// `pub_at`'s frontend (the same broker, or the ends of a chain).
+fn later_gets(pub_at: &Broker, sub_at: &Broker, topic: &[u8], body: &[u8]) {
     let hex = zedge_tests::agent::hex(topic);
     let mut later = Agent::connect(
         "later subscriber",
         "SUB",
-        broker.backend(),
+        sub_at.backend(),
         &[&format!("sub={hex}")],
     );
-    let mut p = publisher(&broker, "later publisher", "PUB");
-    delivered(&mut p, &mut later, topic, b"later");
-    drop(hostile);
-    broker.stop();
+    let mut p = publisher(pub_at, "later publisher", "PUB");
+    delivered(&mut p, &mut later, topic, body);
 }
 
 #[test]
@@ -1040,11 +1055,7 @@ fn a_subscriber_at_its_share_downstream_cuts_no_later_topic_off_upstream() {
         .set_nonblocking(false)
         .and_then(|()| stalled.write_all(&sub_message(true, b"")))
         .expect("the stalled subscriber's subscription");
-    // Until the upstream forwarder's publisher sees no more subscriptions come.
-    let mut seen = 0;
-    while probe.recv(Duration::from_millis(500)).is_some() {
-        seen += 1;
-    }
+    let seen = settled(&mut probe);
     assert!(seen >= 1024, "only {seen} subscriptions crossed");
     let mut f = Flow::start(
         "forwarder",
@@ -1057,14 +1068,7 @@ fn a_subscriber_at_its_share_downstream_cuts_no_later_topic_off_upstream() {
         .assert_whole("a flow across two forwarders beside a share's worth of topics");
     drop(hostile);
     thread::sleep(Duration::from_millis(300));
-    let mut later = Agent::connect(
-        "later subscriber",
-        "SUB",
-        downstream.backend(),
-        &[&format!("sub={}", zedge_tests::agent::hex(b"later"))],
-    );
-    let mut p = publisher(&upstream, "later publisher", "PUB");
-    delivered(&mut p, &mut later, b"later", b"after the hostile left");
+    later_gets(&upstream, &downstream, b"later", b"after the hostile left");
     drop(stalled);
     downstream.stop();
     upstream.stop();
@@ -1087,19 +1091,9 @@ fn six_peers_that_say_they_are_xsubs_are_held_to_four_shares() {
             s
         })
         .collect();
-    let mut seen = 0;
-    while probe.recv(Duration::from_millis(500)).is_some() {
-        seen += 1;
-    }
+    let seen = settled(&mut probe);
     assert_eq!(seen, 6 * 4 * 64, "subscriptions that reached the publisher");
-    let mut later = Agent::connect(
-        "later subscriber",
-        "SUB",
-        broker.backend(),
-        &[&format!("sub={}", zedge_tests::agent::hex(b"later"))],
-    );
-    let mut p = publisher(&broker, "later publisher", "PUB");
-    delivered(&mut p, &mut later, b"later", b"after six XSUBs");
+    later_gets(&broker, &broker, b"later", b"after six XSUBs");
     drop(hostile);
     broker.stop();
 }
