@@ -63,6 +63,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             // Its socket took them: it reads (`queue.rs`, `close_unread`).
             if n > 0 {
                 dest.took(now);
+                dest.drained(n, false, now);
             }
             dest.facts.traffic.bytes_out += n;
             let side = dest.side;

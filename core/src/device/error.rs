@@ -92,6 +92,11 @@ pub enum CloseReason {
     /// a reader that reads. Peers of ZMTP 3.0 are never pinged, so this is what frees the
     /// slot of one that stalled.
     ReaderStalled,
+    /// A queue's or streamer's worker that held its sender in the middle of a message (too
+    /// large to store first) and whose socket took less than
+    /// [`PROGRESS_BYTES`](super::PROGRESS_BYTES) of its output for the progress timeout: it
+    /// is closed, the message lost, so that the sender goes on to the workers that read.
+    Deaf,
 }
 
 impl CloseReason {
@@ -107,6 +112,7 @@ impl CloseReason {
                 | CloseReason::OutOfMemory
                 | CloseReason::Lagging
                 | CloseReason::ReaderStalled
+                | CloseReason::Deaf
         )
     }
 }
@@ -134,6 +140,9 @@ impl fmt::Display for CloseReason {
             ),
             CloseReason::ReaderStalled => f.write_str(
                 "closed: a capture reader that read nothing for the progress timeout while losing copies",
+            ),
+            CloseReason::Deaf => f.write_str(
+                "closed: a worker that read too little of a message for the progress timeout while its sender waited; the message is lost",
             ),
         }
     }

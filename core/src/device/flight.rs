@@ -34,14 +34,16 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// `src` starts (or goes on) forwarding its message to `dest` too.
     pub(super) fn hold(&mut self, src: u32, dest: u32) {
         let prev = self.peer(src).and_then(|s| s.src.dests());
+        let now = self.last_now;
         let Some(d) = self.peer_mut(dest) else { return };
         d.held = Some(Held {
             by: src,
             mark: d.pushed,
             next_dest: prev,
         });
+        // Its time to take some of the message counts from now at the earliest (`deaf.rs`).
+        d.drained_at = now;
         self.held += 1;
-        let now = self.last_now;
         if let Some(s) = self.peer_mut(src) {
             if !s.src.is_forwarding() {
                 s.start_progress(now);

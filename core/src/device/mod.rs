@@ -35,6 +35,7 @@ mod bypass;
 mod byte_queue;
 mod capture;
 mod config;
+mod deaf;
 mod error;
 mod facts;
 mod flight;

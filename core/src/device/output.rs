@@ -49,6 +49,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let now = self.last_now;
         if let Some(p) = self.index(id).and_then(|i| self.peer_mut(i)) {
             p.took(now);
+            // As good as draining at the pace a worker holding its sender owes (`deaf.rs`).
+            p.drained(0, true, now);
         }
     }
 
@@ -66,6 +68,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if n > 0 {
             peer.took(now);
         }
+        peer.drained(n as u64, peer.queue.is_empty(), now);
         if peer.queue.is_empty() {
             // Caught up: its time behind starts again.
             peer.stall_from = now;

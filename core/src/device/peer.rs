@@ -109,6 +109,13 @@ pub(crate) struct Peer<Q> {
     pub(crate) stall_from: Instant,
     /// When its socket last took any of its output (or it joined).
     pub(crate) took_at: Instant,
+    /// When its socket last took [`PROGRESS_BYTES`] of its output since the time before, or
+    /// emptied its queue, or was found passing on what it held, or it was given a message to
+    /// take (a queue's or streamer's worker), or it joined: a worker holding its sender
+    /// mid-message must drain at that pace (`deaf.rs`).
+    pub(crate) drained_at: Instant,
+    /// Bytes its socket took since `drained_at`.
+    pub(crate) drained_bytes: u64,
     /// When the device asked its caller to try its socket for room (`Device::poll_probe`),
     /// if its socket has taken nothing since.
     pub(crate) probed_at: Option<Instant>,
@@ -179,6 +186,8 @@ impl<Q> Peer<Q> {
             subs: PeerSubs::new(idx),
             stall_from: now,
             took_at: now,
+            drained_at: now,
+            drained_bytes: 0,
             probed_at: None,
             later: (0, 0),
             id_len: LIBZMQ_ID_LEN,
@@ -208,6 +217,15 @@ impl<Q> Peer<Q> {
     pub(crate) fn took(&mut self, now: Instant) {
         self.took_at = now;
         self.probed_at = None;
+    }
+
+    /// Its socket took `n` bytes of its output at `now`; `empty`: all its queue held.
+    pub(crate) fn drained(&mut self, n: u64, empty: bool, now: Instant) {
+        self.drained_bytes = self.drained_bytes.saturating_add(n);
+        if empty || self.drained_bytes >= PROGRESS_BYTES {
+            self.drained_bytes = 0;
+            self.drained_at = now;
+        }
     }
 
     /// `n` bytes of its message moved at `now`.

@@ -213,8 +213,11 @@ pub struct Stats {
     /// they were sending into memory others waited for did
     /// ([`Device::stall_peer`](super::Device::stall_peer)).
     pub stalled: u64,
-    /// Queue clients closed because they read none of their replies for `client_stall` while
-    /// memory was spent ([`CloseReason::Unread`](super::CloseReason::Unread)).
+    /// Peers closed for not reading while others waited: queue clients that read none of
+    /// their replies for `client_stall` while memory was spent
+    /// ([`CloseReason::Unread`](super::CloseReason::Unread)), and workers that held their
+    /// sender mid-message and read too little of it for the progress timeout
+    /// ([`CloseReason::Deaf`](super::CloseReason::Deaf)).
     pub unread: u64,
     /// Forwarder subscribers closed because they lagged while memory was spent and a
     /// subscriber that keeps up needed room

@@ -2,7 +2,7 @@
 //! deadline of a message being cut through.
 
 use super::queue::PROBE_WAIT;
-use super::{ByteQueue, CloseReason, Device, Expired};
+use super::{ByteQueue, CloseReason, Device, Expired, Side};
 use crate::time::Instant;
 
 impl<Q: ByteQueue> Device<'_, Q> {
@@ -23,6 +23,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     p.progress_deadline(progress),
                     p.close_after,
                     p.probed_at.map(|t| t + PROBE_WAIT),
+                    self.deaf_deadline(p),
                 ]
             })
             .chain([self.reply_retry, self.recheck_at, self.pace_deadline()])
@@ -41,6 +42,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// that have are reset). Then a bounded part of the work waiting ([`Device::has_work`]).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
+        // Before the sources waiting are woken below: workers that hold one of them in the
+        // middle of a message and read too little of it (`deaf.rs`).
+        self.close_deaf_workers(now);
         // Before any of them is woken below: the sources whose input waits, PONGs and all,
         // for room at their destinations, a worker, or RESUME are no dead peers. (Closed,
         // what they had sent would be lost, uncounted: the attacker session's 5261 of 12000
@@ -66,8 +70,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 continue;
             }
             if peer.probed_at.is_some_and(|t| t + PROBE_WAIT <= now) {
-                // Its socket, tried before closing it for not reading, took nothing.
-                self.close_unread(idx);
+                // Its socket, tried before closing it for not reading, took nothing: a
+                // client's (`queue.rs`), or a worker's that holds its sender (`deaf.rs`).
+                match peer.side {
+                    Side::Backend => self.close_deaf(idx),
+                    Side::Frontend | Side::Capture => self.close_unread(idx),
+                }
                 if let Some(p) = self.peer_mut(idx) {
                     p.probed_at = None;
                 }

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use async_io::Timer;
 use futures_lite::future;
-use zedge_core::device::{Device, Kind, PeerId, Side, Slot, Stats};
+use zedge_core::device::{Device, PeerId, Side, Slot, Stats};
 use zedge_core::time::{Duration as CoreDuration, Instant};
 
 use crate::budget::{Account, Budget, Charge};
@@ -195,8 +195,8 @@ pub struct DeviceHost {
     /// Shutting down: no more input is taken, output still drains.
     stopping: Cell<bool>,
     queue_capacity: usize,
-    /// A queue: its clients' sockets may be tried before closing them for not reading
-    /// (`Device::poll_probe`), so a full one's backlog is noted.
+    /// A queue or streamer: its clients' and workers' sockets may be tried before closing
+    /// them for not reading (`Device::poll_probe`), so a full one's backlog is noted.
     probes: bool,
     /// Wakes the timer task when the device has work waiting for it.
     timer: Signal,
@@ -253,7 +253,7 @@ impl DeviceHost {
             clock,
             stopping: Cell::new(false),
             queue_capacity: cfg.queue_capacity(),
-            probes: cfg.kind == Kind::Queue,
+            probes: cfg.kind.waits_for_destination(),
             account: Arc::new(Account::with_cipher(
                 budget,
                 kept.lane,

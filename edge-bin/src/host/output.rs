@@ -48,18 +48,14 @@ impl DeviceHost {
     }
 
     /// A write found `id`'s socket full: what it holds untaken is the mark its peer's reading
-    /// is told by when the device tries it (`Device::poll_probe`). Only a queue's clients
-    /// are ever tried.
+    /// is told by when the device tries it (`Device::poll_probe`). Only a queue's clients and
+    /// a queue's or streamer's workers are ever tried (a worker that holds its sender in the
+    /// middle of a message).
     fn socket_full(&self, dev: &Dev, id: PeerId, stream: &Stream) {
         if !self.probes {
             return;
         }
-        if let Some(h) = self
-            .conns
-            .borrow()
-            .get(&id)
-            .filter(|h| h.side == Side::Frontend)
-        {
+        if let Some(h) = self.conns.borrow().get(&id) {
             h.backlog
                 .set((dev.written(id), stream.unsent().unwrap_or(0)));
         }

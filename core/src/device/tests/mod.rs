@@ -25,6 +25,7 @@ use Side::{Backend, Frontend};
 mod bypass;
 mod caller;
 mod capture;
+mod deaf;
 mod facts;
 mod forwarder;
 mod harness;

@@ -1,0 +1,160 @@
+//! Attacker, round 7: a queue's or streamer's worker that never reads, given a message too
+//! large to store first (cut through), held its sender in the middle of it for as long as it
+//! stayed connected: a producer of 4 MiB messages beside a raw PULL worker with a 4 KB receive
+//! buffer got 1 message to its live worker in 30 s (0ba156d, 0996eaf: 0 of 16 in 8 s here).
+//! Now a worker that holds its sender mid-message and takes less than `PROGRESS_BYTES` of it
+//! per progress timeout is closed (`core/src/device/deaf.rs`): that message is lost, counted
+//! (`aborted`, `zedge_peers_closed_total{reason="unread"}`), and the others go on.
+//!
+//! Beside the hostile worker, the normal flow has a libzmq worker reading at once, a slow one
+//! (a message every 0.3 s) and a stalled one (reads nothing for 3 s, less than the progress
+//! timeout, then catches up): every message but the hostile's reaches one of them, once, in
+//! order per worker.
+
+use std::time::Duration;
+
+use zedge_tests::broker::Broker;
+use zedge_tests::normal::no_panic;
+use zedge_tests::python::PyPeer;
+use zedge_tests::zmq_prelude;
+
+/// argv: kind, frontend, backend, messages, size. Prints the outcome as JSON.
+const DEAF_WORKER: &str = concat!(
+    zmq_prelude!(),
+    r#"
+import socket
+kind, fe, be = sys.argv[1], sys.argv[2], sys.argv[3]
+N, SIZE = int(sys.argv[4]), int(sys.argv[5])
+
+def raw_worker(socket_type):
+    """Handshakes as a worker (NULL) and never reads; its receive buffer is 4 KB."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    host, port = be[len("tcp://"):].rsplit(":", 1)
+    s.connect((host, int(port)))
+    greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + b"\0" * 32
+    ready = b"\x05READY\x0bSocket-Type" + struct.pack(">I", len(socket_type)) + socket_type
+    s.sendall(greeting + bytes([0x04, len(ready)]) + ready)
+    return s
+
+queue = kind == "queue"
+worker_type = zmq.DEALER if queue else zmq.PULL
+deaf = raw_worker(b"DEALER" if queue else b"PULL")
+got = {"normal": [], "slow": [], "stalled": []}
+lock = threading.Lock()
+stop = threading.Event()
+latest = [time.monotonic()]
+
+def reader(name, s, pause_first, between):
+    time.sleep(pause_first)
+    s.setsockopt(zmq.RCVTIMEO, 200)
+    while not stop.is_set():
+        try:
+            m = s.recv_multipart()
+        except zmq.Again:
+            continue
+        assert len(m[-1]) == SIZE and m[-1] == b"z" * SIZE, (name, len(m[-1]))
+        with lock:
+            got[name].append(int(m[-2]))
+            latest[0] = time.monotonic()
+        if queue:
+            s.send_multipart(m[:-1] + [b"ok"])
+        time.sleep(between)
+
+workers = {
+    "normal": (sock(worker_type, be), 0, 0),
+    "slow": (sock(worker_type, be, RCVHWM=1, RCVBUF=65536), 0, 0.3),
+    "stalled": (sock(worker_type, be, RCVHWM=1, RCVBUF=4096), 3.0, 0),
+}
+for name, (s, pause_first, between) in workers.items():
+    threading.Thread(target=reader, args=(name, s, pause_first, between), daemon=True).start()
+time.sleep(0.5)
+producer = sock(zmq.DEALER if queue else zmq.PUSH, fe, SNDTIMEO=60000)
+replies = []
+def read_replies():
+    producer.setsockopt(zmq.RCVTIMEO, 200)
+    while not stop.is_set():
+        try:
+            replies.append(int(producer.recv_multipart()[-2]))
+        except zmq.Again:
+            pass
+if queue:
+    threading.Thread(target=read_replies, daemon=True).start()
+payload = b"z" * SIZE
+started = latest[0] = time.monotonic()
+for i in range(N):
+    producer.send_multipart(([b""] if queue else []) + [b"%d" % i, payload])
+# Until nothing new came for 8 s, longer than the progress timeout (5 s).
+while time.monotonic() - latest[0] < 8 and time.monotonic() - started < 100:
+    time.sleep(0.2)
+stop.set()
+every = sorted(got["normal"] + got["slow"] + got["stalled"])
+print(json.dumps({
+    "got": {k: len(v) for k, v in got.items()},
+    "missing": sorted(set(range(N)) - set(every)),
+    "repeated": len(every) - len(set(every)),
+    "in_order": all(v == sorted(v) for v in got.values()),
+    "replies": len(replies),
+    "last_after": round(latest[0] - started, 2),
+}))
+"#
+);
+
+/// The device `kind`, its three libzmq workers and the hostile one, and 12 messages of 8 MiB:
+/// more than the hostile worker's kernel buffers and the device's queue for it take.
+fn beside_a_worker_that_never_reads(kind: &str) {
+    const N: usize = 12;
+    let mut broker = Broker::start(kind, &[]);
+    let argv: Vec<String> = [kind, broker.frontend(), broker.backend()]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain([N.to_string(), (8usize << 20).to_string()])
+        .collect();
+    let out = PyPeer::spawn(kind, DEAF_WORKER, &argv, Duration::from_secs(150)).finish();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    let line = out.lines().last().unwrap_or_default();
+    eprintln!("{kind}: {line}");
+    let field = |name: &str| {
+        let at = line
+            .find(&format!("\"{name}\": "))
+            .map(|i| i + name.len() + 4);
+        let rest = at.map_or("", |i| &line[i..]);
+        let end = rest.find([',', '}']).unwrap_or(rest.len());
+        rest[..end].to_owned()
+    };
+    // One message, the one the hostile worker held, is lost; every other one arrived once.
+    let missing = line
+        .split("\"missing\": [")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .unwrap_or("?");
+    assert!(
+        !missing.is_empty() && !missing.contains(','),
+        "{kind}: exactly one message lost (the hostile worker's): {line}\n{stderr}"
+    );
+    assert_eq!(field("repeated"), "0", "{line}");
+    assert_eq!(field("in_order"), "true", "{line}");
+    if kind == "queue" {
+        assert_eq!(field("replies"), (N - 1).to_string(), "{line}");
+    }
+    assert!(
+        stderr.contains("a worker that read too little of a message for the progress timeout"),
+        "the hostile worker was closed, and said why:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("1 aborted"),
+        "the lost message is counted:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_streamer_worker_that_never_reads_holds_its_producer_one_progress_timeout_at_most() {
+    beside_a_worker_that_never_reads("streamer");
+}
+
+#[test]
+fn a_queue_worker_that_never_reads_holds_its_client_one_progress_timeout_at_most() {
+    beside_a_worker_that_never_reads("queue");
+}
