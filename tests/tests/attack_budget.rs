@@ -596,26 +596,38 @@ fn a_queue_client_that_never_reads_while_memory_is_spent_costs_other_clients_one
     drop(writer.join());
 }
 
-/// A streamer under an 8M budget with two workers, one that stops reading (its link is
-/// down) and one that keeps up, and one producer of 300 messages of 64 KiB: the stalled
-/// worker's queue takes the budget, the rest goes to the live worker, and once the stalled
-/// one reads again every message has arrived exactly once, in order per worker, and nothing
-/// was dropped or closed.
+/// A streamer under an 8M budget with three workers, one that stops reading (its link is
+/// down), one that reads a message every 20 ms and one that keeps up, one producer of 300
+/// messages of 64 KiB, and a hostile producer that sends half of a 64 KiB message and stops:
+/// the stalled worker's queue takes the budget, the rest goes to the others, and once the
+/// stalled one reads again every message has arrived exactly once, in order per worker, and
+/// nothing was dropped or closed.
 #[test]
 fn a_streamer_with_a_stalled_worker_and_its_budget_spent_loses_nothing() {
     let mut broker = under_budget("streamer", "8M", &[]);
     let mut stalled = raw::handshake(broker.backend_addr(), SocketType::Pull, deadline(10));
-    let mut live = raw::handshake(broker.backend_addr(), SocketType::Pull, deadline(10));
+    let live = raw::handshake(broker.backend_addr(), SocketType::Pull, deadline(10));
+    let slow = raw::handshake(broker.backend_addr(), SocketType::Pull, deadline(10));
     const N: u32 = 300;
-    let reader = thread::spawn(move || {
-        let mut got = Vec::new();
-        while let Ok((_, body)) =
-            raw::next_data_frame(&mut live, Instant::now() + Duration::from_secs(3))
-        {
-            got.push(untag(b"work", &body).expect("a damaged message").1);
-        }
-        got
-    });
+    let read = |mut s: TcpStream, every: Duration| {
+        thread::spawn(move || {
+            let mut got = Vec::new();
+            while let Ok((_, body)) =
+                raw::next_data_frame(&mut s, Instant::now() + Duration::from_secs(3))
+            {
+                got.push(untag(b"work", &body).expect("a damaged message").1);
+                thread::sleep(every);
+            }
+            got
+        })
+    };
+    let reader = read(live, Duration::ZERO);
+    let slow_reader = read(slow, Duration::from_millis(20));
+    let mut hostile = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
+    let half = raw::message_bytes(&[&tagged(b"work", 9, 0, 64 * KIB)]);
+    hostile
+        .write_all(&half[..half.len() / 2])
+        .expect("the hostile producer's half message");
     let mut producer = raw::handshake(broker.frontend_addr(), SocketType::Push, deadline(10));
     producer
         .set_write_timeout(Some(Duration::from_secs(20)))
@@ -627,6 +639,7 @@ fn a_streamer_with_a_stalled_worker_and_its_budget_spent_loses_nothing() {
     }
     let sent_in = started.elapsed();
     let live_got = reader.join().expect("the live worker");
+    let slow_got = slow_reader.join().expect("the slow worker");
     let mut stalled_got = Vec::new();
     while let Ok((_, body)) =
         raw::next_data_frame(&mut stalled, Instant::now() + Duration::from_secs(1))
@@ -637,17 +650,27 @@ fn a_streamer_with_a_stalled_worker_and_its_budget_spent_loses_nothing() {
     let stderr = broker.stderr();
     no_panic(&stderr);
     eprintln!(
-        "sent in {sent_in:?}; the live worker got {}, the stalled one {}",
+        "sent in {sent_in:?}; the live worker got {}, the slow one {}, the stalled one {}",
         live_got.len(),
+        slow_got.len(),
         stalled_got.len()
     );
-    for (name, got) in [("live", &live_got), ("stalled", &stalled_got)] {
+    for (name, got) in [
+        ("live", &live_got),
+        ("slow", &slow_got),
+        ("stalled", &stalled_got),
+    ] {
         assert!(
             got.windows(2).all(|w| w[0] < w[1]),
             "the {name} worker's messages are out of order or repeated"
         );
     }
-    let mut all: Vec<u32> = live_got.iter().chain(&stalled_got).copied().collect();
+    let mut all: Vec<u32> = live_got
+        .iter()
+        .chain(&slow_got)
+        .chain(&stalled_got)
+        .copied()
+        .collect();
     all.sort_unstable();
     assert!(
         all == (0..N).collect::<Vec<_>>(),
@@ -657,7 +680,7 @@ fn a_streamer_with_a_stalled_worker_and_its_budget_spent_loses_nothing() {
     );
     assert_eq!(dropped_at_stop(&stderr), (0, 0, 0), "{stderr}");
     assert!(!stderr.contains("closing"), "a peer was closed:\n{stderr}");
-    drop(producer);
+    drop((producer, hostile));
 }
 
 /// Two forwarders share a 16M budget. The budget one of them leaves free is measured
