@@ -1029,15 +1029,25 @@ fn refused_subscriptions_are_warned_with_their_cause_rate_limited() {
 
 /// Two forwarders at their defaults, the downstream one connected to the upstream one's
 /// backend (one XSUB peer there, subscribing for all of its subscribers). At the downstream
-/// forwarder a hostile subscriber holds its whole share (1,024 distinct topics) and a stalled
-/// one subscribes to everything and never reads; a normal flow, its publisher upstream and
-/// its subscriber downstream, subscribed after them, gets every message; after the hostile
-/// leaves, a later subscriber's topic still crosses both. Held to one subscriber's share
-/// upstream, the downstream forwarder's topics past the hostile's 1,024 were refused there
-/// for good: the flow got nothing, and the later subscriber nothing (attacker round 6,
-/// `chain_persist.py`).
+/// forwarder a hostile subscriber holds its whole share (1,024 distinct topics), a stalled
+/// one subscribes to everything and never reads, and a slow one subscribes to everything and
+/// reads a little every 10 ms; a normal flow, its publisher upstream and its subscriber
+/// downstream, subscribed after them, gets every message within the isolation bound; after
+/// the hostile leaves, a later subscriber's topic still crosses both. Held to one
+/// subscriber's share upstream, the downstream forwarder's topics past the hostile's 1,024
+/// were refused there for good: the flow got nothing, and the later subscriber nothing
+/// (attacker round 6, `chain_persist.py`).
 #[test]
 fn a_subscriber_at_its_share_downstream_cuts_no_later_topic_off_upstream() {
+    let r = retry_latency(ISOLATION_MS, share_downstream_beside_a_flow);
+    r.assert_within(
+        "a flow across two forwarders beside a share's worth of topics",
+        ISOLATION_MS,
+    );
+}
+
+/// The scenario of `a_subscriber_at_its_share_downstream_...`: the normal flow's result.
+fn share_downstream_beside_a_flow() -> FlowResult {
     let upstream = Broker::start("forwarder", &[]);
     let downstream = Broker::start_with(
         "forwarder",
@@ -1055,6 +1065,8 @@ fn a_subscriber_at_its_share_downstream_cuts_no_later_topic_off_upstream() {
         .set_nonblocking(false)
         .and_then(|()| stalled.write_all(&sub_message(true, b"")))
         .expect("the stalled subscriber's subscription");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slow = slow_reader(raw_sub(&downstream), stop.clone());
     let seen = settled(&mut probe);
     assert!(seen >= 1024, "only {seen} subscriptions crossed");
     let mut f = Flow::start(
@@ -1064,14 +1076,39 @@ fn a_subscriber_at_its_share_downstream_cuts_no_later_topic_off_upstream() {
         FlowSpec::ticks(200, 3.0),
     );
     f.go();
-    f.finish()
-        .assert_whole("a flow across two forwarders beside a share's worth of topics");
+    let r = f.finish();
     drop(hostile);
     thread::sleep(Duration::from_millis(300));
     later_gets(&upstream, &downstream, b"later", b"after the hostile left");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let slow_read = slow.join().expect("the slow subscriber");
+    assert!(slow_read > 0, "the slow subscriber read nothing");
     drop(stalled);
     downstream.stop();
     upstream.stop();
+    r
+}
+
+/// A raw subscriber to everything that reads 1 KiB every 10 ms until `stop`; the bytes it
+/// read.
+fn slow_reader(
+    mut s: TcpStream,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> JoinHandle<usize> {
+    use std::io::Read;
+    thread::spawn(move || {
+        let ready = s.set_nonblocking(false).and_then(|()| {
+            s.set_read_timeout(Some(Duration::from_millis(100)))?;
+            s.write_all(&sub_message(true, b""))
+        });
+        ready.expect("the slow subscriber's subscription");
+        let (mut buf, mut read) = ([0u8; 1024], 0);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            read += s.read(&mut buf).unwrap_or(0);
+            thread::sleep(Duration::from_millis(10));
+        }
+        read
+    })
 }
 
 /// Six peers that say they are XSUBs, each subscribing 4,096 distinct topics, under
