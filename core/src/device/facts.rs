@@ -135,6 +135,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     pub(super) fn note_ready(&mut self, idx: u32, r: &PeerReady<'_>) {
         if let Some(p) = self.peer_mut(idx) {
             p.facts.ready = Some((r.socket_type, (r.major, r.minor)));
+            p.zedge = r.zedge;
         }
         // The session refuses an Identity over 255 bytes; cut to fit all the same.
         let len = r.identity.len().min(self.joined.identity.len());

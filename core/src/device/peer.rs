@@ -159,6 +159,10 @@ pub(crate) struct Peer<Q> {
     pub(crate) dropped: u64,
     /// What an operator may ask about it (`facts.rs`).
     pub(crate) facts: Facts,
+    /// Its READY said it is a zedge forwarder's backend
+    /// ([`ZEDGE_PROPERTY`](crate::wire::command::ZEDGE_PROPERTY)): a broker upstream that may
+    /// refuse subscriptions, and is offered them again (`subs/upstream.rs`).
+    pub(crate) zedge: bool,
 }
 
 /// The length of the routing id libzmq's ROUTER gives a peer that names none: a zero byte
@@ -203,6 +207,7 @@ impl<Q> Peer<Q> {
             unanswered: 0,
             close_after: None,
             spanned: false,
+            zedge: false,
         }
     }
 

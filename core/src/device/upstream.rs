@@ -105,6 +105,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 // Owed something else first (a replay, say): taken in turn.
                 *work = true;
             }
+            // Another broker may have refused topics for want of the room this frees.
+            if !ch.live() && p.zedge {
+                subs.reoffer_after(&mut p.upstream, ch.old_seq());
+                if subs.owes(&p.upstream, ch.id()) {
+                    ch.owed_anyway();
+                }
+                *work |= paced && !p.upstream.owes_nothing();
+            }
         });
         ch.finish(subs);
         self.after_upstream_all();

@@ -126,12 +126,24 @@ fn write_command(w: &mut Writer<'_>, name: &str, parts: &[&[u8]]) -> Result<(), 
     parts.iter().try_for_each(|p| w.put(p))
 }
 
-/// READY with Socket-Type, plus Identity where libzmq sends one.
+/// The property a zedge forwarder's backend (an XPUB) adds to its READY (RFC 23: a name
+/// starting `X-` is the application's): it holds each topic once for a broker (an XSUB) and
+/// may refuse subscriptions past its limits, so a downstream zedge offers it the topics that
+/// may have been refused again once room frees there (`subs/upstream.rs`, `reoffer_after`).
+/// Peers that do not know it ignore it, as libzmq does.
+pub const ZEDGE_PROPERTY: &str = "X-Zedge";
+
+/// READY with Socket-Type, plus Identity where libzmq sends one, plus [`ZEDGE_PROPERTY`]
+/// from an XPUB.
 pub fn write_ready(w: &mut Writer<'_>, ours: SocketType, identity: &[u8]) -> Result<(), Full> {
     let ty = ours.name().as_bytes();
     let mut data_len = property_len("Socket-Type", ty);
     if ours.announces_identity() {
         data_len += property_len("Identity", identity);
+    }
+    let zedge = ours == SocketType::XPub;
+    if zedge {
+        data_len += property_len(ZEDGE_PROPERTY, b"1");
     }
     let body_len = 1 + "READY".len() + data_len;
     let head = FrameHead::command(body_len as u64);
@@ -143,6 +155,9 @@ pub fn write_ready(w: &mut Writer<'_>, ours: SocketType, identity: &[u8]) -> Res
     write_property(w, "Socket-Type", ty)?;
     if ours.announces_identity() {
         write_property(w, "Identity", identity)?;
+    }
+    if zedge {
+        write_property(w, ZEDGE_PROPERTY, b"1")?;
     }
     Ok(())
 }
@@ -230,6 +245,18 @@ mod tests {
             (SocketType::Pull, vectors::READY_PULL),
         ] {
             let (buf, n) = written(|w| write_ready(w, ty, b""));
+            if ty == SocketType::XPub {
+                // libzmq's, then ours: a zedge forwarder's backend says so.
+                let (head, rest) = (&buf[..2], &buf[2..n]);
+                assert_eq!(head, [0x04, captured[1] + 13], "READY for {ty}");
+                assert_eq!(
+                    &rest[..captured.len() - 2],
+                    &captured[2..],
+                    "READY for {ty}"
+                );
+                assert_eq!(&rest[captured.len() - 2..], b"\x07X-Zedge\x00\x00\x00\x011");
+                continue;
+            }
             assert_eq!(&buf[..n], captured, "READY for {ty}");
             let Command::Ready(props) = Command::parse(body(captured)).unwrap() else {
                 panic!("not READY")

@@ -4,7 +4,7 @@ use super::{Event, Input, PeerReady, Session, State};
 use crate::conn::error::{Reason, SessionError};
 use crate::conn::LegacyMode;
 use crate::time::Instant;
-use crate::wire::command::Command;
+use crate::wire::command::{self, Command};
 use crate::wire::frame::FrameHead;
 use crate::wire::greeting::{self, Detected, Greeting, GREETING_LEN, V2_GREETING_LEN};
 use crate::wire::metadata::SocketType;
@@ -102,6 +102,7 @@ impl Session {
             major: 2,
             minor: 0,
             identity,
+            zedge: false,
         };
         Ok(Input {
             consumed: end,
@@ -153,6 +154,7 @@ impl Session {
         if identity.len() > 255 {
             return Err(SessionError::IdentityTooLong);
         }
+        let zedge = props.find(command::ZEDGE_PROPERTY)?.is_some();
         self.state = State::Active { minor };
         self.handshaken = true;
         self.timers.start(&self.cfg.heartbeat, minor, now);
@@ -161,6 +163,7 @@ impl Session {
             major: 3,
             minor,
             identity,
+            zedge,
         };
         Ok(Input {
             consumed: head_len + body.len(),

@@ -100,6 +100,10 @@ pub struct PeerReady<'a> {
     pub minor: u8,
     /// Its Identity property; empty if none.
     pub identity: &'a [u8],
+    /// Its READY has [`ZEDGE_PROPERTY`](crate::wire::command::ZEDGE_PROPERTY): a zedge
+    /// forwarder's backend, which holds each topic once for a broker and may refuse
+    /// subscriptions past its limits.
+    pub zedge: bool,
 }
 
 /// The start of a data frame: its header and its first body bytes.

@@ -246,7 +246,8 @@ fn a_split_greeting_goes_out_as_the_peers_bytes_call_for_it() {
     }
     let input = s.handle_input(peer, Instant::ZERO).unwrap();
     assert_eq!(input.consumed, GREETING_LEN);
-    assert!(sent(&mut s).ends_with(b"\x05READY\x0bSocket-Type\x00\x00\x00\x04XPUB"));
+    assert!(sent(&mut s)
+        .ends_with(b"\x05READY\x0bSocket-Type\x00\x00\x00\x04XPUB\x07X-Zedge\x00\x00\x00\x011"));
     assert_eq!(
         event_of(&mut s, vectors::READY_SUB).get(..10),
         Some("Some(Ready")

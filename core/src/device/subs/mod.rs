@@ -142,6 +142,8 @@ impl<'s> SubTable<'s> {
     /// subscribed after it (attacker round 6). Not exempt from the share: any peer may say it
     /// is an XSUB, and six that did, with no share at all, filled the default table and
     /// locked every later subscriber out whatever `max_per_peer` said (attacker round 7).
+    /// A proxy holds each topic once: subscribing again to one it holds is not counted, so
+    /// one cancellation takes it out.
     pub(crate) fn subscribe(
         &mut self,
         subs: &mut PeerSubs,
@@ -154,6 +156,12 @@ impl<'s> SubTable<'s> {
         let h = self.topics.hash(topic);
         let found = self.topics.find(h, topic);
         if let Some(e) = found.and_then(|id| self.entries.find(id, subs.peer)) {
+            if proxy {
+                // A broker subscribes once per topic: one it holds again is one it holds
+                // (libzmq's XPUB keeps a set per peer too), and a downstream zedge re-offers
+                // what it holds when room frees up here (`reoffer_after`).
+                return Ok(None);
+            }
             let n = self
                 .entries
                 .count(e)

@@ -10,9 +10,10 @@
 //! take them costs that publisher one subscription or one cancellation, not a thousand; and a
 //! publisher that joins is owed every topic, in the same way ([`SubTable::join`]).
 //!
-//! A publisher must not be sent a subscription it holds (an upstream that counts them, like
-//! ours, would then need two cancellations), so what each owed publisher was last told of the
-//! topic matters. It is one of three things, and each topic keeps whether every publisher that
+//! A publisher must not be sent a subscription it holds (an upstream that counts them would
+//! then need two cancellations), so what each owed publisher was last told of the topic
+//! matters. The exception is a re-offer to another broker ([`SubTable::reoffer_after`]),
+//! which holds each topic once, as libzmq's XPUB and ours (for an XSUB peer) do. It is one of three things, and each topic keeps whether every publisher that
 //! is owed it is known not to hold it (`CLEAN`): then it is sent a subscription alone, or
 //! nothing for a cancelled topic. Otherwise it may hold it: it is sent a cancellation, then the
 //! subscription if the topic has subscribers again (a cancellation of a topic not held is
@@ -36,6 +37,13 @@ pub(crate) struct Cursor {
     /// It joined after the change with this sequence number: of a topic whose last change is
     /// not later, it was never told anything.
     joined: u64,
+    /// It is owed a re-offer ([`SubTable::reoffer_after`]) of the topics whose last change is
+    /// later than this; 0 for none. Made once it owes nothing else.
+    reoffer: u64,
+    /// It was re-offered the topics from `next` on when it had been told every topic's state:
+    /// of a topic whose last change is earlier than this, it holds what the topic holds (a
+    /// subscription if it has subscribers, none if not; one it refused aside).
+    told_until: u64,
 }
 
 impl Cursor {
@@ -43,6 +51,8 @@ impl Cursor {
     pub(crate) const NONE: Cursor = Cursor {
         next: NIL,
         joined: 0,
+        reoffer: 0,
+        told_until: 0,
     };
 
     pub(crate) fn owes_nothing(&self) -> bool {
@@ -95,6 +105,17 @@ impl Change {
         self.live
     }
 
+    /// The sequence number of the topic's change before this one.
+    pub(crate) fn old_seq(&self) -> u64 {
+        self.old_seq
+    }
+
+    /// A publisher is owed the topic by a re-offer ([`SubTable::reoffer_after`]) made since
+    /// [`Change::publisher`]: it stays in the table until that publisher passes it.
+    pub(crate) fn owed_anyway(&mut self) {
+        self.owed = true;
+    }
+
     /// Settle the change with one publisher, at `cursor`: true if the caller is to write it
     /// now (the publisher is owed nothing and `ready` for it); otherwise it is owed the topic.
     pub(crate) fn publisher(&mut self, t: &SubTable<'_>, cursor: &mut Cursor, ready: bool) -> bool {
@@ -111,7 +132,8 @@ impl Change {
                 // The topic moved to the end: the cursor stays at the next one it is owed.
                 cursor.next = self.old_next;
             }
-            if !owed_before {
+            // Owed as a re-offer: it was told the state the topic had.
+            if !owed_before || self.old_seq < cursor.told_until {
                 Some(self.was_live)
             } else if self.was_clean || self.old_seq <= cursor.joined {
                 Some(false)
@@ -141,6 +163,46 @@ impl SubTable<'_> {
         Cursor {
             next: self.topics.first(),
             joined: self.topics.last_seq(),
+            ..Cursor::NONE
+        }
+    }
+
+    /// The publisher at `cursor`, another broker, was sent (or is owed) the cancellation of a
+    /// topic whose last change before it had sequence number `old_seq`: that topic's place in
+    /// its table is free, and the topics that changed after it took their places then, when
+    /// the table may have been full. A broker refuses subscriptions past its limits and ZMTP
+    /// tells nobody: a topic refused there stayed lost for good, even once room freed up
+    /// (attacker round 7, chained forwarders). So the publisher is owed those topics again,
+    /// once it owes nothing else (after the cancellation): each that has subscribers goes as a
+    /// subscription, which a broker that holds it already takes as none (libzmq's XPUB keeps
+    /// a set per peer; ours does for an XSUB peer). Re-offers asked meanwhile are made as one.
+    pub(crate) fn reoffer_after(&self, cursor: &mut Cursor, old_seq: u64) {
+        cursor.reoffer = match cursor.reoffer {
+            0 => old_seq,
+            r => r.min(old_seq),
+        };
+        if cursor.next == NIL {
+            self.reoffer_now(cursor);
+        }
+    }
+
+    /// The re-offer `cursor` is owed, if any, starts now (it owes nothing else): from the first
+    /// topic whose last change came after it, found from the end of the log in as many steps
+    /// as topics it re-offers.
+    fn reoffer_now(&self, cursor: &mut Cursor) {
+        let after = core::mem::take(&mut cursor.reoffer);
+        if after == 0 {
+            return;
+        }
+        let mut first = NIL;
+        let mut t = self.topics.last();
+        while t != NIL && self.topics.seq(t) > after {
+            first = t;
+            t = self.topics.prev(t);
+        }
+        if first != NIL {
+            cursor.next = first;
+            cursor.told_until = self.topics.last_seq() + 1;
         }
     }
 
@@ -187,8 +249,19 @@ impl SubTable<'_> {
         if id == NIL {
             return None;
         }
+        let live = self.topics.is_live(id);
+        if self.topics.seq(id) < cursor.told_until {
+            // Re-offered: it holds the topic if the topic has subscribers (or refused it).
+            let owed = match live {
+                true => Owed::Subscribe {
+                    cancel_first: false,
+                },
+                false => Owed::Nothing,
+            };
+            return Some((id, owed));
+        }
         let held_not = self.topics.is_clean(id) || self.topics.seq(id) <= cursor.joined;
-        let owed = match (self.topics.is_live(id), held_not) {
+        let owed = match (live, held_not) {
             (true, held_not) => Owed::Subscribe {
                 cancel_first: !held_not,
             },
@@ -207,6 +280,9 @@ impl SubTable<'_> {
             return None;
         }
         cursor.next = self.topics.next(id);
+        if cursor.next == NIL {
+            self.reoffer_now(cursor);
+        }
         (!self.topics.is_live(id)).then_some(id)
     }
 

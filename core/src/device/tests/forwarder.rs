@@ -339,3 +339,113 @@ fn a_large_message_over_the_mark_costs_a_subscriber_no_small_message() {
     assert_eq!(got.len() as u64 + lost, 1 + 3 + 1 + 60);
     net.assert_healthy();
 }
+
+/// A cancellation sent to another broker (an XPUB) frees room there, where topics subscribed
+/// after the cancelled one may have been refused: they are re-offered, after it, as
+/// subscriptions (a broker holds each topic once). A PUB, which refuses nothing, is not.
+#[test]
+fn after_a_cancellation_a_broker_upstream_is_offered_the_later_topics_again() {
+    let mut store = Storage::new(8, 16);
+    let mut net = Net::new(forwarder(), &mut store);
+    let (broker, publisher) = (net.connect(Frontend, XPub), net.connect(Frontend, Pub));
+    let s = net.connect(Backend, Sub);
+    net.pump();
+    for t in [b"a", b"b", b"c"] {
+        net.subscribe(s, t);
+    }
+    net.pump();
+    net.cancel(s, b"b");
+    net.pump();
+    let on = |t: &[u8]| (true, t.to_vec());
+    let off = |t: &[u8]| (false, t.to_vec());
+    assert_eq!(
+        net.upstream(broker),
+        [on(b"a"), on(b"b"), on(b"c"), off(b"b"), on(b"c")],
+        "c, subscribed after b, offered again after b's cancellation; a not"
+    );
+    assert_eq!(
+        net.upstream(publisher),
+        [on(b"a"), on(b"b"), on(b"c"), off(b"b")]
+    );
+    net.cancel(s, b"c");
+    net.pump();
+    assert_eq!(
+        net.upstream(broker).last(),
+        Some(&off(b"c")),
+        "nothing after the last"
+    );
+    assert!(!net.dev.has_work());
+}
+
+/// A broker that is owed other changes when a topic is cancelled (it does not read) gets the
+/// re-offer after the cancellation, not before it, where room would not have been freed yet.
+#[test]
+fn a_re_offer_to_a_broker_that_does_not_read_comes_after_the_cancellation() {
+    let mut store = Storage::new(8, 16);
+    let mut cfg = forwarder();
+    cfg.upstream = crate::device::UpstreamPace::OFF;
+    let mut net = Net::new(cfg, &mut store);
+    let broker = net.connect(Frontend, XPub);
+    let s = net.connect(Backend, Sub);
+    net.pump();
+    for t in [b"a", b"b", b"c"] {
+        net.subscribe(s, t);
+    }
+    net.pump();
+    net.pause(broker, true);
+    // Fills its queue, so it is owed what follows.
+    let long = [b'x'; 200];
+    for i in 0..400u16 {
+        let mut t = long.to_vec();
+        t.extend_from_slice(&i.to_be_bytes());
+        net.subscribe(s, &t);
+    }
+    net.pump();
+    net.cancel(s, b"a");
+    net.pump();
+    net.pause(broker, false);
+    net.pump();
+    let up = net.upstream(broker);
+    let cancelled = up
+        .iter()
+        .position(|u| *u == (false, b"a".to_vec()))
+        .expect("a's cancellation");
+    let again: Vec<&Vec<u8>> = up[cancelled..]
+        .iter()
+        .filter(|u| u.0)
+        .map(|u| &u.1)
+        .collect();
+    assert!(
+        again.contains(&&b"b".to_vec()) && again.contains(&&b"c".to_vec()),
+        "b and c offered again after a's cancellation"
+    );
+    assert!(!net.dev.has_work());
+}
+
+/// A broker downstream (an XSUB) holds each topic once: subscribing again to one it holds is
+/// not counted, and one cancellation takes it out (a SUB's are counted).
+#[test]
+fn a_broker_downstream_holds_each_topic_once() {
+    let mut store = Storage::new(8, 16);
+    let mut net = Net::new(forwarder(), &mut store);
+    let p = net.connect(Frontend, Pub);
+    let (proxy, sub) = (net.connect(Backend, XSub), net.connect(Backend, Sub));
+    net.pump();
+    net.subscribe(proxy, b"x");
+    net.subscribe(proxy, b"x");
+    net.subscribe(sub, b"y");
+    net.subscribe(sub, b"y");
+    net.pump();
+    net.cancel(proxy, b"x");
+    net.cancel(sub, b"y");
+    net.pump();
+    assert_eq!(
+        net.upstream(p),
+        [
+            (true, b"x".to_vec()),
+            (true, b"y".to_vec()),
+            (false, b"x".to_vec())
+        ],
+        "x out after one cancellation, y held by its second subscription"
+    );
+}

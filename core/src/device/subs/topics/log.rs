@@ -17,6 +17,18 @@ impl Topics<'_> {
         self.recs.get(id, NEXT)
     }
 
+    /// The newest change in the log.
+    #[inline]
+    pub(in crate::device::subs) fn last(&self) -> u32 {
+        self.last
+    }
+
+    /// The change before in the log.
+    #[inline]
+    pub(in crate::device::subs) fn prev(&self, id: u32) -> u32 {
+        self.recs.get(id, PREV)
+    }
+
     /// The sequence number of the topic's last change.
     pub(in crate::device::subs) fn seq(&self, id: u32) -> u64 {
         let hi = self.recs.get(id, SEQ_HI) & !CLEAN;
