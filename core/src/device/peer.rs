@@ -6,6 +6,7 @@ use super::facts::Facts;
 use super::kind::Side;
 use super::pace::{Allowance, UpstreamPace};
 use super::subs::{Cursor, PeerSubs};
+use super::ByteQueue;
 use crate::conn::Session;
 use crate::time::{Duration, Instant};
 
@@ -253,5 +254,13 @@ impl<Q> Peer<Q> {
     pub(crate) fn progress_deadline(&self, timeout: Duration) -> Option<Instant> {
         let cut_through = self.src.dests().is_some() && !self.blocked;
         (cut_through && !timeout.is_zero()).then(|| self.progress_at + timeout)
+    }
+}
+
+impl<Q: ByteQueue> Peer<Q> {
+    /// It has output waiting and its socket took some within the last `window`: it is alive,
+    /// and can answer a PING only once it has read what is ahead of it.
+    pub(crate) fn reads_output(&self, now: Instant, window: Duration) -> bool {
+        !self.queue.is_empty() && !window.is_zero() && self.took_at + window > now
     }
 }

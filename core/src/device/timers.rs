@@ -90,8 +90,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
             if peer.session.poll_timeout().is_none_or(|t| t > now) {
                 continue;
             }
-            if peer.blocked || peer.turn_due {
-                // Waiting, or woken from the line and not yet in (as above).
+            if peer.blocked || peer.turn_due || peer.reads_output(now, progress) {
+                // Waiting, or woken from the line and not yet in (as above); or taking what it
+                // is sent, ahead of our PING (a worker on a slow link, a large message: found
+                // by attacker round 8, closed for heartbeats after 40 s at 8-50 KB/s, its
+                // message lost).
                 peer.session.input_held(now);
             }
             match peer.session.handle_timeout(now) {

@@ -144,3 +144,44 @@ fn senders_waiting_for_a_worker_past_the_heartbeat_timeout_are_kept_and_lose_not
         assert_eq!(net.pending(sender), 0, "{kind:?}: input left unread");
     }
 }
+
+/// A worker on a slow link, taking a large message at 20 KB/s for 10 s: our PING waits behind
+/// the message, so it cannot answer for longer than the heartbeat timeout, but its socket
+/// keeps taking what it is sent. It is alive: not closed, and it gets the whole message
+/// (attacker round 8: closed for heartbeats after 40 s at 8-50 KB/s, its message lost). One
+/// that takes nothing is still closed.
+#[test]
+fn a_worker_taking_a_large_message_slowly_is_not_taken_for_dead() {
+    use crate::conn::Heartbeat;
+    use crate::time::Duration;
+    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
+    cfg.heartbeat = Heartbeat::every(Duration::from_millis(1000));
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let producer = net.connect(Frontend, Push);
+    let slow = net.connect(Backend, Pull);
+    net.pump();
+    net.pause(slow, true);
+    let big = tagged(0, 0, &[200_000]);
+    net.send(producer, &big);
+    net.pump();
+    for _ in 0..100 {
+        net.write(slow, 2_000);
+        net.pump();
+        net.run_until(net.now + Duration::from_millis(100));
+    }
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    net.pause(slow, false);
+    net.pump();
+    assert_eq!(net.msgs(slow), [big]);
+    // Now it stops taking anything, with output waiting: closed at the heartbeat timeout.
+    net.pause(slow, true);
+    net.send(producer, &tagged(0, 1, &[200_000]));
+    net.pump();
+    net.run_until(net.now + Duration::from_secs(30));
+    assert!(
+        net.closes.iter().any(|&(p, _)| p == slow),
+        "{:?}",
+        net.closes
+    );
+}
