@@ -4,7 +4,12 @@
 //! buffer got 1 message to its live worker in 30 s (0ba156d, 0996eaf: 0 of 16 in 8 s here).
 //! Now a worker that holds its sender mid-message and takes less than `PROGRESS_BYTES` of it
 //! per progress timeout is closed (`core/src/device/deaf.rs`): that message is lost, counted
-//! (`aborted`, `zedge_peers_closed_total{reason="unread"}`), and the others go on.
+//! (`aborted`, `zedge_peers_closed_total{reason="unread"}`), and the others go on. The hostile
+//! worker connects again as soon as it is closed, from the same address (127.0.0.2): round 8
+//! found each new connection given the next large message, holding the producer again (5
+//! messages in 30 s to the normal worker instead of 7,000). Now its address is struck, and its
+//! connections get a message cut through only when no other worker can take it: one message
+//! lost in all.
 //!
 //! Beside the hostile worker, the normal flow has a libzmq worker reading at once, a slow one
 //! (a message every 0.3 s) and a stalled one (reads nothing for 3 s, less than the progress
@@ -27,9 +32,11 @@ kind, fe, be = sys.argv[1], sys.argv[2], sys.argv[3]
 N, SIZE = int(sys.argv[4]), int(sys.argv[5])
 
 def raw_worker(socket_type):
-    """Handshakes as a worker (NULL) and never reads; its receive buffer is 4 KB."""
+    """Handshakes as a worker (NULL) from 127.0.0.2 and never reads; its receive buffer is
+    4 KB."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.bind(("127.0.0.2", 0))
     host, port = be[len("tcp://"):].rsplit(":", 1)
     s.connect((host, int(port)))
     greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + b"\0" * 32
@@ -39,10 +46,24 @@ def raw_worker(socket_type):
 
 queue = kind == "queue"
 worker_type = zmq.DEALER if queue else zmq.PULL
-deaf = raw_worker(b"DEALER" if queue else b"PULL")
 got = {"normal": [], "slow": [], "stalled": []}
 lock = threading.Lock()
 stop = threading.Event()
+deaf_connections = [0]
+
+def deaf_again_and_again():
+    """The hostile worker: connects again as soon as it is closed."""
+    import select
+    while not stop.is_set():
+        s = raw_worker(b"DEALER" if queue else b"PULL")
+        deaf_connections[0] += 1
+        p = select.poll()
+        p.register(s, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+        while not stop.is_set() and not p.poll(100):
+            pass
+        s.close()
+
+threading.Thread(target=deaf_again_and_again, daemon=True).start()
 latest = [time.monotonic()]
 
 def reader(name, s, pause_first, between):
@@ -95,6 +116,7 @@ print(json.dumps({
     "repeated": len(every) - len(set(every)),
     "in_order": all(v == sorted(v) for v in got.values()),
     "replies": len(replies),
+    "deaf_connections": deaf_connections[0],
     "last_after": round(latest[0] - started, 2),
 }))
 "#
@@ -133,6 +155,10 @@ fn beside_a_worker_that_never_reads(kind: &str) {
     assert!(
         !missing.is_empty() && !missing.contains(','),
         "{kind}: exactly one message lost (the hostile worker's): {line}\n{stderr}"
+    );
+    assert!(
+        field("deaf_connections").parse::<u32>().unwrap_or(0) >= 2,
+        "the hostile worker was closed and came back: {line}"
     );
     assert_eq!(field("repeated"), "0", "{line}");
     assert_eq!(field("in_order"), "true", "{line}");

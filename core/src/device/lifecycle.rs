@@ -58,6 +58,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.wake_blocked();
     }
 
+    /// The peer's address held others up lately (one of its connections was closed as
+    /// [`CloseReason::Deaf`], say): until `until`, as a queue's or streamer's worker, it gets a
+    /// message cut through only when no other worker can take it.
+    pub fn strike(&mut self, id: PeerId, until: Instant) {
+        if let Some(p) = self.index(id).and_then(|i| self.peer_mut(i)) {
+            p.struck_until = Some(until);
+        }
+    }
+
     /// The caller lost bytes the device had handed it for this peer (taken from
     /// [`Device::output`] and never written): nothing more goes to it, a message it was
     /// receiving lets its source go, and it is put up for closing with

@@ -184,6 +184,9 @@ pub struct Device<'s, Q> {
     /// A destination's queue refused to grow since the last [`Device::retry_blocked`]: a queue
     /// that drains wakes the blocked sources.
     memory_blocked: bool,
+    /// The message being routed is cut through (not all of it is here): a worker whose
+    /// address held others up lately gets it only if no other can (`workers.rs`).
+    cutting: bool,
     /// When a worker waiting to reply to a client over its mark gets another try (the client
     /// may have stopped reading by then: `DeviceConfig::client_stall`).
     reply_retry: Option<Instant>,
@@ -237,6 +240,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             need: 0,
             need_shared: 0,
             memory_blocked: false,
+            cutting: false,
             reply_retry: None,
             shed_at: Instant::ZERO,
             last_refused: [None; 4],

@@ -160,6 +160,10 @@ pub(crate) struct Peer<Q> {
     pub(crate) dropped: u64,
     /// What an operator may ask about it (`facts.rs`).
     pub(crate) facts: Facts,
+    /// Until when its address counts as one that held others up lately (the caller says so,
+    /// [`Device::strike`](super::Device::strike)): as a queue's or streamer's worker it gets a
+    /// message cut through only when no other worker can take it.
+    pub(crate) struck_until: Option<Instant>,
     /// Its READY said it is a zedge forwarder's backend
     /// ([`ZEDGE_PROPERTY`](crate::wire::command::ZEDGE_PROPERTY)): a broker upstream that may
     /// refuse subscriptions, and is offered them again (`subs/upstream.rs`).
@@ -209,6 +213,7 @@ impl<Q> Peer<Q> {
             close_after: None,
             spanned: false,
             zedge: false,
+            struck_until: None,
         }
     }
 

@@ -83,6 +83,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
         }
         self.set_need(rest, held, missing);
+        self.cutting = missing != Some(0);
         let whole = (missing == Some(0)).then(|| &rest[..held]);
         match self.route(idx, head, prefix, whole) {
             Route::Go => {

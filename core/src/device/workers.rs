@@ -7,28 +7,46 @@ use super::{ByteQueue, Device};
 impl<Q: ByteQueue> Device<'_, Q> {
     /// The next ready worker, round-robin, that is free, below its high-water mark, has fewer
     /// unanswered requests than `worker_inflight` (a queue's), and has room for the message
-    /// being routed.
+    /// being routed. A message cut through goes to a worker from an address that held a
+    /// sender up lately ([`Device::strike`]) only when no other can take it: closed for not
+    /// reading a message cut through to it, a worker that connected again at once was given
+    /// the next one, and held its producer again (attacker round 8: a producer of 4 MiB
+    /// messages beside one such worker got 5 to its normal worker in 30 s instead of 7,000).
     pub(super) fn pick_worker(&mut self) -> Option<u32> {
         let start = self.workers?;
-        let (hwm, need) = (self.cfg.queue_hwm, self.need);
+        let (hwm, need, now) = (self.cfg.queue_hwm, self.need, self.last_now);
         let inflight = self.cfg.inflight_limit();
+        let cutting = self.cutting;
+        let mut struck = None;
         let mut w = start;
         loop {
             let p = self.peer_mut(w)?;
             let link = p.worker?;
             let free = p.held.is_none() && p.close.is_none() && p.unanswered < inflight;
             if free && p.queue.len() < hwm {
-                if p.queue.reserve(need) {
+                if cutting && p.struck_until.is_some_and(|t| t > now) {
+                    struck.get_or_insert(w);
+                } else if p.queue.reserve(need) {
                     self.workers = Some(link.next);
                     return Some(w);
+                } else {
+                    self.memory_blocked = true;
                 }
-                self.memory_blocked = true;
             }
             w = link.next;
             if w == start {
-                return None;
+                break;
             }
         }
+        let w = struck?;
+        let p = self.peer_mut(w)?;
+        let next = p.worker?.next;
+        if !p.queue.reserve(need) {
+            self.memory_blocked = true;
+            return None;
+        }
+        self.workers = Some(next);
+        Some(w)
     }
 
     /// Whether [`Device::pick_worker`] could find a worker for a small message.

@@ -166,12 +166,15 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
     };
     let mut taken = Taken { host, conn };
     let Taken { host, conn } = &mut taken;
-    if let Some(s) = conn.secure.as_ref().filter(|_| host.struck(id)) {
-        s.borrow_mut().strike();
-        conn.struck = true;
+    if host.struck(id) {
+        host.strike_in_device(id);
+        if let Some(s) = conn.secure.as_ref() {
+            s.borrow_mut().strike();
+            conn.struck = true;
+        }
     }
     let end = conn.serve(host, &signal).await;
-    if conn.lane_stall.is_some() {
+    if conn.lane_stall.is_some() || matches!(end, End::Closed(CloseReason::Deaf)) {
         host.strike(id);
     }
     conn.bypass.release(host);

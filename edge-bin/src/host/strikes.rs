@@ -1,10 +1,16 @@
-//! Addresses whose connections were closed for holding a device's lane while others waited
-//! (`connection/mod.rs`, `lane_stalled`): a connection from one of them, for a while after,
-//! waits for the cipher lane behind everyone else (`budget/turns.rs`). Closed within 1.25 s
-//! each time, senders that held a lane and came back at once still held one most of the
-//! time: six of them cut a 12 MiB CURVE producer beside them from 273 messages in 30 s to 14
-//! (attacker round 6). A sender from such an address still gets its messages through, when
-//! nobody else waits for the lane.
+//! Addresses whose connections were closed for holding others up: for holding a device's lane
+//! while others waited (`connection/mod.rs`, `lane_stalled`), or, as a queue's or streamer's
+//! worker, for reading too little of a message cut through to it while its sender waited
+//! (`CloseReason::Deaf`). For a while after, a connection from one of them waits for the
+//! cipher lane behind everyone else (`budget/turns.rs`), and as a worker it gets a message cut
+//! through only when no other worker can take it (`Device::strike`; the device's other peers
+//! from the address too, from the moment it is struck). Closed within 1.25 s each time,
+//! senders that held a lane and came back at once still held one most of the time: six of
+//! them cut a 12 MiB CURVE producer beside them from 273 messages in 30 s to 14 (attacker
+//! round 6); closed after 5 s each time, a deaf worker that came back at once was given the
+//! next large message and held its producer again (attacker round 8: 5 messages in 30 s to
+//! the normal worker instead of 7,000). A peer from such an address still gets its messages
+//! through, when nobody else waits for the lane or can take the work.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -47,11 +53,41 @@ impl Strikes {
 }
 
 impl DeviceHost {
-    /// The address of the connection `id` is closed for holding a lane while others waited.
+    /// The connection `id` is closed for holding others up: its address is struck, and the
+    /// device's other peers from it are told so.
     pub fn strike(&self, id: PeerId) {
-        if let Some(Source::Tcp(ip)) = self.conns.borrow().get(&id).map(|h| h.src) {
-            self.strikes.borrow_mut().strike(ip, Instant::now());
+        let Some(Source::Tcp(ip)) = self.conns.borrow().get(&id).map(|h| h.src) else {
+            return;
+        };
+        self.strikes.borrow_mut().strike(ip, Instant::now());
+        let same: Vec<PeerId> = self
+            .conns
+            .borrow()
+            .iter()
+            .filter(|(other, h)| **other != id && h.src == Source::Tcp(ip))
+            .map(|(other, _)| *other)
+            .collect();
+        for other in same {
+            self.strike_in_device(other);
         }
+    }
+
+    /// The device is told that the connection `id` comes from an address struck within
+    /// [`STRIKE_FOR`], for what is left of it (`Device::strike`).
+    pub fn strike_in_device(&self, id: PeerId) {
+        let Some(Source::Tcp(ip)) = self.conns.borrow().get(&id).map(|h| h.src) else {
+            return;
+        };
+        let Some(at) = self.strikes.borrow().at.get(&ip).copied() else {
+            return;
+        };
+        let left = STRIKE_FOR.saturating_sub(at.elapsed());
+        if left.is_zero() {
+            return;
+        }
+        let ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+        let until = self.clock.now() + zedge_core::time::Duration::from_millis(ms);
+        self.with_device(|dev| dev.strike(id, until));
     }
 
     /// Whether the connection `id` comes from an address struck within [`STRIKE_FOR`].

@@ -153,3 +153,38 @@ fn a_worker_with_nothing_queued_is_never_closed_for_its_waiting_sender() {
     net.pump();
     assert_eq!(net.msgs(worker), [big]);
 }
+
+/// A worker from an address that held a sender up lately (`Device::strike`) gets whole
+/// messages in its turn, but a message cut through only when no other worker can take it;
+/// once its strike is over, in its turn again.
+#[test]
+fn a_struck_worker_gets_a_message_cut_through_only_when_no_other_can() {
+    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
+    cfg.progress_timeout = TIMEOUT;
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let producer = net.connect(Frontend, Push);
+    let (struck, other) = (net.connect(Backend, Pull), net.connect(Backend, Pull));
+    net.pump();
+    let until = net.now + Duration::from_millis(60_000);
+    net.dev.strike(net.id(struck), until);
+    let small: Vec<Msg> = (0..4).map(|seq| tagged(0, seq, &[100])).collect();
+    for m in &small {
+        net.send(producer, m);
+    }
+    net.pump();
+    assert_eq!(net.msgs(struck).len(), 2, "whole messages in its turn");
+    let big: Vec<Msg> = (10..13).map(|seq| tagged(0, seq, &[50_000])).collect();
+    for m in &big {
+        net.send(producer, m);
+        net.pump();
+    }
+    assert_eq!(&net.msgs(other)[2..], &big[..], "cut through to the other");
+    net.disconnect(other);
+    net.pump();
+    let last = tagged(0, 20, &[50_000]);
+    net.send(producer, &last);
+    net.pump();
+    assert_eq!(net.msgs(struck).last(), Some(&last), "the only one left");
+    net.assert_healthy();
+}
