@@ -210,8 +210,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// The message from `idx` is complete: release its destinations.
     pub(super) fn end_message(&mut self, idx: u32) {
-        // Only a forwarder's subscribers and capture readers have messages held back for them
-        // (`later.rs`).
+        // Only a forwarder's subscribers, a queue's clients and capture readers have messages
+        // held back for them (`later.rs`).
         let fans_out = !self.cfg.kind.waits_for_destination();
         let Some(peer) = self.peer_mut(idx) else {
             return;
@@ -233,7 +233,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let side = dest.side;
             let owes = dest.session.wants_transmit();
             // What was held back for it goes in after the message (`later.rs`).
-            let later = if Q::DEFERS && (fans_out || side == super::Side::Capture) {
+            let later = if Q::DEFERS && (fans_out || side != super::Side::Backend) {
                 dest.queue.release_later()
             } else {
                 0

@@ -273,7 +273,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         match (self.cfg.kind, side) {
             (Streamer, Side::Frontend) => self.route_work(idx),
             (Queue, Side::Frontend) => self.route_request(idx),
-            (Queue, Side::Backend) => self.route_reply(idx, head, prefix),
+            (Queue, Side::Backend) => self.route_reply(idx, head, prefix, whole),
             (Forwarder { .. }, Side::Frontend) => self.route_publication(idx, prefix, whole),
             (Streamer | Forwarder { .. }, Side::Backend) | (_, Side::Capture) => Route::Discard,
         }

@@ -2,6 +2,7 @@
 //! with room behind a routing frame that names the client; the worker's reply comes back
 //! behind the same frame, which routes it to that client alone and is then dropped.
 
+use super::later;
 use super::peer::LIBZMQ_ID_LEN;
 use super::pump::Route;
 use super::{ByteQueue, CloseReason, Device, Kind, PeerId, Side};
@@ -74,9 +75,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// worker answers other clients too: a client that does not read, or reads slowly, costs
     /// them at most that, until it has caught up; one that empties its queue now and then
     /// loses nothing. A client taking another reply that is still arriving gets this one
-    /// after it. The same holds for the rest of a reply cut through (`room.rs`).
-    pub(super) fn route_reply(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
-        let route = self.reply_route(idx, head, prefix);
+    /// after it: held back (`later.rs`) when it is all here, so that its worker goes on with
+    /// its replies to the others (a worker's slow reply of 4 MiB to one client stalled every
+    /// other worker that had a reply for that client, and so every client: attacker round 8);
+    /// past the client's mark with what is held back, the worker waits. The same holds for
+    /// the rest of a reply cut through (`room.rs`).
+    pub(super) fn route_reply(
+        &mut self,
+        idx: u32,
+        head: FrameHead,
+        prefix: &[u8],
+        whole: Option<&[u8]>,
+    ) -> Route {
+        let route = self.reply_route(idx, head, prefix, whole);
         // A reply that waits is routed again later: it answers its request once. One without
         // a routing frame of ours answers nothing (a worker replying with garbage would
         // otherwise never be at `worker_inflight`); one to a client that left does.
@@ -90,7 +101,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
         route
     }
 
-    fn reply_route(&mut self, idx: u32, head: FrameHead, prefix: &[u8]) -> Route {
+    fn reply_route(
+        &mut self,
+        idx: u32,
+        head: FrameHead,
+        prefix: &[u8],
+        whole: Option<&[u8]>,
+    ) -> Route {
         let Some(client) = self.reply_target(head, prefix) else {
             self.stats.dropped.unroutable += 1;
             return Route::Discard;
@@ -101,7 +118,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         let above = c.queue.len() >= hwm;
         if !above && c.held.is_some() {
-            return Route::Blocked;
+            return match whole.filter(|_| Q::DEFERS) {
+                Some(msg) => self.hold_reply_back(client, msg),
+                None => Route::Blocked,
+            };
         }
         if !above && self.has_room(client) {
             if let Some(c) = self.peer_mut(client).filter(|c| c.queue.is_empty()) {
@@ -126,6 +146,27 @@ impl<Q: ByteQueue> Device<'_, Q> {
             self.close_unread(client);
         }
         Route::Discard
+    }
+
+    /// The reply `msg` (all of it, its routing frame first) for `client`, which is taking
+    /// another reply: held back for it without the routing frame, to go after that one, and
+    /// the worker goes on. Past the client's mark with what is held back, or for want of
+    /// memory, the worker waits as before (nothing is lost for a client that reads).
+    fn hold_reply_back(&mut self, client: u32, msg: &[u8]) -> Route {
+        let limits = (self.cfg.queue_hwm, self.cfg.limits.max_message_size);
+        let rest = match FrameHead::decode(msg) {
+            Ok(Some((head, used))) => usize::try_from(head.len)
+                .ok()
+                .and_then(|n| msg.get(used.checked_add(n)?..)),
+            _ => None,
+        };
+        let Some((rest, c)) = rest.zip(self.peer_mut(client)) else {
+            return Route::Discard;
+        };
+        match later::hold_back(c, rest, limits) {
+            Ok(()) => Route::Discard,
+            Err(later::Lost::Hwm | later::Lost::Memory) => Route::Blocked,
+        }
     }
 
     /// A reply from worker `idx` answers one of its requests; one that was at

@@ -164,3 +164,53 @@ fn queue_holds_requests_until_a_worker_arrives() {
     assert_eq!(net.msgs(worker).len(), 9);
     net.assert_healthy();
 }
+
+/// A worker sends a large reply to client `c` slowly (cut through, half of it here): another
+/// worker's reply to `c`, all here, is held back for `c` and follows the large one, and that
+/// worker goes on answering client `d` meanwhile. Waiting for `c` instead, it stalled, and
+/// with it every client it served (attacker round 8: a 4 MiB reply at 200 KB/s stalled the
+/// whole queue for 18 s).
+#[test]
+fn a_slow_large_reply_to_one_client_holds_no_other_worker_from_the_others() {
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(small_input(DeviceConfig::new(Kind::Queue)), &mut store);
+    let (c, d) = (net.connect(Frontend, Dealer), net.connect(Frontend, Dealer));
+    let slow = net.connect(Backend, Dealer);
+    let _echo = net.connect_echo(Dealer);
+    net.pump();
+    net.send(c, &envelope(false, b"c1"));
+    net.pump();
+    let first = net
+        .msgs(slow)
+        .first()
+        .cloned()
+        .expect("the slow worker's request");
+    assert_eq!(first[1], b"c1");
+    // Its reply: 40 KB, the first half now.
+    let mut reply = first.clone();
+    reply[1] = vec![7; 40_000];
+    let bytes = encode(&reply);
+    net.send_raw(slow, &bytes[..20_000]);
+    net.pump();
+    // Round robin: c's next request goes to the echoing worker, whose reply waits for c.
+    net.send(c, &envelope(false, b"c2"));
+    net.pump();
+    for i in 0..4u8 {
+        net.send(d, &envelope(false, &[b'd', i]));
+        net.pump();
+    }
+    let d_got = net.msgs(d).len();
+    assert!(
+        d_got >= 2,
+        "d got {d_got} replies while c took the slow one"
+    );
+    net.send_raw(slow, &bytes[20_000..]);
+    net.pump();
+    assert_eq!(
+        net.msgs(c),
+        [envelope(false, &[7; 40_000]), envelope(false, b"re:c2")],
+        "the held-back reply after the large one"
+    );
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+    net.assert_healthy();
+}
