@@ -11,13 +11,13 @@
 //! publisher that joins is owed every topic, in the same way ([`SubTable::join`]).
 //!
 //! A publisher must not be sent a subscription it holds (an upstream that counts them would
-//! then need two cancellations), so what each owed publisher was last told of the topic
-//! matters. The exception is a re-offer to another broker ([`SubTable::reoffer_after`]),
-//! which holds each topic once, as libzmq's XPUB and ours (for an XSUB peer) do. It is one of three things, and each topic keeps whether every publisher that
-//! is owed it is known not to hold it (`CLEAN`): then it is sent a subscription alone, or
-//! nothing for a cancelled topic. Otherwise it may hold it: it is sent a cancellation, then the
-//! subscription if the topic has subscribers again (a cancellation of a topic not held is
-//! ignored by libzmq and by us). Whether a publisher holds a topic is known at each change,
+//! then need two cancellations; a re-offer to another zedge, [`SubTable::reoffer_after`], is
+//! the exception: it holds each topic once for a broker), so what each owed publisher was
+//! last told of the topic matters. It is one of three things, and each topic keeps whether
+//! every publisher that is owed it is known not to hold it (`CLEAN`): then it is sent a
+//! subscription alone, or nothing for a cancelled topic. Otherwise it may hold it: it is sent
+//! a cancellation, then the subscription if the topic has subscribers again (a cancellation
+//! of a topic not held is ignored by libzmq and by us). Whether a publisher holds a topic is known at each change,
 //! from where its cursor stands: owed the topic before (its state is what the topic knew),
 //! told its state before the change (it holds it if the topic had subscribers), or joined after
 //! the topic's last change (it was never told it).
