@@ -1048,23 +1048,12 @@ fn a_subscriber_at_its_share_downstream_cuts_no_later_topic_off_upstream() {
 
 /// The scenario of `a_subscriber_at_its_share_downstream_...`: the normal flow's result.
 fn share_downstream_beside_a_flow() -> FlowResult {
-    let upstream = Broker::start("forwarder", &[]);
-    let downstream = Broker::start_with(
-        "forwarder",
-        &[Ep::Connect(upstream.backend().to_owned())],
-        &[Ep::Tcp],
-        &[],
-    );
-    let mut probe = publisher(&upstream, "probe publisher", "XPUB");
+    let (upstream, downstream, mut probe) = chain();
     let mut hostile = raw_sub(&downstream);
     hostile
         .write_all(&distinct_subscriptions("h-", 1024))
         .expect("the hostile's subscriptions");
-    let mut stalled = raw_sub(&downstream);
-    stalled
-        .set_nonblocking(false)
-        .and_then(|()| stalled.write_all(&sub_message(true, b"")))
-        .expect("the stalled subscriber's subscription");
+    let stalled = stalled_subscriber(&downstream, b"");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let slow = slow_reader(raw_sub(&downstream), b"", stop.clone());
     let seen = settled(&mut probe);
@@ -1087,6 +1076,29 @@ fn share_downstream_beside_a_flow() -> FlowResult {
     downstream.stop();
     upstream.stop();
     r
+}
+
+/// Two forwarders at their defaults, the downstream one connected to the upstream one's
+/// backend, and an XPUB on the upstream one's frontend that sees what crosses.
+fn chain() -> (Broker, Broker, Agent) {
+    let upstream = Broker::start("forwarder", &[]);
+    let downstream = Broker::start_with(
+        "forwarder",
+        &[Ep::Connect(upstream.backend().to_owned())],
+        &[Ep::Tcp],
+        &[],
+    );
+    let probe = publisher(&upstream, "probe publisher", "XPUB");
+    (upstream, downstream, probe)
+}
+
+/// A raw subscriber to `topic` that never reads.
+fn stalled_subscriber(broker: &Broker, topic: &[u8]) -> TcpStream {
+    let mut s = raw_sub(broker);
+    s.set_nonblocking(false)
+        .and_then(|()| s.write_all(&sub_message(true, topic)))
+        .expect("the stalled subscriber's subscription");
+    s
 }
 
 /// A raw subscriber to `topic` that reads 1 KiB every 10 ms until `stop`; the bytes it read.
@@ -1132,20 +1144,9 @@ fn a_topic_refused_upstream_crosses_once_the_subscribers_that_filled_it_leave() 
 
 /// The scenario of `a_topic_refused_upstream_crosses_...`: the normal flow's result.
 fn refused_upstream_then_left() -> FlowResult {
-    let upstream = Broker::start("forwarder", &[]);
-    let downstream = Broker::start_with(
-        "forwarder",
-        &[Ep::Connect(upstream.backend().to_owned())],
-        &[Ep::Tcp],
-        &[],
-    );
-    let mut probe = publisher(&upstream, "probe publisher", "XPUB");
+    let (upstream, downstream, mut probe) = chain();
     // Not subscribed to everything: that would take `later` across too.
-    let mut stalled = raw_sub(&downstream);
-    stalled
-        .set_nonblocking(false)
-        .and_then(|()| stalled.write_all(&sub_message(true, b"t")))
-        .expect("the stalled subscriber's subscription");
+    let stalled = stalled_subscriber(&downstream, b"t");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let slow = slow_reader(raw_sub(&downstream), b"t", stop.clone());
     let mut f = Flow::start(
