@@ -278,8 +278,15 @@ impl Secure {
             // then has the input lane to go on by.
             // A frame whose rest is all in the socket already does not wait on its sender:
             // it completes as soon as it is read, and may take from the whole budget.
+            // Only a frame that can all arrive so draws from that share: one larger than
+            // what it has free would hold its part of it waiting for the cipher lane anyway,
+            // and senders of frames larger than the share held all of it so, each waiting its
+            // turn, while a 64 KB flow's frames (never all in the socket at once: more than
+            // the kernel holds unread) found none and waited behind them for the lane
+            // (attacker round 8, F8: eight 15 MiB senders at 850 KB/s stopped it for good).
             (self.rest_here && self.charge.grow_to(target))
-                || self.charge.grow_behind_to(target)
+                || (self.charge.fits_behind(self.whole_frame_target())
+                    && self.charge.grow_behind_to(target))
                 || self.charge.take_cipher_lane_beside(self.input_lane_here())
         } else {
             // The start of a unit: none of it is here, nothing waits on the sender yet.
@@ -294,6 +301,16 @@ impl Secure {
             }
         }
         granted
+    }
+
+    /// What the buffers would draw from the budget with the whole of the frame part-way here
+    /// in `rx` (as its head announced it; only what is here while the head is not).
+    fn whole_frame_target(&self) -> usize {
+        let frame = usize::try_from(self.partial_len()).unwrap_or(usize::MAX);
+        let rx = self.rx.capacity().max(frame);
+        (self.held() - self.rx.capacity())
+            .saturating_add(rx)
+            .saturating_sub(FREE)
     }
 
     /// As [`Secure::may_grow`] for a read that holds nothing of a unit, without counting a

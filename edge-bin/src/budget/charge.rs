@@ -65,6 +65,13 @@ impl Charge {
         true
     }
 
+    /// Whether [`Charge::grow_behind_to`] `bytes` would be granted as of now: what it lacks of
+    /// them is free below [`BEHIND_SHARE`](super::BEHIND_SHARE). Taking nothing, it reserves
+    /// nothing.
+    pub fn fits_behind(&self, bytes: usize) -> bool {
+        bytes.saturating_sub(self.bytes()) <= self.account.budget.behind_free()
+    }
+
     /// A new charge, holding nothing, on the same device's account.
     pub fn fresh(&self) -> Charge {
         Charge::new(self.account.clone())

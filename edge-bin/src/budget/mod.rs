@@ -73,6 +73,11 @@ impl Budget {
         self.take_below(n, self.behind_limit())
     }
 
+    /// What a buffer that is behind may still take ([`Budget::take_behind`]), as of now.
+    pub fn behind_free(&self) -> usize {
+        self.behind_limit().saturating_sub(self.used.load(Relaxed))
+    }
+
     /// Whether buffers that are behind may take no more.
     #[inline]
     pub fn is_tight(&self) -> bool {

@@ -501,3 +501,43 @@ fn a_frame_start_takes_nothing_of_the_last_quarter() {
     assert_eq!(server.charge.bytes(), 0);
     assert_eq!(server.charge.account().budget().used(), before);
 }
+
+#[test]
+fn a_frame_larger_than_the_share_left_draws_none_of_it() {
+    // A quarter of the budget held by others: half of it is free below the share a frame
+    // part-way here may hold (768 KiB). A 900 KB frame could not all arrive in it: its buffer
+    // takes none of it beyond a start's read, and waits for the cipher lane (none is kept
+    // here), so that the share stays for frames that can complete in it (attacker round 8's
+    // F8: eight senders of 15 MiB frames held all of it, each waiting its turn at the lane,
+    // and a 64 KB flow found none). A 300 KB frame beside it draws from the share and
+    // completes.
+    let (mut c, mut s, _others) = pair_in_budget(1 << 18);
+    run(&mut c, &mut s, &[]).unwrap();
+    let before = s.secure.borrow().charge.account().budget().used();
+    let large = vec![0x42; 900_000];
+    write_raw(&c, &mut s, &sealed_by_hand(&c, &large)[..200_000]);
+    for _ in 0..20 {
+        s.receive().unwrap();
+    }
+    {
+        let server = s.secure.borrow();
+        assert!(server.starved(), "not waiting for memory");
+        assert!(server.holds_partial());
+        assert!(
+            server.charge.bytes() <= READ_CHUNK,
+            "holds {} of the budget",
+            server.charge.bytes()
+        );
+        assert!(server.charge.account().budget().used() <= before + READ_CHUNK);
+    }
+    let (mut c2, mut s2) = pair_charged(None, s.secure.borrow().charge.fresh());
+    run(&mut c2, &mut s2, &[]).unwrap();
+    let body: Vec<u8> = (0..300_000).map(|i| (i * 3) as u8).collect();
+    let sealed = sealed_by_hand(&c2, &body);
+    write_raw(&c2, &mut s2, &sealed[..100_000]);
+    write_raw(&c2, &mut s2, &sealed[100_000..]);
+    for _ in 0..20 {
+        s2.receive().unwrap();
+    }
+    assert_eq!(s2.frames, [body]);
+}
