@@ -92,6 +92,11 @@ pub enum CloseReason {
     /// a reader that reads. Peers of ZMTP 3.0 are never pinged, so this is what frees the
     /// slot of one that stalled.
     ReaderStalled,
+    /// The peer was sending a message too large to store first, which held its receivers
+    /// while another source wanted one of them, and not all of it came within
+    /// [`OVERDUE_AFTER`](super::OVERDUE_AFTER) progress timeouts of that: the message was
+    /// aborted to free them.
+    Overdue,
     /// A queue's or streamer's worker that held its sender in the middle of a message (too
     /// large to store first) and whose socket took less than
     /// [`PROGRESS_BYTES`](super::PROGRESS_BYTES) of its output for the progress timeout: it
@@ -128,6 +133,9 @@ impl fmt::Display for CloseReason {
             CloseReason::Lost => f.write_str("output lost on the way to it"),
             CloseReason::Stalled => f.write_str(
                 "a message it was sending made no progress for the progress timeout; aborted",
+            ),
+            CloseReason::Overdue => f.write_str(
+                "a message it was sending held its receivers while others waited for them, and did not all come within four progress timeouts; aborted",
             ),
             CloseReason::OutOfMemory => f.write_str(
                 "reset: memory_max could not take the rest of a message being written to it",

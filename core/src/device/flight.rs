@@ -11,7 +11,7 @@
 //! that has started writing it is reset instead, never sent a spliced stream.
 
 use super::peer::{Held, Src};
-use super::{ByteQueue, CloseReason, Device};
+use super::{ByteQueue, CloseReason, Device, Side};
 use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
 
 /// Frames up to this long, head included, go into each queue in one push: joined on the
@@ -31,6 +31,41 @@ const JOIN_MAX: usize = 256;
 pub const SHARE_MIN: usize = 4 << 10;
 
 impl<Q: ByteQueue> Device<'_, Q> {
+    /// The source cutting a message through to `dest`, if one is, keeps another source
+    /// waiting from now on (if it did not already): all of its message is owed within
+    /// [`OVERDUE_AFTER`](super::OVERDUE_AFTER) progress timeouts.
+    pub(super) fn contend_holder(&mut self, dest: u32) {
+        let now = self.last_now;
+        let Some(by) = self.peer(dest).and_then(|d| d.held).map(|h| h.by) else {
+            return;
+        };
+        if let Some(s) = self.peer_mut(by) {
+            let left = s.session.body_left();
+            s.contend(now, left);
+        }
+    }
+
+    /// `idx` found no destination for its message: the sources cutting messages through to
+    /// the peers of the side it sends to keep it waiting ([`Device::contend_holder`]).
+    pub(super) fn contend(&mut self, idx: u32) {
+        if self.held == 0 {
+            return;
+        }
+        let Some(side) = self.peer(idx).map(|p| p.side) else {
+            return;
+        };
+        for dest in 0..self.slots.len() as u32 {
+            let other = self
+                .peer(dest)
+                .filter(|d| d.side != side && d.side != Side::Capture)
+                .and_then(|d| d.held)
+                .is_some_and(|h| h.by != idx);
+            if other {
+                self.contend_holder(dest);
+            }
+        }
+    }
+
     /// `src` starts (or goes on) forwarding its message to `dest` too.
     pub(super) fn hold(&mut self, src: u32, dest: u32) {
         let prev = self.peer(src).and_then(|s| s.src.dests());

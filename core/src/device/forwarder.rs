@@ -60,6 +60,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let (epoch, hwm, need) = (self.epoch, self.cfg.queue_hwm, self.need - self.need_shared);
         let mark = self.cfg.mark_for(self.need);
         let max_size = self.cfg.limits.max_message_size;
+        let at = self.last_now;
         let Device {
             slots,
             subs,
@@ -78,7 +79,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 return;
             }
             sub.epoch = epoch;
-            if sub.held.is_some() {
+            if let Some(h) = sub.held {
                 match whole {
                     Some(msg) => match later::hold_back(sub, msg, (hwm, max_size)) {
                         Ok(()) => {}
@@ -86,6 +87,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
                         Err(later::Lost::Memory) => stats.dropped.memory += 1,
                     },
                     None => stats.dropped.busy += 1,
+                }
+                // Its holder keeps this message waiting (or lost): what it cuts through is
+                // owed within a patience from now on.
+                if let Some(holder) = slots.get_mut(h.by as usize).and_then(|s| s.peer.as_mut()) {
+                    let left = holder.session.body_left();
+                    holder.contend(at, left);
                 }
             } else if sub.queue.len() >= mark {
                 stats.dropped.hwm += 1;

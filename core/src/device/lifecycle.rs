@@ -59,8 +59,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// The peer's address held others up lately (one of its connections was closed as
-    /// [`CloseReason::Deaf`], say): until `until`, as a queue's or streamer's worker, it gets a
-    /// message cut through only when no other worker can take it.
+    /// [`CloseReason::Deaf`] or [`CloseReason::Overdue`], say): until `until`, as a queue's or
+    /// streamer's worker, it gets a message cut through only when no other worker can take
+    /// it, and as a sender it has one progress timeout to finish a message it cuts through
+    /// once another source waits for its receivers ([`OVERDUE_AFTER`](super::OVERDUE_AFTER)).
     pub fn strike(&mut self, id: PeerId, until: Instant) {
         if let Some(p) = self.index(id).and_then(|i| self.peer_mut(i)) {
             p.struck_until = Some(until);

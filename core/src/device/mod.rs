@@ -65,7 +65,7 @@ pub use facts::{PeerView, Traffic};
 pub use flight::SHARE_MIN;
 pub use kind::{Kind, Side};
 pub use pace::UpstreamPace;
-pub use peer::PROGRESS_BYTES;
+pub use peer::{OVERDUE_AFTER, PROGRESS_BYTES};
 pub use slots::Slot;
 pub use stats::{
     Drops, HandshakeFailures, ProxyStats, SideStats, Stats, SubscriptionRefusals, Tally,

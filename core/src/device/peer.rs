@@ -58,6 +58,22 @@ impl Src {
     }
 }
 
+/// How many progress timeouts a message cut through may take, once another source wants one
+/// of the destinations it holds, before it is aborted and its sender closed
+/// ([`CloseReason::Overdue`](super::CloseReason::Overdue)). The progress pace alone (16 KiB
+/// per progress timeout) let one sender at 3-4 KB/s hold a worker for hours with a 60 MiB
+/// message, and one per worker stop a streamer or queue; one publisher so held every
+/// subscriber of a forwarder, whose other publishers' messages were dropped at their marks
+/// (attacker round 8, F3 and F4). The same patience as a CURVE connection's in a lane
+/// (`LANE_PATIENCE` in the binary).
+pub const OVERDUE_AFTER: u64 = 4;
+
+/// Meanwhile its part is owed in turns of a progress timeout / this (a part as large each
+/// time): a sender whose pace would take longer is aborted within 1.25 s by default, not 5 s,
+/// which a forwarder's subscribers spent dropping the other publishers' messages at their
+/// marks (as the cipher lane's `CIPHER_LANE_GRAIN` in the binary).
+pub const OVERDUE_GRAIN: u64 = 4;
+
 /// A destination taken by a source for the message it is copying.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Held {
@@ -67,6 +83,25 @@ pub(crate) struct Held {
     pub(crate) mark: u64,
     /// The next destination the same source holds.
     pub(crate) next_dest: Option<u32>,
+}
+
+/// A turn of [`Peer::contend`]: a progress timeout / [`OVERDUE_GRAIN`].
+fn turn(timeout: Duration) -> Duration {
+    Duration::from_millis((timeout.as_millis() / OVERDUE_GRAIN).max(1))
+}
+
+/// What a sender whose message cut through holds destinations others want owes
+/// ([`Peer::contend`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Owed {
+    /// The start of the progress timeout being counted.
+    pub(crate) since: Instant,
+    /// Bytes of the message that came since.
+    pub(crate) came: u64,
+    /// Bytes owed per turn ([`OVERDUE_GRAIN`]).
+    pub(crate) per_turn: u64,
+    /// Progress timeouts the whole of it may take.
+    pub(crate) times: u64,
 }
 
 /// Neighbours in the ring of ready workers (queue and streamer backends).
@@ -102,6 +137,13 @@ pub(crate) struct Peer<Q> {
     pub(crate) progress_at: Instant,
     /// Bytes moved since `progress_at`.
     pub(crate) progress_bytes: u64,
+    /// Since when another source has wanted a destination the message it cuts through holds
+    /// (`Device::contend`): all of the message is then owed within [`OVERDUE_AFTER`]
+    /// progress timeouts ([`Peer::contend`]).
+    pub(crate) contended_at: Option<Instant>,
+    /// Meanwhile: since when it has been counting what came of the message, what came, and
+    /// what is owed per progress timeout.
+    pub(crate) owed: Owed,
     /// Its subscriptions in the device's table (forwarder subscribers).
     pub(crate) subs: PeerSubs,
     /// Since when its queue has held bytes without being emptied (queue clients: a client
@@ -192,6 +234,8 @@ impl<Q> Peer<Q> {
             epoch: 0,
             progress_at: now,
             progress_bytes: 0,
+            contended_at: None,
+            owed: Owed::default(),
             subs: PeerSubs::new(idx),
             stall_from: now,
             took_at: now,
@@ -241,6 +285,9 @@ impl<Q> Peer<Q> {
 
     /// `n` bytes of its message moved at `now`.
     pub(crate) fn progressed(&mut self, n: u64, now: Instant) {
+        if self.contended_at.is_some() {
+            self.owed.came = self.owed.came.saturating_add(n);
+        }
         self.progress_bytes = self.progress_bytes.saturating_add(n);
         if self.progress_bytes >= PROGRESS_BYTES {
             self.progress_bytes = 0;
@@ -252,13 +299,68 @@ impl<Q> Peer<Q> {
     pub(crate) fn start_progress(&mut self, now: Instant) {
         self.progress_at = now;
         self.progress_bytes = 0;
+        self.contended_at = None;
     }
 
-    /// When a message this peer is cutting through is aborted if nothing moves: only while it
-    /// holds destinations and is not waiting for their room.
+    /// Another source wants a destination of the message it cuts through, from `now` (if none
+    /// did already): the rest of it is owed within [`OVERDUE_AFTER`] progress timeouts, one
+    /// if its address is struck (one of its connections was closed so lately,
+    /// `Device::strike`, so that one that comes back at once holds its receivers a quarter as
+    /// long each time), and in each turn of a timeout / [`OVERDUE_GRAIN`] from now on the part
+    /// of its current frame's rest (`left`) that brings all of it in that many (never less
+    /// than the progress pace). So a sender whose pace would take longer is aborted after one
+    /// turn, not at the end.
+    pub(crate) fn contend(&mut self, now: Instant, left: u64) {
+        if self.contended_at.is_some() {
+            return;
+        }
+        let struck = self.struck_until.is_some_and(|u| u > now);
+        let times = if struck { 1 } else { OVERDUE_AFTER };
+        self.contended_at = Some(now);
+        self.owed = Owed {
+            since: now,
+            came: 0,
+            per_turn: (left / (times * OVERDUE_GRAIN)).max(PROGRESS_BYTES / OVERDUE_GRAIN),
+            times,
+        };
+    }
+
+    /// When a message this peer is cutting through is next looked at: at the progress
+    /// `timeout` after it last moved, and while others want its destinations at the end of
+    /// each turn ([`Peer::contend`]). Only while it holds destinations and is not waiting
+    /// for their room.
     pub(crate) fn progress_deadline(&self, timeout: Duration) -> Option<Instant> {
         let cut_through = self.src.dests().is_some() && !self.blocked;
-        (cut_through && !timeout.is_zero()).then(|| self.progress_at + timeout)
+        (cut_through && !timeout.is_zero()).then(|| {
+            let idle = self.progress_at + timeout;
+            match self.contended_at {
+                Some(_) => idle.min(self.owed.since + turn(timeout)),
+                None => idle,
+            }
+        })
+    }
+
+    /// At its [`Peer::progress_deadline`], `now`: why its message is aborted, if it is. One
+    /// that brought what it owed goes on, owing as much again in the next timeout.
+    pub(crate) fn check_progress(
+        &mut self,
+        now: Instant,
+        timeout: Duration,
+    ) -> Option<CloseReason> {
+        self.progress_deadline(timeout).filter(|&t| t <= now)?;
+        if let Some(since) = self.contended_at {
+            if self.owed.since + turn(timeout) <= now {
+                let patience = timeout.as_millis().saturating_mul(self.owed.times);
+                if self.owed.came < self.owed.per_turn
+                    || since + Duration::from_millis(patience) <= now
+                {
+                    return Some(CloseReason::Overdue);
+                }
+                self.owed.since = now;
+                self.owed.came = 0;
+            }
+        }
+        (self.progress_at + timeout <= now).then_some(CloseReason::Stalled)
     }
 }
 

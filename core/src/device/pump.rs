@@ -93,6 +93,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 self.took_turn(idx);
             }
             Route::Blocked => {
+                self.contend(idx);
                 self.block(idx);
                 return Ok(0);
             }

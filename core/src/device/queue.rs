@@ -163,7 +163,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let Some((rest, c)) = rest.zip(self.peer_mut(client)) else {
             return Route::Discard;
         };
-        match later::hold_back(c, rest, limits) {
+        let held = later::hold_back(c, rest, limits);
+        // The worker whose reply the client is taking keeps this one waiting.
+        self.contend_holder(client);
+        match held {
             Ok(()) => Route::Discard,
             Err(later::Lost::Hwm | later::Lost::Memory) => Route::Blocked,
         }

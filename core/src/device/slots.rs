@@ -312,6 +312,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return;
         };
         peer.blocked = true;
+        // Waiting for its destinations, it is not what others wait for: once they take more,
+        // another source that wants them starts its patience afresh.
+        peer.contended_at = None;
         let baton = mem::take(&mut peer.baton);
         let front = peer.turn_due;
         // Paused, no source can take a turn: RESUME wakes them all.

@@ -81,10 +81,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 }
                 continue;
             }
-            if peer.progress_deadline(progress).is_some_and(|t| t <= now) {
+            if let Some(why) = peer.check_progress(now, progress) {
                 self.stats.stalled += 1;
                 self.abort_message(idx);
-                self.request_close(idx, CloseReason::Stalled);
+                self.request_close(idx, why);
                 continue;
             }
             if peer.session.poll_timeout().is_none_or(|t| t > now) {

@@ -102,7 +102,8 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
                              forwarded, larger ones cut through; at least 64K [default: 1M]
   --progress-timeout TIME    a message being cut through that makes no progress this long
                              aborts its sender, or closes the worker holding it that reads
-                             too little of it, 0 = never [default: 5s]
+                             too little of it; once others wait for its destinations, all of
+                             it is owed within 4 times this; 0 = never [default: 5s]
   --heartbeat-ivl TIME       PING interval to ZMTP 3.1 peers (libzmq 4.2 and later answer
                              by themselves; 3.0 peers are never pinged), 0 = off
                              [default: 10s]

@@ -174,7 +174,9 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         }
     }
     let end = conn.serve(host, &signal).await;
-    if conn.lane_stall.is_some() || matches!(end, End::Closed(CloseReason::Deaf)) {
+    if conn.lane_stall.is_some()
+        || matches!(end, End::Closed(CloseReason::Deaf | CloseReason::Overdue))
+    {
         host.strike(id);
     }
     conn.bypass.release(host);

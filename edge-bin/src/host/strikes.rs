@@ -1,10 +1,13 @@
 //! Addresses whose connections were closed for holding others up: for holding a device's lane
 //! while others waited (`connection/mod.rs`, `lane_stalled`), or, as a queue's or streamer's
 //! worker, for reading too little of a message cut through to it while its sender waited
-//! (`CloseReason::Deaf`). For a while after, a connection from one of them waits for the
-//! cipher lane behind everyone else (`budget/turns.rs`), and as a worker it gets a message cut
-//! through only when no other worker can take it (`Device::strike`; the device's other peers
-//! from the address too, from the moment it is struck). Closed within 1.25 s each time,
+//! (`CloseReason::Deaf`), or, as a sender, for cutting a message through too slowly while
+//! others waited for its receivers (`CloseReason::Overdue`). For a while after, a connection
+//! from one of them waits for the cipher lane behind everyone else (`budget/turns.rs`); as a
+//! worker it gets a message cut through only when no other worker can take it, and as a sender
+//! it has one progress timeout, not four, to finish such a message once others wait
+//! (`Device::strike`; the device's other peers from the address too, from the moment it is
+//! struck). Closed within 1.25 s each time,
 //! senders that held a lane and came back at once still held one most of the time: six of
 //! them cut a 12 MiB CURVE producer beside them from 273 messages in 30 s to 14 (attacker
 //! round 6); closed after 5 s each time, a deaf worker that came back at once was given the

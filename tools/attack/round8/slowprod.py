@@ -9,7 +9,8 @@ ap.add_argument("kind"); ap.add_argument("fe", type=int); ap.add_argument("be", 
 ap.add_argument("--secs", type=float, default=20); ap.add_argument("--workers", type=int, default=2)
 ap.add_argument("--hostile", type=int, default=1); ap.add_argument("--big", type=int, default=60 << 20)
 ap.add_argument("--first", type=int, default=2 << 20, help="bytes sent at once")
-ap.add_argument("--trickle", default="20000:4.9"); ap.add_argument("--size", type=int, default=1024)
+ap.add_argument("--trickle", default="20000:4.9")
+ap.add_argument("--reconnect", action="store_true", help="a closed hostile connects again at once"); ap.add_argument("--size", type=int, default=1024)
 a = ap.parse_args()
 queue = a.kind == "queue"; fwd = a.kind == "forwarder"
 ctx = zmq.Context(); stop = threading.Event()
@@ -26,6 +27,11 @@ def worker(i):
         if queue: s.send_multipart(m[:-1] + [b"ok"])
 hstat = {"hostile_sent": 0, "hostile_closed": 0}
 def hostile():
+    while not stop.is_set():
+        hostile_once()
+        if not a.reconnect: break
+        time.sleep(0.1)
+def hostile_once():
     s = socket.socket(); s.connect(("127.0.0.1", a.fe))
     st = b"PUB" if fwd else (b"DEALER" if queue else b"PUSH")
     greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + b"\0" * 32

@@ -35,6 +35,7 @@ mod lagging;
 mod later;
 mod lifecycle;
 mod memory;
+mod overdue;
 mod probe;
 mod queue;
 mod regressions;

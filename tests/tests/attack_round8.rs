@@ -1,0 +1,189 @@
+//! Attacker, round 8 (F3, F4): a sender of a message too large to store first (cut through)
+//! that keeps the progress pace (20,000 B every 4.9 s of a 60 MiB message: about 4 KB/s)
+//! held its receivers for as long as the message took, hours. One such raw producer per
+//! worker stopped a streamer's or queue's 1 KB flow (0 of 6,000 in 25 s); one raw publisher
+//! stopped every subscriber of a forwarder (0 of 16,982, all dropped at their marks). Now,
+//! once another source waits for a receiver such a message holds, the rest of it is owed
+//! within four progress timeouts, a part per 1.25 s (`core/src/device/peer.rs`,
+//! `Peer::contend`): the hostile senders are aborted 1.25 s after the normal flow first
+//! waits, and closed (`CloseReason::Overdue`), and the flow goes on.
+
+use std::time::Duration;
+
+use zedge_tests::broker::Broker;
+use zedge_tests::normal::no_panic;
+use zedge_tests::python::PyPeer;
+use zedge_tests::zmq_prelude;
+
+/// argv: kind, frontend, backend, hostile senders, seconds. Two libzmq readers (workers, or
+/// subscribers of everything); `hostile` raw senders from 127.0.0.2, each a 60 MiB message
+/// at the pace, connecting again at once when closed (streamer, queue) or not (forwarder);
+/// then a libzmq sender of numbered 1 KB messages, 200 a second. Prints the outcome as JSON:
+/// per reader the numbers it got, and the worst latency.
+const AT_THE_PACE: &str = concat!(
+    zmq_prelude!(),
+    r#"
+import socket
+kind, fe, be = sys.argv[1], sys.argv[2], sys.argv[3]
+hostile, secs = int(sys.argv[4]), float(sys.argv[5])
+fwd, queue = kind == "forwarder", kind == "queue"
+stop = threading.Event()
+closed = [0]
+
+def hostile_once():
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    host, port = fe[len("tcp://"):].rsplit(":", 1)
+    s.connect((host, int(port)))
+    st = b"PUB" if fwd else (b"DEALER" if queue else b"PUSH")
+    greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + b"\0" * 32
+    ready = b"\x05READY\x0bSocket-Type" + struct.pack(">I", len(st)) + st
+    s.sendall(greeting + bytes([0x04, len(ready)]) + ready)
+    if queue:
+        s.sendall(b"\x01\x00")
+    s.sendall(b"\x02" + struct.pack(">Q", 60 << 20))
+    try:
+        s.sendall(b"h" * (2 << 20))
+        while not stop.wait(4.9):
+            s.sendall(b"h" * 20000)
+    except OSError:
+        closed[0] += 1
+    s.close()
+
+def hostile_loop():
+    while not stop.is_set():
+        hostile_once()
+        if fwd:
+            return
+        time.sleep(0.1)
+
+got = {0: [], 1: []}
+worst = [0.0]
+lock = threading.Lock()
+def reader(i, s):
+    s.setsockopt(zmq.RCVTIMEO, 200)
+    while not stop.is_set():
+        try:
+            m = s.recv_multipart()
+        except zmq.Again:
+            continue
+        k, at = m[-2].split(b" ")
+        with lock:
+            got[i].append(int(k))
+            worst[0] = max(worst[0], time.monotonic() - float(at))
+        if queue:
+            s.send_multipart(m[:-1] + [b"ok"])
+
+readers = []
+for i in range(2):
+    if fwd:
+        r = sock(zmq.SUB, be, RCVHWM=0)
+        r.subscribe(b"")
+    else:
+        r = sock(zmq.DEALER if queue else zmq.PULL, be)
+    readers.append(r)
+    threading.Thread(target=reader, args=(i, r), daemon=True).start()
+time.sleep(0.5)
+for _ in range(hostile):
+    threading.Thread(target=hostile_loop, daemon=True).start()
+time.sleep(1.0)
+sender = sock(zmq.PUB if fwd else (zmq.DEALER if queue else zmq.PUSH), fe, SNDHWM=0)
+time.sleep(0.5)
+payload = b"x" * 1000
+t0 = time.monotonic()
+n = 0
+while time.monotonic() - t0 < secs:
+    sender.send_multipart(([b""] if queue else []) + [b"%d %.6f" % (n, time.monotonic()), payload])
+    n += 1
+    if queue:
+        try:
+            while True:
+                sender.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+    time.sleep(0.005)
+time.sleep(3)
+stop.set()
+print(json.dumps({"sent": n, "got": [sorted(got[0]), sorted(got[1])],
+                  "worst": round(worst[0], 3), "closed": closed[0]}))
+"#
+);
+
+/// What the script printed: messages sent, the numbers each reader got, worst latency.
+fn run(kind: &str, hostile: u32, secs: u32) -> (usize, [Vec<usize>; 2], f64, String) {
+    let mut broker = Broker::start(kind, &[]);
+    let argv: Vec<String> = [kind, broker.frontend(), broker.backend()]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain([hostile.to_string(), secs.to_string()])
+        .collect();
+    let out = PyPeer::spawn(kind, AT_THE_PACE, &argv, Duration::from_secs(120)).finish();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    let line = out.lines().last().unwrap_or_default().to_owned();
+    let number = |name: &str| -> f64 {
+        let rest = line.split(&format!("\"{name}\": ")).nth(1).unwrap_or("");
+        let end = rest.find([',', '}']).unwrap_or(rest.len());
+        rest[..end].parse().unwrap_or(-1.0)
+    };
+    let lists = line.split("\"got\": [[").nth(1).unwrap_or("");
+    let mut got = lists.split("], [").map(|l| {
+        l.split(']')
+            .next()
+            .unwrap_or("")
+            .split(", ")
+            .filter_map(|n| n.trim().parse().ok())
+            .collect::<Vec<usize>>()
+    });
+    let got = [
+        got.next().unwrap_or_default(),
+        got.next().unwrap_or_default(),
+    ];
+    assert!(
+        stderr.contains("did not all come within four progress timeouts"),
+        "{kind}: no hostile sender closed as overdue: {line}\n{stderr}"
+    );
+    (number("sent") as usize, got, number("worst"), line)
+}
+
+/// Streamer or queue: two hostile senders hold both workers, and come back each time they
+/// are closed. Every message of the normal flow reaches one of the workers, once, none
+/// later than 4 s after it was sent (each hostile connection holds the workers 1.25 s after
+/// the flow first waits; its next comes from a struck address, and holds them as long).
+fn streamer_or_queue(kind: &str) {
+    let (sent, got, worst, line) = run(kind, 2, 8);
+    let mut every: Vec<usize> = got.concat();
+    every.sort_unstable();
+    assert_eq!(every, (0..sent).collect::<Vec<_>>(), "{kind}: {line}");
+    assert!(worst < 4.0, "{kind}: worst latency {worst} s: {line}");
+}
+
+#[test]
+fn a_streamer_goes_on_beside_a_sender_at_the_pace_per_worker() {
+    streamer_or_queue("streamer");
+}
+
+#[test]
+fn a_queue_goes_on_beside_a_client_at_the_pace_per_worker() {
+    streamer_or_queue("queue");
+}
+
+/// Forwarder: a hostile publisher's message holds both subscribers. It is aborted 1.25 s
+/// after the normal publisher's first message is held back for them, and the subscribers it
+/// had reached are reset (ZMTP cannot take a part-written message back), losing what was
+/// queued for them; libzmq's SUBs reconnect. From 4 s on (the abort, the reconnect, the
+/// subscription again), each gets every message, in order.
+#[test]
+fn a_forwarder_goes_on_beside_a_publisher_at_the_pace() {
+    let (sent, got, _, line) = run("forwarder", 1, 8);
+    let from = 4 * 200 * 9 / 10;
+    for (i, g) in got.iter().enumerate() {
+        let late: Vec<usize> = g.iter().copied().filter(|&k| k >= from).collect();
+        assert_eq!(
+            late,
+            (from..sent).collect::<Vec<_>>(),
+            "subscriber {i} from message {from}: {line}"
+        );
+    }
+}
