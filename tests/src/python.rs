@@ -30,6 +30,23 @@ def sock(t, ep, **opts):
         s.setsockopt(getattr(zmq, k), v)
     s.connect(ep)
     return s
+
+def raw_null(ep, socket_type, src=None, rcvbuf=None):
+    """A raw TCP peer to `ep` that sends a ZMTP 3.1 NULL greeting and a READY naming
+    `socket_type` (bytes), from the address `src` if given, with a receive buffer of `rcvbuf`
+    bytes if given; it reads nothing."""
+    import socket
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    if src:
+        s.bind((src, 0))
+    host, port = ep[len("tcp://"):].rsplit(":", 1)
+    s.connect((host, int(port)))
+    greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + b"\0" * 32
+    ready = b"\x05READY\x0bSocket-Type" + struct.pack(">I", len(socket_type)) + socket_type
+    s.sendall(greeting + bytes([0x04, len(ready)]) + ready)
+    return s
 "#
     };
 }

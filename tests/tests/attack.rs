@@ -27,7 +27,7 @@ use zedge_tests::flow::{retry_latency, Flow, FlowResult, FlowSpec, ISOLATION_MS}
 use zedge_tests::normal::{field, flood_requests, no_panic, normal_flow, worker_and_client};
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
-use zedge_tests::PyPeer;
+use zedge_tests::{zmq_prelude, PyPeer};
 
 const KIB: usize = 1 << 10;
 
@@ -359,19 +359,15 @@ fn a_peer_pinging_nonstop_and_reading_its_pongs_costs_no_latency() {
 /// Arguments: frontend, backend, N, SIZE, SECS. A stalled raw worker, a libzmq PULL worker,
 /// then a PUSH producer (monitored); N messages of SIZE bytes are pushed, and the worker takes what comes for
 /// SECS. Prints `got=.. disconnects=.. first_ms=.. last_ms=..`.
-const PRODUCER_AND_LIVE_WORKER: &str = r#"
-import socket, sys, time, zmq
+const PRODUCER_AND_LIVE_WORKER: &str = concat!(
+    zmq_prelude!(),
+    r#"
 from zmq.utils.monitor import recv_monitor_message
 fe, be, n, size, secs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 # The stalled worker: a raw ZMTP PULL with a small receive window, which handshakes and then
 # never reads a byte (what is written to it stays in its window, the broker's socket buffer
 # and its queue, --queue-hwm).
-host, port = be[len("tcp://"):].rsplit(":", 1)
-stalled = socket.socket()
-stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-stalled.connect((host, int(port)))
-stalled.sendall(b"\xff" + b"\0" * 8 + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + b"\0" * 32
-                + b"\x04\x1a\x05READY\x0bSocket-Type\x00\x00\x00\x04PULL")
+stalled = raw_null(be, b"PULL", rcvbuf=4096)
 stalled.settimeout(10)
 hello = b""
 while len(hello) < 64 + 2:
@@ -416,7 +412,8 @@ while mon.poll(0):
 print("got=%d disconnects=%d first_ms=%.0f last_ms=%.0f" % (
     got, events.count(zmq.EVENT_DISCONNECTED), (first or 0) * 1000, (last or 0) * 1000))
 ctx.destroy(linger=0)
-"#;
+"#
+);
 
 #[test]
 fn a_streamer_worker_that_stops_reading_costs_the_producer_nothing() {

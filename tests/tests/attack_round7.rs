@@ -27,22 +27,13 @@ use zedge_tests::zmq_prelude;
 const DEAF_WORKER: &str = concat!(
     zmq_prelude!(),
     r#"
-import socket
 kind, fe, be = sys.argv[1], sys.argv[2], sys.argv[3]
 N, SIZE = int(sys.argv[4]), int(sys.argv[5])
 
 def raw_worker(socket_type):
     """Handshakes as a worker (NULL) from 127.0.0.2 and never reads; its receive buffer is
     4 KB."""
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.bind(("127.0.0.2", 0))
-    host, port = be[len("tcp://"):].rsplit(":", 1)
-    s.connect((host, int(port)))
-    greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + b"\0" * 32
-    ready = b"\x05READY\x0bSocket-Type" + struct.pack(">I", len(socket_type)) + socket_type
-    s.sendall(greeting + bytes([0x04, len(ready)]) + ready)
-    return s
+    return raw_null(be, socket_type, src="127.0.0.2", rcvbuf=4096)
 
 queue = kind == "queue"
 worker_type = zmq.DEALER if queue else zmq.PULL

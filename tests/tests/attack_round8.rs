@@ -23,7 +23,6 @@ use zedge_tests::zmq_prelude;
 const AT_THE_PACE: &str = concat!(
     zmq_prelude!(),
     r#"
-import socket
 kind, fe, be = sys.argv[1], sys.argv[2], sys.argv[3]
 hostile, secs = int(sys.argv[4]), float(sys.argv[5])
 fwd, queue = kind == "forwarder", kind == "queue"
@@ -31,14 +30,7 @@ stop = threading.Event()
 closed = [0]
 
 def hostile_once():
-    s = socket.socket()
-    s.bind(("127.0.0.2", 0))
-    host, port = fe[len("tcp://"):].rsplit(":", 1)
-    s.connect((host, int(port)))
-    st = b"PUB" if fwd else (b"DEALER" if queue else b"PUSH")
-    greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + b"\0" * 32
-    ready = b"\x05READY\x0bSocket-Type" + struct.pack(">I", len(st)) + st
-    s.sendall(greeting + bytes([0x04, len(ready)]) + ready)
+    s = raw_null(fe, b"PUB" if fwd else (b"DEALER" if queue else b"PUSH"), src="127.0.0.2")
     if queue:
         s.sendall(b"\x01\x00")
     s.sendall(b"\x02" + struct.pack(">Q", 60 << 20))

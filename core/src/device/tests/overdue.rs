@@ -49,6 +49,15 @@ fn streamer(store: &mut Storage) -> Net<'_> {
     Net::new(cfg, store)
 }
 
+/// A streamer ([`streamer`]) with three producers and two workers.
+fn three_senders_two_workers(store: &mut Storage) -> (Net<'_>, [P; 3], [P; 2]) {
+    let mut net = streamer(store);
+    let senders = [(); 3].map(|()| net.connect(Frontend, Push));
+    let workers = [(); 2].map(|()| net.connect(Backend, Pull));
+    net.pump();
+    (net, senders, workers)
+}
+
 /// Two senders at the pace hold both workers; a third's message finds none. Their pace would
 /// take 45 s for the rest, far past `OVERDUE_AFTER` timeouts: both are aborted one turn (a
 /// timeout / `OVERDUE_GRAIN`) after that, not before, though they keep the pace, and the
@@ -56,14 +65,7 @@ fn streamer(store: &mut Storage) -> Net<'_> {
 #[test]
 fn senders_at_the_pace_holding_every_worker_are_aborted_once_another_waits() {
     let mut store = Storage::new(8, 0);
-    let mut net = streamer(&mut store);
-    let (a, b, normal) = (
-        net.connect(Frontend, Push),
-        net.connect(Frontend, Push),
-        net.connect(Frontend, Push),
-    );
-    let workers = [net.connect(Backend, Pull), net.connect(Backend, Pull)];
-    net.pump();
+    let (mut net, [a, b, normal], workers) = three_senders_two_workers(&mut store);
     let (ba, bb) = (start_large(&mut net, a, 1), start_large(&mut net, b, 2));
     let mut senders = [(a, &ba[..], 10_000), (b, &bb[..], 10_000)];
     // Nobody waits: they may go as slowly as the pace allows.
@@ -99,14 +101,7 @@ fn senders_at_the_pace_holding_every_worker_are_aborted_once_another_waits() {
 #[test]
 fn senders_whose_rest_comes_within_the_patience_finish() {
     let mut store = Storage::new(8, 0);
-    let mut net = streamer(&mut store);
-    let (a, b, normal) = (
-        net.connect(Frontend, Push),
-        net.connect(Frontend, Push),
-        net.connect(Frontend, Push),
-    );
-    let workers = [net.connect(Backend, Pull), net.connect(Backend, Pull)];
-    net.pump();
+    let (mut net, [a, b, normal], workers) = three_senders_two_workers(&mut store);
     let (ba, bb) = (start(&mut net, a, 1, 70_000), start(&mut net, b, 2, 70_000));
     let mut senders = [(a, &ba[..], 10_000), (b, &bb[..], 10_000)];
     let small = tagged(3, 0, &[100]);
