@@ -93,3 +93,80 @@ fn a_producer_held_back_longer_than_the_heartbeat_timeout_keeps_its_messages() {
 fn a_client_held_back_longer_than_the_heartbeat_timeout_keeps_its_requests() {
     held_senders_survive_the_heartbeat("queue");
 }
+
+/// argv: frontend, backend, message bytes, link bytes a second, seconds. A libzmq PULL worker
+/// behind a slow link (a proxy that reads the broker's side through a 4 KB receive buffer, so
+/// that what the link has not carried waits in the broker's socket and queue, as behind a
+/// real radio link, and passes it on at that rate; the other way unpaced), and a PUSH
+/// producer of one message; prints whether the worker got it whole.
+const ONE_OVER_A_SLOW_LINK: &str = r#"
+import socket, sys, threading, time, zmq
+fe, be, size, rate, secs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+host, port = be[len("tcp://"):].rsplit(":", 1)
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+def link():
+    worker, _ = listener.accept()
+    up = socket.socket()
+    up.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    up.connect((host, int(port)))
+    def back():
+        while True:
+            d = worker.recv(65536)
+            if not d:
+                return
+            up.sendall(d)
+    threading.Thread(target=back, daemon=True).start()
+    while True:
+        t = time.monotonic()
+        d = up.recv(rate // 20)
+        if not d:
+            return
+        worker.sendall(d)
+        time.sleep(max(0, 0.05 - (time.monotonic() - t)))
+threading.Thread(target=link, daemon=True).start()
+ctx = zmq.Context()
+pull = ctx.socket(zmq.PULL)
+pull.connect("tcp://127.0.0.1:%d" % listener.getsockname()[1])
+push = ctx.socket(zmq.PUSH)
+push.setsockopt(zmq.LINGER, 0)
+push.connect(fe)
+time.sleep(0.5)
+t0 = time.monotonic()
+push.send(b"s" * size)
+got = pull.poll(int(secs * 1000)) and pull.recv()
+print("got", len(got) if got else 0, "after %.1f s" % (time.monotonic() - t0))
+"#;
+
+/// A worker behind a link of 80 KB/s is given a 600 KB message under heartbeats of 500 ms
+/// and a 1.5 s timeout. Our PINGs wait behind the message in its socket, and its PONGs come
+/// only once it has read that far: it was closed as silent mid-message, and the message lost
+/// (attacker round 8, F6). Its socket taking what it is sent counts as hearing from it: it
+/// gets the message whole, about 8 s later, and is not closed.
+#[test]
+fn a_worker_on_a_slow_link_is_not_taken_for_dead_while_it_takes_a_large_message() {
+    let broker = Broker::start(
+        "streamer",
+        &["--heartbeat-ivl", "500ms", "--heartbeat-timeout", "1500ms"],
+    );
+    let size = 600_000;
+    let args: Vec<String> = [broker.frontend(), broker.backend()]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain([size.to_string(), "80000".to_owned(), "30".to_owned()])
+        .collect();
+    let out = PyPeer::spawn(
+        "slow-link",
+        ONE_OVER_A_SLOW_LINK,
+        &args,
+        Duration::from_secs(60),
+    )
+    .finish();
+    let log = broker.stderr();
+    assert!(out.contains(&format!("got {size}")), "{out}\n{log}");
+    assert!(
+        !log.contains("heartbeat"),
+        "the worker was taken for dead:\n{log}"
+    );
+}
