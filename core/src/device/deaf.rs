@@ -8,7 +8,7 @@
 //!
 //! So a worker owes its waiting sender what a sender owes its receivers: its socket takes
 //! [`PROGRESS_BYTES`] of its output each `progress_timeout`
-//! ([`Peer::drained_at`](super::peer::Peer)), counted from when it was given the message at
+//! ([`Peer::drained`](super::peer::Peer)), counted from when it was given the message at
 //! the earliest. One that does not has its socket tried first, as a queue client about to be
 //! closed for not reading is ([`Device::poll_probe`]; a socket's notice of room lags behind
 //! a peer that reads slowly but steadily), and is closed if the socket passed on too little
@@ -45,7 +45,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         let src = self.peer(held.by)?;
         let waits = src.blocked && src.src.is_forwarding();
-        (waits && self.cfg.kind.waits_mid_message(src.side)).then(|| p.drained_at + timeout)
+        (waits && self.cfg.kind.waits_mid_message(src.side)).then(|| p.drained.at + timeout)
     }
 
     /// Every worker past its [`Device::deaf_deadline`] at `now` is tried, or closed.

@@ -10,7 +10,7 @@
 //! aborted message is truncated away as long as none of it has been written; a destination
 //! that has started writing it is reset instead, never sent a spliced stream.
 
-use super::peer::{Held, Src};
+use super::peer::{Held, Moved, Src};
 use super::{ByteQueue, CloseReason, Device, Side};
 use crate::wire::frame::{FrameHead, MAX_HEAD_LEN};
 
@@ -77,7 +77,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             next_dest: prev,
         });
         // Its time to take some of the message counts from now at the earliest (`deaf.rs`).
-        d.drained_at = now;
+        d.drained = Moved::since(now);
         self.held += 1;
         if let Some(s) = self.peer_mut(src) {
             if !s.src.is_forwarding() {

@@ -85,6 +85,36 @@ pub(crate) struct Held {
     pub(crate) next_dest: Option<u32>,
 }
 
+/// When [`PROGRESS_BYTES`] last moved since the time before, or the count was last made
+/// whole: a sender's message going on, a receiver's socket taking its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Moved {
+    pub(crate) at: Instant,
+    /// Bytes moved since `at`.
+    bytes: u64,
+}
+
+impl Moved {
+    pub(crate) fn since(now: Instant) -> Self {
+        Moved { at: now, bytes: 0 }
+    }
+
+    /// `n` more bytes moved at `now`; `all`: that was all there was to move, which counts as
+    /// [`PROGRESS_BYTES`] whatever `n`.
+    pub(crate) fn moved(&mut self, n: u64, all: bool, now: Instant) {
+        self.bytes = self.bytes.saturating_add(n);
+        if all || self.bytes >= PROGRESS_BYTES {
+            self.bytes = 0;
+            self.at = self.at.max(now);
+        }
+    }
+
+    /// Its time, moved on to `now` at least (a wait that is not the peer's own ends).
+    pub(crate) fn not_before(&mut self, now: Instant) {
+        self.at = self.at.max(now);
+    }
+}
+
 /// A turn of [`Peer::contend`]: a progress timeout / [`OVERDUE_GRAIN`].
 fn turn(timeout: Duration) -> Duration {
     Duration::from_millis((timeout.as_millis() / OVERDUE_GRAIN).max(1))
@@ -134,9 +164,7 @@ pub(crate) struct Peer<Q> {
     pub(crate) epoch: u32,
     /// When the message it sends last made progress: [`PROGRESS_BYTES`] moved, from it or to
     /// its receivers, since the time before.
-    pub(crate) progress_at: Instant,
-    /// Bytes moved since `progress_at`.
-    pub(crate) progress_bytes: u64,
+    pub(crate) progress: Moved,
     /// Since when another source has wanted a destination the message it cuts through holds
     /// (`Device::contend`): all of the message is then owed within [`OVERDUE_AFTER`]
     /// progress timeouts ([`Peer::contend`]).
@@ -156,9 +184,7 @@ pub(crate) struct Peer<Q> {
     /// emptied its queue, or was found passing on what it held, or it was given a message to
     /// take (a queue's or streamer's worker), or it joined: a worker holding its sender
     /// mid-message must drain at that pace (`deaf.rs`).
-    pub(crate) drained_at: Instant,
-    /// Bytes its socket took since `drained_at`.
-    pub(crate) drained_bytes: u64,
+    pub(crate) drained: Moved,
     /// When the device asked its caller to try its socket for room (`Device::poll_probe`),
     /// if its socket has taken nothing since.
     pub(crate) probed_at: Option<Instant>,
@@ -232,15 +258,13 @@ impl<Q> Peer<Q> {
             close: None,
             worker: None,
             epoch: 0,
-            progress_at: now,
-            progress_bytes: 0,
+            progress: Moved::since(now),
             contended_at: None,
             owed: Owed::default(),
             subs: PeerSubs::new(idx),
             stall_from: now,
             took_at: now,
-            drained_at: now,
-            drained_bytes: 0,
+            drained: Moved::since(now),
             probed_at: None,
             later: (0, 0),
             id_len: LIBZMQ_ID_LEN,
@@ -276,11 +300,7 @@ impl<Q> Peer<Q> {
 
     /// Its socket took `n` bytes of its output at `now`; `empty`: all its queue held.
     pub(crate) fn drained(&mut self, n: u64, empty: bool, now: Instant) {
-        self.drained_bytes = self.drained_bytes.saturating_add(n);
-        if empty || self.drained_bytes >= PROGRESS_BYTES {
-            self.drained_bytes = 0;
-            self.drained_at = now;
-        }
+        self.drained.moved(n, empty, now);
     }
 
     /// `n` bytes of its message moved at `now`.
@@ -288,17 +308,12 @@ impl<Q> Peer<Q> {
         if self.contended_at.is_some() {
             self.owed.came = self.owed.came.saturating_add(n);
         }
-        self.progress_bytes = self.progress_bytes.saturating_add(n);
-        if self.progress_bytes >= PROGRESS_BYTES {
-            self.progress_bytes = 0;
-            self.progress_at = self.progress_at.max(now);
-        }
+        self.progress.moved(n, false, now);
     }
 
     /// A message starts going to its destinations at `now`: its progress is counted afresh.
     pub(crate) fn start_progress(&mut self, now: Instant) {
-        self.progress_at = now;
-        self.progress_bytes = 0;
+        self.progress = Moved::since(now);
         self.contended_at = None;
     }
 
@@ -332,7 +347,7 @@ impl<Q> Peer<Q> {
     pub(crate) fn progress_deadline(&self, timeout: Duration) -> Option<Instant> {
         let cut_through = self.src.dests().is_some() && !self.blocked;
         (cut_through && !timeout.is_zero()).then(|| {
-            let idle = self.progress_at + timeout;
+            let idle = self.progress.at + timeout;
             match self.contended_at {
                 Some(_) => idle.min(self.owed.since + turn(timeout)),
                 None => idle,
@@ -360,7 +375,7 @@ impl<Q> Peer<Q> {
                 self.owed.came = 0;
             }
         }
-        (self.progress_at + timeout <= now).then_some(CloseReason::Stalled)
+        (self.progress.at + timeout <= now).then_some(CloseReason::Stalled)
     }
 }
 

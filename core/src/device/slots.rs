@@ -226,7 +226,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 }
                 if let Some(peer) = self.peer_mut(idx) {
                     peer.blocked = false;
-                    peer.progress_at = peer.progress_at.max(now);
+                    peer.progress.not_before(now);
                 }
                 self.request_wake(idx);
             } else {
@@ -260,7 +260,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 peer.turn_due = true;
                 peer.baton = true;
                 peer.round = round;
-                peer.progress_at = peer.progress_at.max(now);
+                peer.progress.not_before(now);
                 self.request_wake(idx);
                 return true;
             }
