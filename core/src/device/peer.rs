@@ -124,7 +124,7 @@ fn turn(timeout: Duration) -> Duration {
 /// ([`Peer::contend`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Owed {
-    /// The start of the progress timeout being counted.
+    /// The start of the turn being counted.
     pub(crate) since: Instant,
     /// Bytes of the message that came since.
     pub(crate) came: u64,
@@ -170,7 +170,7 @@ pub(crate) struct Peer<Q> {
     /// progress timeouts ([`Peer::contend`]).
     pub(crate) contended_at: Option<Instant>,
     /// Meanwhile: since when it has been counting what came of the message, what came, and
-    /// what is owed per progress timeout.
+    /// what is owed per turn.
     pub(crate) owed: Owed,
     /// Its subscriptions in the device's table (forwarder subscribers).
     pub(crate) subs: PeerSubs,
@@ -356,7 +356,7 @@ impl<Q> Peer<Q> {
     }
 
     /// At its [`Peer::progress_deadline`], `now`: why its message is aborted, if it is. One
-    /// that brought what it owed goes on, owing as much again in the next timeout.
+    /// that brought what it owed goes on, owing as much again in the next turn.
     pub(crate) fn check_progress(
         &mut self,
         now: Instant,

@@ -7,13 +7,13 @@
 //! worker it gets a message cut through only when no other worker can take it, and as a sender
 //! it has one progress timeout, not four, to finish such a message once others wait
 //! (`Device::strike`; the device's other peers from the address too, from the moment it is
-//! struck). Closed within 1.25 s each time,
-//! senders that held a lane and came back at once still held one most of the time: six of
-//! them cut a 12 MiB CURVE producer beside them from 273 messages in 30 s to 14 (attacker
-//! round 6); closed after 5 s each time, a deaf worker that came back at once was given the
-//! next large message and held its producer again (attacker round 8: 5 messages in 30 s to
-//! the normal worker instead of 7,000). A peer from such an address still gets its messages
-//! through, when nobody else waits for the lane or can take the work.
+//! struck). Closed within 1.25 s each time, senders that held a lane and came back at once
+//! still held one most of the time: six of them cut a 12 MiB CURVE producer beside them from
+//! 273 messages in 30 s to 14 (attacker round 6); closed after 5 s each time, a deaf worker
+//! that came back at once was given the next large message and held its producer again
+//! (attacker round 8: 5 messages in 30 s to the normal worker instead of 7,000). A peer from
+//! such an address still gets its messages through, when nobody else waits for the lane or
+//! can take the work.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
