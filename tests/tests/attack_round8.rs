@@ -15,11 +15,12 @@ use zedge_tests::normal::no_panic;
 use zedge_tests::python::PyPeer;
 use zedge_tests::zmq_prelude;
 
-/// argv: kind, frontend, backend, hostile senders, seconds. Two libzmq readers (workers, or
-/// subscribers of everything); `hostile` raw senders from 127.0.0.2, each a 60 MiB message
-/// at the pace, connecting again at once when closed (streamer, queue) or not (forwarder);
-/// then a libzmq sender of numbered 1 KB messages, 200 a second. Prints the outcome as JSON:
-/// per reader the numbers it got, and the worst latency.
+/// argv: kind, frontend, backend, hostile senders, seconds. Four libzmq readers (workers, or
+/// subscribers of everything): two that keep up, a slow one and a stalled one; `hostile` raw
+/// senders from 127.0.0.2, each a 60 MiB message at the pace, connecting again at once when
+/// closed (streamer, queue) or not (forwarder); then a libzmq sender of numbered 1 KB
+/// messages, 200 a second. Prints the outcome as JSON: per reader the numbers it got, and the
+/// worst latency.
 const AT_THE_PACE: &str = concat!(
     zmq_prelude!(),
     r#"
@@ -49,10 +50,11 @@ def hostile_loop():
             return
         time.sleep(0.1)
 
-got = {0: [], 1: []}
+got = {i: [] for i in range(4)}
 worst = [0.0]
 lock = threading.Lock()
-def reader(i, s):
+def reader(i, s, pause, between):
+    time.sleep(pause)
     s.setsockopt(zmq.RCVTIMEO, 200)
     while not stop.is_set():
         try:
@@ -65,16 +67,20 @@ def reader(i, s):
             worst[0] = max(worst[0], time.monotonic() - float(at))
         if queue:
             s.send_multipart(m[:-1] + [b"ok"])
+        time.sleep(between)
 
-readers = []
-for i in range(2):
+# Two readers that keep up, one slow (RCVHWM 1, 10 ms a message), one stalled (RCVHWM 1,
+# a 4 KB window; as a subscriber it never reads, as a worker it reads nothing for the
+# flow's first 1.5 s, then catches up).
+kinds = [({}, 0, 0), ({}, 0, 0), ({"RCVHWM": 1}, 0, 0.01),
+         ({"RCVHWM": 1, "RCVBUF": 4096}, 3600 if fwd else 3.5, 0)]
+for i, (opts, pause, between) in enumerate(kinds):
     if fwd:
-        r = sock(zmq.SUB, be, RCVHWM=0)
+        r = sock(zmq.SUB, be, **({"RCVHWM": 0} if not opts else opts))
         r.subscribe(b"")
     else:
-        r = sock(zmq.DEALER if queue else zmq.PULL, be)
-    readers.append(r)
-    threading.Thread(target=reader, args=(i, r), daemon=True).start()
+        r = sock(zmq.DEALER if queue else zmq.PULL, be, **opts)
+    threading.Thread(target=reader, args=(i, r, pause, between), daemon=True).start()
 time.sleep(0.5)
 for _ in range(hostile):
     threading.Thread(target=hostile_loop, daemon=True).start()
@@ -96,13 +102,13 @@ while time.monotonic() - t0 < secs:
     time.sleep(0.005)
 time.sleep(3)
 stop.set()
-print(json.dumps({"sent": n, "got": [sorted(got[0]), sorted(got[1])],
+print(json.dumps({"sent": n, "got": [sorted(got[i]) for i in range(4)],
                   "worst": round(worst[0], 3), "closed": closed[0]}))
 "#
 );
 
 /// What the script printed: messages sent, the numbers each reader got, worst latency.
-fn run(kind: &str, hostile: u32, secs: u32) -> (usize, [Vec<usize>; 2], f64, String) {
+fn run(kind: &str, hostile: u32, secs: u32) -> (usize, Vec<Vec<usize>>, f64, String) {
     let mut broker = Broker::start(kind, &[]);
     let argv: Vec<String> = [kind, broker.frontend(), broker.backend()]
         .iter()
@@ -120,18 +126,17 @@ fn run(kind: &str, hostile: u32, secs: u32) -> (usize, [Vec<usize>; 2], f64, Str
         rest[..end].parse().unwrap_or(-1.0)
     };
     let lists = line.split("\"got\": [[").nth(1).unwrap_or("");
-    let mut got = lists.split("], [").map(|l| {
-        l.split(']')
-            .next()
-            .unwrap_or("")
-            .split(", ")
-            .filter_map(|n| n.trim().parse().ok())
-            .collect::<Vec<usize>>()
-    });
-    let got = [
-        got.next().unwrap_or_default(),
-        got.next().unwrap_or_default(),
-    ];
+    let got: Vec<Vec<usize>> = lists
+        .split("], [")
+        .map(|l| {
+            l.split(']')
+                .next()
+                .unwrap_or("")
+                .split(", ")
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .collect();
     assert!(
         stderr.contains("did not all come within four progress timeouts"),
         "{kind}: no hostile sender closed as overdue: {line}\n{stderr}"
@@ -139,12 +144,13 @@ fn run(kind: &str, hostile: u32, secs: u32) -> (usize, [Vec<usize>; 2], f64, Str
     (number("sent") as usize, got, number("worst"), line)
 }
 
-/// Streamer or queue: two hostile senders hold both workers, and come back each time they
-/// are closed. Every message of the normal flow reaches one of the workers, once, none
-/// later than 4 s after it was sent (each hostile connection holds the workers 1.25 s after
-/// the flow first waits; its next comes from a struck address, and holds them as long).
+/// Streamer or queue: four hostile senders hold the four workers, and come back each time
+/// they are closed. Every message of the normal flow reaches one of the four workers (the slow
+/// and the stalled ones included), once, none later than 4 s after it was sent (each hostile
+/// connection holds its worker 1.25 s after the flow first waits for it; the stalled worker's
+/// share waits 1.5 s more).
 fn streamer_or_queue(kind: &str) {
-    let (sent, got, worst, line) = run(kind, 2, 8);
+    let (sent, got, worst, line) = run(kind, 4, 8);
     let mut every: Vec<usize> = got.concat();
     every.sort_unstable();
     assert_eq!(every, (0..sent).collect::<Vec<_>>(), "{kind}: {line}");
@@ -161,16 +167,18 @@ fn a_queue_goes_on_beside_a_client_at_the_pace_per_worker() {
     streamer_or_queue("queue");
 }
 
-/// Forwarder: a hostile publisher's message holds both subscribers. It is aborted 1.25 s
+/// Forwarder: a hostile publisher's message holds every subscriber. It is aborted 1.25 s
 /// after the normal publisher's first message is held back for them, and the subscribers it
 /// had reached are reset (ZMTP cannot take a part-written message back), losing what was
 /// queued for them; libzmq's SUBs reconnect. From 4 s on (the abort, the reconnect, the
-/// subscription again), each gets every message, in order.
+/// subscription again), each of the two that keep up gets every message, in order, beside a
+/// slow subscriber and one that never reads.
 #[test]
 fn a_forwarder_goes_on_beside_a_publisher_at_the_pace() {
     let (sent, got, _, line) = run("forwarder", 1, 8);
     let from = 4 * 200 * 9 / 10;
-    for (i, g) in got.iter().enumerate() {
+    assert_eq!(got.len(), 4, "{line}");
+    for (i, g) in got.iter().take(2).enumerate() {
         let late: Vec<usize> = g.iter().copied().filter(|&k| k >= from).collect();
         assert_eq!(
             late,
