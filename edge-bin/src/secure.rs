@@ -59,6 +59,16 @@ const READ_MAX: usize = crate::input::READ_MAX;
 const FREE: usize = 8 << 10;
 /// The least of [`FREE`] worth a read when the budget has no more (a short frame, a PING).
 const FREE_READ_MIN: usize = 1 << 10;
+/// A frame part-way here may take from the budget beyond the share of buffers that wait on a
+/// peer only while at least this much of its rest, a part in `COMING`, is in the socket: its
+/// sender sends it at once, not a start and then a trickle ([`KEEPS_UP_MS`]).
+const COMING: usize = 4;
+/// A frame whose bytes have been coming for less than this (ms of the device's coarse clock,
+/// the time its connection waited for memory not counted) keeps up: it may draw from the
+/// whole budget as it grows, as output to a peer that keeps up may, and completes soon. One
+/// that takes longer draws only from the share of buffers that wait on a peer, or takes the
+/// cipher lane (attacker round 9, F1).
+pub const KEEPS_UP_MS: u64 = 250;
 
 /// The client keys a CURVE server lets in; `None` in [`Secure::server`] lets in any client
 /// that completes the handshake (libzmq's behaviour without a ZAP handler).
@@ -123,6 +133,20 @@ pub struct Secure {
     /// The rest of the unit part-way here is all in the socket, as of the last read that had
     /// to grow the buffer for it: it does not wait on its sender ([`Secure::may_grow`]).
     rest_here: bool,
+    /// When (the device's clock, ms) the unit part-way here began to come, moved on by the
+    /// time the connection has waited for memory since: how long its sender has taken over it
+    /// ([`KEEPS_UP_MS`]). `None` while nothing of a unit is here.
+    unit_since: Option<u64>,
+    /// A [`COMING`]th of the rest of the unit part-way here, or more, is in the socket, as
+    /// of the last read that had to grow the buffer for it.
+    coming: bool,
+    /// When the connection began to wait for memory, while it does.
+    starved_at: Option<u64>,
+    /// The frame part-way here took from the budget beyond the share of buffers that wait on
+    /// a peer, as a frame that kept up ([`KEEPS_UP_MS`]): while others wait for memory it owes
+    /// its rest within one progress timeout, in the cipher lane's turns (`connection/mod.rs`),
+    /// or it is closed.
+    beyond: bool,
 }
 
 /// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
@@ -217,6 +241,10 @@ impl Secure {
             fresh_message: false,
             arrived: 0,
             rest_here: false,
+            coming: false,
+            unit_since: None,
+            starved_at: None,
+            beyond: false,
         }
     }
 
@@ -231,9 +259,23 @@ impl Secure {
         self.tx_starved
     }
 
-    /// Memory may have been given back: the next read asks again.
+    /// Memory may have been given back: the next read asks again. The wait is not counted
+    /// against the frame part-way here ([`KEEPS_UP_MS`]): its sender was not what it waited on.
     pub fn retry(&mut self) {
         (self.starved, self.tx_starved) = (false, false);
+        if let Some(at) = self.starved_at.take() {
+            let waited = self.charge.account().now_ms().saturating_sub(at);
+            if let Some(since) = &mut self.unit_since {
+                *since = since.saturating_add(waited);
+            }
+        }
+    }
+
+    /// The frame part-way here has come for less than [`KEEPS_UP_MS`].
+    fn keeps_up(&self) -> bool {
+        self.unit_since.is_some_and(|since| {
+            self.charge.account().now_ms().saturating_sub(since) < KEEPS_UP_MS
+        })
     }
 
     /// Bytes the buffers hold.
@@ -284,7 +326,22 @@ impl Secure {
             // turn, while a 64 KB flow's frames (never all in the socket at once: more than
             // the kernel holds unread) found none and waited behind them for the lane
             // (attacker round 8, F8: eight 15 MiB senders at 850 KB/s stopped it for good).
+            // A frame that keeps up (KEEPS_UP_MS) may take from the whole budget too: its
+            // bytes do not wait long on its sender. Eight senders of [a, 100 KB] at 40 KB/s
+            // held the share with their frames part-way here, each for 2.5 s, and a 64 KB
+            // flow's frames, which arrive in a millisecond, waited behind them for the
+            // cipher lane: 0 messages in 30 s (attacker round 9, F1).
+            // Only a frame a quarter or more of whose rest is in the socket (COMING) and
+            // that all fits in what the budget has free, growing by what came; and what it
+            // takes so beyond the share is owed back soon: while others wait for memory it
+            // owes its rest within one progress timeout, looked at as the cipher lane's
+            // holder is (`beyond`), so that senders that send a frame's start at once and
+            // then trickle or stop cannot keep it (attacker round 4: a thousand such starts).
             (self.rest_here && self.charge.grow_to(target))
+                || (self.coming
+                    && self.keeps_up()
+                    && self.charge.fits(self.whole_frame_target())
+                    && self.grow_keeping_up(target))
                 || (self.charge.fits_behind(self.whole_frame_target())
                     && self.charge.grow_behind_to(target))
                 || self.charge.take_cipher_lane_beside(self.input_lane_here())
@@ -298,9 +355,25 @@ impl Secure {
                 self.tx_starved = true;
             } else {
                 self.starved = true;
+                self.starved_at.get_or_insert(self.charge.account().now_ms());
             }
         }
         granted
+    }
+
+    /// Grow a frame that keeps up to `target` from the whole budget, noting whether that took
+    /// it beyond the share of buffers that wait on a peer.
+    fn grow_keeping_up(&mut self, target: usize) -> bool {
+        let beyond = !self.charge.fits_behind(target);
+        let grown = self.charge.grow_to(target);
+        self.beyond |= grown && beyond;
+        grown
+    }
+
+    /// The frame part-way here took from the budget beyond the share of buffers that wait on
+    /// a peer ([`Secure::grow_keeping_up`]).
+    pub fn holds_beyond(&self) -> bool {
+        self.beyond && self.holds_partial()
     }
 
     /// What the buffers would draw from the budget with the whole of the frame part-way here
@@ -601,6 +674,12 @@ impl Secure {
     /// Read ciphertext after what `rx` holds (all of it undelivered: it starts at the unit
     /// that needs more).
     fn read_more(&mut self, sock: &Stream) -> io::Result<()> {
+        // A unit before was taken: what is held after it (if anything) is the next one's
+        // start, come with the last read.
+        if self.unit > 0 || self.rx.len() == self.unit {
+            self.unit_since = (self.rx.len() > self.unit).then(|| self.charge.account().now_ms());
+            self.beyond = false;
+        }
         self.rx.drain(..self.unit);
         (self.unit, self.unit_end, self.deliver) = (0, 0, 0..0);
         if self.rx.is_empty() && self.rx.capacity() > KEEP {
@@ -651,20 +730,49 @@ impl Secure {
             } else {
                 // Asked only when a unit part-way here must grow (the socket's count is a
                 // system call), not on every read.
-                self.rest_here = rest > 0
-                    && self.rx.len() > self.unit
-                    && sock.readable().unwrap_or(0) >= rest as u64;
-                if !self.may_grow(grow, false) {
+                let partial = rest > 0 && self.rx.len() > self.unit;
+                let in_socket = if partial {
+                    usize::try_from(sock.readable().unwrap_or(0)).unwrap_or(usize::MAX)
+                } else {
+                    0
+                };
+                if partial && in_socket == 0 && self.rx.len() == self.rx.capacity() {
+                    // Nothing came to grow for: it waits on its sender, not for memory (or the
+                    // sender is gone).
+                    if sock.at_end()? {
+                        self.eof = true;
+                        return Ok(());
+                    }
+                }
+                self.rest_here = partial && in_socket >= rest;
+                self.coming = partial && in_socket.saturating_mul(COMING) >= rest;
+                // A frame that keeps up grows by what is in the socket for it, not ahead of
+                // its sender: what it may take beyond the share is bytes that came (a sender
+                // that stops after a frame's head takes none of it).
+                let grow = if !self.rest_here && self.coming && self.keeps_up() {
+                    grow.min((self.rx.len() + in_socket).saturating_sub(self.rx.capacity()))
+                } else {
+                    grow
+                };
+                if grow > 0 && !self.may_grow(grow, false) {
                     return Err(io::ErrorKind::WouldBlock.into());
                 }
                 grow
             };
-            self.rx
-                .reserve_exact(grow + self.rx.capacity() - self.rx.len());
-            self.settle();
+            if grow > 0 {
+                self.rx
+                    .reserve_exact(grow + self.rx.capacity() - self.rx.len());
+                self.settle();
+            } else if self.rx.len() == self.rx.capacity() {
+                // Nothing in the socket to grow for.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
         }
         let n = sock.read_spare(&mut self.rx)?;
         self.arrived = self.arrived.saturating_add(n);
+        if n > 0 && self.unit_since.is_none() {
+            self.unit_since = Some(self.charge.account().now_ms());
+        }
         if n == 0 {
             self.eof = true;
         }

@@ -72,6 +72,12 @@ impl Charge {
         bytes.saturating_sub(self.bytes()) <= self.account.budget.behind_free()
     }
 
+    /// Whether [`Charge::grow_to`] `bytes` would be granted as of now. Taking nothing, it
+    /// reserves nothing.
+    pub fn fits(&self, bytes: usize) -> bool {
+        bytes.saturating_sub(self.bytes()) <= self.account.budget.free()
+    }
+
     /// A new charge, holding nothing, on the same device's account.
     pub fn fresh(&self) -> Charge {
         Charge::new(self.account.clone())

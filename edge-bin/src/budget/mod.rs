@@ -78,6 +78,11 @@ impl Budget {
         self.behind_limit().saturating_sub(self.used.load(Relaxed))
     }
 
+    /// What [`Budget::take`] may still take, as of now.
+    pub fn free(&self) -> usize {
+        self.total().saturating_sub(self.used())
+    }
+
     /// Whether buffers that are behind may take no more.
     #[inline]
     pub fn is_tight(&self) -> bool {

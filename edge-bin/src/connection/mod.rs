@@ -120,12 +120,17 @@ struct Conn {
     /// While the input holds its device's lane: when its sender's last [`PROGRESS_BYTES`]
     /// began coming, and how many have since.
     lane: Option<Turn>,
-    /// The lane it is tracked for is the cipher lane, a frame still arriving in it: its
-    /// progress is owed [`CIPHER_LANE_GRAIN`] times as often.
+    /// The lane it is tracked for is the cipher lane, a frame still arriving in it, or the
+    /// frame arriving holds memory beyond the share of frames that wait on their senders
+    /// (`beyond`, [`Secure::holds_beyond`]): its progress is owed [`CIPHER_LANE_GRAIN`] times
+    /// as often.
     cipher_lane: bool,
+    /// The frame arriving holds memory beyond that share, not the cipher lane.
+    beyond: bool,
     /// It was closed as a stalled sender while it held a lane, a CURVE connection (for the
-    /// log): the cipher lane or the input lane, what it owed and in how long.
-    lane_stall: Option<(bool, u64, Duration)>,
+    /// log): what it held (the cipher lane, the input lane, memory beyond the share), what it
+    /// owed and in how long.
+    lane_stall: Option<(&'static str, u64, Duration)>,
     /// It comes from an address recently closed for holding a lane while others waited
     /// (`host/strikes.rs`): it waits for the cipher lane behind everyone else, and holding a
     /// lane, it is judged in turns [`STRUCK_GRAIN`] times shorter.
@@ -158,6 +163,7 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         busy_since: None,
         lane: None,
         cipher_lane: false,
+        beyond: false,
         lane_stall: None,
         struck: false,
         whole: Whole::default(),
@@ -209,12 +215,10 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
             Some(SessionError::HandshakeTimeout),
         ),
         End::Closed(CloseReason::Stalled) if conn.lane_stall.is_some() => {
-            let (cipher, owed, window) = conn.lane_stall.unwrap_or_default();
+            let (held, owed, window) = conn.lane_stall.unwrap_or_default();
             let why = format!(
-                "closing: it held the {} lane while others waited for {}, and less than \
+                "closing: it held {held} while others waited for memory, and less than \
                  {owed} B of its frame came in {} ms; aborted",
-                if cipher { "cipher" } else { "input" },
-                if cipher { "it" } else { "memory" },
                 window.as_millis()
             );
             (why, None)
@@ -300,7 +304,7 @@ impl Conn {
                     .lane
                     .zip(host.progress_timeout())
                     .filter(|_| holds)
-                    .map(|(t, timeout)| (self.cipher_lane, t.owed, timeout / self.lane_grain()));
+                    .map(|(t, timeout)| (self.held(), t.owed, timeout / self.lane_grain()));
                 host.with_device(|dev| dev.stall_peer(self.id));
                 continue;
             }
@@ -453,7 +457,8 @@ impl Conn {
             self.secure.as_ref().map_or((false, false, false, 0), |s| {
                 let mut s = s.borrow_mut();
                 let partial = s.holds_partial();
-                let cipher = partial && s.holds_cipher_lane();
+                let cipher = partial && (s.holds_cipher_lane() || s.holds_beyond());
+                self.beyond = cipher && !s.holds_cipher_lane();
                 (partial, s.starved(), cipher, s.take_arrived())
             });
         let came = partial && arrived > 0;
@@ -479,6 +484,16 @@ impl Conn {
             self.lane = Some(self.new_turn());
         }
         came
+    }
+
+    /// What it holds that others may wait for, as its log line says when it is closed for
+    /// holding it.
+    fn held(&self) -> &'static str {
+        match (self.cipher_lane, self.beyond) {
+            (true, false) => "the cipher lane",
+            (true, true) => "memory beyond the share of frames part-way here",
+            (false, _) => "the input lane",
+        }
     }
 
     /// How many times as often its progress is owed: [`CIPHER_LANE_GRAIN`] for a frame
@@ -515,7 +530,10 @@ impl Conn {
             }
             _ => 0,
         };
-        let owed = least.max(known / (grain * u64::from(LANE_PATIENCE)));
+        // Memory beyond the share went to a frame that came at once: it owes its rest in one
+        // progress timeout, not LANE_PATIENCE.
+        let patience = if self.beyond { 1 } else { LANE_PATIENCE };
+        let owed = least.max(known / (grain * u64::from(patience)));
         Turn {
             since: Instant::now(),
             bytes: 0,

@@ -315,3 +315,40 @@ fn a_read_asks_the_budget_only_for_what_its_wire_has() {
         "{used}"
     );
 }
+
+#[test]
+fn the_lane_goes_back_between_messages_though_the_next_has_begun() {
+    // The lane's holder hands its message on and holds only the start of the next one, whose
+    // rest its sender is slow to bring: it keeps no more than it has without asking, and the
+    // lane goes back for the next in need (attacker round 9, F1: a CURVE sender of
+    // [a, 100 KB] messages at 40 KB/s kept the lane message after message, and four other
+    // senders' whole bodies waited for it).
+    let account = account(2_000);
+    let mut one = Peer::charged(Charge::new(account.clone()));
+    let mut two = Peer::charged(Charge::new(account.clone()));
+    let message = vec![9; CAP - 100];
+    one.round(&message[..5_000], Some(0));
+    two.round(&message[..5_000], Some(0));
+    one.tx.write_all(&message[5_000..]).unwrap();
+    for _ in 0..10 {
+        one.round(b"", Some(0));
+    }
+    assert!(one.input.holds_lane());
+    // The message goes, and the next one's first 100 bytes come with its end.
+    one.input.unblock();
+    let (fed, _) = one.round(&[7; 100], Some(message.len()));
+    assert_eq!(fed.used, message.len());
+    assert_eq!(one.input.held(), 100);
+    one.input.trim();
+    assert!(!one.input.holds_lane(), "kept the lane for a message not here");
+    assert!(one.input.buf.capacity() <= KEEP_PENDING);
+    assert!(account.take_freed());
+    two.tx.write_all(&message[5_000..]).unwrap();
+    let mut held = 0;
+    for _ in 0..10 {
+        let (fed, _) = two.round(b"", Some(0));
+        held = fed.offered;
+    }
+    assert_eq!(held, message.len(), "the other's message came whole through the lane");
+    assert!(two.input.holds_lane());
+}

@@ -52,6 +52,15 @@ impl Stream {
         matches!(peek, Ok(1..))
     }
 
+    /// Whether the peer closed its side with nothing left to read (`Ok(true)`), or bytes wait
+    /// (`Ok(false)`), without reading them; `WouldBlock` if neither.
+    pub fn at_end(&self) -> io::Result<bool> {
+        use rustix::net::{recv, RecvFlags};
+        let mut byte = [0u8; 1];
+        retry(|| Ok(recv(self, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT)?.0))
+            .map(|n| n == 0)
+    }
+
     /// One non-blocking vectored write.
     pub fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         retry(|| match self {
