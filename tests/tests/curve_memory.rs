@@ -1090,10 +1090,11 @@ fn curve_flows_get_through_beside_eight_senders_of_15_mib_over_radio_links() {
 /// malformed, and each keeps the pace every rule asks of a sender.
 ///
 /// Three seconds later a libzmq CURVE sender of numbered 64 KB messages sends as fast as the
-/// device takes them (1,000 may wait in libzmq), each stamped with when it was sent: a PUSH
-/// to a streamer, read by a CURVE PULL worker that passes over the slow senders' messages;
-/// or a DEALER client of a queue, whose CURVE DEALER worker echoes its requests (and drops
-/// the others). Every one must come back, in order, within the longest latency.
+/// device takes them, each stamped with when it was sent: a PUSH to a streamer (1,000 may
+/// wait in libzmq), read by a CURVE PULL worker that passes over the slow senders' messages;
+/// or a DEALER client of a queue (64 requests unanswered at most, its replies read first),
+/// whose CURVE DEALER worker echoes its requests (and drops the others). Every one must come
+/// back, in order, within the longest latency.
 const FAST_FLOW: &str = r#"
 import struct
 fe, be, kind = sys.argv[2:5]
@@ -1195,16 +1196,15 @@ def take(m):
     worst = max(worst, now - at)
     late += now - at > longest
 if kind == "queue":
+    # Replies first; at most 64 requests unanswered.
     end = time.monotonic() + secs
-    poller = zmq.Poller()
-    poller.register(sender, zmq.POLLIN | zmq.POLLOUT)
     while time.monotonic() < end:
-        ev = dict(poller.poll(100)).get(sender, 0)
-        if ev & zmq.POLLIN:
+        if sender.poll(100 if sent[0] - got >= 64 else 0, zmq.POLLIN):
             take(sender.recv())
-        if ev & zmq.POLLOUT:
+            continue
+        if sent[0] - got < 64:
             head = b"n" + struct.pack(">Qd", sent[0], time.monotonic())
-            sender.send(head + b"x" * (64000 - len(head)), zmq.NOBLOCK)
+            sender.send(head + b"x" * (64000 - len(head)))
             sent[0] += 1
     done = time.monotonic()
 else:
