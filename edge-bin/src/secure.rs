@@ -273,9 +273,8 @@ impl Secure {
 
     /// The frame part-way here has come for less than [`KEEPS_UP_MS`].
     fn keeps_up(&self) -> bool {
-        self.unit_since.is_some_and(|since| {
-            self.charge.account().now_ms().saturating_sub(since) < KEEPS_UP_MS
-        })
+        self.unit_since
+            .is_some_and(|since| self.charge.account().now_ms().saturating_sub(since) < KEEPS_UP_MS)
     }
 
     /// Bytes the buffers hold.
@@ -355,7 +354,8 @@ impl Secure {
                 self.tx_starved = true;
             } else {
                 self.starved = true;
-                self.starved_at.get_or_insert(self.charge.account().now_ms());
+                self.starved_at
+                    .get_or_insert(self.charge.account().now_ms());
             }
         }
         granted

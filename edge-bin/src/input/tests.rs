@@ -340,7 +340,10 @@ fn the_lane_goes_back_between_messages_though_the_next_has_begun() {
     assert_eq!(fed.used, message.len());
     assert_eq!(one.input.held(), 100);
     one.input.trim();
-    assert!(!one.input.holds_lane(), "kept the lane for a message not here");
+    assert!(
+        !one.input.holds_lane(),
+        "kept the lane for a message not here"
+    );
     assert!(one.input.buf.capacity() <= KEEP_PENDING);
     assert!(account.take_freed());
     two.tx.write_all(&message[5_000..]).unwrap();
@@ -349,6 +352,10 @@ fn the_lane_goes_back_between_messages_though_the_next_has_begun() {
         let (fed, _) = two.round(b"", Some(0));
         held = fed.offered;
     }
-    assert_eq!(held, message.len(), "the other's message came whole through the lane");
+    assert_eq!(
+        held,
+        message.len(),
+        "the other's message came whole through the lane"
+    );
     assert!(two.input.holds_lane());
 }

@@ -603,7 +603,11 @@ fn waiting_for_memory_does_not_age_a_frame() {
     }
     assert!(s.secure.borrow().starved(), "not waiting for memory");
     let now = s.secure.borrow().charge.account().now_ms();
-    s.secure.borrow().charge.account().tick(now + 10 * KEEPS_UP_MS);
+    s.secure
+        .borrow()
+        .charge
+        .account()
+        .tick(now + 10 * KEEPS_UP_MS);
     others.shrink_to(3 << 18);
     s.secure.borrow_mut().retry();
     write_raw(&c, &mut s, &sealed[30_000..]);
