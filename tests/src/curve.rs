@@ -171,7 +171,23 @@ pub fn sealing_by_hand(
     transient: &KeyPair,
     socket_type: &str,
 ) -> io::Result<ByHand> {
-    let mut s = TcpStream::connect(addr)?;
+    sealing_over(
+        TcpStream::connect(addr)?,
+        server,
+        client,
+        transient,
+        socket_type,
+    )
+}
+
+/// [`sealing_by_hand`] over a stream already connected.
+pub fn sealing_over(
+    mut s: TcpStream,
+    server: &[u8; KEY_LEN],
+    client: &KeyPair,
+    transient: &KeyPair,
+    socket_type: &str,
+) -> io::Result<ByHand> {
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let mut greeting = [0u8; 64];
     greeting[0] = 0xff;

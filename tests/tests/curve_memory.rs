@@ -1258,3 +1258,137 @@ fn a_fast_curve_flow_gets_through_a_streamer_beside_eight_slow_senders_of_two_pa
 fn a_fast_curve_client_is_answered_by_a_queue_beside_eight_slow_clients_of_two_part_messages() {
     fast_flow_beside_slow_pairs("queue");
 }
+
+/// Hostile CURVE senders that send most of a frame at once and then trickle, each on a thread
+/// of its own, connecting again whenever they are closed, until [`BurstTricklers::stop`]: a
+/// handshake made by hand, a MESSAGE frame announced at 400 KB, 300 KB of it at once (its
+/// frame keeps up, and a quarter of its rest is in the socket: it may take from the last
+/// quarter of the budget), then 1,000 B every 250 ms (above the least rate every sender owes).
+/// Each counts how often it was closed.
+struct BurstTricklers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<usize>>,
+}
+
+impl BurstTricklers {
+    /// Tricklers `ids` (each from 127.0.0.(10 + id)).
+    fn start(ids: std::ops::Range<u8>, addr: SocketAddr, server: [u8; KEY_LEN]) -> BurstTricklers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = ids
+            .map(|i| {
+                let stop = stop.clone();
+                thread::spawn(move || burst_trickle(i, addr, &server, &stop))
+            })
+            .collect();
+        BurstTricklers { stop, threads }
+    }
+
+    /// Stop them: how many times the device closed one.
+    fn stop(self) -> usize {
+        self.stop.store(true, Relaxed);
+        self.threads
+            .into_iter()
+            .map(|t| t.join().expect("a burst trickler"))
+            .sum()
+    }
+}
+
+fn burst_trickle(i: u8, addr: SocketAddr, server: &[u8; KEY_LEN], stop: &AtomicBool) -> usize {
+    let announced = 400_000 + OVERHEAD;
+    let mut frame = FrameHead::data(announced as u64, false)
+        .encode()
+        .as_slice()
+        .to_vec();
+    frame.extend_from_slice(b"\x07MESSAGE");
+    frame.extend_from_slice(&3u64.to_be_bytes());
+    frame.resize(frame.len() - 16 + announced, 0x62);
+    let mut closed = 0;
+    let mut round = 0u8;
+    while !stop.load(Relaxed) {
+        round = round.wrapping_add(1);
+        let client = KeyPair::from_secret([0xb0 + i; 32]);
+        let transient = KeyPair::from_secret([
+            round, i, 0x33, 0x44, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+            22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+        ]);
+        // From an address of its own: a strike on the flows' address (a trickler closed)
+        // would judge them all in shorter turns.
+        let made = connect_from([127, 0, 0, 10 + i], addr)
+            .and_then(|s| zedge_tests::curve::sealing_over(s, server, &client, &transient, "PUSH"));
+        let Ok(mut s) = made.map(|b| b.stream) else {
+            thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+        if s.write_all(&frame[..300_000]).is_err() {
+            closed += 1;
+            continue;
+        }
+        let mut at = 300_000;
+        let _ = s.set_nonblocking(true);
+        while !stop.load(Relaxed) && at < frame.len() - 1 {
+            thread::sleep(Duration::from_millis(250));
+            match s.write(&frame[at..(at + 1000).min(frame.len() - 1)]) {
+                Ok(n) => at += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
+            }
+            // Closed by the device: an end or a reset.
+            let mut buf = [0u8; 256];
+            match (&s).read(&mut buf) {
+                Ok(0) => break,
+                Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => break,
+                _ => {}
+            }
+        }
+        if !stop.load(Relaxed) {
+            closed += 1;
+        }
+    }
+    closed
+}
+
+/// A TCP connection to `to` from the loopback address `from`.
+fn connect_from(from: [u8; 4], to: SocketAddr) -> std::io::Result<TcpStream> {
+    use rustix::net::{bind, connect, socket, AddressFamily, SocketType};
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None)?;
+    bind(&fd, &SocketAddr::from((from, 0)))?;
+    connect(&fd, &to)?;
+    Ok(TcpStream::from(fd))
+}
+
+/// The bad day for frames that keep up: a CURVE streamer under 40M (a shared budget of about
+/// 8 MiB) with heartbeats off, 24 hostile senders, each from an address of its own, that send
+/// 300 KB of a 400 KB frame at once and then trickle 4 KB/s, connecting again when closed
+/// ([`BurstTricklers`]): the first 16 fill the share below the lanes, and the 8 that come 2 s
+/// later take from the last quarter as frames that keep up. Beside them libzmq CURVE flows of 1 KB and
+/// 64 KB messages with a reader ([`FLOWS_BESIDE_HOLDERS`]): every message of both flows
+/// arrives, in order, within 3 s, and tricklers are closed for holding memory beyond the
+/// share while others waited (their rest is owed within a progress timeout, and a trickle
+/// piling up unread while they wait for more memory does not excuse them; before, the wait
+/// excused them and only the cipher lane's holders were ever closed).
+#[test]
+fn curve_flows_get_through_beside_senders_that_burst_a_frame_and_trickle_the_rest() {
+    let mut under = Under::start(
+        "streamer",
+        40,
+        "4M",
+        &["--heartbeat-ivl", "0", "--max-handshaking", "256"],
+    );
+    let server = under.keys.public_key("srv");
+    let addr = under.broker.frontend_addr();
+    // The first fill the share below the lanes; those after them find it full.
+    let first = BurstTricklers::start(0..16, addr, server);
+    thread::sleep(Duration::from_secs(2));
+    let tricklers = BurstTricklers::start(16..24, addr, server);
+    thread::sleep(Duration::from_millis(500));
+    let args = ["8", "3", "streamer"].map(String::from);
+    let log = under.run(FLOWS_BESIDE_HOLDERS, &args, "OK");
+    let closed = tricklers.stop() + first.stop();
+    eprintln!("tricklers closed {closed} times");
+    assert!(
+        log.contains("memory beyond the share of frames part-way here while others waited"),
+        "{log}"
+    );
+    assert!(closed >= 4, "closed {closed} times:\n{log}");
+}

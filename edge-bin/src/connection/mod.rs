@@ -470,8 +470,11 @@ impl Conn {
             // Owed on another grain from here.
             (self.lane, self.cipher_lane) = (None, cipher);
         }
-        if starved || self.input.is_starved() {
-            // Waiting for memory, not for its sender: the wait is not the sender's stall.
+        if (starved || self.input.is_starved()) && !self.beyond {
+            // Waiting for memory, not for its sender: the wait is not the sender's stall. (A
+            // frame holding memory beyond the share waits for more only because its sender
+            // did not send the rest at once, as it began to: it is judged all the same, by
+            // what waits in its socket.)
             self.lane = Some(self.new_turn());
             return came;
         }
@@ -560,7 +563,10 @@ impl Conn {
         // A least turn's worth waiting unread: this task did not read (it was late, or its
         // message waits for room at its destination), its sender did not stall.
         let least = PROGRESS_BYTES / u64::from(self.lane_grain());
-        let owed = turn.owed.saturating_sub(turn.bytes).min(least);
+        let owed = turn.owed.saturating_sub(turn.bytes);
+        // A frame beyond the share must have all it owes waiting: a trickle piling up unread
+        // while it waits for more memory is not a frame that comes at once.
+        let owed = if self.beyond { owed } else { owed.min(least) };
         let unread = || self.stream.readable().unwrap_or(0) >= owed;
         if !host.has_starved() || self.input.holds_message() || unread() {
             self.lane = Some(self.new_turn());
