@@ -637,3 +637,40 @@ fn a_frame_that_keeps_up_takes_no_more_than_came() {
     assert_eq!(server.charge.account().budget().used(), before);
     assert!(!server.holds_beyond());
 }
+
+#[test]
+fn a_frame_drawing_from_the_share_takes_room_for_all_of_it_at_once() {
+    // 512 KiB free below the share. A slow 300 KB frame, a third of it here, takes room for
+    // all of it as it begins to draw; a second such frame then finds too little left and
+    // waits, holding a start's read. (Growing a read at a time, both drew together until
+    // neither could finish: attacker rounds 9 and 10, F2.)
+    let (mut c, mut s, _others) = pair_in_budget(1 << 18);
+    run(&mut c, &mut s, &[]).unwrap();
+    let body = vec![0x21; 300_000];
+    write_slowly(&c, &mut s, &sealed_by_hand(&c, &body)[..100_000]);
+    for _ in 0..5 {
+        s.receive().unwrap();
+    }
+    {
+        let server = s.secure.borrow();
+        assert!(server.holds_partial());
+        assert!(
+            server.charge.bytes() >= 300_000 - FREE,
+            "holds {}",
+            server.charge.bytes()
+        );
+    }
+    let (mut c2, mut s2) = pair_charged(None, s.secure.borrow().charge.fresh());
+    run(&mut c2, &mut s2, &[]).unwrap();
+    write_slowly(&c2, &mut s2, &sealed_by_hand(&c2, &body)[..100_000]);
+    for _ in 0..5 {
+        s2.receive().unwrap();
+    }
+    let second = s2.secure.borrow();
+    assert!(second.starved(), "not waiting for memory");
+    assert!(
+        second.charge.bytes() <= READ_CHUNK,
+        "{}",
+        second.charge.bytes()
+    );
+}
