@@ -147,6 +147,10 @@ pub struct Secure {
     /// its rest within one progress timeout, in the cipher lane's turns (`connection/mod.rs`),
     /// or it is closed.
     beyond: bool,
+    /// A frame of this connection larger than [`FREE`] came whole while it kept up: its
+    /// frames may take from the budget beyond the share ([`Secure::may_grow`]). A connection
+    /// whose first frames send most of themselves at once and trickle the rest never earns it.
+    proven: bool,
 }
 
 /// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
@@ -245,6 +249,7 @@ impl Secure {
             unit_since: None,
             starved_at: None,
             beyond: false,
+            proven: false,
         }
     }
 
@@ -336,8 +341,14 @@ impl Secure {
             // owes its rest within one progress timeout, looked at as the cipher lane's
             // holder is (`beyond`), so that senders that send a frame's start at once and
             // then trickle or stop cannot keep it (attacker round 4: a thousand such starts).
+            // And only for a connection that has brought a frame whole while it kept up
+            // (`proven`), from an address not struck: sixteen that sent 80 % of each frame at
+            // once and trickled the rest, closed and connecting again, kept the last quarter
+            // between them (attacker round 10, F1).
             (self.rest_here && self.charge.grow_to(target))
                 || (self.coming
+                    && self.proven
+                    && !self.charge.is_struck()
                     && self.keeps_up()
                     && self.charge.fits(self.whole_frame_target())
                     && self.grow_keeping_up(target))
@@ -649,6 +660,8 @@ impl Secure {
                 self.deliver = self.unit + step.deliver.start..self.unit + step.deliver.end;
                 self.unit_end = self.unit + step.consumed;
                 if self.link.is_active() && !self.deliver.is_empty() {
+                    // A frame that needed the budget and came while it kept up.
+                    self.proven |= self.rx.capacity() > FREE && self.keeps_up();
                     // A data frame's flags: MORE is bit 0.
                     self.fresh_message = self.ends_message;
                     self.ends_message = self.rx[self.deliver.start] & 0x01 == 0;

@@ -47,6 +47,11 @@ impl Charge {
         self.struck = true;
     }
 
+    /// Its connection comes from an address closed for holding a lane ([`Charge::strike`]).
+    pub fn is_struck(&self) -> bool {
+        self.struck
+    }
+
     /// The account it draws from.
     pub fn account(&self) -> &Account {
         &self.account

@@ -566,6 +566,15 @@ fn a_frame_that_keeps_up_takes_from_the_last_quarter_and_owes_it() {
     // and a queue's client got 3 replies of 2,000).
     let (mut c, mut s, _others) = pair_in_budget(3 << 18);
     run(&mut c, &mut s, &[]).unwrap();
+    // Not on its first frame: a connection earns it with a frame that came whole at once.
+    let first = vec![0x19; 20_000];
+    let sealed = sealed_by_hand(&c, &first);
+    write_raw(&c, &mut s, &sealed[..40_000.min(sealed.len())]);
+    for _ in 0..5 {
+        s.receive().unwrap();
+    }
+    assert_eq!(s.frames, [first]);
+    s.frames.clear();
     let body: Vec<u8> = (0..65_536).map(|i| (i * 11) as u8).collect();
     let sealed = sealed_by_hand(&c, &body);
     write_raw(&c, &mut s, &sealed[..40_000]);
@@ -673,4 +682,24 @@ fn a_frame_drawing_from_the_share_takes_room_for_all_of_it_at_once() {
         "{}",
         second.charge.bytes()
     );
+}
+
+#[test]
+fn a_first_frame_takes_nothing_beyond_the_share() {
+    // Three quarters held by others: a connection's first frame, however fast its bytes
+    // come, has not shown that its frames complete once begun; it waits for memory (none kept
+    // here), holding a start's read (attacker round 10, F1: sixteen connections that sent 80 %
+    // of each frame at once and trickled the rest kept the last quarter between them).
+    let (mut c, mut s, _others) = pair_in_budget(3 << 18);
+    run(&mut c, &mut s, &[]).unwrap();
+    let before = s.secure.borrow().charge.account().budget().used();
+    let sealed = sealed_by_hand(&c, &vec![0x23; 65_536]);
+    write_raw(&c, &mut s, &sealed[..40_000]);
+    for _ in 0..5 {
+        s.receive().unwrap();
+    }
+    let server = s.secure.borrow();
+    assert!(server.starved(), "not waiting for memory");
+    assert!(!server.holds_beyond());
+    assert!(server.charge.account().budget().used() <= before + READ_CHUNK);
 }
