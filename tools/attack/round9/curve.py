@@ -25,7 +25,12 @@ ap.add_argument("--rotate", action="store_true")
 ap.add_argument("--src", default=None, help="all attacker connections from this source address")
 ap.add_argument("--size", type=int, default=65536)
 ap.add_argument("--late", type=float, default=0)
+ap.add_argument("--fburst", type=float, default=None, help="frame-aware proxy: pass this fraction of each large frame at once, the rest at --frate")
+ap.add_argument("--frate", type=float, default=20000, help="B/s for the rest of a large frame (0: never)")
+ap.add_argument("--fmin", type=int, default=8192, help="frames at least this long are paced")
+ap.add_argument("--fgap", type=float, default=0, help="seconds to pause before each large frame's burst")
 a = ap.parse_args()
+sys.setswitchinterval(0.0005)
 ctx = zmq.Context()
 srv_pub = open(a.key).read().split('public-key = "')[1].split('"')[0].encode()
 stats = {"att_conns": 0, "att_closed_by_broker": 0, "att_bytes": 0}
@@ -68,6 +73,8 @@ def proxy(listen_port):
             try: u.close()
             except OSError: pass
         threading.Thread(target=down, daemon=True).start()
+        if a.fburst is not None:
+            return frame_pace(c, u)
         sent = 0; credit = 0.0; last = time.monotonic()
         try:
             while True:
@@ -88,6 +95,84 @@ def proxy(listen_port):
     while True:
         c, _ = ls.accept()
         threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+def frame_pace(c, u):
+    # ZMTP framing is in the clear under CURVE: 64 B greeting, then frames (flags, length).
+    # Each frame of at least --fmin bytes: header + fburst of it at once, the rest at --frate;
+    # bytes after a slow part wait behind it (in order).
+    import select, collections
+    buf = bytearray(); pos = 0; segs = collections.deque()  # [n, slow]
+    st = {"greet": 64, "i": 0, "skip": 0}
+    def add(n, slow):
+        if n <= 0: return
+        if segs and segs[-1][1] == slow: segs[-1][0] += n
+        else: segs.append([n, slow])
+    def parse():
+        while True:
+            avail = len(buf) - st["i"]
+            if st["greet"]:
+                k = min(st["greet"], avail)
+                if k <= 0: return
+                st["greet"] -= k; st["i"] += k; add(k, False); continue
+            if st["skip"]:
+                k = min(st["skip"], avail)
+                if k <= 0: return
+                st["skip"] -= k; st["i"] += k; add(k, st["slow"]); continue
+            if avail < 2: return
+            fl = buf[st["i"]]
+            if fl & 2:
+                if avail < 9: return
+                ln = int.from_bytes(buf[st["i"]+1:st["i"]+9], "big"); hl = 9
+            else:
+                ln = buf[st["i"]+1]; hl = 2
+            st["i"] += hl
+            if ln >= a.fmin:
+                now = int(ln * a.fburst)
+                segs.append([0, "gap"]) if a.fgap else None
+                add(hl, False); add(now, False); st["skip"] = 0
+                # the frame's bytes: first `now` at once (already counted above as now), rest slow
+                st["pend_now"] = now; st["pend_slow"] = ln - now
+                # mark: consume body bytes as they arrive: first `now` were pre-added, so only
+                # add slow ones; emulate via skip of now (already scheduled) then slow
+                st["skip_now"] = now
+                st["skip"] = ln - now; st["slow"] = True
+                # body bytes for the at-once part are accounted when they arrive:
+                k = min(now, len(buf) - st["i"])
+                st["i"] += now  # may run past buf; handled by wait below
+            else:
+                add(hl, False); st["skip"] = ln; st["slow"] = False
+    credit = 0.0; last = time.monotonic(); gap_until = 0
+    pl = select.poll(); pl.register(c, select.POLLIN)
+    try:
+        while True:
+            r = pl.poll(20)
+            if r:
+                d = c.recv(262144)
+                if not d: break
+                buf += d
+            if st["i"] <= len(buf): parse()
+            now = time.monotonic()
+            credit = min(credit + a.frate * (now - last), max(a.frate * 0.2, 1)); last = now
+            while segs:
+                n, slow = segs[0]
+                if slow == "gap":
+                    if not gap_until: gap_until = now + a.fgap
+                    if now < gap_until: break
+                    gap_until = 0; segs.popleft(); continue
+                k = min(n, len(buf) - pos)
+                if slow: k = min(k, int(credit))
+                if k <= 0: break
+                u.sendall(bytes(buf[pos:pos+k])); pos += k
+                if slow: credit -= k
+                with lock: stats["att_bytes"] += k
+                segs[0][0] -= k
+                if segs[0][0] == 0: segs.popleft()
+                else: break
+            if pos > 1 << 20 and pos <= st["i"]:
+                del buf[:pos]; st["i"] -= pos; pos = 0
+    except OSError: pass
+    try: u.close()
+    except OSError: pass
 
 got = [0]; lat = []; gap = [0.0, None]
 def echo_worker():
