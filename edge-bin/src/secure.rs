@@ -749,13 +749,13 @@ impl Secure {
                 } else {
                     0
                 };
-                if partial && in_socket == 0 && self.rx.len() == self.rx.capacity() {
-                    // Nothing came to grow for: it waits on its sender, not for memory (or the
-                    // sender is gone).
-                    if sock.at_end()? {
-                        self.eof = true;
-                        return Ok(());
-                    }
+                // Nothing came to grow for: it waits on its sender, not for memory (or the
+                // sender is gone). What room it has is read into; with none, the socket is
+                // looked at for its end (a peek).
+                let idle = partial && in_socket == 0;
+                if idle && self.rx.len() == self.rx.capacity() && sock.at_end()? {
+                    self.eof = true;
+                    return Ok(());
                 }
                 self.rest_here = partial && in_socket >= rest;
                 self.coming = partial && in_socket.saturating_mul(COMING) >= rest;
@@ -770,7 +770,9 @@ impl Secure {
                 if partial && self.open_next()? {
                     return Ok(());
                 }
-                let grow = if partial {
+                let grow = if idle && self.rx.len() < self.rx.capacity() {
+                    0
+                } else if partial {
                     grow.max(rest.saturating_sub(self.rx.capacity() - self.rx.len()))
                 } else {
                     grow
@@ -784,9 +786,6 @@ impl Secure {
                 self.rx
                     .reserve_exact(grow + self.rx.capacity() - self.rx.len());
                 self.settle();
-            } else if self.rx.len() == self.rx.capacity() {
-                // Nothing in the socket to grow for.
-                return Err(io::ErrorKind::WouldBlock.into());
             }
         }
         let n = sock.read_spare(&mut self.rx)?;

@@ -645,6 +645,10 @@ fn a_frame_that_keeps_up_takes_no_more_than_came() {
     assert!(server.holds_partial());
     assert_eq!(server.charge.account().budget().used(), before);
     assert!(!server.holds_beyond());
+    // It waits on its sender, not for memory: nothing came to grow for (attacker round 10's
+    // F3: senders that stopped after 80 % of a frame, marked as waiting for memory, had
+    // their turns begun again and again and were not closed).
+    assert!(!server.starved(), "waits for memory");
 }
 
 #[test]
