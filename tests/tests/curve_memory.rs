@@ -1308,10 +1308,10 @@ fn burst_trickle(i: u8, addr: SocketAddr, server: &[u8; KEY_LEN], stop: &AtomicB
     while !stop.load(Relaxed) {
         round = round.wrapping_add(1);
         let client = KeyPair::from_secret([0xb0 + i; 32]);
-        let transient = KeyPair::from_secret([
-            round, i, 0x33, 0x44, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
-            22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
-        ]);
+        // A transient key of its own for each connection.
+        let mut secret = [0x44; 32];
+        secret[..2].copy_from_slice(&[round, i]);
+        let transient = KeyPair::from_secret(secret);
         // From an address of its own: a strike on the flows' address (a trickler closed)
         // would judge them all in shorter turns.
         let made = connect_from([127, 0, 0, 10 + i], addr)
