@@ -215,13 +215,14 @@ fn a_read_takes_room_from_the_budget_and_a_waiting_connection_gives_it_back() {
     assert_eq!(account.budget().used(), 0);
 }
 
-#[test]
-fn one_connection_at_a_time_takes_the_lane_and_gets_its_message_whole() {
+/// Two connections under a budget of 2,000 B, each holding the first 5,000 B of a message the
+/// device takes only whole; the first is sent the rest and reads it through the lane. Returns
+/// both, the message and what the first was offered last.
+fn one_in_the_lane() -> (Arc<Account>, Peer, Peer, Vec<u8>, usize) {
     let account = account(2_000);
     let mut one = Peer::charged(Charge::new(account.clone()));
     let mut two = Peer::charged(Charge::new(account.clone()));
     let message = vec![9; CAP - 100];
-    // Both hold part of a message the device takes only whole.
     one.round(&message[..5_000], Some(0));
     two.round(&message[..5_000], Some(0));
     one.tx.write_all(&message[5_000..]).unwrap();
@@ -230,6 +231,12 @@ fn one_connection_at_a_time_takes_the_lane_and_gets_its_message_whole() {
         let (fed, _) = one.round(b"", Some(0));
         held = fed.offered;
     }
+    (account, one, two, message, held)
+}
+
+#[test]
+fn one_connection_at_a_time_takes_the_lane_and_gets_its_message_whole() {
+    let (account, mut one, mut two, message, held) = one_in_the_lane();
     assert_eq!(held, message.len(), "the lane's holder gets all of it");
     two.tx.write_all(&message[5_000..]).unwrap();
     two.round(b"", Some(0));
@@ -323,16 +330,7 @@ fn the_lane_goes_back_between_messages_though_the_next_has_begun() {
     // lane goes back for the next in need (attacker round 9, F1: a CURVE sender of
     // [a, 100 KB] messages at 40 KB/s kept the lane message after message, and four other
     // senders' whole bodies waited for it).
-    let account = account(2_000);
-    let mut one = Peer::charged(Charge::new(account.clone()));
-    let mut two = Peer::charged(Charge::new(account.clone()));
-    let message = vec![9; CAP - 100];
-    one.round(&message[..5_000], Some(0));
-    two.round(&message[..5_000], Some(0));
-    one.tx.write_all(&message[5_000..]).unwrap();
-    for _ in 0..10 {
-        one.round(b"", Some(0));
-    }
+    let (account, mut one, mut two, message, _) = one_in_the_lane();
     assert!(one.input.holds_lane());
     // The message goes, and the next one's first 100 bytes come with its end.
     one.input.unblock();
