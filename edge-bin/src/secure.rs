@@ -59,12 +59,9 @@ const READ_MAX: usize = crate::input::READ_MAX;
 const FREE: usize = 8 << 10;
 /// The least of [`FREE`] worth a read when the budget has no more (a short frame, a PING).
 const FREE_READ_MIN: usize = 1 << 10;
-/// A frame part-way here may take from the budget beyond the share of buffers that wait on a
-/// peer only while at least this much of its rest, a part in `COMING`, is in the socket: its
-/// sender sends it at once, not a start and then a trickle ([`KEEPS_UP_MS`]).
-const COMING: usize = 4;
 /// A frame whose bytes have been coming for less than this (ms of the device's coarse clock,
-/// the time its connection waited for memory not counted) keeps up: it may draw from the
+/// the time its connection waited for memory while its sender sent nothing more not counted,
+/// [`Secure::judge_wait`]) keeps up: it may draw from the
 /// whole budget as it grows, as output to a peer that keeps up may, and completes soon. One
 /// that takes longer draws only from the share of buffers that wait on a peer, or takes the
 /// cipher lane (attacker round 9, F1).
@@ -134,14 +131,21 @@ pub struct Secure {
     /// to grow the buffer for it: it does not wait on its sender ([`Secure::may_grow`]).
     rest_here: bool,
     /// When (the device's clock, ms) the unit part-way here began to come, moved on by the
-    /// time the connection has waited for memory since: how long its sender has taken over it
-    /// ([`KEEPS_UP_MS`]). `None` while nothing of a unit is here.
+    /// time the connection has waited for memory since while its sender sent nothing more
+    /// ([`Secure::judge_wait`]): how long its sender has taken over it ([`KEEPS_UP_MS`]).
+    /// `None` while nothing of a unit is here.
     unit_since: Option<u64>,
-    /// A [`COMING`]th of the rest of the unit part-way here, or more, is in the socket, as
-    /// of the last read that had to grow the buffer for it.
+    /// Some of the rest of the unit part-way here is in the socket, as of the last read that
+    /// had to grow the buffer for it.
     coming: bool,
-    /// When the connection began to wait for memory, while it does.
+    /// When the connection began to wait for memory, until the next read looks at its socket
+    /// ([`Secure::judge_wait`]).
     starved_at: Option<u64>,
+    /// What the socket held unread for the unit part-way here when the last read looked.
+    socket_seen: usize,
+    /// The waits for memory not counted against the unit part-way here since its socket last
+    /// had more for it, or it last read ([`Secure::judge_wait`]).
+    flat_wait: u64,
     /// The frame part-way here took from the budget beyond the share of buffers that wait on
     /// a peer, as a frame that kept up ([`KEEPS_UP_MS`]): while others wait for memory it owes
     /// its rest within one progress timeout, in the cipher lane's turns (`connection/mod.rs`),
@@ -248,6 +252,8 @@ impl Secure {
             coming: false,
             unit_since: None,
             starved_at: None,
+            socket_seen: 0,
+            flat_wait: 0,
             beyond: false,
             proven: false,
         }
@@ -264,16 +270,38 @@ impl Secure {
         self.tx_starved
     }
 
-    /// Memory may have been given back: the next read asks again. The wait is not counted
-    /// against the frame part-way here ([`KEEPS_UP_MS`]): its sender was not what it waited on.
+    /// Memory may have been given back: the next read asks again (and judges the wait,
+    /// [`Secure::judge_wait`]).
     pub fn retry(&mut self) {
         (self.starved, self.tx_starved) = (false, false);
+    }
+
+    /// Whether the wait for memory that ends with this read (if one does) counts against the
+    /// frame part-way here ([`KEEPS_UP_MS`]), from `in_socket`, what its socket holds for it
+    /// now. A wait through which nothing more came is memory's, not its sender's (a sender
+    /// that sent the whole frame at once, held up by a full socket, keeps up), and is not
+    /// counted; one through which more came is its sender's, and so are the waits before it
+    /// since more last came. Not counting every wait, senders that sent 80 % of each frame at
+    /// once and trickled the rest while they waited found the whole frame in the socket when
+    /// memory came, completed it at once and passed for senders that keep up (attacker round
+    /// 10, F1).
+    fn judge_wait(&mut self, in_socket: usize) {
         if let Some(at) = self.starved_at.take() {
             let waited = self.charge.account().now_ms().saturating_sub(at);
-            if let Some(since) = &mut self.unit_since {
-                *since = since.saturating_add(waited);
+            let since = self.unit_since.as_mut();
+            if in_socket > self.socket_seen {
+                if let Some(since) = since {
+                    *since = since.saturating_sub(self.flat_wait);
+                }
+                self.flat_wait = 0;
+            } else {
+                if let Some(since) = since {
+                    *since = since.saturating_add(waited);
+                }
+                self.flat_wait = self.flat_wait.saturating_add(waited);
             }
         }
+        self.socket_seen = in_socket;
     }
 
     /// The frame part-way here has come for less than [`KEEPS_UP_MS`].
@@ -335,8 +363,8 @@ impl Secure {
             // held the share with their frames part-way here, each for 2.5 s, and a 64 KB
             // flow's frames, which arrive in a millisecond, waited behind them for the
             // cipher lane: 0 messages in 30 s (attacker round 9, F1).
-            // Only a frame a quarter or more of whose rest is in the socket (COMING) and
-            // that all fits in what the budget has free, growing by what came; and what it
+            // Only a frame some of whose rest is in the socket and that all fits in what the
+            // budget has free (it takes room for all of it at once, below); and what it
             // takes so beyond the share is owed back soon: while others wait for memory it
             // owes its rest within one progress timeout, looked at as the cipher lane's
             // holder is (`beyond`), so that senders that send a frame's start at once and
@@ -344,7 +372,12 @@ impl Secure {
             // And only for a connection that has brought a frame whole while it kept up
             // (`proven`), from an address not struck: sixteen that sent 80 % of each frame at
             // once and trickled the rest, closed and connecting again, kept the last quarter
-            // between them (attacker round 10, F1).
+            // between them (attacker round 10, F1); and the waits for memory through which
+            // its sender sent more count against a frame's time (`judge_wait`).
+            // Not "a quarter of its rest in the socket": a 64 KB flow, its connection waiting
+            // for memory, had 552 bytes of its frame's rest there, unchanged for seconds
+            // (TCP sends little more to a socket that is not read), and its frames waited
+            // for the share with the last quarter free.
             (self.rest_here && self.charge.grow_to(target))
                 || (self.coming
                     && self.proven
@@ -365,8 +398,7 @@ impl Secure {
                 self.tx_starved = true;
             } else {
                 self.starved = true;
-                self.starved_at
-                    .get_or_insert(self.charge.account().now_ms());
+                self.starved_at = Some(self.charge.account().now_ms());
             }
         }
         granted
@@ -691,7 +723,12 @@ impl Secure {
         // start, come with the last read.
         if self.unit > 0 || self.rx.len() == self.unit {
             self.unit_since = (self.rx.len() > self.unit).then(|| self.charge.account().now_ms());
-            self.beyond = false;
+            (
+                self.beyond,
+                self.starved_at,
+                self.flat_wait,
+                self.socket_seen,
+            ) = (false, None, 0, 0);
         }
         self.rx.drain(..self.unit);
         (self.unit, self.unit_end, self.deliver) = (0, 0, 0..0);
@@ -749,6 +786,7 @@ impl Secure {
                 } else {
                     0
                 };
+                self.judge_wait(in_socket);
                 // Nothing came to grow for: it waits on its sender, not for memory (or the
                 // sender is gone). What room it has is read into; with none, the socket is
                 // looked at for its end (a peek).
@@ -758,7 +796,7 @@ impl Secure {
                     return Ok(());
                 }
                 self.rest_here = partial && in_socket >= rest;
-                self.coming = partial && in_socket.saturating_mul(COMING) >= rest;
+                self.coming = partial && in_socket > 0;
                 // A frame part-way here that draws from the budget (all in the socket, one
                 // that keeps up, or one below the share) takes room for all of it at once:
                 // what it takes is then what it will hold, and the next frame's check of what
@@ -770,10 +808,14 @@ impl Secure {
                 if partial && self.open_next()? {
                     return Ok(());
                 }
+                // A frame with room for all its rest reads into it and asks for nothing (not
+                // even a whole read's worth: sixteen frames that had room for all of them,
+                // refused that for their last 16 KB, waited for memory with their rest in the
+                // socket, never judged for it, and held the share for good; round 10, F1).
                 let grow = if idle && self.rx.len() < self.rx.capacity() {
                     0
                 } else if partial {
-                    grow.max(rest.saturating_sub(self.rx.capacity() - self.rx.len()))
+                    rest.saturating_sub(self.rx.capacity() - self.rx.len())
                 } else {
                     grow
                 };
@@ -790,6 +832,10 @@ impl Secure {
         }
         let n = sock.read_spare(&mut self.rx)?;
         self.arrived = self.arrived.saturating_add(n);
+        // What it read was what its socket held: the waits before count no more.
+        if n > 0 {
+            self.flat_wait = 0;
+        }
         if n > 0 && self.unit_since.is_none() {
             self.unit_since = Some(self.charge.account().now_ms());
         }

@@ -219,6 +219,18 @@ fn write_raw(c: &End, s: &mut End, bytes: &[u8]) {
     panic!("the socket took {at} of {} bytes", bytes.len());
 }
 
+/// Write all of `bytes` to the client's socket, the server not reading (the socket takes
+/// them all).
+fn send_only(c: &End, bytes: &[u8]) {
+    let n = c.stream.write_vectored(&[IoSlice::new(bytes)]).unwrap();
+    assert_eq!(
+        n,
+        bytes.len(),
+        "the socket took {n} of {} bytes",
+        bytes.len()
+    );
+}
+
 /// As [`write_raw`], from a sender slower than a frame that keeps up: the first bytes, then
 /// [`KEEPS_UP_MS`] on the server's clock, then the rest.
 fn write_slowly(c: &End, s: &mut End, bytes: &[u8]) {
@@ -597,31 +609,98 @@ fn a_frame_that_keeps_up_takes_from_the_last_quarter_and_owes_it() {
     assert!(!s.secure.borrow().holds_beyond());
 }
 
-#[test]
-fn waiting_for_memory_does_not_age_a_frame() {
-    // A frame that keeps up, whose connection then waits for memory (others hold all of
-    // it), is not made slow by that wait: once memory is given back it takes from the last
-    // quarter again.
-    let (mut c, mut s, mut others) = pair_in_budget(1 << 20);
-    run(&mut c, &mut s, &[]).unwrap();
+/// A connection that has brought a 20 KB frame whole while it kept up (three quarters of the
+/// budget held by others), then the rest of the budget taken too, and 30,000 bytes of a 64 KB
+/// frame sent: it waits for memory. The frame's ciphertext is returned for the test to send on.
+fn proven_then_waiting(c: &mut End, s: &mut End, others: &mut Charge) -> Vec<u8> {
+    run(c, s, &[]).unwrap();
+    let first = vec![0x19; 20_000];
+    write_raw(c, s, &sealed_by_hand(c, &first));
+    assert_eq!(s.frames, [first]);
+    s.frames.clear();
+    others.force_to(1 << 20);
     let body: Vec<u8> = (0..65_536).map(|i| (i * 13) as u8).collect();
-    let sealed = sealed_by_hand(&c, &body);
-    write_raw(&c, &mut s, &sealed[..30_000]);
+    let sealed = sealed_by_hand(c, &body);
+    write_raw(c, s, &sealed[..30_000]);
     for _ in 0..5 {
         s.receive().unwrap();
     }
     assert!(s.secure.borrow().starved(), "not waiting for memory");
-    let now = s.secure.borrow().charge.account().now_ms();
-    s.secure
-        .borrow()
-        .charge
-        .account()
-        .tick(now + 10 * KEEPS_UP_MS);
-    others.shrink_to(3 << 18);
+    sealed
+}
+
+/// Move the server's clock on by `ms`, and let it ask for memory again.
+fn wait_ms(s: &mut End, ms: u64) {
+    let account = s.secure.borrow().charge.account().now_ms();
+    s.secure.borrow().charge.account().tick(account + ms);
     s.secure.borrow_mut().retry();
-    write_raw(&c, &mut s, &sealed[30_000..]);
-    for _ in 0..5 {
-        s.receive().unwrap();
+    s.receive().unwrap();
+}
+
+#[test]
+fn waiting_for_memory_does_not_age_a_frame() {
+    // A frame whose sender sent what the socket took at once, whose connection then waits for
+    // memory (others hold all of it), is not made slow by that wait: once memory is given
+    // back it takes from the last quarter again.
+    let (mut c, mut s, mut others) = pair_in_budget(3 << 18);
+    let sealed = proven_then_waiting(&mut c, &mut s, &mut others);
+    send_only(&c, &sealed[30_000..50_000]);
+    // The first look after the bytes came counts its wait (50 ms), the later ones do not.
+    wait_ms(&mut s, 50);
+    wait_ms(&mut s, 10 * KEEPS_UP_MS);
+    assert!(s.secure.borrow().starved(), "not waiting for memory");
+    others.shrink_to(3 << 18);
+    wait_ms(&mut s, 0);
+    {
+        let server = s.secure.borrow();
+        assert!(!server.starved(), "waits for memory");
+        assert!(server.holds_beyond());
+        assert_eq!(server.rx.len(), 50_000);
+    }
+    write_raw(&c, &mut s, &sealed[50_000..]);
+    assert_eq!(s.frames.len(), 1);
+}
+
+#[test]
+fn a_frame_whose_sender_trickles_while_it_waits_is_aged() {
+    // The same, but the sender sends the frame's rest a little at a time while its connection
+    // waits: those waits are its sender's. Once memory is given back the frame no longer keeps
+    // up, and takes nothing beyond the share (attacker round 10, F1: sixteen senders of 80 %
+    // of each frame at once, the rest at 6 KB/s, found the whole frame in the socket after
+    // each wait, completed it at once, passed for senders that keep up and held the last
+    // quarter between them).
+    let (mut c, mut s, mut others) = pair_in_budget(3 << 18);
+    let sealed = proven_then_waiting(&mut c, &mut s, &mut others);
+    for piece in sealed[30_000..48_000].chunks(3_000) {
+        send_only(&c, piece);
+        wait_ms(&mut s, 100);
+    }
+    others.shrink_to(3 << 18);
+    let before = s.secure.borrow().charge.account().budget().used();
+    wait_ms(&mut s, 0);
+    let server = s.secure.borrow();
+    assert!(server.starved(), "not waiting for memory");
+    assert!(!server.holds_beyond());
+    assert_eq!(server.charge.account().budget().used(), before);
+}
+
+#[test]
+fn a_frame_with_room_for_all_of_it_reads_its_rest_with_the_budget_spent() {
+    // A slow frame that took room for all of it from the share reads the rest into that room
+    // as it comes, with the budget spent: it asks nothing more, and never waits for memory.
+    // (Asking a whole read's room for its last 16 KB, sixteen such frames were refused, waited
+    // for memory with their rest in the socket, were never judged for it, and held the
+    // share for good: attacker round 10, F1.)
+    let (mut c, mut s, mut others) = pair_in_budget(1 << 18);
+    run(&mut c, &mut s, &[]).unwrap();
+    let body = vec![0x2b; 100_000];
+    let sealed = sealed_by_hand(&c, &body);
+    write_slowly(&c, &mut s, &sealed[..50_000]);
+    others.force_to(1 << 20);
+    for piece in sealed[50_000..].chunks(4_000) {
+        send_only(&c, piece);
+        wait_ms(&mut s, 100);
+        assert!(!s.secure.borrow().starved(), "waits for memory");
     }
     assert_eq!(s.frames, [body]);
 }
