@@ -428,10 +428,12 @@ fn many_senders_stalled_near_the_end_of_stored_messages_stay_within_memory_max()
         ISOLATION_MS,
     );
     drop(stalled);
-    // The budget and the lane (about 5.6 MiB here: check-config's figures) and some slack for
-    // the allocator: the read buffer and tables are taken before `before`, most of them untouched.
+    // The budget and the lane (about 5.6 MiB here: check-config's figures) and the allocator's
+    // slack, within memory_max: the read buffer and tables are taken before `before`, most of
+    // them untouched. (Measured: 6.0-8.0 MiB on a busy 2-core machine in twelve runs, on
+    // dbd4dd2 as on f83cbf9; a bound of 7 MiB failed one run in three there.)
     assert!(
-        after.saturating_sub(before) <= 7 << 10,
+        after.saturating_sub(before) <= 8 << 10,
         "with --memory-max 8M, 24 stalled senders grew the broker from {before} KiB to {after} KiB"
     );
     assert!(
