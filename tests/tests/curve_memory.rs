@@ -1081,7 +1081,7 @@ fn curve_flows_get_through_beside_eight_senders_of_15_mib_over_radio_links() {
 }
 
 /// argv: keys, frontend, backend, device kind, seconds, longest latency (s), slow senders,
-/// `pairs` or `frames`.
+/// `pairs`, `frames` or `proven`.
 ///
 /// The slow senders (attacker round 9's F1, `curve.py --rotate --big 100000 --burst 300000
 /// --rate 40000`) are libzmq CURVE PUSHes (a queue's: DEALER clients) of two-part messages,
@@ -1095,9 +1095,14 @@ fn curve_flows_get_through_beside_eight_senders_of_15_mib_over_radio_links() {
 /// 8 KiB or more with its head and first 80 % at once, its rest at 6 KB/s; every sixteenth
 /// connection stalls after its first frame's 80 %. The proxy takes every connection libzmq
 /// makes again after the device closed one, each from the next loopback address. A queue
-/// also has a client that sends 200 requests of 64 KB and never reads a reply.
+/// also has a client that sends 200 requests of 64 KB and never reads a reply. With `proven`
+/// (attacker round 11's F1, `curve.py ... --fproof 1 --fburst 0.2 --frate 22000`), the same,
+/// but each connection's first large frame goes whole at once (it shows the device its frames
+/// come at once), and each later one 20 % at once and the rest at 22 KB/s.
 ///
-/// Three seconds later a libzmq CURVE sender of numbered 64 KB messages sends as fast as the
+/// A libzmq CURVE sender of numbered 64 KB messages, connected 2 s before the slow senders
+/// begin (a flow that was there before them: a connection younger than `PROVEN_AFTER_MS`
+/// takes nothing beyond the share), from 4 s after they began sends as fast as the
 /// device takes them, each stamped with when it was sent: a PUSH to a streamer (1,000 may
 /// wait in libzmq), read by a CURVE PULL worker that passes over the slow senders' messages;
 /// or a DEALER client of a queue (64 requests unanswered at most, its replies read first),
@@ -1107,7 +1112,8 @@ const FAST_FLOW: &str = r#"
 import struct
 fe, be, kind = sys.argv[2:5]
 secs, longest, slow = float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
-frames = sys.argv[8] == "frames"
+frames = sys.argv[8] in ("frames", "proven")
+proven = sys.argv[8] == "proven"
 stop = threading.Event()
 listener = socket.socket()
 listener.bind(("127.0.0.1", 0))
@@ -1123,7 +1129,8 @@ def exact(c, n):
     return d
 def pace_frames(c, u, stall):
     # Each frame of 8 KiB or more: its head and 80 % of it at once, the rest at 6 KB/s (or,
-    # `stall`, never: the sender stalls part-way through its first large frame). The
+    # `stall`, never: the sender stalls part-way through its first large frame); `proven`:
+    # the first whole at once, each later one 20 % at once and the rest at 22 KB/s. The
     # greeting goes as it comes (libzmq sends its signature, then waits for the device's).
     greeting = 0
     while greeting < 64:
@@ -1132,6 +1139,7 @@ def pace_frames(c, u, stall):
             raise OSError("closed")
         u.sendall(d)
         greeting += len(d)
+    large = 0
     while not stop.is_set():
         h = exact(c, 2)
         if h[0] & 2:
@@ -1142,38 +1150,21 @@ def pace_frames(c, u, stall):
         if n < 8192:
             u.sendall(h + exact(c, n))
             continue
-        first = n * 4 // 5
+        large += 1
+        first = n if proven and large == 1 else n // 5 if proven else n * 4 // 5
         u.sendall(h + exact(c, first))
         rest = n - first
         while stall and not stop.is_set():
             time.sleep(0.05)
         while rest and not stop.is_set():
             time.sleep(0.05)
-            k = min(rest, 300)
+            k = min(rest, 1100 if proven else 300)
             u.sendall(exact(c, k))
             rest -= k
 def pace(c, i):
     u = socket.socket()
     u.bind(("127.0.0.%d" % (i % 200 + 2), 0))
     u.connect((up_host, int(up_port)))
-    if frames:
-        def down_frames():
-            try:
-                while True:
-                    d = u.recv(65536)
-                    if not d:
-                        break
-                    c.sendall(d)
-            except OSError:
-                pass
-            # Closed by the device: so is the sender's connection, and libzmq connects again.
-            c.close()
-        threading.Thread(target=down_frames, daemon=True).start()
-        try:
-            pace_frames(c, u, i % 16 == 0)
-        except OSError:
-            pass
-        return
     def down():
         try:
             while True:
@@ -1183,7 +1174,16 @@ def pace(c, i):
                 c.sendall(d)
         except OSError:
             pass
+        if frames:
+            # Closed by the device: so is the sender's connection, and libzmq connects again.
+            c.close()
     threading.Thread(target=down, daemon=True).start()
+    if frames:
+        try:
+            pace_frames(c, u, i % 16 == 0)
+        except OSError:
+            pass
+        return
     sent, credit, last = 0, 0.0, time.monotonic()
     try:
         while not stop.is_set():
@@ -1221,9 +1221,8 @@ def slow_sender():
             s.send_multipart([body] if frames else [b"a", body])
         except zmq.Again:
             pass
-for _ in range(slow):
-    threading.Thread(target=slow_sender, daemon=True).start()
-time.sleep(3)
+# The flow connects first, as a flow that was there before the attack (a connection younger
+# than PROVEN_AFTER_MS takes nothing beyond the share of frames part-way here).
 if kind == "queue":
     sender = curve(zmq.DEALER, fe, SNDHWM=1000, RCVHWM=0)
     reader = sender
@@ -1231,6 +1230,10 @@ if kind == "queue":
 else:
     sender = curve(zmq.PUSH, fe, SNDHWM=1000)
     reader = curve(zmq.PULL, be, RCVHWM=0)
+time.sleep(2)
+for _ in range(slow):
+    threading.Thread(target=slow_sender, daemon=True).start()
+time.sleep(3)
 def echo():
     worker.setsockopt(zmq.RCVTIMEO, 100)
     while not stop.is_set():
@@ -1311,7 +1314,13 @@ os._exit(0)
 /// (a shared budget of about 1.4 MiB beside its lanes): every message arrives, in order,
 /// within 3 s.
 fn fast_flow_beside_slow_pairs(kind: &str) {
-    let args = [kind, "10", "3", "8", "pairs"].map(String::from);
+    fast_flow_beside(kind, "3", "8", "pairs");
+}
+
+/// [`FAST_FLOW`] through a CURVE `kind` device under 80M, with these arguments; the budget
+/// must have been spent.
+fn fast_flow_beside(kind: &str, longest: &str, slow: &str, mode: &str) {
+    let args = [kind, "10", longest, slow, mode].map(String::from);
     let log = Under::start(kind, 80, "16M", &[]).run(FAST_FLOW, &args, "OK");
     assert!(log.contains("buffers could not grow"), "{log}");
 }
@@ -1341,16 +1350,14 @@ fn a_fast_curve_client_is_answered_by_a_queue_beside_eight_slow_clients_of_two_p
 /// replies beside), connecting again when closed ([`FAST_FLOW`] `frames`), through a CURVE
 /// `kind` device under 80M: every message arrives, in order, within 1.5 s (here: within
 /// 0.05 s through a queue, 0.2 s through a streamer; on dbd4dd2, 2.5-2.8 s for both, or 3 of
-/// 1,000 and 0 of 64; attacker round 10's F1: 4-181 of 1,000 in 15 s through a streamer). Two things let
-/// the slow senders hold the budget: a frame that had taken room for all of it asked for a
+/// 1,000 and 0 of 64; attacker round 10's F1: 4-181 of 1,000 in 15 s through a streamer).
+/// Two things let the slow senders hold the budget: a frame that had taken room for all of it asked for a
 /// whole read's room more for its last 16 KB, was refused, and waited for memory for good with
 /// its rest in the socket, never judged for it; and a wait for memory was never counted
 /// against a frame, so one whose sender trickled while it waited found the whole frame in the
 /// socket, completed it at once and passed for one that keeps up.
 fn fast_flow_beside_frame_bursts(kind: &str) {
-    let args = [kind, "10", "1.5", "16", "frames"].map(String::from);
-    let log = Under::start(kind, 80, "16M", &[]).run(FAST_FLOW, &args, "OK");
-    assert!(log.contains("buffers could not grow"), "{log}");
+    fast_flow_beside(kind, "1.5", "16", "frames");
 }
 
 #[test]
@@ -1361,6 +1368,22 @@ fn a_fast_curve_flow_gets_through_a_streamer_beside_sixteen_senders_of_frames_mo
 #[test]
 fn a_fast_curve_client_is_answered_by_a_queue_beside_sixteen_clients_of_frames_mostly_at_once() {
     fast_flow_beside_frame_bursts("queue");
+}
+
+/// As [`fast_flow_beside_frame_bursts`], the slow senders each sending their first frame
+/// whole at once and every later one 20 % at once and the rest at 22 KB/s ([`FAST_FLOW`]
+/// `proven`): every message within 2.5 s. Attacker round 11's F1: a frame that took memory
+/// beyond the share as one that kept up owed a quarter of itself each 1.25 s, which 22 KB/s
+/// paid, so sixteen such held the share and the last quarter (246-2,229 of 1,000-3,000 in
+/// 15 s, 3.6 s gaps, through a streamer); it now owes all its rest within 1.25 s.
+#[test]
+fn a_fast_curve_flow_gets_through_a_streamer_beside_sixteen_proven_senders_that_then_trickle() {
+    fast_flow_beside("streamer", "2.5", "16", "proven");
+}
+
+#[test]
+fn a_fast_curve_client_is_answered_by_a_queue_beside_sixteen_proven_clients_that_then_trickle() {
+    fast_flow_beside("queue", "2.5", "16", "proven");
 }
 
 /// Hostile CURVE senders that send most of a frame at once and then trickle, each on a thread

@@ -211,6 +211,9 @@ pub struct Account {
     /// The device's clock in milliseconds, as its timer last set it: coarse, for telling
     /// which queues are behind without a clock read per message.
     now_ms: AtomicU64,
+    /// When (`now_ms`) a connection was last closed for holding memory beyond the share of
+    /// frames part-way here (`u64::MAX`: never).
+    beyond_closed_ms: AtomicU64,
 }
 
 impl Account {
@@ -237,6 +240,7 @@ impl Account {
             freed: AtomicBool::new(false),
             refused: AtomicU64::new(0),
             now_ms: AtomicU64::new(0),
+            beyond_closed_ms: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -248,6 +252,17 @@ impl Account {
     /// The device's clock as its timer last set it, in milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.now_ms.load(Relaxed)
+    }
+
+    /// A connection is closed for holding memory beyond the share of frames part-way here.
+    pub fn note_beyond_closed(&self) {
+        self.beyond_closed_ms.store(self.now_ms(), Relaxed);
+    }
+
+    /// Whether a connection was closed for holding memory beyond the share in the last `ms`.
+    pub fn beyond_closed_within(&self, ms: u64) -> bool {
+        let at = self.beyond_closed_ms.load(Relaxed);
+        at != u64::MAX && self.now_ms().saturating_sub(at) < ms
     }
 
     /// An account that never refuses (tests, and buffers outside any device).

@@ -305,6 +305,11 @@ impl Conn {
                     .zip(host.progress_timeout())
                     .filter(|_| holds)
                     .map(|(t, timeout)| (self.held(), t.owed, timeout / self.lane_grain()));
+                if self.beyond {
+                    if let Some(s) = &self.secure {
+                        s.borrow().closed_beyond();
+                    }
+                }
                 host.with_device(|dev| dev.stall_peer(self.id));
                 continue;
             }
@@ -533,10 +538,20 @@ impl Conn {
             }
             _ => 0,
         };
-        // Memory beyond the share went to a frame that came at once: it owes its rest in one
-        // progress timeout, not LANE_PATIENCE.
-        let patience = if self.beyond { 1 } else { LANE_PATIENCE };
-        let owed = least.max(known / (grain * u64::from(patience)));
+        // Memory beyond the share went to a frame that kept up as it began: it owes all its
+        // rest in this turn (a progress timeout's grain), not a part of the frame a turn. Owing
+        // a quarter of its frame a turn (all of it in a progress timeout), proven senders that
+        // sent each later frame at 22 KB/s held the share and the last quarter between them,
+        // and a 64 KB flow waited 3.6 s turns for the cipher lane (attacker round 11, F1).
+        let owed = if self.beyond {
+            let rest = self
+                .secure
+                .as_ref()
+                .map_or(0, |s| s.borrow().partial_rest());
+            least.max(rest)
+        } else {
+            least.max(known / (grain * u64::from(LANE_PATIENCE)))
+        };
         Turn {
             since: Instant::now(),
             bytes: 0,

@@ -629,10 +629,15 @@ fn proven_then_waiting(c: &mut End, s: &mut End, others: &mut Charge) -> Vec<u8>
     sealed
 }
 
-/// Move the server's clock on by `ms`, and let it ask for memory again.
-fn wait_ms(s: &mut End, ms: u64) {
+/// Move the server's clock on by `ms`.
+fn tick(s: &End, ms: u64) {
     let account = s.secure.borrow().charge.account().now_ms();
     s.secure.borrow().charge.account().tick(account + ms);
+}
+
+/// Move the server's clock on by `ms`, and let it ask for memory again.
+fn wait_ms(s: &mut End, ms: u64) {
+    tick(s, ms);
     s.secure.borrow_mut().retry();
     s.receive().unwrap();
 }
@@ -765,6 +770,38 @@ fn a_frame_drawing_from_the_share_takes_room_for_all_of_it_at_once() {
         "{}",
         second.charge.bytes()
     );
+}
+
+#[test]
+fn a_young_connection_takes_nothing_beyond_the_share_soon_after_a_closing() {
+    // Three quarters held by others, and another connection closed for holding memory beyond
+    // the share a moment ago: a connection that brought a frame whole at once, but was taken
+    // less than PROVEN_AFTER_MS ago, waits for memory with its next frame (none kept here),
+    // holding a start's read (attacker round 11, F2: senders closed for holding memory beyond
+    // the share connected again from other addresses, proved themselves with one fast frame
+    // and took it again, turn about).
+    let (mut c, mut s, _others) = pair_in_budget(3 << 18);
+    run(&mut c, &mut s, &[]).unwrap();
+    s.secure.borrow().closed_beyond();
+    let first = vec![0x19; 20_000];
+    write_raw(&c, &mut s, &sealed_by_hand(&c, &first));
+    assert_eq!(s.frames, [first]);
+    tick(&s, PROVEN_AFTER_MS - 100);
+    let before = s.secure.borrow().charge.account().budget().used();
+    let sealed = sealed_by_hand(&c, &vec![0x23; 65_536]);
+    write_raw(&c, &mut s, &sealed[..40_000]);
+    for _ in 0..5 {
+        s.receive().unwrap();
+    }
+    {
+        let server = s.secure.borrow();
+        assert!(server.starved(), "not waiting for memory");
+        assert!(!server.holds_beyond());
+        assert!(server.charge.account().budget().used() <= before + READ_CHUNK);
+    }
+    // Older, it may.
+    wait_ms(&mut s, 100);
+    assert!(s.secure.borrow().holds_beyond());
 }
 
 #[test]
