@@ -158,7 +158,8 @@ pub struct Secure {
     flat_wait: u64,
     /// The frame part-way here took from the budget beyond the share of buffers that wait on
     /// a peer, as a frame that kept up ([`KEEPS_UP_MS`]): while others wait for memory it owes
-    /// its rest within one progress timeout, in the cipher lane's turns (`connection/mod.rs`),
+    /// all its rest within one of the cipher lane's turns (a quarter of the progress timeout,
+    /// `connection/mod.rs`),
     /// or it is closed.
     beyond: bool,
     /// A frame of this connection larger than [`FREE`] came whole while it kept up: its
@@ -392,7 +393,7 @@ impl Secure {
             // Only a frame some of whose rest is in the socket and that all fits in what the
             // budget has free (it takes room for all of it at once, below); and what it
             // takes so beyond the share is owed back soon: while others wait for memory it
-            // owes its rest within one progress timeout, looked at as the cipher lane's
+            // owes all its rest within one of the cipher lane's turns, looked at as its
             // holder is (`beyond`), so that senders that send a frame's start at once and
             // then trickle or stop cannot keep it (attacker round 4: a thousand such starts).
             // And only for a connection that has brought a frame whole while it kept up

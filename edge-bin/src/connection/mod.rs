@@ -523,7 +523,8 @@ impl Conn {
 
     /// A turn beginning now: it owes [`PROGRESS_BYTES`] (a [`Conn::lane_grain`]th of it),
     /// or, a CURVE connection holding a lane, the part of its message known so far that brings
-    /// all of it in [`LANE_PATIENCE`] progress timeouts ([`LANE_PATIENCE`]).
+    /// all of it in [`LANE_PATIENCE`] progress timeouts ([`LANE_PATIENCE`]), or, a frame holding
+    /// memory beyond the share, all its rest.
     fn new_turn(&self) -> Turn {
         let grain = u64::from(self.lane_grain());
         let least = PROGRESS_BYTES / grain;
