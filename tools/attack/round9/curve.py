@@ -26,9 +26,17 @@ ap.add_argument("--src", default=None, help="all attacker connections from this 
 ap.add_argument("--size", type=int, default=65536)
 ap.add_argument("--late", type=float, default=0)
 ap.add_argument("--fburst", type=float, default=None, help="frame-aware proxy: pass this fraction of each large frame at once, the rest at --frate")
-ap.add_argument("--frate", type=float, default=20000, help="B/s for the rest of a large frame (0: never)")
+ap.add_argument("--frate", type=str, default="20000", help="B/s for the rest of a large frame (0: never)")
 ap.add_argument("--fmin", type=int, default=8192, help="frames at least this long are paced")
+ap.add_argument("--fproof", type=int, default=0, help="round 11: the first K frames >= fmin of each connection go whole at once (to become 'proven')")
 ap.add_argument("--fgap", type=float, default=0, help="seconds to pause before each large frame's burst")
+ap.add_argument("--honest", default=None, help="round 12: BASE,STAGGER: proxy connection k passes large frames whole until BASE+k*STAGGER s after it connects, then paces them")
+ap.add_argument("--proofsize", type=int, default=0, help="round 12: each attacker first sends one message of this size, then --big ones")
+ap.add_argument("--att-gap", type=float, default=0, help="round 12: attacker sleeps this long between messages")
+ap.add_argument("--fdur", default=None, help="round 12: MINSIZE:SECS: large frames of at least MINSIZE bytes get their paced rest over SECS s (rate rest/SECS) instead of --frate")
+ap.add_argument("--flow-reconnect", type=float, default=0, help="round 12: the normal producer (streamer/forwarder) closes (linger 5 s) and connects a new socket every this many s")
+ap.add_argument("--slow-readers", type=int, default=0, help="round 12: this many CURVE SUB (forwarder, subscribed to 'n') or PULL (streamer) peers on the backend that never read")
+ap.add_argument("--null-be", action="store_true", help="round 12: backend-side sockets (workers, slow readers, attackers with --att-side be) use NULL (broker --curve-sides frontend)")
 a = ap.parse_args()
 sys.setswitchinterval(0.0005)
 ctx = zmq.Context()
@@ -40,8 +48,10 @@ addr_i = [1]
 
 def curve_sock(t, ep, **o):
     s = ctx.socket(t)
-    pub, sec = zmq.curve_keypair()
-    s.curve_publickey = pub; s.curve_secretkey = sec; s.curve_serverkey = srv_pub
+    null = a.null_be and (ep.endswith(":%d" % a.be) or (ep.endswith(":%d" % (a.fe + 52)) and a.att_side == "be"))
+    if not null:
+        pub, sec = zmq.curve_keypair()
+        s.curve_publickey = pub; s.curve_secretkey = sec; s.curve_serverkey = srv_pub
     for k, v in o.items(): s.setsockopt(getattr(zmq, k), v)
     s.connect(ep); return s
 
@@ -96,13 +106,21 @@ def proxy(listen_port):
         c, _ = ls.accept()
         threading.Thread(target=serve, args=(c,), daemon=True).start()
 
+conn_i = [0]
 def frame_pace(c, u):
+    with lock:
+        rates = [float(x) for x in str(a.frate).split(",")]
+        frate = rates[conn_i[0] % len(rates)]; kk = conn_i[0]; conn_i[0] += 1
+    honest_until = 0
+    if a.honest:
+        hb, hs = [float(x) for x in a.honest.split(",")]
+        honest_until = time.monotonic() + hb + kk * hs
     # ZMTP framing is in the clear under CURVE: 64 B greeting, then frames (flags, length).
     # Each frame of at least --fmin bytes: header + fburst of it at once, the rest at --frate;
     # bytes after a slow part wait behind it (in order).
     import select, collections
     buf = bytearray(); pos = 0; segs = collections.deque()  # [n, slow]
-    st = {"greet": 64, "i": 0, "skip": 0}
+    st = {"greet": 64, "i": 0, "skip": 0, "big": 0}
     def add(n, slow):
         if n <= 0: return
         if segs and segs[-1][1] == slow: segs[-1][0] += n
@@ -126,7 +144,11 @@ def frame_pace(c, u):
             else:
                 ln = buf[st["i"]+1]; hl = 2
             st["i"] += hl
-            if ln >= a.fmin:
+            big = ln >= a.fmin
+            if big: st["big"] += 1
+            if big and st["big"] <= a.fproof: big = False
+            if big and time.monotonic() < honest_until: big = False
+            if big:
                 now = int(ln * a.fburst)
                 segs.append([0, "gap"]) if a.fgap else None
                 add(hl, False); add(now, False); st["skip"] = 0
@@ -136,6 +158,9 @@ def frame_pace(c, u):
                 # add slow ones; emulate via skip of now (already scheduled) then slow
                 st["skip_now"] = now
                 st["skip"] = ln - now; st["slow"] = True
+                if a.fdur:
+                    ms, sc = a.fdur.split(":")
+                    if ln >= int(ms): st["slow"] = "d%d" % int((ln - now) / float(sc))
                 # body bytes for the at-once part are accounted when they arrive:
                 k = min(now, len(buf) - st["i"])
                 st["i"] += now  # may run past buf; handled by wait below
@@ -152,7 +177,9 @@ def frame_pace(c, u):
                 buf += d
             if st["i"] <= len(buf): parse()
             now = time.monotonic()
-            credit = min(credit + a.frate * (now - last), max(a.frate * 0.2, 1)); last = now
+            fr = frate
+            if segs and isinstance(segs[0][1], str) and segs[0][1].startswith("d"): fr = float(segs[0][1][1:])
+            credit = min(credit + fr * (now - last), max(fr * 0.2, 1)); last = now
             while segs:
                 n, slow = segs[0]
                 if slow == "gap":
@@ -209,7 +236,11 @@ def attacker(i):
     sizes = [int(x) for x in a.big.split(",")]
     big = b"a" * sizes[i % len(sizes)]
     s = curve_sock(ATT, "tcp://127.0.0.1:%d" % (a.fe + 52), SNDTIMEO=200, LINGER=0 if not a.churn else 3000, SNDHWM=a.hwm)
+    if a.proofsize:
+        try: s.send_multipart([TAG + b"p" * a.proofsize] if a.single else [TAG, b"p" * a.proofsize])
+        except zmq.Again: pass
     while not stop.is_set():
+        if a.att_gap: time.sleep(a.att_gap)
         try:
             s.send_multipart([TAG + big] if a.single else ([big, TAG] if a.big_first else [TAG, big]))
             if a.churn:
@@ -225,6 +256,13 @@ if a.kind == "queue":
 else:
     ATT_PORT = a.fe
 if a.kind != "queue": threading.Thread(target=worker, daemon=True).start()
+slow_socks = []
+for _ in range(a.slow_readers):
+    if a.kind == "forwarder":
+        ss = curve_sock(zmq.SUB, "tcp://127.0.0.1:%d" % a.be, LINGER=0, RCVHWM=1, RCVBUF=4096); ss.setsockopt(zmq.SUBSCRIBE, b"n")
+    elif a.kind == "streamer":
+        ss = curve_sock(zmq.PULL, "tcp://127.0.0.1:%d" % a.be, LINGER=0, RCVHWM=1, RCVBUF=4096)
+    slow_socks.append(ss)
 def start_attack():
     time.sleep(a.late)
     threading.Thread(target=proxy, args=(a.fe + 52,), daemon=True).start()
@@ -241,7 +279,7 @@ if a.kind == "queue": prod = client_sock
 else: prod = curve_sock(zmq.PUSH if a.kind == "streamer" else zmq.PUB, "tcp://127.0.0.1:%d" % a.fe, SNDTIMEO=100, LINGER=0, SNDHWM=1000)
 if a.kind == "forwarder": time.sleep(1)
 payload = b"z" * a.size
-sent = 0; t0 = time.monotonic(); tl = []; mark = t0
+sent = 0; t0 = time.monotonic(); tl = []; mark = t0; rc_at = [t0]
 def drain():
     while True:
         try: record(client_sock.recv_multipart(zmq.NOBLOCK))
@@ -251,6 +289,10 @@ while time.monotonic() - t0 < a.secs:
         time.sleep(0.0005)
         if a.kind == "queue": drain()
         continue
+    if a.flow_reconnect and a.kind != "queue" and time.monotonic() - rc_at[0] >= a.flow_reconnect:
+        rc_at[0] = time.monotonic(); prod.setsockopt(zmq.LINGER, 5000); prod.close()
+        prod = curve_sock(zmq.PUSH if a.kind == "streamer" else zmq.PUB, "tcp://127.0.0.1:%d" % a.fe, SNDTIMEO=100, LINGER=0, SNDHWM=1000)
+        stats["flow_conns"] = stats.get("flow_conns", 1) + 1
     try:
         prod.send_multipart([b"n", b"%.6f" % time.time(), payload]); sent += 1
     except zmq.Again: pass
