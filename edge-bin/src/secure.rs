@@ -290,8 +290,8 @@ impl Secure {
         (self.starved, self.tx_starved) = (false, false);
     }
 
-    /// Whether the wait for memory that ends with this read (if one does) counts against the
-    /// frame part-way here ([`KEEPS_UP_MS`]), from `in_socket`, what its socket holds for it
+    /// Count the wait for memory that ends with this read (if one does) against the frame
+    /// part-way here ([`KEEPS_UP_MS`]), or not, by `in_socket`, what its socket holds for it
     /// now. A wait through which nothing more came is memory's, not its sender's (a sender
     /// that sent the whole frame at once, held up by a full socket, keeps up), and is not
     /// counted; one through which more came is its sender's, and so are the waits before it
