@@ -76,6 +76,10 @@ pub const KEEPS_UP_MS: u64 = 250;
 pub const PROVEN_AFTER_MS: u64 = 5_000;
 /// How long after such a closing young connections are held to [`PROVEN_AFTER_MS`].
 pub const BEYOND_CAUTION_MS: u64 = 30_000;
+/// How long (ms of the device's clock) a connection whose last frame kept up
+/// ([`KEEPS_UP_MS`]) keeps its buffer, up to [`KEEP`], once it drains: a flow of frames
+/// keeps the room it has for the next.
+pub const LINGER_MS: u64 = 250;
 
 /// The client keys a CURVE server lets in; `None` in [`Secure::server`] lets in any client
 /// that completes the handshake (libzmq's behaviour without a ZAP handler).
@@ -168,6 +172,8 @@ pub struct Secure {
     proven: bool,
     /// When (the device's clock, ms) the connection was taken ([`PROVEN_AFTER_MS`]).
     born_ms: u64,
+    /// Until when (the device's clock, ms) its drained buffer is kept ([`LINGER_MS`]).
+    linger_until: u64,
 }
 
 /// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
@@ -253,6 +259,7 @@ impl Secure {
             sealing: None,
             drained_ms: charge.account().now_ms(),
             born_ms: charge.account().now_ms(),
+            linger_until: 0,
             charge,
             starved: false,
             tx_starved: false,
@@ -358,6 +365,9 @@ impl Secure {
     /// for memory ([`Secure::starved`]).
     fn may_grow(&mut self, extra: usize, output: bool) -> bool {
         let target = (self.held() + extra).saturating_sub(FREE);
+        // Output to a peer that reads at once, or a frame all in its socket, completes as soon
+        // as it has its room: refused, it claims it (`budget/claim.rs`).
+        let mut completes = false;
         let granted = if output {
             let since = self
                 .charge
@@ -367,6 +377,7 @@ impl Secure {
             if since >= BEHIND_AFTER_MS {
                 self.charge.grow_behind_to(target)
             } else {
+                completes = true;
                 self.charge.grow_to(target)
             }
         } else if self.rx.len() > self.unit {
@@ -407,14 +418,16 @@ impl Secure {
             // for memory, had 552 bytes of its frame's rest there, unchanged for seconds
             // (TCP sends little more to a socket that is not read), and its frames waited
             // for the share with the last quarter free.
-            (self.rest_here && self.charge.grow_to(target))
-                || (self.coming
-                    && self.proven
-                    && self.old_enough()
-                    && !self.charge.is_struck()
-                    && self.keeps_up()
-                    && self.charge.fits(self.whole_frame_target())
-                    && self.grow_keeping_up(target))
+            (self.rest_here && {
+                completes = true;
+                self.charge.grow_to(target)
+            }) || (self.coming
+                && self.proven
+                && self.old_enough()
+                && !self.charge.is_struck()
+                && self.keeps_up()
+                && self.charge.fits(self.whole_frame_target())
+                && self.grow_keeping_up(target))
                 || (self.charge.fits_behind(self.whole_frame_target())
                     && self.charge.grow_behind_to(target))
                 || self.charge.take_cipher_lane_beside(self.input_lane_here())
@@ -423,6 +436,9 @@ impl Secure {
             self.charge.grow_to(target)
         };
         if !granted {
+            if completes {
+                self.charge.claim(target);
+            }
             self.charge.refused();
             if output {
                 self.tx_starved = true;
@@ -688,16 +704,52 @@ impl Secure {
         };
         // An idle peer holds no buffer: one that is all taken goes (a busy one keeps the
         // part of a unit it holds, and a read allocates afresh, cheaply beside the crypto).
-        if self.deliver.is_empty() && self.unit_end == self.rx.len() && self.rx.capacity() > IDLE {
-            (self.rx, self.unit, self.unit_end) = (Vec::new(), 0, 0);
-            self.deliver = 0..0;
-            self.settle();
-        }
+        self.trim();
         // A handshake command may be owed (WELCOME, READY, INITIATE, ERROR).
         if self.owes() {
             self.flush(sock)?;
         }
         result
+    }
+
+    /// An idle peer holds no buffer: what is all taken goes (but a long frame's sealing keeps
+    /// its room), unless it lingers for what a flow that keeps up brings next ([`LINGER_MS`]).
+    pub fn trim(&mut self) {
+        // A lane is for one buffer at a time: its holder lets it go as soon as it drains.
+        let lingers =
+            self.charge.account().now_ms() < self.linger_until && !self.charge.holds_lane();
+        let idle = |v: &Vec<u8>| v.capacity() > IDLE && !(lingers && v.capacity() <= KEEP);
+        let rx_idle = self.deliver.is_empty() && self.unit_end == self.rx.len() && idle(&self.rx);
+        let tx_idle = !self.owes() && self.sealing.is_none() && idle(&self.tx);
+        let staging_idle = self.staging.is_empty()
+            && self.staging.capacity() > 0
+            && (!lingers || self.staging.capacity() > KEEP);
+        if rx_idle {
+            (self.rx, self.unit, self.unit_end) = (Vec::new(), 0, 0);
+            self.deliver = 0..0;
+        }
+        if tx_idle {
+            (self.tx, self.tx_start) = (Vec::new(), 0);
+        }
+        if staging_idle {
+            self.staging = Vec::new();
+        }
+        if rx_idle || tx_idle || staging_idle {
+            self.settle();
+        }
+    }
+
+    /// Keep the buffers that drain for [`LINGER_MS`].
+    fn linger(&mut self) {
+        self.linger_until = self.charge.account().now_ms() + LINGER_MS;
+    }
+
+    /// How long (ms) until its buffer stops lingering ([`Secure::trim`]), if it does.
+    pub fn lingers_for(&self) -> Option<u64> {
+        let left = self
+            .linger_until
+            .saturating_sub(self.charge.account().now_ms());
+        (left > 0).then_some(left)
     }
 
     /// Why the peer's stream ended where the handshake stands, if that tells of a refusal.
@@ -730,7 +782,10 @@ impl Secure {
                 self.unit_end = self.unit + step.consumed;
                 if self.link.is_active() && !self.deliver.is_empty() {
                     // A frame that needed the budget and came while it kept up.
-                    self.proven |= self.rx.capacity() > FREE && self.keeps_up();
+                    if self.rx.capacity() > FREE && self.keeps_up() {
+                        self.proven = true;
+                        self.linger();
+                    }
                     // A data frame's flags: MORE is bit 0.
                     self.fresh_message = self.ends_message;
                     self.ends_message = self.rx[self.deliver.start] & 0x01 == 0;
@@ -941,6 +996,10 @@ impl Wire for Secured<'_> {
 
     fn pump(&self) -> io::Result<()> {
         self.secure.borrow_mut().pump(self.stream)
+    }
+
+    fn lingers(&self) -> bool {
+        self.secure.borrow().lingers_for().is_some()
     }
 
     fn ready(&self) -> Option<usize> {

@@ -1098,7 +1098,11 @@ fn curve_flows_get_through_beside_eight_senders_of_15_mib_over_radio_links() {
 /// also has a client that sends 200 requests of 64 KB and never reads a reply. With `proven`
 /// (attacker round 11's F1, `curve.py ... --fproof 1 --fburst 0.2 --frate 22000`), the same,
 /// but each connection's first large frame goes whole at once (it shows the device its frames
-/// come at once), and each later one 20 % at once and the rest at 22 KB/s.
+/// come at once), and each later one 20 % at once and the rest at 22 KB/s. With `payers`
+/// (attacker round 12's F1, `... --big 330000 --fdur 200000:1.1 --att-gap 0.3`), as `proven`
+/// with one-frame 330 KB messages, 0.3 s apart, each later frame's rest sent evenly over
+/// 1.1 s: each pays its rest within the turn a frame that took memory beyond the share owes
+/// (every sixteenth stalls after its first frame, whole).
 ///
 /// A libzmq CURVE sender of numbered 64 KB messages, connected 2 s before the slow senders
 /// begin (a flow that was there before them: a connection younger than `PROVEN_AFTER_MS`
@@ -1112,8 +1116,9 @@ const FAST_FLOW: &str = r#"
 import struct
 fe, be, kind = sys.argv[2:5]
 secs, longest, slow = float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
-frames = sys.argv[8] in ("frames", "proven")
-proven = sys.argv[8] == "proven"
+frames = sys.argv[8] in ("frames", "proven", "payers")
+proven = sys.argv[8] in ("proven", "payers")
+payers = sys.argv[8] == "payers"
 stop = threading.Event()
 listener = socket.socket()
 listener.bind(("127.0.0.1", 0))
@@ -1154,11 +1159,13 @@ def pace_frames(c, u, stall):
         first = n if proven and large == 1 else n // 5 if proven else n * 4 // 5
         u.sendall(h + exact(c, first))
         rest = n - first
+        # `payers`: the rest evenly over 1.1 s, within the turn a frame beyond the share owes.
+        step = -(-rest // 22) if payers else 1100 if proven else 300
         while stall and not stop.is_set():
             time.sleep(0.05)
         while rest and not stop.is_set():
             time.sleep(0.05)
-            k = min(rest, 1100 if proven else 300)
+            k = min(rest, step)
             u.sendall(exact(c, k))
             rest -= k
 def pace(c, i):
@@ -1215,12 +1222,14 @@ threading.Thread(target=accept, daemon=True).start()
 proxy = "tcp://127.0.0.1:%d" % listener.getsockname()[1]
 def slow_sender():
     s = curve(zmq.DEALER if kind == "queue" else zmq.PUSH, proxy, SNDHWM=2, SNDTIMEO=200)
-    body = b"a" * 100000
+    body = b"a" * (330000 if payers else 100000)
     while not stop.is_set():
         try:
             s.send_multipart([body] if frames else [b"a", body])
         except zmq.Again:
             pass
+        if payers:
+            time.sleep(0.3)
 # The flow connects first, as a flow that was there before the attack (a connection younger
 # than PROVEN_AFTER_MS takes nothing beyond the share of frames part-way here).
 if kind == "queue":
@@ -1384,6 +1393,33 @@ fn a_fast_curve_flow_gets_through_a_streamer_beside_sixteen_proven_senders_that_
 #[test]
 fn a_fast_curve_client_is_answered_by_a_queue_beside_sixteen_proven_clients_that_then_trickle() {
     fast_flow_beside("queue", "2.5", "16", "proven");
+}
+
+/// [`FAST_FLOW`] `payers` through a CURVE `kind` device under 80M, twelve of them: every
+/// message within 1.5 s (attacker round 12's F1: 1,214-1,550 of 3,000 through a streamer,
+/// p99 5.3-8.1 s; nobody closed, every rule kept). A 330 KB frame fits below the share, so
+/// three such part-way here hold the share and a fourth, proven and keeping up as it began,
+/// takes the last quarter and pays its rest within the turn; each time one completed, another
+/// payer's next frame (its start in the socket already) asked first and had the memory given
+/// back, and the flow's frames, each needing 64 KB at once for its ciphertext, its plaintext
+/// and its sealed copy to the worker, found none. Now a flow that keeps up keeps its buffers
+/// for its next frame (`LINGER_MS`), and a buffer that completes as soon as it has its room
+/// (a frame all in its socket, plaintext opened, output to a peer that reads) claims what is
+/// given back before anyone else (`budget/claim.rs`).
+fn fast_flow_beside_payers(kind: &str) {
+    fast_flow_beside(kind, "1.5", "12", "payers");
+}
+
+#[test]
+fn a_fast_curve_flow_gets_through_a_streamer_beside_twelve_senders_that_pay_each_frame_in_its_turn()
+{
+    fast_flow_beside_payers("streamer");
+}
+
+#[test]
+fn a_fast_curve_client_is_answered_by_a_queue_beside_twelve_clients_that_pay_each_frame_in_its_turn(
+) {
+    fast_flow_beside_payers("queue");
 }
 
 /// Hostile CURVE senders that send most of a frame at once and then trickle, each on a thread

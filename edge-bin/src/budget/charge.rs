@@ -26,6 +26,8 @@ pub struct Charge {
     /// Its connection comes from an address closed for holding a lane while others waited
     /// ([`Charge::strike`]).
     struck: bool,
+    /// Its number, for the claim it may make (`claim.rs`).
+    id: u64,
 }
 
 impl Charge {
@@ -38,6 +40,7 @@ impl Charge {
             ticket: None,
             known: false,
             struck: false,
+            id: super::claim::next_owner(),
         }
     }
 
@@ -63,10 +66,11 @@ impl Charge {
         let Some(more) = bytes.checked_sub(self.bytes()).filter(|&m| m > 0) else {
             return true;
         };
-        if !self.account.budget.take_behind(more) {
+        if !self.account.budget.take_behind_as(more, self.id) {
             return false;
         }
         self.shared += more;
+        self.account.budget.unclaim(self.id);
         true
     }
 
@@ -74,13 +78,16 @@ impl Charge {
     /// them is free below [`BEHIND_SHARE`](super::BEHIND_SHARE). Taking nothing, it reserves
     /// nothing.
     pub fn fits_behind(&self, bytes: usize) -> bool {
-        bytes.saturating_sub(self.bytes()) <= self.account.budget.behind_free()
+        let free = self.account.budget.behind_free();
+        let held_back = self.account.budget.held_back_from(self.id, free);
+        bytes.saturating_sub(self.bytes()) <= held_back
     }
 
     /// Whether [`Charge::grow_to`] `bytes` would be granted as of now. Taking nothing, it
     /// reserves nothing.
     pub fn fits(&self, bytes: usize) -> bool {
-        bytes.saturating_sub(self.bytes()) <= self.account.budget.free()
+        let free = self.account.budget.free();
+        bytes.saturating_sub(self.bytes()) <= self.account.budget.held_back_from(self.id, free)
     }
 
     /// A new charge, holding nothing, on the same device's account.
@@ -111,10 +118,11 @@ impl Charge {
         let Some(more) = bytes.checked_sub(self.bytes()).filter(|&m| m > 0) else {
             return true;
         };
-        if !self.account.budget.take(more) {
+        if !self.account.budget.take_as(more, self.id) {
             return false;
         }
         self.shared += more;
+        self.account.budget.unclaim(self.id);
         true
     }
 
@@ -223,10 +231,20 @@ impl Charge {
 
     /// It has `lane`: what it held of the budget goes back.
     fn took(&mut self, lane: Lane) {
+        self.account.budget.unclaim(self.id);
         self.lane = Some(lane);
         let shared = std::mem::take(&mut self.shared);
         self.account.budget.give(shared);
         self.account.gave();
+    }
+
+    /// It was refused growing to `bytes`, which would complete what it holds at once (its
+    /// bytes are all here): what it lacks is held back for it as memory is given back
+    /// (`claim.rs`).
+    pub fn claim(&self, bytes: usize) {
+        self.account
+            .budget
+            .claim(self.id, bytes.saturating_sub(self.bytes()));
     }
 
     /// The buffer could not grow as it needed, by any of the above: counted, and those waiting
@@ -287,6 +305,7 @@ impl Charge {
 
 impl Drop for Charge {
     fn drop(&mut self) {
+        self.account.budget.unclaim(self.id);
         self.leave_line();
         self.shrink_to(0);
     }

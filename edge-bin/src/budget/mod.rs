@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 mod charge;
+mod claim;
 mod turns;
 pub use charge::Charge;
 
@@ -50,6 +51,10 @@ pub struct Budget {
     /// `used` is at [`BEHIND_SHARE`] of `total` or more, as of the last change: one load on
     /// the message path ([`Budget::is_tight`]).
     tight: AtomicBool,
+    /// What the claim that stands holds back from everyone but its claimant (`claim.rs`): one
+    /// load on a take.
+    claimed: AtomicUsize,
+    claim: Mutex<Option<claim::Claim>>,
 }
 
 impl Budget {
@@ -58,19 +63,39 @@ impl Budget {
             total: AtomicUsize::new(total),
             used: AtomicUsize::new(0),
             tight: AtomicBool::new(false),
+            claimed: AtomicUsize::new(0),
+            claim: Mutex::new(None),
         }
     }
 
     /// `n` bytes, if that many are free; all or nothing.
+    #[cfg(test)]
     pub fn take(&self, n: usize) -> bool {
-        self.take_below(n, self.total.load(Relaxed))
+        self.take_as(n, 0)
+    }
+
+    /// [`Budget::take`] for `owner` (a [`Charge`]'s number): what another's claim holds back
+    /// is not free to it (`claim.rs`).
+    pub fn take_as(&self, n: usize, owner: u64) -> bool {
+        let total = self.total.load(Relaxed);
+        self.take_below(n, total.saturating_sub(self.claimed_from(owner)))
     }
 
     /// `n` bytes, if that many are free below [`BEHIND_SHARE`] of the total: what a buffer
     /// that is behind may take ([`Charge::grow_behind_to`]), so that the rest stays for
     /// those that keep up.
+    #[cfg(test)]
     pub fn take_behind(&self, n: usize) -> bool {
-        self.take_below(n, self.behind_limit())
+        self.take_behind_as(n, 0)
+    }
+
+    /// [`Budget::take_behind`] for `owner`, as [`Budget::take_as`].
+    pub fn take_behind_as(&self, n: usize, owner: u64) -> bool {
+        let total = self.total.load(Relaxed);
+        let limit = self
+            .behind_limit()
+            .min(total.saturating_sub(self.claimed_from(owner)));
+        self.take_below(n, limit)
     }
 
     /// What a buffer that is behind may still take ([`Budget::take_behind`]), as of now.

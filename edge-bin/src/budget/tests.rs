@@ -453,3 +453,61 @@ fn a_struck_connection_has_the_cipher_lane_only_when_nobody_else_waits() {
     assert!(struck.take_cipher_lane(), "free for a hand-off's patience");
     assert_eq!(a.cipher_waiting(), 0);
 }
+
+/// A buffer refused what would complete it at once claims it: what is given back is held for
+/// it, others take only what leaves that much free, and once it has it they take as before.
+#[test]
+fn a_claim_keeps_what_is_given_back_for_its_claimant() {
+    let a = account(1_000, 0, 0);
+    let mut holder = Charge::new(a.clone());
+    assert!(holder.grow_to(1_000));
+    let mut claimant = Charge::new(a.clone());
+    assert!(!claimant.grow_to(200));
+    claimant.claim(200);
+    holder.shrink_to(700);
+    let mut other = Charge::new(a.clone());
+    assert!(
+        !other.fits(300) && !other.grow_to(300),
+        "300 free, 200 of it claimed"
+    );
+    assert!(!other.grow_behind_to(300));
+    assert!(
+        other.fits(100) && other.grow_to(100),
+        "what the claim leaves"
+    );
+    assert!(
+        claimant.fits(200) && claimant.grow_to(200),
+        "the claimant has it"
+    );
+    other.shrink_to(0);
+    assert!(other.grow_to(100), "met, the claim holds nothing back");
+}
+
+/// One claim stands, the smallest; a claim larger than the part of the budget beyond the share
+/// of buffers behind is not made (it would hold back those too); one dropped or not renewed
+/// for CLAIM_STALE_MS holds nothing back.
+#[test]
+fn the_smallest_claim_stands_no_larger_than_the_last_quarter_and_not_for_ever() {
+    let a = account(1_000, 0, 0);
+    let mut full = Charge::new(a.clone());
+    assert!(full.grow_to(1_000));
+    let (large, small) = (Charge::new(a.clone()), Charge::new(a.clone()));
+    large.claim(200);
+    small.claim(100);
+    large.claim(150);
+    full.shrink_to(800);
+    let mut other = Charge::new(a.clone());
+    assert!(other.grow_to(100), "the smaller claim, 100, stands");
+    assert!(!other.grow_to(101));
+    drop(small);
+    assert!(other.grow_to(200), "dropped, its claim goes with it");
+    other.shrink_to(0);
+    let beyond = Charge::new(a.clone());
+    beyond.claim(251);
+    assert!(other.grow_to(200), "more than the last quarter is no claim");
+    other.shrink_to(0);
+    beyond.claim(200);
+    assert!(!other.grow_to(1));
+    thread::sleep(std::time::Duration::from_millis(claim::CLAIM_STALE_MS + 10));
+    assert!(other.grow_to(200), "a stale claim holds nothing back");
+}

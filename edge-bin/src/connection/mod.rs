@@ -317,7 +317,12 @@ impl Conn {
                 Ok(true) => self.take_turns(sig).await,
                 Ok(false) => {
                     self.busy_since = None;
-                    self.input.trim();
+                    let lingers = self.secure.as_ref().is_some_and(|s| {
+                        let mut s = s.borrow_mut();
+                        s.trim();
+                        s.lingers_for().is_some()
+                    });
+                    self.input.trim(lingers);
                     if self.input.is_starved() || self.secure_starved() {
                         host.wait_for_memory(self.id);
                     }

@@ -57,10 +57,15 @@ impl Conn {
             .zip(host.progress_timeout())
             .and_then(|(turn, timeout)| turn.since.checked_add(timeout / self.lane_grain()));
         // A wait for the rest of a message in the socket ends when its patience does.
-        let due = match (lane_at, self.whole.due()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        // A CURVE buffer kept for a flow's next frame is let go when that ends.
+        let linger_at = self.secure.as_ref().and_then(|s| {
+            let ms = s.borrow().lingers_for()?;
+            Instant::now().checked_add(std::time::Duration::from_millis(ms))
+        });
+        let due = [lane_at, self.whole.due(), linger_at]
+            .into_iter()
+            .flatten()
+            .min();
         let dest = match self.dest_blocked.take() {
             // Gone: the next round gives what we held for it to the device.
             Some(d) => match host.stream(d) {

@@ -128,13 +128,24 @@ impl Input {
     }
 
     /// Going to wait: hold no more of the budget than the buffer does.
-    pub fn trim(&mut self) {
+    pub fn trim(&mut self, lingers: bool) {
+        if self.is_empty() && self.buf.capacity() > KEEP_PENDING && !(lingers && self.lingers()) {
+            (self.buf, self.start) = (Vec::new(), 0);
+            self.freed = true;
+        }
         let held = self.buf.capacity().saturating_sub(KEEP_PENDING);
         if std::mem::take(&mut self.freed) {
             self.charge.shrink_to(held);
         } else {
             self.charge.shrink_quietly_to(held);
         }
+    }
+
+    /// Its buffer, drained, may be kept for a flow's next message: no larger than a CURVE
+    /// layer keeps its own ([`crate::secure::KEEP`]), and not with the lane, which goes to
+    /// the next as soon as it drains.
+    fn lingers(&self) -> bool {
+        self.buf.capacity() <= crate::secure::KEEP + KEEP_PENDING && !self.charge.holds_lane()
     }
 
     /// The peer closed its side (a read found the end of the stream).
@@ -238,7 +249,7 @@ impl Input {
         if self.is_empty() {
             self.buf.clear();
             self.start = 0;
-            if self.buf.capacity() > KEEP_PENDING {
+            if self.buf.capacity() > KEEP_PENDING && !(stream.lingers() && self.lingers()) {
                 self.buf = Vec::new();
                 self.freed = true;
             }
@@ -294,6 +305,11 @@ impl Input {
                     && stream.lane_ok()
                     && self.charge.take_lane_sealed(stream.unfinished()));
             if !grown {
+                // Plaintext opened and waiting for it completes at once: its room is claimed
+                // as memory is given back (`budget/claim.rs`).
+                if stream.ready().is_some_and(|ready| ready >= want) {
+                    self.charge.claim(need - KEEP_PENDING);
+                }
                 self.charge.refused();
             }
         }

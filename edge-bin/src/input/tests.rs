@@ -197,14 +197,14 @@ fn a_read_takes_room_from_the_budget_and_a_waiting_connection_gives_it_back() {
         account.budget().used() >= CAP - KEEP_PENDING,
         "a read's worth, asked first"
     );
-    p.input.trim();
+    p.input.trim(false);
     assert_eq!(
         account.budget().used(),
         0,
         "drained, it holds nothing of the budget"
     );
     p.round(&[5; 10_000], Some(0));
-    p.input.trim();
+    p.input.trim(false);
     assert_eq!(p.input.buf.len(), 10_000);
     assert_eq!(
         account.budget().used(),
@@ -245,7 +245,7 @@ fn one_connection_at_a_time_takes_the_lane_and_gets_its_message_whole() {
     assert!(two.input.buf.len() < message.len());
     // The first message goes; its buffer and the lane go back: the other gets its turn.
     one.round(b"", None);
-    one.input.trim();
+    one.input.trim(false);
     assert!(account.take_freed());
     let mut held = 0;
     for _ in 0..10 {
@@ -337,7 +337,7 @@ fn the_lane_goes_back_between_messages_though_the_next_has_begun() {
     let (fed, _) = one.round(&[7; 100], Some(message.len()));
     assert_eq!(fed.used, message.len());
     assert_eq!(one.input.held(), 100);
-    one.input.trim();
+    one.input.trim(false);
     assert!(
         !one.input.holds_lane(),
         "kept the lane for a message not here"

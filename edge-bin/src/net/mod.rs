@@ -218,6 +218,11 @@ pub trait Wire {
     fn ready(&self) -> Option<usize> {
         None
     }
+    /// Its messages come as a flow that keeps up: the input keeps its buffer for the next
+    /// when it drains ([`crate::secure::LINGER_MS`]).
+    fn lingers(&self) -> bool {
+        false
+    }
 }
 
 impl Wire for Stream {

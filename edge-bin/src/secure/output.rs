@@ -288,18 +288,11 @@ impl Secure {
         self.tx.clear();
         self.tx_start = 0;
         self.drained_ms = self.charge.account().now_ms();
-        // An idle peer holds no buffer (but one sealing a long frame keeps its room).
-        let tx_idle = self.tx.capacity() > IDLE && self.sealing.is_none();
-        let staging_idle = self.staging.is_empty() && self.staging.capacity() > 0;
-        if tx_idle || staging_idle && self.staging.capacity() > IDLE {
-            if tx_idle {
-                self.tx = Vec::new();
-            }
-            if staging_idle {
-                self.staging = Vec::new();
-            }
-            self.settle();
+        // A peer that read all it was sent keeps up: its room is kept for what comes next.
+        if self.tx.capacity() > IDLE {
+            self.linger();
         }
+        self.trim();
         Ok(true)
     }
 }

@@ -818,3 +818,73 @@ fn waits_with_a_start(c: &End, s: &mut End) {
     assert!(!server.holds_beyond());
     assert!(server.charge.account().budget().used() <= before + READ_CHUNK);
 }
+
+#[test]
+fn a_flow_that_keeps_up_keeps_its_buffer_for_its_next_frame() {
+    // A 64 KB frame that came while it kept up: its buffer stays for LINGER_MS once it
+    // drains, so the next frame comes into it with the budget spent (each frame asking the
+    // budget again, a flow lost that race to senders holding the budget whenever one of theirs
+    // completed: attacker round 12, F1); after LINGER_MS the buffer goes.
+    let (mut c, mut s, mut others) = pair_in_budget(0);
+    run(&mut c, &mut s, &[]).unwrap();
+    let body: Vec<u8> = (0..65_536).map(|i| (i * 7) as u8).collect();
+    write_raw(&c, &mut s, &sealed_by_hand(&c, &body));
+    assert_eq!(s.frames.len(), 1);
+    assert!(s.secure.borrow().rx.capacity() > 65_536, "the buffer went");
+    others.force_to(1 << 20);
+    write_raw(&c, &mut s, &sealed_by_hand(&c, &body));
+    assert_eq!(s.frames, [body.clone(), body]);
+    assert!(!s.secure.borrow().starved(), "waits for memory");
+    tick(&s, LINGER_MS);
+    s.secure.borrow_mut().trim();
+    let server = s.secure.borrow();
+    assert!(server.rx.capacity() <= IDLE && server.lingers_for().is_none());
+    assert!(
+        server.charge.bytes() < 1 << 10,
+        "holds {}",
+        server.charge.bytes()
+    );
+}
+
+#[test]
+fn a_frame_that_came_slowly_leaves_no_buffer_behind() {
+    let (mut c, mut s, _others) = pair_in_budget(0);
+    run(&mut c, &mut s, &[]).unwrap();
+    let body = vec![0x3c; 65_536];
+    write_slowly(&c, &mut s, &sealed_by_hand(&c, &body));
+    assert_eq!(s.frames, [body]);
+    let server = s.secure.borrow();
+    assert!(server.rx.capacity() <= IDLE && server.lingers_for().is_none());
+}
+
+#[test]
+fn a_frame_through_the_cipher_lane_lets_it_go_at_once() {
+    // The budget spent: a frame that keeps up comes through the cipher lane, and the lane
+    // goes to the next as soon as the frame is delivered, however fast it came.
+    let (mut c, mut s, _others) = pair_in_budget_with_lane(1 << 20, 200_000);
+    run(&mut c, &mut s, &[]).unwrap();
+    let body = vec![0x4d; 65_536];
+    write_raw(&c, &mut s, &sealed_by_hand(&c, &body));
+    assert_eq!(s.frames, [body]);
+    let server = s.secure.borrow();
+    assert!(!server.holds_cipher_lane());
+    assert_eq!(server.charge.bytes(), 0, "holds the lane's room");
+}
+
+#[test]
+fn a_frame_all_in_its_socket_claims_the_memory_given_back() {
+    // The budget spent; a whole 100 KB frame waits in the socket. As memory is given back it
+    // is held for that frame (`budget/claim.rs`): another buffer cannot take it first.
+    let (mut c, mut s, mut others) = pair_in_budget(1 << 20);
+    run(&mut c, &mut s, &[]).unwrap();
+    let body = vec![0x5e; 100_000];
+    send_only(&c, &sealed_by_hand(&c, &body));
+    s.receive().unwrap();
+    assert!(s.secure.borrow().starved(), "not waiting for memory");
+    others.shrink_to((1 << 20) - 150_000);
+    let mut thief = others.fresh();
+    assert!(!thief.grow_to(100_000), "took what the frame claimed");
+    wait_ms(&mut s, 0);
+    assert_eq!(s.frames, [body]);
+    assert!(thief.grow_to(40_000));
+}
