@@ -15,6 +15,7 @@ mod heartbeat;
 pub mod layer;
 pub mod plain;
 mod session;
+pub mod v1;
 
 pub use config::{Heartbeat, LegacyMode, Limits, SessionConfig, MAX_TOPIC, READY_METADATA_MAX};
 pub use error::{Reason, SessionError};

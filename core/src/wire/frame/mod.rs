@@ -36,6 +36,8 @@ pub enum FrameError {
     ReservedFlags(u8),
     /// Commands are single frames.
     CommandWithMore,
+    /// A ZMTP 1.0 frame's length counts its flags byte: 0 leaves no room for it.
+    NoFlags,
 }
 
 impl fmt::Display for FrameError {
@@ -43,6 +45,7 @@ impl fmt::Display for FrameError {
         match self {
             FrameError::ReservedFlags(b) => write!(f, "frame flags {b:#04x} set reserved bits"),
             FrameError::CommandWithMore => f.write_str("command frame has the MORE flag set"),
+            FrameError::NoFlags => f.write_str("ZMTP 1.0 frame of length 0 (no flags byte)"),
         }
     }
 }
