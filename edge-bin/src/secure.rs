@@ -21,14 +21,15 @@ use std::collections::HashSet;
 use std::io::{self, IoSlice};
 use std::ops::Range;
 
-use zedge_core::conn::plain;
 use zedge_core::conn::SessionError;
+use zedge_core::conn::{plain, v1};
 use zedge_core::curve::crypto::{KeyPair, KEY_LEN};
 use zedge_core::curve::link::{Link, Opened, CLIENT_RANDOM, SERVER_RANDOM, TX_ROOM};
 use zedge_core::curve::message::Sealing;
 use zedge_core::curve::CurveError;
 use zedge_core::wire::frame::FrameHead;
 use zedge_core::wire::greeting::{self, GREETING_LEN};
+use zedge_core::wire::metadata::SocketType;
 
 use crate::budget::{Charge, InputLane, BEHIND_AFTER_MS};
 use crate::net::{Stream, Wire};
@@ -174,6 +175,8 @@ pub struct Secure {
     born_ms: u64,
     /// Until when (the device's clock, ms) its drained buffer is kept ([`LINGER_MS`]).
     linger_until: u64,
+    /// A unit failed after others were handed on in the same read: the next read's error.
+    failure: Option<io::Error>,
 }
 
 /// A [`SessionError`] from the CURVE layer, carried through the I/O error of a read or a
@@ -234,14 +237,35 @@ impl Secure {
         ))
     }
 
+    /// The layer of a connection whose peer speaks ZMTP 1.0 ([`zedge_core::conn::v1`]),
+    /// taken for a `peer` socket, told by its `first` bytes (which it has sent already) when
+    /// `sent` bytes of its session's greeting had gone to it.
+    pub fn v1(
+        peer: SocketType,
+        max_frame: u64,
+        charge: Charge,
+        first: &[u8],
+        sent: usize,
+    ) -> Secure {
+        let link = Layer::V1(Box::new(v1::Link::new(peer, max_frame, sent)));
+        let mut secure = Secure::new(link, Gate::Keys(None), charge);
+        // The layer writes the greeting and READY its session sees in this room.
+        secure.rx.reserve_exact(v1::PREAMBLE_ROOM + first.len());
+        secure.rx.resize(v1::PREAMBLE_ROOM, 0);
+        secure.rx.extend_from_slice(first);
+        secure.greeting_taken = true;
+        secure.settle();
+        secure
+    }
+
     fn new(link: Layer, gate: Gate, charge: Charge) -> Secure {
         // A server answers the client's signature: a libzmq client that does not run CURVE
         // then sends its signature before it reads ours and hangs up, so the refusal can be
         // told from a port probe ([`Secure::cut_short`]). Clients send at once, as libzmq's.
-        let (tx, held) = if link.is_server() {
-            (Vec::new(), Some((link.greeting(), 0)))
-        } else {
-            (link.greeting().to_vec(), None)
+        let (tx, held) = match &link {
+            Layer::V1(_) => (Vec::new(), None),
+            _ if link.is_server() => (Vec::new(), Some((link.greeting(), 0))),
+            _ => (link.greeting().to_vec(), None),
         };
         Secure {
             link,
@@ -260,6 +284,7 @@ impl Secure {
             drained_ms: charge.account().now_ms(),
             born_ms: charge.account().now_ms(),
             linger_until: 0,
+            failure: None,
             charge,
             starved: false,
             tx_starved: false,
@@ -594,7 +619,8 @@ impl Secure {
     /// The length of the frame part-way here, head and all, as its head announced it (none
     /// while no frame is part-way here, or its head is not all here).
     pub fn partial_len(&self) -> u64 {
-        if !self.holds_partial() {
+        // A 1.0 frame goes on as it comes: what is part-way here is a header at most.
+        if !self.holds_partial() || matches!(self.link, Layer::V1(_)) {
             return 0;
         }
         match FrameHead::decode(&self.rx[self.unit_end..]) {
@@ -641,7 +667,14 @@ impl Secure {
         match self.link {
             Layer::Curve(_) => "CURVE",
             Layer::Plain(_) => "PLAIN",
+            Layer::V1(_) => "NULL",
         }
+    }
+
+    /// The ZMTP version spoken, if not the one the session's peer says (a 1.0 peer is a 3.0
+    /// one to its session).
+    pub fn zmtp(&self) -> Option<(u8, u8)> {
+        matches!(self.link, Layer::V1(_)).then_some((1, 0))
     }
 
     /// Ciphertext waits for the socket.
@@ -658,6 +691,9 @@ impl Secure {
         room: usize,
         put: &mut dyn FnMut(&[u8]),
     ) -> io::Result<usize> {
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
         let mut n = 0;
         let result = loop {
             if !self.deliver.is_empty() {
@@ -682,6 +718,12 @@ impl Secure {
             match self.open_next() {
                 Ok(true) => continue,
                 Ok(false) => {}
+                // What came before the unit that failed goes on first: the failure is the
+                // next read's.
+                Err(e) if n > 0 => {
+                    self.failure = Some(e);
+                    break Ok(n);
+                }
                 Err(e) => break Err(e),
             }
             if n > 0 {
@@ -786,9 +828,16 @@ impl Secure {
                         self.proven = true;
                         self.linger();
                     }
-                    // A data frame's flags: MORE is bit 0.
-                    self.fresh_message = self.ends_message;
-                    self.ends_message = self.rx[self.deliver.start] & 0x01 == 0;
+                    // A data frame's flags: MORE is bit 0 (a 1.0 frame comes as its header,
+                    // then its body as it comes).
+                    let flags = match &self.link {
+                        Layer::V1(l) => l.head_flags(),
+                        _ => Some(self.rx[self.deliver.start]),
+                    };
+                    if let Some(flags) = flags {
+                        self.fresh_message = self.ends_message;
+                        self.ends_message = flags & 0x01 == 0;
+                    }
                 }
                 Ok(true)
             }
@@ -833,6 +882,8 @@ impl Secure {
         // only announces. A handshake command is small (the link refuses one over
         // MAX_HANDSHAKE).
         let need = match FrameHead::decode(&self.rx) {
+            // 1.0 bytes: no 3.x header to read, and a frame goes on as it comes.
+            _ if matches!(self.link, Layer::V1(_)) => 0,
             Ok(Some((head, hl))) => hl.saturating_add(usize::try_from(head.len).unwrap_or(0)),
             _ => 0,
         };

@@ -23,6 +23,7 @@ pub mod normal;
 pub mod python;
 pub mod raw;
 pub mod systemd;
+pub mod v1;
 pub mod wait;
 
 pub use python::{python, PyPeer, PYTHON_ENV};

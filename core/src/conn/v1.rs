@@ -24,7 +24,7 @@ use super::layer::{Opened, Outgoing, Step};
 use super::SessionError;
 use crate::wire::command::write_ready;
 use crate::wire::frame::{FrameError, FrameHead, FLAG_MORE, MAX_HEAD_LEN};
-use crate::wire::greeting::{Greeting, GreetingError, Mechanism, GREETING_LEN};
+use crate::wire::greeting::{Greeting, GreetingError, Mechanism, GREETING_LEN, SIGNATURE_LEN};
 use crate::wire::metadata::SocketType;
 use crate::wire::Writer;
 
@@ -51,6 +51,22 @@ enum Phase {
     Failed,
 }
 
+/// The socket type a 1.0 peer of `ours` is taken for (1.0 says none): the one that talks to
+/// it (a DEALER for a ROUTER or DEALER: a REQ's or REP's envelope is a DEALER's on the wire).
+pub const fn peer_for(ours: SocketType) -> SocketType {
+    use SocketType::*;
+    match ours {
+        Pair => Pair,
+        Req => Rep,
+        Rep => Req,
+        Dealer | Router => Dealer,
+        Pub | XPub => Sub,
+        Sub | XSub => Pub,
+        Push => Pull,
+        Pull => Push,
+    }
+}
+
 /// A ZMTP 1.0 connection under a NULL session; see the module docs.
 #[derive(Debug)]
 pub struct Link {
@@ -59,22 +75,54 @@ pub struct Link {
     peer: SocketType,
     /// The largest frame body taken.
     max_frame: u64,
-    /// Bytes of the session's own greeting still to drop.
+    /// Bytes of the session's own greeting still to take: the first of them, up to the end
+    /// of its signature, are our identity frame's header and go on as they are
+    /// (`signature_left`); the others are dropped.
     greeting_left: u8,
+    signature_left: u8,
     /// Bytes of the body of the session's frame part-way out, passed on as they are.
     out_left: u64,
+    /// The last unit [`Link::open`] handed on was a frame's header: its flags.
+    head_flags: Option<u8>,
 }
 
 impl Link {
     /// A 1.0 peer taken for a `peer` socket (what the endpoint expects), its frames no
-    /// larger than `max_frame` bytes.
-    pub const fn new(peer: SocketType, max_frame: u64) -> Link {
+    /// larger than `max_frame` bytes; `sent` bytes of the session's greeting went to the peer
+    /// before the layer came (no more than its signature, which a 1.0 peer is owed).
+    pub const fn new(peer: SocketType, max_frame: u64, sent: usize) -> Link {
+        let sent = if sent < SIGNATURE_LEN {
+            sent
+        } else {
+            SIGNATURE_LEN
+        } as u8;
         Link {
             phase: Phase::Identity,
             peer,
             max_frame,
-            greeting_left: GREETING_LEN as u8,
+            greeting_left: GREETING_LEN as u8 - sent,
+            signature_left: SIGNATURE_LEN as u8 - sent,
             out_left: 0,
+            head_flags: None,
+        }
+    }
+
+    /// The flags (3.x: MORE is bit 0) of the frame whose header the last unit handed on was,
+    /// if it was one.
+    pub fn head_flags(&self) -> Option<u8> {
+        self.head_flags
+    }
+
+    /// Room [`Link::take_outgoing`] needs in `out` for the next unit of a session's output of
+    /// `plain` bytes: a header, or as much of a body as there is.
+    pub fn out_room(&self, plain: usize) -> usize {
+        if self.greeting_left > 0 {
+            return usize::from(self.signature_left);
+        }
+        match usize::try_from(self.out_left) {
+            Ok(0) => MAX_V1_HEAD_LEN,
+            Ok(left) => left.min(plain),
+            Err(_) => plain,
         }
     }
 
@@ -93,6 +141,7 @@ impl Link {
     /// READY (and subscription) the session sees; then frame headers, rewritten as 3.x ones,
     /// and bodies, passed on as they come.
     pub fn open(&mut self, input: &mut [u8]) -> Result<Opened, SessionError> {
+        self.head_flags = None;
         let r = self.open_unit(input);
         if r.is_err() {
             self.phase = Phase::Failed;
@@ -176,6 +225,7 @@ impl Link {
         let ours = ours.as_slice();
         let start = head.len - ours.len();
         input[start..head.len].copy_from_slice(ours);
+        self.head_flags = Some(ours[0]);
         self.phase = Phase::Active {
             body_left: head.body,
         };
@@ -186,14 +236,28 @@ impl Link {
         }))
     }
 
-    /// Take the next unit of what the session sends into `out` (room for a
-    /// [`MAX_V1_HEAD_LEN`] header at least): its greeting and its commands are dropped, a data
-    /// frame's header is rewritten as a 1.0 one, and its body passed on as it comes.
+    /// Take the next unit of what the session sends into `out` ([`Link::out_room`]): the
+    /// signature its greeting starts with goes as it is (what of it the peer has not had),
+    /// the rest of its greeting and its commands are dropped, a data frame's header is
+    /// rewritten as a 1.0 one, and its body passed on as it comes.
     pub fn take_outgoing(
         &mut self,
         plain: &[u8],
         out: &mut [u8],
     ) -> Result<Outgoing, SessionError> {
+        if self.signature_left > 0 {
+            let n = plain
+                .len()
+                .min(usize::from(self.signature_left))
+                .min(out.len());
+            out[..n].copy_from_slice(&plain[..n]);
+            self.signature_left -= n as u8;
+            self.greeting_left -= n as u8;
+            return Ok(Outgoing::Taken {
+                consumed: n,
+                written: n,
+            });
+        }
         if self.greeting_left > 0 {
             let n = plain.len().min(usize::from(self.greeting_left));
             self.greeting_left -= n as u8;

@@ -11,6 +11,7 @@
 //! What is read and not yet taken is the [`Input`]'s; moving large bodies past the device is
 //! the [`Bypass`]'s, which gets a step before the read and after the feed.
 
+mod legacy;
 mod wait;
 mod whole;
 
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use futures_lite::future;
 use log::{debug, warn};
-use zedge_core::conn::SessionError;
+use zedge_core::conn::{LegacyMode, SessionError};
 use zedge_core::device::{CloseReason, Expired, PeerId, PROGRESS_BYTES};
 use zedge_core::wire::greeting::GREETING_LEN;
 
@@ -139,8 +140,13 @@ struct Conn {
     whole: Whole,
     /// Its handshake is done and its connect line logged ([`DeviceHost::announce`]).
     announced: bool,
-    /// A CURVE peer's layer between the socket and the device.
+    /// A CURVE peer's layer between the socket and the device (or a ZMTP 1.0 peer's).
     secure: Option<Rc<RefCell<Secure>>>,
+    /// Its first bytes have not told yet whether it speaks ZMTP 1.0, at an endpoint that
+    /// speaks it (NULL, `legacy` on): they wait in the input until they do.
+    undecided: bool,
+    /// Bytes of the device's output written to it while `undecided` (its greeting's first).
+    wrote: usize,
 }
 
 /// Run a connection the device has already taken until it ends, then forget it.
@@ -168,6 +174,8 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         struck: false,
         whole: Whole::default(),
         announced: false,
+        undecided: secure.is_none() && host.peek(|dev| dev.config().legacy == LegacyMode::Accept),
+        wrote: 0,
         secure,
     };
     let mut taken = Taken { host, conn };
@@ -396,7 +404,8 @@ impl Conn {
         // What the socket holds beyond this read matters only where a message may go by
         // without being read (a large body, see `Bypass`): then a message over the buffer's
         // size that is all here or ready is routed at once.
-        let bypasses = dev.config().kind.bypasses() && !host.pipes().is_off();
+        let bypasses =
+            dev.config().kind.bypasses() && !host.pipes().is_off() && self.secure.is_none();
         let waiting = self.whole.waiting();
         let woken = waiting && !self.input.is_blocked();
         // While it waits for a message in the socket, nothing is read.
@@ -410,11 +419,22 @@ impl Conn {
             }
             None => &**stream,
         };
+        let (mut undecided, mut v1) = (self.undecided, false);
         let fed = self.input.read_and_feed(
             wire,
             &mut host.scratch(),
             || len.unwrap_or_else(|| bypass.next_read_len(routing_len)),
             |held, more| {
+                if undecided {
+                    match legacy::speaks_v1(held) {
+                        None => return Ok(0),
+                        Some(true) => {
+                            v1 = true;
+                            return Ok(0);
+                        }
+                        Some(false) => undecided = false,
+                    }
+                }
                 let ahead = if bypasses && (more || waiting) {
                     stream.readable().unwrap_or(0)
                 } else {
@@ -424,6 +444,11 @@ impl Conn {
                     .map_err(End::Session)
             },
         )?;
+        if v1 {
+            self.speak_v1(host, dev);
+            return Ok(true);
+        }
+        self.undecided = undecided;
         self.bypass.read(fed.read);
         if !self.announced && (fed.read > 0 || self.secure.as_ref().is_some_and(came)) {
             // In its handshake, and it sent: admission closes quiet ones first.
@@ -446,7 +471,7 @@ impl Conn {
         }
         if fed.used > 0 {
             self.bypass.fed();
-        } else if fed.offered > 0 && dev.input_stuck(id, fed.offered) {
+        } else if fed.offered > 0 && !self.undecided && dev.input_stuck(id, fed.offered) {
             return Err(End::Stuck);
         }
         // After EOF, input waiting for room stays until the device takes it: a producer that
@@ -609,6 +634,9 @@ impl Conn {
                 .map_err(End::Session)?;
         }
         let (n, full) = write_peer(host, dev, self.id, &self.stream, secure)?;
+        if self.undecided {
+            self.wrote += n;
+        }
         self.write_blocked = full;
         Ok(n > 0)
     }

@@ -362,8 +362,16 @@ impl DeviceHost {
         self.conns.borrow().get(&id).map(|h| h.stream.clone())
     }
 
-    /// Whether `id` is a CURVE peer: nothing may be written to its socket but through its
-    /// [`Secure`].
+    /// `id`'s bytes go through `secure` from now on (a ZMTP 1.0 peer, told by its first
+    /// bytes).
+    pub fn set_secure(&self, id: PeerId, secure: Rc<RefCell<Secure>>) {
+        if let Some(h) = self.conns.borrow_mut().get_mut(&id) {
+            h.secure = Some(secure);
+        }
+    }
+
+    /// Whether `id` is a CURVE peer (or a ZMTP 1.0 one): nothing may be written to its socket
+    /// but through its [`Secure`].
     pub fn is_secure(&self, id: PeerId) -> bool {
         self.conns
             .borrow()

@@ -55,7 +55,12 @@ impl DeviceHost {
         }
         if log::log_enabled!(log::Level::Info) {
             let shown = identity.map_or_else(String::new, |i| format!(", identity {}", show(i)));
+            // A 1.0 peer is a 3.0 one to its session.
+            let zmtp = h.secure.as_ref().and_then(|s| s.borrow().zmtp());
+            let zmtp = zmtp.or(view.zmtp).unwrap_or((3, 0));
             let curve = match &h.secure {
+                // A 1.0 peer has no mechanism.
+                Some(s) if s.borrow().zmtp().is_some() => String::new(),
                 Some(s) => match s.borrow().client_key() {
                     Some(k) => format!(", CURVE client {}", crate::cert::z85(k)),
                     None => format!(", {}", s.borrow().mechanism()),
@@ -67,8 +72,8 @@ impl DeviceHost {
                 self.tag,
                 side_name(view.side),
                 h.addr,
-                view.zmtp.map_or(3, |v| v.0),
-                view.zmtp.map_or(0, |v| v.1),
+                zmtp.0,
+                zmtp.1,
             );
         }
         true

@@ -89,6 +89,14 @@ impl Input {
         self.buf.get(self.start..).unwrap_or(&[])
     }
 
+    /// Give up what the device has not taken (bytes another layer is to read first).
+    pub fn take_unread(&mut self) -> Vec<u8> {
+        let bytes = self.unread().to_vec();
+        (self.buf, self.start) = (Vec::new(), 0);
+        self.charge.shrink_to(0);
+        bytes
+    }
+
     /// Bytes it holds (of a message not all here, or not taken yet).
     pub fn held(&self) -> usize {
         self.buf.len() - self.start

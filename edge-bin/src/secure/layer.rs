@@ -4,8 +4,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use zedge_core::conn::plain;
 use zedge_core::conn::SessionError;
+use zedge_core::conn::{plain, v1};
 use zedge_core::curve::crypto::KEY_LEN;
 use zedge_core::curve::link::{Link, Opened, Outgoing, TX_ROOM};
 use zedge_core::wire::greeting::GREETING_LEN;
@@ -13,11 +13,13 @@ use zedge_core::wire::greeting::GREETING_LEN;
 use super::AllowList;
 use crate::setup::Passwords;
 
-/// The mechanism under the session: CURVE (either role) or a PLAIN server.
+/// The mechanism under the session: CURVE (either role) or a PLAIN server; or ZMTP 1.0,
+/// which has none, under a NULL one.
 #[derive(Debug)]
 pub enum Layer {
     Curve(Box<Link>),
     Plain(plain::Server),
+    V1(Box<v1::Link>),
 }
 
 /// Whom a server lets in.
@@ -34,6 +36,8 @@ impl Layer {
         match self {
             Layer::Curve(l) => l.greeting(),
             Layer::Plain(p) => p.greeting(),
+            // Its signature went before the layer came.
+            Layer::V1(_) => [0; GREETING_LEN],
         }
     }
 
@@ -41,6 +45,7 @@ impl Layer {
         match self {
             Layer::Curve(l) => l.is_server(),
             Layer::Plain(_) => true,
+            Layer::V1(_) => false,
         }
     }
 
@@ -48,6 +53,7 @@ impl Layer {
         match self {
             Layer::Curve(l) => l.is_active(),
             Layer::Plain(p) => p.is_active(),
+            Layer::V1(l) => l.is_active(),
         }
     }
 
@@ -55,6 +61,7 @@ impl Layer {
         match self {
             Layer::Curve(l) => l.owes_metadata(),
             Layer::Plain(p) => p.owes_metadata(),
+            Layer::V1(_) => false,
         }
     }
 
@@ -62,6 +69,7 @@ impl Layer {
         match self {
             Layer::Curve(l) => l.awaits_greeting(),
             Layer::Plain(p) => p.awaits_greeting(),
+            Layer::V1(_) => false,
         }
     }
 
@@ -69,6 +77,7 @@ impl Layer {
         match self {
             Layer::Curve(l) => l.session_greeting_left(),
             Layer::Plain(p) => p.session_greeting_left(),
+            Layer::V1(l) => l.session_greeting_left(),
         }
     }
 
@@ -79,7 +88,7 @@ impl Layer {
     pub(super) fn client_key(&self) -> Option<&[u8; KEY_LEN]> {
         match self {
             Layer::Curve(l) => l.client_key(),
-            Layer::Plain(_) => None,
+            Layer::Plain(_) | Layer::V1(_) => None,
         }
     }
 
@@ -98,6 +107,7 @@ impl Layer {
                 users.borrow().get(user).is_some_and(|p| p == password)
             }),
             (Layer::Plain(p), Gate::Keys(_)) => p.open(input, tx, |_, _| false),
+            (Layer::V1(l), _) => l.open(input),
         }
     }
 
@@ -109,6 +119,7 @@ impl Layer {
         match self {
             Layer::Curve(l) => l.take_outgoing(plain, out),
             Layer::Plain(p) => p.take_outgoing(plain, out),
+            Layer::V1(l) => l.take_outgoing(plain, out),
         }
     }
 }

@@ -34,6 +34,10 @@ impl Secure {
     /// taken, or `None` if the unit is not all in `plain` or the budget has no room for it
     /// ([`Secure::starved`] then).
     fn take(&mut self, plain: &[u8]) -> Result<Option<usize>, SessionError> {
+        if let Layer::V1(l) = &self.link {
+            let room = l.out_room(plain.len());
+            return self.take_into(plain, usize::MAX, room);
+        }
         // What is left of the session's own greeting (which the link drops) comes first, in
         // as many pieces as the session sends it: it is no frame.
         let greeting = self.link.session_greeting_left();
@@ -43,8 +47,18 @@ impl Secure {
             _ => plain.len().min(MAX_HEAD_LEN),
         };
         let room = link::sealed_len(frame).max(link::metadata_room(frame));
+        self.take_into(plain, frame, room)
+    }
+
+    /// [`Secure::take`] for a unit of `frame` bytes, with `room` bytes of `tx` for it.
+    fn take_into(
+        &mut self,
+        plain: &[u8],
+        frame: usize,
+        room: usize,
+    ) -> Result<Option<usize>, SessionError> {
         let spare = self.tx.capacity() - self.tx.len();
-        if plain.len() >= frame && room > spare && !self.may_grow(room - spare, true) {
+        if plain.len() >= frame.min(room) && room > spare && !self.may_grow(room - spare, true) {
             return Ok(None);
         }
         let at = self.tx.len();
@@ -57,6 +71,7 @@ impl Secure {
                 (None, 0)
             }
             Ok(Outgoing::Early) => {
+                let frame = frame.min(plain.len());
                 self.stash = Some(plain[..frame].to_vec());
                 (Some(frame), 0)
             }
