@@ -4,12 +4,13 @@
 //! `--no-legacy` they are refused with that reason. Beside slow, stalled and hostile 1.0 peers
 //! a normal libzmq flow gets every message.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use zedge_tests::agent::Agent;
-use zedge_tests::broker::Broker;
+use zedge_tests::broker::{Broker, Ep};
 use zedge_tests::raw;
 use zedge_tests::v1::{self, V1Peer};
 use zedge_tests::wait::{deadline, until};
@@ -321,5 +322,35 @@ fn with_no_legacy_a_1_0_peer_is_refused_with_what_it_speaks() {
     until(deadline(10), "the refusal logged", || {
         broker.stderr().contains("ZMTP 1.0")
     });
+    broker.stop();
+}
+
+/// zedge connecting out (a `>` endpoint) to a 1.0 worker that listens, as a libzmq 2.x PULL
+/// bound: it sends its identity at once, reads zedge's signature as zedge's, and gets a
+/// libzmq producer's messages as 1.0 frames.
+#[test]
+fn zedge_connecting_out_speaks_1_0_to_a_1_0_server() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let ep = format!("tcp://{}", listener.local_addr().expect("its address"));
+    let broker = Broker::start_with("streamer", &[Ep::Tcp], &[Ep::Connect(ep)], &[]);
+    let (mut s, _) = listener.accept().expect("zedge connects");
+    s.write_all(&v1::frame(b"", false)).expect("our identity");
+    let mut sig = [0u8; 10];
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    s.read_exact(&mut sig).expect("zedge's signature");
+    assert_eq!(sig, v1::SIGNATURE);
+    let mut server = V1Peer { s };
+    connected(&broker, &["PULL connected (ZMTP 1.0)"]);
+    let mut producer = Agent::connect("producer", "PUSH", broker.frontend(), &[]);
+    const N: usize = 50;
+    producer.burst(N, &[b"to the 1.0 server"]);
+    for i in 0..N {
+        let m = server.recv(Duration::from_secs(5)).expect("a message");
+        assert_eq!(
+            m,
+            [b"to the 1.0 server".to_vec(), i.to_string().into_bytes()]
+        );
+    }
     broker.stop();
 }

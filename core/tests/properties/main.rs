@@ -17,6 +17,7 @@ mod caller;
 mod model;
 mod sessions;
 mod strategies;
+mod v1;
 mod wire;
 
 const NOW: Instant = Instant::ZERO;
