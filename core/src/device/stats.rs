@@ -28,8 +28,12 @@ pub struct SideStats {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct HandshakeFailures {
-    /// The greeting was not ZMTP 3.x (not ZeroMQ, or a version not spoken).
+    /// The greeting was not ZeroMQ (or a ZMTP 3.x greeting that does not parse).
     pub greeting: u64,
+    /// An older peer (ZMTP 1.0 or 2.0) where it is not spoken: a device with `legacy = false`,
+    /// a CURVE or PLAIN endpoint (neither has a mechanism), a 1.0 peer after a 12-byte
+    /// greeting (revision 0).
+    pub legacy: u64,
     /// The peer asked for another security mechanism.
     pub mechanism: u64,
     /// The peer's socket type is missing, unknown, or cannot talk to this side's.
@@ -53,11 +57,12 @@ pub struct HandshakeFailures {
 
 impl HandshakeFailures {
     /// The reasons as metric labels, with their counts.
-    pub const fn by_reason(&self) -> [(&'static str, u64); 8] {
+    pub const fn by_reason(&self) -> [(&'static str, u64); 9] {
         [
             ("curve", self.curve),
             ("denied", self.denied),
             ("greeting", self.greeting),
+            ("legacy", self.legacy),
             ("mechanism", self.mechanism),
             ("socket_type", self.socket_type),
             ("timeout", self.timeout),
@@ -69,6 +74,10 @@ impl HandshakeFailures {
     pub(crate) fn count(&mut self, e: &crate::conn::SessionError) {
         use crate::conn::SessionError as E;
         *match e {
+            E::Greeting(
+                crate::wire::greeting::GreetingError::Legacy(_)
+                | crate::wire::greeting::GreetingError::UnsupportedVersion { .. },
+            ) => &mut self.legacy,
             E::Greeting(_) => &mut self.greeting,
             E::MechanismMismatch { .. } => &mut self.mechanism,
             E::MissingSocketType

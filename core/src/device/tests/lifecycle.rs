@@ -179,6 +179,10 @@ fn handshake_failures_are_counted_by_reason() {
     let http = net.connect(Frontend, Push);
     net.remotes[http].sent.clear();
     net.send_raw(http, b"GET /metrics HTTP/1.1\r\nHost: gateway\r\n\r\n");
+    // A ZMTP 1.0 peer, which this device (the core's default) does not speak.
+    let old = net.connect(Frontend, Push);
+    net.remotes[old].sent.clear();
+    net.send_raw(old, b"\x01\x00");
     // A greeting, then a command that is not READY.
     let bad = net.connect(Frontend, Push);
     net.remotes[bad]
@@ -194,11 +198,11 @@ fn handshake_failures_are_counted_by_reason() {
     net.send_raw(producer, &[0x04, 0x06, 0x05, b'R', b'E', b'A', b'D', b'Y']);
     net.pump();
     let f = net.dev.stats().frontend();
-    assert_eq!(f.refused, 3, "{f:?}");
+    assert_eq!(f.refused, 4, "{f:?}");
     let h = f.handshake_failures;
     assert_eq!(
-        (h.greeting, h.protocol, h.socket_type, h.timeout),
-        (1, 1, 0, 0),
+        (h.greeting, h.legacy, h.protocol, h.socket_type, h.timeout),
+        (1, 1, 1, 0, 0),
         "{h:?}"
     );
     assert_eq!(h.closed, 1, "{h:?}");
@@ -207,9 +211,9 @@ fn handshake_failures_are_counted_by_reason() {
     net.dev
         .fail_session(net.remotes[bad].id, SessionError::Closed);
     assert_eq!(net.dev.stats().frontend().handshake_failures, h);
-    assert_eq!(net.dev.stats().frontend().refused, 3);
+    assert_eq!(net.dev.stats().frontend().refused, 4);
     // The refused ones, removed by their caller, are not counted again.
-    for p in [http, bad, producer] {
+    for p in [http, old, bad, producer] {
         net.disconnect(p);
     }
     assert_eq!(net.dev.stats().frontend().handshake_failures, h);
