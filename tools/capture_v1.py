@@ -137,26 +137,24 @@ def main():
     print("// identity is the routing id); an XPUB read the subscription b'\\x01' from a 1.0 peer")
     print("// that sent none (libzmq's phantom subscription), then sent it XPUB_SENDS.")
     print("#![allow(dead_code)]")
-    print()
-    print("/// A PUSH's bytes: its signature (an empty identity frame's header), then [hello],")
-    print("/// [a, LONG_BODY] (LONG_BODY: bytes 0..=255 then 44 zeros), [x * 253], [y * 254].")
-    print(rust("PUSH_SENDS", push))
-    print()
-    print("/// A DEALER with routing id C1: its signature carries the identity's length (3),")
-    print("/// then the identity, then ['', req].")
-    print(rust("DEALER_C1_SENDS", dealer))
-    print()
-    print("/// Made by hand (empty identity, then the PUSH's messages), taken by a PULL.")
-    print(rust("FRAMES_TO_PULL", frames))
-    print()
-    print("/// What the PULL sent first: its signature.")
-    print(rust("PULL_SIGNATURE", pull_sig))
-    print()
-    print("/// Made by hand (identity R7, then ['', ask]), taken by a ROUTER.")
-    print(rust("TO_ROUTER", routed))
-    print()
-    print("/// An XPUB's bytes to a 1.0 subscriber: its signature, then [topic data].")
-    print(rust("XPUB_SENDS", published))
+    vectors = [
+        ("A PUSH's bytes: its signature (an empty identity frame's header), then [hello],\n"
+         "[a, LONG_BODY] (LONG_BODY: bytes 0..=255 then 44 zeros), [x * 253], [y * 254].",
+         "PUSH_SENDS", push),
+        ("A DEALER with routing id C1: its signature carries the identity's length (3),\n"
+         "then the identity, then ['', req].", "DEALER_C1_SENDS", dealer),
+        ("Made by hand (empty identity, then the PUSH's messages), taken by a PULL.",
+         "FRAMES_TO_PULL", frames),
+        ("What the PULL sent first: its signature.", "PULL_SIGNATURE", pull_sig),
+        ("Made by hand (identity R7, then ['', ask]), taken by a ROUTER.", "TO_ROUTER", routed),
+        ("An XPUB's bytes to a 1.0 subscriber: its signature, then [topic data].",
+         "XPUB_SENDS", published),
+    ]
+    for doc, name, data in vectors:
+        print()
+        for line in doc.split("\n"):
+            print("/// " + line)
+        print(rust(name, data))
     ctx.term()
 
 
