@@ -127,9 +127,9 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
                              whose queues cannot grow lose messages and senders to a queue
                              or streamer wait [default: 256M]
   --classic                  forwarder only: SUB/PUB instead of XSUB/XPUB
-  --no-legacy                refuse peers older than ZMTP 3.0 (libzmq 3.x, JeroMQ 0.3,
-                             NetMQ 3), saying so in the log, instead of speaking ZMTP 2.0
-                             to them; CURVE and PLAIN endpoints always refuse them
+  --no-legacy                refuse peers older than ZMTP 3.0 (libzmq 2.x and 3.x, JeroMQ
+                             0.3, NetMQ 3), saying so in the log, instead of speaking ZMTP
+                             1.0 or 2.0 to them; CURVE and PLAIN endpoints always refuse them
   -v, -vv, -vvv              log info, debug, trace (or ZEDGE_LOG=error|warn|info|debug|trace)
   -h, --help                 print this help
   -V, --version              print the version
