@@ -757,9 +757,11 @@ impl Secure {
     /// An idle peer holds no buffer: what is all taken goes (but a long frame's sealing keeps
     /// its room), unless it lingers for what a flow that keeps up brings next ([`LINGER_MS`]).
     pub fn trim(&mut self) {
-        // A lane is for one buffer at a time: its holder lets it go as soon as it drains.
-        let lingers =
-            self.charge.account().now_ms() < self.linger_until && !self.charge.holds_lane();
+        // A lane is for one buffer at a time: its holder lets it go as soon as it drains; and
+        // memory kept for later goes to a frame that waits for it now (`budget/claim.rs`).
+        let lingers = self.charge.account().now_ms() < self.linger_until
+            && !self.charge.holds_lane()
+            && !self.charge.claim_stands();
         let idle = |v: &Vec<u8>| v.capacity() > IDLE && !(lingers && v.capacity() <= KEEP);
         let rx_idle = self.deliver.is_empty() && self.unit_end == self.rx.len() && idle(&self.rx);
         let tx_idle = !self.owes() && self.sealing.is_none() && idle(&self.tx);

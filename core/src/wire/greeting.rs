@@ -99,6 +99,8 @@ pub fn refusal(input: &[u8], zmtp: Detected) -> Option<GreetingError> {
     }
     let (len, flags) = match input.first() {
         Some(0xff) => (1, *input.get(SIGNATURE_LEN - 1)?),
+        // A length of 0 is no frame: told by its first byte, as libzmq tells it.
+        Some(0) => return Some(GreetingError::BadSignature),
         Some(&len) => (len, *input.get(1)?),
         None => return None,
     };
@@ -309,6 +311,8 @@ mod tests {
             Greeting::decode(b"GET / HTTP/1.1\r\n"),
             Err(GreetingError::BadSignature)
         );
+        // A 1.0 length of 0 is no frame, told by its first byte.
+        assert_eq!(Greeting::decode(&[0]), Err(GreetingError::BadSignature));
     }
 
     /// Every prefix of each kind of first bytes: undecided until the byte that tells, then

@@ -247,6 +247,11 @@ impl Charge {
             .claim(self.id, bytes.saturating_sub(self.bytes()));
     }
 
+    /// Another buffer's claim is first in line (`claim.rs`): memory kept for later is let go.
+    pub fn claim_stands(&self) -> bool {
+        self.account.budget.claim_stands(self.id)
+    }
+
     /// The buffer could not grow as it needed, by any of the above: counted, and those waiting
     /// are woken when memory is given back.
     pub fn refused(&self) {

@@ -51,10 +51,13 @@ pub struct Budget {
     /// `used` is at [`BEHIND_SHARE`] of `total` or more, as of the last change: one load on
     /// the message path ([`Budget::is_tight`]).
     tight: AtomicBool,
-    /// What the claim that stands holds back from everyone but its claimant (`claim.rs`): one
-    /// load on a take.
+    /// What the first claim in line holds back from everyone but its claimant (`claim.rs`):
+    /// one load on a take.
     claimed: AtomicUsize,
-    claim: Mutex<Option<claim::Claim>>,
+    claim: Mutex<std::collections::VecDeque<claim::Claim>>,
+    /// Bytes given back, ever: what a claim first in line may hold back is what was given
+    /// back since (`claim.rs`).
+    given: AtomicU64,
 }
 
 impl Budget {
@@ -64,7 +67,8 @@ impl Budget {
             used: AtomicUsize::new(0),
             tight: AtomicBool::new(false),
             claimed: AtomicUsize::new(0),
-            claim: Mutex::new(None),
+            claim: Mutex::default(),
+            given: AtomicU64::new(0),
         }
     }
 
@@ -162,6 +166,7 @@ impl Budget {
             .fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_sub(n)));
         if let Ok(before) = before {
             self.changed(before.saturating_sub(n));
+            self.given.fetch_add(n.min(before) as u64, Relaxed);
         }
     }
 

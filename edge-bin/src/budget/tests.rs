@@ -458,13 +458,13 @@ fn a_struck_connection_has_the_cipher_lane_only_when_nobody_else_waits() {
 /// it, others take only what leaves that much free, and once it has it they take as before.
 #[test]
 fn a_claim_keeps_what_is_given_back_for_its_claimant() {
-    let a = account(1_000, 0, 0);
+    let a = account(4_000, 0, 0);
     let mut holder = Charge::new(a.clone());
-    assert!(holder.grow_to(1_000));
+    assert!(holder.grow_to(4_000));
     let mut claimant = Charge::new(a.clone());
     assert!(!claimant.grow_to(200));
     claimant.claim(200);
-    holder.shrink_to(700);
+    holder.shrink_to(3_700);
     let mut other = Charge::new(a.clone());
     assert!(
         !other.fits(300) && !other.grow_to(300),
@@ -483,31 +483,53 @@ fn a_claim_keeps_what_is_given_back_for_its_claimant() {
     assert!(other.grow_to(100), "met, the claim holds nothing back");
 }
 
-/// One claim stands, the smallest; a claim larger than the part of the budget beyond the share
-/// of buffers behind is not made (it would hold back those too); one dropped or not renewed
-/// for CLAIM_STALE_MS holds nothing back.
+/// Claims are served in the order they were made (a claimant asking again keeps its place),
+/// the first holding back what is given back while it is first; a claim larger than a
+/// quarter of the part of the budget beyond the share of buffers behind is not made; one
+/// dropped or not renewed for CLAIM_STALE_MS holds nothing back.
 #[test]
-fn the_smallest_claim_stands_no_larger_than_the_last_quarter_and_not_for_ever() {
-    let a = account(1_000, 0, 0);
+fn claims_are_served_in_turn_small_and_not_for_ever() {
+    let a = account(4_000, 0, 0);
     let mut full = Charge::new(a.clone());
-    assert!(full.grow_to(1_000));
-    let (large, small) = (Charge::new(a.clone()), Charge::new(a.clone()));
-    large.claim(200);
-    small.claim(100);
-    large.claim(150);
-    full.shrink_to(800);
+    assert!(full.grow_to(4_000));
+    let (mut first, mut second) = (Charge::new(a.clone()), Charge::new(a.clone()));
+    first.claim(200);
+    second.claim(100);
+    first.claim(150);
+    assert!(second.claim_stands() && !first.claim_stands());
+    full.shrink_to(3_800);
     let mut other = Charge::new(a.clone());
-    assert!(other.grow_to(100), "the smaller claim, 100, stands");
-    assert!(!other.grow_to(101));
-    drop(small);
-    assert!(other.grow_to(200), "dropped, its claim goes with it");
+    assert!(other.grow_to(50), "what the first claim, 150, leaves");
+    assert!(!other.grow_to(51));
+    assert!(!second.grow_to(100), "the second waits for the first");
+    assert!(first.grow_to(150), "the first has it");
+    full.shrink_to(3_700);
+    assert!(!other.grow_to(51), "the second claim, 100, is first now");
+    assert!(second.grow_to(100));
+    assert!(!other.claim_stands());
+    drop((first, second));
+    let gone = Charge::new(a.clone());
+    gone.claim(100);
+    drop(gone);
+    full.shrink_to(3_500);
+    assert!(other.grow_to(250), "dropped, its claim goes with it");
     other.shrink_to(0);
     let beyond = Charge::new(a.clone());
     beyond.claim(251);
-    assert!(other.grow_to(200), "more than the last quarter is no claim");
-    other.shrink_to(0);
+    assert!(
+        !other.claim_stands(),
+        "more than a quarter of the last quarter is no claim"
+    );
     beyond.claim(200);
-    assert!(!other.grow_to(1));
+    assert!(
+        other.grow_to(300),
+        "what was free when it came first stays for the others"
+    );
+    other.shrink_to(100);
+    assert!(
+        other.grow_to(300) && !other.grow_to(301),
+        "what is given back after, it holds back"
+    );
     thread::sleep(std::time::Duration::from_millis(claim::CLAIM_STALE_MS + 10));
-    assert!(other.grow_to(200), "a stale claim holds nothing back");
+    assert!(other.grow_to(500), "a stale claim holds nothing back");
 }

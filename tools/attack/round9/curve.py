@@ -37,8 +37,15 @@ ap.add_argument("--fdur", default=None, help="round 12: MINSIZE:SECS: large fram
 ap.add_argument("--flow-reconnect", type=float, default=0, help="round 12: the normal producer (streamer/forwarder) closes (linger 5 s) and connects a new socket every this many s")
 ap.add_argument("--slow-readers", type=int, default=0, help="round 12: this many CURVE SUB (forwarder, subscribed to 'n') or PULL (streamer) peers on the backend that never read")
 ap.add_argument("--null-be", action="store_true", help="round 12: backend-side sockets (workers, slow readers, attackers with --att-side be) use NULL (broker --curve-sides frontend)")
+ap.add_argument("--stop-readers", default=None, help="round 13: K,READ,STOP[,SUBTOPIC]: K CURVE SUB (forwarder) / PULL (streamer) on the backend that read all they can for READ s, then stop for STOP s, over and over")
+ap.add_argument("--direct-below", type=int, default=0, help="round 13: attackers whose messages are smaller than this connect straight to the broker (no proxy)")
+ap.add_argument("--hog-gap", type=float, default=None, help="round 13: att-gap for the direct attackers")
+ap.add_argument("--hogs", default=None, help="round 13: N,SIZES(/-sep),GAP: hog.py in its own process, straight to the frontend")
+ap.add_argument("--no-flow", action="store_true", help="round 13: attack only (no worker, no producer): sleep --secs + 4 and exit")
+ap.add_argument("--att-late", type=float, default=0, help="round 13: attackers (not stop-readers) start this long after the flow")
 a = ap.parse_args()
 sys.setswitchinterval(0.0005)
+T0 = time.monotonic()
 ctx = zmq.Context()
 srv_pub = open(a.key).read().split('public-key = "')[1].split('"')[0].encode()
 stats = {"att_conns": 0, "att_closed_by_broker": 0, "att_bytes": 0}
@@ -207,7 +214,9 @@ def echo_worker():
     while not stop.is_set():
         try: m = s.recv_multipart()
         except zmq.Again: continue
+        stats["w_got"] = stats.get("w_got", 0) + 1; stats["w_last"] = round(time.monotonic() - T0, 2)
         if m[1] == b"n":
+            stats["w_n"] = stats.get("w_n", 0) + 1
             while True:
                 try: s.send_multipart(m); break
                 except zmq.Again:
@@ -235,12 +244,15 @@ TAG = {"streamer": b"a", "queue": b"nobody", "forwarder": b"nx"}[a.kind]
 def attacker(i):
     sizes = [int(x) for x in a.big.split(",")]
     big = b"a" * sizes[i % len(sizes)]
-    s = curve_sock(ATT, "tcp://127.0.0.1:%d" % (a.fe + 52), SNDTIMEO=200, LINGER=0 if not a.churn else 3000, SNDHWM=a.hwm)
+    direct = len(big) < a.direct_below
+    port = (ATT_PORT if direct else a.fe + 52)
+    gapx = a.hog_gap if (direct and a.hog_gap is not None) else a.att_gap
+    s = curve_sock(ATT, "tcp://127.0.0.1:%d" % port, SNDTIMEO=200, LINGER=0 if not a.churn else 3000, SNDHWM=a.hwm)
     if a.proofsize:
         try: s.send_multipart([TAG + b"p" * a.proofsize] if a.single else [TAG, b"p" * a.proofsize])
         except zmq.Again: pass
     while not stop.is_set():
-        if a.att_gap: time.sleep(a.att_gap)
+        if gapx: time.sleep(gapx)
         try:
             s.send_multipart([TAG + big] if a.single else ([big, TAG] if a.big_first else [TAG, big]))
             if a.churn:
@@ -255,7 +267,7 @@ if a.kind == "queue":
     ATT_PORT = a.be if a.att_side == "be" else a.fe
 else:
     ATT_PORT = a.fe
-if a.kind != "queue": threading.Thread(target=worker, daemon=True).start()
+if a.kind != "queue" and not a.no_flow: threading.Thread(target=worker, daemon=True).start()
 slow_socks = []
 for _ in range(a.slow_readers):
     if a.kind == "forwarder":
@@ -263,6 +275,21 @@ for _ in range(a.slow_readers):
     elif a.kind == "streamer":
         ss = curve_sock(zmq.PULL, "tcp://127.0.0.1:%d" % a.be, LINGER=0, RCVHWM=1, RCVBUF=4096)
     slow_socks.append(ss)
+def stop_reader(k, rd, st, topic):
+    if a.kind == "forwarder":
+        ss = curve_sock(zmq.SUB, "tcp://127.0.0.1:%d" % a.be, LINGER=0, RCVHWM=2, RCVBUF=8192); ss.setsockopt(zmq.SUBSCRIBE, topic)
+    else:
+        ss = curve_sock(zmq.PULL, "tcp://127.0.0.1:%d" % a.be, LINGER=0, RCVHWM=2, RCVBUF=8192)
+    time.sleep(k * (rd + st) / max(1, int(a.stop_readers.split(",")[0])))
+    while not stop.is_set():
+        te = time.monotonic() + rd
+        while time.monotonic() < te:
+            try: ss.recv_multipart(zmq.NOBLOCK); stats["sr_got"] = stats.get("sr_got", 0) + 1
+            except zmq.Again: time.sleep(0.0005)
+        time.sleep(st)
+if a.stop_readers:
+    _p = a.stop_readers.split(",")
+    for k in range(int(_p[0])): threading.Thread(target=stop_reader, args=(k, float(_p[1]), float(_p[2]), (_p[3] if len(_p) > 3 else "n").encode()), daemon=True).start()
 def start_attack():
     time.sleep(a.late)
     threading.Thread(target=proxy, args=(a.fe + 52,), daemon=True).start()
@@ -275,6 +302,16 @@ elif a.n:
     time.sleep(0.2)
     for i in range(a.n): threading.Thread(target=attacker, args=(i,), daemon=True).start()
     time.sleep(3)
+hogp = None
+if a.hogs:
+    import subprocess
+    hn, hs, hg = a.hogs.split(",")
+    hogp = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "hog.py"), str(a.fe), a.key, a.kind, hn, hs.replace("/", ","), hg, str(a.secs + 5)])
+    time.sleep(1.5)
+if a.no_flow:
+    time.sleep(a.secs + 4)
+    if hogp: hogp.kill()
+    print(json.dumps(stats)); sys.stdout.flush(); os._exit(0)
 if a.kind == "queue": prod = client_sock
 else: prod = curve_sock(zmq.PUSH if a.kind == "streamer" else zmq.PUB, "tcp://127.0.0.1:%d" % a.fe, SNDTIMEO=100, LINGER=0, SNDHWM=1000)
 if a.kind == "forwarder": time.sleep(1)
@@ -307,4 +344,5 @@ if gap[1] is not None: gap[0] = max(gap[0], time.time() - gap[1])
 lat.sort()
 q = lambda p: round(lat[min(len(lat) - 1, int(p * len(lat)))], 3) if lat else None
 out = {"sent": sent, "normal_got": got[0], "cum_per_5s": tl, "lat_p50": q(0.5), "lat_p99": q(0.99), "lat_max": q(1.0), "max_gap_s": round(gap[0], 2)}
+if hogp: hogp.kill()
 out.update(stats); print(json.dumps(out)); sys.stdout.flush(); os._exit(0)
