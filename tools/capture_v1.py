@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Capture what libzmq 4.x sends to, and takes from, a ZMTP 1.0 (RFC 13) peer, as Rust test
-vectors for zedge-core's 1.0 layer (`core/src/conn/v1.rs`).
+vectors for zedge-core's 1.0 layer (`core/src/conn/v1.rs`); and what it sends a ZMTP 2.0
+(RFC 15) peer, for the session's 2.0 handshake.
 
 Usage:
     python3 tools/capture_v1.py > core/src/conn/v1/vectors.rs
@@ -82,6 +83,27 @@ def takes_from_v1(ctx, kind, sent, count):
     return got, sig
 
 
+def sends_to_v2(ctx):
+    """A pyzmq PUSH connects to a ZMTP 2.0 PULL played by hand (JeroMQ 0.3's bytes: its
+    signature, then revision 1 and type 7 once libzmq's signature is here, then an identity
+    frame): what libzmq sends, then [hello]."""
+    s, ep = listener()
+    z = ctx.socket(zmq.PUSH)
+    z.linger = 0
+    z.connect(ep)
+    c, _ = s.accept()
+    c.sendall(b"\xff" + bytes(7) + b"\x01\x7f")
+    got = read_exact(c, 11)
+    c.sendall(b"\x01\x07\x00\x00")
+    got += read_exact(c, 3)
+    z.send(b"hello")
+    got += read_exact(c, 7)
+    c.close()
+    z.close()
+    s.close()
+    return got
+
+
 def xpub_phantom(ctx):
     """A 1.0 SUB (it sends no subscriptions) at a bound XPUB: what the XPUB reads."""
     z = ctx.socket(zmq.XPUB)
@@ -124,6 +146,7 @@ def main():
     got, _ = takes_from_v1(ctx, zmq.ROUTER, routed, 1)
     assert got == [[b"R7", b"", b"ask"]], got
 
+    v2 = sends_to_v2(ctx)
     sub, published = xpub_phantom(ctx)
     assert sub == b"\x01", sub
 
@@ -149,6 +172,10 @@ def main():
         ("Made by hand (identity R7, then ['', ask]), taken by a ROUTER.", "TO_ROUTER", routed),
         ("An XPUB's bytes to a 1.0 subscriber: its signature, then [topic data].",
          "XPUB_SENDS", published),
+        ("A PUSH's bytes to a ZMTP 2.0 PULL (its signature, then revision 1 and type 7, then an\n"
+         "empty identity frame): its signature, its major version (once the peer's signature\n"
+         "is here), its socket type and an empty identity frame (once the peer's revision\n"
+         "is), then [hello] in 2.0's framing.", "PUSH_TO_V2", v2),
     ]
     for doc, name, data in vectors:
         print()

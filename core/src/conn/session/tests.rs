@@ -459,3 +459,30 @@ fn a_hang_up_on_our_ready_tells_of_a_socket_type_refused() {
     s.handle_input(vectors::READY_SUB, Instant::ZERO).unwrap();
     assert_eq!(s.hang_up_reason(), None, "its handshake is done");
 }
+
+#[path = "../v1/vectors.rs"]
+mod legacy_vectors;
+
+/// What the session sends a ZMTP 2.0 peer, byte for byte what libzmq 4.3 sends it
+/// (`tools/capture_v1.py`): our signature; our major version once the peer's signature is
+/// here; our socket type and an empty identity frame once its revision and type are.
+#[test]
+fn a_2_0_peer_gets_what_libzmq_sends_it() {
+    let cfg = SessionConfig {
+        legacy: crate::conn::LegacyMode::Accept,
+        ..SessionConfig::new(SocketType::Push)
+    };
+    let mut s = Session::new(cfg, Instant::ZERO);
+    let mut out = sent(&mut s);
+    let peer = [0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f];
+    assert_eq!(s.handle_input(&peer, Instant::ZERO).unwrap().consumed, 0);
+    out.extend(sent(&mut s));
+    assert_eq!(out, legacy_vectors::PUSH_TO_V2[..11]);
+    let greeting = [&peer[..], &[0x01, 0x07]].concat();
+    let input = s.handle_input(&greeting, Instant::ZERO).unwrap();
+    assert_eq!(input.consumed, 12);
+    out.extend(sent(&mut s));
+    assert_eq!(out, legacy_vectors::PUSH_TO_V2[..14]);
+    let input = s.handle_input(&[0x00, 0x00], Instant::ZERO).unwrap();
+    assert!(matches!(input.event, Some(Event::Ready(r)) if r.major == 2));
+}
