@@ -360,3 +360,6 @@ impl V1Head {
 
 #[cfg(test)]
 mod tests;
+/// What libzmq 4.3 sends to and takes from 1.0 (and 2.0) peers, captured.
+#[cfg(test)]
+pub(crate) mod vectors;

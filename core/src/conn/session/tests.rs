@@ -460,8 +460,7 @@ fn a_hang_up_on_our_ready_tells_of_a_socket_type_refused() {
     assert_eq!(s.hang_up_reason(), None, "its handshake is done");
 }
 
-#[path = "../v1/vectors.rs"]
-mod legacy_vectors;
+use crate::conn::v1::vectors as legacy_vectors;
 
 /// What the session sends a ZMTP 2.0 peer, byte for byte what libzmq 4.3 sends it
 /// (`tools/capture_v1.py`): our signature; our major version once the peer's signature is

@@ -9,8 +9,7 @@ use crate::conn::session::Event;
 use crate::conn::{Session, SessionConfig};
 use crate::time::Instant;
 
-#[path = "vectors.rs"]
-mod vectors;
+use super::vectors;
 
 /// What the session made of the peer's bytes.
 #[derive(Debug, Default, PartialEq, Eq)]
