@@ -147,9 +147,7 @@ impl Bypass {
         host: &DeviceHost,
         dev: &mut Dev,
     ) -> io::Result<Option<Progress>> {
-        // A source whose bytes go through a layer (a ZMTP 1.0 peer's in a NULL device) has
-        // none to move by.
-        if self.holding() || !input.is_empty() || !input.is_open() || host.is_secure(src) {
+        if self.holding() || !input.is_empty() || !input.is_open() {
             return Ok(None);
         }
         let Some((dest, left)) = dev.bypass_target(src) else {

@@ -21,8 +21,8 @@
 //! peer ([`BEHIND_SHARE`](super::BEHIND_SHARE)), so it never holds back those, only what the
 //! ones that keep up draw from, and what it keeps free completes a frame at once; and only a
 //! quarter of that, so that no claim holds the line for long ([`Budget::claim_max`]). While a
-//! claim stands, buffers kept for a flow's next frame (`secure.rs`, `LINGER_MS`) are let go
-//! ([`Budget::claim_stands`]). A claimant asks again at every wake-up while it waits; one
+//! claim stands, ciphertext kept for a sender's next frame (`secure.rs`, `LINGER_MS`) is let
+//! go ([`Budget::claim_stands`]). A claimant asks again at every wake-up while it waits; one
 //! that has not asked for [`CLAIM_STALE_MS`] (it no longer needs it) is dropped.
 
 use std::collections::VecDeque;

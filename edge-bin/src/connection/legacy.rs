@@ -36,11 +36,11 @@ impl Conn {
     /// Its peer speaks ZMTP 1.0: from here on its bytes go through the 1.0 layer, both ways,
     /// starting with those the input holds.
     pub(super) fn speak_v1(&mut self, host: &DeviceHost, dev: &Dev) {
-        let first = self.input.take_unread();
         let ours = dev
             .peer_view(self.id)
             .map(|v| dev.config().kind.socket_type(v.side));
         let Some(ours) = ours else { return };
+        let first = self.input.take_unread();
         let peer = v1::peer_for(ours);
         let max = dev.config().limits.max_message_size;
         let secure = Secure::v1(peer, max, host.charge(), &first, self.wrote);

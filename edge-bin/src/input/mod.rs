@@ -150,12 +150,10 @@ impl Input {
     }
 
     /// Its buffer, drained, may be kept for a flow's next message: no larger than a CURVE
-    /// layer keeps its own ([`crate::secure::KEEP`]), not with the lane, which goes to the
-    /// next as soon as it drains, nor while another's claim waits for memory.
+    /// layer keeps its own ([`crate::secure::KEEP`]), and not with the lane, which goes to
+    /// the next as soon as it drains.
     fn lingers(&self) -> bool {
-        self.buf.capacity() <= crate::secure::KEEP + KEEP_PENDING
-            && !self.charge.holds_lane()
-            && !self.charge.claim_stands()
+        self.buf.capacity() <= crate::secure::KEEP + KEEP_PENDING && !self.charge.holds_lane()
     }
 
     /// The peer closed its side (a read found the end of the stream).
