@@ -84,21 +84,22 @@ time.sleep(0.5)
 producer = sock(zmq.DEALER if queue else zmq.PUSH, fe, SNDTIMEO=60000)
 replies = []
 def read_replies():
-    producer.setsockopt(zmq.RCVTIMEO, 200)
-    while not stop.is_set():
+    # On the thread that sends: libzmq sockets are not thread-safe (a socket sent on and read
+    # from by two threads at once trips libzmq's asserts).
+    while queue:
         try:
-            replies.append(int(producer.recv_multipart()[-2]))
+            replies.append(int(producer.recv_multipart(zmq.NOBLOCK)[-2]))
         except zmq.Again:
-            pass
-if queue:
-    threading.Thread(target=read_replies, daemon=True).start()
+            return
 payload = b"z" * SIZE
 started = latest[0] = time.monotonic()
 for i in range(N):
     producer.send_multipart(([b""] if queue else []) + [b"%d" % i, payload])
+    read_replies()
 # Until nothing new came for 8 s, longer than the progress timeout (5 s).
 while time.monotonic() - latest[0] < 8 and time.monotonic() - started < 100:
     time.sleep(0.2)
+    read_replies()
 stop.set()
 every = sorted(got["normal"] + got["slow"] + got["stalled"])
 print(json.dumps({
