@@ -1422,6 +1422,80 @@ fn a_fast_curve_client_is_answered_by_a_queue_beside_twelve_clients_that_pay_eac
     fast_flow_beside_payers("queue");
 }
 
+/// argv: keys, frontend, kind, senders, sizes (`12000,20000`: sender i sends the i-th mod
+/// their number), gap, seconds. Ordinary libzmq CURVE senders (PUSH, or a queue's DEALER
+/// clients) in a process of their own, each on a thread of its own, each sending one whole
+/// message at once every `gap` seconds for `seconds`: nobody breaks a rule, nobody trickles.
+const HOGS: &str = r#"
+fe, kind = sys.argv[2:4]
+n, sizes = int(sys.argv[4]), [int(x) for x in sys.argv[5].split(",")]
+gap, secs = float(sys.argv[6]), float(sys.argv[7])
+end = time.monotonic() + secs
+sent = [0] * n
+def run(i):
+    s = curve(zmq.DEALER if kind == "queue" else zmq.PUSH, fe, SNDHWM=2, SNDTIMEO=200)
+    body = b"h" * sizes[i % len(sizes)]
+    while time.monotonic() < end:
+        try:
+            s.send(body)
+            sent[i] += 1
+        except zmq.Again:
+            pass
+        time.sleep(gap)
+    s.close(0)
+ts = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("hogs sent", sum(sent))
+"#;
+
+/// [`FAST_FLOW`] (no slow senders of its own) through a CURVE `kind` device under 80M, beside
+/// 96 ordinary CURVE senders ([`HOGS`]) of one whole 12 or 20 KB message every 0.2 s, from
+/// before the flow sends until after it ends: every 64 KB message of the flow within 1.5 s
+/// (here p99 below 0.2 s). Attacker round 13's F1: each such sender's next frame came within
+/// `LINGER_MS` (250 ms) of its last, so its buffers never drained and stayed kept (96 x
+/// 20-40 KB, twice the 1.3 MiB budget), and what one gave back by chance went to the smallest
+/// claim: the flow got 0 of 1,000 (3 of 1,000 on 0342c22 without the yield). Now a kept
+/// receive buffer is let go while another's claim stands, and claims are served first come.
+/// A queue's worker answers only the flow, so `worker_inflight` is off (the hogs' requests
+/// would fill the worker's window, as documented).
+fn fast_flow_beside_hogs(kind: &str) {
+    let extra: &[&str] = if kind == "queue" {
+        &["--worker-inflight", "0"]
+    } else {
+        &[]
+    };
+    let mut under = Under::start(kind, 80, "16M", extra);
+    let argv = [
+        under.keys.arg(""),
+        under.broker.frontend().into(),
+        kind.into(),
+        "96".into(),
+        "12000,20000".into(),
+        "0.2".into(),
+        "20".into(),
+    ];
+    let hogs = PyPeer::spawn("hogs", &script(HOGS), &argv, Duration::from_secs(60));
+    let args = [kind, "10", "1.5", "0", "pairs"].map(String::from);
+    let log = under.run(FAST_FLOW, &args, "OK");
+    eprintln!("{}", hogs.finish());
+    assert!(log.contains("buffers could not grow"), "{log}");
+}
+
+#[test]
+fn a_fast_curve_flow_gets_through_a_streamer_beside_96_senders_of_whole_messages_every_fifth_second(
+) {
+    fast_flow_beside_hogs("streamer");
+}
+
+#[test]
+fn a_fast_curve_client_is_answered_by_a_queue_beside_96_clients_of_whole_messages_every_fifth_second(
+) {
+    fast_flow_beside_hogs("queue");
+}
+
 /// Hostile CURVE senders that send most of a frame at once and then trickle, each on a thread
 /// of its own, connecting again whenever they are closed, until [`BurstTricklers::stop`]: a
 /// handshake made by hand, (from the 17th on) a whole 20 KB message, then a MESSAGE frame
