@@ -764,10 +764,10 @@ impl Secure {
         let idle = |v: &Vec<u8>| v.capacity() > IDLE && !(lingers && v.capacity() <= KEEP);
         // The ciphertext kept for a sender's next frame goes to a frame that waits for memory
         // now (`budget/claim.rs`): ninety-six senders of a message every 0.2 s kept the
-        // budget so, and a 64 KB flow got nothing (attacker round 13, F1). (Output kept for
-        // a reader, and plaintext, stay: let go too, a queue's flow gave up the room it
-        // had for its replies whenever a claim stood, and waited behind senders stuck for
-        // the input lane.)
+        // budget so, and a 64 KB flow got nothing (attacker round 13, F1); the input's
+        // plaintext buffer yields too (`Input::lingers`). (Output kept for a reader stays:
+        // let go too, a queue's flow gave up the room it had for its replies whenever a
+        // claim stood, and waited behind senders stuck for the input lane.)
         let rx_idle = self.deliver.is_empty()
             && self.unit_end == self.rx.len()
             && (idle(&self.rx) || self.rx.capacity() > IDLE && self.charge.claim_stands());

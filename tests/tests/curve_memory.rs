@@ -1451,17 +1451,12 @@ for t in ts:
 print("hogs sent", sum(sent))
 "#;
 
-/// [`FAST_FLOW`] (no slow senders of its own) through a CURVE `kind` device under 80M, beside
-/// 96 ordinary CURVE senders ([`HOGS`]) of one whole 12 or 20 KB message every 0.2 s, from
-/// before the flow sends until after it ends: every 64 KB message of the flow within 1.5 s
-/// (here p99 below 0.2 s). Attacker round 13's F1: each such sender's next frame came within
-/// `LINGER_MS` (250 ms) of its last, so its buffers never drained and stayed kept (96 x
-/// 20-40 KB, twice the 1.3 MiB budget), and what one gave back by chance went to the smallest
-/// claim: the flow got 0 of 1,000 (3 of 1,000 on 0342c22 without the yield). Now a kept
-/// receive buffer is let go while another's claim stands, and claims are served first come.
-/// A queue's worker answers only the flow, so `worker_inflight` is off (the hogs' requests
-/// would fill the worker's window, as documented).
-fn fast_flow_beside_hogs(kind: &str) {
+/// [`FAST_FLOW`] through a CURVE `kind` device under 80M, its own `slow` senders in `mode`
+/// beside, and [`HOGS`]: `hogs` ordinary senders of a whole 12 or 20 KB message every `gap`
+/// seconds, from before the flow sends until after it ends: every 64 KB message of the flow
+/// within `longest` seconds. A queue's worker answers only the flow, so `worker_inflight` is
+/// off (the hogs' requests would fill the worker's window, as documented).
+fn fast_flow_beside_hogs(kind: &str, hogs: &str, gap: &str, slow: &str, mode: &str, longest: &str) {
     let extra: &[&str] = if kind == "queue" {
         &["--worker-inflight", "0"]
     } else {
@@ -1472,28 +1467,47 @@ fn fast_flow_beside_hogs(kind: &str) {
         under.keys.arg(""),
         under.broker.frontend().into(),
         kind.into(),
-        "96".into(),
+        hogs.into(),
         "12000,20000".into(),
-        "0.2".into(),
+        gap.into(),
         "20".into(),
     ];
     let hogs = PyPeer::spawn("hogs", &script(HOGS), &argv, Duration::from_secs(60));
-    let args = [kind, "10", "1.5", "0", "pairs"].map(String::from);
+    let args = [kind, "10", longest, slow, mode].map(String::from);
     let log = under.run(FAST_FLOW, &args, "OK");
     eprintln!("{}", hogs.finish());
     assert!(log.contains("buffers could not grow"), "{log}");
 }
 
+/// Ninety-six hogs, a message every 0.2 s: every message of the flow within 1.5 s (here p99
+/// below 0.2 s). Attacker round 13's F1: each hog's next frame came within `LINGER_MS`
+/// (250 ms) of its last, so its buffers never drained and stayed kept (96 x 20-40 KB, twice
+/// the 1.3 MiB budget), and what one gave back by chance went to the smallest claim: the flow
+/// got 0 of 1,000 (1 of 1,000 through a streamer, 4 of 67 through a queue, on 0342c22
+/// without the yield below). Now a kept receive buffer is let go while another's claim
+/// stands, and claims are served first come.
 #[test]
 fn a_fast_curve_flow_gets_through_a_streamer_beside_96_senders_of_whole_messages_every_fifth_second(
 ) {
-    fast_flow_beside_hogs("streamer");
+    fast_flow_beside_hogs("streamer", "96", "0.2", "0", "pairs", "1.5");
 }
 
 #[test]
 fn a_fast_curve_client_is_answered_by_a_queue_beside_96_clients_of_whole_messages_every_fifth_second(
 ) {
-    fast_flow_beside_hogs("queue");
+    fast_flow_beside_hogs("queue", "96", "0.2", "0", "pairs", "1.5");
+}
+
+/// Forty-eight hogs, a message every 20 ms (38 MB/s), beside sixteen proven senders that
+/// trickle ([`FAST_FLOW`] `proven`, as in
+/// [`a_fast_curve_flow_gets_through_a_streamer_beside_sixteen_proven_senders_that_then_trickle`]):
+/// every message of the flow within 3 s. Attacker round 13's F2: the tricklers held the
+/// share, the hogs' plaintext buffers, kept for their next message, held the rest, and the
+/// flow got 107-187 of 1,000 (1,060 of 2,000 on 9a498fa). A kept plaintext buffer is now let
+/// go, as a kept receive buffer is, while another's claim stands.
+#[test]
+fn a_fast_curve_flow_gets_through_a_streamer_beside_48_fast_senders_and_16_that_trickle() {
+    fast_flow_beside_hogs("streamer", "48", "0.02", "16", "proven", "3");
 }
 
 /// Hostile CURVE senders that send most of a frame at once and then trickle, each on a thread

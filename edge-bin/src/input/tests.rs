@@ -357,3 +357,21 @@ fn the_lane_goes_back_between_messages_though_the_next_has_begun() {
     );
     assert!(two.input.holds_lane());
 }
+
+#[test]
+fn a_drained_buffer_is_kept_for_a_flow_only_while_nobody_claims_memory() {
+    // Kept for a flow's next message (a CURVE layer's `Wire::lingers`), the buffer goes as
+    // soon as another buffer's claim waits for memory (attacker round 13, F2: forty-eight
+    // senders of a message every 20 ms kept theirs so, and a 64 KB flow waited seconds).
+    let account = account(1 << 20);
+    let mut p = Peer::charged(Charge::new(account.clone()));
+    p.input.buf = Vec::with_capacity(60_000);
+    assert!(p.input.charge.grow_to(60_000 - KEEP_PENDING));
+    p.input.trim(true);
+    assert!(p.input.buf.capacity() >= 60_000, "not kept for the flow");
+    let waiting = Charge::new(account);
+    waiting.claim(50_000);
+    p.input.trim(true);
+    assert_eq!(p.input.buf.capacity(), 0, "kept beside a claim");
+    assert_eq!(p.input.charge.bytes(), 0);
+}
