@@ -50,6 +50,35 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Whether binding `other` would fail because this one is bound (Linux, without
+    /// SO_REUSEPORT); never for an endpoint that connects.
+    pub fn clashes(&self, other: &Endpoint) -> bool {
+        if self.mode != Mode::Bind || other.mode != Mode::Bind {
+            return false;
+        }
+        match (&self.addr, &other.addr) {
+            (Addr::Ipc(x), Addr::Ipc(y)) => x == y,
+            (Addr::Tcp { host: h1, port: p1 }, Addr::Tcp { host: h2, port: p2 }) => {
+                p1 == p2 && (h1 == h2 || covers(h1, h2) || covers(h2, h1))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `*` and `0.0.0.0` hold a port on every IPv4 address; `[::]` (dual-stack) on every address.
+fn covers(wild: &Host, other: &Host) -> bool {
+    match wild {
+        Host::Any => matches!(other, Host::Any | Host::Ip(IpAddr::V4(_))),
+        Host::Ip(ip) if ip.is_unspecified() && ip.is_ipv4() => {
+            matches!(other, Host::Any | Host::Ip(IpAddr::V4(_)))
+        }
+        Host::Ip(ip) if ip.is_unspecified() => true,
+        _ => false,
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)

@@ -42,6 +42,7 @@ mod signal;
 mod splice;
 mod stat;
 mod storage;
+mod suggest;
 mod worker;
 
 use std::path::Path;
@@ -89,8 +90,8 @@ fn main() -> ExitCode {
             Ok(cli::Command::Stat(o)) => return tool("stat", stat::run(&o)),
             Ok(cli::Command::Peers(o)) => return tool("peers", peers::run(&o)),
             Ok(cli::Command::Keygen(name)) => return tool("keygen", cert::keygen(&name)),
-            Ok(cli::Command::Help) => {
-                print!("{}", cli::HELP);
+            Ok(cli::Command::Help(page)) => {
+                print!("{}", page.text());
                 return ExitCode::SUCCESS;
             }
             Ok(cli::Command::Version) => {

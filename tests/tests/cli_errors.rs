@@ -47,6 +47,34 @@ fn usage_mistakes_exit_2_with_one_line() {
 
     let (code, msg) = fails(&["streamer", "--max-msg-size", "lots"]);
     assert_eq!(code, 2, "{msg}");
+
+    let (code, msg) = fails(&["queue", "-frontend", "tcp://*:5559"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        msg.trim_end(),
+        "zedge: unknown option '-f' (in '-frontend'); long options take two dashes: \
+         --frontend; see zedge --help"
+    );
+    let (code, msg) = fails(&["help", "sub"]);
+    assert_eq!(code, 2);
+    assert!(msg.starts_with("zedge: no help for 'sub'; the commands are "), "{msg}");
+}
+
+#[test]
+fn help_names_each_command_and_gives_each_its_page() {
+    let page = |args: &[&str]| {
+        let out = zedge(args);
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).expect("text")
+    };
+    let main = page(&["help"]);
+    assert_eq!(main, page(&["--help"]));
+    assert!(main.contains("zedge help [COMMAND]"), "{main}");
+    for command in ["run", "check-config", "stat", "peers", "keygen"] {
+        let own = page(&["help", command]);
+        assert!(own.starts_with(&format!("Usage: zedge {command}")), "{own}");
+        assert_eq!(own, page(&[command, "--help"]));
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ Usage: zedge forwarder|queue|streamer [--frontend EP]... [--backend EP]... [opti
        zedge stat [--watch] [--json] [ADDR]
        zedge peers [--json] [--control EP]
        zedge keygen NAME
+       zedge help [COMMAND]       (or zedge COMMAND --help): a command's own page
 
 Several devices in one process, from a TOML file (see /etc/zedge/zedge.toml):
   run --config FILE          run every [[device]] of FILE, each on a thread of its own;
@@ -136,6 +137,114 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
 
 Stops on SIGINT/SIGTERM after flushing pending output for up to a second, and logs per
 device the messages it could not deliver.
+";
+
+/// A page of help: `zedge help [CMD]`, `zedge CMD --help`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// The whole page: every command, and a device's options.
+    Main,
+    Run,
+    CheckConfig,
+    Stat,
+    Peers,
+    Keygen,
+}
+
+impl Page {
+    /// Every page, with the command it is for (the main page: `help`).
+    pub const ALL: [(&'static str, Page); 6] = [
+        ("help", Page::Main),
+        ("run", Page::Run),
+        ("check-config", Page::CheckConfig),
+        ("stat", Page::Stat),
+        ("peers", Page::Peers),
+        ("keygen", Page::Keygen),
+    ];
+
+    /// The page for `command` (a device's is the main page, which holds its options).
+    pub fn of(command: &str) -> Option<Page> {
+        if crate::setup::kind_from_name(command).is_some() {
+            return Some(Page::Main);
+        }
+        Page::ALL
+            .into_iter()
+            .find(|(c, _)| *c == command)
+            .map(|(_, p)| p)
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Page::Main => HELP,
+            Page::Run => RUN,
+            Page::CheckConfig => CHECK_CONFIG,
+            Page::Stat => STAT,
+            Page::Peers => PEERS,
+            Page::Keygen => KEYGEN,
+        }
+    }
+}
+
+const RUN: &str = "\
+Usage: zedge run --config FILE [-v]...
+
+Runs every [[device]] of FILE (TOML; the package's is /etc/zedge/zedge.toml), each on a
+thread of its own, with the options FILE sets for each (a device's options are the keys of
+its table, named as the command line's without dashes: queue_hwm for --queue-hwm).
+
+  -c, --config FILE          the config file (required)
+  -v, -vv, -vvv              log info, debug, trace, over FILE's [log] level
+                             (or ZEDGE_LOG=error|warn|info|debug|trace)
+  -h, --help                 print this help
+
+SIGHUP reads FILE again and applies what changed; SIGINT and SIGTERM stop after flushing
+pending output for up to a second. Exit status 2 if FILE is wrong (nothing is started),
+1 if running fails. See also: zedge check-config FILE.
+";
+
+const CHECK_CONFIG: &str = "\
+Usage: zedge check-config FILE
+
+Checks FILE as zedge run --config FILE would, binds nothing, and prints each device as it
+would run: its endpoints, options and memory. Exit status 1 (and the mistake, with its line)
+if FILE is wrong.
+
+  -h, --help                 print this help
+";
+
+const STAT: &str = "\
+Usage: zedge stat [--watch] [--json] [ADDR]
+
+Per device of a running zedge, from its Prometheus metrics (ADDR, or the [metrics] listen
+address of /etc/zedge/zedge.toml): peers, messages and bytes per second in and out per side,
+queued bytes, drops by cause.
+
+  -w, --watch                refresh every second
+      --json                 print the figures as JSON
+  -h, --help                 print this help
+";
+
+const PEERS: &str = "\
+Usage: zedge peers [--json] [--control EP]
+
+Every peer of a running device, from its control endpoint (EP, or the control endpoints of
+/etc/zedge/zedge.toml's devices): side, address, socket type, ZMTP version, time connected,
+messages and bytes in and out, queued bytes, drops, identity.
+
+      --control EP           the device's control endpoint, as it binds it
+      --json                 print the PEERS answers as they come
+  -h, --help                 print this help
+";
+
+const KEYGEN: &str = "\
+Usage: zedge keygen NAME
+
+Writes a new CURVE key pair in CZMQ's certificate format (as zcert_save writes and pyzmq's
+zmq.auth reads): NAME, the public certificate, and NAME_secret (mode 0600), and prints the
+public key in Z85. Give NAME_secret to --curve-secret (curve_secret); give NAME, or the key,
+to the peers: --curve-server-key, or --curve-allow on a server.
+
+  -h, --help                 print this help
 ";
 
 #[cfg(test)]

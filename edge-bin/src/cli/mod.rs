@@ -14,11 +14,12 @@ use crate::setup::{
     self, kind_from_name, kind_names, CurveOpt, CurveWritten, DeviceSetup, Form, Memory, Opt,
     Origin, Process, SettingError, Via, Written, WrittenProcess,
 };
-pub use help::HELP;
+pub use help::Page;
 
 #[derive(Debug)]
 pub enum Command {
-    Help,
+    /// `zedge help [CMD]`, `zedge [CMD] --help`.
+    Help(Page),
     Version,
     /// One device, from the command line.
     Device(Box<Options>),
@@ -58,7 +59,8 @@ impl fmt::Display for UsageError {
 impl From<lexopt::Error> for UsageError {
     fn from(e: lexopt::Error) -> Self {
         let msg = match e {
-            lexopt::Error::UnexpectedOption(o) => format!("unknown option '{o}'; see zedge --help"),
+            // Named again, with what was meant, by [`hint`].
+            lexopt::Error::UnexpectedOption(o) => format!("unknown option '{o}'"),
             lexopt::Error::MissingValue { option: Some(o) } => format!("{o} needs a value"),
             lexopt::Error::UnexpectedArgument(a) => {
                 format!(
@@ -74,18 +76,124 @@ impl From<lexopt::Error> for UsageError {
 
 /// Parse the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
-    use lexopt::prelude::*;
-
     let args: Vec<OsString> = args.into_iter().collect();
-    if args.first().is_some_and(|a| a == "stat") {
-        return parse_stat(args.into_iter().skip(1));
+    let tool = args
+        .first()
+        .and_then(|a| a.to_str())
+        .and_then(|a| TOOLS.into_iter().find(|(name, _)| *name == a));
+    let rest = || args.iter().skip(1).cloned();
+    let parsed = match tool {
+        Some(("stat", _)) => parse_stat(rest()),
+        Some(("peers", _)) => parse_peers(rest()),
+        Some(("keygen", _)) => parse_keygen(rest()),
+        Some(("help", _)) => parse_help(rest()),
+        _ => parse_device(args.clone()),
+    };
+    let (name, longs) = match tool {
+        Some((name, longs)) => (format!("zedge {name} --help"), longs.to_vec()),
+        None => ("zedge --help".to_owned(), device_longs()),
+    };
+    parsed.map_err(|e| hint(e, &args, &longs, &name))
+}
+
+/// The commands with options of their own, and their long options.
+const TOOLS: [(&str, &[&str]); 4] = [
+    ("stat", &["--watch", "--json", "--help"]),
+    ("peers", &["--json", "--control", "--help"]),
+    ("keygen", &["--help"]),
+    ("help", &["--help"]),
+];
+
+/// Every long option of a device or `run`.
+fn device_longs() -> Vec<&'static str> {
+    let fixed = [
+        "--frontend",
+        "--backend",
+        "--control",
+        "--capture",
+        "--metrics",
+        "--config",
+        "--verbose",
+        "--help",
+        "--version",
+    ];
+    let opts = Opt::DEVICE.into_iter().chain(Opt::PROCESS);
+    let mut longs: Vec<&str> = fixed.into_iter().collect();
+    longs.extend(opts.map(Opt::flag));
+    longs.extend(CurveOpt::ALL.map(CurveOpt::flag));
+    longs.push("--no-legacy");
+    longs
+}
+
+/// Every command: the devices, `run`, and the tools.
+fn commands() -> Vec<&'static str> {
+    let mut all: Vec<&str> = crate::setup::KINDS.map(crate::setup::kind_name).to_vec();
+    all.extend(["run", "check-config"]);
+    all.extend(TOOLS.map(|(name, _)| name));
+    all
+}
+
+/// An unknown option's error, with what was meant where that can be told: the long option
+/// nearest it, or (`-frontend`, which the parser reads as `-f -r ...`) the long option a
+/// single dash was put before. `page`: where to read more.
+fn hint(e: UsageError, args: &[OsString], longs: &[&str], page: &str) -> UsageError {
+    let Some(option) =
+        e.0.strip_prefix("unknown option '")
+            .and_then(|r| r.split_once('\''))
+            .map(|(o, _)| o)
+    else {
+        return e;
+    };
+    let mut meant = String::new();
+    if let Some(letter) = option.strip_prefix('-').filter(|l| l.chars().count() == 1) {
+        // The word the letter came from: an argument of one dash, more than one letter.
+        let word = args.iter().filter_map(|a| a.to_str()).find(|a| {
+            a.len() > 2
+                && !a.starts_with("--")
+                && a.strip_prefix('-').is_some_and(|w| w.starts_with(letter))
+        });
+        if let Some(word) = word {
+            let long = format!("-{}", word.split('=').next().unwrap_or(word));
+            meant = match crate::suggest::closest(&long, longs.iter().copied()) {
+                Some(l) => format!(" (in '{word}'); long options take two dashes: {l}"),
+                None => format!(" (in '{word}')"),
+            };
+        }
+    } else {
+        meant = crate::suggest::did_you_mean(option, longs.iter().copied());
     }
-    if args.first().is_some_and(|a| a == "peers") {
-        return parse_peers(args.into_iter().skip(1));
+    UsageError(format!("unknown option '{option}'{meant}; see {page}"))
+}
+
+/// `zedge help [COMMAND]`.
+fn parse_help(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_args(args);
+    let mut page = Page::Main;
+    let mut named = false;
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(Page::Main)),
+            Value(v) if !named => {
+                let v = v.string()?;
+                page = Page::of(&v).ok_or_else(|| {
+                    UsageError(format!(
+                        "no help for '{v}'{}; the commands are {}",
+                        crate::suggest::did_you_mean(&v, commands()),
+                        commands().join(", ")
+                    ))
+                })?;
+                named = true;
+            }
+            _ => return Err(arg.unexpected().into()),
+        }
     }
-    if args.first().is_some_and(|a| a == "keygen") {
-        return parse_keygen(args.into_iter().skip(1));
-    }
+    Ok(Command::Help(page))
+}
+
+/// A device (`zedge forwarder ...`), `run` or `check-config`.
+fn parse_device(args: Vec<OsString>) -> Result<Command, UsageError> {
+    use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(args);
     let mut command: Option<String> = None;
     let mut file: Option<PathBuf> = None;
@@ -137,7 +245,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             }
         }
         match arg {
-            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('h') | Long("help") => {
+                let page = command.as_deref().and_then(Page::of).unwrap_or(Page::Main);
+                return Ok(Command::Help(page));
+            }
             Short('V') | Long("version") => return Ok(Command::Version),
             Short('v') | Long("verbose") => verbosity = verbosity.saturating_add(1),
             Short('c') | Long("config") => config = Some(p.value()?.into()),
@@ -200,7 +311,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     let kind = match command.as_deref() {
         Some(name) => kind_from_name(name).ok_or_else(|| {
             UsageError(format!(
-                "unknown device '{name}'; expected one of {} (or run, check-config)",
+                "unknown device '{name}'{}; expected one of {} (or run, check-config; see \
+                 zedge --help)",
+                crate::suggest::did_you_mean(name, commands()),
                 kind_names()
             ))
         })?,
@@ -233,6 +346,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         })
     };
     let setup = written.build().map_err(placed)?;
+    one_place_each(&setup)?;
     let process = process.build().map_err(placed)?;
     Memory::check(std::slice::from_ref(&setup), &process, Via::CommandLine)
         .map_err(|e| UsageError(e.to_string()))?;
@@ -254,7 +368,7 @@ fn parse_stat(args: impl IntoIterator<Item = OsString>) -> Result<Command, Usage
     };
     while let Some(arg) = p.next()? {
         match arg {
-            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('h') | Long("help") => return Ok(Command::Help(Page::Stat)),
             Short('w') | Long("watch") => o.watch = true,
             Long("json") => o.json = true,
             Value(v) if o.addr.is_none() => {
@@ -281,7 +395,7 @@ fn parse_peers(args: impl IntoIterator<Item = OsString>) -> Result<Command, Usag
     };
     while let Some(arg) = p.next()? {
         match arg {
-            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('h') | Long("help") => return Ok(Command::Help(Page::Peers)),
             Long("json") => o.json = true,
             Long("control") => {
                 let ep = endpoint(&mut p)?;
@@ -306,7 +420,7 @@ fn parse_keygen(args: impl IntoIterator<Item = OsString>) -> Result<Command, Usa
     let mut name = None;
     while let Some(arg) = p.next()? {
         match arg {
-            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('h') | Long("help") => return Ok(Command::Help(Page::Keygen)),
             Value(v) if name.is_none() => name = Some(PathBuf::from(v)),
             _ => return Err(arg.unexpected().into()),
         }
@@ -314,6 +428,28 @@ fn parse_keygen(args: impl IntoIterator<Item = OsString>) -> Result<Command, Usa
     name.map(Command::Keygen).ok_or_else(|| {
         UsageError("keygen needs a NAME: zedge keygen NAME writes NAME and NAME_secret".into())
     })
+}
+
+/// Every address the device binds is bound in one place: the same on both sides would fail
+/// to bind at start, as if another process held it.
+fn one_place_each(setup: &DeviceSetup) -> Result<(), UsageError> {
+    let binds: Vec<(&str, &Endpoint)> = setup
+        .frontends
+        .iter()
+        .map(|e| ("--frontend", e))
+        .chain(setup.backends.iter().map(|e| ("--backend", e)))
+        .chain(setup.control.iter().map(|e| ("--control", e)))
+        .chain(setup.capture.iter().map(|e| ("--capture", e)))
+        .collect();
+    for (i, (flag, ep)) in binds.iter().enumerate() {
+        if let Some((first, bound)) = binds[..i].iter().find(|(_, b)| b.clashes(ep)) {
+            return Err(UsageError(format!(
+                "{flag} {ep}: {first} {bound} binds this address already; bind each address \
+                 in one place only"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn in_device_table(key: &str) -> String {

@@ -139,14 +139,129 @@ fn heartbeat_timeout_defaults_to_three_intervals() {
 #[test]
 fn help_and_version() {
     let p = |a: &[&str]| parse(a.iter().map(OsString::from)).unwrap();
-    assert!(matches!(p(&["--help"]), Command::Help));
-    assert!(matches!(p(&["queue", "-h"]), Command::Help));
+    assert!(matches!(p(&["--help"]), Command::Help(Page::Main)));
+    assert!(matches!(p(&["queue", "-h"]), Command::Help(Page::Main)));
     assert!(matches!(p(&["--version"]), Command::Version));
     for d in [
         "64M", "1M", "1024", "4096", "10000", "3 * ivl", "10s", "256M",
     ] {
-        assert!(HELP.contains(d), "{d}");
+        assert!(Page::Main.text().contains(d), "{d}");
     }
+}
+
+#[test]
+fn each_command_has_its_page_by_help_and_by_its_own_help_option() {
+    let p = |a: &[&str]| match parse(a.iter().map(OsString::from)) {
+        Ok(Command::Help(page)) => page,
+        other => panic!("{a:?}: {other:?}"),
+    };
+    assert_eq!(p(&["help"]), Page::Main);
+    for (command, page) in Page::ALL.into_iter().skip(1) {
+        assert_eq!(p(&["help", command]), page);
+        let usage = format!("Usage: zedge {command}");
+        assert!(page.text().starts_with(&usage), "{command}");
+    }
+    assert_eq!(p(&["run", "--help"]), Page::Run);
+    assert_eq!(p(&["run", "--config", "x.toml", "-h"]), Page::Run);
+    assert_eq!(p(&["check-config", "--help"]), Page::CheckConfig);
+    assert_eq!(p(&["stat", "--help"]), Page::Stat);
+    assert_eq!(p(&["peers", "-h"]), Page::Peers);
+    assert_eq!(p(&["keygen", "--help"]), Page::Keygen);
+    assert_eq!(p(&["help", "streamer"]), Page::Main);
+    assert_eq!(p(&["forwarder", "--help"]), Page::Main);
+    let e = |a: &[&str]| {
+        parse(a.iter().map(OsString::from))
+            .expect_err("should fail")
+            .0
+    };
+    assert_eq!(
+        e(&["help", "stats"]),
+        "no help for 'stats'; did you mean stat?; the commands are forwarder, queue, \
+         streamer, run, check-config, stat, peers, keygen, help"
+    );
+}
+
+#[test]
+fn a_mistyped_option_or_command_is_answered_with_what_was_meant() {
+    assert_eq!(
+        err(&["queue", "--fronted", "tcp://*:1"]),
+        "unknown option '--fronted'; did you mean --frontend?; see zedge --help"
+    );
+    assert_eq!(
+        err(&["queue", "-frontend", "tcp://*:1"]),
+        "unknown option '-f' (in '-frontend'); long options take two dashes: --frontend; see \
+         zedge --help"
+    );
+    assert_eq!(
+        err(&["queue", "-max-peers=3"]),
+        "unknown option '-m' (in '-max-peers=3'); long options take two dashes: --max-peers; \
+         see zedge --help"
+    );
+    assert_eq!(
+        err(&["queue", "--curve-secrets", "x"]),
+        "unknown option '--curve-secrets'; did you mean --curve-secret?; see zedge --help"
+    );
+    let e = |a: &[&str]| {
+        parse(a.iter().map(OsString::from))
+            .expect_err("should fail")
+            .0
+    };
+    assert_eq!(
+        e(&["stat", "--wacth"]),
+        "unknown option '--wacth'; did you mean --watch?; see zedge stat --help"
+    );
+    assert_eq!(
+        e(&["run", "--confg", "x"]),
+        "unknown option '--confg'; did you mean --config?; see zedge --help"
+    );
+    assert_eq!(
+        err(&["forwader"]),
+        "unknown device 'forwader'; did you mean forwarder?; expected one of forwarder, \
+         queue, streamer (or run, check-config; see zedge --help)"
+    );
+    assert!(err(&["router"]).starts_with("unknown device 'router'; expected"));
+}
+
+#[test]
+fn an_address_bound_twice_is_refused_before_anything_is_bound() {
+    assert_eq!(
+        err(&[
+            "queue",
+            "--frontend",
+            "tcp://*:7000",
+            "--backend",
+            "tcp://127.0.0.1:7000"
+        ]),
+        "--backend tcp://127.0.0.1:7000: --frontend tcp://*:7000 binds this address already; \
+         bind each address in one place only"
+    );
+    assert_eq!(
+        err(&[
+            "streamer",
+            "--backend",
+            "ipc:///tmp/z",
+            "--capture",
+            "ipc:///tmp/z"
+        ]),
+        "--capture ipc:///tmp/z: --backend ipc:///tmp/z binds this address already; bind each \
+         address in one place only"
+    );
+    assert!(run(&[
+        "queue",
+        "--frontend",
+        "tcp://*:7000",
+        "--backend",
+        ">tcp://h:7000"
+    ])
+    .is_ok());
+    assert!(run(&[
+        "queue",
+        "--frontend",
+        "tcp://[::1]:7000",
+        "--backend",
+        "tcp://127.0.0.1:7000"
+    ])
+    .is_ok());
 }
 
 #[test]

@@ -47,6 +47,12 @@ pub fn explain(
             opt.key()
         );
     }
+    if section.as_deref() == Some("[device]") && msg.starts_with("expected a sequence") {
+        // `[device]` is one table; devices are a list of them.
+        return "[device]: write [[device]] (two brackets): each device is a table of the \
+                list of devices"
+            .into();
+    }
     let mut out = String::new();
     if let Some(s) = section {
         out.push_str(&s);
@@ -129,10 +135,16 @@ fn reword(msg: &str) -> String {
     if let Some(rest) = msg.strip_prefix("unknown field ") {
         let (field, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
         let field = strip(field);
+        let expected = strip(expected);
+        let keys = expected
+            .strip_prefix("one of ")
+            .unwrap_or(&expected)
+            .split(", ");
+        let meant = crate::suggest::did_you_mean(&field, keys);
         return if expected.is_empty() {
             format!("unknown key \"{field}\"")
         } else {
-            format!("unknown key \"{field}\"; expected {}", strip(expected))
+            format!("unknown key \"{field}\"{meant}; expected {expected}")
         };
     }
     if let Some(field) = msg.strip_prefix("missing field ") {

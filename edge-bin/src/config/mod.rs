@@ -21,7 +21,7 @@ use log::LevelFilter;
 use serde::Deserialize;
 use toml::de::DeTable;
 
-use crate::endpoint::{Addr, Endpoint, Host, Mode};
+use crate::endpoint::{Endpoint, Mode};
 use crate::setup::{
     DeviceSetup, Memory, Origin, Process, SettingError, Via, Written, WrittenProcess,
 };
@@ -161,7 +161,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             if ep.mode != Mode::Bind {
                 return Ok(());
             }
-            if let Some((_, owner, line)) = binds.iter().find(|(b, ..)| clash(b, ep)) {
+            if let Some((_, owner, line)) = binds.iter().find(|(b, ..)| b.clashes(ep)) {
                 let what = format!(
                     "{ep} is bound already by {owner} (line {line}); bind each address in one \
                      place only"
@@ -268,29 +268,6 @@ fn check_name(name: &str) -> Result<(), String> {
         Err(format!(
             "expected 1 to {MAX_NAME} letters, digits, '-', '_' or '.', not {name:?}"
         ))
-    }
-}
-
-/// Whether binding `b` would fail because `a` is bound (Linux, without SO_REUSEPORT).
-fn clash(a: &Endpoint, b: &Endpoint) -> bool {
-    match (&a.addr, &b.addr) {
-        (Addr::Ipc(x), Addr::Ipc(y)) => x == y,
-        (Addr::Tcp { host: h1, port: p1 }, Addr::Tcp { host: h2, port: p2 }) => {
-            p1 == p2 && (h1 == h2 || covers(h1, h2) || covers(h2, h1))
-        }
-        _ => false,
-    }
-}
-
-/// `*` and `0.0.0.0` hold a port on every IPv4 address; `[::]` (dual-stack) on every address.
-fn covers(wild: &Host, other: &Host) -> bool {
-    match wild {
-        Host::Any => matches!(other, Host::Any | Host::Ip(std::net::IpAddr::V4(_))),
-        Host::Ip(ip) if ip.is_unspecified() && ip.is_ipv4() => {
-            matches!(other, Host::Any | Host::Ip(std::net::IpAddr::V4(_)))
-        }
-        Host::Ip(ip) if ip.is_unspecified() => true,
-        _ => false,
     }
 }
 

@@ -161,7 +161,7 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "frontends = [\"tcp://*:1\"]",
-            "z.toml:7: device \"a\": unknown key \"frontends\"; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, upstream_rate, upstream_burst, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, legacy, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
+            "z.toml:7: device \"a\": unknown key \"frontends\"; did you mean frontend?; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, upstream_rate, upstream_burst, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, legacy, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
         ),
         (
             "name = \"b\"",
@@ -249,6 +249,18 @@ fn missing_and_misplaced_keys() {
     assert_eq!(
         e,
         "z.toml:8: unknown key \"logging\"; expected one of device, log, metrics, memory_max"
+    );
+    let e = err(&format!("{ONE}\n[logs]\nlevel = \"info\"\n"));
+    assert_eq!(
+        e,
+        "z.toml:8: unknown key \"logs\"; did you mean log?; expected one of device, log, \
+         metrics, memory_max"
+    );
+    let e = err(&ONE.replace("[[device]]", "[device]"));
+    assert_eq!(
+        e,
+        "z.toml:2: [device]: write [[device]] (two brackets): each device is a table of the \
+         list of devices"
     );
     let e = err(&format!("{ONE}memory_max = \"1G\"\n"));
     assert_eq!(

@@ -299,7 +299,7 @@ impl Kept {
 }
 
 /// Every kind, in the order messages list them; `classic` is an option of the forwarder's.
-const KINDS: [Kind; 3] = [
+pub const KINDS: [Kind; 3] = [
     Kind::Forwarder { classic: false },
     Kind::Queue,
     Kind::Streamer,
