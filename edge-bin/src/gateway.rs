@@ -196,7 +196,34 @@ pub fn bind(d: &DeviceSetup, held: &dyn Fn(&Endpoint) -> bool) -> Result<Endpoin
         Some(ep) => eps.control = Some(control_endpoint(d, ep)?),
         None => {}
     }
+    warn_if_open(d);
     Ok(eps)
+}
+
+/// One warning for a device that binds beyond this host without security: anyone who
+/// reaches the host may publish, subscribe, send or take work (or, on a control endpoint,
+/// pause and stop it).
+fn warn_if_open(d: &DeviceSetup) {
+    let open = d.open_to_anyone();
+    if open.is_empty() {
+        return;
+    }
+    let list: Vec<String> = open
+        .iter()
+        .map(|(side, ep)| format!("{side} {ep}"))
+        .collect();
+    let fix = if open.iter().all(|(side, _)| *side == "control") {
+        "bind the control endpoint to 127.0.0.1 or IPC"
+    } else {
+        "give the device a key pair (curve_secret, or --curve-secret: docs/security.md), or \
+         bind 127.0.0.1"
+    };
+    warn!(
+        "{}listens beyond this host without CURVE or PLAIN ({}): anyone who reaches it can \
+         connect; {fix}",
+        host::tag(d.display_name()),
+        list.join(", ")
+    );
 }
 
 /// The device's control endpoint, bound if it binds.

@@ -57,7 +57,10 @@ fn usage_mistakes_exit_2_with_one_line() {
     );
     let (code, msg) = fails(&["help", "sub"]);
     assert_eq!(code, 2);
-    assert!(msg.starts_with("zedge: no help for 'sub'; the commands are "), "{msg}");
+    assert!(
+        msg.starts_with("zedge: no help for 'sub'; the commands are "),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -94,14 +97,15 @@ fn help_and_version_exit_0() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(
-        help.contains("tcp://*:5559") && help.contains("tcp://*:5560"),
+        help.contains("tcp://127.0.0.1:5559") && help.contains("tcp://127.0.0.1:5560"),
         "{help}"
     );
     assert!(zedge(&["--version"]).status.success());
 }
 
-/// `zedge streamer` on its built-in defaults binds the seed's ports, 5559 and 5560, on every
-/// interface. Skipped only if something else on this machine holds those ports already.
+/// `zedge streamer` on its built-in defaults binds the seed's ports, 5559 and 5560, on
+/// loopback only, and warns of nothing. Skipped only if something else on this machine holds
+/// those ports already.
 #[test]
 fn defaults_bind_the_seed_ports() {
     for port in [5559, 5560] {
@@ -128,9 +132,80 @@ fn defaults_bind_the_seed_ports() {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let status = child.wait().expect("wait");
+    let out = child.wait_with_output().expect("wait");
+    let log = String::from_utf8_lossy(&out.stderr);
     assert!(listening, "zedge streamer did not listen on 5559 and 5560");
-    assert!(status.success(), "SIGTERM exits 0: {status}");
+    assert!(out.status.success(), "SIGTERM exits 0: {}", out.status);
+    assert!(
+        log.contains("streamer frontend tcp://127.0.0.1:5559 backend tcp://127.0.0.1:5560"),
+        "{log}"
+    );
+    assert!(!log.contains("WARN"), "{log}");
+}
+
+/// The log of a device run with `args` for half a second, then stopped.
+fn log_of(args: &[&str]) -> String {
+    let child = Command::new(zedge_bin())
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn zedge");
+    sleep(Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("wait");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A device that binds beyond loopback without CURVE or PLAIN says so once, at the default
+/// level, naming what is open and how to close it; with a key pair on that side it says
+/// nothing.
+#[test]
+fn a_device_open_beyond_this_host_without_security_warns_once() {
+    let (front, back, ctl) = (free_port(), free_port(), free_port());
+    let front_any = format!("tcp://*:{front}");
+    let back_local = format!("tcp://127.0.0.1:{back}");
+    let ctl_any = format!("tcp://0.0.0.0:{ctl}");
+    let args = [
+        "streamer",
+        "--frontend",
+        &front_any,
+        "--backend",
+        &back_local,
+    ];
+    let log = log_of(&[&args[..], &["--control", &ctl_any]].concat());
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(
+        warnings[0].ends_with(&format!(
+            "WARN  streamer listens beyond this host without CURVE or PLAIN (frontend \
+             {front_any}, control {ctl_any}): anyone who reaches it can connect; give the \
+             device a key pair (curve_secret, or --curve-secret: docs/security.md), or bind \
+             127.0.0.1"
+        )),
+        "{log}"
+    );
+    let keys = temp_path("open-keys");
+    std::fs::create_dir_all(&keys).expect("a key directory");
+    let name = keys.join("srv");
+    let made = zedge(&["keygen", name.to_str().expect("utf-8")]);
+    assert!(made.status.success());
+    let secret = format!("{}_secret", name.display());
+    let log = log_of(&[&args[..], &["--curve-secret", &secret]].concat());
+    assert!(!log.contains("WARN"), "{log}");
+    let log = log_of(
+        &[
+            &args[..],
+            &["--curve-secret", &secret, "--curve-sides", "backend"],
+        ]
+        .concat(),
+    );
+    assert!(
+        log.contains(&format!("without CURVE or PLAIN (frontend {front_any})")),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&keys);
 }
 
 /// One mistake, made on the command line and in a config file.

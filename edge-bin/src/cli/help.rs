@@ -44,8 +44,9 @@ Devices:
   streamer    PULL frontend (producers) -> PUSH backend (workers)
 
 Endpoints (repeat an option for several; @ or no prefix binds, > connects):
-  --frontend EP              default tcp://*:5559
-  --backend EP               default tcp://*:5560
+  --frontend EP              on this host only (beyond it: tcp://*:5559, with
+                             --curve-secret) default tcp://127.0.0.1:5559
+  --backend EP               default tcp://127.0.0.1:5560
       tcp://*:PORT  tcp://0.0.0.0:PORT  tcp://[::1]:PORT  tcp://HOST:PORT
       ipc:///run/zedge/x.ipc  >tcp://upstream:5559
   --control EP               a control endpoint for REQ clients, as libzmq's

@@ -23,8 +23,14 @@ fn defaults() {
     let o = run(&["streamer"]).unwrap();
     let (s, t) = (&o.setup, &o.setup.tuning);
     assert_eq!(s.kind, Kind::Streamer);
-    assert_eq!(s.frontends, vec![Endpoint::parse("tcp://*:5559").unwrap()]);
-    assert_eq!(s.backends, vec![Endpoint::parse("tcp://*:5560").unwrap()]);
+    assert_eq!(
+        s.frontends,
+        vec![Endpoint::parse("tcp://127.0.0.1:5559").unwrap()]
+    );
+    assert_eq!(
+        s.backends,
+        vec![Endpoint::parse("tcp://127.0.0.1:5560").unwrap()]
+    );
     assert_eq!(t.max_msg_size, 64 << 20);
     assert_eq!(t.queue_hwm, 1 << 20);
     assert_eq!((t.max_peers, t.max_subscriptions), (1024, 4096));

@@ -35,6 +35,22 @@ fn the_shipped_config_is_valid_and_runs_what_it_says() {
     );
 }
 
+/// As shipped, nothing listens beyond this host: every device binds loopback or IPC until
+/// the operator opens it (Mosquitto 2's default).
+#[test]
+fn the_shipped_config_listens_on_this_host_only() {
+    for d in ok(BOARD).devices {
+        let eps: Vec<_> = crate::gateway::all_endpoints(&d).collect();
+        assert!(!eps.is_empty());
+        for ep in eps {
+            let here = ep.to_string();
+            let local = here.starts_with("tcp://127.0.0.1:") || here.starts_with("ipc://");
+            assert!(local, "{}: {here}", d.name);
+        }
+        assert!(d.open_to_anyone().is_empty());
+    }
+}
+
 /// `# key = value` lines in the shipped file document the defaults: uncommenting every one of
 /// them must change nothing.
 #[test]
@@ -125,7 +141,7 @@ fn summary_lists_each_device() {
     );
     assert!(s.contains("  telemetry: forwarder\n"), "{s}");
     assert!(
-        s.contains("    backend   tcp://*:5560 ipc:///run/zedge/telemetry.ipc\n"),
+        s.contains("    backend   tcp://127.0.0.1:5560 ipc:///run/zedge/telemetry.ipc\n"),
         "{s}"
     );
     assert!(

@@ -330,7 +330,7 @@ pub struct PlainSetup {
 pub type Passwords = std::collections::HashMap<Vec<u8>, Vec<u8>>;
 
 /// Whether `ep` stays on this host: IPC, or TCP on a loopback address or `localhost`.
-fn is_local(ep: &Endpoint) -> bool {
+pub fn is_local(ep: &Endpoint) -> bool {
     match &ep.addr {
         Addr::Ipc(_) => true,
         Addr::Tcp { host, .. } => match host {

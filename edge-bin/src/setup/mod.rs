@@ -18,7 +18,7 @@ mod written;
 use std::fmt;
 
 use zedge_core::conn::{Heartbeat, LegacyMode};
-use zedge_core::device::{DeviceConfig, Kind, UpstreamPace};
+use zedge_core::device::{DeviceConfig, Kind, Side, UpstreamPace};
 use zedge_core::time::Duration;
 
 /// Room in the input buffer beyond `store_forward_max` for a message's frame heads (2 to 9
@@ -38,8 +38,10 @@ pub use written::Written;
 
 /// The endpoints of a device on the command line that names none (the config file requires
 /// them).
-pub const DEFAULT_FRONTEND: &str = "tcp://*:5559";
-pub const DEFAULT_BACKEND: &str = "tcp://*:5560";
+/// Loopback only, as Mosquitto 2 until a listener is configured: a device started on its
+/// defaults takes no one from beyond this host (`--frontend tcp://*:5559` opens it).
+pub const DEFAULT_FRONTEND: &str = "tcp://127.0.0.1:5559";
+pub const DEFAULT_BACKEND: &str = "tcp://127.0.0.1:5560";
 
 /// The limits and timers of one device, in the units operators write them in. Counts of
 /// peers are per side: each side has its own, so one side filling up never locks the other
@@ -170,6 +172,28 @@ pub struct DeviceSetup {
 }
 
 impl DeviceSetup {
+    /// The endpoints it binds beyond this host (not loopback, not IPC) where anyone who
+    /// reaches the host is let in: no CURVE or PLAIN on their side, or the control endpoint
+    /// (which has neither, and can pause and stop the device). Named by side, for a warning.
+    pub fn open_to_anyone(&self) -> Vec<(&'static str, &Endpoint)> {
+        let secured = |side: Side| {
+            self.plain.is_some() || self.curve.as_ref().is_some_and(|c| c.on(side, false))
+        };
+        let sides = [
+            ("frontend", Side::Frontend, &self.frontends[..]),
+            ("backend", Side::Backend, &self.backends[..]),
+            ("capture", Side::Capture, self.capture.as_slice()),
+        ];
+        let mut open: Vec<(&'static str, &Endpoint)> = sides
+            .into_iter()
+            .filter(|&(_, side, _)| !secured(side))
+            .flat_map(|(name, _, eps)| eps.iter().map(move |e| (name, e)))
+            .collect();
+        open.extend(self.control.iter().map(|e| ("control", e)));
+        open.retain(|(_, e)| e.mode == crate::endpoint::Mode::Bind && !curve::is_local(e));
+        open
+    }
+
     pub fn device_config(&self) -> DeviceConfig {
         let t = &self.tuning;
         let mut cfg = DeviceConfig::new(self.kind);
