@@ -114,7 +114,7 @@ fn defaults_bind_the_seed_ports() {
             return;
         }
     }
-    let mut child = Command::new(zedge_bin())
+    let child = Command::new(zedge_bin())
         .arg("streamer")
         .stderr(Stdio::piped())
         .spawn()
