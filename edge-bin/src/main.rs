@@ -17,6 +17,7 @@ mod budget;
 mod bypass;
 mod cert;
 mod cli;
+mod client;
 mod config;
 mod connection;
 mod control;
@@ -90,6 +91,7 @@ fn main() -> ExitCode {
             Ok(cli::Command::Stat(o)) => return tool("stat", stat::run(&o)),
             Ok(cli::Command::Peers(o)) => return tool("peers", peers::run(&o)),
             Ok(cli::Command::Keygen(name)) => return tool("keygen", cert::keygen(&name)),
+            Ok(cli::Command::Client(o)) => return tool(o.tool.name(), client::run(&o)),
             Ok(cli::Command::Help(page)) => {
                 print!("{}", page.text());
                 return ExitCode::SUCCESS;

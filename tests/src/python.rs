@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -93,6 +93,8 @@ pub struct PyPeer {
     child: Child,
     stdout: Option<JoinHandle<Vec<u8>>>,
     stderr: Option<JoinHandle<Vec<u8>>>,
+    /// Its standard output as it comes.
+    seen: Arc<Mutex<Vec<u8>>>,
     deadline: Instant,
 }
 
@@ -110,15 +112,23 @@ impl PyPeer {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start Python peer {name}: {e}"));
         // Drained on threads so a chatty peer never blocks on a full pipe.
-        let stdout = child.stdout.take().map(drain);
+        let seen = Arc::<Mutex<Vec<u8>>>::default();
+        let stdout = child.stdout.take().map(|p| drain_into(p, seen.clone()));
         let stderr = child.stderr.take().map(drain);
         PyPeer {
             name: name.to_owned(),
             child,
             stdout,
             stderr,
+            seen,
             deadline: Instant::now() + timeout,
         }
+    }
+
+    /// What it has printed so far.
+    pub fn stdout_so_far(&self) -> String {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&seen).into_owned()
     }
 
     /// Wait for the peer to exit; panics if it overruns its deadline or exits non-zero.
@@ -175,10 +185,29 @@ impl Drop for PyPeer {
     }
 }
 
-fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+fn drain(pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    drain_into(pipe, Arc::default())
+}
+
+/// [`drain`], each piece also added to `seen` as it comes.
+fn drain_into(
+    mut pipe: impl Read + Send + 'static,
+    seen: Arc<Mutex<Vec<u8>>>,
+) -> JoinHandle<Vec<u8>> {
     thread::spawn(move || {
         let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
+        let mut piece = [0u8; 4096];
+        loop {
+            match pipe.read(&mut piece) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    buf.extend_from_slice(&piece[..n]);
+                    seen.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend_from_slice(&piece[..n]);
+                }
+            }
+        }
         buf
     })
 }

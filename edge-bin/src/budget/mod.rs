@@ -295,10 +295,15 @@ impl Account {
         at != u64::MAX && self.now_ms().saturating_sub(at) < ms
     }
 
-    /// An account that never refuses (tests, and buffers outside any device).
-    #[cfg(test)]
+    /// An account that never refuses (tests, and buffers outside any device: a test
+    /// client's).
     pub fn unlimited() -> Arc<Account> {
-        Arc::new(Account::new(Arc::new(Budget::new(usize::MAX)), 0, 0))
+        Arc::new(Account::with_cipher(
+            Arc::new(Budget::new(usize::MAX)),
+            0,
+            0,
+            0,
+        ))
     }
 
     pub fn budget(&self) -> &Budget {

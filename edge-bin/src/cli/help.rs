@@ -14,6 +14,7 @@ Usage: zedge forwarder|queue|streamer [--frontend EP]... [--backend EP]... [opti
        zedge stat [--watch] [--json] [ADDR]
        zedge peers [--json] [--control EP]
        zedge keygen NAME
+       zedge sub|pub|push|pull|req|rep EP [ARGS]... [options]
        zedge help [COMMAND]       (or zedge COMMAND --help): a command's own page
 
 Several devices in one process, from a TOML file (see /etc/zedge/zedge.toml):
@@ -33,6 +34,13 @@ A running device's peers, from its control endpoint (EP, or the control endpoint
                              per peer: side, address, socket type, ZMTP version, time
                              connected, messages and bytes in and out, queued bytes,
                              drops, identity; --json prints the PEERS answers
+
+Test clients, to try a device from the shell (zedge help sub, and so on):
+  sub EP [TOPIC]...          print what a SUB gets (a forwarder's backend)
+  pub EP [TOPIC] [MESSAGE|-] publish (a forwarder's frontend)
+  push EP [FRAME]...         send work (a streamer's frontend); pull EP takes it (backend)
+  req EP [FRAME]...          send a request, print the reply (a queue's frontend);
+                             rep EP answers each by echoing it (a queue's backend)
 
 CURVE keys (CZMQ's certificate format, as zcert_save writes and pyzmq's zmq.auth reads):
   keygen NAME                a new key pair: NAME (public) and NAME_secret (mode 0600);
@@ -140,6 +148,8 @@ Stops on SIGINT/SIGTERM after flushing pending output for up to a second, and lo
 device the messages it could not deliver.
 ";
 
+use crate::client::Tool;
+
 /// A page of help: `zedge help [CMD]`, `zedge CMD --help`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Page {
@@ -150,17 +160,25 @@ pub enum Page {
     Stat,
     Peers,
     Keygen,
+    /// A test client's.
+    Client(Tool),
 }
 
 impl Page {
     /// Every page, with the command it is for (the main page: `help`).
-    pub const ALL: [(&'static str, Page); 6] = [
+    pub const ALL: [(&'static str, Page); 12] = [
         ("help", Page::Main),
         ("run", Page::Run),
         ("check-config", Page::CheckConfig),
         ("stat", Page::Stat),
         ("peers", Page::Peers),
         ("keygen", Page::Keygen),
+        ("sub", Page::Client(Tool::Sub)),
+        ("pub", Page::Client(Tool::Pub)),
+        ("push", Page::Client(Tool::Push)),
+        ("pull", Page::Client(Tool::Pull)),
+        ("req", Page::Client(Tool::Req)),
+        ("rep", Page::Client(Tool::Rep)),
     ];
 
     /// The page for `command` (a device's is the main page, which holds its options).
@@ -182,9 +200,111 @@ impl Page {
             Page::Stat => STAT,
             Page::Peers => PEERS,
             Page::Keygen => KEYGEN,
+            Page::Client(Tool::Sub) => SUB,
+            Page::Client(Tool::Pub) => PUB,
+            Page::Client(Tool::Push) => PUSH,
+            Page::Client(Tool::Pull) => PULL,
+            Page::Client(Tool::Req) => REQ,
+            Page::Client(Tool::Rep) => REP,
         }
     }
 }
+
+/// What every test client takes.
+macro_rules! client_options {
+    () => {
+        "
+EP is what the device binds (tcp://127.0.0.1:5560, ipc:///run/zedge/x.ipc); the client
+connects to it. Each message is a line: its frames joined by the delimiter, each frame as
+text (its bytes), hex or Z85 (--format).
+
+  -n, --count N              send or receive N messages, then exit
+  -r, --rate N               send at most N messages a second
+  -d, --delimiter STR        between a message's frames, in and out [default: tab]
+  -f, --format FORMAT        text, hex or z85 (frames of a multiple of 4 bytes)
+                             [default: text]
+      --curve-server-key KEY the device's CURVE public key (Z85, or its certificate
+                             file): connect through CURVE
+      --curve-secret FILE    this client's secret certificate, for a device that allows
+                             only some clients [default: a new key pair]
+      --max-msg-size BYTES   largest message taken [default: 16M]
+      --timeout TIME         for the connection and its handshake, and a reply
+                             [default: 5s]
+  -h, --help                 print this help
+
+Exit status 1, and why, if it cannot connect or the device refuses it.
+"
+    };
+}
+
+const SUB: &str = concat!(
+    "\
+Usage: zedge sub EP [TOPIC]... [options]
+
+A SUB socket: subscribes to each TOPIC (a prefix of the first frame; none: everything), and
+prints every message it receives, until --count messages or interrupted. It connects again
+if the connection drops (a device restarted). Against a forwarder's backend:
+  zedge sub tcp://127.0.0.1:5560 sensors/
+",
+    client_options!()
+);
+
+const PUB: &str = concat!(
+    "\
+Usage: zedge pub EP [TOPIC] [MESSAGE | -] [options]
+
+A PUB socket: sends [TOPIC, MESSAGE] (--count times; once by default); with TOPIC alone or
+MESSAGE -, [TOPIC, line] for each line of standard input; with neither, each line of
+standard input, split into frames at the delimiter. It sends every message to the device,
+which gives each to the subscribers whose subscriptions match. Against a forwarder's frontend:
+  zedge pub tcp://127.0.0.1:5559 sensors/t1 21.5
+",
+    client_options!()
+);
+
+const PUSH: &str = concat!(
+    "\
+Usage: zedge push EP [FRAME]... [options]
+
+A PUSH socket: sends the message of FRAMEs (--count times; once by default), or each line of
+standard input, split into frames at the delimiter. Against a streamer's frontend:
+  seq 1000 | zedge push tcp://127.0.0.1:5559
+",
+    client_options!()
+);
+
+const PULL: &str = concat!(
+    "\
+Usage: zedge pull EP [options]
+
+A PULL socket, a worker: prints every message it receives, until --count messages or
+interrupted. Against a streamer's backend:
+  zedge pull tcp://127.0.0.1:5560 --count 1000
+",
+    client_options!()
+);
+
+const REQ: &str = concat!(
+    "\
+Usage: zedge req EP [FRAME]... [options]
+
+A REQ socket, a client: sends the request of FRAMEs (--count times; once by default), or one
+for each line of standard input, and prints each reply. Against a queue's frontend:
+  zedge req tcp://127.0.0.1:5561 ping
+",
+    client_options!()
+);
+
+const REP: &str = concat!(
+    "\
+Usage: zedge rep EP [options]
+
+A REP socket, a worker that echoes: prints each request it receives and sends it back as the
+reply, until --count requests or interrupted. Against a queue's backend:
+  zedge rep tcp://127.0.0.1:5562
+",
+    client_options!()
+);
 
 const RUN: &str = "\
 Usage: zedge run --config FILE [-v]...

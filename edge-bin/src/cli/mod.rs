@@ -9,6 +9,7 @@ mod help;
 
 use lexopt::ValueExt;
 
+use crate::client::{ClientOptions, Format, Tool};
 use crate::endpoint::Endpoint;
 use crate::setup::{
     self, kind_from_name, kind_names, CurveOpt, CurveWritten, DeviceSetup, Form, Memory, Opt,
@@ -36,6 +37,8 @@ pub enum Command {
     Peers(crate::peers::PeersOptions),
     /// `zedge keygen NAME`: a CURVE certificate pair.
     Keygen(PathBuf),
+    /// A test client: `zedge sub EP`, `zedge req EP MESSAGE`...
+    Client(Box<ClientOptions>),
 }
 
 #[derive(Debug)]
@@ -83,6 +86,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         .and_then(|a| TOOLS.into_iter().find(|(name, _)| *name == a));
     let rest = || args.iter().skip(1).cloned();
     let parsed = match tool {
+        Some((name, _)) if Tool::from_name(name).is_some() => parse_client(name, rest()),
         Some(("stat", _)) => parse_stat(rest()),
         Some(("peers", _)) => parse_peers(rest()),
         Some(("keygen", _)) => parse_keygen(rest()),
@@ -96,8 +100,27 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
     parsed.map_err(|e| hint(e, &args, &longs, &name))
 }
 
+/// The test clients' long options.
+const CLIENT_LONGS: &[&str] = &[
+    "--count",
+    "--rate",
+    "--delimiter",
+    "--format",
+    "--curve-server-key",
+    "--curve-secret",
+    "--max-msg-size",
+    "--timeout",
+    "--help",
+];
+
 /// The commands with options of their own, and their long options.
-const TOOLS: [(&str, &[&str]); 4] = [
+const TOOLS: [(&str, &[&str]); 10] = [
+    ("sub", CLIENT_LONGS),
+    ("pub", CLIENT_LONGS),
+    ("push", CLIENT_LONGS),
+    ("pull", CLIENT_LONGS),
+    ("req", CLIENT_LONGS),
+    ("rep", CLIENT_LONGS),
     ("stat", &["--watch", "--json", "--help"]),
     ("peers", &["--json", "--control", "--help"]),
     ("keygen", &["--help"]),
@@ -355,6 +378,133 @@ fn parse_device(args: Vec<OsString>) -> Result<Command, UsageError> {
         process,
         verbosity,
     })))
+}
+
+/// A test client: `zedge sub|pub|push|pull|req|rep EP [ARGS...] [options]`.
+fn parse_client(
+    name: &str,
+    args: impl IntoIterator<Item = OsString>,
+) -> Result<Command, UsageError> {
+    use lexopt::prelude::*;
+    let tool = Tool::from_name(name).ok_or_else(|| UsageError(format!("no client '{name}'")))?;
+    let mut p = lexopt::Parser::from_args(args);
+    let mut endpoint = None;
+    let mut rest = Vec::new();
+    let mut o = ClientOptions {
+        tool,
+        endpoint: Endpoint::parse(">tcp://127.0.0.1:1").expect("an endpoint"),
+        args: Vec::new(),
+        count: None,
+        rate: None,
+        delimiter: "\t".to_owned(),
+        format: Format::Text,
+        server_key: None,
+        secret: None,
+        max_msg_size: 16 << 20,
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let bad =
+        |flag: &str, v: &str, what: &str| UsageError(format!("{name} {flag} {v}: expected {what}"));
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(Page::Client(tool))),
+            Short('n') | Long("count") => {
+                let v = p.value()?.string()?;
+                o.count = Some(
+                    crate::setup::parse_count(&v)
+                        .ok_or_else(|| bad("--count", &v, "a whole number"))?,
+                );
+            }
+            Short('r') | Long("rate") => {
+                let v = p.value()?.string()?;
+                o.rate = Some(
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|r| r.is_finite() && *r > 0.0)
+                        .ok_or_else(|| bad("--rate", &v, "messages a second, above 0"))?,
+                );
+            }
+            Short('d') | Long("delimiter") => {
+                let v = p.value()?.string()?;
+                if v.is_empty() {
+                    return Err(UsageError(format!(
+                        "{name} --delimiter: give at least one character"
+                    )));
+                }
+                o.delimiter = v;
+            }
+            Short('f') | Long("format") => {
+                let v = p.value()?.string()?;
+                o.format =
+                    Format::from_name(&v).ok_or_else(|| bad("--format", &v, "text, hex or z85"))?;
+            }
+            Long("curve-server-key") => {
+                let v = p.value()?.string()?;
+                o.server_key = Some(
+                    crate::setup::server_key(&v)
+                        .map_err(|why| UsageError(format!("{name} --curve-server-key: {why}")))?,
+                );
+            }
+            Long("curve-secret") => o.secret = Some(p.value()?.into()),
+            Long("max-msg-size") => {
+                let v = p.value()?.string()?;
+                o.max_msg_size = crate::setup::parse_size(&v)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| bad("--max-msg-size", &v, "bytes, like 65536, 64K or 64M"))?;
+            }
+            Long("timeout") => {
+                let v = p.value()?.string()?;
+                let ms = crate::setup::parse_duration_ms(&v)
+                    .filter(|ms| *ms > 0)
+                    .ok_or_else(|| bad("--timeout", &v, "a duration, like 500ms or 5s"))?;
+                o.timeout = std::time::Duration::from_millis(ms);
+            }
+            Value(v) if endpoint.is_none() => endpoint = Some(v.string()?),
+            Value(v) => rest.push(v.string()?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    let Some(ep) = endpoint else {
+        return Err(UsageError(format!(
+            "{name} needs an endpoint, e.g. zedge {name} tcp://127.0.0.1:5560; see zedge {name} \
+             --help"
+        )));
+    };
+    if ep.starts_with('@') {
+        return Err(UsageError(format!(
+            "{name} {ep}: a test client connects; give the address a device binds, without @"
+        )));
+    }
+    let mut parsed = Endpoint::parse(ep.strip_prefix('>').unwrap_or(&ep))
+        .map_err(|e| UsageError(e.to_string()))?;
+    if let crate::endpoint::Addr::Tcp {
+        host: crate::endpoint::Host::Any,
+        ..
+    } = parsed.addr
+    {
+        return Err(UsageError(format!(
+            "{name} {ep}: cannot connect to '*'; name the host (127.0.0.1 for this one)"
+        )));
+    }
+    parsed.mode = crate::endpoint::Mode::Connect;
+    o.endpoint = parsed;
+    let most = match tool {
+        Tool::Pub => Some(2),
+        Tool::Pull | Tool::Rep => Some(0),
+        _ => None,
+    };
+    if most.is_some_and(|m| rest.len() > m) {
+        return Err(UsageError(format!(
+            "{name}: too many arguments; see zedge {name} --help"
+        )));
+    }
+    if o.secret.is_some() && o.server_key.is_none() {
+        return Err(UsageError(format!(
+            "{name} --curve-secret goes with --curve-server-key (the server's public key)"
+        )));
+    }
+    o.args = rest;
+    Ok(Command::Client(Box::new(o)))
 }
 
 /// `zedge stat`'s own options.

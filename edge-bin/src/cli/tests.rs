@@ -183,7 +183,7 @@ fn each_command_has_its_page_by_help_and_by_its_own_help_option() {
     assert_eq!(
         e(&["help", "stats"]),
         "no help for 'stats'; did you mean stat?; the commands are forwarder, queue, \
-         streamer, run, check-config, stat, peers, keygen, help"
+         streamer, run, check-config, sub, pub, push, pull, req, rep, stat, peers, keygen, help"
     );
 }
 
@@ -329,4 +329,98 @@ fn config_file_commands() {
          memory_max at the top of the file"
     );
     assert!(e(&["queue", "--config", "z"]).starts_with("--config goes with run"));
+}
+
+#[test]
+fn a_test_client_takes_an_endpoint_its_arguments_and_options() {
+    let c = |a: &[&str]| match parse(a.iter().map(OsString::from)) {
+        Ok(Command::Client(o)) => *o,
+        other => panic!("{a:?}: {other:?}"),
+    };
+    let o = c(&[
+        "sub",
+        "tcp://127.0.0.1:5560",
+        "a/",
+        "b/",
+        "-n",
+        "3",
+        "-d",
+        "|",
+    ]);
+    assert_eq!(o.tool, Tool::Sub);
+    assert_eq!(o.endpoint.with_mode(), ">tcp://127.0.0.1:5560");
+    assert_eq!(
+        (o.args.as_slice(), o.count),
+        (&["a/".to_owned(), "b/".to_owned()][..], Some(3))
+    );
+    assert_eq!(o.delimiter, "|");
+    let o = c(&[
+        "pub",
+        ">ipc:///run/zedge/x.ipc",
+        "t",
+        "m",
+        "--rate",
+        "2.5",
+        "--format",
+        "hex",
+    ]);
+    assert_eq!((o.rate, o.format), (Some(2.5), Format::Hex));
+    let o = c(&[
+        "req",
+        "tcp://h:1",
+        "x",
+        "--timeout",
+        "2s",
+        "--max-msg-size",
+        "1M",
+    ]);
+    assert_eq!((o.timeout.as_millis(), o.max_msg_size), (2000, 1 << 20));
+    assert_eq!(c(&["pull", "tcp://h:1"]).delimiter, "\t");
+    let e = |a: &[&str]| {
+        parse(a.iter().map(OsString::from))
+            .expect_err("should fail")
+            .0
+    };
+    assert_eq!(
+        e(&["sub"]),
+        "sub needs an endpoint, e.g. zedge sub tcp://127.0.0.1:5560; see zedge sub --help"
+    );
+    assert_eq!(
+        e(&["rep", "@tcp://*:5562"]),
+        "rep @tcp://*:5562: a test client connects; give the address a device binds, without @"
+    );
+    assert_eq!(
+        e(&["pull", "tcp://*:5560"]),
+        "pull tcp://*:5560: cannot connect to '*'; name the host (127.0.0.1 for this one)"
+    );
+    assert_eq!(
+        e(&["pull", "tcp://h:1", "x"]),
+        "pull: too many arguments; see zedge pull --help"
+    );
+    assert_eq!(
+        e(&["pub", "tcp://h:1", "t", "m", "x"]),
+        "pub: too many arguments; see zedge pub --help"
+    );
+    assert_eq!(
+        e(&["push", "tcp://h:1", "--format", "bin"]),
+        "push --format bin: expected text, hex or z85"
+    );
+    assert_eq!(
+        e(&["push", "tcp://h:1", "--rate", "0"]),
+        "push --rate 0: expected messages a second, above 0"
+    );
+    assert_eq!(
+        e(&["push", "tcp://h:1", "-d", ""]),
+        "push --delimiter: give at least one character"
+    );
+    assert_eq!(
+        e(&["push", "tcp://h:1", "--curve-secret", "x"]),
+        "push --curve-secret goes with --curve-server-key (the server's public key)"
+    );
+    assert!(e(&["push", "tcp://h:1", "--curve-server-key", "nope"])
+        .starts_with("push --curve-server-key: \"nope\" is neither a Z85 public key"));
+    assert_eq!(
+        e(&["sub", "tcp://h:1", "--cout", "3"]),
+        "unknown option '--cout'; did you mean --count?; see zedge sub --help"
+    );
 }

@@ -386,7 +386,7 @@ fn err(opt: CurveOpt, at: &Origin, why: String) -> SettingError {
 }
 
 /// A server's public key: 40 characters of Z85, or a certificate file holding it.
-fn server_key(written: &str) -> Result<[u8; KEY_LEN], String> {
+pub fn server_key(written: &str) -> Result<[u8; KEY_LEN], String> {
     if written.len() == 40 {
         if let Ok(key) = decode_key(written.as_bytes()) {
             return Ok(key);

@@ -28,12 +28,13 @@ pub const HEADS_ROOM: usize = 4096;
 
 use crate::endpoint::Endpoint;
 pub use curve::{
-    load_allow, load_passwords, CurveOpt, CurveSetup, CurveWritten, Passwords, PlainSetup,
+    load_allow, load_passwords, server_key, CurveOpt, CurveSetup, CurveWritten, Passwords,
+    PlainSetup,
 };
 pub use memory::{DeviceMemory, Memory, Mib, CONNECTION_BYTES, SLOT_BYTES};
 pub use opt::{Opt, Origin, SettingError, Via};
 pub use process::{Process, WrittenProcess};
-pub use value::{Form, Value};
+pub use value::{parse_count, parse_duration_ms, parse_size, Form, Value};
 pub use written::Written;
 
 /// The endpoints of a device on the command line that names none (the config file requires
