@@ -139,6 +139,13 @@ struct Handle {
     identity: OnceCell<Box<[u8]>>,
 }
 
+impl Handle {
+    /// zedge made it, to one of the device's `>` endpoints.
+    fn connected(&self) -> bool {
+        self.src == crate::gate::Source::Connected
+    }
+}
+
 /// Hashes a [`PeerId`] for the host's maps, which look one up several times per message.
 /// The device hands out the ids (a slot and its generation), so no peer can choose keys that
 /// collide: a multiply-and-rotate mix does, where SipHash's keyed rounds would only cost time.

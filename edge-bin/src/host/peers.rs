@@ -13,7 +13,7 @@ use std::time::{Duration, Instant as StdInstant, SystemTime};
 use log::{debug, info};
 use zedge_core::conn::SessionError;
 use zedge_core::curve::CurveError;
-use zedge_core::device::{PeerId, PeerView, Side};
+use zedge_core::device::{Kind, PeerId, PeerView, Side};
 use zedge_core::wire::greeting::{Detected, GreetingError, Mechanism};
 
 use super::{Dev, DeviceHost};
@@ -134,6 +134,12 @@ impl DeviceHost {
                         }
                         _ => String::new(),
                     };
+                    let connected = self.conns.borrow().get(&id).is_some_and(|h| h.connected());
+                    let kind = self.peek(|dev| dev.config().kind);
+                    let note = match which_side(kind, view.side, e, connected) {
+                        Some(side) => format!("{note}; {side}"),
+                        None => note,
+                    };
                     debug!("{on}: refused: {e}{note}{sent}");
                     self.refused_peer(view.side, e, &format!("{who} {}{note}", self::refusal(e).1))
                 }
@@ -243,6 +249,12 @@ fn refusal(e: &SessionError) -> (&'static str, String) {
             "wrong socket type",
             "named no socket type zedge knows".into(),
         ),
+        E::PeerError(r) if r.as_bytes() == b"Invalid socket type" => (
+            "wrong socket type",
+            "answered ERROR \"Invalid socket type\": its socket type cannot talk to this \
+             endpoint's"
+                .into(),
+        ),
         E::ClosedOnReady => (
             "wrong socket type",
             "closed the connection on our READY, as libzmq does when its socket type cannot \
@@ -251,6 +263,52 @@ fn refusal(e: &SessionError) -> (&'static str, String) {
         ),
         E::HandshakeTimeout => ("handshake timeout", "did not finish in time".into()),
         other => ("protocol error", format!("failed: {other}")),
+    }
+}
+
+/// Which side of a `kind` device a peer refused on `side` for its socket type belongs on, or
+/// (`connected`: our `>` endpoint reached it) which side should connect there: a device fed
+/// from the wrong side (a forwarder's frontend connected to an upstream forwarder's
+/// frontend) is refused at both ends, and each says what to change.
+pub fn which_side(kind: Kind, side: Side, e: &SessionError, connected: bool) -> Option<String> {
+    let other = match side {
+        Side::Frontend => Side::Backend,
+        Side::Backend => Side::Frontend,
+        Side::Capture => return None,
+    };
+    let (ours, theirs) = match e {
+        SessionError::IncompatibleSocketType { ours, theirs } => (*ours, Some(*theirs)),
+        SessionError::PeerError(r) if r.as_bytes() == b"Invalid socket type" => {
+            (kind.socket_type(side), None)
+        }
+        SessionError::ClosedOnReady => (kind.socket_type(side), None),
+        _ => return None,
+    };
+    let instead = kind.socket_type(other);
+    if theirs.is_some_and(|t| !t.accepts(instead) && !instead.accepts(t)) {
+        return None;
+    }
+    let (side, other) = (side.name(), other.name());
+    Some(if connected {
+        format!(
+            "this device's {side} ({ours}) connected where its {other} ({instead}) belongs: to \
+             feed an upstream broker, connect the {other} (e.g. {other} = [\">tcp://HOST:PORT\"])"
+        )
+    } else {
+        let t = theirs.map_or_else(|| "it".to_owned(), |t| format!("{} {t}", article(t)));
+        format!(
+            "{t} belongs on this device's {other} ({instead}); a zedge that feeds this one \
+             connects its {other} here, not its {side}"
+        )
+    })
+}
+
+/// `an XSUB`, `a PUB`.
+fn article(t: zedge_core::wire::metadata::SocketType) -> &'static str {
+    if t.name().starts_with('X') {
+        "an"
+    } else {
+        "a"
     }
 }
 
@@ -409,5 +467,49 @@ mod tests {
         r.flush(t0, true, |_, _, b| held.push(b.count));
         assert_eq!(held.len(), 1, "the rest, at stop");
         assert_eq!(held, [399], "every one counted once");
+    }
+
+    #[test]
+    fn a_peer_on_the_wrong_side_is_told_which_side_at_both_ends() {
+        use zedge_core::wire::metadata::SocketType as T;
+        let fw = Kind::Forwarder { classic: false };
+        let wrong = |ours, theirs| SessionError::IncompatibleSocketType { ours, theirs };
+        // An edge forwarder's frontend connected to an upstream's frontend.
+        assert_eq!(
+            which_side(fw, Side::Frontend, &wrong(T::XSub, T::XSub), false).as_deref(),
+            Some(
+                "an XSUB belongs on this device's backend (XPUB); a zedge that feeds this one \
+                 connects its backend here, not its frontend"
+            )
+        );
+        assert_eq!(
+            which_side(fw, Side::Frontend, &wrong(T::XSub, T::XSub), true).as_deref(),
+            Some(
+                "this device's frontend (XSUB) connected where its backend (XPUB) belongs: to \
+                 feed an upstream broker, connect the backend (e.g. backend = \
+                 [\">tcp://HOST:PORT\"])"
+            )
+        );
+        // A subscriber on a forwarder's frontend; a worker on a streamer's frontend.
+        let sub = which_side(fw, Side::Frontend, &wrong(T::XSub, T::Sub), false);
+        assert!(sub.is_some_and(|s| s.starts_with("a SUB belongs on this device's backend")));
+        let pull = wrong(T::Pull, T::Pull);
+        let hint = which_side(Kind::Streamer, Side::Frontend, &pull, true);
+        assert!(hint.is_some_and(|s| s.contains("connect the backend")));
+        // A queue's frontend refused by a streamer's: nothing the other side would take.
+        let req = wrong(T::Pull, T::Req);
+        assert_eq!(
+            which_side(Kind::Streamer, Side::Frontend, &req, false),
+            None
+        );
+        // Refused by the peer, whose type is not known.
+        let refused = SessionError::ClosedOnReady;
+        assert!(which_side(Kind::Queue, Side::Frontend, &refused, true)
+            .is_some_and(|s| s.contains("connect the backend")));
+        assert_eq!(which_side(fw, Side::Capture, &refused, false), None);
+        assert_eq!(
+            which_side(fw, Side::Backend, &SessionError::Denied, true),
+            None
+        );
     }
 }
