@@ -314,11 +314,18 @@ pub fn bind(ep: &Endpoint) -> Result<Listener, BindError> {
             let addr = match host {
                 Host::Any => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), *port),
                 Host::Ip(ip) => SocketAddr::new(*ip, *port),
-                Host::Name(name) => (name.as_str(), *port)
-                    .to_socket_addrs()
-                    .map_err(|e| fail(format!("cannot resolve {name}: {e}")))?
-                    .next()
-                    .ok_or_else(|| fail(format!("{name} has no address")))?,
+                Host::Name(name) => match interface_addr(name) {
+                    Some(ip) => SocketAddr::new(ip, *port),
+                    None => (name.as_str(), *port)
+                        .to_socket_addrs()
+                        .map_err(|e| {
+                            fail(format!(
+                                "{name} is no network interface here, and cannot be resolved: {e}"
+                            ))
+                        })?
+                        .next()
+                        .ok_or_else(|| fail(format!("{name} has no address")))?,
+                },
             };
             let listener =
                 Async::<TcpListener>::bind(addr).map_err(|e| fail(describe_bind_error(&e)))?;
@@ -333,6 +340,15 @@ pub fn bind(ep: &Endpoint) -> Result<Listener, BindError> {
             Ok(Listener::Unix(listener, SocketFile(path.clone())))
         }
     }
+}
+
+/// The address a bind to interface `name` (`tcp://eth0:5559`) takes, as libzmq's: the
+/// interface's first IPv4 address, else its first IPv6 one; `None` if no interface has that
+/// name (or it has no address).
+pub fn interface_addr(name: &str) -> Option<IpAddr> {
+    let addrs = if_addrs::get_if_addrs().ok()?;
+    let mine = || addrs.iter().filter(|i| i.name == name).map(|i| i.ip());
+    mine().find(IpAddr::is_ipv4).or_else(|| mine().next())
 }
 
 /// std listens with a backlog of 128: a burst of connecting peers (a fleet reconnecting after

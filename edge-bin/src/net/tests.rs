@@ -111,3 +111,28 @@ fn unsent_falls_as_the_peer_reads() {
     assert!(b.read(&mut buf).unwrap() > 0);
     assert!((s.unsent().unwrap() as usize) < held);
 }
+
+#[test]
+fn an_interface_name_binds_its_address_as_libzmq_does() {
+    let lo = interface_addr("lo");
+    assert_eq!(lo, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    assert_eq!(interface_addr("nosuchif0"), None);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let l = bind(&Endpoint::parse(&format!("tcp://lo:{port}")).unwrap()).expect("bind lo");
+    let Listener::Tcp(t) = &l else {
+        panic!("a TCP listener")
+    };
+    assert_eq!(t.get_ref().local_addr().unwrap().ip(), lo.unwrap());
+    let e = bind(&Endpoint::parse("tcp://nosuchif0:1").unwrap())
+        .err()
+        .expect("no such");
+    assert!(
+        e.to_string()
+            .contains("nosuchif0 is no network interface here"),
+        "{e}"
+    );
+}
