@@ -284,6 +284,7 @@ impl Secure {
 
     /// Write what `tx` holds until the socket is full: whether all of it went.
     pub fn flush(&mut self, sock: &Stream) -> io::Result<bool> {
+        let owed = self.owes();
         while self.owes() {
             match sock.write_vectored(&[IoSlice::new(&self.tx[self.tx_start..])]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -303,8 +304,12 @@ impl Secure {
         self.tx.clear();
         self.tx_start = 0;
         self.drained_ms = self.charge.account().now_ms();
-        // A peer that read all it was sent keeps up: its room is kept for what comes next.
-        if self.tx.capacity() > IDLE {
+        // A peer that read all it was sent keeps up: its room is kept for what comes next,
+        // for LINGER_MS after it drained (not after each look at a buffer with nothing to
+        // send: every write tried renewed it so, and twelve queue clients and two workers
+        // kept all of the budget in output buffers with nothing in them, while each
+        // connection's next request waited for memory to be read: attacker round 14, F1).
+        if owed && self.tx.capacity() > IDLE {
             self.linger();
         }
         self.trim();

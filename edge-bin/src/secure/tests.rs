@@ -907,3 +907,34 @@ fn a_kept_buffer_is_let_go_while_another_claims_memory() {
         "kept beside a claim"
     );
 }
+
+#[test]
+fn output_kept_for_a_reader_goes_after_linger_ms_however_often_it_is_flushed() {
+    // A reader that drained its output keeps the buffer LINGER_MS for what comes next; a
+    // write with nothing to send is no drain and keeps it no longer (each write renewed it,
+    // and twelve queue clients and two workers kept all of the budget in output buffers
+    // with nothing in them: attacker round 14, F1).
+    let (mut c, mut s, _others) = pair_in_budget(0);
+    run(&mut c, &mut s, &[]).unwrap();
+    let body = vec![0x42; 60_000];
+    let frame = [data_head(body.len()), body.clone()].concat();
+    s.send(&[&frame]).unwrap();
+    for _ in 0..20 {
+        c.receive().unwrap();
+        s.send(&[]).unwrap();
+    }
+    assert_eq!(c.frames, [body]);
+    assert!(
+        s.secure.borrow().tx.capacity() > IDLE,
+        "not kept for the reader"
+    );
+    for _ in 0..3 {
+        tick(&s, LINGER_MS / 2);
+        s.send(&[]).unwrap();
+    }
+    s.secure.borrow_mut().trim();
+    assert!(
+        s.secure.borrow().tx.capacity() <= IDLE,
+        "kept past LINGER_MS"
+    );
+}
