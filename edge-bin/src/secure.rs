@@ -60,6 +60,9 @@ const READ_MAX: usize = crate::input::READ_MAX;
 const FREE: usize = 8 << 10;
 /// The least of [`FREE`] worth a read when the budget has no more (a short frame, a PING).
 const FREE_READ_MIN: usize = 1 << 10;
+/// What a frame being sealed as it goes takes of the budget at a time, even past it, when
+/// the budget has no more: output never waits on memory that the messages for it may hold.
+const SEAL_MIN: usize = 4 << 10;
 /// A frame whose bytes have been coming for less than this (ms of the device's coarse clock,
 /// the time its connection waited for memory while its sender sent nothing more not counted,
 /// [`Secure::judge_wait`]) keeps up: it may draw from the

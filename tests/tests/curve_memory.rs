@@ -1271,16 +1271,24 @@ def send():
         sender.send(head + b"x" * (64000 - len(head)))
         sent[0] += 1
 # libzmq sockets are not thread-safe: the queue's client sends and reads on one thread.
-got, worst, late, wrong = 0, 0.0, 0, []
+# `unordered`: other workers answer too, each in its own time: every reply once, in any order.
+unordered = sys.argv[8] == "unordered"
+got, worst, late, wrong, seen = 0, 0.0, 0, [], set()
 def take(m):
     global got, worst, late
     if m[:1] != b"n":
         return
     now = time.monotonic()
     k, at = struct.unpack(">Qd", m[1:17])
-    if k != got:
-        wrong.append((k, got))
-    got = k + 1
+    if unordered:
+        if k in seen:
+            wrong.append((k, "twice"))
+        seen.add(k)
+        got = len(seen)
+    else:
+        if k != got:
+            wrong.append((k, got))
+        got = k + 1
     worst = max(worst, now - at)
     late += now - at > longest
 if kind == "queue":
@@ -1508,6 +1516,81 @@ fn a_fast_curve_client_is_answered_by_a_queue_beside_96_clients_of_whole_message
 #[test]
 fn a_fast_curve_flow_gets_through_a_streamer_beside_48_fast_senders_and_16_that_trickle() {
     fast_flow_beside_hogs("streamer", "48", "0.02", "16", "proven", "3");
+}
+
+/// argv: keys, frontend, backend, clients, workers, seconds. Ordinary libzmq CURVE peers of
+/// a queue, in a process of their own: `workers` DEALER workers that answer every request at
+/// once, and `clients` DEALER clients, each sending one 60 KB request every 0.2 s and reading
+/// every reply as it comes.
+const ANSWERED_CLIENTS: &str = r#"
+fe, be = sys.argv[2:4]
+nc, nw, secs = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+end = time.monotonic() + secs
+count = {"req": 0, "rep": 0}
+def worker():
+    s = curve(zmq.DEALER, be, RCVTIMEO=100, SNDTIMEO=1000)
+    while time.monotonic() < end + 2:
+        try:
+            s.send_multipart(s.recv_multipart())
+        except zmq.Again:
+            pass
+    s.close(0)
+def client():
+    s = curve(zmq.DEALER, fe, SNDTIMEO=200, SNDHWM=4)
+    body = b"q" * 60000
+    due = time.monotonic()
+    while time.monotonic() < end:
+        if time.monotonic() >= due:
+            try:
+                s.send(body)
+                count["req"] += 1
+            except zmq.Again:
+                pass
+            due += 0.2
+        try:
+            s.recv(zmq.NOBLOCK)
+            count["rep"] += 1
+        except zmq.Again:
+            time.sleep(0.005)
+    s.close(0)
+ts = [threading.Thread(target=worker, daemon=True) for _ in range(nw)]
+ts += [threading.Thread(target=client, daemon=True) for _ in range(nc)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("answered clients", count)
+"#;
+
+/// A CURVE queue under 84M (a shared budget of about 3.7 MiB), 48 ordinary clients of a 60
+/// KB request every 0.2 s, each reading its replies, and two CURVE workers answering them
+/// ([`ANSWERED_CLIENTS`]), beside [`FAST_FLOW`]'s client: every one of its 64 KB requests
+/// answered (by its own worker or theirs, so in any order) within 3 s. Attacker round 14's F1: the queue stopped for good (0 of 3,000 in
+/// 15 s): every output buffer, empty, was kept for its reader (each write renewed
+/// `LINGER_MS`), and the device's queues held the rest of the budget with the replies for
+/// outputs that could not seal them, their inputs holding all of FREE.
+#[test]
+fn a_curve_client_is_answered_by_a_queue_beside_48_clients_that_are_answered_too() {
+    let mut under = Under::start("queue", 84, "16M", &["--worker-inflight", "0"]);
+    let argv = [
+        under.keys.arg(""),
+        under.broker.frontend().into(),
+        under.broker.backend().into(),
+        "48".into(),
+        "2".into(),
+        "20".into(),
+    ];
+    let peers = PyPeer::spawn(
+        "answered",
+        &script(ANSWERED_CLIENTS),
+        &argv,
+        Duration::from_secs(60),
+    );
+    // Their workers answer the flow's requests that come to them too: in any order.
+    let args = ["queue", "10", "3", "0", "unordered"].map(String::from);
+    let log = under.run(FAST_FLOW, &args, "OK");
+    eprintln!("{}", peers.finish());
+    assert!(log.contains("buffers could not grow"), "{log}");
 }
 
 /// Hostile CURVE senders that send most of a frame at once and then trickle, each on a thread

@@ -8,7 +8,7 @@ use zedge_core::conn::SessionError;
 use zedge_core::curve::link::{self, Outgoing, SEAL_START, SEAL_WHOLE_MAX};
 use zedge_core::wire::frame::{FrameHead, MAX_HEAD_LEN};
 
-use super::{failed, Layer, Secure, FREE, IDLE, TX_HIGH};
+use super::{failed, Layer, Secure, FREE, IDLE, SEAL_MIN, TX_HIGH};
 use crate::net::Stream;
 
 impl Secure {
@@ -95,6 +95,30 @@ impl Secure {
         }
         let mut cur = Cursor::new(bufs);
         let mut taken = 0;
+        loop {
+            let before = taken;
+            taken += self.take_output(&mut cur)?;
+            // A frame sealed as it goes in the room a spent budget leaves: once that room has
+            // gone to the socket, the next piece is sealed into it.
+            let sealing_on = self.sealing.is_some() && taken > before && !cur.is_empty();
+            if !(self.flush(sock)? && sealing_on) {
+                break;
+            }
+        }
+        if taken == 0 {
+            if self.owes() {
+                // The socket is full: room comes as it drains, not from the budget.
+                self.tx_starved = false;
+            }
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(taken)
+    }
+
+    /// Take what `cur` holds into `tx`, sealed, as far as [`TX_HIGH`] and the budget let:
+    /// the bytes taken.
+    fn take_output(&mut self, cur: &mut Cursor<'_, '_>) -> io::Result<usize> {
+        let mut taken = 0;
         while !cur.is_empty() && !self.tx_starved && self.tx.len() - self.tx_start < TX_HIGH {
             let n = if self.sealing.is_some() {
                 match self.seal_more(cur.here()) {
@@ -106,7 +130,7 @@ impl Secure {
                     Some(n) => n,
                     None => break,
                 }
-            } else if let Some(n) = self.take_sealed(&cur).map_err(failed)? {
+            } else if let Some(n) = self.take_sealed(cur).map_err(failed)? {
                 n
             } else if self.tx_starved {
                 break;
@@ -129,14 +153,6 @@ impl Secure {
             };
             cur.advance(n);
             taken += n;
-        }
-        self.flush(sock)?;
-        if taken == 0 {
-            if self.owes() {
-                // The socket is full: room comes as it drains, not from the budget.
-                self.tx_starved = false;
-            }
-            return Err(io::ErrorKind::WouldBlock.into());
         }
         Ok(taken)
     }
@@ -231,7 +247,13 @@ impl Secure {
     fn begin_long(&mut self, head: FrameHead, body: &[&[u8]]) -> Result<bool, SessionError> {
         let spare = self.tx.capacity() - self.tx.len();
         if SEAL_START > spare && !self.may_grow(SEAL_START - spare, true) {
-            return Ok(false);
+            if self.owes() {
+                return Ok(false);
+            }
+            // As [`Secure::seal_more`]: the start goes on, charged past the budget if need be.
+            let held = self.held() + SEAL_START - spare;
+            self.charge.force_to(held.saturating_sub(FREE));
+            self.tx_starved = false;
         }
         let Layer::Curve(link) = &mut self.link else {
             return Ok(false);
@@ -262,14 +284,28 @@ impl Secure {
         let spare = self.tx.capacity() - self.tx.len();
         let k = if want <= spare || self.may_grow(want - spare, true) {
             want
+        } else if self.owes() {
+            // What is sealed goes first; then the room it leaves is sealed into again.
+            self.tx_starved = false;
+            want.min(spare)
         } else {
-            let k = want.min(spare + FREE.saturating_sub(self.held()));
-            if k == 0 {
-                return None;
+            // At least SEAL_MIN at a time, charged past the budget if need be: the input may
+            // hold all of FREE (the start of a frame waiting for memory) while the device's
+            // queues hold the budget with the messages for this output, and each waited on
+            // the other (a CURVE queue whose clients and workers both waited so stopped:
+            // attacker round 14, F1).
+            let free = spare + FREE.saturating_sub(self.held());
+            let k = want.min(free.max(SEAL_MIN));
+            if k > free {
+                let held = self.held() + (k - spare);
+                self.charge.force_to(held.saturating_sub(FREE));
             }
             self.tx_starved = false;
             k
         };
+        if k == 0 {
+            return None;
+        }
         self.tx.reserve_exact(k);
         let sealing = self.sealing.as_mut()?;
         let at = self.tx.len();
