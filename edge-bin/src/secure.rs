@@ -765,16 +765,19 @@ impl Secure {
         let lingers =
             self.charge.account().now_ms() < self.linger_until && !self.charge.holds_lane();
         let idle = |v: &Vec<u8>| v.capacity() > IDLE && !(lingers && v.capacity() <= KEEP);
-        // The ciphertext kept for a sender's next frame goes to a frame that waits for memory
+        // What is kept for a connection's next frame goes to a frame that waits for memory
         // now (`budget/claim.rs`): ninety-six senders of a message every 0.2 s kept the
-        // budget so, and a 64 KB flow got nothing (attacker round 13, F1); the input's
-        // plaintext buffer yields too (`Input::lingers`). (Output kept for a reader stays:
-        // let go too, a queue's flow gave up the room it had for its replies whenever a
-        // claim stood, and waited behind senders stuck for the input lane.)
+        // budget so in their receive buffers, and a 64 KB flow got nothing (attacker round
+        // 13, F1); forty-eight subscribers of a 60 KB message every 0.1 s in their output
+        // buffers, and a publisher's frames waited seconds (round 14, F2). The input's
+        // plaintext buffer yields too (`Input::lingers`). (Letting output go so once stalled
+        // a queue's flow, while every write renewed a kept output's LINGER_MS.)
         let rx_idle = self.deliver.is_empty()
             && self.unit_end == self.rx.len()
             && (idle(&self.rx) || self.rx.capacity() > IDLE && self.charge.claim_stands());
-        let tx_idle = !self.owes() && self.sealing.is_none() && idle(&self.tx);
+        let tx_idle = !self.owes()
+            && self.sealing.is_none()
+            && (idle(&self.tx) || self.tx.capacity() > IDLE && self.charge.claim_stands());
         let staging_idle = self.staging.is_empty()
             && self.staging.capacity() > 0
             && (!lingers || self.staging.capacity() > KEEP);

@@ -938,3 +938,30 @@ fn output_kept_for_a_reader_goes_after_linger_ms_however_often_it_is_flushed() {
         "kept past LINGER_MS"
     );
 }
+
+#[test]
+fn output_kept_for_a_reader_is_let_go_while_another_claims_memory() {
+    // Forty-eight CURVE subscribers of a 60 KB message every 0.1 s kept their output buffers
+    // so, and a 64 KB publisher's frames waited seconds for memory (attacker round 14, F2).
+    let (mut c, mut s, others) = pair_in_budget(0);
+    run(&mut c, &mut s, &[]).unwrap();
+    let body = vec![0x42; 60_000];
+    let frame = [data_head(body.len()), body.clone()].concat();
+    s.send(&[&frame]).unwrap();
+    for _ in 0..20 {
+        c.receive().unwrap();
+        s.send(&[]).unwrap();
+    }
+    assert_eq!(c.frames, [body]);
+    assert!(
+        s.secure.borrow().tx.capacity() > IDLE,
+        "not kept for the reader"
+    );
+    let waiting = others.fresh();
+    waiting.claim(50_000);
+    s.secure.borrow_mut().trim();
+    assert!(
+        s.secure.borrow().tx.capacity() <= IDLE,
+        "kept beside a claim"
+    );
+}
