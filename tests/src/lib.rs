@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod broker;
+pub mod clients;
 pub mod control;
 pub mod curve;
 pub mod flow;

@@ -5,11 +5,11 @@
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use zedge_tests::broker::{free_port, zedge_bin, Broker, Ep};
+use zedge_tests::broker::{free_port, Broker, Ep};
+use zedge_tests::clients::{client, finish};
 use zedge_tests::curve::{script, Keys};
 use zedge_tests::PyPeer;
 
@@ -88,34 +88,6 @@ fn peer(keys: Option<&Keys>, args: &[&str]) -> PyPeer {
         format!("{}{PEER}", zedge_tests::zmq_prelude!())
     };
     PyPeer::spawn(args[0], &body, &argv, Duration::from_secs(30))
-}
-
-/// `zedge ARGS` started, stdin piped.
-fn client(args: &[&str]) -> Child {
-    Command::new(zedge_bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start a zedge client")
-}
-
-/// Wait for a client to exit within `within`; killed (and failed) if it does not.
-fn finish(mut c: Child, within: Duration) -> Output {
-    let deadline = Instant::now() + within;
-    while c.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = c.kill();
-            let out = c.wait_with_output().expect("output");
-            panic!(
-                "the client did not finish within {within:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    c.wait_with_output().expect("output")
 }
 
 /// Run `zedge ARGS` with `input` on stdin to its end: its stdout, having exited 0.
