@@ -55,10 +55,10 @@ fn usage_mistakes_exit_2_with_one_line() {
         "zedge: unknown option '-f' (in '-frontend'); long options take two dashes: \
          --frontend; see zedge --help"
     );
-    let (code, msg) = fails(&["help", "sub"]);
+    let (code, msg) = fails(&["help", "subb"]);
     assert_eq!(code, 2);
     assert!(
-        msg.starts_with("zedge: no help for 'sub'; the commands are "),
+        msg.starts_with("zedge: no help for 'subb'; did you mean sub?; the commands are "),
         "{msg}"
     );
 }
@@ -73,7 +73,19 @@ fn help_names_each_command_and_gives_each_its_page() {
     let main = page(&["help"]);
     assert_eq!(main, page(&["--help"]));
     assert!(main.contains("zedge help [COMMAND]"), "{main}");
-    for command in ["run", "check-config", "stat", "peers", "keygen"] {
+    for command in [
+        "run",
+        "check-config",
+        "stat",
+        "peers",
+        "keygen",
+        "sub",
+        "pub",
+        "push",
+        "pull",
+        "req",
+        "rep",
+    ] {
         let own = page(&["help", command]);
         assert!(own.starts_with(&format!("Usage: zedge {command}")), "{own}");
         assert_eq!(own, page(&[command, "--help"]));
