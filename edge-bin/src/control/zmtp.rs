@@ -62,7 +62,12 @@ impl Channel {
         clock: Clock,
         max_frames: usize,
     ) -> io::Result<Channel> {
-        let capacity = cfg.min_input_capacity() + INPUT_ROOM;
+        // Small messages (a control endpoint's commands) fit whole; a large frame comes
+        // through INPUT_ROOM in pieces.
+        let room = usize::try_from(cfg.limits.max_message_size.saturating_add(64))
+            .unwrap_or(usize::MAX)
+            .min(INPUT_ROOM);
+        let capacity = cfg.min_input_capacity() + room;
         let mut c = Channel {
             stream,
             secure: secure.map(RefCell::new),
