@@ -349,3 +349,25 @@ fn clients_fail_clearly_on_a_bad_day_and_a_subscriber_outlives_a_restart() {
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     assert!(stderr.contains("connecting again"), "{stderr}");
 }
+
+/// A sender waiting on its user (standard input quiet for longer than the device's heartbeat
+/// timeout) keeps its connection: it answers the device's PINGs meanwhile, and its message,
+/// typed late, arrives. Before, the device dropped it after 3 s of silence and the late
+/// message was lost while `zedge push` exited 0.
+#[test]
+fn a_sender_quiet_for_longer_than_the_heartbeat_timeout_keeps_its_connection() {
+    let broker = Broker::start("streamer", &["--heartbeat-ivl", "300ms"]);
+    let mut push = client(&["push", broker.frontend()]);
+    thread::sleep(Duration::from_millis(2500));
+    let mut stdin = push.stdin.take().expect("stdin");
+    stdin.write_all(b"typed late\n").expect("write");
+    drop(stdin);
+    let out = finish(push, Duration::from_secs(10));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pulled = run(&["pull", broker.backend(), "--count", "1"], "");
+    assert_eq!(pulled, "typed late\n");
+}

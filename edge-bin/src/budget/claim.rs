@@ -115,12 +115,6 @@ impl Budget {
         self.settle_claims(&mut claims);
     }
 
-    /// Whether a claim other than `owner`'s is first in line: memory kept for later is to
-    /// be let go.
-    pub fn claim_stands(&self, owner: u64) -> bool {
-        self.claim_first(owner)
-    }
-
     /// What of `free` bytes `owner` may take, the first claim held back.
     pub(super) fn held_back_from(&self, owner: u64, free: usize) -> usize {
         free.saturating_sub(self.claimed_from(owner))
@@ -145,8 +139,8 @@ impl Budget {
     }
 
     /// Whether a claim other than `owner`'s is first in line (what it holds back may still be
-    /// nothing).
-    fn claim_first(&self, owner: u64) -> bool {
+    /// nothing): memory kept for later is to be let go.
+    pub fn claim_stands(&self, owner: u64) -> bool {
         if self.claimed.load(Relaxed) == 0 {
             return false;
         }

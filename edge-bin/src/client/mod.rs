@@ -160,11 +160,17 @@ impl Client<'_> {
             Tool::Pub | Tool::Push | Tool::Req => {
                 let start = Instant::now();
                 let mut lines = Lines::new(o)?;
+                let lost = |e: io::Error| format!("{}: {e}", o.endpoint);
                 while o.count.is_none_or(|c| done < c) {
-                    let Some(msg) = lines.next()? else { break };
+                    // The device's PINGs are answered while the user types, or the rate
+                    // waits: a client quiet for longer than its heartbeat timeout was dropped,
+                    // and its next message lost.
+                    let Some(msg) = ch.idle_until(lines.next()).await.map_err(lost)?? else {
+                        break;
+                    };
                     if let Some(rate) = o.rate {
                         let at = start + Duration::from_secs_f64(done as f64 / rate);
-                        Timer::at(at).await;
+                        ch.idle_until(Timer::at(at)).await.map_err(lost)?;
                     }
                     self.send(&mut ch, msg).await?;
                     done += 1;
@@ -333,7 +339,8 @@ struct Lines<'a> {
     /// Each line of standard input goes after this topic frame (`pub TOPIC`, `pub TOPIC -`).
     topic: Option<Vec<u8>>,
     sent: u64,
-    stdin: io::StdinLock<'static>,
+    /// Lines of standard input, read on a thread of their own (started when first needed).
+    stdin: Option<async_channel::Receiver<io::Result<Vec<u8>>>>,
 }
 
 impl<'a> Lines<'a> {
@@ -353,12 +360,12 @@ impl<'a> Lines<'a> {
             given,
             topic,
             sent: 0,
-            stdin: io::stdin().lock(),
+            stdin: None,
         })
     }
 
     /// The next message; `None` at the end.
-    fn next(&mut self) -> Result<Option<Message>, String> {
+    async fn next(&mut self) -> Result<Option<Message>, String> {
         if let Some(msg) = &self.given {
             // One by default; `--count N` sends it N times.
             if self.o.count.is_none() && self.sent > 0 {
@@ -367,14 +374,12 @@ impl<'a> Lines<'a> {
             self.sent += 1;
             return Ok(Some(msg.clone()));
         }
-        let mut line = Vec::new();
-        let n = self
-            .stdin
-            .read_until(b'\n', &mut line)
-            .map_err(|e| format!("standard input: {e}"))?;
-        if n == 0 {
+        let lines = self.stdin.get_or_insert_with(stdin_lines);
+        // Closed: standard input ended.
+        let Ok(read) = lines.recv().await else {
             return Ok(None);
-        }
+        };
+        let mut line = read.map_err(|e| format!("standard input: {e}"))?;
         if line.last() == Some(&b'\n') {
             line.pop();
         }
@@ -390,6 +395,28 @@ impl<'a> Lines<'a> {
         self.sent += 1;
         Ok(Some(msg))
     }
+}
+
+/// Lines of standard input (with their newlines), read on a thread of their own so that the
+/// connection is kept while none comes; the channel closes at the end of the input.
+fn stdin_lines() -> async_channel::Receiver<io::Result<Vec<u8>>> {
+    let (tx, rx) = async_channel::bounded(64);
+    std::thread::spawn(move || {
+        let mut stdin = io::stdin().lock();
+        loop {
+            let mut line = Vec::new();
+            let read = match stdin.read_until(b'\n', &mut line) {
+                Ok(0) => return,
+                Ok(_) => Ok(line),
+                Err(e) => Err(e),
+            };
+            let failed = read.is_err();
+            if tx.send_blocking(read).is_err() || failed {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 #[cfg(test)]

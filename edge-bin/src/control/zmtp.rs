@@ -5,7 +5,7 @@
 //! stops reading or sending holds nothing for long.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -123,9 +123,6 @@ impl Channel {
     /// The next whole message, or (`until_ready`) an empty one once the handshake is done.
     async fn read(&mut self, until_ready: bool) -> io::Result<Option<Message>> {
         loop {
-            if until_ready && self.session.is_ready() {
-                return Ok(Some(Message::new()));
-            }
             if let Some(msg) = self.take_input(until_ready)? {
                 return Ok(Some(msg));
             }
@@ -214,6 +211,39 @@ impl Channel {
             if done.is_some() {
                 return Ok(done);
             }
+        }
+    }
+
+    /// Wait for `until` while keeping the connection alive: what the peer sends meanwhile is
+    /// read (a PING answered; a message, which a sender does not expect, dropped), so a
+    /// client waiting on its user is not dropped by the device's heartbeats. An error if the
+    /// peer closed the connection or broke the protocol.
+    pub async fn idle_until<T>(&mut self, until: impl Future<Output = T>) -> io::Result<T> {
+        let mut until = std::pin::pin!(until);
+        loop {
+            let readable = async {
+                poll_fn(|cx| self.stream.poll_readable(cx)).await?;
+                Ok(None)
+            };
+            let done = async { Ok::<_, io::Error>(Some(until.as_mut().await)) };
+            if let Some(t) = future::or(done, readable).await? {
+                return Ok(t);
+            }
+            // Read what is there, to the end of it, then answer what it asked.
+            loop {
+                if self.input.len() == self.input.capacity() {
+                    return Err(io::Error::other("message larger than the input buffer"));
+                }
+                match self.read_input() {
+                    Ok(0) => return Err(io::Error::other("closed by the peer")),
+                    Ok(_) => {
+                        let _dropped = self.take_input(false)?;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            self.transmit().await?;
         }
     }
 
