@@ -66,6 +66,14 @@ pub trait ByteQueue {
     /// take the memory now): the device then pushes copies.
     fn share(&self, data: &[u8]) -> Option<Self::Shared>;
 
+    /// Whether this queue takes `piece` now, as [`ByteQueue::reserve`] is asked before a copy.
+    /// A queue whose memory is rationed refuses a piece stored from the memory meant for the
+    /// peers that keep up while it lags ([`ByteQueue::lags`]), as it would refuse a copy: the
+    /// device lets the message go for it.
+    fn reserve_shared(&mut self, _piece: &Self::Shared) -> bool {
+        true
+    }
+
     /// Append a shared piece, all of it or nothing. It counts in [`ByteQueue::len`] and
     /// against the capacity for its whole length, as copied bytes do.
     fn push_shared(&mut self, piece: &Self::Shared) -> Result<(), Full>;

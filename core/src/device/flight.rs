@@ -154,6 +154,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let mut cur = first;
         while let Some(d) = cur {
             cur = self.next_dest(d);
+            if !self
+                .peer_mut(d)
+                .is_some_and(|p| p.queue.reserve_shared(&piece))
+            {
+                // As a copy it would be refused: the message goes without it.
+                self.memory_blocked = true;
+                self.shed(d);
+                continue;
+            }
             if self.push_to(d, head) && self.push_shared_to(d, &piece, chunk.len()) {
                 if let Some(p) = self.peer_mut(d) {
                     p.facts.traffic.bytes_out += chunk.len() as u64;

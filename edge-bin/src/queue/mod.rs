@@ -309,6 +309,14 @@ impl ByteQueue for HeapQueue {
         Stored::new(data, self.charge.fresh()).map(Arc::new)
     }
 
+    fn reserve_shared(&mut self, piece: &Arc<Stored>) -> bool {
+        if piece.is_spare() && self.is_behind() {
+            self.charge.refused();
+            return false;
+        }
+        true
+    }
+
     fn push_shared(&mut self, piece: &Arc<Stored>) -> Result<(), Full> {
         let n = piece.len();
         if self.copy_room.saturating_sub(self.buf.len()) < n {

@@ -424,3 +424,41 @@ fn a_queue_that_starts_to_lag_under_a_tight_budget_takes_what_it_holds_not_twice
         "1 MB, under an eighth of the budget, just now: not behind"
     );
 }
+
+/// A piece the share of buffers behind cannot hold is stored from the rest of the budget, once,
+/// rather than copied to each subscriber that keeps up (attacker round 14, F2: copies of 60 KB
+/// messages to 48 subscribers held the budget and the publishers waited to read); a queue that
+/// lags may not hold it, as it would be refused a copy.
+#[test]
+fn a_piece_beyond_the_share_of_those_behind_is_stored_once_and_kept_from_queues_that_lag() {
+    let (mut keeps_up, account) = budgeted(100_000, 0);
+    let mut lags = HeapQueue::new(1 << 20, keeps_up.charge.fresh());
+    lags.push(&[1; 20_000]).unwrap();
+    assert!(lags.lags(), "a fifth of the budget");
+    let mut held = keeps_up.charge.fresh();
+    assert!(held.grow_behind_to(75_000 - account.budget().used()));
+    assert!(account.budget().is_tight());
+    let used = account.budget().used();
+    let data = vec![9; 10_000];
+    let piece = Arc::new(keeps_up.share(&data).expect("stored from the last quarter"));
+    assert!(piece.is_spare());
+    let cost = account.budget().used() - used;
+    assert!((10_000..11_000).contains(&cost), "charged once: {cost}");
+    assert!(keeps_up.reserve_shared(&piece));
+    let refused = account.refused();
+    assert!(!lags.reserve_shared(&piece), "as a copy would be refused");
+    assert_eq!(
+        account.refused(),
+        refused + 1,
+        "and counted as such a refusal is"
+    );
+    keeps_up.push_shared(&piece).unwrap();
+    assert_eq!(all(&keeps_up), data);
+    // More than the last quarter has: copied instead, to those with room.
+    assert!(keeps_up.share(&[0; 20_000]).is_none());
+    // Below the share, any queue may hold a piece.
+    drop(held);
+    let piece = Arc::new(keeps_up.share(&data).unwrap());
+    assert!(!piece.is_spare());
+    assert!(lags.reserve_shared(&piece));
+}

@@ -2,7 +2,7 @@
 //! going to several queues are stored once, everything smaller is copied, and a shared
 //! message cut short is taken back out as cleanly as a copied one.
 
-use super::vec_queue::{clear_log, copy_only, log};
+use super::vec_queue::{clear_log, copy_only, log, spare_pieces};
 use super::*;
 use crate::device::SHARE_MIN;
 
@@ -205,4 +205,36 @@ fn a_message_arriving_in_small_pieces_is_shared_in_pieces_worth_sharing() {
         }
         net.assert_healthy();
     }
+}
+
+/// A piece stored from the memory meant for the peers that keep up goes only to the queues
+/// that do not lag, as copies would: the lagging subscriber loses the message (counted as
+/// `memory`), the others get it whole, and the body is still stored once.
+#[test]
+fn a_spare_piece_skips_the_subscribers_that_lag() {
+    let mut store = Storage::new(12, 16);
+    let (mut net, publisher, subs) = fan_out(&mut store, 3);
+    spare_pieces(true);
+    net.lag(subs[0], true);
+    let before = net.dev.stats().dropped.memory;
+    let m = msg(&[b"big", &body(12_000)]);
+    net.send(publisher, &m);
+    net.pump();
+    spare_pieces(false);
+    let l = log();
+    assert_eq!(l.made_lens(), [12_000], "the body is stored once");
+    assert_eq!(l.pushed, 2, "held by the two that keep up");
+    assert_eq!(
+        net.dev.stats().dropped.memory,
+        before + 1,
+        "one drop, for memory"
+    );
+    assert!(
+        net.msgs(subs[0]).is_empty(),
+        "nothing of it for the one that lags"
+    );
+    for &s in &subs[1..] {
+        assert_eq!(net.msgs(s), std::slice::from_ref(&m));
+    }
+    net.assert_healthy();
 }

@@ -74,6 +74,9 @@ impl ShareLog {
 std::thread_local! {
     static LOG: RefCell<ShareLog> = RefCell::new(ShareLog::default());
     static SHARING: Cell<bool> = const { Cell::new(true) };
+    /// Pieces are made from the memory meant for the peers that keep up: queues that lag
+    /// refuse them ([`ByteQueue::reserve_shared`]).
+    static SPARE: Cell<bool> = const { Cell::new(false) };
     /// Bytes of copies the queues on this thread may still take, all together (`None`: no
     /// limit): a memory budget they share.
     static POOL: Cell<Option<usize>> = const { Cell::new(None) };
@@ -109,6 +112,12 @@ pub fn log() -> ShareLog {
             copies: l.copies.clone(),
         }
     })
+}
+
+/// From now on the pieces made on this thread are spare, or not: a queue that lags refuses
+/// a spare piece, as edge-bin's queue refuses one stored beyond the share of those behind.
+pub fn spare_pieces(spare: bool) {
+    SPARE.with(|s| s.set(spare));
 }
 
 /// The queues on this thread copy everything from now on, as a [`Ring`](crate::device::Ring)
@@ -236,6 +245,10 @@ impl ByteQueue for VecQueue {
         let made = (data.len(), Rc::downgrade(&piece));
         LOG.with(|l| l.borrow_mut().made.push(made));
         Some(piece)
+    }
+
+    fn reserve_shared(&mut self, _piece: &Rc<[u8]>) -> bool {
+        !(SPARE.with(Cell::get) && self.lagging)
     }
 
     fn push_shared(&mut self, piece: &Rc<[u8]>) -> Result<(), Full> {
