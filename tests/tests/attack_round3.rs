@@ -278,7 +278,11 @@ fn bursty_client(period: Duration) -> (u32, (u64, u64, u64), String) {
         }
         client
     });
-    link.set_nonblocking(true).expect("nonblocking");
+    // Not set_nonblocking: `link` shares its file with the writer's `client`, whose writes
+    // would then fail with WouldBlock once the socket is full (as soon as 16 KiB on a machine
+    // whose tcp_wmem starts there), and the writer stopped part-way.
+    link.set_read_timeout(Some(Duration::from_millis(1)))
+        .expect("a read timeout");
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 256 * KIB];
     let (mut got, mut next) = (0u32, 0u32);
@@ -297,7 +301,14 @@ fn bursty_client(period: Duration) -> (u32, (u64, u64, u64), String) {
                     buf.extend_from_slice(&chunk[..n]);
                     idle_since = Instant::now();
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break
+                }
                 Err(e) => panic!("the client's link: {e}"),
             }
         }
