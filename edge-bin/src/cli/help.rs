@@ -78,6 +78,8 @@ Security (CURVE, as libzmq's; docs/security.md):
   --plain-passwords FILE     PLAIN instead (RFC 24, passwords in the clear): bind endpoints
                              take clients whose user:password line is in FILE; loopback and
                              IPC endpoints only, unless --plain-anywhere
+  --plain-anywhere           PLAIN on endpoints beyond this host too (passwords then cross
+                             the network in the clear)
 
 Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --max-msg-size BYTES       largest message accepted (16M with CURVE) [default: 64M]
@@ -140,7 +142,7 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --no-legacy                refuse peers older than ZMTP 3.0 (libzmq 2.x and 3.x, JeroMQ
                              0.3, NetMQ 3), saying so in the log, instead of speaking ZMTP
                              1.0 or 2.0 to them; CURVE and PLAIN endpoints always refuse them
-  -v, -vv, -vvv              log info, debug, trace (or ZEDGE_LOG=error|warn|info|debug|trace)
+  -v, -vv, -vvv, --verbose  log info, debug, trace (or ZEDGE_LOG=error|warn|info|debug|trace)
   -h, --help                 print this help
   -V, --version              print the version
 

@@ -5,6 +5,8 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
+#[cfg(test)]
+mod docs;
 mod help;
 
 use lexopt::ValueExt;
