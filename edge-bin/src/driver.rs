@@ -247,7 +247,10 @@ fn start_line(devices: &[DeviceSetup], process: &Process, source: Option<&Source
     use std::fmt::Write;
     let from = source.map_or_else(
         || "the command line".to_owned(),
-        |s| s.path.display().to_string(),
+        |s| match s.drop_ins.as_slice() {
+            [] => s.path.display().to_string(),
+            d => format!("{} with {}", s.path.display(), d.join(", ")),
+        },
     );
     let mut line = format!("zedge {} starting from {from}:", env!("CARGO_PKG_VERSION"));
     for (i, d) in devices.iter().enumerate() {

@@ -81,6 +81,7 @@ fn main() -> ExitCode {
                     let source = Source {
                         path: config,
                         verbosity,
+                        drop_ins: cfg.drop_ins,
                     };
                     let level = cfg.log_level;
                     (cfg.devices, cfg.process, verbosity, level, Some(source))

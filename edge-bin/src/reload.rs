@@ -38,6 +38,8 @@ pub struct Source {
     pub path: PathBuf,
     /// `-v` repetitions, for the new file's `[log] level`.
     pub verbosity: u8,
+    /// The drop-ins read with it at start ([`config::load`](crate::config::load)).
+    pub drop_ins: Vec<String>,
 }
 
 /// A device stopped by a reload writes what it has queued for up to this long.

@@ -21,7 +21,12 @@ use crate::broker::zedge_bin;
 pub fn temp_path(tag: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("zedge-test-{}-{n}-{tag}", std::process::id()))
+    // A directory of its own: a config file's drop-ins are read from conf.d beside it, and
+    // one in the machine's temporary directory would read whatever /tmp/conf.d holds.
+    let dir = std::env::temp_dir().join(format!("zedge-test-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir.join(tag)
 }
 
 /// Run `zedge ARGS` to completion (for `check-config`, `--help`...).
@@ -158,8 +163,24 @@ pub struct ConfigRun {
 impl ConfigRun {
     /// Write `config` to a file and run `zedge run --config FILE -v` on it with `env` added.
     pub fn start(config: &str, env: &[(&str, &str)]) -> ConfigRun {
+        ConfigRun::start_with_drop_ins(config, &[], env)
+    }
+
+    /// [`ConfigRun::start`] with `drop_ins` (file name, text) in the conf.d beside the file.
+    pub fn start_with_drop_ins(
+        config: &str,
+        drop_ins: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> ConfigRun {
         let path = temp_path("zedge.toml");
         std::fs::write(&path, config).expect("write the config file");
+        if !drop_ins.is_empty() {
+            let dir = path.with_file_name("conf.d");
+            std::fs::create_dir_all(&dir).expect("create conf.d");
+            for (name, text) in drop_ins {
+                std::fs::write(dir.join(name), text).expect("write a drop-in");
+            }
+        }
         let mut cmd = Command::new(zedge_bin());
         cmd.args(["run", "-v", "--config"])
             .arg(&path)

@@ -218,9 +218,22 @@ print("ok")
 
 #[test]
 fn run_config_runs_every_device_in_one_process() {
+    two_devices(false);
+}
+
+/// The second device in a drop-in (conf.d beside the file): it runs beside the first, and the
+/// start line names the drop-in.
+#[test]
+fn run_config_runs_the_devices_of_its_drop_ins_too() {
+    two_devices(true);
+}
+
+/// A forwarder and a streamer from one config (the streamer in a drop-in if `dropped`), both
+/// serving libzmq peers at once.
+fn two_devices(dropped: bool) {
     let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
     let ep = |p: u16| format!("tcp://127.0.0.1:{p}");
-    let config = format!(
+    let feed = format!(
         r#"
 [log]
 level = "info"
@@ -230,19 +243,26 @@ name = "feed"
 kind = "forwarder"
 frontend = "{}"
 backend = ["{}"]
-
+"#,
+        ep(ports[0]),
+        ep(ports[1]),
+    );
+    let jobs = format!(
+        r#"
 [[device]]
 name = "jobs"
 kind = "streamer"
 frontend = "{}"
 backend = "{}"
 "#,
-        ep(ports[0]),
-        ep(ports[1]),
         ep(ports[2]),
         ep(ports[3])
     );
-    let mut run = ConfigRun::start(&config, &[]);
+    let mut run = if dropped {
+        ConfigRun::start_with_drop_ins(&feed, &[("jobs.toml", &jobs)], &[])
+    } else {
+        ConfigRun::start(&format!("{feed}{jobs}"), &[])
+    };
     let args: Vec<String> = ports.iter().map(|&p| ep(p)).collect();
     let peers = PyPeer::spawn(
         "feed+jobs",
@@ -255,6 +275,10 @@ backend = "{}"
     let stderr = run.stderr();
     for line in ["feed frontend listening on", "jobs backend listening on"] {
         assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
+    }
+    if dropped {
+        assert!(stderr.contains("zedge.toml with "), "{stderr}");
+        assert!(stderr.contains("conf.d/jobs.toml:"), "{stderr}");
     }
     run.stop_clean();
 }

@@ -236,6 +236,12 @@ are keys for another kind of device. A device's options are the command line's, 
 dashes (queue_hwm for \\-\\-queue\\-hwm), with the same defaults and ranges. Sizes are bytes, \
 or \"64K\", \"64M\", \"1G\"; times are milliseconds, or \"500ms\", \"5s\", \"2m\".
 .PP
+The *.toml files of the directory conf.d beside the file (/etc/zedge/conf.d for the \
+package's) are drop-ins, read after it in the order of their names (other files there, and \
+hidden ones, are not read): each may add devices, and its process options, [log] and \
+[metrics] replace what was read before it. A device named twice, or an address bound twice, \
+is refused with both places. Package upgrades never touch drop-ins.
+.PP
 Endpoints are ZeroMQ's: \"tcp://*:PORT\", \"tcp://192.168.1.10:PORT\", \"tcp://eth0:PORT\" \
 (an interface's address), \"tcp://[::]:PORT\", \"ipc:///run/zedge/NAME.ipc\". A leading \">\" \
 connects instead of binding (with reconnect and backoff); \"@\" or nothing binds. Each address \
@@ -280,7 +286,7 @@ const DEVICE_KEYS: [(&str, &str); 6] = [
 pub fn zedge_toml_5() -> String {
     let mut out = header("zedge.toml", 5, "File Formats");
     out.push_str(
-        ".SH NAME\nzedge.toml \\- the devices zedge runs\n.SH SYNOPSIS\n/etc/zedge/zedge.toml\n",
+        ".SH NAME\nzedge.toml \\- the devices zedge runs\n.SH SYNOPSIS\n/etc/zedge/zedge.toml\n.br\n/etc/zedge/conf.d/*.toml\n",
     );
     out.push_str(".SH DESCRIPTION\n");
     out.push_str(TOML_INTRO);

@@ -313,7 +313,10 @@ Usage: zedge run --config FILE [-v]...
 
 Runs every [[device]] of FILE (TOML; the package's is /etc/zedge/zedge.toml), each on a
 thread of its own, with the options FILE sets for each (a device's options are the keys of
-its table, named as the command line's without dashes: queue_hwm for --queue-hwm).
+its table, named as the command line's without dashes: queue_hwm for --queue-hwm). The
+*.toml files of the directory conf.d beside FILE (/etc/zedge/conf.d) are read after it, in
+the order of their names: they add devices, and their top-level keys, [log] and [metrics]
+replace FILE's.
 
   -c, --config FILE          the config file (required)
   -v, -vv, -vvv              log info, debug, trace, over FILE's [log] level
@@ -328,8 +331,8 @@ pending output for up to a second. Exit status 2 if FILE is wrong (nothing is st
 const CHECK_CONFIG: &str = "\
 Usage: zedge check-config FILE
 
-Checks FILE as zedge run --config FILE would, binds nothing, and prints each device as it
-would run: its endpoints, options and memory. Exit status 1 (and the mistake, with its line)
+Checks FILE and its drop-ins (conf.d beside it) as zedge run --config FILE would, binds
+nothing, and prints each device as it would run: its endpoints, options and memory. Exit status 1 (and the mistake, with its line)
 if FILE is wrong.
 
   -h, --help                 print this help

@@ -15,7 +15,7 @@ mod summary;
 
 use std::fmt;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use log::LevelFilter;
 use serde::Deserialize;
@@ -41,6 +41,8 @@ pub struct Config {
     pub devices: Vec<DeviceSetup>,
     /// What the devices cost at worst; it fits `process.memory_max`.
     pub memory: Memory,
+    /// The drop-ins read after the main file ([`load`]), in order.
+    pub drop_ins: Vec<String>,
 }
 
 /// What is wrong with a config file, and where: `FILE:LINE: device "x": key "y": what to do`.
@@ -62,26 +64,104 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Read and check `path`.
+/// A file of the config: its name (as errors name it) and its text.
+struct Source {
+    file: String,
+    text: String,
+}
+
+impl Source {
+    /// An error at `span` of this file.
+    fn at(&self, span: Range<usize>, what: String) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            line: Some(line_of(&self.text, span.start)),
+            what,
+        }
+    }
+
+    /// Where `span` is, for a message about another place: `line N` in the same file as
+    /// `other`, `FILE:N` in another.
+    fn place(&self, span: &Range<usize>, other: &Source) -> String {
+        self.place_of_line(line_of(&self.text, span.start), other)
+    }
+
+    /// [`Source::place`] for a line.
+    fn place_of_line(&self, line: usize, other: &Source) -> String {
+        if std::ptr::eq(self, other) {
+            format!("line {line}")
+        } else {
+            format!("{}:{line}", self.file)
+        }
+    }
+}
+
+/// The directory of drop-ins for the config file `path`: `conf.d` beside it
+/// (`/etc/zedge/conf.d` for the package's `/etc/zedge/zedge.toml`).
+pub fn drop_in_dir(path: &Path) -> PathBuf {
+    path.parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("conf.d")
+}
+
+/// Read and check `path`, then its drop-ins: every `*.toml` file of [`drop_in_dir`], in the
+/// order of their names, read after it. A drop-in adds devices, and its process options,
+/// `[log]` and `[metrics]` replace what was read before it; a device named twice, or an
+/// address bound twice, is refused wherever it is.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let mut sources = vec![read(path, "the config file")?];
+    let dir = drop_in_dir(path);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return check(&sources),
+        Err(e) => {
+            return Err(ConfigError {
+                file: dir.display().to_string(),
+                line: None,
+                what: format!("cannot read the drop-in directory: {e}"),
+            })
+        }
+    };
+    let mut drop_ins: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".toml") && !name.starts_with('.') && p.is_file()
+        })
+        .collect();
+    drop_ins.sort();
+    for p in drop_ins {
+        sources.push(read(&p, "the drop-in")?);
+    }
+    check(&sources)
+}
+
+/// The file at `path` (`what`, in its error).
+fn read(path: &Path, what: &str) -> Result<Source, ConfigError> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, &file),
+        Ok(text) => Ok(Source { file, text }),
         Err(e) => Err(ConfigError {
             file,
             line: None,
-            what: format!("cannot read the config file: {e}"),
+            what: format!("cannot read {what}: {e}"),
         }),
     }
 }
 
-/// Check `text`, the contents of `file` (named in errors).
+/// Check `text`, the contents of `file` (named in errors), alone.
+#[cfg(test)]
 pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-    let at = |span: Range<usize>, what: String| ConfigError {
+    check(&[Source {
         file: file.to_owned(),
-        line: Some(line_of(text, span.start)),
-        what,
-    };
+        text: text.to_owned(),
+    }])
+}
+
+/// One file's tables and keys, as serde read them.
+fn raw_file(src: &Source) -> Result<RawFile, ConfigError> {
+    let text = &src.text;
     // Parsed with recovery, so a syntax error is still placed in its device and key.
     let (doc, syntax) = DeTable::parse_recoverable(text);
     if let Some(e) = syntax.first() {
@@ -91,56 +171,82 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             "duplicate key" => (e.message().to_owned(), text.get(span.clone())),
             m => (format!("not valid TOML: {m}"), None),
         };
-        return Err(at(span.clone(), explain(&doc, span.start, key, None, &msg)));
+        return Err(src.at(span.clone(), explain(&doc, span.start, key, None, &msg)));
     }
-    let mut raw = RawFile::deserialize(toml::de::Deserializer::from(doc.clone())).map_err(|e| {
+    RawFile::deserialize(toml::de::Deserializer::from(doc.clone())).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let written = text.get(span.clone());
-        at(
+        src.at(
             span.clone(),
             explain(&doc, span.start, None, written, e.message()),
         )
-    })?;
+    })
+}
+
+/// Check the config made of `sources`, the main file first.
+fn check(sources: &[Source]) -> Result<Config, ConfigError> {
+    let main = &sources[0];
     let mut process = WrittenProcess::default();
-    if let Some(m) = raw.metrics.take() {
-        process.metrics = Some(match m.listen {
-            Some(l) => l.get_ref().parse().map_err(|_| {
-                at(
-                    l.span(),
-                    format!(
-                        "[metrics] key \"listen\": expected an address and port like \
-                         \"127.0.0.1:{}\", got {:?}",
-                        crate::metrics::DEFAULT_PORT,
-                        l.get_ref()
-                    ),
-                )
-            })?,
-            None => crate::metrics::default_listen(),
-        });
-    }
-    for (opt, value) in raw.options() {
-        let span = value.span();
-        process.set(opt, value.into_inner(), Origin::Key(span));
+    // The file that set each process option last.
+    let mut set_in: Vec<(crate::setup::Opt, usize)> = Vec::new();
+    let mut log_level = None;
+    let mut raw_devices = Vec::new();
+    for (i, src) in sources.iter().enumerate() {
+        let mut raw = raw_file(src)?;
+        if let Some(m) = raw.metrics.take() {
+            process.metrics = Some(match m.listen {
+                Some(l) => l.get_ref().parse().map_err(|_| {
+                    src.at(
+                        l.span(),
+                        format!(
+                            "[metrics] key \"listen\": expected an address and port like \
+                             \"127.0.0.1:{}\", got {:?}",
+                            crate::metrics::DEFAULT_PORT,
+                            l.get_ref()
+                        ),
+                    )
+                })?,
+                None => crate::metrics::default_listen(),
+            });
+        }
+        for (opt, value) in raw.options() {
+            let span = value.span();
+            process.set(opt, value.into_inner(), Origin::Key(span));
+            set_in.retain(|(o, _)| *o != opt);
+            set_in.push((opt, i));
+        }
+        if let Some(level) = raw.log.take().and_then(|l| l.level) {
+            log_level = Some(level.into_inner().0);
+        }
+        raw_devices.extend(raw.device.into_iter().map(|d| (i, d)));
     }
     let process = process.build().map_err(|e| match &e {
         SettingError::Option {
             opt,
             at: Origin::Key(span),
             ..
-        } => at(span.clone(), format!("key \"{}\": {e}", opt.key())),
-        _ => at(0..0, e.to_string()),
+        } => {
+            let src = set_in
+                .iter()
+                .find(|(o, _)| o == opt)
+                .map_or(main, |&(_, i)| &sources[i]);
+            src.at(span.clone(), format!("key \"{}\": {e}", opt.key()))
+        }
+        _ => main.at(0..0, e.to_string()),
     })?;
-    let log_level = raw.log.and_then(|l| l.level).map(|l| l.into_inner().0);
-    if raw.device.is_empty() {
-        return Err(at(
+    if raw_devices.is_empty() {
+        return Err(main.at(
             0..0,
             "no devices; add a [[device]] table with name, kind, frontend and backend".into(),
         ));
     }
-    let mut devices: Vec<(DeviceSetup, usize)> = Vec::new();
-    let mut binds: Vec<(Endpoint, String, usize)> = Vec::new();
-    for (i, raw) in raw.device.into_iter().enumerate() {
-        let header = line_of(text, raw.span().start);
+    // Each device with its file and the line of its table; each bound address with its
+    // device, file and span.
+    let mut devices: Vec<(DeviceSetup, usize, usize)> = Vec::new();
+    let mut binds: Vec<(Endpoint, String, usize, Range<usize>)> = Vec::new();
+    for (i, (si, raw)) in raw_devices.into_iter().enumerate() {
+        let src = &sources[si];
+        let header = line_of(&src.text, raw.span().start);
         let mut raw = raw.into_inner();
         let options = raw.options();
         let curve = raw.curve();
@@ -152,33 +258,37 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             format!("device {name:?}")
         };
         let key_err = |span: Range<usize>, key: &str, what: String| {
-            at(span, format!("{dev_label}: key \"{key}\": {what}"))
+            src.at(span, format!("{dev_label}: key \"{key}\": {what}"))
         };
         // An endpoint that binds is noted, or refused if another place binds it already.
-        let claim = |binds: &mut Vec<(Endpoint, String, usize)>,
+        let claim = |binds: &mut Vec<(Endpoint, String, usize, Range<usize>)>,
                      ep: &Endpoint,
                      (span, key): (Range<usize>, &str)| {
             if ep.mode != Mode::Bind {
                 return Ok(());
             }
-            if let Some((_, owner, line)) = binds.iter().find(|(b, ..)| b.clashes(ep)) {
+            if let Some((_, owner, at, at_span)) = binds.iter().find(|(b, ..)| b.clashes(ep)) {
                 let what = format!(
-                    "{ep} is bound already by {owner} (line {line}); bind each address in one \
-                     place only"
+                    "{ep} is bound already by {owner} ({}); bind each address in one place \
+                     only",
+                    sources[*at].place(at_span, src)
                 );
                 return Err(key_err(span, key, what));
             }
-            binds.push((ep.clone(), dev_label.clone(), line_of(text, span.start)));
+            binds.push((ep.clone(), dev_label.clone(), si, span));
             Ok(())
         };
         if let Err(why) = check_name(&name) {
             return Err(key_err(name_span, "name", why));
         }
-        if let Some((_, line)) = devices.iter().find(|(d, _)| d.name == name) {
+        if let Some((_, at, line)) = devices.iter().find(|(d, ..)| d.name == name) {
             return Err(key_err(
                 name_span,
                 "name",
-                format!("the device at line {line} has this name already; names must differ"),
+                format!(
+                    "the device at {} has this name already; names must differ",
+                    sources[*at].place_of_line(*line, src)
+                ),
             ));
         }
         let mut written = Written::new(name, raw.kind.get_ref().0);
@@ -234,24 +344,32 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
                 why,
             } => key_err(span.clone(), key, why.clone()),
             _ => ConfigError {
-                file: file.to_owned(),
+                file: src.file.clone(),
                 line: Some(header),
                 what: format!("{dev_label}: {e}"),
             },
         })?;
-        devices.push((setup, header));
+        devices.push((setup, si, header));
     }
-    let (devices, headers): (Vec<DeviceSetup>, Vec<usize>) = devices.into_iter().unzip();
-    let memory = Memory::check(&devices, &process, Via::ConfigFile).map_err(|e| ConfigError {
-        file: file.to_owned(),
-        line: headers.get(e.device).copied(),
-        what: e.to_string(),
+    let (devices, places): (Vec<DeviceSetup>, Vec<(usize, usize)>) = devices
+        .into_iter()
+        .map(|(d, si, header)| (d, (si, header)))
+        .unzip();
+    let memory = Memory::check(&devices, &process, Via::ConfigFile).map_err(|e| {
+        let (si, line) = places.get(e.device).copied().unwrap_or((0, 0));
+        let src = &sources[si];
+        ConfigError {
+            file: src.file.clone(),
+            line: (line > 0).then_some(line),
+            what: e.to_string(),
+        }
     })?;
     Ok(Config {
         log_level,
         process,
         devices,
         memory,
+        drop_ins: sources[1..].iter().map(|s| s.file.clone()).collect(),
     })
 }
 

@@ -11,7 +11,15 @@ use crate::setup::{kind_name, Bytes, DeviceMemory, Mib, Opt, CONNECTION_BYTES, S
 pub fn summary(cfg: &Config, file: &str) -> String {
     use std::fmt::Write;
     let n = cfg.devices.len();
-    let mut out = format!("{file}: ok, {n} device{}\n", if n == 1 { "" } else { "s" });
+    let with = if cfg.drop_ins.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", cfg.drop_ins.join(", "))
+    };
+    let mut out = format!(
+        "{file}{with}: ok, {n} device{}\n",
+        if n == 1 { "" } else { "s" }
+    );
     for (d, dm) in cfg.devices.iter().zip(&cfg.memory.devices) {
         let t = &d.tuning;
         let classic = match d.kind {

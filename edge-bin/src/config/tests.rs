@@ -373,3 +373,116 @@ fn a_control_endpoint_binds_its_own_address() {
         "{e}"
     );
 }
+
+/// A config file `main` in a directory of its own, with `drop_ins` (name, text) in its
+/// `conf.d`: the path of the main file.
+fn with_drop_ins(tag: &str, main: &str, drop_ins: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zedge-dropins-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("conf.d")).expect("mkdir");
+    let path = dir.join("zedge.toml");
+    std::fs::write(&path, main).expect("write the main file");
+    for (name, text) in drop_ins {
+        std::fs::write(dir.join("conf.d").join(name), text).expect("write a drop-in");
+    }
+    path
+}
+
+const DROPPED: &str = r#"
+[[device]]
+name = "b"
+kind = "forwarder"
+frontend = "tcp://*:7003"
+backend = "tcp://*:7004"
+"#;
+
+/// Drop-ins in `conf.d` beside the file are read after it, in the order of their names: they
+/// add devices, and their process options, [log] and [metrics] replace the main file's.
+/// Files not named *.toml, and hidden ones, are not read.
+#[test]
+fn drop_ins_are_read_after_the_main_file_in_name_order() {
+    let path = with_drop_ins(
+        "order",
+        &format!("memory_max = \"128M\"\n[log]\nlevel = \"warn\"\n{ONE}"),
+        &[
+            ("20-log.toml", "[log]\nlevel = \"debug\"\n"),
+            ("10-b.toml", &format!("memory_max = \"200M\"\n{DROPPED}")),
+            ("README", "not toml at all ["),
+            (".30-hidden.toml", "not toml either ["),
+            ("40-b.toml.dpkg-old", "nor this ["),
+        ],
+    );
+    let cfg = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = cfg.devices.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(cfg.process.memory_max, 200 << 20, "the drop-in's");
+    assert_eq!(
+        cfg.log_level,
+        Some(LevelFilter::Debug),
+        "the last drop-in's"
+    );
+    let dir = drop_in_dir(&path);
+    let read: Vec<String> = ["10-b.toml", "20-log.toml"]
+        .iter()
+        .map(|n| dir.join(n).display().to_string())
+        .collect();
+    assert_eq!(cfg.drop_ins, read);
+    let summary = summary(&cfg, &path.display().to_string());
+    let first = summary.lines().next().unwrap_or_default();
+    assert_eq!(
+        first,
+        format!("{} with {}: ok, 2 devices", path.display(), read.join(", "))
+    );
+    // Without a conf.d, the file alone.
+    std::fs::remove_dir_all(&dir).expect("rm conf.d");
+    let cfg = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.devices.len(), 1);
+    assert!(cfg.drop_ins.is_empty());
+}
+
+/// A mistake in a drop-in is reported at its file and line; a device named in two files, or
+/// an address bound in two, names both places.
+#[test]
+fn drop_in_mistakes_name_the_drop_in() {
+    let path = with_drop_ins(
+        "bad",
+        ONE,
+        &[("b.toml", "[[device]]\nname = \"b\"\nkind = \"x\"\n")],
+    );
+    let dropped = drop_in_dir(&path).join("b.toml").display().to_string();
+    let e = load(&path).expect_err("a bad kind").to_string();
+    assert!(e.starts_with(&format!("{dropped}:3: ")), "{e}");
+
+    let twice = DROPPED.replace("\"b\"", "\"a\"");
+    let path = with_drop_ins("twice", ONE, &[("b.toml", &twice)]);
+    let main = path.display().to_string();
+    let dropped = drop_in_dir(&path).join("b.toml").display().to_string();
+    let e = load(&path).expect_err("a name twice").to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{dropped}:3: device \"a\": key \"name\": the device at {main}:2 has this name \
+             already; names must differ"
+        )
+    );
+
+    let bound = DROPPED.replace("tcp://*:7003", "tcp://*:7002");
+    let path = with_drop_ins("bound", ONE, &[("b.toml", &bound)]);
+    let main = path.display().to_string();
+    let dropped = drop_in_dir(&path).join("b.toml").display().to_string();
+    let e = load(&path).expect_err("an address twice").to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{dropped}:5: device \"b\": key \"frontend\": tcp://*:7002 is bound already by \
+             device \"a\" ({main}:6); bind each address in one place only"
+        )
+    );
+
+    // A drop-in alone may hold every device: the main file then has none of its own.
+    let path = with_drop_ins("only", "memory_max = \"64M\"\n", &[("a.toml", ONE)]);
+    assert_eq!(
+        load(&path).unwrap_or_else(|e| panic!("{e}")).devices.len(),
+        1
+    );
+}
