@@ -127,8 +127,37 @@ fn run(devices: Vec<DeviceSetup>, process: Process, source: Option<Source>) -> E
 fn check_config(path: &Path) -> ExitCode {
     match config::load(path) {
         Ok(cfg) => {
-            print!("{}", config::summary(&cfg, &path.display().to_string()));
-            ExitCode::SUCCESS
+            let file = path.display().to_string();
+            // What run would meet on this host, found without binding.
+            let found = config::preflight(&cfg, &config::ThisHost::here());
+            let summary = config::summary(&cfg, &file);
+            if found.problems.is_empty() {
+                print!("{summary}");
+            } else {
+                // The file is right; the host is not, for it.
+                print!(
+                    "{}",
+                    summary.replacen(
+                        ": ok, ",
+                        ": right, but run would fail here (see below); ",
+                        1
+                    )
+                );
+            }
+            if !found.needs.is_empty() {
+                println!("  before run:");
+                for need in &found.needs {
+                    println!("    {need}");
+                }
+            }
+            for problem in &found.problems {
+                eprintln!("zedge: {file}: {problem}");
+            }
+            if found.problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("zedge: {e}");

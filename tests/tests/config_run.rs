@@ -36,11 +36,65 @@ fn check_config_accepts_the_shipped_board_config() {
             .any(|l| l.starts_with("  total: ") && l.contains(" of memory_max 256 MiB")),
         "{stdout}"
     );
+    // Then what run still needs here: /run/zedge, which the unit makes, unless it exists.
+    let needs = if Path::new("/run/zedge").is_dir() {
+        String::new()
+    } else {
+        "  before run:\n    telemetry backend ipc:///run/zedge/telemetry.ipc: /run/zedge does not \
+         exist yet; the systemd unit makes it as it starts zedge (RuntimeDirectory=zedge); to \
+         run zedge without the unit, make it first (sudo install -d -o zedge -g zedge \
+         /run/zedge)\n"
+            .to_owned()
+    };
     assert!(
-        stdout.ends_with("  metrics: http://127.0.0.1:9559/metrics\n"),
+        stdout.ends_with(&format!(
+            "  metrics: http://127.0.0.1:9559/metrics\n{needs}"
+        )),
         "{stdout}"
     );
     assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// check-config checks what it can of the host without binding: a privileged port (the unit
+/// has no CAP_NET_BIND_SERVICE) and an IPC directory that does not exist fail it, as they would
+/// fail run, each said on a line of its own; the file itself is right.
+#[test]
+fn check_config_fails_what_run_would_fail_on_this_host() {
+    let path = temp_path("host.toml");
+    std::fs::write(
+        &path,
+        "[[device]]\nname = \"x\"\nkind = \"streamer\"\nfrontend = \"tcp://127.0.0.1:80\"\n\
+         backend = \"ipc:///nonexistent/zedge/x.ipc\"\n",
+    )
+    .expect("write config");
+    let out = zedge(&["check-config", path.to_str().expect("utf-8 path")]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let file = path.display();
+    assert!(
+        stdout.starts_with(&format!(
+            "{file}: right, but run would fail here (see below); 1 device\n"
+        )),
+        "{stdout}"
+    );
+    let privileged = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse::<u16>().ok())
+        .unwrap_or(1024);
+    let mut want = String::new();
+    if privileged > 80 {
+        want += &format!(
+            "zedge: {file}: x frontend tcp://127.0.0.1:80: port 80 is privileged (below \
+             net.ipv4.ip_unprivileged_port_start, {privileged}) and the systemd unit gives zedge \
+             no CAP_NET_BIND_SERVICE; use a port from {privileged} on\n"
+        );
+    }
+    want += &format!(
+        "zedge: {file}: x backend ipc:///nonexistent/zedge/x.ipc: the directory \
+         /nonexistent/zedge does not exist; make it, writable by the user zedge runs as (under \
+         the systemd unit, only /run/zedge is)\n"
+    );
+    assert_eq!(stderr, want);
 }
 
 /// A device of `max_peers` peers per side on free ports, alone in its file.

@@ -332,8 +332,12 @@ const CHECK_CONFIG: &str = "\
 Usage: zedge check-config FILE
 
 Checks FILE and its drop-ins (conf.d beside it) as zedge run --config FILE would, binds
-nothing, and prints each device as it would run: its endpoints, options and memory. Exit status 1 (and the mistake, with its line)
-if FILE is wrong.
+nothing, and prints each device as it would run: its endpoints, options and memory; then
+what run still needs on this host (an IPC directory the systemd unit makes, a name that does
+not resolve yet). Exit status 1, and the mistake with its line, if FILE is wrong; 1 too, each
+problem on a line, if run would fail on this host: a privileged port (the unit has no
+CAP_NET_BIND_SERVICE), an address or interface this host does not have, an IPC directory
+that does not exist.
 
   -h, --help                 print this help
 ";

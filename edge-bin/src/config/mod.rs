@@ -10,6 +10,7 @@
 //! would be accepted. `board/zedge.toml` documents each key and its default.
 
 mod explain;
+mod preflight;
 mod raw;
 mod summary;
 
@@ -26,6 +27,7 @@ use crate::setup::{
     DeviceSetup, Memory, Origin, Process, SettingError, Via, Written, WrittenProcess,
 };
 use explain::{explain, line_of};
+pub use preflight::{preflight, ThisHost};
 use raw::RawFile;
 pub use summary::summary;
 
