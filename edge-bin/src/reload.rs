@@ -227,12 +227,14 @@ async fn apply(
         info!("reload: nothing changed");
         return Ok(());
     }
-    // Everything that can fail, first.
+    // Everything that can fail, first. An address a running device binds, or one whose port
+    // such a bind holds (`tcp://*:5559` for a running `tcp://127.0.0.1:5559`), is bound once
+    // the running device has let go of it: bound now, it was refused as in use, and opening a
+    // loopback frontend to the network (board/README section 5) was a reload refused.
     let held = |ep: &Endpoint| {
-        let bound = |e: &&Endpoint| e.mode == Mode::Bind && e.addr == ep.addr;
         old.iter()
             .flat_map(gateway::all_endpoints)
-            .any(|e| bound(&e))
+            .any(|e| e.clashes(ep))
     };
     let mut starting = Vec::new();
     for d in plan.starting() {

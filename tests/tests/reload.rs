@@ -297,3 +297,44 @@ fn a_connector_removed_by_reload_ends_its_connection_and_does_not_come_back() {
     wait_accepting(&back2, true);
     run.stop_clean();
 }
+
+/// A reload that opens a loopback endpoint to every interface on the same port (board/README
+/// section 5: `tcp://127.0.0.1:5559` becomes `tcp://*:5559`), with the device's keys changed
+/// (a restart) or not (its endpoints rewired): the new bind waits for the old listener to go,
+/// and the device serves on it. Before, the new bind came first, was refused as in use, and
+/// so was the whole reload.
+#[test]
+fn a_reload_that_opens_a_loopback_port_to_every_interface_binds_it() {
+    let (fport, bport) = (free_port(), free_port());
+    let back = format!("tcp://127.0.0.1:{bport}");
+    let rpc = |front: &str, extra: &str| device("rpc", "queue", &[front], &[&back], extra);
+    let looped = format!("tcp://127.0.0.1:{fport}");
+    let mut run = ConfigRun::start(&rpc(&looped, ""), &[]);
+    run.wait_log("rpc backend listening", soon());
+    let mut rep = Agent::connect("rep", "REP", &back, &[]);
+    // Rewired: only the frontend changes.
+    run.reload(&rpc(&format!("tcp://*:{fport}"), ""));
+    run.wait_log(&format!("adds tcp://*:{fport}"), soon());
+    assert!(!run.stderr().contains("reload refused"), "{}", run.stderr());
+    let mut req = Agent::connect("req", "REQ", &looped, &[]);
+    round_trip(&mut req, &mut rep, b"rewired");
+    // Gone before the restart: a worker that reconnects would be given the next request.
+    drop((req, rep));
+    // Back to loopback, then opened with a heartbeat change (a restart).
+    run.reload(&rpc(&looped, ""));
+    run.wait_log(&format!("removes tcp://*:{fport}"), soon());
+    run.reload(&rpc(
+        &format!("tcp://*:{fport}"),
+        "heartbeat_ivl = \"2s\"\n",
+    ));
+    run.wait_log("restarted because its limits changed", soon());
+    run.wait_log(
+        &format!("rpc frontend listening on tcp://*:{fport}"),
+        soon(),
+    );
+    assert!(!run.stderr().contains("reload refused"), "{}", run.stderr());
+    let mut rep = Agent::connect("rep2", "REP", &back, &[]);
+    let mut req = Agent::connect("req2", "REQ", &looped, &[]);
+    round_trip(&mut req, &mut rep, b"restarted");
+    run.stop_clean();
+}
