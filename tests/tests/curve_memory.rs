@@ -1834,3 +1834,87 @@ fn a_curve_flow_gets_through_a_forwarder_beside_a_fan_out_of_60_kb_to_48_subscri
         "the budget was never spent:\n{log}"
     );
 }
+
+/// Round 15's F1 with its own peers (`tools/attack/round15/hold.py` and round 9's flow,
+/// `tools/attack/round9/curve.py`): under 84M (a shared budget of 3.7 MiB), 100 CURVE
+/// subscribers of the flow's topic that never read (RCVHWM 1, SO_RCVBUF 4096) connect 3 s
+/// before a CURVE flow of 64 KB messages at 200 a second. Each one's CURVE layer holds sealed
+/// output it never reads while its queue is empty; once that has waited a second it counts
+/// as behind and is closed for the flow's subscriber, which keeps up. On c131b8a none ever
+/// counted as behind: the flow's subscriber got 1,603-1,635 of 3,000 with a 6.6 s gap; since,
+/// 2,756-2,758 with no gap but the drain's. (The first second still costs the flow about 240
+/// messages: tools/attack/round15/FINDINGS.md, session 27.)
+#[test]
+fn a_curve_subscriber_keeps_up_beside_100_that_never_read_its_topic() {
+    let mut under = Under::start("forwarder", 84, "16M", &[]);
+    let tools = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/attack");
+    let port = |a: SocketAddr| a.port().to_string();
+    let (fe, be) = (
+        port(under.broker.frontend_addr()),
+        port(under.broker.backend_addr()),
+    );
+    let key = under.keys.arg("srv");
+    let python = zedge_tests::python::python();
+    let stalled = std::process::Command::new(python)
+        .arg(tools.join("round15/hold.py"))
+        .args([&fe, &be, &key, "19", "0", "60000", "7", "100", "1", "-1"])
+        .env("TOPIC", "n")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the stalled subscribers");
+    let _stalled = KillOnDrop(stalled);
+    thread::sleep(Duration::from_secs(3));
+    let flow = std::process::Command::new(python)
+        .arg(tools.join("round9/curve.py"))
+        .args([
+            &fe,
+            &be,
+            &key,
+            "--kind",
+            "forwarder",
+            "--secs",
+            "15",
+            "--pace",
+            "200",
+        ])
+        .output()
+        .expect("run the flow");
+    let out = String::from_utf8_lossy(&flow.stdout).into_owned();
+    let log = under.broker.stderr();
+    let json = out
+        .lines()
+        .rfind(|l| l.starts_with('{'))
+        .unwrap_or_default();
+    let figure = |key: &str| -> f64 {
+        let at = json
+            .find(&format!("\"{key}\": "))
+            .unwrap_or_else(|| panic!("no {key} in {out}"));
+        let rest = &json[at + key.len() + 4..];
+        let end = rest.find([',', '}']).unwrap_or(rest.len());
+        rest[..end]
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{key} in {json}"))
+    };
+    let (sent, got, gap) = (figure("sent"), figure("normal_got"), figure("max_gap_s"));
+    let closed = log
+        .matches("a subscriber lagging while memory_max was spent")
+        .count();
+    eprintln!("flow {got} of {sent}, longest gap {gap} s; {closed} closed as lagging");
+    under.broker.assert_running();
+    assert!(
+        got >= sent * 0.85 && gap < 2.0,
+        "the flow's subscriber got {got} of {sent}, longest gap {gap} s; {closed} closed\n{log}"
+    );
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

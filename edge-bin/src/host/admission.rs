@@ -42,7 +42,13 @@ impl DeviceHost {
                 .map(|s| Rc::new(RefCell::new(s))),
             None => None,
         };
-        let queue = HeapQueue::new(self.queue_capacity, self.charge());
+        let mut queue = HeapQueue::new(self.queue_capacity, self.charge());
+        if let Some(s) = &secure {
+            // Its sealed output counts toward whether the queue is behind.
+            let owed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            s.borrow_mut().owed_to(owed.clone());
+            queue = queue.with_downstream(owed);
+        }
         let now = self.clock.now();
         self.with_device(|dev| {
             let mut gate = self.gate.borrow_mut();

@@ -34,6 +34,7 @@ mod ring;
 #[cfg(test)]
 mod tests;
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use zedge_core::device::ByteQueue;
@@ -94,6 +95,10 @@ pub struct HeapQueue {
     ///
     /// [`Account::now_ms`]: crate::budget::Account::now_ms
     filled_at: u64,
+    /// For a peer with a CURVE layer, which seals what the queue gives it into a buffer of
+    /// its own: since when (its device's clock + 1; 0: not) that buffer has held bytes its
+    /// peer has not read ([`Secure::report_owed`](crate::secure::Secure::report_owed)).
+    downstream: Option<Arc<AtomicU64>>,
 }
 
 /// Bytes held back, and what they hold of the budget.
@@ -115,7 +120,16 @@ impl HeapQueue {
             later: None,
             filled_at: charge.account().now_ms(),
             charge,
+            downstream: None,
         }
+    }
+
+    /// The queue of a peer whose output goes through a layer that holds some of it
+    /// (`owed`, see [`HeapQueue::downstream`]): the queue is behind while that layer has
+    /// been, as if it held those bytes itself.
+    pub fn with_downstream(mut self, owed: Arc<AtomicU64>) -> Self {
+        self.downstream = Some(owed);
+        self
     }
 
     /// Bytes of heap the queue holds now, whatever its length (the pieces it shares not
@@ -137,14 +151,24 @@ impl HeapQueue {
     fn is_behind(&self) -> bool {
         let len = self.len();
         let share = self.charge.account().budget().total() / BEHIND_PART;
+        let now = self.charge.account().now_ms();
         len >= share
-            || (len > 0
-                && self
-                    .charge
-                    .account()
-                    .now_ms()
-                    .saturating_sub(self.filled_at)
-                    >= BEHIND_AFTER_MS)
+            || (len > 0 && now.saturating_sub(self.filled_at) >= BEHIND_AFTER_MS)
+            || self.downstream_behind(now)
+    }
+
+    /// Its peer's CURVE layer has held output the peer has not read for [`BEHIND_AFTER_MS`]:
+    /// the queue drains into that layer's buffer, so it is empty while its peer reads
+    /// nothing. Counted as behind, a subscriber that never reads is closed for a keeper as
+    /// one whose queue holds its bytes is; before, 100 such CURVE subscribers held 64 KiB
+    /// each in sealed output, their queues empty and never behind, and a subscriber that
+    /// kept up got half of its messages (attacker round 15, F1).
+    #[cold]
+    fn downstream_behind(&self, now: u64) -> bool {
+        self.downstream.as_ref().is_some_and(|d| {
+            let since = d.load(Relaxed);
+            since != 0 && now.saturating_sub(since - 1) >= BEHIND_AFTER_MS
+        })
     }
 
     /// Bytes go into the queue: if it was empty, its peer owes nothing older than now. When it

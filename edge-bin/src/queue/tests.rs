@@ -462,3 +462,25 @@ fn a_piece_beyond_the_share_of_those_behind_is_stored_once_and_kept_from_queues_
     assert!(!piece.is_spare());
     assert!(lags.reserve_shared(&piece));
 }
+
+/// A queue whose peer's CURVE layer has held sealed output unread for BEHIND_AFTER_MS is
+/// behind, empty as it is (attacker round 15, F1: 100 CURVE subscribers that never read held
+/// the budget in sealed output, their queues empty, and none was closed for the one that
+/// kept up); output that drained, or has waited less, is not.
+#[test]
+fn an_empty_queue_whose_sealed_output_waits_unread_is_behind() {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let (q, account) = budgeted(100_000_000, 0);
+    let owed = Arc::new(AtomicU64::new(0));
+    let q = q.with_downstream(owed.clone());
+    account.tick(10_000);
+    assert!(!q.lags(), "nothing owed");
+    // Owed since 10 s (the clock + 1, as Secure::report_owed writes it).
+    owed.store(10_000 + 1, Relaxed);
+    account.tick(10_000 + BEHIND_AFTER_MS - 1);
+    assert!(!q.lags(), "owed for less than BEHIND_AFTER_MS");
+    account.tick(10_000 + BEHIND_AFTER_MS);
+    assert!(q.lags(), "owed for BEHIND_AFTER_MS, its queue empty");
+    owed.store(0, Relaxed);
+    assert!(!q.lags(), "drained");
+}

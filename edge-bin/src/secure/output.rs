@@ -332,6 +332,7 @@ impl Secure {
                         self.tx.drain(..self.tx_start);
                         self.tx_start = 0;
                     }
+                    self.report_owed();
                     return Ok(false);
                 }
                 Err(e) => return Err(e),
@@ -340,6 +341,7 @@ impl Secure {
         self.tx.clear();
         self.tx_start = 0;
         self.drained_ms = self.charge.account().now_ms();
+        self.report_owed();
         // A peer that read all it was sent keeps up: its room is kept for what comes next,
         // for LINGER_MS after it drained (not after each look at a buffer with nothing to
         // send: every write tried renewed it so, and twelve queue clients and two workers
@@ -350,6 +352,23 @@ impl Secure {
         }
         self.trim();
         Ok(true)
+    }
+}
+
+impl Secure {
+    /// Tell the peer's queue ([`Secure::owed_to`]) since when `tx` has held bytes the peer
+    /// has not read: since it last drained, while it owes; 0 once it has drained.
+    pub fn report_owed(&self) {
+        if let Some(owed) = &self.owed_to {
+            let since = if self.owes() { self.drained_ms + 1 } else { 0 };
+            owed.store(since, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Report to `owed` ([`Secure::report_owed`]): the peer's queue reads it
+    /// (`HeapQueue::with_downstream`).
+    pub fn owed_to(&mut self, owed: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.owed_to = Some(owed);
     }
 }
 
