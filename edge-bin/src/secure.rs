@@ -126,6 +126,8 @@ pub struct Secure {
     /// that keeps up draw from the whole budget, of one that is behind only from the share
     /// such a peer may hold.
     drained_ms: u64,
+    /// When the socket last took some of `tx`.
+    wrote_ms: u64,
     /// Where it says since when it has owed its peer output ([`Secure::report_owed`]).
     owed_to: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
     /// A server's greeting and how much of it went, until all of it has: it goes in pieces
@@ -287,6 +289,7 @@ impl Secure {
             stash: None,
             sealing: None,
             drained_ms: charge.account().now_ms(),
+            wrote_ms: charge.account().now_ms(),
             owed_to: None,
             born_ms: charge.account().now_ms(),
             linger_until: 0,

@@ -216,8 +216,8 @@ fn a_curve_reader_gets_every_1_mib_message_beside_stalled_slow_and_hostile_peers
 fn check_config(keys: &Keys, sides: &str, extra: &str) -> (bool, String) {
     let path = keys.path("zedge.toml");
     let config = format!(
-        "[[device]]\nname = \"f\"\nkind = \"forwarder\"\nfrontend = [\"tcp://127.0.0.1:1\"]\n\
-         backend = [\"tcp://127.0.0.1:2\"]\ncurve_secret = {:?}\ncurve_sides = \"{sides}\"\n\
+        "[[device]]\nname = \"f\"\nkind = \"forwarder\"\nfrontend = [\"tcp://127.0.0.1:7001\"]\n\
+         backend = [\"tcp://127.0.0.1:7002\"]\ncurve_secret = {:?}\ncurve_sides = \"{sides}\"\n\
          max_msg_size = \"8M\"\n{extra}",
         keys.arg("srv_secret")
     );

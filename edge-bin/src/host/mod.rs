@@ -203,7 +203,8 @@ pub struct DeviceHost {
     stopping: Cell<bool>,
     queue_capacity: usize,
     /// A queue or streamer: its clients' and workers' sockets may be tried before closing
-    /// them for not reading (`Device::poll_probe`), so a full one's backlog is noted.
+    /// them for not reading (`Device::poll_probe`), so a full one's backlog is noted. (Not
+    /// so, a forwarder: its subscribers' sealed output counts in their queues' lag.)
     probes: bool,
     /// Wakes the timer task when the device has work waiting for it.
     timer: Signal,

@@ -324,7 +324,10 @@ impl Secure {
         while self.owes() {
             match sock.write_vectored(&[IoSlice::new(&self.tx[self.tx_start..])]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.tx_start += n,
+                Ok(n) => {
+                    self.tx_start += n;
+                    self.wrote_ms = self.charge.account().now_ms();
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // What went is dropped once it is a TX_HIGH's worth: a reader that
                     // always takes a little must not make the buffer grow behind it.
@@ -357,10 +360,18 @@ impl Secure {
 
 impl Secure {
     /// Tell the peer's queue ([`Secure::owed_to`]) since when `tx` has held bytes the peer
-    /// has not read: since it last drained, while it owes; 0 once it has drained.
+    /// takes none of: since the socket last took some, while it owes; 0 once it has
+    /// drained. (Not since `tx` last drained: a client reading a steady stream of replies
+    /// has some owed at every look, and counted behind so it was refused room, and its
+    /// replies waited behind senders trickling frames: curve_memory's queue beside twelve
+    /// payers, 2.2 s.)
     pub fn report_owed(&self) {
         if let Some(owed) = &self.owed_to {
-            let since = if self.owes() { self.drained_ms + 1 } else { 0 };
+            let since = if self.owes() {
+                self.wrote_ms.max(self.drained_ms) + 1
+            } else {
+                0
+            };
             owed.store(since, std::sync::atomic::Ordering::Relaxed);
         }
     }
