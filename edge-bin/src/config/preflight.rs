@@ -152,7 +152,8 @@ fn bind_tcp(p: &mut Preflight, host: &ThisHost, what: &str, ip: Option<IpAddr>, 
             host.unprivileged_from, host.unprivileged_from
         ));
     }
-    if let Some(ip) = ip.filter(|ip| !ip.is_unspecified()) {
+    // No addresses: the interfaces could not be listed, so nothing is known of them.
+    if let Some(ip) = ip.filter(|ip| !ip.is_unspecified() && !host.addrs.is_empty()) {
         if !host.addrs.contains(&ip) {
             p.problems.push(format!(
                 "{what}: {ip} is no address of this host's interfaces"

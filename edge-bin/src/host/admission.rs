@@ -44,10 +44,10 @@ impl DeviceHost {
         };
         let mut queue = HeapQueue::new(self.queue_capacity, self.charge());
         // A forwarder's subscriber: its sealed output counts toward whether its queue is
-        // behind (closed for one that keeps up). Only there: a queue's or streamer's peers so
-        // counted were refused room while a stream of replies or work was still being
-        // sealed, and a CURVE queue's fast client beside twelve clients trickling frames
-        // waited 2.2 s for replies (curve_memory's payers test, 1.2 s without).
+        // behind (closed for one that keeps up). Only there for now: counted for every CURVE
+        // peer, curve_memory's queue beside twelve clients trickling frames failed 2 runs in
+        // 4 (its fast client waited 2.2 s for a reply), which is not understood yet
+        // (tools/attack/round15/FINDINGS.md, session 27).
         if let Some(s) = secure
             .as_ref()
             .filter(|_| !self.probes && side == Side::Backend)

@@ -97,7 +97,7 @@ pub struct HeapQueue {
     filled_at: u64,
     /// For a peer with a CURVE layer, which seals what the queue gives it into a buffer of
     /// its own: since when (its device's clock + 1; 0: not) that buffer has held bytes its
-    /// peer has not read ([`Secure::report_owed`](crate::secure::Secure::report_owed)).
+    /// peer takes none of ([`Secure::report_owed`](crate::secure::Secure::report_owed)).
     downstream: Option<Arc<AtomicU64>>,
 }
 

@@ -356,15 +356,11 @@ impl Secure {
         self.trim();
         Ok(true)
     }
-}
 
-impl Secure {
     /// Tell the peer's queue ([`Secure::owed_to`]) since when `tx` has held bytes the peer
     /// takes none of: since the socket last took some, while it owes; 0 once it has
-    /// drained. (Not since `tx` last drained: a client reading a steady stream of replies
-    /// has some owed at every look, and counted behind so it was refused room, and its
-    /// replies waited behind senders trickling frames: curve_memory's queue beside twelve
-    /// payers, 2.2 s.)
+    /// drained. (Not since `tx` last drained: a subscriber reading a steady stream has some
+    /// owed at every look.)
     pub fn report_owed(&self) {
         if let Some(owed) = &self.owed_to {
             let since = if self.owes() {
