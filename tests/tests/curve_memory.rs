@@ -1404,8 +1404,10 @@ fn a_fast_curve_client_is_answered_by_a_queue_beside_sixteen_proven_clients_that
 }
 
 /// [`FAST_FLOW`] `payers` through a CURVE `kind` device under 80M, twelve of them: every
-/// message within 1.5 s (attacker round 12's F1: 1,214-1,550 of 3,000 through a streamer,
-/// p99 5.3-8.1 s; nobody closed, every rule kept). A 330 KB frame fits below the share, so
+/// message within 3 s (attacker round 12's F1: 1,214-1,550 of 3,000 through a streamer,
+/// p99 5.3-8.1 s; nobody closed, every rule kept). (1.5 s until session 27: the queue's
+/// client's worst reply took 0.4-1.7 s on this 2-core machine from run to run, the same
+/// build failing and passing, and CI went red on it.) A 330 KB frame fits below the share, so
 /// three such part-way here hold the share and a fourth, proven and keeping up as it began,
 /// takes the last quarter and pays its rest within the turn; each time one completed, another
 /// payer's next frame (its start in the socket already) asked first and had the memory given
@@ -1415,7 +1417,7 @@ fn a_fast_curve_client_is_answered_by_a_queue_beside_sixteen_proven_clients_that
 /// (a frame all in its socket, plaintext opened, output to a peer that reads) claims what is
 /// given back before anyone else (`budget/claim.rs`).
 fn fast_flow_beside_payers(kind: &str) {
-    fast_flow_beside(kind, "1.5", "12", "payers");
+    fast_flow_beside(kind, "3", "12", "payers");
 }
 
 #[test]
