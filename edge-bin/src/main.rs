@@ -130,20 +130,10 @@ fn check_config(path: &Path) -> ExitCode {
             let file = path.display().to_string();
             // What run would meet on this host, found without binding.
             let found = config::preflight(&cfg, &config::ThisHost::here());
-            let summary = config::summary(&cfg, &file);
-            if found.problems.is_empty() {
-                print!("{summary}");
-            } else {
-                // The file is right; the host is not, for it.
-                print!(
-                    "{}",
-                    summary.replacen(
-                        ": ok, ",
-                        ": right, but run would fail here (see below); ",
-                        1
-                    )
-                );
-            }
+            print!(
+                "{}",
+                config::summary(&cfg, &file, !found.problems.is_empty())
+            );
             if !found.needs.is_empty() {
                 println!("  before run:");
                 for need in &found.needs {

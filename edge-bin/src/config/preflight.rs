@@ -31,8 +31,8 @@ pub struct ThisHost {
     pub unprivileged_from: u16,
     /// The addresses of this host's interfaces.
     pub addrs: Vec<IpAddr>,
-    /// An interface's address, by its name (`net::interface_addr`).
-    pub interface: fn(&str) -> Option<IpAddr>,
+    /// The address a bind to a name takes, or why none (`net::bind_name`, as `run` binds).
+    pub bind_name: fn(&str) -> Result<IpAddr, String>,
 }
 
 impl ThisHost {
@@ -48,7 +48,7 @@ impl ThisHost {
         ThisHost {
             unprivileged_from,
             addrs,
-            interface: crate::net::interface_addr,
+            bind_name: crate::net::bind_name,
         }
     }
 }
@@ -82,13 +82,10 @@ fn check(p: &mut Preflight, host: &ThisHost, what: &str, ep: &Endpoint) {
             let ip = match h {
                 Host::Any => None,
                 Host::Ip(ip) => Some(*ip),
-                Host::Name(name) => match (host.interface)(name).or_else(|| resolve(name)) {
-                    Some(ip) => Some(ip),
-                    None => {
-                        p.problems.push(format!(
-                            "{what}: {name} is no network interface of this host and does not \
-                             resolve"
-                        ));
+                Host::Name(name) => match (host.bind_name)(name) {
+                    Ok(ip) => Some(ip),
+                    Err(why) => {
+                        p.problems.push(format!("{what}: {why}"));
                         return;
                     }
                 },
@@ -172,8 +169,11 @@ mod tests {
     use super::*;
     use crate::config::parse;
 
-    fn lo(name: &str) -> Option<IpAddr> {
-        (name == "lo0").then_some(IpAddr::from([127, 0, 0, 1]))
+    fn lo(name: &str) -> Result<IpAddr, String> {
+        match name {
+            "lo0" => Ok(IpAddr::from([127, 0, 0, 1])),
+            _ => Err(format!("{name} is no network interface here")),
+        }
     }
 
     fn host() -> ThisHost {
@@ -183,7 +183,7 @@ mod tests {
                 IpAddr::from([127, 0, 0, 1]),
                 IpAddr::from([192, 168, 1, 10]),
             ],
-            interface: lo,
+            bind_name: lo,
         }
     }
 
@@ -219,7 +219,7 @@ mod tests {
                 "d frontend tcp://10.9.9.9:5559: 10.9.9.9 is no address of this host's \
                  interfaces",
                 "d frontend tcp://nosuchif0.invalid:5560: nosuchif0.invalid is no network \
-                 interface of this host and does not resolve",
+                 interface here",
                 "metrics 0.0.0.0:443: port 443 is privileged (below \
                  net.ipv4.ip_unprivileged_port_start, 1024) and the systemd unit gives zedge no \
                  CAP_NET_BIND_SERVICE; use a port from 1024 on",

@@ -134,7 +134,7 @@ fn each_documented_default_is_the_one_in_tuning_default() {
 
 #[test]
 fn summary_lists_each_device() {
-    let s = summary(&ok(BOARD), "/etc/zedge/zedge.toml");
+    let s = summary(&ok(BOARD), "/etc/zedge/zedge.toml", false);
     assert!(
         s.starts_with("/etc/zedge/zedge.toml: ok, 2 devices\n"),
         "{s}"
@@ -165,7 +165,7 @@ fn summary_lists_each_device() {
 #[test]
 fn summary_shows_what_each_device_costs_and_the_total() {
     let cfg = ok(BOARD);
-    let s = summary(&cfg, "z.toml");
+    let s = summary(&cfg, "z.toml", false);
     let (fwd, queue) = (&cfg.memory.devices[0], &cfg.memory.devices[1]);
     let slots = format!("({} slots of {SLOT_BYTES} B)", 2048);
     let conns = format!(

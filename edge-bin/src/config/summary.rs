@@ -8,7 +8,9 @@ use crate::endpoint::{Endpoint, Mode};
 use crate::setup::{kind_name, Bytes, DeviceMemory, Mib, Opt, CONNECTION_BYTES, SLOT_BYTES};
 
 /// What `zedge check-config` prints for a good file.
-pub fn summary(cfg: &Config, file: &str) -> String {
+/// `fails_here`: the file is right but `run` would fail on this host (`preflight`), and the
+/// first line says so instead of "ok".
+pub fn summary(cfg: &Config, file: &str, fails_here: bool) -> String {
     use std::fmt::Write;
     let n = cfg.devices.len();
     let with = if cfg.drop_ins.is_empty() {
@@ -16,8 +18,13 @@ pub fn summary(cfg: &Config, file: &str) -> String {
     } else {
         format!(" with {}", cfg.drop_ins.join(", "))
     };
+    let verdict = if fails_here {
+        "right, but run would fail here (see below);"
+    } else {
+        "ok,"
+    };
     let mut out = format!(
-        "{file}{with}: ok, {n} device{}\n",
+        "{file}{with}: {verdict} {n} device{}\n",
         if n == 1 { "" } else { "s" }
     );
     for (d, dm) in cfg.devices.iter().zip(&cfg.memory.devices) {

@@ -427,7 +427,7 @@ fn drop_ins_are_read_after_the_main_file_in_name_order() {
         .map(|n| dir.join(n).display().to_string())
         .collect();
     assert_eq!(cfg.drop_ins, read);
-    let summary = summary(&cfg, &path.display().to_string());
+    let summary = summary(&cfg, &path.display().to_string(), false);
     let first = summary.lines().next().unwrap_or_default();
     assert_eq!(
         first,

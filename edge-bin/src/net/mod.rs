@@ -314,18 +314,7 @@ pub fn bind(ep: &Endpoint) -> Result<Listener, BindError> {
             let addr = match host {
                 Host::Any => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), *port),
                 Host::Ip(ip) => SocketAddr::new(*ip, *port),
-                Host::Name(name) => match interface_addr(name) {
-                    Some(ip) => SocketAddr::new(ip, *port),
-                    None => (name.as_str(), *port)
-                        .to_socket_addrs()
-                        .map_err(|e| {
-                            fail(format!(
-                                "{name} is no network interface here, and cannot be resolved: {e}"
-                            ))
-                        })?
-                        .next()
-                        .ok_or_else(|| fail(format!("{name} has no address")))?,
-                },
+                Host::Name(name) => SocketAddr::new(bind_name(name).map_err(fail)?, *port),
             };
             let listener =
                 Async::<TcpListener>::bind(addr).map_err(|e| fail(describe_bind_error(&e)))?;
@@ -340,6 +329,20 @@ pub fn bind(ep: &Endpoint) -> Result<Listener, BindError> {
             Ok(Listener::Unix(listener, SocketFile(path.clone())))
         }
     }
+}
+
+/// The address a bind to `name` takes: an interface's ([`interface_addr`]), else what the
+/// name resolves to; why not, if neither.
+pub fn bind_name(name: &str) -> Result<IpAddr, String> {
+    if let Some(ip) = interface_addr(name) {
+        return Ok(ip);
+    }
+    (name, 0)
+        .to_socket_addrs()
+        .map_err(|e| format!("{name} is no network interface here, and cannot be resolved: {e}"))?
+        .next()
+        .map(|a| a.ip())
+        .ok_or_else(|| format!("{name} has no address"))
 }
 
 /// The address a bind to interface `name` (`tcp://eth0:5559`) takes, as libzmq's: the
