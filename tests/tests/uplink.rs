@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use zedge_tests::broker::{free_port, zedge_bin, Broker, Ep};
 use zedge_tests::clients::{self, client};
+use zedge_tests::flow::{Flow, FlowSpec};
+use zedge_tests::normal::no_panic;
 use zedge_tests::PyPeer;
 
 /// A client's output once it exits 0, within `secs`.
@@ -167,4 +169,288 @@ fn the_wrong_side_connected_is_warned_of_at_both_ends() {
         assert!(Instant::now() < deadline, "edge:\n{e}\ncloud:\n{c}");
         thread::sleep(Duration::from_millis(100));
     }
+}
+
+// Bad days. Each uplink beside a local flow (peers on the edge's frontend and on a backend
+// endpoint it also binds) and a cloud that stalls, is hostile or is slow; what the local flow
+// gets is asserted: every message, in order, each within 3 s (the machine is noisy: a bound
+// for a stall, not a benchmark).
+
+/// A Python peer's line starting with `prefix`, waited for up to 10 s.
+fn line_of(peer: &PyPeer, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(l) = peer.stdout_so_far().lines().find(|l| l.starts_with(prefix)) {
+            return l.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no `{prefix}` line from the peer: {}",
+            peer.stdout_so_far()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A number `key=N` in a peer's report line.
+fn num(line: &str, key: &str) -> u64 {
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key}= in {line}"))
+}
+
+/// A publisher of 8 KiB messages on `bulk`, 200 a second for `secs`: what the cloud
+/// subscribes to beside the ticks, so a cloud that stops reading has a megabyte queued for it
+/// at the edge within seconds.
+const BULK: &str = r#"
+ep, secs = sys.argv[1], float(sys.argv[2])
+s = sock(zmq.PUB, ep, SNDHWM=100000)
+body, n, end = b"x" * 8192, 0, time.monotonic() + secs
+while time.monotonic() < end:
+    s.send_multipart([b"bulk", body]); n += 1
+    time.sleep(0.005)
+print("sent %d" % n, flush=True)
+"#;
+
+/// A raw ZMTP listener on loopback port `argv[1]` for `argv[2]` seconds, standing in for the
+/// cloud; `argv[3]` says how it treats each connection the edge makes:
+/// - `stall`: greets as an XSUB, subscribes to everything, and never reads (a 4 KiB receive
+///   buffer), holding the connection: the uplink stalls;
+/// - `hostile`: cycles through garbage and close, a bad frame after the handshake, a reset, a
+///   frame announcing 4 EiB, half a greeting then silence, and a wrong socket type; what it
+///   holds it closes after 1.2 s, so the edge comes back at once (its backoff starts again
+///   after a connection that lasted a second) and the abuse goes on.
+///
+/// It prints `ready` once listening, and `accepted N` for each connection.
+const RAW_CLOUD: &str = r#"
+import socket
+port, secs, how = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+l.bind(("127.0.0.1", port)); l.listen(8); l.settimeout(0.1)
+greeting = b"\xff" + b"\0" * 8 + b"\x7f\x03\x01" + b"NULL".ljust(20, b"\0") + b"\0" * 32
+def ready(t):
+    r = b"\x05READY\x0bSocket-Type" + struct.pack(">I", len(t)) + t
+    return bytes([0x04, len(r)]) + r
+xsub = greeting + ready(b"XSUB") + b"\x04\x0a\x09SUBSCRIBE"
+def hold(c):
+    held.append((c, time.monotonic()))
+acts = [
+    lambda c: (c.sendall(b"GET / HTTP/1.1\r\nHost: cloud\r\n\r\n" + bytes(range(256))), c.close()),
+    lambda c: (c.sendall(xsub + b"\xff" * 64), hold(c)),
+    lambda c: (c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)), c.close()),
+    lambda c: (c.sendall(xsub + b"\x02" + struct.pack(">Q", 1 << 62) + b"x" * 100), hold(c)),
+    lambda c: (c.sendall(greeting[:10]), hold(c)),
+    lambda c: (c.sendall(greeting + ready(b"ROUTER")), hold(c)),
+]
+print("ready", flush=True)
+held, n, end = [], 0, time.monotonic() + secs
+while time.monotonic() < end:
+    if how == "hostile":
+        for c, _ in [h for h in held if time.monotonic() - h[1] > 1.2]:
+            c.close()
+        held = [h for h in held if time.monotonic() - h[1] <= 1.2]
+    try:
+        c, _ = l.accept()
+    except socket.timeout:
+        continue
+    try:
+        if how == "stall":
+            c.sendall(xsub); hold(c)
+        else:
+            acts[n % len(acts)](c)
+    except OSError:
+        pass
+    n += 1
+    print("accepted %d" % n, flush=True)
+"#;
+
+/// A libzmq XSUB cloud bound on `argv[1]` that takes everything and reads a message every
+/// 20 ms (a receive high-water mark of 20) for `argv[2]` seconds, then reports the ticks it
+/// got and whether any came twice or out of order.
+const SLOW_CLOUD: &str = r#"
+ep, secs = sys.argv[1], float(sys.argv[2])
+x = ctx.socket(zmq.XSUB); x.setsockopt(zmq.LINGER, 0); x.setsockopt(zmq.RCVHWM, 20); x.bind(ep)
+x.send(b"\x01")
+print("ready", flush=True)
+got, ticks, dup, ooo, last, seen = 0, 0, 0, 0, -1, set()
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    if not x.poll(100):
+        continue
+    m = x.recv_multipart(); got += 1
+    if m[0] == b"tick" and m[1] != b"warm":
+        seq = int(m[1]); ticks += 1
+        dup += seq in seen; ooo += seq < last
+        seen.add(seq); last = seq
+    time.sleep(0.02)
+print("result got=%d ticks=%d dup=%d ooo=%d" % (got, ticks, dup, ooo), flush=True)
+"#;
+
+/// A Python peer running `script` (after the prelude) with `args`, up to `secs`.
+fn py(name: &str, script: &str, args: &[String], secs: u64) -> PyPeer {
+    let body = format!("{}{script}", zedge_tests::zmq_prelude!());
+    PyPeer::spawn(name, &body, args, Duration::from_secs(secs))
+}
+
+/// An edge forwarder feeding `cloud_frontend` beside a local flow: ticks from a publisher on
+/// its frontend to a subscriber on a backend endpoint it binds, 100 a second for 6 s, with
+/// [`BULK`] for the cloud started once the flow is warm. `at_go` runs just before the ticks
+/// start (to wait until the cloud's bad day has begun), and `at_end` with what it returned
+/// once the flow has reported. The flow must get every tick, in order, each within 3 s, and
+/// the edge must still run, then stop cleanly on SIGTERM.
+fn local_flow_beside_uplink<R>(
+    cloud_frontend: &str,
+    what: &str,
+    at_go: impl FnOnce(&Broker) -> R,
+    at_end: impl FnOnce(&Broker, R),
+) {
+    let mut edge = Broker::start_with(
+        "forwarder",
+        &[Ep::Tcp],
+        &[Ep::Tcp, Ep::Connect(cloud_frontend.to_owned())],
+        &[],
+    );
+    let mut flow = Flow::start(
+        "forwarder",
+        edge.frontend(),
+        edge.backend(),
+        FlowSpec::ticks(100, 6.0),
+    );
+    let bulk = py("bulk", BULK, &[edge.frontend().to_owned(), "20".into()], 40);
+    let during = at_go(&edge);
+    flow.go();
+    flow.finish().assert_within(what, 3000.0);
+    edge.assert_running();
+    at_end(&edge, during);
+    drop(bulk);
+    no_panic(&edge.stderr());
+    edge.stop();
+}
+
+/// Waits (up to 15 s) until `log` names a slow subscriber that lost messages: a stall has
+/// filled its queue.
+fn wait_for_loss(log: impl Fn() -> String, whose: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !log().contains("slow subscriber lost") {
+        assert!(
+            Instant::now() < deadline,
+            "{whose} never lost messages to the stalled reader:\n{}",
+            log()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The cloud is a zedge whose only subscriber (of everything) never reads: the cloud's queue
+/// for it is full before the ticks start.
+#[test]
+fn an_edge_forwarder_s_local_flow_is_whole_while_the_cloud_s_subscriber_stalls() {
+    let cloud = Broker::start("forwarder", &[]);
+    let stalled = py(
+        "stalled subscriber",
+        r#"
+s = raw_null(sys.argv[1], b"SUB", rcvbuf=4096)
+s.sendall(b"\x04\x0a\x09SUBSCRIBE")
+print("ready", flush=True)
+time.sleep(50)
+"#,
+        &[cloud.backend().to_owned()],
+        60,
+    );
+    line_of(&stalled, "ready");
+    local_flow_beside_uplink(
+        cloud.frontend(),
+        "a cloud whose subscriber stalls",
+        |_| wait_for_loss(|| cloud.stderr(), "the cloud"),
+        |_, ()| {},
+    );
+    drop(stalled);
+    no_panic(&cloud.stderr());
+}
+
+/// The cloud itself takes the edge's connection, subscribes to everything and never reads:
+/// the edge's queue for it is full before the ticks start.
+#[test]
+fn an_edge_forwarder_s_local_flow_is_whole_while_the_cloud_stops_reading() {
+    let port = free_port();
+    let cloud = py(
+        "stalled cloud",
+        RAW_CLOUD,
+        &[port.to_string(), "50".into(), "stall".into()],
+        60,
+    );
+    line_of(&cloud, "ready");
+    local_flow_beside_uplink(
+        &format!("tcp://127.0.0.1:{port}"),
+        "a cloud that stops reading",
+        |edge| wait_for_loss(|| edge.stderr(), "the edge"),
+        |_, ()| {},
+    );
+    line_of(&cloud, "accepted 1");
+}
+
+/// How many connections a [`RAW_CLOUD`] has taken.
+fn accepted(cloud: &PyPeer) -> usize {
+    cloud
+        .stdout_so_far()
+        .lines()
+        .filter(|l| l.starts_with("accepted"))
+        .count()
+}
+
+/// The cloud answers every connection with garbage, bad frames, resets or half a greeting,
+/// and goes on doing so while the ticks flow.
+#[test]
+fn an_edge_forwarder_s_local_flow_is_whole_while_the_cloud_is_hostile() {
+    let port = free_port();
+    let cloud = py(
+        "hostile cloud",
+        RAW_CLOUD,
+        &[port.to_string(), "50".into(), "hostile".into()],
+        60,
+    );
+    line_of(&cloud, "ready");
+    local_flow_beside_uplink(
+        &format!("tcp://127.0.0.1:{port}"),
+        "a hostile cloud",
+        |_| accepted(&cloud),
+        |_, before| {
+            let during = accepted(&cloud) - before;
+            eprintln!("hostile cloud: {during} connections from the edge during the flow");
+            assert!(
+                during >= 3,
+                "the edge came back to the hostile cloud {during} times while the ticks \
+                 flowed, not at least 3: {}",
+                cloud.stdout_so_far()
+            );
+        },
+    );
+}
+
+/// The cloud (libzmq) reads a message every 20 ms: it gets what it reads in order, never
+/// twice, and the local flow does not wait for it.
+#[test]
+fn an_edge_forwarder_s_local_flow_is_whole_while_the_cloud_is_slow() {
+    let ep = format!("tcp://127.0.0.1:{}", free_port());
+    let cloud = py("slow cloud", SLOW_CLOUD, &[ep.clone(), "15".into()], 40);
+    line_of(&cloud, "ready");
+    local_flow_beside_uplink(&ep, "a slow cloud", |_| (), |_, ()| {});
+    let report = cloud.finish();
+    let report = report
+        .lines()
+        .find(|l| l.starts_with("result"))
+        .expect("the slow cloud's report");
+    eprintln!("slow cloud: {report}");
+    assert!(
+        num(report, "ticks") > 0,
+        "the slow cloud got no tick: {report}"
+    );
+    assert_eq!(
+        (num(report, "dup"), num(report, "ooo")),
+        (0, 0),
+        "the slow cloud got ticks twice or out of order: {report}"
+    );
 }
