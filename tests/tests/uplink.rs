@@ -454,3 +454,338 @@ fn an_edge_forwarder_s_local_flow_is_whole_while_the_cloud_is_slow() {
         "the slow cloud got ticks twice or out of order: {report}"
     );
 }
+
+/// A libzmq PUSH producer to `argv[1]`: `argv[2]` messages `[seq, argv[3] bytes]`, each send
+/// waiting up to a minute (a send high-water mark of 100 messages, so what it holds itself is
+/// small); `sent` once they are all sent, `delivered` once its context has written them all to
+/// the edge (LINGER -1).
+const PRODUCER: &str = r#"
+ep, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = ctx.socket(zmq.PUSH); s.setsockopt(zmq.LINGER, -1); s.setsockopt(zmq.SNDTIMEO, 60000)
+s.setsockopt(zmq.SNDHWM, 100)
+s.connect(ep)
+pad = b"p" * size
+for i in range(n):
+    s.send_multipart([b"%d" % i, pad])
+print("sent", flush=True)
+s.close(); ctx.term()
+print("delivered", flush=True)
+"#;
+
+/// A libzmq PULL worker on `argv[1]` expecting `argv[2]` messages of `argv[3]` bytes from
+/// [`PRODUCER`]; after `argv[4]` it stops reading for `argv[5]` seconds (a receive high-water
+/// mark of 100). It reports how many arrived, distinct, twice, out of order, malformed and
+/// missing, waiting 20 s at most for each and half a second for stragglers after the last.
+const WORKER: &str = r#"
+ep, n, size, stall_at, stall = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+s = ctx.socket(zmq.PULL); s.setsockopt(zmq.LINGER, 0); s.setsockopt(zmq.RCVHWM, 100)
+s.connect(ep)
+print("ready", flush=True)
+got, dup, ooo, bad, last, seen = 0, 0, 0, 0, -1, set()
+def take(m):
+    global got, dup, ooo, bad, last
+    got += 1
+    if len(m) != 2 or len(m[1]) != size:
+        bad += 1
+        return
+    seq = int(m[0]); dup += seq in seen; ooo += seq < last
+    seen.add(seq); last = seq
+while len(seen) < n:
+    if got == stall_at:
+        print("stalling", flush=True); time.sleep(stall); print("resumed", flush=True)
+    if not s.poll(20000):
+        break
+    take(s.recv_multipart())
+while s.poll(500):
+    take(s.recv_multipart())
+missing = [i for i in range(n) if i not in seen]
+print("result got=%d distinct=%d dup=%d ooo=%d bad=%d missing=%d first_missing=%s" % (
+      got, len(seen), dup, ooo, bad, len(missing), ",".join(map(str, missing[:5])) or "-"), flush=True)
+"#;
+
+/// The worker's report: every one of `n` messages once, in order (one producer, one path,
+/// one worker: nothing may overtake), none malformed.
+fn assert_every_message_once_in_order(worker: PyPeer, n: u64, what: &str) {
+    let out = worker.finish();
+    let report = out
+        .lines()
+        .find(|l| l.starts_with("result"))
+        .unwrap_or_else(|| panic!("no report from the worker: {out}"));
+    eprintln!("{what}: worker {report}");
+    assert_eq!(
+        ["distinct", "dup", "ooo", "bad", "missing"].map(|k| num(report, k)),
+        [n, 0, 0, 0, 0],
+        "{what}: the worker did not get every message once, in order: {report}"
+    );
+}
+
+/// The README's promise: while the link is down the edge holds the work and its producer
+/// waits, and nothing is lost. 2000 messages of 16 KiB (32 MiB: more than the edge's 1M
+/// high-water mark, the producer's 100 messages and the sockets' buffers hold) are sent while
+/// the cloud is not there yet: 3 s later the producer is still waiting to send the last ones.
+/// Then the cloud comes, and its worker gets each once, in order.
+#[test]
+fn an_edge_streamer_holds_the_work_until_the_cloud_comes_up() {
+    let cloud_fe = format!("tcp://127.0.0.1:{}", free_port());
+    let mut edge = Broker::start_with(
+        "streamer",
+        &[Ep::Tcp],
+        &[Ep::Connect(cloud_fe.clone())],
+        &[],
+    );
+    let n = 2000;
+    let producer = py(
+        "producer",
+        PRODUCER,
+        &[edge.frontend().to_owned(), n.to_string(), "16384".into()],
+        90,
+    );
+    thread::sleep(Duration::from_secs(3));
+    let before = producer.stdout_so_far();
+    assert!(
+        !before.contains("sent"),
+        "the producer sent all 32 MiB with no cloud to take it: the edge took it in rather \
+         than make the producer wait"
+    );
+    let cloud = Broker::start_with("streamer", &[Ep::Bind(cloud_fe)], &[Ep::Tcp], &[]);
+    let worker = py(
+        "worker",
+        WORKER,
+        &[
+            cloud.backend().to_owned(),
+            n.to_string(),
+            "16384".into(),
+            "-1".into(),
+            "0".into(),
+        ],
+        60,
+    );
+    assert_every_message_once_in_order(worker, n, "a cloud that came late");
+    assert!(producer.finish().contains("delivered"));
+    edge.assert_running();
+    no_panic(&edge.stderr());
+    edge.stop();
+}
+
+/// The cloud's only worker stops reading after 500 of 3000 messages of 4 KiB for 3 s, with
+/// 64K high-water marks at both brokers, so the stall pushes back through the cloud to the
+/// edge: when it reads again, it gets every message once, in order.
+#[test]
+fn an_edge_streamer_loses_nothing_while_the_cloud_s_worker_stalls() {
+    let hwm = ["--queue-hwm", "64K"];
+    let cloud = Broker::start("streamer", &hwm);
+    let mut edge = Broker::start_with(
+        "streamer",
+        &[Ep::Tcp],
+        &[Ep::Connect(cloud.frontend().to_owned())],
+        &hwm,
+    );
+    let n = 3000;
+    let worker = py(
+        "worker",
+        WORKER,
+        &[
+            cloud.backend().to_owned(),
+            n.to_string(),
+            "4096".into(),
+            "500".into(),
+            "3".into(),
+        ],
+        90,
+    );
+    line_of(&worker, "ready");
+    let producer = py(
+        "producer",
+        PRODUCER,
+        &[edge.frontend().to_owned(), n.to_string(), "4096".into()],
+        90,
+    );
+    line_of(&worker, "stalling");
+    assert_every_message_once_in_order(worker, n, "a worker that stalled");
+    assert!(producer.finish().contains("delivered"));
+    edge.assert_running();
+    no_panic(&edge.stderr());
+    no_panic(&cloud.stderr());
+    edge.stop();
+}
+
+/// libzmq REQ clients on `argv[1]`: `argv[2]` of them, each asking `argv[3]` times
+/// (`[b"cK-I"]`, `argv[5]` s apart) and expecting `[request, b"ok"]` back. A request not
+/// answered within `argv[4]` ms is asked again on a fresh socket (lazy pirate: what was owed
+/// the old one cannot reach the new one); one not answered within 15 s in all is a timeout.
+/// A reply that is not the answer to the request is counted as wrong.
+const CLIENTS: &str = r#"
+ep, k, rounds, attempt_ms, gap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+res = {"ok": 0, "wrong": 0, "timeout": 0, "retries": 0, "max_ms": 0.0}
+wrong = []
+lock = threading.Lock()
+def client(c):
+    s = sock(zmq.REQ, ep, LINGER=0)
+    for i in range(rounds):
+        req = b"c%d-%d" % (c, i)
+        t0 = time.monotonic()
+        s.send(req)
+        while True:
+            if s.poll(attempt_ms):
+                rep = s.recv_multipart()
+                with lock:
+                    res["max_ms"] = max(res["max_ms"], (time.monotonic() - t0) * 1000)
+                    if rep == [req, b"ok"]:
+                        res["ok"] += 1
+                    else:
+                        res["wrong"] += 1; wrong.append((req, rep))
+                break
+            s.close(0)
+            s = sock(zmq.REQ, ep, LINGER=0)
+            if time.monotonic() - t0 > 15:
+                with lock:
+                    res["timeout"] += 1
+                break
+            with lock:
+                res["retries"] += 1
+            s.send(req)
+        time.sleep(gap)
+    s.close(0)
+ts = [threading.Thread(target=client, args=(c,)) for c in range(k)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("result ok=%d wrong=%d timeout=%d retries=%d max_ms=%d" % (
+      res["ok"], res["wrong"], res["timeout"], res["retries"], res["max_ms"]), flush=True)
+if wrong:
+    print("wrong replies:", wrong[:5], flush=True)
+"#;
+
+/// The clients' report line.
+fn clients_report(clients: PyPeer) -> String {
+    let out = clients.finish();
+    eprintln!("clients: {out}");
+    out.lines()
+        .find(|l| l.starts_with("result"))
+        .unwrap_or_else(|| panic!("no report from the clients: {out}"))
+        .to_owned()
+}
+
+/// A hostile cloud (libzmq ROUTER) answers each request with six messages for no client of
+/// the edge's (unknown and 300-byte identities, no envelope, no delimiter, 50 frames, empty
+/// frames) before the real reply. Three clients, 30 requests each: every one gets the reply
+/// to its own request, at the first asking, within 3 s, and nothing else.
+#[test]
+fn an_edge_queue_s_clients_get_their_own_replies_from_a_hostile_cloud() {
+    let cloud_fe = format!("tcp://127.0.0.1:{}", free_port());
+    let cloud = py(
+        "hostile router",
+        r#"
+ep, secs = sys.argv[1], float(sys.argv[2])
+r = ctx.socket(zmq.ROUTER); r.setsockopt(zmq.LINGER, 0); r.bind(ep)
+print("ready", flush=True)
+junk = [[b"\xff" * 5, b"", b"junk"], [b"", b"no envelope"], [b"y" * 300, b"", b"long id"],
+        [b"no delimiter"], [b"f%d" % k for k in range(50)], [b"", b"", b""]]
+n, end = 0, time.monotonic() + secs
+while time.monotonic() < end:
+    if not r.poll(100):
+        continue
+    m = r.recv_multipart()
+    for j in junk:
+        r.send_multipart([m[0]] + j)
+    r.send_multipart(m + [b"ok"])
+    n += 1
+print("served %d" % n, flush=True)
+"#,
+        &[cloud_fe.clone(), "20".into()],
+        40,
+    );
+    line_of(&cloud, "ready");
+    let mut edge = Broker::start_with("queue", &[Ep::Tcp], &[Ep::Connect(cloud_fe)], &[]);
+    let clients = py(
+        "clients",
+        CLIENTS,
+        &[
+            edge.frontend().to_owned(),
+            "3".into(),
+            "30".into(),
+            "3000".into(),
+            "0.02".into(),
+        ],
+        60,
+    );
+    let report = clients_report(clients);
+    assert_eq!(
+        ["ok", "wrong", "timeout", "retries"].map(|k| num(&report, k)),
+        [90, 0, 0, 0],
+        "a hostile cloud: {report}"
+    );
+    assert!(num(&report, "max_ms") <= 3000, "a hostile cloud: {report}");
+    edge.assert_running();
+    no_panic(&edge.stderr());
+    edge.stop();
+    drop(cloud);
+}
+
+/// The cloud (a zedge queue, its echo worker on its backend taking 0.2 s a request, so one is
+/// always in the cloud) is killed and started again on the same endpoints twice while three
+/// clients ask 20 times each: what was in the killed cloud is lost (the clients ask again on
+/// a fresh socket after 2 s, and at least one had to), but every request is answered within
+/// 15 s and no client ever gets another's reply.
+#[test]
+fn an_edge_queue_s_clients_get_their_own_replies_across_a_cloud_restart() {
+    let (fe, be) = (
+        format!("tcp://127.0.0.1:{}", free_port()),
+        format!("tcp://127.0.0.1:{}", free_port()),
+    );
+    let cloud_at = || {
+        Broker::start_with(
+            "queue",
+            &[Ep::Bind(fe.clone())],
+            &[Ep::Bind(be.clone())],
+            &[],
+        )
+    };
+    let mut cloud = cloud_at();
+    let worker = py(
+        "echo worker",
+        r#"
+s = sock(zmq.REP, sys.argv[1])
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    if s.poll(100):
+        m = s.recv_multipart()
+        time.sleep(0.2)
+        s.send_multipart(m + [b"ok"])
+"#,
+        std::slice::from_ref(&be),
+        90,
+    );
+    let mut edge = Broker::start_with("queue", &[Ep::Tcp], &[Ep::Connect(fe.clone())], &[]);
+    let clients = py(
+        "clients",
+        CLIENTS,
+        &[
+            edge.frontend().to_owned(),
+            "3".into(),
+            "20".into(),
+            "2000".into(),
+            "0.05".into(),
+        ],
+        90,
+    );
+    for _ in 0..2 {
+        thread::sleep(Duration::from_millis(1500));
+        drop(cloud);
+        thread::sleep(Duration::from_millis(500));
+        cloud = cloud_at();
+    }
+    let report = clients_report(clients);
+    assert_eq!(
+        ["ok", "wrong", "timeout"].map(|k| num(&report, k)),
+        [60, 0, 0],
+        "a cloud restarted: {report}"
+    );
+    assert!(
+        num(&report, "retries") >= 1,
+        "no request was lost with a killed cloud: the restarts missed the run: {report}"
+    );
+    edge.assert_running();
+    no_panic(&edge.stderr());
+    edge.stop();
+    drop(worker);
+}
