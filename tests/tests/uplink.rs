@@ -65,7 +65,8 @@ fn an_edge_forwarder_feeds_a_cloud_zedge_from_its_backend() {
     forwarder_uplink(cloud.frontend(), cloud.backend());
 }
 
-/// libzmq's proxy (XSUB frontend, XPUB backend), binding both.
+/// libzmq's proxy (XSUB frontend, XPUB backend), binding both; it lives 90 s (killed when the
+/// test ends), so a first run that builds the binary meanwhile does not outlast it.
 const LIBZMQ_PROXY: &str = r#"
 fe, be = sys.argv[1:3]
 x = ctx.socket(zmq.XSUB); x.bind(fe)
@@ -73,7 +74,7 @@ p = ctx.socket(zmq.XPUB); p.bind(be)
 print("ready", flush=True)
 poller = zmq.Poller()
 poller.register(x, zmq.POLLIN); poller.register(p, zmq.POLLIN)
-end = time.monotonic() + 25
+end = time.monotonic() + 90
 while time.monotonic() < end:
     for s, _ in poller.poll(100):
         (p if s is x else x).send_multipart(s.recv_multipart())
@@ -88,7 +89,7 @@ fn an_edge_forwarder_feeds_a_libzmq_proxy_from_its_backend() {
         "proxy",
         &body,
         &[fe.clone(), be.clone()],
-        Duration::from_secs(40),
+        Duration::from_secs(100),
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while !proxy.stdout_so_far().contains("ready") {
