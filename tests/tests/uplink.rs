@@ -139,36 +139,47 @@ fn an_edge_queue_feeds_a_cloud_zedge_from_its_backend_and_replies_come_back() {
     assert_eq!(String::from_utf8_lossy(&served.stdout), "ping\n".repeat(3));
 }
 
-/// The recipe's mistake (an edge forwarder's frontend connected to the cloud's frontend): both
-/// ends warn at the default level, each naming the side to use.
+/// The recipe's mistake (an edge device's frontend connected to the cloud's frontend): both
+/// ends warn at the default level, each naming the side to use, for every device (a queue's
+/// frontend refuses a ROUTER although ROUTER talks to ROUTER: neither would ever speak).
 #[test]
 fn the_wrong_side_connected_is_warned_of_at_both_ends() {
-    let cloud = Broker::start("forwarder", &[]);
-    let edge = Broker::start_with(
-        "forwarder",
-        &[Ep::Connect(cloud.frontend().to_owned())],
-        &[Ep::Tcp],
-        &[],
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let (edge_says, cloud_says) = (
-        "this device's frontend (XSUB) connected where its backend (XPUB) belongs: to feed an \
-         upstream broker, connect the backend",
-        // "an XSUB belongs...", or "it belongs..." for one that refused ours first.
-        "belongs on this device's backend (XPUB); a zedge that feeds this one connects its \
-         backend here, not its frontend",
-    );
-    loop {
-        let (e, c) = (edge.stderr(), cloud.stderr());
-        let warned = |log: &str, what: &str| {
-            log.lines()
-                .any(|l| l.contains(" WARN ") && l.contains(what))
-        };
-        if warned(&e, edge_says) && warned(&c, cloud_says) {
-            break;
+    for (kind, front, back) in [
+        ("forwarder", "XSUB", "XPUB"),
+        ("queue", "ROUTER", "DEALER"),
+        ("streamer", "PULL", "PUSH"),
+    ] {
+        let cloud = Broker::start(kind, &[]);
+        let edge = Broker::start_with(
+            kind,
+            &[Ep::Connect(cloud.frontend().to_owned())],
+            &[Ep::Tcp],
+            &[],
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (edge_says, cloud_says) = (
+            format!(
+                "this device's frontend ({front}) connected where its backend ({back}) \
+                 belongs: to feed an upstream broker, connect the backend"
+            ),
+            // "an XSUB belongs...", or "it belongs..." for one that refused ours first.
+            format!(
+                "belongs on this device's backend ({back}); a zedge that feeds this one \
+                 connects its backend here, not its frontend"
+            ),
+        );
+        loop {
+            let (e, c) = (edge.stderr(), cloud.stderr());
+            let warned = |log: &str, what: &str| {
+                log.lines()
+                    .any(|l| l.contains(" WARN ") && l.contains(what))
+            };
+            if warned(&e, &edge_says) && warned(&c, &cloud_says) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{kind}: edge:\n{e}\ncloud:\n{c}");
+            thread::sleep(Duration::from_millis(100));
         }
-        assert!(Instant::now() < deadline, "edge:\n{e}\ncloud:\n{c}");
-        thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -123,6 +123,9 @@ pub struct SessionConfig {
     pub handshake_timeout: Duration,
     /// How it greets, and what it does with a ZMTP 1.0/2.0 peer.
     pub legacy: LegacyMode,
+    /// A peer type refused although `socket_type` accepts it (a device's policy, e.g. a ROUTER
+    /// on a queue's frontend); refused as an incompatible type is.
+    pub refused_peer: Option<SocketType>,
 }
 
 impl SessionConfig {
@@ -137,7 +140,13 @@ impl SessionConfig {
             heartbeat: Heartbeat::OFF,
             handshake_timeout: Duration::from_secs(10),
             legacy: LegacyMode::Whole,
+            refused_peer: None,
         }
+    }
+
+    /// Whether a peer of type `theirs` may talk to us.
+    pub fn accepts(&self, theirs: SocketType) -> bool {
+        self.socket_type.accepts(theirs) && self.refused_peer != Some(theirs)
     }
 
     /// Smallest input buffer with which a session always makes progress: the greeting, a

@@ -158,6 +158,7 @@ impl DeviceConfig {
         cfg.handshake_timeout = self.handshake_timeout;
         cfg.legacy = self.legacy;
         cfg.as_server = true;
+        cfg.refused_peer = self.kind.refused_peer(side);
         cfg
     }
 

@@ -69,6 +69,17 @@ impl Kind {
         }
     }
 
+    /// A peer type the socket-type rules allow on `side` but the device refuses: a ROUTER on a
+    /// queue's frontend can never be answered nor ask (neither ROUTER speaks first), so it is
+    /// almost surely another queue's frontend connected where its backend belongs, and is
+    /// refused as an incompatible type would be, so that both ends say which side to use.
+    pub const fn refused_peer(self, side: Side) -> Option<SocketType> {
+        match (self, side) {
+            (Kind::Queue, Side::Frontend) => Some(SocketType::Router),
+            _ => None,
+        }
+    }
+
     /// Whether a source waits for its destination: a queue or streamer message goes to one
     /// peer and waits for its room, while a forwarder never makes a publisher wait (a full
     /// subscriber loses the message instead).

@@ -502,6 +502,16 @@ mod tests {
             which_side(Kind::Streamer, Side::Frontend, &req, false),
             None
         );
+        // Two queues' frontends: ROUTER talks to ROUTER, but the queue refuses it.
+        let router = wrong(T::Router, T::Router);
+        assert!(
+            which_side(Kind::Queue, Side::Frontend, &router, true).is_some_and(|s| s.starts_with(
+                "this device's frontend (ROUTER) connected where \
+                                           its backend (DEALER) belongs"
+            ))
+        );
+        assert!(which_side(Kind::Queue, Side::Frontend, &router, false)
+            .is_some_and(|s| s.starts_with("a ROUTER belongs on this device's backend")));
         // Refused by the peer, whose type is not known.
         let refused = SessionError::ClosedOnReady;
         assert!(which_side(Kind::Queue, Side::Frontend, &refused, true)

@@ -56,7 +56,7 @@ impl Session {
         };
         let theirs = SocketType::from_zmtp2_code(code).ok_or(SessionError::UnknownSocketType)?;
         let ours = self.cfg.socket_type;
-        if !ours.accepts(theirs) {
+        if !self.cfg.accepts(theirs) {
             return Err(SessionError::IncompatibleSocketType { ours, theirs });
         }
         let deadline = match self.state {
@@ -142,7 +142,7 @@ impl Session {
             .ok_or(SessionError::MissingSocketType)?;
         let theirs = SocketType::from_name(name).ok_or(SessionError::UnknownSocketType)?;
         let ours = self.cfg.socket_type;
-        if !ours.accepts(theirs) {
+        if !self.cfg.accepts(theirs) {
             // ERROR tells the peer why before we close (RFC 23 §"Error Handling"). Our READY
             // has usually gone out already: we send it as soon as the greeting is read, since
             // two peers that each waited for the other's READY would never finish.

@@ -112,6 +112,46 @@ fn every_incompatible_pair_is_refused_with_an_error_command() {
     }
 }
 
+/// A device's refused peer type (a ROUTER on a queue's frontend, though ROUTER talks to
+/// ROUTER) is refused as an incompatible type is: two queues' frontends connected to each
+/// other both refuse and say why; the uplink a queue uses (its backend DEALER to the other's
+/// frontend) still shakes hands.
+#[test]
+fn a_refused_peer_type_is_refused_as_an_incompatible_one() {
+    let frontend = crate::device::Kind::Queue.refused_peer(crate::device::Side::Frontend);
+    assert_eq!(frontend, Some(SocketType::Router));
+    let queue_frontend = SessionConfig {
+        refused_peer: frontend,
+        ..SessionConfig::new(SocketType::Router)
+    };
+    let refused = SessionError::IncompatibleSocketType {
+        ours: SocketType::Router,
+        theirs: SocketType::Router,
+    };
+    let mut h = Sim::new(queue_frontend, queue_frontend);
+    h.deliver(Server);
+    h.deliver(Client);
+    h.flush(Client);
+    h.flush(Server);
+    h.send(Client, &[b"must not arrive"]);
+    h.drive();
+    for side in [Client, Server] {
+        assert_eq!(h.error(side), Some(refused));
+        assert_eq!(count(h.wire(side), ERROR_INVALID_TYPE), 1);
+        assert_eq!(h.peer(side).events, []);
+    }
+    // Only one end refuses (a plain ROUTER connected to the queue): it still learns why.
+    let mut h = Sim::new(SessionConfig::new(SocketType::Router), queue_frontend);
+    h.drive();
+    assert!(matches!(h.error(Client), Some(SessionError::PeerError(_))));
+    assert_eq!(h.error(Server), Some(refused));
+
+    let mut h = Sim::new(SessionConfig::new(SocketType::Dealer), queue_frontend);
+    h.drive();
+    assert_eq!(h.peer(Server).events, ready(SocketType::Dealer, 1));
+    assert_eq!(h.peer(Client).events, ready(SocketType::Router, 1));
+}
+
 #[test]
 fn multipart_messages_arrive_whole_however_the_bytes_are_cut() {
     let big: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
