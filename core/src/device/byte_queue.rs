@@ -118,6 +118,10 @@ pub trait ByteQueue {
     fn release_later(&mut self) -> usize {
         0
     }
+
+    /// Memory is short: an empty queue lets go of what it keeps for the next message (a
+    /// fixed queue has nothing to let go of).
+    fn release_idle(&mut self) {}
 }
 
 /// A fixed ring of `N` bytes.

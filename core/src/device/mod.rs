@@ -184,6 +184,9 @@ pub struct Device<'s, Q> {
     /// A destination's queue refused to grow since the last [`Device::retry_blocked`]: a queue
     /// that drains wakes the blocked sources.
     memory_blocked: bool,
+    /// A connection could read (or seal) nothing for want of memory since the last
+    /// [`Device::retry_blocked`] ([`Device::wait_for_memory`]).
+    memory_starved: bool,
     /// The message being routed is cut through (not all of it is here): a worker whose
     /// address held others up lately gets it only if no other can (`workers.rs`).
     cutting: bool,
@@ -240,6 +243,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             need: 0,
             need_shared: 0,
             memory_blocked: false,
+            memory_starved: false,
             cutting: false,
             reply_retry: None,
             shed_at: Instant::ZERO,

@@ -262,7 +262,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.stats.unread += 1;
     }
 
-    /// A message waits for memory: every client that has been behind for `client_stall`, and
+    /// A message or a connection waits for memory: every client that has been behind for
+    /// `client_stall`, and
     /// has taken none of its output for as long, is closed ([`Device::close_unread`]), as one
     /// whose own reply finds no room is, so
     /// that what its queue holds comes back. Waiting for that reply is not enough: the
@@ -271,7 +272,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// deaf clients beside a normal one under `--memory-max 8M`: the normal client waited for
     /// good). A client behind for less is looked at again when its time is up (the blocked
     /// sources are woken then); no scan is made before the first such time.
-    fn shed_behind(&mut self) {
+    pub(super) fn shed_behind(&mut self) {
         let now = self.last_now;
         if now < self.shed_at {
             return;

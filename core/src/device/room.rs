@@ -23,7 +23,7 @@
 //! the message go, as above.
 
 use super::flight::SHARE_MIN;
-use super::{ByteQueue, CloseReason, Device, PeerId, Side};
+use super::{ByteQueue, CloseReason, Device, Kind, PeerId, Side};
 use crate::conn::TRANSMIT_BUFFER;
 use crate::time::Instant;
 use crate::wire::frame::FrameHead;
@@ -295,14 +295,34 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// first in line of the others gets its turn.
     pub fn retry_blocked(&mut self) {
         self.memory_blocked = false;
+        self.memory_starved = false;
         self.wake_senders_mid_message();
         self.wake_blocked();
     }
 
-    /// The caller can take no more of `id`'s input for want of memory: a message it is
-    /// cutting through waits, as it waits for room at its destinations (it owes no progress
-    /// meanwhile), until [`Device::retry_blocked`] says memory was given back.
+    /// The caller can take no more of `id`'s input (or seal no more of its output) for want
+    /// of memory: a message it is cutting through waits, as it waits for room at its
+    /// destinations (it owes no progress meanwhile), until [`Device::retry_blocked`] says
+    /// memory was given back. A queue closes the clients that hold memory and have not read
+    /// for `client_stall` (`queue.rs`, `shed_behind`), then looks again as each comes due:
+    /// when every connection waits for memory (workers for the room to read their replies,
+    /// requests for the room to be read), no reply finds its client full and nothing else
+    /// would (attacker round 15, F2: 100 clients never reading their 60 KB replies held the
+    /// whole budget, one reply each, and the flow's client waited seconds).
     pub fn wait_for_memory(&mut self, id: PeerId) {
+        if !self.memory_starved {
+            // Once per wait: the empty queues let go of what they keep for their next message
+            // (what they give back wakes the waiting connections through the caller).
+            self.memory_starved = true;
+            for slot in self.slots.iter_mut() {
+                if let Some(p) = slot.peer.as_mut() {
+                    p.queue.release_idle();
+                }
+            }
+        }
+        if self.cfg.kind == Kind::Queue {
+            self.shed_behind();
+        }
         let Some(idx) = self.index(id) else { return };
         let cutting = self
             .peer(idx)

@@ -2,7 +2,7 @@
 //! deadline of a message being cut through.
 
 use super::queue::PROBE_WAIT;
-use super::{ByteQueue, CloseReason, Device, Expired, Side};
+use super::{ByteQueue, CloseReason, Device, Expired, Kind, Side};
 use crate::time::Instant;
 
 impl<Q: ByteQueue> Device<'_, Q> {
@@ -52,6 +52,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.hold_input_of_blocked(now);
         if self.reply_retry.is_some_and(|t| t <= now) {
             self.reply_retry = None;
+            if self.memory_starved && self.cfg.kind == Kind::Queue {
+                self.shed_behind();
+            }
             self.wake_blocked();
         }
         if self.recheck_at.is_some_and(|t| t <= now) {

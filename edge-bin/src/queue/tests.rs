@@ -484,3 +484,29 @@ fn an_empty_queue_whose_sealed_output_waits_unread_is_behind() {
     owed.store(0, Relaxed);
     assert!(!q.lags(), "drained");
 }
+
+/// An emptied queue keeps its buffer for the next message, costing the budget nothing per
+/// message; when memory is short it lets go of it ([`ByteQueue::release_idle`]), and one that
+/// holds bytes keeps them.
+#[test]
+fn an_empty_queue_lets_go_of_its_kept_buffer_when_memory_is_short() {
+    let (mut q, account) = budgeted(1 << 20, 0);
+    q.push(&[1; 60_000]).unwrap();
+    q.consume(q.len());
+    assert!(q.is_empty());
+    let kept = account.budget().used();
+    assert!(kept >= 60_000 - MIN_ALLOC, "kept {kept}");
+    q.push(&[2; 100]).unwrap();
+    q.release_idle();
+    assert_eq!(account.budget().used(), kept, "not while it holds bytes");
+    assert_eq!(contents(&q), [2; 100]);
+    q.consume(q.len());
+    q.release_idle();
+    assert_eq!((q.allocated(), account.budget().used()), (0, 0));
+    q.push(&[3; 10]).unwrap();
+    assert_eq!(
+        contents(&q),
+        [3; 10],
+        "and takes the next message as before"
+    );
+}
