@@ -80,13 +80,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             sub.epoch = epoch;
             if let Some(h) = sub.held {
-                match whole {
+                // Lost by the subscriber busy with another message: counted as its own loss
+                // too (it showed 0 in `zedge peers` while losing most of a flow so).
+                let lost = match whole {
                     Some(msg) => match later::hold_back(sub, msg, (hwm, max_size)) {
-                        Ok(()) => {}
-                        Err(later::Lost::Hwm) => stats.dropped.hwm += 1,
-                        Err(later::Lost::Memory) => stats.dropped.memory += 1,
+                        Ok(()) => None,
+                        Err(later::Lost::Hwm) => Some(&mut stats.dropped.hwm),
+                        Err(later::Lost::Memory) => Some(&mut stats.dropped.memory),
                     },
-                    None => stats.dropped.busy += 1,
+                    None => Some(&mut stats.dropped.busy),
+                };
+                if let Some(count) = lost {
+                    *count += 1;
+                    sub.dropped += 1;
                 }
                 // Its holder keeps this message waiting (or lost): what it cuts through is
                 // owed within a patience from now on.

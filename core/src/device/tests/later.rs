@@ -104,6 +104,11 @@ fn holding_back_stops_at_the_high_water_mark() {
         &ticks[..kept as usize],
         "the first ones, in order"
     );
+    // Counted as the held subscriber's own too (`zedge peers`: attacker round 15's F3 showed
+    // 0 for a subscriber losing most of a flow).
+    let all = s.net.id(s.all);
+    let held = s.net.dev.peers().find(|v| v.id == all).map(|v| v.dropped);
+    assert_eq!(held, Some(dropped));
     s.net.assert_healthy();
 }
 
