@@ -216,7 +216,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// [`Device::close_lagging`] for the first of a message's destinations that keeps up and
     /// found no room (`tried` says whether one did): it scans every slot, and once closing the
     /// ones that lag has given back what it could, another scan would find none.
-    fn close_lagging_once(&mut self, keeper: u32, tried: &mut bool) -> bool {
+    pub(super) fn close_lagging_once(&mut self, keeper: u32, tried: &mut bool) -> bool {
         if *tried || self.peer(keeper).is_none_or(|p| p.queue.lags()) {
             return false;
         }
@@ -275,8 +275,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if clean {
             d.queue.truncate_back((d.pushed - held.mark) as usize);
             d.pushed = held.mark;
+            // Its own loss too (`zedge peers`): a subscriber that keeps up, let go of while
+            // memory was spent, showed 0 dropped (attacker round 15, F3).
+            d.dropped += 1;
             if d.side == Side::Capture {
-                d.dropped += 1;
                 self.stats.dropped.capture += 1;
             } else {
                 self.stats.dropped.memory += 1;

@@ -133,6 +133,9 @@ fn a_subscriber_that_cannot_take_the_rest_of_a_cut_through_message_lets_it_go() 
     assert_eq!(net.msgs(fed), [large]);
     assert_eq!(net.queued(starved), 0, "taken back out of its queue");
     assert_eq!(net.dev.stats().dropped.memory, 1);
+    let id = net.id(starved);
+    let own = net.dev.peers().find(|v| v.id == id).map(|v| v.dropped);
+    assert_eq!(own, Some(1), "counted as its own loss too (`zedge peers`)");
     assert!(net.closes.is_empty());
 
     net.pause(starved, false);

@@ -233,6 +233,9 @@ fn a_spare_piece_skips_the_subscribers_that_lag() {
         net.msgs(subs[0]).is_empty(),
         "nothing of it for the one that lags"
     );
+    let lagging = net.id(subs[0]);
+    let own = net.dev.peers().find(|v| v.id == lagging).map(|v| v.dropped);
+    assert_eq!(own, Some(1), "counted as its own loss too");
     for &s in &subs[1..] {
         assert_eq!(net.msgs(s), std::slice::from_ref(&m));
     }
