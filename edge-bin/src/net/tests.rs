@@ -17,23 +17,24 @@ fn wait_for_bytes_holds_readiness_until_that_many_are_here() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
     let s = Stream::Tcp(Async::new(l.accept().unwrap().0).unwrap());
-    // Readable through the reactor within 100 ms.
-    let readable = |s: &Stream| {
+    // Readable through the reactor within `ms`: 100 ms to say it is not (the bytes are on
+    // loopback long before), 5 s to say it is (a loaded machine may take its time).
+    let readable = |s: &Stream, ms: u64| {
         let ready = async { poll_fn(|cx| s.poll_readable(cx)).await.is_ok() };
         let late = async {
-            async_io::Timer::after(std::time::Duration::from_millis(100)).await;
+            async_io::Timer::after(std::time::Duration::from_millis(ms)).await;
             false
         };
         futures_lite::future::block_on(futures_lite::future::or(ready, late))
     };
     assert!(s.wait_for_bytes(100));
     c.write_all(&[7; 60]).unwrap();
-    assert!(!readable(&s), "60 of 100 bytes made it readable");
+    assert!(!readable(&s, 100), "60 of 100 bytes made it readable");
     c.write_all(&[7; 40]).unwrap();
-    assert!(readable(&s), "100 of 100 bytes did not make it readable");
+    assert!(readable(&s, 5000), "100 of 100 bytes did not make it readable");
     // Back to any byte: 100 are there, so readable at once.
     assert!(s.wait_for_bytes(1));
-    assert!(readable(&s));
+    assert!(readable(&s, 5000));
     drop(c);
     let (a, _b) = UnixStream::pair().unwrap();
     assert!(!Stream::Unix(Async::new(a).unwrap()).wait_for_bytes(100));
