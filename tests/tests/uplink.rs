@@ -1,7 +1,7 @@
-//! The uplink recipes of board/README: an edge zedge feeds a cloud broker (a zedge, or
-//! libzmq's proxy) by connecting its backend to the cloud's frontend, for each device; the
-//! peers are the test clients (`zedge pub`, `sub`...). Connecting the wrong side is warned of
-//! at both ends, each saying which side to use.
+//! The uplink recipes of board/README: an edge zedge feeds a cloud broker (a zedge for each
+//! device; libzmq's proxy too for the forwarder) by connecting its backend to the cloud's
+//! frontend; the peers are the test clients (`zedge pub`, `sub`...). Connecting the wrong
+//! side is warned of at both ends, each saying which side to use.
 
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;

@@ -69,12 +69,14 @@ Endpoints (repeat an option for several; @ or no prefix binds, > connects):
 
 Security (CURVE, as libzmq's; docs/security.md):
   --curve-secret FILE        the device's key pair (a secret certificate: zedge keygen NAME
-                             writes NAME_secret); bind endpoints then take CURVE clients only
+                             writes NAME_secret); bind endpoints of --curve-sides then take
+                             CURVE clients only, loopback and IPC ones too
   --curve-allow PATH         only these clients: a directory of public certificates or a
                              file of Z85 public keys, one a line; read again on reload
   --curve-server-key KEY     > endpoints are CURVE clients of this server (its Z85 public key
                              or certificate file)
-  --curve-sides SIDES        both, frontend or backend: the sides that use CURVE [default: both]
+  --curve-sides SIDES        both, frontend or backend: the sides that use CURVE; the other
+                             stays in the clear (say, for local consumers) [default: both]
   --plain-passwords FILE     PLAIN instead (RFC 24, passwords in the clear): bind endpoints
                              take clients whose user:password line is in FILE; loopback and
                              IPC endpoints only, unless --plain-anywhere
