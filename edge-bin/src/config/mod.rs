@@ -27,7 +27,7 @@ use crate::setup::{
     DeviceSetup, Memory, Origin, Process, SettingError, Via, Written, WrittenProcess,
 };
 use explain::{explain, line_of};
-pub use preflight::{preflight, ThisHost};
+pub use preflight::{preflight, same_address, ThisHost};
 use raw::RawFile;
 pub use summary::summary;
 
