@@ -170,8 +170,15 @@ fn check(p: &mut Preflight, host: &ThisHost, what: &str, ep: &Endpoint) {
             };
             bind_tcp(p, host, what, ip, *port);
         }
+        // Linux's abstract namespace (`ipc://@name`): no file, nothing to check.
+        (_, Addr::Ipc(path)) if path.as_os_str().as_encoded_bytes().starts_with(b"@") => {}
         (Mode::Bind, Addr::Ipc(path)) => {
-            let dir = path.parent().unwrap_or_else(|| Path::new("/"));
+            // A relative path (`ipc://x.ipc`) is made in the directory run starts in.
+            let dir = match path.parent() {
+                Some(dir) if dir.as_os_str().is_empty() => Path::new("."),
+                Some(dir) => dir,
+                None => Path::new("/"),
+            };
             if dir.is_dir() {
                 return;
             }
@@ -386,6 +393,28 @@ mod tests {
         );
         assert_eq!(p, Preflight::default());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn relative_ipc_paths_are_checked_in_this_directory_and_abstract_ones_not_at_all() {
+        let p = run(
+            "frontend = [\"ipc://here.ipc\", \"ipc://@zedge-abstract\"]\n\
+             backend = [\">ipc://@zedge-elsewhere\", \"tcp://127.0.0.1:5560\"]\n",
+            "",
+        );
+        assert_eq!(p, Preflight::default());
+        let p = run(
+            "frontend = \"ipc://no-such-dir-here/x.ipc\"\nbackend = \"tcp://127.0.0.1:5560\"\n",
+            "",
+        );
+        assert_eq!(
+            p.problems,
+            [
+                "d frontend ipc://no-such-dir-here/x.ipc: the directory no-such-dir-here does not \
+              exist; make it, writable by the user zedge runs as (under the systemd unit, only \
+              /run/zedge is)"
+            ]
+        );
     }
 
     #[test]
