@@ -173,6 +173,35 @@ fn one_address_bound_under_two_spellings_is_named_by_check_config_run_and_the_co
     );
 }
 
+/// A path that is no config file is refused at once, not read for ever (`/dev/zero`) or
+/// waited on (a FIFO): check-config with status 1, run with 2.
+#[test]
+fn devices_and_fifos_are_refused_not_read() {
+    let out = zedge(&["check-config", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "zedge: /dev/zero: the config file is not a regular file (a device, FIFO or socket); \
+         give a TOML file\n"
+    );
+    let fifo = temp_path("fifo.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let fifo = fifo.to_str().expect("utf-8 path");
+    let out = zedge(&["run", "--config", fifo]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "zedge: {fifo}: the config file is not a regular file (a device, FIFO or socket); \
+             give a TOML file\n"
+        )
+    );
+}
+
 /// A device of `max_peers` peers per side on free ports, alone in its file.
 fn huge(max_peers: &str) -> String {
     format!(

@@ -318,7 +318,7 @@ thread of its own, with the options FILE sets for each (a device's options are t
 its table, named as the command line's without dashes: queue_hwm for --queue-hwm). The
 *.toml files of the directory conf.d beside FILE (/etc/zedge/conf.d) are read after it, in
 the order of their names: they add devices, and their top-level keys, [log] and [metrics]
-replace FILE's.
+replace FILE's. FILE and each drop-in are regular files of at most 1 MiB.
 
   -c, --config FILE          the config file (required)
   -v, -vv, -vvv              log info, debug, trace, over FILE's [log] level
