@@ -223,7 +223,7 @@ connects to it. Each message is a line: its frames joined by the delimiter, each
 text (its bytes), hex or Z85 (--format).
 
   -n, --count N              send or receive N messages, then exit
-  -r, --rate N               send at most N messages a second
+  -r, --rate N               send at most N messages a second (pub, push, req)
   -d, --delimiter STR        between a message's frames, in and out [default: tab]
   -f, --format FORMAT        text, hex or z85 (frames of a multiple of 4 bytes)
                              [default: text]

@@ -60,6 +60,21 @@ impl Tool {
             .map_or("?", |(n, _)| n)
     }
 
+    /// Whether it sends on its own (and so takes `--rate`): pub, push and req.
+    pub fn sends(self) -> bool {
+        matches!(self, Tool::Pub | Tool::Push | Tool::Req)
+    }
+
+    /// Where it connects to a device started with the defaults: senders to the frontend,
+    /// receivers (and rep, a worker) to the backend.
+    pub fn default_endpoint(self) -> &'static str {
+        if self.sends() {
+            crate::setup::DEFAULT_FRONTEND
+        } else {
+            crate::setup::DEFAULT_BACKEND
+        }
+    }
+
     fn socket_type(self) -> SocketType {
         match self {
             Tool::Sub => SocketType::Sub,

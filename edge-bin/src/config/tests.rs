@@ -124,6 +124,10 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
             "z.toml:4: device \"a\": key \"kind\": expected one of forwarder, queue, streamer, not \"router\"",
         ),
         (
+            "kind = \"forwader\"",
+            "z.toml:4: device \"a\": key \"kind\": expected one of forwarder, queue, streamer, not \"forwader\"; did you mean forwarder?",
+        ),
+        (
             "kind = 3",
             "z.toml:4: device \"a\": key \"kind\": expected one of forwarder, queue, streamer, not 3",
         ),
@@ -278,6 +282,11 @@ fn missing_and_misplaced_keys() {
     assert_eq!(
         e,
         "z.toml:2: [log]: key \"level\": expected one of error, warn, info, debug, trace, off, not \"loud\""
+    );
+    let e = err(&format!("[log]\nlevel = \"wran\"\n{ONE}"));
+    assert_eq!(
+        e,
+        "z.toml:2: [log]: key \"level\": expected one of error, warn, info, debug, trace, off, not \"wran\"; did you mean warn?"
     );
     let e = err("# nothing here\n");
     assert_eq!(
