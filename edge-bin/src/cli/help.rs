@@ -225,8 +225,8 @@ text (its bytes), hex or Z85 (--format).
   -n, --count N              send or receive N messages, then exit
   -r, --rate N               send at most N messages a second (pub, push, req)
   -d, --delimiter STR        between a message's frames, in and out [default: tab]
-  -f, --format FORMAT        text, hex or z85 (frames of a multiple of 4 bytes)
-                             [default: text]
+  -f, --format FORMAT        text, hex or z85 (a frame of a size no multiple of 4:
+                             ~ and its hex) [default: text]
       --curve-server-key KEY the device's CURVE public key (Z85, or its certificate
                              file): connect through CURVE
       --curve-secret FILE    this client's secret certificate, for a device that allows
