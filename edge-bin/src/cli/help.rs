@@ -347,9 +347,9 @@ that does not exist.
 const STAT: &str = "\
 Usage: zedge stat [--watch] [--json] [ADDR]
 
-Per device of a running zedge, from its Prometheus metrics (ADDR, or the [metrics] listen
-address of /etc/zedge/zedge.toml): peers, messages and bytes per second in and out per side,
-queued bytes, drops by cause.
+Per device of a running zedge, from its Prometheus metrics (ADDR, like 127.0.0.1:9559 or
+http://127.0.0.1:9559/metrics, or the [metrics] listen address of /etc/zedge/zedge.toml):
+peers, messages and bytes per second in and out per side, queued bytes, drops by cause.
 
   -w, --watch                refresh every second
       --json                 print the figures as JSON

@@ -553,9 +553,10 @@ fn parse_stat(args: impl IntoIterator<Item = OsString>) -> Result<Command, Usage
             Long("json") => o.json = true,
             Value(v) if o.addr.is_none() => {
                 let v = v.string()?;
-                o.addr = Some(v.parse().map_err(|_| {
+                o.addr = Some(crate::stat::parse_addr(&v).ok_or_else(|| {
                     UsageError(format!(
-                        "stat {v}: expected the metrics address and port, like 127.0.0.1:9559"
+                        "stat {v}: expected the metrics address and port, like 127.0.0.1:9559 \
+                         or http://127.0.0.1:9559/metrics"
                     ))
                 })?);
             }
