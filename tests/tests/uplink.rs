@@ -155,8 +155,8 @@ fn the_wrong_side_connected_is_warned_of_at_both_ends() {
         "this device's frontend (XSUB) connected where its backend (XPUB) belongs: to feed an \
          upstream broker, connect the backend",
         // "an XSUB belongs...", or "it belongs..." for one that refused ours first.
-        "belongs on this device's backend (XPUB); a zedge that feeds this one connects its \
-         backend here, not its frontend",
+        "belongs on this device's backend (XPUB): connect that client there, or, if it is a \
+         zedge that feeds this one, connect its backend here instead of its frontend",
     );
     loop {
         let (e, c) = (edge.stderr(), cloud.stderr());
