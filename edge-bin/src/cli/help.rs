@@ -339,7 +339,8 @@ what run still needs on this host (an IPC directory the systemd unit makes, a na
 not resolve yet). Exit status 1, and the mistake with its line, if FILE is wrong; 1 too, each
 problem on a line, if run would fail on this host: a privileged port (the unit has no
 CAP_NET_BIND_SERVICE), an address or interface this host does not have, an IPC directory
-that does not exist.
+that does not exist, two settings that bind one address (tcp://localhost:P and
+tcp://127.0.0.1:P, an endpoint and the [metrics] address; run refuses them too).
 
   -h, --help                 print this help
 ";
