@@ -8,8 +8,8 @@
 //!
 //! Exit status: 0 after SIGINT/SIGTERM, 1 when running fails (an endpoint cannot be bound, a
 //! device thread dies) or `check-config` finds a mistake, 2 for a bad command line or config
-//! file given to `run`, including settings that cannot fit `memory_max` or memory the system
-//! will not give (the unit's `RestartPreventExitStatus=2` keeps systemd from retrying a config
+//! file given to `run`, including settings that cannot fit `memory_max`, two endpoints (or the
+//! metrics address) that bind one address, or memory the system will not give (the unit's `RestartPreventExitStatus=2` keeps systemd from retrying a config
 //! that cannot work). Errors are one line on stderr.
 
 mod admit;
@@ -103,6 +103,14 @@ fn main() -> ExitCode {
             }
             Err(e) => return usage_error(&e.to_string()),
         };
+    // Two binds of one address under different spellings (a name and its address, the metrics
+    // address and an endpoint's) would fail at start as if another process held it.
+    if let Some(clash) = config::same_address(&devices, &process, net::bind_name).first() {
+        return match &source {
+            Some(s) => usage_error(&format!("{}: {clash}", s.path.display())),
+            None => usage_error(clash),
+        };
+    }
     let env = std::env::var("ZEDGE_LOG").ok();
     match log::level(verbosity, env.as_deref(), base_level) {
         Ok(level) => log::init(level),

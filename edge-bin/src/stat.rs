@@ -56,6 +56,21 @@ pub fn run(o: &StatOptions) -> Result<(), String> {
     }
 }
 
+/// ADDR as given: `127.0.0.1:9559`, or the URL zedge prints (`http://127.0.0.1:9559/metrics`);
+/// a host name resolved.
+pub fn parse_addr(given: &str) -> Option<SocketAddr> {
+    let bare = given.strip_prefix("http://").unwrap_or(given);
+    let bare = bare.strip_suffix('/').unwrap_or(bare);
+    let bare = bare.strip_suffix("/metrics").unwrap_or(bare);
+    if let Ok(addr) = bare.parse() {
+        return Some(addr);
+    }
+    use std::net::ToSocketAddrs;
+    bare.contains(':')
+        .then(|| bare.to_socket_addrs().ok()?.next())
+        .flatten()
+}
+
 /// `[metrics] listen` of the config file at `path`.
 fn configured(path: &Path) -> Result<SocketAddr, String> {
     let cfg = crate::config::load(path).map_err(|e| e.to_string())?;
@@ -79,10 +94,16 @@ fn fetch(addr: SocketAddr) -> Result<Sample, String> {
         "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .map_err(fail)?;
-    let mut body = String::new();
-    s.take(MAX_RESPONSE)
-        .read_to_string(&mut body)
-        .map_err(fail)?;
+    let mut bytes = Vec::new();
+    s.take(MAX_RESPONSE).read_to_end(&mut bytes).map_err(fail)?;
+    // A ZMTP greeting: 0xff, 8 bytes of length, 0x7f.
+    if bytes.first() == Some(&0xff) && bytes.get(9).is_none_or(|&b| b == 0x7f) {
+        return Err(format!(
+            "{addr} is no metrics endpoint: it speaks ZeroMQ (a device's endpoint?); give the \
+             address of [metrics] listen, or --metrics"
+        ));
+    }
+    let body = String::from_utf8_lossy(&bytes);
     let Some((head, text)) = body.split_once("\r\n\r\n") else {
         return Err(format!("http://{addr}/metrics: not an HTTP response"));
     };
@@ -200,6 +221,10 @@ fn rows(
     rows
 }
 
+/// The width of the table's first column (the labels), and of each side's.
+const LABELS: usize = 28;
+const COLUMN: usize = 14;
+
 fn table(a: &Sample, b: &Sample, secs: f64) -> String {
     let mut out = String::new();
     let empty = BTreeMap::new();
@@ -216,15 +241,21 @@ fn table(a: &Sample, b: &Sample, secs: f64) -> String {
             ""
         };
         let sides = sides(now);
-        let _ = write!(out, "{dev} ({kind}{paused}){:>18}", sides[0]);
-        for s in &sides[1..] {
-            let _ = write!(out, "{s:>14}");
+        // The title in the labels' column, or above it when it is wider.
+        let title = format!("{dev} ({kind}{paused})");
+        if title.chars().count() > LABELS {
+            let _ = write!(out, "{title}\n{:LABELS$}", "");
+        } else {
+            let _ = write!(out, "{title:<LABELS$}");
+        }
+        for s in &sides {
+            let _ = write!(out, "{s:>COLUMN$}");
         }
         out.push('\n');
         for (label, values) in rows(was, now, secs, &sides) {
-            let _ = write!(out, "  {label:<26}");
+            let _ = write!(out, "  {label:<w$}", w = LABELS - 2);
             for v in values {
-                let _ = write!(out, "{v:>14.0}");
+                let _ = write!(out, "{v:>COLUMN$.0}");
             }
             out.push('\n');
         }
@@ -288,10 +319,43 @@ mod tests {
         );
         let t = table(&a, &b, 2.0);
         assert!(t.starts_with("a b (device)"), "{t}");
+        // Every line of the table ends at one column, the headings' too.
+        let widths: Vec<usize> = t.lines().filter(|l| !l.is_empty()).map(str::len).collect();
+        assert!(widths.iter().all(|&w| w == LABELS + 2 * COLUMN), "{t}");
+        let long = parse("zedge_peers{device=\"a-device-with-a-long-name\",side=\"frontend\"} 1\n");
+        let wide = table(&long, &long, 1.0);
+        assert!(
+            wide.starts_with("a-device-with-a-long-name (device)\n"),
+            "{wide}"
+        );
+        let widths: Vec<usize> = wide
+            .lines()
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(str::len)
+            .collect();
+        assert!(widths.iter().all(|&w| w == LABELS + 2 * COLUMN), "{wide}");
         assert!(
             t.contains("  messages/s in                        100             0\n"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn the_address_is_taken_bare_or_as_the_url_zedge_prints() {
+        let want: SocketAddr = "127.0.0.1:9559".parse().unwrap();
+        for given in [
+            "127.0.0.1:9559",
+            "http://127.0.0.1:9559/metrics",
+            "http://127.0.0.1:9559/",
+            "http://127.0.0.1:9559",
+        ] {
+            assert_eq!(parse_addr(given), Some(want), "{given}");
+        }
+        assert_eq!(parse_addr("localhost:9559").map(|a| a.port()), Some(9559));
+        for bad in ["9559", "http://127.0.0.1/metrics", "ftp://127.0.0.1:9559"] {
+            assert_eq!(parse_addr(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -371,3 +371,66 @@ fn a_sender_quiet_for_longer_than_the_heartbeat_timeout_keeps_its_connection() {
     let pulled = run(&["pull", broker.backend(), "--count", "1"], "");
     assert_eq!(pulled, "typed late\n");
 }
+
+/// `--format z85` prints a frame Z85 cannot write (its size no multiple of 4) as `~` and its
+/// hex, says so once on stderr, and goes on; `--max-msg-size` is named when a message is over
+/// it; a reader that goes away (`| head -n 1`) ends the client quietly, status 0.
+#[test]
+fn receivers_print_every_frame_name_max_msg_size_and_end_quietly_when_the_reader_goes() {
+    use std::io::{BufRead, BufReader};
+    let broker = Broker::start("streamer", &[]);
+    let (fe, be) = (broker.frontend(), broker.backend());
+
+    let pull = client(&["pull", be, "--format", "z85", "--count", "4"]);
+    thread::sleep(Duration::from_millis(300));
+    run(&["push", fe], "abcd\nabcde\nabcdefgh\nxyz\n");
+    let out = finish(pull, Duration::from_secs(10));
+    assert!(out.status.success(), "{out:?}");
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).expect("text"),
+        String::from_utf8(out.stderr).expect("text"),
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!((lines[0].len(), lines[2].len()), (5, 10), "{stdout}");
+    assert_eq!((lines[1], lines[3]), ("~6162636465", "~78797a"), "{stdout}");
+    assert_eq!(
+        stderr,
+        "zedge pull: a frame whose size is no multiple of 4, which Z85 cannot write, is printed \
+         as ~ and its hex (--format z85 reads it back so); this is said once\n"
+    );
+
+    let mut small = client(&["pull", be, "--max-msg-size", "10", "--count", "1"]);
+    thread::sleep(Duration::from_millis(300));
+    run(&["push", fe], "0123456789abcdefghij\n");
+    thread::sleep(Duration::from_millis(1000));
+    let _ = small.kill();
+    let out = small.wait_with_output().expect("output");
+    let stderr = String::from_utf8(out.stderr).expect("text");
+    assert!(
+        stderr.contains(&format!(
+            "zedge pull: {be}: a message of at least 20 bytes came, over --max-msg-size (10 \
+             bytes); it is lost: give a larger --max-msg-size to take such messages; \
+             connecting again"
+        )),
+        "{stderr}"
+    );
+
+    let mut pull = client(&["pull", be]);
+    thread::sleep(Duration::from_millis(300));
+    run(&["push", fe], "first\n");
+    let mut first = String::new();
+    BufReader::new(pull.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("a line");
+    assert_eq!(first, "first\n");
+    // The reader is gone, as `head -n 1` goes: the next message ends the client, quietly.
+    run(&["push", fe], "second\nthird\n");
+    let out = finish(pull, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -97,6 +97,111 @@ fn check_config_fails_what_run_would_fail_on_this_host() {
     assert_eq!(stderr, want);
 }
 
+/// One address bound under two spellings (a name and its address, the metrics address and
+/// an endpoint's, a wildcard and one address it covers) fails check-config naming both
+/// settings, and run refuses it (status 2) before binding anything, as the command line does.
+#[test]
+fn one_address_bound_under_two_spellings_is_named_by_check_config_run_and_the_command_line() {
+    let p = free_port();
+    let cases = [
+        (
+            format!("frontend = \"tcp://127.0.0.1:{p}\"\nbackend = \"tcp://localhost:{p}\"\n"),
+            String::new(),
+            format!(
+                "x frontend tcp://127.0.0.1:{p} and x backend tcp://localhost:{p} both bind \
+                 127.0.0.1:{p}"
+            ),
+        ),
+        (
+            format!("frontend = \"tcp://lo:{p}\"\nbackend = \">tcp://127.0.0.1:1\"\n"),
+            format!("[metrics]\nlisten = \"0.0.0.0:{p}\"\n"),
+            format!(
+                "x frontend tcp://lo:{p} and [metrics] listen 0.0.0.0:{p} both bind 127.0.0.1:{p}"
+            ),
+        ),
+    ];
+    for (device, top, both) in cases {
+        let path = temp_path("twice.toml");
+        std::fs::write(
+            &path,
+            format!("{top}[[device]]\nname = \"x\"\nkind = \"streamer\"\n{device}"),
+        )
+        .expect("write config");
+        let file = path.to_str().expect("utf-8 path");
+        let out = zedge(&["check-config", file]);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+        assert_eq!(
+            stderr,
+            format!("zedge: {file}: {both}; bind each address in one place only\n")
+        );
+        let out = zedge(&["run", "--config", file]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stderr),
+            format!("zedge: {file}: {both}; bind each address in one place only\n")
+        );
+    }
+    let (front, back) = (
+        format!("tcp://127.0.0.1:{p}"),
+        format!("tcp://localhost:{p}"),
+    );
+    let out = zedge(&["streamer", "--frontend", &front, "--backend", &back]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "zedge: --frontend {front} and --backend {back} both bind 127.0.0.1:{p}; bind each \
+             address in one place only\n"
+        )
+    );
+    let out = zedge(&[
+        "streamer",
+        "--frontend",
+        &front,
+        "--backend",
+        "tcp://127.0.0.1:1",
+        "--metrics",
+        &format!("0.0.0.0:{p}"),
+    ]);
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "zedge: --frontend {front} and --metrics 0.0.0.0:{p} both bind 127.0.0.1:{p}; bind \
+             each address in one place only\n"
+        )
+    );
+}
+
+/// A path that is no config file is refused at once, not read for ever (`/dev/zero`) or
+/// waited on (a FIFO): check-config with status 1, run with 2.
+#[test]
+fn devices_and_fifos_are_refused_not_read() {
+    let out = zedge(&["check-config", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "zedge: /dev/zero: the config file is not a regular file (a device, FIFO or socket); \
+         give a TOML file\n"
+    );
+    let fifo = temp_path("fifo.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let fifo = fifo.to_str().expect("utf-8 path");
+    let out = zedge(&["run", "--config", fifo]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "zedge: {fifo}: the config file is not a regular file (a device, FIFO or socket); \
+             give a TOML file\n"
+        )
+    );
+}
+
 /// A device of `max_peers` peers per side on free ports, alone in its file.
 fn huge(max_peers: &str) -> String {
     format!(

@@ -117,7 +117,7 @@ fn jeromq_refused_beside_a_flow(mut broker: Broker, mechanism: Mechanism) {
     assert!(
         log.lines().any(|l| l.contains("WARN")
             && l.contains("not ZeroMQ 3.x")
-            && l.contains("peer speaks ZMTP 2.0")),
+            && l.contains("which speaks ZMTP 2.0")),
         "the aggregated warning:\n{log}"
     );
     assert!(

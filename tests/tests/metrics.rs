@@ -220,6 +220,27 @@ fn zedge_stat_prints_each_device_from_the_metrics_endpoint() {
         json.starts_with("{\"streamer\":{\"peers\":{\"frontend\":1.0,"),
         "{json}"
     );
+    // The URL zedge prints is taken too, and its table is aligned: every line ends at one
+    // column, the headings' too.
+    let (code, table, err) = stat(&[&format!("http://{addr}/metrics")]);
+    assert_eq!(code, Some(0), "{err}");
+    let widths: Vec<usize> = table
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::len)
+        .collect();
+    assert!(widths.windows(2).all(|w| w[0] == w[1]), "{table}");
+    // A device's ZMTP endpoint is no metrics endpoint, and is told so.
+    let backend = broker.backend().trim_start_matches("tcp://").to_owned();
+    let (code, _, err) = stat(&[&backend]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        format!(
+            "zedge stat: {backend} is no metrics endpoint: it speaks ZeroMQ (a device's \
+             endpoint?); give the address of [metrics] listen, or --metrics\n"
+        )
+    );
     // Nobody there: a clear error and status 1.
     let (code, _, err) = stat(&["127.0.0.1:1"]);
     assert_eq!(code, Some(1));

@@ -1,7 +1,7 @@
-//! The uplink recipes of board/README: an edge zedge feeds a cloud broker (a zedge, or
-//! libzmq's proxy) by connecting its backend to the cloud's frontend, for each device; the
-//! peers are the test clients (`zedge pub`, `sub`...). Connecting the wrong side is warned of
-//! at both ends, each saying which side to use.
+//! The uplink recipes of board/README: an edge zedge feeds a cloud broker (a zedge for each
+//! device; libzmq's proxy too for the forwarder) by connecting its backend to the cloud's
+//! frontend; the peers are the test clients (`zedge pub`, `sub`...). Connecting the wrong
+//! side is warned of at both ends, each saying which side to use.
 
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
@@ -164,8 +164,9 @@ fn the_wrong_side_connected_is_warned_of_at_both_ends() {
             ),
             // "an XSUB belongs...", or "it belongs..." for one that refused ours first.
             format!(
-                "belongs on this device's backend ({back}); a zedge that feeds this one \
-                 connects its backend here, not its frontend"
+                "belongs on this device's backend ({back}): connect that client there, or, if \
+                 it is a zedge that feeds this one, connect its backend here instead of its \
+                 frontend"
             ),
         );
         loop {

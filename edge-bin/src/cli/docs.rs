@@ -240,7 +240,8 @@ The *.toml files of the directory conf.d beside the file (/etc/zedge/conf.d for 
 package's) are drop-ins, read after it in the order of their names (other files there, and \
 hidden ones, are not read): each may add devices, and its process options, [log] and \
 [metrics] replace what was read before it. A device named twice, or an address bound twice, \
-is refused with both places. Package upgrades never touch drop-ins.
+is refused with both places. Package upgrades never touch drop-ins. The file and each drop-in \
+are regular files of at most 1 MiB.
 .PP
 Endpoints are ZeroMQ's: \"tcp://*:PORT\", \"tcp://192.168.1.10:PORT\", \"tcp://eth0:PORT\" \
 (an interface's address), \"tcp://[::]:PORT\", \"ipc:///run/zedge/NAME.ipc\". A leading \">\" \

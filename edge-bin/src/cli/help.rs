@@ -69,12 +69,14 @@ Endpoints (repeat an option for several; @ or no prefix binds, > connects):
 
 Security (CURVE, as libzmq's; docs/security.md):
   --curve-secret FILE        the device's key pair (a secret certificate: zedge keygen NAME
-                             writes NAME_secret); bind endpoints then take CURVE clients only
+                             writes NAME_secret); bind endpoints of --curve-sides then take
+                             CURVE clients only, loopback and IPC ones too
   --curve-allow PATH         only these clients: a directory of public certificates or a
                              file of Z85 public keys, one a line; read again on reload
   --curve-server-key KEY     > endpoints are CURVE clients of this server (its Z85 public key
                              or certificate file)
-  --curve-sides SIDES        both, frontend or backend: the sides that use CURVE [default: both]
+  --curve-sides SIDES        both, frontend or backend: the sides that use CURVE; the other
+                             stays in the clear (say, for local consumers) [default: both]
   --plain-passwords FILE     PLAIN instead (RFC 24, passwords in the clear): bind endpoints
                              take clients whose user:password line is in FILE; loopback and
                              IPC endpoints only, unless --plain-anywhere
@@ -221,10 +223,10 @@ connects to it. Each message is a line: its frames joined by the delimiter, each
 text (its bytes), hex or Z85 (--format).
 
   -n, --count N              send or receive N messages, then exit
-  -r, --rate N               send at most N messages a second
+  -r, --rate N               send at most N messages a second (pub, push, req)
   -d, --delimiter STR        between a message's frames, in and out [default: tab]
-  -f, --format FORMAT        text, hex or z85 (frames of a multiple of 4 bytes)
-                             [default: text]
+  -f, --format FORMAT        text, hex or z85 (a frame of a size no multiple of 4:
+                             ~ and its hex) [default: text]
       --curve-server-key KEY the device's CURVE public key (Z85, or its certificate
                              file): connect through CURVE
       --curve-secret FILE    this client's secret certificate, for a device that allows
@@ -316,7 +318,7 @@ thread of its own, with the options FILE sets for each (a device's options are t
 its table, named as the command line's without dashes: queue_hwm for --queue-hwm). The
 *.toml files of the directory conf.d beside FILE (/etc/zedge/conf.d) are read after it, in
 the order of their names: they add devices, and their top-level keys, [log] and [metrics]
-replace FILE's.
+replace FILE's. FILE and each drop-in are regular files of at most 1 MiB.
 
   -c, --config FILE          the config file (required)
   -v, -vv, -vvv              log info, debug, trace, over FILE's [log] level
@@ -337,7 +339,8 @@ what run still needs on this host (an IPC directory the systemd unit makes, a na
 not resolve yet). Exit status 1, and the mistake with its line, if FILE is wrong; 1 too, each
 problem on a line, if run would fail on this host: a privileged port (the unit has no
 CAP_NET_BIND_SERVICE), an address or interface this host does not have, an IPC directory
-that does not exist.
+that does not exist, two settings that bind one address (tcp://localhost:P and
+tcp://127.0.0.1:P, an endpoint and the [metrics] address; run refuses them too).
 
   -h, --help                 print this help
 ";
@@ -345,9 +348,9 @@ that does not exist.
 const STAT: &str = "\
 Usage: zedge stat [--watch] [--json] [ADDR]
 
-Per device of a running zedge, from its Prometheus metrics (ADDR, or the [metrics] listen
-address of /etc/zedge/zedge.toml): peers, messages and bytes per second in and out per side,
-queued bytes, drops by cause.
+Per device of a running zedge, from its Prometheus metrics (ADDR, like 127.0.0.1:9559 or
+http://127.0.0.1:9559/metrics, or the [metrics] listen address of /etc/zedge/zedge.toml):
+peers, messages and bytes per second in and out per side, queued bytes, drops by cause.
 
   -w, --watch                refresh every second
       --json                 print the figures as JSON

@@ -95,9 +95,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
         Some(("help", _)) => parse_help(rest()),
         _ => parse_device(args.clone()),
     };
-    let (name, longs) = match tool {
-        Some((name, longs)) => (format!("zedge {name} --help"), longs.to_vec()),
-        None => ("zedge --help".to_owned(), device_longs()),
+    // The command, for a device or run: the first argument that is no option.
+    let command = args
+        .iter()
+        .filter_map(|a| a.to_str())
+        .find(|a| !a.starts_with('-'));
+    let (name, longs) = match (tool, command) {
+        (Some((name, longs)), _) => (format!("zedge {name} --help"), longs.to_vec()),
+        (None, Some(c @ ("run" | "check-config"))) => {
+            (format!("zedge {c} --help"), RUN_LONGS.to_vec())
+        }
+        (None, _) => ("zedge --help".to_owned(), device_longs()),
     };
     parsed.map_err(|e| hint(e, &args, &longs, &name))
 }
@@ -114,6 +122,9 @@ const CLIENT_LONGS: &[&str] = &[
     "--timeout",
     "--help",
 ];
+
+/// The long options of `run` and `check-config`: a device's are in the file.
+const RUN_LONGS: &[&str] = &["--config", "--verbose", "--help", "--version"];
 
 /// The commands with options of their own, and their long options.
 const TOOLS: [(&str, &[&str]); 10] = [
@@ -294,7 +305,13 @@ fn parse_device(args: Vec<OsString>) -> Result<Command, UsageError> {
             Value(v) if command.as_deref() == Some("check-config") && file.is_none() => {
                 file = Some(v.into())
             }
-            _ => return Err(arg.unexpected().into()),
+            _ => {
+                // `zedge sbu tcp://...`: the mistyped command, not its argument, is the news.
+                if let Some(name) = command.as_deref().filter(|c| !is_device_command(c)) {
+                    return Err(unknown_command(name));
+                }
+                return Err(arg.unexpected().into());
+            }
         }
     }
     if let Some(sub @ ("run" | "check-config")) = command.as_deref() {
@@ -334,14 +351,7 @@ fn parse_device(args: Vec<OsString>) -> Result<Command, UsageError> {
         ));
     }
     let kind = match command.as_deref() {
-        Some(name) => kind_from_name(name).ok_or_else(|| {
-            UsageError(format!(
-                "unknown device '{name}'{}; expected one of {} (or run, check-config; see \
-                 zedge --help)",
-                crate::suggest::did_you_mean(name, commands()),
-                kind_names()
-            ))
-        })?,
+        Some(name) => kind_from_name(name).ok_or_else(|| unknown_command(name))?,
         None => {
             return Err(UsageError(
                 "which device? zedge forwarder|queue|streamer [options]; see zedge --help".into(),
@@ -468,10 +478,15 @@ fn parse_client(
     }
     let Some(ep) = endpoint else {
         return Err(UsageError(format!(
-            "{name} needs an endpoint, e.g. zedge {name} tcp://127.0.0.1:5560; see zedge {name} \
-             --help"
+            "{name} needs an endpoint, e.g. zedge {name} {}; see zedge {name} --help",
+            tool.default_endpoint()
         )));
     };
+    if o.rate.is_some() && !tool.sends() {
+        return Err(UsageError(format!(
+            "{name} --rate: only pub, push and req send at a rate; {name} takes what comes"
+        )));
+    }
     if ep.starts_with('@') {
         return Err(UsageError(format!(
             "{name} {ep}: a test client connects; give the address a device binds, without @"
@@ -500,6 +515,19 @@ fn parse_client(
             "{name}: too many arguments; see zedge {name} --help"
         )));
     }
+    let limit = zedge_core::conn::MAX_TOPIC;
+    let topics = rest.iter().filter(|_| tool == Tool::Sub);
+    if let Some(long) = topics
+        .filter_map(|t| o.format.decode(t).ok())
+        .find(|t| t.len() > limit)
+    {
+        return Err(UsageError(format!(
+            "{name}: a topic of {} bytes; a device takes topics of at most {} KiB ({limit} \
+             bytes)",
+            long.len(),
+            limit >> 10
+        )));
+    }
     if o.secret.is_some() && o.server_key.is_none() {
         return Err(UsageError(format!(
             "{name} --curve-secret goes with --curve-server-key (the server's public key)"
@@ -525,9 +553,10 @@ fn parse_stat(args: impl IntoIterator<Item = OsString>) -> Result<Command, Usage
             Long("json") => o.json = true,
             Value(v) if o.addr.is_none() => {
                 let v = v.string()?;
-                o.addr = Some(v.parse().map_err(|_| {
+                o.addr = Some(crate::stat::parse_addr(&v).ok_or_else(|| {
                     UsageError(format!(
-                        "stat {v}: expected the metrics address and port, like 127.0.0.1:9559"
+                        "stat {v}: expected the metrics address and port, like 127.0.0.1:9559 \
+                         or http://127.0.0.1:9559/metrics"
                     ))
                 })?);
             }
@@ -602,6 +631,21 @@ fn one_place_each(setup: &DeviceSetup) -> Result<(), UsageError> {
         }
     }
     Ok(())
+}
+
+/// A device, `run` or `check-config`: the commands [`parse_device`] reads.
+fn is_device_command(name: &str) -> bool {
+    kind_from_name(name).is_some() || matches!(name, "run" | "check-config")
+}
+
+/// A command that is none of zedge's, with the one meant if it is near one.
+fn unknown_command(name: &str) -> UsageError {
+    UsageError(format!(
+        "unknown device '{name}'{}; expected one of {} (or run, check-config; see zedge \
+         --help)",
+        crate::suggest::did_you_mean(name, commands()),
+        kind_names()
+    ))
 }
 
 fn in_device_table(key: &str) -> String {

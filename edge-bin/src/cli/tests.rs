@@ -218,7 +218,16 @@ fn a_mistyped_option_or_command_is_answered_with_what_was_meant() {
     );
     assert_eq!(
         e(&["run", "--confg", "x"]),
-        "unknown option '--confg'; did you mean --config?; see zedge --help"
+        "unknown option '--confg'; did you mean --config?; see zedge run --help"
+    );
+    // run takes no device options: none is suggested to it.
+    assert_eq!(
+        e(&["run", "-frontend", "tcp://*:1"]),
+        "unknown option '-f' (in '-frontend'); see zedge run --help"
+    );
+    assert_eq!(
+        e(&["check-config", "--verbos"]),
+        "unknown option '--verbos'; did you mean --verbose?; see zedge check-config --help"
     );
     assert_eq!(
         err(&["forwader"]),
@@ -226,6 +235,61 @@ fn a_mistyped_option_or_command_is_answered_with_what_was_meant() {
          queue, streamer (or run, check-config; see zedge --help)"
     );
     assert!(err(&["router"]).starts_with("unknown device 'router'; expected"));
+    // A mistyped command with its arguments is named, not its first argument.
+    assert_eq!(
+        e(&["sbu", "tcp://127.0.0.1:5560", "topic"]),
+        "unknown device 'sbu'; did you mean sub?; expected one of forwarder, queue, streamer \
+         (or run, check-config; see zedge --help)"
+    );
+    assert!(e(&["fowarder", "--frontend", "tcp://*:1"])
+        .starts_with("unknown device 'fowarder'; did you mean forwarder?"));
+}
+
+/// The test clients: a hint names the port their side of a default device listens on;
+/// `--rate` only for those that send; a topic no device takes is refused before connecting.
+#[test]
+fn client_usage_errors_say_what_fits() {
+    let e = |a: &[&str]| {
+        parse(a.iter().map(OsString::from))
+            .expect_err("should fail")
+            .0
+    };
+    assert_eq!(
+        e(&["pub"]),
+        "pub needs an endpoint, e.g. zedge pub tcp://127.0.0.1:5559; see zedge pub --help"
+    );
+    assert_eq!(
+        e(&["sub"]),
+        "sub needs an endpoint, e.g. zedge sub tcp://127.0.0.1:5560; see zedge sub --help"
+    );
+    for tool in ["sub", "pull", "rep"] {
+        assert_eq!(
+            e(&[tool, "--rate", "5", "tcp://127.0.0.1:5560"]),
+            format!(
+                "{tool} --rate: only pub, push and req send at a rate; {tool} takes what comes"
+            )
+        );
+    }
+    for tool in ["pub", "push", "req"] {
+        assert!(parse(
+            [tool, "--rate", "5", "tcp://127.0.0.1:5559"]
+                .iter()
+                .map(OsString::from)
+        )
+        .is_ok());
+    }
+    let most = "t".repeat(16 << 10);
+    assert!(parse(
+        ["sub", "tcp://127.0.0.1:5560", &most]
+            .iter()
+            .map(OsString::from)
+    )
+    .is_ok());
+    let over = format!("{most}t");
+    assert_eq!(
+        e(&["sub", "tcp://127.0.0.1:5560", "a", &over]),
+        "sub: a topic of 16385 bytes; a device takes topics of at most 16 KiB (16384 bytes)"
+    );
 }
 
 #[test]

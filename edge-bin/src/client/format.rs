@@ -1,5 +1,6 @@
 //! Messages as lines: a message's frames joined by a delimiter, each frame as it is (text), in
-//! hex, or in Z85 (RFC 32: frames whose length is a multiple of 4, as keys are).
+//! hex, or in Z85 (RFC 32: frames whose length is a multiple of 4, as keys are; another frame
+//! is written `~` and its hex, which no Z85 text holds, and read back so).
 
 use zedge_core::wire::z85;
 
@@ -50,6 +51,9 @@ impl Format {
                     .collect()
             }
             Format::Z85 => {
+                if let Some(hex) = written.strip_prefix(HEX_IN_Z85) {
+                    return Format::Hex.decode_bytes(hex);
+                }
                 let mut out = vec![0u8; written.len() / 5 * 4];
                 match z85::decode(written, &mut out) {
                     Ok(n) => {
@@ -79,34 +83,40 @@ impl Format {
     }
 
     /// A message as a line: its frames, each written this way, joined by `delimiter`, and a
-    /// newline.
-    pub fn line(self, frames: &[Vec<u8>], delimiter: &str) -> Result<Vec<u8>, String> {
-        let mut out = Vec::new();
+    /// newline; and whether a frame Z85 cannot write was written in hex after `~`.
+    pub fn line(self, frames: &[Vec<u8>], delimiter: &str) -> (Vec<u8>, bool) {
+        let (mut out, mut in_hex) = (Vec::new(), false);
         for (i, f) in frames.iter().enumerate() {
             if i > 0 {
                 out.extend_from_slice(delimiter.as_bytes());
             }
             match self {
                 Format::Text => out.extend_from_slice(f),
-                Format::Hex => {
-                    for b in f {
-                        out.extend_from_slice(format!("{b:02x}").as_bytes());
-                    }
-                }
+                Format::Hex => hex(f, &mut out),
                 Format::Z85 => {
                     let mut text = vec![0u8; f.len() / 4 * 5];
-                    let n = z85::encode(f, &mut text).map_err(|_| {
-                        format!(
-                            "a frame of {} bytes: Z85 needs a multiple of 4; use --format hex",
-                            f.len()
-                        )
-                    })?;
-                    out.extend_from_slice(&text[..n]);
+                    match z85::encode(f, &mut text) {
+                        Ok(n) => out.extend_from_slice(&text[..n]),
+                        Err(_) => {
+                            out.extend_from_slice(HEX_IN_Z85);
+                            hex(f, &mut out);
+                            in_hex = true;
+                        }
+                    }
                 }
             }
         }
         out.push(b'\n');
-        Ok(out)
+        (out, in_hex)
+    }
+}
+
+/// Before a frame that `--format z85` writes in hex: `~` is no character of Z85's.
+pub const HEX_IN_Z85: &[u8] = b"~";
+
+fn hex(frame: &[u8], out: &mut Vec<u8>) {
+    for b in frame {
+        out.extend_from_slice(format!("{b:02x}").as_bytes());
     }
 }
 

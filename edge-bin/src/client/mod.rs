@@ -60,6 +60,21 @@ impl Tool {
             .map_or("?", |(n, _)| n)
     }
 
+    /// Whether it sends on its own (and so takes `--rate`): pub, push and req.
+    pub fn sends(self) -> bool {
+        matches!(self, Tool::Pub | Tool::Push | Tool::Req)
+    }
+
+    /// Where it connects to a device started with the defaults: senders to the frontend,
+    /// receivers (and rep, a worker) to the backend.
+    pub fn default_endpoint(self) -> &'static str {
+        if self.sends() {
+            crate::setup::DEFAULT_FRONTEND
+        } else {
+            crate::setup::DEFAULT_BACKEND
+        }
+    }
+
     fn socket_type(self) -> SocketType {
         match self {
             Tool::Sub => SocketType::Sub,
@@ -119,12 +134,15 @@ pub fn run(o: &ClientOptions) -> Result<(), String> {
         }
         (Some(_), None) => Some(crate::cert::generate().map_err(|e| e.to_string())?),
     };
-    async_io::block_on(Client { o, keys }.run())
+    let hex_told = std::cell::Cell::new(false);
+    async_io::block_on(Client { o, keys, hex_told }.run())
 }
 
 struct Client<'a> {
     o: &'a ClientOptions,
     keys: Option<KeyPair>,
+    /// Whether the note on frames printed in hex (`--format z85`) was given.
+    hex_told: std::cell::Cell<bool>,
 }
 
 impl Client<'_> {
@@ -145,7 +163,7 @@ impl Client<'_> {
                     }
                     end => {
                         let why = match end {
-                            Err(e) => e.to_string(),
+                            Err(e) => told(e),
                             _ => "closed by the peer".to_owned(),
                         };
                         eprintln!(
@@ -300,7 +318,8 @@ impl Client<'_> {
             return Ok(());
         }
         let reply = async {
-            match ch.recv().await.map_err(fail)? {
+            let got = ch.recv().await;
+            match got.map_err(|e| format!("{}: {}", o.endpoint, told(e)))? {
                 Some(reply) => Ok(reply),
                 None => Err(format!("{}: closed before the reply", o.endpoint)),
             }
@@ -323,11 +342,34 @@ impl Client<'_> {
     }
 
     fn print(&self, frames: &[Vec<u8>]) -> Result<(), String> {
-        let line = self.o.format.line(frames, &self.o.delimiter)?;
+        let (line, in_hex) = self.o.format.line(frames, &self.o.delimiter);
+        if in_hex && !self.hex_told.replace(true) {
+            eprintln!(
+                "zedge {}: a frame whose size is no multiple of 4, which Z85 cannot write, is \
+                 printed as ~ and its hex (--format z85 reads it back so); this is said once",
+                self.o.tool.name()
+            );
+        }
         let mut out = io::stdout().lock();
-        out.write_all(&line)
-            .and_then(|()| out.flush())
-            .map_err(|e| format!("standard output: {e}"))
+        match out.write_all(&line).and_then(|()| out.flush()) {
+            Ok(()) => Ok(()),
+            // The reader is gone (`zedge sub ... | head`): done, quietly, as `head` expects.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(e) => Err(format!("standard output: {e}")),
+        }
+    }
+}
+
+/// Why a connection failed, with the option to change where one can help: a message over
+/// `--max-msg-size` is not taken (the connection is closed, and that message lost).
+fn told(e: io::Error) -> String {
+    use zedge_core::conn::SessionError;
+    match e.get_ref().and_then(|i| i.downcast_ref::<SessionError>()) {
+        Some(SessionError::MessageTooLarge { len, limit }) => format!(
+            "a message of at least {len} bytes came, over --max-msg-size ({limit} bytes); it is \
+             lost: give a larger --max-msg-size to take such messages"
+        ),
+        _ => e.to_string(),
     }
 }
 

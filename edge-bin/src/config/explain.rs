@@ -153,7 +153,16 @@ fn reword(msg: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
         if let Some(rest) = msg.strip_prefix(prefix) {
             if let Some((found, expected)) = rest.rsplit_once(", expected ") {
-                return format!("expected {expected}, not {}", found_value(found));
+                let found = found_value(found);
+                // A word near one of the words accepted: `kind = "forwader"`.
+                let meant = match (expected.strip_prefix("one of "), found.strip_prefix('"')) {
+                    (Some(words), Some(word)) => crate::suggest::did_you_mean(
+                        word.strip_suffix('"').unwrap_or(word),
+                        words.split(", "),
+                    ),
+                    _ => String::new(),
+                };
+                return format!("expected {expected}, not {found}{meant}");
             }
         }
     }

@@ -27,12 +27,16 @@ use crate::setup::{
     DeviceSetup, Memory, Origin, Process, SettingError, Via, Written, WrittenProcess,
 };
 use explain::{explain, line_of};
-pub use preflight::{preflight, ThisHost};
+pub use preflight::{preflight, same_address, ThisHost};
 use raw::RawFile;
 pub use summary::summary;
 
 /// A name shows in logs and in `systemctl status`; keep it short and plain.
 const MAX_NAME: usize = 32;
+
+/// The largest config file or drop-in read: the shipped file, which documents every key, is
+/// 12 KiB; a path given by mistake (`/dev/zero`, a log) is refused instead of read whole.
+pub const MAX_FILE: u64 = 1 << 20;
 
 /// A config file, checked.
 #[derive(Debug)]
@@ -129,7 +133,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with(".toml") && !name.starts_with('.') && p.is_file()
+            // A FIFO or device named *.toml is read, and refused by `read` with its reason.
+            name.ends_with(".toml") && !name.starts_with('.') && !p.is_dir()
         })
         .collect();
     drop_ins.sort();
@@ -139,17 +144,46 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     check(&sources)
 }
 
-/// The file at `path` (`what`, in its error).
+/// The file at `path` (`what`, in its error): a regular file of at most [`MAX_FILE`] bytes,
+/// looked at before it is opened, as opening a FIFO waits for a writer.
 fn read(path: &Path, what: &str) -> Result<Source, ConfigError> {
+    use std::io::Read;
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Source { file, text }),
-        Err(e) => Err(ConfigError {
-            file,
-            line: None,
-            what: format!("cannot read {what}: {e}"),
-        }),
+    let fail = |why: String| ConfigError {
+        file: file.clone(),
+        line: None,
+        what: why,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read {what}: {e}")))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, FIFO or socket)"
+        };
+        return Err(fail(format!("{what} is {kind}; give a TOML file")));
     }
+    let too_big = || {
+        fail(format!(
+            "{what} is larger than {} KiB, the most zedge reads; is it the right file?",
+            MAX_FILE >> 10
+        ))
+    };
+    if meta.len() > MAX_FILE {
+        return Err(too_big());
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE + 1).read_to_string(&mut text))
+        .map_err(|e| fail(format!("cannot read {what}: {e}")))?;
+    // It grew since it was looked at.
+    if text.len() as u64 > MAX_FILE {
+        return Err(too_big());
+    }
+    Ok(Source {
+        file: file.clone(),
+        text,
+    })
 }
 
 /// Check `text`, the contents of `file` (named in errors), alone.

@@ -5,11 +5,12 @@
 //! systemd unit provides (a name that does not resolve yet, /run/zedge, which the unit makes)
 //! is a need, said and not failed.
 
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::Path;
 
 use super::Config;
 use crate::endpoint::{Addr, Endpoint, Host, Mode};
+use crate::setup::{DeviceSetup, Process};
 
 /// What the package's unit makes when it starts (`RuntimeDirectory=zedge`).
 const RUNTIME_DIR: &str = "/run/zedge";
@@ -73,7 +74,84 @@ pub fn preflight(cfg: &Config, host: &ThisHost) -> Preflight {
         let what = format!("metrics {m}");
         bind_tcp(&mut p, host, &what, Some(m.ip()), m.port());
     }
+    p.problems
+        .extend(same_address(&cfg.devices, &cfg.process, host.bind_name));
     p
+}
+
+/// Two TCP binds that would take the same address and port once their names are resolved
+/// (`tcp://localhost:P` and `tcp://127.0.0.1:P`, an interface and its address, a wildcard and
+/// any address it covers, the metrics address and an endpoint), each as `X and Y both bind
+/// ADDR`: the second would fail to bind at start as if another process held it. The written
+/// endpoints were compared already (`Endpoint::clashes`); a name that does not resolve is
+/// left to its own message.
+pub fn same_address(
+    devices: &[DeviceSetup],
+    process: &Process,
+    bind_name: fn(&str) -> Result<IpAddr, String>,
+) -> Vec<String> {
+    let mut binds: Vec<(String, SocketAddr)> = Vec::new();
+    for d in devices {
+        let sides = [
+            ("frontend", d.frontends.as_slice()),
+            ("backend", d.backends.as_slice()),
+            ("control", d.control.as_slice()),
+            ("capture", d.capture.as_slice()),
+        ];
+        for (side, eps) in sides {
+            for ep in eps.iter().filter(|e| e.mode == Mode::Bind) {
+                let Addr::Tcp { host, port } = &ep.addr else {
+                    continue;
+                };
+                let ip = match host {
+                    Host::Any => IpAddr::from([0, 0, 0, 0]),
+                    Host::Ip(ip) => *ip,
+                    Host::Name(name) => match bind_name(name) {
+                        Ok(ip) => ip,
+                        Err(_) => continue,
+                    },
+                };
+                let what = if d.name.is_empty() {
+                    format!("--{side} {ep}")
+                } else {
+                    format!("{} {side} {ep}", d.name)
+                };
+                binds.push((what, SocketAddr::new(ip, *port)));
+            }
+        }
+    }
+    if let Some(m) = process.metrics {
+        let cli = devices.iter().all(|d| d.name.is_empty());
+        let what = if cli {
+            format!("--metrics {m}")
+        } else {
+            format!("[metrics] listen {m}")
+        };
+        binds.push((what, m));
+    }
+    let mut found = Vec::new();
+    for (i, (what, at)) in binds.iter().enumerate() {
+        if let Some((first, first_at)) = binds[..i].iter().find(|(_, b)| overlap(*b, *at)) {
+            let shown = if first_at.ip().is_unspecified() {
+                at
+            } else {
+                first_at
+            };
+            found.push(format!(
+                "{first} and {what} both bind {shown}; bind each address in one place only"
+            ));
+        }
+    }
+    found
+}
+
+/// Whether binding `b` fails while `a` is bound (Linux, without SO_REUSEPORT): the same port
+/// on the same address, or on an address a wildcard covers (0.0.0.0 every IPv4 address, [::]
+/// every address, as `Endpoint::clashes` has it).
+fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
+    let covers =
+        |wild: IpAddr, other: IpAddr| wild.is_unspecified() && (wild.is_ipv6() || other.is_ipv4());
+    a.port() == b.port() && (a.ip() == b.ip() || covers(a.ip(), b.ip()) || covers(b.ip(), a.ip()))
 }
 
 fn check(p: &mut Preflight, host: &ThisHost, what: &str, ep: &Endpoint) {
@@ -92,8 +170,15 @@ fn check(p: &mut Preflight, host: &ThisHost, what: &str, ep: &Endpoint) {
             };
             bind_tcp(p, host, what, ip, *port);
         }
+        // Linux's abstract namespace (`ipc://@name`): no file, nothing to check.
+        (_, Addr::Ipc(path)) if path.as_os_str().as_encoded_bytes().starts_with(b"@") => {}
         (Mode::Bind, Addr::Ipc(path)) => {
-            let dir = path.parent().unwrap_or_else(|| Path::new("/"));
+            // A relative path (`ipc://x.ipc`) is made in the directory run starts in.
+            let dir = match path.parent() {
+                Some(dir) if dir.as_os_str().is_empty() => Path::new("."),
+                Some(dir) => dir,
+                None => Path::new("/"),
+            };
             if dir.is_dir() {
                 return;
             }
@@ -171,7 +256,7 @@ mod tests {
 
     fn lo(name: &str) -> Result<IpAddr, String> {
         match name {
-            "lo0" => Ok(IpAddr::from([127, 0, 0, 1])),
+            "lo0" | "localhost" => Ok(IpAddr::from([127, 0, 0, 1])),
             _ => Err(format!("{name} is no network interface here")),
         }
     }
@@ -229,6 +314,50 @@ mod tests {
     }
 
     #[test]
+    fn binds_of_one_address_under_two_spellings_are_problems_naming_both() {
+        let p = run(
+            "frontend = \"tcp://127.0.0.1:5559\"\nbackend = \"tcp://localhost:5559\"\n",
+            "",
+        );
+        assert_eq!(
+            p.problems,
+            [
+                "d frontend tcp://127.0.0.1:5559 and d backend tcp://localhost:5559 both bind \
+              127.0.0.1:5559; bind each address in one place only"
+            ]
+        );
+        let p = run(
+            "frontend = \"tcp://lo0:5559\"\nbackend = \"tcp://192.168.1.10:5560\"\n",
+            "[metrics]\nlisten = \"0.0.0.0:5559\"\n",
+        );
+        assert_eq!(
+            p.problems,
+            [
+                "d frontend tcp://lo0:5559 and [metrics] listen 0.0.0.0:5559 both bind \
+              127.0.0.1:5559; bind each address in one place only"
+            ]
+        );
+        let p = run(
+            "frontend = \"tcp://*:5559\"\nbackend = \"tcp://127.0.0.1:5560\"\n",
+            "[metrics]\nlisten = \"127.0.0.1:5559\"\n",
+        );
+        assert_eq!(
+            p.problems,
+            [
+                "d frontend tcp://*:5559 and [metrics] listen 127.0.0.1:5559 both bind \
+              127.0.0.1:5559; bind each address in one place only"
+            ]
+        );
+        // Other ports, other addresses, and a connect to the same address are no clash.
+        let p = run(
+            "frontend = [\"tcp://127.0.0.1:5559\", \">tcp://localhost:5560\"]\n\
+             backend = [\"tcp://localhost:5560\", \"tcp://192.168.1.10:5559\"]\n",
+            "[metrics]\nlisten = \"127.0.0.1:5561\"\n",
+        );
+        assert_eq!(p, Preflight::default());
+    }
+
+    #[test]
     fn ipc_directories_must_exist_but_the_units_is_a_need() {
         let dir = std::env::temp_dir().join(format!("zedge-preflight-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -264,6 +393,28 @@ mod tests {
         );
         assert_eq!(p, Preflight::default());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn relative_ipc_paths_are_checked_in_this_directory_and_abstract_ones_not_at_all() {
+        let p = run(
+            "frontend = [\"ipc://here.ipc\", \"ipc://@zedge-abstract\"]\n\
+             backend = [\">ipc://@zedge-elsewhere\", \"tcp://127.0.0.1:5560\"]\n",
+            "",
+        );
+        assert_eq!(p, Preflight::default());
+        let p = run(
+            "frontend = \"ipc://no-such-dir-here/x.ipc\"\nbackend = \"tcp://127.0.0.1:5560\"\n",
+            "",
+        );
+        assert_eq!(
+            p.problems,
+            [
+                "d frontend ipc://no-such-dir-here/x.ipc: the directory no-such-dir-here does not \
+              exist; make it, writable by the user zedge runs as (under the systemd unit, only \
+              /run/zedge is)"
+            ]
+        );
     }
 
     #[test]

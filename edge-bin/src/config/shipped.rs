@@ -51,6 +51,61 @@ fn the_shipped_config_listens_on_this_host_only() {
     }
 }
 
+/// board/README.md section 5, applied to the shipped file as it says: the telemetry device's
+/// frontend opened, with CURVE on that side only, so the backend's loopback and IPC
+/// subscribers of section 2 still get in without the server key, and nothing is open to
+/// anyone.
+#[test]
+fn opening_the_shipped_telemetry_device_as_the_board_readme_says_keeps_local_subscribers() {
+    const README: &str = include_str!("../../../board/README.md");
+    let section = README
+        .split("## 5. Open it to the network")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("board/README.md section 5");
+    let keys: Vec<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("#   "))
+        .collect();
+    assert!(
+        keys.iter().any(|k| k.starts_with("curve_sides = ")),
+        "{keys:?}"
+    );
+    let dir = std::env::temp_dir().join(format!("zedge-recipe5-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let pair = zedge_core::curve::crypto::KeyPair::from_secret([7; 32]);
+    crate::cert::save(&dir.join("telemetry"), &pair).expect("certificate");
+    let secret = dir.join("telemetry_secret").display().to_string();
+    let mut table = String::new();
+    for key in &keys {
+        table.push_str(&key.replace("/etc/zedge/telemetry_secret", &secret));
+        table.push('\n');
+    }
+    let text = BOARD
+        .lines()
+        .filter(|l| !l.starts_with("frontend = [\"tcp://127.0.0.1:5559\"]"))
+        .map(|l| {
+            if l.starts_with("name = \"telemetry\"") {
+                format!("{l}\n{table}")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect::<String>();
+    let cfg = ok(&text);
+    let t = &cfg.devices[0];
+    assert_eq!(t.frontends[0].to_string(), "tcp://*:5559");
+    let curve = t.curve.as_ref().expect("CURVE");
+    assert!(curve.on(zedge_core::device::Side::Frontend, false));
+    assert!(
+        !curve.on(zedge_core::device::Side::Backend, false),
+        "the local subscribers would need the server key"
+    );
+    assert!(t.open_to_anyone().is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `# key = value` lines in the shipped file document the defaults: uncommenting every one of
 /// them must change nothing.
 #[test]

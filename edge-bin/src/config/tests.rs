@@ -124,6 +124,10 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
             "z.toml:4: device \"a\": key \"kind\": expected one of forwarder, queue, streamer, not \"router\"",
         ),
         (
+            "kind = \"forwader\"",
+            "z.toml:4: device \"a\": key \"kind\": expected one of forwarder, queue, streamer, not \"forwader\"; did you mean forwarder?",
+        ),
+        (
             "kind = 3",
             "z.toml:4: device \"a\": key \"kind\": expected one of forwarder, queue, streamer, not 3",
         ),
@@ -278,6 +282,11 @@ fn missing_and_misplaced_keys() {
     assert_eq!(
         e,
         "z.toml:2: [log]: key \"level\": expected one of error, warn, info, debug, trace, off, not \"loud\""
+    );
+    let e = err(&format!("[log]\nlevel = \"wran\"\n{ONE}"));
+    assert_eq!(
+        e,
+        "z.toml:2: [log]: key \"level\": expected one of error, warn, info, debug, trace, off, not \"wran\"; did you mean warn?"
     );
     let e = err("# nothing here\n");
     assert_eq!(
@@ -484,5 +493,54 @@ fn drop_in_mistakes_name_the_drop_in() {
     assert_eq!(
         load(&path).unwrap_or_else(|e| panic!("{e}")).devices.len(),
         1
+    );
+}
+
+/// A config file or drop-in is a regular file of at most [`MAX_FILE`] bytes: `/dev/zero` is
+/// not read for ever, a FIFO not waited on, a huge file not read whole; each says why.
+#[test]
+fn only_regular_files_of_at_most_a_mebibyte_are_read() {
+    let e = load(Path::new("/dev/zero"))
+        .expect_err("a device")
+        .to_string();
+    assert_eq!(
+        e,
+        "/dev/zero: the config file is not a regular file (a device, FIFO or socket); give a \
+         TOML file"
+    );
+    let e = load(Path::new("/")).expect_err("a directory").to_string();
+    assert_eq!(e, "/: the config file is a directory; give a TOML file");
+
+    let path = with_drop_ins("big", "", &[]);
+    let mut big = format!("{ONE}#");
+    big.push_str(&"x".repeat(usize::try_from(MAX_FILE).unwrap() - big.len()));
+    std::fs::write(&path, &big).expect("write");
+    assert_eq!(load(&path).expect("1 MiB exactly").devices.len(), 1);
+    big.push('x');
+    std::fs::write(&path, &big).expect("write");
+    let e = load(&path).expect_err("over 1 MiB").to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: the config file is larger than 1024 KiB, the most zedge reads; is it the right \
+             file?",
+            path.display()
+        )
+    );
+
+    let path = with_drop_ins("fifo", ONE, &[]);
+    let fifo = drop_in_dir(&path).join("b.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let e = load(&path).expect_err("a FIFO").to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: the drop-in is not a regular file (a device, FIFO or socket); give a TOML file",
+            fifo.display()
+        )
     );
 }

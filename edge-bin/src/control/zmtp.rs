@@ -177,7 +177,7 @@ impl Channel {
             let got = self
                 .session
                 .handle_input(&self.input, now)
-                .map_err(|e| io::Error::other(e.to_string()))?;
+                .map_err(io::Error::other)?;
             if got.needs_more() {
                 return Ok(None);
             }

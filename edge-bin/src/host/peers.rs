@@ -219,7 +219,7 @@ impl DeviceHost {
 fn refusal(e: &SessionError) -> (&'static str, String) {
     use SessionError as E;
     match e {
-        E::Greeting(g) => ("not ZeroMQ 3.x", format!("whose {g}")),
+        E::Greeting(g) => ("not ZeroMQ 3.x", greeting(g)),
         E::MechanismMismatch { theirs, ours } => (
             "wrong security mechanism",
             format!(
@@ -297,10 +297,28 @@ pub fn which_side(kind: Kind, side: Side, e: &SessionError, connected: bool) -> 
     } else {
         let t = theirs.map_or_else(|| "it".to_owned(), |t| format!("{} {t}", article(t)));
         format!(
-            "{t} belongs on this device's {other} ({instead}); a zedge that feeds this one \
-             connects its {other} here, not its {side}"
+            "{t} belongs on this device's {other} ({instead}): connect that client there, or, \
+             if it is a zedge that feeds this one, connect its {other} here instead of its {side}"
         )
     })
+}
+
+/// What a peer refused for its greeting did, after its address in a refusal line, which
+/// names the reason (not ZeroMQ 3.x) already.
+fn greeting(g: &GreetingError) -> String {
+    match g {
+        GreetingError::BadSignature => "which sent no ZMTP signature".into(),
+        GreetingError::UnsupportedVersion { major } => {
+            format!("which speaks ZMTP major version {major} (upgrade its libzmq to 4.x)")
+        }
+        GreetingError::UnknownMechanism => {
+            "whose greeting names an unknown security mechanism".into()
+        }
+        GreetingError::Legacy(z) => format!(
+            "which speaks {z} ({}), which this endpoint does not speak",
+            z.speakers()
+        ),
+    }
 }
 
 /// `an XSUB`, `a PUB`.
@@ -435,6 +453,33 @@ impl std::fmt::Display for Secs {
 mod tests {
     use super::*;
 
+    /// A refusal for its greeting says "not ZeroMQ 3.x" once, as the reason, and what the
+    /// peer did after its address.
+    #[test]
+    fn a_greeting_refusal_says_its_reason_once() {
+        let (reason, did) = refusal(&SessionError::Greeting(GreetingError::BadSignature));
+        assert_eq!(reason, "not ZeroMQ 3.x");
+        assert_eq!(did, "which sent no ZMTP signature");
+        let (_, did) = refusal(&SessionError::Greeting(GreetingError::UnsupportedVersion {
+            major: 2,
+        }));
+        assert_eq!(
+            did,
+            "which speaks ZMTP major version 2 (upgrade its libzmq to 4.x)"
+        );
+        for g in [
+            GreetingError::BadSignature,
+            GreetingError::UnsupportedVersion { major: 9 },
+            GreetingError::UnknownMechanism,
+        ] {
+            let (_, did) = refusal(&SessionError::Greeting(g));
+            assert!(
+                !did.contains("ZeroMQ 3.x") && !did.contains("peer"),
+                "{did}"
+            );
+        }
+    }
+
     #[test]
     fn units_for_people() {
         assert_eq!(Human(512).to_string(), "512 B");
@@ -478,8 +523,9 @@ mod tests {
         assert_eq!(
             which_side(fw, Side::Frontend, &wrong(T::XSub, T::XSub), false).as_deref(),
             Some(
-                "an XSUB belongs on this device's backend (XPUB); a zedge that feeds this one \
-                 connects its backend here, not its frontend"
+                "an XSUB belongs on this device's backend (XPUB): connect that client there, \
+                 or, if it is a zedge that feeds this one, connect its backend here instead of \
+                 its frontend"
             )
         );
         assert_eq!(
@@ -492,7 +538,14 @@ mod tests {
         );
         // A subscriber on a forwarder's frontend; a worker on a streamer's frontend.
         let sub = which_side(fw, Side::Frontend, &wrong(T::XSub, T::Sub), false);
-        assert!(sub.is_some_and(|s| s.starts_with("a SUB belongs on this device's backend")));
+        assert_eq!(
+            sub.as_deref(),
+            Some(
+                "a SUB belongs on this device's backend (XPUB): connect that client there, or, \
+                 if it is a zedge that feeds this one, connect its backend here instead of its \
+                 frontend"
+            )
+        );
         let pull = wrong(T::Pull, T::Pull);
         let hint = which_side(Kind::Streamer, Side::Frontend, &pull, true);
         assert!(hint.is_some_and(|s| s.contains("connect the backend")));

@@ -329,13 +329,16 @@ pub struct PlainSetup {
 /// The user names and passwords a PLAIN server lets in.
 pub type Passwords = std::collections::HashMap<Vec<u8>, Vec<u8>>;
 
-/// Whether `ep` stays on this host: IPC, or TCP on a loopback address or `localhost`.
+/// Whether `ep` stays on this host: IPC, or TCP on a loopback address, `localhost`, or an
+/// interface whose address is loopback (`tcp://lo:5559`, bound as `run` binds it).
 pub fn is_local(ep: &Endpoint) -> bool {
     match &ep.addr {
         Addr::Ipc(_) => true,
         Addr::Tcp { host, .. } => match host {
             Host::Ip(ip) => ip.is_loopback(),
-            Host::Name(n) => n == "localhost",
+            Host::Name(n) => {
+                n == "localhost" || crate::net::interface_addr(n).is_some_and(|ip| ip.is_loopback())
+            }
             Host::Any => false,
         },
     }
@@ -485,6 +488,28 @@ mod tests {
             "{e}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn loopback_interfaces_names_and_ipc_stay_on_this_host() {
+        let ep = |s: &str| Endpoint::parse(s).unwrap();
+        for local in [
+            "tcp://127.0.0.1:1",
+            "tcp://localhost:1",
+            "tcp://[::1]:1",
+            "ipc://x.ipc",
+        ] {
+            assert!(is_local(&ep(local)), "{local}");
+        }
+        for open in ["tcp://*:1", "tcp://0.0.0.0:1", "tcp://192.168.1.10:1"] {
+            assert!(!is_local(&ep(open)), "{open}");
+        }
+        // This host's loopback interface (lo on Linux), by its name, and any other by its.
+        for i in if_addrs::get_if_addrs().unwrap_or_default() {
+            let named = ep(&format!("tcp://{}:1", i.name));
+            let loopback = crate::net::interface_addr(&i.name).is_some_and(|a| a.is_loopback());
+            assert_eq!(is_local(&named), loopback, "{}", i.name);
+        }
     }
 
     #[test]
