@@ -315,39 +315,32 @@ mod tests {
 
     #[test]
     fn binds_of_one_address_under_two_spellings_are_problems_naming_both() {
-        let p = run(
-            "frontend = \"tcp://127.0.0.1:5559\"\nbackend = \"tcp://localhost:5559\"\n",
-            "",
-        );
-        assert_eq!(
-            p.problems,
-            [
-                "d frontend tcp://127.0.0.1:5559 and d backend tcp://localhost:5559 both bind \
-              127.0.0.1:5559; bind each address in one place only"
-            ]
-        );
-        let p = run(
-            "frontend = \"tcp://lo0:5559\"\nbackend = \"tcp://192.168.1.10:5560\"\n",
-            "[metrics]\nlisten = \"0.0.0.0:5559\"\n",
-        );
-        assert_eq!(
-            p.problems,
-            [
-                "d frontend tcp://lo0:5559 and [metrics] listen 0.0.0.0:5559 both bind \
-              127.0.0.1:5559; bind each address in one place only"
-            ]
-        );
-        let p = run(
-            "frontend = \"tcp://*:5559\"\nbackend = \"tcp://127.0.0.1:5560\"\n",
-            "[metrics]\nlisten = \"127.0.0.1:5559\"\n",
-        );
-        assert_eq!(
-            p.problems,
-            [
-                "d frontend tcp://*:5559 and [metrics] listen 127.0.0.1:5559 both bind \
-              127.0.0.1:5559; bind each address in one place only"
-            ]
-        );
+        let clashes = [
+            (
+                "frontend = \"tcp://127.0.0.1:5559\"\nbackend = \"tcp://localhost:5559\"\n",
+                "",
+                "d frontend tcp://127.0.0.1:5559 and d backend tcp://localhost:5559",
+            ),
+            (
+                "frontend = \"tcp://lo0:5559\"\nbackend = \"tcp://192.168.1.10:5560\"\n",
+                "[metrics]\nlisten = \"0.0.0.0:5559\"\n",
+                "d frontend tcp://lo0:5559 and [metrics] listen 0.0.0.0:5559",
+            ),
+            (
+                "frontend = \"tcp://*:5559\"\nbackend = \"tcp://127.0.0.1:5560\"\n",
+                "[metrics]\nlisten = \"127.0.0.1:5559\"\n",
+                "d frontend tcp://*:5559 and [metrics] listen 127.0.0.1:5559",
+            ),
+        ];
+        for (device, extra, both) in clashes {
+            let p = run(device, extra);
+            assert_eq!(
+                p.problems,
+                [format!(
+                    "{both} both bind 127.0.0.1:5559; bind each address in one place only"
+                )]
+            );
+        }
         // Other ports, other addresses, and a connect to the same address are no clash.
         let p = run(
             "frontend = [\"tcp://127.0.0.1:5559\", \">tcp://localhost:5560\"]\n\

@@ -31,7 +31,10 @@ fn wait_for_bytes_holds_readiness_until_that_many_are_here() {
     c.write_all(&[7; 60]).unwrap();
     assert!(!readable(&s, 100), "60 of 100 bytes made it readable");
     c.write_all(&[7; 40]).unwrap();
-    assert!(readable(&s, 5000), "100 of 100 bytes did not make it readable");
+    assert!(
+        readable(&s, 5000),
+        "100 of 100 bytes did not make it readable"
+    );
     // Back to any byte: 100 are there, so readable at once.
     assert!(s.wait_for_bytes(1));
     assert!(readable(&s, 5000));
