@@ -58,16 +58,8 @@ impl ThisHost {
 pub fn preflight(cfg: &Config, host: &ThisHost) -> Preflight {
     let mut p = Preflight::default();
     for d in &cfg.devices {
-        let sides = [
-            ("frontend", d.frontends.as_slice()),
-            ("backend", d.backends.as_slice()),
-            ("control", d.control.as_slice()),
-            ("capture", d.capture.as_slice()),
-        ];
-        for (side, eps) in sides {
-            for ep in eps {
-                check(&mut p, host, &format!("{} {side} {ep}", d.name), ep);
-            }
+        for (side, ep) in d.endpoints() {
+            check(&mut p, host, &format!("{} {side} {ep}", d.name), ep);
         }
     }
     if let Some(m) = cfg.process.metrics {
@@ -92,32 +84,24 @@ pub fn same_address(
 ) -> Vec<String> {
     let mut binds: Vec<(String, SocketAddr)> = Vec::new();
     for d in devices {
-        let sides = [
-            ("frontend", d.frontends.as_slice()),
-            ("backend", d.backends.as_slice()),
-            ("control", d.control.as_slice()),
-            ("capture", d.capture.as_slice()),
-        ];
-        for (side, eps) in sides {
-            for ep in eps.iter().filter(|e| e.mode == Mode::Bind) {
-                let Addr::Tcp { host, port } = &ep.addr else {
-                    continue;
-                };
-                let ip = match host {
-                    Host::Any => IpAddr::from([0, 0, 0, 0]),
-                    Host::Ip(ip) => *ip,
-                    Host::Name(name) => match bind_name(name) {
-                        Ok(ip) => ip,
-                        Err(_) => continue,
-                    },
-                };
-                let what = if d.name.is_empty() {
-                    format!("--{side} {ep}")
-                } else {
-                    format!("{} {side} {ep}", d.name)
-                };
-                binds.push((what, SocketAddr::new(ip, *port)));
-            }
+        for (side, ep) in d.endpoints().filter(|(_, e)| e.mode == Mode::Bind) {
+            let Addr::Tcp { host, port } = &ep.addr else {
+                continue;
+            };
+            let ip = match host {
+                Host::Any => IpAddr::from([0, 0, 0, 0]),
+                Host::Ip(ip) => *ip,
+                Host::Name(name) => match bind_name(name) {
+                    Ok(ip) => ip,
+                    Err(_) => continue,
+                },
+            };
+            let what = if d.name.is_empty() {
+                format!("--{side} {ep}")
+            } else {
+                format!("{} {side} {ep}", d.name)
+            };
+            binds.push((what, SocketAddr::new(ip, *port)));
         }
     }
     if let Some(m) = process.metrics {

@@ -195,6 +195,20 @@ impl DeviceSetup {
         open
     }
 
+    /// Every endpoint, each with the name of its side (`frontend`, `backend`, `control`,
+    /// `capture`), in that order.
+    pub fn endpoints(&self) -> impl Iterator<Item = (&'static str, &Endpoint)> {
+        let sides = [
+            ("frontend", self.frontends.as_slice()),
+            ("backend", self.backends.as_slice()),
+            ("control", self.control.as_slice()),
+            ("capture", self.capture.as_slice()),
+        ];
+        sides
+            .into_iter()
+            .flat_map(|(side, eps)| eps.iter().map(move |e| (side, e)))
+    }
+
     pub fn device_config(&self) -> DeviceConfig {
         let t = &self.tuning;
         let mut cfg = DeviceConfig::new(self.kind);
