@@ -169,18 +169,48 @@ fn the_wrong_side_connected_is_warned_of_at_both_ends() {
                  frontend"
             ),
         );
-        loop {
-            let (e, c) = (edge.stderr(), cloud.stderr());
-            let warned = |log: &str, what: &str| {
-                log.lines()
-                    .any(|l| l.contains(" WARN ") && l.contains(what))
-            };
-            if warned(&e, &edge_says) && warned(&c, &cloud_says) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{kind}: edge:\n{e}\ncloud:\n{c}");
-            thread::sleep(Duration::from_millis(100));
+        both_warn(&edge, &cloud, &edge_says, &cloud_says, deadline);
+    }
+}
+
+/// An edge queue's backend connected to the cloud queue's backend: DEALER talks to DEALER,
+/// but a queue's backend refuses another zedge's DEALER (zedge's own clients are REQ and REP),
+/// so both ends warn instead of dropping each other's requests as unroutable replies.
+#[test]
+fn a_queue_backend_connected_to_another_queues_backend_is_warned_of_at_both_ends() {
+    let cloud = Broker::start("queue", &[]);
+    let edge = Broker::start_with(
+        "queue",
+        &[Ep::Tcp],
+        &[Ep::Connect(cloud.backend().to_owned())],
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    both_warn(
+        &edge,
+        &cloud,
+        "this device's backend (DEALER) reached the other device's backend: to feed an \
+         upstream broker, connect this backend to its frontend",
+        "belongs on this device's frontend (ROUTER): connect that client there, or, if it is \
+         a zedge that feeds this one, connect its backend to this device's frontend, not its \
+         backend",
+        deadline,
+    );
+}
+
+/// Both brokers' logs have a WARN line with what each says, before `deadline`.
+fn both_warn(edge: &Broker, cloud: &Broker, edge_says: &str, cloud_says: &str, deadline: Instant) {
+    loop {
+        let (e, c) = (edge.stderr(), cloud.stderr());
+        let warned = |log: &str, what: &str| {
+            log.lines()
+                .any(|l| l.contains(" WARN ") && l.contains(what))
+        };
+        if warned(&e, edge_says) && warned(&c, cloud_says) {
+            break;
         }
+        assert!(Instant::now() < deadline, "edge:\n{e}\ncloud:\n{c}");
+        thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -126,6 +126,13 @@ pub struct SessionConfig {
     /// A peer type refused although `socket_type` accepts it (a device's policy, e.g. a ROUTER
     /// on a queue's frontend); refused as an incompatible type is.
     pub refused_peer: Option<SocketType>,
+    /// A peer type refused from a zedge (whose READY has
+    /// [`ZEDGE_PROPERTY`](crate::wire::command::ZEDGE_PROPERTY)) alone: a DEALER on a queue's
+    /// backend is a worker, unless it is another zedge queue's backend.
+    pub refused_zedge: Option<SocketType>,
+    /// Our READY names us a zedge ([`ZEDGE_PROPERTY`](crate::wire::command::ZEDGE_PROPERTY)),
+    /// as a device's sockets do; an XPUB's always does.
+    pub announces_zedge: bool,
 }
 
 impl SessionConfig {
@@ -141,6 +148,8 @@ impl SessionConfig {
             handshake_timeout: Duration::from_secs(10),
             legacy: LegacyMode::Whole,
             refused_peer: None,
+            refused_zedge: None,
+            announces_zedge: false,
         }
     }
 

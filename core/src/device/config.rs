@@ -159,6 +159,8 @@ impl DeviceConfig {
         cfg.legacy = self.legacy;
         cfg.as_server = true;
         cfg.refused_peer = self.kind.refused_peer(side);
+        cfg.refused_zedge = self.kind.refused_zedge(side);
+        cfg.announces_zedge = true;
         cfg
     }
 

@@ -80,6 +80,17 @@ impl Kind {
         }
     }
 
+    /// A peer type refused on `side` when the peer is a zedge: a zedge's DEALER on a queue's
+    /// backend is another queue's backend (zedge's own clients are REQ and REP), connected
+    /// where that queue's frontend belongs; each would take the other's requests for replies
+    /// and drop them as unroutable, with no word at either end.
+    pub const fn refused_zedge(self, side: Side) -> Option<SocketType> {
+        match (self, side) {
+            (Kind::Queue, Side::Backend) => Some(SocketType::Dealer),
+            _ => None,
+        }
+    }
+
     /// Whether a source waits for its destination: a queue or streamer message goes to one
     /// peer and waits for its room, while a forwarder never makes a publisher wait (a full
     /// subscriber loses the message instead).

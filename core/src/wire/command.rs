@@ -136,12 +136,22 @@ pub const ZEDGE_PROPERTY: &str = "X-Zedge";
 /// READY with Socket-Type, plus Identity where libzmq sends one, plus [`ZEDGE_PROPERTY`]
 /// from an XPUB.
 pub fn write_ready(w: &mut Writer<'_>, ours: SocketType, identity: &[u8]) -> Result<(), Full> {
+    write_ready_as(w, ours, identity, ours == SocketType::XPub)
+}
+
+/// [`write_ready`], with [`ZEDGE_PROPERTY`] if `zedge` (a device's socket: another queue's
+/// backend refuses a zedge queue's backend, `Kind::refused_zedge`).
+pub fn write_ready_as(
+    w: &mut Writer<'_>,
+    ours: SocketType,
+    identity: &[u8],
+    zedge: bool,
+) -> Result<(), Full> {
     let ty = ours.name().as_bytes();
     let mut data_len = property_len("Socket-Type", ty);
     if ours.announces_identity() {
         data_len += property_len("Identity", identity);
     }
-    let zedge = ours == SocketType::XPub;
     if zedge {
         data_len += property_len(ZEDGE_PROPERTY, b"1");
     }

@@ -288,18 +288,31 @@ pub fn which_side(kind: Kind, side: Side, e: &SessionError, connected: bool) -> 
     if theirs.is_some_and(|t| !t.accepts(instead) && !instead.accepts(t)) {
         return None;
     }
-    let (side, other) = (side.name(), other.name());
-    Some(if connected {
-        format!(
-            "this device's {side} ({ours}) connected where its {other} ({instead}) belongs: to \
-             feed an upstream broker, connect the {other} (e.g. {other} = [\">tcp://HOST:PORT\"])"
-        )
-    } else {
-        let t = theirs.map_or_else(|| "it".to_owned(), |t| format!("{} {t}", article(t)));
-        format!(
+    let t = theirs.map_or_else(|| "it".to_owned(), |t| format!("{} {t}", article(t)));
+    let (name, other) = (side.name(), other.name());
+    Some(match (side, connected) {
+        // An edge device's frontend connected to the upstream's frontend.
+        (Side::Frontend, true) => format!(
+            "this device's frontend ({ours}) connected where its backend ({instead}) belongs: \
+             to feed an upstream broker, connect the backend (e.g. backend = \
+             [\">tcp://HOST:PORT\"])"
+        ),
+        // Its backend connected to the upstream's backend: the backend was right, the port not.
+        (_, true) => format!(
+            "this device's backend ({ours}) reached the other device's backend: to feed an \
+             upstream broker, connect this backend to its frontend; to be fed by it, connect \
+             this device's frontend to its backend"
+        ),
+        (Side::Frontend, false) => format!(
+            "{t} belongs on this device's backend ({instead}): connect that client there, or, \
+             if it is a zedge that feeds this one, connect its backend here instead of its \
+             frontend"
+        ),
+        (_, false) => format!(
             "{t} belongs on this device's {other} ({instead}): connect that client there, or, \
-             if it is a zedge that feeds this one, connect its {other} here instead of its {side}"
-        )
+             if it is a zedge that feeds this one, connect its backend to this device's {other}, \
+             not its {name}"
+        ),
     })
 }
 
@@ -565,6 +578,25 @@ mod tests {
         );
         assert!(which_side(Kind::Queue, Side::Frontend, &router, false)
             .is_some_and(|s| s.starts_with("a ROUTER belongs on this device's backend")));
+        // Two queues' backends (each refuses a zedge's DEALER there): the backend is right,
+        // the other end's side is not.
+        let dealer = wrong(T::Dealer, T::Dealer);
+        assert_eq!(
+            which_side(Kind::Queue, Side::Backend, &dealer, true).as_deref(),
+            Some(
+                "this device's backend (DEALER) reached the other device's backend: to feed an \
+                 upstream broker, connect this backend to its frontend; to be fed by it, connect \
+                 this device's frontend to its backend"
+            )
+        );
+        assert_eq!(
+            which_side(Kind::Queue, Side::Backend, &dealer, false).as_deref(),
+            Some(
+                "a DEALER belongs on this device's frontend (ROUTER): connect that client there, \
+                 or, if it is a zedge that feeds this one, connect its backend to this device's \
+                 frontend, not its backend"
+            )
+        );
         // Refused by the peer, whose type is not known.
         let refused = SessionError::ClosedOnReady;
         assert!(which_side(Kind::Queue, Side::Frontend, &refused, true)

@@ -142,7 +142,8 @@ impl Session {
             .ok_or(SessionError::MissingSocketType)?;
         let theirs = SocketType::from_name(name).ok_or(SessionError::UnknownSocketType)?;
         let ours = self.cfg.socket_type;
-        if !self.cfg.accepts(theirs) {
+        let zedge = props.find(command::ZEDGE_PROPERTY)?.is_some();
+        if !self.cfg.accepts(theirs) || (zedge && self.cfg.refused_zedge == Some(theirs)) {
             // ERROR tells the peer why before we close (RFC 23 §"Error Handling"). Our READY
             // has usually gone out already: we send it as soon as the greeting is read, since
             // two peers that each waited for the other's READY would never finish.
@@ -154,7 +155,6 @@ impl Session {
         if identity.len() > 255 {
             return Err(SessionError::IdentityTooLong);
         }
-        let zedge = props.find(command::ZEDGE_PROPERTY)?.is_some();
         self.state = State::Active { minor };
         self.handshaken = true;
         self.timers.start(&self.cfg.heartbeat, minor, now);

@@ -8,6 +8,7 @@ use crate::time::Instant;
 use crate::wire::command;
 use crate::wire::frame::FrameHead;
 use crate::wire::greeting::Greeting;
+use crate::wire::metadata::SocketType;
 use crate::wire::{Full, Writer};
 
 impl Session {
@@ -73,7 +74,9 @@ impl Session {
             return Ok(());
         }
         if self.owed.ready {
-            command::write_ready(w, self.cfg.socket_type, b"")?;
+            let ty = self.cfg.socket_type;
+            let zedge = ty == SocketType::XPub || self.cfg.announces_zedge;
+            command::write_ready_as(w, ty, b"", zedge)?;
             self.owed.ready = false;
         }
         if let Some(ctx) = self.owed.pong {
