@@ -152,20 +152,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return false;
         };
         let mut cur = first;
-        let mut tried = false;
         while let Some(d) = cur {
-            let mut fits = self
-                .peer_mut(d)
-                .is_some_and(|p| p.queue.reserve_shared(&piece));
-            // One that keeps up gets room from those that lag, as in `room_for_more` (they
-            // leave the list: `d` stays, and what follows it is looked up after).
-            if !fits && self.close_lagging_once(d, &mut tried) {
-                fits = self
-                    .peer_mut(d)
-                    .is_some_and(|p| p.queue.reserve_shared(&piece));
-            }
             cur = self.next_dest(d);
-            if !fits {
+            if !self
+                .peer_mut(d)
+                .is_some_and(|p| p.queue.reserve_shared(&piece))
+            {
                 // As a copy it would be refused: the message goes without it.
                 self.memory_blocked = true;
                 self.shed(d);

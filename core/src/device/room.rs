@@ -216,7 +216,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// [`Device::close_lagging`] for the first of a message's destinations that keeps up and
     /// found no room (`tried` says whether one did): it scans every slot, and once closing the
     /// ones that lag has given back what it could, another scan would find none.
-    pub(super) fn close_lagging_once(&mut self, keeper: u32, tried: &mut bool) -> bool {
+    fn close_lagging_once(&mut self, keeper: u32, tried: &mut bool) -> bool {
         if *tried || self.peer(keeper).is_none_or(|p| p.queue.lags()) {
             return false;
         }
