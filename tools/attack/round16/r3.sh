@@ -13,14 +13,14 @@ BP=$!; sleep 0.5
 SECS=$(echo "$@" | sed -n 's/.*--secs \([0-9.]*\).*/\1/p'); SECS=${SECS:-15}
 export FE=9980 BE=9981 KF SECS=$((${ATTSECS:-${SECS%.*}} + 4))
 if [ -n "$FLOWFIRST" ]; then
-timeout 60 python3 $D/../round9/curve.py 9980 9981 $KF --kind $K "$@" > $R/$N.out 2>&1 &
+timeout 60 python3 ${FLOWPY:-$D/../round9/curve.py} 9980 9981 $KF --kind $K "$@" > $R/$N.out 2>&1 &
 FP=$!; sleep $FLOWFIRST
 timeout 60 sh -c "$ATT" > $R/$N.att 2>&1 &
 AP=$!; wait $FP
 else
 timeout 60 sh -c "$ATT" > $R/$N.att 2>&1 &
 AP=$!; sleep 3
-timeout 60 python3 $D/../round9/curve.py 9980 9981 $KF --kind $K "$@" > $R/$N.out 2>&1
+timeout 60 python3 ${FLOWPY:-$D/../round9/curve.py} 9980 9981 $KF --kind $K "$@" > $R/$N.out 2>&1
 fi
 HWM=$(grep VmHWM /proc/$BP/status); CPU=$(awk '{print ($14+$15)/100}' /proc/$BP/stat)
 wait $AP 2>/dev/null
