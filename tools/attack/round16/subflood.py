@@ -3,7 +3,7 @@
 N CURVE XSUB peers on BE. MODE churn: each sends SUBSCRIBE then CANCEL of topic 'n<rand>'+SIZE bytes
 (RATE pairs/s each, 0: as fast as it goes); MODE grow: each sends distinct SUBSCRIBEs of SIZE bytes
 (RATE/s each), never cancelled; MODE flow: SUBSCRIBE/CANCEL of exactly 'n' (the flow's topic).
-Never reads what it gets unless READ=1."""
+Never reads what it gets unless READ=1. NULLSUB=1: NULL (broker --curve-sides frontend)."""
 import os, sys, threading, time, json, random, zmq
 fe, be, key, secs, n, mode, size, rate = sys.argv[1:9]
 be, secs, n, size, rate = int(be), float(secs), int(n), int(size), float(rate)
@@ -14,7 +14,7 @@ st = {"sent": 0, "errors": 0, "got": 0}
 lk = threading.Lock()
 def run(j):
     s = ctx.socket(zmq.XSUB); pub, sec = zmq.curve_keypair()
-    s.curve_publickey = pub; s.curve_secretkey = sec; s.curve_serverkey = srv
+    if not os.environ.get("NULLSUB"): s.curve_publickey = pub; s.curve_secretkey = sec; s.curve_serverkey = srv
     s.setsockopt(zmq.LINGER, 0); s.setsockopt(zmq.SNDHWM, 1000); s.setsockopt(zmq.SNDTIMEO, 100)
     s.connect("tcp://127.0.0.1:%d" % be); time.sleep(0.5)
     k = 0; sent = 0; got = 0; nxt = time.monotonic()
