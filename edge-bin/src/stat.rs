@@ -45,10 +45,9 @@ pub fn run(o: &StatOptions) -> Result<(), String> {
         };
         if o.watch && !o.json {
             // Clear the screen and go home, as `watch` does.
-            print!("\x1b[H\x1b[2J");
+            crate::stdout::print("\x1b[H\x1b[2J");
         }
-        print!("{out}");
-        let _ = std::io::stdout().flush();
+        crate::stdout::print(&out);
         if !o.watch {
             return Ok(());
         }

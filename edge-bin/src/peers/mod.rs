@@ -58,7 +58,7 @@ pub fn run(o: &PeersOptions) -> Result<(), String> {
             out.push_str(&table::render(&values));
         }
     }
-    print!("{out}");
+    crate::stdout::print(&out);
     Ok(())
 }
 
