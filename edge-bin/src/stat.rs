@@ -72,7 +72,7 @@ pub fn parse_addr(given: &str) -> Option<SocketAddr> {
 
 /// `[metrics] listen` of the config file at `path`.
 fn configured(path: &Path) -> Result<SocketAddr, String> {
-    let cfg = crate::config::load(path).map_err(|e| e.to_string())?;
+    let cfg = crate::config::load_addresses(path).map_err(|e| e.to_string())?;
     cfg.process.metrics.ok_or_else(|| {
         format!(
             "{}: no [metrics] table; give the address (zedge stat 127.0.0.1:9559) or add \
@@ -296,6 +296,40 @@ fn json(a: &Sample, b: &Sample, secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A config whose key and password files are not there: tests run as root, who reads
+    /// every file, so a missing file stands for one only the zedge user may read.
+    fn keys_out_of_reach(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("zedge-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("zedge.toml");
+        let dir = dir.join("missing").display().to_string();
+        std::fs::write(
+            &file,
+            format!(
+                "[metrics]\nlisten = \"127.0.0.1:9559\"\n\n[[device]]\nname = \"a\"\nkind = \"forwarder\"\n\
+             frontend = [\"tcp://*:5559\"]\nbackend = [\"tcp://127.0.0.1:5560\"]\n\
+             control = \"tcp://*:5570\"\ncurve_secret = \"{dir}/telemetry_secret\"\n\n\
+             [[device]]\nname = \"b\"\nkind = \"queue\"\nfrontend = [\"tcp://127.0.0.1:5561\"]\n\
+             backend = [\"tcp://127.0.0.1:5562\"]\ncontrol = \"tcp://127.0.0.1:5571\"\n\
+             plain_passwords = \"{dir}/passwords\"\n"
+            ),
+        )
+        .unwrap();
+        assert!(
+            crate::config::load(&file).is_err(),
+            "run reads the key files"
+        );
+        file
+    }
+
+    /// `zedge stat` needs only `[metrics] listen`: the key files are not read.
+    #[test]
+    fn the_address_is_read_without_the_key_files() {
+        let file = keys_out_of_reach("stat-keys");
+        assert_eq!(configured(&file), Ok("127.0.0.1:9559".parse().unwrap()));
+        let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    }
 
     #[test]
     fn samples_are_read_per_device_and_rates_from_two_of_them() {
