@@ -500,3 +500,41 @@ fn every_command_that_prints_ends_quietly_when_its_reader_is_gone() {
     reader_gone(&["stat", "--watch", &addr]);
     std::fs::remove_dir_all(&dir).expect("remove the directory");
 }
+
+/// A CURVE secret key every user can read is refused by check-config, as a password file is.
+#[test]
+fn check_config_refuses_a_secret_key_every_user_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_path("open-secret");
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let name = dir.join("srv");
+    assert!(zedge(&["keygen", name.to_str().expect("utf-8")])
+        .status
+        .success());
+    let secret = format!("{}_secret", name.display());
+    let file = dir.join("zedge.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[device]]\nname = \"a\"\nkind = \"queue\"\nfrontend = [\"tcp://127.0.0.1:{}\"]\n\
+             backend = [\"tcp://127.0.0.1:{}\"]\ncurve_secret = \"{secret}\"\n",
+            free_port(),
+            free_port()
+        ),
+    )
+    .expect("write the config");
+    let check = || zedge(&["check-config", file.to_str().expect("utf-8")]);
+    assert!(check().status.success(), "the 0600 file keygen wrote");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "key \"curve_secret\": {secret} is readable by every user; chmod o-r it (it holds \
+             a secret key)"
+        )),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).expect("remove the directory");
+}
