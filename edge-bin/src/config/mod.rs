@@ -447,6 +447,34 @@ fn check_name(name: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
+/// A config whose key and password files are not there: tests run as root, who reads
+/// every file, so a missing file stands for one only the zedge user may read. For the tests
+/// of `zedge stat` and `zedge peers`, which read the config without them.
+pub fn keys_out_of_reach(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zedge-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("zedge.toml");
+    let dir = dir.join("missing").display().to_string();
+    std::fs::write(
+        &file,
+        format!(
+            "[metrics]\nlisten = \"127.0.0.1:9559\"\n\n[[device]]\nname = \"a\"\nkind = \"forwarder\"\n\
+         frontend = [\"tcp://*:5559\"]\nbackend = [\"tcp://127.0.0.1:5560\"]\n\
+         control = \"tcp://*:5570\"\ncurve_secret = \"{dir}/telemetry_secret\"\n\n\
+         [[device]]\nname = \"b\"\nkind = \"queue\"\nfrontend = [\"tcp://127.0.0.1:5561\"]\n\
+         backend = [\"tcp://127.0.0.1:5562\"]\ncontrol = \"tcp://127.0.0.1:5571\"\n\
+         plain_passwords = \"{dir}/passwords\"\n"
+        ),
+    )
+    .unwrap();
+    assert!(
+        crate::config::load(&file).is_err(),
+        "run reads the key files"
+    );
+    file
+}
+
+#[cfg(test)]
 mod shipped;
 #[cfg(test)]
 mod tests;
