@@ -139,13 +139,15 @@ fn check_config(path: &Path) -> ExitCode {
             let file = path.display().to_string();
             // What run would meet on this host, found without binding.
             let found = config::preflight(&cfg, &config::ThisHost::here());
-            stdout::print(&config::summary(&cfg, &file, !found.problems.is_empty()));
+            let mut out = config::summary(&cfg, &file, !found.problems.is_empty());
             if !found.needs.is_empty() {
-                stdout::outln!("  before run:");
+                out.push_str("  before run:\n");
                 for need in &found.needs {
-                    stdout::outln!("    {need}");
+                    out.push_str(&format!("    {need}\n"));
                 }
             }
+            // A reader gone (`| head -1`) takes neither the problems nor the status away.
+            stdout::print_unless_gone(&out);
             for problem in &found.problems {
                 eprintln!("zedge: {file}: {problem}");
             }

@@ -25,6 +25,21 @@ pub fn print(text: &str) {
     }
 }
 
+/// [`write`] for a command whose exit status says more than its output (`check-config`): a
+/// reader gone stops the printing (`false`), and the command goes on to its end, its other
+/// words on stderr and its own status.
+pub fn print_unless_gone(text: &str) -> bool {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => true,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => false,
+        Err(e) => {
+            eprintln!("zedge: standard output: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// `println!` through [`print`].
 macro_rules! outln {
     ($($arg:tt)*) => { $crate::stdout::print(&format!("{}\n", format_args!($($arg)*))) };

@@ -474,6 +474,25 @@ fn every_command_that_prints_ends_quietly_when_its_reader_is_gone() {
     )
     .expect("write the config");
     reader_gone(&["check-config", file.to_str().expect("utf-8")]);
+    // A problem keeps its status and its line on stderr when the summary's reader is gone.
+    let wrong = dir.join("wrong.toml");
+    let text = std::fs::read_to_string(&file).expect("read the config");
+    std::fs::write(&wrong, text.replace("tcp://127.0.0.1:", "tcp://192.0.2.1:"))
+        .expect("write the config");
+    let mut child = Command::new(zedge_bin())
+        .args(["check-config", wrong.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run zedge");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for zedge");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("192.0.2.1 is no address of this host's interfaces"),
+        "{stderr}"
+    );
 
     // `zedge stat --watch` prints every second until it finds the reader gone.
     let metrics = TcpListener::bind("127.0.0.1:0").expect("a metrics port");
