@@ -182,7 +182,7 @@ pub fn keygen(name: &Path) -> Result<(), CertError> {
     if p.public != pair.public || s.secret.as_ref() != Some(pair.secret()) {
         return Err(CertError::Mismatch(secret));
     }
-    println!("{}", z85(&pair.public));
+    crate::stdout::outln!("{}", z85(&pair.public));
     eprintln!(
         "zedge keygen: wrote {} (public) and {} (secret, mode 0600)",
         public.display(),

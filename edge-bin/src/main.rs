@@ -42,6 +42,7 @@ mod setup;
 mod signal;
 mod splice;
 mod stat;
+mod stdout;
 mod storage;
 mod suggest;
 mod worker;
@@ -94,11 +95,11 @@ fn main() -> ExitCode {
             Ok(cli::Command::Keygen(name)) => return tool("keygen", cert::keygen(&name)),
             Ok(cli::Command::Client(o)) => return tool(o.tool.name(), client::run(&o)),
             Ok(cli::Command::Help(page)) => {
-                print!("{}", page.text());
+                stdout::print(page.text());
                 return ExitCode::SUCCESS;
             }
             Ok(cli::Command::Version) => {
-                println!("zedge {}", env!("CARGO_PKG_VERSION"));
+                stdout::outln!("zedge {}", env!("CARGO_PKG_VERSION"));
                 return ExitCode::SUCCESS;
             }
             Err(e) => return usage_error(&e.to_string()),
@@ -138,16 +139,15 @@ fn check_config(path: &Path) -> ExitCode {
             let file = path.display().to_string();
             // What run would meet on this host, found without binding.
             let found = config::preflight(&cfg, &config::ThisHost::here());
-            print!(
-                "{}",
-                config::summary(&cfg, &file, !found.problems.is_empty())
-            );
+            let mut out = config::summary(&cfg, &file, !found.problems.is_empty());
             if !found.needs.is_empty() {
-                println!("  before run:");
+                out.push_str("  before run:\n");
                 for need in &found.needs {
-                    println!("    {need}");
+                    out.push_str(&format!("    {need}\n"));
                 }
             }
+            // A reader gone (`| head -1`) takes neither the problems nor the status away.
+            stdout::print_unless_gone(&out);
             for problem in &found.problems {
                 eprintln!("zedge: {file}: {problem}");
             }

@@ -45,10 +45,9 @@ pub fn run(o: &StatOptions) -> Result<(), String> {
         };
         if o.watch && !o.json {
             // Clear the screen and go home, as `watch` does.
-            print!("\x1b[H\x1b[2J");
+            crate::stdout::print("\x1b[H\x1b[2J");
         }
-        print!("{out}");
-        let _ = std::io::stdout().flush();
+        crate::stdout::print(&out);
         if !o.watch {
             return Ok(());
         }
@@ -73,7 +72,7 @@ pub fn parse_addr(given: &str) -> Option<SocketAddr> {
 
 /// `[metrics] listen` of the config file at `path`.
 fn configured(path: &Path) -> Result<SocketAddr, String> {
-    let cfg = crate::config::load(path).map_err(|e| e.to_string())?;
+    let cfg = crate::config::load_addresses(path).map_err(|e| e.to_string())?;
     cfg.process.metrics.ok_or_else(|| {
         format!(
             "{}: no [metrics] table; give the address (zedge stat 127.0.0.1:9559) or add \
@@ -297,6 +296,14 @@ fn json(a: &Sample, b: &Sample, secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `zedge stat` needs only `[metrics] listen`: the key files are not read.
+    #[test]
+    fn the_address_is_read_without_the_key_files() {
+        let file = crate::config::keys_out_of_reach("stat-keys");
+        assert_eq!(configured(&file), Ok("127.0.0.1:9559".parse().unwrap()));
+        let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    }
 
     #[test]
     fn samples_are_read_per_device_and_rates_from_two_of_them() {

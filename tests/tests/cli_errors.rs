@@ -434,3 +434,126 @@ fn a_device_over_memory_max_reads_the_same_on_the_command_line_and_in_a_config_f
         .replace("max_peers", "--max-peers");
     assert_eq!(as_cli, cli);
 }
+
+/// Run zedge with its standard output a pipe closed as soon as it starts, as `| head -3` or
+/// `| true` leave it: the command ends quietly, status 0 (the write that finds the reader gone
+/// ends it), not with a panic.
+fn reader_gone(args: &[&str]) {
+    let mut child = Command::new(zedge_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run zedge");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for zedge");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+}
+
+#[test]
+fn every_command_that_prints_ends_quietly_when_its_reader_is_gone() {
+    reader_gone(&["--help"]);
+    reader_gone(&["help", "pub"]);
+    reader_gone(&["--version"]);
+
+    let dir = temp_path("reader-gone");
+    std::fs::create_dir_all(&dir).expect("a directory");
+    reader_gone(&["keygen", dir.join("k").to_str().expect("utf-8")]);
+    let file = dir.join("zedge.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[device]]\nname = \"a\"\nkind = \"queue\"\nfrontend = [\"tcp://127.0.0.1:{}\"]\n\
+             backend = [\"tcp://127.0.0.1:{}\"]\n",
+            free_port(),
+            free_port()
+        ),
+    )
+    .expect("write the config");
+    reader_gone(&["check-config", file.to_str().expect("utf-8")]);
+    // A problem keeps its status and its line on stderr when the summary's reader is gone.
+    let wrong = dir.join("wrong.toml");
+    let text = std::fs::read_to_string(&file).expect("read the config");
+    std::fs::write(&wrong, text.replace("tcp://127.0.0.1:", "tcp://192.0.2.1:"))
+        .expect("write the config");
+    let mut child = Command::new(zedge_bin())
+        .args(["check-config", wrong.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run zedge");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for zedge");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("192.0.2.1 is no address of this host's interfaces"),
+        "{stderr}"
+    );
+
+    // `zedge stat --watch` prints every second until it finds the reader gone.
+    let metrics = TcpListener::bind("127.0.0.1:0").expect("a metrics port");
+    let addr = metrics.local_addr().expect("its address").to_string();
+    std::thread::spawn(move || {
+        for conn in metrics.incoming() {
+            use std::io::{Read, Write};
+            let Ok(mut conn) = conn else { continue };
+            // The whole request, which may come in pieces, before the answer and the close.
+            let mut request = Vec::new();
+            let mut piece = [0; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut piece) {
+                    Ok(n) if n > 0 => request.extend_from_slice(&piece[..n]),
+                    _ => break,
+                }
+            }
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n\
+                  zedge_peers{device=\"a\",side=\"frontend\"} 1\n",
+            );
+        }
+    });
+    reader_gone(&["stat", "--watch", &addr]);
+    std::fs::remove_dir_all(&dir).expect("remove the directory");
+}
+
+/// A CURVE secret key every user can read is refused by check-config, as a password file is.
+#[test]
+fn check_config_refuses_a_secret_key_every_user_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_path("open-secret");
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let name = dir.join("srv");
+    assert!(zedge(&["keygen", name.to_str().expect("utf-8")])
+        .status
+        .success());
+    let secret = format!("{}_secret", name.display());
+    let file = dir.join("zedge.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[device]]\nname = \"a\"\nkind = \"queue\"\nfrontend = [\"tcp://127.0.0.1:{}\"]\n\
+             backend = [\"tcp://127.0.0.1:{}\"]\ncurve_secret = \"{secret}\"\n",
+            free_port(),
+            free_port()
+        ),
+    )
+    .expect("write the config");
+    let check = || zedge(&["check-config", file.to_str().expect("utf-8")]);
+    assert!(check().status.success(), "the 0600 file keygen wrote");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "key \"curve_secret\": {secret} is readable by every user; chmod o-r it (it holds \
+             a secret key)"
+        )),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).expect("remove the directory");
+}

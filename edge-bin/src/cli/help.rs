@@ -214,13 +214,19 @@ impl Page {
     }
 }
 
-/// What every test client takes.
+/// What every test client takes; `$side` and `$port`: the side of the device it connects to
+/// (pub, push and req the frontend, sub, pull and rep the backend), and its default port.
 macro_rules! client_options {
-    () => {
-        "
-EP is what the device binds (tcp://127.0.0.1:5560, ipc:///run/zedge/x.ipc); the client
-connects to it. Each message is a line: its frames joined by the delimiter, each frame as
-text (its bytes), hex or Z85 (--format).
+    ($side:literal, $port:literal) => {
+        concat!(
+            "
+EP is the device's ",
+            $side,
+            ", which it binds (tcp://127.0.0.1:",
+            $port,
+            " by default;
+ipc:///run/zedge/x.ipc); the client connects to it. Each message is a line: its frames
+joined by the delimiter, each frame as text (its bytes), hex or Z85 (--format).
 
   -n, --count N              send or receive N messages, then exit
   -r, --rate N               send at most N messages a second (pub, push, req)
@@ -238,6 +244,7 @@ text (its bytes), hex or Z85 (--format).
 
 Exit status 1, and why, if it cannot connect or the device refuses it.
 "
+        )
     };
 }
 
@@ -250,7 +257,7 @@ prints every message it receives, until --count messages or interrupted. It conn
 if the connection drops (a device restarted). Against a forwarder's backend:
   zedge sub tcp://127.0.0.1:5560 sensors/
 ",
-    client_options!()
+    client_options!("backend", "5560")
 );
 
 const PUB: &str = concat!(
@@ -263,7 +270,7 @@ standard input, split into frames at the delimiter. It sends every message to th
 which gives each to the subscribers whose subscriptions match. Against a forwarder's frontend:
   zedge pub tcp://127.0.0.1:5559 sensors/t1 21.5
 ",
-    client_options!()
+    client_options!("frontend", "5559")
 );
 
 const PUSH: &str = concat!(
@@ -274,7 +281,7 @@ A PUSH socket: sends the message of FRAMEs (--count times; once by default), or 
 standard input, split into frames at the delimiter. Against a streamer's frontend:
   seq 1000 | zedge push tcp://127.0.0.1:5559
 ",
-    client_options!()
+    client_options!("frontend", "5559")
 );
 
 const PULL: &str = concat!(
@@ -285,7 +292,7 @@ A PULL socket, a worker: prints every message it receives, until --count message
 interrupted. Against a streamer's backend:
   zedge pull tcp://127.0.0.1:5560 --count 1000
 ",
-    client_options!()
+    client_options!("backend", "5560")
 );
 
 const REQ: &str = concat!(
@@ -296,7 +303,7 @@ A REQ socket, a client: sends the request of FRAMEs (--count times; once by defa
 for each line of standard input, and prints each reply. Against a queue's frontend:
   zedge req tcp://127.0.0.1:5561 ping
 ",
-    client_options!()
+    client_options!("frontend", "5559")
 );
 
 const REP: &str = concat!(
@@ -307,7 +314,7 @@ A REP socket, a worker that echoes: prints each request it receives and sends it
 reply, until --count requests or interrupted. Against a queue's backend:
   zedge rep tcp://127.0.0.1:5562
 ",
-    client_options!()
+    client_options!("backend", "5560")
 );
 
 const RUN: &str = "\

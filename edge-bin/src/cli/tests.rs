@@ -155,6 +155,30 @@ fn help_and_version() {
     }
 }
 
+/// pub, push and req connect to a device's frontend (5559 by default), sub, pull and rep to
+/// its backend (5560); each client's page says which.
+#[test]
+fn each_client_page_names_the_side_it_connects_to() {
+    for (command, side, port, other) in [
+        ("pub", "frontend", "5559", "5560"),
+        ("push", "frontend", "5559", "5560"),
+        ("req", "frontend", "5559", "5560"),
+        ("sub", "backend", "5560", "5559"),
+        ("pull", "backend", "5560", "5559"),
+        ("rep", "backend", "5560", "5559"),
+    ] {
+        let page = Page::ALL
+            .into_iter()
+            .find(|(c, _)| *c == command)
+            .expect("a page")
+            .1
+            .text();
+        let said = format!("EP is the device's {side}, which it binds (tcp://127.0.0.1:{port}");
+        assert!(page.contains(&said), "{command}: {page}");
+        assert!(!page.contains(other), "{command}: {page}");
+    }
+}
+
 #[test]
 fn each_command_has_its_page_by_help_and_by_its_own_help_option() {
     let p = |a: &[&str]| match parse(a.iter().map(OsString::from)) {

@@ -7,7 +7,7 @@
 
 mod format;
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -350,13 +350,8 @@ impl Client<'_> {
                 self.o.tool.name()
             );
         }
-        let mut out = io::stdout().lock();
-        match out.write_all(&line).and_then(|()| out.flush()) {
-            Ok(()) => Ok(()),
-            // The reader is gone (`zedge sub ... | head`): done, quietly, as `head` expects.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
-            Err(e) => Err(format!("standard output: {e}")),
-        }
+        // The reader gone (`zedge sub ... | head`) ends the client there, quietly.
+        crate::stdout::write(&line).map_err(|e| format!("standard output: {e}"))
     }
 }
 

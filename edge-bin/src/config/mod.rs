@@ -115,11 +115,29 @@ pub fn drop_in_dir(path: &Path) -> PathBuf {
 /// `[log]` and `[metrics]` replace what was read before it; a device named twice, or an
 /// address bound twice, is refused wherever it is.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, Keys::Read)
+}
+
+/// [`load`] for the tools that need only addresses (`zedge stat`, `zedge peers`): the devices
+/// come without their CURVE and PLAIN settings, and the key and password files, which are
+/// for the zedge user only (board/README.md), are not read.
+pub fn load_addresses(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, Keys::Skip)
+}
+
+/// Whether the key and password files a config names are read and checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    Read,
+    Skip,
+}
+
+fn load_with(path: &Path, keys: Keys) -> Result<Config, ConfigError> {
     let mut sources = vec![read(path, "the config file")?];
     let dir = drop_in_dir(path);
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return check(&sources),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return check(&sources, keys),
         Err(e) => {
             return Err(ConfigError {
                 file: dir.display().to_string(),
@@ -141,7 +159,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     for p in drop_ins {
         sources.push(read(&p, "the drop-in")?);
     }
-    check(&sources)
+    check(&sources, keys)
 }
 
 /// The file at `path` (`what`, in its error): a regular file of at most [`MAX_FILE`] bytes,
@@ -189,10 +207,13 @@ fn read(path: &Path, what: &str) -> Result<Source, ConfigError> {
 /// Check `text`, the contents of `file` (named in errors), alone.
 #[cfg(test)]
 pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-    check(&[Source {
-        file: file.to_owned(),
-        text: text.to_owned(),
-    }])
+    check(
+        &[Source {
+            file: file.to_owned(),
+            text: text.to_owned(),
+        }],
+        Keys::Read,
+    )
 }
 
 /// One file's tables and keys, as serde read them.
@@ -220,7 +241,7 @@ fn raw_file(src: &Source) -> Result<RawFile, ConfigError> {
 }
 
 /// Check the config made of `sources`, the main file first.
-fn check(sources: &[Source]) -> Result<Config, ConfigError> {
+fn check(sources: &[Source], keys: Keys) -> Result<Config, ConfigError> {
     let main = &sources[0];
     let mut process = WrittenProcess::default();
     // The file that set each process option last.
@@ -332,7 +353,7 @@ fn check(sources: &[Source]) -> Result<Config, ConfigError> {
             let span = value.span();
             written.set(opt, value.into_inner(), Origin::Key(span));
         }
-        for (opt, value) in curve {
+        for (opt, value) in curve.filter(|_| keys == Keys::Read) {
             let span = value.span();
             written
                 .curve
@@ -423,6 +444,34 @@ fn check_name(name: &str) -> Result<(), String> {
             "expected 1 to {MAX_NAME} letters, digits, '-', '_' or '.', not {name:?}"
         ))
     }
+}
+
+#[cfg(test)]
+/// A config whose key and password files are not there: tests run as root, who reads
+/// every file, so a missing file stands for one only the zedge user may read. For the tests
+/// of `zedge stat` and `zedge peers`, which read the config without them.
+pub fn keys_out_of_reach(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zedge-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("zedge.toml");
+    let dir = dir.join("missing").display().to_string();
+    std::fs::write(
+        &file,
+        format!(
+            "[metrics]\nlisten = \"127.0.0.1:9559\"\n\n[[device]]\nname = \"a\"\nkind = \"forwarder\"\n\
+         frontend = [\"tcp://*:5559\"]\nbackend = [\"tcp://127.0.0.1:5560\"]\n\
+         control = \"tcp://*:5570\"\ncurve_secret = \"{dir}/telemetry_secret\"\n\n\
+         [[device]]\nname = \"b\"\nkind = \"queue\"\nfrontend = [\"tcp://127.0.0.1:5561\"]\n\
+         backend = [\"tcp://127.0.0.1:5562\"]\ncontrol = \"tcp://127.0.0.1:5571\"\n\
+         plain_passwords = \"{dir}/passwords\"\n"
+        ),
+    )
+    .unwrap();
+    assert!(
+        crate::config::load(&file).is_err(),
+        "run reads the key files"
+    );
+    file
 }
 
 #[cfg(test)]

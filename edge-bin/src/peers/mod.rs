@@ -58,13 +58,14 @@ pub fn run(o: &PeersOptions) -> Result<(), String> {
             out.push_str(&table::render(&values));
         }
     }
-    print!("{out}");
+    crate::stdout::print(&out);
     Ok(())
 }
 
 /// The control endpoints of the config file's devices, as a client reaches them.
 fn configured(path: &str) -> Result<Vec<Endpoint>, String> {
-    let cfg = crate::config::load(std::path::Path::new(path)).map_err(|e| e.to_string())?;
+    let cfg =
+        crate::config::load_addresses(std::path::Path::new(path)).map_err(|e| e.to_string())?;
     let eps: Vec<Endpoint> = cfg
         .devices
         .iter()
@@ -166,6 +167,17 @@ pub fn ask(ep: &Endpoint, command: &[u8]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `zedge peers` needs only the control endpoints: the key and password files are not
+    /// read.
+    #[test]
+    fn the_control_endpoints_are_read_without_the_key_files() {
+        let file = crate::config::keys_out_of_reach("peers-keys");
+        let eps = configured(file.to_str().unwrap()).unwrap();
+        let eps: Vec<String> = eps.iter().map(ToString::to_string).collect();
+        assert_eq!(eps, ["tcp://127.0.0.1:5570", "tcp://127.0.0.1:5571"]);
+        let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    }
 
     #[test]
     fn wildcard_addresses_are_reached_on_this_host() {

@@ -214,7 +214,9 @@ impl CurveWritten {
             ));
         }
         let path = PathBuf::from(path);
-        load_passwords(&path).map_err(|why| err(CurveOpt::Passwords, at, why))?;
+        readable(&path)
+            .and_then(|()| load_passwords(&path))
+            .map_err(|why| err(CurveOpt::Passwords, at, why))?;
         if !anywhere {
             if let Some(ep) = binds.into_iter().find(|ep| !is_local(ep)) {
                 let anywhere = CurveOpt::PlainAnywhere.spelled(at);
@@ -251,6 +253,9 @@ impl CurveWritten {
             return Ok(None);
         };
         let secret_file = PathBuf::from(secret_file);
+        readable(&secret_file)
+            .and_then(|()| private(&secret_file, "a secret key"))
+            .map_err(|why| err(CurveOpt::Secret, at, why))?;
         let secret = match cert::load(&secret_file) {
             Ok(cert::Cert {
                 secret: Some(s), ..
@@ -347,14 +352,8 @@ pub fn is_local(ep: &Endpoint) -> bool {
 /// Read a password file: `user:password` a line (the first `:` splits them), `#` comments
 /// and blank lines skipped. It must not be readable by others than its owner and group.
 pub fn load_passwords(path: &Path) -> Result<Passwords, String> {
-    use std::os::unix::fs::PermissionsExt;
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-    if meta.permissions().mode() & 0o004 != 0 {
-        return Err(format!(
-            "{shown} is readable by every user; chmod o-r it (it holds passwords)"
-        ));
-    }
+    private(path, "passwords")?;
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
     let mut users = Passwords::new();
     for (n, line) in text.lines().enumerate() {
@@ -373,6 +372,42 @@ pub fn load_passwords(path: &Path) -> Result<Passwords, String> {
         users.insert(user.as_bytes().to_vec(), password.as_bytes().to_vec());
     }
     Ok(users)
+}
+
+/// A file that holds secrets (`holds`: passwords, a secret key) must not be readable by every
+/// user: libzmq's tools write secret certificates 0600, `zedge keygen` too.
+fn private(path: &Path, holds: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if meta.permissions().mode() & 0o004 != 0 {
+        return Err(format!(
+            "{shown} is readable by every user; chmod o-r it (it holds {holds})"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether this user can open `path`, as the settings are checked: a key or password file
+/// of the package is for the zedge user only (board/README.md), so an operator's
+/// `check-config` meets it unreadable, and is told how to check it after all.
+fn readable(path: &Path) -> Result<(), String> {
+    match std::fs::File::open(path) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(unreadable(path, &e)),
+    }
+}
+
+/// What [`readable`] says of `e`, the error of opening `path`.
+fn unreadable(path: &Path, e: &std::io::Error) -> String {
+    let shown = path.display();
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => format!(
+            "cannot read {shown} as this user (it is for the zedge user): run check-config \
+             with sudo, or as zedge"
+        ),
+        _ => format!("{shown}: {e}"),
+    }
 }
 
 /// A setting's error: the file's messages get their key and line where they are placed; the
@@ -510,6 +545,52 @@ mod tests {
             let loopback = crate::net::interface_addr(&i.name).is_some_and(|a| a.is_loopback());
             assert_eq!(is_local(&named), loopback, "{}", i.name);
         }
+    }
+
+    /// Tests run as root, who reads every file: the permission error is given by hand.
+    #[test]
+    fn a_file_this_user_cannot_read_says_whose_it_is_and_how_to_check_it() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            unreadable(Path::new("/etc/zedge/telemetry_secret"), &denied),
+            "cannot read /etc/zedge/telemetry_secret as this user (it is for the zedge user): \
+             run check-config with sudo, or as zedge"
+        );
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(
+            unreadable(Path::new("/x"), &missing),
+            format!("/x: {missing}")
+        );
+    }
+
+    /// A secret key readable by every user is refused, as a password file is.
+    #[test]
+    fn a_world_readable_secret_key_is_refused_as_a_password_file_is() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("zedge-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        cert::save(&dir.join("srv"), &KeyPair::from_secret([3; 32])).unwrap();
+        let secret = dir.join("srv_secret");
+        let mut w = CurveWritten::default();
+        w.set(CurveOpt::Secret, secret.display().to_string(), Origin::Flag);
+        assert!(w.build().unwrap().is_some());
+        let open = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(&secret, open).unwrap();
+        assert_eq!(
+            w.build().unwrap_err().to_string(),
+            format!(
+                "--curve-secret: {} is readable by every user; chmod o-r it (it holds a \
+                 secret key)",
+                secret.display()
+            )
+        );
+        let passwords = dir.join("passwords");
+        std::fs::write(&passwords, "u:p\n").unwrap();
+        std::fs::set_permissions(&passwords, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = load_passwords(&passwords).unwrap_err();
+        assert!(e.ends_with("is readable by every user; chmod o-r it (it holds passwords)"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
