@@ -140,7 +140,7 @@ impl fmt::Display for SessionError {
             SessionError::UnknownSocketType => f.write_str("peer names a socket type zedge does not know (in its READY, or its ZMTP 2.0 greeting)"),
             SessionError::IncompatibleSocketType { ours, theirs } => write!(
                 f,
-                "a {theirs} peer cannot connect to this {ours} endpoint; check which side of the device it belongs to"
+                "this {ours} socket and its {theirs} peer cannot talk (ZeroMQ's socket-type rules); check which side of the device each belongs on"
             ),
             SessionError::IdentityTooLong => f.write_str("peer's Identity is longer than 255 bytes"),
             SessionError::ClosedOnReady => f.write_str(
