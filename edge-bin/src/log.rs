@@ -48,8 +48,9 @@ pub fn level(
     let base = base.unwrap_or(LevelFilter::Warn);
     let from_env = match env.map(str::trim) {
         None | Some("") => base,
-        Some(v) => parse_level(v)
-            .ok_or_else(|| format!("ZEDGE_LOG={v}: expected error, warn, info, debug or trace"))?,
+        Some(v) => parse_level(v).ok_or_else(|| {
+            format!("ZEDGE_LOG={v}: expected off, error, warn, info, debug or trace")
+        })?,
     };
     Ok(if verbosity > 0 {
         from_flags.max(from_env)

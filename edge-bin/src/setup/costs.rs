@@ -96,6 +96,17 @@ fn the_budget_is_met_to_the_byte() {
 }
 
 #[test]
+fn a_memory_max_without_its_unit_is_told_so() {
+    let d = device("s", Kind::Streamer, &[]);
+    let e = Memory::check(&[d], &budget(64), Via::ConfigFile).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.ends_with("or raise memory_max (a number without a unit is bytes: \"64M\" is 64 MiB)"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn huge_counts_saturate_and_are_refused_with_what_they_cost() {
     let d = device(
         "s",

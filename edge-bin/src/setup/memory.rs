@@ -259,7 +259,16 @@ impl fmt::Display for MemoryError {
             Bytes(self.memory_max),
             c.opt.named(via),
             Opt::MemoryMax.named(via),
-        )
+        )?;
+        if self.memory_max < 1 << 20 {
+            // `memory_max = 64` is 64 bytes: a unit left out, surely.
+            let n = self.memory_max;
+            write!(
+                f,
+                " (a number without a unit is bytes: \"{n}M\" is {n} MiB)"
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -67,14 +67,15 @@ impl Form {
     }
 }
 
-/// `123`, `64K`, `64M`, `1G` (binary multiples; `KiB`, `MB`... also accepted).
+/// `123`, `64K`, `64M`, `1G` (binary multiples; `Ki`, `KiB`, `MB`... and a blank before the
+/// unit also accepted, as durations take `10 s`).
 pub fn parse_size(s: &str) -> Option<u64> {
     let (n, suffix) = leading_number(s)?;
-    let shift = match suffix.to_ascii_uppercase().as_str() {
+    let shift = match suffix.trim_start().to_ascii_uppercase().as_str() {
         "" | "B" => 0,
-        "K" | "KB" | "KIB" => 10,
-        "M" | "MB" | "MIB" => 20,
-        "G" | "GB" | "GIB" => 30,
+        "K" | "KI" | "KB" | "KIB" => 10,
+        "M" | "MI" | "MB" | "MIB" => 20,
+        "G" | "GI" | "GB" | "GIB" => 30,
         _ => return None,
     };
     n.checked_mul(1 << shift)
@@ -120,6 +121,9 @@ mod tests {
         assert_eq!(parse_size("64M"), Some(64 << 20));
         assert_eq!(parse_size("2GiB"), Some(2 << 30));
         assert_eq!(parse_size("1MB"), Some(1 << 20));
+        assert_eq!(parse_size("64 M"), Some(64 << 20));
+        assert_eq!(parse_size("64Mi"), Some(64 << 20));
+        assert_eq!(parse_size("8 KiB"), Some(8 << 10));
         assert_eq!(parse_size("M"), None);
         assert_eq!(parse_size("1.5M"), None);
         assert_eq!(parse_size("-1"), None);
