@@ -378,7 +378,8 @@ fn usage_errors_are_one_clear_line() {
     assert!(err(&["queue", "--max-peers", "0"]).contains("at least 1"));
     assert!(err(&["queue", "--heartbeat-ivl", "1 hour"]).contains("a duration"));
     assert!(err(&["queue", "--max-peers", "100000000"]).starts_with("the settings need "));
-    assert!(err(&["queue", "--memory-max", "1"]).ends_with("or raise --memory-max"));
+    assert!(err(&["queue", "--memory-max", "1"])
+        .ends_with("or raise --memory-max (a number without a unit is bytes: \"1M\" is 1 MiB)"));
     for args in [
         &["queue", "--bogus"][..],
         &["queue", "--frontend", "tcp://x"],
