@@ -436,9 +436,8 @@ fn a_device_over_memory_max_reads_the_same_on_the_command_line_and_in_a_config_f
 }
 
 /// Run zedge with its standard output a pipe closed as soon as it starts, as `| head -3` or
-/// `| true` leave it: the command ends quietly, status 0 (the write that finds the reader gone
-/// ends it), not with a panic.
-fn reader_gone(args: &[&str]) {
+/// `| true` leave it: its status and standard error.
+fn without_reader(args: &[&str]) -> (Option<i32>, String) {
     let mut child = Command::new(zedge_bin())
         .args(args)
         .stdin(Stdio::null())
@@ -448,9 +447,31 @@ fn reader_gone(args: &[&str]) {
         .expect("run zedge");
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait for zedge");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    (out.status.code(), stderr)
+}
+
+/// [`without_reader`]: the command ends quietly, status 0 (the write that finds the reader
+/// gone ends it), not with a panic.
+fn reader_gone(args: &[&str]) {
+    let (code, stderr) = without_reader(args);
+    assert_eq!(code, Some(0), "{args:?}: {stderr}");
+}
+
+/// `dir`/zedge.toml: one queue on two free loopback ports, with `extra` lines.
+fn queue_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let file = dir.join("zedge.toml");
+    let (fe, be) = (free_port(), free_port());
+    std::fs::write(
+        &file,
+        format!(
+            "[[device]]\nname = \"a\"\nkind = \"queue\"\nfrontend = [\"tcp://127.0.0.1:{fe}\"]\n\
+             backend = [\"tcp://127.0.0.1:{be}\"]\n{extra}"
+        ),
+    )
+    .expect("write the config");
+    file
 }
 
 #[test]
@@ -462,33 +483,15 @@ fn every_command_that_prints_ends_quietly_when_its_reader_is_gone() {
     let dir = temp_path("reader-gone");
     std::fs::create_dir_all(&dir).expect("a directory");
     reader_gone(&["keygen", dir.join("k").to_str().expect("utf-8")]);
-    let file = dir.join("zedge.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[[device]]\nname = \"a\"\nkind = \"queue\"\nfrontend = [\"tcp://127.0.0.1:{}\"]\n\
-             backend = [\"tcp://127.0.0.1:{}\"]\n",
-            free_port(),
-            free_port()
-        ),
-    )
-    .expect("write the config");
+    let file = queue_config(&dir, "");
     reader_gone(&["check-config", file.to_str().expect("utf-8")]);
     // A problem keeps its status and its line on stderr when the summary's reader is gone.
     let wrong = dir.join("wrong.toml");
     let text = std::fs::read_to_string(&file).expect("read the config");
     std::fs::write(&wrong, text.replace("tcp://127.0.0.1:", "tcp://192.0.2.1:"))
         .expect("write the config");
-    let mut child = Command::new(zedge_bin())
-        .args(["check-config", wrong.to_str().expect("utf-8")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run zedge");
-    drop(child.stdout.take());
-    let out = child.wait_with_output().expect("wait for zedge");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = without_reader(&["check-config", wrong.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("192.0.2.1 is no address of this host's interfaces"),
         "{stderr}"
@@ -531,17 +534,7 @@ fn check_config_refuses_a_secret_key_every_user_can_read() {
         .status
         .success());
     let secret = format!("{}_secret", name.display());
-    let file = dir.join("zedge.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[[device]]\nname = \"a\"\nkind = \"queue\"\nfrontend = [\"tcp://127.0.0.1:{}\"]\n\
-             backend = [\"tcp://127.0.0.1:{}\"]\ncurve_secret = \"{secret}\"\n",
-            free_port(),
-            free_port()
-        ),
-    )
-    .expect("write the config");
+    let file = queue_config(&dir, &format!("curve_secret = \"{secret}\"\n"));
     let check = || zedge(&["check-config", file.to_str().expect("utf-8")]);
     assert!(check().status.success(), "the 0600 file keygen wrote");
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).expect("chmod");

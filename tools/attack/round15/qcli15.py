@@ -18,7 +18,7 @@ NOREAD = bool(os.environ.get("NOREAD")); NSRC = int(os.environ.get("SRCS", "0"))
 ctx.MAX_SOCKETS = 8000
 def cs(t, ep, src=None):
     s = ctx.socket(t); pub, sec = zmq.curve_keypair()
-    if src is not None and NOREAD: s.setsockopt(zmq.RCVHWM, 1); s.setsockopt(zmq.RCVBUF, 4096)
+    if src is not None and (NOREAD or os.environ.get("SLOWRD")): s.setsockopt(zmq.RCVHWM, 1); s.setsockopt(zmq.RCVBUF, 4096)
     if src is not None and NSRC: ep = ep.replace("tcp://", "tcp://127.0.0.%d:0;" % (2 + src % NSRC))
     if not (os.environ.get("NULLBE") and ep.endswith(":%d" % be)):
         s.curve_publickey = pub; s.curve_secretkey = sec; s.curve_serverkey = srv

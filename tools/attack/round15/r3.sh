@@ -1,26 +1,28 @@
 #!/bin/sh
 # r3.sh NAME KIND "BROKER OPTS" "ATTACK CMD" FLOW-ARGS...: as r2.sh, but the attack is any command
 # (run from this directory, with $FE $BE $KF $SECS set), started 3 s before the flow (FLOWFIRST=S:
-# the flow first, the attack S s later). Broker 9970/9971; log /tmp/attack15-NAME.log, outputs
-# results/NAME.out (flow) and results/NAME.att (attack).
+# the flow first, the attack S s later). Broker PORT/PORT+1 (9970/9971); log /tmp/TAG-NAME.log
+# (attack15), outputs results/NAME.out (flow) and results/NAME.att (attack) under DIR (this
+# script's directory; the attack runs there too); FLOWPY: another flow script.
 N=$1; K=$2; O=$3; ATT=$4; shift 4
-D=$(cd "$(dirname "$0")" && pwd); R=$D/results; mkdir -p $R; cd $D
+D=$(cd "$(dirname "$0")" && pwd); DIR=${DIR:-$D}; R=$DIR/results; mkdir -p $R; cd $DIR
 Z=${ZEDGE_BIN:-$D/../../../target/release/zedge}
-KF=/tmp/attack15-srv; [ -e ${KF}_secret ] || $Z keygen $KF >/dev/null
-LOG=/tmp/attack15-$N.log
-$Z $K -v --frontend tcp://127.0.0.1:9970 --backend tcp://127.0.0.1:9971 --curve-secret ${KF}_secret $O >$LOG 2>&1 &
+TAG=${TAG:-attack15}; P=${PORT:-9970}; FE=$P; BE=$((P + 1)); FLOWPY=${FLOWPY:-$D/../round9/curve.py}
+KF=/tmp/$TAG-srv; [ -e ${KF}_secret ] || $Z keygen $KF >/dev/null
+LOG=/tmp/$TAG-$N.log
+$Z $K -v --frontend tcp://127.0.0.1:$FE --backend tcp://127.0.0.1:$BE --curve-secret ${KF}_secret $O >$LOG 2>&1 &
 BP=$!; sleep 0.5
 SECS=$(echo "$@" | sed -n 's/.*--secs \([0-9.]*\).*/\1/p'); SECS=${SECS:-15}
-export FE=9970 BE=9971 KF SECS=$((${ATTSECS:-${SECS%.*}} + 4))
+export FE BE KF SECS=$((${ATTSECS:-${SECS%.*}} + 4))
 if [ -n "$FLOWFIRST" ]; then
-timeout 60 python3 $D/../round9/curve.py 9970 9971 $KF --kind $K "$@" > $R/$N.out 2>&1 &
+timeout 60 python3 $FLOWPY $FE $BE $KF --kind $K "$@" > $R/$N.out 2>&1 &
 FP=$!; sleep $FLOWFIRST
 timeout 60 sh -c "$ATT" > $R/$N.att 2>&1 &
 AP=$!; wait $FP
 else
 timeout 60 sh -c "$ATT" > $R/$N.att 2>&1 &
 AP=$!; sleep 3
-timeout 60 python3 $D/../round9/curve.py 9970 9971 $KF --kind $K "$@" > $R/$N.out 2>&1
+timeout 60 python3 $FLOWPY $FE $BE $KF --kind $K "$@" > $R/$N.out 2>&1
 fi
 HWM=$(grep VmHWM /proc/$BP/status); CPU=$(awk '{print ($14+$15)/100}' /proc/$BP/stat)
 wait $AP 2>/dev/null

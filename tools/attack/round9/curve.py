@@ -45,6 +45,7 @@ ap.add_argument("--no-flow", action="store_true", help="round 13: attack only (n
 ap.add_argument("--att-late", type=float, default=0, help="round 13: attackers (not stop-readers) start this long after the flow")
 a = ap.parse_args()
 sys.setswitchinterval(0.0005)
+slow = []; T0W = time.time()
 T0 = time.monotonic()
 ctx = zmq.Context()
 srv_pub = open(a.key).read().split('public-key = "')[1].split('"')[0].encode()
@@ -57,7 +58,7 @@ def curve_sock(t, ep, **o):
     s = ctx.socket(t)
     null = a.null_be and (ep.endswith(":%d" % a.be) or (ep.endswith(":%d" % (a.fe + 52)) and a.att_side == "be"))
     if not null:
-        pub, sec = zmq.curve_keypair()
+        pub, sec = (os.environ["FLOWPUB"].encode(), os.environ["FLOWSEC"].encode()) if os.environ.get("FLOWPUB") else zmq.curve_keypair()
         s.curve_publickey = pub; s.curve_secretkey = sec; s.curve_serverkey = srv_pub
     for k, v in o.items(): s.setsockopt(getattr(zmq, k), v)
     s.connect(ep); return s
@@ -235,7 +236,7 @@ def worker():
         record(m)
 def record(m):
         if m[0] == b"n":
-            got[0] += 1; now = time.time(); lat.append(now - float(m[1]))
+            got[0] += 1; now = time.time(); lat.append(now - float(m[1])); slow.append((round(now - T0W, 2), round(now - float(m[1]), 3))) if now - float(m[1]) > 0.2 else None
             if gap[1] is not None: gap[0] = max(gap[0], now - gap[1])
             gap[1] = now
 
@@ -342,6 +343,7 @@ while time.monotonic() < te:
 stop.set(); tl.append(got[0])
 if gap[1] is not None: gap[0] = max(gap[0], time.time() - gap[1])
 lat.sort()
+stats["slow_n"] = len(slow); stats["slow_first_last"] = [slow[:3], slow[-3:]] if slow else []
 q = lambda p: round(lat[min(len(lat) - 1, int(p * len(lat)))], 3) if lat else None
 out = {"sent": sent, "normal_got": got[0], "cum_per_5s": tl, "lat_p50": q(0.5), "lat_p99": q(0.99), "lat_max": q(1.0), "max_gap_s": round(gap[0], 2)}
 if hogp: hogp.kill()
