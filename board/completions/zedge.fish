@@ -27,6 +27,7 @@ complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l progress-timeout
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l heartbeat-ivl -d 'PING interval to ZMTP 3'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l heartbeat-timeout -d 'drop a peer silent this long after a PING'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l handshake-timeout -d 'drop a peer that has not finished its handshake'
+complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l kernel-send-max -d 'what the kernel may hold of each connection\'s output, unsent or unacknowledged'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l no-legacy -d 'refuse peers older than ZMTP 3'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l memory-max -d 'what every buffer of the process may use together'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l curve-secret -d 'the device\'s key pair' -r -F
@@ -58,6 +59,7 @@ complete -c zedge -n '__fish_seen_subcommand_from queue' -l handshake-timeout -d
 complete -c zedge -n '__fish_seen_subcommand_from queue' -l client-stall -d 'queue only: a client behind on its replies this long'
 complete -c zedge -n '__fish_seen_subcommand_from queue' -l worker-inflight -d 'queue only: a worker holding this many requests it has not answered gets no more until it answers one, so a request waits behind at most that many of other clients\' at a busy worker'
 complete -c zedge -n '__fish_seen_subcommand_from queue' -l splice-stall -d 'queue and streamer only: a body going socket to socket that its destination takes nothing of this long is queued instead, so the sender goes on'
+complete -c zedge -n '__fish_seen_subcommand_from queue' -l kernel-send-max -d 'what the kernel may hold of each connection\'s output, unsent or unacknowledged'
 complete -c zedge -n '__fish_seen_subcommand_from queue' -l no-legacy -d 'refuse peers older than ZMTP 3'
 complete -c zedge -n '__fish_seen_subcommand_from queue' -l memory-max -d 'what every buffer of the process may use together'
 complete -c zedge -n '__fish_seen_subcommand_from queue' -l curve-secret -d 'the device\'s key pair' -r -F
@@ -87,6 +89,7 @@ complete -c zedge -n '__fish_seen_subcommand_from streamer' -l heartbeat-ivl -d 
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l heartbeat-timeout -d 'drop a peer silent this long after a PING'
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l handshake-timeout -d 'drop a peer that has not finished its handshake'
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l splice-stall -d 'queue and streamer only: a body going socket to socket that its destination takes nothing of this long is queued instead, so the sender goes on'
+complete -c zedge -n '__fish_seen_subcommand_from streamer' -l kernel-send-max -d 'what the kernel may hold of each connection\'s output, unsent or unacknowledged'
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l no-legacy -d 'refuse peers older than ZMTP 3'
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l memory-max -d 'what every buffer of the process may use together'
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l curve-secret -d 'the device\'s key pair' -r -F

@@ -368,3 +368,26 @@ impl Driver {
         }
     }
 }
+
+/// What the kernel holds written to each established IPv4 TCP socket whose local port is
+/// `port` and not yet acknowledged by its peer (`tx_queue` in /proc/net/tcp, as SIOCOUTQ
+/// tells its owner), with the peer's port: for a broker's listening port, what each of its
+/// accepted connections holds in the kernel. With the peer's window shut, all of it is unsent.
+pub fn kernel_send_queues(port: u16) -> Vec<(u16, u64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let local = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl, local, remote, state (01: established), tx_queue:rx_queue
+            if f.len() < 5 || !f[1].ends_with(&local) || f[3] != "01" {
+                return None;
+            }
+            let peer = u16::from_str_radix(f[2].rsplit(':').next()?, 16).ok()?;
+            let tx = f[4].split(':').next()?;
+            Some((peer, u64::from_str_radix(tx, 16).ok()?))
+        })
+        .collect()
+}

@@ -190,3 +190,23 @@ pub fn worker_and_client(broker: &Broker, n: u32, warm_secs: f64) -> String {
 pub fn no_panic(stderr: &str) {
     assert!(!stderr.contains("panicked"), "zedge panicked:\n{stderr}");
 }
+
+/// Message `seq` from sender `from`, `len` bytes: a tag, the sender, the number, then bytes
+/// that depend on all three, so that a damaged, repeated or misrouted message shows.
+pub fn tagged(tag: &[u8; 4], from: u8, seq: u32, len: usize) -> Vec<u8> {
+    let mut m = tag.to_vec();
+    m.push(from);
+    m.extend(seq.to_be_bytes());
+    let salt = u32::from(from) << 24 ^ seq;
+    m.extend((m.len()..len).map(|i| (i as u32).wrapping_mul(31).wrapping_add(salt) as u8));
+    m
+}
+
+/// The sender and number of a message made by [`tagged`], if it is one, undamaged.
+pub fn untag(tag: &[u8; 4], m: &[u8]) -> Option<(u8, u32)> {
+    if m.len() < 9 || &m[..4] != tag {
+        return None;
+    }
+    let (from, seq) = (m[4], u32::from_be_bytes([m[5], m[6], m[7], m[8]]));
+    (tagged(tag, from, seq, m.len()) == m).then_some((from, seq))
+}

@@ -14,31 +14,13 @@ use std::time::{Duration, Instant};
 
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{under_budget, Broker};
-use zedge_tests::normal::{dropped_at_stop, field, flood_requests, no_panic, worker_and_client};
+use zedge_tests::normal::{
+    dropped_at_stop, field, flood_requests, no_panic, tagged, untag, worker_and_client,
+};
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
 const KIB: usize = 1 << 10;
-
-/// Message `seq` from sender `from`, `len` bytes: a tag, the sender, the number, then bytes
-/// that depend on all three, so that a damaged, repeated or misrouted message shows.
-fn tagged(tag: &[u8; 4], from: u8, seq: u32, len: usize) -> Vec<u8> {
-    let mut m = tag.to_vec();
-    m.push(from);
-    m.extend(seq.to_be_bytes());
-    let salt = u32::from(from) << 24 ^ seq;
-    m.extend((m.len()..len).map(|i| (i as u32).wrapping_mul(31).wrapping_add(salt) as u8));
-    m
-}
-
-/// The sender and number of a message made by [`tagged`], if it is one, undamaged.
-fn untag(tag: &[u8; 4], m: &[u8]) -> Option<(u8, u32)> {
-    if m.len() < 9 || &m[..4] != tag {
-        return None;
-    }
-    let (from, seq) = (m[4], u32::from_be_bytes([m[5], m[6], m[7], m[8]]));
-    (tagged(tag, from, seq, m.len()) == m).then_some((from, seq))
-}
 
 /// A raw SUB on the backend, subscribed to `topic`, that reads nothing until told to.
 fn deaf_subscriber(broker: &Broker, topic: &[u8]) -> TcpStream {

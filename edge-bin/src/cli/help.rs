@@ -135,6 +135,12 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --splice-stall TIME        queue and streamer only: a body going socket to socket that
                              its destination takes nothing of this long is queued instead,
                              so the sender goes on [default: 20ms]
+  --kernel-send-max BYTES    what the kernel may hold of each connection's output, unsent
+                             or unacknowledged (SO_SNDBUF), so a peer that stops reading
+                             holds this much of the kernel's memory, not the 4 MiB its
+                             autotuning gives a TCP connection; outside --memory-max; one
+                             connection sends at most this much per round trip; at least
+                             4K, 0 = the kernel's own limit [default: 256K]
   --memory-max BYTES         what every buffer of the process may use together; settings
                              whose tables and buffers cannot fit are refused, with what
                              they cost; when the rest is spent at run time, subscribers

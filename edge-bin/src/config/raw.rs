@@ -77,6 +77,7 @@ pub struct RawDevice {
     pub client_stall: Option<Spanned<Value>>,
     pub worker_inflight: Option<Spanned<Value>>,
     pub splice_stall: Option<Spanned<Value>>,
+    pub kernel_send_max: Option<Spanned<Value>>,
     pub legacy: Option<Spanned<Value>>,
     pub curve_secret: Option<Spanned<String>>,
     pub curve_allow: Option<Spanned<String>>,
@@ -136,6 +137,7 @@ impl RawDevice {
             (Opt::ClientStall, self.client_stall.take()),
             (Opt::WorkerInflight, self.worker_inflight.take()),
             (Opt::SpliceStall, self.splice_stall.take()),
+            (Opt::KernelSendMax, self.kernel_send_max.take()),
             (Opt::Legacy, self.legacy.take()),
         ]
         .into_iter()

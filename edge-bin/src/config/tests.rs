@@ -65,6 +65,7 @@ progress_timeout = "2s"
 heartbeat_ivl = "1s"
 heartbeat_timeout = 2500
 handshake_timeout = "500ms"
+kernel_send_max = "16K"
 legacy = false
 
 [[device]]
@@ -76,6 +77,7 @@ max_splices = 0
 client_stall = "1500ms"
 worker_inflight = 0
 splice_stall = 5
+kernel_send_max = 0
 "#);
     assert_eq!(cfg.log_level, Some(LevelFilter::Debug));
     assert_eq!(cfg.process.memory_max, 64 << 20);
@@ -105,6 +107,7 @@ splice_stall = 5
             client_stall_ms: 250,
             worker_inflight: 1000,
             splice_stall_ms: 20,
+            kernel_send_max: 16 << 10,
             legacy: false,
         }
     );
@@ -113,6 +116,7 @@ splice_stall = 5
     assert_eq!(jobs.max_splices, 0);
     assert_eq!((jobs.client_stall_ms, jobs.splice_stall_ms), (1500, 5));
     assert_eq!(jobs.worker_inflight, 0);
+    assert_eq!(jobs.kernel_send_max, 0, "0: the kernel's own limit");
     assert!(jobs.legacy, "legacy peers are spoken to unless turned off");
 }
 
@@ -165,7 +169,7 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "frontends = [\"tcp://*:1\"]",
-            "z.toml:7: device \"a\": unknown key \"frontends\"; did you mean frontend?; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, upstream_rate, upstream_burst, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, legacy, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
+            "z.toml:7: device \"a\": unknown key \"frontends\"; did you mean frontend?; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, upstream_rate, upstream_burst, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, kernel_send_max, legacy, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
         ),
         (
             "name = \"b\"",

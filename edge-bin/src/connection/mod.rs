@@ -157,6 +157,11 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
         stream,
         secure,
     } = peer;
+    // A peer that stops reading holds what its socket took: bounded here, not by the kernel's
+    // autotuning (up to `tcp_wmem`, 4 MiB a connection; attacker round 16).
+    if host.kernel_send_max() > 0 {
+        stream.limit_send_buffer(host.kernel_send_max());
+    }
     let conn = Conn {
         id,
         stream,

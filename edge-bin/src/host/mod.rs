@@ -221,6 +221,8 @@ pub struct DeviceHost {
     starved: RefCell<Vec<PeerId>>,
     /// Addresses closed for holding a lane while others waited (`strikes.rs`).
     strikes: RefCell<strikes::Strikes>,
+    /// [`Tuning::kernel_send_max`](crate::setup::Tuning::kernel_send_max).
+    kernel_send_max: u32,
 }
 
 impl DeviceHost {
@@ -270,6 +272,7 @@ impl DeviceHost {
             )),
             starved: RefCell::default(),
             strikes: RefCell::default(),
+            kernel_send_max: d.tuning.kernel_send_max,
             timer: Signal::default(),
             refused: RefCell::new(RefusedSubscriptions::default()),
             refused_seen: Cell::new(0),
@@ -292,6 +295,11 @@ impl DeviceHost {
     /// Whether a connection waits for memory.
     pub fn has_starved(&self) -> bool {
         !self.starved.borrow().is_empty()
+    }
+
+    /// Bytes each TCP connection may hold in the kernel unsent; zero: the kernel's limit.
+    pub fn kernel_send_max(&self) -> u32 {
+        self.kernel_send_max
     }
 
     /// How long a message may go without

@@ -110,6 +110,24 @@ impl Stream {
         }
     }
 
+    /// Let the kernel hold at most about `bytes` for this connection, counting its own
+    /// bookkeeping (SO_SNDBUF, given half: the kernel doubles it for that): what was written
+    /// and not yet sent, and what was sent and not yet acknowledged. Without it the kernel's
+    /// autotuning gives a TCP connection up to `tcp_wmem` (4 MiB), all of it held by a peer
+    /// that stops reading (one that advertised a large window and then cannot take what it
+    /// was sent holds what is unacknowledged, too). A Unix socket's is fixed, and set the
+    /// same. Failure is logged: the kernel's default stays.
+    pub fn limit_send_buffer(&self, bytes: u32) {
+        let half = usize::try_from(bytes / 2).unwrap_or(usize::MAX);
+        let r = match self {
+            Stream::Tcp(s) => socket2::SockRef::from(s.get_ref()).set_send_buffer_size(half),
+            Stream::Unix(s) => socket2::SockRef::from(s.get_ref()).set_send_buffer_size(half),
+        };
+        if let Err(e) = r {
+            log::debug!("cannot set SO_SNDBUF: {e}");
+        }
+    }
+
     /// Bytes written to the socket that the peer has not taken yet (SIOCOUTQ): for TCP, those
     /// its kernel has not acknowledged (with its window shut, until its reader makes room);
     /// for a Unix stream, those its reader has not read (with the kernel's overhead per

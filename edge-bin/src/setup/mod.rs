@@ -93,6 +93,11 @@ pub struct Tuning {
     /// A body going socket to socket that its destination takes nothing of this long is
     /// taken back and queued instead.
     pub splice_stall_ms: u64,
+    /// Bytes the kernel may hold for each connection's sending, unsent and unacknowledged,
+    /// its bookkeeping included (SO_SNDBUF); zero: the kernel's own limit (`tcp_wmem`, up to
+    /// 4 MiB for TCP). What a peer that stops reading holds of the kernel's memory, outside
+    /// `memory_max`.
+    pub kernel_send_max: u32,
     /// Peers older than ZMTP 3.0 are spoken to (ZMTP 2.0; `false`: told apart and refused).
     pub legacy: bool,
 }
@@ -121,6 +126,7 @@ impl Default for Tuning {
             client_stall_ms: 250,
             worker_inflight: 1000,
             splice_stall_ms: 20,
+            kernel_send_max: 256 << 10,
             legacy: true,
         }
     }

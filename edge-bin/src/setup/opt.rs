@@ -35,6 +35,10 @@ pub const MEMORY_MAX_CEILING: u64 = 1 << 40;
 /// routes frame by frame.
 pub const STORE_FORWARD_FLOOR: u64 = 64 << 10;
 
+/// The least `kernel_send_max` other than zero, 4 KiB: below a page, every write to a
+/// connection would wait for the one before it to be acknowledged.
+pub const KERNEL_SEND_FLOOR: u64 = 4 << 10;
+
 /// Where settings were written, and so how messages name options: as flags, or as keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
@@ -65,6 +69,7 @@ pub enum Opt {
     ClientStall,
     WorkerInflight,
     SpliceStall,
+    KernelSendMax,
     Legacy,
     /// The one process option; declared last, so device options index from zero.
     MemoryMax,
@@ -72,7 +77,7 @@ pub enum Opt {
 
 impl Opt {
     /// The options of a device, in declaration order.
-    pub const DEVICE: [Opt; 21] = [
+    pub const DEVICE: [Opt; 22] = [
         Opt::Classic,
         Opt::MaxMsgSize,
         Opt::QueueHwm,
@@ -93,6 +98,7 @@ impl Opt {
         Opt::ClientStall,
         Opt::WorkerInflight,
         Opt::SpliceStall,
+        Opt::KernelSendMax,
         Opt::Legacy,
     ];
 
@@ -126,6 +132,7 @@ impl Opt {
             Opt::ClientStall => ("client_stall", "--client-stall"),
             Opt::WorkerInflight => ("worker_inflight", "--worker-inflight"),
             Opt::SpliceStall => ("splice_stall", "--splice-stall"),
+            Opt::KernelSendMax => ("kernel_send_max", "--kernel-send-max"),
             Opt::Legacy => ("legacy", "--no-legacy"),
             Opt::MemoryMax => ("memory_max", "--memory-max"),
         }
@@ -181,6 +188,7 @@ impl Opt {
             | Opt::UpstreamRate
             | Opt::UpstreamBurst
             | Opt::StoreForwardMax
+            | Opt::KernelSendMax
             | Opt::MemoryMax => Form::Bytes,
             Opt::MaxPeers
             | Opt::MaxPeersPerAddress
@@ -221,7 +229,7 @@ impl Opt {
             Opt::MemoryMax => Some((MEMORY_MAX_CEILING, "bytes")),
             Opt::WorkerInflight => Some((u64::from(u32::MAX), "requests")),
             Opt::UpstreamRate => Some((u64::from(u32::MAX), "bytes a second")),
-            Opt::UpstreamBurst => Some((u64::from(u32::MAX), "bytes")),
+            Opt::UpstreamBurst | Opt::KernelSendMax => Some((u64::from(u32::MAX), "bytes")),
             _ => None,
         }
     }
@@ -247,7 +255,12 @@ impl Opt {
         if let Some(kind) = kind.filter(|&k| !self.applies_to(k)) {
             return Err(fail(Problem::NotFor(kind)));
         }
-        if let Some((least, unit)) = self.least().filter(|&(least, _)| n < least) {
+        let least = if self == Opt::KernelSendMax && n != 0 {
+            Some((KERNEL_SEND_FLOOR, "bytes, or 0 for the kernel's own limit"))
+        } else {
+            self.least()
+        };
+        if let Some((least, unit)) = least.filter(|&(least, _)| n < least) {
             return Err(fail(Problem::TooSmall { least, unit }));
         }
         if let Some((most, unit)) = self.most().filter(|&(most, _)| n > most) {

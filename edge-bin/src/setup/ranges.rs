@@ -4,7 +4,7 @@
 use zedge_core::device::Kind;
 
 use super::opt::Problem;
-use super::opt::{MAX_SPLICES_CEILING, MEMORY_MAX_CEILING, STORE_FORWARD_FLOOR};
+use super::opt::{KERNEL_SEND_FLOOR, MAX_SPLICES_CEILING, MEMORY_MAX_CEILING, STORE_FORWARD_FLOOR};
 use super::*;
 
 const FWD: Kind = Kind::Forwarder { classic: false };
@@ -96,6 +96,35 @@ fn store_forward_max_has_a_floor_and_sizes_the_input_buffer() {
     )
     .unwrap();
     assert_eq!(d.input_capacity(), usize::MAX);
+}
+
+#[test]
+fn kernel_send_max_is_zero_or_a_page_and_at_most_what_the_kernel_takes() {
+    assert_eq!(Tuning::default().kernel_send_max, 256 << 10);
+    for kind in [FWD, Kind::Queue, Kind::Streamer] {
+        assert_eq!(
+            tuning(kind, &[(Opt::KernelSendMax, "0")]).kernel_send_max,
+            0
+        );
+        assert_eq!(
+            tuning(kind, &[(Opt::KernelSendMax, "4K")]).kernel_send_max,
+            4 << 10
+        );
+    }
+    assert_eq!(KERNEL_SEND_FLOOR, 4 << 10);
+    assert_eq!(
+        refusal(Kind::Streamer, &[(Opt::KernelSendMax, "4095")]),
+        "must be at least 4096 (bytes, or 0 for the kernel's own limit)"
+    );
+    let most = u32::MAX.to_string();
+    assert_eq!(
+        tuning(Kind::Queue, &[(Opt::KernelSendMax, &most)]).kernel_send_max,
+        u32::MAX
+    );
+    assert_eq!(
+        refusal(Kind::Queue, &[(Opt::KernelSendMax, "4G")]),
+        "must be at most 4294967295 (bytes)"
+    );
 }
 
 #[test]

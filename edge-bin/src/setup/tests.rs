@@ -81,6 +81,7 @@ fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
         let value = match opt {
             Classic | Legacy => Value::Bool(false),
             StoreForwardMax => str("64K"),
+            KernelSendMax => str("4K"),
             _ => Value::Int(1),
         };
         // A timeout needs heartbeats on.

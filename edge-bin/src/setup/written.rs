@@ -87,6 +87,7 @@ impl Written {
                 Opt::ClientStall => t.client_stall_ms = n,
                 Opt::WorkerInflight => t.worker_inflight = u32::try_from(n).unwrap_or(u32::MAX),
                 Opt::SpliceStall => t.splice_stall_ms = n,
+                Opt::KernelSendMax => t.kernel_send_max = u32::try_from(n).unwrap_or(u32::MAX),
                 Opt::Legacy => t.legacy = n != 0,
                 Opt::MemoryMax => {}
             }
