@@ -125,6 +125,7 @@ pub fn summary(cfg: &Config, file: &str, fails_here: bool) -> String {
             t.handshake_timeout_ms
         );
         let _ = writeln!(out, "    memory    {}", device_memory(dm));
+        let _ = writeln!(out, "    kernel    {}", kernel_output(t));
     }
     let m = &cfg.memory;
     let _ = writeln!(
@@ -172,4 +173,21 @@ fn device_memory(dm: &DeviceMemory) -> String {
         line.push_str(&format!("; {} pipe descriptors", dm.pipe_fds));
     }
     line
+}
+
+/// What the kernel may hold of a device's output, outside `memory_max`: per connection, and
+/// with every peer it takes (both sides) stalled.
+fn kernel_output(t: &crate::setup::Tuning) -> String {
+    match u64::from(t.kernel_send_max) {
+        0 => "output as the kernel gives each connection (kernel_send_max 0: up to tcp_wmem, \
+              4 MiB a TCP connection), outside memory_max"
+            .to_owned(),
+        per => format!(
+            "{} of output per connection at most, {} with all {} peers stalled, outside \
+             memory_max",
+            Bytes(per),
+            Mib(per.saturating_mul(2 * t.max_peers as u64)),
+            2 * t.max_peers
+        ),
+    }
 }
