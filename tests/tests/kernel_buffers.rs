@@ -135,7 +135,8 @@ fn stalled_workers_hold_little_of_the_kernel_and_the_live_worker_gets_the_rest()
 #[test]
 fn stalled_subscribers_hold_little_of_the_kernel_beside_a_flow() {
     let r = retry_latency(100.0, || {
-        let broker = Broker::start("forwarder", &[]);
+        // A forwarder's default is 2M (`FORWARDER_KERNEL_SEND_MAX`); the bound is the same.
+        let broker = Broker::start("forwarder", &["--kernel-send-max", "256K"]);
         let be = broker.backend_addr();
         let stalled: Vec<TcpStream> = (0..STALLED)
             .map(|_| {

@@ -21,6 +21,15 @@ use zedge_core::conn::{Heartbeat, LegacyMode};
 use zedge_core::device::{DeviceConfig, Kind, Side, UpstreamPace};
 use zedge_core::time::Duration;
 
+/// A forwarder's `kernel_send_max` when none is written, 2 MiB: a forwarder never makes its
+/// publisher wait, so a message cut through (over `store_forward_max`) to a subscriber that
+/// keeps up comes faster than its socket passes it on, and what the subscriber's queue cannot
+/// hold while `memory_max` is spent must fit the kernel's buffer: with 256K a 4 MiB message
+/// reset its subscriber beside subscribers that never read (tests/tests/attack_budget.rs
+/// `a_large_message_cut_through_reaches_...`), with 2M it arrives. Queues and streamers make
+/// their senders wait instead, and take the general default.
+pub const FORWARDER_KERNEL_SEND_MAX: u32 = 2 << 20;
+
 /// Room in the input buffer beyond `store_forward_max` for a message's frame heads (2 to 9
 /// bytes a frame): a multipart message of `store_forward_max` bytes of body in up to a few
 /// hundred frames is still received whole.
@@ -100,6 +109,18 @@ pub struct Tuning {
     pub kernel_send_max: u32,
     /// Peers older than ZMTP 3.0 are spoken to (ZMTP 2.0; `false`: told apart and refused).
     pub legacy: bool,
+}
+
+impl Tuning {
+    /// The defaults for a device of `kind`: [`Tuning::default`], but a forwarder's
+    /// `kernel_send_max` is [`FORWARDER_KERNEL_SEND_MAX`].
+    pub fn for_kind(kind: Kind) -> Tuning {
+        let mut t = Tuning::default();
+        if matches!(kind, Kind::Forwarder { .. }) {
+            t.kernel_send_max = FORWARDER_KERNEL_SEND_MAX;
+        }
+        t
+    }
 }
 
 impl Default for Tuning {
