@@ -1,6 +1,6 @@
 //! What a peer that stops reading holds of the kernel's memory: at most `kernel_send_max`
-//! (256 KiB by default) of its connection's output, unsent or unacknowledged, plus a write's
-//! worth, never the megabytes of send buffer the kernel's autotuning would give it (attacker
+//! (here 256 KiB; 1 MiB by default, 2 MiB for a forwarder) of its connection's output, unsent
+//! or unacknowledged, plus a write's worth, never the megabytes of send buffer the kernel's autotuning would give it (attacker
 //! round 16, K1: 3.94 MB a stalled peer, 394 MB for 100 of them under an 84M `memory_max`,
 //! none of it counted). Each test has stalled peers on every connection the device sends large
 //! messages to, a normal flow beside them, and reads what the kernel holds for each of the
@@ -21,7 +21,7 @@ use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
 const KIB: u64 = 1 << 10;
-/// The most one stalled connection may hold in the kernel with the default 256 KiB limit: the
+/// The most one stalled connection may hold in the kernel with a 256 KiB limit: the
 /// limit, one write past it (a 64 KiB segment) and room. Without the limit a stalled
 /// subscriber's held 3.94 MB here, a deaf client's 0.9 MB.
 const HELD_MAX: u64 = 384 * KIB;
@@ -70,7 +70,10 @@ fn read_work(s: &mut TcpStream, idle: Duration) -> Vec<u32> {
 /// arrived exactly once.
 #[test]
 fn stalled_workers_hold_little_of_the_kernel_and_the_live_worker_gets_the_rest() {
-    let mut broker = Broker::start("streamer", &["--queue-hwm", "128K"]);
+    let mut broker = Broker::start(
+        "streamer",
+        &["--queue-hwm", "128K", "--kernel-send-max", "256K"],
+    );
     let be = broker.backend_addr();
     let mut stalled: Vec<TcpStream> = (0..STALLED)
         .map(|_| raw::handshake(be, SocketType::Pull, deadline(10)))
@@ -135,7 +138,6 @@ fn stalled_workers_hold_little_of_the_kernel_and_the_live_worker_gets_the_rest()
 #[test]
 fn stalled_subscribers_hold_little_of_the_kernel_beside_a_flow() {
     let r = retry_latency(100.0, || {
-        // A forwarder's default is 2M (`FORWARDER_KERNEL_SEND_MAX`); the bound is the same.
         let broker = Broker::start("forwarder", &["--kernel-send-max", "256K"]);
         let be = broker.backend_addr();
         let stalled: Vec<TcpStream> = (0..STALLED)
@@ -191,7 +193,7 @@ fn stalled_subscribers_hold_little_of_the_kernel_beside_a_flow() {
 /// each).
 #[test]
 fn clients_that_never_read_their_replies_hold_little_of_the_kernel() {
-    let mut broker = Broker::start("queue", &[]);
+    let mut broker = Broker::start("queue", &["--kernel-send-max", "256K"]);
     let (fe, be) = (broker.frontend_addr(), broker.backend_addr());
     let mut worker = raw::handshake(be, SocketType::Rep, deadline(10));
     let echo = thread::spawn(move || {

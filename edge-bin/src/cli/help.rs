@@ -140,7 +140,7 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
                              holds this much of the kernel's memory, not the 4 MiB its
                              autotuning gives a TCP connection; outside --memory-max; one
                              connection sends at most this much per round trip; at least
-                             4K, 0 = the kernel's own limit [default: 256K; 2M for a
+                             4K, 0 = the kernel's own limit [default: 1M; 2M for a
                              forwarder, whose publishers never wait]
   --memory-max BYTES         what every buffer of the process may use together; settings
                              whose tables and buffers cannot fit are refused, with what

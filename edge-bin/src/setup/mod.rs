@@ -27,7 +27,9 @@ use zedge_core::time::Duration;
 /// hold while `memory_max` is spent must fit the kernel's buffer: with 256K a 4 MiB message
 /// reset its subscriber beside subscribers that never read (tests/tests/attack_budget.rs
 /// `a_large_message_cut_through_reaches_...`), with 2M it arrives. Queues and streamers make
-/// their senders wait instead, and take the general default.
+/// their senders wait instead, and take the general default, 1M: at 256K two CURVE senders of
+/// 12 MiB messages to one worker left a 64 KB flow beside them 13.8 s behind (curve_memory
+/// `two_curve_senders_...`, under 6 s at 1M).
 pub const FORWARDER_KERNEL_SEND_MAX: u32 = 2 << 20;
 
 /// Room in the input buffer beyond `store_forward_max` for a message's frame heads (2 to 9
@@ -147,7 +149,7 @@ impl Default for Tuning {
             client_stall_ms: 250,
             worker_inflight: 1000,
             splice_stall_ms: 20,
-            kernel_send_max: 256 << 10,
+            kernel_send_max: 1 << 20,
             legacy: true,
         }
     }
