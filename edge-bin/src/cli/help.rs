@@ -139,9 +139,9 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
                              or unacknowledged (SO_SNDBUF), so a peer that stops reading
                              holds this much of the kernel's memory, not the 4 MiB its
                              autotuning gives a TCP connection; outside --memory-max; one
-                             connection sends at most this much per round trip; at least
-                             4K, 0 = the kernel's own limit [default: 1M; 2M for a
-                             forwarder, whose publishers never wait]
+                             connection sends at most this much per round trip, and a
+                             large message cut through waits on it; at least 4K, 0 = the
+                             kernel's own limit [default: 0]
   --memory-max BYTES         what every buffer of the process may use together; settings
                              whose tables and buffers cannot fit are refused, with what
                              they cost; when the rest is spent at run time, subscribers
@@ -456,20 +456,11 @@ mod tests {
                 }
                 _ => shown.unwrap_or_else(|| panic!("{} shows no default", opt.flag())),
             };
-            // A forwarder's own is shown after the general one.
-            let (kind, shown) = match shown.split_once("; 2M for a") {
-                Some((general, _)) => {
-                    assert_eq!(opt, Opt::KernelSendMax);
-                    assert_eq!(crate::setup::FORWARDER_KERNEL_SEND_MAX, 2 << 20);
-                    (zedge_core::device::Kind::Streamer, general.to_owned())
-                }
-                None => (opt.kinds()[0], shown),
-            };
-            let args = [kind_name(kind), opt.flag(), &shown];
+            let args = [kind_name(opt.kinds()[0]), opt.flag(), &shown];
             match parse(args.iter().map(OsString::from)) {
                 Ok(Command::Device(o)) => {
                     let what = format!("{} [default: {shown}]", opt.flag());
-                    assert_eq!(o.setup.tuning, Tuning::for_kind(kind), "{what}");
+                    assert_eq!(o.setup.tuning, Tuning::default(), "{what}");
                     assert_eq!(o.process, Process::default(), "{what}");
                 }
                 other => panic!("{args:?}: {other:?}"),

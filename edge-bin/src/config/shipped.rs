@@ -19,7 +19,7 @@ fn the_shipped_config_is_valid_and_runs_what_it_says() {
     assert_eq!(names, ["telemetry", "rpc"]);
     let t = &cfg.devices[0];
     assert_eq!(t.kind, Kind::Forwarder { classic: false });
-    assert_eq!(t.tuning, Tuning::for_kind(t.kind));
+    assert_eq!(t.tuning, Tuning::default());
     assert_eq!(t.backends[1].to_string(), "ipc:///run/zedge/telemetry.ipc");
     assert_eq!(cfg.devices[1].kind, Kind::Queue);
     assert_eq!(cfg.devices[1].tuning.heartbeat_ivl_ms, 5000);
@@ -179,22 +179,10 @@ fn each_documented_default_is_the_one_in_tuning_default() {
             assert_eq!(Tuning::default().heartbeat_timeout_ms, None);
             continue;
         }
-        // A forwarder's own is in the comment after the general one.
-        let kind = if opt == Opt::KernelSendMax {
-            assert!(value.contains("(\"2M\" for a forwarder)"), "{value}");
-            assert_eq!(crate::setup::FORWARDER_KERNEL_SEND_MAX, 2 << 20);
-            Kind::Streamer
-        } else {
-            opt.kinds()[0]
-        };
+        let kind = opt.kinds()[0];
         let device = ONE.replace("streamer", kind_name(kind));
         let cfg = ok(&format!("{device}{} = {value}\n", opt.key()));
-        assert_eq!(
-            cfg.devices[0].tuning,
-            Tuning::for_kind(kind),
-            "{}",
-            opt.key()
-        );
+        assert_eq!(cfg.devices[0].tuning, Tuning::default(), "{}", opt.key());
         assert_eq!(cfg.devices[0].kind, kind, "{}", opt.key());
     }
 }

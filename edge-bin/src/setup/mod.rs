@@ -21,17 +21,6 @@ use zedge_core::conn::{Heartbeat, LegacyMode};
 use zedge_core::device::{DeviceConfig, Kind, Side, UpstreamPace};
 use zedge_core::time::Duration;
 
-/// A forwarder's `kernel_send_max` when none is written, 2 MiB: a forwarder never makes its
-/// publisher wait, so a message cut through (over `store_forward_max`) to a subscriber that
-/// keeps up comes faster than its socket passes it on, and what the subscriber's queue cannot
-/// hold while `memory_max` is spent must fit the kernel's buffer: with 256K a 4 MiB message
-/// reset its subscriber beside subscribers that never read (tests/tests/attack_budget.rs
-/// `a_large_message_cut_through_reaches_...`), with 2M it arrives. Queues and streamers make
-/// their senders wait instead, and take the general default, 1M: at 256K two CURVE senders of
-/// 12 MiB messages to one worker left a 64 KB flow beside them 13.8 s behind (curve_memory
-/// `two_curve_senders_...`, under 6 s at 1M).
-pub const FORWARDER_KERNEL_SEND_MAX: u32 = 2 << 20;
-
 /// Room in the input buffer beyond `store_forward_max` for a message's frame heads (2 to 9
 /// bytes a frame): a multipart message of `store_forward_max` bytes of body in up to a few
 /// hundred frames is still received whole.
@@ -105,24 +94,15 @@ pub struct Tuning {
     /// taken back and queued instead.
     pub splice_stall_ms: u64,
     /// Bytes the kernel may hold for each connection's sending, unsent and unacknowledged,
-    /// its bookkeeping included (SO_SNDBUF); zero: the kernel's own limit (`tcp_wmem`, up to
-    /// 4 MiB for TCP). What a peer that stops reading holds of the kernel's memory, outside
-    /// `memory_max`.
+    /// its bookkeeping included (SO_SNDBUF); zero (the default): the kernel's own limit
+    /// (`tcp_wmem`, up to 4 MiB for TCP). What a peer that stops reading holds of the kernel's
+    /// memory, outside `memory_max`. Zero by default for now: smaller, a forwarder's subscriber
+    /// taking a 4 MiB message cut through while `memory_max` is spent was reset (attack_budget
+    /// `a_large_message_cut_through_...`, at 1M), and two CURVE senders of 12 MiB messages left
+    /// a 64 KB flow 8-14 s behind (curve_memory `two_curve_senders_...`, at 256K and 1M).
     pub kernel_send_max: u32,
     /// Peers older than ZMTP 3.0 are spoken to (ZMTP 2.0; `false`: told apart and refused).
     pub legacy: bool,
-}
-
-impl Tuning {
-    /// The defaults for a device of `kind`: [`Tuning::default`], but a forwarder's
-    /// `kernel_send_max` is [`FORWARDER_KERNEL_SEND_MAX`].
-    pub fn for_kind(kind: Kind) -> Tuning {
-        let mut t = Tuning::default();
-        if matches!(kind, Kind::Forwarder { .. }) {
-            t.kernel_send_max = FORWARDER_KERNEL_SEND_MAX;
-        }
-        t
-    }
 }
 
 impl Default for Tuning {
@@ -149,7 +129,7 @@ impl Default for Tuning {
             client_stall_ms: 250,
             worker_inflight: 1000,
             splice_stall_ms: 20,
-            kernel_send_max: 1 << 20,
+            kernel_send_max: 0,
             legacy: true,
         }
     }

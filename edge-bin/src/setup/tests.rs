@@ -51,7 +51,7 @@ fn nothing_written_is_the_defaults() {
     for kind in KINDS {
         let d = build(kind, &[]).unwrap();
         assert_eq!(d.kind, kind);
-        assert_eq!(d.tuning, Tuning::for_kind(kind));
+        assert_eq!(d.tuning, Tuning::default());
         assert_eq!(d.frontends[0].to_string(), DEFAULT_FRONTEND);
         assert_eq!(d.backends[0].to_string(), DEFAULT_BACKEND);
         assert_eq!((d.frontends.len(), d.backends.len()), (1, 1));

@@ -61,7 +61,7 @@ impl Written {
     /// then the options together, and make the device: [`Tuning::default`] for what was left
     /// out.
     pub fn build(self) -> Result<DeviceSetup, SettingError> {
-        let mut t = Tuning::for_kind(self.kind);
+        let mut t = Tuning::default();
         let mut classic = false;
         for (opt, given) in Opt::DEVICE.into_iter().zip(&self.options) {
             let Some((value, at)) = given else { continue };
