@@ -116,7 +116,7 @@ impl Moved {
 }
 
 /// A turn of [`Peer::contend`]: a progress timeout / [`OVERDUE_GRAIN`].
-pub(super) fn turn(timeout: Duration) -> Duration {
+fn turn(timeout: Duration) -> Duration {
     Duration::from_millis((timeout.as_millis() / OVERDUE_GRAIN).max(1))
 }
 
