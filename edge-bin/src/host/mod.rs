@@ -297,7 +297,9 @@ impl DeviceHost {
         !self.starved.borrow().is_empty()
     }
 
-    /// Bytes each TCP connection may hold in the kernel unsent; zero: the kernel's limit.
+    /// What the kernel may hold of each connection's output (SO_SNDBUF,
+    /// [`Stream::limit_send_buffer`](crate::net::Stream::limit_send_buffer)); zero: the
+    /// kernel's own limit.
     pub fn kernel_send_max(&self) -> u32 {
         self.kernel_send_max
     }

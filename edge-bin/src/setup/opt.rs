@@ -207,10 +207,13 @@ impl Opt {
         }
     }
 
-    /// The least value that can work, and its unit, where zero cannot (elsewhere zero means
-    /// none, or off).
-    fn least(self) -> Option<(u64, &'static str)> {
+    /// The least value `n` may be, and its unit, where zero cannot work (elsewhere zero means
+    /// none, or off; a `kernel_send_max` of zero, the kernel's own limit).
+    fn least(self, n: u64) -> Option<(u64, &'static str)> {
         match self {
+            Opt::KernelSendMax if n != 0 => {
+                Some((KERNEL_SEND_FLOOR, "bytes, or 0 for the kernel's own limit"))
+            }
             Opt::MaxMsgSize | Opt::QueueHwm => Some((1, "bytes")),
             Opt::StoreForwardMax => Some((STORE_FORWARD_FLOOR, "bytes")),
             Opt::MaxPeers | Opt::MaxPeersPerAddress => Some((1, "peers")),
@@ -255,12 +258,7 @@ impl Opt {
         if let Some(kind) = kind.filter(|&k| !self.applies_to(k)) {
             return Err(fail(Problem::NotFor(kind)));
         }
-        let least = if self == Opt::KernelSendMax && n != 0 {
-            Some((KERNEL_SEND_FLOOR, "bytes, or 0 for the kernel's own limit"))
-        } else {
-            self.least()
-        };
-        if let Some((least, unit)) = least.filter(|&(least, _)| n < least) {
+        if let Some((least, unit)) = self.least(n).filter(|&(least, _)| n < least) {
             return Err(fail(Problem::TooSmall { least, unit }));
         }
         if let Some((most, unit)) = self.most().filter(|&(most, _)| n > most) {
