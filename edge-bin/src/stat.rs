@@ -85,22 +85,17 @@ fn configured(path: &Path) -> Result<SocketAddr, String> {
 /// One scrape, as device -> `name{other labels}` -> value.
 fn fetch(addr: SocketAddr) -> Result<Sample, String> {
     let fail = |e: std::io::Error| format!("http://{addr}/metrics: {e}");
-    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(fail)?;
-    s.set_read_timeout(Some(TIMEOUT)).map_err(fail)?;
-    s.set_write_timeout(Some(TIMEOUT)).map_err(fail)?;
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(fail)?;
-    let mut bytes = Vec::new();
-    s.take(MAX_RESPONSE).read_to_end(&mut bytes).map_err(fail)?;
-    // A ZMTP greeting: 0xff, 8 bytes of length, 0x7f.
-    if bytes.first() == Some(&0xff) && bytes.get(9).is_none_or(|&b| b == 0x7f) {
-        return Err(format!(
-            "{addr} is no metrics endpoint: it speaks ZeroMQ (a device's endpoint?); give the \
-             address of [metrics] listen, or --metrics"
-        ));
+    let bytes = match request(addr) {
+        Ok(bytes) => bytes,
+        // A ZeroMQ endpoint sends its greeting, reads "G" and closes, so the request or the
+        // answer may be cut by a reset before the greeting is read: ask again, only listening.
+        Err(_) if speaks_zmtp(&greeting(addr).unwrap_or_default()) => {
+            return Err(zmtp_error(addr));
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    if speaks_zmtp(&bytes) {
+        return Err(zmtp_error(addr));
     }
     let body = String::from_utf8_lossy(&bytes);
     let Some((head, text)) = body.split_once("\r\n\r\n") else {
@@ -111,6 +106,39 @@ fn fetch(addr: SocketAddr) -> Result<Sample, String> {
         return Err(format!("http://{addr}/metrics: {status}"));
     }
     Ok(parse(text))
+}
+
+/// `GET /metrics` and the whole answer (at most [`MAX_RESPONSE`] bytes).
+fn request(addr: SocketAddr) -> std::io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    s.set_read_timeout(Some(TIMEOUT))?;
+    s.set_write_timeout(Some(TIMEOUT))?;
+    let ask = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(ask.as_bytes())?;
+    let mut bytes = Vec::new();
+    s.take(MAX_RESPONSE).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// What `addr` sends first without being asked (an HTTP server sends nothing).
+fn greeting(addr: SocketAddr) -> std::io::Result<Vec<u8>> {
+    let s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    s.set_read_timeout(Some(TIMEOUT))?;
+    let mut bytes = Vec::new();
+    s.take(10).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// A ZMTP greeting: 0xff, 8 bytes of length, 0x7f.
+fn speaks_zmtp(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&0xff) && bytes.get(9).is_none_or(|&b| b == 0x7f)
+}
+
+fn zmtp_error(addr: SocketAddr) -> String {
+    format!(
+        "{addr} is no metrics endpoint: it speaks ZeroMQ (a device's endpoint?); give the \
+         address of [metrics] listen, or --metrics"
+    )
 }
 
 /// The samples of a text-format body that carry a `device` label.
@@ -296,6 +324,32 @@ fn json(a: &Sample, b: &Sample, secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A ZeroMQ endpoint that sends its signature and resets the connection on the first byte
+    /// of the request: the answer names it whichever of the two comes first (CI once printed
+    /// "Broken pipe").
+    #[test]
+    fn a_zeromq_endpoint_that_resets_is_named_as_one() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for c in listener.incoming() {
+                let Ok(mut c) = c else { return };
+                let mut sig = [0u8; 10];
+                sig[0] = 0xff;
+                sig[9] = 0x7f;
+                let _ = c.write_all(&sig);
+                c.set_read_timeout(Some(Duration::from_millis(300)))
+                    .unwrap();
+                // Closing with the request unread sends a reset.
+                let _ = c.read(&mut [0u8; 1]);
+            }
+        });
+        for _ in 0..2 {
+            let err = fetch(addr).unwrap_err();
+            assert!(err.contains("it speaks ZeroMQ"), "{err}");
+        }
+    }
 
     /// `zedge stat` needs only `[metrics] listen`: the key files are not read.
     #[test]
