@@ -208,6 +208,11 @@ impl Broker {
             }
         }
         argv.extend(args.iter().map(|a| (*a).to_owned()));
+        // Options for every broker of a run, given after the test's own (so they win): to run
+        // a test file at another setting, e.g. ZEDGE_TEST_ARGS="--kernel-send-max 256K".
+        if let Ok(more) = std::env::var("ZEDGE_TEST_ARGS") {
+            argv.extend(more.split_whitespace().map(str::to_owned));
+        }
         let label = format!("zedge {}", argv.join(" "));
         let mut child = Command::new(zedge_bin())
             .args(&argv)

@@ -61,6 +61,24 @@ pub trait ByteQueue {
         false
     }
 
+    /// [`ByteQueue::reserve`] for a queue of which `own` bytes belong to one message alone
+    /// (the one being cut through to it, or the last large one still being written): a queue
+    /// whose memory is rationed does not count those as being behind. A subscriber that
+    /// keeps up with messages larger than its share holds one whole while it writes it;
+    /// counted behind for that, it was refused the rest of a 4 MiB message (and reset), then
+    /// the messages after it, once the kernel no longer took most of it (`kernel_send_max`).
+    fn reserve_beside(&mut self, n: usize, own: usize) -> bool {
+        let _ = own;
+        self.reserve(n)
+    }
+
+    /// [`ByteQueue::lags`] of a queue of which `own` bytes belong to one message alone, as
+    /// [`ByteQueue::reserve_beside`] counts them.
+    fn lags_beside(&self, own: usize) -> bool {
+        let _ = own;
+        self.lags()
+    }
+
     /// Store `data` once, for this queue and others of its kind to hold with
     /// [`ByteQueue::push_shared`]. `None` when this kind of queue copies instead (or cannot
     /// take the memory now): the device then pushes copies.

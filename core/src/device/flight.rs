@@ -273,6 +273,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let Some(dest) = self.peer_mut(d) else { break };
             let Some(held) = dest.held.take() else { break };
             cur = held.next_dest;
+            if dest.pushed - held.mark >= super::peer::LARGE {
+                dest.last_large = (held.mark, dest.pushed);
+            }
             dest.facts.traffic.msgs_out += 1;
             let side = dest.side;
             let owes = dest.session.wants_transmit();

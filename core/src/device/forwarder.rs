@@ -52,6 +52,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             for slot in self.slots.iter_mut() {
                 if let Some(p) = slot.peer.as_mut() {
                     p.epoch = 0;
+                    p.missed = 0;
                 }
             }
             self.epoch = 1;
@@ -86,7 +87,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     Some(msg) => match later::hold_back(sub, msg, (hwm, max_size)) {
                         Ok(()) => None,
                         Err(later::Lost::Hwm) => Some(&mut stats.dropped.hwm),
-                        Err(later::Lost::Memory) => Some(&mut stats.dropped.memory),
+                        Err(later::Lost::Memory) => {
+                            // As one refused room below: see `refan`.
+                            sub.missed = epoch;
+                            if starved.is_none() && !sub.lags() {
+                                starved = Some(p);
+                            }
+                            Some(&mut stats.dropped.memory)
+                        }
                     },
                     None => Some(&mut stats.dropped.busy),
                 };
@@ -103,10 +111,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
             } else if sub.queue.len() >= mark {
                 stats.dropped.hwm += 1;
                 sub.dropped += 1;
-            } else if !sub.queue.reserve(need) {
+            } else if !sub.queue.reserve_beside(need, sub.one_message()) {
                 stats.dropped.memory += 1;
                 sub.dropped += 1;
-                if starved.is_none() && !sub.queue.lags() {
+                if starved.is_none() && !sub.lags() {
                     starved = Some(p);
                 }
             } else {
@@ -129,7 +137,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             };
         }
         if let Some(keeper) = starved {
-            self.refan(idx, keeper, prefix);
+            self.refan(idx, keeper, prefix, whole);
         }
         if self.need_shared > 0 {
             let dests = self.peer(idx).and_then(|p| p.src.dests());
@@ -141,15 +149,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// Subscribers that keep up found no memory for the message `idx` is routing: if closing
     /// those that lag gave some back ([`Device::close_lagging`]), each subscriber refused for
     /// memory (matched, held by nothing, below its mark) tries again, and holds the message
-    /// if it has room now (its drop taken back).
+    /// if it has room now (its drop taken back); so does each that could not hold `whole`
+    /// back while it took another message. Before, only the first were: a subscriber taking a
+    /// 4 MiB message while deaf subscribers held the budget lost the ticks of another
+    /// publisher that came meanwhile, and nobody was closed.
     #[cold]
     #[inline(never)]
-    fn refan(&mut self, idx: u32, keeper: u32, prefix: &[u8]) {
+    fn refan(&mut self, idx: u32, keeper: u32, prefix: &[u8], whole: Option<&[u8]>) {
         if !self.close_lagging(keeper) {
             return;
         }
         let (epoch, need) = (self.epoch, self.need - self.need_shared);
         let mark = self.cfg.mark_for(self.need);
+        let limits = (self.cfg.queue_hwm, self.cfg.limits.max_message_size);
         let mut dests = self.peer(idx).and_then(|p| p.src.dests());
         let Device {
             slots,
@@ -162,8 +174,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let Some(sub) = slots.get_mut(p as usize).and_then(|s| s.peer.as_mut()) else {
                 return;
             };
-            let refused = sub.epoch == epoch && sub.held.is_none() && sub.queue.len() < mark;
-            if refused && sub.is_live() && sub.queue.reserve(need) {
+            if sub.epoch != epoch || !sub.is_live() {
+                return;
+            }
+            if sub.held.is_some() {
+                let again = sub.missed == epoch
+                    && whole.is_some_and(|m| later::hold_back(sub, m, limits).is_ok());
+                if again {
+                    sub.missed = 0;
+                    stats.dropped.memory -= 1;
+                    sub.dropped -= 1;
+                }
+                return;
+            }
+            if sub.queue.len() < mark && sub.queue.reserve_beside(need, sub.one_message()) {
                 stats.dropped.memory -= 1;
                 sub.dropped -= 1;
                 *held += 1;

@@ -74,6 +74,10 @@ pub const OVERDUE_AFTER: u64 = 4;
 /// marks (as the cipher lane's `CIPHER_LANE_GRAIN` in the binary).
 pub const OVERDUE_GRAIN: u64 = 4;
 
+/// A message this large counts as one when its destination's length is weighed
+/// ([`Peer::one_message`]); smaller ones are not tracked.
+pub(crate) const LARGE: u64 = 64 << 10;
+
 /// A destination taken by a source for the message it is copying.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Held {
@@ -162,6 +166,11 @@ pub(crate) struct Peer<Q> {
     pub(crate) worker: Option<WorkerLink>,
     /// Marks a subscriber already chosen for the message being fanned out.
     pub(crate) epoch: u32,
+    /// Where its last message of [`LARGE`] bytes or more started and ended, in `pushed`.
+    pub(crate) last_large: (u64, u64),
+    /// The `epoch` of the message it last lost for want of memory to hold it back while it
+    /// took another (`forwarder.rs`, `refan`).
+    pub(crate) missed: u32,
     /// When the message it sends last made progress: [`PROGRESS_BYTES`] moved, from it or to
     /// its receivers, since the time before.
     pub(crate) progress: Moved,
@@ -258,6 +267,8 @@ impl<Q> Peer<Q> {
             close: None,
             worker: None,
             epoch: 0,
+            missed: 0,
+            last_large: (0, 0),
             progress: Moved::since(now),
             contended_at: None,
             owed: Owed::default(),
@@ -380,6 +391,24 @@ impl<Q> Peer<Q> {
 }
 
 impl<Q: ByteQueue> Peer<Q> {
+    /// Bytes of its queue that belong to one message alone: what is still queued of the
+    /// message being cut through to it, or of the last large one ([`LARGE`]), whichever is
+    /// more ([`ByteQueue::reserve_beside`]).
+    #[inline]
+    pub(crate) fn one_message(&self) -> usize {
+        let from = |start: u64, end: u64| end.saturating_sub(start.max(self.written));
+        let held = self.held.map_or(0, |h| from(h.mark, self.pushed));
+        let last = from(self.last_large.0, self.last_large.1);
+        // At most what the queue holds, which is a usize.
+        usize::try_from(held.max(last)).unwrap_or(usize::MAX)
+    }
+
+    /// Whether its queue lags ([`ByteQueue::lags`]), one message it holds not counted for
+    /// its length ([`Peer::one_message`]).
+    pub(crate) fn lags(&self) -> bool {
+        self.queue.lags_beside(self.one_message())
+    }
+
     /// It has output waiting and its socket took some within the last `window`: it is alive,
     /// and can answer a PING only once it has read what is ahead of it.
     pub(crate) fn reads_output(&self, now: Instant, window: Duration) -> bool {

@@ -9,8 +9,9 @@
 //! - a forwarder drops the message for that subscriber (counted, `Drops::memory`); one whose
 //!   queue cannot take the rest of a message it is already receiving lets it go, taken back if
 //!   none of it was written, reset otherwise. But first, if that subscriber's queue does not
-//!   lag ([`ByteQueue::lags`]), the subscribers whose queues do are closed and their memory
-//!   given back ([`Device::close_lagging`]), and it tries again;
+//!   lag ([`ByteQueue::lags`]; one large message it holds not counted for its length,
+//!   [`ByteQueue::lags_beside`]), the subscribers whose queues do are closed and their
+//!   memory given back ([`Device::close_lagging`]), and it tries again;
 //! - a queue or streamer waits for room as it does above the high-water mark, and is woken
 //!   when a queue drains or [`Device::retry_blocked`] says memory was given back; a queue's
 //!   worker waits for a client's room only while the client has been behind for less than
@@ -23,6 +24,7 @@
 //! the message go, as above.
 
 use super::flight::SHARE_MIN;
+use super::peer::Peer;
 use super::{ByteQueue, CloseReason, Device, Kind, PeerId, Side};
 use crate::conn::TRANSMIT_BUFFER;
 use crate::time::Instant;
@@ -66,11 +68,12 @@ fn shared_bytes(msg: &[u8]) -> usize {
 
 /// Whether `queue` has room for `need` more bytes, or for all its capacity leaves if that is
 /// less (a message that started below the high-water mark fits the capacity whole:
-/// `DeviceConfig::queue_capacity`).
+/// `DeviceConfig::queue_capacity`); `own` bytes of it belong to one message alone
+/// ([`ByteQueue::reserve_beside`]).
 #[inline]
-pub(super) fn room<Q: ByteQueue>(queue: &mut Q, need: usize) -> bool {
+fn room<Q: ByteQueue>(queue: &mut Q, need: usize, own: usize) -> bool {
     let left = queue.capacity().saturating_sub(queue.len());
-    queue.reserve(need.min(left))
+    queue.reserve_beside(need.min(left), own)
 }
 
 /// [`room`] for more of a message `queue` has started taking, from a source that cannot let
@@ -162,7 +165,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 if waits {
                     room_for_rest(&mut p.queue, need)
                 } else {
-                    room(&mut p.queue, need)
+                    let own = p.one_message();
+                    room(&mut p.queue, need, own)
                 }
             });
             if has {
@@ -200,7 +204,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let mut tried = false;
         while let Some(d) = cur {
             cur = self.next_dest(d);
-            if self.peer_mut(d).is_some_and(|p| room(&mut p.queue, len)) {
+            let has = self.peer_mut(d).is_some_and(|p| {
+                let own = p.one_message();
+                room(&mut p.queue, len, own)
+            });
+            if has {
                 continue;
             }
             self.memory_blocked = true;
@@ -217,7 +225,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// found no room (`tried` says whether one did): it scans every slot, and once closing the
     /// ones that lag has given back what it could, another scan would find none.
     fn close_lagging_once(&mut self, keeper: u32, tried: &mut bool) -> bool {
-        if *tried || self.peer(keeper).is_none_or(|p| p.queue.lags()) {
+        if *tried || self.peer(keeper).is_none_or(Peer::lags) {
             return false;
         }
         *tried = true;
@@ -233,14 +241,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
     #[inline(never)]
     pub(super) fn close_lagging(&mut self, keeper: u32) -> bool {
         let kind = self.cfg.kind;
-        if kind.waits_for_destination() || self.peer(keeper).is_none_or(|p| p.queue.lags()) {
+        if kind.waits_for_destination() || self.peer(keeper).is_none_or(Peer::lags) {
             return false;
         }
         let mut any = false;
         for idx in 0..self.slots.len() as u32 {
             let lags = self
                 .peer(idx)
-                .is_some_and(|p| p.side != Side::Frontend && p.close.is_none() && p.queue.lags());
+                .is_some_and(|p| p.side != Side::Frontend && p.close.is_none() && p.lags());
             if !lags {
                 continue;
             }

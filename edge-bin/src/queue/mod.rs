@@ -149,10 +149,15 @@ impl HeapQueue {
     /// [`BEHIND_AFTER_MS`]: it is among the slowest, and when the budget is tight it is
     /// refused first.
     fn is_behind(&self) -> bool {
+        self.is_behind_beside(0)
+    }
+
+    /// [`HeapQueue::is_behind`], `own` bytes of it (one message's, [`ByteQueue::lags_beside`])
+    /// not counted for its length.
+    fn is_behind_beside(&self, own: usize) -> bool {
         let len = self.len();
-        let share = self.charge.account().budget().total() / BEHIND_PART;
         let now = self.charge.account().now_ms();
-        len >= share
+        len.saturating_sub(own) >= self.charge.account().budget().total() / BEHIND_PART
             || (len > 0 && now.saturating_sub(self.filled_at) >= BEHIND_AFTER_MS)
             || self.downstream_behind(now)
     }
@@ -204,13 +209,18 @@ impl HeapQueue {
     #[cold]
     #[inline(never)]
     fn reserve_slow(&mut self, n: usize) -> bool {
-        if self.charge.account().budget().is_tight() && self.is_behind() {
+        self.reserve_behind(n, self.is_behind())
+    }
+
+    /// [`HeapQueue::reserve_slow`] of a queue that is `behind`, or not.
+    fn reserve_behind(&mut self, n: usize, behind: bool) -> bool {
+        if behind && self.charge.account().budget().is_tight() {
             self.charge.refused();
             return false;
         }
         let len = self.buf.len();
         n <= self.buf.capacity() - len
-            || (n <= self.copy_room.saturating_sub(len) && self.grow(len + n))
+            || (n <= self.copy_room.saturating_sub(len) && self.grow(len + n, behind))
     }
 
     /// [`ByteQueue::release_later`] when something was held back.
@@ -236,11 +246,11 @@ impl HeapQueue {
     /// Grow to hold `need` bytes: double, but never past the hard capacity nor what the
     /// budget grants (nor, while it is tight, past [`BEHIND_PART_TIGHT`] of it); when it
     /// grants no more than `need`, that; an empty queue takes `need` from what its device
-    /// keeps. False if none of that is there. Off the message path: a queue grows by
-    /// doubling, rarely.
+    /// keeps. False if none of that is there. A queue `behind` grows only into the share of
+    /// the budget for those behind. Off the message path: a queue grows by doubling, rarely.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, need: usize) -> bool {
+    fn grow(&mut self, need: usize, behind: bool) -> bool {
         let mut doubled = need
             .max(self.buf.capacity().saturating_mul(2))
             .max(MIN_ALLOC)
@@ -250,7 +260,6 @@ impl HeapQueue {
             doubled = doubled.min(need.max(budget.total() / BEHIND_PART_TIGHT));
         }
         let charged = |n: usize| n.saturating_sub(MIN_ALLOC);
-        let behind = self.is_behind();
         let grow = |charge: &mut Charge, n: usize| {
             if behind {
                 charge.grow_behind_to(n)
@@ -299,7 +308,7 @@ impl ByteQueue for HeapQueue {
             return Err(Full);
         }
         let need = len + data.len();
-        if need > self.buf.capacity() && !self.grow(need) {
+        if need > self.buf.capacity() && !self.grow(need, self.is_behind()) {
             return Err(Full);
         }
         self.buf.extend_from_slice(data);
@@ -327,6 +336,19 @@ impl ByteQueue for HeapQueue {
 
     fn lags(&self) -> bool {
         self.is_behind()
+    }
+
+    #[inline]
+    fn reserve_beside(&mut self, n: usize, own: usize) -> bool {
+        let len = self.buf.len();
+        if n <= self.buf.capacity() - len && !self.charge.account().budget().is_tight() {
+            return true;
+        }
+        self.reserve_behind(n, self.is_behind_beside(own))
+    }
+
+    fn lags_beside(&self, own: usize) -> bool {
+        self.is_behind_beside(own)
     }
 
     fn share(&self, data: &[u8]) -> Option<Arc<Stored>> {

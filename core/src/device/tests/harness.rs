@@ -211,6 +211,11 @@ impl<'s> Net<'s> {
         self.queue_mut(p).lag(lagging);
     }
 
+    /// `p`'s queue lags while it holds `bytes` or more ([`VecQueue::lag_from`]).
+    pub fn lag_from(&mut self, p: P, bytes: usize) {
+        self.queue_mut(p).lag_from(bytes);
+    }
+
     /// A paused remote takes no output: the device's queue for it fills.
     pub fn pause(&mut self, p: P, paused: bool) {
         self.remotes[p].paused = paused;

@@ -112,6 +112,133 @@ fn a_message_cut_through_to_a_subscriber_that_keeps_up_closes_those_that_lag() {
     copies_make_the_lagging_give_way(&mut Storage::new(12, 16), 100_000, 3, 40_000);
 }
 
+/// A message cut through to a subscriber that keeps up, larger than what its queue may hold
+/// before it counts as lagging: that message does not count for its length, it does not lag,
+/// and the lagging subscriber gives its memory back. Counted as lagging, it was refused the rest
+/// of the message and reset (attack_budget.rs `a_large_message_cut_through_...`, with
+/// `kernel_send_max` set).
+#[test]
+fn a_subscriber_that_holds_only_a_large_message_cut_through_does_not_lag_for_its_length() {
+    let mut store = Storage::new(12, 16);
+    let mut net = Net::new(small_input(forwarder()), &mut store);
+    let (publisher, lagging, keeper) = lagging_and_keeper(&mut net);
+    net.lag_from(keeper, 10_000);
+    copy_only();
+    pool(Some(100_000));
+    send_each(&mut net, publisher, 0, 3, 40_000);
+    assert!(net.closes.is_empty());
+    let sent = send_each(&mut net, publisher, 1, 3, 40_000);
+    assert!(
+        net.msgs(keeper) == &sent[..],
+        "{} of {}",
+        net.msgs(keeper).len(),
+        sent.len()
+    );
+    assert_eq!(net.closes, [(lagging, CloseReason::Lagging)]);
+    pool(None);
+}
+
+/// A subscriber that keeps up takes a message cut through from one publisher while another
+/// publishes small messages it subscribes to, and the memory is spent by one that lags: the
+/// small messages cannot be held back for it, so the lagging subscriber is closed and they
+/// are held back after all. Before, they were lost, and nobody was closed.
+#[test]
+fn messages_held_back_for_a_subscriber_that_keeps_up_make_those_that_lag_give_way() {
+    let mut store = Storage::new(12, 16);
+    let mut net = Net::new(small_input(forwarder()), &mut store);
+    let large_from = net.connect(Frontend, Pub);
+    let other = net.connect(Frontend, Pub);
+    let lagging = net.connect(Backend, Sub);
+    let keeper = net.connect(Backend, Sub);
+    net.pump();
+    net.subscribe(lagging, &0u32.to_be_bytes());
+    net.subscribe(keeper, &1u32.to_be_bytes());
+    net.subscribe(keeper, &2u32.to_be_bytes());
+    net.pump();
+    net.pause(lagging, true);
+    net.lag(lagging, true);
+    copy_only();
+    pool(Some(60_000));
+    // Half of a large message to the keeper.
+    let large = tagged(1, 0, &[40_000]);
+    let mut bytes = encode(&large);
+    let rest = bytes.split_off(20_000);
+    net.send_raw(large_from, &bytes);
+    net.pump();
+    // The lagging one takes these until the pool is spent.
+    send_each(&mut net, other, 0, 3, 30_000);
+    assert!(net.dev.stats().dropped.memory > 0, "the pool is spent");
+    assert!(net.closes.is_empty());
+    // Small ones for the keeper, held back until the large one is through.
+    let small: Vec<Msg> = (0..3).map(|seq| tagged(2, seq, &[100])).collect();
+    for m in &small {
+        net.send(other, m);
+        net.pump();
+    }
+    assert_eq!(net.closes, [(lagging, CloseReason::Lagging)]);
+    net.send_raw(large_from, &rest);
+    net.pump();
+    let mut want = vec![large];
+    want.extend(small);
+    assert!(
+        net.msgs(keeper) == &want[..],
+        "{} of {}",
+        net.msgs(keeper).len(),
+        want.len()
+    );
+    pool(None);
+}
+
+/// A subscriber that keeps up but has not yet written all of a large message when the next
+/// comes, the memory spent by one that lags: the large message does not count for its
+/// length, and the next one makes the lagging subscriber give way. Counted, it lost the
+/// messages after a 4 MiB one while the kernel took little of it at a time
+/// (`kernel_send_max`), and nobody was closed.
+#[test]
+fn a_subscriber_writing_a_large_message_does_not_lag_for_it() {
+    let mut store = Storage::new(12, 16);
+    let mut net = Net::new(small_input(forwarder()), &mut store);
+    let (publisher, lagging, keeper) = lagging_and_keeper(&mut net);
+    net.lag_from(keeper, 10_000);
+    copy_only();
+    pool(Some(100_000));
+    send_each(&mut net, publisher, 0, 3, 30_000);
+    assert!(net.closes.is_empty());
+    // The keeper's socket takes nothing while the large message goes in: all of it waits.
+    net.pause(keeper, true);
+    let large = tagged(1, 0, &[70_000]);
+    net.send(publisher, &large);
+    net.pump();
+    assert_eq!(net.closes, [(lagging, CloseReason::Lagging)]);
+    assert!(net.queued(keeper) > 10_000, "{}", net.queued(keeper));
+    // The lagging one's memory is back; more of it goes to a new one that does not read.
+    let deaf = net.connect(Backend, Sub);
+    net.pump();
+    net.subscribe(deaf, b"");
+    net.pump();
+    net.pause(deaf, true);
+    net.lag(deaf, true);
+    send_each(&mut net, publisher, 0, 3, 30_000);
+    let small = tagged(1, 1, &[8_000]);
+    net.send(publisher, &small);
+    net.pump();
+    net.pause(keeper, false);
+    net.pump();
+    assert!(
+        net.msgs(keeper) == [large, small],
+        "{} of 2",
+        net.msgs(keeper).len()
+    );
+    assert_eq!(
+        net.closes,
+        [
+            (lagging, CloseReason::Lagging),
+            (deaf, CloseReason::Lagging)
+        ]
+    );
+    pool(None);
+}
+
 #[test]
 fn a_capture_reader_that_lags_gives_its_memory_to_a_subscriber_that_keeps_up() {
     let mut store = Storage::new(4, 8);

@@ -32,6 +32,10 @@ pub struct VecQueue {
     ration: Option<usize>,
     /// Whether it lags ([`ByteQueue::lags`]), as the test says.
     lagging: bool,
+    /// It lags while it holds this many bytes or more, as edge-bin's queue that holds a part
+    /// of the budget does, one message it holds alone not counted
+    /// ([`ByteQueue::lags_beside`]).
+    lags_from: usize,
     /// Bytes held back.
     later: Vec<u8>,
 }
@@ -136,6 +140,7 @@ impl VecQueue {
             alloc: 0,
             ration: None,
             lagging: false,
+            lags_from: usize::MAX,
             later: Vec::new(),
         }
     }
@@ -148,6 +153,11 @@ impl VecQueue {
     /// Lag ([`ByteQueue::lags`]) from now on, or not.
     pub fn lag(&mut self, lagging: bool) {
         self.lagging = lagging;
+    }
+
+    /// Lag while holding `bytes` or more, from now on.
+    pub fn lag_from(&mut self, bytes: usize) {
+        self.lags_from = bytes;
     }
 
     /// Room for more copied bytes.
@@ -228,7 +238,11 @@ impl ByteQueue for VecQueue {
     }
 
     fn lags(&self) -> bool {
-        self.lagging
+        self.lagging || self.len >= self.lags_from
+    }
+
+    fn lags_beside(&self, own: usize) -> bool {
+        self.lagging || self.len.saturating_sub(own) >= self.lags_from
     }
 
     fn push(&mut self, data: &[u8]) -> Result<(), Full> {
@@ -262,7 +276,11 @@ impl ByteQueue for VecQueue {
     }
 
     fn reserve_later(&mut self, n: usize) -> bool {
+        // What it holds back is drawn from the pool once it goes into the queue; the pool
+        // must have it now.
+        let need = self.later.len().saturating_add(n);
         self.copy_room().saturating_sub(self.later.len()) >= n
+            && POOL.with(|p| p.get().is_none_or(|left| left >= need))
     }
 
     fn push_later(&mut self, data: &[u8]) {
