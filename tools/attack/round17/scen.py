@@ -8,8 +8,9 @@ ap.add_argument('--bigpub', action='append', default=[])    # "size rate [topic]
 ap.add_argument('--bigsub', action='store_true'); ap.add_argument('--tickall', action='store_true')
 ap.add_argument('--secs', type=float, default=15)
 a = ap.parse_args()
-import os
-Z = os.environ.get('ZEDGE_BIN', '/tmp/zedge-9cc2be8')
+# ZEDGE_BIN: the zedge to attack (round 17 used a release build of 9cc2be8).
+Z = os.environ.get('ZEDGE_BIN', '../../../target/release/zedge')
+os.makedirs('logs', exist_ok=True)
 zcmd = [Z, 'forwarder', '--frontend', 'tcp://127.0.0.1:9990', '--backend', 'tcp://127.0.0.1:9991', '-v', '--metrics', '127.0.0.1:9998'] + shlex.split(a.zargs)
 log = open(f'logs/{a.name}.zedge.log', 'w')
 z = subprocess.Popen(zcmd, stderr=log, stdout=log)
