@@ -203,17 +203,14 @@ impl HeapQueue {
         self.copy_room += n;
     }
 
-    /// [`ByteQueue::reserve`] when the budget is tight or the queue must grow. A queue behind
-    /// while the budget is tight takes nothing more, even into room it holds: what it would
-    /// pin (shared pieces, its buffer) is for those that keep up.
+    /// [`ByteQueue::reserve_beside`] when the budget is tight or the queue must grow. A queue
+    /// behind (`own` bytes of one message not counted for its length) while the budget is
+    /// tight takes nothing more, even into room it holds: what it would pin (shared pieces,
+    /// its buffer) is for those that keep up.
     #[cold]
     #[inline(never)]
-    fn reserve_slow(&mut self, n: usize) -> bool {
-        self.reserve_behind(n, self.is_behind())
-    }
-
-    /// [`HeapQueue::reserve_slow`] of a queue that is `behind`, or not.
-    fn reserve_behind(&mut self, n: usize, behind: bool) -> bool {
+    fn reserve_slow(&mut self, n: usize, own: usize) -> bool {
+        let behind = self.is_behind_beside(own);
         if behind && self.charge.account().budget().is_tight() {
             self.charge.refused();
             return false;
@@ -317,13 +314,7 @@ impl ByteQueue for HeapQueue {
 
     #[inline]
     fn reserve(&mut self, n: usize) -> bool {
-        // Room in what it holds (never more than its capacity), the budget not tight, is the
-        // message path's case.
-        let len = self.buf.len();
-        if n <= self.buf.capacity() - len && !self.charge.account().budget().is_tight() {
-            return true;
-        }
-        self.reserve_slow(n)
+        self.reserve_beside(n, 0)
     }
 
     fn reserve_rest(&mut self, n: usize) -> bool {
@@ -331,7 +322,7 @@ impl ByteQueue for HeapQueue {
         // tight is refused only growth here. Refused the rest of a message, a streamer's
         // producer waited for it mid-message for good, and no other worker got anything
         // (tests/tests/attack_budget.rs a_streamer_with_a_stalled_worker_...).
-        n <= self.buf.capacity() - self.buf.len() || self.reserve_slow(n)
+        n <= self.buf.capacity() - self.buf.len() || self.reserve_slow(n, 0)
     }
 
     fn lags(&self) -> bool {
@@ -340,11 +331,13 @@ impl ByteQueue for HeapQueue {
 
     #[inline]
     fn reserve_beside(&mut self, n: usize, own: usize) -> bool {
+        // Room in what it holds (never more than its capacity), the budget not tight, is the
+        // message path's case.
         let len = self.buf.len();
         if n <= self.buf.capacity() - len && !self.charge.account().budget().is_tight() {
             return true;
         }
-        self.reserve_behind(n, self.is_behind_beside(own))
+        self.reserve_slow(n, own)
     }
 
     fn lags_beside(&self, own: usize) -> bool {
