@@ -982,8 +982,11 @@ print("OK")
 /// first for the cipher lane each time, so it kept both lanes, turn after turn (attacker
 /// round 4, `r4_inlane.py 0 12 ... 96M 20` with two senders: the other sender got 0 messages
 /// in 50 s and a 64 KB flow 7 of 390). Now a sender whose message is whole waits its turn.
+/// Then the worker's output, sealing a large message as it goes with the budget held by the
+/// senders' frames, took 4 KiB past it per wake-up: worst 2.3-7.4 s (12 s with 256 KiB socket
+/// buffers, attacker round 16's K1). Now one output at a time seals a whole `TX_HIGH` so
+/// (`budget/output.rs`): 0.7-2.0 s.
 #[test]
-#[ignore = "open (issue 13, K1's CURVE case): worst 7.8 s in a debug CI run (6 s allowed; 0.4-1.4 s in release on an idle machine, 2-7 s with the machine loaded); the worker's output seals 4 KiB past the budget per wake-up, and a 64 KiB step fixes it (round 16 FINDINGS, session 31); run with --ignored"]
 fn two_curve_senders_of_12_mib_messages_and_a_64_kb_flow_all_get_through_in_96_mib() {
     run_under(
         "streamer",

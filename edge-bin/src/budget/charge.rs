@@ -18,6 +18,8 @@ pub struct Charge {
     kept: usize,
     /// Holds the device's lane ([`Lane::Input`] or [`Lane::Cipher`]).
     lane: Option<Lane>,
+    /// Has asked for or holds the output lane (`output.rs`).
+    output: bool,
     /// Its place in line for the cipher lane, while it waits for it.
     ticket: Option<Ticket>,
     /// It has brought a frame in through the cipher lane (held it until it needed none of
@@ -37,6 +39,7 @@ impl Charge {
             shared: 0,
             kept: 0,
             lane: None,
+            output: false,
             ticket: None,
             known: false,
             struck: false,
@@ -238,6 +241,20 @@ impl Charge {
         self.account.gave();
     }
 
+    /// Take the device's output lane, or keep it: whether it holds it (`output.rs`). Its
+    /// holder may seal a whole `TX_HIGH` past a spent budget, the others a little at a time.
+    pub fn take_output_lane(&mut self) -> bool {
+        self.output = true;
+        self.account.output_turn(self.id)
+    }
+
+    /// Let the output lane go, if it holds it: its socket took all it was given.
+    pub fn let_output_lane_go(&mut self) {
+        if self.output {
+            self.account.output_let_go(self.id);
+        }
+    }
+
     /// It was refused growing to `bytes`, which would complete what it holds at once (its
     /// bytes are all here): what it lacks is held back for it as memory is given back
     /// (`claim.rs`).
@@ -312,6 +329,9 @@ impl Drop for Charge {
     fn drop(&mut self) {
         self.account.budget.unclaim(self.id);
         self.leave_line();
+        if self.output {
+            self.account.output_forget(self.id);
+        }
         self.shrink_to(0);
     }
 }

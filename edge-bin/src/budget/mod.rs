@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 
 mod charge;
 mod claim;
+mod output;
 mod turns;
 pub use charge::Charge;
 
@@ -230,6 +231,8 @@ pub struct Account {
     lane_bytes: [usize; 2],
     /// Those waiting for the cipher lane, in line.
     turns: Mutex<turns::Turns>,
+    /// Which CURVE output may seal a whole `TX_HIGH` past a spent budget (`output.rs`).
+    output: output::OutputLane,
     kept_free: AtomicUsize,
     kept: usize,
     /// A request was refused since the host last woke those waiting.
@@ -264,6 +267,7 @@ impl Account {
             input_unfinished: AtomicBool::new(false),
             lane_bytes: [lane, cipher],
             turns: Mutex::default(),
+            output: output::OutputLane::new(),
             kept_free: AtomicUsize::new(kept),
             kept,
             wanted: AtomicBool::new(false),

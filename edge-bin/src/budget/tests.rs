@@ -533,3 +533,40 @@ fn claims_are_served_in_turn_small_and_not_for_ever() {
     thread::sleep(std::time::Duration::from_millis(claim::CLAIM_STALE_MS + 10));
     assert!(other.grow_to(500), "a stale claim holds nothing back");
 }
+
+#[test]
+fn one_output_at_a_time_holds_the_output_lane_and_hands_it_to_one_that_asked() {
+    let a = account(100, 0, 0);
+    a.tick(1_000);
+    let [mut x, mut y, mut z] = [(); 3].map(|()| Charge::new(a.clone()));
+    assert!(x.take_output_lane());
+    assert!(x.take_output_lane(), "its holder keeps it");
+    assert!(!y.take_output_lane(), "one at a time");
+    assert!(!z.take_output_lane());
+    x.let_output_lane_go();
+    assert!(
+        !x.take_output_lane(),
+        "another asked while it held it: not again before that one had it"
+    );
+    assert!(z.take_output_lane(), "any other that asks may have it");
+    z.let_output_lane_go();
+    assert!(y.take_output_lane());
+    y.let_output_lane_go();
+    assert!(
+        y.take_output_lane(),
+        "nobody asked meanwhile: it may take it again"
+    );
+    assert!(!x.take_output_lane());
+    y.let_output_lane_go();
+    a.tick(1_000 + super::turns::HANDOFF_MS);
+    assert!(
+        y.take_output_lane(),
+        "the one that asked did not come for it within the hand-off's patience"
+    );
+    drop(y);
+    assert!(x.take_output_lane(), "a dropped holder lets it go");
+    assert!(!z.take_output_lane());
+    drop(z);
+    x.let_output_lane_go();
+    assert!(x.take_output_lane(), "a dropped asker is not waited for");
+}

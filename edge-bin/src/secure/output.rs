@@ -293,9 +293,15 @@ impl Secure {
             // hold all of FREE (the start of a frame waiting for memory) while the device's
             // queues hold the budget with the messages for this output, and each waited on
             // the other (a CURVE queue whose clients and workers both waited so stopped:
-            // attacker round 14, F1).
+            // attacker round 14, F1). The output lane's holder takes a whole TX_HIGH so
+            // (`budget/output.rs`).
+            let step = if self.charge.take_output_lane() {
+                TX_HIGH
+            } else {
+                SEAL_MIN
+            };
             let free = spare + FREE.saturating_sub(self.held());
-            let k = want.min(free.max(SEAL_MIN));
+            let k = want.min(free.max(step));
             if k > free {
                 let held = self.held() + (k - spare);
                 self.charge.force_to(held.saturating_sub(FREE));
@@ -343,6 +349,7 @@ impl Secure {
         }
         self.tx.clear();
         self.tx_start = 0;
+        self.charge.let_output_lane_go();
         self.drained_ms = self.charge.account().now_ms();
         self.report_owed();
         // A peer that read all it was sent keeps up: its room is kept for what comes next,

@@ -959,3 +959,57 @@ fn output_kept_for_a_reader_is_let_go_while_another_claims_memory() {
         "kept beside a claim"
     );
 }
+
+/// The server's largest `tx` as it writes one `body`-long frame to a client that reads it all,
+/// in writes of what the socket takes, the budget held by others: what it sealed past the
+/// budget at a time.
+fn largest_step_past_the_budget(s: &mut End, c: &mut End, body: usize) -> usize {
+    let frame = [data_head(body), vec![0x3c; body]].concat();
+    let (mut at, mut largest) = (0, 0);
+    while at < frame.len() {
+        match s.wire().write_vectored(&[IoSlice::new(&frame[at..])]) {
+            Ok(n) => at += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+        largest = largest.max(s.secure.borrow().tx.capacity());
+        c.receive().unwrap();
+        s.secure.borrow_mut().flush(&s.stream).unwrap();
+    }
+    for _ in 0..1000 {
+        if !s.secure.borrow().owes() && c.frames.len() == 1 {
+            break;
+        }
+        s.secure.borrow_mut().flush(&s.stream).unwrap();
+        c.receive().unwrap();
+    }
+    assert_eq!(c.frames.len(), 1, "the frame arrived");
+    assert_eq!(c.frames[0].len(), body);
+    c.frames.clear();
+    largest
+}
+
+#[test]
+fn one_output_at_a_time_seals_a_whole_tx_high_past_a_spent_budget() {
+    // Sealing a long frame with the budget spent, an output takes SEAL_MIN past it at a time,
+    // or TX_HIGH while it holds the device's output lane: a worker whose output took 4 KiB a
+    // wake-up while two senders of 12 MiB messages held the budget got a 64 KB flow's
+    // messages 3 to 8 s late (attacker round 16, K1's CURVE case).
+    let (mut c, mut s, others) = pair_in_budget(1 << 20);
+    run(&mut c, &mut s, &[]).unwrap();
+    assert!(c.ready && s.ready);
+    let mut rival = others.fresh();
+    assert!(rival.take_output_lane());
+    let without = largest_step_past_the_budget(&mut s, &mut c, 1 << 19);
+    assert!(
+        without <= FREE,
+        "{without} bytes at a time without the lane"
+    );
+    rival.let_output_lane_go();
+    let with = largest_step_past_the_budget(&mut s, &mut c, 1 << 19);
+    assert!(with >= TX_HIGH, "{with} bytes at a time with the lane");
+    assert!(
+        rival.take_output_lane(),
+        "the server let it go once its socket took all it was given"
+    );
+}
