@@ -12,6 +12,12 @@
 //! once its socket has taken all it was given, and another that asked meanwhile has it before
 //! the holder may take it again (for [`HANDOFF_MS`]).
 //!
+//! A holder whose peer stops reading keeps the lane until its socket drains or it closes
+//! (the progress and lag rules close such peers); the others meanwhile step `SEAL_MIN` as
+//! before. The lane is not taken from it: what it sealed stays charged until its socket takes
+//! it, so a lane passed on so would let each stalled reader in turn hold a `TX_HIGH` past the
+//! budget, and the bound would grow with the number of peers.
+//!
 //! [`TX_HIGH`]: crate::secure::TX_HIGH
 //! [`SEAL_MIN`]: crate::secure
 //! [`HANDOFF_MS`]: super::turns::HANDOFF_MS
