@@ -22,8 +22,8 @@
 //! [`SEAL_MIN`]: crate::secure
 //! [`HANDOFF_MS`]: super::turns::HANDOFF_MS
 
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::turns::HANDOFF_MS;
 use super::Account;
@@ -73,15 +73,13 @@ impl Account {
             && !barred
             && lane
                 .holder
-                .compare_exchange(NOBODY, id, Ordering::Relaxed, Relaxed)
+                .compare_exchange(NOBODY, id, Relaxed, Relaxed)
                 .is_ok()
         {
             lane.asked.store(NOBODY, Relaxed);
             return true;
         }
-        let _ = lane
-            .asked
-            .compare_exchange(NOBODY, id, Ordering::Relaxed, Relaxed);
+        let _ = lane.asked.compare_exchange(NOBODY, id, Relaxed, Relaxed);
         false
     }
 
@@ -90,7 +88,7 @@ impl Account {
         let lane = &self.output;
         if lane
             .holder
-            .compare_exchange(id, NOBODY, Ordering::Relaxed, Relaxed)
+            .compare_exchange(id, NOBODY, Relaxed, Relaxed)
             .is_ok()
         {
             lane.last.store(id, Relaxed);
@@ -104,6 +102,6 @@ impl Account {
         let _ = self
             .output
             .asked
-            .compare_exchange(id, NOBODY, Ordering::Relaxed, Relaxed);
+            .compare_exchange(id, NOBODY, Relaxed, Relaxed);
     }
 }
