@@ -92,6 +92,16 @@ pub trait ByteQueue {
         true
     }
 
+    /// [`ByteQueue::reserve_shared`] for a queue of which `own` bytes belong to one message
+    /// alone, as [`ByteQueue::reserve_beside`] counts them: a subscriber that keeps up holds
+    /// the start of the large message whose pieces it is taking. Counted behind for it, it was
+    /// refused a piece of that message and reset, while subscribers that read in bursts, each
+    /// holding one whole message, were not behind (attacker round 17, F1).
+    fn reserve_shared_beside(&mut self, piece: &Self::Shared, own: usize) -> bool {
+        let _ = own;
+        self.reserve_shared(piece)
+    }
+
     /// Append a shared piece, all of it or nothing. It counts in [`ByteQueue::len`] and
     /// against the capacity for its whole length, as copied bytes do.
     fn push_shared(&mut self, piece: &Self::Shared) -> Result<(), Full>;

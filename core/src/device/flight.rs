@@ -154,10 +154,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let mut cur = first;
         while let Some(d) = cur {
             cur = self.next_dest(d);
-            if !self
-                .peer_mut(d)
-                .is_some_and(|p| p.queue.reserve_shared(&piece))
-            {
+            if !self.peer_mut(d).is_some_and(|p| {
+                let own = p.one_message();
+                p.queue.reserve_shared_beside(&piece, own)
+            }) {
                 // As a copy it would be refused: the message goes without it.
                 self.memory_blocked = true;
                 self.shed(d);

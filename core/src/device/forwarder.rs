@@ -5,7 +5,7 @@
 //! publisher, the last to leave cancels it, and a publisher that (re)connects learns them all.
 
 use super::later;
-use super::peer::{Held, Src};
+use super::peer::Src;
 use super::pump::Route;
 use super::subs::Refusal;
 use super::{ByteQueue, Device};
@@ -119,11 +119,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 }
             } else {
                 *held += 1;
-                sub.held = Some(Held {
-                    by: idx,
-                    mark: sub.pushed,
-                    next_dest: dests,
-                });
+                sub.hold_for(idx, dests, at);
                 dests = Some(p);
             }
         });
@@ -163,6 +159,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let mark = self.cfg.mark_for(self.need);
         let limits = (self.cfg.queue_hwm, self.cfg.limits.max_message_size);
         let mut dests = self.peer(idx).and_then(|p| p.src.dests());
+        let at = self.last_now;
         let Device {
             slots,
             subs,
@@ -191,11 +188,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 stats.dropped.memory -= 1;
                 sub.dropped -= 1;
                 *held += 1;
-                sub.held = Some(Held {
-                    by: idx,
-                    mark: sub.pushed,
-                    next_dest: dests,
-                });
+                sub.hold_for(idx, dests, at);
                 dests = Some(p);
             }
         });

@@ -78,6 +78,11 @@ pub const OVERDUE_GRAIN: u64 = 4;
 /// ([`Peer::one_message`]); smaller ones are not tracked.
 pub(crate) const LARGE: u64 = 64 << 10;
 
+/// How long a subscriber holding one large message may go without its socket taking
+/// [`PROGRESS_BYTES`] of it before that message counts for its length when a subscriber that
+/// keeps up needs room ([`Peer::lags_for_keeper`]).
+pub(crate) const HOLDS_UNREAD: Duration = Duration::from_millis(200);
+
 /// A destination taken by a source for the message it is copying.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Held {
@@ -407,6 +412,32 @@ impl<Q: ByteQueue> Peer<Q> {
     /// its length ([`Peer::one_message`]).
     pub(crate) fn lags(&self) -> bool {
         self.queue.lags_beside(self.one_message())
+    }
+
+    /// A subscriber starts taking a message from `by` at `now`, `next_dest` the one after it
+    /// in its source's list. If its queue is empty, its socket has taken all it was given:
+    /// its time to take the new message counts from `now` ([`Peer::lags_for_keeper`]). One
+    /// idle for longer, just given a large message, was closed for holding it at once.
+    pub(crate) fn hold_for(&mut self, by: u32, next_dest: Option<u32>, now: Instant) {
+        if self.queue.is_empty() {
+            self.drained.not_before(now);
+        }
+        self.held = Some(Held {
+            by,
+            mark: self.pushed,
+            next_dest,
+        });
+    }
+
+    /// Whether it is to be closed for a subscriber that keeps up and found no room
+    /// ([`Device::close_lagging`](super::Device)): its queue lags ([`Peer::lags`]), or would
+    /// without the message it holds not counted and its socket has not taken
+    /// [`PROGRESS_BYTES`] of its output (nor emptied its queue) for [`HOLDS_UNREAD`]. A
+    /// subscriber that reads in bursts, holding a whole large message in between and
+    /// emptying its queue within the 1 s rule, never lagged, and the subscriber that kept up
+    /// was reset in its place (attacker round 17, F1).
+    pub(crate) fn lags_for_keeper(&self, now: Instant) -> bool {
+        self.lags() || (self.queue.lags() && now.saturating_since(self.drained.at) >= HOLDS_UNREAD)
     }
 
     /// It has output waiting and its socket took some within the last `window`: it is alive,

@@ -245,10 +245,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return false;
         }
         let mut any = false;
+        let now = self.last_now;
         for idx in 0..self.slots.len() as u32 {
-            let lags = self
-                .peer(idx)
-                .is_some_and(|p| p.side != Side::Frontend && p.close.is_none() && p.lags());
+            let lags = self.peer(idx).is_some_and(|p| {
+                idx != keeper
+                    && p.side != Side::Frontend
+                    && p.close.is_none()
+                    && p.lags_for_keeper(now)
+            });
             if !lags {
                 continue;
             }

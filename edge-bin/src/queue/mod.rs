@@ -349,7 +349,11 @@ impl ByteQueue for HeapQueue {
     }
 
     fn reserve_shared(&mut self, piece: &Arc<Stored>) -> bool {
-        if piece.is_spare() && self.is_behind() {
+        self.reserve_shared_beside(piece, 0)
+    }
+
+    fn reserve_shared_beside(&mut self, piece: &Arc<Stored>, own: usize) -> bool {
+        if piece.is_spare() && self.is_behind_beside(own) {
             self.charge.refused();
             return false;
         }

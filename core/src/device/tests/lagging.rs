@@ -4,6 +4,8 @@
 
 use super::vec_queue::{copy_only, pool};
 use super::*;
+use crate::device::peer::HOLDS_UNREAD;
+use crate::time::Duration;
 
 /// A publisher, a subscriber of everything that does not read and lags, and one that reads
 /// only what publisher 1 sends ([`tagged`] messages start with their sender).
@@ -253,5 +255,88 @@ fn a_capture_reader_that_lags_gives_its_memory_to_a_subscriber_that_keeps_up() {
     let sent = send_each(&mut net, publisher, 1, 4, 3_000);
     assert_eq!(net.msgs(keeper), &sent[..], "every message, in order");
     assert_eq!(net.closes, [(reader, CloseReason::Lagging)]);
+    pool(None);
+}
+
+/// A subscriber that reads in bursts: it holds one large message and its socket takes
+/// nothing of it for longer than [`HOLDS_UNREAD`] while the memory is spent and a subscriber
+/// that keeps up needs room. Within that time it is one writing its message (not closed, and
+/// the keeper lets its message go); past it, the message counts for its length, it lags and
+/// is closed for the keeper. Before, holding one exempt message and emptying its queue within
+/// the 1 s rule, it never lagged, and the keeper was reset in its place (attacker round 17,
+/// F1).
+#[test]
+fn a_subscriber_holding_a_large_message_unread_gives_way_to_one_that_keeps_up() {
+    for wait_ms in [0, 300] {
+        let mut store = Storage::new(12, 16);
+        let mut net = Net::new(small_input(forwarder()), &mut store);
+        let publisher = net.connect(Frontend, Pub);
+        let bursty = net.connect(Backend, Sub);
+        let keeper = net.connect(Backend, Sub);
+        net.pump();
+        net.subscribe(bursty, &0u32.to_be_bytes());
+        net.subscribe(keeper, &1u32.to_be_bytes());
+        net.pump();
+        net.lag_from(bursty, 10_000);
+        net.lag_from(keeper, 10_000);
+        copy_only();
+        pool(Some(100_000));
+        net.pause(bursty, true);
+        send_each(&mut net, publisher, 0, 1, 70_000);
+        assert!(net.closes.is_empty());
+        assert!(net.queued(bursty) > 10_000, "{}", net.queued(bursty));
+        net.run_until(net.now + Duration::from_millis(wait_ms));
+        let sent = send_each(&mut net, publisher, 1, 1, 40_000);
+        if wait_ms == 0 {
+            assert!(net.closes.is_empty(), "{:?}", net.closes);
+            assert!(net.msgs(keeper).is_empty());
+            assert!(net.dev.stats().dropped.memory > 0);
+        } else {
+            assert_eq!(net.closes, [(bursty, CloseReason::Lagging)]);
+            assert!(net.msgs(keeper) == &sent[..], "{}", net.msgs(keeper).len());
+        }
+        pool(None);
+    }
+}
+
+/// [`HOLDS_UNREAD`] counts from when the large message came to a subscriber whose queue was
+/// empty, not from when it last emptied it: one idle for longer, just given a message, is
+/// not closed for holding it when a subscriber that keeps up needs room at once.
+#[test]
+fn a_subscriber_just_given_a_large_message_after_idling_is_not_closed_for_it_at_once() {
+    let mut store = Storage::new(12, 16);
+    let mut net = Net::new(small_input(forwarder()), &mut store);
+    let publisher = net.connect(Frontend, Pub);
+    let idle = net.connect(Backend, Sub);
+    let keeper = net.connect(Backend, Sub);
+    net.pump();
+    net.subscribe(idle, &0u32.to_be_bytes());
+    net.subscribe(keeper, &1u32.to_be_bytes());
+    net.pump();
+    net.lag_from(idle, 10_000);
+    // The keeper's own queue never lags: it is the one asking for room.
+    net.lag_from(keeper, 1 << 20);
+    copy_only();
+    pool(Some(150_000));
+    net.run_until(net.now + Duration::from_millis(600));
+    net.pause(idle, true);
+    send_each(&mut net, publisher, 0, 1, 100_000);
+    assert!(net.queued(idle) > 100_000, "{}", net.queued(idle));
+    // The keeper's socket takes nothing for a moment: its queue needs what idle holds.
+    net.pause(keeper, true);
+    send_each(&mut net, publisher, 1, 1, 100_000);
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    assert!(net.dev.stats().dropped.memory > 0);
+    net.pause(keeper, false);
+    net.pump();
+    assert!(net.msgs(keeper).is_empty());
+    // Held unread past HOLDS_UNREAD, its message counts for its length.
+    net.run_until(net.now + HOLDS_UNREAD);
+    net.pause(keeper, true);
+    let sent = send_each(&mut net, publisher, 1, 1, 100_000);
+    assert_eq!(net.closes, [(idle, CloseReason::Lagging)]);
+    net.pause(keeper, false);
+    net.pump();
+    assert!(net.msgs(keeper) == &sent[..], "{}", net.msgs(keeper).len());
     pool(None);
 }

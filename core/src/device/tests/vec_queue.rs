@@ -261,8 +261,12 @@ impl ByteQueue for VecQueue {
         Some(piece)
     }
 
-    fn reserve_shared(&mut self, _piece: &Rc<[u8]>) -> bool {
-        !(SPARE.with(Cell::get) && self.lagging)
+    fn reserve_shared(&mut self, piece: &Rc<[u8]>) -> bool {
+        self.reserve_shared_beside(piece, 0)
+    }
+
+    fn reserve_shared_beside(&mut self, _piece: &Rc<[u8]>, own: usize) -> bool {
+        !(SPARE.with(Cell::get) && self.lags_beside(own))
     }
 
     fn push_shared(&mut self, piece: &Rc<[u8]>) -> Result<(), Full> {
