@@ -141,7 +141,7 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
                              autotuning gives a TCP connection; outside --memory-max; one
                              connection sends at most this much per round trip, and a
                              large message cut through waits on it; at least 4K, 0 = the
-                             kernel's own limit [default: 0]
+                             kernel's own limit [default: 256K]
   --memory-max BYTES         what every buffer of the process may use together; settings
                              whose tables and buffers cannot fit are refused, with what
                              they cost; when the rest is spent at run time, subscribers

@@ -94,12 +94,10 @@ pub struct Tuning {
     /// taken back and queued instead.
     pub splice_stall_ms: u64,
     /// Bytes the kernel may hold for each connection's sending, unsent and unacknowledged,
-    /// its bookkeeping included (SO_SNDBUF); zero (the default): the kernel's own limit
-    /// (`tcp_wmem`, up to 4 MiB for TCP). What a peer that stops reading holds of the kernel's
-    /// memory, outside `memory_max`. Zero by default for now: smaller, a forwarder's subscriber
-    /// taking a 4 MiB message cut through while `memory_max` is spent was reset (attack_budget
-    /// `a_large_message_cut_through_...`, at 1M), and two CURVE senders of 12 MiB messages left
-    /// a 64 KB flow 8-14 s behind (curve_memory `two_curve_senders_...`, at 256K and 1M).
+    /// its bookkeeping included (SO_SNDBUF); zero: the kernel's own limit (`tcp_wmem`, up to
+    /// 4 MiB for TCP). What a peer that stops reading holds of the kernel's memory, outside
+    /// `memory_max`: 256 KiB by default, where the kernel's own let 200 stalled peers hold
+    /// 788 MB (attacker round 16, K1). One connection sends at most this much per round trip.
     pub kernel_send_max: u32,
     /// Peers older than ZMTP 3.0 are spoken to (ZMTP 2.0; `false`: told apart and refused).
     pub legacy: bool,
@@ -129,7 +127,7 @@ impl Default for Tuning {
             client_stall_ms: 250,
             worker_inflight: 1000,
             splice_stall_ms: 20,
-            kernel_send_max: 0,
+            kernel_send_max: 256 << 10,
             legacy: true,
         }
     }
