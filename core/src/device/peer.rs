@@ -125,7 +125,7 @@ impl Moved {
 }
 
 /// A turn of [`Peer::contend`]: a progress timeout / [`OVERDUE_GRAIN`].
-fn turn(timeout: Duration) -> Duration {
+pub(super) fn turn(timeout: Duration) -> Duration {
     Duration::from_millis((timeout.as_millis() / OVERDUE_GRAIN).max(1))
 }
 

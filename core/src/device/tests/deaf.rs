@@ -188,3 +188,70 @@ fn a_struck_worker_gets_a_message_cut_through_only_when_no_other_can() {
     assert_eq!(net.msgs(struck).last(), Some(&last), "the only one left");
     net.assert_healthy();
 }
+
+/// A worker whose socket has taken nothing of its queue for a turn of the progress timeout
+/// gets new messages only when no other worker can take them: once it reads again, in its
+/// turn again (attacker round 16, K1b: workers that stopped reading were given their share
+/// of every message, and it waited there).
+#[test]
+fn a_worker_that_took_nothing_for_a_turn_gets_messages_only_when_no_other_can() {
+    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
+    cfg.progress_timeout = TIMEOUT;
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(cfg, &mut store);
+    let producer = net.connect(Frontend, Push);
+    let (stalled, live) = (net.connect(Backend, Pull), net.connect(Backend, Pull));
+    net.pump();
+    net.pause(stalled, true);
+    let first: Vec<Msg> = (0..4).map(|seq| tagged(0, seq, &[100])).collect();
+    for m in &first {
+        net.send(producer, m);
+    }
+    net.pump();
+    assert_eq!(net.msgs(live).len(), 2, "round-robin before it lags");
+    assert!(net.queued(stalled) > 0, "two wait at the stalled worker");
+    // Not yet a turn (a quarter of the timeout): still in its turn.
+    net.run_until(net.now + Duration::from_millis(TIMEOUT_MS / 4 - 1));
+    let second: Vec<Msg> = (4..6).map(|seq| tagged(0, seq, &[100])).collect();
+    for m in &second {
+        net.send(producer, m);
+    }
+    net.pump();
+    assert_eq!(net.msgs(live).len(), 3, "one of two to the live worker");
+    net.run_until(net.now + Duration::from_millis(1));
+    let third: Vec<Msg> = (6..16).map(|seq| tagged(0, seq, &[100])).collect();
+    for m in &third {
+        net.send(producer, m);
+    }
+    net.pump();
+    assert_eq!(
+        &net.msgs(live)[3..],
+        &third[..],
+        "all to the worker that reads"
+    );
+    // With no other worker, it gets them.
+    net.disconnect(live);
+    net.pump();
+    let alone = tagged(0, 20, &[100]);
+    net.send(producer, &alone);
+    net.pump();
+    net.pause(stalled, false);
+    net.pump();
+    let got = net.msgs(stalled);
+    assert_eq!(
+        got.len(),
+        4,
+        "its two, one of the second pair, and the last"
+    );
+    assert_eq!(got.last(), Some(&alone));
+    // Reading again, in its turn again.
+    let other = net.connect(Backend, Pull);
+    net.pump();
+    for seq in 30..34 {
+        net.send(producer, &tagged(0, seq, &[100]));
+    }
+    net.pump();
+    assert_eq!(net.msgs(stalled).len(), 6, "two of four");
+    assert_eq!(net.msgs(other).len(), 2, "two of four");
+    net.assert_healthy();
+}
