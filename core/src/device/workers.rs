@@ -3,7 +3,6 @@
 
 use super::peer::{turn, WorkerLink};
 use super::{ByteQueue, Device};
-use crate::time::Instant;
 
 impl<Q: ByteQueue> Device<'_, Q> {
     /// The next ready worker, round-robin, that is free, below its high-water mark, has fewer
@@ -15,7 +14,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// messages beside one such worker got 5 to its normal worker in 30 s instead of 7,000).
     ///
     /// Likewise a worker whose socket has taken nothing of what its queue holds for a turn of
-    /// the progress timeout ([`Device::lagging`]) gets more only when no other can take it:
+    /// the progress timeout gets more only when no other can take it:
     /// every message given to a worker that stopped reading waits there until it reads again
     /// or leaves (attacker round 16, K1b: 50 such PULL workers took 2,942 of 3,000 messages
     /// from the one that read).
@@ -24,14 +23,18 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let (hwm, need, now) = (self.cfg.queue_hwm, self.need, self.last_now);
         let inflight = self.cfg.inflight_limit();
         let cutting = self.cutting;
+        // A worker lags once its socket has taken nothing of its queue for this long (never,
+        // with the progress timeout off).
+        let turn = (!self.cfg.progress_timeout.is_zero()).then(|| turn(self.cfg.progress_timeout));
         let mut struck = None;
         let mut w = start;
         loop {
-            let lagging = self.lagging(w, now);
             let p = self.peer_mut(w)?;
             let link = p.worker?;
             let free = p.held.is_none() && p.close.is_none() && p.unanswered < inflight;
             if free && p.queue.len() < hwm {
+                let lagging = turn
+                    .is_some_and(|t| !p.queue.is_empty() && now.saturating_since(p.took_at) >= t);
                 if lagging || (cutting && p.struck_until.is_some_and(|t| t > now)) {
                     struck.get_or_insert(w);
                 } else if p.queue.reserve(need) {
@@ -55,17 +58,6 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         self.workers = Some(next);
         Some(w)
-    }
-
-    /// Whether worker `w` holds queued output its socket has taken none of for a turn of the
-    /// progress timeout (none, with the timeout off).
-    fn lagging(&self, w: u32, now: Instant) -> bool {
-        let timeout = self.cfg.progress_timeout;
-        self.peer(w).is_some_and(|p| {
-            !timeout.is_zero()
-                && !p.queue.is_empty()
-                && now.saturating_since(p.took_at) >= turn(timeout)
-        })
     }
 
     /// Whether [`Device::pick_worker`] could find a worker for a small message.
