@@ -102,6 +102,10 @@ pub trait ByteQueue {
         self.reserve_shared(piece)
     }
 
+    /// The bytes of a shared piece (a forwarder's last-value cache keeps whole messages as
+    /// pieces, and matches subscriptions on them).
+    fn piece_bytes(piece: &Self::Shared) -> &[u8];
+
     /// Append a shared piece, all of it or nothing. It counts in [`ByteQueue::len`] and
     /// against the capacity for its whole length, as copied bytes do.
     fn push_shared(&mut self, piece: &Self::Shared) -> Result<(), Full>;
@@ -203,6 +207,10 @@ impl<const N: usize> ByteQueue for Ring<N> {
 
     fn share(&self, _: &[u8]) -> Option<Infallible> {
         None
+    }
+
+    fn piece_bytes(piece: &Infallible) -> &[u8] {
+        match *piece {}
     }
 
     fn push_shared(&mut self, piece: &Infallible) -> Result<(), Full> {

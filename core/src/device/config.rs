@@ -63,6 +63,23 @@ pub struct DeviceConfig {
     /// destination's socket to take any of them before the caller takes them back and the body
     /// is queued instead. The device does not use it; it is the caller's side of the bypass.
     pub splice_stall: Duration,
+    /// A forwarder's last-value cache, once given its table
+    /// ([`Device::with_last_values`](super::Device::with_last_values)).
+    pub last_value: LastValueConfig,
+}
+
+/// How a forwarder's last-value cache keys and bounds what it keeps (`last_value.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LastValueConfig {
+    /// A message of one frame is kept under its first this many bytes; zero keeps none
+    /// (a message of several frames is kept under its first frame).
+    pub prefix: usize,
+    /// Most bytes of messages kept.
+    pub max_bytes: usize,
+    /// A message kept this long is dropped; zero keeps it until a newer one of its topic or
+    /// room pushes it out.
+    pub ttl: Duration,
 }
 
 impl DeviceConfig {
@@ -90,6 +107,11 @@ impl DeviceConfig {
             client_stall: Duration::from_millis(250),
             worker_inflight: 1000,
             splice_stall: Duration::from_millis(20),
+            last_value: LastValueConfig {
+                prefix: 0,
+                max_bytes: 0,
+                ttl: Duration::ZERO,
+            },
         }
     }
 

@@ -239,12 +239,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         if subscribe {
             let proxy = peer.facts.ready.is_some_and(|r| r.0 == SocketType::XSub);
+            let again = self.last.is_some() && subs.holds(&peer.subs, topic);
             match subs.subscribe(&mut peer.subs, topic, proxy) {
                 Ok(Some((id, new))) if upstream => {
                     self.passed_up(topic.len());
                     self.extra_steps += self.settle(id, new);
+                    self.prime(idx, topic, again);
                 }
-                Ok(_) => {}
+                Ok(_) => self.prime(idx, topic, again),
                 Err(refusal) => self.refused(idx, refusal),
             }
         } else {

@@ -95,6 +95,8 @@ pub struct LastValueStats {
     pub expired: u64,
     /// Messages not kept: larger than the whole table, or refused by the caller's storage.
     pub refused: u64,
+    /// Kept messages given to subscribers that subscribed.
+    pub given: u64,
 }
 
 /// The latest message per key; see the module docs.
@@ -232,6 +234,11 @@ impl<'s, S: StoredBytes> LastValues<'s, S> {
         self.len += 1;
         self.bytes += size;
         Stored::Kept
+    }
+
+    /// `n` kept messages were given to a subscriber (counted in [`LastValueStats::given`]).
+    pub fn given(&mut self, n: u64) {
+        self.stats.given += n;
     }
 
     /// Drop the message kept under `key`, if any.

@@ -33,6 +33,7 @@
 
 mod bypass;
 mod byte_queue;
+mod cache;
 mod capture;
 mod config;
 mod deaf;
@@ -59,8 +60,9 @@ mod upstream;
 mod workers;
 
 pub use byte_queue::{ByteQueue, Ring};
+pub use cache::{Cached, LastValueView};
 pub use capture::MAX_CAPTURE_READERS;
-pub use config::{ConfigError, DeviceConfig};
+pub use config::{ConfigError, DeviceConfig, LastValueConfig};
 pub use error::{CloseReason, Expired, PeerTableFull};
 pub use facts::{PeerView, Traffic};
 pub use flight::SHARE_MIN;
@@ -144,7 +146,7 @@ pub struct PeerId {
 /// A caller that can move bytes between sockets without reading them may take large frame
 /// bodies past the device: [`Device::bypass_target`].
 #[derive(Debug)]
-pub struct Device<'s, Q> {
+pub struct Device<'s, Q: ByteQueue> {
     cfg: DeviceConfig,
     slots: &'s mut [Slot<Q>],
     subs: SubTable<'s>,
@@ -207,6 +209,8 @@ pub struct Device<'s, Q> {
     taps: heapless::Vec<u32, MAX_CAPTURE_READERS>,
     /// The Identity of the peer that became ready last (`facts.rs`).
     joined: facts::Joined,
+    /// A forwarder's last-value cache, if it was given one (`cache.rs`).
+    last: Option<LastValues<'s, Cached<Q>>>,
     /// Frame heads the pump read looking for the ends of messages: its work.
     #[cfg(test)]
     scanned: u64,
@@ -253,6 +257,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             paused: false,
             taps: heapless::Vec::new(),
             joined: facts::Joined::default(),
+            last: None,
             #[cfg(test)]
             scanned: 0,
         }

@@ -275,7 +275,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
             (Streamer, Side::Frontend) => self.route_work(idx),
             (Queue, Side::Frontend) => self.route_request(idx),
             (Queue, Side::Backend) => self.route_reply(idx, head, prefix, whole),
-            (Forwarder { .. }, Side::Frontend) => self.route_publication(idx, prefix, whole),
+            (Forwarder { .. }, Side::Frontend) => {
+                self.remember(idx, head, prefix, whole);
+                self.route_publication(idx, prefix, whole)
+            }
             (Streamer | Forwarder { .. }, Side::Backend) | (_, Side::Capture) => Route::Discard,
         }
     }

@@ -26,7 +26,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     self.deaf_deadline(p),
                 ]
             })
-            .chain([self.reply_retry, self.recheck_at, self.pace_deadline()])
+            .chain([
+                self.reply_retry,
+                self.recheck_at,
+                self.pace_deadline(),
+                self.last_value_deadline(),
+            ])
             .flatten()
             .min();
         match timers {
@@ -45,6 +50,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // Before the sources waiting are woken below: workers that hold one of them in the
         // middle of a message and read too little of it (`deaf.rs`).
         self.close_deaf_workers(now);
+        self.expire_last_values(now);
         // Before any of them is woken below: the sources whose input waits, PONGs and all,
         // for room at their destinations, a worker, or RESUME are no dead peers. (Closed,
         // what they had sent would be lost, uncounted: the attacker session's 5261 of 12000

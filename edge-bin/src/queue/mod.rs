@@ -360,6 +360,10 @@ impl ByteQueue for HeapQueue {
         true
     }
 
+    fn piece_bytes(piece: &Arc<Stored>) -> &[u8] {
+        piece
+    }
+
     fn push_shared(&mut self, piece: &Arc<Stored>) -> Result<(), Full> {
         let n = piece.len();
         if self.copy_room.saturating_sub(self.buf.len()) < n {

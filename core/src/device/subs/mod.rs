@@ -130,6 +130,16 @@ impl<'s> SubTable<'s> {
             .map(|first| first.is_some())
     }
 
+    /// Whether `subs`'s subscriber holds a subscription to `topic` (exactly that topic).
+    pub(crate) fn holds(&self, subs: &PeerSubs, topic: &[u8]) -> bool {
+        topic.len() <= MAX_TOPIC
+            && self
+                .topics
+                .find(self.topics.hash(topic), topic)
+                .and_then(|id| self.entries.find(id, subs.peer))
+                .is_some()
+    }
+
     /// [`SubTable::add`], naming the topic when this is its first subscription (and whether
     /// the topic is new to the table, or one still owed to some publisher as cancelled).
     ///

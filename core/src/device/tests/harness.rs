@@ -17,7 +17,9 @@ use std::vec;
 use std::vec::Vec;
 
 use crate::conn::{Session, SessionConfig};
-use crate::device::{ByteQueue, CloseReason, Device, DeviceConfig, PeerId, Side, Slot};
+use crate::device::{
+    ByteQueue, Cached, CloseReason, Device, DeviceConfig, Entry, PeerId, Side, Slot,
+};
 use crate::time::Instant;
 use crate::wire::frame::FrameHead;
 use crate::wire::metadata::SocketType;
@@ -42,6 +44,9 @@ pub struct Storage {
     /// Subscriptions the table holds; its bytes are sized when the device is made.
     max_subs: usize,
     subs: Vec<u8>,
+    /// A forwarder's last-value cache: none unless [`Storage::with_last_values`].
+    last: Vec<Entry<Cached<VecQueue>>>,
+    last_order: Vec<u32>,
 }
 
 impl Storage {
@@ -50,7 +55,16 @@ impl Storage {
             slots: (0..peers).map(|_| Slot::default()).collect(),
             max_subs: subs,
             subs: Vec::new(),
+            last: Vec::new(),
+            last_order: Vec::new(),
         }
+    }
+
+    /// Room for a last-value cache of `topics` topics.
+    pub fn with_last_values(mut self, topics: usize) -> Self {
+        self.last = (0..topics).map(|_| Entry::default()).collect();
+        self.last_order = vec![0; topics];
+        self
     }
 }
 
@@ -88,7 +102,8 @@ impl<'s> Net<'s> {
         cfg.subscriptions.max = store.max_subs;
         store.subs = vec![0; cfg.subscription_bytes()];
         Net {
-            dev: Device::new(cfg, &mut store.slots, &mut store.subs, SEED),
+            dev: Device::new(cfg, &mut store.slots, &mut store.subs, SEED)
+                .with_last_values(&mut store.last, &mut store.last_order),
             now: Instant::ZERO,
             remotes: Vec::new(),
             closes: Vec::new(),

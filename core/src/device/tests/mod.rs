@@ -32,6 +32,7 @@ mod harness;
 mod heartbeat;
 mod isolation;
 mod lagging;
+mod last_value;
 mod later;
 mod lifecycle;
 mod memory;

@@ -261,6 +261,10 @@ impl ByteQueue for VecQueue {
         Some(piece)
     }
 
+    fn piece_bytes(piece: &Rc<[u8]>) -> &[u8] {
+        piece
+    }
+
     fn reserve_shared(&mut self, piece: &Rc<[u8]>) -> bool {
         self.reserve_shared_beside(piece, 0)
     }
