@@ -29,6 +29,11 @@ complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l heartbeat-timeou
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l handshake-timeout -d 'drop a peer that has not finished its handshake'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l kernel-send-max -d 'what the kernel may hold of each connection\'s output, unsent or unacknowledged'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l no-legacy -d 'refuse peers older than ZMTP 3'
+complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l last-value -d 'forwarder only: keep the latest message of each topic'
+complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l last-value-max-topics -d 'forwarder only, with --last-value: topics kept at most, the oldest pushed out'
+complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l last-value-max-bytes -d 'forwarder only, with --last-value: bytes of messages kept at most, drawn from --memory-max'
+complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l last-value-ttl -d 'forwarder only, with --last-value: drop a kept message after this long, 0 = never'
+complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l last-value-prefix -d 'forwarder only, with --last-value: keep a message of one frame under its first N bytes'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l memory-max -d 'what every buffer of the process may use together'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l curve-secret -d 'the device\'s key pair' -r -F
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l curve-allow -d 'only these clients: a directory of public certificates or a file of Z85 public keys, one a line' -r -F

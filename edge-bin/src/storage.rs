@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use zedge_core::device::Slot;
+use zedge_core::device::{Cached, Entry, Slot};
 
 use crate::queue::HeapQueue;
 use crate::setup::{DeviceSetup, Opt, Via, SLOT_BYTES};
@@ -27,6 +27,10 @@ pub struct Storage {
     /// Zeroed, as the subscription table wants it.
     pub subs: Vec<u8>,
     pub scratch: Vec<u8>,
+    /// A forwarder's last-value cache: a topic entry each, and as many places in the topics'
+    /// order (none with the cache off).
+    pub last: Vec<Entry<Cached<HeapQueue>>>,
+    pub last_order: Vec<u32>,
 }
 
 impl Storage {
@@ -61,10 +65,30 @@ impl Storage {
         let read = d.device_config().input_capacity;
         let scratch =
             zeroed(read).ok_or_else(|| fail(Table::Input, read as u64, 1, Opt::StoreForwardMax))?;
+        let topics = d.last_value_topics();
+        let mut last = Vec::new();
+        let mut last_order = Vec::new();
+        let cache_bytes = d.last_value_table_bytes();
+        let refused = || {
+            fail(
+                Table::LastValues,
+                cache_bytes,
+                topics,
+                Opt::LastValueMaxTopics,
+            )
+        };
+        last.try_reserve_exact(topics).map_err(|_| refused())?;
+        last_order
+            .try_reserve_exact(topics)
+            .map_err(|_| refused())?;
+        last.resize_with(topics, Entry::default);
+        last_order.resize(topics, 0);
         Ok(Storage {
             peers,
             subs,
             scratch,
+            last,
+            last_order,
         })
     }
 }
@@ -98,6 +122,7 @@ enum Table {
     Peers,
     Subscriptions,
     Input,
+    LastValues,
 }
 
 /// The system would not give a device the memory its limits ask for.
@@ -124,6 +149,7 @@ impl fmt::Display for AllocError {
             Table::Peers => format!("its peer table ({} slots", self.count),
             Table::Subscriptions => format!("its subscription table ({} entries", self.count),
             Table::Input => "its read buffer (".to_owned(),
+            Table::LastValues => format!("its last-value table ({} topics", self.count),
         };
         let sep = if self.table == Table::Input { "" } else { ", " };
         write!(

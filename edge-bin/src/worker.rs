@@ -75,6 +75,8 @@ pub struct Snapshot {
     pub queued: [u64; 3],
     pub subscriptions: usize,
     pub paused: bool,
+    /// A forwarder's last-value cache, if it keeps one.
+    pub last_value: Option<zedge_core::device::LastValueView>,
 }
 
 /// What a device thread shows the main thread: its counters, when it last ran its timer
@@ -364,5 +366,6 @@ fn snapshot(host: &DeviceHost) -> Snapshot {
         queued: d.queued(),
         subscriptions: d.subscriptions().0,
         paused: d.paused(),
+        last_value: d.last_values(),
     })
 }

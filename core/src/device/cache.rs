@@ -172,6 +172,14 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         }
     }
 
+    /// Drop every kept publication (the device is stopping: what they hold goes back to
+    /// whoever gave the pieces).
+    pub fn clear_last_values(&mut self) {
+        if let Some(last) = self.last.as_mut() {
+            last.clear();
+        }
+    }
+
     /// Drop the kept publications that have lived their time (`last_value.ttl`).
     pub(super) fn expire_last_values(&mut self, now: Instant) {
         let ttl = self.cfg.last_value.ttl;

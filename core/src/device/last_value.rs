@@ -241,6 +241,13 @@ impl<'s, S: StoredBytes> LastValues<'s, S> {
         self.stats.given += n;
     }
 
+    /// Drop every message kept (not counted as evicted).
+    pub fn clear(&mut self) {
+        while self.len > 0 {
+            self.remove_at(self.len - 1);
+        }
+    }
+
     /// Drop the message kept under `key`, if any.
     pub fn remove(&mut self, key: &[u8]) {
         if let Ok(pos) = self.find(key) {

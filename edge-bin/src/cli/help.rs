@@ -109,6 +109,20 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
                              send()); 0 = no limit [default: 256K]
   --upstream-burst BYTES     forwarder only: what a publisher may be sent at once before
                              --upstream-rate holds it back [default: 256K]
+  --last-value               forwarder only: keep the latest message of each topic (its
+                             first frame) and give a subscriber that subscribes, at once and
+                             to it alone, those its subscription matches, before live ones;
+                             subscribes to everything upstream
+  --last-value-max-topics N  forwarder only, with --last-value: topics kept at most, the
+                             oldest pushed out [default: 10000]
+  --last-value-max-bytes BYTES
+                             forwarder only, with --last-value: bytes of messages kept at
+                             most, drawn from --memory-max [default: 16M]
+  --last-value-ttl TIME      forwarder only, with --last-value: drop a kept message after
+                             this long, 0 = never [default: 0]
+  --last-value-prefix N      forwarder only, with --last-value: keep a message of one frame
+                             under its first N bytes (at most 256), 0 = keep none
+                             [default: 0]
   --max-splices N            queue and streamer only: large bodies passed socket to socket
                              through a pipe at once, two descriptors each; 0 = copy every
                              body; at most 1024 [default: 32]
@@ -444,7 +458,7 @@ mod tests {
         for opt in Opt::DEVICE.into_iter().chain(Opt::PROCESS) {
             let shown = shown_default(opt.flag());
             let shown = match opt {
-                Opt::Classic | Opt::Legacy => {
+                Opt::Classic | Opt::Legacy | Opt::LastValue => {
                     assert_eq!(shown, None, "a switch is as its default unless given");
                     continue;
                 }

@@ -79,6 +79,11 @@ pub struct RawDevice {
     pub splice_stall: Option<Spanned<Value>>,
     pub kernel_send_max: Option<Spanned<Value>>,
     pub legacy: Option<Spanned<Value>>,
+    pub last_value: Option<Spanned<Value>>,
+    pub last_value_max_topics: Option<Spanned<Value>>,
+    pub last_value_max_bytes: Option<Spanned<Value>>,
+    pub last_value_ttl: Option<Spanned<Value>>,
+    pub last_value_prefix: Option<Spanned<Value>>,
     pub curve_secret: Option<Spanned<String>>,
     pub curve_allow: Option<Spanned<String>>,
     pub curve_server_key: Option<Spanned<String>>,
@@ -139,6 +144,11 @@ impl RawDevice {
             (Opt::SpliceStall, self.splice_stall.take()),
             (Opt::KernelSendMax, self.kernel_send_max.take()),
             (Opt::Legacy, self.legacy.take()),
+            (Opt::LastValue, self.last_value.take()),
+            (Opt::LastValueMaxTopics, self.last_value_max_topics.take()),
+            (Opt::LastValueMaxBytes, self.last_value_max_bytes.take()),
+            (Opt::LastValueTtl, self.last_value_ttl.take()),
+            (Opt::LastValuePrefix, self.last_value_prefix.take()),
         ]
         .into_iter()
         .filter_map(|(opt, v)| Some((opt, v?)))

@@ -67,6 +67,11 @@ heartbeat_timeout = 2500
 handshake_timeout = "500ms"
 kernel_send_max = "16K"
 legacy = false
+last_value = true
+last_value_max_topics = 500
+last_value_max_bytes = "2M"
+last_value_ttl = "10m"
+last_value_prefix = 12
 
 [[device]]
 name = "jobs"
@@ -109,6 +114,11 @@ kernel_send_max = 0
             splice_stall_ms: 20,
             kernel_send_max: 16 << 10,
             legacy: false,
+            last_value: true,
+            last_value_max_topics: 500,
+            last_value_max_bytes: 2 << 20,
+            last_value_ttl_ms: 600_000,
+            last_value_prefix: 12,
         }
     );
     // The forwarder never splices: max_splices is a queue's and a streamer's.
@@ -169,7 +179,7 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "frontends = [\"tcp://*:1\"]",
-            "z.toml:7: device \"a\": unknown key \"frontends\"; did you mean frontend?; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, upstream_rate, upstream_burst, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, kernel_send_max, legacy, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
+            "z.toml:7: device \"a\": unknown key \"frontends\"; did you mean frontend?; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, upstream_rate, upstream_burst, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, kernel_send_max, legacy, last_value, last_value_max_topics, last_value_max_bytes, last_value_ttl, last_value_prefix, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
         ),
         (
             "name = \"b\"",

@@ -222,9 +222,16 @@ fn answer(host: &DeviceHost, body: &[Vec<u8>]) -> (Vec<Vec<u8>>, Then) {
 
 /// Every counter of the device, as one JSON object.
 pub fn stats_json(host: &DeviceHost) -> String {
-    let (s, paused, (subs, subs_max), queued, kind) = host.peek(|d| {
+    let (s, paused, (subs, subs_max), queued, kind, last) = host.peek(|d| {
         let at = (*d.stats(), d.paused(), d.subscriptions());
-        (at.0, at.1, at.2, d.queued(), d.config().kind)
+        (
+            at.0,
+            at.1,
+            at.2,
+            d.queued(),
+            d.config().kind,
+            d.last_values(),
+        )
     });
     let mut j = String::with_capacity(1024);
     let _ = write!(
@@ -236,6 +243,15 @@ pub fn stats_json(host: &DeviceHost) -> String {
     );
     for (side, queued) in Side::ALL.into_iter().zip(queued) {
         side_json(&mut j, side.name(), s.side(side), queued);
+    }
+    if let Some(v) = last {
+        let c = &v.stats;
+        let _ = write!(
+            j,
+            "\"last_value\":{{\"topics\":{},\"bytes\":{},\"stored\":{},\"evicted\":{},\
+             \"expired\":{},\"refused\":{},\"given\":{}}},",
+            v.topics, v.bytes, c.stored, c.evicted, c.expired, c.refused, c.given
+        );
     }
     stats_rest(&mut j, &s, subs, subs_max);
     j

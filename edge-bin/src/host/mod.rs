@@ -240,6 +240,8 @@ impl DeviceHost {
         let kept = d.kept();
         let peers: &'static mut [Slot<HeapQueue>] = storage.peers.leak();
         let subs: &'static mut [u8] = storage.subs.leak();
+        let last = storage.last.leak();
+        let last_order: &'static mut [u32] = storage.last_order.leak();
         // Peers choose the topics: the table's hashes are keyed so that they cannot aim at
         // one slot.
         let seed = [fastrand::u64(..), fastrand::u64(..)];
@@ -247,7 +249,9 @@ impl DeviceHost {
             tag: tag(d.display_name()),
             name: d.name.clone(),
             started: StdInstant::now(),
-            dev: RefCell::new(Device::new(cfg, peers, subs, seed)),
+            dev: RefCell::new(
+                Device::new(cfg, peers, subs, seed).with_last_values(last, last_order),
+            ),
             conns: RefCell::new(HashMap::default()),
             frames: RefCell::new(HashMap::default()),
             gate: RefCell::new(Gate::new(limits(d))),

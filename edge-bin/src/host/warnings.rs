@@ -136,6 +136,9 @@ impl Lossy {
 impl Drop for DeviceHost {
     /// The device is stopping: refused subscriptions and peers held back are reported.
     fn drop(&mut self) {
+        // The kept messages' memory goes back to the budget (their table, leaked with the
+        // device's other tables, stays).
+        self.dev.get_mut().clear_last_values();
         self.refused.get_mut().drain(log_refused);
         self.flush_refused_peers(true);
     }

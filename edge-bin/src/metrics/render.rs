@@ -217,6 +217,48 @@ fn gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
             }
         }
     }
+    let name = "zedge_last_value_topics";
+    let mut f = Family::new(out, name, "gauge", "Topics the last-value cache holds.");
+    for (dev, _, s) in devices {
+        if let Some(v) = &s.last_value {
+            f.sample(name, &[("device", dev)], v.topics);
+        }
+    }
+    let name = "zedge_last_value_bytes";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Bytes of the messages the last-value cache holds (drawn from memory_max).",
+    );
+    for (dev, _, s) in devices {
+        if let Some(v) = &s.last_value {
+            f.sample(name, &[("device", dev)], v.bytes);
+        }
+    }
+    let name = "zedge_last_value_messages_total";
+    let mut f = Family::new(
+        out,
+        name,
+        "counter",
+        "Messages of the last-value cache: stored, evicted for room, expired, refused \
+         (larger than the cache, out of memory or cut through), given to new subscriptions.",
+    );
+    for (dev, _, s) in devices {
+        if let Some(v) = &s.last_value {
+            let c = &v.stats;
+            let events = [
+                ("stored", c.stored),
+                ("evicted", c.evicted),
+                ("expired", c.expired),
+                ("refused", c.refused),
+                ("given", c.given),
+            ];
+            for (event, n) in events {
+                f.sample(name, &[("device", dev), ("event", event)], n);
+            }
+        }
+    }
     let name = "zedge_peers_closed_total";
     let mut f = Family::new(
         out,

@@ -50,6 +50,9 @@ pub struct DeviceMemory {
     /// `peer_slots` connections of [`CONNECTION_BYTES`].
     pub connections: u64,
     pub subscriptions: u64,
+    /// A forwarder's last-value table ([`DeviceSetup::last_value_table_bytes`]); the
+    /// messages it keeps come from the budget.
+    pub last_values: u64,
     /// The read buffer: one store-and-forward message and its frame heads.
     pub input: u64,
     /// Kept for one message arriving whole and one queued ([`DeviceSetup::kept`]).
@@ -67,6 +70,7 @@ impl DeviceMemory {
             peer_table: peer_slots.saturating_mul(SLOT_BYTES),
             connections: peer_slots.saturating_mul(CONNECTION_BYTES),
             subscriptions: d.subscription_bytes() as u64,
+            last_values: d.last_value_table_bytes(),
             input: d.input_capacity() as u64,
             kept: kept.total(),
             pipe_fds: (d.splices() as u64).saturating_mul(2),
@@ -78,6 +82,7 @@ impl DeviceMemory {
         self.peer_table
             .saturating_add(self.connections)
             .saturating_add(self.subscriptions)
+            .saturating_add(self.last_values)
             .saturating_add(self.input)
     }
 
@@ -186,6 +191,11 @@ impl Costliest {
                     dm.peer_table.saturating_add(dm.connections),
                 ),
                 (Opt::MaxSubscriptions, t.max_subscriptions, dm.subscriptions),
+                (
+                    Opt::LastValueMaxTopics,
+                    t.last_value_max_topics,
+                    dm.last_values,
+                ),
                 (
                     d.input_sized_by(),
                     t.store_forward_max,

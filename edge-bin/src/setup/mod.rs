@@ -18,7 +18,7 @@ mod written;
 use std::fmt;
 
 use zedge_core::conn::{Heartbeat, LegacyMode};
-use zedge_core::device::{DeviceConfig, Kind, Side, UpstreamPace};
+use zedge_core::device::{Cached, DeviceConfig, Entry, Kind, LastValueConfig, Side, UpstreamPace};
 use zedge_core::time::Duration;
 
 /// Room in the input buffer beyond `store_forward_max` for a message's frame heads (2 to 9
@@ -101,6 +101,17 @@ pub struct Tuning {
     pub kernel_send_max: u32,
     /// Peers older than ZMTP 3.0 are spoken to (ZMTP 2.0; `false`: told apart and refused).
     pub legacy: bool,
+    /// A forwarder keeps the latest message of each topic and gives a subscriber that
+    /// subscribes those it asks for (`zedge_core::device::Device::with_last_values`).
+    pub last_value: bool,
+    /// Topics it keeps at most; their table is fixed memory, the messages come from the budget.
+    pub last_value_max_topics: usize,
+    /// Bytes of kept messages at most, drawn from the budget as they are kept.
+    pub last_value_max_bytes: usize,
+    /// A kept message is dropped after this long; zero: never for its age.
+    pub last_value_ttl_ms: u64,
+    /// A message of one frame is kept under its first this many bytes; zero keeps none.
+    pub last_value_prefix: usize,
 }
 
 impl Default for Tuning {
@@ -129,6 +140,11 @@ impl Default for Tuning {
             splice_stall_ms: 20,
             kernel_send_max: 256 << 10,
             legacy: true,
+            last_value: false,
+            last_value_max_topics: 10_000,
+            last_value_max_bytes: 16 << 20,
+            last_value_ttl_ms: 0,
+            last_value_prefix: 0,
         }
     }
 }
@@ -240,6 +256,11 @@ impl DeviceSetup {
         cfg.client_stall = Duration::from_millis(t.client_stall_ms);
         cfg.worker_inflight = t.worker_inflight;
         cfg.splice_stall = Duration::from_millis(t.splice_stall_ms);
+        cfg.last_value = LastValueConfig {
+            prefix: t.last_value_prefix,
+            max_bytes: t.last_value_max_bytes,
+            ttl: Duration::from_millis(t.last_value_ttl_ms),
+        };
         if t.heartbeat_ivl_ms > 0 {
             let mut hb = Heartbeat::every(Duration::from_millis(t.heartbeat_ivl_ms));
             if let Some(ms) = t.heartbeat_timeout_ms {
@@ -249,6 +270,25 @@ impl DeviceSetup {
             cfg.heartbeat = hb;
         }
         cfg
+    }
+
+    /// Topics of its last-value table: `last_value_max_topics` on a forwarder with the cache
+    /// on, else none.
+    pub fn last_value_topics(&self) -> usize {
+        let on = self.tuning.last_value && matches!(self.kind, Kind::Forwarder { .. });
+        if on {
+            self.tuning.last_value_max_topics
+        } else {
+            0
+        }
+    }
+
+    /// Bytes of its last-value table (a topic entry and a place in the topics' order each);
+    /// the messages kept come from the budget.
+    pub fn last_value_table_bytes(&self) -> u64 {
+        let each = std::mem::size_of::<Entry<Cached<crate::queue::HeapQueue>>>()
+            + std::mem::size_of::<u32>();
+        (self.last_value_topics() as u64).saturating_mul(each as u64)
     }
 
     /// Slots of the peer table: [`Tuning::max_peers`] for each side, and the capture

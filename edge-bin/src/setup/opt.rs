@@ -5,7 +5,7 @@
 //! file). Both kinds are checked by the same [`Opt::check`], so a value means the same and is
 //! refused in the same words wherever it is written.
 
-use zedge_core::device::Kind;
+use zedge_core::device::{Kind, MAX_TOPIC};
 
 use super::value::{Form, Value};
 use std::fmt;
@@ -71,13 +71,18 @@ pub enum Opt {
     SpliceStall,
     KernelSendMax,
     Legacy,
+    LastValue,
+    LastValueMaxTopics,
+    LastValueMaxBytes,
+    LastValueTtl,
+    LastValuePrefix,
     /// The one process option; declared last, so device options index from zero.
     MemoryMax,
 }
 
 impl Opt {
     /// The options of a device, in declaration order.
-    pub const DEVICE: [Opt; 22] = [
+    pub const DEVICE: [Opt; 27] = [
         Opt::Classic,
         Opt::MaxMsgSize,
         Opt::QueueHwm,
@@ -100,6 +105,11 @@ impl Opt {
         Opt::SpliceStall,
         Opt::KernelSendMax,
         Opt::Legacy,
+        Opt::LastValue,
+        Opt::LastValueMaxTopics,
+        Opt::LastValueMaxBytes,
+        Opt::LastValueTtl,
+        Opt::LastValuePrefix,
     ];
 
     /// The options of the whole process.
@@ -134,6 +144,11 @@ impl Opt {
             Opt::SpliceStall => ("splice_stall", "--splice-stall"),
             Opt::KernelSendMax => ("kernel_send_max", "--kernel-send-max"),
             Opt::Legacy => ("legacy", "--no-legacy"),
+            Opt::LastValue => ("last_value", "--last-value"),
+            Opt::LastValueMaxTopics => ("last_value_max_topics", "--last-value-max-topics"),
+            Opt::LastValueMaxBytes => ("last_value_max_bytes", "--last-value-max-bytes"),
+            Opt::LastValueTtl => ("last_value_ttl", "--last-value-ttl"),
+            Opt::LastValuePrefix => ("last_value_prefix", "--last-value-prefix"),
             Opt::MemoryMax => ("memory_max", "--memory-max"),
         }
     }
@@ -182,8 +197,9 @@ impl Opt {
 
     pub fn form(self) -> Form {
         match self {
-            Opt::Classic | Opt::Legacy => Form::Switch,
+            Opt::Classic | Opt::Legacy | Opt::LastValue => Form::Switch,
             Opt::MaxMsgSize
+            | Opt::LastValueMaxBytes
             | Opt::QueueHwm
             | Opt::UpstreamRate
             | Opt::UpstreamBurst
@@ -197,12 +213,15 @@ impl Opt {
             | Opt::MaxSubscriptions
             | Opt::MaxSubscriptionsPerPeer
             | Opt::MaxSplices
+            | Opt::LastValueMaxTopics
+            | Opt::LastValuePrefix
             | Opt::WorkerInflight => Form::Count,
             Opt::ProgressTimeout
             | Opt::HeartbeatIvl
             | Opt::HeartbeatTimeout
             | Opt::HandshakeTimeout
             | Opt::ClientStall
+            | Opt::LastValueTtl
             | Opt::SpliceStall => Form::Duration,
         }
     }
@@ -218,6 +237,8 @@ impl Opt {
             Opt::StoreForwardMax => Some((STORE_FORWARD_FLOOR, "bytes")),
             Opt::MaxPeers | Opt::MaxPeersPerAddress => Some((1, "peers")),
             Opt::MaxHandshaking => Some((1, "connections")),
+            Opt::LastValueMaxTopics => Some((1, "topics")),
+            Opt::LastValueMaxBytes => Some((1, "bytes")),
             _ => None,
         }
     }
@@ -233,6 +254,10 @@ impl Opt {
             Opt::WorkerInflight => Some((u64::from(u32::MAX), "requests")),
             Opt::UpstreamRate => Some((u64::from(u32::MAX), "bytes a second")),
             Opt::UpstreamBurst | Opt::KernelSendMax => Some((u64::from(u32::MAX), "bytes")),
+            // The core indexes the cache's topics in 32 bits.
+            Opt::LastValueMaxTopics => Some((u64::from(u32::MAX - 1), "topics")),
+            // Subscriptions match a message's first MAX_TOPIC bytes.
+            Opt::LastValuePrefix => Some((MAX_TOPIC as u64, "bytes")),
             _ => None,
         }
     }
@@ -274,7 +299,12 @@ impl Opt {
             | Opt::MaxSubscriptions
             | Opt::MaxSubscriptionsPerPeer
             | Opt::UpstreamRate
-            | Opt::UpstreamBurst => FORWARDER,
+            | Opt::UpstreamBurst
+            | Opt::LastValue
+            | Opt::LastValueMaxTopics
+            | Opt::LastValueMaxBytes
+            | Opt::LastValueTtl
+            | Opt::LastValuePrefix => FORWARDER,
             Opt::MaxSplices | Opt::SpliceStall => SPLICING,
             Opt::ClientStall | Opt::WorkerInflight => QUEUE,
             _ => &KINDS,
@@ -299,6 +329,11 @@ impl Opt {
             }
             Opt::ClientStall => ", which has no clients waiting for replies",
             Opt::WorkerInflight => ", whose workers answer nothing",
+            Opt::LastValue
+            | Opt::LastValueMaxTopics
+            | Opt::LastValueMaxBytes
+            | Opt::LastValueTtl
+            | Opt::LastValuePrefix => ", which has no topics to keep last values of",
             _ => "",
         }
     }

@@ -62,7 +62,12 @@ fn nothing_written_is_the_defaults() {
 fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
     use Opt::*;
     let (fwd, queue, streamer) = (KINDS[0], Kind::Queue, Kind::Streamer);
-    let only: [(Opt, &[Kind]); 9] = [
+    let only: [(Opt, &[Kind]); 14] = [
+        (LastValue, &[fwd]),
+        (LastValueMaxTopics, &[fwd]),
+        (LastValueMaxBytes, &[fwd]),
+        (LastValueTtl, &[fwd]),
+        (LastValuePrefix, &[fwd]),
         (Classic, &[fwd]),
         (MaxSubscriptions, &[fwd]),
         (MaxSubscriptionsPerPeer, &[fwd]),
@@ -79,7 +84,7 @@ fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
             .find(|(o, _)| *o == opt)
             .map_or(&KINDS[..], |(_, k)| k);
         let value = match opt {
-            Classic | Legacy => Value::Bool(false),
+            Classic | Legacy | LastValue => Value::Bool(false),
             StoreForwardMax => str("64K"),
             KernelSendMax => str("4K"),
             _ => Value::Int(1),

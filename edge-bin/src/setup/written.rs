@@ -89,6 +89,11 @@ impl Written {
                 Opt::SpliceStall => t.splice_stall_ms = n,
                 Opt::KernelSendMax => t.kernel_send_max = u32::try_from(n).unwrap_or(u32::MAX),
                 Opt::Legacy => t.legacy = n != 0,
+                Opt::LastValue => t.last_value = n != 0,
+                Opt::LastValueMaxTopics => t.last_value_max_topics = to_usize(n),
+                Opt::LastValueMaxBytes => t.last_value_max_bytes = to_usize(n),
+                Opt::LastValueTtl => t.last_value_ttl_ms = n,
+                Opt::LastValuePrefix => t.last_value_prefix = to_usize(n),
                 Opt::MemoryMax => {}
             }
         }
