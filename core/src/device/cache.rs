@@ -134,16 +134,20 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             return;
         };
         let mut given = 0;
-        last.matching(topic, prefix, |msg, _| {
+        // A subscriber at its mark takes no more: the rest are lost to it at once, so a
+        // subscription churned by one that reads nothing costs a lookup, not the table.
+        let mut full = false;
+        let left = last.matching(topic, prefix, |msg, _| {
             let bytes = msg.bytes();
             let mut mine = 0;
             subs.matches(first_frame(bytes), |p| mine += u32::from(p == idx));
             if mine > 1 || !sub.is_live() {
-                return;
+                return true;
             }
             let lost = if sub.held.is_some() {
                 &mut stats.dropped.busy
             } else if sub.queue.len() >= hwm {
+                full = true;
                 &mut stats.dropped.hwm
             } else if !sub.queue.reserve_shared(&msg.0) {
                 &mut stats.dropped.memory
@@ -159,13 +163,16 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
                     sub.facts.traffic.bytes_out += body;
                     stats.sides[Side::Backend.index()].msgs_out += 1;
                     stats.sides[Side::Backend.index()].bytes_out += body;
-                    return;
+                    return true;
                 }
                 &mut stats.dropped.memory
             };
             *lost += 1;
             sub.dropped += 1;
+            !full
         });
+        stats.dropped.hwm += left as u64;
+        sub.dropped += left as u64;
         last.given(given);
         if given > 0 {
             self.request_wake(idx);

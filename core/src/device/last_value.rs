@@ -281,30 +281,44 @@ impl<'s, S: StoredBytes> LastValues<'s, S> {
     }
 
     /// Call `f` with each kept message a subscription to `topic` matches (its first frame
-    /// starts with `topic`), and its version, in its keys' order; `prefix` as for
-    /// [`key_range`].
-    pub fn matching(&self, topic: &[u8], prefix: usize, mut f: impl FnMut(&S, u64)) {
+    /// starts with `topic`), and its version, in its keys' order, while `f` says to go on;
+    /// `prefix` as for [`key_range`]. Returns how many it did not call `f` with: those
+    /// matched after `f` said to stop (the last of them maybe not matching, where a longer
+    /// topic meets a message of one frame).
+    pub fn matching(
+        &self,
+        topic: &[u8],
+        prefix: usize,
+        mut f: impl FnMut(&S, u64) -> bool,
+    ) -> usize {
         // Keys that start with the topic sit together in the order.
         let from = self.partition(|k| k < topic);
         let to = self.partition(|k| k < topic || k.starts_with(topic));
-        for &i in &self.order[from..to] {
-            let e = &self.entries[i as usize];
-            if let Some(msg) = &e.msg {
-                f(msg, e.version);
-            }
-        }
         // A message of one frame is keyed by its first `prefix` bytes: one longer topic can
         // still match it, under the key that is the topic's first `prefix` bytes.
-        if prefix > 0 && topic.len() > prefix {
-            if let Ok(pos) = self.find(&topic[..prefix]) {
-                let e = &self.entries[self.order[pos] as usize];
-                if let Some(msg) = &e.msg {
-                    if first_frame_starts_with(msg.bytes(), topic) {
-                        f(msg, e.version);
-                    }
+        let short = (prefix > 0 && topic.len() > prefix)
+            .then(|| self.find(&topic[..prefix]).ok())
+            .flatten();
+        // (Not among the others: shorter than the topic, it does not start with it.)
+        let mut left = to - from + usize::from(short.is_some());
+        for &i in &self.order[from..to] {
+            left -= 1;
+            let e = &self.entries[i as usize];
+            if let Some(msg) = &e.msg {
+                if !f(msg, e.version) {
+                    return left;
                 }
             }
         }
+        if let Some(pos) = short {
+            let e = &self.entries[self.order[pos] as usize];
+            if let Some(msg) = e.msg.as_ref() {
+                if first_frame_starts_with(msg.bytes(), topic) {
+                    f(msg, e.version);
+                }
+            }
+        }
+        0
     }
 
     fn key_at(&self, i: u32) -> &[u8] {

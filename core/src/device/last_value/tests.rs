@@ -32,7 +32,10 @@ fn store(t: &mut LastValues<'_, Vec<u8>>, m: Vec<u8>, prefix: usize, at: u64) ->
 
 fn matching(t: &LastValues<'_, Vec<u8>>, topic: &[u8], prefix: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    t.matching(topic, prefix, |m, _| out.push(m.clone()));
+    t.matching(topic, prefix, |m, _| {
+        out.push(m.clone());
+        true
+    });
     out
 }
 
@@ -165,7 +168,10 @@ fn versions_tell_what_came_after_a_point() {
     let joined = t.stores();
     store(&mut t, msg(b"b", b"1"), 0, 0);
     let mut seen = Vec::new();
-    t.matching(b"", 0, |m, v| seen.push((m[2], v > joined)));
+    t.matching(b"", 0, |m, v| {
+        seen.push((m[2], v > joined));
+        true
+    });
     assert_eq!(seen, [(b'a', false), (b'b', true)]);
 }
 
@@ -206,4 +212,20 @@ fn random_use_keeps_the_table_whole() {
             prop_assert_eq!(keys, sorted);
         }
     });
+}
+
+#[test]
+fn a_lookup_stops_when_told_and_says_how_many_it_left() {
+    let (mut e, mut o) = table::<8>();
+    let mut t = LastValues::new(&mut e, &mut o, 1 << 20);
+    for k in [b"a/1", b"a/2", b"a/3", b"b/1"] {
+        store(&mut t, msg(k, b"v"), 0, 0);
+    }
+    let mut n = 0;
+    let left = t.matching(b"a/", 0, |_, _| {
+        n += 1;
+        n < 2
+    });
+    assert_eq!((n, left), (2, 1));
+    assert_eq!(t.matching(b"a/", 0, |_, _| true), 0);
 }
