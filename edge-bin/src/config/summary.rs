@@ -67,6 +67,17 @@ pub fn summary(cfg: &Config, file: &str, fails_here: bool) -> String {
             );
         }
         let subs = match d.kind {
+            Kind::Forwarder { .. } if t.last_value => format!(
+                ", {} subscriptions ({} per peer), last values of {} topics in {} (the budget's){}",
+                t.max_subscriptions,
+                t.max_subscriptions_per_peer,
+                t.last_value_max_topics,
+                Mib(t.last_value_max_bytes as u64),
+                match t.last_value_ttl_ms {
+                    0 => String::new(),
+                    ms => format!(" for {} s", ms as f64 / 1000.0),
+                }
+            ),
             Kind::Forwarder { .. } => format!(
                 ", {} subscriptions ({} per peer)",
                 t.max_subscriptions, t.max_subscriptions_per_peer
@@ -161,6 +172,9 @@ fn device_memory(dm: &DeviceMemory) -> String {
     ];
     if dm.subscriptions > 0 {
         parts.push(format!("{} subscriptions", Mib(dm.subscriptions)));
+    }
+    if dm.last_values > 0 {
+        parts.push(format!("{} last-value table", Mib(dm.last_values)));
     }
     parts.push(format!("{} input", Mib(dm.input)));
     let mut line = format!(

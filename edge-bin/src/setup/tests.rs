@@ -271,3 +271,17 @@ fn flags_and_keys_name_the_same_options() {
     }
     assert_eq!(Opt::from_flag("frontend"), None);
 }
+
+/// The last-value table is fixed memory, under 64 bytes a topic, and none without the cache
+/// or on another kind of device.
+#[test]
+fn the_last_value_table_costs_under_64_bytes_a_topic_and_only_when_on() {
+    let fwd = KINDS[0];
+    let on = build(fwd, &[(Opt::LastValue, Value::Bool(true))]).unwrap();
+    let topics = on.tuning.last_value_max_topics as u64;
+    assert_eq!(on.last_value_topics() as u64, topics);
+    assert!(on.last_value_table_bytes() <= 64 * topics);
+    assert!(on.last_value_table_bytes() > 0);
+    let off = build(fwd, &[]).unwrap();
+    assert_eq!(off.last_value_table_bytes(), 0);
+}
