@@ -14,7 +14,8 @@ use zedge_tests::python::PyPeer;
 use zedge_tests::zmq_prelude;
 
 /// A libzmq PUB on `argv[1]` publishes `[topic, value]` for each `topic=value` of `argv[3]`
-/// (comma-separated rounds separated by `;`), 300 ms after connecting, then prints `sent`.
+/// (comma-separated rounds separated by `;`; `!topic=value`: the one frame `topic:value`),
+/// 300 ms after connecting, then prints `sent`.
 /// After `argv[4]` s a libzmq SUB on `argv[2]` subscribes to each of `argv[5]` (comma
 /// separated), reads until idle for 700 ms and prints what it got, one `topic=value` per
 /// line after `got`. Then the PUB publishes the round `argv[6]` (or nothing for `-`) and the
@@ -28,7 +29,11 @@ time.sleep(0.3)
 for rnd in rounds.split(";"):
     for kv in filter(None, rnd.split(",")):
         k, v = kv.split("=")
-        pub.send_multipart([k.encode(), v.encode()])
+        if k.startswith("!"):
+            # A message of one frame: topic and value in it.
+            pub.send(("%s:%s" % (k[1:], v)).encode())
+        else:
+            pub.send_multipart([k.encode(), v.encode()])
 print("sent", flush=True)
 time.sleep(float(wait))
 sub = sock(zmq.SUB, be)
@@ -120,7 +125,7 @@ fn a_later_subscriber_gets_every_kept_topic_it_asks_for_once_then_live() {
 /// a message of one frame only under `--last-value-prefix`.
 #[test]
 fn the_cache_keeps_the_newest_within_its_limits_and_forgets_at_its_ttl() {
-    let mut broker = Broker::start(
+    let broker = Broker::start(
         "forwarder",
         &["--last-value", "--last-value-max-topics", "50"],
     );
@@ -134,14 +139,14 @@ fn the_cache_keeps_the_newest_within_its_limits_and_forgets_at_its_ttl() {
     assert_eq!(got, want);
     broker.stop();
 
-    let mut broker = Broker::start("forwarder", &["--last-value", "--last-value-ttl", "1s"]);
+    let broker = Broker::start("forwarder", &["--last-value", "--last-value-ttl", "1s"]);
     let soon = later(&broker, &round(10, 1), 0.2, "sensor/", "-");
     assert_eq!(printed(&soon, "got").len(), 10, "{soon}");
     let gone = later(&broker, &round(10, 1), 1.5, "sensor/", "-");
     assert_eq!(printed(&gone, "got"), [], "{gone}");
     broker.stop();
 
-    let mut broker = Broker::start(
+    let broker = Broker::start(
         "forwarder",
         &["--last-value", "--last-value-max-bytes", "1K"],
     );
@@ -155,6 +160,27 @@ fn the_cache_keeps_the_newest_within_its_limits_and_forgets_at_its_ttl() {
     let got: Vec<String> = printed(&out, "got").into_iter().map(|(k, _)| k).collect();
     let want: Vec<String> = (44..100).map(|i| format!("sensor/{i:03}")).collect();
     assert_eq!(got, want);
+    broker.stop();
+
+    // One-frame messages `sensor/NNN:V`, kept under their first 10 bytes (`sensor/NNN`).
+    let mut broker = Broker::start("forwarder", &["--last-value", "--last-value-prefix", "10"]);
+    let single = |v: u32| -> String {
+        (0..5)
+            .map(|i| format!("!sensor/{i:03}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let out = later(
+        &broker,
+        &[single(1), single(2)].join(";"),
+        0.3,
+        "sensor/00",
+        "-",
+    );
+    let got: Vec<String> = printed(&out, "got").into_iter().map(|(k, _)| k).collect();
+    let want: Vec<String> = (0..5).map(|i| format!("sensor/{i:03}:2")).collect();
+    assert_eq!(got, want);
+    broker.assert_running();
     broker.stop();
 }
 
