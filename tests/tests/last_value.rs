@@ -220,6 +220,149 @@ fn an_upstream_zedge_s_cache_serves_an_edge_that_connects_to_it() {
     cloud.stop();
 }
 
+/// Both ends with the cache: the edge keeps what passes (its cache subscribes to everything
+/// upstream), and a subscriber at the edge is given it from there; the edge's subscription
+/// for that subscriber gets nothing more from the cloud (the edge had all of it through its
+/// subscription to everything). The subscriber gets each value once.
+#[test]
+fn with_a_cache_at_both_ends_a_subscriber_gets_each_value_once() {
+    let mut cloud = Broker::start("forwarder", &["--last-value"]);
+    let mut edge = Broker::start_with(
+        "forwarder",
+        &[Ep::Connect(cloud.backend().to_owned())],
+        &[Ep::Tcp],
+        &["--last-value"],
+    );
+    // Wait for the edge's subscription to everything to reach the cloud: what the cloud
+    // takes from then on reaches the edge.
+    std::thread::sleep(Duration::from_millis(500));
+    let args = [
+        cloud.frontend(),
+        edge.backend(),
+        &round(20, 5),
+        "0.5",
+        "sensor/",
+        "-",
+    ]
+    .map(str::to_owned);
+    let out = PyPeer::spawn("edge subscriber", LATER, &args, Duration::from_secs(30)).finish();
+    let got = printed(&out, "got");
+    let want: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("sensor/{i:03}"), "5".to_owned()))
+        .collect();
+    assert_eq!(got, want, "each value once, in order");
+    edge.assert_running();
+    cloud.assert_running();
+    no_panic(&edge.stderr());
+    edge.stop();
+    cloud.stop();
+}
+
+/// The edge's link to the cloud drops and comes back (a TCP relay between them closes its
+/// connections): the edge subscribes again, and the cloud's cache answers with every value
+/// it keeps. The edge had them all, so its subscriber, which got each once live, gets none of
+/// them again; a value published after the link is back reaches it.
+#[test]
+fn an_edge_whose_link_comes_back_passes_on_no_value_its_subscribers_had() {
+    const RELINK: &str = concat!(
+        zmq_prelude!(),
+        r#"
+import socket
+cloud_fe, cloud_be_port = sys.argv[1], int(sys.argv[2])
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", int(sys.argv[3])))
+listener.listen(8)
+conns = []
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+def relay():
+    while True:
+        c, _ = listener.accept()
+        u = socket.create_connection(("127.0.0.1", cloud_be_port))
+        conns.extend([c, u])
+        threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+        threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+threading.Thread(target=relay, daemon=True).start()
+edge_be = sys.argv[4]
+pub = sock(zmq.PUB, cloud_fe)
+sub = sock(zmq.SUB, edge_be)
+sub.setsockopt(zmq.SUBSCRIBE, b"sensor/")
+time.sleep(1.0)
+for i in range(20):
+    pub.send_multipart([b"sensor/%03d" % i, b"1"])
+def read(idle):
+    out = []
+    while sub.poll(idle):
+        m = sub.recv_multipart()
+        out.append("%s=%s" % (m[0].decode(), m[1].decode()))
+    return out
+print("got", " ".join(read(700)) or "-", flush=True)
+for s in conns:
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+time.sleep(2.0)
+print("again", " ".join(read(700)) or "-", flush=True)
+pub.send_multipart([b"sensor/000", b"2"])
+print("live", " ".join(read(1500)) or "-", flush=True)
+"#
+    );
+    let mut cloud = Broker::start("forwarder", &["--last-value"]);
+    let relay = zedge_tests::broker::free_port();
+    // The edge connects through the relay, trying again until it is up.
+    let mut edge = Broker::start_with(
+        "forwarder",
+        &[Ep::Connect(format!("tcp://127.0.0.1:{relay}"))],
+        &[Ep::Tcp],
+        &["--last-value"],
+    );
+    let cloud_be = cloud.backend_addr().port().to_string();
+    let args = [
+        cloud.frontend().to_owned(),
+        cloud_be,
+        relay.to_string(),
+        edge.backend().to_owned(),
+    ];
+    let out = PyPeer::spawn(
+        "relay, publisher and subscriber",
+        RELINK,
+        &args,
+        Duration::from_secs(40),
+    )
+    .finish();
+    let got = printed(&out, "got");
+    assert_eq!(got.len(), 20, "before the link dropped: {got:?}");
+    assert_eq!(
+        printed(&out, "again"),
+        [],
+        "values the subscriber had, again"
+    );
+    assert_eq!(
+        printed(&out, "live"),
+        [("sensor/000".to_owned(), "2".to_owned())],
+        "the link did not come back"
+    );
+    edge.assert_running();
+    cloud.assert_running();
+    no_panic(&edge.stderr());
+    edge.stop();
+    cloud.stop();
+}
+
 /// Beside a normal flow through a forwarder whose cache holds 2,000 topics of 200 bytes: a
 /// subscriber that subscribes and cancels everything as fast as it can and reads nothing,
 /// one that subscribed to everything and stalls, and one that reads 4 KiB every 100 ms. The

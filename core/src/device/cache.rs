@@ -14,8 +14,13 @@
 
 use super::last_value::{key_range, Entry, LastValueStats, LastValues, StoredBytes};
 use super::{ByteQueue, Device, Kind, PeerSubs, Side, MAX_TOPIC};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::frame::FrameHead;
+use crate::wire::metadata::SocketType;
+
+/// How long after this forwarder sent a broker upstream a subscription a message from it
+/// that repeats a kept value is taken for that broker's cache answering, and not passed on.
+pub const ECHO_WINDOW: Duration = Duration::from_secs(5);
 
 /// A kept publication: its encoded frames as a piece the queues share.
 pub struct Cached<Q: ByteQueue>(Q::Shared);
@@ -82,26 +87,50 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
     /// A publication starts from the publisher `idx`: `head` is its first frame's, `first`
     /// that frame's body as far as it is here (all of it, for a topic the cache keeps),
     /// `whole` all of the message if it is all here. Kept, or its topic's older value dropped.
+    ///
+    /// True if it is not to be passed on: a broker upstream (an XPUB peer) sent a subscription
+    /// within [`ECHO_WINDOW`] repeated the value kept for its topic. That is its own cache
+    /// answering the subscription (this forwarder's cache subscribes to everything, so an
+    /// upstream zedge with a cache sends it all it keeps at each connection), and the
+    /// subscribers here had that value already.
     pub(super) fn remember(
         &mut self,
         idx: u32,
         head: FrameHead,
         first: &[u8],
         whole: Option<&[u8]>,
-    ) {
+    ) -> bool {
         let (prefix, now) = (self.cfg.last_value.prefix, self.last_now);
         let Device { last, slots, .. } = self;
-        let Some(last) = last.as_mut() else { return };
+        let Some(last) = last.as_mut() else {
+            return false;
+        };
         let key = match head.more {
             // A topic frame longer than subscriptions match is never kept.
-            true if head.len > MAX_TOPIC as u64 => return,
+            true if head.len > MAX_TOPIC as u64 => return false,
             true => first,
-            false if prefix == 0 => return,
+            false if prefix == 0 => return false,
             false => &first[..first.len().min(prefix)],
         };
+        let Some(publisher) = slots.get(idx as usize).and_then(|s| s.peer.as_ref()) else {
+            return false;
+        };
+        let asked = publisher
+            .asked_at
+            .is_some_and(|at| now.saturating_since(at) < ECHO_WINDOW);
+        let broker = publisher
+            .facts
+            .ready
+            .is_some_and(|r| r.0 == SocketType::XPub);
+        if let (true, true, Some(msg)) = (asked, broker, whole) {
+            if last.get(key).is_some_and(|kept| kept.bytes() == msg) {
+                last.echoed();
+                return true;
+            }
+        }
         let kept = whole.and_then(|msg| {
             let range = key_range(msg, prefix)?;
-            let piece = slots.get(idx as usize)?.peer.as_ref()?.queue.share(msg)?;
+            let piece = publisher.queue.share(msg)?;
             Some((Cached::<Q>(piece), range))
         });
         match kept {
@@ -109,6 +138,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             Some((piece, range)) => _ = last.store(piece, range, now),
             None => last.refused(key),
         }
+        false
     }
 
     /// The subscriber `idx` subscribes to `topic` (`again`: it held that subscription

@@ -97,6 +97,9 @@ pub struct LastValueStats {
     pub refused: u64,
     /// Kept messages given to subscribers that subscribed.
     pub given: u64,
+    /// Messages from a broker upstream, just sent a subscription, that repeated the value kept
+    /// for their topic: its cache's answer, not passed on (`cache.rs`).
+    pub echoed: u64,
 }
 
 /// The latest message per key; see the module docs.
@@ -234,6 +237,18 @@ impl<'s, S: StoredBytes> LastValues<'s, S> {
         self.len += 1;
         self.bytes += size;
         Stored::Kept
+    }
+
+    /// The message kept under `key`, if any.
+    pub fn get(&self, key: &[u8]) -> Option<&S> {
+        let pos = self.find(key).ok()?;
+        self.entries[self.order[pos] as usize].msg.as_ref()
+    }
+
+    /// A message that repeats the one kept was not passed on (counted in
+    /// [`LastValueStats::echoed`]).
+    pub fn echoed(&mut self) {
+        self.stats.echoed += 1;
     }
 
     /// `n` kept messages were given to a subscriber (counted in [`LastValueStats::given`]).

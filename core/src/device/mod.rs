@@ -33,7 +33,7 @@
 
 mod bypass;
 mod byte_queue;
-mod cache;
+pub(crate) mod cache;
 mod capture;
 mod config;
 mod deaf;

@@ -194,6 +194,9 @@ pub(crate) struct Peer<Q> {
     pub(crate) stall_from: Instant,
     /// When its socket last took any of its output (or it joined).
     pub(crate) took_at: Instant,
+    /// When it was last sent a subscription or cancellation (a publisher), if ever: a broker
+    /// upstream with a last-value cache answers one with the values it keeps (`cache.rs`).
+    pub(crate) asked_at: Option<Instant>,
     /// When its socket last took [`PROGRESS_BYTES`] of its output since the time before, or
     /// emptied its queue, or was found passing on what it held, or it was given a message to
     /// take (a queue's or streamer's worker), or it joined: a worker holding its sender
@@ -280,6 +283,7 @@ impl<Q> Peer<Q> {
             subs: PeerSubs::new(idx),
             stall_from: now,
             took_at: now,
+            asked_at: None,
             drained: Moved::since(now),
             probed_at: None,
             later: (0, 0),

@@ -276,7 +276,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
             (Queue, Side::Frontend) => self.route_request(idx),
             (Queue, Side::Backend) => self.route_reply(idx, head, prefix, whole),
             (Forwarder { .. }, Side::Frontend) => {
-                self.remember(idx, head, prefix, whole);
+                if self.remember(idx, head, prefix, whole) {
+                    return Route::Discard;
+                }
                 self.route_publication(idx, prefix, whole)
             }
             (Streamer | Forwarder { .. }, Side::Backend) | (_, Side::Capture) => Route::Discard,

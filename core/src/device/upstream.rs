@@ -58,6 +58,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             self.work |= !p.upstream.owes_nothing() && p.queue.is_empty();
         } else {
             send_or_close(p, true, Topic::from(&b""[..]));
+            p.asked_at = Some(self.last_now);
         }
         self.after_upstream(idx);
     }
@@ -101,6 +102,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 let before = p.pushed;
                 send_or_close(p, ch.live(), subs.topic(ch.id()));
                 p.pace.spend(pace, now, p.pushed - before);
+                p.asked_at = Some(now);
             } else if paced {
                 // Owed something else first (a replay, say): taken in turn.
                 *work = true;
@@ -260,6 +262,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 return;
             }
             p.pace.spend(pace, now, p.pushed - before);
+            p.asked_at = Some(now);
             *budget -= 1;
             let Some(gone) = subs.pass(&mut p.upstream) else {
                 continue;

@@ -249,8 +249,8 @@ pub fn stats_json(host: &DeviceHost) -> String {
         let _ = write!(
             j,
             "\"last_value\":{{\"topics\":{},\"bytes\":{},\"stored\":{},\"evicted\":{},\
-             \"expired\":{},\"refused\":{},\"given\":{}}},",
-            v.topics, v.bytes, c.stored, c.evicted, c.expired, c.refused, c.given
+             \"expired\":{},\"refused\":{},\"given\":{},\"echoed\":{}}},",
+            v.topics, v.bytes, c.stored, c.evicted, c.expired, c.refused, c.given, c.echoed
         );
     }
     stats_rest(&mut j, &s, subs, subs_max);

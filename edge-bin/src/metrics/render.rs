@@ -242,7 +242,8 @@ fn gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
         name,
         "counter",
         "Messages of the last-value cache: stored, evicted for room, expired, refused \
-         (larger than the cache, out of memory or cut through), given to new subscriptions.",
+         (larger than the cache, out of memory or cut through), given to new subscriptions, \
+         echoed (an upstream broker's cache repeating a kept value, not passed on).",
     );
     for (dev, _, s) in devices {
         if let Some(v) = &s.last_value {
@@ -253,6 +254,7 @@ fn gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
                 ("expired", c.expired),
                 ("refused", c.refused),
                 ("given", c.given),
+                ("echoed", c.echoed),
             ];
             for (event, n) in events {
                 f.sample(name, &[("device", dev), ("event", event)], n);

@@ -218,3 +218,45 @@ fn a_subscriber_at_its_high_water_mark_loses_the_kept_values_counted() {
     assert!(dropped >= 2, "{dropped}");
     net.assert_healthy();
 }
+
+/// A broker upstream (an XPUB peer) with a cache of its own answers this forwarder's
+/// subscriptions with the values it keeps: a repeat of the value kept here, within
+/// `ECHO_WINDOW` of a subscription sent to it, is not passed on; a new value is, and so is a
+/// repeat long after.
+#[test]
+fn an_upstream_cache_s_answer_repeating_a_kept_value_is_not_passed_on() {
+    use crate::device::cache::ECHO_WINDOW;
+    let mut store = Storage::new(8, 64).with_last_values(16);
+    let mut net = Net::new(cached(1 << 20, 0), &mut store);
+    let cloud = net.connect(Frontend, XPub);
+    net.pump();
+    net.send(cloud, &reading(b"sensor/a", b"1"));
+    net.pump();
+    net.run_until(net.now + ECHO_WINDOW + Duration::from_millis(1));
+    let sub = net.connect(Backend, Sub);
+    net.pump();
+    net.subscribe(sub, b"sensor/");
+    net.pump();
+    // The subscription went up; the cloud answers with what it keeps, and a new value.
+    assert!(net.upstream(cloud).contains(&on(b"sensor/")));
+    net.send(cloud, &reading(b"sensor/a", b"1"));
+    net.send(cloud, &reading(b"sensor/b", b"1"));
+    net.pump();
+    assert_eq!(
+        net.msgs(sub),
+        [reading(b"sensor/a", b"1"), reading(b"sensor/b", b"1")]
+    );
+    assert_eq!(net.dev.last_values().unwrap().stats.echoed, 1);
+    // Long after, a repeat is the publisher's own: passed on.
+    net.run_until(net.now + ECHO_WINDOW + Duration::from_millis(1));
+    net.send(cloud, &reading(b"sensor/a", b"1"));
+    net.pump();
+    assert_eq!(net.msgs(sub).len(), 3);
+    // A PUB's repeats are always its own.
+    let publisher = net.connect(Frontend, Pub);
+    net.pump();
+    net.send(publisher, &reading(b"sensor/b", b"1"));
+    net.pump();
+    assert_eq!(net.msgs(sub).len(), 4);
+    net.assert_healthy();
+}
