@@ -445,3 +445,52 @@ print("churned %d" % churned, flush=True)
         ISOLATION_MS,
     );
 }
+
+/// With CURVE on both sides: a libzmq CURVE subscriber that connects later is given the kept
+/// values its subscription matches, sealed for it.
+#[test]
+fn a_curve_subscriber_is_given_the_kept_values() {
+    use zedge_tests::curve::{script, Keys};
+    let keys = Keys::generate();
+    let mut broker = Broker::start(
+        "forwarder",
+        &["--last-value", "--curve-secret", &keys.arg("srv_secret")],
+    );
+    let body = r#"
+fe, be = sys.argv[2], sys.argv[3]
+pub = curve(zmq.PUB, fe)
+time.sleep(0.5)
+for v in (b"1", b"2"):
+    for t in (b"sensor/a", b"sensor/b", b"other/c"):
+        pub.send_multipart([t, v])
+time.sleep(0.3)
+sub = curve(zmq.SUB, be)
+sub.setsockopt(zmq.SUBSCRIBE, b"sensor/")
+got = []
+while sub.poll(700):
+    got.append(b"=".join(sub.recv_multipart()).decode())
+print("got", " ".join(got) or "-", flush=True)
+"#;
+    let args = [
+        keys.arg(""),
+        broker.frontend().to_owned(),
+        broker.backend().to_owned(),
+    ];
+    let out = PyPeer::spawn(
+        "CURVE publisher and subscriber",
+        &script(body),
+        &args,
+        Duration::from_secs(30),
+    )
+    .finish();
+    assert_eq!(
+        printed(&out, "got"),
+        [
+            ("sensor/a".to_owned(), "2".to_owned()),
+            ("sensor/b".to_owned(), "2".to_owned())
+        ]
+    );
+    broker.assert_running();
+    no_panic(&broker.stderr());
+    broker.stop();
+}
