@@ -41,6 +41,7 @@ mod secure;
 mod setup;
 mod signal;
 mod splice;
+mod spool;
 mod stat;
 mod stdout;
 mod storage;

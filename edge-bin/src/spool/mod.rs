@@ -1,0 +1,668 @@
+//! The store-and-forward spool's log on disk (issue 15, second part; not yet used by the
+//! devices): the messages a device could not send upstream, in order, durable across a
+//! restart and a power cut.
+//!
+//! A spool is a directory of **segment** files (`NNNNNNNNNNNNNNNNNNNN.seg`, numbered from 1)
+//! and a `cursor` file. A segment is a run of **blocks**; a block is a 16-byte header (the
+//! payload's length and CRC-32C, both little-endian u32, then the time it was written, u64
+//! milliseconds since the Unix epoch) and a payload of whole messages, each as the ZMTP frames
+//! it goes upstream as (their heads delimit them: no length per message, so what is written
+//! is the messages and 16 bytes a block). Messages are gathered in memory into a block, which
+//! is written when it holds `block_bytes` and at each [`Spool::sync`], whose `fdatasync`
+//! makes everything written so far durable: an SD card gets one per `spool_fsync`, not one
+//! per message.
+//!
+//! The cursor file names the first message not yet sent (segment, block, offset in its
+//! payload); it is replaced (written aside, renamed) at each sync. Segments wholly sent are
+//! deleted; when the segments exceed `max_bytes`, the oldest is deleted, sent or not (its
+//! unsent messages counted as dropped).
+//!
+//! At [`Spool::open`] every segment is read through. A block cut short (the power went while
+//! it was written) keeps the whole messages it holds and loses the one cut, and the file is
+//! truncated there; a block whose checksum fails is dropped with the rest of its segment. Both
+//! are reported in [`Recovery`] for the caller to log.
+//!
+//! What this guarantees: a message [`Spool::append`]ed before a [`Spool::sync`] that returned
+//! survives a crash; one appended after it may not. A crash after messages were sent and
+//! before the next sync sends them again (at most a sync interval's worth).
+
+#![allow(dead_code)] // The devices take it up in the next step of issue 15.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use zedge_core::wire::frame::FrameHead;
+
+#[cfg(test)]
+mod tests;
+
+/// Bytes of a block's header: payload length, CRC-32C, time written.
+pub const BLOCK_HEAD: usize = 16;
+
+/// How a spool is bounded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpoolConfig {
+    pub dir: PathBuf,
+    /// Bytes of segments at most; past it, the oldest segment goes.
+    pub max_bytes: u64,
+    /// A segment is closed and the next begun once it holds this many bytes.
+    pub segment_bytes: u64,
+    /// A block is written once its messages reach this many bytes.
+    pub block_bytes: usize,
+}
+
+impl SpoolConfig {
+    /// Segments of a sixteenth of `max_bytes` (1 MiB to 64 MiB), blocks of 64 KiB.
+    pub fn new(dir: PathBuf, max_bytes: u64) -> SpoolConfig {
+        SpoolConfig {
+            dir,
+            max_bytes,
+            segment_bytes: (max_bytes / 16).clamp(1 << 20, 64 << 20),
+            block_bytes: 64 << 10,
+        }
+    }
+}
+
+/// What [`Spool::open`] found and repaired.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Segments and messages found, unsent ones.
+    pub segments: usize,
+    pub messages: u64,
+    /// A block cut short: where (segment, file offset), and the bytes of the message cut.
+    pub torn: Vec<(u64, u64, u64)>,
+    /// Blocks whose checksum failed, with the rest of their segment: where, and the bytes.
+    pub corrupt: Vec<(u64, u64, u64)>,
+    /// The cursor file was missing or unreadable: sending starts at the oldest message.
+    pub cursor_lost: bool,
+}
+
+/// Counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Messages appended, and their bytes.
+    pub appended: u64,
+    pub appended_bytes: u64,
+    /// Bytes written to segment files (headers included): `written / appended_bytes` is the
+    /// write amplification.
+    pub written: u64,
+    /// Messages taken out to send.
+    pub taken: u64,
+    /// Messages lost with a segment deleted for room, unsent.
+    pub dropped: u64,
+    /// Segments deleted for room.
+    pub dropped_segments: u64,
+    /// Syncs (`fdatasync`) made.
+    pub syncs: u64,
+}
+
+#[derive(Debug)]
+struct Segment {
+    seq: u64,
+    /// Bytes in the file.
+    len: u64,
+    /// Messages in it.
+    messages: u64,
+    /// When its first block was written (ms since the Unix epoch).
+    first_at: u64,
+}
+
+/// Where the next message to send is: a segment, the file offset of a block in it, and an
+/// offset in that block's payload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Cursor {
+    seq: u64,
+    block: u64,
+    at: u64,
+}
+
+/// The block being read.
+#[derive(Debug)]
+struct Reading {
+    seq: u64,
+    block: u64,
+    payload: Vec<u8>,
+    at: usize,
+    written_at: u64,
+}
+
+/// A spool; see the module docs.
+#[derive(Debug)]
+pub struct Spool {
+    cfg: SpoolConfig,
+    segments: VecDeque<Segment>,
+    /// The newest segment, open for appending.
+    file: Option<File>,
+    /// Messages gathered for the next block.
+    pending: Vec<u8>,
+    pending_msgs: u64,
+    cursor: Cursor,
+    reading: Option<Reading>,
+    /// Messages taken out of the oldest segment (not dropped if it goes).
+    taken_in_oldest: u64,
+    stats: SpoolStats,
+}
+
+impl Spool {
+    /// Open the spool in `cfg.dir` (made if missing), reading through what it holds and
+    /// repairing a torn or corrupt end.
+    pub fn open(cfg: SpoolConfig) -> io::Result<(Spool, Recovery)> {
+        fs::create_dir_all(&cfg.dir)?;
+        let mut seqs: Vec<u64> = fs::read_dir(&cfg.dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| segment_seq(&e.file_name().to_string_lossy()))
+            .collect();
+        seqs.sort_unstable();
+        let mut rec = Recovery::default();
+        let mut segments = VecDeque::new();
+        for seq in seqs {
+            let seg = scan(&cfg.dir, seq, &mut rec)?;
+            segments.push_back(seg);
+        }
+        let (cursor, lost) = read_cursor(&cfg.dir, &segments);
+        rec.cursor_lost = lost && !segments.is_empty();
+        let mut spool = Spool {
+            cfg,
+            segments,
+            file: None,
+            pending: Vec::new(),
+            pending_msgs: 0,
+            cursor,
+            reading: None,
+            taken_in_oldest: 0,
+            stats: SpoolStats::default(),
+        };
+        spool.taken_in_oldest = spool.messages_before_cursor()?;
+        rec.segments = spool.segments.len();
+        rec.messages = spool.messages();
+        Ok((spool, rec))
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> SpoolStats {
+        self.stats
+    }
+
+    /// Messages not yet taken out, on disk and gathered.
+    pub fn messages(&self) -> u64 {
+        let on_disk: u64 = self.segments.iter().map(|s| s.messages).sum();
+        on_disk + self.pending_msgs - self.taken_in_oldest
+    }
+
+    /// Bytes of segment files, and of messages gathered for the next block.
+    pub fn bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.len).sum::<u64>() + self.pending.len() as u64
+    }
+
+    /// When the oldest message not yet sent was written to disk (ms since the Unix epoch;
+    /// the time of its block, or of the oldest segment's first), if any is on disk.
+    pub fn oldest_at(&self) -> Option<u64> {
+        match &self.reading {
+            Some(r) if r.at < r.payload.len() => Some(r.written_at),
+            _ => self.segments.front().map(|s| s.first_at),
+        }
+    }
+
+    /// Whether nothing is left to send.
+    pub fn is_empty(&self) -> bool {
+        self.messages() == 0
+    }
+
+    /// Add a message (its ZMTP frames, as sent upstream) at the end. Durable once a
+    /// [`Spool::sync`] after it has returned.
+    pub fn append(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.pending.extend_from_slice(msg);
+        self.pending_msgs += 1;
+        self.stats.appended += 1;
+        self.stats.appended_bytes += msg.len() as u64;
+        if self.pending.len() >= self.cfg.block_bytes {
+            self.write_block()?;
+        }
+        Ok(())
+    }
+
+    /// Write what is gathered, make every byte written durable, and record where sending
+    /// stands.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.write_block()?;
+        if let Some(f) = &self.file {
+            f.sync_data()?;
+        }
+        self.write_cursor()?;
+        self.stats.syncs += 1;
+        Ok(())
+    }
+
+    /// The next message to send, in order, if any; [`Spool::take`] it once it is sent.
+    pub fn peek(&mut self) -> io::Result<Option<&[u8]>> {
+        if !self.ready_to_read()? {
+            return Ok(None);
+        }
+        let r = self.reading.as_ref().expect("ready_to_read leaves a block");
+        let end = message_end(&r.payload[r.at..]).map_or(r.payload.len(), |n| r.at + n);
+        Ok(Some(&r.payload[r.at..end]))
+    }
+
+    /// The message [`Spool::peek`] gave was sent: the cursor moves past it.
+    pub fn take(&mut self) -> io::Result<()> {
+        if !self.ready_to_read()? {
+            return Ok(());
+        }
+        let r = self.reading.as_mut().expect("ready_to_read leaves a block");
+        let n = message_end(&r.payload[r.at..]).unwrap_or(r.payload.len() - r.at);
+        r.at += n;
+        self.cursor = Cursor {
+            seq: r.seq,
+            block: r.block,
+            at: r.at as u64,
+        };
+        self.stats.taken += 1;
+        self.taken_in_oldest += 1;
+        Ok(())
+    }
+
+    /// Whether a block with a message at the cursor is loaded, loading it (and moving past
+    /// blocks and segments read through, deleting the latter) as needed.
+    fn ready_to_read(&mut self) -> io::Result<bool> {
+        loop {
+            if let Some(r) = &self.reading {
+                if r.at < r.payload.len() {
+                    return Ok(true);
+                }
+                // This block is read: the next one.
+                let next = r.block + (BLOCK_HEAD + r.payload.len()) as u64;
+                self.cursor = Cursor {
+                    seq: r.seq,
+                    block: next,
+                    at: 0,
+                };
+                self.reading = None;
+            }
+            let Some(seg) = self.segments.iter().find(|s| s.seq == self.cursor.seq) else {
+                // The cursor's segment is gone (sent, or dropped for room): the oldest.
+                match self.segments.front() {
+                    Some(s) => {
+                        self.cursor = Cursor {
+                            seq: s.seq,
+                            block: 0,
+                            at: 0,
+                        };
+                        continue;
+                    }
+                    None if self.pending_msgs > 0 => {
+                        self.write_block()?;
+                        continue;
+                    }
+                    None => return Ok(false),
+                }
+            };
+            if self.cursor.block < seg.len {
+                self.reading = Some(read_block(&self.cfg.dir, self.cursor)?);
+                continue;
+            }
+            // Read through: the next segment, if any; this one goes once it is not the one
+            // being written.
+            let (seq, newest) = (seg.seq, self.segments.back().map(|s| s.seq));
+            if newest == Some(seq) {
+                if self.pending_msgs == 0 {
+                    return Ok(false);
+                }
+                self.write_block()?;
+                continue;
+            }
+            self.delete_oldest_sent(seq)?;
+            let Some(next) = self.segments.iter().find(|s| s.seq > seq) else {
+                return Ok(false);
+            };
+            self.cursor = Cursor {
+                seq: next.seq,
+                block: 0,
+                at: 0,
+            };
+        }
+    }
+
+    /// The segment `seq`, read through, is deleted.
+    fn delete_oldest_sent(&mut self, seq: u64) -> io::Result<()> {
+        if self.segments.front().is_some_and(|s| s.seq == seq) {
+            self.segments.pop_front();
+            self.taken_in_oldest = 0;
+            remove(&self.cfg.dir, seq)?;
+        }
+        Ok(())
+    }
+
+    /// Write the gathered messages as a block at the end of the newest segment (a new one if
+    /// there is none or it is full), then delete the oldest segments past `max_bytes`.
+    fn write_block(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let now = unix_ms();
+        let full = self
+            .segments
+            .back()
+            .is_none_or(|s| s.len >= self.cfg.segment_bytes);
+        if full || self.file.is_none() {
+            let seq = match self.segments.back() {
+                Some(s) if !full => s.seq,
+                Some(s) => s.seq + 1,
+                None => 1,
+            };
+            if let Some(f) = self.file.take() {
+                f.sync_data()?;
+            }
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.cfg.dir.join(segment_name(seq)))?;
+            if full {
+                self.segments.push_back(Segment {
+                    seq,
+                    len: 0,
+                    messages: 0,
+                    first_at: now,
+                });
+                sync_dir(&self.cfg.dir)?;
+            }
+            self.file = Some(f);
+        }
+        let mut block = Vec::with_capacity(BLOCK_HEAD + self.pending.len());
+        block.extend_from_slice(&head(&self.pending, now));
+        block.extend_from_slice(&self.pending);
+        self.file
+            .as_mut()
+            .expect("opened above")
+            .write_all(&block)?;
+        let seg = self.segments.back_mut().expect("pushed above");
+        seg.len += block.len() as u64;
+        seg.messages += self.pending_msgs;
+        self.stats.written += block.len() as u64;
+        self.pending.clear();
+        self.pending_msgs = 0;
+        self.trim()
+    }
+
+    /// Delete the oldest segments while the spool is over `max_bytes` (never the newest).
+    fn trim(&mut self) -> io::Result<()> {
+        while self.bytes() > self.cfg.max_bytes && self.segments.len() > 1 {
+            let Some(old) = self.segments.pop_front() else {
+                break;
+            };
+            let unsent = old.messages - self.taken_in_oldest;
+            self.taken_in_oldest = 0;
+            self.stats.dropped += unsent;
+            self.stats.dropped_segments += 1;
+            if self.cursor.seq == old.seq {
+                self.reading = None;
+            }
+            remove(&self.cfg.dir, old.seq)?;
+        }
+        Ok(())
+    }
+
+    fn write_cursor(&self) -> io::Result<()> {
+        let c = self.cursor;
+        let tmp = self.cfg.dir.join("cursor.tmp");
+        let mut f = File::create(&tmp)?;
+        writeln!(f, "{} {} {}", c.seq, c.block, c.at)?;
+        f.sync_data()?;
+        fs::rename(&tmp, self.cfg.dir.join("cursor"))?;
+        sync_dir(&self.cfg.dir)
+    }
+
+    /// Messages of the oldest segment before the cursor (taken before a restart).
+    fn messages_before_cursor(&self) -> io::Result<u64> {
+        let Some(oldest) = self.segments.front() else {
+            return Ok(0);
+        };
+        if oldest.seq != self.cursor.seq {
+            return Ok(0);
+        }
+        let mut n = 0;
+        let mut off = 0;
+        while off < self.cursor.block.min(oldest.len) {
+            let r = read_block(
+                &self.cfg.dir,
+                Cursor {
+                    seq: oldest.seq,
+                    block: off,
+                    at: 0,
+                },
+            )?;
+            n += count_messages(&r.payload);
+            off += (BLOCK_HEAD + r.payload.len()) as u64;
+        }
+        if self.cursor.block < oldest.len {
+            let r = read_block(&self.cfg.dir, self.cursor)?;
+            let at = (self.cursor.at as usize).min(r.payload.len());
+            n += count_messages(&r.payload[..at]);
+        }
+        Ok(n)
+    }
+}
+
+/// The header of a block of `payload`, written at `now`.
+fn head(payload: &[u8], now: u64) -> [u8; BLOCK_HEAD] {
+    let mut h = [0u8; BLOCK_HEAD];
+    h[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    h[4..8].copy_from_slice(&crc32c(payload).to_le_bytes());
+    h[8..].copy_from_slice(&now.to_le_bytes());
+    h
+}
+
+fn segment_name(seq: u64) -> String {
+    format!("{seq:020}.seg")
+}
+
+fn segment_seq(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".seg")?;
+    (digits.len() == 20).then(|| digits.parse().ok()).flatten()
+}
+
+fn remove(dir: &Path, seq: u64) -> io::Result<()> {
+    match fs::remove_file(dir.join(segment_name(seq))) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => sync_dir(dir),
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Read the block at `at` of its segment.
+fn read_block(dir: &Path, at: Cursor) -> io::Result<Reading> {
+    let mut f = File::open(dir.join(segment_name(at.seq)))?;
+    f.seek(SeekFrom::Start(at.block))?;
+    let mut h = [0u8; BLOCK_HEAD];
+    f.read_exact(&mut h)?;
+    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    let mut payload = vec![0u8; len];
+    f.read_exact(&mut payload)?;
+    let written_at = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
+    Ok(Reading {
+        seq: at.seq,
+        block: at.block,
+        at: (at.at as usize).min(len),
+        payload,
+        written_at,
+    })
+}
+
+/// Read the segment `seq` through, repairing a torn or corrupt end (see the module docs).
+fn scan(dir: &Path, seq: u64, rec: &mut Recovery) -> io::Result<Segment> {
+    let path = dir.join(segment_name(seq));
+    let bytes = fs::read(&path)?;
+    let mut seg = Segment {
+        seq,
+        len: 0,
+        messages: 0,
+        first_at: 0,
+    };
+    let mut off = 0usize;
+    let mut rewrite: Option<(usize, [u8; BLOCK_HEAD])> = None;
+    while off < bytes.len() {
+        let rest = &bytes[off..];
+        if rest.len() < BLOCK_HEAD {
+            rec.torn.push((seq, off as u64, rest.len() as u64));
+            break;
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        let at = u64::from_le_bytes(rest[8..16].try_into().expect("8 bytes"));
+        let body = &rest[BLOCK_HEAD..];
+        if body.len() < len {
+            // Cut short: keep its whole messages, lose the one cut.
+            let keep = whole_messages(body);
+            rec.torn.push((seq, off as u64, (body.len() - keep) as u64));
+            if keep > 0 {
+                rewrite = Some((off, head(&body[..keep], at)));
+                seg.messages += count_messages(&body[..keep]);
+                seg.first_at = if seg.len == 0 { at } else { seg.first_at };
+                off += BLOCK_HEAD + keep;
+            }
+            break;
+        }
+        let payload = &body[..len];
+        if crc32c(payload) != crc || whole_messages(payload) != len {
+            rec.corrupt
+                .push((seq, off as u64, (bytes.len() - off) as u64));
+            break;
+        }
+        if seg.len == 0 {
+            seg.first_at = at;
+        }
+        seg.messages += count_messages(payload);
+        off += BLOCK_HEAD + len;
+        seg.len = off as u64;
+    }
+    seg.len = off as u64;
+    if off < bytes.len() {
+        let f = OpenOptions::new().write(true).open(&path)?;
+        if let Some((at, h)) = rewrite {
+            let mut f = &f;
+            f.seek(SeekFrom::Start(at as u64))?;
+            f.write_all(&h)?;
+        }
+        f.set_len(off as u64)?;
+        f.sync_all()?;
+    }
+    Ok(seg)
+}
+
+/// Bytes of the whole messages at the start of `bytes` (ZMTP frames: a message ends with a
+/// frame without MORE; a command or undecodable head ends the walk).
+fn whole_messages(bytes: &[u8]) -> usize {
+    let mut off = 0;
+    let mut end = 0;
+    while let Ok(Some((h, used))) = FrameHead::decode(&bytes[off..]) {
+        if h.command {
+            break;
+        }
+        let Some(next) = usize::try_from(h.len)
+            .ok()
+            .and_then(|l| l.checked_add(used))
+            .and_then(|l| l.checked_add(off))
+        else {
+            break;
+        };
+        if next > bytes.len() {
+            break;
+        }
+        off = next;
+        if !h.more {
+            end = off;
+        }
+    }
+    end
+}
+
+/// Bytes of the first message of `bytes`, if all of it is there.
+fn message_end(bytes: &[u8]) -> Option<usize> {
+    let mut off = 0;
+    while let Ok(Some((h, used))) = FrameHead::decode(&bytes[off..]) {
+        let next = usize::try_from(h.len)
+            .ok()?
+            .checked_add(used)?
+            .checked_add(off)?;
+        if next > bytes.len() || h.command {
+            return None;
+        }
+        off = next;
+        if !h.more {
+            return Some(off);
+        }
+    }
+    None
+}
+
+fn count_messages(mut bytes: &[u8]) -> u64 {
+    let mut n = 0;
+    while let Some(end) = message_end(bytes) {
+        n += 1;
+        bytes = &bytes[end..];
+    }
+    n
+}
+
+/// The cursor file's position, or the oldest message when it is missing, unreadable, or
+/// names a segment no longer there (and whether it was lost).
+fn read_cursor(dir: &Path, segments: &VecDeque<Segment>) -> (Cursor, bool) {
+    let oldest = Cursor {
+        seq: segments.front().map_or(1, |s| s.seq),
+        block: 0,
+        at: 0,
+    };
+    let Ok(text) = fs::read_to_string(dir.join("cursor")) else {
+        return (oldest, true);
+    };
+    let mut it = text.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(seq)), Some(Ok(block)), Some(Ok(at))) = (it.next(), it.next(), it.next()) else {
+        return (oldest, true);
+    };
+    match segments.iter().find(|s| s.seq == seq) {
+        Some(s) if block <= s.len => (Cursor { seq, block, at }, false),
+        // Sent through before the segment was deleted, or a segment cut shorter at
+        // recovery: from the oldest kept.
+        _ => (oldest, false),
+    }
+}
+
+/// CRC-32C (Castagnoli), as iSCSI and ext4 use it.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc = CRC_TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+};

@@ -1,0 +1,263 @@
+use super::*;
+
+use zedge_core::wire::frame::FrameHead;
+
+/// A spool directory of its own, removed at the end.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!(
+            "zedge-spool-{tag}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        Dir(d)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Message `n` as ZMTP frames: a topic frame and a body frame naming it, `pad` bytes more.
+fn msg(n: u64, pad: usize) -> Vec<u8> {
+    let topic = b"sensor/1";
+    let mut body = format!("{n}").into_bytes();
+    body.resize(body.len() + pad, b'.');
+    let mut m = FrameHead::data(topic.len() as u64, true)
+        .encode()
+        .as_slice()
+        .to_vec();
+    m.extend_from_slice(topic);
+    m.extend_from_slice(
+        FrameHead::data(body.len() as u64, false)
+            .encode()
+            .as_slice(),
+    );
+    m.extend_from_slice(&body);
+    m
+}
+
+/// The number message `m` carries.
+fn number(m: &[u8]) -> u64 {
+    let body = &m[2 + 8 + 2..];
+    let digits: Vec<u8> = body
+        .iter()
+        .copied()
+        .take_while(u8::is_ascii_digit)
+        .collect();
+    String::from_utf8(digits).unwrap().parse().unwrap()
+}
+
+fn small(dir: &Dir) -> SpoolConfig {
+    SpoolConfig {
+        dir: dir.0.clone(),
+        max_bytes: 1 << 30,
+        segment_bytes: 4096,
+        block_bytes: 512,
+    }
+}
+
+/// Take up to `most` messages out, in order.
+fn drain(s: &mut Spool, most: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    while out.len() < most {
+        let Some(m) = s.peek().unwrap() else { break };
+        out.push(number(m));
+        s.take().unwrap();
+    }
+    out
+}
+
+#[test]
+fn crc32c_is_castagnoli() {
+    assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+    assert_eq!(crc32c(b""), 0);
+}
+
+#[test]
+fn messages_come_out_in_order_across_blocks_and_segments() {
+    let dir = Dir::new("order");
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec, Recovery::default());
+    for n in 0..1000 {
+        s.append(&msg(n, 20)).unwrap();
+    }
+    assert_eq!(s.messages(), 1000);
+    assert!(s.segments.len() > 5, "{} segments", s.segments.len());
+    assert_eq!(drain(&mut s, 400), (0..400).collect::<Vec<_>>());
+    for n in 1000..1100 {
+        s.append(&msg(n, 20)).unwrap();
+    }
+    assert_eq!(drain(&mut s, usize::MAX), (400..1100).collect::<Vec<_>>());
+    assert!(s.is_empty());
+    // Read through, the segments but the newest are gone.
+    assert_eq!(s.segments.len(), 1);
+    assert_eq!(fs::read_dir(&dir.0).unwrap().count(), 1);
+}
+
+#[test]
+fn a_restart_resumes_where_sending_stood_at_the_last_sync_and_sends_none_twice() {
+    let dir = Dir::new("restart");
+    {
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..500 {
+            s.append(&msg(n, 10)).unwrap();
+        }
+        assert_eq!(drain(&mut s, 123), (0..123).collect::<Vec<_>>());
+        s.sync().unwrap();
+    }
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert!(!rec.cursor_lost);
+    assert_eq!((rec.messages, s.messages()), (377, 377));
+    assert_eq!(drain(&mut s, usize::MAX), (123..500).collect::<Vec<_>>());
+}
+
+#[test]
+fn what_was_synced_survives_and_what_was_gathered_after_may_not() {
+    let dir = Dir::new("unsynced");
+    {
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..100 {
+            s.append(&msg(n, 10)).unwrap();
+        }
+        s.sync().unwrap();
+        // Gathered, less than a block: not written before the "crash".
+        for n in 100..103 {
+            s.append(&msg(n, 10)).unwrap();
+        }
+    }
+    let (mut s, _) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(drain(&mut s, usize::MAX), (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_segment_cut_in_the_middle_of_a_message_loses_only_that_message() {
+    let dir = Dir::new("torn");
+    let path;
+    {
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..50 {
+            s.append(&msg(n, 10)).unwrap();
+        }
+        s.sync().unwrap();
+        path = dir.0.join(segment_name(s.segments.back().unwrap().seq));
+    }
+    // Cut the last block in the middle of its last message.
+    let len = fs::metadata(&path).unwrap().len();
+    let last = msg(49, 10).len() as u64;
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - last / 2)
+        .unwrap();
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.torn.len(), 1, "{rec:?}");
+    assert_eq!(
+        rec.torn[0].2,
+        last - last / 2,
+        "the bytes of the cut message"
+    );
+    assert!(rec.corrupt.is_empty());
+    assert_eq!(drain(&mut s, usize::MAX), (0..49).collect::<Vec<_>>());
+    // The file was repaired: appending and reopening finds everything in order.
+    s.append(&msg(50, 10)).unwrap();
+    s.sync().unwrap();
+    drop(s);
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!((rec.torn.len(), rec.corrupt.len()), (0, 0), "{rec:?}");
+    assert_eq!(drain(&mut s, usize::MAX), vec![50]);
+}
+
+#[test]
+fn a_header_cut_short_loses_no_message() {
+    let dir = Dir::new("torn-head");
+    {
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..20 {
+            s.append(&msg(n, 10)).unwrap();
+        }
+        s.sync().unwrap();
+    }
+    let path = dir.0.join(segment_name(1));
+    let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(&[7; BLOCK_HEAD - 3]).unwrap();
+    drop(f);
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.torn, vec![(1, rec.torn[0].1, (BLOCK_HEAD - 3) as u64)]);
+    assert_eq!(drain(&mut s, usize::MAX), (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_block_that_fails_its_checksum_is_dropped_with_the_rest_of_its_segment() {
+    let dir = Dir::new("corrupt");
+    {
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..200 {
+            s.append(&msg(n, 10)).unwrap();
+        }
+        s.sync().unwrap();
+        assert!(s.segments.len() >= 2);
+    }
+    // Flip a byte in the second block of the first segment.
+    let path = dir.0.join(segment_name(1));
+    let mut bytes = fs::read(&path).unwrap();
+    let first = BLOCK_HEAD + u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+    bytes[first + BLOCK_HEAD + 5] ^= 0x40;
+    fs::write(&path, &bytes).unwrap();
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.corrupt.len(), 1, "{rec:?}");
+    assert_eq!(rec.corrupt[0].1, first as u64);
+    let got = drain(&mut s, usize::MAX);
+    // The first block, then the second segment on: in order, none twice.
+    let mut sorted = got.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted, got);
+    assert_eq!(got[0], 0);
+    assert_eq!(*got.last().unwrap(), 199);
+    assert!(got.len() < 200);
+}
+
+#[test]
+fn past_max_bytes_the_oldest_segment_goes_counted() {
+    let dir = Dir::new("max");
+    let cfg = SpoolConfig {
+        max_bytes: 16 << 10,
+        ..small(&dir)
+    };
+    let (mut s, _) = Spool::open(cfg).unwrap();
+    for n in 0..2000 {
+        s.append(&msg(n, 10)).unwrap();
+    }
+    s.sync().unwrap();
+    assert!(s.bytes() <= (16 << 10) + 4096 + 512, "{}", s.bytes());
+    let st = s.stats();
+    assert!(st.dropped > 0 && st.dropped_segments > 0, "{st:?}");
+    let got = drain(&mut s, usize::MAX);
+    assert_eq!(got.len() as u64 + st.dropped, 2000);
+    // What is left is the newest, in order.
+    assert_eq!(*got.last().unwrap(), 1999);
+    assert!(got.windows(2).all(|w| w[1] == w[0] + 1));
+}
+
+#[test]
+fn write_amplification_of_small_messages_is_under_1_01() {
+    let dir = Dir::new("amp");
+    let (mut s, _) = Spool::open(SpoolConfig::new(dir.0.clone(), 256 << 20)).unwrap();
+    for n in 0..100_000 {
+        s.append(&msg(n, 0)).unwrap();
+        if n % 10_000 == 0 {
+            s.sync().unwrap();
+        }
+    }
+    s.sync().unwrap();
+    let st = s.stats();
+    let amp = st.written as f64 / st.appended_bytes as f64;
+    assert!(amp < 1.01, "{amp}: {st:?}");
+    assert_eq!(drain(&mut s, usize::MAX).len(), 100_000);
+}
