@@ -216,6 +216,11 @@ impl<'s, S: StoredBytes> LastValues<'s, S> {
             return Stored::Kept;
         }
         self.make_room(size, true, NONE);
+        if self.free == NONE {
+            // No entry could be freed (never, while the table is whole): not kept.
+            self.stats.refused += 1;
+            return Stored::TooLarge;
+        }
         // Making room moved the order: where the key goes now.
         let pos = match self.find(k_of(&msg, &key)) {
             Ok(pos) | Err(pos) => pos,
