@@ -1,0 +1,1 @@
+../round16/curvek.py

@@ -1,0 +1,1 @@
+../round16/qcli15.py
