@@ -210,3 +210,15 @@ pub fn untag(tag: &[u8; 4], m: &[u8]) -> Option<(u8, u32)> {
     let (from, seq) = (m[4], u32::from_be_bytes([m[5], m[6], m[7], m[8]]));
     (tagged(tag, from, seq, m.len()) == m).then_some((from, seq))
 }
+
+/// The numbers of the `tagged(b"work", ..)` messages a raw PULL or SUB reads until it has
+/// read nothing for `idle`.
+pub fn read_work(s: &mut TcpStream, idle: Duration) -> Vec<u32> {
+    let mut got = Vec::new();
+    while let Ok((_, body)) = crate::raw::next_data_frame(s, std::time::Instant::now() + idle) {
+        if let Some((_, seq)) = untag(b"work", &body) {
+            got.push(seq);
+        }
+    }
+    got
+}

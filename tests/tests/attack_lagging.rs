@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::Broker;
 use zedge_tests::flow::{pattern, retry_latency, Flow, FlowSpec, ISOLATION_MS};
-use zedge_tests::normal::{no_panic, tagged, untag};
+use zedge_tests::normal::{no_panic, read_work, tagged};
 use zedge_tests::python::PyPeer;
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
@@ -156,18 +156,6 @@ fn subscribers_reading_large_messages_in_bursts_cost_one_that_keeps_up_nothing()
         r
     });
     r.assert_within("subscribers reading 4 MiB messages in bursts", 250.0);
-}
-
-/// The numbers of the `tagged(b"work", ..)` messages a raw worker reads until it has read
-/// nothing for `idle`.
-fn read_work(s: &mut TcpStream, idle: Duration) -> Vec<u32> {
-    let mut got = Vec::new();
-    while let Ok((_, body)) = raw::next_data_frame(s, Instant::now() + idle) {
-        if let Some((_, seq)) = untag(b"work", &body) {
-            got.push(seq);
-        }
-    }
-    got
 }
 
 /// A streamer with twenty PULL workers that stopped reading after their handshake, a peer that

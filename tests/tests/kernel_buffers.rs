@@ -16,7 +16,7 @@ use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::Broker;
 use zedge_tests::flow::{retry_latency, Flow, FlowSpec};
 use zedge_tests::kernel_send_queues;
-use zedge_tests::normal::{no_panic, tagged, untag};
+use zedge_tests::normal::{no_panic, read_work, tagged};
 use zedge_tests::raw;
 use zedge_tests::wait::deadline;
 
@@ -48,18 +48,6 @@ fn most_held_until(port: u16, ports: &[u16], until: Instant) -> u64 {
         thread::sleep(Duration::from_millis(100));
     }
     most
-}
-
-/// The numbers of the `tagged(b"work", ..)` messages a raw PULL or SUB reads until it has
-/// read nothing for `idle`.
-fn read_work(s: &mut TcpStream, idle: Duration) -> Vec<u32> {
-    let mut got = Vec::new();
-    while let Ok((_, body)) = raw::next_data_frame(s, Instant::now() + idle) {
-        if let Some((_, seq)) = untag(b"work", &body) {
-            got.push(seq);
-        }
-    }
-    got
 }
 
 /// A streamer with 20 workers that stopped reading right after their handshake and one that

@@ -96,6 +96,16 @@ fn round(n: usize, v: u32) -> String {
         .join(",")
 }
 
+/// Both brokers of a chain ran through without a panic; stop them.
+fn stop_both(mut edge: Broker, mut cloud: Broker) {
+    edge.assert_running();
+    cloud.assert_running();
+    no_panic(&edge.stderr());
+    no_panic(&cloud.stderr());
+    edge.stop();
+    cloud.stop();
+}
+
 /// 200 sensor topics and 200 others published three times before any subscriber: one that
 /// subscribes to `sensor/` gets each sensor topic's third value exactly once, in the topics'
 /// order, and none of the others; then the next round live, each once.
@@ -226,8 +236,8 @@ fn an_upstream_zedge_s_cache_serves_an_edge_that_connects_to_it() {
 /// subscription to everything). The subscriber gets each value once.
 #[test]
 fn with_a_cache_at_both_ends_a_subscriber_gets_each_value_once() {
-    let mut cloud = Broker::start("forwarder", &["--last-value"]);
-    let mut edge = Broker::start_with(
+    let cloud = Broker::start("forwarder", &["--last-value"]);
+    let edge = Broker::start_with(
         "forwarder",
         &[Ep::Connect(cloud.backend().to_owned())],
         &[Ep::Tcp],
@@ -251,11 +261,7 @@ fn with_a_cache_at_both_ends_a_subscriber_gets_each_value_once() {
         .map(|i| (format!("sensor/{i:03}"), "5".to_owned()))
         .collect();
     assert_eq!(got, want, "each value once, in order");
-    edge.assert_running();
-    cloud.assert_running();
-    no_panic(&edge.stderr());
-    edge.stop();
-    cloud.stop();
+    stop_both(edge, cloud);
 }
 
 /// The edge's link to the cloud drops and comes back (a TCP relay between them closes its
@@ -321,10 +327,10 @@ pub.send_multipart([b"sensor/000", b"2"])
 print("live", " ".join(read(1500)) or "-", flush=True)
 "#
     );
-    let mut cloud = Broker::start("forwarder", &["--last-value"]);
+    let cloud = Broker::start("forwarder", &["--last-value"]);
     let relay = zedge_tests::broker::free_port();
     // The edge connects through the relay, trying again until it is up.
-    let mut edge = Broker::start_with(
+    let edge = Broker::start_with(
         "forwarder",
         &[Ep::Connect(format!("tcp://127.0.0.1:{relay}"))],
         &[Ep::Tcp],
@@ -356,11 +362,7 @@ print("live", " ".join(read(1500)) or "-", flush=True)
         [("sensor/000".to_owned(), "2".to_owned())],
         "the link did not come back"
     );
-    edge.assert_running();
-    cloud.assert_running();
-    no_panic(&edge.stderr());
-    edge.stop();
-    cloud.stop();
+    stop_both(edge, cloud);
 }
 
 /// Beside a normal flow through a forwarder whose cache holds 2,000 topics of 200 bytes: a
