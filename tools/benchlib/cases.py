@@ -95,13 +95,15 @@ def make_cases():
         [lambda e: [ZLOAD, "pub", e, "10", str(FWD_SIZE), str(FWD_TOPICS)]], "consumer",
         count_per="delivered message", due=1))
     # The same with zedge's last-value cache on (issue 15): every publication is also kept,
-    # one shared copy per topic. libzmq and zmq.rs have no cache: they run it as fwd-fanin.
+    # one shared copy per topic (its single frame keyed by "tN", its first 2 bytes). libzmq and
+    # zmq.rs have no cache: they run it as fwd-fanin.
     cases.append(Case(
-        "fwd-lvc", f"forwarder 10 pub -> 1 sub {FWD_SIZE} B, zedge --last-value", "forwarder",
+        "fwd-lvc", f"forwarder 10 pub -> 1 sub {FWD_SIZE} B, zedge --last-value --last-value-prefix 2", "forwarder",
         FWD_SIZE, "delivered msg/s",
         lambda e, w, s: [ZLOAD, "sub", e, "all", str(w), str(s)],
         [lambda e: [ZLOAD, "pub", e, "10", str(FWD_SIZE), str(FWD_TOPICS)]], "consumer",
-        count_per="delivered message", due=1, zedge_args=["--last-value"]))
+        count_per="delivered message", due=1,
+        zedge_args=["--last-value", "--last-value-prefix", "2"]))
     cases.append(Case(
         "fwd-subs10k", f"forwarder 10,000 subscriptions {SUBS_SIZE} B", "forwarder", SUBS_SIZE,
         "delivered msg/s",

@@ -115,15 +115,22 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         let Some(publisher) = slots.get(idx as usize).and_then(|s| s.peer.as_ref()) else {
             return false;
         };
+        // Asked lately, and what it may answer with is what was kept by then.
         let asked = publisher
             .asked_at
-            .is_some_and(|at| now.saturating_since(at) < ECHO_WINDOW);
+            .filter(|&(at, _)| now.saturating_since(at) < ECHO_WINDOW)
+            .map(|(_, stores)| stores);
         let broker = publisher
             .facts
             .ready
             .is_some_and(|r| r.0 == SocketType::XPub);
-        if let (true, true, Some(msg)) = (asked, broker, whole) {
-            if last.get(key).is_some_and(|kept| kept.bytes() == msg) {
+        if let (Some(by), true, Some(msg)) = (asked, broker, whole) {
+            let echo = last
+                .get(key)
+                .is_some_and(|(kept, version)| version <= by && kept.bytes() == msg);
+            if echo {
+                // Once: a repeat after this is the publisher's own.
+                last.touch(key, now);
                 last.echoed();
                 return true;
             }
@@ -207,6 +214,12 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
         if given > 0 {
             self.request_wake(idx);
         }
+    }
+
+    /// Messages the cache has stored so far (0 without one): a publisher sent a subscription
+    /// notes it, so that its answers can be told from its own messages ([`ECHO_WINDOW`]).
+    pub(super) fn cache_stores(&self) -> u64 {
+        self.last.as_ref().map_or(0, LastValues::stores)
     }
 
     /// Drop every kept publication (the device is stopping: what they hold goes back to

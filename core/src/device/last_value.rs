@@ -244,10 +244,23 @@ impl<'s, S: StoredBytes> LastValues<'s, S> {
         Stored::Kept
     }
 
-    /// The message kept under `key`, if any.
-    pub fn get(&self, key: &[u8]) -> Option<&S> {
+    /// The message kept under `key`, if any, and its version ([`LastValues::stores`]).
+    pub fn get(&self, key: &[u8]) -> Option<(&S, u64)> {
         let pos = self.find(key).ok()?;
-        self.entries[self.order[pos] as usize].msg.as_ref()
+        let e = &self.entries[self.order[pos] as usize];
+        Some((e.msg.as_ref()?, e.version))
+    }
+
+    /// The message kept under `key`, if any, came again at `now`: it is the newest, and
+    /// versioned as if stored now (not counted as stored).
+    pub fn touch(&mut self, key: &[u8], now: Instant) {
+        let Ok(pos) = self.find(key) else { return };
+        let i = self.order[pos];
+        self.stores += 1;
+        let e = &mut self.entries[i as usize];
+        (e.at, e.version) = (now, self.stores);
+        self.unlink(i);
+        self.link_newest(i);
     }
 
     /// A message that repeats the one kept was not passed on (counted in

@@ -194,9 +194,10 @@ pub(crate) struct Peer<Q> {
     pub(crate) stall_from: Instant,
     /// When its socket last took any of its output (or it joined).
     pub(crate) took_at: Instant,
-    /// When it was last sent a subscription or cancellation (a publisher), if ever: a broker
-    /// upstream with a last-value cache answers one with the values it keeps (`cache.rs`).
-    pub(crate) asked_at: Option<Instant>,
+    /// When it was last sent a subscription or cancellation (a publisher), if ever, and how
+    /// many messages the last-value cache had stored by then: a broker upstream with a cache
+    /// answers one with the values it keeps (`cache.rs`).
+    pub(crate) asked_at: Option<(Instant, u64)>,
     /// When its socket last took [`PROGRESS_BYTES`] of its output since the time before, or
     /// emptied its queue, or was found passing on what it held, or it was given a message to
     /// take (a queue's or streamer's worker), or it joined: a worker holding its sender

@@ -48,6 +48,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// (classic) sent one subscription to everything.
     pub(super) fn on_publisher_ready(&mut self, idx: u32) {
         let forwards = self.cfg.kind.forwards_subscriptions();
+        let stores = self.cache_stores();
         let Device { slots, subs, .. } = self;
         let Some(p) = slots[idx as usize].peer.as_mut() else {
             return;
@@ -58,7 +59,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             self.work |= !p.upstream.owes_nothing() && p.queue.is_empty();
         } else {
             send_or_close(p, true, Topic::from(&b""[..]));
-            p.asked_at = Some(self.last_now);
+            p.asked_at = Some((self.last_now, stores));
         }
         self.after_upstream(idx);
     }
@@ -81,6 +82,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// none): settled with every ready publisher. Returns how many there were, the work done.
     #[inline(never)]
     pub(super) fn settle(&mut self, id: u32, new: bool) -> usize {
+        let stores = self.cache_stores();
         let Device {
             slots,
             subs,
@@ -102,7 +104,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 let before = p.pushed;
                 send_or_close(p, ch.live(), subs.topic(ch.id()));
                 p.pace.spend(pace, now, p.pushed - before);
-                p.asked_at = Some(now);
+                p.asked_at = Some((now, stores));
             } else if paced {
                 // Owed something else first (a replay, say): taken in turn.
                 *work = true;
@@ -226,6 +228,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     fn send_owed_to(&mut self, idx: u32, budget: &mut usize) {
+        let stores = self.cache_stores();
         let Device {
             slots,
             subs,
@@ -262,7 +265,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 return;
             }
             p.pace.spend(pace, now, p.pushed - before);
-            p.asked_at = Some(now);
+            p.asked_at = Some((now, stores));
             *budget -= 1;
             let Some(gone) = subs.pass(&mut p.upstream) else {
                 continue;
