@@ -39,7 +39,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         let d = src.src.dests()?;
         let dest = self.peer(d)?;
-        if self.next_dest(d).is_some() || !dest.is_live() {
+        // The spool's sink has no socket: what goes to it is read and queued.
+        if self.next_dest(d).is_some() || !dest.is_live() || self.is_spool(d) {
             return None;
         }
         Some((self.id(d), left))

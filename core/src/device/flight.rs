@@ -311,6 +311,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if was_forwarding {
             self.stats.dropped.aborted += 1;
         }
+        let sink = self.spool_sink();
         while let Some(d) = cur {
             let Some(dest) = self.peer_mut(d) else { break };
             let Some(held) = dest.held.take() else { break };
@@ -319,11 +320,19 @@ impl<Q: ByteQueue> Device<'_, Q> {
             if clean {
                 dest.queue.truncate_back((dest.pushed - held.mark) as usize);
                 dest.pushed = held.mark;
+            } else if sink == Some(d) {
+                // The spool's sink is never closed: what it holds of the message goes, and
+                // the caller drops what it took ([`Device::spool_resets`]).
+                dest.queue
+                    .truncate_back((dest.pushed - dest.written) as usize);
+                dest.pushed = dest.written;
             }
             self.held -= 1;
             if clean {
                 self.flush_control(d);
                 self.release_later(d);
+            } else if sink == Some(d) {
+                self.sink_reset();
             } else {
                 self.stats.resets += 1;
                 self.request_close(d, CloseReason::SenderAborted);

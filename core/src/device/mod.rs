@@ -52,6 +52,7 @@ mod pump;
 mod queue;
 mod room;
 mod slots;
+mod spool;
 mod stats;
 mod streamer;
 mod subs;
@@ -71,6 +72,7 @@ pub use last_value::{key_range, Entry, LastValueStats, LastValues, StoredBytes};
 pub use pace::UpstreamPace;
 pub use peer::{OVERDUE_AFTER, PROGRESS_BYTES};
 pub use slots::Slot;
+pub use spool::SpoolPeers;
 pub use stats::{
     Drops, HandshakeFailures, ProxyStats, SideStats, Stats, SubscriptionRefusals, Tally,
 };
@@ -211,6 +213,8 @@ pub struct Device<'s, Q: ByteQueue> {
     joined: facts::Joined,
     /// A forwarder's last-value cache, if it was given one (`cache.rs`).
     last: Option<LastValues<'s, Cached<Q>>>,
+    /// A streamer's store-and-forward spool, if it was given one (`spool.rs`).
+    spool: Option<spool::SpoolLink>,
     /// Frame heads the pump read looking for the ends of messages: its work.
     #[cfg(test)]
     scanned: u64,
@@ -258,6 +262,7 @@ impl<'s, Q: ByteQueue> Device<'s, Q> {
             taps: heapless::Vec::new(),
             joined: facts::Joined::default(),
             last: None,
+            spool: None,
             #[cfg(test)]
             scanned: 0,
         }

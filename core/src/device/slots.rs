@@ -172,6 +172,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     pub(super) fn request_close(&mut self, idx: u32, reason: CloseReason) {
+        if self.is_spool(idx) {
+            return;
+        }
         if let Some(peer) = self.peer_mut(idx) {
             peer.close.get_or_insert(reason);
             self.push_list(ListKind::Close, idx);

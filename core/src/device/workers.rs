@@ -81,6 +81,27 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
+    /// Whether no worker could take work however long the source waited: there is none, or
+    /// every one is at its high-water mark or closing.
+    pub(super) fn workers_all_full(&self) -> bool {
+        let Some(start) = self.workers else {
+            return true;
+        };
+        let hwm = self.cfg.queue_hwm;
+        let mut w = start;
+        loop {
+            let Some(p) = self.peer(w) else { return true };
+            let Some(link) = p.worker else { return true };
+            if p.close.is_none() && p.queue.len() < hwm {
+                return false;
+            }
+            w = link.next;
+            if w == start {
+                return true;
+            }
+        }
+    }
+
     pub(super) fn link_worker(&mut self, idx: u32) {
         let Some(cursor) = self.workers else {
             if let Some(p) = self.peer_mut(idx) {

@@ -223,6 +223,21 @@ impl Session {
         }
     }
 
+    /// A session with no connection under it: the device's own end of a pipe inside the
+    /// caller (the store-and-forward spool's), active at once. No greeting or READY is sent
+    /// or expected, and no heartbeat or handshake timer runs; it takes and gives data frames
+    /// as a ZMTP 3.0 peer's.
+    pub fn local(mut cfg: SessionConfig, now: Instant) -> Self {
+        cfg.heartbeat = super::Heartbeat::OFF;
+        cfg.handshake_timeout = crate::time::Duration::ZERO;
+        let mut s = Session::new(cfg, now);
+        s.state = State::Active { minor: 0 };
+        s.owed.greeting_due = 0;
+        s.handshaken = true;
+        s.greeted = true;
+        s
+    }
+
     /// The config the session was created with.
     pub fn config(&self) -> &SessionConfig {
         &self.cfg

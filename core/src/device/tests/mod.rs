@@ -44,6 +44,7 @@ mod remote;
 mod sequences;
 mod sharing;
 mod slow_clients;
+mod spool;
 mod steering;
 mod streamer;
 mod subscriptions;

@@ -1,0 +1,322 @@
+//! A streamer's store-and-forward spool (`spool.rs`): producers' messages go to the sink
+//! while no worker can take them, come back through the source ahead of new work, in order,
+//! and nothing is lost or sent twice.
+
+use super::*;
+use crate::device::{ByteQueue, SpoolPeers};
+use crate::wire::frame::FrameHead;
+use std::collections::VecDeque;
+
+/// The caller's side of the spool: a "disk" of whole messages (their frames as queued).
+#[derive(Default)]
+struct Disk {
+    msgs: VecDeque<Vec<u8>>,
+    /// Bytes of the front message already given to the source.
+    fed: usize,
+    /// The caller stops taking from the sink (its disk failed).
+    broken: bool,
+    /// Messages the source may be given per round; `None`: as many as it takes.
+    rate: Option<usize>,
+    /// Taken from the sink, not yet a whole message.
+    partial: Vec<u8>,
+    /// [`Device::spool_resets`] when last seen.
+    resets: u64,
+}
+
+/// Where the first whole message in `bytes` ends.
+fn message_end(bytes: &[u8]) -> Option<usize> {
+    let mut off = 0;
+    while let Ok(Some((h, used))) = FrameHead::decode(&bytes[off..]) {
+        let next = off + used + h.len as usize;
+        if next > bytes.len() {
+            return None;
+        }
+        off = next;
+        if !h.more {
+            return Some(off);
+        }
+    }
+    None
+}
+
+fn spooled(store: &mut Storage, cfg: DeviceConfig) -> (Net<'_>, SpoolPeers) {
+    let mut net = Net::new(cfg, store);
+    let cap = net.dev.config().queue_capacity();
+    let peers = net
+        .dev
+        .add_spool(VecQueue::new(cap), VecQueue::new(cap), net.now)
+        .expect("slots")
+        .expect("a streamer takes a spool");
+    (net, peers)
+}
+
+/// Run the device and the spool until neither moves.
+fn run(net: &mut Net<'_>, sp: SpoolPeers, disk: &mut Disk) {
+    for _ in 0..10_000 {
+        net.pump();
+        let mut moved = false;
+        // The sink's output is taken as it comes; its whole messages go to disk.
+        if !disk.broken {
+            if net.dev.spool_resets() != disk.resets {
+                disk.resets = net.dev.spool_resets();
+                disk.partial.clear();
+            }
+            loop {
+                let (a, b) = net.dev.output(sp.sink);
+                let n = a.len() + b.len();
+                if n == 0 {
+                    break;
+                }
+                disk.partial.extend_from_slice(a);
+                disk.partial.extend_from_slice(b);
+                net.dev.consume_output(sp.sink, n);
+                moved = true;
+            }
+            while let Some(end) = message_end(&disk.partial) {
+                disk.msgs.push_back(disk.partial.drain(..end).collect());
+            }
+        }
+        // The disk's messages go to the source while it takes them.
+        let mut given = 0;
+        while net.dev.wants_read(sp.source) && disk.rate.is_none_or(|r| given < r) {
+            let Some(front) = disk.msgs.front() else {
+                break;
+            };
+            let n = net
+                .dev
+                .handle_input(sp.source, &front[disk.fed..], net.now)
+                .expect("the source's input is whole messages");
+            if n == 0 {
+                break;
+            }
+            moved = true;
+            disk.fed += n;
+            if disk.fed == front.len() {
+                disk.msgs.pop_front();
+                disk.fed = 0;
+                given += 1;
+            }
+        }
+        if disk.msgs.is_empty() && net.dev.spooling().0 {
+            moved |= net.dev.spool_emptied();
+        }
+        if !moved {
+            net.pump();
+            return;
+        }
+    }
+    panic!("the spool never went idle");
+}
+
+fn seqs(net: &Net<'_>, w: P) -> Vec<u32> {
+    net.msgs(w).iter().map(|m| tag(m).1).collect()
+}
+
+#[test]
+fn with_no_worker_the_producers_messages_are_spooled_then_sent_in_order_ahead_of_new_ones() {
+    let mut store = Storage::new(8, 0);
+    let (mut net, sp) = spooled(&mut store, DeviceConfig::new(Kind::Streamer));
+    let mut disk = Disk::default();
+    let producer = net.connect(Frontend, Push);
+    run(&mut net, sp, &mut disk);
+    for seq in 0..500 {
+        net.send(producer, &tagged(0, seq, &[40]));
+    }
+    run(&mut net, sp, &mut disk);
+    assert_eq!(disk.msgs.len(), 500, "all on disk while no worker is there");
+    assert!(net.wants_read(producer), "the producer never waits");
+    assert_eq!(net.dev.spooling(), (true, 1));
+
+    let worker = net.connect(Backend, Pull);
+    // The uplink returns while the producer goes on: the spooled ones first.
+    disk.rate = Some(50);
+    for seq in 500..700 {
+        net.send(producer, &tagged(0, seq, &[40]));
+        if seq % 20 == 0 {
+            run(&mut net, sp, &mut disk);
+        }
+    }
+    disk.rate = None;
+    run(&mut net, sp, &mut disk);
+    assert_eq!(seqs(&net, worker), (0..700).collect::<Vec<_>>());
+    assert!(!net.dev.spooling().0, "back to the workers once empty");
+    // New work goes straight to the worker now.
+    net.send(producer, &tagged(0, 700, &[40]));
+    net.pump();
+    assert_eq!(seqs(&net, worker).last(), Some(&700));
+    assert!(disk.msgs.is_empty());
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+    net.assert_healthy();
+}
+
+#[test]
+fn workers_at_their_mark_start_spooling_instead_of_holding_the_producer() {
+    let mut cfg = DeviceConfig::new(Kind::Streamer);
+    cfg.queue_hwm = 2048;
+    let mut store = Storage::new(8, 0);
+    let (mut net, sp) = spooled(&mut store, cfg);
+    let mut disk = Disk::default();
+    let producer = net.connect(Frontend, Push);
+    let workers = [net.connect(Backend, Pull), net.connect(Backend, Pull)];
+    run(&mut net, sp, &mut disk);
+    net.pause(workers[0], true);
+    net.pause(workers[1], true);
+    for seq in 0..300 {
+        net.send(producer, &tagged(0, seq, &[300]));
+    }
+    run(&mut net, sp, &mut disk);
+    assert!(net.wants_read(producer), "spooled, not held");
+    assert!(!disk.msgs.is_empty());
+    for &w in &workers {
+        assert!(net.queued(w) < 2048 + 320, "{}", net.queued(w));
+    }
+    // The source waits for the workers as a producer would: nothing goes back to the sink.
+    assert!(!net.dev.wants_read(sp.source));
+    assert_eq!(net.dev.output(sp.sink).0.len(), 0);
+
+    net.pause(workers[0], false);
+    net.pause(workers[1], false);
+    run(&mut net, sp, &mut disk);
+    assert_delivered_once(
+        &net,
+        &workers,
+        &(0..300).map(|s| tagged(0, s, &[300])).collect::<Vec<_>>(),
+        true,
+    );
+    // Each worker's share came in the producer's order.
+    for &w in &workers {
+        let s = seqs(&net, w);
+        assert!(s.windows(2).all(|p| p[0] < p[1]), "{s:?}");
+    }
+    assert!(!net.dev.spooling().0);
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+    net.assert_healthy();
+}
+
+#[test]
+fn a_sink_nobody_takes_from_holds_the_producers_at_its_mark_and_loses_nothing() {
+    let mut cfg = DeviceConfig::new(Kind::Streamer);
+    cfg.queue_hwm = 4096;
+    let mut store = Storage::new(8, 0);
+    let (mut net, sp) = spooled(&mut store, cfg);
+    let mut disk = Disk {
+        broken: true,
+        ..Disk::default()
+    };
+    let producers = [net.connect(Frontend, Push), net.connect(Frontend, Push)];
+    run(&mut net, sp, &mut disk);
+    let sent: Vec<Msg> = (0..200).map(|seq| tagged(seq % 2, seq, &[100])).collect();
+    for m in &sent {
+        net.send(producers[tag(m).0 as usize], m);
+    }
+    run(&mut net, sp, &mut disk);
+    assert!(
+        producers.iter().any(|&p| !net.wants_read(p)),
+        "held at the sink's mark"
+    );
+    let held = net.dev.queue(sp.sink).map_or(0, |q| q.len());
+    assert!((4096..4096 + 200).contains(&held), "{held}");
+    assert!(
+        net.closes.is_empty(),
+        "the sink is never closed: {:?}",
+        net.closes
+    );
+
+    // The disk comes back, then a worker: every message, once.
+    disk.broken = false;
+    let worker = net.connect(Backend, Pull);
+    run(&mut net, sp, &mut disk);
+    assert_delivered_once(&net, &[worker], &sent, true);
+    for from in 0..2 {
+        let s: Vec<u32> = net
+            .msgs(worker)
+            .iter()
+            .map(tag)
+            .filter(|t| t.0 == from)
+            .map(|t| t.1)
+            .collect();
+        assert!(s.windows(2).all(|p| p[0] < p[1]), "{s:?}");
+    }
+    net.assert_healthy();
+}
+
+#[test]
+fn the_spool_is_not_emptied_while_the_sink_holds_messages() {
+    let mut store = Storage::new(8, 0);
+    let (mut net, sp) = spooled(&mut store, DeviceConfig::new(Kind::Streamer));
+    let producer = net.connect(Frontend, Push);
+    net.pump();
+    net.send(producer, &tagged(0, 0, &[10]));
+    net.pump();
+    assert!(net.dev.spooling().0);
+    assert!(!net.dev.spool_emptied(), "a message is in the sink");
+    let n = net.dev.output(sp.sink).0.len();
+    net.dev.consume_output(sp.sink, n);
+    assert!(net.dev.spool_emptied());
+    assert!(!net.dev.spooling().0);
+}
+
+#[test]
+fn a_large_message_cut_through_to_the_sink_reaches_the_worker_whole() {
+    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
+    cfg.queue_hwm = 4096;
+    let mut store = Storage::new(8, 0);
+    let (mut net, sp) = spooled(&mut store, cfg);
+    let mut disk = Disk::default();
+    let producer = net.connect(Frontend, Push);
+    run(&mut net, sp, &mut disk);
+    let sent: Vec<Msg> = (0..6).map(|seq| big(0, seq)).collect();
+    for m in &sent {
+        net.send(producer, m);
+        run(&mut net, sp, &mut disk);
+    }
+    assert_eq!(disk.msgs.len(), 6);
+    let worker = net.connect(Backend, Pull);
+    run(&mut net, sp, &mut disk);
+    assert_eq!(net.msgs(worker), &sent[..]);
+    net.assert_healthy();
+}
+
+#[test]
+fn other_devices_take_no_spool() {
+    for kind in [Kind::Queue, forwarder().kind] {
+        let mut store = Storage::new(8, 0);
+        let mut net = Net::new(DeviceConfig::new(kind), &mut store);
+        let cap = net.dev.config().queue_capacity();
+        let got = net
+            .dev
+            .add_spool(VecQueue::new(cap), VecQueue::new(cap), net.now);
+        assert_eq!(got, Ok(None));
+    }
+}
+
+#[test]
+fn a_producer_leaving_mid_message_cut_through_to_the_sink_leaves_nothing_of_it_on_disk() {
+    let mut cfg = small_input(DeviceConfig::new(Kind::Streamer));
+    cfg.queue_hwm = 4096;
+    let mut store = Storage::new(8, 0);
+    let (mut net, sp) = spooled(&mut store, cfg);
+    let mut disk = Disk::default();
+    let (quitter, other) = (net.connect(Frontend, Push), net.connect(Frontend, Push));
+    run(&mut net, sp, &mut disk);
+    let first = tagged(1, 0, &[50]);
+    net.send(other, &first);
+    run(&mut net, sp, &mut disk);
+    let cut = encode(&big(0, 0));
+    net.send_raw(quitter, &cut[..cut.len() / 2]);
+    run(&mut net, sp, &mut disk);
+    assert!(!disk.partial.is_empty(), "the sink took part of it");
+    net.disconnect(quitter);
+    let rest: Vec<Msg> = (1..4).map(|seq| tagged(1, seq, &[50])).collect();
+    for m in &rest {
+        net.send(other, m);
+    }
+    run(&mut net, sp, &mut disk);
+    assert_eq!(net.dev.spool_resets(), 1);
+    let worker = net.connect(Backend, Pull);
+    run(&mut net, sp, &mut disk);
+    let mut want = vec![first];
+    want.extend(rest);
+    assert_eq!(net.msgs(worker), &want[..]);
+    assert_eq!(net.dev.stats().dropped.aborted, 1);
+}
