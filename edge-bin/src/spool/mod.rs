@@ -26,8 +26,6 @@
 //! survives a crash; one appended after it may not. A crash after messages were sent and
 //! before the next sync sends them again (at most a sync interval's worth).
 
-#![allow(dead_code)] // The devices take it up in the next step of issue 15.
-
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -139,6 +137,13 @@ pub struct Spool {
     /// Messages gathered for the next block.
     pending: Vec<u8>,
     pending_msgs: u64,
+    /// Bytes and messages at the front of `pending` already taken out to send (the disk had
+    /// nothing older): they are never written.
+    pending_sent: usize,
+    pending_sent_msgs: u64,
+    /// Held while the spool is open: another process, or another device, opening the same
+    /// directory is refused.
+    _lock: File,
     cursor: Cursor,
     reading: Option<Reading>,
     /// Messages taken out of the oldest segment (not dropped if it goes).
@@ -151,6 +156,7 @@ impl Spool {
     /// repairing a torn or corrupt end.
     pub fn open(cfg: SpoolConfig) -> io::Result<(Spool, Recovery)> {
         fs::create_dir_all(&cfg.dir)?;
+        let lock = lock_dir(&cfg.dir)?;
         let mut seqs: Vec<u64> = fs::read_dir(&cfg.dir)?
             .filter_map(|e| e.ok())
             .filter_map(|e| segment_seq(&e.file_name().to_string_lossy()))
@@ -170,6 +176,9 @@ impl Spool {
             file: None,
             pending: Vec::new(),
             pending_msgs: 0,
+            pending_sent: 0,
+            pending_sent_msgs: 0,
+            _lock: lock,
             cursor,
             reading: None,
             taken_in_oldest: 0,
@@ -189,12 +198,13 @@ impl Spool {
     /// Messages not yet taken out, on disk and gathered.
     pub fn messages(&self) -> u64 {
         let on_disk: u64 = self.segments.iter().map(|s| s.messages).sum();
-        on_disk + self.pending_msgs - self.taken_in_oldest
+        on_disk + self.pending_msgs - self.pending_sent_msgs - self.taken_in_oldest
     }
 
     /// Bytes of segment files, and of messages gathered for the next block.
     pub fn bytes(&self) -> u64 {
-        self.segments.iter().map(|s| s.len).sum::<u64>() + self.pending.len() as u64
+        self.segments.iter().map(|s| s.len).sum::<u64>()
+            + (self.pending.len() - self.pending_sent) as u64
     }
 
     /// When the oldest message not yet sent was written to disk (ms since the Unix epoch;
@@ -226,30 +236,60 @@ impl Spool {
 
     /// Write what is gathered, make every byte written durable, and record where sending
     /// stands.
+    #[cfg(test)]
     pub fn sync(&mut self) -> io::Result<()> {
+        self.prepare_sync()?.run()
+    }
+
+    /// [`Spool::sync`] in two parts: this writes what is gathered and returns the slow part
+    /// ([`SyncJob::run`]: `fdatasync`, the cursor file), which may run on another thread
+    /// while the spool goes on. What was appended before this call is durable once the job's
+    /// run has returned; run one job at a time.
+    pub fn prepare_sync(&mut self) -> io::Result<SyncJob> {
         self.write_block()?;
-        if let Some(f) = &self.file {
-            f.sync_data()?;
-        }
-        self.write_cursor()?;
+        let file = self.file.as_ref().map(File::try_clone).transpose()?;
         self.stats.syncs += 1;
-        Ok(())
+        Ok(SyncJob {
+            file,
+            cursor: self.cursor,
+            dir: self.cfg.dir.clone(),
+        })
     }
 
     /// The next message to send, in order, if any; [`Spool::take`] it once it is sent.
     pub fn peek(&mut self) -> io::Result<Option<&[u8]>> {
-        if !self.ready_to_read()? {
-            return Ok(None);
+        match self.ready_to_read()? {
+            Next::Nothing => Ok(None),
+            Next::Pending => {
+                let p = &self.pending[self.pending_sent..];
+                Ok(Some(&p[..message_end(p).unwrap_or(p.len())]))
+            }
+            Next::Disk => {
+                let r = self.reading.as_ref().expect("ready_to_read leaves a block");
+                let end = message_end(&r.payload[r.at..]).map_or(r.payload.len(), |n| r.at + n);
+                Ok(Some(&r.payload[r.at..end]))
+            }
         }
-        let r = self.reading.as_ref().expect("ready_to_read leaves a block");
-        let end = message_end(&r.payload[r.at..]).map_or(r.payload.len(), |n| r.at + n);
-        Ok(Some(&r.payload[r.at..end]))
     }
 
     /// The message [`Spool::peek`] gave was sent: the cursor moves past it.
     pub fn take(&mut self) -> io::Result<()> {
-        if !self.ready_to_read()? {
-            return Ok(());
+        match self.ready_to_read()? {
+            Next::Nothing => return Ok(()),
+            Next::Pending => {
+                let p = &self.pending[self.pending_sent..];
+                self.pending_sent += message_end(p).unwrap_or(p.len());
+                self.pending_sent_msgs += 1;
+                self.stats.taken += 1;
+                if self.pending_sent == self.pending.len() {
+                    self.pending.clear();
+                    self.pending_msgs = 0;
+                    self.pending_sent = 0;
+                    self.pending_sent_msgs = 0;
+                }
+                return Ok(());
+            }
+            Next::Disk => {}
         }
         let r = self.reading.as_mut().expect("ready_to_read leaves a block");
         let n = message_end(&r.payload[r.at..]).unwrap_or(r.payload.len() - r.at);
@@ -264,13 +304,20 @@ impl Spool {
         Ok(())
     }
 
-    /// Whether a block with a message at the cursor is loaded, loading it (and moving past
-    /// blocks and segments read through, deleting the latter) as needed.
-    fn ready_to_read(&mut self) -> io::Result<bool> {
+    /// Where the next message to send is: in a block at the cursor, loaded (moving past
+    /// blocks and segments read through, deleting the latter, as needed); or, the disk holding
+    /// nothing unsent, among the messages gathered for the next block.
+    fn ready_to_read(&mut self) -> io::Result<Next> {
+        let gathered = self.pending_msgs > self.pending_sent_msgs;
+        let gathered = if gathered {
+            Next::Pending
+        } else {
+            Next::Nothing
+        };
         loop {
             if let Some(r) = &self.reading {
                 if r.at < r.payload.len() {
-                    return Ok(true);
+                    return Ok(Next::Disk);
                 }
                 // This block is read: the next one.
                 let next = r.block + (BLOCK_HEAD + r.payload.len()) as u64;
@@ -292,11 +339,7 @@ impl Spool {
                         };
                         continue;
                     }
-                    None if self.pending_msgs > 0 => {
-                        self.write_block()?;
-                        continue;
-                    }
-                    None => return Ok(false),
+                    None => return Ok(gathered),
                 }
             };
             if self.cursor.block < seg.len {
@@ -307,15 +350,11 @@ impl Spool {
             // being written.
             let (seq, newest) = (seg.seq, self.segments.back().map(|s| s.seq));
             if newest == Some(seq) {
-                if self.pending_msgs == 0 {
-                    return Ok(false);
-                }
-                self.write_block()?;
-                continue;
+                return Ok(gathered);
             }
             self.delete_oldest_sent(seq)?;
             let Some(next) = self.segments.iter().find(|s| s.seq > seq) else {
-                return Ok(false);
+                return Ok(gathered);
             };
             self.cursor = Cursor {
                 seq: next.seq,
@@ -338,7 +377,9 @@ impl Spool {
     /// Write the gathered messages as a block at the end of the newest segment (a new one if
     /// there is none or it is full), then delete the oldest segments past `max_bytes`.
     fn write_block(&mut self) -> io::Result<()> {
-        if self.pending.is_empty() {
+        if self.pending_msgs == self.pending_sent_msgs {
+            self.pending.clear();
+            (self.pending_msgs, self.pending_sent, self.pending_sent_msgs) = (0, 0, 0);
             return Ok(());
         }
         let now = unix_ms();
@@ -370,19 +411,20 @@ impl Spool {
             }
             self.file = Some(f);
         }
-        let mut block = Vec::with_capacity(BLOCK_HEAD + self.pending.len());
-        block.extend_from_slice(&head(&self.pending, now));
-        block.extend_from_slice(&self.pending);
+        let unsent = &self.pending[self.pending_sent..];
+        let mut block = Vec::with_capacity(BLOCK_HEAD + unsent.len());
+        block.extend_from_slice(&head(unsent, now));
+        block.extend_from_slice(unsent);
         self.file
             .as_mut()
             .expect("opened above")
             .write_all(&block)?;
         let seg = self.segments.back_mut().expect("pushed above");
         seg.len += block.len() as u64;
-        seg.messages += self.pending_msgs;
+        seg.messages += self.pending_msgs - self.pending_sent_msgs;
         self.stats.written += block.len() as u64;
         self.pending.clear();
-        self.pending_msgs = 0;
+        (self.pending_msgs, self.pending_sent, self.pending_sent_msgs) = (0, 0, 0);
         self.trim()
     }
 
@@ -402,16 +444,6 @@ impl Spool {
             remove(&self.cfg.dir, old.seq)?;
         }
         Ok(())
-    }
-
-    fn write_cursor(&self) -> io::Result<()> {
-        let c = self.cursor;
-        let tmp = self.cfg.dir.join("cursor.tmp");
-        let mut f = File::create(&tmp)?;
-        writeln!(f, "{} {} {}", c.seq, c.block, c.at)?;
-        f.sync_data()?;
-        fs::rename(&tmp, self.cfg.dir.join("cursor"))?;
-        sync_dir(&self.cfg.dir)
     }
 
     /// Messages of the oldest segment before the cursor (taken before a restart).
@@ -442,6 +474,67 @@ impl Spool {
             n += count_messages(&r.payload[..at]);
         }
         Ok(n)
+    }
+}
+
+/// Where [`Spool::peek`] finds the next message.
+enum Next {
+    Nothing,
+    /// In the block loaded at the cursor.
+    Disk,
+    /// Among the messages gathered, past those sent.
+    Pending,
+}
+
+/// The slow part of a [`Spool::sync`] ([`Spool::prepare_sync`]).
+#[derive(Debug)]
+pub struct SyncJob {
+    file: Option<File>,
+    cursor: Cursor,
+    dir: PathBuf,
+}
+
+impl SyncJob {
+    /// `fdatasync` the newest segment, then replace the cursor file (written aside, synced,
+    /// renamed, the directory synced).
+    pub fn run(self) -> io::Result<()> {
+        // One job at a time writes a cursor file (one left running by a task stopped at
+        // shutdown, and the last sync after it).
+        static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = ONE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(f) = &self.file {
+            f.sync_data()?;
+        }
+        let c = self.cursor;
+        let tmp = self.dir.join("cursor.tmp");
+        let mut f = File::create(&tmp)?;
+        writeln!(f, "{} {} {}", c.seq, c.block, c.at)?;
+        f.sync_data()?;
+        fs::rename(&tmp, self.dir.join("cursor"))?;
+        sync_dir(&self.dir)
+    }
+}
+
+/// Take the directory's lock file, or say who holds it.
+fn lock_dir(dir: &Path) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))?;
+    // flock(2): let go when the file is closed, or the process ends however it ends.
+    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(f),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(io::Error::new(
+            io::ErrorKind::ResourceBusy,
+            format!(
+                "{} is in use by another device or zedge process (its lock file is held)",
+                dir.display()
+            ),
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 
