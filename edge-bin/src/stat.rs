@@ -245,6 +245,27 @@ fn rows(
         v[at] = get(b, "zedge_capture_copies_dropped_total{}");
         rows.push(("copies lost".to_owned(), v));
     }
+    // A streamer's spool holds work for the backend: shown in its column.
+    if b.contains_key("zedge_spool_messages{}") {
+        let at = usize::from(sides.len() > 1);
+        let spool = [
+            ("spool messages", get(b, "zedge_spool_messages{}")),
+            ("spool bytes", get(b, "zedge_spool_bytes{}")),
+            (
+                "spool oldest (s)",
+                get(b, "zedge_spool_oldest_age_seconds{}"),
+            ),
+            (
+                "spool dropped",
+                get(b, "zedge_spool_messages_total{event=dropped}"),
+            ),
+        ];
+        for (label, n) in spool {
+            let mut v = vec![0.0; sides.len()];
+            v[at] = n;
+            rows.push((label.to_owned(), v));
+        }
+    }
     rows
 }
 
@@ -416,6 +437,30 @@ mod tests {
         assert_eq!(parse_addr("localhost:9559").map(|a| a.port()), Some(9559));
         for bad in ["9559", "http://127.0.0.1/metrics", "ftp://127.0.0.1:9559"] {
             assert_eq!(parse_addr(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_streamer_with_a_spool_shows_it_in_the_backend_column() {
+        let now = parse(
+            "zedge_peers{device=\"s\",side=\"backend\"} 0\n\
+             zedge_spool_messages{device=\"s\"} 1200\n\
+             zedge_spool_bytes{device=\"s\"} 48000\n\
+             zedge_spool_oldest_age_seconds{device=\"s\"} 12.5\n\
+             zedge_spool_messages_total{device=\"s\",event=\"dropped\"} 3\n",
+        );
+        let t = table(&Sample::new(), &now, 1.0);
+        for (label, n) in [
+            ("spool messages", "1200"),
+            ("spool bytes", "48000"),
+            ("spool oldest (s)", "12"),
+            ("spool dropped", "3"),
+        ] {
+            let line = t
+                .lines()
+                .find(|l| l.contains(label))
+                .unwrap_or_else(|| panic!("{t}"));
+            assert!(line.trim_end().ends_with(n), "{line}");
         }
     }
 

@@ -77,6 +77,8 @@ pub struct Snapshot {
     pub paused: bool,
     /// A forwarder's last-value cache, if it keeps one.
     pub last_value: Option<zedge_core::device::LastValueView>,
+    /// A streamer's spool, if it has one.
+    pub spool: Option<crate::host::SpoolView>,
 }
 
 /// What a device thread shows the main thread: its counters, when it last ran its timer
@@ -294,6 +296,7 @@ async fn serve(
         .control
         .map(|c| ex.spawn(control::serve(host.clone(), ex.clone(), c, steering)));
     let timers = ex.spawn(host.clone().run_timers());
+    let spool = ex.spawn(host.clone().run_spool());
     let beats = ex.spawn(beat(host.clone(), pulse.clone()));
     let (deadline, closed) = loop {
         match rx.recv().await {
@@ -340,6 +343,8 @@ async fn serve(
     }
     flush::report(&host);
     drop(connectors);
+    spool.cancel().await;
+    host.flush_spool();
     timers.cancel().await;
     beats.cancel().await;
     // The counters as they end, for the process's totals at stop.
@@ -367,5 +372,6 @@ fn snapshot(host: &DeviceHost) -> Snapshot {
         subscriptions: d.subscriptions().0,
         paused: d.paused(),
         last_value: d.last_values(),
+        spool: host.spool_view(),
     })
 }

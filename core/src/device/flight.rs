@@ -167,7 +167,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 if let Some(p) = self.peer_mut(d) {
                     p.facts.traffic.bytes_out += chunk.len() as u64;
                     let side = p.side;
-                    self.side_stats(side).bytes_out += chunk.len() as u64;
+                    self.counts_of(d, side).bytes_out += chunk.len() as u64;
                 }
             }
         }
@@ -216,7 +216,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             peer.pushed += n as u64;
             peer.facts.traffic.bytes_out += body as u64;
             let side = peer.side;
-            self.side_stats(side).bytes_out += body as u64;
+            self.counts_of(d, side).bytes_out += body as u64;
             self.request_wake(d);
         }
     }
@@ -289,7 +289,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 self.later_released(d, later);
             }
             self.held -= 1;
-            self.side_stats(side).msgs_out += 1;
+            self.counts_of(d, side).msgs_out += 1;
             if owes {
                 self.flush_control(d);
             }

@@ -242,7 +242,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if unseen {
             self.stats.proxy_view.unseen(side).add(head.len);
         }
-        let side_stats = self.side_stats(side);
+        let side_stats = self.counts_of(idx, side);
         side_stats.frames_in += 1;
         side_stats.bytes_in += head.len;
         if last_frame {

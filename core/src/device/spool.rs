@@ -24,7 +24,7 @@
 
 use super::peer::{Peer, Src};
 use super::pump::Route;
-use super::{ByteQueue, Device, Kind, PeerId, PeerTableFull, Side};
+use super::{ByteQueue, Device, Kind, PeerId, PeerTableFull, Side, SideStats};
 use crate::conn::Session;
 use crate::time::Instant;
 
@@ -48,6 +48,9 @@ pub(super) struct SpoolLink {
     started: u64,
     /// Messages cut through to the sink that their producer never finished.
     resets: u64,
+    /// The sink's traffic out (what went to the spool) and the source's in (what came back):
+    /// not counted with the sides'.
+    pub(super) traffic: SideStats,
 }
 
 impl<Q: ByteQueue> Device<'_, Q> {
@@ -76,6 +79,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             active: false,
             started: 0,
             resets: 0,
+            traffic: SideStats::default(),
         });
         Ok(Some(SpoolPeers {
             sink: sink_id,
@@ -114,6 +118,21 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.spool.map_or((false, 0), |s| (s.active, s.started))
     }
 
+    /// Messages and bytes that went to the spool (`msgs_out`, `bytes_out`) and came back
+    /// from it (`msgs_in`, `bytes_in`), counted apart from the sides'.
+    pub fn spool_traffic(&self) -> Option<SideStats> {
+        self.spool.map(|s| s.traffic)
+    }
+
+    /// The caller's spool holds messages already (from before a restart): new work goes to
+    /// the sink, behind them, until [`Device::spool_emptied`].
+    pub fn spool_begin(&mut self) {
+        if let Some(s) = self.spool.as_mut().filter(|s| !s.active) {
+            s.active = true;
+            s.started += 1;
+        }
+    }
+
     /// The caller's spool holds nothing more to send: new work goes to the workers again, if
     /// nothing is in the sink or on its way through the source (else the caller says so
     /// again once it has sent that). Returns whether it does.
@@ -122,7 +141,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if !s.active {
             return true;
         }
-        let sink_empty = self.peer(s.sink).is_none_or(|p| p.queue.is_empty());
+        let sink_empty = self
+            .peer(s.sink)
+            .is_none_or(|p| p.queue.is_empty() && p.held.is_none());
         let source_idle = self.peer(s.source).is_none_or(|p| p.src == Src::Idle);
         if !(sink_empty && source_idle) {
             return false;
@@ -149,6 +170,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
     pub(super) fn sink_reset(&mut self) {
         if let Some(s) = self.spool.as_mut() {
             s.resets += 1;
+        }
+    }
+
+    /// The counters a peer's traffic goes to: its side's, or the spool's for its peers (a
+    /// message through the spool counts once on each side, as one that passed it by).
+    pub(super) fn counts_of(&mut self, idx: u32, side: Side) -> &mut SideStats {
+        match self.spool.as_mut() {
+            Some(s) if s.sink == idx || s.source == idx => &mut s.traffic,
+            _ => &mut self.stats.sides[side.index()],
         }
     }
 

@@ -406,6 +406,25 @@ fn check(sources: &[Source], keys: Keys) -> Result<Config, ConfigError> {
                 what: format!("{dev_label}: {e}"),
             },
         })?;
+        // Two spools in one directory would write over each other (the second to start
+        // would find it locked, and run without).
+        let spool = setup.spool.as_deref().filter(|_| setup.has_spool());
+        if let Some((other, at, line)) = devices
+            .iter()
+            .find(|(d, ..)| d.has_spool() && d.spool.as_deref() == spool)
+        {
+            return Err(ConfigError {
+                file: src.file.clone(),
+                line: Some(header),
+                what: format!(
+                    "{dev_label}: key \"spool\": {} is the spool of device {:?} already ({}); \
+                     give each device a directory of its own",
+                    spool.map_or_else(String::new, |p| p.display().to_string()),
+                    other.name,
+                    sources[*at].place_of_line(*line, src)
+                ),
+            });
+        }
         devices.push((setup, si, header));
     }
     let (devices, places): (Vec<DeviceSetup>, Vec<(usize, usize)>) = devices

@@ -84,6 +84,10 @@ pub struct RawDevice {
     pub last_value_max_bytes: Option<Spanned<Value>>,
     pub last_value_ttl: Option<Spanned<Value>>,
     pub last_value_prefix: Option<Spanned<Value>>,
+    pub spool: Option<Spanned<Value>>,
+    pub spool_max: Option<Spanned<Value>>,
+    pub spool_fsync: Option<Spanned<Value>>,
+    pub spool_rate: Option<Spanned<Value>>,
     pub curve_secret: Option<Spanned<String>>,
     pub curve_allow: Option<Spanned<String>>,
     pub curve_server_key: Option<Spanned<String>>,
@@ -149,6 +153,10 @@ impl RawDevice {
             (Opt::LastValueMaxBytes, self.last_value_max_bytes.take()),
             (Opt::LastValueTtl, self.last_value_ttl.take()),
             (Opt::LastValuePrefix, self.last_value_prefix.take()),
+            (Opt::Spool, self.spool.take()),
+            (Opt::SpoolMax, self.spool_max.take()),
+            (Opt::SpoolFsync, self.spool_fsync.take()),
+            (Opt::SpoolRate, self.spool_rate.take()),
         ]
         .into_iter()
         .filter_map(|(opt, v)| Some((opt, v?)))

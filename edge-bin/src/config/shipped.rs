@@ -16,13 +16,19 @@ const BOARD: &str = include_str!("../../../board/zedge.toml");
 fn the_shipped_config_is_valid_and_runs_what_it_says() {
     let cfg = ok(BOARD);
     let names: Vec<&str> = cfg.devices.iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(names, ["telemetry", "rpc"]);
+    assert_eq!(names, ["telemetry", "rpc", "jobs"]);
     let t = &cfg.devices[0];
     assert_eq!(t.kind, Kind::Forwarder { classic: false });
     assert_eq!(t.tuning, Tuning::default());
     assert_eq!(t.backends[1].to_string(), "ipc:///run/zedge/telemetry.ipc");
     assert_eq!(cfg.devices[1].kind, Kind::Queue);
     assert_eq!(cfg.devices[1].tuning.heartbeat_ivl_ms, 5000);
+    assert_eq!(cfg.devices[2].kind, Kind::Streamer);
+    assert_eq!(cfg.devices[2].tuning, Tuning::default());
+    assert!(
+        !cfg.devices[2].has_spool(),
+        "no spool unless the operator gives one"
+    );
     assert_eq!(cfg.log_level, None);
     // Metrics on loopback, where `zedge stat` and a local agent find them.
     let metrics = Some(crate::metrics::default_listen());
@@ -173,6 +179,11 @@ fn each_documented_default_is_the_one_in_tuning_default() {
             .lines()
             .find_map(|l| l.strip_prefix(&prefix))
             .unwrap_or_else(|| panic!("board/zedge.toml documents no default for {}", opt.key()));
+        if opt == Opt::Spool {
+            // None unless given.
+            assert!(value.starts_with("(none)"), "{value}");
+            continue;
+        }
         if opt == Opt::HeartbeatTimeout {
             // Not a value: what none means, which the core decides.
             assert!(value.starts_with("(3 x ivl)"), "{value}");
@@ -191,7 +202,7 @@ fn each_documented_default_is_the_one_in_tuning_default() {
 fn summary_lists_each_device() {
     let s = summary(&ok(BOARD), "/etc/zedge/zedge.toml", false);
     assert!(
-        s.starts_with("/etc/zedge/zedge.toml: ok, 2 devices\n"),
+        s.starts_with("/etc/zedge/zedge.toml: ok, 3 devices\n"),
         "{s}"
     );
     assert!(s.contains("  telemetry: forwarder\n"), "{s}");
@@ -247,11 +258,11 @@ fn summary_shows_what_each_device_costs_and_the_total() {
     );
     assert!(s.contains(&queue_line), "{queue_line}\n{s}");
     let m = &cfg.memory;
-    assert_eq!(m.kept(), 4 * ((1 << 20) + HEADS_ROOM as u64));
+    assert_eq!(m.kept(), 6 * ((1 << 20) + HEADS_ROOM as u64));
     assert_eq!(m.budget(), (256 << 20) - m.need());
     let total = format!(
-        "  total: {} fixed + 4.02 MiB kept = {} of memory_max 256 MiB; the other {} is the \
-         budget the devices share for queued messages and input as traffic needs; 4160 \
+        "  total: {} fixed + 6.03 MiB kept = {} of memory_max 256 MiB; the other {} is the \
+         budget the devices share for queued messages and input as traffic needs; 6272 \
          descriptors at most\n  metrics: http://127.0.0.1:9559/metrics\n",
         Mib(m.fixed()),
         Mib(m.need()),

@@ -66,6 +66,19 @@ pub fn summary(cfg: &Config, file: &str, fails_here: bool) -> String {
                 p.passwords.display()
             );
         }
+        if let Some(dir) = d.spool.as_deref().filter(|_| d.has_spool()) {
+            let rate = match t.spool_rate {
+                0 => "as fast as the workers take them".to_owned(),
+                n => format!("at most {}/s", Bytes(n)),
+            };
+            let _ = writeln!(
+                out,
+                "    spool     {} (at most {}, synced every {} ms, sent {rate})",
+                dir.display(),
+                Bytes(t.spool_max),
+                t.spool_fsync_ms
+            );
+        }
         let subs = match d.kind {
             Kind::Forwarder { .. } if t.last_value => format!(
                 ", {} subscriptions ({} per peer), last values of {} topics in {} (the budget's){}",

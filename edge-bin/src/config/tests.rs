@@ -119,6 +119,7 @@ kernel_send_max = 0
             last_value_max_bytes: 2 << 20,
             last_value_ttl_ms: 600_000,
             last_value_prefix: 12,
+            ..Tuning::default()
         }
     );
     // The forwarder never splices: max_splices is a queue's and a streamer's.
@@ -179,7 +180,7 @@ fn errors_name_file_line_device_and_key_and_what_is_expected() {
         ),
         (
             "frontends = [\"tcp://*:1\"]",
-            "z.toml:7: device \"a\": unknown key \"frontends\"; did you mean frontend?; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, upstream_rate, upstream_burst, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, kernel_send_max, legacy, last_value, last_value_max_topics, last_value_max_bytes, last_value_ttl, last_value_prefix, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
+            "z.toml:7: device \"a\": unknown key \"frontends\"; did you mean frontend?; expected one of name, kind, classic, frontend, backend, control, capture, max_msg_size, queue_hwm, max_peers, max_peers_per_address, max_handshaking, handshake_rate_per_address, max_subscriptions, max_subscriptions_per_peer, upstream_rate, upstream_burst, max_splices, store_forward_max, progress_timeout, heartbeat_ivl, heartbeat_timeout, handshake_timeout, client_stall, worker_inflight, splice_stall, kernel_send_max, legacy, last_value, last_value_max_topics, last_value_max_bytes, last_value_ttl, last_value_prefix, spool, spool_max, spool_fsync, spool_rate, curve_secret, curve_allow, curve_server_key, curve_sides, plain_passwords, plain_anywhere",
         ),
         (
             "name = \"b\"",
@@ -557,4 +558,60 @@ fn only_regular_files_of_at_most_a_mebibyte_are_read() {
             fifo.display()
         )
     );
+}
+
+#[test]
+fn a_streamer_keeps_a_spool_in_a_directory_of_its_own() {
+    let cfg = ok(&format!(
+        "{ONE}spool = \"/var/lib/zedge/a\"\nspool_max = \"64M\"\nspool_fsync = \"250ms\"\n\
+         spool_rate = \"1M\"\n"
+    ));
+    let d = &cfg.devices[0];
+    assert_eq!(
+        d.spool.as_deref(),
+        Some(std::path::Path::new("/var/lib/zedge/a"))
+    );
+    assert!(d.has_spool());
+    assert_eq!(
+        (
+            d.tuning.spool_max,
+            d.tuning.spool_fsync_ms,
+            d.tuning.spool_rate
+        ),
+        (64 << 20, 250, 1 << 20)
+    );
+    let shown = super::summary(&cfg, "z.toml", false);
+    assert!(
+        shown.contains(
+            "    spool     /var/lib/zedge/a (at most 64 MiB, synced every 250 ms, sent at most \
+             1 MiB/s)\n"
+        ),
+        "{shown}"
+    );
+    // Its two peers have slots of their own.
+    assert_eq!(d.peer_slots(), 2 * d.tuning.max_peers + 2);
+    let e = err(&format!("{ONE}spool = \"\"\n"));
+    assert!(e.contains("key \"spool\": expected a path"), "{e}");
+    let e = err(&format!("{ONE}spool = \"/s\"\nspool_max = \"1M\"\n"));
+    assert!(
+        e.contains("key \"spool_max\": must be at least 2097152"),
+        "{e}"
+    );
+    let e = err(&format!("{ONE}spool = \"/s\"\nspool_fsync = 0\n"));
+    assert!(
+        e.contains("key \"spool_fsync\": must be at least 10"),
+        "{e}"
+    );
+    let queue = ONE.replace("streamer", "queue");
+    let e = err(&format!("{queue}spool = \"/s\"\n"));
+    assert!(
+        e.contains("applies to streamers only, and this device is a queue"),
+        "{e}"
+    );
+    let two = format!(
+        "{ONE}spool = \"/s\"\n{}spool = \"/s\"\n",
+        ONE.replace("\"a\"", "\"b\"").replace("700", "710")
+    );
+    let e = err(&two);
+    assert!(e.contains("/s is the spool of device \"a\" already"), "{e}");
 }

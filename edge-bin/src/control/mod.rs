@@ -253,6 +253,27 @@ pub fn stats_json(host: &DeviceHost) -> String {
             v.topics, v.bytes, c.stored, c.evicted, c.expired, c.refused, c.given, c.echoed
         );
     }
+    if let Some(v) = host.spool_view() {
+        let c = &v.stats;
+        let _ = write!(
+            j,
+            "\"spool\":{{\"spooling\":{},\"messages\":{},\"bytes\":{},\"oldest_age_s\":{:.3},\
+             \"appended\":{},\"sent\":{},\"dropped\":{},\"too_large\":{},\
+             \"appended_bytes\":{},\"written_bytes\":{},\"syncs\":{},\"errors\":{}}},",
+            v.spooling,
+            v.messages,
+            v.bytes,
+            v.oldest_ms as f64 / 1000.0,
+            c.appended,
+            c.taken,
+            c.dropped,
+            v.too_large,
+            c.appended_bytes,
+            c.written,
+            c.syncs,
+            v.errors
+        );
+    }
     stats_rest(&mut j, &s, subs, subs_max);
     j
 }

@@ -20,6 +20,7 @@ mod admission;
 mod curve;
 mod output;
 mod peers;
+mod spool;
 mod strikes;
 mod summary;
 mod warnings;
@@ -51,6 +52,8 @@ use curve::Security;
 pub use output::{write_output, write_peer};
 use peers::RefusedPeers;
 pub use peers::{hex, show, Human, PeerLine, Secs};
+pub use spool::SpoolView;
+use spool::Spooler;
 use warnings::{log_refused, Lossy, Spent};
 
 pub type Dev = Device<'static, HeapQueue>;
@@ -223,6 +226,8 @@ pub struct DeviceHost {
     strikes: RefCell<strikes::Strikes>,
     /// [`Tuning::kernel_send_max`](crate::setup::Tuning::kernel_send_max).
     kernel_send_max: u32,
+    /// A streamer's store-and-forward spool, if it has one (`spool.rs`).
+    spool: Option<Spooler>,
 }
 
 impl DeviceHost {
@@ -245,13 +250,42 @@ impl DeviceHost {
         // Peers choose the topics: the table's hashes are keyed so that they cannot aim at
         // one slot.
         let seed = [fastrand::u64(..), fastrand::u64(..)];
+        let tag = tag(d.display_name());
+        let mut dev = Device::new(cfg, peers, subs, seed).with_last_values(last, last_order);
+        let account = Arc::new(Account::with_cipher(
+            budget,
+            kept.lane,
+            kept.queue,
+            kept.cipher,
+        ));
+        let spool = d
+            .spool
+            .as_deref()
+            .filter(|_| d.has_spool())
+            .and_then(|dir| {
+                let (log, _) = Spooler::open(&tag, dir, &d.tuning)
+                    .map_err(|e| {
+                        log::error!(
+                            "{tag}spool {}: cannot open it: {e}; running without it (producers \
+                             wait while no worker can take work)",
+                            dir.display()
+                        )
+                    })
+                    .ok()?;
+                let cap = cfg.queue_capacity();
+                let queue = || HeapQueue::new(cap, Charge::new(account.clone()));
+                let peers = dev.add_spool(queue(), queue(), clock.now()).ok()??;
+                let sp = Spooler::new(peers, log, &d.tuning);
+                if sp.holds() {
+                    dev.spool_begin();
+                }
+                Some(sp)
+            });
         DeviceHost {
-            tag: tag(d.display_name()),
+            tag,
             name: d.name.clone(),
             started: StdInstant::now(),
-            dev: RefCell::new(
-                Device::new(cfg, peers, subs, seed).with_last_values(last, last_order),
-            ),
+            dev: RefCell::new(dev),
             conns: RefCell::new(HashMap::default()),
             frames: RefCell::new(HashMap::default()),
             gate: RefCell::new(Gate::new(limits(d))),
@@ -268,12 +302,8 @@ impl DeviceHost {
             stopping: Cell::new(false),
             queue_capacity: cfg.queue_capacity(),
             probes: cfg.kind.waits_for_destination(),
-            account: Arc::new(Account::with_cipher(
-                budget,
-                kept.lane,
-                kept.queue,
-                kept.cipher,
-            )),
+            account,
+            spool,
             starved: RefCell::default(),
             strikes: RefCell::default(),
             kernel_send_max: d.tuning.kernel_send_max,
@@ -364,6 +394,8 @@ impl DeviceHost {
         while let Some(id) = dev.poll_wake() {
             if let Some(h) = conns.get(&id) {
                 h.signal.wake();
+            } else if let Some(sp) = self.spool.as_ref().filter(|s| s.owns(id)) {
+                sp.signal.wake();
             }
         }
         while let Some((id, reason)) = dev.poll_close() {

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use zedge_core::device::{Kind, Side, SideStats};
 
+use crate::host::SpoolView;
 use crate::setup::kind_name;
 use crate::worker::Snapshot;
 
@@ -261,6 +262,7 @@ fn gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
             }
         }
     }
+    spool_gauges(out, devices);
     let name = "zedge_peers_closed_total";
     let mut f = Family::new(
         out,
@@ -362,5 +364,96 @@ fn process(out: &mut String) {
     ];
     for (name, kind, help, value) in samples {
         Family::new(out, name, kind, help).sample(name, &[], value);
+    }
+}
+
+/// A streamer's store-and-forward spool (`host/spool.rs`).
+fn spool_gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
+    let spools = || devices.iter().filter_map(|(d, _, s)| Some((d, s.spool?)));
+    type Gauge = (&'static str, &'static str, fn(&SpoolView) -> u64);
+    let gauges: [Gauge; 4] = [
+        (
+            "zedge_spool_messages",
+            "Messages in the spool not yet sent.",
+            |v| v.messages,
+        ),
+        (
+            "zedge_spool_bytes",
+            "Bytes of the spool's segment files and of the messages gathered for the next block.",
+            |v| v.bytes,
+        ),
+        (
+            "zedge_spool_spooling",
+            "1 while new work goes to the spool (no worker could take it, or the spool still \
+             holds older work).",
+            |v| u64::from(v.spooling),
+        ),
+        (
+            "zedge_spool_errors_total",
+            "Disk errors of the spool (writing, reading or syncing).",
+            |v| v.errors,
+        ),
+    ];
+    for (name, help, get) in gauges {
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        let mut f = Family::new(out, name, kind, help);
+        for (dev, v) in spools() {
+            f.sample(name, &[("device", dev)], get(&v));
+        }
+    }
+    let name = "zedge_spool_oldest_age_seconds";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Age of the oldest unsent message on the spool's disk (0 when none).",
+    );
+    for (dev, v) in spools() {
+        f.sample(name, &[("device", dev)], v.oldest_ms as f64 / 1000.0);
+    }
+    let name = "zedge_spool_messages_total";
+    let mut f = Family::new(
+        out,
+        name,
+        "counter",
+        "Messages of the spool: appended, sent (given back to the workers), dropped (with the \
+         oldest segment, past spool_max), too_large (over max_msg_size when sent).",
+    );
+    for (dev, v) in spools() {
+        let events = [
+            ("appended", v.stats.appended),
+            ("sent", v.stats.taken),
+            ("dropped", v.stats.dropped),
+            ("too_large", v.too_large),
+        ];
+        for (event, n) in events {
+            f.sample(name, &[("device", dev), ("event", event)], n);
+        }
+    }
+    let name = "zedge_spool_bytes_total";
+    let mut f = Family::new(
+        out,
+        name,
+        "counter",
+        "Bytes of the spool: appended (messages), written (to segment files, block headers \
+         included; written / appended is the write amplification).",
+    );
+    for (dev, v) in spools() {
+        let kinds = [
+            ("appended", v.stats.appended_bytes),
+            ("written", v.stats.written),
+        ];
+        for (what, n) in kinds {
+            f.sample(name, &[("device", dev), ("what", what)], n);
+        }
+    }
+    let name = "zedge_spool_syncs_total";
+    let mut f = Family::new(out, name, "counter", "fdatasync calls of the spool.");
+    for (dev, v) in spools() {
+        f.sample(name, &[("device", dev)], v.stats.syncs);
     }
 }

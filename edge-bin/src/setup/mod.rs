@@ -112,6 +112,14 @@ pub struct Tuning {
     pub last_value_ttl_ms: u64,
     /// A message of one frame is kept under its first this many bytes; zero keeps none.
     pub last_value_prefix: usize,
+    /// Bytes of segments at most; past it the oldest segment goes, its unsent messages
+    /// counted as dropped.
+    pub spool_max: u64,
+    /// How often what was spooled is made durable (`fdatasync`).
+    pub spool_fsync_ms: u64,
+    /// Bytes a second the spooled messages are sent at, at most; zero: as fast as the workers
+    /// take them.
+    pub spool_rate: u64,
 }
 
 impl Default for Tuning {
@@ -145,6 +153,9 @@ impl Default for Tuning {
             last_value_max_bytes: 16 << 20,
             last_value_ttl_ms: 0,
             last_value_prefix: 0,
+            spool_max: 256 << 20,
+            spool_fsync_ms: 1000,
+            spool_rate: 0,
         }
     }
 }
@@ -193,6 +204,9 @@ pub struct DeviceSetup {
     pub curve: Option<CurveSetup>,
     /// Its PLAIN password file, if its bind endpoints take PLAIN clients.
     pub plain: Option<PlainSetup>,
+    /// A streamer's store-and-forward spool: the directory of its segments (`crate::spool`);
+    /// none, no spool.
+    pub spool: Option<std::path::PathBuf>,
 }
 
 impl DeviceSetup {
@@ -291,19 +305,27 @@ impl DeviceSetup {
         (self.last_value_topics() as u64).saturating_mul(each as u64)
     }
 
-    /// Slots of the peer table: [`Tuning::max_peers`] for each side, and the capture
-    /// readers' ([`MAX_CAPTURE_READERS`](zedge_core::device::MAX_CAPTURE_READERS)) if it has a
-    /// capture endpoint.
+    /// Slots of the peer table: [`Tuning::max_peers`] for each side, the capture readers'
+    /// ([`MAX_CAPTURE_READERS`](zedge_core::device::MAX_CAPTURE_READERS)) if it has a capture
+    /// endpoint, and a spool's two.
     pub fn peer_slots(&self) -> usize {
         let readers = if self.capture.is_some() {
             zedge_core::device::MAX_CAPTURE_READERS
         } else {
             0
         };
+        // A streamer's spool is two peers of its own: its sink and its source.
+        let spool = if self.has_spool() { 2 } else { 0 };
         self.tuning
             .max_peers
             .saturating_mul(2)
             .saturating_add(readers)
+            .saturating_add(spool)
+    }
+
+    /// Whether it keeps a store-and-forward spool: a streamer given a directory for one.
+    pub fn has_spool(&self) -> bool {
+        self.spool.is_some() && self.kind == Kind::Streamer
     }
 
     /// Bytes of subscription storage: none but in a forwarder. The one caller of

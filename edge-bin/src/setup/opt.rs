@@ -18,6 +18,10 @@ const FORWARDER: &[Kind] = &[Kind::Forwarder { classic: false }];
 /// The devices that pass large bodies through a pipe: one producer to one consumer.
 const SPLICING: &[Kind] = &[Kind::Queue, Kind::Streamer];
 const QUEUE: &[Kind] = &[Kind::Queue];
+const STREAMER: &[Kind] = &[Kind::Streamer];
+
+/// The least `spool_max`: two segments of the smallest size (1 MiB).
+pub const SPOOL_MAX_FLOOR: u64 = 2 << 20;
 
 /// The most `max_splices` may be: each splice holds two descriptors and a pipe of kernel
 /// memory (64 KiB by default) while a body goes through it, so 1,024 already cost 2,048
@@ -76,13 +80,17 @@ pub enum Opt {
     LastValueMaxBytes,
     LastValueTtl,
     LastValuePrefix,
+    Spool,
+    SpoolMax,
+    SpoolFsync,
+    SpoolRate,
     /// The one process option; declared last, so device options index from zero.
     MemoryMax,
 }
 
 impl Opt {
     /// The options of a device, in declaration order.
-    pub const DEVICE: [Opt; 27] = [
+    pub const DEVICE: [Opt; 31] = [
         Opt::Classic,
         Opt::MaxMsgSize,
         Opt::QueueHwm,
@@ -110,6 +118,10 @@ impl Opt {
         Opt::LastValueMaxBytes,
         Opt::LastValueTtl,
         Opt::LastValuePrefix,
+        Opt::Spool,
+        Opt::SpoolMax,
+        Opt::SpoolFsync,
+        Opt::SpoolRate,
     ];
 
     /// The options of the whole process.
@@ -149,6 +161,10 @@ impl Opt {
             Opt::LastValueMaxBytes => ("last_value_max_bytes", "--last-value-max-bytes"),
             Opt::LastValueTtl => ("last_value_ttl", "--last-value-ttl"),
             Opt::LastValuePrefix => ("last_value_prefix", "--last-value-prefix"),
+            Opt::Spool => ("spool", "--spool"),
+            Opt::SpoolMax => ("spool_max", "--spool-max"),
+            Opt::SpoolFsync => ("spool_fsync", "--spool-fsync"),
+            Opt::SpoolRate => ("spool_rate", "--spool-rate"),
             Opt::MemoryMax => ("memory_max", "--memory-max"),
         }
     }
@@ -198,7 +214,10 @@ impl Opt {
     pub fn form(self) -> Form {
         match self {
             Opt::Classic | Opt::Legacy | Opt::LastValue => Form::Switch,
+            Opt::Spool => Form::Path,
             Opt::MaxMsgSize
+            | Opt::SpoolMax
+            | Opt::SpoolRate
             | Opt::LastValueMaxBytes
             | Opt::QueueHwm
             | Opt::UpstreamRate
@@ -222,6 +241,7 @@ impl Opt {
             | Opt::HandshakeTimeout
             | Opt::ClientStall
             | Opt::LastValueTtl
+            | Opt::SpoolFsync
             | Opt::SpliceStall => Form::Duration,
         }
     }
@@ -239,6 +259,9 @@ impl Opt {
             Opt::MaxHandshaking => Some((1, "connections")),
             Opt::LastValueMaxTopics => Some((1, "topics")),
             Opt::LastValueMaxBytes => Some((1, "bytes")),
+            // Two segments of the smallest size: one sent from while the other is written.
+            Opt::SpoolMax => Some((SPOOL_MAX_FLOOR, "bytes")),
+            Opt::SpoolFsync => Some((10, "milliseconds")),
             _ => None,
         }
     }
@@ -258,6 +281,7 @@ impl Opt {
             Opt::LastValueMaxTopics => Some((u64::from(u32::MAX - 1), "topics")),
             // Subscriptions match a message's first MAX_TOPIC bytes.
             Opt::LastValuePrefix => Some((MAX_TOPIC as u64, "bytes")),
+            Opt::SpoolFsync => Some((3_600_000, "milliseconds: an hour")),
             _ => None,
         }
     }
@@ -307,6 +331,7 @@ impl Opt {
             | Opt::LastValuePrefix => FORWARDER,
             Opt::MaxSplices | Opt::SpliceStall => SPLICING,
             Opt::ClientStall | Opt::WorkerInflight => QUEUE,
+            Opt::Spool | Opt::SpoolMax | Opt::SpoolFsync | Opt::SpoolRate => STREAMER,
             _ => &KINDS,
         }
     }
@@ -334,6 +359,9 @@ impl Opt {
             | Opt::LastValueMaxBytes
             | Opt::LastValueTtl
             | Opt::LastValuePrefix => ", which has no topics to keep last values of",
+            Opt::Spool | Opt::SpoolMax | Opt::SpoolFsync | Opt::SpoolRate => {
+                " (a forwarder's spool is not built yet; a queue's requests wait for replies)"
+            }
             _ => "",
         }
     }

@@ -62,7 +62,11 @@ fn nothing_written_is_the_defaults() {
 fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
     use Opt::*;
     let (fwd, queue, streamer) = (KINDS[0], Kind::Queue, Kind::Streamer);
-    let only: [(Opt, &[Kind]); 14] = [
+    let only: [(Opt, &[Kind]); 18] = [
+        (Spool, &[streamer]),
+        (SpoolMax, &[streamer]),
+        (SpoolFsync, &[streamer]),
+        (SpoolRate, &[streamer]),
         (LastValue, &[fwd]),
         (LastValueMaxTopics, &[fwd]),
         (LastValueMaxBytes, &[fwd]),
@@ -87,6 +91,9 @@ fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
             Classic | Legacy | LastValue => Value::Bool(false),
             StoreForwardMax => str("64K"),
             KernelSendMax => str("4K"),
+            Spool => str("/var/lib/zedge/x"),
+            SpoolMax => str("2M"),
+            SpoolFsync => Value::Int(10),
             _ => Value::Int(1),
         };
         // A timeout needs heartbeats on.

@@ -39,6 +39,8 @@ pub enum Form {
     Count,
     /// Read as milliseconds.
     Duration,
+    /// A file or directory: a string, not empty.
+    Path,
 }
 
 impl Form {
@@ -49,6 +51,7 @@ impl Form {
             Form::Bytes => "bytes, like 65536, \"64K\" or \"64M\"",
             Form::Count => "a whole number",
             Form::Duration => "a duration, like 500 (milliseconds), \"500ms\", \"5s\" or \"2m\"",
+            Form::Path => "a path, like \"/var/lib/zedge/NAME\"",
         }
     }
 
@@ -58,6 +61,9 @@ impl Form {
         match (self, value) {
             (Form::Switch, Value::Bool(b)) => Some(u64::from(*b)),
             (Form::Switch, _) => None,
+            // A path is no number: given (and not empty), it reads as zero.
+            (Form::Path, Value::Str(s)) => (!s.is_empty()).then_some(0),
+            (Form::Path, _) => None,
             (_, Value::Int(n)) => u64::try_from(*n).ok(),
             (Form::Bytes, Value::Str(s)) => parse_size(s),
             (Form::Count, Value::Str(s)) => parse_count(s),

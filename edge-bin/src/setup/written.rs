@@ -63,6 +63,7 @@ impl Written {
     pub fn build(self) -> Result<DeviceSetup, SettingError> {
         let mut t = Tuning::default();
         let mut classic = false;
+        let mut spool = None;
         for (opt, given) in Opt::DEVICE.into_iter().zip(&self.options) {
             let Some((value, at)) = given else { continue };
             let n = opt.check(value, at, Some(self.kind))?;
@@ -94,6 +95,14 @@ impl Written {
                 Opt::LastValueMaxBytes => t.last_value_max_bytes = to_usize(n),
                 Opt::LastValueTtl => t.last_value_ttl_ms = n,
                 Opt::LastValuePrefix => t.last_value_prefix = to_usize(n),
+                Opt::Spool => {
+                    if let Value::Str(dir) = value {
+                        spool = Some(dir.into());
+                    }
+                }
+                Opt::SpoolMax => t.spool_max = n,
+                Opt::SpoolFsync => t.spool_fsync_ms = n,
+                Opt::SpoolRate => t.spool_rate = n,
                 Opt::MemoryMax => {}
             }
         }
@@ -124,6 +133,7 @@ impl Written {
             capture: self.capture,
             curve,
             plain,
+            spool,
         };
         setup
             .device_config()

@@ -146,6 +146,12 @@ fn with_no_worker_the_producers_messages_are_spooled_then_sent_in_order_ahead_of
     assert_eq!(seqs(&net, worker).last(), Some(&700));
     assert!(disk.msgs.is_empty());
     assert_eq!(net.dev.stats().dropped, Drops::default());
+    // Each message counts once on each side, however it went; the spool's traffic apart.
+    let st = net.dev.stats();
+    assert_eq!((st.frontend().msgs_in, st.backend().msgs_out), (701, 701));
+    let through = net.dev.spool_traffic().unwrap();
+    assert!(through.msgs_out >= 500, "{through:?}");
+    assert_eq!(through.msgs_in, through.msgs_out);
     net.assert_healthy();
 }
 

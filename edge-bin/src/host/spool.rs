@@ -1,0 +1,432 @@
+//! A streamer's store-and-forward spool on its device thread: what the device gives its sink
+//! goes to the log on disk ([`crate::spool`]), and what the log holds goes back to the
+//! device through its source, as fast as the workers take it or at `spool_rate`
+//! (`zedge_core::device::Device::add_spool` says when each is used).
+//!
+//! One task does both, woken by the device (the sink has output, the source may read again),
+//! by its rate and by its sync timer. A sync (`fdatasync` and the cursor file) runs on
+//! `blocking`'s thread, so the device's connections go on meanwhile; what was appended
+//! before it started is durable once it returns.
+//!
+//! A disk that fails (full, gone) stops the task taking from the sink, which fills to its
+//! high-water mark: the producers then wait, as they would without a spool, and nothing is
+//! lost in memory. The task tries again a second later, logging once per failure.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::io;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
+
+use async_io::Timer;
+use futures_lite::future;
+use log::{error, info, warn};
+use zedge_core::device::{PeerId, SpoolPeers};
+use zedge_core::wire::frame::FrameHead;
+
+use super::{Dev, DeviceHost};
+use crate::setup::Tuning;
+use crate::signal::Signal;
+use crate::spool::{Recovery, Spool, SpoolConfig, SpoolStats};
+
+/// Bytes given to the source in one round before the task lets the others run.
+const ROUND_BYTES: usize = 1 << 20;
+/// How long after a disk error the task tries again.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// What the spool shows: in the device's snapshot, metrics and STATS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpoolView {
+    /// Unsent messages, and the bytes of the segments holding them (and of those gathered).
+    pub messages: u64,
+    pub bytes: u64,
+    /// Age of the oldest unsent message on disk, in milliseconds (0: none on disk).
+    pub oldest_ms: u64,
+    /// New work goes to the spool now.
+    pub spooling: bool,
+    /// The log's counters.
+    pub stats: SpoolStats,
+    /// Messages dropped on the way out: larger than `max_msg_size` now.
+    pub too_large: u64,
+    /// Disk errors.
+    pub errors: u64,
+}
+
+/// A device's spool: its log, its two peers in the device, and the state between them.
+pub struct Spooler {
+    peers: SpoolPeers,
+    log: RefCell<Spool>,
+    /// Wakes the task.
+    pub signal: Signal,
+    /// Taken from the sink and not yet a whole message.
+    partial: RefCell<Vec<u8>>,
+    /// [`Dev::spool_resets`] when last seen.
+    resets: Cell<u64>,
+    /// Bytes of the next message already given to the source.
+    fed: Cell<usize>,
+    fsync: Duration,
+    /// Bytes a second (0: no limit), and what may be sent now.
+    rate: u64,
+    tokens: Cell<i64>,
+    refilled: Cell<StdInstant>,
+    /// Appended or taken since the last sync.
+    dirty: Cell<bool>,
+    /// When the disk last failed, until a try succeeds.
+    failed: Cell<Option<StdInstant>>,
+    max_msg: u64,
+    view: Cell<SpoolView>,
+}
+
+impl Spooler {
+    /// Open the log in `dir` (repairing a torn end), logging what recovery found.
+    pub fn open(tag: &str, dir: &Path, t: &Tuning) -> io::Result<(Spool, Recovery)> {
+        let (log, rec) = Spool::open(SpoolConfig::new(dir.to_path_buf(), t.spool_max))?;
+        for (seg, at, bytes) in &rec.torn {
+            warn!(
+                "{tag}spool {}: segment {seg} was cut at byte {at} (a write the power or a \
+                 crash cut short): dropped the message cut there ({bytes} bytes), kept the \
+                 whole ones before it",
+                dir.display()
+            );
+        }
+        for (seg, at, bytes) in &rec.corrupt {
+            error!(
+                "{tag}spool {}: segment {seg} has a block at byte {at} whose checksum fails: \
+                 dropped it and the rest of the segment ({bytes} bytes)",
+                dir.display()
+            );
+        }
+        if rec.cursor_lost {
+            warn!(
+                "{tag}spool {}: its cursor file is missing or unreadable: sending from the \
+                 oldest message kept (some may have been sent before)",
+                dir.display()
+            );
+        }
+        info!(
+            "{tag}spool {}: {} messages to send in {} segments",
+            dir.display(),
+            rec.messages,
+            rec.segments
+        );
+        Ok((log, rec))
+    }
+
+    pub fn new(peers: SpoolPeers, log: Spool, t: &Tuning) -> Spooler {
+        let sp = Spooler {
+            peers,
+            log: RefCell::new(log),
+            signal: Signal::default(),
+            partial: RefCell::default(),
+            resets: Cell::new(0),
+            fed: Cell::new(0),
+            fsync: Duration::from_millis(t.spool_fsync_ms),
+            rate: t.spool_rate,
+            tokens: Cell::new(0),
+            refilled: Cell::new(StdInstant::now()),
+            dirty: Cell::new(false),
+            failed: Cell::new(None),
+            max_msg: t.max_msg_size,
+            view: Cell::default(),
+        };
+        sp.publish(false);
+        sp
+    }
+
+    /// Whether `id` is one of its peers (the device wakes them as it wakes connections).
+    pub fn owns(&self, id: PeerId) -> bool {
+        id == self.peers.sink || id == self.peers.source
+    }
+
+    /// Whether the log holds messages to send (at start: from before a restart).
+    pub fn holds(&self) -> bool {
+        !self.log.borrow().is_empty()
+    }
+
+    pub fn view(&self) -> SpoolView {
+        self.view.get()
+    }
+
+    fn publish(&self, spooling: bool) {
+        let log = self.log.borrow();
+        let oldest_ms = log.oldest_at().map_or(0, |at| unix_ms().saturating_sub(at));
+        let v = self.view.get();
+        self.view.set(SpoolView {
+            messages: log.messages(),
+            bytes: log.bytes(),
+            oldest_ms,
+            spooling,
+            stats: log.stats(),
+            ..v
+        });
+    }
+
+    fn count(&self, f: impl FnOnce(&mut SpoolView)) {
+        let mut v = self.view.get();
+        f(&mut v);
+        self.view.set(v);
+    }
+
+    /// A disk error: logged once until a try succeeds.
+    fn failed(&self, tag: &str, what: &str, e: &io::Error) {
+        self.count(|v| v.errors += 1);
+        if self.failed.get().is_none() {
+            error!(
+                "{tag}spool: {what}: {e}; producers wait once the spool's queue is full, \
+                 trying again every {RETRY:?}"
+            );
+        }
+        self.failed.set(Some(StdInstant::now()));
+    }
+
+    /// Take what the sink holds into the log, then give the source what the log holds, as
+    /// far as the workers and the rate allow. Returns whether there is more to give now.
+    fn step(&self, tag: &str, dev: &mut Dev, now: zedge_core::time::Instant) -> bool {
+        let retry_due = self.failed.get().is_none_or(|at| at.elapsed() >= RETRY);
+        if retry_due {
+            self.take_sink(tag, dev);
+        }
+        let more = self.feed_source(tag, dev, now);
+        let idle = self.partial.borrow().is_empty() && self.fed.get() == 0;
+        if idle && self.log.borrow().is_empty() {
+            dev.spool_emptied();
+        }
+        self.publish(dev.spooling().0);
+        more
+    }
+
+    fn take_sink(&self, tag: &str, dev: &mut Dev) {
+        let sink = self.peers.sink;
+        let mut partial = self.partial.borrow_mut();
+        if dev.spool_resets() != self.resets.get() {
+            // A producer left mid-message: what was taken of that message goes.
+            self.resets.set(dev.spool_resets());
+            let keep = whole_messages(&partial);
+            partial.truncate(keep);
+        }
+        loop {
+            let (a, b) = dev.output(sink);
+            let n = a.len() + b.len();
+            if n == 0 {
+                break;
+            }
+            partial.extend_from_slice(a);
+            partial.extend_from_slice(b);
+            dev.consume_output(sink, n);
+        }
+        let mut log = self.log.borrow_mut();
+        let mut used = 0;
+        let mut result = Ok(());
+        while let Some(end) = message_end(&partial[used..]) {
+            // A message whose block fails to be written is still gathered: it counts as in.
+            result = log.append(&partial[used..used + end]);
+            used += end;
+            self.dirty.set(true);
+            if result.is_err() {
+                break;
+            }
+        }
+        partial.drain(..used);
+        match result {
+            Ok(()) => self.failed.set(None),
+            Err(e) => self.failed(tag, "cannot write a block", &e),
+        }
+    }
+
+    /// Give the source the log's messages while it takes them; whether it could take more
+    /// than this round gave.
+    fn feed_source(&self, tag: &str, dev: &mut Dev, now: zedge_core::time::Instant) -> bool {
+        let source = self.peers.source;
+        self.refill();
+        let mut log = self.log.borrow_mut();
+        let mut given = 0;
+        while dev.wants_read(source) && self.tokens.get() > 0 {
+            if given >= ROUND_BYTES {
+                return true;
+            }
+            let msg = match log.peek() {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(e) => {
+                    self.failed(tag, "cannot read a block", &e);
+                    break;
+                }
+            };
+            if self.fed.get() == 0 && message_body(msg) > self.max_msg {
+                // Spooled under a larger max_msg_size than the device has now.
+                self.count(|v| v.too_large += 1);
+                let _ = log.take();
+                continue;
+            }
+            let at = self.fed.get();
+            let n = match dev.handle_input(source, &msg[at..], now) {
+                Ok(n) => n,
+                Err(e) => {
+                    error!("{tag}spool: the device refused a spooled message ({e}); sending stops");
+                    break;
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            let whole = at + n == msg.len();
+            given += n;
+            self.tokens
+                .set(self.tokens.get() - i64::try_from(n).unwrap_or(i64::MAX));
+            if whole {
+                self.fed.set(0);
+                if let Err(e) = log.take() {
+                    self.failed(tag, "cannot read a block", &e);
+                    break;
+                }
+                self.dirty.set(true);
+            } else {
+                self.fed.set(at + n);
+            }
+        }
+        false
+    }
+
+    /// Tokens for the rate: a second's worth at most; without a rate, always some.
+    fn refill(&self) {
+        if self.rate == 0 {
+            self.tokens.set(i64::MAX);
+            return;
+        }
+        let now = StdInstant::now();
+        let ms = now.duration_since(self.refilled.get()).as_millis();
+        let add = u128::from(self.rate) * ms / 1000;
+        if add > 0 {
+            let cap = i64::try_from(self.rate).unwrap_or(i64::MAX);
+            let t = i128::from(self.tokens.get()) + add as i128;
+            self.tokens.set(t.min(i128::from(cap)) as i64);
+            self.refilled.set(now);
+        }
+    }
+
+    /// When the rate next allows some, if it holds the source back now.
+    fn rate_wait(&self) -> Option<Duration> {
+        let short = self.tokens.get();
+        (self.rate > 0 && short <= 0).then(|| {
+            let need = (1 - short) as u64;
+            Duration::from_millis((need * 1000).div_ceil(self.rate).max(1))
+        })
+    }
+}
+
+impl DeviceHost {
+    /// The spool's task: runs for as long as the device does.
+    pub async fn run_spool(self: Rc<Self>) {
+        let Some(sp) = self.spool.as_ref() else {
+            return;
+        };
+        let mut next_sync = StdInstant::now() + sp.fsync;
+        loop {
+            let more = self.with_device(|dev| sp.step(&self.tag, dev, self.clock.now()));
+            if StdInstant::now() >= next_sync {
+                if sp.dirty.replace(false) {
+                    self.sync_spool(sp).await;
+                }
+                next_sync = StdInstant::now() + sp.fsync;
+            }
+            if more {
+                future::yield_now().await;
+                continue;
+            }
+            let mut wake_at = next_sync;
+            if let Some(w) = sp.rate_wait() {
+                wake_at = wake_at.min(StdInstant::now() + w);
+            }
+            if sp.failed.get().is_some() {
+                wake_at = wake_at.min(StdInstant::now() + RETRY);
+            }
+            let timer = async {
+                Timer::at(wake_at).await;
+            };
+            future::or(timer, poll_fn(|cx| sp.signal.poll(cx))).await;
+        }
+    }
+
+    /// Make what was appended durable, on `blocking`'s thread.
+    async fn sync_spool(&self, sp: &Spooler) {
+        let job = sp.log.borrow_mut().prepare_sync();
+        let result = match job {
+            Ok(job) => blocking::unblock(move || job.run()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            sp.dirty.set(true);
+            sp.failed(&self.tag, "cannot sync", &e);
+        }
+    }
+
+    /// At stop: what the sink still holds goes to the log, and the log is synced, here.
+    pub fn flush_spool(&self) {
+        let Some(sp) = self.spool.as_ref() else {
+            return;
+        };
+        self.with_device(|dev| sp.take_sink(&self.tag, dev));
+        let job = sp.log.borrow_mut().prepare_sync();
+        if let Err(e) = job.and_then(|j| j.run()) {
+            sp.failed(&self.tag, "cannot sync at stop", &e);
+        }
+        sp.publish(false);
+    }
+
+    /// What the spool shows, if the device has one.
+    pub fn spool_view(&self) -> Option<SpoolView> {
+        self.spool.as_ref().map(Spooler::view)
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Where the first message of `bytes` ends, if all of it is there.
+fn message_end(bytes: &[u8]) -> Option<usize> {
+    let mut off = 0;
+    loop {
+        let (h, used) = FrameHead::decode(&bytes[off..]).ok()??;
+        let next = usize::try_from(h.len)
+            .ok()?
+            .checked_add(used)?
+            .checked_add(off)?;
+        if next > bytes.len() {
+            return None;
+        }
+        off = next;
+        if !h.more {
+            return Some(off);
+        }
+    }
+}
+
+/// Bytes of the whole messages at the start of `bytes`.
+fn whole_messages(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(end) = message_end(&bytes[at..]) {
+        at += end;
+    }
+    at
+}
+
+/// The body bytes of a message's frames (what `max_msg_size` bounds).
+fn message_body(mut bytes: &[u8]) -> u64 {
+    let mut body = 0u64;
+    while let Ok(Some((h, used))) = FrameHead::decode(bytes) {
+        body = body.saturating_add(h.len);
+        let Some(rest) = usize::try_from(h.len)
+            .ok()
+            .and_then(|l| l.checked_add(used))
+            .and_then(|n| bytes.get(n..))
+        else {
+            break;
+        };
+        bytes = rest;
+    }
+    body
+}
