@@ -360,6 +360,14 @@ impl Broker {
         }
     }
 
+    /// SIGKILL (a crash, or the OOM killer), and wait for it to be gone.
+    pub fn kill(&mut self) {
+        self.assert_running();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.join_reader();
+    }
+
     /// SIGTERM, and the broker must exit with status 0.
     pub fn stop(mut self) {
         let status = self.terminate();

@@ -54,9 +54,14 @@ fn ep() -> String {
 fn metrics_parse_and_equal_the_traffic_of_every_device() {
     let (jf, jb, tf, tb) = (ep(), ep(), ep(), ep());
     let port = free_port();
+    // The streamer keeps a spool, which its worker never needs: its families parse too.
+    let spool = std::env::temp_dir().join(format!("zedge-metrics-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    let spool = spool.display();
     let config = format!(
         "[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[[device]]\nname = \"jobs\"\n\
-         kind = \"streamer\"\nfrontend = \"{jf}\"\nbackend = \"{jb}\"\n\n[[device]]\n\
+         kind = \"streamer\"\nfrontend = \"{jf}\"\nbackend = \"{jb}\"\nspool = \"{spool}\"\n\n\
+         [[device]]\n\
          name = \"telemetry\"\nkind = \"forwarder\"\nfrontend = \"{tf}\"\nbackend = \"{tb}\"\n"
     );
     let mut run = ConfigRun::start(&config, &[]);
@@ -112,6 +117,16 @@ fn metrics_parse_and_equal_the_traffic_of_every_device() {
     assert_eq!(jobs("zedge_peers", "frontend"), 1.0);
     assert_eq!(jobs("zedge_peers", "backend"), 1.0);
     assert_eq!(jobs("zedge_queued_bytes", "backend"), 0.0);
+    assert_eq!(get(&m, "zedge_spool_messages{device=jobs}"), 0.0);
+    assert_eq!(get(&m, "zedge_spool_spooling{device=jobs}"), 0.0);
+    assert_eq!(
+        get(&m, "zedge_spool_messages_total{device=jobs,event=appended}"),
+        0.0
+    );
+    assert_eq!(
+        get(&m, "zedge_spool_bytes_total{device=jobs,what=written}"),
+        0.0
+    );
     assert_eq!(
         get(
             &m,

@@ -1,0 +1,447 @@
+//! A streamer's store-and-forward spool (issue 15, docs/spool.md), with libzmq peers: an
+//! edge streamer whose backend connects up to a cloud PULL socket keeps its producers' work
+//! on disk while the cloud is away and sends it, in order, when it is back; across a SIGKILL
+//! and a torn segment file; beside producers that abort, stall and send garbage.
+
+use std::fs;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use zedge_core::wire::metadata::SocketType;
+use zedge_tests::agent::Agent;
+use zedge_tests::broker::{free_port, Broker, Ep};
+use zedge_tests::normal::no_panic;
+use zedge_tests::wait::deadline;
+use zedge_tests::{raw, zmq_prelude, PyPeer};
+
+/// A PULL socket that binds `ep` (the cloud) and takes numbered messages (`%08d`) until it
+/// has `want`, or until none came for `idle` seconds once one did (90 s for the first);
+/// prints how many, the first and last, whether they came in strictly increasing order,
+/// and any that were not a number.
+const CLOUD: &str = concat!(
+    zmq_prelude!(),
+    r#"
+ep, want, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = ctx.socket(zmq.PULL); s.setsockopt(zmq.LINGER, 0); s.bind(ep)
+print("bound", flush=True)
+got = []
+odd = []
+poller = zmq.Poller(); poller.register(s, zmq.POLLIN)
+end = time.monotonic() + 90
+while len(got) < want:
+    if not poller.poll(max(0.0, end - time.monotonic()) * 1000):
+        break
+    m = s.recv_multipart()
+    if len(m) == 1 and len(m[0]) == 8 and m[0].isdigit():
+        got.append(int(m[0]))
+    else:
+        odd.append(len(b"".join(m)))
+    end = time.monotonic() + idle
+increasing = all(b > a for a, b in zip(got, got[1:]))
+print(json.dumps({"n": len(got), "first": got[0] if got else -1, "last": got[-1] if got else -1,
+                  "increasing": increasing, "odd": odd, "dense": got == list(range(got[0], got[0] + len(got))) if got else True}), flush=True)
+"#
+);
+
+/// A PUSH socket that connects to `ep` and sends `%08d` from `start` up to `end` at `rate`
+/// a second (0: at once), each send() within 3 s (zedge must keep taking), then waits until
+/// zedge has all of them (close with linger). Prints the longest send() in ms.
+const PRODUCER: &str = concat!(
+    zmq_prelude!(),
+    r#"
+ep, start, end, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+s = sock(zmq.PUSH, ep, SNDHWM=100, SNDTIMEO=3000, LINGER=30000)
+t0 = time.monotonic()
+worst = 0.0
+for i in range(start, end):
+    if rate > 0:
+        due = t0 + (i - start) / rate
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+    a = time.monotonic()
+    s.send(b"%08d" % i)
+    worst = max(worst, time.monotonic() - a)
+s.close()
+print(json.dumps({"worst_send_ms": round(worst * 1000, 1)}), flush=True)
+"#
+);
+
+/// A directory for one test's spool, empty.
+fn spool_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("zedge-spool-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+fn field(json: &str, key: &str) -> String {
+    let at = json
+        .find(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("no {key} in {json}"));
+    let rest = &json[at + key.len() + 4..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].trim().to_owned()
+}
+
+fn num(json: &str, key: &str) -> i64 {
+    let v: f64 = field(json, key)
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} in {json}"));
+    v as i64
+}
+
+/// The cloud's PULL socket, bound once it says so.
+fn cloud(ep: &str, want: u64, idle_secs: f64) -> PyPeer {
+    let c = PyPeer::spawn(
+        "cloud",
+        CLOUD,
+        &[ep.to_owned(), want.to_string(), idle_secs.to_string()],
+        Duration::from_secs(150),
+    );
+    let until = Instant::now() + Duration::from_secs(20);
+    while !c.stdout_so_far().contains("bound") {
+        assert!(Instant::now() < until, "the cloud did not bind {ep}");
+        thread::sleep(Duration::from_millis(20));
+    }
+    c
+}
+
+fn produce(ep: &str, range: std::ops::Range<u64>, rate: f64) -> PyPeer {
+    PyPeer::spawn(
+        "producer",
+        PRODUCER,
+        &[
+            ep.to_owned(),
+            range.start.to_string(),
+            range.end.to_string(),
+            rate.to_string(),
+        ],
+        Duration::from_secs(120),
+    )
+}
+
+/// An edge streamer: a loopback frontend (`front`: a port to bind again after a restart) and
+/// a backend that connects to `cloud_ep`, spooling to `dir`.
+fn edge(front: Ep, cloud_ep: &str, dir: &Path, extra: &[&str]) -> Broker {
+    let dir = dir.display().to_string();
+    let mut args = vec!["--spool", dir.as_str()];
+    args.extend_from_slice(extra);
+    Broker::start_with(
+        "streamer",
+        &[front],
+        &[Ep::Connect(cloud_ep.to_owned())],
+        &args,
+    )
+}
+
+fn segment_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_uplink_down_for_ten_seconds_loses_none_of_100000_messages_and_keeps_their_order() {
+    const N: u64 = 100_000;
+    let dir = spool_dir("outage");
+    let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+    let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &[]);
+    // The link works, then the cloud goes away.
+    let first = cloud(&cloud_ep, 1, 1.0);
+    produce(broker.frontend(), N..N + 1, 0.0).finish();
+    let out = first.finish();
+    assert_eq!(num(&out, "first"), N as i64, "{out}");
+    thread::sleep(Duration::from_millis(500));
+
+    // Ten seconds of work while it is away: the producer is never held.
+    let started = Instant::now();
+    let out = produce(broker.frontend(), 0..N, N as f64 / 10.0).finish();
+    eprintln!("producer: {out} in {:?}", started.elapsed());
+    assert!(num(&out, "worst_send_ms") < 3000, "{out}");
+    thread::sleep(Duration::from_millis(1500));
+    let on_disk = segment_bytes(&dir);
+    assert!(
+        on_disk >= N * 10,
+        "{on_disk} bytes of segments for {N} messages of 10 bytes"
+    );
+
+    // Back: all of them, in order, once.
+    let out = cloud(&cloud_ep, N, 5.0).finish();
+    eprintln!("cloud: {out}");
+    assert_eq!(
+        (num(&out, "n"), num(&out, "first"), num(&out, "last")),
+        (N as i64, 0, N as i64 - 1),
+        "{out}"
+    );
+    assert_eq!(field(&out, "increasing"), "true", "{out}");
+    assert_eq!(field(&out, "odd"), "[]", "{out}");
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    // Sent through, the spool keeps at most its newest segment, and nothing in it to send.
+    assert!(stderr.contains("spool"), "{stderr}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn after_a_sigkill_every_message_synced_before_it_arrives_and_none_twice() {
+    const N: u64 = 20_000;
+    let dir = spool_dir("kill");
+    let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+    let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &["--spool-fsync", "200ms"]);
+    let front = broker.frontend().to_owned();
+    produce(&front, 0..N, 0.0).finish();
+    // Past a sync: these are durable.
+    thread::sleep(Duration::from_millis(1500));
+    // More, and the kill right after: these may or may not have been synced.
+    produce(&front, N..N + 500, 0.0).finish();
+    broker.kill();
+
+    let mut broker = edge(Ep::Bind(front.clone()), &cloud_ep, &dir, &[]);
+    let out = cloud(&cloud_ep, N + 500, 3.0).finish();
+    eprintln!("cloud: {out}");
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    assert!(stderr.contains("messages to send"), "{stderr}");
+    let n = num(&out, "n");
+    assert_eq!(
+        field(&out, "increasing"),
+        "true",
+        "none twice, in order: {out}"
+    );
+    assert_eq!(num(&out, "first"), 0, "{out}");
+    assert!(n >= N as i64, "every synced message: {out}");
+    assert!(num(&out, "last") < (N + 500) as i64, "{out}");
+    // What came is everything up to some point: a crash loses the unsynced end only.
+    assert_eq!(field(&out, "dense"), "true", "{out}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_segment_cut_in_the_middle_of_a_record_loses_that_record_only_and_says_so() {
+    const N: u64 = 5000;
+    let dir = spool_dir("torn");
+    let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+    let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &[]);
+    let front = broker.frontend().to_owned();
+    produce(&front, 0..N, 0.0).finish();
+    thread::sleep(Duration::from_millis(1500));
+    broker.terminate();
+    // The power went as the last block was written: its last 7 bytes never made it.
+    let newest = fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .max()
+        .expect("a segment");
+    let len = fs::metadata(&newest).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&newest)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+
+    let mut broker = edge(Ep::Bind(front), &cloud_ep, &dir, &[]);
+    let out = cloud(&cloud_ep, N, 3.0).finish();
+    eprintln!("cloud: {out}");
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    assert!(stderr.contains("was cut at byte"), "{stderr}");
+    // The message cut (the last, 10 bytes with its head) is the only one lost.
+    assert_eq!(
+        (num(&out, "n"), num(&out, "first"), num(&out, "last")),
+        (N as i64 - 1, 0, N as i64 - 2),
+        "{out}"
+    );
+    assert_eq!(field(&out, "increasing"), "true", "{out}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The bad day: while the uplink is away, one producer sends half of a 2 MiB message (cut
+/// through to the spool) and hangs up, one sends the head of another and stalls, one sends
+/// garbage, and one keeps sending small numbered messages. The last is held at most while
+/// the stalled one's message waits out its progress timeout; when the uplink is back the
+/// cloud gets every numbered message, in order, once, and nothing of the broken ones.
+#[test]
+fn aborted_stalled_and_hostile_producers_cost_a_normal_one_nothing_through_the_spool() {
+    const N: u64 = 3000;
+    const BIG: usize = 2 << 20;
+    let dir = spool_dir("badday");
+    let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+    let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &["--progress-timeout", "1s"]);
+    let front = broker.frontend_addr();
+    let normal = produce(broker.frontend(), 0..N, 500.0);
+    thread::sleep(Duration::from_millis(500));
+    let head = |len: usize| {
+        let mut h = vec![0x02u8];
+        h.extend_from_slice(&(len as u64).to_be_bytes());
+        h
+    };
+    // Half a message, then gone.
+    let mut quitter = raw::handshake(front, SocketType::Push, deadline(10));
+    let mut bytes = head(BIG);
+    bytes.extend(vec![7u8; BIG / 2]);
+    std::io::Write::write_all(&mut quitter, &bytes).expect("write half");
+    thread::sleep(Duration::from_millis(300));
+    drop(quitter);
+    // The head of another, then nothing.
+    let mut staller: TcpStream = raw::handshake(front, SocketType::Push, deadline(10));
+    let mut bytes = head(BIG);
+    bytes.extend(vec![9u8; 200 << 10]);
+    std::io::Write::write_all(&mut staller, &bytes).expect("write head");
+    // Garbage for a greeting.
+    let mut garbage = raw::connect(front, deadline(10));
+    std::io::Write::write_all(&mut garbage, &[0x55; 64]).expect("write garbage");
+    let out = normal.finish();
+    eprintln!("normal producer: {out}");
+    assert!(num(&out, "worst_send_ms") < 3000, "{out}");
+    let (refused, _) = raw::closed_by(&mut garbage, deadline(5));
+    assert!(refused, "the peer that sent garbage was not closed");
+
+    let out = cloud(&cloud_ep, N, 3.0).finish();
+    eprintln!("cloud: {out}");
+    assert_eq!(
+        (num(&out, "n"), num(&out, "first"), num(&out, "last")),
+        (N as i64, 0, N as i64 - 1),
+        "{out}"
+    );
+    assert_eq!(field(&out, "increasing"), "true", "{out}");
+    assert_eq!(
+        field(&out, "odd"),
+        "[]",
+        "nothing of the broken messages: {out}"
+    );
+    drop(staller);
+    broker.assert_running();
+    broker.terminate();
+    no_panic(&broker.stderr());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The device's metrics, as text.
+fn metrics(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a read timeout");
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+        .expect("send the request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read the metrics");
+    text
+}
+
+/// A sample of the streamer device's metrics: `name` with `labels` after its device's.
+fn sample(text: &str, name: &str, labels: &str) -> f64 {
+    let key = format!("{name}{{device=\"streamer\"{labels}}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in\n{text}"))
+}
+
+#[test]
+fn the_spool_shows_in_metrics_stats_and_zedge_stat_while_the_uplink_is_away_and_after() {
+    const N: u64 = 1000;
+    let dir = spool_dir("shown");
+    let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let ctl = format!("tcp://127.0.0.1:{}", free_port());
+    let mut broker = edge(
+        Ep::Tcp,
+        &cloud_ep,
+        &dir,
+        &["--metrics", &addr, "--control", &ctl],
+    );
+    produce(broker.frontend(), 0..N, 0.0).finish();
+    thread::sleep(Duration::from_millis(2200));
+    let text = metrics(&addr);
+    assert_eq!(sample(&text, "zedge_spool_messages", ""), N as f64);
+    assert_eq!(sample(&text, "zedge_spool_spooling", ""), 1.0);
+    assert_eq!(
+        sample(&text, "zedge_spool_messages_total", ",event=\"appended\""),
+        N as f64
+    );
+    assert!(
+        sample(&text, "zedge_spool_oldest_age_seconds", "") > 0.5,
+        "{text}"
+    );
+    let (appended, written) = (
+        sample(&text, "zedge_spool_bytes_total", ",what=\"appended\""),
+        sample(&text, "zedge_spool_bytes_total", ",what=\"written\""),
+    );
+    assert_eq!(appended, (N * 10) as f64);
+    assert!(
+        written > appended && written < appended * 1.2,
+        "{written} for {appended}"
+    );
+    assert!(sample(&text, "zedge_spool_syncs_total", "") >= 1.0);
+    // Nothing went to the backend's peers yet: what went to the spool is not counted there.
+    assert_eq!(
+        sample(&text, "zedge_messages_sent_total", ",side=\"backend\""),
+        0.0
+    );
+    let out = std::process::Command::new(zedge_tests::broker::zedge_bin())
+        .args(["stat", &addr])
+        .output()
+        .expect("run zedge stat");
+    let table = String::from_utf8_lossy(&out.stdout);
+    let line = table
+        .lines()
+        .find(|l| l.contains("spool messages"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(line.trim_end().ends_with(&N.to_string()), "{table}");
+    let mut req = Agent::connect("control", "REQ", &ctl, &[]);
+    req.send(&[b"STATS"]);
+    let stats = req.recv(Duration::from_secs(5)).expect("STATS answered");
+    let stats = String::from_utf8_lossy(&stats[0]).into_owned();
+    assert!(
+        stats.contains(&format!(
+            "\"spool\":{{\"spooling\":true,\"messages\":{N},\"bytes\":"
+        )),
+        "{stats}"
+    );
+    assert!(
+        stats.contains(&format!("\"appended\":{N},\"sent\":0,")),
+        "{stats}"
+    );
+    req.close();
+
+    let out = cloud(&cloud_ep, N, 3.0).finish();
+    eprintln!("cloud: {out}");
+    assert_eq!(num(&out, "n"), N as i64, "{out}");
+    thread::sleep(Duration::from_millis(300));
+    let text = metrics(&addr);
+    assert_eq!(sample(&text, "zedge_spool_messages", ""), 0.0);
+    assert_eq!(sample(&text, "zedge_spool_spooling", ""), 0.0);
+    assert_eq!(
+        sample(&text, "zedge_spool_messages_total", ",event=\"sent\""),
+        N as f64
+    );
+    assert_eq!(
+        sample(&text, "zedge_messages_sent_total", ",side=\"backend\""),
+        N as f64
+    );
+    assert_eq!(
+        sample(&text, "zedge_messages_received_total", ",side=\"frontend\""),
+        N as f64
+    );
+    broker.assert_running();
+    broker.terminate();
+    let _ = fs::remove_dir_all(&dir);
+}
