@@ -83,7 +83,7 @@ def svg_chart(agg, brokers):
 
 
 def write_docs(opts, command, started, mach, agg, cases, brokers, idle, big, peers, iso, warn,
-               goal_lines, have, elapsed, curve_md=None):
+               goal_lines, have, elapsed, curve_md=None, spool_md=None):
     docs = os.path.join(ROOT, "docs")
     os.makedirs(docs, exist_ok=True)
     with open(os.path.join(docs, "benchmarks.svg"), "w") as f:
@@ -118,6 +118,18 @@ def write_docs(opts, command, started, mach, agg, cases, brokers, idle, big, pee
                  "broker CPU per handshake; then the broker's RSS with them idle. zmq.rs has "
                  "no CURVE.\n")
         L.append(curve_md)
+        L.append("")
+    if spool_md:
+        L.append("## Store-and-forward spool (issue 15)\n")
+        L.append("A zedge streamer with `--spool` and no worker (the uplink away) takes a PUSH "
+                 "producer's messages onto disk (spool in: messages a second and broker CPU "
+                 "each; disk: bytes written to the segment files per message, and per byte "
+                 "spooled; fsyncs a second); then a worker connects and the spool is sent "
+                 "(spool out). The streamer at the same size through zedge without a spool "
+                 "and through libzmq's zmq_proxy, with a worker, in the same run, is the "
+                 "reference: libzmq has no spool, and during an outage holds its producers "
+                 "(docs/spool.md).\n")
+        L.append(spool_md)
         L.append("")
     if warn:
         L.append("## Warnings\n")
