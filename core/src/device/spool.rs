@@ -156,6 +156,18 @@ impl<Q: ByteQueue> Device<'_, Q> {
         true
     }
 
+    /// The source's session ended (its input was refused: spooled under settings the device
+    /// no longer has): what it was sending is taken back, and it starts afresh.
+    pub fn spool_source_reset(&mut self, now: Instant) {
+        let Some(s) = self.spool else { return };
+        self.abort_message(s.source);
+        let cfg = self.cfg.session_config(Side::Frontend);
+        if let Some(p) = self.peer_mut(s.source) {
+            p.session = Session::local(cfg, now);
+            p.blocked = false;
+        }
+    }
+
     /// How many messages the sink was given part of and will never get the rest of (their
     /// producer left mid-message): when it grows, the caller drops what it took of the
     /// message it has not seen the end of. What the sink holds after is whole messages.

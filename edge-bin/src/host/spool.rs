@@ -28,7 +28,7 @@ use zedge_core::wire::frame::FrameHead;
 use super::{Dev, DeviceHost};
 use crate::setup::Tuning;
 use crate::signal::Signal;
-use crate::spool::{Recovery, Spool, SpoolConfig, SpoolStats};
+use crate::spool::{message_end, whole_messages, Recovery, Spool, SpoolConfig, SpoolStats};
 
 /// Bytes given to the source in one round before the task lets the others run.
 const ROUND_BYTES: usize = 1 << 20;
@@ -47,8 +47,9 @@ pub struct SpoolView {
     pub spooling: bool,
     /// The log's counters.
     pub stats: SpoolStats,
-    /// Messages dropped on the way out: larger than `max_msg_size` now.
-    pub too_large: u64,
+    /// Messages dropped on the way out: larger than `max_msg_size` now, or otherwise refused
+    /// by the device (spooled under other settings).
+    pub refused: u64,
     /// Disk errors.
     pub errors: u64,
 }
@@ -63,7 +64,9 @@ pub struct Spooler {
     partial: RefCell<Vec<u8>>,
     /// [`Dev::spool_resets`] when last seen.
     resets: Cell<u64>,
-    /// Bytes of the next message already given to the source.
+    /// A message the source took part of, taken out of the log (which may drop the segment
+    /// it was in for room meanwhile), and how much of it the source took.
+    feeding: RefCell<Vec<u8>>,
     fed: Cell<usize>,
     fsync: Duration,
     /// Bytes a second (0: no limit), and what may be sent now.
@@ -120,6 +123,7 @@ impl Spooler {
             signal: Signal::default(),
             partial: RefCell::default(),
             resets: Cell::new(0),
+            feeding: RefCell::default(),
             fed: Cell::new(0),
             fsync: Duration::from_millis(t.spool_fsync_ms),
             rate: t.spool_rate,
@@ -216,12 +220,13 @@ impl Spooler {
             dev.consume_output(sink, n);
         }
         let mut log = self.log.borrow_mut();
-        let mut used = 0;
+        let mut used = skip_commands(&partial);
         let mut result = Ok(());
         while let Some(end) = message_end(&partial[used..]) {
             // A message whose block fails to be written is still gathered: it counts as in.
             result = log.append(&partial[used..used + end]);
             used += end;
+            used += skip_commands(&partial[used..]);
             self.dirty.set(true);
             if result.is_err() {
                 break;
@@ -240,22 +245,28 @@ impl Spooler {
         let source = self.peers.source;
         self.refill();
         let mut log = self.log.borrow_mut();
+        let mut feeding = self.feeding.borrow_mut();
         let mut given = 0;
         while dev.wants_read(source) && self.tokens.get() > 0 {
             if given >= ROUND_BYTES {
                 return true;
             }
-            let msg = match log.peek() {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(e) => {
-                    self.failed(tag, "cannot read a block", &e);
-                    break;
+            let from_log = feeding.is_empty();
+            let msg: &[u8] = if from_log {
+                match log.peek() {
+                    Ok(Some(m)) => m,
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.failed(tag, "cannot read a block", &e);
+                        break;
+                    }
                 }
+            } else {
+                &feeding
             };
-            if self.fed.get() == 0 && message_body(msg) > self.max_msg {
+            if from_log && message_body(msg) > self.max_msg {
                 // Spooled under a larger max_msg_size than the device has now.
-                self.count(|v| v.too_large += 1);
+                self.count(|v| v.refused += 1);
                 let _ = log.take();
                 continue;
             }
@@ -263,26 +274,41 @@ impl Spooler {
             let n = match dev.handle_input(source, &msg[at..], now) {
                 Ok(n) => n,
                 Err(e) => {
-                    error!("{tag}spool: the device refused a spooled message ({e}); sending stops");
-                    break;
+                    warn!("{tag}spool: the device refused a spooled message ({e}); dropped it");
+                    self.count(|v| v.refused += 1);
+                    dev.spool_source_reset(now);
+                    self.fed.set(0);
+                    if from_log {
+                        let _ = log.take();
+                    }
+                    feeding.clear();
+                    continue;
                 }
             };
             if n == 0 {
                 break;
             }
             let whole = at + n == msg.len();
+            // Kept apart: the rest goes from this copy, whatever the log does meanwhile.
+            let keep = (!whole && from_log).then(|| msg.to_vec());
             given += n;
             self.tokens
                 .set(self.tokens.get() - i64::try_from(n).unwrap_or(i64::MAX));
             if whole {
                 self.fed.set(0);
+                feeding.clear();
+            } else {
+                self.fed.set(at + n);
+                if let Some(copy) = keep {
+                    *feeding = copy;
+                }
+            }
+            if from_log {
                 if let Err(e) = log.take() {
                     self.failed(tag, "cannot read a block", &e);
                     break;
                 }
                 self.dirty.set(true);
-            } else {
-                self.fed.set(at + n);
             }
         }
         false
@@ -386,30 +412,20 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Where the first message of `bytes` ends, if all of it is there.
-fn message_end(bytes: &[u8]) -> Option<usize> {
-    let mut off = 0;
-    loop {
-        let (h, used) = FrameHead::decode(&bytes[off..]).ok()??;
-        let next = usize::try_from(h.len)
-            .ok()?
-            .checked_add(used)?
-            .checked_add(off)?;
-        if next > bytes.len() {
-            return None;
-        }
-        off = next;
-        if !h.more {
-            return Some(off);
-        }
-    }
-}
-
-/// Bytes of the whole messages at the start of `bytes`.
-fn whole_messages(bytes: &[u8]) -> usize {
+/// Bytes of the command frames at the start of `bytes` (the sink's session sends none; a
+/// command there is not a message to spool).
+fn skip_commands(bytes: &[u8]) -> usize {
     let mut at = 0;
-    while let Some(end) = message_end(&bytes[at..]) {
-        at += end;
+    while let Ok(Some((h, used))) = FrameHead::decode(&bytes[at..]) {
+        let Some(next) = usize::try_from(h.len)
+            .ok()
+            .and_then(|l| l.checked_add(used))
+            .and_then(|l| l.checked_add(at))
+            .filter(|&n| h.command && n <= bytes.len())
+        else {
+            break;
+        };
+        at = next;
     }
     at
 }

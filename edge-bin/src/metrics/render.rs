@@ -421,14 +421,15 @@ fn spool_gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
         name,
         "counter",
         "Messages of the spool: appended, sent (given back to the workers), dropped (with the \
-         oldest segment, past spool_max), too_large (over max_msg_size when sent).",
+         oldest segment, past spool_max), refused (over max_msg_size when sent, after it was \
+         lowered, or otherwise refused by the device).",
     );
     for (dev, v) in spools() {
         let events = [
             ("appended", v.stats.appended),
             ("sent", v.stats.taken),
             ("dropped", v.stats.dropped),
-            ("too_large", v.too_large),
+            ("refused", v.refused),
         ];
         for (event, n) in events {
             f.sample(name, &[("device", dev), ("event", event)], n);

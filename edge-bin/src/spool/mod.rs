@@ -655,7 +655,7 @@ fn scan(dir: &Path, seq: u64, rec: &mut Recovery) -> io::Result<Segment> {
 
 /// Bytes of the whole messages at the start of `bytes` (ZMTP frames: a message ends with a
 /// frame without MORE; a command or undecodable head ends the walk).
-fn whole_messages(bytes: &[u8]) -> usize {
+pub fn whole_messages(bytes: &[u8]) -> usize {
     let mut off = 0;
     let mut end = 0;
     while let Ok(Some((h, used))) = FrameHead::decode(&bytes[off..]) {
@@ -681,7 +681,7 @@ fn whole_messages(bytes: &[u8]) -> usize {
 }
 
 /// Bytes of the first message of `bytes`, if all of it is there.
-fn message_end(bytes: &[u8]) -> Option<usize> {
+pub fn message_end(bytes: &[u8]) -> Option<usize> {
     let mut off = 0;
     while let Ok(Some((h, used))) = FrameHead::decode(&bytes[off..]) {
         let next = usize::try_from(h.len)

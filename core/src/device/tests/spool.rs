@@ -326,3 +326,36 @@ fn a_producer_leaving_mid_message_cut_through_to_the_sink_leaves_nothing_of_it_o
     assert_eq!(net.msgs(worker), &want[..]);
     assert_eq!(net.dev.stats().dropped.aborted, 1);
 }
+
+#[test]
+fn a_source_whose_input_was_refused_starts_afresh() {
+    let mut store = Storage::new(8, 0);
+    let (mut net, sp) = spooled(&mut store, DeviceConfig::new(Kind::Streamer));
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    // Half a message, then what no session takes in the middle of one (an ERROR command).
+    let first = tagged(0, 0, &[40, 40]);
+    let m = encode(&first);
+    // Its first frame, to the end of its body.
+    let cut = 2 + first[0].len();
+    net.dev
+        .handle_input(sp.source, &m[..cut], net.now)
+        .expect("the first frames");
+    let bad = [
+        0x04u8, 10, 5, b'E', b'R', b'R', b'O', b'R', 3, b'b', b'a', b'd',
+    ];
+    let r = net.dev.handle_input(sp.source, &bad, net.now);
+    assert!(r.is_err(), "{r:?}");
+    assert!(!net.dev.wants_read(sp.source));
+    net.dev.spool_source_reset(net.now);
+    assert!(net.dev.wants_read(sp.source));
+    let good = tagged(0, 1, &[40]);
+    let n = net
+        .dev
+        .handle_input(sp.source, &encode(&good), net.now)
+        .expect("a fresh session");
+    assert_eq!(n, encode(&good).len());
+    net.pump();
+    // The half message was taken back: the worker gets the whole one only.
+    assert_eq!(net.msgs(worker), &[good][..]);
+}
