@@ -92,6 +92,21 @@ fn num(json: &str, key: &str) -> i64 {
     v as i64
 }
 
+/// The cloud got the numbers of `want`, each once, in order, and nothing else.
+fn assert_got(out: &str, want: std::ops::Range<u64>) {
+    assert_eq!(
+        (num(out, "n"), num(out, "first"), num(out, "last")),
+        (
+            (want.end - want.start) as i64,
+            want.start as i64,
+            want.end as i64 - 1
+        ),
+        "{out}"
+    );
+    assert_eq!(field(out, "increasing"), "true", "{out}");
+    assert_eq!(field(out, "odd"), "[]", "{out}");
+}
+
 /// The cloud's PULL socket, bound once it says so.
 fn cloud(ep: &str, want: u64, idle_secs: f64) -> PyPeer {
     let c = PyPeer::spawn(
@@ -176,13 +191,7 @@ fn an_uplink_down_for_ten_seconds_loses_none_of_100000_messages_and_keeps_their_
     // Back: all of them, in order, once.
     let out = cloud(&cloud_ep, N, 5.0).finish();
     eprintln!("cloud: {out}");
-    assert_eq!(
-        (num(&out, "n"), num(&out, "first"), num(&out, "last")),
-        (N as i64, 0, N as i64 - 1),
-        "{out}"
-    );
-    assert_eq!(field(&out, "increasing"), "true", "{out}");
-    assert_eq!(field(&out, "odd"), "[]", "{out}");
+    assert_got(&out, 0..N);
     broker.assert_running();
     broker.terminate();
     let stderr = broker.stderr();
@@ -263,12 +272,7 @@ fn a_segment_cut_in_the_middle_of_a_record_loses_that_record_only_and_says_so() 
     no_panic(&stderr);
     assert!(stderr.contains("was cut at byte"), "{stderr}");
     // The message cut (the last, 10 bytes with its head) is the only one lost.
-    assert_eq!(
-        (num(&out, "n"), num(&out, "first"), num(&out, "last")),
-        (N as i64 - 1, 0, N as i64 - 2),
-        "{out}"
-    );
-    assert_eq!(field(&out, "increasing"), "true", "{out}");
+    assert_got(&out, 0..N - 1);
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -315,17 +319,8 @@ fn aborted_stalled_and_hostile_producers_cost_a_normal_one_nothing_through_the_s
 
     let out = cloud(&cloud_ep, N, 3.0).finish();
     eprintln!("cloud: {out}");
-    assert_eq!(
-        (num(&out, "n"), num(&out, "first"), num(&out, "last")),
-        (N as i64, 0, N as i64 - 1),
-        "{out}"
-    );
-    assert_eq!(field(&out, "increasing"), "true", "{out}");
-    assert_eq!(
-        field(&out, "odd"),
-        "[]",
-        "nothing of the broken messages: {out}"
-    );
+    // Nothing of the broken messages ("odd": what is not a number).
+    assert_got(&out, 0..N);
     drop(staller);
     broker.assert_running();
     broker.terminate();

@@ -15,23 +15,35 @@ impl<Q: ByteQueue> Device<'_, Q> {
         queue: Q,
         now: Instant,
     ) -> Result<PeerId, PeerTableFull> {
-        let index = self
-            .slots
-            .iter()
-            .position(|s| s.peer.is_none() && s.leaving.is_empty())
-            .ok_or(PeerTableFull)?;
         let session = Session::new(self.cfg.session_config(side), now);
-        let slot = &mut self.slots[index];
-        slot.peer = Some(Peer::new(session, queue, side, index as u32, now));
-        let id = PeerId {
-            index: index as u32,
-            generation: slot.generation,
-        };
+        let id = self.place(session, queue, side, now)?;
+        let index = id.index as usize;
         let side_stats = self.side_stats(side);
         side_stats.peers += 1;
         side_stats.connections += 1;
         self.flush_control(index as u32);
         Ok(id)
+    }
+
+    /// A peer over `session` and `queue` in the first free slot.
+    pub(super) fn place(
+        &mut self,
+        session: Session,
+        queue: Q,
+        side: Side,
+        now: Instant,
+    ) -> Result<PeerId, PeerTableFull> {
+        let index = self
+            .slots
+            .iter()
+            .position(|s| s.peer.is_none() && s.leaving.is_empty())
+            .ok_or(PeerTableFull)?;
+        let slot = &mut self.slots[index];
+        slot.peer = Some(Peer::new(session, queue, side, index as u32, now));
+        Ok(PeerId {
+            index: index as u32,
+            generation: slot.generation,
+        })
     }
 
     /// Forget a connection that is gone. A message it was sending is taken back out of the

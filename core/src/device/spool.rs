@@ -22,7 +22,7 @@
 //! until its last frame is there: a producer that leaves mid-message has what the sink still
 //! holds of it taken back, and the caller drops what it took ([`Device::spool_resets`]).
 
-use super::peer::{Peer, Src};
+use super::peer::Src;
 use super::pump::Route;
 use super::{ByteQueue, Device, Kind, PeerId, PeerTableFull, Side, SideStats};
 use crate::conn::Session;
@@ -90,18 +90,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// A peer with no connection: its session is active at once, and it is not counted among
     /// its side's peers.
     fn add_local(&mut self, side: Side, queue: Q, now: Instant) -> Result<PeerId, PeerTableFull> {
-        let index = self
-            .slots
-            .iter()
-            .position(|s| s.peer.is_none() && s.leaving.is_empty())
-            .ok_or(PeerTableFull)?;
         let session = Session::local(self.cfg.session_config(side), now);
-        let slot = &mut self.slots[index];
-        slot.peer = Some(Peer::new(session, queue, side, index as u32, now));
-        Ok(PeerId {
-            index: index as u32,
-            generation: slot.generation,
-        })
+        self.place(session, queue, side, now)
     }
 
     /// The spool's peers, if it has one.
