@@ -24,11 +24,12 @@ fn check_config_accepts_the_shipped_board_config() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(
-        stdout.starts_with(&format!("{board}: ok, 2 devices\n")),
+        stdout.starts_with(&format!("{board}: ok, 3 devices\n")),
         "{stdout}"
     );
     assert!(stdout.contains("  telemetry: forwarder\n"), "{stdout}");
     assert!(stdout.contains("  rpc: queue\n"), "{stdout}");
+    assert!(stdout.contains("  jobs: streamer\n"), "{stdout}");
     assert!(stdout.contains("    memory    "), "{stdout}");
     assert!(
         stdout

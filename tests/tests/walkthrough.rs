@@ -74,12 +74,13 @@ fn the_fresh_install_walkthrough_works_as_board_readme_tells_it() {
     // its IPC directory (which the unit makes) the test's own.
     let run_dir = temp_path("run-zedge");
     std::fs::create_dir_all(&run_dir).expect("the run directory");
-    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..7).map(|_| free_port()).collect();
     let mut config = board("zedge.toml").replace("/run/zedge", &run_dir.display().to_string());
-    for (shipped, port) in ["5559", "5560", "5561", "5562", "9559"].iter().zip(&ports) {
+    let shipped = ["5559", "5560", "5561", "5562", "9559", "5563", "5564"];
+    for (shipped, port) in shipped.iter().zip(&ports) {
         config = config.replace(&format!(":{shipped}\""), &format!(":{port}\""));
     }
-    let [fe, be, _, _, metrics] = [0, 1, 2, 3, 4].map(|i| ports[i]);
+    let [fe, be, _, _, metrics, _, _] = [0, 1, 2, 3, 4, 5, 6].map(|i| ports[i]);
     assert!(config.contains(&format!("frontend = [\"tcp://127.0.0.1:{fe}\"]")));
     let summary = check_config(&config);
     assert!(summary.contains("telemetry: forwarder"), "{summary}");
@@ -106,7 +107,10 @@ fn the_fresh_install_walkthrough_works_as_board_readme_tells_it() {
     let out = zedge(&["stat", &format!("127.0.0.1:{metrics}")]);
     let stat = text(&out.stdout);
     assert!(out.status.success(), "{stat}{}", text(&out.stderr));
-    assert!(stat.contains("telemetry") && stat.contains("rpc"), "{stat}");
+    assert!(
+        stat.contains("telemetry") && stat.contains("rpc") && stat.contains("jobs"),
+        "{stat}"
+    );
 
     // 5. Open it to the network: a key pair, the frontend on every interface, CURVE.
     let keys = temp_path("etc-zedge");
