@@ -78,6 +78,23 @@ impl OutFrames {
         self.to_next = u64::MAX;
     }
 
+    /// Where the first message not begun starts in a queue holding `slices` (in order): past
+    /// the rest of the one partly written, if any. `None` if the stream could not be
+    /// followed, or the message partly written does not end in the queue.
+    pub fn first_unbegun<'a>(&self, slices: impl Iterator<Item = &'a [u8]> + Clone) -> Option<u64> {
+        if self.to_next == u64::MAX {
+            return None;
+        }
+        let mut bytes = Reader::new(slices);
+        let (mut at, mut last) = (self.to_next, self.current);
+        while last == Part::More {
+            let (part, len) = bytes.frame_at(at)?;
+            last = part;
+            at = at.saturating_add(len);
+        }
+        Some(at)
+    }
+
     /// Messages not (wholly) written, of a queue holding `slices` (in order): the one partly
     /// written and every one after it, a message whose last frame is not queued yet included.
     /// `None` if the stream could not be followed.

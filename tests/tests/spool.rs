@@ -17,14 +17,20 @@ use zedge_tests::wait::deadline;
 use zedge_tests::{raw, zmq_prelude, PyPeer};
 
 /// A PULL socket that binds `ep` (the cloud) and takes numbered messages (`%08d`) until it
-/// has `want`, or until none came for `idle` seconds once one did (90 s for the first);
+/// has `want`, or until none came for `idle` seconds once one did (90 s for the first), then
+/// closes at once (with `small`, its receive buffers the least there are, and it waits 1.5 s
+/// before closing: the rest is sent to it meanwhile, and held for it);
 /// prints how many, the first and last, whether they came in strictly increasing order,
 /// and any that were not a number.
 const CLOUD: &str = concat!(
     zmq_prelude!(),
     r#"
 ep, want, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-s = ctx.socket(zmq.PULL); s.setsockopt(zmq.LINGER, 0); s.bind(ep)
+small = len(sys.argv) > 4
+s = ctx.socket(zmq.PULL); s.setsockopt(zmq.LINGER, 0)
+if small:
+    s.setsockopt(zmq.RCVHWM, 1); s.setsockopt(zmq.RCVBUF, 4096)
+s.bind(ep)
 print("bound", flush=True)
 got = []
 odd = []
@@ -40,6 +46,9 @@ while len(got) < want:
         odd.append(len(b"".join(m)))
     end = time.monotonic() + idle
 increasing = all(b > a for a, b in zip(got, got[1:]))
+if small:
+    time.sleep(1.5)
+s.close(linger=0)
 print(json.dumps({"n": len(got), "first": got[0] if got else -1, "last": got[-1] if got else -1,
                   "increasing": increasing, "odd": odd, "dense": got == list(range(got[0], got[0] + len(got))) if got else True}), flush=True)
 "#
@@ -109,12 +118,13 @@ fn assert_got(out: &str, want: std::ops::Range<u64>) {
 
 /// The cloud's PULL socket, bound once it says so.
 fn cloud(ep: &str, want: u64, idle_secs: f64) -> PyPeer {
-    let c = PyPeer::spawn(
-        "cloud",
-        CLOUD,
-        &[ep.to_owned(), want.to_string(), idle_secs.to_string()],
-        Duration::from_secs(150),
-    );
+    cloud_with(ep, want, idle_secs, &[])
+}
+
+fn cloud_with(ep: &str, want: u64, idle_secs: f64, more: &[&str]) -> PyPeer {
+    let mut args = vec![ep.to_owned(), want.to_string(), idle_secs.to_string()];
+    args.extend(more.iter().map(|a| (*a).to_owned()));
+    let c = PyPeer::spawn("cloud", CLOUD, &args, Duration::from_secs(150));
     let until = Instant::now() + Duration::from_secs(20);
     while !c.stdout_so_far().contains("bound") {
         assert!(Instant::now() < until, "the cloud did not bind {ep}");
@@ -438,5 +448,39 @@ fn the_spool_shows_in_metrics_stats_and_zedge_stat_while_the_uplink_is_away_and_
     );
     broker.assert_running();
     broker.terminate();
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// An uplink that goes away with work queued for it (a radio link that drops): what zedge
+/// had queued and not begun to write goes back through the spool, ahead of the rest, and the
+/// cloud gets it when it is back. Lost: what the connection had taken (the kernel's buffers,
+/// here the least there are, and the cloud's own), never a message twice.
+#[test]
+fn an_uplink_that_leaves_with_work_queued_gets_it_when_it_is_back() {
+    const N: u64 = 20_000;
+    let dir = spool_dir("recover");
+    let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+    let first = cloud_with(&cloud_ep, 100, 5.0, &["small"]);
+    let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &["--kernel-send-max", "4K"]);
+    produce(broker.frontend(), 0..N, 0.0).finish();
+    let one = first.finish();
+    eprintln!("cloud, first: {one}");
+    assert_got(&one, 0..100);
+    thread::sleep(Duration::from_millis(500));
+    let out = cloud(&cloud_ep, N, 3.0).finish();
+    eprintln!("cloud, back: {out}");
+    assert_eq!(field(&out, "increasing"), "true", "{out}");
+    assert_eq!(field(&out, "dense"), "true", "{out}");
+    let (n, from) = (num(&out, "n"), num(&out, "first"));
+    assert_eq!(num(&out, "last"), N as i64 - 1, "{out}");
+    assert!(from >= 100, "none twice: {out}");
+    // Lost: what the first connection had taken beyond what its application read.
+    let lost = from - 100;
+    assert!(lost < 3000, "{lost} lost of the {} queued: {out}", N - 100);
+    assert!(n > (N as i64) / 2, "{out}");
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
     let _ = fs::remove_dir_all(&dir);
 }

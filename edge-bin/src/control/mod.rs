@@ -258,7 +258,7 @@ pub fn stats_json(host: &DeviceHost) -> String {
         let _ = write!(
             j,
             "\"spool\":{{\"spooling\":{},\"messages\":{},\"bytes\":{},\"oldest_age_s\":{:.3},\
-             \"appended\":{},\"sent\":{},\"dropped\":{},\"refused\":{},\
+             \"appended\":{},\"sent\":{},\"dropped\":{},\"recovered\":{},\"refused\":{},\
              \"appended_bytes\":{},\"written_bytes\":{},\"syncs\":{},\"errors\":{}}},",
             v.spooling,
             v.messages,
@@ -267,6 +267,7 @@ pub fn stats_json(host: &DeviceHost) -> String {
             c.appended,
             c.taken,
             c.dropped,
+            v.recovered,
             v.refused,
             c.appended_bytes,
             c.written,

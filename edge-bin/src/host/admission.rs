@@ -157,6 +157,9 @@ impl DeviceHost {
         let gone = self.conns.borrow_mut().remove(&id);
         if let Some(h) = gone {
             self.gate.borrow_mut().left(h.side, id, h.src);
+            if h.side == Side::Backend {
+                self.recover_to_spool(id);
+            }
         }
         self.frames.borrow_mut().remove(&id);
         self.with_device(|dev| dev.remove_peer(id));

@@ -13,6 +13,7 @@
 //! lost in memory. The task tries again a second later, logging once per failure.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::path::Path;
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 use async_io::Timer;
 use futures_lite::future;
 use log::{error, info, warn};
-use zedge_core::device::{PeerId, SpoolPeers};
+use zedge_core::device::{ByteQueue, PeerId, SpoolPeers};
 use zedge_core::wire::frame::FrameHead;
 
 use super::{Dev, DeviceHost};
@@ -47,6 +48,8 @@ pub struct SpoolView {
     pub spooling: bool,
     /// The log's counters.
     pub stats: SpoolStats,
+    /// Messages a worker that left had queued and not begun, sent again.
+    pub recovered: u64,
     /// Messages dropped on the way out: larger than `max_msg_size` now, or otherwise refused
     /// by the device (spooled under other settings).
     pub refused: u64,
@@ -64,6 +67,9 @@ pub struct Spooler {
     partial: RefCell<Vec<u8>>,
     /// [`Dev::spool_resets`] when last seen.
     resets: Cell<u64>,
+    /// Messages a worker that left had queued and not begun, to send again ahead of the log
+    /// ([`DeviceHost::recover_to_spool`]).
+    recovered: RefCell<VecDeque<Vec<u8>>>,
     /// A message the source took part of, taken out of the log (which may drop the segment
     /// it was in for room meanwhile), and how much of it the source took.
     feeding: RefCell<Vec<u8>>,
@@ -123,6 +129,7 @@ impl Spooler {
             signal: Signal::default(),
             partial: RefCell::default(),
             resets: Cell::new(0),
+            recovered: RefCell::default(),
             feeding: RefCell::default(),
             fed: Cell::new(0),
             fsync: Duration::from_millis(t.spool_fsync_ms),
@@ -192,7 +199,9 @@ impl Spooler {
             self.take_sink(tag, dev);
         }
         let more = self.feed_source(tag, dev, now);
-        let idle = self.partial.borrow().is_empty() && self.fed.get() == 0;
+        let idle = self.partial.borrow().is_empty()
+            && self.fed.get() == 0
+            && self.recovered.borrow().is_empty();
         if idle && self.log.borrow().is_empty() {
             dev.spool_emptied();
         }
@@ -250,6 +259,11 @@ impl Spooler {
         while dev.wants_read(source) && self.tokens.get() > 0 {
             if given >= ROUND_BYTES {
                 return true;
+            }
+            if feeding.is_empty() {
+                if let Some(m) = self.recovered.borrow_mut().pop_front() {
+                    *feeding = m;
+                }
             }
             let from_log = feeding.is_empty();
             let msg: &[u8] = if from_log {
@@ -398,6 +412,51 @@ impl DeviceHost {
             sp.failed(&self.tag, "cannot sync at stop", &e);
         }
         sp.publish(false);
+    }
+
+    /// A worker connection ended: the whole messages its queue held that it had not begun
+    /// to write go back through the spool, ahead of everything in it (and new work goes
+    /// behind them). What its socket took, and the message it was writing, are lost with
+    /// the connection, as with any ZeroMQ peer.
+    pub fn recover_to_spool(&self, id: PeerId) {
+        let Some(sp) = self.spool.as_ref() else {
+            return;
+        };
+        let start = {
+            let frames = self.frames.borrow();
+            let f = frames.get(&id).copied().unwrap_or_default();
+            self.peek(|dev| dev.queue(id).and_then(|q| f.first_unbegun(q.slices())))
+        };
+        let Some(start) = start else { return };
+        let msgs = self.peek(|dev| {
+            let Some(q) = dev.queue(id) else {
+                return Vec::new();
+            };
+            let mut bytes = Vec::with_capacity(q.len());
+            for s in q.slices() {
+                bytes.extend_from_slice(s);
+            }
+            let start = usize::try_from(start)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let rest = &bytes[start..];
+            let mut at = skip_commands(rest);
+            let mut msgs = Vec::new();
+            while let Some(end) = message_end(&rest[at..]) {
+                msgs.push(rest[at..at + end].to_vec());
+                at += end;
+                at += skip_commands(&rest[at..]);
+            }
+            msgs
+        });
+        if msgs.is_empty() {
+            return;
+        }
+        let n = msgs.len() as u64;
+        sp.recovered.borrow_mut().extend(msgs);
+        sp.count(|v| v.recovered += n);
+        self.with_device(|dev| dev.spool_begin());
+        sp.signal.wake();
     }
 
     /// What the spool shows, if the device has one.

@@ -421,7 +421,8 @@ fn spool_gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
         name,
         "counter",
         "Messages of the spool: appended, sent (given back to the workers), dropped (with the \
-         oldest segment, past spool_max), refused (over max_msg_size when sent, after it was \
+         oldest segment, past spool_max), recovered (queued for a worker that left, not begun, \
+         sent again ahead of the spool), refused (over max_msg_size when sent, after it was \
          lowered, or otherwise refused by the device).",
     );
     for (dev, v) in spools() {
@@ -429,6 +430,7 @@ fn spool_gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
             ("appended", v.stats.appended),
             ("sent", v.stats.taken),
             ("dropped", v.stats.dropped),
+            ("recovered", v.recovered),
             ("refused", v.refused),
         ];
         for (event, n) in events {
