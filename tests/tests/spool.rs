@@ -13,6 +13,7 @@ use zedge_core::wire::metadata::SocketType;
 use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
+use zedge_tests::systemd::ConfigRun;
 use zedge_tests::wait::deadline;
 use zedge_tests::{raw, zmq_prelude, PyPeer};
 
@@ -482,5 +483,41 @@ fn an_uplink_that_leaves_with_work_queued_gets_it_when_it_is_back() {
     broker.terminate();
     let stderr = broker.stderr();
     no_panic(&stderr);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Attacker round 19, F3: a reload that restarts a streamer with a spool (its `spool_rate`
+/// changed) starts the new device while the old one still holds the spool's lock; the new
+/// one opens it once the old has let go, and sends what it holds.
+#[test]
+fn a_reload_that_restarts_the_device_keeps_its_spool() {
+    const N: u64 = 2000;
+    let dir = spool_dir("reload");
+    let front = format!("tcp://127.0.0.1:{}", free_port());
+    let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+    let config = |rate: &str| {
+        format!(
+            "[[device]]\nname = \"jobs\"\nkind = \"streamer\"\nfrontend = \"{front}\"\n\
+             backend = \">{cloud_ep}\"\nspool = \"{}\"\nspool_rate = \"{rate}\"\n",
+            dir.display()
+        )
+    };
+    let mut run = ConfigRun::start(&config("0"), &[]);
+    run.wait_log("listening on", Instant::now() + Duration::from_secs(10));
+    produce(&front, 0..N, 0.0).finish();
+    thread::sleep(Duration::from_millis(1500));
+    run.reload(&config("10M"));
+    run.wait_log("spool", Instant::now() + Duration::from_secs(10));
+    let out = cloud(&cloud_ep, N, 3.0).finish();
+    eprintln!("cloud: {out}");
+    assert_got(&out, 0..N);
+    run.assert_running();
+    let stderr = run.stderr();
+    no_panic(&stderr);
+    assert!(
+        stderr.contains(": open"),
+        "the new device opened the spool:\n{stderr}"
+    );
+    run.stop_clean();
     let _ = fs::remove_dir_all(&dir);
 }

@@ -263,19 +263,22 @@ impl DeviceHost {
             .as_deref()
             .filter(|_| d.has_spool())
             .and_then(|dir| {
-                let (log, _) = Spooler::open(&tag, dir, &d.tuning)
+                // A log that cannot be opened now (a reload's new device finds it locked until the
+                // one it replaces stops) is tried again by the spool's task.
+                let log = Spooler::open(&tag, dir, &d.tuning)
                     .map_err(|e| {
-                        log::error!(
-                            "{tag}spool {}: cannot open it: {e}; running without it (producers \
-                             wait while no worker can take work)",
+                        log::warn!(
+                            "{tag}spool {}: cannot open it yet: {e}; trying again every second \
+                         (meanwhile producers wait while no worker can take work)",
                             dir.display()
                         )
                     })
-                    .ok()?;
+                    .ok()
+                    .map(|(log, _)| log);
                 let cap = cfg.queue_capacity();
                 let queue = || HeapQueue::new(cap, Charge::new(account.clone()));
                 let peers = dev.add_spool(queue(), queue(), clock.now()).ok()??;
-                let sp = Spooler::new(peers, log, &d.tuning);
+                let sp = Spooler::new(peers, log, dir, &d.tuning);
                 if sp.holds() {
                     dev.spool_begin();
                 }

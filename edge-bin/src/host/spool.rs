@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
@@ -60,7 +60,15 @@ pub struct SpoolView {
 /// A device's spool: its log, its two peers in the device, and the state between them.
 pub struct Spooler {
     peers: SpoolPeers,
-    log: RefCell<Spool>,
+    /// Its log on disk, once open: a device started by a reload finds it locked until the
+    /// device it replaces has stopped, and tries again every [`RETRY`].
+    log: RefCell<Option<Spool>>,
+    dir: PathBuf,
+    max_bytes: u64,
+    /// Checksum failures on reading, when last logged.
+    corrupt_seen: Cell<u64>,
+    /// A message the device refused was logged.
+    refused_said: Cell<bool>,
     /// Wakes the task.
     pub signal: Signal,
     /// Taken from the sink and not yet a whole message.
@@ -122,10 +130,15 @@ impl Spooler {
         Ok((log, rec))
     }
 
-    pub fn new(peers: SpoolPeers, log: Spool, t: &Tuning) -> Spooler {
+    pub fn new(peers: SpoolPeers, log: Option<Spool>, dir: &Path, t: &Tuning) -> Spooler {
         let sp = Spooler {
             peers,
+            failed: Cell::new(log.is_none().then(StdInstant::now)),
             log: RefCell::new(log),
+            dir: dir.to_path_buf(),
+            max_bytes: t.spool_max,
+            corrupt_seen: Cell::new(0),
+            refused_said: Cell::new(false),
             signal: Signal::default(),
             partial: RefCell::default(),
             resets: Cell::new(0),
@@ -137,7 +150,6 @@ impl Spooler {
             tokens: Cell::new(0),
             refilled: Cell::new(StdInstant::now()),
             dirty: Cell::new(false),
-            failed: Cell::new(None),
             max_msg: t.max_msg_size,
             view: Cell::default(),
         };
@@ -152,7 +164,7 @@ impl Spooler {
 
     /// Whether the log holds messages to send (at start: from before a restart).
     pub fn holds(&self) -> bool {
-        !self.log.borrow().is_empty()
+        self.log.borrow().as_ref().is_some_and(|l| !l.is_empty())
     }
 
     pub fn view(&self) -> SpoolView {
@@ -161,6 +173,10 @@ impl Spooler {
 
     fn publish(&self, spooling: bool) {
         let log = self.log.borrow();
+        let Some(log) = log.as_ref() else {
+            self.count(|v| v.spooling = spooling);
+            return;
+        };
         let oldest_ms = log.oldest_at().map_or(0, |at| unix_ms().saturating_sub(at));
         let v = self.view.get();
         self.view.set(SpoolView {
@@ -195,6 +211,11 @@ impl Spooler {
     /// far as the workers and the rate allow. Returns whether there is more to give now.
     fn step(&self, tag: &str, dev: &mut Dev, now: zedge_core::time::Instant) -> bool {
         let retry_due = self.failed.get().is_none_or(|at| at.elapsed() >= RETRY);
+        let closed = self.log.borrow().is_none();
+        if closed && (!retry_due || !self.reopen(tag, dev)) {
+            self.publish(dev.spooling().0);
+            return false;
+        }
         if retry_due {
             self.take_sink(tag, dev);
         }
@@ -202,11 +223,50 @@ impl Spooler {
         let idle = self.partial.borrow().is_empty()
             && self.fed.get() == 0
             && self.recovered.borrow().is_empty();
-        if idle && self.log.borrow().is_empty() {
+        if idle && self.log.borrow().as_ref().is_some_and(Spool::is_empty) {
             dev.spool_emptied();
         }
+        self.say_corrupt(tag);
         self.publish(dev.spooling().0);
         more
+    }
+
+    /// Open the log that could not be opened before (its directory locked by the device a
+    /// reload replaces, not writable...): whether it is open now.
+    fn reopen(&self, tag: &str, dev: &mut Dev) -> bool {
+        let t = Tuning {
+            spool_max: self.max_bytes,
+            ..Tuning::default()
+        };
+        match Spooler::open(tag, &self.dir, &t) {
+            Ok((log, _)) => {
+                if !log.is_empty() {
+                    dev.spool_begin();
+                }
+                *self.log.borrow_mut() = Some(log);
+                self.failed.set(None);
+                info!("{tag}spool {}: open", self.dir.display());
+                true
+            }
+            Err(e) => {
+                self.failed(tag, &format!("cannot open {}", self.dir.display()), &e);
+                false
+            }
+        }
+    }
+
+    /// Blocks whose checksum failed when read, since last said.
+    fn say_corrupt(&self, tag: &str) {
+        let n = self.log.borrow().as_ref().map_or(0, |l| l.stats().corrupt);
+        if n > self.corrupt_seen.get() {
+            self.corrupt_seen.set(n);
+            error!(
+                "{tag}spool {}: a block failed its checksum when read to send: dropped the \
+                 rest of its segment ({n} such blocks in all; the disk gives back other bytes \
+                 than were written)",
+                self.dir.display()
+            );
+        }
     }
 
     fn take_sink(&self, tag: &str, dev: &mut Dev) {
@@ -218,6 +278,16 @@ impl Spooler {
             let keep = whole_messages(&partial);
             partial.truncate(keep);
         }
+        let mut log = self.log.borrow_mut();
+        let Some(log) = log.as_mut() else { return };
+        if self.failed.get().is_some() {
+            // The disk failed: it takes what is gathered before anything more is taken, so
+            // the sink fills and the producers wait rather than memory growing.
+            if let Err(e) = log.retry() {
+                self.failed(tag, "cannot write a block", &e);
+                return;
+            }
+        }
         loop {
             let (a, b) = dev.output(sink);
             let n = a.len() + b.len();
@@ -228,7 +298,6 @@ impl Spooler {
             partial.extend_from_slice(b);
             dev.consume_output(sink, n);
         }
-        let mut log = self.log.borrow_mut();
         let mut used = skip_commands(&partial);
         let mut result = Ok(());
         while let Some(end) = message_end(&partial[used..]) {
@@ -254,6 +323,9 @@ impl Spooler {
         let source = self.peers.source;
         self.refill();
         let mut log = self.log.borrow_mut();
+        let Some(log) = log.as_mut() else {
+            return false;
+        };
         let mut feeding = self.feeding.borrow_mut();
         let mut given = 0;
         while dev.wants_read(source) && self.tokens.get() > 0 {
@@ -280,20 +352,19 @@ impl Spooler {
             };
             if from_log && message_body(msg) > self.max_msg {
                 // Spooled under a larger max_msg_size than the device has now.
-                self.count(|v| v.refused += 1);
-                let _ = log.take();
+                self.refused(tag, "larger than max_msg_size");
+                let _ = log.skip();
                 continue;
             }
             let at = self.fed.get();
             let n = match dev.handle_input(source, &msg[at..], now) {
                 Ok(n) => n,
                 Err(e) => {
-                    warn!("{tag}spool: the device refused a spooled message ({e}); dropped it");
-                    self.count(|v| v.refused += 1);
+                    self.refused(tag, &e.to_string());
                     dev.spool_source_reset(now);
                     self.fed.set(0);
                     if from_log {
-                        let _ = log.take();
+                        let _ = log.skip();
                     }
                     feeding.clear();
                     continue;
@@ -326,6 +397,19 @@ impl Spooler {
             }
         }
         false
+    }
+
+    /// A spooled message the device refuses is dropped: counted, and said the first time.
+    fn refused(&self, tag: &str, why: &str) {
+        self.count(|v| v.refused += 1);
+        if !self.refused_said.replace(true) {
+            warn!(
+                "{tag}spool {}: dropped a spooled message the device refuses ({why}; spooled \
+                 under other settings?); others are counted in \
+                 zedge_spool_messages_total{{event=\"refused\"}}",
+                self.dir.display()
+            );
+        }
     }
 
     /// Tokens for the rate: a second's worth at most; without a rate, always some.
@@ -390,7 +474,9 @@ impl DeviceHost {
 
     /// Make what was appended durable, on `blocking`'s thread.
     async fn sync_spool(&self, sp: &Spooler) {
-        let job = sp.log.borrow_mut().prepare_sync();
+        let Some(job) = sp.log.borrow_mut().as_mut().map(Spool::prepare_sync) else {
+            return;
+        };
         let result = match job {
             Ok(job) => blocking::unblock(move || job.run()).await,
             Err(e) => Err(e),
@@ -407,7 +493,9 @@ impl DeviceHost {
             return;
         };
         self.with_device(|dev| sp.take_sink(&self.tag, dev));
-        let job = sp.log.borrow_mut().prepare_sync();
+        let Some(job) = sp.log.borrow_mut().as_mut().map(Spool::prepare_sync) else {
+            return;
+        };
         if let Err(e) = job.and_then(|j| j.run()) {
             sp.failed(&self.tag, "cannot sync at stop", &e);
         }

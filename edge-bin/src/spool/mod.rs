@@ -95,6 +95,10 @@ pub struct SpoolStats {
     pub dropped_segments: u64,
     /// Syncs (`fdatasync`) made.
     pub syncs: u64,
+    /// Blocks whose checksum failed when read to send (the rest of their segment dropped).
+    pub corrupt: u64,
+    /// Messages taken out and not sent: the device refused them.
+    pub skipped: u64,
 }
 
 #[derive(Debug)]
@@ -272,6 +276,27 @@ impl Spool {
         }
     }
 
+    /// The message [`Spool::peek`] gave was not sent (the device refused it): the cursor
+    /// moves past it, counted apart.
+    pub fn skip(&mut self) -> io::Result<()> {
+        let taken = self.stats.taken;
+        self.take()?;
+        if self.stats.taken > taken {
+            self.stats.taken = taken;
+            self.stats.skipped += 1;
+        }
+        Ok(())
+    }
+
+    /// Write what is gathered, if it makes a block or a write failed before: whether the
+    /// disk takes writes again, after an error.
+    pub fn retry(&mut self) -> io::Result<()> {
+        if self.pending.len() - self.pending_sent >= self.cfg.block_bytes {
+            self.write_block()?;
+        }
+        Ok(())
+    }
+
     /// The message [`Spool::peek`] gave was sent: the cursor moves past it.
     pub fn take(&mut self) -> io::Result<()> {
         match self.ready_to_read()? {
@@ -343,7 +368,25 @@ impl Spool {
                 }
             };
             if self.cursor.block < seg.len {
-                self.reading = Some(read_block(&self.cfg.dir, self.cursor)?);
+                match read_block(&self.cfg.dir, self.cursor, seg.len) {
+                    Ok(r) => self.reading = Some(r),
+                    Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                        // The disk gave back other bytes than were written: the rest of
+                        // the segment goes, its messages counted as dropped.
+                        let (seq, len, messages) = (seg.seq, seg.len, seg.messages);
+                        self.stats.corrupt += 1;
+                        if self.segments.front().is_some_and(|s| s.seq == seq) {
+                            self.stats.dropped += messages.saturating_sub(self.taken_in_oldest);
+                            self.taken_in_oldest = messages;
+                        }
+                        self.cursor = Cursor {
+                            seq,
+                            block: len,
+                            at: 0,
+                        };
+                    }
+                    Err(e) => return Err(e),
+                }
                 continue;
             }
             // Read through: the next segment, if any; this one goes once it is not the one
@@ -415,10 +458,14 @@ impl Spool {
         let mut block = Vec::with_capacity(BLOCK_HEAD + unsent.len());
         block.extend_from_slice(&head(unsent, now));
         block.extend_from_slice(unsent);
-        self.file
-            .as_mut()
-            .expect("opened above")
-            .write_all(&block)?;
+        let file = self.file.as_mut().expect("opened above");
+        if let Err(e) = file.write_all(&block) {
+            // Nothing of a block that did not all go (a full disk): the retry writes it again
+            // where this one started, and no fragment is left for a reader.
+            let len = self.segments.back().map_or(0, |s| s.len);
+            let _ = file.set_len(len);
+            return Err(e);
+        }
         let seg = self.segments.back_mut().expect("pushed above");
         seg.len += block.len() as u64;
         seg.messages += self.pending_msgs - self.pending_sent_msgs;
@@ -464,12 +511,13 @@ impl Spool {
                     block: off,
                     at: 0,
                 },
+                oldest.len,
             )?;
             n += count_messages(&r.payload);
             off += (BLOCK_HEAD + r.payload.len()) as u64;
         }
         if self.cursor.block < oldest.len {
-            let r = read_block(&self.cfg.dir, self.cursor)?;
+            let r = read_block(&self.cfg.dir, self.cursor, oldest.len)?;
             let at = (self.cursor.at as usize).min(r.payload.len());
             n += count_messages(&r.payload[..at]);
         }
@@ -574,14 +622,24 @@ fn unix_ms() -> u64 {
 }
 
 /// Read the block at `at` of its segment.
-fn read_block(dir: &Path, at: Cursor) -> io::Result<Reading> {
+/// The block at `at` of a segment of `seg_len` bytes, its checksum checked: one that fails,
+/// or whose length runs past the segment, is `InvalidData`.
+fn read_block(dir: &Path, at: Cursor, seg_len: u64) -> io::Result<Reading> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "a spool block failed its check");
     let mut f = File::open(dir.join(segment_name(at.seq)))?;
     f.seek(SeekFrom::Start(at.block))?;
     let mut h = [0u8; BLOCK_HEAD];
     f.read_exact(&mut h)?;
     let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    let room = seg_len.saturating_sub(at.block + BLOCK_HEAD as u64);
+    if len as u64 > room {
+        return Err(bad());
+    }
     let mut payload = vec![0u8; len];
     f.read_exact(&mut payload)?;
+    if crc32c(&payload).to_le_bytes() != h[4..8] {
+        return Err(bad());
+    }
     let written_at = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
     Ok(Reading {
         seq: at.seq,

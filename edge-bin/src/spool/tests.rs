@@ -300,3 +300,53 @@ fn a_directory_is_opened_by_one_spool_at_a_time() {
     drop(first);
     assert!(Spool::open(small(&dir)).is_ok());
 }
+
+/// Attacker round 19, F1 and F6: a block read to send is checked. One whose bytes changed on
+/// disk since it was written (or a length running past its segment) drops the rest of its
+/// segment, counted; the next segments are sent; no garbage reaches the device.
+#[test]
+fn a_block_that_fails_its_check_when_read_drops_the_rest_of_its_segment_only() {
+    let dir = Dir::new("readcheck");
+    let (mut s, _) = Spool::open(small(&dir)).unwrap();
+    for n in 0..400 {
+        s.append(&msg(n, 20)).unwrap();
+    }
+    s.sync().unwrap();
+    assert!(s.segments.len() >= 3, "{} segments", s.segments.len());
+    let first = s.segments[0].seq;
+    let first_msgs = s.segments[0].messages;
+    // A byte of the first segment's second block, flipped on disk.
+    let path = dir.0.join(segment_name(first));
+    let mut bytes = fs::read(&path).unwrap();
+    let len0 = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+    let at = BLOCK_HEAD + len0 + BLOCK_HEAD + 5;
+    bytes[at] ^= 0x40;
+    fs::write(&path, &bytes).unwrap();
+    let got = drain(&mut s, usize::MAX);
+    let stats = s.stats();
+    assert_eq!(stats.corrupt, 1);
+    // The first block's messages, then the next segments' from their first.
+    let in_first_block = count_messages(&bytes[BLOCK_HEAD..BLOCK_HEAD + len0]);
+    assert_eq!(
+        &got[..in_first_block as usize],
+        &(0..in_first_block).collect::<Vec<_>>()[..]
+    );
+    assert_eq!(got[in_first_block as usize], first_msgs);
+    assert!(got.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(*got.last().unwrap(), 399);
+    assert_eq!(stats.dropped, first_msgs - in_first_block);
+    assert!(s.is_empty());
+}
+
+/// A message the device refused is taken out without counting as sent.
+#[test]
+fn a_skipped_message_counts_apart_from_the_sent() {
+    let dir = Dir::new("skip");
+    let (mut s, _) = Spool::open(small(&dir)).unwrap();
+    for n in 0..3 {
+        s.append(&msg(n, 0)).unwrap();
+    }
+    s.skip().unwrap();
+    assert_eq!(drain(&mut s, usize::MAX), [1, 2]);
+    assert_eq!((s.stats().taken, s.stats().skipped), (2, 1));
+}
