@@ -89,6 +89,8 @@ pub struct Spooler {
     refilled: Cell<StdInstant>,
     /// Appended or taken since the last sync.
     dirty: Cell<bool>,
+    /// The log's appended count when last looked at.
+    appended_seen: Cell<u64>,
     /// When the disk last failed, until a try succeeds.
     failed: Cell<Option<StdInstant>>,
     max_msg: u64,
@@ -150,6 +152,7 @@ impl Spooler {
             tokens: Cell::new(0),
             refilled: Cell::new(StdInstant::now()),
             dirty: Cell::new(false),
+            appended_seen: Cell::new(0),
             max_msg: t.max_msg_size,
             view: Cell::default(),
         };
@@ -288,33 +291,44 @@ impl Spooler {
                 return;
             }
         }
+        let mut result = Ok(());
         loop {
             let (a, b) = dev.output(sink);
             let n = a.len() + b.len();
             if n == 0 {
                 break;
             }
-            partial.extend_from_slice(a);
-            partial.extend_from_slice(b);
+            for slice in [a, b] {
+                if partial.is_empty() && result.is_ok() {
+                    // Whole messages go from the sink's queue to the log as they lie.
+                    let used = append_whole(log, slice, &mut result);
+                    partial.extend_from_slice(&slice[used..]);
+                } else {
+                    partial.extend_from_slice(slice);
+                }
+            }
             dev.consume_output(sink, n);
-        }
-        let mut used = skip_commands(&partial);
-        let mut result = Ok(());
-        while let Some(end) = message_end(&partial[used..]) {
-            // A message whose block fails to be written is still gathered: it counts as in.
-            result = log.append(&partial[used..used + end]);
-            used += end;
-            used += skip_commands(&partial[used..]);
-            self.dirty.set(true);
             if result.is_err() {
                 break;
             }
         }
-        partial.drain(..used);
+        if result.is_ok() {
+            let used = append_whole(log, &partial, &mut result);
+            partial.drain(..used);
+        }
+        if self.log_appended(log) {
+            self.dirty.set(true);
+        }
         match result {
             Ok(()) => self.failed.set(None),
             Err(e) => self.failed(tag, "cannot write a block", &e),
         }
+    }
+
+    /// Whether messages were appended since the last look.
+    fn log_appended(&self, log: &Spool) -> bool {
+        let n = log.stats().appended;
+        n != self.appended_seen.replace(n)
     }
 
     /// Give the source the log's messages while it takes them; whether it could take more
@@ -557,6 +571,23 @@ fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Append the whole messages at the start of `bytes` to `log` (command frames between them
+/// skipped), until one fails to be written (into `result`; it counts as appended, gathered
+/// for the next try): the bytes used.
+fn append_whole(log: &mut Spool, bytes: &[u8], result: &mut io::Result<()>) -> usize {
+    let mut used = skip_commands(bytes);
+    while let Some(end) = message_end(&bytes[used..]) {
+        let r = log.append(&bytes[used..used + end]);
+        used += end;
+        used += skip_commands(&bytes[used..]);
+        if r.is_err() {
+            *result = r;
+            break;
+        }
+    }
+    used
 }
 
 /// Bytes of the command frames at the start of `bytes` (the sink's session sends none; a

@@ -455,11 +455,13 @@ impl Spool {
             self.file = Some(f);
         }
         let unsent = &self.pending[self.pending_sent..];
-        let mut block = Vec::with_capacity(BLOCK_HEAD + unsent.len());
-        block.extend_from_slice(&head(unsent, now));
-        block.extend_from_slice(unsent);
+        let block_len = BLOCK_HEAD + unsent.len();
         let file = self.file.as_mut().expect("opened above");
-        if let Err(e) = file.write_all(&block) {
+        // The header, then the messages where they are gathered: no copy of them.
+        let written = file
+            .write_all(&head(unsent, now))
+            .and_then(|()| file.write_all(unsent));
+        if let Err(e) = written {
             // Nothing of a block that did not all go (a full disk): the retry writes it again
             // where this one started, and no fragment is left for a reader.
             let len = self.segments.back().map_or(0, |s| s.len);
@@ -467,9 +469,9 @@ impl Spool {
             return Err(e);
         }
         let seg = self.segments.back_mut().expect("pushed above");
-        seg.len += block.len() as u64;
+        seg.len += block_len as u64;
         seg.messages += self.pending_msgs - self.pending_sent_msgs;
-        self.stats.written += block.len() as u64;
+        self.stats.written += block_len as u64;
         self.pending.clear();
         (self.pending_msgs, self.pending_sent, self.pending_sent_msgs) = (0, 0, 0);
         self.trim()
