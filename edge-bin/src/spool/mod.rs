@@ -29,6 +29,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -148,6 +149,8 @@ pub struct Spool {
     /// Held while the spool is open: another process, or another device, opening the same
     /// directory is refused.
     _lock: File,
+    /// The number of the next segment when there is none: past every name in the directory.
+    next_seq: u64,
     cursor: Cursor,
     reading: Option<Reading>,
     /// Messages taken out of the oldest segment (not dropped if it goes).
@@ -161,9 +164,16 @@ impl Spool {
     pub fn open(cfg: SpoolConfig) -> io::Result<(Spool, Recovery)> {
         fs::create_dir_all(&cfg.dir)?;
         let lock = lock_dir(&cfg.dir)?;
+        // Regular files only: a segment that is a symlink (or anything else) is not the
+        // spool's, and repairing it would truncate what it points to.
+        let mut named = 0;
         let mut seqs: Vec<u64> = fs::read_dir(&cfg.dir)?
             .filter_map(|e| e.ok())
-            .filter_map(|e| segment_seq(&e.file_name().to_string_lossy()))
+            .filter_map(|e| {
+                let seq = segment_seq(&e.file_name().to_string_lossy())?;
+                named = named.max(seq);
+                e.file_type().is_ok_and(|t| t.is_file()).then_some(seq)
+            })
             .collect();
         seqs.sort_unstable();
         let mut rec = Recovery::default();
@@ -183,6 +193,7 @@ impl Spool {
             pending_sent: 0,
             pending_sent_msgs: 0,
             _lock: lock,
+            next_seq: named.saturating_add(1),
             cursor,
             reading: None,
             taken_in_oldest: 0,
@@ -434,14 +445,16 @@ impl Spool {
             let seq = match self.segments.back() {
                 Some(s) if !full => s.seq,
                 Some(s) => s.seq + 1,
-                None => 1,
+                None => self.next_seq,
             };
+            self.next_seq = self.next_seq.max(seq + 1);
             if let Some(f) = self.file.take() {
                 f.sync_data()?;
             }
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(self.cfg.dir.join(segment_name(seq)))?;
             if full {
                 self.segments.push_back(Segment {

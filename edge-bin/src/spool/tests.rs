@@ -350,3 +350,24 @@ fn a_skipped_message_counts_apart_from_the_sent() {
     assert_eq!(drain(&mut s, usize::MAX), [1, 2]);
     assert_eq!((s.stats().taken, s.stats().skipped), (2, 1));
 }
+
+/// Attacker round 19, F6: a segment name that is a symlink is not the spool's: left alone,
+/// and what it points to is not repaired (truncated).
+#[test]
+fn a_segment_that_is_a_symlink_is_left_alone() {
+    let dir = Dir::new("symlink");
+    fs::create_dir_all(&dir.0).unwrap();
+    let target = dir.0.join("precious");
+    fs::write(&target, b"not a spool segment").unwrap();
+    std::os::unix::fs::symlink(&target, dir.0.join(segment_name(1))).unwrap();
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!((rec.segments, rec.messages), (0, 0));
+    assert!(s.is_empty());
+    // New segments are numbered past it, and nothing is written through it.
+    for n in 0..100 {
+        s.append(&msg(n, 20)).unwrap();
+    }
+    s.sync().unwrap();
+    assert_eq!(drain(&mut s, usize::MAX), (0..100).collect::<Vec<_>>());
+    assert_eq!(fs::read(&target).unwrap(), b"not a spool segment");
+}
