@@ -116,6 +116,14 @@ impl Spooler {
                 dir.display()
             );
         }
+        for (seg, at) in &rec.passed {
+            warn!(
+                "{tag}spool {}: segment {seg} has a block at byte {at} that was sent already \
+                 and whose checksum fails now: passed over (the disk gives back other bytes \
+                 than were written)",
+                dir.display()
+            );
+        }
         if rec.cursor_lost {
             warn!(
                 "{tag}spool {}: its cursor file is missing or unreadable: sending from the \

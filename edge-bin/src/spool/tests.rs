@@ -371,3 +371,42 @@ fn a_segment_that_is_a_symlink_is_left_alone() {
     assert_eq!(drain(&mut s, usize::MAX), (0..100).collect::<Vec<_>>());
     assert_eq!(fs::read(&target).unwrap(), b"not a spool segment");
 }
+
+/// Attacker round 19, F5: a block already sent whose bytes changed on disk is passed over at
+/// a restart; the unsent messages after it in its segment are kept.
+#[test]
+fn a_bad_block_already_sent_costs_nothing_at_a_restart() {
+    let dir = Dir::new("sentrot");
+    let first_msgs;
+    {
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..100 {
+            s.append(&msg(n, 20)).unwrap();
+        }
+        s.sync().unwrap();
+        first_msgs = s.segments[0].messages;
+        // Past the first block of the first segment.
+        let path = dir.0.join(segment_name(s.segments[0].seq));
+        let bytes = fs::read(&path).unwrap();
+        let len0 = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+        let in_first = count_messages(&bytes[BLOCK_HEAD..BLOCK_HEAD + len0]);
+        assert_eq!(
+            drain(&mut s, in_first as usize),
+            (0..in_first).collect::<Vec<_>>()
+        );
+        // Into the second block, so that the cursor is past the first.
+        drain(&mut s, 1);
+        s.sync().unwrap();
+        let mut bytes = bytes;
+        bytes[BLOCK_HEAD + 3] ^= 0x40;
+        fs::write(&path, &bytes).unwrap();
+    }
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.passed.len(), 1, "{rec:?}");
+    assert!(rec.corrupt.is_empty(), "{rec:?}");
+    let got = drain(&mut s, usize::MAX);
+    assert_eq!(got.len() as u64, s.stats().taken);
+    assert_eq!(*got.last().unwrap(), 99);
+    assert!(got.windows(2).all(|w| w[1] == w[0] + 1), "{got:?}");
+    assert!(got[0] < first_msgs, "{got:?}");
+}
