@@ -100,7 +100,8 @@ pub struct Spooler {
 impl Spooler {
     /// Open the log in `dir` (repairing a torn end), logging what recovery found.
     pub fn open(tag: &str, dir: &Path, t: &Tuning) -> io::Result<(Spool, Recovery)> {
-        let (log, rec) = Spool::open(SpoolConfig::new(dir.to_path_buf(), t.spool_max))?;
+        let cfg = SpoolConfig::new(dir.to_path_buf(), t.spool_max, t.max_msg_size);
+        let (log, rec) = Spool::open(cfg)?;
         for (seg, at, bytes) in &rec.torn {
             warn!(
                 "{tag}spool {}: segment {seg} was cut at byte {at} (a write the power or a \
@@ -247,6 +248,7 @@ impl Spooler {
     fn reopen(&self, tag: &str, dev: &mut Dev) -> bool {
         let t = Tuning {
             spool_max: self.max_bytes,
+            max_msg_size: self.max_msg,
             ..Tuning::default()
         };
         match Spooler::open(tag, &self.dir, &t) {

@@ -51,16 +51,24 @@ pub struct SpoolConfig {
     pub segment_bytes: u64,
     /// A block is written once its messages reach this many bytes.
     pub block_bytes: usize,
+    /// The largest block there can be (a block's worth and one message more): a header that
+    /// says more is not the spool's, and nothing larger is read into memory.
+    pub max_block: usize,
 }
 
 impl SpoolConfig {
-    /// Segments of a sixteenth of `max_bytes` (1 MiB to 64 MiB), blocks of 64 KiB.
-    pub fn new(dir: PathBuf, max_bytes: u64) -> SpoolConfig {
+    /// Segments of a sixteenth of `max_bytes` (1 MiB to 64 MiB), blocks of 64 KiB, messages
+    /// of `max_message` bytes at most (their frames' bodies).
+    pub fn new(dir: PathBuf, max_bytes: u64, max_message: u64) -> SpoolConfig {
+        let block_bytes = 64 << 10;
+        // A frame head is 9 bytes at most; a message may have a frame per body byte.
+        let max_message = usize::try_from(max_message).unwrap_or(usize::MAX);
         SpoolConfig {
             dir,
             max_bytes,
             segment_bytes: (max_bytes / 16).clamp(1 << 20, 64 << 20),
-            block_bytes: 64 << 10,
+            block_bytes,
+            max_block: block_bytes.saturating_add(max_message.saturating_mul(10)),
         }
     }
 }
@@ -188,7 +196,7 @@ impl Spool {
                 Some(c) if c.seq > seq => u64::MAX,
                 _ => 0,
             };
-            let seg = scan(&cfg.dir, seq, sent, &mut rec)?;
+            let seg = scan(&cfg.dir, seq, sent, cfg.max_block, &mut rec)?;
             segments.push_back(seg);
         }
         let (cursor, lost) = read_cursor(&cfg.dir, &segments);
@@ -679,71 +687,91 @@ fn read_block(dir: &Path, at: Cursor, seg_len: u64) -> io::Result<Reading> {
     })
 }
 
-/// Read the segment `seq` through, repairing a torn or corrupt end (see the module docs).
-fn scan(dir: &Path, seq: u64, sent: u64, rec: &mut Recovery) -> io::Result<Segment> {
+/// Read the segment `seq` through, a block at a time (no more than `max_block` bytes of it in
+/// memory), repairing a torn or corrupt end (see the module docs). Blocks that end at or
+/// before `sent` were sent already: one of them whose check fails is passed over.
+fn scan(
+    dir: &Path,
+    seq: u64,
+    sent: u64,
+    max_block: usize,
+    rec: &mut Recovery,
+) -> io::Result<Segment> {
     let path = dir.join(segment_name(seq));
-    let bytes = fs::read(&path)?;
+    let mut f = File::open(&path)?;
+    let file_len = f.metadata()?.len();
     let mut seg = Segment {
         seq,
         len: 0,
         messages: 0,
         first_at: 0,
     };
-    let mut off = 0usize;
-    let mut rewrite: Option<(usize, [u8; BLOCK_HEAD])> = None;
-    while off < bytes.len() {
-        let rest = &bytes[off..];
-        if rest.len() < BLOCK_HEAD {
-            rec.torn.push((seq, off as u64, rest.len() as u64));
+    let mut off = 0u64;
+    let mut rewrite: Option<(u64, [u8; BLOCK_HEAD])> = None;
+    let mut payload = Vec::new();
+    while off < file_len {
+        let rest = file_len - off;
+        if rest < BLOCK_HEAD as u64 {
+            rec.torn.push((seq, off, rest));
             break;
         }
-        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        let at = u64::from_le_bytes(rest[8..16].try_into().expect("8 bytes"));
-        let body = &rest[BLOCK_HEAD..];
-        if body.len() < len {
+        let mut h = [0u8; BLOCK_HEAD];
+        f.seek(SeekFrom::Start(off))?;
+        f.read_exact(&mut h)?;
+        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        let at = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
+        if len > max_block {
+            // No block of this spool is that long: not the spool's bytes.
+            rec.corrupt.push((seq, off, rest));
+            break;
+        }
+        let body = rest - BLOCK_HEAD as u64;
+        if body < len as u64 {
             // Cut short: keep its whole messages, lose the one cut.
-            let keep = whole_messages(body);
-            rec.torn.push((seq, off as u64, (body.len() - keep) as u64));
+            payload.resize(body as usize, 0);
+            f.read_exact(&mut payload)?;
+            let keep = whole_messages(&payload);
+            rec.torn.push((seq, off, (payload.len() - keep) as u64));
             if keep > 0 {
-                rewrite = Some((off, head(&body[..keep], at)));
-                seg.messages += count_messages(&body[..keep]);
+                rewrite = Some((off, head(&payload[..keep], at)));
+                seg.messages += count_messages(&payload[..keep]);
                 seg.first_at = if seg.len == 0 { at } else { seg.first_at };
-                off += BLOCK_HEAD + keep;
+                off += (BLOCK_HEAD + keep) as u64;
             }
             break;
         }
-        let payload = &body[..len];
-        if crc32c(payload) != crc || whole_messages(payload) != len {
-            let end = off + BLOCK_HEAD + len;
-            if end as u64 <= sent {
+        payload.resize(len, 0);
+        f.read_exact(&mut payload)?;
+        let end = off + (BLOCK_HEAD + len) as u64;
+        if crc32c(&payload) != crc || whole_messages(&payload) != len {
+            if end <= sent {
                 // Sent already: nothing of it is needed; its messages are not counted,
                 // here or before the cursor (`messages_before_cursor`).
-                rec.passed.push((seq, off as u64));
+                rec.passed.push((seq, off));
                 off = end;
-                seg.len = off as u64;
+                seg.len = off;
                 continue;
             }
-            rec.corrupt
-                .push((seq, off as u64, (bytes.len() - off) as u64));
+            rec.corrupt.push((seq, off, rest));
             break;
         }
         if seg.len == 0 {
             seg.first_at = at;
         }
-        seg.messages += count_messages(payload);
-        off += BLOCK_HEAD + len;
-        seg.len = off as u64;
+        seg.messages += count_messages(&payload);
+        off = end;
+        seg.len = off;
     }
-    seg.len = off as u64;
-    if off < bytes.len() {
+    seg.len = off;
+    if off < file_len {
         let f = OpenOptions::new().write(true).open(&path)?;
         if let Some((at, h)) = rewrite {
             let mut f = &f;
-            f.seek(SeekFrom::Start(at as u64))?;
+            f.seek(SeekFrom::Start(at))?;
             f.write_all(&h)?;
         }
-        f.set_len(off as u64)?;
+        f.set_len(off)?;
         f.sync_all()?;
     }
     Ok(seg)

@@ -58,6 +58,7 @@ fn small(dir: &Dir) -> SpoolConfig {
         max_bytes: 1 << 30,
         segment_bytes: 4096,
         block_bytes: 512,
+        max_block: 64 << 10,
     }
 }
 
@@ -258,7 +259,7 @@ fn past_max_bytes_the_oldest_segment_goes_counted() {
 #[test]
 fn write_amplification_of_small_messages_is_under_1_01() {
     let dir = Dir::new("amp");
-    let (mut s, _) = Spool::open(SpoolConfig::new(dir.0.clone(), 256 << 20)).unwrap();
+    let (mut s, _) = Spool::open(SpoolConfig::new(dir.0.clone(), 256 << 20, 64 << 20)).unwrap();
     for n in 0..100_000 {
         s.append(&msg(n, 0)).unwrap();
         if n % 10_000 == 0 {
@@ -409,4 +410,21 @@ fn a_bad_block_already_sent_costs_nothing_at_a_restart() {
     assert_eq!(*got.last().unwrap(), 99);
     assert!(got.windows(2).all(|w| w[1] == w[0] + 1), "{got:?}");
     assert!(got[0] < first_msgs, "{got:?}");
+}
+
+/// Attacker round 19, F6: a segment of garbage is not read whole at start: a header that says
+/// more than any block of the spool can be ends it, and it is repaired (truncated).
+#[test]
+fn a_garbage_segment_is_not_read_whole() {
+    let dir = Dir::new("garbage");
+    fs::create_dir_all(&dir.0).unwrap();
+    let path = dir.0.join(segment_name(1));
+    // A header saying 4 GiB - 1, then a megabyte of noise.
+    let mut junk = vec![0xffu8; 16];
+    junk.extend((0..1u32 << 20).map(|i| (i * 7) as u8));
+    fs::write(&path, &junk).unwrap();
+    let (s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.corrupt.len(), 1, "{rec:?}");
+    assert!(s.is_empty());
+    assert_eq!(fs::metadata(&path).unwrap().len(), 0);
 }
