@@ -289,9 +289,10 @@ fn a_segment_cut_in_the_middle_of_a_record_loses_that_record_only_and_says_so() 
 
 /// The bad day: while the uplink is away, one producer sends half of a 2 MiB message (cut
 /// through to the spool) and hangs up, one sends the head of another and stalls, one sends
-/// garbage, and one keeps sending small numbered messages. The last is held at most while
-/// the stalled one's message waits out its progress timeout; when the uplink is back the
-/// cloud gets every numbered message, in order, once, and nothing of the broken ones.
+/// garbage, one trickles a two-frame message a byte every 100 ms, and one keeps sending small
+/// numbered messages. The last is held at most while the stalled one's message waits out its
+/// progress timeout; when the uplink is back the cloud gets every numbered message, in order,
+/// once, the trickled one whole, and nothing of the broken ones.
 #[test]
 fn aborted_stalled_and_hostile_producers_cost_a_normal_one_nothing_through_the_spool() {
     const N: u64 = 3000;
@@ -301,6 +302,19 @@ fn aborted_stalled_and_hostile_producers_cost_a_normal_one_nothing_through_the_s
     let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &["--progress-timeout", "1s"]);
     let front = broker.frontend_addr();
     let normal = produce(broker.frontend(), 0..N, 500.0);
+    // A slow producer: "slow" and ten bytes more, 18 bytes on the wire, over 1.8 s.
+    let mut slow = raw::handshake(front, SocketType::Push, deadline(10));
+    let trickler = thread::spawn(move || {
+        let mut wire = vec![0x01, 4];
+        wire.extend_from_slice(b"slow");
+        wire.extend_from_slice(&[0x00, 10]);
+        wire.extend_from_slice(b"0123456789");
+        for b in wire {
+            std::io::Write::write_all(&mut slow, &[b]).expect("trickle");
+            thread::sleep(Duration::from_millis(100));
+        }
+        slow
+    });
     thread::sleep(Duration::from_millis(500));
     let head = |len: usize| {
         let mut h = vec![0x02u8];
@@ -327,12 +341,20 @@ fn aborted_stalled_and_hostile_producers_cost_a_normal_one_nothing_through_the_s
     assert!(num(&out, "worst_send_ms") < 3000, "{out}");
     let (refused, _) = raw::closed_by(&mut garbage, deadline(5));
     assert!(refused, "the peer that sent garbage was not closed");
+    let slow = trickler.join().expect("the slow producer");
 
-    let out = cloud(&cloud_ep, N, 3.0).finish();
+    let out = cloud(&cloud_ep, N + 1, 3.0).finish();
     eprintln!("cloud: {out}");
-    // Nothing of the broken messages ("odd": what is not a number).
-    assert_got(&out, 0..N);
-    drop(staller);
+    // Every numbered one, in order, once; the trickled one whole (14 bytes, the one "odd":
+    // not a number); nothing of the broken ones.
+    assert_eq!(
+        (num(&out, "n"), num(&out, "first"), num(&out, "last")),
+        (N as i64, 0, N as i64 - 1),
+        "{out}"
+    );
+    assert_eq!(field(&out, "increasing"), "true", "{out}");
+    assert_eq!(field(&out, "odd"), "[14]", "{out}");
+    drop((staller, slow));
     broker.assert_running();
     broker.terminate();
     no_panic(&broker.stderr());
