@@ -130,6 +130,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
             if self.share_to_dests(first, head, chunk) {
                 return;
             }
+            // No memory for the piece: subscribers that lag give theirs back, and it is tried
+            // again (copies for each would need more still: attacker round 18, C1).
+            if self.free_for_keepers(idx) {
+                let first = self.peer(idx).and_then(|p| p.src.dests());
+                if first.is_none() || self.share_to_dests(first, head, chunk) {
+                    return;
+                }
+            }
             // Copied instead, to those with room for it.
             self.copies_instead(idx, len);
             let first = self.peer(idx).and_then(|p| p.src.dests());
@@ -152,12 +160,18 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return false;
         };
         let mut cur = first;
+        let mut tried = false;
         while let Some(d) = cur {
             cur = self.next_dest(d);
-            if !self.peer_mut(d).is_some_and(|p| {
-                let own = p.one_message();
-                p.queue.reserve_shared_beside(&piece, own)
-            }) {
+            let room = |dev: &mut Self| {
+                dev.peer_mut(d).is_some_and(|p| {
+                    let own = p.one_message();
+                    p.queue.reserve_shared_beside(&piece, own)
+                })
+            };
+            // Refused, those that lag give way once a message ([`Device::close_lagging`]).
+            let has = room(self) || (self.close_lagging_once(d, &mut tried) && room(self));
+            if !has {
                 // As a copy it would be refused: the message goes without it.
                 self.memory_blocked = true;
                 self.shed(d);

@@ -445,6 +445,20 @@ impl<Q: ByteQueue> Peer<Q> {
         self.lags() || (self.queue.lags() && now.saturating_since(self.drained.at) >= HOLDS_UNREAD)
     }
 
+    /// Whether it holds output that it does not take, however recently its queue was empty:
+    /// more than a message of `need` bytes beyond the one it is taking
+    /// ([`Peer::one_message`]), or a large message's worth ([`LARGE`]) with its socket
+    /// taking nothing of it ([`PROGRESS_BYTES`]) for [`HOLDS_UNREAD`]. A subscriber that
+    /// reads as messages come holds the one it is taking, and the next only while it takes
+    /// the one before; one that read a few and stopped holds their rest (attacker round 18,
+    /// C1: sixteen such, reconnecting every 3 s, held the budget with the rests of 4 MiB
+    /// messages before their queues counted as behind).
+    pub(crate) fn holds_untaken(&self, need: usize, now: Instant) -> bool {
+        let len = self.queue.len();
+        len > self.one_message().saturating_add(need)
+            || (len >= LARGE as usize && now.saturating_since(self.drained.at) >= HOLDS_UNREAD)
+    }
+
     /// It has output waiting and its socket took some within the last `window`: it is alive,
     /// and can answer a PING only once it has read what is ahead of it.
     pub(crate) fn reads_output(&self, now: Instant, window: Duration) -> bool {

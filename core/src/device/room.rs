@@ -224,7 +224,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// [`Device::close_lagging`] for the first of a message's destinations that keeps up and
     /// found no room (`tried` says whether one did): it scans every slot, and once closing the
     /// ones that lag has given back what it could, another scan would find none.
-    fn close_lagging_once(&mut self, keeper: u32, tried: &mut bool) -> bool {
+    pub(super) fn close_lagging_once(&mut self, keeper: u32, tried: &mut bool) -> bool {
         if *tried || self.peer(keeper).is_none_or(Peer::lags) {
             return false;
         }
@@ -232,9 +232,25 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.close_lagging(keeper)
     }
 
+    /// No memory for a piece of the message `idx` is routing: the first of its destinations
+    /// that keeps up closes those that lag ([`Device::close_lagging`]); whether any was.
+    #[cold]
+    pub(super) fn free_for_keepers(&mut self, idx: u32) -> bool {
+        let mut cur = self.peer(idx).and_then(|p| p.src.dests());
+        while let Some(d) = cur {
+            if self.peer(d).is_some_and(|p| !p.lags()) {
+                return self.close_lagging(d);
+            }
+            cur = self.next_dest(d);
+        }
+        false
+    }
+
     /// A forwarder's subscriber `keeper` found no room for want of memory: if its own queue
     /// does not lag ([`ByteQueue::lags`]), every other subscriber (or capture reader) whose
-    /// queue lags is closed
+    /// queue lags, or that holds a message the keeper's size that it does not take
+    /// ([`Peer::holds_untaken`]: subscribers that stopped reading hold several before their
+    /// queues count as behind, attacker round 18, C1), is closed
     /// (`CloseReason::Lagging`) and its queue emptied at once, so that what they held goes to
     /// the ones that keep up. Whether any was.
     #[cold]
@@ -246,12 +262,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
         let mut any = false;
         let now = self.last_now;
+        // What the keeper needs, as a message: at least a large one's worth.
+        let need = self.need.max(super::peer::LARGE as usize);
         for idx in 0..self.slots.len() as u32 {
             let lags = self.peer(idx).is_some_and(|p| {
                 idx != keeper
                     && p.side != Side::Frontend
                     && p.close.is_none()
-                    && p.lags_for_keeper(now)
+                    && (p.lags_for_keeper(now) || p.holds_untaken(need, now))
             });
             if !lags {
                 continue;

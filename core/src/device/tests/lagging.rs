@@ -340,3 +340,86 @@ fn a_subscriber_just_given_a_large_message_after_idling_is_not_closed_for_it_at_
     assert!(net.msgs(keeper) == &sent[..], "{}", net.msgs(keeper).len());
     pool(None);
 }
+
+/// Attacker round 18, C1 (with CURVE or without, at the same budget): subscribers that stop
+/// reading hold several large messages before their queues count as behind (not emptied for
+/// a second, in edge-bin), and a subscriber that keeps up found no memory meanwhile and lost
+/// messages. Those holding more than a message of its size beyond the one they are taking
+/// give way to it.
+#[test]
+fn subscribers_holding_a_message_beyond_the_one_they_take_give_way_to_one_that_keeps_up() {
+    let mut store = Storage::new(12, 16);
+    let mut net = Net::new(small_input(forwarder()), &mut store);
+    let publisher = net.connect(Frontend, Pub);
+    // Ahead of the keeper in the fan-out: each new message's memory goes to them first.
+    let stalled: Vec<P> = (0..3).map(|_| net.connect(Backend, Sub)).collect();
+    let keeper = net.connect(Backend, Sub);
+    net.pump();
+    for &s in iter::once(&keeper).chain(&stalled) {
+        net.subscribe(s, b"");
+    }
+    net.pump();
+    for &s in &stalled {
+        net.pause(s, true);
+    }
+    copy_only();
+    // Three subscribers that stopped reading hold two 70 KB messages each.
+    pool(Some(6 * 70_000 + 20_000));
+    let sent = send_each(&mut net, publisher, 0, 8, 70_000);
+    assert!(
+        net.msgs(keeper) == &sent[..],
+        "every message, in order: {} of {}",
+        net.msgs(keeper).len(),
+        sent.len()
+    );
+    let mut closed: Vec<P> = net.closes.iter().map(|c| c.0).collect();
+    closed.sort_unstable();
+    assert_eq!(closed, stalled, "{:?}", net.closes);
+    assert!(net.closes.iter().all(|c| c.1 == CloseReason::Lagging));
+    pool(None);
+}
+
+/// Attacker round 18, C1, as sixteen libzmq subscribers do that read a few large messages and
+/// then stop (a receive high-water mark of one): each holds less than the next message, so
+/// none holds one beyond the message it takes, yet together they hold the budget. Held with
+/// nothing of it taken for [`HOLDS_UNREAD`], a large message's worth gives way to a
+/// subscriber that keeps up.
+#[test]
+fn subscribers_that_stopped_reading_a_message_give_way_to_one_that_keeps_up_for_a_larger_one() {
+    let mut store = Storage::new(12, 16);
+    // Input buffers that hold a whole message: what it needs is known from its start.
+    let mut cfg = forwarder();
+    cfg.input_capacity = 256 << 10;
+    let mut net = Net::new(cfg, &mut store);
+    let publisher = net.connect(Frontend, Pub);
+    let keepers: Vec<P> = (0..2).map(|_| net.connect(Backend, Sub)).collect();
+    let stalled: Vec<P> = (0..3).map(|_| net.connect(Backend, Sub)).collect();
+    net.pump();
+    for &s in keepers.iter().chain(&stalled) {
+        net.subscribe(s, b"");
+    }
+    net.pump();
+    for &s in &stalled {
+        net.pause(s, true);
+    }
+    copy_only();
+    // Room for the stalled copies of one 100 KB message and one 200 KB message more: the
+    // keepers need two.
+    pool(Some(3 * 100_000 + 250_000));
+    let mut sent = send_each(&mut net, publisher, 0, 1, 100_000);
+    net.run_until(net.now + HOLDS_UNREAD);
+    sent.extend(send_each(&mut net, publisher, 1, 4, 200_000));
+    for &k in &keepers {
+        assert!(
+            net.msgs(k) == &sent[..],
+            "every message, in order: {} of {}",
+            net.msgs(k).len(),
+            sent.len()
+        );
+    }
+    let mut closed: Vec<P> = net.closes.iter().map(|c| c.0).collect();
+    closed.sort_unstable();
+    assert_eq!(closed, stalled, "{:?}", net.closes);
+    assert!(net.closes.iter().all(|c| c.1 == CloseReason::Lagging));
+    pool(None);
+}
