@@ -7,6 +7,7 @@
 use super::later;
 use super::peer::Src;
 use super::pump::Route;
+use super::spool::Live;
 use super::subs::Refusal;
 use super::{ByteQueue, Device};
 use crate::wire::metadata::SocketType;
@@ -29,7 +30,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if self.held > 0 && whole.is_none() && self.subscriber_held(prefix) {
             return Route::Blocked;
         }
-        self.fan_out(idx, prefix, whole);
+        // With a spool: the sink takes it instead of the uplinks, or nothing (`spool.rs`);
+        // a sink at its mark is waited for while the caller's disk takes what it holds.
+        let spool = self.spill(idx);
+        if spool.as_ref().is_some_and(|s| s.1 && self.sink_waits(s.0)) {
+            return Route::Blocked;
+        }
+        self.fan_out(idx, prefix, whole, spool);
         Route::Go
     }
 
@@ -45,7 +52,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// Hold every subscriber whose subscriptions match `prefix` and that has room; one held
     /// by another message gets `whole` held back, if given.
-    fn fan_out(&mut self, idx: u32, prefix: &[u8], whole: Option<&[u8]>) {
+    fn fan_out(
+        &mut self,
+        idx: u32,
+        prefix: &[u8],
+        whole: Option<&[u8]>,
+        spool: Option<(u32, bool, Live)>,
+    ) {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             // Stamps from 2^32 messages ago could read as fresh: clear them.
@@ -73,6 +86,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // A subscriber that keeps up and found no memory (`room.rs`, `close_lagging`).
         let mut starved = None;
         subs.matches(prefix, |p| {
+            if let Some((sink, spill, live)) = &spool {
+                if if p == *sink { !spill } else { *spill && live.has(p) } {
+                    return;
+                }
+            }
             let Some(sub) = slots.get_mut(p as usize).and_then(|s| s.peer.as_mut()) else {
                 return;
             };
@@ -244,9 +262,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 Ok(Some((id, new))) if upstream => {
                     self.passed_up(topic.len());
                     self.extra_steps += self.settle(id, new);
-                    self.prime(idx, topic, again);
+                    self.prime(idx, topic, again || self.spools_for(idx));
                 }
-                Ok(_) => self.prime(idx, topic, again),
+                Ok(_) => self.prime(idx, topic, again || self.spools_for(idx)),
                 Err(refusal) => self.refused(idx, refusal),
             }
         } else {

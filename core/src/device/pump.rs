@@ -276,6 +276,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
             (Queue, Side::Frontend) => self.route_request(idx),
             (Queue, Side::Backend) => self.route_reply(idx, head, prefix, whole),
             (Forwarder { .. }, Side::Frontend) => {
+                // The spool's messages go to its uplinks alone, and are older than what the
+                // cache keeps.
+                if let Some(s) = self.spool_from(idx) {
+                    return self.route_unspooled(idx, prefix, s);
+                }
                 if self.remember(idx, head, prefix, whole) {
                     return Route::Discard;
                 }

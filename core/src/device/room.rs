@@ -265,8 +265,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // What the keeper needs, as a message: at least a large one's worth.
         let need = self.need.max(super::peer::LARGE as usize);
         for idx in 0..self.slots.len() as u32 {
+            let spool = self.is_spool(idx);
             let lags = self.peer(idx).is_some_and(|p| {
                 idx != keeper
+                    && !spool
                     && p.side != Side::Frontend
                     && p.close.is_none()
                     && (p.lags_for_keeper(now) || p.holds_untaken(need, now))

@@ -1,8 +1,18 @@
-//! A streamer's store-and-forward spool (issue 15): while no worker can take work (the uplink
-//! is down, or every worker is at its high-water mark), the producers' messages go to a
-//! **sink** instead of waiting, and the caller writes what the sink is given to disk; what
+//! A store-and-forward spool (issue 15). A streamer's: while no worker can take work (the
+//! uplink is down, or every worker is at its high-water mark), the producers' messages go to
+//! a **sink** instead of waiting, and the caller writes what the sink is given to disk; what
 //! the disk holds comes back through a **source** and goes to the workers, in order, ahead
 //! of new work.
+//!
+//! A forwarder's stands in for its **uplinks**, the subscribers the caller names
+//! ([`Device::set_uplink`]: those it connected to, upstream brokers): while none is connected
+//! or one is at its high-water mark, what the uplinks would get goes to the sink instead of
+//! being dropped, and from then on every publication does, until the spool is empty again;
+//! the other subscribers get theirs live all along. The sink subscribes to everything (a
+//! publisher sends all while the uplinks are away); the source's messages go to the uplinks
+//! the caller says are ready (their subscriptions in: [`Device::set_uplink`]), as their
+//! subscriptions match, waiting while one has no room, and never to anyone else nor into
+//! the last-value cache.
 //!
 //! Both are peers with no connection under them ([`Session::local`]): the sink is a backend
 //! peer outside the ring of workers, whose output the caller takes ([`Device::output`] and
@@ -28,6 +38,17 @@ use super::{ByteQueue, Device, Kind, PeerId, PeerTableFull, Side, SideStats};
 use crate::conn::Session;
 use crate::time::Instant;
 
+/// A forwarder's spool stands in for at most this many uplinks ([`Device::set_uplink`]).
+pub const MAX_UPLINKS: usize = 8;
+
+/// An uplink of a forwarder's spool.
+#[derive(Clone, Copy, Debug)]
+struct Uplink {
+    id: PeerId,
+    /// Its subscriptions are in: the source's messages may go to it.
+    ready: bool,
+}
+
 /// The spool's two peers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -51,18 +72,43 @@ pub(super) struct SpoolLink {
     /// The sink's traffic out (what went to the spool) and the source's in (what came back):
     /// not counted with the sides'.
     pub(super) traffic: SideStats,
+    /// A forwarder's uplinks (none for a streamer's).
+    uplinks: [Option<Uplink>; MAX_UPLINKS],
+    /// The caller's disk fails: a forwarder's sink at its mark loses messages rather than
+    /// holding the publishers (and the local subscribers' live traffic) up.
+    failing: bool,
+}
+
+/// A forwarder's live uplinks, by slot, at the start of a message's fan-out.
+pub(super) struct Live {
+    idx: [u32; MAX_UPLINKS],
+    n: usize,
+}
+
+impl Live {
+    pub(super) fn has(&self, p: u32) -> bool {
+        self.idx[..self.n].contains(&p)
+    }
+}
+
+impl SpoolLink {
+    /// Whether the source sends to a forwarder's uplinks (not a streamer's workers).
+    fn forwards(&self, kind: Kind) -> bool {
+        matches!(kind, Kind::Forwarder { .. })
+    }
 }
 
 impl<Q: ByteQueue> Device<'_, Q> {
-    /// Give a streamer a spool: two peers over `sink` and `source` (queues as any peer's). Other
-    /// devices have none (`None`); neither does one given one already.
+    /// Give a streamer or a forwarder a spool: two peers over `sink` and `source` (queues as
+    /// any peer's). A queue device has none (`None`); neither does one given one already.
     pub fn add_spool(
         &mut self,
         sink: Q,
         source: Q,
         now: Instant,
     ) -> Result<Option<SpoolPeers>, PeerTableFull> {
-        if self.cfg.kind != Kind::Streamer || self.spool.is_some() {
+        let forwards = matches!(self.cfg.kind, Kind::Forwarder { .. });
+        if !(self.cfg.kind == Kind::Streamer || forwards) || self.spool.is_some() {
             return Ok(None);
         }
         let sink_id = self.add_local(Side::Backend, sink, now)?;
@@ -80,15 +126,187 @@ impl<Q: ByteQueue> Device<'_, Q> {
             started: 0,
             resets: 0,
             traffic: SideStats::default(),
+            uplinks: [None; MAX_UPLINKS],
+            failing: false,
         });
+        if forwards {
+            self.sink_subscribes(sink_id.index);
+        }
         Ok(Some(SpoolPeers {
             sink: sink_id,
             source: source_id,
         }))
     }
 
-    /// A peer with no connection: its session is active at once, and it is not counted among
-    /// its side's peers.
+    /// A forwarder's sink subscribes to everything, as the last-value cache does
+    /// (`cache.rs`), and is sent nothing it held before (it never had a subscription).
+    fn sink_subscribes(&mut self, sink: u32) {
+        let Device { slots, subs, .. } = self;
+        let Some(peer) = slots.get_mut(sink as usize).and_then(|s| s.peer.as_mut()) else {
+            return;
+        };
+        let subscribed = subs.subscribe(&mut peer.subs, b"", false);
+        if let Ok(Some((id, new))) = subscribed {
+            self.passed_up(0);
+            self.settle(id, new);
+        }
+    }
+
+    /// A forwarder's subscriber `id` is an uplink, which the spool stands in for while it is
+    /// away (a connection the caller made upstream); `ready` once its subscriptions are in
+    /// (the caller waits a while after its handshake): the spooled messages go only to ready
+    /// uplinks. False if the device has no forwarder's spool, or [`MAX_UPLINKS`] live ones
+    /// already.
+    pub fn set_uplink(&mut self, id: PeerId, ready: bool) -> bool {
+        let Some(s) = self.spool.filter(|s| s.forwards(self.cfg.kind)) else {
+            return false;
+        };
+        let mut ups = s.uplinks;
+        // Those gone make room.
+        for u in ups.iter_mut() {
+            if u.is_some_and(|u| self.index(u.id).is_none()) {
+                *u = None;
+            }
+        }
+        let at = ups
+            .iter()
+            .position(|u| u.is_some_and(|u| u.id == id))
+            .or_else(|| ups.iter().position(Option::is_none));
+        let Some(at) = at else { return false };
+        ups[at] = Some(Uplink { id, ready });
+        if let Some(sp) = self.spool.as_mut() {
+            sp.uplinks = ups;
+        }
+        if ready {
+            // The source may wait for it.
+            self.wake_all_blocked();
+        }
+        true
+    }
+
+    /// Whether `id` is one of a forwarder's spool's uplinks.
+    pub fn is_uplink(&self, id: PeerId) -> bool {
+        self.spool
+            .is_some_and(|s| s.uplinks.iter().flatten().any(|u| u.id == id))
+    }
+
+    /// Whether the spool stands in for the subscriber `idx` (an uplink): the spool, not
+    /// the last-value cache, gives it what it missed.
+    pub(super) fn spools_for(&self, idx: u32) -> bool {
+        self.spool.is_some_and(|s| {
+            s.uplinks
+                .iter()
+                .flatten()
+                .any(|u| self.index(u.id) == Some(idx))
+        })
+    }
+
+    /// A forwarder's uplinks that are connected and not closing (`ready` ones only, if so).
+    fn live_uplinks(&self, s: &SpoolLink, ready: bool) -> Live {
+        let mut live = Live {
+            idx: [0; MAX_UPLINKS],
+            n: 0,
+        };
+        for u in s.uplinks.iter().flatten() {
+            let Some(i) = self.index(u.id) else { continue };
+            let up = self
+                .peer(i)
+                .is_some_and(|p| p.is_live() && p.close.is_none());
+            if up && (u.ready || !ready) {
+                live.idx[live.n] = i;
+                live.n += 1;
+            }
+        }
+        live
+    }
+
+    /// A forwarder's publication from a producer, with a spool: whether it goes to the sink
+    /// instead of the uplinks (spooling, no uplink connected, or one at its mark), and the
+    /// uplinks to pass over for it. `None` without a forwarder's spool.
+    pub(super) fn spill(&mut self, idx: u32) -> Option<(u32, bool, Live)> {
+        let s = self.spool.filter(|s| s.forwards(self.cfg.kind))?;
+        let live = self.live_uplinks(&s, false);
+        if idx == s.source {
+            return None;
+        }
+        let mark = self.cfg.mark_for(self.need);
+        let full = live.idx[..live.n]
+            .iter()
+            .any(|&i| self.peer(i).is_some_and(|p| p.queue.len() >= mark));
+        let spill = s.active || live.n == 0 || full;
+        if spill && !s.active {
+            if let Some(sp) = self.spool.as_mut() {
+                sp.active = true;
+                sp.started += 1;
+            }
+        }
+        Some((s.sink, spill, live))
+    }
+
+    /// Whether a forwarder's publisher waits for the sink `sink` before its message goes
+    /// (to the sink and the others): the sink is at its mark and the caller's disk takes
+    /// what it holds.
+    pub(super) fn sink_waits(&self, sink: u32) -> bool {
+        let mark = self.cfg.mark_for(self.need);
+        let failing = self.spool.is_some_and(|s| s.failing);
+        !failing && self.peer(sink).is_some_and(|p| p.queue.len() >= mark)
+    }
+
+    /// The caller's disk fails (or works again): a forwarder's sink at its mark loses what
+    /// comes for it meanwhile (counted as above a high-water mark) instead of making the
+    /// publishers wait. A streamer's producers wait for its sink regardless: they would
+    /// wait without a spool.
+    pub fn spool_failing(&mut self, failing: bool) {
+        if let Some(s) = self.spool.as_mut() {
+            s.failing = failing;
+        }
+        if !failing {
+            self.wake_all_blocked();
+        }
+    }
+
+    /// A forwarder's spooled message, from its source: to each ready uplink whose
+    /// subscriptions match `prefix`, once every ready uplink has room for it (else it waits,
+    /// as a streamer's producer does); with none ready, it waits for one.
+    pub(super) fn route_unspooled(&mut self, idx: u32, prefix: &[u8], s: SpoolLink) -> Route {
+        let live = self.live_uplinks(&s, true);
+        if live.n == 0 {
+            return Route::Blocked;
+        }
+        let (mark, need) = (self.cfg.mark_for(self.need), self.need);
+        for &i in &live.idx[..live.n] {
+            let Some(p) = self.peer_mut(i) else {
+                return Route::Blocked;
+            };
+            if p.held.is_some() || p.queue.len() >= mark {
+                return Route::Blocked;
+            }
+            let own = p.one_message();
+            if !p.queue.reserve_beside(need, own) {
+                self.memory_blocked = true;
+                return Route::Blocked;
+            }
+        }
+        let mut to = Live {
+            idx: [0; MAX_UPLINKS],
+            n: 0,
+        };
+        self.subs.matches(prefix, |p| {
+            if live.has(p) && !to.has(p) {
+                to.idx[to.n] = p;
+                to.n += 1;
+            }
+        });
+        if to.n == 0 {
+            // No uplink wants it now.
+            return Route::Discard;
+        }
+        for &i in &to.idx[..to.n] {
+            self.hold(idx, i);
+        }
+        Route::Go
+    }
+
     fn add_local(&mut self, side: Side, queue: Q, now: Instant) -> Result<PeerId, PeerTableFull> {
         let session = Session::local(self.cfg.session_config(side), now);
         self.place(session, queue, side, now)
@@ -182,6 +400,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
             Some(s) if s.sink == idx || s.source == idx => &mut s.traffic,
             _ => &mut self.stats.sides[side.index()],
         }
+    }
+
+    /// The spool, if its source is `idx`.
+    pub(super) fn spool_from(&self, idx: u32) -> Option<SpoolLink> {
+        self.spool.filter(|s| s.source == idx)
     }
 
     /// Whether `idx` is one of the spool's peers, which the device never closes.

@@ -284,16 +284,14 @@ fn a_large_message_cut_through_to_the_sink_reaches_the_worker_whole() {
 }
 
 #[test]
-fn other_devices_take_no_spool() {
-    for kind in [Kind::Queue, forwarder().kind] {
-        let mut store = Storage::new(8, 0);
-        let mut net = Net::new(DeviceConfig::new(kind), &mut store);
-        let cap = net.dev.config().queue_capacity();
-        let got = net
-            .dev
-            .add_spool(VecQueue::new(cap), VecQueue::new(cap), net.now);
-        assert_eq!(got, Ok(None));
-    }
+fn a_queue_device_takes_no_spool() {
+    let mut store = Storage::new(8, 0);
+    let mut net = Net::new(DeviceConfig::new(Kind::Queue), &mut store);
+    let cap = net.dev.config().queue_capacity();
+    let got = net
+        .dev
+        .add_spool(VecQueue::new(cap), VecQueue::new(cap), net.now);
+    assert_eq!(got, Ok(None));
 }
 
 #[test]
@@ -358,4 +356,134 @@ fn a_source_whose_input_was_refused_starts_afresh() {
     net.pump();
     // The half message was taken back: the worker gets the whole one only.
     assert_eq!(net.msgs(worker), &[good][..]);
+}
+
+/// A forwarder with a spool, a publisher and a local subscriber of everything; the uplink is
+/// connected (and its subscription in) by the test.
+fn forwarder_spooled(store: &mut Storage) -> (Net<'_>, SpoolPeers, P, P) {
+    let (mut net, sp) = spooled(store, forwarder());
+    let publisher = net.connect(Frontend, Pub);
+    let local = net.connect(Backend, Sub);
+    net.pump();
+    net.subscribe(local, b"");
+    net.pump();
+    (net, sp, publisher, local)
+}
+
+/// An uplink connects and subscribes to `topic`: the device is told it is one at once, and
+/// ready once its subscription is in.
+fn uplink(net: &mut Net<'_>, topic: &[u8]) -> P {
+    let up = net.connect(Backend, Sub);
+    assert!(net.dev.set_uplink(net.id(up), false));
+    net.pump();
+    net.subscribe(up, topic);
+    net.pump();
+    assert!(net.dev.set_uplink(net.id(up), true));
+    up
+}
+
+#[test]
+fn a_forwarder_spools_for_its_uplink_while_it_is_away_and_sends_it_all_in_order_when_back() {
+    let mut store = Storage::new(8, 16);
+    let (mut net, sp, publisher, local) = forwarder_spooled(&mut store);
+    let mut disk = Disk::default();
+    // The sink subscribes to everything: the publisher is sent it.
+    assert!(net.upstream(publisher).contains(&(true, Vec::new())));
+    for seq in 0..300 {
+        net.send(publisher, &tagged(0, seq, &[40]));
+    }
+    run(&mut net, sp, &mut disk);
+    assert_eq!(disk.msgs.len(), 300, "all on disk while no uplink is there");
+    assert_eq!(seqs(&net, local), (0..300).collect::<Vec<_>>(), "live all along");
+    assert_eq!(net.dev.spooling(), (true, 1));
+
+    let up = uplink(&mut net, b"");
+    // It comes back while the publisher goes on: the spooled ones first.
+    disk.rate = Some(40);
+    for seq in 300..500 {
+        net.send(publisher, &tagged(0, seq, &[40]));
+        if seq % 20 == 0 {
+            run(&mut net, sp, &mut disk);
+        }
+    }
+    disk.rate = None;
+    run(&mut net, sp, &mut disk);
+    assert_eq!(seqs(&net, up), (0..500).collect::<Vec<_>>());
+    assert_eq!(seqs(&net, local), (0..500).collect::<Vec<_>>(), "once each");
+    assert!(!net.dev.spooling().0, "live again once empty");
+    net.send(publisher, &tagged(0, 500, &[40]));
+    net.pump();
+    assert_eq!(seqs(&net, up).last(), Some(&500));
+    assert!(disk.msgs.is_empty());
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+    net.assert_healthy();
+}
+
+#[test]
+fn an_uplink_at_its_mark_starts_spooling_instead_of_losing_messages() {
+    let mut cfg = forwarder();
+    cfg.queue_hwm = 2_000;
+    let mut store = Storage::new(8, 16);
+    let (mut net, sp) = spooled(&mut store, cfg);
+    let publisher = net.connect(Frontend, Pub);
+    let mut disk = Disk::default();
+    let up = uplink(&mut net, b"");
+    net.pause(up, true);
+    for seq in 0..400 {
+        net.send(publisher, &tagged(0, seq, &[100]));
+    }
+    run(&mut net, sp, &mut disk);
+    assert!(net.dev.spooling().0, "spooling once the uplink was at its mark");
+    assert!(!disk.msgs.is_empty());
+    net.pause(up, false);
+    run(&mut net, sp, &mut disk);
+    assert_eq!(seqs(&net, up), (0..400).collect::<Vec<_>>());
+    assert!(!net.dev.spooling().0);
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+}
+
+#[test]
+fn spooled_messages_go_to_uplinks_as_they_subscribe_and_to_nobody_else() {
+    let mut store = Storage::new(8, 16);
+    let (mut net, sp, publisher, local) = forwarder_spooled(&mut store);
+    let mut disk = Disk::default();
+    for seq in 0..100 {
+        net.send(publisher, &tagged(seq % 2, seq, &[40]));
+    }
+    run(&mut net, sp, &mut disk);
+    assert_eq!(disk.msgs.len(), 100);
+    // Only publisher tag 1's messages (their first four bytes).
+    let up = uplink(&mut net, &1u32.to_be_bytes());
+    // A subscriber that is no uplink, connected meanwhile, gets only live ones.
+    let late = net.connect(Backend, Sub);
+    net.pump();
+    net.subscribe(late, b"");
+    run(&mut net, sp, &mut disk);
+    let odd: Vec<u32> = (0..100).filter(|s| s % 2 == 1).collect();
+    assert_eq!(seqs(&net, up), odd);
+    assert!(net.msgs(late).is_empty(), "{:?}", seqs(&net, late));
+    assert_eq!(net.msgs(local).len(), 100);
+    assert!(!net.dev.spooling().0);
+}
+
+#[test]
+fn the_spool_waits_for_an_uplink_to_be_ready() {
+    let mut store = Storage::new(8, 16);
+    let (mut net, sp, publisher, _) = forwarder_spooled(&mut store);
+    let mut disk = Disk::default();
+    for seq in 0..50 {
+        net.send(publisher, &tagged(0, seq, &[40]));
+    }
+    run(&mut net, sp, &mut disk);
+    let up = net.connect(Backend, Sub);
+    assert!(net.dev.set_uplink(net.id(up), false));
+    run(&mut net, sp, &mut disk);
+    assert!(net.msgs(up).is_empty(), "not before it is ready");
+    assert!(net.dev.spooling().0);
+    // Its subscription is in now.
+    net.subscribe(up, b"");
+    net.pump();
+    assert!(net.dev.set_uplink(net.id(up), true));
+    run(&mut net, sp, &mut disk);
+    assert_eq!(seqs(&net, up), (0..50).collect::<Vec<_>>());
 }
