@@ -34,6 +34,10 @@ complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l last-value-max-t
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l last-value-max-bytes -d 'forwarder only, with --last-value: bytes of messages kept at most, drawn from --memory-max'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l last-value-ttl -d 'forwarder only, with --last-value: drop a kept message after this long, 0 = never'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l last-value-prefix -d 'forwarder only, with --last-value: keep a message of one frame under its first N bytes'
+complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l spool -d 'streamer and forwarder only: while no worker can take work'
+complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l spool-max -d 'streamer and forwarder only, with --spool: segment bytes at most'
+complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l spool-fsync -d 'streamer and forwarder only, with --spool: how often what was spooled is made durable'
+complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l spool-rate -d 'streamer and forwarder only, with --spool: bytes a second spooled messages are sent at, at most, so a link that comes back is not flooded'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l memory-max -d 'what every buffer of the process may use together'
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l curve-secret -d 'the device\'s key pair' -r -F
 complete -c zedge -n '__fish_seen_subcommand_from forwarder' -l curve-allow -d 'only these clients: a directory of public certificates or a file of Z85 public keys, one a line' -r -F
@@ -96,10 +100,10 @@ complete -c zedge -n '__fish_seen_subcommand_from streamer' -l handshake-timeout
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l splice-stall -d 'queue and streamer only: a body going socket to socket that its destination takes nothing of this long is queued instead, so the sender goes on'
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l kernel-send-max -d 'what the kernel may hold of each connection\'s output, unsent or unacknowledged'
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l no-legacy -d 'refuse peers older than ZMTP 3'
-complete -c zedge -n '__fish_seen_subcommand_from streamer' -l spool -d 'streamer only: while no worker can take work'
-complete -c zedge -n '__fish_seen_subcommand_from streamer' -l spool-max -d 'streamer only, with --spool: segment bytes at most'
-complete -c zedge -n '__fish_seen_subcommand_from streamer' -l spool-fsync -d 'streamer only, with --spool: how often what was spooled is made durable'
-complete -c zedge -n '__fish_seen_subcommand_from streamer' -l spool-rate -d 'streamer only, with --spool: bytes a second spooled messages are sent at, at most, so a link that comes back is not flooded'
+complete -c zedge -n '__fish_seen_subcommand_from streamer' -l spool -d 'streamer and forwarder only: while no worker can take work'
+complete -c zedge -n '__fish_seen_subcommand_from streamer' -l spool-max -d 'streamer and forwarder only, with --spool: segment bytes at most'
+complete -c zedge -n '__fish_seen_subcommand_from streamer' -l spool-fsync -d 'streamer and forwarder only, with --spool: how often what was spooled is made durable'
+complete -c zedge -n '__fish_seen_subcommand_from streamer' -l spool-rate -d 'streamer and forwarder only, with --spool: bytes a second spooled messages are sent at, at most, so a link that comes back is not flooded'
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l memory-max -d 'what every buffer of the process may use together'
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l curve-secret -d 'the device\'s key pair' -r -F
 complete -c zedge -n '__fish_seen_subcommand_from streamer' -l curve-allow -d 'only these clients: a directory of public certificates or a file of Z85 public keys, one a line' -r -F

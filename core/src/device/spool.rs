@@ -184,6 +184,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
         true
     }
 
+    /// A forwarder's uplinks that are connected and not closing, ready or not.
+    pub fn uplinks_live(&self) -> usize {
+        self.spool.map_or(0, |s| self.live_uplinks(&s, false).n)
+    }
+
     /// Whether `id` is one of a forwarder's spool's uplinks.
     pub fn is_uplink(&self, id: PeerId) -> bool {
         self.spool

@@ -123,19 +123,23 @@ Options (BYTES: 65536, 64K, 64M, 1G; TIME: milliseconds, or 500ms, 5s, 2m):
   --last-value-prefix N      forwarder only, with --last-value: keep a message of one frame
                              under its first N bytes (at most 256), 0 = keep none
                              [default: 0]
-  --spool DIR                streamer only: while no worker can take work (the uplink is
-                             down, or every worker is at --queue-hwm), producers' messages
-                             go to segment files in DIR instead of waiting, and are sent
-                             from there, in order, before new work (docs/spool.md)
-  --spool-max BYTES          streamer only, with --spool: segment bytes at most; past it the
-                             oldest segment goes, its messages counted as dropped; at least
-                             2M [default: 256M]
-  --spool-fsync TIME         streamer only, with --spool: how often what was spooled is made
-                             durable (fdatasync); what came since the last one can be lost
-                             in a crash or a power cut [default: 1s]
-  --spool-rate BYTES         streamer only, with --spool: bytes a second spooled messages
-                             are sent at, at most, so a link that comes back is not flooded;
-                             0 = as fast as the workers take them [default: 0]
+  --spool DIR                streamer and forwarder only: while no worker can take work
+                             (the uplink is down, or every worker is at --queue-hwm), a
+                             streamer's producers' messages go to segment files in DIR
+                             instead of waiting; while no uplink (a backend endpoint written
+                             >...) is connected, or one is at --queue-hwm, a forwarder's
+                             publications go there instead of being lost to it; either way
+                             they are sent from there, in order, before new ones
+                             (docs/spool.md)
+  --spool-max BYTES          streamer and forwarder only, with --spool: segment bytes at
+                             most; past it the oldest segment goes, its messages counted as
+                             dropped; at least 2M [default: 256M]
+  --spool-fsync TIME         streamer and forwarder only, with --spool: how often what was
+                             spooled is made durable (fdatasync); what came since the last
+                             one can be lost in a crash or a power cut [default: 1s]
+  --spool-rate BYTES         streamer and forwarder only, with --spool: bytes a second
+                             spooled messages are sent at, at most, so a link that comes
+                             back is not flooded; 0 = as fast as they are taken [default: 0]
   --max-splices N            queue and streamer only: large bodies passed socket to socket
                              through a pipe at once, two descriptors each; 0 = copy every
                              body; at most 1024 [default: 32]

@@ -605,7 +605,7 @@ fn a_streamer_keeps_a_spool_in_a_directory_of_its_own() {
     let queue = ONE.replace("streamer", "queue");
     let e = err(&format!("{queue}spool = \"/s\"\n"));
     assert!(
-        e.contains("applies to streamers only, and this device is a queue"),
+        e.contains("applies to streamers and forwarders only, and this device is a queue"),
         "{e}"
     );
     let two = format!(

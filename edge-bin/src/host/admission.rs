@@ -76,6 +76,14 @@ impl DeviceHost {
                 .add_peer(side, queue, now)
                 .map_err(|PeerTableFull| Refusal::NoSlot)?;
             gate.joined(side, id, src);
+            // A forwarder's spool stands in for the brokers its backend connects to.
+            if let Some(sp) = self
+                .spool
+                .as_ref()
+                .filter(|_| side == Side::Backend && src == Source::Connected)
+            {
+                sp.uplink(dev, id);
+            }
             let peer = Peer {
                 id,
                 signal: Rc::new(Signal::default()),

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 use async_io::Timer;
 use futures_lite::future;
 use log::{error, info, warn};
-use zedge_core::device::{ByteQueue, PeerId, SpoolPeers};
+use zedge_core::device::{ByteQueue, Kind, PeerId, SpoolPeers};
 use zedge_core::wire::frame::FrameHead;
 
 use super::{Dev, DeviceHost};
@@ -35,6 +35,12 @@ use crate::spool::{message_end, whole_messages, Recovery, Spool, SpoolConfig, Sp
 const ROUND_BYTES: usize = 1 << 20;
 /// How long after a disk error the task tries again.
 const RETRY: Duration = Duration::from_secs(1);
+/// How long after its handshake a forwarder's uplink gets spooled messages: its
+/// subscriptions come right after it (a libzmq XSUB sends them all at once), and a spooled
+/// message on a topic it has not subscribed to yet would go nowhere.
+pub const UPLINK_SETTLE: Duration = Duration::from_millis(250);
+/// How often the task looks at uplinks settling.
+const SETTLE_TICK: Duration = Duration::from_millis(50);
 
 /// What the spool shows: in the device's snapshot, metrics and STATS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -95,6 +101,9 @@ pub struct Spooler {
     failed: Cell<Option<StdInstant>>,
     max_msg: u64,
     view: Cell<SpoolView>,
+    /// A forwarder's uplinks whose subscriptions may not be in yet, and since when their
+    /// handshake is done.
+    settling: RefCell<Vec<(PeerId, Option<StdInstant>)>>,
 }
 
 impl Spooler {
@@ -164,6 +173,7 @@ impl Spooler {
             appended_seen: Cell::new(0),
             max_msg: t.max_msg_size,
             view: Cell::default(),
+            settling: RefCell::default(),
         };
         sp.publish(false);
         sp
@@ -231,6 +241,10 @@ impl Spooler {
         if retry_due {
             self.take_sink(tag, dev);
         }
+        // A forwarder's sink at its mark loses what comes while the disk fails, rather than
+        // holding up the publishers and the local subscribers' live traffic.
+        dev.spool_failing(self.failed.get().is_some());
+        self.settle_uplinks(dev);
         let more = self.feed_source(tag, dev, now);
         let idle = self.partial.borrow().is_empty()
             && self.fed.get() == 0
@@ -241,6 +255,38 @@ impl Spooler {
         self.say_corrupt(tag);
         self.publish(dev.spooling().0);
         more
+    }
+
+    /// A forwarder's uplink connected: spooled messages go to it once it has settled
+    /// ([`UPLINK_SETTLE`] after its handshake).
+    pub fn uplink(&self, dev: &mut Dev, id: PeerId) {
+        if dev.set_uplink(id, false) {
+            self.settling.borrow_mut().push((id, None));
+            self.signal.wake();
+        }
+    }
+
+    /// Uplinks settled are ready; those gone are forgotten.
+    fn settle_uplinks(&self, dev: &mut Dev) {
+        let now = StdInstant::now();
+        self.settling.borrow_mut().retain_mut(|(id, since)| {
+            if dev.queue(*id).is_none() {
+                return false;
+            }
+            if since.is_none() && dev.is_ready(*id) {
+                *since = Some(now);
+            }
+            if since.is_some_and(|at| now.duration_since(at) >= UPLINK_SETTLE) {
+                dev.set_uplink(*id, true);
+                return false;
+            }
+            true
+        });
+    }
+
+    /// When the task next looks at uplinks settling, if any are.
+    fn settle_wait(&self) -> Option<Duration> {
+        (!self.settling.borrow().is_empty()).then_some(SETTLE_TICK)
     }
 
     /// Open the log that could not be opened before (its directory locked by the device a
@@ -486,6 +532,9 @@ impl DeviceHost {
             if let Some(w) = sp.rate_wait() {
                 wake_at = wake_at.min(StdInstant::now() + w);
             }
+            if let Some(w) = sp.settle_wait() {
+                wake_at = wake_at.min(StdInstant::now() + w);
+            }
             if sp.failed.get().is_some() {
                 wake_at = wake_at.min(StdInstant::now() + RETRY);
             }
@@ -534,6 +583,16 @@ impl DeviceHost {
         let Some(sp) = self.spool.as_ref() else {
             return;
         };
+        // A forwarder's: only what its last uplink was to be sent (a local subscriber's
+        // queue is its own, and another uplink got the same messages).
+        let forwarder = self.peek(|dev| matches!(dev.config().kind, Kind::Forwarder { .. }));
+        if forwarder {
+            let last = self.peek(|dev| dev.is_uplink(id) && dev.uplinks_live() <= 1);
+            if !last {
+                return;
+            }
+            self.with_device(Dev::spool_begin);
+        }
         let start = {
             let frames = self.frames.borrow();
             let f = frames.get(&id).copied().unwrap_or_default();

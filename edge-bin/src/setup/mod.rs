@@ -314,7 +314,7 @@ impl DeviceSetup {
         } else {
             0
         };
-        // A streamer's spool is two peers of its own: its sink and its source.
+        // A spool is two peers of its own: its sink and its source.
         let spool = if self.has_spool() { 2 } else { 0 };
         self.tuning
             .max_peers
@@ -323,9 +323,10 @@ impl DeviceSetup {
             .saturating_add(spool)
     }
 
-    /// Whether it keeps a store-and-forward spool: a streamer given a directory for one.
+    /// Whether it keeps a store-and-forward spool: a streamer or a forwarder given a
+    /// directory for one.
     pub fn has_spool(&self) -> bool {
-        self.spool.is_some() && self.kind == Kind::Streamer
+        self.spool.is_some() && matches!(self.kind, Kind::Streamer | Kind::Forwarder { .. })
     }
 
     /// Bytes of subscription storage: none but in a forwarder. The one caller of

@@ -18,7 +18,9 @@ const FORWARDER: &[Kind] = &[Kind::Forwarder { classic: false }];
 /// The devices that pass large bodies through a pipe: one producer to one consumer.
 const SPLICING: &[Kind] = &[Kind::Queue, Kind::Streamer];
 const QUEUE: &[Kind] = &[Kind::Queue];
-const STREAMER: &[Kind] = &[Kind::Streamer];
+/// The devices that keep a store-and-forward spool: a streamer's workers, a forwarder's
+/// uplinks.
+const SPOOLING: &[Kind] = &[Kind::Streamer, Kind::Forwarder { classic: false }];
 
 /// The least `spool_max`: two segments of the smallest size (1 MiB).
 pub const SPOOL_MAX_FLOOR: u64 = 2 << 20;
@@ -331,7 +333,7 @@ impl Opt {
             | Opt::LastValuePrefix => FORWARDER,
             Opt::MaxSplices | Opt::SpliceStall => SPLICING,
             Opt::ClientStall | Opt::WorkerInflight => QUEUE,
-            Opt::Spool | Opt::SpoolMax | Opt::SpoolFsync | Opt::SpoolRate => STREAMER,
+            Opt::Spool | Opt::SpoolMax | Opt::SpoolFsync | Opt::SpoolRate => SPOOLING,
             _ => &KINDS,
         }
     }
@@ -360,7 +362,7 @@ impl Opt {
             | Opt::LastValueTtl
             | Opt::LastValuePrefix => ", which has no topics to keep last values of",
             Opt::Spool | Opt::SpoolMax | Opt::SpoolFsync | Opt::SpoolRate => {
-                " (a forwarder's spool is not built yet; a queue's requests wait for replies)"
+                ", whose requests wait for their replies"
             }
             _ => "",
         }
@@ -413,6 +415,8 @@ pub enum Problem {
     NoHeartbeat,
     /// `store_forward_max` below `max_msg_size` on a device that sends to CURVE peers.
     BelowCurve { max_msg_size: u64 },
+    /// A forwarder's spool, and no backend endpoint that connects (an uplink).
+    NoUplink,
 }
 
 impl fmt::Display for SettingError {
@@ -445,6 +449,11 @@ impl fmt::Display for SettingError {
                 "must be at most {} ({value}); lower it or raise {}",
                 total.spelled(at),
                 total.spelled(at)
+            ),
+            Problem::NoUplink => f.write_str(
+                "a forwarder's spool stands in for the uplinks its backend connects to (an \
+                 endpoint written with >), and this backend connects to none; add one, or \
+                 remove it",
             ),
             Problem::NoHeartbeat => write!(
                 f,

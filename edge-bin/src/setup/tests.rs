@@ -63,10 +63,10 @@ fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
     use Opt::*;
     let (fwd, queue, streamer) = (KINDS[0], Kind::Queue, Kind::Streamer);
     let only: [(Opt, &[Kind]); 18] = [
-        (Spool, &[streamer]),
-        (SpoolMax, &[streamer]),
-        (SpoolFsync, &[streamer]),
-        (SpoolRate, &[streamer]),
+        (Spool, &[streamer, fwd]),
+        (SpoolMax, &[streamer, fwd]),
+        (SpoolFsync, &[streamer, fwd]),
+        (SpoolRate, &[streamer, fwd]),
         (LastValue, &[fwd]),
         (LastValueMaxTopics, &[fwd]),
         (LastValueMaxBytes, &[fwd]),
@@ -100,7 +100,10 @@ fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
         let ivl = (HeartbeatIvl, Value::Int(100));
         for kind in KINDS {
             let result = build(kind, &[(opt, value.clone()), ivl.clone()]);
-            if kinds.contains(&kind) {
+            if opt == Spool && kind == fwd {
+                // Only with an uplink: `a_forwarders_spool_needs_an_uplink`.
+                assert_eq!(problem(kind, &[(opt, value.clone())]), (opt, Problem::NoUplink));
+            } else if kinds.contains(&kind) {
                 assert!(result.is_ok(), "{opt:?} on {kind:?}: {result:?}");
             } else {
                 assert_eq!(
@@ -291,4 +294,18 @@ fn the_last_value_table_costs_under_64_bytes_a_topic_and_only_when_on() {
     assert!(on.last_value_table_bytes() > 0);
     let off = build(fwd, &[]).unwrap();
     assert_eq!(off.last_value_table_bytes(), 0);
+}
+
+#[test]
+fn a_forwarders_spool_needs_an_uplink() {
+    let fwd = KINDS[0];
+    let spool = (Opt::Spool, str("/var/lib/zedge/x"));
+    let e = build(fwd, std::slice::from_ref(&spool)).unwrap_err();
+    assert!(e.to_string().contains("connects to none"), "{e}");
+    let mut w = Written::new(String::new(), fwd);
+    w.backends = vec![Endpoint::parse(">tcp://cloud.example:5557").unwrap()];
+    w.set(spool.0, spool.1, Origin::Flag);
+    let d = w.build().expect("a forwarder with an uplink takes a spool");
+    assert!(d.has_spool());
+    assert_eq!(d.peer_slots(), Tuning::default().max_peers * 2 + 2);
 }

@@ -123,6 +123,20 @@ impl Written {
             Kind::Forwarder { .. } => Kind::Forwarder { classic },
             kind => kind,
         };
+        // A forwarder's spool stands in for uplinks: the backend's endpoints that connect.
+        if let (Kind::Forwarder { .. }, Some(at)) = (self.kind, self.given(Opt::Spool)) {
+            let uplinks = self
+                .backends
+                .iter()
+                .any(|e| e.mode == crate::endpoint::Mode::Connect);
+            if !uplinks {
+                return Err(SettingError::Option {
+                    opt: Opt::Spool,
+                    at: at.clone(),
+                    problem: Problem::NoUplink,
+                });
+            }
+        }
         let setup = DeviceSetup {
             name: self.name,
             kind,
