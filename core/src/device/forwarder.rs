@@ -87,7 +87,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let mut starved = None;
         subs.matches(prefix, |p| {
             if let Some((sink, spill, live)) = &spool {
-                if if p == *sink { !spill } else { *spill && live.has(p) } {
+                if if p == *sink {
+                    !spill
+                } else {
+                    *spill && live.has(p)
+                } {
                     return;
                 }
             }

@@ -262,10 +262,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// publishers wait. A streamer's producers wait for its sink regardless: they would
     /// wait without a spool.
     pub fn spool_failing(&mut self, failing: bool) {
-        if let Some(s) = self.spool.as_mut() {
-            s.failing = failing;
-        }
-        if !failing {
+        let Some(s) = self.spool.as_mut() else { return };
+        let was = core::mem::replace(&mut s.failing, failing);
+        if was && !failing {
             self.wake_all_blocked();
         }
     }

@@ -102,7 +102,10 @@ fn an_option_is_refused_on_a_kind_it_means_nothing_to() {
             let result = build(kind, &[(opt, value.clone()), ivl.clone()]);
             if opt == Spool && kind == fwd {
                 // Only with an uplink: `a_forwarders_spool_needs_an_uplink`.
-                assert_eq!(problem(kind, &[(opt, value.clone())]), (opt, Problem::NoUplink));
+                assert_eq!(
+                    problem(kind, &[(opt, value.clone())]),
+                    (opt, Problem::NoUplink)
+                );
             } else if kinds.contains(&kind) {
                 assert!(result.is_ok(), "{opt:?} on {kind:?}: {result:?}");
             } else {

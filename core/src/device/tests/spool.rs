@@ -394,7 +394,11 @@ fn a_forwarder_spools_for_its_uplink_while_it_is_away_and_sends_it_all_in_order_
     }
     run(&mut net, sp, &mut disk);
     assert_eq!(disk.msgs.len(), 300, "all on disk while no uplink is there");
-    assert_eq!(seqs(&net, local), (0..300).collect::<Vec<_>>(), "live all along");
+    assert_eq!(
+        seqs(&net, local),
+        (0..300).collect::<Vec<_>>(),
+        "live all along"
+    );
     assert_eq!(net.dev.spooling(), (true, 1));
 
     let up = uplink(&mut net, b"");
@@ -433,7 +437,10 @@ fn an_uplink_at_its_mark_starts_spooling_instead_of_losing_messages() {
         net.send(publisher, &tagged(0, seq, &[100]));
     }
     run(&mut net, sp, &mut disk);
-    assert!(net.dev.spooling().0, "spooling once the uplink was at its mark");
+    assert!(
+        net.dev.spooling().0,
+        "spooling once the uplink was at its mark"
+    );
     assert!(!disk.msgs.is_empty());
     net.pause(up, false);
     run(&mut net, sp, &mut disk);
@@ -486,4 +493,30 @@ fn the_spool_waits_for_an_uplink_to_be_ready() {
     assert!(net.dev.set_uplink(net.id(up), true));
     run(&mut net, sp, &mut disk);
     assert_eq!(seqs(&net, up), (0..50).collect::<Vec<_>>());
+}
+
+/// The caller says each round whether its disk fails: saying the same again wakes nobody (it
+/// did once, and its spool task woke itself for ever: a busy loop that starved a publisher).
+#[test]
+fn saying_the_disk_works_again_and_again_wakes_nobody() {
+    let mut store = Storage::new(8, 16);
+    let (mut net, sp, publisher, _local) = forwarder_spooled(&mut store);
+    let mut disk = Disk::default();
+    for seq in 0..10 {
+        net.send(publisher, &tagged(0, seq, &[40]));
+    }
+    // On disk, and the source waits for an uplink.
+    run(&mut net, sp, &mut disk);
+    assert_eq!(disk.msgs.len(), 10);
+    assert!(!net.dev.wants_read(sp.source));
+    while net.dev.poll_wake().is_some() {}
+    net.dev.spool_failing(false);
+    assert_eq!(net.dev.poll_wake(), None);
+    net.dev.spool_failing(true);
+    net.dev.spool_failing(false);
+    assert_eq!(
+        net.dev.poll_wake(),
+        Some(sp.source),
+        "woken once it works again"
+    );
 }

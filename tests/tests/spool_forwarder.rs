@@ -1,0 +1,238 @@
+//! A forwarder's store-and-forward spool (issue 15, docs/spool.md), with libzmq peers: an
+//! edge forwarder whose backend connects up to a cloud XSUB keeps what the cloud subscribed
+//! to on disk while the cloud is away, or while its link is at its high-water mark, and
+//! sends it, in order, when it can; local subscribers get every publication live all along.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use zedge_core::wire::metadata::SocketType;
+use zedge_tests::broker::{free_port, Broker, Ep};
+use zedge_tests::normal::no_panic;
+use zedge_tests::wait::deadline;
+use zedge_tests::{raw, zmq_prelude, PyPeer};
+
+/// A subscriber of everything that takes numbered messages (`%08d`) until it has `want`, or
+/// until none came for `idle` seconds once one did (90 s for the first); then prints how
+/// many, the first and last, whether they came in strictly increasing order, and the lengths
+/// of any that were not a number. `mode`: `cloud` binds `ep` as an XSUB (a cloud broker's
+/// frontend), `local` connects a SUB to it; `slow` is a cloud with the least buffers there
+/// are that takes a message every `pause` seconds.
+const SUBSCRIBER: &str = concat!(
+    zmq_prelude!(),
+    r#"
+mode, ep, want, idle, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+if mode == "local":
+    s = ctx.socket(zmq.SUB); s.setsockopt(zmq.LINGER, 0); s.setsockopt(zmq.RCVHWM, 0)
+    s.setsockopt(zmq.SUBSCRIBE, b""); s.connect(ep)
+else:
+    s = ctx.socket(zmq.XSUB); s.setsockopt(zmq.LINGER, 0)
+    if mode == "slow":
+        s.setsockopt(zmq.RCVHWM, 10); s.setsockopt(zmq.RCVBUF, 4096)
+    else:
+        s.setsockopt(zmq.RCVHWM, 0)
+    s.bind(ep)
+    s.send(b"\x01")
+print("ready", flush=True)
+got = []
+odd = []
+poller = zmq.Poller(); poller.register(s, zmq.POLLIN)
+end = time.monotonic() + 90
+while len(got) < want:
+    if not poller.poll(max(0.0, end - time.monotonic()) * 1000):
+        break
+    m = s.recv_multipart()
+    if len(m) == 1 and len(m[0]) >= 8 and m[0][:8].isdigit():
+        got.append(int(m[0][:8]))
+    else:
+        odd.append(len(b"".join(m)))
+    if pause > 0:
+        time.sleep(pause)
+    end = time.monotonic() + idle
+increasing = all(b > a for a, b in zip(got, got[1:]))
+s.close(linger=0)
+print(json.dumps({"n": len(got), "first": got[0] if got else -1, "last": got[-1] if got else -1,
+                  "increasing": increasing, "odd": odd}), flush=True)
+"#
+);
+
+/// A PUB socket that connects to `ep`, waits a second for the subscriptions, and publishes
+/// `%08d` (and `pad` bytes more) from `start` up to `end` at `rate` a second (0: at once),
+/// then lingers until zedge has them.
+const PUBLISHER: &str = concat!(
+    zmq_prelude!(),
+    r#"
+ep, start, end, rate, pad = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), b"p" * int(sys.argv[5])
+s = sock(zmq.PUB, ep, SNDHWM=0, LINGER=30000)
+time.sleep(1.0)
+t0 = time.monotonic()
+for i in range(start, end):
+    if rate > 0:
+        due = t0 + (i - start) / rate
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+    s.send(b"%08d" % i + pad)
+s.close()
+ctx.term()
+print("sent", flush=True)
+"#
+);
+
+fn spool_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("zedge-fspool-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+fn field(json: &str, key: &str) -> String {
+    let at = json
+        .find(&format!("\"{key}\": "))
+        .unwrap_or_else(|| panic!("no {key} in {json}"));
+    let rest = &json[at + key.len() + 4..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].trim().to_owned()
+}
+
+fn num(json: &str, key: &str) -> i64 {
+    field(json, key)
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} in {json}"))
+}
+
+/// It got the numbers of `want`, each once, in order, and nothing else.
+fn assert_got(out: &str, want: std::ops::Range<u64>) {
+    assert_eq!(
+        (num(out, "n"), num(out, "first"), num(out, "last")),
+        (
+            (want.end - want.start) as i64,
+            want.start as i64,
+            want.end as i64 - 1
+        ),
+        "{out}"
+    );
+    assert_eq!(field(out, "increasing"), "true", "{out}");
+    assert_eq!(field(out, "odd"), "[]", "{out}");
+}
+
+/// A subscriber (see [`SUBSCRIBER`]), ready once it says so.
+fn subscriber(mode: &str, ep: &str, want: u64, idle: f64, pause: f64) -> PyPeer {
+    let args = [
+        mode.to_owned(),
+        ep.to_owned(),
+        want.to_string(),
+        idle.to_string(),
+        pause.to_string(),
+    ];
+    let p = PyPeer::spawn(mode, SUBSCRIBER, &args, Duration::from_secs(150));
+    let until = Instant::now() + Duration::from_secs(20);
+    while !p.stdout_so_far().contains("ready") {
+        assert!(
+            Instant::now() < until,
+            "the {mode} subscriber did not start"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    p
+}
+
+fn publish(ep: &str, range: std::ops::Range<u64>, rate: f64, pad: usize) -> PyPeer {
+    let args = [
+        ep.to_owned(),
+        range.start.to_string(),
+        range.end.to_string(),
+        rate.to_string(),
+        pad.to_string(),
+    ];
+    PyPeer::spawn("publisher", PUBLISHER, &args, Duration::from_secs(120))
+}
+
+/// An edge forwarder: a loopback frontend for publishers, a backend bound on loopback for
+/// local subscribers and connecting up to `cloud_ep`, spooling to `dir` if given.
+fn edge(cloud_ep: &str, dir: Option<&Path>, extra: &[&str]) -> Broker {
+    let dir = dir.map(|d| d.display().to_string());
+    let mut args: Vec<&str> = dir.iter().flat_map(|d| ["--spool", d.as_str()]).collect();
+    args.extend_from_slice(extra);
+    Broker::start_with(
+        "forwarder",
+        &[Ep::Tcp],
+        &[Ep::Tcp, Ep::Connect(cloud_ep.to_owned())],
+        &args,
+    )
+}
+
+#[test]
+fn a_cloud_away_for_ten_seconds_gets_all_100000_publications_in_order_and_locals_get_them_live() {
+    const N: u64 = 100_000;
+    let dir = spool_dir("outage");
+    let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+    let mut broker = edge(&cloud_ep, Some(&dir), &[]);
+    // The link works, then the cloud goes away.
+    let first = subscriber("cloud", &cloud_ep, 1, 1.0, 0.0);
+    publish(broker.frontend(), N..N + 1, 0.0, 0).finish();
+    let out = first.finish();
+    assert_eq!(num(&out, "first"), N as i64, "{out}");
+    thread::sleep(Duration::from_millis(500));
+
+    // Ten seconds of publications while it is away, beside a local subscriber, one that
+    // never reads, and a peer that sends garbage.
+    let local = subscriber("local", broker.backend(), N, 5.0, 0.0);
+    let mut stalled = raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10));
+    stalled.write_all(&raw::subscribe(b"")).expect("subscribe");
+    let mut garbage = raw::connect(broker.frontend_addr(), deadline(10));
+    garbage.write_all(&[0x55; 64]).expect("write garbage");
+    publish(broker.frontend(), 0..N, N as f64 / 10.0, 0).finish();
+    let out = local.finish();
+    eprintln!("local: {out}");
+    assert_got(&out, 0..N);
+    let (refused, _) = raw::closed_by(&mut garbage, deadline(5));
+    assert!(refused, "the peer that sent garbage was not closed");
+
+    // Back: all of them, in order, once; then live again.
+    let out = subscriber("cloud", &cloud_ep, N, 5.0, 0.0).finish();
+    eprintln!("cloud: {out}");
+    assert_got(&out, 0..N);
+    drop(stalled);
+    broker.assert_running();
+    broker.terminate();
+    no_panic(&broker.stderr());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The cloud takes a message every 0.3 ms behind the least buffers there are, and 20,000
+/// of 1 KB come at 5,000 a second: its queue reaches its mark (64K). Without a spool it loses
+/// messages there, as any forwarder's subscriber at its mark does; with one, what it cannot
+/// take waits on disk, and it gets every one, in order, while a local subscriber gets them
+/// live.
+#[test]
+fn a_cloud_link_at_its_mark_loses_nothing_with_a_spool_and_messages_without() {
+    const N: u64 = 20_000;
+    let run = |dir: Option<&Path>| {
+        let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+        let mut broker = edge(&cloud_ep, dir, &["--queue-hwm", "64K"]);
+        let cloud = subscriber("slow", &cloud_ep, N, 4.0, 0.0003);
+        let local = subscriber("local", broker.backend(), N, 4.0, 0.0);
+        // Connected and subscribed, and the uplink settled, before the first.
+        thread::sleep(Duration::from_millis(1000));
+        publish(broker.frontend(), 0..N, 5000.0, 1000).finish();
+        let (cloud, local) = (cloud.finish(), local.finish());
+        broker.assert_running();
+        broker.terminate();
+        no_panic(&broker.stderr());
+        eprintln!("spool {dir:?}: cloud {cloud} local {local}");
+        assert_got(&local, 0..N);
+        cloud
+    };
+    let without = run(None);
+    assert!(
+        num(&without, "n") < N as i64,
+        "the cloud's link never reached its mark: {without}"
+    );
+    let dir = spool_dir("mark");
+    let with = run(Some(&dir));
+    assert_got(&with, 0..N);
+    let _ = fs::remove_dir_all(&dir);
+}
