@@ -1,7 +1,9 @@
-//! A streamer's store-and-forward spool on its device thread: what the device gives its sink
-//! goes to the log on disk ([`crate::spool`]), and what the log holds goes back to the
-//! device through its source, as fast as the workers take it or at `spool_rate`
-//! (`zedge_core::device::Device::add_spool` says when each is used).
+//! A streamer's or forwarder's store-and-forward spool on its device thread: what the device
+//! gives its sink goes to the log on disk ([`crate::spool`]), and what the log holds goes
+//! back to the device through its source, as fast as the workers (or a forwarder's uplinks)
+//! take it or at `spool_rate` (`zedge_core::device::Device::add_spool` says when each is
+//! used). A forwarder's uplinks are its backend's connected peers, ready for spooled
+//! messages [`UPLINK_SETTLE`] after their handshake.
 //!
 //! One task does both, woken by the device (the sink has output, the source may read again),
 //! by its rate and by its sync timer. A sync (`fdatasync` and the cursor file) runs on

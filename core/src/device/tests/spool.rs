@@ -1,6 +1,6 @@
-//! A streamer's store-and-forward spool (`spool.rs`): producers' messages go to the sink
-//! while no worker can take them, come back through the source ahead of new work, in order,
-//! and nothing is lost or sent twice.
+//! The store-and-forward spool (`spool.rs`): a streamer's producers' messages go to the sink
+//! while no worker can take them, a forwarder's publications while no uplink can; they come
+//! back through the source ahead of new ones, in order, and nothing is lost or sent twice.
 
 use super::*;
 use crate::device::{ByteQueue, SpoolPeers};
