@@ -21,6 +21,7 @@ pub mod curve;
 pub mod flow;
 pub mod jeromq;
 pub mod normal;
+pub mod numbered;
 pub mod python;
 pub mod raw;
 pub mod systemd;

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use zedge_core::wire::metadata::SocketType;
 use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
+use zedge_tests::numbered::{assert_got, field, num, spool_dir};
 use zedge_tests::systemd::ConfigRun;
 use zedge_tests::wait::deadline;
 use zedge_tests::{raw, zmq_prelude, PyPeer};
@@ -79,44 +80,6 @@ print(json.dumps({"worst_send_ms": round(worst * 1000, 1)}), flush=True)
 "#
 );
 
-/// A directory for one test's spool, empty.
-fn spool_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("zedge-spool-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    d
-}
-
-fn field(json: &str, key: &str) -> String {
-    let at = json
-        .find(&format!("\"{key}\": "))
-        .unwrap_or_else(|| panic!("no {key} in {json}"));
-    let rest = &json[at + key.len() + 4..];
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    rest[..end].trim().to_owned()
-}
-
-fn num(json: &str, key: &str) -> i64 {
-    let v: f64 = field(json, key)
-        .parse()
-        .unwrap_or_else(|_| panic!("{key} in {json}"));
-    v as i64
-}
-
-/// The cloud got the numbers of `want`, each once, in order, and nothing else.
-fn assert_got(out: &str, want: std::ops::Range<u64>) {
-    assert_eq!(
-        (num(out, "n"), num(out, "first"), num(out, "last")),
-        (
-            (want.end - want.start) as i64,
-            want.start as i64,
-            want.end as i64 - 1
-        ),
-        "{out}"
-    );
-    assert_eq!(field(out, "increasing"), "true", "{out}");
-    assert_eq!(field(out, "odd"), "[]", "{out}");
-}
-
 /// The cloud's PULL socket, bound once it says so.
 fn cloud(ep: &str, want: u64, idle_secs: f64) -> PyPeer {
     cloud_with(ep, want, idle_secs, &[])
@@ -177,7 +140,7 @@ fn segment_bytes(dir: &Path) -> u64 {
 #[test]
 fn an_uplink_down_for_ten_seconds_loses_none_of_100000_messages_and_keeps_their_order() {
     const N: u64 = 100_000;
-    let dir = spool_dir("outage");
+    let dir = spool_dir("zedge-spool", "outage");
     let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
     let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &[]);
     // The link works, then the cloud goes away.
@@ -215,7 +178,7 @@ fn an_uplink_down_for_ten_seconds_loses_none_of_100000_messages_and_keeps_their_
 #[test]
 fn after_a_sigkill_every_message_synced_before_it_arrives_and_none_twice() {
     const N: u64 = 20_000;
-    let dir = spool_dir("kill");
+    let dir = spool_dir("zedge-spool", "kill");
     let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
     let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &["--spool-fsync", "200ms"]);
     let front = broker.frontend().to_owned();
@@ -251,7 +214,7 @@ fn after_a_sigkill_every_message_synced_before_it_arrives_and_none_twice() {
 #[test]
 fn a_segment_cut_in_the_middle_of_a_record_loses_that_record_only_and_says_so() {
     const N: u64 = 5000;
-    let dir = spool_dir("torn");
+    let dir = spool_dir("zedge-spool", "torn");
     let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
     let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &[]);
     let front = broker.frontend().to_owned();
@@ -297,7 +260,7 @@ fn a_segment_cut_in_the_middle_of_a_record_loses_that_record_only_and_says_so() 
 fn aborted_stalled_and_hostile_producers_cost_a_normal_one_nothing_through_the_spool() {
     const N: u64 = 3000;
     const BIG: usize = 2 << 20;
-    let dir = spool_dir("badday");
+    let dir = spool_dir("zedge-spool", "badday");
     let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
     let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &["--progress-timeout", "1s"]);
     let front = broker.frontend_addr();
@@ -386,7 +349,7 @@ fn sample(text: &str, name: &str, labels: &str) -> f64 {
 #[test]
 fn the_spool_shows_in_metrics_stats_and_zedge_stat_while_the_uplink_is_away_and_after() {
     const N: u64 = 1000;
-    let dir = spool_dir("shown");
+    let dir = spool_dir("zedge-spool", "shown");
     let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
     let addr = format!("127.0.0.1:{}", free_port());
     let ctl = format!("tcp://127.0.0.1:{}", free_port());
@@ -481,7 +444,7 @@ fn the_spool_shows_in_metrics_stats_and_zedge_stat_while_the_uplink_is_away_and_
 #[test]
 fn an_uplink_that_leaves_with_work_queued_gets_it_when_it_is_back() {
     const N: u64 = 20_000;
-    let dir = spool_dir("recover");
+    let dir = spool_dir("zedge-spool", "recover");
     let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
     let first = cloud_with(&cloud_ep, 100, 5.0, &["small"]);
     let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &["--kernel-send-max", "4K"]);
@@ -514,7 +477,7 @@ fn an_uplink_that_leaves_with_work_queued_gets_it_when_it_is_back() {
 #[test]
 fn a_reload_that_restarts_the_device_keeps_its_spool() {
     const N: u64 = 2000;
-    let dir = spool_dir("reload");
+    let dir = spool_dir("zedge-spool", "reload");
     let front = format!("tcp://127.0.0.1:{}", free_port());
     let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
     let config = |rate: &str| {

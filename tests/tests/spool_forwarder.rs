@@ -5,13 +5,14 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
+use zedge_tests::numbered::{assert_got, field, num, spool_dir};
 use zedge_tests::wait::deadline;
 use zedge_tests::{raw, zmq_prelude, PyPeer};
 
@@ -83,42 +84,6 @@ print("sent", flush=True)
 "#
 );
 
-fn spool_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("zedge-fspool-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    d
-}
-
-fn field(json: &str, key: &str) -> String {
-    let at = json
-        .find(&format!("\"{key}\": "))
-        .unwrap_or_else(|| panic!("no {key} in {json}"));
-    let rest = &json[at + key.len() + 4..];
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    rest[..end].trim().to_owned()
-}
-
-fn num(json: &str, key: &str) -> i64 {
-    field(json, key)
-        .parse()
-        .unwrap_or_else(|_| panic!("{key} in {json}"))
-}
-
-/// It got the numbers of `want`, each once, in order, and nothing else.
-fn assert_got(out: &str, want: std::ops::Range<u64>) {
-    assert_eq!(
-        (num(out, "n"), num(out, "first"), num(out, "last")),
-        (
-            (want.end - want.start) as i64,
-            want.start as i64,
-            want.end as i64 - 1
-        ),
-        "{out}"
-    );
-    assert_eq!(field(out, "increasing"), "true", "{out}");
-    assert_eq!(field(out, "odd"), "[]", "{out}");
-}
-
 /// A subscriber (see [`SUBSCRIBER`]), ready once it says so.
 fn subscriber(mode: &str, ep: &str, want: u64, idle: f64, pause: f64) -> PyPeer {
     let args = [
@@ -173,7 +138,7 @@ fn edge_at(front: Ep, cloud_ep: &str, dir: Option<&Path>, extra: &[&str]) -> Bro
 #[test]
 fn a_cloud_away_for_ten_seconds_gets_all_100000_publications_in_order_and_locals_get_them_live() {
     const N: u64 = 100_000;
-    let dir = spool_dir("outage");
+    let dir = spool_dir("zedge-fspool", "outage");
     let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
     let mut broker = edge(&cloud_ep, Some(&dir), &[]);
     // The link works, then the cloud goes away.
@@ -237,7 +202,7 @@ fn a_cloud_link_at_its_mark_loses_nothing_with_a_spool_and_messages_without() {
         num(&without, "n") < N as i64,
         "the cloud's link never reached its mark: {without}"
     );
-    let dir = spool_dir("mark");
+    let dir = spool_dir("zedge-fspool", "mark");
     let with = run(Some(&dir));
     assert_got(&with, 0..N);
     let _ = fs::remove_dir_all(&dir);
@@ -246,7 +211,7 @@ fn a_cloud_link_at_its_mark_loses_nothing_with_a_spool_and_messages_without() {
 #[test]
 fn after_a_sigkill_mid_outage_every_synced_publication_reaches_the_cloud_once() {
     const N: u64 = 20_000;
-    let dir = spool_dir("kill");
+    let dir = spool_dir("zedge-fspool", "kill");
     let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
     let mut broker = edge(&cloud_ep, Some(&dir), &["--spool-fsync", "200ms"]);
     let front = broker.frontend().to_owned();
@@ -265,7 +230,11 @@ fn after_a_sigkill_mid_outage_every_synced_publication_reaches_the_cloud_once() 
     let stderr = broker.stderr();
     no_panic(&stderr);
     assert!(stderr.contains("messages to send"), "{stderr}");
-    assert_eq!(field(&out, "increasing"), "true", "none twice, in order: {out}");
+    assert_eq!(
+        field(&out, "increasing"),
+        "true",
+        "none twice, in order: {out}"
+    );
     assert_eq!(num(&out, "first"), 0, "{out}");
     assert!(num(&out, "n") >= N as i64, "every synced message: {out}");
     // What came is everything up to some point: a crash loses the unsynced end only.
