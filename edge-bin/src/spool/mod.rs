@@ -256,14 +256,31 @@ impl Spool {
     /// Add a message (its ZMTP frames, as sent upstream) at the end. Durable once a
     /// [`Spool::sync`] after it has returned.
     pub fn append(&mut self, msg: &[u8]) -> io::Result<()> {
-        self.pending.extend_from_slice(msg);
-        self.pending_msgs += 1;
         self.stats.appended += 1;
         self.stats.appended_bytes += msg.len() as u64;
+        if self.pending.is_empty() && msg.len() >= self.cfg.block_bytes {
+            // A block's worth alone goes as a block of its own from where it lies: not
+            // copied whole first (round 19, F4). If the disk refuses it, it is gathered,
+            // and [`Spool::retry`] writes it.
+            if self.write_payload(msg, 1).is_ok() {
+                return self.trim();
+            }
+        }
+        self.pending.extend_from_slice(msg);
+        self.pending_msgs += 1;
         if self.pending.len() >= self.cfg.block_bytes {
             self.write_block()?;
         }
         Ok(())
+    }
+
+    /// `pending` was emptied: a buffer grown for a large message is let go.
+    fn release_pending(&mut self) {
+        self.pending.clear();
+        (self.pending_msgs, self.pending_sent, self.pending_sent_msgs) = (0, 0, 0);
+        if self.pending.capacity() > 2 * self.cfg.block_bytes {
+            self.pending = Vec::new();
+        }
     }
 
     /// Write what is gathered, make every byte written durable, and record where sending
@@ -335,10 +352,7 @@ impl Spool {
                 self.pending_sent_msgs += 1;
                 self.stats.taken += 1;
                 if self.pending_sent == self.pending.len() {
-                    self.pending.clear();
-                    self.pending_msgs = 0;
-                    self.pending_sent = 0;
-                    self.pending_sent_msgs = 0;
+                    self.release_pending();
                 }
                 return Ok(());
             }
@@ -448,11 +462,20 @@ impl Spool {
     /// Write the gathered messages as a block at the end of the newest segment (a new one if
     /// there is none or it is full), then delete the oldest segments past `max_bytes`.
     fn write_block(&mut self) -> io::Result<()> {
-        if self.pending_msgs == self.pending_sent_msgs {
-            self.pending.clear();
-            (self.pending_msgs, self.pending_sent, self.pending_sent_msgs) = (0, 0, 0);
-            return Ok(());
+        if self.pending_msgs > self.pending_sent_msgs {
+            let pending = std::mem::take(&mut self.pending);
+            let msgs = self.pending_msgs - self.pending_sent_msgs;
+            let written = self.write_payload(&pending[self.pending_sent..], msgs);
+            self.pending = pending;
+            written?;
         }
+        self.release_pending();
+        self.trim()
+    }
+
+    /// Write `unsent`, `msgs` whole messages, as a block at the end of the newest segment (a
+    /// new one if there is none or it is full).
+    fn write_payload(&mut self, unsent: &[u8], msgs: u64) -> io::Result<()> {
         let now = unix_ms();
         let full = self
             .segments
@@ -484,7 +507,6 @@ impl Spool {
             }
             self.file = Some(f);
         }
-        let unsent = &self.pending[self.pending_sent..];
         let block_len = BLOCK_HEAD + unsent.len();
         let file = self.file.as_mut().expect("opened above");
         // The header, then the messages where they are gathered: no copy of them.
@@ -500,11 +522,9 @@ impl Spool {
         }
         let seg = self.segments.back_mut().expect("pushed above");
         seg.len += block_len as u64;
-        seg.messages += self.pending_msgs - self.pending_sent_msgs;
+        seg.messages += msgs;
         self.stats.written += block_len as u64;
-        self.pending.clear();
-        (self.pending_msgs, self.pending_sent, self.pending_sent_msgs) = (0, 0, 0);
-        self.trim()
+        Ok(())
     }
 
     /// Delete the oldest segments while the spool is over `max_bytes` (never the newest).
