@@ -231,7 +231,12 @@ impl<'a> Node<'a> {
         }
         let mut msg: String<READING> = String::new();
         let subscribed = self.counts.subscribed;
-        if write!(msg, "sensor/{id} {counter} {value} subs={subscribed} stack={stack}").is_err() {
+        if write!(
+            msg,
+            "sensor/{id} {counter} {value} subs={subscribed} stack={stack}"
+        )
+        .is_err()
+        {
             return false;
         }
         let wanted = self.subs.iter().any(|t| msg.as_bytes().starts_with(t));
