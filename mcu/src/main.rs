@@ -93,7 +93,12 @@ fn main() -> ! {
     let mut uart = Uart::init();
     let input = cortex_m::singleton!(: [u8; INPUT] = [0; INPUT]).expect("made once");
     let mut node = Node::new(input);
-    hprintln!("node: up, input buffer {} bytes", INPUT);
+    hprintln!(
+        "node: up, input buffer {} bytes, session {} bytes, node {} bytes",
+        INPUT,
+        core::mem::size_of::<zedge_core::conn::Session>(),
+        core::mem::size_of::<Node<'_>>()
+    );
 
     let mut next = 0u32;
     let mut counter = 0u32;

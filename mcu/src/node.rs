@@ -16,12 +16,13 @@ use zedge_core::time::Instant;
 use zedge_core::wire::frame::FrameHead;
 use zedge_core::wire::metadata::SocketType;
 
-/// Bytes of input the session may need at once: a whole subscription of the longest topic
-/// (zedge-core's `MAX_TOPIC`, 16 KiB) and its command head.
-pub const INPUT: usize = SessionConfig::new(SocketType::Pub).min_input_capacity();
-/// Subscriptions kept, and the longest topic kept (longer ones are refused, counted).
+/// Subscriptions kept, and the longest topic kept (longer ones are refused, counted: the
+/// session skips their bytes as they come, never holding them).
 pub const SUBS: usize = 8;
 pub const TOPIC: usize = 32;
+/// Bytes of input the session may need at once: a whole command (READY, PING, SUBSCRIBE),
+/// of at most 256 bytes here.
+pub const INPUT: usize = config().min_input_capacity();
 /// The longest reading.
 const READING: usize = 96;
 
@@ -64,9 +65,15 @@ impl core::fmt::Debug for Node<'_> {
 /// only once they have the other side's.)
 const SIGNATURE: usize = 10;
 
-fn config() -> SessionConfig {
+const fn config() -> SessionConfig {
     let mut cfg = SessionConfig::new(SocketType::Pub);
     cfg.as_server = true;
+    // What it takes: commands of 256 bytes (a zedge's or libzmq's READY is under 100),
+    // topics of TOPIC bytes; it is sent no data, and keeps the first 64 bytes of any.
+    cfg.limits.max_command_size = 256;
+    cfg.limits.max_topic = TOPIC;
+    cfg.limits.head_bytes = 64;
+    cfg.limits.max_message_size = 256;
     // A peer that started a greeting and stopped holds the line no longer than this: the
     // next one (zedge connecting again) is heard after it.
     cfg.handshake_timeout = zedge_core::time::Duration::from_secs(2);

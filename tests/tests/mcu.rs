@@ -63,7 +63,10 @@ fn boot(elf: &Path, port: u16, log: &Path) -> Child {
         .spawn()
         .expect("qemu-system-arm (Debian's qemu-system-arm; tools/test installs it)");
     let until = Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(log).unwrap_or_default().contains("node: up") {
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains("node: up")
+    {
         assert!(Instant::now() < until, "the node did not boot");
         thread::sleep(Duration::from_millis(50));
     }
@@ -110,13 +113,19 @@ fn readings(ep: &str, topic: &str, secs: f64) -> Vec<Reading> {
 /// consecutive), and only the subscription the SUB made reached the node.
 fn assert_stream(got: &[Reading], what: &str) {
     assert!(got.len() >= 10, "{what}: {} readings", got.len());
-    assert!(got.iter().all(|r| r.id == 2), "{what}: a topic it did not ask for");
+    assert!(
+        got.iter().all(|r| r.id == 2),
+        "{what}: a topic it did not ask for"
+    );
     assert!(
         got.windows(2).all(|w| w[1].counter == w[0].counter + 1),
         "{what}: counters {:?}",
         got.iter().map(|r| r.counter).collect::<Vec<_>>()
     );
-    assert!(got.iter().all(|r| r.subs == 1), "{what}: subscriptions that reached the node");
+    assert!(
+        got.iter().all(|r| r.subs == 1),
+        "{what}: subscriptions that reached the node"
+    );
 }
 
 #[test]
@@ -140,13 +149,14 @@ fn a_sensor_node_under_qemu_publishes_through_a_forwarder_to_a_libzmq_subscriber
 
     // A greeting the garbage began may hold the node's session until it times out (2 s),
     // and zedge's first greeting with it: zedge gives up on that connection after its own
-    // handshake timeout and connects again.
+    // handshake timeout and connects again. A serial line tells neither side when the other
+    // is gone: heartbeats do (the node answers PINGs).
     let serial = format!("tcp://127.0.0.1:{port}");
     let mut broker = Broker::start_with(
         "forwarder",
         &[Ep::Connect(serial)],
         &[Ep::Tcp],
-        &["--handshake-timeout", "3s"],
+        &["--handshake-timeout", "3s", "--heartbeat-ivl", "1s"],
     );
     let got = readings(broker.backend(), "sensor/2", 3.0);
     assert_stream(&got, "first boot");
@@ -162,7 +172,11 @@ fn a_sensor_node_under_qemu_publishes_through_a_forwarder_to_a_libzmq_subscriber
     let mut node = boot(&elf, port, &log2);
     let got = readings(broker.backend(), "sensor/2", 8.0);
     assert_stream(&got, "after a restart");
-    assert!(got[0].counter < 80, "a new boot's counters: {}", got[0].counter);
+    assert!(
+        got[0].counter < 80,
+        "a new boot's counters: {}",
+        got[0].counter
+    );
 
     broker.assert_running();
     broker.terminate();
@@ -171,7 +185,11 @@ fn a_sensor_node_under_qemu_publishes_through_a_forwarder_to_a_libzmq_subscriber
     let _ = node.wait();
     let first = std::fs::read_to_string(&log).unwrap_or_default();
     eprintln!("{first}");
-    assert_eq!(first.matches("node: up").count(), 1, "no reset loop: {first}");
+    assert_eq!(
+        first.matches("node: up").count(),
+        1,
+        "no reset loop: {first}"
+    );
     assert!(!first.contains("panic"), "{first}");
     let _ = std::fs::remove_dir_all(&dir);
 }

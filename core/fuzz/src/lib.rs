@@ -90,6 +90,7 @@ impl Setup {
                 max_message_size: u64::from(limits & 0x0f) * 20,
                 max_command_size: usize::from(limits >> 4) * 10,
                 head_bytes: usize::from(extra & 0x7f) * 4,
+                max_topic: usize::from(extra >> 7) * 64 + usize::from(limits >> 4),
             },
             heartbeat,
             ..SessionConfig::new(ours)

@@ -26,6 +26,12 @@ pub struct Limits {
     /// A data frame is announced together with at least this many of its first body bytes (or
     /// all of them, if fewer): enough for a forwarder to match topics without reassembly.
     pub head_bytes: usize,
+    /// Longest subscription topic handed over whole ([`Event::Subscribe`](super::Event)); a
+    /// longer one is [`Event::TopicTooLong`](super::Event), its bytes skipped as they come.
+    /// [`MAX_TOPIC`] at most (more counts as that): a device's subscription table holds
+    /// topics that long. A microcontroller that keeps short topics sets less, and needs an
+    /// input buffer that much smaller ([`SessionConfig::min_input_capacity`]).
+    pub max_topic: usize,
 }
 
 /// The most metadata a READY holds under the default command limit: 4 KiB less the command's
@@ -34,12 +40,23 @@ pub struct Limits {
 pub const READY_METADATA_MAX: usize = 4096 - 6;
 
 impl Limits {
-    /// 64 MiB messages, 4 KiB commands, 256 head bytes; what [`Default`] gives.
+    /// 64 MiB messages, 4 KiB commands, 256 head bytes, [`MAX_TOPIC`] topics; what
+    /// [`Default`] gives.
     pub const DEFAULT: Limits = Limits {
         max_message_size: 64 << 20,
         max_command_size: 4096,
         head_bytes: 256,
+        max_topic: MAX_TOPIC,
     };
+
+    /// [`Limits::max_topic`], at most [`MAX_TOPIC`].
+    pub const fn topic_limit(&self) -> usize {
+        if self.max_topic < MAX_TOPIC {
+            self.max_topic
+        } else {
+            MAX_TOPIC
+        }
+    }
 }
 
 impl Default for Limits {
@@ -159,14 +176,15 @@ impl SessionConfig {
     }
 
     /// Smallest input buffer with which a session always makes progress: the greeting, a
-    /// whole command, a whole subscription (if the socket type takes them: a [`MAX_TOPIC`]
-    /// topic after its command name), or a frame header with its head bytes must fit.
+    /// whole command, a whole subscription (if the socket type takes them: a
+    /// [`Limits::max_topic`] topic after its command name), or a frame header with its head
+    /// bytes must fit.
     pub const fn min_input_capacity(&self) -> usize {
         let mut n = GREETING_LEN;
         if self.limits.max_command_size > n {
             n = self.limits.max_command_size;
         }
-        let subscription = MAX_TOPIC + SUBSCRIBE_NAME.len();
+        let subscription = self.limits.topic_limit() + SUBSCRIBE_NAME.len();
         if self.socket_type.takes_subscriptions() && subscription > n {
             n = subscription;
         }

@@ -108,7 +108,8 @@ pub(crate) fn model(peer: &Peer, limits: Limits, units: &[Unit]) -> Outcome {
             // The ZMTP 3.0 subscription form: a lone frame starting 0x01 or 0x00.
             if takes_subs && frames.is_empty() && !more && matches!(body.first(), Some(0x00 | 0x01))
             {
-                want.seen.push(subscription(body[0] == 0x01, &body[1..]));
+                want.seen
+                    .push(subscription(&limits, body[0] == 0x01, &body[1..]));
                 continue;
             }
             frames.push(body.clone());
@@ -122,11 +123,11 @@ pub(crate) fn model(peer: &Peer, limits: Limits, units: &[Unit]) -> Outcome {
         // limit.
         match unit {
             Unit::Subscribe(topic) if takes_subs => {
-                want.seen.push(subscription(true, topic));
+                want.seen.push(subscription(&limits, true, topic));
                 continue;
             }
             Unit::Cancel(topic) if takes_subs => {
-                want.seen.push(subscription(false, topic));
+                want.seen.push(subscription(&limits, false, topic));
                 continue;
             }
             _ => {}

@@ -80,10 +80,13 @@ pub(crate) fn encode(units: &[Unit]) -> Vec<u8> {
 }
 
 pub(crate) fn limits() -> impl Strategy<Value = Limits> {
-    (0u64..12_000, 0usize..600, 0usize..3000).prop_map(|(msg, cmd, head)| Limits {
-        max_message_size: msg,
-        max_command_size: cmd,
-        head_bytes: head,
+    (0u64..12_000, 0usize..600, 0usize..3000, 0usize..20_000).prop_map(|(msg, cmd, head, topic)| {
+        Limits {
+            max_message_size: msg,
+            max_command_size: cmd,
+            head_bytes: head,
+            max_topic: topic,
+        }
     })
 }
 

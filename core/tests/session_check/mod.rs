@@ -10,9 +10,7 @@
 
 use std::mem;
 
-use zedge_core::conn::{
-    Event, Limits, Session, SessionConfig, SessionError, MAX_TOPIC, TRANSMIT_BUFFER,
-};
+use zedge_core::conn::{Event, Limits, Session, SessionConfig, SessionError, TRANSMIT_BUFFER};
 use zedge_core::time::{Duration, Instant};
 use zedge_core::wire::command::Command;
 use zedge_core::wire::frame::FrameHead;
@@ -30,13 +28,14 @@ pub enum Seen {
     Message(Vec<Vec<u8>>),
     Subscribe(Vec<u8>),
     Cancel(Vec<u8>),
-    /// A subscription (true) or cancellation of a topic of this length, over `MAX_TOPIC`.
+    /// A subscription (true) or cancellation of a topic of this length, over the topic limit
+    /// ([`Limits::topic_limit`]).
     TooLong(bool, u64),
 }
 
-/// What a socket that takes subscriptions reports for one with `topic`.
-pub fn subscription(subscribe: bool, topic: &[u8]) -> Seen {
-    match (topic.len() > MAX_TOPIC, subscribe) {
+/// What a socket that takes subscriptions reports for one with `topic`, under `limits`.
+pub fn subscription(limits: &Limits, subscribe: bool, topic: &[u8]) -> Seen {
+    match (topic.len() > limits.topic_limit(), subscribe) {
         (true, _) => Seen::TooLong(subscribe, topic.len() as u64),
         (false, true) => Seen::Subscribe(topic.to_vec()),
         (false, false) => Seen::Cancel(topic.to_vec()),
@@ -221,16 +220,22 @@ impl Watch {
                 assert_eq!(done, body.len() as u64 == *len, "wrong done flag");
                 self.end_frame_if_whole();
             }
-            Event::Subscribe(topic) | Event::Cancel(topic) if topic.len() > MAX_TOPIC => {
+            Event::Subscribe(topic) | Event::Cancel(topic)
+                if topic.len() > limits.topic_limit() =>
+            {
                 panic!(
-                    "{}-byte subscription over the topic limit of {MAX_TOPIC}",
+                    "{}-byte subscription over the topic limit of {}",
                     topic.len(),
+                    limits.topic_limit()
                 );
             }
             Event::Subscribe(topic) => self.seen.push(Seen::Subscribe(topic.to_vec())),
             Event::Cancel(topic) => self.seen.push(Seen::Cancel(topic.to_vec())),
             Event::TopicTooLong { subscribe, len } => {
-                assert!(len > MAX_TOPIC as u64, "{len}-byte topic reported too long");
+                assert!(
+                    len > limits.topic_limit() as u64,
+                    "{len}-byte topic reported too long"
+                );
                 self.seen.push(Seen::TooLong(subscribe, len));
             }
         }

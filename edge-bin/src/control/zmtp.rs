@@ -386,6 +386,6 @@ pub fn small_messages(max: u64) -> Limits {
     Limits {
         max_message_size: max,
         max_command_size: 512,
-        head_bytes: 256,
+        ..Limits::DEFAULT
     }
 }

@@ -78,7 +78,8 @@ pub enum Event<'a> {
     Subscribe(&'a [u8]),
     /// The peer cancelled a subscription (CANCEL command or 3.0 `0x00` message).
     Cancel(&'a [u8]),
-    /// The peer subscribed (or cancelled) with a topic longer than [`MAX_TOPIC`]: refused
+    /// The peer subscribed (or cancelled) with a topic longer than the session's topic limit
+    /// ([`Limits::max_topic`](super::Limits), at most [`MAX_TOPIC`]): refused
     /// alone, its bytes skipped as they arrive (never buffered whole), and the session goes on.
     TopicTooLong {
         /// A subscription, not a cancellation.
@@ -143,7 +144,7 @@ enum State {
 #[derive(Clone, Copy, Debug, Default)]
 struct Rx {
     body_left: u64,
-    /// Bytes of a subscription with a topic over [`MAX_TOPIC`](super::MAX_TOPIC) still to
+    /// Bytes of a subscription with a topic over the topic limit still to
     /// skip.
     skip_left: u64,
     /// Bytes of the current multipart message so far, for the size limit.

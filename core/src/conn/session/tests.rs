@@ -11,7 +11,12 @@ use crate::wire::{vectors, Writer};
 
 /// An XPUB session that has read a libzmq SUB's greeting and READY.
 fn xpub_after_handshake() -> Session {
-    let mut s = Session::new(SessionConfig::new(SocketType::XPub), Instant::ZERO);
+    after_handshake(SessionConfig::new(SocketType::XPub))
+}
+
+/// A session of `cfg` (a socket a SUB may talk to) after a SUB's greeting and READY.
+fn after_handshake(cfg: SessionConfig) -> Session {
+    let mut s = Session::new(cfg, Instant::ZERO);
     let mut stream = std::vec::Vec::from(vectors::GREETING_31);
     stream.extend_from_slice(vectors::READY_SUB);
     let mut at = 0;
@@ -187,6 +192,38 @@ fn a_topic_over_the_limit_is_skipped_as_it_arrives_and_the_session_goes_on() {
         MAX_TOPIC + 1
     );
     assert_eq!(seen, [want]);
+}
+
+/// A microcontroller's PUB keeps short topics (issue 16): a smaller topic limit takes a
+/// smaller input buffer, and a longer topic is refused alone, in either form.
+#[test]
+fn a_session_with_a_short_topic_limit_needs_a_small_buffer_and_skips_longer_topics() {
+    let mut cfg = SessionConfig::new(SocketType::Pub);
+    cfg.limits.max_topic = 32;
+    cfg.limits.max_command_size = 256;
+    cfg.limits.head_bytes = 64;
+    assert_eq!(cfg.min_input_capacity(), 256 + MAX_HEAD_LEN);
+    for command in [true, false] {
+        let mut s = after_handshake(cfg);
+        let mut stream = subscription(command, 32, b'a');
+        stream.extend(subscription(command, 33, b'b'));
+        stream.extend(subscription(command, 5000, b'c'));
+        stream.extend(subscription(command, 1, b'd'));
+        assert_eq!(
+            events_through_min_buffer(&mut s, &stream, 100),
+            [
+                "sub 32 x61",
+                "TopicTooLong { subscribe: true, len: 33 }",
+                "TopicTooLong { subscribe: true, len: 5000 }",
+                "sub 1 x64"
+            ],
+            "command form: {command}"
+        );
+        assert!(s.is_ready());
+    }
+    // More than a device's limit counts as that.
+    cfg.limits.max_topic = usize::MAX;
+    assert_eq!(cfg.limits.topic_limit(), MAX_TOPIC);
 }
 
 #[test]

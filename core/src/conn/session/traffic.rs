@@ -3,7 +3,6 @@
 //! each checked against the limits before anything is taken.
 
 use super::{Event, FrameStart, Input, PingContext, Rx, Session};
-use crate::conn::config::MAX_TOPIC;
 use crate::conn::error::{Reason, SessionError};
 use crate::wire::command::{Command, CANCEL_NAME, MAX_PING_CONTEXT, SUBSCRIBE_NAME};
 use crate::wire::frame::FrameHead;
@@ -156,7 +155,7 @@ impl Session {
         subscribe: bool,
     ) -> Input<'a> {
         let topic_len = head.len - name_len as u64;
-        if topic_len > MAX_TOPIC as u64 {
+        if topic_len > self.cfg.limits.topic_limit() as u64 {
             let here = ((input.len() - head_len) as u64).min(head.len);
             self.rx.skip_left = head.len - here;
             return Input {
