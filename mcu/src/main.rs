@@ -5,7 +5,7 @@
 //!
 //! Every 100 ms it reads its three sensors and publishes `sensor/<id> <counter> <value>
 //! subs=<n> stack=<bytes>` for those its peer subscribed to: `n` is how many SUBSCRIBE
-//! reached it, `bytes` the most stack it has used (painted at start, measured as it goes).
+//! reached it in this session, `bytes` the most stack it has used (painted at start, measured as it goes).
 //! It logs sessions and subscriptions through semihosting.
 
 #![no_std]

@@ -48,6 +48,8 @@ pub struct Node<'a> {
     input: &'a mut [u8],
     len: usize,
     subs: Vec<Vec<u8, TOPIC>, SUBS>,
+    /// SUBSCRIBE that reached it in this session.
+    subscribed: u32,
     pub counts: Counts,
 }
 
@@ -77,6 +79,10 @@ const fn config() -> SessionConfig {
     // A peer that started a greeting and stopped holds the line no longer than this: the
     // next one (zedge connecting again) is heard after it.
     cfg.handshake_timeout = zedge_core::time::Duration::from_secs(2);
+    // A serial line says nobody is gone: a peer that sends nothing for 3 s after a PING is
+    // (attacker round 21, F1: one that left in the middle of a command held the session,
+    // and took the next peer's greeting as the rest of it).
+    cfg.heartbeat = zedge_core::conn::Heartbeat::every(zedge_core::time::Duration::from_secs(1));
     cfg
 }
 
@@ -88,6 +94,7 @@ impl<'a> Node<'a> {
             input,
             len: 0,
             subs: Vec::new(),
+            subscribed: 0,
             counts: Counts::default(),
         }
     }
@@ -136,6 +143,7 @@ impl<'a> Node<'a> {
         self.session = Some(Session::new(config(), now));
         self.fresh = true;
         self.subs.clear();
+        self.subscribed = 0;
         self.counts.sessions += 1;
         true
     }
@@ -169,6 +177,7 @@ impl<'a> Node<'a> {
         match input.event {
             Some(Event::Subscribe(topic)) => {
                 self.counts.subscribed += 1;
+                self.subscribed += 1;
                 let kept = Vec::from_slice(topic)
                     .ok()
                     .filter(|_| !self.subs.iter().any(|t| t == topic));
@@ -207,7 +216,8 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// Timers: a handshake that never finishes ends its session.
+    /// Timers: a handshake that never finishes ends its session, and so does a peer that
+    /// answers no PING (one that left mid-command would otherwise hold it for good).
     pub fn tick(&mut self, now: Instant, out: &mut impl FnMut(&[u8])) {
         let due = self
             .session
@@ -220,6 +230,9 @@ impl<'a> Node<'a> {
             if let Some(Err(_)) = failed {
                 self.counts.failed += 1;
                 self.session = None;
+                // What came meanwhile may be the next peer's greeting, and it may send
+                // nothing more until it is answered (attacker round 21, F2).
+                self.received(0, now, out);
             }
         }
     }
@@ -237,7 +250,7 @@ impl<'a> Node<'a> {
             return false;
         }
         let mut msg: String<READING> = String::new();
-        let subscribed = self.counts.subscribed;
+        let subscribed = self.subscribed;
         if write!(
             msg,
             "sensor/{id} {counter} {value} subs={subscribed} stack={stack}"

@@ -44,3 +44,38 @@ pub fn assert_got(out: &str, want: std::ops::Range<u64>) {
     assert_eq!(field(out, "increasing"), "true", "{out}");
     assert_eq!(field(out, "odd"), "[]", "{out}");
 }
+
+/// Python for a peer that takes numbered messages (after [`zmq_prelude`](crate::zmq_prelude)):
+/// `take_numbered(s, want, idle, pause)` takes them from socket `s` until it has `want`, or
+/// none came for `idle` seconds once one did (90 s for the first), sleeping `pause` seconds
+/// after each; `report(got, odd)` prints the JSON line [`assert_got`] and [`field`] read.
+#[macro_export]
+macro_rules! numbered_reader {
+    () => {
+        r#"
+def take_numbered(s, want, idle, pause=0.0):
+    got, odd = [], []
+    poller = zmq.Poller(); poller.register(s, zmq.POLLIN)
+    end = time.monotonic() + 90
+    while len(got) < want:
+        if not poller.poll(max(0.0, end - time.monotonic()) * 1000):
+            break
+        m = s.recv_multipart()
+        if len(m) == 1 and len(m[0]) >= 8 and m[0][:8].isdigit():
+            got.append(int(m[0][:8]))
+        else:
+            odd.append(len(b"".join(m)))
+        if pause > 0:
+            time.sleep(pause)
+        end = time.monotonic() + idle
+    return got, odd
+
+def report(got, odd):
+    increasing = all(b > a for a, b in zip(got, got[1:]))
+    dense = got == list(range(got[0], got[0] + len(got))) if got else True
+    print(json.dumps({"n": len(got), "first": got[0] if got else -1,
+                      "last": got[-1] if got else -1, "increasing": increasing, "odd": odd,
+                      "dense": dense}), flush=True)
+"#
+    };
+}

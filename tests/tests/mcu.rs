@@ -47,8 +47,19 @@ fn firmware() -> PathBuf {
     mcu.join("target/thumbv7em-none-eabihf/release/zedge-node")
 }
 
+/// QEMU running the node; stopped when dropped (a failed assertion must not leave it
+/// spinning).
+struct Qemu(Child);
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The node booted under QEMU, its UART a TCP server on `port`; what it logs goes to `log`.
-fn boot(elf: &Path, port: u16, log: &Path) -> Child {
+fn boot(elf: &Path, port: u16, log: &Path) -> Qemu {
     let out = std::fs::File::create(log).expect("a log file");
     let child = Command::new("qemu-system-arm")
         .args(["-M", "mps2-an386", "-nographic", "-monitor", "none"])
@@ -62,6 +73,7 @@ fn boot(elf: &Path, port: u16, log: &Path) -> Child {
         .stderr(out)
         .spawn()
         .expect("qemu-system-arm (Debian's qemu-system-arm; tools/test installs it)");
+    let child = Qemu(child);
     let until = Instant::now() + Duration::from_secs(20);
     while !std::fs::read_to_string(log)
         .unwrap_or_default()
@@ -135,7 +147,7 @@ fn a_sensor_node_under_qemu_publishes_through_a_forwarder_to_a_libzmq_subscriber
     let dir = std::env::temp_dir().join(format!("zedge-mcu-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory");
     let log = dir.join("node.log");
-    let mut node = boot(&elf, port, &log);
+    let node = boot(&elf, port, &log);
 
     // Garbage on the line first: the node answers none of it and stays up.
     {
@@ -166,10 +178,9 @@ fn a_sensor_node_under_qemu_publishes_through_a_forwarder_to_a_libzmq_subscriber
 
     // The node restarts mid-stream: the forwarder connects again, subscriptions are sent
     // again, and the stream resumes from the new boot's first readings.
-    node.kill().expect("stop qemu");
-    node.wait().expect("qemu stopped");
+    drop(node);
     let log2 = dir.join("node2.log");
-    let mut node = boot(&elf, port, &log2);
+    let node = boot(&elf, port, &log2);
     let got = readings(broker.backend(), "sensor/2", 8.0);
     assert_stream(&got, "after a restart");
     assert!(
@@ -181,8 +192,7 @@ fn a_sensor_node_under_qemu_publishes_through_a_forwarder_to_a_libzmq_subscriber
     broker.assert_running();
     broker.terminate();
     no_panic(&broker.stderr());
-    node.kill().expect("stop qemu");
-    let _ = node.wait();
+    drop(node);
     let first = std::fs::read_to_string(&log).unwrap_or_default();
     eprintln!("{first}");
     assert_eq!(

@@ -16,7 +16,7 @@ use zedge_tests::normal::no_panic;
 use zedge_tests::numbered::{assert_got, field, num, spool_dir};
 use zedge_tests::systemd::ConfigRun;
 use zedge_tests::wait::deadline;
-use zedge_tests::{raw, zmq_prelude, PyPeer};
+use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
 
 /// A PULL socket that binds `ep` (the cloud) and takes numbered messages (`%08d`) until it
 /// has `want`, or until none came for `idle` seconds once one did (90 s for the first), then
@@ -26,6 +26,7 @@ use zedge_tests::{raw, zmq_prelude, PyPeer};
 /// and any that were not a number.
 const CLOUD: &str = concat!(
     zmq_prelude!(),
+    numbered_reader!(),
     r#"
 ep, want, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 small = len(sys.argv) > 4
@@ -34,25 +35,11 @@ if small:
     s.setsockopt(zmq.RCVHWM, 1); s.setsockopt(zmq.RCVBUF, 4096)
 s.bind(ep)
 print("bound", flush=True)
-got = []
-odd = []
-poller = zmq.Poller(); poller.register(s, zmq.POLLIN)
-end = time.monotonic() + 90
-while len(got) < want:
-    if not poller.poll(max(0.0, end - time.monotonic()) * 1000):
-        break
-    m = s.recv_multipart()
-    if len(m) == 1 and len(m[0]) == 8 and m[0].isdigit():
-        got.append(int(m[0]))
-    else:
-        odd.append(len(b"".join(m)))
-    end = time.monotonic() + idle
-increasing = all(b > a for a, b in zip(got, got[1:]))
+got, odd = take_numbered(s, want, idle)
 if small:
     time.sleep(1.5)
 s.close(linger=0)
-print(json.dumps({"n": len(got), "first": got[0] if got else -1, "last": got[-1] if got else -1,
-                  "increasing": increasing, "odd": odd, "dense": got == list(range(got[0], got[0] + len(got))) if got else True}), flush=True)
+report(got, odd)
 "#
 );
 

@@ -14,7 +14,7 @@ use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
 use zedge_tests::numbered::{assert_got, field, num, spool_dir};
 use zedge_tests::wait::deadline;
-use zedge_tests::{raw, zmq_prelude, PyPeer};
+use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
 
 /// A subscriber of everything that takes numbered messages (`%08d`) until it has `want`, or
 /// until none came for `idle` seconds once one did (90 s for the first); then prints how
@@ -24,6 +24,7 @@ use zedge_tests::{raw, zmq_prelude, PyPeer};
 /// are that takes a message every `pause` seconds.
 const SUBSCRIBER: &str = concat!(
     zmq_prelude!(),
+    numbered_reader!(),
     r#"
 mode, ep, want, idle, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 if mode == "local":
@@ -38,26 +39,9 @@ else:
     s.bind(ep)
     s.send(b"\x01")
 print("ready", flush=True)
-got = []
-odd = []
-poller = zmq.Poller(); poller.register(s, zmq.POLLIN)
-end = time.monotonic() + 90
-while len(got) < want:
-    if not poller.poll(max(0.0, end - time.monotonic()) * 1000):
-        break
-    m = s.recv_multipart()
-    if len(m) == 1 and len(m[0]) >= 8 and m[0][:8].isdigit():
-        got.append(int(m[0][:8]))
-    else:
-        odd.append(len(b"".join(m)))
-    if pause > 0:
-        time.sleep(pause)
-    end = time.monotonic() + idle
-increasing = all(b > a for a, b in zip(got, got[1:]))
+got, odd = take_numbered(s, want, idle, pause)
 s.close(linger=0)
-dense = got == list(range(got[0], got[0] + len(got))) if got else True
-print(json.dumps({"n": len(got), "first": got[0] if got else -1, "last": got[-1] if got else -1,
-                  "increasing": increasing, "odd": odd, "dense": dense}), flush=True)
+report(got, odd)
 "#
 );
 

@@ -271,6 +271,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 Ok(_) => self.prime(idx, topic, again || self.spools_for(idx)),
                 Err(refusal) => self.refused(idx, refusal),
             }
+            // The spool's source may wait for an uplink's first subscription.
+            if self.spools_for(idx) {
+                self.wake_all_blocked();
+            }
         } else {
             match subs.unsubscribe(&mut peer.subs, topic) {
                 Some(Some(id)) if upstream => {

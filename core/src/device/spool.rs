@@ -206,7 +206,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         })
     }
 
-    /// A forwarder's uplinks that are connected and not closing (`ready` ones only, if so).
+    /// A forwarder's uplinks that are connected and not closing (`ready` ones only, if so:
+    /// also with a subscription in, as a broker whose consumers came back late subscribes
+    /// late; attacker round 20, F2).
     fn live_uplinks(&self, s: &SpoolLink, ready: bool) -> Live {
         let mut live = Live {
             idx: [0; MAX_UPLINKS],
@@ -214,9 +216,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         for u in s.uplinks.iter().flatten() {
             let Some(i) = self.index(u.id) else { continue };
-            let up = self
-                .peer(i)
-                .is_some_and(|p| p.is_live() && p.close.is_none());
+            let up = self.peer(i).is_some_and(|p| {
+                p.is_live() && p.close.is_none() && (!ready || !p.subs.is_empty())
+            });
             if up && (u.ready || !ready) {
                 live.idx[live.n] = i;
                 live.n += 1;
@@ -287,6 +289,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
             let own = p.one_message();
             if !p.queue.reserve_beside(need, own) {
+                if p.queue.is_empty() {
+                    // An uplink holding nothing has no room for it: it never will, and the
+                    // spool would wait behind it for good (attacker round 20, F3). Lost, as
+                    // it would be live.
+                    self.stats.dropped.memory += 1;
+                    return Route::Discard;
+                }
                 self.memory_blocked = true;
                 return Route::Blocked;
             }

@@ -242,6 +242,10 @@ impl Spool {
     /// When the oldest message not yet sent was written to disk (ms since the Unix epoch;
     /// the time of its block, or of the oldest segment's first), if any is on disk.
     pub fn oldest_at(&self) -> Option<u64> {
+        // The newest segment is kept when all of it was sent (attacker round 20, F7).
+        if self.is_empty() {
+            return None;
+        }
         match &self.reading {
             Some(r) if r.at < r.payload.len() => Some(r.written_at),
             _ => self.segments.front().map(|s| s.first_at),

@@ -520,3 +520,52 @@ fn saying_the_disk_works_again_and_again_wakes_nobody() {
         "woken once it works again"
     );
 }
+
+/// Attacker round 20, F2: an uplink said to be ready whose subscriptions are not in yet (a
+/// broker whose consumers come back later) is waited for: the spool is not thrown away as
+/// wanted by nobody.
+#[test]
+fn an_uplink_with_no_subscription_yet_is_waited_for() {
+    let mut store = Storage::new(8, 16);
+    let (mut net, sp, publisher, _) = forwarder_spooled(&mut store);
+    let mut disk = Disk::default();
+    for seq in 0..50 {
+        net.send(publisher, &tagged(0, seq, &[40]));
+    }
+    run(&mut net, sp, &mut disk);
+    let up = net.connect(Backend, Sub);
+    net.pump();
+    assert!(net.dev.set_uplink(net.id(up), true));
+    run(&mut net, sp, &mut disk);
+    assert!(net.msgs(up).is_empty());
+    assert_eq!(disk.msgs.len(), 50, "nothing thrown away");
+    net.subscribe(up, b"");
+    run(&mut net, sp, &mut disk);
+    assert_eq!(seqs(&net, up), (0..50).collect::<Vec<_>>());
+    assert_eq!(net.dev.stats().dropped, Drops::default());
+}
+
+/// Attacker round 20, F3: a spooled message that an uplink holding nothing has no memory
+/// for is dropped (counted), as it would be live, and the rest go: the spool does not wait
+/// behind it for good.
+#[test]
+fn a_spooled_message_an_empty_uplink_has_no_memory_for_is_dropped_not_waited_on() {
+    use super::vec_queue::pool;
+    let mut store = Storage::new(8, 16);
+    let (mut net, sp, publisher, _) = forwarder_spooled(&mut store);
+    let mut disk = Disk::default();
+    net.send(publisher, &tagged(0, 0, &[3000]));
+    for seq in 1..20 {
+        net.send(publisher, &tagged(0, seq, &[40]));
+    }
+    run(&mut net, sp, &mut disk);
+    assert_eq!(disk.msgs.len(), 20);
+    let up = uplink(&mut net, b"");
+    // Room for small messages only from now on.
+    pool(Some(2_000));
+    run(&mut net, sp, &mut disk);
+    pool(None);
+    assert_eq!(seqs(&net, up), (1..20).collect::<Vec<_>>());
+    assert_eq!(net.dev.stats().dropped.memory, 1);
+    assert!(disk.msgs.is_empty());
+}
