@@ -112,6 +112,7 @@ impl<'a> Node<'a> {
     /// `n` bytes were put in [`Node::room`]: handle them; what is to be sent goes to `out`.
     pub fn received(&mut self, n: usize, now: Instant, out: &mut impl FnMut(&[u8])) {
         self.len += n;
+        self.new_peer_mid_session(n);
         loop {
             if self.session.is_none() && !self.find_greeting(now) {
                 return;
@@ -121,6 +122,25 @@ impl<'a> Node<'a> {
             if !more {
                 return;
             }
+        }
+    }
+
+    /// A full signature in the `n` bytes just received, while a session is past its
+    /// handshake, is a new peer: the one before left, perhaps in the middle of a command
+    /// whose rest the session would take the new greeting for (attacker round 21, F1). The
+    /// session ends, and the input before the signature goes with it.
+    fn new_peer_mid_session(&mut self, n: usize) {
+        if !self.is_ready() {
+            return;
+        }
+        let from = (self.len - n).saturating_sub(SIGNATURE - 1);
+        let bytes = &self.input[..self.len];
+        let at = (from..self.len.saturating_sub(SIGNATURE - 1))
+            .find(|&i| bytes[i] == 0xFF && bytes[i + SIGNATURE - 1] == 0x7F);
+        if let Some(at) = at {
+            self.counts.failed += 1;
+            self.session = None;
+            self.consume(at);
         }
     }
 
