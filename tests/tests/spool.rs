@@ -486,10 +486,9 @@ fn a_reload_that_restarts_the_device_keeps_its_spool() {
     run.assert_running();
     let stderr = run.stderr();
     no_panic(&stderr);
-    assert!(
-        stderr.contains(": open"),
-        "the new device opened the spool:\n{stderr}"
-    );
+    // Opened at once if the old device had let go of its lock by then, else on a retry.
+    let opened = stderr.matches("messages to send in").count() >= 2 || stderr.contains(": open");
+    assert!(opened, "the new device opened the spool:\n{stderr}");
     run.stop_clean();
     let _ = fs::remove_dir_all(&dir);
 }
