@@ -87,11 +87,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
         let mut starved = None;
         subs.matches(prefix, |p| {
             if let Some((sink, spill, live)) = &spool {
-                if if p == *sink {
+                // The sink takes only what spills; the uplinks none of it.
+                let skip = if p == *sink {
                     !spill
                 } else {
                     *spill && live.has(p)
-                } {
+                };
+                if skip {
                     return;
                 }
             }
