@@ -1,6 +1,6 @@
 //! What a peer that takes numbered messages (`%08d`) prints when it is done, one JSON line
-//! (`n`, `first`, `last`, `increasing`, `odd`, `dense`), read back: the spool's tests
-//! (`spool.rs`, `spool_forwarder.rs`).
+//! (`n`, `first`, `last`, `increasing`, `odd`, `dense`, `unique`, `lowest`, `highest`),
+//! read back: the spool's tests (`spool.rs`, `spool_forwarder.rs`).
 
 use std::fs;
 use std::path::PathBuf;
@@ -28,6 +28,21 @@ pub fn num(json: &str, key: &str) -> i64 {
         .parse()
         .unwrap_or_else(|_| panic!("{key} in {json}"));
     v as i64
+}
+
+/// It got every number of `want`, some maybe more than once (sent again after a crash or a
+/// stop), and nothing else.
+pub fn assert_got_all(out: &str, want: std::ops::Range<u64>) {
+    assert_eq!(
+        (num(out, "unique"), num(out, "lowest"), num(out, "highest")),
+        (
+            (want.end - want.start) as i64,
+            want.start as i64,
+            want.end as i64 - 1
+        ),
+        "every one of {want:?}: {out}"
+    );
+    assert_eq!(field(out, "odd"), "[]", "{out}");
 }
 
 /// It got the numbers of `want`, each once, in order, and nothing else.
@@ -75,7 +90,8 @@ def report(got, odd):
     dense = got == list(range(got[0], got[0] + len(got))) if got else True
     print(json.dumps({"n": len(got), "first": got[0] if got else -1,
                       "last": got[-1] if got else -1, "increasing": increasing, "odd": odd,
-                      "dense": dense}), flush=True)
+                      "dense": dense, "unique": len(set(got)), "lowest": min(got, default=-1),
+                      "highest": max(got, default=-1)}), flush=True)
 "#
     };
 }

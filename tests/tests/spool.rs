@@ -13,7 +13,7 @@ use zedge_core::wire::metadata::SocketType;
 use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
-use zedge_tests::numbered::{assert_got, field, num, spool_dir};
+use zedge_tests::numbered::{assert_got, assert_got_all, field, num, spool_dir};
 use zedge_tests::systemd::ConfigRun;
 use zedge_tests::wait::deadline;
 use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
@@ -21,7 +21,8 @@ use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
 /// A PULL socket that binds `ep` (the cloud) and takes numbered messages (`%08d`) until it
 /// has `want`, or until none came for `idle` seconds once one did (90 s for the first), then
 /// closes at once (with `small`, its receive buffers the least there are, and it waits 1.5 s
-/// before closing: the rest is sent to it meanwhile, and held for it);
+/// before closing: the rest is sent to it meanwhile, and held for it; with `slow PAUSE`, the
+/// least buffers too, and it sleeps PAUSE seconds after each message);
 /// prints how many, the first and last, whether they came in strictly increasing order,
 /// and any that were not a number.
 const CLOUD: &str = concat!(
@@ -29,27 +30,29 @@ const CLOUD: &str = concat!(
     numbered_reader!(),
     r#"
 ep, want, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-small = len(sys.argv) > 4
+mode = sys.argv[4] if len(sys.argv) > 4 else ""
+pause = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
 s = ctx.socket(zmq.PULL); s.setsockopt(zmq.LINGER, 0)
-if small:
+if mode:
     s.setsockopt(zmq.RCVHWM, 1); s.setsockopt(zmq.RCVBUF, 4096)
 s.bind(ep)
 print("bound", flush=True)
-got, odd = take_numbered(s, want, idle)
-if small:
+got, odd = take_numbered(s, want, idle, pause)
+if mode == "small":
     time.sleep(1.5)
 s.close(linger=0)
 report(got, odd)
 "#
 );
 
-/// A PUSH socket that connects to `ep` and sends `%08d` from `start` up to `end` at `rate`
-/// a second (0: at once), each send() within 3 s (zedge must keep taking), then waits until
+/// A PUSH socket that connects to `ep` and sends `%08d` (and `pad` bytes more, if given) from
+/// `start` up to `end` at `rate` a second (0: at once), each send() within 3 s (zedge must keep taking), then waits until
 /// zedge has all of them (close with linger). Prints the longest send() in ms.
 const PRODUCER: &str = concat!(
     zmq_prelude!(),
     r#"
 ep, start, end, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+pad = b"p" * int(sys.argv[5]) if len(sys.argv) > 5 else b""
 s = sock(zmq.PUSH, ep, SNDHWM=100, SNDTIMEO=3000, LINGER=30000)
 t0 = time.monotonic()
 worst = 0.0
@@ -60,7 +63,7 @@ for i in range(start, end):
         if due > now:
             time.sleep(due - now)
     a = time.monotonic()
-    s.send(b"%08d" % i)
+    s.send(b"%08d" % i + pad)
     worst = max(worst, time.monotonic() - a)
 s.close()
 print(json.dumps({"worst_send_ms": round(worst * 1000, 1)}), flush=True)
@@ -85,6 +88,10 @@ fn cloud_with(ep: &str, want: u64, idle_secs: f64, more: &[&str]) -> PyPeer {
 }
 
 fn produce(ep: &str, range: std::ops::Range<u64>, rate: f64) -> PyPeer {
+    produce_padded(ep, range, rate, 0)
+}
+
+fn produce_padded(ep: &str, range: std::ops::Range<u64>, rate: f64, pad: usize) -> PyPeer {
     PyPeer::spawn(
         "producer",
         PRODUCER,
@@ -93,6 +100,7 @@ fn produce(ep: &str, range: std::ops::Range<u64>, rate: f64) -> PyPeer {
             range.start.to_string(),
             range.end.to_string(),
             rate.to_string(),
+            pad.to_string(),
         ],
         Duration::from_secs(120),
     )
@@ -491,4 +499,40 @@ fn a_reload_that_restarts_the_device_keeps_its_spool() {
     assert!(opened, "the new device opened the spool:\n{stderr}");
     run.stop_clean();
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// Attacker round 20, F1, for a streamer: the spool's cursor moved as a message was handed to
+/// the worker's queue, not as the socket wrote it, so a stop or a crash during the replay to
+/// a slow cloud lost what that queue held. Now it stays in the spool and goes after the
+/// restart: every message arrives, some maybe twice.
+#[test]
+fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_held() {
+    const N: u64 = 20_000;
+    for how in ["TERM", "KILL"] {
+        let dir = spool_dir("zedge-spool", &format!("stop{how}"));
+        let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+        let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &["--spool-fsync", "200ms"]);
+        let front = broker.frontend().to_owned();
+        // The cloud away: all of them spooled, and synced; 4 MB, more than the kernel's
+        // socket buffers hold.
+        produce_padded(&front, 0..N, 0.0, 200).finish();
+        thread::sleep(Duration::from_millis(1000));
+        // A cloud that takes about 3,000 a second: the replay fills the worker's queue.
+        let cloud = cloud_with(&cloud_ep, 2 * N, 5.0, &["slow", "0.0003"]);
+        thread::sleep(Duration::from_millis(2500));
+        if how == "TERM" {
+            broker.terminate();
+        } else {
+            broker.kill();
+        }
+        no_panic(&broker.stderr());
+        let mut broker = edge(Ep::Bind(front.clone()), &cloud_ep, &dir, &[]);
+        let out = cloud.finish();
+        eprintln!("{how}: cloud {out}");
+        broker.assert_running();
+        broker.terminate();
+        no_panic(&broker.stderr());
+        assert_got_all(&out, 0..N);
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
-use zedge_tests::numbered::{assert_got, field, num, spool_dir};
+use zedge_tests::numbered::{assert_got, assert_got_all, field, num, spool_dir};
 use zedge_tests::wait::deadline;
 use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
 
@@ -224,4 +224,41 @@ fn after_a_sigkill_mid_outage_every_synced_publication_reaches_the_cloud_once() 
     // What came is everything up to some point: a crash loses the unsynced end only.
     assert_eq!(field(&out, "dense"), "true", "{out}");
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// Attacker round 20, F1: the spool's cursor moved as a message was handed to the cloud's
+/// queue, not as the socket wrote it, so a stop or a crash during the replay to a slow cloud
+/// lost what that queue held (10,924 at the default high-water mark). Now what the queue
+/// had not written stays in the spool and is sent after the restart: every message arrives,
+/// some maybe twice.
+#[test]
+fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_held() {
+    const N: u64 = 20_000;
+    for how in ["TERM", "KILL"] {
+        let dir = spool_dir("zedge-fspool", &format!("stop{how}"));
+        let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+        let mut broker = edge(&cloud_ep, Some(&dir), &["--spool-fsync", "200ms"]);
+        let front = broker.frontend().to_owned();
+        // The cloud away: all of them spooled, and synced.
+        publish(&front, 0..N, 0.0, 100).finish();
+        thread::sleep(Duration::from_millis(1000));
+        // A cloud that takes about 3,000 a second: the replay fills its queue.
+        let cloud = subscriber("slow", &cloud_ep, 2 * N, 5.0, 0.0003);
+        thread::sleep(Duration::from_millis(2500));
+        if how == "TERM" {
+            broker.terminate();
+        } else {
+            broker.kill();
+        }
+        no_panic(&broker.stderr());
+        let mut broker = edge_at(Ep::Bind(front.clone()), &cloud_ep, Some(&dir), &[]);
+        let out = cloud.finish();
+        eprintln!("{how}: cloud {out}");
+        broker.assert_running();
+        broker.terminate();
+        let stderr = broker.stderr();
+        no_panic(&stderr);
+        assert_got_all(&out, 0..N);
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

@@ -265,7 +265,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // What the keeper needs, as a message: at least a large one's worth.
         let need = self.need.max(super::peer::LARGE as usize);
         for idx in 0..self.slots.len() as u32 {
-            let spool = self.is_spool(idx);
+            // An uplink's queue is the spool's to take back (`host`'s recovery when it
+            // leaves): emptied here, what it held of the spool would be lost.
+            let spool = self.is_spool(idx) || self.spools_for(idx);
             let lags = self.peer(idx).is_some_and(|p| {
                 idx != keeper
                     && !spool

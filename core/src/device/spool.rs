@@ -189,6 +189,32 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.spool.map_or(0, |s| self.live_uplinks(&s, false).n)
     }
 
+    /// The peers the source's messages may sit in the queues of (a forwarder's uplinks, a
+    /// streamer's workers) that hold bytes not yet written: each, with its bytes ever queued.
+    /// Once [`Device::written`] reaches that, what it was given until now is written.
+    pub fn spool_unwritten(&self, mut f: impl FnMut(PeerId, u64)) {
+        let Some(s) = self.spool else { return };
+        let mut each = |i: u32| {
+            if let Some(p) = self.peer(i).filter(|p| p.pushed > p.written) {
+                f(self.id(i), p.pushed);
+            }
+        };
+        if s.forwards(self.cfg.kind) {
+            for u in s.uplinks.iter().flatten() {
+                if let Some(i) = self.index(u.id) {
+                    each(i);
+                }
+            }
+            return;
+        }
+        for i in 0..self.slots.len() as u32 {
+            let worker = self.peer(i).is_some_and(|p| p.side == Side::Backend);
+            if worker && i != s.sink {
+                each(i);
+            }
+        }
+    }
+
     /// Whether `id` is one of a forwarder's spool's uplinks.
     pub fn is_uplink(&self, id: PeerId) -> bool {
         self.spool

@@ -10,6 +10,15 @@
 //! `blocking`'s thread, so the device's connections go on meanwhile; what was appended
 //! before it started is durable once it returns.
 //!
+//! A message the source took from the log is not delivered until the socket of the queue it
+//! went to has written it: at the end of each round of feeding, the task marks where the log
+//! stands ([`Spool::mark`]) with what each receiving peer ([`Dev::spool_unwritten`]) had been
+//! given by then, and the log's durable cursor moves to the mark once each has written that
+//! much, or left. Until then a crash, or a stop, leaves those messages in the log to send
+//! again (attacker round 20, F1: what an uplink's queue held was lost). A receiver that leaves
+//! with messages it had not begun gives them back ([`DeviceHost::recover_to_spool`]): the
+//! marks placed before go, and the next ones wait for those messages too.
+//!
 //! A disk that fails (full, gone) stops the task taking from the sink, which fills to its
 //! high-water mark: the producers then wait, as they would without a spool, and nothing is
 //! lost in memory. The task tries again a second later, logging once per failure.
@@ -45,6 +54,32 @@ pub const UPLINK_SETTLE: Duration = Duration::from_millis(250);
 const SETTLE_TICK: Duration = Duration::from_millis(50);
 /// A buffer of the task's that grew past this for a large message is let go once empty.
 const KEEP: usize = 256 << 10;
+/// Marks waiting to be delivered at most: past it, the newest one moves on instead of a new
+/// one being placed (its receivers then wait for more).
+const MAX_CHECKPOINTS: usize = 64;
+
+/// Bytes given to the source between two checkpoints at most (in one round): what a stop
+/// may send twice, about, once the receivers wrote past the last one.
+const MARK_BYTES: usize = 64 << 10;
+
+/// A mark in the log and what each receiving peer had been given when it was placed.
+struct Checkpoint {
+    mark: u64,
+    waits: Vec<(PeerId, u64)>,
+}
+
+/// A round of feeding's mark, if placed (and whether it is the newest checkpoint's), and the
+/// bytes given and messages taken out of the log at the last checkpoint.
+struct Marking {
+    mark: Option<(u64, bool)>,
+    given: usize,
+    taken: u64,
+}
+
+/// Messages taken out of `log`, sent or skipped.
+fn taken_out(log: &Spool) -> u64 {
+    log.stats().taken + log.stats().skipped
+}
 
 /// What the spool shows: in the device's snapshot, metrics and STATS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -108,6 +143,8 @@ pub struct Spooler {
     /// A forwarder's uplinks whose subscriptions may not be in yet, and since when their
     /// handshake is done.
     settling: RefCell<Vec<(PeerId, Option<StdInstant>)>>,
+    /// Marks not yet delivered, oldest first.
+    checkpoints: RefCell<VecDeque<Checkpoint>>,
 }
 
 impl Spooler {
@@ -178,6 +215,7 @@ impl Spooler {
             max_msg: t.max_msg_size,
             view: Cell::default(),
             settling: RefCell::default(),
+            checkpoints: RefCell::default(),
         };
         sp.publish(false);
         sp
@@ -405,20 +443,146 @@ impl Spooler {
         n != self.appended_seen.replace(n)
     }
 
-    /// Give the source the log's messages while it takes them; whether it could take more
-    /// than this round gave.
+    /// Give the source the log's messages while it takes them, then mark where the log
+    /// stands (if it gave anything) and move its durable cursor as far as what its receivers
+    /// wrote allows; whether the source could take more than this round gave.
     fn feed_source(&self, tag: &str, dev: &mut Dev, now: zedge_core::time::Instant) -> bool {
-        let source = self.peers.source;
         self.refill();
         let mut log = self.log.borrow_mut();
         let Some(log) = log.as_mut() else {
             return false;
         };
+        let mut m = Marking {
+            mark: None,
+            given: 0,
+            taken: taken_out(log),
+        };
+        let (more, given) = self.feed_round(tag, dev, log, now, &mut m);
+        match m.mark {
+            Some((mark, reuse)) if given > m.given || taken_out(log) != m.taken => {
+                self.checkpoint(dev, mark, reuse);
+            }
+            // Placed where the last one stands: nothing more to wait for.
+            Some((mark, false)) => log.unmark(mark),
+            _ => {}
+        }
+        self.deliver(tag, dev, log);
+        more
+    }
+
+    /// The source is between messages, none of them partly fed nor any given back waiting:
+    /// every message taken out of the log so far is in a receiver's queue, or was dropped.
+    /// The round's mark is placed (or moved) here; past [`MARK_BYTES`] given since the last
+    /// one, it is a checkpoint, and the next one starts here.
+    fn between(&self, dev: &Dev, log: &mut Spool, m: &mut Marking, given: usize) {
+        let idle = self.feeding.borrow().is_empty()
+            && self.fed.get() == 0
+            && self.recovered.borrow().is_empty();
+        if !idle {
+            return;
+        }
+        let (mark, reuse) = match m.mark {
+            Some(at) => {
+                log.move_mark(at.0);
+                at
+            }
+            None => {
+                let at = self.place(log);
+                m.mark = Some(at);
+                at
+            }
+        };
+        if given - m.given >= MARK_BYTES {
+            self.checkpoint(dev, mark, reuse);
+            *m = Marking {
+                mark: None,
+                given,
+                taken: taken_out(log),
+            };
+        }
+    }
+
+    /// A new mark where the log stands (and whether it is the newest checkpoint's, moved
+    /// on, the list being full).
+    fn place(&self, log: &mut Spool) -> (u64, bool) {
+        let cps = self.checkpoints.borrow();
+        match cps.back() {
+            Some(c) if cps.len() >= MAX_CHECKPOINTS => {
+                log.move_mark(c.mark);
+                (c.mark, true)
+            }
+            _ => (log.mark(), false),
+        }
+    }
+
+    /// Wait for the receivers' queues to be written through what they hold now before the
+    /// log's durable cursor passes `mark` (at once, if they hold nothing unwritten).
+    fn checkpoint(&self, dev: &Dev, mark: u64, reuse: bool) {
+        let mut waits = Vec::new();
+        dev.spool_unwritten(|id, pushed| waits.push((id, pushed)));
+        let mut cps = self.checkpoints.borrow_mut();
+        match cps.back_mut() {
+            Some(c) if reuse => c.waits = waits,
+            _ => cps.push_back(Checkpoint { mark, waits }),
+        }
+    }
+
+    /// Move the log's durable cursor to the newest mark whose receivers (and every older
+    /// one's) wrote what they had been given, or left.
+    fn deliver(&self, tag: &str, dev: &Dev, log: &mut Spool) {
+        let mut last = None;
+        let mut cps = self.checkpoints.borrow_mut();
+        while let Some(c) = cps.front() {
+            let done = c
+                .waits
+                .iter()
+                .all(|&(id, pushed)| dev.queue(id).is_none() || dev.written(id) >= pushed);
+            if !done {
+                break;
+            }
+            last = Some(c.mark);
+            cps.pop_front();
+        }
+        let Some(mark) = last else { return };
+        if let Err(e) = log.delivered(mark) {
+            // A segment delivered that could not be deleted: it goes with the next one.
+            warn!(
+                "{tag}spool {}: cannot delete a segment sent: {e}",
+                self.dir.display()
+            );
+        }
+        self.dirty.set(true);
+    }
+
+    /// Messages given back by a receiver that left go out again ahead of the log: the marks
+    /// placed before them cannot be trusted (their receivers' leaving counts as done), so they
+    /// go, and the next ones cover these messages too.
+    fn forget_marks(&self) {
+        self.checkpoints.borrow_mut().clear();
+        if let Some(log) = self.log.borrow_mut().as_mut() {
+            log.forget_marks();
+        }
+    }
+
+    /// [`Spooler::feed_source`]'s feeding, marking where the log stands at each point
+    /// between messages ([`Spooler::between`]).
+    fn feed_round(
+        &self,
+        tag: &str,
+        dev: &mut Dev,
+        log: &mut Spool,
+        now: zedge_core::time::Instant,
+        m: &mut Marking,
+    ) -> (bool, usize) {
+        let source = self.peers.source;
         let mut feeding = self.feeding.borrow_mut();
         let mut given = 0;
         while dev.wants_read(source) && self.tokens.get() > 0 {
+            drop(feeding);
+            self.between(dev, log, m, given);
+            feeding = self.feeding.borrow_mut();
             if given >= ROUND_BYTES {
-                return true;
+                return (true, given);
             }
             if feeding.is_empty() {
                 if let Some(m) = self.recovered.borrow_mut().pop_front() {
@@ -484,7 +648,9 @@ impl Spooler {
                 self.dirty.set(true);
             }
         }
-        false
+        drop(feeding);
+        self.between(dev, log, m, given);
+        (false, given)
     }
 
     /// A spooled message the device refuses is dropped: counted, and said the first time.
@@ -583,7 +749,12 @@ impl DeviceHost {
         let Some(sp) = self.spool.as_ref() else {
             return;
         };
-        self.with_device(|dev| sp.take_sink(&self.tag, dev));
+        self.with_device(|dev| {
+            sp.take_sink(&self.tag, dev);
+            if let Some(log) = sp.log.borrow_mut().as_mut() {
+                sp.deliver(&self.tag, dev, log);
+            }
+        });
         let Some(job) = sp.log.borrow_mut().as_mut().map(Spool::prepare_sync) else {
             return;
         };
@@ -642,6 +813,13 @@ impl DeviceHost {
             return;
         }
         let n = msgs.len() as u64;
+        // What it wrote moves the cursor first: the marks go next.
+        self.with_device(|dev| {
+            if let Some(log) = sp.log.borrow_mut().as_mut() {
+                sp.deliver(&self.tag, dev, log);
+            }
+        });
+        sp.forget_marks();
         sp.recovered.borrow_mut().extend(msgs);
         sp.count(|v| v.recovered += n);
         self.with_device(|dev| dev.spool_begin());

@@ -12,10 +12,13 @@
 //! makes everything written so far durable: an SD card gets one per `spool_fsync`, not one
 //! per message.
 //!
-//! The cursor file names the first message not yet sent (segment, block, offset in its
-//! payload); it is replaced (written aside, renamed) at each sync. Segments wholly sent are
-//! deleted; when the segments exceed `max_bytes`, the oldest is deleted, sent or not (its
-//! unsent messages counted as dropped).
+//! A message taken out to send ([`Spool::take`]) is not yet **delivered**: the caller hands
+//! it to a queue, and only that queue's socket writing it makes it so. The caller places
+//! **marks** as it takes ([`Spool::mark`]) and says when everything before one was written
+//! ([`Spool::delivered`]). The cursor file names the first message not known delivered
+//! (segment, block, offset in its payload); it is replaced (written aside, renamed) at each
+//! sync. Segments wholly delivered are deleted; when the segments exceed `max_bytes`, the
+//! oldest is deleted, delivered or not (its unsent messages counted as dropped).
 //!
 //! At [`Spool::open`] every segment is read through. A block cut short (the power went while
 //! it was written) keeps the whole messages it holds and loses the one cut, and the file is
@@ -23,8 +26,11 @@
 //! are reported in [`Recovery`] for the caller to log.
 //!
 //! What this guarantees: a message [`Spool::append`]ed before a [`Spool::sync`] that returned
-//! survives a crash; one appended after it may not. A crash after messages were sent and
-//! before the next sync sends them again (at most a sync interval's worth).
+//! survives a crash, and is sent until it is delivered; one appended after it may not. A
+//! message taken out and gathered, not on disk, that is not delivered by a sync is written
+//! then, as any other. A crash sends again what was taken and not known delivered at the last
+//! sync (attacker round 20, F1: the cursor once moved as messages were taken, and what the
+//! uplink's queue held was lost at a stop or a crash).
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -117,8 +123,9 @@ struct Segment {
     seq: u64,
     /// Bytes in the file.
     len: u64,
-    /// Messages in it.
+    /// Messages in it, and those of them taken out to send.
     messages: u64,
+    taken: u64,
     /// When its first block was written (ms since the Unix epoch).
     first_at: u64,
 }
@@ -130,6 +137,14 @@ struct Cursor {
     seq: u64,
     block: u64,
     at: u64,
+}
+
+/// A position between messages: on disk, or past `bytes` and `msgs` of the gathered ones
+/// (everything on disk before it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pos {
+    Disk(Cursor),
+    Gathered { bytes: usize, msgs: u64 },
 }
 
 /// The block being read.
@@ -153,7 +168,7 @@ pub struct Spool {
     pending: Vec<u8>,
     pending_msgs: u64,
     /// Bytes and messages at the front of `pending` already taken out to send (the disk had
-    /// nothing older): they are never written.
+    /// nothing older): written only if not delivered by the time the block is.
     pending_sent: usize,
     pending_sent_msgs: u64,
     /// Held while the spool is open: another process, or another device, opening the same
@@ -161,10 +176,15 @@ pub struct Spool {
     _lock: File,
     /// The number of the next segment when there is none: past every name in the directory.
     next_seq: u64,
+    /// Where the next message to take is (on disk; `pending_sent` says how far into the
+    /// gathered ones).
     cursor: Cursor,
     reading: Option<Reading>,
-    /// Messages taken out of the oldest segment (not dropped if it goes).
-    taken_in_oldest: u64,
+    /// The first message not known delivered: what the cursor file says at a sync.
+    delivered: Pos,
+    /// Marks placed and not yet delivered, oldest first, and the next one's number.
+    marks: VecDeque<(u64, Pos)>,
+    next_mark: u64,
     stats: SpoolStats,
 }
 
@@ -213,10 +233,13 @@ impl Spool {
             next_seq: named.saturating_add(1),
             cursor,
             reading: None,
-            taken_in_oldest: 0,
+            delivered: Pos::Disk(cursor),
+            marks: VecDeque::new(),
+            next_mark: 0,
             stats: SpoolStats::default(),
         };
-        spool.taken_in_oldest = spool.messages_before_cursor()?;
+        spool.count_taken()?;
+        spool.forget_delivered()?;
         rec.segments = spool.segments.len();
         rec.messages = spool.messages();
         Ok((spool, rec))
@@ -229,14 +252,15 @@ impl Spool {
 
     /// Messages not yet taken out, on disk and gathered.
     pub fn messages(&self) -> u64 {
-        let on_disk: u64 = self.segments.iter().map(|s| s.messages).sum();
-        on_disk + self.pending_msgs - self.pending_sent_msgs - self.taken_in_oldest
+        let on_disk: u64 = self.segments.iter().map(|s| s.messages - s.taken).sum();
+        on_disk + self.pending_msgs - self.pending_sent_msgs
     }
 
-    /// Bytes of segment files, and of messages gathered for the next block.
+    /// Bytes of segment files, and of messages gathered for the next block (those taken
+    /// out and not yet delivered among them).
     pub fn bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.len).sum::<u64>()
-            + (self.pending.len() - self.pending_sent) as u64
+            + (self.pending.len() - self.gathered_delivered().0) as u64
     }
 
     /// When the oldest message not yet sent was written to disk (ms since the Unix epoch;
@@ -248,7 +272,13 @@ impl Spool {
         }
         match &self.reading {
             Some(r) if r.at < r.payload.len() => Some(r.written_at),
-            _ => self.segments.front().map(|s| s.first_at),
+            // Segments taken through are kept until delivered.
+            _ => self
+                .segments
+                .iter()
+                .find(|s| s.taken < s.messages)
+                .or(self.segments.back())
+                .map(|s| s.first_at),
         }
     }
 
@@ -278,12 +308,143 @@ impl Spool {
         Ok(())
     }
 
-    /// `pending` was emptied: a buffer grown for a large message is let go.
+    /// `pending` was emptied (written, or its messages all sent and delivered): a buffer
+    /// grown for a large message is let go, and the positions in it are at its start.
     fn release_pending(&mut self) {
         self.pending.clear();
         (self.pending_msgs, self.pending_sent, self.pending_sent_msgs) = (0, 0, 0);
         if self.pending.capacity() > 2 * self.cfg.block_bytes {
             self.pending = Vec::new();
+        }
+        let start = Pos::Gathered { bytes: 0, msgs: 0 };
+        for p in self
+            .marks
+            .iter_mut()
+            .map(|(_, p)| p)
+            .chain([&mut self.delivered])
+        {
+            if matches!(p, Pos::Gathered { .. }) {
+                *p = start;
+            }
+        }
+    }
+
+    /// The gathered messages at the front of `pending` that were delivered (bytes,
+    /// messages): none while the first undelivered message is on disk.
+    fn gathered_delivered(&self) -> (usize, u64) {
+        match self.delivered {
+            Pos::Gathered { bytes, msgs } => (bytes, msgs),
+            Pos::Disk(_) => (0, 0),
+        }
+    }
+
+    /// Place a mark where taking out stands now; [`Spool::delivered`] with its number once
+    /// every message taken before it is delivered.
+    pub fn mark(&mut self) -> u64 {
+        let id = self.next_mark;
+        self.next_mark += 1;
+        let at = self.read_pos();
+        self.marks.push_back((id, at));
+        id
+    }
+
+    /// Move the newest mark, `id`, to where taking out stands now.
+    pub fn move_mark(&mut self, id: u64) {
+        let at = self.read_pos();
+        if let Some(m) = self.marks.back_mut().filter(|m| m.0 == id) {
+            m.1 = at;
+        }
+    }
+
+    /// Take back the newest mark, `id`.
+    pub fn unmark(&mut self, id: u64) {
+        if self.marks.back().is_some_and(|m| m.0 == id) {
+            self.marks.pop_back();
+        }
+    }
+
+    /// Take back every mark: the durable cursor stays where it is until the next one placed
+    /// is delivered.
+    pub fn forget_marks(&mut self) {
+        self.marks.clear();
+    }
+
+    /// Marks placed and not yet delivered.
+    #[cfg(test)]
+    pub fn marks(&self) -> usize {
+        self.marks.len()
+    }
+
+    /// Where taking out stands.
+    fn read_pos(&self) -> Pos {
+        if self.pending_sent_msgs > 0 {
+            Pos::Gathered {
+                bytes: self.pending_sent,
+                msgs: self.pending_sent_msgs,
+            }
+        } else {
+            Pos::Disk(self.cursor)
+        }
+    }
+
+    /// Every message taken out before the mark `id` (and older marks) is delivered: the
+    /// cursor the next sync records moves there, and segments wholly delivered go.
+    pub fn delivered(&mut self, id: u64) -> io::Result<()> {
+        let mut to = None;
+        while let Some(&(m, at)) = self.marks.front() {
+            if m > id {
+                break;
+            }
+            to = Some(at);
+            self.marks.pop_front();
+        }
+        let Some(at) = to else { return Ok(()) };
+        self.delivered = at;
+        if let Pos::Gathered { bytes, .. } = at {
+            if bytes == self.pending.len() && self.pending_msgs == self.pending_sent_msgs {
+                self.release_pending();
+            }
+        }
+        self.forget_delivered()
+    }
+
+    /// Delete the segments wholly delivered, but the newest (appended to).
+    fn forget_delivered(&mut self) -> io::Result<()> {
+        while self.segments.len() > 1 {
+            let Some(front) = self.segments.front() else {
+                break;
+            };
+            let done = match self.delivered {
+                Pos::Gathered { .. } => true,
+                Pos::Disk(c) => front.seq < c.seq || (front.seq == c.seq && c.block >= front.len),
+            };
+            if !done {
+                break;
+            }
+            let seq = front.seq;
+            self.segments.pop_front();
+            remove(&self.cfg.dir, seq)?;
+        }
+        Ok(())
+    }
+
+    /// The cursor file's position for `at`: a position among the gathered messages is past
+    /// everything on disk.
+    fn disk_pos(&self, at: Pos) -> Cursor {
+        match at {
+            Pos::Disk(c) => c,
+            Pos::Gathered { .. } => match self.segments.back() {
+                Some(s) => Cursor {
+                    seq: s.seq,
+                    block: s.len,
+                    at: 0,
+                },
+                None => Cursor {
+                    seq: self.next_seq,
+                    block: 0,
+                    at: 0,
+                },
+            },
         }
     }
 
@@ -304,7 +465,7 @@ impl Spool {
         self.stats.syncs += 1;
         Ok(SyncJob {
             file,
-            cursor: self.cursor,
+            cursor: self.disk_pos(self.delivered),
             dir: self.cfg.dir.clone(),
         })
     }
@@ -346,7 +507,8 @@ impl Spool {
         Ok(())
     }
 
-    /// The message [`Spool::peek`] gave was sent: the cursor moves past it.
+    /// The message [`Spool::peek`] gave was handed on to send: the cursor moves past it. It
+    /// is delivered once a mark placed after it is ([`Spool::delivered`]).
     pub fn take(&mut self) -> io::Result<()> {
         match self.ready_to_read()? {
             Next::Nothing => return Ok(()),
@@ -355,9 +517,6 @@ impl Spool {
                 self.pending_sent += message_end(p).unwrap_or(p.len());
                 self.pending_sent_msgs += 1;
                 self.stats.taken += 1;
-                if self.pending_sent == self.pending.len() {
-                    self.release_pending();
-                }
                 return Ok(());
             }
             Next::Disk => {}
@@ -371,7 +530,10 @@ impl Spool {
             at: r.at as u64,
         };
         self.stats.taken += 1;
-        self.taken_in_oldest += 1;
+        let seq = r.seq;
+        if let Some(s) = self.segments.iter_mut().find(|s| s.seq == seq) {
+            s.taken += 1;
+        }
         Ok(())
     }
 
@@ -419,11 +581,11 @@ impl Spool {
                     Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                         // The disk gave back other bytes than were written: the rest of
                         // the segment goes, its messages counted as dropped.
-                        let (seq, len, messages) = (seg.seq, seg.len, seg.messages);
+                        let (seq, len) = (seg.seq, seg.len);
                         self.stats.corrupt += 1;
-                        if self.segments.front().is_some_and(|s| s.seq == seq) {
-                            self.stats.dropped += messages.saturating_sub(self.taken_in_oldest);
-                            self.taken_in_oldest = messages;
+                        if let Some(s) = self.segments.iter_mut().find(|s| s.seq == seq) {
+                            self.stats.dropped += s.messages.saturating_sub(s.taken);
+                            s.taken = s.messages;
                         }
                         self.cursor = Cursor {
                             seq,
@@ -435,13 +597,12 @@ impl Spool {
                 }
                 continue;
             }
-            // Read through: the next segment, if any; this one goes once it is not the one
-            // being written.
+            // Read through: the next segment, if any (this one goes once delivered, and
+            // not while it is the one being written).
             let (seq, newest) = (seg.seq, self.segments.back().map(|s| s.seq));
             if newest == Some(seq) {
                 return Ok(gathered);
             }
-            self.delete_oldest_sent(seq)?;
             let Some(next) = self.segments.iter().find(|s| s.seq > seq) else {
                 return Ok(gathered);
             };
@@ -453,23 +614,16 @@ impl Spool {
         }
     }
 
-    /// The segment `seq`, read through, is deleted.
-    fn delete_oldest_sent(&mut self, seq: u64) -> io::Result<()> {
-        if self.segments.front().is_some_and(|s| s.seq == seq) {
-            self.segments.pop_front();
-            self.taken_in_oldest = 0;
-            remove(&self.cfg.dir, seq)?;
-        }
-        Ok(())
-    }
-
     /// Write the gathered messages as a block at the end of the newest segment (a new one if
     /// there is none or it is full), then delete the oldest segments past `max_bytes`.
     fn write_block(&mut self) -> io::Result<()> {
-        if self.pending_msgs > self.pending_sent_msgs {
+        // From the first message not delivered: those taken out and not delivered yet are
+        // written too, behind the cursor, and sent again after a crash.
+        let (done, done_msgs) = self.gathered_delivered();
+        if self.pending_msgs > done_msgs {
             let pending = std::mem::take(&mut self.pending);
-            let msgs = self.pending_msgs - self.pending_sent_msgs;
-            let written = self.write_payload(&pending[self.pending_sent..], msgs);
+            let msgs = self.pending_msgs - done_msgs;
+            let written = self.write_payload(&pending[done..], msgs);
             self.pending = pending;
             written?;
         }
@@ -505,6 +659,7 @@ impl Spool {
                     seq,
                     len: 0,
                     messages: 0,
+                    taken: 0,
                     first_at: now,
                 });
                 sync_dir(&self.cfg.dir)?;
@@ -525,10 +680,45 @@ impl Spool {
             return Err(e);
         }
         let seg = self.segments.back_mut().expect("pushed above");
+        let start = Cursor {
+            seq: seg.seq,
+            block: seg.len,
+            at: 0,
+        };
         seg.len += block_len as u64;
         seg.messages += msgs;
         self.stats.written += block_len as u64;
+        self.gathered_written(start);
         Ok(())
+    }
+
+    /// The gathered messages from the first undelivered one were written as the block at
+    /// `start`: positions among them are in that block now. (A block written from where a
+    /// large message lies has nothing gathered before it.)
+    fn gathered_written(&mut self, start: Cursor) {
+        let (done, done_msgs) = self.gathered_delivered();
+        let in_block = |bytes: usize| Cursor {
+            at: (bytes - done) as u64,
+            ..start
+        };
+        for p in self
+            .marks
+            .iter_mut()
+            .map(|(_, p)| p)
+            .chain([&mut self.delivered])
+        {
+            if let Pos::Gathered { bytes, .. } = *p {
+                *p = Pos::Disk(in_block(bytes));
+            }
+        }
+        let taken = self.pending_sent_msgs - done_msgs;
+        if taken > 0 {
+            if let Some(s) = self.segments.back_mut() {
+                s.taken += taken;
+            }
+            self.cursor = in_block(self.pending_sent);
+            self.reading = None;
+        }
     }
 
     /// Delete the oldest segments while the spool is over `max_bytes` (never the newest).
@@ -537,35 +727,55 @@ impl Spool {
             let Some(old) = self.segments.pop_front() else {
                 break;
             };
-            let unsent = old.messages - self.taken_in_oldest;
-            self.taken_in_oldest = 0;
+            let unsent = old.messages - old.taken;
             self.stats.dropped += unsent;
             self.stats.dropped_segments += 1;
             if self.cursor.seq == old.seq {
                 self.reading = None;
+            }
+            // What was taken out of it and not delivered is not sent again after a crash.
+            if let (Pos::Disk(c), Some(next)) = (self.delivered, self.segments.front()) {
+                if c.seq <= old.seq {
+                    self.delivered = Pos::Disk(Cursor {
+                        seq: next.seq,
+                        block: 0,
+                        at: 0,
+                    });
+                }
             }
             remove(&self.cfg.dir, old.seq)?;
         }
         Ok(())
     }
 
-    /// Messages of the oldest segment before the cursor (taken before a restart).
-    fn messages_before_cursor(&self) -> io::Result<u64> {
-        let Some(oldest) = self.segments.front() else {
-            return Ok(0);
-        };
-        if oldest.seq != self.cursor.seq {
-            return Ok(0);
+    /// At open: the messages before the cursor (delivered before a restart) count as taken.
+    fn count_taken(&mut self) -> io::Result<()> {
+        let c = self.cursor;
+        for i in 0..self.segments.len() {
+            let s = &self.segments[i];
+            let taken = if s.seq < c.seq {
+                s.messages
+            } else if s.seq == c.seq {
+                self.messages_before(c, s.len)?
+            } else {
+                0
+            };
+            self.segments[i].taken = taken.min(self.segments[i].messages);
         }
+        Ok(())
+    }
+
+    /// Messages before the cursor `c` in its segment of `len` bytes.
+    fn messages_before(&self, c: Cursor, len: u64) -> io::Result<u64> {
         let mut n = 0;
         let mut off = 0;
-        while off < self.cursor.block.min(oldest.len) {
+        while off < c.block.min(len) {
             let at = Cursor {
-                seq: oldest.seq,
+                seq: c.seq,
                 block: off,
                 at: 0,
             };
-            match read_block(&self.cfg.dir, at, oldest.len) {
+            match read_block(&self.cfg.dir, at, len) {
                 Ok(r) => {
                     n += count_messages(&r.payload);
                     off += (BLOCK_HEAD + r.payload.len()) as u64;
@@ -577,9 +787,9 @@ impl Spool {
                 Err(e) => return Err(e),
             }
         }
-        if self.cursor.block < oldest.len {
-            let r = read_block(&self.cfg.dir, self.cursor, oldest.len)?;
-            let at = (self.cursor.at as usize).min(r.payload.len());
+        if c.block < len {
+            let r = read_block(&self.cfg.dir, c, len)?;
+            let at = (c.at as usize).min(r.payload.len());
             n += count_messages(&r.payload[..at]);
         }
         Ok(n)
@@ -728,6 +938,7 @@ fn scan(
         seq,
         len: 0,
         messages: 0,
+        taken: 0,
         first_at: 0,
     };
     let mut off = 0u64;

@@ -65,8 +65,16 @@ fn small(dir: &Dir) -> SpoolConfig {
     }
 }
 
-/// Take up to `most` messages out, in order.
+/// Take up to `most` messages out, in order, and say they were delivered.
 fn drain(s: &mut Spool, most: usize) -> Vec<u64> {
+    let out = take_out(s, most);
+    let mark = s.mark();
+    s.delivered(mark).unwrap();
+    out
+}
+
+/// Take up to `most` messages out, in order, not yet delivered.
+fn take_out(s: &mut Spool, most: usize) -> Vec<u64> {
     let mut out = Vec::new();
     while out.len() < most {
         let Some(m) = s.peek().unwrap() else { break };
@@ -456,4 +464,109 @@ fn a_large_message_goes_to_disk_without_being_gathered_and_in_its_place() {
     // From disk after a restart, in order.
     let (mut s, _) = Spool::open(small(&dir)).unwrap();
     assert_eq!(drain(&mut s, usize::MAX), [0, 1, 2, 3]);
+}
+
+/// Attacker round 20, F1: messages taken out and not delivered when the spool stops (or the
+/// process dies after a sync) are sent again, from disk, after a restart.
+#[test]
+fn messages_taken_out_and_not_delivered_are_sent_again_after_a_restart() {
+    let dir = Dir::new("undelivered");
+    {
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..300 {
+            s.append(&msg(n, 20)).unwrap();
+        }
+        s.sync().unwrap();
+        assert_eq!(drain(&mut s, 100), (0..100).collect::<Vec<_>>());
+        // Handed on, their queue not written yet.
+        assert_eq!(take_out(&mut s, 150), (100..250).collect::<Vec<_>>());
+        assert_eq!(s.messages(), 50);
+        s.sync().unwrap();
+    }
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.messages, 200);
+    assert_eq!(drain(&mut s, usize::MAX), (100..300).collect::<Vec<_>>());
+}
+
+/// Marks are delivered in order: the cursor stands at the newest one delivered, and the
+/// segments before it go only then.
+#[test]
+fn the_cursor_moves_to_the_newest_mark_delivered_and_segments_wait_for_it() {
+    let dir = Dir::new("marks");
+    let (mut s, _) = Spool::open(small(&dir)).unwrap();
+    for n in 0..1000 {
+        s.append(&msg(n, 20)).unwrap();
+    }
+    let segs = s.segments.len();
+    assert!(segs > 5);
+    take_out(&mut s, 400);
+    let a = s.mark();
+    take_out(&mut s, 400);
+    let b = s.mark();
+    assert_eq!(s.marks(), 2);
+    // Read through several segments, none delivered: all kept.
+    assert_eq!(s.segments.len(), segs);
+    s.delivered(a).unwrap();
+    assert_eq!(s.marks(), 1);
+    let kept = s.segments.len();
+    assert!(kept < segs && kept > 1, "{kept} of {segs}");
+    s.sync().unwrap();
+    drop(s);
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.messages, 600);
+    assert_eq!(take_out(&mut s, 1), vec![400]);
+    // A mark of another life is not this one's.
+    s.delivered(b).unwrap();
+}
+
+/// Messages taken out of those gathered (the disk held nothing older) and not delivered when
+/// the block is written go to disk with it, behind the cursor: a restart sends them again.
+#[test]
+fn gathered_messages_taken_out_and_not_delivered_are_written_with_the_block() {
+    let dir = Dir::new("gathered");
+    {
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..10 {
+            s.append(&msg(n, 20)).unwrap();
+        }
+        assert_eq!(drain(&mut s, 3), vec![0, 1, 2]);
+        let a = s.mark();
+        assert_eq!(take_out(&mut s, 4), vec![3, 4, 5, 6]);
+        let b = s.mark();
+        s.delivered(a).unwrap();
+        s.sync().unwrap();
+        // 3 to 9 written: 3 to 6 taken, 7 to 9 not.
+        assert_eq!(s.messages(), 3);
+        let written = s.stats().written;
+        assert_eq!(written, (BLOCK_HEAD + 7 * msg(0, 20).len()) as u64);
+        // Taking out goes on from the block.
+        assert_eq!(take_out(&mut s, 1), vec![7]);
+        s.sync().unwrap();
+        let _ = b;
+    }
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.messages, 7);
+    assert_eq!(drain(&mut s, usize::MAX), (3..10).collect::<Vec<_>>());
+}
+
+/// A mark placed among gathered messages and delivered after they were written stands in
+/// the block: the restart begins right after it.
+#[test]
+fn a_mark_among_gathered_messages_follows_them_to_disk() {
+    let dir = Dir::new("gmark");
+    {
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..10 {
+            s.append(&msg(n, 20)).unwrap();
+        }
+        take_out(&mut s, 5);
+        let a = s.mark();
+        s.sync().unwrap();
+        assert_eq!(take_out(&mut s, 2), vec![5, 6]);
+        s.delivered(a).unwrap();
+        s.sync().unwrap();
+    }
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.messages, 5);
+    assert_eq!(drain(&mut s, usize::MAX), (5..10).collect::<Vec<_>>());
 }

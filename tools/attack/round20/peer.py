@@ -137,7 +137,7 @@ def slowcloud(ep, outfile, rate, max_s, subs):
                 time.sleep(0.001); continue
             t, i = ident(m); got.append(i); out.write("%s %d\n" % (t or "?", i)); k += 1
             due = t0 + k / rate
-            if due > time.monotonic(): time.sleep(due - time.monotonic())
+            time.sleep(max(0.0, due - time.monotonic()))
         s.close()
     ctx.term()
     print(json.dumps({"n": len(got)}), flush=True)
