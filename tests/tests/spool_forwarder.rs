@@ -132,9 +132,10 @@ fn a_cloud_away_for_ten_seconds_gets_all_100000_publications_in_order_and_locals
     assert_eq!(num(&out, "first"), N as i64, "{out}");
     thread::sleep(Duration::from_millis(500));
 
-    // Ten seconds of publications while it is away, beside a local subscriber, one that
-    // never reads, and a peer that sends garbage.
+    // Ten seconds of publications while it is away, beside a local subscriber, a slow one
+    // (a tenth of the rate), one that never reads, and a peer that sends garbage.
     let local = subscriber("local", broker.backend(), N, 5.0, 0.0);
+    let slow = subscriber("local", broker.backend(), 5_000, 5.0, 0.001);
     let mut stalled = raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10));
     stalled.write_all(&raw::subscribe(b"")).expect("subscribe");
     let mut garbage = raw::connect(broker.frontend_addr(), deadline(10));
@@ -143,6 +144,10 @@ fn a_cloud_away_for_ten_seconds_gets_all_100000_publications_in_order_and_locals
     let out = local.finish();
     eprintln!("local: {out}");
     assert_got(&out, 0..N);
+    // The slow one's queue holds what it has not read: in order, nothing missing.
+    let out = slow.finish();
+    eprintln!("slow local: {out}");
+    assert_got(&out, 0..5_000);
     let (refused, _) = raw::closed_by(&mut garbage, deadline(5));
     assert!(refused, "the peer that sent garbage was not closed");
 

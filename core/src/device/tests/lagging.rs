@@ -423,3 +423,30 @@ fn subscribers_that_stopped_reading_a_message_give_way_to_one_that_keeps_up_for_
     assert!(net.closes.iter().all(|c| c.1 == CloseReason::Lagging));
     pool(None);
 }
+
+/// An uplink of a forwarder's spool that lags is not closed for a subscriber that keeps up:
+/// its queue is the spool's, and emptied, what it held of the spool would be lost (the
+/// spool's cursor waits for it to be written, attacker round 20, F1).
+#[test]
+fn an_uplink_that_lags_is_not_closed_for_a_subscriber_that_keeps_up() {
+    let mut store = Storage::new(8, 8);
+    let mut net = Net::new(forwarder(), &mut store);
+    let cap = net.dev.config().queue_capacity();
+    net.dev
+        .add_spool(VecQueue::new(cap), VecQueue::new(cap), net.now)
+        .expect("slots")
+        .expect("a forwarder takes a spool");
+    let (publisher, uplink, keeper) = lagging_and_keeper(&mut net);
+    assert!(net.dev.set_uplink(net.id(uplink), true));
+    net.lag(uplink, true);
+    pool(Some(8_000));
+    send_each(&mut net, publisher, 0, 4, 3_000);
+    let held = net.queued(uplink);
+    assert!(held > 0, "the uplink holds what it was sent");
+    send_each(&mut net, publisher, 1, 4, 3_000);
+    assert!(net.closes.is_empty(), "{:?}", net.closes);
+    assert_eq!(net.dev.stats().lagging, 0);
+    assert_eq!(net.queued(uplink), held, "it keeps what it holds");
+    assert!(net.msgs(keeper).len() < 4, "the keeper finds no memory");
+    pool(None);
+}
