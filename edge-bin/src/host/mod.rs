@@ -279,6 +279,20 @@ impl DeviceHost {
                 let queue = || HeapQueue::new(cap, Charge::new(account.clone()));
                 let peers = dev.add_spool(queue(), queue(), clock.now()).ok()??;
                 let sp = Spooler::new(peers, log, dir, &d.tuning);
+                let uplinks = d
+                    .backends
+                    .iter()
+                    .filter(|e| e.mode == crate::endpoint::Mode::Connect)
+                    .count();
+                if matches!(d.kind, zedge_core::device::Kind::Forwarder { .. }) && uplinks > 1 {
+                    // Attacker round 20, F4 and F5: docs/spool.md, "Known limits".
+                    log::warn!(
+                        "{tag}spool {}: stands in for {uplinks} uplinks at one pace: a slow one \
+                         holds the others back, and one away while another is connected is not \
+                         spooled for; give each uplink a device of its own",
+                        dir.display()
+                    );
+                }
                 if sp.holds() {
                     dev.spool_begin();
                 }
