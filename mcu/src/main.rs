@@ -39,6 +39,24 @@ fn SysTick() {
     MILLIS.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Every interrupt but the core's exceptions: UART0's RX (the only one enabled), which is
+/// there to end a `wfi`; the main loop reads the byte.
+#[exception]
+unsafe fn DefaultHandler(_irq: i16) {
+    Uart::clear_rx_interrupt();
+}
+
+/// An interrupt line of this board, for the NVIC.
+#[derive(Clone, Copy)]
+struct Irq(u16);
+
+// SAFETY: the number is one of the board's interrupt lines (UART0 RX).
+unsafe impl cortex_m::interrupt::InterruptNumber for Irq {
+    fn number(self) -> u16 {
+        self.0
+    }
+}
+
 fn now() -> Instant {
     Instant::from_millis(u64::from(MILLIS.load(Ordering::Relaxed)))
 }
@@ -91,6 +109,8 @@ fn main() -> ! {
     core.SYST.enable_interrupt();
 
     let mut uart = Uart::init();
+    // SAFETY: its handler only clears the UART's interrupt; nothing is shared with it.
+    unsafe { cortex_m::peripheral::NVIC::unmask(Irq(uart::RX_IRQ)) };
     let input = cortex_m::singleton!(: [u8; INPUT] = [0; INPUT]).expect("made once");
     let mut node = Node::new(input);
     hprintln!(
@@ -146,6 +166,11 @@ fn main() -> ! {
                 c.skipped
             );
             seen = c;
+        }
+        if n == 0 {
+            // Nothing came: sleep until a byte does or the next millisecond, as a battery
+            // node would (QEMU idles the host's core meanwhile, where polling spun it).
+            cortex_m::asm::wfi();
         }
     }
 }
