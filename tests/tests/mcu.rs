@@ -10,9 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
-use zedge_tests::{zmq_prelude, PyPeer};
+use zedge_tests::wait::deadline;
+use zedge_tests::{raw, zmq_prelude, PyPeer};
 
 /// A SUB of `topic` on `ep` that prints, as JSON, every message it got within `secs` of the
 /// first (which it waits 30 s for at most).
@@ -157,6 +159,20 @@ fn a_sensor_node_under_qemu_publishes_through_a_forwarder_to_a_libzmq_subscriber
         junk.extend_from_slice(b"\xff\0\0\0\0\0\0\0\x01\x7fGET / HTTP/1.1\r\n\r\n");
         line.write_all(&junk).expect("write garbage");
         thread::sleep(Duration::from_millis(500));
+    }
+
+    // A peer that finishes its handshake as a SUB, subscribes, and leaves in the middle of
+    // a command (attacker round 21, F1): the serial line does not say it left, and the next
+    // peer's greeting must not be taken for the rest of that command.
+    {
+        let at = format!("127.0.0.1:{port}").parse().expect("an address");
+        let mut line = raw::handshake(at, SocketType::Sub, deadline(10));
+        line.write_all(&raw::subscribe(b"sensor/1"))
+            .expect("subscribe");
+        // A command frame of 64 bytes, of which 4 come.
+        line.write_all(&[0x04, 0x40, 0x09, b'S'])
+            .expect("half a command");
+        thread::sleep(Duration::from_millis(300));
     }
 
     // A greeting the garbage began may hold the node's session until it times out (2 s),
