@@ -35,12 +35,11 @@ use async_io::Timer;
 use futures_lite::future;
 use log::{error, info, warn};
 use zedge_core::device::{ByteQueue, Kind, PeerId, SpoolPeers};
-use zedge_core::wire::frame::FrameHead;
 
 use super::{Dev, DeviceHost};
 use crate::setup::Tuning;
 use crate::signal::Signal;
-use crate::spool::{message_end, whole_messages, Recovery, Spool, SpoolConfig, SpoolStats};
+use crate::spool::{frames, message_end, whole_messages, Recovery, Spool, SpoolConfig, SpoolStats};
 
 /// Bytes given to the source in one round before the task lets the others run.
 const ROUND_BYTES: usize = 1 << 20;
@@ -858,34 +857,13 @@ fn append_whole(log: &mut Spool, bytes: &[u8], result: &mut io::Result<()>) -> u
 /// Bytes of the command frames at the start of `bytes` (the sink's session sends none; a
 /// command there is not a message to spool).
 fn skip_commands(bytes: &[u8]) -> usize {
-    let mut at = 0;
-    while let Ok(Some((h, used))) = FrameHead::decode(&bytes[at..]) {
-        let Some(next) = usize::try_from(h.len)
-            .ok()
-            .and_then(|l| l.checked_add(used))
-            .and_then(|l| l.checked_add(at))
-            .filter(|&n| h.command && n <= bytes.len())
-        else {
-            break;
-        };
-        at = next;
-    }
-    at
+    frames(bytes)
+        .take_while(|f| f.command)
+        .last()
+        .map_or(0, |f| f.end)
 }
 
 /// The body bytes of a message's frames (what `max_msg_size` bounds).
-fn message_body(mut bytes: &[u8]) -> u64 {
-    let mut body = 0u64;
-    while let Ok(Some((h, used))) = FrameHead::decode(bytes) {
-        body = body.saturating_add(h.len);
-        let Some(rest) = usize::try_from(h.len)
-            .ok()
-            .and_then(|l| l.checked_add(used))
-            .and_then(|n| bytes.get(n..))
-        else {
-            break;
-        };
-        bytes = rest;
-    }
-    body
+fn message_body(bytes: &[u8]) -> u64 {
+    frames(bytes).fold(0u64, |n, f| n.saturating_add(f.body))
 }

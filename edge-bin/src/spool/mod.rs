@@ -1012,59 +1012,58 @@ fn scan(
     Ok(seg)
 }
 
+/// A whole frame at the start of what [`frames`] walks: whether it is a command and has
+/// MORE, its body's length, and where it ends (from the start of the walk).
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    pub command: bool,
+    pub more: bool,
+    pub body: u64,
+    pub end: usize,
+}
+
+/// The whole frames at the start of `bytes` (ZMTP heads), in order, until one is cut short
+/// or its head does not decode.
+pub fn frames(bytes: &[u8]) -> impl Iterator<Item = Frame> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let (h, used) = FrameHead::decode(bytes.get(at..)?).ok()??;
+        let end = usize::try_from(h.len)
+            .ok()?
+            .checked_add(used)?
+            .checked_add(at)
+            .filter(|&end| end <= bytes.len())?;
+        at = end;
+        Some(Frame {
+            command: h.command,
+            more: h.more,
+            body: h.len,
+            end,
+        })
+    })
+}
+
+/// The data frames at the start of `bytes`, up to the first command.
+fn data_frames(bytes: &[u8]) -> impl Iterator<Item = Frame> + '_ {
+    frames(bytes).take_while(|f| !f.command)
+}
+
 /// Bytes of the whole messages at the start of `bytes` (ZMTP frames: a message ends with a
 /// frame without MORE; a command or undecodable head ends the walk).
 pub fn whole_messages(bytes: &[u8]) -> usize {
-    let mut off = 0;
-    let mut end = 0;
-    while let Ok(Some((h, used))) = FrameHead::decode(&bytes[off..]) {
-        if h.command {
-            break;
-        }
-        let Some(next) = usize::try_from(h.len)
-            .ok()
-            .and_then(|l| l.checked_add(used))
-            .and_then(|l| l.checked_add(off))
-        else {
-            break;
-        };
-        if next > bytes.len() {
-            break;
-        }
-        off = next;
-        if !h.more {
-            end = off;
-        }
-    }
-    end
+    data_frames(bytes)
+        .filter(|f| !f.more)
+        .last()
+        .map_or(0, |f| f.end)
 }
 
 /// Bytes of the first message of `bytes`, if all of it is there.
 pub fn message_end(bytes: &[u8]) -> Option<usize> {
-    let mut off = 0;
-    while let Ok(Some((h, used))) = FrameHead::decode(&bytes[off..]) {
-        let next = usize::try_from(h.len)
-            .ok()?
-            .checked_add(used)?
-            .checked_add(off)?;
-        if next > bytes.len() || h.command {
-            return None;
-        }
-        off = next;
-        if !h.more {
-            return Some(off);
-        }
-    }
-    None
+    data_frames(bytes).find(|f| !f.more).map(|f| f.end)
 }
 
-fn count_messages(mut bytes: &[u8]) -> u64 {
-    let mut n = 0;
-    while let Some(end) = message_end(bytes) {
-        n += 1;
-        bytes = &bytes[end..];
-    }
-    n
+fn count_messages(bytes: &[u8]) -> u64 {
+    data_frames(bytes).filter(|f| !f.more).count() as u64
 }
 
 /// The payload length a block's header gives.
