@@ -252,7 +252,11 @@ impl Spool {
 
     /// Messages not yet taken out, on disk and gathered.
     pub fn messages(&self) -> u64 {
-        let on_disk: u64 = self.segments.iter().map(|s| s.messages - s.taken).sum();
+        let on_disk: u64 = self
+            .segments
+            .iter()
+            .map(|s| s.messages.saturating_sub(s.taken))
+            .sum();
         on_disk + self.pending_msgs - self.pending_sent_msgs
     }
 
@@ -698,7 +702,7 @@ impl Spool {
     fn gathered_written(&mut self, start: Cursor) {
         let (done, done_msgs) = self.gathered_delivered();
         let in_block = |bytes: usize| Cursor {
-            at: (bytes - done) as u64,
+            at: bytes.saturating_sub(done) as u64,
             ..start
         };
         for p in self
@@ -711,7 +715,7 @@ impl Spool {
                 *p = Pos::Disk(in_block(bytes));
             }
         }
-        let taken = self.pending_sent_msgs - done_msgs;
+        let taken = self.pending_sent_msgs.saturating_sub(done_msgs);
         if taken > 0 {
             if let Some(s) = self.segments.back_mut() {
                 s.taken += taken;
@@ -727,7 +731,7 @@ impl Spool {
             let Some(old) = self.segments.pop_front() else {
                 break;
             };
-            let unsent = old.messages - old.taken;
+            let unsent = old.messages.saturating_sub(old.taken);
             self.stats.dropped += unsent;
             self.stats.dropped_segments += 1;
             if self.cursor.seq == old.seq {
