@@ -32,7 +32,7 @@
 //! until its last frame is there: a producer that leaves mid-message has what the sink still
 //! holds of it taken back, and the caller drops what it took ([`Device::spool_resets`]).
 
-use super::peer::Src;
+use super::peer::{Peer, Src};
 use super::pump::Route;
 use super::{ByteQueue, Device, Kind, PeerId, PeerTableFull, Side, SideStats};
 use crate::conn::Session;
@@ -190,12 +190,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// The peers the source's messages may sit in the queues of (a forwarder's uplinks, a
-    /// streamer's workers) that hold bytes not yet written: each, with its bytes ever queued.
-    /// Once [`Device::written`] reaches that, what it was given until now is written.
+    /// streamer's workers: past their handshake) that hold bytes not yet written: each, with
+    /// its bytes ever queued. Once [`Device::written`] reaches that, what it was given until
+    /// now is written.
     pub fn spool_unwritten(&self, mut f: impl FnMut(PeerId, u64)) {
         let Some(s) = self.spool else { return };
         let mut each = |i: u32| {
-            if let Some(p) = self.peer(i).filter(|p| p.pushed > p.written) {
+            let unwritten = |p: &&Peer<Q>| p.session.is_ready() && p.pushed > p.written;
+            if let Some(p) = self.peer(i).filter(unwritten) {
                 f(self.id(i), p.pushed);
             }
         };

@@ -144,6 +144,9 @@ pub struct Spooler {
     settling: RefCell<Vec<(PeerId, Option<StdInstant>)>>,
     /// Marks not yet delivered, oldest first.
     checkpoints: RefCell<VecDeque<Checkpoint>>,
+    /// The device stops and a receiver's connection was dropped with messages it had not
+    /// written: the cursor moves no more (what it had not written is sent after the restart).
+    frozen: Cell<bool>,
 }
 
 impl Spooler {
@@ -215,6 +218,7 @@ impl Spooler {
             view: Cell::default(),
             settling: RefCell::default(),
             checkpoints: RefCell::default(),
+            frozen: Cell::new(false),
         };
         sp.publish(false);
         sp
@@ -529,13 +533,17 @@ impl Spooler {
     /// Move the log's durable cursor to the newest mark whose receivers (and every older
     /// one's) wrote what they had been given, or left.
     fn deliver(&self, tag: &str, dev: &Dev, log: &mut Spool) {
+        if self.frozen.get() {
+            return;
+        }
         let mut last = None;
         let mut cps = self.checkpoints.borrow_mut();
         while let Some(c) = cps.front() {
+            // A receiver gone is waited for until its leaving is dealt with (`leaves`).
             let done = c
                 .waits
                 .iter()
-                .all(|&(id, pushed)| dev.queue(id).is_none() || dev.written(id) >= pushed);
+                .all(|&(id, pushed)| dev.queue(id).is_some() && dev.written(id) >= pushed);
             if !done {
                 break;
             }
@@ -551,6 +559,33 @@ impl Spooler {
             );
         }
         self.dirty.set(true);
+    }
+
+    /// The receiver `id` leaves. What it wrote moves the cursor first. Then, if the device
+    /// stops, the cursor stays where it is for good when `id` had not written all it was given
+    /// (a stop drops connections: what they had not written stays in the spool for the
+    /// restart, attacker round 22, F1 and F2). Otherwise the marks stop waiting for it:
+    /// `gives_back` says whether what it had not begun comes back through the spool (then
+    /// the marks go, [`Spooler::forget_marks`]), else it is lost with it (another uplink had
+    /// it, or it was begun).
+    fn leaves(&self, dev: &Dev, tag: &str, id: PeerId, stopping: bool, gives_back: bool) {
+        if let Some(log) = self.log.borrow_mut().as_mut() {
+            self.deliver(tag, dev, log);
+        }
+        let waited = self
+            .checkpoints
+            .borrow()
+            .iter()
+            .any(|c| c.waits.iter().any(|w| w.0 == id));
+        if stopping {
+            self.frozen.set(self.frozen.get() || waited);
+        } else if gives_back {
+            self.forget_marks();
+        } else {
+            for c in self.checkpoints.borrow_mut().iter_mut() {
+                c.waits.retain(|w| w.0 != id);
+            }
+        }
     }
 
     /// Messages given back by a receiver that left go out again ahead of the log: the marks
@@ -771,13 +806,21 @@ impl DeviceHost {
         let Some(sp) = self.spool.as_ref() else {
             return;
         };
+        let stopping = self.stopping();
+        let leaves = |gives_back: bool| {
+            self.peek(|dev| sp.leaves(dev, &self.tag, id, stopping, gives_back));
+        };
+        if stopping {
+            // Given back now, they would be lost with the process: the spool keeps them.
+            return leaves(false);
+        }
         // A forwarder's: only what its last uplink was to be sent (a local subscriber's
         // queue is its own, and another uplink got the same messages).
         let forwarder = self.peek(|dev| matches!(dev.config().kind, Kind::Forwarder { .. }));
         if forwarder {
             let last = self.peek(|dev| dev.is_uplink(id) && dev.uplinks_live() <= 1);
             if !last {
-                return;
+                return leaves(false);
             }
             self.with_device(Dev::spool_begin);
         }
@@ -786,7 +829,9 @@ impl DeviceHost {
             let f = frames.get(&id).copied().unwrap_or_default();
             self.peek(|dev| dev.queue(id).and_then(|q| f.first_unbegun(q.slices())))
         };
-        let Some(start) = start else { return };
+        let Some(start) = start else {
+            return leaves(false);
+        };
         let msgs = self.peek(|dev| {
             let Some(q) = dev.queue(id) else {
                 return Vec::new();
@@ -808,17 +853,11 @@ impl DeviceHost {
             }
             msgs
         });
+        leaves(!msgs.is_empty());
         if msgs.is_empty() {
             return;
         }
         let n = msgs.len() as u64;
-        // What it wrote moves the cursor first: the marks go next.
-        self.with_device(|dev| {
-            if let Some(log) = sp.log.borrow_mut().as_mut() {
-                sp.deliver(&self.tag, dev, log);
-            }
-        });
-        sp.forget_marks();
         sp.recovered.borrow_mut().extend(msgs);
         sp.count(|v| v.recovered += n);
         self.with_device(|dev| dev.spool_begin());
