@@ -66,6 +66,7 @@ for i in range(start, end):
     s.send(b"%08d" % i + pad)
     worst = max(worst, time.monotonic() - a)
 s.close()
+ctx.term()
 print(json.dumps({"worst_send_ms": round(worst * 1000, 1)}), flush=True)
 "#
 );
@@ -535,4 +536,34 @@ fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_he
         assert_got_all(&out, 0..N);
         let _ = fs::remove_dir_all(&dir);
     }
+}
+
+/// Attacker round 22, F2: a message of 2 MB that the cloud's socket was writing when the
+/// device stopped was lost: its connection, dropped at the stop, counted as done with it. Now
+/// the stop leaves it in the spool, and the restart sends it.
+#[test]
+fn a_large_message_being_written_at_a_stop_is_sent_after_the_restart() {
+    const N: u64 = 8;
+    let dir = spool_dir("zedge-spool", "bigstop");
+    let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+    let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &["--spool-fsync", "200ms"]);
+    let front = broker.frontend().to_owned();
+    produce_padded(&front, 0..N, 0.0, 2_000_000).finish();
+    thread::sleep(Duration::from_millis(1000));
+    // A cloud that takes one a second behind the least buffers: a message is being written
+    // at any time.
+    let cloud = cloud_with(&cloud_ep, 2 * N, 5.0, &["slow", "1.0"]);
+    thread::sleep(Duration::from_millis(2500));
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    assert!(stderr.contains("not delivered"), "{stderr}");
+    let mut broker = edge(Ep::Bind(front.clone()), &cloud_ep, &dir, &[]);
+    let out = cloud.finish();
+    eprintln!("cloud: {out}");
+    broker.assert_running();
+    broker.terminate();
+    no_panic(&broker.stderr());
+    assert_got_all(&out, 0..N);
+    let _ = fs::remove_dir_all(&dir);
 }
