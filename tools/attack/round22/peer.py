@@ -75,6 +75,7 @@ def recv_loop(s, out, until, idle, got, rate=0):
                 last = now2
                 if i < 0: out.write("#odd %d %d bytes %r\n" % (i, sum(len(f) for f in m), m[0][:12]))
                 if rate > 0:
+                    if k == 0: t0 = time.monotonic()  # the rate counts from the first message
                     k += 1
                     due = t0 + k / rate
                     d = due - time.monotonic()
