@@ -4,6 +4,12 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::thread;
+use std::time::Duration;
+
+use crate::broker::Broker;
+use crate::normal::no_panic;
+use crate::PyPeer;
 
 /// A directory for one test's spool, empty: `prefix`, `tag` and the test process's id.
 pub fn spool_dir(prefix: &str, tag: &str) -> PathBuf {
@@ -33,31 +39,62 @@ pub fn num(json: &str, key: &str) -> i64 {
 /// It got every number of `want`, some maybe more than once (sent again after a crash or a
 /// stop), and nothing else.
 pub fn assert_got_all(out: &str, want: std::ops::Range<u64>) {
-    assert_eq!(
-        (num(out, "unique"), num(out, "lowest"), num(out, "highest")),
-        (
-            (want.end - want.start) as i64,
-            want.start as i64,
-            want.end as i64 - 1
-        ),
-        "every one of {want:?}: {out}"
-    );
-    assert_eq!(field(out, "odd"), "[]", "{out}");
+    assert_range(out, &want, ["unique", "lowest", "highest"]);
 }
 
 /// It got the numbers of `want`, each once, in order, and nothing else.
 pub fn assert_got(out: &str, want: std::ops::Range<u64>) {
+    assert_range(out, &want, ["n", "first", "last"]);
+    assert_eq!(field(out, "increasing"), "true", "{out}");
+}
+
+/// The fields `keys` (a count, the first and the last) say `out` got `want`, and nothing
+/// else came.
+fn assert_range(out: &str, want: &std::ops::Range<u64>, keys: [&str; 3]) {
     assert_eq!(
-        (num(out, "n"), num(out, "first"), num(out, "last")),
-        (
+        keys.map(|k| num(out, k)),
+        [
             (want.end - want.start) as i64,
             want.start as i64,
             want.end as i64 - 1
-        ),
-        "{out}"
+        ],
+        "{keys:?} of {want:?}: {out}"
     );
-    assert_eq!(field(out, "increasing"), "true", "{out}");
     assert_eq!(field(out, "odd"), "[]", "{out}");
+}
+
+/// A device with a spool is stopped (`how`: `TERM`, or `KILL`) 2.5 s into the replay of `n`
+/// numbered messages to a slow receiver, and started again on the same spool: the receiver
+/// gets every one of them (attacker round 20, F1). `start(None)` starts the device, with
+/// `--spool-fsync 200ms`; `start(Some(front))` starts it again with its frontend at `front`;
+/// `fill(front)` sends the messages while the receiver is away; `receiver()` starts it.
+pub fn stop_during_replay(
+    how: &str,
+    n: u64,
+    start: impl Fn(Option<&str>) -> Broker,
+    fill: impl FnOnce(&str),
+    receiver: impl FnOnce() -> PyPeer,
+) {
+    let mut broker = start(None);
+    let front = broker.frontend().to_owned();
+    // The receiver away: all of them spooled, and synced.
+    fill(&front);
+    thread::sleep(Duration::from_millis(1000));
+    let rx = receiver();
+    thread::sleep(Duration::from_millis(2500));
+    if how == "TERM" {
+        broker.terminate();
+    } else {
+        broker.kill();
+    }
+    no_panic(&broker.stderr());
+    let mut broker = start(Some(&front));
+    let out = rx.finish();
+    eprintln!("{how}: {out}");
+    broker.assert_running();
+    broker.terminate();
+    no_panic(&broker.stderr());
+    assert_got_all(&out, 0..n);
 }
 
 /// Python for a peer that takes numbered messages (after [`zmq_prelude`](crate::zmq_prelude)):

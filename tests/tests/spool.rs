@@ -13,7 +13,9 @@ use zedge_core::wire::metadata::SocketType;
 use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
-use zedge_tests::numbered::{assert_got, assert_got_all, field, num, spool_dir};
+use zedge_tests::numbered::{
+    assert_got, assert_got_all, field, num, spool_dir, stop_during_replay,
+};
 use zedge_tests::systemd::ConfigRun;
 use zedge_tests::wait::deadline;
 use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
@@ -512,28 +514,15 @@ fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_he
     for how in ["TERM", "KILL"] {
         let dir = spool_dir("zedge-spool", &format!("stop{how}"));
         let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
-        let mut broker = edge(Ep::Tcp, &cloud_ep, &dir, &["--spool-fsync", "200ms"]);
-        let front = broker.frontend().to_owned();
-        // The cloud away: all of them spooled, and synced; 4 MB, more than the kernel's
-        // socket buffers hold.
-        produce_padded(&front, 0..N, 0.0, 200).finish();
-        thread::sleep(Duration::from_millis(1000));
-        // A cloud that takes about 3,000 a second: the replay fills the worker's queue.
-        let cloud = cloud_with(&cloud_ep, 2 * N, 5.0, &["slow", "0.0003"]);
-        thread::sleep(Duration::from_millis(2500));
-        if how == "TERM" {
-            broker.terminate();
-        } else {
-            broker.kill();
-        }
-        no_panic(&broker.stderr());
-        let mut broker = edge(Ep::Bind(front.clone()), &cloud_ep, &dir, &[]);
-        let out = cloud.finish();
-        eprintln!("{how}: cloud {out}");
-        broker.assert_running();
-        broker.terminate();
-        no_panic(&broker.stderr());
-        assert_got_all(&out, 0..N);
+        let start = |front: Option<&str>| match front {
+            None => edge(Ep::Tcp, &cloud_ep, &dir, &["--spool-fsync", "200ms"]),
+            Some(f) => edge(Ep::Bind(f.to_owned()), &cloud_ep, &dir, &[]),
+        };
+        // 4 MB, more than the kernel's socket buffers hold, and a cloud that takes about
+        // 3,000 a second: the replay fills the worker's queue.
+        let fill = |front: &str| drop(produce_padded(front, 0..N, 0.0, 200).finish());
+        let cloud = || cloud_with(&cloud_ep, 2 * N, 5.0, &["slow", "0.0003"]);
+        stop_during_replay(how, N, start, fill, cloud);
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
-use zedge_tests::numbered::{assert_got, assert_got_all, field, num, spool_dir};
+use zedge_tests::numbered::{assert_got, field, num, spool_dir, stop_during_replay};
 use zedge_tests::wait::deadline;
 use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
 
@@ -242,28 +242,15 @@ fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_he
     for how in ["TERM", "KILL"] {
         let dir = spool_dir("zedge-fspool", &format!("stop{how}"));
         let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
-        let mut broker = edge(&cloud_ep, Some(&dir), &["--spool-fsync", "200ms"]);
-        let front = broker.frontend().to_owned();
-        // The cloud away: all of them spooled, and synced.
-        publish(&front, 0..N, 0.0, 100).finish();
-        thread::sleep(Duration::from_millis(1000));
-        // A cloud that takes about 3,000 a second: the replay fills its queue.
-        let cloud = subscriber("slow", &cloud_ep, 2 * N, 5.0, 0.0003);
-        thread::sleep(Duration::from_millis(2500));
-        if how == "TERM" {
-            broker.terminate();
-        } else {
-            broker.kill();
-        }
-        no_panic(&broker.stderr());
-        let mut broker = edge_at(Ep::Bind(front.clone()), &cloud_ep, Some(&dir), &[]);
-        let out = cloud.finish();
-        eprintln!("{how}: cloud {out}");
-        broker.assert_running();
-        broker.terminate();
-        let stderr = broker.stderr();
-        no_panic(&stderr);
-        assert_got_all(&out, 0..N);
+        let start = |front: Option<&str>| match front {
+            None => edge(&cloud_ep, Some(&dir), &["--spool-fsync", "200ms"]),
+            Some(f) => edge_at(Ep::Bind(f.to_owned()), &cloud_ep, Some(&dir), &[]),
+        };
+        // 100 B each, and a cloud that takes about 3,000 a second: the replay fills its
+        // queue.
+        let fill = |front: &str| drop(publish(front, 0..N, 0.0, 100).finish());
+        let cloud = || subscriber("slow", &cloud_ep, 2 * N, 5.0, 0.0003);
+        stop_during_replay(how, N, start, fill, cloud);
         let _ = fs::remove_dir_all(&dir);
     }
 }
