@@ -14,10 +14,12 @@
 //! went to has written it: at the end of each round of feeding, the task marks where the log
 //! stands ([`Spool::mark`]) with what each receiving peer ([`Dev::spool_unwritten`]) had been
 //! given by then, and the log's durable cursor moves to the mark once each has written that
-//! much, or left. Until then a crash, or a stop, leaves those messages in the log to send
-//! again (attacker round 20, F1: what an uplink's queue held was lost). A receiver that leaves
-//! with messages it had not begun gives them back ([`DeviceHost::recover_to_spool`]): the
-//! marks placed before go, and the next ones wait for those messages too.
+//! much. Until then a crash, or a stop, leaves those messages in the log to send again
+//! (attacker round 20, F1: what an uplink's queue held was lost). A receiver that leaves
+//! ([`DeviceHost::recover_to_spool`]) is dealt with as it goes: at a stop, the cursor stays
+//! where it is if it had not written all (round 22, F1 and F2); otherwise it gives back the
+//! messages it had not begun, and the marks placed before go (the next ones wait for those
+//! messages too), or it had none to give and is no longer waited for.
 //!
 //! A disk that fails (full, gone) stops the task taking from the sink, which fills to its
 //! high-water mark: the producers then wait, as they would without a spool, and nothing is
@@ -531,7 +533,7 @@ impl Spooler {
     }
 
     /// Move the log's durable cursor to the newest mark whose receivers (and every older
-    /// one's) wrote what they had been given, or left.
+    /// one's) wrote what they had been given (none of them gone: see [`Spooler::leaves`]).
     fn deliver(&self, tag: &str, dev: &Dev, log: &mut Spool) {
         if self.frozen.get() {
             return;
@@ -588,9 +590,9 @@ impl Spooler {
         }
     }
 
-    /// Messages given back by a receiver that left go out again ahead of the log: the marks
-    /// placed before them cannot be trusted (their receivers' leaving counts as done), so they
-    /// go, and the next ones cover these messages too.
+    /// Messages given back by a receiver that left go out again ahead of the log: a mark
+    /// placed before them would let the cursor pass them once the others wrote theirs, so
+    /// they go, and the next ones cover these messages too.
     fn forget_marks(&self) {
         self.checkpoints.borrow_mut().clear();
         if let Some(log) = self.log.borrow_mut().as_mut() {
