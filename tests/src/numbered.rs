@@ -1,5 +1,6 @@
 //! What a peer that takes numbered messages (`%08d`) prints when it is done, one JSON line
-//! (`n`, `first`, `last`, `increasing`, `odd`, `dense`, `unique`, `lowest`, `highest`),
+//! (`n`, `first`, `last`, `increasing`, `odd`, `dense`, `unique`, `lowest`, `highest`, and
+//! `runs`: the numbers got, as `a-b` runs separated by `;`),
 //! read back: the spool's tests (`spool.rs`, `spool_forwarder.rs`).
 
 use std::fs;
@@ -46,6 +47,22 @@ pub fn assert_got_all(out: &str, want: std::ops::Range<u64>) {
 pub fn assert_got(out: &str, want: std::ops::Range<u64>) {
     assert_range(out, &want, ["n", "first", "last"]);
     assert_eq!(field(out, "increasing"), "true", "{out}");
+}
+
+/// The numbers the peers that printed `outs` got between them.
+pub fn got_between(outs: &[&str]) -> std::collections::BTreeSet<u64> {
+    let mut all = std::collections::BTreeSet::new();
+    for out in outs {
+        let runs = field(out, "runs");
+        for run in runs.trim_matches('"').split(';').filter(|r| !r.is_empty()) {
+            let (a, b) = run
+                .split_once('-')
+                .unwrap_or_else(|| panic!("a run: {run}"));
+            let (a, b): (u64, u64) = (a.parse().expect("a number"), b.parse().expect("a number"));
+            all.extend(a..=b);
+        }
+    }
+    all
 }
 
 /// The fields `keys` (a count, the first and the last) say `out` got `want`, and nothing
@@ -125,10 +142,17 @@ def take_numbered(s, want, idle, pause=0.0):
 def report(got, odd):
     increasing = all(b > a for a, b in zip(got, got[1:]))
     dense = got == list(range(got[0], got[0] + len(got))) if got else True
+    runs = []
+    for x in sorted(set(got)):
+        if runs and runs[-1][1] == x - 1:
+            runs[-1][1] = x
+        else:
+            runs.append([x, x])
     print(json.dumps({"n": len(got), "first": got[0] if got else -1,
                       "last": got[-1] if got else -1, "increasing": increasing, "odd": odd,
                       "dense": dense, "unique": len(set(got)), "lowest": min(got, default=-1),
-                      "highest": max(got, default=-1)}), flush=True)
+                      "highest": max(got, default=-1),
+                      "runs": ";".join("%d-%d" % (a, b) for a, b in runs)}), flush=True)
 "#
     };
 }

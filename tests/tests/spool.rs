@@ -14,7 +14,7 @@ use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
 use zedge_tests::numbered::{
-    assert_got, assert_got_all, field, num, spool_dir, stop_during_replay,
+    assert_got, assert_got_all, field, got_between, num, spool_dir, stop_during_replay,
 };
 use zedge_tests::systemd::ConfigRun;
 use zedge_tests::wait::deadline;
@@ -24,7 +24,8 @@ use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
 /// has `want`, or until none came for `idle` seconds once one did (90 s for the first), then
 /// closes at once (with `small`, its receive buffers the least there are, and it waits 1.5 s
 /// before closing: the rest is sent to it meanwhile, and held for it; with `slow PAUSE`, the
-/// least buffers too, and it sleeps PAUSE seconds after each message);
+/// least buffers too, and it sleeps PAUSE seconds after each message; with `stall PAUSE`,
+/// the least buffers, and it reads nothing for PAUSE seconds first);
 /// prints how many, the first and last, whether they came in strictly increasing order,
 /// and any that were not a number.
 const CLOUD: &str = concat!(
@@ -39,6 +40,9 @@ if mode:
     s.setsockopt(zmq.RCVHWM, 1); s.setsockopt(zmq.RCVBUF, 4096)
 s.bind(ep)
 print("bound", flush=True)
+if mode == "stall":
+    time.sleep(pause)
+    pause = 0.0
 got, odd = take_numbered(s, want, idle, pause)
 if mode == "small":
     time.sleep(1.5)
@@ -554,5 +558,94 @@ fn a_large_message_being_written_at_a_stop_is_sent_after_the_restart() {
     broker.terminate();
     no_panic(&broker.stderr());
     assert_got_all(&out, 0..N);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Attacker round 22, F4: a worker that stays connected and reads nothing held what its queue
+/// had of the spool, and the spool's cursor with it: nothing sent after could be deleted, and
+/// a restart sent everything since again. Now, once its socket has taken none of it for the
+/// progress timeout, what it had not begun goes to the worker that reads. Every message
+/// reaches one of them (the stalled one only what its socket had taken), the normal one
+/// within a few seconds, and a restart sends almost nothing again.
+#[test]
+fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
+    const N: u64 = 20_000;
+    let dir = spool_dir("zedge-spool", "stalled");
+    let (normal_ep, stalled_ep) = (
+        format!("tcp://127.0.0.1:{}", free_port()),
+        format!("tcp://127.0.0.1:{}", free_port()),
+    );
+    let stalled = cloud_with(&stalled_ep, N, 3.0, &["stall", "25"]);
+    let args = [
+        "--spool-fsync",
+        "200ms",
+        "--progress-timeout",
+        "2s",
+        "--kernel-send-max",
+        "4K",
+    ];
+    let start = |front: Ep, backends: &[&str]| {
+        let backends: Vec<Ep> = backends
+            .iter()
+            .map(|b| Ep::Connect((*b).to_owned()))
+            .collect();
+        let dir = dir.display().to_string();
+        let mut all = vec!["--spool", dir.as_str()];
+        all.extend_from_slice(&args);
+        Broker::start_with("streamer", &[front], &backends, &all)
+    };
+    let mut broker = start(Ep::Tcp, &[&normal_ep, &stalled_ep]);
+    let front = broker.frontend().to_owned();
+    // 4 MB while only the stalled worker is there: its queue fills (1 MiB), the rest is
+    // spooled.
+    produce_padded(&front, 0..N, 0.0, 200).finish();
+    thread::sleep(Duration::from_millis(1000));
+    let t0 = Instant::now();
+    let normal = cloud(&normal_ep, N, 6.0).finish();
+    eprintln!("normal worker: {normal} ({:?})", t0.elapsed());
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    assert!(
+        stderr.contains("messages it had not begun go to the other workers"),
+        "{stderr}"
+    );
+
+    // Started again on the same spool, the stalled worker not among its backends.
+    let mut broker = start(Ep::Bind(front.clone()), &[&normal_ep]);
+    let again = cloud(&normal_ep, N, 3.0);
+    produce(&front, N..N + 10, 0.0).finish();
+    let again = again.finish();
+    eprintln!("normal worker, after the restart: {again}");
+    broker.assert_running();
+    broker.terminate();
+    no_panic(&broker.stderr());
+    let stalled = stalled.finish();
+    eprintln!("stalled worker: {stalled}");
+
+    // Every message reached one of them, but for the one the stalled worker's socket had
+    // begun when the device stopped: dropped with its connection, as what a link that goes
+    // down holds is with any ZeroMQ peer (the stop said so). Its kernel buffers held few.
+    let got = got_between(&[&normal, &stalled, &again]);
+    let missing: Vec<u64> = (0..N + 10).filter(|n| !got.contains(n)).collect();
+    assert!(
+        missing.len() <= 1,
+        "missing {} of them: {missing:?}",
+        missing.len()
+    );
+    if !missing.is_empty() {
+        assert!(
+            stderr.contains("output not delivered: 1 message"),
+            "{stderr}"
+        );
+    }
+    assert!(num(&stalled, "unique") < 1000, "{stalled}");
+    assert!(num(&normal, "unique") > (N - 1000) as i64, "{normal}");
+    // The restart sent again no more than the last checkpoint's worth (64 KiB).
+    assert!(
+        num(&again, "n") - 10 < 400,
+        "sent again after the restart: {again}"
+    );
     let _ = fs::remove_dir_all(&dir);
 }

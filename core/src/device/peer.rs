@@ -194,6 +194,10 @@ pub(crate) struct Peer<Q> {
     pub(crate) stall_from: Instant,
     /// When its socket last took any of its output (or it joined).
     pub(crate) took_at: Instant,
+    /// A streamer's worker whose work was given to the others
+    /// ([`Device::take_back_output`](super::Device::take_back_output)): it lags, its queue
+    /// empty or not, until its socket takes some of its output again.
+    pub(crate) taken_back: bool,
     /// When it was last sent a subscription or cancellation (a publisher), if ever, and how
     /// many messages the last-value cache had stored by then: a broker upstream with a cache
     /// answers one with the values it keeps (`cache.rs`).
@@ -303,6 +307,7 @@ impl<Q> Peer<Q> {
             spanned: false,
             zedge: false,
             struck_until: None,
+            taken_back: false,
         }
     }
 
@@ -316,6 +321,7 @@ impl<Q> Peer<Q> {
     /// Its socket took some of its output at `now` (from its queue, or moved past it).
     pub(crate) fn took(&mut self, now: Instant) {
         self.took_at = now;
+        self.taken_back = false;
         self.probed_at = None;
     }
 

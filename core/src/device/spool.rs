@@ -217,6 +217,56 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
+    /// A streamer's workers past their handshake and not closing (with a spool), each with
+    /// its bytes ever queued and ever written: for a caller that gives what one that stopped
+    /// reading holds to the others ([`Device::take_back_output`]). None for a forwarder: its
+    /// uplinks each get a copy of every message, so what one holds cannot go to another.
+    pub fn spool_workers(&self, mut f: impl FnMut(PeerId, u64, u64)) {
+        let Some(s) = self.spool.filter(|s| !s.forwards(self.cfg.kind)) else {
+            return;
+        };
+        for i in 0..self.slots.len() as u32 {
+            let worker = |p: &&Peer<Q>| p.side == Side::Backend && p.is_live();
+            if let Some(p) = self.peer(i).filter(worker).filter(|_| i != s.sink) {
+                f(self.id(i), p.pushed, p.written);
+            }
+        }
+    }
+
+    /// The bytes of a streamer's worker's queue past its first `keep` go, as if never queued:
+    /// whole messages it had not begun, that the caller gives to the other workers (its spool
+    /// sends them again). Nothing is done, and `false`, while a message is being copied into
+    /// the queue (its end is not a message's), if it holds fewer than `keep` bytes, or if a
+    /// PONG it owes is among those (the caller keeps command frames: see `recover_to_spool`).
+    /// The worker then gets new work only when no other can take it, until its socket takes
+    /// some of its output again ([`Device::socket_took`] says so for one whose queue is empty).
+    pub fn take_back_output(&mut self, id: PeerId, keep: usize) -> bool {
+        let Some(idx) = self.index(id) else {
+            return false;
+        };
+        let hwm = self.cfg.queue_hwm;
+        let streamer = self.cfg.kind == Kind::Streamer;
+        let Some(p) = self.peer_mut(idx) else {
+            return false;
+        };
+        let len = p.queue.len();
+        if !streamer || p.side != Side::Backend || p.held.is_some() || keep > len {
+            return false;
+        }
+        let pushed = p.pushed - (len - keep) as u64;
+        if p.pong_end > pushed {
+            return false;
+        }
+        p.queue.truncate_back(len - keep);
+        p.pushed = pushed;
+        p.taken_back = true;
+        // Room where the queue was at its mark, or memory given back.
+        if len >= hwm || self.memory_blocked {
+            self.retry_blocked();
+        }
+        true
+    }
+
     /// Whether `id` is one of a forwarder's spool's uplinks.
     pub fn is_uplink(&self, id: PeerId) -> bool {
         self.spool
@@ -458,7 +508,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// from now) when no worker has room.
     pub(super) fn route_spooled(&mut self, idx: u32, s: SpoolLink) -> Route {
         if idx == s.source {
-            return match self.pick_worker() {
+            return match self.pick_worker_patiently() {
                 Some(w) => {
                     self.hold(idx, w);
                     Route::Go

@@ -17,8 +17,21 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// the progress timeout gets more only when no other can take it:
     /// every message given to a worker that stopped reading waits there until it reads again
     /// or leaves (attacker round 16, K1b: 50 such PULL workers took 2,942 of 3,000 messages
-    /// from the one that read).
+    /// from the one that read). So does one whose work was given to the others
+    /// ([`Device::take_back_output`]), though its queue is empty, until its socket takes some.
     pub(super) fn pick_worker(&mut self) -> Option<u32> {
+        self.pick(false)
+    }
+
+    /// [`Device::pick_worker`] for a spool's source, whose messages wait on disk at no cost:
+    /// a worker that lags gets one only when every worker lags, never while one that reads
+    /// is merely full (attacker round 22, F4: the spool's messages given to a worker that
+    /// stopped reading, for want of room at the one that reads, pinned its cursor).
+    pub(super) fn pick_worker_patiently(&mut self) -> Option<u32> {
+        self.pick(true)
+    }
+
+    fn pick(&mut self, patient: bool) -> Option<u32> {
         let start = self.workers?;
         let (hwm, need, now) = (self.cfg.queue_hwm, self.need, self.last_now);
         let inflight = self.cfg.inflight_limit();
@@ -27,14 +40,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // with the progress timeout off).
         let turn = (!self.cfg.progress_timeout.is_zero()).then(|| turn(self.cfg.progress_timeout));
         let mut struck = None;
+        // A worker that reads has no room now.
+        let mut reader_busy = false;
         let mut w = start;
         loop {
             let p = self.peer_mut(w)?;
             let link = p.worker?;
+            if p.queue.is_empty() && !p.taken_back {
+                // Idle, not stalled: its time to take what it is given starts now.
+                p.took_at = now;
+            }
+            let holds = !p.queue.is_empty() || p.taken_back;
+            let lagging = turn.is_some_and(|t| holds && now.saturating_since(p.took_at) >= t);
             let free = p.held.is_none() && p.close.is_none() && p.unanswered < inflight;
             if free && p.queue.len() < hwm {
-                let lagging = turn
-                    .is_some_and(|t| !p.queue.is_empty() && now.saturating_since(p.took_at) >= t);
                 if lagging || (cutting && p.struck_until.is_some_and(|t| t > now)) {
                     struck.get_or_insert(w);
                 } else if p.queue.reserve(need) {
@@ -42,13 +61,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     return Some(w);
                 } else {
                     self.memory_blocked = true;
+                    reader_busy = true;
                 }
+            } else if !lagging && p.close.is_none() {
+                reader_busy = true;
             }
             w = link.next;
             if w == start {
                 break;
             }
         }
+        if patient && reader_busy {
+            return None;
+        }
+
         let w = struck?;
         let p = self.peer_mut(w)?;
         let next = p.worker?.next;

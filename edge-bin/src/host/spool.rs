@@ -26,7 +26,7 @@
 //! lost in memory. The task tries again a second later, logging once per failure.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,8 @@ use futures_lite::future;
 use log::{error, info, warn};
 use zedge_core::device::{ByteQueue, Kind, PeerId, SpoolPeers};
 
-use super::{Dev, DeviceHost};
+use super::{ById, Dev, DeviceHost};
+use crate::admit::side_name;
 use crate::setup::Tuning;
 use crate::signal::Signal;
 use crate::spool::{frames, message_end, whole_messages, Recovery, Spool, SpoolConfig, SpoolStats};
@@ -62,6 +63,18 @@ const MAX_CHECKPOINTS: usize = 64;
 /// Bytes given to the source between two checkpoints at most (in one round): what a stop
 /// may send twice, about, once the receivers wrote past the last one.
 const MARK_BYTES: usize = 64 << 10;
+
+/// How often the task looks for a streamer's workers that stopped taking their work
+/// ([`DeviceHost::give_back_stalled`]).
+const STALL_LOOK: Duration = Duration::from_millis(250);
+
+/// A worker holding bytes not yet written, as last looked at: what it had written then, and
+/// since when that has not changed.
+#[derive(Clone, Copy)]
+struct Watched {
+    written: u64,
+    since: StdInstant,
+}
 
 /// A mark in the log and what each receiving peer had been given when it was placed.
 struct Checkpoint {
@@ -149,6 +162,17 @@ pub struct Spooler {
     /// The device stops and a receiver's connection was dropped with messages it had not
     /// written: the cursor moves no more (what it had not written is sent after the restart).
     frozen: Cell<bool>,
+    /// A streamer's workers with bytes unwritten, as last looked at.
+    watched: RefCell<HashMap<PeerId, Watched, ById>>,
+    /// Workers whose work went to the others, until their sockets take some more: their
+    /// bytes ever queued then (what they still held, the message they had begun, is waited
+    /// for no more) and ever written.
+    excused: RefCell<HashMap<PeerId, (u64, u64), ById>>,
+    /// When workers were last looked at for stalls.
+    looked: Cell<StdInstant>,
+    /// A worker whose socket takes nothing of its queue for this long gives its work to the
+    /// others (`progress_timeout`; never, if zero).
+    stall: Duration,
 }
 
 impl Spooler {
@@ -221,6 +245,10 @@ impl Spooler {
             settling: RefCell::default(),
             checkpoints: RefCell::default(),
             frozen: Cell::new(false),
+            watched: RefCell::default(),
+            excused: RefCell::default(),
+            looked: Cell::new(StdInstant::now()),
+            stall: Duration::from_millis(t.progress_timeout_ms),
         };
         sp.publish(false);
         sp
@@ -524,7 +552,13 @@ impl Spooler {
     /// log's durable cursor passes `mark` (at once, if they hold nothing unwritten).
     fn checkpoint(&self, dev: &Dev, mark: u64, reuse: bool) {
         let mut waits = Vec::new();
-        dev.spool_unwritten(|id, pushed| waits.push((id, pushed)));
+        let excused = self.excused.borrow();
+        dev.spool_unwritten(|id, pushed| {
+            // What a worker that stalled still held of what it was given is not waited for.
+            if excused.get(&id).is_none_or(|&(upto, _)| pushed > upto) {
+                waits.push((id, pushed));
+            }
+        });
         let mut cps = self.checkpoints.borrow_mut();
         match cps.back_mut() {
             Some(c) if reuse => c.waits = waits,
@@ -737,6 +771,7 @@ impl DeviceHost {
         };
         let mut next_sync = StdInstant::now() + sp.fsync;
         loop {
+            self.give_back_stalled(sp);
             let more = self.with_device(|dev| sp.step(&self.tag, dev, self.clock.now()));
             if StdInstant::now() >= next_sync {
                 if sp.dirty.replace(false) {
@@ -754,6 +789,9 @@ impl DeviceHost {
             }
             if let Some(w) = sp.settle_wait() {
                 wake_at = wake_at.min(StdInstant::now() + w);
+            }
+            if !sp.watched.borrow().is_empty() {
+                wake_at = wake_at.min(StdInstant::now() + STALL_LOOK);
             }
             if sp.failed.get().is_some() {
                 wake_at = wake_at.min(StdInstant::now() + RETRY);
@@ -834,19 +872,8 @@ impl DeviceHost {
         let Some(start) = start else {
             return leaves(false);
         };
-        let msgs = self.peek(|dev| {
-            let Some(q) = dev.queue(id) else {
-                return Vec::new();
-            };
-            let mut bytes = Vec::with_capacity(q.len());
-            for s in q.slices() {
-                bytes.extend_from_slice(s);
-            }
-            let start = usize::try_from(start)
-                .unwrap_or(usize::MAX)
-                .min(bytes.len());
-            let rest = &bytes[start..];
-            let mut at = skip_commands(rest);
+        let msgs = self.queued_from(id, start).map_or_else(Vec::new, |rest| {
+            let mut at = skip_commands(&rest);
             let mut msgs = Vec::new();
             while let Some(end) = message_end(&rest[at..]) {
                 msgs.push(rest[at..at + end].to_vec());
@@ -862,6 +889,129 @@ impl DeviceHost {
         let n = msgs.len() as u64;
         sp.recovered.borrow_mut().extend(msgs);
         sp.count(|v| v.recovered += n);
+        self.with_device(|dev| dev.spool_begin());
+        sp.signal.wake();
+    }
+
+    /// The bytes of `id`'s queue from `start` on, if it has a queue.
+    fn queued_from(&self, id: PeerId, start: u64) -> Option<Vec<u8>> {
+        self.peek(|dev| {
+            let q = dev.queue(id)?;
+            let start = usize::try_from(start).unwrap_or(usize::MAX).min(q.len());
+            let mut bytes = Vec::with_capacity(q.len() - start);
+            let mut skip = start;
+            for s in q.slices() {
+                let n = skip.min(s.len());
+                skip -= n;
+                bytes.extend_from_slice(&s[n..]);
+            }
+            Some(bytes)
+        })
+    }
+
+    /// A streamer's worker whose socket took none of its queue for the progress timeout,
+    /// while another worker takes its own, gives the messages it has not begun to the
+    /// others: they go back through the spool, ahead of it, as a leaving worker's do
+    /// ([`DeviceHost::recover_to_spool`]). From then on it gets work only when no other
+    /// worker can take it, and what it still holds (the message it had begun) is not waited
+    /// for. Else a worker that stays connected and never reads would hold the spool's
+    /// cursor where it stopped: the spool could delete nothing, and a restart would send
+    /// again everything since (attacker round 22, F4). A worker whose every peer stalled
+    /// gives nothing back: the cursor waits for them, as it does for an uplink that is down.
+    fn give_back_stalled(&self, sp: &Spooler) {
+        let now = StdInstant::now();
+        if sp.stall.is_zero() || now.duration_since(sp.looked.get()) < STALL_LOOK {
+            return;
+        }
+        sp.looked.set(now);
+        let mut workers = Vec::new();
+        self.peek(|dev| {
+            dev.spool_workers(|id, pushed, written| workers.push((id, pushed, written)))
+        });
+        let mut stalled = Vec::new();
+        {
+            let (mut watched, mut excused) = (sp.watched.borrow_mut(), sp.excused.borrow_mut());
+            let unwritten = |id: &PeerId| workers.iter().any(|w| w.0 == *id && w.1 > w.2);
+            watched.retain(|id, _| unwritten(id));
+            // One whose socket took some since reads again.
+            excused.retain(|id, e| workers.iter().any(|w| w.0 == *id && w.2 == e.1));
+            for &(id, pushed, written) in workers.iter().filter(|w| w.1 > w.2) {
+                let w = watched.entry(id).or_insert(Watched {
+                    written,
+                    since: now,
+                });
+                if w.written != written {
+                    *w = Watched {
+                        written,
+                        since: now,
+                    };
+                }
+                let given_all = excused.get(&id).is_some_and(|&(upto, _)| pushed <= upto);
+                if !given_all && now.duration_since(w.since) >= sp.stall {
+                    stalled.push(id);
+                }
+            }
+            let takers = workers
+                .iter()
+                .filter(|w| !excused.contains_key(&w.0) && !stalled.contains(&w.0))
+                .count();
+            if takers == 0 {
+                return;
+            }
+        }
+        for id in stalled {
+            self.give_back(sp, id);
+        }
+    }
+
+    /// [`DeviceHost::give_back_stalled`] for `id`.
+    fn give_back(&self, sp: &Spooler, id: PeerId) {
+        let start = {
+            let frames = self.frames.borrow();
+            let f = frames.get(&id).copied().unwrap_or_default();
+            self.peek(|dev| dev.queue(id).and_then(|q| f.first_unbegun(q.slices())))
+        };
+        // Whole messages after the last command frame (a PONG owed stays where it is). A
+        // stream that cannot be followed is left as it is, and waited for.
+        let Some((start, rest)) = start.and_then(|s| Some((s, self.queued_from(id, s)?))) else {
+            return;
+        };
+        let Some((cut, msgs)) = messages_after_commands(&rest) else {
+            return;
+        };
+        let keep = usize::try_from(start + cut as u64).unwrap_or(usize::MAX);
+        let taken = self.with_device(|dev| {
+            let written = dev.written(id);
+            let upto = written + keep as u64;
+            dev.take_back_output(id, keep).then_some((upto, written))
+        });
+        let Some((upto, written)) = taken else { return };
+        sp.excused.borrow_mut().insert(id, (upto, written));
+        // Work given to it later (no other worker had room) has its own time.
+        let since = StdInstant::now();
+        sp.watched
+            .borrow_mut()
+            .insert(id, Watched { written, since });
+        for c in sp.checkpoints.borrow_mut().iter_mut() {
+            c.waits.retain(|w| w.0 != id || w.1 > upto);
+        }
+        let n = msgs.len();
+        let addr = self.conns.borrow().get(&id).map(|h| h.addr.clone());
+        warn!(
+            "{}{} {}: its socket took none of its queue for {:?}: {n} messages it had not \
+             begun go to the other workers; it gets work again only when they have no room \
+             or once it reads",
+            self.tag,
+            side_name(zedge_core::device::Side::Backend),
+            addr.unwrap_or_default(),
+            sp.stall,
+        );
+        if n == 0 {
+            return;
+        }
+        sp.recovered.borrow_mut().extend(msgs);
+        sp.count(|v| v.recovered += n as u64);
+        sp.forget_marks();
         self.with_device(|dev| dev.spool_begin());
         sp.signal.wake();
     }
@@ -895,6 +1045,27 @@ fn append_whole(log: &mut Spool, bytes: &[u8], result: &mut io::Result<()>) -> u
     used
 }
 
+/// The whole messages of `bytes` (a queue's tail, from a message's start) after its last
+/// command frame, and where they start; `None` if `bytes` does not end with a whole message
+/// or a command.
+fn messages_after_commands(bytes: &[u8]) -> Option<(usize, Vec<Vec<u8>>)> {
+    let (mut cut, mut at, mut msgs) = (0, 0, Vec::new());
+    loop {
+        let commands = skip_commands(&bytes[at..]);
+        if commands > 0 {
+            at += commands;
+            cut = at;
+            msgs.clear();
+        }
+        if at == bytes.len() {
+            return Some((cut, msgs));
+        }
+        let end = message_end(&bytes[at..])?;
+        msgs.push(bytes[at..at + end].to_vec());
+        at += end;
+    }
+}
+
 /// Bytes of the command frames at the start of `bytes` (the sink's session sends none; a
 /// command there is not a message to spool).
 fn skip_commands(bytes: &[u8]) -> usize {
@@ -907,4 +1078,43 @@ fn skip_commands(bytes: &[u8]) -> usize {
 /// The body bytes of a message's frames (what `max_msg_size` bounds).
 fn message_body(bytes: &[u8]) -> u64 {
     frames(bytes).fold(0u64, |n, f| n.saturating_add(f.body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::messages_after_commands;
+
+    /// A data frame (`more`: another follows) or a command frame, short heads.
+    fn frame(body: &[u8], more: bool, command: bool) -> Vec<u8> {
+        let flags = u8::from(more) | if command { 0x04 } else { 0 };
+        let mut f = vec![flags, body.len() as u8];
+        f.extend_from_slice(body);
+        f
+    }
+
+    #[test]
+    fn only_the_messages_after_the_last_command_are_given_back() {
+        let a = [frame(b"a1", true, false), frame(b"a2", false, false)].concat();
+        let b = frame(b"b", false, false);
+        let ping = frame(b"\x04PING", false, true);
+        let c = frame(b"c", false, false);
+        let all = [a.clone(), ping.clone(), b.clone(), c.clone()].concat();
+        let cut = a.len() + ping.len();
+        assert_eq!(
+            messages_after_commands(&all),
+            Some((cut, vec![b.clone(), c]))
+        );
+        // No command: all of them, from the start.
+        let plain = [a.clone(), b.clone()].concat();
+        assert_eq!(
+            messages_after_commands(&plain),
+            Some((0, vec![a.clone(), b]))
+        );
+        // Ending with a command: nothing to give back, all kept.
+        let tail = [a.clone(), ping].concat();
+        assert_eq!(messages_after_commands(&tail), Some((tail.len(), vec![])));
+        // Ending mid-message: not followed.
+        assert_eq!(messages_after_commands(&a[..a.len() - 1]), None);
+        assert_eq!(messages_after_commands(&[]), Some((0, vec![])));
+    }
 }

@@ -421,8 +421,8 @@ fn spool_gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
         name,
         "counter",
         "Messages of the spool: appended, sent (given back to the workers), dropped (with the \
-         oldest segment, past spool_max), recovered (queued for a worker that left, not begun, \
-         sent again ahead of the spool), refused (over max_msg_size when sent, after it was \
+         oldest segment, past spool_max), recovered (queued for a worker that left or stalled, not \
+         begun, sent again ahead of the spool), refused (over max_msg_size when sent, after it was \
          lowered, or otherwise refused by the device).",
     );
     for (dev, v) in spools() {

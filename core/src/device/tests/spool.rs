@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::device::{ByteQueue, SpoolPeers};
+use crate::time::Duration;
 use crate::wire::frame::FrameHead;
 use std::collections::VecDeque;
 
@@ -356,6 +357,85 @@ fn a_source_whose_input_was_refused_starts_afresh() {
     net.pump();
     // The half message was taken back: the worker gets the whole one only.
     assert_eq!(net.msgs(worker), &[good][..]);
+}
+
+/// What a streamer's worker that stopped reading holds goes to the one that reads: the caller
+/// takes its queue's bytes back ([`Device::take_back_output`]) and gives them to the source
+/// (round 22, F4). Each message reaches the reader once, and the stalled worker keeps none.
+#[test]
+fn a_stalled_workers_queue_taken_back_reaches_the_worker_that_reads() {
+    let mut store = Storage::new(8, 0);
+    let mut cfg = DeviceConfig::new(Kind::Streamer);
+    // Six messages: the reader is often full while the source has more.
+    cfg.queue_hwm = 300;
+    let (mut net, sp) = spooled(&mut store, cfg);
+    let mut disk = Disk::default();
+    let producer = net.connect(Frontend, Push);
+    let stalled = net.connect(Backend, Pull);
+    let reader = net.connect(Backend, Pull);
+    run(&mut net, sp, &mut disk);
+    net.pause(stalled, true);
+    for seq in 0..40 {
+        net.send(producer, &tagged(0, seq, &[40]));
+    }
+    run(&mut net, sp, &mut disk);
+    let held = net.queued(stalled);
+    assert!(held > 0, "round-robin gave the stalled worker some");
+    let mut workers = Vec::new();
+    net.dev
+        .spool_workers(|id, pushed, written| workers.push((id, pushed, written)));
+    let id = net.id(stalled);
+    let w = workers
+        .iter()
+        .find(|w| w.0 == id)
+        .expect("the stalled worker is listed");
+    assert_eq!(
+        w.1 - w.2,
+        held as u64,
+        "queued and not written: {workers:?}"
+    );
+    assert_eq!(workers.len(), 2, "the sink is no worker: {workers:?}");
+
+    // Not more than it holds; then all of it.
+    assert!(!net.dev.take_back_output(id, held + 1));
+    let mut bytes = net.dev.queue(id).expect("queued").bytes();
+    assert!(net.dev.take_back_output(id, 0));
+    assert_eq!(net.queued(stalled), 0);
+    while let Some(end) = message_end(&bytes) {
+        disk.msgs.push_back(bytes.drain(..end).collect());
+    }
+    assert!(bytes.is_empty(), "whole messages");
+    // Past a turn of the progress timeout with nothing taken, it lags: passed over.
+    net.run_until(net.now + Duration::from_secs(2));
+    net.dev.spool_begin();
+    // More behind them: the reader is full at times while the spool has more to give.
+    for seq in 40..80 {
+        net.send(producer, &tagged(0, seq, &[40]));
+    }
+    run(&mut net, sp, &mut disk);
+    net.pause(stalled, false);
+    run(&mut net, sp, &mut disk);
+    let mut got = seqs(&net, reader);
+    got.sort_unstable();
+    assert_eq!(got, (0..80).collect::<Vec<_>>());
+    assert_eq!(seqs(&net, stalled), Vec::<u32>::new());
+    net.assert_healthy();
+}
+
+/// A forwarder's uplinks are never listed nor taken back from: each has its own copy.
+#[test]
+fn a_forwarders_uplink_is_not_taken_back_from() {
+    let mut store = Storage::new(8, 8);
+    let (mut net, _, publisher, _) = forwarder_spooled(&mut store);
+    let up = uplink(&mut net, b"");
+    net.pause(up, true);
+    net.send(publisher, &tagged(0, 0, &[40]));
+    net.pump();
+    assert!(net.queued(up) > 0);
+    let mut n = 0;
+    net.dev.spool_workers(|_, _, _| n += 1);
+    assert_eq!(n, 0);
+    assert!(!net.dev.take_back_output(net.id(up), 0));
 }
 
 /// A forwarder with a spool, a publisher and a local subscriber of everything; the uplink is

@@ -155,6 +155,14 @@ impl VecQueue {
         self.lagging = lagging;
     }
 
+    /// Every byte it holds, in order.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.chunks
+            .iter()
+            .flat_map(|c| c.bytes[c.start..c.end].iter().copied())
+            .collect()
+    }
+
     /// Lag while holding `bytes` or more, from now on.
     pub fn lag_from(&mut self, bytes: usize) {
         self.lags_from = bytes;
