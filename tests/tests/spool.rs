@@ -575,7 +575,6 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
         format!("tcp://127.0.0.1:{}", free_port()),
         format!("tcp://127.0.0.1:{}", free_port()),
     );
-    let stalled = cloud_with(&stalled_ep, N, 3.0, &["stall", "25"]);
     let args = [
         "--spool-fsync",
         "200ms",
@@ -596,12 +595,20 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
     };
     let mut broker = start(Ep::Tcp, &[&normal_ep, &stalled_ep]);
     let front = broker.frontend().to_owned();
+    // Its 14 s start here, the device running (the first test to start one builds it).
+    let stalled = cloud_with(&stalled_ep, N, 3.0, &["stall", "14"]);
+    let port = stalled_ep.rsplit(':').next().unwrap_or_default().to_owned();
+    let until = Instant::now() + Duration::from_secs(8);
+    while !broker.stderr().contains(&format!("{port}: PULL connected")) {
+        assert!(Instant::now() < until, "not connected to {stalled_ep}");
+        thread::sleep(Duration::from_millis(20));
+    }
     // 4 MB while only the stalled worker is there: its queue fills (1 MiB), the rest is
     // spooled.
     produce_padded(&front, 0..N, 0.0, 200).finish();
     thread::sleep(Duration::from_millis(1000));
     let t0 = Instant::now();
-    let normal = cloud(&normal_ep, N, 6.0).finish();
+    let normal = cloud(&normal_ep, N, 4.0).finish();
     eprintln!("normal worker: {normal} ({:?})", t0.elapsed());
     broker.assert_running();
     broker.terminate();

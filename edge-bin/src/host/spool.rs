@@ -996,6 +996,10 @@ impl DeviceHost {
             c.waits.retain(|w| w.0 != id || w.1 > upto);
         }
         let n = msgs.len();
+        if n == 0 {
+            // What it still holds is the message it had begun (and commands after it).
+            return;
+        }
         let addr = self.conns.borrow().get(&id).map(|h| h.addr.clone());
         warn!(
             "{}{} {}: its socket took none of its queue for {:?}: {n} messages it had not \
@@ -1006,9 +1010,6 @@ impl DeviceHost {
             addr.unwrap_or_default(),
             sp.stall,
         );
-        if n == 0 {
-            return;
-        }
         sp.recovered.borrow_mut().extend(msgs);
         sp.count(|v| v.recovered += n as u64);
         sp.forget_marks();
