@@ -514,7 +514,7 @@ fn a_reload_that_restarts_the_device_keeps_its_spool() {
 /// restart: every message arrives, some maybe twice.
 #[test]
 fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_held() {
-    const N: u64 = 20_000;
+    const N: u64 = 12_000;
     for how in ["TERM", "KILL"] {
         let dir = spool_dir("zedge-spool", &format!("stop{how}"));
         let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
@@ -522,10 +522,11 @@ fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_he
             None => edge(Ep::Tcp, &cloud_ep, &dir, &["--spool-fsync", "200ms"]),
             Some(f) => edge(Ep::Bind(f.to_owned()), &cloud_ep, &dir, &[]),
         };
-        // 4 MB, more than the kernel's socket buffers hold, and a cloud that takes about
-        // 3,000 a second: the replay fills the worker's queue.
+        // 2.5 MB, more than the kernel's socket buffers hold, and a cloud that takes about
+        // 3,000 a second (the stop comes with about 7,500 taken): the replay fills the
+        // worker's queue.
         let fill = |front: &str| drop(produce_padded(front, 0..N, 0.0, 200).finish());
-        let cloud = || cloud_with(&cloud_ep, 2 * N, 5.0, &["slow", "0.0003"]);
+        let cloud = || cloud_with(&cloud_ep, 2 * N, 3.0, &["slow", "0.0003"]);
         stop_during_replay(how, N, start, fill, cloud);
         let _ = fs::remove_dir_all(&dir);
     }
@@ -575,6 +576,9 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
         format!("tcp://127.0.0.1:{}", free_port()),
         format!("tcp://127.0.0.1:{}", free_port()),
     );
+    // PINGs every second, queued behind the stalled worker's messages (attacker round 23:
+    // a PING at the end of its queue once kept all of them there, and the cursor passed
+    // them), and none closed for its heartbeats meanwhile.
     let args = [
         "--spool-fsync",
         "200ms",
@@ -582,6 +586,10 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
         "2s",
         "--kernel-send-max",
         "4K",
+        "--heartbeat-ivl",
+        "1s",
+        "--heartbeat-timeout",
+        "60s",
     ];
     let start = |front: Ep, backends: &[&str]| {
         let backends: Vec<Ep> = backends

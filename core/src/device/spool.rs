@@ -34,7 +34,7 @@
 
 use super::peer::{Peer, Src};
 use super::pump::Route;
-use super::{ByteQueue, Device, Kind, PeerId, PeerTableFull, Side, SideStats};
+use super::{ByteQueue, CloseReason, Device, Kind, PeerId, PeerTableFull, Side, SideStats};
 use crate::conn::Session;
 use crate::time::Instant;
 
@@ -233,14 +233,16 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
-    /// The bytes of a streamer's worker's queue past its first `keep` go, as if never queued:
-    /// whole messages it had not begun, that the caller gives to the other workers (its spool
-    /// sends them again). Nothing is done, and `false`, while a message is being copied into
-    /// the queue (its end is not a message's), if it holds fewer than `keep` bytes, or if a
-    /// PONG it owes is among those (the caller keeps command frames: see `recover_to_spool`).
-    /// The worker then gets new work only when no other can take it, until its socket takes
-    /// some of its output again ([`Device::socket_took`] says so for one whose queue is empty).
-    pub fn take_back_output(&mut self, id: PeerId, keep: usize) -> bool {
+    /// The bytes of a streamer's worker's queue past its first `keep` go, as if never queued,
+    /// and the command frames among them, `commands`, are queued again in their place:
+    /// whole messages it had not begun, that the caller gives to the other workers (its
+    /// spool sends them again). A PONG among those commands counts as written once the
+    /// queue's new end is. Nothing is done, and `false`, while a message is being copied into
+    /// the queue (its end is not a message's), if it holds fewer than `keep` bytes, or if
+    /// `commands` cannot be queued. The worker then gets new work only when no other can
+    /// take it, until its socket takes some of its output again ([`Device::socket_took`]
+    /// says so for one whose queue is empty).
+    pub fn take_back_output(&mut self, id: PeerId, keep: usize, commands: &[u8]) -> bool {
         let Some(idx) = self.index(id) else {
             return false;
         };
@@ -253,12 +255,22 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if !streamer || p.side != Side::Backend || p.held.is_some() || keep > len {
             return false;
         }
-        let pushed = p.pushed - (len - keep) as u64;
-        if p.pong_end > pushed {
+        if commands.len() > len - keep {
             return false;
         }
+        let base = p.pushed - (len - keep) as u64;
         p.queue.truncate_back(len - keep);
+        if p.queue.push(commands).is_err() {
+            // No room for fewer bytes than it held: its stream would have a gap.
+            p.pushed = base;
+            self.request_close(idx, CloseReason::Lost);
+            return false;
+        }
+        let pushed = base + commands.len() as u64;
         p.pushed = pushed;
+        if p.pong_end > pushed {
+            p.pong_end = pushed;
+        }
         p.taken_back = true;
         // Room where the queue was at its mark, or memory given back.
         if len >= hwm || self.memory_blocked {

@@ -971,19 +971,22 @@ impl DeviceHost {
             let f = frames.get(&id).copied().unwrap_or_default();
             self.peek(|dev| dev.queue(id).and_then(|q| f.first_unbegun(q.slices())))
         };
-        // Whole messages after the last command frame (a PONG owed stays where it is). A
-        // stream that cannot be followed is left as it is, and waited for.
+        // The whole messages it had not begun go; the command frames among them (PINGs,
+        // a PONG owed) stay, in order, in their place. A stream that cannot be followed is
+        // left as it is, and waited for.
         let Some((start, rest)) = start.and_then(|s| Some((s, self.queued_from(id, s)?))) else {
             return;
         };
-        let Some((cut, msgs)) = messages_after_commands(&rest) else {
+        let Some((msgs, commands)) = split_commands(&rest) else {
             return;
         };
-        let keep = usize::try_from(start + cut as u64).unwrap_or(usize::MAX);
+        let keep = usize::try_from(start).unwrap_or(usize::MAX);
         let taken = self.with_device(|dev| {
             let written = dev.written(id);
-            let upto = written + keep as u64;
-            dev.take_back_output(id, keep).then_some((upto, written))
+            // What it holds now: the rest of the message it had begun, and the commands.
+            let upto = written + (keep + commands.len()) as u64;
+            dev.take_back_output(id, keep, &commands)
+                .then_some((upto, written))
         });
         let Some((upto, written)) = taken else { return };
         sp.excused.borrow_mut().insert(id, (upto, written));
@@ -997,7 +1000,7 @@ impl DeviceHost {
         }
         let n = msgs.len();
         if n == 0 {
-            // What it still holds is the message it had begun (and commands after it).
+            // What it still holds is the message it had begun, and commands.
             return;
         }
         let addr = self.conns.borrow().get(&id).map(|h| h.addr.clone());
@@ -1046,20 +1049,17 @@ fn append_whole(log: &mut Spool, bytes: &[u8], result: &mut io::Result<()>) -> u
     used
 }
 
-/// The whole messages of `bytes` (a queue's tail, from a message's start) after its last
-/// command frame, and where they start; `None` if `bytes` does not end with a whole message
-/// or a command.
-fn messages_after_commands(bytes: &[u8]) -> Option<(usize, Vec<Vec<u8>>)> {
-    let (mut cut, mut at, mut msgs) = (0, 0, Vec::new());
+/// The whole messages of `bytes` (a queue's tail, from a message's start, or a command's),
+/// each apart, and its command frames, together in order; `None` if `bytes` does not end
+/// with a whole message or a command.
+fn split_commands(bytes: &[u8]) -> Option<(Vec<Vec<u8>>, Vec<u8>)> {
+    let (mut at, mut msgs, mut commands) = (0, Vec::new(), Vec::new());
     loop {
-        let commands = skip_commands(&bytes[at..]);
-        if commands > 0 {
-            at += commands;
-            cut = at;
-            msgs.clear();
-        }
+        let n = skip_commands(&bytes[at..]);
+        commands.extend_from_slice(&bytes[at..at + n]);
+        at += n;
         if at == bytes.len() {
-            return Some((cut, msgs));
+            return Some((msgs, commands));
         }
         let end = message_end(&bytes[at..])?;
         msgs.push(bytes[at..at + end].to_vec());
@@ -1083,7 +1083,7 @@ fn message_body(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::messages_after_commands;
+    use super::split_commands;
 
     /// A data frame (`more`: another follows) or a command frame, short heads.
     fn frame(body: &[u8], more: bool, command: bool) -> Vec<u8> {
@@ -1094,28 +1094,27 @@ mod tests {
     }
 
     #[test]
-    fn only_the_messages_after_the_last_command_are_given_back() {
+    fn the_messages_go_and_the_commands_among_them_stay_in_order() {
         let a = [frame(b"a1", true, false), frame(b"a2", false, false)].concat();
         let b = frame(b"b", false, false);
         let ping = frame(b"\x04PING", false, true);
+        let pong = frame(b"\x04PONG", false, true);
         let c = frame(b"c", false, false);
-        let all = [a.clone(), ping.clone(), b.clone(), c.clone()].concat();
-        let cut = a.len() + ping.len();
+        let all = [a.clone(), ping.clone(), b.clone(), pong.clone(), c.clone()].concat();
+        let commands = [ping.clone(), pong].concat();
         assert_eq!(
-            messages_after_commands(&all),
-            Some((cut, vec![b.clone(), c]))
+            split_commands(&all),
+            Some((vec![a.clone(), b.clone(), c], commands))
         );
-        // No command: all of them, from the start.
+        // No command.
         let plain = [a.clone(), b.clone()].concat();
-        assert_eq!(
-            messages_after_commands(&plain),
-            Some((0, vec![a.clone(), b]))
-        );
-        // Ending with a command: nothing to give back, all kept.
-        let tail = [a.clone(), ping].concat();
-        assert_eq!(messages_after_commands(&tail), Some((tail.len(), vec![])));
+        assert_eq!(split_commands(&plain), Some((vec![a.clone(), b], vec![])));
+        // Ending with a command, starting with one.
+        let tail = [ping.clone(), a.clone(), ping.clone()].concat();
+        let both = [ping.clone(), ping].concat();
+        assert_eq!(split_commands(&tail), Some((vec![a.clone()], both)));
         // Ending mid-message: not followed.
-        assert_eq!(messages_after_commands(&a[..a.len() - 1]), None);
-        assert_eq!(messages_after_commands(&[]), Some((0, vec![])));
+        assert_eq!(split_commands(&a[..a.len() - 1]), None);
+        assert_eq!(split_commands(&[]), Some((vec![], vec![])));
     }
 }

@@ -397,9 +397,9 @@ fn a_stalled_workers_queue_taken_back_reaches_the_worker_that_reads() {
     assert_eq!(workers.len(), 2, "the sink is no worker: {workers:?}");
 
     // Not more than it holds; then all of it.
-    assert!(!net.dev.take_back_output(id, held + 1));
+    assert!(!net.dev.take_back_output(id, held + 1, &[]));
     let mut bytes = net.dev.queue(id).expect("queued").bytes();
-    assert!(net.dev.take_back_output(id, 0));
+    assert!(net.dev.take_back_output(id, 0, &[]));
     assert_eq!(net.queued(stalled), 0);
     while let Some(end) = message_end(&bytes) {
         disk.msgs.push_back(bytes.drain(..end).collect());
@@ -422,6 +422,35 @@ fn a_stalled_workers_queue_taken_back_reaches_the_worker_that_reads() {
     net.assert_healthy();
 }
 
+/// Command frames among what is taken back are queued again in its place: the worker's
+/// stream stays whole, and what it holds is them.
+#[test]
+fn the_commands_among_what_is_taken_back_stay_queued() {
+    let mut store = Storage::new(8, 0);
+    let (mut net, _) = spooled(&mut store, DeviceConfig::new(Kind::Streamer));
+    let producer = net.connect(Frontend, Push);
+    let worker = net.connect(Backend, Pull);
+    net.pump();
+    net.pause(worker, true);
+    for seq in 0..5 {
+        net.send(producer, &tagged(0, seq, &[40]));
+    }
+    net.pump();
+    let id = net.id(worker);
+    let held = net.queued(worker);
+    assert!(held > 0);
+    // A PING with a TTL of 0 and no context, as the device's session would queue one.
+    let ping = [0x04u8, 7, 4, b'P', b'I', b'N', b'G', 0, 0];
+    assert!(!net.dev.take_back_output(id, 0, &[0; 1000]), "more than it held");
+    assert!(net.dev.take_back_output(id, 0, &ping));
+    assert_eq!(net.dev.queue(id).expect("queued").bytes(), ping);
+    net.pause(worker, false);
+    net.pump();
+    assert_eq!(net.msgs(worker), &[] as &[Msg]);
+    assert_eq!(net.queued(worker), 0, "the PING went out");
+    net.assert_healthy();
+}
+
 /// A forwarder's uplinks are never listed nor taken back from: each has its own copy.
 #[test]
 fn a_forwarders_uplink_is_not_taken_back_from() {
@@ -435,7 +464,7 @@ fn a_forwarders_uplink_is_not_taken_back_from() {
     let mut n = 0;
     net.dev.spool_workers(|_, _, _| n += 1);
     assert_eq!(n, 0);
-    assert!(!net.dev.take_back_output(net.id(up), 0));
+    assert!(!net.dev.take_back_output(net.id(up), 0, &[]));
 }
 
 /// A forwarder with a spool, a publisher and a local subscriber of everything; the uplink is
