@@ -664,3 +664,99 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// Attacker round 23, F2: a worker that sends its own PINGs and reads 2,000 B every half
+/// second, below what counts as progress (16 KiB in the progress timeout), beside a libzmq worker that reads, the spool
+/// replaying: what its queue held goes to the reader (before, the trickle kept it there, and
+/// the PONG queued behind its messages kept the give-back from taking any). The reader gets
+/// every message but what the trickler's connection took.
+#[test]
+fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
+    const N: u64 = 10_000;
+    let dir = spool_dir("zedge-spool", "trickle");
+    let (normal_ep, trickle_port) = (format!("tcp://127.0.0.1:{}", free_port()), free_port());
+    let trickle_ep = format!("tcp://127.0.0.1:{trickle_port}");
+    let listener = std::net::TcpListener::bind(("127.0.0.1", trickle_port)).expect("bind");
+    rustix::net::sockopt::set_socket_recv_buffer_size(&listener, 4096).expect("SO_RCVBUF");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickler = {
+        let stop = stop.clone();
+        thread::spawn(move || -> usize {
+            use std::io::{Read, Write};
+            use std::sync::atomic::Ordering;
+            let Ok((mut s, _)) = listener.accept() else {
+                return 0;
+            };
+            let _ = s.write_all(&raw::greeting());
+            let _ = s.write_all(&raw::ready(SocketType::Pull));
+            let mut took = 0;
+            let mut buf = [0u8; 2000];
+            let _ = s.set_read_timeout(Some(Duration::from_millis(50)));
+            while !stop.load(Ordering::Relaxed) {
+                // A PING each time: the PONG is queued behind what it holds.
+                let _ = s.write_all(&raw::ping(0, b""));
+                thread::sleep(Duration::from_millis(500));
+                let mut n = 0;
+                while let Ok(k @ 1..) = s.read(&mut buf[n..]) {
+                    n += k;
+                    if n == buf.len() {
+                        break;
+                    }
+                }
+                took += n;
+            }
+            took
+        })
+    };
+    let dir_arg = dir.display().to_string();
+    let mut broker = Broker::start_with(
+        "streamer",
+        &[Ep::Tcp],
+        &[Ep::Connect(trickle_ep), Ep::Connect(normal_ep.clone())],
+        &[
+            "--spool",
+            &dir_arg,
+            "--progress-timeout",
+            "2s",
+            "--kernel-send-max",
+            "4K",
+        ],
+    );
+    let front = broker.frontend().to_owned();
+    let until = Instant::now() + Duration::from_secs(8);
+    while !broker
+        .stderr()
+        .contains(&format!("{trickle_port}: PULL connected"))
+    {
+        assert!(Instant::now() < until, "not connected to the trickler");
+        thread::sleep(Duration::from_millis(20));
+    }
+    produce_padded(&front, 0..N, 0.0, 200).finish();
+    thread::sleep(Duration::from_millis(500));
+    let normal = cloud(&normal_ep, N, 5.0).finish();
+    eprintln!("normal worker: {normal}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let took = trickler.join().expect("the trickler");
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    assert!(
+        stderr.contains("messages it had not begun go to the other workers"),
+        "{stderr}"
+    );
+    // What the trickler's connection took: what it read (210 B a message), and its
+    // kernel's buffers (4 KiB each way here, and what Linux adds).
+    let missing = N as i64 - num(&normal, "unique");
+    let read = took as i64 / 210;
+    assert!(
+        missing <= read + 100,
+        "{missing} missing, {read} read: {normal}"
+    );
+    assert_eq!(
+        num(&normal, "n"),
+        num(&normal, "unique"),
+        "none twice: {normal}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

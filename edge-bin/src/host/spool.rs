@@ -36,7 +36,7 @@ use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 use async_io::Timer;
 use futures_lite::future;
 use log::{error, info, warn};
-use zedge_core::device::{ByteQueue, Kind, PeerId, SpoolPeers};
+use zedge_core::device::{ByteQueue, Kind, PeerId, SpoolPeers, PROGRESS_BYTES};
 
 use super::{ById, Dev, DeviceHost};
 use crate::admit::side_name;
@@ -68,8 +68,8 @@ const MARK_BYTES: usize = 64 << 10;
 /// ([`DeviceHost::give_back_stalled`]).
 const STALL_LOOK: Duration = Duration::from_millis(250);
 
-/// A worker holding bytes not yet written, as last looked at: what it had written then, and
-/// since when that has not changed.
+/// A worker holding bytes not yet written, as last looked at: what it had written when it
+/// last made progress ([`PROGRESS_BYTES`] taken since the time before), and when.
 #[derive(Clone, Copy)]
 struct Watched {
     written: u64,
@@ -170,6 +170,8 @@ pub struct Spooler {
     excused: RefCell<HashMap<PeerId, (u64, u64), ById>>,
     /// When workers were last looked at for stalls.
     looked: Cell<StdInstant>,
+    /// When each worker was first looked at.
+    joined: RefCell<HashMap<PeerId, StdInstant, ById>>,
     /// A worker whose socket takes nothing of its queue for this long gives its work to the
     /// others (`progress_timeout`; never, if zero).
     stall: Duration,
@@ -248,6 +250,7 @@ impl Spooler {
             watched: RefCell::default(),
             excused: RefCell::default(),
             looked: Cell::new(StdInstant::now()),
+            joined: RefCell::default(),
             stall: Duration::from_millis(t.progress_timeout_ms),
         };
         sp.publish(false);
@@ -909,38 +912,48 @@ impl DeviceHost {
         })
     }
 
-    /// A streamer's worker whose socket took none of its queue for the progress timeout,
-    /// while another worker takes its own, gives the messages it has not begun to the
-    /// others: they go back through the spool, ahead of it, as a leaving worker's do
+    /// A streamer's worker whose socket took less than [`PROGRESS_BYTES`] of its queue in
+    /// the progress timeout, while another worker takes its own, gives the messages it has
+    /// not begun to the others: they go back through the spool, ahead of it, as a leaving worker's do
     /// ([`DeviceHost::recover_to_spool`]). From then on it gets work only when no other
     /// worker can take it, and what it still holds (the message it had begun) is not waited
     /// for. Else a worker that stays connected and never reads would hold the spool's
     /// cursor where it stopped: the spool could delete nothing, and a restart would send
-    /// again everything since (attacker round 22, F4). A worker whose every peer stalled
-    /// gives nothing back: the cursor waits for them, as it does for an uplink that is down.
+    /// again everything since (attacker round 22, F4). When every worker stalled, none
+    /// gives anything back: the cursor waits for them, as it does for an uplink that is down.
     fn give_back_stalled(&self, sp: &Spooler) {
         let now = StdInstant::now();
         if sp.stall.is_zero() || now.duration_since(sp.looked.get()) < STALL_LOOK {
             return;
         }
         sp.looked.set(now);
-        let mut workers = Vec::new();
+        let mut workers: HashMap<PeerId, (u64, u64), ById> = HashMap::default();
         self.peek(|dev| {
-            dev.spool_workers(|id, pushed, written| workers.push((id, pushed, written)))
+            dev.spool_workers(|id, pushed, written| {
+                workers.insert(id, (pushed, written));
+            });
         });
         let mut stalled = Vec::new();
         {
-            let (mut watched, mut excused) = (sp.watched.borrow_mut(), sp.excused.borrow_mut());
-            let unwritten = |id: &PeerId| workers.iter().any(|w| w.0 == *id && w.1 > w.2);
-            watched.retain(|id, _| unwritten(id));
+            let mut watched = sp.watched.borrow_mut();
+            let mut excused = sp.excused.borrow_mut();
+            let mut joined = sp.joined.borrow_mut();
+            watched.retain(|id, _| workers.get(id).is_some_and(|w| w.0 > w.1));
             // One whose socket took some since reads again.
-            excused.retain(|id, e| workers.iter().any(|w| w.0 == *id && w.2 == e.1));
-            for &(id, pushed, written) in workers.iter().filter(|w| w.1 > w.2) {
+            excused.retain(|id, e| workers.get(id).is_some_and(|w| w.1 == e.1));
+            joined.retain(|id, _| workers.contains_key(id));
+            for (&id, &(pushed, written)) in &workers {
+                joined.entry(id).or_insert(now);
+                if pushed <= written {
+                    continue;
+                }
                 let w = watched.entry(id).or_insert(Watched {
                     written,
                     since: now,
                 });
-                if w.written != written {
+                // Progress is PROGRESS_BYTES taken: a peer that reads a byte now and then
+                // would hold its queue, and the cursor, for good.
+                if written >= w.written.saturating_add(PROGRESS_BYTES) {
                     *w = Watched {
                         written,
                         since: now,
@@ -951,11 +964,24 @@ impl DeviceHost {
                     stalled.push(id);
                 }
             }
-            let takers = workers
-                .iter()
-                .filter(|w| !excused.contains_key(&w.0) && !stalled.contains(&w.0))
-                .count();
-            if takers == 0 {
+            // Only to a worker that has been there for the progress timeout and is taking its
+            // own (its queue empty, or PROGRESS_BYTES taken within a quarter of the timeout):
+            // one just connected, or one on its way to stalling, may read nothing either, and
+            // what it took meanwhile (its kernel's buffers, a libzmq peer's pipe) would go
+            // with it (attacker round 23, F3: ten that never read passed the spool's work
+            // among themselves).
+            let turn = sp.stall / 4;
+            let taker = workers.iter().any(|(id, &(pushed, written))| {
+                let old = joined
+                    .get(id)
+                    .is_some_and(|&at| now.duration_since(at) >= sp.stall);
+                let taking = pushed <= written
+                    || watched
+                        .get(id)
+                        .is_some_and(|w| now.duration_since(w.since) < turn);
+                old && taking && !excused.contains_key(id)
+            });
+            if !taker {
                 return;
             }
         }
@@ -1005,12 +1031,13 @@ impl DeviceHost {
         }
         let addr = self.conns.borrow().get(&id).map(|h| h.addr.clone());
         warn!(
-            "{}{} {}: its socket took none of its queue for {:?}: {n} messages it had not \
-             begun go to the other workers; it gets work again only when they have no room \
-             or once it reads",
+            "{}{} {}: its socket took less than {} KiB of its queue in {:?}: {n} messages \
+             it had not begun go to the other workers; it gets work again only when they have \
+             no room or once it reads",
             self.tag,
             side_name(zedge_core::device::Side::Backend),
             addr.unwrap_or_default(),
+            PROGRESS_BYTES >> 10,
             sp.stall,
         );
         sp.recovered.borrow_mut().extend(msgs);

@@ -441,7 +441,10 @@ fn the_commands_among_what_is_taken_back_stay_queued() {
     assert!(held > 0);
     // A PING with a TTL of 0 and no context, as the device's session would queue one.
     let ping = [0x04u8, 7, 4, b'P', b'I', b'N', b'G', 0, 0];
-    assert!(!net.dev.take_back_output(id, 0, &[0; 1000]), "more than it held");
+    assert!(
+        !net.dev.take_back_output(id, 0, &[0; 1000]),
+        "more than it held"
+    );
     assert!(net.dev.take_back_output(id, 0, &ping));
     assert_eq!(net.dev.queue(id).expect("queued").bytes(), ping);
     net.pause(worker, false);
