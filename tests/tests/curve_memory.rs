@@ -1355,7 +1355,7 @@ fn fast_flow_beside_slow_pairs(kind: &str) {
 /// [`FAST_FLOW`] through a CURVE `kind` device under 80M, with these arguments; the budget
 /// must have been spent.
 fn fast_flow_beside(kind: &str, longest: &str, slow: &str, mode: &str) {
-    let args = [kind, "10", longest, slow, mode].map(String::from);
+    let args = [kind, "7", longest, slow, mode].map(String::from);
     let log = Under::start(kind, 80, "16M", &[]).run(FAST_FLOW, &args, "OK");
     assert!(log.contains("buffers could not grow"), "{log}");
 }
@@ -1498,10 +1498,10 @@ fn fast_flow_beside_hogs(kind: &str, hogs: &str, gap: &str, slow: &str, mode: &s
         hogs.into(),
         "12000,20000".into(),
         gap.into(),
-        "20".into(),
+        "12".into(),
     ];
     let hogs = PyPeer::spawn("hogs", &script(HOGS), &argv, Duration::from_secs(60));
-    let args = [kind, "10", longest, slow, mode].map(String::from);
+    let args = [kind, "7", longest, slow, mode].map(String::from);
     let log = under.run(FAST_FLOW, &args, "OK");
     eprintln!("{}", hogs.finish());
     assert!(log.contains("buffers could not grow"), "{log}");
@@ -1600,7 +1600,7 @@ fn a_curve_client_is_answered_by_a_queue_beside_48_clients_that_are_answered_too
         under.broker.backend().into(),
         "48".into(),
         "2".into(),
-        "20".into(),
+        "12".into(),
     ];
     let peers = PyPeer::spawn(
         "answered",
@@ -1609,7 +1609,7 @@ fn a_curve_client_is_answered_by_a_queue_beside_48_clients_that_are_answered_too
         Duration::from_secs(60),
     );
     // Their workers answer the flow's requests that come to them too: in any order.
-    let args = ["queue", "10", "3", "0", "unordered"].map(String::from);
+    let args = ["queue", "7", "3", "0", "unordered"].map(String::from);
     let log = under.run(FAST_FLOW, &args, "OK");
     eprintln!("{}", peers.finish());
     assert!(log.contains("buffers could not grow"), "{log}");

@@ -238,7 +238,7 @@ fn after_a_sigkill_mid_outage_every_synced_publication_reaches_the_cloud_once() 
 /// some maybe twice.
 #[test]
 fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_held() {
-    const N: u64 = 20_000;
+    const N: u64 = 12_000;
     for how in ["TERM", "KILL"] {
         let dir = spool_dir("zedge-fspool", &format!("stop{how}"));
         let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
@@ -249,7 +249,7 @@ fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_he
         // 100 B each, and a cloud that takes about 3,000 a second: the replay fills its
         // queue.
         let fill = |front: &str| drop(publish(front, 0..N, 0.0, 100).finish());
-        let cloud = || subscriber("slow", &cloud_ep, 2 * N, 5.0, 0.0003);
+        let cloud = || subscriber("slow", &cloud_ep, 2 * N, 3.0, 0.0003);
         stop_during_replay(how, N, start, fill, cloud);
         let _ = fs::remove_dir_all(&dir);
     }
