@@ -562,6 +562,15 @@ fn a_large_message_being_written_at_a_stop_is_sent_after_the_restart() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Wait (8 s at most) until `broker` says a PULL worker at `port` connected.
+fn connected(broker: &Broker, port: &str) {
+    let until = Instant::now() + Duration::from_secs(8);
+    while !broker.stderr().contains(&format!("{port}: PULL connected")) {
+        assert!(Instant::now() < until, "no worker at port {port} connected");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Attacker round 22, F4: a worker that stays connected and reads nothing held what its queue
 /// had of the spool, and the spool's cursor with it: nothing sent after could be deleted, and
 /// a restart sent everything since again. Now, once its socket has taken none of it for the
@@ -605,12 +614,7 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
     let front = broker.frontend().to_owned();
     // Its 14 s start here, the device running (the first test to start one builds it).
     let stalled = cloud_with(&stalled_ep, N, 3.0, &["stall", "14"]);
-    let port = stalled_ep.rsplit(':').next().unwrap_or_default().to_owned();
-    let until = Instant::now() + Duration::from_secs(8);
-    while !broker.stderr().contains(&format!("{port}: PULL connected")) {
-        assert!(Instant::now() < until, "not connected to {stalled_ep}");
-        thread::sleep(Duration::from_millis(20));
-    }
+    connected(&broker, stalled_ep.rsplit(':').next().unwrap_or_default());
     // 4 MB while only the stalled worker is there: its queue fills (1 MiB), the rest is
     // spooled.
     produce_padded(&front, 0..N, 0.0, 200).finish();
@@ -723,14 +727,7 @@ fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
         ],
     );
     let front = broker.frontend().to_owned();
-    let until = Instant::now() + Duration::from_secs(8);
-    while !broker
-        .stderr()
-        .contains(&format!("{trickle_port}: PULL connected"))
-    {
-        assert!(Instant::now() < until, "not connected to the trickler");
-        thread::sleep(Duration::from_millis(20));
-    }
+    connected(&broker, &trickle_port.to_string());
     produce_padded(&front, 0..N, 0.0, 200).finish();
     thread::sleep(Duration::from_millis(500));
     let normal = cloud(&normal_ep, N, 5.0).finish();
