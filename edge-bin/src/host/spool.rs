@@ -164,9 +164,9 @@ pub struct Spooler {
     frozen: Cell<bool>,
     /// A streamer's workers with bytes unwritten, as last looked at.
     watched: RefCell<HashMap<PeerId, Watched, ById>>,
-    /// Workers whose work went to the others, until their sockets take some more: their
-    /// bytes ever queued then (what they still held, the message they had begun, is waited
-    /// for no more) and ever written.
+    /// Workers whose work went to the others, until they write what they still held (the
+    /// message they had begun, waited for no more) or [`PROGRESS_BYTES`]: their bytes ever
+    /// queued then, and ever written.
     excused: RefCell<HashMap<PeerId, (u64, u64), ById>>,
     /// When workers were last looked at for stalls.
     looked: Cell<StdInstant>,
@@ -939,8 +939,13 @@ impl DeviceHost {
             let mut excused = sp.excused.borrow_mut();
             let mut joined = sp.joined.borrow_mut();
             watched.retain(|id, _| workers.get(id).is_some_and(|w| w.0 > w.1));
-            // One whose socket took some since reads again.
-            excused.retain(|id, e| workers.get(id).is_some_and(|w| w.1 == e.1));
+            // One that has written what it held then, or PROGRESS_BYTES since, reads again
+            // (a byte now and then is no progress: it would be waited for again each time).
+            excused.retain(|id, &mut (upto, then)| {
+                workers
+                    .get(id)
+                    .is_some_and(|w| w.1 < upto && w.1 < then.saturating_add(PROGRESS_BYTES))
+            });
             joined.retain(|id, _| workers.contains_key(id));
             for (&id, &(pushed, written)) in &workers {
                 joined.entry(id).or_insert(now);
