@@ -49,6 +49,12 @@ pub fn assert_got(out: &str, want: std::ops::Range<u64>) {
     assert_eq!(field(out, "increasing"), "true", "{out}");
 }
 
+/// `out` without its `runs` (long when the numbers came interleaved with another peer's),
+/// for a message.
+pub fn brief(out: &str) -> &str {
+    out.find(", \"runs\"").map_or(out, |at| &out[..at])
+}
+
 /// The numbers the peers that printed `outs` got between them.
 pub fn got_between(outs: &[&str]) -> std::collections::BTreeSet<u64> {
     let mut all = std::collections::BTreeSet::new();

@@ -14,7 +14,7 @@ use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
 use zedge_tests::numbered::{
-    assert_got, assert_got_all, field, got_between, num, spool_dir, stop_during_replay,
+    assert_got, assert_got_all, brief, field, got_between, num, spool_dir, stop_during_replay,
 };
 use zedge_tests::systemd::ConfigRun;
 use zedge_tests::wait::deadline;
@@ -621,7 +621,7 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
     thread::sleep(Duration::from_millis(1000));
     let t0 = Instant::now();
     let normal = cloud(&normal_ep, N, 4.0).finish();
-    eprintln!("normal worker: {normal} ({:?})", t0.elapsed());
+    eprintln!("normal worker: {} ({:?})", brief(&normal), t0.elapsed());
     broker.assert_running();
     broker.terminate();
     let stderr = broker.stderr();
@@ -636,12 +636,12 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
     let again = cloud(&normal_ep, N, 3.0);
     produce(&front, N..N + 10, 0.0).finish();
     let again = again.finish();
-    eprintln!("normal worker, after the restart: {again}");
+    eprintln!("normal worker, after the restart: {}", brief(&again));
     broker.assert_running();
     broker.terminate();
     no_panic(&broker.stderr());
     let stalled = stalled.finish();
-    eprintln!("stalled worker: {stalled}");
+    eprintln!("stalled worker: {}", brief(&stalled));
 
     // Every message reached one of them, but for the one the stalled worker's socket had
     // begun when the device stopped: dropped with its connection, as what a link that goes
@@ -659,21 +659,27 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
             "{stderr}"
         );
     }
-    assert!(num(&stalled, "unique") < 1000, "{stalled}");
-    assert!(num(&normal, "unique") > (N - 1000) as i64, "{normal}");
+    assert!(num(&stalled, "unique") < 1000, "{}", brief(&stalled));
+    assert!(
+        num(&normal, "unique") > (N - 1000) as i64,
+        "{}",
+        brief(&normal)
+    );
     // The restart sent again no more than the last checkpoint's worth (64 KiB).
     assert!(
         num(&again, "n") - 10 < 400,
-        "sent again after the restart: {again}"
+        "sent again after the restart: {}",
+        brief(&again)
     );
     let _ = fs::remove_dir_all(&dir);
 }
 
 /// Attacker round 23, F2: a worker that sends its own PINGs and reads 2,000 B every half
-/// second, below what counts as progress (16 KiB in the progress timeout), beside a libzmq worker that reads, the spool
-/// replaying: what its queue held goes to the reader (before, the trickle kept it there, and
-/// the PONG queued behind its messages kept the give-back from taking any). The reader gets
-/// every message but what the trickler's connection took.
+/// second, below what counts as progress (16 KiB in the progress timeout), beside a libzmq
+/// worker that reads and a slow one (1,000 a second), the spool replaying: what its queue
+/// held goes to the others (before, the trickle kept it there, and the PONG queued behind
+/// its messages kept the give-back from taking any); the slow one keeps its work. They get
+/// every message but what the trickler's connection took, none twice.
 #[test]
 fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
     const N: u64 = 10_000;
@@ -712,11 +718,19 @@ fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
             took
         })
     };
+    // And a slow worker, 1,000 a second behind the least buffers: slow, not stalled.
+    let slow_port = free_port();
+    let slow_ep = format!("tcp://127.0.0.1:{slow_port}");
+    let slow = cloud_with(&slow_ep, N, 5.0, &["slow", "0.001"]);
     let dir_arg = dir.display().to_string();
     let mut broker = Broker::start_with(
         "streamer",
         &[Ep::Tcp],
-        &[Ep::Connect(trickle_ep), Ep::Connect(normal_ep.clone())],
+        &[
+            Ep::Connect(trickle_ep),
+            Ep::Connect(normal_ep.clone()),
+            Ep::Connect(slow_ep),
+        ],
         &[
             "--spool",
             &dir_arg,
@@ -731,29 +745,41 @@ fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
     produce_padded(&front, 0..N, 0.0, 200).finish();
     thread::sleep(Duration::from_millis(500));
     let normal = cloud(&normal_ep, N, 5.0).finish();
-    eprintln!("normal worker: {normal}");
+    eprintln!("normal worker: {}", brief(&normal));
+    let slow = slow.finish();
+    eprintln!("slow worker: {}", brief(&slow));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let took = trickler.join().expect("the trickler");
     broker.assert_running();
     broker.terminate();
     let stderr = broker.stderr();
     no_panic(&stderr);
-    assert!(
-        stderr.contains("messages it had not begun go to the other workers"),
-        "{stderr}"
-    );
+    // The trickler gave its work back; the slow worker, which keeps taking, did not.
+    let gave = |port: u16| {
+        stderr.lines().any(|l| {
+            l.contains(&format!("{port}: its socket took less than"))
+                && l.contains("messages it had not begun go to the other workers")
+        })
+    };
+    assert!(gave(trickle_port), "{stderr}");
+    assert!(!gave(slow_port), "{stderr}");
     // What the trickler's connection took: what it read (210 B a message), and its
-    // kernel's buffers (4 KiB each way here, and what Linux adds).
-    let missing = N as i64 - num(&normal, "unique");
+    // kernel's buffers (4 KiB each way here, and what Linux adds). None twice.
+    let got = got_between(&[&normal, &slow]);
+    let missing = N as i64 - got.len() as i64;
     let read = took as i64 / 210;
     assert!(
         missing <= read + 100,
-        "{missing} missing, {read} read: {normal}"
+        "{missing} missing, {read} read: {} {}",
+        brief(&normal),
+        brief(&slow)
     );
     assert_eq!(
-        num(&normal, "n"),
-        num(&normal, "unique"),
-        "none twice: {normal}"
+        num(&normal, "n") + num(&slow, "n"),
+        got.len() as i64,
+        "none twice: {} {}",
+        brief(&normal),
+        brief(&slow)
     );
     let _ = fs::remove_dir_all(&dir);
 }
