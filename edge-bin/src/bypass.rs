@@ -28,6 +28,7 @@ use zedge_core::device::{ByteQueue, PeerId};
 use crate::host::{write_output, Dev, DeviceHost};
 use crate::input::Input;
 use crate::net::Stream;
+use crate::outframes::OutFrames;
 use crate::splice::{self, Pipe, PREFIX_MAX};
 
 /// Bodies with at least this much still to come go by through a pipe; smaller ones are read.
@@ -60,6 +61,10 @@ pub struct Bypass {
     state: State,
     /// The destination whose socket we last limited to [`SPLICE_UNSENT_MAX`] unsent bytes.
     paced: Option<PeerId>,
+    /// Where the frames of the destination's output stood before its queued bytes went into
+    /// the pipe, and how many went: should they all come back ([`Bypass::take_back`]), its
+    /// frames are followed from there again (`OutFrames`), not given up on.
+    before: Option<(OutFrames, usize)>,
 }
 
 #[derive(Debug)]
@@ -97,6 +102,7 @@ impl Default for Bypass {
         Bypass {
             state: State::Reading { small_reads: 0 },
             paced: None,
+            before: None,
         }
     }
 }
@@ -190,8 +196,11 @@ impl Bypass {
                 host.pipes().give(pipe);
                 return Ok(None);
             }
+            self.before = Some((host.output_frames(dest), queued));
             host.output_written(dev, dest, queued);
             dev.consume_output(dest, queued);
+        } else {
+            self.before = None;
         }
         // No more than the input buffer holds, should it have to come back to the device.
         let max = left.min(dev.config().input_capacity as u64) as usize;
@@ -364,8 +373,15 @@ impl Bypass {
         let taken = pipe.take_all();
         host.pipes().give(pipe);
         let (prefix, body) = taken?;
-        if dev.return_output(dest, &prefix) {
-            host.output_returned(dest);
+        let before = self.before.take();
+        if prefix.is_empty() {
+            // Nothing comes back to its queue: its frames are followed as they were.
+        } else if dev.return_output(dest, &prefix) {
+            match before {
+                // All of it: where its frames stood before it went into the pipe.
+                Some((frames, n)) if n == prefix.len() => host.output_restored(dest, frames),
+                _ => host.output_returned(dest),
+            }
         } else {
             // Its queue took something else meanwhile: its stream would have a gap.
             dev.fail_peer(dest);

@@ -7,7 +7,7 @@ use zedge_core::device::{ByteQueue, PeerId, Side};
 
 use super::{Dev, DeviceHost};
 use crate::net::{Stream, Wire};
-use crate::outframes::Queued;
+use crate::outframes::{OutFrames, Queued};
 use crate::secure::{Secure, Secured};
 use std::cell::RefCell;
 
@@ -38,6 +38,19 @@ impl DeviceHost {
     /// `n` body bytes went to a peer's socket past its queue.
     pub fn output_bypassed(&self, id: PeerId, n: u64) {
         self.frames.borrow_mut().entry(id).or_default().bypassed(n);
+    }
+
+    /// Where the frames of `id`'s output stand now.
+    pub fn output_frames(&self, id: PeerId) -> OutFrames {
+        self.frames.borrow().get(&id).copied().unwrap_or_default()
+    }
+
+    /// The bytes taken from `id`'s output when its frames stood at `frames` all came back to
+    /// its queue ([`Device::return_output`]).
+    ///
+    /// [`Device::return_output`]: zedge_core::device::Device::return_output
+    pub fn output_restored(&self, id: PeerId, frames: OutFrames) {
+        self.frames.borrow_mut().insert(id, frames);
     }
 
     /// Bytes taken from `id`'s output came back to its queue ([`Device::return_output`]).

@@ -1020,7 +1020,11 @@ impl DeviceHost {
                 .then_some((upto, written))
         });
         let Some((upto, written)) = taken else { return };
-        sp.excused.borrow_mut().insert(id, (upto, written));
+        let again = sp
+            .excused
+            .borrow_mut()
+            .insert(id, (upto, written))
+            .is_some();
         // Work given to it later (no other worker had room) has its own time.
         let since = StdInstant::now();
         sp.watched
@@ -1030,11 +1034,23 @@ impl DeviceHost {
             c.waits.retain(|w| w.0 != id || w.1 > upto);
         }
         let n = msgs.len();
+        let addr = self.conns.borrow().get(&id).map(|h| h.addr.clone());
         if n == 0 {
-            // What it still holds is the message it had begun, and commands.
+            // What it still holds is the message it had begun, and commands: said once.
+            if !again && keep > 0 {
+                warn!(
+                    "{}{} {}: its socket took less than {} KiB of its queue in {:?}: the \
+                     message it had begun is no longer waited for by the spool: if zedge \
+                     stops before that worker reads it, it is lost",
+                    self.tag,
+                    side_name(zedge_core::device::Side::Backend),
+                    addr.unwrap_or_default(),
+                    PROGRESS_BYTES >> 10,
+                    sp.stall,
+                );
+            }
             return;
         }
-        let addr = self.conns.borrow().get(&id).map(|h| h.addr.clone());
         warn!(
             "{}{} {}: its socket took less than {} KiB of its queue in {:?}: {n} messages \
              it had not begun go to the other workers; it gets work again only when they have \
