@@ -783,3 +783,62 @@ fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// Attacker round 24, G1: a worker that reads nothing is sent 2 MB messages straight (it was
+/// the only one), the body going socket to socket and coming back to its queue when it took
+/// none; then a reader comes, and the spool is sent to it. Before, the body's return made the
+/// stalled worker's frames unfollowed: its begun message could not be excused, the cursor
+/// waited for it for good, and a stop sent every spooled message again. Now the cursor moves
+/// on: the restart has nothing to send.
+#[test]
+fn a_large_message_stalled_at_a_worker_does_not_hold_the_spools_cursor() {
+    const N: u64 = 10;
+    let dir = spool_dir("zedge-spool", "bigstall");
+    let (reader_ep, stalled_port) = (format!("tcp://127.0.0.1:{}", free_port()), free_port());
+    let stalled_ep = format!("tcp://127.0.0.1:{stalled_port}");
+    let dir_arg = dir.display().to_string();
+    let args = [
+        "--spool",
+        dir_arg.as_str(),
+        "--spool-fsync",
+        "200ms",
+        "--progress-timeout",
+        "2s",
+    ];
+    let backends = [
+        Ep::Connect(stalled_ep.clone()),
+        Ep::Connect(reader_ep.clone()),
+    ];
+    let mut broker = Broker::start_with("streamer", &[Ep::Tcp], &backends, &args);
+    let front = broker.frontend().to_owned();
+    let stalled = cloud_with(&stalled_ep, N, 3.0, &["stall", "20"]);
+    connected(&broker, &stalled_port.to_string());
+    produce_padded(&front, 0..N, 0.0, 2_000_000).finish();
+    thread::sleep(Duration::from_millis(1000));
+    let reader = cloud(&reader_ep, N, 4.0).finish();
+    eprintln!("reader: {}", brief(&reader));
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    assert!(
+        stderr.contains("is no longer waited for by the spool"),
+        "{stderr}"
+    );
+    let mut again = Broker::start_with("streamer", &[Ep::Tcp], &backends[1..], &args);
+    thread::sleep(Duration::from_millis(500));
+    let restarted = again.stderr();
+    again.terminate();
+    drop(stalled);
+    assert!(
+        restarted.contains(": 0 messages to send"),
+        "the restart sends nothing again:\n{restarted}"
+    );
+    // The reader got every message but those the stalled worker took straight.
+    assert!(
+        num(&reader, "unique") >= (N - 3) as i64,
+        "{}",
+        brief(&reader)
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
