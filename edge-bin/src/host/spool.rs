@@ -875,16 +875,10 @@ impl DeviceHost {
         let Some(start) = start else {
             return leaves(false);
         };
-        let msgs = self.queued_from(id, start).map_or_else(Vec::new, |rest| {
-            let mut at = skip_commands(&rest);
-            let mut msgs = Vec::new();
-            while let Some(end) = message_end(&rest[at..]) {
-                msgs.push(rest[at..at + end].to_vec());
-                at += end;
-                at += skip_commands(&rest[at..]);
-            }
-            msgs
-        });
+        // Its whole messages, up to one cut short (its commands go with the connection).
+        let msgs = self
+            .queued_from(id, start)
+            .map_or_else(Vec::new, |rest| split_commands(&rest).msgs);
         leaves(!msgs.is_empty());
         if msgs.is_empty() {
             return;
@@ -1008,7 +1002,12 @@ impl DeviceHost {
         let Some((start, rest)) = start.and_then(|s| Some((s, self.queued_from(id, s)?))) else {
             return;
         };
-        let Some((msgs, commands)) = split_commands(&rest) else {
+        let Tail {
+            msgs,
+            commands,
+            whole: true,
+        } = split_commands(&rest)
+        else {
             return;
         };
         let keep = usize::try_from(start).unwrap_or(usize::MAX);
@@ -1097,19 +1096,30 @@ fn append_whole(log: &mut Spool, bytes: &[u8], result: &mut io::Result<()>) -> u
     used
 }
 
-/// The whole messages of `bytes` (a queue's tail, from a message's start, or a command's),
-/// each apart, and its command frames, together in order; `None` if `bytes` does not end
-/// with a whole message or a command.
-fn split_commands(bytes: &[u8]) -> Option<(Vec<Vec<u8>>, Vec<u8>)> {
+/// A queue's tail split: its whole messages, each apart, and its command frames, together
+/// in order, up to a message cut short (then not `whole`).
+#[derive(Debug, PartialEq, Eq)]
+struct Tail {
+    msgs: Vec<Vec<u8>>,
+    commands: Vec<u8>,
+    whole: bool,
+}
+
+/// [`Tail`] of `bytes`, from a message's start or a command's.
+fn split_commands(bytes: &[u8]) -> Tail {
     let (mut at, mut msgs, mut commands) = (0, Vec::new(), Vec::new());
     loop {
         let n = skip_commands(&bytes[at..]);
         commands.extend_from_slice(&bytes[at..at + n]);
         at += n;
-        if at == bytes.len() {
-            return Some((msgs, commands));
-        }
-        let end = message_end(&bytes[at..])?;
+        let Some(end) = message_end(&bytes[at..]) else {
+            let whole = at == bytes.len();
+            return Tail {
+                msgs,
+                commands,
+                whole,
+            };
+        };
         msgs.push(bytes[at..at + end].to_vec());
         at += end;
     }
@@ -1131,7 +1141,15 @@ fn message_body(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::split_commands;
+    use super::{split_commands, Tail};
+
+    fn tail(msgs: Vec<Vec<u8>>, commands: Vec<u8>, whole: bool) -> Tail {
+        Tail {
+            msgs,
+            commands,
+            whole,
+        }
+    }
 
     /// A data frame (`more`: another follows) or a command frame, short heads.
     fn frame(body: &[u8], more: bool, command: bool) -> Vec<u8> {
@@ -1152,17 +1170,21 @@ mod tests {
         let commands = [ping.clone(), pong].concat();
         assert_eq!(
             split_commands(&all),
-            Some((vec![a.clone(), b.clone(), c], commands))
+            tail(vec![a.clone(), b.clone(), c], commands, true)
         );
         // No command.
         let plain = [a.clone(), b.clone()].concat();
-        assert_eq!(split_commands(&plain), Some((vec![a.clone(), b], vec![])));
+        assert_eq!(
+            split_commands(&plain),
+            tail(vec![a.clone(), b], vec![], true)
+        );
         // Ending with a command, starting with one.
-        let tail = [ping.clone(), a.clone(), ping.clone()].concat();
+        let ends = [ping.clone(), a.clone(), ping.clone()].concat();
         let both = [ping.clone(), ping].concat();
-        assert_eq!(split_commands(&tail), Some((vec![a.clone()], both)));
-        // Ending mid-message: not followed.
-        assert_eq!(split_commands(&a[..a.len() - 1]), None);
-        assert_eq!(split_commands(&[]), Some((vec![], vec![])));
+        assert_eq!(split_commands(&ends), tail(vec![a.clone()], both, true));
+        // Ending mid-message: what came before it, not whole.
+        let cut = [a.clone(), a[..a.len() - 1].to_vec()].concat();
+        assert_eq!(split_commands(&cut), tail(vec![a], vec![], false));
+        assert_eq!(split_commands(&[]), tail(vec![], vec![], true));
     }
 }

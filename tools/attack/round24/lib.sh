@@ -7,8 +7,9 @@ CLOUD=tcp://127.0.0.1:7762
 METRICS=127.0.0.1:7763
 CTL=tcp://127.0.0.1:7764
 CLOUD2=tcp://127.0.0.1:7765
-PEER="python3 $R/peer.py"
-AN="python3 $R/analyze.py"
+# Round 23's peers and counter, unchanged.
+PEER="python3 $R/../round23/peer.py"
+AN="python3 $R/../round23/analyze.py"
 L=$R/logs
 mkdir -p $L
 metric() { curl -s http://$METRICS/metrics | grep -E "^$1" ; }
