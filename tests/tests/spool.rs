@@ -676,10 +676,11 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
 
 /// Attacker round 23, F2: a worker that sends its own PINGs and reads 2,000 B every half
 /// second, below what counts as progress (16 KiB in the progress timeout), beside a libzmq
-/// worker that reads and a slow one (1,000 a second), the spool replaying: what its queue
-/// held goes to the others (before, the trickle kept it there, and the PONG queued behind
-/// its messages kept the give-back from taking any); the slow one keeps its work. They get
-/// every message but what the trickler's connection took, none twice.
+/// worker that reads, a slow one (1,000 a second) and a stalled one (nothing for 12 s), the
+/// spool replaying: what the trickler's and the stalled one's queues held goes to the others
+/// (before, the trickle kept it there, and the PONG queued behind its messages kept the
+/// give-back from taking any); the slow one keeps its work. Between them they get every
+/// message but what the trickler's connection took, none twice.
 #[test]
 fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
     const N: u64 = 10_000;
@@ -722,6 +723,10 @@ fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
     let slow_port = free_port();
     let slow_ep = format!("tcp://127.0.0.1:{slow_port}");
     let slow = cloud_with(&slow_ep, N, 5.0, &["slow", "0.001"]);
+    // And one that reads nothing for 12 s (then what its connection took).
+    let stalled_port = free_port();
+    let stalled_ep = format!("tcp://127.0.0.1:{stalled_port}");
+    let stalled = cloud_with(&stalled_ep, N, 2.0, &["stall", "12"]);
     let dir_arg = dir.display().to_string();
     let mut broker = Broker::start_with(
         "streamer",
@@ -730,6 +735,7 @@ fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
             Ep::Connect(trickle_ep),
             Ep::Connect(normal_ep.clone()),
             Ep::Connect(slow_ep),
+            Ep::Connect(stalled_ep),
         ],
         &[
             "--spool",
@@ -748,6 +754,8 @@ fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
     eprintln!("normal worker: {}", brief(&normal));
     let slow = slow.finish();
     eprintln!("slow worker: {}", brief(&slow));
+    let stalled = stalled.finish();
+    eprintln!("stalled worker: {}", brief(&stalled));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let took = trickler.join().expect("the trickler");
     broker.assert_running();
@@ -762,10 +770,11 @@ fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
         })
     };
     assert!(gave(trickle_port), "{stderr}");
+    assert!(gave(stalled_port), "{stderr}");
     assert!(!gave(slow_port), "{stderr}");
     // What the trickler's connection took: what it read (210 B a message), and its
     // kernel's buffers (4 KiB each way here, and what Linux adds). None twice.
-    let got = got_between(&[&normal, &slow]);
+    let got = got_between(&[&normal, &slow, &stalled]);
     let missing = N as i64 - got.len() as i64;
     let read = took as i64 / 210;
     assert!(
@@ -775,7 +784,7 @@ fn a_worker_that_reads_a_trickle_gives_the_spools_work_to_one_that_reads() {
         brief(&slow)
     );
     assert_eq!(
-        num(&normal, "n") + num(&slow, "n"),
+        num(&normal, "n") + num(&slow, "n") + num(&stalled, "n"),
         got.len() as i64,
         "none twice: {} {}",
         brief(&normal),
