@@ -42,8 +42,13 @@ use super::{ById, Dev, DeviceHost};
 use crate::admit::side_name;
 use crate::setup::Tuning;
 use crate::signal::Signal;
-use crate::spool::{frames, message_end, whole_messages, Recovery, Spool, SpoolConfig, SpoolStats};
+use crate::spool::{
+    frames, message_end, whole_messages, ReaderId, Recovery, Spool, SpoolConfig, SpoolStats,
+};
 
+/// The log's reader: one for every uplink or worker. (A reader per uplink is issue 15's
+/// next step: `SpoolConfig::readers`.)
+const R: ReaderId = 0;
 /// Bytes given to the source in one round before the task lets the others run.
 const ROUND_BYTES: usize = 1 << 20;
 /// How long after a disk error the task tries again.
@@ -209,6 +214,20 @@ impl Spooler {
             warn!(
                 "{tag}spool {}: its cursor file is missing or unreadable: sending from the \
                  oldest message kept (some may have been sent before)",
+                dir.display()
+            );
+        }
+        for name in &rec.readers_new {
+            warn!(
+                "{tag}spool {}: its cursor file has no position for {name}: it is sent what \
+                 the spool still holds for the reader furthest behind",
+                dir.display()
+            );
+        }
+        for name in &rec.readers_gone {
+            warn!(
+                "{tag}spool {}: its cursor file has a position for {name}, which this \
+                 configuration does not have: what only it waited for goes",
                 dir.display()
             );
         }
@@ -499,7 +518,7 @@ impl Spooler {
                 self.checkpoint(dev, mark, reuse);
             }
             // Placed where the last one stands: nothing more to wait for.
-            Some((mark, false)) => log.unmark(mark),
+            Some((mark, false)) => log.unmark(R, mark),
             _ => {}
         }
         self.deliver(tag, dev, log);
@@ -519,7 +538,7 @@ impl Spooler {
         }
         let (mark, reuse) = match m.mark {
             Some(at) => {
-                log.move_mark(at.0);
+                log.move_mark(R, at.0);
                 at
             }
             None => {
@@ -544,10 +563,10 @@ impl Spooler {
         let cps = self.checkpoints.borrow();
         match cps.back() {
             Some(c) if cps.len() >= MAX_CHECKPOINTS => {
-                log.move_mark(c.mark);
+                log.move_mark(R, c.mark);
                 (c.mark, true)
             }
-            _ => (log.mark(), false),
+            _ => (log.mark(R), false),
         }
     }
 
@@ -590,7 +609,7 @@ impl Spooler {
             cps.pop_front();
         }
         let Some(mark) = last else { return };
-        if let Err(e) = log.delivered(mark) {
+        if let Err(e) = log.delivered(R, mark) {
             // A segment delivered that could not be deleted: it goes with the next one.
             warn!(
                 "{tag}spool {}: cannot delete a segment sent: {e}",
@@ -633,7 +652,7 @@ impl Spooler {
     fn forget_marks(&self) {
         self.checkpoints.borrow_mut().clear();
         if let Some(log) = self.log.borrow_mut().as_mut() {
-            log.forget_marks();
+            log.forget_marks(R);
         }
     }
 
@@ -664,7 +683,7 @@ impl Spooler {
             }
             let from_log = feeding.is_empty();
             let msg: &[u8] = if from_log {
-                match log.peek() {
+                match log.peek(R) {
                     Ok(Some(m)) => m,
                     Ok(None) => break,
                     Err(e) => {
@@ -678,7 +697,7 @@ impl Spooler {
             if from_log && message_body(msg) > self.max_msg {
                 // Spooled under a larger max_msg_size than the device has now.
                 self.refused(tag, "larger than max_msg_size");
-                let _ = log.skip();
+                let _ = log.skip(R);
                 continue;
             }
             let at = self.fed.get();
@@ -689,7 +708,7 @@ impl Spooler {
                     dev.spool_source_reset(now);
                     self.fed.set(0);
                     if from_log {
-                        let _ = log.skip();
+                        let _ = log.skip(R);
                     }
                     feeding.clear();
                     continue;
@@ -714,7 +733,7 @@ impl Spooler {
                 }
             }
             if from_log {
-                if let Err(e) = log.take() {
+                if let Err(e) = log.take(R) {
                     self.failed(tag, "cannot read a block", &e);
                     break;
                 }

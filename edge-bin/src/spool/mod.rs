@@ -1,6 +1,5 @@
-//! The store-and-forward spool's log on disk (issue 15, second part; not yet used by the
-//! devices): the messages a device could not send upstream, in order, durable across a
-//! restart and a power cut.
+//! The store-and-forward spool's log on disk (issue 15, second part): the messages a device
+//! could not send upstream, in order, durable across a restart and a power cut.
 //!
 //! A spool is a directory of **segment** files (`NNNNNNNNNNNNNNNNNNNN.seg`, numbered from 1)
 //! and a `cursor` file. A segment is a run of **blocks**; a block is a 16-byte header (the
@@ -12,13 +11,20 @@
 //! makes everything written so far durable: an SD card gets one per `spool_fsync`, not one
 //! per message.
 //!
-//! A message taken out to send ([`Spool::take`]) is not yet **delivered**: the caller hands
-//! it to a queue, and only that queue's socket writing it makes it so. The caller places
-//! **marks** as it takes ([`Spool::mark`]) and says when everything before one was written
-//! ([`Spool::delivered`]). The cursor file names the first message not known delivered
-//! (segment, block, offset in its payload); it is replaced (written aside, renamed) at each
-//! sync. Segments wholly delivered are deleted; when the segments exceed `max_bytes`, the
-//! oldest is deleted, delivered or not (its unsent messages counted as dropped).
+//! The messages are taken out by **readers** ([`SpoolConfig::readers`], by name: one per
+//! uplink of a forwarder, one for a streamer's workers), each at its own pace, each getting
+//! every message in order. A message taken out to send ([`Spool::take`]) is not yet
+//! **delivered** to its reader: the caller hands it to a queue, and only that queue's socket
+//! writing it makes it so. The caller places **marks** as a reader takes ([`Spool::mark`])
+//! and says when everything before one was written ([`Spool::delivered`]). The cursor file
+//! names, for each reader, the first message not known delivered to it (segment, block,
+//! offset in its payload, name: `SEQ BLOCK AT NAME`, one line each; a reader named "" has no
+//! name on its line, as the spool of one reader wrote it before readers had names); it is
+//! replaced (written aside, renamed) at each sync. A line without a name stands for every
+//! reader without a line of its own; a reader with neither starts where the earliest saved
+//! position stands. Segments delivered to every reader are deleted; when the segments
+//! exceed `max_bytes`, the oldest is deleted, delivered or not (its messages that the reader
+//! furthest behind had not taken counted as dropped).
 //!
 //! At [`Spool::open`] every segment is read through. A block cut short (the power went while
 //! it was written) keeps the whole messages it holds and loses the one cut, and the file is
@@ -37,6 +43,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use zedge_core::wire::frame::FrameHead;
@@ -60,6 +67,9 @@ pub struct SpoolConfig {
     /// The largest block there can be (a block's worth and one message more): a header that
     /// says more is not the spool's, and nothing larger is read into memory.
     pub max_block: usize,
+    /// The readers, by name (an uplink's endpoint; "" for a spool with one): each takes every
+    /// message at its own pace, from a position of its own in the cursor file.
+    pub readers: Vec<String>,
 }
 
 impl SpoolConfig {
@@ -75,6 +85,7 @@ impl SpoolConfig {
             segment_bytes: (max_bytes / 16).clamp(1 << 20, 64 << 20),
             block_bytes,
             max_block: block_bytes.saturating_add(max_message.saturating_mul(10)),
+            readers: vec![String::new()],
         }
     }
 }
@@ -93,6 +104,12 @@ pub struct Recovery {
     pub cursor_lost: bool,
     /// Blocks already sent whose checksum fails: passed over (where).
     pub passed: Vec<(u64, u64)>,
+    /// Readers the cursor file had no line for: each starts where the earliest saved
+    /// position stands (the oldest message a reader still waited for).
+    pub readers_new: Vec<String>,
+    /// Readers the cursor file had a line for and the spool no longer has: what only they
+    /// waited for goes.
+    pub readers_gone: Vec<String>,
 }
 
 /// Counters.
@@ -123,16 +140,45 @@ struct Segment {
     seq: u64,
     /// Bytes in the file.
     len: u64,
-    /// Messages in it, and those of them taken out to send.
+    /// Messages in it, and those of them each reader took out to send.
     messages: u64,
-    taken: u64,
+    taken: Vec<u64>,
     /// When its first block was written (ms since the Unix epoch).
     first_at: u64,
+    /// Bytes found unreadable when read to send (a block whose check failed, to the end the
+    /// segment had then), and the messages they held: each reader passes over them.
+    bad: Option<Bad>,
+}
+
+/// What a reader passes over in a segment: see [`Segment::bad`].
+#[derive(Clone, Copy, Debug)]
+struct Bad {
+    from: u64,
+    to: u64,
+    messages: u64,
+}
+
+impl Segment {
+    fn new(seq: u64, readers: usize) -> Segment {
+        Segment {
+            seq,
+            len: 0,
+            messages: 0,
+            taken: vec![0; readers],
+            first_at: 0,
+            bad: None,
+        }
+    }
+
+    /// Messages reader `r` has not taken out.
+    fn left(&self, r: usize) -> u64 {
+        self.messages.saturating_sub(self.taken[r])
+    }
 }
 
 /// Where the next message to send is: a segment, the file offset of a block in it, and an
 /// offset in that block's payload.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Cursor {
     seq: u64,
     block: u64,
@@ -152,10 +198,66 @@ enum Pos {
 struct Reading {
     seq: u64,
     block: u64,
-    payload: Vec<u8>,
+    /// Shared by the readers that read the same block.
+    payload: Arc<[u8]>,
     at: usize,
     written_at: u64,
 }
+
+/// One reader of the spool: where it takes messages out, and what of them is delivered.
+/// Each takes every message, in order, at its own pace; a segment goes once every reader
+/// has had it delivered.
+#[derive(Debug)]
+struct Reader {
+    name: String,
+    /// Where the next message to take is (on disk; `pending_sent` says how far into the
+    /// gathered ones).
+    cursor: Cursor,
+    reading: Option<Reading>,
+    /// Bytes and messages at the front of the gathered ones already taken out (the disk had
+    /// nothing older for this reader).
+    pending_sent: usize,
+    pending_sent_msgs: u64,
+    /// The first message not known delivered: what the cursor file says at a sync.
+    delivered: Pos,
+    /// Marks placed and not yet delivered, oldest first, and the next one's number.
+    marks: VecDeque<(u64, Pos)>,
+    next_mark: u64,
+}
+
+impl Reader {
+    /// Where taking out stands.
+    fn read_pos(&self) -> Pos {
+        if self.pending_sent_msgs > 0 {
+            Pos::Gathered {
+                bytes: self.pending_sent,
+                msgs: self.pending_sent_msgs,
+            }
+        } else {
+            Pos::Disk(self.cursor)
+        }
+    }
+
+    /// The gathered messages at the front of `pending` that were delivered (bytes,
+    /// messages): none while the first undelivered message is on disk.
+    fn gathered_delivered(&self) -> (usize, u64) {
+        match self.delivered {
+            Pos::Gathered { bytes, msgs } => (bytes, msgs),
+            Pos::Disk(_) => (0, 0),
+        }
+    }
+
+    /// Its delivered position and its marks.
+    fn positions(&mut self) -> impl Iterator<Item = &mut Pos> {
+        self.marks
+            .iter_mut()
+            .map(|(_, p)| p)
+            .chain([&mut self.delivered])
+    }
+}
+
+/// A reader of a spool, by its place in [`SpoolConfig::readers`].
+pub type ReaderId = usize;
 
 /// A spool; see the module docs.
 #[derive(Debug)]
@@ -167,31 +269,31 @@ pub struct Spool {
     /// Messages gathered for the next block.
     pending: Vec<u8>,
     pending_msgs: u64,
-    /// Bytes and messages at the front of `pending` already taken out to send (the disk had
-    /// nothing older): written only if not delivered by the time the block is.
-    pending_sent: usize,
-    pending_sent_msgs: u64,
     /// Held while the spool is open: another process, or another device, opening the same
     /// directory is refused.
     _lock: File,
     /// The number of the next segment when there is none: past every name in the directory.
     next_seq: u64,
-    /// Where the next message to take is (on disk; `pending_sent` says how far into the
-    /// gathered ones).
-    cursor: Cursor,
-    reading: Option<Reading>,
-    /// The first message not known delivered: what the cursor file says at a sync.
-    delivered: Pos,
-    /// Marks placed and not yet delivered, oldest first, and the next one's number.
-    marks: VecDeque<(u64, Pos)>,
-    next_mark: u64,
+    readers: Vec<Reader>,
     stats: SpoolStats,
 }
 
 impl Spool {
     /// Open the spool in `cfg.dir` (made if missing), reading through what it holds and
     /// repairing a torn or corrupt end.
-    pub fn open(cfg: SpoolConfig) -> io::Result<(Spool, Recovery)> {
+    pub fn open(mut cfg: SpoolConfig) -> io::Result<(Spool, Recovery)> {
+        if cfg.readers.is_empty() {
+            cfg.readers.push(String::new());
+        }
+        let blank = |n: &String| n.chars().any(char::is_whitespace);
+        if cfg.readers.iter().any(blank)
+            || (1..cfg.readers.len()).any(|i| cfg.readers[..i].contains(&cfg.readers[i]))
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a spool's readers need names of their own, without white space",
+            ));
+        }
         fs::create_dir_all(&cfg.dir)?;
         let lock = lock_dir(&cfg.dir)?;
         // Regular files only: a segment that is a symlink (or anything else) is not the
@@ -207,38 +309,79 @@ impl Spool {
             .collect();
         seqs.sort_unstable();
         let mut rec = Recovery::default();
+        let saved = raw_cursors(&cfg.dir);
+        // What every reader was sent before a restart: a block of it whose check fails is
+        // passed over, not the end of its segment (attacker round 19, F5).
+        let sent_by_all = saved.iter().map(|(_, c)| *c).min();
         let mut segments = VecDeque::new();
         for seq in seqs {
-            // What was sent before a restart: a block of it whose check fails is passed
-            // over, not the end of its segment (attacker round 19, F5).
-            let sent = match raw_cursor(&cfg.dir) {
+            let sent = match sent_by_all {
                 Some(c) if c.seq == seq => c.block,
                 Some(c) if c.seq > seq => u64::MAX,
                 _ => 0,
             };
-            let seg = scan(&cfg.dir, seq, sent, cfg.max_block, &mut rec)?;
+            let seg = scan(
+                &cfg.dir,
+                seq,
+                sent,
+                cfg.max_block,
+                cfg.readers.len(),
+                &mut rec,
+            )?;
             segments.push_back(seg);
         }
-        let (cursor, lost) = read_cursor(&cfg.dir, &segments);
-        rec.cursor_lost = lost && !segments.is_empty();
+        let oldest = Cursor {
+            seq: segments.front().map_or(1, |s| s.seq),
+            block: 0,
+            at: 0,
+        };
+        rec.cursor_lost = saved.is_empty() && !segments.is_empty();
+        let mut readers = Vec::with_capacity(cfg.readers.len());
+        for name in &cfg.readers {
+            // Its own line; else one without a name (written by a spool with one reader);
+            // else where the earliest reader stood: nothing the others still wait for is
+            // kept from one new to the file (an endpoint renamed).
+            let own = saved.iter().find(|(n, _)| n == name);
+            let own = own.or_else(|| saved.iter().find(|(n, _)| n.is_empty()));
+            let cursor = match own.map(|(_, c)| *c).or(sent_by_all) {
+                Some(c) => {
+                    if own.is_none() {
+                        rec.readers_new.push(name.clone());
+                    }
+                    valid_cursor(c, &segments).unwrap_or(oldest)
+                }
+                None => oldest,
+            };
+            readers.push(Reader {
+                name: name.clone(),
+                cursor,
+                reading: None,
+                pending_sent: 0,
+                pending_sent_msgs: 0,
+                delivered: Pos::Disk(cursor),
+                marks: VecDeque::new(),
+                next_mark: 0,
+            });
+        }
+        for (name, _) in &saved {
+            if !name.is_empty() && !cfg.readers.contains(name) {
+                rec.readers_gone.push(name.clone());
+            }
+        }
         let mut spool = Spool {
             cfg,
             segments,
             file: None,
             pending: Vec::new(),
             pending_msgs: 0,
-            pending_sent: 0,
-            pending_sent_msgs: 0,
             _lock: lock,
             next_seq: named.saturating_add(1),
-            cursor,
-            reading: None,
-            delivered: Pos::Disk(cursor),
-            marks: VecDeque::new(),
-            next_mark: 0,
+            readers,
             stats: SpoolStats::default(),
         };
-        spool.count_taken()?;
+        for r in 0..spool.readers.len() {
+            spool.count_taken(r)?;
+        }
         spool.forget_delivered()?;
         rec.segments = spool.segments.len();
         rec.messages = spool.messages();
@@ -250,43 +393,61 @@ impl Spool {
         self.stats
     }
 
-    /// Messages not yet taken out, on disk and gathered.
+    /// The reader named `name`, if the spool has one.
+    #[cfg(test)]
+    pub fn reader(&self, name: &str) -> Option<ReaderId> {
+        self.readers.iter().position(|r| r.name == name)
+    }
+
+    /// Messages not yet taken out by the reader furthest behind, on disk and gathered.
     pub fn messages(&self) -> u64 {
-        let on_disk: u64 = self
-            .segments
-            .iter()
-            .map(|s| s.messages.saturating_sub(s.taken))
-            .sum();
-        on_disk + self.pending_msgs - self.pending_sent_msgs
+        (0..self.readers.len())
+            .map(|r| self.left(r))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Messages reader `r` has not yet taken out, on disk and gathered.
+    pub fn left(&self, r: ReaderId) -> u64 {
+        let on_disk: u64 = self.segments.iter().map(|s| s.left(r)).sum();
+        on_disk + self.pending_msgs - self.readers[r].pending_sent_msgs
     }
 
     /// Bytes of segment files, and of messages gathered for the next block (those taken
     /// out and not yet delivered among them).
     pub fn bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.len).sum::<u64>()
-            + (self.pending.len() - self.gathered_delivered().0) as u64
+            + (self.pending.len() - self.gathered_done().0) as u64
     }
 
     /// When the oldest message not yet sent was written to disk (ms since the Unix epoch;
-    /// the time of its block, or of the oldest segment's first), if any is on disk.
+    /// the time of its block, or of the oldest segment's first), if any is on disk: for the
+    /// reader furthest behind.
     pub fn oldest_at(&self) -> Option<u64> {
+        (0..self.readers.len())
+            .filter_map(|r| self.oldest_at_for(r))
+            .min()
+    }
+
+    /// [`Spool::oldest_at`] for reader `r`.
+    pub fn oldest_at_for(&self, r: ReaderId) -> Option<u64> {
         // The newest segment is kept when all of it was sent (attacker round 20, F7).
-        if self.is_empty() {
+        if self.left(r) == 0 {
             return None;
         }
-        match &self.reading {
-            Some(r) if r.at < r.payload.len() => Some(r.written_at),
+        match &self.readers[r].reading {
+            Some(rd) if rd.at < rd.payload.len() => Some(rd.written_at),
             // Segments taken through are kept until delivered.
             _ => self
                 .segments
                 .iter()
-                .find(|s| s.taken < s.messages)
+                .find(|s| s.left(r) > 0)
                 .or(self.segments.back())
                 .map(|s| s.first_at),
         }
     }
 
-    /// Whether nothing is left to send.
+    /// Whether nothing is left to send, to any reader.
     pub fn is_empty(&self) -> bool {
         self.messages() == 0
     }
@@ -316,112 +477,105 @@ impl Spool {
     /// grown for a large message is let go, and the positions in it are at its start.
     fn release_pending(&mut self) {
         self.pending.clear();
-        (self.pending_msgs, self.pending_sent, self.pending_sent_msgs) = (0, 0, 0);
+        self.pending_msgs = 0;
         if self.pending.capacity() > 2 * self.cfg.block_bytes {
             self.pending = Vec::new();
         }
         let start = Pos::Gathered { bytes: 0, msgs: 0 };
-        for p in self
-            .marks
-            .iter_mut()
-            .map(|(_, p)| p)
-            .chain([&mut self.delivered])
-        {
-            if matches!(p, Pos::Gathered { .. }) {
-                *p = start;
+        for rd in &mut self.readers {
+            (rd.pending_sent, rd.pending_sent_msgs) = (0, 0);
+            for p in rd.positions() {
+                if matches!(p, Pos::Gathered { .. }) {
+                    *p = start;
+                }
             }
         }
     }
 
-    /// The gathered messages at the front of `pending` that were delivered (bytes,
-    /// messages): none while the first undelivered message is on disk.
-    fn gathered_delivered(&self) -> (usize, u64) {
-        match self.delivered {
-            Pos::Gathered { bytes, msgs } => (bytes, msgs),
-            Pos::Disk(_) => (0, 0),
-        }
+    /// The gathered messages at the front of `pending` that every reader had delivered
+    /// (bytes, messages).
+    fn gathered_done(&self) -> (usize, u64) {
+        self.readers
+            .iter()
+            .map(Reader::gathered_delivered)
+            .min()
+            .unwrap_or((0, 0))
     }
 
-    /// Place a mark where taking out stands now; [`Spool::delivered`] with its number once
-    /// every message taken before it is delivered.
-    pub fn mark(&mut self) -> u64 {
-        let id = self.next_mark;
-        self.next_mark += 1;
-        let at = self.read_pos();
-        self.marks.push_back((id, at));
+    /// Place a mark where reader `r`'s taking out stands now; [`Spool::delivered`] with its
+    /// number once every message it took before it is delivered.
+    pub fn mark(&mut self, r: ReaderId) -> u64 {
+        let rd = &mut self.readers[r];
+        let id = rd.next_mark;
+        rd.next_mark += 1;
+        let at = rd.read_pos();
+        rd.marks.push_back((id, at));
         id
     }
 
-    /// Move the newest mark, `id`, to where taking out stands now.
-    pub fn move_mark(&mut self, id: u64) {
-        let at = self.read_pos();
-        if let Some(m) = self.marks.back_mut().filter(|m| m.0 == id) {
+    /// Move reader `r`'s newest mark, `id`, to where its taking out stands now.
+    pub fn move_mark(&mut self, r: ReaderId, id: u64) {
+        let rd = &mut self.readers[r];
+        let at = rd.read_pos();
+        if let Some(m) = rd.marks.back_mut().filter(|m| m.0 == id) {
             m.1 = at;
         }
     }
 
-    /// Take back the newest mark, `id`.
-    pub fn unmark(&mut self, id: u64) {
-        if self.marks.back().is_some_and(|m| m.0 == id) {
-            self.marks.pop_back();
+    /// Take back reader `r`'s newest mark, `id`.
+    pub fn unmark(&mut self, r: ReaderId, id: u64) {
+        let rd = &mut self.readers[r];
+        if rd.marks.back().is_some_and(|m| m.0 == id) {
+            rd.marks.pop_back();
         }
     }
 
-    /// Take back every mark: the durable cursor stays where it is until the next one placed
-    /// is delivered.
-    pub fn forget_marks(&mut self) {
-        self.marks.clear();
+    /// Take back every mark of reader `r`: its durable cursor stays where it is until the
+    /// next one placed is delivered.
+    pub fn forget_marks(&mut self, r: ReaderId) {
+        self.readers[r].marks.clear();
     }
 
-    /// Marks placed and not yet delivered.
+    /// Marks of reader `r` placed and not yet delivered.
     #[cfg(test)]
-    pub fn marks(&self) -> usize {
-        self.marks.len()
+    pub fn marks(&self, r: ReaderId) -> usize {
+        self.readers[r].marks.len()
     }
 
-    /// Where taking out stands.
-    fn read_pos(&self) -> Pos {
-        if self.pending_sent_msgs > 0 {
-            Pos::Gathered {
-                bytes: self.pending_sent,
-                msgs: self.pending_sent_msgs,
-            }
-        } else {
-            Pos::Disk(self.cursor)
-        }
-    }
-
-    /// Every message taken out before the mark `id` (and older marks) is delivered: the
-    /// cursor the next sync records moves there, and segments wholly delivered go.
-    pub fn delivered(&mut self, id: u64) -> io::Result<()> {
+    /// Every message reader `r` took out before its mark `id` (and older marks) is
+    /// delivered: the cursor the next sync records for it moves there, and segments every
+    /// reader had delivered go.
+    pub fn delivered(&mut self, r: ReaderId, id: u64) -> io::Result<()> {
+        let rd = &mut self.readers[r];
         let mut to = None;
-        while let Some(&(m, at)) = self.marks.front() {
+        while let Some(&(m, at)) = rd.marks.front() {
             if m > id {
                 break;
             }
             to = Some(at);
-            self.marks.pop_front();
+            rd.marks.pop_front();
         }
         let Some(at) = to else { return Ok(()) };
-        self.delivered = at;
-        if let Pos::Gathered { bytes, .. } = at {
-            if bytes == self.pending.len() && self.pending_msgs == self.pending_sent_msgs {
-                self.release_pending();
-            }
+        rd.delivered = at;
+        let all = (self.pending.len(), self.pending_msgs);
+        let through =
+            |rd: &Reader| rd.gathered_delivered().0 == all.0 && rd.pending_sent_msgs == all.1;
+        if matches!(at, Pos::Gathered { .. }) && self.readers.iter().all(through) {
+            self.release_pending();
         }
         self.forget_delivered()
     }
 
-    /// Delete the segments wholly delivered, but the newest (appended to).
+    /// Delete the segments every reader had delivered, but the newest (appended to).
     fn forget_delivered(&mut self) -> io::Result<()> {
         while self.segments.len() > 1 {
             let Some(front) = self.segments.front() else {
                 break;
             };
-            let done = match self.delivered {
+            let done = self.readers.iter().all(|rd| match rd.delivered {
                 Pos::Gathered { .. } => true,
                 Pos::Disk(c) => front.seq < c.seq || (front.seq == c.seq && c.block >= front.len),
-            };
+            });
             if !done {
                 break;
             }
@@ -467,34 +621,41 @@ impl Spool {
         self.write_block()?;
         let file = self.file.as_ref().map(File::try_clone).transpose()?;
         self.stats.syncs += 1;
+        let cursors = self
+            .readers
+            .iter()
+            .map(|rd| (rd.name.clone(), self.disk_pos(rd.delivered)))
+            .collect();
         Ok(SyncJob {
             file,
-            cursor: self.disk_pos(self.delivered),
+            cursors,
             dir: self.cfg.dir.clone(),
         })
     }
 
-    /// The next message to send, in order, if any; [`Spool::take`] it once it is sent.
-    pub fn peek(&mut self) -> io::Result<Option<&[u8]>> {
-        match self.ready_to_read()? {
+    /// The next message for reader `r` to send, in order, if any; [`Spool::take`] it once
+    /// it is sent.
+    pub fn peek(&mut self, r: ReaderId) -> io::Result<Option<&[u8]>> {
+        match self.ready_to_read(r)? {
             Next::Nothing => Ok(None),
             Next::Pending => {
-                let p = &self.pending[self.pending_sent..];
+                let p = &self.pending[self.readers[r].pending_sent..];
                 Ok(Some(&p[..message_end(p).unwrap_or(p.len())]))
             }
             Next::Disk => {
-                let r = self.reading.as_ref().expect("ready_to_read leaves a block");
-                let end = message_end(&r.payload[r.at..]).map_or(r.payload.len(), |n| r.at + n);
-                Ok(Some(&r.payload[r.at..end]))
+                let rd = self.readers[r].reading.as_ref();
+                let rd = rd.expect("ready_to_read leaves a block");
+                let end = message_end(&rd.payload[rd.at..]).map_or(rd.payload.len(), |n| rd.at + n);
+                Ok(Some(&rd.payload[rd.at..end]))
             }
         }
     }
 
-    /// The message [`Spool::peek`] gave was not sent (the device refused it): the cursor
-    /// moves past it, counted apart.
-    pub fn skip(&mut self) -> io::Result<()> {
+    /// The message [`Spool::peek`] gave reader `r` was not sent (the device refused it):
+    /// its cursor moves past it, counted apart.
+    pub fn skip(&mut self, r: ReaderId) -> io::Result<()> {
         let taken = self.stats.taken;
-        self.take()?;
+        self.take(r)?;
         if self.stats.taken > taken {
             self.stats.taken = taken;
             self.stats.skipped += 1;
@@ -505,71 +666,77 @@ impl Spool {
     /// Write what is gathered, if it makes a block or a write failed before: whether the
     /// disk takes writes again, after an error.
     pub fn retry(&mut self) -> io::Result<()> {
-        if self.pending.len() - self.pending_sent >= self.cfg.block_bytes {
+        let sent = self.readers.iter().map(|rd| rd.pending_sent).min();
+        if self.pending.len() - sent.unwrap_or(0) >= self.cfg.block_bytes {
             self.write_block()?;
         }
         Ok(())
     }
 
-    /// The message [`Spool::peek`] gave was handed on to send: the cursor moves past it. It
-    /// is delivered once a mark placed after it is ([`Spool::delivered`]).
-    pub fn take(&mut self) -> io::Result<()> {
-        match self.ready_to_read()? {
+    /// The message [`Spool::peek`] gave reader `r` was handed on to send: its cursor moves
+    /// past it. It is delivered once a mark placed after it is ([`Spool::delivered`]).
+    pub fn take(&mut self, r: ReaderId) -> io::Result<()> {
+        match self.ready_to_read(r)? {
             Next::Nothing => return Ok(()),
             Next::Pending => {
-                let p = &self.pending[self.pending_sent..];
-                self.pending_sent += message_end(p).unwrap_or(p.len());
-                self.pending_sent_msgs += 1;
+                let rd = &mut self.readers[r];
+                let p = &self.pending[rd.pending_sent..];
+                rd.pending_sent += message_end(p).unwrap_or(p.len());
+                rd.pending_sent_msgs += 1;
                 self.stats.taken += 1;
                 return Ok(());
             }
             Next::Disk => {}
         }
-        let r = self.reading.as_mut().expect("ready_to_read leaves a block");
-        let n = message_end(&r.payload[r.at..]).unwrap_or(r.payload.len() - r.at);
-        r.at += n;
-        self.cursor = Cursor {
-            seq: r.seq,
-            block: r.block,
-            at: r.at as u64,
+        let rd = &mut self.readers[r];
+        let reading = rd.reading.as_mut().expect("ready_to_read leaves a block");
+        let n = message_end(&reading.payload[reading.at..])
+            .unwrap_or(reading.payload.len() - reading.at);
+        reading.at += n;
+        rd.cursor = Cursor {
+            seq: reading.seq,
+            block: reading.block,
+            at: reading.at as u64,
         };
         self.stats.taken += 1;
-        let seq = r.seq;
+        let seq = reading.seq;
         if let Some(s) = self.segments.iter_mut().find(|s| s.seq == seq) {
-            s.taken += 1;
+            s.taken[r] += 1;
         }
         Ok(())
     }
 
-    /// Where the next message to send is: in a block at the cursor, loaded (moving past
-    /// blocks and segments read through, deleting the latter, as needed); or, the disk holding
-    /// nothing unsent, among the messages gathered for the next block.
-    fn ready_to_read(&mut self) -> io::Result<Next> {
-        let gathered = self.pending_msgs > self.pending_sent_msgs;
+    /// Where reader `r`'s next message to send is: in a block at its cursor, loaded (moving
+    /// past blocks and segments read through, as needed); or, the disk holding nothing unsent
+    /// for it, among the messages gathered for the next block.
+    fn ready_to_read(&mut self, r: ReaderId) -> io::Result<Next> {
+        let gathered = self.pending_msgs > self.readers[r].pending_sent_msgs;
         let gathered = if gathered {
             Next::Pending
         } else {
             Next::Nothing
         };
         loop {
-            if let Some(r) = &self.reading {
-                if r.at < r.payload.len() {
+            let rd = &mut self.readers[r];
+            if let Some(reading) = &rd.reading {
+                if reading.at < reading.payload.len() {
                     return Ok(Next::Disk);
                 }
                 // This block is read: the next one.
-                let next = r.block + (BLOCK_HEAD + r.payload.len()) as u64;
-                self.cursor = Cursor {
-                    seq: r.seq,
+                let next = reading.block + (BLOCK_HEAD + reading.payload.len()) as u64;
+                rd.cursor = Cursor {
+                    seq: reading.seq,
                     block: next,
                     at: 0,
                 };
-                self.reading = None;
+                rd.reading = None;
             }
-            let Some(seg) = self.segments.iter().find(|s| s.seq == self.cursor.seq) else {
+            let cursor = rd.cursor;
+            let Some(seg) = self.segments.iter_mut().find(|s| s.seq == cursor.seq) else {
                 // The cursor's segment is gone (sent, or dropped for room): the oldest.
                 match self.segments.front() {
                     Some(s) => {
-                        self.cursor = Cursor {
+                        self.readers[r].cursor = Cursor {
                             seq: s.seq,
                             block: 0,
                             at: 0,
@@ -579,21 +746,50 @@ impl Spool {
                     None => return Ok(gathered),
                 }
             };
-            if self.cursor.block < seg.len {
-                match read_block(&self.cfg.dir, self.cursor, seg.len) {
-                    Ok(r) => self.reading = Some(r),
+            if let Some(bad) = seg.bad.filter(|b| (b.from..b.to).contains(&cursor.block)) {
+                // Found unreadable by another reader: passed over, lost to this one too.
+                seg.taken[r] += bad.messages;
+                self.readers[r].cursor = Cursor {
+                    seq: seg.seq,
+                    block: bad.to,
+                    at: 0,
+                };
+                continue;
+            }
+            if cursor.block < seg.len {
+                let shared = self.readers.iter().find_map(|o| {
+                    o.reading
+                        .as_ref()
+                        .filter(|o| o.seq == cursor.seq && o.block == cursor.block)
+                        .map(|o| (o.payload.clone(), o.written_at))
+                });
+                let read = match shared {
+                    Some((payload, written_at)) => Ok(Reading {
+                        seq: cursor.seq,
+                        block: cursor.block,
+                        at: (cursor.at as usize).min(payload.len()),
+                        payload,
+                        written_at,
+                    }),
+                    None => read_block(&self.cfg.dir, cursor, seg.len),
+                };
+                match read {
+                    Ok(reading) => self.readers[r].reading = Some(reading),
                     Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                         // The disk gave back other bytes than were written: the rest of
                         // the segment goes, its messages counted as dropped.
-                        let (seq, len) = (seg.seq, seg.len);
                         self.stats.corrupt += 1;
-                        if let Some(s) = self.segments.iter_mut().find(|s| s.seq == seq) {
-                            self.stats.dropped += s.messages.saturating_sub(s.taken);
-                            s.taken = s.messages;
-                        }
-                        self.cursor = Cursor {
-                            seq,
-                            block: len,
+                        let lost = seg.left(r);
+                        self.stats.dropped += lost;
+                        seg.taken[r] += lost;
+                        seg.bad = Some(Bad {
+                            from: cursor.block,
+                            to: seg.len,
+                            messages: lost,
+                        });
+                        self.readers[r].cursor = Cursor {
+                            seq: seg.seq,
+                            block: seg.len,
                             at: 0,
                         };
                     }
@@ -610,7 +806,7 @@ impl Spool {
             let Some(next) = self.segments.iter().find(|s| s.seq > seq) else {
                 return Ok(gathered);
             };
-            self.cursor = Cursor {
+            self.readers[r].cursor = Cursor {
                 seq: next.seq,
                 block: 0,
                 at: 0,
@@ -621,9 +817,9 @@ impl Spool {
     /// Write the gathered messages as a block at the end of the newest segment (a new one if
     /// there is none or it is full), then delete the oldest segments past `max_bytes`.
     fn write_block(&mut self) -> io::Result<()> {
-        // From the first message not delivered: those taken out and not delivered yet are
-        // written too, behind the cursor, and sent again after a crash.
-        let (done, done_msgs) = self.gathered_delivered();
+        // From the first message not delivered to every reader: those taken out and not
+        // delivered yet are written too, behind the cursors, and sent again after a crash.
+        let (done, done_msgs) = self.gathered_done();
         if self.pending_msgs > done_msgs {
             let pending = std::mem::take(&mut self.pending);
             let msgs = self.pending_msgs - done_msgs;
@@ -659,13 +855,9 @@ impl Spool {
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(self.cfg.dir.join(segment_name(seq)))?;
             if full {
-                self.segments.push_back(Segment {
-                    seq,
-                    len: 0,
-                    messages: 0,
-                    taken: 0,
-                    first_at: now,
-                });
+                let mut seg = Segment::new(seq, self.readers.len());
+                seg.first_at = now;
+                self.segments.push_back(seg);
                 sync_dir(&self.cfg.dir)?;
             }
             self.file = Some(f);
@@ -696,32 +888,29 @@ impl Spool {
         Ok(())
     }
 
-    /// The gathered messages from the first undelivered one were written as the block at
-    /// `start`: positions among them are in that block now. (A block written from where a
-    /// large message lies has nothing gathered before it.)
+    /// The gathered messages from the first one not delivered to every reader were written
+    /// as the block at `start`: positions among them are in that block now. (A block written
+    /// from where a large message lies has nothing gathered before it.)
     fn gathered_written(&mut self, start: Cursor) {
-        let (done, done_msgs) = self.gathered_delivered();
+        let (done, done_msgs) = self.gathered_done();
         let in_block = |bytes: usize| Cursor {
             at: bytes.saturating_sub(done) as u64,
             ..start
         };
-        for p in self
-            .marks
-            .iter_mut()
-            .map(|(_, p)| p)
-            .chain([&mut self.delivered])
-        {
-            if let Pos::Gathered { bytes, .. } = *p {
-                *p = Pos::Disk(in_block(bytes));
+        for (r, rd) in self.readers.iter_mut().enumerate() {
+            for p in rd.positions() {
+                if let Pos::Gathered { bytes, .. } = *p {
+                    *p = Pos::Disk(in_block(bytes));
+                }
             }
-        }
-        let taken = self.pending_sent_msgs.saturating_sub(done_msgs);
-        if taken > 0 {
-            if let Some(s) = self.segments.back_mut() {
-                s.taken += taken;
+            let taken = rd.pending_sent_msgs.saturating_sub(done_msgs);
+            if taken > 0 {
+                if let Some(s) = self.segments.back_mut() {
+                    s.taken[r] += taken;
+                }
+                rd.cursor = in_block(rd.pending_sent);
+                rd.reading = None;
             }
-            self.cursor = in_block(self.pending_sent);
-            self.reading = None;
         }
     }
 
@@ -731,20 +920,25 @@ impl Spool {
             let Some(old) = self.segments.pop_front() else {
                 break;
             };
-            let unsent = old.messages.saturating_sub(old.taken);
-            self.stats.dropped += unsent;
+            // Lost to the reader furthest behind (those ahead had some of them).
+            let unsent = (0..self.readers.len()).map(|r| old.left(r)).max();
+            self.stats.dropped += unsent.unwrap_or(0);
             self.stats.dropped_segments += 1;
-            if self.cursor.seq == old.seq {
-                self.reading = None;
-            }
-            // What was taken out of it and not delivered is not sent again after a crash.
-            if let (Pos::Disk(c), Some(next)) = (self.delivered, self.segments.front()) {
-                if c.seq <= old.seq {
-                    self.delivered = Pos::Disk(Cursor {
-                        seq: next.seq,
-                        block: 0,
-                        at: 0,
-                    });
+            let next = self.segments.front().map(|s| Cursor {
+                seq: s.seq,
+                block: 0,
+                at: 0,
+            });
+            for rd in &mut self.readers {
+                if rd.cursor.seq == old.seq {
+                    rd.reading = None;
+                }
+                // What was taken out of it and not delivered is not sent again after a
+                // crash.
+                if let (Pos::Disk(c), Some(next)) = (rd.delivered, next) {
+                    if c.seq <= old.seq {
+                        rd.delivered = Pos::Disk(next);
+                    }
                 }
             }
             remove(&self.cfg.dir, old.seq)?;
@@ -752,9 +946,10 @@ impl Spool {
         Ok(())
     }
 
-    /// At open: the messages before the cursor (delivered before a restart) count as taken.
-    fn count_taken(&mut self) -> io::Result<()> {
-        let c = self.cursor;
+    /// At open: the messages before reader `r`'s cursor (delivered before a restart) count as
+    /// taken.
+    fn count_taken(&mut self, r: ReaderId) -> io::Result<()> {
+        let c = self.readers[r].cursor;
         for i in 0..self.segments.len() {
             let s = &self.segments[i];
             let taken = if s.seq < c.seq {
@@ -764,7 +959,7 @@ impl Spool {
             } else {
                 0
             };
-            self.segments[i].taken = taken.min(self.segments[i].messages);
+            self.segments[i].taken[r] = taken.min(self.segments[i].messages);
         }
         Ok(())
     }
@@ -813,13 +1008,15 @@ enum Next {
 #[derive(Debug)]
 pub struct SyncJob {
     file: Option<File>,
-    cursor: Cursor,
+    /// Each reader's position, by name.
+    cursors: Vec<(String, Cursor)>,
     dir: PathBuf,
 }
 
 impl SyncJob {
     /// `fdatasync` the newest segment, then replace the cursor file (written aside, synced,
-    /// renamed, the directory synced).
+    /// renamed, the directory synced): a line per reader, `SEQ BLOCK AT NAME` (no name for a
+    /// reader named "", as a spool with one reader writes it).
     pub fn run(self) -> io::Result<()> {
         // One job at a time writes a cursor file (one left running by a task stopped at
         // shutdown, and the last sync after it).
@@ -830,10 +1027,15 @@ impl SyncJob {
         if let Some(f) = &self.file {
             f.sync_data()?;
         }
-        let c = self.cursor;
+        let mut text = String::new();
+        for (name, c) in &self.cursors {
+            let line = format!("{} {} {} {name}", c.seq, c.block, c.at);
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
         let tmp = self.dir.join("cursor.tmp");
         let mut f = File::create(&tmp)?;
-        writeln!(f, "{} {} {}", c.seq, c.block, c.at)?;
+        f.write_all(text.as_bytes())?;
         f.sync_data()?;
         fs::rename(&tmp, self.dir.join("cursor"))?;
         sync_dir(&self.dir)
@@ -896,7 +1098,6 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Read the block at `at` of its segment.
 /// The block at `at` of a segment of `seg_len` bytes, its checksum checked: one that fails,
 /// or whose length runs past the segment, is `InvalidData`.
 fn read_block(dir: &Path, at: Cursor, seg_len: u64) -> io::Result<Reading> {
@@ -920,7 +1121,7 @@ fn read_block(dir: &Path, at: Cursor, seg_len: u64) -> io::Result<Reading> {
         seq: at.seq,
         block: at.block,
         at: (at.at as usize).min(len),
-        payload,
+        payload: payload.into(),
         written_at,
     })
 }
@@ -933,18 +1134,13 @@ fn scan(
     seq: u64,
     sent: u64,
     max_block: usize,
+    readers: usize,
     rec: &mut Recovery,
 ) -> io::Result<Segment> {
     let path = dir.join(segment_name(seq));
     let mut f = File::open(&path)?;
     let file_len = f.metadata()?.len();
-    let mut seg = Segment {
-        seq,
-        len: 0,
-        messages: 0,
-        taken: 0,
-        first_at: 0,
-    };
+    let mut seg = Segment::new(seq, readers);
     let mut off = 0u64;
     let mut rewrite: Option<(u64, [u8; BLOCK_HEAD])> = None;
     let mut payload = Vec::new();
@@ -1079,32 +1275,38 @@ fn block_len(dir: &Path, at: Cursor) -> io::Result<u64> {
     Ok(u64::from(u32::from_le_bytes(h)))
 }
 
-/// The cursor file as written, if it reads.
-fn raw_cursor(dir: &Path) -> Option<Cursor> {
-    let text = fs::read_to_string(dir.join("cursor")).ok()?;
-    let mut it = text.split_whitespace().map(str::parse::<u64>);
-    let (Some(Ok(seq)), Some(Ok(block)), Some(Ok(at))) = (it.next(), it.next(), it.next()) else {
-        return None;
+/// The cursor file's lines that read, each a reader's name ("" for none) and position; none
+/// if the file is missing or unreadable.
+fn raw_cursors(dir: &Path) -> Vec<(String, Cursor)> {
+    let Ok(text) = fs::read_to_string(dir.join("cursor")) else {
+        return Vec::new();
     };
-    Some(Cursor { seq, block, at })
+    let mut out: Vec<(String, Cursor)> = Vec::new();
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        let mut num = || it.next().and_then(|w| w.parse::<u64>().ok());
+        let (Some(seq), Some(block), Some(at)) = (num(), num(), num()) else {
+            continue;
+        };
+        let name = it.next().unwrap_or("").to_string();
+        if !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, Cursor { seq, block, at }));
+        }
+    }
+    out
 }
 
-/// The cursor file's position, or the oldest message when it is missing, unreadable, or
-/// names a segment no longer there (and whether it was lost).
-fn read_cursor(dir: &Path, segments: &VecDeque<Segment>) -> (Cursor, bool) {
-    let oldest = Cursor {
-        seq: segments.front().map_or(1, |s| s.seq),
-        block: 0,
-        at: 0,
-    };
-    let Some(Cursor { seq, block, at }) = raw_cursor(dir) else {
-        return (oldest, true);
-    };
-    match segments.iter().find(|s| s.seq == seq) {
-        Some(s) if block <= s.len => (Cursor { seq, block, at }, false),
-        // Sent through before the segment was deleted, or a segment cut shorter at
-        // recovery: from the oldest kept.
-        _ => (oldest, false),
+/// A saved position as the segments found stand: itself, or the oldest message kept when it
+/// names a segment no longer there (sent through before it was deleted, or cut shorter at
+/// recovery; `None` when there is no segment).
+fn valid_cursor(c: Cursor, segments: &VecDeque<Segment>) -> Option<Cursor> {
+    match segments.iter().find(|s| s.seq == c.seq) {
+        Some(s) if c.block <= s.len => Some(c),
+        _ => segments.front().map(|s| Cursor {
+            seq: s.seq,
+            block: 0,
+            at: 0,
+        }),
     }
 }
 

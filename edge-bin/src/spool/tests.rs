@@ -62,24 +62,35 @@ fn small(dir: &Dir) -> SpoolConfig {
         segment_bytes: 4096,
         block_bytes: 512,
         max_block: 64 << 10,
+        readers: vec![String::new()],
     }
 }
 
 /// Take up to `most` messages out, in order, and say they were delivered.
 fn drain(s: &mut Spool, most: usize) -> Vec<u64> {
-    let out = take_out(s, most);
-    let mark = s.mark();
-    s.delivered(mark).unwrap();
+    drain_reader(s, 0, most)
+}
+
+/// [`drain`] for reader `r`.
+fn drain_reader(s: &mut Spool, r: ReaderId, most: usize) -> Vec<u64> {
+    let out = take_out_reader(s, r, most);
+    let mark = s.mark(r);
+    s.delivered(r, mark).unwrap();
     out
 }
 
 /// Take up to `most` messages out, in order, not yet delivered.
 fn take_out(s: &mut Spool, most: usize) -> Vec<u64> {
+    take_out_reader(s, 0, most)
+}
+
+/// [`take_out`] for reader `r`.
+fn take_out_reader(s: &mut Spool, r: ReaderId, most: usize) -> Vec<u64> {
     let mut out = Vec::new();
     while out.len() < most {
-        let Some(m) = s.peek().unwrap() else { break };
+        let Some(m) = s.peek(r).unwrap() else { break };
         out.push(number(m));
-        s.take().unwrap();
+        s.take(r).unwrap();
     }
     out
 }
@@ -358,7 +369,7 @@ fn a_skipped_message_counts_apart_from_the_sent() {
     for n in 0..3 {
         s.append(&msg(n, 0)).unwrap();
     }
-    s.skip().unwrap();
+    s.skip(0).unwrap();
     assert_eq!(drain(&mut s, usize::MAX), [1, 2]);
     assert_eq!((s.stats().taken, s.stats().skipped), (2, 1));
 }
@@ -500,14 +511,14 @@ fn the_cursor_moves_to_the_newest_mark_delivered_and_segments_wait_for_it() {
     let segs = s.segments.len();
     assert!(segs > 5);
     take_out(&mut s, 400);
-    let a = s.mark();
+    let a = s.mark(0);
     take_out(&mut s, 400);
-    s.mark();
-    assert_eq!(s.marks(), 2);
+    s.mark(0);
+    assert_eq!(s.marks(0), 2);
     // Read through several segments, none delivered: all kept.
     assert_eq!(s.segments.len(), segs);
-    s.delivered(a).unwrap();
-    assert_eq!(s.marks(), 1);
+    s.delivered(0, a).unwrap();
+    assert_eq!(s.marks(0), 1);
     let kept = s.segments.len();
     assert!(kept < segs && kept > 1, "{kept} of {segs}");
     s.sync().unwrap();
@@ -528,11 +539,11 @@ fn gathered_messages_taken_out_and_not_delivered_are_written_with_the_block() {
             s.append(&msg(n, 20)).unwrap();
         }
         assert_eq!(drain(&mut s, 3), vec![0, 1, 2]);
-        let a = s.mark();
+        let a = s.mark(0);
         assert_eq!(take_out(&mut s, 4), vec![3, 4, 5, 6]);
         // Placed, never delivered: 3 to 6 stay to send.
-        s.mark();
-        s.delivered(a).unwrap();
+        s.mark(0);
+        s.delivered(0, a).unwrap();
         s.sync().unwrap();
         // 3 to 9 written: 3 to 6 taken, 7 to 9 not.
         assert_eq!(s.messages(), 3);
@@ -558,10 +569,10 @@ fn a_mark_among_gathered_messages_follows_them_to_disk() {
             s.append(&msg(n, 20)).unwrap();
         }
         take_out(&mut s, 5);
-        let a = s.mark();
+        let a = s.mark(0);
         s.sync().unwrap();
         assert_eq!(take_out(&mut s, 2), vec![5, 6]);
-        s.delivered(a).unwrap();
+        s.delivered(0, a).unwrap();
         s.sync().unwrap();
     }
     let (mut s, rec) = Spool::open(small(&dir)).unwrap();
@@ -569,26 +580,37 @@ fn a_mark_among_gathered_messages_follows_them_to_disk() {
     assert_eq!(drain(&mut s, usize::MAX), (5..10).collect::<Vec<_>>());
 }
 
-/// What a run of appends, takes, marks, deliveries, syncs and restarts must keep: after a
-/// restart, the messages come out in order, from no later than the first not delivered
-/// (earlier ones again, if delivered since the last sync), through every one synced (after a
-/// crash) or appended (after a clean stop); none is lost.
-fn restarts_lose_nothing(seed: u64) {
-    let dir = Dir::new(&format!("model{seed}"));
+/// What a run of appends, takes, marks, deliveries, syncs and restarts must keep, for each of
+/// `readers` readers going at their own pace: after a restart, the messages come out in
+/// order, from no later than the first the reader had not had delivered (earlier ones again,
+/// if delivered since the last sync), through every one synced (after a crash) or appended
+/// (after a clean stop); none is lost.
+fn restarts_lose_nothing(seed: u64, readers: usize) {
+    let dir = Dir::new(&format!("model{seed}-{readers}"));
     let mut rng = fastrand::Rng::with_seed(seed);
-    let (mut s, _) = Spool::open(small(&dir)).unwrap();
-    // The model: messages appended (numbered from 0), those taken out, the taken count at
-    // each mark, the count delivered, and the count appended at the last sync.
-    let (mut appended, mut taken, mut delivered, mut synced) = (0u64, 0u64, 0u64, 0u64);
+    let names: Vec<String> = (0..readers).map(|r| format!("tcp://up{r}:5561")).collect();
+    let cfg = || SpoolConfig {
+        readers: names.clone(),
+        ..small(&dir)
+    };
+    let (mut s, _) = Spool::open(cfg()).unwrap();
+    // The model: messages appended (numbered from 0) and the count appended at the last
+    // sync; for each reader, those it took out, the taken count at each of its marks, and
+    // the count delivered.
+    let (mut appended, mut synced) = (0u64, 0u64);
+    let mut taken = vec![0u64; readers];
+    let mut delivered = vec![0u64; readers];
+    let mut marks: Vec<VecDeque<(u64, u64)>> = vec![VecDeque::new(); readers];
     // The first message of this life (those before were checked at the restart).
     let mut base = 0u64;
-    let mut marks: VecDeque<(u64, u64)> = VecDeque::new();
     let trace = std::env::var_os("SPOOL_TRACE").is_some();
     for step in 0..400 {
+        let r = rng.usize(..readers);
         if trace {
+            let rd = &s.readers[r];
             eprintln!(
-                "step {step}: appended {appended} taken {taken} delivered {delivered} synced {synced} marks {marks:?} pending {} sent {} durable {:?} cursor {:?}",
-                s.pending_msgs, s.pending_sent_msgs, s.delivered, s.cursor
+                "step {step} reader {r}: appended {appended} taken {taken:?} delivered {delivered:?} synced {synced} marks {marks:?} pending {} sent {} durable {:?} cursor {:?}",
+                s.pending_msgs, rd.pending_sent_msgs, rd.delivered, rd.cursor
             );
         }
         match rng.u8(..100) {
@@ -600,20 +622,20 @@ fn restarts_lose_nothing(seed: u64) {
             }
             35..=59 => {
                 for _ in 0..rng.usize(1..8) {
-                    let Some(m) = s.peek().unwrap() else { break };
-                    assert_eq!(number(m), taken, "seed {seed} step {step}: in order");
-                    s.take().unwrap();
-                    taken += 1;
+                    let Some(m) = s.peek(r).unwrap() else { break };
+                    assert_eq!(number(m), taken[r], "seed {seed} step {step}: in order");
+                    s.take(r).unwrap();
+                    taken[r] += 1;
                 }
             }
-            60..=71 => marks.push_back((s.mark(), taken)),
-            72..=83 if !marks.is_empty() => {
-                let (id, at) = marks[rng.usize(..marks.len())];
-                s.delivered(id).unwrap();
-                while marks.front().is_some_and(|m| m.0 <= id) {
-                    marks.pop_front();
+            60..=71 => marks[r].push_back((s.mark(r), taken[r])),
+            72..=83 if !marks[r].is_empty() => {
+                let (id, at) = marks[r][rng.usize(..marks[r].len())];
+                s.delivered(r, id).unwrap();
+                while marks[r].front().is_some_and(|m| m.0 <= id) {
+                    marks[r].pop_front();
                 }
-                delivered = delivered.max(at);
+                delivered[r] = delivered[r].max(at);
             }
             84..=93 => {
                 s.sync().unwrap();
@@ -626,38 +648,50 @@ fn restarts_lose_nothing(seed: u64) {
                     synced = appended;
                 }
                 drop(s);
-                let (mut again, _) = Spool::open(small(&dir)).unwrap();
-                let got = drain(&mut again, usize::MAX);
-                assert!(
-                    got.windows(2).all(|w| w[1] > w[0]),
-                    "seed {seed} step {step}: in order: {got:?}"
-                );
-                // Some of an earlier life may come again (delivered since its last sync);
-                // this life's come from no later than the first not delivered, none skipped,
-                // through every one that must be there.
-                let life: Vec<u64> = got.iter().copied().filter(|&n| n >= base).collect();
-                let first = life.first().copied().unwrap_or(appended);
-                let must = if clean { appended } else { synced };
-                assert!(
-                    first <= delivered.max(base) || must <= delivered,
-                    "seed {seed} step {step}: starts at {first}, delivered {delivered}: {got:?}"
-                );
-                assert!(
-                    life.windows(2).all(|w| w[1] == w[0] + 1),
-                    "seed {seed} step {step}: none missing: {got:?}"
-                );
-                let last = life.last().map_or(first, |l| l + 1);
-                assert!(
-                    last >= must || must <= delivered,
-                    "seed {seed} step {step}: ends at {last}, {must} must be there \
-                     (delivered {delivered}, clean {clean}): {got:?}"
-                );
+                let (mut again, rec) = Spool::open(cfg()).unwrap();
+                assert!(rec.readers_new.is_empty() && rec.readers_gone.is_empty());
+                let mut next = appended;
+                for (r, &done) in delivered.iter().enumerate() {
+                    let got = drain_reader(&mut again, r, usize::MAX);
+                    assert!(
+                        got.windows(2).all(|w| w[1] > w[0]),
+                        "seed {seed} step {step} reader {r}: in order: {got:?}"
+                    );
+                    // Some delivered since the last sync may come again, with gaps (those
+                    // sent from memory and delivered before a block was written never
+                    // were); from the first not delivered on, none is skipped, through
+                    // every one that must be there.
+                    let must = if clean { appended } else { synced };
+                    let lo = done.max(base);
+                    let needed: Vec<u64> = got.iter().copied().filter(|&n| n >= lo).collect();
+                    if must > lo {
+                        assert_eq!(
+                            needed.first(),
+                            Some(&lo),
+                            "seed {seed} step {step} reader {r}: starts at the first not \
+                             delivered: {got:?}"
+                        );
+                        assert!(
+                            needed.windows(2).all(|w| w[1] == w[0] + 1),
+                            "seed {seed} step {step} reader {r}: none missing: {got:?}"
+                        );
+                    }
+                    let last = needed.last().map_or(lo, |l| l + 1);
+                    assert!(
+                        last >= must,
+                        "seed {seed} step {step} reader {r}: ends at {last}, {must} must be \
+                         there (delivered to {lo}, clean {clean}): {got:?}"
+                    );
+                    next = next.max(last);
+                }
                 // Everything out and delivered: the next life starts after it.
                 s = again;
-                base = last.max(appended);
+                base = next;
                 appended = base;
-                (taken, delivered, synced) = (base, base, base);
-                marks.clear();
+                synced = base;
+                taken.fill(base);
+                delivered.fill(base);
+                marks.iter_mut().for_each(VecDeque::clear);
                 // Numbers go on from `base`: what the spool still holds is nothing.
                 assert!(s.is_empty());
             }
@@ -668,6 +702,205 @@ fn restarts_lose_nothing(seed: u64) {
 #[test]
 fn no_run_of_takes_marks_deliveries_syncs_and_restarts_loses_a_message() {
     for seed in 0..40 {
-        restarts_lose_nothing(seed);
+        restarts_lose_nothing(seed, 1);
     }
+}
+
+#[test]
+fn readers_at_their_own_pace_each_lose_nothing_across_restarts() {
+    for seed in 0..40 {
+        restarts_lose_nothing(seed, 3);
+    }
+}
+
+/// A spool with readers named `names`, in `dir`.
+fn with_readers(dir: &Dir, names: &[&str]) -> SpoolConfig {
+    SpoolConfig {
+        readers: names.iter().map(|n| n.to_string()).collect(),
+        ..small(dir)
+    }
+}
+
+#[test]
+fn each_reader_takes_every_message_and_a_segment_goes_once_both_had_it_delivered() {
+    let dir = Dir::new("two");
+    let (mut s, _) = Spool::open(with_readers(&dir, &["tcp://a:1", "tcp://b:1"])).unwrap();
+    let (a, b) = (
+        s.reader("tcp://a:1").unwrap(),
+        s.reader("tcp://b:1").unwrap(),
+    );
+    for n in 0..300 {
+        s.append(&msg(n, 20)).unwrap();
+    }
+    s.sync().unwrap();
+    let segments = s.segments.len();
+    assert!(segments >= 3, "{segments} segments");
+    assert_eq!(
+        drain_reader(&mut s, a, usize::MAX),
+        (0..300).collect::<Vec<_>>()
+    );
+    assert_eq!((s.left(a), s.left(b)), (0, 300));
+    assert_eq!(s.messages(), 300, "the reader furthest behind's");
+    // b has had nothing delivered: every segment stays.
+    assert_eq!(s.segments.len(), segments);
+    assert_eq!(drain_reader(&mut s, b, 200), (0..200).collect::<Vec<_>>());
+    assert!(s.segments.len() < segments && s.segments.len() > 1);
+    assert_eq!(
+        drain_reader(&mut s, b, usize::MAX),
+        (200..300).collect::<Vec<_>>()
+    );
+    assert_eq!(s.segments.len(), 1, "the newest is kept");
+    assert!(s.is_empty());
+    assert_eq!(s.stats().taken, 600);
+}
+
+#[test]
+fn each_reader_resumes_where_its_own_delivered_stood_at_the_last_sync() {
+    let dir = Dir::new("resume2");
+    let names = ["tcp://a:1", "tcp://b:1", "ipc:///run/c"];
+    {
+        let (mut s, _) = Spool::open(with_readers(&dir, &names)).unwrap();
+        for n in 0..200 {
+            s.append(&msg(n, 20)).unwrap();
+        }
+        drain_reader(&mut s, 0, 150);
+        drain_reader(&mut s, 1, 30);
+        // Taken and not delivered: sent again.
+        take_out_reader(&mut s, 2, 80);
+        s.sync().unwrap();
+    }
+    let text = fs::read_to_string(dir.0.join("cursor")).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(
+        text.lines().all(|l| l.split_whitespace().count() == 4),
+        "{text}"
+    );
+    // In another order, as a configuration may list them.
+    let (mut s, rec) = Spool::open(with_readers(
+        &dir,
+        &["ipc:///run/c", "tcp://b:1", "tcp://a:1"],
+    ))
+    .unwrap();
+    assert!(rec.readers_new.is_empty() && rec.readers_gone.is_empty() && !rec.cursor_lost);
+    let got = |s: &mut Spool, name| {
+        let r = s.reader(name).unwrap();
+        drain_reader(s, r, usize::MAX)
+    };
+    assert_eq!(got(&mut s, "tcp://a:1"), (150..200).collect::<Vec<_>>());
+    assert_eq!(got(&mut s, "tcp://b:1"), (30..200).collect::<Vec<_>>());
+    assert_eq!(got(&mut s, "ipc:///run/c"), (0..200).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_cursor_file_of_one_reader_stands_for_every_reader_and_a_new_name_starts_at_the_earliest() {
+    let dir = Dir::new("legacy");
+    {
+        // A spool of one reader, as zedge before readers wrote it: one line, no name.
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..100 {
+            s.append(&msg(n, 20)).unwrap();
+        }
+        drain(&mut s, 40);
+        s.sync().unwrap();
+    }
+    let text = fs::read_to_string(dir.0.join("cursor")).unwrap();
+    assert_eq!(text.split_whitespace().count(), 3, "{text}");
+    {
+        let (mut s, rec) = Spool::open(with_readers(&dir, &["tcp://a:1", "tcp://b:1"])).unwrap();
+        assert!(rec.readers_new.is_empty(), "{rec:?}");
+        assert_eq!(drain_reader(&mut s, 0, 20), (40..60).collect::<Vec<_>>());
+        assert_eq!(drain_reader(&mut s, 1, 10), (40..50).collect::<Vec<_>>());
+        s.sync().unwrap();
+    }
+    // b renamed (its endpoint changed): the new name starts where the earliest reader stood,
+    // and the old name's line is gone.
+    let (mut s, rec) = Spool::open(with_readers(&dir, &["tcp://a:1", "tcp://b2:1"])).unwrap();
+    assert_eq!(rec.readers_new, vec!["tcp://b2:1".to_string()]);
+    assert_eq!(rec.readers_gone, vec!["tcp://b:1".to_string()]);
+    assert_eq!(
+        drain_reader(&mut s, 0, usize::MAX),
+        (60..100).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        drain_reader(&mut s, 1, usize::MAX),
+        (50..100).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn readers_need_names_of_their_own() {
+    let dir = Dir::new("names");
+    for names in [&["a", "a"][..], &["tcp://a b"][..]] {
+        let e = Spool::open(with_readers(&dir, names)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{names:?}");
+    }
+}
+
+/// A block found bad by one reader is passed over by the other, the loss counted once; the
+/// reader that read it before it went bad is not set back.
+#[test]
+fn a_block_found_bad_by_one_reader_is_passed_over_by_the_others_counted_once() {
+    let dir = Dir::new("badtwo");
+    let (mut s, _) = Spool::open(with_readers(&dir, &["a", "b", "c"])).unwrap();
+    for n in 0..400 {
+        s.append(&msg(n, 20)).unwrap();
+    }
+    s.sync().unwrap();
+    let first = s.segments[0].seq;
+    let (first_msgs, later) = (s.segments[0].messages, 400 - s.segments[0].messages);
+    // c reads the whole first segment before it goes bad.
+    let c_first = take_out_reader(&mut s, 2, first_msgs as usize);
+    assert_eq!(c_first, (0..first_msgs).collect::<Vec<_>>());
+    let path = dir.0.join(segment_name(first));
+    let mut bytes = fs::read(&path).unwrap();
+    let len0 = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+    bytes[BLOCK_HEAD + len0 + BLOCK_HEAD + 5] ^= 0x40;
+    fs::write(&path, &bytes).unwrap();
+    let in_first_block = count_messages(&bytes[BLOCK_HEAD..BLOCK_HEAD + len0]);
+    let a = drain_reader(&mut s, 0, usize::MAX);
+    let b = drain_reader(&mut s, 1, usize::MAX);
+    let c = drain_reader(&mut s, 2, usize::MAX);
+    let expect: Vec<u64> = (0..in_first_block).chain(first_msgs..400).collect();
+    assert_eq!(a, expect);
+    assert_eq!(b, expect);
+    assert_eq!(c, (first_msgs..400).collect::<Vec<_>>());
+    let st = s.stats();
+    assert_eq!(st.corrupt, 1);
+    assert_eq!(st.dropped, first_msgs - in_first_block);
+    assert_eq!((s.left(0), s.left(1), s.left(2)), (0, 0, 0));
+    assert_eq!(later + in_first_block, a.len() as u64);
+}
+
+/// Past `max_bytes` the oldest segment goes for every reader: the one furthest behind loses
+/// it (counted once), and each goes on from the oldest kept.
+#[test]
+fn past_max_bytes_a_reader_behind_goes_on_from_the_oldest_segment_kept() {
+    let dir = Dir::new("maxtwo");
+    let cfg = SpoolConfig {
+        max_bytes: 16 << 10,
+        ..with_readers(&dir, &["a", "b"])
+    };
+    let (mut s, _) = Spool::open(cfg).unwrap();
+    let mut a = Vec::new();
+    for n in 0..2000 {
+        s.append(&msg(n, 10)).unwrap();
+        // a keeps up; b takes nothing.
+        a.extend(drain_reader(&mut s, 0, usize::MAX));
+    }
+    a.extend(drain_reader(&mut s, 0, usize::MAX));
+    assert_eq!(
+        a,
+        (0..2000).collect::<Vec<_>>(),
+        "a keeps up and loses none"
+    );
+    let st = s.stats();
+    assert!(st.dropped > 0 && st.dropped_segments > 0, "{st:?}");
+    let b = drain_reader(&mut s, 1, usize::MAX);
+    assert_eq!(
+        b.len() as u64 + st.dropped,
+        2000,
+        "b lost what was dropped: {st:?}"
+    );
+    assert!(b.windows(2).all(|w| w[1] == w[0] + 1));
+    assert_eq!(b.last(), Some(&1999));
 }
