@@ -46,9 +46,6 @@ use crate::spool::{
     frames, message_end, whole_messages, ReaderId, Recovery, Spool, SpoolConfig, SpoolStats,
 };
 
-/// The log's reader: one for every uplink or worker. (A reader per uplink is issue 15's
-/// next step: `SpoolConfig::readers`.)
-const R: ReaderId = 0;
 /// Bytes given to the source in one round before the task lets the others run.
 const ROUND_BYTES: usize = 1 << 20;
 /// How long after a disk error the task tries again.
@@ -87,6 +84,48 @@ struct Checkpoint {
     waits: Vec<(PeerId, u64)>,
 }
 
+/// A way out of the log: a source in the device, the log's reader that feeds it, and what
+/// lies between them. A streamer's workers share one. (A forwarder's uplinks share one too,
+/// for now; a lane per uplink, each with a reader of its own, is issue 15's next step.)
+struct Lane {
+    source: PeerId,
+    reader: ReaderId,
+    /// A message the source took part of, taken out of the log (which may drop the segment
+    /// it was in for room meanwhile), and how much of it the source took.
+    feeding: RefCell<Vec<u8>>,
+    fed: Cell<usize>,
+    /// Messages a receiver that left (or stalled) had queued and not begun, to send again
+    /// ahead of the log ([`DeviceHost::recover_to_spool`]).
+    recovered: RefCell<VecDeque<Vec<u8>>>,
+    /// Marks not yet delivered, oldest first.
+    checkpoints: RefCell<VecDeque<Checkpoint>>,
+    /// The device stops and a receiver's connection was dropped with messages it had not
+    /// written: the cursor moves no more (what it had not written is sent after the restart).
+    frozen: Cell<bool>,
+}
+
+impl Lane {
+    fn new(source: PeerId, reader: ReaderId) -> Lane {
+        Lane {
+            source,
+            reader,
+            feeding: RefCell::default(),
+            fed: Cell::new(0),
+            recovered: RefCell::default(),
+            checkpoints: RefCell::default(),
+            frozen: Cell::new(false),
+        }
+    }
+
+    /// Nothing partly fed to the source, and nothing given back waiting: every message
+    /// taken out of the log so far is in a receiver's queue, or was dropped.
+    fn idle(&self) -> bool {
+        self.feeding.borrow().is_empty()
+            && self.fed.get() == 0
+            && self.recovered.borrow().is_empty()
+    }
+}
+
 /// A round of feeding's mark, if placed (and whether it is the newest checkpoint's), and the
 /// bytes given and messages taken out of the log at the last checkpoint.
 struct Marking {
@@ -121,9 +160,12 @@ pub struct SpoolView {
     pub errors: u64,
 }
 
-/// A device's spool: its log, its two peers in the device, and the state between them.
+/// A device's spool: its log, its peers in the device, and the state between them.
 pub struct Spooler {
-    peers: SpoolPeers,
+    /// Where the sink's output goes into the log.
+    sink: PeerId,
+    /// Where the log's messages come out.
+    lanes: Vec<Lane>,
     /// Its log on disk, once open: a device started by a reload finds it locked until the
     /// device it replaces has stopped, and tries again every [`RETRY`].
     log: RefCell<Option<Spool>>,
@@ -139,13 +181,6 @@ pub struct Spooler {
     partial: RefCell<Vec<u8>>,
     /// [`Dev::spool_resets`] when last seen.
     resets: Cell<u64>,
-    /// Messages a worker that left had queued and not begun, to send again ahead of the log
-    /// ([`DeviceHost::recover_to_spool`]).
-    recovered: RefCell<VecDeque<Vec<u8>>>,
-    /// A message the source took part of, taken out of the log (which may drop the segment
-    /// it was in for room meanwhile), and how much of it the source took.
-    feeding: RefCell<Vec<u8>>,
-    fed: Cell<usize>,
     fsync: Duration,
     /// Bytes a second (0: no limit), and what may be sent now.
     rate: u64,
@@ -162,11 +197,6 @@ pub struct Spooler {
     /// A forwarder's uplinks whose subscriptions may not be in yet, and since when their
     /// handshake is done.
     settling: RefCell<Vec<(PeerId, Option<StdInstant>)>>,
-    /// Marks not yet delivered, oldest first.
-    checkpoints: RefCell<VecDeque<Checkpoint>>,
-    /// The device stops and a receiver's connection was dropped with messages it had not
-    /// written: the cursor moves no more (what it had not written is sent after the restart).
-    frozen: Cell<bool>,
     /// A streamer's workers with bytes unwritten, as last looked at.
     watched: RefCell<HashMap<PeerId, Watched, ById>>,
     /// Workers whose work went to the others, until they write what they still held (the
@@ -242,7 +272,8 @@ impl Spooler {
 
     pub fn new(peers: SpoolPeers, log: Option<Spool>, dir: &Path, t: &Tuning) -> Spooler {
         let sp = Spooler {
-            peers,
+            sink: peers.sink,
+            lanes: vec![Lane::new(peers.source, 0)],
             failed: Cell::new(log.is_none().then(StdInstant::now)),
             log: RefCell::new(log),
             dir: dir.to_path_buf(),
@@ -252,9 +283,6 @@ impl Spooler {
             signal: Signal::default(),
             partial: RefCell::default(),
             resets: Cell::new(0),
-            recovered: RefCell::default(),
-            feeding: RefCell::default(),
-            fed: Cell::new(0),
             fsync: Duration::from_millis(t.spool_fsync_ms),
             rate: t.spool_rate,
             tokens: Cell::new(0),
@@ -264,8 +292,6 @@ impl Spooler {
             max_msg: t.max_msg_size,
             view: Cell::default(),
             settling: RefCell::default(),
-            checkpoints: RefCell::default(),
-            frozen: Cell::new(false),
             watched: RefCell::default(),
             excused: RefCell::default(),
             looked: Cell::new(StdInstant::now()),
@@ -278,7 +304,7 @@ impl Spooler {
 
     /// Whether `id` is one of its peers (the device wakes them as it wakes connections).
     pub fn owns(&self, id: PeerId) -> bool {
-        id == self.peers.sink || id == self.peers.source
+        id == self.sink || self.lanes.iter().any(|l| l.source == id)
     }
 
     /// Whether the log holds messages to send (at start: from before a restart).
@@ -343,9 +369,7 @@ impl Spooler {
         dev.spool_failing(self.failed.get().is_some());
         self.settle_uplinks(dev);
         let more = self.feed_source(tag, dev, now);
-        let idle = self.partial.borrow().is_empty()
-            && self.fed.get() == 0
-            && self.recovered.borrow().is_empty();
+        let idle = self.partial.borrow().is_empty() && self.lanes.iter().all(Lane::idle);
         if idle && self.log.borrow().as_ref().is_some_and(Spool::is_empty) {
             dev.spool_emptied();
         }
@@ -360,7 +384,8 @@ impl Spooler {
     /// message a producer is sending must be gathered whole before it is written, and a
     /// budget spent by it would hold that producer (and the rest of its message) for good.
     fn release(&self) {
-        for buf in [&self.partial, &self.feeding] {
+        let feeding = self.lanes.iter().map(|l| &l.feeding);
+        for buf in [&self.partial].into_iter().chain(feeding) {
             let mut b = buf.borrow_mut();
             if b.is_empty() && b.capacity() > KEEP {
                 *b = Vec::new();
@@ -440,7 +465,7 @@ impl Spooler {
     }
 
     fn take_sink(&self, tag: &str, dev: &mut Dev) {
-        let sink = self.peers.sink;
+        let sink = self.sink;
         let mut partial = self.partial.borrow_mut();
         if dev.spool_resets() != self.resets.get() {
             // A producer left mid-message: what was taken of that message goes.
@@ -507,19 +532,23 @@ impl Spooler {
         let Some(log) = log.as_mut() else {
             return false;
         };
-        let mut m = Marking {
-            mark: None,
-            given: 0,
-            taken: taken_out(log),
-        };
-        let (more, given) = self.feed_round(tag, dev, log, now, &mut m);
-        match m.mark {
-            Some((mark, reuse)) if given > m.given || taken_out(log) != m.taken => {
-                self.checkpoint(dev, mark, reuse);
+        let mut more = false;
+        for lane in &self.lanes {
+            let mut m = Marking {
+                mark: None,
+                given: 0,
+                taken: taken_out(log),
+            };
+            let (more_here, given) = self.feed_round(tag, dev, log, lane, now, &mut m);
+            more |= more_here;
+            match m.mark {
+                Some((mark, reuse)) if given > m.given || taken_out(log) != m.taken => {
+                    self.checkpoint(dev, lane, mark, reuse);
+                }
+                // Placed where the last one stands: nothing more to wait for.
+                Some((mark, false)) => log.unmark(lane.reader, mark),
+                _ => {}
             }
-            // Placed where the last one stands: nothing more to wait for.
-            Some((mark, false)) => log.unmark(R, mark),
-            _ => {}
         }
         self.deliver(tag, dev, log);
         more
@@ -529,26 +558,23 @@ impl Spooler {
     /// every message taken out of the log so far is in a receiver's queue, or was dropped.
     /// The round's mark is placed (or moved) here; past [`MARK_BYTES`] given since the last
     /// one, it is a checkpoint, and the next one starts here.
-    fn between(&self, dev: &Dev, log: &mut Spool, m: &mut Marking, given: usize) {
-        let idle = self.feeding.borrow().is_empty()
-            && self.fed.get() == 0
-            && self.recovered.borrow().is_empty();
-        if !idle {
+    fn between(&self, dev: &Dev, log: &mut Spool, lane: &Lane, m: &mut Marking, given: usize) {
+        if !lane.idle() {
             return;
         }
         let (mark, reuse) = match m.mark {
             Some(at) => {
-                log.move_mark(R, at.0);
+                log.move_mark(lane.reader, at.0);
                 at
             }
             None => {
-                let at = self.place(log);
+                let at = Self::place(log, lane);
                 m.mark = Some(at);
                 at
             }
         };
         if given - m.given >= MARK_BYTES {
-            self.checkpoint(dev, mark, reuse);
+            self.checkpoint(dev, lane, mark, reuse);
             *m = Marking {
                 mark: None,
                 given,
@@ -557,22 +583,9 @@ impl Spooler {
         }
     }
 
-    /// A new mark where the log stands (and whether it is the newest checkpoint's, moved
-    /// on, the list being full).
-    fn place(&self, log: &mut Spool) -> (u64, bool) {
-        let cps = self.checkpoints.borrow();
-        match cps.back() {
-            Some(c) if cps.len() >= MAX_CHECKPOINTS => {
-                log.move_mark(R, c.mark);
-                (c.mark, true)
-            }
-            _ => (log.mark(R), false),
-        }
-    }
-
     /// Wait for the receivers' queues to be written through what they hold now before the
     /// log's durable cursor passes `mark` (at once, if they hold nothing unwritten).
-    fn checkpoint(&self, dev: &Dev, mark: u64, reuse: bool) {
+    fn checkpoint(&self, dev: &Dev, lane: &Lane, mark: u64, reuse: bool) {
         let mut waits = Vec::new();
         let excused = self.excused.borrow();
         dev.spool_unwritten(|id, pushed| {
@@ -581,21 +594,41 @@ impl Spooler {
                 waits.push((id, pushed));
             }
         });
-        let mut cps = self.checkpoints.borrow_mut();
+        let mut cps = lane.checkpoints.borrow_mut();
         match cps.back_mut() {
             Some(c) if reuse => c.waits = waits,
             _ => cps.push_back(Checkpoint { mark, waits }),
         }
     }
 
-    /// Move the log's durable cursor to the newest mark whose receivers (and every older
-    /// one's) wrote what they had been given (none of them gone: see [`Spooler::leaves`]).
+    /// A new mark where the log stands for `lane` (and whether it is the newest
+    /// checkpoint's, moved on, the list being full).
+    fn place(log: &mut Spool, lane: &Lane) -> (u64, bool) {
+        let cps = lane.checkpoints.borrow();
+        match cps.back() {
+            Some(c) if cps.len() >= MAX_CHECKPOINTS => {
+                log.move_mark(lane.reader, c.mark);
+                (c.mark, true)
+            }
+            _ => (log.mark(lane.reader), false),
+        }
+    }
+
+    /// Move each lane's durable cursor in the log to the newest mark whose receivers (and
+    /// every older one's) wrote what they had been given (none of them gone: see
+    /// [`Spooler::leaves`]).
     fn deliver(&self, tag: &str, dev: &Dev, log: &mut Spool) {
-        if self.frozen.get() {
+        for lane in &self.lanes {
+            self.deliver_lane(tag, dev, log, lane);
+        }
+    }
+
+    fn deliver_lane(&self, tag: &str, dev: &Dev, log: &mut Spool, lane: &Lane) {
+        if lane.frozen.get() {
             return;
         }
         let mut last = None;
-        let mut cps = self.checkpoints.borrow_mut();
+        let mut cps = lane.checkpoints.borrow_mut();
         while let Some(c) = cps.front() {
             // A receiver gone is waited for until its leaving is dealt with (`leaves`).
             let done = c
@@ -609,7 +642,7 @@ impl Spooler {
             cps.pop_front();
         }
         let Some(mark) = last else { return };
-        if let Err(e) = log.delivered(R, mark) {
+        if let Err(e) = log.delivered(lane.reader, mark) {
             // A segment delivered that could not be deleted: it goes with the next one.
             warn!(
                 "{tag}spool {}: cannot delete a segment sent: {e}",
@@ -630,29 +663,36 @@ impl Spooler {
         if let Some(log) = self.log.borrow_mut().as_mut() {
             self.deliver(tag, dev, log);
         }
-        let waited = self
+        let lane = self.lane_of(id);
+        let waited = lane
             .checkpoints
             .borrow()
             .iter()
             .any(|c| c.waits.iter().any(|w| w.0 == id));
         if stopping {
-            self.frozen.set(self.frozen.get() || waited);
+            lane.frozen.set(lane.frozen.get() || waited);
         } else if gives_back {
-            self.forget_marks();
+            self.forget_marks(lane);
         } else {
-            for c in self.checkpoints.borrow_mut().iter_mut() {
+            for c in lane.checkpoints.borrow_mut().iter_mut() {
                 c.waits.retain(|w| w.0 != id);
             }
         }
     }
 
+    /// The lane whose source's messages `id` receives: a streamer's workers (and, for now,
+    /// a forwarder's uplinks) share the first.
+    fn lane_of(&self, _id: PeerId) -> &Lane {
+        &self.lanes[0]
+    }
+
     /// Messages given back by a receiver that left go out again ahead of the log: a mark
     /// placed before them would let the cursor pass them once the others wrote theirs, so
     /// they go, and the next ones cover these messages too.
-    fn forget_marks(&self) {
-        self.checkpoints.borrow_mut().clear();
+    fn forget_marks(&self, lane: &Lane) {
+        lane.checkpoints.borrow_mut().clear();
         if let Some(log) = self.log.borrow_mut().as_mut() {
-            log.forget_marks(R);
+            log.forget_marks(lane.reader);
         }
     }
 
@@ -663,27 +703,28 @@ impl Spooler {
         tag: &str,
         dev: &mut Dev,
         log: &mut Spool,
+        lane: &Lane,
         now: zedge_core::time::Instant,
         m: &mut Marking,
     ) -> (bool, usize) {
-        let source = self.peers.source;
-        let mut feeding = self.feeding.borrow_mut();
+        let source = lane.source;
+        let mut feeding = lane.feeding.borrow_mut();
         let mut given = 0;
         while dev.wants_read(source) && self.tokens.get() > 0 {
             drop(feeding);
-            self.between(dev, log, m, given);
-            feeding = self.feeding.borrow_mut();
+            self.between(dev, log, lane, m, given);
+            feeding = lane.feeding.borrow_mut();
             if given >= ROUND_BYTES {
                 return (true, given);
             }
             if feeding.is_empty() {
-                if let Some(m) = self.recovered.borrow_mut().pop_front() {
+                if let Some(m) = lane.recovered.borrow_mut().pop_front() {
                     *feeding = m;
                 }
             }
             let from_log = feeding.is_empty();
             let msg: &[u8] = if from_log {
-                match log.peek(R) {
+                match log.peek(lane.reader) {
                     Ok(Some(m)) => m,
                     Ok(None) => break,
                     Err(e) => {
@@ -697,18 +738,18 @@ impl Spooler {
             if from_log && message_body(msg) > self.max_msg {
                 // Spooled under a larger max_msg_size than the device has now.
                 self.refused(tag, "larger than max_msg_size");
-                let _ = log.skip(R);
+                let _ = log.skip(lane.reader);
                 continue;
             }
-            let at = self.fed.get();
+            let at = lane.fed.get();
             let n = match dev.handle_input(source, &msg[at..], now) {
                 Ok(n) => n,
                 Err(e) => {
                     self.refused(tag, &e.to_string());
                     dev.spool_source_reset(now);
-                    self.fed.set(0);
+                    lane.fed.set(0);
                     if from_log {
-                        let _ = log.skip(R);
+                        let _ = log.skip(lane.reader);
                     }
                     feeding.clear();
                     continue;
@@ -724,16 +765,16 @@ impl Spooler {
             self.tokens
                 .set(self.tokens.get() - i64::try_from(n).unwrap_or(i64::MAX));
             if whole {
-                self.fed.set(0);
+                lane.fed.set(0);
                 feeding.clear();
             } else {
-                self.fed.set(at + n);
+                lane.fed.set(at + n);
                 if let Some(copy) = keep {
                     *feeding = copy;
                 }
             }
             if from_log {
-                if let Err(e) = log.take(R) {
+                if let Err(e) = log.take(lane.reader) {
                     self.failed(tag, "cannot read a block", &e);
                     break;
                 }
@@ -741,7 +782,7 @@ impl Spooler {
             }
         }
         drop(feeding);
-        self.between(dev, log, m, given);
+        self.between(dev, log, lane, m, given);
         (false, given)
     }
 
@@ -903,7 +944,7 @@ impl DeviceHost {
             return;
         }
         let n = msgs.len() as u64;
-        sp.recovered.borrow_mut().extend(msgs);
+        sp.lane_of(id).recovered.borrow_mut().extend(msgs);
         sp.count(|v| v.recovered += n);
         self.with_device(|dev| dev.spool_begin());
         sp.signal.wake();
@@ -1048,7 +1089,8 @@ impl DeviceHost {
         sp.watched
             .borrow_mut()
             .insert(id, Watched { written, since });
-        for c in sp.checkpoints.borrow_mut().iter_mut() {
+        let lane = sp.lane_of(id);
+        for c in lane.checkpoints.borrow_mut().iter_mut() {
             c.waits.retain(|w| w.0 != id || w.1 > upto);
         }
         let n = msgs.len();
@@ -1079,9 +1121,9 @@ impl DeviceHost {
             PROGRESS_BYTES >> 10,
             sp.stall,
         );
-        sp.recovered.borrow_mut().extend(msgs);
+        lane.recovered.borrow_mut().extend(msgs);
         sp.count(|v| v.recovered += n as u64);
-        sp.forget_marks();
+        sp.forget_marks(lane);
         self.with_device(|dev| dev.spool_begin());
         sp.signal.wake();
     }
