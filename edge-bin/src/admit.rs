@@ -63,7 +63,7 @@ pub async fn accept_loop(
                     Remote::Tcp(a) => (Source::Tcp(a.ip()), a.to_string()),
                     Remote::Ipc => (Source::Ipc, ep.to_string()),
                 };
-                match host.admit(side, stream, src, addr.clone()) {
+                match host.admit(side, stream, src, addr.clone(), None) {
                     Ok((peer, displaced)) => {
                         debug!("{on} {addr}: accepted");
                         if let Some(d) = displaced {
@@ -146,6 +146,7 @@ fn remote_of(stream: &net::Stream, ep: &Endpoint) -> String {
 
 /// Connect, serve, and reconnect with jittered exponential backoff, until shutdown.
 pub async fn connect_loop(host: Rc<DeviceHost>, side: Side, ep: Endpoint) {
+    let via = ep.to_string();
     let label = format!("{}{} >{ep}", host.tag(), side_name(side));
     let mut backoff = BACKOFF_MIN;
     // Attempts that failed in a row, and since when.
@@ -162,24 +163,26 @@ pub async fn connect_loop(host: Rc<DeviceHost>, side: Side, ep: Endpoint) {
         })
         .await;
         let failure = match attempt {
-            Some(Ok((stream, addr))) => match host.admit(side, stream, Source::Connected, addr) {
-                Ok((peer, _)) => {
-                    match failing.take() {
-                        Some((n, since)) => crate::notice!(
-                            "{label}: connected after {n} failed attempts over {:.0?}",
-                            since.elapsed()
-                        ),
-                        None => debug!("{label}: connected"),
+            Some(Ok((stream, addr))) => {
+                match host.admit(side, stream, Source::Connected, addr, Some(&via)) {
+                    Ok((peer, _)) => {
+                        match failing.take() {
+                            Some((n, since)) => crate::notice!(
+                                "{label}: connected after {n} failed attempts over {:.0?}",
+                                since.elapsed()
+                            ),
+                            None => debug!("{label}: connected"),
+                        }
+                        let since = Instant::now();
+                        connection::run(host.clone(), peer, label.clone()).await;
+                        if since.elapsed() >= BACKOFF_RESET_AFTER {
+                            backoff = BACKOFF_MIN;
+                        }
+                        None
                     }
-                    let since = Instant::now();
-                    connection::run(host.clone(), peer, label.clone()).await;
-                    if since.elapsed() >= BACKOFF_RESET_AFTER {
-                        backoff = BACKOFF_MIN;
-                    }
-                    None
+                    Err(full) => Some(full.to_string()),
                 }
-                Err(full) => Some(full.to_string()),
-            },
+            }
             Some(Err(e)) => Some(e.to_string()),
             None => Some(format!("no answer within {CONNECT_TIMEOUT:?}")),
         };

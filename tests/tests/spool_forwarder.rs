@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
-use zedge_tests::numbered::{assert_got, field, num, spool_dir, stop_during_replay};
+use zedge_tests::numbered::{assert_got, brief, field, num, spool_dir, stop_during_replay};
 use zedge_tests::wait::deadline;
 use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
 
@@ -21,24 +21,35 @@ use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
 /// many, the first and last, whether they came in strictly increasing order, and the lengths
 /// of any that were not a number. `mode`: `cloud` binds `ep` as an XSUB (a cloud broker's
 /// frontend), `local` connects a SUB to it; `slow` is a cloud with the least buffers there
-/// are that takes a message every `pause` seconds.
+/// are that takes a message every `pause` seconds; `stall` is one with those buffers that
+/// reads nothing for `pause` seconds once ready (subscribed, its socket's commands done),
+/// then all it is sent.
 const SUBSCRIBER: &str = concat!(
     zmq_prelude!(),
     numbered_reader!(),
     r#"
 mode, ep, want, idle, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+stall = 0.0
+if mode == "stall":
+    stall, pause = pause, 0.0
 if mode == "local":
     s = ctx.socket(zmq.SUB); s.setsockopt(zmq.LINGER, 0); s.setsockopt(zmq.RCVHWM, 0)
     s.setsockopt(zmq.SUBSCRIBE, b""); s.connect(ep)
 else:
     s = ctx.socket(zmq.XSUB); s.setsockopt(zmq.LINGER, 0)
-    if mode == "slow":
+    if mode in ("slow", "stall"):
         s.setsockopt(zmq.RCVHWM, 10); s.setsockopt(zmq.RCVBUF, 4096)
     else:
         s.setsockopt(zmq.RCVHWM, 0)
     s.bind(ep)
     s.send(b"\x01")
 print("ready", flush=True)
+# Reading nothing, but the socket's commands done (ZMQ_EVENTS): its subscription goes to a
+# connection as it comes, as for one that is busy elsewhere between reads.
+until = time.monotonic() + stall
+while time.monotonic() < until:
+    s.getsockopt(zmq.EVENTS)
+    time.sleep(0.05)
 got, odd = take_numbered(s, want, idle, pause)
 s.close(linger=0)
 report(got, odd)
@@ -252,5 +263,89 @@ fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_he
         let cloud = || subscriber("slow", &cloud_ep, 2 * N, 3.0, 0.0003);
         stop_during_replay(how, N, start, fill, cloud);
         let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+/// Attacker round 20, F4 and F5: a forwarder with two uplinks. Each has a lane of its own
+/// in the spool, so each goes at its own pace: one that is connected and reads nothing holds
+/// neither the other's publications nor its own (before, everything went to the spool and
+/// waited behind it until its heartbeats closed it, about 40 s), and one that is away while
+/// the other is up is spooled for (before, nothing was kept for it: the other was
+/// connected). Beside them, a local subscriber that never reads and a peer that sends
+/// garbage.
+#[test]
+fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothing() {
+    const N: u64 = 20_000;
+    let dir = spool_dir("zedge-fspool", "lanes");
+    let (a_ep, b_ep) = (
+        format!("tcp://127.0.0.1:{}", free_port()),
+        format!("tcp://127.0.0.1:{}", free_port()),
+    );
+    let dir_arg = dir.display().to_string();
+    let mut broker = Broker::start_with(
+        "forwarder",
+        &[Ep::Tcp],
+        &[
+            Ep::Tcp,
+            Ep::Connect(a_ep.clone()),
+            Ep::Connect(b_ep.clone()),
+        ],
+        &["--spool", &dir_arg, "--queue-hwm", "256K"],
+    );
+    // A reads all along; B reads nothing for its first 16 s.
+    let a = subscriber("cloud", &a_ep, 2 * N, 8.0, 0.0);
+    let b = subscriber("stall", &b_ep, 2 * N, 5.0, 16.0);
+    let mut stalled = raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10));
+    stalled.write_all(&raw::subscribe(b"")).expect("subscribe");
+    let mut garbage = raw::connect(broker.frontend_addr(), deadline(10));
+    garbage.write_all(&[0x55; 64]).expect("write garbage");
+    // Both connected (zedge tries again within its 5 s backoff), then 2N in 8 s: B's queue
+    // fills at once. A gets every one live meanwhile, each within its 8 s idle limit.
+    connections(&broker, &a_ep, 1);
+    connections(&broker, &b_ep, 1);
+    publish(broker.frontend(), 0..N, 5000.0, 1000).finish();
+    publish(broker.frontend(), N..2 * N, 5000.0, 1000).finish();
+    let out = a.finish();
+    eprintln!("uplink a: {}", brief(&out));
+    assert_got(&out, 0..2 * N);
+    // B wakes: every one, in order, once (its queue's, then its lane's in the spool).
+    let out = b.finish();
+    eprintln!("uplink b, stalled: {}", brief(&out));
+    assert_got(&out, 0..2 * N);
+    // A is back at once; B is away while N more come: spooled for B while A gets them
+    // live. Then B is back.
+    let a = subscriber("cloud", &a_ep, N, 8.0, 0.0);
+    connections(&broker, &a_ep, 2);
+    publish(broker.frontend(), 2 * N..3 * N, 5000.0, 1000).finish();
+    let out = a.finish();
+    eprintln!("uplink a, again: {}", brief(&out));
+    assert_got(&out, 2 * N..3 * N);
+    let out = subscriber("cloud", &b_ep, N, 5.0, 0.0).finish();
+    eprintln!("uplink b, back: {}", brief(&out));
+    assert_got(&out, 2 * N..3 * N);
+    let (refused, _) = raw::closed_by(&mut garbage, deadline(5));
+    assert!(refused, "the peer that sent garbage was not closed");
+    drop(stalled);
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    for line in stderr
+        .lines()
+        .filter(|l| l.contains("XSUB") || l.contains("spool"))
+    {
+        eprintln!("{line}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Wait (10 s at most) until `broker` has said `n` times that an uplink at `ep` connected.
+fn connections(broker: &Broker, ep: &str, n: usize) {
+    let port = ep.rsplit(':').next().unwrap_or_default();
+    let said = format!("{port}: XSUB connected");
+    let until = Instant::now() + Duration::from_secs(10);
+    while broker.stderr().matches(&said).count() < n {
+        assert!(Instant::now() < until, "uplink {ep} did not connect");
+        thread::sleep(Duration::from_millis(20));
     }
 }

@@ -86,13 +86,10 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // A subscriber that keeps up and found no memory (`room.rs`, `close_lagging`).
         let mut starved = None;
         subs.matches(prefix, |p| {
-            if let Some((sink, spill, live)) = &spool {
-                // The sink takes only what spills; the uplinks none of it.
-                let skip = if p == *sink {
-                    !spill
-                } else {
-                    *spill && live.has(p)
-                };
+            if let Some((sink, spill, passed)) = &spool {
+                // The sink takes only what spills; the uplinks of the lanes that spool none
+                // of it.
+                let skip = if p == *sink { !spill } else { passed.has(p) };
                 if skip {
                     return;
                 }

@@ -5,18 +5,22 @@
 //! of new work.
 //!
 //! A forwarder's stands in for its **uplinks**, the subscribers the caller names
-//! ([`Device::set_uplink`]: those it connected to, upstream brokers): while none is connected
-//! or one is at its high-water mark, what the uplinks would get goes to the sink instead of
-//! being dropped, and from then on every publication does, until the spool is empty again;
-//! the other subscribers get theirs live all along. The sink subscribes to everything (a
-//! publisher sends all while the uplinks are away); the source's messages go to the uplinks
-//! the caller says are ready (their subscriptions in: [`Device::set_uplink`]), as their
-//! subscriptions match, waiting while one has no room, and never to anyone else nor into
-//! the last-value cache.
+//! ([`Device::set_uplink`]: those it connected to, upstream brokers), each in a **lane** the
+//! caller gives it ([`Device::add_spool_lane`]; one per uplink, so each goes at its own
+//! pace). A lane spools while none of its uplinks is connected or one is at its high-water
+//! mark: what its uplinks would get goes to the sink instead of being dropped, and from then
+//! on every publication does for them, until the caller has sent the lane what it missed
+//! ([`Device::spool_emptied`]); the other lanes' uplinks, and the other subscribers, get
+//! theirs live all along. The sink takes a publication once, whichever lanes spool; the
+//! caller tells each lane's messages apart by where it began to spool in the sink's stream
+//! ([`Device::spool_lane_from`]). The sink subscribes to everything (a publisher sends all
+//! while the uplinks are away); a lane's source's messages go to the lane's uplinks the
+//! caller says are ready (their subscriptions in), as their subscriptions match, waiting
+//! while one has no room, and never to anyone else nor into the last-value cache.
 //!
-//! Both are peers with no connection under them ([`Session::local`]): the sink is a backend
+//! They are peers with no connection under them ([`Session::local`]): the sink is a backend
 //! peer outside the ring of workers, whose output the caller takes ([`Device::output`] and
-//! [`Device::consume_output`], as for a socket); the source a frontend peer whose input the
+//! [`Device::consume_output`], as for a socket); a source a frontend peer whose input the
 //! caller gives ([`Device::handle_input`]), the spooled messages' frames as they were queued.
 //!
 //! Once spooling starts, every new message goes to the sink until the caller says the spool
@@ -38,7 +42,8 @@ use super::{ByteQueue, CloseReason, Device, Kind, PeerId, PeerTableFull, Side, S
 use crate::conn::Session;
 use crate::time::Instant;
 
-/// A forwarder's spool stands in for at most this many uplinks ([`Device::set_uplink`]).
+/// A forwarder's spool stands in for at most this many uplinks ([`Device::set_uplink`]), and
+/// has at most this many lanes ([`Device::add_spool_lane`]).
 pub const MAX_UPLINKS: usize = 8;
 
 /// An uplink of a forwarder's spool.
@@ -47,6 +52,33 @@ struct Uplink {
     id: PeerId,
     /// Its subscriptions are in: the source's messages may go to it.
     ready: bool,
+    /// The lane whose source sends it the spooled messages.
+    lane: usize,
+}
+
+/// A way out of the spool: a source, and whether new work for its receivers goes to the
+/// sink. A streamer has one, for its workers; a forwarder one for each group of uplinks the
+/// caller makes (one per uplink: each at its own pace).
+#[derive(Clone, Copy, Debug)]
+struct Lane {
+    source: u32,
+    /// New work for its receivers goes to the sink: they are away, or full, or have spooled
+    /// messages to get first.
+    active: bool,
+    /// The sink's bytes ever queued when it last became active: the messages the sink was
+    /// given from there on are this lane's to send too (those before, its receivers had
+    /// live).
+    from: u64,
+}
+
+impl Lane {
+    fn new(source: u32) -> Lane {
+        Lane {
+            source,
+            active: false,
+            from: 0,
+        }
+    }
 }
 
 /// The spool's two peers.
@@ -63,9 +95,9 @@ pub struct SpoolPeers {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct SpoolLink {
     sink: u32,
-    source: u32,
-    active: bool,
-    /// Times spooling started.
+    /// Its lanes: the first is there from the start.
+    lanes: [Option<Lane>; MAX_UPLINKS],
+    /// Times a lane started spooling.
     started: u64,
     /// Messages cut through to the sink that their producer never finished.
     resets: u64,
@@ -79,15 +111,34 @@ pub(super) struct SpoolLink {
     failing: bool,
 }
 
-/// A forwarder's live uplinks, by slot, at the start of a message's fan-out.
+/// A forwarder's uplinks, by slot: those live at the start of a message's fan-out, or those
+/// a message passes over.
 pub(super) struct Live {
     idx: [u32; MAX_UPLINKS],
     n: usize,
 }
 
 impl Live {
+    fn none() -> Live {
+        Live {
+            idx: [0; MAX_UPLINKS],
+            n: 0,
+        }
+    }
+
     pub(super) fn has(&self, p: u32) -> bool {
         self.idx[..self.n].contains(&p)
+    }
+
+    fn push(&mut self, p: u32) {
+        if self.n < MAX_UPLINKS && !self.has(p) {
+            self.idx[self.n] = p;
+            self.n += 1;
+        }
+    }
+
+    fn slots(&self) -> &[u32] {
+        &self.idx[..self.n]
     }
 }
 
@@ -95,6 +146,17 @@ impl SpoolLink {
     /// Whether the source sends to a forwarder's uplinks (not a streamer's workers).
     fn forwards(&self, kind: Kind) -> bool {
         matches!(kind, Kind::Forwarder { .. })
+    }
+
+    /// The lane whose source is `idx`, if one's is.
+    fn lane_of_source(&self, idx: u32) -> Option<usize> {
+        self.lanes
+            .iter()
+            .position(|l| l.is_some_and(|l| l.source == idx))
+    }
+
+    fn lane(&self, lane: usize) -> Option<Lane> {
+        self.lanes.get(lane).copied().flatten()
     }
 }
 
@@ -119,10 +181,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 return Err(e);
             }
         };
+        let mut lanes = [None; MAX_UPLINKS];
+        lanes[0] = Some(Lane::new(source_id.index));
         self.spool = Some(SpoolLink {
             sink: sink_id.index,
-            source: source_id.index,
-            active: false,
+            lanes,
             started: 0,
             resets: 0,
             traffic: SideStats::default(),
@@ -136,6 +199,27 @@ impl<Q: ByteQueue> Device<'_, Q> {
             sink: sink_id,
             source: source_id,
         }))
+    }
+
+    /// Another lane for a forwarder's spool: a source over `source`, for the uplinks the
+    /// caller puts in it ([`Device::set_uplink`]); its number and the source. `None` for a
+    /// streamer's spool, without a spool, or with [`MAX_UPLINKS`] lanes already.
+    pub fn add_spool_lane(
+        &mut self,
+        source: Q,
+        now: Instant,
+    ) -> Result<Option<(usize, PeerId)>, PeerTableFull> {
+        let Some(s) = self.spool.filter(|s| s.forwards(self.cfg.kind)) else {
+            return Ok(None);
+        };
+        let Some(lane) = s.lanes.iter().position(Option::is_none) else {
+            return Ok(None);
+        };
+        let id = self.add_local(Side::Frontend, source, now)?;
+        if let Some(sp) = self.spool.as_mut() {
+            sp.lanes[lane] = Some(Lane::new(id.index));
+        }
+        Ok(Some((lane, id)))
     }
 
     /// A forwarder's sink subscribes to everything, as the last-value cache does
@@ -153,14 +237,18 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// A forwarder's subscriber `id` is an uplink, which the spool stands in for while it is
-    /// away (a connection the caller made upstream); `ready` once its subscriptions are in
-    /// (the caller waits a while after its handshake): the spooled messages go only to ready
-    /// uplinks. False if the device has no forwarder's spool, or [`MAX_UPLINKS`] live ones
-    /// already.
-    pub fn set_uplink(&mut self, id: PeerId, ready: bool) -> bool {
+    /// away (a connection the caller made upstream), in `lane` (its source sends it the
+    /// spooled messages; the lane spools while an uplink of its is away or full); `ready` once
+    /// its subscriptions are in (the caller waits a while after its handshake): the spooled
+    /// messages go only to ready uplinks. False if the device has no forwarder's spool, no
+    /// such lane, or [`MAX_UPLINKS`] live uplinks already.
+    pub fn set_uplink(&mut self, id: PeerId, lane: usize, ready: bool) -> bool {
         let Some(s) = self.spool.filter(|s| s.forwards(self.cfg.kind)) else {
             return false;
         };
+        if s.lane(lane).is_none() {
+            return false;
+        }
         let mut ups = s.uplinks;
         // Those gone make room.
         for u in ups.iter_mut() {
@@ -173,7 +261,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             .position(|u| u.is_some_and(|u| u.id == id))
             .or_else(|| ups.iter().position(Option::is_none));
         let Some(at) = at else { return false };
-        ups[at] = Some(Uplink { id, ready });
+        ups[at] = Some(Uplink { id, ready, lane });
         if let Some(sp) = self.spool.as_mut() {
             sp.uplinks = ups;
         }
@@ -184,16 +272,28 @@ impl<Q: ByteQueue> Device<'_, Q> {
         true
     }
 
-    /// A forwarder's uplinks that are connected and not closing, ready or not.
-    pub fn uplinks_live(&self) -> usize {
-        self.spool.map_or(0, |s| self.live_uplinks(&s, false).n)
+    /// A forwarder's uplinks that are connected and not closing, ready or not (those of
+    /// `lane` only, if given).
+    pub fn uplinks_live(&self, lane: Option<usize>) -> usize {
+        self.spool
+            .map_or(0, |s| self.live_uplinks(&s, false, lane).n)
     }
 
-    /// The peers the source's messages may sit in the queues of (a forwarder's uplinks, a
+    /// The lane of a forwarder's uplink `id`, if it is one.
+    pub fn uplink_lane(&self, id: PeerId) -> Option<usize> {
+        let s = self.spool?;
+        s.uplinks
+            .iter()
+            .flatten()
+            .find(|u| u.id == id)
+            .map(|u| u.lane)
+    }
+
+    /// The peers `lane`'s source's messages may sit in the queues of (its uplinks, a
     /// streamer's workers: past their handshake) that hold bytes not yet written: each, with
     /// its bytes ever queued. Once [`Device::written`] reaches that, what it was given until
     /// now is written.
-    pub fn spool_unwritten(&self, mut f: impl FnMut(PeerId, u64)) {
+    pub fn spool_unwritten(&self, lane: usize, mut f: impl FnMut(PeerId, u64)) {
         let Some(s) = self.spool else { return };
         let mut each = |i: u32| {
             let unwritten = |p: &&Peer<Q>| p.session.is_ready() && p.pushed > p.written;
@@ -202,7 +302,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             }
         };
         if s.forwards(self.cfg.kind) {
-            for u in s.uplinks.iter().flatten() {
+            for u in s.uplinks.iter().flatten().filter(|u| u.lane == lane) {
                 if let Some(i) = self.index(u.id) {
                     each(i);
                 }
@@ -298,46 +398,58 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     /// A forwarder's uplinks that are connected and not closing (`ready` ones only, if so:
     /// also with a subscription in, as a broker whose consumers came back late subscribes
-    /// late; attacker round 20, F2).
-    fn live_uplinks(&self, s: &SpoolLink, ready: bool) -> Live {
-        let mut live = Live {
-            idx: [0; MAX_UPLINKS],
-            n: 0,
-        };
-        for u in s.uplinks.iter().flatten() {
+    /// late; attacker round 20, F2); those of `lane` only, if given.
+    fn live_uplinks(&self, s: &SpoolLink, ready: bool, lane: Option<usize>) -> Live {
+        let mut live = Live::none();
+        let of_lane = |u: &&Uplink| lane.is_none_or(|l| u.lane == l);
+        for u in s.uplinks.iter().flatten().filter(of_lane) {
             let Some(i) = self.index(u.id) else { continue };
             let up = self.peer(i).is_some_and(|p| {
                 p.is_live() && p.close.is_none() && (!ready || !p.subs.is_empty())
             });
             if up && (u.ready || !ready) {
-                live.idx[live.n] = i;
-                live.n += 1;
+                live.push(i);
             }
         }
         live
     }
 
     /// A forwarder's publication from a producer, with a spool: whether it goes to the sink
-    /// instead of the uplinks (spooling, no uplink connected, or one at its mark), and the
-    /// uplinks to pass over for it. `None` without a forwarder's spool.
+    /// (a lane spools: one of its uplinks is away or at its mark, or it has spooled messages
+    /// to send first), and the uplinks to pass over for it (those of the lanes that spool).
+    /// `None` without a forwarder's spool.
     pub(super) fn spill(&mut self, idx: u32) -> Option<(u32, bool, Live)> {
         let s = self.spool.filter(|s| s.forwards(self.cfg.kind))?;
-        let live = self.live_uplinks(&s, false);
-        if idx == s.source {
+        if s.lane_of_source(idx).is_some() {
             return None;
         }
         let mark = self.cfg.mark_for(self.need);
-        let full = live.idx[..live.n]
-            .iter()
-            .any(|&i| self.peer(i).is_some_and(|p| p.queue.len() >= mark));
-        let spill = s.active || live.n == 0 || full;
-        if spill && !s.active {
-            if let Some(sp) = self.spool.as_mut() {
-                sp.active = true;
-                sp.started += 1;
+        let sink_pushed = self.peer(s.sink).map_or(0, |p| p.pushed);
+        let (mut spill, mut skip) = (false, Live::none());
+        for (k, lane) in s.lanes.iter().enumerate() {
+            let Some(lane) = lane else { continue };
+            let live = self.live_uplinks(&s, false, Some(k));
+            let full = live
+                .slots()
+                .iter()
+                .any(|&i| self.peer(i).is_some_and(|p| p.queue.len() >= mark));
+            if !(lane.active || live.n == 0 || full) {
+                continue;
+            }
+            spill = true;
+            live.slots().iter().for_each(|&i| skip.push(i));
+            if !lane.active {
+                if let Some(sp) = self.spool.as_mut() {
+                    sp.lanes[k] = Some(Lane {
+                        active: true,
+                        from: sink_pushed,
+                        ..*lane
+                    });
+                    sp.started += 1;
+                }
             }
         }
-        Some((s.sink, spill, live))
+        Some((s.sink, spill, skip))
     }
 
     /// Whether a forwarder's publisher waits for the sink `sink` before its message goes
@@ -361,16 +473,16 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
-    /// A forwarder's spooled message, from its source: to each ready uplink whose
-    /// subscriptions match `prefix`, once every ready uplink has room for it (else it waits,
-    /// as a streamer's producer does); with none ready, it waits for one.
+    /// A forwarder's spooled message, from a lane's source: to each of the lane's ready
+    /// uplinks whose subscriptions match `prefix`, once every one has room for it (else it
+    /// waits, as a streamer's producer does); with none ready, it waits for one.
     pub(super) fn route_unspooled(&mut self, idx: u32, prefix: &[u8], s: SpoolLink) -> Route {
-        let live = self.live_uplinks(&s, true);
+        let live = self.live_uplinks(&s, true, s.lane_of_source(idx));
         if live.n == 0 {
             return Route::Blocked;
         }
         let (mark, need) = (self.cfg.mark_for(self.need), self.need);
-        for &i in &live.idx[..live.n] {
+        for &i in live.slots() {
             let Some(p) = self.peer_mut(i) else {
                 return Route::Blocked;
             };
@@ -390,21 +502,17 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 return Route::Blocked;
             }
         }
-        let mut to = Live {
-            idx: [0; MAX_UPLINKS],
-            n: 0,
-        };
+        let mut to = Live::none();
         self.subs.matches(prefix, |p| {
-            if live.has(p) && !to.has(p) {
-                to.idx[to.n] = p;
-                to.n += 1;
+            if live.has(p) {
+                to.push(p);
             }
         });
         if to.n == 0 {
             // No uplink wants it now.
             return Route::Discard;
         }
-        for &i in &to.idx[..to.n] {
+        for &i in to.slots() {
             self.hold(idx, i);
         }
         Route::Go
@@ -415,18 +523,30 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.place(session, queue, side, now)
     }
 
-    /// The spool's peers, if it has one.
+    /// The spool's peers (its first lane's source), if it has one.
     pub fn spool_peers(&self) -> Option<SpoolPeers> {
         let s = self.spool?;
         Some(SpoolPeers {
             sink: self.id(s.sink),
-            source: self.id(s.source),
+            source: self.id(s.lane(0)?.source),
         })
     }
 
-    /// Whether new work goes to the spool, and how many times it has started to.
+    /// Whether new work goes to the spool (for some lane), and how many times a lane has
+    /// started to spool.
     pub fn spooling(&self) -> (bool, u64) {
-        self.spool.map_or((false, 0), |s| (s.active, s.started))
+        self.spool.map_or((false, 0), |s| {
+            let active = s.lanes.iter().flatten().any(|l| l.active);
+            (active, s.started)
+        })
+    }
+
+    /// Whether `lane` spools, and since which of the sink's bytes ever queued: the messages
+    /// the sink was given from there on are the lane's to send (those before, its receivers
+    /// had live). `None` for a lane that does not spool, or is not there.
+    pub fn spool_lane_from(&self, lane: usize) -> Option<u64> {
+        let l = self.spool?.lane(lane)?;
+        l.active.then_some(l.from)
     }
 
     /// Messages and bytes that went to the spool (`msgs_out`, `bytes_out`) and came back
@@ -435,45 +555,56 @@ impl<Q: ByteQueue> Device<'_, Q> {
         self.spool.map(|s| s.traffic)
     }
 
-    /// The caller's spool holds messages already (from before a restart): new work goes to
-    /// the sink, behind them, until [`Device::spool_emptied`].
-    pub fn spool_begin(&mut self) {
-        if let Some(s) = self.spool.as_mut().filter(|s| !s.active) {
-            s.active = true;
-            s.started += 1;
+    /// The caller's spool holds messages for `lane` already (from before a restart, or
+    /// given back): new work for its receivers goes to the sink, behind them, until
+    /// [`Device::spool_emptied`].
+    pub fn spool_begin(&mut self, lane: usize) {
+        let sink_pushed = self
+            .spool
+            .and_then(|s| self.peer(s.sink))
+            .map_or(0, |p| p.pushed);
+        let Some(s) = self.spool.as_mut() else { return };
+        if let Some(l) = s.lanes.get_mut(lane).and_then(Option::as_mut) {
+            if !l.active {
+                l.active = true;
+                l.from = sink_pushed;
+                s.started += 1;
+            }
         }
     }
 
-    /// The caller's spool holds nothing more to send: new work goes to the workers again, if
-    /// nothing is in the sink or on its way through the source (else the caller says so
-    /// again once it has sent that). Returns whether it does.
-    pub fn spool_emptied(&mut self) -> bool {
+    /// The caller's spool holds nothing more to send for `lane`: new work goes to its
+    /// receivers again, if nothing is in the sink or on its way through the lane's source
+    /// (else the caller says so again once it has sent that). Returns whether it does.
+    pub fn spool_emptied(&mut self, lane: usize) -> bool {
         let Some(s) = self.spool else { return true };
-        if !s.active {
+        let Some(l) = s.lane(lane).filter(|l| l.active) else {
             return true;
-        }
+        };
         let sink_empty = self
             .peer(s.sink)
             .is_none_or(|p| p.queue.is_empty() && p.held.is_none());
-        let source_idle = self.peer(s.source).is_none_or(|p| p.src == Src::Idle);
+        let source_idle = self.peer(l.source).is_none_or(|p| p.src == Src::Idle);
         if !(sink_empty && source_idle) {
             return false;
         }
-        if let Some(sp) = self.spool.as_mut() {
-            sp.active = false;
+        if let Some(l) = self.spool.as_mut().and_then(|s| s.lanes[lane].as_mut()) {
+            l.active = false;
         }
         // Producers waiting for the sink's room find workers now.
         self.wake_all_blocked();
         true
     }
 
-    /// The source's session ended (its input was refused: spooled under settings the device
-    /// no longer has): what it was sending is taken back, and it starts afresh.
-    pub fn spool_source_reset(&mut self, now: Instant) {
-        let Some(s) = self.spool else { return };
-        self.abort_message(s.source);
+    /// `lane`'s source's session ended (its input was refused: spooled under settings the
+    /// device no longer has): what it was sending is taken back, and it starts afresh.
+    pub fn spool_source_reset(&mut self, lane: usize, now: Instant) {
+        let Some(source) = self.spool.and_then(|s| s.lane(lane)).map(|l| l.source) else {
+            return;
+        };
+        self.abort_message(source);
         let cfg = self.cfg.session_config(Side::Frontend);
-        if let Some(p) = self.peer_mut(s.source) {
+        if let Some(p) = self.peer_mut(source) {
             p.session = Session::local(cfg, now);
             p.blocked = false;
         }
@@ -500,26 +631,30 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// message through the spool counts once on each side, as one that passed it by).
     pub(super) fn counts_of(&mut self, idx: u32, side: Side) -> &mut SideStats {
         match self.spool.as_mut() {
-            Some(s) if s.sink == idx || s.source == idx => &mut s.traffic,
+            Some(s) if s.sink == idx || s.lane_of_source(idx).is_some() => &mut s.traffic,
             _ => &mut self.stats.sides[side.index()],
         }
     }
 
-    /// The spool, if its source is `idx`.
+    /// The spool, if one of its sources is `idx`.
     pub(super) fn spool_from(&self, idx: u32) -> Option<SpoolLink> {
-        self.spool.filter(|s| s.source == idx)
+        self.spool.filter(|s| s.lane_of_source(idx).is_some())
     }
 
     /// Whether `idx` is one of the spool's peers, which the device never closes.
     pub(super) fn is_spool(&self, idx: u32) -> bool {
-        self.spool.is_some_and(|s| s.sink == idx || s.source == idx)
+        self.spool
+            .is_some_and(|s| s.sink == idx || s.lane_of_source(idx).is_some())
     }
 
     /// A streamer's message from `idx`, with a spool: the source's to a worker (or wait);
     /// a producer's to the sink while spooling, else to a worker, or to the sink (spooling
     /// from now) when no worker has room.
     pub(super) fn route_spooled(&mut self, idx: u32, s: SpoolLink) -> Route {
-        if idx == s.source {
+        let Some(lane) = s.lane(0) else {
+            return Route::Blocked;
+        };
+        if idx == lane.source {
             return match self.pick_worker_patiently() {
                 Some(w) => {
                     self.hold(idx, w);
@@ -528,7 +663,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 None => Route::Blocked,
             };
         }
-        if !s.active {
+        if !lane.active {
             if let Some(w) = self.pick_worker() {
                 self.hold(idx, w);
                 return Route::Go;
@@ -550,11 +685,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
             self.memory_blocked = true;
             return Route::Blocked;
         }
-        if let Some(sp) = self.spool.as_mut() {
-            if !sp.active {
-                sp.active = true;
-                sp.started += 1;
-            }
+        if !lane.active {
+            self.spool_begin(0);
         }
         self.hold(idx, s.sink);
         Route::Go

@@ -15,8 +15,9 @@ use crate::queue::HeapQueue;
 use crate::signal::Signal;
 
 impl DeviceHost {
-    /// Give a new connection from `src` (at `addr`: `ip:port`, or the endpoint for IPC) to the
-    /// device, if the [`Gate`] lets it in. With it comes the connection that was closed to
+    /// Give a new connection from `src` (at `addr`: `ip:port`, or the endpoint for IPC; `via`:
+    /// the endpoint zedge connected to, for one it made) to the device, if the [`Gate`] lets
+    /// it in. With it comes the connection that was closed to
     /// make room for it, if one was.
     ///
     /// [`Gate`]: crate::gate::Gate
@@ -26,6 +27,7 @@ impl DeviceHost {
         stream: Stream,
         src: Source,
         addr: String,
+        via: Option<&str>,
     ) -> Result<(Peer, Option<Displace<PeerId>>), Refusal> {
         let at = StdInstant::now();
         // A CURVE or PLAIN handshake costs the thread (or tries a password): so many a second
@@ -82,7 +84,7 @@ impl DeviceHost {
                 .as_ref()
                 .filter(|_| side == Side::Backend && src == Source::Connected)
             {
-                sp.uplink(dev, id);
+                sp.uplink(dev, id, via.unwrap_or(""));
             }
             let peer = Peer {
                 id,

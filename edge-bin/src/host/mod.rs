@@ -263,9 +263,48 @@ impl DeviceHost {
             .as_deref()
             .filter(|_| d.has_spool())
             .and_then(|dir| {
+                let cap = cfg.queue_capacity();
+                let queue = || HeapQueue::new(cap, Charge::new(account.clone()));
+                let peers = dev.add_spool(queue(), queue(), clock.now()).ok()??;
+                // A lane for each uplink (a forwarder's `>` endpoints, MAX_UPLINKS at most; its
+                // reader in the log named by the endpoint), else one for the workers.
+                let mut lanes = vec![(peers.source, String::new())];
+                if matches!(d.kind, zedge_core::device::Kind::Forwarder { .. }) {
+                    let ups = d
+                        .backends
+                        .iter()
+                        .filter(|e| e.mode == crate::endpoint::Mode::Connect)
+                        .map(|e| spool::reader_name(&e.to_string()));
+                    lanes.clear();
+                    for (i, name) in ups.enumerate() {
+                        let source = match i {
+                            0 => Some(peers.source),
+                            _ => dev
+                                .add_spool_lane(queue(), clock.now())
+                                .ok()
+                                .flatten()
+                                .map(|(_, id)| id),
+                        };
+                        match source {
+                            Some(source) => lanes.push((source, name)),
+                            None => {
+                                log::warn!(
+                                    "{tag}spool {}: {name} shares the first uplink's pace: a \
+                                     forwarder's spool has {} lanes at most",
+                                    dir.display(),
+                                    zedge_core::device::MAX_UPLINKS
+                                );
+                            }
+                        }
+                    }
+                    if lanes.is_empty() {
+                        lanes.push((peers.source, String::new()));
+                    }
+                }
                 // A log that cannot be opened now (a reload's new device finds it locked until the
                 // one it replaces stops) is tried again by the spool's task.
-                let log = Spooler::open(&tag, dir, &d.tuning)
+                let readers: Vec<String> = lanes.iter().map(|l| l.1.clone()).collect();
+                let log = Spooler::open(&tag, dir, &d.tuning, &readers)
                     .map_err(|e| {
                         log::warn!(
                             "{tag}spool {}: cannot open it yet: {e}; trying again every second \
@@ -275,27 +314,8 @@ impl DeviceHost {
                     })
                     .ok()
                     .map(|(log, _)| log);
-                let cap = cfg.queue_capacity();
-                let queue = || HeapQueue::new(cap, Charge::new(account.clone()));
-                let peers = dev.add_spool(queue(), queue(), clock.now()).ok()??;
-                let sp = Spooler::new(peers, log, dir, &d.tuning);
-                let uplinks = d
-                    .backends
-                    .iter()
-                    .filter(|e| e.mode == crate::endpoint::Mode::Connect)
-                    .count();
-                if matches!(d.kind, zedge_core::device::Kind::Forwarder { .. }) && uplinks > 1 {
-                    // Attacker round 20, F4 and F5: docs/spool.md, "Known limits".
-                    log::warn!(
-                        "{tag}spool {}: stands in for {uplinks} uplinks at one pace: a slow one \
-                         holds the others back, and one away while another is connected is not \
-                         spooled for; give each uplink a device of its own",
-                        dir.display()
-                    );
-                }
-                if sp.holds() {
-                    dev.spool_begin();
-                }
+                let sp = Spooler::new(peers.sink, lanes, log, dir, &d.tuning);
+                sp.begin_held(&mut dev);
                 Some(sp)
             });
         DeviceHost {

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 use async_io::Timer;
 use futures_lite::future;
 use log::{error, info, warn};
-use zedge_core::device::{ByteQueue, Kind, PeerId, SpoolPeers, PROGRESS_BYTES};
+use zedge_core::device::{ByteQueue, Kind, PeerId, PROGRESS_BYTES};
 
 use super::{ById, Dev, DeviceHost};
 use crate::admit::side_name;
@@ -85,11 +85,20 @@ struct Checkpoint {
 }
 
 /// A way out of the log: a source in the device, the log's reader that feeds it, and what
-/// lies between them. A streamer's workers share one. (A forwarder's uplinks share one too,
-/// for now; a lane per uplink, each with a reader of its own, is issue 15's next step.)
+/// lies between them. A streamer's workers share one; a forwarder has one per uplink (its
+/// `>` endpoint names the reader), so each goes at its own pace and is spooled for while it
+/// is away, whatever the others do (attacker round 20, F4 and F5).
 struct Lane {
-    source: PeerId,
+    /// Its number: the device's lane, and the log's reader.
     reader: ReaderId,
+    source: PeerId,
+    /// The reader's name: the uplink's endpoint ("" for a streamer's workers).
+    name: String,
+    /// The device's lane does not spool: what the sink is given, its receivers had live,
+    /// and the reader passes over it ([`Spool::pass`]) until the lane spools again.
+    parked: Cell<bool>,
+    /// The reader passed over messages since its last checkpoint.
+    passed: Cell<bool>,
     /// A message the source took part of, taken out of the log (which may drop the segment
     /// it was in for room meanwhile), and how much of it the source took.
     feeding: RefCell<Vec<u8>>,
@@ -105,10 +114,13 @@ struct Lane {
 }
 
 impl Lane {
-    fn new(source: PeerId, reader: ReaderId) -> Lane {
+    fn new(reader: ReaderId, source: PeerId, name: String) -> Lane {
         Lane {
-            source,
             reader,
+            source,
+            name,
+            parked: Cell::new(true),
+            passed: Cell::new(false),
             feeding: RefCell::default(),
             fed: Cell::new(0),
             recovered: RefCell::default(),
@@ -194,9 +206,12 @@ pub struct Spooler {
     failed: Cell<Option<StdInstant>>,
     max_msg: u64,
     view: Cell<SpoolView>,
-    /// A forwarder's uplinks whose subscriptions may not be in yet, and since when their
-    /// handshake is done.
-    settling: RefCell<Vec<(PeerId, Option<StdInstant>)>>,
+    /// A forwarder's uplinks whose subscriptions may not be in yet, their lanes, and since
+    /// when their handshake is done.
+    settling: RefCell<Vec<(PeerId, usize, Option<StdInstant>)>>,
+    /// The sink's bytes taken so far, and where what `partial` holds began among them.
+    sink_taken: Cell<u64>,
+    partial_at: Cell<u64>,
     /// A streamer's workers with bytes unwritten, as last looked at.
     watched: RefCell<HashMap<PeerId, Watched, ById>>,
     /// Workers whose work went to the others, until they write what they still held (the
@@ -214,8 +229,16 @@ pub struct Spooler {
 
 impl Spooler {
     /// Open the log in `dir` (repairing a torn end), logging what recovery found.
-    pub fn open(tag: &str, dir: &Path, t: &Tuning) -> io::Result<(Spool, Recovery)> {
-        let cfg = SpoolConfig::new(dir.to_path_buf(), t.spool_max, t.max_msg_size);
+    pub fn open(
+        tag: &str,
+        dir: &Path,
+        t: &Tuning,
+        readers: &[String],
+    ) -> io::Result<(Spool, Recovery)> {
+        let cfg = SpoolConfig {
+            readers: readers.to_vec(),
+            ..SpoolConfig::new(dir.to_path_buf(), t.spool_max, t.max_msg_size)
+        };
         let (log, rec) = Spool::open(cfg)?;
         for (seg, at, bytes) in &rec.torn {
             warn!(
@@ -270,10 +293,23 @@ impl Spooler {
         Ok((log, rec))
     }
 
-    pub fn new(peers: SpoolPeers, log: Option<Spool>, dir: &Path, t: &Tuning) -> Spooler {
+    /// The spool over `log` (`None`: not open yet) for the device's sink and lanes: each
+    /// lane's source, and its reader's name, in the device's order.
+    pub fn new(
+        sink: PeerId,
+        lanes: Vec<(PeerId, String)>,
+        log: Option<Spool>,
+        dir: &Path,
+        t: &Tuning,
+    ) -> Spooler {
+        let lanes = lanes
+            .into_iter()
+            .enumerate()
+            .map(|(n, (source, name))| Lane::new(n, source, name))
+            .collect();
         let sp = Spooler {
-            sink: peers.sink,
-            lanes: vec![Lane::new(peers.source, 0)],
+            sink,
+            lanes,
             failed: Cell::new(log.is_none().then(StdInstant::now)),
             log: RefCell::new(log),
             dir: dir.to_path_buf(),
@@ -292,6 +328,8 @@ impl Spooler {
             max_msg: t.max_msg_size,
             view: Cell::default(),
             settling: RefCell::default(),
+            sink_taken: Cell::new(0),
+            partial_at: Cell::new(0),
             watched: RefCell::default(),
             excused: RefCell::default(),
             looked: Cell::new(StdInstant::now()),
@@ -307,9 +345,22 @@ impl Spooler {
         id == self.sink || self.lanes.iter().any(|l| l.source == id)
     }
 
-    /// Whether the log holds messages to send (at start: from before a restart).
-    pub fn holds(&self) -> bool {
-        self.log.borrow().as_ref().is_some_and(|l| !l.is_empty())
+    /// The lanes whose readers have messages in the log (at start: from before a restart)
+    /// spool: new work for their receivers goes behind those.
+    pub fn begin_held(&self, dev: &mut Dev) {
+        let log = self.log.borrow();
+        let Some(log) = log.as_ref() else { return };
+        for lane in &self.lanes {
+            if log.left(lane.reader) > 0 {
+                dev.spool_begin(lane.reader);
+                lane.parked.set(false);
+            }
+        }
+    }
+
+    /// The readers' names, in the lanes' order.
+    fn readers(&self) -> Vec<String> {
+        self.lanes.iter().map(|l| l.name.clone()).collect()
     }
 
     pub fn view(&self) -> SpoolView {
@@ -369,9 +420,15 @@ impl Spooler {
         dev.spool_failing(self.failed.get().is_some());
         self.settle_uplinks(dev);
         let more = self.feed_source(tag, dev, now);
-        let idle = self.partial.borrow().is_empty() && self.lanes.iter().all(Lane::idle);
-        if idle && self.log.borrow().as_ref().is_some_and(Spool::is_empty) {
-            dev.spool_emptied();
+        if self.partial.borrow().is_empty() {
+            if let Some(log) = self.log.borrow().as_ref() {
+                for lane in &self.lanes {
+                    let caught_up = lane.idle() && log.left(lane.reader) == 0;
+                    if caught_up && dev.spool_emptied(lane.reader) {
+                        lane.parked.set(true);
+                    }
+                }
+            }
         }
         self.say_corrupt(tag);
         self.publish(dev.spooling().0);
@@ -393,11 +450,14 @@ impl Spooler {
         }
     }
 
-    /// A forwarder's uplink connected: spooled messages go to it once it has settled
-    /// ([`UPLINK_SETTLE`] after its handshake).
-    pub fn uplink(&self, dev: &mut Dev, id: PeerId) {
-        if dev.set_uplink(id, false) {
-            self.settling.borrow_mut().push((id, None));
+    /// A forwarder's uplink connected, to the endpoint `via`: spooled messages go to it, from
+    /// the endpoint's lane, once it has settled ([`UPLINK_SETTLE`] after its handshake).
+    pub fn uplink(&self, dev: &mut Dev, id: PeerId, via: &str) {
+        let name = reader_name(via);
+        // An endpoint past the lanes there are (more than MAX_UPLINKS) shares the first.
+        let lane = self.lanes.iter().position(|l| l.name == name).unwrap_or(0);
+        if dev.set_uplink(id, lane, false) {
+            self.settling.borrow_mut().push((id, lane, None));
             self.signal.wake();
         }
     }
@@ -405,7 +465,7 @@ impl Spooler {
     /// Uplinks settled are ready; those gone are forgotten.
     fn settle_uplinks(&self, dev: &mut Dev) {
         let now = StdInstant::now();
-        self.settling.borrow_mut().retain_mut(|(id, since)| {
+        self.settling.borrow_mut().retain_mut(|(id, lane, since)| {
             if dev.queue(*id).is_none() {
                 return false;
             }
@@ -413,7 +473,7 @@ impl Spooler {
                 *since = Some(now);
             }
             if since.is_some_and(|at| now.duration_since(at) >= UPLINK_SETTLE) {
-                dev.set_uplink(*id, true);
+                dev.set_uplink(*id, *lane, true);
                 return false;
             }
             true
@@ -433,12 +493,10 @@ impl Spooler {
             max_msg_size: self.max_msg,
             ..Tuning::default()
         };
-        match Spooler::open(tag, &self.dir, &t) {
+        match Spooler::open(tag, &self.dir, &t, &self.readers()) {
             Ok((log, _)) => {
-                if !log.is_empty() {
-                    dev.spool_begin();
-                }
                 *self.log.borrow_mut() = Some(log);
+                self.begin_held(dev);
                 self.failed.set(None);
                 info!("{tag}spool {}: open", self.dir.display());
                 true
@@ -483,7 +541,14 @@ impl Spooler {
                 return;
             }
         }
+        // Which lanes spool, and since where in the sink's stream: what came before, their
+        // receivers had live.
+        let froms: Vec<Option<u64>> = (0..self.lanes.len())
+            .map(|k| dev.spool_lane_from(k))
+            .collect();
+        let mut appended = |log: &mut Spool, at: u64| self.appended(log, at, &froms);
         let mut result = Ok(());
+        let mut at = self.sink_taken.get();
         loop {
             let (a, b) = dev.output(sink);
             let n = a.len() + b.len();
@@ -493,20 +558,34 @@ impl Spooler {
             for slice in [a, b] {
                 if partial.is_empty() && result.is_ok() {
                     // Whole messages go from the sink's queue to the log as they lie.
-                    let used = append_whole(log, slice, &mut result);
+                    let used = append_whole(log, slice, at, &mut result, &mut appended);
+                    self.partial_at.set(at + used as u64);
                     partial.extend_from_slice(&slice[used..]);
                 } else {
+                    if partial.is_empty() {
+                        self.partial_at.set(at);
+                    }
                     partial.extend_from_slice(slice);
                 }
+                at += slice.len() as u64;
             }
             dev.consume_output(sink, n);
             if result.is_err() {
                 break;
             }
         }
+        self.sink_taken.set(at);
         if result.is_ok() {
-            let used = append_whole(log, &partial, &mut result);
+            let base = self.partial_at.get();
+            let used = append_whole(log, &partial, base, &mut result, &mut appended);
             partial.drain(..used);
+            self.partial_at.set(base + used as u64);
+        }
+        // A lane that passed over messages: a checkpoint after them (they hold no segment
+        // back once its receivers wrote what they hold now).
+        for lane in self.lanes.iter().filter(|l| l.passed.replace(false)) {
+            let (mark, reuse) = Self::place(log, lane);
+            self.checkpoint(dev, lane, mark, reuse);
         }
         if self.log_appended(log) {
             self.dirty.set(true);
@@ -514,6 +593,23 @@ impl Spooler {
         match result {
             Ok(()) => self.failed.set(None),
             Err(e) => self.failed(tag, "cannot write a block", &e),
+        }
+    }
+
+    /// The message that began at `at` in the sink's stream was appended: a lane that does
+    /// not spool passes over it, and one that spools from there on reads it (and what
+    /// follows).
+    fn appended(&self, log: &mut Spool, at: u64, froms: &[Option<u64>]) {
+        for (lane, from) in self.lanes.iter().zip(froms) {
+            if !lane.parked.get() {
+                continue;
+            }
+            if from.is_some_and(|from| at >= from) {
+                lane.parked.set(false);
+            } else {
+                log.pass(lane.reader);
+                lane.passed.set(true);
+            }
         }
     }
 
@@ -588,7 +684,7 @@ impl Spooler {
     fn checkpoint(&self, dev: &Dev, lane: &Lane, mark: u64, reuse: bool) {
         let mut waits = Vec::new();
         let excused = self.excused.borrow();
-        dev.spool_unwritten(|id, pushed| {
+        dev.spool_unwritten(lane.reader, |id, pushed| {
             // What a worker that stalled still held of what it was given is not waited for.
             if excused.get(&id).is_none_or(|&(upto, _)| pushed > upto) {
                 waits.push((id, pushed));
@@ -663,7 +759,7 @@ impl Spooler {
         if let Some(log) = self.log.borrow_mut().as_mut() {
             self.deliver(tag, dev, log);
         }
-        let lane = self.lane_of(id);
+        let lane = self.lane_of(dev, id);
         let waited = lane
             .checkpoints
             .borrow()
@@ -680,10 +776,11 @@ impl Spooler {
         }
     }
 
-    /// The lane whose source's messages `id` receives: a streamer's workers (and, for now,
-    /// a forwarder's uplinks) share the first.
-    fn lane_of(&self, _id: PeerId) -> &Lane {
-        &self.lanes[0]
+    /// The lane whose source's messages `id` receives: a forwarder's uplink's own, else
+    /// the first (a streamer's workers share it).
+    fn lane_of(&self, dev: &Dev, id: PeerId) -> &Lane {
+        let n = dev.uplink_lane(id).unwrap_or(0);
+        &self.lanes[n.min(self.lanes.len() - 1)]
     }
 
     /// Messages given back by a receiver that left go out again ahead of the log: a mark
@@ -746,7 +843,7 @@ impl Spooler {
                 Ok(n) => n,
                 Err(e) => {
                     self.refused(tag, &e.to_string());
-                    dev.spool_source_reset(now);
+                    dev.spool_source_reset(lane.reader, now);
                     lane.fed.set(0);
                     if from_log {
                         let _ = log.skip(lane.reader);
@@ -917,15 +1014,21 @@ impl DeviceHost {
             // Given back now, they would be lost with the process: the spool keeps them.
             return leaves(false);
         }
-        // A forwarder's: only what its last uplink was to be sent (a local subscriber's
-        // queue is its own, and another uplink got the same messages).
+        // A forwarder's: only what an uplink was to be sent, to its lane, once no other
+        // uplink of that lane is there (a local subscriber's queue is its own, and another
+        // uplink of the lane got the same messages).
         let forwarder = self.peek(|dev| matches!(dev.config().kind, Kind::Forwarder { .. }));
+        let mut lane = 0;
         if forwarder {
-            let last = self.peek(|dev| dev.is_uplink(id) && dev.uplinks_live() <= 1);
-            if !last {
+            let last = self.peek(|dev| {
+                let k = dev.uplink_lane(id)?;
+                (dev.uplinks_live(Some(k)) <= 1).then_some(k)
+            });
+            let Some(k) = last else {
                 return leaves(false);
-            }
-            self.with_device(Dev::spool_begin);
+            };
+            lane = k;
+            self.with_device(|dev| dev.spool_begin(k));
         }
         let start = {
             let frames = self.frames.borrow();
@@ -944,9 +1047,9 @@ impl DeviceHost {
             return;
         }
         let n = msgs.len() as u64;
-        sp.lane_of(id).recovered.borrow_mut().extend(msgs);
+        sp.lanes[lane].recovered.borrow_mut().extend(msgs);
         sp.count(|v| v.recovered += n);
-        self.with_device(|dev| dev.spool_begin());
+        self.with_device(|dev| dev.spool_begin(lane));
         sp.signal.wake();
     }
 
@@ -1089,7 +1192,8 @@ impl DeviceHost {
         sp.watched
             .borrow_mut()
             .insert(id, Watched { written, since });
-        let lane = sp.lane_of(id);
+        // A streamer's: its workers share the first lane.
+        let lane = &sp.lanes[0];
         for c in lane.checkpoints.borrow_mut().iter_mut() {
             c.waits.retain(|w| w.0 != id || w.1 > upto);
         }
@@ -1124,7 +1228,7 @@ impl DeviceHost {
         lane.recovered.borrow_mut().extend(msgs);
         sp.count(|v| v.recovered += n as u64);
         sp.forget_marks(lane);
-        self.with_device(|dev| dev.spool_begin());
+        self.with_device(|dev| dev.spool_begin(0));
         sp.signal.wake();
     }
 
@@ -1132,6 +1236,20 @@ impl DeviceHost {
     pub fn spool_view(&self) -> Option<SpoolView> {
         self.spool.as_ref().map(Spooler::view)
     }
+}
+
+/// A reader's name for the endpoint `ep`: its text, white space and `%` escaped (a cursor
+/// file's line ends with it).
+pub fn reader_name(ep: &str) -> String {
+    let mut name = String::with_capacity(ep.len());
+    for c in ep.chars() {
+        if c.is_whitespace() || c == '%' {
+            name.push_str(&format!("%{:02X}", u32::from(c)));
+        } else {
+            name.push(c);
+        }
+    }
+    name
 }
 
 fn unix_ms() -> u64 {
@@ -1142,11 +1260,19 @@ fn unix_ms() -> u64 {
 
 /// Append the whole messages at the start of `bytes` to `log` (command frames between them
 /// skipped), until one fails to be written (into `result`; it counts as appended, gathered
-/// for the next try): the bytes used.
-fn append_whole(log: &mut Spool, bytes: &[u8], result: &mut io::Result<()>) -> usize {
+/// for the next try): the bytes used. `bytes` begins at `at` in the sink's stream, and
+/// `appended` is told where each message appended began in it.
+fn append_whole(
+    log: &mut Spool,
+    bytes: &[u8],
+    at: u64,
+    result: &mut io::Result<()>,
+    appended: &mut dyn FnMut(&mut Spool, u64),
+) -> usize {
     let mut used = skip_commands(bytes);
     while let Some(end) = message_end(&bytes[used..]) {
         let r = log.append(&bytes[used..used + end]);
+        appended(log, at + used as u64);
         used += end;
         used += skip_commands(&bytes[used..]);
         if r.is_err() {

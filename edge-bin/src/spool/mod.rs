@@ -448,6 +448,7 @@ impl Spool {
     }
 
     /// Whether nothing is left to send, to any reader.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.messages() == 0
     }
@@ -648,6 +649,32 @@ impl Spool {
                 let end = message_end(&rd.payload[rd.at..]).map_or(rd.payload.len(), |n| rd.at + n);
                 Ok(Some(&rd.payload[rd.at..end]))
             }
+        }
+    }
+
+    /// Reader `r` passes over every message appended so far, without taking them out (its
+    /// receivers had them live): its position is at the end. Not counted as taken; a mark
+    /// placed after this covers them, as it covers what was taken.
+    pub fn pass(&mut self, r: ReaderId) {
+        let end = match self.segments.back() {
+            Some(s) => Cursor {
+                seq: s.seq,
+                block: s.len,
+                at: 0,
+            },
+            None => Cursor {
+                seq: self.next_seq,
+                block: 0,
+                at: 0,
+            },
+        };
+        let rd = &mut self.readers[r];
+        rd.cursor = end;
+        rd.reading = None;
+        rd.pending_sent = self.pending.len();
+        rd.pending_sent_msgs = self.pending_msgs;
+        for s in &mut self.segments {
+            s.taken[r] = s.messages;
         }
     }
 
@@ -908,7 +935,16 @@ impl Spool {
                 if let Some(s) = self.segments.back_mut() {
                     s.taken[r] += taken;
                 }
-                rd.cursor = in_block(rd.pending_sent);
+                rd.cursor = if rd.pending_sent == self.pending.len() {
+                    // All of the block: past it, not read back from disk.
+                    Cursor {
+                        block: start.block + (BLOCK_HEAD + self.pending.len() - done) as u64,
+                        at: 0,
+                        ..start
+                    }
+                } else {
+                    in_block(rd.pending_sent)
+                };
                 rd.reading = None;
             }
         }

@@ -904,3 +904,60 @@ fn past_max_bytes_a_reader_behind_goes_on_from_the_oldest_segment_kept() {
     assert!(b.windows(2).all(|w| w[1] == w[0] + 1));
     assert_eq!(b.last(), Some(&1999));
 }
+
+/// A reader whose receivers had messages live passes over them: it takes what comes after,
+/// and, once a mark placed after them is delivered, holds no segment back.
+#[test]
+fn a_reader_that_passes_takes_what_comes_after_and_holds_nothing_back() {
+    let dir = Dir::new("pass");
+    let (mut s, _) = Spool::open(with_readers(&dir, &["live", "away"])).unwrap();
+    for n in 0..300 {
+        s.append(&msg(n, 20)).unwrap();
+        if n % 7 == 0 {
+            s.pass(0);
+        }
+    }
+    s.pass(0);
+    assert_eq!(s.left(0), 0);
+    let mark = s.mark(0);
+    s.delivered(0, mark).unwrap();
+    for n in 300..320 {
+        s.append(&msg(n, 20)).unwrap();
+    }
+    s.sync().unwrap();
+    assert_eq!(
+        drain_reader(&mut s, 0, usize::MAX),
+        (300..320).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        s.stats().taken,
+        20,
+        "what was passed is not counted as taken"
+    );
+    let segments = s.segments.len();
+    assert!(segments > 1);
+    assert_eq!(
+        drain_reader(&mut s, 1, usize::MAX),
+        (0..320).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        s.segments.len(),
+        1,
+        "delivered to both: only the newest is kept"
+    );
+    // Across a restart, each where it stood.
+    for n in 320..330 {
+        s.append(&msg(n, 20)).unwrap();
+    }
+    s.pass(0);
+    let mark = s.mark(0);
+    s.delivered(0, mark).unwrap();
+    s.sync().unwrap();
+    drop(s);
+    let (mut s, _) = Spool::open(with_readers(&dir, &["live", "away"])).unwrap();
+    assert_eq!(s.left(0), 0);
+    assert_eq!(
+        drain_reader(&mut s, 1, usize::MAX),
+        (320..330).collect::<Vec<_>>()
+    );
+}

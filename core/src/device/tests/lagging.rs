@@ -437,7 +437,7 @@ fn an_uplink_that_lags_is_not_closed_for_a_subscriber_that_keeps_up() {
         .expect("slots")
         .expect("a forwarder takes a spool");
     let (publisher, uplink, keeper) = lagging_and_keeper(&mut net);
-    assert!(net.dev.set_uplink(net.id(uplink), true));
+    assert!(net.dev.set_uplink(net.id(uplink), 0, true));
     net.lag(uplink, true);
     pool(Some(8_000));
     send_each(&mut net, publisher, 0, 4, 3_000);

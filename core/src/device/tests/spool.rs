@@ -99,7 +99,7 @@ fn run(net: &mut Net<'_>, sp: SpoolPeers, disk: &mut Disk) {
             }
         }
         if disk.msgs.is_empty() && net.dev.spooling().0 {
-            moved |= net.dev.spool_emptied();
+            moved |= net.dev.spool_emptied(0);
         }
         if !moved {
             net.pump();
@@ -256,10 +256,10 @@ fn the_spool_is_not_emptied_while_the_sink_holds_messages() {
     net.send(producer, &tagged(0, 0, &[10]));
     net.pump();
     assert!(net.dev.spooling().0);
-    assert!(!net.dev.spool_emptied(), "a message is in the sink");
+    assert!(!net.dev.spool_emptied(0), "a message is in the sink");
     let n = net.dev.output(sp.sink).0.len();
     net.dev.consume_output(sp.sink, n);
-    assert!(net.dev.spool_emptied());
+    assert!(net.dev.spool_emptied(0));
     assert!(!net.dev.spooling().0);
 }
 
@@ -346,7 +346,7 @@ fn a_source_whose_input_was_refused_starts_afresh() {
     let r = net.dev.handle_input(sp.source, &bad, net.now);
     assert!(r.is_err(), "{r:?}");
     assert!(!net.dev.wants_read(sp.source));
-    net.dev.spool_source_reset(net.now);
+    net.dev.spool_source_reset(0, net.now);
     assert!(net.dev.wants_read(sp.source));
     let good = tagged(0, 1, &[40]);
     let n = net
@@ -407,7 +407,7 @@ fn a_stalled_workers_queue_taken_back_reaches_the_worker_that_reads() {
     assert!(bytes.is_empty(), "whole messages");
     // Past a turn of the progress timeout with nothing taken, it lags: passed over.
     net.run_until(net.now + Duration::from_secs(2));
-    net.dev.spool_begin();
+    net.dev.spool_begin(0);
     // More behind them: the reader is full at times while the spool has more to give.
     for seq in 40..80 {
         net.send(producer, &tagged(0, seq, &[40]));
@@ -485,13 +485,98 @@ fn forwarder_spooled(store: &mut Storage) -> (Net<'_>, SpoolPeers, P, P) {
 /// An uplink connects and subscribes to `topic`: the device is told it is one at once, and
 /// ready once its subscription is in.
 fn uplink(net: &mut Net<'_>, topic: &[u8]) -> P {
+    uplink_in(net, topic, 0)
+}
+
+/// [`uplink`], in `lane`.
+fn uplink_in(net: &mut Net<'_>, topic: &[u8], lane: usize) -> P {
     let up = net.connect(Backend, Sub);
-    assert!(net.dev.set_uplink(net.id(up), false));
+    assert!(net.dev.set_uplink(net.id(up), lane, false));
     net.pump();
     net.subscribe(up, topic);
     net.pump();
-    assert!(net.dev.set_uplink(net.id(up), true));
+    assert!(net.dev.set_uplink(net.id(up), lane, true));
     up
+}
+
+/// Attacker round 20, F4 and F5: two uplinks in lanes of their own. One at its mark spools
+/// for itself alone, from where it stopped taking; the other gets every publication live all
+/// along; a lane's source sends to its own uplink only, and the lane is live again once it
+/// has sent what its uplink missed.
+#[test]
+fn an_uplink_at_its_mark_in_a_lane_of_its_own_spools_for_itself_alone() {
+    let mut cfg = forwarder();
+    cfg.queue_hwm = 2_000;
+    let mut store = Storage::new(8, 16);
+    let (mut net, sp) = spooled(&mut store, cfg);
+    let publisher = net.connect(Frontend, Pub);
+    net.pump();
+    let cap = net.dev.config().queue_capacity();
+    let (lane, source) = net
+        .dev
+        .add_spool_lane(VecQueue::new(cap), net.now)
+        .expect("slots")
+        .expect("a forwarder's spool takes lanes");
+    assert_eq!(lane, 1);
+    let a = uplink_in(&mut net, b"", 0);
+    let b = uplink_in(&mut net, b"", 1);
+    assert_eq!(net.dev.uplink_lane(net.id(b)), Some(1));
+    assert_eq!(net.dev.uplinks_live(Some(1)), 1);
+    net.pause(b, true);
+    // The sink's output taken as it comes, as the caller's disk does.
+    let mut sink = Vec::new();
+    let mut take_sink = |net: &mut Net<'_>| loop {
+        let (x, y) = net.dev.output(sp.sink);
+        let n = x.len() + y.len();
+        if n == 0 {
+            break;
+        }
+        sink.extend_from_slice(x);
+        sink.extend_from_slice(y);
+        net.dev.consume_output(sp.sink, n);
+    };
+    for seq in 0..400 {
+        net.send(publisher, &tagged(0, seq, &[100]));
+        net.pump();
+        take_sink(&mut net);
+        net.pump();
+    }
+    assert_eq!(
+        seqs(&net, a),
+        (0..400).collect::<Vec<_>>(),
+        "live all along"
+    );
+    assert_eq!(net.dev.spool_lane_from(0), None);
+    assert_eq!(net.dev.spool_lane_from(1), Some(0), "from the sink's start");
+    // The sink had what came from b's mark on; b's queue holds what came before.
+    let mut spooled = Vec::new();
+    while let Some(end) = message_end(&sink) {
+        spooled.push(sink.drain(..end).collect::<Vec<u8>>());
+    }
+    assert!(!spooled.is_empty() && spooled.len() < 400);
+    // B's lane's source: to b alone, behind what its queue holds.
+    net.pause(b, false);
+    for m in &spooled {
+        let mut at = 0;
+        while at < m.len() {
+            let n = net
+                .dev
+                .handle_input(source, &m[at..], net.now)
+                .expect("whole messages");
+            at += n;
+            net.pump();
+        }
+    }
+    net.pump();
+    assert_eq!(seqs(&net, b), (0..400).collect::<Vec<_>>());
+    assert_eq!(seqs(&net, a).len(), 400, "a got none of b's again");
+    assert!(net.dev.spool_emptied(1));
+    assert_eq!(net.dev.spool_lane_from(1), None);
+    net.send(publisher, &tagged(0, 400, &[100]));
+    net.pump();
+    assert_eq!(seqs(&net, b).last(), Some(&400), "live again");
+    assert_eq!(seqs(&net, a).last(), Some(&400));
+    assert_eq!(net.dev.stats().dropped, Drops::default());
 }
 
 #[test]
@@ -595,14 +680,14 @@ fn the_spool_waits_for_an_uplink_to_be_ready() {
     }
     run(&mut net, sp, &mut disk);
     let up = net.connect(Backend, Sub);
-    assert!(net.dev.set_uplink(net.id(up), false));
+    assert!(net.dev.set_uplink(net.id(up), 0, false));
     run(&mut net, sp, &mut disk);
     assert!(net.msgs(up).is_empty(), "not before it is ready");
     assert!(net.dev.spooling().0);
     // Its subscription is in now.
     net.subscribe(up, b"");
     net.pump();
-    assert!(net.dev.set_uplink(net.id(up), true));
+    assert!(net.dev.set_uplink(net.id(up), 0, true));
     run(&mut net, sp, &mut disk);
     assert_eq!(seqs(&net, up), (0..50).collect::<Vec<_>>());
 }
@@ -647,7 +732,7 @@ fn an_uplink_with_no_subscription_yet_is_waited_for() {
     run(&mut net, sp, &mut disk);
     let up = net.connect(Backend, Sub);
     net.pump();
-    assert!(net.dev.set_uplink(net.id(up), true));
+    assert!(net.dev.set_uplink(net.id(up), 0, true));
     run(&mut net, sp, &mut disk);
     assert!(net.msgs(up).is_empty());
     assert_eq!(disk.msgs.len(), 50, "nothing thrown away");
