@@ -276,8 +276,12 @@ impl DeviceHost {
                         .filter(|e| e.mode == crate::endpoint::Mode::Connect)
                         .map(|e| spool::reader_name(&e.to_string()));
                     lanes.clear();
-                    for (i, name) in ups.enumerate() {
-                        let source = match i {
+                    for name in ups {
+                        // The same endpoint twice: its connections share a lane.
+                        if lanes.iter().any(|l: &(PeerId, String)| l.1 == name) {
+                            continue;
+                        }
+                        let source = match lanes.len() {
                             0 => Some(peers.source),
                             _ => dev
                                 .add_spool_lane(queue(), clock.now())

@@ -1328,7 +1328,15 @@ fn message_body(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{split_commands, Tail};
+    use super::{reader_name, split_commands, Tail};
+
+    #[test]
+    fn a_readers_name_is_its_endpoint_with_white_space_and_percent_escaped() {
+        assert_eq!(reader_name(">tcp://cloud:5561"), ">tcp://cloud:5561");
+        assert_eq!(reader_name("ipc:///run/a b%c"), "ipc:///run/a%20b%25c");
+        assert_eq!(reader_name("a\tb\nc"), "a%09b%0Ac");
+        assert_ne!(reader_name("a b"), reader_name("a%20b"));
+    }
 
     fn tail(msgs: Vec<Vec<u8>>, commands: Vec<u8>, whole: bool) -> Tail {
         Tail {

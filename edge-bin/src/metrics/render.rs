@@ -374,7 +374,7 @@ fn spool_gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
     let gauges: [Gauge; 4] = [
         (
             "zedge_spool_messages",
-            "Messages in the spool not yet sent.",
+            "Messages in the spool not yet sent (to the uplink furthest behind).",
             |v| v.messages,
         ),
         (
