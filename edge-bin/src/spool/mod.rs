@@ -592,17 +592,22 @@ impl Spool {
     fn disk_pos(&self, at: Pos) -> Cursor {
         match at {
             Pos::Disk(c) => c,
-            Pos::Gathered { .. } => match self.segments.back() {
-                Some(s) => Cursor {
-                    seq: s.seq,
-                    block: s.len,
-                    at: 0,
-                },
-                None => Cursor {
-                    seq: self.next_seq,
-                    block: 0,
-                    at: 0,
-                },
+            Pos::Gathered { .. } => self.disk_end(),
+        }
+    }
+
+    /// The position past everything on disk.
+    fn disk_end(&self) -> Cursor {
+        match self.segments.back() {
+            Some(s) => Cursor {
+                seq: s.seq,
+                block: s.len,
+                at: 0,
+            },
+            None => Cursor {
+                seq: self.next_seq,
+                block: 0,
+                at: 0,
             },
         }
     }
@@ -656,18 +661,7 @@ impl Spool {
     /// receivers had them live): its position is at the end. Not counted as taken; a mark
     /// placed after this covers them, as it covers what was taken.
     pub fn pass(&mut self, r: ReaderId) {
-        let end = match self.segments.back() {
-            Some(s) => Cursor {
-                seq: s.seq,
-                block: s.len,
-                at: 0,
-            },
-            None => Cursor {
-                seq: self.next_seq,
-                block: 0,
-                at: 0,
-            },
-        };
+        let end = self.disk_end();
         let rd = &mut self.readers[r];
         rd.cursor = end;
         rd.reading = None;
