@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
-use zedge_tests::numbered::{assert_got, brief, field, num, spool_dir, stop_during_replay};
+use zedge_tests::numbered::{
+    assert_got, assert_got_all, brief, field, num, spool_dir, stop_during_replay,
+};
 use zedge_tests::wait::deadline;
 use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
 
@@ -336,6 +338,52 @@ fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothin
     {
         eprintln!("{line}");
     }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Attacker round 25, H1: the same `>` endpoint given twice named two of the spool's
+/// readers alike, the spool never opened, and once an uplink was away the forwarder held its
+/// publishers (and every subscriber) for good. Now the two connections share a lane: the
+/// spool opens, the uplink given twice gets each publication from both, and the one that
+/// was away gets what it missed.
+#[test]
+fn the_same_uplink_endpoint_twice_shares_a_lane_and_the_spool_opens() {
+    const N: u64 = 5_000;
+    let dir = spool_dir("zedge-fspool", "twice");
+    let (a_ep, b_ep) = (
+        format!("tcp://127.0.0.1:{}", free_port()),
+        format!("tcp://127.0.0.1:{}", free_port()),
+    );
+    let dir_arg = dir.display().to_string();
+    let mut broker = Broker::start_with(
+        "forwarder",
+        &[Ep::Tcp],
+        &[
+            Ep::Tcp,
+            Ep::Connect(a_ep.clone()),
+            Ep::Connect(a_ep.clone()),
+            Ep::Connect(b_ep.clone()),
+        ],
+        &["--spool", &dir_arg],
+    );
+    let a = subscriber("cloud", &a_ep, 2 * N, 5.0, 0.0);
+    let local = subscriber("local", broker.backend(), N, 5.0, 0.0);
+    connections(&broker, &a_ep, 2);
+    publish(broker.frontend(), 0..N, 5000.0, 100).finish();
+    let out = local.finish();
+    assert_got(&out, 0..N);
+    let out = a.finish();
+    eprintln!("uplink a, given twice: {}", brief(&out));
+    assert_eq!(num(&out, "n"), 2 * N as i64, "{}", brief(&out));
+    assert_got_all(&out, 0..N);
+    let out = subscriber("cloud", &b_ep, N, 5.0, 0.0).finish();
+    eprintln!("uplink b, away: {}", brief(&out));
+    assert_got(&out, 0..N);
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    assert!(!stderr.contains("cannot open"), "{stderr}");
     let _ = fs::remove_dir_all(&dir);
 }
 

@@ -46,6 +46,10 @@ use crate::time::Instant;
 /// has at most this many lanes ([`Device::add_spool_lane`]).
 pub const MAX_UPLINKS: usize = 8;
 
+/// Uplink connections a spool follows at once: each lane's, and room for one that connects
+/// again while the device still holds its last connection.
+const UPLINK_SLOTS: usize = 2 * MAX_UPLINKS;
+
 /// An uplink of a forwarder's spool.
 #[derive(Clone, Copy, Debug)]
 struct Uplink {
@@ -105,7 +109,7 @@ pub(super) struct SpoolLink {
     /// not counted with the sides'.
     pub(super) traffic: SideStats,
     /// A forwarder's uplinks (none for a streamer's).
-    uplinks: [Option<Uplink>; MAX_UPLINKS],
+    uplinks: [Option<Uplink>; UPLINK_SLOTS],
     /// The caller's disk fails: a forwarder's sink at its mark loses messages rather than
     /// holding the publishers (and the local subscribers' live traffic) up.
     failing: bool,
@@ -114,14 +118,14 @@ pub(super) struct SpoolLink {
 /// A forwarder's uplinks, by slot: those live at the start of a message's fan-out, or those
 /// a message passes over.
 pub(super) struct Live {
-    idx: [u32; MAX_UPLINKS],
+    idx: [u32; UPLINK_SLOTS],
     n: usize,
 }
 
 impl Live {
     fn none() -> Live {
         Live {
-            idx: [0; MAX_UPLINKS],
+            idx: [0; UPLINK_SLOTS],
             n: 0,
         }
     }
@@ -131,7 +135,7 @@ impl Live {
     }
 
     fn push(&mut self, p: u32) {
-        if self.n < MAX_UPLINKS && !self.has(p) {
+        if self.n < UPLINK_SLOTS && !self.has(p) {
             self.idx[self.n] = p;
             self.n += 1;
         }
@@ -189,7 +193,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             started: 0,
             resets: 0,
             traffic: SideStats::default(),
-            uplinks: [None; MAX_UPLINKS],
+            uplinks: [None; UPLINK_SLOTS],
             failing: false,
         });
         if forwards {
@@ -241,7 +245,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// spooled messages; the lane spools while an uplink of its is away or full); `ready` once
     /// its subscriptions are in (the caller waits a while after its handshake): the spooled
     /// messages go only to ready uplinks. False if the device has no forwarder's spool, no
-    /// such lane, or [`MAX_UPLINKS`] live uplinks already.
+    /// such lane, or twice [`MAX_UPLINKS`] live uplinks already.
     pub fn set_uplink(&mut self, id: PeerId, lane: usize, ready: bool) -> bool {
         let Some(s) = self.spool.filter(|s| s.forwards(self.cfg.kind)) else {
             return false;

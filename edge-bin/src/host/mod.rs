@@ -293,8 +293,9 @@ impl DeviceHost {
                             Some(source) => lanes.push((source, name)),
                             None => {
                                 log::warn!(
-                                    "{tag}spool {}: {name} shares the first uplink's pace: a \
-                                     forwarder's spool has {} lanes at most",
+                                    "{tag}spool {}: {name} gets publications live only, \
+                                     nothing spooled for it: a forwarder's spool stands in \
+                                     for {} uplinks at most",
                                     dir.display(),
                                     zedge_core::device::MAX_UPLINKS
                                 );

@@ -50,6 +50,8 @@ use crate::spool::{
 const ROUND_BYTES: usize = 1 << 20;
 /// How long after a disk error the task tries again.
 const RETRY: Duration = Duration::from_secs(1);
+/// Messages dropped past `spool_max` are said at most this often.
+const DROPS_SAID: Duration = Duration::from_secs(10);
 /// How long after its handshake a forwarder's uplink gets spooled messages: its
 /// subscriptions come right after it (a libzmq XSUB sends them all at once), and a spooled
 /// message on a topic it has not subscribed to yet would go nowhere.
@@ -185,6 +187,8 @@ pub struct Spooler {
     max_bytes: u64,
     /// Checksum failures on reading, when last logged.
     corrupt_seen: Cell<u64>,
+    /// Messages dropped past `spool_max` when last logged, and when.
+    dropped_seen: Cell<(u64, Option<StdInstant>)>,
     /// A message the device refused was logged.
     refused_said: Cell<bool>,
     /// Wakes the task.
@@ -277,6 +281,15 @@ impl Spooler {
                 dir.display()
             );
         }
+        for name in &rec.readers_reset {
+            warn!(
+                "{tag}spool {}: its cursor file's position for {} is no message's start (edited, \
+                 or the disk gave back other bytes): sending it from the oldest message kept \
+                 (some again)",
+                dir.display(),
+                if name.is_empty() { "the workers" } else { name }
+            );
+        }
         for name in &rec.readers_gone {
             warn!(
                 "{tag}spool {}: its cursor file has a position for {name}, which this \
@@ -315,6 +328,7 @@ impl Spooler {
             dir: dir.to_path_buf(),
             max_bytes: t.spool_max,
             corrupt_seen: Cell::new(0),
+            dropped_seen: Cell::new((0, None)),
             refused_said: Cell::new(false),
             signal: Signal::default(),
             partial: RefCell::default(),
@@ -409,6 +423,10 @@ impl Spooler {
         let retry_due = self.failed.get().is_none_or(|at| at.elapsed() >= RETRY);
         let closed = self.log.borrow().is_none();
         if closed && (!retry_due || !self.reopen(tag, dev)) {
+            // A forwarder's sink loses what comes for the uplinks while the log cannot be
+            // opened, rather than holding up the publishers and the local subscribers
+            // (attacker round 25, H1).
+            dev.spool_failing(true);
             self.publish(dev.spooling().0);
             return false;
         }
@@ -431,6 +449,7 @@ impl Spooler {
             }
         }
         self.say_corrupt(tag);
+        self.say_dropped(tag);
         self.publish(dev.spooling().0);
         self.release();
         more
@@ -454,8 +473,12 @@ impl Spooler {
     /// the endpoint's lane, once it has settled ([`UPLINK_SETTLE`] after its handshake).
     pub fn uplink(&self, dev: &mut Dev, id: PeerId, via: &str) {
         let name = reader_name(via);
-        // An endpoint past the lanes there are (more than MAX_UPLINKS) shares the first.
-        let lane = self.lanes.iter().position(|l| l.name == name).unwrap_or(0);
+        // An endpoint past the lanes there are (more than MAX_UPLINKS) is no uplink of the
+        // spool's: it gets publications live only (said at start). Sharing a lane, it would
+        // take an uplink's place in the device (attacker round 25, H2).
+        let Some(lane) = self.lanes.iter().position(|l| l.name == name) else {
+            return;
+        };
         if dev.set_uplink(id, lane, false) {
             self.settling.borrow_mut().push((id, lane, None));
             self.signal.wake();
@@ -505,6 +528,23 @@ impl Spooler {
                 self.failed(tag, &format!("cannot open {}", self.dir.display()), &e);
                 false
             }
+        }
+    }
+
+    /// Messages lost with segments deleted past `spool_max`, since last said: said at most
+    /// every [`DROPS_SAID`] (attacker round 25, L3: they were counted only).
+    fn say_dropped(&self, tag: &str) {
+        let n = self.log.borrow().as_ref().map_or(0, |l| l.stats().dropped);
+        let (seen, at) = self.dropped_seen.get();
+        if n > seen && at.is_none_or(|at| at.elapsed() >= DROPS_SAID) {
+            self.dropped_seen.set((n, Some(StdInstant::now())));
+            warn!(
+                "{tag}spool {}: past spool_max ({} bytes): deleted the oldest segments, losing \
+                 {} messages not yet sent to the uplink or workers furthest behind ({n} in all)",
+                self.dir.display(),
+                self.max_bytes,
+                n - seen
+            );
         }
     }
 

@@ -110,6 +110,9 @@ pub struct Recovery {
     /// Readers the cursor file had a line for and the spool no longer has: what only they
     /// waited for goes.
     pub readers_gone: Vec<String>,
+    /// Readers whose position in the cursor file is no message's start: they start at the
+    /// oldest message kept.
+    pub readers_reset: Vec<String>,
 }
 
 /// Counters.
@@ -380,7 +383,21 @@ impl Spool {
             stats: SpoolStats::default(),
         };
         for r in 0..spool.readers.len() {
-            spool.count_taken(r)?;
+            match spool.count_taken(r) {
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    // Not a message's start in the spool (a hand edit, or other bytes on
+                    // disk): from the oldest message kept, sending some again rather than
+                    // losing any (attacker round 25, L1 and L2).
+                    let rd = &mut spool.readers[r];
+                    rd.cursor = oldest;
+                    rd.delivered = Pos::Disk(oldest);
+                    for s in &mut spool.segments {
+                        s.taken[r] = 0;
+                    }
+                    rec.readers_reset.push(rd.name.clone());
+                }
+                other => other?,
+            }
         }
         spool.forget_delivered()?;
         rec.segments = spool.segments.len();
@@ -1016,9 +1033,21 @@ impl Spool {
                 Err(e) => return Err(e),
             }
         }
+        let not_a_start = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a cursor that is no message's start",
+            )
+        };
+        if off != c.block.min(len) {
+            return Err(not_a_start());
+        }
         if c.block < len {
             let r = read_block(&self.cfg.dir, c, len)?;
-            let at = (c.at as usize).min(r.payload.len());
+            let at = usize::try_from(c.at).unwrap_or(usize::MAX);
+            if at > r.payload.len() || whole_messages(&r.payload[..at]) != at {
+                return Err(not_a_start());
+            }
             n += count_messages(&r.payload[..at]);
         }
         Ok(n)

@@ -961,3 +961,37 @@ fn a_reader_that_passes_takes_what_comes_after_and_holds_nothing_back() {
         (320..330).collect::<Vec<_>>()
     );
 }
+
+/// Attacker round 25, L1 and L2: a cursor line that is no message's start (inside a block,
+/// or past its end) made the spool unopenable for every reader, or lost that reader's
+/// first block. Now that reader starts at the oldest message, said; the others are as saved.
+#[test]
+fn a_cursor_line_that_is_no_messages_start_sends_that_reader_everything_kept() {
+    let dir = Dir::new("badline");
+    let names = ["a", "b", "c", "d"];
+    {
+        let (mut s, _) = Spool::open(with_readers(&dir, &names)).unwrap();
+        for n in 0..100 {
+            s.append(&msg(n, 20)).unwrap();
+        }
+        s.sync().unwrap();
+    }
+    let len0 = {
+        let bytes = fs::read(dir.0.join(segment_name(1))).unwrap();
+        u32::from_le_bytes(bytes[..4].try_into().unwrap()) as u64
+    };
+    let block1 = BLOCK_HEAD as u64 + len0;
+    // a: inside the first block's header; b: past the first block's end; c: inside a
+    // message; d: a sound position, the second block's start.
+    let text = format!("1 5 0 a\n1 0 {} b\n1 0 3 c\n1 {block1} 0 d\n", len0 + 7);
+    fs::write(dir.0.join("cursor"), text).unwrap();
+    let (mut s, rec) = Spool::open(with_readers(&dir, &names)).unwrap();
+    assert_eq!(rec.readers_reset, vec!["a", "b", "c"], "{rec:?}");
+    let all: Vec<u64> = (0..100).collect();
+    for r in 0..3 {
+        assert_eq!(drain_reader(&mut s, r, usize::MAX), all, "reader {r}");
+    }
+    let d = drain_reader(&mut s, 3, usize::MAX);
+    assert_eq!(d.last(), Some(&99));
+    assert!(d.len() < 100 && d.windows(2).all(|w| w[1] == w[0] + 1));
+}
