@@ -387,6 +387,51 @@ fn the_same_uplink_endpoint_twice_shares_a_lane_and_the_spool_opens() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Attacker round 25, H1: a forwarder whose spool cannot be opened (here its directory is
+/// locked by another process for good) held its publishers, and every subscriber with them,
+/// for good once its spool's queue was full. Now they wait 5 s at most; then what comes for
+/// the uplink that is away is lost, as without a spool, and the flow goes on: the local
+/// subscriber gets the last publication, in order (it may lose some at its own mark when
+/// the publisher's backlog comes at once, as any subscriber would).
+#[test]
+fn a_spool_that_cannot_be_opened_holds_the_publishers_5_s_at_most() {
+    const N: u64 = 20_000;
+    let dir = spool_dir("zedge-fspool", "locked");
+    fs::create_dir_all(&dir).expect("spool dir");
+    let lock = dir.join("lock").display().to_string();
+    let locker = PyPeer::spawn(
+        "locker",
+        "import fcntl, sys, time\n\
+         f = open(sys.argv[1], 'w')\n\
+         fcntl.flock(f, fcntl.LOCK_EX)\n\
+         print('locked', flush=True)\n\
+         time.sleep(60)\n",
+        &[lock],
+        Duration::from_secs(70),
+    );
+    let until = Instant::now() + Duration::from_secs(20);
+    while !locker.stdout_so_far().contains("locked") {
+        assert!(Instant::now() < until, "the locker did not start");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let cloud_ep = format!("tcp://127.0.0.1:{}", free_port());
+    let mut broker = edge(&cloud_ep, Some(&dir), &["--queue-hwm", "64K"]);
+    let local = subscriber("local", broker.backend(), N, 8.0, 0.0);
+    thread::sleep(Duration::from_millis(500));
+    publish(broker.frontend(), 0..N, 4000.0, 100).finish();
+    let out = local.finish();
+    eprintln!("local: {}", brief(&out));
+    assert_eq!(num(&out, "last"), N as i64 - 1, "{}", brief(&out));
+    assert_eq!(field(&out, "increasing"), "true", "{}", brief(&out));
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    assert!(stderr.contains("cannot open it yet"), "{stderr}");
+    drop(locker);
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// Wait (10 s at most) until `broker` has said `n` times that an uplink at `ep` connected.
 fn connections(broker: &Broker, ep: &str, n: usize) {
     let port = ep.rsplit(':').next().unwrap_or_default();

@@ -50,6 +50,9 @@ use crate::spool::{
 const ROUND_BYTES: usize = 1 << 20;
 /// How long after a disk error the task tries again.
 const RETRY: Duration = Duration::from_secs(1);
+/// How long a forwarder's publishers wait for a log that cannot be opened (a reload's new
+/// device waits for the old one to stop) before its sink loses what comes for the uplinks.
+const UNOPENED_HOLD: Duration = Duration::from_secs(5);
 /// Messages dropped past `spool_max` are said at most this often.
 const DROPS_SAID: Duration = Duration::from_secs(10);
 /// How long after its handshake a forwarder's uplink gets spooled messages: its
@@ -208,6 +211,8 @@ pub struct Spooler {
     appended_seen: Cell<u64>,
     /// When the disk last failed, until a try succeeds.
     failed: Cell<Option<StdInstant>>,
+    /// Since when the log could not be opened (it is not open).
+    unopened: Cell<Option<StdInstant>>,
     max_msg: u64,
     view: Cell<SpoolView>,
     /// A forwarder's uplinks whose subscriptions may not be in yet, their lanes, and since
@@ -324,6 +329,7 @@ impl Spooler {
             sink,
             lanes,
             failed: Cell::new(log.is_none().then(StdInstant::now)),
+            unopened: Cell::new(log.is_none().then(StdInstant::now)),
             log: RefCell::new(log),
             dir: dir.to_path_buf(),
             max_bytes: t.spool_max,
@@ -423,10 +429,12 @@ impl Spooler {
         let retry_due = self.failed.get().is_none_or(|at| at.elapsed() >= RETRY);
         let closed = self.log.borrow().is_none();
         if closed && (!retry_due || !self.reopen(tag, dev)) {
-            // A forwarder's sink loses what comes for the uplinks while the log cannot be
-            // opened, rather than holding up the publishers and the local subscribers
-            // (attacker round 25, H1).
-            dev.spool_failing(true);
+            // A forwarder's sink loses what comes for the uplinks once the log could not be
+            // opened for [`UNOPENED_HOLD`], rather than holding up the publishers and the
+            // local subscribers for good (attacker round 25, H1). Before that they wait: a
+            // reload's new device finds the log locked until the old one has stopped.
+            let since = self.unopened.get().unwrap_or_else(StdInstant::now);
+            dev.spool_failing(since.elapsed() >= UNOPENED_HOLD);
             self.publish(dev.spooling().0);
             return false;
         }
@@ -518,6 +526,7 @@ impl Spooler {
         };
         match Spooler::open(tag, &self.dir, &t, &self.readers()) {
             Ok((log, _)) => {
+                self.unopened.set(None);
                 *self.log.borrow_mut() = Some(log);
                 self.begin_held(dev);
                 self.failed.set(None);
