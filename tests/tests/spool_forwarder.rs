@@ -278,22 +278,8 @@ fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_he
 #[test]
 fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothing() {
     const N: u64 = 20_000;
-    let dir = spool_dir("zedge-fspool", "lanes");
-    let (a_ep, b_ep) = (
-        format!("tcp://127.0.0.1:{}", free_port()),
-        format!("tcp://127.0.0.1:{}", free_port()),
-    );
-    let dir_arg = dir.display().to_string();
-    let mut broker = Broker::start_with(
-        "forwarder",
-        &[Ep::Tcp],
-        &[
-            Ep::Tcp,
-            Ep::Connect(a_ep.clone()),
-            Ep::Connect(b_ep.clone()),
-        ],
-        &["--spool", &dir_arg, "--queue-hwm", "256K"],
-    );
+    let (a_ep, b_ep) = (cloud_endpoint(), cloud_endpoint());
+    let (mut broker, dir) = edge_to("lanes", &[&a_ep, &b_ep], &["--queue-hwm", "256K"]);
     // A reads all along; B reads nothing for its first 16 s.
     let a = subscriber("cloud", &a_ep, 2 * N, 8.0, 0.0);
     let b = subscriber("stall", &b_ep, 2 * N, 5.0, 16.0);
@@ -349,23 +335,8 @@ fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothin
 #[test]
 fn the_same_uplink_endpoint_twice_shares_a_lane_and_the_spool_opens() {
     const N: u64 = 5_000;
-    let dir = spool_dir("zedge-fspool", "twice");
-    let (a_ep, b_ep) = (
-        format!("tcp://127.0.0.1:{}", free_port()),
-        format!("tcp://127.0.0.1:{}", free_port()),
-    );
-    let dir_arg = dir.display().to_string();
-    let mut broker = Broker::start_with(
-        "forwarder",
-        &[Ep::Tcp],
-        &[
-            Ep::Tcp,
-            Ep::Connect(a_ep.clone()),
-            Ep::Connect(a_ep.clone()),
-            Ep::Connect(b_ep.clone()),
-        ],
-        &["--spool", &dir_arg],
-    );
+    let (a_ep, b_ep) = (cloud_endpoint(), cloud_endpoint());
+    let (mut broker, dir) = edge_to("twice", &[&a_ep, &a_ep, &b_ep], &[]);
     let a = subscriber("cloud", &a_ep, 2 * N, 5.0, 0.0);
     let local = subscriber("local", broker.backend(), N, 5.0, 0.0);
     connections(&broker, &a_ep, 2);
@@ -430,6 +401,25 @@ fn a_spool_that_cannot_be_opened_holds_the_publishers_5_s_at_most() {
     assert!(stderr.contains("cannot open it yet"), "{stderr}");
     drop(locker);
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// A loopback endpoint for a cloud XSUB to bind.
+fn cloud_endpoint() -> String {
+    format!("tcp://127.0.0.1:{}", free_port())
+}
+
+/// An edge forwarder spooling to a directory of its own (named by `tag`): a loopback
+/// frontend, a backend bound on loopback for local subscribers and connecting up to each of
+/// `uplinks`.
+fn edge_to(tag: &str, uplinks: &[&str], extra: &[&str]) -> (Broker, std::path::PathBuf) {
+    let dir = spool_dir("zedge-fspool", tag);
+    let dir_arg = dir.display().to_string();
+    let mut backends = vec![Ep::Tcp];
+    backends.extend(uplinks.iter().map(|u| Ep::Connect(u.to_string())));
+    let mut args = vec!["--spool", dir_arg.as_str()];
+    args.extend_from_slice(extra);
+    let broker = Broker::start_with("forwarder", &[Ep::Tcp], &backends, &args);
+    (broker, dir)
 }
 
 /// Wait (10 s at most) until `broker` has said `n` times that an uplink at `ep` connected.

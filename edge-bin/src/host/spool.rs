@@ -36,7 +36,7 @@ use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 use async_io::Timer;
 use futures_lite::future;
 use log::{error, info, warn};
-use zedge_core::device::{ByteQueue, Kind, PeerId, PROGRESS_BYTES};
+use zedge_core::device::{ByteQueue, Kind, PeerId, MAX_UPLINKS, PROGRESS_BYTES};
 
 use super::{ById, Dev, DeviceHost};
 use crate::admit::side_name;
@@ -592,9 +592,10 @@ impl Spooler {
         }
         // Which lanes spool, and since where in the sink's stream: what came before, their
         // receivers had live.
-        let froms: Vec<Option<u64>> = (0..self.lanes.len())
-            .map(|k| dev.spool_lane_from(k))
-            .collect();
+        let mut froms = [None; MAX_UPLINKS];
+        for (k, from) in froms.iter_mut().enumerate().take(self.lanes.len()) {
+            *from = dev.spool_lane_from(k);
+        }
         let mut appended = |log: &mut Spool, at: u64| self.appended(log, at, &froms);
         let mut result = Ok(());
         let mut at = self.sink_taken.get();

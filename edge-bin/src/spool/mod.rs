@@ -684,7 +684,12 @@ impl Spool {
         rd.reading = None;
         rd.pending_sent = self.pending.len();
         rd.pending_sent_msgs = self.pending_msgs;
-        for s in &mut self.segments {
+        // Newest first: those before the first one taken through were passed before (a
+        // reader that passes does so after each append; not a walk of every segment).
+        for s in self.segments.iter_mut().rev() {
+            if s.taken[r] == s.messages && s.messages > 0 {
+                break;
+            }
             s.taken[r] = s.messages;
         }
     }
