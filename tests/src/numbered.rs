@@ -12,6 +12,28 @@ use crate::broker::Broker;
 use crate::normal::no_panic;
 use crate::PyPeer;
 
+/// A device's metrics (`--metrics ADDR`), as text.
+pub fn metrics(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a read timeout");
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+        .expect("send the request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read the metrics");
+    text
+}
+
+/// A sample of [`metrics`]' `text`: `name` with `labels` after the device's (`,k="v"`).
+pub fn sample(text: &str, device: &str, name: &str, labels: &str) -> f64 {
+    let key = format!("{name}{{device=\"{device}\"{labels}}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in\n{text}"))
+}
+
 /// A directory for one test's spool, empty: `prefix`, `tag` and the test process's id.
 pub fn spool_dir(prefix: &str, tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("{prefix}-{tag}-{}", std::process::id()));
@@ -140,8 +162,9 @@ def take_numbered(s, want, idle, pause=0.0):
             got.append(int(m[0][:8]))
         else:
             odd.append(len(b"".join(m)))
-        if pause > 0:
-            time.sleep(pause)
+        p = pause() if callable(pause) else pause
+        if p > 0:
+            time.sleep(p)
         end = time.monotonic() + idle
     return got, odd
 

@@ -14,7 +14,8 @@ use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
 use zedge_tests::numbered::{
-    assert_got, assert_got_all, brief, field, got_between, num, spool_dir, stop_during_replay,
+    self, assert_got, assert_got_all, brief, field, got_between, metrics, num, spool_dir,
+    stop_during_replay,
 };
 use zedge_tests::systemd::ConfigRun;
 use zedge_tests::wait::deadline;
@@ -326,26 +327,9 @@ fn aborted_stalled_and_hostile_producers_cost_a_normal_one_nothing_through_the_s
     let _ = fs::remove_dir_all(&dir);
 }
 
-/// The device's metrics, as text.
-fn metrics(addr: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = TcpStream::connect(addr).expect("connect to the metrics endpoint");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("a read timeout");
-    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
-        .expect("send the request");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read the metrics");
-    text
-}
-
 /// A sample of the streamer device's metrics: `name` with `labels` after its device's.
 fn sample(text: &str, name: &str, labels: &str) -> f64 {
-    let key = format!("{name}{{device=\"streamer\"{labels}}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&key))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {key} in\n{text}"))
+    numbered::sample(text, "streamer", name, labels)
 }
 
 #[test]

@@ -13,7 +13,7 @@ use zedge_core::wire::metadata::SocketType;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
 use zedge_tests::numbered::{
-    assert_got, assert_got_all, brief, field, num, spool_dir, stop_during_replay,
+    assert_got, assert_got_all, brief, field, metrics, num, sample, spool_dir, stop_during_replay,
 };
 use zedge_tests::wait::deadline;
 use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
@@ -25,7 +25,8 @@ use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
 /// frontend), `local` connects a SUB to it; `slow` is a cloud with the least buffers there
 /// are that takes a message every `pause` seconds; `stall` is one with those buffers that
 /// reads nothing for `pause` seconds once ready (subscribed, its socket's commands done),
-/// then all it is sent.
+/// then all it is sent; `hover` is one with those buffers that takes a message every `pause`
+/// seconds one second, as fast as it can the next, and so on.
 const SUBSCRIBER: &str = concat!(
     zmq_prelude!(),
     numbered_reader!(),
@@ -39,7 +40,7 @@ if mode == "local":
     s.setsockopt(zmq.SUBSCRIBE, b""); s.connect(ep)
 else:
     s = ctx.socket(zmq.XSUB); s.setsockopt(zmq.LINGER, 0)
-    if mode in ("slow", "stall"):
+    if mode in ("slow", "stall", "hover"):
         s.setsockopt(zmq.RCVHWM, 10); s.setsockopt(zmq.RCVBUF, 4096)
     else:
         s.setsockopt(zmq.RCVHWM, 0)
@@ -52,6 +53,9 @@ until = time.monotonic() + stall
 while time.monotonic() < until:
     s.getsockopt(zmq.EVENTS)
     time.sleep(0.05)
+if mode == "hover":
+    slow, t0 = pause, time.monotonic()
+    pause = lambda: slow if int(time.monotonic() - t0) % 2 == 0 else 0.0
 got, odd = take_numbered(s, want, idle, pause)
 s.close(linger=0)
 report(got, odd)
@@ -324,6 +328,54 @@ fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothin
     {
         eprintln!("{line}");
     }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// An uplink that reads about as fast as the publications come, 1,500 a second one second
+/// and flat out the next, with the least buffers there are: its queue hovers at its mark,
+/// and its lane goes from spooling to live and back, again and again. It gets every
+/// publication once, in order; beside it a cloud that reads and a local subscriber get each
+/// one live (within their 8 s idle limits), whatever a local subscriber that never reads and
+/// a peer that sends garbage do. (Attacker round 25 measured it with 60,000: its
+/// `e2_hover.sh`, lanes switching about 12 times.)
+#[test]
+fn a_slow_uplink_hovering_at_its_mark_gets_every_publication_once_and_costs_the_others_nothing() {
+    const N: u64 = 30_000;
+    let (a_ep, b_ep) = (cloud_endpoint(), cloud_endpoint());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let extra = ["--queue-hwm", "64K", "--metrics", &addr];
+    let (mut broker, dir) = edge_to("hover", &[&a_ep, &b_ep], &extra);
+    let a = subscriber("hover", &a_ep, N, 8.0, 1.0 / 1500.0);
+    let b = subscriber("cloud", &b_ep, N, 8.0, 0.0);
+    let local = subscriber("local", broker.backend(), N, 8.0, 0.0);
+    let mut stalled = raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10));
+    stalled.write_all(&raw::subscribe(b"")).expect("subscribe");
+    let mut garbage = raw::connect(broker.frontend_addr(), deadline(10));
+    garbage.write_all(&[0x55; 64]).expect("write garbage");
+    connections(&broker, &a_ep, 1);
+    connections(&broker, &b_ep, 1);
+    publish(broker.frontend(), 0..N, 3000.0, 1000).finish();
+    for (name, p) in [("hovering", a), ("reading", b), ("local", local)] {
+        let out = p.finish();
+        eprintln!("{name}: {}", brief(&out));
+        assert_got(&out, 0..N);
+    }
+    // The hovering uplink's lane spooled some and not all: it went live again.
+    let text = metrics(&addr);
+    let appended = sample(
+        &text,
+        "forwarder",
+        "zedge_spool_messages_total",
+        ",event=\"appended\"",
+    );
+    eprintln!("spooled for the hovering uplink: {appended}");
+    assert!(appended > 0.0 && appended < N as f64, "{appended} of {N}");
+    let (refused, _) = raw::closed_by(&mut garbage, deadline(5));
+    assert!(refused, "the peer that sent garbage was not closed");
+    drop(stalled);
+    broker.assert_running();
+    broker.terminate();
+    no_panic(&broker.stderr());
     let _ = fs::remove_dir_all(&dir);
 }
 
