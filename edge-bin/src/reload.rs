@@ -20,12 +20,13 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use futures_lite::future;
 use log::{info, warn};
-use zedge_core::device::Side;
+use zedge_core::device::{Kind, Side};
 
 use crate::admit::side_name;
 use crate::config;
 use crate::endpoint::{Endpoint, Mode};
 use crate::gateway::{self, Gateway};
+use crate::host::uplink_names;
 use crate::net::{self, Listener};
 use crate::setup::{load_allow, load_passwords, DeviceSetup};
 use crate::storage::Storage;
@@ -92,6 +93,19 @@ impl Plan {
             } else if was.capture.is_some() != d.capture.is_some() {
                 // Its peer table has room for capture readers only with a capture endpoint.
                 plan.restarted.push((d.clone(), "capture endpoint"));
+            } else if was.spool != d.spool {
+                // Its spool's peers and log are made when it starts (attacker round 26, F5:
+                // a spool added or moved was taken for nothing changed).
+                plan.restarted.push((d.clone(), "spool"));
+            } else if d.spool.is_some()
+                && matches!(d.kind, Kind::Forwarder { .. })
+                && uplink_names(was) != uplink_names(d)
+            {
+                // A forwarder's spool has a lane per uplink, made when it starts: one added
+                // got nothing spooled, one removed was spooled for for good (attacker round
+                // 26, F3 and F4).
+                plan.restarted
+                    .push((d.clone(), "uplink endpoints (a lane each in its spool)"));
             } else {
                 let add = missing(d, was);
                 let remove = missing(was, d);

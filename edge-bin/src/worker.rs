@@ -324,6 +324,7 @@ async fn serve(
         }
     };
     host.stop();
+    host.spool_stopping();
     if let Some(c) = control {
         c.cancel().await;
     }

@@ -142,6 +142,35 @@ pub fn stop_during_replay(
     assert_got_all(&out, 0..n);
 }
 
+/// Attacker round 22, F3: what a receiver's queue held live (handed to it straight, not
+/// through the spool) was lost at every stop. A device is started (`start(None)`, its
+/// receivers already waiting for it), given a burst of numbers at once (`fill`, with the
+/// frontend's endpoint) that a slow receiver cannot take in time, and stopped (SIGTERM)
+/// 1.5 s later; then started again on the same spool and frontend (`start(Some(front))`),
+/// and runs until `received` returns (what the receivers got). Returns that, and what the
+/// device said until it stopped the first time.
+pub fn stop_with_live_queued<R>(
+    start: impl Fn(Option<&str>) -> Broker,
+    fill: impl FnOnce(&str),
+    received: impl FnOnce() -> R,
+) -> (R, String) {
+    let mut broker = start(None);
+    let front = broker.frontend().to_owned();
+    // Connected, and an uplink settled.
+    thread::sleep(Duration::from_millis(1500));
+    fill(&front);
+    thread::sleep(Duration::from_millis(1500));
+    broker.terminate();
+    let stopped = broker.stderr();
+    no_panic(&stopped);
+    let mut broker = start(Some(&front));
+    let got = received();
+    broker.assert_running();
+    broker.terminate();
+    no_panic(&broker.stderr());
+    (got, stopped)
+}
+
 /// Python for a peer that takes numbered messages (after [`zmq_prelude`](crate::zmq_prelude)):
 /// `take_numbered(s, want, idle, pause)` takes them from socket `s` until it has `want`, or
 /// none came for `idle` seconds once one did (90 s for the first), sleeping `pause` seconds
@@ -170,6 +199,7 @@ def take_numbered(s, want, idle, pause=0.0):
 
 def report(got, odd):
     increasing = all(b > a for a, b in zip(got, got[1:]))
+    descents = sum(1 for a, b in zip(got, got[1:]) if b < a)
     dense = got == list(range(got[0], got[0] + len(got))) if got else True
     runs = []
     for x in sorted(set(got)):
@@ -180,7 +210,7 @@ def report(got, odd):
     print(json.dumps({"n": len(got), "first": got[0] if got else -1,
                       "last": got[-1] if got else -1, "increasing": increasing, "odd": odd,
                       "dense": dense, "unique": len(set(got)), "lowest": min(got, default=-1),
-                      "highest": max(got, default=-1),
+                      "highest": max(got, default=-1), "descents": descents,
                       "runs": ";".join("%d-%d" % (a, b) for a, b in runs)}), flush=True)
 "#
     };

@@ -100,6 +100,25 @@ pub fn handshake_as(
     s
 }
 
+/// The handshake of a connection accepted from the broker: our greeting and READY as
+/// `socket_type` out, the broker's greeting and READY in (`false` if they do not come by
+/// `deadline`, or are not ZMTP 3 NULL).
+pub fn accept_handshake(s: &mut TcpStream, socket_type: SocketType, deadline: Instant) -> bool {
+    let mut theirs = [0u8; GREETING_LEN];
+    let ok = s
+        .write_all(&greeting())
+        .and_then(|()| s.write_all(&ready(socket_type)))
+        .and_then(|()| {
+            set_deadline(s, deadline);
+            s.read_exact(&mut theirs)
+        });
+    let greeted = ok.is_ok()
+        && matches!(Greeting::decode(&theirs), Ok(Some(g)) if (g.major, g.mechanism) == (3, Mechanism::Null));
+    greeted
+        && read_frame(s)
+            .is_ok_and(|(flags, body)| flags & COMMAND != 0 && body.starts_with(b"\x05READY"))
+}
+
 fn set_deadline(s: &TcpStream, deadline: Instant) {
     let left = deadline
         .saturating_duration_since(Instant::now())

@@ -14,6 +14,7 @@ use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
 use zedge_tests::numbered::{
     assert_got, assert_got_all, brief, field, metrics, num, sample, spool_dir, stop_during_replay,
+    stop_with_live_queued,
 };
 use zedge_tests::wait::deadline;
 use zedge_tests::{numbered_reader, raw, zmq_prelude, PyPeer};
@@ -272,6 +273,60 @@ fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_he
     }
 }
 
+/// Attacker round 22, F3: what an uplink's queue held live (handed to it straight, as it
+/// kept up) was lost at every stop: 6,145 of a burst of 20,000 at a 1 MiB high-water mark,
+/// 12,310 at 8 MiB (c73a3c3, here: 12,350 of 20,000 at 8 MiB). Now it goes into the spool
+/// at the stop (8 MiB: the burst never reached the mark), or when the uplink's lane begins
+/// to spool (256 KiB: what its queue held live goes into the spool ahead of what the lane
+/// spools from then on), for that uplink alone: after the restart it gets every
+/// publication, each connection's in order. An uplink that kept up, beside it, gets each
+/// one once.
+#[test]
+fn what_a_slow_uplink_had_queued_live_at_a_stop_reaches_it_after_the_restart() {
+    const N: u64 = 12_000;
+    for hwm in ["8M", "256K"] {
+        let a_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        // The least buffers there are (its connections have them from it), as a slow link:
+        // else the kernel takes the whole burst on loopback.
+        rustix::net::sockopt::set_socket_recv_buffer_size(&a_listener, 4096).expect("rcvbuf");
+        let a_ep = format!("tcp://{}", a_listener.local_addr().expect("its address"));
+        let b_ep = cloud_endpoint();
+        let dir = spool_dir("zedge-fspool", &format!("live{hwm}"));
+        let dir_arg = dir.display().to_string();
+        let start = |front: Option<&str>| {
+            let front = front.map_or(Ep::Tcp, |f| Ep::Bind(f.to_owned()));
+            let backends = [
+                Ep::Tcp,
+                Ep::Connect(a_ep.clone()),
+                Ep::Connect(b_ep.clone()),
+            ];
+            let args = ["--spool", dir_arg.as_str(), "--queue-hwm", hwm];
+            Broker::start_with("forwarder", &[front], &backends, &args)
+        };
+        // A (ours) takes about 3,000 a second; B (libzmq) all at once.
+        let a = raw_cloud(
+            a_listener,
+            N as usize,
+            Duration::from_secs(4),
+            Duration::from_micros(333),
+        );
+        let b = subscriber("cloud", &b_ep, N, 4.0, 0.0);
+        let fill = |front: &str| drop(publish(front, 0..N, 0.0, 100).finish());
+        let received = || (a.join().expect("the raw cloud"), b.finish());
+        let ((a, b), stopped) = stop_with_live_queued(start, fill, received);
+        // At 8 MiB the burst was all live; at 256 KiB it went into the spool as the lane
+        // began to spool.
+        let said = stopped.contains("queued live and not yet sent to");
+        assert_eq!(said, hwm == "8M", "{stopped}");
+        let sizes: Vec<usize> = a.iter().map(Vec::len).collect();
+        eprintln!("{hwm}: slow A, by connection {sizes:?}");
+        eprintln!("{hwm}: B {}", brief(&b));
+        assert_each_in_order_all_in(&a, N);
+        assert_got(&b, 0..N);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
 /// Attacker round 20, F4 and F5: a forwarder with two uplinks. Each has a lane of its own
 /// in the spool, so each goes at its own pace: one that is connected and reads nothing holds
 /// neither the other's publications nor its own (before, everything went to the spool and
@@ -453,6 +508,71 @@ fn a_spool_that_cannot_be_opened_holds_the_publishers_5_s_at_most() {
     assert!(stderr.contains("cannot open it yet"), "{stderr}");
     drop(locker);
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// A cloud XSUB of our own on `listener`: it takes one connection at a time, to its end,
+/// subscribed to everything, reading a message every `pause`, until it has `want` numbers
+/// in all or none came for `idle`; returns what each connection brought, in order. (A libzmq
+/// XSUB takes from the connection a stop closed, whose last bytes are still on their way,
+/// and the next one at once, interleaved: the order zedge sent in is not what it reads.)
+fn raw_cloud(
+    listener: std::net::TcpListener,
+    want: usize,
+    idle: Duration,
+    pause: Duration,
+) -> thread::JoinHandle<Vec<Vec<u64>>> {
+    thread::spawn(move || {
+        let mut conns: Vec<Vec<u64>> = Vec::new();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let mut last = Instant::now() + Duration::from_secs(30);
+        while conns.iter().map(Vec::len).sum::<usize>() < want && Instant::now() < last {
+            let Ok((mut s, _)) = listener.accept() else {
+                thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            s.set_nonblocking(false).expect("blocking");
+            if !raw::accept_handshake(&mut s, SocketType::XSub, deadline(10)) {
+                continue;
+            }
+            s.write_all(&raw::message_bytes(&[b"\x01"]))
+                .expect("subscribe");
+            let mut got = Vec::new();
+            let end = loop {
+                match raw::next_message(&mut s, Instant::now() + idle) {
+                    Ok(m) => {
+                        let n = std::str::from_utf8(&m[0][..8]).expect("a number");
+                        got.push(n.parse().expect("a number"));
+                        thread::sleep(pause);
+                    }
+                    Err(e) => break e,
+                }
+            };
+            eprintln!("raw cloud: a connection brought {}, then {end}", got.len());
+            if !got.is_empty() {
+                // zedge connects again within its reconnect backoff (5 s at most).
+                last = Instant::now() + idle.max(Duration::from_secs(8));
+            }
+            conns.push(got);
+        }
+        conns
+    })
+}
+
+/// Every number of `0..n` in what `conns` brought, each connection's in order.
+fn assert_each_in_order_all_in(conns: &[Vec<u64>], n: u64) {
+    let sizes: Vec<usize> = conns.iter().map(Vec::len).collect();
+    for (i, c) in conns.iter().enumerate() {
+        if let Some(w) = c.windows(2).find(|w| w[1] <= w[0]) {
+            panic!("connection {i} of {sizes:?}: {} after {}", w[1], w[0]);
+        }
+    }
+    let all: std::collections::BTreeSet<u64> = conns.iter().flatten().copied().collect();
+    let missing: Vec<u64> = (0..n).filter(|k| !all.contains(k)).take(10).collect();
+    assert!(
+        missing.is_empty(),
+        "missing {missing:?}... of {n}; connections {sizes:?}"
+    );
+    assert_eq!(all.len() as u64, n, "others than 0..{n}");
 }
 
 /// A loopback endpoint for a cloud XSUB to bind.

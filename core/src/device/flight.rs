@@ -294,6 +294,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let side = dest.side;
             let owes = dest.session.wants_transmit();
             // What was held back for it goes in after the message (`later.rs`).
+            let before = dest.pushed;
             let later = if Q::DEFERS && (fans_out || side != super::Side::Backend) {
                 dest.queue.release_later()
             } else {
@@ -301,6 +302,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
             };
             if later > 0 {
                 self.later_released(d, later);
+            }
+            if self.spool_sink() == Some(d) {
+                self.sink_done(before);
             }
             self.held -= 1;
             self.counts_of(d, side).msgs_out += 1;
@@ -352,6 +356,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                 self.request_close(d, CloseReason::SenderAborted);
             }
         }
+        self.sink_cut();
         self.wake_blocked();
     }
 

@@ -73,6 +73,13 @@ struct Lane {
     /// given from there on are this lane's to send too (those before, its receivers had
     /// live).
     from: u64,
+    /// It became active while a message was being copied into the sink (cut through): the
+    /// bytes then held back for the sink behind that message (`later.rs`), which were
+    /// published before and went to its receivers live. Its `from` is where those end, once
+    /// that message does ([`Device::sink_done`]); until then, past any offset. (Attacker
+    /// round 26, F1: `from` was the sink's count then, and the held-back messages, queued
+    /// after it, were sent to its receivers twice, out of order.)
+    behind: Option<u64>,
 }
 
 impl Lane {
@@ -81,6 +88,16 @@ impl Lane {
             source,
             active: false,
             from: 0,
+            behind: None,
+        }
+    }
+
+    /// Where the lane's messages begin in the sink's stream, if known yet.
+    fn begins(&self) -> u64 {
+        if self.behind.is_some() {
+            u64::MAX
+        } else {
+            self.from
         }
     }
 }
@@ -347,16 +364,45 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// take it, until its socket takes some of its output again ([`Device::socket_took`]
     /// says so for one whose queue is empty).
     pub fn take_back_output(&mut self, id: PeerId, keep: usize, commands: &[u8]) -> bool {
+        let streamer = self.cfg.kind == Kind::Streamer;
+        let worker = self.peer_of(id).is_some_and(|p| p.side == Side::Backend);
+        streamer && worker && self.cut_output(id, keep, commands, true)
+    }
+
+    /// As [`Device::take_back_output`], for a receiver of a spool's lane (a streamer's
+    /// worker, a forwarder's uplink) whose lane has begun to spool: the whole messages it
+    /// had live and not begun go into the spool, ahead of what the lane spools from now on
+    /// (the caller writes them there), so that what it holds is in the spool by the time the
+    /// device stops (attacker round 22, F3). It gets work as before.
+    pub fn take_back_live(&mut self, id: PeerId, keep: usize, commands: &[u8]) -> bool {
+        let receiver = self.is_uplink(id)
+            || (self.cfg.kind == Kind::Streamer
+                && self.peer_of(id).is_some_and(|p| p.side == Side::Backend));
+        self.spool.is_some() && receiver && self.cut_output(id, keep, commands, false)
+    }
+
+    /// Bytes ever queued for `id` (its queue's end in its stream; [`Device::written`] its
+    /// start, less what went past it).
+    pub fn pushed(&self, id: PeerId) -> u64 {
+        self.peer_of(id).map_or(0, |p| p.pushed)
+    }
+
+    fn peer_of(&self, id: PeerId) -> Option<&Peer<Q>> {
+        self.index(id).and_then(|i| self.peer(i))
+    }
+
+    /// [`Device::take_back_output`]'s cut, for any peer; `taken_back`: it gets work only
+    /// when no other worker can take it, from now on.
+    fn cut_output(&mut self, id: PeerId, keep: usize, commands: &[u8], taken_back: bool) -> bool {
         let Some(idx) = self.index(id) else {
             return false;
         };
         let hwm = self.cfg.queue_hwm;
-        let streamer = self.cfg.kind == Kind::Streamer;
         let Some(p) = self.peer_mut(idx) else {
             return false;
         };
         let len = p.queue.len();
-        if !streamer || p.side != Side::Backend || p.held.is_some() || keep > len {
+        if p.held.is_some() || keep > len {
             return false;
         }
         if commands.len() > len - keep {
@@ -375,7 +421,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if p.pong_end > pushed {
             p.pong_end = pushed;
         }
-        p.taken_back = true;
+        p.taken_back |= taken_back;
         // Room where the queue was at its mark, or memory given back.
         if len >= hwm || self.memory_blocked {
             self.retry_blocked();
@@ -428,7 +474,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return None;
         }
         let mark = self.cfg.mark_for(self.need);
-        let sink_pushed = self.peer(s.sink).map_or(0, |p| p.pushed);
+        let (sink_pushed, behind) = self.sink_point(s.sink);
         let (mut spill, mut skip) = (false, Live::none());
         for (k, lane) in s.lanes.iter().enumerate() {
             let Some(lane) = lane else { continue };
@@ -447,6 +493,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     sp.lanes[k] = Some(Lane {
                         active: true,
                         from: sink_pushed,
+                        behind,
                         ..*lane
                     });
                     sp.started += 1;
@@ -550,7 +597,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// had live). `None` for a lane that does not spool, or is not there.
     pub fn spool_lane_from(&self, lane: usize) -> Option<u64> {
         let l = self.spool?.lane(lane)?;
-        l.active.then_some(l.from)
+        l.active.then(|| l.begins())
     }
 
     /// Messages and bytes that went to the spool (`msgs_out`, `bytes_out`) and came back
@@ -563,16 +610,40 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// given back): new work for its receivers goes to the sink, behind them, until
     /// [`Device::spool_emptied`].
     pub fn spool_begin(&mut self, lane: usize) {
-        let sink_pushed = self
-            .spool
-            .and_then(|s| self.peer(s.sink))
-            .map_or(0, |p| p.pushed);
+        let Some(sink) = self.spool.map(|s| s.sink) else {
+            return;
+        };
+        let (sink_pushed, behind) = self.sink_point(sink);
         let Some(s) = self.spool.as_mut() else { return };
         if let Some(l) = s.lanes.get_mut(lane).and_then(Option::as_mut) {
             if !l.active {
                 l.active = true;
                 l.from = sink_pushed;
+                l.behind = behind;
                 s.started += 1;
+            }
+        }
+    }
+
+    /// Where a lane that begins to spool now begins in the sink's stream: the sink's bytes
+    /// ever queued, and, while a message is being copied into it, the bytes held back
+    /// behind that message (they go before the lane's: see [`Lane::behind`]).
+    fn sink_point(&self, sink: u32) -> (u64, Option<u64>) {
+        self.peer(sink).map_or((0, None), |p| {
+            let behind = p.held.is_some().then(|| p.queue.later_len() as u64);
+            (p.pushed, behind)
+        })
+    }
+
+    /// The message being copied into the sink ended (or was taken back), and what was held
+    /// back behind it went in after the sink's first `before` bytes: the lanes that began
+    /// meanwhile begin past those held back then.
+    pub(super) fn sink_done(&mut self, before: u64) {
+        if let Some(s) = self.spool.as_mut() {
+            for l in s.lanes.iter_mut().flatten() {
+                if let Some(k) = l.behind.take() {
+                    l.from = before + k;
+                }
             }
         }
     }
@@ -628,6 +699,24 @@ impl<Q: ByteQueue> Device<'_, Q> {
     pub(super) fn sink_reset(&mut self) {
         if let Some(s) = self.spool.as_mut() {
             s.resets += 1;
+        }
+    }
+
+    /// A message was cut out of the sink's stream (its producer left mid-message): a lane
+    /// that began to spool while it was being copied there (its `from` inside it) spools
+    /// from where the next message will start, not past it (else the caller, seeing that
+    /// message start before the lane's `from`, would take it for one its receivers had live).
+    pub(super) fn sink_cut(&mut self) {
+        let Some(s) = self.spool else { return };
+        let pushed = self.peer(s.sink).map_or(0, |p| p.pushed);
+        if let Some(s) = self.spool.as_mut() {
+            for l in s.lanes.iter_mut().flatten() {
+                l.from = l.from.min(pushed);
+            }
+        }
+        if self.peer(s.sink).is_some_and(|p| p.held.is_none()) {
+            // What was held back behind it, if anything, was released with it (`sink_done`).
+            self.sink_done(pushed);
         }
     }
 

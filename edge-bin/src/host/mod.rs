@@ -52,8 +52,8 @@ use curve::Security;
 pub use output::{write_output, write_peer};
 use peers::RefusedPeers;
 pub use peers::{hex, show, Human, PeerLine, Secs};
-pub use spool::SpoolView;
 use spool::Spooler;
+pub use spool::{uplink_names, SpoolView};
 use warnings::{log_refused, Lossy, Spent};
 
 pub type Dev = Device<'static, HeapQueue>;
@@ -270,17 +270,8 @@ impl DeviceHost {
                 // reader in the log named by the endpoint), else one for the workers.
                 let mut lanes = vec![(peers.source, String::new())];
                 if matches!(d.kind, zedge_core::device::Kind::Forwarder { .. }) {
-                    let ups = d
-                        .backends
-                        .iter()
-                        .filter(|e| e.mode == crate::endpoint::Mode::Connect)
-                        .map(|e| spool::reader_name(&e.to_string()));
                     lanes.clear();
-                    for name in ups {
-                        // The same endpoint twice: its connections share a lane.
-                        if lanes.iter().any(|l: &(PeerId, String)| l.1 == name) {
-                            continue;
-                        }
+                    for name in spool::uplink_names(d) {
                         let source = match lanes.len() {
                             0 => Some(peers.source),
                             _ => dev

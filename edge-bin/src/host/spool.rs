@@ -108,9 +108,18 @@ struct Lane {
     /// it was in for room meanwhile), and how much of it the source took.
     feeding: RefCell<Vec<u8>>,
     fed: Cell<usize>,
-    /// Messages a receiver that left (or stalled) had queued and not begun, to send again
-    /// ahead of the log ([`DeviceHost::recover_to_spool`]).
+    /// Messages a receiver that left (or stalled) had queued and not begun, taken out of the
+    /// log before: to send again ahead of it ([`DeviceHost::recover_to_spool`]).
     recovered: RefCell<VecDeque<Vec<u8>>>,
+    /// Messages its receivers had live and not begun when the lane began to spool (taken
+    /// back from their queues, [`DeviceHost::take_back_live`]), or when one left or stalled:
+    /// they go into the log for this lane's reader only, where the lane's spooling begins
+    /// ([`Spooler::unpark`]), so that they are on disk, in order, when the device stops
+    /// (attacker round 22, F3: they were in memory only, and lost at every stop).
+    tail: RefCell<Vec<Vec<u8>>>,
+    /// While parked: each receiver's bytes ever queued when the lane was last parked (what
+    /// came after is live; a receiver not here had nothing unwritten then).
+    live_from: RefCell<HashMap<PeerId, u64, ById>>,
     /// Marks not yet delivered, oldest first.
     checkpoints: RefCell<VecDeque<Checkpoint>>,
     /// The device stops and a receiver's connection was dropped with messages it had not
@@ -129,6 +138,8 @@ impl Lane {
             feeding: RefCell::default(),
             fed: Cell::new(0),
             recovered: RefCell::default(),
+            tail: RefCell::default(),
+            live_from: RefCell::default(),
             checkpoints: RefCell::default(),
             frozen: Cell::new(false),
         }
@@ -140,6 +151,7 @@ impl Lane {
         self.feeding.borrow().is_empty()
             && self.fed.get() == 0
             && self.recovered.borrow().is_empty()
+            && self.tail.borrow().is_empty()
     }
 }
 
@@ -213,6 +225,8 @@ pub struct Spooler {
     failed: Cell<Option<StdInstant>>,
     /// Since when the log could not be opened (it is not open).
     unopened: Cell<Option<StdInstant>>,
+    /// The device stopped and what its queues held live went to the log.
+    flushed: Cell<bool>,
     max_msg: u64,
     view: Cell<SpoolView>,
     /// A forwarder's uplinks whose subscriptions may not be in yet, their lanes, and since
@@ -330,6 +344,7 @@ impl Spooler {
             lanes,
             failed: Cell::new(log.is_none().then(StdInstant::now)),
             unopened: Cell::new(log.is_none().then(StdInstant::now)),
+            flushed: Cell::new(false),
             log: RefCell::new(log),
             dir: dir.to_path_buf(),
             max_bytes: t.spool_max,
@@ -450,8 +465,13 @@ impl Spooler {
             if let Some(log) = self.log.borrow().as_ref() {
                 for lane in &self.lanes {
                     let caught_up = lane.idle() && log.left(lane.reader) == 0;
-                    if caught_up && dev.spool_emptied(lane.reader) {
-                        lane.parked.set(true);
+                    if caught_up && dev.spool_emptied(lane.reader) && !lane.parked.replace(true) {
+                        // Live from here on: what its receivers hold now came from the log.
+                        let mut from = lane.live_from.borrow_mut();
+                        from.clear();
+                        dev.spool_unwritten(lane.reader, |id, pushed| {
+                            from.insert(id, pushed);
+                        });
                     }
                 }
             }
@@ -596,7 +616,13 @@ impl Spooler {
         for (k, from) in froms.iter_mut().enumerate().take(self.lanes.len()) {
             *from = dev.spool_lane_from(k);
         }
-        let mut appended = |log: &mut Spool, at: u64| self.appended(log, at, &froms);
+        let mut appended = |log: &mut Spool, at: u64, done: bool| {
+            if done {
+                self.appended(log, at, &froms);
+            } else {
+                self.unpark_due(tag, log, at, &froms);
+            }
+        };
         let mut result = Ok(());
         let mut at = self.sink_taken.get();
         loop {
@@ -631,6 +657,11 @@ impl Spooler {
             partial.drain(..used);
             self.partial_at.set(base + used as u64);
         }
+        if partial.is_empty() {
+            // No message on its way: whatever comes next starts at or past a lane's
+            // spooling, which begins now.
+            self.unpark_due(tag, log, at, &froms);
+        }
         // A lane that passed over messages: a checkpoint after them (they hold no segment
         // back once its receivers wrote what they hold now).
         for lane in self.lanes.iter().filter(|l| l.passed.replace(false)) {
@@ -647,18 +678,49 @@ impl Spooler {
     }
 
     /// The message that began at `at` in the sink's stream was appended: a lane that does
-    /// not spool passes over it, and one that spools from there on reads it (and what
-    /// follows).
-    fn appended(&self, log: &mut Spool, at: u64, froms: &[Option<u64>]) {
+    /// not spool passes over it (one that spools from there on was unparked before it was
+    /// appended, [`Spooler::unpark_due`], and reads it).
+    fn appended(&self, log: &mut Spool, _at: u64, _froms: &[Option<u64>]) {
+        for lane in self.lanes.iter().filter(|l| l.parked.get()) {
+            log.pass(lane.reader);
+            lane.passed.set(true);
+        }
+    }
+
+    /// What comes at `at` in the sink's stream (a message's start, or its end) is past where
+    /// a parked lane's spooling began: it reads from here on, after what its receivers had
+    /// live ([`Spooler::unpark`]).
+    fn unpark_due(&self, tag: &str, log: &mut Spool, at: u64, froms: &[Option<u64>]) {
         for (lane, from) in self.lanes.iter().zip(froms) {
-            if !lane.parked.get() {
-                continue;
+            if lane.parked.get() && from.is_some_and(|from| at >= from) {
+                self.unpark(tag, log, lane);
             }
-            if from.is_some_and(|from| at >= from) {
-                lane.parked.set(false);
-            } else {
-                log.pass(lane.reader);
-                lane.passed.set(true);
+        }
+    }
+
+    /// `lane` reads the log from where it stands (its end, for a lane parked): first what
+    /// its receivers had live and not begun ([`Lane::tail`]), written for its reader only
+    /// (the other lanes had those live, or spool them already); if the disk refuses them,
+    /// they go out ahead of the log from memory, in the same order.
+    fn unpark(&self, tag: &str, log: &mut Spool, lane: &Lane) {
+        lane.parked.set(false);
+        lane.live_from.borrow_mut().clear();
+        let tail = std::mem::take(&mut *lane.tail.borrow_mut());
+        if tail.is_empty() {
+            return;
+        }
+        match log.append_for(lane.reader, &tail) {
+            Ok(()) => {
+                self.dirty.set(true);
+                // The others pass over them (theirs or not): a parked lane is at the end.
+                for other in self.lanes.iter().filter(|l| l.parked.get()) {
+                    log.pass(other.reader);
+                    other.passed.set(true);
+                }
+            }
+            Err(e) => {
+                self.failed(tag, "cannot write what a lane's receivers had live", &e);
+                lane.recovered.borrow_mut().extend(tail);
             }
         }
     }
@@ -855,6 +917,11 @@ impl Spooler {
         m: &mut Marking,
     ) -> (bool, usize) {
         let source = lane.source;
+        if lane.parked.get() {
+            // Live, or its spooling not yet reached in the sink (what it had live goes into
+            // the log there first, and what it gives back goes out after that).
+            return (false, 0);
+        }
         let mut feeding = lane.feeding.borrow_mut();
         let mut given = 0;
         while dev.wants_read(source) && self.tokens.get() > 0 {
@@ -982,6 +1049,7 @@ impl DeviceHost {
         let mut next_sync = StdInstant::now() + sp.fsync;
         loop {
             self.give_back_stalled(sp);
+            self.take_back_live(sp, false);
             let more = self.with_device(|dev| sp.step(&self.tag, dev, self.clock.now()));
             if StdInstant::now() >= next_sync {
                 if sp.dirty.replace(false) {
@@ -1028,13 +1096,56 @@ impl DeviceHost {
         }
     }
 
-    /// At stop: what the sink still holds goes to the log, and the log is synced, here.
+    /// The device stops: what the spool's receivers hold live and have not begun comes out
+    /// of their queues (it goes into the log at [`DeviceHost::flush_spool`]), so that the
+    /// flush finishes the message each had begun.
+    pub fn spool_stopping(&self) {
+        if let Some(sp) = self.spool.as_ref() {
+            self.take_back_live(sp, true);
+        }
+    }
+
+    /// At stop: what the sink still holds goes to the log, and what the spool's receivers
+    /// had live and not begun too (for their lanes' readers only), and the log is synced,
+    /// here.
     pub fn flush_spool(&self) {
         let Some(sp) = self.spool.as_ref() else {
             return;
         };
+        self.take_back_live(sp, true);
+        self.with_device(|dev| sp.take_sink(&self.tag, dev));
+        // What the receivers of a lane still live hold live and have not begun (and what
+        // those that left had): into the log for that lane, behind everything it had from
+        // there (attacker round 22, F3: lost at every stop).
+        for lane in sp.lanes.iter().filter(|l| l.parked.get()) {
+            let mut held = std::mem::take(&mut *lane.tail.borrow_mut());
+            for (id, _) in self.receivers(lane) {
+                if let Some((_, t)) = self.live_tail(lane, id) {
+                    self.add_tail(&mut held, t.msgs);
+                }
+            }
+            if held.is_empty() {
+                continue;
+            }
+            let n = held.len();
+            if let Some(log) = sp.log.borrow_mut().as_mut() {
+                match log.append_for(lane.reader, &held) {
+                    Ok(()) => info!(
+                        "{}spool {}: {n} messages queued live and not yet sent{} go to the spool, sent after the restart",
+                        self.tag,
+                        sp.dir.display(),
+                        if lane.name.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" to {}", lane.name)
+                        }
+                    ),
+                    Err(e) => sp.failed(&self.tag, "cannot write what was queued live at stop", &e),
+                }
+            }
+        }
+        sp.flushed.set(true);
         self.with_device(|dev| {
-            sp.take_sink(&self.tag, dev);
             if let Some(log) = sp.log.borrow_mut().as_mut() {
                 sp.deliver(&self.tag, dev, log);
             }
@@ -1061,7 +1172,15 @@ impl DeviceHost {
             self.peek(|dev| sp.leaves(dev, &self.tag, id, stopping, gives_back));
         };
         if stopping {
-            // Given back now, they would be lost with the process: the spool keeps them.
+            // What came from the log stays there (the cursor stays where it was); what it
+            // had live goes into the log for its lane at the flush.
+            let lane = self.peek(|dev| sp.lane_of(dev, id).reader);
+            let lane = &sp.lanes[lane];
+            if lane.parked.get() && !sp.flushed.get() {
+                if let Some((_, t)) = self.live_tail(lane, id) {
+                    self.add_tail(&mut lane.tail.borrow_mut(), t.msgs);
+                }
+            }
             return leaves(false);
         }
         // A forwarder's: only what an uplink was to be sent, to its lane, once no other
@@ -1088,19 +1207,117 @@ impl DeviceHost {
         let Some(start) = start else {
             return leaves(false);
         };
-        // Its whole messages, up to one cut short (its commands go with the connection).
-        let msgs = self
-            .queued_from(id, start)
-            .map_or_else(Vec::new, |rest| split_commands(&rest).msgs);
-        leaves(!msgs.is_empty());
-        if msgs.is_empty() {
+        // Its whole messages, up to one cut short (its commands go with the connection):
+        // those from the log go out again from memory (the log keeps them until written);
+        // those it had live go into the log, where the lane's spooling begins.
+        let l = &sp.lanes[lane];
+        let live = self.live_tail(l, id).filter(|_| l.parked.get());
+        let end = live.as_ref().map_or(u64::MAX, |(at, _)| *at as u64);
+        let msgs = self.queued_from(id, start).map_or_else(Vec::new, |rest| {
+            let upto = usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX);
+            split_commands(&rest[..upto.min(rest.len())]).msgs
+        });
+        let live = live.map_or_else(Vec::new, |(_, t)| t.msgs);
+        leaves(!msgs.is_empty() || !live.is_empty());
+        if msgs.is_empty() && live.is_empty() {
             return;
         }
-        let n = msgs.len() as u64;
-        sp.lanes[lane].recovered.borrow_mut().extend(msgs);
+        let n = (msgs.len() + live.len()) as u64;
+        l.recovered.borrow_mut().extend(msgs);
+        self.add_tail(&mut l.tail.borrow_mut(), live);
         sp.count(|v| v.recovered += n);
         self.with_device(|dev| dev.spool_begin(lane));
         sp.signal.wake();
+    }
+
+    /// A lane's receivers with bytes not written, and their bytes ever queued.
+    fn receivers(&self, lane: &Lane) -> Vec<(PeerId, u64)> {
+        let mut ids = Vec::new();
+        self.peek(|dev| dev.spool_unwritten(lane.reader, |id, pushed| ids.push((id, pushed))));
+        ids
+    }
+
+    /// The whole messages `id` (a receiver of `lane`, parked) had live and not begun: where
+    /// they start in its queue, and them (the command frames among them apart). `None` if
+    /// its stream cannot be followed, or they end mid-message.
+    fn live_tail(&self, lane: &Lane, id: PeerId) -> Option<(usize, Tail)> {
+        let f = self.frames.borrow().get(&id).copied().unwrap_or_default();
+        let from = lane.live_from.borrow().get(&id).copied().unwrap_or(0);
+        self.peek(|dev| {
+            let q = dev.queue(id)?;
+            let start = usize::try_from(f.first_unbegun(q.slices())?).ok()?;
+            let base = dev.pushed(id).checked_sub(q.len() as u64)?;
+            let live = usize::try_from(from.saturating_sub(base))
+                .unwrap_or(usize::MAX)
+                .max(start)
+                .min(q.len());
+            let mut bytes = Vec::with_capacity(q.len() - live);
+            let mut skip = live;
+            for s in q.slices() {
+                let n = skip.min(s.len());
+                skip -= n;
+                bytes.extend_from_slice(&s[n..]);
+            }
+            let tail = split_commands(&bytes);
+            tail.whole.then_some((live, tail))
+        })
+    }
+
+    /// `msgs` join what a lane holds to write for its receivers: a streamer's workers each
+    /// had messages of their own; a forwarder's uplinks of one lane (one endpoint given
+    /// twice, or connected again) had the same ones, and the longest run stands for them.
+    fn add_tail(&self, tail: &mut Vec<Vec<u8>>, msgs: Vec<Vec<u8>>) {
+        let forwarder = self.peek(|dev| matches!(dev.config().kind, Kind::Forwarder { .. }));
+        if !forwarder {
+            tail.extend(msgs);
+        } else if msgs.len() > tail.len() {
+            *tail = msgs;
+        }
+    }
+
+    /// The lanes that began to spool and have not reached that point in the sink yet
+    /// (parked, with a spooling point), or every parked lane when the device stops
+    /// (`stopping`): the whole messages their receivers had live and not begun come out of
+    /// their queues into [`Lane::tail`], to go into the log ahead of what the lane spools
+    /// from now on, or at the stop's end ([`DeviceHost::flush_spool`]). At a stop, that
+    /// leaves the flush to finish the message each receiver had begun (a connection cut
+    /// short loses it). A receiver into whose queue a message is being copied keeps them
+    /// (they are sent from there, as before; a stop then loses them).
+    fn take_back_live(&self, sp: &Spooler, stopping: bool) {
+        if sp.log.borrow().is_none() {
+            // Taken back now, they would wait for the log to open: they go from the queues.
+            return;
+        }
+        for lane in &sp.lanes {
+            let due = lane.parked.get()
+                && (stopping || self.peek(|dev| dev.spool_lane_from(lane.reader).is_some()));
+            if !due {
+                continue;
+            }
+            for (id, _) in self.receivers(lane) {
+                let Some((keep, t)) = self.live_tail(lane, id) else {
+                    continue;
+                };
+                if t.msgs.is_empty() {
+                    continue;
+                }
+                let cut = self.with_device(|dev| {
+                    let cut = dev.take_back_live(id, keep, &t.commands);
+                    (cut, dev.pushed(id))
+                });
+                if let (true, pushed) = cut {
+                    // Checkpoints waiting for the bytes cut wait for what it holds now: what
+                    // the lane's source had given it, it still holds.
+                    for c in lane.checkpoints.borrow_mut().iter_mut() {
+                        for w in c.waits.iter_mut().filter(|w| w.0 == id) {
+                            w.1 = w.1.min(pushed);
+                        }
+                    }
+                    lane.live_from.borrow_mut().insert(id, pushed);
+                    self.add_tail(&mut lane.tail.borrow_mut(), t.msgs);
+                }
+            }
+        }
     }
 
     /// The bytes of `id`'s queue from `start` on, if it has a queue.
@@ -1216,13 +1433,23 @@ impl DeviceHost {
             return;
         };
         let Tail {
-            msgs,
+            mut msgs,
             commands,
             whole: true,
         } = split_commands(&rest)
         else {
             return;
         };
+        // Those it had live (its lane parked) go into the log, where the lane's spooling
+        // begins, rather than out again from memory: on disk by the time the device stops.
+        let lane = &sp.lanes[0];
+        let live = if lane.parked.get() {
+            self.live_tail(lane, id)
+                .map_or_else(Vec::new, |(_, t)| t.msgs)
+        } else {
+            Vec::new()
+        };
+        msgs.truncate(msgs.len().saturating_sub(live.len()));
         let keep = usize::try_from(start).unwrap_or(usize::MAX);
         let taken = self.with_device(|dev| {
             let written = dev.written(id);
@@ -1242,12 +1469,10 @@ impl DeviceHost {
         sp.watched
             .borrow_mut()
             .insert(id, Watched { written, since });
-        // A streamer's: its workers share the first lane.
-        let lane = &sp.lanes[0];
         for c in lane.checkpoints.borrow_mut().iter_mut() {
             c.waits.retain(|w| w.0 != id || w.1 > upto);
         }
-        let n = msgs.len();
+        let n = msgs.len() + live.len();
         let addr = self.conns.borrow().get(&id).map(|h| h.addr.clone());
         if n == 0 {
             // What it still holds is the message it had begun, and commands: said once.
@@ -1276,6 +1501,7 @@ impl DeviceHost {
             sp.stall,
         );
         lane.recovered.borrow_mut().extend(msgs);
+        self.add_tail(&mut lane.tail.borrow_mut(), live);
         sp.count(|v| v.recovered += n as u64);
         sp.forget_marks(lane);
         self.with_device(|dev| dev.spool_begin(0));
@@ -1286,6 +1512,22 @@ impl DeviceHost {
     pub fn spool_view(&self) -> Option<SpoolView> {
         self.spool.as_ref().map(Spooler::view)
     }
+}
+
+/// A forwarder's uplinks, as its spool's readers are named: its `>` endpoints, each once
+/// (the same endpoint twice: its connections share a lane), in the order given.
+pub fn uplink_names(d: &crate::setup::DeviceSetup) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let ups = d
+        .backends
+        .iter()
+        .filter(|e| e.mode == crate::endpoint::Mode::Connect);
+    for name in ups.map(|e| reader_name(&e.to_string())) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// A reader's name for the endpoint `ep`: its text, white space and `%` escaped (a cursor
@@ -1317,12 +1559,13 @@ fn append_whole(
     bytes: &[u8],
     at: u64,
     result: &mut io::Result<()>,
-    appended: &mut dyn FnMut(&mut Spool, u64),
+    appended: &mut dyn FnMut(&mut Spool, u64, bool),
 ) -> usize {
     let mut used = skip_commands(bytes);
     while let Some(end) = message_end(&bytes[used..]) {
+        appended(log, at + used as u64, false);
         let r = log.append(&bytes[used..used + end]);
-        appended(log, at + used as u64);
+        appended(log, at + used as u64, true);
         used += end;
         used += skip_commands(&bytes[used..]);
         if r.is_err() {

@@ -108,3 +108,45 @@ fn a_forwarder_turning_classic_is_a_new_kind() {
         vec![(new[0].clone(), "kind")]
     );
 }
+
+/// Attacker round 26, F3-F5: a spool added or moved, or a spooling forwarder's uplinks
+/// changed, was rewired or taken for nothing changed; its spool is made when it starts.
+#[test]
+fn a_spool_added_or_moved_or_a_spooling_forwarders_uplinks_changed_restart_it() {
+    let fwd = Kind::Forwarder { classic: false };
+    let plain = device("f", fwd, &["tcp://*:1"], &["tcp://*:2", ">tcp://a:9"]);
+    let mut spooled = plain.clone();
+    spooled.spool = Some("/var/lib/zedge/f".into());
+    let plan = Plan::new(std::slice::from_ref(&plain), std::slice::from_ref(&spooled));
+    assert_eq!(plan.restarted, vec![(spooled.clone(), "spool")]);
+    let mut moved = spooled.clone();
+    moved.spool = Some("/var/lib/zedge/g".into());
+    assert_eq!(
+        Plan::new(&[spooled.clone()], &[moved.clone()]).restarted,
+        vec![(moved, "spool")]
+    );
+    let mut added = device(
+        "f",
+        fwd,
+        &["tcp://*:1"],
+        &["tcp://*:2", ">tcp://a:9", ">tcp://b:9"],
+    );
+    added.spool = spooled.spool.clone();
+    let why = "uplink endpoints (a lane each in its spool)";
+    assert_eq!(
+        Plan::new(&[spooled.clone()], &[added.clone()]).restarted,
+        vec![(added.clone(), why)]
+    );
+    assert_eq!(
+        Plan::new(&[added], &[spooled.clone()]).restarted,
+        vec![(spooled.clone(), why)]
+    );
+    // A bound endpoint is rewired as ever; so is an uplink without a spool.
+    let mut local = device("f", fwd, &["tcp://*:1"], &["tcp://*:3", ">tcp://a:9"]);
+    local.spool = spooled.spool.clone();
+    let plan = Plan::new(&[spooled], &[local]);
+    assert!(plan.restarted.is_empty() && plan.rewired.len() == 1);
+    let more = device("f", fwd, &["tcp://*:1"], &["tcp://*:2", ">tcp://b:9"]);
+    let plan = Plan::new(&[plain], &[more]);
+    assert!(plan.restarted.is_empty() && plan.rewired.len() == 1);
+}

@@ -205,6 +205,8 @@ struct Reading {
     payload: Arc<[u8]>,
     at: usize,
     written_at: u64,
+    /// The readers it is for ([`Spool::append_for`]): a bit each; none, every reader.
+    only: u8,
 }
 
 /// One reader of the spool: where it takes messages out, and what of them is delivered.
@@ -491,6 +493,35 @@ impl Spool {
         Ok(())
     }
 
+    /// Add `msgs` at the end for reader `r` only: the others pass over them. They go as
+    /// blocks of their own, written now (what is gathered is written first), so a failure
+    /// leaves nothing of them behind. With one reader, they are appended as any others.
+    pub fn append_for(&mut self, r: ReaderId, msgs: &[Vec<u8>]) -> io::Result<()> {
+        if self.readers.len() == 1 || r >= 8 {
+            for m in msgs {
+                self.append(m)?;
+            }
+            return Ok(());
+        }
+        if !self.pending.is_empty() {
+            self.write_block()?;
+        }
+        let mut block = Vec::new();
+        let mut n = 0;
+        for (i, m) in msgs.iter().enumerate() {
+            block.extend_from_slice(m);
+            n += 1;
+            if block.len() >= self.cfg.block_bytes || i + 1 == msgs.len() {
+                self.write_payload_for(&block, n, 1 << r)?;
+                self.stats.appended += n;
+                self.stats.appended_bytes += block.len() as u64;
+                block.clear();
+                n = 0;
+            }
+        }
+        self.trim()
+    }
+
     /// `pending` was emptied (written, or its messages all sent and delivered): a buffer
     /// grown for a large message is let go, and the positions in it are at its start.
     fn release_pending(&mut self) {
@@ -761,7 +792,18 @@ impl Spool {
         };
         loop {
             let rd = &mut self.readers[r];
-            if let Some(reading) = &rd.reading {
+            if let Some(reading) = &mut rd.reading {
+                if reading.at < reading.payload.len() && !block_for(reading.only, r) {
+                    // Another reader's only (what its receivers held live at a stop, or
+                    // when its lane began to spool): passed over, as taken.
+                    let n = count_messages(&reading.payload[reading.at..]);
+                    reading.at = reading.payload.len();
+                    let seq = reading.seq;
+                    if let Some(s) = self.segments.iter_mut().find(|s| s.seq == seq) {
+                        s.taken[r] += n;
+                    }
+                    continue;
+                }
                 if reading.at < reading.payload.len() {
                     return Ok(Next::Disk);
                 }
@@ -804,15 +846,16 @@ impl Spool {
                     o.reading
                         .as_ref()
                         .filter(|o| o.seq == cursor.seq && o.block == cursor.block)
-                        .map(|o| (o.payload.clone(), o.written_at))
+                        .map(|o| (o.payload.clone(), o.written_at, o.only))
                 });
                 let read = match shared {
-                    Some((payload, written_at)) => Ok(Reading {
+                    Some((payload, written_at, only)) => Ok(Reading {
                         seq: cursor.seq,
                         block: cursor.block,
                         at: (cursor.at as usize).min(payload.len()),
                         payload,
                         written_at,
+                        only,
                     }),
                     None => read_block(&self.cfg.dir, cursor, seg.len),
                 };
@@ -877,6 +920,12 @@ impl Spool {
     /// Write `unsent`, `msgs` whole messages, as a block at the end of the newest segment (a
     /// new one if there is none or it is full).
     fn write_payload(&mut self, unsent: &[u8], msgs: u64) -> io::Result<()> {
+        self.write_payload_for(unsent, msgs, 0)
+    }
+
+    /// [`Spool::write_payload`] as a block for the readers `only` (a bit each; none: every
+    /// reader).
+    fn write_payload_for(&mut self, unsent: &[u8], msgs: u64, only: u8) -> io::Result<()> {
         let now = unix_ms();
         let full = self
             .segments
@@ -909,7 +958,7 @@ impl Spool {
         let file = self.file.as_mut().expect("opened above");
         // The header, then the messages where they are gathered: no copy of them.
         let written = file
-            .write_all(&head(unsent, now))
+            .write_all(&head(unsent, stamp(now, only)))
             .and_then(|()| file.write_all(unsent));
         if let Err(e) = written {
             // Nothing of a block that did not all go (a full disk): the retry writes it again
@@ -1127,13 +1176,36 @@ fn lock_dir(dir: &Path) -> io::Result<File> {
     }
 }
 
-/// The header of a block of `payload`, written at `now`.
-fn head(payload: &[u8], now: u64) -> [u8; BLOCK_HEAD] {
+/// The header of a block of `payload` stamped `stamp` (the time it was written, and the
+/// readers it is only for: [`stamp`]).
+fn head(payload: &[u8], stamp: u64) -> [u8; BLOCK_HEAD] {
     let mut h = [0u8; BLOCK_HEAD];
     h[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
     h[4..8].copy_from_slice(&crc32c(payload).to_le_bytes());
-    h[8..].copy_from_slice(&now.to_le_bytes());
+    h[8..].copy_from_slice(&stamp.to_le_bytes());
     h
+}
+
+/// Bits of a block's time field that hold the readers it is only for (a bit each, for the
+/// first eight readers; none: every reader). A time in milliseconds needs 41 bits until the
+/// year 2039 and 48 for 8,000 years: the top byte was always 0, so a block written before
+/// blocks had readers is for every reader.
+const ONLY_SHIFT: u32 = 56;
+
+/// A block's time field: the time it was written (ms since the Unix epoch) and the readers
+/// it is only for.
+fn stamp(now: u64, only: u8) -> u64 {
+    (now & ((1 << ONLY_SHIFT) - 1)) | (u64::from(only) << ONLY_SHIFT)
+}
+
+/// [`stamp`]'s parts.
+fn stamp_parts(stamp: u64) -> (u64, u8) {
+    (stamp & ((1 << ONLY_SHIFT) - 1), (stamp >> ONLY_SHIFT) as u8)
+}
+
+/// Whether a block for `only` is for reader `r`.
+fn block_for(only: u8, r: ReaderId) -> bool {
+    only == 0 || (r < 8 && only & (1 << r) != 0)
 }
 
 fn segment_name(seq: u64) -> String {
@@ -1180,13 +1252,14 @@ fn read_block(dir: &Path, at: Cursor, seg_len: u64) -> io::Result<Reading> {
     if crc32c(&payload).to_le_bytes() != h[4..8] {
         return Err(bad());
     }
-    let written_at = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
+    let (written_at, only) = stamp_parts(u64::from_le_bytes(h[8..16].try_into().expect("8 bytes")));
     Ok(Reading {
         seq: at.seq,
         block: at.block,
         at: (at.at as usize).min(len),
         payload: payload.into(),
         written_at,
+        only,
     })
 }
 
@@ -1219,7 +1292,8 @@ fn scan(
         f.read_exact(&mut h)?;
         let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
         let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
-        let at = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
+        let raw = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
+        let at = stamp_parts(raw).0;
         if len > max_block {
             // No block of this spool is that long: not the spool's bytes.
             rec.corrupt.push((seq, off, rest));
@@ -1233,7 +1307,7 @@ fn scan(
             let keep = whole_messages(&payload);
             rec.torn.push((seq, off, (payload.len() - keep) as u64));
             if keep > 0 {
-                rewrite = Some((off, head(&payload[..keep], at)));
+                rewrite = Some((off, head(&payload[..keep], raw)));
                 seg.messages += count_messages(&payload[..keep]);
                 seg.first_at = if seg.len == 0 { at } else { seg.first_at };
                 off += (BLOCK_HEAD + keep) as u64;

@@ -995,3 +995,49 @@ fn a_cursor_line_that_is_no_messages_start_sends_that_reader_everything_kept() {
     assert_eq!(d.last(), Some(&99));
     assert!(d.len() < 100 && d.windows(2).all(|w| w[1] == w[0] + 1));
 }
+
+#[test]
+fn messages_for_one_reader_are_passed_over_by_the_others_across_a_restart() {
+    let dir = Dir::new("only");
+    let names = ["tcp://a:1", "tcp://b:1", "tcp://c:1"];
+    {
+        let (mut s, _) = Spool::open(with_readers(&dir, &names)).unwrap();
+        for n in 0..10 {
+            s.append(&msg(n, 20)).unwrap();
+        }
+        // Gathered ones are written first: what is only b's comes after them.
+        let only_b: Vec<Vec<u8>> = (100..160).map(|n| msg(n, 20)).collect();
+        s.append_for(1, &only_b).unwrap();
+        for n in 10..20 {
+            s.append(&msg(n, 20)).unwrap();
+        }
+        // a reads some before and after; c reads nothing yet.
+        assert_eq!(drain_reader(&mut s, 0, 5), (0..5).collect::<Vec<_>>());
+        s.sync().unwrap();
+    }
+    let (mut s, _) = Spool::open(with_readers(&dir, &names)).unwrap();
+    assert_eq!(
+        drain_reader(&mut s, 0, usize::MAX),
+        (5..20).collect::<Vec<_>>()
+    );
+    let want_b: Vec<u64> = (0..10).chain(100..160).chain(10..20).collect();
+    assert_eq!(drain_reader(&mut s, 1, usize::MAX), want_b);
+    assert_eq!(
+        drain_reader(&mut s, 2, usize::MAX),
+        (0..20).collect::<Vec<_>>()
+    );
+    assert!(s.is_empty(), "{}", s.messages());
+    assert_eq!(s.segments.len(), 1, "the newest is kept");
+}
+
+#[test]
+fn a_block_time_field_keeps_its_time_and_its_readers_apart() {
+    let t = 1_796_000_000_000; // December 2026, in ms
+    assert_eq!(stamp_parts(stamp(t, 0)), (t, 0));
+    assert_eq!(stamp_parts(stamp(t, 0b100)), (t, 0b100));
+    assert!(block_for(0, 5) && block_for(0b100, 2) && !block_for(0b100, 1));
+    assert!(
+        !block_for(0b1, 9),
+        "a ninth reader has no bit: none of these is its own"
+    );
+}

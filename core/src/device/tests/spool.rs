@@ -766,3 +766,88 @@ fn a_spooled_message_an_empty_uplink_has_no_memory_for_is_dropped_not_waited_on(
     assert_eq!(net.dev.stats().dropped.memory, 1);
     assert!(disk.msgs.is_empty());
 }
+
+/// Attacker round 26, F1: a lane began to spool while a large publication was being cut
+/// through into the sink (for another lane), and publications that came meanwhile were held
+/// back behind it, for the sink and, live, for the lane's uplink. The lane's start in the
+/// sink's stream was the sink's count then, before those held back: the caller sent them to
+/// the uplink again from the spool, out of order. Now it begins past them, once the large
+/// one is in.
+#[test]
+fn a_lane_that_begins_while_the_sink_takes_a_large_message_begins_past_what_was_held_back() {
+    let mut cfg = small_input(forwarder());
+    cfg.queue_hwm = 4096;
+    let mut store = Storage::new(8, 16);
+    let (mut net, sp) = spooled(&mut store, cfg);
+    let (p1, p2) = (net.connect(Frontend, Pub), net.connect(Frontend, Pub));
+    net.pump();
+    let cap = net.dev.config().queue_capacity();
+    net.dev
+        .add_spool_lane(VecQueue::new(cap), net.now)
+        .expect("slots")
+        .expect("a forwarder's spool takes lanes");
+    // Lane 0 has no uplink: it spools everything. B is in lane 1. The sink's output is
+    // taken as it comes, as the caller's disk does.
+    let b = uplink_in(&mut net, b"", 1);
+    let mut sink = Vec::new();
+    let take_sink = |net: &mut Net<'_>, sink: &mut Vec<u8>| loop {
+        let (x, y) = net.dev.output(sp.sink);
+        let n = x.len() + y.len();
+        if n == 0 {
+            break;
+        }
+        sink.extend_from_slice(x);
+        sink.extend_from_slice(y);
+        net.dev.consume_output(sp.sink, n);
+        net.pump();
+    };
+    let large = msg(&[b"large", &[7; 60_000]]);
+    let wire = encode(&large);
+    net.send_raw(p1, &wire[..20_000]);
+    net.pump();
+    take_sink(&mut net, &mut sink);
+    // Held back behind the large one, for the sink and, live, for b, which then stops
+    // reading and fills with more of the large one.
+    net.send(p2, &tagged(2, 1, &[100]));
+    net.pump();
+    net.pause(b, true);
+    net.send_raw(p1, &wire[20_000..40_000]);
+    net.pump();
+    take_sink(&mut net, &mut sink);
+    assert_eq!(net.dev.spool_lane_from(1), None, "b is live");
+    // b's queue is past its mark: its lane begins to spool, with this one.
+    net.send(p2, &tagged(2, 2, &[100]));
+    net.pump();
+    assert_eq!(
+        net.dev.spool_lane_from(1),
+        Some(u64::MAX),
+        "not yet known: past anything the sink has"
+    );
+    net.send_raw(p1, &wire[40_000..]);
+    net.pump();
+    take_sink(&mut net, &mut sink);
+    let mut at = Vec::new();
+    let mut off = 0;
+    while let Some(end) = message_end(&sink[off..]) {
+        at.push(off as u64);
+        off += end;
+    }
+    assert_eq!(
+        at.len(),
+        3,
+        "the large one, then the two held back behind it"
+    );
+    assert_eq!(
+        net.dev.spool_lane_from(1),
+        Some(at[2]),
+        "b's lane begins with the one that came after it began, not the one b had live"
+    );
+    net.pause(b, false);
+    net.pump();
+    let live = [large, tagged(2, 1, &[100])];
+    assert_eq!(
+        net.msgs(b),
+        live,
+        "live: the large one, and the one held back for it"
+    );
+}
