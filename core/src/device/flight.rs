@@ -294,7 +294,6 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let side = dest.side;
             let owes = dest.session.wants_transmit();
             // What was held back for it goes in after the message (`later.rs`).
-            let before = dest.pushed;
             let later = if Q::DEFERS && (fans_out || side != super::Side::Backend) {
                 dest.queue.release_later()
             } else {
@@ -302,9 +301,6 @@ impl<Q: ByteQueue> Device<'_, Q> {
             };
             if later > 0 {
                 self.later_released(d, later);
-            }
-            if self.spool_sink() == Some(d) {
-                self.sink_done(before);
             }
             self.held -= 1;
             self.counts_of(d, side).msgs_out += 1;

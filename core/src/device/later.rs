@@ -95,20 +95,15 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// `idx`'s message in progress ended or was taken back: what was held back for it goes
     /// into its queue now.
     pub(super) fn release_later(&mut self, idx: u32) {
+        if !Q::DEFERS {
+            return;
+        }
         let Some(peer) = self.peer_mut(idx) else {
             return;
         };
-        let before = peer.pushed;
-        let n = if Q::DEFERS {
-            peer.queue.release_later()
-        } else {
-            0
-        };
+        let n = peer.queue.release_later();
         if n > 0 {
             self.later_released(idx, n);
-        }
-        if self.spool_sink() == Some(idx) {
-            self.sink_done(before);
         }
     }
 

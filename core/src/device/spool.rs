@@ -73,13 +73,6 @@ struct Lane {
     /// given from there on are this lane's to send too (those before, its receivers had
     /// live).
     from: u64,
-    /// It became active while a message was being copied into the sink (cut through): the
-    /// bytes then held back for the sink behind that message (`later.rs`), which were
-    /// published before and went to its receivers live. Its `from` is where those end, once
-    /// that message does ([`Device::sink_done`]); until then, past any offset. (Attacker
-    /// round 26, F1: `from` was the sink's count then, and the held-back messages, queued
-    /// after it, were sent to its receivers twice, out of order.)
-    behind: Option<u64>,
 }
 
 impl Lane {
@@ -88,16 +81,6 @@ impl Lane {
             source,
             active: false,
             from: 0,
-            behind: None,
-        }
-    }
-
-    /// Where the lane's messages begin in the sink's stream, if known yet.
-    fn begins(&self) -> u64 {
-        if self.behind.is_some() {
-            u64::MAX
-        } else {
-            self.from
         }
     }
 }
@@ -474,15 +457,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return None;
         }
         let mark = self.cfg.mark_for(self.need);
-        let (sink_pushed, behind) = self.sink_point(s.sink);
+        let sink_pushed = self.peer(s.sink).map_or(0, |p| p.pushed);
         let (mut spill, mut skip) = (false, Live::none());
         for (k, lane) in s.lanes.iter().enumerate() {
             let Some(lane) = lane else { continue };
             let live = self.live_uplinks(&s, false, Some(k));
-            let full = live
-                .slots()
-                .iter()
-                .any(|&i| self.peer(i).is_some_and(|p| p.queue.len() >= mark));
+            // What is held back for it behind a large message counts (`later.rs`): past its
+            // high-water mark with that, a publication would be lost to it, not spooled.
+            let hwm = self.cfg.queue_hwm;
+            let full = live.slots().iter().any(|&i| {
+                self.peer(i).is_some_and(|p| {
+                    p.queue.len() >= mark
+                        || p.queue.len().saturating_add(p.queue.later_len()) >= hwm
+                })
+            });
             if !(lane.active || live.n == 0 || full) {
                 continue;
             }
@@ -493,7 +481,6 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     sp.lanes[k] = Some(Lane {
                         active: true,
                         from: sink_pushed,
-                        behind,
                         ..*lane
                     });
                     sp.started += 1;
@@ -597,7 +584,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// had live). `None` for a lane that does not spool, or is not there.
     pub fn spool_lane_from(&self, lane: usize) -> Option<u64> {
         let l = self.spool?.lane(lane)?;
-        l.active.then(|| l.begins())
+        l.active.then_some(l.from)
     }
 
     /// Messages and bytes that went to the spool (`msgs_out`, `bytes_out`) and came back
@@ -610,40 +597,16 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// given back): new work for its receivers goes to the sink, behind them, until
     /// [`Device::spool_emptied`].
     pub fn spool_begin(&mut self, lane: usize) {
-        let Some(sink) = self.spool.map(|s| s.sink) else {
-            return;
-        };
-        let (sink_pushed, behind) = self.sink_point(sink);
+        let sink_pushed = self
+            .spool
+            .and_then(|s| self.peer(s.sink))
+            .map_or(0, |p| p.pushed);
         let Some(s) = self.spool.as_mut() else { return };
         if let Some(l) = s.lanes.get_mut(lane).and_then(Option::as_mut) {
             if !l.active {
                 l.active = true;
                 l.from = sink_pushed;
-                l.behind = behind;
                 s.started += 1;
-            }
-        }
-    }
-
-    /// Where a lane that begins to spool now begins in the sink's stream: the sink's bytes
-    /// ever queued, and, while a message is being copied into it, the bytes held back
-    /// behind that message (they go before the lane's: see [`Lane::behind`]).
-    fn sink_point(&self, sink: u32) -> (u64, Option<u64>) {
-        self.peer(sink).map_or((0, None), |p| {
-            let behind = p.held.is_some().then(|| p.queue.later_len() as u64);
-            (p.pushed, behind)
-        })
-    }
-
-    /// The message being copied into the sink ended (or was taken back), and what was held
-    /// back behind it went in after the sink's first `before` bytes: the lanes that began
-    /// meanwhile begin past those held back then.
-    pub(super) fn sink_done(&mut self, before: u64) {
-        if let Some(s) = self.spool.as_mut() {
-            for l in s.lanes.iter_mut().flatten() {
-                if let Some(k) = l.behind.take() {
-                    l.from = before + k;
-                }
             }
         }
     }
@@ -713,10 +676,6 @@ impl<Q: ByteQueue> Device<'_, Q> {
             for l in s.lanes.iter_mut().flatten() {
                 l.from = l.from.min(pushed);
             }
-        }
-        if self.peer(s.sink).is_some_and(|p| p.held.is_none()) {
-            // What was held back behind it, if anything, was released with it (`sink_done`).
-            self.sink_done(pushed);
         }
     }
 

@@ -1,0 +1,32 @@
+# source me. Common settings for round 26 (c73a3c3).
+Z=${Z:-/work/att26-target/release/zedge}
+R=/work/main/tools/attack/round26
+FRONT=tcp://127.0.0.1:7800
+LOCAL=tcp://127.0.0.1:7801
+A=tcp://127.0.0.1:7802
+METRICS=127.0.0.1:7803
+CTL=tcp://127.0.0.1:7804
+B=tcp://127.0.0.1:7805
+BPORT=7805
+C=tcp://127.0.0.1:7806
+PEER="python3 $R/peer.py"
+AN="python3 $R/analyze.py"
+L=$R/logs
+mkdir -p $L
+metric() { curl -s http://$METRICS/metrics | grep -E "^$1" ; }
+spool_metrics() { curl -s http://$METRICS/metrics | grep -E '^zedge_spool' | sed 's/{device="[a-z0-9-]*"/{/' | tr '\n' ' '; echo; }
+rss() { grep -E 'VmRSS|VmHWM' /proc/$1/status | tr -s ' \n' ' '; echo; }
+ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+# zstart SPOOLDIR [extra args...]: forwarder with uplinks A and B (unless UPS is set); sets ZPID
+zstart() {
+  local dir=$1; shift
+  local ups=${UPS:-">$A >$B"}
+  local bk=""
+  for u in $ups; do bk="$bk --backend $u"; done
+  $Z forwarder --frontend $FRONT --backend $LOCAL $bk --spool $dir \
+     --metrics $METRICS --control $CTL -v "$@" >>$L/zedge.$NAME.log 2>&1 &
+  ZPID=$!
+  sleep 0.5
+}
+zstop() { kill -TERM $ZPID 2>/dev/null; wait $ZPID 2>/dev/null; }
+warns() { grep -E 'WARN|ERROR' $L/zedge.$NAME.log | sed -E 's/^[^ ]+ //; s/[0-9]+/N/g' | cut -c1-220 | sort | uniq -c | sort -rn | head -${1:-8}; }
