@@ -9,8 +9,10 @@ CTL=tcp://127.0.0.1:7804
 B=tcp://127.0.0.1:7805
 BPORT=7805
 C=tcp://127.0.0.1:7806
-PEER="python3 $R/peer.py"
-AN="python3 $R/analyze.py"
+# The peers of round 25 (round 20 extended), unchanged.
+PEER="python3 /work/main/tools/attack/round25/peer.py"
+# The counter of rounds 20-23, unchanged.
+AN="python3 /work/main/tools/attack/round23/analyze.py"
 L=$R/logs
 mkdir -p $L
 metric() { curl -s http://$METRICS/metrics | grep -E "^$1" ; }

@@ -24,7 +24,7 @@ for w in A B local; do
   echo "$w big: $(grep -c '^B ' $L/s.$w) whole, ids $(grep '^B ' $L/s.$w | awk '{print $2}' | sort -n | uniq -c | awk '{printf "%s%s ", $2, ($1>1?"x"$1:"")}' | cut -c1-300)"
 done
 grep -h '#odd' $L/s.A $L/s.B $L/s.local | head -3
-echo "flaps: $(cat $L/s.A.json) $(python3 $R/flapan.py $L/s.A.small $N 2>/dev/null)"
+echo "flaps: $(cat $L/s.A.json) $(python3 /work/main/tools/attack/round25/flapan.py $L/s.A.small $N 2>/dev/null)"
 echo "end: $(spool_metrics | grep -oE 'zedge_spool_(messages|spooling)\{[^ ]*\} [0-9.]+|event="(appended|sent|dropped|recovered|refused)"\} [0-9]+' | tr '\n' ' ')"
 metric 'zedge_messages_dropped_total' | grep -v ' 0$' | sed 's/device="[^"]*",//' | tr '\n' ' '; echo
 kill -0 $ZPID && echo "zedge alive; $(rss $ZPID)" || echo "ZEDGE DEAD"
