@@ -154,10 +154,7 @@ fn a_cloud_away_for_ten_seconds_gets_all_100000_publications_in_order_and_locals
     // (a tenth of the rate), one that never reads, and a peer that sends garbage.
     let local = subscriber("local", broker.backend(), N, 5.0, 0.0);
     let slow = subscriber("local", broker.backend(), 5_000, 5.0, 0.001);
-    let mut stalled = raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10));
-    stalled.write_all(&raw::subscribe(b"")).expect("subscribe");
-    let mut garbage = raw::connect(broker.frontend_addr(), deadline(10));
-    garbage.write_all(&[0x55; 64]).expect("write garbage");
+    let mut hostile = Hostile::beside(&broker);
     publish(broker.frontend(), 0..N, N as f64 / 10.0, 0).finish();
     let out = local.finish();
     eprintln!("local: {out}");
@@ -166,14 +163,12 @@ fn a_cloud_away_for_ten_seconds_gets_all_100000_publications_in_order_and_locals
     let out = slow.finish();
     eprintln!("slow local: {out}");
     assert_got(&out, 0..5_000);
-    let (refused, _) = raw::closed_by(&mut garbage, deadline(5));
-    assert!(refused, "the peer that sent garbage was not closed");
+    hostile.check();
 
     // Back: all of them, in order, once; then live again.
     let out = subscriber("cloud", &cloud_ep, N, 5.0, 0.0).finish();
     eprintln!("cloud: {out}");
     assert_got(&out, 0..N);
-    drop(stalled);
     broker.assert_running();
     broker.terminate();
     no_panic(&broker.stderr());
@@ -280,7 +275,7 @@ fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_he
 /// to spool (256 KiB: what its queue held live goes into the spool ahead of what the lane
 /// spools from then on), for that uplink alone: after the restart it gets every
 /// publication, each connection's in order. An uplink that kept up, beside it, gets each
-/// one once.
+/// one once, whatever a local subscriber that never reads and a peer that sends garbage do.
 #[test]
 fn what_a_slow_uplink_had_queued_live_at_a_stop_reaches_it_after_the_restart() {
     const N: u64 = 12_000;
@@ -293,7 +288,11 @@ fn what_a_slow_uplink_had_queued_live_at_a_stop_reaches_it_after_the_restart() {
         let b_ep = cloud_endpoint();
         let dir = spool_dir("zedge-fspool", &format!("live{hwm}"));
         let dir_arg = dir.display().to_string();
+        // Beside them until the stop, a local subscriber that never reads and a publisher
+        // that sends garbage.
+        let hostile = std::cell::RefCell::new(None);
         let start = |front: Option<&str>| {
+            let first = front.is_none();
             let front = front.map_or(Ep::Tcp, |f| Ep::Bind(f.to_owned()));
             let backends = [
                 Ep::Tcp,
@@ -301,7 +300,11 @@ fn what_a_slow_uplink_had_queued_live_at_a_stop_reaches_it_after_the_restart() {
                 Ep::Connect(b_ep.clone()),
             ];
             let args = ["--spool", dir_arg.as_str(), "--queue-hwm", hwm];
-            Broker::start_with("forwarder", &[front], &backends, &args)
+            let broker = Broker::start_with("forwarder", &[front], &backends, &args);
+            if first {
+                *hostile.borrow_mut() = Some(Hostile::beside(&broker));
+            }
+            broker
         };
         // A (ours) takes about 3,000 a second; B (libzmq) all at once.
         let a = raw_cloud(
@@ -342,10 +345,7 @@ fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothin
     // A reads all along; B reads nothing for its first 16 s.
     let a = subscriber("cloud", &a_ep, 2 * N, 8.0, 0.0);
     let b = subscriber("stall", &b_ep, 2 * N, 5.0, 16.0);
-    let mut stalled = raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10));
-    stalled.write_all(&raw::subscribe(b"")).expect("subscribe");
-    let mut garbage = raw::connect(broker.frontend_addr(), deadline(10));
-    garbage.write_all(&[0x55; 64]).expect("write garbage");
+    let mut hostile = Hostile::beside(&broker);
     // Both connected (zedge tries again within its 5 s backoff), then 2N in 8 s: B's queue
     // fills at once. A gets every one live meanwhile, each within its 8 s idle limit.
     connections(&broker, &a_ep, 1);
@@ -370,9 +370,7 @@ fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothin
     let out = subscriber("cloud", &b_ep, N, 5.0, 0.0).finish();
     eprintln!("uplink b, back: {}", brief(&out));
     assert_got(&out, 2 * N..3 * N);
-    let (refused, _) = raw::closed_by(&mut garbage, deadline(5));
-    assert!(refused, "the peer that sent garbage was not closed");
-    drop(stalled);
+    hostile.check();
     broker.assert_running();
     broker.terminate();
     let stderr = broker.stderr();
@@ -403,10 +401,7 @@ fn a_slow_uplink_hovering_at_its_mark_gets_every_publication_once_and_costs_the_
     let a = subscriber("hover", &a_ep, N, 8.0, 1.0 / 1500.0);
     let b = subscriber("cloud", &b_ep, N, 8.0, 0.0);
     let local = subscriber("local", broker.backend(), N, 8.0, 0.0);
-    let mut stalled = raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10));
-    stalled.write_all(&raw::subscribe(b"")).expect("subscribe");
-    let mut garbage = raw::connect(broker.frontend_addr(), deadline(10));
-    garbage.write_all(&[0x55; 64]).expect("write garbage");
+    let mut hostile = Hostile::beside(&broker);
     connections(&broker, &a_ep, 1);
     connections(&broker, &b_ep, 1);
     publish(broker.frontend(), 0..N, 3000.0, 1000).finish();
@@ -425,9 +420,7 @@ fn a_slow_uplink_hovering_at_its_mark_gets_every_publication_once_and_costs_the_
     );
     eprintln!("spooled for the hovering uplink: {appended}");
     assert!(appended > 0.0 && appended < N as f64, "{appended} of {N}");
-    let (refused, _) = raw::closed_by(&mut garbage, deadline(5));
-    assert!(refused, "the peer that sent garbage was not closed");
-    drop(stalled);
+    hostile.check();
     broker.assert_running();
     broker.terminate();
     no_panic(&broker.stderr());
@@ -573,6 +566,32 @@ fn assert_each_in_order_all_in(conns: &[Vec<u64>], n: u64) {
         "missing {missing:?}... of {n}; connections {sizes:?}"
     );
     assert_eq!(all.len() as u64, n, "others than 0..{n}");
+}
+
+/// Beside the flow: a local subscriber that never reads, and a publisher that sends
+/// garbage.
+struct Hostile {
+    _stalled: std::net::TcpStream,
+    garbage: std::net::TcpStream,
+}
+
+impl Hostile {
+    fn beside(broker: &Broker) -> Hostile {
+        let mut stalled = raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10));
+        stalled.write_all(&raw::subscribe(b"")).expect("subscribe");
+        let mut garbage = raw::connect(broker.frontend_addr(), deadline(10));
+        garbage.write_all(&[0x55; 64]).expect("write garbage");
+        Hostile {
+            _stalled: stalled,
+            garbage,
+        }
+    }
+
+    /// The garbage's sender was closed (the subscriber that never reads stays connected).
+    fn check(&mut self) {
+        let (refused, _) = raw::closed_by(&mut self.garbage, deadline(5));
+        assert!(refused, "the peer that sent garbage was not closed");
+    }
 }
 
 /// A loopback endpoint for a cloud XSUB to bind.

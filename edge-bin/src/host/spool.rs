@@ -618,7 +618,7 @@ impl Spooler {
         }
         let mut appended = |log: &mut Spool, at: u64, done: bool| {
             if done {
-                self.appended(log, at, &froms);
+                self.appended(log);
             } else {
                 self.unpark_due(tag, log, at, &froms);
             }
@@ -680,7 +680,7 @@ impl Spooler {
     /// The message that began at `at` in the sink's stream was appended: a lane that does
     /// not spool passes over it (one that spools from there on was unparked before it was
     /// appended, [`Spooler::unpark_due`], and reads it).
-    fn appended(&self, log: &mut Spool, _at: u64, _froms: &[Option<u64>]) {
+    fn appended(&self, log: &mut Spool) {
         for lane in self.lanes.iter().filter(|l| l.parked.get()) {
             log.pass(lane.reader);
             lane.passed.set(true);
@@ -1174,8 +1174,7 @@ impl DeviceHost {
         if stopping {
             // What came from the log stays there (the cursor stays where it was); what it
             // had live goes into the log for its lane at the flush.
-            let lane = self.peek(|dev| sp.lane_of(dev, id).reader);
-            let lane = &sp.lanes[lane];
+            let lane = self.peek(|dev| sp.lane_of(dev, id));
             if lane.parked.get() && !sp.flushed.get() {
                 if let Some((_, t)) = self.live_tail(lane, id) {
                     self.add_tail(&mut lane.tail.borrow_mut(), t.msgs);
@@ -1251,14 +1250,7 @@ impl DeviceHost {
                 .unwrap_or(usize::MAX)
                 .max(start)
                 .min(q.len());
-            let mut bytes = Vec::with_capacity(q.len() - live);
-            let mut skip = live;
-            for s in q.slices() {
-                let n = skip.min(s.len());
-                skip -= n;
-                bytes.extend_from_slice(&s[n..]);
-            }
-            let tail = split_commands(&bytes);
+            let tail = split_commands(&bytes_from(q, live));
             tail.whole.then_some((live, tail))
         })
     }
@@ -1324,15 +1316,7 @@ impl DeviceHost {
     fn queued_from(&self, id: PeerId, start: u64) -> Option<Vec<u8>> {
         self.peek(|dev| {
             let q = dev.queue(id)?;
-            let start = usize::try_from(start).unwrap_or(usize::MAX).min(q.len());
-            let mut bytes = Vec::with_capacity(q.len() - start);
-            let mut skip = start;
-            for s in q.slices() {
-                let n = skip.min(s.len());
-                skip -= n;
-                bytes.extend_from_slice(&s[n..]);
-            }
-            Some(bytes)
+            Some(bytes_from(q, usize::try_from(start).unwrap_or(usize::MAX)))
         })
     }
 
@@ -1548,6 +1532,19 @@ fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The bytes of queue `q` from `start` on (none past its end), copied out.
+fn bytes_from(q: &crate::queue::HeapQueue, start: usize) -> Vec<u8> {
+    let start = start.min(q.len());
+    let mut bytes = Vec::with_capacity(q.len() - start);
+    let mut skip = start;
+    for s in q.slices() {
+        let n = skip.min(s.len());
+        skip -= n;
+        bytes.extend_from_slice(&s[n..]);
+    }
+    bytes
 }
 
 /// Append the whole messages at the start of `bytes` to `log` (command frames between them
