@@ -294,6 +294,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let side = dest.side;
             let owes = dest.session.wants_transmit();
             // What was held back for it goes in after the message (`later.rs`).
+            let before = dest.pushed;
             let later = if Q::DEFERS && (fans_out || side != super::Side::Backend) {
                 dest.queue.release_later()
             } else {
@@ -301,6 +302,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
             };
             if later > 0 {
                 self.later_released(d, later);
+            }
+            if self.spool_sink() == Some(d) {
+                self.sink_released(before);
             }
             self.held -= 1;
             self.counts_of(d, side).msgs_out += 1;
@@ -331,28 +335,22 @@ impl<Q: ByteQueue> Device<'_, Q> {
             let Some(held) = dest.held.take() else { break };
             cur = held.next_dest;
             let clean = dest.written <= held.mark;
-            if clean {
+            if clean && sink != Some(d) {
                 dest.queue.truncate_back((dest.pushed - held.mark) as usize);
                 dest.pushed = held.mark;
-            } else if sink == Some(d) {
-                // The spool's sink is never closed: what it holds of the message goes, and
-                // the caller drops what it took ([`Device::spool_resets`]).
-                dest.queue
-                    .truncate_back((dest.pushed - dest.written) as usize);
-                dest.pushed = dest.written;
             }
             self.held -= 1;
-            if clean {
+            if sink == Some(d) {
+                // The spool's sink is never closed (`spool.rs`).
+                self.sink_lets_go(d, held.mark);
+            } else if clean {
                 self.flush_control(d);
                 self.release_later(d);
-            } else if sink == Some(d) {
-                self.sink_reset();
             } else {
                 self.stats.resets += 1;
                 self.request_close(d, CloseReason::SenderAborted);
             }
         }
-        self.sink_cut();
         self.wake_blocked();
     }
 

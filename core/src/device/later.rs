@@ -95,15 +95,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// `idx`'s message in progress ended or was taken back: what was held back for it goes
     /// into its queue now.
     pub(super) fn release_later(&mut self, idx: u32) {
-        if !Q::DEFERS {
-            return;
-        }
         let Some(peer) = self.peer_mut(idx) else {
             return;
         };
-        let n = peer.queue.release_later();
+        let before = peer.pushed;
+        let n = if Q::DEFERS {
+            peer.queue.release_later()
+        } else {
+            0
+        };
         if n > 0 {
             self.later_released(idx, n);
+        }
+        if self.spool_sink() == Some(idx) {
+            self.sink_released(before);
         }
     }
 

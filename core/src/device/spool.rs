@@ -73,6 +73,14 @@ struct Lane {
     /// given from there on are this lane's to send too (those before, its receivers had
     /// live).
     from: u64,
+    /// It became active while a message was being copied into the sink (cut through): the
+    /// bytes then held back for the sink behind that message (`later.rs`). They were
+    /// published before the lane began, and its receivers had them live. Its `from` is where
+    /// those end, known once that message ends or is let go ([`Device::sink_released`]);
+    /// until then it is past anything the sink holds. (Attacker round 26, F1: `from` was the
+    /// sink's count then, before those held back, and the caller sent them to the lane's
+    /// receivers a second time, out of order.)
+    behind: Option<u64>,
 }
 
 impl Lane {
@@ -81,6 +89,16 @@ impl Lane {
             source,
             active: false,
             from: 0,
+            behind: None,
+        }
+    }
+
+    /// Where its messages begin in the sink's stream, if known yet (else past any point).
+    fn begins(&self) -> u64 {
+        if self.behind.is_some() {
+            u64::MAX
+        } else {
+            self.from
         }
     }
 }
@@ -457,7 +475,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             return None;
         }
         let mark = self.cfg.mark_for(self.need);
-        let sink_pushed = self.peer(s.sink).map_or(0, |p| p.pushed);
+        let (sink_pushed, behind) = self.sink_point(s.sink);
         let (mut spill, mut skip) = (false, Live::none());
         for (k, lane) in s.lanes.iter().enumerate() {
             let Some(lane) = lane else { continue };
@@ -481,6 +499,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
                     sp.lanes[k] = Some(Lane {
                         active: true,
                         from: sink_pushed,
+                        behind,
                         ..*lane
                     });
                     sp.started += 1;
@@ -584,7 +603,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// had live). `None` for a lane that does not spool, or is not there.
     pub fn spool_lane_from(&self, lane: usize) -> Option<u64> {
         let l = self.spool?.lane(lane)?;
-        l.active.then_some(l.from)
+        l.active.then(|| l.begins())
     }
 
     /// Messages and bytes that went to the spool (`msgs_out`, `bytes_out`) and came back
@@ -597,18 +616,69 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// given back): new work for its receivers goes to the sink, behind them, until
     /// [`Device::spool_emptied`].
     pub fn spool_begin(&mut self, lane: usize) {
-        let sink_pushed = self
-            .spool
-            .and_then(|s| self.peer(s.sink))
-            .map_or(0, |p| p.pushed);
+        let Some(sink) = self.spool.map(|s| s.sink) else {
+            return;
+        };
+        let (sink_pushed, behind) = self.sink_point(sink);
         let Some(s) = self.spool.as_mut() else { return };
         if let Some(l) = s.lanes.get_mut(lane).and_then(Option::as_mut) {
             if !l.active {
                 l.active = true;
                 l.from = sink_pushed;
+                l.behind = behind;
                 s.started += 1;
             }
         }
+    }
+
+    /// Where a lane that begins to spool now begins in the sink's stream: the sink's bytes
+    /// ever queued, and, while a message is being copied into it, the bytes held back behind
+    /// that message (they go in before the lane's: see [`Lane::behind`]).
+    fn sink_point(&self, sink: u32) -> (u64, Option<u64>) {
+        self.peer(sink).map_or((0, None), |p| {
+            let behind = p.held.is_some().then(|| p.queue.later_len() as u64);
+            (p.pushed, behind)
+        })
+    }
+
+    /// The message being copied into the sink ended or was let go, and what was held back
+    /// behind it went in after the sink's first `before` bytes: the lanes that began
+    /// meanwhile begin past what was held back when they did.
+    pub(super) fn sink_released(&mut self, before: u64) {
+        if let Some(s) = self.spool.as_mut() {
+            for l in s.lanes.iter_mut().flatten() {
+                if let Some(k) = l.behind.take() {
+                    l.from = before + k;
+                }
+            }
+        }
+    }
+
+    /// The sink will never get the rest of the message it was given part of, which began at
+    /// `mark` in its stream (its producer left mid-way, or memory ran out for it): what the
+    /// sink still holds of it goes (if the caller took some, it drops that:
+    /// [`Device::spool_resets`]); a lane that began to spool inside it begins where the next
+    /// message will; and what was held back behind it goes in now, in order, ahead of any
+    /// message that comes next (attacker round 26, F2: only a message taken back whole
+    /// released them, and they went in after the next large message, or never).
+    pub(super) fn sink_lets_go(&mut self, sink: u32, mark: u64) {
+        let Some(p) = self.peer_mut(sink) else { return };
+        let cut = p.written.max(mark);
+        let taken = p.written > mark;
+        p.queue.truncate_back((p.pushed - cut) as usize);
+        p.pushed = cut;
+        if taken {
+            if let Some(s) = self.spool.as_mut() {
+                s.resets += 1;
+            }
+        }
+        // Those that began inside it begin at the cut; then what was held back goes in.
+        if let Some(s) = self.spool.as_mut() {
+            for l in s.lanes.iter_mut().flatten().filter(|l| l.behind.is_none()) {
+                l.from = l.from.min(cut);
+            }
+        }
+        self.release_later(sink);
     }
 
     /// The caller's spool holds nothing more to send for `lane`: new work goes to its
@@ -621,7 +691,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         let sink_empty = self
             .peer(s.sink)
-            .is_none_or(|p| p.queue.is_empty() && p.held.is_none());
+            .is_none_or(|p| p.queue.is_empty() && p.held.is_none() && p.queue.later_len() == 0);
         let source_idle = self.peer(l.source).is_none_or(|p| p.src == Src::Idle);
         if !(sink_empty && source_idle) {
             return false;
@@ -657,26 +727,6 @@ impl<Q: ByteQueue> Device<'_, Q> {
 
     pub(super) fn spool_sink(&self) -> Option<u32> {
         self.spool.map(|s| s.sink)
-    }
-
-    pub(super) fn sink_reset(&mut self) {
-        if let Some(s) = self.spool.as_mut() {
-            s.resets += 1;
-        }
-    }
-
-    /// A message was cut out of the sink's stream (its producer left mid-message): a lane
-    /// that began to spool while it was being copied there (its `from` inside it) spools
-    /// from where the next message will start, not past it (else the caller, seeing that
-    /// message start before the lane's `from`, would take it for one its receivers had live).
-    pub(super) fn sink_cut(&mut self) {
-        let Some(s) = self.spool else { return };
-        let pushed = self.peer(s.sink).map_or(0, |p| p.pushed);
-        if let Some(s) = self.spool.as_mut() {
-            for l in s.lanes.iter_mut().flatten() {
-                l.from = l.from.min(pushed);
-            }
-        }
     }
 
     /// The counters a peer's traffic goes to: its side's, or the spool's for its peers (a

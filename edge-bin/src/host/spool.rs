@@ -1171,14 +1171,24 @@ impl DeviceHost {
         let leaves = |gives_back: bool| {
             self.peek(|dev| sp.leaves(dev, &self.tag, id, stopping, gives_back));
         };
+        // Messages held back for it behind one it was taking when it left (`later.rs`):
+        // published while its lane did not spool, so it had them live, and they follow
+        // what its queue holds (attacker round 26, F1: an uplink reset by an aborted large
+        // publication lost them).
+        let behind = self.peek(|dev| {
+            dev.queue(id)
+                .map_or_else(Vec::new, |q| split_commands(q.held_back()).msgs)
+        });
         if stopping {
             // What came from the log stays there (the cursor stays where it was); what it
             // had live goes into the log for its lane at the flush.
             let lane = self.peek(|dev| sp.lane_of(dev, id));
             if lane.parked.get() && !sp.flushed.get() {
-                if let Some((_, t)) = self.live_tail(lane, id) {
-                    self.add_tail(&mut lane.tail.borrow_mut(), t.msgs);
-                }
+                let mut live = self
+                    .live_tail(lane, id)
+                    .map_or_else(Vec::new, |(_, t)| t.msgs);
+                live.extend(behind);
+                self.add_tail(&mut lane.tail.borrow_mut(), live);
             }
             return leaves(false);
         }
@@ -1203,20 +1213,32 @@ impl DeviceHost {
             let f = frames.get(&id).copied().unwrap_or_default();
             self.peek(|dev| dev.queue(id).and_then(|q| f.first_unbegun(q.slices())))
         };
-        let Some(start) = start else {
+        if start.is_none() && behind.is_empty() {
             return leaves(false);
-        };
+        }
         // Its whole messages, up to one cut short (its commands go with the connection):
         // those from the log go out again from memory (the log keeps them until written);
-        // those it had live go into the log, where the lane's spooling begins.
+        // those it had live go into the log, where the lane's spooling begins. Those held
+        // back for it come after them: into the log too, or, if the lane reads the log
+        // already (they came before its spooling began), ahead of it from memory.
         let l = &sp.lanes[lane];
-        let live = self.live_tail(l, id).filter(|_| l.parked.get());
+        let live = start
+            .and_then(|_| self.live_tail(l, id))
+            .filter(|_| l.parked.get());
         let end = live.as_ref().map_or(u64::MAX, |(at, _)| *at as u64);
-        let msgs = self.queued_from(id, start).map_or_else(Vec::new, |rest| {
-            let upto = usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX);
-            split_commands(&rest[..upto.min(rest.len())]).msgs
-        });
-        let live = live.map_or_else(Vec::new, |(_, t)| t.msgs);
+        let mut msgs = start
+            .and_then(|start| {
+                let rest = self.queued_from(id, start)?;
+                let upto = usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX);
+                Some(split_commands(&rest[..upto.min(rest.len())]).msgs)
+            })
+            .unwrap_or_default();
+        let mut live = live.map_or_else(Vec::new, |(_, t)| t.msgs);
+        if l.parked.get() {
+            live.extend(behind);
+        } else {
+            msgs.extend(behind);
+        }
         leaves(!msgs.is_empty() || !live.is_empty());
         if msgs.is_empty() && live.is_empty() {
             return;

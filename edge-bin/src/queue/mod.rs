@@ -139,6 +139,12 @@ impl HeapQueue {
         self.buf.capacity()
     }
 
+    /// The whole messages held back behind the one going in now ([`ByteQueue::push_later`]),
+    /// as they will be queued: a caller whose peer left before that one ended takes them.
+    pub fn held_back(&self) -> &[u8] {
+        self.later.as_ref().map_or(&[], |l| &l.bytes)
+    }
+
     /// Whether the queue holds shared pieces (then [`ByteQueue::front`] may not show all of
     /// it).
     pub fn has_pieces(&self) -> bool {

@@ -766,3 +766,179 @@ fn a_spooled_message_an_empty_uplink_has_no_memory_for_is_dropped_not_waited_on(
     assert_eq!(net.dev.stats().dropped.memory, 1);
     assert!(disk.msgs.is_empty());
 }
+
+/// The sink's output taken as it comes, as the caller's disk does: every byte, in order.
+fn take_sink(net: &mut Net<'_>, sp: SpoolPeers, sink: &mut Vec<u8>) {
+    loop {
+        let (x, y) = net.dev.output(sp.sink);
+        let n = x.len() + y.len();
+        if n == 0 {
+            break;
+        }
+        sink.extend_from_slice(x);
+        sink.extend_from_slice(y);
+        net.dev.consume_output(sp.sink, n);
+        net.pump();
+    }
+}
+
+/// Where each whole message in `bytes` begins.
+fn starts(bytes: &[u8]) -> Vec<u64> {
+    let (mut at, mut off) = (Vec::new(), 0);
+    while let Some(end) = message_end(&bytes[off..]) {
+        at.push(off as u64);
+        off += end;
+    }
+    at
+}
+
+/// A forwarder whose spool has two lanes: lane 0 with no uplink (it spools everything),
+/// lane 1 with the uplink `b`; two publishers; queues of 4 KiB. Then publisher 1 has sent
+/// the first 20,000 bytes of `large` (the sink took them) and publisher 2 a small message,
+/// held back behind it for the sink and, live, for `b`.
+fn large_on_its_way<'a>(store: &'a mut Storage, large: &[u8], sink: &mut Vec<u8>) -> Big<'a> {
+    let mut cfg = small_input(forwarder());
+    cfg.queue_hwm = 4096;
+    let (mut net, sp) = spooled(store, cfg);
+    let (p1, p2) = (net.connect(Frontend, Pub), net.connect(Frontend, Pub));
+    net.pump();
+    let cap = net.dev.config().queue_capacity();
+    net.dev
+        .add_spool_lane(VecQueue::new(cap), net.now)
+        .expect("slots")
+        .expect("a forwarder's spool takes lanes");
+    let b = uplink_in(&mut net, b"", 1);
+    net.send_raw(p1, &large[..20_000]);
+    net.pump();
+    take_sink(&mut net, sp, sink);
+    net.send(p2, &tagged(2, 1, &[100]));
+    net.pump();
+    Big {
+        net,
+        sp,
+        pubs: [p1, p2],
+        b,
+    }
+}
+
+struct Big<'a> {
+    net: Net<'a>,
+    sp: SpoolPeers,
+    pubs: [P; 2],
+    b: P,
+}
+
+/// Attacker round 26, F1: a lane began to spool while a large publication was being cut
+/// through into the sink (for another lane), and publications that came meanwhile were held
+/// back behind it, for the sink and, live, for the lane's uplink. The lane's start in the
+/// sink's stream was the sink's count then, before those held back: the caller sent them to
+/// the uplink again from the spool, out of order. Now it begins past them, once the large
+/// one is in.
+#[test]
+fn a_lane_that_begins_while_the_sink_takes_a_large_message_begins_past_what_was_held_back() {
+    let mut store = Storage::new(8, 16);
+    let large = msg(&[b"large", &[7; 60_000]]);
+    let wire = encode(&large);
+    let mut sink = Vec::new();
+    let Big {
+        mut net,
+        sp,
+        pubs: [p1, p2],
+        b,
+    } = large_on_its_way(&mut store, &wire, &mut sink);
+    // b stops reading and fills with more of the large one.
+    net.pause(b, true);
+    net.send_raw(p1, &wire[20_000..40_000]);
+    net.pump();
+    take_sink(&mut net, sp, &mut sink);
+    assert_eq!(net.dev.spool_lane_from(1), None, "b is live");
+    // b's queue is past its mark: its lane begins to spool, with this one.
+    net.send(p2, &tagged(2, 2, &[100]));
+    net.pump();
+    assert_eq!(
+        net.dev.spool_lane_from(1),
+        Some(u64::MAX),
+        "not yet known: past anything the sink has"
+    );
+    net.send_raw(p1, &wire[40_000..]);
+    net.pump();
+    take_sink(&mut net, sp, &mut sink);
+    let at = starts(&sink);
+    assert_eq!(
+        at.len(),
+        3,
+        "the large one, then the two held back behind it"
+    );
+    assert_eq!(
+        net.dev.spool_lane_from(1),
+        Some(at[2]),
+        "b's lane begins with the one that came after it began, not the one b had live"
+    );
+    net.pause(b, false);
+    net.pump();
+    let live = [large, tagged(2, 1, &[100])];
+    assert_eq!(
+        net.msgs(b),
+        live,
+        "live: the large one, and the one held back for it"
+    );
+}
+
+/// Attacker round 26, F1 and F2: the large publication the sink was taking is aborted (its
+/// publisher leaves) after the caller took part of it. What was held back behind it goes
+/// into the sink at once, in order, ahead of what comes next (it stayed held back, and went
+/// in after the next large message, or never); the lane that began meanwhile begins past
+/// what its uplink had live; the uplink, reset (it had written part of the large one), still
+/// holds what was held back for it, for its caller to take back into its lane.
+#[test]
+fn a_large_message_aborted_in_the_sink_lets_what_was_held_back_behind_it_go_in_first() {
+    let mut store = Storage::new(8, 16);
+    let large = msg(&[b"large", &[7; 60_000]]);
+    let wire = encode(&large);
+    let mut sink = Vec::new();
+    let Big {
+        mut net,
+        sp,
+        pubs: [p1, p2],
+        b,
+    } = large_on_its_way(&mut store, &wire, &mut sink);
+    net.pause(b, true);
+    net.send_raw(p1, &wire[20_000..40_000]);
+    net.pump();
+    take_sink(&mut net, sp, &mut sink);
+    let (m1, m2, m3) = (
+        tagged(2, 1, &[100]),
+        tagged(2, 2, &[100]),
+        tagged(2, 3, &[100]),
+    );
+    net.send(p2, &m2);
+    net.pump();
+    assert_eq!(net.dev.spool_lane_from(1), Some(u64::MAX));
+    let held_for_b = net.dev.queue(net.id(b)).expect("b").later_len();
+    assert_eq!(held_for_b, encode(&m1).len(), "m1 is held back for b, live");
+    // The caller took part of the large one; it will never get the rest.
+    let cut = sink.len();
+    assert!(cut > 0);
+    net.disconnect(p1);
+    assert_eq!(
+        net.dev.queue(net.id(b)).map(|q| q.later_len()),
+        Some(held_for_b),
+        "b, reset, holds m1 still until it is gone: its caller takes it back into its lane"
+    );
+    net.pump();
+    assert_eq!(net.dev.spool_resets(), 1, "the caller drops what it took");
+    assert_eq!(
+        net.dev.spool_lane_from(1),
+        Some((cut + encode(&m1).len()) as u64),
+        "b's lane begins with m2: m1 it had live"
+    );
+    net.send(p2, &m3);
+    net.pump();
+    take_sink(&mut net, sp, &mut sink);
+    let want: Vec<u8> = [&m1, &m2, &m3].iter().flat_map(|m| encode(m)).collect();
+    assert_eq!(
+        &sink[cut..],
+        &want[..],
+        "what was held back goes in first, in order, then the next"
+    );
+}
