@@ -427,6 +427,86 @@ fn a_slow_uplink_hovering_at_its_mark_gets_every_publication_once_and_costs_the_
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Attacker round 26, F1 and F2: 3 MB publications, every other one aborted half-way (its
+/// publisher leaves), come among 100 B ones, at `--queue-hwm 256K`: a steady uplink's lane
+/// goes from live to spooling and back with each large one, while a hovering uplink's lane
+/// spools part of the time (so the spool takes the large ones too). Each uplink gets every
+/// small publication once, in order, and every whole large one (none of an aborted one).
+/// Before, the steady uplink got runs of small ones twice, rewound (those held back behind
+/// a large one for it and for the spool), and after an abort newer ones came ahead of older.
+#[test]
+fn large_publications_whole_and_aborted_cost_each_uplink_no_small_one_twice_or_out_of_order() {
+    const N: u64 = 30_000;
+    const BIG: usize = 3_000_000;
+    let (a_ep, b_ep) = (cloud_endpoint(), cloud_endpoint());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let extra = ["--queue-hwm", "256K", "--metrics", &addr];
+    let (mut broker, dir) = edge_to("large", &[&a_ep, &b_ep], &extra);
+    let a = subscriber("hover", &a_ep, N, 8.0, 1.0 / 1500.0);
+    let b = subscriber("cloud", &b_ep, N, 8.0, 0.0);
+    let mut hostile = Hostile::beside(&broker);
+    connections(&broker, &a_ep, 1);
+    connections(&broker, &b_ep, 1);
+    let small = publish(broker.frontend(), 0..N, 3000.0, 100);
+    // After the small publisher's second of waiting: a large one every 0.4 s, every other
+    // one from a publisher that leaves half-way, for 8 s of the flow's 10 (the readers stop
+    // at the last small one).
+    thread::sleep(Duration::from_millis(1000));
+    let front = broker.frontend_addr();
+    let large = thread::spawn(move || {
+        let body = vec![b'L'; BIG];
+        let whole = raw::message_bytes(&[&body]);
+        let mut steady = raw::handshake(front, SocketType::Pub, deadline(10));
+        let mut sent = 0u32;
+        for k in 0..20 {
+            thread::sleep(Duration::from_millis(400));
+            if k % 2 == 0 {
+                steady.write_all(&whole).expect("a large publication");
+                sent += 1;
+            } else {
+                let mut quitter = raw::handshake(front, SocketType::Pub, deadline(10));
+                quitter
+                    .write_all(&whole[..BIG / 2])
+                    .expect("half a large publication");
+            }
+        }
+        sent
+    });
+    small.finish();
+    let whole = large.join().expect("the large publisher");
+    let outs = [("hovering", a.finish()), ("steady", b.finish())];
+    let text = metrics(&addr);
+    let counted = |l: &&str| !l.starts_with('#') && (l.contains("dropped") || l.contains("spool"));
+    for line in text.lines().filter(counted) {
+        eprintln!("{line}");
+    }
+    for (name, out) in outs {
+        eprintln!("{name}: {}", brief(&out));
+        assert_eq!(
+            [num(&out, "n"), num(&out, "first"), num(&out, "last")],
+            [N as i64, 0, N as i64 - 1],
+            "{name}: {out}"
+        );
+        assert_eq!(field(&out, "increasing"), "true", "{name}: {out}");
+        let odd = out
+            .split_once("\"odd\": [")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map_or("", |(list, _)| list);
+        let bigs: Vec<&str> = odd.split(", ").filter(|l| !l.is_empty()).collect();
+        assert_eq!(
+            bigs.len(),
+            whole as usize,
+            "{name}: whole large ones: {odd}"
+        );
+        assert!(bigs.iter().all(|l| *l == BIG.to_string()), "{name}: {odd}");
+    }
+    hostile.check();
+    broker.assert_running();
+    broker.terminate();
+    no_panic(&broker.stderr());
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// Attacker round 25, H1: the same `>` endpoint given twice named two of the spool's
 /// readers alike, the spool never opened, and once an uplink was away the forwarder held its
 /// publishers (and every subscriber) for good. Now the two connections share a lane: the
