@@ -266,6 +266,16 @@ fn rows(
             rows.push((label.to_owned(), v));
         }
     }
+    // A forwarder's spool, per uplink endpoint (its lane): what it has yet to send there.
+    const LANE: &str = "zedge_spool_lane_messages{uplink=";
+    for (key, n) in b.iter().filter(|(k, _)| k.starts_with(LANE)) {
+        let ep = &key[LANE.len()..key.len().saturating_sub(1)];
+        let spooling = get(b, &format!("zedge_spool_lane_spooling{{uplink={ep}}}")) > 0.0;
+        let state = if spooling { ", spooling" } else { "" };
+        let mut v = vec![0.0; sides.len()];
+        v[usize::from(sides.len() > 1)] = *n;
+        rows.push((format!("spool to {ep}{state}"), v));
+    }
     rows
 }
 
@@ -301,7 +311,12 @@ fn table(a: &Sample, b: &Sample, secs: f64) -> String {
         }
         out.push('\n');
         for (label, values) in rows(was, now, secs, &sides) {
-            let _ = write!(out, "  {label:<w$}", w = LABELS - 2);
+            // A label wider than its column (an uplink's endpoint) has a line of its own.
+            if label.chars().count() > LABELS - 2 {
+                let _ = write!(out, "  {label}\n{:LABELS$}", "");
+            } else {
+                let _ = write!(out, "  {label:<w$}", w = LABELS - 2);
+            }
             for v in values {
                 let _ = write!(out, "{v:>COLUMN$.0}");
             }
@@ -462,6 +477,35 @@ mod tests {
                 .unwrap_or_else(|| panic!("{t}"));
             assert!(line.trim_end().ends_with(n), "{line}");
         }
+    }
+
+    #[test]
+    fn a_forwarders_spool_shows_what_it_has_for_each_uplink_and_which_spool() {
+        let now = parse(
+            "zedge_peers{device=\"f\",side=\"backend\"} 2\n\
+             zedge_spool_messages{device=\"f\"} 700\n\
+             zedge_spool_lane_messages{device=\"f\",uplink=\"tcp://cloud.example.com:5555\"} 700\n\
+             zedge_spool_lane_spooling{device=\"f\",uplink=\"tcp://cloud.example.com:5555\"} 1\n\
+             zedge_spool_lane_messages{device=\"f\",uplink=\"tcp://b:1\"} 0\n\
+             zedge_spool_lane_spooling{device=\"f\",uplink=\"tcp://b:1\"} 0\n",
+        );
+        let t = table(&Sample::new(), &now, 1.0);
+        let lines: Vec<&str> = t.lines().collect();
+        let at = |label: &str| {
+            lines
+                .iter()
+                .position(|l| l.trim_start().starts_with(label))
+                .unwrap_or_else(|| panic!("{label}: {t}"))
+        };
+        // One fits its column; the other has a line of its own, its figures below.
+        let b = at("spool to tcp://b:1 ");
+        assert!(lines[b].trim_end().ends_with(" 0"), "{t}");
+        let a = at("spool to tcp://cloud.example.com:5555, spooling");
+        assert!(lines[a].trim_end().ends_with("spooling"), "{t}");
+        assert!(lines[a + 1].trim_end().ends_with(" 700"), "{t}");
+        let j = json(&Sample::new(), &now, 1.0);
+        let want = "\"spool to tcp://cloud.example.com:5555, spooling\":{\"frontend\":0.0,\"backend\":700.0}";
+        assert!(j.contains(want), "{j}");
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub struct Endpoints {
 
 /// What a device shows outside its thread, as of its last beat: its counters, and what the
 /// metrics report beside them.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub stats: Stats,
     /// Bytes queued for each side's peers (by [`Side::index`]), not yet written.
@@ -112,7 +112,10 @@ impl Pulse {
 
     /// The counters at the last beat.
     pub fn stats(&self) -> Stats {
-        self.snapshot().stats
+        self.snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stats
     }
 
     /// The device's kind.
@@ -122,7 +125,10 @@ impl Pulse {
 
     /// All it showed at the last beat.
     pub fn snapshot(&self) -> Snapshot {
-        *self.snapshot.lock().unwrap_or_else(PoisonError::into_inner)
+        self.snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// How long since the last beat.

@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use zedge_core::wire::metadata::SocketType;
+use zedge_tests::agent::Agent;
 use zedge_tests::broker::{free_port, Broker, Ep};
 use zedge_tests::normal::no_panic;
 use zedge_tests::numbered::{
@@ -341,7 +342,10 @@ fn what_a_slow_uplink_had_queued_live_at_a_stop_reaches_it_after_the_restart() {
 fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothing() {
     const N: u64 = 20_000;
     let (a_ep, b_ep) = (cloud_endpoint(), cloud_endpoint());
-    let (mut broker, dir) = edge_to("lanes", &[&a_ep, &b_ep], &["--queue-hwm", "256K"]);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let ctl = format!("tcp://127.0.0.1:{}", free_port());
+    let extra = ["--queue-hwm", "256K", "--metrics", &addr, "--control", &ctl];
+    let (mut broker, dir) = edge_to("lanes", &[&a_ep, &b_ep], &extra);
     // A reads all along; B reads nothing for its first 16 s.
     let a = subscriber("cloud", &a_ep, 2 * N, 8.0, 0.0);
     let b = subscriber("stall", &b_ep, 2 * N, 5.0, 16.0);
@@ -367,6 +371,47 @@ fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothin
     let out = a.finish();
     eprintln!("uplink a, again: {}", brief(&out));
     assert_got(&out, 2 * N..3 * N);
+    // The metrics say so per uplink: all N wait for B, its lane spools; A's does not.
+    let lane = |text: &str, ep: &str, name: &str| {
+        sample(text, "forwarder", name, &format!(",uplink=\"{ep}\""))
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = metrics(&addr);
+        let waits = lane(&text, &b_ep, "zedge_spool_lane_messages");
+        if waits == N as f64 || Instant::now() > until {
+            break text;
+        }
+        thread::sleep(Duration::from_millis(200));
+    };
+    let figures = |ep: &str| {
+        ["zedge_spool_lane_messages", "zedge_spool_lane_spooling"].map(|name| lane(&text, ep, name))
+    };
+    assert_eq!(figures(&b_ep), [N as f64, 1.0], "B away");
+    assert_eq!(figures(&a_ep), [0.0, 0.0], "A live");
+    assert!(lane(&text, &b_ep, "zedge_spool_lane_oldest_age_seconds") > 0.0);
+    // STATS, and `zedge stat`, too.
+    let mut req = Agent::connect("control", "REQ", &ctl, &[]);
+    req.send(&[b"STATS"]);
+    let stats = req.recv(Duration::from_secs(5)).expect("STATS answered");
+    let stats = String::from_utf8_lossy(&stats[0]).into_owned();
+    req.close();
+    for (ep, spooling, n) in [(&a_ep, false, 0), (&b_ep, true, N)] {
+        let want = format!("{{\"uplink\":\"{ep}\",\"spooling\":{spooling},\"messages\":{n},");
+        assert!(stats.contains(&want), "{want} in {stats}");
+    }
+    let out = std::process::Command::new(zedge_tests::broker::zedge_bin())
+        .args(["stat", &addr])
+        .output()
+        .expect("run zedge stat");
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = format!("spool to {b_ep}, spooling");
+    let at = table.lines().position(|l| l.trim() == row);
+    let figures = at.and_then(|k| table.lines().nth(k + 1));
+    assert!(
+        figures.is_some_and(|l| l.trim_end().ends_with(&format!(" {N}"))),
+        "{table}"
+    );
     let out = subscriber("cloud", &b_ep, N, 5.0, 0.0).finish();
     eprintln!("uplink b, back: {}", brief(&out));
     assert_got(&out, 2 * N..3 * N);

@@ -259,7 +259,7 @@ pub fn stats_json(host: &DeviceHost) -> String {
             j,
             "\"spool\":{{\"spooling\":{},\"messages\":{},\"bytes\":{},\"oldest_age_s\":{:.3},\
              \"appended\":{},\"sent\":{},\"dropped\":{},\"recovered\":{},\"refused\":{},\
-             \"appended_bytes\":{},\"written_bytes\":{},\"syncs\":{},\"errors\":{}}},",
+             \"appended_bytes\":{},\"written_bytes\":{},\"syncs\":{},\"errors\":{},\"lanes\":[",
             v.spooling,
             v.messages,
             v.bytes,
@@ -274,6 +274,18 @@ pub fn stats_json(host: &DeviceHost) -> String {
             c.syncs,
             v.errors
         );
+        for (i, l) in v.lanes.iter().enumerate() {
+            let _ = write!(
+                j,
+                "{}{{\"uplink\":{},\"spooling\":{},\"messages\":{},\"oldest_age_s\":{:.3}}}",
+                if i > 0 { "," } else { "" },
+                json_str(&l.uplink),
+                l.spooling,
+                l.messages,
+                l.oldest_ms as f64 / 1000.0
+            );
+        }
+        j.push_str("]},");
     }
     stats_rest(&mut j, &s, subs, subs_max);
     j

@@ -53,7 +53,7 @@ pub use output::{write_output, write_peer};
 use peers::RefusedPeers;
 pub use peers::{hex, show, Human, PeerLine, Secs};
 use spool::Spooler;
-pub use spool::{uplink_names, SpoolView};
+pub use spool::{uplink_names, LaneView, SpoolView};
 use warnings::{log_refused, Lossy, Spent};
 
 pub type Dev = Device<'static, HeapQueue>;

@@ -168,8 +168,22 @@ fn taken_out(log: &Spool) -> u64 {
     log.stats().taken + log.stats().skipped
 }
 
+/// One lane of a forwarder's spool (one uplink endpoint), as shown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LaneView {
+    /// The uplink's endpoint, as configured.
+    pub uplink: String,
+    /// Publications for it go to the spool now (it is away, at its high-water mark, or has
+    /// spooled messages to get first).
+    pub spooling: bool,
+    /// Messages in the spool not yet sent to it.
+    pub messages: u64,
+    /// Age of the oldest of them on disk, in milliseconds (0: none on disk).
+    pub oldest_ms: u64,
+}
+
 /// What the spool shows: in the device's snapshot, metrics and STATS.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SpoolView {
     /// Unsent messages, and the bytes of the segments holding them (and of those gathered).
     pub messages: u64,
@@ -187,6 +201,9 @@ pub struct SpoolView {
     pub refused: u64,
     /// Disk errors.
     pub errors: u64,
+    /// A forwarder's lanes, one per uplink endpoint, in the configuration's order (none for
+    /// a streamer).
+    pub lanes: Vec<LaneView>,
 }
 
 /// A device's spool: its log, its peers in the device, and the state between them.
@@ -228,7 +245,7 @@ pub struct Spooler {
     /// The device stopped and what its queues held live went to the log.
     flushed: Cell<bool>,
     max_msg: u64,
-    view: Cell<SpoolView>,
+    view: RefCell<SpoolView>,
     /// A forwarder's uplinks whose subscriptions may not be in yet, their lanes, and since
     /// when their handshake is done.
     settling: RefCell<Vec<(PeerId, usize, Option<StdInstant>)>>,
@@ -361,7 +378,7 @@ impl Spooler {
             dirty: Cell::new(false),
             appended_seen: Cell::new(0),
             max_msg: t.max_msg_size,
-            view: Cell::default(),
+            view: RefCell::default(),
             settling: RefCell::default(),
             sink_taken: Cell::new(0),
             partial_at: Cell::new(0),
@@ -371,7 +388,7 @@ impl Spooler {
             joined: RefCell::default(),
             stall: Duration::from_millis(t.progress_timeout_ms),
         };
-        sp.publish(false);
+        sp.publish(None);
         sp
     }
 
@@ -399,31 +416,38 @@ impl Spooler {
     }
 
     pub fn view(&self) -> SpoolView {
-        self.view.get()
+        self.view.borrow().clone()
     }
 
-    fn publish(&self, spooling: bool) {
+    /// What it shows now, with the device `dev`'s word on what spools (nothing, without).
+    fn publish(&self, dev: Option<&Dev>) {
+        let spooling = dev.is_some_and(|d| d.spooling().0);
+        let lane_spools = |k: usize| dev.is_some_and(|d| d.spool_lane_from(k).is_some());
         let log = self.log.borrow();
-        let Some(log) = log.as_ref() else {
-            self.count(|v| v.spooling = spooling);
-            return;
-        };
-        let oldest_ms = log.oldest_at().map_or(0, |at| unix_ms().saturating_sub(at));
-        let v = self.view.get();
-        self.view.set(SpoolView {
-            messages: log.messages(),
-            bytes: log.bytes(),
-            oldest_ms,
-            spooling,
-            stats: log.stats(),
-            ..v
+        let now = unix_ms();
+        let age = |at: Option<u64>| at.map_or(0, |at| now.saturating_sub(at));
+        // A streamer's one lane has no uplink: the totals say it all.
+        let lanes = self.lanes.iter().filter(|l| !l.name.is_empty());
+        let lanes = lanes.map(|l| LaneView {
+            uplink: l.name.clone(),
+            spooling: lane_spools(l.reader),
+            messages: log.as_ref().map_or(0, |g| g.left(l.reader)),
+            oldest_ms: age(log.as_ref().and_then(|g| g.oldest_at_for(l.reader))),
         });
+        let lanes = lanes.collect();
+        let mut v = self.view.borrow_mut();
+        v.spooling = spooling;
+        v.lanes = lanes;
+        if let Some(log) = log.as_ref() {
+            v.messages = log.messages();
+            v.bytes = log.bytes();
+            v.oldest_ms = age(log.oldest_at());
+            v.stats = log.stats();
+        }
     }
 
     fn count(&self, f: impl FnOnce(&mut SpoolView)) {
-        let mut v = self.view.get();
-        f(&mut v);
-        self.view.set(v);
+        f(&mut self.view.borrow_mut());
     }
 
     /// A disk error: logged once until a try succeeds.
@@ -450,7 +474,7 @@ impl Spooler {
             // reload's new device finds the log locked until the old one has stopped.
             let since = self.unopened.get().unwrap_or_else(StdInstant::now);
             dev.spool_failing(since.elapsed() >= UNOPENED_HOLD);
-            self.publish(dev.spooling().0);
+            self.publish(Some(dev));
             return false;
         }
         if retry_due {
@@ -478,7 +502,7 @@ impl Spooler {
         }
         self.say_corrupt(tag);
         self.say_dropped(tag);
-        self.publish(dev.spooling().0);
+        self.publish(Some(dev));
         self.release();
         more
     }
@@ -1156,7 +1180,7 @@ impl DeviceHost {
         if let Err(e) = job.and_then(|j| j.run()) {
             sp.failed(&self.tag, "cannot sync at stop", &e);
         }
-        sp.publish(false);
+        sp.publish(None);
     }
 
     /// A worker connection ended: the whole messages its queue held that it had not begun

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use zedge_core::device::{Kind, Side, SideStats};
 
-use crate::host::SpoolView;
+use crate::host::{LaneView, SpoolView};
 use crate::setup::kind_name;
 use crate::worker::Snapshot;
 
@@ -369,7 +369,11 @@ fn process(out: &mut String) {
 
 /// A streamer's store-and-forward spool (`host/spool.rs`).
 fn spool_gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
-    let spools = || devices.iter().filter_map(|(d, _, s)| Some((d, s.spool?)));
+    let spools = || {
+        devices
+            .iter()
+            .filter_map(|(d, _, s)| Some((d, s.spool.as_ref()?)))
+    };
     type Gauge = (&'static str, &'static str, fn(&SpoolView) -> u64);
     let gauges: [Gauge; 4] = [
         (
@@ -402,7 +406,7 @@ fn spool_gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
         };
         let mut f = Family::new(out, name, kind, help);
         for (dev, v) in spools() {
-            f.sample(name, &[("device", dev)], get(&v));
+            f.sample(name, &[("device", dev)], get(v));
         }
     }
     let name = "zedge_spool_oldest_age_seconds";
@@ -458,5 +462,42 @@ fn spool_gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
     let mut f = Family::new(out, name, "counter", "fdatasync calls of the spool.");
     for (dev, v) in spools() {
         f.sample(name, &[("device", dev)], v.stats.syncs);
+    }
+    lane_gauges(out, devices);
+}
+
+/// A forwarder's spool, per uplink endpoint (its lane).
+fn lane_gauges(out: &mut String, devices: &[(String, Kind, Snapshot)]) {
+    let lanes = || {
+        let spools = devices
+            .iter()
+            .filter_map(|(d, _, s)| Some((d, s.spool.as_ref()?)));
+        spools.flat_map(|(d, v)| v.lanes.iter().map(move |l| (d, l)))
+    };
+    type Gauge = (&'static str, &'static str, fn(&LaneView) -> f64);
+    let gauges: [Gauge; 3] = [
+        (
+            "zedge_spool_lane_messages",
+            "Messages in a forwarder's spool not yet sent to one uplink endpoint.",
+            |l| l.messages as f64,
+        ),
+        (
+            "zedge_spool_lane_spooling",
+            "1 while publications for one uplink endpoint go to the spool (it is away, at its \
+             high-water mark, or has spooled messages to get first); 0 while it gets them live.",
+            |l| f64::from(u8::from(l.spooling)),
+        ),
+        (
+            "zedge_spool_lane_oldest_age_seconds",
+            "Age of the oldest message on the spool's disk not yet sent to one uplink endpoint \
+             (0 when none).",
+            |l| l.oldest_ms as f64 / 1000.0,
+        ),
+    ];
+    for (name, help, get) in gauges {
+        let mut f = Family::new(out, name, "gauge", help);
+        for (dev, l) in lanes() {
+            f.sample(name, &[("device", dev), ("uplink", &l.uplink)], get(l));
+        }
     }
 }
