@@ -439,16 +439,15 @@ fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothin
 #[test]
 fn a_slow_uplink_hovering_at_its_mark_gets_every_publication_once_and_costs_the_others_nothing() {
     const N: u64 = 30_000;
-    let (a_ep, b_ep) = (cloud_endpoint(), cloud_endpoint());
-    let addr = format!("127.0.0.1:{}", free_port());
-    let extra = ["--queue-hwm", "64K", "--metrics", &addr];
-    let (mut broker, dir) = edge_to("hover", &[&a_ep, &b_ep], &extra);
-    let a = subscriber("hover", &a_ep, N, 8.0, 1.0 / 1500.0);
-    let b = subscriber("cloud", &b_ep, N, 8.0, 0.0);
+    let Hovering {
+        mut broker,
+        dir,
+        addr,
+        a,
+        b,
+        mut hostile,
+    } = hovering_beside_reading("hover", "64K", N);
     let local = subscriber("local", broker.backend(), N, 8.0, 0.0);
-    let mut hostile = Hostile::beside(&broker);
-    connections(&broker, &a_ep, 1);
-    connections(&broker, &b_ep, 1);
     publish(broker.frontend(), 0..N, 3000.0, 1000).finish();
     for (name, p) in [("hovering", a), ("reading", b), ("local", local)] {
         let out = p.finish();
@@ -483,15 +482,14 @@ fn a_slow_uplink_hovering_at_its_mark_gets_every_publication_once_and_costs_the_
 fn large_publications_whole_and_aborted_cost_each_uplink_no_small_one_twice_or_out_of_order() {
     const N: u64 = 30_000;
     const BIG: usize = 3_000_000;
-    let (a_ep, b_ep) = (cloud_endpoint(), cloud_endpoint());
-    let addr = format!("127.0.0.1:{}", free_port());
-    let extra = ["--queue-hwm", "256K", "--metrics", &addr];
-    let (mut broker, dir) = edge_to("large", &[&a_ep, &b_ep], &extra);
-    let a = subscriber("hover", &a_ep, N, 8.0, 1.0 / 1500.0);
-    let b = subscriber("cloud", &b_ep, N, 8.0, 0.0);
-    let mut hostile = Hostile::beside(&broker);
-    connections(&broker, &a_ep, 1);
-    connections(&broker, &b_ep, 1);
+    let Hovering {
+        mut broker,
+        dir,
+        addr,
+        a,
+        b,
+        mut hostile,
+    } = hovering_beside_reading("large", "256K", N);
     let small = publish(broker.frontend(), 0..N, 3000.0, 100);
     // After the small publisher's second of waiting: a large one every 0.4 s, every other
     // one from a publisher that leaves half-way, for 8 s of the flow's 10 (the readers stop
@@ -716,6 +714,39 @@ impl Hostile {
     fn check(&mut self) {
         let (refused, _) = raw::closed_by(&mut self.garbage, deadline(5));
         assert!(refused, "the peer that sent garbage was not closed");
+    }
+}
+
+/// An edge forwarder (`--queue-hwm hwm`, metrics at `addr`) with two uplinks, each taking
+/// `n` numbered publications: `a` hovers at its mark (1,500 a second one second, flat out the
+/// next, with the least buffers), `b` reads all along; both connected, and the hostile peers
+/// beside.
+struct Hovering {
+    broker: Broker,
+    dir: std::path::PathBuf,
+    addr: String,
+    a: PyPeer,
+    b: PyPeer,
+    hostile: Hostile,
+}
+
+fn hovering_beside_reading(tag: &str, hwm: &str, n: u64) -> Hovering {
+    let (a_ep, b_ep) = (cloud_endpoint(), cloud_endpoint());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let extra = ["--queue-hwm", hwm, "--metrics", &addr];
+    let (broker, dir) = edge_to(tag, &[&a_ep, &b_ep], &extra);
+    let a = subscriber("hover", &a_ep, n, 8.0, 1.0 / 1500.0);
+    let b = subscriber("cloud", &b_ep, n, 8.0, 0.0);
+    let hostile = Hostile::beside(&broker);
+    connections(&broker, &a_ep, 1);
+    connections(&broker, &b_ep, 1);
+    Hovering {
+        broker,
+        dir,
+        addr,
+        a,
+        b,
+        hostile,
     }
 }
 

@@ -793,9 +793,11 @@ fn starts(bytes: &[u8]) -> Vec<u64> {
 }
 
 /// A forwarder whose spool has two lanes: lane 0 with no uplink (it spools everything),
-/// lane 1 with the uplink `b`; two publishers; queues of 4 KiB. Then publisher 1 has sent
-/// the first 20,000 bytes of `large` (the sink took them) and publisher 2 a small message,
-/// held back behind it for the sink and, live, for `b`.
+/// lane 1 with the uplink `b`; two publishers; queues of 4 KiB. Publisher 1 sends the first
+/// 40,000 bytes of `large` (the sink takes them as they come), and publisher 2 two small
+/// messages: the first held back behind it for the sink and, live, for `b`; then `b` stops
+/// reading, fills with more of the large one, and its lane begins to spool with the second
+/// (held back for the sink only).
 fn large_on_its_way<'a>(store: &'a mut Storage, large: &[u8], sink: &mut Vec<u8>) -> Big<'a> {
     let mut cfg = small_input(forwarder());
     cfg.queue_hwm = 4096;
@@ -813,6 +815,18 @@ fn large_on_its_way<'a>(store: &'a mut Storage, large: &[u8], sink: &mut Vec<u8>
     take_sink(&mut net, sp, sink);
     net.send(p2, &tagged(2, 1, &[100]));
     net.pump();
+    net.pause(b, true);
+    net.send_raw(p1, &large[20_000..40_000]);
+    net.pump();
+    take_sink(&mut net, sp, sink);
+    assert_eq!(net.dev.spool_lane_from(1), None, "b is live");
+    net.send(p2, &tagged(2, 2, &[100]));
+    net.pump();
+    assert_eq!(
+        net.dev.spool_lane_from(1),
+        Some(u64::MAX),
+        "not yet known: past anything the sink has"
+    );
     Big {
         net,
         sp,
@@ -843,23 +857,9 @@ fn a_lane_that_begins_while_the_sink_takes_a_large_message_begins_past_what_was_
     let Big {
         mut net,
         sp,
-        pubs: [p1, p2],
+        pubs: [p1, _],
         b,
     } = large_on_its_way(&mut store, &wire, &mut sink);
-    // b stops reading and fills with more of the large one.
-    net.pause(b, true);
-    net.send_raw(p1, &wire[20_000..40_000]);
-    net.pump();
-    take_sink(&mut net, sp, &mut sink);
-    assert_eq!(net.dev.spool_lane_from(1), None, "b is live");
-    // b's queue is past its mark: its lane begins to spool, with this one.
-    net.send(p2, &tagged(2, 2, &[100]));
-    net.pump();
-    assert_eq!(
-        net.dev.spool_lane_from(1),
-        Some(u64::MAX),
-        "not yet known: past anything the sink has"
-    );
     net.send_raw(p1, &wire[40_000..]);
     net.pump();
     take_sink(&mut net, sp, &mut sink);
@@ -902,18 +902,11 @@ fn a_large_message_aborted_in_the_sink_lets_what_was_held_back_behind_it_go_in_f
         pubs: [p1, p2],
         b,
     } = large_on_its_way(&mut store, &wire, &mut sink);
-    net.pause(b, true);
-    net.send_raw(p1, &wire[20_000..40_000]);
-    net.pump();
-    take_sink(&mut net, sp, &mut sink);
     let (m1, m2, m3) = (
         tagged(2, 1, &[100]),
         tagged(2, 2, &[100]),
         tagged(2, 3, &[100]),
     );
-    net.send(p2, &m2);
-    net.pump();
-    assert_eq!(net.dev.spool_lane_from(1), Some(u64::MAX));
     let held_for_b = net.dev.queue(net.id(b)).expect("b").later_len();
     assert_eq!(held_for_b, encode(&m1).len(), "m1 is held back for b, live");
     // The caller took part of the large one; it will never get the rest.
