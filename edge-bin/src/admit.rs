@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use async_executor::LocalExecutor;
 use async_io::Timer;
 use futures_lite::future;
-use log::{debug, warn};
+use log::{debug, info, warn};
 use zedge_core::device::Side;
 
 use crate::connection::{self, FAIR_TURN};
@@ -144,6 +144,9 @@ fn remote_of(stream: &net::Stream, ep: &Endpoint) -> String {
     }
 }
 
+/// How often a connection out to a spool's receivers looks whether the spool is open.
+const SPOOL_WAIT_STEP: Duration = Duration::from_millis(100);
+
 /// Connect, serve, and reconnect with jittered exponential backoff, until shutdown.
 pub async fn connect_loop(host: Rc<DeviceHost>, side: Side, ep: Endpoint) {
     let via = ep.to_string();
@@ -151,6 +154,16 @@ pub async fn connect_loop(host: Rc<DeviceHost>, side: Side, ep: Endpoint) {
     let mut backoff = BACKOFF_MIN;
     // Attempts that failed in a row, and since when.
     let mut failing: Option<(u32, Instant)> = None;
+    // What the spool holds goes to the receivers first: they connect once it is open (5 s
+    // at most).
+    let mut waited = false;
+    while side == Side::Backend && host.receivers_wait() && !host.stopping() {
+        if !waited {
+            info!("{label}: connecting once the spool is open");
+            waited = true;
+        }
+        Timer::after(SPOOL_WAIT_STEP).await;
+    }
     while !host.stopping() {
         let connect = async {
             let stream = net::connect(&ep).await?;

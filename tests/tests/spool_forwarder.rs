@@ -275,7 +275,8 @@ fn a_stop_or_a_kill_during_the_replay_to_a_slow_cloud_loses_nothing_its_queue_he
 /// at the stop (8 MiB: the burst never reached the mark), or when the uplink's lane begins
 /// to spool (256 KiB: what its queue held live goes into the spool ahead of what the lane
 /// spools from then on), for that uplink alone: after the restart it gets every
-/// publication, each connection's in order. An uplink that kept up, beside it, gets each
+/// publication, each connection's in order (and, live at the stop, each once, though an
+/// uplink that is away had them all spooled). An uplink that kept up, beside it, gets each
 /// one once, whatever a local subscriber that never reads and a peer that sends garbage do.
 #[test]
 fn what_a_slow_uplink_had_queued_live_at_a_stop_reaches_it_after_the_restart() {
@@ -287,6 +288,9 @@ fn what_a_slow_uplink_had_queued_live_at_a_stop_reaches_it_after_the_restart() {
         rustix::net::sockopt::set_socket_recv_buffer_size(&a_listener, 4096).expect("rcvbuf");
         let a_ep = format!("tcp://{}", a_listener.local_addr().expect("its address"));
         let b_ep = cloud_endpoint();
+        // C is away all along: its lane spools every publication, so A's (live, at 8 MiB)
+        // passes over them in the log.
+        let c_ep = cloud_endpoint();
         let dir = spool_dir("zedge-fspool", &format!("live{hwm}"));
         let dir_arg = dir.display().to_string();
         // Beside them until the stop, a local subscriber that never reads and a publisher
@@ -299,6 +303,7 @@ fn what_a_slow_uplink_had_queued_live_at_a_stop_reaches_it_after_the_restart() {
                 Ep::Tcp,
                 Ep::Connect(a_ep.clone()),
                 Ep::Connect(b_ep.clone()),
+                Ep::Connect(c_ep.clone()),
             ];
             let args = ["--spool", dir_arg.as_str(), "--queue-hwm", hwm];
             let broker = Broker::start_with("forwarder", &[front], &backends, &args);
@@ -326,9 +331,73 @@ fn what_a_slow_uplink_had_queued_live_at_a_stop_reaches_it_after_the_restart() {
         eprintln!("{hwm}: slow A, by connection {sizes:?}");
         eprintln!("{hwm}: B {}", brief(&b));
         assert_each_in_order_all_in(&a, N);
+        if hwm == "8M" {
+            // A was live all along: after the restart it gets what it had not begun from its
+            // own block in the spool, and nothing it had from C's messages there (attacker
+            // round 27, G5: its cursor stayed where it last passed them, and it got those it
+            // had written again, then its own block's on top).
+            assert_eq!(sizes.iter().sum::<usize>(), N as usize, "{sizes:?}");
+        }
         assert_got(&b, 0..N);
         let _ = fs::remove_dir_all(&dir);
     }
+}
+
+/// Attacker round 27, G5: an uplink that is live (its lane parked, at 8 MiB) and stalls
+/// just before a stop, its socket's buffers full part-way through a message, while another
+/// uplink is away (its lane spools every publication, in the log all its lanes read). Its
+/// cursor stayed where it had last passed over the away one's messages: after the restart
+/// it got those it had written again, then its own block of what it had not begun on top.
+/// Now its cursor moves past them at the stop: it gets every publication once, but the one
+/// its socket was writing when its connection was cut (lost with it, as a live one is).
+#[test]
+fn a_live_uplink_stalled_at_a_stop_gets_after_the_restart_what_it_had_not_begun_and_nothing_twice()
+{
+    const N: u64 = 12_000;
+    let a_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    rustix::net::sockopt::set_socket_recv_buffer_size(&a_listener, 4096).expect("rcvbuf");
+    let a_ep = format!("tcp://{}", a_listener.local_addr().expect("its address"));
+    let c_ep = cloud_endpoint();
+    let dir = spool_dir("zedge-fspool", "livestall");
+    let dir_arg = dir.display().to_string();
+    let start = |front: Option<&str>| {
+        let front = front.map_or(Ep::Tcp, |f| Ep::Bind(f.to_owned()));
+        let backends = [
+            Ep::Tcp,
+            Ep::Connect(a_ep.clone()),
+            Ep::Connect(c_ep.clone()),
+        ];
+        let args = ["--spool", dir_arg.as_str(), "--queue-hwm", "8M"];
+        Broker::start_with("forwarder", &[front], &backends, &args)
+    };
+    // A takes about 3,000 a second, and reads nothing for 4 s after its first 2,000: the
+    // stop (1.5 s after the burst) and its flush come meanwhile.
+    let stall = Some((2_000, Duration::from_secs(4)));
+    let a = raw_cloud_stalling(
+        a_listener,
+        N as usize,
+        Duration::from_secs(6),
+        Duration::from_micros(333),
+        stall,
+    );
+    let fill = |front: &str| drop(publish(front, 0..N, 0.0, 100).finish());
+    let received = || a.join().expect("the raw cloud");
+    let (a, stopped) = stop_with_live_queued(start, fill, received);
+    assert!(
+        stopped.contains("queued live and not yet sent to"),
+        "{stopped}"
+    );
+    let sizes: Vec<usize> = a.iter().map(Vec::len).collect();
+    eprintln!("stalled A, by connection {sizes:?}");
+    for (i, c) in a.iter().enumerate() {
+        if let Some(w) = c.windows(2).find(|w| w[1] <= w[0]) {
+            panic!("connection {i} of {sizes:?}: {} after {}", w[1], w[0]);
+        }
+    }
+    let all: std::collections::BTreeSet<u64> = a.iter().flatten().copied().collect();
+    assert_eq!(all.len(), sizes.iter().sum::<usize>(), "twice: {sizes:?}");
+    assert!(all.len() as u64 >= N - 1, "{} of {N}: {sizes:?}", all.len());
+    let _ = fs::remove_dir_all(&dir);
 }
 
 /// Attacker round 20, F4 and F5: a forwarder with two uplinks. Each has a lane of its own
@@ -637,6 +706,18 @@ fn raw_cloud(
     idle: Duration,
     pause: Duration,
 ) -> thread::JoinHandle<Vec<Vec<u64>>> {
+    raw_cloud_stalling(listener, want, idle, pause, None)
+}
+
+/// [`raw_cloud`] that reads nothing for `stall.1` once its first connection brought
+/// `stall.0` messages.
+fn raw_cloud_stalling(
+    listener: std::net::TcpListener,
+    want: usize,
+    idle: Duration,
+    pause: Duration,
+    stall: Option<(usize, Duration)>,
+) -> thread::JoinHandle<Vec<Vec<u64>>> {
     thread::spawn(move || {
         let mut conns: Vec<Vec<u64>> = Vec::new();
         listener.set_nonblocking(true).expect("nonblocking");
@@ -659,6 +740,12 @@ fn raw_cloud(
                         let n = std::str::from_utf8(&m[0][..8]).expect("a number");
                         got.push(n.parse().expect("a number"));
                         thread::sleep(pause);
+                        if let Some((k, how_long)) =
+                            stall.filter(|s| conns.is_empty() && got.len() == s.0)
+                        {
+                            eprintln!("raw cloud: {k} in, reading nothing for {how_long:?}");
+                            thread::sleep(how_long);
+                        }
                     }
                     Err(e) => break e,
                 }

@@ -510,12 +510,20 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// Whether a forwarder's publisher waits for the sink `sink` before its message goes
-    /// (to the sink and the others): the sink is at its mark and the caller's disk takes
-    /// what it holds.
+    /// (to the sink and the others): the caller's disk takes what the sink holds, and the
+    /// sink is at its mark, or is taking a message cut through with as much held back behind
+    /// it as a subscriber may have (`later.rs`: one more would be lost for every lane that
+    /// spools; attacker round 27, G1: a large publication that came in slowly lost what was
+    /// published meanwhile, for every spooled uplink). The publisher that holds the sink then
+    /// owes its message's rest within a progress timeout, as any holder a publisher waits for.
     pub(super) fn sink_waits(&self, sink: u32) -> bool {
-        let mark = self.cfg.mark_for(self.need);
+        let (mark, hwm) = (self.cfg.mark_for(self.need), self.cfg.queue_hwm);
         let failing = self.spool.is_some_and(|s| s.failing);
-        !failing && self.peer(sink).is_some_and(|p| p.queue.len() >= mark)
+        let full = |p: &Peer<Q>| {
+            p.queue.len() >= mark
+                || (p.held.is_some() && p.queue.len().saturating_add(p.queue.later_len()) >= hwm)
+        };
+        !failing && self.peer(sink).is_some_and(full)
     }
 
     /// The caller's disk fails (or works again): a forwarder's sink at its mark loses what
@@ -716,6 +724,22 @@ impl<Q: ByteQueue> Device<'_, Q> {
             p.session = Session::local(cfg, now);
             p.blocked = false;
         }
+    }
+
+    /// The caller stops, and takes what the sink holds a last time: a message being cut
+    /// into the sink (its producer's rest would come after the stop) is let go of, so that
+    /// what was held back behind it goes in now, to be written (attacker round 27, G2: a
+    /// stop while a large publication was half-way in lost them, for every lane). The
+    /// caller drops what it took of that message ([`Device::spool_resets`]).
+    pub fn spool_stopping(&mut self) {
+        let Some(sink) = self.spool.map(|s| s.sink) else {
+            return;
+        };
+        let Some(held) = self.peer(sink).and_then(|p| p.held) else {
+            return;
+        };
+        self.leave_holder(sink);
+        self.sink_lets_go(sink, held.mark);
     }
 
     /// How many messages the sink was given part of and will never get the rest of (their

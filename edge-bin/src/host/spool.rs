@@ -120,6 +120,10 @@ struct Lane {
     /// While parked: each receiver's bytes ever queued when the lane was last parked (what
     /// came after is live; a receiver not here had nothing unwritten then).
     live_from: RefCell<HashMap<PeerId, u64, ById>>,
+    /// While parked: each receiver's bytes ever queued when the lane was last parked, as
+    /// then (what it was given from the log ends there; [`Lane::live_from`] moves on as live
+    /// messages are taken back).
+    logged_to: RefCell<HashMap<PeerId, u64, ById>>,
     /// Marks not yet delivered, oldest first.
     checkpoints: RefCell<VecDeque<Checkpoint>>,
     /// The device stops and a receiver's connection was dropped with messages it had not
@@ -140,6 +144,7 @@ impl Lane {
             recovered: RefCell::default(),
             tail: RefCell::default(),
             live_from: RefCell::default(),
+            logged_to: RefCell::default(),
             checkpoints: RefCell::default(),
             frozen: Cell::new(false),
         }
@@ -397,6 +402,16 @@ impl Spooler {
         id == self.sink || self.lanes.iter().any(|l| l.source == id)
     }
 
+    /// The log is not open yet, and has not been for [`UNOPENED_HOLD`]: what it holds is not
+    /// known, and the receivers' connections wait (a reload's new device finds it locked
+    /// until the device it replaces has stopped; attacker round 27, G4: its uplinks
+    /// connected at once and got new publications live, then the spooled ones).
+    pub fn not_open_yet(&self) -> bool {
+        self.unopened
+            .get()
+            .is_some_and(|since| since.elapsed() < UNOPENED_HOLD)
+    }
+
     /// The lanes whose readers have messages in the log (at start: from before a restart)
     /// spool: new work for their receivers goes behind those.
     pub fn begin_held(&self, dev: &mut Dev) {
@@ -496,6 +511,7 @@ impl Spooler {
                         dev.spool_unwritten(lane.reader, |id, pushed| {
                             from.insert(id, pushed);
                         });
+                        *lane.logged_to.borrow_mut() = from.clone();
                     }
                 }
             }
@@ -729,6 +745,7 @@ impl Spooler {
     fn unpark(&self, tag: &str, log: &mut Spool, lane: &Lane) {
         lane.parked.set(false);
         lane.live_from.borrow_mut().clear();
+        lane.logged_to.borrow_mut().clear();
         let tail = std::mem::take(&mut *lane.tail.borrow_mut());
         if tail.is_empty() {
             return;
@@ -901,8 +918,13 @@ impl Spooler {
             .borrow()
             .iter()
             .any(|c| c.waits.iter().any(|w| w.0 == id));
-        if stopping {
+        if stopping && !Self::live_only(dev, lane, id) {
             lane.frozen.set(lane.frozen.get() || waited);
+        } else if stopping {
+            // What it had not written came live: it is not waited for (see `live_only`).
+            for c in lane.checkpoints.borrow_mut().iter_mut() {
+                c.waits.retain(|w| w.0 != id);
+            }
         } else if gives_back {
             self.forget_marks(lane);
         } else {
@@ -910,6 +932,19 @@ impl Spooler {
                 c.waits.retain(|w| w.0 != id);
             }
         }
+    }
+
+    /// Whether the receiver `id` of `lane` has nothing unwritten that came from the log: the
+    /// lane is parked (live), and its socket wrote all it was given before it parked. At a
+    /// stop, what it had not begun then goes into the log for its lane alone, and the
+    /// message it was writing is lost with its connection, as a live one is; the lane's
+    /// cursor need not wait for it, so it does not stay where it was and send again after
+    /// the restart what the lane had live (attacker round 27, G5 and G6: the messages other
+    /// lanes had spooled meanwhile, up to `queue_hwm` of them, and then the lane's own block
+    /// of the same messages).
+    fn live_only(dev: &Dev, lane: &Lane, id: PeerId) -> bool {
+        let logged = lane.logged_to.borrow().get(&id).copied().unwrap_or(0);
+        lane.parked.get() && dev.written(id) >= logged
     }
 
     /// The lane whose source's messages `id` receives: a forwarder's uplink's own, else
@@ -1137,16 +1172,25 @@ impl DeviceHost {
             return;
         };
         self.take_back_live(sp, true);
-        self.with_device(|dev| sp.take_sink(&self.tag, dev));
+        self.with_device(|dev| {
+            // A message being cut into the sink will not end now: what was held back behind
+            // it goes in, and to the log with the rest (attacker round 27, G2).
+            dev.spool_stopping();
+            sp.take_sink(&self.tag, dev);
+        });
         // What the receivers of a lane still live hold live and have not begun (and what
         // those that left had): into the log for that lane, behind everything it had from
-        // there (attacker round 22, F3: lost at every stop).
+        // there (attacker round 22, F3: lost at every stop). A receiver taking a message
+        // cut through gives the whole ones before it, and those held back behind it.
         for lane in sp.lanes.iter().filter(|l| l.parked.get()) {
+            self.deliver_live(sp, lane);
             let mut held = std::mem::take(&mut *lane.tail.borrow_mut());
             for (id, _) in self.receivers(lane) {
-                if let Some((_, t)) = self.live_tail(lane, id) {
-                    self.add_tail(&mut held, t.msgs);
-                }
+                let mut msgs = self
+                    .live_msgs(lane, id)
+                    .map_or_else(Vec::new, |(_, t)| t.msgs);
+                msgs.extend(self.held_back(id));
+                self.add_tail(&mut held, msgs);
             }
             if held.is_empty() {
                 continue;
@@ -1183,6 +1227,34 @@ impl DeviceHost {
         sp.publish(None);
     }
 
+    /// At a stop, a parked lane none of whose receivers has anything unwritten from the log
+    /// ([`Spooler::live_only`]): its cursor moves to where its reader stands (past what it
+    /// had live), ahead of the block of what they had not begun.
+    fn deliver_live(&self, sp: &Spooler, lane: &Lane) {
+        let receivers = self.receivers(lane);
+        let live = self.peek(|dev| {
+            receivers
+                .iter()
+                .all(|&(id, _)| Spooler::live_only(dev, lane, id))
+        });
+        if !live || lane.frozen.get() {
+            return;
+        }
+        let mut log = sp.log.borrow_mut();
+        let Some(log) = log.as_mut() else { return };
+        lane.checkpoints.borrow_mut().clear();
+        log.forget_marks(lane.reader);
+        let mark = log.mark(lane.reader);
+        if let Err(e) = log.delivered(lane.reader, mark) {
+            warn!(
+                "{}spool {}: cannot delete a segment sent: {e}",
+                self.tag,
+                sp.dir.display()
+            );
+        }
+        sp.dirty.set(true);
+    }
+
     /// A worker connection ended: the whole messages its queue held that it had not begun
     /// to write go back through the spool, ahead of everything in it (and new work goes
     /// behind them). What its socket took, and the message it was writing, are lost with
@@ -1199,10 +1271,7 @@ impl DeviceHost {
         // published while its lane did not spool, so it had them live, and they follow
         // what its queue holds (attacker round 26, F1: an uplink reset by an aborted large
         // publication lost them).
-        let behind = self.peek(|dev| {
-            dev.queue(id)
-                .map_or_else(Vec::new, |q| split_commands(q.held_back()).msgs)
-        });
+        let behind = self.held_back(id);
         if stopping {
             // What came from the log stays there (the cursor stays where it was); what it
             // had live goes into the log for its lane at the flush.
@@ -1282,10 +1351,24 @@ impl DeviceHost {
         ids
     }
 
+    /// The messages held back for `id` behind the one going into its queue (`later.rs`).
+    fn held_back(&self, id: PeerId) -> Vec<Vec<u8>> {
+        self.peek(|dev| {
+            dev.queue(id)
+                .map_or_else(Vec::new, |q| split_commands(q.held_back()).msgs)
+        })
+    }
+
     /// The whole messages `id` (a receiver of `lane`, parked) had live and not begun: where
     /// they start in its queue, and them (the command frames among them apart). `None` if
     /// its stream cannot be followed, or they end mid-message.
     fn live_tail(&self, lane: &Lane, id: PeerId) -> Option<(usize, Tail)> {
+        self.live_msgs(lane, id).filter(|(_, t)| t.whole)
+    }
+
+    /// [`DeviceHost::live_tail`], up to a message cut short at its end, if one is (being
+    /// copied into its queue).
+    fn live_msgs(&self, lane: &Lane, id: PeerId) -> Option<(usize, Tail)> {
         let f = self.frames.borrow().get(&id).copied().unwrap_or_default();
         let from = lane.live_from.borrow().get(&id).copied().unwrap_or(0);
         self.peek(|dev| {
@@ -1296,8 +1379,7 @@ impl DeviceHost {
                 .unwrap_or(usize::MAX)
                 .max(start)
                 .min(q.len());
-            let tail = split_commands(&bytes_from(q, live));
-            tail.whole.then_some((live, tail))
+            Some((live, split_commands(&bytes_from(q, live))))
         })
     }
 
@@ -1536,6 +1618,12 @@ impl DeviceHost {
         sp.forget_marks(lane);
         self.with_device(|dev| dev.spool_begin(0));
         sp.signal.wake();
+    }
+
+    /// Whether a connection out to the receivers of the device's spool waits before it is
+    /// made: the spool is not open yet ([`Spooler::not_open_yet`]).
+    pub fn receivers_wait(&self) -> bool {
+        self.spool.as_ref().is_some_and(Spooler::not_open_yet)
     }
 
     /// What the spool shows, if the device has one.

@@ -935,3 +935,68 @@ fn a_large_message_aborted_in_the_sink_lets_what_was_held_back_behind_it_go_in_f
         "what was held back goes in first, in order, then the next"
     );
 }
+
+/// Attacker round 27, G1: publications that come while a large one is cut through slowly
+/// into the sink are held back behind it, up to the high-water mark; past it they were lost
+/// for every lane that spools, and nobody waited. Now the publisher waits, as it does for a
+/// sink at its mark, and gets on once the large one is in: nothing is lost, and everything
+/// goes into the sink in order.
+#[test]
+fn publications_behind_a_large_one_going_slowly_into_the_sink_wait_rather_than_go() {
+    let mut cfg = small_input(forwarder());
+    cfg.queue_hwm = 4096;
+    let mut store = Storage::new(8, 16);
+    let (mut net, sp) = spooled(&mut store, cfg);
+    let (p1, p2) = (net.connect(Frontend, Pub), net.connect(Frontend, Pub));
+    net.pump();
+    let large = encode(&msg(&[b"large", &[7; 60_000]]));
+    let mut sink = Vec::new();
+    net.send_raw(p1, &large[..20_000]);
+    net.pump();
+    take_sink(&mut net, sp, &mut sink);
+    let small: Vec<Msg> = (0..100).map(|k| tagged(2, k, &[100])).collect();
+    for m in &small {
+        net.send(p2, m);
+    }
+    net.pump();
+    take_sink(&mut net, sp, &mut sink);
+    assert_eq!(net.dev.stats().dropped.hwm, 0, "none lost");
+    assert!(
+        !net.wants_read(p2),
+        "the publisher waits for the large one's rest"
+    );
+    net.send_raw(p1, &large[20_000..]);
+    for _ in 0..20 {
+        net.pump();
+        take_sink(&mut net, sp, &mut sink);
+    }
+    let mut want = large.clone();
+    small.iter().for_each(|m| want.extend(encode(m)));
+    assert_eq!(starts(&sink).len(), 101);
+    assert!(sink == want, "the large one, then every small one in order");
+    assert_eq!(net.dev.stats().dropped.hwm, 0);
+}
+
+/// Attacker round 27, G2: a stop while a large publication was half-way into the sink lost
+/// what was held back behind it, for every lane. At the stop the sink lets go of it: what
+/// was held back goes in, in order, for the caller to write; the caller drops what it took
+/// of the large one.
+#[test]
+fn at_a_stop_the_sink_lets_go_of_a_large_message_and_takes_what_was_held_back_behind_it() {
+    let mut store = Storage::new(8, 16);
+    let large = msg(&[b"large", &[7; 60_000]]);
+    let wire = encode(&large);
+    let mut sink = Vec::new();
+    let Big { mut net, sp, .. } = large_on_its_way(&mut store, &wire, &mut sink);
+    let cut = sink.len();
+    net.dev.spool_stopping();
+    assert_eq!(net.dev.spool_resets(), 1, "the caller drops what it took");
+    take_sink(&mut net, sp, &mut sink);
+    let want: Vec<u8> = [tagged(2, 1, &[100]), tagged(2, 2, &[100])]
+        .iter()
+        .flat_map(encode)
+        .collect();
+    assert_eq!(&sink[cut..], &want[..], "both held back, in order");
+    net.dev.spool_stopping();
+    assert_eq!(net.dev.spool_resets(), 1, "once");
+}
