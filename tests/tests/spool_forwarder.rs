@@ -695,6 +695,65 @@ fn a_spool_that_cannot_be_opened_holds_the_publishers_5_s_at_most() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Attacker round 27, G4: a device whose spool is locked (by the device a reload replaces,
+/// until it has stopped) connected to its uplinks at once, and they got new publications
+/// live, then what the spool held. Now the uplinks' connections wait for the spool to open
+/// (5 s at most), and then everything it holds goes to them first, in order.
+#[test]
+fn uplinks_connect_once_the_spool_is_open() {
+    const N: u64 = 2_000;
+    let dir = spool_dir("zedge-fspool", "waitopen");
+    let cloud_ep = cloud_endpoint();
+    // The first device spools N for the cloud that is away, and stops.
+    let mut broker = edge(&cloud_ep, Some(&dir), &[]);
+    let front = broker.frontend().to_owned();
+    publish(&front, 0..N, 0.0, 100).finish();
+    thread::sleep(Duration::from_millis(500));
+    broker.terminate();
+    no_panic(&broker.stderr());
+    // Its directory locked for 2 s more, as by a device still stopping.
+    fs::create_dir_all(&dir).expect("spool dir");
+    let lock = dir.join("lock").display().to_string();
+    let locker = PyPeer::spawn(
+        "locker",
+        "import fcntl, sys, time\n\
+         f = open(sys.argv[1], 'w')\n\
+         fcntl.flock(f, fcntl.LOCK_EX)\n\
+         print('locked', flush=True)\n\
+         time.sleep(2)\n",
+        &[lock],
+        Duration::from_secs(20),
+    );
+    let until = Instant::now() + Duration::from_secs(20);
+    while !locker.stdout_so_far().contains("locked") {
+        assert!(Instant::now() < until, "the locker did not start");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let cloud = subscriber("cloud", &cloud_ep, 2 * N, 5.0, 0.0);
+    let mut broker = edge_at(Ep::Bind(front.clone()), &cloud_ep, Some(&dir), &[]);
+    // New publications while the spool is locked: they come after the spooled ones.
+    publish(&front, N..2 * N, 1000.0, 100).finish();
+    let out = cloud.finish();
+    eprintln!("cloud: {}", brief(&out));
+    assert_got(&out, 0..2 * N);
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    let said = |what: &str| {
+        stderr
+            .find(what)
+            .unwrap_or_else(|| panic!("{what}: {stderr}"))
+    };
+    assert!(
+        said("connecting once the spool is open") < said(": open"),
+        "{stderr}"
+    );
+    assert!(said(": open") < said("XSUB connected"), "{stderr}");
+    drop(locker);
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// A cloud XSUB of our own on `listener`: it takes one connection at a time, to its end,
 /// subscribed to everything, reading a message every `pause`, until it has `want` numbers
 /// in all or none came for `idle`; returns what each connection brought, in order. (A libzmq
