@@ -146,6 +146,12 @@ struct Segment {
     /// Messages in it, and those of them each reader took out to send.
     messages: u64,
     taken: Vec<u64>,
+    /// Of its messages, those in blocks for other readers only ([`Spool::append_for`]), for
+    /// each reader, and how many of those each passed over (counted among `taken` too):
+    /// what a reader has left to send leaves the others' out (attacker round 27, G7: the
+    /// backlog counted them, 13,670 for 8,641 taken in).
+    foreign: Vec<u64>,
+    foreign_passed: Vec<u64>,
     /// When its first block was written (ms since the Unix epoch).
     first_at: u64,
     /// Bytes found unreadable when read to send (a block whose check failed, to the end the
@@ -168,14 +174,35 @@ impl Segment {
             len: 0,
             messages: 0,
             taken: vec![0; readers],
+            foreign: vec![0; readers],
+            foreign_passed: vec![0; readers],
             first_at: 0,
             bad: None,
         }
     }
 
-    /// Messages reader `r` has not taken out.
+    /// Messages reader `r` has not taken out (nor will: other readers' only).
     fn left(&self, r: usize) -> u64 {
-        self.messages.saturating_sub(self.taken[r])
+        let foreign_ahead = self.foreign[r].saturating_sub(self.foreign_passed[r]);
+        self.messages
+            .saturating_sub(self.taken[r])
+            .saturating_sub(foreign_ahead)
+    }
+
+    /// `msgs` more in a block for the readers of `only` (0: every reader).
+    fn add(&mut self, msgs: u64, only: u8) {
+        self.messages += msgs;
+        for (r, f) in self.foreign.iter_mut().enumerate() {
+            if !block_for(only, r) {
+                *f += msgs;
+            }
+        }
+    }
+
+    /// Reader `r` has taken out (or passed over) all of it.
+    fn taken_through(&mut self, r: usize) {
+        self.taken[r] = self.messages;
+        self.foreign_passed[r] = self.foreign[r];
     }
 }
 
@@ -395,6 +422,7 @@ impl Spool {
                     rd.delivered = Pos::Disk(oldest);
                     for s in &mut spool.segments {
                         s.taken[r] = 0;
+                        s.foreign_passed[r] = 0;
                     }
                     rec.readers_reset.push(rd.name.clone());
                 }
@@ -721,7 +749,7 @@ impl Spool {
             if s.taken[r] == s.messages && s.messages > 0 {
                 break;
             }
-            s.taken[r] = s.messages;
+            s.taken_through(r);
         }
     }
 
@@ -801,6 +829,7 @@ impl Spool {
                     let seq = reading.seq;
                     if let Some(s) = self.segments.iter_mut().find(|s| s.seq == seq) {
                         s.taken[r] += n;
+                        s.foreign_passed[r] += n;
                     }
                     continue;
                 }
@@ -868,6 +897,8 @@ impl Spool {
                         let lost = seg.left(r);
                         self.stats.dropped += lost;
                         seg.taken[r] += lost;
+                        // Other readers' only among the rest go too, uncounted as this one's.
+                        seg.foreign_passed[r] = seg.foreign[r];
                         seg.bad = Some(Bad {
                             from: cursor.block,
                             to: seg.len,
@@ -974,7 +1005,7 @@ impl Spool {
             at: 0,
         };
         seg.len += block_len as u64;
-        seg.messages += msgs;
+        seg.add(msgs, only);
         self.stats.written += block_len as u64;
         self.gathered_written(start);
         Ok(())
@@ -1053,21 +1084,24 @@ impl Spool {
         let c = self.readers[r].cursor;
         for i in 0..self.segments.len() {
             let s = &self.segments[i];
-            let taken = if s.seq < c.seq {
-                s.messages
+            let (taken, foreign) = if s.seq < c.seq {
+                (s.messages, s.foreign[r])
             } else if s.seq == c.seq {
-                self.messages_before(c, s.len)?
+                self.messages_before(c, s.len, r)?
             } else {
-                0
+                (0, 0)
             };
-            self.segments[i].taken[r] = taken.min(self.segments[i].messages);
+            let s = &mut self.segments[i];
+            s.taken[r] = taken.min(s.messages);
+            s.foreign_passed[r] = foreign.min(s.foreign[r]);
         }
         Ok(())
     }
 
-    /// Messages before the cursor `c` in its segment of `len` bytes.
-    fn messages_before(&self, c: Cursor, len: u64) -> io::Result<u64> {
-        let mut n = 0;
+    /// Messages before the cursor `c` in its segment of `len` bytes, and of them those in
+    /// blocks not for reader `r`.
+    fn messages_before(&self, c: Cursor, len: u64, r: ReaderId) -> io::Result<(u64, u64)> {
+        let (mut n, mut foreign) = (0, 0);
         let mut off = 0;
         while off < c.block.min(len) {
             let at = Cursor {
@@ -1076,9 +1110,13 @@ impl Spool {
                 at: 0,
             };
             match read_block(&self.cfg.dir, at, len) {
-                Ok(r) => {
-                    n += count_messages(&r.payload);
-                    off += (BLOCK_HEAD + r.payload.len()) as u64;
+                Ok(b) => {
+                    let k = count_messages(&b.payload);
+                    n += k;
+                    if !block_for(b.only, r) {
+                        foreign += k;
+                    }
+                    off += (BLOCK_HEAD + b.payload.len()) as u64;
                 }
                 // Passed over at the scan, uncounted there too: its length is sound.
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
@@ -1097,14 +1135,18 @@ impl Spool {
             return Err(not_a_start());
         }
         if c.block < len {
-            let r = read_block(&self.cfg.dir, c, len)?;
+            let b = read_block(&self.cfg.dir, c, len)?;
             let at = usize::try_from(c.at).unwrap_or(usize::MAX);
-            if at > r.payload.len() || whole_messages(&r.payload[..at]) != at {
+            if at > b.payload.len() || whole_messages(&b.payload[..at]) != at {
                 return Err(not_a_start());
             }
-            n += count_messages(&r.payload[..at]);
+            let k = count_messages(&b.payload[..at]);
+            n += k;
+            if !block_for(b.only, r) {
+                foreign += k;
+            }
         }
-        Ok(n)
+        Ok((n, foreign))
     }
 }
 
@@ -1308,7 +1350,7 @@ fn scan(
             rec.torn.push((seq, off, (payload.len() - keep) as u64));
             if keep > 0 {
                 rewrite = Some((off, head(&payload[..keep], raw)));
-                seg.messages += count_messages(&payload[..keep]);
+                seg.add(count_messages(&payload[..keep]), stamp_parts(raw).1);
                 seg.first_at = if seg.len == 0 { at } else { seg.first_at };
                 off += (BLOCK_HEAD + keep) as u64;
             }
@@ -1332,7 +1374,7 @@ fn scan(
         if seg.len == 0 {
             seg.first_at = at;
         }
-        seg.messages += count_messages(&payload);
+        seg.add(count_messages(&payload), stamp_parts(raw).1);
         off = end;
         seg.len = off;
     }

@@ -1011,14 +1011,23 @@ fn messages_for_one_reader_are_passed_over_by_the_others_across_a_restart() {
         for n in 10..20 {
             s.append(&msg(n, 20)).unwrap();
         }
+        // Each has its own to send, not the others' (attacker round 27, G7).
+        assert_eq!([s.left(0), s.left(1), s.left(2)], [20, 80, 20]);
+        assert_eq!(s.messages(), 80);
         // a reads some before and after; c reads nothing yet.
         assert_eq!(drain_reader(&mut s, 0, 5), (0..5).collect::<Vec<_>>());
+        assert_eq!(s.left(0), 15);
         s.sync().unwrap();
     }
-    let (mut s, _) = Spool::open(with_readers(&dir, &names)).unwrap();
+    let (mut s, rec) = Spool::open(with_readers(&dir, &names)).unwrap();
+    assert_eq!([s.left(0), s.left(1), s.left(2)], [15, 80, 20], "after a restart");
+    assert_eq!(rec.messages, 80);
+    // a passes over b's: they were never its to count.
+    assert_eq!(drain_reader(&mut s, 0, 6), (5..11).collect::<Vec<_>>());
+    assert_eq!(s.left(0), 9);
     assert_eq!(
         drain_reader(&mut s, 0, usize::MAX),
-        (5..20).collect::<Vec<_>>()
+        (11..20).collect::<Vec<_>>()
     );
     let want_b: Vec<u64> = (0..10).chain(100..160).chain(10..20).collect();
     assert_eq!(drain_reader(&mut s, 1, usize::MAX), want_b);
