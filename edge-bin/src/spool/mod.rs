@@ -342,6 +342,9 @@ impl Spool {
         seqs.sort_unstable();
         let mut rec = Recovery::default();
         let saved = raw_cursors(&cfg.dir);
+        // New segments are numbered past those the cursors name, deleted once sent: a
+        // cursor never stands in a newer segment than it read.
+        named = named.max(saved.iter().map(|(_, c)| c.seq).max().unwrap_or(0));
         // What every reader was sent before a restart: a block of it whose check fails is
         // passed over, not the end of its segment (attacker round 19, F5).
         let sent_by_all = saved.iter().map(|(_, c)| *c).min();
@@ -643,20 +646,34 @@ impl Spool {
         self.forget_delivered()
     }
 
-    /// Delete the segments every reader had delivered, but the newest (appended to).
+    /// Delete the segments every reader had delivered. The newest (appended to) goes too
+    /// once nothing is gathered: the next block starts a new one. (Attacker round 27, G3:
+    /// it was kept, up to `spool_max / 16` of a small disk, and the next outage found the
+    /// disk full.)
     fn forget_delivered(&mut self) -> io::Result<()> {
-        while self.segments.len() > 1 {
-            let Some(front) = self.segments.front() else {
-                break;
+        while let Some(front) = self.segments.front() {
+            // A position at the end of its last block is past it too (a reader that passed
+            // over what was appended stands there).
+            let past = |c: Cursor| {
+                let end = if c.at > 0 {
+                    c.block + (BLOCK_HEAD as u64) + c.at
+                } else {
+                    c.block
+                };
+                front.seq < c.seq || (front.seq == c.seq && end >= front.len)
             };
             let done = self.readers.iter().all(|rd| match rd.delivered {
                 Pos::Gathered { .. } => true,
-                Pos::Disk(c) => front.seq < c.seq || (front.seq == c.seq && c.block >= front.len),
+                Pos::Disk(c) => past(c),
             });
-            if !done {
+            let newest = self.segments.len() == 1;
+            if !done || (newest && !self.pending.is_empty()) {
                 break;
             }
             let seq = front.seq;
+            if newest {
+                self.file = None;
+            }
             self.segments.pop_front();
             remove(&self.cfg.dir, seq)?;
         }

@@ -117,8 +117,9 @@ fn messages_come_out_in_order_across_blocks_and_segments() {
     }
     assert_eq!(drain(&mut s, usize::MAX), (400..1100).collect::<Vec<_>>());
     assert!(s.is_empty());
-    // Read through, the segments but the newest are gone.
-    assert_eq!(s.segments.len(), 1);
+    // Read through and delivered, the segments are gone, the newest too (attacker round 27,
+    // G3: it was kept, and a small disk stayed full).
+    assert_eq!(s.segments.len(), 0);
     let segs = fs::read_dir(&dir.0)
         .unwrap()
         .filter(|e| {
@@ -129,7 +130,12 @@ fn messages_come_out_in_order_across_blocks_and_segments() {
                 .is_some_and(|x| x == "seg")
         })
         .count();
-    assert_eq!(segs, 1);
+    assert_eq!(segs, 0);
+    // The next one is numbered past it.
+    s.append(&msg(1100, 20)).unwrap();
+    s.sync().unwrap();
+    assert!(s.segments.len() == 1 && s.segments[0].seq > 1);
+    assert_eq!(drain(&mut s, usize::MAX), vec![1100]);
 }
 
 #[test]
@@ -448,7 +454,7 @@ fn a_garbage_segment_is_not_read_whole() {
     let (s, rec) = Spool::open(small(&dir)).unwrap();
     assert_eq!(rec.corrupt.len(), 1, "{rec:?}");
     assert!(s.is_empty());
-    assert_eq!(fs::metadata(&path).unwrap().len(), 0);
+    assert_eq!(fs::metadata(&path).map_or(0, |m| m.len()), 0);
 }
 
 /// Round 19, F4: a message of a block's worth or more, with nothing gathered before it, is
@@ -749,7 +755,7 @@ fn each_reader_takes_every_message_and_a_segment_goes_once_both_had_it_delivered
         drain_reader(&mut s, b, usize::MAX),
         (200..300).collect::<Vec<_>>()
     );
-    assert_eq!(s.segments.len(), 1, "the newest is kept");
+    assert_eq!(s.segments.len(), 0, "the newest goes too");
     assert!(s.is_empty());
     assert_eq!(s.stats().taken, 600);
 }
@@ -940,11 +946,7 @@ fn a_reader_that_passes_takes_what_comes_after_and_holds_nothing_back() {
         drain_reader(&mut s, 1, usize::MAX),
         (0..320).collect::<Vec<_>>()
     );
-    assert_eq!(
-        s.segments.len(),
-        1,
-        "delivered to both: only the newest is kept"
-    );
+    assert_eq!(s.segments.len(), 0, "delivered to both: none is kept");
     // Across a restart, each where it stood.
     for n in 320..330 {
         s.append(&msg(n, 20)).unwrap();
@@ -1020,7 +1022,11 @@ fn messages_for_one_reader_are_passed_over_by_the_others_across_a_restart() {
         s.sync().unwrap();
     }
     let (mut s, rec) = Spool::open(with_readers(&dir, &names)).unwrap();
-    assert_eq!([s.left(0), s.left(1), s.left(2)], [15, 80, 20], "after a restart");
+    assert_eq!(
+        [s.left(0), s.left(1), s.left(2)],
+        [15, 80, 20],
+        "after a restart"
+    );
     assert_eq!(rec.messages, 80);
     // a passes over b's: they were never its to count.
     assert_eq!(drain_reader(&mut s, 0, 6), (5..11).collect::<Vec<_>>());
@@ -1036,7 +1042,7 @@ fn messages_for_one_reader_are_passed_over_by_the_others_across_a_restart() {
         (0..20).collect::<Vec<_>>()
     );
     assert!(s.is_empty(), "{}", s.messages());
-    assert_eq!(s.segments.len(), 1, "the newest is kept");
+    assert_eq!(s.segments.len(), 0, "none is kept");
 }
 
 #[test]
@@ -1049,4 +1055,46 @@ fn a_block_time_field_keeps_its_time_and_its_readers_apart() {
         !block_for(0b1, 9),
         "a ninth reader has no bit: none of these is its own"
     );
+}
+
+/// Attacker round 27, G3: with every segment sent and deleted, the newest too, the cursor
+/// file still names where the readers stood. A restart then finds no segment: the next one
+/// is numbered past what the cursors name, so its messages are read, not taken for ones
+/// before the cursor.
+#[test]
+fn a_spool_emptied_to_the_last_segment_starts_numbering_past_its_cursors_after_a_restart() {
+    let dir = Dir::new("emptied");
+    {
+        let (mut s, _) = Spool::open(small(&dir)).unwrap();
+        for n in 0..300 {
+            s.append(&msg(n, 20)).unwrap();
+        }
+        s.sync().unwrap();
+        assert_eq!(drain(&mut s, usize::MAX), (0..300).collect::<Vec<_>>());
+        s.sync().unwrap();
+        assert!(s.segments.is_empty());
+    }
+    let segs = || {
+        fs::read_dir(&dir.0)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "seg")
+            })
+            .count()
+    };
+    assert_eq!(segs(), 0, "no segment left on disk");
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.messages, 0);
+    for n in 300..310 {
+        s.append(&msg(n, 20)).unwrap();
+    }
+    s.sync().unwrap();
+    drop(s);
+    let (mut s, rec) = Spool::open(small(&dir)).unwrap();
+    assert_eq!(rec.messages, 10);
+    assert_eq!(drain(&mut s, usize::MAX), (300..310).collect::<Vec<_>>());
 }
