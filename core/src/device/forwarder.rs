@@ -33,8 +33,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
         // With a spool: the sink takes it instead of the uplinks, or nothing (`spool.rs`);
         // a sink at its mark is waited for while the caller's disk takes what it holds.
         let spool = self.spill(idx);
-        if spool.as_ref().is_some_and(|s| s.1 && self.sink_waits(s.0)) {
-            return Route::Blocked;
+        if let Some((sink, true, _)) = spool.as_ref() {
+            if let Some(msg) = whole {
+                self.sink_holds_back(*sink, msg);
+            }
+            if self.sink_waits(*sink) {
+                return Route::Blocked;
+            }
         }
         self.fan_out(idx, prefix, whole, spool);
         Route::Go
@@ -104,8 +109,11 @@ impl<Q: ByteQueue> Device<'_, Q> {
             if let Some(h) = sub.held {
                 // Lost by the subscriber busy with another message: counted as its own loss
                 // too (it showed 0 in `zedge peers` while losing most of a flow so).
+                // The spool's sink holds back as much as memory allows (`spool.rs`).
+                let sink = spool.as_ref().is_some_and(|s| s.0 == p);
+                let limit = if sink { usize::MAX } else { hwm };
                 let lost = match whole {
-                    Some(msg) => match later::hold_back(sub, msg, (hwm, max_size)) {
+                    Some(msg) => match later::hold_back(sub, msg, (limit, max_size)) {
                         Ok(()) => None,
                         Err(later::Lost::Hwm) => Some(&mut stats.dropped.hwm),
                         Err(later::Lost::Memory) => {

@@ -58,7 +58,7 @@ pub(super) fn hold_back<Q: ByteQueue>(
 
 /// The bytes `msg`'s data frames take re-encoded, and their bodies' bytes; `None` if it is
 /// not one whole message.
-fn encoded_len(msg: &[u8]) -> Option<(usize, u64)> {
+pub(super) fn encoded_len(msg: &[u8]) -> Option<(usize, u64)> {
     let (mut len, mut body) = (0usize, 0u64);
     let whole = each_frame(msg, |head, bytes| {
         len = len.saturating_add(head.encoded_len() + bytes.len());

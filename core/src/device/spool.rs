@@ -36,6 +36,7 @@
 //! until its last frame is there: a producer that leaves mid-message has what the sink still
 //! holds of it taken back, and the caller drops what it took ([`Device::spool_resets`]).
 
+use super::later;
 use super::peer::{Peer, Src};
 use super::pump::Route;
 use super::{ByteQueue, CloseReason, Device, Kind, PeerId, PeerTableFull, Side, SideStats};
@@ -510,20 +511,37 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// Whether a forwarder's publisher waits for the sink `sink` before its message goes
-    /// (to the sink and the others): the caller's disk takes what the sink holds, and the
-    /// sink is at its mark, or is taking a message cut through with as much held back behind
-    /// it as a subscriber may have (`later.rs`: one more would be lost for every lane that
-    /// spools; attacker round 27, G1: a large publication that came in slowly lost what was
-    /// published meanwhile, for every spooled uplink). The publisher that holds the sink then
-    /// owes its message's rest within a progress timeout, as any holder a publisher waits for.
+    /// (to the sink and the others): the sink is at its mark and the caller's disk takes
+    /// what it holds.
     pub(super) fn sink_waits(&self, sink: u32) -> bool {
-        let (mark, hwm) = (self.cfg.mark_for(self.need), self.cfg.queue_hwm);
+        let mark = self.cfg.mark_for(self.need);
         let failing = self.spool.is_some_and(|s| s.failing);
-        let full = |p: &Peer<Q>| {
-            p.queue.len() >= mark
-                || (p.held.is_some() && p.queue.len().saturating_add(p.queue.later_len()) >= hwm)
+        !failing && self.peer(sink).is_some_and(|p| p.queue.len() >= mark)
+    }
+
+    /// The sink `sink` is taking a message cut through (larger than its mark, from a sender
+    /// that may be slow), and the publication `msg` is to be held back behind it
+    /// (`later.rs`). The sink holds back as much as memory allows, not only up to its
+    /// high-water mark as a subscriber does: what it holds back is what every lane that
+    /// spools would lose (attacker round 27, G1: 4,930 of 30,000 for each uplink while a 3 MB
+    /// publication stalled half-way), and the large one's sender owes its rest within a
+    /// patience from the first one held back on (`flight.rs`, `contend`). Without memory for
+    /// `msg`, the sink lets go of the large one (lost to the spool, counted as for want of
+    /// memory; the others it was going to still get it) and what was held back goes in, so
+    /// that `msg` goes in too: a slow sender of large messages costs the spool its own
+    /// message, not everyone else's, and no publisher waits for it.
+    pub(super) fn sink_holds_back(&mut self, sink: u32, msg: &[u8]) {
+        let Some((len, _)) = later::encoded_len(msg) else {
+            return;
         };
-        !failing && self.peer(sink).is_some_and(full)
+        let Some(p) = self.peer_mut(sink) else { return };
+        let Some(held) = p.held else { return };
+        if p.queue.reserve_later(len) {
+            return;
+        }
+        self.leave_holder(sink);
+        self.stats.dropped.memory += 1;
+        self.sink_lets_go(sink, held.mark);
     }
 
     /// The caller's disk fails (or works again): a forwarder's sink at its mark loses what
