@@ -200,6 +200,7 @@ def take_numbered(s, want, idle, pause=0.0):
 def report(got, odd):
     increasing = all(b > a for a, b in zip(got, got[1:]))
     descents = sum(1 for a, b in zip(got, got[1:]) if b < a)
+    back_at = [[a, b] for a, b in zip(got, got[1:]) if b < a][:8]
     dense = got == list(range(got[0], got[0] + len(got))) if got else True
     runs = []
     for x in sorted(set(got)):
@@ -210,7 +211,7 @@ def report(got, odd):
     print(json.dumps({"n": len(got), "first": got[0] if got else -1,
                       "last": got[-1] if got else -1, "increasing": increasing, "odd": odd,
                       "dense": dense, "unique": len(set(got)), "lowest": min(got, default=-1),
-                      "highest": max(got, default=-1), "descents": descents,
+                      "highest": max(got, default=-1), "descents": descents, "back_at": back_at,
                       "runs": ";".join("%d-%d" % (a, b) for a, b in runs)}), flush=True)
 "#
     };
