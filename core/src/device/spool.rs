@@ -730,6 +730,27 @@ impl<Q: ByteQueue> Device<'_, Q> {
         true
     }
 
+    /// The caller's spool cannot be opened, and has not been for a while: `lane` does not
+    /// spool, whatever the sink holds, so that its receivers get new work live, as without a
+    /// spool (what the sink held for it is lost to it; one that is away or full makes it
+    /// spool again, and the sink, failing, loses what comes for it: see
+    /// [`Device::spool_failing`]). Attacker round 28, H2: its uplinks, connected, got nothing
+    /// for as long as the spool stayed locked.
+    pub fn spool_live_again(&mut self, lane: usize) {
+        let Some(l) = self
+            .spool
+            .as_mut()
+            .and_then(|s| s.lanes.get_mut(lane)?.as_mut())
+        else {
+            return;
+        };
+        if l.active {
+            l.active = false;
+            l.behind = None;
+            self.wake_all_blocked();
+        }
+    }
+
     /// `lane`'s source's session ended (its input was refused: spooled under settings the
     /// device no longer has): what it was sending is taken back, and it starts afresh.
     pub fn spool_source_reset(&mut self, lane: usize, now: Instant) {

@@ -488,7 +488,20 @@ impl Spooler {
             // local subscribers for good (attacker round 25, H1). Before that they wait: a
             // reload's new device finds the log locked until the old one has stopped.
             let since = self.unopened.get().unwrap_or_else(StdInstant::now);
-            dev.spool_failing(since.elapsed() >= UNOPENED_HOLD);
+            let given_up = since.elapsed() >= UNOPENED_HOLD;
+            dev.spool_failing(given_up);
+            if given_up {
+                // Nothing can be sent from it: a lane whose receivers are there gives them
+                // new work live, as without a spool (attacker round 28, H2: a forwarder's
+                // uplinks, which wait for it to open, got nothing once connected).
+                let mut workers = false;
+                dev.spool_workers(|_, _, _| workers = true);
+                for lane in &self.lanes {
+                    if workers || dev.uplinks_live(Some(lane.reader)) > 0 {
+                        dev.spool_live_again(lane.reader);
+                    }
+                }
+            }
             self.publish(Some(dev));
             return false;
         }
