@@ -669,22 +669,7 @@ fn a_spool_that_cannot_be_opened_holds_the_publishers_5_s_at_most() {
     const N: u64 = 20_000;
     let dir = spool_dir("zedge-fspool", "locked");
     fs::create_dir_all(&dir).expect("spool dir");
-    let lock = dir.join("lock").display().to_string();
-    let locker = PyPeer::spawn(
-        "locker",
-        "import fcntl, sys, time\n\
-         f = open(sys.argv[1], 'w')\n\
-         fcntl.flock(f, fcntl.LOCK_EX)\n\
-         print('locked', flush=True)\n\
-         time.sleep(60)\n",
-        &[lock],
-        Duration::from_secs(70),
-    );
-    let until = Instant::now() + Duration::from_secs(20);
-    while !locker.stdout_so_far().contains("locked") {
-        assert!(Instant::now() < until, "the locker did not start");
-        thread::sleep(Duration::from_millis(20));
-    }
+    let locker = lock(&dir, 60);
     let (away, there) = (cloud_endpoint(), cloud_endpoint());
     let cloud = subscriber("cloud", &there, N, 8.0, 0.0);
     let dir_arg = dir.display().to_string();
@@ -727,22 +712,7 @@ fn uplinks_connect_once_the_spool_is_open() {
     no_panic(&broker.stderr());
     // Its directory locked for 2 s more, as by a device still stopping.
     fs::create_dir_all(&dir).expect("spool dir");
-    let lock = dir.join("lock").display().to_string();
-    let locker = PyPeer::spawn(
-        "locker",
-        "import fcntl, sys, time\n\
-         f = open(sys.argv[1], 'w')\n\
-         fcntl.flock(f, fcntl.LOCK_EX)\n\
-         print('locked', flush=True)\n\
-         time.sleep(2)\n",
-        &[lock],
-        Duration::from_secs(20),
-    );
-    let until = Instant::now() + Duration::from_secs(20);
-    while !locker.stdout_so_far().contains("locked") {
-        assert!(Instant::now() < until, "the locker did not start");
-        thread::sleep(Duration::from_millis(20));
-    }
+    let locker = lock(&dir, 2);
     let cloud = subscriber("cloud", &cloud_ep, 2 * N, 5.0, 0.0);
     let mut broker = edge_at(Ep::Bind(front.clone()), &cloud_ep, Some(&dir), &[]);
     // New publications while the spool is locked: they come after the spooled ones.
@@ -766,6 +736,28 @@ fn uplinks_connect_once_the_spool_is_open() {
     assert!(said(": open") < said("XSUB connected"), "{stderr}");
     drop(locker);
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// Another process holds the lock of the spool directory `dir` for `secs` seconds (as a
+/// device still stopping, or another zedge, would), from when this returns.
+fn lock(dir: &Path, secs: u64) -> PyPeer {
+    let lock = dir.join("lock").display().to_string();
+    let locker = PyPeer::spawn(
+        "locker",
+        "import fcntl, sys, time\n\
+         f = open(sys.argv[1], 'w')\n\
+         fcntl.flock(f, fcntl.LOCK_EX)\n\
+         print('locked', flush=True)\n\
+         time.sleep(float(sys.argv[2]))\n",
+        &[lock, secs.to_string()],
+        Duration::from_secs(secs + 10),
+    );
+    let until = Instant::now() + Duration::from_secs(20);
+    while !locker.stdout_so_far().contains("locked") {
+        assert!(Instant::now() < until, "the locker did not start");
+        thread::sleep(Duration::from_millis(20));
+    }
+    locker
 }
 
 /// A cloud XSUB of our own on `listener`: it takes one connection at a time, to its end,

@@ -5,9 +5,9 @@
 # half-way in the sink, about 1.2 s of small ones held back behind it); restart on the same spool;
 # B comes up; a second PUB sends 4500..8999. A and B: every one of 0..8999 once, in order per
 # connection.
-. $(dirname $0)/lib.sh
+. ${LIB:-$(dirname $0)/lib.sh}
 SIG=${1:-TERM}; HWM=${2:-1M}; ARATE=${3:-1000}
-NAME=bterm; D=/tmp/att27-b; rm -rf $D; rm -f $L/zedge.$NAME.log $L/b.*
+NAME=bterm; D=$T-b; rm -rf $D; rm -f $L/zedge.$NAME.log $L/b.*
 N=9000
 $PEER pacecloud $A $L/b.A $ARATE 120 10 '*' > /dev/null & AP=$!
 sleep 0.3

@@ -4,9 +4,9 @@
 # numbered SIZE (1000) B messages at 3000/s; at a random point 2-4.5 s in, the PUB is killed, then
 # zedge gets SIGTERM, and restarts on the same spool. The last cycle runs to its end. What zedge took
 # ("N messages in" at each stop) is the expected set; A and B must get each once.
-. $(dirname $0)/lib.sh
+. ${LIB:-$(dirname $0)/lib.sh}
 CYC=${1:-4}; SEED=${2:-1}; HWM=${3:-256K}; SIZE=${4:-1000}
-NAME=cyc; D=/tmp/att27-c; rm -rf $D; rm -f $L/zedge.$NAME.log $L/c.*
+NAME=cyc; D=$T-c; rm -rf $D; rm -f $L/zedge.$NAME.log $L/c.*
 RANDOM=$SEED
 $PEER pacecloud $A $L/c.A 1500/6000 200 12 '*' > /dev/null & AP=$!
 $PEER cloud $B $L/c.B 12 200 '*' > /dev/null & BP=$!
@@ -34,8 +34,8 @@ for k in $(seq 0 $CYC); do
   fi
 done
 wait $AP $BP; wait $SP
-echo "A: $(python3 $R/c_an.py $L/c.A $ranges)"
-echo "B: $(python3 $R/c_an.py $L/c.B $ranges)"
+echo "A: $(python3 $R/../round27/c_an.py $L/c.A $ranges)"
+echo "B: $(python3 $R/../round27/c_an.py $L/c.B $ranges)"
 echo "end: $(short_spool)"
 metric 'zedge_messages_dropped_total' | grep -v ' 0$' | sed 's/device="[^"]*",//' | tr '\n' ' '; echo
 kill -0 $ZPID && echo "zedge alive; $(rss $ZPID)" || echo "ZEDGE DEAD"

@@ -4,9 +4,9 @@
 # queue fills with live messages; the moment its lane begins to spool (zedge_spool_spooling 1,
 # polled every 50 ms) a SIGHUP: VARIANT limits (spool_max changed: the device restarts) or same
 # (the file unchanged). B must get every message A got, once; order kept per connection.
-. $(dirname $0)/lib.sh
+. ${LIB:-$(dirname $0)/lib.sh}
 V=${1:-limits}; N=30000
-NAME=hup-$V; D=/tmp/att27-f; CF=/tmp/att27-f.toml
+NAME=hup-$V; D=$T-f; CF=$T-f.toml
 rm -rf $D; rm -f $L/zedge.$NAME.log $L/f.*
 conf() {
 cat > $CF <<EOT

@@ -1,6 +1,8 @@
 # source me. Common settings for round 27 (bb6ca8f). Round 26's lib.sh, ports 7900-7919, /tmp/att27-*.
 Z=${Z:-/work/att27-target/release/zedge}
 R=/work/main/tools/attack/round27
+# Spool dirs and config files: $T-NAME.
+T=${T:-/tmp/att27}
 FRONT=tcp://127.0.0.1:7900
 FPORT=7900
 LOCAL=tcp://127.0.0.1:7901

@@ -52,7 +52,7 @@ $PEER cloud $(ep 6) $L/d.u6 10 150 '*' > /dev/null & pids="$pids $!"
 sleep 0.3
 $PEER pub $FRONT 15000 30000 3000 $SIZE a > /dev/null
 wait $pids; wait $SP
-for i in $(seq 0 7); do echo "u$i: $(python3 $R/c_an.py $L/d.u$i 0-$n,15000-30000)"; done
+for i in $(seq 0 7); do echo "u$i: $(python3 $R/../round27/c_an.py $L/d.u$i 0-$n,15000-30000)"; done
 echo "end: $(short_spool)"
 kill -0 $ZPID && echo "zedge alive; $(rss $ZPID)" || echo "ZEDGE DEAD"
 zstop

@@ -26,7 +26,7 @@ echo "after B1: $(short_spool)"; df -k $M | tail -1; ls -l $D | grep seg | awk '
 $PEER pub $FRONT $N $((N + P2)) 4000 100 a > $L/e.pub2.json
 sleep 1.2
 $PEER cloud $B $L/e.B2 12 20 '*' > /dev/null; echo "after B2: $(short_spool)"; df -k $M | tail -1; metric 'zedge_queued_bytes' | head -3
-echo "B2: $(python3 $R/c_an.py $L/e.B2 $N-$((N + P2)))"
+echo "B2: $(python3 $R/../round27/c_an.py $L/e.B2 $N-$((N + P2)))"
 kill $AP $SP 2>/dev/null; wait $AP $SP
 echo "A: $($AN $L/e.A $((N + P2)))"
 echo "local: $($AN $L/e.local $((N + P2)))"
@@ -38,7 +38,7 @@ echo "stop: $(grep -E 'stopped|not delivered|dropped .* while' $L/zedge.$NAME.lo
 ls -l $D | grep seg | awk '{print "  seg", $5, $9}';  sed "s/^/  cursor: /" $D/cursor; df -k $M | tail -1
 zstart $D
 $PEER cloud $B $L/e.B3 6 30 '*' > /dev/null
-echo "after restart, B3: $(python3 $R/c_an.py $L/e.B3 $N-$((N + P2)))"
+echo "after restart, B3: $(python3 $R/../round27/c_an.py $L/e.B3 $N-$((N + P2)))"
 echo "restart: $(grep -E 'messages to send' $L/zedge.$NAME.log | tail -1 | cut -c25-200)"
 zstop
 umount $M

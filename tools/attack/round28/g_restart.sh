@@ -13,7 +13,7 @@ for k in $(seq 0 $((CY - 1))); do
   $PEER pub $FRONT $((k * 5000)) $((k * 5000 + 5000)) 5000 100 a > /dev/null
   sleep 0.3; s1=$(short_spool)
   $PEER cloud $B $L/g.B$k 1.5 20 '*' > /dev/null
-  echo "cycle $k B: $(python3 $R/c_an.py $L/g.B$k $((k * 5000))-$((k * 5000 + 5000)))"
+  echo "cycle $k B: $(python3 $R/../round27/c_an.py $L/g.B$k $((k * 5000))-$((k * 5000 + 5000)))"
   echo "   before B: $s1"
   echo "   after B: $(short_spool)"
   zstop

@@ -21,7 +21,7 @@ $PEER pub $FRONT 3000 $END 1000 100 a > $L/k.pub.json &
 for i in $(seq $((HOLD + 4))); do sleep 1; echo "  t=$i A $(grep -vc '^#' $L/k.A) B $(grep -vc '^#' $L/k.B) local $(grep -vc '^#' $L/k.local) | $(short_spool | cut -c1-90)"; done
 wait $FP
 wait $AP $BP $SP
-for w in A B local; do echo "$w: $(python3 $R/c_an.py $L/k.$w $([ $w = B ] && echo 0-$END || echo 3000-$END))"; done
+for w in A B local; do echo "$w: $(python3 $R/../round27/c_an.py $L/k.$w $([ $w = B ] && echo 0-$END || echo 3000-$END))"; done
 python3 - $L/k.B <<'PY'
 import sys
 g=[int(l.split()[1]) for l in open(sys.argv[1]) if not l.startswith('#')]

@@ -1,6 +1,8 @@
 # source me. Common settings for round 28 (cc48317). Round 26's lib.sh, ports 7920-7939, /tmp/att28-*.
 Z=${Z:-/work/att28-target/release/zedge}
 R=/work/main/tools/attack/round28
+# Spool dirs and config files: $T-NAME (round 27's scripts, run through this lib, too).
+T=/tmp/att28
 FRONT=tcp://127.0.0.1:7920
 FPORT=7920
 LOCAL=tcp://127.0.0.1:7921
