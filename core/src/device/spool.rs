@@ -531,11 +531,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// that `msg` goes in too: a slow sender of large messages costs the spool its own
     /// message, not everyone else's, and no publisher waits for it.
     pub(super) fn sink_holds_back(&mut self, sink: u32, msg: &[u8]) {
+        // Most publications find the sink taking none: they are not walked here.
+        let Some(held) = self.peer(sink).and_then(|p| p.held) else {
+            return;
+        };
         let Some((len, _)) = later::encoded_len(msg) else {
             return;
         };
         let Some(p) = self.peer_mut(sink) else { return };
-        let Some(held) = p.held else { return };
         if p.queue.reserve_later(len) {
             return;
         }

@@ -441,18 +441,25 @@ impl Spooler {
         let log = self.log.borrow();
         let now = unix_ms();
         let age = |at: Option<u64>| at.map_or(0, |at| now.saturating_sub(at));
-        // A streamer's one lane has no uplink: the totals say it all.
-        let lanes = self.lanes.iter().filter(|l| !l.name.is_empty());
-        let lanes = lanes.map(|l| LaneView {
-            uplink: l.name.clone(),
-            spooling: lane_spools(l.reader),
-            messages: log.as_ref().map_or(0, |g| g.left(l.reader)),
-            oldest_ms: age(log.as_ref().and_then(|g| g.oldest_at_for(l.reader))),
-        });
-        let lanes = lanes.collect();
         let mut v = self.view.borrow_mut();
+        // A streamer's one lane has no uplink: the totals say it all. The names are copied
+        // once; each step only updates the figures.
+        let lanes = self.lanes.iter().filter(|l| !l.name.is_empty());
+        if v.lanes.is_empty() {
+            v.lanes = lanes
+                .clone()
+                .map(|l| LaneView {
+                    uplink: l.name.clone(),
+                    ..LaneView::default()
+                })
+                .collect();
+        }
+        for (view, l) in v.lanes.iter_mut().zip(lanes) {
+            view.spooling = lane_spools(l.reader);
+            view.messages = log.as_ref().map_or(0, |g| g.left(l.reader));
+            view.oldest_ms = age(log.as_ref().and_then(|g| g.oldest_at_for(l.reader)));
+        }
         v.spooling = spooling;
-        v.lanes = lanes;
         if let Some(log) = log.as_ref() {
             v.messages = log.messages();
             v.bytes = log.bytes();
