@@ -372,7 +372,7 @@ fn a_live_uplink_stalled_at_a_stop_gets_after_the_restart_what_it_had_not_begun_
     };
     // A takes about 3,000 a second, and reads nothing for 4 s after its first 2,000: the
     // stop (1.5 s after the burst) and its flush come meanwhile.
-    let stall = Some((2_000, Duration::from_secs(4)));
+    let stall = Some((2_000, Cut::Stall(Duration::from_secs(4))));
     let a = raw_cloud_stalling(
         a_listener,
         N as usize,
@@ -397,6 +397,81 @@ fn a_live_uplink_stalled_at_a_stop_gets_after_the_restart_what_it_had_not_begun_
     let all: std::collections::BTreeSet<u64> = a.iter().flatten().copied().collect();
     assert_eq!(all.len(), sizes.iter().sum::<usize>(), "twice: {sizes:?}");
     assert!(all.len() as u64 >= N - 1, "{} of {N}: {sizes:?}", all.len());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Attacker round 28, H3: an uplink that is live (its lane parked, at 8 MiB) and leaves with
+/// messages queued that it had not begun, while another uplink is away (its lane spools
+/// every publication, in the log all its lanes read), and the device stops before it is
+/// back. What it had not begun went into the log for its lane alone, but its cursor stayed
+/// where it had last passed over the away one's copies of them: after the restart it got
+/// those again, then its own block of them on top. Now its cursor moves to its block once
+/// the block is written: it gets each publication once, in order, but what its connection
+/// held when it closed it (lost with it, as with any ZeroMQ peer).
+#[test]
+fn a_live_uplink_that_leaves_before_a_stop_gets_after_the_restart_what_it_had_not_begun_once() {
+    const N: u64 = 12_000;
+    let a_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    rustix::net::sockopt::set_socket_recv_buffer_size(&a_listener, 4096).expect("rcvbuf");
+    let a_ep = format!("tcp://{}", a_listener.local_addr().expect("its address"));
+    let c_ep = cloud_endpoint();
+    let dir = spool_dir("zedge-fspool", "liveleave");
+    let dir_arg = dir.display().to_string();
+    let hostile = std::cell::RefCell::new(None);
+    let start = |front: Option<&str>| {
+        let first = front.is_none();
+        let front = front.map_or(Ep::Tcp, |f| Ep::Bind(f.to_owned()));
+        let backends = [
+            Ep::Tcp,
+            Ep::Connect(a_ep.clone()),
+            Ep::Connect(c_ep.clone()),
+        ];
+        let args = ["--spool", dir_arg.as_str(), "--queue-hwm", "8M"];
+        let broker = Broker::start_with("forwarder", &[front], &backends, &args);
+        if first {
+            *hostile.borrow_mut() = Some(Hostile::beside(&broker));
+        }
+        broker
+    };
+    // What its connection can hold when it closes it: zedge's socket's send buffer
+    // (`kernel_send_max`, 256 KiB) and its own (4 KiB, twice as the kernel counts), in
+    // messages of 110 bytes on the wire.
+    const HELD: u64 = (256 * 1024 + 2 * 4096) / 110;
+    // A takes about 3,000 a second, closes its connection after its first 2,000 and is
+    // away for 4 s: the stop (1.5 s after the burst) comes meanwhile.
+    let leave = Some((2_000, Cut::Leave(Duration::from_secs(4))));
+    let a = raw_cloud_stalling(
+        a_listener,
+        (N - HELD) as usize,
+        Duration::from_secs(3),
+        Duration::from_micros(333),
+        leave,
+    );
+    let fill = |front: &str| drop(publish(front, 0..N, 0.0, 100).finish());
+    let received = || a.join().expect("the raw cloud");
+    let (a, stopped) = stop_with_live_queued(start, fill, received);
+    if let Some(h) = hostile.borrow_mut().as_mut() {
+        h.check();
+    }
+    let sizes: Vec<usize> = a.iter().map(Vec::len).collect();
+    eprintln!("A, by connection {sizes:?}");
+    assert!(sizes.len() >= 2 && sizes[0] == 2_000, "{sizes:?}\n{stopped}");
+    for (i, c) in a.iter().enumerate() {
+        if let Some(w) = c.windows(2).find(|w| w[1] <= w[0]) {
+            panic!("connection {i} of {sizes:?}: {} after {}", w[1], w[0]);
+        }
+    }
+    let all: std::collections::BTreeSet<u64> = a.iter().flatten().copied().collect();
+    assert_eq!(all.len(), sizes.iter().sum::<usize>(), "twice: {sizes:?}");
+    // What is missing is what its connection held when it closed it: one run, right after
+    // the last it read, no more than the buffers hold.
+    let missing: Vec<u64> = (0..N).filter(|k| !all.contains(k)).collect();
+    eprintln!("A lost {} with its connection", missing.len());
+    if let (Some(&first), Some(&last)) = (missing.first(), missing.last()) {
+        assert_eq!(first, a[0][1_999] + 1, "{sizes:?}");
+        assert_eq!(last - first + 1, missing.len() as u64, "{sizes:?}");
+        assert!(missing.len() as u64 <= HELD, "lost {}: {sizes:?}", missing.len());
+    }
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -774,17 +849,25 @@ fn raw_cloud(
     raw_cloud_stalling(listener, want, idle, pause, None)
 }
 
+/// What [`raw_cloud_stalling`]'s first connection does once it brought a number of messages.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// Read nothing for this long, then go on.
+    Stall(Duration),
+    /// Close the connection, and take no other for this long.
+    Leave(Duration),
+}
+
 /// What [`raw_cloud`] records for a message that is not a number: this, and its length.
 const LARGE: u64 = 1 << 40;
 
-/// [`raw_cloud`] that reads nothing for `stall.1` once its first connection brought
-/// `stall.0` messages.
+/// [`raw_cloud`] whose first connection does `cut.1` once it brought `cut.0` messages.
 fn raw_cloud_stalling(
     listener: std::net::TcpListener,
     want: usize,
     idle: Duration,
     pause: Duration,
-    stall: Option<(usize, Duration)>,
+    cut: Option<(usize, Cut)>,
 ) -> thread::JoinHandle<Vec<Vec<u64>>> {
     thread::spawn(move || {
         let mut conns: Vec<Vec<u64>> = Vec::new();
@@ -811,11 +894,18 @@ fn raw_cloud_stalling(
                             None => got.push(LARGE | m.iter().map(Vec::len).sum::<usize>() as u64),
                         }
                         thread::sleep(pause);
-                        if let Some((k, how_long)) =
-                            stall.filter(|s| conns.is_empty() && got.len() == s.0)
-                        {
-                            eprintln!("raw cloud: {k} in, reading nothing for {how_long:?}");
-                            thread::sleep(how_long);
+                        match cut.filter(|c| conns.is_empty() && got.len() == c.0) {
+                            Some((k, Cut::Stall(how_long))) => {
+                                eprintln!("raw cloud: {k} in, reading nothing for {how_long:?}");
+                                thread::sleep(how_long);
+                            }
+                            Some((k, Cut::Leave(how_long))) => {
+                                eprintln!("raw cloud: {k} in, away for {how_long:?}");
+                                drop(s);
+                                thread::sleep(how_long);
+                                break std::io::Error::other("closed by the cloud");
+                            }
+                            None => {}
                         }
                     }
                     Err(e) => break e,

@@ -723,7 +723,8 @@ impl Spooler {
             self.unpark_due(tag, log, at, &froms);
         }
         // A lane that passed over messages: a checkpoint after them (they hold no segment
-        // back once its receivers wrote what they hold now).
+        // back once its receivers wrote what they hold now). One unparked stands where its
+        // block begins ([`Spooler::unpark`]).
         for lane in self.lanes.iter().filter(|l| l.passed.replace(false)) {
             let (mark, reuse) = Self::place(log, lane);
             self.checkpoint(dev, lane, mark, reuse);
@@ -760,8 +761,15 @@ impl Spooler {
 
     /// `lane` reads the log from where it stands (its end, for a lane parked): first what
     /// its receivers had live and not begun ([`Lane::tail`]), written for its reader only
-    /// (the other lanes had those live, or spool them already); if the disk refuses them,
-    /// they go out ahead of the log from memory, in the same order.
+    /// (the other lanes had those live, or spool them already), after what a receiver that
+    /// left gave back from the log ([`Lane::recovered`]); if the disk refuses them, they go
+    /// out ahead of the log from memory, in the same order.
+    ///
+    /// Once they are written, a checkpoint where they begin lets the lane's cursor pass over
+    /// everything before them when its receivers wrote what they hold now: what it passed
+    /// over in the log, its receivers had live, and what they had not begun of it is in its
+    /// block. Else the cursor stayed where it last passed over other lanes' copies of them,
+    /// and a restart sent those, then the block on top (attacker round 28, H3).
     fn unpark(&self, tag: &str, log: &mut Spool, lane: &Lane) {
         lane.parked.set(false);
         lane.live_from.borrow_mut().clear();
@@ -770,7 +778,11 @@ impl Spooler {
         if tail.is_empty() {
             return;
         }
-        match log.append_for(lane.reader, &tail) {
+        // A parked lane feeds nothing: given back, they would go out before its block.
+        let mut msgs = std::mem::take(&mut *lane.recovered.borrow_mut());
+        msgs.extend(tail);
+        let msgs = Vec::from(msgs);
+        match log.append_for(lane.reader, &msgs) {
             Ok(()) => {
                 self.dirty.set(true);
                 // The others pass over them (theirs or not): a parked lane is at the end.
@@ -778,10 +790,12 @@ impl Spooler {
                     log.pass(other.reader);
                     other.passed.set(true);
                 }
+                // Its checkpoint where they begin, placed once the sink's messages are in.
+                lane.passed.set(true);
             }
             Err(e) => {
                 self.failed(tag, "cannot write what a lane's receivers had live", &e);
-                lane.recovered.borrow_mut().extend(tail);
+                lane.recovered.borrow_mut().extend(msgs);
             }
         }
     }
