@@ -476,10 +476,14 @@ impl Spooler {
     fn failed(&self, tag: &str, what: &str, e: &io::Error) {
         self.count(|v| v.errors += 1);
         if self.failed.get().is_none() {
-            error!(
-                "{tag}spool: {what}: {e}; producers wait once the spool's queue is full, \
-                 trying again every {RETRY:?}"
-            );
+            // A forwarder's sink drops at its mark while the disk fails (`spool_failing`).
+            let meanwhile = if self.lanes.iter().any(|l| !l.name.is_empty()) {
+                "what comes for the uplinks it spools for waits in memory up to queue_hwm, and \
+                 past it is dropped (counted as hwm)"
+            } else {
+                "producers wait once the spool's queue is full"
+            };
+            error!("{tag}spool: {what}: {e}; {meanwhile}; trying again every {RETRY:?}");
         }
         self.failed.set(Some(StdInstant::now()));
     }
