@@ -95,6 +95,24 @@ impl OutFrames {
         Some(at)
     }
 
+    /// A stream at a message's start (bytes held back behind another message, `later.rs`).
+    pub fn at_message() -> OutFrames {
+        OutFrames {
+            to_next: 0,
+            current: Part::Control,
+        }
+    }
+
+    /// A message is partly written (known only while the stream is followed).
+    pub fn begun(&self) -> bool {
+        self.to_next != u64::MAX
+            && match self.current {
+                Part::Control => false,
+                Part::More => true,
+                Part::Last => self.to_next > 0,
+            }
+    }
+
     /// Messages not (wholly) written, of a queue holding `slices` (in order): the one partly
     /// written and every one after it, a message whose last frame is not queued yet included.
     /// `None` if the stream could not be followed.
@@ -139,6 +157,16 @@ pub struct Queued {
     pub messages: u64,
     /// Peers whose output could not be followed (not counted in `messages`).
     pub unfollowed: usize,
+}
+
+impl Queued {
+    /// A peer's `bytes` and `messages` (`None`: its output could not be followed).
+    pub fn add(&mut self, bytes: u64, messages: Option<u64>) {
+        self.peers += 1;
+        self.bytes += bytes;
+        self.messages += messages.unwrap_or(0);
+        self.unfollowed += usize::from(messages.is_none());
+    }
 }
 
 impl fmt::Display for Queued {
@@ -291,6 +319,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn tells_a_message_partly_written_and_counts_held_back_bytes() {
+        let total = stream().len();
+        // Bytes written, then whether a message is begun (the greeting and a command are
+        // not messages).
+        let cases = [
+            (0, false),
+            (10, false),
+            (64 + 8, false),
+            (64 + 8 + 1, true),
+            (64 + 8 + 3, true),
+            (64 + 8 + 5, true),
+            (64 + 8 + 6, false),
+            (64 + 8 + 7, true),
+            (64 + 8 + 9, false),
+            (64 + 8 + 10, true),
+            (total, false),
+        ];
+        for (written, want) in cases {
+            let f = write(&mut stream(), 70, &[written]);
+            assert_eq!(f.begun(), want, "{written} written");
+        }
+        let mut f = OutFrames::default();
+        f.returned();
+        assert!(!f.begun(), "not followed");
+        let mut held = frame(b"a", true);
+        held.extend(frame(b"b", false));
+        held.extend(frame(b"c", false));
+        let at = OutFrames::at_message();
+        assert_eq!(at.undelivered(std::iter::once(&held[..])), Some(2));
+        assert_eq!(at.undelivered(std::iter::once(&[][..])), Some(0));
     }
 
     #[test]

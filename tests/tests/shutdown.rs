@@ -82,7 +82,7 @@ fn sigterm_flushes_then_reports_what_each_device_could_not_deliver() {
         .unwrap_or_else(|| panic!("no report for jobs:\n{stderr}"));
     assert!(line.contains("WARN"), "{line}");
     assert!(
-        line.contains("stopped with output not delivered: ")
+        line.contains("stopped with output not delivered, lost: ")
             && line.contains("queued for 1 peer when the flush deadline passed"),
         "{line}"
     );

@@ -667,7 +667,7 @@ fn a_worker_that_reads_nothing_gives_the_spools_work_to_one_that_reads() {
     );
     if !missing.is_empty() {
         assert!(
-            stderr.contains("output not delivered: 1 message"),
+            stderr.contains("output not delivered, lost: 1 message"),
             "{stderr}"
         );
     }

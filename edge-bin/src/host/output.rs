@@ -74,31 +74,59 @@ impl DeviceHost {
         }
     }
 
-    /// What the connections still have queued, for the report at stop: the peers', and the
-    /// capture readers' (copies, which they may lose).
-    pub fn queued(&self) -> (Queued, Queued) {
+    /// What the connections still have queued, for the report at stop ([`Left`]). A
+    /// message held back behind one in progress (`later.rs`) counts as queued.
+    pub fn queued(&self) -> Left {
+        let keeps = self.spool_keeps();
         let dev = self.dev.borrow();
         let frames = self.frames.borrow();
-        let (mut peers, mut readers) = (Queued::default(), Queued::default());
+        let mut left = Left::default();
         for (&id, h) in self.conns.borrow().iter() {
             let Some(out) = dev.queue(id) else { continue };
             let f = frames.get(&id).copied().unwrap_or_default();
-            let messages = f.undelivered(out.slices());
-            let n = out.len();
-            let q = if h.side == Side::Capture {
-                &mut readers
-            } else {
-                &mut peers
-            };
-            if n > 0 || messages != Some(0) {
-                q.peers += 1;
-                q.bytes += n as u64;
-                q.messages += messages.unwrap_or(0);
-                q.unfollowed += usize::from(messages.is_none());
+            let held = out.held_back();
+            let messages = f
+                .undelivered(out.slices())
+                .zip(OutFrames::at_message().undelivered(std::iter::once(held)))
+                .map(|(a, b)| a + b);
+            let n = (out.len() + held.len()) as u64;
+            if n == 0 && messages == Some(0) {
+                continue;
             }
+            let q = if h.side == Side::Capture {
+                &mut left.copies
+            } else if let Some(&live) = keeps.get(&id) {
+                if live && f.begun() {
+                    // The message it had begun came live: lost with its connection.
+                    let rest = f.first_unbegun(out.slices()).unwrap_or(0);
+                    left.peers.add(rest, Some(1));
+                    left.spool.add(n - rest.min(n), messages.map(|m| m - 1));
+                    continue;
+                }
+                &mut left.spool
+            } else {
+                &mut left.peers
+            };
+            q.add(n, messages);
         }
-        (peers, readers)
+        let (n, bytes) = self.spool_taken_back();
+        left.spool.messages += n;
+        left.spool.bytes += bytes;
+        left
     }
+}
+
+/// What a stopping device's connections still have queued when its flush deadline passes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Left {
+    /// The peers': lost with their connections.
+    pub peers: Queued,
+    /// A spool's receivers' ([`DeviceHost::spool_keeps`]), and what was taken back out of
+    /// their queues ([`DeviceHost::spool_taken_back`]): in the spool, or going to it, sent
+    /// after the restart.
+    pub spool: Queued,
+    /// The capture readers' (copies, which they may lose).
+    pub copies: Queued,
 }
 
 /// [`write_output`] to a peer's socket `stream`, through its CURVE layer if it has one (then

@@ -1382,6 +1382,54 @@ impl DeviceHost {
         sp.signal.wake();
     }
 
+    /// At a stop, the spool's receivers with bytes not written whose messages the spool
+    /// keeps, and whether the message one had begun came live ([`Spooler::live_only`]):
+    /// what they had from the log stays in it, and what they had live and not begun goes
+    /// into it at the flush; a message begun that came live is lost with its connection.
+    /// Not a worker that stalled and gave back what it had not begun: what it holds is not
+    /// waited for. None while the log is not open: then what they hold is lost.
+    pub fn spool_keeps(&self) -> HashMap<PeerId, bool, ById> {
+        let mut keeps = HashMap::default();
+        let Some(sp) = self.spool.as_ref() else {
+            return keeps;
+        };
+        if sp.log.borrow().is_none() {
+            return keeps;
+        }
+        let excused = sp.excused.borrow();
+        for lane in &sp.lanes {
+            for (id, _) in self.receivers(lane) {
+                if excused.get(&id).is_none() {
+                    let live = self.peek(|dev| Spooler::live_only(dev, lane, id));
+                    keeps.insert(id, live);
+                }
+            }
+        }
+        keeps
+    }
+
+    /// Messages taken out of the spool's receivers' queues (what they had live, and what
+    /// ones that left gave back) that wait to go into the log, or out again: how many, and
+    /// their bytes.
+    pub fn spool_taken_back(&self) -> (u64, u64) {
+        let Some(sp) = self.spool.as_ref() else {
+            return (0, 0);
+        };
+        let mut n = (0, 0);
+        for lane in &sp.lanes {
+            for m in lane
+                .tail
+                .borrow()
+                .iter()
+                .chain(lane.recovered.borrow().iter())
+            {
+                n.0 += 1;
+                n.1 += m.len() as u64;
+            }
+        }
+        n
+    }
+
     /// A lane's receivers with bytes not written, and their bytes ever queued.
     fn receivers(&self, lane: &Lane) -> Vec<(PeerId, u64)> {
         let mut ids = Vec::new();
