@@ -302,15 +302,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
         };
         let Some(held) = d.held else { return false };
         let clean = d.written <= held.mark;
-        self.leave_holder(dest);
         if self.spool_sink() == Some(dest) {
             // Never closed: it lets the message go, whole, and its disk's caller drops what
             // it took of it (`spool.rs`). Before, it kept the part it had, and the next
             // message went in after it: its stream could not be read.
             self.stats.dropped.memory += 1;
-            self.sink_lets_go(dest, held.mark);
-            return true;
+            return self.sink_gives_up(dest);
         }
+        self.leave_holder(dest);
         let Some(d) = self.peer_mut(dest) else {
             return false;
         };

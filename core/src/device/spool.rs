@@ -532,9 +532,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// message, not everyone else's, and no publisher waits for it.
     pub(super) fn sink_holds_back(&mut self, sink: u32, msg: &[u8]) {
         // Most publications find the sink taking none: they are not walked here.
-        let Some(held) = self.peer(sink).and_then(|p| p.held) else {
+        if self.peer(sink).and_then(|p| p.held).is_none() {
             return;
-        };
+        }
         let Some((len, _)) = later::encoded_len(msg) else {
             return;
         };
@@ -542,9 +542,21 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if p.queue.reserve_later(len) {
             return;
         }
+        if self.sink_gives_up(sink) {
+            self.stats.dropped.memory += 1;
+        }
+    }
+
+    /// The sink stops taking the message a source cuts into it (the source lets go of it,
+    /// [`Device::leave_holder`]) and lets go of what it has of it ([`Device::sink_lets_go`]):
+    /// whether it was taking one.
+    pub(super) fn sink_gives_up(&mut self, sink: u32) -> bool {
+        let Some(held) = self.peer(sink).and_then(|p| p.held) else {
+            return false;
+        };
         self.leave_holder(sink);
-        self.stats.dropped.memory += 1;
         self.sink_lets_go(sink, held.mark);
+        true
     }
 
     /// The caller's disk fails (or works again): a forwarder's sink at its mark loses what
@@ -774,14 +786,9 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// stop while a large publication was half-way in lost them, for every lane). The
     /// caller drops what it took of that message ([`Device::spool_resets`]).
     pub fn spool_stopping(&mut self) {
-        let Some(sink) = self.spool.map(|s| s.sink) else {
-            return;
-        };
-        let Some(held) = self.peer(sink).and_then(|p| p.held) else {
-            return;
-        };
-        self.leave_holder(sink);
-        self.sink_lets_go(sink, held.mark);
+        if let Some(sink) = self.spool.map(|s| s.sink) {
+            self.sink_gives_up(sink);
+        }
     }
 
     /// How many messages the sink was given part of and will never get the rest of (their
