@@ -87,6 +87,9 @@ struct Watched {
 struct Checkpoint {
     mark: u64,
     waits: Vec<(PeerId, u64)>,
+    /// Where the lane's own block begins ([`Spooler::unpark`]): it does not move on when
+    /// the list is full, the next one is placed beside it.
+    fixed: bool,
 }
 
 /// A way out of the log: a source in the device, the log's reader that feeds it, and what
@@ -104,6 +107,9 @@ struct Lane {
     parked: Cell<bool>,
     /// The reader passed over messages since its last checkpoint.
     passed: Cell<bool>,
+    /// A block of its own was written where the reader stands, for a fixed checkpoint there
+    /// ([`Spooler::unpark`]).
+    block_begins: Cell<bool>,
     /// A message the source took part of, taken out of the log (which may drop the segment
     /// it was in for room meanwhile), and how much of it the source took.
     feeding: RefCell<Vec<u8>>,
@@ -139,6 +145,7 @@ impl Lane {
             name,
             parked: Cell::new(true),
             passed: Cell::new(false),
+            block_begins: Cell::new(false),
             feeding: RefCell::default(),
             fed: Cell::new(0),
             recovered: RefCell::default(),
@@ -727,11 +734,17 @@ impl Spooler {
             self.unpark_due(tag, log, at, &froms);
         }
         // A lane that passed over messages: a checkpoint after them (they hold no segment
-        // back once its receivers wrote what they hold now). One unparked stands where its
-        // block begins ([`Spooler::unpark`]).
-        for lane in self.lanes.iter().filter(|l| l.passed.replace(false)) {
-            let (mark, reuse) = Self::place(log, lane);
-            self.checkpoint(dev, lane, mark, reuse);
+        // back once its receivers wrote what they hold now). One unparked with a block of its
+        // own: where the block begins ([`Spooler::unpark`]), fixed.
+        for lane in &self.lanes {
+            let block = lane.block_begins.replace(false);
+            if lane.passed.replace(false) || block {
+                let (mark, reuse) = Self::place(log, lane);
+                self.checkpoint(dev, lane, mark, reuse);
+                if let Some(c) = lane.checkpoints.borrow_mut().back_mut() {
+                    c.fixed |= block;
+                }
+            }
         }
         if self.log_appended(log) {
             self.dirty.set(true);
@@ -795,7 +808,7 @@ impl Spooler {
                     other.passed.set(true);
                 }
                 // Its checkpoint where they begin, placed once the sink's messages are in.
-                lane.passed.set(true);
+                lane.block_begins.set(true);
             }
             Err(e) => {
                 self.failed(tag, "cannot write what a lane's receivers had live", &e);
@@ -884,16 +897,25 @@ impl Spooler {
         let mut cps = lane.checkpoints.borrow_mut();
         match cps.back_mut() {
             Some(c) if reuse => c.waits = waits,
-            _ => cps.push_back(Checkpoint { mark, waits }),
+            _ => cps.push_back(Checkpoint {
+                mark,
+                waits,
+                fixed: false,
+            }),
         }
     }
 
     /// A new mark where the log stands for `lane` (and whether it is the newest
-    /// checkpoint's, moved on, the list being full).
+    /// checkpoint's, moved on, the list being full). A fixed one is not moved while the list
+    /// holds less than twice [`MAX_CHECKPOINTS`] (past that, the lane's cursor lags more, and
+    /// a stop sends more again).
     fn place(log: &mut Spool, lane: &Lane) -> (u64, bool) {
         let cps = lane.checkpoints.borrow();
         match cps.back() {
-            Some(c) if cps.len() >= MAX_CHECKPOINTS => {
+            Some(c)
+                if cps.len() >= MAX_CHECKPOINTS
+                    && (!c.fixed || cps.len() >= 2 * MAX_CHECKPOINTS) =>
+            {
                 log.move_mark(lane.reader, c.mark);
                 (c.mark, true)
             }
@@ -943,10 +965,10 @@ impl Spooler {
     /// stops, the cursor stays where it is for good when `id` had not written all it was given
     /// (a stop drops connections: what they had not written stays in the spool for the
     /// restart, attacker round 22, F1 and F2). Otherwise the marks stop waiting for it:
-    /// `gives_back` says whether what it had not begun comes back through the spool (then
-    /// the marks go, [`Spooler::forget_marks`]), else it is lost with it (another uplink had
-    /// it, or it was begun).
-    fn leaves(&self, dev: &Dev, tag: &str, id: PeerId, stopping: bool, gives_back: bool) {
+    /// `gives_back`, if what it had not begun comes back through the spool, is where that
+    /// begins in its stream (then the marks placed since go, [`Spooler::forget_marks_from`]),
+    /// else it is lost with it (another uplink had it, or it was begun).
+    fn leaves(&self, dev: &Dev, tag: &str, id: PeerId, stopping: bool, gives_back: Option<u64>) {
         if let Some(log) = self.log.borrow_mut().as_mut() {
             self.deliver(tag, dev, log);
         }
@@ -963,8 +985,8 @@ impl Spooler {
             for c in lane.checkpoints.borrow_mut().iter_mut() {
                 c.waits.retain(|w| w.0 != id);
             }
-        } else if gives_back {
-            self.forget_marks(lane);
+        } else if let Some(from) = gives_back {
+            self.forget_marks_from(lane, id, from);
         } else {
             for c in lane.checkpoints.borrow_mut().iter_mut() {
                 c.waits.retain(|w| w.0 != id);
@@ -992,7 +1014,28 @@ impl Spooler {
         &self.lanes[n.min(self.lanes.len() - 1)]
     }
 
-    /// Messages given back by a receiver that left go out again ahead of the log: a mark
+    /// Messages given back by the receiver `id`, from `from` on in its stream (its bytes
+    /// ever queued), go out again ahead of the log: a checkpoint placed once it had been
+    /// given any of them would let the cursor pass them once the others wrote theirs, so it
+    /// goes, with every later one, and the next ones cover these messages too. Those placed
+    /// before stand, no longer waiting for it: among them the one where the lane's own block
+    /// begins ([`Spooler::unpark`]). (Attacker round 29, I3: all went, so a stop soon after
+    /// left the cursor before the other lanes' copies of the block's messages, and the
+    /// restart sent them, then the block.)
+    fn forget_marks_from(&self, lane: &Lane, id: PeerId, from: u64) {
+        let mut cps = lane.checkpoints.borrow_mut();
+        let before = |c: &Checkpoint| c.waits.iter().all(|w| w.0 != id || w.1 <= from);
+        let keep = cps.iter().take_while(|c| before(c)).count();
+        cps.truncate(keep);
+        for c in cps.iter_mut() {
+            c.waits.retain(|w| w.0 != id);
+        }
+        if let Some(log) = self.log.borrow_mut().as_mut() {
+            log.forget_marks_after(lane.reader, cps.back().map(|c| c.mark));
+        }
+    }
+
+    /// Messages given back by a receiver that stalled go out again ahead of the log: a mark
     /// placed before them would let the cursor pass them once the others wrote theirs, so
     /// they go, and the next ones cover these messages too.
     fn forget_marks(&self, lane: &Lane) {
@@ -1302,7 +1345,7 @@ impl DeviceHost {
             return;
         };
         let stopping = self.stopping();
-        let leaves = |gives_back: bool| {
+        let leaves = |gives_back: Option<u64>| {
             self.peek(|dev| sp.leaves(dev, &self.tag, id, stopping, gives_back));
         };
         // Messages held back for it behind one it was taking when it left (`later.rs`):
@@ -1321,7 +1364,7 @@ impl DeviceHost {
                 live.extend(behind);
                 self.add_tail(&mut lane.tail.borrow_mut(), live);
             }
-            return leaves(false);
+            return leaves(None);
         }
         // A forwarder's: only what an uplink was to be sent, to its lane, once no other
         // uplink of that lane is there (a local subscriber's queue is its own, and another
@@ -1334,7 +1377,7 @@ impl DeviceHost {
                 (dev.uplinks_live(Some(k)) <= 1).then_some(k)
             });
             let Some(k) = last else {
-                return leaves(false);
+                return leaves(None);
             };
             lane = k;
             self.with_device(|dev| dev.spool_begin(k));
@@ -1345,7 +1388,7 @@ impl DeviceHost {
             self.peek(|dev| dev.queue(id).and_then(|q| f.first_unbegun(q.slices())))
         };
         if start.is_none() && behind.is_empty() {
-            return leaves(false);
+            return leaves(None);
         }
         // Its whole messages, up to one cut short (its commands go with the connection):
         // those from the log go out again from memory (the log keeps them until written);
@@ -1370,7 +1413,14 @@ impl DeviceHost {
         } else {
             msgs.extend(behind);
         }
-        leaves(!msgs.is_empty() || !live.is_empty());
+        // Where what it gives back begins in its stream: its first message not begun, or,
+        // with only messages held back, past all it was given.
+        let from = self.peek(|dev| {
+            let pushed = dev.pushed(id);
+            let queued = dev.queue(id).map_or(0, |q| q.len() as u64);
+            start.map_or(pushed, |s| pushed.saturating_sub(queued) + s)
+        });
+        leaves((!msgs.is_empty() || !live.is_empty()).then_some(from));
         if msgs.is_empty() && live.is_empty() {
             return;
         }

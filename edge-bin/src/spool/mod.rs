@@ -616,6 +616,15 @@ impl Spool {
         self.readers[r].marks.clear();
     }
 
+    /// Take back the marks of reader `r` placed after its mark `id` (all of them: `None`).
+    pub fn forget_marks_after(&mut self, r: ReaderId, id: Option<u64>) {
+        let marks = &mut self.readers[r].marks;
+        match id {
+            Some(id) => marks.retain(|m| m.0 <= id),
+            None => marks.clear(),
+        }
+    }
+
     /// Marks of reader `r` placed and not yet delivered.
     #[cfg(test)]
     pub fn marks(&self, r: ReaderId) -> usize {
