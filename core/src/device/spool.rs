@@ -571,6 +571,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
         }
     }
 
+    /// The caller could not write `n` messages the sink gave it (its disk refuses writes at
+    /// a stop): lost, counted as above a high-water mark, as what the failing sink drops is.
+    pub fn spool_lost(&mut self, n: u64) {
+        self.stats.dropped.hwm += n;
+    }
+
     /// A forwarder's spooled message, from a lane's source: to each of the lane's ready
     /// uplinks whose subscriptions match `prefix`, once every one has room for it (else it
     /// waits, as a streamer's producer does); with none ready, it waits for one.

@@ -1258,6 +1258,23 @@ impl DeviceHost {
             // it goes in, and to the log with the rest (attacker round 27, G2).
             dev.spool_stopping();
             sp.take_sink(&self.tag, dev);
+            // What the disk did not take is lost: counted and said (attacker round 29, I4:
+            // a stop on a full disk lost what waited in memory for it, and said nothing).
+            let (a, b) = dev.output(sp.sink);
+            let mut left = sp.partial.borrow().clone();
+            left.extend_from_slice(a);
+            left.extend_from_slice(b);
+            let n = split_commands(&left).msgs.len() as u64;
+            if n > 0 {
+                dev.spool_lost(n);
+                warn!(
+                    "{}spool {}: {n} publications ({} bytes) could not be written at the stop \
+                     (the disk refuses writes): lost, counted as above a high-water mark",
+                    self.tag,
+                    sp.dir.display(),
+                    left.len()
+                );
+            }
         });
         // What the receivers of a lane still live hold live and have not begun (and what
         // those that left had): into the log for that lane, behind everything it had from
@@ -1289,7 +1306,16 @@ impl DeviceHost {
                             format!(" to {}", lane.name)
                         }
                     ),
-                    Err(e) => sp.failed(&self.tag, "cannot write what was queued live at stop", &e),
+                    Err(e) => {
+                        sp.failed(&self.tag, "cannot write what was queued live at stop", &e);
+                        self.with_device(|dev| dev.spool_lost(n as u64));
+                        warn!(
+                            "{}spool {}: {n} messages queued live and not yet sent could not be \
+                             written at the stop ({e}): lost, counted as above a high-water mark",
+                            self.tag,
+                            sp.dir.display()
+                        );
+                    }
                 }
             }
         }
@@ -1304,6 +1330,24 @@ impl DeviceHost {
         };
         if let Err(e) = job.and_then(|j| j.run()) {
             sp.failed(&self.tag, "cannot sync at stop", &e);
+            let n = sp.log.borrow().as_ref().map_or(0, Spool::unwritten);
+            if n > 0 {
+                self.with_device(|dev| dev.spool_lost(n));
+                warn!(
+                    "{}spool {}: {n} messages gathered in memory could not be written at the \
+                     stop ({e}): lost, counted as above a high-water mark",
+                    self.tag,
+                    sp.dir.display()
+                );
+            }
+            // Said whatever was said before (attacker round 29, I5).
+            warn!(
+                "{}spool {}: cannot record where sending stands at the stop ({e}): after the \
+                 restart the uplinks or workers get again what was sent since it was last \
+                 recorded",
+                self.tag,
+                sp.dir.display()
+            );
         }
         sp.publish(None);
     }

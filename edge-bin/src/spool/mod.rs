@@ -616,6 +616,12 @@ impl Spool {
         self.readers[r].marks.clear();
     }
 
+    /// Messages gathered in memory, not yet written, that some reader has not had
+    /// delivered: lost if the process ends before a write takes them.
+    pub fn unwritten(&self) -> u64 {
+        self.pending_msgs - self.gathered_done().1.min(self.pending_msgs)
+    }
+
     /// Take back the marks of reader `r` placed after its mark `id` (all of them: `None`).
     pub fn forget_marks_after(&mut self, r: ReaderId, id: Option<u64>) {
         let marks = &mut self.readers[r].marks;
