@@ -789,6 +789,51 @@ fn a_spool_that_cannot_be_opened_holds_the_publishers_5_s_at_most() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Attacker round 29, I1: a spool locked past its 5 s hold, then let go. Its uplink, which
+/// had nothing spooled, connected after the hold and got new publications live; what the
+/// spool's queue held from before then was written to the log when it opened, and the lane,
+/// live, passed over it: lost, and counted nowhere. Now the uplink gets those too, from
+/// memory, once the spool opens: every publication once (those of the hold after the live
+/// ones). Beside it, a local subscriber that never reads and a publisher of garbage.
+#[test]
+fn an_uplink_live_while_the_spool_was_locked_gets_what_was_held_when_it_opens() {
+    const N: u64 = 10_000;
+    let dir = spool_dir("zedge-fspool", "lockedlate");
+    fs::create_dir_all(&dir).expect("spool dir");
+    let locker = lock(&dir, 7);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let ep = format!("tcp://{}", listener.local_addr().expect("its address"));
+    let a = raw_cloud(listener, N as usize, Duration::from_secs(4), Duration::ZERO);
+    let dir_arg = dir.display().to_string();
+    let backends = [Ep::Tcp, Ep::Connect(ep)];
+    // The spool's queue holds the hold's publications (about 1 MB).
+    let args = ["--spool", dir_arg.as_str(), "--queue-hwm", "2M"];
+    let mut broker = Broker::start_with("forwarder", &[Ep::Tcp], &backends, &args);
+    let mut hostile = Hostile::beside(&broker);
+    publish(broker.frontend(), 0..N, 2000.0, 100).finish();
+    let a = a.join().expect("the raw cloud");
+    hostile.check();
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    drop(locker);
+    let sizes: Vec<usize> = a.iter().map(Vec::len).collect();
+    let all: std::collections::BTreeSet<u64> = a.iter().flatten().copied().collect();
+    eprintln!("A, by connection {sizes:?}");
+    assert_eq!(all.len(), sizes.iter().sum::<usize>(), "twice: {sizes:?}");
+    let missing: Vec<u64> = (0..N).filter(|k| !all.contains(k)).take(10).collect();
+    assert!(
+        missing.is_empty(),
+        "missing {missing:?}...: {sizes:?}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("held while it could not be opened go to"),
+        "{stderr}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// Attacker round 27, G4: a device whose spool is locked (by the device a reload replaces,
 /// until it has stopped) connected to its uplinks at once, and they got new publications
 /// live, then what the spool held. Now the uplinks' connections wait for the spool to open

@@ -110,6 +110,9 @@ struct Lane {
     /// A block of its own was written where the reader stands, for a fixed checkpoint there
     /// ([`Spooler::unpark`]).
     block_begins: Cell<bool>,
+    /// Where the sink's stream stood when it went live while the log could not be opened
+    /// ([`Spooler::give_held_to_live`]).
+    live_again_at: Cell<Option<u64>>,
     /// A message the source took part of, taken out of the log (which may drop the segment
     /// it was in for room meanwhile), and how much of it the source took.
     feeding: RefCell<Vec<u8>>,
@@ -146,6 +149,7 @@ impl Lane {
             parked: Cell::new(true),
             passed: Cell::new(false),
             block_begins: Cell::new(false),
+            live_again_at: Cell::new(None),
             feeding: RefCell::default(),
             fed: Cell::new(0),
             recovered: RefCell::default(),
@@ -432,6 +436,44 @@ impl Spooler {
         }
     }
 
+    /// The log opened past [`UNOPENED_HOLD`]: a lane that went live meanwhile, with nothing
+    /// of its own to read in the log, takes what the sink held for it from before then,
+    /// from memory, beside its live work (in the log it would pass over them: attacker round
+    /// 29, I1, where they were lost, uncounted). A lane that reads the log gets them there,
+    /// after its own older ones.
+    fn give_held_to_live(&self, tag: &str, dev: &Dev) {
+        let (a, b) = dev.output(self.sink);
+        let base = self.sink_taken.get();
+        for lane in &self.lanes {
+            let Some(at) = lane.live_again_at.take() else {
+                continue;
+            };
+            if !lane.parked.get() {
+                continue;
+            }
+            let upto = usize::try_from(at.saturating_sub(base)).unwrap_or(usize::MAX);
+            let mut held = a[..upto.min(a.len())].to_vec();
+            held.extend_from_slice(&b[..upto.saturating_sub(a.len()).min(b.len())]);
+            let msgs = split_commands(&held).msgs;
+            if msgs.is_empty() {
+                continue;
+            }
+            let n = msgs.len();
+            info!(
+                "{tag}spool {}: {n} messages held while it could not be opened go to {} \
+                 now, after what it got live since",
+                self.dir.display(),
+                if lane.name.is_empty() {
+                    "the workers"
+                } else {
+                    &lane.name
+                }
+            );
+            lane.recovered.borrow_mut().extend(msgs);
+            self.count(|v| v.recovered += n as u64);
+        }
+    }
+
     /// The readers' names, in the lanes' order.
     fn readers(&self) -> Vec<String> {
         self.lanes.iter().map(|l| l.name.clone()).collect()
@@ -516,6 +558,14 @@ impl Spooler {
                 dev.spool_workers(|_, _, _| workers = true);
                 for lane in &self.lanes {
                     if workers || dev.uplinks_live(Some(lane.reader)) > 0 {
+                        if dev.spool_lane_from(lane.reader).is_some()
+                            && lane.live_again_at.get().is_none()
+                        {
+                            // What the sink holds up to here was for it too ([`Spooler::reopen`]).
+                            let (a, b) = dev.output(self.sink);
+                            let at = self.sink_taken.get() + (a.len() + b.len()) as u64;
+                            lane.live_again_at.set(Some(at));
+                        }
                         dev.spool_live_again(lane.reader);
                     }
                 }
@@ -620,6 +670,7 @@ impl Spooler {
                 self.unopened.set(None);
                 *self.log.borrow_mut() = Some(log);
                 self.begin_held(dev);
+                self.give_held_to_live(tag, dev);
                 self.failed.set(None);
                 info!("{tag}spool {}: open", self.dir.display());
                 true
@@ -1057,9 +1108,12 @@ impl Spooler {
         m: &mut Marking,
     ) -> (bool, usize) {
         let source = lane.source;
-        if lane.parked.get() {
-            // Live, or its spooling not yet reached in the sink (what it had live goes into
-            // the log there first, and what it gives back goes out after that).
+        // Live, or its spooling not yet reached in the sink (what it had live goes into the
+        // log there first, and what it gives back goes out after that): it reads nothing from
+        // the log, but what it was given to send from memory goes
+        // ([`Spooler::give_held_to_live`]).
+        let memory_only = lane.parked.get();
+        if memory_only && lane.recovered.borrow().is_empty() && lane.feeding.borrow().is_empty() {
             return (false, 0);
         }
         let mut feeding = lane.feeding.borrow_mut();
@@ -1077,6 +1131,9 @@ impl Spooler {
                 }
             }
             let from_log = feeding.is_empty();
+            if from_log && memory_only {
+                break;
+            }
             let msg: &[u8] = if from_log {
                 match log.peek(lane.reader) {
                     Ok(Some(m)) => m,
@@ -1282,14 +1339,17 @@ impl DeviceHost {
         // cut through gives the whole ones before it, and those held back behind it.
         for lane in sp.lanes.iter().filter(|l| l.parked.get()) {
             self.deliver_live(sp, lane);
-            let mut held = std::mem::take(&mut *lane.tail.borrow_mut());
+            let mut live = std::mem::take(&mut *lane.tail.borrow_mut());
             for (id, _) in self.receivers(lane) {
                 let mut msgs = self
                     .live_msgs(lane, id)
                     .map_or_else(Vec::new, |(_, t)| t.msgs);
                 msgs.extend(self.held_back(id));
-                self.add_tail(&mut held, msgs);
+                self.add_tail(&mut live, msgs);
             }
+            // What it was to send from memory first (`give_held_to_live`).
+            let mut held = Vec::from(std::mem::take(&mut *lane.recovered.borrow_mut()));
+            held.extend(live);
             if held.is_empty() {
                 continue;
             }
