@@ -100,7 +100,8 @@ impl DeviceHost {
                     // The message it had begun came live: lost with its connection.
                     let rest = f.first_unbegun(out.slices()).unwrap_or(0);
                     left.peers.add(rest, Some(1));
-                    left.spool.add(n - rest.min(n), messages.map(|m| m.saturating_sub(1)));
+                    left.spool
+                        .add(n - rest.min(n), messages.map(|m| m.saturating_sub(1)));
                     continue;
                 }
                 &mut left.spool
