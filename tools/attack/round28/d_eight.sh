@@ -4,11 +4,11 @@
 # 12 s); u6 away until the restart. A PUB sends 0..14999 (SIZE=100 B) at 3000/s; at STOP_AT (3.5 s)
 # the PUB is killed and zedge gets SIGTERM; restart on the same spool; u6 comes; a PUB sends
 # 15000..29999. Each uplink: every id zedge took, once (a stop may send some twice: see docs).
-. $(dirname $0)/lib.sh
+. ${LIB:-$(dirname $0)/lib.sh}; HERE=$(dirname $(realpath $0))
 HWM=${1:-256K}; SIZE=${2:-100}; AT=${3:-3.5}
-NAME=eight; D=/tmp/att28-d; rm -rf $D; rm -f $L/zedge.$NAME.log $L/d.*
-U=""; for i in $(seq 0 7); do U="$U >tcp://127.0.0.1:$((7930+i))"; done
-ep() { echo tcp://127.0.0.1:$((7930+$1)); }
+NAME=eight; D=${SPOOLS:-/tmp/att28}-d; rm -rf $D; rm -f $L/zedge.$NAME.log $L/d.*
+U=""; for i in $(seq 0 7); do U="$U >tcp://127.0.0.1:$((${UB:-7930}+i))"; done
+ep() { echo tcp://127.0.0.1:$((${UB:-7930}+$1)); }
 pids=""
 $PEER cloud $(ep 0) $L/d.u0 10 150 '*' > /dev/null & pids="$pids $!"
 $PEER cloud $(ep 1) $L/d.u1 10 150 '*' > /dev/null & pids="$pids $!"
@@ -52,7 +52,7 @@ $PEER cloud $(ep 6) $L/d.u6 10 150 '*' > /dev/null & pids="$pids $!"
 sleep 0.3
 $PEER pub $FRONT 15000 30000 3000 $SIZE a > /dev/null
 wait $pids; wait $SP
-for i in $(seq 0 7); do echo "u$i: $(python3 $R/../round27/c_an.py $L/d.u$i 0-$n,15000-30000)"; done
+for i in $(seq 0 7); do echo "u$i: $(python3 $HERE/../round27/c_an.py $L/d.u$i 0-$n,15000-30000)"; done
 echo "end: $(short_spool)"
 kill -0 $ZPID && echo "zedge alive; $(rss $ZPID)" || echo "ZEDGE DEAD"
 zstop

@@ -4,9 +4,9 @@
 # sends N (20000) × 100 B at 4000/s: B's lane spools into a disk that is full. Then B comes and
 # takes what it can. Every one of the N that B did not get must be counted as dropped.
 if [ -z "$IN_NS" ]; then exec env IN_NS=1 timeout 170 unshare -m "$0" "$@"; fi
-. $(dirname $0)/lib.sh
+. ${LIB:-$(dirname $0)/lib.sh}; HERE=$(dirname $(realpath $0))
 FREE=${1:-200}; N=${2:-20000}
-NAME=full; M=/tmp/att28-ef; D=$M/spool; mkdir -p $M; rm -f $L/zedge.$NAME.log $L/ef.*
+NAME=full; M=${SPOOLS:-/tmp/att28}-ef; D=$M/spool; mkdir -p $M; rm -f $L/zedge.$NAME.log $L/ef.*
 mount -t tmpfs -o size=3m tmpfs $M || exit 1
 mkdir -p $D
 avail=$(df -k $M | tail -1 | awk '{print $4}')

@@ -4,9 +4,9 @@
 # zedge starts on it with A and B up and a local SUB; a PUB sends 3000..14999 at 1000/s from the
 # start (to END, 15000). Expect: A and B connect after 5 s and get live traffic; once the lock goes, the spool
 # opens, and B gets 0..2999. Order per connection and duplicates are reported.
-. $(dirname $0)/lib.sh
+. ${LIB:-$(dirname $0)/lib.sh}; HERE=$(dirname $(realpath $0))
 HOLD=${1:-12}; END=${2:-15000}
-NAME=lock; D=/tmp/att28-k; rm -rf $D; rm -f $L/zedge.$NAME.log $L/k.*
+NAME=lock; D=${SPOOLS:-/tmp/att28}-k; rm -rf $D; rm -f $L/zedge.$NAME.log $L/k.*
 $PEER cloud $A $L/k.A0 3 20 '*' > /dev/null & AP=$!
 zstart $D
 $PEER pub $FRONT 0 3000 3000 100 a > /dev/null; sleep 0.3
@@ -21,7 +21,7 @@ $PEER pub $FRONT 3000 $END 1000 100 a > $L/k.pub.json &
 for i in $(seq $((HOLD + 4))); do sleep 1; echo "  t=$i A $(grep -vc '^#' $L/k.A) B $(grep -vc '^#' $L/k.B) local $(grep -vc '^#' $L/k.local) | $(short_spool | cut -c1-90)"; done
 wait $FP
 wait $AP $BP $SP
-for w in A B local; do echo "$w: $(python3 $R/../round27/c_an.py $L/k.$w $([ $w = B ] && echo 0-$END || echo 3000-$END))"; done
+for w in A B local; do echo "$w: $(python3 $HERE/../round27/c_an.py $L/k.$w $([ $w = B ] && echo 0-$END || echo 3000-$END))"; done
 python3 - $L/k.B <<'PY'
 import sys
 g=[int(l.split()[1]) for l in open(sys.argv[1]) if not l.startswith('#')]
