@@ -1326,7 +1326,8 @@ impl DeviceHost {
                 dev.spool_lost(n);
                 warn!(
                     "{}spool {}: {n} publications ({} bytes) could not be written at the stop \
-                     (the disk refuses writes): lost, counted as above a high-water mark",
+                     (the disk refuses writes, or the spool could not be opened): lost, \
+                     counted as above a high-water mark",
                     self.tag,
                     sp.dir.display(),
                     left.len()
