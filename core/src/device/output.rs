@@ -23,11 +23,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// Bytes queued for the peers of each side (by [`Side::index`](super::Side::index)), not
-    /// yet written: a walk over every slot, for a report, not the message path.
+    /// yet written, those held back behind a message in progress included: a walk over every
+    /// slot, for a report, not the message path.
     pub fn queued(&self) -> [u64; 3] {
         let mut q = [0; 3];
         for p in self.slots.iter().filter_map(|s| s.peer.as_ref()) {
-            q[p.side.index()] += p.queue.len() as u64;
+            // What is held back behind a message in progress is queued too.
+            q[p.side.index()] += (p.queue.len() + p.queue.later_len()) as u64;
         }
         q
     }

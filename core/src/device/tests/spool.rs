@@ -977,6 +977,10 @@ fn publications_behind_a_large_one_going_slowly_into_the_sink_are_all_held_back(
     let (mut net, sp, [p1, _], small) =
         small_ones_behind_a_large_one(&mut store, &large, &mut sink);
     assert_eq!(net.dev.stats().dropped.hwm, 0, "none lost");
+    // What is held back shows as queued (attacker round 29, I7: it showed nowhere).
+    let held: usize = small.iter().map(|m| encode(m).len()).sum();
+    let queued: u64 = net.dev.queued().iter().sum();
+    assert!(queued >= held as u64, "{queued} queued, {held} held back");
     net.send_raw(p1, &large[20_000..]);
     for _ in 0..20 {
         net.pump();
