@@ -34,6 +34,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
         q
     }
 
+    /// `n` messages queued for a peer reset because the sender of a message in progress
+    /// left (`CloseReason::SenderAborted`) were lost with its connection: counted as aborted.
+    pub fn count_reset_loss(&mut self, n: u64) {
+        self.stats.dropped.aborted += n;
+    }
+
     /// Each live peer that has lost messages (a subscriber's publications, a client's
     /// replies, dropped at its high-water mark or for want of memory), with how many in all:
     /// for a caller's warning about slow readers. A walk over every slot.

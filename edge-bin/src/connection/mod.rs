@@ -270,6 +270,9 @@ pub async fn run(host: Rc<DeviceHost>, peer: Peer, label: String) {
     if owed {
         conn.flush(host, Instant::now() + CLOSE_FLUSH).await;
     }
+    if matches!(end, End::Closed(CloseReason::SenderAborted)) {
+        host.count_reset_loss(conn.id);
+    }
     match &end {
         End::Closed(reason) if !reason.flushes() => conn.stream.reset_on_close(),
         End::Session(_) | End::Closed(_) => conn.stream.shutdown_write(),

@@ -117,6 +117,26 @@ impl DeviceHost {
     }
 }
 
+impl DeviceHost {
+    /// A peer reset because the sender of a message going into its queue left (it cannot
+    /// be finished), once what was owed before it was flushed: the messages still queued
+    /// for it, and those held back behind the cut one, are lost with its connection, and
+    /// counted as aborted (attacker round 29, I6: counted nowhere). The cut one was counted
+    /// when it was aborted.
+    pub fn count_reset_loss(&self, id: PeerId) {
+        let f = self.output_frames(id);
+        let n = self.peek(|dev| {
+            let q = dev.queue(id)?;
+            let queued = f.undelivered(q.slices())?;
+            let held = OutFrames::at_message().undelivered(std::iter::once(q.held_back()))?;
+            Some(queued.saturating_sub(1) + held)
+        });
+        if let Some(n) = n.filter(|&n| n > 0) {
+            self.with_device(|dev| dev.count_reset_loss(n));
+        }
+    }
+}
+
 /// What a stopping device's connections still have queued when its flush deadline passes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Left {
