@@ -296,22 +296,8 @@ fn what_a_slow_uplink_had_queued_live_at_a_stop_reaches_it_after_the_restart() {
         // Beside them until the stop, a local subscriber that never reads and a publisher
         // that sends garbage.
         let hostile = std::cell::RefCell::new(None);
-        let start = |front: Option<&str>| {
-            let first = front.is_none();
-            let front = front.map_or(Ep::Tcp, |f| Ep::Bind(f.to_owned()));
-            let backends = [
-                Ep::Tcp,
-                Ep::Connect(a_ep.clone()),
-                Ep::Connect(b_ep.clone()),
-                Ep::Connect(c_ep.clone()),
-            ];
-            let args = ["--spool", dir_arg.as_str(), "--queue-hwm", hwm];
-            let broker = Broker::start_with("forwarder", &[front], &backends, &args);
-            if first {
-                *hostile.borrow_mut() = Some(Hostile::beside(&broker));
-            }
-            broker
-        };
+        let uplinks = [a_ep.clone(), b_ep.clone(), c_ep.clone()];
+        let start = restartable(&uplinks, &dir_arg, hwm, Some(&hostile));
         // A (ours) takes about 3,000 a second; B (libzmq) all at once.
         let a = raw_cloud(
             a_listener,
@@ -360,16 +346,8 @@ fn a_live_uplink_stalled_at_a_stop_gets_after_the_restart_what_it_had_not_begun_
     let c_ep = cloud_endpoint();
     let dir = spool_dir("zedge-fspool", "livestall");
     let dir_arg = dir.display().to_string();
-    let start = |front: Option<&str>| {
-        let front = front.map_or(Ep::Tcp, |f| Ep::Bind(f.to_owned()));
-        let backends = [
-            Ep::Tcp,
-            Ep::Connect(a_ep.clone()),
-            Ep::Connect(c_ep.clone()),
-        ];
-        let args = ["--spool", dir_arg.as_str(), "--queue-hwm", "8M"];
-        Broker::start_with("forwarder", &[front], &backends, &args)
-    };
+    let uplinks = [a_ep.clone(), c_ep.clone()];
+    let start = restartable(&uplinks, &dir_arg, "8M", None);
     // A takes about 3,000 a second, and reads nothing for 4 s after its first 2,000: the
     // stop (1.5 s after the burst) and its flush come meanwhile.
     let stall = Some((2_000, Cut::Stall(Duration::from_secs(4))));
@@ -431,21 +409,8 @@ fn a_live_uplink_that_leaves_before_a_stop_gets_after_the_restart_what_it_had_no
     let dir = spool_dir("zedge-fspool", "liveleave");
     let dir_arg = dir.display().to_string();
     let hostile = std::cell::RefCell::new(None);
-    let start = |front: Option<&str>| {
-        let first = front.is_none();
-        let front = front.map_or(Ep::Tcp, |f| Ep::Bind(f.to_owned()));
-        let backends = [
-            Ep::Tcp,
-            Ep::Connect(a_ep.clone()),
-            Ep::Connect(c_ep.clone()),
-        ];
-        let args = ["--spool", dir_arg.as_str(), "--queue-hwm", "8M"];
-        let broker = Broker::start_with("forwarder", &[front], &backends, &args);
-        if first {
-            *hostile.borrow_mut() = Some(Hostile::beside(&broker));
-        }
-        broker
-    };
+    let uplinks = [a_ep.clone(), c_ep.clone()];
+    let start = restartable(&uplinks, &dir_arg, "8M", Some(&hostile));
     // What its connection can hold when it closes it: zedge's socket's send buffer
     // (`kernel_send_max`, 256 KiB) and its own (4 KiB, twice as the kernel counts), in
     // messages of 110 bytes on the wire.
@@ -985,6 +950,30 @@ fn raw_cloud_stalling(
         }
         conns
     })
+}
+
+/// A start for [`stop_with_live_queued`]: an edge forwarder with a local backend and a
+/// connection up to each of `uplinks`, spooling to `dir` at `--queue-hwm hwm`, its frontend
+/// bound again at a restart; the first start puts the hostile peers beside it in `hostile`,
+/// if given (until the stop).
+fn restartable<'a>(
+    uplinks: &'a [String],
+    dir: &'a str,
+    hwm: &'a str,
+    hostile: Option<&'a std::cell::RefCell<Option<Hostile>>>,
+) -> impl Fn(Option<&str>) -> Broker + 'a {
+    move |front| {
+        let first = front.is_none();
+        let front = front.map_or(Ep::Tcp, |f| Ep::Bind(f.to_owned()));
+        let mut backends = vec![Ep::Tcp];
+        backends.extend(uplinks.iter().map(|u| Ep::Connect(u.clone())));
+        let args = ["--spool", dir, "--queue-hwm", hwm];
+        let broker = Broker::start_with("forwarder", &[front], &backends, &args);
+        if let Some(h) = hostile.filter(|_| first) {
+            *h.borrow_mut() = Some(Hostile::beside(&broker));
+        }
+        broker
+    }
 }
 
 /// Every number of `0..n` in what `conns` brought, each connection's in order.
