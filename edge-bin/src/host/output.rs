@@ -122,8 +122,13 @@ impl DeviceHost {
     /// be finished), once what was owed before it was flushed: the messages still queued
     /// for it, and those held back behind the cut one, are lost with its connection, and
     /// counted as aborted (attacker round 29, I6: counted nowhere). The cut one was counted
-    /// when it was aborted.
+    /// when it was aborted. Not a spool's receiver's: what it holds goes back through the
+    /// spool ([`DeviceHost::recover_to_spool`]).
     pub fn count_reset_loss(&self, id: PeerId) {
+        if self.spool_keeps().contains_key(&id) {
+            // A spool's receiver: what it had not begun goes back through the spool.
+            return;
+        }
         let f = self.output_frames(id);
         let n = self.peek(|dev| {
             let q = dev.queue(id)?;
