@@ -1344,6 +1344,11 @@ sys.stdout.flush()
 os._exit(0)
 "#;
 
+/// How long [`FAST_FLOW`] sends, in seconds: its slow senders have spent the budget by then
+/// (each test asserts "buffers could not grow"), and a stall of one of the turns these tests
+/// were written for (1.25 to 3.6 s) shows as a late message.
+const FLOW_SECS: &str = "5";
+
 /// A libzmq CURVE flow of 64 KB messages as fast as the device takes them, beside eight slow
 /// senders of `[a, 100 KB]` messages ([`FAST_FLOW`]), through a CURVE `kind` device under 80M
 /// (a shared budget of about 1.4 MiB beside its lanes): every message arrives, in order,
@@ -1355,7 +1360,7 @@ fn fast_flow_beside_slow_pairs(kind: &str) {
 /// [`FAST_FLOW`] through a CURVE `kind` device under 80M, with these arguments; the budget
 /// must have been spent.
 fn fast_flow_beside(kind: &str, longest: &str, slow: &str, mode: &str) {
-    let args = [kind, "7", longest, slow, mode].map(String::from);
+    let args = [kind, FLOW_SECS, longest, slow, mode].map(String::from);
     let log = Under::start(kind, 80, "16M", &[]).run(FAST_FLOW, &args, "OK");
     assert!(log.contains("buffers could not grow"), "{log}");
 }
@@ -1501,7 +1506,7 @@ fn fast_flow_beside_hogs(kind: &str, hogs: &str, gap: &str, slow: &str, mode: &s
         "12".into(),
     ];
     let hogs = PyPeer::spawn("hogs", &script(HOGS), &argv, Duration::from_secs(60));
-    let args = [kind, "7", longest, slow, mode].map(String::from);
+    let args = [kind, FLOW_SECS, longest, slow, mode].map(String::from);
     let log = under.run(FAST_FLOW, &args, "OK");
     eprintln!("{}", hogs.finish());
     assert!(log.contains("buffers could not grow"), "{log}");
@@ -1609,7 +1614,7 @@ fn a_curve_client_is_answered_by_a_queue_beside_48_clients_that_are_answered_too
         Duration::from_secs(60),
     );
     // Their workers answer the flow's requests that come to them too: in any order.
-    let args = ["queue", "7", "3", "0", "unordered"].map(String::from);
+    let args = ["queue", FLOW_SECS, "3", "0", "unordered"].map(String::from);
     let log = under.run(FAST_FLOW, &args, "OK");
     eprintln!("{}", peers.finish());
     assert!(log.contains("buffers could not grow"), "{log}");
