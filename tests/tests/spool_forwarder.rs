@@ -684,6 +684,52 @@ fn large_publications_whole_and_aborted_cost_each_uplink_no_small_one_twice_or_o
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Attacker round 29, I7: half of a large publication cut through, then nothing, while more is
+/// published behind it than the spool's queue can hold back (`queue_hwm` and
+/// `max_msg_size`, about 1.1 MB here): the spool lets go of the large one and says so at
+/// warning, with what it took of it (only `dropped.memory` counted it), and the uplink, away
+/// meanwhile, gets every small one behind it, in order, once, beside hostile peers.
+#[test]
+fn a_stalled_large_publication_the_spool_cannot_hold_back_behind_is_let_go_of_and_said() {
+    const N: u64 = 4_000;
+    let cloud_ep = cloud_endpoint();
+    // Messages past 64K are cut through as they come.
+    let extra = [
+        "--queue-hwm",
+        "64K",
+        "--max-msg-size",
+        "1M",
+        "--store-forward-max",
+        "64K",
+    ];
+    let (mut broker, dir) = edge_to("let-go", &[&cloud_ep], &extra);
+    let mut hostile = Hostile::beside(&broker);
+    let body = vec![b'L'; 900_000];
+    let whole = raw::message_bytes(&[&body]);
+    let mut stalled = raw::handshake(broker.frontend_addr(), SocketType::Pub, deadline(10));
+    stalled
+        .write_all(&whole[..450_000])
+        .expect("half a large publication");
+    // 4 MB at 2 MB/s: past what can be held back within a second, well within the stalled
+    // sender's patience (four progress timeouts).
+    publish(broker.frontend(), 0..N, 2000.0, 1000).finish();
+    let said = "let go of a large message coming slowly (0.43 MiB taken of it)";
+    let until = Instant::now() + Duration::from_secs(10);
+    while !broker.stderr().contains(said) {
+        assert!(Instant::now() < until, "{}", broker.stderr());
+        thread::sleep(Duration::from_millis(50));
+    }
+    let out = subscriber("cloud", &cloud_ep, N, 5.0, 0.0).finish();
+    eprintln!("cloud: {}", brief(&out));
+    assert_got(&out, 0..N);
+    drop(stalled);
+    hostile.check();
+    broker.assert_running();
+    broker.terminate();
+    no_panic(&broker.stderr());
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// Attacker round 25, H1: the same `>` endpoint given twice named two of the spool's
 /// readers alike, the spool never opened, and once an uplink was away the forwarder held its
 /// publishers (and every subscriber) for good. Now the two connections share a lane: the

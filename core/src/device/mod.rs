@@ -72,7 +72,7 @@ pub use last_value::{key_range, Entry, LastValueStats, LastValues, StoredBytes};
 pub use pace::UpstreamPace;
 pub use peer::{OVERDUE_AFTER, PROGRESS_BYTES};
 pub use slots::Slot;
-pub use spool::{SpoolPeers, MAX_UPLINKS};
+pub use spool::{LetGo, SpoolPeers, MAX_UPLINKS};
 pub use stats::{
     Drops, HandshakeFailures, ProxyStats, SideStats, Stats, SubscriptionRefusals, Tally,
 };

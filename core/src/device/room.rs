@@ -306,8 +306,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             // Never closed: it lets the message go, whole, and its disk's caller drops what
             // it took of it (`spool.rs`). Before, it kept the part it had, and the next
             // message went in after it: its stream could not be read.
-            self.stats.dropped.memory += 1;
-            return self.sink_gives_up(dest);
+            return self.sink_gives_up_for_memory(dest);
         }
         self.leave_holder(dest);
         let Some(d) = self.peer_mut(dest) else {

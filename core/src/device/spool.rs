@@ -114,6 +114,20 @@ pub struct SpoolPeers {
     pub source: PeerId,
 }
 
+/// The large messages a spool's sink let go of for want of memory, while they came slowly
+/// and others were held back behind them ([`Device::spool_let_go`]): lost to the spool (to
+/// every lane that spools), counted with `dropped.memory`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LetGo {
+    /// How many, in all.
+    pub times: u64,
+    /// The last one: the bytes of it the sink had taken.
+    pub taken: u64,
+    /// The last one: the bytes held back behind it, which then went in.
+    pub behind: u64,
+}
+
 /// The spool's peers, by slot, and whether new work goes to the sink.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct SpoolLink {
@@ -124,6 +138,8 @@ pub(super) struct SpoolLink {
     started: u64,
     /// Messages cut through to the sink that their producer never finished.
     resets: u64,
+    /// Large messages the sink let go of for want of memory.
+    let_go: LetGo,
     /// The sink's traffic out (what went to the spool) and the source's in (what came back):
     /// not counted with the sides'.
     pub(super) traffic: SideStats,
@@ -211,6 +227,7 @@ impl<Q: ByteQueue> Device<'_, Q> {
             lanes,
             started: 0,
             resets: 0,
+            let_go: LetGo::default(),
             traffic: SideStats::default(),
             uplinks: [None; UPLINK_SLOTS],
             failing: false,
@@ -542,9 +559,29 @@ impl<Q: ByteQueue> Device<'_, Q> {
         if p.queue.reserve_later(len) {
             return;
         }
-        if self.sink_gives_up(sink) {
-            self.stats.dropped.memory += 1;
+        self.sink_gives_up_for_memory(sink);
+    }
+
+    /// [`Device::sink_gives_up`] for want of memory: the message is lost to the spool,
+    /// counted as such, and told to the caller ([`Device::spool_let_go`]; attacker round 29,
+    /// I7: only the count said it). Whether it was taking one.
+    pub(super) fn sink_gives_up_for_memory(&mut self, sink: u32) -> bool {
+        let Some(p) = self.peer(sink) else {
+            return false;
+        };
+        let Some(held) = p.held else { return false };
+        let taken = p.pushed.saturating_sub(held.mark);
+        let behind = p.queue.later_len() as u64;
+        self.sink_gives_up(sink);
+        self.stats.dropped.memory += 1;
+        if let Some(s) = self.spool.as_mut() {
+            s.let_go = LetGo {
+                times: s.let_go.times + 1,
+                taken,
+                behind,
+            };
         }
+        true
     }
 
     /// The sink stops taking the message a source cuts into it (the source lets go of it,
@@ -802,6 +839,12 @@ impl<Q: ByteQueue> Device<'_, Q> {
     /// message it has not seen the end of. What the sink holds after is whole messages.
     pub fn spool_resets(&self) -> u64 {
         self.spool.map_or(0, |s| s.resets)
+    }
+
+    /// The large messages the sink let go of for want of memory: the caller says so when
+    /// [`LetGo::times`] grows.
+    pub fn spool_let_go(&self) -> LetGo {
+        self.spool.map_or(LetGo::default(), |s| s.let_go)
     }
 
     pub(super) fn spool_sink(&self) -> Option<u32> {

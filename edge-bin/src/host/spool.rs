@@ -40,7 +40,7 @@ use zedge_core::device::{ByteQueue, Kind, PeerId, MAX_UPLINKS, PROGRESS_BYTES};
 
 use super::{ById, Dev, DeviceHost};
 use crate::admit::side_name;
-use crate::setup::Tuning;
+use crate::setup::{Mib, Tuning};
 use crate::signal::Signal;
 use crate::spool::{
     frames, message_end, whole_messages, ReaderId, Recovery, Spool, SpoolConfig, SpoolStats,
@@ -237,6 +237,9 @@ pub struct Spooler {
     corrupt_seen: Cell<u64>,
     /// Messages dropped past `spool_max` when last logged, and when.
     dropped_seen: Cell<(u64, Option<StdInstant>)>,
+    /// Large messages the sink let go of for memory ([`Dev::spool_let_go`]) when last
+    /// logged, and when.
+    let_go_seen: Cell<(u64, Option<StdInstant>)>,
     /// A message the device refused was logged.
     refused_said: Cell<bool>,
     /// Wakes the task.
@@ -383,6 +386,7 @@ impl Spooler {
             max_bytes: t.spool_max,
             corrupt_seen: Cell::new(0),
             dropped_seen: Cell::new((0, None)),
+            let_go_seen: Cell::new((0, None)),
             refused_said: Cell::new(false),
             signal: Signal::default(),
             partial: RefCell::default(),
@@ -599,6 +603,7 @@ impl Spooler {
         }
         self.say_corrupt(tag);
         self.say_dropped(tag);
+        self.say_let_go(tag, dev);
         self.publish(Some(dev));
         self.release();
         more
@@ -686,15 +691,33 @@ impl Spooler {
     /// every [`DROPS_SAID`] (attacker round 25, L3: they were counted only).
     fn say_dropped(&self, tag: &str) {
         let n = self.log.borrow().as_ref().map_or(0, |l| l.stats().dropped);
-        let (seen, at) = self.dropped_seen.get();
-        if n > seen && at.is_none_or(|at| at.elapsed() >= DROPS_SAID) {
-            self.dropped_seen.set((n, Some(StdInstant::now())));
+        if let Some(seen) = due(&self.dropped_seen, n) {
             warn!(
                 "{tag}spool {}: past spool_max ({} bytes): deleted the oldest segments, losing \
                  {} messages not yet sent to the uplink or workers furthest behind ({n} in all)",
                 self.dir.display(),
                 self.max_bytes,
                 n - seen
+            );
+        }
+    }
+
+    /// Large messages the sink let go of for want of memory, since last said: said at most
+    /// every [`DROPS_SAID`] (attacker round 29, I7: only `dropped.memory` counted them).
+    fn say_let_go(&self, tag: &str, dev: &Dev) {
+        let let_go = dev.spool_let_go();
+        if let Some(seen) = due(&self.let_go_seen, let_go.times) {
+            warn!(
+                "{tag}spool {}: let go of a large message coming slowly ({} taken of it): no \
+                 room to hold back more than the {} that came behind it (a queue holds up to \
+                 queue_hwm and max_msg_size, and memory_max bounds them all): lost to the \
+                 spool, its uplinks or workers never get it ({} since last said, {} in all, \
+                 counted as memory)",
+                self.dir.display(),
+                Mib(let_go.taken),
+                Mib(let_go.behind),
+                let_go.times - seen,
+                let_go.times,
             );
         }
     }
@@ -1901,6 +1924,17 @@ pub fn reader_name(ep: &str) -> String {
         }
     }
     name
+}
+
+/// A count to be said at most every [`DROPS_SAID`], with `seen` (the count when last said,
+/// and when): what it was when last said, if it has grown and is due now.
+fn due(seen: &Cell<(u64, Option<StdInstant>)>, n: u64) -> Option<u64> {
+    let (was, at) = seen.get();
+    if n <= was || at.is_some_and(|at| at.elapsed() < DROPS_SAID) {
+        return None;
+    }
+    seen.set((n, Some(StdInstant::now())));
+    Some(was)
 }
 
 fn unix_ms() -> u64 {

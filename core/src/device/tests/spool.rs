@@ -1023,6 +1023,11 @@ fn with_no_room_to_hold_more_back_the_sink_lets_go_of_the_large_one() {
         1,
         "the caller drops what it took of it"
     );
+    // Told to the caller, which warns (attacker round 29, I7): the 20,000 bytes taken of it
+    // and what was held back behind it then.
+    let let_go = net.dev.spool_let_go();
+    assert_eq!((let_go.times, let_go.taken), (1, 20_000));
+    assert!(let_go.behind > 0, "{let_go:?}");
     net.send_raw(p1, &large[20_000..]);
     for _ in 0..20 {
         net.pump();
