@@ -319,6 +319,13 @@ impl<Q: ByteQueue> Device<'_, Q> {
             .map_or(0, |s| self.live_uplinks(&s, false, lane).n)
     }
 
+    /// A forwarder's uplinks of `lane` that are ready: connected, settled (the caller says
+    /// so, [`Device::set_uplink`]) and with a subscription in.
+    pub fn uplinks_ready(&self, lane: usize) -> usize {
+        self.spool
+            .map_or(0, |s| self.live_uplinks(&s, true, Some(lane)).n)
+    }
+
     /// The lane of a forwarder's uplink `id`, if it is one.
     pub fn uplink_lane(&self, id: PeerId) -> Option<usize> {
         let s = self.spool?;

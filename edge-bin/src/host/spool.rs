@@ -110,9 +110,16 @@ struct Lane {
     /// A block of its own was written where the reader stands, for a fixed checkpoint there
     /// ([`Spooler::unpark`]).
     block_begins: Cell<bool>,
-    /// Where the sink's stream stood when it went live while the log could not be opened
-    /// ([`Spooler::give_held_to_live`]).
-    live_again_at: Cell<Option<u64>>,
+    /// The stretches of the sink's stream, `[from, to)`, that were its own while the log
+    /// could not be opened: it spooled (it was away, or full), then went live at `to` with
+    /// the sink holding them ([`Spooler::give_held_to_live`]). Each holds a message at
+    /// least, and the sink holds them all (nothing is taken from it meanwhile): as many as
+    /// its queue holds messages, at most.
+    held_for: RefCell<Vec<(u64, u64)>>,
+    /// Where in the sink's stream the lane spooled again, while the log could not be
+    /// opened, after a receiver left it a [`Lane::tail`]: the tail goes before what the sink
+    /// took from there on.
+    tail_before: Cell<Option<u64>>,
     /// A message the source took part of, taken out of the log (which may drop the segment
     /// it was in for room meanwhile), and how much of it the source took.
     feeding: RefCell<Vec<u8>>,
@@ -149,7 +156,8 @@ impl Lane {
             parked: Cell::new(true),
             passed: Cell::new(false),
             block_begins: Cell::new(false),
-            live_again_at: Cell::new(None),
+            held_for: RefCell::default(),
+            tail_before: Cell::new(None),
             feeding: RefCell::default(),
             fed: Cell::new(0),
             recovered: RefCell::default(),
@@ -440,29 +448,39 @@ impl Spooler {
         }
     }
 
-    /// The log opened past [`UNOPENED_HOLD`]: a lane that went live meanwhile, with nothing
-    /// of its own to read in the log, takes what the sink held for it from before then,
-    /// from memory, beside its live work (in the log it would pass over them: attacker round
-    /// 29, I1, where they were lost, uncounted). A lane that reads the log gets them there,
-    /// after its own older ones.
-    fn give_held_to_live(&self, tag: &str, dev: &Dev) {
+    /// The log opened past [`UNOPENED_HOLD`]: a lane that went live meanwhile takes what
+    /// the sink held for it from before then (in the log it would pass over them: attacker
+    /// round 29, I1, where they were lost, uncounted), with what its receivers that left
+    /// meanwhile had not begun where it goes among them: it spools, and they go into a
+    /// block of its own where its spooling begins, ahead of its new work. One that reads
+    /// older messages from the log takes them from memory before those (once out of order,
+    /// none lost).
+    fn give_held_to_live(&self, tag: &str, dev: &mut Dev) {
         let (a, b) = dev.output(self.sink);
         let base = self.sink_taken.get();
+        let mut sink = a.to_vec();
+        sink.extend_from_slice(b);
         for lane in &self.lanes {
-            let Some(at) = lane.live_again_at.take() else {
-                continue;
-            };
-            if !lane.parked.get() {
+            let held = std::mem::take(&mut *lane.held_for.borrow_mut());
+            if held.is_empty() {
                 continue;
             }
-            let upto = usize::try_from(at.saturating_sub(base)).unwrap_or(usize::MAX);
-            let mut held = a[..upto.min(a.len())].to_vec();
-            held.extend_from_slice(&b[..upto.saturating_sub(a.len()).min(b.len())]);
-            let msgs = split_commands(&held).msgs;
-            if msgs.is_empty() {
+            // The sink's messages that begin in one of its stretches, and where.
+            let mut mine = Vec::new();
+            walk(
+                &sink,
+                |_| {},
+                |at, m| {
+                    let begins = base + at as u64;
+                    if held.iter().any(|&(from, to)| (from..to).contains(&begins)) {
+                        mine.push((begins, m.to_vec()));
+                    }
+                },
+            );
+            let n = mine.len();
+            if n == 0 {
                 continue;
             }
-            let n = msgs.len();
             info!(
                 "{tag}spool {}: {n} messages held while it could not be opened go to {} \
                  now, after what it got live since",
@@ -473,8 +491,26 @@ impl Spooler {
                     &lane.name
                 }
             );
-            lane.recovered.borrow_mut().extend(msgs);
+            let mut recovered = lane.recovered.borrow_mut();
+            let tail_before = lane.tail_before.take().unwrap_or(u64::MAX);
+            let mut tail = lane.parked.get();
+            for (begins, m) in mine {
+                if tail && begins >= tail_before {
+                    // What its receivers that left had live and not begun, where it goes: a
+                    // parked lane writes no block for it (`Spooler::unpark`).
+                    recovered.extend(lane.tail.borrow_mut().drain(..));
+                    tail = false;
+                }
+                recovered.push_back(m);
+            }
+            if tail {
+                recovered.extend(lane.tail.borrow_mut().drain(..));
+            }
             self.count(|v| v.recovered += n as u64);
+            // Its new work goes behind them, as a lane with a backlog's does: a block of its
+            // own holds them where its spooling begins (`Spooler::unpark`). Fed from memory
+            // beside its live work, they came interleaved with it (attacker round 30).
+            dev.spool_begin(lane.reader);
         }
     }
 
@@ -558,17 +594,31 @@ impl Spooler {
                 // Nothing can be sent from it: a lane whose receivers are there gives them
                 // new work live, as without a spool (attacker round 28, H2: a forwarder's
                 // uplinks, which wait for it to open, got nothing once connected).
+                // An uplink goes live once it has settled, its subscriptions in, as when
+                // the log is open (attacker round 30, J6: one live before lost the first
+                // publications that came for it).
+                self.settle_uplinks(dev);
                 let mut workers = false;
                 dev.spool_workers(|_, _, _| workers = true);
                 for lane in &self.lanes {
-                    if workers || dev.uplinks_live(Some(lane.reader)) > 0 {
-                        if dev.spool_lane_from(lane.reader).is_some()
-                            && lane.live_again_at.get().is_none()
-                        {
-                            // What the sink holds up to here was for it too ([`Spooler::reopen`]).
+                    if workers || dev.uplinks_ready(lane.reader) > 0 {
+                        if let Some(from) = dev.spool_lane_from(lane.reader) {
+                            // What the sink took for it since it began to spool was its
+                            // own: it goes to it once the log opens (`give_held_to_live`).
+                            // Each time: an uplink that leaves, or is full, and comes back
+                            // meanwhile spools again (attacker round 30, J1, J2, J5: only
+                            // the first time was kept, and the others were lost, uncounted).
                             let (a, b) = dev.output(self.sink);
-                            let at = self.sink_taken.get() + (a.len() + b.len()) as u64;
-                            lane.live_again_at.set(Some(at));
+                            let to = self.sink_taken.get() + (a.len() + b.len()) as u64;
+                            if !lane.tail.borrow().is_empty() && lane.tail_before.get().is_none() {
+                                lane.tail_before.set(Some(from));
+                            }
+                            let mut held = lane.held_for.borrow_mut();
+                            match held.last_mut() {
+                                Some(last) if last.1 >= from => last.1 = last.1.max(to),
+                                _ if from < to => held.push((from, to)),
+                                _ => {}
+                            }
                         }
                         dev.spool_live_again(lane.reader);
                     }
@@ -1348,7 +1398,7 @@ impl DeviceHost {
             if n > 0 {
                 dev.spool_lost(n);
                 warn!(
-                    "{}spool {}: {n} publications ({} bytes) could not be written at the stop \
+                    "{}spool {}: {n} messages ({} bytes) could not be written at the stop \
                      (the disk refuses writes, or the spool could not be opened): lost, \
                      counted as above a high-water mark",
                     self.tag,
@@ -1357,6 +1407,30 @@ impl DeviceHost {
                 );
             }
         });
+        if sp.log.borrow().is_none() {
+            // Never opened: what was taken out of the receivers' queues (those that left
+            // had not begun them), or held for lanes gone live, cannot be kept (attacker
+            // round 30, J3: lost, uncounted, and said to be in the spool). What the
+            // receivers still hold is lost with their connections, as the stop said.
+            let n: usize = sp
+                .lanes
+                .iter()
+                .map(|l| l.tail.take().len() + l.recovered.take().len())
+                .sum();
+            if n > 0 {
+                self.with_device(|dev| dev.spool_lost(n as u64));
+                warn!(
+                    "{}spool {}: {n} messages that receivers which left had not begun could \
+                     not be written at the stop (the spool could not be opened): lost, \
+                     counted as above a high-water mark",
+                    self.tag,
+                    sp.dir.display()
+                );
+            }
+            sp.flushed.set(true);
+            sp.publish(None);
+            return;
+        }
         // What the receivers of a lane still live hold live and have not begun (and what
         // those that left had): into the log for that lane, behind everything it had from
         // there (attacker round 22, F3: lost at every stop). A receiver taking a message
@@ -1588,11 +1662,15 @@ impl DeviceHost {
 
     /// Messages taken out of the spool's receivers' queues (what they had live, and what
     /// ones that left gave back) that wait to go into the log, or out again: how many, and
-    /// their bytes.
+    /// their bytes. None while the log is not open: then they are lost at the stop, and
+    /// said so ([`DeviceHost::flush_spool`]; attacker round 30, J3).
     pub fn spool_taken_back(&self) -> (u64, u64) {
         let Some(sp) = self.spool.as_ref() else {
             return (0, 0);
         };
+        if sp.log.borrow().is_none() {
+            return (0, 0);
+        }
         let mut n = (0, 0);
         for lane in &sp.lanes {
             for m in lane
@@ -1993,20 +2071,35 @@ struct Tail {
 
 /// [`Tail`] of `bytes`, from a message's start or a command's.
 fn split_commands(bytes: &[u8]) -> Tail {
-    let (mut at, mut msgs, mut commands) = (0, Vec::new(), Vec::new());
+    let (mut msgs, mut commands) = (Vec::new(), Vec::new());
+    let whole = walk(
+        bytes,
+        |c| commands.extend_from_slice(c),
+        |_, m| msgs.push(m.to_vec()),
+    );
+    Tail {
+        msgs,
+        commands,
+        whole,
+    }
+}
+
+/// Each command and each whole message of `bytes` (from a message's start or a command's),
+/// in order, a message with where it begins: whether they end where `bytes` does.
+fn walk(
+    bytes: &[u8],
+    mut command: impl FnMut(&[u8]),
+    mut message: impl FnMut(usize, &[u8]),
+) -> bool {
+    let mut at = 0;
     loop {
         let n = skip_commands(&bytes[at..]);
-        commands.extend_from_slice(&bytes[at..at + n]);
+        command(&bytes[at..at + n]);
         at += n;
         let Some(end) = message_end(&bytes[at..]) else {
-            let whole = at == bytes.len();
-            return Tail {
-                msgs,
-                commands,
-                whole,
-            };
+            return at == bytes.len();
         };
-        msgs.push(bytes[at..at + end].to_vec());
+        message(at, &bytes[at..at + end]);
         at += end;
     }
 }
