@@ -730,6 +730,59 @@ fn a_stalled_large_publication_the_spool_cannot_hold_back_behind_is_let_go_of_an
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Past `spool_max` (2M, segments of 1 MiB) while the cloud is away, the oldest segments
+/// go: their messages are counted as dropped, by the spool and with the device's drops
+/// (attacker round 30, J7: the stop's total said 0), and said at warning; the cloud gets
+/// the newest that were kept, in order, once, beside hostile peers (the subscriber that
+/// never reads subscribed to what is not published here: its own losses would count with
+/// the device's too).
+#[test]
+fn past_spool_max_the_oldest_publications_go_counted_and_the_cloud_gets_the_newest_in_order() {
+    const N: u64 = 40_000;
+    let cloud_ep = cloud_endpoint();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let extra = ["--spool-max", "2M", "--metrics", &addr];
+    let (mut broker, dir) = edge_to("past-max", &[&cloud_ep], &extra);
+    let mut hostile = Hostile::beside_on(&broker, b"x");
+    // About 4.4 MB on disk.
+    publish(broker.frontend(), 0..N, 0.0, 100).finish();
+    let event = |text: &str, e: &str| {
+        let labels = format!(",event=\"{e}\"");
+        sample(text, "forwarder", "zedge_spool_messages_total", &labels)
+    };
+    let until = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = metrics(&addr);
+        if event(&text, "appended") >= N as f64 {
+            break text;
+        }
+        assert!(Instant::now() < until, "not all appended:\n{text}");
+        thread::sleep(Duration::from_millis(100));
+    };
+    let spool = event(&text, "dropped");
+    let device = sample(
+        &text,
+        "forwarder",
+        "zedge_messages_dropped_total",
+        ",side=\"backend\",reason=\"hwm\"",
+    );
+    assert!(spool > 0.0, "{text}");
+    assert_eq!(device, spool, "{text}");
+    let kept = N - spool as u64;
+    let out = subscriber("cloud", &cloud_ep, kept, 5.0, 0.0).finish();
+    eprintln!("cloud: {}", brief(&out));
+    assert_got(&out, N - kept..N);
+    hostile.check();
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    assert!(stderr.contains("past spool_max"), "{stderr}");
+    let total = format!("{N} messages in, {} out, {} dropped", kept, spool as u64);
+    assert!(stderr.contains(&total), "{total}:\n{stderr}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// Attacker round 25, H1: the same `>` endpoint given twice named two of the spool's
 /// readers alike, the spool never opened, and once an uplink was away the forwarder held its
 /// publishers (and every subscriber) for good. Now the two connections share a lane: the
@@ -1073,8 +1126,15 @@ struct Hostile {
 
 impl Hostile {
     fn beside(broker: &Broker) -> Hostile {
+        Hostile::beside_on(broker, b"")
+    }
+
+    /// [`Hostile::beside`], the subscriber that never reads subscribed to `topic`.
+    fn beside_on(broker: &Broker, topic: &[u8]) -> Hostile {
         let mut stalled = raw::handshake(broker.backend_addr(), SocketType::Sub, deadline(10));
-        stalled.write_all(&raw::subscribe(b"")).expect("subscribe");
+        stalled
+            .write_all(&raw::subscribe(topic))
+            .expect("subscribe");
         let mut garbage = raw::connect(broker.frontend_addr(), deadline(10));
         garbage.write_all(&[0x55; 64]).expect("write garbage");
         Hostile {

@@ -616,7 +616,8 @@ impl<Q: ByteQueue> Device<'_, Q> {
     }
 
     /// The caller could not write `n` messages the sink gave it (its disk refuses writes at
-    /// a stop): lost, counted as above a high-water mark, as what the failing sink drops is.
+    /// a stop), or deleted them past its size limit: lost, counted as above a high-water
+    /// mark, as what the failing sink drops is.
     pub fn spool_lost(&mut self, n: u64) {
         self.stats.dropped.hwm += n;
     }
