@@ -544,11 +544,7 @@ fn two_uplinks_each_at_its_own_pace_one_stalled_then_away_costs_the_other_nothin
     let out = subscriber("cloud", &b_ep, N, 5.0, 0.0).finish();
     eprintln!("uplink b, back: {}", brief(&out));
     assert_got(&out, 2 * N..3 * N);
-    hostile.check();
-    broker.assert_running();
-    broker.terminate();
-    let stderr = broker.stderr();
-    no_panic(&stderr);
+    let stderr = ended_well(&mut broker, &mut hostile);
     for line in stderr
         .lines()
         .filter(|l| l.contains("XSUB") || l.contains("spool"))
@@ -593,10 +589,7 @@ fn a_slow_uplink_hovering_at_its_mark_gets_every_publication_once_and_costs_the_
     );
     eprintln!("spooled for the hovering uplink: {appended}");
     assert!(appended > 0.0 && appended < N as f64, "{appended} of {N}");
-    hostile.check();
-    broker.assert_running();
-    broker.terminate();
-    no_panic(&broker.stderr());
+    ended_well(&mut broker, &mut hostile);
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -677,10 +670,7 @@ fn large_publications_whole_and_aborted_cost_each_uplink_no_small_one_twice_or_o
         assert_eq!(bigs.len(), whole, "{name}: whole large ones");
         assert!(bigs.iter().all(|&l| l == LARGE | BIG as u64), "{name}");
     }
-    hostile.check();
-    broker.assert_running();
-    broker.terminate();
-    no_panic(&broker.stderr());
+    ended_well(&mut broker, &mut hostile);
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -723,10 +713,7 @@ fn a_stalled_large_publication_the_spool_cannot_hold_back_behind_is_let_go_of_an
     eprintln!("cloud: {}", brief(&out));
     assert_got(&out, 0..N);
     drop(stalled);
-    hostile.check();
-    broker.assert_running();
-    broker.terminate();
-    no_panic(&broker.stderr());
+    ended_well(&mut broker, &mut hostile);
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -772,11 +759,7 @@ fn past_spool_max_the_oldest_publications_go_counted_and_the_cloud_gets_the_newe
     let out = subscriber("cloud", &cloud_ep, kept, 5.0, 0.0).finish();
     eprintln!("cloud: {}", brief(&out));
     assert_got(&out, N - kept..N);
-    hostile.check();
-    broker.assert_running();
-    broker.terminate();
-    let stderr = broker.stderr();
-    no_panic(&stderr);
+    let stderr = ended_well(&mut broker, &mut hostile);
     assert!(stderr.contains("past spool_max"), "{stderr}");
     let total = format!("{N} messages in, {} out, {} dropped", kept, spool as u64);
     assert!(stderr.contains(&total), "{total}:\n{stderr}");
@@ -890,11 +873,7 @@ fn an_uplink_live_or_away_while_the_spool_was_locked_gets_what_was_held_for_it_w
     let mut hostile = Hostile::beside(&broker);
     publish(broker.frontend(), 0..N, 1000.0, 100).finish();
     let a = a.join().expect("the raw cloud");
-    hostile.check();
-    broker.assert_running();
-    broker.terminate();
-    let stderr = broker.stderr();
-    no_panic(&stderr);
+    let stderr = ended_well(&mut broker, &mut hostile);
     drop(locker);
     let sizes: Vec<usize> = a.iter().map(Vec::len).collect();
     eprintln!("A, by connection {sizes:?}");
@@ -1148,6 +1127,17 @@ impl Hostile {
         let (refused, _) = raw::closed_by(&mut self.garbage, deadline(5));
         assert!(refused, "the peer that sent garbage was not closed");
     }
+}
+
+/// The hostile peers were dealt with, and `broker`, still running, stopped without a
+/// panic: its log.
+fn ended_well(broker: &mut Broker, hostile: &mut Hostile) -> String {
+    hostile.check();
+    broker.assert_running();
+    broker.terminate();
+    let stderr = broker.stderr();
+    no_panic(&stderr);
+    stderr
 }
 
 /// An edge forwarder (`--queue-hwm hwm`, metrics at `addr`) with two uplinks, each taking
