@@ -326,6 +326,14 @@ impl<Q: ByteQueue> Device<'_, Q> {
             .map_or(0, |s| self.live_uplinks(&s, true, Some(lane)).n)
     }
 
+    /// Whether the spool's sink is taking a message cut through (others held back behind
+    /// it): where its stream will stand once that message ends is not known yet.
+    pub fn spool_sink_busy(&self) -> bool {
+        self.spool_sink()
+            .and_then(|s| self.peer(s))
+            .is_some_and(|p| p.held.is_some() || p.queue.later_len() > 0)
+    }
+
     /// The lane of a forwarder's uplink `id`, if it is one.
     pub fn uplink_lane(&self, id: PeerId) -> Option<usize> {
         let s = self.spool?;
