@@ -465,42 +465,45 @@ impl Spooler {
             .map_or_else(Vec::new, |q| bytes_from(q, 0));
         for lane in &self.lanes {
             let held = std::mem::take(&mut *lane.held_for.borrow_mut());
+            let tail_before = lane.tail_before.take().unwrap_or(u64::MAX);
             if held.is_empty() {
                 continue;
             }
-            // The sink's messages that begin in one of its stretches, and where.
+            // The sink's messages that begin in one of its stretches (both in the order of
+            // the sink's stream), and where.
             let mut mine = Vec::new();
+            let mut stretches = held.iter().peekable();
             walk(
                 &sink,
                 |_| {},
                 |at, m| {
                     let begins = base + at as u64;
-                    if held.iter().any(|&(from, to)| (from..to).contains(&begins)) {
+                    while stretches.next_if(|&&(_, to)| to <= begins).is_some() {}
+                    if stretches.peek().is_some_and(|&&(from, _)| from <= begins) {
                         mine.push((begins, m.to_vec()));
                     }
                 },
             );
             let n = mine.len();
-            if n == 0 {
-                continue;
+            if n > 0 {
+                info!(
+                    "{tag}spool {}: {n} messages held while it could not be opened go to {} \
+                     now, after what it got live since",
+                    self.dir.display(),
+                    if lane.name.is_empty() {
+                        "the workers"
+                    } else {
+                        &lane.name
+                    }
+                );
+                self.count(|v| v.recovered += n as u64);
             }
-            info!(
-                "{tag}spool {}: {n} messages held while it could not be opened go to {} \
-                 now, after what it got live since",
-                self.dir.display(),
-                if lane.name.is_empty() {
-                    "the workers"
-                } else {
-                    &lane.name
-                }
-            );
             let mut recovered = lane.recovered.borrow_mut();
-            let tail_before = lane.tail_before.take().unwrap_or(u64::MAX);
+            // What its receivers that left had live and not begun goes where it belongs
+            // among them: a parked lane writes no block for it (`Spooler::unpark`).
             let mut tail = lane.parked.get();
             for (begins, m) in mine {
                 if tail && begins >= tail_before {
-                    // What its receivers that left had live and not begun, where it goes: a
-                    // parked lane writes no block for it (`Spooler::unpark`).
                     recovered.extend(lane.tail.borrow_mut().drain(..));
                     tail = false;
                 }
@@ -509,7 +512,9 @@ impl Spooler {
             if tail {
                 recovered.extend(lane.tail.borrow_mut().drain(..));
             }
-            self.count(|v| v.recovered += n as u64);
+            if recovered.is_empty() {
+                continue;
+            }
             // Its new work goes behind them, as a lane with a backlog's does: a block of its
             // own holds them where its spooling begins (`Spooler::unpark`). Fed from memory
             // beside its live work, they came interleaved with it (attacker round 30).
